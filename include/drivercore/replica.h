@@ -1,0 +1,116 @@
+/*
+ * drivercore — the replica: one SQLite file on one device, holding that
+ * device's identity, the spaces it belongs to, their change logs and the
+ * materialised state of their records.
+ *
+ * Thread safety: a dc_replica is used by one thread at a time (it is not
+ * internally locked).  Several replicas, of the same or different files, may
+ * be used from different threads at once.
+ */
+#ifndef DRIVERCORE_REPLICA_H
+#define DRIVERCORE_REPLICA_H
+
+#include "drivercore/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dc_replica dc_replica;
+
+/* Returns the current wall-clock time in milliseconds since the Unix epoch. */
+typedef int64_t (*dc_clock_fn)(void *user);
+
+typedef struct dc_replica_options {
+    unsigned int version; /* DC_REPLICA_OPTIONS_VERSION */
+    /* Name recorded in the device card when the replica is created. NULL: "". */
+    const char *device_name;
+    /* Wall clock.  NULL: the system clock. Tests pin time with this. */
+    dc_clock_fn clock;
+    void *clock_user;
+    /* A remote change stamped more than this many ms ahead of our clock is
+     * held aside until our clock catches up.  0: the default, one hour. */
+    int64_t max_clock_skew_ms;
+    /* Non-zero: open an existing replica only, never create one. */
+    int must_exist;
+} dc_replica_options;
+
+#define DC_REPLICA_OPTIONS_VERSION 1
+#define DC_REPLICA_OPTIONS_INIT {DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0}
+
+/*
+ * Open the replica at `path`, creating the file and a fresh device identity
+ * (Ed25519 signing key pair, X25519 key pair) on first open, and migrating
+ * an older schema step by step.  `opts` may be NULL.
+ *
+ * On success *out is a handle to close with dc_replica_close.  On failure
+ * *out is NULL, nothing needs freeing, and dc_error_last() says why.
+ * Returns 0, DC_EMISUSE, DC_EIO, DC_ECORRUPT (not a replica), DC_EVERSION
+ * (written by a newer library), DC_EBUSY, DC_ENOTFOUND (must_exist), DC_ENOMEM.
+ */
+DC_EXTERN int dc_replica_open(dc_replica **out, const char *path,
+                              const dc_replica_options *opts);
+
+/* Close a replica and wipe its secrets from memory.  NULL is a no-op. */
+DC_EXTERN void dc_replica_close(dc_replica *r);
+
+/* The last error code on this handle (DC_OK if none). */
+DC_EXTERN int dc_replica_errcode(const dc_replica *r);
+
+/* The last error message on this handle: never NULL, "" if none.  Owned by
+ * the handle; valid until the next call on it. */
+DC_EXTERN const char *dc_replica_errmsg(const dc_replica *r);
+
+/* This device's id: the hex of its Ed25519 public key (64 chars). Owned by
+ * the handle, valid until close. */
+DC_EXTERN const char *dc_replica_device_id(const dc_replica *r);
+
+/*
+ * The device card, as JSON: {"device": HEX, "box": HEX, "name": STR,
+ * "sig": HEX} — the device id, its X25519 public key, its name and an
+ * Ed25519 signature binding them.  Hand it to a space admin, who adds the
+ * device with dc_space_add.
+ */
+DC_EXTERN int dc_replica_card(dc_buf *out, dc_replica *r);
+
+/*
+ * The canonical JSON dump of the live state of all spaces this device can
+ * read (or only `space`, a hex space id, when not NULL):
+ * {SPACE: {TYPE: {ID: {FIELD: value | [set members], "@events": [...]}}}}
+ * Keys are sorted bytewise, set members sorted by their JSON text, events
+ * in merge order with "@author" and "@time" added; deleted records absent.
+ * Two replicas holding the same changes produce byte-identical output.
+ */
+DC_EXTERN int dc_replica_dump(dc_buf *out, dc_replica *r, const char *space);
+
+/*
+ * Observer: called after a local commit or a merge has become durable, once
+ * per record touched.  `origin` is "local" or "remote".  Returning non-zero
+ * stops the remaining notifications of that batch, and the call that
+ * committed returns DC_EUSER (its data stays committed).  An observer must
+ * not call back into the replica that called it.
+ */
+typedef int (*dc_observer_fn)(void *user, const char *space, const char *type,
+                              const char *id, const char *origin);
+
+/* Set (or clear, with NULL) the replica's observer. */
+DC_EXTERN int dc_replica_observe(dc_replica *r, dc_observer_fn fn, void *user);
+
+/*
+ * Apply changes that were held aside because their timestamps were too far
+ * ahead of our clock, for those our clock has now caught up with.  Import
+ * does this too; call it on a timer if changes may wait long.  *applied
+ * (may be NULL) receives how many were applied.
+ */
+DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
+
+/*
+ * Status as JSON: {"device": HEX, "hlc": N, "spaces": [{"space": HEX,
+ * "role": STR, "changes": N, "held": N, "opaque": N}, ...]}.
+ */
+DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,95 @@
+/*
+ * base — the internal foundation every other folder builds on: the
+ * allocator hook, growable buffers, error records, hex and UTF-8 helpers,
+ * JSON text output and the hybrid logical clock.  Depends on nothing but
+ * the C library and the public headers.
+ */
+#ifndef DC_BASE_H
+#define DC_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivercore.h"
+
+#if defined(__GNUC__)
+#define DC__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DC__PRINTF(a, b)
+#endif
+
+/* ---- allocation (alloc.c) ---- */
+void *dc__malloc(size_t n);
+void *dc__calloc(size_t count, size_t size); /* checks count*size overflow */
+void *dc__realloc(void *p, size_t n);
+void dc__free(void *p);
+char *dc__strndup(const char *s, size_t n);
+/* dc_global_init with default options; returns 0 or an error code. */
+int dc__ensure_init(void);
+
+/* ---- buffers (alloc.c) ---- */
+int dc__buf_reserve(dc_buf *b, size_t extra);          /* room for extra + NUL */
+int dc__buf_put(dc_buf *b, const void *p, size_t n);
+int dc__buf_putc(dc_buf *b, char c);
+int dc__buf_puts(dc_buf *b, const char *s);
+int dc__buf_printf(dc_buf *b, const char *fmt, ...) DC__PRINTF(2, 3);
+void dc__buf_clear(dc_buf *b); /* size = 0, keeps memory */
+/* Moves the content of src into dst (dst disposed first); src becomes empty. */
+void dc__buf_move(dc_buf *dst, dc_buf *src);
+
+/* ---- errors (error.c) ---- */
+typedef struct dc__err {
+    int code;
+    char msg[512];
+} dc__err;
+
+/* Record an error and return `code` (so callers can `return dc__err_set(...)`). */
+int dc__err_set(dc__err *e, int code, const char *fmt, ...) DC__PRINTF(3, 4);
+/* Prefix an existing message: "<prefix>: <old message>"; returns e->code. */
+int dc__err_prefix(dc__err *e, const char *fmt, ...) DC__PRINTF(2, 3);
+void dc__err_clear(dc__err *e);
+/* The thread-local error behind dc_error_last(); returns code. */
+int dc__last_set(int code, const char *fmt, ...) DC__PRINTF(2, 3);
+int dc__last_from(const dc__err *e);
+void dc__last_clear(void);
+
+/* ---- hex, UTF-8 (util.c) ---- */
+/* Writes 2n hex chars and a NUL into out (size >= 2n+1). */
+void dc__hex(char *out, const uint8_t *p, size_t n);
+/* Decodes exactly 2n hex chars (either case) into out; 0 or DC_EINVAL. */
+int dc__unhex(uint8_t *out, size_t n, const char *hex);
+bool dc__utf8_valid(const uint8_t *s, size_t n);
+void dc__store_be64(uint8_t *p, uint64_t v);
+uint64_t dc__load_be64(const uint8_t *p);
+void dc__store_be32(uint8_t *p, uint32_t v);
+uint32_t dc__load_be32(const uint8_t *p);
+
+/* ---- JSON text output (json.c) ---- */
+/* Appends s (n bytes of valid UTF-8) as a JSON string literal. */
+int dc__json_str(dc_buf *b, const char *s, size_t n);
+
+/* ---- hybrid logical clock (hlc.c) ----
+ * A timestamp is (physical ms << 16) | counter: 48 bits of milliseconds since
+ * the Unix epoch (good to the year 10889) and a 16-bit logical counter. */
+typedef uint64_t dc_hlc;
+#define DC_HLC_MS(h) ((int64_t)((h) >> 16))
+#define DC_HLC_MAKE(ms, c) ((((uint64_t)(ms)) << 16) | (uint64_t)(c))
+
+typedef struct dc__clock {
+    dc_hlc last;           /* the highest timestamp issued or received */
+    dc_clock_fn now;       /* wall clock; NULL = system clock */
+    void *now_user;
+    int64_t max_skew_ms;   /* remote timestamps beyond now+this are held */
+} dc__clock;
+
+int64_t dc__clock_wall_ms(const dc__clock *c);
+/* The next local timestamp: strictly greater than every earlier one. */
+dc_hlc dc__clock_tick(dc__clock *c);
+/* True when a remote timestamp is acceptable now (not too far ahead). */
+bool dc__clock_acceptable(const dc__clock *c, dc_hlc remote);
+/* Merge an accepted remote timestamp into the clock. */
+void dc__clock_observe(dc__clock *c, dc_hlc remote);
+
+#endif

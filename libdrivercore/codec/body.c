@@ -1,0 +1,549 @@
+/*
+ * The msgpack change body and membership body (docs/format/body.md).
+ *
+ * Decoding hostile bytes: msgpack-c allocates a container's elements from
+ * the count the input claims, before reading them, so a few bytes claiming
+ * four billion elements would ask for ~100 GB.  bounds_scan() therefore
+ * walks the structure first and refuses any count larger than the bytes
+ * left to hold it (every element takes at least one byte) and any nesting
+ * deeper than the format uses; only then does msgpack-c build the objects.
+ */
+#include <string.h>
+#include <msgpack.h>
+
+#include "codec/codec.h"
+
+#define BODY_VERSION 1
+#define MEMBER_VERSION 1
+#define MAX_DEPTH 8
+
+/* ---- encoding ---- */
+
+/* msgpack-c ignores its write callback's result, so the sink remembers a
+ * failed write and the encoder reports it at the end. */
+typedef struct sink {
+    dc_buf *buf;
+    int failed;
+} sink;
+
+static int buf_write(void *data, const char *p, size_t n) {
+    sink *s = data;
+    if (!s->failed && dc__buf_put(s->buf, p, n))
+        s->failed = 1;
+    return s->failed ? -1 : 0;
+}
+
+static void pack_str(msgpack_packer *pk, const char *p, size_t n) {
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, p, n);
+}
+
+static void pack_value(msgpack_packer *pk, const dc__value *v) {
+    switch (v->kind) {
+    case DC_BOOL:
+        if (v->num)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        break;
+    case DC_INT:
+        msgpack_pack_int64(pk, v->num);
+        break;
+    case DC_STR:
+        pack_str(pk, v->str, v->len);
+        break;
+    default:
+        msgpack_pack_nil(pk);
+    }
+}
+
+int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
+    msgpack_packer pk;
+    sink sk = {out, 0};
+    msgpack_packer_init(&pk, &sk, buf_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint32(&pk, BODY_VERSION);
+    msgpack_pack_array(&pk, nops);
+    for (size_t i = 0; i < nops; i++) {
+        const dc__op *o = &ops[i];
+        size_t len = o->kind == DC_OP_SET || o->kind == DC_OP_ADD ? 5
+                     : o->kind == DC_OP_REMOVE                     ? 6
+                     : o->kind == DC_OP_EVENT                      ? 4
+                                                                   : 3;
+        msgpack_pack_array(&pk, len);
+        msgpack_pack_uint32(&pk, (uint32_t)o->kind);
+        pack_str(&pk, o->type.p, o->type.n);
+        pack_str(&pk, o->id.p, o->id.n);
+        if (o->kind == DC_OP_SET || o->kind == DC_OP_ADD || o->kind == DC_OP_REMOVE) {
+            pack_str(&pk, o->field.p, o->field.n);
+            pack_value(&pk, &o->val);
+        }
+        if (o->kind == DC_OP_REMOVE) {
+            msgpack_pack_array(&pk, o->ntags);
+            for (uint32_t t = 0; t < o->ntags; t++) {
+                msgpack_pack_array(&pk, 3);
+                msgpack_pack_bin(&pk, 32);
+                msgpack_pack_bin_body(&pk, o->tags[t].dev, 32);
+                msgpack_pack_uint64(&pk, o->tags[t].seq);
+                msgpack_pack_uint32(&pk, o->tags[t].op);
+            }
+        }
+        if (o->kind == DC_OP_EVENT) {
+            msgpack_pack_array(&pk, (size_t)o->nfields * 2);
+            for (uint32_t f = 0; f < o->nfields; f++) {
+                pack_str(&pk, o->keys[f].p, o->keys[f].n);
+                pack_value(&pk, &o->vals[f]);
+            }
+        }
+    }
+    if (sk.failed)
+        return dc__err_set(err, DC_ENOMEM, "body: out of memory while encoding");
+    return 0;
+}
+
+/* ---- bounds scan ---- */
+
+static int scan(const uint8_t *p, size_t n, size_t *pos, int depth, uint64_t *objects) {
+    if (depth > MAX_DEPTH || *pos >= n)
+        return -1;
+    uint8_t c = p[(*pos)++];
+    uint64_t len = 0, count = 0;
+    size_t lenbytes = 0, fixed = 0;
+    int container = 0; /* 1 array, 2 map */
+    (*objects)++;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return 0;
+    if (c >= 0x80 && c <= 0x8f) {
+        count = c & 0x0f;
+        container = 2;
+    } else if (c >= 0x90 && c <= 0x9f) {
+        count = c & 0x0f;
+        container = 1;
+    } else if (c >= 0xa0 && c <= 0xbf) {
+        len = c & 0x1f;
+    } else {
+        switch (c) {
+        case 0xc4: case 0xd9: lenbytes = 1; break;
+        case 0xc5: case 0xda: lenbytes = 2; break;
+        case 0xc6: case 0xdb: lenbytes = 4; break;
+        case 0xc7: lenbytes = 1; fixed = 1; break;
+        case 0xc8: lenbytes = 2; fixed = 1; break;
+        case 0xc9: lenbytes = 4; fixed = 1; break;
+        case 0xca: fixed = 4; break;
+        case 0xcb: fixed = 8; break;
+        case 0xcc: case 0xd0: fixed = 1; break;
+        case 0xcd: case 0xd1: fixed = 2; break;
+        case 0xce: case 0xd2: fixed = 4; break;
+        case 0xcf: case 0xd3: fixed = 8; break;
+        case 0xd4: fixed = 2; break;
+        case 0xd5: fixed = 3; break;
+        case 0xd6: fixed = 5; break;
+        case 0xd7: fixed = 9; break;
+        case 0xd8: fixed = 17; break;
+        case 0xdc: lenbytes = 2; container = 1; break;
+        case 0xdd: lenbytes = 4; container = 1; break;
+        case 0xde: lenbytes = 2; container = 2; break;
+        case 0xdf: lenbytes = 4; container = 2; break;
+        default: return -1; /* 0xc1: never used */
+        }
+        if (n - *pos < lenbytes)
+            return -1;
+        for (size_t i = 0; i < lenbytes; i++)
+            len = len << 8 | p[(*pos)++];
+        if (container) {
+            count = len;
+            len = 0;
+        }
+    }
+    if (container) {
+        uint64_t elems = container == 2 ? count * 2 : count;
+        if (elems > n - *pos)
+            return -1;
+        for (uint64_t i = 0; i < elems; i++)
+            if (scan(p, n, pos, depth + 1, objects))
+                return -1;
+        return 0;
+    }
+    if (fixed > n - *pos || len > n - *pos - fixed)
+        return -1;
+    *pos += fixed + (size_t)len;
+    return 0;
+}
+
+static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, const char *what,
+                          dc__err *err) {
+    size_t pos = 0;
+    uint64_t objects = 0;
+    if (scan(p, n, &pos, 0, &objects) != 0)
+        return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack (truncated, too deeply "
+                           "nested, or a count larger than the data)", what);
+    if (pos != n)
+        return dc__err_set(err, DC_ECORRUPT, "%s: %zu trailing bytes after the body", what,
+                           n - pos);
+    msgpack_unpacked_init(u);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack_next(u, (const char *)p, n, &off);
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR) {
+        msgpack_unpacked_destroy(u);
+        return dc__err_set(err, DC_ENOMEM, "%s: out of memory decoding msgpack", what);
+    }
+    if (r != MSGPACK_UNPACK_SUCCESS || off != n) {
+        msgpack_unpacked_destroy(u);
+        return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack", what);
+    }
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+typedef struct body_mem {
+    msgpack_unpacked u;
+    dc__op *ops;
+    dc__tag *tags;
+    dc__str *keys;
+    dc__value *vals;
+} body_mem;
+
+void dc__body_free(dc__body *b) {
+    if (!b || !b->mem)
+        return;
+    body_mem *m = b->mem;
+    msgpack_unpacked_destroy(&m->u);
+    dc__free(m->ops);
+    dc__free(m->tags);
+    dc__free(m->keys);
+    dc__free(m->vals);
+    dc__free(m);
+    b->mem = NULL;
+    b->ops = NULL;
+    b->nops = 0;
+}
+
+static int get_str(dc__str *s, const msgpack_object *o, bool nonempty, bool key) {
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > DC_STR_MAX)
+        return -1;
+    if (nonempty && o->via.str.size == 0)
+        return -1;
+    if (!dc__utf8_valid((const uint8_t *)o->via.str.ptr, o->via.str.size))
+        return -1;
+    if (key && o->via.str.size > 0 && o->via.str.ptr[0] == '@')
+        return -1;
+    s->p = o->via.str.ptr;
+    s->n = o->via.str.size;
+    return 0;
+}
+
+static int get_value(dc__value *v, const msgpack_object *o) {
+    memset(v, 0, sizeof *v);
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        v->kind = DC_NULL;
+        return 0;
+    case MSGPACK_OBJECT_BOOLEAN:
+        v->kind = DC_BOOL;
+        v->num = o->via.boolean ? 1 : 0;
+        return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return -1;
+        v->kind = DC_INT;
+        v->num = (int64_t)o->via.u64;
+        return 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        v->kind = DC_INT;
+        v->num = o->via.i64;
+        return 0;
+    case MSGPACK_OBJECT_STR: {
+        dc__str s;
+        if (get_str(&s, o, false, false))
+            return -1;
+        v->kind = DC_STR;
+        v->str = s.p;
+        v->len = s.n;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static bool is_uint(const msgpack_object *o, uint64_t max) {
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= max;
+}
+
+int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
+    memset(out, 0, sizeof *out);
+    if (n > DC_BODY_MAX_SIZE)
+        return dc__err_set(err, DC_ETOOBIG, "body: %zu bytes exceeds the limit", n);
+    body_mem *m = dc__calloc(1, sizeof *m);
+    if (!m)
+        return dc__err_set(err, DC_ENOMEM, "body: out of memory");
+    int rc = unpack_checked(&m->u, p, n, "body", err);
+    if (rc) {
+        dc__free(m);
+        return rc;
+    }
+    out->mem = m;
+    const msgpack_object *root = &m->u.data;
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 2 ||
+        root->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        rc = dc__err_set(err, DC_ECORRUPT, "body: not a change body");
+        goto fail;
+    }
+    if (root->via.array.ptr[0].via.u64 != BODY_VERSION) {
+        rc = root->via.array.ptr[0].via.u64 > BODY_VERSION
+                 ? dc__err_set(err, DC_EVERSION, "body: version %llu is newer than this library "
+                               "reads (%d)", (unsigned long long)root->via.array.ptr[0].via.u64,
+                               BODY_VERSION)
+                 : dc__err_set(err, DC_ECORRUPT, "body: version 0 does not exist");
+        goto fail;
+    }
+    if (root->via.array.size != 2 || root->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY) {
+        rc = dc__err_set(err, DC_ECORRUPT, "body: version 1 body must be [1, ops]");
+        goto fail;
+    }
+    const msgpack_object_array *ops = &root->via.array.ptr[1].via.array;
+    if (ops->size > DC_BODY_MAX_OPS) {
+        rc = dc__err_set(err, DC_ETOOBIG, "body: %u ops exceeds the limit of %u", ops->size,
+                         DC_BODY_MAX_OPS);
+        goto fail;
+    }
+    /* First pass: shapes, and how many tags and event fields to allocate. */
+    size_t ntags = 0, nfields = 0;
+    for (uint32_t i = 0; i < ops->size; i++) {
+        const msgpack_object *o = &ops->ptr[i];
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3 ||
+            !is_uint(&o->via.array.ptr[0], 255)) {
+            rc = dc__err_set(err, DC_ECORRUPT, "body: op %u is malformed", i);
+            goto fail;
+        }
+        uint64_t kind = o->via.array.ptr[0].via.u64;
+        uint32_t want = kind == DC_OP_SET || kind == DC_OP_ADD ? 5
+                        : kind == DC_OP_REMOVE                 ? 6
+                        : kind == DC_OP_EVENT                  ? 4
+                        : kind == DC_OP_DELETE                 ? 3
+                                                               : 0;
+        if (want == 0 || o->via.array.size != want) {
+            rc = dc__err_set(err, DC_ECORRUPT, "body: op %u has unknown kind %llu or wrong "
+                             "length", i, (unsigned long long)kind);
+            goto fail;
+        }
+        if (kind == DC_OP_REMOVE) {
+            const msgpack_object *t = &o->via.array.ptr[5];
+            if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size > DC_REMOVE_MAX_TAGS) {
+                rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: bad tag list", i);
+                goto fail;
+            }
+            ntags += t->via.array.size;
+        }
+        if (kind == DC_OP_EVENT) {
+            const msgpack_object *f = &o->via.array.ptr[3];
+            if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size % 2 != 0 ||
+                f->via.array.size / 2 > DC_EVENT_MAX_FIELDS) {
+                rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: bad event fields", i);
+                goto fail;
+            }
+            nfields += f->via.array.size / 2;
+        }
+    }
+    m->ops = dc__calloc(ops->size ? ops->size : 1, sizeof(dc__op));
+    m->tags = dc__calloc(ntags ? ntags : 1, sizeof(dc__tag));
+    m->keys = dc__calloc(nfields ? nfields : 1, sizeof(dc__str));
+    m->vals = dc__calloc(nfields ? nfields : 1, sizeof(dc__value));
+    if (!m->ops || !m->tags || !m->keys || !m->vals) {
+        rc = dc__err_set(err, DC_ENOMEM, "body: out of memory");
+        goto fail;
+    }
+    size_t ti = 0, fi = 0;
+    for (uint32_t i = 0; i < ops->size; i++) {
+        const msgpack_object *a = ops->ptr[i].via.array.ptr;
+        dc__op *op = &m->ops[i];
+        op->kind = (int)a[0].via.u64;
+        if (get_str(&op->type, &a[1], true, false) || get_str(&op->id, &a[2], true, false)) {
+            rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: type and id must be non-empty "
+                             "UTF-8 strings", i);
+            goto fail;
+        }
+        if (op->kind == DC_OP_SET || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) {
+            if (get_str(&op->field, &a[3], true, true) || get_value(&op->val, &a[4])) {
+                rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: bad field name or value", i);
+                goto fail;
+            }
+        }
+        if (op->kind == DC_OP_REMOVE) {
+            const msgpack_object_array *t = &a[5].via.array;
+            op->tags = &m->tags[ti];
+            op->ntags = t->size;
+            for (uint32_t k = 0; k < t->size; k++, ti++) {
+                const msgpack_object *e = &t->ptr[k];
+                if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3 ||
+                    e->via.array.ptr[0].type != MSGPACK_OBJECT_BIN ||
+                    e->via.array.ptr[0].via.bin.size != 32 ||
+                    !is_uint(&e->via.array.ptr[1], INT64_MAX) ||
+                    !is_uint(&e->via.array.ptr[2], UINT32_MAX)) {
+                    rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: tag %u is malformed", i, k);
+                    goto fail;
+                }
+                memcpy(m->tags[ti].dev, e->via.array.ptr[0].via.bin.ptr, 32);
+                m->tags[ti].seq = e->via.array.ptr[1].via.u64;
+                m->tags[ti].op = (uint32_t)e->via.array.ptr[2].via.u64;
+            }
+        }
+        if (op->kind == DC_OP_EVENT) {
+            const msgpack_object_array *f = &a[3].via.array;
+            op->keys = &m->keys[fi];
+            op->vals = &m->vals[fi];
+            op->nfields = f->size / 2;
+            for (uint32_t k = 0; k < op->nfields; k++, fi++) {
+                if (get_str(&m->keys[fi], &f->ptr[2 * k], true, true) ||
+                    get_value(&m->vals[fi], &f->ptr[2 * k + 1])) {
+                    rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: event field %u is malformed",
+                                     i, k);
+                    goto fail;
+                }
+                for (uint32_t j = 0; j < k; j++)
+                    if (op->keys[j].n == op->keys[k].n &&
+                        memcmp(op->keys[j].p, op->keys[k].p, op->keys[k].n) == 0) {
+                        rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: event key repeated", i);
+                        goto fail;
+                    }
+            }
+        }
+    }
+    out->ops = m->ops;
+    out->nops = ops->size;
+    return 0;
+fail:
+    dc__body_free(out);
+    return rc;
+}
+
+/* ---- membership body ---- */
+
+int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err) {
+    msgpack_packer pk;
+    sink sk = {out, 0};
+    msgpack_packer_init(&pk, &sk, buf_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint32(&pk, MEMBER_VERSION);
+    msgpack_pack_array(&pk, nops);
+    for (size_t i = 0; i < nops; i++) {
+        const dc__member_op *o = &ops[i];
+        if (o->kind == DC_MOP_GENESIS) {
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_uint32(&pk, DC_MOP_GENESIS);
+            msgpack_pack_bin(&pk, 32);
+            msgpack_pack_bin_body(&pk, o->device, 32);
+            msgpack_pack_bin(&pk, 32);
+            msgpack_pack_bin_body(&pk, o->box_pk, 32);
+            msgpack_pack_bin(&pk, 16);
+            msgpack_pack_bin_body(&pk, o->nonce, 16);
+            pack_str(&pk, o->name, strlen(o->name));
+        } else {
+            msgpack_pack_array(&pk, 7);
+            msgpack_pack_uint32(&pk, DC_MOP_GRANT);
+            msgpack_pack_bin(&pk, 32);
+            msgpack_pack_bin_body(&pk, o->device, 32);
+            msgpack_pack_bin(&pk, 32);
+            msgpack_pack_bin_body(&pk, o->box_pk, 32);
+            msgpack_pack_uint32(&pk, (uint32_t)o->role);
+            pack_str(&pk, o->name, strlen(o->name));
+            msgpack_pack_uint32(&pk, o->epoch);
+            msgpack_pack_bin(&pk, 80);
+            msgpack_pack_bin_body(&pk, o->sealed, 80);
+        }
+    }
+    if (sk.failed)
+        return dc__err_set(err, DC_ENOMEM, "membership: out of memory while encoding");
+    return 0;
+}
+
+static bool get_bin(uint8_t *dst, size_t n, const msgpack_object *o) {
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != n)
+        return false;
+    memcpy(dst, o->via.bin.ptr, n);
+    return true;
+}
+
+static bool get_name(char *dst, size_t cap, const msgpack_object *o) {
+    dc__str s;
+    if (get_str(&s, o, false, false) || s.n >= cap)
+        return false;
+    memcpy(dst, s.p, s.n);
+    dst[s.n] = 0;
+    return true;
+}
+
+int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_t n,
+                      dc__err *err) {
+    *out = NULL;
+    *nout = 0;
+    if (n > DC_ENV_MAX_SIZE)
+        return dc__err_set(err, DC_ETOOBIG, "membership: body too large");
+    msgpack_unpacked u;
+    int rc = unpack_checked(&u, p, n, "membership", err);
+    if (rc)
+        return rc;
+    const msgpack_object *root = &u.data;
+    dc__member_op *ops = NULL;
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != 2 ||
+        !is_uint(&root->via.array.ptr[0], UINT32_MAX) ||
+        root->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY) {
+        rc = dc__err_set(err, DC_ECORRUPT, "membership: not a membership body");
+        goto done;
+    }
+    if (root->via.array.ptr[0].via.u64 != MEMBER_VERSION) {
+        rc = root->via.array.ptr[0].via.u64 > MEMBER_VERSION
+                 ? dc__err_set(err, DC_EVERSION, "membership: version is newer than this "
+                               "library reads")
+                 : dc__err_set(err, DC_ECORRUPT, "membership: version 0 does not exist");
+        goto done;
+    }
+    const msgpack_object_array *a = &root->via.array.ptr[1].via.array;
+    if (a->size == 0 || a->size > 1024) {
+        rc = dc__err_set(err, DC_ECORRUPT, "membership: %u ops (1..1024 allowed)", a->size);
+        goto done;
+    }
+    ops = dc__calloc(a->size, sizeof *ops);
+    if (!ops) {
+        rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < a->size; i++) {
+        const msgpack_object *o = &a->ptr[i];
+        dc__member_op *m = &ops[i];
+        bool ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 5 &&
+                  is_uint(&o->via.array.ptr[0], 255);
+        if (ok) {
+            const msgpack_object *e = o->via.array.ptr;
+            m->kind = (int)e[0].via.u64;
+            if (m->kind == DC_MOP_GENESIS && o->via.array.size == 5) {
+                ok = get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
+                     get_bin(m->nonce, 16, &e[3]) && get_name(m->name, sizeof m->name, &e[4]);
+                m->role = DC_ROLE_ADMIN;
+            } else if (m->kind == DC_MOP_GRANT && o->via.array.size == 7) {
+                ok = get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
+                     is_uint(&e[3], DC_ROLE_ADMIN) && e[3].via.u64 >= DC_ROLE_READER &&
+                     get_name(m->name, sizeof m->name, &e[4]) && is_uint(&e[5], UINT32_MAX) &&
+                     get_bin(m->sealed, 80, &e[6]);
+                if (ok) {
+                    m->role = (int)e[3].via.u64;
+                    m->epoch = (uint32_t)e[5].via.u64;
+                }
+            } else {
+                ok = false;
+            }
+        }
+        if (!ok) {
+            rc = dc__err_set(err, DC_ECORRUPT, "membership: op %u is malformed", i);
+            goto done;
+        }
+    }
+    *out = ops;
+    *nout = a->size;
+    ops = NULL;
+done:
+    dc__free(ops);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/*
+ * codec — byte formats: the change envelope (docs/format/envelope.md), the
+ * msgpack change body and membership body (docs/format/body.md), bounded
+ * zstd framing, and the bundle file (docs/format/bundle.md).  Pure
+ * functions over bytes; depends only on base.  Every decoder here treats
+ * its input as hostile and has a fuzz target in fuzz/.
+ */
+#ifndef DC_CODEC_H
+#define DC_CODEC_H
+
+#include "base/base.h"
+
+/* ---- limits (docs/format/) ---- */
+#define DC_ENV_MAX_SIZE (16u << 20)        /* one envelope */
+#define DC_BODY_MAX_SIZE (64u << 20)       /* a decompressed body */
+#define DC_BODY_MAX_OPS 1000000u           /* ops in one change */
+#define DC_STR_MAX (1u << 20)              /* one string */
+#define DC_EVENT_MAX_FIELDS 256u           /* keys in one event */
+#define DC_REMOVE_MAX_TAGS 65536u          /* tags one remove op names */
+#define DC_BUNDLE_MAX_ENVELOPES 100000000u
+
+/* ---- envelope ---- */
+#define DC_ENV_VERSION 1
+#define DC_ENV_HEADER_SIZE 112
+#define DC_ENV_NONCE_OFFSET 88
+#define DC_ENV_SIG_SIZE 64
+#define DC_ENV_MAC_SIZE 16
+
+enum { DC_ENV_KIND_CHANGE = 1, DC_ENV_KIND_MEMBERSHIP = 2 };
+enum { DC_CIPHER_NONE = 0, DC_CIPHER_XCHACHA20POLY1305 = 1 };
+enum { DC_COMP_NONE = 0, DC_COMP_ZSTD = 1 };
+
+typedef struct dc__envelope {
+    uint8_t version, flags, cipher, comp, kind;
+    uint8_t space[16];
+    uint32_t epoch;
+    uint8_t author[32];
+    uint64_t seq;
+    uint64_t hlc_min, hlc_max;
+    const uint8_t *nonce;   /* 24 bytes, inside raw */
+    const uint8_t *payload; /* ciphertext (with MAC) or plaintext body */
+    uint32_t payload_len;
+    const uint8_t *sig;     /* 64 bytes, inside raw */
+    const uint8_t *raw;     /* the whole envelope (borrowed) */
+    size_t raw_len;
+} dc__envelope;
+
+/* Checks the framing of an envelope (magic, version, reserved bits, ids,
+ * lengths) and fills `out` with pointers into p.  No cryptography. */
+int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *err);
+
+/* Writes the 112-byte header for the fields of `e` (payload_len included). */
+void dc__envelope_write_header(uint8_t hdr[DC_ENV_HEADER_SIZE], const dc__envelope *e);
+
+/* ---- values and ops of a change body ---- */
+typedef struct dc__value {
+    int kind;        /* dc_kind */
+    int64_t num;     /* DC_BOOL, DC_INT */
+    const char *str; /* DC_STR: not NUL-terminated in decoded bodies */
+    uint32_t len;
+} dc__value;
+
+typedef struct dc__tag { /* identifies one set add: (author, seq, op index) */
+    uint8_t dev[32];
+    uint64_t seq;
+    uint32_t op;
+} dc__tag;
+
+enum {
+    DC_OP_SET = 1,
+    DC_OP_ADD = 2,
+    DC_OP_REMOVE = 3,
+    DC_OP_EVENT = 4,
+    DC_OP_DELETE = 5
+};
+
+typedef struct dc__str {
+    const char *p;
+    uint32_t n;
+} dc__str;
+
+typedef struct dc__op {
+    int kind;
+    dc__str type, id, field; /* field unused for EVENT and DELETE */
+    dc__value val;           /* SET, ADD, REMOVE */
+    uint32_t ntags;          /* REMOVE: the observed adds it removes */
+    dc__tag *tags;
+    uint32_t nfields;        /* EVENT */
+    dc__str *keys;
+    dc__value *vals;
+} dc__op;
+
+typedef struct dc__body {
+    uint32_t nops;
+    dc__op *ops;
+    void *mem; /* owned allocations (msgpack zone, arrays) */
+} dc__body;
+
+/* Encodes ops into the msgpack change body. */
+int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err);
+/* Decodes and validates a change body; strings point into `p` or into
+ * memory owned by out->mem, valid until dc__body_free and while p lives. */
+int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err);
+void dc__body_free(dc__body *b);
+
+/* ---- membership body ---- */
+enum { DC_MOP_GENESIS = 1, DC_MOP_GRANT = 2 };
+
+typedef struct dc__member_op {
+    int kind;
+    uint8_t device[32];   /* GENESIS: the creator; GRANT: the device added */
+    uint8_t box_pk[32];   /* the device's X25519 key */
+    uint8_t nonce[16];    /* GENESIS: space id = H(creator || nonce) */
+    int role;             /* GRANT */
+    char name[128];       /* the device's name from its card */
+    uint8_t sealed[80];   /* GRANT: space key sealed to box_pk (0s for GENESIS) */
+    uint32_t epoch;
+} dc__member_op;
+
+int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err);
+/* Decodes into a dc__member_op array allocated with dc__malloc (*ops). */
+int dc__member_decode(dc__member_op **ops, size_t *nops, const uint8_t *p, size_t n,
+                      dc__err *err);
+
+/* ---- zstd framing ---- */
+/* Compresses p; out receives the frame. */
+int dc__zstd_compress(dc_buf *out, const uint8_t *p, size_t n, int level, dc__err *err);
+/* Decompresses one frame whose content must not exceed max_out bytes; the
+ * window is limited too, so a hostile frame cannot make us allocate more. */
+int dc__zstd_decompress(dc_buf *out, const uint8_t *p, size_t n, size_t max_out,
+                        dc__err *err);
+
+/* The same with reusable contexts (*ctx NULL on first use; free with
+ * dc__zstd_free_ctx), for the hot paths of commit and merge. */
+int dc__zstd_compress_with(void **cctx, dc_buf *out, const uint8_t *p, size_t n, int level,
+                           dc__err *err);
+int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t n,
+                             size_t max_out, dc__err *err);
+void dc__zstd_free_ctx(void *cctx, void *dctx);
+
+/* ---- bundle ---- */
+#define DC_BUNDLE_HEADER_SIZE 16
+#define DC_BUNDLE_TRAILER_SIZE 32
+
+/* Begins a bundle in out (header with count 0). */
+int dc__bundle_begin(dc_buf *out);
+int dc__bundle_add(dc_buf *out, const uint8_t *env, size_t n);
+/* Writes the count and the trailing hash. */
+int dc__bundle_finish(dc_buf *out);
+
+typedef int (*dc__bundle_each_fn)(void *user, uint64_t index, const uint8_t *env, size_t n);
+/* Checks a bundle's framing and hash, then calls `each` for every envelope
+ * (borrowed bytes).  *count receives the number of envelopes. */
+int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
+                     void *user, dc__err *err);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * The replica handle: opening (and creating) a replica with its device
+ * identity, the device card, dump, status, observers, and the shared
+ * helpers of the other public entry points in this folder.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "replica/replica_int.h"
+
+#define DEFAULT_SKEW_MS (3600 * 1000)
+
+int dc__fail(dc_replica *r, int code, const char *fmt, ...) {
+    r->err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err.msg, sizeof r->err.msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int dc__fail_err(dc_replica *r, const dc__err *e) {
+    if (e != &r->err)
+        r->err = *e;
+    if (r->err.code == 0)
+        r->err.code = DC_ERROR;
+    return r->err.code;
+}
+
+int dc__space_id_parse(dc_replica *r, const char *hex, uint8_t id[16]) {
+    if (!hex)
+        return dc__fail(r, DC_EMISUSE, "the space id is NULL");
+    if (dc__unhex(id, 16, hex) != 0)
+        return dc__fail(r, DC_EINVAL, "'%.40s' is not a space id (32 hex characters)", hex);
+    return 0;
+}
+
+int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options *opts) {
+    if (!out)
+        return dc__last_set(DC_EMISUSE, "dc_replica_open: out is NULL");
+    *out = NULL;
+    int rc = dc__ensure_init();
+    if (rc)
+        return rc;
+    dc__last_clear();
+    if (!path)
+        return dc__last_set(DC_EMISUSE, "dc_replica_open: path is NULL");
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    if (opts) {
+        if (opts->version < 1 || opts->version > DC_REPLICA_OPTIONS_VERSION)
+            return dc__last_set(DC_EINVAL, "dc_replica_open: options version %u is unknown",
+                                opts->version);
+        o = *opts;
+    }
+    if (o.max_clock_skew_ms < 0)
+        return dc__last_set(DC_EINVAL, "dc_replica_open: max_clock_skew_ms is negative");
+    const char *name = o.device_name ? o.device_name : "";
+    if (strlen(name) >= sizeof(((dc_replica *)0)->name) ||
+        !dc__utf8_valid((const uint8_t *)name, strlen(name)))
+        return dc__last_set(DC_EINVAL, "dc_replica_open: the device name must be valid UTF-8 "
+                            "of at most 127 bytes");
+    dc_replica *r = dc__calloc(1, sizeof *r);
+    if (!r)
+        return dc__last_set(DC_ENOMEM, "dc_replica_open: out of memory");
+    r->clock.now = o.clock;
+    r->clock.now_user = o.clock_user;
+    r->clock.max_skew_ms = o.max_clock_skew_ms ? o.max_clock_skew_ms : DEFAULT_SKEW_MS;
+    dc__err e = {0};
+    if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, &e)))
+        goto fail;
+    r->id = sodium_malloc(sizeof *r->id);
+    if (!r->id) {
+        rc = dc__err_set(&e, DC_ENOMEM, "out of memory for the device keys");
+        goto fail;
+    }
+    rc = dc__store_identity_load(r->st, r->id, r->name, sizeof r->name, &e);
+    if (rc == DC_ENOTFOUND) {
+        /* First open: make this device's identity. */
+        dc__identity *fresh = dc__identity_new();
+        if (!fresh) {
+            rc = dc__err_set(&e, DC_ENOMEM, "out of memory for the device keys");
+            goto fail;
+        }
+        memcpy(r->id, fresh, sizeof *fresh);
+        dc__identity_free(fresh);
+        snprintf(r->name, sizeof r->name, "%s", name);
+        if ((rc = dc__store_begin(r->st, &e)))
+            goto fail;
+        if ((rc = dc__store_identity_save(r->st, r->id, r->name, &e)) ||
+            (rc = dc__store_commit(r->st, &e))) {
+            dc__store_rollback(r->st);
+            goto fail;
+        }
+    } else if (rc) {
+        goto fail;
+    }
+    if ((rc = dc__store_hlc_load(r->st, &r->clock.last, &e)))
+        goto fail;
+    if ((rc = dc__store_begin(r->st, &e)))
+        goto fail;
+    rc = dc__store_device(r->st, r->id->sign_pk, &r->self_did, &e);
+    if (rc || (rc = dc__store_commit(r->st, &e))) {
+        dc__store_rollback(r->st);
+        goto fail;
+    }
+    dc__hex(r->device_hex, r->id->sign_pk, 32);
+    *out = r;
+    return 0;
+fail:
+    dc__err_prefix(&e, "open %s", path);
+    dc__last_from(&e);
+    dc_replica_close(r);
+    return rc;
+}
+
+void dc_replica_close(dc_replica *r) {
+    if (!r)
+        return;
+    if (r->txn)
+        dc_txn_rollback(r->txn);
+    dc__store_close(r->st);
+    if (r->id) {
+        sodium_memzero(r->id, sizeof *r->id);
+        sodium_free(r->id);
+    }
+    dc__zstd_free_ctx(r->cctx, r->dctx);
+    /* Decrypted bodies passed through these scratch buffers. */
+    if (r->body.asize)
+        sodium_memzero(r->body.ptr, r->body.asize);
+    if (r->zbody.asize)
+        sodium_memzero(r->zbody.ptr, r->zbody.asize);
+    dc_buf_dispose(&r->body);
+    dc_buf_dispose(&r->zbody);
+    dc__free(r);
+}
+
+int dc_replica_errcode(const dc_replica *r) { return r ? r->err.code : DC_EMISUSE; }
+
+const char *dc_replica_errmsg(const dc_replica *r) {
+    return r ? r->err.msg : "the replica handle is NULL";
+}
+
+const char *dc_replica_device_id(const dc_replica *r) { return r ? r->device_hex : ""; }
+
+int dc_replica_card(dc_buf *out, dc_replica *r) {
+    DC__CHECK(r);
+    if (!out)
+        return dc__fail(r, DC_EMISUSE, "card: out is NULL");
+    uint8_t sig[64];
+    dc__card_sign(sig, r->id, r->name);
+    char box[65], sighex[129];
+    dc__hex(box, r->id->box_pk, 32);
+    dc__hex(sighex, sig, 64);
+    dc__buf_clear(out);
+    int w = dc__buf_printf(out, "{\"device\":\"%s\",\"box\":\"%s\",\"name\":", r->device_hex, box);
+    w |= dc__json_str(out, r->name, strlen(r->name));
+    w |= dc__buf_printf(out, ",\"sig\":\"%s\"}", sighex);
+    return w ? dc__fail(r, DC_ENOMEM, "card: out of memory") : 0;
+}
+
+int dc_replica_dump(dc_buf *out, dc_replica *r, const char *space) {
+    DC__CHECK(r);
+    if (!out)
+        return dc__fail(r, DC_EMISUSE, "dump: out is NULL");
+    uint8_t id[16];
+    if (space && dc__space_id_parse(r, space, id))
+        return r->err.code;
+    int rc = dc__store_dump(r->st, out, space ? id : NULL, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc_replica_observe(dc_replica *r, dc_observer_fn fn, void *user) {
+    DC__CHECK(r);
+    r->obs = fn;
+    r->obs_user = user;
+    return 0;
+}
+
+int dc_replica_status(dc_buf *out, dc_replica *r) {
+    DC__CHECK(r);
+    if (!out)
+        return dc__fail(r, DC_EMISUSE, "status: out is NULL");
+    int rc = dc__store_status_json(r->st, out, r->id->sign_pk, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+static int rid_cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int dc__notify(dc_replica *r, dc__touched *t, const char *origin) {
+    if (!r->obs || !t || !t->n)
+        return 0;
+    dc_buf type = DC_BUF_INIT, id = DC_BUF_INIT;
+    int rc = 0;
+    dc__err e = {0};
+    /* One notification per record, in record order. */
+    qsort(t->rids, t->n, sizeof *t->rids, rid_cmp);
+    for (size_t i = 0; i < t->n && !rc; i++) {
+        if (i && t->rids[i] == t->rids[i - 1])
+            continue;
+        char sp[33];
+        if (dc__store_record_name(r->st, t->rids[i], sp, &type, &id, &e)) {
+            rc = dc__fail_err(r, &e);
+            break;
+        }
+        if (r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
+            rc = dc__fail(r, DC_EUSER, "the observer returned non-zero and stopped the "
+                          "notifications; the data itself is committed");
+    }
+    dc_buf_dispose(&type);
+    dc_buf_dispose(&id);
+    return rc;
+}

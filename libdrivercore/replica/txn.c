@@ -1,0 +1,361 @@
+/*
+ * Local transactions: ops are collected in memory (validated as they come,
+ * so a bad op is refused at once and the rest of the transaction stays
+ * usable), then committed as one change envelope and applied through the
+ * same merge code as a received change, inside one SQLite transaction.
+ */
+#include <string.h>
+
+#include "replica/replica_int.h"
+
+struct dc_txn {
+    dc_replica *r;
+    dc__space sp;
+    dc__op *ops;
+    size_t n, cap;
+    char **strs; /* every string the ops point to, owned */
+    size_t ns, scap;
+    bool event_open;
+};
+
+#define T_CHECK(t)                                                                             \
+    do {                                                                                       \
+        if (!(t))                                                                              \
+            return dc__last_set(DC_EMISUSE, "%s: the transaction handle is NULL", __func__);  \
+        dc__err_clear(&(t)->r->err);                                                           \
+    } while (0)
+
+static int own(dc_txn *t, const char *s, size_t n, dc__str *out) {
+    if (t->ns == t->scap) {
+        size_t nc = t->scap ? t->scap * 2 : 64;
+        char **p = dc__realloc(t->strs, nc * sizeof *p);
+        if (!p)
+            return DC_ENOMEM;
+        t->strs = p;
+        t->scap = nc;
+    }
+    char *d = dc__strndup(s, n);
+    if (!d)
+        return DC_ENOMEM;
+    t->strs[t->ns++] = d;
+    out->p = d;
+    out->n = (uint32_t)n;
+    return 0;
+}
+
+static int check_name(dc_txn *t, const char *what, const char *s, bool key) {
+    if (!s)
+        return dc__fail(t->r, DC_EMISUSE, "%s is NULL", what);
+    size_t n = strlen(s);
+    if (n == 0 || n > DC_STR_MAX || !dc__utf8_valid((const uint8_t *)s, n))
+        return dc__fail(t->r, DC_EINVAL, "%s must be 1 to %u bytes of valid UTF-8", what,
+                        DC_STR_MAX);
+    if (key && s[0] == '@')
+        return dc__fail(t->r, DC_EINVAL, "%s '%.64s': names beginning with '@' are reserved",
+                        what, s);
+    return 0;
+}
+
+static int make_value(dc_txn *t, dc__value *v, int kind, int64_t num, const char *str) {
+    memset(v, 0, sizeof *v);
+    switch (kind) {
+    case DC_NULL:
+        v->kind = DC_NULL;
+        return 0;
+    case DC_BOOL:
+        v->kind = DC_BOOL;
+        v->num = num != 0;
+        return 0;
+    case DC_INT:
+        v->kind = DC_INT;
+        v->num = num;
+        return 0;
+    case DC_STR: {
+        if (!str)
+            return dc__fail(t->r, DC_EMISUSE, "a string value is NULL");
+        size_t n = strlen(str);
+        if (n > DC_STR_MAX || !dc__utf8_valid((const uint8_t *)str, n))
+            return dc__fail(t->r, DC_EINVAL, "a string value must be valid UTF-8 of at most %u "
+                            "bytes", DC_STR_MAX);
+        dc__str s;
+        if (own(t, str, n, &s))
+            return dc__fail(t->r, DC_ENOMEM, "out of memory");
+        v->kind = DC_STR;
+        v->str = s.p;
+        v->len = s.n;
+        return 0;
+    }
+    default:
+        return dc__fail(t->r, DC_EINVAL, "unknown value kind %d", kind);
+    }
+}
+
+/* Appends an op with its type and id; fills *out. */
+static int new_op(dc_txn *t, int kind, const char *type, const char *id, const char *field,
+                  dc__op **out) {
+    int rc;
+    if ((rc = check_name(t, "the type", type, false)) || (rc = check_name(t, "the id", id, false)))
+        return rc;
+    if (field && (rc = check_name(t, "the field name", field, true)))
+        return rc;
+    if (t->n >= DC_BODY_MAX_OPS)
+        return dc__fail(t->r, DC_ETOOBIG, "a transaction holds at most %u ops; commit and "
+                        "start another", DC_BODY_MAX_OPS);
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 16;
+        dc__op *p = dc__realloc(t->ops, nc * sizeof *p);
+        if (!p)
+            return dc__fail(t->r, DC_ENOMEM, "out of memory");
+        /* Zeroed so txn_free can tell a half-built op from garbage. */
+        memset(p + t->cap, 0, (nc - t->cap) * sizeof *p);
+        t->ops = p;
+        t->cap = nc;
+    }
+    dc__op *op = &t->ops[t->n];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    if (own(t, type, strlen(type), &op->type) || own(t, id, strlen(id), &op->id) ||
+        (field && own(t, field, strlen(field), &op->field)))
+        return dc__fail(t->r, DC_ENOMEM, "out of memory");
+    *out = op;
+    return 0;
+}
+
+int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
+    if (!out)
+        return dc__last_set(DC_EMISUSE, "dc_txn_begin: out is NULL");
+    *out = NULL;
+    DC__CHECK(r);
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "a transaction is already open on this replica; commit "
+                        "or roll it back first");
+    uint8_t sid[16];
+    if (dc__space_id_parse(r, space, sid))
+        return r->err.code;
+    dc__space sp;
+    dc__member me;
+    int rc = dc__store_space_get(r->st, sid, &sp, &r->err);
+    if (!rc)
+        rc = dc__store_member_get(r->st, sp.sid, r->id->sign_pk, &me, &r->err);
+    if (rc)
+        return dc__fail_err(r, &r->err);
+    if (me.role < DC_ROLE_MEMBER)
+        return dc__fail(r, DC_EDENIED, "this device is %s of space %s and cannot write to it",
+                        me.role ? "only a reader" : "not a member", space);
+    if (!sp.has_key)
+        return dc__fail(r, DC_ENOKEY, "this device has no key for space %s yet", space);
+    dc_txn *t = dc__calloc(1, sizeof *t);
+    if (!t)
+        return dc__fail(r, DC_ENOMEM, "out of memory");
+    t->r = r;
+    t->sp = sp;
+    r->txn = t;
+    *out = t;
+    return 0;
+}
+
+int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+               int64_t num, const char *str) {
+    T_CHECK(t);
+    dc__op *op;
+    int rc = new_op(t, DC_OP_SET, type, id, field, &op);
+    if (!rc && !(rc = make_value(t, &op->val, kind, num, str))) {
+        t->n++;
+        t->event_open = false;
+    }
+    return rc;
+}
+
+int dc_txn_add(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+               int64_t num, const char *str) {
+    T_CHECK(t);
+    dc__op *op;
+    int rc = new_op(t, DC_OP_ADD, type, id, field, &op);
+    if (!rc && !(rc = make_value(t, &op->val, kind, num, str))) {
+        t->n++;
+        t->event_open = false;
+    }
+    return rc;
+}
+
+static bool same_value(const dc__value *a, const dc__value *b) {
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == DC_STR)
+        return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+    return a->kind == DC_NULL || a->num == b->num;
+}
+
+static bool same_str(const dc__str *a, const dc__str *b) {
+    return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
+}
+
+int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+                  int64_t num, const char *str) {
+    T_CHECK(t);
+    dc__op *op;
+    int rc = new_op(t, DC_OP_REMOVE, type, id, field, &op);
+    if (rc || (rc = make_value(t, &op->val, kind, num, str)))
+        return rc;
+    /* A remove names the adds this device has seen: those stored, and
+     * those made earlier in this transaction. */
+    dc__tag *tags;
+    uint32_t ntags;
+    if ((rc = dc__store_observed_tags(t->r->st, t->sp.sid, &op->type, &op->id, &op->field,
+                                      &op->val, &tags, &ntags, &t->r->err)))
+        return dc__fail_err(t->r, &t->r->err);
+    uint32_t extra = 0;
+    for (size_t i = 0; i < t->n; i++)
+        extra += t->ops[i].kind == DC_OP_ADD && same_str(&t->ops[i].type, &op->type) &&
+                 same_str(&t->ops[i].id, &op->id) && same_str(&t->ops[i].field, &op->field) &&
+                 same_value(&t->ops[i].val, &op->val);
+    if (extra) {
+        dc__tag *p = dc__realloc(tags, (ntags + extra) * sizeof *p);
+        if (!p) {
+            dc__free(tags);
+            return dc__fail(t->r, DC_ENOMEM, "out of memory");
+        }
+        tags = p;
+        for (size_t i = 0; i < t->n; i++) {
+            const dc__op *a = &t->ops[i];
+            if (a->kind == DC_OP_ADD && same_str(&a->type, &op->type) &&
+                same_str(&a->id, &op->id) && same_str(&a->field, &op->field) &&
+                same_value(&a->val, &op->val)) {
+                memcpy(tags[ntags].dev, t->r->id->sign_pk, 32);
+                tags[ntags].seq = t->sp.my_seq + 1;
+                tags[ntags].op = (uint32_t)i;
+                ntags++;
+            }
+        }
+    }
+    op->tags = tags;
+    op->ntags = ntags;
+    t->n++;
+    t->event_open = false;
+    return 0;
+}
+
+int dc_txn_event(dc_txn *t, const char *type, const char *id) {
+    T_CHECK(t);
+    dc__op *op;
+    int rc = new_op(t, DC_OP_EVENT, type, id, NULL, &op);
+    if (rc)
+        return rc;
+    t->n++;
+    t->event_open = true;
+    return 0;
+}
+
+int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num, const char *str) {
+    T_CHECK(t);
+    if (!t->event_open)
+        return dc__fail(t->r, DC_EMISUSE, "event field: start an event with dc_txn_event first");
+    int rc = check_name(t, "the event key", key, true);
+    if (rc)
+        return rc;
+    dc__op *op = &t->ops[t->n - 1];
+    if (op->nfields >= DC_EVENT_MAX_FIELDS)
+        return dc__fail(t->r, DC_ETOOBIG, "an event holds at most %u keys", DC_EVENT_MAX_FIELDS);
+    for (uint32_t i = 0; i < op->nfields; i++)
+        if (strcmp(op->keys[i].p, key) == 0)
+            return dc__fail(t->r, DC_EINVAL, "event key '%.64s' given twice", key);
+    dc__value v;
+    if ((rc = make_value(t, &v, kind, num, str)))
+        return rc;
+    dc__str *k = dc__realloc(op->keys, (op->nfields + 1) * sizeof *k);
+    if (!k)
+        return dc__fail(t->r, DC_ENOMEM, "out of memory");
+    op->keys = k;
+    dc__value *vs = dc__realloc(op->vals, (op->nfields + 1) * sizeof *vs);
+    if (!vs)
+        return dc__fail(t->r, DC_ENOMEM, "out of memory");
+    op->vals = vs;
+    if (own(t, key, strlen(key), &op->keys[op->nfields]))
+        return dc__fail(t->r, DC_ENOMEM, "out of memory");
+    op->vals[op->nfields++] = v;
+    return 0;
+}
+
+int dc_txn_delete(dc_txn *t, const char *type, const char *id) {
+    T_CHECK(t);
+    dc__op *op;
+    int rc = new_op(t, DC_OP_DELETE, type, id, NULL, &op);
+    if (!rc) {
+        t->n++;
+        t->event_open = false;
+    }
+    return rc;
+}
+
+size_t dc_txn_op_count(const dc_txn *t) { return t ? t->n : 0; }
+
+static void txn_free(dc_txn *t) {
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->ops[i].kind == DC_OP_REMOVE)
+            dc__free(t->ops[i].tags);
+        dc__free(t->ops[i].keys);
+        dc__free(t->ops[i].vals);
+    }
+    /* An op being built when an allocation failed may hold arrays too. */
+    if (t->n < t->cap && t->ops) {
+        dc__free(t->ops[t->n].keys);
+        dc__free(t->ops[t->n].vals);
+    }
+    for (size_t i = 0; i < t->ns; i++)
+        dc__free(t->strs[i]);
+    dc__free(t->strs);
+    dc__free(t->ops);
+    t->r->txn = NULL;
+    dc__free(t);
+}
+
+void dc_txn_rollback(dc_txn *t) {
+    if (t)
+        txn_free(t);
+}
+
+int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
+    T_CHECK(t);
+    dc_replica *r = t->r;
+    if (change_id)
+        dc__buf_clear(change_id);
+    if (t->n == 0) {
+        txn_free(t);
+        return 0;
+    }
+    dc__err e = {0};
+    dc__touched touched = {0};
+    dc_hlc saved = r->clock.last;
+    dc_hlc hmin = dc__clock_tick(&r->clock);
+    dc_hlc hmax = hmin + (t->n - 1);
+    r->clock.last = hmax;
+    uint8_t cid[32];
+    dc__body body = {(uint32_t)t->n, t->ops, NULL};
+    dc__buf_clear(&r->body);
+    int rc = dc__body_encode(&r->body, t->ops, t->n, &e);
+    if (rc || (rc = dc__store_begin(r->st, &e)))
+        goto fail;
+    if ((rc = dc__envelope_new(r, &t->sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, hmin,
+                               hmax, NULL, cid, &e)) ||
+        (rc = dc__store_apply(r->st, t->sp.sid, &body, hmin, r->id->sign_pk, r->self_did,
+                              t->sp.my_seq, r->obs ? &touched : NULL, &e)) ||
+        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) ||
+        (rc = dc__store_commit(r->st, &e))) {
+        dc__store_rollback(r->st);
+        goto fail;
+    }
+    txn_free(t);
+    if (change_id) {
+        char hex[65];
+        dc__hex(hex, cid, 32);
+        dc__buf_put(change_id, hex, 64);
+    }
+    rc = dc__notify(r, &touched, "local");
+    dc__free(touched.rids);
+    return rc;
+fail:
+    r->clock.last = saved;
+    dc__free(touched.rids);
+    txn_free(t);
+    return dc__fail_err(r, &e);
+}

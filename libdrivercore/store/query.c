@@ -1,0 +1,452 @@
+/*
+ * Reads of the materialised state as canonical JSON: the dump, one record,
+ * records of a type (optionally with a field equal to a value), status and
+ * space listings.  "Canonical" means the bytes depend only on the state:
+ * keys sorted bytewise, set members sorted by their JSON text, events in
+ * clock order, so two replicas that hold the same changes print the same.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+
+typedef struct entry {
+    char *key;
+    size_t kn;
+    char *json;
+    size_t jn;
+} entry;
+
+typedef struct entries {
+    entry *v;
+    size_t n, cap;
+} entries;
+
+static void entries_free(entries *e) {
+    for (size_t i = 0; i < e->n; i++) {
+        dc__free(e->v[i].key);
+        dc__free(e->v[i].json);
+    }
+    dc__free(e->v);
+    memset(e, 0, sizeof *e);
+}
+
+static int entries_add(entries *e, const char *k, size_t kn, const char *j, size_t jn) {
+    if (e->n == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 16;
+        entry *p = dc__realloc(e->v, nc * sizeof *p);
+        if (!p)
+            return DC_ENOMEM;
+        e->v = p;
+        e->cap = nc;
+    }
+    entry *x = &e->v[e->n];
+    x->key = dc__strndup(k, kn);
+    x->json = dc__strndup(j, jn);
+    if (!x->key || !x->json) {
+        dc__free(x->key);
+        dc__free(x->json);
+        return DC_ENOMEM;
+    }
+    x->kn = kn;
+    x->jn = jn;
+    e->n++;
+    return 0;
+}
+
+static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int entry_key_cmp(const void *a, const void *b) {
+    const entry *x = a, *y = b;
+    return bytes_cmp(x->key, x->kn, y->key, y->kn);
+}
+
+static int entry_json_cmp(const void *a, const void *b) {
+    const entry *x = a, *y = b;
+    return bytes_cmp(x->json, x->jn, y->json, y->jn);
+}
+
+/* A stored value (kind column + value column) as JSON text. */
+static int column_json(dc_buf *b, sqlite3_stmt *st, int kcol, int vcol) {
+    switch (sqlite3_column_int(st, kcol)) {
+    case DC_BOOL: return dc__buf_puts(b, sqlite3_column_int64(st, vcol) ? "true" : "false");
+    case DC_INT: return dc__buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, vcol));
+    case DC_STR:
+        return dc__json_str(b, (const char *)sqlite3_column_text(st, vcol),
+                            (size_t)sqlite3_column_bytes(st, vcol));
+    default: return dc__buf_puts(b, "null");
+    }
+}
+
+/* Appends the JSON object of one record; *empty is set when it has no
+ * visible content (then nothing is appended). */
+static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__err *err) {
+    static const char *const SQL[3] = {
+        "SELECT field, kind, value FROM fields WHERE rid = ? ORDER BY field",
+        "SELECT field, kind, value FROM set_adds WHERE rid = ? ORDER BY field",
+        "SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
+        "ORDER BY e.hlc, d.pk, e.op",
+    };
+    entries top = {0}, members = {0};
+    dc_buf tmp = DC_BUF_INIT;
+    int rc = 0;
+    *empty = true;
+    for (int pass = 0; pass < 3 && !rc; pass++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, SQL[pass], -1, &st, NULL) != SQLITE_OK) {
+            rc = dc__sql_err(s, err, "read");
+            break;
+        }
+        sqlite3_bind_int64(st, 1, rid);
+        int r = SQLITE_DONE;
+        bool first_event = true;
+        dc__buf_clear(&tmp);
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (pass == 2) {
+                rc |= dc__buf_putc(&tmp, first_event ? '[' : ',');
+                rc |= dc__buf_put(&tmp, sqlite3_column_text(st, 0),
+                                  (size_t)sqlite3_column_bytes(st, 0));
+                first_event = false;
+                continue;
+            }
+            const char *f = (const char *)sqlite3_column_text(st, 0);
+            size_t fn = (size_t)sqlite3_column_bytes(st, 0);
+            dc_buf v = DC_BUF_INIT;
+            rc = column_json(&v, st, 1, 2) ? DC_ENOMEM : 0;
+            if (!rc && pass == 0) {
+                rc = entries_add(&top, f, fn, (const char *)v.ptr, v.size);
+            } else if (!rc) {
+                rc = entries_add(&members, f, fn, (const char *)v.ptr, v.size);
+            }
+            dc_buf_dispose(&v);
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = dc__sql_err(s, err, "read");
+        sqlite3_finalize(st);
+        if (rc)
+            break;
+        if (pass == 2 && !first_event) {
+            rc = dc__buf_putc(&tmp, ']') || entries_add(&top, "@events", 7, (const char *)tmp.ptr,
+                                                        tmp.size)
+                     ? DC_ENOMEM
+                     : 0;
+        }
+        if (pass == 1 && members.n) {
+            /* Group by field (already ordered), sort each group's members by
+             * JSON text, drop duplicates (one value added twice has two
+             * tags), and skip a field a register of the same name shadows. */
+            size_t i = 0;
+            while (i < members.n && !rc) {
+                size_t j = i;
+                while (j < members.n && bytes_cmp(members.v[j].key, members.v[j].kn,
+                                                  members.v[i].key, members.v[i].kn) == 0)
+                    j++;
+                qsort(members.v + i, j - i, sizeof(entry), entry_json_cmp);
+                bool shadowed = false;
+                for (size_t k = 0; k < top.n; k++)
+                    if (bytes_cmp(top.v[k].key, top.v[k].kn, members.v[i].key,
+                                  members.v[i].kn) == 0)
+                        shadowed = true;
+                if (!shadowed) {
+                    dc__buf_clear(&tmp);
+                    rc |= dc__buf_putc(&tmp, '[');
+                    for (size_t k = i; k < j; k++) {
+                        if (k > i && bytes_cmp(members.v[k].json, members.v[k].jn,
+                                               members.v[k - 1].json, members.v[k - 1].jn) == 0)
+                            continue;
+                        if (tmp.size > 1)
+                            rc |= dc__buf_putc(&tmp, ',');
+                        rc |= dc__buf_put(&tmp, members.v[k].json, members.v[k].jn);
+                    }
+                    rc |= dc__buf_putc(&tmp, ']');
+                    if (!rc)
+                        rc = entries_add(&top, members.v[i].key, members.v[i].kn,
+                                         (const char *)tmp.ptr, tmp.size);
+                }
+                i = j;
+            }
+            if (rc)
+                rc = DC_ENOMEM;
+        }
+    }
+    if (!rc && top.n) {
+        *empty = false;
+        qsort(top.v, top.n, sizeof(entry), entry_key_cmp);
+        rc |= dc__buf_putc(out, '{');
+        for (size_t i = 0; i < top.n; i++) {
+            if (i)
+                rc |= dc__buf_putc(out, ',');
+            rc |= dc__json_str(out, top.v[i].key, top.v[i].kn);
+            rc |= dc__buf_putc(out, ':');
+            rc |= dc__buf_put(out, top.v[i].json, top.v[i].jn);
+        }
+        rc |= dc__buf_putc(out, '}');
+    }
+    if (rc == DC_ENOMEM || (rc && err->code != rc))
+        rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    entries_free(&top);
+    entries_free(&members);
+    dc_buf_dispose(&tmp);
+    return rc;
+}
+
+int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT p.space_id, r.type, r.id, r.rid FROM records r JOIN "
+                                  "spaces p ON p.sid = r.sid WHERE ?1 IS NULL OR p.space_id = ?1 "
+                                  "ORDER BY p.space_id, r.type, r.id", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "dump");
+    if (space)
+        sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
+    dc__buf_clear(out);
+    int rc = dc__buf_putc(out, '{') ? DC_ENOMEM : 0;
+    uint8_t cur_space[16];
+    dc_buf cur_type = DC_BUF_INIT, rec = DC_BUF_INIT;
+    bool have_space = false, have_type = false;
+    int r;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        bool empty;
+        dc__buf_clear(&rec);
+        if ((rc = record_json(s, &rec, sqlite3_column_int64(st, 3), &empty, err)))
+            break;
+        if (empty)
+            continue;
+        const uint8_t *sp = sqlite3_column_blob(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        size_t tn = (size_t)sqlite3_column_bytes(st, 1);
+        bool new_space = !have_space || memcmp(sp, cur_space, 16) != 0;
+        bool new_type = new_space || !have_type ||
+                        bytes_cmp((const char *)cur_type.ptr, cur_type.size, type, tn) != 0;
+        int w = 0;
+        if (new_space) {
+            if (have_space)
+                w |= dc__buf_puts(out, "}},");
+            char hex[33];
+            dc__hex(hex, sp, 16);
+            w |= dc__json_str(out, hex, 32);
+            w |= dc__buf_putc(out, ':');
+            w |= dc__buf_putc(out, '{');
+            memcpy(cur_space, sp, 16);
+            have_space = true;
+            have_type = false;
+        }
+        if (new_type) {
+            if (have_type)
+                w |= dc__buf_puts(out, "},");
+            w |= dc__json_str(out, type, tn);
+            w |= dc__buf_puts(out, ":{");
+            dc__buf_clear(&cur_type);
+            w |= dc__buf_put(&cur_type, type, tn);
+            have_type = true;
+        } else {
+            w |= dc__buf_putc(out, ',');
+        }
+        w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 2),
+                          (size_t)sqlite3_column_bytes(st, 2));
+        w |= dc__buf_putc(out, ':');
+        w |= dc__buf_put(out, rec.ptr, rec.size);
+        if (w)
+            rc = dc__err_set(err, DC_ENOMEM, "dump: out of memory");
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "dump");
+    sqlite3_finalize(st);
+    if (!rc && ((have_space && dc__buf_puts(out, "}}")) || dc__buf_putc(out, '}')))
+        rc = dc__err_set(err, DC_ENOMEM, "dump: out of memory");
+    dc_buf_dispose(&cur_type);
+    dc_buf_dispose(&rec);
+    return rc;
+}
+
+int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *type,
+                          const char *id, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ? AND type = ? AND id = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "read");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    int64_t rid = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE)
+        return dc__sql_err(s, err, "read");
+    bool empty = true;
+    dc__buf_clear(out);
+    int rc = rid ? record_json(s, out, rid, &empty, err) : 0;
+    if (rc)
+        return rc;
+    if (empty)
+        return dc__err_set(err, DC_ENOTFOUND, "record %s/%s does not exist (or was deleted)",
+                           type, id);
+    return 0;
+}
+
+int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type,
+                        const char *field, const dc__value *v, dc__err *err) {
+    sqlite3_stmt *st;
+    /* A value index would cost a B-tree write per op on the hot path and
+     * halve write throughput, so find walks the records of the type and
+     * probes each by primary key (docs/data-model.md). */
+    const char *sql =
+        field ? "SELECT r.rid, r.id FROM records r WHERE r.sid = ?1 AND r.type = ?2 AND ("
+                "EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid AND f.field = ?3 AND "
+                "f.kind = ?4 AND f.value IS ?5) OR EXISTS(SELECT 1 FROM set_adds a WHERE "
+                "a.rid = r.rid AND a.field = ?3 AND a.kind = ?4 AND a.value IS ?5)) ORDER BY r.id"
+              : "SELECT rid, id FROM records WHERE sid = ?1 AND type = ?2 ORDER BY id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "read");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    if (field) {
+        sqlite3_bind_text(st, 3, field, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, v->kind);
+        if (v->kind == DC_STR)
+            sqlite3_bind_text(st, 5, v->str, (int)v->len, SQLITE_STATIC);
+        else if (v->kind == DC_NULL)
+            sqlite3_bind_null(st, 5);
+        else
+            sqlite3_bind_int64(st, 5, v->num);
+    }
+    dc__buf_clear(out);
+    int rc = dc__buf_putc(out, '{') ? DC_ENOMEM : 0, r;
+    bool first = true;
+    dc_buf rec = DC_BUF_INIT;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        bool empty;
+        dc__buf_clear(&rec);
+        if ((rc = record_json(s, &rec, sqlite3_column_int64(st, 0), &empty, err)) || empty)
+            continue;
+        int w = first ? 0 : dc__buf_putc(out, ',');
+        first = false;
+        w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 1),
+                          (size_t)sqlite3_column_bytes(st, 1));
+        w |= dc__buf_putc(out, ':');
+        w |= dc__buf_put(out, rec.ptr, rec.size);
+        if (w)
+            rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "read");
+    sqlite3_finalize(st);
+    dc_buf_dispose(&rec);
+    if (!rc && dc__buf_putc(out, '}'))
+        rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    return rc;
+}
+
+static const char *role_name(int role) {
+    return dc_role_name(role);
+}
+
+int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT p.space_id, p.epoch, (SELECT m.role FROM members m JOIN devices d ON "
+            "d.did = m.did WHERE m.sid = p.sid AND d.pk = ?1), EXISTS(SELECT 1 FROM space_keys k "
+            "WHERE k.sid = p.sid AND k.epoch = p.epoch), (SELECT f.value FROM records r JOIN "
+            "fields f ON f.rid = r.rid WHERE r.sid = p.sid AND r.type = '@space' AND "
+            "r.id = 'meta' AND f.field = 'name' AND f.kind = 3) FROM spaces p ORDER BY p.space_id",
+            -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "spaces");
+    sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
+    dc__buf_clear(out);
+    int w = dc__buf_putc(out, '['), r;
+    bool first = true;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char hex[33];
+        dc__hex(hex, sqlite3_column_blob(st, 0), 16);
+        w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"name\":", first ? "" : ",", hex);
+        first = false;
+        if (sqlite3_column_type(st, 4) == SQLITE_TEXT)
+            w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 4),
+                              (size_t)sqlite3_column_bytes(st, 4));
+        else
+            w |= dc__buf_puts(out, "null");
+        const char *rn = sqlite3_column_type(st, 2) == SQLITE_NULL
+                             ? NULL
+                             : role_name(sqlite3_column_int(st, 2));
+        w |= dc__buf_printf(out, ",\"role\":%s%s%s,\"epoch\":%lld,\"has_key\":%s}",
+                            rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
+                            (long long)sqlite3_column_int64(st, 1),
+                            sqlite3_column_int(st, 3) ? "true" : "false");
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE)
+        return dc__sql_err(s, err, "spaces");
+    w |= dc__buf_putc(out, ']');
+    return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
+}
+
+int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT d.pk, m.role, m.name FROM members m JOIN devices d ON "
+                                  "d.did = m.did WHERE m.sid = ? ORDER BY d.pk", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "members");
+    sqlite3_bind_int64(st, 1, sid);
+    dc__buf_clear(out);
+    int w = dc__buf_putc(out, '['), r;
+    bool first = true;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char hex[65];
+        dc__hex(hex, sqlite3_column_blob(st, 0), 32);
+        const char *rn = role_name(sqlite3_column_int(st, 1));
+        w |= dc__buf_printf(out, "%s{\"device\":\"%s\",\"role\":\"%s\",\"name\":",
+                            first ? "" : ",", hex, rn ? rn : "unknown");
+        w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 2),
+                          (size_t)sqlite3_column_bytes(st, 2));
+        w |= dc__buf_putc(out, '}');
+        first = false;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE)
+        return dc__sql_err(s, err, "members");
+    w |= dc__buf_putc(out, ']');
+    return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
+}
+
+int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT p.space_id, (SELECT m.role FROM members m JOIN devices d ON d.did = m.did "
+            "WHERE m.sid = p.sid AND d.pk = ?1), (SELECT count(*) FROM changes c WHERE "
+            "c.sid = p.sid), (SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 1), "
+            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 2) FROM spaces p "
+            "ORDER BY p.space_id", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "status");
+    sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
+    dc_hlc h = 0;
+    dc__store_hlc_load(s, &h, err);
+    char dev[65];
+    dc__hex(dev, self, 32);
+    dc__buf_clear(out);
+    int w = dc__buf_printf(out, "{\"device\":\"%s\",\"hlc\":%llu,\"spaces\":[", dev,
+                           (unsigned long long)h), r;
+    bool first = true;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        char hex[33];
+        dc__hex(hex, sqlite3_column_blob(st, 0), 16);
+        const char *rn = sqlite3_column_type(st, 1) == SQLITE_NULL
+                             ? NULL
+                             : role_name(sqlite3_column_int(st, 1));
+        w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
+                            "\"held\":%lld,\"opaque\":%lld}", first ? "" : ",", hex,
+                            rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
+                            (long long)sqlite3_column_int64(st, 2),
+                            (long long)sqlite3_column_int64(st, 3),
+                            (long long)sqlite3_column_int64(st, 4));
+        first = false;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE)
+        return dc__sql_err(s, err, "status");
+    w |= dc__buf_puts(out, "]}");
+    return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
+}

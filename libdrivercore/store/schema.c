@@ -1,0 +1,208 @@
+/*
+ * Opening a replica file and its schema.  The schema version lives in the
+ * meta table; an older file is migrated one step at a time inside a
+ * transaction, and a file written by a newer library is refused rather than
+ * guessed at.  Pragmas: WAL with synchronous=NORMAL, so an app crash loses
+ * nothing and a power cut may lose the last commits but never tears one
+ * (docs/storage.md).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+
+/* Step n takes a file from schema n-1 to schema n. */
+static const char *const MIGRATIONS[] = {
+    NULL,
+    /* 1: the first schema */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE identity(one INTEGER PRIMARY KEY CHECK (one = 1), sign_pk BLOB NOT NULL,"
+    "  sign_sk BLOB NOT NULL, box_pk BLOB NOT NULL, box_sk BLOB NOT NULL, name TEXT NOT NULL);"
+    "CREATE TABLE devices(did INTEGER PRIMARY KEY, pk BLOB NOT NULL UNIQUE);"
+    "CREATE TABLE spaces(sid INTEGER PRIMARY KEY, space_id BLOB NOT NULL UNIQUE,"
+    "  epoch INTEGER NOT NULL DEFAULT 0, my_seq INTEGER NOT NULL DEFAULT 0,"
+    "  rooted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE space_keys(sid INTEGER NOT NULL, epoch INTEGER NOT NULL, key BLOB NOT NULL,"
+    "  PRIMARY KEY (sid, epoch)) WITHOUT ROWID;"
+    "CREATE TABLE members(sid INTEGER NOT NULL, did INTEGER NOT NULL, role INTEGER NOT NULL,"
+    "  ever_admin INTEGER NOT NULL, ever_writer INTEGER NOT NULL, box_pk BLOB NOT NULL,"
+    "  name TEXT NOT NULL, hlc INTEGER NOT NULL, by_did INTEGER NOT NULL,"
+    "  PRIMARY KEY (sid, did)) WITHOUT ROWID;"
+    "CREATE TABLE changes(cno INTEGER PRIMARY KEY, sid INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+    "  hlc_max INTEGER NOT NULL, cid BLOB NOT NULL, author INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, env BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX changes_by_author ON changes(sid, author, seq);"
+    "CREATE INDEX changes_by_time ON changes(sid, hlc, cid);"
+    "CREATE INDEX changes_pending ON changes(state, hlc_max) WHERE state <> 0;"
+    "CREATE TABLE records(rid INTEGER PRIMARY KEY, sid INTEGER NOT NULL, type TEXT NOT NULL,"
+    "  id TEXT NOT NULL, del_hlc INTEGER NOT NULL DEFAULT 0,"
+    "  del_did INTEGER NOT NULL DEFAULT 0, UNIQUE (sid, type, id));"
+    "CREATE TABLE fields(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  value, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+    "  PRIMARY KEY (rid, field)) WITHOUT ROWID;"
+    "CREATE TABLE set_adds(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
+    "  value, tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
+    "  hlc INTEGER NOT NULL, PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
+    "CREATE TABLE set_removed(sid INTEGER NOT NULL, tag_did INTEGER NOT NULL,"
+    "  tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
+    "  PRIMARY KEY (sid, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
+    "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+    "  op INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;",
+};
+#define LATEST ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]) - 1)
+
+int dc__sql_err(dc__store *s, dc__err *err, const char *what) {
+    int rc = sqlite3_extended_errcode(s->db);
+    int code = DC_EIO;
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM: code = DC_ENOMEM; break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = DC_EBUSY; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = DC_ECORRUPT; break;
+    case SQLITE_CONSTRAINT: code = DC_ECONFLICT; break;
+    case SQLITE_TOOBIG: code = DC_ETOOBIG; break;
+    default: break;
+    }
+    return dc__err_set(err, code, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int dc__sql_exec(dc__store *s, const char *sql, dc__err *err) {
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "storage");
+    return 0;
+}
+
+sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err) {
+    sqlite3_stmt *st = s->q[which];
+    if (!st) {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+            SQLITE_OK) {
+            dc__sql_err(s, err, "storage: preparing a statement");
+            return NULL;
+        }
+        s->q[which] = st;
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    return st;
+}
+
+static int user_version(dc__store *s, int *v, dc__err *err) {
+    sqlite3_stmt *st;
+    *v = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema'", -1, &st, NULL) !=
+        SQLITE_OK) {
+        /* No meta table: an empty file, or not a replica at all. */
+        sqlite3_stmt *any;
+        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_schema", -1, &any, NULL) !=
+            SQLITE_OK)
+            return dc__sql_err(s, err, "open");
+        int n = sqlite3_step(any) == SQLITE_ROW ? sqlite3_column_int(any, 0) : -1;
+        sqlite3_finalize(any);
+        if (n < 0)
+            return dc__sql_err(s, err, "open");
+        if (n > 0)
+            return dc__err_set(err, DC_ECORRUPT, "open: the file is an SQLite database but not a "
+                               "drivercore replica");
+        return 0;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int migrate(dc__store *s, dc__err *err) {
+    int v, rc;
+    if ((rc = dc__sql_exec(s, "BEGIN IMMEDIATE", err)))
+        return rc;
+    if ((rc = user_version(s, &v, err)))
+        goto fail;
+    if (v > LATEST) {
+        rc = dc__err_set(err, DC_EVERSION, "open: the replica has schema version %d, newer than "
+                         "this library's %d; upgrade drivercore", v, LATEST);
+        goto fail;
+    }
+    for (int step = v + 1; step <= LATEST; step++) {
+        if ((rc = dc__sql_exec(s, MIGRATIONS[step], err)))
+            goto fail;
+        char sql[96];
+        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', %d)",
+                 step);
+        if ((rc = dc__sql_exec(s, sql, err)))
+            goto fail;
+    }
+    return dc__sql_exec(s, "COMMIT", err);
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int dc__store_open(dc__store **out, const char *path, bool must_exist, dc__err *err) {
+    *out = NULL;
+    bool memory = strcmp(path, ":memory:") == 0;
+    if (must_exist && !memory && access(path, F_OK) != 0)
+        return dc__err_set(err, DC_ENOTFOUND, "open: no replica at %s (create it first)", path);
+    dc__store *s = dc__calloc(1, sizeof *s);
+    if (!s)
+        return dc__err_set(err, DC_ENOMEM, "open: out of memory");
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (must_exist ? 0 : SQLITE_OPEN_CREATE);
+    int rc;
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        rc = s->db ? dc__sql_err(s, err, "open")
+                   : dc__err_set(err, DC_ENOMEM, "open: out of memory");
+        rc = dc__err_prefix(err, "%s", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 5000);
+    if ((rc = dc__sql_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                              "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
+        goto fail;
+    if ((rc = migrate(s, err)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    dc__store_close(s);
+    return rc;
+}
+
+void dc__store_close(dc__store *s) {
+    if (!s)
+        return;
+    for (int i = 0; i < Q__COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    dc__store_cache_reset(s);
+    sqlite3_close_v2(s->db);
+    dc__free(s);
+}
+
+void dc__store_cache_reset(dc__store *s) {
+    dc__free(s->cache_type);
+    dc__free(s->cache_id);
+    s->cache_type = s->cache_id = NULL;
+    s->cache_sid = s->cache_rid = 0;
+}
+
+int dc__store_begin(dc__store *s, dc__err *err) {
+    dc__store_cache_reset(s);
+    return dc__sql_exec(s, "BEGIN IMMEDIATE", err);
+}
+
+int dc__store_commit(dc__store *s, dc__err *err) {
+    dc__store_cache_reset(s);
+    int rc = dc__sql_exec(s, "COMMIT", err);
+    if (rc)
+        dc__store_rollback(s);
+    return rc;
+}
+
+void dc__store_rollback(dc__store *s) {
+    dc__store_cache_reset(s);
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}

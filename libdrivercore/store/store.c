@@ -1,0 +1,454 @@
+/*
+ * The replica's own bookkeeping in SQLite: identity, clock, the device
+ * table, spaces and their keys, membership, and the change log with its
+ * export order.  The materialised records are in apply.c and query.c.
+ */
+#include <string.h>
+#include <sodium.h>
+
+#include "crdt/crdt.h"
+#include "store/store_int.h"
+
+#define STEP_DONE(st) (sqlite3_step(st) == SQLITE_DONE)
+
+/* ---- identity and clock ---- */
+
+int dc__store_identity_load(dc__store *s, dc__identity *id, char *name, size_t cap,
+                            dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT sign_pk, sign_sk, box_pk, box_sk, name FROM identity",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "identity");
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? dc__err_set(err, DC_ENOTFOUND, "the replica has no identity")
+                                 : dc__sql_err(s, err, "identity");
+    }
+    if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 1) != 64 ||
+        sqlite3_column_bytes(st, 2) != 32 || sqlite3_column_bytes(st, 3) != 32) {
+        sqlite3_finalize(st);
+        return dc__err_set(err, DC_ECORRUPT, "identity: stored keys have the wrong size");
+    }
+    memcpy(id->sign_pk, sqlite3_column_blob(st, 0), 32);
+    memcpy(id->sign_sk, sqlite3_column_blob(st, 1), 64);
+    memcpy(id->box_pk, sqlite3_column_blob(st, 2), 32);
+    memcpy(id->box_sk, sqlite3_column_blob(st, 3), 32);
+    const char *n = (const char *)sqlite3_column_text(st, 4);
+    snprintf(name, cap, "%s", n ? n : "");
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int dc__store_identity_save(dc__store *s, const dc__identity *id, const char *name,
+                            dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO identity VALUES(1, ?, ?, ?, ?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "identity");
+    sqlite3_bind_blob(st, 1, id->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, id->sign_sk, 64, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, id->box_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, id->box_sk, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "identity");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_hlc_load(dc__store *s, dc_hlc *h, dc__err *err) {
+    sqlite3_stmt *st;
+    *h = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'hlc'", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "clock");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *h = (dc_hlc)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int dc__store_hlc_save(dc__store *s, dc_hlc h, dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(s, Q_HLC_PUT, "INSERT OR REPLACE INTO meta(key, value) VALUES('hlc', ?)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, (int64_t)h);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "clock");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- devices ---- */
+
+int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_DEVICE_GET, "SELECT did FROM devices WHERE pk = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *did = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return dc__sql_err(s, err, "devices");
+    st = dc__q(s, Q_DEVICE_PUT, "INSERT INTO devices(pk) VALUES(?)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);
+    if (!STEP_DONE(st))
+        return dc__sql_err(s, err, "devices");
+    *did = sqlite3_last_insert_rowid(s->db);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int dc__store_device_pk(dc__store *s, int64_t did, uint8_t pk[32], dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_DEVPK, "SELECT pk FROM devices WHERE did = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, did);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW || sqlite3_column_bytes(st, 0) != 32) {
+        sqlite3_reset(st);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE
+                   ? dc__err_set(err, DC_ECORRUPT, "devices: row %lld is missing", (long long)did)
+                   : dc__sql_err(s, err, "devices");
+    }
+    memcpy(pk, sqlite3_column_blob(st, 0), 32);
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- spaces ---- */
+
+int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_SPACE_GET,
+                             "SELECT sid, epoch, my_seq, rooted, EXISTS(SELECT 1 FROM space_keys k "
+                             "WHERE k.sid = spaces.sid AND k.epoch = spaces.epoch) "
+                             "FROM spaces WHERE space_id = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) {
+            char hex[33];
+            dc__hex(hex, id, 16);
+            return dc__err_set(err, DC_ENOTFOUND, "space %s is not known on this device", hex);
+        }
+        return dc__sql_err(s, err, "spaces");
+    }
+    memset(out, 0, sizeof *out);
+    out->sid = sqlite3_column_int64(st, 0);
+    memcpy(out->id, id, 16);
+    out->epoch = (uint32_t)sqlite3_column_int64(st, 1);
+    out->my_seq = (uint64_t)sqlite3_column_int64(st, 2);
+    out->rooted = sqlite3_column_int(st, 3) != 0;
+    out->has_key = sqlite3_column_int(st, 4) != 0;
+    sqlite3_reset(st);
+    return 0;
+}
+
+int dc__store_space_ensure(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err) {
+    int rc = dc__store_space_get(s, id, out, err);
+    if (rc != DC_ENOTFOUND)
+        return rc;
+    sqlite3_stmt *st = dc__q(s, Q_SPACE_PUT, "INSERT INTO spaces(space_id) VALUES(?)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
+    if (!STEP_DONE(st))
+        return dc__sql_err(s, err, "spaces");
+    sqlite3_reset(st);
+    return dc__store_space_get(s, id, out, err);
+}
+
+static int exec_i64(dc__store *s, const char *sql, int64_t a, int64_t b, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "storage");
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "storage");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_space_set_seq(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_SEQ_PUT, "UPDATE spaces SET my_seq = ?2 WHERE sid = ?1", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, (int64_t)seq);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "spaces");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int dc__store_space_set_root(dc__store *s, int64_t sid, dc__err *err) {
+    return exec_i64(s, "UPDATE spaces SET rooted = 1 WHERE sid = ?1 AND ?2 = ?2", sid, 0, err);
+}
+
+int dc__store_key_put(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t key[32],
+                      dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO space_keys(sid, epoch, key) "
+                                  "VALUES(?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "space keys");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, epoch);
+    sqlite3_bind_blob(st, 3, key, 32, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "space keys");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_key_get(dc__store *s, int64_t sid, uint32_t epoch, uint8_t key[32], dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(s, Q_KEY_GET, "SELECT key FROM space_keys WHERE sid = ? AND epoch = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, epoch);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+        memcpy(key, sqlite3_column_blob(st, 0), 32);
+        rc = 0;
+    } else {
+        rc = dc__err_set(err, DC_ENOKEY, "this device holds no key of epoch %u for the space",
+                         epoch);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- membership ---- */
+
+int dc__store_member_get(dc__store *s, int64_t sid, const uint8_t dev[32], dc__member *out,
+                         dc__err *err) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = dc__q(s, Q_MEMBER_GET,
+                             "SELECT m.role, m.ever_admin, m.ever_writer, m.box_pk FROM members m "
+                             "JOIN devices d ON d.did = m.did WHERE m.sid = ? AND d.pk = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_blob(st, 2, dev, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->role = sqlite3_column_int(st, 0);
+        out->ever_admin = sqlite3_column_int(st, 1) != 0;
+        out->ever_writer = sqlite3_column_int(st, 2) != 0;
+        if (sqlite3_column_bytes(st, 3) == 32)
+            memcpy(out->box_pk, sqlite3_column_blob(st, 3), 32);
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : dc__sql_err(s, err, "members");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, dc_hlc hlc,
+                           const uint8_t author[32], dc__err *err) {
+    int64_t did, by;
+    int rc;
+    if ((rc = dc__store_device(s, op->device, &did, err)) ||
+        (rc = dc__store_device(s, author, &by, err)))
+        return rc;
+    /* Current row, to merge: the role is a last-writer-wins register keyed
+     * by (hlc, author key); the ever_* flags are grow-only. */
+    sqlite3_stmt *st = dc__q(s, Q_MEMBER_PK,
+                             "SELECT m.hlc, d.pk FROM members m JOIN devices d ON d.did = m.by_did "
+                             "WHERE m.sid = ? AND m.did = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, did);
+    bool wins = true;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        dc_hlc old = (dc_hlc)sqlite3_column_int64(st, 0);
+        const void *opk = sqlite3_column_blob(st, 1);
+        wins = opk && dc__clock_later(hlc, author, old, opk);
+    } else if (rc != SQLITE_DONE) {
+        sqlite3_reset(st);
+        return dc__sql_err(s, err, "members");
+    }
+    sqlite3_reset(st);
+    st = dc__q(s, Q_MEMBER_PUT,
+               "INSERT INTO members(sid, did, role, ever_admin, ever_writer, box_pk, name, hlc, "
+               "by_did) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+               "ON CONFLICT(sid, did) DO UPDATE SET "
+               "ever_admin = max(ever_admin, excluded.ever_admin), "
+               "ever_writer = max(ever_writer, excluded.ever_writer), "
+               "role = CASE WHEN ?10 THEN excluded.role ELSE role END, "
+               "box_pk = CASE WHEN ?10 THEN excluded.box_pk ELSE box_pk END, "
+               "name = CASE WHEN ?10 THEN excluded.name ELSE name END, "
+               "hlc = CASE WHEN ?10 THEN excluded.hlc ELSE hlc END, "
+               "by_did = CASE WHEN ?10 THEN excluded.by_did ELSE by_did END", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, did);
+    sqlite3_bind_int(st, 3, op->role);
+    sqlite3_bind_int(st, 4, op->role == DC_ROLE_ADMIN);
+    sqlite3_bind_int(st, 5, op->role >= DC_ROLE_MEMBER);
+    sqlite3_bind_blob(st, 6, op->box_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, op->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (int64_t)hlc);
+    sqlite3_bind_int64(st, 9, by);
+    sqlite3_bind_int(st, 10, wins);
+    rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "members");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- change log ---- */
+
+int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_t seq,
+                          uint8_t id[32], dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_CHANGE_FIND,
+                             "SELECT cid FROM changes WHERE sid = ? AND author = ? AND seq = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, author_did);
+    sqlite3_bind_int64(st, 3, (int64_t)seq);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) == 32)
+            memcpy(id, sqlite3_column_blob(st, 0), 32);
+        rc = 1;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
+                         int64_t author_did, int state, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_CHANGE_PUT,
+                             "INSERT INTO changes(sid, hlc, hlc_max, cid, author, seq, kind, state, "
+                             "env) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, (int64_t)e->hlc_min);
+    sqlite3_bind_int64(st, 3, (int64_t)e->hlc_max);
+    sqlite3_bind_blob(st, 4, id, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, author_did);
+    sqlite3_bind_int64(st, 6, (int64_t)e->seq);
+    sqlite3_bind_int(st, 7, e->kind);
+    sqlite3_bind_int(st, 8, state);
+    sqlite3_bind_blob(st, 9, e->raw, (int)e->raw_len, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "change log");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err) {
+    return exec_i64(s, "UPDATE changes SET state = ?2 WHERE cno = ?1", cno, state, err);
+}
+
+int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_hlc,
+                               dc__change_fn fn, void *user, dc__err *err) {
+    /* Collect the row numbers first: fn changes the state column, and a
+     * SELECT must not step over rows that are being updated under it. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT cno FROM changes WHERE state = ?1 AND hlc_max <= ?2 "
+                                  "AND (?3 = 0 OR sid = ?3) ORDER BY sid, hlc, cid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "change log");
+    sqlite3_bind_int(st, 1, state);
+    sqlite3_bind_int64(st, 2, max_hlc > (dc_hlc)INT64_MAX ? INT64_MAX : (int64_t)max_hlc);
+    sqlite3_bind_int64(st, 3, sid);
+    int64_t *cnos = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            int64_t *p = dc__realloc(cnos, nc * sizeof *p);
+            if (!p) {
+                sqlite3_finalize(st);
+                dc__free(cnos);
+                return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+            }
+            cnos = p;
+            cap = nc;
+        }
+        cnos[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        dc__free(cnos);
+        return dc__sql_err(s, err, "change log");
+    }
+    rc = 0;
+    if (n && sqlite3_prepare_v2(s->db, "SELECT sid, env FROM changes WHERE cno = ?", -1, &st,
+                                NULL) != SQLITE_OK) {
+        dc__free(cnos);
+        return dc__sql_err(s, err, "change log");
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, cnos[i]);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            rc = dc__sql_err(s, err, "change log");
+            break;
+        }
+        /* Copy: fn may run statements that invalidate the column memory. */
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        uint8_t *env = dc__malloc(len);
+        if (!env) {
+            rc = dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+            break;
+        }
+        memcpy(env, sqlite3_column_blob(st, 1), len);
+        int64_t csid = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        rc = fn(user, cnos[i], csid, env, len);
+        dc__free(env);
+    }
+    if (n)
+        sqlite3_finalize(st);
+    dc__free(cnos);
+    return rc;
+}
+
+int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err *err) {
+    static const char *const SQL[2] = {
+        "SELECT c.env FROM changes c JOIN spaces p ON p.sid = c.sid WHERE c.kind = 2 AND "
+        "(?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid",
+        "SELECT c.env FROM spaces p JOIN changes c ON c.sid = p.sid WHERE c.kind = 1 AND "
+        "(?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid",
+    };
+    /* Membership first, so a reader of the bundle knows who may write
+     * before it meets the changes. */
+    for (int pass = 0; pass < 2; pass++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, SQL[pass], -1, &st, NULL) != SQLITE_OK)
+            return dc__sql_err(s, err, "export");
+        if (space)
+            sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (dc__bundle_add(bundle, sqlite3_column_blob(st, 0),
+                               (size_t)sqlite3_column_bytes(st, 0))) {
+                sqlite3_finalize(st);
+                return dc__err_set(err, DC_ENOMEM, "export: out of memory");
+            }
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return dc__sql_err(s, err, "export");
+    }
+    return 0;
+}

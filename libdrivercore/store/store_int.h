@@ -1,0 +1,43 @@
+/*
+ * Private to store/: the store handle, its cache of prepared statements and
+ * helpers to map SQLite failures to drivercore errors.
+ */
+#ifndef DC_STORE_INT_H
+#define DC_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+enum {
+    Q_DEVICE_GET, Q_DEVICE_PUT,
+    Q_SPACE_GET, Q_SPACE_PUT,
+    Q_MEMBER_GET, Q_MEMBER_PUT, Q_MEMBER_PK,
+    Q_CHANGE_FIND, Q_CHANGE_PUT,
+    Q_REC_GET, Q_REC_PUT, Q_REC_DEL,
+    Q_FIELD_UPSERT, Q_SETADD_PUT, Q_SETRM_HAS, Q_SETRM_PUT, Q_SETADD_DEL,
+    Q_EVENT_PUT, Q_PURGE_FIELDS, Q_PURGE_SETS, Q_PURGE_EVENTS, Q_DEVPK,
+    Q_KEY_GET, Q_HLC_PUT, Q_SEQ_PUT, Q_FIELD_FAST,
+    Q__COUNT
+};
+
+struct dc__store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q__COUNT];
+    /* The record the last op touched: consecutive ops on one record skip
+     * the lookup.  Reset whenever a transaction ends. */
+    int64_t cache_sid, cache_rid, cache_del_hlc, cache_del_did;
+    char *cache_type, *cache_id;
+};
+
+/* A prepared statement from the cache, reset and with bindings cleared. */
+sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);
+/* Maps the connection's last SQLite error into err and returns the code. */
+int dc__sql_err(dc__store *s, dc__err *err, const char *what);
+/* Runs SQL text with no results. */
+int dc__sql_exec(dc__store *s, const char *sql, dc__err *err);
+/* The public key of a device row (into pk); 0 or an error. */
+int dc__store_device_pk(dc__store *s, int64_t did, uint8_t pk[32], dc__err *err);
+void dc__store_cache_reset(dc__store *s);
+
+#endif
