@@ -27,9 +27,11 @@ DC_EXTERN int dc_bundle_export_file(dc_replica *r, const char *path, const char 
 /*
  * Import a bundle.  `report` (may be NULL) receives JSON:
  * {"envelopes": N, "new": N, "duplicate": N, "held": N, "opaque": N,
- * "released": N} — "new" envelopes stored, of which "held" wait for our
- * clock and "opaque" for a key; "released": earlier held or opaque changes
- * applied by this import.
+ * "released": N, "rejected": N} — "new" envelopes stored, of which "held"
+ * wait for our clock and "opaque" for a key; "released": earlier held or
+ * opaque changes applied by this import; "rejected": earlier ones whose
+ * body turned out undecodable once their key came (kept, never applied,
+ * not exported).
  * Returns 0, DC_ECORRUPT, DC_EVERSION, DC_ETOOBIG, DC_EBADSIG, DC_EDENIED,
  * DC_ECONFLICT, DC_EIO, DC_ENOMEM, DC_EUSER (observer; data committed).
  */

@@ -78,7 +78,9 @@ DC_EXTERN int dc_replica_card(dc_buf *out, dc_replica *r);
  * read (or only `space`, a hex space id, when not NULL):
  * {SPACE: {TYPE: {ID: {FIELD: value | [set members], "@events": [...]}}}}
  * Keys are sorted bytewise, set members sorted by their JSON text, events
- * in merge order with "@author" and "@time" added; deleted records absent.
+ * in merge order with "@author" and "@time" added; deleted records absent,
+ * and so are the library's own records (types beginning with '@', such as
+ * a space's name).
  * Two replicas holding the same changes produce byte-identical output.
  */
 DC_EXTERN int dc_replica_dump(dc_buf *out, dc_replica *r, const char *space);
@@ -106,7 +108,7 @@ DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
 
 /*
  * Status as JSON: {"device": HEX, "hlc": N, "spaces": [{"space": HEX,
- * "role": STR, "changes": N, "held": N, "opaque": N}, ...]}.
+ * "role": STR, "changes": N, "held": N, "opaque": N, "rejected": N}, ...]}.
  */
 DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
 

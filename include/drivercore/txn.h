@@ -15,7 +15,8 @@
  *
  * Values are a kind plus `num` (DC_BOOL: 0/1; DC_INT) or `str` (DC_STR:
  * UTF-8, NUL-terminated).  Type, id, field and event keys are non-empty
- * UTF-8 strings; keys beginning with '@' are reserved.
+ * UTF-8 strings; types, fields and event keys beginning with '@' are
+ * reserved for the library (DC_EINVAL).
  *
  * Thread safety: a transaction belongs to the thread using its replica, and
  * a replica has at most one open transaction at a time.

@@ -49,6 +49,8 @@ typedef struct dc__err {
 int dc__err_set(dc__err *e, int code, const char *fmt, ...) DC__PRINTF(3, 4);
 /* Prefix an existing message: "<prefix>: <old message>"; returns e->code. */
 int dc__err_prefix(dc__err *e, const char *fmt, ...) DC__PRINTF(2, 3);
+/* Append to an existing message: "<old message><suffix>"; returns e->code. */
+int dc__err_suffix(dc__err *e, const char *suffix);
 void dc__err_clear(dc__err *e);
 /* The thread-local error behind dc_error_last(); returns code. */
 int dc__last_set(int code, const char *fmt, ...) DC__PRINTF(2, 3);
@@ -65,6 +67,9 @@ void dc__store_be64(uint8_t *p, uint64_t v);
 uint64_t dc__load_be64(const uint8_t *p);
 void dc__store_be32(uint8_t *p, uint32_t v);
 uint32_t dc__load_be32(const uint8_t *p);
+
+/* The name of a dc_role value ("reader", "member", "admin"), or NULL. */
+const char *dc__role_name(int role);
 
 /* ---- JSON text output (json.c) ---- */
 /* Appends s (n bytes of valid UTF-8) as a JSON string literal. */

@@ -70,6 +70,15 @@ int dc__err_prefix(dc__err *e, const char *fmt, ...) {
     return e->code;
 }
 
+int dc__err_suffix(dc__err *e, const char *suffix) {
+    size_t n = strnlen(e->msg, sizeof e->msg - 1), k = strlen(suffix);
+    if (k > sizeof e->msg - 1 - n)
+        k = sizeof e->msg - 1 - n;
+    memcpy(e->msg + n, suffix, k);
+    e->msg[n + k] = 0;
+    return e->code;
+}
+
 void dc__err_clear(dc__err *e) {
     e->code = 0;
     e->msg[0] = 0;

@@ -102,3 +102,8 @@ void dc__store_be32(uint8_t *p, uint32_t v) {
 uint32_t dc__load_be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
+
+const char *dc__role_name(int role) {
+    static const char *const NAMES[] = {NULL, "reader", "member", "admin"};
+    return role >= DC_ROLE_READER && role <= DC_ROLE_ADMIN ? NAMES[role] : NULL;
+}

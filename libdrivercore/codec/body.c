@@ -170,13 +170,16 @@ static int scan(const uint8_t *p, size_t n, size_t *pos, int depth, uint64_t *ob
     return 0;
 }
 
-static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, const char *what,
-                          dc__err *err) {
+static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, uint64_t max_objects,
+                          const char *what, dc__err *err) {
     size_t pos = 0;
     uint64_t objects = 0;
     if (scan(p, n, &pos, 0, &objects) != 0)
         return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack (truncated, too deeply "
                            "nested, or a count larger than the data)", what);
+    if (objects > max_objects)
+        return dc__err_set(err, DC_ETOOBIG, "%s: %llu msgpack objects exceeds the limit of %llu",
+                           what, (unsigned long long)objects, (unsigned long long)max_objects);
     if (pos != n)
         return dc__err_set(err, DC_ECORRUPT, "%s: %zu trailing bytes after the body", what,
                            n - pos);
@@ -191,6 +194,21 @@ static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, const
         msgpack_unpacked_destroy(u);
         return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack", what);
     }
+    return 0;
+}
+
+int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err) {
+    if (n > DC_BODY_MAX_SIZE)
+        return dc__err_set(err, DC_ETOOBIG, "body: %zu bytes exceeds the limit of %u; split the "
+                           "transaction", n, DC_BODY_MAX_SIZE);
+    size_t pos = 0;
+    uint64_t objects = 0;
+    if (scan(p, n, &pos, 0, &objects) != 0 || pos != n)
+        return dc__err_set(err, DC_ECORRUPT, "body: malformed msgpack");
+    if (objects > DC_BODY_MAX_OBJECTS)
+        return dc__err_set(err, DC_ETOOBIG, "body: %llu msgpack objects exceeds the limit of %u; "
+                           "split the transaction", (unsigned long long)objects,
+                           DC_BODY_MAX_OBJECTS);
     return 0;
 }
 
@@ -278,7 +296,7 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     body_mem *m = dc__calloc(1, sizeof *m);
     if (!m)
         return dc__err_set(err, DC_ENOMEM, "body: out of memory");
-    int rc = unpack_checked(&m->u, p, n, "body", err);
+    int rc = unpack_checked(&m->u, p, n, DC_BODY_MAX_OBJECTS, "body", err);
     if (rc) {
         dc__free(m);
         return rc;
@@ -478,10 +496,11 @@ int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_
                       dc__err *err) {
     *out = NULL;
     *nout = 0;
-    if (n > DC_ENV_MAX_SIZE)
-        return dc__err_set(err, DC_ETOOBIG, "membership: body too large");
+    if (n > DC_MEMBER_MAX_SIZE)
+        return dc__err_set(err, DC_ETOOBIG, "membership: body of %zu bytes exceeds the limit of "
+                           "%u", n, DC_MEMBER_MAX_SIZE);
     msgpack_unpacked u;
-    int rc = unpack_checked(&u, p, n, "membership", err);
+    int rc = unpack_checked(&u, p, n, DC_MEMBER_MAX_OBJECTS, "membership", err);
     if (rc)
         return rc;
     const msgpack_object *root = &u.data;

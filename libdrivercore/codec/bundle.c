@@ -63,7 +63,7 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
     crypto_generichash(h, sizeof h, p, body, NULL, 0);
     if (sodium_memcmp(h, p + body, sizeof h) != 0)
         return dc__err_set(err, DC_ECORRUPT, "bundle: checksum mismatch: the file is truncated "
-                           "or damaged; nothing was imported");
+                           "or damaged");
     uint64_t want = dc__load_be64(p + 8);
     if (want > DC_BUNDLE_MAX_ENVELOPES)
         return dc__err_set(err, DC_ETOOBIG, "bundle: %llu envelopes exceeds the limit",

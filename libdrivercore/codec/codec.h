@@ -12,8 +12,14 @@
 
 /* ---- limits (docs/format/) ---- */
 #define DC_ENV_MAX_SIZE (16u << 20)        /* one envelope */
-#define DC_BODY_MAX_SIZE (64u << 20)       /* a decompressed body */
-#define DC_BODY_MAX_OPS 1000000u           /* ops in one change */
+#define DC_BODY_MAX_SIZE (32u << 20)       /* a decompressed body */
+#define DC_BODY_MAX_OPS 100000u            /* ops in one change */
+/* msgpack objects in one body: msgpack-c allocates ~24 bytes for each
+ * before we look at them, so this bounds a hostile body's memory (~48 MB)
+ * where the byte limit alone would not (a body of nils is all objects). */
+#define DC_BODY_MAX_OBJECTS 2000000u
+#define DC_MEMBER_MAX_SIZE (256u << 10)    /* a membership body */
+#define DC_MEMBER_MAX_OBJECTS 16384u
 #define DC_STR_MAX (1u << 20)              /* one string */
 #define DC_EVENT_MAX_FIELDS 256u           /* keys in one event */
 #define DC_REMOVE_MAX_TAGS 65536u          /* tags one remove op names */
@@ -95,6 +101,11 @@ typedef struct dc__body {
     dc__op *ops;
     void *mem; /* owned allocations (msgpack zone, arrays) */
 } dc__body;
+
+/* The limits the decoder applies to a body's bytes and msgpack objects,
+ * checked on an encoded body so a writer never commits what its peers
+ * would refuse.  0 or DC_ETOOBIG / DC_ECORRUPT. */
+int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err);
 
 /* Encodes ops into the msgpack change body. */
 int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err);

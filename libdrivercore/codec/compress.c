@@ -7,12 +7,20 @@
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem and the _advanced constructors */
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "codec/codec.h"
 
 static void *zalloc(void *u, size_t n) { (void)u; return dc__malloc(n); }
 static void zfree(void *u, void *p) { (void)u; dc__free(p); }
 static const ZSTD_customMem ZMEM = {zalloc, zfree, NULL};
+
+/* zstd's own allocation failures are ours too (they go through our hook). */
+static int zerr(dc__err *err, size_t r, int otherwise) {
+    if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+        return dc__err_set(err, DC_ENOMEM, "zstd: out of memory");
+    return dc__err_set(err, otherwise, "zstd: %s", ZSTD_getErrorName(r));
+}
 
 int dc__zstd_compress_with(void **cctx, dc_buf *out, const uint8_t *p, size_t n, int level,
                            dc__err *err) {
@@ -27,7 +35,7 @@ int dc__zstd_compress_with(void **cctx, dc_buf *out, const uint8_t *p, size_t n,
     ZSTD_CCtx_setParameter(*cctx, ZSTD_c_checksumFlag, 0);
     size_t r = ZSTD_compress2(*cctx, out->ptr + out->size, bound, p, n);
     if (ZSTD_isError(r))
-        return dc__err_set(err, DC_ERROR, "zstd: %s", ZSTD_getErrorName(r));
+        return zerr(err, r, DC_ERROR);
     out->size += r;
     out->ptr[out->size] = 0;
     return 0;
@@ -56,7 +64,7 @@ int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t 
         return dc__err_set(err, DC_ENOMEM, "zstd: out of memory for %llu bytes", sz);
     size_t r = ZSTD_decompressDCtx(*dctx, out->ptr + out->size, (size_t)sz, p, n);
     if (ZSTD_isError(r))
-        return dc__err_set(err, DC_ECORRUPT, "zstd: %s", ZSTD_getErrorName(r));
+        return zerr(err, r, DC_ECORRUPT);
     if (r != sz)
         return dc__err_set(err, DC_ECORRUPT, "zstd: frame decoded to %zu bytes, not the %llu it "
                            "declared", r, sz);

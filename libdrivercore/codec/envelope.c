@@ -61,6 +61,8 @@ int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *e
                            "(cipher id %u)", out->cipher);
     if (out->comp != DC_COMP_NONE && out->comp != DC_COMP_ZSTD)
         return dc__err_set(err, DC_ECORRUPT, "envelope: unknown compression id %u", out->comp);
+    if (out->kind == DC_ENV_KIND_MEMBERSHIP && out->comp != DC_COMP_NONE)
+        return dc__err_set(err, DC_ECORRUPT, "envelope: membership must not be compressed");
     memcpy(out->space, p + 8, 16);
     out->epoch = dc__load_be32(p + 24);
     memcpy(out->author, p + 28, 32);

@@ -79,7 +79,7 @@ typedef struct import {
     dc_replica *r;
     ent *v;
     uint64_t n, cap;
-    uint64_t fresh, dup, held, opaque, released;
+    uint64_t fresh, dup, held, opaque, released, rejected;
     dc__touched touched;
     int64_t *keyed; /* spaces whose key arrived in this bundle */
     size_t nkeyed;
@@ -120,6 +120,11 @@ static int seen(import *im, const dc__envelope *e, dc__space *sp, int64_t *did) 
         return rc;
     dc__envelope_id(id, e->raw, e->raw_len);
     if (sodium_memcmp(have, id, 32) != 0) {
+        /* Either a damaged or forged copy of a change we hold, or a device
+         * that really signed two changes with one number: the signature
+         * tells which, and only the second is equivocation. */
+        if ((rc = dc__envelope_verify(e, &im->err)))
+            return rc;
         char dev[17];
         dc__hex(dev, e->author, 8);
         return dc__err_set(&im->err, DC_ECONFLICT, "device %s... signed two different changes "
@@ -141,60 +146,47 @@ static int store_new(import *im, const dc__envelope *e, int64_t sid, int64_t did
     return rc;
 }
 
-/* Tries one membership envelope: 1 accepted, 0 not yet (its author is not
- * known as an admin), or an error. */
-static int try_membership(import *im, const dc__envelope *e) {
+/* Checks the ops of a verified membership envelope and, unless `check_only`,
+ * applies them: 1 done, 0 not yet (its author is not known as an admin),
+ * or an error.  Authority only grows (ever_admin), so an envelope that
+ * passes the check now passes it when it is applied later. */
+static int apply_membership(import *im, const dc__envelope *e, int64_t sid, bool check_only) {
     dc_replica *r = im->r;
-    dc__space sp;
-    int64_t did;
-    int rc = seen(im, e, &sp, &did);
-    if (rc) {
-        im->dup += rc == 1;
-        return rc < 0 ? rc : 1;
-    }
-    if ((rc = dc__envelope_verify(e, &im->err)))
-        return rc;
     dc__member_op *ops;
     size_t nops;
-    if ((rc = dc__member_decode(&ops, &nops, e->payload, e->payload_len, &im->err)))
+    int rc = dc__member_decode(&ops, &nops, e->payload, e->payload_len, &im->err);
+    if (rc)
         return rc;
-    if (e->hlc_max - e->hlc_min != nops - 1 && e->hlc_max != e->hlc_min) {
+    if (e->hlc_max - e->hlc_min != nops - 1) {
         dc__free(ops);
-        return dc__err_set(&im->err, DC_ECORRUPT, "membership: timestamp range does not match");
+        return dc__err_set(&im->err, DC_ECORRUPT, "membership: the timestamp range does not "
+                           "match its %zu ops", nops);
     }
     dc__member author;
-    if ((rc = dc__store_member_get(r->st, sp.sid, e->author, &author, &im->err))) {
+    if ((rc = dc__store_member_get(r->st, sid, e->author, &author, &im->err))) {
         dc__free(ops);
         return rc;
     }
     for (size_t i = 0; i < nops; i++) {
         const dc__member_op *op = &ops[i];
-        bool ok;
         if (op->kind == DC_MOP_GENESIS) {
             uint8_t pre[48], want[16];
             memcpy(pre, op->device, 32);
             memcpy(pre + 32, op->nonce, 16);
             dc__hash(want, 16, pre, sizeof pre);
-            ok = memcmp(op->device, e->author, 32) == 0 && memcmp(want, e->space, 16) == 0;
-            if (!ok) {
+            if (memcmp(op->device, e->author, 32) != 0 || memcmp(want, e->space, 16) != 0) {
                 dc__free(ops);
                 return dc__err_set(&im->err, DC_EBADSIG, "membership: a genesis that does not "
                                    "match the space id (forged space)");
             }
-        } else {
-            ok = author.ever_admin;
-        }
-        if (!ok) {
+        } else if (!author.ever_admin) {
             dc__free(ops);
             return 0;
         }
     }
-    for (size_t i = 0; i < nops && !rc; i++) {
+    for (size_t i = 0; i < nops && !rc && !check_only; i++) {
         const dc__member_op *op = &ops[i];
-        dc_hlc h = e->hlc_min + (e->hlc_max == e->hlc_min ? 0 : i);
-        rc = dc__store_member_apply(r->st, sp.sid, op, h, e->author, &im->err);
-        if (!rc && op->kind == DC_MOP_GENESIS)
-            rc = dc__store_space_set_root(r->st, sp.sid, &im->err);
+        rc = dc__store_member_apply(r->st, sid, op, e->hlc_min + i, e->author, &im->err);
         if (!rc && op->kind == DC_MOP_GRANT && memcmp(op->device, r->id->sign_pk, 32) == 0) {
             /* A grant to this device carries the space key sealed to us. */
             uint8_t *key = dc__secret_alloc(DC_SPACE_KEY);
@@ -205,20 +197,45 @@ static int try_membership(import *im, const dc__envelope *e) {
             if (dc__key_open(key, op->sealed, r->id) != 0) {
                 rc = dc__err_set(&im->err, DC_EBADSIG, "membership: the space key sealed to this "
                                  "device cannot be opened (damaged or forged grant)");
-            } else if (!(rc = dc__store_key_put(r->st, sp.sid, op->epoch, key, &im->err))) {
+            } else if (!(rc = dc__store_key_put(r->st, sid, op->epoch, key, &im->err))) {
                 int64_t *k = dc__realloc(im->keyed, (im->nkeyed + 1) * sizeof *k);
                 if (!k)
                     rc = dc__err_set(&im->err, DC_ENOMEM, "out of memory");
                 else
-                    (im->keyed = k)[im->nkeyed++] = sp.sid;
+                    (im->keyed = k)[im->nkeyed++] = sid;
             }
             dc__secret_free(key);
         }
     }
     dc__free(ops);
-    if (!rc)
-        rc = store_new(im, e, sp.sid, did, DC_CHANGE_APPLIED);
+    if (!rc && !check_only)
+        dc__clock_observe(&r->clock, e->hlc_max);
     return rc ? rc : 1;
+}
+
+/* Tries one membership envelope from a bundle: 1 done (applied, held or a
+ * duplicate), 0 not yet (its author is not known as an admin), or an
+ * error. */
+static int try_membership(import *im, const dc__envelope *e) {
+    dc__space sp;
+    int64_t did;
+    int rc = seen(im, e, &sp, &did);
+    if (rc) {
+        im->dup += rc == 1;
+        return rc < 0 ? rc : 1;
+    }
+    if ((rc = dc__envelope_verify(e, &im->err)))
+        return rc;
+    /* A grant stamped far ahead would win that device's role for ever, so
+     * it waits; but it is decoded and its author's authority checked now,
+     * so nothing a stranger signs can sit in the log. */
+    bool hold = !dc__clock_acceptable(&im->r->clock, e->hlc_max);
+    rc = apply_membership(im, e, sp.sid, hold);
+    if (rc == 1 && hold)
+        return (rc = store_new(im, e, sp.sid, did, DC_CHANGE_HELD)) ? rc : 1;
+    if (rc == 1 && (rc = store_new(im, e, sp.sid, did, DC_CHANGE_APPLIED)) == 0)
+        rc = 1;
+    return rc;
 }
 
 static int ingest_change(import *im, const dc__envelope *e) {
@@ -242,18 +259,23 @@ static int ingest_change(import *im, const dc__envelope *e) {
         return dc__err_set(&im->err, DC_EDENIED, "a change by device %s..., which is not a "
                            "writer of space %s", dev, space);
     }
-    uint8_t probe[32];
-    if (dc__store_key_get(r->st, sp.sid, e->epoch, probe, &im->err) != 0) {
+    if (!dc__space_key(r, sp.sid, e->epoch, &im->err)) {
+        if (im->err.code != DC_ENOKEY)
+            return im->err.code;
         dc__err_clear(&im->err);
         return store_new(im, e, sp.sid, did, DC_CHANGE_OPAQUE);
     }
-    sodium_memzero(probe, sizeof probe);
     if (!dc__clock_acceptable(&r->clock, e->hlc_max))
         return store_new(im, e, sp.sid, did, DC_CHANGE_HELD);
     if ((rc = dc__change_apply(r, e, sp.sid, did, r->obs ? &im->touched : NULL, &im->err)))
         return rc;
     dc__clock_observe(&r->clock, e->hlc_max);
     return store_new(im, e, sp.sid, did, DC_CHANGE_APPLIED);
+}
+
+/* Errors that condemn the change itself, not this attempt to apply it. */
+static bool bad_content(int rc) {
+    return rc == DC_ECORRUPT || rc == DC_EBADSIG || rc == DC_ETOOBIG || rc == DC_EVERSION;
 }
 
 /* Applies a stored held or opaque change if it can be now. */
@@ -264,23 +286,46 @@ static int release_one(void *user, int64_t cno, int64_t sid, const uint8_t *env,
     int rc = dc__envelope_parse(&e, env, n, &im->err);
     if (rc)
         return rc;
-    uint8_t probe[32];
-    if (dc__store_key_get(r->st, sid, e.epoch, probe, &im->err) != 0) {
+    if (e.kind == DC_ENV_KIND_CHANGE && !dc__space_key(r, sid, e.epoch, &im->err)) {
+        if (im->err.code != DC_ENOKEY)
+            return im->err.code;
         dc__err_clear(&im->err);
         return 0; /* still no key */
     }
-    sodium_memzero(probe, sizeof probe);
-    int state = DC_CHANGE_HELD;
-    if (dc__clock_acceptable(&r->clock, e.hlc_max)) {
+    if (!dc__clock_acceptable(&r->clock, e.hlc_max)) {
+        /* An opaque change whose key came but whose time has not. */
+        return dc__store_change_set_state(r->st, cno, DC_CHANGE_HELD, &im->err);
+    }
+    if (e.kind == DC_ENV_KIND_MEMBERSHIP) {
+        rc = apply_membership(im, &e, sid, false);
+        if (rc == 0)
+            return 0; /* its author is not an admin yet */
+        if (rc < 0 && bad_content(rc)) {
+            dc__err_clear(&im->err);
+            im->rejected++;
+            return dc__store_change_set_state(r->st, cno, DC_CHANGE_REJECTED, &im->err);
+        }
+        if (rc < 0)
+            return rc;
+    } else {
         int64_t did;
-        if ((rc = dc__store_device(r->st, e.author, &did, &im->err)) ||
-            (rc = dc__change_apply(r, &e, sid, did, r->obs ? &im->touched : NULL, &im->err)))
+        if ((rc = dc__store_device(r->st, e.author, &did, &im->err)))
+            return rc;
+        /* The body is decoded in full before any op is applied, so a bad one
+         * leaves the state untouched and is set aside, instead of failing
+         * this and every later import. */
+        rc = dc__change_apply(r, &e, sid, did, r->obs ? &im->touched : NULL, &im->err);
+        if (rc && bad_content(rc)) {
+            dc__err_clear(&im->err);
+            im->rejected++;
+            return dc__store_change_set_state(r->st, cno, DC_CHANGE_REJECTED, &im->err);
+        }
+        if (rc)
             return rc;
         dc__clock_observe(&r->clock, e.hlc_max);
-        state = DC_CHANGE_APPLIED;
-        im->released++;
     }
-    return dc__store_change_set_state(r->st, cno, state, &im->err);
+    im->released++;
+    return dc__store_change_set_state(r->st, cno, DC_CHANGE_APPLIED, &im->err);
 }
 
 /* Releases held changes whose time has come, and opaque changes of spaces
@@ -318,7 +363,7 @@ int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *re
     if (rc) {
         if (!im.err.code)
             dc__err_set(&im.err, rc, "bundle: unreadable");
-        dc__err_prefix(&im.err, "nothing was imported");
+        dc__err_suffix(&im.err, "; nothing was imported");
         import_free(&im);
         return dc__fail_err(r, &im.err);
     }
@@ -378,10 +423,12 @@ int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *re
     if (report) {
         dc__buf_clear(report);
         if (dc__buf_printf(report, "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
-                           "\"held\":%llu,\"opaque\":%llu,\"released\":%llu}",
+                           "\"held\":%llu,\"opaque\":%llu,\"released\":%llu,"
+                           "\"rejected\":%llu}",
                            (unsigned long long)im.n, (unsigned long long)im.fresh,
                            (unsigned long long)im.dup, (unsigned long long)im.held,
-                           (unsigned long long)im.opaque, (unsigned long long)im.released)) {
+                           (unsigned long long)im.opaque, (unsigned long long)im.released,
+                           (unsigned long long)im.rejected)) {
             import_free(&im);
             return dc__fail(r, DC_ENOMEM, "bundle import: out of memory for the report (the "
                             "bundle was imported)");
@@ -394,7 +441,7 @@ fail:
     dc__store_rollback(r->st);
     r->clock.last = saved;
 fail_nodb:
-    dc__err_prefix(&im.err, "nothing was imported");
+    dc__err_suffix(&im.err, "; nothing was imported");
     import_free(&im);
     return dc__fail_err(r, &im.err);
 }

@@ -41,14 +41,10 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
             h.comp = DC_COMP_ZSTD;
         }
     }
-    uint8_t *key = NULL;
+    const uint8_t *key = NULL;
     int rc = 0;
-    if (kind == DC_ENV_KIND_CHANGE) {
-        if (!(key = dc__secret_alloc(DC_SPACE_KEY)))
-            return dc__err_set(e, DC_ENOMEM, "commit: out of memory");
-        if ((rc = dc__store_key_get(r->st, sp->sid, sp->epoch, key, e)))
-            goto out;
-    }
+    if (kind == DC_ENV_KIND_CHANGE && !(key = dc__space_key(r, sp->sid, sp->epoch, e)))
+        return e->code;
     dc_buf local = DC_BUF_INIT, *env = env_out ? env_out : &local;
     dc__buf_clear(env);
     if ((rc = dc__envelope_seal(env, &h, payload, plen, key, NULL, r->id, e)))
@@ -64,20 +60,15 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
     sp->my_seq = h.seq;
 out_env:
     dc_buf_dispose(&local);
-out:
-    dc__secret_free(key);
     return rc;
 }
 
 int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
                      dc__touched *t, dc__err *err) {
-    uint8_t *key = dc__secret_alloc(DC_SPACE_KEY);
+    const uint8_t *key = dc__space_key(r, sid, e->epoch, err);
     if (!key)
-        return dc__err_set(err, DC_ENOMEM, "out of memory");
-    int rc = dc__store_key_get(r->st, sid, e->epoch, key, err);
-    if (!rc)
-        rc = dc__envelope_open(&r->zbody, e, key, err);
-    dc__secret_free(key);
+        return err->code;
+    int rc = dc__envelope_open(&r->zbody, e, key, err);
     if (rc)
         return rc;
     const dc_buf *plain = &r->zbody;

@@ -71,7 +71,8 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, &e)))
         goto fail;
     r->id = sodium_malloc(sizeof *r->id);
-    if (!r->id) {
+    r->key = sodium_malloc(DC_SPACE_KEY);
+    if (!r->id || !r->key) {
         rc = dc__err_set(&e, DC_ENOMEM, "out of memory for the device keys");
         goto fail;
     }
@@ -125,6 +126,8 @@ void dc_replica_close(dc_replica *r) {
         sodium_memzero(r->id, sizeof *r->id);
         sodium_free(r->id);
     }
+    if (r->key)
+        sodium_free(r->key); /* wipes before unmapping */
     dc__zstd_free_ctx(r->cctx, r->dctx);
     /* Decrypted bodies passed through these scratch buffers. */
     if (r->body.asize)
@@ -134,6 +137,17 @@ void dc_replica_close(dc_replica *r) {
     dc_buf_dispose(&r->body);
     dc_buf_dispose(&r->zbody);
     dc__free(r);
+}
+
+const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, dc__err *err) {
+    if (r->key_sid == sid && r->key_epoch == epoch && sid != 0)
+        return r->key;
+    r->key_sid = 0;
+    if (dc__store_key_get(r->st, sid, epoch, r->key, err) != 0)
+        return NULL;
+    r->key_sid = sid;
+    r->key_epoch = epoch;
+    return r->key;
 }
 
 int dc_replica_errcode(const dc_replica *r) { return r ? r->err.code : DC_EMISUSE; }
@@ -167,6 +181,9 @@ int dc_replica_dump(dc_buf *out, dc_replica *r, const char *space) {
     uint8_t id[16];
     if (space && dc__space_id_parse(r, space, id))
         return r->err.code;
+    dc__space sp;
+    if (space && dc__store_space_get(r->st, id, &sp, &r->err))
+        return dc__fail_err(r, &r->err);
     int rc = dc__store_dump(r->st, out, space ? id : NULL, &r->err);
     return rc ? dc__fail_err(r, &r->err) : 0;
 }

@@ -25,6 +25,12 @@ struct dc_replica {
     void *obs_user;
     struct dc_txn *txn; /* the open transaction, if any */
     void *cctx, *dctx;  /* zstd contexts, reused */
+    /* The last space key used, in guarded memory allocated once: a
+     * sodium_malloc per change costs an mmap and an mprotect, a measurable
+     * share of a merge.  A (space, epoch) key never changes once stored. */
+    uint8_t *key;
+    int64_t key_sid;
+    uint32_t key_epoch;
     dc_buf body, zbody; /* scratch for encode/decode */
 };
 
@@ -50,6 +56,10 @@ int dc__space_id_parse(dc_replica *r, const char *hex, uint8_t id[16]);
 int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body, size_t n,
                      dc_hlc hlc_min, dc_hlc hlc_max, dc_buf *env_out, uint8_t id_out[32],
                      dc__err *e);
+
+/* The key of (sid, epoch), from the one-slot cache or the store; NULL with
+ * DC_ENOKEY (or another error) in err when there is none. */
+const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, dc__err *err);
 
 /* Calls the observer for each touched record (after commit). */
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin);

@@ -9,15 +9,11 @@
 
 #include "replica/replica_int.h"
 
-static const char *const ROLE_NAMES[] = {NULL, "reader", "member", "admin"};
-
-const char *dc_role_name(int role) {
-    return role >= DC_ROLE_READER && role <= DC_ROLE_ADMIN ? ROLE_NAMES[role] : NULL;
-}
+const char *dc_role_name(int role) { return dc__role_name(role); }
 
 int dc_role_parse(const char *name) {
     for (int i = DC_ROLE_READER; name && i <= DC_ROLE_ADMIN; i++)
-        if (strcmp(name, ROLE_NAMES[i]) == 0)
+        if (strcmp(name, dc__role_name(i)) == 0)
             return i;
     return dc__last_set(DC_EINVAL, "unknown role '%s' (reader, member or admin)",
                         name ? name : "(null)");
@@ -218,7 +214,6 @@ int dc_space_create(dc_buf *out, dc_replica *r, const char *name) {
         goto out;
     if ((rc = dc__store_space_ensure(r->st, sid, &sp, &e)) ||
         (rc = dc__store_key_put(r->st, sp.sid, 0, key, &e)) ||
-        (rc = dc__store_space_set_root(r->st, sp.sid, &e)) ||
         (rc = member_envelope(r, &sp, &g, &e)))
         goto fail;
     sp.has_key = true;

@@ -94,7 +94,9 @@ static int make_value(dc_txn *t, dc__value *v, int kind, int64_t num, const char
 static int new_op(dc_txn *t, int kind, const char *type, const char *id, const char *field,
                   dc__op **out) {
     int rc;
-    if ((rc = check_name(t, "the type", type, false)) || (rc = check_name(t, "the id", id, false)))
+    /* Types beginning with '@' hold the library's own records (a space's
+     * name), kept out of dumps and lists. */
+    if ((rc = check_name(t, "the type", type, true)) || (rc = check_name(t, "the id", id, false)))
         return rc;
     if (field && (rc = check_name(t, "the field name", field, true)))
         return rc;
@@ -157,7 +159,7 @@ int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
 int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field, int kind,
                int64_t num, const char *str) {
     T_CHECK(t);
-    dc__op *op;
+    dc__op *op = NULL;
     int rc = new_op(t, DC_OP_SET, type, id, field, &op);
     if (!rc && !(rc = make_value(t, &op->val, kind, num, str))) {
         t->n++;
@@ -169,7 +171,7 @@ int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field, i
 int dc_txn_add(dc_txn *t, const char *type, const char *id, const char *field, int kind,
                int64_t num, const char *str) {
     T_CHECK(t);
-    dc__op *op;
+    dc__op *op = NULL;
     int rc = new_op(t, DC_OP_ADD, type, id, field, &op);
     if (!rc && !(rc = make_value(t, &op->val, kind, num, str))) {
         t->n++;
@@ -193,7 +195,7 @@ static bool same_str(const dc__str *a, const dc__str *b) {
 int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field, int kind,
                   int64_t num, const char *str) {
     T_CHECK(t);
-    dc__op *op;
+    dc__op *op = NULL;
     int rc = new_op(t, DC_OP_REMOVE, type, id, field, &op);
     if (rc || (rc = make_value(t, &op->val, kind, num, str)))
         return rc;
@@ -209,6 +211,11 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
         extra += t->ops[i].kind == DC_OP_ADD && same_str(&t->ops[i].type, &op->type) &&
                  same_str(&t->ops[i].id, &op->id) && same_str(&t->ops[i].field, &op->field) &&
                  same_value(&t->ops[i].val, &op->val);
+    if (extra > DC_REMOVE_MAX_TAGS - ntags) {
+        dc__free(tags);
+        return dc__fail(t->r, DC_ETOOBIG, "remove: the value was added more than %u times; a "
+                        "remove names at most that many adds", DC_REMOVE_MAX_TAGS);
+    }
     if (extra) {
         dc__tag *p = dc__realloc(tags, (ntags + extra) * sizeof *p);
         if (!p) {
@@ -237,7 +244,7 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
 
 int dc_txn_event(dc_txn *t, const char *type, const char *id) {
     T_CHECK(t);
-    dc__op *op;
+    dc__op *op = NULL;
     int rc = new_op(t, DC_OP_EVENT, type, id, NULL, &op);
     if (rc)
         return rc;
@@ -278,7 +285,7 @@ int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num, const 
 
 int dc_txn_delete(dc_txn *t, const char *type, const char *id) {
     T_CHECK(t);
-    dc__op *op;
+    dc__op *op = NULL;
     int rc = new_op(t, DC_OP_DELETE, type, id, NULL, &op);
     if (!rc) {
         t->n++;
@@ -333,6 +340,8 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
     dc__body body = {(uint32_t)t->n, t->ops, NULL};
     dc__buf_clear(&r->body);
     int rc = dc__body_encode(&r->body, t->ops, t->n, &e);
+    if (!rc)
+        rc = dc__body_check_limits(r->body.ptr, r->body.size, &e);
     if (rc || (rc = dc__store_begin(r->st, &e)))
         goto fail;
     if ((rc = dc__envelope_new(r, &t->sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, hmin,

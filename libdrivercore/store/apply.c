@@ -305,16 +305,17 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
         case DC_OP_ADD: {
             if (!visible)
                 break;
-            st = dc__q(s, Q_SETRM_HAS, "SELECT 1 FROM set_removed WHERE sid = ? AND tag_did = ? "
-                                       "AND tag_seq = ? AND tag_op = ?", err);
+            st = dc__q(s, Q_SETRM_HAS, "SELECT 1 FROM set_removed WHERE rid = ? AND field = ? AND "
+                                       "tag_did = ? AND tag_seq = ? AND tag_op = ?", err);
             if (!st) {
                 rc = err->code;
                 break;
             }
-            sqlite3_bind_int64(st, 1, sid);
-            sqlite3_bind_int64(st, 2, author_did);
-            sqlite3_bind_int64(st, 3, (int64_t)seq);
-            sqlite3_bind_int64(st, 4, i);
+            sqlite3_bind_int64(st, 1, rid);
+            sqlite3_bind_text(st, 2, op->field.p, (int)op->field.n, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 3, author_did);
+            sqlite3_bind_int64(st, 4, (int64_t)seq);
+            sqlite3_bind_int64(st, 5, i);
             int r = sqlite3_step(st);
             sqlite3_reset(st);
             if (r == SQLITE_ROW)
@@ -347,16 +348,17 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
                 int64_t tdid;
                 if ((rc = dc__store_device(s, op->tags[t].dev, &tdid, err)))
                     break;
-                st = dc__q(s, Q_SETRM_PUT, "INSERT OR IGNORE INTO set_removed(sid, tag_did, "
-                                           "tag_seq, tag_op) VALUES(?, ?, ?, ?)", err);
+                st = dc__q(s, Q_SETRM_PUT, "INSERT OR IGNORE INTO set_removed(rid, field, tag_did, "
+                                           "tag_seq, tag_op) VALUES(?, ?, ?, ?, ?)", err);
                 if (!st) {
                     rc = err->code;
                     break;
                 }
-                sqlite3_bind_int64(st, 1, sid);
-                sqlite3_bind_int64(st, 2, tdid);
-                sqlite3_bind_int64(st, 3, (int64_t)op->tags[t].seq);
-                sqlite3_bind_int64(st, 4, op->tags[t].op);
+                sqlite3_bind_int64(st, 1, rid);
+                sqlite3_bind_text(st, 2, op->field.p, (int)op->field.n, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 3, tdid);
+                sqlite3_bind_int64(st, 4, (int64_t)op->tags[t].seq);
+                sqlite3_bind_int64(st, 5, op->tags[t].op);
                 rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "remove");
                 sqlite3_reset(st);
                 if (rc)
@@ -438,8 +440,14 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
     int rc;
     uint32_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*ntags >= DC_REMOVE_MAX_TAGS)
-            break;
+        if (*ntags >= DC_REMOVE_MAX_TAGS) {
+            sqlite3_finalize(st);
+            dc__free(*tags);
+            *tags = NULL;
+            *ntags = 0;
+            return dc__err_set(err, DC_ETOOBIG, "remove: the value was added more than %u times; "
+                               "a remove names at most that many adds", DC_REMOVE_MAX_TAGS);
+        }
         if (*ntags == cap) {
             uint32_t nc = cap ? cap * 2 : 4;
             dc__tag *p = dc__realloc(*tags, nc * sizeof *p);

@@ -87,8 +87,8 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
     static const char *const SQL[3] = {
         "SELECT field, kind, value FROM fields WHERE rid = ? ORDER BY field",
         "SELECT field, kind, value FROM set_adds WHERE rid = ? ORDER BY field",
-        "SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
-        "ORDER BY e.hlc, d.pk, e.op",
+        ("SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
+         "ORDER BY e.hlc, d.pk, e.op"),
     };
     entries top = {0}, members = {0};
     dc_buf tmp = DC_BUF_INIT;
@@ -196,17 +196,18 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
 int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT p.space_id, r.type, r.id, r.rid FROM records r JOIN "
-                                  "spaces p ON p.sid = r.sid WHERE ?1 IS NULL OR p.space_id = ?1 "
+                                  "spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
+                                  "AND substr(r.type, 1, 1) <> '@' "
                                   "ORDER BY p.space_id, r.type, r.id", -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "dump");
     if (space)
         sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
     dc__buf_clear(out);
-    int rc = dc__buf_putc(out, '{') ? DC_ENOMEM : 0;
+    int rc = dc__buf_putc(out, '{') ? dc__err_set(err, DC_ENOMEM, "dump: out of memory") : 0;
     uint8_t cur_space[16];
     dc_buf cur_type = DC_BUF_INIT, rec = DC_BUF_INIT;
     bool have_space = false, have_type = false;
-    int r;
+    int r = SQLITE_DONE;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         bool empty;
         dc__buf_clear(&rec);
@@ -295,8 +296,10 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
     const char *sql =
         field ? "SELECT r.rid, r.id FROM records r WHERE r.sid = ?1 AND r.type = ?2 AND ("
                 "EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid AND f.field = ?3 AND "
-                "f.kind = ?4 AND f.value IS ?5) OR EXISTS(SELECT 1 FROM set_adds a WHERE "
-                "a.rid = r.rid AND a.field = ?3 AND a.kind = ?4 AND a.value IS ?5)) ORDER BY r.id"
+                "f.kind = ?4 AND f.value IS ?5) OR (EXISTS(SELECT 1 FROM set_adds a WHERE "
+                "a.rid = r.rid AND a.field = ?3 AND a.kind = ?4 AND a.value IS ?5) AND NOT "
+                "EXISTS(SELECT 1 FROM fields g WHERE g.rid = r.rid AND g.field = ?3))) "
+                "ORDER BY r.id"
               : "SELECT rid, id FROM records WHERE sid = ?1 AND type = ?2 ORDER BY id";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
@@ -313,7 +316,8 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
             sqlite3_bind_int64(st, 5, v->num);
     }
     dc__buf_clear(out);
-    int rc = dc__buf_putc(out, '{') ? DC_ENOMEM : 0, r;
+    int rc = dc__buf_putc(out, '{') ? dc__err_set(err, DC_ENOMEM, "read: out of memory") : 0;
+    int r = SQLITE_DONE;
     bool first = true;
     dc_buf rec = DC_BUF_INIT;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -339,9 +343,7 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
     return rc;
 }
 
-static const char *role_name(int role) {
-    return dc_role_name(role);
-}
+static const char *role_name(int role) { return dc__role_name(role); }
 
 int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
     sqlite3_stmt *st;
@@ -418,7 +420,8 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
             "SELECT p.space_id, (SELECT m.role FROM members m JOIN devices d ON d.did = m.did "
             "WHERE m.sid = p.sid AND d.pk = ?1), (SELECT count(*) FROM changes c WHERE "
             "c.sid = p.sid), (SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 1), "
-            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 2) FROM spaces p "
+            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 2), "
+            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 3) FROM spaces p "
             "ORDER BY p.space_id", -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "status");
     sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
@@ -437,11 +440,13 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
                              ? NULL
                              : role_name(sqlite3_column_int(st, 1));
         w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
-                            "\"held\":%lld,\"opaque\":%lld}", first ? "" : ",", hex,
+                            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld}",
+                            first ? "" : ",", hex,
                             rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
                             (long long)sqlite3_column_int64(st, 2),
                             (long long)sqlite3_column_int64(st, 3),
-                            (long long)sqlite3_column_int64(st, 4));
+                            (long long)sqlite3_column_int64(st, 4),
+                            (long long)sqlite3_column_int64(st, 5));
         first = false;
     }
     sqlite3_finalize(st);

@@ -21,8 +21,7 @@ static const char *const MIGRATIONS[] = {
     "  sign_sk BLOB NOT NULL, box_pk BLOB NOT NULL, box_sk BLOB NOT NULL, name TEXT NOT NULL);"
     "CREATE TABLE devices(did INTEGER PRIMARY KEY, pk BLOB NOT NULL UNIQUE);"
     "CREATE TABLE spaces(sid INTEGER PRIMARY KEY, space_id BLOB NOT NULL UNIQUE,"
-    "  epoch INTEGER NOT NULL DEFAULT 0, my_seq INTEGER NOT NULL DEFAULT 0,"
-    "  rooted INTEGER NOT NULL DEFAULT 0);"
+    "  epoch INTEGER NOT NULL DEFAULT 0, my_seq INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE space_keys(sid INTEGER NOT NULL, epoch INTEGER NOT NULL, key BLOB NOT NULL,"
     "  PRIMARY KEY (sid, epoch)) WITHOUT ROWID;"
     "CREATE TABLE members(sid INTEGER NOT NULL, did INTEGER NOT NULL, role INTEGER NOT NULL,"
@@ -44,9 +43,11 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE set_adds(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
     "  value, tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
     "  hlc INTEGER NOT NULL, PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
-    "CREATE TABLE set_removed(sid INTEGER NOT NULL, tag_did INTEGER NOT NULL,"
-    "  tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
-    "  PRIMARY KEY (sid, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
+    /* Keyed like set_adds: a remove only ever takes away adds of the record
+     * and field it names, whatever tags it lists. */
+    "CREATE TABLE set_removed(rid INTEGER NOT NULL, field TEXT NOT NULL,"
+    "  tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
+    "  PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
     "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
     "  op INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;",
 };
@@ -159,6 +160,11 @@ int dc__store_open(dc__store **out, const char *path, bool must_exist, dc__err *
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 5000);
+    /* Refuse a foreign SQLite file before changing anything in it (the
+     * journal mode is persistent). */
+    int v;
+    if ((rc = user_version(s, &v, err)))
+        goto fail;
     if ((rc = dc__sql_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                               "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
         goto fail;

@@ -3,8 +3,8 @@
  * table, spaces and their keys, membership, and the change log with its
  * export order.  The materialised records are in apply.c and query.c.
  */
+#include <stdio.h>
 #include <string.h>
-#include <sodium.h>
 
 #include "crdt/crdt.h"
 #include "store/store_int.h"
@@ -127,7 +127,7 @@ int dc__store_device_pk(dc__store *s, int64_t did, uint8_t pk[32], dc__err *err)
 
 int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err) {
     sqlite3_stmt *st = dc__q(s, Q_SPACE_GET,
-                             "SELECT sid, epoch, my_seq, rooted, EXISTS(SELECT 1 FROM space_keys k "
+                             "SELECT sid, epoch, my_seq, EXISTS(SELECT 1 FROM space_keys k "
                              "WHERE k.sid = spaces.sid AND k.epoch = spaces.epoch) "
                              "FROM spaces WHERE space_id = ?", err);
     if (!st)
@@ -148,8 +148,7 @@ int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__
     memcpy(out->id, id, 16);
     out->epoch = (uint32_t)sqlite3_column_int64(st, 1);
     out->my_seq = (uint64_t)sqlite3_column_int64(st, 2);
-    out->rooted = sqlite3_column_int(st, 3) != 0;
-    out->has_key = sqlite3_column_int(st, 4) != 0;
+    out->has_key = sqlite3_column_int(st, 3) != 0;
     sqlite3_reset(st);
     return 0;
 }
@@ -188,10 +187,6 @@ int dc__store_space_set_seq(dc__store *s, int64_t sid, uint64_t seq, dc__err *er
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "spaces");
     sqlite3_reset(st);
     return rc;
-}
-
-int dc__store_space_set_root(dc__store *s, int64_t sid, dc__err *err) {
-    return exec_i64(s, "UPDATE spaces SET rooted = 1 WHERE sid = ?1 AND ?2 = ?2", sid, 0, err);
 }
 
 int dc__store_key_put(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t key[32],
@@ -425,10 +420,13 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
 
 int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err *err) {
     static const char *const SQL[2] = {
-        "SELECT c.env FROM changes c JOIN spaces p ON p.sid = c.sid WHERE c.kind = 2 AND "
-        "(?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid",
-        "SELECT c.env FROM spaces p JOIN changes c ON c.sid = p.sid WHERE c.kind = 1 AND "
-        "(?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid",
+        ("SELECT c.env FROM changes c JOIN spaces p ON p.sid = c.sid WHERE c.kind = 2 AND "
+         "(?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid"),
+        /* Rejected changes stay in the log (so they are never fetched
+         * again) but are not passed on: a peer holding the key would
+         * refuse the whole bundle for them. */
+        ("SELECT c.env FROM spaces p JOIN changes c ON c.sid = p.sid WHERE c.kind = 1 AND "
+         "c.state <> 3 AND (?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid"),
     };
     /* Membership first, so a reader of the bundle knows who may write
      * before it meets the changes. */

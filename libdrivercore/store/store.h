@@ -40,16 +40,14 @@ typedef struct dc__space {
     uint8_t id[16];
     uint32_t epoch;     /* current key epoch */
     uint64_t my_seq;    /* last sequence number this device used here */
-    bool rooted;        /* a valid genesis has been seen */
     bool has_key;       /* we hold the key of `epoch` */
 } dc__space;
 
 /* DC_ENOTFOUND if unknown. */
 int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err);
-/* Get, or create an empty (unrooted) row for a space seen in a bundle. */
+/* Get, or create the row of a space first seen in a bundle. */
 int dc__store_space_ensure(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err);
 int dc__store_space_set_seq(dc__store *s, int64_t sid, uint64_t seq, dc__err *err);
-int dc__store_space_set_root(dc__store *s, int64_t sid, dc__err *err);
 int dc__store_key_put(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t key[32],
                       dc__err *err);
 /* Copies the key into `key` (caller's secret memory); DC_ENOKEY if absent. */
@@ -74,7 +72,11 @@ int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, d
                            const uint8_t author[32], dc__err *err);
 
 /* ---- change log ---- */
-enum { DC_CHANGE_APPLIED = 0, DC_CHANGE_HELD = 1, DC_CHANGE_OPAQUE = 2 };
+/* APPLIED: in the state.  HELD: too far in the future, waits for our
+ * clock.  OPAQUE: no key yet.  REJECTED: signed by a writer but its body
+ * turned out undecodable when its key arrived; kept (so it is never
+ * fetched again) but never applied. */
+enum { DC_CHANGE_APPLIED = 0, DC_CHANGE_HELD = 1, DC_CHANGE_OPAQUE = 2, DC_CHANGE_REJECTED = 3 };
 
 /* 1 if (space, author, seq) is already in the log (its id into `id`), 0 if
  * not, or an error. */
