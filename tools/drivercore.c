@@ -1,0 +1,1014 @@
+/*
+ * drivercore — the command-line tool over the public C API.  It exists so
+ * that shell scripts, the demo and tests written outside this repository
+ * can drive a replica without writing C: create one, manage spaces, apply
+ * transactions given as JSON lines, dump the canonical state, and carry
+ * changes between replicas as bundle files.  Its command names, arguments,
+ * JSON output and exit codes are a stable interface (issue 2, "The
+ * `drivercore` tool"): data goes to stdout as JSON, errors go to stderr as
+ * "drivercore: <what failed>: <why>", the exit code is 0 on success, 1 when
+ * an operation failed and 2 for a usage error.  The tool only uses the
+ * public headers, so it also proves that the API is enough to build on.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "drivercore.h"
+
+#ifndef DRIVERCORE_TOOL_VERSION
+#define DRIVERCORE_TOOL_VERSION "unknown"
+#endif
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* The HLC keeps 48 bits of milliseconds (year 10889); a pinned clock beyond
+ * that could not be represented, so it is refused here with a clear message
+ * rather than wrapped silently inside the library. */
+#define NOW_MS_MAX ((int64_t)0xFFFFFFFFFFFFLL)
+
+static const char usage_text[] =
+    "usage: drivercore COMMAND ...\n"
+    "\n"
+    "  init REPLICA [--name NAME]          create a replica; print its device card\n"
+    "  whoami REPLICA                      print the device card\n"
+    "  space create REPLICA NAME           create a space; print {\"space\": ID}\n"
+    "  space add REPLICA SPACE CARD [--role admin|member|reader]\n"
+    "                                      add a device (CARD: JSON or @file);\n"
+    "                                      default role: member\n"
+    "  space list REPLICA                  the spaces this replica knows\n"
+    "  space members REPLICA SPACE         the members of a space\n"
+    "  apply REPLICA [FILE]                apply JSON lines (FILE or stdin), one\n"
+    "                                      transaction per line:\n"
+    "                                      {\"space\": S, \"ops\": [OP, ...]}\n"
+    "  dump REPLICA [--space S]            the canonical live state\n"
+    "  status REPLICA                      clock, changes and held changes\n"
+    "  bundle export REPLICA FILE [--space S]\n"
+    "  bundle import REPLICA FILE          all or nothing; prints the report\n"
+    "  help, --help                        this text\n"
+    "  --version                           the tool and library versions\n"
+    "\n"
+    "OP is one of:\n"
+    "  {\"type\": T, \"id\": I, \"set\": {FIELD: VALUE, ...}}\n"
+    "  {\"type\": T, \"id\": I, \"add\": {FIELD: [VALUE, ...], ...}}\n"
+    "  {\"type\": T, \"id\": I, \"remove\": {FIELD: [VALUE, ...], ...}}\n"
+    "  {\"type\": T, \"id\": I, \"event\": {KEY: VALUE, ...}}\n"
+    "  {\"type\": T, \"id\": I, \"delete\": true}\n"
+    "VALUE is a JSON string, integer (64-bit), boolean or null.\n"
+    "\n"
+    "Environment: DRIVERCORE_NOW_MS pins the wall clock (ms since the epoch).\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+/* ---- messages ---- */
+
+#if defined(__GNUC__)
+#define TOOL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TOOL_PRINTF(a, b)
+#endif
+
+/* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
+ * `return fail(...)`. */
+static int fail(const char *fmt, ...) TOOL_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("drivercore: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_FAIL;
+}
+
+/* A usage error: the message, a pointer to --help, exit status 2. */
+static int usage_error(const char *fmt, ...) TOOL_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("drivercore: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(run `drivercore --help` for usage)\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* The handle's message, or the code's default message when the library
+ * left none, so the user always learns something. */
+static const char *replica_why(const dc_replica *r, int rc)
+{
+    const char *m = dc_replica_errmsg(r);
+    return (m && *m) ? m : dc_strerror(rc);
+}
+
+/* "<what>: <why>", without saying <what> twice when the library's message
+ * already starts with it. */
+static int fail_r(const dc_replica *r, int rc, const char *what)
+{
+    const char *why = replica_why(r, rc);
+    size_t n = strlen(what);
+    if (strncmp(why, what, n) == 0 && why[n] == ':')
+        return fail("%s", why);
+    return fail("%s: %s", what, why);
+}
+
+/* ---- output ---- */
+
+/* Library JSON goes out exactly as produced (dump must stay byte-identical
+ * across replicas), followed by one newline. */
+static void print_buf(const dc_buf *b)
+{
+    if (b->size > 0)
+        fwrite(b->ptr, 1, b->size, stdout);
+    fputc('\n', stdout);
+}
+
+/* JSON the tool builds itself (steals the reference). */
+static int print_json(json_t *j)
+{
+    char *s;
+    if (!j)
+        return fail("out of memory");
+    s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!s)
+        return fail("out of memory");
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    free(s);
+    return EXIT_OK;
+}
+
+/* ---- command-line arguments ---- */
+
+enum { OPT_NAME = 1, OPT_ROLE = 2, OPT_SPACE = 4 };
+
+typedef struct args {
+    const char *pos[8];
+    int npos;
+    const char *name, *role, *space;
+} args;
+
+static const char **opt_slot(args *a, unsigned bit)
+{
+    switch (bit) {
+    case OPT_NAME:
+        return &a->name;
+    case OPT_ROLE:
+        return &a->role;
+    default:
+        return &a->space;
+    }
+}
+
+/* Splits argv[start..] into positionals and the options in `allowed`
+ * (`--opt VALUE` or `--opt=VALUE`; `--` ends options).  Returns EXIT_OK or
+ * a usage error already reported. */
+static int parse_args(args *a, int argc, char **argv, int start, unsigned allowed,
+                      const char *cmd)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } opts[] = {
+        {"name", OPT_NAME},
+        {"role", OPT_ROLE},
+        {"space", OPT_SPACE},
+    };
+    bool only_pos = false;
+    memset(a, 0, sizeof *a);
+    for (int i = start; i < argc; i++) {
+        const char *s = argv[i];
+        if (!only_pos && strcmp(s, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        if (!only_pos && s[0] == '-' && s[1] == '-') {
+            const char *key = s + 2, *eq = strchr(key, '=');
+            size_t klen = eq ? (size_t)(eq - key) : strlen(key);
+            const char *val = NULL;
+            size_t k;
+            for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
+                if (strlen(opts[k].name) == klen && strncmp(opts[k].name, key, klen) == 0)
+                    break;
+            if (k == sizeof opts / sizeof opts[0] || !(allowed & opts[k].bit))
+                return usage_error("%s: unknown option '%s'", cmd, s);
+            if (eq) {
+                val = eq + 1;
+            } else {
+                if (i + 1 >= argc)
+                    return usage_error("%s: option '--%s' needs a value", cmd, opts[k].name);
+                val = argv[++i];
+            }
+            *opt_slot(a, opts[k].bit) = val;
+            continue;
+        }
+        /* "-" alone is a positional (stdin for apply); other single-dash
+         * words are mistakes worth reporting rather than file names. */
+        if (!only_pos && s[0] == '-' && s[1] != '\0')
+            return usage_error("%s: unknown option '%s'", cmd, s);
+        if (a->npos == (int)(sizeof a->pos / sizeof a->pos[0]))
+            return usage_error("%s: too many arguments", cmd);
+        a->pos[a->npos++] = s;
+    }
+    return EXIT_OK;
+}
+
+static int want_pos(const args *a, int min, int max, const char *cmd, const char *synopsis)
+{
+    if (a->npos < min || a->npos > max)
+        return usage_error("%s: expected: drivercore %s", cmd, synopsis);
+    return EXIT_OK;
+}
+
+/* ---- the clock ---- */
+
+static int64_t pinned_now;
+static bool clock_pinned;
+
+static int64_t pinned_clock(void *user)
+{
+    return *(const int64_t *)user;
+}
+
+/* Reads DRIVERCORE_NOW_MS: unset or empty means the system clock. */
+static int read_clock_env(void)
+{
+    const char *s = getenv("DRIVERCORE_NOW_MS");
+    char *end = NULL;
+    long long v;
+    if (!s || !*s)
+        return EXIT_OK;
+    if (*s < '0' || *s > '9')
+        return usage_error("DRIVERCORE_NOW_MS='%s' is not a number of milliseconds since "
+                           "the epoch (digits only)", s);
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end != '\0' || v < 0 || v > NOW_MS_MAX)
+        return usage_error("DRIVERCORE_NOW_MS='%s' is not a number of milliseconds since "
+                           "the epoch between 0 and %lld", s, (long long)NOW_MS_MAX);
+    pinned_now = (int64_t)v;
+    clock_pinned = true;
+    return EXIT_OK;
+}
+
+/* ---- opening replicas ---- */
+
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Opens an existing replica.  The existence check here comes before the
+ * library's must_exist, so that a mistyped path never leaves a stray file
+ * behind whatever the storage layer does on open. */
+static int open_existing(dc_replica **out, const char *path)
+{
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    int rc;
+    *out = NULL;
+    if (!path_exists(path))
+        return fail("no replica at '%s' (create one with `drivercore init %s`)", path, path);
+    o.must_exist = 1;
+    if (clock_pinned) {
+        o.clock = pinned_clock;
+        o.clock_user = &pinned_now;
+    }
+    rc = dc_replica_open(out, path, &o);
+    if (rc != 0)
+        return fail("cannot open replica '%s': %s", path,
+                    *dc_error_last() ? dc_error_last() : dc_strerror(rc));
+    return EXIT_OK;
+}
+
+/* ---- reading whole files ---- */
+
+/* Reads a whole file (or stdin for "-") into a NUL-terminated malloc'd
+ * string. */
+static char *read_file(const char *path, size_t *len_out, int *err)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    *err = 0;
+    if (!f) {
+        *err = errno;
+        return NULL;
+    }
+    for (;;) {
+        size_t n;
+        if (cap - len < 4096) {
+            size_t ncap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                *err = ENOMEM;
+                goto fail;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                *err = errno ? errno : EIO;
+                goto fail;
+            }
+            break;
+        }
+    }
+    buf[len] = '\0';
+    if (f != stdin)
+        fclose(f);
+    if (len_out)
+        *len_out = len;
+    return buf;
+fail:
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    return NULL;
+}
+
+/* ---- commands: identity ---- */
+
+static int print_card(dc_replica *r)
+{
+    dc_buf b = DC_BUF_INIT;
+    int rc = dc_replica_card(&b, r);
+    if (rc != 0) {
+        dc_buf_dispose(&b);
+        return fail_r(r, rc, "device card");
+    }
+    print_buf(&b);
+    dc_buf_dispose(&b);
+    return EXIT_OK;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    args a;
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    dc_replica *r = NULL;
+    int rc;
+    if ((rc = parse_args(&a, argc, argv, 2, OPT_NAME, "init")) != 0 ||
+        (rc = want_pos(&a, 1, 1, "init", "init REPLICA [--name NAME]")) != 0)
+        return rc;
+    /* dc_replica_open would happily open an existing replica; creating one
+     * must never silently reuse somebody's identity, so refuse here. */
+    if (path_exists(a.pos[0]))
+        return fail("init: '%s' already exists; not overwriting it (use `drivercore whoami "
+                    "%s` to see its card)", a.pos[0], a.pos[0]);
+    o.device_name = a.name;
+    o.must_exist = 0;
+    if (clock_pinned) {
+        o.clock = pinned_clock;
+        o.clock_user = &pinned_now;
+    }
+    rc = dc_replica_open(&r, a.pos[0], &o);
+    if (rc != 0)
+        return fail("init: cannot create replica '%s': %s", a.pos[0],
+                    *dc_error_last() ? dc_error_last() : dc_strerror(rc));
+    rc = print_card(r);
+    dc_replica_close(r);
+    return rc;
+}
+
+static int cmd_whoami(int argc, char **argv)
+{
+    args a;
+    dc_replica *r;
+    int rc;
+    if ((rc = parse_args(&a, argc, argv, 2, 0, "whoami")) != 0 ||
+        (rc = want_pos(&a, 1, 1, "whoami", "whoami REPLICA")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    rc = print_card(r);
+    dc_replica_close(r);
+    return rc;
+}
+
+/* ---- commands: spaces ---- */
+
+static int space_create(const args *a)
+{
+    dc_replica *r;
+    dc_buf id = DC_BUF_INIT;
+    int rc;
+    if ((rc = want_pos(a, 2, 2, "space create", "space create REPLICA NAME")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a->pos[0])) != 0)
+        return rc;
+    rc = dc_space_create(&id, r, a->pos[1]);
+    if (rc != 0) {
+        rc = fail_r(r, rc, "space create");
+    } else {
+        rc = print_json(json_pack("{s:s%}", "space", (const char *)id.ptr, id.size));
+    }
+    dc_buf_dispose(&id);
+    dc_replica_close(r);
+    return rc;
+}
+
+static int space_add(const args *a)
+{
+    dc_replica *r = NULL;
+    char *card = NULL;
+    json_t *cj = NULL, *dev;
+    json_error_t jerr;
+    int role = DC_ROLE_MEMBER, rc;
+    size_t n;
+    if ((rc = want_pos(a, 3, 3, "space add",
+                       "space add REPLICA SPACE CARD [--role admin|member|reader]")) != 0)
+        return rc;
+    if (a->role) {
+        role = dc_role_parse(a->role);
+        if (role < 0 || dc_role_name(role) == NULL)
+            return usage_error("space add: unknown role '%s' (expected admin, member or "
+                               "reader)", a->role);
+    }
+    if (a->pos[2][0] == '@') {
+        int err;
+        card = read_file(a->pos[2] + 1, &n, &err);
+        if (!card)
+            return fail("space add: cannot read the card from '%s': %s", a->pos[2] + 1,
+                        strerror(err));
+    } else {
+        n = strlen(a->pos[2]);
+        card = malloc(n + 1);
+        if (!card)
+            return fail("out of memory");
+        memcpy(card, a->pos[2], n + 1);
+    }
+    /* A card saved with `whoami > card.json` ends in a newline; trim it so
+     * the library sees exactly the JSON object. */
+    while (n > 0 && (card[n - 1] == '\n' || card[n - 1] == '\r' || card[n - 1] == ' ' ||
+                     card[n - 1] == '\t'))
+        card[--n] = '\0';
+    /* The tool reads the card only to report which device was added; the
+     * library checks everything that matters (shape, keys, signature). */
+    cj = json_loadb(card, n, JSON_REJECT_DUPLICATES, &jerr);
+    dev = cj ? json_object_get(cj, "device") : NULL;
+    if (!cj || !json_is_string(dev)) {
+        rc = fail("space add: the card is not a device card (a JSON object with \"device\", "
+                  "as printed by `drivercore whoami`)%s%s", cj ? "" : ": ",
+                  cj ? "" : jerr.text);
+        goto out;
+    }
+    if ((rc = open_existing(&r, a->pos[0])) != 0)
+        goto out;
+    rc = dc_space_add(r, a->pos[1], card, role);
+    if (rc != 0) {
+        rc = fail_r(r, rc, "space add");
+        goto out;
+    }
+    rc = print_json(json_pack("{s:s,s:O,s:s}", "space", a->pos[1], "device", dev, "role",
+                              dc_role_name(role)));
+out:
+    json_decref(cj);
+    free(card);
+    dc_replica_close(r);
+    return rc;
+}
+
+/* space list / space members: both print library JSON as is. */
+static int space_show(const args *a, bool members)
+{
+    dc_replica *r;
+    dc_buf b = DC_BUF_INIT;
+    int rc;
+    if (members)
+        rc = want_pos(a, 2, 2, "space members", "space members REPLICA SPACE");
+    else
+        rc = want_pos(a, 1, 1, "space list", "space list REPLICA");
+    if (rc != 0)
+        return rc;
+    if ((rc = open_existing(&r, a->pos[0])) != 0)
+        return rc;
+    rc = members ? dc_space_members(&b, r, a->pos[1]) : dc_space_list(&b, r);
+    if (rc != 0)
+        rc = fail_r(r, rc, members ? "space members" : "space list");
+    else
+        print_buf(&b);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
+static int cmd_space(int argc, char **argv)
+{
+    args a;
+    const char *sub = argc > 2 ? argv[2] : NULL;
+    int rc;
+    if (!sub)
+        return usage_error("space: expected a subcommand: create, add, list or members");
+    if (strcmp(sub, "create") == 0) {
+        if ((rc = parse_args(&a, argc, argv, 3, 0, "space create")) != 0)
+            return rc;
+        return space_create(&a);
+    }
+    if (strcmp(sub, "add") == 0) {
+        if ((rc = parse_args(&a, argc, argv, 3, OPT_ROLE, "space add")) != 0)
+            return rc;
+        return space_add(&a);
+    }
+    if (strcmp(sub, "list") == 0 || strcmp(sub, "members") == 0) {
+        bool members = sub[0] == 'm';
+        if ((rc = parse_args(&a, argc, argv, 3, 0, members ? "space members" : "space list")) != 0)
+            return rc;
+        return space_show(&a, members);
+    }
+    return usage_error("space: unknown subcommand '%s' (expected create, add, list or "
+                       "members)", sub);
+}
+
+/* ---- apply ---- */
+
+/* Where an apply error is reported: "apply: line N: <msg>". */
+typedef struct line_err {
+    char msg[1024];
+} line_err;
+
+static int lerr(line_err *e, const char *fmt, ...) TOOL_PRINTF(2, 3);
+static int lerr(line_err *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+typedef struct value {
+    int kind;
+    int64_t num;
+    const char *str;
+} value;
+
+/* Converts a JSON scalar to a drivercore value.  Floats are refused rather
+ * than rounded: a register that silently loses precision on one device
+ * would be a conflict nobody can see. */
+static int to_value(value *v, const json_t *j, line_err *e, const char *where)
+{
+    v->num = 0;
+    v->str = NULL;
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        /* jansson refuses \u0000 on load (no JSON_ALLOW_NUL), so the value
+         * is a whole C string. */
+        v->kind = DC_STR;
+        v->str = json_string_value(j);
+        return 0;
+    case JSON_INTEGER:
+        v->kind = DC_INT;
+        v->num = (int64_t)json_integer_value(j);
+        return 0;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        v->kind = DC_BOOL;
+        v->num = json_is_true(j) ? 1 : 0;
+        return 0;
+    case JSON_NULL:
+        v->kind = DC_NULL;
+        return 0;
+    case JSON_REAL:
+        return lerr(e, "%s: floating-point numbers are not supported (use an integer or a "
+                       "string)", where);
+    case JSON_ARRAY:
+        return lerr(e, "%s: an array is not a value (values are strings, integers, "
+                       "booleans or null)", where);
+    case JSON_OBJECT:
+        return lerr(e, "%s: an object is not a value (values are strings, integers, "
+                       "booleans or null)", where);
+    }
+    return lerr(e, "%s: unsupported JSON value", where);
+}
+
+enum op_kind { OP_SET, OP_ADD, OP_REMOVE, OP_EVENT, OP_DELETE };
+static const char *const op_names[] = {"set", "add", "remove", "event", "delete"};
+
+/* The operation an op object carries, after checking its shape. */
+typedef struct op_view {
+    const char *type, *id;
+    int kind;
+    json_t *body;
+} op_view;
+
+static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
+{
+    const char *key;
+    json_t *val;
+    int found = -1;
+    char where[160];
+    if (!json_is_object(op))
+        return lerr(e, "op %zu: not a JSON object", idx + 1);
+    ov->type = ov->id = NULL;
+    ov->body = NULL;
+    json_object_foreach(op, key, val) {
+        int k;
+        if (strcmp(key, "type") == 0 || strcmp(key, "id") == 0) {
+            if (!json_is_string(val) || json_string_length(val) == 0)
+                return lerr(e, "op %zu: \"%s\" must be a non-empty string", idx + 1, key);
+            if (key[0] == 't')
+                ov->type = json_string_value(val);
+            else
+                ov->id = json_string_value(val);
+            continue;
+        }
+        for (k = 0; k < 5; k++)
+            if (strcmp(key, op_names[k]) == 0)
+                break;
+        if (k == 5)
+            return lerr(e, "op %zu: unknown key \"%s\" (expected type, id and one of set, "
+                           "add, remove, event, delete)", idx + 1, key);
+        if (found >= 0)
+            return lerr(e, "op %zu: both \"%s\" and \"%s\"; put each in its own op", idx + 1,
+                        op_names[found], key);
+        found = k;
+        ov->body = val;
+    }
+    if (!ov->type)
+        return lerr(e, "op %zu: missing \"type\" (a non-empty string)", idx + 1);
+    if (!ov->id)
+        return lerr(e, "op %zu: missing \"id\" (a non-empty string)", idx + 1);
+    if (found < 0)
+        return lerr(e, "op %zu: no operation (expected one of set, add, remove, event, "
+                       "delete)", idx + 1);
+    ov->kind = found;
+    if (found == OP_DELETE) {
+        if (!json_is_true(ov->body))
+            return lerr(e, "op %zu: \"delete\" must be true", idx + 1);
+        return 0;
+    }
+    if (!json_is_object(ov->body))
+        return lerr(e, "op %zu: \"%s\" must be an object of %s", idx + 1, op_names[found],
+                    found == OP_EVENT ? "key: value" : found == OP_SET ? "field: value"
+                                                                      : "field: [values]");
+    json_object_foreach(ov->body, key, val) {
+        value v;
+        if (key[0] == '\0')
+            return lerr(e, "op %zu: %s: empty field name", idx + 1, op_names[found]);
+        if (found == OP_ADD || found == OP_REMOVE) {
+            size_t i;
+            json_t *item;
+            if (!json_is_array(val))
+                return lerr(e, "op %zu: %s \"%s\": expected an array of values", idx + 1,
+                            op_names[found], key);
+            json_array_foreach(val, i, item) {
+                snprintf(where, sizeof where, "op %zu: %s \"%.64s\"[%zu]", idx + 1,
+                         op_names[found], key, i);
+                if (to_value(&v, item, e, where) != 0)
+                    return -1;
+            }
+        } else {
+            snprintf(where, sizeof where, "op %zu: %s \"%.64s\"", idx + 1, op_names[found],
+                     key);
+            if (to_value(&v, val, e, where) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Feeds one checked op to the transaction. */
+static int build_op(dc_txn *t, const op_view *ov, size_t idx, dc_replica *r, line_err *e)
+{
+    const char *key;
+    json_t *val;
+    value v;
+    int rc = 0;
+    switch (ov->kind) {
+    case OP_DELETE:
+        rc = dc_txn_delete(t, ov->type, ov->id);
+        break;
+    case OP_EVENT:
+        rc = dc_txn_event(t, ov->type, ov->id);
+        if (rc != 0)
+            break;
+        json_object_foreach(ov->body, key, val) {
+            to_value(&v, val, e, ""); /* checked already */
+            if ((rc = dc_txn_event_field(t, key, v.kind, v.num, v.str)) != 0)
+                return lerr(e, "op %zu: event \"%s\": %s", idx + 1, key, replica_why(r, rc));
+        }
+        break;
+    case OP_SET:
+        json_object_foreach(ov->body, key, val) {
+            to_value(&v, val, e, "");
+            if ((rc = dc_txn_set(t, ov->type, ov->id, key, v.kind, v.num, v.str)) != 0)
+                return lerr(e, "op %zu: set \"%s\": %s", idx + 1, key, replica_why(r, rc));
+        }
+        break;
+    case OP_ADD:
+    case OP_REMOVE:
+        json_object_foreach(ov->body, key, val) {
+            size_t i;
+            json_t *item;
+            json_array_foreach(val, i, item) {
+                to_value(&v, item, e, "");
+                rc = ov->kind == OP_ADD
+                         ? dc_txn_add(t, ov->type, ov->id, key, v.kind, v.num, v.str)
+                         : dc_txn_remove(t, ov->type, ov->id, key, v.kind, v.num, v.str);
+                if (rc != 0)
+                    return lerr(e, "op %zu: %s \"%s\": %s", idx + 1, op_names[ov->kind], key,
+                                replica_why(r, rc));
+            }
+        }
+        break;
+    }
+    if (rc != 0)
+        return lerr(e, "op %zu: %s: %s", idx + 1, op_names[ov->kind], replica_why(r, rc));
+    return 0;
+}
+
+/* Applies one line as one transaction.  The whole line is checked before
+ * the transaction begins, and any library error while building it rolls
+ * it back, so a bad line commits nothing.  *nops receives the number of op
+ * objects committed. */
+static int apply_line(dc_replica *r, const char *line, size_t len, size_t *nops, line_err *e)
+{
+    json_error_t jerr;
+    json_t *root, *space, *ops, *op;
+    const char *key;
+    json_t *val;
+    dc_txn *t = NULL;
+    size_t i;
+    int rc, ret = -1;
+
+    root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return lerr(e, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+    if (!json_is_object(root)) {
+        lerr(e, "expected a JSON object {\"space\": S, \"ops\": [...]}");
+        goto out;
+    }
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "space") != 0 && strcmp(key, "ops") != 0) {
+            lerr(e, "unknown key \"%s\" (a line is {\"space\": S, \"ops\": [...]})", key);
+            goto out;
+        }
+    }
+    space = json_object_get(root, "space");
+    ops = json_object_get(root, "ops");
+    if (!space || !json_is_string(space) || json_string_length(space) == 0) {
+        lerr(e, "missing or empty \"space\" (the space id, a string)");
+        goto out;
+    }
+    if (!ops || !json_is_array(ops)) {
+        lerr(e, "missing \"ops\" (an array of operations)");
+        goto out;
+    }
+    json_array_foreach(ops, i, op) {
+        op_view ov;
+        if (check_op(&ov, op, i, e) != 0)
+            goto out;
+    }
+
+    rc = dc_txn_begin(&t, r, json_string_value(space));
+    if (rc != 0) {
+        const char *why = replica_why(r, rc);
+        /* The library's message usually names the space already. */
+        if (strstr(why, json_string_value(space)))
+            lerr(e, "%s", why);
+        else
+            lerr(e, "space %s: %s", json_string_value(space), why);
+        goto out;
+    }
+    json_array_foreach(ops, i, op) {
+        op_view ov;
+        check_op(&ov, op, i, e);
+        if (build_op(t, &ov, i, r, e) != 0) {
+            dc_txn_rollback(t);
+            goto out;
+        }
+    }
+    rc = dc_txn_commit(t, NULL);
+    if (rc != 0) {
+        lerr(e, "commit: %s", replica_why(r, rc));
+        goto out;
+    }
+    *nops = json_array_size(ops);
+    ret = 0;
+out:
+    json_decref(root);
+    return ret;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+            return false;
+    return true;
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+    args a;
+    dc_replica *r = NULL;
+    FILE *in = stdin;
+    const char *src = "stdin";
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, ntx = 0, nops = 0;
+    ssize_t len;
+    int rc;
+    if ((rc = parse_args(&a, argc, argv, 2, 0, "apply")) != 0 ||
+        (rc = want_pos(&a, 1, 2, "apply", "apply REPLICA [FILE]")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    if (a.npos == 2 && strcmp(a.pos[1], "-") != 0) {
+        src = a.pos[1];
+        in = fopen(src, "rb");
+        if (!in) {
+            rc = fail("apply: cannot open '%s': %s", src, strerror(errno));
+            dc_replica_close(r);
+            return rc;
+        }
+    }
+    rc = EXIT_OK;
+    errno = 0;
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        line_err e;
+        size_t n = 0;
+        lineno++;
+        if (blank(line, (size_t)len))
+            continue;
+        if (apply_line(r, line, (size_t)len, &n, &e) != 0) {
+            rc = fail("apply: line %zu: %s (%zu earlier transaction%s committed; this line "
+                      "committed nothing)", lineno, e.msg, ntx, ntx == 1 ? "" : "s");
+            break;
+        }
+        ntx++;
+        nops += n;
+    }
+    if (rc == EXIT_OK && ferror(in))
+        rc = fail("apply: reading %s after line %zu: %s", src, lineno, strerror(errno));
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    dc_replica_close(r);
+    if (rc == EXIT_OK)
+        rc = print_json(json_pack("{s:I,s:I}", "transactions", (json_int_t)ntx, "ops",
+                                  (json_int_t)nops));
+    return rc;
+}
+
+/* ---- dump, status ---- */
+
+static int cmd_dump(int argc, char **argv)
+{
+    args a;
+    dc_replica *r;
+    dc_buf b = DC_BUF_INIT;
+    int rc;
+    if ((rc = parse_args(&a, argc, argv, 2, OPT_SPACE, "dump")) != 0 ||
+        (rc = want_pos(&a, 1, 1, "dump", "dump REPLICA [--space S]")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    rc = dc_replica_dump(&b, r, a.space);
+    if (rc != 0)
+        rc = fail_r(r, rc, "dump");
+    else
+        print_buf(&b);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    args a;
+    dc_replica *r;
+    dc_buf b = DC_BUF_INIT;
+    int rc;
+    if ((rc = parse_args(&a, argc, argv, 2, 0, "status")) != 0 ||
+        (rc = want_pos(&a, 1, 1, "status", "status REPLICA")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    rc = dc_replica_status(&b, r);
+    if (rc != 0)
+        rc = fail_r(r, rc, "status");
+    else
+        print_buf(&b);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
+/* ---- bundles ---- */
+
+static int cmd_bundle(int argc, char **argv)
+{
+    args a;
+    dc_replica *r;
+    dc_buf b = DC_BUF_INIT;
+    const char *sub = argc > 2 ? argv[2] : NULL;
+    int rc;
+    if (!sub)
+        return usage_error("bundle: expected a subcommand: export or import");
+    if (strcmp(sub, "export") == 0) {
+        struct stat st;
+        if ((rc = parse_args(&a, argc, argv, 3, OPT_SPACE, "bundle export")) != 0 ||
+            (rc = want_pos(&a, 2, 2, "bundle export",
+                           "bundle export REPLICA FILE [--space S]")) != 0)
+            return rc;
+        if ((rc = open_existing(&r, a.pos[0])) != 0)
+            return rc;
+        rc = dc_bundle_export_file(r, a.pos[1], a.space);
+        if (rc != 0) {
+            rc = fail_r(r, rc, "bundle export");
+        } else if (stat(a.pos[1], &st) != 0) {
+            rc = fail("bundle export: '%s' is missing after export: %s", a.pos[1],
+                      strerror(errno));
+        } else {
+            rc = print_json(json_pack("{s:s,s:I}", "file", a.pos[1], "bytes",
+                                      (json_int_t)st.st_size));
+        }
+        dc_replica_close(r);
+        return rc;
+    }
+    if (strcmp(sub, "import") == 0) {
+        if ((rc = parse_args(&a, argc, argv, 3, 0, "bundle import")) != 0 ||
+            (rc = want_pos(&a, 2, 2, "bundle import", "bundle import REPLICA FILE")) != 0)
+            return rc;
+        if ((rc = open_existing(&r, a.pos[0])) != 0)
+            return rc;
+        rc = dc_bundle_import_file(r, a.pos[1], &b);
+        if (rc != 0)
+            rc = fail("bundle import: '%s': %s", a.pos[1], replica_why(r, rc));
+        else
+            print_buf(&b);
+        dc_buf_dispose(&b);
+        dc_replica_close(r);
+        return rc;
+    }
+    return usage_error("bundle: unknown subcommand '%s' (expected export or import)", sub);
+}
+
+/* ---- main ---- */
+
+static int print_usage(void)
+{
+    fputs(usage_text, stdout);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        {"init", cmd_init},     {"whoami", cmd_whoami}, {"space", cmd_space},
+        {"apply", cmd_apply},   {"dump", cmd_dump},     {"status", cmd_status},
+        {"bundle", cmd_bundle},
+    };
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    int rc;
+
+    if (!cmd) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return print_usage();
+    if (strcmp(cmd, "--version") == 0) {
+        printf("drivercore %s (libdrivercore %s)\n", DRIVERCORE_TOOL_VERSION, dc_version());
+        return EXIT_OK;
+    }
+    /* `drivercore CMD --help` anywhere before a `--` prints usage too. */
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return print_usage();
+
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
+        if (strcmp(cmd, cmds[k].name) != 0)
+            continue;
+        if ((rc = read_clock_env()) != 0)
+            return rc;
+        if (dc_global_init(NULL) != 0)
+            return fail("cannot initialise the library: %s", dc_error_last());
+        rc = cmds[k].fn(argc, argv);
+        /* Data that never reached stdout (a full disk, a closed pipe) is a
+         * failure the caller must see in the exit status. */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fail("writing to stdout: %s", strerror(errno));
+            return EXIT_FAIL;
+        }
+        return rc;
+    }
+    return usage_error("unknown command '%s'", cmd);
+}
