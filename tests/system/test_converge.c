@@ -1,0 +1,560 @@
+/*
+ * Randomised convergence: the property the whole library exists for.
+ *
+ *   test_converge [NTXN] [SEED]      (defaults: 3000 transactions, seed 1)
+ *
+ * Six replicas in one process (two admins, three members, one reader) share
+ * a space.  Each has its own pinned clock: some minutes off, one two days
+ * AHEAD (its changes must be held aside by everyone else until their clocks
+ * pass) and the reader a day behind (it must hold everyone's changes).
+ * Writers commit random transactions of every op kind on a small pool of
+ * types, ids, fields and values so that they collide; bundles of random
+ * subsets of what a replica holds are sent in random order, duplicated,
+ * dropped and re-sent later, across random partitions.  After healing
+ * (clocks advanced past every hold, everyone imports everyone's full
+ * bundle) every replica's dump must be byte-identical, and so must the dumps
+ * of two late replicas that receive the whole history at the end, one in
+ * reverse order in one bundle and one in shuffled chunks.
+ *
+ * Bundles are split and re-framed with the internal codec (dc__bundle_*),
+ * which is how a subset or a reordering of envelopes is made; everything
+ * else goes through the public API.  The seed is printed first, so a
+ * failure replays exactly; the exit status is non-zero on any mismatch.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec/codec.h"
+#include "systest.h"
+
+#define NREP 6      /* r0..r5 */
+#define NLATE 2     /* late replicas, synced only at the end */
+#define QMAX 48     /* messages in flight at most */
+#define DAY_MS (86400LL * 1000)
+#define MIN_MS (60LL * 1000)
+
+static const int64_t T0 = INT64_C(1700000000000);
+static const int64_t OFFSET[NREP] = {0, 3 * MIN_MS, -7 * MIN_MS, 2 * DAY_MS, -40 * MIN_MS,
+                                     -DAY_MS};
+static const int ROLE[NREP] = {DC_ROLE_ADMIN, DC_ROLE_ADMIN, DC_ROLE_MEMBER, DC_ROLE_MEMBER,
+                               DC_ROLE_MEMBER, DC_ROLE_READER};
+
+/* The pools random transactions draw from: small, so changes collide, with
+ * multibyte UTF-8 in every kind of name. */
+static const char *TYPES[] = {"truck", "branch", "t\xc3\xbcr"};
+static const char *IDS[] = {"a", "b", "c", "d\xe2\x82\xac", "e", "f"};
+static const char *FIELDS[] = {"f", "g", "h\xc3\x9f"};
+static const char *SETS[] = {"s", "u"};
+static const char *EVKEYS[] = {"k1", "k2", "note", "\xc3\xa7"};
+static const char *STRS[] = {"", "x", "y", "\xf0\x9f\x9a\x9a",
+                             "a longer value that takes some room in the body ......"};
+static const int64_t INTS[] = {0, 1, -1, 42, INT64_MIN, INT64_MAX};
+#define N_(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct msg {
+    int src, dst;
+    dc_buf bundle;
+} msg;
+
+typedef struct world {
+    st_rng rng;
+    const char *dir;
+    st_clock clock[NREP + NLATE];
+    dc_replica *r[NREP + NLATE];
+    char space[64];
+    int64_t now; /* shared "true" time; each clock is now + its offset */
+    int group[NREP]; /* partition: replicas talk only within a group */
+    msg q[QMAX];
+    int nq;
+    msg resend[QMAX];
+    int nresend;
+    /* statistics */
+    long commits, ops, rollbacks, sends, deliveries, duplicates, drops, resends, blocked;
+} world;
+
+static void set_clocks(world *w) {
+    for (int i = 0; i < NREP; i++)
+        w->clock[i].now_ms = w->now + OFFSET[i];
+    for (int i = NREP; i < NREP + NLATE; i++)
+        w->clock[i].now_ms = w->now;
+}
+
+/* ---- random values and transactions ---- */
+
+typedef struct val {
+    int kind;
+    int64_t num;
+    const char *str;
+} val;
+
+static val random_value(st_rng *g) {
+    val v = {DC_NULL, 0, NULL};
+    switch (st_below(g, 4)) {
+    case 0:
+        break;
+    case 1:
+        v.kind = DC_BOOL;
+        v.num = (int64_t)st_below(g, 2);
+        break;
+    case 2:
+        v.kind = DC_INT;
+        v.num = INTS[st_below(g, N_(INTS))];
+        break;
+    default:
+        v.kind = DC_STR;
+        v.str = STRS[st_below(g, N_(STRS))];
+    }
+    return v;
+}
+
+/* Set members: a few values of mixed kinds, so adds and removes meet. */
+static val random_member(st_rng *g) {
+    static const val pool[] = {{DC_STR, 0, "p"}, {DC_STR, 0, "q\xc3\xa9"}, {DC_INT, 1, NULL},
+                               {DC_INT, -7, NULL}, {DC_BOOL, 1, NULL}};
+    return pool[st_below(g, N_(pool))];
+}
+
+static void random_txn(world *w, int ri) {
+    st_rng *g = &w->rng;
+    dc_replica *r = w->r[ri];
+    dc_txn *t = NULL;
+    ST_OK(r, dc_txn_begin(&t, r, w->space));
+    int nops = 1 + (int)st_below(g, 6);
+    for (int k = 0; k < nops; k++) {
+        const char *type = TYPES[st_below(g, N_(TYPES))];
+        const char *id = IDS[st_below(g, N_(IDS))];
+        unsigned pick = (unsigned)st_below(g, 100);
+        if (pick < 40) {
+            val v = random_value(g);
+            ST_OK(r, dc_txn_set(t, type, id, FIELDS[st_below(g, N_(FIELDS))], v.kind, v.num,
+                                v.str));
+        } else if (pick < 60) {
+            val v = random_member(g);
+            ST_OK(r, dc_txn_add(t, type, id, SETS[st_below(g, N_(SETS))], v.kind, v.num, v.str));
+        } else if (pick < 75) {
+            val v = random_member(g);
+            ST_OK(r, dc_txn_remove(t, type, id, SETS[st_below(g, N_(SETS))], v.kind, v.num,
+                                   v.str));
+        } else if (pick < 98) {
+            ST_OK(r, dc_txn_event(t, type, id));
+            /* Distinct keys: a random subset of the pool, in pool order. */
+            for (size_t f = 0; f < N_(EVKEYS); f++) {
+                if (st_chance(g, 40)) {
+                    val v = random_value(g);
+                    ST_OK(r, dc_txn_event_field(t, EVKEYS[f], v.kind, v.num, v.str));
+                }
+            }
+        } else {
+            ST_OK(r, dc_txn_delete(t, type, id));
+        }
+    }
+    ST_CHECK(dc_txn_op_count(t) == (size_t)nops);
+    if (st_chance(g, 3)) {
+        dc_txn_rollback(t);
+        w->rollbacks++;
+        return;
+    }
+    dc_buf cid = DC_BUF_INIT;
+    ST_OK(r, dc_txn_commit(t, &cid));
+    ST_CHECK(cid.size == 64);
+    dc_buf_dispose(&cid);
+    w->commits++;
+    w->ops += nops;
+}
+
+/* ---- bundles: subsets and reorderings ---- */
+
+typedef struct envs {
+    size_t n, cap;
+    const uint8_t **p;
+    size_t *len;
+} envs;
+
+static int collect(void *user, uint64_t index, const uint8_t *env, size_t n) {
+    (void)index;
+    envs *e = user;
+    if (e->n == e->cap) {
+        e->cap = e->cap ? 2 * e->cap : 256;
+        e->p = realloc(e->p, e->cap * sizeof *e->p);
+        e->len = realloc(e->len, e->cap * sizeof *e->len);
+        if (!e->p || !e->len)
+            ST_FAIL("out of memory");
+    }
+    e->p[e->n] = env; /* borrowed from the bundle, which outlives e */
+    e->len[e->n] = n;
+    e->n++;
+    return 0;
+}
+
+static void split(envs *e, const dc_buf *bundle) {
+    memset(e, 0, sizeof *e);
+    uint64_t count = 0;
+    dc__err err;
+    if (dc__bundle_parse(bundle->ptr, bundle->size, &count, collect, e, &err) != 0)
+        ST_FAIL("an exported bundle does not parse: %s", err.msg);
+    ST_CHECK(count == e->n);
+}
+
+static void envs_free(envs *e) {
+    free(e->p);
+    free(e->len);
+}
+
+static void shuffle(st_rng *g, size_t *idx, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)st_below(g, i);
+        size_t t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* A bundle of the envelopes idx[0..n) of e, in that order. */
+static void frame(dc_buf *out, const envs *e, const size_t *idx, size_t n) {
+    ST_CHECK(dc__bundle_begin(out) == 0);
+    for (size_t i = 0; i < n; i++)
+        ST_CHECK(dc__bundle_add(out, e->p[idx[i]], e->len[idx[i]]) == 0);
+    ST_CHECK(dc__bundle_finish(out) == 0);
+}
+
+static void import(world *w, int dst, const dc_buf *b, const char *what) {
+    dc_replica *r = w->r[dst];
+    dc_buf report = DC_BUF_INIT;
+    int rc = dc_bundle_import(r, b->ptr, b->size, &report);
+    if (rc != 0)
+        ST_FAIL("replica %d importing %s: %s: %s", dst, what, dc_error_name(rc),
+                dc_replica_errmsg(r));
+    ST_CHECK(st_json_int((char *)report.ptr, "envelopes") >= 0);
+    dc_buf_dispose(&report);
+}
+
+/* ---- the network ---- */
+
+static void net_send(world *w) {
+    st_rng *g = &w->rng;
+    if (w->nq == QMAX)
+        return;
+    int src = (int)st_below(g, NREP), dst = (int)st_below(g, NREP - 1);
+    if (dst >= src)
+        dst++;
+    dc_buf full = DC_BUF_INIT;
+    ST_OK(w->r[src], dc_bundle_export(&full, w->r[src], st_chance(g, 50) ? w->space : NULL));
+    msg *m = &w->q[w->nq++];
+    m->src = src;
+    m->dst = dst;
+    dc_buf_init(&m->bundle);
+    if (st_chance(g, 15)) {
+        dc__buf_move(&m->bundle, &full); /* everything, in the exporter's order */
+    } else {
+        /* A random subset in random order: changes arrive before what they
+         * depend on, removes before the adds they observed, and so on.
+         * Mostly recent envelopes (as a peer would send), so that the cost
+         * of a run grows about linearly with its length. */
+        envs e;
+        split(&e, &full);
+        size_t *idx = malloc((e.n + 1) * sizeof *idx), k = 0;
+        for (size_t i = 0; i < e.n; i++)
+            if (st_chance(g, i + 200 >= e.n ? 60 : 3))
+                idx[k++] = i;
+        shuffle(g, idx, k);
+        frame(&m->bundle, &e, idx, k);
+        free(idx);
+        envs_free(&e);
+    }
+    dc_buf_dispose(&full);
+    w->sends++;
+}
+
+static void net_deliver(world *w) {
+    st_rng *g = &w->rng;
+    if (w->nq == 0)
+        return;
+    int i = (int)st_below(g, (uint64_t)w->nq);
+    msg *m = &w->q[i];
+    if (w->group[m->src] != w->group[m->dst]) {
+        w->blocked++; /* partitioned: it waits in the queue */
+        return;
+    }
+    import(w, m->dst, &m->bundle, "a bundle in flight");
+    w->deliveries++;
+    if (st_chance(g, 15)) {
+        w->duplicates++; /* stays in the queue: delivered again later */
+        return;
+    }
+    dc_buf_dispose(&m->bundle);
+    w->q[i] = w->q[--w->nq];
+}
+
+static void net_drop(world *w) {
+    st_rng *g = &w->rng;
+    if (w->nq == 0)
+        return;
+    int i = (int)st_below(g, (uint64_t)w->nq);
+    w->drops++;
+    if (w->nresend < QMAX && st_chance(g, 50)) {
+        w->resend[w->nresend++] = w->q[i]; /* lost now, sent again much later */
+    } else {
+        dc_buf_dispose(&w->q[i].bundle);
+    }
+    w->q[i] = w->q[--w->nq];
+}
+
+static void net_resend(world *w) {
+    if (w->nresend == 0 || w->nq == QMAX)
+        return;
+    int i = (int)st_below(&w->rng, (uint64_t)w->nresend);
+    w->q[w->nq++] = w->resend[i];
+    w->resend[i] = w->resend[--w->nresend];
+    w->resends++;
+}
+
+static void repartition(world *w) {
+    st_rng *g = &w->rng;
+    bool split_ = st_chance(g, 60);
+    for (int i = 0; i < NREP; i++)
+        w->group[i] = split_ ? (int)st_below(g, 2) : 0;
+}
+
+/* ---- setup ---- */
+
+static void setup(world *w) {
+    set_clocks(w);
+    char name[32];
+    for (int i = 0; i < NREP + NLATE; i++) {
+        snprintf(name, sizeof name, "r%d.dcr", i);
+        char *path = st_path(w->dir, name);
+        snprintf(name, sizeof name, i < NREP ? "replica %d" : "late replica %d", i);
+        w->r[i] = st_open(path, name, &w->clock[i]);
+        free(path);
+    }
+    /* Setup happens with every clock agreeing; the skews start after. */
+    for (int i = 0; i < NREP + NLATE; i++)
+        w->clock[i].now_ms = w->now;
+    dc_buf b = DC_BUF_INIT;
+    ST_OK(w->r[0], dc_space_create(&b, w->r[0], "convergence \xf0\x9f\x9a\x9a"));
+    ST_CHECK(b.size == 32);
+    memcpy(w->space, b.ptr, b.size);
+    w->space[b.size] = 0;
+    for (int i = 1; i < NREP + NLATE; i++) {
+        ST_OK(w->r[i], dc_replica_card(&b, w->r[i]));
+        char *card = st_strdup_buf(&b);
+        ST_OK(w->r[0], dc_space_add(w->r[0], w->space, card,
+                                    i < NREP ? ROLE[i] : DC_ROLE_READER));
+        free(card);
+    }
+    ST_OK(w->r[0], dc_bundle_export(&b, w->r[0], NULL));
+    for (int i = 1; i < NREP; i++)
+        import(w, i, &b, "the bootstrap bundle");
+    dc_buf_dispose(&b);
+    /* Every replica now holds the key and may act by its role. */
+    for (int i = 0; i < NREP; i++) {
+        ST_OK(w->r[i], dc_space_list(&b, w->r[i]));
+        const char *list = (const char *)b.ptr;
+        if (!strstr(list, "\"has_key\":true") && !strstr(list, "\"has_key\": true"))
+            ST_FAIL("replica %d has no key after bootstrap: %s", i, (char *)b.ptr);
+    }
+    dc_txn *t = NULL;
+    ST_EXPECT(DC_EDENIED, dc_txn_begin(&t, w->r[NREP - 1], w->space));
+    ST_CHECK(t == NULL);
+    dc_buf_dispose(&b);
+    set_clocks(w);
+}
+
+/* ---- healing and comparison ---- */
+
+static long long total_held(world *w, int n) {
+    long long held = 0;
+    for (int i = 0; i < n; i++) {
+        char *s = st_status(w->r[i]);
+        held += st_json_sum(s, "held");
+        free(s);
+    }
+    return held;
+}
+
+static void late_sync(world *w, const dc_buf *all) {
+    envs e;
+    split(&e, all);
+    size_t *idx = malloc((e.n + 1) * sizeof *idx);
+    /* Late replica A: the whole history in reverse order, one bundle. */
+    for (size_t i = 0; i < e.n; i++)
+        idx[i] = e.n - 1 - i;
+    dc_buf b = DC_BUF_INIT;
+    frame(&b, &e, idx, e.n);
+    import(w, NREP, &b, "the whole history, reversed");
+    /* Late replica B: shuffled, in chunks of 1..64, each chunk its own
+     * bundle, some chunks twice.  The membership envelopes come first, in
+     * one bundle (shuffled among themselves): a change whose author's
+     * grant has not arrived in this or an earlier bundle, or a grant whose
+     * signer's own grant has not, is refused with DC_EDENIED (bundles from
+     * dc_bundle_export always carry the whole membership, so this only
+     * arises for bundles cut up by hand, as here).  Set
+     * DC_CONVERGE_SHUFFLE_ALL=1 to shuffle membership in with the changes
+     * and check that ordering too. */
+    bool mixed = getenv("DC_CONVERGE_SHUFFLE_ALL") && *getenv("DC_CONVERGE_SHUFFLE_ALL") == '1';
+    size_t nmem = 0;
+    for (size_t i = 0; i < e.n && !mixed; i++) {
+        dc__envelope h;
+        dc__err err;
+        ST_CHECK(dc__envelope_parse(&h, e.p[i], e.len[i], &err) == 0);
+        if (h.kind == DC_ENV_KIND_MEMBERSHIP)
+            idx[nmem++] = i;
+    }
+    shuffle(&w->rng, idx, nmem);
+    for (size_t i = 0, k = nmem; i < e.n; i++) {
+        dc__envelope h;
+        dc__err err;
+        ST_CHECK(dc__envelope_parse(&h, e.p[i], e.len[i], &err) == 0);
+        if (mixed || h.kind != DC_ENV_KIND_MEMBERSHIP)
+            idx[k++] = i;
+    }
+    shuffle(&w->rng, idx + nmem, e.n - nmem);
+    for (size_t at = 0; at < e.n;) {
+        /* The membership travels in one bundle (in shuffled order inside
+         * it), like every exported bundle carries it. */
+        size_t k = at == 0 && nmem ? nmem : 1 + (size_t)st_below(&w->rng, 64);
+        if (k > e.n - at)
+            k = e.n - at;
+        frame(&b, &e, idx + at, k);
+        import(w, NREP + 1, &b, "a shuffled chunk of the history");
+        if (st_chance(&w->rng, 10))
+            import(w, NREP + 1, &b, "a shuffled chunk of the history, again");
+        at += k;
+    }
+    dc_buf_dispose(&b);
+    free(idx);
+    envs_free(&e);
+}
+
+int main(int argc, char **argv) {
+    long ntxn = argc > 1 ? atol(argv[1]) : 3000;
+    uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+    if (ntxn <= 0) {
+        fprintf(stderr, "usage: test_converge [NTXN] [SEED]\n");
+        return 2;
+    }
+    printf("test_converge: %ld transactions, seed %llu (replay: test_converge %ld %llu)\n", ntxn,
+           (unsigned long long)seed, ntxn, (unsigned long long)seed);
+    fflush(stdout);
+    clock_t c0 = clock();
+    ST_OK(NULL, dc_global_init(NULL));
+    world *w = calloc(1, sizeof *w);
+    ST_CHECK(w != NULL);
+    st_seed(&w->rng, seed);
+    w->dir = st_tmpdir("converge");
+    w->now = T0;
+    setup(w);
+
+    int writers[NREP], nw = 0;
+    for (int i = 0; i < NREP; i++)
+        if (ROLE[i] != DC_ROLE_READER)
+            writers[nw++] = i;
+    long repart_every = ntxn / 8 > 20 ? ntxn / 8 : 20;
+    long step = 0;
+    while (w->commits + w->rollbacks < ntxn) {
+        step++;
+        w->now += (int64_t)st_below(&w->rng, 2500); /* time passes unevenly */
+        set_clocks(w);
+        if (step % repart_every == 0)
+            repartition(w);
+        unsigned pick = (unsigned)st_below(&w->rng, 100);
+        if (pick < 55)
+            random_txn(w, writers[st_below(&w->rng, (uint64_t)nw)]);
+        else if (pick < 70)
+            net_send(w);
+        else if (pick < 90)
+            net_deliver(w);
+        else if (pick < 95)
+            net_drop(w);
+        else
+            net_resend(w);
+    }
+    /* The two-days-ahead replica's changes are still held by the others. */
+    long long held_before = total_held(w, NREP);
+    printf("before healing: %lld changes held aside across replicas\n", held_before);
+
+    /* Heal: every clock passes every hold, the network reunites, whatever
+     * is in flight or waiting to be re-sent arrives, then everyone imports
+     * everyone's full bundle. */
+    w->now += 3 * DAY_MS;
+    set_clocks(w);
+    for (int i = 0; i < NREP; i++)
+        w->group[i] = 0;
+    while (w->nresend || w->nq) {
+        if (w->nresend && w->nq < QMAX)
+            net_resend(w);
+        else
+            net_deliver(w);
+    }
+    dc_buf bundles[NREP];
+    for (int i = 0; i < NREP; i++) {
+        dc_buf_init(&bundles[i]);
+        ST_OK(w->r[i], dc_bundle_export(&bundles[i], w->r[i], NULL));
+    }
+    for (int i = 0; i < NREP; i++)
+        for (int j = 0; j < NREP; j++)
+            if (i != j)
+                import(w, i, &bundles[j], "a full bundle while healing");
+    for (int i = 0; i < NREP; i++)
+        dc_buf_dispose(&bundles[i]);
+    long long held_after = total_held(w, NREP);
+    if (held_after != 0)
+        ST_FAIL("%lld changes still held after every clock passed them (import must release "
+                "held changes)", held_after);
+    for (int i = 0; i < NREP; i++) {
+        uint64_t applied = 99;
+        ST_OK(w->r[i], dc_replica_release_held(&applied, w->r[i]));
+        ST_CHECK(applied == 0);
+    }
+    if (w->commits > 50 && held_before == 0)
+        ST_FAIL("nothing was ever held: the clock-skew path was not exercised");
+
+    dc_buf all = DC_BUF_INIT;
+    ST_OK(w->r[0], dc_bundle_export(&all, w->r[0], NULL));
+    late_sync(w, &all);
+    dc_buf_dispose(&all);
+
+    /* Compare. */
+    int failed = 0;
+    char *ref = st_dump(w->r[0]);
+    for (int i = 1; i < NREP + NLATE; i++) {
+        char *d = st_dump(w->r[i]);
+        if (strcmp(ref, d) != 0) {
+            fprintf(stderr, "MISMATCH: replica %d's dump differs from replica 0's\n", i);
+            char a[32], b[32];
+            snprintf(a, sizeof a, "replica 0");
+            snprintf(b, sizeof b, "replica %d", i);
+            st_show_diff(a, ref, b, d);
+            failed = 1;
+        }
+        free(d);
+    }
+    /* The state is not trivially empty: records were written and survive. */
+    if (w->commits > 50 && strlen(ref) < 200)
+        ST_FAIL("the converged dump is suspiciously small (%zu bytes): %s", strlen(ref), ref);
+    char *status = st_status(w->r[0]);
+    long long changes = st_json_sum(status, "changes");
+    free(status);
+    printf("commits %ld (ops %ld), rollbacks %ld, sends %ld, deliveries %ld (duplicates %ld, "
+           "blocked by partition %ld), drops %ld, re-sends %ld; %lld changes in the log; dump "
+           "%zu bytes; %.1f s CPU\n",
+           w->commits, w->ops, w->rollbacks, w->sends, w->deliveries, w->duplicates, w->blocked,
+           w->drops, w->resends, changes, strlen(ref), (double)(clock() - c0) / CLOCKS_PER_SEC);
+    free(ref);
+
+    for (int i = 0; i < NREP + NLATE; i++)
+        dc_replica_close(w->r[i]);
+    if (!failed)
+        st_rmtree(w->dir);
+    else
+        fprintf(stderr, "replica files kept in %s\n", w->dir);
+    free(w);
+    if (failed) {
+        fprintf(stderr, "test_converge: FAILED (seed %llu)\n", (unsigned long long)seed);
+        return 1;
+    }
+    printf("test_converge: all %d replicas byte-identical\n", NREP + NLATE);
+    return 0;
+}

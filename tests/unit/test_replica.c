@@ -1,0 +1,394 @@
+/*
+ * Unit tests of replica/ and store/ through the public API: observers,
+ * schema versions and foreign files at open, changes kept opaque until
+ * their key arrives, held changes released by dc_replica_release_held,
+ * the merge rules inside one transaction (delete then set, remove of an
+ * add made in the same transaction), reads and find, and the reserved '@'
+ * names.  The rules across replicas are exercised by tests/system.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "drivercore.h"
+
+static char g_dir[256];
+static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
+
+static int64_t pinned(void *user) {
+    (void)user;
+    return g_now;
+}
+
+static dc_replica *open_at(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.clock = pinned;
+    dc_replica *r = NULL;
+    int rc = dc_replica_open(&r, path, &o);
+    if (rc)
+        fail_msg("open %s: %s", path, dc_error_last());
+    return r;
+}
+
+static void ok(dc_replica *r, int rc) {
+    if (rc != 0)
+        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
+}
+
+/* A space on `a` that `b` (if not NULL) has joined through a bundle. */
+static char *shared_space(dc_replica *a, dc_replica *b, int role) {
+    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT, bundle = DC_BUF_INIT;
+    ok(a, dc_space_create(&sp, a, "branch"));
+    if (b) {
+        ok(b, dc_replica_card(&card, b));
+        ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, role));
+        ok(a, dc_bundle_export(&bundle, a, NULL));
+        ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
+    }
+    char *id = strdup((const char *)sp.ptr);
+    dc_buf_dispose(&sp);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&bundle);
+    return id;
+}
+
+static void sync_into(dc_replica *from, dc_replica *to) {
+    dc_buf b = DC_BUF_INIT;
+    ok(from, dc_bundle_export(&b, from, NULL));
+    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    dc_buf_dispose(&b);
+}
+
+static char *dump(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    ok(r, dc_replica_dump(&b, r, NULL));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/dc-unit-replica-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- observers ---- */
+
+typedef struct seen {
+    int calls;
+    char last_origin[16];
+    char names[8][64];
+    int stop_after; /* return non-zero at this call (0: never) */
+} seen;
+
+static int observer(void *user, const char *space, const char *type, const char *id,
+                    const char *origin) {
+    seen *s = user;
+    assert_int_equal(strlen(space), 32);
+    if (s->calls < 8)
+        snprintf(s->names[s->calls], sizeof s->names[0], "%s/%s", type, id);
+    snprintf(s->last_origin, sizeof s->last_origin, "%s", origin);
+    s->calls++;
+    return s->stop_after && s->calls >= s->stop_after;
+}
+
+static void test_observers(void **state) {
+    (void)state;
+    dc_replica *a = open_at("obs-a.db"), *b = open_at("obs-b.db");
+    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    seen sa = {0}, sb = {0};
+    ok(a, dc_replica_observe(a, observer, &sa));
+    ok(b, dc_replica_observe(b, observer, &sb));
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "Huang"));
+    ok(a, dc_txn_set(t, "driver", "d1", "phone", DC_STR, 0, "139"));
+    ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "cold chain"));
+    ok(a, dc_txn_commit(t, NULL));
+    /* One call per record touched, however many ops touched it. */
+    assert_int_equal(sa.calls, 2);
+    assert_string_equal(sa.last_origin, "local");
+    assert_string_equal(sa.names[0], "driver/d1");
+    assert_string_equal(sa.names[1], "driver/d2");
+    sync_into(a, b);
+    assert_int_equal(sb.calls, 2);
+    assert_string_equal(sb.last_origin, "remote");
+    /* A non-zero return stops the batch and is DC_EUSER; the data stays. */
+    sa = (seen){0};
+    sa.stop_after = 1;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "driver", "d3", "name", DC_STR, 0, "Yang"));
+    ok(a, dc_txn_set(t, "driver", "d4", "name", DC_STR, 0, "Xiao"));
+    assert_int_equal(dc_txn_commit(t, NULL), DC_EUSER);
+    assert_int_equal(sa.calls, 1);
+    dc_buf rec = DC_BUF_INIT;
+    ok(a, dc_record_get(&rec, a, sp, "driver", "d4"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"Xiao\"}");
+    /* Cleared: no more calls. */
+    ok(a, dc_replica_observe(a, NULL, NULL));
+    sa.calls = 0;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "driver", "d5", "name", DC_STR, 0, "Zhang"));
+    ok(a, dc_txn_commit(t, NULL));
+    assert_int_equal(sa.calls, 0);
+    dc_buf_dispose(&rec);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
+/* ---- open: versions and foreign files ---- */
+
+static void test_open_refuses_newer_and_foreign(void **state) {
+    (void)state;
+    char path[512];
+    dc_replica *r = open_at("ver.db");
+    dc_replica_close(r);
+    snprintf(path, sizeof path, "%s/ver.db", g_dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'schema'", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    r = NULL;
+    assert_int_equal(dc_replica_open(&r, path, NULL), DC_EVERSION);
+    assert_null(r);
+    assert_non_null(strstr(dc_error_last(), "newer"));
+
+    /* Another program's database: refused, and left as it was (journal
+     * mode included, which SQLite keeps in the file). */
+    snprintf(path, sizeof path, "%s/foreign.db", g_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(dc_replica_open(&r, path, NULL), DC_ECORRUPT);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "delete");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* must_exist never creates a file. */
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.must_exist = 1;
+    snprintf(path, sizeof path, "%s/absent.db", g_dir);
+    assert_int_equal(dc_replica_open(&r, path, &o), DC_ENOTFOUND);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* ---- opaque until the key comes ---- */
+
+static void test_opaque_until_granted(void **state) {
+    (void)state;
+    dc_replica *a = open_at("op-a.db"), *c = open_at("op-c.db");
+    char *sp = shared_space(a, NULL, 0);
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "home", "h1", "name", DC_STR, 0, "Wudang"));
+    ok(a, dc_txn_commit(t, NULL));
+    /* C carries the space without being in it: kept, verified, unreadable. */
+    dc_buf b = DC_BUF_INIT, rep = DC_BUF_INIT;
+    ok(a, dc_bundle_export(&b, a, NULL));
+    ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, "\"opaque\":2"));
+    char *dc = dump(c);
+    assert_string_equal(dc, "{}");
+    free(dc);
+    /* C passes them on intact: a third replica holding the key would accept. */
+    dc_buf fwd = DC_BUF_INIT;
+    ok(c, dc_bundle_export(&fwd, c, sp));
+    assert_true(fwd.size > 100);
+    /* Once granted, the changes C already held are applied. */
+    dc_buf card = DC_BUF_INIT;
+    ok(c, dc_replica_card(&card, c));
+    ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_READER));
+    ok(a, dc_bundle_export(&b, a, NULL));
+    ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, "\"released\":2"));
+    char *da = dump(a);
+    dc = dump(c);
+    assert_string_equal(da, dc);
+    assert_non_null(strstr(dc, "Wudang"));
+    /* A reader cannot write. */
+    assert_int_equal(dc_txn_begin(&t, c, sp), DC_EDENIED);
+    assert_null(t);
+    free(da);
+    free(dc);
+    free(sp);
+    dc_buf_dispose(&b);
+    dc_buf_dispose(&rep);
+    dc_buf_dispose(&fwd);
+    dc_buf_dispose(&card);
+    dc_replica_close(a);
+    dc_replica_close(c);
+}
+
+/* ---- held until the clock catches up ---- */
+
+static void test_held_release(void **state) {
+    (void)state;
+    dc_replica *a = open_at("held-a.db"), *b = open_at("held-b.db");
+    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    int64_t base = g_now;
+    /* A's clock runs two hours ahead when it writes. */
+    g_now = base + 2 * 3600 * 1000;
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "driver", "d1", "status", DC_STR, 0, "verified"));
+    ok(a, dc_txn_commit(t, NULL));
+    g_now = base;
+    dc_buf bun = DC_BUF_INIT, rep = DC_BUF_INIT;
+    ok(a, dc_bundle_export(&bun, a, NULL));
+    ok(b, dc_bundle_import(b, bun.ptr, bun.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, "\"held\":1"));
+    dc_buf rec = DC_BUF_INIT;
+    assert_int_equal(dc_record_get(&rec, b, sp, "driver", "d1"), DC_ENOTFOUND);
+    uint64_t n = 99;
+    ok(b, dc_replica_release_held(&n, b));
+    assert_int_equal(n, 0); /* still too early */
+    g_now = base + 2 * 3600 * 1000 - 30 * 60 * 1000; /* within the hour of skew */
+    ok(b, dc_replica_release_held(&n, b));
+    assert_int_equal(n, 1);
+    ok(b, dc_record_get(&rec, b, sp, "driver", "d1"));
+    assert_string_equal((const char *)rec.ptr, "{\"status\":\"verified\"}");
+    /* B's own next write is stamped after what it accepted. */
+    ok(b, dc_txn_begin(&t, b, sp));
+    ok(b, dc_txn_set(t, "driver", "d1", "status", DC_STR, 0, "re-checked"));
+    ok(b, dc_txn_commit(t, NULL));
+    ok(b, dc_record_get(&rec, b, sp, "driver", "d1"));
+    assert_string_equal((const char *)rec.ptr, "{\"status\":\"re-checked\"}");
+    g_now = base;
+    free(sp);
+    dc_buf_dispose(&bun);
+    dc_buf_dispose(&rep);
+    dc_buf_dispose(&rec);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
+/* ---- rules inside one transaction ---- */
+
+static void test_one_transaction_rules(void **state) {
+    (void)state;
+    dc_replica *a = open_at("one.db");
+    char *sp = shared_space(a, NULL, 0);
+    dc_txn *t;
+    dc_buf rec = DC_BUF_INIT;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "old"));
+    ok(a, dc_txn_set(t, "driver", "d1", "plate", DC_STR, 0, "GZ-A"));
+    ok(a, dc_txn_commit(t, NULL));
+    /* Delete then set in one transaction: the record is recreated with only
+     * the later field (ops are ordered inside a change). */
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_delete(t, "driver", "d1"));
+    ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "new"));
+    /* Set twice: the later op wins. */
+    ok(a, dc_txn_set(t, "driver", "d2", "n", DC_INT, 1, NULL));
+    ok(a, dc_txn_set(t, "driver", "d2", "n", DC_INT, 2, NULL));
+    /* Add then remove the same value: gone; another value stays. */
+    ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "x"));
+    ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "y"));
+    ok(a, dc_txn_remove(t, "driver", "d2", "tags", DC_STR, 0, "x"));
+    assert_int_equal(dc_txn_op_count(t), 7);
+    ok(a, dc_txn_commit(t, NULL));
+    ok(a, dc_record_get(&rec, a, sp, "driver", "d1"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"new\"}");
+    ok(a, dc_record_get(&rec, a, sp, "driver", "d2"));
+    assert_string_equal((const char *)rec.ptr, "{\"n\":2,\"tags\":[\"y\"]}");
+    /* A delete alone hides the record from reads and the dump. */
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_delete(t, "driver", "d2"));
+    ok(a, dc_txn_commit(t, NULL));
+    assert_int_equal(dc_record_get(&rec, a, sp, "driver", "d2"), DC_ENOTFOUND);
+    char *d = dump(a);
+    assert_null(strstr(d, "\"d2\""));
+    free(d);
+    /* An empty transaction commits nothing. */
+    dc_buf cid = DC_BUF_INIT;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_commit(t, &cid));
+    assert_int_equal(cid.size, 0);
+    dc_buf_dispose(&cid);
+    dc_buf_dispose(&rec);
+    free(sp);
+    dc_replica_close(a);
+}
+
+/* ---- reads ---- */
+
+static void test_find_and_list(void **state) {
+    (void)state;
+    dc_replica *a = open_at("find.db");
+    char *sp = shared_space(a, NULL, 0);
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "driver", "d1", "county", DC_STR, 0, "Wudang"));
+    ok(a, dc_txn_set(t, "driver", "d2", "county", DC_STR, 0, "Wanshan"));
+    ok(a, dc_txn_add(t, "driver", "d3", "county", DC_STR, 0, "Wudang"));
+    ok(a, dc_txn_set(t, "driver", "d4", "party", DC_BOOL, 1, NULL));
+    ok(a, dc_txn_set(t, "station", "s1", "county", DC_STR, 0, "Wudang"));
+    ok(a, dc_txn_commit(t, NULL));
+    dc_buf out = DC_BUF_INIT;
+    ok(a, dc_record_find(&out, a, sp, "driver", "county", DC_STR, 0, "Wudang"));
+    assert_string_equal((const char *)out.ptr,
+                        "{\"d1\":{\"county\":\"Wudang\"},\"d3\":{\"county\":[\"Wudang\"]}}");
+    ok(a, dc_record_find(&out, a, sp, "driver", "party", DC_BOOL, 1, NULL));
+    assert_string_equal((const char *)out.ptr, "{\"d4\":{\"party\":true}}");
+    /* A bool is not the integer 1. */
+    ok(a, dc_record_find(&out, a, sp, "driver", "party", DC_INT, 1, NULL));
+    assert_string_equal((const char *)out.ptr, "{}");
+    ok(a, dc_record_list(&out, a, sp, "station"));
+    assert_string_equal((const char *)out.ptr, "{\"s1\":{\"county\":\"Wudang\"}}");
+    /* Reserved names and bad input are refused before anything is written. */
+    ok(a, dc_txn_begin(&t, a, sp));
+    assert_int_equal(dc_txn_set(t, "@space", "x", "f", DC_INT, 1, NULL), DC_EINVAL);
+    assert_int_equal(dc_txn_set(t, "driver", "d9", "@f", DC_INT, 1, NULL), DC_EINVAL);
+    assert_int_equal(dc_txn_set(t, "driver", "d9", "f", DC_STR, 0, "\xc3\x28"), DC_EINVAL);
+    assert_int_equal(dc_txn_set(t, "driver", "", "f", DC_INT, 1, NULL), DC_EINVAL);
+    assert_int_equal(dc_txn_event_field(t, "k", DC_INT, 1, NULL), DC_EMISUSE);
+    assert_int_equal(dc_txn_op_count(t), 0);
+    dc_txn_rollback(t);
+    /* The space name is the library's record: listed, not dumped. */
+    ok(a, dc_space_list(&out, a));
+    assert_non_null(strstr((const char *)out.ptr, "\"name\":\"branch\""));
+    char *d = dump(a);
+    assert_null(strstr(d, "@space"));
+    free(d);
+    dc_buf_dispose(&out);
+    free(sp);
+    dc_replica_close(a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_observers),
+        cmocka_unit_test(test_open_refuses_newer_and_foreign),
+        cmocka_unit_test(test_opaque_until_granted),
+        cmocka_unit_test(test_held_release),
+        cmocka_unit_test(test_one_transaction_rules),
+        cmocka_unit_test(test_find_and_list),
+    };
+    return cmocka_run_group_tests_name("replica", tests, setup, teardown);
+}
