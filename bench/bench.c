@@ -1,0 +1,606 @@
+/*
+ * bench — the benchmarks of DESIGN.md, each printed as one JSON object per
+ * line on stdout (progress goes to stderr), with the baseline measured in
+ * the same run on the same machine so that the ratio holds on a noisy one.
+ *
+ * Rows: local_write (field changes through the whole public commit path
+ * against plain SQLite upserts of the same (id, field, value) triples in
+ * transactions of the same size, with the replica's pragmas, in the same
+ * directory), merge (importing those changes as a bundle into a fresh
+ * member replica, against the same baseline; then re-importing the same
+ * bundle, all duplicates), wire_bytes_per_change (the size of one signed
+ * envelope of 100 one-field changes, measured through the internal codec)
+ * and size (the stripped shared library).  Timed figures are the median of
+ * several runs ("runs" says how many), each on fresh files, because one
+ * run is at the mercy of whatever else the machine does.
+ *
+ * `bench --quick` runs a tiny version of every row in a second or two; the
+ * bench-smoke test uses it to check that the rows stay valid JSON.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "drivercore.h"
+#include "codec/codec.h"
+
+#ifndef DC_BENCH_LIBPATH
+#define DC_BENCH_LIBPATH ""
+#endif
+
+#define OPS_PER_TXN 100
+#define NRECORDS 10000
+#define MAX_RUNS 9
+#define PATH_MAX_LEN 512 /* every path the bench builds fits in this */
+
+/* ---- configuration ---- */
+
+static long g_ops = 200000; /* field changes per local_write run */
+static int g_runs = 5;
+static char g_dir[256];     /* the temporary directory all files go to */
+
+static void die(const char *what, int rc, const char *msg)
+{
+    fprintf(stderr, "bench: %s failed: %s (%d) %s\n", what, dc_error_name(rc), rc,
+            msg ? msg : "");
+    exit(1);
+}
+
+#define CHECK_R(r, call)                                                       \
+    do {                                                                       \
+        int rc_ = (call);                                                      \
+        if (rc_ != 0)                                                          \
+            die(#call, rc_, dc_replica_errmsg(r));                             \
+    } while (0)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n figures (sorts them in place). */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Removes a database file and the WAL/SHM files SQLite may leave beside it,
+ * so that every run starts on fresh files. */
+static void remove_db(const char *path)
+{
+    char p[PATH_MAX_LEN + 16];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-journal", path);
+    unlink(p);
+}
+
+static void path_in_dir(char *out, size_t n, const char *name, int i)
+{
+    snprintf(out, n, "%s/%s-%d.db", g_dir, name, i);
+}
+
+static void cleanup_dir(void)
+{
+    DIR *d = opendir(g_dir);
+    struct dirent *e;
+    char p[600];
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(g_dir);
+}
+
+/* ---- the workload ----
+ * A deterministic stream of register writes over NRECORDS drivers, each to
+ * one field of a small set with a short value, as a secretary's tablet or a
+ * registry import would produce them.  The very same triples go to the
+ * replica and to the baseline table. */
+
+typedef struct op {
+    char id[12];
+    const char *field;
+    int kind;
+    int64_t num;
+    const char *str;
+} op;
+
+static const char *const k_fields[] = {"status", "phone", "plate", "route", "scope", "stage"};
+static const char *const k_status[] = {"active", "resting", "on-route", "verified", "pending"};
+static const char *const k_route[] = {"Guiyang-Zunyi", "Guiyang-Anshun", "Zunyi-Chongqing",
+                                      "Kaili-Duyun", "Bijie-Liupanshui"};
+static const char *const k_scope[] = {"cold chain", "construction waste", "general cargo",
+                                      "hazardous goods"};
+static char k_phone[64][16];
+static char k_plate[64][16];
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint64_t rng(void)
+{
+    /* xorshift64*: cheap and reproducible; quality is beside the point. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ull;
+}
+
+static op *make_workload(long n)
+{
+    op *ops = calloc((size_t)n, sizeof *ops);
+    if (!ops) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (int i = 0; i < 64; i++) {
+        snprintf(k_phone[i], sizeof k_phone[i], "139%08d", (int)(rng() % 100000000));
+        snprintf(k_plate[i], sizeof k_plate[i], "GZ-A%05d", (int)(rng() % 100000));
+    }
+    for (long i = 0; i < n; i++) {
+        op *o = &ops[i];
+        unsigned f = (unsigned)(rng() % 6);
+        snprintf(o->id, sizeof o->id, "d%06d", (int)(rng() % NRECORDS));
+        o->field = k_fields[f];
+        o->kind = DC_STR;
+        switch (f) {
+        case 0: o->str = k_status[rng() % 5]; break;
+        case 1: o->str = k_phone[rng() % 64]; break;
+        case 2: o->str = k_plate[rng() % 64]; break;
+        case 3: o->str = k_route[rng() % 5]; break;
+        case 4: o->str = k_scope[rng() % 4]; break;
+        default:
+            o->kind = DC_INT;
+            o->num = (int64_t)(rng() % 6);
+            o->str = NULL;
+            break;
+        }
+    }
+    return ops;
+}
+
+/* ---- baseline: plain SQLite upserts ---- */
+
+static void sql_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "bench: sqlite: %s: %s\n", sql, msg ? msg : "?");
+        exit(1);
+    }
+}
+
+/* Upserts the workload into a fresh file with the replica's pragmas, in
+ * transactions of txn_size upserts; returns seconds. */
+static double baseline_run(const op *ops, long n, int run, long txn_size)
+{
+    char path[PATH_MAX_LEN];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    path_in_dir(path, sizeof path, "baseline", run);
+    remove_db(path);
+    if (sqlite3_open(path, &db) != SQLITE_OK) {
+        fprintf(stderr, "bench: cannot open %s\n", path);
+        exit(1);
+    }
+    sql_exec(db, "PRAGMA journal_mode=WAL");
+    sql_exec(db, "PRAGMA synchronous=NORMAL");
+    /* The rest of what the replica sets at open (store/schema.c), so the
+     * two differ only in what they do per operation. */
+    sql_exec(db, "PRAGMA foreign_keys=OFF");
+    sql_exec(db, "PRAGMA cache_size=-16384");
+    sql_exec(db, "CREATE TABLE t(id TEXT NOT NULL, field TEXT NOT NULL, value, "
+                 "PRIMARY KEY(id, field))");
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO t(id, field, value) VALUES(?,?,?) ON CONFLICT(id, field) "
+                           "DO UPDATE SET value=excluded.value",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench: prepare: %s\n", sqlite3_errmsg(db));
+        exit(1);
+    }
+    double t0 = now_s();
+    for (long i = 0; i < n; i += txn_size) {
+        long end = i + txn_size < n ? i + txn_size : n;
+        sql_exec(db, "BEGIN");
+        for (long j = i; j < end; j++) {
+            const op *o = &ops[j];
+            sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, o->field, -1, SQLITE_STATIC);
+            if (o->kind == DC_INT)
+                sqlite3_bind_int64(st, 3, o->num);
+            else
+                sqlite3_bind_text(st, 3, o->str, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                fprintf(stderr, "bench: upsert: %s\n", sqlite3_errmsg(db));
+                exit(1);
+            }
+            sqlite3_reset(st);
+        }
+        sql_exec(db, "COMMIT");
+    }
+    double t = now_s() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    remove_db(path);
+    return t;
+}
+
+/* ---- replicas ---- */
+
+static dc_replica *open_replica(const char *name, int i, dc_clock_fn clock, void *user)
+{
+    char path[PATH_MAX_LEN];
+    dc_replica *r = NULL;
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.device_name = name;
+    o.clock = clock;
+    o.clock_user = user;
+    path_in_dir(path, sizeof path, name, i);
+    remove_db(path);
+    int rc = dc_replica_open(&r, path, &o);
+    if (rc != 0)
+        die("dc_replica_open", rc, dc_error_last());
+    return r;
+}
+
+static void add_member(dc_replica *admin, const char *space, dc_replica *dev)
+{
+    dc_buf card = DC_BUF_INIT;
+    CHECK_R(dev, dc_replica_card(&card, dev));
+    CHECK_R(admin, dc_space_add(admin, space, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_buf_dispose(&card);
+}
+
+/* Writes the workload through the public transaction API; returns seconds. */
+static double write_workload(dc_replica *w, const char *space, const op *ops, long n)
+{
+    double t0 = now_s();
+    for (long i = 0; i < n; i += OPS_PER_TXN) {
+        long end = i + OPS_PER_TXN < n ? i + OPS_PER_TXN : n;
+        dc_txn *t = NULL;
+        CHECK_R(w, dc_txn_begin(&t, w, space));
+        for (long j = i; j < end; j++) {
+            const op *o = &ops[j];
+            int rc = dc_txn_set(t, "driver", o->id, o->field, o->kind, o->num, o->str);
+            if (rc != 0)
+                die("dc_txn_set", rc, dc_replica_errmsg(w));
+        }
+        CHECK_R(w, dc_txn_commit(t, NULL));
+    }
+    return now_s() - t0;
+}
+
+/* Reads an integer member of the flat JSON object an import reports. */
+static long report_field(const dc_buf *report, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = report->ptr ? strstr((const char *)report->ptr, pat) : NULL;
+    if (!p)
+        return -1;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    return strtol(p, NULL, 10);
+}
+
+static double ratio(double x, double y)
+{
+    return y > 0 ? x / y : 0;
+}
+
+/* ---- local_write and merge ---- */
+
+/* One receiver's merge: membership first (untimed; it brings the key),
+ * then the full bundle (timed), then the full bundle again, which is all
+ * duplicates (timed).  Returns the number of duplicate changes seen. */
+static long merge_run(dc_replica *rc, const dc_buf *members, const dc_buf *bundle,
+                      double *t_merge, double *t_dup)
+{
+    dc_buf rep = DC_BUF_INIT;
+    CHECK_R(rc, dc_bundle_import(rc, members->ptr, members->size, &rep));
+    double t0 = now_s();
+    CHECK_R(rc, dc_bundle_import(rc, bundle->ptr, bundle->size, &rep));
+    *t_merge = now_s() - t0;
+    if (report_field(&rep, "held") != 0 || report_field(&rep, "opaque") != 0 ||
+        report_field(&rep, "new") <= 0) {
+        fprintf(stderr, "bench: the receiver did not apply the bundle: %s\n",
+                (const char *)rep.ptr);
+        exit(1);
+    }
+    t0 = now_s();
+    CHECK_R(rc, dc_bundle_import(rc, bundle->ptr, bundle->size, &rep));
+    *t_dup = now_s() - t0;
+    long dup = report_field(&rep, "duplicate");
+    if (dup <= 0 || report_field(&rep, "new") != 0) {
+        fprintf(stderr, "bench: the second import was not all duplicates: %s\n",
+                (const char *)rep.ptr);
+        exit(1);
+    }
+    dc_buf_dispose(&rep);
+    return dup;
+}
+
+static void bench_write_and_merge(void)
+{
+    op *ops = make_workload(g_ops);
+    double base[MAX_RUNS], base1[MAX_RUNS], wr[MAX_RUNS], mg[MAX_RUNS], dup[MAX_RUNS];
+    dc_replica *recv[MAX_RUNS];
+    dc_buf space = DC_BUF_INIT, members = DC_BUF_INIT, bundle = DC_BUF_INIT;
+    dc_buf dump_w = DC_BUF_INIT;
+    long dup_changes = 0;
+
+    /* The receivers exist before anything is written: the writer adds them
+     * to its space, so the changes are under a key they will hold. */
+    for (int r = 0; r < g_runs; r++)
+        recv[r] = open_replica("receiver", r, NULL, NULL);
+
+    for (int r = 0; r < g_runs; r++) {
+        char path[PATH_MAX_LEN];
+        fprintf(stderr, "bench: local_write run %d/%d (%ld ops)...\n", r + 1, g_runs, g_ops);
+        base[r] = baseline_run(ops, g_ops, r, OPS_PER_TXN);
+
+        dc_replica *w = open_replica("writer", r, NULL, NULL);
+        CHECK_R(w, dc_space_create(&space, w, "bench branch"));
+        for (int k = 0; k < g_runs; k++)
+            add_member(w, (const char *)space.ptr, recv[k]);
+        /* Every writer does the same work; the last one's changes are what
+         * the receivers merge, so only its bundles are kept. */
+        if (r == g_runs - 1)
+            CHECK_R(w, dc_bundle_export(&members, w, (const char *)space.ptr));
+        wr[r] = write_workload(w, (const char *)space.ptr, ops, g_ops);
+        fprintf(stderr, "bench:   replica %.0f ops/s, sqlite %.0f ops/s\n", g_ops / wr[r],
+                g_ops / base[r]);
+        if (r == g_runs - 1) {
+            CHECK_R(w, dc_bundle_export(&bundle, w, (const char *)space.ptr));
+            CHECK_R(w, dc_replica_dump(&dump_w, w, (const char *)space.ptr));
+        }
+        dc_replica_close(w);
+        path_in_dir(path, sizeof path, "writer", r);
+        remove_db(path);
+    }
+    fprintf(stderr, "bench: bundle of %ld ops: %zu bytes\n", g_ops, bundle.size);
+
+    for (int k = 0; k < g_runs; k++) {
+        fprintf(stderr, "bench: merge run %d/%d...\n", k + 1, g_runs);
+        base1[k] = baseline_run(ops, g_ops, k, g_ops);
+        dup_changes = merge_run(recv[k], &members, &bundle, &mg[k], &dup[k]);
+        fprintf(stderr, "bench:   merge %.0f ops/s, re-import %.0f duplicate changes/s\n",
+                g_ops / mg[k], dup_changes / dup[k]);
+        /* A merge that is fast but wrong is worth nothing: the receiver
+         * must show exactly the writer's state. */
+        if (k == 0) {
+            dc_buf dump_r = DC_BUF_INIT;
+            CHECK_R(recv[k], dc_replica_dump(&dump_r, recv[k], (const char *)space.ptr));
+            if (dump_r.size != dump_w.size || memcmp(dump_r.ptr, dump_w.ptr, dump_w.size) != 0) {
+                fprintf(stderr, "bench: the receiver's dump differs from the writer's\n");
+                exit(1);
+            }
+            dc_buf_dispose(&dump_r);
+        }
+        dc_replica_close(recv[k]);
+    }
+
+    /* Rates come from the median time, which is the time of the median
+     * rate and keeps one stalled run from moving the figure. */
+    double b = g_ops / median(base, g_runs);
+    double x = g_ops / median(wr, g_runs);
+    printf("{\"bench\":\"local_write\",\"ops\":%ld,\"ops_per_txn\":%d,\"ops_per_s\":%.0f,"
+           "\"baseline_ops_per_s\":%.0f,\"ratio\":%.3f,\"runs\":%d}\n",
+           g_ops, OPS_PER_TXN, x, b, ratio(x, b), g_runs);
+    /* Merge is compared with the same baseline: the same triples upserted. */
+    /* An import is one SQLite transaction (all or nothing), so beside the
+     * contract's baseline the row also gives the same upserts in a single
+     * transaction, the fairer yardstick for a bulk merge. */
+    double m = g_ops / median(mg, g_runs);
+    double d = dup_changes / median(dup, g_runs);
+    double b1 = g_ops / median(base1, g_runs);
+    printf("{\"bench\":\"merge\",\"ops\":%ld,\"ops_per_s\":%.0f,\"baseline_ops_per_s\":%.0f,"
+           "\"ratio\":%.3f,\"runs\":%d,\"duplicate_changes_per_s\":%.0f,"
+           "\"duplicate_changes\":%ld,\"baseline_one_txn_ops_per_s\":%.0f,"
+           "\"ratio_one_txn\":%.3f}\n",
+           g_ops, m, b, ratio(m, b), g_runs, d, dup_changes, b1, ratio(m, b1));
+    fflush(stdout);
+    dc_buf_dispose(&space);
+    dc_buf_dispose(&members);
+    dc_buf_dispose(&bundle);
+    dc_buf_dispose(&dump_w);
+    free(ops);
+}
+
+/* ---- wire_bytes_per_change ---- */
+
+static int64_t pinned_clock(void *user)
+{
+    (void)user;
+    return INT64_C(1735689600000); /* 2025-01-01T00:00:00Z */
+}
+
+typedef struct find_change {
+    size_t size;   /* of the change with the highest sequence number */
+    uint64_t seq;
+    int nchanges;
+} find_change;
+
+static int each_envelope(void *user, uint64_t index, const uint8_t *env, size_t n)
+{
+    find_change *f = user;
+    dc__envelope e;
+    dc__err err;
+    (void)index;
+    if (dc__envelope_parse(&e, env, n, &err) != 0) {
+        fprintf(stderr, "bench: exported envelope does not parse: %s\n", err.msg);
+        exit(1);
+    }
+    if (e.kind == DC_ENV_KIND_CHANGE) {
+        if (e.seq > f->seq) {
+            f->seq = e.seq;
+            f->size = n;
+        }
+        f->nchanges++;
+    }
+    return 0;
+}
+
+static void bench_wire_bytes(void)
+{
+    static const char *const values[] = {"active", "resting", "on-route", "verified", "pending"};
+    dc_replica *w = open_replica("wire", 0, pinned_clock, NULL);
+    dc_buf space = DC_BUF_INIT, bundle = DC_BUF_INIT;
+    dc_txn *t = NULL;
+    char id[16];
+    CHECK_R(w, dc_space_create(&space, w, "wire branch"));
+    /* Creating a space may write changes of its own (its encrypted name);
+     * count them, so the one the transaction adds can be told apart. */
+    find_change before = {0, 0, 0};
+    uint64_t count = 0;
+    dc__err err;
+    CHECK_R(w, dc_bundle_export(&bundle, w, (const char *)space.ptr));
+    if (dc__bundle_parse(bundle.ptr, bundle.size, &count, each_envelope, &before, &err) != 0) {
+        fprintf(stderr, "bench: exported bundle does not parse: %s\n", err.msg);
+        exit(1);
+    }
+    CHECK_R(w, dc_txn_begin(&t, w, (const char *)space.ptr));
+    /* 100 distinct drivers drawn at random from the registry, each with a
+     * random status: no run of neighbouring ids or repeating values for
+     * the compressor to feed on that a real batch would not have. */
+    static int picked[NRECORDS];
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    memset(picked, 0, sizeof picked);
+    for (int i = 0; i < OPS_PER_TXN; i++) {
+        int k;
+        do {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            k = (int)((x >> 33) % NRECORDS);
+        } while (picked[k]);
+        picked[k] = 1;
+        snprintf(id, sizeof id, "d%06d", k);
+        int rc = dc_txn_set(t, "driver", id, "status", DC_STR, 0, values[(x >> 20) % 5]);
+        if (rc != 0)
+            die("dc_txn_set", rc, dc_replica_errmsg(w));
+    }
+    CHECK_R(w, dc_txn_commit(t, NULL));
+    CHECK_R(w, dc_bundle_export(&bundle, w, (const char *)space.ptr));
+
+    /* Parse the bundle with the codec and pick out the transaction's
+     * change (the newest one; the others are the space's membership and
+     * set-up), so that the figure is the envelope itself, without the
+     * bundle's framing. */
+    find_change f = {0, 0, 0};
+    if (dc__bundle_parse(bundle.ptr, bundle.size, &count, each_envelope, &f, &err) != 0) {
+        fprintf(stderr, "bench: exported bundle does not parse: %s\n", err.msg);
+        exit(1);
+    }
+    if (f.nchanges != before.nchanges + 1 || f.seq <= before.seq) {
+        fprintf(stderr, "bench: expected one new change envelope, found %d (%d before)\n",
+                f.nchanges, before.nchanges);
+        exit(1);
+    }
+    printf("{\"bench\":\"wire_bytes_per_change\",\"ops_per_txn\":%d,\"envelope_bytes\":%zu,"
+           "\"bytes_per_change\":%.2f,\"target\":40}\n",
+           OPS_PER_TXN, f.size, (double)f.size / OPS_PER_TXN);
+    fflush(stdout);
+    dc_replica_close(w);
+    dc_buf_dispose(&space);
+    dc_buf_dispose(&bundle);
+}
+
+/* ---- size ---- */
+
+static void bench_size(void)
+{
+    char tmp[512], cmd[1400];
+    struct stat st;
+    if (DC_BENCH_LIBPATH[0] == '\0' || stat(DC_BENCH_LIBPATH, &st) != 0) {
+        fprintf(stderr, "bench: size: shared library not found at '%s'; row skipped\n",
+                DC_BENCH_LIBPATH);
+        return;
+    }
+    /* strip works on a copy so the build tree keeps its symbols. */
+    snprintf(tmp, sizeof tmp, "%s/libdrivercore-stripped.so", g_dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && strip '%s'", DC_BENCH_LIBPATH, tmp, tmp);
+    if (system(cmd) != 0 || stat(tmp, &st) != 0) {
+        fprintf(stderr, "bench: size: '%s' failed; row skipped\n", cmd);
+        return;
+    }
+    printf("{\"bench\":\"size\",\"stripped_bytes\":%lld,\"target\":524288}\n",
+           (long long)st.st_size);
+    fflush(stdout);
+    unlink(tmp);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench [--quick] [--ops N] [--runs N] [--only NAME]\n"
+                    "  one JSON object per line on stdout; progress on stderr.\n"
+                    "  NAME: local_write (with merge), wire_bytes_per_change, size\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            g_ops = 2000;
+            g_runs = 1;
+        } else if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc) {
+            g_ops = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            g_runs = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (g_ops < OPS_PER_TXN || g_runs < 1 || g_runs > MAX_RUNS) {
+        usage();
+        return 2;
+    }
+    int rc = dc_global_init(NULL);
+    if (rc != 0)
+        die("dc_global_init", rc, dc_error_last());
+
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/dc-bench-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(g_dir)) {
+        fprintf(stderr, "bench: mkdtemp %s: %s\n", g_dir, strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "bench: files in %s\n", g_dir);
+    /* Also on the exit(1) paths, so a failed run leaves no files behind. */
+    atexit(cleanup_dir);
+
+    if (!only || strcmp(only, "local_write") == 0 || strcmp(only, "merge") == 0)
+        bench_write_and_merge();
+    if (!only || strcmp(only, "wire_bytes_per_change") == 0)
+        bench_wire_bytes();
+    if (!only || strcmp(only, "size") == 0)
+        bench_size();
+    return 0;
+}
