@@ -1,0 +1,177 @@
+/*
+ * A replica: one SQLite file on one device, with that device's identity
+ * (dc_replica in include/drivercore/replica.h).  This class owns the native
+ * handle; close() releases it and wipes the device's secrets from memory, so
+ * use try-with-resources.  There is no finalizer or Cleaner: closing on a GC
+ * thread would break the library's one-thread-at-a-time rule, and Cleaner is
+ * not available on Android before API 33.
+ *
+ * Thread safety: the C replica must be used by one thread at a time; every
+ * method here is synchronized on the Replica, so sharing one between threads
+ * is safe, if serialised.  A Txn locks the same monitor.
+ */
+package org.drivercore;
+
+public final class Replica implements AutoCloseable {
+    private long handle;
+    private Txn openTxn; // the C library allows one open transaction per replica
+
+    private Replica(long handle) {
+        this.handle = handle;
+    }
+
+    /** Opens the replica at path, creating it and a fresh device identity on first open. */
+    public static Replica open(String path) {
+        return open(path, null, false);
+    }
+
+    /**
+     * Opens (or creates) the replica at path.
+     *
+     * @param deviceName recorded in the device card when the replica is created; may be null
+     * @param mustExist  if true, fail with ENOTFOUND instead of creating a replica
+     */
+    public static Replica open(String path, String deviceName, boolean mustExist) {
+        if (path == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "Replica.open: path is null");
+        }
+        return new Replica(Native.open(Native.utf8z(path), Native.utf8z(deviceName), mustExist));
+    }
+
+    /** The version of the native library, e.g. "0.1.0". */
+    public static String libraryVersion() {
+        return Native.version();
+    }
+
+    /** Closes the replica, rolling back an open transaction first. Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (openTxn != null) {
+            openTxn.rollback();
+        }
+        if (handle != 0) {
+            long h = handle;
+            handle = 0;
+            Native.close(h);
+        }
+    }
+
+    public synchronized boolean isClosed() {
+        return handle == 0;
+    }
+
+    /** The handle, or EMISUSE if closed: a closed handle never reaches C. */
+    long h() {
+        if (handle == 0) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "the replica is closed");
+        }
+        return handle;
+    }
+
+    /** This device's id: the hex of its Ed25519 public key (64 chars). */
+    public synchronized String deviceId() {
+        return Native.str(Native.deviceId(h()));
+    }
+
+    /** The device card (JSON) to hand to a space admin. */
+    public synchronized String card() {
+        return Native.str(Native.card(h()));
+    }
+
+    /** The canonical JSON dump of every space this device can read. */
+    public synchronized String dump() {
+        return dump(null);
+    }
+
+    /** The canonical JSON dump of one space (hex id), or of all when space is null. */
+    public synchronized String dump(String space) {
+        return Native.str(Native.dump(h(), Native.utf8z(space)));
+    }
+
+    /** Status as JSON: device, clock and per-space counts. */
+    public synchronized String status() {
+        return Native.str(Native.status(h()));
+    }
+
+    // ---- spaces ----
+
+    /** Creates a space whose only member is this device, as admin. */
+    public Space createSpace(String name) {
+        return Space.create(this, name);
+    }
+
+    /** A handle on a space by its hex id (no check that it exists). */
+    public Space space(String id) {
+        return new Space(this, id);
+    }
+
+    /** The spaces this replica knows, as JSON (see dc_space_list). */
+    public synchronized String spaces() {
+        return Native.str(Native.spaceList(h()));
+    }
+
+    // ---- transactions ----
+
+    /** Begins a transaction on a space; commit or roll it back (try-with-resources rolls back). */
+    public synchronized Txn begin(String space) {
+        if (openTxn != null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE,
+                    "a transaction is already open on this replica; commit or roll it back first");
+        }
+        long t = Native.txnBegin(h(), Native.utf8z(space));
+        openTxn = new Txn(this, t);
+        return openTxn;
+    }
+
+    synchronized void txnEnded(Txn t) {
+        if (openTxn == t) {
+            openTxn = null;
+        }
+    }
+
+    // ---- records ----
+
+    /** One live record as JSON; ENOTFOUND if absent or deleted. */
+    public synchronized String get(String space, String type, String id) {
+        return Native.str(Native.recordGet(h(), Native.utf8z(space), Native.utf8z(type),
+                Native.utf8z(id)));
+    }
+
+    /** All live records of a type, as JSON {ID: record, ...}. */
+    public synchronized String list(String space, String type) {
+        return Native.str(Native.recordList(h(), Native.utf8z(space), Native.utf8z(type)));
+    }
+
+    /**
+     * Live records of a type whose register field equals value, or whose set
+     * field contains it, as JSON {ID: record, ...}.
+     */
+    public synchronized String find(String space, String type, String field, Object value) {
+        Values v = Values.of(value);
+        return Native.str(Native.recordFind(h(), Native.utf8z(space), Native.utf8z(type),
+                Native.utf8z(field), v.kind, v.num, v.str));
+    }
+
+    // ---- bundles ----
+
+    /** Every envelope this replica holds, as one bundle. */
+    public synchronized byte[] exportBundle() {
+        return exportBundle(null);
+    }
+
+    /** The envelopes of one space (hex id), or all when space is null. */
+    public synchronized byte[] exportBundle(String space) {
+        return Native.bundleExport(h(), Native.utf8z(space));
+    }
+
+    /**
+     * Imports a bundle, all or nothing.  Returns the report as JSON:
+     * {"envelopes": N, "new": N, "duplicate": N, "held": N, "opaque": N}.
+     */
+    public synchronized String importBundle(byte[] bundle) {
+        if (bundle == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "importBundle: bundle is null");
+        }
+        return Native.str(Native.bundleImport(h(), bundle));
+    }
+}

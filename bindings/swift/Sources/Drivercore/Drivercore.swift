@@ -1,0 +1,486 @@
+// Drivercore.swift — idiomatic Swift over the drivercore C API (the
+// CDrivercore module).  A Replica owns its C handle and closes it in deinit
+// (or earlier, with close()); a Txn owns its C transaction and rolls it back
+// in deinit unless committed; every failure is thrown as a DCError carrying
+// the library's code and message.  Strings cross as UTF-8 C strings, records
+// and listings come back as the library's canonical JSON text, bundles as
+// [UInt8].
+//
+// Thread safety follows the C library: a Replica (and the Txn and Space
+// values made from it) is used by one thread at a time; the types are
+// deliberately not Sendable, so Swift's concurrency checking enforces it.
+
+import CDrivercore
+
+// MARK: - Values
+
+/// A field value: the kinds drivercore stores (dc_kind).
+public enum Value: Equatable, Hashable, ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByIntegerLiteral, ExpressibleByStringLiteral
+{
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case string(String)
+
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+}
+
+/// The role of a device in a space (dc_role).
+public enum Role: Int32, CaseIterable, Sendable {
+    case reader = 1  // reads; cannot write
+    case member = 2  // reads and writes records
+    case admin = 3  // also adds devices
+
+    /// The library's name for the role ("reader", ...).
+    public var name: String { String(cString: dc_role_name(rawValue)) }
+}
+
+extension DCError.Code {
+    /// The name the linked C library gives this code (dc_error_name): equal
+    /// to `name` unless the bindings and the library disagree.
+    public var libraryName: String { String(cString: dc_error_name(rawValue)) }
+    /// The default message of the linked C library (dc_strerror).
+    public var libraryMessage: String { String(cString: dc_strerror(rawValue)) }
+}
+
+// MARK: - Marshalling helpers
+
+/// C copies of the string arguments of one call, freed when it goes away.
+/// Swift strings may contain NUL, which a C string cannot carry without
+/// being cut short silently, so such a string is refused.
+private final class CStrings {
+    private var owned: [UnsafeMutablePointer<CChar>] = []
+
+    func c(_ s: String?) throws -> UnsafePointer<CChar>? {
+        guard let s = s else { return nil }
+        if s.utf8.contains(0) {
+            throw DCError(code: .inval, message: "a string passed to drivercore contains a NUL character")
+        }
+        let bytes = s.utf8CString  // NUL-terminated
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        bytes.withUnsafeBufferPointer { src in
+            p.initialize(from: src.baseAddress!, count: src.count)
+        }
+        owned.append(p)
+        return UnsafePointer(p)
+    }
+
+    deinit {
+        for p in owned { p.deallocate() }
+    }
+}
+
+/// A dc_buf for one call, disposed by the caller with `defer`.
+private func newBuf() -> dc_buf {
+    var b = dc_buf()
+    dc_buf_init(&b)
+    return b
+}
+
+private func text(_ b: dc_buf) -> String {
+    guard let p = b.ptr, b.size > 0 else { return "" }
+    return String(decoding: UnsafeBufferPointer(start: p, count: Int(b.size)), as: UTF8.self)
+}
+
+private func bytes(_ b: dc_buf) -> [UInt8] {
+    guard let p = b.ptr, b.size > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: p, count: Int(b.size)))
+}
+
+/// Throws for a non-zero code.  The handle's message belongs to the last
+/// failed call on it and is used only when its code matches `rc`, so a stale
+/// message from an earlier failure is never attached to this one.
+private func check(_ rc: Int32, _ r: OpaquePointer?) throws {
+    if rc == 0 { return }
+    var message: String?
+    if let r = r, dc_replica_errcode(r) == rc {
+        message = String(cString: dc_replica_errmsg(r))
+    } else if dc_error_last_code() == rc {
+        message = String(cString: dc_error_last())
+    }
+    throw DCError(code: DCError.Code(rawValue: rc), message: message)
+}
+
+// MARK: - Replica
+
+/// One SQLite file on one device, with that device's identity.
+public final class Replica {
+    private var handle: OpaquePointer?
+    // The C library allows one open transaction per replica; weak, because
+    // the transaction keeps the replica alive, not the other way round.
+    fileprivate weak var openTxn: Txn?
+
+    /// Opens the replica at `path`, creating it and a fresh device identity
+    /// on first open.
+    /// - Parameters:
+    ///   - deviceName: recorded in the device card when the replica is created.
+    ///   - mustExist: fail with `.notfound` instead of creating a replica.
+    public init(path: String, deviceName: String? = nil, mustExist: Bool = false) throws {
+        let args = CStrings()
+        var opts = dc_replica_options()
+        opts.version = UInt32(DC_REPLICA_OPTIONS_VERSION)
+        opts.device_name = try args.c(deviceName)
+        opts.must_exist = mustExist ? 1 : 0
+        var r: OpaquePointer?
+        let rc = dc_replica_open(&r, try args.c(path), &opts)
+        try check(rc, nil)
+        handle = r
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the replica (rolling back an open transaction) and wipes its
+    /// secrets from memory.  Idempotent; later calls throw `.misuse`.
+    public func close() {
+        openTxn?.rollback()
+        if let h = handle {
+            handle = nil
+            dc_replica_close(h)
+        }
+    }
+
+    public var isClosed: Bool { handle == nil }
+
+    /// The C handle, or `.misuse` once closed: a closed handle never reaches C.
+    fileprivate func h() throws -> OpaquePointer {
+        guard let h = handle else {
+            throw DCError(code: .misuse, message: "the replica is closed")
+        }
+        return h
+    }
+
+    /// The version of the linked C library, e.g. "0.1.0".
+    public static var libraryVersion: String { String(cString: dc_version()) }
+
+    /// This device's id: the hex of its Ed25519 public key (64 characters).
+    public var deviceId: String {
+        get throws { String(cString: dc_replica_device_id(try h())) }
+    }
+
+    /// The device card (JSON) to hand to a space admin.
+    public func card() throws -> String {
+        let r = try h()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_replica_card(&out, r), r)
+        return text(out)
+    }
+
+    /// The canonical JSON dump of one space, or of all readable spaces.
+    public func dump(space: String? = nil) throws -> String {
+        let r = try h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_replica_dump(&out, r, try args.c(space)), r)
+        return text(out)
+    }
+
+    /// Status as JSON: device, clock and per-space counts.
+    public func status() throws -> String {
+        let r = try h()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_replica_status(&out, r), r)
+        return text(out)
+    }
+
+    // MARK: spaces
+
+    /// Creates a space whose only member is this device, as admin.
+    public func createSpace(name: String) throws -> Space {
+        let r = try h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_space_create(&out, r, try args.c(name)), r)
+        return Space(replica: self, id: text(out))
+    }
+
+    /// A space by its hex id (no check that it exists).
+    public func space(_ id: String) -> Space {
+        Space(replica: self, id: id)
+    }
+
+    /// The spaces this replica knows, as JSON (see dc_space_list).
+    public func spaces() throws -> String {
+        let r = try h()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_space_list(&out, r), r)
+        return text(out)
+    }
+
+    // MARK: transactions
+
+    /// Begins a transaction on a space.  Commit it; dropping it rolls back.
+    public func begin(space: String) throws -> Txn {
+        let r = try h()
+        if openTxn != nil {
+            throw DCError(
+                code: .misuse,
+                message: "a transaction is already open on this replica; commit or roll it back first")
+        }
+        let args = CStrings()
+        var t: OpaquePointer?
+        try check(dc_txn_begin(&t, r, try args.c(space)), r)
+        let txn = Txn(replica: self, handle: t!)
+        openTxn = txn
+        return txn
+    }
+
+    /// Runs `body` in a transaction and commits it; if `body` throws, the
+    /// transaction is rolled back and the error rethrown.  Returns the
+    /// change id ("" when `body` wrote nothing).
+    @discardableResult
+    public func write(space: String, _ body: (Txn) throws -> Void) throws -> String {
+        let txn = try begin(space: space)
+        do {
+            try body(txn)
+        } catch {
+            txn.rollback()
+            throw error
+        }
+        return try txn.commit()
+    }
+
+    // MARK: records
+
+    /// One live record as JSON; throws `.notfound` if absent or deleted.
+    public func record(space: String, type: String, id: String) throws -> String {
+        let r = try h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_record_get(&out, r, try args.c(space), try args.c(type), try args.c(id)), r)
+        return text(out)
+    }
+
+    /// All live records of a type, as JSON {ID: record, ...}.
+    public func records(space: String, type: String) throws -> String {
+        let r = try h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_record_list(&out, r, try args.c(space), try args.c(type)), r)
+        return text(out)
+    }
+
+    /// Live records of a type whose register `field` equals `value`, or whose
+    /// set `field` contains it, as JSON {ID: record, ...}.
+    public func find(space: String, type: String, field: String, equals value: Value) throws -> String {
+        let r = try h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        let (kind, num, str) = try lower(value, args)
+        try check(
+            dc_record_find(&out, r, try args.c(space), try args.c(type), try args.c(field), kind, num, str), r)
+        return text(out)
+    }
+
+    // MARK: bundles
+
+    /// The envelopes of one space, or all this replica holds, as one bundle.
+    public func exportBundle(space: String? = nil) throws -> [UInt8] {
+        let r = try h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_bundle_export(&out, r, try args.c(space)), r)
+        return bytes(out)
+    }
+
+    /// Imports a bundle, all or nothing.  Returns the report as JSON:
+    /// {"envelopes": N, "new": N, "duplicate": N, "held": N, "opaque": N}.
+    @discardableResult
+    public func importBundle(_ bundle: [UInt8]) throws -> String {
+        let r = try h()
+        var report = newBuf()
+        defer { dc_buf_dispose(&report) }
+        let rc = bundle.withUnsafeBufferPointer { p in
+            dc_bundle_import(r, p.baseAddress, p.count, &report)
+        }
+        try check(rc, r)
+        return text(report)
+    }
+}
+
+/// (kind, num, str) for the C API; `str` is owned by `args`.
+private func lower(_ v: Value, _ args: CStrings) throws -> (Int32, Int64, UnsafePointer<CChar>?) {
+    switch v {
+    case .null: return (Int32(DC_NULL.rawValue), 0, nil)
+    case .bool(let b): return (Int32(DC_BOOL.rawValue), b ? 1 : 0, nil)
+    case .int(let i): return (Int32(DC_INT.rawValue), i, nil)
+    case .string(let s): return (Int32(DC_STR.rawValue), 0, try args.c(s))
+    }
+}
+
+// MARK: - Space
+
+/// A space seen from one replica: a (replica, id) pair that owns nothing.
+public struct Space {
+    public let replica: Replica
+    /// The space's hex id (32 characters).
+    public let id: String
+
+    /// Adds the device described by `card` (another replica's `card()`) with
+    /// `role`, or changes its role.  Only an admin may.
+    public func add(card: String, role: Role) throws {
+        let r = try replica.h()
+        let args = CStrings()
+        try check(dc_space_add(r, try args.c(id), try args.c(card), role.rawValue), r)
+    }
+
+    /// The members, as JSON [{"device": HEX, "role": STR, "name": STR}, ...].
+    public func members() throws -> String {
+        let r = try replica.h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_space_members(&out, r, try args.c(id)), r)
+        return text(out)
+    }
+
+    public func begin() throws -> Txn { try replica.begin(space: id) }
+
+    @discardableResult
+    public func write(_ body: (Txn) throws -> Void) throws -> String {
+        try replica.write(space: id, body)
+    }
+
+    public func record(type: String, id recordId: String) throws -> String {
+        try replica.record(space: id, type: type, id: recordId)
+    }
+
+    public func records(type: String) throws -> String {
+        try replica.records(space: id, type: type)
+    }
+
+    public func find(type: String, field: String, equals value: Value) throws -> String {
+        try replica.find(space: id, type: type, field: field, equals: value)
+    }
+
+    public func dump() throws -> String { try replica.dump(space: id) }
+
+    public func exportBundle() throws -> [UInt8] { try replica.exportBundle(space: id) }
+}
+
+// MARK: - Txn
+
+/// A local transaction on the records of one space.  Operations collect in
+/// the C transaction; `commit()` turns them into one signed, encrypted change
+/// stored atomically.  After commit (successful or not) or rollback the Txn
+/// is spent and further calls throw `.misuse`; dropping an uncommitted Txn
+/// rolls it back.
+public final class Txn {
+    private let replica: Replica
+    private var handle: OpaquePointer?
+
+    fileprivate init(replica: Replica, handle: OpaquePointer) {
+        self.replica = replica
+        self.handle = handle
+    }
+
+    deinit {
+        rollback()
+    }
+
+    public var isOpen: Bool { handle != nil }
+
+    private func t() throws -> OpaquePointer {
+        guard let t = handle else {
+            throw DCError(code: .misuse, message: "the transaction was already committed or rolled back")
+        }
+        return t
+    }
+
+    /// Sets register `field` of the record (last writer wins).
+    public func set(_ type: String, _ id: String, _ field: String, _ value: Value) throws {
+        let (r, t) = (try replica.h(), try self.t())
+        let args = CStrings()
+        let (kind, num, str) = try lower(value, args)
+        try check(dc_txn_set(t, try args.c(type), try args.c(id), try args.c(field), kind, num, str), r)
+    }
+
+    /// Adds `value` to set `field` of the record (add-wins).
+    public func add(_ type: String, _ id: String, _ field: String, _ value: Value) throws {
+        let (r, t) = (try replica.h(), try self.t())
+        let args = CStrings()
+        let (kind, num, str) = try lower(value, args)
+        try check(dc_txn_add(t, try args.c(type), try args.c(id), try args.c(field), kind, num, str), r)
+    }
+
+    /// Removes `value` from set `field` (the adds of it this replica has seen).
+    public func remove(_ type: String, _ id: String, _ field: String, _ value: Value) throws {
+        let (r, t) = (try replica.h(), try self.t())
+        let args = CStrings()
+        let (kind, num, str) = try lower(value, args)
+        try check(dc_txn_remove(t, try args.c(type), try args.c(id), try args.c(field), kind, num, str), r)
+    }
+
+    /// Starts a new event on the record; fill it with `eventField`.
+    public func event(_ type: String, _ id: String) throws {
+        let (r, t) = (try replica.h(), try self.t())
+        let args = CStrings()
+        try check(dc_txn_event(t, try args.c(type), try args.c(id)), r)
+    }
+
+    /// Adds a key/value to the event most recently started.
+    public func eventField(_ key: String, _ value: Value) throws {
+        let (r, t) = (try replica.h(), try self.t())
+        let args = CStrings()
+        let (kind, num, str) = try lower(value, args)
+        try check(dc_txn_event_field(t, try args.c(key), kind, num, str), r)
+    }
+
+    /// Appends a whole event: `event` then one `eventField` per pair, in order.
+    public func event(_ type: String, _ id: String, _ fields: KeyValuePairs<String, Value>) throws {
+        try event(type, id)
+        for (k, v) in fields {
+            try eventField(k, v)
+        }
+    }
+
+    /// Deletes the record.
+    public func delete(_ type: String, _ id: String) throws {
+        let (r, t) = (try replica.h(), try self.t())
+        let args = CStrings()
+        try check(dc_txn_delete(t, try args.c(type), try args.c(id)), r)
+    }
+
+    /// Operations collected so far (0 once spent).
+    public var opCount: Int {
+        guard let t = handle else { return 0 }
+        return Int(dc_txn_op_count(t))
+    }
+
+    /// Commits: one change, stored and applied atomically.  Returns the
+    /// change's hex id ("" if there were no operations).  The transaction is
+    /// spent afterwards whether or not commit succeeded; on failure nothing
+    /// was written.
+    @discardableResult
+    public func commit() throws -> String {
+        let (r, t) = (try replica.h(), try self.t())
+        handle = nil  // the C library frees the transaction on every path
+        if replica.openTxn === self { replica.openTxn = nil }
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_txn_commit(t, &out), r)
+        return text(out)
+    }
+
+    /// Abandons the transaction.  A no-op once committed or rolled back.
+    public func rollback() {
+        guard let t = handle else { return }
+        handle = nil
+        if replica.openTxn === self { replica.openTxn = nil }
+        dc_txn_rollback(t)
+    }
+}
