@@ -87,60 +87,124 @@ static void throw_rc(JNIEnv *env, dc_replica *r, int rc)
     throw_code(env, rc, msg);
 }
 
-/* ---- arguments ---- */
+/* ---- one call ---- */
 
-/* Up to 6 string arguments of one call, copied out of their Java arrays and
- * freed together when the call ends. */
+/*
+ * The state of one native call: the replica whose last error explains a
+ * failure (0 before there is one), the string arguments copied so far, freed
+ * together when the call finishes, and whether everything so far succeeded.
+ * Once ok is 0 an exception is pending and the dc_* function is not called.
+ */
 typedef struct {
-    char *s[6];
+    JNIEnv *env;
+    jlong r;
+    int ok;
     int n;
-} args;
+    char *s[6];
+} call;
 
-/* The C string of a NUL-terminated UTF-8 byte array from Native.utf8z, or
- * NULL for a null array.  Sets *ok to 0 (with an exception pending) when the
- * copy fails or the array is not NUL-terminated. */
-static const char *arg(JNIEnv *env, args *a, jbyteArray b, int *ok)
+static void call_init(call *c, JNIEnv *env, jlong r)
 {
+    c->env = env;
+    c->r = r;
+    c->ok = 1;
+    c->n = 0;
+}
+
+/* Refuses a zero handle: a bug in the Java layer, reported not crashed on. */
+static int live(JNIEnv *env, jlong h)
+{
+    if (h == 0) {
+        throw_code(env, DC_EMISUSE, "jni: closed or null handle");
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * begin(), begin_txn() and arg() return c->ok, so that a method chains them
+ * with && and calls its dc_* function only when all succeeded; whatever
+ * failed first has left its exception pending, and finish() then only frees.
+ */
+
+/* Starts a call on replica handle r, refusing a zero handle. */
+static int begin(call *c, JNIEnv *env, jlong r)
+{
+    call_init(c, env, r);
+    c->ok = live(env, r);
+    return c->ok;
+}
+
+/* Starts a call on transaction handle t of replica handle r. */
+static int begin_txn(call *c, JNIEnv *env, jlong r, jlong t)
+{
+    if (begin(c, env, r)) {
+        c->ok = live(env, t);
+    }
+    return c->ok;
+}
+
+/* Sets *out to the C string of a NUL-terminated UTF-8 byte array from
+ * Native.utf8z, or to NULL for a null array.  Fails (with an exception
+ * pending) when the copy fails or the array is not NUL-terminated. */
+static int arg(call *c, const char **out, jbyteArray b)
+{
+    JNIEnv *env = c->env;
+    const char *why = "jni: string argument not NUL-terminated";
+    int code = DC_EMISUSE;
     jsize n;
     char *s;
 
-    if (!*ok || b == NULL) {
-        return NULL;
+    *out = NULL;
+    if (!c->ok || b == NULL) {
+        return c->ok;
     }
-    if (a->n >= (int)(sizeof a->s / sizeof a->s[0])) {
-        *ok = 0;
-        throw_code(env, DC_EMISUSE, "jni: too many string arguments (glue bug)");
-        return NULL;
+    if (c->n >= (int)(sizeof c->s / sizeof c->s[0])) {
+        why = "jni: too many string arguments (glue bug)";
+        goto fail;
     }
     n = (*env)->GetArrayLength(env, b);
     if (n < 1) {
-        *ok = 0;
-        throw_code(env, DC_EMISUSE, "jni: string argument not NUL-terminated");
-        return NULL;
+        goto fail;
     }
     s = malloc((size_t)n);
     if (s == NULL) {
-        *ok = 0;
-        throw_code(env, DC_ENOMEM, "jni: out of memory copying a string argument");
-        return NULL;
+        code = DC_ENOMEM;
+        why = "jni: out of memory copying a string argument";
+        goto fail;
     }
     (*env)->GetByteArrayRegion(env, b, 0, n, (jbyte *)s);
     if (s[n - 1] != '\0') {
         free(s);
-        *ok = 0;
-        throw_code(env, DC_EMISUSE, "jni: string argument not NUL-terminated");
-        return NULL;
+        goto fail;
     }
-    a->s[a->n++] = s;
-    return s;
+    c->s[c->n++] = s;
+    *out = s;
+    return 1;
+
+fail:
+    c->ok = 0;
+    throw_code(env, code, why);
+    return 0;
 }
 
-static void args_free(args *a)
+/*
+ * Finishes a call whose dc_* function returned rc; rc is ignored when an
+ * argument failed, since the function was then not called and the exception
+ * explaining why is already pending.  Throws for a failure, frees the
+ * arguments, and returns 1 when the call succeeded.
+ */
+static int finish(call *c, int rc)
 {
-    for (int i = 0; i < a->n; i++) {
-        free(a->s[i]);
+    if (c->ok && rc != 0) {
+        throw_rc(c->env, R(c->r), rc);
+        c->ok = 0;
     }
-    a->n = 0;
+    for (int i = 0; i < c->n; i++) {
+        free(c->s[i]);
+    }
+    c->n = 0;
+    return c->ok;
 }
 
 /* ---- results ---- */
@@ -160,22 +224,67 @@ static jbyteArray bytes(JNIEnv *env, const void *p, size_t n)
     return out;
 }
 
-/* The buffer's content as a byte[], then the buffer disposed. */
-static jbyteArray take_buf(JNIEnv *env, dc_buf *b)
+/* finish() for a call that fills *out: the buffer's content as a byte[] on
+ * success, else NULL with an exception pending; *out is disposed either way. */
+static jbyteArray finish_buf(call *c, int rc, dc_buf *out)
 {
-    jbyteArray out = bytes(env, b->ptr, b->size);
-    dc_buf_dispose(b);
-    return out;
+    jbyteArray res = finish(c, rc) ? bytes(c->env, out->ptr, out->size) : NULL;
+    dc_buf_dispose(out);
+    return res;
 }
 
-/* Refuses a zero handle: a bug in the Java layer, reported not crashed on. */
-static int live(JNIEnv *env, jlong h)
+/* finish_buf() for a call on replica r that took no string arguments. */
+static jbyteArray buf_result(JNIEnv *env, jlong r, int rc, dc_buf *out)
 {
-    if (h == 0) {
-        throw_code(env, DC_EMISUSE, "jni: closed or null handle");
-        return 0;
+    call c;
+    call_init(&c, env, r);
+    return finish_buf(&c, rc, out);
+}
+
+/* ---- shared shapes ---- */
+
+/* The entry points that several native methods wrap alike, each wrapped once
+ * here and handed the dc_* function to call. */
+typedef int (*replica_fn)(dc_buf *out, dc_replica *r);
+typedef int (*replica_str_fn)(dc_buf *out, dc_replica *r, const char *s);
+typedef int (*txn_record_fn)(dc_txn *t, const char *type, const char *id);
+typedef int (*txn_value_fn)(dc_txn *t, const char *type, const char *id, const char *field,
+                            int kind, int64_t num, const char *str);
+
+static jbyteArray replica_buf(JNIEnv *env, jlong r, replica_fn fn)
+{
+    dc_buf out = DC_BUF_INIT;
+
+    if (!live(env, r)) {
+        return NULL;
     }
-    return 1;
+    return buf_result(env, r, fn(&out, R(r)), &out);
+}
+
+static jbyteArray replica_str_buf(JNIEnv *env, jlong r, jbyteArray js, replica_str_fn fn)
+{
+    call c;
+    dc_buf out = DC_BUF_INIT;
+    const char *s;
+    int rc = 0;
+
+    if (begin(&c, env, r) && arg(&c, &s, js)) {
+        rc = fn(&out, R(r), s);
+    }
+    return finish_buf(&c, rc, &out);
+}
+
+static void txn_record(JNIEnv *env, jlong r, jlong t, jbyteArray jtype, jbyteArray jid,
+                       txn_record_fn fn)
+{
+    call c;
+    const char *type, *id;
+    int rc = 0;
+
+    if (begin_txn(&c, env, r, t) && arg(&c, &type, jtype) && arg(&c, &id, jid)) {
+        rc = fn(T(t), type, id);
+    }
+    finish(&c, rc);
 }
 
 /* ---- library ---- */
@@ -211,26 +320,21 @@ static jstring n_role_name(JNIEnv *env, jclass cls, jint role)
 static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
                     jboolean must_exist)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     dc_replica *r = NULL;
     dc_replica_options opts = DC_REPLICA_OPTIONS_INIT;
-    const char *path = arg(env, &a, jpath, &ok);
-    const char *name = arg(env, &a, jname, &ok);
+    const char *path, *name;
+    int rc = 0;
     (void)cls;
 
-    if (ok) {
-        int rc;
+    /* No replica yet: a failure is explained by dc_error_last(). */
+    call_init(&c, env, 0);
+    if (arg(&c, &path, jpath) && arg(&c, &name, jname)) {
         opts.device_name = name;
         opts.must_exist = must_exist ? 1 : 0;
         rc = dc_replica_open(&r, path, &opts);
-        if (rc != 0) {
-            throw_rc(env, NULL, rc);
-            r = NULL;
-        }
     }
-    args_free(&a);
-    return H(r);
+    return finish(&c, rc) ? H(r) : 0;
 }
 
 static void n_close(JNIEnv *env, jclass cls, jlong r)
@@ -253,287 +357,122 @@ static jbyteArray n_device_id(JNIEnv *env, jclass cls, jlong r)
 
 static jbyteArray n_card(JNIEnv *env, jclass cls, jlong r)
 {
-    dc_buf out = DC_BUF_INIT;
-    int rc;
     (void)cls;
-    if (!live(env, r)) {
-        return NULL;
-    }
-    rc = dc_replica_card(&out, R(r));
-    if (rc != 0) {
-        dc_buf_dispose(&out);
-        throw_rc(env, R(r), rc);
-        return NULL;
-    }
-    return take_buf(env, &out);
+    return replica_buf(env, r, dc_replica_card);
 }
 
 static jbyteArray n_dump(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
 {
-    args a = {{0}, 0};
-    int ok = 1;
-    dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
-    const char *space;
     (void)cls;
-
-    if (!live(env, r)) {
-        return NULL;
-    }
-    space = arg(env, &a, jspace, &ok);
-    if (ok) {
-        int rc = dc_replica_dump(&out, R(r), space);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return replica_str_buf(env, r, jspace, dc_replica_dump);
 }
 
 static jbyteArray n_status(JNIEnv *env, jclass cls, jlong r)
 {
-    dc_buf out = DC_BUF_INIT;
-    int rc;
     (void)cls;
-    if (!live(env, r)) {
-        return NULL;
-    }
-    rc = dc_replica_status(&out, R(r));
-    if (rc != 0) {
-        dc_buf_dispose(&out);
-        throw_rc(env, R(r), rc);
-        return NULL;
-    }
-    return take_buf(env, &out);
+    return replica_buf(env, r, dc_replica_status);
 }
 
 /* ---- spaces ---- */
 
 static jbyteArray n_space_create(JNIEnv *env, jclass cls, jlong r, jbyteArray jname)
 {
-    args a = {{0}, 0};
-    int ok = 1;
-    dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
-    const char *name;
     (void)cls;
-
-    if (!live(env, r)) {
-        return NULL;
-    }
-    name = arg(env, &a, jname, &ok);
-    if (ok) {
-        int rc = dc_space_create(&out, R(r), name);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return replica_str_buf(env, r, jname, dc_space_create);
 }
 
 static void n_space_add(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jcard,
                         jint role)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     const char *space, *card;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r)) {
-        return;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &card, jcard)) {
+        rc = dc_space_add(R(r), space, card, role);
     }
-    space = arg(env, &a, jspace, &ok);
-    card = arg(env, &a, jcard, &ok);
-    if (ok) {
-        int rc = dc_space_add(R(r), space, card, role);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        }
-    }
-    args_free(&a);
+    finish(&c, rc);
 }
 
 static jbyteArray n_space_list(JNIEnv *env, jclass cls, jlong r)
 {
-    dc_buf out = DC_BUF_INIT;
-    int rc;
     (void)cls;
-    if (!live(env, r)) {
-        return NULL;
-    }
-    rc = dc_space_list(&out, R(r));
-    if (rc != 0) {
-        dc_buf_dispose(&out);
-        throw_rc(env, R(r), rc);
-        return NULL;
-    }
-    return take_buf(env, &out);
+    return replica_buf(env, r, dc_space_list);
 }
 
 static jbyteArray n_space_members(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
 {
-    args a = {{0}, 0};
-    int ok = 1;
-    dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
-    const char *space;
     (void)cls;
-
-    if (!live(env, r)) {
-        return NULL;
-    }
-    space = arg(env, &a, jspace, &ok);
-    if (ok) {
-        int rc = dc_space_members(&out, R(r), space);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return replica_str_buf(env, r, jspace, dc_space_members);
 }
 
 /* ---- transactions ---- */
 
 static jlong n_txn_begin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     dc_txn *t = NULL;
     const char *space;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r)) {
-        return 0;
+    if (begin(&c, env, r) && arg(&c, &space, jspace)) {
+        rc = dc_txn_begin(&t, R(r), space);
     }
-    space = arg(env, &a, jspace, &ok);
-    if (ok) {
-        int rc = dc_txn_begin(&t, R(r), space);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-            t = NULL;
-        }
-    }
-    args_free(&a);
-    return H(t);
+    return finish(&c, rc) ? H(t) : 0;
 }
 
-/* Op codes shared with Native.OP_SET / OP_ADD / OP_REMOVE. */
+/* The function of each op code shared with Native.OP_SET / OP_ADD / OP_REMOVE. */
 enum { OP_SET = 0, OP_ADD = 1, OP_REMOVE = 2 };
+static const txn_value_fn txn_value_ops[] = {
+    [OP_SET] = dc_txn_set,
+    [OP_ADD] = dc_txn_add,
+    [OP_REMOVE] = dc_txn_remove,
+};
 
 static void n_txn_field(JNIEnv *env, jclass cls, jlong r, jlong t, jint op, jbyteArray jtype,
                         jbyteArray jid, jbyteArray jfield, jint kind, jlong num, jbyteArray jstr)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     const char *type, *id, *field, *str;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r) || !live(env, t)) {
-        return;
+    if (begin_txn(&c, env, r, t) && arg(&c, &type, jtype) && arg(&c, &id, jid) &&
+        arg(&c, &field, jfield) && arg(&c, &str, jstr)) {
+        int known = op >= 0 && op < (jint)(sizeof txn_value_ops / sizeof txn_value_ops[0]);
+        rc = known ? txn_value_ops[op](T(t), type, id, field, kind, num, str) : DC_EMISUSE;
     }
-    type = arg(env, &a, jtype, &ok);
-    id = arg(env, &a, jid, &ok);
-    field = arg(env, &a, jfield, &ok);
-    str = arg(env, &a, jstr, &ok);
-    if (ok) {
-        int rc;
-        switch (op) {
-        case OP_SET:
-            rc = dc_txn_set(T(t), type, id, field, kind, num, str);
-            break;
-        case OP_ADD:
-            rc = dc_txn_add(T(t), type, id, field, kind, num, str);
-            break;
-        case OP_REMOVE:
-            rc = dc_txn_remove(T(t), type, id, field, kind, num, str);
-            break;
-        default:
-            rc = DC_EMISUSE;
-            break;
-        }
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        }
-    }
-    args_free(&a);
+    finish(&c, rc);
 }
 
 static void n_txn_event(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jtype,
                         jbyteArray jid)
 {
-    args a = {{0}, 0};
-    int ok = 1;
-    const char *type, *id;
     (void)cls;
-
-    if (!live(env, r) || !live(env, t)) {
-        return;
-    }
-    type = arg(env, &a, jtype, &ok);
-    id = arg(env, &a, jid, &ok);
-    if (ok) {
-        int rc = dc_txn_event(T(t), type, id);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        }
-    }
-    args_free(&a);
+    txn_record(env, r, t, jtype, jid, dc_txn_event);
 }
 
 static void n_txn_event_field(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jkey,
                               jint kind, jlong num, jbyteArray jstr)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     const char *key, *str;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r) || !live(env, t)) {
-        return;
+    if (begin_txn(&c, env, r, t) && arg(&c, &key, jkey) && arg(&c, &str, jstr)) {
+        rc = dc_txn_event_field(T(t), key, kind, num, str);
     }
-    key = arg(env, &a, jkey, &ok);
-    str = arg(env, &a, jstr, &ok);
-    if (ok) {
-        int rc = dc_txn_event_field(T(t), key, kind, num, str);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        }
-    }
-    args_free(&a);
+    finish(&c, rc);
 }
 
 static void n_txn_delete(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jtype,
                          jbyteArray jid)
 {
-    args a = {{0}, 0};
-    int ok = 1;
-    const char *type, *id;
     (void)cls;
-
-    if (!live(env, r) || !live(env, t)) {
-        return;
-    }
-    type = arg(env, &a, jtype, &ok);
-    id = arg(env, &a, jid, &ok);
-    if (ok) {
-        int rc = dc_txn_delete(T(t), type, id);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        }
-    }
-    args_free(&a);
+    txn_record(env, r, t, jtype, jid, dc_txn_delete);
 }
 
 static jlong n_txn_op_count(JNIEnv *env, jclass cls, jlong t)
@@ -548,7 +487,6 @@ static jlong n_txn_op_count(JNIEnv *env, jclass cls, jlong t)
 static jbyteArray n_txn_commit(JNIEnv *env, jclass cls, jlong r, jlong t)
 {
     dc_buf id = DC_BUF_INIT;
-    int rc;
     (void)cls;
 
     if (!live(env, r) || !live(env, t)) {
@@ -556,13 +494,7 @@ static jbyteArray n_txn_commit(JNIEnv *env, jclass cls, jlong r, jlong t)
     }
     /* Frees the transaction on every path; the Java side has already
      * forgotten the handle. */
-    rc = dc_txn_commit(T(t), &id);
-    if (rc != 0) {
-        dc_buf_dispose(&id);
-        throw_rc(env, R(r), rc);
-        return NULL;
-    }
-    return take_buf(env, &id);
+    return buf_result(env, r, dc_txn_commit(T(t), &id), &id);
 }
 
 static void n_txn_rollback(JNIEnv *env, jclass cls, jlong t)
@@ -577,123 +509,62 @@ static void n_txn_rollback(JNIEnv *env, jclass cls, jlong t)
 static jbyteArray n_record_get(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
                                jbyteArray jtype, jbyteArray jid)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
     const char *space, *type, *id;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r)) {
-        return NULL;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
+        arg(&c, &id, jid)) {
+        rc = dc_record_get(&out, R(r), space, type, id);
     }
-    space = arg(env, &a, jspace, &ok);
-    type = arg(env, &a, jtype, &ok);
-    id = arg(env, &a, jid, &ok);
-    if (ok) {
-        int rc = dc_record_get(&out, R(r), space, type, id);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return finish_buf(&c, rc, &out);
 }
 
 static jbyteArray n_record_list(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
                                 jbyteArray jtype)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
     const char *space, *type;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r)) {
-        return NULL;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype)) {
+        rc = dc_record_list(&out, R(r), space, type);
     }
-    space = arg(env, &a, jspace, &ok);
-    type = arg(env, &a, jtype, &ok);
-    if (ok) {
-        int rc = dc_record_list(&out, R(r), space, type);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return finish_buf(&c, rc, &out);
 }
 
 static jbyteArray n_record_find(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
                                 jbyteArray jtype, jbyteArray jfield, jint kind, jlong num,
                                 jbyteArray jstr)
 {
-    args a = {{0}, 0};
-    int ok = 1;
+    call c;
     dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
     const char *space, *type, *field, *str;
+    int rc = 0;
     (void)cls;
 
-    if (!live(env, r)) {
-        return NULL;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
+        arg(&c, &field, jfield) && arg(&c, &str, jstr)) {
+        rc = dc_record_find(&out, R(r), space, type, field, kind, num, str);
     }
-    space = arg(env, &a, jspace, &ok);
-    type = arg(env, &a, jtype, &ok);
-    field = arg(env, &a, jfield, &ok);
-    str = arg(env, &a, jstr, &ok);
-    if (ok) {
-        int rc = dc_record_find(&out, R(r), space, type, field, kind, num, str);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return finish_buf(&c, rc, &out);
 }
 
 /* ---- bundles ---- */
 
 static jbyteArray n_bundle_export(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
 {
-    args a = {{0}, 0};
-    int ok = 1;
-    dc_buf out = DC_BUF_INIT;
-    jbyteArray res = NULL;
-    const char *space;
     (void)cls;
-
-    if (!live(env, r)) {
-        return NULL;
-    }
-    space = arg(env, &a, jspace, &ok);
-    if (ok) {
-        int rc = dc_bundle_export(&out, R(r), space);
-        if (rc != 0) {
-            throw_rc(env, R(r), rc);
-        } else {
-            res = bytes(env, out.ptr, out.size);
-        }
-    }
-    dc_buf_dispose(&out);
-    args_free(&a);
-    return res;
+    return replica_str_buf(env, r, jspace, dc_bundle_export);
 }
 
 static jbyteArray n_bundle_import(JNIEnv *env, jclass cls, jlong r, jbyteArray jdata)
 {
     dc_buf report = DC_BUF_INIT;
-    jbyteArray res = NULL;
     jbyte *data;
     jsize n;
     int rc;
@@ -715,13 +586,7 @@ static jbyteArray n_bundle_import(JNIEnv *env, jclass cls, jlong r, jbyteArray j
     }
     rc = dc_bundle_import(R(r), (const uint8_t *)data, (size_t)n, &report);
     (*env)->ReleaseByteArrayElements(env, jdata, data, JNI_ABORT);
-    if (rc != 0) {
-        throw_rc(env, R(r), rc);
-    } else {
-        res = bytes(env, report.ptr, report.size);
-    }
-    dc_buf_dispose(&report);
-    return res;
+    return buf_result(env, r, rc, &report);
 }
 
 /* ---- registration ---- */
