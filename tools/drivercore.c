@@ -23,17 +23,11 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "tool.h"
 
 #ifndef DRIVERCORE_TOOL_VERSION
 #define DRIVERCORE_TOOL_VERSION "unknown"
 #endif
-
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
-/* The HLC keeps 48 bits of milliseconds (year 10889); a pinned clock beyond
- * that could not be represented, so it is refused here with a clear message
- * rather than wrapped silently inside the library. */
-#define NOW_MS_MAX ((int64_t)0xFFFFFFFFFFFFLL)
 
 static const char usage_text[] =
     "usage: drivercore COMMAND ...\n"
@@ -67,70 +61,7 @@ static const char usage_text[] =
     "Environment: DRIVERCORE_NOW_MS pins the wall clock (ms since the epoch).\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
-/* ---- messages ---- */
-
-#if defined(__GNUC__)
-#define TOOL_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define TOOL_PRINTF(a, b)
-#endif
-
-/* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
- * `return fail(...)`. */
-static int fail(const char *fmt, ...) TOOL_PRINTF(1, 2);
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("drivercore: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAIL;
-}
-
-/* A usage error: the message, a pointer to --help, exit status 2. */
-static int usage_error(const char *fmt, ...) TOOL_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("drivercore: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n(run `drivercore --help` for usage)\n", stderr);
-    return EXIT_USAGE;
-}
-
-/* The handle's message, or the code's default message when the library
- * left none, so the user always learns something. */
-static const char *replica_why(const dc_replica *r, int rc)
-{
-    const char *m = dc_replica_errmsg(r);
-    return (m && *m) ? m : dc_strerror(rc);
-}
-
-/* "<what>: <why>", without saying <what> twice when the library's message
- * already starts with it. */
-static int fail_r(const dc_replica *r, int rc, const char *what)
-{
-    const char *why = replica_why(r, rc);
-    size_t n = strlen(what);
-    if (strncmp(why, what, n) == 0 && why[n] == ':')
-        return fail("%s", why);
-    return fail("%s: %s", what, why);
-}
-
 /* ---- output ---- */
-
-/* Library JSON goes out exactly as produced (dump must stay byte-identical
- * across replicas), followed by one newline. */
-static void print_buf(const dc_buf *b)
-{
-    if (b->size > 0)
-        fwrite(b->ptr, 1, b->size, stdout);
-    fputc('\n', stdout);
-}
 
 /* JSON the tool builds itself (steals the reference). */
 static int print_json(json_t *j)
@@ -230,116 +161,6 @@ static int want_pos(const args *a, int min, int max, const char *cmd, const char
     return EXIT_OK;
 }
 
-/* ---- the clock ---- */
-
-static int64_t pinned_now;
-static bool clock_pinned;
-
-static int64_t pinned_clock(void *user)
-{
-    return *(const int64_t *)user;
-}
-
-/* Reads DRIVERCORE_NOW_MS: unset or empty means the system clock. */
-static int read_clock_env(void)
-{
-    const char *s = getenv("DRIVERCORE_NOW_MS");
-    char *end = NULL;
-    long long v;
-    if (!s || !*s)
-        return EXIT_OK;
-    if (*s < '0' || *s > '9')
-        return usage_error("DRIVERCORE_NOW_MS='%s' is not a number of milliseconds since "
-                           "the epoch (digits only)", s);
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno == ERANGE || *end != '\0' || v < 0 || v > NOW_MS_MAX)
-        return usage_error("DRIVERCORE_NOW_MS='%s' is not a number of milliseconds since "
-                           "the epoch between 0 and %lld", s, (long long)NOW_MS_MAX);
-    pinned_now = (int64_t)v;
-    clock_pinned = true;
-    return EXIT_OK;
-}
-
-/* ---- opening replicas ---- */
-
-static bool path_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* Opens an existing replica.  The existence check here comes before the
- * library's must_exist, so that a mistyped path never leaves a stray file
- * behind whatever the storage layer does on open. */
-static int open_existing(dc_replica **out, const char *path)
-{
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    int rc;
-    *out = NULL;
-    if (!path_exists(path))
-        return fail("no replica at '%s' (create one with `drivercore init %s`)", path, path);
-    o.must_exist = 1;
-    if (clock_pinned) {
-        o.clock = pinned_clock;
-        o.clock_user = &pinned_now;
-    }
-    rc = dc_replica_open(out, path, &o);
-    if (rc != 0)
-        return fail("cannot open replica '%s': %s", path,
-                    *dc_error_last() ? dc_error_last() : dc_strerror(rc));
-    return EXIT_OK;
-}
-
-/* ---- reading whole files ---- */
-
-/* Reads a whole file (or stdin for "-") into a NUL-terminated malloc'd
- * string. */
-static char *read_file(const char *path, size_t *len_out, int *err)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    *err = 0;
-    if (!f) {
-        *err = errno;
-        return NULL;
-    }
-    for (;;) {
-        size_t n;
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                *err = ENOMEM;
-                goto fail;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                *err = errno ? errno : EIO;
-                goto fail;
-            }
-            break;
-        }
-    }
-    buf[len] = '\0';
-    if (f != stdin)
-        fclose(f);
-    if (len_out)
-        *len_out = len;
-    return buf;
-fail:
-    free(buf);
-    if (f != stdin)
-        fclose(f);
-    return NULL;
-}
-
 /* ---- commands: identity ---- */
 
 static int print_card(dc_replica *r)
@@ -371,10 +192,7 @@ static int cmd_init(int argc, char **argv)
                     "%s` to see its card)", a.pos[0], a.pos[0]);
     o.device_name = a.name;
     o.must_exist = 0;
-    if (clock_pinned) {
-        o.clock = pinned_clock;
-        o.clock_user = &pinned_now;
-    }
+    tool_clock_options(&o);
     rc = dc_replica_open(&r, a.pos[0], &o);
     if (rc != 0)
         return fail("init: cannot create replica '%s': %s", a.pos[0],

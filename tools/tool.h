@@ -1,0 +1,69 @@
+/*
+ * The pieces every `drivercore` subcommand shares: exit codes, messages in
+ * the tool's one format, the pinned clock (DRIVERCORE_NOW_MS), opening
+ * replicas without ever creating one by mistake, reading whole files, and
+ * a small option parser.  Subcommands in other files (the domain commands)
+ * use these so that every command behaves and reports alike.
+ */
+#ifndef DRIVERCORE_TOOL_H
+#define DRIVERCORE_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivercore.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+#if defined(__GNUC__)
+#define TOOL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TOOL_PRINTF(a, b)
+#endif
+
+/* The HLC keeps 48 bits of milliseconds (year 10889); a pinned clock beyond
+ * that could not be represented, so it is refused with a clear message. */
+#define NOW_MS_MAX ((int64_t)0xFFFFFFFFFFFFLL)
+
+/* "drivercore: <message>" on stderr; returns EXIT_FAIL. */
+int fail(const char *fmt, ...) TOOL_PRINTF(1, 2);
+/* A usage error: the message, a pointer to --help; returns EXIT_USAGE. */
+int usage_error(const char *fmt, ...) TOOL_PRINTF(1, 2);
+/* The handle's message, or the code's default message when there is none. */
+const char *replica_why(const dc_replica *r, int rc);
+/* "<what>: <why>", without saying <what> twice. Returns EXIT_FAIL. */
+int fail_r(const dc_replica *r, int rc, const char *what);
+/* Library JSON exactly as produced, then one newline. */
+void print_buf(const dc_buf *b);
+
+/* Reads DRIVERCORE_NOW_MS (unset or empty: the system clock). */
+int read_clock_env(void);
+/* Sets the pinned clock, if any, on replica options. */
+void tool_clock_options(dc_replica_options *o);
+/* The clock the tool runs on, in ms since the epoch (pinned or system). */
+int64_t tool_now_ms(void);
+
+bool path_exists(const char *path);
+/* Opens an existing replica; never creates a file. */
+int open_existing(dc_replica **out, const char *path);
+/* A whole file (or stdin for "-"), NUL-terminated, malloc'd. */
+char *read_file(const char *path, size_t *len_out, int *err);
+
+/* ---- a small option parser for subcommands ----
+ * `allowed` lists option names; a name ending in '!' is a flag without a
+ * value.  `--opt VALUE`, `--opt=VALUE`; `--` ends options. */
+typedef struct tool_args {
+    const char *pos[16];
+    int npos;
+    const char *names[16];
+    const char *vals[16];
+    int nopt;
+} tool_args;
+
+int tool_parse(tool_args *a, int argc, char **argv, int start, const char *const *allowed,
+               const char *cmd);
+/* The option's value; "" for a flag that is present; NULL when absent. */
+const char *tool_opt(const tool_args *a, const char *name);
+
+#endif
