@@ -71,9 +71,26 @@ uint32_t dc__load_be32(const uint8_t *p);
 /* The name of a dc_role value ("reader", "member", "admin"), or NULL. */
 const char *dc__role_name(int role);
 
-/* ---- JSON text output (json.c) ---- */
+/* ---- JSON text (json.c) ---- */
 /* Appends s (n bytes of valid UTF-8) as a JSON string literal. */
 int dc__json_str(dc_buf *b, const char *s, size_t n);
+/* Reads the JSON string literal at p into out (UTF-8, no NUL inside);
+ * returns the position after it, or NULL if malformed. */
+const char *dc__json_read_string(const char *p, dc_buf *out);
+
+typedef struct dc__value {
+    int kind;        /* dc_kind */
+    int64_t num;     /* DC_BOOL, DC_INT */
+    const char *str; /* DC_STR: not NUL-terminated in decoded bodies */
+    uint32_t len;
+} dc__value;
+
+/* Called per key of a flat object; the value's string is valid only during
+ * the call.  A non-zero return stops the walk and is returned. */
+typedef int (*dc__json_field_fn)(void *user, const char *key, const dc__value *v);
+/* Walks a flat JSON object of strings, integers, booleans and nulls (the
+ * shape of cards and stored events).  0, DC_ECORRUPT, or fn's return. */
+int dc__json_flat_each(const char *json, dc__json_field_fn fn, void *user);
 
 /* ---- hybrid logical clock (hlc.c) ----
  * A timestamp is (physical ms << 16) | counter: 48 bits of milliseconds since

@@ -59,12 +59,6 @@ int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *e
 void dc__envelope_write_header(uint8_t hdr[DC_ENV_HEADER_SIZE], const dc__envelope *e);
 
 /* ---- values and ops of a change body ---- */
-typedef struct dc__value {
-    int kind;        /* dc_kind */
-    int64_t num;     /* DC_BOOL, DC_INT */
-    const char *str; /* DC_STR: not NUL-terminated in decoded bodies */
-    uint32_t len;
-} dc__value;
 
 typedef struct dc__tag { /* identifies one set add: (author, seq, op index) */
     uint8_t dev[32];

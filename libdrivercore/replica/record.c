@@ -1,8 +1,12 @@
 /*
  * Reading records: one, all of a type, or those whose field holds a value.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sodium.h>
 
+#include "replica/records.h"
 #include "replica/replica_int.h"
 
 static int resolve(dc_replica *r, const char *space, const char *type, dc__space *sp) {
@@ -60,4 +64,69 @@ int dc_record_find(dc_buf *out, dc_replica *r, const char *space, const char *ty
     }
     int rc = dc__store_list_json(r->st, out, sp.sid, type, field, &v, &r->err);
     return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+/* ---- the model layer's interface (records.h) ---- */
+
+int dc__records_each(dc_replica *r, const char *space, const char *type, const char *id,
+                     dc__rec_fn fn, void *user) {
+    dc__space sp;
+    dc__err_clear(&r->err);
+    if (resolve(r, space, type, &sp))
+        return r->err.code;
+    int rc = dc__store_records_each(r->st, sp.sid, type, id, fn, user, &r->err);
+    if (rc && r->err.code == 0)
+        return rc; /* the callback's own code; it recorded its message */
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+const dc__value *dc__rec_value(const dc__rec *rec, const char *field) {
+    for (size_t i = 0; i < rec->nf; i++)
+        if (!rec->f[i].member && strcmp(rec->f[i].name, field) == 0)
+            return &rec->f[i].v;
+    return NULL;
+}
+
+typedef struct spaces_ctx {
+    dc__space_hex_fn fn;
+    void *user;
+} spaces_ctx;
+
+static int space_hex(void *user, const uint8_t id[16]) {
+    spaces_ctx *c = user;
+    char hex[33];
+    dc__hex(hex, id, 16);
+    return c->fn(c->user, hex);
+}
+
+int dc__spaces_each(dc_replica *r, dc__space_hex_fn fn, void *user) {
+    spaces_ctx c = {fn, user};
+    dc__err_clear(&r->err);
+    int rc = dc__store_spaces_each(r->st, space_hex, &c, &r->err);
+    if (rc && r->err.code == 0)
+        return rc;
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc__space_subkey(dc_replica *r, const char *space, const char *context, uint8_t out[32]) {
+    uint8_t sid[16];
+    if (dc__space_id_parse(r, space, sid))
+        return r->err.code;
+    dc__space sp;
+    if (dc__store_space_get(r->st, sid, &sp, &r->err))
+        return dc__fail_err(r, &r->err);
+    const uint8_t *key = dc__space_key(r, sp.sid, sp.epoch, &r->err);
+    if (!key)
+        return dc__fail_err(r, &r->err);
+    crypto_generichash(out, 32, (const uint8_t *)context, strlen(context), key, DC_SPACE_KEY);
+    return 0;
+}
+
+int dc__model_fail(dc_replica *r, int code, const char *fmt, ...) {
+    r->err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err.msg, sizeof r->err.msg, fmt, ap);
+    va_end(ap);
+    return code;
 }

@@ -27,141 +27,37 @@ typedef struct card {
     int have; /* bit per field */
 } card;
 
-static const char *skip_ws(const char *p) {
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-static int hex4(const char *p, unsigned *v) {
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0)
+static int card_field(void *user, const char *key, const dc__value *v) {
+    card *c = user;
+    if (v->kind != DC_STR)
+        return strcmp(key, "device") && strcmp(key, "box") && strcmp(key, "sig") &&
+                       strcmp(key, "name")
+                   ? 0
+                   : -1;
+    if (strcmp(key, "device") == 0) {
+        if (dc__unhex(c->device, 32, v->str))
             return -1;
-        *v = *v << 4 | (unsigned)d;
+        c->have |= 1;
+    } else if (strcmp(key, "box") == 0) {
+        if (dc__unhex(c->box, 32, v->str))
+            return -1;
+        c->have |= 2;
+    } else if (strcmp(key, "sig") == 0) {
+        if (dc__unhex(c->sig, 64, v->str))
+            return -1;
+        c->have |= 4;
+    } else if (strcmp(key, "name") == 0) {
+        if (v->len >= sizeof c->name)
+            return -1;
+        memcpy(c->name, v->str, v->len + 1);
+        c->have |= 8;
     }
     return 0;
 }
 
-/* Parses a JSON string at p (at its opening quote) into dst (cap bytes,
- * NUL-terminated, UTF-8); returns the position after it or NULL. */
-static const char *json_string(const char *p, char *dst, size_t cap) {
-    if (*p++ != '"')
-        return NULL;
-    size_t n = 0;
-    while (*p != '"') {
-        unsigned cp;
-        if (*p == 0 || (unsigned char)*p < 0x20)
-            return NULL;
-        if (*p != '\\') {
-            if (n + 1 >= cap)
-                return NULL;
-            dst[n++] = *p++;
-            continue;
-        }
-        p++;
-        switch (*p) {
-        case '"': case '\\': case '/': cp = (unsigned char)*p; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
-        case 'u':
-            if (hex4(p + 1, &cp))
-                return NULL;
-            p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
-                if (p[1] != '\\' || p[2] != 'u' || hex4(p + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-                    return NULL;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                return NULL;
-            }
-            break;
-        default:
-            return NULL;
-        }
-        p++;
-        uint8_t u[4];
-        size_t k = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-        if (k == 1) {
-            u[0] = (uint8_t)cp;
-        } else if (k == 2) {
-            u[0] = (uint8_t)(0xC0 | cp >> 6);
-            u[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        } else if (k == 3) {
-            u[0] = (uint8_t)(0xE0 | cp >> 12);
-            u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-            u[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        } else {
-            u[0] = (uint8_t)(0xF0 | cp >> 18);
-            u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-            u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-            u[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        }
-        if (cp == 0 || n + k >= cap)
-            return NULL;
-        memcpy(dst + n, u, k);
-        n += k;
-    }
-    dst[n] = 0;
-    return dc__utf8_valid((const uint8_t *)dst, n) ? p + 1 : NULL;
-}
-
 static int parse_card(card *c, const char *json) {
     memset(c, 0, sizeof *c);
-    const char *p = skip_ws(json);
-    if (*p++ != '{')
-        return -1;
-    p = skip_ws(p);
-    if (*p == '}')
-        return -1;
-    for (;;) {
-        char key[32], val[160];
-        p = json_string(skip_ws(p), key, sizeof key);
-        if (!p)
-            return -1;
-        p = skip_ws(p);
-        if (*p++ != ':')
-            return -1;
-        p = json_string(skip_ws(p), val, sizeof val);
-        if (!p)
-            return -1;
-        if (strcmp(key, "device") == 0) {
-            if (dc__unhex(c->device, 32, val))
-                return -1;
-            c->have |= 1;
-        } else if (strcmp(key, "box") == 0) {
-            if (dc__unhex(c->box, 32, val))
-                return -1;
-            c->have |= 2;
-        } else if (strcmp(key, "sig") == 0) {
-            if (dc__unhex(c->sig, 64, val))
-                return -1;
-            c->have |= 4;
-        } else if (strcmp(key, "name") == 0) {
-            if (strlen(val) >= sizeof c->name)
-                return -1;
-            memcpy(c->name, val, strlen(val) + 1);
-            c->have |= 8;
-        }
-        p = skip_ws(p);
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        if (*p++ != '}')
-            return -1;
-        return *skip_ws(p) == 0 && c->have == 15 ? 0 : -1;
-    }
+    return dc__json_flat_each(json, card_field, c) == 0 && c->have == 15 ? 0 : -1;
 }
 
 /* ---- helpers shared by create and add ---- */

@@ -455,3 +455,165 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
     w |= dc__buf_puts(out, "]}");
     return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
 }
+
+/* ---- structured reads for the model layer ---- */
+
+typedef struct recbuf {
+    dc__rfield *f;
+    size_t nf, cap;
+    char **owned; /* every string the fields and events point to */
+    size_t nowned, ocap;
+    const char **events;
+    size_t ne, ecap;
+} recbuf;
+
+static void recbuf_reset(recbuf *b) {
+    for (size_t i = 0; i < b->nowned; i++)
+        dc__free(b->owned[i]);
+    b->nowned = b->nf = b->ne = 0;
+}
+
+static void recbuf_free(recbuf *b) {
+    recbuf_reset(b);
+    dc__free(b->f);
+    dc__free(b->owned);
+    dc__free(b->events);
+    memset(b, 0, sizeof *b);
+}
+
+static const char *own_text(recbuf *b, const unsigned char *p, int n) {
+    if (b->nowned == b->ocap) {
+        size_t nc = b->ocap ? b->ocap * 2 : 32;
+        char **o = dc__realloc(b->owned, nc * sizeof *o);
+        if (!o)
+            return NULL;
+        b->owned = o;
+        b->ocap = nc;
+    }
+    char *d = dc__strndup(p ? (const char *)p : "", p ? (size_t)n : 0);
+    if (d)
+        b->owned[b->nowned++] = d;
+    return d;
+}
+
+static int add_field(recbuf *b, sqlite3_stmt *st, bool member) {
+    if (b->nf == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 16;
+        dc__rfield *f = dc__realloc(b->f, nc * sizeof *f);
+        if (!f)
+            return DC_ENOMEM;
+        b->f = f;
+        b->cap = nc;
+    }
+    dc__rfield *f = &b->f[b->nf];
+    memset(f, 0, sizeof *f);
+    f->member = member;
+    if (!(f->name = own_text(b, sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0))))
+        return DC_ENOMEM;
+    f->v.kind = sqlite3_column_int(st, 1);
+    if (f->v.kind == DC_STR) {
+        if (!(f->v.str = own_text(b, sqlite3_column_text(st, 2), sqlite3_column_bytes(st, 2))))
+            return DC_ENOMEM;
+        f->v.len = (uint32_t)sqlite3_column_bytes(st, 2);
+    } else {
+        f->v.num = sqlite3_column_int64(st, 2);
+    }
+    b->nf++;
+    return 0;
+}
+
+static int load_rec(dc__store *s, int64_t rid, recbuf *b, dc__err *err) {
+    static const char *const SQL[3] = {
+        "SELECT field, kind, value FROM fields WHERE rid = ? ORDER BY field",
+        ("SELECT DISTINCT a.field, a.kind, a.value FROM set_adds a WHERE a.rid = ?1 AND NOT "
+         "EXISTS(SELECT 1 FROM fields f WHERE f.rid = ?1 AND f.field = a.field) "
+         "ORDER BY a.field"),
+        ("SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
+         "ORDER BY e.hlc, d.pk, e.op"),
+    };
+    for (int pass = 0; pass < 3; pass++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, SQL[pass], -1, &st, NULL) != SQLITE_OK)
+            return dc__sql_err(s, err, "read");
+        sqlite3_bind_int64(st, 1, rid);
+        int r, rc = 0;
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if (pass < 2) {
+                rc = add_field(b, st, pass == 1);
+                continue;
+            }
+            if (b->ne == b->ecap) {
+                size_t nc = b->ecap ? b->ecap * 2 : 16;
+                const char **e = dc__realloc(b->events, nc * sizeof *e);
+                if (!e) {
+                    rc = DC_ENOMEM;
+                    break;
+                }
+                b->events = e;
+                b->ecap = nc;
+            }
+            const char *t = own_text(b, sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
+            if (!t)
+                rc = DC_ENOMEM;
+            else
+                b->events[b->ne++] = t;
+        }
+        if (!rc && r != SQLITE_DONE)
+            rc = dc__sql_err(s, err, "read");
+        sqlite3_finalize(st);
+        if (rc == DC_ENOMEM)
+            return dc__err_set(err, DC_ENOMEM, "read: out of memory");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
+                           dc__rec_fn fn, void *user, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rid, type, id FROM records WHERE sid = ?1 AND "
+                                  "type = ?2 AND (?3 IS NULL OR id = ?3) ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "read");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    if (id)
+        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    recbuf b;
+    memset(&b, 0, sizeof b);
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        recbuf_reset(&b);
+        if ((rc = load_rec(s, sqlite3_column_int64(st, 0), &b, err)))
+            break;
+        if (b.nf == 0 && b.ne == 0)
+            continue; /* not live */
+        dc__rec rec = {(const char *)sqlite3_column_text(st, 1),
+                       (const char *)sqlite3_column_text(st, 2), b.nf, b.f, b.ne, b.events};
+        rc = fn(user, &rec);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "read");
+    sqlite3_finalize(st);
+    recbuf_free(&b);
+    return rc;
+}
+
+int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT p.space_id FROM spaces p WHERE EXISTS(SELECT 1 FROM "
+                                  "space_keys k WHERE k.sid = p.sid) ORDER BY p.space_id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "spaces");
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t id[16];
+        memcpy(id, sqlite3_column_blob(st, 0), 16);
+        rc = fn(user, id);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "spaces");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -128,4 +128,33 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
                         const char *field, const dc__value *v, dc__err *err);
 int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err);
 
+/* A live record as the model layer reads it: register values, then one
+ * entry per distinct set member (member = true), then its events as the
+ * stored canonical JSON, in event order.  Valid only during the callback. */
+typedef struct dc__rfield {
+    const char *name;
+    dc__value v;
+    bool member;
+} dc__rfield;
+
+typedef struct dc__rec {
+    const char *type, *id;
+    size_t nf;
+    const dc__rfield *f;
+    size_t ne;
+    const char *const *events;
+} dc__rec;
+
+typedef int (*dc__rec_fn)(void *user, const dc__rec *rec);
+
+/* Calls fn for each live record of `type` in space `sid` (only record `id`
+ * when not NULL), in id order.  A non-zero return from fn stops the walk
+ * and is returned. */
+int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
+                           dc__rec_fn fn, void *user, dc__err *err);
+
+/* Calls fn with the 16-byte id of every space this replica holds a key for. */
+typedef int (*dc__space_fn)(void *user, const uint8_t id[16]);
+int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err);
+
 #endif
