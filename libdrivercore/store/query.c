@@ -94,10 +94,11 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
     dc_buf tmp = DC_BUF_INIT;
     int rc = 0;
     *empty = true;
+    static const int Q[3] = {Q_JSON_FIELDS, Q_JSON_SETS, Q_JSON_EVENTS};
     for (int pass = 0; pass < 3 && !rc; pass++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, SQL[pass], -1, &st, NULL) != SQLITE_OK) {
-            rc = dc__sql_err(s, err, "read");
+        sqlite3_stmt *st = dc__q(s, Q[pass], SQL[pass], err);
+        if (!st) {
+            rc = err->code;
             break;
         }
         sqlite3_bind_int64(st, 1, rid);
@@ -125,7 +126,7 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
         }
         if (!rc && r != SQLITE_DONE)
             rc = dc__sql_err(s, err, "read");
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         if (rc)
             break;
         if (pass == 2 && !first_event) {
@@ -531,12 +532,16 @@ static int load_rec(dc__store *s, int64_t rid, recbuf *b, dc__err *err) {
         ("SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
          "ORDER BY e.hlc, d.pk, e.op"),
     };
+    /* Cached statements: a walk over a province's drivers loads hundreds of
+     * thousands of records.  Each is run to completion before the caller's
+     * callback, so a callback may itself read records. */
+    static const int Q[3] = {Q_LOAD_FIELDS, Q_LOAD_SETS, Q_LOAD_EVENTS};
     for (int pass = 0; pass < 3; pass++) {
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db, SQL[pass], -1, &st, NULL) != SQLITE_OK)
-            return dc__sql_err(s, err, "read");
+        sqlite3_stmt *st = dc__q(s, Q[pass], SQL[pass], err);
+        if (!st)
+            return err->code;
         sqlite3_bind_int64(st, 1, rid);
-        int r, rc = 0;
+        int r = SQLITE_DONE, rc = 0;
         while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
             if (pass < 2) {
                 rc = add_field(b, st, pass == 1);
@@ -560,7 +565,7 @@ static int load_rec(dc__store *s, int64_t rid, recbuf *b, dc__err *err) {
         }
         if (!rc && r != SQLITE_DONE)
             rc = dc__sql_err(s, err, "read");
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
         if (rc == DC_ENOMEM)
             return dc__err_set(err, DC_ENOMEM, "read: out of memory");
         if (rc)
