@@ -15,5 +15,6 @@
 #include "drivercore/txn.h"
 #include "drivercore/record.h"
 #include "drivercore/bundle.h"
+#include "drivercore/sync.h"
 
 #endif

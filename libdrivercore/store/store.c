@@ -450,3 +450,79 @@ int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err
     }
     return 0;
 }
+
+/* ---- sync support ---- */
+
+int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT hlc, cid FROM changes WHERE sid = ? AND state <> 3 "
+                                  "ORDER BY hlc, cid", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "change log");
+    sqlite3_bind_int64(st, 1, sid);
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != 32) {
+            rc = dc__err_set(err, DC_ECORRUPT, "change log: a change id of the wrong size");
+            break;
+        }
+        rc = fn(user, (uint64_t)sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "change log");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_t hlc,
+                              const uint8_t id[32], dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_ENV_BY_ITEM, "SELECT env FROM changes WHERE sid = ? AND "
+                                               "hlc = ? AND cid = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, (int64_t)hlc);
+    sqlite3_bind_blob(st, 3, id, 32, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW)
+        rc = dc__bundle_add(bundle, sqlite3_column_blob(st, 0),
+                            (size_t)sqlite3_column_bytes(st, 0))
+                 ? dc__err_set(err, DC_ENOMEM, "sync: out of memory")
+                 : 0;
+    else if (r == SQLITE_DONE)
+        rc = dc__err_set(err, DC_ENOTFOUND, "sync: a change to send is no longer held");
+    else
+        rc = dc__sql_err(s, err, "change log");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int spaces_query(dc__store *s, const char *sql, const uint8_t *dev, dc__space_fn fn,
+                        void *user, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "spaces");
+    if (dev)
+        sqlite3_bind_blob(st, 1, dev, 32, SQLITE_STATIC);
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t id[16];
+        memcpy(id, sqlite3_column_blob(st, 0), 16);
+        rc = fn(user, id);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "spaces");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_spaces_known(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
+    return spaces_query(s, "SELECT space_id FROM spaces ORDER BY space_id", NULL, fn, user, err);
+}
+
+int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn, void *user,
+                        dc__err *err) {
+    return spaces_query(s,
+                        "SELECT p.space_id FROM spaces p JOIN members m ON m.sid = p.sid JOIN "
+                        "devices d ON d.did = m.did WHERE d.pk = ?1 ORDER BY p.space_id",
+                        device, fn, user, err);
+}

@@ -43,6 +43,9 @@ typedef struct dc__space {
     bool has_key;       /* we hold the key of `epoch` */
 } dc__space;
 
+/* Called with the 16-byte id of a space; non-zero stops the walk. */
+typedef int (*dc__space_fn)(void *user, const uint8_t id[16]);
+
 /* DC_ENOTFOUND if unknown. */
 int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err);
 /* Get, or create the row of a space first seen in a bundle. */
@@ -92,6 +95,21 @@ int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *er
 typedef int (*dc__change_fn)(void *user, int64_t cno, int64_t sid, const uint8_t *env, size_t n);
 int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_hlc,
                                dc__change_fn fn, void *user, dc__err *err);
+
+/* ---- sync support ---- */
+/* Calls fn for each envelope of space `sid` that may be passed on (any
+ * state but rejected), in (hlc, change id) order: the items reconciled. */
+typedef int (*dc__item_fn)(void *user, uint64_t hlc, const uint8_t id[32]);
+int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user, dc__err *err);
+/* The envelope of (sid, hlc, change id) appended to a bundle being built;
+ * DC_ENOTFOUND if it is not held. */
+int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_t hlc,
+                              const uint8_t id[32], dc__err *err);
+/* Every space known (held with a key, or only carried), and the spaces
+ * whose membership lists `device` with any role. */
+int dc__store_spaces_known(dc__store *s, dc__space_fn fn, void *user, dc__err *err);
+int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn, void *user,
+                        dc__err *err);
 
 /* Appends every envelope held (of `space` if not NULL) to a bundle:
  * membership first, then changes in (space, hlc, id) order. */
@@ -154,7 +172,6 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
                            dc__rec_fn fn, void *user, dc__err *err);
 
 /* Calls fn with the 16-byte id of every space this replica holds a key for. */
-typedef int (*dc__space_fn)(void *user, const uint8_t id[16]);
 int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err);
 
 #endif

@@ -1,0 +1,59 @@
+/*
+ * drivercore — sync sessions (docs/protocol.md, "Sessions").
+ *
+ * Sans-IO: a session produces the next message and consumes the peer's;
+ * the caller carries the bytes over whatever link exists (a socket, HTTP,
+ * a file).  For every space either side holds, the two sides find by
+ * range-based reconciliation which changes the other lacks, then push
+ * them as bundles, which are imported all or nothing.  A device also
+ * receives the spaces it has been added to that it did not know yet.
+ *
+ * A session cut at any message leaves both replicas consistent (each
+ * bundle is imported whole or not at all); the next session does not
+ * resend what already arrived.
+ *
+ * Thread safety: a session belongs to the thread using its replica; the
+ * replica must not have an open transaction while a session steps.
+ */
+#ifndef DRIVERCORE_SYNC_H
+#define DRIVERCORE_SYNC_H
+
+#include "drivercore/replica.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dc_sync dc_sync;
+
+enum { DC_SYNC_INITIATOR = 1, DC_SYNC_RESPONDER = 2 };
+
+/* A new session on `r` (borrowed: it must outlive the session). */
+DC_EXTERN int dc_sync_new(dc_sync **out, dc_replica *r, int role);
+
+/*
+ * One step.  The initiator's first call passes no input (NULL, 0); every
+ * later call passes the peer's last message.  `out` receives the message
+ * to send (it may be empty).  *done is set when this side is finished:
+ * send `out` if it is not empty, and stop.  Errors: DC_ECORRUPT,
+ * DC_EVERSION, DC_ETOOBIG for a bad message (start a new session), any
+ * error of bundle import for the changes it carried (nothing of that
+ * bundle was imported), DC_EMISUSE for a call out of turn.
+ */
+DC_EXTERN int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n);
+
+/*
+ * The session's figures as JSON: {"bytes_sent": N, "bytes_received": N,
+ * "round_trips": N, "changes_sent": N, "changes_received": N, "spaces": N,
+ * "clock_offset_ms": N} — bytes are of the protocol's messages as sent;
+ * round trips count the initiator's messages; the clock offset is the
+ * peer's wall clock minus ours at the last message received.
+ */
+DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
+
+DC_EXTERN void dc_sync_free(dc_sync *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,465 @@
+/*
+ * Sync sessions (docs/protocol.md, "Sessions"): for every space either side
+ * holds, a range-based reconciliation (sync/recon.c) finds which changes
+ * the other side lacks; once a side's reconciliation of a space is done it
+ * pushes those changes, oldest first, as bundles that the peer imports all
+ * or nothing.  Pushing a space only after its reconciliation is complete,
+ * in (hlc, id) order, means a grant always travels before the changes of
+ * the device it admits (that device saw the grant before it wrote), so
+ * every bundle is acceptable on its own.
+ *
+ * Sans-IO: the caller moves the bytes.  The session never holds a space
+ * key beyond what import does, so the same code serves a relay.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replica/replica_int.h"
+#include "sync/recon.h"
+
+#define MSG_VERSION 1
+#define MSG_HELLO 1
+#define MSG_STEP 2
+#define MSG_HEADER 16
+#define MSG_MAX (64u << 20)         /* a whole message */
+#define BUNDLE_CHUNK (4u << 20)     /* changes pushed per message */
+#define MSG_MAX_SPACES 1000000u
+
+enum { ENTRY_RECON = 0 };
+
+typedef struct space_state {
+    uint8_t id[16];
+    int64_t sid; /* 0 when this replica does not know the space (yet) */
+    dc__recon_memset *set;
+    dc__recon *recon;
+    bool recon_done;
+    bool sorted;
+    dc__recon_item *queue; /* our items the peer lacks */
+    size_t nq, cq, sent;
+    dc_buf pending; /* reconciliation message for the peer */
+} space_state;
+
+struct dc_sync {
+    dc_replica *r;
+    int role;
+    int calls;
+    space_state *sp;
+    size_t nsp, csp;
+    bool peer_final;
+    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received;
+    int64_t clock_offset;
+    dc__err err;
+};
+
+/* ---- space states ---- */
+
+static space_state *find_space(dc_sync *s, const uint8_t id[16]) {
+    for (size_t i = 0; i < s->nsp; i++)
+        if (memcmp(s->sp[i].id, id, 16) == 0)
+            return &s->sp[i];
+    return NULL;
+}
+
+static int on_found(void *user, int kind, const dc__recon_item *it) {
+    space_state *st = user;
+    if (kind != DC_RECON_SEND)
+        return 0; /* what we lack arrives in the peer's bundles */
+    if (st->nq == st->cq) {
+        size_t nc = st->cq ? st->cq * 2 : 64;
+        dc__recon_item *q = dc__realloc(st->queue, nc * sizeof *q);
+        if (!q)
+            return DC_ENOMEM;
+        st->queue = q;
+        st->cq = nc;
+    }
+    st->queue[st->nq++] = *it;
+    st->sorted = false;
+    return 0;
+}
+
+static int add_item(void *user, uint64_t hlc, const uint8_t id[32]) {
+    dc__recon_item it;
+    it.ts = hlc;
+    memcpy(it.id, id, 32);
+    return dc__recon_memset_add(user, &it, 1);
+}
+
+/* A new state for a space, with its item set loaded and its
+ * reconciliation session created in our role. */
+static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
+    if (s->nsp == s->csp) {
+        size_t nc = s->csp ? s->csp * 2 : 16;
+        space_state *p = dc__realloc(s->sp, nc * sizeof *p);
+        if (!p)
+            return dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
+        s->sp = p;
+        s->csp = nc;
+    }
+    space_state *st = &s->sp[s->nsp];
+    memset(st, 0, sizeof *st);
+    memcpy(st->id, id, 16);
+    int rc = dc__recon_memset_new(&st->set);
+    if (rc)
+        return dc__err_set(&s->err, rc, "sync: out of memory");
+    s->nsp++;
+    dc__space sp;
+    dc__err e = {0};
+    rc = dc__store_space_get(s->r->st, id, &sp, &e);
+    if (rc == 0) {
+        st->sid = sp.sid;
+        if ((rc = dc__store_space_items(s->r->st, sp.sid, add_item, st->set, &s->err)))
+            return s->err.code ? s->err.code : rc;
+    } else if (rc != DC_ENOTFOUND) {
+        s->err = e;
+        return rc;
+    }
+    dc__recon_options o = DC_RECON_OPTIONS_INIT;
+    o.on_found = on_found;
+    o.on_found_user = st;
+    dc__recon_set view = dc__recon_memset_view(st->set);
+    if ((rc = dc__recon_new(&st->recon, s->role == DC_SYNC_INITIATOR ? DC_RECON_INITIATOR
+                                                                     : DC_RECON_RESPONDER,
+                            &view, &o, &s->err)))
+        return rc;
+    *out = st;
+    return 0;
+}
+
+static void free_space(space_state *st) {
+    dc__recon_free(st->recon);
+    dc__recon_memset_free(st->set);
+    dc__free(st->queue);
+    dc_buf_dispose(&st->pending);
+}
+
+/* ---- lifecycle ---- */
+
+int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
+    if (!out)
+        return dc__last_set(DC_EMISUSE, "dc_sync_new: out is NULL");
+    *out = NULL;
+    DC__CHECK(r);
+    if (role != DC_SYNC_INITIATOR && role != DC_SYNC_RESPONDER)
+        return dc__fail(r, DC_EINVAL, "sync: unknown role %d", role);
+    dc_sync *s = dc__calloc(1, sizeof *s);
+    if (!s)
+        return dc__fail(r, DC_ENOMEM, "sync: out of memory");
+    s->r = r;
+    s->role = role;
+    *out = s;
+    return 0;
+}
+
+void dc_sync_free(dc_sync *s) {
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nsp; i++)
+        free_space(&s->sp[i]);
+    dc__free(s->sp);
+    dc__free(s);
+}
+
+/* ---- the wire ---- */
+
+static int put_u32(dc_buf *b, uint32_t v) {
+    uint8_t x[4];
+    dc__store_be32(x, v);
+    return dc__buf_put(b, x, 4);
+}
+
+static int item_cmp(const void *a, const void *b) {
+    return dc__recon_item_cmp(a, b);
+}
+
+/* Writes the next message: reconciliation data, then the changes of the
+ * spaces whose reconciliation is done; *final when nothing is left. */
+static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
+    dc__buf_clear(out);
+    uint8_t h[MSG_HEADER] = {'D', 'C', 'S', MSG_VERSION, 0, (uint8_t)type, 0, 0};
+    dc__store_be64(h + 8, (uint64_t)dc__clock_wall_ms(&s->r->clock));
+    int w = dc__buf_put(out, h, sizeof h);
+    if (type == MSG_HELLO)
+        w |= dc__buf_put(out, s->r->id->sign_pk, 32);
+    uint32_t n = 0;
+    for (size_t i = 0; i < s->nsp; i++)
+        n += s->sp[i].pending.size > 0;
+    w |= put_u32(out, n);
+    bool busy = false;
+    for (size_t i = 0; i < s->nsp; i++) {
+        space_state *st = &s->sp[i];
+        if (!st->recon_done)
+            busy = true;
+        if (st->pending.size == 0)
+            continue;
+        w |= dc__buf_put(out, st->id, 16);
+        w |= dc__buf_putc(out, ENTRY_RECON);
+        w |= put_u32(out, (uint32_t)st->pending.size);
+        w |= dc__buf_put(out, st->pending.ptr, st->pending.size);
+        dc__buf_clear(&st->pending);
+    }
+    /* The changes, in a bundle of at most BUNDLE_CHUNK bytes. */
+    dc_buf bundle = DC_BUF_INIT;
+    uint64_t shipped = 0;
+    int rc = w ? DC_ENOMEM : dc__bundle_begin(&bundle);
+    for (size_t i = 0; i < s->nsp && !rc; i++) {
+        space_state *st = &s->sp[i];
+        if (!st->recon_done || st->sent == st->nq)
+            continue;
+        if (!st->sorted) {
+            qsort(st->queue + st->sent, st->nq - st->sent, sizeof *st->queue, item_cmp);
+            st->sorted = true;
+        }
+        while (st->sent < st->nq && bundle.size < BUNDLE_CHUNK && !rc) {
+            const dc__recon_item *it = &st->queue[st->sent];
+            rc = dc__store_bundle_add_item(s->r->st, &bundle, st->sid, it->ts, it->id, &s->err);
+            if (!rc) {
+                st->sent++;
+                shipped++;
+            }
+        }
+        if (st->sent < st->nq)
+            busy = true;
+    }
+    if (!rc && shipped && dc__bundle_finish(&bundle))
+        rc = DC_ENOMEM;
+    if (!rc) {
+        w |= put_u32(out, shipped ? (uint32_t)bundle.size : 0);
+        if (shipped)
+            w |= dc__buf_put(out, bundle.ptr, bundle.size);
+        w |= dc__buf_putc(out, busy ? 0 : 1);
+        if (w)
+            rc = DC_ENOMEM;
+    }
+    dc_buf_dispose(&bundle);
+    if (rc == DC_ENOMEM)
+        return dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
+    if (rc)
+        return rc;
+    s->changes_sent += shipped;
+    *final = !busy;
+    return 0;
+}
+
+typedef struct reader {
+    const uint8_t *p;
+    size_t n, pos;
+} reader;
+
+static bool take(reader *rd, size_t k, const uint8_t **out) {
+    if (rd->n - rd->pos < k)
+        return false;
+    *out = rd->p + rd->pos;
+    rd->pos += k;
+    return true;
+}
+
+static int bad(dc_sync *s, const char *what) {
+    return dc__err_set(&s->err, DC_ECORRUPT, "sync: malformed message (%s); start a new session",
+                       what);
+}
+
+typedef struct idlist {
+    uint8_t (*ids)[16];
+    size_t n, cap;
+} idlist;
+
+static int collect_id(void *user, const uint8_t id[16]) {
+    idlist *l = user;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        uint8_t (*p)[16] = dc__realloc(l->ids, nc * sizeof *p);
+        if (!p)
+            return DC_ENOMEM;
+        l->ids = p;
+        l->cap = nc;
+    }
+    memcpy(l->ids[l->n++], id, 16);
+    return 0;
+}
+
+static int queue_item(void *user, uint64_t hlc, const uint8_t id[32]) {
+    dc__recon_item it;
+    it.ts = hlc;
+    memcpy(it.id, id, 32);
+    return on_found(user, DC_RECON_SEND, &it);
+}
+
+/* Spaces the initiator is a member of that it did not offer (it has not
+ * heard of them yet): pushed whole, so a device learns of the spaces it
+ * has been added to at its next sync, with no other step. */
+static int push_unoffered(dc_sync *s, const uint8_t peer[32]) {
+    idlist l = {NULL, 0, 0};
+    int rc = dc__store_spaces_of(s->r->st, peer, collect_id, &l, &s->err);
+    if (rc == DC_ENOMEM)
+        rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
+    for (size_t i = 0; i < l.n && !rc; i++) {
+        space_state *st;
+        if (find_space(s, l.ids[i]))
+            continue;
+        if ((rc = add_space(s, l.ids[i], &st)))
+            break;
+        st->recon_done = true; /* nothing to reconcile: the peer has none of it */
+        rc = dc__store_space_items(s->r->st, st->sid, queue_item, st, &s->err);
+        if (rc == DC_ENOMEM)
+            rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
+    }
+    dc__free(l.ids);
+    return rc;
+}
+
+/* Consumes a peer message: reconciliation data into each space's session,
+ * then the bundle of changes, imported whole. */
+static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
+    reader rd = {p, n, 0};
+    const uint8_t *h, *x;
+    if (n > MSG_MAX)
+        return dc__err_set(&s->err, DC_ETOOBIG, "sync: a message of %zu bytes exceeds the limit",
+                           n);
+    if (!take(&rd, MSG_HEADER, &h) || memcmp(h, "DCS", 3) != 0)
+        return bad(s, "not a sync message");
+    if (h[3] > MSG_VERSION)
+        return dc__err_set(&s->err, DC_EVERSION, "sync: protocol version %u is newer than this "
+                           "library speaks (%d); upgrade drivercore", h[3], MSG_VERSION);
+    if (h[3] == 0 || h[4] != 0 || h[6] != 0 || h[7] != 0)
+        return bad(s, "version 0 or reserved bits set");
+    if (h[5] != want_type)
+        return bad(s, "unexpected message type");
+    s->clock_offset = (int64_t)dc__load_be64(h + 8) - dc__clock_wall_ms(&s->r->clock);
+    s->bytes_received += n;
+    if (want_type == MSG_HELLO && !take(&rd, 32, &x))
+        return bad(s, "truncated hello");
+    const uint8_t *peer = want_type == MSG_HELLO ? x : NULL;
+    if (!take(&rd, 4, &x))
+        return bad(s, "truncated");
+    uint32_t entries = dc__load_be32(x);
+    if (entries > MSG_MAX_SPACES)
+        return bad(s, "too many spaces");
+    int rc;
+    for (uint32_t i = 0; i < entries; i++) {
+        const uint8_t *id, *kind, *len, *body;
+        if (!take(&rd, 16, &id) || !take(&rd, 1, &kind) || !take(&rd, 4, &len) ||
+            *kind != ENTRY_RECON || !take(&rd, dc__load_be32(len), &body))
+            return bad(s, "truncated space entry");
+        space_state *st = find_space(s, id);
+        if (!st) {
+            /* Only the responder meets a space for the first time here. */
+            if (s->role != DC_SYNC_RESPONDER)
+                return bad(s, "reconciliation of a space never offered");
+            if ((rc = add_space(s, id, &st)))
+                return rc;
+        }
+        if (st->recon_done)
+            continue;
+        bool done = false;
+        rc = dc__recon_step(st->recon, &st->pending, &done, body, dc__load_be32(len));
+        if (rc) {
+            s->err = *dc__recon_err(st->recon);
+            return rc;
+        }
+        st->recon_done = done;
+    }
+    if (peer && (rc = push_unoffered(s, peer)))
+        return rc;
+    if (!take(&rd, 4, &x))
+        return bad(s, "truncated before the changes");
+    uint32_t blen = dc__load_be32(x);
+    const uint8_t *bundle = NULL, *fin;
+    if (blen && !take(&rd, blen, &bundle))
+        return bad(s, "truncated changes");
+    if (!take(&rd, 1, &fin) || *fin > 1 || rd.pos != rd.n)
+        return bad(s, "bad ending");
+    s->peer_final = *fin == 1;
+    if (blen) {
+        dc_buf rep = DC_BUF_INIT;
+        rc = dc_bundle_import(s->r, bundle, blen, &rep);
+        if (rc) {
+            s->err = s->r->err;
+            dc__err_prefix(&s->err, "sync: the changes received were refused");
+            dc_buf_dispose(&rep);
+            return rc;
+        }
+        const char *k = strstr((const char *)rep.ptr, "\"new\":");
+        if (k)
+            s->changes_received += strtoull(k + 6, NULL, 10);
+        dc_buf_dispose(&rep);
+    }
+    return 0;
+}
+
+/* ---- stepping ---- */
+
+static int offer_all(void *user, const uint8_t id[16]) {
+    dc_sync *s = user;
+    space_state *st;
+    int rc = add_space(s, id, &st);
+    if (!rc)
+        rc = dc__recon_start(st->recon, &st->pending);
+    if (rc && !s->err.code)
+        dc__err_set(&s->err, rc, "sync: starting reconciliation failed");
+    return rc;
+}
+
+int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n) {
+    if (!s || !out || !done)
+        return dc__last_set(DC_EMISUSE, "dc_sync_step: NULL argument");
+    dc_replica *r = s->r;
+    dc__err_clear(&r->err);
+    dc__err_clear(&s->err);
+    *done = 0;
+    dc__buf_clear(out);
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "sync: a transaction is open on this replica");
+    bool first = s->calls++ == 0;
+    int rc;
+    if (s->role == DC_SYNC_INITIATOR && first) {
+        if (in || n)
+            return dc__fail(r, DC_EMISUSE, "sync: the initiator's first step takes no input");
+        rc = dc__store_spaces_known(r->st, offer_all, s, &s->err);
+    } else {
+        if (!in)
+            return dc__fail(r, DC_EMISUSE, "sync: this step needs the peer's message");
+        rc = consume(s, in, n, s->role == DC_SYNC_RESPONDER && first ? MSG_HELLO : MSG_STEP);
+    }
+    bool final = false;
+    if (!rc)
+        rc = build(s, out, s->role == DC_SYNC_INITIATOR && first ? MSG_HELLO : MSG_STEP,
+                   &final);
+    if (rc) {
+        dc__buf_clear(out);
+        return dc__fail_err(r, s->err.code ? &s->err : &r->err);
+    }
+    /* Finished when neither side has anything left: the last message is
+     * sent only if it carries something the peer needs. */
+    if (final && s->peer_final && !(s->role == DC_SYNC_INITIATOR && first)) {
+        *done = 1;
+        bool empty = true;
+        for (size_t i = 0; i < s->nsp; i++)
+            empty = empty && s->sp[i].pending.size == 0;
+        /* build() moved pending data into out; an out with no entries and
+         * no changes is just the header, count and final flag. */
+        if (out->size == MSG_HEADER + 4 + 4 + 1 && empty)
+            dc__buf_clear(out);
+    }
+    if (out->size) {
+        s->bytes_sent += out->size;
+        if (s->role == DC_SYNC_INITIATOR)
+            s->round_trips++;
+    }
+    return 0;
+}
+
+int dc_sync_report(dc_buf *out, const dc_sync *s) {
+    if (!s || !out)
+        return dc__last_set(DC_EMISUSE, "dc_sync_report: NULL argument");
+    dc__buf_clear(out);
+    if (dc__buf_printf(out, "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
+                            "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
+                            "\"clock_offset_ms\":%lld}",
+                       (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
+                       (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
+                       (unsigned long long)s->changes_received, s->nsp,
+                       (long long)s->clock_offset))
+        return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
+    return 0;
+}
