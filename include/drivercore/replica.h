@@ -33,10 +33,16 @@ typedef struct dc_replica_options {
     int64_t max_clock_skew_ms;
     /* Non-zero: open an existing replica only, never create one. */
     int must_exist;
+    /* Version 2.  Non-zero: every commit is durable before it returns
+     * (synchronous=FULL), so a power cut loses nothing acknowledged; a
+     * relay acknowledges changes to devices and sets this.  0: WAL with
+     * synchronous=NORMAL (an app crash loses nothing; a power cut may lose
+     * the last commits, never half of one). */
+    int durable;
 } dc_replica_options;
 
-#define DC_REPLICA_OPTIONS_VERSION 1
-#define DC_REPLICA_OPTIONS_INIT {DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0}
+#define DC_REPLICA_OPTIONS_VERSION 2
+#define DC_REPLICA_OPTIONS_INIT {DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0}
 
 /*
  * Open the replica at `path`, creating the file and a fresh device identity

@@ -3,6 +3,7 @@
  * identity, the device card, dump, status, observers, and the shared
  * helpers of the other public entry points in this folder.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,9 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
         if (opts->version < 1 || opts->version > DC_REPLICA_OPTIONS_VERSION)
             return dc__last_set(DC_EINVAL, "dc_replica_open: options version %u is unknown",
                                 opts->version);
-        o = *opts;
+        /* Copy only the fields the caller's version has (o holds the
+         * defaults for the rest). */
+        memcpy(&o, opts, opts->version >= 2 ? sizeof o : offsetof(dc_replica_options, durable));
     }
     if (o.max_clock_skew_ms < 0)
         return dc__last_set(DC_EINVAL, "dc_replica_open: max_clock_skew_ms is negative");
@@ -68,7 +71,9 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     r->clock.now_user = o.clock_user;
     r->clock.max_skew_ms = o.max_clock_skew_ms ? o.max_clock_skew_ms : DEFAULT_SKEW_MS;
     dc__err e = {0};
-    if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, &e)))
+    /* Version 1 options end before `durable`. */
+    bool durable = o.version >= 2 && o.durable != 0;
+    if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, durable, &e)))
         goto fail;
     r->id = sodium_malloc(sizeof *r->id);
     r->key = sodium_malloc(DC_SPACE_KEY);

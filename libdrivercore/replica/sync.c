@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "replica/replica_int.h"
+#include "replica/sync_int.h"
 #include "sync/recon.h"
 
 #define MSG_VERSION 1
@@ -26,7 +27,7 @@
 #define BUNDLE_CHUNK (4u << 20)     /* changes pushed per message */
 #define MSG_MAX_SPACES 1000000u
 
-enum { ENTRY_RECON = 0 };
+enum { ENTRY_RECON = 0, ENTRY_REFUSED = 1 };
 
 typedef struct space_state {
     uint8_t id[16];
@@ -34,6 +35,7 @@ typedef struct space_state {
     dc__recon_memset *set;
     dc__recon *recon;
     bool recon_done;
+    bool refused; /* the responder will not serve this space to this peer */
     bool sorted;
     dc__recon_item *queue; /* our items the peer lacks */
     size_t nq, cq, sent;
@@ -43,6 +45,10 @@ typedef struct space_state {
 struct dc_sync {
     dc_replica *r;
     int role;
+    dc__sync_filter_fn allow; /* responder: may this peer have this space? */
+    void *allow_user;
+    uint8_t peer[32];
+    bool peer_known;
     int calls;
     space_state *sp;
     size_t nsp, csp;
@@ -183,11 +189,19 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
         w |= dc__buf_put(out, s->r->id->sign_pk, 32);
     uint32_t n = 0;
     for (size_t i = 0; i < s->nsp; i++)
-        n += s->sp[i].pending.size > 0;
+        n += s->sp[i].pending.size > 0 || (s->sp[i].refused && !s->sp[i].recon_done);
     w |= put_u32(out, n);
     bool busy = false;
     for (size_t i = 0; i < s->nsp; i++) {
         space_state *st = &s->sp[i];
+        if (st->refused && !st->recon_done) {
+            /* Said once: the initiator stops reconciling this space. */
+            w |= dc__buf_put(out, st->id, 16);
+            w |= dc__buf_putc(out, ENTRY_REFUSED);
+            w |= put_u32(out, 0);
+            st->recon_done = true;
+            continue;
+        }
         if (!st->recon_done)
             busy = true;
         if (st->pending.size == 0)
@@ -330,6 +344,13 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     if (want_type == MSG_HELLO && !take(&rd, 32, &x))
         return bad(s, "truncated hello");
     const uint8_t *peer = want_type == MSG_HELLO ? x : NULL;
+    if (peer) {
+        if (s->peer_known && memcmp(s->peer, peer, 32) != 0)
+            return dc__err_set(&s->err, DC_EDENIED, "sync: the hello names another device than "
+                               "the one authenticated");
+        memcpy(s->peer, peer, 32);
+        s->peer_known = true;
+    }
     if (!take(&rd, 4, &x))
         return bad(s, "truncated");
     uint32_t entries = dc__load_be32(x);
@@ -339,17 +360,28 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     for (uint32_t i = 0; i < entries; i++) {
         const uint8_t *id, *kind, *len, *body;
         if (!take(&rd, 16, &id) || !take(&rd, 1, &kind) || !take(&rd, 4, &len) ||
-            *kind != ENTRY_RECON || !take(&rd, dc__load_be32(len), &body))
+            *kind > ENTRY_REFUSED || !take(&rd, dc__load_be32(len), &body))
             return bad(s, "truncated space entry");
         space_state *st = find_space(s, id);
+        if (*kind == ENTRY_REFUSED) {
+            if (!st || s->role != DC_SYNC_INITIATOR)
+                return bad(s, "a refusal of a space never offered");
+            st->recon_done = true; /* nothing to send there, nothing to get */
+            st->nq = st->sent = 0;
+            continue;
+        }
         if (!st) {
             /* Only the responder meets a space for the first time here. */
             if (s->role != DC_SYNC_RESPONDER)
                 return bad(s, "reconciliation of a space never offered");
             if ((rc = add_space(s, id, &st)))
                 return rc;
+            if (s->allow && !s->allow(s->allow_user, id, s->peer)) {
+                st->refused = true;
+                continue;
+            }
         }
-        if (st->recon_done)
+        if (st->recon_done || st->refused)
             continue;
         bool done = false;
         rc = dc__recon_step(st->recon, &st->pending, &done, body, dc__load_be32(len));
@@ -462,4 +494,24 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
                        (long long)s->clock_offset))
         return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
     return 0;
+}
+
+int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow,
+                      void *user) {
+    if (s->calls)
+        return DC_EMISUSE;
+    memcpy(s->peer, device, 32);
+    s->peer_known = true;
+    s->allow = allow;
+    s->allow_user = user;
+    return 0;
+}
+
+bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t device[32]) {
+    dc__space sp;
+    dc__member m;
+    dc__err e = {0};
+    if (dc__store_space_get(r->st, space, &sp, &e) != 0)
+        return false;
+    return dc__store_member_get(r->st, sp.sid, device, &m, &e) == 0 && m.role > 0;
 }

@@ -142,7 +142,8 @@ fail:
     return rc;
 }
 
-int dc__store_open(dc__store **out, const char *path, bool must_exist, dc__err *err) {
+int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable,
+                   dc__err *err) {
     *out = NULL;
     bool memory = strcmp(path, ":memory:") == 0;
     if (must_exist && !memory && access(path, F_OK) != 0)
@@ -165,8 +166,10 @@ int dc__store_open(dc__store **out, const char *path, bool must_exist, dc__err *
     int v;
     if ((rc = user_version(s, &v, err)))
         goto fail;
-    if ((rc = dc__sql_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                              "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
+    if ((rc = dc__sql_exec(s, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                      : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                           err)) ||
+        (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
         goto fail;
     if ((rc = migrate(s, err)))
         goto fail;

@@ -15,7 +15,8 @@
 
 typedef struct dc__store dc__store;
 
-int dc__store_open(dc__store **out, const char *path, bool must_exist, dc__err *err);
+int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable,
+                   dc__err *err);
 void dc__store_close(dc__store *s);
 
 /* One SQLite write transaction (BEGIN IMMEDIATE ... COMMIT). */
