@@ -113,10 +113,15 @@ DC_EXTERN int dc_replica_observe(dc_replica *r, dc_observer_fn fn, void *user);
 DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
 
 /*
- * Status as JSON: {"device": HEX, "hlc": N, "spaces": [{"space": HEX,
- * "role": STR, "changes": N, "held": N, "opaque": N, "rejected": N}, ...]}.
+ * Status as JSON: {"device": HEX, "hlc": N, "clock_offset_ms": N,
+ * "last_relay_sync_ms": N|null, "spaces": [{"space": HEX, "role": STR,
+ * "changes": N, "held": N, "opaque": N, "rejected": N, "unacked": N}, ...]}
+ * — "unacked": changes this device wrote that no relay has acknowledged as
+ * durably stored (users of other sync systems lose data silently because
+ * they cannot see this).
  */
 DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
+
 
 #ifdef __cplusplus
 }

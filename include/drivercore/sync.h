@@ -51,6 +51,17 @@ DC_EXTERN int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in
  */
 DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
 
+/*
+ * Call on the initiator after a session with a relay finished (*done): the
+ * relay's clock is authoritative, so the offset it showed is added to the
+ * correction this replica applies to its wall clock (stored; offsets
+ * beyond 30 days are refused with DC_EINVAL), the time of this sync is
+ * recorded, and for each space the session reconciled, every change this
+ * device had written when the session began counts as durably held by the
+ * relay (dc_replica_status: "unacked").  DC_EMISUSE before the end.
+ */
+DC_EXTERN int dc_sync_note_relay(dc_sync *s);
+
 DC_EXTERN void dc_sync_free(dc_sync *s);
 
 #ifdef __cplusplus

@@ -104,6 +104,7 @@ typedef struct dc__clock {
     dc_clock_fn now;       /* wall clock; NULL = system clock */
     void *now_user;
     int64_t max_skew_ms;   /* remote timestamps beyond now+this are held */
+    int64_t offset_ms;     /* correction learnt from a relay, added to the wall clock */
 } dc__clock;
 
 int64_t dc__clock_wall_ms(const dc__clock *c);

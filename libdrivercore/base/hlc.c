@@ -21,6 +21,9 @@ int64_t dc__clock_wall_ms(const dc__clock *c) {
         clock_gettime(CLOCK_REALTIME, &ts);
         ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     }
+    /* A phone's clock may be wrong by hours; the relay's is authoritative,
+     * and the offset learnt from it corrects every timestamp we issue. */
+    ms += c->offset_ms;
     if (ms < 0)
         ms = 0;
     if (ms > HLC_MAX_MS)

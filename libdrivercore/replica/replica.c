@@ -104,6 +104,9 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     }
     if ((rc = dc__store_hlc_load(r->st, &r->clock.last, &e)))
         goto fail;
+    rc = dc__store_meta_get(r->st, "clock_offset", &r->clock.offset_ms, &e);
+    if (rc && rc != DC_ENOTFOUND)
+        goto fail;
     if ((rc = dc__store_begin(r->st, &e)))
         goto fail;
     rc = dc__store_device(r->st, r->id->sign_pk, &r->self_did, &e);

@@ -36,6 +36,8 @@ typedef struct space_state {
     dc__recon *recon;
     bool recon_done;
     bool refused; /* the responder will not serve this space to this peer */
+    bool peer_refused; /* (initiator) the peer refused it */
+    uint64_t my_seq; /* our sequence number when the items were loaded */
     bool sorted;
     dc__recon_item *queue; /* our items the peer lacks */
     size_t nq, cq, sent;
@@ -53,6 +55,7 @@ struct dc_sync {
     space_state *sp;
     size_t nsp, csp;
     bool peer_final;
+    bool finished;
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received;
     int64_t clock_offset;
     dc__err err;
@@ -114,6 +117,7 @@ static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
     rc = dc__store_space_get(s->r->st, id, &sp, &e);
     if (rc == 0) {
         st->sid = sp.sid;
+        st->my_seq = sp.my_seq;
         if ((rc = dc__store_space_items(s->r->st, sp.sid, add_item, st->set, &s->err)))
             return s->err.code ? s->err.code : rc;
     } else if (rc != DC_ENOTFOUND) {
@@ -367,6 +371,7 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
             if (!st || s->role != DC_SYNC_INITIATOR)
                 return bad(s, "a refusal of a space never offered");
             st->recon_done = true; /* nothing to send there, nothing to get */
+            st->peer_refused = true;
             st->nq = st->sent = 0;
             continue;
         }
@@ -465,6 +470,7 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
      * sent only if it carries something the peer needs. */
     if (final && s->peer_final && !(s->role == DC_SYNC_INITIATOR && first)) {
         *done = 1;
+        s->finished = true;
         bool empty = true;
         for (size_t i = 0; i < s->nsp; i++)
             empty = empty && s->sp[i].pending.size == 0;
@@ -514,4 +520,39 @@ bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t
     if (dc__store_space_get(r->st, space, &sp, &e) != 0)
         return false;
     return dc__store_member_get(r->st, sp.sid, device, &m, &e) == 0 && m.role > 0;
+}
+
+#define MAX_OFFSET_MS (30LL * 24 * 3600 * 1000)
+
+int dc_sync_note_relay(dc_sync *s) {
+    if (!s)
+        return dc__last_set(DC_EMISUSE, "dc_sync_note_relay: the session is NULL");
+    dc_replica *r = s->r;
+    dc__err_clear(&r->err);
+    if (s->role != DC_SYNC_INITIATOR || !s->finished)
+        return dc__fail(r, DC_EMISUSE, "note relay: only after the initiator's session finished");
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "note relay: a transaction is open on this replica");
+    int64_t off = r->clock.offset_ms + s->clock_offset;
+    if (s->clock_offset < -MAX_OFFSET_MS || s->clock_offset > MAX_OFFSET_MS ||
+        off < -MAX_OFFSET_MS || off > MAX_OFFSET_MS)
+        return dc__fail(r, DC_EINVAL, "note relay: the relay's clock is %lld ms from ours, more "
+                        "than 30 days; check the relay's clock", (long long)s->clock_offset);
+    dc__err e = {0};
+    int64_t saved = r->clock.offset_ms;
+    r->clock.offset_ms = off;
+    int rc = dc__store_begin(r->st, &e);
+    if (!rc && !(rc = dc__store_meta_put(r->st, "clock_offset", off, &e)))
+        rc = dc__store_meta_put(r->st, "relay_sync_ms", dc__clock_wall_ms(&r->clock), &e);
+    for (size_t i = 0; i < s->nsp && !rc; i++)
+        if (s->sp[i].sid && !s->sp[i].peer_refused)
+            rc = dc__store_mark_acked(r->st, s->sp[i].sid, s->sp[i].my_seq, &e);
+    if (!rc)
+        rc = dc__store_commit(r->st, &e);
+    if (rc) {
+        dc__store_rollback(r->st);
+        r->clock.offset_ms = saved;
+        return dc__fail_err(r, &e);
+    }
+    return 0;
 }

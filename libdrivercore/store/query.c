@@ -5,6 +5,7 @@
  * keys sorted bytewise, set members sorted by their JSON text, events in
  * clock order, so two replicas that hold the same changes print the same.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -422,7 +423,9 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
             "WHERE m.sid = p.sid AND d.pk = ?1), (SELECT count(*) FROM changes c WHERE "
             "c.sid = p.sid), (SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 1), "
             "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 2), "
-            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 3) FROM spaces p "
+            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 3), "
+            "p.my_seq - coalesce((SELECT value FROM meta WHERE key = 'acked:' || "
+            "lower(hex(p.space_id))), 0) FROM spaces p "
             "ORDER BY p.space_id", -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "status");
     sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
@@ -431,8 +434,16 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
     char dev[65];
     dc__hex(dev, self, 32);
     dc__buf_clear(out);
-    int w = dc__buf_printf(out, "{\"device\":\"%s\",\"hlc\":%llu,\"spaces\":[", dev,
-                           (unsigned long long)h), r;
+    int64_t offset = 0, synced = 0;
+    dc__store_meta_get(s, "clock_offset", &offset, err);
+    bool have_sync = dc__store_meta_get(s, "relay_sync_ms", &synced, err) == 0;
+    dc__err_clear(err);
+    char last[32] = "null";
+    if (have_sync)
+        snprintf(last, sizeof last, "%lld", (long long)synced);
+    int w = dc__buf_printf(out, "{\"device\":\"%s\",\"hlc\":%llu,\"clock_offset_ms\":%lld,"
+                           "\"last_relay_sync_ms\":%s,\"spaces\":[", dev, (unsigned long long)h,
+                           (long long)offset, last), r;
     bool first = true;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         char hex[33];
@@ -441,13 +452,14 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
                              ? NULL
                              : role_name(sqlite3_column_int(st, 1));
         w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
-                            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld}",
+                            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld,\"unacked\":%lld}",
                             first ? "" : ",", hex,
                             rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
                             (long long)sqlite3_column_int64(st, 2),
                             (long long)sqlite3_column_int64(st, 3),
                             (long long)sqlite3_column_int64(st, 4),
-                            (long long)sqlite3_column_int64(st, 5));
+                            (long long)sqlite3_column_int64(st, 5),
+                            (long long)sqlite3_column_int64(st, 6));
         first = false;
     }
     sqlite3_finalize(st);

@@ -526,3 +526,51 @@ int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn,
                         "devices d ON d.did = m.did WHERE d.pk = ?1 ORDER BY p.space_id",
                         device, fn, user, err);
 }
+
+/* ---- meta values and acknowledgements ---- */
+
+int dc__store_meta_get(dc__store *s, const char *key, int64_t *v, dc__err *err) {
+    sqlite3_stmt *st;
+    *v = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW) {
+        *v = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        rc = r == SQLITE_DONE ? DC_ENOTFOUND : dc__sql_err(s, err, "meta");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_meta_put(dc__store *s, const char *key, int64_t v, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) {
+    /* meta key "acked:<space hex>" = the last sequence number the relay is
+     * known to hold durably (meta is a key/value table: no schema change). */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) SELECT 'acked:' || "
+                                  "lower(hex(space_id)), max(?2, coalesce((SELECT value FROM meta "
+                                  "WHERE key = 'acked:' || lower(hex(space_id))), 0)) FROM spaces "
+                                  "WHERE sid = ?1", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, (int64_t)seq);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}

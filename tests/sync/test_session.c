@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "drivercore.h"
@@ -78,6 +79,54 @@ static figures run(dc_replica *a, dc_replica *b, int cut) {
     dc_buf_dispose(&reply);
     dc_buf_dispose(&rep);
     return f;
+}
+
+static int64_t g_b_ahead;
+
+static int64_t b_clock(void *user) {
+    (void)user;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + g_b_ahead;
+}
+
+/* A session a -> b where b's clock runs `ahead` ms ahead, then a notes it
+ * as a relay sync; returns that call's code. */
+static int run_noting_rc(dc_replica *a, dc_replica *b_unused, int64_t ahead) {
+    (void)b_unused;
+    char path[256];
+    snprintf(path, sizeof path, "%s/k-b.db", g_dir);
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.clock = b_clock;
+    g_b_ahead = ahead;
+    dc_replica *b = NULL;
+    ok(NULL, dc_replica_open(&b, path, &o));
+    dc_sync *sa, *sb;
+    dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT;
+    int da = 0, db = 0;
+    ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
+    ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
+    assert_int_equal(dc_sync_note_relay(sa), DC_EMISUSE); /* not finished */
+    ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
+    while (m.size > 0) {
+        ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
+        if (reply.size == 0)
+            break;
+        ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
+    }
+    assert_true(da);
+    int rc = dc_sync_note_relay(sa);
+    dc_sync_free(sa);
+    dc_sync_free(sb);
+    dc_buf_dispose(&m);
+    dc_buf_dispose(&reply);
+    dc_replica_close(b);
+    return rc;
+}
+
+static figures run_noting(dc_replica *a, dc_replica *b, int64_t ahead) {
+    ok(a, run_noting_rc(a, b, ahead));
+    return (figures){0, 0, 0, 0, 0};
 }
 
 static void write_n(dc_replica *r, const char *sp, const char *prefix, int txns, int ops) {
@@ -218,6 +267,50 @@ static void test_non_member_and_bad_message(void **state) {
     dc_replica_close(c);
 }
 
+static void test_relay_bookkeeping(void **state) {
+    (void)state;
+    dc_replica *a, *b;
+    setup_pair(&a, &b, "k-a.db", "k-b.db");
+    write_n(a, g_space, "a", 3, 2);
+    dc_buf st = DC_BUF_INIT;
+    ok(a, dc_replica_status(&st, a));
+    assert_non_null(strstr((char *)st.ptr, "\"last_relay_sync_ms\":null"));
+    /* genesis, grant, name and three changes: none acknowledged yet */
+    assert_non_null(strstr((char *)st.ptr, "\"unacked\":6"));
+    /* b stands in for the relay, its clock 90 minutes ahead of a's. */
+    figures f = run_noting(a, b, 90 * 60 * 1000);
+    (void)f;
+    ok(a, dc_replica_status(&st, a));
+    assert_non_null(strstr((char *)st.ptr, "\"unacked\":0"));
+    const char *off = strstr((char *)st.ptr, "\"clock_offset_ms\":");
+    assert_non_null(off);
+    long long offset = atoll(off + 18);
+    assert_true(offset > 5400000 - 2000 && offset < 5400000 + 2000);
+    assert_null(strstr((char *)st.ptr, "\"last_relay_sync_ms\":null"));
+    /* The correction moves the timestamps of what a writes next. */
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, g_space));
+    ok(a, dc_txn_event(t, "driver", "x"));
+    ok(a, dc_txn_commit(t, NULL));
+    dc_buf rec = DC_BUF_INIT;
+    ok(a, dc_record_get(&rec, a, g_space, "driver", "x"));
+    const char *tm = strstr((char *)rec.ptr, "\"@time\":");
+    assert_non_null(tm);
+    long long at = atoll(tm + 8);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long wall = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    assert_true(at > wall + 89 * 60 * 1000 && at < wall + 91 * 60 * 1000);
+    ok(a, dc_replica_status(&st, a));
+    assert_non_null(strstr((char *)st.ptr, "\"unacked\":1"));
+    /* A relay that far off is refused. */
+    assert_int_equal(run_noting_rc(a, b, 40LL * 24 * 3600 * 1000), DC_EINVAL);
+    dc_buf_dispose(&st);
+    dc_buf_dispose(&rec);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/dc-sync-XXXXXX");
@@ -237,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_learn_and_converge),
         cmocka_unit_test(test_cut_and_resume),
         cmocka_unit_test(test_non_member_and_bad_message),
+        cmocka_unit_test(test_relay_bookkeeping),
     };
     return cmocka_run_group_tests_name("sync-session", tests, setup, teardown);
 }
