@@ -16,5 +16,6 @@
 #include "drivercore/record.h"
 #include "drivercore/bundle.h"
 #include "drivercore/sync.h"
+#include "drivercore/relay.h"
 
 #endif

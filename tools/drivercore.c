@@ -792,7 +792,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"init", cmd_init},     {"whoami", cmd_whoami}, {"space", cmd_space},
         {"apply", cmd_apply},   {"dump", cmd_dump},     {"status", cmd_status},
-        {"bundle", cmd_bundle},
+        {"bundle", cmd_bundle},     {"sync", cmd_sync},
     };
     const char *cmd = argc > 1 ? argv[1] : NULL;
     int rc;

@@ -20,6 +20,8 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 #define TOOL_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define TOOL_PRINTF(a, b)
+int cmd_sync(int argc, char **argv); /* sync REPLICA PEER_REPLICA | --relay URL */
+
 #endif
 
 /* The HLC keeps 48 bits of milliseconds (year 10889); a pinned clock beyond
@@ -65,5 +67,7 @@ int tool_parse(tool_args *a, int argc, char **argv, int start, const char *const
                const char *cmd);
 /* The option's value; "" for a flag that is present; NULL when absent. */
 const char *tool_opt(const tool_args *a, const char *name);
+
+int cmd_sync(int argc, char **argv); /* sync REPLICA PEER_REPLICA | --relay URL */
 
 #endif

@@ -1,0 +1,86 @@
+/*
+ * The relay's default storage backend (relay_store.h): one SQLite file
+ * holding a replica with no space key.  dc_bundle_import already verifies
+ * each envelope's signature and its author's write right from the clear,
+ * admin-signed membership, and keeps changes it cannot decrypt opaque, so
+ * the relay is "a replica that holds no keys" and reuses the sync session
+ * unchanged.  The replica is opened durable (synchronous=FULL): a reply to
+ * a device is built only after its changes' import has committed.
+ *
+ * This file is the only one in relay/ that reaches into the replica's
+ * internals (replica/replica_int.h, for the store handle behind
+ * dc__relay_store_knows); sign.c reaches the device key the same way.
+ */
+#include <string.h>
+
+#include "relay/relay_store.h"
+#include "replica/replica_int.h"
+
+struct dc__relay_store {
+    dc_replica *r;
+};
+
+int dc__relay_store_open(dc__relay_store **out, const char *path, dc_clock_fn clock,
+                         void *clock_user, dc__err *err) {
+    *out = NULL;
+    dc__relay_store *st = dc__calloc(1, sizeof *st);
+    if (!st)
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.device_name = "drivercore-relay";
+    o.clock = clock;
+    o.clock_user = clock_user;
+    o.durable = 1;
+    int rc = dc_replica_open(&st->r, path, &o);
+    if (rc) {
+        dc__err_set(err, rc, "relay: cannot open the store %s: %s", path, dc_error_last());
+        dc__free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void dc__relay_store_close(dc__relay_store *st) {
+    if (!st)
+        return;
+    dc_replica_close(st->r);
+    dc__free(st);
+}
+
+int dc__relay_store_session_new(dc_sync **out, dc__relay_store *st, const uint8_t device[32],
+                                dc__sync_filter_fn allow, void *user, dc__err *err) {
+    int rc = dc_sync_new(out, st->r, DC_SYNC_RESPONDER);
+    if (rc)
+        return dc__err_set(err, rc, "relay: %s", dc_replica_errmsg(st->r));
+    if ((rc = dc__sync_set_peer(*out, device, allow, user)) != 0) {
+        dc_sync_free(*out);
+        *out = NULL;
+        return dc__err_set(err, rc, "relay: cannot bind the session to its device");
+    }
+    return 0;
+}
+
+int dc__relay_store_session_step(dc__relay_store *st, dc_sync *s, dc_buf *out, int *done,
+                                 const uint8_t *in, size_t n, dc__err *err) {
+    int rc = dc_sync_step(s, out, done, in, n);
+    if (rc)
+        dc__err_set(err, rc, "%s", dc_replica_errmsg(st->r));
+    return rc;
+}
+
+void dc__relay_store_session_free(dc__relay_store *st, dc_sync *s) {
+    (void)st;
+    dc_sync_free(s);
+}
+
+bool dc__relay_store_is_member(dc__relay_store *st, const uint8_t space[16],
+                               const uint8_t device[32]) {
+    return dc__replica_is_member(st->r, space, device);
+}
+
+bool dc__relay_store_knows(dc__relay_store *st, const uint8_t space[16]) {
+    dc__space sp;
+    dc__err e = {0};
+    return dc__store_space_get(st->r->st, space, &sp, &e) == 0;
+}

@@ -1,0 +1,460 @@
+#!/usr/bin/env python3
+"""tests/relay: a real drivercore-relay process on 127.0.0.1 and devices
+driven through the `drivercore` tool (docs/relay.md).
+
+Usage: test_relay.py DRIVERCORE DRIVERCORE_RELAY
+
+Each test runs in its own temporary directory with its own relay, which
+listens on port 0 (the kernel picks a free port; the relay logs it).  The
+forged-authentication tests sign with libsodium through ctypes, as a
+hostile client would, without any drivercore code.
+"""
+import ctypes
+import ctypes.util
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+TOOL = RELAY = None
+
+_sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+_sodium.sodium_init()
+AUTH_PREFIX = b"drivercore relay auth v1\0"
+
+
+def keypair():
+    pk = ctypes.create_string_buffer(32)
+    sk = ctypes.create_string_buffer(64)
+    assert _sodium.crypto_sign_keypair(pk, sk) == 0
+    return pk.raw, sk.raw
+
+
+def sign(sk, msg):
+    sig = ctypes.create_string_buffer(64)
+    assert _sodium.crypto_sign_detached(sig, None, msg, ctypes.c_ulonglong(len(msg)), sk) == 0
+    return sig.raw
+
+
+class Relay:
+    """One drivercore-relay process over a store file."""
+
+    def __init__(self, d, store="relay.db", extra=()):
+        self.d, self.store, self.extra = d, os.path.join(d, store), list(extra)
+        self.start()
+
+    def start(self):
+        self.log = os.path.join(self.d, "relay-%d.log" % time.monotonic_ns())
+        self.logf = open(self.log, "w")
+        self.p = subprocess.Popen([RELAY, "--store", self.store, "--listen", "127.0.0.1:0"]
+                                  + self.extra, stderr=self.logf, stdout=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with open(self.log) as f:
+                text = f.read()
+            if "listening on" in text:
+                self.port = int(text.split(" port ")[1].split(",")[0])
+                self.url = "http://127.0.0.1:%d" % self.port
+                return
+            if self.p.poll() is not None:
+                raise AssertionError("relay exited at start: " + text)
+            time.sleep(0.02)
+        raise AssertionError("relay did not start")
+
+    def kill9(self):
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(10)
+
+    def term(self, timeout=10):
+        self.p.send_signal(signal.SIGTERM)
+        return self.p.wait(timeout)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.kill9()
+        if not self.logf.closed:
+            self.logf.close()
+
+    def req(self, method, path, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), data
+
+    def post_json(self, path, obj):
+        st, h, data = self.req("POST", path, json.dumps(obj).encode(),
+                               {"Content-Type": "application/json"})
+        return st, (json.loads(data) if data else None)
+
+    def metrics(self):
+        st, _, data = self.req("GET", "/metrics")
+        assert st == 200
+        m = {}
+        for line in data.decode().splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                m[k] = float(v)
+        return m
+
+    def token(self, pk, sk):
+        st, ch = self.post_json("/v1/auth/challenge", {"device": pk.hex()})
+        assert st == 200, (st, ch)
+        c = bytes.fromhex(ch["challenge"])
+        st, t = self.post_json("/v1/auth/session", {"device": pk.hex(), "challenge": c.hex(),
+                                                    "signature": sign(sk, AUTH_PREFIX + c).hex()})
+        assert st == 200, (st, t)
+        return t["token"]
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = self.tmp.name
+        self.relays = []
+
+    def tearDown(self):
+        for r in self.relays:
+            r.stop()
+        self.tmp.cleanup()
+
+    def relay(self, extra=()):
+        r = Relay(self.d, extra=extra)
+        self.relays.append(r)
+        return r
+
+    def path(self, name):
+        return os.path.join(self.d, name)
+
+    def run_tool(self, *args, check=True, input=None, timeout=60):
+        p = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
+                           input=input, timeout=timeout, cwd=self.d)
+        if check and p.returncode != 0:
+            self.fail("drivercore %s: exit %d: %s" % (" ".join(map(str, args)), p.returncode,
+                                                       p.stderr))
+        return p
+
+    def device(self, name):
+        self.run_tool("init", self.path(name + ".db"), "--name", name)
+        card = self.run_tool("whoami", self.path(name + ".db")).stdout
+        with open(self.path(name + ".card"), "w") as f:
+            f.write(card)
+        return self.path(name + ".db")
+
+    def space(self, db, name="team"):
+        return json.loads(self.run_tool("space", "create", db, name).stdout)["space"]
+
+    def add(self, db, space, who, role="member"):
+        self.run_tool("space", "add", db, space, "@" + self.path(who + ".card"), "--role", role)
+
+    def write(self, db, space, rid, value):
+        op = {"space": space, "ops": [{"type": "note", "id": rid, "set": {"text": value}}]}
+        self.run_tool("apply", db, input=json.dumps(op) + "\n")
+
+    def sync(self, db, relay, check=True, extra=()):
+        p = self.run_tool("sync", db, "--relay", relay.url, *extra, check=check)
+        if check:
+            return json.loads(p.stdout.splitlines()[-1])
+        return p
+
+    def dump(self, db):
+        return self.run_tool("dump", db).stdout
+
+    def store_bytes(self, relay):
+        data = b""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            if os.path.exists(relay.store + suffix):
+                with open(relay.store + suffix, "rb") as f:
+                    data += f.read()
+        return data
+
+
+class TestConverge(Base):
+    def test_three_devices_converge_and_relay_holds_no_plaintext(self):
+        rl = self.relay()
+        a, b, c = self.device("a"), self.device("b"), self.device("c")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.add(a, s, "c")
+        secrets_written = []
+        for i, db in enumerate((a, b, c)):
+            if db != a:
+                self.sync(db, rl)  # b and c learn of the space at their first sync
+            v = "PLAINTEXT-%s-%d" % (secrets.token_hex(6), i)
+            secrets_written.append(v)
+            self.write(db, s, "n%d" % i, v)
+            self.sync(db, rl)
+        for i, db in enumerate((b, c)):
+            v = "PLAINTEXT-%s-%d" % (secrets.token_hex(6), 10 + i)
+            secrets_written.append(v)
+            self.write(db, s, "m%d" % i, v)
+            self.sync(db, rl)
+        for db in (a, b, c):
+            self.sync(db, rl)
+        da, dbb, dc = self.dump(a), self.dump(b), self.dump(c)
+        self.assertEqual(da, dbb)
+        self.assertEqual(da, dc)
+        for v in secrets_written:
+            self.assertIn(v, da)
+        raw = self.store_bytes(rl)
+        self.assertGreater(len(raw), 0)
+        for v in secrets_written:
+            self.assertNotIn(v.encode(), raw, "the relay's store holds plaintext")
+        m = rl.metrics()
+        self.assertGreater(m["drivercore_relay_changes_in_total"], 0)
+        self.assertGreater(m["drivercore_relay_changes_out_total"], 0)
+        self.assertGreater(m["drivercore_relay_auth_total"], 0)
+
+    def test_added_device_learns_space_at_next_sync(self):
+        rl = self.relay()
+        a, d = self.device("a"), self.device("d")
+        s = self.space(a)
+        self.write(a, s, "x", "hello")
+        self.sync(a, rl)
+        self.sync(d, rl)
+        self.assertEqual(json.loads(self.dump(d)), {})
+        self.add(a, s, "d")
+        self.sync(a, rl)
+        fig = self.sync(d, rl)  # no other step
+        self.assertGreater(fig["changes_received"], 0)
+        self.assertEqual(self.dump(a), self.dump(d))
+        self.assertIn("hello", self.dump(d))
+
+    def test_push_within_a_second(self):
+        rl = self.relay()
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.sync(a, rl)
+        self.sync(b, rl)
+        waiting = subprocess.Popen([TOOL, "sync", b, "--relay", rl.url, "--wait", "20"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while rl.metrics().get("drivercore_relay_waiters", 0) < 1:
+            self.assertLess(time.time(), deadline, "b never long-polled")
+            time.sleep(0.05)
+        self.write(a, s, "p", "pushed")
+        self.sync(a, rl)
+        t0 = time.time()
+        out, err = waiting.communicate(timeout=20)
+        elapsed = time.time() - t0
+        self.assertEqual(waiting.returncode, 0, err)
+        self.assertLess(elapsed, 1.0, "the change reached b after %.2fs" % elapsed)
+        self.assertEqual(len(out.splitlines()), 2)  # the first sync, then the pushed one
+        self.assertIn("pushed", self.dump(b))
+
+
+class TestConcurrent(Base):
+    def test_concurrent_devices_converge(self):
+        rl = self.relay()
+        names = ["d%d" % i for i in range(8)]
+        dbs = [self.device(n) for n in names]
+        s = self.space(dbs[0])
+        for n in names[1:]:
+            self.add(dbs[0], s, n)
+        self.sync(dbs[0], rl)
+        for rnd in range(3):
+            for i, db in enumerate(dbs):
+                if rnd or i == 0:
+                    self.write(db, s, "r%d-%d" % (rnd, i), "v%d-%d" % (rnd, i))
+            procs = [subprocess.Popen([TOOL, "sync", db, "--relay", rl.url],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                     for db in dbs]
+            for p in procs:
+                _, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, 0, err)
+        for db in dbs + dbs:
+            self.sync(db, rl)
+        dumps = {self.dump(db) for db in dbs}
+        self.assertEqual(len(dumps), 1)
+        self.assertIn("v2-7", dumps.pop())
+
+
+class TestAccess(Base):
+    def test_non_member_gets_nothing_and_cannot_write(self):
+        rl = self.relay()
+        a, x = self.device("a"), self.device("x")
+        s = self.space(a)
+        self.write(a, s, "n", "members-only")
+        # x holds an old copy of the space (opaque to it) and offers it.
+        self.run_tool("bundle", "export", a, self.path("old.bundle"), "--space", s)
+        self.run_tool("bundle", "import", x, self.path("old.bundle"))
+        self.write(a, s, "n2", "later")
+        self.sync(a, rl)
+        before = rl.metrics()
+        fig = self.sync(x, rl)
+        self.assertEqual(fig["changes_received"], 0)
+        self.assertEqual(fig["changes_sent"], 0)
+        after = rl.metrics()
+        self.assertEqual(before["drivercore_relay_changes_in_total"],
+                         after["drivercore_relay_changes_in_total"])
+        self.assertEqual(before["drivercore_relay_changes_out_total"],
+                         after["drivercore_relay_changes_out_total"])
+        self.assertNotIn("later", self.dump(x))
+        # A device with no copy at all gets nothing either.
+        y = self.device("y")
+        fig = self.sync(y, rl)
+        self.assertEqual(fig["changes_received"], 0)
+        self.assertEqual(json.loads(self.dump(y)), {})
+
+    def test_forged_auth_refused(self):
+        rl = self.relay(["--challenge-ttl", "0.5"])
+        pk1, sk1 = keypair()
+        pk2, sk2 = keypair()
+
+        def challenge(pk):
+            st, ch = rl.post_json("/v1/auth/challenge", {"device": pk.hex()})
+            self.assertEqual(st, 200)
+            return bytes.fromhex(ch["challenge"])
+
+        def session(pk, c, sig):
+            return rl.post_json("/v1/auth/session", {"device": pk.hex(), "challenge": c.hex(),
+                                                     "signature": sig.hex()})[0]
+
+        c = challenge(pk1)
+        self.assertEqual(session(pk1, c, secrets.token_bytes(64)), 401)  # bad signature
+        self.assertEqual(session(pk1, c, sign(sk1, AUTH_PREFIX + c)), 401)  # used once only
+        c = challenge(pk1)
+        self.assertEqual(session(pk2, c, sign(sk2, AUTH_PREFIX + c)), 401)  # wrong device
+        c = challenge(pk1)
+        self.assertEqual(session(pk1, c, sign(sk1, c)), 401)  # no prefix: another protocol
+        c = challenge(pk1)
+        good = sign(sk1, AUTH_PREFIX + c)
+        self.assertEqual(session(pk1, c, good), 200)
+        self.assertEqual(session(pk1, c, good), 401)  # replayed
+        c = challenge(pk1)
+        time.sleep(0.8)
+        self.assertEqual(session(pk1, c, sign(sk1, AUTH_PREFIX + c)), 401)  # expired
+        st, _, _ = rl.req("POST", "/v1/sync", b"DCS", {"Authorization": "Bearer " + "00" * 32})
+        self.assertEqual(st, 401)  # unknown token
+        st, _, _ = rl.req("POST", "/v1/sync", b"DCS", {"Authorization": "Basic abc"})
+        self.assertEqual(st, 401)
+        st, _, _ = rl.req("POST", "/v1/sync", b"DCS")
+        self.assertEqual(st, 401)
+        st, _, _ = rl.req("GET", "/v1/wait?timeout=0", None,
+                          {"Authorization": "Bearer " + "11" * 32})
+        self.assertEqual(st, 401)
+        st, _ = rl.post_json("/v1/auth/session", {"device": "zz"})
+        self.assertEqual(st, 400)
+        # A valid token with a garbage message: refused, nothing stored.
+        tok = rl.token(pk1, sk1)
+        st, _, body = rl.req("POST", "/v1/sync", b"not a sync message",
+                             {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 400, body)
+        m = rl.metrics()
+        self.assertGreaterEqual(m['drivercore_relay_refusals_total{reason="auth"}'], 8)
+        self.assertGreaterEqual(m['drivercore_relay_refusals_total{reason="malformed"}'], 1)
+        self.assertEqual(m["drivercore_relay_changes_in_total"], 0)
+        self.assertEqual(m["drivercore_relay_auth_total"], 2)
+
+    def test_oversized_refused_before_reading(self):
+        rl = self.relay(["--max-body", "100000"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        # A declared length over the cap is refused from the headers alone.
+        s = socket.create_connection(("127.0.0.1", rl.port), timeout=10)
+        s.sendall(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok.encode()
+                  + b"\r\nContent-Length: 80000000\r\n\r\n" + b"\0" * 1000)
+        head = s.recv(4096).decode(errors="replace")
+        s.close()
+        self.assertTrue(head.startswith("HTTP/1.1 413"), head)
+        # A chunked body that grows past the cap is refused too.
+        c = http.client.HTTPConnection("127.0.0.1", rl.port, timeout=10)
+        c.putrequest("POST", "/v1/sync")
+        c.putheader("Authorization", "Bearer " + tok)
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        chunk = b"\0" * 50000
+        for _ in range(3):
+            c.send(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        self.assertEqual(c.getresponse().status, 413)
+        c.close()
+        st, _, _ = rl.req("POST", "/v1/auth/challenge", b"{" + b" " * 5000 + b"}",
+                          {"Content-Type": "application/json"})
+        self.assertEqual(st, 413)
+        m = rl.metrics()
+        self.assertEqual(m['drivercore_relay_refusals_total{reason="size"}'], 3)
+        self.assertEqual(m["drivercore_relay_changes_in_total"], 0)
+        self.assertEqual(m["drivercore_relay_sync_sessions_total"], 0)
+
+    def test_unreachable_relay_is_an_error_and_replica_unchanged(self):
+        a = self.device("a")
+        s = self.space(a)
+        self.write(a, s, "n", "v")
+        before = (self.dump(a), self.run_tool("status", a).stdout)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()  # nothing listens there now
+        p = self.run_tool("sync", a, "--relay", "http://127.0.0.1:%d" % port, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot reach the relay", p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(before, (self.dump(a), self.run_tool("status", a).stdout))
+
+
+class TestLifecycle(Base):
+    def test_sigkill_midway_then_restart_converges(self):
+        rl = self.relay()
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.write(a, s, "first", "acknowledged")
+        self.sync(a, rl)  # acknowledged: must survive SIGKILL
+        lines = "".join(json.dumps({"space": s, "ops": [{"type": "note", "id": "k%d" % i,
+                                                           "set": {"text": "v%d" % i}}]}) + "\n"
+                        for i in range(300))
+        self.run_tool("apply", a, input=lines)
+        bg = subprocess.Popen([TOOL, "sync", a, "--relay", rl.url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        time.sleep(0.03)
+        rl.kill9()
+        rl.logf.close()
+        bg.communicate(timeout=30)  # may have finished or failed: both are fine
+        rl.start()
+        fig = self.sync(b, rl)
+        self.assertGreater(fig["changes_received"], 0)
+        self.assertIn("acknowledged", self.dump(b))
+        self.write(b, s, "fromb", "after the crash")
+        for db in (a, b, a, b):
+            self.sync(db, rl)
+        self.assertEqual(self.dump(a), self.dump(b))
+        self.assertIn("v299", self.dump(b))
+        self.assertIn("after the crash", self.dump(a))
+
+    def test_sigterm_stops_cleanly_answering_long_polls(self):
+        rl = self.relay()
+        a = self.device("a")
+        self.space(a)
+        self.sync(a, rl)
+        waiting = subprocess.Popen([TOOL, "sync", a, "--relay", rl.url, "--wait", "30"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while rl.metrics().get("drivercore_relay_waiters", 0) < 1:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        t0 = time.time()
+        self.assertEqual(rl.term(), 0)
+        self.assertLess(time.time() - t0, 5)
+        out, err = waiting.communicate(timeout=10)
+        self.assertEqual(waiting.returncode, 0, err)
+        rl.logf.close()
+        with open(rl.log) as f:
+            self.assertIn("stopped; store closed", f.read())
+        # The store reopens and still serves.
+        rl.start()
+        self.sync(a, rl)
+
+
+if __name__ == "__main__":
+    TOOL, RELAY = sys.argv[1], sys.argv[2]
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:])
