@@ -511,6 +511,62 @@ static void resume_decided(app *a) {
     }
 }
 
+/* The devices to wake in one tick: an open-addressing hash set of 32-byte
+ * keys (device ids are public keys: their bytes are already spread). */
+typedef struct devset {
+    uint8_t (*k)[32];
+    bool *used;
+    size_t cap, n;
+    bool all; /* wake everyone (the window outran the notes, or a failure) */
+} devset;
+
+static int devset_add(void *user, const uint8_t d[32]) {
+    devset *s = user;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 1024;
+        devset t = {calloc(nc, 32), calloc(nc, sizeof(bool)), nc, 0, false};
+        if (!t.k || !t.used) {
+            free(t.k);
+            free(t.used);
+            s->all = true;
+            return 0;
+        }
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->used[i])
+                devset_add(&t, s->k[i]);
+        free(s->k);
+        free(s->used);
+        *s = t;
+    }
+    uint64_t h;
+    memcpy(&h, d, sizeof h);
+    for (size_t i = h % s->cap;; i = (i + 1) % s->cap) {
+        if (!s->used[i]) {
+            s->used[i] = true;
+            memcpy(s->k[i], d, 32);
+            s->n++;
+            return 0;
+        }
+        if (memcmp(s->k[i], d, 32) == 0)
+            return 0;
+    }
+}
+
+static bool devset_has(const devset *s, const uint8_t d[32]) {
+    if (s->all)
+        return true;
+    if (!s->cap)
+        return false;
+    uint64_t h;
+    memcpy(&h, d, sizeof h);
+    for (size_t i = h % s->cap;; i = (i + 1) % s->cap) {
+        if (!s->used[i])
+            return false;
+        if (memcmp(s->k[i], d, 32) == 0)
+            return true;
+    }
+}
+
 static void *waker(void *arg) {
     app *a = arg;
     uint64_t seen = dc_relay_generation(a->rl);
@@ -531,6 +587,13 @@ static void *waker(void *arg) {
             break;
         uint64_t gen = dc_relay_generation(a->rl);
         bool check = gen != seen;
+        /* Who is to be woken, for the changes since the last tick: one pass
+         * over the changed spaces' members, not one query per waiter.  A
+         * waiter that began after `seen` checked the older changes itself
+         * when it was parked. */
+        devset wake = {NULL, NULL, 0, 0, false};
+        if (check && dc_relay_devices_to_wake(a->rl, seen, gen, devset_add, &wake) != 0)
+            wake.all = true;
         seen = gen;
         double now = mono();
         /* Only the waker removes waiters, so the pointers stay valid while
@@ -546,11 +609,11 @@ static void *waker(void *arg) {
         pthread_mutex_unlock(&a->wmu);
         int *st = calloc(n ? n : 1, sizeof *st);
         for (size_t i = 0; snap && st && i < n; i++) {
-            int changed = 0;
-            if (check)
-                dc_relay_changed(&changed, a->rl, snap[i]->device, snap[i]->since);
+            bool changed = check && devset_has(&wake, snap[i]->device);
             st[i] = changed ? 1 : now >= snap[i]->deadline ? 2 : 0;
         }
+        free(wake.k);
+        free(wake.used);
         pthread_mutex_lock(&a->wmu);
         for (size_t i = 0; snap && st && i < n; i++)
             snap[i]->state = st[i];

@@ -132,6 +132,18 @@ DC_EXTERN uint64_t dc_relay_wait_since(dc_relay *rl, const uint8_t device[32]);
 DC_EXTERN int dc_relay_changed(int *changed, dc_relay *rl, const uint8_t device[32],
                                uint64_t since);
 
+/*
+ * The devices to wake for the changes noted in generations (from, to]:
+ * fn(user, device) once per member of each space that changed, except a
+ * space's only pusher in that window.  Membership is read once per space
+ * (and cached until the next import), so waking ten thousand waiters costs
+ * a hash lookup each, not a store query each.  DC_ETOOBIG when the window
+ * reaches past the notes remembered: the caller should wake everyone.
+ */
+typedef int (*dc_relay_device_fn)(void *user, const uint8_t device[32]);
+DC_EXTERN int dc_relay_devices_to_wake(dc_relay *rl, uint64_t from, uint64_t to,
+                                       dc_relay_device_fn fn, void *user);
+
 /* Called (from the thread of a sync request, no lock held) after changes
  * arrived, so a daemon can wake its long-polling devices.  NULL clears. */
 typedef void (*dc_relay_change_fn)(void *user, uint64_t generation);

@@ -145,8 +145,22 @@ typedef struct note {
     uint8_t pusher[32];
 } note;
 
+/* The members of one space as of member epoch `epoch`: the long-poll
+ * waker asks "is this waiting device a member of a space that changed?"
+ * for every waiter; answering from memory keeps it off the store lock,
+ * which sync steps hold across their fsync. */
+#define MCACHE 128u
+typedef struct mcache {
+    uint8_t space[16];
+    uint64_t epoch; /* 0: empty slot */
+    uint8_t (*devs)[32];
+    size_t n;
+} mcache;
+
 struct dc_relay {
     dc__relay_store *st;
+    mcache mc[MCACHE];
+    uint64_t mepoch; /* bumped whenever an import may have changed membership */
     pthread_mutex_t mu, store_mu;
     dc_relay_options o;
     map chals, toks, devs, sessions;
@@ -269,6 +283,8 @@ void dc_relay_close(dc_relay *rl) {
     free_map(&rl->toks, free_plain);
     free_map(&rl->devs, free_plain);
     dc__relay_store_close(rl->st);
+    for (size_t i = 0; i < MCACHE; i++)
+        dc__free(rl->mc[i].devs);
     pthread_mutex_destroy(&rl->mu);
     pthread_mutex_destroy(&rl->store_mu);
     dc__free(rl->ring);
@@ -630,6 +646,7 @@ int dc_relay_sync(dc_buf *out, char session_out[65], int *done, int64_t *retry_a
         rl->bytes_out += out->size;
         if (cin > s->in_prev) {
             rl->changes_in += cin - s->in_prev;
+            rl->mepoch++; /* the import may have carried grants */
             /* Each space this session reconciled may have received some:
              * an over-approximation that costs a waiting member at most
              * one needless sync, never a missed change. */
@@ -696,6 +713,117 @@ uint64_t dc_relay_wait_since(dc_relay *rl, const uint8_t device[32]) {
     return g;
 }
 
+static int dev_cmp(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+static size_t mslot(const uint8_t space[16]) {
+    uint32_t h;
+    memcpy(&h, space, sizeof h); /* space ids are hashes: any bytes spread */
+    return h % MCACHE;
+}
+
+/* Is `device` a member of `space`?  From the cache when it is current;
+ * otherwise the member list is read once (under store_mu) and cached, so
+ * ten thousand waiters cost one query per changed space, not one each.
+ * On a read failure, answer yes: a needless wake-up beats a missed one. */
+static mcache *members_locked(dc_relay *rl, const uint8_t space[16]);
+
+static bool member_cached(dc_relay *rl, const uint8_t space[16], const uint8_t device[32]) {
+    mcache *c = members_locked(rl, space);
+    if (!c)
+        return true; /* a needless wake-up beats a missed one */
+    bool yes = c->n && bsearch(device, c->devs, c->n, 32, dev_cmp) != NULL;
+    pthread_mutex_unlock(&rl->mu);
+    return yes;
+}
+
+/* Makes the cache slot of `space` current (reading the store if needed);
+ * returns it locked under mu, or NULL (mu not held) if the store failed. */
+static mcache *members_locked(dc_relay *rl, const uint8_t space[16]) {
+    size_t k = mslot(space);
+    pthread_mutex_lock(&rl->mu);
+    uint64_t epoch = rl->mepoch + 1;
+    if (rl->mc[k].epoch == epoch && memcmp(rl->mc[k].space, space, 16) == 0)
+        return &rl->mc[k];
+    pthread_mutex_unlock(&rl->mu);
+    uint8_t (*devs)[32] = NULL;
+    size_t n = 0;
+    dc__err e = {0};
+    pthread_mutex_lock(&rl->store_mu);
+    int rc = dc__relay_store_members(rl->st, space, &devs, &n, &e);
+    pthread_mutex_unlock(&rl->store_mu);
+    if (rc)
+        return NULL;
+    pthread_mutex_lock(&rl->mu);
+    mcache *c = &rl->mc[k];
+    dc__free(c->devs);
+    memcpy(c->space, space, 16);
+    c->devs = devs;
+    c->n = n;
+    /* Valid for the epoch it was read in; an import since then makes the
+     * next lookup read again. */
+    c->epoch = epoch;
+    return c;
+}
+
+int dc_relay_devices_to_wake(dc_relay *rl, uint64_t from, uint64_t to, dc_relay_device_fn fn,
+                             void *user) {
+    if (!rl || !fn)
+        return dc__last_set(DC_EMISUSE, "dc_relay_devices_to_wake: NULL argument");
+    if (to <= from)
+        return 0;
+    typedef struct chg {
+        uint8_t space[16];
+        uint8_t pusher[32];
+        bool many; /* more than one pusher */
+    } chg;
+    pthread_mutex_lock(&rl->mu);
+    if (to > rl->gen || rl->gen - from >= RING) {
+        pthread_mutex_unlock(&rl->mu);
+        return DC_ETOOBIG;
+    }
+    chg *v = dc__calloc((size_t)(to - from), sizeof *v);
+    size_t nv = 0;
+    for (uint64_t g = from + 1; v && g <= to; g++) {
+        const note *nt = &rl->ring[g % RING];
+        size_t i = 0;
+        while (i < nv && memcmp(v[i].space, nt->space, 16) != 0)
+            i++;
+        if (i == nv) {
+            memcpy(v[nv].space, nt->space, 16);
+            memcpy(v[nv++].pusher, nt->pusher, 32);
+        } else if (memcmp(v[i].pusher, nt->pusher, 32) != 0) {
+            v[i].many = true;
+        }
+    }
+    pthread_mutex_unlock(&rl->mu);
+    if (!v)
+        return DC_ETOOBIG; /* out of memory: wake everyone */
+    int rc = 0;
+    for (size_t i = 0; i < nv && !rc; i++) {
+        mcache *c = members_locked(rl, v[i].space);
+        if (!c) {
+            rc = DC_ETOOBIG; /* the store failed: wake everyone */
+            break;
+        }
+        /* Copy out, so fn runs without the lock. */
+        size_t n = c->n;
+        uint8_t (*devs)[32] = n ? dc__malloc(n * 32) : NULL;
+        if (devs)
+            memcpy(devs, c->devs, n * 32);
+        pthread_mutex_unlock(&rl->mu);
+        if (n && !devs) {
+            rc = DC_ETOOBIG;
+            break;
+        }
+        for (size_t k = 0; k < n && !rc; k++)
+            if (v[i].many || memcmp(devs[k], v[i].pusher, 32) != 0)
+                rc = fn(user, devs[k]);
+        dc__free(devs);
+    }
+    dc__free(v);
+    return rc;
+}
+
 int dc_relay_changed(int *changed, dc_relay *rl, const uint8_t device[32], uint64_t since) {
     if (!changed || !rl || !device)
         return dc__last_set(DC_EMISUSE, "dc_relay_changed: NULL argument");
@@ -722,12 +850,8 @@ int dc_relay_changed(int *changed, dc_relay *rl, const uint8_t device[32], uint6
             *changed = 1;
     }
     pthread_mutex_unlock(&rl->mu);
-    if (nsp) {
-        pthread_mutex_lock(&rl->store_mu);
-        for (size_t i = 0; i < nsp && !*changed; i++)
-            *changed = dc__relay_store_is_member(rl->st, sp[i], device);
-        pthread_mutex_unlock(&rl->store_mu);
-    }
+    for (size_t i = 0; i < nsp && !*changed; i++)
+        *changed = member_cached(rl, sp[i], device);
     dc__free(sp);
     return 0;
 }

@@ -38,5 +38,9 @@ void dc__relay_store_session_free(dc__relay_store *st, dc_sync *s);
 bool dc__relay_store_is_member(dc__relay_store *st, const uint8_t space[16],
                                const uint8_t device[32]);
 bool dc__relay_store_knows(dc__relay_store *st, const uint8_t space[16]);
+/* The member devices of `space`, in key order: *devs (dc__malloc'd array
+ * of 32-byte keys, NULL when none) and *n. */
+int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32],
+                            size_t *n, dc__err *err);
 
 #endif

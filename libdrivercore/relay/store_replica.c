@@ -84,3 +84,37 @@ bool dc__relay_store_knows(dc__relay_store *st, const uint8_t space[16]) {
     dc__err e = {0};
     return dc__store_space_get(st->r->st, space, &sp, &e) == 0;
 }
+
+typedef struct devlist {
+    uint8_t (*v)[32];
+    size_t n, cap;
+} devlist;
+
+static int add_dev(void *user, const uint8_t device[32]) {
+    devlist *l = user;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        uint8_t (*p)[32] = dc__realloc(l->v, nc * sizeof *p);
+        if (!p)
+            return DC_ENOMEM;
+        l->v = p;
+        l->cap = nc;
+    }
+    memcpy(l->v[l->n++], device, 32);
+    return 0;
+}
+
+int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32],
+                            size_t *n, dc__err *err) {
+    devlist l = {NULL, 0, 0};
+    int rc = dc__replica_space_devices(st->r, space, add_dev, &l);
+    if (rc) {
+        dc__free(l.v);
+        *devs = NULL;
+        *n = 0;
+        return dc__err_set(err, rc, "relay: reading the members of a space failed");
+    }
+    *devs = l.v;
+    *n = l.n;
+    return 0;
+}

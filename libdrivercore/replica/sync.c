@@ -56,6 +56,7 @@ struct dc_sync {
     size_t nsp, csp;
     bool peer_final;
     bool finished;
+    bool sent_final; /* our last message said we had nothing left */
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received;
     int64_t clock_offset;
     dc__err err;
@@ -471,14 +472,18 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     if (final && s->peer_final && !(s->role == DC_SYNC_INITIATOR && first)) {
         *done = 1;
         s->finished = true;
-        bool empty = true;
-        for (size_t i = 0; i < s->nsp; i++)
-            empty = empty && s->sp[i].pending.size == 0;
-        /* build() moved pending data into out; an out with no entries and
-         * no changes is just the header, count and final flag. */
-        if (out->size == MSG_HEADER + 4 + 4 + 1 && empty)
+        /* An out with no entries and no changes is just the header, the
+         * count and the final flag.  The responder has nothing to learn
+         * from it.  The initiator sends it unless the responder has already
+         * seen a final message from us: otherwise the responder (a relay)
+         * would never learn the session ended and would keep it until it
+         * expires. */
+        bool bare = out->size == MSG_HEADER + 4 + 4 + 1;
+        if (bare && (s->role == DC_SYNC_RESPONDER || s->sent_final))
             dc__buf_clear(out);
     }
+    if (out->size)
+        s->sent_final = final;
     if (out->size) {
         s->bytes_sent += out->size;
         if (s->role == DC_SYNC_INITIATOR)
@@ -555,4 +560,13 @@ int dc_sync_note_relay(dc_sync *s) {
         return dc__fail_err(r, &e);
     }
     return 0;
+}
+
+int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
+                              int (*fn)(void *user, const uint8_t device[32]), void *user) {
+    dc__err e = {0};
+    int rc = dc__store_space_devices(r->st, space, fn, user, &e);
+    if (rc && e.code)
+        dc__fail_err(r, &e);
+    return rc;
 }

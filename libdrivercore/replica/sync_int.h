@@ -22,4 +22,8 @@ int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn a
  * replica holds?  Reads only clear membership: no key needed. */
 bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t device[32]);
 
+/* Calls fn with each member device (any role) of `space`, in key order. */
+int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
+                              int (*fn)(void *user, const uint8_t device[32]), void *user);
+
 #endif

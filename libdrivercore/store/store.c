@@ -574,3 +574,21 @@ int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) 
     sqlite3_finalize(st);
     return rc;
 }
+
+int dc__store_space_devices(dc__store *s, const uint8_t space[16], dc__device_fn fn, void *user,
+                            dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT d.pk FROM spaces p JOIN members m ON m.sid = p.sid "
+                                  "JOIN devices d ON d.did = m.did WHERE p.space_id = ? AND "
+                                  "m.role > 0 ORDER BY d.pk", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "members");
+    sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
+    int r, rc = 0;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 0) == 32)
+            rc = fn(user, sqlite3_column_blob(st, 0));
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "members");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -112,6 +112,10 @@ int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user,
  * DC_ENOTFOUND if it is not held. */
 int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_t hlc,
                               const uint8_t id[32], dc__err *err);
+/* The member devices (any role) of a space, in key order. */
+typedef int (*dc__device_fn)(void *user, const uint8_t device[32]);
+int dc__store_space_devices(dc__store *s, const uint8_t space[16], dc__device_fn fn, void *user,
+                            dc__err *err);
 /* Every space known (held with a key, or only carried), and the spaces
  * whose membership lists `device` with any role. */
 int dc__store_spaces_known(dc__store *s, dc__space_fn fn, void *user, dc__err *err);
@@ -177,6 +181,11 @@ typedef int (*dc__rec_fn)(void *user, const dc__rec *rec);
  * and is returned. */
 int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
                            dc__rec_fn fn, void *user, dc__err *err);
+
+/* The first space (by id) holding a key and a live record (type, id):
+ * one query, however many spaces the replica holds.  DC_ENOTFOUND if none. */
+int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint8_t space[16],
+                            dc__err *err);
 
 /* Calls fn with the 16-byte id of every space this replica holds a key for. */
 int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err);

@@ -69,6 +69,8 @@ static figures run(dc_replica *a, dc_replica *b, int cut) {
             break;
         ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
     }
+    if (!cut)
+        assert_true(db); /* the responder (a relay) knows the session is over */
     ok(a, dc_sync_report(&rep, sa));
     figures f = {field((char *)rep.ptr, "bytes_sent"), field((char *)rep.ptr, "bytes_received"),
                  field((char *)rep.ptr, "round_trips"), field((char *)rep.ptr, "changes_sent"),
@@ -170,10 +172,12 @@ static void test_learn_and_converge(void **state) {
     assert_string_equal(da, db);
     free(da);
     free(db);
-    /* Nothing to do: one round trip and a few hundred bytes. */
+    /* Nothing to do: the reconciliation itself is one round trip; the
+     * initiator then tells the responder it is done (so a relay frees the
+     * session at once), all in a few hundred bytes. */
     f = run(b, a, 0);
     assert_int_equal(f.changes_received + f.changes_sent, 0);
-    assert_int_equal(f.round_trips, 1);
+    assert_true(f.round_trips <= 2);
     assert_true(f.sent + f.received <= 512);
     /* Both write offline; one session carries both ways. */
     write_n(a, g_space, "a2", 3, 5);
