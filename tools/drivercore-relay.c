@@ -25,7 +25,9 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -625,6 +627,14 @@ static void *waker(void *arg) {
     return NULL;
 }
 
+/* ---- a clock for tests and demos ----
+ * The relay's clock is authoritative for the devices (it corrects theirs),
+ * so a story told at a fixed date needs the relay on the same calendar:
+ * --clock-file maps a file whose first 8 bytes another process writes. */
+static int64_t file_clock(void *user) {
+    return *(volatile const int64_t *)user;
+}
+
 /* ---- main ---- */
 
 static int usage(void) {
@@ -637,7 +647,10 @@ static int usage(void) {
                     "  --rate R --burst B   per-device sync requests per second, burst (50, 200)\n"
                     "  --token-ttl SECONDS  session token lifetime (default 600)\n"
                     "  --challenge-ttl SECONDS  challenge lifetime (default 60)\n"
-                    "  --quiet              log only refusals and lifecycle\n");
+                    "  --quiet              log only refusals and lifecycle\n"
+                    "  --clock-file PATH    tests and demos only: the wall clock is the native\n"
+                    "                       int64 of ms since the epoch at the start of PATH\n"
+                    "                       (mapped, so another process can move time)\n");
     return 2;
 }
 
@@ -684,7 +697,18 @@ int main(int argc, char **argv) {
             ro.challenge_ttl_ms = (int64_t)(strtod(v, NULL) * 1000);
         else if (strcmp(o, "--token-ttl") == 0)
             ro.token_ttl_ms = (int64_t)(strtod(v, NULL) * 1000);
-        else
+        else if (strcmp(o, "--clock-file") == 0) {
+            int fd = open(v, O_RDONLY | O_CLOEXEC);
+            void *m = fd >= 0 ? mmap(NULL, 8, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+            if (fd >= 0)
+                close(fd);
+            if (m == MAP_FAILED) {
+                fprintf(stderr, "drivercore-relay: cannot map the clock file %s\n", v);
+                return 2;
+            }
+            ro.clock = file_clock;
+            ro.clock_user = m;
+        } else
             return usage();
     }
     if (!store || !listen_at || threads < 1 || threads > 64)

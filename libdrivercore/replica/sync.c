@@ -473,13 +473,12 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
         *done = 1;
         s->finished = true;
         /* An out with no entries and no changes is just the header, the
-         * count and the final flag.  The responder has nothing to learn
-         * from it.  The initiator sends it unless the responder has already
-         * seen a final message from us: otherwise the responder (a relay)
-         * would never learn the session ended and would keep it until it
-         * expires. */
+         * count and the final flag.  It is sent unless the peer has already
+         * seen a final message from us: otherwise the peer would never
+         * learn the session ended (a relay would keep the session until it
+         * expires; a device would not record the sync). */
         bool bare = out->size == MSG_HEADER + 4 + 4 + 1;
-        if (bare && (s->role == DC_SYNC_RESPONDER || s->sent_final))
+        if (bare && s->sent_final)
             dc__buf_clear(out);
     }
     if (out->size)
