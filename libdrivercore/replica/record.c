@@ -80,6 +80,17 @@ int dc__records_each(dc_replica *r, const char *space, const char *type, const c
     return rc ? dc__fail_err(r, &r->err) : 0;
 }
 
+int dc__record_locate(dc_replica *r, const char *type, const char *id, char space[33]) {
+    uint8_t sp[16];
+    dc__err e = {0};
+    int rc = dc__store_record_locate(r->st, type, id, sp, &e);
+    if (rc == 0)
+        dc__hex(space, sp, 16);
+    else if (rc != DC_ENOTFOUND)
+        dc__fail_err(r, &e);
+    return rc;
+}
+
 const dc__value *dc__rec_value(const dc__rec *rec, const char *field) {
     for (size_t i = 0; i < rec->nf; i++)
         if (!rec->f[i].member && strcmp(rec->f[i].name, field) == 0)

@@ -15,6 +15,10 @@
 int dc__records_each(dc_replica *r, const char *space, const char *type, const char *id,
                      dc__rec_fn fn, void *user);
 
+/* The first space (hex id, in id order) holding a live record (type, id):
+ * 0, or DC_ENOTFOUND (not an error recorded on the replica). */
+int dc__record_locate(dc_replica *r, const char *type, const char *id, char space[33]);
+
 /* The value of register `field` of a record, or NULL. */
 const dc__value *dc__rec_value(const dc__rec *rec, const char *field);
 

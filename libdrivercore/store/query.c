@@ -588,9 +588,15 @@ static int load_rec(dc__store *s, int64_t rid, recbuf *b, dc__err *err) {
 
 int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
                            dc__rec_fn fn, void *user, dc__err *err) {
+    /* Two statements, not "(?3 IS NULL OR id = ?3)": SQLite cannot use the
+     * (sid, type, id) index for that disjunction and would scan the whole
+     * type for every lookup of one record. */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rid, type, id FROM records WHERE sid = ?1 AND "
-                                  "type = ?2 AND (?3 IS NULL OR id = ?3) ORDER BY id",
+    if (sqlite3_prepare_v2(s->db,
+                           id ? "SELECT rid, type, id FROM records WHERE sid = ?1 AND type = ?2 "
+                                "AND id = ?3"
+                              : "SELECT rid, type, id FROM records WHERE sid = ?1 AND type = ?2 "
+                                "ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
     sqlite3_bind_int64(st, 1, sid);
@@ -632,5 +638,32 @@ int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *er
     if (!rc && r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "spaces");
     sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint8_t space[16],
+                            dc__err *err) {
+    sqlite3_stmt *st = dc__q(
+        s, Q_LOCATE,
+        /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
+         * then uses the (sid, type, id) index; the other order scans. */
+        "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
+        "r.type = ?1 AND r.id = ?2 WHERE EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) AND "
+        "(EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid) OR EXISTS(SELECT 1 FROM set_adds a "
+        "WHERE a.rid = r.rid) OR EXISTS(SELECT 1 FROM events e WHERE e.rid = r.rid)) "
+        "ORDER BY p.space_id LIMIT 1",
+        err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16) {
+        memcpy(space, sqlite3_column_blob(st, 0), 16);
+        rc = 0;
+    } else {
+        rc = r == SQLITE_DONE ? DC_ENOTFOUND : dc__sql_err(s, err, "read");
+    }
+    sqlite3_reset(st);
     return rc;
 }
