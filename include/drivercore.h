@@ -16,6 +16,10 @@
 #include "drivercore/record.h"
 #include "drivercore/bundle.h"
 #include "drivercore/sync.h"
-#include "drivercore/relay.h"
+#include "drivercore/calendar.h"
+#include "drivercore/registry.h"
+#include "drivercore/grievance.h"
+#include "drivercore/org.h"
+#include "drivercore/stats.h"
 
 #endif

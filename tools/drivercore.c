@@ -47,6 +47,19 @@ static const char usage_text[] =
     "  status REPLICA                      clock, changes and held changes\n"
     "  bundle export REPLICA FILE [--space S]\n"
     "  bundle import REPLICA FILE          all or nothing; prints the report\n"
+    "  sync REPLICA PEER_REPLICA           two-way sync of two local replicas\n"
+    "  sync REPLICA --relay URL [--wait S] sync through a relay (drivercore-relay)\n"
+    "\n"
+    "The domain (docs/domain.md); `drivercore COMMAND` alone lists its subcommands:\n"
+    "  registry import|conflicts|find|id   the driver registry, two lines, rounds\n"
+    "  case file|step|show                 grievances under the 12328 rule\n"
+    "  calendar publish|show|due           the holiday calendar, working days\n"
+    "  region, org, station, checkin       regions, organisations, Driver's Homes\n"
+    "  branch, secretary, study, liaison   branches (four principles), task lists,\n"
+    "                                      online study, liaison chains\n"
+    "  stats REPLICA [--space S] --json    the report's table, from the records\n"
+    "  demo-data province REPLICA --seed N [--scale F]\n"
+    "                                      a generated province (257,000 drivers)\n"
     "  help, --help                        this text\n"
     "  --version                           the tool and library versions\n"
     "\n"
@@ -792,7 +805,14 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"init", cmd_init},     {"whoami", cmd_whoami}, {"space", cmd_space},
         {"apply", cmd_apply},   {"dump", cmd_dump},     {"status", cmd_status},
-        {"bundle", cmd_bundle},     {"sync", cmd_sync},
+        {"bundle", cmd_bundle},
+        {"registry", cmd_registry}, {"case", cmd_case},     {"stats", cmd_stats},
+        {"demo-data", cmd_demo_data}, {"sync", cmd_sync},
+        /* cmd_org dispatches on argv[1] itself */
+        {"org", cmd_org},           {"region", cmd_org},    {"station", cmd_org},
+        {"branch", cmd_org},        {"secretary", cmd_org}, {"study", cmd_org},
+        {"liaison", cmd_org},       {"checkin", cmd_org},
+        {"calendar", cmd_case}, /* cmd_case also serves `calendar ...` */
     };
     const char *cmd = argc > 1 ? argv[1] : NULL;
     int rc;

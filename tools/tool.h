@@ -20,8 +20,6 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 #define TOOL_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define TOOL_PRINTF(a, b)
-int cmd_sync(int argc, char **argv); /* sync REPLICA PEER_REPLICA | --relay URL */
-
 #endif
 
 /* The HLC keeps 48 bits of milliseconds (year 10889); a pinned clock beyond
@@ -68,6 +66,12 @@ int tool_parse(tool_args *a, int argc, char **argv, int start, const char *const
 /* The option's value; "" for a flag that is present; NULL when absent. */
 const char *tool_opt(const tool_args *a, const char *name);
 
-int cmd_sync(int argc, char **argv); /* sync REPLICA PEER_REPLICA | --relay URL */
+/* ---- subcommands in their own files, dispatched by drivercore.c ---- */
+int cmd_sync(int argc, char **argv);      /* sync REPLICA PEER_REPLICA | --relay URL */
+int cmd_registry(int argc, char **argv);  /* registry import|conflicts|find */
+int cmd_case(int argc, char **argv);      /* case file|step|show, calendar ... */
+int cmd_org(int argc, char **argv);       /* region, org, station, checkin, branch, ... */
+int cmd_stats(int argc, char **argv);     /* stats */
+int cmd_demo_data(int argc, char **argv); /* demo-data province */
 
 #endif

@@ -1,0 +1,111 @@
+/*
+ * drivercore — grievances (诉求 / work orders) under the 12328 rule:
+ * filing, steps by handlers, derived status and deadlines, converging
+ * across offline handlers (docs/domain.md, "Grievance rules").
+ *
+ * A case is a `case` record whose events are its steps.  Its status,
+ * deadlines and on-time figures are never stored: they are folded from the
+ * steps in event order whenever they are read, so every replica holding
+ * the same steps shows the same case.  Times come from the replica's clock:
+ * the receipt is the time of the filing step, each step's time is the
+ * time of its event ("@time").
+ *
+ * Thread safety: as the dc_replica.
+ */
+#ifndef DRIVERCORE_GRIEVANCE_H
+#define DRIVERCORE_GRIEVANCE_H
+
+#include "drivercore/calendar.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dc_case_options {
+    unsigned int version; /* DC_CASE_OPTIONS_VERSION */
+    /* The driver's registry id ("drv-..."), which need not exist (yet) in
+     * any registry this replica holds: a hotline caller may not be
+     * registered, and the case links to his record once it exists.  NULL
+     * for an unregistered, unidentified caller. */
+    const char *driver;
+    /* Identity number given by a hotline caller, or NULL.  Never stored:
+     * the registry checks it (dc_registry_driver_id; a bad number files
+     * nothing), it gives the lookup hash (`caller_id_hash`) and, when
+     * `driver` is NULL, the driver id the registry uses for that number. */
+    const char *caller_id_number;
+    const char *registry; /* registry space (hex id), needed with caller_id_number */
+    const char *channel;  /* "12328", "12345", "group", "station", "app" */
+    const char *category; /* free text, e.g. "freight_arrears", "enforcement" */
+    const char *text;     /* what the driver asks, non-empty */
+    int emergency;        /* non-zero: accident rescue, severe weather, illness: due at once */
+    const char *region;   /* county code, or NULL */
+} dc_case_options;
+
+#define DC_CASE_OPTIONS_VERSION 1
+#define DC_CASE_OPTIONS_INIT                                                                       \
+    { DC_CASE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL }
+
+/*
+ * File a case into `space` (hex id), received now (the replica's clock):
+ * one transaction writing the case's fields and its first step,
+ * {"action": "file"}.  `out` (may be NULL) receives the case as
+ * dc_case_show prints it.  `cal` (may be NULL: plain Monday to Friday)
+ * gives the working days of the deadlines shown.
+ * Returns 0, DC_EINVAL (a bad channel, an empty category or text, a
+ * caller_id_number without registry; nothing is written), DC_EDENIED /
+ * DC_ENOKEY / DC_ENOTFOUND (the space), DC_ENOMEM, DC_EIO; the message is
+ * on the replica.
+ */
+DC_EXTERN int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
+                           const dc_calendar *cal);
+
+/*
+ * Add a step to a case (found in any space this replica holds): action
+ * "transfer" (to: org id, required), "feedback", "reply", "resolve",
+ * "revisit" (satisfied: 1 yes, 0 no, -1 not asked), "reopen", "close";
+ * `to` only with transfer, `satisfied` other than -1 only with revisit;
+ * `note` (may be NULL) with any.  The step must make sense in the case's
+ * current state as this replica sees it (no resolving a closed case, no
+ * revisit before a resolution, ...): otherwise DC_EINVAL and nothing is
+ * written.  Steps that cross with others made offline are reconciled by
+ * the fold (docs/domain.md).  `out` (may be NULL) receives the case as
+ * shown after the step.  Returns 0, DC_EINVAL, DC_ENOTFOUND (no such case
+ * here), DC_EDENIED, DC_ENOMEM, DC_EIO.
+ */
+DC_EXTERN int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *action,
+                           const char *to, const char *note, int satisfied, const dc_calendar *cal);
+
+/*
+ * The case as JSON, keys in this order: {"case": ID, "space": S, "driver":
+ * ID|null, "driver_known": BOOL (a `driver` record with that id exists in
+ * a space this replica holds), "channel", "category", "text", "emergency":
+ * BOOL, "region": CODE|null, "received": T, "status": "received" |
+ * "transferred" | "in_progress" | "resolved" | "revisited" | "closed",
+ * "at": ORG|null, "level": KIND|null, "resolved": T|null, "satisfied":
+ * BOOL|null, "reopened": N, "due": {"transfer": T, "feedback": T, "reply":
+ * T, "revisit": T|null}, "on_time": {KIND: BOOL|null, ...}, "steps":
+ * [{"action", "to", "note", "satisfied", "author", "time": T, "applied":
+ * BOOL}, ...]} where T is RFC 3339 with offset +08:00.  DC_ENOTFOUND if
+ * no space held by this replica has the case.
+ */
+DC_EXTERN int dc_case_show(dc_buf *out, dc_replica *r, const char *case_id, const dc_calendar *cal);
+
+/*
+ * The same case as one flat JSON object with times in ms since the epoch,
+ * for statistics and for bindings that read it with a flat parser:
+ * {"case", "space", "driver", "channel", "category", "emergency", "region",
+ * "status", "at", "level", "transfers" (the `to` of every transfer that
+ * took effect, space-separated), "received_ms", "resolved_ms" (current
+ * resolution or null), "first_resolved_ms", "revisits", "satisfied_revisits",
+ * "reopened", "due_transfer_ms", "due_feedback_ms", "due_reply_ms",
+ * "due_revisit_ms", "done_transfer_ms", "done_feedback_ms", "done_reply_ms",
+ * "done_revisit_ms"} (null when not done).  `space` (may be NULL: any)
+ * limits the search.  Returns 0 or DC_ENOTFOUND.
+ */
+DC_EXTERN int dc_case_summary(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                              const dc_calendar *cal);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

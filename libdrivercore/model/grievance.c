@@ -1,0 +1,728 @@
+/*
+ * Grievances under the 12328 rule.  A case is one `case` record: its
+ * registers say who filed what through which channel, and its events are
+ * the steps handlers took (the first one, "file", is the receipt).  The
+ * status, the level reached, the deadlines and whether each was met are
+ * never stored: they are folded from the steps in event order (clock, then
+ * device) every time the case is read.  Two handlers working offline only
+ * ever add events, events merge as a union, and the fold is a function of
+ * the ordered events, so every replica that has received the same steps
+ * shows the same case — the convergence the domain needs comes from the
+ * record layer's merge rules, not from any extra protocol.  The rules of
+ * the fold are in docs/domain.md, "Grievance rules"; they are written so
+ * that steps which cross (a resolve and a reopen, two transfers, a close
+ * and an unsatisfied revisit) still end in a state a person would accept.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "drivercore/registry.h"
+#include "replica/records.h"
+
+#define HOUR_MS ((int64_t)3600000)
+#define FIELD_MAX 200 /* bytes of an id, channel, category, region or org id */
+
+enum { ST_RECEIVED, ST_TRANSFERRED, ST_IN_PROGRESS, ST_RESOLVED, ST_REVISITED, ST_CLOSED };
+static const char *const status_names[] = {"received", "transferred", "in_progress",
+                                           "resolved", "revisited",   "closed"};
+
+/* The four deadlines of the 12328 rule, in the order they are printed. */
+enum { D_TRANSFER, D_FEEDBACK, D_REPLY, D_REVISIT, D_COUNT };
+static const char *const due_names[] = {"transfer", "feedback", "reply", "revisit"};
+
+static const char *const channels[] = {"12328", "12345", "group", "station", "app", NULL};
+static const char *const actions[] = {"transfer", "feedback", "reply", "resolve",
+                                      "revisit",  "reopen",   "close", NULL};
+
+typedef struct step {
+    char *action, *to, *note, *author; /* owned; NULL for JSON null */
+    int satisfied;                     /* 1, 0, -1 (null) */
+    int64_t t;                         /* "@time", ms */
+    bool applied;                      /* changed the state when folded */
+} step;
+
+typedef struct cstate {
+    dc_replica *r;
+    bool found;
+    char space[33];
+    char *id, *driver, *channel, *category, *text, *region; /* owned or NULL */
+    int emergency;
+    step *steps;
+    size_t nsteps, capsteps;
+    int bad; /* an error while reading (ENOMEM, a corrupt event) */
+    /* The fold's result. */
+    int64_t received; /* -1: unknown */
+    int status;
+    const char *at; /* the `to` of the last transfer that took effect (borrowed) */
+    int64_t resolved, first_resolved;
+    int satisfied; /* of the last revisit that took effect */
+    int reopened, revisits, satisfied_revisits;
+    int64_t done[D_COUNT];
+    dc_buf transfers;
+} cstate;
+
+static void cstate_dispose(cstate *c) {
+    dc__free(c->id);
+    dc__free(c->driver);
+    dc__free(c->channel);
+    dc__free(c->category);
+    dc__free(c->text);
+    dc__free(c->region);
+    for (size_t i = 0; i < c->nsteps; i++) {
+        dc__free(c->steps[i].action);
+        dc__free(c->steps[i].to);
+        dc__free(c->steps[i].note);
+        dc__free(c->steps[i].author);
+    }
+    dc__free(c->steps);
+    dc_buf_dispose(&c->transfers);
+    memset(c, 0, sizeof *c);
+}
+
+static bool in_list(const char *s, const char *const *list) {
+    for (size_t i = 0; s && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool is_open(int st) {
+    return st == ST_RECEIVED || st == ST_TRANSFERRED || st == ST_IN_PROGRESS;
+}
+
+/* A string value as an owned C string; NULL for anything else.  Sets
+ * *oom when the copy fails. */
+static char *dup_str(const dc__value *v, int *oom) {
+    if (!v || v->kind != DC_STR)
+        return NULL;
+    char *s = dc__strndup(v->str, v->len);
+    if (!s)
+        *oom = 1;
+    return s;
+}
+
+/* ---- reading a case ---- */
+
+static int step_field(void *user, const char *key, const dc__value *v) {
+    step *s = user;
+    int oom = 0;
+    char **slot = NULL;
+    if (strcmp(key, "action") == 0)
+        slot = &s->action;
+    else if (strcmp(key, "to") == 0)
+        slot = &s->to;
+    else if (strcmp(key, "note") == 0)
+        slot = &s->note;
+    else if (strcmp(key, "@author") == 0)
+        slot = &s->author;
+    else if (strcmp(key, "satisfied") == 0)
+        s->satisfied = v->kind == DC_BOOL ? (int)v->num : -1;
+    else if (strcmp(key, "@time") == 0 && v->kind == DC_INT)
+        s->t = v->num;
+    /* Other keys (from a later version) are ignored: the step still counts. */
+    if (slot && !*slot)
+        *slot = dup_str(v, &oom);
+    return oom ? DC_ENOMEM : 0;
+}
+
+static int case_record(void *user, const dc__rec *rec) {
+    cstate *c = user;
+    int oom = 0;
+    c->found = true;
+    c->id = dc__strndup(rec->id, strlen(rec->id));
+    oom |= !c->id;
+    c->driver = dup_str(dc__rec_value(rec, "driver"), &oom);
+    c->channel = dup_str(dc__rec_value(rec, "channel"), &oom);
+    c->category = dup_str(dc__rec_value(rec, "category"), &oom);
+    c->text = dup_str(dc__rec_value(rec, "text"), &oom);
+    c->region = dup_str(dc__rec_value(rec, "region"), &oom);
+    const dc__value *em = dc__rec_value(rec, "emergency");
+    c->emergency = em && em->kind == DC_BOOL && em->num;
+    if (oom)
+        return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
+    c->steps = rec->ne ? dc__calloc(rec->ne, sizeof *c->steps) : NULL;
+    if (rec->ne && !c->steps)
+        return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
+    c->capsteps = rec->ne;
+    for (size_t i = 0; i < rec->ne; i++) {
+        step *s = &c->steps[c->nsteps++];
+        s->satisfied = -1;
+        s->t = 0;
+        int rc = dc__json_flat_each(rec->events[i], step_field, s);
+        if (rc == DC_ENOMEM)
+            return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
+        if (rc)
+            return dc__model_fail(c->r, DC_ECORRUPT,
+                                  "case %s: step %zu is not a flat JSON "
+                                  "object",
+                                  rec->id, i + 1);
+    }
+    return 0;
+}
+
+static int check_id(dc_replica *r, const char *what, const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n == 0)
+        return dc__model_fail(r, DC_EINVAL, "case: the %s is empty", what);
+    if (n > FIELD_MAX || !dc__utf8_valid((const uint8_t *)s, n))
+        return dc__model_fail(r, DC_EINVAL, "case: the %s must be 1 to %d bytes of UTF-8", what,
+                              FIELD_MAX);
+    return 0;
+}
+
+/* Reads the case into c from one space; 0 when read or absent there. */
+static int load_from(cstate *c, const char *space, const char *case_id) {
+    int rc = dc__records_each(c->r, space, "case", case_id, case_record, c);
+    if (!rc && c->found)
+        snprintf(c->space, sizeof c->space, "%s", space);
+    return rc;
+}
+
+/* Reads the case into c from `space`, or from any space held when space is
+ * NULL: the first (in space id order) that
+ * does. */
+static int load_case(cstate *c, dc_replica *r, const char *space, const char *case_id) {
+    memset(c, 0, sizeof *c);
+    c->r = r;
+    if (check_id(r, "case id", case_id))
+        return DC_EINVAL;
+    int rc = 0;
+    if (space) {
+        rc = load_from(c, space, case_id);
+    } else {
+        /* One query finds the space holding it, however many are held. */
+        char where[33];
+        rc = dc__record_locate(r, "case", case_id, where);
+        if (rc == 0)
+            rc = load_from(c, where, case_id);
+        else if (rc == DC_ENOTFOUND)
+            rc = 0;
+    }
+    if (!rc && !c->found)
+        rc = dc__model_fail(r, DC_ENOTFOUND, "case %s: not found in %s this replica holds", case_id,
+                            space ? "the space" : "any space");
+    return rc;
+}
+
+/* ---- the fold ---- */
+
+static void mark_done(cstate *c, int kind, int64_t t) {
+    if (c->done[kind] < 0)
+        c->done[kind] = t;
+}
+
+static void reopen(cstate *c) {
+    c->status = ST_IN_PROGRESS;
+    c->resolved = -1;
+    c->done[D_REVISIT] = -1; /* the revisit deadline follows the next resolution */
+    c->reopened++;
+}
+
+/* Applies the steps in event order; see docs/domain.md, "Grievance rules". */
+static int fold(cstate *c) {
+    c->received = -1;
+    c->status = ST_RECEIVED;
+    c->at = NULL;
+    c->resolved = c->first_resolved = -1;
+    c->satisfied = -1;
+    c->reopened = c->revisits = c->satisfied_revisits = 0;
+    for (int k = 0; k < D_COUNT; k++)
+        c->done[k] = -1;
+    dc__buf_clear(&c->transfers);
+    for (size_t i = 0; i < c->nsteps; i++) {
+        step *s = &c->steps[i];
+        const char *a = s->action ? s->action : "";
+        bool open = is_open(c->status);
+        s->applied = false;
+        if (c->received < 0) {
+            /* The receipt is the filing step; a case written without one
+             * (by hand, or by a tool that knows no better) is taken as
+             * received at its first step. */
+            c->received = s->t;
+            if (strcmp(a, "file") == 0) {
+                s->applied = true;
+                continue;
+            }
+        }
+        if (strcmp(a, "transfer") == 0 && open && s->to) {
+            c->status = ST_TRANSFERRED;
+            c->at = s->to;
+            if ((c->transfers.size && dc__buf_putc(&c->transfers, ' ')) ||
+                dc__buf_puts(&c->transfers, s->to))
+                return DC_ENOMEM;
+            mark_done(c, D_TRANSFER, s->t);
+            s->applied = true;
+        } else if ((strcmp(a, "feedback") == 0 || strcmp(a, "reply") == 0) && open) {
+            c->status = ST_IN_PROGRESS;
+            mark_done(c, D_TRANSFER, s->t);
+            mark_done(c, D_FEEDBACK, s->t);
+            if (a[0] == 'r')
+                mark_done(c, D_REPLY, s->t);
+            s->applied = true;
+        } else if (strcmp(a, "resolve") == 0 && open) {
+            c->status = ST_RESOLVED;
+            c->resolved = s->t;
+            if (c->first_resolved < 0)
+                c->first_resolved = s->t;
+            mark_done(c, D_TRANSFER, s->t);
+            mark_done(c, D_FEEDBACK, s->t);
+            mark_done(c, D_REPLY, s->t);
+            s->applied = true;
+        } else if (strcmp(a, "revisit") == 0 &&
+                   (c->status == ST_RESOLVED || c->status == ST_REVISITED ||
+                    (c->status == ST_CLOSED && s->satisfied == 0))) {
+            /* An unsatisfied driver reopens the case even when a close
+             * crossed the revisit: his answer is the later word. */
+            c->revisits++;
+            c->satisfied = s->satisfied;
+            if (s->satisfied == 1)
+                c->satisfied_revisits++;
+            if (c->status != ST_CLOSED)
+                mark_done(c, D_REVISIT, s->t);
+            if (s->satisfied == 0)
+                reopen(c);
+            else
+                c->status = ST_REVISITED;
+            s->applied = true;
+        } else if (strcmp(a, "reopen") == 0 && !open) {
+            reopen(c);
+            s->applied = true;
+        } else if (strcmp(a, "close") == 0 &&
+                   (c->status == ST_RESOLVED || c->status == ST_REVISITED)) {
+            c->status = ST_CLOSED;
+            s->applied = true;
+        }
+        /* Anything else (a step that crossed a state change, an unknown
+         * action from a later version) stays in the history unapplied. */
+    }
+    return 0;
+}
+
+/* The chain level of an org id: its kind, the part before the first '-'
+ * (docs/domain.md: org ids are `<kind>-<code>`, drivers `drv-...`). */
+static int put_level(dc_buf *b, const char *at) {
+    static const char *const kinds[] = {
+        "branch",         "committee",        "joint_meeting", "department", "org_dept",
+        "transport_dept", "station_operator", "enterprise",    "operator",   NULL};
+    if (!at)
+        return dc__buf_puts(b, "null");
+    const char *dash = strchr(at, '-');
+    size_t n = dash ? (size_t)(dash - at) : 0;
+    if (n == 3 && strncmp(at, "drv", 3) == 0)
+        return dc__buf_puts(b, "\"party_member_driver\"");
+    for (size_t i = 0; kinds[i]; i++)
+        if (strlen(kinds[i]) == n && strncmp(at, kinds[i], n) == 0)
+            return dc__buf_printf(b, "\"%s\"", kinds[i]);
+    return dc__buf_puts(b, "\"org\"");
+}
+
+static void dues(const cstate *c, const dc_calendar *cal, int64_t due[D_COUNT]) {
+    for (int k = 0; k < D_COUNT; k++)
+        due[k] = -1;
+    if (c->received < 0)
+        return;
+    due[D_TRANSFER] = c->emergency ? c->received : c->received + 2 * HOUR_MS;
+    due[D_FEEDBACK] = dc_calendar_end_of_workdays(cal, c->received, 2);
+    due[D_REPLY] = dc_calendar_end_of_workdays(cal, c->received, 5);
+    if (c->resolved >= 0)
+        due[D_REVISIT] = dc_calendar_end_of_workdays(cal, c->resolved, 2);
+}
+
+/* ---- output ---- */
+
+static int put_str(dc_buf *b, const char *s) {
+    return s ? dc__json_str(b, s, strlen(s)) : dc__buf_puts(b, "null");
+}
+
+static int put_time(dc_buf *b, int64_t ms) {
+    if (ms < 0)
+        return dc__buf_puts(b, "null");
+    dc_buf t = DC_BUF_INIT;
+    int rc = dc_time_cst(&t, ms) || dc__buf_printf(b, "\"%s\"", (const char *)t.ptr);
+    dc_buf_dispose(&t);
+    return rc;
+}
+
+static int put_ms(dc_buf *b, int64_t ms) {
+    return ms < 0 ? dc__buf_puts(b, "null") : dc__buf_printf(b, "%lld", (long long)ms);
+}
+
+static int put_tri(dc_buf *b, int v) {
+    return dc__buf_puts(b, v < 0 ? "null" : v ? "true" : "false");
+}
+
+typedef struct known_ctx {
+    bool known;
+} known_ctx;
+
+static int driver_seen(void *user, const dc__rec *rec) {
+    (void)rec;
+    ((known_ctx *)user)->known = true;
+    return 0;
+}
+
+/* Whether a `driver` record with this id exists in a space held: the link
+ * from a hotline case to the registry appears as soon as the record does.
+ * The space where a driver was last found (the registry, in practice) is
+ * asked first.  `only` (may be NULL) is the one space that can hold him:
+ * an id derived from an identity number with a registry's lookup key
+ * exists in that registry or nowhere. */
+static int driver_known(dc_replica *r, const char *driver, const char *only, bool *known) {
+    known_ctx k = {false};
+    *known = false;
+    if (!driver)
+        return 0;
+    if (only) {
+        int rc = dc__records_each(r, only, "driver", driver, driver_seen, &k);
+        *known = k.known;
+        return rc;
+    }
+    char where[33];
+    int rc = dc__record_locate(r, "driver", driver, where);
+    if (rc == DC_ENOTFOUND)
+        return 0;
+    *known = rc == 0;
+    return rc;
+}
+
+static int render(dc_buf *out, const cstate *c, const dc_calendar *cal, bool known) {
+    dc_buf b = DC_BUF_INIT;
+    int64_t due[D_COUNT];
+    dues(c, cal, due);
+    int rc =
+        dc__buf_puts(&b, "{\"case\":") || put_str(&b, c->id) ||
+        dc__buf_printf(&b, ",\"space\":\"%s\",\"driver\":", c->space) || put_str(&b, c->driver) ||
+        dc__buf_printf(&b, ",\"driver_known\":%s,\"channel\":", known ? "true" : "false") ||
+        put_str(&b, c->channel) || dc__buf_puts(&b, ",\"category\":") || put_str(&b, c->category) ||
+        dc__buf_puts(&b, ",\"text\":") || put_str(&b, c->text) ||
+        dc__buf_printf(&b, ",\"emergency\":%s,\"region\":", c->emergency ? "true" : "false") ||
+        put_str(&b, c->region) || dc__buf_puts(&b, ",\"received\":") || put_time(&b, c->received) ||
+        dc__buf_printf(&b, ",\"status\":\"%s\",\"at\":", status_names[c->status]) ||
+        put_str(&b, c->at) || dc__buf_puts(&b, ",\"level\":") || put_level(&b, c->at) ||
+        dc__buf_puts(&b, ",\"resolved\":") || put_time(&b, c->resolved) ||
+        dc__buf_puts(&b, ",\"satisfied\":") || put_tri(&b, c->satisfied) ||
+        dc__buf_printf(&b, ",\"reopened\":%d,\"due\":{", c->reopened);
+    for (int k = 0; k < D_COUNT && !rc; k++)
+        rc = dc__buf_printf(&b, "%s\"%s\":", k ? "," : "", due_names[k]) || put_time(&b, due[k]);
+    rc = rc || dc__buf_puts(&b, "},\"on_time\":{");
+    for (int k = 0; k < D_COUNT && !rc; k++) {
+        int v = c->done[k] < 0 || due[k] < 0 ? -1 : c->done[k] <= due[k];
+        rc = dc__buf_printf(&b, "%s\"%s\":", k ? "," : "", due_names[k]) || put_tri(&b, v);
+    }
+    rc = rc || dc__buf_puts(&b, "},\"steps\":[");
+    for (size_t i = 0; i < c->nsteps && !rc; i++) {
+        const step *s = &c->steps[i];
+        rc = dc__buf_puts(&b, i ? ",{\"action\":" : "{\"action\":") || put_str(&b, s->action) ||
+             dc__buf_puts(&b, ",\"to\":") || put_str(&b, s->to) || dc__buf_puts(&b, ",\"note\":") ||
+             put_str(&b, s->note) || dc__buf_puts(&b, ",\"satisfied\":") ||
+             put_tri(&b, s->satisfied) || dc__buf_puts(&b, ",\"author\":") ||
+             put_str(&b, s->author) || dc__buf_puts(&b, ",\"time\":") || put_time(&b, s->t) ||
+             dc__buf_printf(&b, ",\"applied\":%s}", s->applied ? "true" : "false");
+    }
+    rc = rc || dc__buf_puts(&b, "]}");
+    if (rc) {
+        dc_buf_dispose(&b);
+        return DC_ENOMEM;
+    }
+    dc__buf_move(out, &b);
+    return 0;
+}
+
+static int show_loaded(dc_buf *out, dc_replica *r, cstate *c, const dc_calendar *cal,
+                       const char *registry) {
+    bool known;
+    int rc = fold(c);
+    if (rc)
+        return dc__model_fail(r, rc, "case: out of memory");
+    if ((rc = driver_known(r, c->driver, registry, &known)) != 0)
+        return rc;
+    if (render(out, c, cal, known))
+        return dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+    return 0;
+}
+
+int dc_case_show(dc_buf *out, dc_replica *r, const char *case_id, const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_show: the replica handle is NULL");
+    if (!out)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_show: out is NULL");
+    cstate c;
+    int rc = load_case(&c, r, NULL, case_id);
+    if (!rc)
+        rc = show_loaded(out, r, &c, cal, NULL);
+    cstate_dispose(&c);
+    return rc;
+}
+
+int dc_case_summary(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                    const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_summary: the replica handle is NULL");
+    if (!out)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_summary: out is NULL");
+    cstate c;
+    int rc = load_case(&c, r, space, case_id);
+    if (!rc && fold(&c))
+        rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+    if (!rc) {
+        int64_t due[D_COUNT];
+        dc_buf b = DC_BUF_INIT;
+        dues(&c, cal, due);
+        int e =
+            dc__buf_puts(&b, "{\"case\":") || put_str(&b, c.id) ||
+            dc__buf_printf(&b, ",\"space\":\"%s\",\"driver\":", c.space) || put_str(&b, c.driver) ||
+            dc__buf_puts(&b, ",\"channel\":") || put_str(&b, c.channel) ||
+            dc__buf_puts(&b, ",\"category\":") || put_str(&b, c.category) ||
+            dc__buf_printf(&b, ",\"emergency\":%s,\"region\":", c.emergency ? "true" : "false") ||
+            put_str(&b, c.region) ||
+            dc__buf_printf(&b, ",\"status\":\"%s\",\"at\":", status_names[c.status]) ||
+            put_str(&b, c.at) || dc__buf_puts(&b, ",\"level\":") || put_level(&b, c.at) ||
+            dc__buf_puts(&b, ",\"transfers\":") ||
+            put_str(&b, c.transfers.size ? (const char *)c.transfers.ptr : "") ||
+            dc__buf_puts(&b, ",\"received_ms\":") || put_ms(&b, c.received) ||
+            dc__buf_puts(&b, ",\"resolved_ms\":") || put_ms(&b, c.resolved) ||
+            dc__buf_puts(&b, ",\"first_resolved_ms\":") || put_ms(&b, c.first_resolved) ||
+            dc__buf_printf(&b, ",\"revisits\":%d,\"satisfied_revisits\":%d,\"reopened\":%d",
+                           c.revisits, c.satisfied_revisits, c.reopened);
+        for (int k = 0; k < D_COUNT && !e; k++)
+            e = dc__buf_printf(&b, ",\"due_%s_ms\":", due_names[k]) || put_ms(&b, due[k]);
+        for (int k = 0; k < D_COUNT && !e; k++)
+            e = dc__buf_printf(&b, ",\"done_%s_ms\":", due_names[k]) || put_ms(&b, c.done[k]);
+        e = e || dc__buf_putc(&b, '}');
+        if (e) {
+            dc_buf_dispose(&b);
+            rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+        } else {
+            dc__buf_move(out, &b);
+        }
+    }
+    cstate_dispose(&c);
+    return rc;
+}
+
+/* ---- writing ---- */
+
+/* The registry's lookup hash of an identity number (docs/domain.md,
+ * "Sensitive values"): BLAKE2b-256 keyed with the registry's lookup key
+ * over the number upper-cased with spaces removed.  The key lives in
+ * guarded memory and is wiped before return. */
+static int caller_hash(dc_replica *r, const char *registry, const char *number, char hex[65]) {
+    size_t n = strlen(number);
+    char *norm = dc__malloc(n + 1);
+    uint8_t *key = dc__secret_alloc(32);
+    uint8_t h[32];
+    size_t m = 0;
+    int rc = 0;
+    if (!norm || !key) {
+        rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = number[i];
+        if (ch == ' ' || ch == '\t')
+            continue;
+        norm[m++] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
+    }
+    if (m == 0) {
+        rc = dc__model_fail(r, DC_EINVAL, "case: the caller's identity number is empty");
+        goto out;
+    }
+    if ((rc = dc__space_subkey(r, registry, "drivercore lookup v1", key)) != 0)
+        goto out;
+    crypto_generichash(h, sizeof h, (const uint8_t *)norm, m, key, 32);
+    dc__hex(hex, h, sizeof h);
+out:
+    if (norm) {
+        sodium_memzero(norm, n + 1);
+        dc__free(norm);
+    }
+    if (key)
+        dc__secret_free(key);
+    sodium_memzero(h, sizeof h);
+    return rc;
+}
+
+int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
+                 const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_file: the replica handle is NULL");
+    if (!space || !o)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_file: space and options must not be NULL");
+    if (o->version != DC_CASE_OPTIONS_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "dc_case_file: options version %u is not %d",
+                              o->version, DC_CASE_OPTIONS_VERSION);
+    if (!in_list(o->channel, channels))
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: channel '%.40s' is not one of 12328, "
+                              "12345, group, station, app",
+                              o->channel ? o->channel : "");
+    if (check_id(r, "category", o->category) ||
+        (o->driver && check_id(r, "driver id", o->driver)) ||
+        (o->region && check_id(r, "region", o->region)))
+        return DC_EINVAL;
+    if (!o->text || !*o->text)
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: the text is empty: say what the driver "
+                              "asks for");
+    if (o->caller_id_number && !o->registry)
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: a caller's identity number needs the "
+                              "registry space to hash it in");
+
+    char hash[65] = "", driver[64] = "";
+    int rc;
+    if (o->caller_id_number) {
+        /* The registry checks the number (length, GB 11643 check digit) and
+         * gives its driver id, so the link is the registry's own; the full
+         * lookup hash is kept beside it for a later match. */
+        dc_buf did = DC_BUF_INIT;
+        rc = dc_registry_driver_id(&did, r, o->registry, o->caller_id_number);
+        if (!rc)
+            snprintf(driver, sizeof driver, "%s", (const char *)did.ptr);
+        dc_buf_dispose(&did);
+        if (rc || (rc = caller_hash(r, o->registry, o->caller_id_number, hash)) != 0)
+            return rc;
+        if (strncmp(driver + 4, hash, strlen(driver) - 4) != 0)
+            return dc__model_fail(r, DC_ERROR,
+                                  "case: the registry's driver id and the "
+                                  "caller's lookup hash disagree");
+    }
+    const char *drv = o->driver ? o->driver : (driver[0] ? driver : NULL);
+
+    uint8_t nonce[6];
+    char id[16] = "gr-";
+    randombytes_buf(nonce, sizeof nonce);
+    dc__hex(id + 3, nonce, sizeof nonce);
+
+    dc_txn *t = NULL;
+    if ((rc = dc_txn_begin(&t, r, space)) != 0)
+        return rc;
+    rc = dc_txn_set(t, "case", id, "driver", drv ? DC_STR : DC_NULL, 0, drv);
+    if (!rc)
+        rc = dc_txn_set(t, "case", id, "caller_id_hash", hash[0] ? DC_STR : DC_NULL, 0,
+                        hash[0] ? hash : NULL);
+    if (!rc)
+        rc = dc_txn_set(t, "case", id, "channel", DC_STR, 0, o->channel);
+    if (!rc)
+        rc = dc_txn_set(t, "case", id, "category", DC_STR, 0, o->category);
+    if (!rc)
+        rc = dc_txn_set(t, "case", id, "text", DC_STR, 0, o->text);
+    if (!rc)
+        rc = dc_txn_set(t, "case", id, "emergency", DC_BOOL, o->emergency != 0, NULL);
+    if (!rc)
+        rc = dc_txn_set(t, "case", id, "region", o->region ? DC_STR : DC_NULL, 0, o->region);
+    /* The filing step: its "@time" is the receipt, on the replica's clock. */
+    if (!rc)
+        rc = dc_txn_event(t, "case", id);
+    if (!rc)
+        rc = dc_txn_event_field(t, "action", DC_STR, 0, "file");
+    if (rc) {
+        dc_txn_rollback(t);
+        return rc;
+    }
+    if ((rc = dc_txn_commit(t, NULL)) != 0)
+        return rc;
+    if (!out)
+        return 0;
+    cstate c;
+    rc = load_case(&c, r, space, id);
+    if (!rc)
+        rc = show_loaded(out, r, &c, cal, o->driver ? NULL : o->registry);
+    cstate_dispose(&c);
+    return rc;
+}
+
+/* Refuses a step that makes no sense in the state this replica sees, so a
+ * handler learns at once; steps that cross offline are the fold's job. */
+static int check_step(dc_replica *r, const cstate *c, const char *action) {
+    const char *st = status_names[c->status];
+    if (c->status == ST_CLOSED && strcmp(action, "reopen") != 0)
+        return dc__model_fail(r, DC_EINVAL, "case %s is closed: reopen it before a %s", c->id,
+                              action);
+    if ((strcmp(action, "transfer") == 0 || strcmp(action, "feedback") == 0 ||
+         strcmp(action, "reply") == 0 || strcmp(action, "resolve") == 0) &&
+        !is_open(c->status))
+        return dc__model_fail(r, DC_EINVAL, "case %s is %s: reopen it before a %s", c->id, st,
+                              action);
+    if ((strcmp(action, "revisit") == 0 || strcmp(action, "close") == 0) &&
+        c->status != ST_RESOLVED && c->status != ST_REVISITED)
+        return dc__model_fail(r, DC_EINVAL,
+                              "case %s is %s: a %s follows a resolution "
+                              "(resolve it first)",
+                              c->id, st, action);
+    if (strcmp(action, "reopen") == 0 && is_open(c->status))
+        return dc__model_fail(r, DC_EINVAL,
+                              "case %s is still open (%s): there is nothing to "
+                              "reopen",
+                              c->id, st);
+    return 0;
+}
+
+int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *action,
+                 const char *to, const char *note, int satisfied, const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_step: the replica handle is NULL");
+    if (!in_list(action, actions))
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: action '%.40s' is not one of transfer, "
+                              "feedback, reply, resolve, revisit, reopen, close",
+                              action ? action : "");
+    bool transfer = strcmp(action, "transfer") == 0, revisit = strcmp(action, "revisit") == 0;
+    if (transfer && check_id(r, "organisation to transfer to", to))
+        return DC_EINVAL;
+    if (!transfer && to)
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: only a transfer goes to an organisation, "
+                              "not a %s",
+                              action);
+    if (revisit && satisfied != 0 && satisfied != 1)
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: a return visit records whether the driver "
+                              "is satisfied (yes or no)");
+    if (!revisit && satisfied != -1)
+        return dc__model_fail(r, DC_EINVAL,
+                              "case: only a return visit records satisfaction, "
+                              "not a %s",
+                              action);
+    if (note && !dc__utf8_valid((const uint8_t *)note, strlen(note)))
+        return dc__model_fail(r, DC_EINVAL, "case: the note is not valid UTF-8");
+
+    cstate c;
+    int rc = load_case(&c, r, NULL, case_id);
+    if (!rc && fold(&c))
+        rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+    if (!rc)
+        rc = check_step(r, &c, action);
+    dc_txn *t = NULL;
+    if (!rc)
+        rc = dc_txn_begin(&t, r, c.space);
+    if (!rc) {
+        rc = dc_txn_event(t, "case", c.id);
+        if (!rc)
+            rc = dc_txn_event_field(t, "action", DC_STR, 0, action);
+        if (!rc)
+            rc = dc_txn_event_field(t, "to", to ? DC_STR : DC_NULL, 0, to);
+        if (!rc)
+            rc = dc_txn_event_field(t, "note", note ? DC_STR : DC_NULL, 0, note);
+        if (!rc)
+            rc = dc_txn_event_field(t, "satisfied", satisfied < 0 ? DC_NULL : DC_BOOL,
+                                    satisfied > 0, NULL);
+        if (rc)
+            dc_txn_rollback(t);
+        else
+            rc = dc_txn_commit(t, NULL);
+    }
+    char space[33];
+    snprintf(space, sizeof space, "%s", c.space);
+    cstate_dispose(&c);
+    if (rc || !out)
+        return rc;
+    rc = load_case(&c, r, space, case_id);
+    if (!rc)
+        rc = show_loaded(out, r, &c, cal, NULL);
+    cstate_dispose(&c);
+    return rc;
+}

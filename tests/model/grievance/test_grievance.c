@@ -1,0 +1,690 @@
+/*
+ * Unit tests of the holiday calendar and of grievances (model/calendar.c,
+ * model/grievance.c): the 2026 schedule and its working weekends, the day
+ * boundary in China Standard Time, TSV errors naming their line, RFC 3339
+ * in and out, calendars published into a space, and the case fold — the
+ * deadlines of the 12328 rule, emergency orders, return visits that reopen,
+ * steps refused in the wrong state, and steps from two offline replicas
+ * that cross and must converge to one state.
+ *
+ * Usage: test_grievance PATH/TO/cn-holidays-2026.tsv
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/base.h"
+#include "drivercore.h"
+
+static const char *g_tsv_path;
+static char g_dir[256];
+static int64_t g_now;
+static dc_calendar *g_cal;
+
+#define HOUR ((int64_t)3600000)
+
+static int64_t pinned(void *user) {
+    (void)user;
+    return g_now;
+}
+
+static int64_t at(const char *rfc3339) {
+    int64_t ms;
+    if (dc_time_parse(&ms, rfc3339) != 0)
+        fail_msg("parse %s: %s", rfc3339, dc_error_last());
+    return ms;
+}
+
+static char *cst(int64_t ms) {
+    static char out[4][64];
+    static int k;
+    dc_buf b = DC_BUF_INIT;
+    assert_int_equal(dc_time_cst(&b, ms), 0);
+    char *s = out[k++ % 4];
+    snprintf(s, 64, "%s", (const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+static void ok(dc_replica *r, int rc) {
+    if (rc != 0)
+        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
+}
+
+static dc_replica *open_at(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.clock = pinned;
+    dc_replica *r = NULL;
+    if (dc_replica_open(&r, path, &o) != 0)
+        fail_msg("open %s: %s", path, dc_error_last());
+    return r;
+}
+
+static void sync_into(dc_replica *from, dc_replica *to) {
+    dc_buf b = DC_BUF_INIT;
+    ok(from, dc_bundle_export(&b, from, NULL));
+    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    dc_buf_dispose(&b);
+}
+
+/* A space on a that b (if not NULL) has joined as a member. */
+static char *shared_space(dc_replica *a, dc_replica *b, const char *name) {
+    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT;
+    ok(a, dc_space_create(&sp, a, name));
+    if (b) {
+        ok(b, dc_replica_card(&card, b));
+        ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+        sync_into(a, b);
+    }
+    char *id = strdup((const char *)sp.ptr);
+    dc_buf_dispose(&sp);
+    dc_buf_dispose(&card);
+    return id;
+}
+
+/* ---- reading a case through its flat summary ---- */
+
+typedef struct field_want {
+    const char *key;
+    dc__value v;
+    char str[256];
+    bool seen;
+} field_want;
+
+static int grab(void *user, const char *key, const dc__value *v) {
+    field_want *w = user;
+    if (strcmp(key, w->key) == 0) {
+        w->v = *v;
+        if (v->kind == DC_STR)
+            snprintf(w->str, sizeof w->str, "%.*s", (int)v->len, v->str);
+        w->seen = true;
+    }
+    return 0;
+}
+
+static field_want summary_field(dc_replica *r, const char *id, const char *key) {
+    dc_buf b = DC_BUF_INIT;
+    ok(r, dc_case_summary(&b, r, NULL, id, g_cal));
+    field_want w = {key, {DC_NULL, 0, NULL, 0}, "", false};
+    assert_int_equal(dc__json_flat_each((const char *)b.ptr, grab, &w), 0);
+    dc_buf_dispose(&b);
+    if (!w.seen)
+        fail_msg("summary has no key %s", key);
+    return w;
+}
+
+static const char *status_of(dc_replica *r, const char *id) {
+    static char s[256];
+    snprintf(s, sizeof s, "%s", summary_field(r, id, "status").str);
+    return s;
+}
+
+static int64_t ms_of(dc_replica *r, const char *id, const char *key) {
+    field_want w = summary_field(r, id, key);
+    return w.v.kind == DC_INT ? w.v.num : -1;
+}
+
+static char *show(dc_replica *r, const char *id) {
+    dc_buf b = DC_BUF_INIT;
+    ok(r, dc_case_show(&b, r, id, g_cal));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+static void assert_contains(const char *hay, const char *needle) {
+    assert_non_null(hay);
+    if (!strstr(hay, needle)) {
+        const char *h = hay ? hay : "(null)"; /* for GCC's -Wformat-overflow */
+        fail_msg("expected %s in %s", needle, h);
+    }
+}
+
+/* Files a case now (g_now) and returns its id (static storage per call). */
+static char *file_case(dc_replica *r, const char *space, int emergency) {
+    static char ids[8][32];
+    static int k;
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.driver = "drv-0000000000000000abcd";
+    o.channel = "12328";
+    o.category = "freight_arrears";
+    o.text = "运费拖欠 4200 元";
+    o.emergency = emergency;
+    dc_buf b = DC_BUF_INIT;
+    ok(r, dc_case_file(&b, r, space, &o, g_cal));
+    const char *p = strstr((const char *)b.ptr, "\"case\":\"");
+    assert_non_null(p);
+    char *id = ids[k++ % 8];
+    snprintf(id, 32, "%.15s", p + 8);
+    assert_int_equal(strlen(id), 15);
+    assert_memory_equal(id, "gr-", 3);
+    dc_buf_dispose(&b);
+    return id;
+}
+
+static int step(dc_replica *r, const char *id, const char *action, const char *to, int sat) {
+    return dc_case_step(NULL, r, id, action, to, NULL, sat, g_cal);
+}
+
+/* ---- the calendar ---- */
+
+static void test_calendar_2026_days(void **state) {
+    (void)state;
+    struct {
+        int m, d, work;
+    } days[] = {
+        {1, 1, 0},   {1, 2, 0},   {1, 3, 0},  {1, 4, 1},   /* New Year; Sunday 4th worked */
+        {1, 5, 1},   {1, 10, 0},  {2, 13, 1}, {2, 14, 1},  /* Saturday 14 Feb worked */
+        {2, 15, 0},  {2, 23, 0},  {2, 24, 1}, {2, 28, 1},  /* Saturday 28 Feb worked */
+        {3, 1, 0},   {4, 6, 0},   {5, 5, 0},  {5, 9, 1},   /* Labour Day; Saturday 9 May */
+        {6, 19, 0},  {9, 20, 1},  {9, 25, 0}, {9, 28, 1},  /* Sunday 20 Sep worked */
+        {10, 1, 0},  {10, 7, 0},  {10, 8, 1}, {10, 10, 1}, /* Saturday 10 Oct worked */
+        {10, 11, 0}, {12, 25, 1},
+    };
+    for (size_t i = 0; i < sizeof days / sizeof days[0]; i++)
+        if (dc_calendar_is_workday(g_cal, 2026, days[i].m, days[i].d) != days[i].work)
+            fail_msg("2026-%02d-%02d should be %s", days[i].m, days[i].d,
+                     days[i].work ? "a working day" : "a day off");
+    assert_int_equal(dc_calendar_is_workday(g_cal, 2026, 2, 30), 0);
+    /* Without a calendar: plain Monday to Friday. */
+    assert_int_equal(dc_calendar_is_workday(NULL, 2026, 10, 1), 1);
+    assert_int_equal(dc_calendar_is_workday(NULL, 2026, 10, 10), 0);
+}
+
+static void test_end_of_workdays(void **state) {
+    (void)state;
+    struct {
+        const char *from;
+        int n;
+        const char *due;
+    } cases[] = {
+        /* National Day: 1-7 Oct off, Saturday 10 Oct worked. */
+        {"2026-09-30T10:00:00+08:00", 2, "2026-10-10T00:00:00+08:00"},
+        {"2026-09-30T10:00:00+08:00", 5, "2026-10-14T00:00:00+08:00"},
+        /* Mid-Autumn 25-27 Sep, then National Day. */
+        {"2026-09-24T09:00:00+08:00", 2, "2026-09-30T00:00:00+08:00"},
+        {"2026-09-24T09:00:00+08:00", 5, "2026-10-10T00:00:00+08:00"},
+        /* Sunday 20 Sep is a working day. */
+        {"2026-09-18T17:00:00+08:00", 2, "2026-09-22T00:00:00+08:00"},
+        /* New Year 1-3 Jan off, Sunday 4 Jan worked. */
+        {"2025-12-31T12:00:00+08:00", 2, "2026-01-06T00:00:00+08:00"},
+        {"2025-12-31T12:00:00+08:00", 5, "2026-01-09T00:00:00+08:00"},
+        /* Spring Festival: Sat 14 Feb worked, 15-23 off, Sat 28 Feb worked. */
+        {"2026-02-13T23:59:00+08:00", 2, "2026-02-25T00:00:00+08:00"},
+        {"2026-02-13T23:59:00+08:00", 5, "2026-02-28T00:00:00+08:00"},
+        {"2026-02-27T08:00:00+08:00", 2, "2026-03-03T00:00:00+08:00"},
+        /* The day boundary is CST: 00:01 on the 14th (16:01 UTC on the
+         * 13th) is the 14th, so the 14th itself no longer counts. */
+        {"2026-02-13T16:01:00Z", 2, "2026-02-26T00:00:00+08:00"},
+        /* Receipt on a day off: counting starts the next day anyway. */
+        {"2026-10-03T11:00:00+08:00", 2, "2026-10-10T00:00:00+08:00"},
+        /* Labour Day 1-5 May off, Saturday 9 May worked. */
+        {"2026-04-30T15:00:00+08:00", 2, "2026-05-08T00:00:00+08:00"},
+        {"2026-04-30T15:00:00+08:00", 5, "2026-05-12T00:00:00+08:00"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t due = dc_calendar_end_of_workdays(g_cal, at(cases[i].from), cases[i].n);
+        if (strcmp(cst(due), cases[i].due) != 0)
+            fail_msg("%s + %d working days: got %s, want %s", cases[i].from, cases[i].n, cst(due),
+                     cases[i].due);
+    }
+    /* Without a calendar, 1 Oct is a Thursday like any other. */
+    assert_string_equal(cst(dc_calendar_end_of_workdays(NULL, at("2026-09-30T10:00:00+08:00"), 2)),
+                        "2026-10-03T00:00:00+08:00");
+    assert_true(dc_calendar_end_of_workdays(g_cal, 0, 0) == -1);
+    assert_true(dc_calendar_end_of_workdays(g_cal, 0, 100001) == -1);
+}
+
+static void test_time_text(void **state) {
+    (void)state;
+    /* 2026-01-01 00:00 UTC is 1767225600000. */
+    assert_true(at("2026-01-01T00:00:00Z") == 1767225600000);
+    assert_true(at("2026-01-01T08:00:00+08:00") == 1767225600000);
+    assert_true(at("2025-12-31T19:00:00-05:00") == 1767225600000);
+    assert_true(at("2026-01-01 00:00:00.25z") == 1767225600250);
+    assert_string_equal(cst(1767225600000), "2026-01-01T08:00:00+08:00");
+    assert_string_equal(cst(1767225600007), "2026-01-01T08:00:00.007+08:00");
+    assert_string_equal(cst(0), "1970-01-01T08:00:00+08:00");
+    assert_string_equal(cst(-1), "1970-01-01T07:59:59.999+08:00");
+    const char *bad[] = {"",
+                         "2026-01-01",
+                         "2026-01-01T00:00:00",
+                         "2026-02-30T00:00:00Z",
+                         "2026-01-01T24:00:00Z",
+                         "2026-01-01T00:00:00+8:00",
+                         "2026-01-01T00:00:00Zjunk",
+                         "x026-01-01T00:00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms;
+        if (dc_time_parse(&ms, bad[i]) != DC_EINVAL)
+            fail_msg("'%s' was accepted", bad[i]);
+        assert_non_null(strstr(dc_error_last(), "RFC 3339"));
+    }
+}
+
+static void expect_parse_error(const char *tsv, const char *msg) {
+    dc_calendar *c = (dc_calendar *)1;
+    assert_int_equal(dc_calendar_parse(&c, (const uint8_t *)tsv, strlen(tsv)), DC_EINVAL);
+    assert_null(c);
+    if (!strstr(dc_error_last(), msg))
+        fail_msg("expected '%s' in '%s'", msg, dc_error_last());
+}
+
+static void test_calendar_parse(void **state) {
+    (void)state;
+    const char *good = "# comment\r\n\n2027-01-01\toff\t元旦\r\n2026-12-27\twork\n"
+                       "  \n2026-12-26\toff\tname\twith tab\n";
+    dc_calendar *c;
+    assert_int_equal(dc_calendar_parse(&c, (const uint8_t *)good, strlen(good)), 0);
+    assert_int_equal(dc_calendar_is_workday(c, 2027, 1, 1), 0);
+    assert_int_equal(dc_calendar_is_workday(c, 2026, 12, 27), 1); /* a Sunday, worked */
+    assert_int_equal(dc_calendar_is_workday(c, 2026, 12, 26), 0);
+    dc_buf j = DC_BUF_INIT;
+    assert_int_equal(dc_calendar_json(&j, c), 0);
+    assert_string_equal((const char *)j.ptr,
+                        "{\"years\":[2026,2027],\"off\":2,\"work\":1,\"days\":["
+                        "{\"date\":\"2026-12-26\",\"kind\":\"off\",\"name\":\"name\\twith tab\"},"
+                        "{\"date\":\"2026-12-27\",\"kind\":\"work\",\"name\":\"\"},"
+                        "{\"date\":\"2027-01-01\",\"kind\":\"off\",\"name\":\"元旦\"}]}");
+    dc_buf_dispose(&j);
+    dc_calendar_free(c);
+
+    expect_parse_error("2026-01-01\toff\nbad line\n", "line 2: expected DATE<TAB>");
+    expect_parse_error("# x\n2026-13-01\toff\n", "line 2: '2026-13-01' is not a date");
+    expect_parse_error("2026-02-29\toff\n", "is not a date");
+    expect_parse_error("2026-01-01\tholiday\n", "line 1: kind 'holiday' is neither");
+    expect_parse_error("2026-01-02\toff\n2026-01-01\toff\n\n2026-01-02\twork\n",
+                       "line 4: 2026-01-02 is already listed on line 1");
+    expect_parse_error("2026-01-01\toff\t\xff\n", "not valid UTF-8");
+    /* The real file loads; a missing one says which. */
+    assert_int_equal(dc_calendar_load_file(&c, "/nonexistent/cal.tsv"), DC_EIO);
+    assert_non_null(strstr(dc_error_last(), "/nonexistent/cal.tsv"));
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad.tsv", g_dir);
+    FILE *f = fopen(path, "w");
+    fputs("2026-01-01\toff\n2026-01-01\tof\n", f);
+    fclose(f);
+    assert_int_equal(dc_calendar_load_file(&c, path), DC_EINVAL);
+    assert_non_null(strstr(dc_error_last(), "bad.tsv': line 2: kind 'of'"));
+}
+
+static void test_calendar_in_space(void **state) {
+    (void)state;
+    g_now = at("2026-03-01T10:00:00+08:00");
+    dc_replica *a = open_at("cal-a.db"), *b = open_at("cal-b.db");
+    char *dir = shared_space(a, b, "directory");
+    dc_calendar *c;
+    assert_int_equal(dc_calendar_from_space(&c, a, dir), DC_ENOTFOUND);
+    assert_null(c);
+    ok(a, dc_calendar_publish(a, dir, g_cal));
+    sync_into(a, b);
+    ok(b, dc_calendar_from_space(&c, b, dir));
+    dc_buf j1 = DC_BUF_INIT, j2 = DC_BUF_INIT;
+    ok(b, dc_calendar_json(&j1, c));
+    ok(b, dc_calendar_json(&j2, g_cal));
+    assert_string_equal((const char *)j1.ptr, (const char *)j2.ptr);
+    dc_calendar_free(c);
+
+    /* Publishing again changes nothing; a corrected schedule for 2026
+     * replaces the old one (10 Oct no longer worked), other years stay. */
+    dc_buf st1 = DC_BUF_INIT, st2 = DC_BUF_INIT;
+    ok(a, dc_replica_status(&st1, a));
+    ok(a, dc_calendar_publish(a, dir, g_cal));
+    ok(a, dc_replica_status(&st2, a));
+    assert_string_equal((const char *)st1.ptr, (const char *)st2.ptr);
+    const char *fix = "2026-10-01\toff\tNational Day\n";
+    dc_calendar *small;
+    assert_int_equal(dc_calendar_parse(&small, (const uint8_t *)fix, strlen(fix)), 0);
+    ok(a, dc_calendar_publish(a, dir, small));
+    dc_calendar_free(small);
+    ok(a, dc_calendar_from_space(&c, a, dir));
+    assert_int_equal(dc_calendar_is_workday(c, 2026, 10, 10), 0);
+    assert_int_equal(dc_calendar_is_workday(c, 2026, 10, 1), 0);
+    assert_int_equal(dc_calendar_is_workday(c, 2026, 10, 2), 1);
+    dc_calendar_free(c);
+
+    /* A malformed holiday record is refused, not guessed at. */
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, dir));
+    ok(a, dc_txn_set(t, "holiday", "2026-11-11", "kind", DC_STR, 0, "maybe"));
+    ok(a, dc_txn_commit(t, NULL));
+    assert_int_equal(dc_calendar_from_space(&c, a, dir), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(a), "2026-11-11"));
+
+    dc_buf_dispose(&j1);
+    dc_buf_dispose(&j2);
+    dc_buf_dispose(&st1);
+    dc_buf_dispose(&st2);
+    free(dir);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
+/* ---- cases ---- */
+
+static void test_case_deadlines(void **state) {
+    (void)state;
+    g_now = at("2026-09-30T10:00:00+08:00");
+    dc_replica *a = open_at("dl.db");
+    char *sp = shared_space(a, NULL, "case desk");
+    char *id = file_case(a, sp, 0);
+    char *s = show(a, id);
+    assert_contains(s, "\"status\":\"received\"");
+    assert_contains(s, "\"received\":\"2026-09-30T10:00:00+08:00\"");
+    assert_contains(s, "\"due\":{\"transfer\":\"2026-09-30T12:00:00+08:00\","
+                       "\"feedback\":\"2026-10-10T00:00:00+08:00\","
+                       "\"reply\":\"2026-10-14T00:00:00+08:00\",\"revisit\":null}");
+    assert_contains(s, "\"driver_known\":false");
+    assert_contains(s, "\"steps\":[{\"action\":\"file\"");
+    free(s);
+
+    /* Transfer late (3 h), feedback on time, resolve on 13 Oct (Tuesday):
+     * reply on time, revisit due end of 15 Oct. */
+    g_now += 3 * HOUR;
+    ok(a, step(a, id, "transfer", "committee-520100", -1));
+    g_now = at("2026-10-09T09:00:00+08:00");
+    ok(a, step(a, id, "feedback", NULL, -1));
+    g_now = at("2026-10-13T16:00:00+08:00");
+    ok(a, step(a, id, "resolve", NULL, -1));
+    s = show(a, id);
+    assert_contains(s, "\"status\":\"resolved\",\"at\":\"committee-520100\","
+                       "\"level\":\"committee\",\"resolved\":\"2026-10-13T16:00:00+08:00\"");
+    assert_contains(s, "\"revisit\":\"2026-10-16T00:00:00+08:00\"");
+    assert_contains(s, "\"on_time\":{\"transfer\":false,\"feedback\":true,\"reply\":true,"
+                       "\"revisit\":null}");
+    free(s);
+
+    /* An unsatisfied driver reopens it: the revisit deadline is gone until
+     * the next resolution, which sets a new one. */
+    g_now = at("2026-10-14T10:00:00+08:00");
+    ok(a, step(a, id, "revisit", NULL, 0));
+    assert_string_equal(status_of(a, id), "in_progress");
+    assert_true(ms_of(a, id, "due_revisit_ms") == -1);
+    assert_true(ms_of(a, id, "reopened") == 1);
+    g_now = at("2026-10-16T18:00:00+08:00"); /* Friday */
+    ok(a, step(a, id, "resolve", NULL, -1));
+    assert_string_equal(cst(ms_of(a, id, "due_revisit_ms")), "2026-10-21T00:00:00+08:00");
+    assert_true(ms_of(a, id, "first_resolved_ms") == at("2026-10-13T16:00:00+08:00"));
+    g_now += HOUR;
+    ok(a, step(a, id, "revisit", NULL, 1));
+    assert_string_equal(status_of(a, id), "revisited");
+    g_now += HOUR;
+    ok(a, step(a, id, "close", NULL, -1));
+    s = show(a, id);
+    assert_contains(s, "\"status\":\"closed\"");
+    assert_contains(s, "\"satisfied\":true,\"reopened\":1");
+    assert_contains(s, "\"revisit\":true}");
+    free(s);
+    assert_true(ms_of(a, id, "revisits") == 2);
+    assert_true(ms_of(a, id, "satisfied_revisits") == 1);
+
+    free(sp);
+    dc_replica_close(a);
+
+    /* An emergency is due for transfer at the moment of receipt.  (A new
+     * replica: the clock of the one above never goes back to February.) */
+    g_now = at("2026-02-13T23:00:00+08:00");
+    a = open_at("dl-em.db");
+    sp = shared_space(a, NULL, "case desk");
+    char *em = file_case(a, sp, 1);
+    assert_true(ms_of(a, em, "due_transfer_ms") == g_now);
+    assert_string_equal(cst(ms_of(a, em, "due_feedback_ms")), "2026-02-25T00:00:00+08:00");
+    g_now += 1;
+    ok(a, step(a, em, "transfer", "joint_meeting-5201", -1));
+    s = show(a, em);
+    assert_contains(s, "\"emergency\":true");
+    assert_contains(s, "\"level\":\"joint_meeting\"");
+    assert_contains(s, "\"on_time\":{\"transfer\":false");
+    free(s);
+    free(sp);
+    dc_replica_close(a);
+}
+
+static void test_case_refusals(void **state) {
+    (void)state;
+    g_now = at("2026-05-06T10:00:00+08:00");
+    dc_replica *a = open_at("ref.db");
+    char *sp = shared_space(a, NULL, "desk");
+    char *id = file_case(a, sp, 0);
+    char *before = show(a, id);
+    /* Steps that make no sense now are refused and write nothing. */
+    assert_int_equal(step(a, id, "close", NULL, -1), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(a), "resolve it first"));
+    assert_int_equal(step(a, id, "revisit", NULL, 1), DC_EINVAL);
+    assert_int_equal(step(a, id, "reopen", NULL, -1), DC_EINVAL);
+    assert_int_equal(step(a, id, "escalate", NULL, -1), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(a), "not one of transfer"));
+    assert_int_equal(step(a, id, "transfer", NULL, -1), DC_EINVAL);
+    assert_int_equal(step(a, id, "feedback", "branch-1", -1), DC_EINVAL);
+    assert_int_equal(step(a, id, "resolve", NULL, 1), DC_EINVAL);
+    char *after = show(a, id);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    assert_int_equal(dc_case_show(&(dc_buf)DC_BUF_INIT, a, "gr-000000000000", g_cal), DC_ENOTFOUND);
+    assert_int_equal(step(a, "gr-000000000000", "resolve", NULL, -1), DC_ENOTFOUND);
+    ok(a, step(a, id, "resolve", NULL, -1));
+    ok(a, step(a, id, "close", NULL, -1));
+    assert_int_equal(step(a, id, "feedback", NULL, -1), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(a), "is closed"));
+    ok(a, step(a, id, "reopen", NULL, -1));
+    assert_string_equal(status_of(a, id), "in_progress");
+
+    /* Filing checks its input before writing anything. */
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.channel = "fax";
+    o.category = "x";
+    o.text = "y";
+    assert_int_equal(dc_case_file(NULL, a, sp, &o, g_cal), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(a), "channel 'fax'"));
+    o.channel = "app";
+    o.text = "";
+    assert_int_equal(dc_case_file(NULL, a, sp, &o, g_cal), DC_EINVAL);
+    o.text = "y";
+    o.caller_id_number = "520101198001010017";
+    assert_int_equal(dc_case_file(NULL, a, sp, &o, g_cal), DC_EINVAL); /* no registry */
+    free(sp);
+    dc_replica_close(a);
+}
+
+/* A hotline caller not in the registry: the case keeps the id and links to
+ * the driver record once the registry has it; an identity number given on
+ * the phone is hashed, never stored. */
+static void test_case_unregistered_caller(void **state) {
+    (void)state;
+    g_now = at("2026-06-01T10:00:00+08:00");
+    dc_replica *a = open_at("caller.db");
+    char *desk = shared_space(a, NULL, "desk");
+    char *reg = shared_space(a, NULL, "registry");
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.caller_id_number = "52010119800101005x";
+    o.registry = reg;
+    o.channel = "12345";
+    o.category = "road_passage";
+    o.text = "限行";
+    dc_buf b = DC_BUF_INIT;
+    ok(a, dc_case_file(&b, a, desk, &o, g_cal));
+    char id[16];
+    snprintf(id, sizeof id, "%.15s", strstr((const char *)b.ptr, "gr-"));
+    field_want drv = summary_field(a, id, "driver");
+    assert_int_equal(drv.v.kind, DC_STR);
+    assert_int_equal(strlen(drv.str), 24);
+    assert_memory_equal(drv.str, "drv-", 4);
+    assert_contains((const char *)b.ptr, "\"driver_known\":false");
+    dc_buf d = DC_BUF_INIT;
+    ok(a, dc_replica_dump(&d, a, NULL));
+    assert_null(strstr((const char *)d.ptr, "52010119800101005"));
+    assert_non_null(strstr((const char *)d.ptr, "\"caller_id_hash\":\""));
+    /* The same number, spaced and upper-cased, is the same caller. */
+    o.caller_id_number = " 520101 19800101005X";
+    ok(a, dc_case_file(&b, a, desk, &o, g_cal));
+    assert_contains((const char *)b.ptr, drv.str);
+
+    /* A mistyped number is refused by the registry's check, nothing filed. */
+    o.caller_id_number = "520101198001010051";
+    assert_int_not_equal(dc_case_file(NULL, a, desk, &o, g_cal), 0);
+    assert_non_null(strstr(dc_replica_errmsg(a), "check digit"));
+
+    /* The registry learns of him: the link appears. */
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, reg));
+    ok(a, dc_txn_set(t, "driver", drv.str, "name", DC_STR, 0, "黄师傅"));
+    ok(a, dc_txn_commit(t, NULL));
+    char *s = show(a, id);
+    assert_contains(s, "\"driver_known\":true");
+    free(s);
+    dc_buf_dispose(&b);
+    dc_buf_dispose(&d);
+    free(desk);
+    free(reg);
+    dc_replica_close(a);
+}
+
+/* Two handlers offline, each with a replica of the case space, exchange
+ * bundles afterwards: both must show the same case, decided by the fold. */
+static void test_case_concurrent(void **state) {
+    (void)state;
+    g_now = at("2026-07-01T09:00:00+08:00");
+    dc_replica *a = open_at("con-a.db"), *b = open_at("con-b.db");
+    char *sp = shared_space(a, b, "case gr");
+    char *id = file_case(a, sp, 0);
+    sync_into(a, b);
+
+    /* Two transfers cross: both kept, the later one (B, by clock) wins. */
+    g_now += HOUR;
+    ok(a, step(a, id, "transfer", "branch-52010001", -1));
+    g_now += 1000;
+    ok(b, step(b, id, "transfer", "committee-520100", -1));
+    sync_into(a, b);
+    sync_into(b, a);
+    char *sa = show(a, id), *sb = show(b, id);
+    assert_string_equal(sa, sb);
+    assert_contains(sa, "\"at\":\"committee-520100\"");
+    field_want tr = summary_field(a, id, "transfers");
+    assert_string_equal(tr.str, "branch-52010001 committee-520100");
+    free(sa);
+    free(sb);
+
+    /* Both see a resolution. */
+    g_now += HOUR;
+    ok(a, step(a, id, "resolve", NULL, -1));
+    sync_into(a, b);
+    /* A reopens (the driver called back) while B, offline, closes: the
+     * close is later by clock but lands on a reopened case, so it stays
+     * in the history unapplied; the case is in progress on both. */
+    g_now += HOUR;
+    ok(a, step(a, id, "reopen", NULL, -1));
+    g_now += 1000;
+    ok(b, step(b, id, "close", NULL, -1));
+    sync_into(a, b);
+    sync_into(b, a);
+    sa = show(a, id);
+    sb = show(b, id);
+    assert_string_equal(sa, sb);
+    assert_contains(sa, "\"status\":\"in_progress\"");
+    assert_contains(sa, "{\"action\":\"close\",\"to\":null,\"note\":null,\"satisfied\":null,"
+                        "\"author\":\"");
+    assert_contains(sa, "\"applied\":false}]");
+    free(sa);
+    free(sb);
+
+    /* Two resolutions cross: the first by clock counts, the second is
+     * history.  Then an unsatisfied revisit (A) crosses a close (B, later):
+     * the close lands on a reopened case and is not applied. */
+    g_now += HOUR;
+    ok(a, step(a, id, "resolve", NULL, -1));
+    g_now += 1000;
+    ok(b, step(b, id, "resolve", NULL, -1));
+    sync_into(a, b);
+    sync_into(b, a);
+    assert_string_equal(status_of(a, id), "resolved");
+    int64_t res = ms_of(a, id, "resolved_ms");
+    assert_true(res == ms_of(b, id, "resolved_ms"));
+    g_now += HOUR;
+    ok(a, step(a, id, "revisit", NULL, 0));
+    g_now += 1000;
+    ok(b, step(b, id, "close", NULL, -1));
+    sync_into(a, b);
+    sync_into(b, a);
+    assert_string_equal(status_of(a, id), "in_progress");
+    assert_string_equal(status_of(b, id), "in_progress");
+
+    /* The same crossing with the clocks the other way: B closes first, A's
+     * unsatisfied revisit comes later and still reopens. */
+    ok(a, step(a, id, "resolve", NULL, -1));
+    sync_into(a, b);
+    g_now += HOUR;
+    ok(b, step(b, id, "close", NULL, -1));
+    g_now += 1000;
+    ok(a, step(a, id, "revisit", NULL, 0));
+    sync_into(a, b);
+    sync_into(b, a);
+    sa = show(a, id);
+    sb = show(b, id);
+    assert_string_equal(sa, sb);
+    assert_contains(sa, "\"status\":\"in_progress\"");
+    free(sa);
+    free(sb);
+
+    /* Resolve (B, later) vs reopen (A, earlier) on a resolved case that B
+     * had not seen resolved: the later step wins, so B's resolution holds. */
+    ok(a, step(a, id, "resolve", NULL, -1));
+    g_now += HOUR;
+    ok(a, step(a, id, "reopen", NULL, -1)); /* A: resolve, then reopen */
+    g_now += 1000;
+    ok(b, step(b, id, "resolve", NULL, -1)); /* B saw neither: still open there */
+    sync_into(a, b);
+    sync_into(b, a);
+    sa = show(a, id);
+    sb = show(b, id);
+    assert_string_equal(sa, sb);
+    assert_contains(sa, "\"status\":\"resolved\"");
+    free(sa);
+    free(sb);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/dc-model-grievance-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    if (dc_calendar_load_file(&g_cal, g_tsv_path) != 0) {
+        fprintf(stderr, "%s\n", dc_error_last());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[300];
+    dc_calendar_free(g_cal);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH/TO/cn-holidays-2026.tsv\n", argv[0]);
+        return 2;
+    }
+    g_tsv_path = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_calendar_2026_days), cmocka_unit_test(test_end_of_workdays),
+        cmocka_unit_test(test_time_text),          cmocka_unit_test(test_calendar_parse),
+        cmocka_unit_test(test_calendar_in_space),  cmocka_unit_test(test_case_deadlines),
+        cmocka_unit_test(test_case_refusals),      cmocka_unit_test(test_case_unregistered_caller),
+        cmocka_unit_test(test_case_concurrent),
+    };
+    return cmocka_run_group_tests_name("model-grievance", tests, setup, teardown);
+}
