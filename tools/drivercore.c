@@ -92,82 +92,14 @@ static int print_json(json_t *j)
     return EXIT_OK;
 }
 
-/* ---- command-line arguments ---- */
+/* ---- command-line arguments (tool_parse, in tool.c) ---- */
 
-enum { OPT_NAME = 1, OPT_ROLE = 2, OPT_SPACE = 4 };
+static const char *const OPTS_NONE[] = {NULL};
+static const char *const OPTS_NAME[] = {"name", NULL};
+static const char *const OPTS_ROLE[] = {"role", NULL};
+static const char *const OPTS_SPACE[] = {"space", NULL};
 
-typedef struct args {
-    const char *pos[8];
-    int npos;
-    const char *name, *role, *space;
-} args;
-
-static const char **opt_slot(args *a, unsigned bit)
-{
-    switch (bit) {
-    case OPT_NAME:
-        return &a->name;
-    case OPT_ROLE:
-        return &a->role;
-    default:
-        return &a->space;
-    }
-}
-
-/* Splits argv[start..] into positionals and the options in `allowed`
- * (`--opt VALUE` or `--opt=VALUE`; `--` ends options).  Returns EXIT_OK or
- * a usage error already reported. */
-static int parse_args(args *a, int argc, char **argv, int start, unsigned allowed,
-                      const char *cmd)
-{
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } opts[] = {
-        {"name", OPT_NAME},
-        {"role", OPT_ROLE},
-        {"space", OPT_SPACE},
-    };
-    bool only_pos = false;
-    memset(a, 0, sizeof *a);
-    for (int i = start; i < argc; i++) {
-        const char *s = argv[i];
-        if (!only_pos && strcmp(s, "--") == 0) {
-            only_pos = true;
-            continue;
-        }
-        if (!only_pos && s[0] == '-' && s[1] == '-') {
-            const char *key = s + 2, *eq = strchr(key, '=');
-            size_t klen = eq ? (size_t)(eq - key) : strlen(key);
-            const char *val = NULL;
-            size_t k;
-            for (k = 0; k < sizeof opts / sizeof opts[0]; k++)
-                if (strlen(opts[k].name) == klen && strncmp(opts[k].name, key, klen) == 0)
-                    break;
-            if (k == sizeof opts / sizeof opts[0] || !(allowed & opts[k].bit))
-                return usage_error("%s: unknown option '%s'", cmd, s);
-            if (eq) {
-                val = eq + 1;
-            } else {
-                if (i + 1 >= argc)
-                    return usage_error("%s: option '--%s' needs a value", cmd, opts[k].name);
-                val = argv[++i];
-            }
-            *opt_slot(a, opts[k].bit) = val;
-            continue;
-        }
-        /* "-" alone is a positional (stdin for apply); other single-dash
-         * words are mistakes worth reporting rather than file names. */
-        if (!only_pos && s[0] == '-' && s[1] != '\0')
-            return usage_error("%s: unknown option '%s'", cmd, s);
-        if (a->npos == (int)(sizeof a->pos / sizeof a->pos[0]))
-            return usage_error("%s: too many arguments", cmd);
-        a->pos[a->npos++] = s;
-    }
-    return EXIT_OK;
-}
-
-static int want_pos(const args *a, int min, int max, const char *cmd, const char *synopsis)
+static int want_pos(const tool_args *a, int min, int max, const char *cmd, const char *synopsis)
 {
     if (a->npos < min || a->npos > max)
         return usage_error("%s: expected: drivercore %s", cmd, synopsis);
@@ -191,11 +123,11 @@ static int print_card(dc_replica *r)
 
 static int cmd_init(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     dc_replica *r = NULL;
     int rc;
-    if ((rc = parse_args(&a, argc, argv, 2, OPT_NAME, "init")) != 0 ||
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_NAME, "init")) != 0 ||
         (rc = want_pos(&a, 1, 1, "init", "init REPLICA [--name NAME]")) != 0)
         return rc;
     /* dc_replica_open would happily open an existing replica; creating one
@@ -203,7 +135,7 @@ static int cmd_init(int argc, char **argv)
     if (path_exists(a.pos[0]))
         return fail("init: '%s' already exists; not overwriting it (use `drivercore whoami "
                     "%s` to see its card)", a.pos[0], a.pos[0]);
-    o.device_name = a.name;
+    o.device_name = tool_opt(&a, "name");
     o.must_exist = 0;
     tool_clock_options(&o);
     rc = dc_replica_open(&r, a.pos[0], &o);
@@ -217,10 +149,10 @@ static int cmd_init(int argc, char **argv)
 
 static int cmd_whoami(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     dc_replica *r;
     int rc;
-    if ((rc = parse_args(&a, argc, argv, 2, 0, "whoami")) != 0 ||
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_NONE, "whoami")) != 0 ||
         (rc = want_pos(&a, 1, 1, "whoami", "whoami REPLICA")) != 0)
         return rc;
     if ((rc = open_existing(&r, a.pos[0])) != 0)
@@ -232,7 +164,7 @@ static int cmd_whoami(int argc, char **argv)
 
 /* ---- commands: spaces ---- */
 
-static int space_create(const args *a)
+static int space_create(const tool_args *a)
 {
     dc_replica *r;
     dc_buf id = DC_BUF_INIT;
@@ -252,7 +184,7 @@ static int space_create(const args *a)
     return rc;
 }
 
-static int space_add(const args *a)
+static int space_add(const tool_args *a)
 {
     dc_replica *r = NULL;
     char *card = NULL;
@@ -263,11 +195,11 @@ static int space_add(const args *a)
     if ((rc = want_pos(a, 3, 3, "space add",
                        "space add REPLICA SPACE CARD [--role admin|member|reader]")) != 0)
         return rc;
-    if (a->role) {
-        role = dc_role_parse(a->role);
+    if (tool_opt(a, "role")) {
+        role = dc_role_parse(tool_opt(a, "role"));
         if (role < 0 || dc_role_name(role) == NULL)
             return usage_error("space add: unknown role '%s' (expected admin, member or "
-                               "reader)", a->role);
+                               "reader)", tool_opt(a, "role"));
     }
     if (a->pos[2][0] == '@') {
         int err;
@@ -314,7 +246,7 @@ out:
 }
 
 /* space list / space members: both print library JSON as is. */
-static int space_show(const args *a, bool members)
+static int space_show(const tool_args *a, bool members)
 {
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
@@ -339,24 +271,24 @@ static int space_show(const args *a, bool members)
 
 static int cmd_space(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     const char *sub = argc > 2 ? argv[2] : NULL;
     int rc;
     if (!sub)
         return usage_error("space: expected a subcommand: create, add, list or members");
     if (strcmp(sub, "create") == 0) {
-        if ((rc = parse_args(&a, argc, argv, 3, 0, "space create")) != 0)
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE, "space create")) != 0)
             return rc;
         return space_create(&a);
     }
     if (strcmp(sub, "add") == 0) {
-        if ((rc = parse_args(&a, argc, argv, 3, OPT_ROLE, "space add")) != 0)
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_ROLE, "space add")) != 0)
             return rc;
         return space_add(&a);
     }
     if (strcmp(sub, "list") == 0 || strcmp(sub, "members") == 0) {
         bool members = sub[0] == 'm';
-        if ((rc = parse_args(&a, argc, argv, 3, 0, members ? "space members" : "space list")) != 0)
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE, members ? "space members" : "space list")) != 0)
             return rc;
         return space_show(&a, members);
     }
@@ -645,7 +577,7 @@ static bool blank(const char *s, size_t n)
 
 static int cmd_apply(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     dc_replica *r = NULL;
     FILE *in = stdin;
     const char *src = "stdin";
@@ -653,7 +585,7 @@ static int cmd_apply(int argc, char **argv)
     size_t cap = 0, lineno = 0, ntx = 0, nops = 0;
     ssize_t len;
     int rc;
-    if ((rc = parse_args(&a, argc, argv, 2, 0, "apply")) != 0 ||
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_NONE, "apply")) != 0 ||
         (rc = want_pos(&a, 1, 2, "apply", "apply REPLICA [FILE]")) != 0)
         return rc;
     if ((rc = open_existing(&r, a.pos[0])) != 0)
@@ -699,16 +631,16 @@ static int cmd_apply(int argc, char **argv)
 
 static int cmd_dump(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
     int rc;
-    if ((rc = parse_args(&a, argc, argv, 2, OPT_SPACE, "dump")) != 0 ||
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_SPACE, "dump")) != 0 ||
         (rc = want_pos(&a, 1, 1, "dump", "dump REPLICA [--space S]")) != 0)
         return rc;
     if ((rc = open_existing(&r, a.pos[0])) != 0)
         return rc;
-    rc = dc_replica_dump(&b, r, a.space);
+    rc = dc_replica_dump(&b, r, tool_opt(&a, "space"));
     if (rc != 0)
         rc = fail_r(r, rc, "dump");
     else
@@ -720,11 +652,11 @@ static int cmd_dump(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
     int rc;
-    if ((rc = parse_args(&a, argc, argv, 2, 0, "status")) != 0 ||
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_NONE, "status")) != 0 ||
         (rc = want_pos(&a, 1, 1, "status", "status REPLICA")) != 0)
         return rc;
     if ((rc = open_existing(&r, a.pos[0])) != 0)
@@ -743,7 +675,7 @@ static int cmd_status(int argc, char **argv)
 
 static int cmd_bundle(int argc, char **argv)
 {
-    args a;
+    tool_args a;
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
     const char *sub = argc > 2 ? argv[2] : NULL;
@@ -752,13 +684,13 @@ static int cmd_bundle(int argc, char **argv)
         return usage_error("bundle: expected a subcommand: export or import");
     if (strcmp(sub, "export") == 0) {
         struct stat st;
-        if ((rc = parse_args(&a, argc, argv, 3, OPT_SPACE, "bundle export")) != 0 ||
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_SPACE, "bundle export")) != 0 ||
             (rc = want_pos(&a, 2, 2, "bundle export",
                            "bundle export REPLICA FILE [--space S]")) != 0)
             return rc;
         if ((rc = open_existing(&r, a.pos[0])) != 0)
             return rc;
-        rc = dc_bundle_export_file(r, a.pos[1], a.space);
+        rc = dc_bundle_export_file(r, a.pos[1], tool_opt(&a, "space"));
         if (rc != 0) {
             rc = fail_r(r, rc, "bundle export");
         } else if (stat(a.pos[1], &st) != 0) {
@@ -772,7 +704,7 @@ static int cmd_bundle(int argc, char **argv)
         return rc;
     }
     if (strcmp(sub, "import") == 0) {
-        if ((rc = parse_args(&a, argc, argv, 3, 0, "bundle import")) != 0 ||
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE, "bundle import")) != 0 ||
             (rc = want_pos(&a, 2, 2, "bundle import", "bundle import REPLICA FILE")) != 0)
             return rc;
         if ((rc = open_existing(&r, a.pos[0])) != 0)
