@@ -44,46 +44,40 @@
 
 static long g_ops = 200000; /* field changes per local_write run */
 static int g_runs = 5;
-static char g_dir[256];     /* the temporary directory all files go to */
+static char g_dir[256]; /* the temporary directory all files go to */
 
-static void die(const char *what, int rc, const char *msg)
-{
-    fprintf(stderr, "bench: %s failed: %s (%d) %s\n", what, dc_error_name(rc), rc,
-            msg ? msg : "");
+static void die(const char *what, int rc, const char *msg) {
+    fprintf(stderr, "bench: %s failed: %s (%d) %s\n", what, dc_error_name(rc), rc, msg ? msg : "");
     exit(1);
 }
 
-#define CHECK_R(r, call)                                                       \
-    do {                                                                       \
-        int rc_ = (call);                                                      \
-        if (rc_ != 0)                                                          \
-            die(#call, rc_, dc_replica_errmsg(r));                             \
+#define CHECK_R(r, call)                                                                           \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != 0)                                                                              \
+            die(#call, rc_, dc_replica_errmsg(r));                                                 \
     } while (0)
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* The median of n figures (sorts them in place). */
-static double median(double *v, int n)
-{
+static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Removes a database file and the WAL/SHM files SQLite may leave beside it,
  * so that every run starts on fresh files. */
-static void remove_db(const char *path)
-{
+static void remove_db(const char *path) {
     char p[PATH_MAX_LEN + 16];
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
@@ -94,13 +88,11 @@ static void remove_db(const char *path)
     unlink(p);
 }
 
-static void path_in_dir(char *out, size_t n, const char *name, int i)
-{
+static void path_in_dir(char *out, size_t n, const char *name, int i) {
     snprintf(out, n, "%s/%s-%d.db", g_dir, name, i);
 }
 
-static void cleanup_dir(void)
-{
+static void cleanup_dir(void) {
     DIR *d = opendir(g_dir);
     struct dirent *e;
     char p[600];
@@ -141,8 +133,7 @@ static char k_plate[64][16];
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
-static uint64_t rng(void)
-{
+static uint64_t rng(void) {
     /* xorshift64*: cheap and reproducible; quality is beside the point. */
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
@@ -150,8 +141,7 @@ static uint64_t rng(void)
     return rng_state * 2685821657736338717ull;
 }
 
-static op *make_workload(long n)
-{
+static op *make_workload(long n) {
     op *ops = calloc((size_t)n, sizeof *ops);
     if (!ops) {
         fprintf(stderr, "bench: out of memory\n");
@@ -185,8 +175,7 @@ static op *make_workload(long n)
 
 /* ---- baseline: plain SQLite upserts ---- */
 
-static void sql_exec(sqlite3 *db, const char *sql)
-{
+static void sql_exec(sqlite3 *db, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         fprintf(stderr, "bench: sqlite: %s: %s\n", sql, msg ? msg : "?");
@@ -196,8 +185,7 @@ static void sql_exec(sqlite3 *db, const char *sql)
 
 /* Upserts the workload into a fresh file with the replica's pragmas, in
  * transactions of txn_size upserts; returns seconds. */
-static double baseline_run(const op *ops, long n, int run, long txn_size)
-{
+static double baseline_run(const op *ops, long n, int run, long txn_size) {
     char path[PATH_MAX_LEN];
     sqlite3 *db;
     sqlite3_stmt *st;
@@ -251,8 +239,7 @@ static double baseline_run(const op *ops, long n, int run, long txn_size)
 
 /* ---- replicas ---- */
 
-static dc_replica *open_replica(const char *name, int i, dc_clock_fn clock, void *user)
-{
+static dc_replica *open_replica(const char *name, int i, dc_clock_fn clock, void *user) {
     char path[PATH_MAX_LEN];
     dc_replica *r = NULL;
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
@@ -267,8 +254,7 @@ static dc_replica *open_replica(const char *name, int i, dc_clock_fn clock, void
     return r;
 }
 
-static void add_member(dc_replica *admin, const char *space, dc_replica *dev)
-{
+static void add_member(dc_replica *admin, const char *space, dc_replica *dev) {
     dc_buf card = DC_BUF_INIT;
     CHECK_R(dev, dc_replica_card(&card, dev));
     CHECK_R(admin, dc_space_add(admin, space, (const char *)card.ptr, DC_ROLE_MEMBER));
@@ -276,8 +262,7 @@ static void add_member(dc_replica *admin, const char *space, dc_replica *dev)
 }
 
 /* Writes the workload through the public transaction API; returns seconds. */
-static double write_workload(dc_replica *w, const char *space, const op *ops, long n)
-{
+static double write_workload(dc_replica *w, const char *space, const op *ops, long n) {
     double t0 = now_s();
     for (long i = 0; i < n; i += OPS_PER_TXN) {
         long end = i + OPS_PER_TXN < n ? i + OPS_PER_TXN : n;
@@ -295,8 +280,7 @@ static double write_workload(dc_replica *w, const char *space, const op *ops, lo
 }
 
 /* Reads an integer member of the flat JSON object an import reports. */
-static long report_field(const dc_buf *report, const char *key)
-{
+static long report_field(const dc_buf *report, const char *key) {
     char pat[64];
     snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = report->ptr ? strstr((const char *)report->ptr, pat) : NULL;
@@ -308,8 +292,7 @@ static long report_field(const dc_buf *report, const char *key)
     return strtol(p, NULL, 10);
 }
 
-static double ratio(double x, double y)
-{
+static double ratio(double x, double y) {
     return y > 0 ? x / y : 0;
 }
 
@@ -318,9 +301,8 @@ static double ratio(double x, double y)
 /* One receiver's merge: membership first (untimed; it brings the key),
  * then the full bundle (timed), then the full bundle again, which is all
  * duplicates (timed).  Returns the number of duplicate changes seen. */
-static long merge_run(dc_replica *rc, const dc_buf *members, const dc_buf *bundle,
-                      double *t_merge, double *t_dup)
-{
+static long merge_run(dc_replica *rc, const dc_buf *members, const dc_buf *bundle, double *t_merge,
+                      double *t_dup) {
     dc_buf rep = DC_BUF_INIT;
     CHECK_R(rc, dc_bundle_import(rc, members->ptr, members->size, &rep));
     double t0 = now_s();
@@ -345,8 +327,7 @@ static long merge_run(dc_replica *rc, const dc_buf *members, const dc_buf *bundl
     return dup;
 }
 
-static void bench_write_and_merge(void)
-{
+static void bench_write_and_merge(void) {
     op *ops = make_workload(g_ops);
     double base[MAX_RUNS], base1[MAX_RUNS], wr[MAX_RUNS], mg[MAX_RUNS], dup[MAX_RUNS];
     dc_replica *recv[MAX_RUNS];
@@ -434,20 +415,18 @@ static void bench_write_and_merge(void)
 
 /* ---- wire_bytes_per_change ---- */
 
-static int64_t pinned_clock(void *user)
-{
+static int64_t pinned_clock(void *user) {
     (void)user;
     return INT64_C(1735689600000); /* 2025-01-01T00:00:00Z */
 }
 
 typedef struct find_change {
-    size_t size;   /* of the change with the highest sequence number */
+    size_t size; /* of the change with the highest sequence number */
     uint64_t seq;
     int nchanges;
 } find_change;
 
-static int each_envelope(void *user, uint64_t index, const uint8_t *env, size_t n)
-{
+static int each_envelope(void *user, uint64_t index, const uint8_t *env, size_t n) {
     find_change *f = user;
     dc__envelope e;
     dc__err err;
@@ -466,8 +445,7 @@ static int each_envelope(void *user, uint64_t index, const uint8_t *env, size_t 
     return 0;
 }
 
-static void bench_wire_bytes(void)
-{
+static void bench_wire_bytes(void) {
     static const char *const values[] = {"active", "resting", "on-route", "verified", "pending"};
     dc_replica *w = open_replica("wire", 0, pinned_clock, NULL);
     dc_buf space = DC_BUF_INIT, bundle = DC_BUF_INIT;
@@ -531,8 +509,7 @@ static void bench_wire_bytes(void)
 
 /* ---- size ---- */
 
-static void bench_size(void)
-{
+static void bench_size(void) {
     char tmp[512], cmd[1400];
     struct stat st;
     if (DC_BENCH_LIBPATH[0] == '\0' || stat(DC_BENCH_LIBPATH, &st) != 0) {
@@ -553,15 +530,13 @@ static void bench_size(void)
     unlink(tmp);
 }
 
-static void usage(void)
-{
+static void usage(void) {
     fprintf(stderr, "usage: bench [--quick] [--ops N] [--runs N] [--only NAME]\n"
                     "  one JSON object per line on stdout; progress on stderr.\n"
                     "  NAME: local_write (with merge), wire_bytes_per_change, size\n");
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {

@@ -33,8 +33,7 @@ static double now_s(void) {
 }
 
 static void die(const char *what, dc_replica *r) {
-    fprintf(stderr, "bench_peak_rss: %s: %s\n", what,
-            r ? dc_replica_errmsg(r) : dc_error_last());
+    fprintf(stderr, "bench_peak_rss: %s: %s\n", what, r ? dc_replica_errmsg(r) : dc_error_last());
     exit(1);
 }
 

@@ -48,10 +48,8 @@ typedef struct bcase {
 } bcase;
 
 static const bcase CASES[] = {
-    {"d0", 0, 0, 256, 1},
-    {"d1", 1, 0, 2048, 4},
-    {"d100", 100, 0, 65536, 0},
-    {"d10000_newest", 10000, 1, 0.10, 4},
+    {"d0", 0, 0, 256, 1},        {"d1", 1, 0, 2048, 4},
+    {"d100", 100, 0, 65536, 0},  {"d10000_newest", 10000, 1, 0.10, 4},
     {"d10000", 10000, 0, -1, 0},
 };
 
@@ -194,7 +192,7 @@ int main(int argc, char **argv) {
         size_t rts = (messages + 1) / 2;
         size_t change_bytes = k->d * CHANGE_BYTES;
         double tb = k->target_bytes < 1 && k->target_bytes > 0 ? k->target_bytes * change_bytes
-                                                                : k->target_bytes;
+                                                               : k->target_bytes;
         printf("{\"bench\": \"reconcile\", \"case\": \"%s\", \"n\": %zu, \"d\": %zu, "
                "\"layout\": \"%s\", \"change_bytes\": %zu, \"change_bytes_model\": "
                "\"120 B per change (in-memory bench)\", \"overhead_bytes\": %zu, "
@@ -207,9 +205,10 @@ int main(int argc, char **argv) {
         if (k->target_rt)
             printf(", \"target_round_trips\": %d", k->target_rt);
         if (tb >= 0 || k->target_rt)
-            printf(", \"target_met\": %s",
-                   exact && (tb < 0 || bytes <= tb) && (!k->target_rt || rts <= (size_t)k->target_rt)
-                       ? "true" : "false");
+            printf(", \"target_met\": %s", exact && (tb < 0 || bytes <= tb) &&
+                                                   (!k->target_rt || rts <= (size_t)k->target_rt)
+                                               ? "true"
+                                               : "false");
         printf("}\n");
         fflush(stdout);
         dc_buf_dispose(&m);

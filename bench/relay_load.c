@@ -81,7 +81,9 @@ static double mono(void) {
 }
 
 /* Microseconds since the bench began (fits the commit-time table). */
-static int64_t now_us(void) { return (int64_t)((mono() - t_origin) * 1e6); }
+static int64_t now_us(void) {
+    return (int64_t)((mono() - t_origin) * 1e6);
+}
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -287,8 +289,7 @@ static int http_do(conn *c, const char *method, const char *path, const char *to
                           "Content-Length: %zu\r\n\r\n",
                           method, path, token ? "Authorization: Bearer " : "", token ? token : "",
                           token ? "\r\n" : "", session && *session ? "DC-Session: " : "",
-                          session && *session ? session : "", session && *session ? "\r\n" : "",
-                          n);
+                          session && *session ? session : "", session && *session ? "\r\n" : "", n);
         if (write_all(c->fd, head, (size_t)hl) || (n && write_all(c->fd, body, n))) {
             snprintf(http_why, sizeof http_why, "send: %s", strerror(errno));
             conn_close(c);
@@ -457,8 +458,8 @@ static double relay_cpu_s(void) {
     if (fgets(line, sizeof line, f)) {
         char *q = strrchr(line, ')');
         unsigned long ut, st;
-        if (q && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) ==
-                     2)
+        if (q &&
+            sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
             s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     }
     fclose(f);
@@ -727,7 +728,8 @@ static void *idle_loop(void *arg) {
                 x->rn += (size_t)r;
                 x->rbuf[x->rn] = 0;
                 char *e = strstr(x->rbuf, "\r\n\r\n");
-                const char *cl = e ? header(x->rbuf, (size_t)(e - x->rbuf), "Content-Length") : NULL;
+                const char *cl =
+                    e ? header(x->rbuf, (size_t)(e - x->rbuf), "Content-Length") : NULL;
                 if (e && cl && x->rn >= (size_t)(e + 4 - x->rbuf) + strtoull(cl, NULL, 10)) {
                     /* A wait answered (timed out): park again. */
                     atomic_fetch_add(&idle_reparks, 1);
@@ -1062,34 +1064,34 @@ int main(int argc, char **argv) {
     size_t nlat = g.nlat;
     pthread_mutex_unlock(&g.lat_mu);
     double rcpu = cpu1 >= 0 && cpu0 >= 0 ? (cpu1 - cpu0) / win : -1;
-    snprintf(note, sizeof note,
-             "%s%ld writers (own space, batches of %ld, one sync per batch) and %ld members "
-             "(%ld per space, sync when woken) are replicas; %ld idle devices are bare Ed25519 "
-             "keys (authenticated: %ld; parked: %ld; wait failures: %ld); setup %.1fs (replicas "
-             "%.1fs, auth %.1fs, park %.1fs); window %.1fs; %zu committed, %zu arrivals of %zu "
-             "expected; %ld syncs, %ld failed, %ld rate-limited; peak relay connections %.0f; "
-             "writer time: commits %.1fs, %ld syncs %.1fs; member sync time %.1fs; "
-             "CPU: relay %.2f, devices %.2f cores of %ld; relay store on %s (synchronous=FULL), %d relay "
-             "threads; relay exit %d",
-             wanted != devices ? "devices capped by RLIMIT_NOFILE; " : "", writers, batch,
-             members, mps, nidle, (long)atomic_load(&idle_authed), (long)atomic_load(&idle_parked),
-             (long)atomic_load(&idle_failures), t_parked - t_bench, t_replicas - t_bench,
-             t_auth - t_replicas, t_parked - t_auth, win, committed, nlat, expect,
-             (long)atomic_load(&g.syncs), (long)atomic_load(&g.sync_errors),
-             (long)atomic_load(&g.rate_limited), max_conns,
-             (double)atomic_load(&g.commit_time_us) / 1e6, (long)atomic_load(&g.writer_syncs),
-             (double)atomic_load(&g.writer_sync_us) / 1e6,
-             (double)atomic_load(&g.member_sync_us) / 1e6, rcpu, (scpu1 - scpu0) / win, sysconf(_SC_NPROCESSORS_ONLN),
-             tmp, relay_threads, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    snprintf(
+        note, sizeof note,
+        "%s%ld writers (own space, batches of %ld, one sync per batch) and %ld members "
+        "(%ld per space, sync when woken) are replicas; %ld idle devices are bare Ed25519 "
+        "keys (authenticated: %ld; parked: %ld; wait failures: %ld); setup %.1fs (replicas "
+        "%.1fs, auth %.1fs, park %.1fs); window %.1fs; %zu committed, %zu arrivals of %zu "
+        "expected; %ld syncs, %ld failed, %ld rate-limited; peak relay connections %.0f; "
+        "writer time: commits %.1fs, %ld syncs %.1fs; member sync time %.1fs; "
+        "CPU: relay %.2f, devices %.2f cores of %ld; relay store on %s (synchronous=FULL), %d "
+        "relay "
+        "threads; relay exit %d",
+        wanted != devices ? "devices capped by RLIMIT_NOFILE; " : "", writers, batch, members, mps,
+        nidle, (long)atomic_load(&idle_authed), (long)atomic_load(&idle_parked),
+        (long)atomic_load(&idle_failures), t_parked - t_bench, t_replicas - t_bench,
+        t_auth - t_replicas, t_parked - t_auth, win, committed, nlat, expect,
+        (long)atomic_load(&g.syncs), (long)atomic_load(&g.sync_errors),
+        (long)atomic_load(&g.rate_limited), max_conns, (double)atomic_load(&g.commit_time_us) / 1e6,
+        (long)atomic_load(&g.writer_syncs), (double)atomic_load(&g.writer_sync_us) / 1e6,
+        (double)atomic_load(&g.member_sync_us) / 1e6, rcpu, (scpu1 - scpu0) / win,
+        sysconf(_SC_NPROCESSORS_ONLN), tmp, relay_threads, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     json_t *out = json_pack(
         "{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o},s:I,s:f,s:s}", "bench", "relay_load", "devices",
         (json_int_t)devices, "connected", (json_int_t)(min_waiters < 0 ? 0 : min_waiters),
         "changes_in_per_s", (json_int_t)((m1.in - m0.in) / win), "changes_out_per_s",
         (json_int_t)((m1.out - m0.out) / win), "commit_to_arrival_ms", "p50",
         p50 < 0 ? json_null() : json_real((double)(long)(p50 * 10) / 10), "p99",
-        p99 < 0 ? json_null() : json_real((double)(long)(p99 * 10) / 10),
-        "relay_peak_rss_bytes", (json_int_t)hwm, "seconds",
-        (double)(long)((mono() - t_bench) * 10) / 10, "note", note);
+        p99 < 0 ? json_null() : json_real((double)(long)(p99 * 10) / 10), "relay_peak_rss_bytes",
+        (json_int_t)hwm, "seconds", (double)(long)((mono() - t_bench) * 10) / 10, "note", note);
     char *s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
     puts(s);
     free(s);

@@ -14,8 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void touch_value(const dc__value *v, volatile unsigned *sink)
-{
+static void touch_value(const dc__value *v, volatile unsigned *sink) {
     /* Read every byte the decoder points at, so a pointer past the input
      * faults under ASan even when nothing else would look at it. */
     if (v->kind == DC_STR)
@@ -23,14 +22,12 @@ static void touch_value(const dc__value *v, volatile unsigned *sink)
             *sink += (unsigned char)v->str[i];
 }
 
-static void touch_str(const dc__str *s, volatile unsigned *sink)
-{
+static void touch_str(const dc__str *s, volatile unsigned *sink) {
     for (uint32_t i = 0; i < s->n; i++)
         *sink += (unsigned char)s->p[i];
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dc__body b, b2;
     dc__err err;
     volatile unsigned sink = 0;

@@ -30,8 +30,7 @@ typedef struct walk {
     uint64_t next;
 } walk;
 
-static int each(void *user, uint64_t index, const uint8_t *env, size_t n)
-{
+static int each(void *user, uint64_t index, const uint8_t *env, size_t n) {
     walk *w = user;
     dc__envelope e;
     dc__err err;
@@ -47,8 +46,7 @@ static int each(void *user, uint64_t index, const uint8_t *env, size_t n)
 
 static char tmp_path[64];
 
-static void remove_tmp(void)
-{
+static void remove_tmp(void) {
     char p[80];
     if (!tmp_path[0])
         return;
@@ -59,8 +57,7 @@ static void remove_tmp(void)
     unlink(p);
 }
 
-static dc_replica *replica(void)
-{
+static dc_replica *replica(void) {
     static dc_replica *r;
     if (r)
         return r;
@@ -75,8 +72,7 @@ static dc_replica *replica(void)
     return r;
 }
 
-static void run(const uint8_t *data, size_t size)
-{
+static void run(const uint8_t *data, size_t size) {
     walk w = {data, size, 0};
     uint64_t count = 0;
     dc__err err;
@@ -99,8 +95,7 @@ static void run(const uint8_t *data, size_t size)
     dc_buf_dispose(&report);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     run(data, size);
     if (size >= DC_BUNDLE_HEADER_SIZE + DC_BUNDLE_TRAILER_SIZE) {
         size_t body = size - DC_BUNDLE_TRAILER_SIZE;

@@ -12,8 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dc__member_op *ops = NULL, *ops2 = NULL;
     size_t n = 0, n2 = 0;
     dc__err err;
@@ -43,8 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < n; i++)
         if (ops2[i].kind != ops[i].kind || ops2[i].role != ops[i].role ||
-            ops2[i].epoch != ops[i].epoch ||
-            memcmp(ops2[i].device, ops[i].device, 32) != 0 ||
+            ops2[i].epoch != ops[i].epoch || memcmp(ops2[i].device, ops[i].device, 32) != 0 ||
             strcmp(ops2[i].name, ops[i].name) != 0)
             abort();
     dc__free(ops2);

@@ -17,8 +17,7 @@ static dc__recon_memset *g_set;
 
 /* 300 items; the ids and timestamps follow a fixed recipe so the seed
  * corpus (fuzz/corpus/recon) matches the sets. */
-static void build(void)
-{
+static void build(void) {
     if (g_set)
         return;
     if (dc__recon_memset_new(&g_set) != 0)
@@ -34,8 +33,7 @@ static void build(void)
     }
 }
 
-static void one(int role, const uint8_t *data, size_t size)
-{
+static void one(int role, const uint8_t *data, size_t size) {
     static const uint8_t salt[16] = "fuzz-recon-salt";
     dc__recon_options o = DC_RECON_OPTIONS_INIT;
     o.salt = salt;
@@ -61,8 +59,7 @@ static void one(int role, const uint8_t *data, size_t size)
     dc__recon_free(s);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     build();
     one(DC_RECON_RESPONDER, data, size);
     one(DC_RECON_INITIATOR, data, size);

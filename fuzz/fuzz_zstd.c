@@ -15,8 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dc_buf out = DC_BUF_INIT;
     dc__err err;
     int rc = dc__zstd_decompress(&out, data, size, CAP, &err);
@@ -30,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* What decompressed must compress and come back unchanged. */
         dc_buf c = DC_BUF_INIT, back = DC_BUF_INIT;
         if (dc__zstd_compress(&c, out.ptr, out.size, 3, &err) != 0 ||
-            dc__zstd_decompress(&back, c.ptr, c.size, CAP, &err) != 0 ||
-            back.size != out.size || (out.size && memcmp(back.ptr, out.ptr, out.size) != 0)) {
+            dc__zstd_decompress(&back, c.ptr, c.size, CAP, &err) != 0 || back.size != out.size ||
+            (out.size && memcmp(back.ptr, out.ptr, out.size) != 0)) {
             fprintf(stderr, "fuzz_zstd: round trip failed\n");
             abort();
         }

@@ -24,14 +24,12 @@ static const char *g_out;
 static char g_tmp[64];
 static int g_files;
 
-static void fail(const char *what, const char *msg)
-{
+static void fail(const char *what, const char *msg) {
     fprintf(stderr, "gen_corpus: %s: %s\n", what, msg ? msg : "");
     exit(1);
 }
 
-static void put(const char *target, const char *name, const void *p, size_t n)
-{
+static void put(const char *target, const char *name, const void *p, size_t n) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", g_out, target);
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
@@ -45,8 +43,7 @@ static void put(const char *target, const char *name, const void *p, size_t n)
 
 /* Writes the input, a truncated copy and a copy with one flipped byte:
  * the two broken forms every decoder must refuse cleanly. */
-static void put_variants(const char *target, const char *name, const uint8_t *p, size_t n)
-{
+static void put_variants(const char *target, const char *name, const uint8_t *p, size_t n) {
     char nm[256];
     uint8_t *c = malloc(n ? n : 1);
     if (!c)
@@ -65,34 +62,29 @@ static void put_variants(const char *target, const char *name, const uint8_t *p,
 
 /* ---- bodies ---- */
 
-static dc__str S(const char *s)
-{
+static dc__str S(const char *s) {
     dc__str r = {s, (uint32_t)strlen(s)};
     return r;
 }
 
-static dc__value VS(const char *s)
-{
+static dc__value VS(const char *s) {
     dc__value v = {DC_STR, 0, s, (uint32_t)strlen(s)};
     return v;
 }
 
-static dc__value VI(int kind, int64_t n)
-{
+static dc__value VI(int kind, int64_t n) {
     dc__value v = {kind, n, NULL, 0};
     return v;
 }
 
-static void encode_body(dc_buf *out, const dc__op *ops, size_t n)
-{
+static void encode_body(dc_buf *out, const dc__op *ops, size_t n) {
     dc__err err;
     dc__buf_clear(out);
     if (dc__body_encode(out, ops, n, &err) != 0)
         fail("dc__body_encode", err.msg);
 }
 
-static void gen_bodies(void)
-{
+static void gen_bodies(void) {
     static dc__tag tags[2];
     static dc__str keys[3];
     static dc__value vals[3];
@@ -116,24 +108,48 @@ static void gen_bodies(void)
     keys[2] = S("parking");
     vals[2] = VI(DC_BOOL, 1);
 
-    ops[0] = (dc__op){.kind = DC_OP_SET, .type = S("driver"), .id = S("d000001"),
-                      .field = S("status"), .val = VS("verified")};
-    ops[1] = (dc__op){.kind = DC_OP_SET, .type = S("driver"), .id = S("d000001"),
-                      .field = S("stage"), .val = VI(DC_INT, -4000000000LL)};
-    ops[2] = (dc__op){.kind = DC_OP_SET, .type = S("driver"), .id = S("d000002"),
-                      .field = S("party_member"), .val = VI(DC_BOOL, 0)};
-    ops[3] = (dc__op){.kind = DC_OP_SET, .type = S("driver"), .id = S("d000002"),
-                      .field = S("note"), .val = VI(DC_NULL, 0)};
-    ops[4] = (dc__op){.kind = DC_OP_ADD, .type = S("driver"), .id = S("d000001"),
-                      .field = S("scope"), .val = VS("冷链 cold chain")};
-    ops[5] = (dc__op){.kind = DC_OP_REMOVE, .type = S("driver"), .id = S("d000001"),
-                      .field = S("scope"), .val = VS("general cargo"), .ntags = 2, .tags = tags};
-    ops[6] = (dc__op){.kind = DC_OP_EVENT, .type = S("home"), .id = S("dh-wudang-01"),
-                      .nfields = 3, .keys = keys, .vals = vals};
+    ops[0] = (dc__op){.kind = DC_OP_SET,
+                      .type = S("driver"),
+                      .id = S("d000001"),
+                      .field = S("status"),
+                      .val = VS("verified")};
+    ops[1] = (dc__op){.kind = DC_OP_SET,
+                      .type = S("driver"),
+                      .id = S("d000001"),
+                      .field = S("stage"),
+                      .val = VI(DC_INT, -4000000000LL)};
+    ops[2] = (dc__op){.kind = DC_OP_SET,
+                      .type = S("driver"),
+                      .id = S("d000002"),
+                      .field = S("party_member"),
+                      .val = VI(DC_BOOL, 0)};
+    ops[3] = (dc__op){.kind = DC_OP_SET,
+                      .type = S("driver"),
+                      .id = S("d000002"),
+                      .field = S("note"),
+                      .val = VI(DC_NULL, 0)};
+    ops[4] = (dc__op){.kind = DC_OP_ADD,
+                      .type = S("driver"),
+                      .id = S("d000001"),
+                      .field = S("scope"),
+                      .val = VS("冷链 cold chain")};
+    ops[5] = (dc__op){.kind = DC_OP_REMOVE,
+                      .type = S("driver"),
+                      .id = S("d000001"),
+                      .field = S("scope"),
+                      .val = VS("general cargo"),
+                      .ntags = 2,
+                      .tags = tags};
+    ops[6] = (dc__op){.kind = DC_OP_EVENT,
+                      .type = S("home"),
+                      .id = S("dh-wudang-01"),
+                      .nfields = 3,
+                      .keys = keys,
+                      .vals = vals};
     ops[7] = (dc__op){.kind = DC_OP_DELETE, .type = S("driver"), .id = S("d000003")};
 
     static const char *const names[] = {"set-str", "set-int", "set-bool", "set-null",
-                                        "add", "remove", "event", "delete"};
+                                        "add",     "remove",  "event",    "delete"};
     char nm[64];
     for (int i = 0; i < 8; i++) {
         encode_body(&b, &ops[i], 1);
@@ -158,8 +174,11 @@ static void gen_bodies(void)
     static const char *const st[] = {"active", "resting", "on-route", "verified", "pending"};
     for (int i = 0; i < 100; i++) {
         snprintf(ids[i], sizeof ids[i], "d%06d", 1000 + 7 * i);
-        batch[i] = (dc__op){.kind = DC_OP_SET, .type = S("driver"), .id = S(ids[i]),
-                            .field = S("status"), .val = VS(st[i % 5])};
+        batch[i] = (dc__op){.kind = DC_OP_SET,
+                            .type = S("driver"),
+                            .id = S(ids[i]),
+                            .field = S("status"),
+                            .val = VS(st[i % 5])};
     }
     encode_body(&b, batch, 100);
     put("body", "body-100-sets.bin", b.ptr, b.size);
@@ -175,14 +194,12 @@ static void gen_bodies(void)
     put("body", "hand-map.bin", "\x81\xa1k\xa1v", 5);
     put("body", "hand-text.bin", "not msgpack at all", 18);
     put("body", "hand-deep-nesting.bin",
-        "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91",
-        20);
+        "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91", 20);
     dc_buf_dispose(&b);
     dc_buf_dispose(&z);
 }
 
-static void gen_zstd_extra(void)
-{
+static void gen_zstd_extra(void) {
     size_t n = 2u << 20;
     uint8_t *zeros = calloc(1, n);
     uint8_t *frame = malloc(ZSTD_compressBound(n));
@@ -222,8 +239,7 @@ static void gen_zstd_extra(void)
 
 /* ---- membership bodies ---- */
 
-static void gen_members(void)
-{
+static void gen_members(void) {
     dc__member_op m[3];
     dc_buf b = DC_BUF_INIT;
     dc__err err;
@@ -272,14 +288,12 @@ static void gen_members(void)
 
 static int64_t g_now = INT64_C(1735700000000);
 
-static int64_t clock_fn(void *user)
-{
+static int64_t clock_fn(void *user) {
     (void)user;
     return g_now;
 }
 
-static dc_replica *open_rep(const char *name)
-{
+static dc_replica *open_rep(const char *name) {
     char path[128];
     dc_replica *r = NULL;
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
@@ -291,10 +305,10 @@ static dc_replica *open_rep(const char *name)
     return r;
 }
 
-#define OK(r, call)                                                            \
-    do {                                                                       \
-        if ((call) != 0)                                                       \
-            fail(#call, dc_replica_errmsg(r));                                 \
+#define OK(r, call)                                                                                \
+    do {                                                                                           \
+        if ((call) != 0)                                                                           \
+            fail(#call, dc_replica_errmsg(r));                                                     \
     } while (0)
 
 typedef struct split {
@@ -303,8 +317,7 @@ typedef struct split {
     size_t len[64];
 } split;
 
-static int split_each(void *user, uint64_t index, const uint8_t *env, size_t n)
-{
+static int split_each(void *user, uint64_t index, const uint8_t *env, size_t n) {
     split *s = user;
     (void)index;
     if (s->n < 64) {
@@ -318,8 +331,7 @@ static int split_each(void *user, uint64_t index, const uint8_t *env, size_t n)
     return 0;
 }
 
-static void gen_replicas(void)
-{
+static void gen_replicas(void) {
     dc_replica *a = open_rep("tablet"), *b = open_rep("phone");
     dc_buf space = DC_BUF_INIT, card = DC_BUF_INIT, bun = DC_BUF_INIT, rep = DC_BUF_INIT;
     dc_txn *t;
@@ -448,8 +460,7 @@ static void gen_replicas(void)
     dc_buf_dispose(&rep);
 }
 
-static void rm_tmp(void)
-{
+static void rm_tmp(void) {
     static const char *const names[] = {"tablet", "phone"};
     static const char *const sfx[] = {".db", ".db-wal", ".db-shm"};
     char p[128];
@@ -461,8 +472,7 @@ static void rm_tmp(void)
     rmdir(g_tmp);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_corpus OUTDIR   (e.g. fuzz/corpus)\n");
         return 2;

@@ -18,8 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static long g_count;
 
-static int run_file(const char *path)
-{
+static int run_file(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
@@ -60,13 +59,11 @@ static int run_file(const char *path)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
+static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int run_dir(const char *dir)
-{
+static int run_dir(const char *dir) {
     DIR *d = opendir(dir);
     struct dirent *e;
     char **names = NULL;
@@ -106,8 +103,7 @@ static int run_dir(const char *dir)
     return rc;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int rc = 0;
     LLVMFuzzerTestOneInput((const uint8_t *)"", 0);
     g_count++;

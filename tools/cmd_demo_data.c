@@ -1375,36 +1375,20 @@ static int weighted(const int *w, int n) {
 static void case_text(char *out, size_t cap, const kase *k) {
     const char *where = COUNTIES[k->county].name;
     switch (k->category) {
-    case 0:
-        snprintf(out, cap, "货主拖欠运费%ld元，多次催要未果，请求帮助追讨", k->amount);
-        break;
-    case 1:
-        snprintf(out, cap, "%s城区货车限行时段调整，装卸货车辆通行困难", where);
-        break;
-    case 2:
-        snprintf(out, cap, "对%s超限检测站的处罚有异议，请求复核", where);
-        break;
-    case 3:
-        snprintf(out, cap, "%s附近服务区夜间停车位不足，无法正常休息", where);
-        break;
-    case 4:
-        snprintf(out, cap, "车辆事故后保险理赔迟迟未到账");
-        break;
-    case 5:
-        snprintf(out, cap, "物流平台单方面下调运价，运输合同发生纠纷");
-        break;
-    case 6:
-        snprintf(out, cap, "咨询道路运输从业资格证年审和异地转籍办理");
-        break;
+    case 0: snprintf(out, cap, "货主拖欠运费%ld元，多次催要未果，请求帮助追讨", k->amount); break;
+    case 1: snprintf(out, cap, "%s城区货车限行时段调整，装卸货车辆通行困难", where); break;
+    case 2: snprintf(out, cap, "对%s超限检测站的处罚有异议，请求复核", where); break;
+    case 3: snprintf(out, cap, "%s附近服务区夜间停车位不足，无法正常休息", where); break;
+    case 4: snprintf(out, cap, "车辆事故后保险理赔迟迟未到账"); break;
+    case 5: snprintf(out, cap, "物流平台单方面下调运价，运输合同发生纠纷"); break;
+    case 6: snprintf(out, cap, "咨询道路运输从业资格证年审和异地转籍办理"); break;
     case 7:
         snprintf(out, cap,
                  k->emergency ? "车辆在%s境内高速遇恶劣天气被困，请求紧急救援"
                               : "车辆在%s抛锚，请求协调拖车",
                  where);
         break;
-    default:
-        snprintf(out, cap, "建议在%s物流园增设货车司机休息室和淋浴间", where);
-        break;
+    default: snprintf(out, cap, "建议在%s物流园增设货车司机休息室和淋浴间", where); break;
     }
 }
 
@@ -1538,12 +1522,8 @@ static void transfer_target(char *out, size_t cap, const gen *g, const kase *c, 
     case TO_COMMITTEE:
         snprintf(out, cap, "committee-%s", co->committee ? co->code : CITIES[co->city].code);
         break;
-    case TO_JM_COUNTY:
-        snprintf(out, cap, "joint_meeting-%s", co->code);
-        break;
-    default:
-        snprintf(out, cap, "joint_meeting-%s", CITIES[co->city].code);
-        break;
+    case TO_JM_COUNTY: snprintf(out, cap, "joint_meeting-%s", co->code); break;
+    default: snprintf(out, cap, "joint_meeting-%s", CITIES[co->city].code); break;
     }
 }
 

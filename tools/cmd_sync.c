@@ -24,8 +24,7 @@
 /* A session that never ends would be a protocol bug; stop it loudly. */
 #define MAX_MESSAGES 100000
 
-static int sync_local(dc_replica *a, dc_replica *b)
-{
+static int sync_local(dc_replica *a, dc_replica *b) {
     dc_sync *sa = NULL, *sb = NULL;
     dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT, rep = DC_BUF_INIT;
     int da = 0, db = 0, rc, out = EXIT_FAIL;
@@ -258,8 +257,7 @@ done:
     return out;
 }
 
-int cmd_sync(int argc, char **argv)
-{
+int cmd_sync(int argc, char **argv) {
     static const char *const opts[] = {"relay", "wait", NULL};
     tool_args a;
     int rc = tool_parse(&a, argc, argv, 2, opts, "sync");

@@ -171,24 +171,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 
 static unsigned status_of(int rc) {
     switch (rc) {
-    case DC_EBADSIG:
-        return MHD_HTTP_UNAUTHORIZED;
-    case DC_EBUSY:
-        return MHD_HTTP_TOO_MANY_REQUESTS;
-    case DC_ENOTFOUND:
-        return MHD_HTTP_NOT_FOUND;
-    case DC_ETOOBIG:
-        return MHD_HTTP_CONTENT_TOO_LARGE;
-    case DC_EDENIED:
-        return MHD_HTTP_FORBIDDEN;
+    case DC_EBADSIG: return MHD_HTTP_UNAUTHORIZED;
+    case DC_EBUSY: return MHD_HTTP_TOO_MANY_REQUESTS;
+    case DC_ENOTFOUND: return MHD_HTTP_NOT_FOUND;
+    case DC_ETOOBIG: return MHD_HTTP_CONTENT_TOO_LARGE;
+    case DC_EDENIED: return MHD_HTTP_FORBIDDEN;
     case DC_ECORRUPT:
     case DC_EVERSION:
-    case DC_EINVAL:
-        return MHD_HTTP_BAD_REQUEST;
-    case DC_ENOMEM:
-        return MHD_HTTP_SERVICE_UNAVAILABLE;
-    default:
-        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    case DC_EINVAL: return MHD_HTTP_BAD_REQUEST;
+    case DC_ENOMEM: return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
 }
 
@@ -437,19 +429,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_error(c, 413, "request body too large", 0);
     }
     switch (q->kind) {
-    case K_CHALLENGE:
-        return do_challenge(a, c, q);
-    case K_SESSION:
-        return do_session(a, c, q);
-    case K_SYNC:
-        return do_sync(a, c, q);
+    case K_CHALLENGE: return do_challenge(a, c, q);
+    case K_SESSION: return do_session(a, c, q);
+    case K_SYNC: return do_sync(a, c, q);
     case K_WAIT: {
         enum MHD_Result ok = do_wait(a, c, q);
         q->answered = q->w == NULL;
         return ok;
     }
-    case K_HEALTH:
-        return send_buf(c, 200, "text/plain", "ok\n", 3, NULL, 0);
+    case K_HEALTH: return send_buf(c, 200, "text/plain", "ok\n", 3, NULL, 0);
     case K_METRICS: {
         dc_buf m = DC_BUF_INIT;
         if (dc_relay_metrics(&m, a->rl) != 0)
@@ -458,8 +446,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         dc_buf_dispose(&m);
         return ok;
     }
-    default:
-        return send_error(c, 404, "no such endpoint", 0);
+    default: return send_error(c, 404, "no such endpoint", 0);
     }
 }
 

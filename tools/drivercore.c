@@ -77,8 +77,7 @@ static const char usage_text[] =
 /* ---- output ---- */
 
 /* JSON the tool builds itself (steals the reference). */
-static int print_json(json_t *j)
-{
+static int print_json(json_t *j) {
     char *s;
     if (!j)
         return fail("out of memory");
@@ -99,8 +98,7 @@ static const char *const OPTS_NAME[] = {"name", NULL};
 static const char *const OPTS_ROLE[] = {"role", NULL};
 static const char *const OPTS_SPACE[] = {"space", NULL};
 
-static int want_pos(const tool_args *a, int min, int max, const char *cmd, const char *synopsis)
-{
+static int want_pos(const tool_args *a, int min, int max, const char *cmd, const char *synopsis) {
     if (a->npos < min || a->npos > max)
         return usage_error("%s: expected: drivercore %s", cmd, synopsis);
     return EXIT_OK;
@@ -108,8 +106,7 @@ static int want_pos(const tool_args *a, int min, int max, const char *cmd, const
 
 /* ---- commands: identity ---- */
 
-static int print_card(dc_replica *r)
-{
+static int print_card(dc_replica *r) {
     dc_buf b = DC_BUF_INIT;
     int rc = dc_replica_card(&b, r);
     if (rc != 0) {
@@ -121,8 +118,7 @@ static int print_card(dc_replica *r)
     return EXIT_OK;
 }
 
-static int cmd_init(int argc, char **argv)
-{
+static int cmd_init(int argc, char **argv) {
     tool_args a;
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     dc_replica *r = NULL;
@@ -134,7 +130,8 @@ static int cmd_init(int argc, char **argv)
      * must never silently reuse somebody's identity, so refuse here. */
     if (path_exists(a.pos[0]))
         return fail("init: '%s' already exists; not overwriting it (use `drivercore whoami "
-                    "%s` to see its card)", a.pos[0], a.pos[0]);
+                    "%s` to see its card)",
+                    a.pos[0], a.pos[0]);
     o.device_name = tool_opt(&a, "name");
     o.must_exist = 0;
     tool_clock_options(&o);
@@ -147,8 +144,7 @@ static int cmd_init(int argc, char **argv)
     return rc;
 }
 
-static int cmd_whoami(int argc, char **argv)
-{
+static int cmd_whoami(int argc, char **argv) {
     tool_args a;
     dc_replica *r;
     int rc;
@@ -164,8 +160,7 @@ static int cmd_whoami(int argc, char **argv)
 
 /* ---- commands: spaces ---- */
 
-static int space_create(const tool_args *a)
-{
+static int space_create(const tool_args *a) {
     dc_replica *r;
     dc_buf id = DC_BUF_INIT;
     int rc;
@@ -184,8 +179,7 @@ static int space_create(const tool_args *a)
     return rc;
 }
 
-static int space_add(const tool_args *a)
-{
+static int space_add(const tool_args *a) {
     dc_replica *r = NULL;
     char *card = NULL;
     json_t *cj = NULL, *dev;
@@ -199,7 +193,8 @@ static int space_add(const tool_args *a)
         role = dc_role_parse(tool_opt(a, "role"));
         if (role < 0 || dc_role_name(role) == NULL)
             return usage_error("space add: unknown role '%s' (expected admin, member or "
-                               "reader)", tool_opt(a, "role"));
+                               "reader)",
+                               tool_opt(a, "role"));
     }
     if (a->pos[2][0] == '@') {
         int err;
@@ -225,8 +220,8 @@ static int space_add(const tool_args *a)
     dev = cj ? json_object_get(cj, "device") : NULL;
     if (!cj || !json_is_string(dev)) {
         rc = fail("space add: the card is not a device card (a JSON object with \"device\", "
-                  "as printed by `drivercore whoami`)%s%s", cj ? "" : ": ",
-                  cj ? "" : jerr.text);
+                  "as printed by `drivercore whoami`)%s%s",
+                  cj ? "" : ": ", cj ? "" : jerr.text);
         goto out;
     }
     if ((rc = open_existing(&r, a->pos[0])) != 0)
@@ -236,8 +231,8 @@ static int space_add(const tool_args *a)
         rc = fail_r(r, rc, "space add");
         goto out;
     }
-    rc = print_json(json_pack("{s:s,s:O,s:s}", "space", a->pos[1], "device", dev, "role",
-                              dc_role_name(role)));
+    rc = print_json(
+        json_pack("{s:s,s:O,s:s}", "space", a->pos[1], "device", dev, "role", dc_role_name(role)));
 out:
     json_decref(cj);
     free(card);
@@ -246,8 +241,7 @@ out:
 }
 
 /* space list / space members: both print library JSON as is. */
-static int space_show(const tool_args *a, bool members)
-{
+static int space_show(const tool_args *a, bool members) {
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
     int rc;
@@ -269,8 +263,7 @@ static int space_show(const tool_args *a, bool members)
     return rc;
 }
 
-static int cmd_space(int argc, char **argv)
-{
+static int cmd_space(int argc, char **argv) {
     tool_args a;
     const char *sub = argc > 2 ? argv[2] : NULL;
     int rc;
@@ -288,12 +281,14 @@ static int cmd_space(int argc, char **argv)
     }
     if (strcmp(sub, "list") == 0 || strcmp(sub, "members") == 0) {
         bool members = sub[0] == 'm';
-        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE, members ? "space members" : "space list")) != 0)
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE,
+                             members ? "space members" : "space list")) != 0)
             return rc;
         return space_show(&a, members);
     }
     return usage_error("space: unknown subcommand '%s' (expected create, add, list or "
-                       "members)", sub);
+                       "members)",
+                       sub);
 }
 
 /* ---- apply ---- */
@@ -304,8 +299,7 @@ typedef struct line_err {
 } line_err;
 
 static int lerr(line_err *e, const char *fmt, ...) TOOL_PRINTF(2, 3);
-static int lerr(line_err *e, const char *fmt, ...)
-{
+static int lerr(line_err *e, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
@@ -322,8 +316,7 @@ typedef struct value {
 /* Converts a JSON scalar to a drivercore value.  Floats are refused rather
  * than rounded: a register that silently loses precision on one device
  * would be a conflict nobody can see. */
-static int to_value(value *v, const json_t *j, line_err *e, const char *where)
-{
+static int to_value(value *v, const json_t *j, line_err *e, const char *where) {
     v->num = 0;
     v->str = NULL;
     switch (json_typeof(j)) {
@@ -342,18 +335,22 @@ static int to_value(value *v, const json_t *j, line_err *e, const char *where)
         v->kind = DC_BOOL;
         v->num = json_is_true(j) ? 1 : 0;
         return 0;
-    case JSON_NULL:
-        v->kind = DC_NULL;
-        return 0;
+    case JSON_NULL: v->kind = DC_NULL; return 0;
     case JSON_REAL:
-        return lerr(e, "%s: floating-point numbers are not supported (use an integer or a "
-                       "string)", where);
+        return lerr(e,
+                    "%s: floating-point numbers are not supported (use an integer or a "
+                    "string)",
+                    where);
     case JSON_ARRAY:
-        return lerr(e, "%s: an array is not a value (values are strings, integers, "
-                       "booleans or null)", where);
+        return lerr(e,
+                    "%s: an array is not a value (values are strings, integers, "
+                    "booleans or null)",
+                    where);
     case JSON_OBJECT:
-        return lerr(e, "%s: an object is not a value (values are strings, integers, "
-                       "booleans or null)", where);
+        return lerr(e,
+                    "%s: an object is not a value (values are strings, integers, "
+                    "booleans or null)",
+                    where);
     }
     return lerr(e, "%s: unsupported JSON value", where);
 }
@@ -368,8 +365,7 @@ typedef struct op_view {
     json_t *body;
 } op_view;
 
-static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
-{
+static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e) {
     const char *key;
     json_t *val;
     int found = -1;
@@ -393,8 +389,10 @@ static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
             if (strcmp(key, op_names[k]) == 0)
                 break;
         if (k == 5)
-            return lerr(e, "op %zu: unknown key \"%s\" (expected type, id and one of set, "
-                           "add, remove, event, delete)", idx + 1, key);
+            return lerr(e,
+                        "op %zu: unknown key \"%s\" (expected type, id and one of set, "
+                        "add, remove, event, delete)",
+                        idx + 1, key);
         if (found >= 0)
             return lerr(e, "op %zu: both \"%s\" and \"%s\"; put each in its own op", idx + 1,
                         op_names[found], key);
@@ -406,8 +404,10 @@ static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
     if (!ov->id)
         return lerr(e, "op %zu: missing \"id\" (a non-empty string)", idx + 1);
     if (found < 0)
-        return lerr(e, "op %zu: no operation (expected one of set, add, remove, event, "
-                       "delete)", idx + 1);
+        return lerr(e,
+                    "op %zu: no operation (expected one of set, add, remove, event, "
+                    "delete)",
+                    idx + 1);
     ov->kind = found;
     if (found == OP_DELETE) {
         if (!json_is_true(ov->body))
@@ -416,8 +416,9 @@ static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
     }
     if (!json_is_object(ov->body))
         return lerr(e, "op %zu: \"%s\" must be an object of %s", idx + 1, op_names[found],
-                    found == OP_EVENT ? "key: value" : found == OP_SET ? "field: value"
-                                                                      : "field: [values]");
+                    found == OP_EVENT ? "key: value"
+                    : found == OP_SET ? "field: value"
+                                      : "field: [values]");
     json_object_foreach(ov->body, key, val) {
         value v;
         if (key[0] == '\0')
@@ -429,14 +430,13 @@ static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
                 return lerr(e, "op %zu: %s \"%s\": expected an array of values", idx + 1,
                             op_names[found], key);
             json_array_foreach(val, i, item) {
-                snprintf(where, sizeof where, "op %zu: %s \"%.64s\"[%zu]", idx + 1,
-                         op_names[found], key, i);
+                snprintf(where, sizeof where, "op %zu: %s \"%.64s\"[%zu]", idx + 1, op_names[found],
+                         key, i);
                 if (to_value(&v, item, e, where) != 0)
                     return -1;
             }
         } else {
-            snprintf(where, sizeof where, "op %zu: %s \"%.64s\"", idx + 1, op_names[found],
-                     key);
+            snprintf(where, sizeof where, "op %zu: %s \"%.64s\"", idx + 1, op_names[found], key);
             if (to_value(&v, val, e, where) != 0)
                 return -1;
         }
@@ -445,16 +445,13 @@ static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e)
 }
 
 /* Feeds one checked op to the transaction. */
-static int build_op(dc_txn *t, const op_view *ov, size_t idx, dc_replica *r, line_err *e)
-{
+static int build_op(dc_txn *t, const op_view *ov, size_t idx, dc_replica *r, line_err *e) {
     const char *key;
     json_t *val;
     value v;
     int rc = 0;
     switch (ov->kind) {
-    case OP_DELETE:
-        rc = dc_txn_delete(t, ov->type, ov->id);
-        break;
+    case OP_DELETE: rc = dc_txn_delete(t, ov->type, ov->id); break;
     case OP_EVENT:
         rc = dc_txn_event(t, ov->type, ov->id);
         if (rc != 0)
@@ -498,8 +495,7 @@ static int build_op(dc_txn *t, const op_view *ov, size_t idx, dc_replica *r, lin
  * the transaction begins, and any library error while building it rolls
  * it back, so a bad line commits nothing.  *nops receives the number of op
  * objects committed. */
-static int apply_line(dc_replica *r, const char *line, size_t len, size_t *nops, line_err *e)
-{
+static int apply_line(dc_replica *r, const char *line, size_t len, size_t *nops, line_err *e) {
     json_error_t jerr;
     json_t *root, *space, *ops, *op;
     const char *key;
@@ -567,16 +563,14 @@ out:
     return ret;
 }
 
-static bool blank(const char *s, size_t n)
-{
+static bool blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
             return false;
     return true;
 }
 
-static int cmd_apply(int argc, char **argv)
-{
+static int cmd_apply(int argc, char **argv) {
     tool_args a;
     dc_replica *r = NULL;
     FILE *in = stdin;
@@ -609,7 +603,8 @@ static int cmd_apply(int argc, char **argv)
             continue;
         if (apply_line(r, line, (size_t)len, &n, &e) != 0) {
             rc = fail("apply: line %zu: %s (%zu earlier transaction%s committed; this line "
-                      "committed nothing)", lineno, e.msg, ntx, ntx == 1 ? "" : "s");
+                      "committed nothing)",
+                      lineno, e.msg, ntx, ntx == 1 ? "" : "s");
             break;
         }
         ntx++;
@@ -622,15 +617,14 @@ static int cmd_apply(int argc, char **argv)
         fclose(in);
     dc_replica_close(r);
     if (rc == EXIT_OK)
-        rc = print_json(json_pack("{s:I,s:I}", "transactions", (json_int_t)ntx, "ops",
-                                  (json_int_t)nops));
+        rc = print_json(
+            json_pack("{s:I,s:I}", "transactions", (json_int_t)ntx, "ops", (json_int_t)nops));
     return rc;
 }
 
 /* ---- dump, status ---- */
 
-static int cmd_dump(int argc, char **argv)
-{
+static int cmd_dump(int argc, char **argv) {
     tool_args a;
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
@@ -650,8 +644,7 @@ static int cmd_dump(int argc, char **argv)
     return rc;
 }
 
-static int cmd_status(int argc, char **argv)
-{
+static int cmd_status(int argc, char **argv) {
     tool_args a;
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
@@ -673,8 +666,7 @@ static int cmd_status(int argc, char **argv)
 
 /* ---- bundles ---- */
 
-static int cmd_bundle(int argc, char **argv)
-{
+static int cmd_bundle(int argc, char **argv) {
     tool_args a;
     dc_replica *r;
     dc_buf b = DC_BUF_INIT;
@@ -685,8 +677,8 @@ static int cmd_bundle(int argc, char **argv)
     if (strcmp(sub, "export") == 0) {
         struct stat st;
         if ((rc = tool_parse(&a, argc, argv, 3, OPTS_SPACE, "bundle export")) != 0 ||
-            (rc = want_pos(&a, 2, 2, "bundle export",
-                           "bundle export REPLICA FILE [--space S]")) != 0)
+            (rc = want_pos(&a, 2, 2, "bundle export", "bundle export REPLICA FILE [--space S]")) !=
+                0)
             return rc;
         if ((rc = open_existing(&r, a.pos[0])) != 0)
             return rc;
@@ -694,11 +686,10 @@ static int cmd_bundle(int argc, char **argv)
         if (rc != 0) {
             rc = fail_r(r, rc, "bundle export");
         } else if (stat(a.pos[1], &st) != 0) {
-            rc = fail("bundle export: '%s' is missing after export: %s", a.pos[1],
-                      strerror(errno));
+            rc = fail("bundle export: '%s' is missing after export: %s", a.pos[1], strerror(errno));
         } else {
-            rc = print_json(json_pack("{s:s,s:I}", "file", a.pos[1], "bytes",
-                                      (json_int_t)st.st_size));
+            rc = print_json(
+                json_pack("{s:s,s:I}", "file", a.pos[1], "bytes", (json_int_t)st.st_size));
         }
         dc_replica_close(r);
         return rc;
@@ -723,27 +714,37 @@ static int cmd_bundle(int argc, char **argv)
 
 /* ---- main ---- */
 
-static int print_usage(void)
-{
+static int print_usage(void) {
     fputs(usage_text, stdout);
     return EXIT_OK;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"init", cmd_init},     {"whoami", cmd_whoami}, {"space", cmd_space},
-        {"apply", cmd_apply},   {"dump", cmd_dump},     {"status", cmd_status},
+        {"init", cmd_init},
+        {"whoami", cmd_whoami},
+        {"space", cmd_space},
+        {"apply", cmd_apply},
+        {"dump", cmd_dump},
+        {"status", cmd_status},
         {"bundle", cmd_bundle},
-        {"registry", cmd_registry}, {"case", cmd_case},     {"stats", cmd_stats},
-        {"demo-data", cmd_demo_data}, {"sync", cmd_sync},
+        {"registry", cmd_registry},
+        {"case", cmd_case},
+        {"stats", cmd_stats},
+        {"demo-data", cmd_demo_data},
+        {"sync", cmd_sync},
         /* cmd_org dispatches on argv[1] itself */
-        {"org", cmd_org},           {"region", cmd_org},    {"station", cmd_org},
-        {"branch", cmd_org},        {"secretary", cmd_org}, {"study", cmd_org},
-        {"liaison", cmd_org},       {"checkin", cmd_org},
+        {"org", cmd_org},
+        {"region", cmd_org},
+        {"station", cmd_org},
+        {"branch", cmd_org},
+        {"secretary", cmd_org},
+        {"study", cmd_org},
+        {"liaison", cmd_org},
+        {"checkin", cmd_org},
         {"calendar", cmd_case}, /* cmd_case also serves `calendar ...` */
     };
     const char *cmd = argc > 1 ? argv[1] : NULL;

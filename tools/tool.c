@@ -15,8 +15,7 @@
 
 /* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
  * `return fail(...)`. */
-int fail(const char *fmt, ...)
-{
+int fail(const char *fmt, ...) {
     va_list ap;
     fputs("drivercore: ", stderr);
     va_start(ap, fmt);
@@ -27,8 +26,7 @@ int fail(const char *fmt, ...)
 }
 
 /* A usage error: the message, a pointer to --help, exit status 2. */
-int usage_error(const char *fmt, ...)
-{
+int usage_error(const char *fmt, ...) {
     va_list ap;
     fputs("drivercore: ", stderr);
     va_start(ap, fmt);
@@ -40,16 +38,14 @@ int usage_error(const char *fmt, ...)
 
 /* The handle's message, or the code's default message when the library
  * left none, so the user always learns something. */
-const char *replica_why(const dc_replica *r, int rc)
-{
+const char *replica_why(const dc_replica *r, int rc) {
     const char *m = dc_replica_errmsg(r);
     return (m && *m) ? m : dc_strerror(rc);
 }
 
 /* "<what>: <why>", without saying <what> twice when the library's message
  * already starts with it. */
-int fail_r(const dc_replica *r, int rc, const char *what)
-{
+int fail_r(const dc_replica *r, int rc, const char *what) {
     const char *why = replica_why(r, rc);
     size_t n = strlen(what);
     if (strncmp(why, what, n) == 0 && why[n] == ':')
@@ -59,8 +55,7 @@ int fail_r(const dc_replica *r, int rc, const char *what)
 
 /* Library JSON goes out exactly as produced (dump must stay byte-identical
  * across replicas), followed by one newline. */
-void print_buf(const dc_buf *b)
-{
+void print_buf(const dc_buf *b) {
     if (b->size > 0)
         fwrite(b->ptr, 1, b->size, stdout);
     fputc('\n', stdout);
@@ -71,14 +66,12 @@ void print_buf(const dc_buf *b)
 static int64_t pinned_now;
 static bool clock_pinned;
 
-static int64_t pinned_clock(void *user)
-{
+static int64_t pinned_clock(void *user) {
     return *(const int64_t *)user;
 }
 
 /* Reads DRIVERCORE_NOW_MS: unset or empty means the system clock. */
-int read_clock_env(void)
-{
+int read_clock_env(void) {
     const char *s = getenv("DRIVERCORE_NOW_MS");
     char *end = NULL;
     long long v;
@@ -86,27 +79,27 @@ int read_clock_env(void)
         return EXIT_OK;
     if (*s < '0' || *s > '9')
         return usage_error("DRIVERCORE_NOW_MS='%s' is not a number of milliseconds since "
-                           "the epoch (digits only)", s);
+                           "the epoch (digits only)",
+                           s);
     errno = 0;
     v = strtoll(s, &end, 10);
     if (errno == ERANGE || *end != '\0' || v < 0 || v > NOW_MS_MAX)
         return usage_error("DRIVERCORE_NOW_MS='%s' is not a number of milliseconds since "
-                           "the epoch between 0 and %lld", s, (long long)NOW_MS_MAX);
+                           "the epoch between 0 and %lld",
+                           s, (long long)NOW_MS_MAX);
     pinned_now = (int64_t)v;
     clock_pinned = true;
     return EXIT_OK;
 }
 
-void tool_clock_options(dc_replica_options *o)
-{
+void tool_clock_options(dc_replica_options *o) {
     if (clock_pinned) {
         o->clock = pinned_clock;
         o->clock_user = &pinned_now;
     }
 }
 
-int64_t tool_now_ms(void)
-{
+int64_t tool_now_ms(void) {
     struct timespec ts;
     if (clock_pinned)
         return pinned_now;
@@ -116,8 +109,7 @@ int64_t tool_now_ms(void)
 
 /* ---- opening replicas ---- */
 
-bool path_exists(const char *path)
-{
+bool path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
@@ -125,8 +117,7 @@ bool path_exists(const char *path)
 /* Opens an existing replica.  The existence check here comes before the
  * library's must_exist, so that a mistyped path never leaves a stray file
  * behind whatever the storage layer does on open. */
-int open_existing(dc_replica **out, const char *path)
-{
+int open_existing(dc_replica **out, const char *path) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     int rc;
     *out = NULL;
@@ -145,8 +136,7 @@ int open_existing(dc_replica **out, const char *path)
 
 /* Reads a whole file (or stdin for "-") into a NUL-terminated malloc'd
  * string. */
-char *read_file(const char *path, size_t *len_out, int *err)
-{
+char *read_file(const char *path, size_t *len_out, int *err) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -193,8 +183,7 @@ fail:
 /* ---- options ---- */
 
 int tool_parse(tool_args *a, int argc, char **argv, int start, const char *const *allowed,
-               const char *cmd)
-{
+               const char *cmd) {
     bool only_pos = false;
     memset(a, 0, sizeof *a);
     for (int i = start; i < argc; i++) {
@@ -246,8 +235,7 @@ int tool_parse(tool_args *a, int argc, char **argv, int start, const char *const
     return EXIT_OK;
 }
 
-const char *tool_opt(const tool_args *a, const char *name)
-{
+const char *tool_opt(const tool_args *a, const char *name) {
     size_t n = strlen(name);
     for (int i = a->nopt - 1; i >= 0; i--) {
         const char *k = a->names[i];

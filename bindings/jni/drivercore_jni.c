@@ -33,8 +33,8 @@
 /* Cached at load: classes are global references, so they stay valid on any
  * thread, and looking them up once keeps FindClass (which depends on the
  * calling thread's class loader on Android) off the hot path. */
-static jclass exc_class;     /* org/drivercore/DriverCoreException */
-static jmethodID exc_ctor;   /* (I[B)V */
+static jclass exc_class;   /* org/drivercore/DriverCoreException */
+static jmethodID exc_ctor; /* (I[B)V */
 
 #define H(x) ((jlong)(intptr_t)(x))
 #define R(x) ((dc_replica *)(intptr_t)(x))
@@ -44,8 +44,7 @@ static jmethodID exc_ctor;   /* (I[B)V */
 
 /* Throws DriverCoreException(code, msg).  msg is UTF-8 and may be NULL or
  * empty, in which case the Java side uses the code's default message. */
-static void throw_code(JNIEnv *env, int code, const char *msg)
-{
+static void throw_code(JNIEnv *env, int code, const char *msg) {
     jbyteArray jmsg = NULL;
     jthrowable exc;
 
@@ -75,8 +74,7 @@ static void throw_code(JNIEnv *env, int code, const char *msg)
  * the last failed call on it; it is used only when its code matches rc, so
  * a stale message from an earlier failure is never attached to this one.
  */
-static void throw_rc(JNIEnv *env, dc_replica *r, int rc)
-{
+static void throw_rc(JNIEnv *env, dc_replica *r, int rc) {
     const char *msg = NULL;
 
     if (r != NULL && dc_replica_errcode(r) == rc) {
@@ -103,8 +101,7 @@ typedef struct {
     char *s[6];
 } call;
 
-static void call_init(call *c, JNIEnv *env, jlong r)
-{
+static void call_init(call *c, JNIEnv *env, jlong r) {
     c->env = env;
     c->r = r;
     c->ok = 1;
@@ -112,8 +109,7 @@ static void call_init(call *c, JNIEnv *env, jlong r)
 }
 
 /* Refuses a zero handle: a bug in the Java layer, reported not crashed on. */
-static int live(JNIEnv *env, jlong h)
-{
+static int live(JNIEnv *env, jlong h) {
     if (h == 0) {
         throw_code(env, DC_EMISUSE, "jni: closed or null handle");
         return 0;
@@ -128,16 +124,14 @@ static int live(JNIEnv *env, jlong h)
  */
 
 /* Starts a call on replica handle r, refusing a zero handle. */
-static int begin(call *c, JNIEnv *env, jlong r)
-{
+static int begin(call *c, JNIEnv *env, jlong r) {
     call_init(c, env, r);
     c->ok = live(env, r);
     return c->ok;
 }
 
 /* Starts a call on transaction handle t of replica handle r. */
-static int begin_txn(call *c, JNIEnv *env, jlong r, jlong t)
-{
+static int begin_txn(call *c, JNIEnv *env, jlong r, jlong t) {
     if (begin(c, env, r)) {
         c->ok = live(env, t);
     }
@@ -147,8 +141,7 @@ static int begin_txn(call *c, JNIEnv *env, jlong r, jlong t)
 /* Sets *out to the C string of a NUL-terminated UTF-8 byte array from
  * Native.utf8z, or to NULL for a null array.  Fails (with an exception
  * pending) when the copy fails or the array is not NUL-terminated. */
-static int arg(call *c, const char **out, jbyteArray b)
-{
+static int arg(call *c, const char **out, jbyteArray b) {
     JNIEnv *env = c->env;
     const char *why = "jni: string argument not NUL-terminated";
     int code = DC_EMISUSE;
@@ -194,8 +187,7 @@ fail:
  * explaining why is already pending.  Throws for a failure, frees the
  * arguments, and returns 1 when the call succeeded.
  */
-static int finish(call *c, int rc)
-{
+static int finish(call *c, int rc) {
     if (c->ok && rc != 0) {
         throw_rc(c->env, R(c->r), rc);
         c->ok = 0;
@@ -209,8 +201,7 @@ static int finish(call *c, int rc)
 
 /* ---- results ---- */
 
-static jbyteArray bytes(JNIEnv *env, const void *p, size_t n)
-{
+static jbyteArray bytes(JNIEnv *env, const void *p, size_t n) {
     jbyteArray out;
 
     if (n > (size_t)INT32_MAX) {
@@ -226,16 +217,14 @@ static jbyteArray bytes(JNIEnv *env, const void *p, size_t n)
 
 /* finish() for a call that fills *out: the buffer's content as a byte[] on
  * success, else NULL with an exception pending; *out is disposed either way. */
-static jbyteArray finish_buf(call *c, int rc, dc_buf *out)
-{
+static jbyteArray finish_buf(call *c, int rc, dc_buf *out) {
     jbyteArray res = finish(c, rc) ? bytes(c->env, out->ptr, out->size) : NULL;
     dc_buf_dispose(out);
     return res;
 }
 
 /* finish_buf() for a call on replica r that took no string arguments. */
-static jbyteArray buf_result(JNIEnv *env, jlong r, int rc, dc_buf *out)
-{
+static jbyteArray buf_result(JNIEnv *env, jlong r, int rc, dc_buf *out) {
     call c;
     call_init(&c, env, r);
     return finish_buf(&c, rc, out);
@@ -251,8 +240,7 @@ typedef int (*txn_record_fn)(dc_txn *t, const char *type, const char *id);
 typedef int (*txn_value_fn)(dc_txn *t, const char *type, const char *id, const char *field,
                             int kind, int64_t num, const char *str);
 
-static jbyteArray replica_buf(JNIEnv *env, jlong r, replica_fn fn)
-{
+static jbyteArray replica_buf(JNIEnv *env, jlong r, replica_fn fn) {
     dc_buf out = DC_BUF_INIT;
 
     if (!live(env, r)) {
@@ -261,8 +249,7 @@ static jbyteArray replica_buf(JNIEnv *env, jlong r, replica_fn fn)
     return buf_result(env, r, fn(&out, R(r)), &out);
 }
 
-static jbyteArray replica_str_buf(JNIEnv *env, jlong r, jbyteArray js, replica_str_fn fn)
-{
+static jbyteArray replica_str_buf(JNIEnv *env, jlong r, jbyteArray js, replica_str_fn fn) {
     call c;
     dc_buf out = DC_BUF_INIT;
     const char *s;
@@ -275,8 +262,7 @@ static jbyteArray replica_str_buf(JNIEnv *env, jlong r, jbyteArray js, replica_s
 }
 
 static void txn_record(JNIEnv *env, jlong r, jlong t, jbyteArray jtype, jbyteArray jid,
-                       txn_record_fn fn)
-{
+                       txn_record_fn fn) {
     call c;
     const char *type, *id;
     int rc = 0;
@@ -289,27 +275,23 @@ static void txn_record(JNIEnv *env, jlong r, jlong t, jbyteArray jtype, jbyteArr
 
 /* ---- library ---- */
 
-static jstring n_version(JNIEnv *env, jclass cls)
-{
+static jstring n_version(JNIEnv *env, jclass cls) {
     (void)cls;
     return (*env)->NewStringUTF(env, dc_version());
 }
 
 /* Error names, messages and role names are ASCII, so NewStringUTF is exact. */
-static jstring n_error_name(JNIEnv *env, jclass cls, jint code)
-{
+static jstring n_error_name(JNIEnv *env, jclass cls, jint code) {
     (void)cls;
     return (*env)->NewStringUTF(env, dc_error_name(code));
 }
 
-static jstring n_strerror(JNIEnv *env, jclass cls, jint code)
-{
+static jstring n_strerror(JNIEnv *env, jclass cls, jint code) {
     (void)cls;
     return (*env)->NewStringUTF(env, dc_strerror(code));
 }
 
-static jstring n_role_name(JNIEnv *env, jclass cls, jint role)
-{
+static jstring n_role_name(JNIEnv *env, jclass cls, jint role) {
     const char *name = dc_role_name(role);
     (void)cls;
     return name == NULL ? NULL : (*env)->NewStringUTF(env, name);
@@ -318,8 +300,7 @@ static jstring n_role_name(JNIEnv *env, jclass cls, jint role)
 /* ---- replica ---- */
 
 static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
-                    jboolean must_exist)
-{
+                    jboolean must_exist) {
     call c;
     dc_replica *r = NULL;
     dc_replica_options opts = DC_REPLICA_OPTIONS_INIT;
@@ -337,15 +318,13 @@ static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
     return finish(&c, rc) ? H(r) : 0;
 }
 
-static void n_close(JNIEnv *env, jclass cls, jlong r)
-{
+static void n_close(JNIEnv *env, jclass cls, jlong r) {
     (void)env;
     (void)cls;
     dc_replica_close(R(r));
 }
 
-static jbyteArray n_device_id(JNIEnv *env, jclass cls, jlong r)
-{
+static jbyteArray n_device_id(JNIEnv *env, jclass cls, jlong r) {
     const char *id;
     (void)cls;
     if (!live(env, r)) {
@@ -355,35 +334,30 @@ static jbyteArray n_device_id(JNIEnv *env, jclass cls, jlong r)
     return bytes(env, id, strlen(id));
 }
 
-static jbyteArray n_card(JNIEnv *env, jclass cls, jlong r)
-{
+static jbyteArray n_card(JNIEnv *env, jclass cls, jlong r) {
     (void)cls;
     return replica_buf(env, r, dc_replica_card);
 }
 
-static jbyteArray n_dump(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
-{
+static jbyteArray n_dump(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
     (void)cls;
     return replica_str_buf(env, r, jspace, dc_replica_dump);
 }
 
-static jbyteArray n_status(JNIEnv *env, jclass cls, jlong r)
-{
+static jbyteArray n_status(JNIEnv *env, jclass cls, jlong r) {
     (void)cls;
     return replica_buf(env, r, dc_replica_status);
 }
 
 /* ---- spaces ---- */
 
-static jbyteArray n_space_create(JNIEnv *env, jclass cls, jlong r, jbyteArray jname)
-{
+static jbyteArray n_space_create(JNIEnv *env, jclass cls, jlong r, jbyteArray jname) {
     (void)cls;
     return replica_str_buf(env, r, jname, dc_space_create);
 }
 
 static void n_space_add(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jcard,
-                        jint role)
-{
+                        jint role) {
     call c;
     const char *space, *card;
     int rc = 0;
@@ -395,22 +369,19 @@ static void n_space_add(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jby
     finish(&c, rc);
 }
 
-static jbyteArray n_space_list(JNIEnv *env, jclass cls, jlong r)
-{
+static jbyteArray n_space_list(JNIEnv *env, jclass cls, jlong r) {
     (void)cls;
     return replica_buf(env, r, dc_space_list);
 }
 
-static jbyteArray n_space_members(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
-{
+static jbyteArray n_space_members(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
     (void)cls;
     return replica_str_buf(env, r, jspace, dc_space_members);
 }
 
 /* ---- transactions ---- */
 
-static jlong n_txn_begin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
-{
+static jlong n_txn_begin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
     call c;
     dc_txn *t = NULL;
     const char *space;
@@ -432,8 +403,7 @@ static const txn_value_fn txn_value_ops[] = {
 };
 
 static void n_txn_field(JNIEnv *env, jclass cls, jlong r, jlong t, jint op, jbyteArray jtype,
-                        jbyteArray jid, jbyteArray jfield, jint kind, jlong num, jbyteArray jstr)
-{
+                        jbyteArray jid, jbyteArray jfield, jint kind, jlong num, jbyteArray jstr) {
     call c;
     const char *type, *id, *field, *str;
     int rc = 0;
@@ -448,15 +418,13 @@ static void n_txn_field(JNIEnv *env, jclass cls, jlong r, jlong t, jint op, jbyt
 }
 
 static void n_txn_event(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jtype,
-                        jbyteArray jid)
-{
+                        jbyteArray jid) {
     (void)cls;
     txn_record(env, r, t, jtype, jid, dc_txn_event);
 }
 
-static void n_txn_event_field(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jkey,
-                              jint kind, jlong num, jbyteArray jstr)
-{
+static void n_txn_event_field(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jkey, jint kind,
+                              jlong num, jbyteArray jstr) {
     call c;
     const char *key, *str;
     int rc = 0;
@@ -469,14 +437,12 @@ static void n_txn_event_field(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteAr
 }
 
 static void n_txn_delete(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jtype,
-                         jbyteArray jid)
-{
+                         jbyteArray jid) {
     (void)cls;
     txn_record(env, r, t, jtype, jid, dc_txn_delete);
 }
 
-static jlong n_txn_op_count(JNIEnv *env, jclass cls, jlong t)
-{
+static jlong n_txn_op_count(JNIEnv *env, jclass cls, jlong t) {
     (void)cls;
     if (!live(env, t)) {
         return 0;
@@ -484,8 +450,7 @@ static jlong n_txn_op_count(JNIEnv *env, jclass cls, jlong t)
     return (jlong)dc_txn_op_count(T(t));
 }
 
-static jbyteArray n_txn_commit(JNIEnv *env, jclass cls, jlong r, jlong t)
-{
+static jbyteArray n_txn_commit(JNIEnv *env, jclass cls, jlong r, jlong t) {
     dc_buf id = DC_BUF_INIT;
     (void)cls;
 
@@ -497,8 +462,7 @@ static jbyteArray n_txn_commit(JNIEnv *env, jclass cls, jlong r, jlong t)
     return buf_result(env, r, dc_txn_commit(T(t), &id), &id);
 }
 
-static void n_txn_rollback(JNIEnv *env, jclass cls, jlong t)
-{
+static void n_txn_rollback(JNIEnv *env, jclass cls, jlong t) {
     (void)env;
     (void)cls;
     dc_txn_rollback(T(t));
@@ -507,8 +471,7 @@ static void n_txn_rollback(JNIEnv *env, jclass cls, jlong t)
 /* ---- records ---- */
 
 static jbyteArray n_record_get(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
-                               jbyteArray jtype, jbyteArray jid)
-{
+                               jbyteArray jtype, jbyteArray jid) {
     call c;
     dc_buf out = DC_BUF_INIT;
     const char *space, *type, *id;
@@ -523,8 +486,7 @@ static jbyteArray n_record_get(JNIEnv *env, jclass cls, jlong r, jbyteArray jspa
 }
 
 static jbyteArray n_record_list(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
-                                jbyteArray jtype)
-{
+                                jbyteArray jtype) {
     call c;
     dc_buf out = DC_BUF_INIT;
     const char *space, *type;
@@ -539,8 +501,7 @@ static jbyteArray n_record_list(JNIEnv *env, jclass cls, jlong r, jbyteArray jsp
 
 static jbyteArray n_record_find(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
                                 jbyteArray jtype, jbyteArray jfield, jint kind, jlong num,
-                                jbyteArray jstr)
-{
+                                jbyteArray jstr) {
     call c;
     dc_buf out = DC_BUF_INIT;
     const char *space, *type, *field, *str;
@@ -556,14 +517,12 @@ static jbyteArray n_record_find(JNIEnv *env, jclass cls, jlong r, jbyteArray jsp
 
 /* ---- bundles ---- */
 
-static jbyteArray n_bundle_export(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace)
-{
+static jbyteArray n_bundle_export(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
     (void)cls;
     return replica_str_buf(env, r, jspace, dc_bundle_export);
 }
 
-static jbyteArray n_bundle_import(JNIEnv *env, jclass cls, jlong r, jbyteArray jdata)
-{
+static jbyteArray n_bundle_import(JNIEnv *env, jclass cls, jlong r, jbyteArray jdata) {
     dc_buf report = DC_BUF_INIT;
     jbyte *data;
     jsize n;
@@ -591,7 +550,8 @@ static jbyteArray n_bundle_import(JNIEnv *env, jclass cls, jlong r, jbyteArray j
 
 /* ---- registration ---- */
 
-#define M(name, sig, fn) {(char *)(name), (char *)(sig), (void *)(fn)}
+#define M(name, sig, fn)                                                                           \
+    { (char *)(name), (char *)(sig), (void *)(fn) }
 
 static const JNINativeMethod methods[] = {
     M("version", "()Ljava/lang/String;", n_version),
@@ -623,8 +583,7 @@ static const JNINativeMethod methods[] = {
     M("bundleImport", "(J[B)[B", n_bundle_import),
 };
 
-EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved)
-{
+EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved) {
     JNIEnv *env;
     jclass native, exc;
     (void)reserved;
@@ -649,8 +608,8 @@ EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved)
     if (native == NULL) {
         return JNI_ERR;
     }
-    if ((*env)->RegisterNatives(env, native, methods,
-                                (jint)(sizeof methods / sizeof methods[0])) != 0) {
+    if ((*env)->RegisterNatives(env, native, methods, (jint)(sizeof methods / sizeof methods[0])) !=
+        0) {
         return JNI_ERR;
     }
     (*env)->DeleteLocalRef(env, native);
@@ -660,8 +619,7 @@ EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved)
     return JNI_VERSION_1_6;
 }
 
-EXPORT void JNI_OnUnload(JavaVM *vm, void *reserved)
-{
+EXPORT void JNI_OnUnload(JavaVM *vm, void *reserved) {
     JNIEnv *env;
     (void)reserved;
     if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_6) == JNI_OK && exc_class != NULL) {

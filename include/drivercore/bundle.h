@@ -35,8 +35,7 @@ DC_EXTERN int dc_bundle_export_file(dc_replica *r, const char *path, const char 
  * Returns 0, DC_ECORRUPT, DC_EVERSION, DC_ETOOBIG, DC_EBADSIG, DC_EDENIED,
  * DC_ECONFLICT, DC_EIO, DC_ENOMEM, DC_EUSER (observer; data committed).
  */
-DC_EXTERN int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size,
-                               dc_buf *report);
+DC_EXTERN int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *report);
 
 /* Import a bundle from a file. */
 DC_EXTERN int dc_bundle_import_file(dc_replica *r, const char *path, dc_buf *report);

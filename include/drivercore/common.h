@@ -40,7 +40,8 @@ typedef struct dc_buf {
     size_t asize; /* allocated size; 0 when ptr is not owned by the library */
 } dc_buf;
 
-#define DC_BUF_INIT {NULL, 0, 0}
+#define DC_BUF_INIT                                                                                \
+    { NULL, 0, 0 }
 
 DC_EXTERN void dc_buf_init(dc_buf *b);
 DC_EXTERN void dc_buf_dispose(dc_buf *b);
@@ -58,12 +59,13 @@ typedef struct dc_allocator {
 } dc_allocator;
 
 typedef struct dc_global_options {
-    unsigned int version; /* DC_GLOBAL_OPTIONS_VERSION */
+    unsigned int version;          /* DC_GLOBAL_OPTIONS_VERSION */
     const dc_allocator *allocator; /* NULL: the C library's malloc */
 } dc_global_options;
 
 #define DC_GLOBAL_OPTIONS_VERSION 1
-#define DC_GLOBAL_OPTIONS_INIT {DC_GLOBAL_OPTIONS_VERSION, NULL}
+#define DC_GLOBAL_OPTIONS_INIT                                                                     \
+    { DC_GLOBAL_OPTIONS_VERSION, NULL }
 
 /*
  * Initialise the library: calls sodium_init() and installs the allocator.

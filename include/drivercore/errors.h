@@ -16,23 +16,23 @@ extern "C" {
 #endif
 
 /* XX(NAME, value, default message) */
-#define DC_ERRNO_MAP(XX)                                                       \
-    XX(ERROR, -1, "unspecified error")                                         \
-    XX(EMISUSE, -2, "library misuse (closed handle, NULL argument, wrong order)") \
-    XX(ENOMEM, -3, "out of memory")                                            \
-    XX(EINVAL, -4, "invalid argument")                                         \
-    XX(ENOTFOUND, -5, "not found")                                             \
-    XX(EIO, -6, "input/output error")                                          \
-    XX(ECORRUPT, -7, "malformed or corrupt data")                              \
-    XX(EVERSION, -8, "format version newer than this library understands")     \
-    XX(ETOOBIG, -9, "input exceeds a size limit")                              \
-    XX(EBADSIG, -10, "signature or authentication check failed")               \
-    XX(EDENIED, -11, "not allowed: the device lacks the role for this")        \
-    XX(ENOKEY, -12, "no key for this space on this device")                    \
-    XX(EEXISTS, -13, "already exists")                                         \
-    XX(EUSER, -14, "a callback returned non-zero")                             \
-    XX(ECLOCK, -15, "timestamp too far in the future")                         \
-    XX(EBUSY, -16, "the replica file is locked by another connection")         \
+#define DC_ERRNO_MAP(XX)                                                                           \
+    XX(ERROR, -1, "unspecified error")                                                             \
+    XX(EMISUSE, -2, "library misuse (closed handle, NULL argument, wrong order)")                  \
+    XX(ENOMEM, -3, "out of memory")                                                                \
+    XX(EINVAL, -4, "invalid argument")                                                             \
+    XX(ENOTFOUND, -5, "not found")                                                                 \
+    XX(EIO, -6, "input/output error")                                                              \
+    XX(ECORRUPT, -7, "malformed or corrupt data")                                                  \
+    XX(EVERSION, -8, "format version newer than this library understands")                         \
+    XX(ETOOBIG, -9, "input exceeds a size limit")                                                  \
+    XX(EBADSIG, -10, "signature or authentication check failed")                                   \
+    XX(EDENIED, -11, "not allowed: the device lacks the role for this")                            \
+    XX(ENOKEY, -12, "no key for this space on this device")                                        \
+    XX(EEXISTS, -13, "already exists")                                                             \
+    XX(EUSER, -14, "a callback returned non-zero")                                                 \
+    XX(ECLOCK, -15, "timestamp too far in the future")                                             \
+    XX(EBUSY, -16, "the replica file is locked by another connection")                             \
     XX(ECONFLICT, -17, "two different changes claim the same author and sequence number")
 
 typedef enum dc_error_code {
@@ -40,7 +40,7 @@ typedef enum dc_error_code {
 #define DC__ERR_ENUM(name, val, msg) DC_##name = val,
     DC_ERRNO_MAP(DC__ERR_ENUM)
 #undef DC__ERR_ENUM
-    DC__ERR_LAST_PLACEHOLDER = -1000
+        DC__ERR_LAST_PLACEHOLDER = -1000
 } dc_error_code;
 
 /* The symbolic name of an error code ("DC_EINVAL"), or "DC_UNKNOWN". Never NULL. */

@@ -42,7 +42,8 @@ typedef struct dc_replica_options {
 } dc_replica_options;
 
 #define DC_REPLICA_OPTIONS_VERSION 2
-#define DC_REPLICA_OPTIONS_INIT {DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0}
+#define DC_REPLICA_OPTIONS_INIT                                                                    \
+    { DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0 }
 
 /*
  * Open the replica at `path`, creating the file and a fresh device identity
@@ -54,8 +55,7 @@ typedef struct dc_replica_options {
  * Returns 0, DC_EMISUSE, DC_EIO, DC_ECORRUPT (not a replica), DC_EVERSION
  * (written by a newer library), DC_EBUSY, DC_ENOTFOUND (must_exist), DC_ENOMEM.
  */
-DC_EXTERN int dc_replica_open(dc_replica **out, const char *path,
-                              const dc_replica_options *opts);
+DC_EXTERN int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options *opts);
 
 /* Close a replica and wipe its secrets from memory.  NULL is a no-op. */
 DC_EXTERN void dc_replica_close(dc_replica *r);
@@ -98,8 +98,8 @@ DC_EXTERN int dc_replica_dump(dc_buf *out, dc_replica *r, const char *space);
  * committed returns DC_EUSER (its data stays committed).  An observer must
  * not call back into the replica that called it.
  */
-typedef int (*dc_observer_fn)(void *user, const char *space, const char *type,
-                              const char *id, const char *origin);
+typedef int (*dc_observer_fn)(void *user, const char *space, const char *type, const char *id,
+                              const char *origin);
 
 /* Set (or clear, with NULL) the replica's observer. */
 DC_EXTERN int dc_replica_observe(dc_replica *r, dc_observer_fn fn, void *user);
@@ -121,7 +121,6 @@ DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
  * they cannot see this).
  */
 DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
-
 
 #ifdef __cplusplus
 }

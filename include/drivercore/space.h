@@ -40,8 +40,7 @@ DC_EXTERN int dc_space_create(dc_buf *out, dc_replica *r, const char *name);
  * signature is checked.  Returns 0, DC_EINVAL (bad card or role),
  * DC_EBADSIG (card signature), DC_ENOTFOUND (space), DC_EDENIED (not admin).
  */
-DC_EXTERN int dc_space_add(dc_replica *r, const char *space, const char *card_json,
-                           int role);
+DC_EXTERN int dc_space_add(dc_replica *r, const char *space, const char *card_json, int role);
 
 /*
  * The spaces this replica knows, as JSON: [{"space": HEX, "name": STR|null,

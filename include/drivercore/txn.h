@@ -30,12 +30,7 @@
 extern "C" {
 #endif
 
-typedef enum dc_kind {
-    DC_NULL = 0,
-    DC_BOOL = 1,
-    DC_INT = 2,
-    DC_STR = 3
-} dc_kind;
+typedef enum dc_kind { DC_NULL = 0, DC_BOOL = 1, DC_INT = 2, DC_STR = 3 } dc_kind;
 
 typedef struct dc_txn dc_txn;
 
@@ -47,12 +42,12 @@ typedef struct dc_txn dc_txn;
 DC_EXTERN int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space);
 
 /* Set register `field` of the record. */
-DC_EXTERN int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field,
-                         int kind, int64_t num, const char *str);
+DC_EXTERN int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+                         int64_t num, const char *str);
 
 /* Add a value to set `field` of the record. */
-DC_EXTERN int dc_txn_add(dc_txn *t, const char *type, const char *id, const char *field,
-                         int kind, int64_t num, const char *str);
+DC_EXTERN int dc_txn_add(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+                         int64_t num, const char *str);
 
 /* Remove a value from set `field`: removes the adds of it this replica has
  * seen (a concurrent add elsewhere survives). */

@@ -14,9 +14,18 @@
 
 #include "base/base.h"
 
-static void *sys_malloc(size_t n, void *u) { (void)u; return malloc(n); }
-static void *sys_realloc(void *p, size_t n, void *u) { (void)u; return realloc(p, n); }
-static void sys_free(void *p, void *u) { (void)u; free(p); }
+static void *sys_malloc(size_t n, void *u) {
+    (void)u;
+    return malloc(n);
+}
+static void *sys_realloc(void *p, size_t n, void *u) {
+    (void)u;
+    return realloc(p, n);
+}
+static void sys_free(void *p, void *u) {
+    (void)u;
+    free(p);
+}
 
 static dc_allocator g_alloc = {sys_malloc, sys_realloc, sys_free, NULL};
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -42,20 +51,22 @@ int dc_global_init(const dc_global_options *opts) {
     if (opts == NULL)
         return 0;
     if (opts->version < 1 || opts->version > DC_GLOBAL_OPTIONS_VERSION)
-        return dc__last_set(DC_EINVAL, "dc_global_init: options version %u is unknown (this "
-                            "library knows 1..%d)", opts->version, DC_GLOBAL_OPTIONS_VERSION);
+        return dc__last_set(DC_EINVAL,
+                            "dc_global_init: options version %u is unknown (this "
+                            "library knows 1..%d)",
+                            opts->version, DC_GLOBAL_OPTIONS_VERSION);
     if (opts->allocator != NULL) {
         const dc_allocator *a = opts->allocator;
         if (a->malloc_fn == NULL || a->realloc_fn == NULL || a->free_fn == NULL)
             return dc__last_set(DC_EINVAL, "dc_global_init: the allocator must set malloc_fn, "
-                                "realloc_fn and free_fn");
+                                           "realloc_fn and free_fn");
         pthread_mutex_lock(&g_lock);
         /* Swapping allocators while blocks from the old one are alive would
          * free them with the wrong function, so it is allowed once. */
         if (g_allocator_set && memcmp(&g_alloc, a, sizeof *a) != 0) {
             pthread_mutex_unlock(&g_lock);
             return dc__last_set(DC_EMISUSE, "dc_global_init: an allocator is already installed; "
-                                "it can be set once, before any other call");
+                                            "it can be set once, before any other call");
         }
         g_alloc = *a;
         g_allocator_set = 1;
@@ -64,9 +75,13 @@ int dc_global_init(const dc_global_options *opts) {
     return 0;
 }
 
-const char *dc_version(void) { return "0.1.0"; }
+const char *dc_version(void) {
+    return "0.1.0";
+}
 
-void *dc__malloc(size_t n) { return g_alloc.malloc_fn(n ? n : 1, g_alloc.user); }
+void *dc__malloc(size_t n) {
+    return g_alloc.malloc_fn(n ? n : 1, g_alloc.user);
+}
 
 void *dc__calloc(size_t count, size_t size) {
     if (size != 0 && count > SIZE_MAX / size)
@@ -77,7 +92,9 @@ void *dc__calloc(size_t count, size_t size) {
     return p;
 }
 
-void *dc__realloc(void *p, size_t n) { return g_alloc.realloc_fn(p, n ? n : 1, g_alloc.user); }
+void *dc__realloc(void *p, size_t n) {
+    return g_alloc.realloc_fn(p, n ? n : 1, g_alloc.user);
+}
 
 void dc__free(void *p) {
     if (p)
@@ -144,9 +161,13 @@ int dc__buf_put(dc_buf *b, const void *p, size_t n) {
     return 0;
 }
 
-int dc__buf_putc(dc_buf *b, char c) { return dc__buf_put(b, &c, 1); }
+int dc__buf_putc(dc_buf *b, char c) {
+    return dc__buf_put(b, &c, 1);
+}
 
-int dc__buf_puts(dc_buf *b, const char *s) { return dc__buf_put(b, s, strlen(s)); }
+int dc__buf_puts(dc_buf *b, const char *s) {
+    return dc__buf_put(b, s, strlen(s));
+}
 
 int dc__buf_printf(dc_buf *b, const char *fmt, ...) {
     char tmp[256];

@@ -30,7 +30,7 @@ char *dc__strndup(const char *s, size_t n);
 int dc__ensure_init(void);
 
 /* ---- buffers (alloc.c) ---- */
-int dc__buf_reserve(dc_buf *b, size_t extra);          /* room for extra + NUL */
+int dc__buf_reserve(dc_buf *b, size_t extra); /* room for extra + NUL */
 int dc__buf_put(dc_buf *b, const void *p, size_t n);
 int dc__buf_putc(dc_buf *b, char c);
 int dc__buf_puts(dc_buf *b, const char *s);
@@ -100,11 +100,11 @@ typedef uint64_t dc_hlc;
 #define DC_HLC_MAKE(ms, c) ((((uint64_t)(ms)) << 16) | (uint64_t)(c))
 
 typedef struct dc__clock {
-    dc_hlc last;           /* the highest timestamp issued or received */
-    dc_clock_fn now;       /* wall clock; NULL = system clock */
+    dc_hlc last;     /* the highest timestamp issued or received */
+    dc_clock_fn now; /* wall clock; NULL = system clock */
     void *now_user;
-    int64_t max_skew_ms;   /* remote timestamps beyond now+this are held */
-    int64_t offset_ms;     /* correction learnt from a relay, added to the wall clock */
+    int64_t max_skew_ms; /* remote timestamps beyond now+this are held */
+    int64_t offset_ms;   /* correction learnt from a relay, added to the wall clock */
 } dc__clock;
 
 int64_t dc__clock_wall_ms(const dc__clock *c);

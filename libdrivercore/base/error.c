@@ -10,29 +10,23 @@
 
 const char *dc_error_name(int code) {
     switch (code) {
-    case DC_OK:
-        return "DC_OK";
-#define XX(name, val, msg)                                                                    \
-    case val:                                                                                 \
-        return "DC_" #name;
+    case DC_OK: return "DC_OK";
+#define XX(name, val, msg)                                                                         \
+    case val: return "DC_" #name;
         DC_ERRNO_MAP(XX)
 #undef XX
-    default:
-        return "DC_UNKNOWN";
+    default: return "DC_UNKNOWN";
     }
 }
 
 const char *dc_strerror(int code) {
     switch (code) {
-    case DC_OK:
-        return "success";
-#define XX(name, val, msg)                                                                    \
-    case val:                                                                                 \
-        return msg;
+    case DC_OK: return "success";
+#define XX(name, val, msg)                                                                         \
+    case val: return msg;
         DC_ERRNO_MAP(XX)
 #undef XX
-    default:
-        return "unknown error code";
+    default: return "unknown error code";
     }
 }
 
@@ -100,8 +94,14 @@ int dc__last_from(const dc__err *e) {
     return e->code;
 }
 
-void dc__last_clear(void) { dc__err_clear(&t_last); }
+void dc__last_clear(void) {
+    dc__err_clear(&t_last);
+}
 
-const char *dc_error_last(void) { return t_last.msg; }
+const char *dc_error_last(void) {
+    return t_last.msg;
+}
 
-int dc_error_last_code(void) { return t_last.code; }
+int dc_error_last_code(void) {
+    return t_last.code;
+}

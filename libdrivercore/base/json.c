@@ -47,7 +47,9 @@ const char *dc__json_read_string(const char *p, dc_buf *out) {
         }
         p++;
         switch (*p) {
-        case '"': case '\\': case '/': cp = (unsigned char)*p; break;
+        case '"':
+        case '\\':
+        case '/': cp = (unsigned char)*p; break;
         case 'b': cp = '\b'; break;
         case 'f': cp = '\f'; break;
         case 'n': cp = '\n'; break;
@@ -59,8 +61,7 @@ const char *dc__json_read_string(const char *p, dc_buf *out) {
             p += 4;
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 unsigned lo;
-                if (p[1] != '\\' || p[2] != 'u' || hex4(p + 3, &lo) || lo < 0xDC00 ||
-                    lo > 0xDFFF)
+                if (p[1] != '\\' || p[2] != 'u' || hex4(p + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF)
                     return NULL;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 p += 6;
@@ -68,8 +69,7 @@ const char *dc__json_read_string(const char *p, dc_buf *out) {
                 return NULL;
             }
             break;
-        default:
-            return NULL;
+        default: return NULL;
         }
         p++;
         uint8_t u[4];

@@ -46,14 +46,9 @@ static void pack_value(msgpack_packer *pk, const dc__value *v) {
         else
             msgpack_pack_false(pk);
         break;
-    case DC_INT:
-        msgpack_pack_int64(pk, v->num);
-        break;
-    case DC_STR:
-        pack_str(pk, v->str, v->len);
-        break;
-    default:
-        msgpack_pack_nil(pk);
+    case DC_INT: msgpack_pack_int64(pk, v->num); break;
+    case DC_STR: pack_str(pk, v->str, v->len); break;
+    default: msgpack_pack_nil(pk);
     }
 }
 
@@ -67,9 +62,9 @@ int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
     for (size_t i = 0; i < nops; i++) {
         const dc__op *o = &ops[i];
         size_t len = o->kind == DC_OP_SET || o->kind == DC_OP_ADD ? 5
-                     : o->kind == DC_OP_REMOVE                     ? 6
-                     : o->kind == DC_OP_EVENT                      ? 4
-                                                                   : 3;
+                     : o->kind == DC_OP_REMOVE                    ? 6
+                     : o->kind == DC_OP_EVENT                     ? 4
+                                                                  : 3;
         msgpack_pack_array(&pk, len);
         msgpack_pack_uint32(&pk, (uint32_t)o->kind);
         pack_str(&pk, o->type.p, o->type.n);
@@ -122,30 +117,60 @@ static int scan(const uint8_t *p, size_t n, size_t *pos, int depth, uint64_t *ob
     } else if (c >= 0xa0 && c <= 0xbf) {
         len = c & 0x1f;
     } else {
+        /* clang-format off: one msgpack type byte per line reads as the spec's table */
         switch (c) {
-        case 0xc4: case 0xd9: lenbytes = 1; break;
-        case 0xc5: case 0xda: lenbytes = 2; break;
-        case 0xc6: case 0xdb: lenbytes = 4; break;
-        case 0xc7: lenbytes = 1; fixed = 1; break;
-        case 0xc8: lenbytes = 2; fixed = 1; break;
-        case 0xc9: lenbytes = 4; fixed = 1; break;
+        case 0xc4:
+        case 0xd9: lenbytes = 1; break;
+        case 0xc5:
+        case 0xda: lenbytes = 2; break;
+        case 0xc6:
+        case 0xdb: lenbytes = 4; break;
+        case 0xc7:
+            lenbytes = 1;
+            fixed = 1;
+            break;
+        case 0xc8:
+            lenbytes = 2;
+            fixed = 1;
+            break;
+        case 0xc9:
+            lenbytes = 4;
+            fixed = 1;
+            break;
         case 0xca: fixed = 4; break;
         case 0xcb: fixed = 8; break;
-        case 0xcc: case 0xd0: fixed = 1; break;
-        case 0xcd: case 0xd1: fixed = 2; break;
-        case 0xce: case 0xd2: fixed = 4; break;
-        case 0xcf: case 0xd3: fixed = 8; break;
+        case 0xcc:
+        case 0xd0: fixed = 1; break;
+        case 0xcd:
+        case 0xd1: fixed = 2; break;
+        case 0xce:
+        case 0xd2: fixed = 4; break;
+        case 0xcf:
+        case 0xd3: fixed = 8; break;
         case 0xd4: fixed = 2; break;
         case 0xd5: fixed = 3; break;
         case 0xd6: fixed = 5; break;
         case 0xd7: fixed = 9; break;
         case 0xd8: fixed = 17; break;
-        case 0xdc: lenbytes = 2; container = 1; break;
-        case 0xdd: lenbytes = 4; container = 1; break;
-        case 0xde: lenbytes = 2; container = 2; break;
-        case 0xdf: lenbytes = 4; container = 2; break;
+        case 0xdc:
+            lenbytes = 2;
+            container = 1;
+            break;
+        case 0xdd:
+            lenbytes = 4;
+            container = 1;
+            break;
+        case 0xde:
+            lenbytes = 2;
+            container = 2;
+            break;
+        case 0xdf:
+            lenbytes = 4;
+            container = 2;
+            break;
         default: return -1; /* 0xc1: never used */
         }
+        /* clang-format on */
         if (n - *pos < lenbytes)
             return -1;
         for (size_t i = 0; i < lenbytes; i++)
@@ -175,8 +200,10 @@ static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, uint6
     size_t pos = 0;
     uint64_t objects = 0;
     if (scan(p, n, &pos, 0, &objects) != 0)
-        return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack (truncated, too deeply "
-                           "nested, or a count larger than the data)", what);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "%s: malformed msgpack (truncated, too deeply "
+                           "nested, or a count larger than the data)",
+                           what);
     if (objects > max_objects)
         return dc__err_set(err, DC_ETOOBIG, "%s: %llu msgpack objects exceeds the limit of %llu",
                            what, (unsigned long long)objects, (unsigned long long)max_objects);
@@ -199,16 +226,19 @@ static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, uint6
 
 int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err) {
     if (n > DC_BODY_MAX_SIZE)
-        return dc__err_set(err, DC_ETOOBIG, "body: %zu bytes exceeds the limit of %u; split the "
-                           "transaction", n, DC_BODY_MAX_SIZE);
+        return dc__err_set(err, DC_ETOOBIG,
+                           "body: %zu bytes exceeds the limit of %u; split the "
+                           "transaction",
+                           n, DC_BODY_MAX_SIZE);
     size_t pos = 0;
     uint64_t objects = 0;
     if (scan(p, n, &pos, 0, &objects) != 0 || pos != n)
         return dc__err_set(err, DC_ECORRUPT, "body: malformed msgpack");
     if (objects > DC_BODY_MAX_OBJECTS)
-        return dc__err_set(err, DC_ETOOBIG, "body: %llu msgpack objects exceeds the limit of %u; "
-                           "split the transaction", (unsigned long long)objects,
-                           DC_BODY_MAX_OBJECTS);
+        return dc__err_set(err, DC_ETOOBIG,
+                           "body: %llu msgpack objects exceeds the limit of %u; "
+                           "split the transaction",
+                           (unsigned long long)objects, DC_BODY_MAX_OBJECTS);
     return 0;
 }
 
@@ -254,9 +284,7 @@ static int get_str(dc__str *s, const msgpack_object *o, bool nonempty, bool key)
 static int get_value(dc__value *v, const msgpack_object *o) {
     memset(v, 0, sizeof *v);
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        v->kind = DC_NULL;
-        return 0;
+    case MSGPACK_OBJECT_NIL: v->kind = DC_NULL; return 0;
     case MSGPACK_OBJECT_BOOLEAN:
         v->kind = DC_BOOL;
         v->num = o->via.boolean ? 1 : 0;
@@ -280,8 +308,7 @@ static int get_value(dc__value *v, const msgpack_object *o) {
         v->len = s.n;
         return 0;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -310,9 +337,10 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     }
     if (root->via.array.ptr[0].via.u64 != BODY_VERSION) {
         rc = root->via.array.ptr[0].via.u64 > BODY_VERSION
-                 ? dc__err_set(err, DC_EVERSION, "body: version %llu is newer than this library "
-                               "reads (%d)", (unsigned long long)root->via.array.ptr[0].via.u64,
-                               BODY_VERSION)
+                 ? dc__err_set(err, DC_EVERSION,
+                               "body: version %llu is newer than this library "
+                               "reads (%d)",
+                               (unsigned long long)root->via.array.ptr[0].via.u64, BODY_VERSION)
                  : dc__err_set(err, DC_ECORRUPT, "body: version 0 does not exist");
         goto fail;
     }
@@ -342,8 +370,10 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
                         : kind == DC_OP_DELETE                 ? 3
                                                                : 0;
         if (want == 0 || o->via.array.size != want) {
-            rc = dc__err_set(err, DC_ECORRUPT, "body: op %u has unknown kind %llu or wrong "
-                             "length", i, (unsigned long long)kind);
+            rc = dc__err_set(err, DC_ECORRUPT,
+                             "body: op %u has unknown kind %llu or wrong "
+                             "length",
+                             i, (unsigned long long)kind);
             goto fail;
         }
         if (kind == DC_OP_REMOVE) {
@@ -378,8 +408,10 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
         dc__op *op = &m->ops[i];
         op->kind = (int)a[0].via.u64;
         if (get_str(&op->type, &a[1], true, false) || get_str(&op->id, &a[2], true, false)) {
-            rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: type and id must be non-empty "
-                             "UTF-8 strings", i);
+            rc = dc__err_set(err, DC_ECORRUPT,
+                             "body: op %u: type and id must be non-empty "
+                             "UTF-8 strings",
+                             i);
             goto fail;
         }
         if (op->kind == DC_OP_SET || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) {
@@ -492,13 +524,14 @@ static bool get_name(char *dst, size_t cap, const msgpack_object *o) {
     return true;
 }
 
-int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_t n,
-                      dc__err *err) {
+int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_t n, dc__err *err) {
     *out = NULL;
     *nout = 0;
     if (n > DC_MEMBER_MAX_SIZE)
-        return dc__err_set(err, DC_ETOOBIG, "membership: body of %zu bytes exceeds the limit of "
-                           "%u", n, DC_MEMBER_MAX_SIZE);
+        return dc__err_set(err, DC_ETOOBIG,
+                           "membership: body of %zu bytes exceeds the limit of "
+                           "%u",
+                           n, DC_MEMBER_MAX_SIZE);
     msgpack_unpacked u;
     int rc = unpack_checked(&u, p, n, DC_MEMBER_MAX_OBJECTS, "membership", err);
     if (rc)
@@ -513,7 +546,8 @@ int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_
     }
     if (root->via.array.ptr[0].via.u64 != MEMBER_VERSION) {
         rc = root->via.array.ptr[0].via.u64 > MEMBER_VERSION
-                 ? dc__err_set(err, DC_EVERSION, "membership: version is newer than this "
+                 ? dc__err_set(err, DC_EVERSION,
+                               "membership: version is newer than this "
                                "library reads")
                  : dc__err_set(err, DC_ECORRUPT, "membership: version 0 does not exist");
         goto done;

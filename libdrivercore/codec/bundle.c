@@ -45,15 +45,19 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
                      void *user, dc__err *err) {
     *count = 0;
     if (!p || n < DC_BUNDLE_HEADER_SIZE + DC_BUNDLE_TRAILER_SIZE)
-        return dc__err_set(err, DC_ECORRUPT, "bundle: %zu bytes is too short to be a bundle "
-                           "(truncated?)", n);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "bundle: %zu bytes is too short to be a bundle "
+                           "(truncated?)",
+                           n);
     if (memcmp(p, MAGIC, 3) != 0)
         return dc__err_set(err, DC_ECORRUPT, "bundle: bad magic (not a drivercore bundle)");
     if (p[3] == 0)
         return dc__err_set(err, DC_ECORRUPT, "bundle: version 0 does not exist");
     if (p[3] > BUNDLE_VERSION)
-        return dc__err_set(err, DC_EVERSION, "bundle: format version %u is newer than this "
-                           "library reads (%d); upgrade drivercore", p[3], BUNDLE_VERSION);
+        return dc__err_set(err, DC_EVERSION,
+                           "bundle: format version %u is newer than this "
+                           "library reads (%d); upgrade drivercore",
+                           p[3], BUNDLE_VERSION);
     if (p[4] != 0 || p[6] != 0 || p[7] != 0)
         return dc__err_set(err, DC_ECORRUPT, "bundle: reserved bits must be zero");
     if (p[5] != DC_COMP_NONE)
@@ -62,7 +66,8 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
     size_t body = n - DC_BUNDLE_TRAILER_SIZE;
     crypto_generichash(h, sizeof h, p, body, NULL, 0);
     if (sodium_memcmp(h, p + body, sizeof h) != 0)
-        return dc__err_set(err, DC_ECORRUPT, "bundle: checksum mismatch: the file is truncated "
+        return dc__err_set(err, DC_ECORRUPT,
+                           "bundle: checksum mismatch: the file is truncated "
                            "or damaged");
     uint64_t want = dc__load_be64(p + 8);
     if (want > DC_BUNDLE_MAX_ENVELOPES)
@@ -77,8 +82,10 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
         uint32_t len = dc__load_be32(p + pos);
         pos += 4;
         if (len > DC_ENV_MAX_SIZE)
-            return dc__err_set(err, DC_ETOOBIG, "bundle: envelope %llu: %u bytes exceeds the "
-                               "limit", (unsigned long long)i + 1, len);
+            return dc__err_set(err, DC_ETOOBIG,
+                               "bundle: envelope %llu: %u bytes exceeds the "
+                               "limit",
+                               (unsigned long long)i + 1, len);
         if (len > body - pos)
             return dc__err_set(err, DC_ECORRUPT, "bundle: envelope %llu: runs past the end",
                                (unsigned long long)i + 1);

@@ -11,18 +11,18 @@
 #include "base/base.h"
 
 /* ---- limits (docs/format/) ---- */
-#define DC_ENV_MAX_SIZE (16u << 20)        /* one envelope */
-#define DC_BODY_MAX_SIZE (32u << 20)       /* a decompressed body */
-#define DC_BODY_MAX_OPS 100000u            /* ops in one change */
+#define DC_ENV_MAX_SIZE (16u << 20)  /* one envelope */
+#define DC_BODY_MAX_SIZE (32u << 20) /* a decompressed body */
+#define DC_BODY_MAX_OPS 100000u      /* ops in one change */
 /* msgpack objects in one body: msgpack-c allocates ~24 bytes for each
  * before we look at them, so this bounds a hostile body's memory (~48 MB)
  * where the byte limit alone would not (a body of nils is all objects). */
 #define DC_BODY_MAX_OBJECTS 2000000u
-#define DC_MEMBER_MAX_SIZE (256u << 10)    /* a membership body */
+#define DC_MEMBER_MAX_SIZE (256u << 10) /* a membership body */
 #define DC_MEMBER_MAX_OBJECTS 16384u
-#define DC_STR_MAX (1u << 20)              /* one string */
-#define DC_EVENT_MAX_FIELDS 256u           /* keys in one event */
-#define DC_REMOVE_MAX_TAGS 65536u          /* tags one remove op names */
+#define DC_STR_MAX (1u << 20)     /* one string */
+#define DC_EVENT_MAX_FIELDS 256u  /* keys in one event */
+#define DC_REMOVE_MAX_TAGS 65536u /* tags one remove op names */
 #define DC_BUNDLE_MAX_ENVELOPES 100000000u
 
 /* ---- envelope ---- */
@@ -46,8 +46,8 @@ typedef struct dc__envelope {
     const uint8_t *nonce;   /* 24 bytes, inside raw */
     const uint8_t *payload; /* ciphertext (with MAC) or plaintext body */
     uint32_t payload_len;
-    const uint8_t *sig;     /* 64 bytes, inside raw */
-    const uint8_t *raw;     /* the whole envelope (borrowed) */
+    const uint8_t *sig; /* 64 bytes, inside raw */
+    const uint8_t *raw; /* the whole envelope (borrowed) */
     size_t raw_len;
 } dc__envelope;
 
@@ -66,13 +66,7 @@ typedef struct dc__tag { /* identifies one set add: (author, seq, op index) */
     uint32_t op;
 } dc__tag;
 
-enum {
-    DC_OP_SET = 1,
-    DC_OP_ADD = 2,
-    DC_OP_REMOVE = 3,
-    DC_OP_EVENT = 4,
-    DC_OP_DELETE = 5
-};
+enum { DC_OP_SET = 1, DC_OP_ADD = 2, DC_OP_REMOVE = 3, DC_OP_EVENT = 4, DC_OP_DELETE = 5 };
 
 typedef struct dc__str {
     const char *p;
@@ -85,7 +79,7 @@ typedef struct dc__op {
     dc__value val;           /* SET, ADD, REMOVE */
     uint32_t ntags;          /* REMOVE: the observed adds it removes */
     dc__tag *tags;
-    uint32_t nfields;        /* EVENT */
+    uint32_t nfields; /* EVENT */
     dc__str *keys;
     dc__value *vals;
 } dc__op;
@@ -113,34 +107,32 @@ enum { DC_MOP_GENESIS = 1, DC_MOP_GRANT = 2 };
 
 typedef struct dc__member_op {
     int kind;
-    uint8_t device[32];   /* GENESIS: the creator; GRANT: the device added */
-    uint8_t box_pk[32];   /* the device's X25519 key */
-    uint8_t nonce[16];    /* GENESIS: space id = H(creator || nonce) */
-    int role;             /* GRANT */
-    char name[128];       /* the device's name from its card */
-    uint8_t sealed[80];   /* GRANT: space key sealed to box_pk (0s for GENESIS) */
+    uint8_t device[32]; /* GENESIS: the creator; GRANT: the device added */
+    uint8_t box_pk[32]; /* the device's X25519 key */
+    uint8_t nonce[16];  /* GENESIS: space id = H(creator || nonce) */
+    int role;           /* GRANT */
+    char name[128];     /* the device's name from its card */
+    uint8_t sealed[80]; /* GRANT: space key sealed to box_pk (0s for GENESIS) */
     uint32_t epoch;
 } dc__member_op;
 
 int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err);
 /* Decodes into a dc__member_op array allocated with dc__malloc (*ops). */
-int dc__member_decode(dc__member_op **ops, size_t *nops, const uint8_t *p, size_t n,
-                      dc__err *err);
+int dc__member_decode(dc__member_op **ops, size_t *nops, const uint8_t *p, size_t n, dc__err *err);
 
 /* ---- zstd framing ---- */
 /* Compresses p; out receives the frame. */
 int dc__zstd_compress(dc_buf *out, const uint8_t *p, size_t n, int level, dc__err *err);
 /* Decompresses one frame whose content must not exceed max_out bytes; the
  * window is limited too, so a hostile frame cannot make us allocate more. */
-int dc__zstd_decompress(dc_buf *out, const uint8_t *p, size_t n, size_t max_out,
-                        dc__err *err);
+int dc__zstd_decompress(dc_buf *out, const uint8_t *p, size_t n, size_t max_out, dc__err *err);
 
 /* The same with reusable contexts (*ctx NULL on first use; free with
  * dc__zstd_free_ctx), for the hot paths of commit and merge. */
 int dc__zstd_compress_with(void **cctx, dc_buf *out, const uint8_t *p, size_t n, int level,
                            dc__err *err);
-int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t n,
-                             size_t max_out, dc__err *err);
+int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t n, size_t max_out,
+                             dc__err *err);
 void dc__zstd_free_ctx(void *cctx, void *dctx);
 
 /* ---- bundle ---- */

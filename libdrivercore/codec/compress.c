@@ -11,8 +11,14 @@
 
 #include "codec/codec.h"
 
-static void *zalloc(void *u, size_t n) { (void)u; return dc__malloc(n); }
-static void zfree(void *u, void *p) { (void)u; dc__free(p); }
+static void *zalloc(void *u, size_t n) {
+    (void)u;
+    return dc__malloc(n);
+}
+static void zfree(void *u, void *p) {
+    (void)u;
+    dc__free(p);
+}
 static const ZSTD_customMem ZMEM = {zalloc, zfree, NULL};
 
 /* zstd's own allocation failures are ours too (they go through our hook). */
@@ -41,16 +47,18 @@ int dc__zstd_compress_with(void **cctx, dc_buf *out, const uint8_t *p, size_t n,
     return 0;
 }
 
-int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t n,
-                             size_t max_out, dc__err *err) {
+int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t n, size_t max_out,
+                             dc__err *err) {
     unsigned long long sz = ZSTD_getFrameContentSize(p, n);
     if (sz == ZSTD_CONTENTSIZE_ERROR)
         return dc__err_set(err, DC_ECORRUPT, "zstd: not a valid zstd frame");
     if (sz == ZSTD_CONTENTSIZE_UNKNOWN)
         return dc__err_set(err, DC_ECORRUPT, "zstd: frame does not declare its size");
     if (sz > max_out)
-        return dc__err_set(err, DC_ETOOBIG, "zstd: frame would decompress to %llu bytes, over "
-                           "the limit of %zu", sz, max_out);
+        return dc__err_set(err, DC_ETOOBIG,
+                           "zstd: frame would decompress to %llu bytes, over "
+                           "the limit of %zu",
+                           sz, max_out);
     size_t fsz = ZSTD_findFrameCompressedSize(p, n);
     if (ZSTD_isError(fsz) || fsz != n)
         return dc__err_set(err, DC_ECORRUPT, "zstd: frame is truncated or has trailing bytes");
@@ -66,8 +74,10 @@ int dc__zstd_decompress_with(void **dctx, dc_buf *out, const uint8_t *p, size_t 
     if (ZSTD_isError(r))
         return zerr(err, r, DC_ECORRUPT);
     if (r != sz)
-        return dc__err_set(err, DC_ECORRUPT, "zstd: frame decoded to %zu bytes, not the %llu it "
-                           "declared", r, sz);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "zstd: frame decoded to %zu bytes, not the %llu it "
+                           "declared",
+                           r, sz);
     out->size += r;
     out->ptr[out->size] = 0;
     return 0;

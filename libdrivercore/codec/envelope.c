@@ -30,18 +30,22 @@ void dc__envelope_write_header(uint8_t h[DC_ENV_HEADER_SIZE], const dc__envelope
 int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *err) {
     memset(out, 0, sizeof *out);
     if (!p || n < DC_ENV_HEADER_SIZE + DC_ENV_SIG_SIZE)
-        return dc__err_set(err, DC_ECORRUPT, "envelope: %zu bytes is shorter than the smallest "
-                           "envelope (%d bytes)", n, DC_ENV_HEADER_SIZE + DC_ENV_SIG_SIZE);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "envelope: %zu bytes is shorter than the smallest "
+                           "envelope (%d bytes)",
+                           n, DC_ENV_HEADER_SIZE + DC_ENV_SIG_SIZE);
     if (n > DC_ENV_MAX_SIZE)
-        return dc__err_set(err, DC_ETOOBIG, "envelope: %zu bytes exceeds the limit of %u bytes",
-                           n, DC_ENV_MAX_SIZE);
+        return dc__err_set(err, DC_ETOOBIG, "envelope: %zu bytes exceeds the limit of %u bytes", n,
+                           DC_ENV_MAX_SIZE);
     if (memcmp(p, MAGIC, 3) != 0)
         return dc__err_set(err, DC_ECORRUPT, "envelope: bad magic (not a drivercore change)");
     if (p[3] == 0)
         return dc__err_set(err, DC_ECORRUPT, "envelope: format version 0 does not exist");
     if (p[3] > DC_ENV_VERSION)
-        return dc__err_set(err, DC_EVERSION, "envelope: format version %u is newer than this "
-                           "library reads (%d); upgrade drivercore", p[3], DC_ENV_VERSION);
+        return dc__err_set(err, DC_EVERSION,
+                           "envelope: format version %u is newer than this "
+                           "library reads (%d); upgrade drivercore",
+                           p[3], DC_ENV_VERSION);
     if (p[4] != 0)
         return dc__err_set(err, DC_ECORRUPT, "envelope: reserved flags 0x%02x must be zero", p[4]);
     out->version = p[3];
@@ -57,8 +61,10 @@ int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *e
         return dc__err_set(err, DC_ECORRUPT, "envelope: unknown cipher id %u for a change",
                            out->cipher);
     if (out->kind == DC_ENV_KIND_MEMBERSHIP && out->cipher != DC_CIPHER_NONE)
-        return dc__err_set(err, DC_ECORRUPT, "envelope: membership must not be encrypted "
-                           "(cipher id %u)", out->cipher);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "envelope: membership must not be encrypted "
+                           "(cipher id %u)",
+                           out->cipher);
     if (out->comp != DC_COMP_NONE && out->comp != DC_COMP_ZSTD)
         return dc__err_set(err, DC_ECORRUPT, "envelope: unknown compression id %u", out->comp);
     if (out->kind == DC_ENV_KIND_MEMBERSHIP && out->comp != DC_COMP_NONE)
@@ -71,9 +77,10 @@ int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *e
     out->hlc_max = dc__load_be64(p + 76);
     out->payload_len = dc__load_be32(p + 84);
     if ((size_t)out->payload_len != n - DC_ENV_HEADER_SIZE - DC_ENV_SIG_SIZE)
-        return dc__err_set(err, DC_ECORRUPT, "envelope: payload length %u does not match the "
-                           "%zu bytes present", out->payload_len,
-                           n - DC_ENV_HEADER_SIZE - DC_ENV_SIG_SIZE);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "envelope: payload length %u does not match the "
+                           "%zu bytes present",
+                           out->payload_len, n - DC_ENV_HEADER_SIZE - DC_ENV_SIG_SIZE);
     if (out->seq == 0)
         return dc__err_set(err, DC_ECORRUPT, "envelope: sequence number 0 is invalid");
     if (out->hlc_min > out->hlc_max)
@@ -83,7 +90,8 @@ int dc__envelope_parse(dc__envelope *out, const uint8_t *p, size_t n, dc__err *e
     if (out->cipher == DC_CIPHER_NONE) {
         for (int i = 0; i < 24; i++)
             if (p[DC_ENV_NONCE_OFFSET + i] != 0)
-                return dc__err_set(err, DC_ECORRUPT, "envelope: nonce of a clear envelope must "
+                return dc__err_set(err, DC_ECORRUPT,
+                                   "envelope: nonce of a clear envelope must "
                                    "be zero");
     }
     out->nonce = p + DC_ENV_NONCE_OFFSET;

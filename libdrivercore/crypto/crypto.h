@@ -28,8 +28,8 @@ typedef struct dc__identity {
     uint8_t box_sk[DC_BOX_SK];
 } dc__identity;
 
-dc__identity *dc__identity_new(void);           /* fresh key pairs, or NULL */
-void dc__identity_free(dc__identity *id);       /* wipes and frees; NULL ok */
+dc__identity *dc__identity_new(void);     /* fresh key pairs, or NULL */
+void dc__identity_free(dc__identity *id); /* wipes and frees; NULL ok */
 
 /* Secret buffer of n bytes in guarded memory (NULL on failure). */
 uint8_t *dc__secret_alloc(size_t n);

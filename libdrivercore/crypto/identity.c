@@ -26,7 +26,9 @@ void dc__identity_free(dc__identity *id) {
     }
 }
 
-uint8_t *dc__secret_alloc(size_t n) { return sodium_malloc(n); }
+uint8_t *dc__secret_alloc(size_t n) {
+    return sodium_malloc(n);
+}
 
 void dc__secret_free(uint8_t *p) {
     /* sodium_free wipes the memory before releasing it. */
@@ -34,7 +36,9 @@ void dc__secret_free(uint8_t *p) {
         sodium_free(p);
 }
 
-void dc__random(uint8_t *p, size_t n) { randombytes_buf(p, n); }
+void dc__random(uint8_t *p, size_t n) {
+    randombytes_buf(p, n);
+}
 
 void dc__hash(uint8_t *out, size_t outlen, const uint8_t *p, size_t n) {
     crypto_generichash(out, outlen, p, n, NULL, 0);

@@ -20,8 +20,10 @@ int dc__envelope_seal(dc_buf *out, const dc__envelope *e, const uint8_t *body, s
     size_t plen = n + (enc ? DC_ENV_MAC_SIZE : 0);
     size_t total = DC_ENV_HEADER_SIZE + plen + DC_ENV_SIG_SIZE;
     if (total > DC_ENV_MAX_SIZE)
-        return dc__err_set(err, DC_ETOOBIG, "envelope: a change of %zu bytes exceeds the limit "
-                           "of %u; split the transaction", total, DC_ENV_MAX_SIZE);
+        return dc__err_set(err, DC_ETOOBIG,
+                           "envelope: a change of %zu bytes exceeds the limit "
+                           "of %u; split the transaction",
+                           total, DC_ENV_MAX_SIZE);
     if (dc__buf_reserve(out, total))
         return dc__err_set(err, DC_ENOMEM, "envelope: out of memory");
     uint8_t *h = out->ptr + out->size;
@@ -38,8 +40,8 @@ int dc__envelope_seal(dc_buf *out, const dc__envelope *e, const uint8_t *body, s
     uint8_t *payload = h + DC_ENV_HEADER_SIZE;
     if (enc) {
         unsigned long long clen = 0;
-        crypto_aead_xchacha20poly1305_ietf_encrypt(payload, &clen, body, n, h,
-                                                   DC_ENV_HEADER_SIZE, NULL, np, key);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(payload, &clen, body, n, h, DC_ENV_HEADER_SIZE,
+                                                   NULL, np, key);
     } else if (n) {
         memcpy(payload, body, n);
     }
@@ -65,10 +67,10 @@ int dc__envelope_open(dc_buf *out, const dc__envelope *e, const uint8_t key[DC_S
     if (dc__buf_reserve(out, mlen))
         return dc__err_set(err, DC_ENOMEM, "out of memory decrypting a change");
     unsigned long long got = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->ptr, &got, NULL, e->payload,
-                                                   e->payload_len, e->raw, DC_ENV_HEADER_SIZE,
-                                                   e->nonce, key) != 0)
-        return dc__err_set(err, DC_EBADSIG, "decryption failed (wrong key epoch or tampered "
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->ptr, &got, NULL, e->payload, e->payload_len,
+                                                   e->raw, DC_ENV_HEADER_SIZE, e->nonce, key) != 0)
+        return dc__err_set(err, DC_EBADSIG,
+                           "decryption failed (wrong key epoch or tampered "
                            "ciphertext)");
     out->size = (size_t)got;
     out->ptr[out->size] = 0;

@@ -178,14 +178,10 @@ static int region_score(const char *a, const char *b, size_t bn) {
     if (!*a || !bn)
         return 0;
     switch (dc__region_common(a, strlen(a), b, bn)) {
-    case 6:
-        return 100;
-    case 4:
-        return 60;
-    case 2:
-        return 30;
-    default:
-        return 0;
+    case 6: return 100;
+    case 4: return 60;
+    case 2: return 30;
+    default: return 0;
     }
 }
 

@@ -125,18 +125,12 @@ int dc__region_sig(const char *code, size_t n) {
 
 const char *dc__region_level_name(int sig) {
     switch (sig) {
-    case 2:
-        return "province";
-    case 4:
-        return "city";
-    case 6:
-        return "county";
-    case 9:
-        return "township";
-    case 12:
-        return "village";
-    default:
-        return NULL;
+    case 2: return "province";
+    case 4: return "city";
+    case 6: return "county";
+    case 9: return "township";
+    case 12: return "village";
+    default: return NULL;
     }
 }
 
@@ -334,14 +328,10 @@ int dc__org_jvalue(dc_buf *b, const dc__value *v) {
     if (!v)
         return dc__buf_puts(b, "null");
     switch (v->kind) {
-    case DC_BOOL:
-        return dc__buf_puts(b, v->num ? "true" : "false");
-    case DC_INT:
-        return dc__buf_printf(b, "%lld", (long long)v->num);
-    case DC_STR:
-        return dc__json_str(b, v->str, v->len);
-    default:
-        return dc__buf_puts(b, "null");
+    case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
+    case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
+    case DC_STR: return dc__json_str(b, v->str, v->len);
+    default: return dc__buf_puts(b, "null");
     }
 }
 

@@ -1312,14 +1312,10 @@ out:
 
 static int put_value(dc_buf *b, const dc__value *v) {
     switch (v->kind) {
-    case DC_BOOL:
-        return dc__buf_puts(b, v->num ? "true" : "false");
-    case DC_INT:
-        return dc__buf_printf(b, "%lld", (long long)v->num);
-    case DC_STR:
-        return dc__json_str(b, v->str, v->len);
-    default:
-        return dc__buf_puts(b, "null");
+    case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
+    case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
+    case DC_STR: return dc__json_str(b, v->str, v->len);
+    default: return dc__buf_puts(b, "null");
     }
 }
 

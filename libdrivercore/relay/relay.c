@@ -713,7 +713,9 @@ uint64_t dc_relay_wait_since(dc_relay *rl, const uint8_t device[32]) {
     return g;
 }
 
-static int dev_cmp(const void *a, const void *b) { return memcmp(a, b, 32); }
+static int dev_cmp(const void *a, const void *b) {
+    return memcmp(a, b, 32);
+}
 
 static size_t mslot(const uint8_t space[16]) {
     uint32_t h;
@@ -745,7 +747,7 @@ static mcache *members_locked(dc_relay *rl, const uint8_t space[16]) {
     if (rl->mc[k].epoch == epoch && memcmp(rl->mc[k].space, space, 16) == 0)
         return &rl->mc[k];
     pthread_mutex_unlock(&rl->mu);
-    uint8_t (*devs)[32] = NULL;
+    uint8_t(*devs)[32] = NULL;
     size_t n = 0;
     dc__err e = {0};
     pthread_mutex_lock(&rl->store_mu);
@@ -807,7 +809,7 @@ int dc_relay_devices_to_wake(dc_relay *rl, uint64_t from, uint64_t to, dc_relay_
         }
         /* Copy out, so fn runs without the lock. */
         size_t n = c->n;
-        uint8_t (*devs)[32] = n ? dc__malloc(n * 32) : NULL;
+        uint8_t(*devs)[32] = n ? dc__malloc(n * 32) : NULL;
         if (devs)
             memcpy(devs, c->devs, n * 32);
         pthread_mutex_unlock(&rl->mu);
@@ -870,32 +872,15 @@ void dc_relay_note(dc_relay *rl, int event) {
         return;
     pthread_mutex_lock(&rl->mu);
     switch (event) {
-    case DC_RELAY_EV_CONN_OPEN:
-        rl->conns_open++, rl->conns_total++;
-        break;
-    case DC_RELAY_EV_CONN_CLOSE:
-        rl->conns_open--;
-        break;
-    case DC_RELAY_EV_WAIT_BEGIN:
-        rl->waiters++;
-        break;
-    case DC_RELAY_EV_WAIT_END:
-        rl->waiters--;
-        break;
-    case DC_RELAY_EV_REFUSE_AUTH:
-        rl->refusals[R_AUTH]++;
-        break;
-    case DC_RELAY_EV_REFUSE_SIZE:
-        rl->refusals[R_SIZE]++;
-        break;
-    case DC_RELAY_EV_REFUSE_MALFORMED:
-        rl->refusals[R_MALFORMED]++;
-        break;
-    case DC_RELAY_EV_REFUSE_BUSY:
-        rl->refusals[R_BUSY]++;
-        break;
-    default:
-        break;
+    case DC_RELAY_EV_CONN_OPEN: rl->conns_open++, rl->conns_total++; break;
+    case DC_RELAY_EV_CONN_CLOSE: rl->conns_open--; break;
+    case DC_RELAY_EV_WAIT_BEGIN: rl->waiters++; break;
+    case DC_RELAY_EV_WAIT_END: rl->waiters--; break;
+    case DC_RELAY_EV_REFUSE_AUTH: rl->refusals[R_AUTH]++; break;
+    case DC_RELAY_EV_REFUSE_SIZE: rl->refusals[R_SIZE]++; break;
+    case DC_RELAY_EV_REFUSE_MALFORMED: rl->refusals[R_MALFORMED]++; break;
+    case DC_RELAY_EV_REFUSE_BUSY: rl->refusals[R_BUSY]++; break;
+    default: break;
     }
     pthread_mutex_unlock(&rl->mu);
 }

@@ -94,7 +94,7 @@ static int add_dev(void *user, const uint8_t device[32]) {
     devlist *l = user;
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t (*p)[32] = dc__realloc(l->v, nc * sizeof *p);
+        uint8_t(*p)[32] = dc__realloc(l->v, nc * sizeof *p);
         if (!p)
             return DC_ENOMEM;
         l->v = p;

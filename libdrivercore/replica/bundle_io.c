@@ -127,9 +127,10 @@ static int seen(import *im, const dc__envelope *e, dc__space *sp, int64_t *did) 
             return rc;
         char dev[17];
         dc__hex(dev, e->author, 8);
-        return dc__err_set(&im->err, DC_ECONFLICT, "device %s... signed two different changes "
-                           "with sequence number %llu (a cloned or broken device)", dev,
-                           (unsigned long long)e->seq);
+        return dc__err_set(&im->err, DC_ECONFLICT,
+                           "device %s... signed two different changes "
+                           "with sequence number %llu (a cloned or broken device)",
+                           dev, (unsigned long long)e->seq);
     }
     return 1;
 }
@@ -159,8 +160,10 @@ static int apply_membership(import *im, const dc__envelope *e, int64_t sid, bool
         return rc;
     if (e->hlc_max - e->hlc_min != nops - 1) {
         dc__free(ops);
-        return dc__err_set(&im->err, DC_ECORRUPT, "membership: the timestamp range does not "
-                           "match its %zu ops", nops);
+        return dc__err_set(&im->err, DC_ECORRUPT,
+                           "membership: the timestamp range does not "
+                           "match its %zu ops",
+                           nops);
     }
     dc__member author;
     if ((rc = dc__store_member_get(r->st, sid, e->author, &author, &im->err))) {
@@ -176,7 +179,8 @@ static int apply_membership(import *im, const dc__envelope *e, int64_t sid, bool
             dc__hash(want, 16, pre, sizeof pre);
             if (memcmp(op->device, e->author, 32) != 0 || memcmp(want, e->space, 16) != 0) {
                 dc__free(ops);
-                return dc__err_set(&im->err, DC_EBADSIG, "membership: a genesis that does not "
+                return dc__err_set(&im->err, DC_EBADSIG,
+                                   "membership: a genesis that does not "
                                    "match the space id (forged space)");
             }
         } else if (!author.ever_admin) {
@@ -195,7 +199,8 @@ static int apply_membership(import *im, const dc__envelope *e, int64_t sid, bool
                 break;
             }
             if (dc__key_open(key, op->sealed, r->id) != 0) {
-                rc = dc__err_set(&im->err, DC_EBADSIG, "membership: the space key sealed to this "
+                rc = dc__err_set(&im->err, DC_EBADSIG,
+                                 "membership: the space key sealed to this "
                                  "device cannot be opened (damaged or forged grant)");
             } else if (!(rc = dc__store_key_put(r->st, sid, op->epoch, key, &im->err))) {
                 int64_t *k = dc__realloc(im->keyed, (im->nkeyed + 1) * sizeof *k);
@@ -256,8 +261,10 @@ static int ingest_change(import *im, const dc__envelope *e) {
         char dev[17], space[33];
         dc__hex(dev, e->author, 8);
         dc__hex(space, e->space, 16);
-        return dc__err_set(&im->err, DC_EDENIED, "a change by device %s..., which is not a "
-                           "writer of space %s", dev, space);
+        return dc__err_set(&im->err, DC_EDENIED,
+                           "a change by device %s..., which is not a "
+                           "writer of space %s",
+                           dev, space);
     }
     if (!dc__space_key(r, sp.sid, e->epoch, &im->err)) {
         if (im->err.code != DC_ENOKEY)
@@ -355,7 +362,7 @@ int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *re
         return dc__fail(r, DC_EMISUSE, "bundle import: data is NULL");
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "bundle import: a transaction is open on this replica");
-    import im;
+import im;
     memset(&im, 0, sizeof im);
     im.r = r;
     uint64_t count;
@@ -399,7 +406,8 @@ int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *re
     }
     for (uint64_t i = 0; i < im.n; i++) {
         if (!im.v[i].done && im.v[i].p[5] == DC_ENV_KIND_MEMBERSHIP) {
-            rc = dc__err_set(&im.err, DC_EDENIED, "membership signed by a device that is not an "
+            rc = dc__err_set(&im.err, DC_EDENIED,
+                             "membership signed by a device that is not an "
                              "admin of the space");
             where(&im, i);
             goto fail;
@@ -422,7 +430,8 @@ int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *re
         goto fail;
     if (report) {
         dc__buf_clear(report);
-        if (dc__buf_printf(report, "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
+        if (dc__buf_printf(report,
+                           "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
                            "\"held\":%llu,\"opaque\":%llu,\"released\":%llu,"
                            "\"rejected\":%llu}",
                            (unsigned long long)im.n, (unsigned long long)im.fresh,
@@ -430,7 +439,8 @@ int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *re
                            (unsigned long long)im.opaque, (unsigned long long)im.released,
                            (unsigned long long)im.rejected)) {
             import_free(&im);
-            return dc__fail(r, DC_ENOMEM, "bundle import: out of memory for the report (the "
+            return dc__fail(r, DC_ENOMEM,
+                            "bundle import: out of memory for the report (the "
                             "bundle was imported)");
         }
     }
@@ -477,7 +487,7 @@ int dc_replica_release_held(uint64_t *applied, dc_replica *r) {
         *applied = 0;
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "release held: a transaction is open on this replica");
-    import im;
+import im;
     memset(&im, 0, sizeof im);
     im.r = r;
     dc_hlc saved = r->clock.last;

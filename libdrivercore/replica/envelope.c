@@ -53,8 +53,8 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
     if ((rc = dc__envelope_parse(&parsed, env->ptr, env->size, e)))
         goto out_env;
     dc__envelope_id(id_out, env->ptr, env->size);
-    if ((rc = dc__store_change_put(r->st, sp->sid, &parsed, id_out, r->self_did,
-                                   DC_CHANGE_APPLIED, e)) ||
+    if ((rc = dc__store_change_put(r->st, sp->sid, &parsed, id_out, r->self_did, DC_CHANGE_APPLIED,
+                                   e)) ||
         (rc = dc__store_space_set_seq(r->st, sp->sid, h.seq, e)))
         goto out_env;
     sp->my_seq = h.seq;
@@ -85,8 +85,10 @@ int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
     /* Op i carries timestamp hlc_min + i, so the header's range must cover
      * exactly the ops: a mismatch means a forged or broken writer. */
     if (b.nops == 0 || e->hlc_max - e->hlc_min != (uint64_t)b.nops - 1)
-        rc = dc__err_set(err, DC_ECORRUPT, "the timestamp range of the header does not match "
-                         "its %u ops", b.nops);
+        rc = dc__err_set(err, DC_ECORRUPT,
+                         "the timestamp range of the header does not match "
+                         "its %u ops",
+                         b.nops);
     else
         rc = dc__store_apply(r->st, sid, &b, e->hlc_min, e->author, author_did, e->seq, t, err);
     dc__body_free(&b);

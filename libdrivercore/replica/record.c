@@ -20,8 +20,7 @@ static int resolve(dc_replica *r, const char *space, const char *type, dc__space
     return 0;
 }
 
-int dc_record_get(dc_buf *out, dc_replica *r, const char *space, const char *type,
-                  const char *id) {
+int dc_record_get(dc_buf *out, dc_replica *r, const char *space, const char *type, const char *id) {
     DC__CHECK(r);
     dc__space sp;
     if (!out || !id)

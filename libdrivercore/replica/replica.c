@@ -63,7 +63,7 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     if (strlen(name) >= sizeof(((dc_replica *)0)->name) ||
         !dc__utf8_valid((const uint8_t *)name, strlen(name)))
         return dc__last_set(DC_EINVAL, "dc_replica_open: the device name must be valid UTF-8 "
-                            "of at most 127 bytes");
+                                       "of at most 127 bytes");
     dc_replica *r = dc__calloc(1, sizeof *r);
     if (!r)
         return dc__last_set(DC_ENOMEM, "dc_replica_open: out of memory");
@@ -158,13 +158,17 @@ const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, dc__err
     return r->key;
 }
 
-int dc_replica_errcode(const dc_replica *r) { return r ? r->err.code : DC_EMISUSE; }
+int dc_replica_errcode(const dc_replica *r) {
+    return r ? r->err.code : DC_EMISUSE;
+}
 
 const char *dc_replica_errmsg(const dc_replica *r) {
     return r ? r->err.msg : "the replica handle is NULL";
 }
 
-const char *dc_replica_device_id(const dc_replica *r) { return r ? r->device_hex : ""; }
+const char *dc_replica_device_id(const dc_replica *r) {
+    return r ? r->device_hex : "";
+}
 
 int dc_replica_card(dc_buf *out, dc_replica *r) {
     DC__CHECK(r);
@@ -233,7 +237,8 @@ int dc__notify(dc_replica *r, dc__touched *t, const char *origin) {
             break;
         }
         if (r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
-            rc = dc__fail(r, DC_EUSER, "the observer returned non-zero and stopped the "
+            rc = dc__fail(r, DC_EUSER,
+                          "the observer returned non-zero and stopped the "
                           "notifications; the data itself is committed");
     }
     dc_buf_dispose(&type);

@@ -39,11 +39,11 @@ int dc__fail(dc_replica *r, int code, const char *fmt, ...) DC__PRINTF(3, 4);
 /* Copies an error record onto the handle and returns its code. */
 int dc__fail_err(dc_replica *r, const dc__err *e);
 /* Validates a handle at the API boundary. */
-#define DC__CHECK(r)                                                                           \
-    do {                                                                                       \
-        if (!(r))                                                                              \
-            return dc__last_set(DC_EMISUSE, "%s: the replica handle is NULL", __func__);      \
-        dc__err_clear(&(r)->err);                                                              \
+#define DC__CHECK(r)                                                                               \
+    do {                                                                                           \
+        if (!(r))                                                                                  \
+            return dc__last_set(DC_EMISUSE, "%s: the replica handle is NULL", __func__);           \
+        dc__err_clear(&(r)->err);                                                                  \
     } while (0)
 
 /* Parses a 32-char hex space id. */

@@ -9,7 +9,9 @@
 
 #include "replica/replica_int.h"
 
-const char *dc_role_name(int role) { return dc__role_name(role); }
+const char *dc_role_name(int role) {
+    return dc__role_name(role);
+}
 
 int dc_role_parse(const char *name) {
     for (int i = DC_ROLE_READER; name && i <= DC_ROLE_ADMIN; i++)
@@ -129,10 +131,9 @@ int dc_space_create(dc_buf *out, dc_replica *r, const char *name) {
     uint8_t cid[32];
     if ((rc = dc__envelope_new(r, &sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, h, h, NULL,
                                cid, &e)) ||
-        (rc = dc__store_apply(r->st, sp.sid, &body, h, r->id->sign_pk, r->self_did, sp.my_seq,
-                              NULL, &e)) ||
-        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) ||
-        (rc = dc__store_commit(r->st, &e)))
+        (rc = dc__store_apply(r->st, sp.sid, &body, h, r->id->sign_pk, r->self_did, sp.my_seq, NULL,
+                              &e)) ||
+        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) || (rc = dc__store_commit(r->st, &e)))
         goto fail;
     char hex[33];
     dc__hex(hex, sid, 16);
@@ -162,10 +163,12 @@ int dc_space_add(dc_replica *r, const char *space, const char *card_json, int ro
         return r->err.code;
     card c;
     if (parse_card(&c, card_json))
-        return dc__fail(r, DC_EINVAL, "space add: not a device card (expected the JSON printed "
+        return dc__fail(r, DC_EINVAL,
+                        "space add: not a device card (expected the JSON printed "
                         "by `drivercore whoami`: device, box, name, sig)");
     if (!dc__card_verify(c.sig, c.device, c.box, c.name))
-        return dc__fail(r, DC_EBADSIG, "space add: the card's signature does not match its "
+        return dc__fail(r, DC_EBADSIG,
+                        "space add: the card's signature does not match its "
                         "device; ask the device for a fresh card");
     dc__err e = {0};
     dc__space sp;
@@ -181,8 +184,10 @@ int dc_space_add(dc_replica *r, const char *space, const char *card_json, int ro
         (rc = dc__store_member_get(r->st, sp.sid, r->id->sign_pk, &me, &e)))
         goto fail;
     if (me.role != DC_ROLE_ADMIN) {
-        rc = dc__err_set(&e, DC_EDENIED, "space add: this device is %s of the space; only an "
-                         "admin can add devices", me.role ? dc_role_name(me.role) : "not a member");
+        rc = dc__err_set(&e, DC_EDENIED,
+                         "space add: this device is %s of the space; only an "
+                         "admin can add devices",
+                         me.role ? dc_role_name(me.role) : "not a member");
         goto fail;
     }
     if ((rc = dc__store_key_get(r->st, sp.sid, sp.epoch, key, &e)))
@@ -200,8 +205,7 @@ int dc_space_add(dc_replica *r, const char *space, const char *card_json, int ro
         goto fail;
     }
     if ((rc = member_envelope(r, &sp, &g, &e)) ||
-        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) ||
-        (rc = dc__store_commit(r->st, &e)))
+        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) || (rc = dc__store_commit(r->st, &e)))
         goto fail;
     goto out;
 fail:

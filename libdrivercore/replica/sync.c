@@ -23,8 +23,8 @@
 #define MSG_HELLO 1
 #define MSG_STEP 2
 #define MSG_HEADER 16
-#define MSG_MAX (64u << 20)         /* a whole message */
-#define BUNDLE_CHUNK (4u << 20)     /* changes pushed per message */
+#define MSG_MAX (64u << 20)     /* a whole message */
+#define BUNDLE_CHUNK (4u << 20) /* changes pushed per message */
 #define MSG_MAX_SPACES 1000000u
 
 enum { ENTRY_RECON = 0, ENTRY_REFUSED = 1 };
@@ -35,9 +35,9 @@ typedef struct space_state {
     dc__recon_memset *set;
     dc__recon *recon;
     bool recon_done;
-    bool refused; /* the responder will not serve this space to this peer */
+    bool refused;      /* the responder will not serve this space to this peer */
     bool peer_refused; /* (initiator) the peer refused it */
-    uint64_t my_seq; /* our sequence number when the items were loaded */
+    uint64_t my_seq;   /* our sequence number when the items were loaded */
     bool sorted;
     dc__recon_item *queue; /* our items the peer lacks */
     size_t nq, cq, sent;
@@ -129,8 +129,8 @@ static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
     o.on_found = on_found;
     o.on_found_user = st;
     dc__recon_set view = dc__recon_memset_view(st->set);
-    if ((rc = dc__recon_new(&st->recon, s->role == DC_SYNC_INITIATOR ? DC_RECON_INITIATOR
-                                                                     : DC_RECON_RESPONDER,
+    if ((rc = dc__recon_new(&st->recon,
+                            s->role == DC_SYNC_INITIATOR ? DC_RECON_INITIATOR : DC_RECON_RESPONDER,
                             &view, &o, &s->err)))
         return rc;
     *out = st;
@@ -287,7 +287,7 @@ static int collect_id(void *user, const uint8_t id[16]) {
     idlist *l = user;
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t (*p)[16] = dc__realloc(l->ids, nc * sizeof *p);
+        uint8_t(*p)[16] = dc__realloc(l->ids, nc * sizeof *p);
         if (!p)
             return DC_ENOMEM;
         l->ids = p;
@@ -338,8 +338,10 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     if (!take(&rd, MSG_HEADER, &h) || memcmp(h, "DCS", 3) != 0)
         return bad(s, "not a sync message");
     if (h[3] > MSG_VERSION)
-        return dc__err_set(&s->err, DC_EVERSION, "sync: protocol version %u is newer than this "
-                           "library speaks (%d); upgrade drivercore", h[3], MSG_VERSION);
+        return dc__err_set(&s->err, DC_EVERSION,
+                           "sync: protocol version %u is newer than this "
+                           "library speaks (%d); upgrade drivercore",
+                           h[3], MSG_VERSION);
     if (h[3] == 0 || h[4] != 0 || h[6] != 0 || h[7] != 0)
         return bad(s, "version 0 or reserved bits set");
     if (h[5] != want_type)
@@ -351,7 +353,8 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     const uint8_t *peer = want_type == MSG_HELLO ? x : NULL;
     if (peer) {
         if (s->peer_known && memcmp(s->peer, peer, 32) != 0)
-            return dc__err_set(&s->err, DC_EDENIED, "sync: the hello names another device than "
+            return dc__err_set(&s->err, DC_EDENIED,
+                               "sync: the hello names another device than "
                                "the one authenticated");
         memcpy(s->peer, peer, 32);
         s->peer_known = true;
@@ -461,8 +464,7 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     }
     bool final = false;
     if (!rc)
-        rc = build(s, out, s->role == DC_SYNC_INITIATOR && first ? MSG_HELLO : MSG_STEP,
-                   &final);
+        rc = build(s, out, s->role == DC_SYNC_INITIATOR && first ? MSG_HELLO : MSG_STEP, &final);
     if (rc) {
         dc__buf_clear(out);
         return dc__fail_err(r, s->err.code ? &s->err : &r->err);
@@ -495,19 +497,18 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
     if (!s || !out)
         return dc__last_set(DC_EMISUSE, "dc_sync_report: NULL argument");
     dc__buf_clear(out);
-    if (dc__buf_printf(out, "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
-                            "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
-                            "\"clock_offset_ms\":%lld}",
+    if (dc__buf_printf(out,
+                       "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
+                       "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
+                       "\"clock_offset_ms\":%lld}",
                        (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                        (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
-                       (unsigned long long)s->changes_received, s->nsp,
-                       (long long)s->clock_offset))
+                       (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset))
         return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
     return 0;
 }
 
-int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow,
-                      void *user) {
+int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow, void *user) {
     if (s->calls)
         return DC_EMISUSE;
     memcpy(s->peer, device, 32);
@@ -540,8 +541,10 @@ int dc_sync_note_relay(dc_sync *s) {
     int64_t off = r->clock.offset_ms + s->clock_offset;
     if (s->clock_offset < -MAX_OFFSET_MS || s->clock_offset > MAX_OFFSET_MS ||
         off < -MAX_OFFSET_MS || off > MAX_OFFSET_MS)
-        return dc__fail(r, DC_EINVAL, "note relay: the relay's clock is %lld ms from ours, more "
-                        "than 30 days; check the relay's clock", (long long)s->clock_offset);
+        return dc__fail(r, DC_EINVAL,
+                        "note relay: the relay's clock is %lld ms from ours, more "
+                        "than 30 days; check the relay's clock",
+                        (long long)s->clock_offset);
     dc__err e = {0};
     int64_t saved = r->clock.offset_ms;
     r->clock.offset_ms = off;

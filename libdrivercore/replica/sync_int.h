@@ -15,8 +15,7 @@ typedef bool (*dc__sync_filter_fn)(void *user, const uint8_t space[16], const ui
 /* Before the first step of a responder: the peer is `device` (its hello
  * must name the same), and `allow` (may be NULL: everything) filters the
  * spaces it offers.  DC_EMISUSE after the first step. */
-int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow,
-                      void *user);
+int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow, void *user);
 
 /* Is `device` a member (any role) of `space`, by the membership this
  * replica holds?  Reads only clear membership: no key needed. */

@@ -18,11 +18,11 @@ struct dc_txn {
     bool event_open;
 };
 
-#define T_CHECK(t)                                                                             \
-    do {                                                                                       \
-        if (!(t))                                                                              \
-            return dc__last_set(DC_EMISUSE, "%s: the transaction handle is NULL", __func__);  \
-        dc__err_clear(&(t)->r->err);                                                           \
+#define T_CHECK(t)                                                                                 \
+    do {                                                                                           \
+        if (!(t))                                                                                  \
+            return dc__last_set(DC_EMISUSE, "%s: the transaction handle is NULL", __func__);       \
+        dc__err_clear(&(t)->r->err);                                                               \
     } while (0)
 
 static int own(dc_txn *t, const char *s, size_t n, dc__str *out) {
@@ -51,17 +51,15 @@ static int check_name(dc_txn *t, const char *what, const char *s, bool key) {
         return dc__fail(t->r, DC_EINVAL, "%s must be 1 to %u bytes of valid UTF-8", what,
                         DC_STR_MAX);
     if (key && s[0] == '@')
-        return dc__fail(t->r, DC_EINVAL, "%s '%.64s': names beginning with '@' are reserved",
-                        what, s);
+        return dc__fail(t->r, DC_EINVAL, "%s '%.64s': names beginning with '@' are reserved", what,
+                        s);
     return 0;
 }
 
 static int make_value(dc_txn *t, dc__value *v, int kind, int64_t num, const char *str) {
     memset(v, 0, sizeof *v);
     switch (kind) {
-    case DC_NULL:
-        v->kind = DC_NULL;
-        return 0;
+    case DC_NULL: v->kind = DC_NULL; return 0;
     case DC_BOOL:
         v->kind = DC_BOOL;
         v->num = num != 0;
@@ -75,8 +73,10 @@ static int make_value(dc_txn *t, dc__value *v, int kind, int64_t num, const char
             return dc__fail(t->r, DC_EMISUSE, "a string value is NULL");
         size_t n = strlen(str);
         if (n > DC_STR_MAX || !dc__utf8_valid((const uint8_t *)str, n))
-            return dc__fail(t->r, DC_EINVAL, "a string value must be valid UTF-8 of at most %u "
-                            "bytes", DC_STR_MAX);
+            return dc__fail(t->r, DC_EINVAL,
+                            "a string value must be valid UTF-8 of at most %u "
+                            "bytes",
+                            DC_STR_MAX);
         dc__str s;
         if (own(t, str, n, &s))
             return dc__fail(t->r, DC_ENOMEM, "out of memory");
@@ -85,8 +85,7 @@ static int make_value(dc_txn *t, dc__value *v, int kind, int64_t num, const char
         v->len = s.n;
         return 0;
     }
-    default:
-        return dc__fail(t->r, DC_EINVAL, "unknown value kind %d", kind);
+    default: return dc__fail(t->r, DC_EINVAL, "unknown value kind %d", kind);
     }
 }
 
@@ -101,8 +100,10 @@ static int new_op(dc_txn *t, int kind, const char *type, const char *id, const c
     if (field && (rc = check_name(t, "the field name", field, true)))
         return rc;
     if (t->n >= DC_BODY_MAX_OPS)
-        return dc__fail(t->r, DC_ETOOBIG, "a transaction holds at most %u ops; commit and "
-                        "start another", DC_BODY_MAX_OPS);
+        return dc__fail(t->r, DC_ETOOBIG,
+                        "a transaction holds at most %u ops; commit and "
+                        "start another",
+                        DC_BODY_MAX_OPS);
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 16;
         dc__op *p = dc__realloc(t->ops, nc * sizeof *p);
@@ -129,7 +130,8 @@ int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
     *out = NULL;
     DC__CHECK(r);
     if (r->txn)
-        return dc__fail(r, DC_EMISUSE, "a transaction is already open on this replica; commit "
+        return dc__fail(r, DC_EMISUSE,
+                        "a transaction is already open on this replica; commit "
                         "or roll it back first");
     uint8_t sid[16];
     if (dc__space_id_parse(r, space, sid))
@@ -203,8 +205,8 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
      * those made earlier in this transaction. */
     dc__tag *tags;
     uint32_t ntags;
-    if ((rc = dc__store_observed_tags(t->r->st, t->sp.sid, &op->type, &op->id, &op->field,
-                                      &op->val, &tags, &ntags, &t->r->err)))
+    if ((rc = dc__store_observed_tags(t->r->st, t->sp.sid, &op->type, &op->id, &op->field, &op->val,
+                                      &tags, &ntags, &t->r->err)))
         return dc__fail_err(t->r, &t->r->err);
     uint32_t extra = 0;
     for (size_t i = 0; i < t->n; i++)
@@ -213,8 +215,10 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
                  same_value(&t->ops[i].val, &op->val);
     if (extra > DC_REMOVE_MAX_TAGS - ntags) {
         dc__free(tags);
-        return dc__fail(t->r, DC_ETOOBIG, "remove: the value was added more than %u times; a "
-                        "remove names at most that many adds", DC_REMOVE_MAX_TAGS);
+        return dc__fail(t->r, DC_ETOOBIG,
+                        "remove: the value was added more than %u times; a "
+                        "remove names at most that many adds",
+                        DC_REMOVE_MAX_TAGS);
     }
     if (extra) {
         dc__tag *p = dc__realloc(tags, (ntags + extra) * sizeof *p);
@@ -294,7 +298,9 @@ int dc_txn_delete(dc_txn *t, const char *type, const char *id) {
     return rc;
 }
 
-size_t dc_txn_op_count(const dc_txn *t) { return t ? t->n : 0; }
+size_t dc_txn_op_count(const dc_txn *t) {
+    return t ? t->n : 0;
+}
 
 static void txn_free(dc_txn *t) {
     for (size_t i = 0; i < t->n; i++) {
@@ -344,12 +350,11 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
         rc = dc__body_check_limits(r->body.ptr, r->body.size, &e);
     if (rc || (rc = dc__store_begin(r->st, &e)))
         goto fail;
-    if ((rc = dc__envelope_new(r, &t->sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, hmin,
-                               hmax, NULL, cid, &e)) ||
+    if ((rc = dc__envelope_new(r, &t->sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, hmin, hmax,
+                               NULL, cid, &e)) ||
         (rc = dc__store_apply(r->st, t->sp.sid, &body, hmin, r->id->sign_pk, r->self_did,
                               t->sp.my_seq, r->obs ? &touched : NULL, &e)) ||
-        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) ||
-        (rc = dc__store_commit(r->st, &e))) {
+        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) || (rc = dc__store_commit(r->st, &e))) {
         dc__store_rollback(r->st);
         goto fail;
     }

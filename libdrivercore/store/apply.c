@@ -46,8 +46,10 @@ static int record(dc__store *s, int64_t sid, const dc__str *type, const dc__str 
         str_eq(s->cache_id, id))
         return 0;
     dc__store_cache_reset(s);
-    sqlite3_stmt *st = dc__q(s, Q_REC_GET, "SELECT rid, del_hlc, del_did FROM records "
-                                           "WHERE sid = ? AND type = ? AND id = ?", err);
+    sqlite3_stmt *st = dc__q(s, Q_REC_GET,
+                             "SELECT rid, del_hlc, del_did FROM records "
+                             "WHERE sid = ? AND type = ? AND id = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -91,14 +93,9 @@ static int record(dc__store *s, int64_t sid, const dc__str *type, const dc__str 
 static void bind_value(sqlite3_stmt *st, int col, const dc__value *v) {
     switch (v->kind) {
     case DC_BOOL:
-    case DC_INT:
-        sqlite3_bind_int64(st, col, v->num);
-        break;
-    case DC_STR:
-        sqlite3_bind_text(st, col, v->str, (int)v->len, SQLITE_STATIC);
-        break;
-    default:
-        sqlite3_bind_null(st, col);
+    case DC_INT: sqlite3_bind_int64(st, col, v->num); break;
+    case DC_STR: sqlite3_bind_text(st, col, v->str, (int)v->len, SQLITE_STATIC); break;
+    default: sqlite3_bind_null(st, col);
     }
 }
 
@@ -187,10 +184,12 @@ static int purge(dc__store *s, int which, const char *sql, int64_t rid, dc_hlc h
     return rc;
 }
 
-static int apply_delete(dc__store *s, int64_t rid, dc_hlc h, const uint8_t pk[32],
-                        int64_t did, dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_REC_DEL, "UPDATE records SET del_hlc = ?, del_did = ? "
-                                           "WHERE rid = ?", err);
+static int apply_delete(dc__store *s, int64_t rid, dc_hlc h, const uint8_t pk[32], int64_t did,
+                        dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_REC_DEL,
+                             "UPDATE records SET del_hlc = ?, del_did = ? "
+                             "WHERE rid = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, (int64_t)h);
@@ -204,16 +203,18 @@ static int apply_delete(dc__store *s, int64_t rid, dc_hlc h, const uint8_t pk[32
     int rc;
     if ((rc = purge(s, Q_PURGE_FIELDS,
                     "DELETE FROM fields WHERE rid = ?1 AND (hlc < ?2 OR (hlc = ?2 AND "
-                    "(SELECT pk FROM devices WHERE did = fields.did) <= ?3))", rid, h, pk, err)))
+                    "(SELECT pk FROM devices WHERE did = fields.did) <= ?3))",
+                    rid, h, pk, err)))
         return rc;
     if ((rc = purge(s, Q_PURGE_SETS,
                     "DELETE FROM set_adds WHERE rid = ?1 AND (hlc < ?2 OR (hlc = ?2 AND "
-                    "(SELECT pk FROM devices WHERE did = set_adds.tag_did) <= ?3))", rid, h, pk,
-                    err)))
+                    "(SELECT pk FROM devices WHERE did = set_adds.tag_did) <= ?3))",
+                    rid, h, pk, err)))
         return rc;
     return purge(s, Q_PURGE_EVENTS,
                  "DELETE FROM events WHERE rid = ?1 AND (hlc < ?2 OR (hlc = ?2 AND "
-                 "(SELECT pk FROM devices WHERE did = events.did) <= ?3))", rid, h, pk, err);
+                 "(SELECT pk FROM devices WHERE did = events.did) <= ?3))",
+                 rid, h, pk, err);
 }
 
 /* The register set of an existing record in one statement: find the
@@ -223,8 +224,8 @@ static int apply_delete(dc__store *s, int64_t rid, dc_hlc h, const uint8_t pk[32
  * Returns 1 when a row was written, 0 when nothing was (record unknown,
  * op hidden by a delete, or an older write: the caller then takes the
  * general path, which tells these apart), or an error. */
-static int set_fast(dc__store *s, int64_t sid, const dc__op *op, dc_hlc h,
-                    const uint8_t pk[32], int64_t did, dc__err *err) {
+static int set_fast(dc__store *s, int64_t sid, const dc__op *op, dc_hlc h, const uint8_t pk[32],
+                    int64_t did, dc__err *err) {
     sqlite3_stmt *st = dc__q(
         s, Q_FIELD_FAST,
         "INSERT INTO fields(rid, field, kind, value, hlc, did) "
@@ -287,7 +288,8 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
                        "kind = excluded.kind, value = excluded.value, hlc = excluded.hlc, "
                        "did = excluded.did WHERE excluded.hlc > fields.hlc OR "
                        "(excluded.hlc = fields.hlc AND ?7 > "
-                       "(SELECT pk FROM devices WHERE did = fields.did))", err);
+                       "(SELECT pk FROM devices WHERE did = fields.did))",
+                       err);
             if (!st) {
                 rc = err->code;
                 break;
@@ -305,8 +307,10 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
         case DC_OP_ADD: {
             if (!visible)
                 break;
-            st = dc__q(s, Q_SETRM_HAS, "SELECT 1 FROM set_removed WHERE rid = ? AND field = ? AND "
-                                       "tag_did = ? AND tag_seq = ? AND tag_op = ?", err);
+            st = dc__q(s, Q_SETRM_HAS,
+                       "SELECT 1 FROM set_removed WHERE rid = ? AND field = ? AND "
+                       "tag_did = ? AND tag_seq = ? AND tag_op = ?",
+                       err);
             if (!st) {
                 rc = err->code;
                 break;
@@ -326,7 +330,8 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
             }
             st = dc__q(s, Q_SETADD_PUT,
                        "INSERT OR IGNORE INTO set_adds(rid, field, kind, value, tag_did, tag_seq, "
-                       "tag_op, hlc) VALUES(?, ?, ?, ?, ?, ?, ?, ?)", err);
+                       "tag_op, hlc) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                       err);
             if (!st) {
                 rc = err->code;
                 break;
@@ -348,8 +353,10 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
                 int64_t tdid;
                 if ((rc = dc__store_device(s, op->tags[t].dev, &tdid, err)))
                     break;
-                st = dc__q(s, Q_SETRM_PUT, "INSERT OR IGNORE INTO set_removed(rid, field, tag_did, "
-                                           "tag_seq, tag_op) VALUES(?, ?, ?, ?, ?)", err);
+                st = dc__q(s, Q_SETRM_PUT,
+                           "INSERT OR IGNORE INTO set_removed(rid, field, tag_did, "
+                           "tag_seq, tag_op) VALUES(?, ?, ?, ?, ?)",
+                           err);
                 if (!st) {
                     rc = err->code;
                     break;
@@ -363,8 +370,10 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
                 sqlite3_reset(st);
                 if (rc)
                     break;
-                st = dc__q(s, Q_SETADD_DEL, "DELETE FROM set_adds WHERE rid = ? AND field = ? AND "
-                                            "tag_did = ? AND tag_seq = ? AND tag_op = ?", err);
+                st = dc__q(s, Q_SETADD_DEL,
+                           "DELETE FROM set_adds WHERE rid = ? AND field = ? AND "
+                           "tag_did = ? AND tag_seq = ? AND tag_op = ?",
+                           err);
                 if (!st) {
                     rc = err->code;
                     break;
@@ -388,8 +397,10 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
                 rc = dc__err_set(err, DC_ENOMEM, "event: out of memory");
                 break;
             }
-            st = dc__q(s, Q_EVENT_PUT, "INSERT OR IGNORE INTO events(rid, hlc, did, op, body) "
-                                       "VALUES(?, ?, ?, ?, ?)", err);
+            st = dc__q(s, Q_EVENT_PUT,
+                       "INSERT OR IGNORE INTO events(rid, hlc, did, op, body) "
+                       "VALUES(?, ?, ?, ?, ?)",
+                       err);
             if (!st) {
                 rc = err->code;
                 break;
@@ -409,8 +420,7 @@ int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min
             if (!rc)
                 rc = touch(touched, rid);
             break;
-        default:
-            rc = dc__err_set(err, DC_ECORRUPT, "op %u: unknown kind %d", i, op->kind);
+        default: rc = dc__err_set(err, DC_ECORRUPT, "op %u: unknown kind %d", i, op->kind);
         }
         if (rc == DC_ENOMEM && err->code != DC_ENOMEM)
             dc__err_set(err, DC_ENOMEM, "apply: out of memory");
@@ -425,11 +435,12 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
     *tags = NULL;
     *ntags = 0;
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT d.pk, a.tag_seq, a.tag_op FROM records r JOIN set_adds a ON "
-                           "a.rid = r.rid JOIN devices d ON d.did = a.tag_did WHERE r.sid = ? AND "
-                           "r.type = ? AND r.id = ? AND a.field = ? AND a.kind = ? AND a.value IS ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT d.pk, a.tag_seq, a.tag_op FROM records r JOIN set_adds a ON "
+            "a.rid = r.rid JOIN devices d ON d.did = a.tag_did WHERE r.sid = ? AND "
+            "r.type = ? AND r.id = ? AND a.field = ? AND a.kind = ? AND a.value IS ?",
+            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "remove");
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_text(st, 2, type->p, (int)type->n, SQLITE_STATIC);
@@ -445,8 +456,10 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
             dc__free(*tags);
             *tags = NULL;
             *ntags = 0;
-            return dc__err_set(err, DC_ETOOBIG, "remove: the value was added more than %u times; "
-                               "a remove names at most that many adds", DC_REMOVE_MAX_TAGS);
+            return dc__err_set(err, DC_ETOOBIG,
+                               "remove: the value was added more than %u times; "
+                               "a remove names at most that many adds",
+                               DC_REMOVE_MAX_TAGS);
         }
         if (*ntags == cap) {
             uint32_t nc = cap ? cap * 2 : 4;
@@ -476,11 +489,13 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
     return 0;
 }
 
-int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type,
-                          dc_buf *id, dc__err *err) {
+int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type, dc_buf *id,
+                          dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT p.space_id, r.type, r.id FROM records r JOIN spaces p "
-                                  "ON p.sid = r.sid WHERE r.rid = ?", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT p.space_id, r.type, r.id FROM records r JOIN spaces p "
+                           "ON p.sid = r.sid WHERE r.rid = ?",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "records");
     sqlite3_bind_int64(st, 1, rid);
     int rc = sqlite3_step(st);
@@ -488,11 +503,11 @@ int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf 
         dc__hex(space_hex, sqlite3_column_blob(st, 0), 16);
         dc__buf_clear(type);
         dc__buf_clear(id);
-        rc = dc__buf_put(type, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1)) ||
-                     dc__buf_put(id, sqlite3_column_text(st, 2),
-                                 (size_t)sqlite3_column_bytes(st, 2))
-                 ? dc__err_set(err, DC_ENOMEM, "out of memory")
-                 : 0;
+        rc =
+            dc__buf_put(type, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1)) ||
+                    dc__buf_put(id, sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2))
+                ? dc__err_set(err, DC_ENOMEM, "out of memory")
+                : 0;
     } else {
         rc = dc__sql_err(s, err, "records");
     }

@@ -131,8 +131,8 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
         if (rc)
             break;
         if (pass == 2 && !first_event) {
-            rc = dc__buf_putc(&tmp, ']') || entries_add(&top, "@events", 7, (const char *)tmp.ptr,
-                                                        tmp.size)
+            rc = dc__buf_putc(&tmp, ']') ||
+                         entries_add(&top, "@events", 7, (const char *)tmp.ptr, tmp.size)
                      ? DC_ENOMEM
                      : 0;
         }
@@ -149,8 +149,8 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
                 qsort(members.v + i, j - i, sizeof(entry), entry_json_cmp);
                 bool shadowed = false;
                 for (size_t k = 0; k < top.n; k++)
-                    if (bytes_cmp(top.v[k].key, top.v[k].kn, members.v[i].key,
-                                  members.v[i].kn) == 0)
+                    if (bytes_cmp(top.v[k].key, top.v[k].kn, members.v[i].key, members.v[i].kn) ==
+                        0)
                         shadowed = true;
                 if (!shadowed) {
                     dc__buf_clear(&tmp);
@@ -197,10 +197,12 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
 
 int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT p.space_id, r.type, r.id, r.rid FROM records r JOIN "
-                                  "spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
-                                  "AND substr(r.type, 1, 1) <> '@' "
-                                  "ORDER BY p.space_id, r.type, r.id", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT p.space_id, r.type, r.id, r.rid FROM records r JOIN "
+                           "spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
+                           "AND substr(r.type, 1, 1) <> '@' "
+                           "ORDER BY p.space_id, r.type, r.id",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "dump");
     if (space)
         sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
@@ -264,8 +266,8 @@ int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err
     return rc;
 }
 
-int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *type,
-                          const char *id, dc__err *err) {
+int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *id,
+                          dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ? AND type = ? AND id = ?",
                            -1, &st, NULL) != SQLITE_OK)
@@ -284,13 +286,13 @@ int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *ty
     if (rc)
         return rc;
     if (empty)
-        return dc__err_set(err, DC_ENOTFOUND, "record %s/%s does not exist (or was deleted)",
-                           type, id);
+        return dc__err_set(err, DC_ENOTFOUND, "record %s/%s does not exist (or was deleted)", type,
+                           id);
     return 0;
 }
 
-int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type,
-                        const char *field, const dc__value *v, dc__err *err) {
+int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *field,
+                        const dc__value *v, dc__err *err) {
     sqlite3_stmt *st;
     /* A value index would cost a B-tree write per op on the hot path and
      * halve write throughput, so find walks the records of the type and
@@ -345,7 +347,9 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
     return rc;
 }
 
-static const char *role_name(int role) { return dc__role_name(role); }
+static const char *role_name(int role) {
+    return dc__role_name(role);
+}
 
 int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
     sqlite3_stmt *st;
@@ -372,13 +376,12 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
                               (size_t)sqlite3_column_bytes(st, 4));
         else
             w |= dc__buf_puts(out, "null");
-        const char *rn = sqlite3_column_type(st, 2) == SQLITE_NULL
-                             ? NULL
-                             : role_name(sqlite3_column_int(st, 2));
-        w |= dc__buf_printf(out, ",\"role\":%s%s%s,\"epoch\":%lld,\"has_key\":%s}",
-                            rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
-                            (long long)sqlite3_column_int64(st, 1),
-                            sqlite3_column_int(st, 3) ? "true" : "false");
+        const char *rn =
+            sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : role_name(sqlite3_column_int(st, 2));
+        w |=
+            dc__buf_printf(out, ",\"role\":%s%s%s,\"epoch\":%lld,\"has_key\":%s}", rn ? "\"" : "",
+                           rn ? rn : "null", rn ? "\"" : "", (long long)sqlite3_column_int64(st, 1),
+                           sqlite3_column_int(st, 3) ? "true" : "false");
     }
     sqlite3_finalize(st);
     if (r != SQLITE_DONE)
@@ -389,9 +392,10 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
 
 int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT d.pk, m.role, m.name FROM members m JOIN devices d ON "
-                                  "d.did = m.did WHERE m.sid = ? ORDER BY d.pk", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT d.pk, m.role, m.name FROM members m JOIN devices d ON "
+                           "d.did = m.did WHERE m.sid = ? ORDER BY d.pk",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "members");
     sqlite3_bind_int64(st, 1, sid);
     dc__buf_clear(out);
@@ -401,8 +405,8 @@ int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err)
         char hex[65];
         dc__hex(hex, sqlite3_column_blob(st, 0), 32);
         const char *rn = role_name(sqlite3_column_int(st, 1));
-        w |= dc__buf_printf(out, "%s{\"device\":\"%s\",\"role\":\"%s\",\"name\":",
-                            first ? "" : ",", hex, rn ? rn : "unknown");
+        w |= dc__buf_printf(out, "%s{\"device\":\"%s\",\"role\":\"%s\",\"name\":", first ? "" : ",",
+                            hex, rn ? rn : "unknown");
         w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 2),
                           (size_t)sqlite3_column_bytes(st, 2));
         w |= dc__buf_putc(out, '}');
@@ -426,7 +430,8 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
             "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 3), "
             "p.my_seq - coalesce((SELECT value FROM meta WHERE key = 'acked:' || "
             "lower(hex(p.space_id))), 0) FROM spaces p "
-            "ORDER BY p.space_id", -1, &st, NULL) != SQLITE_OK)
+            "ORDER BY p.space_id",
+            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "status");
     sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
     dc_hlc h = 0;
@@ -441,25 +446,25 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
     char last[32] = "null";
     if (have_sync)
         snprintf(last, sizeof last, "%lld", (long long)synced);
-    int w = dc__buf_printf(out, "{\"device\":\"%s\",\"hlc\":%llu,\"clock_offset_ms\":%lld,"
-                           "\"last_relay_sync_ms\":%s,\"spaces\":[", dev, (unsigned long long)h,
-                           (long long)offset, last), r;
+    int w = dc__buf_printf(out,
+                           "{\"device\":\"%s\",\"hlc\":%llu,\"clock_offset_ms\":%lld,"
+                           "\"last_relay_sync_ms\":%s,\"spaces\":[",
+                           dev, (unsigned long long)h, (long long)offset, last),
+        r;
     bool first = true;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         char hex[33];
         dc__hex(hex, sqlite3_column_blob(st, 0), 16);
-        const char *rn = sqlite3_column_type(st, 1) == SQLITE_NULL
-                             ? NULL
-                             : role_name(sqlite3_column_int(st, 1));
-        w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
-                            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld,\"unacked\":%lld}",
-                            first ? "" : ",", hex,
-                            rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
-                            (long long)sqlite3_column_int64(st, 2),
-                            (long long)sqlite3_column_int64(st, 3),
-                            (long long)sqlite3_column_int64(st, 4),
-                            (long long)sqlite3_column_int64(st, 5),
-                            (long long)sqlite3_column_int64(st, 6));
+        const char *rn =
+            sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : role_name(sqlite3_column_int(st, 1));
+        w |= dc__buf_printf(
+            out,
+            "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
+            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld,\"unacked\":%lld}",
+            first ? "" : ",", hex, rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
+            (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
+            (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 5),
+            (long long)sqlite3_column_int64(st, 6));
         first = false;
     }
     sqlite3_finalize(st);
@@ -613,7 +618,11 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
         if (b.nf == 0 && b.ne == 0)
             continue; /* not live */
         dc__rec rec = {(const char *)sqlite3_column_text(st, 1),
-                       (const char *)sqlite3_column_text(st, 2), b.nf, b.f, b.ne, b.events};
+                       (const char *)sqlite3_column_text(st, 2),
+                       b.nf,
+                       b.f,
+                       b.ne,
+                       b.events};
         rc = fn(user, &rec);
     }
     if (!rc && r != SQLITE_DONE)
@@ -625,8 +634,9 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
 
 int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT p.space_id FROM spaces p WHERE EXISTS(SELECT 1 FROM "
-                                  "space_keys k WHERE k.sid = p.sid) ORDER BY p.space_id",
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT p.space_id FROM spaces p WHERE EXISTS(SELECT 1 FROM "
+                           "space_keys k WHERE k.sid = p.sid) ORDER BY p.space_id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "spaces");
     int r, rc = 0;
@@ -648,7 +658,8 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
         /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
          * then uses the (sid, type, id) index; the other order scans. */
         "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
-        "r.type = ?1 AND r.id = ?2 WHERE EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) AND "
+        "r.type = ?1 AND r.id = ?2 WHERE EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
+        "AND "
         "(EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid) OR EXISTS(SELECT 1 FROM set_adds a "
         "WHERE a.rid = r.rid) OR EXISTS(SELECT 1 FROM events e WHERE e.rid = r.rid)) "
         "ORDER BY p.space_id LIMIT 1",

@@ -78,8 +78,7 @@ int dc__sql_exec(dc__store *s, const char *sql, dc__err *err) {
 sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err) {
     sqlite3_stmt *st = s->q[which];
     if (!st) {
-        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-            SQLITE_OK) {
+        if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
             dc__sql_err(s, err, "storage: preparing a statement");
             return NULL;
         }
@@ -106,7 +105,8 @@ static int user_version(dc__store *s, int *v, dc__err *err) {
         if (n < 0)
             return dc__sql_err(s, err, "open");
         if (n > 0)
-            return dc__err_set(err, DC_ECORRUPT, "open: the file is an SQLite database but not a "
+            return dc__err_set(err, DC_ECORRUPT,
+                               "open: the file is an SQLite database but not a "
                                "drivercore replica");
         return 0;
     }
@@ -123,8 +123,10 @@ static int migrate(dc__store *s, dc__err *err) {
     if ((rc = user_version(s, &v, err)))
         goto fail;
     if (v > LATEST) {
-        rc = dc__err_set(err, DC_EVERSION, "open: the replica has schema version %d, newer than "
-                         "this library's %d; upgrade drivercore", v, LATEST);
+        rc = dc__err_set(err, DC_EVERSION,
+                         "open: the replica has schema version %d, newer than "
+                         "this library's %d; upgrade drivercore",
+                         v, LATEST);
         goto fail;
     }
     for (int step = v + 1; step <= LATEST; step++) {
@@ -142,8 +144,7 @@ fail:
     return rc;
 }
 
-int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable,
-                   dc__err *err) {
+int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc__err *err) {
     *out = NULL;
     bool memory = strcmp(path, ":memory:") == 0;
     if (must_exist && !memory && access(path, F_OK) != 0)
@@ -166,8 +167,9 @@ int dc__store_open(dc__store **out, const char *path, bool must_exist, bool dura
     int v;
     if ((rc = user_version(s, &v, err)))
         goto fail;
-    if ((rc = dc__sql_exec(s, durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                      : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    if ((rc = dc__sql_exec(s,
+                           durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                            err)) ||
         (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
         goto fail;

@@ -13,11 +13,10 @@
 
 /* ---- identity and clock ---- */
 
-int dc__store_identity_load(dc__store *s, dc__identity *id, char *name, size_t cap,
-                            dc__err *err) {
+int dc__store_identity_load(dc__store *s, dc__identity *id, char *name, size_t cap, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT sign_pk, sign_sk, box_pk, box_sk, name FROM identity",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT sign_pk, sign_sk, box_pk, box_sk, name FROM identity", -1,
+                           &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "identity");
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
@@ -40,11 +39,10 @@ int dc__store_identity_load(dc__store *s, dc__identity *id, char *name, size_t c
     return 0;
 }
 
-int dc__store_identity_save(dc__store *s, const dc__identity *id, const char *name,
-                            dc__err *err) {
+int dc__store_identity_save(dc__store *s, const dc__identity *id, const char *name, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO identity VALUES(1, ?, ?, ?, ?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO identity VALUES(1, ?, ?, ?, ?, ?)", -1, &st, NULL) !=
+        SQLITE_OK)
         return dc__sql_err(s, err, "identity");
     sqlite3_bind_blob(st, 1, id->sign_pk, 32, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, id->sign_sk, 64, SQLITE_STATIC);
@@ -129,7 +127,8 @@ int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__
     sqlite3_stmt *st = dc__q(s, Q_SPACE_GET,
                              "SELECT sid, epoch, my_seq, EXISTS(SELECT 1 FROM space_keys k "
                              "WHERE k.sid = spaces.sid AND k.epoch = spaces.epoch) "
-                             "FROM spaces WHERE space_id = ?", err);
+                             "FROM spaces WHERE space_id = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
@@ -192,8 +191,10 @@ int dc__store_space_set_seq(dc__store *s, int64_t sid, uint64_t seq, dc__err *er
 int dc__store_key_put(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t key[32],
                       dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO space_keys(sid, epoch, key) "
-                                  "VALUES(?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR IGNORE INTO space_keys(sid, epoch, key) "
+                           "VALUES(?, ?, ?)",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "space keys");
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_int64(st, 2, epoch);
@@ -229,7 +230,8 @@ int dc__store_member_get(dc__store *s, int64_t sid, const uint8_t dev[32], dc__m
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = dc__q(s, Q_MEMBER_GET,
                              "SELECT m.role, m.ever_admin, m.ever_writer, m.box_pk FROM members m "
-                             "JOIN devices d ON d.did = m.did WHERE m.sid = ? AND d.pk = ?", err);
+                             "JOIN devices d ON d.did = m.did WHERE m.sid = ? AND d.pk = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -260,7 +262,8 @@ int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, d
      * by (hlc, author key); the ever_* flags are grow-only. */
     sqlite3_stmt *st = dc__q(s, Q_MEMBER_PK,
                              "SELECT m.hlc, d.pk FROM members m JOIN devices d ON d.did = m.by_did "
-                             "WHERE m.sid = ? AND m.did = ?", err);
+                             "WHERE m.sid = ? AND m.did = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -286,7 +289,8 @@ int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, d
                "box_pk = CASE WHEN ?10 THEN excluded.box_pk ELSE box_pk END, "
                "name = CASE WHEN ?10 THEN excluded.name ELSE name END, "
                "hlc = CASE WHEN ?10 THEN excluded.hlc ELSE hlc END, "
-               "by_did = CASE WHEN ?10 THEN excluded.by_did ELSE by_did END", err);
+               "by_did = CASE WHEN ?10 THEN excluded.by_did ELSE by_did END",
+               err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -308,8 +312,8 @@ int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, d
 
 int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_t seq,
                           uint8_t id[32], dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_CHANGE_FIND,
-                             "SELECT cid FROM changes WHERE sid = ? AND author = ? AND seq = ?", err);
+    sqlite3_stmt *st = dc__q(
+        s, Q_CHANGE_FIND, "SELECT cid FROM changes WHERE sid = ? AND author = ? AND seq = ?", err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -329,9 +333,11 @@ int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_
 
 int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
                          int64_t author_did, int state, dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_CHANGE_PUT,
-                             "INSERT INTO changes(sid, hlc, hlc_max, cid, author, seq, kind, state, "
-                             "env) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
+    sqlite3_stmt *st =
+        dc__q(s, Q_CHANGE_PUT,
+              "INSERT INTO changes(sid, hlc, hlc_max, cid, author, seq, kind, state, "
+              "env) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -357,8 +363,9 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
     /* Collect the row numbers first: fn changes the state column, and a
      * SELECT must not step over rows that are being updated under it. */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT cno FROM changes WHERE state = ?1 AND hlc_max <= ?2 "
-                                  "AND (?3 = 0 OR sid = ?3) ORDER BY sid, hlc, cid",
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT cno FROM changes WHERE state = ?1 AND hlc_max <= ?2 "
+                           "AND (?3 = 0 OR sid = ?3) ORDER BY sid, hlc, cid",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "change log");
     sqlite3_bind_int(st, 1, state);
@@ -455,8 +462,10 @@ int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err
 
 int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT hlc, cid FROM changes WHERE sid = ? AND state <> 3 "
-                                  "ORDER BY hlc, cid", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT hlc, cid FROM changes WHERE sid = ? AND state <> 3 "
+                           "ORDER BY hlc, cid",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "change log");
     sqlite3_bind_int64(st, 1, sid);
     int r, rc = 0;
@@ -475,8 +484,10 @@ int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user,
 
 int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_t hlc,
                               const uint8_t id[32], dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_ENV_BY_ITEM, "SELECT env FROM changes WHERE sid = ? AND "
-                                               "hlc = ? AND cid = ?", err);
+    sqlite3_stmt *st = dc__q(s, Q_ENV_BY_ITEM,
+                             "SELECT env FROM changes WHERE sid = ? AND "
+                             "hlc = ? AND cid = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
@@ -484,8 +495,7 @@ int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_
     sqlite3_bind_blob(st, 3, id, 32, SQLITE_STATIC);
     int r = sqlite3_step(st), rc;
     if (r == SQLITE_ROW)
-        rc = dc__bundle_add(bundle, sqlite3_column_blob(st, 0),
-                            (size_t)sqlite3_column_bytes(st, 0))
+        rc = dc__bundle_add(bundle, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))
                  ? dc__err_set(err, DC_ENOMEM, "sync: out of memory")
                  : 0;
     else if (r == SQLITE_DONE)
@@ -563,10 +573,12 @@ int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) 
     /* meta key "acked:<space hex>" = the last sequence number the relay is
      * known to hold durably (meta is a key/value table: no schema change). */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) SELECT 'acked:' || "
-                                  "lower(hex(space_id)), max(?2, coalesce((SELECT value FROM meta "
-                                  "WHERE key = 'acked:' || lower(hex(space_id))), 0)) FROM spaces "
-                                  "WHERE sid = ?1", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO meta(key, value) SELECT 'acked:' || "
+                           "lower(hex(space_id)), max(?2, coalesce((SELECT value FROM meta "
+                           "WHERE key = 'acked:' || lower(hex(space_id))), 0)) FROM spaces "
+                           "WHERE sid = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "meta");
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_int64(st, 2, (int64_t)seq);
@@ -578,9 +590,11 @@ int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) 
 int dc__store_space_devices(dc__store *s, const uint8_t space[16], dc__device_fn fn, void *user,
                             dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT d.pk FROM spaces p JOIN members m ON m.sid = p.sid "
-                                  "JOIN devices d ON d.did = m.did WHERE p.space_id = ? AND "
-                                  "m.role > 0 ORDER BY d.pk", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT d.pk FROM spaces p JOIN members m ON m.sid = p.sid "
+                           "JOIN devices d ON d.did = m.did WHERE p.space_id = ? AND "
+                           "m.role > 0 ORDER BY d.pk",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "members");
     sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
     int r, rc = 0;

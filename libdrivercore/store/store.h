@@ -15,8 +15,7 @@
 
 typedef struct dc__store dc__store;
 
-int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable,
-                   dc__err *err);
+int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc__err *err);
 void dc__store_close(dc__store *s);
 
 /* One SQLite write transaction (BEGIN IMMEDIATE ... COMMIT). */
@@ -45,9 +44,9 @@ int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *
 typedef struct dc__space {
     int64_t sid;
     uint8_t id[16];
-    uint32_t epoch;     /* current key epoch */
-    uint64_t my_seq;    /* last sequence number this device used here */
-    bool has_key;       /* we hold the key of `epoch` */
+    uint32_t epoch;  /* current key epoch */
+    uint64_t my_seq; /* last sequence number this device used here */
+    bool has_key;    /* we hold the key of `epoch` */
 } dc__space;
 
 /* Called with the 16-byte id of a space; non-zero stops the walk. */
@@ -68,9 +67,9 @@ int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err)
 
 /* ---- membership ---- */
 typedef struct dc__member {
-    int role;        /* current role (0: not a member) */
-    bool ever_admin; /* was ever validly granted admin: may grant */
-    bool ever_writer;/* was ever validly granted member or admin: may write */
+    int role;         /* current role (0: not a member) */
+    bool ever_admin;  /* was ever validly granted admin: may grant */
+    bool ever_writer; /* was ever validly granted member or admin: may write */
     uint8_t box_pk[32];
 } dc__member;
 
@@ -146,15 +145,15 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
                             uint32_t *ntags, dc__err *err);
 
 /* Record (space hex, type, id) of a touched rid, for observers. */
-int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type,
-                          dc_buf *id, dc__err *err);
+int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type, dc_buf *id,
+                          dc__err *err);
 
 /* ---- reads (store/query.c) ---- */
 int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err);
-int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *type,
-                          const char *id, dc__err *err);
-int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type,
-                        const char *field, const dc__value *v, dc__err *err);
+int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *id,
+                          dc__err *err);
+int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *field,
+                        const dc__value *v, dc__err *err);
 int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err);
 
 /* A live record as the model layer reads it: register values, then one

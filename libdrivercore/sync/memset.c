@@ -72,7 +72,7 @@ static int refresh(dc__recon_memset *m) {
         if (w == 0 || dc__recon_item_cmp(&m->items[w - 1], &m->items[r]) != 0)
             m->items[w++] = m->items[r];
     m->n = w;
-    uint8_t (*prefix)[32] = dc__realloc(m->prefix, (m->n + 1) * sizeof *prefix);
+    uint8_t(*prefix)[32] = dc__realloc(m->prefix, (m->n + 1) * sizeof *prefix);
     if (!prefix)
         return DC_ENOMEM;
     m->prefix = prefix;

@@ -159,10 +159,10 @@ typedef struct list {
 typedef struct in_range {
     dc__recon_bound hi;
     int mode;
-    const uint8_t *fp;      /* MODE_FP */
-    uint64_t count;         /* MODE_IDLIST entries; MODE_REPLY listed count */
-    const uint8_t *data;    /* IDLIST entries; REPLY bitmap */
-    uint64_t extras;        /* MODE_REPLY */
+    const uint8_t *fp;        /* MODE_FP */
+    uint64_t count;           /* MODE_IDLIST entries; MODE_REPLY listed count */
+    const uint8_t *data;      /* IDLIST entries; REPLY bitmap */
+    uint64_t extras;          /* MODE_REPLY */
     const uint8_t *extra_ids; /* MODE_REPLY in full-id mode */
 } in_range;
 
@@ -382,8 +382,8 @@ static int put_bound(dc__recon *s, dc_buf *b, const dc__recon_bound *hi, int mod
 /* Starts a non-skip range [lo, hi): a Skip range first if the output's last
  * range ended below lo (skips are written lazily, so runs of them merge and
  * trailing ones cost nothing). */
-static int open_range(dc__recon *s, dc_buf *b, const dc__recon_bound *lo,
-                      const dc__recon_bound *hi, int mode) {
+static int open_range(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const dc__recon_bound *hi,
+                      int mode) {
     int rc = 0;
     if (mode == MODE_FP || mode == MODE_IDLIST)
         s->out_asks = true;
@@ -419,8 +419,8 @@ static void entry_of(const dc__recon *s, uint8_t *out, const uint8_t id[32]) {
     if (s->id_bytes == DC_RECON_ID_SIZE)
         memcpy(out, id, DC_RECON_ID_SIZE);
     else
-        crypto_generichash_blake2b_salt_personal(out, s->id_bytes, id, DC_RECON_ID_SIZE,
-                                                 s->salt, 16, NULL, PERSONAL_ID);
+        crypto_generichash_blake2b_salt_personal(out, s->id_bytes, id, DC_RECON_ID_SIZE, s->salt,
+                                                 16, NULL, PERSONAL_ID);
 }
 
 static int rank_of(dc__recon *s, const dc__recon_bound *b, size_t *out) {
@@ -468,8 +468,8 @@ static void bound_between(const dc__recon_bound *prev, const dc__recon_item *a,
 }
 
 /* Writes a Fingerprint range over our items in [lo, hi). */
-static int emit_fp(dc__recon *s, dc_buf *b, const dc__recon_bound *lo,
-                   const dc__recon_bound *hi, size_t rlo, size_t rhi) {
+static int emit_fp(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const dc__recon_bound *hi,
+                   size_t rlo, size_t rhi) {
     uint8_t fp[16];
     int rc = fingerprint(s, rlo, rhi, fp);
     if (rc == 0)
@@ -508,8 +508,8 @@ static int emit_idlist(dc__recon *s, dc_buf *b, const dc__recon_bound *lo,
 
 /* Splits our items of [lo, hi) (ranks [rlo, rhi), at least `parts` of them)
  * into `parts` ranges of nearly equal counts, each as a Fingerprint. */
-static int emit_split(dc__recon *s, dc_buf *b, const dc__recon_bound *lo,
-                      const dc__recon_bound *hi, size_t rlo, size_t rhi, unsigned parts) {
+static int emit_split(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const dc__recon_bound *hi,
+                      size_t rlo, size_t rhi, unsigned parts) {
     size_t c = rhi - rlo;
     if (parts > c)
         parts = (unsigned)(c ? c : 1);
@@ -543,8 +543,8 @@ static int emit_split(dc__recon *s, dc_buf *b, const dc__recon_bound *lo,
 
 /* ---------------------------------------------------------------- reading */
 
-static int get_bound(dc__recon *s, reader *r, const dc__recon_bound *prev,
-                     dc__recon_bound *out, int *mode) {
+static int get_bound(dc__recon *s, reader *r, const dc__recon_bound *prev, dc__recon_bound *out,
+                     int *mode) {
     uint64_t v;
     memset(out, 0, sizeof *out);
     if (!get_varint(r, &v))
@@ -611,23 +611,26 @@ static int parse(dc__recon *s, const uint8_t *p, size_t n, bool *asks) {
         return fail(s, DC_ECORRUPT, "message version 0 is not valid");
     if (p[2] > VERSION)
         return fail(s, DC_EVERSION,
-                    "message version %u is newer than this library's %u; upgrade drivercore",
-                    p[2], VERSION);
+                    "message version %u is newer than this library's %u; upgrade drivercore", p[2],
+                    VERSION);
     if (p[3] & ~FLAG_OPENING)
         return fail(s, DC_ECORRUPT, "reserved flag bits 0x%02x are set", p[3] & ~FLAG_OPENING);
     bool opening = p[3] & FLAG_OPENING;
     reader r = {p, n, HEADER_SIZE};
     bool want_opening = s->role == DC_RECON_RESPONDER && s->state == S_NEW;
     if (opening != want_opening)
-        return fail(s, DC_ECORRUPT, want_opening ? "the first message lacks the opening"
-                                                 : "an opening arrived mid-session");
+        return fail(s, DC_ECORRUPT,
+                    want_opening ? "the first message lacks the opening"
+                                 : "an opening arrived mid-session");
     if (opening) {
         const uint8_t *o = get_bytes(&r, OPENING_SIZE);
         if (!o)
             return fail(s, DC_ECORRUPT, "truncated opening");
         if (o[0] < 8 || o[0] > 32 || o[1] < 8 || o[1] > 16)
-            return fail(s, DC_ECORRUPT, "opening asks for %u-byte ids and %u-byte fingerprints "
-                        "(allowed: 8..32 and 8..16)", o[0], o[1]);
+            return fail(s, DC_ECORRUPT,
+                        "opening asks for %u-byte ids and %u-byte fingerprints "
+                        "(allowed: 8..32 and 8..16)",
+                        o[0], o[1]);
         s->id_bytes = o[0];
         s->fp_bytes = o[1];
         memcpy(s->salt, o + 2, 16);
@@ -644,8 +647,7 @@ static int parse(dc__recon *s, const uint8_t *p, size_t n, bool *asks) {
         if (bound_cmp(&x.hi, &prev) <= 0)
             return fail(s, DC_ECORRUPT, "range %zu does not end above the previous one", s->nin);
         switch (x.mode) {
-        case MODE_SKIP:
-            break;
+        case MODE_SKIP: break;
         case MODE_FP:
             if (!(x.fp = get_bytes(&r, s->fp_bytes)))
                 return fail(s, DC_ECORRUPT, "truncated fingerprint in range %zu", s->nin);
@@ -658,8 +660,7 @@ static int parse(dc__recon *s, const uint8_t *p, size_t n, bool *asks) {
             break;
         case MODE_REPLY: {
             if (!get_varint(&r, &x.count) || x.count > (uint64_t)(r.n - r.off) * 8)
-                return fail(s, DC_ECORRUPT, "reply of range %zu is truncated or malformed",
-                            s->nin);
+                return fail(s, DC_ECORRUPT, "reply of range %zu is truncated or malformed", s->nin);
             size_t bm = (size_t)((x.count + 7) / 8);
             x.data = get_bytes(&r, bm);
             if (!x.data)
@@ -686,8 +687,10 @@ static int parse(dc__recon *s, const uint8_t *p, size_t n, bool *asks) {
             return rc;
     }
     if (prev.ts != DC_RECON_TS_INF)
-        return fail(s, DC_ECORRUPT, "message ends before its last range reaches the top "
-                    "bound: truncated? (%zu bytes)", n);
+        return fail(s, DC_ECORRUPT,
+                    "message ends before its last range reaches the top "
+                    "bound: truncated? (%zu bytes)",
+                    n);
     return 0;
 }
 
@@ -898,9 +901,10 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
     *done = false;
     bool first = s->role == DC_RECON_RESPONDER && s->state == S_NEW;
     if (!first && s->state != S_WAIT)
-        return fail(s, DC_EMISUSE, s->state == S_DONE ? "the session is already complete"
-                                   : s->state == S_FAILED ? "the session failed; start a new one"
-                                                          : "the initiator must call start first");
+        return fail(s, DC_EMISUSE,
+                    s->state == S_DONE     ? "the session is already complete"
+                    : s->state == S_FAILED ? "the session failed; start a new one"
+                                           : "the initiator must call start first");
     bool asks;
     int rc = parse(s, p, n, &asks);
     if (rc != 0)
@@ -1014,7 +1018,8 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
     if (out->size > s->o.max_message)
         return fail(s, DC_ETOOBIG,
                     "the peer's message is too fragmented to answer within %zu bytes; "
-                    "start a new session", s->o.max_message);
+                    "start a new session",
+                    s->o.max_message);
     if (!s->out_asks) {
         /* We ask nothing back: once this message (replies, or just the
          * header and one Skip to the top bound, which says "settled") is

@@ -112,18 +112,18 @@ enum {
 typedef int (*dc__recon_found_fn)(void *user, int kind, const dc__recon_item *it);
 
 typedef struct dc__recon_options {
-    unsigned int version;     /* DC_RECON_OPTIONS_VERSION */
-    unsigned int buckets;     /* ranges a differing range splits into: 2..64 */
+    unsigned int version;       /* DC_RECON_OPTIONS_VERSION */
+    unsigned int buckets;       /* ranges a differing range splits into: 2..64 */
     unsigned int first_buckets; /* ranges of the initiator's first message: 1..64 */
-    unsigned int idlist_max;  /* a differing range of at most this many of our
-                                 items is sent as an id list: 1..1024 */
-    unsigned int id_bytes;    /* bytes per id in id lists (initiator): 8..32;
-                                 32 sends the ids themselves and makes the
-                                 NEED findings carry ids; below 32 sends salted
-                                 hashes of that length and NEED is a count */
-    unsigned int fp_bytes;    /* bytes of a range fingerprint (initiator): 8..16 */
-    size_t max_message;       /* cap on a message, both ways: 16 KiB..64 MiB */
-    const uint8_t *salt;      /* 16 bytes (initiator), or NULL for random */
+    unsigned int idlist_max;    /* a differing range of at most this many of our
+                                   items is sent as an id list: 1..1024 */
+    unsigned int id_bytes;      /* bytes per id in id lists (initiator): 8..32;
+                                   32 sends the ids themselves and makes the
+                                   NEED findings carry ids; below 32 sends salted
+                                   hashes of that length and NEED is a count */
+    unsigned int fp_bytes;      /* bytes of a range fingerprint (initiator): 8..16 */
+    size_t max_message;         /* cap on a message, both ways: 16 KiB..64 MiB */
+    const uint8_t *salt;        /* 16 bytes (initiator), or NULL for random */
     dc__recon_found_fn on_found;
     void *on_found_user;
 } dc__recon_options;
@@ -134,8 +134,8 @@ typedef struct dc__recon_options {
  * to 32 items with 8-byte salted entries, 12-byte salted fingerprints — the
  * smallest figures that meet DESIGN.md's reconcile targets at 1,000,000
  * items (bench/reconcile.c prints them). */
-#define DC_RECON_OPTIONS_INIT \
-    {DC_RECON_OPTIONS_VERSION, 8, 8, 32, 8, 12, DC_RECON_MAX_MESSAGE_DEFAULT, NULL, NULL, NULL}
+#define DC_RECON_OPTIONS_INIT                                                                      \
+    { DC_RECON_OPTIONS_VERSION, 8, 8, 32, 8, 12, DC_RECON_MAX_MESSAGE_DEFAULT, NULL, NULL, NULL }
 
 typedef struct dc__recon dc__recon;
 

@@ -54,8 +54,7 @@ typedef struct scenario {
 
 /* n common items about 30 s apart, plus da items only A has and db only B
  * has, placed by layout. */
-static void scenario_make(scenario *sc, size_t n, size_t da, size_t db, int layout,
-                          uint64_t seed) {
+static void scenario_make(scenario *sc, size_t n, size_t da, size_t db, int layout, uint64_t seed) {
     g_rng = seed;
     memset(sc, 0, sizeof *sc);
     assert_int_equal(dc__recon_memset_new(&sc->a), 0);
@@ -78,17 +77,10 @@ static void scenario_make(scenario *sc, size_t n, size_t da, size_t db, int layo
             tail += 1 + rnd() % 60000;
             t = tail;
             break;
-        case LAYOUT_FIRST:
-            t = BASE_MS - 1 - k;
-            break;
-        case LAYOUT_MIDDLE:
-            t = BASE_MS + (end - BASE_MS) / 2 + k;
-            break;
-        case LAYOUT_LAST:
-            t = end + 1 + k;
-            break;
-        default:
-            t = BASE_MS + rnd() % (end - BASE_MS + 1);
+        case LAYOUT_FIRST: t = BASE_MS - 1 - k; break;
+        case LAYOUT_MIDDLE: t = BASE_MS + (end - BASE_MS) / 2 + k; break;
+        case LAYOUT_LAST: t = end + 1 + k; break;
+        default: t = BASE_MS + rnd() % (end - BASE_MS + 1);
         }
         make_item(it, t);
     }
@@ -184,8 +176,8 @@ static int cmp_id(const void *x, const void *y) {
 }
 
 /* The findings `got` (n of them) must be exactly `want` (m of them). */
-static void expect_items(const dc__recon_item *got, size_t n, const dc__recon_item *want,
-                         size_t m, bool ids_only) {
+static void expect_items(const dc__recon_item *got, size_t n, const dc__recon_item *want, size_t m,
+                         bool ids_only) {
     assert_int_equal(n, m);
     if (n == 0)
         return;
@@ -230,8 +222,8 @@ static void expect_exact(const run *r, const scenario *sc, bool full_ids) {
 }
 
 static void report(const char *name, const run *r) {
-    printf("# recon %-28s messages=%zu round_trips=%zu bytes=%zu largest=%zu\n", name,
-           r->messages, (r->messages + 1) / 2, r->bytes, r->largest);
+    printf("# recon %-28s messages=%zu round_trips=%zu bytes=%zu largest=%zu\n", name, r->messages,
+           (r->messages + 1) / 2, r->bytes, r->largest);
 }
 
 /* One scenario through one session, checked. */
@@ -303,7 +295,9 @@ static void test_d1(void **state) {
     static const struct {
         const char *name;
         int layout;
-    } at[] = {{"d1 first", LAYOUT_FIRST}, {"d1 middle", LAYOUT_MIDDLE}, {"d1 last", LAYOUT_LAST},
+    } at[] = {{"d1 first", LAYOUT_FIRST},
+              {"d1 middle", LAYOUT_MIDDLE},
+              {"d1 last", LAYOUT_LAST},
               {"d1 scattered", LAYOUT_SCATTERED}};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         run r = check_case(at[i].name, N_UNIT, 1, 0, at[i].layout, NULL);
@@ -444,7 +438,8 @@ static void test_resume(void **state) {
         v = dc__recon_sends(r2.b, &n);
         expect_items(v, n, rb, nrb, false);
         printf("# recon resume after %zu messages: moved %zu+%zu, second session %zu bytes "
-               "(whole session %zu)\n", cuts[c], na, nb, r2.bytes, full_bytes);
+               "(whole session %zu)\n",
+               cuts[c], na, nb, r2.bytes, full_bytes);
         run_free(&r2);
         free(ra);
         free(rb);

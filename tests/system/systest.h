@@ -40,27 +40,26 @@ static ST_UNUSED void st_die(const char *file, int line, const char *fmt, ...) {
 }
 
 #define ST_FAIL(...) st_die(__FILE__, __LINE__, __VA_ARGS__)
-#define ST_CHECK(cond)                                                 \
-    do {                                                               \
-        if (!(cond))                                                   \
-            st_die(__FILE__, __LINE__, "check failed: %s", #cond);     \
+#define ST_CHECK(cond)                                                                             \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            st_die(__FILE__, __LINE__, "check failed: %s", #cond);                                 \
     } while (0)
 /* A drivercore call that must succeed; r (may be NULL) gives the message. */
-#define ST_OK(r, call)                                                                   \
-    do {                                                                                 \
-        int st_rc_ = (call);                                                             \
-        if (st_rc_ != 0)                                                                 \
-            st_die(__FILE__, __LINE__, "%s returned %s: %s", #call,                      \
-                   dc_error_name(st_rc_),                                                \
-                   (r) ? dc_replica_errmsg(r) : dc_error_last());                        \
+#define ST_OK(r, call)                                                                             \
+    do {                                                                                           \
+        int st_rc_ = (call);                                                                       \
+        if (st_rc_ != 0)                                                                           \
+            st_die(__FILE__, __LINE__, "%s returned %s: %s", #call, dc_error_name(st_rc_),         \
+                   (r) ? dc_replica_errmsg(r) : dc_error_last());                                  \
     } while (0)
 /* A call that must fail with exactly `want`. */
-#define ST_EXPECT(want, call)                                                            \
-    do {                                                                                 \
-        int st_rc_ = (call);                                                             \
-        if (st_rc_ != (want))                                                            \
-            st_die(__FILE__, __LINE__, "%s returned %s, expected %s", #call,             \
-                   dc_error_name(st_rc_), dc_error_name(want));                          \
+#define ST_EXPECT(want, call)                                                                      \
+    do {                                                                                           \
+        int st_rc_ = (call);                                                                       \
+        if (st_rc_ != (want))                                                                      \
+            st_die(__FILE__, __LINE__, "%s returned %s, expected %s", #call,                       \
+                   dc_error_name(st_rc_), dc_error_name(want));                                    \
     } while (0)
 
 /* ---- temporary directories ---- */
@@ -127,10 +126,14 @@ static ST_UNUSED uint64_t st_next(st_rng *r) {
 }
 
 /* Uniform in [0, n). */
-static ST_UNUSED uint64_t st_below(st_rng *r, uint64_t n) { return n ? st_next(r) % n : 0; }
+static ST_UNUSED uint64_t st_below(st_rng *r, uint64_t n) {
+    return n ? st_next(r) % n : 0;
+}
 
 /* True with probability pct/100. */
-static ST_UNUSED int st_chance(st_rng *r, unsigned pct) { return st_below(r, 100) < pct; }
+static ST_UNUSED int st_chance(st_rng *r, unsigned pct) {
+    return st_below(r, 100) < pct;
+}
 
 /* ---- pinned clocks ---- */
 
@@ -138,7 +141,9 @@ typedef struct st_clock {
     int64_t now_ms;
 } st_clock;
 
-static ST_UNUSED int64_t st_clock_fn(void *user) { return ((st_clock *)user)->now_ms; }
+static ST_UNUSED int64_t st_clock_fn(void *user) {
+    return ((st_clock *)user)->now_ms;
+}
 
 static ST_UNUSED dc_replica *st_open(const char *path, const char *name, st_clock *clock) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;

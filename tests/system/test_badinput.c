@@ -166,9 +166,9 @@ static uint32_t load_key(const char *path, const uint8_t sid[16], uint8_t key[32
 
 /* Seals a one-op change (set truck/forged.f = value) as `id`, with an
  * arbitrary body if `body` is given.  hlc_ms is the stamp's wall time. */
-static void forge_change(dc_buf *out, const dc__identity *id, const uint8_t sid[16],
-                         uint32_t epoch, const uint8_t key[32], uint64_t seq, int64_t hlc_ms,
-                         const char *value, const dc_buf *body, int comp) {
+static void forge_change(dc_buf *out, const dc__identity *id, const uint8_t sid[16], uint32_t epoch,
+                         const uint8_t key[32], uint64_t seq, int64_t hlc_ms, const char *value,
+                         const dc_buf *body, int comp) {
     dc_buf plain = DC_BUF_INIT;
     dc__err err;
     if (!body) {
@@ -342,8 +342,8 @@ static void bad_flipped_rehashed(env *w) {
     dc_buf_dispose(&b);
 }
 
-static void bad_oversized(env *w, const dc__identity *bid, const uint8_t key[32],
-                          uint32_t epoch, uint64_t bseq) {
+static void bad_oversized(env *w, const dc__identity *bid, const uint8_t key[32], uint32_t epoch,
+                          uint64_t bseq) {
     envs v;
     split(&v, &w->valid);
     dc_buf b = DC_BUF_INIT;
@@ -364,7 +364,8 @@ static void bad_oversized(env *w, const dc__identity *bid, const uint8_t key[32]
     dc__store_be32(e.ptr + 84, 0x7fffffff);
     const dc_buf *list[] = {&v.e[0], &e, NULL};
     bundle_of(&b, list);
-    refuse(w, b.ptr, b.size, CODES(DC_ECORRUPT, DC_ETOOBIG), "envelope 2", "a payload length "
+    refuse(w, b.ptr, b.size, CODES(DC_ECORRUPT, DC_ETOOBIG), "envelope 2",
+           "a payload length "
            "overrunning its envelope");
     /* A decompression bomb signed by a real member with the real key:
      * 65 MB of zeros in a frame of a few kB.  Decompression must stop at
@@ -417,7 +418,8 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     l2[k++] = &e;
     l2[k] = NULL;
     bundle_of(&b, l2);
-    refuse(w, b.ptr, b.size, CODES(DC_EDENIED), "envelope", "the valid bundle plus a "
+    refuse(w, b.ptr, b.size, CODES(DC_EDENIED), "envelope",
+           "the valid bundle plus a "
            "non-member's change");
 
     /* 2. B's last change re-signed: its header rewritten to name E as the
@@ -443,7 +445,8 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     crypto_sign_detached(r.ptr + DC_ENV_HEADER_SIZE + h.payload_len, NULL, r.ptr,
                          DC_ENV_HEADER_SIZE + h.payload_len, eid->sign_sk);
     bundle_of(&b, l3);
-    refuse(w, b.ptr, b.size, CODES(DC_EBADSIG), "envelope 1", "a change signed by a device "
+    refuse(w, b.ptr, b.size, CODES(DC_EBADSIG), "envelope 1",
+           "a change signed by a device "
            "other than its author");
     /* 4. A version-2 envelope among valid ones. */
     dc__buf_clear(&r);
@@ -493,10 +496,10 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     uint8_t bkey[32];
     uint32_t bepoch = load_key(w->pb, w->sid, bkey);
     uint64_t bseq = max_seq(&v, bid->sign_pk);
-    forge_change(&e, bid, w->sid, bepoch, bkey, bseq, T0, "a second change, same number",
-                 NULL, 0);
+    forge_change(&e, bid, w->sid, bepoch, bkey, bseq, T0, "a second change, same number", NULL, 0);
     bundle_of(&b, l2); /* the valid bundle, then the impostor */
-    refuse(w, b.ptr, b.size, CODES(DC_ECONFLICT), "envelope", "two changes with one sequence "
+    refuse(w, b.ptr, b.size, CODES(DC_ECONFLICT), "envelope",
+           "two changes with one sequence "
            "number");
     sodium_memzero(bkey, sizeof bkey);
 
@@ -557,7 +560,8 @@ static void bad_held_poison(env *w, const uint8_t key[32], uint32_t epoch, dc_re
     if (rc2 != 0)
         ST_FAIL("%s: after a broken change was held and its time came, a valid bundle no "
                 "longer imports: %s: %s (one bad change from a member blocks every later "
-                "import)", victim_name, dc_error_name(rc2), dc_replica_errmsg(victim));
+                "import)",
+                victim_name, dc_error_name(rc2), dc_replica_errmsg(victim));
     /* The broken change is not shown, and nothing waits any more. */
     char *d = st_dump(victim), *st = st_status(victim);
     if (strstr(d, "\"poison\""))
@@ -595,8 +599,8 @@ static void bad_opaque_poison(env *w, const uint8_t key[32], uint32_t epoch) {
     const dc_buf *l[] = {&e, NULL};
     bundle_of(&b, l);
     int rc = dc_bundle_import(w->e, b.ptr, b.size, &report);
-    printf("  a broken change kept opaque (no key yet): import returned %s %s\n",
-           dc_error_name(rc), rc ? dc_replica_errmsg(w->e) : (char *)report.ptr);
+    printf("  a broken change kept opaque (no key yet): import returned %s %s\n", dc_error_name(rc),
+           rc ? dc_replica_errmsg(w->e) : (char *)report.ptr);
     char *ce = card_of(w->e);
     ST_OK(w->a, dc_space_add(w->a, w->space, ce, DC_ROLE_MEMBER));
     free(ce);
@@ -604,7 +608,8 @@ static void bad_opaque_poison(env *w, const uint8_t key[32], uint32_t epoch) {
     rc = dc_bundle_import(w->e, b.ptr, b.size, &report);
     if (rc != 0)
         ST_FAIL("E: the bundle that brings the key does not import once a broken opaque "
-                "change is stored: %s: %s", dc_error_name(rc), dc_replica_errmsg(w->e));
+                "change is stored: %s: %s",
+                dc_error_name(rc), dc_replica_errmsg(w->e));
     char *da = st_dump(w->a), *de = st_dump(w->e);
     if (strstr(de, "poison") || strstr(de, "not a change"))
         ST_FAIL("E: the broken change shows: %s", de);
@@ -665,14 +670,14 @@ static void good_and_replay(env *w) {
 static int g_soft_failures;
 /* A check whose failure is reported and fails the run at the end, so one
  * run lists all of them. */
-#define SOFT_EXPECT(want, call)                                                          \
-    do {                                                                                 \
-        int st_rc_ = (call);                                                             \
-        if (st_rc_ != (want)) {                                                          \
-            fprintf(stderr, "%s:%d: FAILED: %s returned %s, expected %s\n", __FILE__,    \
-                    __LINE__, #call, dc_error_name(st_rc_), dc_error_name(want));        \
-            g_soft_failures++;                                                           \
-        }                                                                                \
+#define SOFT_EXPECT(want, call)                                                                    \
+    do {                                                                                           \
+        int st_rc_ = (call);                                                                       \
+        if (st_rc_ != (want)) {                                                                    \
+            fprintf(stderr, "%s:%d: FAILED: %s returned %s, expected %s\n", __FILE__, __LINE__,    \
+                    #call, dc_error_name(st_rc_), dc_error_name(want));                            \
+            g_soft_failures++;                                                                     \
+        }                                                                                          \
     } while (0)
 
 static void misuse(env *w) {

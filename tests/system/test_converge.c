@@ -29,17 +29,16 @@
 #include "codec/codec.h"
 #include "systest.h"
 
-#define NREP 6      /* r0..r5 */
-#define NLATE 2     /* late replicas, synced only at the end */
-#define QMAX 48     /* messages in flight at most */
+#define NREP 6  /* r0..r5 */
+#define NLATE 2 /* late replicas, synced only at the end */
+#define QMAX 48 /* messages in flight at most */
 #define DAY_MS (86400LL * 1000)
 #define MIN_MS (60LL * 1000)
 
 static const int64_t T0 = INT64_C(1700000000000);
-static const int64_t OFFSET[NREP] = {0, 3 * MIN_MS, -7 * MIN_MS, 2 * DAY_MS, -40 * MIN_MS,
-                                     -DAY_MS};
-static const int ROLE[NREP] = {DC_ROLE_ADMIN, DC_ROLE_ADMIN, DC_ROLE_MEMBER, DC_ROLE_MEMBER,
-                               DC_ROLE_MEMBER, DC_ROLE_READER};
+static const int64_t OFFSET[NREP] = {0, 3 * MIN_MS, -7 * MIN_MS, 2 * DAY_MS, -40 * MIN_MS, -DAY_MS};
+static const int ROLE[NREP] = {DC_ROLE_ADMIN,  DC_ROLE_ADMIN,  DC_ROLE_MEMBER,
+                               DC_ROLE_MEMBER, DC_ROLE_MEMBER, DC_ROLE_READER};
 
 /* The pools random transactions draw from: small, so changes collide, with
  * multibyte UTF-8 in every kind of name. */
@@ -64,7 +63,7 @@ typedef struct world {
     st_clock clock[NREP + NLATE];
     dc_replica *r[NREP + NLATE];
     char space[64];
-    int64_t now; /* shared "true" time; each clock is now + its offset */
+    int64_t now;     /* shared "true" time; each clock is now + its offset */
     int group[NREP]; /* partition: replicas talk only within a group */
     msg q[QMAX];
     int nq;
@@ -92,8 +91,7 @@ typedef struct val {
 static val random_value(st_rng *g) {
     val v = {DC_NULL, 0, NULL};
     switch (st_below(g, 4)) {
-    case 0:
-        break;
+    case 0: break;
     case 1:
         v.kind = DC_BOOL;
         v.num = (int64_t)st_below(g, 2);
@@ -102,17 +100,18 @@ static val random_value(st_rng *g) {
         v.kind = DC_INT;
         v.num = INTS[st_below(g, N_(INTS))];
         break;
-    default:
-        v.kind = DC_STR;
-        v.str = STRS[st_below(g, N_(STRS))];
+    default: v.kind = DC_STR; v.str = STRS[st_below(g, N_(STRS))];
     }
     return v;
 }
 
 /* Set members: a few values of mixed kinds, so adds and removes meet. */
 static val random_member(st_rng *g) {
-    static const val pool[] = {{DC_STR, 0, "p"}, {DC_STR, 0, "q\xc3\xa9"}, {DC_INT, 1, NULL},
-                               {DC_INT, -7, NULL}, {DC_BOOL, 1, NULL}};
+    static const val pool[] = {{DC_STR, 0, "p"},
+                               {DC_STR, 0, "q\xc3\xa9"},
+                               {DC_INT, 1, NULL},
+                               {DC_INT, -7, NULL},
+                               {DC_BOOL, 1, NULL}};
     return pool[st_below(g, N_(pool))];
 }
 
@@ -128,15 +127,14 @@ static void random_txn(world *w, int ri) {
         unsigned pick = (unsigned)st_below(g, 100);
         if (pick < 40) {
             val v = random_value(g);
-            ST_OK(r, dc_txn_set(t, type, id, FIELDS[st_below(g, N_(FIELDS))], v.kind, v.num,
-                                v.str));
+            ST_OK(r,
+                  dc_txn_set(t, type, id, FIELDS[st_below(g, N_(FIELDS))], v.kind, v.num, v.str));
         } else if (pick < 60) {
             val v = random_member(g);
             ST_OK(r, dc_txn_add(t, type, id, SETS[st_below(g, N_(SETS))], v.kind, v.num, v.str));
         } else if (pick < 75) {
             val v = random_member(g);
-            ST_OK(r, dc_txn_remove(t, type, id, SETS[st_below(g, N_(SETS))], v.kind, v.num,
-                                   v.str));
+            ST_OK(r, dc_txn_remove(t, type, id, SETS[st_below(g, N_(SETS))], v.kind, v.num, v.str));
         } else if (pick < 98) {
             ST_OK(r, dc_txn_event(t, type, id));
             /* Distinct keys: a random subset of the pool, in pool order. */
@@ -340,8 +338,7 @@ static void setup(world *w) {
     for (int i = 1; i < NREP + NLATE; i++) {
         ST_OK(w->r[i], dc_replica_card(&b, w->r[i]));
         char *card = st_strdup_buf(&b);
-        ST_OK(w->r[0], dc_space_add(w->r[0], w->space, card,
-                                    i < NREP ? ROLE[i] : DC_ROLE_READER));
+        ST_OK(w->r[0], dc_space_add(w->r[0], w->space, card, i < NREP ? ROLE[i] : DC_ROLE_READER));
         free(card);
     }
     ST_OK(w->r[0], dc_bundle_export(&b, w->r[0], NULL));
@@ -502,7 +499,8 @@ int main(int argc, char **argv) {
     long long held_after = total_held(w, NREP);
     if (held_after != 0)
         ST_FAIL("%lld changes still held after every clock passed them (import must release "
-                "held changes)", held_after);
+                "held changes)",
+                held_after);
     for (int i = 0; i < NREP; i++) {
         uint64_t applied = 99;
         ST_OK(w->r[i], dc_replica_release_held(&applied, w->r[i]));

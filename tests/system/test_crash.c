@@ -62,8 +62,8 @@ static void child(const char *path, const char *space, int64_t start, int fd) {
         else
             dc_txn_rollback(t);
         if (rc != 0) {
-            fprintf(stderr, "child: transaction %lld: %s: %s\n", (long long)i,
-                    dc_error_name(rc), dc_replica_errmsg(r));
+            fprintf(stderr, "child: transaction %lld: %s: %s\n", (long long)i, dc_error_name(rc),
+                    dc_replica_errmsg(r));
             _exit(4);
         }
         uint32_t ack = (uint32_t)i;
@@ -116,8 +116,8 @@ static int64_t check_prefix(const char *path, const char *space, int64_t min_m, 
     }
     int64_t m = last + 1;
     if (m < min_m)
-        ST_FAIL("the replica went back: %lld transactions now, %lld before the kill",
-                (long long)m, (long long)min_m);
+        ST_FAIL("the replica went back: %lld transactions now, %lld before the kill", (long long)m,
+                (long long)min_m);
     if (max_ack >= m)
         ST_FAIL("transaction %lld was acknowledged but is lost (the replica holds %lld)",
                 (long long)max_ack, (long long)m);
@@ -128,7 +128,8 @@ static int64_t check_prefix(const char *path, const char *space, int64_t min_m, 
         if (i < m) {
             if (rc != 0)
                 ST_FAIL("record %s missing (%s) although counter says %lld: a transaction was "
-                        "torn", id, dc_error_name(rc), (long long)last);
+                        "torn",
+                        id, dc_error_name(rc), (long long)last);
             if (st_json_int((char *)b.ptr, "v") != i)
                 ST_FAIL("record %s holds %s", id, (char *)b.ptr);
         } else if (rc != DC_ENOTFOUND) {
@@ -143,14 +144,14 @@ static int64_t check_prefix(const char *path, const char *space, int64_t min_m, 
         for (const char *p = strstr((char *)b.ptr, "\"v\":"); p; p = strstr(p + 1, "\"v\":"))
             records++;
         if (records != m)
-            ST_FAIL("dc_record_list shows %lld records with a \"v\" field, expected %lld",
-                    records, (long long)m);
+            ST_FAIL("dc_record_list shows %lld records with a \"v\" field, expected %lld", records,
+                    (long long)m);
         /* The log holds one change per transaction (+ the space's own). */
         char *status = st_status(r);
         long long changes = st_json_sum(status, "changes");
         if (changes < m)
-            ST_FAIL("status counts %lld changes for %lld transactions: %s", changes,
-                    (long long)m, status);
+            ST_FAIL("status counts %lld changes for %lld transactions: %s", changes, (long long)m,
+                    status);
         free(status);
     }
     dc_buf_dispose(&b);
@@ -232,13 +233,14 @@ int main(int argc, char **argv) {
         if (m > expect_next)
             torn_candidates++;
         printf("round %d: killed after %lld ms; %ld acknowledged, %lld committed in this round "
-               "(%lld in all): exact prefix\n", round, (long long)wait, acks,
-               (long long)(m - before), (long long)m);
+               "(%lld in all): exact prefix\n",
+               round, (long long)wait, acks, (long long)(m - before), (long long)m);
     }
     if (rounds >= 4 && total_acks == 0)
         ST_FAIL("no transaction was ever acknowledged: the test did not exercise anything");
     printf("test_crash: OK (%d rounds, %lld transactions; in %d rounds the kill came between "
-           "commit and acknowledgement)\n", rounds, (long long)m, torn_candidates);
+           "commit and acknowledgement)\n",
+           rounds, (long long)m, torn_candidates);
     st_rmtree(dir);
     free(path);
     return 0;

@@ -81,16 +81,16 @@ typedef struct result {
     char msg[600];
 } result;
 
-#define STEP(name, r, call)                                                           \
-    do {                                                                              \
-        res->step = name;                                                             \
-        int rc_ = (call);                                                             \
-        if (rc_ != 0) {                                                               \
-            res->rc = rc_;                                                            \
-            snprintf(res->msg, sizeof res->msg, "%s",                                  \
-                     (r) ? dc_replica_errmsg(r) : dc_error_last());                   \
-            goto out;                                                                 \
-        }                                                                             \
+#define STEP(name, r, call)                                                                        \
+    do {                                                                                           \
+        res->step = name;                                                                          \
+        int rc_ = (call);                                                                          \
+        if (rc_ != 0) {                                                                            \
+            res->rc = rc_;                                                                         \
+            snprintf(res->msg, sizeof res->msg, "%s",                                              \
+                     (r) ? dc_replica_errmsg(r) : dc_error_last());                                \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
 static void scenario(const char *dir, result *res) {
@@ -133,8 +133,9 @@ static void scenario(const char *dir, result *res) {
     for (int i = 0; i < 20; i++) {
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
-        STEP("set 2", a, dc_txn_set(t, "row", id, "text", DC_STR, 0,
-                                    "the same words again and again, the same words again"));
+        STEP("set 2", a,
+             dc_txn_set(t, "row", id, "text", DC_STR, 0,
+                        "the same words again and again, the same words again"));
     }
     {
         dc_txn *tt = t;
@@ -150,8 +151,8 @@ static void scenario(const char *dir, result *res) {
     if (da.size != db.size || memcmp(da.ptr, db.ptr, da.size) != 0 ||
         !strstr((char *)db.ptr, "34 ABC 123") || !strstr((char *)db.ptr, "loaded"))
         ST_FAIL("the scenario completed (allocation %ld failed: %s) but the dumps are wrong:\n"
-                "A: %s\nB: %s", g.fail_at, g.failed ? "yes" : "no", (char *)da.ptr,
-                (char *)db.ptr);
+                "A: %s\nB: %s",
+                g.fail_at, g.failed ? "yes" : "no", (char *)da.ptr, (char *)db.ptr);
 out:
     dc_txn_rollback(t);
     dc_replica_close(a);
@@ -225,12 +226,16 @@ int main(int argc, char **argv) {
                         res.step, res.rc);
             /* Reported, and the run goes on so that one run lists them all. */
             if (!res.msg[0]) {
-                fprintf(stderr, "FAILED: allocation %ld failed: step '%s' returned %s without a "
-                        "message\n", n, res.step, dc_error_name(res.rc));
+                fprintf(stderr,
+                        "FAILED: allocation %ld failed: step '%s' returned %s without a "
+                        "message\n",
+                        n, res.step, dc_error_name(res.rc));
                 soft++;
             } else if (res.rc != DC_ENOMEM) {
-                fprintf(stderr, "note: allocation %ld failed: step '%s' returned %s, not "
-                        "DC_ENOMEM: %s\n", n, res.step, dc_error_name(res.rc), res.msg);
+                fprintf(stderr,
+                        "note: allocation %ld failed: step '%s' returned %s, not "
+                        "DC_ENOMEM: %s\n",
+                        n, res.step, dc_error_name(res.rc), res.msg);
             }
             errors++;
             codes[-res.rc < 32 ? -res.rc : 0]++;
@@ -241,8 +246,8 @@ int main(int argc, char **argv) {
             ST_FAIL("the allocation count does not converge (at %ld, reference %ld)", n, total);
     }
     printf("test_oom: %ld runs (every allocation%s): %ld ended in an error, %ld recovered and "
-           "completed; no leak, no crash\n", runs,
-           stride > 1 ? " up to 300, then a sample" : "", errors, recovered);
+           "completed; no leak, no crash\n",
+           runs, stride > 1 ? " up to 300, then a sample" : "", errors, recovered);
     printf("  errors by code:");
     for (int i = 1; i < 32; i++)
         if (codes[i])

@@ -50,36 +50,41 @@ static void test_hex_round_trip(void **state) {
 static void test_hex_rejects(void **state) {
     (void)state;
     uint8_t out[4];
-    assert_int_equal(dc__unhex(out, 4, "0011223"), DC_EINVAL);   /* too short (odd) */
-    assert_int_equal(dc__unhex(out, 4, "001122"), DC_EINVAL);    /* too short */
+    assert_int_equal(dc__unhex(out, 4, "0011223"), DC_EINVAL);    /* too short (odd) */
+    assert_int_equal(dc__unhex(out, 4, "001122"), DC_EINVAL);     /* too short */
     assert_int_equal(dc__unhex(out, 4, "0011223344"), DC_EINVAL); /* too long */
-    assert_int_equal(dc__unhex(out, 4, "001122 3"), DC_EINVAL);  /* space */
-    assert_int_equal(dc__unhex(out, 4, "00112g33"), DC_EINVAL);  /* not a digit */
+    assert_int_equal(dc__unhex(out, 4, "001122 3"), DC_EINVAL);   /* space */
+    assert_int_equal(dc__unhex(out, 4, "00112g33"), DC_EINVAL);   /* not a digit */
     assert_int_equal(dc__unhex(out, 4, "0x112233"), DC_EINVAL);
-    assert_int_equal(dc__unhex(out, 4, "\xc3\xa9" "112233"), DC_EINVAL);
+    assert_int_equal(dc__unhex(out, 4,
+                               "\xc3\xa9"
+                               "112233"),
+                     DC_EINVAL);
     assert_int_equal(dc__unhex(out, 4, NULL), DC_EINVAL);
     assert_int_equal(dc__unhex(out, 1, ""), DC_EINVAL);
 }
 
 /* ---- UTF-8 ---- */
 
-static bool valid(const char *s) { return dc__utf8_valid((const uint8_t *)s, strlen(s)); }
+static bool valid(const char *s) {
+    return dc__utf8_valid((const uint8_t *)s, strlen(s));
+}
 
 static void test_utf8_valid(void **state) {
     (void)state;
     assert_true(dc__utf8_valid((const uint8_t *)"", 0));
     assert_true(valid("plain ascii ~\x7f"));
-    assert_true(valid("\xc3\xa9"));                 /* é, 2 bytes */
-    assert_true(valid("\xc2\x80"));                 /* U+0080, smallest 2-byte */
-    assert_true(valid("\xdf\xbf"));                 /* U+07FF */
-    assert_true(valid("\xe0\xa0\x80"));             /* U+0800, smallest 3-byte */
-    assert_true(valid("\xe2\x82\xac"));             /* € */
-    assert_true(valid("\xed\x9f\xbf"));             /* U+D7FF, just below surrogates */
-    assert_true(valid("\xee\x80\x80"));             /* U+E000, just above */
-    assert_true(valid("\xef\xbf\xbf"));             /* U+FFFF */
-    assert_true(valid("\xf0\x90\x80\x80"));         /* U+10000, smallest 4-byte */
-    assert_true(valid("\xf0\x9f\x9a\x9a"));         /* 🚚 */
-    assert_true(valid("\xf4\x8f\xbf\xbf"));         /* U+10FFFF, the last code point */
+    assert_true(valid("\xc3\xa9"));         /* é, 2 bytes */
+    assert_true(valid("\xc2\x80"));         /* U+0080, smallest 2-byte */
+    assert_true(valid("\xdf\xbf"));         /* U+07FF */
+    assert_true(valid("\xe0\xa0\x80"));     /* U+0800, smallest 3-byte */
+    assert_true(valid("\xe2\x82\xac"));     /* € */
+    assert_true(valid("\xed\x9f\xbf"));     /* U+D7FF, just below surrogates */
+    assert_true(valid("\xee\x80\x80"));     /* U+E000, just above */
+    assert_true(valid("\xef\xbf\xbf"));     /* U+FFFF */
+    assert_true(valid("\xf0\x90\x80\x80")); /* U+10000, smallest 4-byte */
+    assert_true(valid("\xf0\x9f\x9a\x9a")); /* 🚚 */
+    assert_true(valid("\xf4\x8f\xbf\xbf")); /* U+10FFFF, the last code point */
     assert_true(valid("T\xc3\xbcrk \xc5\x9fof\xc3\xb6r\xc3\xbc \xf0\x9f\x9a\x9a"));
 }
 
@@ -106,9 +111,12 @@ static void test_utf8_invalid(void **state) {
     assert_false(valid("\xff"));
     /* A continuation byte with no lead, and a lead followed by ASCII. */
     assert_false(valid("\x80"));
-    assert_false(valid("a\xbf" "b"));
-    assert_false(valid("\xc3" "a"));
-    assert_false(valid("\xe2\x82" "a"));
+    assert_false(valid("a\xbf"
+                       "b"));
+    assert_false(valid("\xc3"
+                       "a"));
+    assert_false(valid("\xe2\x82"
+                       "a"));
     /* Truncated sequences at the end of the input. */
     assert_false(valid("\xc3"));
     assert_false(valid("\xe2\x82"));
@@ -264,8 +272,8 @@ static void test_errors(void **state) {
     assert_true(strlen(e.msg) < sizeof e.msg);
 
     /* The error table: names and messages exist for every code. */
-#define CHECK_NAME(name, val, msg)                                    \
-    assert_string_equal(dc_error_name(val), "DC_" #name);              \
+#define CHECK_NAME(name, val, msg)                                                                 \
+    assert_string_equal(dc_error_name(val), "DC_" #name);                                          \
     assert_string_equal(dc_strerror(val), msg);
     DC_ERRNO_MAP(CHECK_NAME)
 #undef CHECK_NAME
@@ -288,7 +296,9 @@ static void test_errors(void **state) {
 /* ---- hybrid logical clock ---- */
 
 static int64_t g_now;
-static int64_t pinned(void *user) { return *(int64_t *)user; }
+static int64_t pinned(void *user) {
+    return *(int64_t *)user;
+}
 
 static dc__clock make_clock(void) {
     dc__clock c;

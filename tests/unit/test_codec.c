@@ -50,14 +50,10 @@ static bool val_eq(const dc__value *a, const dc__value *b) {
     if (a->kind != b->kind)
         return false;
     switch (a->kind) {
-    case DC_NULL:
-        return true;
-    case DC_BOOL:
-        return (a->num != 0) == (b->num != 0);
-    case DC_INT:
-        return a->num == b->num;
-    case DC_STR:
-        return a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0);
+    case DC_NULL: return true;
+    case DC_BOOL: return (a->num != 0) == (b->num != 0);
+    case DC_INT: return a->num == b->num;
+    case DC_STR: return a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0);
     }
     return false;
 }
@@ -147,15 +143,27 @@ static size_t sample_ops(dc__op *ops) {
         g_tags[i].seq = i == 2 ? (uint64_t)INT64_MAX : (uint64_t)(i + 1) * 1000;
         g_tags[i].op = i == 2 ? UINT32_MAX : (uint32_t)i;
     }
-    const dc__value vals[] = {V_null(), V_bool(0), V_bool(1), V_int(0), V_int(-1),
-                              V_int(INT64_MIN), V_int(INT64_MAX), V_int(127), V_int(-33),
-                              V_int(65536), V_str(""), V_str("plain"),
-                              V_str("\xc5\x9e" "of\xc3\xb6r \xf0\x9f\x9a\x9a \xe2\x82\xac")};
+    const dc__value vals[] = {V_null(),
+                              V_bool(0),
+                              V_bool(1),
+                              V_int(0),
+                              V_int(-1),
+                              V_int(INT64_MIN),
+                              V_int(INT64_MAX),
+                              V_int(127),
+                              V_int(-33),
+                              V_int(65536),
+                              V_str(""),
+                              V_str("plain"),
+                              V_str("\xc5\x9e"
+                                    "of\xc3\xb6r \xf0\x9f\x9a\x9a \xe2\x82\xac")};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         ops[n].kind = DC_OP_SET;
         ops[n].type = S("truck");
         ops[n].id = S("34 ABC 123");
-        ops[n].field = S(i % 2 ? "plate" : "\xc3\xa7" "ift");
+        ops[n].field = S(i % 2 ? "plate"
+                               : "\xc3\xa7"
+                                 "ift");
         ops[n].val = vals[i];
         n++;
     }
@@ -181,7 +189,7 @@ static size_t sample_ops(dc__op *ops) {
     n++;
     const char *keys[] = {"step", "by", "note", "ok", "none", "n"};
     const dc__value evals[] = {V_str("opened"), V_str("\xe2\x82\xac"), V_str(""), V_bool(1),
-                               V_null(), V_int(INT64_MIN)};
+                               V_null(),        V_int(INT64_MIN)};
     for (int i = 0; i < 6; i++) {
         g_keys[i] = S(keys[i]);
         g_vals[i] = evals[i];
@@ -401,8 +409,8 @@ static void test_body_too_many(void **state) {
     const uint8_t str4g[] = {0x92, 0x01, 0x91, 0x93, 0x05, 0xdb, 0xff, 0xff, 0xff, 0xf0, 'a'};
     assert_refused(dc__body_decode(&body, str4g, sizeof str4g, &err), &err, DC_ECORRUPT);
     /* A tag list claiming 65536 entries, present only in part. */
-    const uint8_t tags[] = {0x92, 0x01, 0x91, 0x96, 0x03, 0xa1, 't', 0xa1, 'i', 0xa1, 'f',
-                            0xc0, 0xdc, 0xff, 0xff, 0x93};
+    const uint8_t tags[] = {0x92, 0x01, 0x91, 0x96, 0x03, 0xa1, 't',  0xa1,
+                            'i',  0xa1, 'f',  0xc0, 0xdc, 0xff, 0xff, 0x93};
     assert_refused(dc__body_decode(&body, tags, sizeof tags, &err), &err, DC_ECORRUPT);
 
     /* Deep nesting (beyond what the format uses) is refused, not recursed. */
@@ -484,10 +492,16 @@ static void test_body_wrong_types(void **state) {
         switch (v) {
         case 0: msgpack_pack_float(&m.pk, 1.5f); break;
         case 1: msgpack_pack_double(&m.pk, 2.5); break;
-        case 2: msgpack_pack_bin(&m.pk, 2); msgpack_pack_bin_body(&m.pk, "ab", 2); break;
+        case 2:
+            msgpack_pack_bin(&m.pk, 2);
+            msgpack_pack_bin_body(&m.pk, "ab", 2);
+            break;
         case 3: msgpack_pack_array(&m.pk, 0); break;
         case 4: msgpack_pack_map(&m.pk, 0); break;
-        case 5: msgpack_pack_ext(&m.pk, 1, 1); msgpack_pack_ext_body(&m.pk, "x", 1); break;
+        case 5:
+            msgpack_pack_ext(&m.pk, 1, 1);
+            msgpack_pack_ext_body(&m.pk, "x", 1);
+            break;
         default: msgpack_pack_uint64(&m.pk, (uint64_t)INT64_MAX + 1); break;
         }
         assert_refused(mp_decode(&m, &err), &err, DC_ECORRUPT);
@@ -672,7 +686,7 @@ static void test_zstd_round_trip(void **state) {
     uint32_t x = 12345;
     for (size_t i = 0; i < n; i++) {
         x = x * 1103515245u + 12345u;
-        in[i] = i % 7 == 0 ? (uint8_t)(x >> 24) : (uint8_t)"truck fleet "[i % 12];
+        in[i] = i % 7 == 0 ? (uint8_t)(x >> 24) : (uint8_t) "truck fleet "[i % 12];
     }
     dc_buf z = DC_BUF_INIT, out = DC_BUF_INIT;
     dc__err err;
@@ -800,21 +814,20 @@ static void test_envelope_layout(void **state) {
     /* The golden header layout of docs/format/envelope.md, byte by byte. */
     const uint8_t golden[112] = {
         /* 0: magic, version, flags, kind, cipher, compression */
-        'D', 'C', 'E', 0x01, 0x00, 0x01, 0x01, 0x01,
-        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, /* 8: space id */
-        0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
-        0x01, 0x02, 0x03, 0x04, /* 24: epoch, big endian */
-        0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, /* 28: author */
-        0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
-        0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
-        0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f,
-        0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, /* 60: seq */
+        'D',  'C',  'E',  0x01, 0x00, 0x01, 0x01, 0x01, 0x10, 0x11, 0x12, 0x13, 0x14,
+        0x15, 0x16, 0x17,                                                       /* 8: space id */
+        0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x01, 0x02, 0x03, 0x04, /* 24: epoch, big
+                                                                                   endian */
+        0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,                         /* 28: author */
+        0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94,
+        0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0x11, 0x12,
+        0x13, 0x14, 0x15, 0x16, 0x17, 0x18,             /* 60: seq */
         0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, /* 68: hlc_min */
         0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, /* 76: hlc_max */
-        0x00, 0x00, 0x00, 0x28, /* 84: payload length */
+        0x00, 0x00, 0x00, 0x28,                         /* 84: payload length */
         0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, /* 88: nonce */
-        0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
-        0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7,
+        0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4,
+        0xf5, 0xf6, 0xf7,
     };
     assert_memory_equal(buf, golden, 112);
 
@@ -859,31 +872,31 @@ static void test_envelope_rejects(void **state) {
     (void)state;
     uint8_t good[512], b[512];
     size_t n = make_envelope(good, DC_ENV_KIND_CHANGE, 40);
-#define MUTATE(stmt, want)              \
-    do {                                \
-        memcpy(b, good, n);             \
-        stmt;                           \
-        expect_parse(b, n, want);       \
+#define MUTATE(stmt, want)                                                                         \
+    do {                                                                                           \
+        memcpy(b, good, n);                                                                        \
+        stmt;                                                                                      \
+        expect_parse(b, n, want);                                                                  \
     } while (0)
-    MUTATE(b[0] = 'X', DC_ECORRUPT);                 /* bad magic */
-    MUTATE(b[2] = 'B', DC_ECORRUPT);                 /* a bundle's magic */
-    MUTATE(b[3] = 2, DC_EVERSION);                   /* version 2 */
+    MUTATE(b[0] = 'X', DC_ECORRUPT); /* bad magic */
+    MUTATE(b[2] = 'B', DC_ECORRUPT); /* a bundle's magic */
+    MUTATE(b[3] = 2, DC_EVERSION);   /* version 2 */
     MUTATE(b[3] = 255, DC_EVERSION);
-    MUTATE(b[3] = 0, DC_ECORRUPT);                   /* version 0 */
-    MUTATE(b[4] = 1, DC_ECORRUPT);                   /* reserved flags */
+    MUTATE(b[3] = 0, DC_ECORRUPT); /* version 0 */
+    MUTATE(b[4] = 1, DC_ECORRUPT); /* reserved flags */
     MUTATE(b[4] = 0x80, DC_ECORRUPT);
-    MUTATE(b[5] = 0, DC_ECORRUPT);                   /* unknown kind */
+    MUTATE(b[5] = 0, DC_ECORRUPT); /* unknown kind */
     MUTATE(b[5] = 3, DC_ECORRUPT);
-    MUTATE(b[6] = 0, DC_ECORRUPT);                   /* a change in clear */
-    MUTATE(b[6] = 2, DC_ECORRUPT);                   /* unknown cipher id */
+    MUTATE(b[6] = 0, DC_ECORRUPT); /* a change in clear */
+    MUTATE(b[6] = 2, DC_ECORRUPT); /* unknown cipher id */
     MUTATE(b[6] = 0xff, DC_ECORRUPT);
-    MUTATE(b[7] = 2, DC_ECORRUPT);                   /* unknown compression id */
+    MUTATE(b[7] = 2, DC_ECORRUPT); /* unknown compression id */
     MUTATE(b[7] = 0x7f, DC_ECORRUPT);
-    MUTATE(dc__store_be32(b + 84, 41), DC_ECORRUPT);  /* overruns by one */
-    MUTATE(dc__store_be32(b + 84, 39), DC_ECORRUPT);  /* stops short by one */
+    MUTATE(dc__store_be32(b + 84, 41), DC_ECORRUPT); /* overruns by one */
+    MUTATE(dc__store_be32(b + 84, 39), DC_ECORRUPT); /* stops short by one */
     MUTATE(dc__store_be32(b + 84, UINT32_MAX), DC_ECORRUPT);
     MUTATE(dc__store_be32(b + 84, UINT32_MAX - 111), DC_ECORRUPT);
-    MUTATE(dc__store_be64(b + 60, 0), DC_ECORRUPT);   /* sequence 0 */
+    MUTATE(dc__store_be64(b + 60, 0), DC_ECORRUPT);                            /* sequence 0 */
     MUTATE(dc__store_be64(b + 68, UINT64_C(0x3132333435363739)), DC_ECORRUPT); /* min > max */
 #undef MUTATE
     /* Truncated at every length. */
@@ -970,8 +983,8 @@ static void test_bundle_round_trip(void **state) {
     size_t lens[3];
     dc_buf b = DC_BUF_INIT;
     sample_bundle(&b, envs, lens);
-    size_t want = DC_BUNDLE_HEADER_SIZE + 3 * 4 + lens[0] + lens[1] + lens[2] +
-                  DC_BUNDLE_TRAILER_SIZE;
+    size_t want =
+        DC_BUNDLE_HEADER_SIZE + 3 * 4 + lens[0] + lens[1] + lens[2] + DC_BUNDLE_TRAILER_SIZE;
     assert_int_equal(b.size, want);
     /* The header: magic, version 1, zero flags/compression/reserved, count. */
     const uint8_t hdr[16] = {'D', 'C', 'B', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3};
@@ -1067,25 +1080,25 @@ static void test_bundle_framing_rejects(void **state) {
     /* `early`: the fault is in the header, found before any envelope is
      * handed out.  A count that disagrees with the envelopes present is
      * only found by walking them (import's transaction makes that safe). */
-#define MUTATE_(stmt, want, early)                                \
-    do {                                                          \
-        dc__buf_clear(&b);                                        \
-        dc__buf_put(&b, good.ptr, good.size);                     \
-        stmt;                                                     \
-        rehash(&b);                                               \
-        assert_refused(parse_copy(b.ptr, b.size, &c, &err), &err, want); \
-        if (early)                                                \
-            assert_true(c.n == 0);                                \
-        collected_free(&c);                                       \
-        c.stop_at = -1;                                           \
+#define MUTATE_(stmt, want, early)                                                                 \
+    do {                                                                                           \
+        dc__buf_clear(&b);                                                                         \
+        dc__buf_put(&b, good.ptr, good.size);                                                      \
+        stmt;                                                                                      \
+        rehash(&b);                                                                                \
+        assert_refused(parse_copy(b.ptr, b.size, &c, &err), &err, want);                           \
+        if (early)                                                                                 \
+            assert_true(c.n == 0);                                                                 \
+        collected_free(&c);                                                                        \
+        c.stop_at = -1;                                                                            \
     } while (0)
 #define MUTATE(stmt, want) MUTATE_(stmt, want, 1)
     MUTATE(b.ptr[0] = 'X', DC_ECORRUPT);
     MUTATE(b.ptr[3] = 2, DC_EVERSION);
     MUTATE(b.ptr[3] = 0, DC_ECORRUPT);
-    MUTATE(b.ptr[4] = 1, DC_ECORRUPT);   /* flags */
-    MUTATE(b.ptr[5] = 1, DC_ECORRUPT);   /* compression id */
-    MUTATE(b.ptr[6] = 1, DC_ECORRUPT);   /* reserved */
+    MUTATE(b.ptr[4] = 1, DC_ECORRUPT); /* flags */
+    MUTATE(b.ptr[5] = 1, DC_ECORRUPT); /* compression id */
+    MUTATE(b.ptr[6] = 1, DC_ECORRUPT); /* reserved */
     MUTATE(b.ptr[7] = 0x80, DC_ECORRUPT);
     MUTATE_(dc__store_be64(b.ptr + 8, 2), DC_ECORRUPT, 0); /* fewer declared than present */
     MUTATE_(dc__store_be64(b.ptr + 8, 4), DC_ECORRUPT, 0); /* more declared than present */

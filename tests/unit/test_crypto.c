@@ -68,8 +68,8 @@ static const char BODY[] = "a change body: not decoded here, only sealed and ope
 static void seal_sample(dc_buf *out) {
     dc__envelope e = header(g_a, DC_ENV_KIND_CHANGE);
     dc__err err;
-    assert_int_equal(dc__envelope_seal(out, &e, (const uint8_t *)BODY, sizeof BODY, g_key, NULL,
-                                       g_a, &err), 0);
+    assert_int_equal(
+        dc__envelope_seal(out, &e, (const uint8_t *)BODY, sizeof BODY, g_key, NULL, g_a, &err), 0);
 }
 
 static void test_seal_open(void **state) {
@@ -136,8 +136,8 @@ static void test_membership_clear(void **state) {
     uint8_t nonce[24];
     memset(nonce, 0x77, sizeof nonce);
     /* A nonce passed for a clear envelope is ignored: the field stays zero. */
-    assert_int_equal(dc__envelope_seal(&env, &h, (const uint8_t *)BODY, sizeof BODY, NULL, nonce,
-                                       g_a, &err), 0);
+    assert_int_equal(
+        dc__envelope_seal(&env, &h, (const uint8_t *)BODY, sizeof BODY, NULL, nonce, g_a, &err), 0);
     dc__envelope e;
     assert_int_equal(dc__envelope_parse(&e, env.ptr, env.size, &err), 0);
     assert_int_equal(e.payload_len, sizeof BODY);
@@ -202,8 +202,9 @@ static void test_wrong_signer(void **state) {
     dc_buf env = DC_BUF_INIT;
     /* seal refuses to name an author other than the signing identity. */
     dc__envelope h = header(g_b, DC_ENV_KIND_CHANGE);
-    assert_int_equal(dc__envelope_seal(&env, &h, (const uint8_t *)BODY, sizeof BODY, g_key, NULL,
-                                       g_a, &err), DC_EINVAL);
+    assert_int_equal(
+        dc__envelope_seal(&env, &h, (const uint8_t *)BODY, sizeof BODY, g_key, NULL, g_a, &err),
+        DC_EINVAL);
     assert_int_equal(env.size, 0);
 
     /* A forger: B writes a header naming A as author and signs it with
@@ -216,9 +217,8 @@ static void test_wrong_signer(void **state) {
     dc__envelope_write_header(p, &h);
     randombytes_buf(p + DC_ENV_NONCE_OFFSET, 24);
     unsigned long long clen;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(p + DC_ENV_HEADER_SIZE, &clen,
-                                               (const uint8_t *)BODY, sizeof BODY, p,
-                                               DC_ENV_HEADER_SIZE, NULL,
+    crypto_aead_xchacha20poly1305_ietf_encrypt(p + DC_ENV_HEADER_SIZE, &clen, (const uint8_t *)BODY,
+                                               sizeof BODY, p, DC_ENV_HEADER_SIZE, NULL,
                                                p + DC_ENV_NONCE_OFFSET, g_key);
     crypto_sign_detached(p + DC_ENV_HEADER_SIZE + plen, NULL, p, DC_ENV_HEADER_SIZE + plen,
                          g_b->sign_sk);
@@ -281,7 +281,9 @@ static void test_key_seal_open(void **state) {
 static void test_card(void **state) {
     (void)state;
     uint8_t sig[64];
-    const char *name = "driver \xc3\x87" "a\xc4\x9f" "da\xc5\x9f";
+    const char *name = "driver \xc3\x87"
+                       "a\xc4\x9f"
+                       "da\xc5\x9f";
     dc__card_sign(sig, g_a, name);
     assert_true(dc__card_verify(sig, g_a->sign_pk, g_a->box_pk, name));
     /* Another name, another box key (a relay swapping in its own key to
@@ -334,12 +336,9 @@ static void test_identity(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seal_open),
-        cmocka_unit_test(test_membership_clear),
-        cmocka_unit_test(test_tamper_every_byte),
-        cmocka_unit_test(test_wrong_signer),
-        cmocka_unit_test(test_key_seal_open),
-        cmocka_unit_test(test_card),
+        cmocka_unit_test(test_seal_open),         cmocka_unit_test(test_membership_clear),
+        cmocka_unit_test(test_tamper_every_byte), cmocka_unit_test(test_wrong_signer),
+        cmocka_unit_test(test_key_seal_open),     cmocka_unit_test(test_card),
         cmocka_unit_test(test_identity),
     };
     return cmocka_run_group_tests_name("crypto", tests, setup, teardown);

@@ -165,8 +165,9 @@ static void test_open_refuses_newer_and_foreign(void **state) {
     snprintf(path, sizeof path, "%s/ver.db", g_dir);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'schema'", NULL,
-                                  NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = 'schema'", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     r = NULL;
     assert_int_equal(dc_replica_open(&r, path, NULL), DC_EVERSION);
@@ -177,8 +178,9 @@ static void test_open_refuses_newer_and_foreign(void **state) {
      * mode included, which SQLite keeps in the file). */
     snprintf(path, sizeof path, "%s/foreign.db", g_dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)", NULL,
-                                  NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(dc_replica_open(&r, path, NULL), DC_ECORRUPT);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -266,7 +268,7 @@ static void test_held_release(void **state) {
     assert_int_equal(dc_record_get(&rec, b, sp, "driver", "d1"), DC_ENOTFOUND);
     uint64_t n = 99;
     ok(b, dc_replica_release_held(&n, b));
-    assert_int_equal(n, 0); /* still too early */
+    assert_int_equal(n, 0);                          /* still too early */
     g_now = base + 2 * 3600 * 1000 - 30 * 60 * 1000; /* within the hour of skew */
     ok(b, dc_replica_release_held(&n, b));
     assert_int_equal(n, 1);

@@ -95,7 +95,7 @@ static dc__str S(const char *s) {
 static size_t golden_ops(dc__op *ops) {
     memset(ops, 0, 12 * sizeof *ops);
     size_t n = 0;
-#define OP(k, t, i, f)                                                                         \
+#define OP(k, t, i, f)                                                                             \
     (ops[n].kind = (k), ops[n].type = S(t), ops[n].id = S(i), ops[n].field = S(f))
     OP(DC_OP_SET, "truck", "34 ABC 123", "plate");
     ops[n].val = (dc__value){DC_STR, 0, "34 ABC 123", 10};
@@ -113,7 +113,11 @@ static size_t golden_ops(dc__op *ops) {
     ops[n].val = (dc__value){DC_NULL, 0, NULL, 0};
     n++;
     OP(DC_OP_ADD, "branch", "izmir-1", "drivers");
-    ops[n].val = (dc__value){DC_STR, 0, "\xc3\x87" "a\xc4\x9f" "da\xc5\x9f", 9};
+    ops[n].val = (dc__value){DC_STR, 0,
+                             "\xc3\x87"
+                             "a\xc4\x9f"
+                             "da\xc5\x9f",
+                             9};
     n++;
     OP(DC_OP_REMOVE, "branch", "izmir-1", "drivers");
     ops[n].val = (dc__value){DC_STR, 0, "", 0};
