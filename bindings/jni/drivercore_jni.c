@@ -39,6 +39,7 @@ static jmethodID exc_ctor; /* (I[B)V */
 #define H(x) ((jlong)(intptr_t)(x))
 #define R(x) ((dc_replica *)(intptr_t)(x))
 #define T(x) ((dc_txn *)(intptr_t)(x))
+#define S(x) ((dc_sync *)(intptr_t)(x))
 
 /* ---- errors ---- */
 
@@ -548,6 +549,99 @@ static jbyteArray n_bundle_import(JNIEnv *env, jclass cls, jlong r, jbyteArray j
     return buf_result(env, r, rc, &report);
 }
 
+/* ---- sync sessions ---- */
+
+static jlong n_sync_new(JNIEnv *env, jclass cls, jlong r, jint role) {
+    dc_sync *s = NULL;
+    int rc;
+    (void)cls;
+
+    if (!live(env, r)) {
+        return 0;
+    }
+    rc = dc_sync_new(&s, R(r), role);
+    if (rc != 0) {
+        throw_rc(env, R(r), rc);
+        return 0;
+    }
+    return H(s);
+}
+
+/*
+ * One step of session s on replica r.  jin is the peer's last message, or
+ * null for the initiator's first step.  Returns the message to send (empty
+ * when there is none) and stores in jdone[0] whether this side is finished:
+ * the C call has two results, and a one-element array is the cheapest way
+ * for JNI to hand back the second without a result class.
+ */
+static jbyteArray n_sync_step(JNIEnv *env, jclass cls, jlong r, jlong s, jbyteArray jin,
+                              jbooleanArray jdone) {
+    dc_buf out = DC_BUF_INIT;
+    jbyte *in = NULL;
+    jsize n = 0;
+    jboolean flag;
+    jbyteArray res;
+    int done = 0;
+    int rc;
+    (void)cls;
+
+    if (!live(env, r) || !live(env, s)) {
+        return NULL;
+    }
+    if (jdone == NULL || (*env)->GetArrayLength(env, jdone) < 1) {
+        throw_code(env, DC_EMISUSE, "jni: sync step needs a done flag (glue bug)");
+        return NULL;
+    }
+    /* Not GetPrimitiveArrayCritical, as for bundles: a step may import a
+     * bundle, with disk I/O the GC should not wait for. */
+    if (jin != NULL) {
+        n = (*env)->GetArrayLength(env, jin);
+        in = (*env)->GetByteArrayElements(env, jin, NULL);
+        if (in == NULL) {
+            return NULL; /* OutOfMemoryError is pending */
+        }
+    }
+    rc = dc_sync_step(S(s), &out, &done, (const uint8_t *)in, (size_t)n);
+    if (in != NULL) {
+        (*env)->ReleaseByteArrayElements(env, jin, in, JNI_ABORT);
+    }
+    res = buf_result(env, r, rc, &out);
+    if (res != NULL) {
+        flag = done ? JNI_TRUE : JNI_FALSE;
+        (*env)->SetBooleanArrayRegion(env, jdone, 0, 1, &flag);
+    }
+    return res;
+}
+
+static jbyteArray n_sync_report(JNIEnv *env, jclass cls, jlong r, jlong s) {
+    dc_buf out = DC_BUF_INIT;
+    (void)cls;
+
+    if (!live(env, r) || !live(env, s)) {
+        return NULL;
+    }
+    return buf_result(env, r, dc_sync_report(&out, S(s)), &out);
+}
+
+static void n_sync_note_relay(JNIEnv *env, jclass cls, jlong r, jlong s) {
+    int rc;
+    (void)cls;
+
+    if (!live(env, r) || !live(env, s)) {
+        return;
+    }
+    rc = dc_sync_note_relay(S(s));
+    if (rc != 0) {
+        throw_rc(env, R(r), rc);
+    }
+}
+
+static void n_sync_free(JNIEnv *env, jclass cls, jlong s) {
+    (void)env;
+    (void)cls;
+    dc_sync_free(S(s));
+}
+
 /* ---- registration ---- */
 
 #define M(name, sig, fn)                                                                           \
@@ -581,6 +675,11 @@ static const JNINativeMethod methods[] = {
     M("recordFind", "(J[B[B[BIJ[B)[B", n_record_find),
     M("bundleExport", "(J[B)[B", n_bundle_export),
     M("bundleImport", "(J[B)[B", n_bundle_import),
+    M("syncNew", "(JI)J", n_sync_new),
+    M("syncStep", "(JJ[B[Z)[B", n_sync_step),
+    M("syncReport", "(JJ)[B", n_sync_report),
+    M("syncNoteRelay", "(JJ)V", n_sync_note_relay),
+    M("syncFree", "(J)V", n_sync_free),
 };
 
 EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved) {

@@ -1,7 +1,8 @@
 // Drivercore.swift — idiomatic Swift over the drivercore C API (the
 // CDrivercore module).  A Replica owns its C handle and closes it in deinit
 // (or earlier, with close()); a Txn owns its C transaction and rolls it back
-// in deinit unless committed; every failure is thrown as a DCError carrying
+// in deinit unless committed; a SyncSession owns its C session and frees it
+// in deinit; every failure is thrown as a DCError carrying
 // the library's code and message.  Strings cross as UTF-8 C strings, records
 // and listings come back as the library's canonical JSON text, bundles as
 // [UInt8].
@@ -113,6 +114,9 @@ public final class Replica {
     // The C library allows one open transaction per replica; weak, because
     // the transaction keeps the replica alive, not the other way round.
     fileprivate weak var openTxn: Txn?
+    // Sync sessions borrow the C replica, so close() frees them first; weak,
+    // because a session keeps its replica alive, not the other way round.
+    fileprivate var sessions: [WeakSession] = []
 
     /// Opens the replica at `path`, creating it and a fresh device identity
     /// on first open.
@@ -135,10 +139,14 @@ public final class Replica {
         close()
     }
 
-    /// Closes the replica (rolling back an open transaction) and wipes its
-    /// secrets from memory.  Idempotent; later calls throw `.misuse`.
+    /// Closes the replica (rolling back an open transaction and closing its
+    /// sync sessions) and wipes its secrets from memory.  Idempotent; later
+    /// calls throw `.misuse`.
     public func close() {
         openTxn?.rollback()
+        let open = sessions
+        sessions = []
+        for w in open { w.session?.close() }
         if let h = handle {
             handle = nil
             dc_replica_close(h)
@@ -312,6 +320,15 @@ public final class Replica {
     }
 }
 
+// MARK: sync
+
+extension Replica {
+    /// Starts a sync session on this replica as `role`; see `SyncSession`.
+    public func syncSession(role: SyncRole) throws -> SyncSession {
+        try SyncSession(replica: self, role: role)
+    }
+}
+
 /// (kind, num, str) for the C API; `str` is owned by `args`.
 private func lower(_ v: Value, _ args: CStrings) throws -> (Int32, Int64, UnsafePointer<CChar>?) {
     switch v {
@@ -482,5 +499,118 @@ public final class Txn {
         handle = nil
         if replica.openTxn === self { replica.openTxn = nil }
         dc_txn_rollback(t)
+    }
+}
+
+// MARK: - Sync sessions
+
+/// Which side of a sync session a replica plays (DC_SYNC_INITIATOR /
+/// DC_SYNC_RESPONDER): the initiator speaks first, the responder answers.
+public enum SyncRole: Int32, CaseIterable, Sendable {
+    case initiator = 1
+    case responder = 2
+}
+
+/// A weak reference to a session, for the replica's list of them.
+fileprivate struct WeakSession {
+    weak var session: SyncSession?
+}
+
+/// A sync session between this replica and one peer (dc_sync).  Sans-IO:
+/// `step` consumes the peer's last message and returns the next one to send,
+/// and the caller carries the bytes over whatever link it has.  The
+/// initiator's first step takes no input:
+///
+///     let s = try replica.syncSession(role: .initiator)
+///     var out = try s.step(nil)
+///     while !out.isEmpty {
+///         let reply = try link.exchange(out)
+///         if reply.isEmpty { break }
+///         out = try s.step(reply)
+///     }
+///
+/// A session that throws is spent: start a new one (bundles already imported
+/// stay, whole).  The C session borrows its replica: the session keeps the
+/// Replica object alive, and closing the replica closes the session first.
+/// It is freed in deinit or by `close()`.
+public final class SyncSession {
+    private let replica: Replica
+    private var handle: OpaquePointer?
+    /// Whether this side has finished (set by the last successful step):
+    /// send the last result if it is not empty, and stop.
+    public private(set) var isDone = false
+
+    public init(replica: Replica, role: SyncRole) throws {
+        let r = try replica.h()
+        var s: OpaquePointer?
+        try check(dc_sync_new(&s, r, role.rawValue), r)
+        self.replica = replica
+        handle = s
+        replica.sessions.removeAll { $0.session == nil }
+        replica.sessions.append(WeakSession(session: self))
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Frees the C session.  Idempotent; later calls throw `.misuse`.
+    public func close() {
+        if let s = handle {
+            handle = nil
+            dc_sync_free(s)
+        }
+    }
+
+    public var isClosed: Bool { handle == nil }
+
+    private func s() throws -> OpaquePointer {
+        guard let s = handle else {
+            throw DCError(code: .misuse, message: "the sync session is closed")
+        }
+        return s
+    }
+
+    /// One step: `input` is the peer's last message, or nil for the
+    /// initiator's first step.  Returns the message to send (empty when
+    /// there is none).  Throws `.corrupt`, `.version` or `.toobig` for a bad
+    /// message, any bundle-import error for the changes it carried (nothing
+    /// of that bundle was imported), `.misuse` for a step out of turn.
+    public func step(_ input: [UInt8]?) throws -> [UInt8] {
+        let (r, s) = (try replica.h(), try self.s())
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        var done: Int32 = 0
+        let rc: Int32
+        if let input = input {
+            rc = input.withUnsafeBufferPointer { p in
+                dc_sync_step(s, &out, &done, p.baseAddress, p.count)
+            }
+        } else {
+            rc = dc_sync_step(s, &out, &done, nil, 0)
+        }
+        try check(rc, r)
+        isDone = done != 0
+        return bytes(out)
+    }
+
+    /// The session's figures as JSON: {"bytes_sent": N, "bytes_received": N,
+    /// "round_trips": N, "changes_sent": N, "changes_received": N,
+    /// "spaces": N, "clock_offset_ms": N}.
+    public func report() throws -> String {
+        let (r, s) = (try replica.h(), try self.s())
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_sync_report(&out, s), r)
+        return text(out)
+    }
+
+    /// On the initiator, after a finished session with a relay: adopts the
+    /// relay's clock offset, records the time of this sync, and counts this
+    /// device's changes as held by the relay.  `.misuse` before the end,
+    /// `.inval` for an offset beyond 30 days.
+    public func noteRelay() throws {
+        let (r, s) = (try replica.h(), try self.s())
+        try check(dc_sync_note_relay(s), r)
     }
 }

@@ -1,6 +1,7 @@
 // XCTest tests of the Swift bindings against the real C library, mirroring
 // the JUnit tests of bindings/jni: two replicas share a space, write,
-// exchange bundles and end with byte-identical dumps; failures are thrown as
+// exchange bundles and end with byte-identical dumps; two replicas sync
+// in-process through SyncSession and converge; failures are thrown as
 // DCError with the library's code and a non-empty message; the generated
 // error type agrees with the linked library's table.  Run by
 // bindings/swift/run_swift_test.py (meson test suite `bindings`).
@@ -216,5 +217,118 @@ final class DrivercoreTests: XCTestCase {
             let e = try XCTUnwrap(error as? DCError)
             XCTAssertNotEqual(e.code.name, "DC_UNKNOWN")
         }
+    }
+
+    // MARK: sync sessions
+
+    /// The integer `key` of a report, which must be present.
+    private func field(_ json: String, _ key: String, file: StaticString = #filePath, line: UInt = #line)
+        throws -> Int64
+    {
+        let obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let n = try XCTUnwrap(obj?[key] as? NSNumber, "\(key) missing from \(json)", file: file, line: line)
+        return n.int64Value
+    }
+
+    /// One whole session carried in-process: the initiator's first step has
+    /// no input; the responder answers each message and the initiator each
+    /// reply, until one side has nothing to say.  Returns the initiator's report.
+    private func syncPair(_ initiator: Replica, _ responder: Replica) throws -> String {
+        let si = try initiator.syncSession(role: .initiator)
+        let sr = try SyncSession(replica: responder, role: .responder)
+        var m = try si.step(nil)
+        var reply: [UInt8] = []
+        var steps = 0
+        while !m.isEmpty {
+            steps += 1
+            XCTAssertLessThan(steps, 1000, "session does not end")
+            if steps >= 1000 { break }
+            reply = try sr.step(m)
+            if reply.isEmpty { break }
+            m = try si.step(reply)
+        }
+        XCTAssertTrue(sr.isDone, "the responder knows the session is over")
+        if !reply.isEmpty {
+            XCTAssertTrue(si.isDone, "the initiator finished after the responder's last word")
+        }
+        return try si.report()
+    }
+
+    func testTwoReplicasSyncThroughSessions() throws {
+        let a = try Replica(path: path("sa.db"), deviceName: "office")
+        let b = try Replica(path: path("sb.db"), deviceName: "truck")
+        let s = try a.createSpace(name: "depot")
+        try s.add(card: try b.card(), role: .member)
+        let n = 12
+        for i in 0..<n {
+            try s.write { t in
+                try t.set("truck", "t\(i)", "plate", .string("B-\(i)"))
+                try t.add("truck", "t\(i)", "tags", "x")
+            }
+        }
+        XCTAssertNotEqual(try a.dump(), try b.dump())
+
+        // b has never heard of the space: the session brings it, key and all.
+        var rep = try syncPair(b, a)
+        XCTAssertGreaterThanOrEqual(try field(rep, "changes_received"), Int64(n), rep)
+        XCTAssertEqual(try field(rep, "changes_sent"), 0, rep)
+        XCTAssertGreaterThanOrEqual(try field(rep, "round_trips"), 1, rep)
+        XCTAssertTrue(try b.record(space: s.id, type: "truck", id: "t3").contains("B-3"))
+        XCTAssertEqual(Array(try a.dump().utf8), Array(try b.dump().utf8))
+
+        // A second session has nothing to move.
+        rep = try syncPair(b, a)
+        XCTAssertEqual(try field(rep, "changes_sent") + field(rep, "changes_received"), 0, rep)
+
+        // Both write offline; one session, the other way round, carries both.
+        try s.write { t in try t.set("truck", "t0", "seats", 2) }
+        try b.space(s.id).write { t in try t.set("truck", "t1", "seats", 5) }
+        rep = try syncPair(a, b)
+        XCTAssertEqual(try field(rep, "changes_sent"), 1, rep)
+        XCTAssertEqual(try field(rep, "changes_received"), 1, rep)
+        XCTAssertEqual(Array(try a.dump().utf8), Array(try b.dump().utf8))
+        rep = try syncPair(a, b)
+        XCTAssertEqual(try field(rep, "changes_sent") + field(rep, "changes_received"), 0, rep)
+    }
+
+    func testACorruptSyncMessageIsRefused() throws {
+        let a = try Replica(path: path("xa.db"))
+        let b = try Replica(path: path("xb.db"))
+        let s = try a.createSpace(name: "s")
+        try s.add(card: try b.card(), role: .member)
+        try s.write { t in try t.set("truck", "t", "f", 1) }
+        let before = try a.dump()
+
+        let si = try b.syncSession(role: .initiator)
+        let sr = try a.syncSession(role: .responder)
+        var m = try si.step(nil)
+        XCTAssertFalse(m.isEmpty)
+        XCTAssertFalse(si.isDone)
+        m[0] ^= 0xff
+        do {
+            _ = try sr.step(m)
+            XCTFail("corrupt message accepted")
+        } catch let e as DCError {
+            XCTAssertEqual(e.code, .corrupt, "\(e)")
+            XCTAssertTrue(e.message.contains("sync"), e.message)
+        }
+        expect(.misuse) { _ = try si.step(nil) }  // out of turn
+        expect(.misuse) { try si.noteRelay() }  // not finished
+        XCTAssertEqual(before, try a.dump())
+        XCTAssertEqual("{}", try b.dump().trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func testClosingTheReplicaClosesItsSessions() throws {
+        let a = try Replica(path: path("ca.db"))
+        let si = try a.syncSession(role: .initiator)
+        let sr = try a.syncSession(role: .responder)
+        sr.close()
+        XCTAssertTrue(sr.isClosed)
+        a.close()
+        XCTAssertTrue(si.isClosed)
+        expect(.misuse) { _ = try si.step(nil) }
+        expect(.misuse) { _ = try si.report() }
+        si.close()  // idempotent
+        expect(.misuse) { _ = try a.syncSession(role: .initiator) }
     }
 }

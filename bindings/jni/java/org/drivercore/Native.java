@@ -1,8 +1,8 @@
 /*
  * The native methods of the Java bindings, one per C entry point they use,
  * implemented in bindings/jni/drivercore_jni.c.  Package-private: the public
- * API is Replica, Space and Txn, which keep the handles and the lifecycle
- * rules; this class only marshals.
+ * API is Replica, Space, Txn and SyncSession, which keep the handles and the
+ * lifecycle rules; this class only marshals.
  *
  * Strings cross the boundary as NUL-terminated UTF-8 byte arrays and come
  * back as UTF-8 byte arrays, never through GetStringUTFChars/NewStringUTF:
@@ -94,4 +94,12 @@ final class Native {
     // ---- bundles ----
     static native byte[] bundleExport(long r, byte[] space);
     static native byte[] bundleImport(long r, byte[] data);
+
+    // ---- sync sessions ----
+    static native long syncNew(long r, int role);
+    /** in is null for the initiator's first step; done[0] is set to whether this side finished. */
+    static native byte[] syncStep(long r, long s, byte[] in, boolean[] done);
+    static native byte[] syncReport(long r, long s);
+    static native void syncNoteRelay(long r, long s);
+    static native void syncFree(long s);
 }

@@ -15,6 +15,8 @@ package org.drivercore;
 public final class Replica implements AutoCloseable {
     private long handle;
     private Txn openTxn; // the C library allows one open transaction per replica
+    // Sync sessions borrow the C replica, so close() must free them first.
+    private final java.util.List<SyncSession> sessions = new java.util.ArrayList<>();
 
     private Replica(long handle) {
         this.handle = handle;
@@ -43,11 +45,18 @@ public final class Replica implements AutoCloseable {
         return Native.version();
     }
 
-    /** Closes the replica, rolling back an open transaction first. Idempotent. */
+    /**
+     * Closes the replica, rolling back an open transaction and closing its
+     * sync sessions first. Idempotent.
+     */
     @Override
     public synchronized void close() {
         if (openTxn != null) {
             openTxn.rollback();
+        }
+        // Each close() removes itself from the list: iterate over a copy.
+        for (SyncSession s : sessions.toArray(new SyncSession[0])) {
+            s.close();
         }
         if (handle != 0) {
             long h = handle;
@@ -173,5 +182,24 @@ public final class Replica implements AutoCloseable {
             throw new DriverCoreException(DriverCoreError.EMISUSE, "importBundle: bundle is null");
         }
         return Native.str(Native.bundleImport(h(), bundle));
+    }
+
+    // ---- sync ----
+
+    /**
+     * Starts a sync session on this replica, as initiator or responder; see
+     * SyncSession.  Close it (try-with-resources) when finished.
+     */
+    public synchronized SyncSession sync(SyncRole role) {
+        if (role == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "sync: role is null");
+        }
+        SyncSession s = new SyncSession(this, Native.syncNew(h(), role.value()));
+        sessions.add(s);
+        return s;
+    }
+
+    synchronized void syncEnded(SyncSession s) {
+        sessions.remove(s);
     }
 }

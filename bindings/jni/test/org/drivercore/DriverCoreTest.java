@@ -1,6 +1,7 @@
 /*
  * JUnit 4 tests of the Java bindings against the real native library: two
  * replicas share a space, write, exchange bundles and end with equal dumps;
+ * two replicas sync in-process through SyncSession and end with equal dumps;
  * every failure surfaces as a DriverCoreException with the library's code
  * and a non-empty message; and the generated error enum agrees with the C
  * library's own table.  Run by bindings/jni/run_junit.py (meson test suite
@@ -9,6 +10,7 @@
  */
 package org.drivercore;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotEquals;
@@ -17,6 +19,8 @@ import static org.junit.Assert.fail;
 
 import java.io.File;
 import java.nio.charset.StandardCharsets;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import org.junit.Rule;
 import org.junit.Test;
@@ -264,5 +268,134 @@ public class DriverCoreTest {
             assertTrue(e.toString(), e.error() == DriverCoreError.EBADSIG
                     || e.error() == DriverCoreError.EINVAL);
         }
+    }
+
+    // ---- sync sessions ----
+
+    /** The integer field key of a report, which must be present. */
+    private static long field(String json, String key) {
+        Matcher m = Pattern.compile("\"" + key + "\"\\s*:\\s*(-?\\d+)").matcher(json);
+        assertTrue(key + " missing from " + json, m.find());
+        return Long.parseLong(m.group(1));
+    }
+
+    /**
+     * One whole session, initiator <-> responder, carried in-process: the
+     * initiator's first step has no input; then the responder answers each
+     * message and the initiator each reply, until one side has nothing to
+     * say.  Returns the initiator's report.
+     */
+    private static String syncPair(Replica initiator, Replica responder) {
+        try (SyncSession si = initiator.sync(SyncRole.INITIATOR);
+             SyncSession sr = responder.sync(SyncRole.RESPONDER)) {
+            byte[] m = si.step(null);
+            byte[] reply = new byte[0];
+            int steps = 0;
+            while (m.length > 0) {
+                assertTrue("session does not end", ++steps < 1000);
+                reply = sr.step(m);
+                if (reply.length == 0) {
+                    break;
+                }
+                m = si.step(reply);
+            }
+            assertTrue("the responder knows the session is over", sr.isDone());
+            if (reply.length > 0) {
+                assertTrue("the initiator finished after the responder's last word", si.isDone());
+            }
+            return si.report();
+        }
+    }
+
+    @Test
+    public void twoReplicasSyncThroughSessions() {
+        try (Replica a = Replica.open(path("sa.db"), "office", false);
+             Replica b = Replica.open(path("sb.db"), "truck", false)) {
+            Space s = a.createSpace("depot");
+            s.add(b.card(), Role.MEMBER);
+            final int n = 12;
+            for (int i = 0; i < n; i++) {
+                try (Txn t = s.begin()) {
+                    t.set("truck", "t" + i, "plate", "B-" + i).add("truck", "t" + i, "tags", "x");
+                    t.commit();
+                }
+            }
+            assertFalse(a.dump().equals(b.dump()));
+
+            // b has never heard of the space: the session brings it, key and all.
+            String rep = syncPair(b, a);
+            assertTrue(rep, field(rep, "changes_received") >= n);
+            assertEquals(0, field(rep, "changes_sent"));
+            assertTrue(rep, field(rep, "round_trips") >= 1);
+            assertTrue(rep, field(rep, "bytes_sent") > 0 && field(rep, "bytes_received") > 0);
+            assertTrue(b.get(s.id(), "truck", "t3").contains("B-3"));
+            assertArrayEquals(a.dump().getBytes(StandardCharsets.UTF_8),
+                    b.dump().getBytes(StandardCharsets.UTF_8));
+
+            // A second session has nothing to move.
+            rep = syncPair(b, a);
+            assertEquals(rep, 0, field(rep, "changes_sent") + field(rep, "changes_received"));
+
+            // Both write offline; one session, the other way round, carries both.
+            try (Txn t = s.begin()) {
+                t.set("truck", "t0", "seats", 2);
+                t.commit();
+            }
+            try (Txn t = b.space(s.id()).begin()) {
+                t.set("truck", "t1", "seats", 5);
+                t.commit();
+            }
+            rep = syncPair(a, b);
+            assertEquals(rep, 1, field(rep, "changes_sent"));
+            assertEquals(rep, 1, field(rep, "changes_received"));
+            assertArrayEquals(a.dump().getBytes(StandardCharsets.UTF_8),
+                    b.dump().getBytes(StandardCharsets.UTF_8));
+            rep = syncPair(a, b);
+            assertEquals(rep, 0, field(rep, "changes_sent") + field(rep, "changes_received"));
+        }
+    }
+
+    @Test
+    public void aCorruptSyncMessageIsRefused() {
+        try (Replica a = Replica.open(path("xa.db"));
+             Replica b = Replica.open(path("xb.db"))) {
+            Space s = a.createSpace("s");
+            s.add(b.card(), Role.MEMBER);
+            try (Txn t = s.begin()) {
+                t.set("truck", "t", "f", 1);
+                t.commit();
+            }
+            String before = a.dump();
+            try (SyncSession si = b.sync(SyncRole.INITIATOR);
+                 SyncSession sr = a.sync(SyncRole.RESPONDER)) {
+                byte[] m = si.step(null);
+                assertTrue(m.length > 0);
+                assertFalse(si.isDone());
+                m[0] ^= (byte) 0xff;
+                DriverCoreException e = expect(DriverCoreError.ECORRUPT, () -> sr.step(m));
+                assertTrue(e.getMessage(), e.getMessage().contains("sync"));
+                // Out of turn: the initiator has already spoken first.
+                expect(DriverCoreError.EMISUSE, () -> si.step(null));
+                // Not finished: a relay sync cannot be noted yet.
+                expect(DriverCoreError.EMISUSE, () -> si.noteRelay());
+            }
+            assertEquals(before, a.dump());
+            assertEquals("{}", b.dump().trim());
+        }
+    }
+
+    @Test
+    public void closingTheReplicaClosesItsSessions() {
+        Replica a = Replica.open(path("ca.db"));
+        SyncSession si = a.sync(SyncRole.INITIATOR);
+        SyncSession sr = a.sync(SyncRole.RESPONDER);
+        sr.close();
+        assertTrue(sr.isClosed());
+        a.close();
+        assertTrue(si.isClosed());
+        expect(DriverCoreError.EMISUSE, () -> si.step(null));
+        expect(DriverCoreError.EMISUSE, () -> si.report());
+        si.close(); // idempotent
+        expect(DriverCoreError.EMISUSE, () -> a.sync(SyncRole.INITIATOR));
     }
 }
