@@ -632,25 +632,6 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
     return rc;
 }
 
-int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT p.space_id FROM spaces p WHERE EXISTS(SELECT 1 FROM "
-                           "space_keys k WHERE k.sid = p.sid) ORDER BY p.space_id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "spaces");
-    int r, rc = 0;
-    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        uint8_t id[16];
-        memcpy(id, sqlite3_column_blob(st, 0), 16);
-        rc = fn(user, id);
-    }
-    if (!rc && r != SQLITE_DONE)
-        rc = dc__sql_err(s, err, "spaces");
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint8_t space[16],
                             dc__err *err) {
     sqlite3_stmt *st = dc__q(

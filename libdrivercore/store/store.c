@@ -525,6 +525,13 @@ static int spaces_query(dc__store *s, const char *sql, const uint8_t *dev, dc__s
     return rc;
 }
 
+int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
+    return spaces_query(s,
+                        "SELECT p.space_id FROM spaces p WHERE EXISTS(SELECT 1 FROM space_keys k "
+                        "WHERE k.sid = p.sid) ORDER BY p.space_id",
+                        NULL, fn, user, err);
+}
+
 int dc__store_spaces_known(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
     return spaces_query(s, "SELECT space_id FROM spaces ORDER BY space_id", NULL, fn, user, err);
 }
