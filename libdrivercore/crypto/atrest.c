@@ -231,17 +231,17 @@ bool dc__ar_reserve_clear(const uint8_t *page, size_t size) {
     return all_zero(page + size - DC__AR_RESERVE, DC__AR_RESERVE);
 }
 
-void dc__ar_page_seal(const dc__ar_keys *k, uint32_t pgno, uint8_t *page, size_t size,
-                      const uint8_t *nonce) {
+void dc__ar_page_seal(const dc__ar_keys *k, uint32_t pgno, uint8_t *dst, const uint8_t *src,
+                      size_t size, const uint8_t *nonce) {
     uint8_t ad[20];
-    uint8_t *n = page + size - DC__AR_RESERVE, *tag = n + DC__AR_NONCE;
+    uint8_t *n = dst + size - DC__AR_RESERVE, *tag = n + DC__AR_NONCE;
     page_ad(ad, k, pgno);
     if (nonce)
         memcpy(n, nonce, DC__AR_NONCE);
     else
         randombytes_buf(n, DC__AR_NONCE);
-    crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-        page, tag, NULL, page, size - DC__AR_RESERVE, ad, sizeof ad, NULL, n, k->page);
+    crypto_aead_xchacha20poly1305_ietf_encrypt_detached(dst, tag, NULL, src, size - DC__AR_RESERVE,
+                                                        ad, sizeof ad, NULL, n, k->page);
 }
 
 int dc__ar_page_open(const dc__ar_keys *k, uint32_t pgno, uint8_t *page, size_t size) {

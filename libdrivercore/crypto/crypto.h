@@ -140,11 +140,10 @@ void dc__ar_keys_derive(dc__ar_keys *k, const uint8_t master[DC_KEY_BYTES], cons
 /* True if the last DC__AR_RESERVE bytes of a page are zero (SQLite leaves
  * them to us). */
 bool dc__ar_reserve_clear(const uint8_t *page, size_t size);
-/* Encrypts page `pgno` (size bytes, its reserve zero) in place, writing
- * nonce || tag into the reserve.  nonce NULL: random (fixed nonces are for
- * the golden vector only). */
-void dc__ar_page_seal(const dc__ar_keys *k, uint32_t pgno, uint8_t *page, size_t size,
-                      const uint8_t *nonce);
+/* Encrypts page `pgno` (size bytes at src, its reserve zero) into dst (may
+ * be src), writing nonce || tag into dst's reserve.  nonce NULL: random. */
+void dc__ar_page_seal(const dc__ar_keys *k, uint32_t pgno, uint8_t *dst, const uint8_t *src,
+                      size_t size, const uint8_t *nonce);
 /* Decrypts in place and zeroes the reserve; -1 if the page is not
  * authentic (the buffer is then zero). */
 int dc__ar_page_open(const dc__ar_keys *k, uint32_t pgno, uint8_t *page, size_t size);

@@ -174,8 +174,11 @@ int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
          * (this sets them for a new file; an existing one has them), and
          * SQLite keeps its temporary files in memory, never on disk. */
         int reserve = DC__AR_RESERVE;
+        char sql[80];
         sqlite3_file_control(s->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
-        if ((rc = dc__sql_exec(s, "PRAGMA temp_store=MEMORY;", err)))
+        snprintf(sql, sizeof sql, "PRAGMA page_size=%u; PRAGMA temp_store=MEMORY;",
+                 dc__vfs_page_size(s->vfs));
+        if ((rc = dc__sql_exec(s, sql, err)))
             return rc;
     }
     /* Refuse a foreign SQLite file before changing anything in it (the

@@ -52,6 +52,8 @@ typedef struct dc__vfs dc__vfs;
 /* A VFS instance for one connection, registered under a unique name. */
 int dc__vfs_new(dc__vfs **out, dc__err *err);
 const char *dc__vfs_name(const dc__vfs *v);
+/* The page size of the first database (0 if it is in clear). */
+uint32_t dc__vfs_page_size(const dc__vfs *v);
 /* The files of the database at `path` (its WAL and journal too) are
  * encrypted with the keys of header h and master key `master`, or in clear
  * when h is NULL.  At most two databases per instance. */

@@ -32,6 +32,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "store/store_int.h"
@@ -49,6 +50,17 @@ typedef struct ar_db {
     dc__ar_keys *keys; /* guarded memory; NULL: this file is in clear */
     uint8_t header[DC__AR_HEADER];
     uint32_t page_size;
+    /* A checkpoint copies pages from the WAL into the database, between
+     * SQLITE_FCNTL_CKPT_START and SQLITE_FCNTL_CKPT_DONE on the database
+     * file.  Meanwhile a page image read from the WAL is handed over as it
+     * is stored, and kept here; the database write that follows, when it
+     * carries exactly those bytes, stores them as they are.  A page is valid
+     * under the same key, page number and associated data in either file,
+     * so the copy costs no cipher work; any other write is encrypted as
+     * usual, so nothing SQLite hands over is ever written in clear. */
+    bool in_checkpoint;
+    uint8_t *stored; /* the last page image handed over raw, page_size bytes */
+    bool stored_valid;
 } ar_db;
 
 struct dc__vfs {
@@ -62,12 +74,19 @@ struct dc__vfs {
      * returned, so that the store can give a message naming the page. */
     int code;
     char msg[256];
+    /* Nonces: 16 random bytes drawn for this connection, then a counter,
+     * so that no two writes under a key share one, without a system call
+     * per page; drawn again in a forked child, which would otherwise go on
+     * with the parent's sequence. */
+    uint8_t nonce_base[16];
+    uint64_t nonce_count;
+    pid_t nonce_pid;
 };
 
 typedef struct ar_file {
     sqlite3_file base; /* pMethods = &ar_io */
     dc__vfs *vfs;
-    const ar_db *db;
+    ar_db *db;
     sqlite3_file *real;
     int kind;
     uint32_t page; /* page size */
@@ -77,11 +96,28 @@ typedef struct ar_file {
     int64_t last_off;
     uint32_t last_pgno;
     bool has_last;
+    /* WAL: the header of frame `last_off`, masked, not written yet.  SQLite
+     * writes a frame as its header then its page image; held back, the two
+     * go to the disk in one write, which saves as much time as the cipher
+     * costs.  Any other operation on the file writes it first. */
+    bool pending;
+    uint8_t pending_hdr[24];
 } ar_file;
 
 #define REAL_OFFSET ((sizeof(ar_file) + 15) & ~(size_t)15)
 
 static const sqlite3_io_methods ar_io;
+
+static void next_nonce(dc__vfs *v, uint8_t n[DC__AR_NONCE]) {
+    pid_t pid = getpid();
+    if (pid != v->nonce_pid || v->nonce_count == UINT64_MAX) {
+        dc__random(v->nonce_base, sizeof v->nonce_base);
+        v->nonce_count = 0;
+        v->nonce_pid = pid;
+    }
+    memcpy(n, v->nonce_base, 16);
+    dc__store_be64(n + 16, v->nonce_count++);
+}
 
 /* ---- diagnostics ---- */
 
@@ -155,13 +191,28 @@ static int check_plain_page(ar_file *f, const uint8_t *p, uint32_t pgno) {
     return SQLITE_OK;
 }
 
-static int seal_and_write(ar_file *f, const uint8_t *p, uint32_t pgno, int64_t off) {
+/* Encrypts page `pgno` (SQLite's bytes p) into dst. */
+static int seal_into(ar_file *f, uint8_t *dst, const uint8_t *p, uint32_t pgno) {
     int rc = check_plain_page(f, p, pgno);
     if (rc)
         return rc;
-    memcpy(f->buf, p, f->page);
-    dc__ar_page_seal(f->db->keys, pgno, f->buf, f->page, NULL);
-    return rwrite(f, f->buf, (int)f->page, off);
+    uint8_t nonce[DC__AR_NONCE];
+    next_nonce(f->vfs, nonce);
+    dc__ar_page_seal(f->db->keys, pgno, dst, p, f->page, nonce);
+    return SQLITE_OK;
+}
+
+static int seal_and_write(ar_file *f, const uint8_t *p, uint32_t pgno, int64_t off) {
+    int rc = seal_into(f, f->buf, p, pgno);
+    return rc ? rc : rwrite(f, f->buf, (int)f->page, off);
+}
+
+/* Writes a WAL frame header held back (see ar_file). */
+static int flush_pending(ar_file *f) {
+    if (!f->pending)
+        return SQLITE_OK;
+    f->pending = false;
+    return rwrite(f, f->pending_hdr, FRAME_HDR, f->last_off);
 }
 
 /* ---- the database file: one clear header page, then the pages ---- */
@@ -199,8 +250,14 @@ static int main_write(ar_file *f, const uint8_t *p, int n, int64_t off) {
                     "refusing a write of %d bytes at offset %lld of %s: the at-rest cipher writes "
                     "whole pages only",
                     n, (long long)off, f->db->path);
+    ar_db *db = f->db;
     for (; n > 0; n -= (int)P, off += P, p += P) {
-        int rc = seal_and_write(f, p, (uint32_t)(off / P + 1), off + P);
+        int rc;
+        if (db->in_checkpoint && db->stored_valid && memcmp(p, db->stored, (size_t)P) == 0)
+            rc = rwrite(f, p, (int)P, off + P); /* copied as stored: see ar_db */
+        else
+            rc = seal_and_write(f, p, (uint32_t)(off / P + 1), off + P);
+        db->stored_valid = false;
         if (rc)
             return rc;
     }
@@ -225,9 +282,31 @@ static int wal_load(ar_file *f, int64_t fo, bool *absent) {
     return rc;
 }
 
+/* A checkpoint's read of one page image: handed over as stored (see ar_db).
+ * Returns -1 when this read is not one (the caller reads it as usual). */
+static int wal_read_stored(ar_file *f, uint8_t *out, int n, int64_t off) {
+    ar_db *db = f->db;
+    int64_t F = FRAME_HDR + f->page;
+    db->stored_valid = false;
+    if (!db->in_checkpoint || n != (int)f->page || off < WAL_HDR ||
+        (off - WAL_HDR) % F != FRAME_HDR)
+        return -1;
+    if (!db->stored && !(db->stored = dc__malloc(f->page)))
+        return -1;
+    int rc = rread(f, out, n, off);
+    if (rc == SQLITE_OK) {
+        memcpy(db->stored, out, f->page);
+        db->stored_valid = true;
+    }
+    return rc == SQLITE_IOERR_SHORT_READ ? -1 : rc;
+}
+
 static int wal_read(ar_file *f, uint8_t *out, int n, int64_t off) {
     int64_t F = FRAME_HDR + f->page;
-    int result = SQLITE_OK;
+    int result = wal_read_stored(f, out, n, off);
+    if (result >= 0)
+        return result;
+    result = SQLITE_OK;
     if (off < WAL_HDR) {
         /* The WAL header is in clear. */
         int take = (int)(WAL_HDR - off < n ? WAL_HDR - off : n);
@@ -277,27 +356,46 @@ static int wal_read(ar_file *f, uint8_t *out, int n, int64_t off) {
 static int wal_write(ar_file *f, const uint8_t *p, int n, int64_t off) {
     int64_t F = FRAME_HDR + f->page;
     if (off < WAL_HDR) {
+        int rc = flush_pending(f);
         if (off + n > WAL_HDR)
             goto unaligned;
-        return rwrite(f, p, n, off);
+        return rc ? rc : rwrite(f, p, n, off);
     }
     while (n > 0) {
         int64_t fo = WAL_HDR + (off - WAL_HDR) / F * F, in = off - fo;
         int rc;
         if (in == 0 && n >= FRAME_HDR) {
-            uint8_t hdr[FRAME_HDR];
-            memcpy(hdr, p, FRAME_HDR);
+            if ((rc = flush_pending(f)))
+                return rc;
+            memcpy(f->pending_hdr, p, FRAME_HDR);
             f->last_off = fo;
-            f->last_pgno = dc__load_be32(hdr);
+            f->last_pgno = dc__load_be32(p);
             f->has_last = true;
-            dc__ar_frame_mask(f->db->keys, (uint64_t)fo, hdr);
-            rc = rwrite(f, hdr, FRAME_HDR, fo);
+            dc__ar_frame_mask(f->db->keys, (uint64_t)fo, f->pending_hdr);
+            f->pending = true;
             in = FRAME_HDR;
             p += FRAME_HDR;
             n -= FRAME_HDR;
             off += FRAME_HDR;
         } else if (in == FRAME_HDR && n >= (int)f->page) {
             uint32_t pgno;
+            if (f->pending && f->last_off == fo) {
+                /* The usual case: header and page image in one write. */
+                f->pending = false;
+                rc = seal_into(f, f->buf + FRAME_HDR, p, f->last_pgno);
+                if (!rc) {
+                    memcpy(f->buf, f->pending_hdr, FRAME_HDR);
+                    rc = rwrite(f, f->buf, (int)F, fo);
+                }
+                p += f->page;
+                n -= (int)f->page;
+                off += f->page;
+                if (rc)
+                    return rc;
+                continue;
+            }
+            if ((rc = flush_pending(f)))
+                return rc;
             if (f->has_last && f->last_off == fo) {
                 pgno = f->last_pgno;
             } else {
@@ -379,7 +477,10 @@ static int journal_write(ar_file *f, const uint8_t *p, int n, int64_t off) {
 
 static int x_close(sqlite3_file *pf) {
     ar_file *f = (ar_file *)pf;
+    int frc = flush_pending(f);
     int rc = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    if (frc)
+        rc = frc;
     if (f->buf) {
         sodium_memzero(f->buf, FRAME_HDR + f->page);
         dc__free(f->buf);
@@ -390,6 +491,9 @@ static int x_close(sqlite3_file *pf) {
 
 static int x_read(sqlite3_file *pf, void *p, int n, sqlite3_int64 off) {
     ar_file *f = (ar_file *)pf;
+    int rc = flush_pending(f);
+    if (rc)
+        return rc;
     switch (f->kind) {
     case KIND_MAIN: return main_read(f, p, n, off);
     case KIND_WAL: return wal_read(f, p, n, off);
@@ -412,6 +516,9 @@ static int64_t header_size(const ar_file *f) {
 
 static int x_truncate(sqlite3_file *pf, sqlite3_int64 size) {
     ar_file *f = (ar_file *)pf;
+    int rc = flush_pending(f);
+    if (rc)
+        return rc;
     if (fault(DC__VFS_TRUNCATE))
         return SQLITE_IOERR_TRUNCATE;
     f->has_last = false;
@@ -420,6 +527,9 @@ static int x_truncate(sqlite3_file *pf, sqlite3_int64 size) {
 
 static int x_sync(sqlite3_file *pf, int flags) {
     ar_file *f = (ar_file *)pf;
+    int rc = flush_pending(f);
+    if (rc)
+        return rc;
     if (fault(DC__VFS_SYNC))
         return SQLITE_IOERR_FSYNC;
     return f->real->pMethods->xSync(f->real, flags);
@@ -427,7 +537,10 @@ static int x_sync(sqlite3_file *pf, int flags) {
 
 static int x_file_size(sqlite3_file *pf, sqlite3_int64 *size) {
     ar_file *f = (ar_file *)pf;
-    int rc = f->real->pMethods->xFileSize(f->real, size);
+    int rc = flush_pending(f);
+    if (rc)
+        return rc;
+    rc = f->real->pMethods->xFileSize(f->real, size);
     if (rc == SQLITE_OK) {
         *size -= header_size(f);
         if (*size < 0)
@@ -453,6 +566,13 @@ static int x_check_reserved(sqlite3_file *pf, int *out) {
 
 static int x_file_control(sqlite3_file *pf, int op, void *arg) {
     ar_file *f = (ar_file *)pf;
+    int frc = flush_pending(f);
+    if (frc)
+        return frc;
+    if ((op == SQLITE_FCNTL_CKPT_START || op == SQLITE_FCNTL_CKPT_DONE) && f->kind == KIND_MAIN) {
+        f->db->in_checkpoint = op == SQLITE_FCNTL_CKPT_START;
+        f->db->stored_valid = false;
+    }
     if (op == SQLITE_FCNTL_SIZE_HINT && f->kind == KIND_MAIN) {
         sqlite3_int64 hint = *(sqlite3_int64 *)arg + header_size(f);
         return f->real->pMethods->xFileControl(f->real, op, &hint);
@@ -521,7 +641,7 @@ static const sqlite3_io_methods ar_io = {
 
 /* ---- sqlite3_vfs ---- */
 
-static const ar_db *find_db(const dc__vfs *v, const char *path) {
+static ar_db *find_db(dc__vfs *v, const char *path) {
     for (int i = 0; path && i < v->ndb; i++)
         if (strcmp(v->db[i].path, path) == 0)
             return &v->db[i];
@@ -566,7 +686,7 @@ static int x_open(sqlite3_vfs *pv, sqlite3_filename name, sqlite3_file *pf, int 
         kind = KIND_JOURNAL;
         dbname = sqlite3_filename_database(name);
     }
-    const ar_db *db = find_db(v, dbname);
+    ar_db *db = find_db(v, dbname);
     pf->pMethods = NULL;
     if (!db || !db->keys) {
         /* A file in clear: handed to the base VFS as it is, in our slot. */
@@ -712,6 +832,10 @@ const char *dc__vfs_name(const dc__vfs *v) {
     return v->name;
 }
 
+uint32_t dc__vfs_page_size(const dc__vfs *v) {
+    return v->ndb ? v->db[0].page_size : 0;
+}
+
 int dc__vfs_full_path(dc__vfs *v, const char *path, char **out, dc__err *err) {
     int n = v->base->mxPathname + 1;
     char *p = dc__malloc((size_t)n);
@@ -751,16 +875,21 @@ int dc__vfs_add(dc__vfs *v, const char *path, const dc__ar_header *h,
     return 0;
 }
 
+static void db_clear(ar_db *d) {
+    dc__free(d->path);
+    if (d->keys)
+        sodium_free(d->keys);
+    dc__free(d->stored); /* ciphertext: nothing to wipe */
+    memset(d, 0, sizeof *d);
+}
+
 void dc__vfs_free(dc__vfs *v) {
     if (!v)
         return;
     if (v->registered)
         sqlite3_vfs_unregister(&v->vfs);
-    for (int i = 0; i < v->ndb; i++) {
-        dc__free(v->db[i].path);
-        if (v->db[i].keys)
-            sodium_free(v->db[i].keys);
-    }
+    for (int i = 0; i < v->ndb; i++)
+        db_clear(&v->db[i]);
     dc__free(v);
 }
 
@@ -774,11 +903,6 @@ int dc__vfs_take_error(dc__vfs *v, int sqlite_code, char *msg, size_t cap) {
 }
 
 void dc__vfs_truncate(dc__vfs *v, int n) {
-    while (v->ndb > n) {
-        ar_db *d = &v->db[--v->ndb];
-        dc__free(d->path);
-        if (d->keys)
-            sodium_free(d->keys);
-        memset(d, 0, sizeof *d);
-    }
+    while (v->ndb > n)
+        db_clear(&v->db[--v->ndb]);
 }

@@ -170,6 +170,16 @@ static long count_in(const char *path, const uint8_t *needle, size_t nn) {
     return hits;
 }
 
+/* The page size in an encrypted file's clear header (bytes 12..15). */
+static long page_size_of(const char *path) {
+    uint8_t h[16];
+    FILE *f = fopen(path, "rb");
+    ST_CHECK(f != NULL && fread(h, 1, sizeof h, f) == sizeof h);
+    fclose(f);
+    ST_CHECK(memcmp(h, "DCATREST", 8) == 0);
+    return (long)h[12] << 24 | (long)h[13] << 16 | (long)h[14] << 8 | h[15];
+}
+
 /* ---- a replica with people in it ---- */
 
 static const char *const NAMES[] = {"Huang Hongxing", "\xe9\xbb\x84\xe7\xba\xa2\xe6\x98\x9f",
@@ -252,6 +262,35 @@ static void search(const char *path, const needle *v, size_t nv, long *hits) {
                   count_in(shm, v[i].bytes, v[i].n);
 }
 
+static int cmp_nonce(const void *a, const void *b) {
+    return memcmp(a, b, 24);
+}
+
+/* Every page image in the database and the WAL has its own nonce. */
+static void check_nonces(const char *path) {
+    const size_t P = (size_t)page_size_of(path);
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    size_t nd, nw;
+    uint8_t *d = slurp(path, &nd), *w = slurp(wal, &nw);
+    size_t cap = nd / P + (w ? nw / (24 + P) : 0) + 1, k = 0;
+    uint8_t(*v)[24] = malloc(cap * 24);
+    ST_CHECK(v != NULL && d != NULL);
+    for (size_t off = P; off + P <= nd; off += P)
+        memcpy(v[k++], d + off + P - 40, 24);
+    for (size_t off = 32; w && off + 24 + P <= nw; off += 24 + P)
+        memcpy(v[k++], w + off + 24 + P - 40, 24);
+    qsort(v, k, 24, cmp_nonce);
+    for (size_t i = 1; i < k; i++)
+        if (memcmp(v[i - 1], v[i], 24) == 0)
+            ST_FAIL("two page images of %s share a nonce", path);
+    printf("search: %zu page images in the database and the WAL, %zu distinct nonces\n", k, k);
+    ST_CHECK(k > 20);
+    free(v);
+    free(d);
+    free(w);
+}
+
 static void test_search(void) {
     for (int enc = 0; enc < 2; enc++) {
         char *path = st_path(g_dir, enc ? "search-enc.dcr" : "search-clear.dcr");
@@ -267,6 +306,8 @@ static void test_search(void) {
         snprintf(wal, sizeof wal, "%s-wal", path);
         ST_CHECK(stat(wal, &st) == 0 && st.st_size > 32); /* the WAL holds the writes */
         search(path, v, nv, open_hits);
+        if (enc)
+            check_nonces(path);
         dc_replica_close(r);
         search(path, v, nv, closed_hits);
         ST_CHECK(stat(wal, &st) != 0); /* the last close removes the WAL */
@@ -433,7 +474,7 @@ static void test_tamper(void) {
 
     struct stat st;
     ST_CHECK(stat(path, &st) == 0);
-    const long P = 4096;
+    const long P = page_size_of(path);
     long pages = (long)st.st_size / P - 1; /* after the header block */
     ST_CHECK(pages > 10 && (long)st.st_size % P == 0);
     long by_api = 0;

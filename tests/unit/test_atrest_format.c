@@ -101,7 +101,7 @@ static void build_file(dc_buf *out) {
         uint8_t page[P], n[24];
         golden_plain(page, pg);
         golden_nonce(n, pg);
-        dc__ar_page_seal(k, pg, page, P, n);
+        dc__ar_page_seal(k, pg, page, page, P, n);
         assert_int_equal(dc__buf_put(out, page, P), 0);
     }
     sodium_free(k);
@@ -125,7 +125,7 @@ static void build_wal(dc_buf *out) {
     dc__ar_frame_mask(k, 32, fh);
     golden_plain(page, 2);
     seq(n, 24, 0xf0);
-    dc__ar_page_seal(k, 2, page, P, n);
+    dc__ar_page_seal(k, 2, page, page, P, n);
     assert_int_equal(dc__buf_put(out, WAL_HDR, 32), 0);
     assert_int_equal(dc__buf_put(out, fh, 24), 0);
     assert_int_equal(dc__buf_put(out, page, P), 0);
@@ -320,7 +320,7 @@ static void test_page(void **state) {
     plain[4096 - 1] = 0;
 
     memcpy(page, plain, 4096);
-    dc__ar_page_seal(k, 7, page, 4096, NULL);
+    dc__ar_page_seal(k, 7, page, page, 4096, NULL);
     memcpy(first, page, 4096);
     /* No plaintext run survives. */
     assert_memory_not_equal(page, plain, 64);
@@ -329,7 +329,7 @@ static void test_page(void **state) {
 
     /* A new random nonce at every write. */
     memcpy(page, plain, 4096);
-    dc__ar_page_seal(k, 7, page, 4096, NULL);
+    dc__ar_page_seal(k, 7, page, page, 4096, NULL);
     assert_memory_not_equal(page + 4096 - 40, first + 4096 - 40, 24);
 
     /* Every bit flip, in ciphertext, nonce and tag, is caught. */
