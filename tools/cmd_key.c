@@ -16,17 +16,6 @@
 
 #include "tool.h"
 
-/* One JSON object on stdout (steals the reference). */
-static int print_obj(json_t *j) {
-    char *s = j ? json_dumps(j, JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    if (!s)
-        return fail("out of memory");
-    puts(s);
-    free(s);
-    return EXIT_OK;
-}
-
 /* 32 bytes from the kernel's random generator. */
 static int random_key(uint8_t key[32]) {
     FILE *f = fopen("/dev/urandom", "rb");
@@ -72,7 +61,7 @@ int cmd_keygen(int argc, char **argv) {
         unlink(path);
         return fail("keygen: writing '%s' failed", path);
     }
-    return print_obj(json_pack("{s:s}", "key_file", path));
+    return tool_print_json(json_pack("{s:s}", "key_file", path));
 }
 
 int cmd_rekey(int argc, char **argv) {
@@ -103,7 +92,7 @@ int cmd_rekey(int argc, char **argv) {
     if ((rc = open_existing(&r, a.pos[0])) == EXIT_OK) {
         rc = dc_replica_rekey(r, tool_key_provider, &nk);
         rc = rc ? fail_r(r, rc, "rekey")
-                : print_obj(json_pack("{s:s,s:b}", "replica", a.pos[0], "encrypted", 1));
+                : tool_print_json(json_pack("{s:s,s:b}", "replica", a.pos[0], "encrypted", 1));
         dc_replica_close(r);
     }
     tool_wipe(&nk, sizeof nk);

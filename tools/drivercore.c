@@ -87,17 +87,7 @@ static const char usage_text[] =
 
 /* JSON the tool builds itself (steals the reference). */
 static int print_json(json_t *j) {
-    char *s;
-    if (!j)
-        return fail("out of memory");
-    s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    json_decref(j);
-    if (!s)
-        return fail("out of memory");
-    fputs(s, stdout);
-    fputc('\n', stdout);
-    free(s);
-    return EXIT_OK;
+    return tool_print_json(j);
 }
 
 /* ---- command-line arguments (tool_parse, in tool.c) ---- */

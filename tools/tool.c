@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "tool.h"
 
 /* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
@@ -51,6 +53,21 @@ int fail_r(const dc_replica *r, int rc, const char *what) {
     if (strncmp(why, what, n) == 0 && why[n] == ':')
         return fail("%s", why);
     return fail("%s: %s", what, why);
+}
+
+/* JSON the tool builds itself (steals the reference), then one newline. */
+int tool_print_json(json_t *j) {
+    char *s;
+    if (!j)
+        return fail("out of memory");
+    s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!s)
+        return fail("out of memory");
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    free(s);
+    return EXIT_OK;
 }
 
 /* Library JSON goes out exactly as produced (dump must stay byte-identical

@@ -36,6 +36,9 @@ const char *replica_why(const dc_replica *r, int rc);
 int fail_r(const dc_replica *r, int rc, const char *what);
 /* Library JSON exactly as produced, then one newline. */
 void print_buf(const dc_buf *b);
+/* JSON the tool builds (a jansson json_t, reference stolen), then a newline. */
+struct json_t;
+int tool_print_json(struct json_t *j);
 
 /* Reads DRIVERCORE_NOW_MS (unset or empty: the system clock). */
 int read_clock_env(void);

@@ -304,25 +304,6 @@ static jstring n_role_name(JNIEnv *env, jclass cls, jint role) {
 
 /* ---- replica ---- */
 
-static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
-                    jboolean must_exist) {
-    call c;
-    dc_replica *r = NULL;
-    dc_replica_options opts = DC_REPLICA_OPTIONS_INIT;
-    const char *path, *name;
-    int rc = 0;
-    (void)cls;
-
-    /* No replica yet: a failure is explained by dc_error_last(). */
-    call_init(&c, env, 0);
-    if (arg(&c, &path, jpath) && arg(&c, &name, jname)) {
-        opts.device_name = name;
-        opts.must_exist = must_exist ? 1 : 0;
-        rc = dc_replica_open(&r, path, &opts);
-    }
-    return finish(&c, rc) ? H(r) : 0;
-}
-
 /*
  * The key provider behind Replica.open(..., KeyProvider) and rekey: asks
  * the Java provider (through Native.askKey) and hands its AtRestKey to the
@@ -377,6 +358,7 @@ static jlong n_open_keyed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray 
     int rc = 0;
     (void)cls;
 
+    /* No replica yet: a failure is explained by dc_error_last(). */
     call_init(&c, env, 0);
     if (arg(&c, &path, jpath) && arg(&c, &name, jname)) {
         opts.device_name = name;
@@ -388,6 +370,11 @@ static jlong n_open_keyed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray 
         rc = dc_replica_open(&r, path, &opts);
     }
     return finish(&c, rc) ? H(r) : 0;
+}
+
+static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
+                    jboolean must_exist) {
+    return n_open_keyed(env, cls, jpath, jname, must_exist, NULL);
 }
 
 static void n_rekey(JNIEnv *env, jclass cls, jlong r, jobject provider) {

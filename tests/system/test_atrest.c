@@ -930,8 +930,7 @@ static void test_faults(void) {
          * transaction is whole: fault-i present for a prefix of i. */
         keyspec *k = &ks;
         if (open_with(&r, path, k) == DC_EKEY)
-            k = &B;
-        r = must_open(path, k);
+            r = must_open(path, k = &B);
         int present = 0;
         for (int i = 0; i < 3; i++) {
             char id[32];

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "crypto/crypto.h"
+#include "vector_files.h"
 
 /* BLAKE2b-256 of the checked-in files. */
 #define AT_REST_V1_HASH "45987077b9b0705d6fdad3008b442b645e9bc7569c6031664e67d9279b04cc73"
@@ -167,40 +168,7 @@ static void build_pass(dc_buf *out) {
 /* ---- files ---- */
 
 static uint8_t *read_file(const char *name, size_t *n) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s (run `test_atrest_format --write DIR` to create it)", path);
-    uint8_t *p = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (;;) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 4096;
-            p = realloc(p, cap);
-            assert_non_null(p);
-        }
-        size_t got = fread(p + *n, 1, cap - *n, f);
-        if (got == 0)
-            break;
-        *n += got;
-    }
-    fclose(f);
-    return p;
-}
-
-static void hash_hex(char hex[65], const uint8_t *p, size_t n) {
-    uint8_t h[32];
-    crypto_generichash(h, 32, p, n, NULL, 0);
-    dc__hex(hex, h, 32);
-}
-
-static void assert_hash(const uint8_t *p, size_t n, const char *want, const char *name) {
-    char hex[65];
-    hash_hex(hex, p, n);
-    if (strcmp(hex, want) != 0)
-        fail_msg("%s: hash %s, expected %s: the stored vector changed", name, hex, want);
+    return vec_read(g_dir, name, n);
 }
 
 static void assert_same(const dc_buf *got, const uint8_t *want, size_t n, const char *what) {
@@ -380,7 +348,7 @@ static void test_vector_file(void **state) {
     (void)state;
     size_t n;
     uint8_t *stored = read_file("at-rest-v1.bin", &n);
-    assert_hash(stored, n, AT_REST_V1_HASH, "at-rest-v1.bin");
+    vec_assert_hash(stored, n, AT_REST_V1_HASH);
     dc_buf b = DC_BUF_INIT;
     build_file(&b);
     assert_same(&b, stored, n, "at-rest-v1.bin");
@@ -410,7 +378,7 @@ static void test_vector_wal(void **state) {
     (void)state;
     size_t n;
     uint8_t *stored = read_file("at-rest-v1-wal.bin", &n);
-    assert_hash(stored, n, AT_REST_V1_WAL_HASH, "at-rest-v1-wal.bin");
+    vec_assert_hash(stored, n, AT_REST_V1_WAL_HASH);
     dc_buf b = DC_BUF_INIT;
     build_wal(&b);
     assert_same(&b, stored, n, "at-rest-v1-wal.bin");
@@ -434,7 +402,7 @@ static void test_vector_passphrase(void **state) {
     (void)state;
     size_t n;
     uint8_t *stored = read_file("at-rest-v1-passphrase.bin", &n);
-    assert_hash(stored, n, AT_REST_V1_PASS_HASH, "at-rest-v1-passphrase.bin");
+    vec_assert_hash(stored, n, AT_REST_V1_PASS_HASH);
     dc_buf b = DC_BUF_INIT;
     build_pass(&b);
     assert_same(&b, stored, n, "at-rest-v1-passphrase.bin");
@@ -492,7 +460,7 @@ static void test_replica_fixture(void **state) {
     (void)state;
     size_t n;
     uint8_t *stored = read_file("replica-at-rest-v1.dcr", &n);
-    assert_hash(stored, n, REPLICA_V1_HASH, "replica-at-rest-v1.dcr");
+    vec_assert_hash(stored, n, REPLICA_V1_HASH);
     char dir[] = "/tmp/dc-atrest-vec-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[sizeof dir + 16];
@@ -536,16 +504,7 @@ static void test_replica_fixture(void **state) {
 /* ---- writing ---- */
 
 static int write_buf(const char *dir, const char *name, const dc_buf *b) {
-    char path[4096], hex[65];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->ptr, 1, b->size, f) != b->size || fclose(f) != 0) {
-        fprintf(stderr, "test_atrest_format: cannot write %s\n", path);
-        return 1;
-    }
-    hash_hex(hex, b->ptr, b->size);
-    printf("%s: %zu bytes, BLAKE2b-256 %s\n", path, b->size, hex);
-    return 0;
+    return vec_write(dir, name, b->ptr, b->size);
 }
 
 static int write_all(const char *dir) {
@@ -572,7 +531,7 @@ static int write_all(const char *dir) {
         g_dir = dir;
         uint8_t *s = read_file("replica-at-rest-v1.dcr", &n);
         char hex[65];
-        hash_hex(hex, s, n);
+        vec_hash_hex(hex, s, n);
         printf("%s: %zu bytes, BLAKE2b-256 %s\n", path, n, hex);
         free(s);
     }
