@@ -20,9 +20,11 @@
  *              frame) and the file is sound;
  *   journal    a rollback journal made hot by a kill -9 (encrypted page
  *              images, no plaintext in it) rolls back correctly;
- *   kill       kill -9 at every I/O step of a migration and of a rekey:
- *              afterwards the replica opens with the old key or the new one
- *              and its dump is unchanged, and a new attempt completes;
+ *   kill       kill -9 at every I/O step of a migration and of a rekey of a
+ *              crash image (a file and a WAL of committed transactions):
+ *              afterwards the replica opens with the old key (or in clear)
+ *              or the new one and its dump is unchanged, and a new attempt
+ *              completes;
  *   faults     every I/O of an encrypted file failing in turn during a
  *              scenario: an error code, never a crash; every transaction
  *              whole or absent when the file is opened again.
@@ -808,20 +810,40 @@ static int check_after(const char *path, keyspec *from, keyspec *to, const char 
     return now_new;
 }
 
+/* Copies a replica and its WAL (if any) to `to`, removing what was there. */
+static void copy_replica(const char *from, const char *to) {
+    char fw[4200], tw[4200];
+    struct stat st;
+    remove_replica(to);
+    copy_file(from, to);
+    snprintf(fw, sizeof fw, "%s-wal", from);
+    snprintf(tw, sizeof tw, "%s-wal", to);
+    if (stat(fw, &st) == 0)
+        copy_file(fw, tw);
+}
+
 static void test_kill(void) {
+    char *src = st_path(g_dir, "kill-source.dcr");
     char *tmpl = st_path(g_dir, "kill-template.dcr");
     char *path = st_path(g_dir, "kill.dcr");
     keyspec A = {.fill = 0xa1}, B = {.fill = 0xb2};
     for (int rekey = 0; rekey < 2; rekey++) {
-        remove_replica(tmpl);
-        dc_replica *r = must_open(tmpl, rekey ? &A : NULL);
+        /* The replica to migrate or rekey is the image a crash would leave:
+         * its file and a WAL of committed transactions not yet
+         * checkpointed, which the copy must carry over. */
+        remove_replica(src);
+        dc_replica *r = must_open(src, rekey ? &A : NULL);
         fill(r, NULL, 60);
         char *want = st_dump(r);
+        copy_replica(src, tmpl);
+        char tw[4200];
+        struct stat st;
+        snprintf(tw, sizeof tw, "%s-wal", tmpl);
+        ST_CHECK(stat(tw, &st) == 0 && st.st_size > 32);
         dc_replica_close(r);
         long at, tried = 0, old_key = 0, new_key = 0;
         for (at = 1;; at += at < 40 ? 1 : g_stride) {
-            remove_replica(path);
-            copy_file(tmpl, path);
+            copy_replica(tmpl, path);
             if (!run_killed(at, rekey ? op_rekey : op_migrate, path, rekey ? &A : NULL, &B))
                 break;
             tried++;
@@ -836,8 +858,7 @@ static void test_kill(void) {
         /* It ran to the end: the new key, everything kept. */
         ST_CHECK(check_after(path, rekey ? &A : NULL, &B, want) == 1);
         /* And after a kill that left a copy behind, a new attempt works. */
-        remove_replica(path);
-        copy_file(tmpl, path);
+        copy_replica(tmpl, path);
         ST_CHECK(
             run_killed(at / 2 + 1, rekey ? op_rekey : op_migrate, path, rekey ? &A : NULL, &B));
         if (rekey) {
@@ -850,14 +871,17 @@ static void test_kill(void) {
             dc_replica_close(r);
         }
         ST_CHECK(check_after(path, rekey ? &A : NULL, &B, want) == 1);
-        printf("kill: %s killed at %ld I/O steps (of %ld): %ld times it opened with the old key, "
-               "%ld with the new, never a loss\n",
-               rekey ? "rekey" : "migration", tried, at, old_key, new_key);
+        printf("kill: %s killed at %ld I/O steps (of %ld): %ld times it opened %s, %ld with "
+               "the new key, never a loss\n",
+               rekey ? "rekey" : "migration", tried, at, old_key,
+               rekey ? "with the old key" : "in clear", new_key);
         ST_CHECK(old_key > 0 && new_key > 0);
         free(want);
     }
+    remove_replica(src);
     remove_replica(tmpl);
     remove_replica(path);
+    free(src);
     free(tmpl);
     free(path);
 }
