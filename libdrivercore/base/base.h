@@ -47,6 +47,8 @@ int dc__os_rename_durable(const char *from, const char *to);
 /* unlink(2); a missing file is not an error. */
 int dc__os_remove(const char *path);
 int dc__os_size(const char *path, int64_t *size);
+/* This process's id (a forked child has another). */
+long dc__os_pid(void);
 /* Test seam: when set, called at each step ("write_new", "sync_file",
  * "rename", "sync_dir") before it runs; non-zero fails the step with EIO
  * (tests also kill the process from it).  NULL outside tests. */

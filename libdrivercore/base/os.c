@@ -162,6 +162,10 @@ int dc__os_remove(const char *path) {
     return 0;
 }
 
+long dc__os_pid(void) {
+    return (long)getpid();
+}
+
 int dc__os_size(const char *path, int64_t *size) {
     struct stat st;
     if (stat(path, &st) != 0)

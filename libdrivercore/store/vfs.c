@@ -32,7 +32,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <sodium.h>
 
 #include "store/store_int.h"
@@ -80,7 +79,7 @@ struct dc__vfs {
      * with the parent's sequence. */
     uint8_t nonce_base[16];
     uint64_t nonce_count;
-    pid_t nonce_pid;
+    long nonce_pid;
 };
 
 typedef struct ar_file {
@@ -109,7 +108,7 @@ typedef struct ar_file {
 static const sqlite3_io_methods ar_io;
 
 static void next_nonce(dc__vfs *v, uint8_t n[DC__AR_NONCE]) {
-    pid_t pid = getpid();
+    long pid = dc__os_pid();
     if (pid != v->nonce_pid || v->nonce_count == UINT64_MAX) {
         dc__random(v->nonce_base, sizeof v->nonce_base);
         v->nonce_count = 0;
