@@ -36,9 +36,17 @@ static int probe(const char *path, int *kind, dc__ar_header *h, uint32_t *page_s
     *page_size = NEW_PAGE_SIZE;
     if (!base)
         return dc__err_set(err, DC_ERROR, "open: SQLite has no default VFS");
-    int exists = 0;
-    if (base->xAccess(base, path, SQLITE_ACCESS_EXISTS, &exists) != SQLITE_OK || !exists) {
+    /* stat(2), not SQLite's xAccess, which calls an empty file absent. */
+    int64_t fsize = 0;
+    int e = dc__os_size(path, &fsize);
+    if (e == ENOENT) {
         *kind = FILE_ABSENT;
+        return 0;
+    }
+    if (e)
+        return dc__err_set(err, DC_EIO, "%s", strerror(e));
+    if (fsize == 0) {
+        *kind = FILE_EMPTY;
         return 0;
     }
     sqlite3_file *f = dc__calloc(1, (size_t)base->szOsFile);

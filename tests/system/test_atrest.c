@@ -439,6 +439,17 @@ static void test_keys(void) {
     ST_CHECK(strstr(dc_error_last(), "wrong passphrase") != NULL);
     ST_EXPECT(DC_EKEY, open_with(&r, ppath, &right));
 
+    /* An empty file (what `touch` makes) is an empty replica: a key makes
+     * it an encrypted one. */
+    char *empty = st_path(g_dir, "keys-empty.dcr");
+    spit(empty, (const uint8_t *)"", 0);
+    keyspec ek = {.fill = 0x21};
+    r = must_open(empty, &ek);
+    ST_CHECK(ek.last_purpose == DC_KEY_NEW && dc_replica_encrypted(r) == 1);
+    dc_replica_close(r);
+    ST_EXPECT(DC_EKEY, open_with(&r, empty, NULL));
+    free(empty);
+
     /* ":memory:" has nothing at rest to encrypt. */
     ST_EXPECT(DC_EINVAL, open_with(&r, ":memory:", &right));
 
