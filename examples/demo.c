@@ -312,6 +312,21 @@ static sync_figures sync_dev(device *d) {
     json_t *before = spaces_of(d);
     if (relay_sync(&f, d->r, g_relay.url, err, sizeof err) != 0)
         die("%s could not sync with the relay: %s", d->who, err);
+    /* A device joins a space only with its consent: the person accepts the
+     * invitations the sync brought (docs/security.md).  Invitations from a
+     * member of a space it has already accepted are accepted by the device
+     * itself. */
+    json_t *now = spaces_of(d);
+    size_t k;
+    json_t *sp;
+    int accepted = 0;
+    json_array_foreach(now, k, sp) {
+        if (strcmp(jstr(sp, "state"), "invited") == 0) {
+            CHECK(d, dc_space_accept(d->r, jstr(sp, "space"), 0));
+            accepted++;
+        }
+    }
+    json_decref(now);
     if (g_quiet) {
         json_decref(before);
         return f;
@@ -345,6 +360,9 @@ static sync_figures sync_dev(device *d) {
     qsort(learnt, nl, sizeof learnt[0], cmp_str);
     for (i = 0; i < nl; i++)
         printf("         learns it is in \"%s\n", learnt[i]);
+    if (accepted)
+        printf("         (accepted %d invitation%s: a device joins a space only with consent)\n",
+               accepted, accepted == 1 ? "" : "s");
     json_decref(before);
     json_decref(after);
     return f;

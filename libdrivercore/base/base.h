@@ -108,6 +108,12 @@ typedef struct dc__clock {
 } dc__clock;
 
 int64_t dc__clock_wall_ms(const dc__clock *c);
+/* 0 if the wall clock (with its correction) reads a time a timestamp can
+ * hold, else DC_ECLOCK with a message.  Every call that writes checks it. */
+int dc__clock_check(const dc__clock *c, dc__err *err);
+/* True for a time in ms that a timestamp can hold (1970 to the year 10889). */
+bool dc__clock_ms_valid(int64_t ms);
+#define DC_HLC_MAX_MS ((int64_t)((UINT64_C(1) << 48) - 1))
 /* The next local timestamp: strictly greater than every earlier one. */
 dc_hlc dc__clock_tick(dc__clock *c);
 /* True when a remote timestamp is acceptable now (not too far ahead). */

@@ -17,7 +17,7 @@ static int resolve(dc_replica *r, const char *space, const char *type, dc__space
         return dc__fail(r, DC_EMISUSE, "the type is NULL");
     if (dc__store_space_get(r->st, sid, sp, &r->err))
         return dc__fail_err(r, &r->err);
-    return 0;
+    return dc__space_readable(r, sp);
 }
 
 int dc_record_get(dc_buf *out, dc_replica *r, const char *space, const char *type, const char *id) {
@@ -125,7 +125,12 @@ int dc__space_subkey(dc_replica *r, const char *space, const char *context, uint
     dc__space sp;
     if (dc__store_space_get(r->st, sid, &sp, &r->err))
         return dc__fail_err(r, &r->err);
-    const uint8_t *key = dc__space_key(r, sp.sid, sp.epoch, &r->err);
+    if (dc__space_readable(r, &sp))
+        return r->err.code;
+    /* The genesis key (epoch 0), which every member holds (later keys'
+     * lockboxes carry it): derived keys, such as the lookup hash of an
+     * identity number, stay the same across rotations. */
+    const uint8_t *key = dc__space_key(r, sp.sid, 0, NULL, &r->err);
     if (!key)
         return dc__fail_err(r, &r->err);
     crypto_generichash(out, 32, (const uint8_t *)context, strlen(context), key, DC_SPACE_KEY);

@@ -57,7 +57,7 @@ struct dc_sync {
     bool peer_final;
     bool finished;
     bool sent_final; /* our last message said we had nothing left */
-    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received;
+    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, set_aside;
     int64_t clock_offset;
     dc__err err;
 };
@@ -346,7 +346,12 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
         return bad(s, "version 0 or reserved bits set");
     if (h[5] != want_type)
         return bad(s, "unexpected message type");
-    s->clock_offset = (int64_t)dc__load_be64(h + 8) - dc__clock_wall_ms(&s->r->clock);
+    /* The peer's clock, bounded before any arithmetic: a hostile peer
+     * cannot make the offset overflow. */
+    uint64_t peer_ms = dc__load_be64(h + 8);
+    if (!dc__clock_ms_valid(peer_ms > (uint64_t)INT64_MAX ? -1 : (int64_t)peer_ms))
+        return bad(s, "the peer's clock is not a time");
+    s->clock_offset = (int64_t)peer_ms - dc__clock_wall_ms(&s->r->clock);
     s->bytes_received += n;
     if (want_type == MSG_HELLO && !take(&rd, 32, &x))
         return bad(s, "truncated hello");
@@ -412,18 +417,17 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
         return bad(s, "bad ending");
     s->peer_final = *fin == 1;
     if (blen) {
-        dc_buf rep = DC_BUF_INIT;
-        rc = dc_bundle_import(s->r, bundle, blen, &rep);
-        if (rc) {
+        /* One bad envelope never stops a sync: it is set aside (recorded
+         * for status) and the rest of the bundle goes in. */
+        dc__import_counts c;
+        rc = dc__import(s->r, bundle, blen, DC__IMPORT_SET_ASIDE, &c);
+        if (rc && rc != DC_EUSER) {
             s->err = s->r->err;
             dc__err_prefix(&s->err, "sync: the changes received were refused");
-            dc_buf_dispose(&rep);
             return rc;
         }
-        const char *k = strstr((const char *)rep.ptr, "\"new\":");
-        if (k)
-            s->changes_received += strtoull(k + 6, NULL, 10);
-        dc_buf_dispose(&rep);
+        s->changes_received += c.fresh;
+        s->set_aside += c.set_aside;
     }
     return 0;
 }
@@ -451,6 +455,8 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     dc__buf_clear(out);
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "sync: a transaction is open on this replica");
+    if (dc__clock_check(&r->clock, &r->err))
+        return dc__fail_err(r, &r->err);
     bool first = s->calls++ == 0;
     int rc;
     if (s->role == DC_SYNC_INITIATOR && first) {
@@ -500,10 +506,11 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
                        "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
-                       "\"clock_offset_ms\":%lld}",
+                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu}",
                        (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                        (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
-                       (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset))
+                       (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset,
+                       (unsigned long long)s->set_aside))
         return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
     return 0;
 }

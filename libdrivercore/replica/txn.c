@@ -143,6 +143,10 @@ int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
         rc = dc__store_member_get(r->st, sp.sid, r->id->sign_pk, &me, &r->err);
     if (rc)
         return dc__fail_err(r, &r->err);
+    if (dc__space_readable(r, &sp))
+        return r->err.code;
+    if (dc__clock_check(&r->clock, &r->err))
+        return dc__fail_err(r, &r->err);
     if (me.role < DC_ROLE_MEMBER)
         return dc__fail(r, DC_EDENIED, "this device is %s of space %s and cannot write to it",
                         me.role ? "only a reader" : "not a member", space);
@@ -339,13 +343,16 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
     dc__err e = {0};
     dc__touched touched = {0};
     dc_hlc saved = r->clock.last;
+    int rc = dc__clock_check(&r->clock, &e);
+    if (rc)
+        goto fail;
     dc_hlc hmin = dc__clock_tick(&r->clock);
     dc_hlc hmax = hmin + (t->n - 1);
     r->clock.last = hmax;
     uint8_t cid[32];
     dc__body body = {(uint32_t)t->n, t->ops, NULL};
     dc__buf_clear(&r->body);
-    int rc = dc__body_encode(&r->body, t->ops, t->n, &e);
+    rc = dc__body_encode(&r->body, t->ops, t->n, &e);
     if (!rc)
         rc = dc__body_check_limits(r->body.ptr, r->body.size, &e);
     if (rc || (rc = dc__store_begin(r->st, &e)))

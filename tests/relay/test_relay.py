@@ -142,8 +142,8 @@ class Base(unittest.TestCase):
                                                        p.stderr))
         return p
 
-    def device(self, name):
-        self.run_tool("init", self.path(name + ".db"), "--name", name)
+    def device(self, name, display=None):
+        self.run_tool("init", self.path(name + ".db"), "--name", display or name)
         card = self.run_tool("whoami", self.path(name + ".db")).stdout
         with open(self.path(name + ".card"), "w") as f:
             f.write(card)
@@ -154,6 +154,10 @@ class Base(unittest.TestCase):
 
     def add(self, db, space, who, role="member"):
         self.run_tool("space", "add", db, space, "@" + self.path(who + ".card"), "--role", role)
+
+    def accept(self, db, space):
+        """A device joins a space it was invited to by accepting it."""
+        self.run_tool("space", "accept", db, space)
 
     def write(self, db, space, rid, value):
         op = {"space": space, "ops": [{"type": "note", "id": rid, "set": {"text": value}}]}
@@ -180,7 +184,10 @@ class Base(unittest.TestCase):
 class TestConverge(Base):
     def test_three_devices_converge_and_relay_holds_no_plaintext(self):
         rl = self.relay()
-        a, b, c = self.device("a"), self.device("b"), self.device("c")
+        names = ["Secretary Xu Xin %s" % secrets.token_hex(4),
+                 "Driver Huang Hongxing %s" % secrets.token_hex(4),
+                 "Driver Yang Fei %s" % secrets.token_hex(4)]
+        a, b, c = (self.device(n, names[i]) for i, n in enumerate("abc"))
         s = self.space(a)
         self.add(a, s, "b")
         self.add(a, s, "c")
@@ -188,6 +195,7 @@ class TestConverge(Base):
         for i, db in enumerate((a, b, c)):
             if db != a:
                 self.sync(db, rl)  # b and c learn of the space at their first sync
+                self.accept(db, s)
             v = "PLAINTEXT-%s-%d" % (secrets.token_hex(6), i)
             secrets_written.append(v)
             self.write(db, s, "n%d" % i, v)
@@ -208,6 +216,11 @@ class TestConverge(Base):
         self.assertGreater(len(raw), 0)
         for v in secrets_written:
             self.assertNotIn(v.encode(), raw, "the relay's store holds plaintext")
+        # Members' names travel inside the space, encrypted: the relay, which
+        # needs the membership in clear, sees devices only as keys.
+        for n in names:
+            self.assertIn(n, self.run_tool("space", "members", b, s).stdout)
+            self.assertNotIn(n.encode(), raw, "the relay's store holds a device's name")
         m = rl.metrics()
         self.assertGreater(m["drivercore_relay_changes_in_total"], 0)
         self.assertGreater(m["drivercore_relay_changes_out_total"], 0)
@@ -223,8 +236,9 @@ class TestConverge(Base):
         self.assertEqual(json.loads(self.dump(d)), {})
         self.add(a, s, "d")
         self.sync(a, rl)
-        fig = self.sync(d, rl)  # no other step
+        fig = self.sync(d, rl)  # the space comes with no other step; d accepts it
         self.assertGreater(fig["changes_received"], 0)
+        self.accept(d, s)
         self.assertEqual(self.dump(a), self.dump(d))
         self.assertIn("hello", self.dump(d))
 
@@ -235,6 +249,7 @@ class TestConverge(Base):
         self.add(a, s, "b")
         self.sync(a, rl)
         self.sync(b, rl)
+        self.accept(b, s)
         waiting = subprocess.Popen([TOOL, "sync", b, "--relay", rl.url, "--wait", "20"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 10
@@ -261,6 +276,9 @@ class TestConcurrent(Base):
         for n in names[1:]:
             self.add(dbs[0], s, n)
         self.sync(dbs[0], rl)
+        for db in dbs[1:]:
+            self.sync(db, rl)
+            self.accept(db, s)
         for rnd in range(3):
             for i, db in enumerate(dbs):
                 if rnd or i == 0:
@@ -423,6 +441,7 @@ class TestLifecycle(Base):
         rl.start()
         fig = self.sync(b, rl)
         self.assertGreater(fig["changes_received"], 0)
+        self.accept(b, s)
         self.assertIn("acknowledged", self.dump(b))
         self.write(b, s, "fromb", "after the crash")
         for db in (a, b, a, b):

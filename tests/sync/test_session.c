@@ -170,7 +170,14 @@ static void test_learn_and_converge(void **state) {
     /* b has never heard of the space: the sync brings it, key and all. */
     figures f = run(b, a, 0);
     assert_int_equal(f.changes_received, 43); /* genesis, grant, name, 40 changes */
-    char *da = dump(a), *db = dump(b);
+    /* Invited by a device it has no other space with: b reads once it
+     * accepts, with no further sync. */
+    char *db = dump(b);
+    assert_string_equal(db, "{}");
+    free(db);
+    ok(b, dc_space_accept(b, g_space, 0));
+    char *da = dump(a);
+    db = dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -207,6 +214,7 @@ static void test_cut_and_resume(void **state) {
     dc_replica *a, *b;
     setup_pair(&a, &b, "c-a.db", "c-b.db");
     run(b, a, 0);
+    ok(b, dc_space_accept(b, g_space, 0));
     write_n(a, g_space, "a", 30, 10);
     write_n(b, g_space, "b", 30, 10);
     /* Cut after every possible message count: each replica stays whole

@@ -203,6 +203,7 @@ class CaseCliTest(unittest.TestCase):
                 self.run_dc("bundle", "import", dst, f, now=now)
 
         exchange(t + 1000)
+        self.run_dc("space", "accept", b, self.desk, now=t + 1000)  # b joins by consent
         self.assertEqual(self.show(c, b), self.show(c))
         # Two transfers cross; then A resolves while B, offline, escalates.
         self.step(c, "transfer", "--to", "branch-52010001", now=t + HOUR)

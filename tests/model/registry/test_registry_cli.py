@@ -176,6 +176,7 @@ class RegistryCli(unittest.TestCase):
         bundle = self.path("a.bundle")
         self.run_dc("bundle", "export", a, bundle)
         self.run_dc("bundle", "import", b, bundle)
+        self.run_dc("space", "accept", b, sp)  # b joins by consent
         self.run_dc("registry", "import", a, "--space", sp, "--source", "organisation",
                     "--round", "1",
                     self.write("o.csv", HEADER + "张三,%s,,520102,,甲,,,,\n" % ID_A))
