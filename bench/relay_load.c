@@ -492,7 +492,8 @@ static int sync_once(device *d) {
     resp r = {0};
     char session[80] = "";
     int done = 0, rc = -1;
-    if (dc_sync_new(&s, d->r, DC_SYNC_INITIATOR) || dc_sync_step(s, &m, &done, NULL, 0))
+    if (dc_sync_new(&s, d->r, DC_SYNC_INITIATOR) || dc_sync_trust_peer_clock(s) ||
+        dc_sync_step(s, &m, &done, NULL, 0))
         goto out;
     for (int i = 0; m.size > 0 && i < 10000; i++) {
         if (http_do(&d->c, "POST", "/v1/sync", d->token, session, m.ptr, m.size, &r)) {

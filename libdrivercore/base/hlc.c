@@ -66,10 +66,18 @@ dc_hlc dc__clock_tick(dc__clock *c) {
     return c->last;
 }
 
+int64_t dc__clock_limit_ms(const dc__clock *c) {
+    /* max_skew_ms is at most HLC_MAX_MS (checked at open) and lead_ms at
+     * most DC_PEER_LEAD_MAX_MS: no overflow.  A stamp no later than one
+     * already accepted cannot move anything further ahead. */
+    int64_t limit = dc__clock_wall_ms(c) + c->max_skew_ms + c->lead_ms;
+    if (DC_HLC_MS(c->last) > limit)
+        limit = DC_HLC_MS(c->last);
+    return limit > HLC_MAX_MS ? HLC_MAX_MS : limit;
+}
+
 bool dc__clock_acceptable(const dc__clock *c, dc_hlc remote) {
-    /* max_skew_ms is at most HLC_MAX_MS (checked at open): no overflow. */
-    int64_t limit = dc__clock_wall_ms(c) + c->max_skew_ms;
-    return DC_HLC_MS(remote) <= limit;
+    return DC_HLC_MS(remote) <= dc__clock_limit_ms(c);
 }
 
 void dc__clock_observe(dc__clock *c, dc_hlc remote) {

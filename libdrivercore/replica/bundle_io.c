@@ -232,6 +232,11 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
             return g->err.code;
         dc__err_clear(&g->err);
         state = DC_CHANGE_OPAQUE;
+        /* Within the clock bound now (a direct peer's lead included): the
+         * stamp counts as accepted, so that it applies when its key comes
+         * however that peer's clock is then. */
+        if (dc__clock_acceptable(&r->clock, e->hlc_max))
+            dc__clock_observe(&r->clock, e->hlc_max);
     } else if (!dc__clock_acceptable(&r->clock, e->hlc_max)) {
         state = DC_CHANGE_HELD;
     } else {
@@ -338,9 +343,7 @@ int dc__ingest_finish(dc__ingest *g) {
             rc = dc__store_changes_in_state(r->st, keyed[i], DC_CHANGE_OPAQUE, UINT64_MAX,
                                             release_one, g, &g->err);
         dc__free(keyed);
-        int64_t limit = dc__clock_wall_ms(&r->clock) + r->clock.max_skew_ms;
-        if (limit > DC_HLC_MAX_MS)
-            limit = DC_HLC_MAX_MS;
+        int64_t limit = dc__clock_limit_ms(&r->clock);
         if (!rc)
             rc = dc__store_changes_in_state(r->st, 0, DC_CHANGE_HELD, DC_HLC_MAKE(limit, 0xffff),
                                             release_one, g, &g->err);

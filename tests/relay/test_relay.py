@@ -267,6 +267,86 @@ class TestConverge(Base):
         self.assertIn("pushed", self.dump(b))
 
 
+class TestClocks(Base):
+    """Phones with wrong clocks (docs/data-model.md, "Clocks")."""
+
+    HOUR = 3600 * 1000
+    DAY = 24 * HOUR
+
+    def at(self, skew):
+        """The tool's environment for a device whose clock is off by skew ms."""
+        return dict(os.environ, DRIVERCORE_NOW_MS=str(int(time.time() * 1000) + skew))
+
+    def tool_at(self, skew, *args, input=None):
+        p = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
+                           input=input, timeout=60, cwd=self.d, env=self.at(skew))
+        self.assertEqual(p.returncode, 0, "drivercore %s: %s" % (" ".join(map(str, args)),
+                                                                p.stderr))
+        return p.stdout
+
+    def skewed_device(self, name, skew):
+        db = self.path(name + ".db")
+        card = self.tool_at(skew, "init", db, "--name", name)
+        with open(self.path(name + ".card"), "w") as f:
+            f.write(card)
+        return db
+
+    def test_wrong_clocks_join_at_the_first_sync(self):
+        rl = self.relay()
+        sec = self.device("sec")
+        s = self.space(sec, "branch")
+        self.write(sec, s, "news", "for everyone")
+        skews = {"slow2h": -2 * self.HOUR, "slow200d": -200 * self.DAY,
+                 "fast3h": 3 * self.HOUR, "fast200d": 200 * self.DAY}
+        phones = {n: self.skewed_device(n, k) for n, k in skews.items()}
+        for n in phones:
+            self.add(sec, s, n)
+        self.sync(sec, rl)
+        for n, db in phones.items():
+            fig = json.loads(self.tool_at(skews[n], "sync", db, "--relay", rl.url)
+                             .splitlines()[-1])
+            self.assertGreater(fig["changes_received"], 0, n)
+            # Judged by the relay's clock from its first message: nothing is
+            # held aside, and the space arrives as an invitation to accept.
+            st = json.loads(self.tool_at(skews[n], "status", db))
+            self.assertEqual(sum(x["held"] for x in st["spaces"]), 0, (n, st))
+            off = st["clock_offset_ms"]
+            self.assertLess(abs(off + skews[n]), 60 * 1000, (n, off))
+            self.tool_at(skews[n], "space", "accept", db, s)
+            self.assertIn("for everyone", self.tool_at(skews[n], "dump", db))
+
+    def test_corrected_time_orders_concurrent_writes(self):
+        rl = self.relay()
+        sec = self.device("sec")
+        s = self.space(sec, "branch")
+        slow = self.skewed_device("slow", -2 * self.HOUR)
+        fast = self.skewed_device("fast", 90 * self.DAY)
+        for n in ("slow", "fast"):
+            self.add(sec, s, n)
+        self.sync(sec, rl)
+        for db, k in ((slow, -2 * self.HOUR), (fast, 90 * self.DAY)):
+            self.tool_at(k, "sync", db, "--relay", rl.url)
+            self.tool_at(k, "space", "accept", db, s)
+
+        def put(db, k, value):
+            op = {"space": s, "ops": [{"type": "note", "id": "x", "set": {"text": value}}]}
+            self.tool_at(k, "apply", db, input=json.dumps(op) + "\n")
+
+        # Seconds apart in true time: the later write wins, whatever the
+        # phones' own clocks say.
+        put(slow, -2 * self.HOUR, "slow phone, first")
+        time.sleep(1.2)
+        put(fast, 90 * self.DAY, "fast phone, a second later")
+        time.sleep(1.2)
+        put(slow, -2 * self.HOUR, "slow phone, last")
+        for db, k in ((fast, 90 * self.DAY), (slow, -2 * self.HOUR), (sec, 0),
+                      (fast, 90 * self.DAY)):
+            self.tool_at(k, "sync", db, "--relay", rl.url)
+        for db, k in ((sec, 0), (slow, -2 * self.HOUR), (fast, 90 * self.DAY)):
+            d = json.loads(self.tool_at(k, "dump", db))
+            self.assertEqual(d[s]["note"]["x"]["text"], "slow phone, last")
+
+
 class TestConcurrent(Base):
     def test_concurrent_devices_converge(self):
         rl = self.relay()
