@@ -135,6 +135,13 @@ DC_EXTERN int dc_case_list(dc_buf *out, dc_replica *r, const dc_case_list_option
 DC_EXTERN int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *action,
                            const char *to, const char *note, int satisfied, const dc_calendar *cal);
 
+/* dc_case_step on a case known to be in `space` (hex id; NULL: any space
+ * held): a desk stepping thousands of cases skips the search of every space
+ * for each.  DC_ENOTFOUND if `space` does not hold the case. */
+DC_EXTERN int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                              const char *action, const char *to, const char *note, int satisfied,
+                              const dc_calendar *cal);
+
 /*
  * The case as JSON, keys in this order: {"case": ID, "space": S, "driver":
  * ID|null, "driver_known": BOOL (a `driver` record with that id exists in

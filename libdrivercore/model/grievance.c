@@ -890,6 +890,12 @@ static int check_step(dc_replica *r, const cstate *c, const char *action) {
 
 int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *action,
                  const char *to, const char *note, int satisfied, const dc_calendar *cal) {
+    return dc_case_step_in(out, r, NULL, case_id, action, to, note, satisfied, cal);
+}
+
+int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                    const char *action, const char *to, const char *note, int satisfied,
+                    const dc_calendar *cal) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_step: the replica handle is NULL");
     if (!in_list(action, actions))
@@ -918,7 +924,7 @@ int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *ac
         return dc__model_fail(r, DC_EINVAL, "case: the note is not valid UTF-8");
 
     cstate c;
-    int rc = load_case(&c, r, NULL, case_id);
+    int rc = load_case(&c, r, space, case_id);
     if (!rc && fold(&c))
         rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
     if (!rc)
@@ -942,12 +948,12 @@ int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *ac
         else
             rc = dc_txn_commit(t, NULL);
     }
-    char space[33];
-    snprintf(space, sizeof space, "%s", c.space);
+    char held[33];
+    snprintf(held, sizeof held, "%s", c.space);
     cstate_dispose(&c);
     if (rc || !out)
         return rc;
-    rc = load_case(&c, r, space, case_id);
+    rc = load_case(&c, r, held, case_id);
     if (!rc)
         rc = show_loaded(out, r, &c, cal, NULL);
     cstate_dispose(&c);

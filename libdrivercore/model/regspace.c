@@ -615,8 +615,7 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
         !(rc = dc__org_set_str(t, T_MOVED, driver, "region", part_county(&pt))) &&
         !(rc = dc__org_set_str(t, T_MOVED, driver, "branch",
                                new_branch ? new_branch : old_branch)) &&
-        !(rc = dc_txn_set(t, T_MOVED, driver, "date", DC_STR, 0, date)) &&
-        !(rc = dc_txn_set(t, T_MOVED, driver, "at", DC_INT, dc__org_now_ms(), NULL)))
+        !(rc = dc_txn_set(t, T_MOVED, driver, "date", DC_STR, 0, date)))
         rc = dc_txn_delete(t, T_DRIVER, driver);
     rc = dc__org_finish(t, rc);
     t = NULL;
