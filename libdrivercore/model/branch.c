@@ -453,8 +453,13 @@ int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry, const ch
     char(*scope)[33] = NULL;
     size_t nscope = 0;
     rc = dc__registry_scope(r, registry, &scope, &nscope);
-    for (size_t i = 0; i < nscope && !rc && !d.found; i++)
-        rc = dc__records_each(r, scope[i], "driver", driver, read_driver, &d);
+    for (size_t i = 0; i < nscope && !rc && !d.found; i++) {
+        /* Not a copy a move left behind: where he is kept. */
+        int left = dc__registry_left_behind(r, scope[i], driver);
+        rc = left < 0 ? left
+             : left   ? 0
+                      : dc__records_each(r, scope[i], "driver", driver, read_driver, &d);
+    }
     dc__free(scope);
     if (!rc && !d.found)
         rc = dc__model_fail(r, DC_ENOTFOUND,
@@ -519,7 +524,9 @@ typedef struct cover_ctx {
     dc_replica *r;
     entry *v;
     size_t n, cap;
-    dc__strs held; /* branches whose roster this replica holds */
+    dc__strs held;   /* branches whose roster this replica holds */
+    dc__strs moved;  /* drivers the registry space walked forwards (sorted) */
+    dc__strs behind; /* copies left behind by a move that still hold reports */
 } cover_ctx;
 
 /* A party member by the status shown (the fold of his reports). */
@@ -554,8 +561,20 @@ static int push_entry(cover_ctx *c, const char *driver, size_t dn, const char *b
     return 0;
 }
 
+static int cover_moved(void *user, const dc__rec *rec) {
+    return dc__strs_push(&((cover_ctx *)user)->moved, rec->id, strlen(rec->id));
+}
+
 static int cover_driver(void *user, const dc__rec *rec) {
     cover_ctx *c = user;
+    if (dc__strs_has(&c->moved, rec->id)) {
+        /* Left behind by a move: not where he is kept; a report written
+         * there concurrently with the move is news for his record. */
+        for (size_t i = 0; i < rec->nf; i++)
+            if (rec->f[i].member && strcmp(rec->f[i].name, "reports") == 0)
+                return dc__strs_push(&c->behind, rec->id, strlen(rec->id));
+        return 0;
+    }
     const dc__value *b = dc__rec_value(rec, "branch");
     bool has = b && b->kind == DC_STR && b->len > 0;
     int ispm = is_party_member(rec);
@@ -708,6 +727,9 @@ static int coverage_json(dc_buf *b, cover_ctx *c) {
         rc = json_driver_list(b, &c->held);
     if (!rc && !(rc = dc__buf_puts(b, ",\"kept_twice\":")))
         rc = json_driver_list(b, &twice);
+    dc__strs_sort(&c->behind);
+    if (!rc && !(rc = dc__buf_puts(b, ",\"left_behind\":")))
+        rc = json_driver_list(b, &c->behind);
     if (!rc) {
         qsort(bc, nbc, sizeof *bc, bcount_cmp);
         rc = dc__buf_puts(b, ",\"branches\":{");
@@ -748,8 +770,13 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
     char(*scope)[33] = NULL;
     size_t nscope = 0;
     int rc = dc__registry_scope(r, registry, &scope, &nscope);
-    for (size_t i = 0; i < nscope && !rc; i++)
-        rc = dc__records_each(r, scope[i], "driver", NULL, cover_driver, &c);
+    for (size_t i = 0; i < nscope && !rc; i++) {
+        dc__strs_free(&c.moved);
+        if (!(rc = dc__records_each(r, scope[i], "moved", NULL, cover_moved, &c))) {
+            dc__strs_sort(&c.moved);
+            rc = dc__records_each(r, scope[i], "driver", NULL, cover_driver, &c);
+        }
+    }
     dc__free(scope);
     if (!rc)
         rc = dc__spaces_each(r, cover_space, &c);
@@ -768,6 +795,8 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
     }
     dc__free(c.v);
     dc__strs_free(&c.held);
+    dc__strs_free(&c.moved);
+    dc__strs_free(&c.behind);
     dc_buf_dispose(&b);
     return rc;
 }

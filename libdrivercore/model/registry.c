@@ -1718,6 +1718,8 @@ typedef struct read_ctx {
     size_t count;
     const char *space; /* the space being walked */
     char primary[33];  /* find: the first space found keeping him */
+    bool left;         /* find: the space walked forwards him (a copy left behind) */
+    strs moved;        /* conflicts: drivers the space walked forwards, sorted */
 } read_ctx;
 
 static void read_ctx_dispose(read_ctx *c) {
@@ -1729,6 +1731,34 @@ static void read_ctx_dispose(read_ctx *c) {
     dc_buf_dispose(&c->shown);
     strs_dispose(&c->reports);
     strs_dispose(&c->others);
+    strs_dispose(&c->moved);
+}
+
+static int moved_id(void *user, const dc__rec *rec) {
+    return strs_push(user, rec->id, strlen(rec->id)) ? DC_ENOMEM : 0;
+}
+
+/* The drivers `space` forwards elsewhere (its `moved` entries), in id
+ * order: copies of them there were left behind by a move. */
+static int load_moved(dc_replica *r, const char *space, strs *out) {
+    strs_clear(out);
+    int rc = dc__records_each(r, space, "moved", NULL, moved_id, out);
+    return rc == DC_ENOMEM ? dc__model_fail(r, rc, "registry: out of memory") : rc;
+}
+
+static bool in_sorted(const strs *s, const char *id) {
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->v[mid], id);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 static int collect_reports(strs *s, const dc__rec *rec) {
@@ -1743,6 +1773,8 @@ static int collect_reports(strs *s, const dc__rec *rec) {
 
 static int conflicts_cb(void *user, const dc__rec *rec) {
     read_ctx *c = user;
+    if (in_sorted(&c->moved, rec->id))
+        return 0; /* left behind by a move: judged where he is kept */
     if (collect_reports(&c->reports, rec))
         return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
     if (c->reports.n < 2)
@@ -1797,7 +1829,8 @@ int dc_registry_conflicts(dc_buf *out, dc_replica *r, const char *space) {
     /* Given a root, every part of it held: the province's view. */
     for (size_t i = 0; i < nscope && !rc; i++) {
         c.space = scope[i];
-        rc = dc__records_each(r, scope[i], TYPE_DRIVER, NULL, conflicts_cb, &c);
+        if (!(rc = load_moved(r, scope[i], &c.moved)))
+            rc = dc__records_each(r, scope[i], TYPE_DRIVER, NULL, conflicts_cb, &c);
     }
     dc__free(scope);
     if (!rc && c.others.n > 1)
@@ -2010,7 +2043,7 @@ fail:
  * first (a driver kept twice is one person). */
 static int locate_cb(void *user, const dc__rec *rec) {
     read_ctx *c = user;
-    if (!c->primary[0]) {
+    if (!c->primary[0] && !c->left) {
         snprintf(c->primary, sizeof c->primary, "%s", c->space);
         return 0;
     }
@@ -2057,6 +2090,12 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
         rc = dc__registry_scope(r, space, &scope, &nscope);
     for (size_t i = 0; i < nscope && !rc; i++) {
         c.space = scope[i];
+        int left = dc__registry_left_behind(r, scope[i], did);
+        if (left < 0) {
+            rc = left;
+            break;
+        }
+        c.left = left;
         rc = dc__records_each(r, scope[i], TYPE_DRIVER, did, locate_cb, &c);
     }
     dc__free(scope);

@@ -56,6 +56,11 @@ int dc__registry_subkey(dc_replica *r, const char *space, const char *context, u
  * bytes each (free with dc__free). */
 int dc__registry_scope(dc_replica *r, const char *space, char (**out)[33], size_t *n);
 
+/* 1 when `space` forwards `driver` elsewhere (a `moved` entry): a copy of
+ * him there is what a move left behind, not where he is kept; 0 if not;
+ * or an error. */
+int dc__registry_left_behind(dc_replica *r, const char *space, const char *driver);
+
 /* ---- the county of a region code ---- */
 
 /* Copies the 6-digit county code of a region code (the first 6 digits of

@@ -468,6 +468,41 @@ static int ev_field(void *user, const char *key, const dc__value *v) {
     return rc;
 }
 
+/* What makes two driver events the same: their keys and values without
+ * the author and time the record layer adds, and their original time (the
+ * "at" a move copied, else their own): a record moved away and back holds
+ * each event once. */
+typedef struct ev_key_ctx {
+    dc_buf *out;
+    int64_t at, time;
+    int rc;
+} ev_key_ctx;
+
+static int ev_key_field(void *user, const char *key, const dc__value *v) {
+    ev_key_ctx *k = user;
+    if (strcmp(key, "at") == 0 && v->kind == DC_INT)
+        k->at = v->num;
+    else if (strcmp(key, "@time") == 0 && v->kind == DC_INT)
+        k->time = v->num;
+    if (key[0] == '@' || strcmp(key, "at") == 0)
+        return 0;
+    if (dc__buf_printf(k->out, "%s=%d:", key, v->kind) ||
+        (v->kind == DC_STR ? dc__buf_put(k->out, v->str, v->len)
+                           : dc__buf_printf(k->out, "%lld", (long long)v->num)) ||
+        dc__buf_putc(k->out, '\n'))
+        return DC_ENOMEM;
+    return 0;
+}
+
+static int ev_key(dc_buf *out, const char *json) {
+    ev_key_ctx k = {out, -1, -1, 0};
+    dc__buf_clear(out);
+    int rc = dc__json_flat_each(json, ev_key_field, &k);
+    if (!rc && dc__buf_printf(out, "@%lld", (long long)(k.at >= 0 ? k.at : k.time)))
+        rc = DC_ENOMEM;
+    return rc;
+}
+
 static int copy_event(dc_txn *t, const char *did, const char *json) {
     ev_copy c = {t, 0, false, 0};
     int rc = dc__json_flat_each(json, ev_scan, &c);
@@ -490,6 +525,25 @@ static int put_end(dc_buf *b, const char *key, const char *space, const dc__regp
 /* The county a part stands for, for the `moves` event and the forward. */
 static const char *part_county(const dc__regpart *p) {
     return p->region[0] ? p->region : NULL;
+}
+
+typedef struct hopinfo {
+    bool found;
+    char *space; /* [33] */
+} hopinfo;
+
+static int moved_cb(void *user, const dc__rec *rec) {
+    hopinfo *h = user;
+    h->found = true;
+    copy_field(rec, "space", h->space, 33);
+    return 0;
+}
+
+int dc__registry_left_behind(dc_replica *r, const char *space, const char *driver) {
+    char where[33] = "";
+    hopinfo h = {false, where};
+    int rc = dc__records_each(r, space, T_MOVED, driver, moved_cb, &h);
+    return rc ? rc : h.found;
 }
 
 int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *driver,
@@ -552,6 +606,17 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
     char old_branch[96] = "";
     long registers = 0, members = 0, events = 0;
     dc_txn *t = NULL;
+    /* `from` already forwards him to `to`: what is there was left behind
+     * (written concurrently with the earlier move); this merges it, and is
+     * not a move of its own. */
+    int merge = 0;
+    {
+        char fwd_to[33] = "";
+        hopinfo h = {false, fwd_to};
+        if ((rc = dc__records_each(r, from, T_MOVED, driver, moved_cb, &h)))
+            goto out;
+        merge = h.found && strcmp(fwd_to, to) == 0;
+    }
     /* 1. His record, into `to`: every register, set member and event that
      *    `to` does not hold yet, and the move itself. */
     if ((rc = dc__org_begin(&t, r, to)))
@@ -564,6 +629,10 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
             if (new_branch)
                 continue;
         }
+        /* A null register is what an earlier move left behind: nothing to
+         * carry (and it must not overwrite the value kept in `to`). */
+        if (!f->member && f->v.kind == DC_NULL)
+            continue;
         if (drec_has(&dst, f->name, f->member, &f->v))
             continue;
         if (f->member) {
@@ -574,22 +643,28 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
             registers++;
         }
     }
+    dc_buf ka = DC_BUF_INIT, kb = DC_BUF_INIT;
     for (size_t i = 0; i < src.ne && !rc; i++) {
         bool have = false;
-        for (size_t j = 0; j < dst.ne && !have; j++)
-            have = strcmp(dst.ev[j], src.ev[i]) == 0;
-        if (!have) {
+        if ((rc = ev_key(&ka, src.ev[i])))
+            break;
+        for (size_t j = 0; j < dst.ne && !have && !rc; j++)
+            if (!(rc = ev_key(&kb, dst.ev[j])))
+                have = ka.size == kb.size && memcmp(ka.ptr, kb.ptr, ka.size) == 0;
+        if (!have && !rc) {
             rc = copy_event(t, driver, src.ev[i]);
             events++;
         }
     }
-    if (!rc && new_branch)
+    dc_buf_dispose(&ka);
+    dc_buf_dispose(&kb);
+    if (!rc && new_branch && !merge)
         rc = dc_txn_set(t, T_DRIVER, driver, "branch", DC_STR, 0, new_branch);
     if (!rc) {
         int e = dc__org_exists(r, to, T_MOVED, driver);
         rc = e < 0 ? e : e ? dc_txn_delete(t, T_MOVED, driver) : 0;
     }
-    if (!rc && !(rc = dc_txn_event(t, T_DRIVER, driver)) &&
+    if (!rc && !merge && !(rc = dc_txn_event(t, T_DRIVER, driver)) &&
         !(rc = dc_txn_event_field(t, "kind", DC_STR, 0, "move")) &&
         !(rc = dc_txn_event_field(t, "from", part_county(&pf) ? DC_STR : DC_NULL, 0,
                                   part_county(&pf))) &&
@@ -607,28 +682,44 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
     t = NULL;
     if (rc)
         goto out;
-    /* 2. Only then, where he was: a forwarding entry, and his record gone.
-     *    A crash before this leaves him kept twice, never nowhere. */
+    /* 2. Only then, where he was: a forwarding entry, and his record
+     *    emptied.  A crash before this leaves him kept twice, never nowhere.
+     *    Emptied, not deleted: a delete would also hide a report another
+     *    device added there before the move but sent after it (its clock
+     *    earlier than the delete's), and it would be lost.  Removing the set
+     *    members this device has seen leaves such concurrent adds in place
+     *    (adds win), where the union of find and a later move collect them;
+     *    the registers become null. */
     if ((rc = dc__org_begin(&t, r, from)))
         goto out;
-    if (!(rc = dc_txn_set(t, T_MOVED, driver, "space", DC_STR, 0, to)) &&
-        !(rc = dc__org_set_str(t, T_MOVED, driver, "region", part_county(&pt))) &&
-        !(rc = dc__org_set_str(t, T_MOVED, driver, "branch",
-                               new_branch ? new_branch : old_branch)) &&
-        !(rc = dc_txn_set(t, T_MOVED, driver, "date", DC_STR, 0, date)))
-        rc = dc_txn_delete(t, T_DRIVER, driver);
+    if (!merge && ((rc = dc_txn_set(t, T_MOVED, driver, "space", DC_STR, 0, to)) ||
+                   (rc = dc__org_set_str(t, T_MOVED, driver, "region", part_county(&pt))) ||
+                   (rc = dc__org_set_str(t, T_MOVED, driver, "branch",
+                                         new_branch ? new_branch : old_branch)) ||
+                   (rc = dc_txn_set(t, T_MOVED, driver, "date", DC_STR, 0, date)))) {
+        dc_txn_rollback(t);
+        t = NULL;
+        goto out;
+    }
+    for (size_t i = 0; i < src.nf && !rc; i++) {
+        const dc__rfield *f = &src.f[i];
+        if (f->member)
+            rc = dc_txn_remove(t, T_DRIVER, driver, f->name, f->v.kind, f->v.num, f->v.str);
+        else if (f->v.kind != DC_NULL)
+            rc = dc_txn_set(t, T_DRIVER, driver, f->name, DC_NULL, 0, NULL);
+    }
     rc = dc__org_finish(t, rc);
     t = NULL;
     if (rc)
         goto out;
     /* 3. His branch membership: the rosters this device holds follow. */
-    if (new_branch && strcmp(new_branch, old_branch) != 0 &&
+    if (!merge && new_branch && strcmp(new_branch, old_branch) != 0 &&
         (rc = dc__branch_roster_move(r, driver, old_branch[0] ? old_branch : NULL, new_branch,
                                      date)))
         goto out;
     /* 4. His open cases, to the county he now works in. */
     dc_buf handed = DC_BUF_INIT, left = DC_BUF_INIT;
-    if (!o->keep_cases && part_county(&pt) &&
+    if (!merge && !o->keep_cases && part_county(&pt) &&
         (!part_county(&pf) || strcmp(pf.region, pt.region) != 0))
         rc = dc__case_handover(r, driver, pt.region, part_county(&pf), &handed, &left);
     if (!rc && out) {

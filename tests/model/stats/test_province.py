@@ -102,7 +102,13 @@ class Province(unittest.TestCase):
         self.assertEqual(self.gen["spaces"]["registry"], 1 + 98 + 2)
         kept = {}
         for sid in parts:
+            moved_here = self.dump.get(sid, {}).get("moved", {})
             for did, d in self.dump.get(sid, {}).get("driver", {}).items():
+                if did in moved_here:
+                    # Left behind by a move: emptied, nothing about him kept.
+                    self.assertTrue(all(v is None for v in d.values() if not isinstance(v, list)))
+                    self.assertNotIn("reports", d)
+                    continue
                 kept.setdefault(did, []).append(d)
         self.assertTrue(all(len(v) == 1 for v in kept.values()))
         drivers = {did: v[0] for did, v in kept.items()}
