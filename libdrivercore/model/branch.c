@@ -364,6 +364,7 @@ typedef struct driver_view {
     suggest_ctx *c;
     dc_buf status, branch;
     bool found, has_branch;
+    bool left; /* the space read forwards him */
 } driver_view;
 
 /* The value shown of a reported fact (the fold of his reports) into a
@@ -381,8 +382,8 @@ static int shown_str(const dc__rec *rec, const char *field, char *out, size_t ca
 static int read_driver(void *user, const dc__rec *rec) {
     driver_view *d = user;
     suggest_ctx *c = d->c;
-    if (d->found)
-        return 0; /* kept twice: the first copy found */
+    if (d->found || (d->left && dc__registry_emptied(rec)))
+        return 0; /* kept twice: the first copy found; or left behind by a move */
     d->found = true;
     char status[32];
     int rc0;
@@ -448,7 +449,7 @@ int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry, const ch
     suggest_ctx c;
     memset(&c, 0, sizeof c);
     c.r = r;
-    driver_view d = {&c, DC_BUF_INIT, DC_BUF_INIT, false, false};
+    driver_view d = {&c, DC_BUF_INIT, DC_BUF_INIT, false, false, false};
     dc_buf b = DC_BUF_INIT;
     char(*scope)[33] = NULL;
     size_t nscope = 0;
@@ -456,9 +457,8 @@ int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry, const ch
     for (size_t i = 0; i < nscope && !rc && !d.found; i++) {
         /* Not a copy a move left behind: where he is kept. */
         int left = dc__registry_left_behind(r, scope[i], driver);
-        rc = left < 0 ? left
-             : left   ? 0
-                      : dc__records_each(r, scope[i], "driver", driver, read_driver, &d);
+        d.left = left > 0;
+        rc = left < 0 ? left : dc__records_each(r, scope[i], "driver", driver, read_driver, &d);
     }
     dc__free(scope);
     if (!rc && !d.found)
@@ -527,14 +527,20 @@ typedef struct cover_ctx {
     dc__strs held;   /* branches whose roster this replica holds */
     dc__strs moved;  /* drivers the registry space walked forwards (sorted) */
     dc__strs behind; /* copies left behind by a move that still hold reports */
+    dc__regextra extras;
 } cover_ctx;
 
-/* A party member by the status shown (the fold of his reports). */
-static int is_party_member(const dc__rec *rec) {
-    char status[32];
-    if (shown_str(rec, "status", status, sizeof status) < 0)
-        return -1;
-    return strcmp(status, "probationary") == 0 || strcmp(status, "member") == 0;
+/* A party member by the status shown (the fold of his reports, with any
+ * left behind by a move). */
+static int is_party_member(const dc__rec *rec, const dc__regextra *extras) {
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(extras, rec->id, &nx);
+    dc_buf b = DC_BUF_INIT;
+    int has = dc__registry_shown(rec, "status", &b, x, nx);
+    int pm = has > 0 && (strcmp((const char *)b.ptr, "probationary") == 0 ||
+                         strcmp((const char *)b.ptr, "member") == 0);
+    dc_buf_dispose(&b);
+    return has < 0 ? -1 : pm;
 }
 
 static int push_entry(cover_ctx *c, const char *driver, size_t dn, const char *branch, size_t bn,
@@ -567,7 +573,7 @@ static int cover_moved(void *user, const dc__rec *rec) {
 
 static int cover_driver(void *user, const dc__rec *rec) {
     cover_ctx *c = user;
-    if (dc__strs_has(&c->moved, rec->id)) {
+    if (dc__strs_has(&c->moved, rec->id) && dc__registry_emptied(rec)) {
         /* Left behind by a move: not where he is kept; a report written
          * there concurrently with the move is news for his record. */
         for (size_t i = 0; i < rec->nf; i++)
@@ -577,7 +583,7 @@ static int cover_driver(void *user, const dc__rec *rec) {
     }
     const dc__value *b = dc__rec_value(rec, "branch");
     bool has = b && b->kind == DC_STR && b->len > 0;
-    int ispm = is_party_member(rec);
+    int ispm = is_party_member(rec, &c->extras);
     if (ispm < 0)
         return DC_ENOMEM;
     bool pm = ispm;
@@ -770,6 +776,8 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
     char(*scope)[33] = NULL;
     size_t nscope = 0;
     int rc = dc__registry_scope(r, registry, &scope, &nscope);
+    if (!rc)
+        rc = dc__registry_extras_load(r, scope, nscope, &c.extras);
     for (size_t i = 0; i < nscope && !rc; i++) {
         dc__strs_free(&c.moved);
         if (!(rc = dc__records_each(r, scope[i], "moved", NULL, cover_moved, &c))) {
@@ -797,6 +805,7 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
     dc__strs_free(&c.held);
     dc__strs_free(&c.moved);
     dc__strs_free(&c.behind);
+    dc__registry_extras_free(&c.extras);
     dc_buf_dispose(&b);
     return rc;
 }

@@ -1716,10 +1716,12 @@ typedef struct read_ctx {
     strs reports;
     strs others; /* reports of other copies of the driver found (kept twice) */
     size_t count;
-    const char *space; /* the space being walked */
-    char primary[33];  /* find: the first space found keeping him */
-    bool left;         /* find: the space walked forwards him (a copy left behind) */
-    strs moved;        /* conflicts: drivers the space walked forwards, sorted */
+    const char *space;   /* the space being walked */
+    char primary[33];    /* find: the first space found keeping him */
+    char any[33];        /* find: the first space found holding a copy of him */
+    bool left;           /* find: the space walked forwards him (a copy left behind) */
+    strs moved;          /* conflicts: drivers the space walked forwards, sorted */
+    dc__regextra extras; /* conflicts: reports left behind by moves */
 } read_ctx;
 
 static void read_ctx_dispose(read_ctx *c) {
@@ -1732,6 +1734,7 @@ static void read_ctx_dispose(read_ctx *c) {
     strs_dispose(&c->reports);
     strs_dispose(&c->others);
     strs_dispose(&c->moved);
+    dc__registry_extras_free(&c->extras);
 }
 
 static int moved_id(void *user, const dc__rec *rec) {
@@ -1773,10 +1776,15 @@ static int collect_reports(strs *s, const dc__rec *rec) {
 
 static int conflicts_cb(void *user, const dc__rec *rec) {
     read_ctx *c = user;
-    if (in_sorted(&c->moved, rec->id))
+    if (in_sorted(&c->moved, rec->id) && dc__registry_emptied(rec))
         return 0; /* left behind by a move: judged where he is kept */
     if (collect_reports(&c->reports, rec))
         return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(&c->extras, rec->id, &nx);
+    for (size_t i = 0; i < nx; i++)
+        if (strs_push(&c->reports, x[i], strlen(x[i])))
+            return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
     if (c->reports.n < 2)
         return 0; /* one report cannot disagree with itself */
     report *rp;
@@ -1793,7 +1801,7 @@ static int conflicts_cb(void *user, const dc__rec *rec) {
      * end (each starts {"driver":"drv-...", so the text sorts by id). */
     dc_buf *e = &c->plain;
     dc__buf_clear(e);
-    int has = dc__registry_shown(rec, "name", &c->shown, NULL, 0);
+    int has = dc__registry_shown(rec, "name", &c->shown, x, nx);
     if (has < 0 || dc__buf_puts(e, "{\"driver\":") || dc__json_str(e, rec->id, strlen(rec->id)) ||
         dc__buf_puts(e, ",\"name\":") ||
         (has ? dc__json_str(e, (const char *)c->shown.ptr, c->shown.size)
@@ -1824,6 +1832,8 @@ int dc_registry_conflicts(dc_buf *out, dc_replica *r, const char *space) {
     int rc = keys_derive(&c.k, r, space);
     if (!rc)
         rc = dc__registry_scope(r, space, &scope, &nscope);
+    if (!rc)
+        rc = dc__registry_extras_load(r, scope, nscope, &c.extras);
     if (!rc && dc__buf_putc(&b, '['))
         rc = dc__model_fail(r, DC_ENOMEM, "registry conflicts: out of memory");
     /* Given a root, every part of it held: the province's view. */
@@ -2043,7 +2053,9 @@ fail:
  * first (a driver kept twice is one person). */
 static int locate_cb(void *user, const dc__rec *rec) {
     read_ctx *c = user;
-    if (!c->primary[0] && !c->left) {
+    if (!c->any[0])
+        snprintf(c->any, sizeof c->any, "%s", c->space);
+    if (!c->primary[0] && !(c->left && dc__registry_emptied(rec))) {
         snprintf(c->primary, sizeof c->primary, "%s", c->space);
         return 0;
     }
@@ -2099,6 +2111,10 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
         rc = dc__records_each(r, scope[i], TYPE_DRIVER, did, locate_cb, &c);
     }
     dc__free(scope);
+    /* Only copies left behind (two devices moved him at once, in opposite
+     * directions): the first of them, with the reports of all. */
+    if (!rc && !c.primary[0] && c.any[0])
+        memcpy(c.primary, c.any, 33);
     if (!rc && c.primary[0]) {
         c.space = c.primary;
         rc = dc__records_each(r, c.primary, TYPE_DRIVER, did, find_cb, &c);

@@ -56,10 +56,34 @@ int dc__registry_subkey(dc_replica *r, const char *space, const char *context, u
  * bytes each (free with dc__free). */
 int dc__registry_scope(dc_replica *r, const char *space, char (**out)[33], size_t *n);
 
-/* 1 when `space` forwards `driver` elsewhere (a `moved` entry): a copy of
- * him there is what a move left behind, not where he is kept; 0 if not;
+/* 1 when `space` forwards `driver` elsewhere (a `moved` entry), 0 if not,
  * or an error. */
 int dc__registry_left_behind(dc_replica *r, const char *space, const char *driver);
+
+/* Whether a driver record was emptied by a move (its `id_hash` is no
+ * longer a string).  A copy is "left behind" when its space forwards him
+ * and it was emptied: then it is not where he is kept (docs/domain.md,
+ * "Registry spaces"); a copy a concurrent move filled again is kept. */
+bool dc__registry_emptied(const dc__rec *rec);
+
+/* ---- reports left behind by moves ----
+ * A report imported into a part concurrently with a move stays in the copy
+ * left behind there (docs/domain.md, "Moves").  The value shown is the fold
+ * of all of a driver's reports, so readers that walk where he is kept add
+ * these.  They are few (one per such race), found through the `moved`
+ * entries of the spaces read. */
+typedef struct dc__regextra {
+    char (*did)[25];
+    char ***rep; /* NULL-terminated lists of report members, per driver */
+    size_t *nrep;
+    size_t n, cap;
+} dc__regextra;
+
+/* Loads the reports left behind in the `n` spaces given. */
+int dc__registry_extras_load(dc_replica *r, char (*spaces)[33], size_t n, dc__regextra *x);
+/* The reports left behind of driver `did` (NULL and *n 0 when none). */
+const char *const *dc__registry_extras_of(const dc__regextra *x, const char *did, size_t *n);
+void dc__registry_extras_free(dc__regextra *x);
 
 /* ---- the county of a region code ---- */
 

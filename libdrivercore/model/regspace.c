@@ -148,6 +148,138 @@ bool dc__county_of(const char *code, size_t n, char out[7]) {
     return dc__region_sig(out, 6) == 6;
 }
 
+/* ---- reports left behind by moves ---- */
+
+typedef struct extra_ctx {
+    dc_replica *r;
+    dc__regextra *x;
+    const char *space;
+} extra_ctx;
+
+static int extra_driver(void *user, const dc__rec *rec) {
+    extra_ctx *c = user;
+    dc__regextra *x = c->x;
+    if (!dc__registry_emptied(rec))
+        return 0; /* filled again by a concurrent move: kept, read as such */
+    size_t k = 0;
+    for (size_t i = 0; i < rec->nf; i++)
+        k += rec->f[i].member && rec->f[i].v.kind == DC_STR &&
+             strcmp(rec->f[i].name, "reports") == 0;
+    if (!k || strlen(rec->id) != 24)
+        return 0;
+    /* Left behind in two spaces: one list with the reports of both. */
+    size_t at = 0;
+    while (at < x->n && strcmp(x->did[at], rec->id) != 0)
+        at++;
+    if (at < x->n) {
+        char **list = dc__realloc(x->rep[at], (x->nrep[at] + k + 1) * sizeof *list);
+        if (!list)
+            return DC_ENOMEM;
+        x->rep[at] = list;
+        for (size_t i = 0; i < rec->nf; i++)
+            if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
+                strcmp(rec->f[i].name, "reports") == 0) {
+                if (!(list[x->nrep[at]] = dc__strndup(rec->f[i].v.str, rec->f[i].v.len)))
+                    return DC_ENOMEM;
+                list[++x->nrep[at]] = NULL;
+            }
+        return 0;
+    }
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 8;
+        char(*d)[25] = dc__realloc(x->did, nc * sizeof *d);
+        if (d)
+            x->did = d;
+        char ***rp = d ? dc__realloc(x->rep, nc * sizeof *rp) : NULL;
+        if (rp)
+            x->rep = rp;
+        size_t *nr = rp ? dc__realloc(x->nrep, nc * sizeof *nr) : NULL;
+        if (!nr)
+            return DC_ENOMEM;
+        x->nrep = nr;
+        x->cap = nc;
+    }
+    char **list = dc__calloc(k + 1, sizeof *list);
+    if (!list)
+        return DC_ENOMEM;
+    memcpy(x->did[x->n], rec->id, 25);
+    x->rep[x->n] = list;
+    x->nrep[x->n] = 0;
+    x->n++;
+    for (size_t i = 0; i < rec->nf; i++)
+        if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
+            strcmp(rec->f[i].name, "reports") == 0) {
+            if (!(list[x->nrep[x->n - 1]] = dc__strndup(rec->f[i].v.str, rec->f[i].v.len)))
+                return DC_ENOMEM;
+            x->nrep[x->n - 1]++;
+        }
+    return 0;
+}
+
+static int extra_moved(void *user, const dc__rec *rec) {
+    extra_ctx *c = user;
+    /* Collected after the walk of `moved` (no read inside a walk of the
+     * same space and type is needed, but keep the walks apart anyway). */
+    return dc__records_each(c->r, c->space, "driver", rec->id, extra_driver, c);
+}
+
+int dc__registry_extras_load(dc_replica *r, char (*spaces)[33], size_t n, dc__regextra *x) {
+    memset(x, 0, sizeof *x);
+    for (size_t i = 0; i < n; i++) {
+        extra_ctx c = {r, x, spaces[i]};
+        int rc = dc__records_each(r, spaces[i], T_MOVED, NULL, extra_moved, &c);
+        if (rc == DC_ENOMEM)
+            return dc__model_fail(r, rc, "registry: out of memory");
+        if (rc)
+            return rc;
+    }
+    /* Sorted by driver (a copy of the ids sorts with its lists). */
+    for (size_t i = 1; i < x->n; i++)
+        for (size_t j = i; j > 0 && strcmp(x->did[j - 1], x->did[j]) > 0; j--) {
+            char t[25];
+            memcpy(t, x->did[j], 25);
+            memcpy(x->did[j], x->did[j - 1], 25);
+            memcpy(x->did[j - 1], t, 25);
+            char **tr = x->rep[j];
+            x->rep[j] = x->rep[j - 1];
+            x->rep[j - 1] = tr;
+            size_t tn = x->nrep[j];
+            x->nrep[j] = x->nrep[j - 1];
+            x->nrep[j - 1] = tn;
+        }
+    return 0;
+}
+
+const char *const *dc__registry_extras_of(const dc__regextra *x, const char *did, size_t *n) {
+    *n = 0;
+    size_t lo = 0, hi = x ? x->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(x->did[mid], did);
+        if (c == 0) {
+            *n = x->nrep[mid];
+            return (const char *const *)x->rep[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void dc__registry_extras_free(dc__regextra *x) {
+    for (size_t i = 0; i < x->n; i++) {
+        for (size_t j = 0; j < x->nrep[i]; j++)
+            dc__free(x->rep[i][j]);
+        dc__free(x->rep[i]);
+    }
+    dc__free(x->did);
+    dc__free(x->rep);
+    dc__free(x->nrep);
+    memset(x, 0, sizeof *x);
+}
+
 /* ---- creating the root and the parts ---- */
 
 static int write_part(dc_replica *r, const char *space, const char *root, const char *level,
@@ -537,6 +669,11 @@ static int moved_cb(void *user, const dc__rec *rec) {
     h->found = true;
     copy_field(rec, "space", h->space, 33);
     return 0;
+}
+
+bool dc__registry_emptied(const dc__rec *rec) {
+    const dc__value *h = dc__rec_value(rec, "id_hash");
+    return !h || h->kind != DC_STR;
 }
 
 int dc__registry_left_behind(dc_replica *r, const char *space, const char *driver) {

@@ -154,6 +154,7 @@ typedef struct stats {
     strset moved;      /* drivers the space being walked forwards elsewhere */
     dc_buf scratch;
     dc__case_facts facts;
+    dc__regextra extras; /* reports left behind by moves, per driver */
 
     uint64_t drivers, pm_drivers, operators, committees, joint_meetings, stations, study,
         enterprises, departments;
@@ -283,7 +284,9 @@ static casefig *bucket_of(buckets *b, const char *name) {
 
 /* The county of a region value shown for a driver, into out[7]. */
 static bool shown_county(stats *s, const dc__rec *rec, const char *field, char out[7]) {
-    int has = dc__registry_shown(rec, field, &s->scratch, NULL, 0);
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
+    int has = dc__registry_shown(rec, field, &s->scratch, x, nx);
     return has > 0 && dc__county_of((const char *)s->scratch.ptr, s->scratch.size, out);
 }
 
@@ -305,7 +308,7 @@ static int on_driver(void *user, const dc__rec *rec) {
     size_t idn = strlen(rec->id);
     /* A copy left behind where a move forwards him: he is counted where he
      * is kept. */
-    if (strset_find(&s->moved, rec->id, idn) >= 0)
+    if (strset_find(&s->moved, rec->id, idn) >= 0 && dc__registry_emptied(rec))
         return 0;
     int fresh = strset_add(&s->seen, rec->id, idn, 0);
     if (fresh < 0)
@@ -313,7 +316,9 @@ static int on_driver(void *user, const dc__rec *rec) {
     if (fresh == 0)
         return 0; /* kept twice: counted once, where first met */
     s->drivers++;
-    int has = dc__registry_shown(rec, "status", &s->scratch, NULL, 0);
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
+    int has = dc__registry_shown(rec, "status", &s->scratch, x, nx);
     if (has < 0)
         return nomem(s);
     bool pm = has && (strcmp((const char *)s->scratch.ptr, "probationary") == 0 ||
@@ -843,6 +848,8 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
     for (size_t i = 0; i < l.n && !rc; i++)
         if (!(rc = walk(&s, l.hex[i], "org", on_org, &s)))
             rc = walk(&s, l.hex[i], "region", on_region, &s);
+    if (!rc)
+        rc = dc__registry_extras_load(r, l.hex, l.n, &s.extras);
     for (size_t i = 0; i < l.n && !rc; i++) {
         const char *sp = l.hex[i];
         if ((rc = enter_space(&s, sp)) || (rc = walk(&s, sp, "driver", on_driver, &s)) ||
@@ -862,6 +869,7 @@ done:
     dc_buf_dispose(&b);
     dc_buf_dispose(&s.scratch);
     dc__case_facts_dispose(&s.facts);
+    dc__registry_extras_free(&s.extras);
     dc__free(l.hex);
     dc__free(s.resolve_ms);
     dc__free(s.rows);
