@@ -146,7 +146,7 @@ static int keys_derive(keys *k, dc_replica *r, const char *space) {
     if (!(k->mem = dc__secret_alloc(96)))
         return dc__model_fail(r, DC_ENOMEM, "registry: out of memory for the space keys");
     for (int i = 0; i < 3; i++) {
-        int rc = dc__registry_subkey(r, root, CTX[i], k->mem + 32 * i);
+        int rc = dc__registry_root_subkey(r, space, root, CTX[i], k->mem + 32 * i);
         if (rc) {
             keys_free(k);
             return rc;
@@ -2111,10 +2111,17 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
         rc = dc__records_each(r, scope[i], TYPE_DRIVER, did, locate_cb, &c);
     }
     dc__free(scope);
-    /* Only copies left behind (two devices moved him at once, in opposite
-     * directions): the first of them, with the reports of all. */
-    if (!rc && !c.primary[0] && c.any[0])
-        memcpy(c.primary, c.any, 33);
+    /* Only copies left behind.  Where they forward him is held here and
+     * does not keep him either (two devices moved him at once, in opposite
+     * directions): the first of them, with the reports of all.  Otherwise
+     * he is kept where this device cannot read: say where, below. */
+    if (!rc && !c.primary[0] && c.any[0]) {
+        hop h = {false, false, ""};
+        dc__records_each(r, c.any, "moved", did, hop_moved, &h);
+        dc__regpart dest;
+        if (h.moved && dc__registry_part(r, h.space, &dest) == 0 && dest.has)
+            memcpy(c.primary, c.any, 33); /* its part is held: he is not there */
+    }
     if (!rc && c.primary[0]) {
         c.space = c.primary;
         rc = dc__records_each(r, c.primary, TYPE_DRIVER, did, find_cb, &c);
@@ -2122,7 +2129,7 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
     if (!rc && c.count == 0) {
         /* Not kept here: say where he went, when this space knows. */
         hop h = {false, false, ""};
-        dc__records_each(r, space, "moved", did, hop_moved, &h);
+        dc__records_each(r, c.any[0] ? c.any : space, "moved", did, hop_moved, &h);
         rc = h.moved ? dc__model_fail(r, DC_ENOTFOUND,
                                       "registry find: this driver moved to registry space %s; "
                                       "this device does not hold it",

@@ -49,6 +49,9 @@ int dc__registry_root(dc_replica *r, const char *space, char root[33]);
  * DC_ENOKEY with a message naming the root when this device does not hold
  * it. */
 int dc__registry_subkey(dc_replica *r, const char *space, const char *context, uint8_t out[32]);
+/* The same with the root already known (`root` of `space`). */
+int dc__registry_root_subkey(dc_replica *r, const char *space, const char *root,
+                             const char *context, uint8_t out[32]);
 
 /* The spaces a registry call given `space` reads: the space itself, and
  * when it is a root every held space whose part record names it as root

@@ -72,7 +72,12 @@ int dc__registry_subkey(dc_replica *r, const char *space, const char *context, u
     int rc = dc__registry_root(r, space, root);
     if (rc)
         return rc;
-    rc = dc__space_subkey(r, root, context, out);
+    return dc__registry_root_subkey(r, space, root, context, out);
+}
+
+int dc__registry_root_subkey(dc_replica *r, const char *space, const char *root,
+                             const char *context, uint8_t out[32]) {
+    int rc = dc__space_subkey(r, root, context, out);
     if ((rc == DC_ENOKEY || rc == DC_ENOTFOUND) && strcmp(root, space) != 0)
         return dc__model_fail(r, DC_ENOKEY,
                               "registry: space %s is a part of the registry %s, whose key this "
