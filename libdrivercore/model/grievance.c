@@ -421,19 +421,26 @@ static int put_warnings(dc_buf *b, const dc_calendar *cal, const int64_t due[D_C
     for (int k = 0; k < D_COUNT && !rc; k++) {
         if (!est[k] || due[k] < 0)
             continue;
-        char when[16], msg[400];
+        /* The instant printed in "due", and the year of the day it ends
+         * (the instant is 00:00 of the day after). */
+        char when[40], day[16], msg[400];
         dc_buf t = DC_BUF_INIT;
         if (dc_time_cst(&t, due[k]) != 0) {
             dc_buf_dispose(&t);
             return DC_ENOMEM;
         }
-        snprintf(when, sizeof when, "%.10s", (const char *)t.ptr);
+        snprintf(when, sizeof when, "%s", (const char *)t.ptr);
+        if (dc_time_cst(&t, due[k] - 1) != 0) {
+            dc_buf_dispose(&t);
+            return DC_ENOMEM;
+        }
+        snprintf(day, sizeof day, "%.10s", (const char *)t.ptr);
         dc_buf_dispose(&t);
         snprintf(msg, sizeof msg,
                  "the %s deadline (%s) is counted past the years the holiday calendar covers "
                  "(%d-%d) as plain weekdays: it is an estimate until the %.4s schedule is "
                  "published (drivercore calendar publish)",
-                 due_names[k], when, first, last, when);
+                 due_names[k], when, first, last, day);
         rc = (any && dc__buf_putc(b, ',')) || dc__json_str(b, msg, strlen(msg));
         any = true;
     }
