@@ -248,6 +248,51 @@ class Province(unittest.TestCase):
         self.assertEqual(s["operators"], 74)
         self.assertEqual(s["drivers"], 0)
 
+
+    def test_progress_line_and_quiet(self):
+        # On a terminal the generator draws one progress line on stderr; not
+        # on a pipe, nor with --quiet; stdout is the same JSON either way.
+        import pty
+        import threading
+        for quiet in (False, True):
+            db = os.path.join(self.tmp.name, "tty%d.db" % quiet)
+            master, slave = pty.openpty()
+            argv = [TOOL, "demo-data", "province", db, "--seed", "7", "--scale", "0.01"]
+            p = subprocess.Popen(argv + (["--quiet"] if quiet else []), stdout=subprocess.PIPE,
+                                 stderr=slave, env=dict(os.environ, DRIVERCORE_NOW_MS=NOW))
+            os.close(slave)
+            chunks = []
+
+            def drain():
+                while True:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    chunks.append(data)
+
+            t = threading.Thread(target=drain)
+            t.start()
+            out = json.loads(p.stdout.read().decode())
+            p.stdout.close()
+            p.wait(timeout=300)
+            t.join(timeout=30)
+            os.close(master)
+            err = b"".join(chunks).decode(errors="replace")
+            self.assertEqual(p.returncode, 0)
+            self.assertEqual(out["figures"], self.gen["figures"])
+            if quiet:
+                self.assertEqual(err, "")
+            else:
+                self.assertIn("demo-data: registry, transport line, round 1", err)
+                self.assertIn("demo-data: grievances", err)
+                self.assertIn("\r", err)
+        p = run("demo-data", "province", os.path.join(self.tmp.name, "pipe.db"), "--seed", "7",
+                "--scale", "0.01")
+        self.assertEqual(p.stderr, "")
+
     def test_errors(self):
         p = run("demo-data", "province", self.db, "--seed", "1", "--scale", "0.01", ok=False)
         self.assertEqual(p.returncode, 1)
