@@ -90,24 +90,30 @@ DC_EXTERN int dc_registry_import(dc_buf *report, dc_replica *r, const char *spac
 /*
  * Drivers of the registry `space` with a fact in conflict, as JSON in id
  * order: [{"driver": ID, "name": NAME|null, "conflicts": {FIELD:
- * [{"value": V, "source": "organisation"|"transport", "round": N}, ...]}},
- * ...], FIELD one of name, phone, hukou_region, employer, activity_area,
- * political_status (phones opened).  Computed from the reports, so every
- * replica holding the same reports prints the same bytes.  Walks every
- * driver.  Returns 0, DC_EMISUSE, DC_ENOTFOUND / DC_ENOKEY (space),
- * DC_ECORRUPT (a sealed value does not open), DC_ENOMEM.
+ * [{"value": V, "source": "organisation"|"transport", "round": N}, ...]},
+ * "space": HEX}, ...], FIELD one of name, phone, hukou_region, employer,
+ * activity_area, political_status (phones opened), "space" the registry
+ * space keeping him.  Computed from the reports, so every replica holding
+ * the same reports prints the same bytes.  Given a root, every part held
+ * is read.  Walks every driver.  Returns 0, DC_EMISUSE, DC_ENOTFOUND /
+ * DC_ENOKEY (space), DC_ECORRUPT (a sealed value does not open), DC_ENOMEM.
  */
 DC_EXTERN int dc_registry_conflicts(dc_buf *out, dc_replica *r, const char *space);
 
 /*
  * The driver with this identity number (blanks and a lower-case x are
  * accepted) as JSON: {"driver": ID, "id_number": ..., "phone": ..., the
- * record's registers and sets (set members sorted), "sources": [{"source",
- * "round"}, ...], "verified_round": N, "flagged": BOOL, "conflicts":
- * {...as dc_registry_conflicts}, "@events": [...] if any}.  Only a member
- * of the space, holding its key, can call it.  Returns 0, DC_ENOTFOUND (no
- * such driver, or unknown space), DC_EINVAL (not a valid identity number,
- * check digit included), DC_ENOKEY, DC_ECORRUPT, DC_ENOMEM, DC_EMISUSE.
+ * record's registers and sets (set members sorted; a reported fact shows
+ * the value shown, the fold of his reports), "sources": [{"source",
+ * "round", "level", "method"}, ...], "verified_round": N, "verified":
+ * {...the latest}, "flagged": BOOL, "conflicts": {...as
+ * dc_registry_conflicts}, "space": the registry space keeping him,
+ * "@events": [...] if any}.  Given a root, every part of it this replica
+ * holds is searched (docs/domain.md, "Registry spaces").  Only a device
+ * holding the root's key can call it.  Returns 0, DC_ENOTFOUND (no such
+ * driver, or unknown space; the message says where he moved when the space
+ * forwards him), DC_EINVAL (not a valid identity number, check digit
+ * included), DC_ENOKEY, DC_ECORRUPT, DC_ENOMEM, DC_EMISUSE.
  */
 DC_EXTERN int dc_registry_find(dc_buf *out, dc_replica *r, const char *space,
                                const char *id_number);
