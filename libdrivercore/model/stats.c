@@ -596,8 +596,9 @@ static int put_percent(dc_buf *b, uint64_t num, uint64_t den) {
                           (unsigned long long)(h % 100));
 }
 
-/* CASES of docs/domain.md: the figures of a set of cases. */
-static int put_casefig(dc_buf *b, const stats *s, const casefig *c) {
+/* The figures every set of cases has, up to the satisfaction rate: the
+ * start of `cases` and of each CASES object. */
+static int put_casefig_head(dc_buf *b, const stats *s, const casefig *c) {
     int rc = dc__buf_printf(b, "{\"collected\":%llu,\"resolved\":%llu,\"resolution_rate\":",
                             (unsigned long long)c->collected, (unsigned long long)c->resolved);
     rc |= put_percent(b, c->resolved, c->collected);
@@ -610,6 +611,12 @@ static int put_casefig(dc_buf *b, const stats *s, const casefig *c) {
     }
     rc |= dc__buf_puts(b, "},\"satisfaction_rate\":");
     rc |= put_percent(b, c->satisfied, c->revisits);
+    return rc;
+}
+
+/* CASES of docs/domain.md: the figures of a set of cases. */
+static int put_casefig(dc_buf *b, const stats *s, const casefig *c) {
+    int rc = put_casefig_head(b, s, c);
     rc |= dc__buf_printf(b, ",\"amount_yuan\":%lld,\"recovered_yuan\":%lld}", (long long)c->amount,
                          (long long)c->recovered);
     return rc;
@@ -751,18 +758,8 @@ static int render(dc_buf *b, stats *s) {
         (unsigned long long)s->study, (unsigned long long)s->enterprises,
         (unsigned long long)s->departments, (unsigned long long)s->cadres.n,
         (unsigned long long)s->liaison_pm.n, (unsigned long long)s->liaison_drivers.n);
-    rc |= dc__buf_printf(b, "\"cases\":{\"collected\":%llu,\"resolved\":%llu,\"resolution_rate\":",
-                         (unsigned long long)c->collected, (unsigned long long)c->resolved);
-    rc |= put_percent(b, c->resolved, c->collected);
-    rc |= dc__buf_puts(b, ",\"inside_county\":");
-    rc |= put_percent(b, c->inside, c->collected);
-    rc |= dc__buf_puts(b, ",\"on_time\":{");
-    for (int i = 0; i < DL_N; i++) {
-        rc |= dc__buf_printf(b, "%s\"%s\":", i ? "," : "", DL_NAME[i]);
-        rc |= s->cal ? put_percent(b, c->dl_met[i], c->dl_due[i]) : dc__buf_puts(b, "null");
-    }
-    rc |= dc__buf_puts(b, "},\"satisfaction_rate\":");
-    rc |= put_percent(b, c->satisfied, c->revisits);
+    rc |= dc__buf_puts(b, "\"cases\":");
+    rc |= put_casefig_head(b, s, c);
     rc |= dc__buf_puts(b, ",\"median_resolve_hours\":");
     if (s->nresolve == 0) {
         rc |= dc__buf_puts(b, "null");
