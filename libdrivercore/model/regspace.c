@@ -652,16 +652,19 @@ static int copy_event(dc_txn *t, const char *did, const char *json) {
     return rc;
 }
 
+/* The county a part stands for, for the `moves` event and the forward; a
+ * root (the province's, or a registry of the layout before parts) stands
+ * for none. */
+static const char *part_county(const dc__regpart *p) {
+    bool part = strcmp(p->level, "county") == 0 || strcmp(p->level, "branch") == 0;
+    return part && p->region[0] ? p->region : NULL;
+}
+
 static int put_end(dc_buf *b, const char *key, const char *space, const dc__regpart *p,
                    const char *branch) {
     return dc__buf_printf(b, ",\"%s\":{\"space\":\"%s\",\"region\":", key, space) ||
-           dc__org_jstr(b, p->region[0] ? p->region : NULL) || dc__buf_puts(b, ",\"branch\":") ||
+           dc__org_jstr(b, part_county(p)) || dc__buf_puts(b, ",\"branch\":") ||
            dc__org_jstr(b, branch && *branch ? branch : NULL) || dc__buf_putc(b, '}');
-}
-
-/* The county a part stands for, for the `moves` event and the forward. */
-static const char *part_county(const dc__regpart *p) {
-    return p->region[0] ? p->region : NULL;
 }
 
 typedef struct hopinfo {

@@ -701,7 +701,8 @@ static int put_regions(dc_buf *b, stats *s) {
             regrow_add(&all[j], &s->rows[i]);
         }
     }
-    qsort(all, k, sizeof *all, cmp_code);
+    if (k > 1)
+        qsort(all, k, sizeof *all, cmp_code);
     int rc = dc__buf_puts(b, "\"by_region\":{");
     for (size_t i = 0; i < k && !rc; i++) {
         const char *code = all[i].code;
