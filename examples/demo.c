@@ -1458,6 +1458,7 @@ int main(void) {
     atexit(cleanup_relay);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGPIPE, on_signal); /* `demo | head`: the relay must not outlive a closed pipe */
     g_now = sep(21, 8, 30);
     if (relay_start(&g_relay, g_dir, g_now, err, sizeof err) != 0)
         die("cannot start the relay: %s", err);
