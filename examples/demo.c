@@ -337,6 +337,15 @@ static sync_figures sync_dev(device *d) {
         }
     }
     json_decref(now);
+    /* The province's public directory is the device's directory: its
+     * holiday calendar is the one the device's deadlines count by. */
+    now = spaces_of(d);
+    json_array_foreach(now, k, sp) {
+        json_t *nm = json_object_get(sp, "name");
+        if (accepted && json_is_string(nm) && strcmp(json_string_value(nm), "directory") == 0)
+            CHECK(d, dc_space_accept(d->r, jstr(sp, "space"), DC_ACCEPT_DIRECTORY));
+    }
+    json_decref(now);
     if (g_quiet) {
         json_decref(before);
         return f;

@@ -60,13 +60,31 @@ static int usage_calendar(const char *msg) {
 
 /* ---- finding the calendar ---- */
 
-/* The calendar of the first space (by id) this replica holds that has
- * holiday records: rc EXIT_OK with *out NULL when none has. */
+/* The calendar of the device's directory space (`space accept
+ * --directory`), and only of it when one is set (a stranger's space full of
+ * holidays must not move a deadline); else of the first accepted space (by
+ * id) that has holiday records.  rc EXIT_OK with *out NULL when none has. */
 static int calendar_from_spaces(dc_replica *r, dc_calendar **out, char *src, size_t nsrc) {
     dc_buf b = DC_BUF_INIT;
     json_t *list = NULL;
-    int rc = dc_space_list(&b, r);
     *out = NULL;
+    int rc = dc_space_directory(&b, r);
+    if (rc == 0) {
+        char dir[33];
+        snprintf(dir, sizeof dir, "%s", (const char *)b.ptr);
+        dc_buf_dispose(&b);
+        rc = dc_calendar_from_space(out, r, dir);
+        if (rc != 0 && rc != DC_ENOTFOUND)
+            return fail_r(r, rc, "calendar");
+        if (rc == 0)
+            snprintf(src, nsrc, "space %s", dir);
+        return EXIT_OK;
+    }
+    if (rc != DC_ENOTFOUND) {
+        dc_buf_dispose(&b);
+        return fail_r(r, rc, "calendar: the directory space");
+    }
+    rc = dc_space_list(&b, r);
     if (rc != 0) {
         dc_buf_dispose(&b);
         return fail_r(r, rc, "calendar: listing spaces");

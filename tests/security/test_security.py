@@ -261,6 +261,42 @@ class Security(test_relay.Base):
         out = json.loads(self.run_tool("space", "accept", b, s, "--directory").stdout)
         self.assertTrue(out["directory"])
 
+    def test_the_calendar_comes_only_from_the_directory(self):
+        """An enrolled device (trusted to invite) publishes a 'directory' full
+        of made-up holidays: deadlines still count by the device's own
+        directory."""
+        rl = self.relay()
+        office = self.device("office", "province office")
+        desk = self.device("desk", "county desk")
+        other = self.device("other", "another enrolled device")
+        directory = self.space(office, "directory")
+        for n in ("desk", "other"):
+            self.add(office, directory, n, role="reader")
+        real = self.path("real.tsv")
+        with open(real, "w") as f:
+            f.write("2026-10-01\toff\tNational Day\n")
+        self.run_tool("calendar", "publish", office, "--space", directory, real)
+        self.sync(office, rl)
+        for db in (desk, other):
+            self.sync(db, rl)
+        self.run_tool("space", "accept", desk, directory, "--directory")
+        self.run_tool("space", "accept", other, directory)
+        fake = self.space(other, "directory")
+        self.add(other, fake, "desk", role="reader")
+        bogus = self.path("bogus.tsv")
+        with open(bogus, "w") as f:
+            f.write("".join("2026-10-%02d\toff\tmade up\n" % d for d in range(2, 31)))
+        self.run_tool("calendar", "publish", other, "--space", fake, bogus)
+        self.sync(other, rl)
+        self.sync(desk, rl)
+        # Invited by a device it knows from the directory: accepted...
+        self.assertEqual(self.space_state(desk, fake)["state"], "accepted")
+        # ...but the desk's calendar is its directory's: a day off on the
+        # 1st only, so October the 2nd is a working day.
+        out = self.run_tool("calendar", "show", desk).stdout
+        self.assertIn("National Day", out)
+        self.assertNotIn("made up", out)
+
     def test_no_names_in_bundles_or_the_relay(self):
         rl = self.relay()
         name = "Huang Hongxing the driver"

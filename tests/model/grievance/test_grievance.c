@@ -21,6 +21,7 @@
 
 #include "base/base.h"
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 static const char *g_tsv_path;
 static char g_dir[256];
@@ -68,30 +69,12 @@ static dc_replica *open_at(const char *name) {
     return r;
 }
 
-/* The device accepts the invitations it has received, as its user would
- * (a device joins a space only with its consent: docs/security.md). */
-static void accept_invitations(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    if (dc_space_list(&b, r) != 0)
-        fail_msg("space list: %s", dc_replica_errmsg(r));
-    for (const char *p = (const char *)b.ptr; (p = strstr(p, "{\"space\":\"")) != NULL;) {
-        char id[33];
-        memcpy(id, p + 10, 32);
-        id[32] = 0;
-        const char *end = strchr(p, '}');
-        const char *inv = strstr(p, "\"state\":\"invited\"");
-        if (inv && end && inv < end && dc_space_accept(r, id, 0) != 0)
-            fail_msg("space accept: %s", dc_replica_errmsg(r));
-        p += 10;
-    }
-    dc_buf_dispose(&b);
-}
-
 static void sync_into(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
     ok(from, dc_bundle_export(&b, from, NULL));
     ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    accept_invitations(to);
+    if (dc_test_accept_invitations(to) != 0)
+        fail_msg("accept: %s", dc_replica_errmsg(to));
     dc_buf_dispose(&b);
 }
 

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 static char g_dir[256];
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
@@ -76,29 +77,12 @@ static void share(dc_replica *a, const char *space, dc_replica *b, int role) {
     dc_buf_dispose(&card);
 }
 
-/* The device accepts the invitations it has received, as its user would
- * (a device joins a space only with its consent: docs/security.md). */
-static void accept_invitations(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    if (dc_space_list(&b, r) != 0)
-        fail_msg("space list: %s", dc_replica_errmsg(r));
-    json_t *l = json_loadb((const char *)b.ptr, b.size, 0, NULL);
-    for (size_t i = 0; i < json_array_size(l); i++) {
-        json_t *sp = json_array_get(l, i);
-        const char *state = json_string_value(json_object_get(sp, "state"));
-        if (state && strcmp(state, "invited") == 0 &&
-            dc_space_accept(r, json_string_value(json_object_get(sp, "space")), 0) != 0)
-            fail_msg("space accept: %s", dc_replica_errmsg(r));
-    }
-    json_decref(l);
-    dc_buf_dispose(&b);
-}
-
 static void sync_into(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
     OK(from, dc_bundle_export(&b, from, NULL));
     OK(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    accept_invitations(to);
+    if (dc_test_accept_invitations(to) != 0)
+        fail_msg("accept: %s", dc_replica_errmsg(to));
     dc_buf_dispose(&b);
 }
 

@@ -238,6 +238,11 @@ class RegistryCli(unittest.TestCase):
         bundle = self.path("b.dcb")
         self.run_dc("bundle", "export", rep, bundle)
         self.run_dc("bundle", "import", desk, bundle)
+        # The desk joins by consent: it accepts the root (its enrolment);
+        # the office being a member of a space it accepted, the part comes
+        # with it.
+        self.assertEqual(json.loads(self.run_dc("registry", "spaces", desk).stdout), [])
+        self.run_dc("space", "accept", desk, root)
         held = json.loads(self.run_dc("registry", "spaces", desk).stdout)
         self.assertEqual([s["space"] for s in held], [root, wd])
         csv = self.write("wd.csv", HEADER + "李四,%s,,520112,,,,520112,,\n" % ID_B)

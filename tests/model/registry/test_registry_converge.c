@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 #define NREP 4
 #define NDRV 6
@@ -237,6 +238,7 @@ static void sync_one(world *w, int from, int to) {
     dc_buf b = DC_BUF_INIT;
     ok(w->r[from], dc_bundle_export(&b, w->r[from], NULL));
     ok(w->r[to], dc_bundle_import(w->r[to], b.ptr, b.size, NULL));
+    ok(w->r[to], dc_test_accept_invitations(w->r[to]));
     dc_buf_dispose(&b);
 }
 

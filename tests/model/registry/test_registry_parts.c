@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 static char g_dir[256];
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
@@ -139,6 +140,7 @@ static void exchange(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
     ok(from, dc_bundle_export(&b, from, NULL));
     ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    ok(to, dc_test_accept_invitations(to));
     dc_buf_dispose(&b);
 }
 
@@ -220,7 +222,9 @@ static void test_parts_keys_and_need_to_know(void **state) {
     json_decref(a);
     dc_buf out = DC_BUF_INIT;
     assert_int_equal(dc_registry_find(&out, desk, ws, ID_B) == 0, 0);
-    assert_int_equal(dc_record_get(&out, desk, ws, "driver", did_a), DC_ENOTFOUND);
+    /* It carries Wanshan's part for others, unreadable, and says so. */
+    assert_int_equal(dc_record_get(&out, desk, ws, "driver", did_a), DC_EDENIED);
+    assert_non_null(strstr(dc_replica_errmsg(desk), "not a member"));
     /* The root's view on the desk is only what it holds. */
     assert_int_equal(dc_registry_find(&out, desk, root, ID_B), DC_ENOTFOUND);
     a = find(desk, root, ID_A);
