@@ -92,6 +92,10 @@ typedef int (*dc__json_field_fn)(void *user, const char *key, const dc__value *v
  * shape of cards and stored events).  0, DC_ECORRUPT, or fn's return. */
 int dc__json_flat_each(const char *json, dc__json_field_fn fn, void *user);
 
+/* ---- the platform (os.c) ---- */
+int64_t dc__os_mono_ms(void); /* a monotonic clock, in ms */
+void dc__os_sleep_ms(int ms);
+
 /* ---- hybrid logical clock (hlc.c) ----
  * A timestamp is (physical ms << 16) | counter: 48 bits of milliseconds since
  * the Unix epoch (good to the year 10889) and a 16-bit logical counter. */

@@ -358,6 +358,69 @@ static void import_free(import *im) {
     dc__ingest_free(&im->g);
 }
 
+/* A sync imports in short slices, each its own transaction, so that a
+ * write from another handle (the app's UI thread) never waits long for the
+ * file's write lock: at most SLICE_ENVELOPES changes or SLICE_MS of work
+ * each, then the lock is let go for a moment.  Membership goes in the first
+ * slice, whole (its resolution is per space, not per envelope). */
+#define SLICE_ENVELOPES 256
+#define SLICE_MS 8
+#define SLICE_PAUSE_MS 2
+
+/* Ends a slice: settle and release what it allows, count its provisional
+ * membership, commit, tell observers. */
+static int slice_end(import *im, int *notify_rc) {
+    dc_replica *r = im->g.r;
+    int rc = dc__ingest_finish(&im->g);
+    for (size_t i = 0; i < im->g.nprov && !rc; i++) {
+        int state;
+        if (!(rc = dc__store_change_state(r->st, im->g.prov[i], &state, &im->g.err)))
+            im->g.n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
+    }
+    if (!rc && !(rc = dc__store_hlc_save(r->st, r->clock.last, &im->g.err)))
+        rc = dc__store_commit(r->st, &im->g.err);
+    if (rc)
+        return rc;
+    im->g.nprov = 0;
+    int n = dc__notify(r, &im->g.touched, "remote");
+    if (n && !*notify_rc)
+        *notify_rc = n;
+    im->g.touched.n = 0;
+    return 0;
+}
+
+/* One pass over the bundle from *at: membership envelopes (pass 0) or
+ * changes (pass 1), until the end or, when `limited`, the slice's limits;
+ * *at is where the next slice starts. */
+static int ingest_pass(import *im, int pass, uint64_t *at, bool limited) {
+    int64_t t0 = dc__os_mono_ms();
+    unsigned done = 0;
+    int rc = 0;
+    uint64_t i = *at;
+    for (; i < im->n; i++) {
+        if (limited && (done >= SLICE_ENVELOPES || dc__os_mono_ms() - t0 >= SLICE_MS))
+            break;
+        dc__envelope e;
+        if (im->v[i].done)
+            continue;
+        if ((rc = dc__envelope_parse(&e, im->v[i].p, im->v[i].n, &im->g.err))) {
+            im->v[i].done = true;
+            if ((rc = fail_or_set_aside(im, i, NULL, rc)))
+                break;
+            continue;
+        }
+        if ((e.kind == DC_ENV_KIND_MEMBERSHIP) != (pass == 0))
+            continue;
+        im->v[i].done = true;
+        done++;
+        rc = pass == 0 ? ingest_membership(&im->g, &e) : ingest_change(&im->g, &e);
+        if (rc && (rc = fail_or_set_aside(im, i, &e, rc)))
+            break;
+    }
+    *at = i;
+    return rc;
+}
+
 int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
                dc__import_counts *counts) {
 import im;
@@ -381,61 +444,50 @@ import im;
     }
     im.g.n.envelopes = im.n;
     dc_hlc saved = r->clock.last;
+    int notify_rc = 0;
+    bool committed = false; /* a slice went in (a sliced import only) */
+    uint64_t at = 0, next = 0;
     /* Framing of every envelope before touching the store. */
-    bool lenient = flags & DC__IMPORT_SET_ASIDE;
-    for (uint64_t i = 0; i < im.n && !lenient; i++) {
+    bool sliced = flags & DC__IMPORT_SET_ASIDE;
+    for (uint64_t i = 0; i < im.n && !sliced; i++) {
         dc__envelope e;
         if ((rc = dc__envelope_parse(&e, im.v[i].p, im.v[i].n, &im.g.err))) {
             where(&im, i);
             goto fail_nodb;
         }
     }
-    if ((rc = dc__store_begin(r->st, &im.g.err)))
-        goto fail_nodb;
     /* Membership first, then the changes, so that authority is known. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint64_t i = 0; i < im.n; i++) {
-            dc__envelope e;
-            if (im.v[i].done)
-                continue;
-            if ((rc = dc__envelope_parse(&e, im.v[i].p, im.v[i].n, &im.g.err))) {
-                im.v[i].done = true;
-                if ((rc = fail_or_set_aside(&im, i, NULL, rc)))
-                    goto fail;
-                continue;
-            }
-            if ((e.kind == DC_ENV_KIND_MEMBERSHIP) != (pass == 0))
-                continue;
-            im.v[i].done = true;
-            rc = pass == 0 ? ingest_membership(&im.g, &e) : ingest_change(&im.g, &e);
-            if (rc && (rc = fail_or_set_aside(&im, i, &e, rc)))
+    if ((rc = dc__replica_begin(r, &im.g.err)))
+        goto fail_nodb;
+    if ((rc = ingest_pass(&im, 0, &at, false)) || (rc = dc__ingest_settle(&im.g)))
+        goto fail;
+    if (!sliced) {
+        /* All or nothing: one transaction. */
+        if ((rc = ingest_pass(&im, 1, &next, false)) || (rc = slice_end(&im, &notify_rc)))
+            goto fail;
+    } else {
+        if ((rc = slice_end(&im, &notify_rc)))
+            goto fail;
+        committed = true;
+        while (next < im.n) {
+            dc__os_sleep_ms(SLICE_PAUSE_MS);
+            if ((rc = dc__replica_begin(r, &im.g.err)))
+                goto fail_nodb;
+            if ((rc = ingest_pass(&im, 1, &next, true)) || (rc = slice_end(&im, &notify_rc)))
                 goto fail;
         }
-        if (pass == 0 && (rc = dc__ingest_settle(&im.g)))
-            goto fail;
     }
-    if ((rc = dc__ingest_finish(&im.g)))
-        goto fail;
-    for (size_t i = 0; i < im.g.nprov; i++) {
-        int state;
-        if ((rc = dc__store_change_state(r->st, im.g.prov[i], &state, &im.g.err)))
-            goto fail;
-        im.g.n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
-    }
-    if ((rc = dc__store_hlc_save(r->st, r->clock.last, &im.g.err)) ||
-        (rc = dc__store_commit(r->st, &im.g.err)))
-        goto fail;
     if (counts)
         *counts = im.g.n;
-    rc = dc__notify(r, &im.g.touched, "remote");
     import_free(&im);
-    return rc;
+    return notify_rc;
 fail:
     dc__store_rollback(r->st);
     r->clock.last = saved;
     r->key_sid = 0;
 fail_nodb:
-    dc__err_suffix(&im.g.err, "; nothing was imported");
+    dc__err_suffix(&im.g.err,
+                   committed ? "; the slices before it were imported" : "; nothing was imported");
     import_free(&im);
     return dc__fail_err(r, &im.g.err);
 }
@@ -516,7 +568,7 @@ int dc_replica_release_held(uint64_t *applied, dc_replica *r) {
     memset(&g, 0, sizeof g);
     g.r = r;
     dc_hlc saved = r->clock.last;
-    int rc = dc__store_begin(r->st, &g.err);
+    int rc = dc__replica_begin(r, &g.err);
     if (!rc && !(rc = dc__ingest_finish(&g)) &&
         !(rc = dc__store_hlc_save(r->st, r->clock.last, &g.err)))
         rc = dc__store_commit(r->st, &g.err);

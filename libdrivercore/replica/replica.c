@@ -150,6 +150,21 @@ void dc_replica_close(dc_replica *r) {
     dc__free(r);
 }
 
+int dc__replica_begin(dc_replica *r, dc__err *err) {
+    int rc = dc__store_begin(r->st, err);
+    if (rc)
+        return rc;
+    /* Another handle on this file may have issued or accepted later
+     * timestamps: this one continues after them. */
+    dc_hlc stored = 0;
+    if ((rc = dc__store_hlc_load(r->st, &stored, err))) {
+        dc__store_rollback(r->st);
+        return rc;
+    }
+    dc__clock_observe(&r->clock, stored);
+    return 0;
+}
+
 const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, const uint8_t *kid,
                              dc__err *err) {
     if (r->key_sid == sid && sid != 0 && r->key_epoch == epoch &&

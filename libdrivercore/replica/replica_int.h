@@ -47,6 +47,11 @@ int dc__fail_err(dc_replica *r, const dc__err *e);
         dc__err_clear(&(r)->err);                                                                  \
     } while (0)
 
+/* Begins a write transaction (dc__store_begin) and brings the clock up to
+ * what any handle on this file has stored, so that several handles (a UI
+ * thread's and a sync thread's) may write one file. */
+int dc__replica_begin(dc_replica *r, dc__err *err);
+
 /* Parses a 32-char hex space id. */
 int dc__space_id_parse(dc_replica *r, const char *hex, uint8_t id[16]);
 

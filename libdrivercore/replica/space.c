@@ -134,7 +134,7 @@ static int begin_admin(dc_replica *r, const char *what, const char *space, dc__s
     if (dc__space_id_parse(r, space, id))
         return *e = r->err, r->err.code;
     int rc = dc__clock_check(&r->clock, e);
-    if (rc || (rc = dc__store_begin(r->st, e)))
+    if (rc || (rc = dc__replica_begin(r, e)))
         return rc;
     dc__member me;
     if ((rc = dc__store_space_get(r->st, id, sp, e)) ||
@@ -376,7 +376,7 @@ int dc_space_create(dc_buf *out, dc_replica *r, const char *name) {
         dc__secret_free(key);
         return dc__fail_err(r, &e);
     }
-    rc = dc__store_begin(r->st, &e);
+    rc = dc__replica_begin(r, &e);
     if (rc) {
         dc__secret_free(key);
         return dc__fail_err(r, &e);
@@ -608,7 +608,7 @@ int dc_space_accept(dc_replica *r, const char *space, unsigned flags) {
     dc__member me;
     dc__ingest g = {0};
     dc_hlc saved = r->clock.last;
-    int rc = dc__store_begin(r->st, &e);
+    int rc = dc__replica_begin(r, &e);
     if (rc)
         return dc__fail_err(r, &e);
     if ((rc = dc__store_space_get(r->st, id, &sp, &e)) ||
@@ -646,7 +646,7 @@ int dc_space_decline(dc_replica *r, const char *space) {
     dc__ingest g = {0};
     g.r = r;
     dc_hlc saved = r->clock.last;
-    int rc = dc__store_begin(r->st, &e);
+    int rc = dc__replica_begin(r, &e);
     if (rc)
         return dc__fail_err(r, &e);
     /* Nothing of it stays readable: keys and state go, its changes are

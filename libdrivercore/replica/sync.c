@@ -590,7 +590,7 @@ int dc_sync_note_relay(dc_sync *s) {
     dc__err e = {0};
     int64_t saved = r->clock.offset_ms;
     r->clock.offset_ms = off;
-    int rc = dc__store_begin(r->st, &e);
+    int rc = dc__replica_begin(r, &e);
     if (!rc && !(rc = dc__store_meta_put(r->st, "clock_offset", off, &e)))
         rc = dc__store_meta_put(r->st, "relay_sync_ms", dc__clock_wall_ms(&r->clock), &e);
     for (size_t i = 0; i < s->nsp && !rc; i++)

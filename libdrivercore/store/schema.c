@@ -213,6 +213,18 @@ fail:
     return rc;
 }
 
+/* Waiting for another connection's write lock (a sync thread importing in
+ * short slices while the UI thread writes): retry every millisecond, not
+ * with SQLite's growing sleeps, so the lock is taken soon after it is free;
+ * give up after 5 s (DC_EBUSY). */
+static int busy_wait(void *user, int count) {
+    (void)user;
+    if (count >= 5000)
+        return 0;
+    sqlite3_sleep(1);
+    return 1;
+}
+
 int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc__err *err) {
     *out = NULL;
     bool memory = strcmp(path, ":memory:") == 0;
@@ -230,7 +242,7 @@ int dc__store_open(dc__store **out, const char *path, bool must_exist, bool dura
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_handler(s->db, busy_wait, NULL);
     /* Refuse a foreign SQLite file before changing anything in it (the
      * journal mode is persistent). */
     int v;

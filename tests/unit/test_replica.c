@@ -308,6 +308,44 @@ static void test_held_release(void **state) {
     dc_replica_close(b);
 }
 
+/* ---- two handles writing one file (a UI thread and a sync thread) ---- */
+
+static void test_two_writing_handles(void **state) {
+    (void)state;
+    dc_replica *a = open_at("two.db"), *a2 = open_at("two.db"), *b = open_at("two-b.db");
+    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    dc_txn *t1, *t2;
+    /* Interleaved: both take the next sequence number at commit, each after
+     * the other's timestamps. */
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        ok(a, dc_txn_begin(&t1, a, sp));
+        ok(a2, dc_txn_begin(&t2, a2, sp));
+        ok(a, dc_txn_set(t1, "note", id, "by", DC_STR, 0, "first handle"));
+        ok(a2, dc_txn_add(t2, "note", id, "tags", DC_STR, 0, "x"));
+        /* A remove of an add in the same transaction names it by the number
+         * the change will get, which the other handle takes first. */
+        ok(a2, dc_txn_remove(t2, "note", id, "tags", DC_STR, 0, "x"));
+        ok(a2, dc_txn_set(t2, "note", id, "later", DC_STR, 0, "second handle"));
+        ok(a, dc_txn_commit(t1, NULL));
+        ok(a2, dc_txn_commit(t2, NULL));
+    }
+    sync_into(a2, b);
+    char *da = dump(a), *d2 = dump(a2), *db = dump(b);
+    assert_string_equal(da, d2);
+    assert_string_equal(da, db);
+    assert_non_null(strstr(da, "second handle"));
+    assert_null(strstr(da, "tags")); /* each remove took away its own add */
+    free(da);
+    free(d2);
+    free(db);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(a2);
+    dc_replica_close(b);
+}
+
 /* ---- clocks a timestamp cannot hold ---- */
 
 static void test_clock_out_of_range(void **state) {
@@ -452,6 +490,7 @@ int main(void) {
         cmocka_unit_test(test_opaque_until_granted),
         cmocka_unit_test(test_held_release),
         cmocka_unit_test(test_clock_out_of_range),
+        cmocka_unit_test(test_two_writing_handles),
         cmocka_unit_test(test_one_transaction_rules),
         cmocka_unit_test(test_find_and_list),
     };
