@@ -492,7 +492,8 @@ static int sync_once(device *d) {
     resp r = {0};
     char session[80] = "";
     int done = 0, rc = -1;
-    if (dc_sync_new(&s, d->r, DC_SYNC_INITIATOR) || dc_sync_step(s, &m, &done, NULL, 0))
+    if (dc_sync_new(&s, d->r, DC_SYNC_INITIATOR) || dc_sync_trust_peer_clock(s) ||
+        dc_sync_step(s, &m, &done, NULL, 0))
         goto out;
     for (int i = 0; m.size > 0 && i < 10000; i++) {
         if (http_do(&d->c, "POST", "/v1/sync", d->token, session, m.ptr, m.size, &r)) {
@@ -961,6 +962,8 @@ int main(int argc, char **argv) {
         dc_replica_observe(m[i]->r, on_record, NULL);
         if (device_auth(m[i]) || sync_once(m[i]))
             die("first sync of a member failed (relay log in %s)", tmpdir);
+        if (dc_space_accept(m[i]->r, m[i]->space, 0))
+            die("space accept: %s", dc_replica_errmsg(m[i]->r));
     }
     double t_replicas = mono();
 

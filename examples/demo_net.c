@@ -197,6 +197,7 @@ static int session(sync_figures *fig, int *unheard, dc_replica *r, http_client *
     http_response resp = {0};
     *unheard = 0;
     if ((rc = dc_sync_new(&s, r, DC_SYNC_INITIATOR)) != 0 ||
+        (rc = dc_sync_trust_peer_clock(s)) != 0 ||
         (rc = dc_sync_step(s, &m, &done, NULL, 0)) != 0) {
         snprintf(err, errcap, "sync: %s: %s", dc_error_name(rc), dc_replica_errmsg(r));
         goto end;

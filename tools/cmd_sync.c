@@ -138,7 +138,8 @@ static int session_over_relay(dc_replica *r, http_client *h, const char *tokhex)
     dc_buf m = DC_BUF_INIT, rep = DC_BUF_INIT;
     http_response resp = {0};
     /* The session loop, as sync_local's, with the relay as the peer. */
-    if ((rc = dc_sync_new(&s, r, DC_SYNC_INITIATOR)) != 0) {
+    if ((rc = dc_sync_new(&s, r, DC_SYNC_INITIATOR)) != 0 ||
+        (rc = dc_sync_trust_peer_clock(s)) != 0) {
         fail("sync: %s", dc_error_last());
         goto done;
     }

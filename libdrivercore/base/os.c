@@ -1,9 +1,12 @@
 /*
- * The few file-system calls the library makes outside SQLite, in one place
- * (STYLE.md: platform code behind dc__os_*): files that only this user may
+ * The platform, in one place (STYLE.md): a monotonic clock and a sleep, for
+ * the code that paces itself (a sync importing in short slices lets another
+ * thread's write in between), the process id, and the few file-system
+ * calls the library makes outside SQLite: files that only this user may
  * read (0600), created whole or not at all, synced, and renamed into place
  * with their directory synced so that the rename survives a power cut.
- * POSIX only; the Android and iOS builds are POSIX too.
+ * POSIX here (the Android and iOS builds are POSIX too); another platform
+ * replaces this file only.
  *
  * None of these opens a file an SQLite connection of this process may have
  * open: closing any descriptor of a file drops every POSIX lock the
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -23,6 +27,18 @@
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
+
+int64_t dc__os_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dc__os_sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
 
 /* Test seam (see base.h): NULL in production. */
 int (*dc__os_fault)(const char *step);

@@ -209,6 +209,8 @@ class AtRestCliTest(test_cli.CliTest):
         self.run_dc("apply", a, *key,
                     stdin="".join(json.dumps(l) + "\n" for l in ops_with_people(s)))
         self.run_dc("sync", a, b, *key)
+        self.run_dc("space", "accept", b, s, *key)  # b joins only by accepting
+        self.run_dc("sync", a, b, *key)
         self.assertEqual(self.run_dc("dump", a, *key).out, self.run_dc("dump", b, *key).out)
         self.assertEqual(self.hits(a) + self.hits(b), 0)
 

@@ -250,7 +250,7 @@ static size_t needles(needle *v, dc_replica *r, const char *space_hex) {
     ST_CHECK(dc__unhex(sid, 16, space_hex) == 0);
     ST_CHECK(dc__store_space_get(r->st, sid, &sp, &err) == 0);
     v[k] = (needle){"the space key", {0}, 32};
-    ST_CHECK(dc__store_key_get(r->st, sp.sid, sp.epoch, v[k++].bytes, &err) == 0);
+    ST_CHECK(dc__store_key_get(r->st, sp.sid, sp.epoch, NULL, v[k++].bytes, &err) == 0);
     return k;
 }
 
