@@ -42,8 +42,9 @@ int dc__os_write_new(const char *path, const void *p, size_t n);
 int dc__os_publish_new(const char *path, const void *p, size_t n);
 int dc__os_sync_file(const char *path);
 int dc__os_sync_dir_of(const char *path);
-/* rename(2), then sync the directory so that the rename is durable. */
-int dc__os_rename_durable(const char *from, const char *to);
+/* rename(2); sync the directory after it (dc__os_sync_dir_of) to make it
+ * durable. */
+int dc__os_rename(const char *from, const char *to);
 /* unlink(2); a missing file is not an error. */
 int dc__os_remove(const char *path);
 int dc__os_size(const char *path, int64_t *size);

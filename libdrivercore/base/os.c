@@ -102,6 +102,8 @@ int dc__os_write_new(const char *path, const void *p, size_t n) {
 
 int dc__os_sync_dir_of(const char *path) {
     char dir[4096];
+    if (fault("sync_dir"))
+        return EIO;
     const char *slash = strrchr(path, '/');
     if (!slash) {
         snprintf(dir, sizeof dir, ".");
@@ -133,14 +135,10 @@ int dc__os_sync_file(const char *path) {
     return e;
 }
 
-int dc__os_rename_durable(const char *from, const char *to) {
+int dc__os_rename(const char *from, const char *to) {
     if (fault("rename"))
         return EIO;
-    if (rename(from, to) != 0)
-        return errno;
-    if (fault("sync_dir"))
-        return EIO;
-    return dc__os_sync_dir_of(to);
+    return rename(from, to) == 0 ? 0 : errno;
 }
 
 int dc__os_publish_new(const char *path, const void *p, size_t n) {

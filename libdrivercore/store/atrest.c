@@ -189,16 +189,20 @@ static int exec(sqlite3 *db, const char *sql, const char *what, dc__err *err) {
  * Copies the replica at `path`, read through `v` (whose first database is
  * `path`, encrypted or in clear), into a file encrypted under a new key
  * asked from fn, and renames it over `path`.  On success *h and `master`
- * describe the new file.  On failure `path` is as it was.
+ * describe the new file.  On failure `path` is as it was, except when
+ * *renamed is set: the new file is in place (so *h and `master` describe
+ * it) but its directory could not be synced, and a power cut could still
+ * bring the old one back.
  */
 static int recrypt(dc__vfs *v, const char *path, dc_key_fn fn, void *user, dc__ar_header *h,
-                   uint8_t *master, dc__err *err) {
+                   uint8_t *master, bool *renamed, dc__err *err) {
     copy_names n;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     dc__store tmp = {0};
     int rc, ver, made = 0, page_size = 0, reserve = DC__AR_RESERVE, step, e;
     int64_t wal_size = 0;
+    *renamed = false;
     if ((rc = names(&n, path, err)))
         return rc;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, dc__vfs_name(v)) !=
@@ -287,12 +291,18 @@ static int recrypt(dc__vfs *v, const char *path, dc_key_fn fn, void *user, dc__a
                          path);
         goto fail;
     }
-    e = dc__os_rename_durable(n.tmp, path);
-    if (e) {
+    if ((e = dc__os_rename(n.tmp, path))) {
         rc = dc__err_set(err, DC_EIO, "cannot rename %s over %s: %s", n.tmp, path, strerror(e));
         goto fail;
     }
+    *renamed = true;
     dc__vfs_truncate(v, 1);
+    if ((e = dc__os_sync_dir_of(path)))
+        return dc__err_set(err, DC_EIO,
+                           "the file is under its new key, but its directory could not be synced "
+                           "(%s): until it is, a power cut could bring back the old file; keep the "
+                           "old key too",
+                           strerror(e));
     return 0;
 fail:
     if (db)
@@ -374,11 +384,16 @@ int dc__store_atrest_prepare(dc__store *s, bool must_exist, dc_key_fn fn, void *
     } else {
         /* A replica in clear (or an empty file): migrate it once. */
         dc__vfs *v;
+        bool renamed = false;
         if (!(rc = dc__vfs_new(&v, err))) {
             if (!(rc = dc__vfs_add(v, path, NULL, NULL, err)))
-                rc = recrypt(v, path, fn, user, &h, master, err);
+                rc = recrypt(v, path, fn, user, &h, master, &renamed, err);
             dc__vfs_free(v);
         }
+        /* Encrypted but the rename not yet durable: a power cut could
+         * bring back the file in clear, which loses nothing; go on. */
+        if (rc && renamed)
+            rc = 0;
         if (rc)
             dc__err_prefix(err, "encrypting the replica (it stays in clear)");
     }
@@ -399,22 +414,25 @@ int dc__store_rekey(dc__store *s, dc_key_fn fn, void *user, dc__err *err) {
      * through a VFS that reads it in clear. */
     dc__vfs *v = s->vfs;
     int rc = 0;
-    bool reopen = true;
+    bool reopen = true, renamed = false;
     dc__store_disconnect(s);
     if (!v && !(rc = dc__vfs_new(&v, err)) && (rc = dc__vfs_add(v, s->path, NULL, NULL, err))) {
         dc__vfs_free(v);
         v = NULL;
     }
     if (!rc)
-        rc = recrypt(v, s->path, fn, user, &h, master, err);
+        rc = recrypt(v, s->path, fn, user, &h, master, &renamed, err);
     if (v && v != s->vfs)
         dc__vfs_free(v);
-    if (!rc) {
+    if (!rc || renamed) {
         /* The file has the new key now: the old VFS cannot read it. */
         dc__vfs_free(s->vfs);
         s->vfs = NULL;
-        if ((rc = attach_vfs(s, &h, master, err)))
+        int arc = attach_vfs(s, &h, master, err);
+        if (arc) {
+            rc = arc;
             reopen = false;
+        }
     }
     sodium_free(master);
     if (rc)

@@ -701,6 +701,10 @@ static int fail_os(const char *step) {
     return ++g_calls == g_kill_at;
 }
 
+static int fail_sync_dir(const char *step) {
+    return strcmp(step, "sync_dir") == 0;
+}
+
 static void sql(sqlite3 *db, const char *q) {
     char *msg = NULL;
     if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
@@ -1042,6 +1046,25 @@ static void test_faults(void) {
     printf("faults: an I/O error at each of %ld steps: always an error code, the replica always "
            "sound\n",
            failed_runs);
+
+    /* The one failure after which the new key is in place: the directory
+     * cannot be synced after the rename.  The handle goes on under the new
+     * key, and the error says to keep the old one too. */
+    copy_replica(tmpl, path);
+    r = must_open(path, &ks);
+    char *before = st_dump(r);
+    dc__os_fault = fail_sync_dir;
+    ST_EXPECT(DC_EIO, dc_replica_rekey(r, provider, &B));
+    dc__os_fault = NULL;
+    ST_CHECK(strstr(dc_replica_errmsg(r), "keep the old key") != NULL);
+    char *after = st_dump(r);
+    ST_CHECK(strcmp(before, after) == 0);
+    dc_replica_close(r);
+    ST_EXPECT(DC_EKEY, open_with(&r, path, &ks));
+    r = must_open(path, &B);
+    dc_replica_close(r);
+    free(before);
+    free(after);
     ST_CHECK(failed_runs > 20);
     remove_replica(tmpl);
     remove_replica(path);
