@@ -128,8 +128,7 @@ DC_EXTERN int dc_replica_open(dc_replica **out, const char *path, const dc_repli
  * call on `r` fails: close it and open the file again with the new key.
  * One DC_EIO leaves the new key in place with `r` usable: the directory
  * could not be synced after the rename (the message says so), so a power
- * cut could still bring back the old file; keep both keys until a later
- * rekey or open succeeds.
+ * cut could still bring back the old file: keep both keys.
  */
 DC_EXTERN int dc_replica_rekey(dc_replica *r, dc_key_fn key_provider, void *user);
 
