@@ -12,6 +12,9 @@ REQUIRED = {
               "duplicate_changes_per_s"},
     "wire_bytes_per_change": {"ops_per_txn", "envelope_bytes", "bytes_per_change", "target"},
     "size": {"stripped_bytes", "target"},
+    "at_rest": {"ops", "local_write_ops_per_s", "baseline_local_write_ops_per_s",
+                "local_write_ratio", "merge_ops_per_s", "baseline_merge_ops_per_s",
+                "merge_ratio", "ratio", "target", "runs"},
 }
 
 
@@ -32,7 +35,7 @@ def main():
             if k != "bench" and not (isinstance(v, (int, float)) and v >= 0):
                 sys.exit(f"line {n}: {k} is not a non-negative number: {line}")
         seen[name] = row
-    for name in ("local_write", "merge", "wire_bytes_per_change"):
+    for name in ("local_write", "merge", "at_rest", "wire_bytes_per_change"):
         if name not in seen:
             sys.exit(f"no {name} row")
         for k in ("ops_per_s", "envelope_bytes"):
