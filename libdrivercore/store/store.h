@@ -32,6 +32,9 @@ int dc__store_hlc_save(dc__store *s, dc_hlc h, dc__err *err);
 /* Integer values in the meta table (0 / DC_ENOTFOUND when absent). */
 int dc__store_meta_get(dc__store *s, const char *key, int64_t *v, dc__err *err);
 int dc__store_meta_put(dc__store *s, const char *key, int64_t v, dc__err *err);
+/* Text values in the meta table (out gets the UTF-8 text and a NUL). */
+int dc__store_meta_get_text(dc__store *s, const char *key, dc_buf *out, dc__err *err);
+int dc__store_meta_put_text(dc__store *s, const char *key, const char *v, dc__err *err);
 /* After a complete sync with a relay: this device's changes of space `sid`
  * up to sequence number `seq` are durably on the relay. */
 int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err);
