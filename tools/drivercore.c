@@ -739,6 +739,7 @@ int main(int argc, char **argv) {
         {"stats", cmd_stats},
         {"demo-data", cmd_demo_data},
         {"sync", cmd_sync},
+        {"serve", cmd_serve},
         /* cmd_org dispatches on argv[1] itself */
         {"org", cmd_org},
         {"region", cmd_org},

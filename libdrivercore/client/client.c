@@ -460,6 +460,7 @@ static int call(dc_client *c, const char *method, const char *path, const char *
         snprintf(q.hval[q.nh++], sizeof q.hval[0], "zstd");
         if (c->relay_zstd && n >= COMPRESS_MIN) {
             dc__err e = {0};
+            dc__buf_clear(&c->zbuf); /* the zstd helpers append */
             if (dc__zstd_compress_with(&c->zc, &c->zbuf, body, n, 3, &e) == 0 && c->zbuf.size < n) {
                 q.hname[q.nh] = "DC-Encoding";
                 snprintf(q.hval[q.nh++], sizeof q.hval[0], "zstd");
@@ -509,6 +510,7 @@ static int call(dc_client *c, const char *method, const char *path, const char *
         c->relay_zstd = true;
     if (c->resp.zstd) {
         dc__err e = {0};
+        dc__buf_clear(&c->zbuf);
         if (dc__zstd_decompress_with(&c->zd, &c->zbuf, c->resp.body.ptr, c->resp.body.size, MSG_MAX,
                                      &e) != 0)
             return failed(c, K_PROTOCOL, DC_ECORRUPT, c->resp.status,
