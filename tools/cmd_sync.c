@@ -67,7 +67,8 @@ done:
 
 /* ---- over a relay: the library's sync client (docs/client.md) ---- */
 
-static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned attempts) {
+static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned attempts,
+                      long stall_s) {
     dc_transport t;
     dc_client *c = NULL;
     dc_buf rep = DC_BUF_INIT;
@@ -76,6 +77,7 @@ static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned atte
         return fail("sync: cannot set up HTTP (libcurl): %s", dc_error_name(rc));
     dc_client_options o = DC_CLIENT_OPTIONS_INIT;
     o.max_attempts = attempts;
+    o.stall_timeout_ms = stall_s * 1000;
     if ((rc = dc_client_new(&c, r, url, &t, &o)) != 0)
         return fail_r(r, rc, "sync");
     int out = EXIT_FAIL;
@@ -117,7 +119,7 @@ done:
 }
 
 int cmd_sync(int argc, char **argv) {
-    static const char *const opts[] = {"relay", "wait", "attempts", NULL};
+    static const char *const opts[] = {"relay", "wait", "attempts", "timeout", NULL};
     tool_args a;
     int rc = tool_parse(&a, argc, argv, 2, opts, "sync");
     if (rc)
@@ -141,7 +143,13 @@ int cmd_sync(int argc, char **argv) {
             dc_replica_close(r);
             return usage_error("sync: --attempts takes 1..100 (default 6)");
         }
-        rc = sync_relay(r, relay, wait_s, (unsigned)attempts);
+        const char *to = tool_opt(&a, "timeout");
+        long stall_s = to ? strtol(to, NULL, 10) : 0;
+        if (stall_s < 0 || stall_s > 3600) {
+            dc_replica_close(r);
+            return usage_error("sync: --timeout takes 1..3600 seconds (default 30)");
+        }
+        rc = sync_relay(r, relay, wait_s, (unsigned)attempts, stall_s);
         dc_replica_close(r);
         return rc;
     }
