@@ -28,7 +28,7 @@
 int cmd_serve(int argc, char **argv) {
     static const char *const opts[] = {"listen", "quiet!", NULL};
     tool_args a;
-    int rc = tool_parse(&a, argc, argv, 1, opts, "serve");
+    int rc = tool_parse(&a, argc, argv, 2, opts, "serve");
     if (rc)
         return rc;
     const char *listen_at = tool_opt(&a, "listen");
