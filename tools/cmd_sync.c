@@ -80,35 +80,24 @@ static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned atte
     o.stall_timeout_ms = stall_s * 1000;
     if ((rc = dc_client_new(&c, r, url, &t, &o)) != 0)
         return fail_r(r, rc, "sync");
-    int out = EXIT_FAIL;
-    /* One sync (retried with backoff on a weak link), its figures... */
-    if ((rc = dc_client_sync(c)) != 0) {
-        fail_r(r, rc, "sync");
-        goto done;
-    }
-    if (dc_client_report(&rep, c) != 0) {
-        fail("sync: %s", dc_error_last());
-        goto done;
-    }
-    print_buf(&rep);
-    if (wait_s > 0) {
-        /* ...then a long-poll: the relay answers as soon as a change
-         * arrives in one of our spaces; sync again and print its figures. */
-        int changed = 0;
-        if ((rc = dc_client_wait(&changed, c, (int)wait_s)) != 0) {
+    int out = EXIT_FAIL, changed = 1;
+    /* One sync (retried with backoff on a weak link) and its figures; with
+     * --wait, a long-poll (the relay answers as soon as a change arrives in
+     * one of our spaces), then a second sync if it said so. */
+    for (int round = 0; changed && round < 2; round++) {
+        if ((rc = dc_client_sync(c)) != 0) {
             fail_r(r, rc, "sync");
             goto done;
         }
-        if (changed) {
-            if ((rc = dc_client_sync(c)) != 0) {
-                fail_r(r, rc, "sync");
-                goto done;
-            }
-            if (dc_client_report(&rep, c) != 0) {
-                fail("sync: %s", dc_error_last());
-                goto done;
-            }
-            print_buf(&rep);
+        if (dc_client_report(&rep, c) != 0) {
+            fail("sync: %s", dc_error_last());
+            goto done;
+        }
+        print_buf(&rep);
+        changed = 0;
+        if (round == 0 && wait_s > 0 && (rc = dc_client_wait(&changed, c, (int)wait_s)) != 0) {
+            fail_r(r, rc, "sync");
+            goto done;
         }
     }
     out = EXIT_OK;
