@@ -35,7 +35,7 @@
 #define MAX_RATE_WAITS 20           /* 429s within one session */
 #define COMPRESS_MIN 256            /* smaller bodies are sent as they are */
 #define CHUNK_START ((size_t)32 << 10)
-#define CHUNK_SECONDS 4.0     /* transfer time aimed at per message */
+#define CHUNK_SECONDS 10.0    /* transfer time aimed at per message */
 #define TOKEN_MARGIN_MS 30000 /* renew a token this long before it expires */
 
 /* ---- requests and responses ---- */
