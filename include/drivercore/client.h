@@ -117,7 +117,8 @@ typedef struct dc_client_options {
     int64_t request_timeout_ms;
     /* The largest bundle per message (dc_sync_set_chunk).  0: adapt to the
      * link: start at 32 KiB and aim at ~10 s of transfer per message from
-     * the throughput measured (4 KiB .. 4 MiB). */
+     * the throughput measured (4 KiB .. 4 MiB), halved after a message
+     * lost to the link. */
     size_t chunk_bytes;
     /* 1: do not compress message bodies (DC-Encoding: zstd). */
     int no_compression;

@@ -76,8 +76,9 @@ DC_EXTERN int dc_relay_open(dc_relay **out, const char *path, const dc_relay_opt
  * into `r`, verified like any import.  `r` is borrowed: it must outlive the
  * relay, and while the relay is open every call on `r` must go through
  * the relay (its store lock serialises the sync steps on it), so the
- * caller must not use `r` meanwhile.  opts->clock is ignored (the
- * replica's clock is used).  dc_relay_close leaves `r` open.
+ * caller must not use `r` meanwhile.  opts->clock, if set, is the relay's
+ * clock for tokens and challenges only; `r` keeps its own.
+ * dc_relay_close leaves `r` open.
  */
 DC_EXTERN int dc_relay_open_replica(dc_relay **out, dc_replica *r, const dc_relay_options *opts);
 

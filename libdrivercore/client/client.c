@@ -185,6 +185,7 @@ struct dc_client {
     double rate;           /* bytes/s measured on large messages; 0: none yet */
     double rtt;            /* seconds, the quickest small request seen; 0: none */
     size_t chunk;
+    size_t chunk_cap; /* halved when a message is lost to the link */
     /* cancellation */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -267,6 +268,7 @@ int dc_client_new(dc_client **out, dc_replica *r, const char *url, const dc_tran
     if (c->o.request_timeout_ms <= 0)
         c->o.request_timeout_ms = 600000;
     c->chunk = c->o.chunk_bytes ? c->o.chunk_bytes : CHUNK_START;
+    c->chunk_cap = (size_t)4 << 20;
     c->token[0] = 0;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
@@ -530,18 +532,34 @@ static int call(dc_client *c, const char *method, const char *path, const char *
 }
 
 /* The bundle size to ask for next: ~CHUNK_SECONDS of transfer at the
- * measured rate, a power of two (nearest) in 4 KiB .. 4 MiB. */
+ * measured rate, a power of two (nearest) in 4 KiB .. 4 MiB, and no more
+ * than the cap, which a message lost to the link halves (a link cut that
+ * often loses less) and each message that arrives doubles back. */
 static size_t next_chunk(dc_client *c) {
     if (c->o.chunk_bytes)
         return c->o.chunk_bytes;
     if (c->rate <= 0)
-        return c->chunk;
+        return c->chunk < c->chunk_cap ? c->chunk : c->chunk_cap;
     double want = c->rate * CHUNK_SECONDS;
     size_t k = 12;
     while (k < 22 && (double)((size_t)1 << k) * 1.41421356 < want)
         k++;
     c->chunk = (size_t)1 << k;
+    if (c->chunk > c->chunk_cap)
+        c->chunk = c->chunk_cap;
     return c->chunk;
+}
+
+/* A message was lost to the link (stalled or broken): smaller bundles. */
+static void chunk_lost(dc_client *c) {
+    size_t half = c->chunk / 2;
+    c->chunk_cap = half < ((size_t)4 << 10) ? (size_t)4 << 10 : half;
+}
+
+/* A message arrived: the cap recovers. */
+static void chunk_arrived(dc_client *c) {
+    if (c->chunk_cap < ((size_t)4 << 20))
+        c->chunk_cap *= 2;
 }
 
 /* ---- authentication ---- */
@@ -655,8 +673,11 @@ static int session(dc_client *c, bool *unheard) {
             goto out;
         }
         if ((rc = call(c, "POST", "/v1/sync", "application/octet-stream", true, sid, m.ptr, m.size,
-                       0)))
+                       0))) {
+            if (c->kind == K_TIMEOUT || c->kind == K_BROKEN)
+                chunk_lost(c);
             goto out;
+        }
         long st = c->resp.status;
         if (st == 429 && waits++ < MAX_RATE_WAITS) {
             /* Rate-limited: the message was not taken; send it again. */
@@ -685,6 +706,7 @@ static int session(dc_client *c, bool *unheard) {
             *unheard = !done && !c->resp.session[0];
             break;
         }
+        chunk_arrived(c);
         if (asked && !c->o.chunk_bytes)
             dc_sync_set_chunk(s, next_chunk(c));
         if ((rc = dc_sync_step(s, &m, &done, c->resp.body.ptr, c->resp.body.size))) {

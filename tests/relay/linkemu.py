@@ -128,6 +128,13 @@ class Link:
         if not ok:
             raise RuntimeError(kind)
         self.emulator = self.force or kind
+        # The machine is shared: raise this process's priority (and so that
+        # of the relay and phone it starts), so that what is measured is the
+        # link's timing, not other work's turn on the CPU.
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, -10)
+        except (PermissionError, OSError):
+            pass
         for ns in self.ns.values():
             _ip("netns", "add", ns)
         try:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """tests/relay: sync over a 2G-class link (issue 9, "Weak links").
 
-Usage: test_weak_link.py DRIVERCORE DRIVERCORE_RELAY   (env DC_LINK_SEED=N to replay)
+Usage: test_weak_link.py DRIVERCORE DRIVERCORE_RELAY [--sanitized]
+       (env DC_LINK_SEED=N to replay; --sanitized: an ASan build, where only the
+       cut test runs: the timing target is the normal build's)
 
 The test builds its own bad link between two network namespaces
 (linkemu.py: netem where the kernel has it, else a packet-level TUN
@@ -36,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import linkemu  # noqa: E402
 
 TOOL = RELAY = None
+SANITIZED = False  # an ASan/UBSan build: timing targets are the normal build's
 PORT = 8443
 URL = "http://%s:%d" % (linkemu.RELAY_IP, PORT)
 DAY = 500
@@ -153,6 +156,9 @@ class WeakLink(unittest.TestCase):
         # own stretch of the lossy link: TCP's luck varies (a lost packet
         # at a message's tail costs a retransmission timeout of seconds),
         # so the target is held by the median, and every run is bounded.
+        if SANITIZED:
+            self.skipTest("the 30 s target is measured in the normal build (this one is "
+                          "sanitized; the cut test below runs here)")
         phones = ("phone1", "phone2", "phone3")
         with linkemu.Link(rate_bps=40000, rtt_ms=600, loss=0.03, seed=self.seed) as link:
             print("link: " + link.describe(), flush=True)
@@ -184,9 +190,10 @@ class WeakLink(unittest.TestCase):
             self.assertLessEqual(max(took), 60.0, "a day took %.1f s over the 2G link" % max(took))
 
     def test_cut_link_resumes_without_resending(self):
-        # Cut 1.5 s every 6 s, and once for 10 s a third of the way through
-        # the transfer: longer than the client's 4 s stall timeout, so a
-        # request fails and the client begins a new session.
+        # Cut 1.5 s every 6 s (TCP rides these out), and once for 15 s a
+        # third of the way through the transfer: longer than the client's
+        # 8 s stall timeout, so a request fails and the client begins a new
+        # session once the link is back.
         with linkemu.Link(rate_bps=40000, rtt_ms=600, loss=0.03, cut_every_s=6.0,
                           cut_for_s=1.5, seed=self.seed) as link:
             print("link: " + link.describe(), flush=True)
@@ -197,14 +204,14 @@ class WeakLink(unittest.TestCase):
             before = link.stats()
             t0 = time.monotonic()
             p = link.run_in("phone", [TOOL, "sync", self.db("phone"), "--relay", URL,
-                                      "--timeout", "4", "--attempts", "30"],
+                                      "--timeout", "8", "--attempts", "30"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             self.procs.append(p)
             # The long cut, once a third of the day has come down.
             while p.poll() is None and link.stats()["bytes_down"] - before["bytes_down"] < 45000:
                 time.sleep(0.1)
             self.assertIsNone(p.poll(), "the sync ended before the cut: %s" % p.stderr.read())
-            link.cut(10.0)
+            link.cut(15.0)
             out, err = p.communicate(timeout=240)
             took = time.monotonic() - t0
             self.assertEqual(p.returncode, 0, err)
@@ -217,16 +224,17 @@ class WeakLink(unittest.TestCase):
                                                   after["dropped"]), flush=True)
             self.assertEqual(fig["changes_received"], DAY)
             self.dumps_equal()
-            # What arrived was not sent again: at most the bundle in flight at
-            # the cut (the client asks for 64 KiB bundles on this link: ~220
-            # changes of ~300 bytes; the first is 32 KiB).
-            self.assertLessEqual(sent - DAY, 220, "changes sent twice: %d" % (sent - DAY))
+            # What arrived was not sent again: only the bundle in flight when
+            # the long cut failed the request (at most 64 KiB: ~220 changes of
+            # ~300 bytes), and at most a halved one if a scheduled cut, with
+            # TCP's backoff, also outlasted the stall timeout.
+            self.assertLessEqual(sent - DAY, 330, "changes sent twice: %d" % (sent - DAY))
             # Bytes on the link: a clean day is ~116 KB of IP packets down
-            # (test above); the resumed sync may add the bundle lost in
-            # flight (~48 KB compressed) and retransmissions, not the day
-            # again.
+            # (test above); the resumed sync may add the bundles lost in
+            # flight (~48 + 24 KB compressed) and retransmissions, not the
+            # day again.
             down = after["bytes_down"] - before["bytes_down"]
-            self.assertLessEqual(down, 116000 + 50000 + 15000,
+            self.assertLessEqual(down, 116000 + 75000 + 15000,
                                  "%d bytes came down the link for a day of ~115 KB" % down)
             status = json.loads(self.tool("status", self.db("phone")).stdout)["last_sync"]
             self.assertTrue(status["ok"])
@@ -235,4 +243,5 @@ class WeakLink(unittest.TestCase):
 
 if __name__ == "__main__":
     TOOL, RELAY = sys.argv[1], sys.argv[2]
+    SANITIZED = "--sanitized" in sys.argv[3:]
     unittest.main(argv=sys.argv[:1], verbosity=2)
