@@ -644,10 +644,11 @@ static void add_figures(dc_client *c, dc_sync *s) {
         c->clock_offset = f.clock_offset_ms;
 }
 
-/* One initiator session to its end.  *unheard: the relay ended it (no
- * session id, no message) before our side was done — it had finished on
- * our last message and dropped its bare final one; everything was
- * exchanged, and a new short session ends properly. */
+/* One initiator session to its end.  *unheard (begin another session at
+ * once): the relay ended it (no session id, no message) before our side
+ * was done — it had finished on our last message and dropped its bare
+ * final one; everything was exchanged, and a new short session ends
+ * properly.  Also set when an older relay refused the bundle-size byte. */
 static int session(dc_client *c, bool *unheard) {
     dc_sync *s = NULL;
     dc_buf m = DC_BUF_INIT;
@@ -689,9 +690,10 @@ static int session(dc_client *c, bool *unheard) {
             continue;
         }
         if (st == 400 && i == 0 && asked && !c->no_chunk_ask) {
-            /* An older relay reads byte 6 as a reserved bit: ask no more. */
+            /* An older relay reads byte 6 as a reserved bit: nothing was
+             * taken; begin again at once, asking no more. */
             c->no_chunk_ask = true;
-            rc = failed(c, K_SESSION, DC_ECORRUPT, st, "the relay does not take bundle sizes");
+            *unheard = true;
             goto out;
         }
         if (st == 401)
