@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/base.h"
 #include "drivercore.h"
 #include "drivercore/relay.h"
 
@@ -44,23 +45,15 @@ static dc_replica *open_at(const char *name) {
     return r;
 }
 
-static void tohex(char *out, const uint8_t *p, size_t n) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
+/* Hex, both ways: the library's own helpers (base/base.h). */
+#define tohex dc__hex
 static int unhex(uint8_t *out, size_t n, const char *hex) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
+    char buf[130];
+    if (strlen(hex) < 2 * n || 2 * n >= sizeof buf)
+        return -1;
+    memcpy(buf, hex, 2 * n);
+    buf[2 * n] = 0;
+    return dc__unhex(out, n, buf);
 }
 
 /* The hex value of "key":"..." in a small JSON body. */
