@@ -301,10 +301,11 @@ static double ratio(double x, double y) {
 /* One receiver's merge: membership first (untimed; it brings the key),
  * then the full bundle (timed), then the full bundle again, which is all
  * duplicates (timed).  Returns the number of duplicate changes seen. */
-static long merge_run(dc_replica *rc, const dc_buf *members, const dc_buf *bundle, double *t_merge,
-                      double *t_dup) {
+static long merge_run(dc_replica *rc, const char *space, const dc_buf *members,
+                      const dc_buf *bundle, double *t_merge, double *t_dup) {
     dc_buf rep = DC_BUF_INIT;
     CHECK_R(rc, dc_bundle_import(rc, members->ptr, members->size, &rep));
+    CHECK_R(rc, dc_space_accept(rc, space, 0));
     double t0 = now_s();
     CHECK_R(rc, dc_bundle_import(rc, bundle->ptr, bundle->size, &rep));
     *t_merge = now_s() - t0;
@@ -369,7 +370,8 @@ static void bench_write_and_merge(void) {
     for (int k = 0; k < g_runs; k++) {
         fprintf(stderr, "bench: merge run %d/%d...\n", k + 1, g_runs);
         base1[k] = baseline_run(ops, g_ops, k, g_ops);
-        dup_changes = merge_run(recv[k], &members, &bundle, &mg[k], &dup[k]);
+        dup_changes =
+            merge_run(recv[k], (const char *)space.ptr, &members, &bundle, &mg[k], &dup[k]);
         fprintf(stderr, "bench:   merge %.0f ops/s, re-import %.0f duplicate changes/s\n",
                 g_ops / mg[k], dup_changes / dup[k]);
         /* A merge that is fast but wrong is worth nothing: the receiver

@@ -70,6 +70,9 @@ def main():
                                        else []):
                 t("space", "add", office, sp, card, "--role", role)
             t("sync", phone, office)
+            for _, sp, _ in want + ([("cases", desk, "member")] if with_cases and desk
+                                    else []):
+                t("space", "accept", phone, sp)  # his consent opens the keys
             sizes[label] = os.path.getsize(phone)
         status = json.loads(t("status", os.path.join(d, "phone-with_cases.db")))
         names = {sp: label for label, sp, _ in want}

@@ -169,10 +169,16 @@ int main(int argc, char **argv) {
     dc_replica *a, *b;
     if (dc_replica_open(&a, pa, NULL) || dc_replica_open(&b, pb, NULL))
         die("open", NULL);
-    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT;
+    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT, mem = DC_BUF_INIT;
     if (dc_space_create(&sp, a, "peak") || dc_replica_card(&card, b) ||
         dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER))
         die("space", a);
+    /* The receiver is enrolled first (it accepts the space), so that the
+     * changes the sync brings are applied, not merely carried. */
+    if (dc_bundle_export(&mem, a, NULL) || dc_bundle_import(b, mem.ptr, mem.size, NULL) ||
+        dc_space_accept(b, (const char *)sp.ptr, 0))
+        die("enrol", b);
+    dc_buf_dispose(&mem);
     dc_replica_close(b);
     double t0 = now_s();
     generate(a, (const char *)sp.ptr, n);

@@ -918,6 +918,8 @@ int main(int argc, char **argv) {
         dc_replica_observe(m[i]->r, on_record, NULL);
         if (sync_once(m[i]))
             die("first sync of a member failed (relay log in %s)", tmpdir);
+        if (dc_space_accept(m[i]->r, m[i]->space, 0))
+            die("space accept: %s", dc_replica_errmsg(m[i]->r));
     }
     double t_replicas = mono();
 

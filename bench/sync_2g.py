@@ -69,6 +69,7 @@ def run(tool, relay, shaped, seed):
                 t(None, "space", "add", db("tablet"), space, card, "--role", "member")
                 t("relay", "sync", db("tablet"), "--relay", URL)
                 t("phone", "sync", db("phone"), "--relay", URL)
+                t(None, "space", "accept", db("phone"), space)
                 t(None, "apply", db("tablet"), inp=day_ops(space, DAY, seed))
                 t("relay", "sync", db("tablet"), "--relay", URL)
                 before = link.stats()

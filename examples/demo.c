@@ -4,19 +4,24 @@
  * party branch and the offices behind them work with drivercore, after the
  * People's Daily report (../shared/seed, ../shared/DOMAIN.md).
  *
- * Five devices, each its own replica: the province office's desk, branch
- * secretary Xu Xin (许鑫)'s tablet, party-member driver Huang Hongxing
- * (黄红兴)'s phone, party-member driver Yang Fei (杨飞)'s phone, and the
- * desk of the Anshun Economic Development Zone's joint meeting (联席会议).
- * They sync through the real `drivercore-relay` daemon, started on
- * 127.0.0.1 and stopped with SIGTERM at the end; "no signal" simply means a
- * device does not sync.  The story follows the report: the secretary
- * verifies drivers at the Puyuan cold-chain market offline, a study item
- * pushed at night is read offline, Huang's unpaid-freight grievance (4,200
- * yuan for hauling construction waste) climbs from a Driver's Home to the
- * joint meeting and is settled within a day, a phone comes back after days
- * away with its clock hours wrong, and at the end every device agrees, the
- * relay holds no plaintext, and the statistics come out of the records.
+ * Seven devices, each its own replica: the province office's desk; the
+ * tablets of three mobile-branch secretaries, Xu Xin (许鑫) of Wudang, Cheng
+ * Wansha (成万莎) of Wanshan and Xie Chaodian (谢朝典) of the Anshun Economic
+ * Development Zone; party-member driver Huang Hongxing (黄红兴)'s phone and
+ * party-member driver Yang Fei (杨飞)'s phone; and the desk of Anshun ED's
+ * joint meeting (联席会议).  They sync through the real `drivercore-relay`
+ * daemon, started on 127.0.0.1 and stopped with SIGTERM at the end; "no
+ * signal" simply means a device does not sync.  The story follows the
+ * report: the registry is kept in spaces that follow the organisation (a
+ * county's, a branch's); the two lines disagree about a driver and a later
+ * round, a visit door to door, settles it on every device; Cheng Wansha
+ * pushes the morning's study item to the Wanshan branch and Yang Fei reads
+ * it at night, offline; Huang asks in the Anshun ED branch's group about
+ * 4,200 yuan of unpaid freight, Xie Chaodian answers at once and the joint
+ * meeting settles it within a day; a phone comes back after days away with
+ * its clock hours wrong; and at the end every device agrees, the relay holds
+ * no plaintext, and the statistics - cadres and the reply on-time rate
+ * among them - come out of the records.
  *
  * Time: every device's clock, and the relay's, is pinned to the story
  * (Monday 21 to Saturday 26 September 2026, China Standard Time, the week
@@ -93,10 +98,12 @@ typedef struct device {
 
 static device g_office = {"the province office", "province-office", 0, NULL, ""};
 static device g_xu = {"Xu Xin's tablet", "xu-xin-tablet", -25 * SEC, NULL, ""};
+static device g_cheng = {"Cheng Wansha's tablet", "cheng-wansha-tablet", 10 * SEC, NULL, ""};
+static device g_xie = {"Xie Chaodian's tablet", "xie-chaodian-tablet", -5 * SEC, NULL, ""};
 static device g_huang = {"Huang Hongxing's phone", "huang-phone", 40 * SEC, NULL, ""};
 static device g_yang = {"Yang Fei's phone", "yang-phone", 0, NULL, ""};
 static device g_desk = {"the joint meeting's desk", "joint-meeting-desk", 0, NULL, ""};
-static device *const g_all[] = {&g_office, &g_xu, &g_huang, &g_yang, &g_desk};
+static device *const g_all[] = {&g_office, &g_xu, &g_cheng, &g_xie, &g_huang, &g_yang, &g_desk};
 #define NDEV (sizeof g_all / sizeof g_all[0])
 
 static char g_dir[256];
@@ -106,11 +113,14 @@ static int g_failed_checks;
 static int g_quiet; /* sync_dev prints nothing */
 
 /* Space ids. */
-static char g_directory[40], g_registry[40], g_br_cold[40], g_br_haul[40];
+static char g_directory[40], g_registry[40], g_reg_wd[40], g_reg_ws[40], g_reg_jk[40];
+static char g_reg_br_wd[40], g_reg_br_ws[40], g_reg_br_jk[40];
+static char g_br_wd[40], g_br_ws[40], g_br_jk[40];
 static char g_case_space[40], g_personal[40];
 /* Record ids the story refers to. */
-#define BR_COLD "branch-520112-01"
-#define BR_HAUL "branch-520112-02"
+#define BR_WD "branch-520112-01"
+#define BR_WS "branch-520603-01"
+#define BR_JK "branch-520471-01"
 #define JOINT_MEETING "joint_meeting-520471"
 #define DH_WUDANG "dh-520112-01"
 #define DH_ANSHUN "dh-520471-01"
@@ -312,6 +322,30 @@ static sync_figures sync_dev(device *d) {
     json_t *before = spaces_of(d);
     if (relay_sync(&f, d->r, g_relay.url, err, sizeof err) != 0)
         die("%s could not sync with the relay: %s", d->who, err);
+    /* A device joins a space only with its consent: the person accepts the
+     * invitations the sync brought (docs/security.md).  Invitations from a
+     * member of a space it has already accepted are accepted by the device
+     * itself. */
+    json_t *now = spaces_of(d);
+    size_t k;
+    json_t *sp;
+    int accepted = 0;
+    json_array_foreach(now, k, sp) {
+        if (strcmp(jstr(sp, "state"), "invited") == 0) {
+            CHECK(d, dc_space_accept(d->r, jstr(sp, "space"), 0));
+            accepted++;
+        }
+    }
+    json_decref(now);
+    /* The province's public directory is the device's directory: its
+     * holiday calendar is the one the device's deadlines count by. */
+    now = spaces_of(d);
+    json_array_foreach(now, k, sp) {
+        json_t *nm = json_object_get(sp, "name");
+        if (accepted && json_is_string(nm) && strcmp(json_string_value(nm), "directory") == 0)
+            CHECK(d, dc_space_accept(d->r, jstr(sp, "space"), DC_ACCEPT_DIRECTORY));
+    }
+    json_decref(now);
     if (g_quiet) {
         json_decref(before);
         return f;
@@ -345,6 +379,9 @@ static sync_figures sync_dev(device *d) {
     qsort(learnt, nl, sizeof learnt[0], cmp_str);
     for (i = 0; i < nl; i++)
         printf("         learns it is in \"%s\n", learnt[i]);
+    if (accepted)
+        printf("         (accepted %d invitation%s: a device joins a space only with consent)\n",
+               accepted, accepted == 1 ? "" : "s");
     json_decref(before);
     json_decref(after);
     return f;
@@ -415,14 +452,14 @@ static void put_station(const char *code, const char *name, const char *site, co
     CHECK(&g_office, dc_station_put(NULL, g_office.r, g_directory, &o));
 }
 
-static void put_branch(const char *space, const char *code, const char *name,
+static void put_branch(const char *space, const char *code, const char *name, const char *region,
                        const char *const *routes, size_t nr, const char *const *scope, size_t ns) {
     dc_branch_options o = DC_BRANCH_OPTIONS_INIT;
     o.code = code;
     o.name = name;
-    o.region = "520112";
-    o.hukou_region = "520112";
-    o.activity_area = "520112";
+    o.region = region;
+    o.hukou_region = region;
+    o.activity_area = region;
     o.routes = routes;
     o.nroutes = nr;
     o.business_scope = scope;
@@ -430,16 +467,37 @@ static void put_branch(const char *space, const char *code, const char *name,
     CHECK(&g_office, dc_branch_put(NULL, g_office.r, space, &o));
 }
 
-static void put_secretary(const char *branch) {
+static void put_secretary(const char *space, const char *branch, const char *person,
+                          const char *name, const char *dept) {
     dc_secretary_options o = DC_SECRETARY_OPTIONS_INIT;
-    dc_buf id = DC_BUF_INIT;
     o.branch = branch;
-    o.person = "xu-xin";
-    o.name = "许鑫";
-    o.from_dept = "transport_dept-520112";
+    o.person = person;
+    o.name = name;
+    o.from_dept = dept;
     o.role = "secretary";
-    CHECK(&g_office, dc_secretary_put(&id, g_office.r, g_registry, &o));
-    dc_buf_dispose(&id);
+    CHECK(&g_office, dc_secretary_put(NULL, g_office.r, space, &o));
+}
+
+/* A registry part (county or branch) of the root: its space, named
+ * "registry <region|branch>", with the record saying what it is. */
+static void registry_part(char *out, size_t n, const char *region, const char *branch) {
+    dc_registry_part_options o = DC_REGISTRY_PART_OPTIONS_INIT;
+    dc_buf b = DC_BUF_INIT;
+    o.root = g_registry;
+    o.region = region;
+    o.branch = branch;
+    CHECK(&g_office, dc_registry_part_create(&b, g_office.r, &o));
+    snprintf(out, n, "%s", (const char *)b.ptr);
+    dc_buf_dispose(&b);
+}
+
+/* The office enrols a secretary's tablet into a registry part: the part
+ * with `role`, and the registry's root as a reader (its keys). */
+static void enrol(const char *part, device *who, int role) {
+    dc_buf card = DC_BUF_INIT;
+    CHECK(who, dc_replica_card(&card, who->r));
+    CHECK(&g_office, dc_registry_enrol(g_office.r, part, (const char *)card.ptr, role));
+    dc_buf_dispose(&card);
 }
 
 static void setup(void) {
@@ -447,36 +505,43 @@ static void setup(void) {
     set_time(sep(21, 8, 30));
     for (size_t i = 0; i < NDEV; i++)
         open_device(g_all[i]);
-    say("Five devices, each with its own replica (one SQLite file): %s,", g_office.who);
-    say("%s, %s, %s, and %s", g_xu.who, g_huang.who, g_yang.who, g_desk.who);
-    say("(安顺经开区联席会议). They meet only through the relay, the drivercore-relay daemon");
-    say("started at %s, which stores and forwards sealed changes and never", g_relay.url);
-    say("holds a space key.");
+    say("Seven devices, each with its own replica (one SQLite file): %s; the", g_office.who);
+    say("tablets of three branch secretaries - %s (乌当区), %s", g_xu.who, g_cheng.who);
+    say("(万山区) and %s (安顺经开区); %s and %s;", g_xie.who, g_huang.who, g_yang.who);
+    say("and %s (安顺经开区联席会议). They meet only through the relay,", g_desk.who);
+    say("the drivercore-relay daemon started at %s, which stores and", g_relay.url);
+    say("forwards sealed changes and never holds a space key.");
     printf("\n");
 
     /* The directory: public facts every device may read. */
     create_space(&g_office, g_directory, sizeof g_directory, "directory");
-    CHECK(&g_office, dc_region_put(g_office.r, g_directory, "520000", "贵州省", "province", NULL));
-    CHECK(&g_office, dc_region_put(g_office.r, g_directory, "520100", "贵阳市", "city", "520000"));
-    CHECK(&g_office,
-          dc_region_put(g_office.r, g_directory, "520112", "乌当区", "county", "520100"));
-    CHECK(&g_office,
-          dc_region_put(g_office.r, g_directory, "520113", "白云区", "county", "520100"));
-    CHECK(&g_office,
-          dc_region_put(g_office.r, g_directory, "520112001", "新添寨街道", "township", "520112"));
-    CHECK(&g_office, dc_region_put(g_office.r, g_directory, "520112001001", "新添社区", "village",
-                                   "520112001"));
-    CHECK(&g_office, dc_region_put(g_office.r, g_directory, "520400", "安顺市", "city", "520000"));
-    CHECK(&g_office, dc_region_put(g_office.r, g_directory, "520471", "安顺经济技术开发区",
-                                   "county", "520400"));
+    static const char *const regions[][4] = {
+        {"520000", "贵州省", "province", NULL},
+        {"520100", "贵阳市", "city", "520000"},
+        {"520112", "乌当区", "county", "520100"},
+        {"520112001", "新添寨街道", "township", "520112"},
+        {"520112001001", "新添社区", "village", "520112001"},
+        {"520400", "安顺市", "city", "520000"},
+        {"520471", "安顺经济技术开发区", "county", "520400"},
+        {"520600", "铜仁市", "city", "520000"},
+        {"520603", "万山区", "county", "520600"},
+    };
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++)
+        CHECK(&g_office, dc_region_put(g_office.r, g_directory, regions[i][0], regions[i][1],
+                                       regions[i][2], regions[i][3]));
     put_org("org_dept", "520112", "乌当区委组织部", "county", "520112", NULL, NULL, 0);
     put_org("transport_dept", "520112", "乌当区交通运输局", "county", "520112", NULL, NULL, 0);
+    put_org("transport_dept", "520603", "万山区交通运输局", "county", "520603", NULL, NULL, 0);
+    put_org("transport_dept", "520471", "安顺经开区交通运输局", "county", "520471", NULL, NULL, 0);
     put_org("committee", "520112", "乌当区道路货运行业党委", "county", "520112", NULL, NULL, 0);
+    put_org("committee", "520603", "万山区道路货运行业党委", "county", "520603", NULL, NULL, 0);
     put_org("committee", "520471", "安顺经开区道路货运行业党委", "county", "520471", NULL, NULL, 0);
-    put_org("branch", "520112-01", "乌当区货车司机流动党员党支部（冷链）", NULL, "520112",
+    put_org("branch", "520112-01", "乌当区货车司机“红色黔线”流动党员党支部", NULL, "520112",
             "committee-520112", NULL, 0);
-    put_org("branch", "520112-02", "乌当区货车司机流动党员党支部（渣土·普货）", NULL, "520112",
-            "committee-520112", NULL, 0);
+    put_org("branch", "520603-01", "万山区货车司机“红色黔线”流动党员党支部", NULL, "520603",
+            "committee-520603", NULL, 0);
+    put_org("branch", "520471-01", "经开区货车司机“红色黔线”流动党员党支部", NULL, "520471",
+            "committee-520471", NULL, 0);
     static const char *const deps[] = {"department-520471-01", "department-520471-02",
                                        "department-520471-03", "department-520471-04"};
     put_org("department", "520471-01", "经开区交通运输局", "county", "520471", NULL, NULL, 0);
@@ -490,8 +555,8 @@ static void setup(void) {
     put_org("station_operator", "520471-01", "贵州黔城智慧物流园有限公司", NULL, "520471", NULL,
             NULL, 0);
     put_org("enterprise", "520112-001", "贵州瀑布冷链物流有限公司", NULL, "520112", NULL, NULL, 0);
-    put_org("enterprise", "520112-002", "贵阳畅通渣土运输有限公司", NULL, "520112", NULL, NULL, 0);
-    put_org("operator", "520112-0001", "乌当区个体货运经营户（杨飞）", NULL, "520112", NULL, NULL,
+    put_org("enterprise", "520471-001", "安顺畅通渣土运输有限公司", NULL, "520471", NULL, NULL, 0);
+    put_org("operator", "520603-0001", "万山区个体货运经营户（杨飞）", NULL, "520603", NULL, NULL,
             0);
     static const char *const fac_wd[] = {"study_room", "kitchen", "showers", "massage_chairs",
                                          "rest",       "meals",   "parking"};
@@ -504,54 +569,79 @@ static void setup(void) {
                 5);
     CHECK(&g_office, dc_calendar_publish(g_office.r, g_directory, g_cal));
     say("The office fills the directory (public, readable by every device): regions on all");
-    say("five levels from 贵州省 down to 新添社区, the Wudang and Anshun ED industry committees,");
-    say("the Anshun ED joint meeting with four member departments, two Driver's Homes - at");
-    say("the 瀑布冷链 cold-chain market in Wudang and at the 贵州黔城智慧物流园 logistics park in");
-    say("Anshun ED - and the 2026 holiday calendar the 12328 deadlines are counted in.");
+    say("five levels from 贵州省 down to 新添社区, three counties' industry committees and");
+    say("mobile branches - Wudang has one, for its 70 party-member drivers, and so do Wanshan");
+    say("and Anshun ED - the Anshun ED joint meeting with four member departments, two");
+    say("Driver's Homes, and the 2026 holiday calendar the 12328 deadlines are counted in.");
 
-    /* The registry (台账) and the two Wudang branches (红色黔线). */
-    create_space(&g_office, g_registry, sizeof g_registry, "registry");
-    create_space(&g_office, g_br_cold, sizeof g_br_cold, "branch 520112-01 (cold chain)");
-    create_space(&g_office, g_br_haul, sizeof g_br_haul, "branch 520112-02 (construction waste)");
-    static const char *const r_cold[] = {"贵阳—遵义", "贵阳—济南"};
-    static const char *const s_cold[] = {"cold_chain"};
-    static const char *const r_haul[] = {"贵阳—安顺"};
-    static const char *const s_haul[] = {"construction_waste", "general_cargo"};
-    put_branch(g_br_cold, "520112-01", "乌当区货车司机流动党员党支部（冷链）", r_cold, 2, s_cold,
-               1);
-    put_branch(g_br_haul, "520112-02", "乌当区货车司机流动党员党支部（渣土·普货）", r_haul, 1,
-               s_haul, 2);
-    put_secretary(BR_COLD);
-    put_secretary(BR_HAUL);
-    CHECK(&g_office, dc_secretary_task(g_office.r, g_registry, BR_COLD "/xu-xin",
+    /* The registry (台账), in spaces that follow the organisation. */
+    dc_buf b = DC_BUF_INIT;
+    CHECK(&g_office, dc_registry_create(&b, g_office.r, "520000", NULL));
+    snprintf(g_registry, sizeof g_registry, "%s", (const char *)b.ptr);
+    dc_buf_dispose(&b);
+    registry_part(g_reg_wd, sizeof g_reg_wd, "520112", NULL);
+    registry_part(g_reg_ws, sizeof g_reg_ws, "520603", NULL);
+    registry_part(g_reg_jk, sizeof g_reg_jk, "520471", NULL);
+    registry_part(g_reg_br_wd, sizeof g_reg_br_wd, "520112", BR_WD);
+    registry_part(g_reg_br_ws, sizeof g_reg_br_ws, "520603", BR_WS);
+    registry_part(g_reg_br_jk, sizeof g_reg_br_jk, "520471", BR_JK);
+    say("The registry is not one space every tablet carries: a root (whose key gives every");
+    say("part the same keys for identity numbers and phones), a registry per county and one");
+    say("per branch. A lost branch tablet exposes that branch, not 257,000 people.");
+
+    /* The three branches' spaces: their four principles, study, rosters. */
+    create_space(&g_office, g_br_wd, sizeof g_br_wd, "branch 520112-01 (乌当)");
+    create_space(&g_office, g_br_ws, sizeof g_br_ws, "branch 520603-01 (万山)");
+    create_space(&g_office, g_br_jk, sizeof g_br_jk, "branch 520471-01 (安顺经开区)");
+    static const char *const r_wd[] = {"贵阳—遵义", "贵阳—济南"};
+    static const char *const s_wd[] = {"cold_chain", "general_cargo"};
+    static const char *const r_ws[] = {"铜仁—济南", "铜仁—长沙"};
+    static const char *const s_ws[] = {"cold_chain"};
+    static const char *const r_jk[] = {"安顺—贵阳"};
+    static const char *const s_jk[] = {"construction_waste", "general_cargo"};
+    put_branch(g_br_wd, "520112-01", "乌当区货车司机“红色黔线”流动党员党支部", "520112", r_wd, 2,
+               s_wd, 2);
+    put_branch(g_br_ws, "520603-01", "万山区货车司机“红色黔线”流动党员党支部", "520603", r_ws, 2,
+               s_ws, 1);
+    put_branch(g_br_jk, "520471-01", "经开区货车司机“红色黔线”流动党员党支部", "520471", r_jk, 1,
+               s_jk, 2);
+    put_secretary(g_reg_br_wd, BR_WD, "xu-xin", "许鑫", "transport_dept-520112");
+    put_secretary(g_reg_br_ws, BR_WS, "cheng-wansha", "成万莎", "transport_dept-520603");
+    put_secretary(g_reg_br_jk, BR_JK, "xie-chaodian", "谢朝典", "transport_dept-520471");
+    CHECK(&g_office, dc_secretary_task(g_office.r, g_reg_br_wd, BR_WD "/xu-xin",
                                        "核实瀑布冷链市场货车司机台账", "2026-09-21"));
-    CHECK(&g_office, dc_secretary_task(g_office.r, g_registry, BR_COLD "/xu-xin",
-                                       "推送本周学习资料", "2026-09-21"));
-    say("It opens the registry (drivers' records, identity numbers and phones sealed) and");
-    say("the spaces of two Wudang mobile branches, one per trade: cold chain, and construction");
-    say("waste with general cargo. Secretary Xu Xin (许鑫), sent by the district transport");
-    say("bureau, leads both (the report's 187 secretaries lead 209 branches) and gets a task");
-    say("list: verify the drivers at the cold-chain market; push this week's study item.");
+    CHECK(&g_office, dc_secretary_task(g_office.r, g_reg_br_ws, BR_WS "/cheng-wansha",
+                                       "每天早晨推送学习资料到支部微信群", "2026-09-22"));
+    say("Each branch has a secretary sent by its county's transport bureau, with a task");
+    say("list: Xu Xin (许鑫) in Wudang, Cheng Wansha (成万莎) in Wanshan, Xie Chaodian (谢朝典)");
+    say("in Anshun ED.");
 
-    add_to(&g_office, g_registry, &g_xu, DC_ROLE_MEMBER);
-    add_to(&g_office, g_br_cold, &g_xu, DC_ROLE_ADMIN);
-    add_to(&g_office, g_br_haul, &g_xu, DC_ROLE_ADMIN);
+    enrol(g_reg_wd, &g_xu, DC_ROLE_MEMBER);
+    enrol(g_reg_br_wd, &g_xu, DC_ROLE_MEMBER);
+    enrol(g_reg_br_ws, &g_cheng, DC_ROLE_MEMBER);
+    enrol(g_reg_br_jk, &g_xie, DC_ROLE_MEMBER);
+    add_to(&g_office, g_br_wd, &g_xu, DC_ROLE_ADMIN);
+    add_to(&g_office, g_br_ws, &g_cheng, DC_ROLE_ADMIN);
+    add_to(&g_office, g_br_jk, &g_xie, DC_ROLE_ADMIN);
     for (size_t i = 1; i < NDEV; i++)
         add_to(&g_office, g_directory, g_all[i], DC_ROLE_READER);
     say("Each device shows the office its signed device card; the office adds them all to the");
-    say("directory as readers, and Xu Xin's tablet to the registry and both branches.");
+    say("directory as readers, enrols Xu Xin in Wudang's county and branch registries, the");
+    say("other two secretaries in their branch's, and makes each the admin of its branch.");
     printf("\n");
     sync_dev(&g_office);
-    sync_dev(&g_xu);
+    for (size_t i = 1; i < 4; i++)
+        sync_dev(g_all[i]);
 
-    /* The secretary brings the drivers' phones into their branches. */
+    /* The secretaries bring the drivers' phones into their branches. */
     set_time(sep(21, 8, 50));
-    add_to(&g_xu, g_br_haul, &g_huang, DC_ROLE_MEMBER);
-    add_to(&g_xu, g_br_cold, &g_yang, DC_ROLE_MEMBER);
+    add_to(&g_xie, g_br_jk, &g_huang, DC_ROLE_MEMBER);
+    add_to(&g_cheng, g_br_ws, &g_yang, DC_ROLE_MEMBER);
     printf("\n");
-    say("08:50 Xu Xin, now an admin of both branches, adds Huang Hongxing's phone to the");
-    say("construction-waste branch and Yang Fei's phone to the cold-chain branch.");
-    sync_dev(&g_xu);
+    say("08:50 Xie Chaodian adds Huang Hongxing's phone to the Anshun ED branch, Cheng Wansha");
+    say("Yang Fei's to the Wanshan branch.");
+    sync_dev(&g_xie);
+    sync_dev(&g_cheng);
     sync_dev(&g_huang);
     sync_dev(&g_yang);
     sync_dev(&g_desk);
@@ -566,13 +656,18 @@ static void write_file(const char *path, const char *text) {
         die("cannot write %s: %s", path, strerror(errno));
 }
 
-static void import_list(const char *file, int source, const char *what, const char *csv) {
+static void import_list(device *d, const char *space, const char *file, int source, int round,
+                        const char *level, const char *method, const char *what, const char *csv) {
     char path[700];
     dc_buf rep = DC_BUF_INIT;
     snprintf(path, sizeof path, "%s/%s", g_dir, file);
     write_file(path, csv);
-    CHECK(&g_xu, dc_registry_import_csv(&rep, g_xu.r, g_registry, source, 1, (const uint8_t *)csv,
-                                        strlen(csv)));
+    dc_registry_import_options o = DC_REGISTRY_IMPORT_OPTIONS_INIT;
+    o.source = source;
+    o.round = round;
+    o.level = level;
+    o.method = method;
+    CHECK(d, dc_registry_import(&rep, d->r, space, &o, (const uint8_t *)csv, strlen(csv)));
     json_t *j = jparse(&rep);
     say("%s (%s): %lld rows, %lld imported: %lld new drivers, %lld merged", what, file,
         jint(j, "rows"), jint(j, "imported"), jint(j, "new_drivers"), jint(j, "merged"));
@@ -587,184 +682,272 @@ static void import_list(const char *file, int source, const char *what, const ch
 
 static void driver_id(char *out, size_t n, const char *idn) {
     dc_buf b = DC_BUF_INIT;
-    CHECK(&g_xu, dc_registry_driver_id(&b, g_xu.r, g_registry, idn));
+    CHECK(&g_office, dc_registry_driver_id(&b, g_office.r, g_registry, idn));
     snprintf(out, n, "%s", (const char *)b.ptr);
     dc_buf_dispose(&b);
 }
 
-static void market(void) {
-    char transport[2048], organisation[1024], bad[19];
-    section("2. Monday 10:00 - at the 瀑布冷链 cold-chain market, no signal");
-    set_time(sep(21, 10, 0));
-    say("Trucks queue at the cold stores of the 瀑布冷链农产品交易中心. Xu Xin walks between");
-    say("them with the tablet. There is no signal under the cold-store roofs, and none is");
-    say("needed: everything below is written to the tablet's own replica.");
+/* `registry find` of Jiang Xianren through the root, on device d. */
+static json_t *find_jiang(device *d) {
+    dc_buf b = DC_BUF_INIT;
+    CHECK(d, dc_registry_find(&b, d->r, g_registry, g_idn_jiang));
+    json_t *j = jparse(&b);
+    dc_buf_dispose(&b);
+    return j;
+}
 
-    id_number(g_idn_huang, "52011219790512031");
-    id_number(g_idn_yang, "52011219830917052");
+static void print_conflicts(device *d, const char *space) {
+    dc_buf b = DC_BUF_INIT;
+    CHECK(d, dc_registry_conflicts(&b, d->r, space));
+    json_t *c = jparse(&b);
+    size_t i, k;
+    json_t *x, *v;
+    if (json_array_size(c) == 0)
+        say("  (none: no fact is in conflict)");
+    json_array_foreach(c, i, x) {
+        const char *field;
+        json_t *vals;
+        json_object_foreach(json_object_get(x, "conflicts"), field, vals) {
+            printf("    %s, %s:\n", jstr(x, "name"), field);
+            json_array_foreach(vals, k, v) {
+                printf("      ");
+                pad(jstr(v, "value"), 16);
+                printf("%s line, round %lld\n", jstr(v, "source"), jint(v, "round"));
+            }
+        }
+    }
+    json_decref(c);
+    dc_buf_dispose(&b);
+}
+
+static void market(void) {
+    char transport[2048], org_wd[512], org_ws[512], org_jk[512], visit[512], bad[19];
+    section("2. Monday 10:00 - at the 瀑布冷链 cold-chain market, no signal");
+    id_number(g_idn_huang, "52040219790512031");
+    id_number(g_idn_yang, "52060319830917052");
     id_number(g_idn_jiang, "52011219720304011");
     id_number(g_idn_xiao, "52011319921108073");
     id_number(g_idn_zhuang, "52011219880622034");
     id_number(bad, "52011219850101123");
     bad[17] = bad[17] == '0' ? '1' : '0'; /* a digit misread from the paper list */
-    snprintf(transport, sizeof transport,
+
+    /* The organisation line reaches the office: each county's list. */
+    set_time(sep(21, 9, 30));
+    snprintf(org_wd, sizeof org_wd,
              "name,id_number,phone,hukou_region,plate,employer,route,activity_area,"
              "business_scope,political_status\n"
-             "黄红兴,%s," PHONE_HUANG ",520112,贵A5K721,贵阳畅通渣土运输有限公司,贵阳—安顺,"
-             "520112,渣土;普货,\n"
-             "杨飞,%s,13985022245,520112,贵A7L093,贵州瀑布冷链物流有限公司,贵阳—遵义;贵阳—济南,"
-             "520112,冷链,\n"
-             "蒋贤仁,%s,13985033318,520112,贵A2M556,贵阳畅通渣土运输有限公司,贵阳—安顺,520112,"
-             "渣土;普货,\n"
-             "肖鹏,%s,13985044461,520113,贵A9N330,贵阳畅通渣土运输有限公司,贵阳—安顺,520112,"
-             "普货,\n"
-             "庄科城,%s,13985055504,520112,贵A6P218,贵州瀑布冷链物流有限公司,贵阳—济南,520112,"
-             "冷链,\n"
-             "王强,%s,13985066637,520112,贵A3Q472,,,520112,冷链,\n",
-             g_idn_huang, g_idn_yang, g_idn_jiang, g_idn_xiao, g_idn_zhuang, bad);
-    snprintf(organisation, sizeof organisation,
-             "name,id_number,phone,hukou_region,plate,employer,route,activity_area,"
-             "business_scope,political_status\n"
-             "黄红兴,%s," PHONE_HUANG ",520112,,安顺鑫达运输有限公司,,,,正式党员\n"
-             "杨飞,%s,13985022245,520112,,贵州瀑布冷链物流有限公司,,,,正式党员\n"
              "蒋贤仁,%s,13985033318,520112,,,,,,正式党员\n"
              "肖鹏,%s,13985044461,520113,,,,,,入党申请人\n",
-             g_idn_huang, g_idn_yang, g_idn_jiang, g_idn_xiao);
-    say("Two lists reached the office beforehand (双线核查, dual-line check, round 1):");
-    import_list("transport-line.csv", DC_SOURCE_TRANSPORT, "transport line", transport);
-    import_list("organisation-line.csv", DC_SOURCE_ORGANISATION, "organisation line", organisation);
-    say("The same person in both lists is one record: the record id comes from a keyed hash");
-    say("of the identity number, which itself is stored only sealed.");
-
-    /* The disagreement between the lines, kept visible. */
-    dc_buf b = DC_BUF_INIT;
-    CHECK(&g_xu, dc_registry_conflicts(&b, g_xu.r, g_registry));
-    json_t *c = jparse(&b);
-    say("`registry conflicts` - where the two lines disagree, both values are kept:");
-    size_t i, k;
-    json_t *d, *v;
-    json_array_foreach(c, i, d) {
-        const char *field;
-        json_t *vals;
-        json_object_foreach(json_object_get(d, "conflicts"), field, vals) {
-            printf("    %s, %s:\n", jstr(d, "name"), field);
-            json_array_foreach(vals, k, v) {
-                printf("      ");
-                pad(jstr(v, "value"), 28);
-                printf("%s line, round %lld\n", jstr(v, "source"), jint(v, "round"));
-            }
-        }
-    }
-    expect(json_array_size(c) == 1 && strcmp(jstr(json_array_get(c, 0), "name"), "黄红兴") == 0,
-           "one driver flagged (Huang Hongxing's employer); a later round will settle it");
-    json_decref(c);
-    say("Xu Xin rings Huang that evening: he changed companies in the spring. The flag stays");
-    say("until the next round confirms one value; nothing was silently overwritten.");
-
+             g_idn_jiang, g_idn_xiao);
+    snprintf(org_ws, sizeof org_ws,
+             "name,id_number,phone,hukou_region,plate,employer,route,activity_area,"
+             "business_scope,political_status\n"
+             "杨飞,%s,13985022245,520603,贵D7L093,个体经营,铜仁—济南,520603,冷链,正式党员\n",
+             g_idn_yang);
+    snprintf(org_jk, sizeof org_jk,
+             "name,id_number,phone,hukou_region,plate,employer,route,activity_area,"
+             "business_scope,political_status\n"
+             "黄红兴,%s," PHONE_HUANG ",520402,贵G5K721,安顺畅通渣土运输有限公司,安顺—贵阳,"
+             "520471,渣土;普货,正式党员\n",
+             g_idn_huang);
+    say("09:30 The organisation line's lists reach the office (双线核查, round 1), each into");
+    say("the registry that keeps those drivers: Wudang's into its county registry, the party");
+    say("members of Wanshan and Anshun ED into their branches' registries:");
+    import_list(&g_office, g_reg_wd, "organisation-wudang.csv", DC_SOURCE_ORGANISATION, 1, "county",
+                "list", "organisation line, Wudang", org_wd);
+    import_list(&g_office, g_reg_br_ws, "organisation-wanshan.csv", DC_SOURCE_ORGANISATION, 1,
+                "county", "list", "organisation line, Wanshan", org_ws);
+    import_list(&g_office, g_reg_br_jk, "organisation-anshun-ed.csv", DC_SOURCE_ORGANISATION, 1,
+                "county", "list", "organisation line, Anshun ED", org_jk);
     driver_id(g_id_huang, sizeof g_id_huang, g_idn_huang);
     driver_id(g_id_yang, sizeof g_id_yang, g_idn_yang);
     driver_id(g_id_jiang, sizeof g_id_jiang, g_idn_jiang);
     driver_id(g_id_xiao, sizeof g_id_xiao, g_idn_xiao);
+    CHECK(&g_office, dc_branch_assign(g_office.r, g_reg_br_ws, g_id_yang, BR_WS));
+    CHECK(&g_office, dc_branch_assign(g_office.r, g_reg_br_jk, g_id_huang, BR_JK));
+    CHECK(&g_office, dc_branch_member_add(g_office.r, g_br_ws, BR_WS, g_id_yang, "2025-03-18"));
+    CHECK(&g_office, dc_branch_member_add(g_office.r, g_br_jk, BR_JK, g_id_huang, "2025-03-18"));
+    say("Yang Fei is a member of the Wanshan branch, Huang Hongxing of Anshun ED's.");
 
-    /* A branch for Jiang Xianren by the four principles. */
+    set_time(sep(21, 10, 0));
     printf("\n");
-    say("Jiang Xianren (蒋贤仁), a party member for decades, has no branch yet. `branch suggest`");
-    say("scores each branch on the four principles (户籍区域、运输路线、活动区域、业务范围):");
-    CHECK(&g_xu, dc_branch_suggest(&b, g_xu.r, g_registry, g_id_jiang, 0));
-    json_t *sg = jparse(&b);
-    json_array_foreach(json_object_get(sg, "suggestions"), i, d) {
-        json_t *p = json_object_get(d, "principles");
-        const char *b_id = jstr(d, "branch");
-        printf("    %zu. %s %-15s %3lld = %3lld hukou + %3lld routes + %3lld area + %3lld trade\n",
-               i + 1, b_id, strcmp(b_id, BR_COLD) == 0 ? "(cold chain)" : "(waste, cargo)",
-               jint(d, "score"), jint(p, "hukou_region"), jint(p, "routes"),
-               jint(p, "activity_area"), jint(p, "business_scope"));
-    }
-    const char *best = jstr(json_array_get(json_object_get(sg, "suggestions"), 0), "branch");
-    expect(strcmp(best, BR_HAUL) == 0, "the construction-waste branch comes first (%s)", best);
-    json_decref(sg);
-
-    CHECK(&g_xu, dc_branch_assign(g_xu.r, g_registry, g_id_jiang, BR_HAUL));
-    CHECK(&g_xu, dc_branch_assign(g_xu.r, g_registry, g_id_huang, BR_HAUL));
-    CHECK(&g_xu, dc_branch_assign(g_xu.r, g_registry, g_id_yang, BR_COLD));
-    CHECK(&g_xu, dc_branch_member_add(g_xu.r, g_br_haul, BR_HAUL, g_id_jiang, "2026-09-21"));
-    CHECK(&g_xu, dc_branch_member_add(g_xu.r, g_br_haul, BR_HAUL, g_id_huang, "2025-03-18"));
-    CHECK(&g_xu, dc_branch_member_add(g_xu.r, g_br_cold, BR_COLD, g_id_yang, "2025-03-18"));
-    dc_buf link = DC_BUF_INIT;
-    CHECK(&g_xu, dc_liaison_link(&link, g_xu.r, g_registry, g_id_jiang, g_id_xiao, "party_member"));
-    CHECK(&g_xu, dc_liaison_contact(g_xu.r, g_registry, (const char *)link.ptr, "call",
-                                    "2026-09-21", "问肖鹏最近跑车情况和入党申请进度"));
-    dc_buf_dispose(&link);
-    CHECK(&g_xu, dc_secretary_done(g_xu.r, g_registry, BR_COLD "/xu-xin",
-                                   "核实瀑布冷链市场货车司机台账", 1));
-    say("Xu Xin assigns him there, confirms Huang's and Yang's branches, puts all three on the");
-    say("rosters, links Jiang to Xiao Peng (肖鹏), who has applied to join the party and whom");
-    say("Jiang looks after, logs Jiang's call to him, and ticks the task off the list.");
-    CHECK(&g_xu, dc_branch_coverage(&b, g_xu.r, g_registry));
-    json_t *cov = jparse(&b);
-    expect(json_is_true(json_object_get(cov, "covered")) &&
-               jint(cov, "party_member_drivers") == 3 && jint(cov, "assigned") == 3,
-           "coverage (应管尽管): %lld party-member drivers, %lld in a branch, nobody left out",
-           jint(cov, "party_member_drivers"), jint(cov, "assigned"));
-    json_decref(cov);
-    dc_buf_dispose(&b);
+    say("10:00 Trucks queue at the cold stores of the 瀑布冷链农产品交易中心. Xu Xin walks");
+    say("between them with the tablet, under cold-store roofs with no signal. The transport");
+    say("line's list for Wudang (the road-transport system, street and community visits) is");
+    say("on his tablet; he imports it there, offline:");
+    snprintf(transport, sizeof transport,
+             "name,id_number,phone,hukou_region,plate,employer,route,activity_area,"
+             "business_scope,political_status\n"
+             "蒋贤仁,%s,13985033318,520112,贵A2M556,贵州瀑布冷链物流有限公司,贵阳—遵义,520112,"
+             "冷链,群众\n"
+             "肖鹏,%s,13985044461,520113,贵A9N330,贵州瀑布冷链物流有限公司,贵阳—遵义,520112,"
+             "普货,\n"
+             "庄科城,%s,13985055504,520112,贵A6P218,贵州瀑布冷链物流有限公司,贵阳—济南,520112,"
+             "冷链,\n"
+             "王强,%s,13985066637,520112,贵A3Q472,,,520112,冷链,\n",
+             g_idn_jiang, g_idn_xiao, g_idn_zhuang, bad);
+    import_list(&g_xu, g_reg_wd, "transport-line.csv", DC_SOURCE_TRANSPORT, 1, "county", "list",
+                "transport line, Wudang", transport);
+    say("The same person in both lines is one record: its id comes from a keyed hash of the");
+    say("identity number, which itself is stored only sealed.");
 
     set_time(sep(21, 12, 30));
     printf("\n");
-    say("12:30 Back in the car, with signal, the tablet syncs the morning's work:");
+    say("12:30 Back in the car, with signal, the tablet syncs; so does the office:");
     sync_dev(&g_xu);
     sync_dev(&g_office);
+    sync_dev(&g_xu);
+    say("`registry conflicts` on Xu Xin's tablet - the two lines disagree, both kept:");
+    print_conflicts(&g_xu, g_reg_wd);
+    json_t *a = find_jiang(&g_xu), *b = find_jiang(&g_office);
+    say("`registry find` shows the value the reports give - in conflict, the organisation");
+    say("line's - on both devices, whichever imported last: \"%s\" on the tablet, \"%s\"",
+        jstr(a, "status"), jstr(b, "status"));
+    say("at the office, flagged.");
+    expect(
+        strcmp(jstr(a, "status"), jstr(b, "status")) == 0 &&
+            json_is_true(json_object_get(a, "flagged")) &&
+            json_is_true(json_object_get(b, "flagged")),
+        "the same value and the same flag on both devices, whatever the order of import and sync");
+    json_decref(a);
+    json_decref(b);
+
+    /* A later round settles it: a visit, door to door. */
+    set_time(sep(21, 15, 0));
+    snprintf(visit, sizeof visit,
+             "name,id_number,phone,hukou_region,plate,employer,route,activity_area,"
+             "business_scope,political_status\n"
+             "蒋贤仁,%s,,,,,,,,正式党员\n",
+             g_idn_jiang);
+    printf("\n");
+    say("15:00 Xu Xin finds Jiang Xianren (蒋贤仁) at his truck: a party member for decades;");
+    say("the community's list had it wrong. He records the visit as round 2, verified by the");
+    say("branch, door to door (再次核实):");
+    import_list(&g_xu, g_reg_wd, "visit.csv", DC_SOURCE_TRANSPORT, 2, "branch", "visit",
+                "re-verification", visit);
+    say("`registry conflicts` now:");
+    print_conflicts(&g_xu, g_reg_wd);
+
+    /* A branch for Jiang by the four principles. */
+    printf("\n");
+    say("Jiang has no branch yet. At the office, `branch suggest` scores the three branches on");
+    say("the four principles (户籍区域、运输路线、活动区域、业务范围):");
+    dc_buf buf = DC_BUF_INIT;
+    CHECK(&g_office, dc_branch_suggest(&buf, g_office.r, g_registry, g_id_jiang, 0));
+    json_t *sg = jparse(&buf);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(sg, "suggestions"), i, d) {
+        json_t *p = json_object_get(d, "principles");
+        printf("    %zu. %-17s %3lld = %3lld hukou + %3lld routes + %3lld area + %3lld trade\n",
+               i + 1, jstr(d, "branch"), jint(d, "score"), jint(p, "hukou_region"),
+               jint(p, "routes"), jint(p, "activity_area"), jint(p, "business_scope"));
+    }
+    const char *best = jstr(json_array_get(json_object_get(sg, "suggestions"), 0), "branch");
+    expect(strcmp(best, BR_WD) == 0, "Wudang's branch comes first (%s)", best);
+    json_decref(sg);
+
+    dc_registry_move_options mo = DC_REGISTRY_MOVE_OPTIONS_INIT;
+    mo.date = "2026-09-21";
+    CHECK(&g_xu, dc_registry_move(&buf, g_xu.r, g_reg_wd, g_id_jiang, g_reg_br_wd, &mo));
+    CHECK(&g_xu, dc_liaison_cadre(g_xu.r, g_reg_wd, "cad-520112001-01", "龙建国", "520112001",
+                                  "township_org_member"));
+    CHECK(&g_xu, dc_liaison_link(NULL, g_xu.r, g_reg_wd, "cad-520112001-01", g_id_jiang, "cadre"));
+    dc_buf link = DC_BUF_INIT;
+    CHECK(&g_xu, dc_liaison_link(&link, g_xu.r, g_reg_wd, g_id_jiang, g_id_xiao, "party_member"));
+    CHECK(&g_xu, dc_liaison_contact(g_xu.r, g_reg_wd, (const char *)link.ptr, "call", "2026-09-21",
+                                    "问肖鹏最近跑车情况和入党申请进度"));
+    dc_buf_dispose(&link);
+    CHECK(&g_xu, dc_secretary_done(g_xu.r, g_reg_br_wd, BR_WD "/xu-xin",
+                                   "核实瀑布冷链市场货车司机台账", 1));
+    say("Xu Xin moves Jiang's record from Wudang's county registry into the branch's: his");
+    say("record, his branch and his place on the roster follow in one step (registry move).");
+    say("He records that 龙建国, organisation member of 新添寨街道, looks after Jiang, and that");
+    say("Jiang looks after Xiao Peng (肖鹏), who has applied to join the party; logs Jiang's call");
+    say("to him, and ticks the verification off his task list.");
+    CHECK(&g_xu, dc_branch_coverage(&buf, g_xu.r, g_registry));
+    json_t *cov = jparse(&buf);
+    expect(json_is_true(json_object_get(cov, "covered")) &&
+               jint(cov, "party_member_drivers") == 1 && jint(cov, "assigned") == 1,
+           "coverage (应管尽管) on the tablet: %lld party-member driver of Wudang, in the branch",
+           jint(cov, "party_member_drivers"));
+    json_decref(cov);
+    dc_buf_dispose(&buf);
+
+    set_time(sep(21, 16, 30));
+    printf("\n");
+    say("16:30 The tablet syncs; the office sees the conflict settled:");
+    sync_dev(&g_xu);
+    sync_dev(&g_office);
+    a = find_jiang(&g_office);
+    b = find_jiang(&g_xu);
+    json_t *v = json_object_get(a, "verified");
+    say("  Jiang Xianren: status \"%s\", flagged %s, verified in round %lld by the %s (%s),",
+        jstr(a, "status"), json_is_true(json_object_get(a, "flagged")) ? "yes" : "no",
+        jint(v, "round"), jstr(v, "level"), jstr(v, "method"));
+    say("  kept in the branch's registry. The register written last (the transport line's");
+    say("  \"masses\", imported after the office's list) does not decide what is shown: the");
+    say("  reports do, so the confirmation settles the value, not just the flag.");
+    expect(strcmp(jstr(a, "status"), "member") == 0 && strcmp(jstr(b, "status"), "member") == 0 &&
+               !json_is_true(json_object_get(a, "flagged")) &&
+               strcmp(jstr(a, "space"), g_reg_br_wd) == 0,
+           "the later round settled the value on every device: a party member, not flagged");
+    json_decref(a);
+    json_decref(b);
 }
 
-/* ==== 3. Night: the study item ==== */
+/* ==== 3. A study item in the morning, read at night ==== */
 
 static void study_night(void) {
     dc_buf b = DC_BUF_INIT;
-    section("3. Monday night - a study item, read offline");
-    set_time(sep(21, 21, 30));
+    section("3. Tuesday - a study item pushed at dawn, read at night, offline");
+    set_time(sep(22, 6, 30));
     dc_study_options so = DC_STUDY_OPTIONS_INIT;
-    so.id = "st-0921";
+    so.id = "st-0922";
     so.title = "微党课：夜间行车安全与疲劳驾驶防范";
     so.kind = "micro_lesson";
     so.media = "夜里开车困了，一定进服务区休息。每连续驾驶4小时，停车休息不少于20分钟……";
-    CHECK(&g_xu, dc_study_push(NULL, g_xu.r, g_br_cold, &so));
-    CHECK(&g_xu, dc_secretary_done(g_xu.r, g_registry, BR_COLD "/xu-xin", "推送本周学习资料", 1));
-    say("21:30 Xu Xin pushes a micro party lesson to the cold-chain branch, its text kept in");
-    say("the item so a phone can read it with no network.");
-    sync_dev(&g_xu);
-    set_time(sep(21, 21, 40));
-    say("21:40 Yang Fei stops at a service area on the G75 with one bar of signal:");
+    CHECK(&g_cheng, dc_study_push(NULL, g_cheng.r, g_br_ws, &so));
+    CHECK(&g_cheng, dc_secretary_done(g_cheng.r, g_reg_br_ws, BR_WS "/cheng-wansha",
+                                      "每天早晨推送学习资料到支部微信群", 1));
+    say("06:30 The first thing Cheng Wansha does each morning: push the day's material to the");
+    say("Wanshan branch's group - a micro party lesson, its text kept in the item so a phone");
+    say("can read it with no network.");
+    sync_dev(&g_cheng);
+    set_time(sep(22, 12, 10));
+    say("12:10 Yang Fei stops at a service area on the G56 with one bar of signal:");
     sync_dev(&g_yang);
 
-    set_time(sep(21, 23, 10));
-    CHECK(&g_yang, dc_study_read(g_yang.r, g_br_cold, "st-0921", g_id_yang, 1));
+    set_time(sep(22, 23, 10));
+    CHECK(&g_yang, dc_study_read(g_yang.r, g_br_ws, "st-0922", g_id_yang, 1));
     CHECK(&g_yang,
-          dc_study_discuss(g_yang.r, g_br_cold, "st-0921", g_id_yang,
+          dc_study_discuss(g_yang.r, g_br_ws, "st-0922", g_id_yang,
                            "白天忙着拉货，晚上看看。上个月在遵义就是困了进服务区睡了一觉。"));
-    say("23:10 Parked for the night in the mountains, no signal. Yang reads the lesson from");
-    say("his phone's replica, marks it done and writes a line under it (云讨论):");
-    say("  \"白天忙着拉货，晚上看看。上个月在遵义就是困了进服务区睡了一觉。\"");
+    say("23:10 \"白天忙着拉货，晚上我会看看支部微信群里的消息\": parked in the mountains, no");
+    say("signal, Yang reads the lesson from his phone's replica, marks it done and writes a line");
+    say("under it (云讨论): \"白天忙着拉货，晚上看看。上个月在遵义就是困了进服务区睡了一觉。\"");
 
-    set_time(sep(22, 7, 30));
-    say("Tuesday 07:30 Signal again on the way down; the phone syncs on its own:");
+    set_time(sep(23, 7, 30));
+    say("Wednesday 07:30 Signal again on the way down; the phone syncs on its own:");
     sync_dev(&g_yang);
-    set_time(sep(22, 8, 0));
-    sync_dev(&g_xu);
-    CHECK(&g_xu, dc_study_show(&b, g_xu.r, g_br_cold, "st-0921"));
+    set_time(sep(23, 8, 0));
+    sync_dev(&g_cheng);
+    CHECK(&g_cheng, dc_study_show(&b, g_cheng.r, g_br_ws, "st-0922"));
     json_t *j = jparse(&b);
     const char *st = jstr(json_object_get(j, "members"), g_id_yang);
     json_t *post = json_array_get(json_object_get(j, "discussion"), 0);
     expect(strcmp(st, "done") == 0 && post != NULL,
-           "08:00 on Xu Xin's tablet: Yang Fei's state for the lesson is \"%s\", with his post",
+           "08:00 on Cheng Wansha's tablet: Yang Fei's state for the lesson is \"%s\", with his "
+           "post",
            st);
     json_decref(j);
     dc_buf_dispose(&b);
 
     /* Yang leaves for Shandong: his phone stays offline until Saturday. */
-    set_time(sep(22, 22, 15));
-    CHECK(&g_yang, dc_study_discuss(g_yang.r, g_br_cold, "st-0921", g_id_yang,
+    set_time(sep(23, 22, 15));
+    CHECK(&g_yang, dc_study_discuss(g_yang.r, g_br_ws, "st-0922", g_id_yang,
                                     "今天到了济南，冷库排队四个小时，大家注意安排时间。"));
-    say("Yang drives on to Shandong. On Tuesday night, with no signal, he writes another post:");
+    say("Yang drives on to Shandong. On Wednesday night, with no signal, he writes another post:");
     say("  \"今天到了济南，冷库排队四个小时，大家注意安排时间。\"");
     say("It waits on his phone; we will meet it again on Saturday (section 5).");
 }
@@ -808,9 +991,9 @@ static void grievance(void) {
     dc_buf b = DC_BUF_INIT;
     section("4. Wednesday 23 September - \"运费要不到，咋办？\"");
     set_time(sep(23, 14, 10));
-    say("14:10 Huang Hongxing has driven for hours. He stops at the Driver's Home of the");
-    say("贵州黔城智慧物流园 in Anshun ED, takes a shower and sits in the massage chair. A firm");
-    say("there has owed him 4,200 yuan for hauling construction waste (建筑渣土) for two months.");
+    say("14:10 Huang Hongxing has driven for hours. He stops to rest at the Driver's Home of");
+    say("the 贵州黔城智慧物流园 in Anshun ED and takes a shower. A firm there has owed him 4,200");
+    say("yuan for hauling construction waste (建筑渣土) for two months.");
     create_space(&g_huang, g_personal, sizeof g_personal, "driver (Huang Hongxing)");
     dc_checkin_options co = DC_CHECKIN_OPTIONS_INIT;
     co.station = DH_ANSHUN;
@@ -822,22 +1005,24 @@ static void grievance(void) {
 
     set_time(sep(23, 14, 20));
     create_space(&g_huang, g_case_space, sizeof g_case_space, "case: unpaid freight (黄红兴)");
-    add_to(&g_huang, g_case_space, &g_xu, DC_ROLE_ADMIN);
+    add_to(&g_huang, g_case_space, &g_xie, DC_ROLE_ADMIN);
     add_to(&g_huang, g_case_space, &g_office, DC_ROLE_READER);
     dc_case_options o = DC_CASE_OPTIONS_INIT;
     o.driver = g_id_huang;
-    o.channel = "station";
-    o.category = "运费拖欠";
-    o.text = "在安顺经开区运输建筑渣土，运费4200元被拖欠两个月，多次催要未果。";
+    o.channel = "group";
+    o.category = "freight_arrears";
+    o.text = "运费要不到，咋办？在经开区运输建筑渣土，运费4200元被拖欠两个月。";
     o.region = "520471";
+    o.amount = 4200;
     CHECK(&g_huang, dc_case_file(&b, g_huang.r, g_case_space, &o, g_cal));
     json_t *j = jparse(&b);
     snprintf(g_case, sizeof g_case, "%s", jstr(j, "case"));
     json_t *due = json_object_get(j, "due");
-    say("14:20 From the Driver's Home (channel \"station\") he files the grievance: 运费拖欠,");
-    say("\"%s\"", o.text);
-    say("It gets a space of its own (%s), shared with his branch secretary", g_case);
-    say("as an admin, who can bring in whoever must help; the province office reads along.");
+    say("14:20 Trying his luck, he asks in the Anshun ED branch's WeChat group (channel");
+    say("\"group\"): \"%s\"", o.text);
+    say("The question becomes a case with a space of its own (%s), shared", g_case);
+    say("with his branch secretary Xie Chaodian as an admin, who can bring in whoever must help;");
+    say("the province office reads along. Amount at stake: %lld yuan.", jint(j, "amount"));
     say("`case show` - the 12328 deadlines, counted from the receipt at %s:", when(g_now));
     printf("    transfer  by %s   (2 hours)\n", jstr(due, "transfer"));
     printf("    feedback  by %s   (end of the 2nd working day after receipt)\n",
@@ -852,17 +1037,20 @@ static void grievance(void) {
     json_decref(j);
     sync_dev(&g_huang);
 
-    set_time(sep(23, 14, 35));
-    sync_dev(&g_xu);
-    step(&g_xu, "transfer", BR_HAUL, "支部接单，书记许鑫跟进", -1);
-    say("14:35 Xu Xin answers at once and takes the case into the branch (transfer, on time).");
+    set_time(sep(23, 14, 25));
+    sync_dev(&g_xie);
+    step(&g_xie, "transfer", BR_JK, "支部接单，书记谢朝典跟进", -1);
+    set_time(sep(23, 14, 26));
+    step(&g_xie, "feedback", NULL, "将立即启动货车司机诉求办理机制，想办法帮你处理", -1);
+    say("14:25 Xie Chaodian answers at once (第一时间答复): the branch takes the case and will");
+    say("start the grievance mechanism at once (transfer and feedback, both on time).");
     set_time(sep(23, 15, 10));
-    add_to(&g_xu, g_case_space, &g_desk, DC_ROLE_MEMBER);
-    step(&g_xu, "transfer", JOINT_MEETING, "欠款企业在经开区，提请联席会议协调交通、市场监管部门",
+    add_to(&g_xie, g_case_space, &g_desk, DC_ROLE_MEMBER);
+    step(&g_xie, "transfer", JOINT_MEETING, "欠款企业在经开区，提请联席会议协调交通、市场监管部门",
          -1);
-    say("15:10 The firm that owes him is in Anshun ED, so Xu Xin adds the joint meeting's desk");
-    say("to the case and transfers it there: driver -> branch -> joint meeting.");
-    sync_dev(&g_xu);
+    say("15:10 He adds the desk of Anshun ED's joint meeting to the case and transfers it");
+    say("there: driver -> branch -> joint meeting (诉求直通机制).");
+    sync_dev(&g_xie);
     set_time(sep(23, 15, 20));
     sync_dev(&g_desk);
     set_time(sep(23, 16, 0));
@@ -873,25 +1061,48 @@ static void grievance(void) {
     sync_dev(&g_huang);
     print_case_line(&g_huang, "16:30 On");
 
+    /* Thursday morning: the desk's daily view. */
+    printf("\n");
+    set_time(sep(24, 8, 30));
+    dc_case_list_options lo = DC_CASE_LIST_OPTIONS_INIT;
+    const char *open[] = {"open"};
+    lo.statuses = open;
+    lo.nstatuses = 1;
+    lo.now_ms = g_now;
+    CHECK(&g_desk, dc_case_list(&b, g_desk.r, &lo, g_cal));
+    json_t *lst = jparse(&b);
+    json_t *first = json_array_get(json_object_get(lst, "cases"), 0);
+    json_t *nx = json_object_get(first, "next");
+    say("Thursday 24 September, 08:30 The desk opens its daily view (`case list --status open`):");
+    say("  %lld open case; next: %s, %s deadline %s, at %s (%s), %lld yuan", jint(lst, "count"),
+        jstr(first, "case"), jstr(nx, "deadline"), jstr(nx, "due"), jstr(first, "at"),
+        jstr(first, "level"), jint(first, "amount"));
+    expect(jint(lst, "count") == 1 && strcmp(jstr(nx, "deadline"), "reply") == 0 &&
+               !json_is_true(json_object_get(nx, "overdue")),
+           "one open case for the desk; the reply is the next deadline, not yet passed");
+    json_decref(lst);
+
     /* Thursday: two handlers, both offline, both act. */
     printf("\n");
     set_time(sep(24, 11, 30));
     step(&g_desk, "resolve", NULL, "经开区交通运输局、市场监管局现场协调，4200元当面结清", -1);
+    set_time(sep(24, 11, 35));
+    CHECK(&g_desk, dc_case_amount(NULL, g_desk.r, g_case, 4200, g_cal));
     set_time(sep(24, 11, 40));
-    step(&g_xu, "feedback", NULL, "企业承诺今天付款，我在跟进", -1);
-    say("Thursday 24 September. 11:30 In the firm's yard (no signal) the desk officer, with");
-    say("the transport and market-regulation bureaus, sees the 4,200 yuan paid: resolve.");
-    say("11:40 Xu Xin, at the market and offline too, has not heard yet and records a feedback");
-    say("step: \"the firm promises to pay today\". Each device thinks its own step is news.");
+    step(&g_xie, "feedback", NULL, "企业承诺今天付款，我在跟进", -1);
+    say("11:30 In the firm's yard (no signal) the desk officer, with the transport and");
+    say("market-regulation bureaus, sees the 4,200 yuan paid: resolve, 4,200 yuan recovered.");
+    say("11:40 Xie Chaodian, offline too, has not heard yet and records a feedback step: \"the");
+    say("firm promises to pay today\". Each device thinks its own step is news.");
     print_case_line(&g_desk, "  Before syncing, on");
-    print_case_line(&g_xu, "  Before syncing, on");
+    print_case_line(&g_xie, "  Before syncing, on");
     set_time(sep(24, 12, 0));
     sync_dev(&g_desk);
-    sync_dev(&g_xu);
+    sync_dev(&g_xie);
     sync_dev(&g_desk);
-    json_t *a = show_case(&g_desk), *c = show_case(&g_xu);
+    json_t *a = show_case(&g_desk), *c = show_case(&g_xie);
     size_t n = 0;
-    int same = same_dump(&g_desk, &g_xu, g_case_space, &n);
+    int same = same_dump(&g_desk, &g_xie, g_case_space, &n);
     expect(same && strcmp(jstr(a, "status"), jstr(c, "status")) == 0 &&
                strcmp(jstr(a, "status"), "resolved") == 0,
            "after syncing both show \"%s\"; their case spaces are byte-identical (%zu bytes)",
@@ -903,9 +1114,9 @@ static void grievance(void) {
     json_decref(c);
 
     set_time(sep(24, 15, 0));
-    step(&g_xu, "revisit", NULL, "回访：黄红兴满意，“拿回辛辛苦苦挣的钱，真高兴”", 1);
-    say("15:00 Xu Xin calls Huang back for the return visit: \"拿回辛辛苦苦挣的钱，真高兴。\"");
-    sync_dev(&g_xu);
+    step(&g_xie, "revisit", NULL, "回访：黄红兴满意，“拿回辛辛苦苦挣的钱，真高兴”", 1);
+    say("15:00 Xie Chaodian calls Huang back: \"拿回辛辛苦苦挣的钱，真高兴。\"");
+    sync_dev(&g_xie);
     set_time(sep(24, 18, 0));
     sync_dev(&g_huang);
     sync_dev(&g_desk);
@@ -947,6 +1158,7 @@ static void grievance(void) {
                json_is_true(json_object_get(ot, "reply")) &&
                json_is_true(json_object_get(ot, "revisit")),
            "settled in 21 hours, revisited, every deadline met - as the report tells it");
+    expect(jint(j, "amount") == 4200, "4,200 yuan recovered (仅用一天时间)");
     json_decref(j);
     dc_buf_dispose(&b);
 }
@@ -993,13 +1205,13 @@ static void back_online(void) {
     so.title = "新闻：12328热线“3”号键货车司机诉求专线";
     so.kind = "news";
     so.media = "拨打12328按“3”号键，货车司机诉求直通专线：2小时内转办，2个工作日内反馈……";
-    CHECK(&g_xu, dc_study_push(NULL, g_xu.r, g_br_cold, &so));
-    say("Friday 20:00 Xu Xin pushes a news item to the cold-chain branch: the 12328 hotline's");
-    say("\"3\" key for drivers' grievances.");
-    sync_dev(&g_xu);
+    CHECK(&g_cheng, dc_study_push(NULL, g_cheng.r, g_br_ws, &so));
+    say("Friday 20:00 Cheng Wansha pushes a news item to the Wanshan branch: the 12328");
+    say("hotline's \"3\" key for drivers' grievances.");
+    sync_dev(&g_cheng);
     set_time(sep(26, 9, 0));
     g_yang.skew = 3 * HOUR;
-    say("Yang Fei's phone has been offline since Tuesday morning. On the way back its battery");
+    say("Yang Fei's phone has been offline since Wednesday morning. On the way back its battery");
     say("died, and after the restart its clock reads %s when it is really %s.",
         hhmm(g_now + g_yang.skew), hhmm(g_now));
     say("`status` shows what users of other sync systems cannot see:");
@@ -1013,8 +1225,8 @@ static void back_online(void) {
     json_decref(st);
 
     set_time(sep(26, 9, 5));
-    CHECK(&g_yang, dc_study_read(g_yang.r, g_br_cold, "st-0923", g_id_yang, 1));
-    CHECK(&g_yang, dc_record_get(&b, g_yang.r, g_br_cold, "study", "st-0923"));
+    CHECK(&g_yang, dc_study_read(g_yang.r, g_br_ws, "st-0923", g_id_yang, 1));
+    CHECK(&g_yang, dc_record_get(&b, g_yang.r, g_br_ws, "study", "st-0923"));
     json_t *rec = jparse(&b);
     json_t *evs = json_object_get(rec, "@events");
     int64_t stamp =
@@ -1076,15 +1288,22 @@ static void the_end(void) {
     /* Every space, dumped on every device holding its key. */
     printf("\n");
     say("`dump` of each space on every device that holds its key (the relay holds none):");
-    const char *const order[] = {g_directory, g_registry,   g_br_cold,
-                                 g_br_haul,   g_case_space, g_personal};
+    const char *const order[] = {g_directory, g_registry,   g_reg_wd,  g_reg_br_wd,
+                                 g_reg_br_ws, g_reg_br_jk,  g_br_wd,   g_br_ws,
+                                 g_br_jk,     g_case_space, g_personal};
     const char *const label[] = {"directory",
-                                 "registry",
-                                 "branch 520112-01 (cold chain)",
-                                 "branch 520112-02 (construction waste)",
+                                 "registry (root)",
+                                 "registry 520112 (乌当)",
+                                 "registry " BR_WD,
+                                 "registry " BR_WS,
+                                 "registry " BR_JK,
+                                 "branch 520112-01 (乌当)",
+                                 "branch 520603-01 (万山)",
+                                 "branch 520471-01 (安顺经开区)",
                                  "case: unpaid freight (黄红兴)",
                                  "driver (Huang Hongxing)"};
-    static const char *const short_name[] = {"office", "Xu", "Huang", "Yang", "desk"};
+    static const char *const short_name[] = {"office", "Xu",   "Cheng", "Xie",
+                                             "Huang",  "Yang", "desk"};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         device *first = NULL;
         int n = 0, same = 1;
@@ -1127,9 +1346,9 @@ static void the_end(void) {
         {"乌当区", "the directory's region names"},
     };
     char csv[700], store[700], missing[600] = "";
-    snprintf(csv, sizeof csv, "%s/transport-line.csv", g_dir);
+    snprintf(csv, sizeof csv, "%s/organisation-anshun-ed.csv", g_dir);
     expect(file_has(csv, "黄红兴") == 1 && file_has(csv, PHONE_HUANG) == 1,
-           "control: a byte search finds Huang's name and phone in the transport line's CSV");
+           "control: a byte search finds Huang's name and phone in the organisation line's CSV");
     int clean = 1;
     for (size_t j = 0; j < sizeof secrets / sizeof secrets[0]; j++) {
         static const char *const sfx[] = {"", "-wal", "-shm"};
@@ -1180,7 +1399,10 @@ static void statistics(void) {
     row("industry party committees (行业党委)", num(v, jint(j, "committees")), "105");
     row("mobile branches (红色黔线流动党员党支部)", num(v, jint(j, "branches")), "209");
     row("branch secretaries", num(v, jint(j, "secretaries")), "187");
-    row("liaison: party-member drivers -> drivers", num(v, jint(li, "drivers")), "27,220");
+    row("liaison cadres (乡镇组织委员、村党组织书记)", num(v, jint(li, "cadres")), "3,588");
+    row("  -> party-member drivers they look after", num(v, jint(li, "party_member_drivers")),
+        "5,179");
+    row("  -> drivers those look after", num(v, jint(li, "drivers")), "27,220");
     row("study items pushed", num(v, jint(j, "study_items")), "5,000+");
     row("Driver's Homes (司机之家)", num(v, jint(j, "stations")), "50");
     row("joint meetings (联席会议)", num(v, jint(j, "joint_meetings")), "108");
@@ -1190,6 +1412,7 @@ static void statistics(void) {
     row("settled inside the county (小事不出县)", jpct(ca, "inside_county", p1, sizeof p1), "");
     row("transferred within 2 hours", jpct(ot, "transfer", p1, sizeof p1), "");
     row("fed back within 2 working days", jpct(ot, "feedback", p1, sizeof p1), "");
+    row("replied within 5 working days", jpct(ot, "reply", p1, sizeof p1), "");
     row("return visits satisfied", jpct(ca, "satisfaction_rate", p1, sizeof p1), "");
     json_t *mh = json_object_get(ca, "median_resolve_hours");
     snprintf(v, sizeof v, "%.2f",
@@ -1197,12 +1420,21 @@ static void statistics(void) {
              : json_is_string(mh) ? atof(json_string_value(mh))
                                   : -1.0);
     row("median hours to resolve", v, "\"仅用一天时间\" (in one day)");
+    snprintf(v, sizeof v, "%lld", jint(ca, "recovered_yuan"));
+    row("yuan recovered", v, "4,200 (黄红兴)");
+    json_t *wd = json_object_get(json_object_get(j, "by_region"), "520112");
+    snprintf(v, sizeof v, "%lld / %lld", jint(wd, "drivers"), jint(wd, "party_member_drivers"));
+    row("乌当区: drivers / party-member drivers", v, "1,576 / 70");
     expect(jint(j, "drivers") == 5 && jint(j, "party_member_drivers") == 3 &&
-               jint(j, "branches") == 2 && jint(j, "secretaries") == 1 &&
-               jint(ca, "collected") == 1 && jint(ca, "resolved") == 1,
+               jint(j, "branches") == 3 && jint(j, "secretaries") == 3 && jint(li, "cadres") == 1 &&
+               jint(ca, "collected") == 1 && jint(ca, "resolved") == 1 &&
+               jint(ca, "recovered_yuan") == 4200 &&
+               json_number_value(json_object_get(ot, "reply")) == 100.0 &&
+               jint(wd, "drivers") == 3 && jint(wd, "party_member_drivers") == 1,
            "the figures match what happened in this story (as of %s)", jstr(j, "as_of"));
     say("The same dc_stats over `drivercore demo-data province` (257,000 drivers, generated");
-    say("through the same API) is what reproduces the right-hand column.");
+    say("through the same API) is what reproduces the right-hand column; its by_region row");
+    say("for 乌当区 is the report's Wudang figures.");
     json_decref(j);
     dc_buf_dispose(&b);
 }
@@ -1218,9 +1450,16 @@ static void remove_dir(void) {
             unlink(p);
         }
     }
-    static const char *const files[] = {
-        "relay.db",    "relay.db-wal",       "relay.db-shm",         "relay.log",
-        "relay-clock", "transport-line.csv", "organisation-line.csv"};
+    static const char *const files[] = {"relay.db",
+                                        "relay.db-wal",
+                                        "relay.db-shm",
+                                        "relay.log",
+                                        "relay-clock",
+                                        "transport-line.csv",
+                                        "organisation-wudang.csv",
+                                        "organisation-wanshan.csv",
+                                        "organisation-anshun-ed.csv",
+                                        "visit.csv"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", g_dir, files[i]);
         unlink(p);
@@ -1246,12 +1485,13 @@ int main(void) {
     atexit(cleanup_relay);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGPIPE, on_signal); /* `demo | head`: the relay must not outlive a closed pipe */
     g_now = sep(21, 8, 30);
     if (relay_start(&g_relay, g_dir, g_now, err, sizeof err) != 0)
         die("cannot start the relay: %s", err);
 
-    printf("drivercore %s demo: Guizhou's truck drivers, their mobile branch, and a grievance\n"
-           "settled in a day - five devices, offline most of the time, syncing through a relay\n"
+    printf("drivercore %s demo: Guizhou's truck drivers, their mobile branches, and a grievance\n"
+           "settled in a day - seven devices, offline most of the time, syncing through a relay\n"
            "that cannot read what it carries. Files: %s (removed at the end).\n",
            dc_version(), g_dir);
     setup();

@@ -24,13 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (ops[i].kind != DC_MOP_GENESIS && ops[i].kind != DC_MOP_GRANT)
+        if (ops[i].kind < DC_MOP_GENESIS || ops[i].kind > DC_MOP_LOCKBOX)
+            abort();
+        if (ops[i].version == 1 && ops[i].kind != DC_MOP_GENESIS && ops[i].kind != DC_MOP_GRANT)
             abort();
         if (memchr(ops[i].name, '\0', sizeof ops[i].name) == NULL)
             abort(); /* the name must be a terminated C string */
+        if ((ops[i].kind == DC_MOP_ROTATE || ops[i].kind == DC_MOP_LOCKBOX) &&
+            (ops[i].lockbox_len < DC_LOCKBOX_MIN || ops[i].lockbox_len > DC_LOCKBOX_MAX ||
+             ops[i].lockbox < data || ops[i].lockbox + ops[i].lockbox_len > data + size))
+            abort(); /* a lockbox lies within the input */
     }
     dc_buf enc = DC_BUF_INIT;
-    if (dc__member_encode(&enc, ops, n, &err) != 0) {
+    if (dc__member_encode_version(&enc, ops, n, ops[0].version, &err) != 0) {
         fprintf(stderr, "fuzz_member: decoded ops do not re-encode: %s\n", err.msg);
         abort();
     }
@@ -42,7 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     for (size_t i = 0; i < n; i++)
         if (ops2[i].kind != ops[i].kind || ops2[i].role != ops[i].role ||
-            ops2[i].epoch != ops[i].epoch || memcmp(ops2[i].device, ops[i].device, 32) != 0 ||
+            ops2[i].epoch != ops[i].epoch || ops2[i].upto != ops[i].upto ||
+            memcmp(ops2[i].device, ops[i].device, 32) != 0 ||
+            memcmp(ops2[i].kid, ops[i].kid, DC_KEY_ID) != 0 ||
+            ops2[i].lockbox_len != ops[i].lockbox_len ||
+            (ops[i].lockbox_len &&
+             memcmp(ops2[i].lockbox, ops[i].lockbox, ops[i].lockbox_len) != 0) ||
             strcmp(ops2[i].name, ops[i].name) != 0)
             abort();
     dc__free(ops2);

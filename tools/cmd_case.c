@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "domain_tool.h"
 #include "tool.h"
 
 #ifndef DRIVERCORE_CALENDAR_INSTALLED
@@ -31,10 +32,15 @@
 static const char case_usage[] =
     "  case file REPLICA --space S --driver ID --channel 12328|12345|group|station|app\n"
     "            --category CATEGORY --text TEXT [--emergency] [--region CODE]\n"
-    "            [--id-number NUMBER --registry S] [--calendar FILE]\n"
+    "            [--amount YUAN] [--route] [--id-number NUMBER --registry S] [--calendar FILE]\n"
     "  case step REPLICA CASE transfer|feedback|reply|resolve|revisit|reopen|close\n"
     "            [--to ORG] [--note TEXT] [--satisfied yes|no] [--calendar FILE]\n"
-    "  case show REPLICA CASE [--summary] [--calendar FILE]\n";
+    "  case show REPLICA CASE [--summary] [--calendar FILE]\n"
+    "  case list REPLICA [--space S] [--status S,...] [--overdue] [--due-before T]\n"
+    "            [--level L,...] [--calendar FILE]\n"
+    "  case route REPLICA --category CATEGORY [--amount YUAN] [--emergency] [--region CODE]\n"
+    "            [--driver ID]\n"
+    "  case amount REPLICA CASE YUAN [--calendar FILE]\n";
 static const char calendar_usage[] =
     "  calendar publish REPLICA --space S [FILE] [--calendar FILE]\n"
     "  calendar show [REPLICA] [--calendar FILE]\n"
@@ -54,13 +60,31 @@ static int usage_calendar(const char *msg) {
 
 /* ---- finding the calendar ---- */
 
-/* The calendar of the first space (by id) this replica holds that has
- * holiday records: rc EXIT_OK with *out NULL when none has. */
+/* The calendar of the device's directory space (`space accept
+ * --directory`), and only of it when one is set (a stranger's space full of
+ * holidays must not move a deadline); else of the first accepted space (by
+ * id) that has holiday records.  rc EXIT_OK with *out NULL when none has. */
 static int calendar_from_spaces(dc_replica *r, dc_calendar **out, char *src, size_t nsrc) {
     dc_buf b = DC_BUF_INIT;
     json_t *list = NULL;
-    int rc = dc_space_list(&b, r);
     *out = NULL;
+    int rc = dc_space_directory(&b, r);
+    if (rc == 0) {
+        char dir[33];
+        snprintf(dir, sizeof dir, "%s", (const char *)b.ptr);
+        dc_buf_dispose(&b);
+        rc = dc_calendar_from_space(out, r, dir);
+        if (rc != 0 && rc != DC_ENOTFOUND)
+            return fail_r(r, rc, "calendar");
+        if (rc == 0)
+            snprintf(src, nsrc, "space %s", dir);
+        return EXIT_OK;
+    }
+    if (rc != DC_ENOTFOUND) {
+        dc_buf_dispose(&b);
+        return fail_r(r, rc, "calendar: the directory space");
+    }
+    rc = dc_space_list(&b, r);
     if (rc != 0) {
         dc_buf_dispose(&b);
         return fail_r(r, rc, "calendar: listing spaces");
@@ -122,67 +146,60 @@ static int find_calendar(dc_calendar **out, dc_replica *r, const char *opt, bool
                 "publish one into a space with `drivercore calendar publish`");
 }
 
-/* ---- spaces by id or name ---- */
-
-static bool is_hex_id(const char *s) {
-    if (strlen(s) != 32)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
-            return false;
-    return true;
-}
-
-/* A space given as its hex id, or as its name when exactly one space this
- * replica knows has that name. */
-static int resolve_space(dc_replica *r, const char *given, char hex[33]) {
-    if (is_hex_id(given)) {
-        for (int i = 0; i < 32; i++)
-            hex[i] = (char)(given[i] >= 'A' && given[i] <= 'F' ? given[i] - 'A' + 'a' : given[i]);
-        hex[32] = '\0';
-        return EXIT_OK;
-    }
-    dc_buf b = DC_BUF_INIT;
-    int rc = dc_space_list(&b, r);
-    if (rc != 0) {
-        dc_buf_dispose(&b);
-        return fail_r(r, rc, "listing spaces");
-    }
-    json_t *list = json_loadb((const char *)b.ptr, b.size, 0, NULL);
-    dc_buf_dispose(&b);
-    int found = 0;
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        json_t *sp = json_array_get(list, i);
-        const char *name = json_string_value(json_object_get(sp, "name"));
-        const char *id = json_string_value(json_object_get(sp, "space"));
-        if (name && id && strcmp(name, given) == 0) {
-            if (found++ == 0)
-                snprintf(hex, 33, "%s", id);
-        }
-    }
-    json_decref(list);
-    if (found == 1)
-        return EXIT_OK;
-    if (found == 0)
-        return fail("no space '%s' on this replica (give its 32-hex id or its exact name; "
-                    "`drivercore space list` shows them)",
-                    given);
-    return fail("%d spaces are named '%s': give the 32-hex id instead", found, given);
-}
-
 /* ---- case ---- */
+
+/* A case's "warnings" (deadlines counted past the calendar's years) also go
+ * to stderr, so a person sees them; stdout keeps the JSON. */
+static void warn_case(const dc_buf *b) {
+    json_t *j = json_loadb((const char *)b->ptr, b->size, 0, NULL);
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(j, "warnings"), i, w) {
+        fprintf(stderr, "drivercore: warning: %s\n", json_string_value(w));
+    }
+    json_decref(j);
+}
 
 static int print_result(dc_replica *r, int rc, dc_buf *b, const char *what) {
     if (rc != 0)
         return fail_r(r, rc, what);
     print_buf(b);
+    warn_case(b);
     return EXIT_OK;
 }
 
+/* Whole yuan, 0 or more. */
+static int parse_yuan(int64_t *out, const char *s) {
+    char *end = NULL;
+    errno = 0;
+    long long v = s && *s ? strtoll(s, &end, 10) : -1;
+    if (!s || !*s || errno || *end || v < 0 || v > 1000000000000LL)
+        return usage_case("case: the amount must be whole yuan, 0 or more");
+    *out = (int64_t)v;
+    return EXIT_OK;
+}
+
+/* A comma-separated list into v[] (pointers into `text`, a copy the caller
+ * frees); at most `cap` items. */
+static int split_list(char *text, const char **v, size_t cap, size_t *n) {
+    *n = 0;
+    for (char *p = text, *next; p && *p; p = next) {
+        next = strchr(p, ',');
+        if (next)
+            *next++ = '\0';
+        if (!*p)
+            continue;
+        if (*n == cap)
+            return -1;
+        v[(*n)++] = p;
+    }
+    return 0;
+}
+
 static int case_file(int argc, char **argv) {
-    static const char *const opts[] = {"space",    "driver",     "channel", "category",
-                                       "text",     "emergency!", "region",  "id-number",
-                                       "registry", "calendar",   NULL};
+    static const char *const opts[] = {"space",      "driver", "channel",   "category", "text",
+                                       "emergency!", "region", "id-number", "registry", "calendar",
+                                       "amount",     "route!", NULL};
     tool_args a;
     int rc = tool_parse(&a, argc, argv, 3, opts, "case file");
     if (rc)
@@ -207,14 +224,20 @@ static int case_file(int argc, char **argv) {
     if (idnum && !registry)
         return usage_case("case file: --id-number needs --registry S (the registry space "
                           "whose key hashes it)");
+    int64_t amount = 0;
+    if (tool_opt(&a, "amount") && (rc = parse_yuan(&amount, tool_opt(&a, "amount"))))
+        return rc;
+    if (tool_opt(&a, "route") && !tool_opt(&a, "region"))
+        return usage_case("case file: --route needs --region CODE (the county whose "
+                          "organisations take the case)");
 
     dc_replica *r;
     if ((rc = open_existing(&r, a.pos[0])) != 0)
         return rc;
     char hex[33], reg[33], src[512];
     dc_calendar *cal = NULL;
-    if ((rc = resolve_space(r, space, hex)) == 0 &&
-        (!registry || (rc = resolve_space(r, registry, reg)) == 0))
+    if ((rc = domain_space(r, space, hex)) == 0 &&
+        (!registry || (rc = domain_space(r, registry, reg)) == 0))
         rc = find_calendar(&cal, r, tool_opt(&a, "calendar"), true, src, sizeof src);
     if (rc == 0) {
         dc_case_options o = DC_CASE_OPTIONS_INIT;
@@ -227,6 +250,8 @@ static int case_file(int argc, char **argv) {
         o.text = text;
         o.emergency = tool_opt(&a, "emergency") != NULL;
         o.region = tool_opt(&a, "region");
+        o.amount = amount;
+        o.route = tool_opt(&a, "route") != NULL;
         rc = print_result(r, dc_case_file(&b, r, hex, &o, cal), &b, "case file");
         dc_buf_dispose(&b);
     }
@@ -316,6 +341,143 @@ static int case_show(int argc, char **argv) {
     return rc;
 }
 
+static int case_list(int argc, char **argv) {
+    static const char *const opts[] = {"space", "status",   "overdue!", "due-before",
+                                       "level", "calendar", NULL};
+    tool_args a;
+    int rc = tool_parse(&a, argc, argv, 3, opts, "case list");
+    if (rc)
+        return rc;
+    if (a.npos != 1)
+        return usage_case("case list: expected exactly one REPLICA");
+    dc_case_list_options o = DC_CASE_LIST_OPTIONS_INIT;
+    const char *statuses[16], *levels[16];
+    char *st_text = NULL, *lv_text = NULL;
+    if (tool_opt(&a, "status")) {
+        st_text = strdup(tool_opt(&a, "status"));
+        if (!st_text || split_list(st_text, statuses, 16, &o.nstatuses) || !o.nstatuses) {
+            free(st_text);
+            return usage_case("case list: --status takes one to 16 statuses, comma-separated "
+                              "(open, received, transferred, in_progress, resolved, revisited, "
+                              "closed)");
+        }
+        o.statuses = statuses;
+    }
+    if (tool_opt(&a, "level")) {
+        lv_text = strdup(tool_opt(&a, "level"));
+        if (!lv_text || split_list(lv_text, levels, 16, &o.nlevels) || !o.nlevels) {
+            free(st_text);
+            free(lv_text);
+            return usage_case("case list: --level takes one to 16 levels, comma-separated "
+                              "(branch, committee, joint_meeting, party_member_driver, "
+                              "department, none, ...)");
+        }
+        o.levels = levels;
+    }
+    const char *before = tool_opt(&a, "due-before");
+    if (before) {
+        int64_t ms;
+        if (*before >= '0' && *before <= '9' && strspn(before, "0123456789") == strlen(before)) {
+            ms = (int64_t)strtoll(before, NULL, 10);
+        } else if (dc_time_parse(&ms, before) != 0) {
+            free(st_text);
+            free(lv_text);
+            return usage_case(dc_error_last());
+        }
+        o.due_before_ms = ms ? ms : 1;
+    }
+    o.overdue = tool_opt(&a, "overdue") != NULL;
+    o.now_ms = tool_now_ms();
+    dc_replica *r;
+    if ((rc = open_existing(&r, a.pos[0])) != 0) {
+        free(st_text);
+        free(lv_text);
+        return rc;
+    }
+    char hex[33], src[512];
+    dc_calendar *cal = NULL;
+    if (tool_opt(&a, "space") && (rc = domain_space(r, tool_opt(&a, "space"), hex)) == 0)
+        o.space = hex;
+    if (rc == 0)
+        rc = find_calendar(&cal, r, tool_opt(&a, "calendar"), true, src, sizeof src);
+    if (rc == 0) {
+        dc_buf b = DC_BUF_INIT;
+        int e = dc_case_list(&b, r, &o, cal);
+        if (e == DC_EINVAL)
+            rc = usage_case(dc_replica_errmsg(r));
+        else if (e != 0)
+            rc = fail_r(r, e, "case list");
+        else
+            print_buf(&b);
+        dc_buf_dispose(&b);
+    }
+    free(st_text);
+    free(lv_text);
+    dc_calendar_free(cal);
+    dc_replica_close(r);
+    return rc;
+}
+
+static int case_route(int argc, char **argv) {
+    static const char *const opts[] = {"category", "amount", "emergency!",
+                                       "region",   "driver", NULL};
+    tool_args a;
+    int rc = tool_parse(&a, argc, argv, 3, opts, "case route");
+    if (rc)
+        return rc;
+    if (a.npos != 1 || !tool_opt(&a, "category") || !*tool_opt(&a, "category"))
+        return usage_case("case route: expected REPLICA --category CATEGORY");
+    int64_t amount = 0;
+    if (tool_opt(&a, "amount") && (rc = parse_yuan(&amount, tool_opt(&a, "amount"))))
+        return rc;
+    dc_replica *r;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.category = tool_opt(&a, "category");
+    o.amount = amount;
+    o.emergency = tool_opt(&a, "emergency") != NULL;
+    o.region = tool_opt(&a, "region");
+    o.driver = tool_opt(&a, "driver");
+    dc_buf b = DC_BUF_INIT;
+    int e = dc_case_route(&b, r, &o);
+    if (e == DC_EINVAL)
+        rc = usage_case(dc_replica_errmsg(r));
+    else if (e != 0)
+        rc = fail_r(r, e, "case route");
+    else
+        print_buf(&b);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
+static int case_amount(int argc, char **argv) {
+    static const char *const opts[] = {"calendar", NULL};
+    tool_args a;
+    int rc = tool_parse(&a, argc, argv, 3, opts, "case amount");
+    if (rc)
+        return rc;
+    if (a.npos != 3)
+        return usage_case("case amount: expected REPLICA CASE YUAN (0 clears it)");
+    int64_t yuan;
+    if ((rc = parse_yuan(&yuan, a.pos[2])))
+        return rc;
+    dc_replica *r;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    char src[512];
+    dc_calendar *cal = NULL;
+    if ((rc = find_calendar(&cal, r, tool_opt(&a, "calendar"), true, src, sizeof src)) == 0) {
+        dc_buf b = DC_BUF_INIT;
+        rc = print_result(r, dc_case_amount(&b, r, a.pos[1], yuan, cal), &b, "case amount");
+        dc_buf_dispose(&b);
+    }
+    dc_calendar_free(cal);
+    dc_replica_close(r);
+    return rc;
+}
+
 /* ---- calendar ---- */
 
 static int calendar_publish(int argc, char **argv) {
@@ -333,7 +495,7 @@ static int calendar_publish(int argc, char **argv) {
         return rc;
     char hex[33], src[512];
     dc_calendar *cal = NULL;
-    if ((rc = resolve_space(r, tool_opt(&a, "space"), hex)) == 0)
+    if ((rc = domain_space(r, tool_opt(&a, "space"), hex)) == 0)
         rc = find_calendar(&cal, r, a.npos == 2 ? a.pos[1] : tool_opt(&a, "calendar"), false, src,
                            sizeof src);
     if (rc == 0) {
@@ -431,14 +593,25 @@ static int calendar_due(int argc, char **argv) {
     dc_calendar *cal = NULL;
     if ((rc = find_calendar(&cal, NULL, tool_opt(&a, "calendar"), false, src, sizeof src)) != 0)
         return rc;
-    int64_t due = dc_calendar_end_of_workdays(cal, ms, (int)n);
+    int64_t due = 0;
+    int estimated = 0;
+    dc_calendar_due(&due, &estimated, cal, ms, (int)n);
     dc_buf f = DC_BUF_INIT, d = DC_BUF_INIT;
     if (dc_time_cst(&f, ms) || dc_time_cst(&d, due)) {
         rc = fail("calendar due: out of memory");
     } else {
-        json_t *o = json_pack("{s:s,s:I,s:s,s:I,s:i,s:s}", "from", (const char *)f.ptr, "from_ms",
-                              (json_int_t)ms, "due", (const char *)d.ptr, "due_ms", (json_int_t)due,
-                              "days", (int)n, "calendar", src);
+        int first = 0, last = 0;
+        dc_calendar_years(cal, &first, &last);
+        if (estimated)
+            fprintf(stderr,
+                    "drivercore: warning: calendar due: the count runs past the years the "
+                    "calendar covers (%d-%d), counted as plain weekdays: %.10s is an estimate "
+                    "until that year's schedule is published (calendar publish)\n",
+                    first, last, (const char *)d.ptr);
+        json_t *o =
+            json_pack("{s:s,s:I,s:s,s:I,s:i,s:s,s:b}", "from", (const char *)f.ptr, "from_ms",
+                      (json_int_t)ms, "due", (const char *)d.ptr, "due_ms", (json_int_t)due, "days",
+                      (int)n, "calendar", src, "estimated", estimated);
         char *s = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
         json_decref(o);
         if (s)
@@ -472,6 +645,13 @@ int cmd_case(int argc, char **argv) {
         return case_step(argc, argv);
     if (strcmp(sub, "show") == 0)
         return case_show(argc, argv);
-    return usage_case(*sub ? "case: unknown subcommand (file, step or show)"
-                           : "case: expected a subcommand: file, step or show");
+    if (strcmp(sub, "list") == 0)
+        return case_list(argc, argv);
+    if (strcmp(sub, "route") == 0)
+        return case_route(argc, argv);
+    if (strcmp(sub, "amount") == 0)
+        return case_amount(argc, argv);
+    return usage_case(*sub ? "case: unknown subcommand (file, step, show, list, route or amount)"
+                           : "case: expected a subcommand: file, step, show, list, route or "
+                             "amount");
 }

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "domain_tool.h"
 #include "tool.h"
 
 /* ---- the simulated clock and the random numbers ---- */
@@ -400,10 +401,11 @@ static const char *const STATUS_CODES[] = {"masses",    "applicant",    "activis
 
 typedef struct branch {
     int county;
-    char code[16]; /* "<county>-<nn>" */
-    char org[32];  /* "branch-<code>" */
-    char space[33];
-    int *members; /* driver indices */
+    char code[16];  /* "<county>-<nn>" */
+    char org[32];   /* "branch-<code>" */
+    char space[33]; /* the branch's own space (roster, study) */
+    char rpart[33]; /* its registry part (its party members' records) */
+    int *members;   /* driver indices */
     int nmembers, cap;
 } branch;
 
@@ -413,7 +415,12 @@ typedef struct gen {
     figures f;
     double scale;
     unsigned long long seed;
-    char directory[33], registry[33];
+    char directory[33], registry[33]; /* registry: the root */
+    char cpart[NCOUNTY][33];          /* county registry parts */
+    long *cdrv[NCOUNTY];              /* drivers each county part keeps (not in a branch) */
+    long ncdrv[NCOUNTY];
+    long moves;
+    progress pg;
     drv *d;
     long nd;
     branch *b;
@@ -935,11 +942,32 @@ static const char CSV_HEADER[] = "name,id_number,phone,hukou_region,plate,employ
                                  "activity_area,business_scope,political_status\n";
 #define CSV_CHUNK 5000 /* rows per dc_registry_import_csv call */
 
-/* Imports the rows in b (after the header) and starts a new chunk. */
-static int import_chunk(gen *g, sbuf *b, int source, int round, long *flagged) {
+/* Whether driver i is kept in his branch's registry: when the branch is in
+ * the county where he works (docs/domain.md, "Registry spaces"); at small
+ * scales a county without a branch sends its party members to another
+ * county's branch, and they stay in their own county's registry. */
+static bool kept_in_branch(const gen *g, long i) {
+    const drv *d = &g->d[i];
+    return d->branch >= 0 && g->b[d->branch].county == d->county;
+}
+
+/* One import of a list into a registry part: its source, round, and who
+ * verified it how. */
+typedef struct list_spec {
+    int source, round;
+    const char *level, *method, *label;
+} list_spec;
+
+/* Imports the rows in b (after the header) into `part` and starts a new
+ * chunk. */
+static int import_chunk(gen *g, sbuf *b, const char *part, const list_spec *ls, long *flagged) {
     dc_buf rep = DC_BUF_INIT;
-    int rc =
-        dc_registry_import_csv(&rep, g->r, g->registry, source, round, (const uint8_t *)b->p, b->n);
+    dc_registry_import_options o = DC_REGISTRY_IMPORT_OPTIONS_INIT;
+    o.source = ls->source;
+    o.round = ls->round;
+    o.level = ls->level;
+    o.method = ls->method;
+    int rc = dc_registry_import(&rep, g->r, part, &o, (const uint8_t *)b->p, b->n);
     if (rc) {
         dc_buf_dispose(&rep);
         return die(g, rc, "registry import");
@@ -961,24 +989,67 @@ static int import_chunk(gen *g, sbuf *b, int source, int round, long *flagged) {
 /* One list: the rows of drivers i for which want(g, i) holds. */
 typedef bool (*want_fn)(const gen *g, long i, int *variant);
 
-static int import_list(gen *g, int source, int round, want_fn want, long *flagged) {
-    sbuf b = {NULL, 0, 0};
+/* The rows of the drivers `idx[0..n)` kept by `part` that the list has. */
+static int import_part(gen *g, sbuf *b, const char *part, const long *idx, long n,
+                       const list_spec *ls, want_fn want, long *flagged, long *done) {
     long rows = 0;
-    int rc = sb_printf(&b, "%s", CSV_HEADER) ? fail("demo-data: out of memory") : EXIT_OK;
-    for (long i = 0; i < g->nd && rc == EXIT_OK; i++) {
+    int rc = EXIT_OK;
+    b->n = 0;
+    if (sb_printf(b, "%s", CSV_HEADER))
+        return fail("demo-data: out of memory");
+    for (long k = 0; k < n && rc == EXIT_OK; k++) {
         int variant = 0;
-        if (!want(g, i, &variant))
+        if (!want(g, idx[k], &variant))
             continue;
-        if (csv_row(&b, g, i, source == DC_SOURCE_ORGANISATION, variant)) {
+        if (csv_row(b, g, idx[k], ls->source == DC_SOURCE_ORGANISATION, variant))
+            return fail("demo-data: out of memory");
+        g->csv_rows++;
+        if (++rows % CSV_CHUNK == 0) {
+            rc = import_chunk(g, b, part, ls, flagged);
+            progress_update(&g->pg, (uint64_t)(*done + rows), -1);
+        }
+    }
+    if (rc == EXIT_OK && rows % CSV_CHUNK)
+        rc = import_chunk(g, b, part, ls, flagged);
+    *done += rows;
+    progress_update(&g->pg, (uint64_t)*done, -1);
+    return rc;
+}
+
+/* A list is imported per registry part, as the counties and branches
+ * would: each county's drivers outside branches into its county registry,
+ * each branch's party members into its branch registry. */
+static int import_list(gen *g, const list_spec *ls, want_fn want, long *flagged) {
+    long total = 0, done = 0;
+    for (long i = 0; i < g->nd; i++) {
+        int variant = 0;
+        total += want(g, i, &variant);
+    }
+    char stage[96];
+    snprintf(stage, sizeof stage, "demo-data: registry, %s", ls->label);
+    progress_stage(&g->pg, stage, "rows", (uint64_t)total);
+    sbuf b = {NULL, 0, 0};
+    long *idx = NULL;
+    int rc = EXIT_OK;
+    for (int c = 0; c < NCOUNTY && rc == EXIT_OK; c++)
+        if (g->ncdrv[c])
+            rc = import_part(g, &b, g->cpart[c], g->cdrv[c], g->ncdrv[c], ls, want, flagged, &done);
+    for (int i = 0; i < g->nb && rc == EXIT_OK; i++) {
+        branch *br = &g->b[i];
+        long *p = realloc(idx, (size_t)(br->nmembers ? br->nmembers : 1) * sizeof *idx);
+        if (!p) {
             rc = fail("demo-data: out of memory");
             break;
         }
-        g->csv_rows++;
-        if (++rows % CSV_CHUNK == 0)
-            rc = import_chunk(g, &b, source, round, flagged);
+        idx = p;
+        long n = 0;
+        for (int m = 0; m < br->nmembers; m++)
+            if (kept_in_branch(g, br->members[m]))
+                idx[n++] = br->members[m];
+        if (n)
+            rc = import_part(g, &b, br->rpart, idx, n, ls, want, flagged, &done);
     }
-    if (rc == EXIT_OK && rows % CSV_CHUNK)
-        rc = import_chunk(g, &b, source, round, flagged);
+    free(idx);
     free(b.p);
     return rc;
 }
@@ -1034,36 +1105,120 @@ static const char *did_of(gen *g, long i) {
             return die((g), dc_replica_errcode((g)->r), "registry driver id");                     \
     } while (0)
 
+/* The dates of the stages of membership of driver i (no typed call sets
+ * them: the generic API, as docs/domain.md lays the field out), and a
+ * party member's branch. */
+static int stage_dates(gen *g, batch *bt, long i) {
+    drv *d = &g->d[i];
+    const char *did;
+    if (d->status == S_MASSES)
+        return EXIT_OK;
+    DID(g, i, did);
+    int64_t at = cst(2015 + (int)rn(11), 1 + (int)rn(12), 1 + (int)rn(28), 10, 0);
+    if (at > cst(2025, 12, 20, 10, 0))
+        at = cst(2025, 12, 20, 10, 0);
+    for (int s = d->status; s >= S_APPLICANT; s--) {
+        char field[32], date[11];
+        snprintf(field, sizeof field, "stage_%s", STATUS_CODES[s]);
+        date_of(date, at);
+        BT(bt, dc_txn_set(t, "driver", did, field, DC_STR, 0, date), "stage date");
+        at -= (int64_t)(90 + rn(400)) * DAY_MS;
+    }
+    if (d->branch >= 0)
+        BT(bt, dc_branch_assign_txn(g->r, t, did, g->b[d->branch].org), "branch assign");
+    return EXIT_OK;
+}
+
+/* Points a batch at another space (committing what it holds). */
+static int batch_to(batch *bt, const char *space) {
+    if (bt->space && strcmp(bt->space, space) == 0)
+        return EXIT_OK;
+    CK(bt->g, batch_flush(bt), "registry commit");
+    bt->space = space;
+    return EXIT_OK;
+}
+
+/* The registry in parts (docs/domain.md, "Registry spaces"): the root, a
+ * county registry per county-level unit, a branch registry per branch. */
+static int gen_parts(gen *g) {
+    dc_buf b = DC_BUF_INIT;
+    CK(g, dc_registry_create(&b, g->r, "520000", "registry"), "registry create");
+    snprintf(g->registry, sizeof g->registry, "%s", (const char *)b.ptr);
+    for (int c = 0; c < NCOUNTY; c++) {
+        dc_registry_part_options o = DC_REGISTRY_PART_OPTIONS_INIT;
+        o.root = g->registry;
+        o.region = COUNTIES[c].code;
+        int rc = dc_registry_part_create(&b, g->r, &o);
+        if (rc) {
+            dc_buf_dispose(&b);
+            return die(g, rc, "registry part");
+        }
+        snprintf(g->cpart[c], sizeof g->cpart[c], "%s", (const char *)b.ptr);
+    }
+    for (int i = 0; i < g->nb; i++) {
+        dc_registry_part_options o = DC_REGISTRY_PART_OPTIONS_INIT;
+        o.root = g->registry;
+        o.region = COUNTIES[g->b[i].county].code;
+        o.branch = g->b[i].org;
+        int rc = dc_registry_part_create(&b, g->r, &o);
+        if (rc) {
+            dc_buf_dispose(&b);
+            return die(g, rc, "registry part");
+        }
+        snprintf(g->b[i].rpart, sizeof g->b[i].rpart, "%s", (const char *)b.ptr);
+    }
+    dc_buf_dispose(&b);
+    /* Who each county registry keeps: its drivers not kept by a branch. */
+    for (long i = 0; i < g->nd; i++)
+        if (!kept_in_branch(g, i))
+            g->ncdrv[g->d[i].county]++;
+    for (int c = 0; c < NCOUNTY; c++) {
+        if (!(g->cdrv[c] = malloc((size_t)(g->ncdrv[c] ? g->ncdrv[c] : 1) * sizeof(long))))
+            return fail("demo-data: out of memory");
+        g->ncdrv[c] = 0;
+    }
+    for (long i = 0; i < g->nd; i++)
+        if (!kept_in_branch(g, i))
+            g->cdrv[g->d[i].county][g->ncdrv[g->d[i].county]++] = i;
+    return EXIT_OK;
+}
+
 static int gen_registry(gen *g) {
+    static const list_spec T1 = {DC_SOURCE_TRANSPORT, 1, "county", "list",
+                                 "transport line, round 1"};
+    static const list_spec O1 = {DC_SOURCE_ORGANISATION, 1, "county", "list",
+                                 "organisation line, round 1"};
+    static const list_spec T2 = {DC_SOURCE_TRANSPORT, 2, "county", "phone",
+                                 "transport line, round 2 (phone checks)"};
+    static const list_spec O3 = {DC_SOURCE_ORGANISATION, 3, "branch", "visit",
+                                 "organisation line, round 3 (Wudang, door to door)"};
     int rc;
-    if ((rc = import_list(g, DC_SOURCE_TRANSPORT, 1, want_all, NULL)) ||
-        (rc = import_list(g, DC_SOURCE_ORGANISATION, 1, want_org, &g->flagged)) ||
-        (rc = import_list(g, DC_SOURCE_TRANSPORT, 2, want_sample, NULL)) ||
-        (rc = import_list(g, DC_SOURCE_ORGANISATION, 3, want_wudang_pm, NULL)))
+    if ((rc = import_list(g, &T1, want_all, NULL)) ||
+        (rc = import_list(g, &O1, want_org, &g->flagged)) ||
+        (rc = import_list(g, &T2, want_sample, NULL)) ||
+        (rc = import_list(g, &O3, want_wudang_pm, NULL)))
         return rc;
 
-    /* The dates of the stages of membership (no typed call sets them: the
-     * generic API, as docs/domain.md lays the field out), and every party
-     * member's branch. */
-    batch bt = {g, g->registry, NULL};
-    for (long i = 0; i < g->nd; i++) {
-        drv *d = &g->d[i];
-        const char *did;
-        if (d->status == S_MASSES)
-            continue;
-        DID(g, i, did);
-        int64_t at = cst(2015 + (int)rn(11), 1 + (int)rn(12), 1 + (int)rn(28), 10, 0);
-        if (at > cst(2025, 12, 20, 10, 0))
-            at = cst(2025, 12, 20, 10, 0);
-        for (int s = d->status; s >= S_APPLICANT; s--) {
-            char field[32], date[11];
-            snprintf(field, sizeof field, "stage_%s", STATUS_CODES[s]);
-            date_of(date, at);
-            BT(&bt, dc_txn_set(t, "driver", did, field, DC_STR, 0, date), "stage date");
-            at -= (int64_t)(90 + rn(400)) * DAY_MS;
-        }
-        if (d->branch >= 0)
-            BT(&bt, dc_branch_assign_txn(g->r, t, did, g->b[d->branch].org), "branch assign");
+    progress_stage(&g->pg, "demo-data: registry, stages, secretaries, liaison", "drivers",
+                   (uint64_t)g->nd);
+    batch bt = {g, NULL, NULL};
+    long seen = 0;
+    for (int c = 0; c < NCOUNTY; c++) {
+        if ((rc = batch_to(&bt, g->cpart[c])))
+            return rc;
+        for (long k = 0; k < g->ncdrv[c]; k++)
+            if ((rc = stage_dates(g, &bt, g->cdrv[c][k])))
+                return rc;
+        seen += g->ncdrv[c];
+        progress_update(&g->pg, (uint64_t)seen, -1);
+    }
+    for (int i = 0; i < g->nb; i++) {
+        if ((rc = batch_to(&bt, g->b[i].rpart)))
+            return rc;
+        for (int m = 0; m < g->b[i].nmembers; m++)
+            if (kept_in_branch(g, g->b[i].members[m]) &&
+                (rc = stage_dates(g, &bt, g->b[i].members[m])))
+                return rc;
     }
 
     /* Secretaries sent from the transport departments: 187 persons for 209
@@ -1086,6 +1241,8 @@ static int gen_registry(gen *g) {
             g_rng = saved;
         }
         snprintf(dept, sizeof dept, "transport_dept-%s", COUNTIES[b->county].code);
+        if ((rc = batch_to(&bt, b->rpart)))
+            return rc;
         dc_secretary_options so = DC_SECRETARY_OPTIONS_INIT;
         so.branch = b->org;
         so.person = pid;
@@ -1163,6 +1320,8 @@ static int gen_registry(gen *g) {
         int c = g->d[pm[first]].county;
         snprintf(cid, sizeof cid, "cad-%s-%04ld", COUNTIES[c].code, k + 1);
         person_name(name, sizeof name);
+        if ((rc = batch_to(&bt, g->cpart[c])))
+            return rc;
         BT(&bt,
            dc_liaison_cadre_txn(g->r, t, cid, name, COUNTIES[c].code,
                                 chance(0.6) ? "township_org_member" : "village_secretary"),
@@ -1218,6 +1377,37 @@ static int gen_registry(gen *g) {
     return rc;
 }
 
+/* ---- moves: drivers who went to work in another county (流出地/流入地) ---- */
+
+/* 0.1 % of the drivers outside branches and outside Wudang (whose figures
+ * are the report's) move to another county's registry during 2026: their
+ * records follow them (dc_registry_move), the county they leave keeps a
+ * forwarding entry, and their later grievances are the new county's. */
+static int gen_moves(gen *g) {
+    long want = round_pos((double)g->nd * 0.001);
+    progress_stage(&g->pg, "demo-data: moves between counties", "drivers", (uint64_t)want);
+    for (long tries = 0; g->moves < want && tries < want * 50; tries++) {
+        long i = (long)rn((uint32_t)g->nd);
+        drv *d = &g->d[i];
+        int to = (int)rn(NCOUNTY);
+        if (d->branch >= 0 || d->county == WUDANG || to == WUDANG || to == d->county)
+            continue;
+        const char *did;
+        char date[11];
+        DID(g, i, did);
+        date_of(date, cst(2026, 2 + (int)rn(7), 1 + (int)rn(28), 10, 0));
+        dc_registry_move_options o = DC_REGISTRY_MOVE_OPTIONS_INIT;
+        o.keep_cases = 1; /* none filed yet */
+        o.date = date;
+        CK(g, dc_registry_move(NULL, g->r, g->cpart[d->county], did, g->cpart[to], &o),
+           "registry move");
+        d->county = (uint8_t)to;
+        g->moves++;
+        progress_update(&g->pg, (uint64_t)g->moves, -1);
+    }
+    return EXIT_OK;
+}
+
 /* ---- branch spaces: roster, study, activities ---- */
 
 static const char *const STUDY_KINDS[] = {"micro_video", "micro_lesson", "article", "news"};
@@ -1234,7 +1424,10 @@ static const char *const STUDY_TITLES[][4] = {
 
 static int gen_branches(gen *g) {
     long items_done = 0;
+    progress_stage(&g->pg, "demo-data: branches (rosters, study items, activities)", "branches",
+                   (uint64_t)g->nb);
     for (int i = 0; i < g->nb; i++) {
+        progress_update(&g->pg, (uint64_t)i, -1);
         branch *b = &g->b[i];
         const county *c = &COUNTIES[b->county];
         char r1[64], r2[64], name[200];
@@ -1404,6 +1597,7 @@ typedef struct plan {
     size_t n, cap;
     uint32_t seq;
     int64_t last; /* time of the case's previous step */
+    bool at_once; /* an emergency's step: may share the previous step's instant */
 } plan;
 
 static int push(plan *p, int k, int action, int64_t t, int to, int satisfied) {
@@ -1416,8 +1610,9 @@ static int push(plan *p, int k, int action, int64_t t, int to, int satisfied) {
         p->cap = nc;
     }
     /* A case's steps are strictly in order (a minute apart at least), but
-     * an emergency may be transferred at the very instant of receipt. */
-    if (action != A_FILE && !(action == A_TRANSFER && t == p->last) && t <= p->last)
+     * an emergency's may come at the very instant of the step before (the
+     * receipt, the resolution): "at once". */
+    if (action != A_FILE && !(p->at_once && t == p->last) && t <= p->last)
         t = p->last + MIN_MS;
     p->last = t;
     cstep *c = &p->s[p->n++];
@@ -1455,12 +1650,19 @@ static int plan_case(gen *g, plan *p, int k, bool resolved, const kase *c) {
     p->last = t0;
     if (push(p, k, A_FILE, t0, 0, -1))
         return -1;
-    /* Transfer within 2 hours (an emergency at once), mostly. */
-    int64_t tr = c->emergency   ? (chance(0.85) ? t0 : t0 + 15 * MIN_MS)
+    /* An emergency is transferred, fed back and answered at once (mostly:
+     * some a quarter of an hour late); an ordinary case is transferred
+     * within 2 hours, mostly. */
+    bool at_once = c->emergency && chance(0.85);
+    int64_t tr = c->emergency   ? (at_once ? t0 : t0 + 15 * MIN_MS)
                  : chance(0.94) ? t0 + (5 + (int64_t)rn(105)) * MIN_MS
                                 : t0 + (130 + (int64_t)rn(270)) * MIN_MS;
+    p->at_once = c->emergency;
     if (push(p, k, A_TRANSFER, tr, TO_BRANCH, -1))
         return -1;
+    if (c->emergency && (push(p, k, A_FEEDBACK, tr, 0, -1) || push(p, k, A_REPLY, tr, 0, -1)))
+        return -1;
+    p->at_once = false;
     /* Climbing the chain: a third to the committee, some on to the joint
      * meeting, a few to the city's (the only ones that leave the county). */
     if (chance(0.35)) {
@@ -1474,7 +1676,7 @@ static int plan_case(gen *g, plan *p, int k, bool resolved, const kase *c) {
     if (!resolved && stop < 30)
         return 0;
     bool quick = resolved && chance(0.3); /* settled within a day, like the 4,200 yuan */
-    if (!quick) {
+    if (!quick && !c->emergency) {
         int64_t fb = dc_calendar_end_of_workdays(cal, t0, 2);
         if (push(p, k, A_FEEDBACK, around(p, fb, chance(0.93), 40 * HOUR_MS), 0, -1))
             return -1;
@@ -1496,8 +1698,13 @@ static int plan_case(gen *g, plan *p, int k, bool resolved, const kase *c) {
         return 0; /* not revisited (yet) */
     int64_t rv = dc_calendar_end_of_workdays(cal, p->last, 2);
     bool happy = chance(0.96);
-    if (push(p, k, A_REVISIT, around(p, rv, chance(0.95), 48 * HOUR_MS), 0, happy))
+    /* An emergency's return visit is at once too: the call that confirms
+     * the driver is safe, at the resolution. */
+    p->at_once = at_once;
+    if (push(p, k, A_REVISIT, at_once ? p->last : around(p, rv, chance(0.95), 48 * HOUR_MS), 0,
+             happy))
         return -1;
+    p->at_once = false;
     if (!happy) { /* reopened by the fold; resolved again and revisited */
         if (push(p, k, A_RESOLVE, p->last + (1 + (int64_t)rn(5)) * DAY_MS, 0, -1))
             return -1;
@@ -1531,7 +1738,7 @@ static int gen_cases(gen *g) {
     long n = g->f.cases;
     kase *ks = calloc((size_t)n, sizeof *ks);
     long *order = malloc((size_t)n * sizeof *order);
-    plan p = {NULL, 0, 0, 0, 0};
+    plan p = {NULL, 0, 0, 0, 0, false};
     int rc = EXIT_OK;
     if (!ks || !order) {
         free(ks), free(order);
@@ -1557,6 +1764,8 @@ static int gen_cases(gen *g) {
         c->category = weighted(CATEGORY_W, 9);
         c->emergency = c->category == 7 && chance(0.35);
         c->amount = k == 0 ? 4200 : 500 + (long)rn(120) * 100;
+        if (k == 0)
+            c->category = 0; /* the report's: 4,200 yuan of freight */
     }
     for (long r = 0; r < n && rc == EXIT_OK; r++) {
         long k = order[r];
@@ -1573,10 +1782,12 @@ static int gen_cases(gen *g) {
                                        "诉求已办结",
                                        NULL,
                                        "办结归档"};
+    progress_stage(&g->pg, "demo-data: grievances", "steps", (uint64_t)p.n);
     for (size_t i = 0; i < p.n && rc == EXIT_OK; i++) {
         const cstep *s = &p.s[i];
         kase *c = &ks[s->kase];
         int drc;
+        progress_update(&g->pg, (uint64_t)i, -1);
         g_sim_ms = s->t;
         if (s->action == A_FILE) {
             char text[300];
@@ -1604,6 +1815,10 @@ static int gen_cases(gen *g) {
             o.text = text;
             o.emergency = c->emergency;
             o.region = COUNTIES[c->county].code;
+            /* Money owed (freight arrears, contract disputes) carries its
+             * amount, as the report's 4,200 yuan. */
+            if (c->category == 0 || c->category == 5)
+                o.amount = c->amount;
             drc = dc_case_file(&out, g->r, g->desk[c->county], &o, g->cal);
             if (drc == 0) {
                 const char *q = strstr((const char *)out.ptr, "\"case\":\"");
@@ -1621,9 +1836,9 @@ static int gen_cases(gen *g) {
                 note = s->satisfied ? "回访：司机表示满意" : "回访：司机表示不满意，要求重新办理";
             if (s->action == A_TRANSFER)
                 transfer_target(to, sizeof to, g, c, s->to);
-            drc = dc_case_step(NULL, g->r, c->id, ACTIONS[s->action],
-                               s->action == A_TRANSFER ? to : NULL, note,
-                               s->action == A_REVISIT ? s->satisfied : -1, g->cal);
+            drc = dc_case_step_in(NULL, g->r, g->desk[c->county], c->id, ACTIONS[s->action],
+                                  s->action == A_TRANSFER ? to : NULL, note,
+                                  s->action == A_REVISIT ? s->satisfied : -1, g->cal);
         }
         if (drc)
             rc = die(g, drc, s->action == A_FILE ? "case file" : "case step");
@@ -1718,7 +1933,7 @@ static void print_figures(const figures *f) {
 }
 
 int cmd_demo_data(int argc, char **argv) {
-    static const char *const allowed[] = {"seed", "scale", "calendar", NULL};
+    static const char *const allowed[] = {"seed", "scale", "calendar", "quiet!", NULL};
     tool_args a;
     gen g;
     dc_calendar *cal = NULL;
@@ -1726,7 +1941,7 @@ int cmd_demo_data(int argc, char **argv) {
     int rc;
     if (argc < 3 || strcmp(argv[2], "province") != 0)
         return usage_error("demo-data: expected `demo-data province REPLICA --seed N "
-                           "[--scale F] [--calendar FILE]`");
+                           "[--scale F] [--calendar FILE] [--quiet]`");
     if ((rc = tool_parse(&a, argc, argv, 3, allowed, "demo-data province")) != EXIT_OK)
         return rc;
     if (a.npos != 1)
@@ -1777,33 +1992,40 @@ int cmd_demo_data(int argc, char **argv) {
         rc = (call);                                                                               \
         g.secs[k] += now_s() - t;                                                                  \
     }
+    progress_init(&g.pg, tool_opt(&a, "quiet") != NULL);
+    progress_stage(&g.pg, "demo-data: the directory", "steps", 0);
     PHASE(0, new_space(&g, g.directory, "directory"));
-    PHASE(0, new_space(&g, g.registry, "registry"));
     PHASE(0, gen_directory(&g));
     PHASE(1, plan_drivers(&g));
     PHASE(1, plan_branches(&g));
+    PHASE(1, gen_parts(&g));
     PHASE(1, gen_registry(&g));
+    PHASE(1, gen_moves(&g));
     PHASE(2, gen_branches(&g));
     g_sim_ms = cst(2026, 1, 5, 23, 0);
     PHASE(3, gen_cases(&g));
     PHASE(4, gen_personal(&g));
 #undef PHASE
+    progress_end(&g.pg);
     double total = now_s() - t0;
     dc_replica_close(g.r);
     dc_calendar_free(cal);
     for (int i = 0; i < g.nb; i++)
         free(g.b[i].members);
+    for (int c = 0; c < NCOUNTY; c++)
+        free(g.cdrv[c]);
     free(g.b);
     free(g.d);
     if (rc != EXIT_OK)
         return rc;
     printf("{\"replica\":\"%s\",\"seed\":%llu,\"scale\":%g,", a.pos[0], g.seed, g.scale);
     print_figures(&g.f);
-    printf(",\"spaces\":{\"directory\":1,\"registry\":1,\"branch\":%d,\"desk\":%d,"
-           "\"personal\":1},\"registry_rows\":%ld,\"registry_flagged\":%ld,"
+    printf(",\"spaces\":{\"directory\":1,\"registry\":%d,\"registry_county\":%d,"
+           "\"registry_branch\":%d,\"branch\":%d,\"desk\":%d,\"personal\":1},"
+           "\"registry_rows\":%ld,\"registry_flagged\":%ld,\"moves\":%ld,"
            "\"seconds\":{\"directory\":%.2f,\"registry\":%.2f,\"branches\":%.2f,"
            "\"cases\":%.2f,\"total\":%.2f},\"db_bytes\":%lld}\n",
-           g.nb, g.ndesks, g.csv_rows, g.flagged, g.secs[0], g.secs[1], g.secs[2], g.secs[3], total,
-           file_bytes(a.pos[0]));
+           1 + NCOUNTY + g.nb, NCOUNTY, g.nb, g.nb, g.ndesks, g.csv_rows, g.flagged, g.moves,
+           g.secs[0], g.secs[1], g.secs[2], g.secs[3], total, file_bytes(a.pos[0]));
     return EXIT_OK;
 }

@@ -67,7 +67,17 @@ static int load_calendar(dc_calendar **out, dc_replica *r, const char *file) {
             return fail("stats: cannot load the calendar '%s': %s", file, dc_error_last());
         return EXIT_OK;
     }
-    int n = spaces_named(r, "directory", ids, 4);
+    /* The device's directory space when it has one (and only it), else
+     * the accepted spaces named "directory". */
+    dc_buf dir = DC_BUF_INIT;
+    int n;
+    if (dc_space_directory(&dir, r) == 0) {
+        snprintf(ids[0], sizeof ids[0], "%s", (const char *)dir.ptr);
+        n = 1;
+    } else {
+        n = spaces_named(r, "directory", ids, 4);
+    }
+    dc_buf_dispose(&dir);
     for (int i = 0; i < n && i < 4 && !*out; i++)
         if (dc_calendar_from_space(out, r, ids[i]) != 0)
             *out = NULL;

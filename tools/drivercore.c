@@ -38,6 +38,12 @@ static const char usage_text[] =
     "  space add REPLICA SPACE CARD [--role admin|member|reader]\n"
     "                                      add a device (CARD: JSON or @file);\n"
     "                                      default role: member\n"
+    "  space remove REPLICA SPACE DEVICE   remove a member and rotate the key\n"
+    "  space role REPLICA SPACE DEVICE ROLE  change a member's role\n"
+    "  space rotate REPLICA SPACE          rotate the space key (a suspected leak)\n"
+    "  space accept REPLICA SPACE [--directory]\n"
+    "                                      accept an invitation (the device's directory)\n"
+    "  space decline REPLICA SPACE         decline a space: its keys and data go\n"
     "  space list REPLICA                  the spaces this replica knows\n"
     "  space members REPLICA SPACE         the members of a space\n"
     "  apply REPLICA [FILE]                apply JSON lines (FILE or stdin), one\n"
@@ -46,7 +52,8 @@ static const char usage_text[] =
     "  dump REPLICA [--space S]            the canonical live state\n"
     "  status REPLICA                      clock, changes and held changes\n"
     "  bundle export REPLICA FILE [--space S]\n"
-    "  bundle import REPLICA FILE          all or nothing; prints the report\n"
+    "  bundle import REPLICA FILE [--set-aside]\n"
+    "                                      all or nothing (or set bad items aside)\n"
     "  sync REPLICA PEER_REPLICA           two-way sync of two local replicas\n"
     "  sync REPLICA --relay URL [--wait S] [--attempts N] [--timeout S]\n"
     "                                      sync through a relay (drivercore-relay)\n"
@@ -267,12 +274,122 @@ static int space_show(const tool_args *a, bool members) {
     return rc;
 }
 
+/* A device as the membership commands take it: a hex id, a card, or
+ * @FILE holding a card.  Returns a malloc'd string or NULL (message
+ * printed, *rc set). */
+static char *device_arg(const char *arg, const char *what, int *rc) {
+    size_t n;
+    char *d;
+    if (arg[0] == '@') {
+        int err;
+        d = read_file(arg + 1, &n, &err);
+        if (!d) {
+            *rc = fail("%s: cannot read the card from '%s': %s", what, arg + 1, strerror(err));
+            return NULL;
+        }
+        while (n > 0 && (d[n - 1] == '\n' || d[n - 1] == '\r' || d[n - 1] == ' '))
+            d[--n] = '\0';
+        return d;
+    }
+    if (!(d = strdup(arg)))
+        *rc = fail("out of memory");
+    return d;
+}
+
+/* The space's current epoch, for the JSON of rotate and remove. */
+static json_int_t space_epoch(dc_replica *r, const char *space) {
+    dc_buf b = DC_BUF_INIT;
+    json_int_t epoch = -1;
+    if (dc_space_list(&b, r) == 0) {
+        json_t *l = json_loadb((const char *)b.ptr, b.size, 0, NULL);
+        for (size_t i = 0; i < json_array_size(l); i++) {
+            json_t *sp = json_array_get(l, i);
+            const char *id = json_string_value(json_object_get(sp, "space"));
+            if (id && strcmp(id, space) == 0)
+                epoch = json_integer_value(json_object_get(sp, "epoch"));
+        }
+        json_decref(l);
+    }
+    dc_buf_dispose(&b);
+    return epoch;
+}
+
+/* space remove | role | rotate | accept | decline */
+static int space_member_cmd(const char *sub, const tool_args *a) {
+    static const struct {
+        const char *sub;
+        int npos;
+        const char *synopsis;
+    } forms[] = {
+        {"remove", 3, "space remove REPLICA SPACE DEVICE"},
+        {"role", 4, "space role REPLICA SPACE DEVICE ROLE"},
+        {"rotate", 2, "space rotate REPLICA SPACE"},
+        {"accept", 2, "space accept REPLICA SPACE [--directory]"},
+        {"decline", 2, "space decline REPLICA SPACE"},
+    };
+    size_t f = 0;
+    while (strcmp(forms[f].sub, sub) != 0)
+        f++;
+    char what[32];
+    snprintf(what, sizeof what, "space %s", sub);
+    int rc = want_pos(a, forms[f].npos, forms[f].npos, what, forms[f].synopsis);
+    if (rc)
+        return rc;
+    int role = 0;
+    if (f == 1) {
+        role = dc_role_parse(a->pos[3]);
+        if (role < 0)
+            return usage_error("space role: unknown role '%s' (expected admin, member or reader)",
+                               a->pos[3]);
+    }
+    char *device = NULL;
+    if (forms[f].npos >= 3 && !(device = device_arg(a->pos[2], what, &rc)))
+        return rc;
+    dc_replica *r;
+    if ((rc = open_existing(&r, a->pos[0])) != 0) {
+        free(device);
+        return rc;
+    }
+    const char *space = a->pos[1];
+    bool dir = tool_opt(a, "directory") != NULL;
+    switch (f) {
+    case 0: rc = dc_space_remove(r, space, device); break;
+    case 1: rc = dc_space_set_role(r, space, device, role); break;
+    case 2: rc = dc_space_rotate(r, space); break;
+    case 3: rc = dc_space_accept(r, space, dir ? DC_ACCEPT_DIRECTORY : 0); break;
+    default: rc = dc_space_decline(r, space); break;
+    }
+    if (rc != 0) {
+        rc = fail_r(r, rc, what);
+    } else {
+        json_t *o = json_pack("{s:s}", "space", space);
+        if (device && device[0] != '{')
+            json_object_set_new(o, "device", json_string(device));
+        if (f == 0)
+            json_object_set_new(o, "removed", json_true());
+        if (f == 1)
+            json_object_set_new(o, "role", json_string(dc_role_name(role)));
+        if (f == 0 || f == 2)
+            json_object_set_new(o, "epoch", json_integer(space_epoch(r, space)));
+        if (f == 3 || f == 4)
+            json_object_set_new(o, "state", json_string(f == 3 ? "accepted" : "declined"));
+        if (f == 3)
+            json_object_set_new(o, "directory", json_boolean(dir));
+        rc = print_json(o);
+    }
+    free(device);
+    dc_replica_close(r);
+    return rc;
+}
+
 static int cmd_space(int argc, char **argv) {
+    static const char *const OPTS_ACCEPT[] = {"directory!", NULL};
     tool_args a;
     const char *sub = argc > 2 ? argv[2] : NULL;
     int rc;
     if (!sub)
-        return usage_error("space: expected a subcommand: create, add, list or members");
+        return usage_error("space: expected a subcommand: create, add, remove, role, rotate, "
+                           "accept, decline, list or members");
     if (strcmp(sub, "create") == 0) {
         if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE, "space create")) != 0)
             return rc;
@@ -290,8 +407,17 @@ static int cmd_space(int argc, char **argv) {
             return rc;
         return space_show(&a, members);
     }
-    return usage_error("space: unknown subcommand '%s' (expected create, add, list or "
-                       "members)",
+    if (strcmp(sub, "remove") == 0 || strcmp(sub, "role") == 0 || strcmp(sub, "rotate") == 0 ||
+        strcmp(sub, "accept") == 0 || strcmp(sub, "decline") == 0) {
+        char what[32];
+        snprintf(what, sizeof what, "space %s", sub);
+        if ((rc = tool_parse(&a, argc, argv, 3,
+                             strcmp(sub, "accept") == 0 ? OPTS_ACCEPT : OPTS_NONE, what)) != 0)
+            return rc;
+        return space_member_cmd(sub, &a);
+    }
+    return usage_error("space: unknown subcommand '%s' (expected create, add, remove, role, "
+                       "rotate, accept, decline, list or members)",
                        sub);
 }
 
@@ -699,12 +825,15 @@ static int cmd_bundle(int argc, char **argv) {
         return rc;
     }
     if (strcmp(sub, "import") == 0) {
-        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE, "bundle import")) != 0 ||
-            (rc = want_pos(&a, 2, 2, "bundle import", "bundle import REPLICA FILE")) != 0)
+        static const char *const OPTS_IMPORT[] = {"set-aside!", NULL};
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_IMPORT, "bundle import")) != 0 ||
+            (rc = want_pos(&a, 2, 2, "bundle import",
+                           "bundle import REPLICA FILE [--set-aside]")) != 0)
             return rc;
         if ((rc = open_existing(&r, a.pos[0])) != 0)
             return rc;
-        rc = dc_bundle_import_file(r, a.pos[1], &b);
+        rc = dc_bundle_import_file_with(r, a.pos[1],
+                                        tool_opt(&a, "set-aside") ? DC_IMPORT_SET_ASIDE : 0, &b);
         if (rc != 0)
             rc = fail("bundle import: '%s': %s", a.pos[1], replica_why(r, rc));
         else

@@ -370,6 +370,28 @@ static void n_space_add(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jby
     finish(&c, rc);
 }
 
+/* spaceMember: op 0 remove, 1 set role, 2 rotate, 3 accept (role = flags),
+ * 4 decline; device may be null where the call takes none. */
+static void n_space_member(JNIEnv *env, jclass cls, jlong r, jint op, jbyteArray jspace,
+                           jbyteArray jdevice, jint role) {
+    call c;
+    const char *space, *device = NULL;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && (op > 1 || arg(&c, &device, jdevice))) {
+        switch (op) {
+        case 0: rc = dc_space_remove(R(r), space, device); break;
+        case 1: rc = dc_space_set_role(R(r), space, device, role); break;
+        case 2: rc = dc_space_rotate(R(r), space); break;
+        case 3: rc = dc_space_accept(R(r), space, (unsigned)role); break;
+        case 4: rc = dc_space_decline(R(r), space); break;
+        default: rc = DC_EMISUSE; /* the Java side passes only the ops above */
+        }
+    }
+    finish(&c, rc);
+}
+
 static jbyteArray n_space_list(JNIEnv *env, jclass cls, jlong r) {
     (void)cls;
     return replica_buf(env, r, dc_space_list);
@@ -660,6 +682,7 @@ static const JNINativeMethod methods[] = {
     M("status", "(J)[B", n_status),
     M("spaceCreate", "(J[B)[B", n_space_create),
     M("spaceAdd", "(J[B[BI)V", n_space_add),
+    M("spaceMember", "(JI[B[BI)V", n_space_member),
     M("spaceList", "(J)[B", n_space_list),
     M("spaceMembers", "(J[B)[B", n_space_members),
     M("txnBegin", "(J[B)J", n_txn_begin),

@@ -7,8 +7,10 @@
  * kind "off" for a day off, "work" for a weekend day that is a working
  * day), or the `holiday` records of a space (the public directory).  A
  * date it does not list is a working day from Monday to Friday and a day
- * off on Saturday and Sunday, so a calendar for one year still gives
- * plain weekday arithmetic for the next until its schedule is published.
+ * off on Saturday and Sunday.  The calendar covers the years from the
+ * first to the last it lists: a count that runs outside them is an
+ * estimate, which dc_calendar_due reports (never a silent count of plain
+ * weekdays), until next year's schedule is published.
  *
  * Thread safety: a dc_calendar is immutable once loaded and may be shared
  * between threads.  Functions taking a dc_replica are used as the replica.
@@ -77,6 +79,26 @@ DC_EXTERN int dc_calendar_is_workday(const dc_calendar *c, int year, int month, 
  * plain Monday to Friday.
  */
 DC_EXTERN int64_t dc_calendar_end_of_workdays(const dc_calendar *c, int64_t from_ms, int n);
+
+/*
+ * The years the calendar covers: the first and the last year it lists a
+ * day of (either pointer may be NULL).  Returns 0, DC_ENOTFOUND (an empty
+ * calendar), DC_EMISUSE.
+ */
+DC_EXTERN int dc_calendar_years(const dc_calendar *c, int *first, int *last);
+
+/*
+ * dc_calendar_end_of_workdays that says when it had to guess: `*due`
+ * receives the end of the nth working day after the (CST) day of
+ * `from_ms`, and `*estimated` (may be NULL) 1 when the count passed a day
+ * of a year the calendar does not cover (before its first or after its
+ * last year), whose holidays are unknown and were counted as plain
+ * weekdays; else 0.  With a NULL calendar (plain weekdays by the caller's
+ * choice) nothing is estimated.  Returns 0, DC_EINVAL (n not 1 to 100000),
+ * DC_EMISUSE.
+ */
+DC_EXTERN int dc_calendar_due(int64_t *due, int *estimated, const dc_calendar *c, int64_t from_ms,
+                              int n);
 
 /* Writes `ms` as RFC 3339 in China Standard Time, e.g.
  * "2026-10-09T00:00:00+08:00" (".mmm" only when ms is not a whole second)

@@ -37,13 +37,19 @@ typedef struct dc_case_options {
     const char *channel;  /* "12328", "12345", "group", "station", "app" */
     const char *category; /* free text, e.g. "freight_arrears", "enforcement" */
     const char *text;     /* what the driver asks, non-empty */
-    int emergency;        /* non-zero: accident rescue, severe weather, illness: due at once */
+    int emergency;        /* non-zero: accident rescue, severe weather, illness: every
+                           * deadline at once */
     const char *region;   /* county code, or NULL */
+    /* Version 2. */
+    int64_t amount; /* yuan at stake (unpaid freight, ...); 0: none */
+    /* Non-zero: transfer the case, in the filing transaction, to the level
+     * dc_case_route gives (分级分办); needs `region`. */
+    int route;
 } dc_case_options;
 
-#define DC_CASE_OPTIONS_VERSION 1
+#define DC_CASE_OPTIONS_VERSION 2
 #define DC_CASE_OPTIONS_INIT                                                                       \
-    { DC_CASE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL }
+    { DC_CASE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0 }
 
 /*
  * File a case into `space` (hex id), received now (the replica's clock):
@@ -57,6 +63,60 @@ typedef struct dc_case_options {
  * on the replica.
  */
 DC_EXTERN int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
+                           const dc_calendar *cal);
+
+/*
+ * The level a case goes to by its category, amount and urgency (分级分办,
+ * docs/domain.md "Grading and routing by level"), and the organisation of
+ * its county at that level: {"level": "branch"|"committee"|"joint_meeting",
+ * "to": ORG|null, "rule": TEXT}.  Reads `category`, `amount`, `emergency`,
+ * `region` and `driver` (whose branch the registry spaces held may give)
+ * of `o`.  Returns 0, DC_EINVAL (empty category, bad options), DC_EMISUSE.
+ */
+DC_EXTERN int dc_case_route(dc_buf *out, dc_replica *r, const dc_case_options *o);
+
+/*
+ * Set (yuan > 0) or clear (0) the amount of a case, e.g. to what was
+ * recovered; last writer wins.  `out` (may be NULL) receives the case as
+ * dc_case_show prints it.  Returns 0, DC_EINVAL (negative), DC_ENOTFOUND,
+ * DC_EDENIED, ...
+ */
+DC_EXTERN int dc_case_amount(dc_buf *out, dc_replica *r, const char *case_id, int64_t yuan,
+                             const dc_calendar *cal);
+
+typedef struct dc_case_list_options {
+    unsigned int version; /* DC_CASE_LIST_OPTIONS_VERSION */
+    const char *space;    /* hex id, or NULL: every space held */
+    /* Keep cases whose status is one of these ("received", "transferred",
+     * "in_progress", "resolved", "revisited", "closed", or "open" for the
+     * first three); none: any status. */
+    const char *const *statuses;
+    size_t nstatuses;
+    int overdue;           /* non-zero: only cases with a deadline past and not met */
+    int64_t due_before_ms; /* non-zero: only cases whose next deadline is before it */
+    /* Keep cases at one of these levels ("branch", "committee",
+     * "joint_meeting", "party_member_driver", ..., "none" before any
+     * transfer); none: any level. */
+    const char *const *levels;
+    size_t nlevels;
+    int64_t now_ms; /* the instant of "overdue"; 0: the system clock */
+} dc_case_list_options;
+
+#define DC_CASE_LIST_OPTIONS_VERSION 1
+#define DC_CASE_LIST_OPTIONS_INIT                                                                  \
+    { DC_CASE_LIST_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, NULL, 0, 0 }
+
+/*
+ * The desks' daily view (docs/domain.md): the cases of every space held (or
+ * `o->space`), filtered, sorted by the next deadline (earliest first; cases
+ * with nothing pending after them, by receipt; ties by id), as {"as_of": T,
+ * "count": N, "cases": [{"case", "space", "driver", "channel", "category",
+ * "emergency", "region", "amount", "status", "at", "level", "received",
+ * "next": {"deadline", "due", "overdue", "estimated"}|null, "overdue":
+ * [KIND, ...]}, ...]}.  `o` may be NULL (everything).  Returns 0,
+ * DC_EINVAL (unknown status), DC_ENOTFOUND (space not held), DC_ENOMEM.
+ */
+DC_EXTERN int dc_case_list(dc_buf *out, dc_replica *r, const dc_case_list_options *o,
                            const dc_calendar *cal);
 
 /*
@@ -75,6 +135,13 @@ DC_EXTERN int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const 
 DC_EXTERN int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *action,
                            const char *to, const char *note, int satisfied, const dc_calendar *cal);
 
+/* dc_case_step on a case known to be in `space` (hex id; NULL: any space
+ * held): a desk stepping thousands of cases skips the search of every space
+ * for each.  DC_ENOTFOUND if `space` does not hold the case. */
+DC_EXTERN int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                              const char *action, const char *to, const char *note, int satisfied,
+                              const dc_calendar *cal);
+
 /*
  * The case as JSON, keys in this order: {"case": ID, "space": S, "driver":
  * ID|null, "driver_known": BOOL (a `driver` record with that id exists in
@@ -85,8 +152,11 @@ DC_EXTERN int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, cons
  * BOOL|null, "reopened": N, "due": {"transfer": T, "feedback": T, "reply":
  * T, "revisit": T|null}, "on_time": {KIND: BOOL|null, ...}, "steps":
  * [{"action", "to", "note", "satisfied", "author", "time": T, "applied":
- * BOOL}, ...]} where T is RFC 3339 with offset +08:00.  DC_ENOTFOUND if
- * no space held by this replica has the case.
+ * BOOL}, ...], "amount": YUAN|null, "routed": LEVEL|null, "warnings":
+ * [TEXT, ...]} where T is RFC 3339 with offset +08:00; a warning says a
+ * deadline was counted past the years the calendar covers.  An emergency's
+ * deadlines are all at once (docs/domain.md).  DC_ENOTFOUND if no space
+ * held by this replica has the case.
  */
 DC_EXTERN int dc_case_show(dc_buf *out, dc_replica *r, const char *case_id, const dc_calendar *cal);
 
@@ -99,7 +169,9 @@ DC_EXTERN int dc_case_show(dc_buf *out, dc_replica *r, const char *case_id, cons
  * resolution or null), "first_resolved_ms", "revisits", "satisfied_revisits",
  * "reopened", "due_transfer_ms", "due_feedback_ms", "due_reply_ms",
  * "due_revisit_ms", "done_transfer_ms", "done_feedback_ms", "done_reply_ms",
- * "done_revisit_ms"} (null when not done).  `space` (may be NULL: any)
+ * "done_revisit_ms"} (null when not done), "amount", "routed", "estimated"
+ * (the kinds of the deadlines counted past the calendar's years,
+ * space-separated).  `space` (may be NULL: any)
  * limits the search.  Returns 0 or DC_ENOTFOUND.
  */
 DC_EXTERN int dc_case_summary(dc_buf *out, dc_replica *r, const char *space, const char *case_id,

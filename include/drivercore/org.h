@@ -209,10 +209,12 @@ DC_EXTERN int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry
                                 const char *driver, size_t limit);
 
 /*
- * The coverage report (应管尽管): party-member drivers (status
- * "probationary" or "member") of `registry` with no branch, rosters of the
- * branch spaces held that disagree with the registry, drivers listed on
- * more than one roster, and per-branch counts (docs/domain.md).
+ * The coverage report (应管尽管): party-member drivers (status shown
+ * "probationary" or "member") of `registry` (given a root: every part of it
+ * held) with no branch, rosters of the branch spaces held that disagree
+ * with the registry, drivers listed on more than one roster, drivers kept
+ * in two registry spaces ("kept_twice") or with reports left behind by a
+ * move ("left_behind"), and per-branch counts (docs/domain.md).
  */
 DC_EXTERN int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry);
 

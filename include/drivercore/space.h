@@ -37,20 +37,88 @@ DC_EXTERN int dc_space_create(dc_buf *out, dc_replica *r, const char *name);
 /*
  * Add the device described by `card_json` (the JSON of dc_replica_card) to
  * `space` with `role`, or change its role.  Only an admin may; the card's
- * signature is checked.  Returns 0, DC_EINVAL (bad card or role),
- * DC_EBADSIG (card signature), DC_ENOTFOUND (space), DC_EDENIED (not admin).
+ * signature is checked.  The space's current key is sealed to the device,
+ * and its name from the card is written into the space, encrypted (never
+ * in the clear membership a relay sees).  The device reads the space once
+ * it accepts (dc_space_accept), or at once if this device is a member of
+ * a space it has accepted.  Returns 0, DC_EINVAL (bad card or role),
+ * DC_EBADSIG (card signature), DC_ENOTFOUND (space), DC_EDENIED (not
+ * admin; or demoting the last admin).
  */
 DC_EXTERN int dc_space_add(dc_replica *r, const char *space, const char *card_json, int role);
 
 /*
+ * Change the role of a member, `device` being its id (64 hex) or its card.
+ * Only an admin may.  The new role judges the device's changes that this
+ * replica has not seen yet: after a demotion to reader, every replica and
+ * relay refuses the changes it signs from then on.  Returns 0, DC_EINVAL,
+ * DC_ENOTFOUND (space, or the device is not a member), DC_EDENIED (not
+ * admin, or it would leave the space with no admin).
+ */
+DC_EXTERN int dc_space_set_role(dc_replica *r, const char *space, const char *device, int role);
+
+/*
+ * Remove a member, `device` being its id or its card, and rotate the space
+ * key: a new key epoch whose key is sealed to every remaining member only,
+ * so the removed device cannot read what is written from now on (it keeps
+ * what it had).  Its changes that this replica has not seen are refused
+ * everywhere, relays included, whatever time they claim.  Only an admin
+ * may.  Returns 0, DC_EINVAL, DC_ENOTFOUND, DC_EDENIED (not admin, or the
+ * last admin).
+ */
+DC_EXTERN int dc_space_remove(dc_replica *r, const char *space, const char *device);
+
+/*
+ * Rotate the space key on demand (a suspected leak): a new epoch, its key
+ * sealed to every current member, with every older key in a lockbox only
+ * the new key opens (so members added later still read the history).
+ * Only an admin may.  Returns 0, DC_ENOTFOUND, DC_EDENIED.
+ */
+DC_EXTERN int dc_space_rotate(dc_replica *r, const char *space);
+
+/* dc_space_accept flag: this space is the device's directory, the one its
+ * domain data (the holiday calendar) comes from (dc_space_directory). */
+#define DC_ACCEPT_DIRECTORY 1u
+
+/*
+ * Accept an invitation: the device opens the space's keys and reads it.
+ * A device joins a space only with its consent: when an admin adds it, the
+ * space is "invited" (dc_space_list) unless that admin is a member of a
+ * space this device has already accepted (or created), and nothing of an
+ * invited space is decrypted or read.  Accepting a declined space is
+ * allowed while a grant still names the device.  `flags`: 0 or
+ * DC_ACCEPT_DIRECTORY.  Returns 0, DC_EINVAL, DC_ENOTFOUND (space, or no
+ * grant names this device).
+ */
+DC_EXTERN int dc_space_accept(dc_replica *r, const char *space, unsigned flags);
+
+/*
+ * Decline a space: its keys and its readable state are dropped from this
+ * device (its envelopes are still carried, opaque, for others), and later
+ * grants do not make it readable until dc_space_accept.  Returns 0,
+ * DC_EINVAL, DC_ENOTFOUND.
+ */
+DC_EXTERN int dc_space_decline(dc_replica *r, const char *space);
+
+/* The hex id of this device's directory space (accepted with
+ * DC_ACCEPT_DIRECTORY); DC_ENOTFOUND if none. */
+DC_EXTERN int dc_space_directory(dc_buf *out, dc_replica *r);
+
+/*
  * The spaces this replica knows, as JSON: [{"space": HEX, "name": STR|null,
- * "role": STR|null, "epoch": N, "has_key": BOOL}, ...] sorted by id.
+ * "role": STR|null, "epoch": N, "has_key": BOOL, "state": STR,
+ * "inviter": HEX}, ...] sorted by id.  "state": "accepted" (readable),
+ * "invited" (a grant names this device; dc_space_accept), "declined", or
+ * "carried" (no grant names it: its changes are only passed on);
+ * "inviter" (when known) is the admin whose grant invited it.  The name is
+ * shown for accepted spaces only.
  */
 DC_EXTERN int dc_space_list(dc_buf *out, dc_replica *r);
 
 /*
- * The members of `space`, as JSON: [{"device": HEX, "role": STR, "name":
- * STR}, ...] sorted by device id.
+ * The current members of `space` (removed devices are not listed), as
+ * JSON: [{"device": HEX, "role": STR, "name": STR}, ...] sorted by device
+ * id.  Names come from the space's own encrypted records ("" until read).
  */
 DC_EXTERN int dc_space_members(dc_buf *out, dc_replica *r, const char *space);
 

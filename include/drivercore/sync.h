@@ -47,15 +47,30 @@ DC_EXTERN int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in
  * "round_trips": N, "changes_sent": N, "changes_received": N, "spaces": N,
  * "clock_offset_ms": N} — bytes are of the protocol's messages as sent;
  * round trips count the initiator's messages; the clock offset is the
- * peer's wall clock minus ours at the last message received.
+ * peer's wall clock minus ours (as it was before this session) at the last
+ * message received; "set_aside": envelopes received that were set aside.
  */
 DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
 
 /*
+ * Call on an initiator before its first step when the peer is a relay: the
+ * relay's clock is this device's time (docs/data-model.md, "Clocks").  From
+ * the relay's first message on, the session corrects this replica's clock
+ * by the relay's — whatever the offset, hours or months — so that what the
+ * sync brings is judged by the corrected clock and a phone whose clock is
+ * wrong joins its spaces at its first sync.  A relay whose clock reads no
+ * plausible time (before 2020, after 2199) corrects nothing.  Without this
+ * call (a direct peer), the peer's clock is not adopted, but its changes
+ * stamped up to a week ahead of ours are accepted in that session.
+ * DC_EMISUSE on a responder or after the first step.
+ */
+DC_EXTERN int dc_sync_trust_peer_clock(dc_sync *s);
+
+/*
  * Call on the initiator after a session with a relay finished (*done): the
- * relay's clock is authoritative, so the offset it showed is added to the
- * correction this replica applies to its wall clock (stored; offsets
- * beyond 30 days are refused with DC_EINVAL), the time of this sync is
+ * relay's clock is authoritative, so the offset it showed is stored as the
+ * correction this replica applies to its wall clock (DC_EINVAL if the
+ * relay's clock read no plausible time), the time of this sync is
  * recorded, and for each space the session reconciled, every change this
  * device had written when the session began counts as durably held by the
  * relay (dc_replica_status: "unacked").  DC_EMISUSE before the end.

@@ -92,6 +92,10 @@ typedef int (*dc__json_field_fn)(void *user, const char *key, const dc__value *v
  * shape of cards and stored events).  0, DC_ECORRUPT, or fn's return. */
 int dc__json_flat_each(const char *json, dc__json_field_fn fn, void *user);
 
+/* ---- the platform (os.c) ---- */
+int64_t dc__os_mono_ms(void); /* a monotonic clock, in ms */
+void dc__os_sleep_ms(int ms);
+
 /* ---- hybrid logical clock (hlc.c) ----
  * A timestamp is (physical ms << 16) | counter: 48 bits of milliseconds since
  * the Unix epoch (good to the year 10889) and a 16-bit logical counter. */
@@ -105,11 +109,32 @@ typedef struct dc__clock {
     void *now_user;
     int64_t max_skew_ms; /* remote timestamps beyond now+this are held */
     int64_t offset_ms;   /* correction learnt from a relay, added to the wall clock */
+    int64_t lead_ms;     /* during a direct sync: how far the peer's clock leads ours
+                          * (0..DC_PEER_LEAD_MAX_MS), added to the bound of held stamps */
 } dc__clock;
 
+/* How far a direct (non-relay) peer's clock may lead ours and still have its
+ * changes accepted in that session: two phones whose clocks differ by hours
+ * sync at once; beyond this, changes wait for our clock (or a relay sync). */
+#define DC_PEER_LEAD_MAX_MS (7LL * 24 * 3600 * 1000)
+/* A relay's clock is adopted only if it reads a plausible time (2020-01-01
+ * to 2200-01-01): a relay whose own clock is broken corrects nobody. */
+#define DC_PLAUSIBLE_MIN_MS INT64_C(1577836800000)
+#define DC_PLAUSIBLE_MAX_MS INT64_C(7258118400000)
+
 int64_t dc__clock_wall_ms(const dc__clock *c);
+/* 0 if the wall clock (with its correction) reads a time a timestamp can
+ * hold, else DC_ECLOCK with a message.  Every call that writes checks it. */
+int dc__clock_check(const dc__clock *c, dc__err *err);
+/* True for a time in ms that a timestamp can hold (1970 to the year 10889). */
+bool dc__clock_ms_valid(int64_t ms);
+#define DC_HLC_MAX_MS ((int64_t)((UINT64_C(1) << 48) - 1))
 /* The next local timestamp: strictly greater than every earlier one. */
 dc_hlc dc__clock_tick(dc__clock *c);
+/* The latest millisecond a remote timestamp may carry now: the wall clock
+ * plus the allowed skew (and a direct peer's lead), or the latest stamp
+ * already accepted, whichever is later. */
+int64_t dc__clock_limit_ms(const dc__clock *c);
 /* True when a remote timestamp is acceptable now (not too far ahead). */
 bool dc__clock_acceptable(const dc__clock *c, dc_hlc remote);
 /* Merge an accepted remote timestamp into the clock. */

@@ -656,7 +656,9 @@ static int session(dc_client *c, bool *unheard) {
     int rc, done = 0, waits = 0;
     *unheard = false;
     c->sessions++;
-    if ((rc = dc_sync_new(&s, c->r, DC_SYNC_INITIATOR))) {
+    /* The relay's clock is this device's time (docs/data-model.md); a
+     * tablet serving phones (drivercore serve) is taken as their relay. */
+    if ((rc = dc_sync_new(&s, c->r, DC_SYNC_INITIATOR)) || (rc = dc_sync_trust_peer_clock(s))) {
         rc = failed(c, K_LOCAL, rc, 0, "%s", dc_replica_errmsg(c->r));
         goto out;
     }

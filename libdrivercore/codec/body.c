@@ -14,7 +14,7 @@
 #include "codec/codec.h"
 
 #define BODY_VERSION 1
-#define MEMBER_VERSION 1
+#define MEMBER_VERSION 2
 #define MAX_DEPTH 8
 
 /* ---- encoding ---- */
@@ -470,42 +470,82 @@ fail:
 
 /* ---- membership body ---- */
 
-int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err) {
+static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n) {
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, p, n);
+}
+
+int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops, int version,
+                              dc__err *err) {
+    if (version != 1 && version != MEMBER_VERSION)
+        return dc__err_set(err, DC_EINVAL, "membership: cannot write body version %d", version);
     msgpack_packer pk;
     sink sk = {out, 0};
     msgpack_packer_init(&pk, &sk, buf_write);
     msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint32(&pk, MEMBER_VERSION);
+    msgpack_pack_uint32(&pk, (uint32_t)version);
     msgpack_pack_array(&pk, nops);
     for (size_t i = 0; i < nops; i++) {
         const dc__member_op *o = &ops[i];
-        if (o->kind == DC_MOP_GENESIS) {
-            msgpack_pack_array(&pk, 5);
+        switch (o->kind) {
+        case DC_MOP_GENESIS:
+            msgpack_pack_array(&pk, version == 1 ? 5 : 4);
             msgpack_pack_uint32(&pk, DC_MOP_GENESIS);
-            msgpack_pack_bin(&pk, 32);
-            msgpack_pack_bin_body(&pk, o->device, 32);
-            msgpack_pack_bin(&pk, 32);
-            msgpack_pack_bin_body(&pk, o->box_pk, 32);
-            msgpack_pack_bin(&pk, 16);
-            msgpack_pack_bin_body(&pk, o->nonce, 16);
-            pack_str(&pk, o->name, strlen(o->name));
-        } else {
-            msgpack_pack_array(&pk, 7);
+            pack_bin(&pk, o->device, 32);
+            pack_bin(&pk, o->box_pk, 32);
+            pack_bin(&pk, o->nonce, 16);
+            if (version == 1)
+                pack_str(&pk, o->name, strlen(o->name));
+            break;
+        case DC_MOP_GRANT:
+            msgpack_pack_array(&pk, version == 1 ? 7 : 8);
             msgpack_pack_uint32(&pk, DC_MOP_GRANT);
-            msgpack_pack_bin(&pk, 32);
-            msgpack_pack_bin_body(&pk, o->device, 32);
-            msgpack_pack_bin(&pk, 32);
-            msgpack_pack_bin_body(&pk, o->box_pk, 32);
+            pack_bin(&pk, o->device, 32);
+            pack_bin(&pk, o->box_pk, 32);
             msgpack_pack_uint32(&pk, (uint32_t)o->role);
-            pack_str(&pk, o->name, strlen(o->name));
+            if (version == 1)
+                pack_str(&pk, o->name, strlen(o->name));
+            else
+                msgpack_pack_uint64(&pk, o->upto);
             msgpack_pack_uint32(&pk, o->epoch);
-            msgpack_pack_bin(&pk, 80);
-            msgpack_pack_bin_body(&pk, o->sealed, 80);
+            if (version != 1)
+                pack_bin(&pk, o->kid, DC_KEY_ID);
+            pack_bin(&pk, o->sealed, 80);
+            break;
+        case DC_MOP_REMOVE:
+            msgpack_pack_array(&pk, 3);
+            msgpack_pack_uint32(&pk, DC_MOP_REMOVE);
+            pack_bin(&pk, o->device, 32);
+            msgpack_pack_uint64(&pk, o->upto);
+            break;
+        case DC_MOP_ROTATE:
+        case DC_MOP_LOCKBOX:
+            msgpack_pack_array(&pk, 4);
+            msgpack_pack_uint32(&pk, (uint32_t)o->kind);
+            msgpack_pack_uint32(&pk, o->epoch);
+            pack_bin(&pk, o->kid, DC_KEY_ID);
+            pack_bin(&pk, o->lockbox, o->lockbox_len);
+            break;
+        default: /* DC_MOP_KEY */
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_uint32(&pk, DC_MOP_KEY);
+            pack_bin(&pk, o->device, 32);
+            msgpack_pack_uint32(&pk, o->epoch);
+            pack_bin(&pk, o->kid, DC_KEY_ID);
+            pack_bin(&pk, o->sealed, 80);
+            break;
         }
+        if (version == 1 && o->kind != DC_MOP_GENESIS && o->kind != DC_MOP_GRANT)
+            return dc__err_set(err, DC_EINVAL, "membership: op kind %d needs body version 2",
+                               o->kind);
     }
     if (sk.failed)
         return dc__err_set(err, DC_ENOMEM, "membership: out of memory while encoding");
     return 0;
+}
+
+int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err) {
+    return dc__member_encode_version(out, ops, nops, MEMBER_VERSION, err);
 }
 
 static bool get_bin(uint8_t *dst, size_t n, const msgpack_object *o) {
@@ -522,6 +562,75 @@ static bool get_name(char *dst, size_t cap, const msgpack_object *o) {
     memcpy(dst, s.p, s.n);
     dst[s.n] = 0;
     return true;
+}
+
+/* One op of a version-1 body: GENESIS and GRANT, with the device's name. */
+static bool decode_op_v1(dc__member_op *m, const msgpack_object *e, uint32_t len) {
+    if (m->kind == DC_MOP_GENESIS && len == 5) {
+        m->role = DC_ROLE_ADMIN;
+        return get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
+               get_bin(m->nonce, 16, &e[3]) && get_name(m->name, sizeof m->name, &e[4]);
+    }
+    if (m->kind == DC_MOP_GRANT && len == 7) {
+        bool ok = get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
+                  is_uint(&e[3], DC_ROLE_ADMIN) && e[3].via.u64 >= DC_ROLE_READER &&
+                  get_name(m->name, sizeof m->name, &e[4]) && is_uint(&e[5], UINT32_MAX) &&
+                  get_bin(m->sealed, 80, &e[6]);
+        if (ok) {
+            m->role = (int)e[3].via.u64;
+            m->epoch = (uint32_t)e[5].via.u64;
+        }
+        return ok;
+    }
+    return false;
+}
+
+/* One op of a version-2 body (docs/format/body.md, "Membership body v2"). */
+static bool decode_op_v2(dc__member_op *m, const msgpack_object *e, uint32_t len) {
+    bool ok;
+    switch (m->kind) {
+    case DC_MOP_GENESIS:
+        m->role = DC_ROLE_ADMIN;
+        return len == 4 && get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
+               get_bin(m->nonce, 16, &e[3]);
+    case DC_MOP_GRANT:
+        ok = len == 8 && get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
+             is_uint(&e[3], DC_ROLE_ADMIN) && e[3].via.u64 >= DC_ROLE_READER &&
+             is_uint(&e[4], DC_MEMBER_MAX_SEQ) && is_uint(&e[5], UINT32_MAX) &&
+             get_bin(m->kid, DC_KEY_ID, &e[6]) && get_bin(m->sealed, 80, &e[7]);
+        if (ok) {
+            m->role = (int)e[3].via.u64;
+            m->upto = e[4].via.u64;
+            m->epoch = (uint32_t)e[5].via.u64;
+        }
+        return ok;
+    case DC_MOP_REMOVE:
+        ok = len == 3 && get_bin(m->device, 32, &e[1]) && is_uint(&e[2], DC_MEMBER_MAX_SEQ);
+        if (ok)
+            m->upto = e[2].via.u64;
+        return ok;
+    case DC_MOP_ROTATE:
+    case DC_MOP_LOCKBOX:
+        /* Epoch 0 is the genesis key's: a rotation always makes a later one
+         * (a lockbox may be sealed with any key). */
+        ok = len == 4 && is_uint(&e[1], UINT32_MAX) &&
+             (m->kind == DC_MOP_LOCKBOX || e[1].via.u64 >= 1) &&
+             get_bin(m->kid, DC_KEY_ID, &e[2]) && e[3].type == MSGPACK_OBJECT_BIN &&
+             e[3].via.bin.size >= DC_LOCKBOX_MIN && e[3].via.bin.size <= DC_LOCKBOX_MAX;
+        if (ok) {
+            m->epoch = (uint32_t)e[1].via.u64;
+            m->lockbox = (const uint8_t *)e[3].via.bin.ptr;
+            m->lockbox_len = e[3].via.bin.size;
+        }
+        return ok;
+    case DC_MOP_KEY:
+        ok = len == 5 && get_bin(m->device, 32, &e[1]) && is_uint(&e[2], UINT32_MAX) &&
+             get_bin(m->kid, DC_KEY_ID, &e[3]) && get_bin(m->sealed, 80, &e[4]);
+        if (ok)
+            m->epoch = (uint32_t)e[2].via.u64;
+        return ok;
+    default: return false;
+    }
 }
 
 int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_t n, dc__err *err) {
@@ -544,17 +653,20 @@ int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_
         rc = dc__err_set(err, DC_ECORRUPT, "membership: not a membership body");
         goto done;
     }
-    if (root->via.array.ptr[0].via.u64 != MEMBER_VERSION) {
-        rc = root->via.array.ptr[0].via.u64 > MEMBER_VERSION
+    uint64_t version = root->via.array.ptr[0].via.u64;
+    if (version == 0 || version > MEMBER_VERSION) {
+        rc = version > MEMBER_VERSION
                  ? dc__err_set(err, DC_EVERSION,
-                               "membership: version is newer than this "
-                               "library reads")
+                               "membership: body version %llu is newer than this "
+                               "library reads (%d); upgrade drivercore",
+                               (unsigned long long)version, MEMBER_VERSION)
                  : dc__err_set(err, DC_ECORRUPT, "membership: version 0 does not exist");
         goto done;
     }
     const msgpack_object_array *a = &root->via.array.ptr[1].via.array;
-    if (a->size == 0 || a->size > 1024) {
-        rc = dc__err_set(err, DC_ECORRUPT, "membership: %u ops (1..1024 allowed)", a->size);
+    if (a->size == 0 || a->size > DC_MEMBER_MAX_OPS) {
+        rc = dc__err_set(err, DC_ECORRUPT, "membership: %u ops (1..%u allowed)", a->size,
+                         DC_MEMBER_MAX_OPS);
         goto done;
     }
     ops = dc__calloc(a->size, sizeof *ops);
@@ -565,27 +677,13 @@ int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_
     for (uint32_t i = 0; i < a->size; i++) {
         const msgpack_object *o = &a->ptr[i];
         dc__member_op *m = &ops[i];
-        bool ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 5 &&
+        bool ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 3 &&
                   is_uint(&o->via.array.ptr[0], 255);
         if (ok) {
-            const msgpack_object *e = o->via.array.ptr;
-            m->kind = (int)e[0].via.u64;
-            if (m->kind == DC_MOP_GENESIS && o->via.array.size == 5) {
-                ok = get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
-                     get_bin(m->nonce, 16, &e[3]) && get_name(m->name, sizeof m->name, &e[4]);
-                m->role = DC_ROLE_ADMIN;
-            } else if (m->kind == DC_MOP_GRANT && o->via.array.size == 7) {
-                ok = get_bin(m->device, 32, &e[1]) && get_bin(m->box_pk, 32, &e[2]) &&
-                     is_uint(&e[3], DC_ROLE_ADMIN) && e[3].via.u64 >= DC_ROLE_READER &&
-                     get_name(m->name, sizeof m->name, &e[4]) && is_uint(&e[5], UINT32_MAX) &&
-                     get_bin(m->sealed, 80, &e[6]);
-                if (ok) {
-                    m->role = (int)e[3].via.u64;
-                    m->epoch = (uint32_t)e[5].via.u64;
-                }
-            } else {
-                ok = false;
-            }
+            m->kind = (int)o->via.array.ptr[0].via.u64;
+            m->version = (int)version;
+            ok = version == 1 ? decode_op_v1(m, o->via.array.ptr, o->via.array.size)
+                              : decode_op_v2(m, o->via.array.ptr, o->via.array.size);
         }
         if (!ok) {
             rc = dc__err_set(err, DC_ECORRUPT, "membership: op %u is malformed", i);

@@ -103,21 +103,50 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err);
 void dc__body_free(dc__body *b);
 
 /* ---- membership body ---- */
-enum { DC_MOP_GENESIS = 1, DC_MOP_GRANT = 2 };
+enum {
+    DC_MOP_GENESIS = 1, /* creates the space; its creator is admin */
+    DC_MOP_GRANT = 2,   /* adds a device or changes its role; seals it the key */
+    DC_MOP_REMOVE = 3,  /* (v2) removes a device */
+    DC_MOP_ROTATE = 4,  /* (v2) a new key epoch, with the older keys in a lockbox */
+    DC_MOP_KEY = 5,     /* (v2) the key of an epoch sealed to one member */
+    DC_MOP_LOCKBOX = 6  /* (v2) keys sealed with a key members hold (repair) */
+};
+
+#define DC_MEMBER_MAX_OPS 1024u
+#define DC_MEMBER_MAX_SEQ ((uint64_t)INT64_MAX)
+#define DC_KEY_ID 8                /* bytes of a key id (crypto/lockbox.c) */
+#define DC_LOCKBOX_MIN (24 + 16)   /* nonce and tag around no keys */
+#define DC_LOCKBOX_MAX (64u << 10) /* ~1,800 older keys */
 
 typedef struct dc__member_op {
     int kind;
-    uint8_t device[32]; /* GENESIS: the creator; GRANT: the device added */
-    uint8_t box_pk[32]; /* the device's X25519 key */
-    uint8_t nonce[16];  /* GENESIS: space id = H(creator || nonce) */
-    int role;           /* GRANT */
-    char name[128];     /* the device's name from its card */
-    uint8_t sealed[80]; /* GRANT: space key sealed to box_pk (0s for GENESIS) */
-    uint32_t epoch;
+    int version;            /* the body version it was decoded from (1 or 2) */
+    uint8_t device[32];     /* GENESIS: the creator; GRANT, REMOVE, KEY: the device */
+    uint8_t box_pk[32];     /* GENESIS, GRANT: the device's X25519 key */
+    uint8_t nonce[16];      /* GENESIS: space id = H(creator || nonce) */
+    int role;               /* GRANT (GENESIS: admin) */
+    char name[128];         /* v1 GENESIS and GRANT: the device's name, in clear */
+    uint8_t sealed[80];     /* GRANT, KEY: the key of `epoch` sealed to the device */
+    uint32_t epoch;         /* GRANT, KEY: the epoch of the sealed key; ROTATE: the new epoch;
+                             * LOCKBOX: the epoch of the key that seals it */
+    uint64_t upto;          /* v2 GRANT, REMOVE: the device's envelopes with a higher seq
+                             * are judged by this op (see docs/data-model.md) */
+    uint8_t kid[DC_KEY_ID]; /* ROTATE: the id of the new key; LOCKBOX: of the sealing
+                             * key; v2 GRANT, KEY: of the sealed key */
+    const uint8_t *lockbox; /* ROTATE: the older keys sealed with the new one;
+                             * LOCKBOX: keys sealed with key (epoch, kid);
+                             * borrowed from the decoded bytes */
+    uint32_t lockbox_len;
 } dc__member_op;
 
+/* Encodes ops as a membership body of the current version (2). */
 int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err);
-/* Decodes into a dc__member_op array allocated with dc__malloc (*ops). */
+/* The same in a given body version (1: GENESIS and GRANT only, with names;
+ * kept for the golden vectors of version 1). */
+int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops, int version,
+                              dc__err *err);
+/* Decodes a body of version 1 or 2 into a dc__member_op array allocated with
+ * dc__malloc (*ops).  A ROTATE's lockbox points into p. */
 int dc__member_decode(dc__member_op **ops, size_t *nops, const uint8_t *p, size_t n, dc__err *err);
 
 /* ---- zstd framing ---- */

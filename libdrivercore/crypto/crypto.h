@@ -52,6 +52,34 @@ int dc__key_seal(uint8_t sealed[DC_SEALED_KEY], const uint8_t key[DC_SPACE_KEY],
 int dc__key_open(uint8_t key[DC_SPACE_KEY], const uint8_t sealed[DC_SEALED_KEY],
                  const dc__identity *id);
 
+/* ---- key ids and lockboxes (lockbox.c) ---- */
+
+/* The id of a space key: BLAKE2b-64 keyed with the key over a constant. */
+void dc__key_id(uint8_t kid[DC_KEY_ID], const uint8_t key[DC_SPACE_KEY]);
+
+typedef struct dc__keyent {
+    uint32_t epoch;
+    const uint8_t *key; /* 32 bytes, in guarded memory */
+} dc__keyent;
+
+#define DC_LOCKBOX_ENTRY (4 + DC_SPACE_KEY)
+#define DC_LOCKBOX_KEYS_MAX ((DC_LOCKBOX_MAX - DC_LOCKBOX_MIN) / DC_LOCKBOX_ENTRY)
+
+/* Seals `keys` with `key`, the key of (space, epoch): nonce(24) ||
+ * XChaCha20-Poly1305 of the entries (epoch be32 || key), with the space,
+ * epoch and key id as associated data.  out receives the lockbox. */
+int dc__lockbox_seal(dc_buf *out, const uint8_t key[DC_SPACE_KEY], const uint8_t space[16],
+                     uint32_t epoch, const dc__keyent *keys, size_t n, dc__err *err);
+
+/* Called per key of an opened lockbox; the key is valid during the call
+ * only (guarded memory, wiped after).  Non-zero stops and is returned. */
+typedef int (*dc__lockbox_fn)(void *user, uint32_t epoch, const uint8_t key[DC_SPACE_KEY]);
+/* Opens a lockbox with the key of (space, epoch): DC_EBADSIG if it does not
+ * open, DC_ECORRUPT if malformed. */
+int dc__lockbox_open(const uint8_t *box, size_t n, const uint8_t key[DC_SPACE_KEY],
+                     const uint8_t space[16], uint32_t epoch, dc__lockbox_fn fn, void *user,
+                     dc__err *err);
+
 /*
  * Build a signed envelope.  `e` gives the header fields (version, kind,
  * cipher, comp, space, epoch, author, seq, hlc range); `author` must equal

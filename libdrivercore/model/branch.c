@@ -9,10 +9,12 @@
  * docs/domain.md ("Branch suggestion", "Coverage"); this file is their one
  * implementation.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/org_int.h"
+#include "model/registry_int.h"
 
 /* ======================================================================
  * The branch record and its roster
@@ -103,6 +105,80 @@ int dc_branch_member_add(dc_replica *r, const char *space, const char *branch, c
     if (rc)
         return rc;
     return dc__org_finish(t, dc_branch_member_add_txn(r, t, branch, driver, joined));
+}
+
+/* ---- a moving driver's roster entries ---- */
+
+typedef struct roster_ctx {
+    dc_replica *r;
+    const char *driver, *from, *to, *space;
+    char (*drop)[33]; /* spaces holding his entry on `from`'s roster */
+    size_t ndrop, cdrop;
+    char add[33]; /* the space holding `to`'s branch record */
+} roster_ctx;
+
+static int roster_entry(void *user, const dc__rec *rec) {
+    roster_ctx *c = user;
+    if (!c->from || !dc__org_rec_is(rec, "branch", c->from))
+        return 0;
+    if (c->ndrop == c->cdrop) {
+        size_t nc = c->cdrop ? c->cdrop * 2 : 4;
+        char(*v)[33] = dc__realloc(c->drop, nc * sizeof *v);
+        if (!v)
+            return dc__model_fail(c->r, DC_ENOMEM, "branch: out of memory");
+        c->drop = v;
+        c->cdrop = nc;
+    }
+    memcpy(c->drop[c->ndrop++], c->space, 33);
+    return 0;
+}
+
+static int roster_branch(void *user, const dc__rec *rec) {
+    roster_ctx *c = user;
+    (void)rec;
+    if (!c->add[0])
+        memcpy(c->add, c->space, 33);
+    return 0;
+}
+
+static int roster_space(void *user, const char *hex) {
+    roster_ctx *c = user;
+    c->space = hex;
+    int rc = dc__records_each(c->r, hex, "member", c->driver, roster_entry, c);
+    if (!rc)
+        rc = dc__records_each(c->r, hex, "branch", c->to, roster_branch, c);
+    return rc;
+}
+
+/* A roster write this device has no right to make is not an error: the
+ * secretary who holds that roster makes it. */
+static bool no_right(int rc) {
+    return rc == DC_EDENIED || rc == DC_ENOKEY;
+}
+
+int dc__branch_roster_move(dc_replica *r, const char *driver, const char *from, const char *to,
+                           const char *joined) {
+    roster_ctx c;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.driver = driver;
+    c.from = from;
+    c.to = to;
+    int rc = dc__spaces_each(r, roster_space, &c);
+    for (size_t i = 0; i < c.ndrop && !rc; i++) {
+        dc_txn *t;
+        if ((rc = dc_txn_begin(&t, r, c.drop[i])) == 0)
+            rc = dc__org_finish(t, dc_txn_delete(t, "member", driver));
+        if (no_right(rc))
+            rc = 0;
+    }
+    if (!rc && c.add[0]) {
+        rc = dc_branch_member_add(r, c.add, to, driver, joined);
+        if (no_right(rc))
+            rc = 0;
+    }
+    dc__free(c.drop);
+    return rc;
 }
 
 int dc_branch_member_remove(dc_replica *r, const char *space, const char *driver) {
@@ -288,18 +364,36 @@ typedef struct driver_view {
     suggest_ctx *c;
     dc_buf status, branch;
     bool found, has_branch;
+    bool left; /* the space read forwards him */
 } driver_view;
+
+/* The value shown of a reported fact (the fold of his reports) into a
+ * fixed buffer, "" when none. */
+static int shown_str(const dc__rec *rec, const char *field, char *out, size_t cap) {
+    dc_buf b = DC_BUF_INIT;
+    int has = dc__registry_shown(rec, field, &b, NULL, 0);
+    out[0] = 0;
+    if (has > 0)
+        snprintf(out, cap, "%s", (const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return has < 0 ? has : 0;
+}
 
 static int read_driver(void *user, const dc__rec *rec) {
     driver_view *d = user;
     suggest_ctx *c = d->c;
+    if (d->found || (d->left && dc__registry_emptied(rec)))
+        return 0; /* kept twice: the first copy found; or left behind by a move */
     d->found = true;
-    dc__org_rec_str(rec, "hukou_region", c->hukou, sizeof c->hukou);
-    dc__org_rec_str(rec, "activity_area", c->activity, sizeof c->activity);
-    const dc__value *v = dc__rec_value(rec, "status");
-    if (v && v->kind == DC_STR && dc__buf_put(&d->status, v->str, v->len))
+    char status[32];
+    int rc0;
+    if ((rc0 = shown_str(rec, "hukou_region", c->hukou, sizeof c->hukou)) ||
+        (rc0 = shown_str(rec, "activity_area", c->activity, sizeof c->activity)) ||
+        (rc0 = shown_str(rec, "status", status, sizeof status)))
+        return rc0;
+    if (status[0] && dc__buf_puts(&d->status, status))
         return DC_ENOMEM;
-    v = dc__rec_value(rec, "branch");
+    const dc__value *v = dc__rec_value(rec, "branch");
     if (v && v->kind == DC_STR) {
         d->has_branch = true;
         if (dc__buf_put(&d->branch, v->str, v->len))
@@ -355,9 +449,18 @@ int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry, const ch
     suggest_ctx c;
     memset(&c, 0, sizeof c);
     c.r = r;
-    driver_view d = {&c, DC_BUF_INIT, DC_BUF_INIT, false, false};
+    driver_view d = {&c, DC_BUF_INIT, DC_BUF_INIT, false, false, false};
     dc_buf b = DC_BUF_INIT;
-    rc = dc__records_each(r, registry, "driver", driver, read_driver, &d);
+    char(*scope)[33] = NULL;
+    size_t nscope = 0;
+    rc = dc__registry_scope(r, registry, &scope, &nscope);
+    for (size_t i = 0; i < nscope && !rc && !d.found; i++) {
+        /* Not a copy a move left behind: where he is kept. */
+        int left = dc__registry_left_behind(r, scope[i], driver);
+        d.left = left > 0;
+        rc = left < 0 ? left : dc__records_each(r, scope[i], "driver", driver, read_driver, &d);
+    }
+    dc__free(scope);
     if (!rc && !d.found)
         rc = dc__model_fail(r, DC_ENOTFOUND,
                             "branch suggest: no driver %s in the registry "
@@ -421,11 +524,23 @@ typedef struct cover_ctx {
     dc_replica *r;
     entry *v;
     size_t n, cap;
-    dc__strs held; /* branches whose roster this replica holds */
+    dc__strs held;   /* branches whose roster this replica holds */
+    dc__strs moved;  /* drivers the registry space walked forwards (sorted) */
+    dc__strs behind; /* copies left behind by a move that still hold reports */
+    dc__regextra extras;
 } cover_ctx;
 
-static int is_party_member(const dc__rec *rec) {
-    return dc__org_rec_is(rec, "status", "probationary") || dc__org_rec_is(rec, "status", "member");
+/* A party member by the status shown (the fold of his reports, with any
+ * left behind by a move). */
+static int is_party_member(const dc__rec *rec, const dc__regextra *extras) {
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(extras, rec->id, &nx);
+    dc_buf b = DC_BUF_INIT;
+    int has = dc__registry_shown(rec, "status", &b, x, nx);
+    int pm = has > 0 && (strcmp((const char *)b.ptr, "probationary") == 0 ||
+                         strcmp((const char *)b.ptr, "member") == 0);
+    dc_buf_dispose(&b);
+    return has < 0 ? -1 : pm;
 }
 
 static int push_entry(cover_ctx *c, const char *driver, size_t dn, const char *branch, size_t bn,
@@ -452,11 +567,26 @@ static int push_entry(cover_ctx *c, const char *driver, size_t dn, const char *b
     return 0;
 }
 
+static int cover_moved(void *user, const dc__rec *rec) {
+    return dc__strs_push(&((cover_ctx *)user)->moved, rec->id, strlen(rec->id));
+}
+
 static int cover_driver(void *user, const dc__rec *rec) {
     cover_ctx *c = user;
+    if (dc__strs_has(&c->moved, rec->id) && dc__registry_emptied(rec)) {
+        /* Left behind by a move: not where he is kept; a report written
+         * there concurrently with the move is news for his record. */
+        for (size_t i = 0; i < rec->nf; i++)
+            if (rec->f[i].member && strcmp(rec->f[i].name, "reports") == 0)
+                return dc__strs_push(&c->behind, rec->id, strlen(rec->id));
+        return 0;
+    }
     const dc__value *b = dc__rec_value(rec, "branch");
     bool has = b && b->kind == DC_STR && b->len > 0;
-    bool pm = is_party_member(rec);
+    int ispm = is_party_member(rec, &c->extras);
+    if (ispm < 0)
+        return DC_ENOMEM;
+    bool pm = ispm;
     if (!pm && !has)
         return 0;
     return push_entry(c, rec->id, strlen(rec->id), has ? b->str : NULL, has ? b->len : 0,
@@ -520,7 +650,7 @@ static int json_driver_list(dc_buf *b, const dc__strs *s) {
 
 static int coverage_json(dc_buf *b, cover_ctx *c) {
     size_t pm = 0, assigned = 0, nmis = 0;
-    dc__strs unassigned = {0}, doubly = {0}, unknown = {0};
+    dc__strs unassigned = {0}, doubly = {0}, unknown = {0}, twice = {0};
     dc_buf mis = DC_BUF_INIT;
     bcount *bc = dc__calloc(c->n ? c->n : 1, sizeof *bc);
     size_t nbc = 0;
@@ -530,7 +660,14 @@ static int coverage_json(dc_buf *b, cover_ctx *c) {
         while (j < c->n && strcmp(c->v[j].driver, c->v[i].driver) == 0)
             j++;
         const entry *reg = c->v[i].src == SRC_REGISTRY ? &c->v[i] : NULL;
-        size_t r0 = reg ? i + 1 : i, nr = j - r0; /* roster entries c->v[r0..j) */
+        /* Registry entries sort first; more than one is a driver kept in two
+         * registry spaces (docs/domain.md, "Registry spaces"). */
+        size_t r0 = i;
+        while (r0 < j && c->v[r0].src == SRC_REGISTRY)
+            r0++;
+        size_t nr = j - r0; /* roster entries c->v[r0..j) */
+        if (r0 - i > 1 && (rc = dc__strs_push(&twice, c->v[i].driver, strlen(c->v[i].driver))))
+            break;
         for (size_t k = i; k < j; k++)
             if (c->v[k].branch)
                 bc[nbc++] = (bcount){c->v[k].branch, c->v[k].src};
@@ -578,11 +715,12 @@ static int coverage_json(dc_buf *b, cover_ctx *c) {
         i = j;
     }
     if (!rc)
-        rc = dc__buf_printf(b,
-                            "{\"party_member_drivers\":%zu,\"assigned\":%zu,"
-                            "\"unassigned_count\":%zu,\"covered\":%s,\"unassigned\":",
-                            pm, assigned, unassigned.n,
-                            unassigned.n == 0 && nmis == 0 && doubly.n == 0 ? "true" : "false");
+        rc = dc__buf_printf(
+            b,
+            "{\"party_member_drivers\":%zu,\"assigned\":%zu,"
+            "\"unassigned_count\":%zu,\"covered\":%s,\"unassigned\":",
+            pm, assigned, unassigned.n,
+            unassigned.n == 0 && nmis == 0 && doubly.n == 0 && twice.n == 0 ? "true" : "false");
     if (!rc)
         rc = json_driver_list(b, &unassigned);
     if (!rc && !(rc = dc__buf_puts(b, ",\"multiple_rosters\":")))
@@ -593,6 +731,11 @@ static int coverage_json(dc_buf *b, cover_ctx *c) {
         rc = json_driver_list(b, &unknown);
     if (!rc && !(rc = dc__buf_puts(b, ",\"rosters_held\":")))
         rc = json_driver_list(b, &c->held);
+    if (!rc && !(rc = dc__buf_puts(b, ",\"kept_twice\":")))
+        rc = json_driver_list(b, &twice);
+    dc__strs_sort(&c->behind);
+    if (!rc && !(rc = dc__buf_puts(b, ",\"left_behind\":")))
+        rc = json_driver_list(b, &c->behind);
     if (!rc) {
         qsort(bc, nbc, sizeof *bc, bcount_cmp);
         rc = dc__buf_puts(b, ",\"branches\":{");
@@ -616,6 +759,7 @@ static int coverage_json(dc_buf *b, cover_ctx *c) {
     dc__strs_free(&unassigned);
     dc__strs_free(&doubly);
     dc__strs_free(&unknown);
+    dc__strs_free(&twice);
     dc_buf_dispose(&mis);
     return rc;
 }
@@ -629,7 +773,19 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
     memset(&c, 0, sizeof c);
     c.r = r;
     dc_buf b = DC_BUF_INIT;
-    int rc = dc__records_each(r, registry, "driver", NULL, cover_driver, &c);
+    char(*scope)[33] = NULL;
+    size_t nscope = 0;
+    int rc = dc__registry_scope(r, registry, &scope, &nscope);
+    if (!rc)
+        rc = dc__registry_extras_load(r, scope, nscope, &c.extras);
+    for (size_t i = 0; i < nscope && !rc; i++) {
+        dc__strs_free(&c.moved);
+        if (!(rc = dc__records_each(r, scope[i], "moved", NULL, cover_moved, &c))) {
+            dc__strs_sort(&c.moved);
+            rc = dc__records_each(r, scope[i], "driver", NULL, cover_driver, &c);
+        }
+    }
+    dc__free(scope);
     if (!rc)
         rc = dc__spaces_each(r, cover_space, &c);
     if (!rc) {
@@ -647,6 +803,9 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
     }
     dc__free(c.v);
     dc__strs_free(&c.held);
+    dc__strs_free(&c.moved);
+    dc__strs_free(&c.behind);
+    dc__registry_extras_free(&c.extras);
     dc_buf_dispose(&b);
     return rc;
 }

@@ -343,6 +343,48 @@ int64_t dc_calendar_end_of_workdays(const dc_calendar *c, int64_t from_ms, int n
     return (day + 1) * DAY_MS - CST_MS;
 }
 
+int dc_calendar_years(const dc_calendar *c, int *first, int *last) {
+    if (!c)
+        return dc__last_set(DC_EMISUSE, "dc_calendar_years: the calendar is NULL");
+    if (c->n == 0)
+        return DC_ENOTFOUND;
+    if (first)
+        *first = year_of(c->days[0].day);
+    if (last)
+        *last = year_of(c->days[c->n - 1].day);
+    return 0;
+}
+
+int dc_calendar_due(int64_t *due, int *estimated, const dc_calendar *c, int64_t from_ms, int n) {
+    if (!due)
+        return dc__last_set(DC_EMISUSE, "dc_calendar_due: due is NULL");
+    if (n < 1 || n > MAX_WORKDAYS)
+        return dc__last_set(DC_EINVAL, "calendar: %d working days is not from 1 to %d", n,
+                            MAX_WORKDAYS);
+    int64_t day = floor_div(from_ms + CST_MS, DAY_MS);
+    int lo = 0, hi = -1;
+    if (c && c->n) {
+        lo = year_of(c->days[0].day);
+        hi = year_of(c->days[c->n - 1].day);
+    }
+    bool out = false;
+    for (int k = 0; k < n;) {
+        day++;
+        if (c && !out) {
+            /* A day of a year the calendar does not cover: its holidays are
+             * not known, so the count is only an estimate from here on. */
+            int y = year_of((int32_t)day);
+            out = y < lo || y > hi;
+        }
+        if (workday(c, day))
+            k++;
+    }
+    *due = (day + 1) * DAY_MS - CST_MS;
+    if (estimated)
+        *estimated = out ? 1 : 0;
+    return 0;
+}
+
 int dc_time_cst(dc_buf *out, int64_t ms) {
     if (!out)
         return dc__last_set(DC_EMISUSE, "dc_time_cst: out is NULL");

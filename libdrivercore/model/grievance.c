@@ -20,14 +20,17 @@
 
 #include "crypto/crypto.h"
 #include "drivercore/registry.h"
+#include "model/grievance_int.h"
+#include "model/org_int.h"
+#include "model/registry_int.h"
 #include "replica/records.h"
 
 #define HOUR_MS ((int64_t)3600000)
 #define FIELD_MAX 200 /* bytes of an id, channel, category, region or org id */
 
 enum { ST_RECEIVED, ST_TRANSFERRED, ST_IN_PROGRESS, ST_RESOLVED, ST_REVISITED, ST_CLOSED };
-static const char *const status_names[] = {"received", "transferred", "in_progress",
-                                           "resolved", "revisited",   "closed"};
+static const char *const status_names[] = {"received",  "transferred", "in_progress", "resolved",
+                                           "revisited", "closed",      NULL};
 
 /* The four deadlines of the 12328 rule, in the order they are printed. */
 enum { D_TRANSFER, D_FEEDBACK, D_REPLY, D_REVISIT, D_COUNT };
@@ -36,6 +39,8 @@ static const char *const due_names[] = {"transfer", "feedback", "reply", "revisi
 static const char *const channels[] = {"12328", "12345", "group", "station", "app", NULL};
 static const char *const actions[] = {"transfer", "feedback", "reply", "resolve",
                                       "revisit",  "reopen",   "close", NULL};
+
+const char *const dc__case_deadline_names[DC__DL_N] = {"transfer", "feedback", "reply", "revisit"};
 
 typedef struct step {
     char *action, *to, *note, *author; /* owned; NULL for JSON null */
@@ -48,8 +53,10 @@ typedef struct cstate {
     dc_replica *r;
     bool found;
     char space[33];
-    char *id, *driver, *channel, *category, *text, *region; /* owned or NULL */
+    char *id, *driver, *channel, *category, *text, *region, *routed; /* owned or NULL */
     int emergency;
+    bool has_amount;
+    int64_t amount; /* yuan */
     step *steps;
     size_t nsteps, capsteps;
     int bad; /* an error while reading (ENOMEM, a corrupt event) */
@@ -71,6 +78,7 @@ static void cstate_dispose(cstate *c) {
     dc__free(c->category);
     dc__free(c->text);
     dc__free(c->region);
+    dc__free(c->routed);
     for (size_t i = 0; i < c->nsteps; i++) {
         dc__free(c->steps[i].action);
         dc__free(c->steps[i].to);
@@ -139,8 +147,12 @@ static int case_record(void *user, const dc__rec *rec) {
     c->category = dup_str(dc__rec_value(rec, "category"), &oom);
     c->text = dup_str(dc__rec_value(rec, "text"), &oom);
     c->region = dup_str(dc__rec_value(rec, "region"), &oom);
+    c->routed = dup_str(dc__rec_value(rec, "routed"), &oom);
     const dc__value *em = dc__rec_value(rec, "emergency");
     c->emergency = em && em->kind == DC_BOOL && em->num;
+    const dc__value *am = dc__rec_value(rec, "amount");
+    c->has_amount = am && am->kind == DC_INT;
+    c->amount = c->has_amount ? am->num : 0;
     if (oom)
         return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
     c->steps = rec->ne ? dc__calloc(rec->ne, sizeof *c->steps) : NULL;
@@ -294,6 +306,11 @@ static int fold(cstate *c) {
                    (c->status == ST_RESOLVED || c->status == ST_REVISITED)) {
             c->status = ST_CLOSED;
             s->applied = true;
+        } else if (strcmp(a, "handover") == 0 && open && s->to) {
+            /* A move of the driver: the case is now at the inflow county's
+             * organisation; nobody handled it, so no deadline is met. */
+            c->at = s->to;
+            s->applied = true;
         }
         /* Anything else (a step that crossed a state change, an unknown
          * action from a later version) stays in the history unapplied. */
@@ -319,16 +336,38 @@ static int put_level(dc_buf *b, const char *at) {
     return dc__buf_puts(b, "\"org\"");
 }
 
-static void dues(const cstate *c, const dc_calendar *cal, int64_t due[D_COUNT]) {
-    for (int k = 0; k < D_COUNT; k++)
+/* The end of the nth working day after `from`, and whether it had to be
+ * counted past the years the calendar covers. */
+static int64_t workdays(const dc_calendar *cal, int64_t from, int n, bool *est) {
+    int64_t due = -1;
+    int e = 0;
+    if (dc_calendar_due(&due, &e, cal, from, n) != 0)
+        return -1;
+    *est = e != 0;
+    return due;
+}
+
+/* The four deadlines (docs/domain.md, "Time and the calendar").  An
+ * emergency is received, transferred and handled at once: every deadline
+ * is the instant the clock starts (the receipt; the resolution for the
+ * return visit). */
+static void dues(const cstate *c, const dc_calendar *cal, int64_t due[D_COUNT], bool est[D_COUNT]) {
+    for (int k = 0; k < D_COUNT; k++) {
         due[k] = -1;
+        est[k] = false;
+    }
     if (c->received < 0)
         return;
-    due[D_TRANSFER] = c->emergency ? c->received : c->received + 2 * HOUR_MS;
-    due[D_FEEDBACK] = dc_calendar_end_of_workdays(cal, c->received, 2);
-    due[D_REPLY] = dc_calendar_end_of_workdays(cal, c->received, 5);
+    if (c->emergency) {
+        due[D_TRANSFER] = due[D_FEEDBACK] = due[D_REPLY] = c->received;
+        due[D_REVISIT] = c->resolved;
+        return;
+    }
+    due[D_TRANSFER] = c->received + 2 * HOUR_MS;
+    due[D_FEEDBACK] = workdays(cal, c->received, 2, &est[D_FEEDBACK]);
+    due[D_REPLY] = workdays(cal, c->received, 5, &est[D_REPLY]);
     if (c->resolved >= 0)
-        due[D_REVISIT] = dc_calendar_end_of_workdays(cal, c->resolved, 2);
+        due[D_REVISIT] = workdays(cal, c->resolved, 2, &est[D_REVISIT]);
 }
 
 /* ---- output ---- */
@@ -354,32 +393,15 @@ static int put_tri(dc_buf *b, int v) {
     return dc__buf_puts(b, v < 0 ? "null" : v ? "true" : "false");
 }
 
-typedef struct known_ctx {
-    bool known;
-} known_ctx;
-
-static int driver_seen(void *user, const dc__rec *rec) {
-    (void)rec;
-    ((known_ctx *)user)->known = true;
-    return 0;
-}
-
 /* Whether a `driver` record with this id exists in a space held: the link
  * from a hotline case to the registry appears as soon as the record does.
- * The space where a driver was last found (the registry, in practice) is
- * asked first.  `only` (may be NULL) is the one space that can hold him:
- * an id derived from an identity number with a registry's lookup key
- * exists in that registry or nowhere. */
+ * One query over every space held, since a driver may be kept in any part
+ * of the registry (docs/domain.md, "Registry spaces"). */
 static int driver_known(dc_replica *r, const char *driver, const char *only, bool *known) {
-    known_ctx k = {false};
+    (void)only;
     *known = false;
     if (!driver)
         return 0;
-    if (only) {
-        int rc = dc__records_each(r, only, "driver", driver, driver_seen, &k);
-        *known = k.known;
-        return rc;
-    }
     char where[33];
     int rc = dc__record_locate(r, "driver", driver, where);
     if (rc == DC_ENOTFOUND)
@@ -388,10 +410,48 @@ static int driver_known(dc_replica *r, const char *driver, const char *only, boo
     return rc;
 }
 
+/* ,"warnings":[...]: a line per deadline counted past the calendar's years,
+ * so an estimate is never shown as if it were known. */
+static int put_warnings(dc_buf *b, const dc_calendar *cal, const int64_t due[D_COUNT],
+                        const bool est[D_COUNT]) {
+    int first = 0, last = 0, rc = dc__buf_puts(b, ",\"warnings\":[");
+    bool any = false;
+    if (cal)
+        dc_calendar_years(cal, &first, &last);
+    for (int k = 0; k < D_COUNT && !rc; k++) {
+        if (!est[k] || due[k] < 0)
+            continue;
+        /* The instant printed in "due", and the year of the day it ends
+         * (the instant is 00:00 of the day after). */
+        char when[40], day[16], msg[400];
+        dc_buf t = DC_BUF_INIT;
+        if (dc_time_cst(&t, due[k]) != 0) {
+            dc_buf_dispose(&t);
+            return DC_ENOMEM;
+        }
+        snprintf(when, sizeof when, "%s", (const char *)t.ptr);
+        if (dc_time_cst(&t, due[k] - 1) != 0) {
+            dc_buf_dispose(&t);
+            return DC_ENOMEM;
+        }
+        snprintf(day, sizeof day, "%.10s", (const char *)t.ptr);
+        dc_buf_dispose(&t);
+        snprintf(msg, sizeof msg,
+                 "the %s deadline (%s) is counted past the years the holiday calendar covers "
+                 "(%d-%d) as plain weekdays: it is an estimate until the %.4s schedule is "
+                 "published (drivercore calendar publish)",
+                 due_names[k], when, first, last, day);
+        rc = (any && dc__buf_putc(b, ',')) || dc__json_str(b, msg, strlen(msg));
+        any = true;
+    }
+    return rc || dc__buf_putc(b, ']');
+}
+
 static int render(dc_buf *out, const cstate *c, const dc_calendar *cal, bool known) {
     dc_buf b = DC_BUF_INIT;
     int64_t due[D_COUNT];
-    dues(c, cal, due);
+    bool est[D_COUNT];
+    dues(c, cal, due, est);
     int rc =
         dc__buf_puts(&b, "{\"case\":") || put_str(&b, c->id) ||
         dc__buf_printf(&b, ",\"space\":\"%s\",\"driver\":", c->space) || put_str(&b, c->driver) ||
@@ -422,7 +482,11 @@ static int render(dc_buf *out, const cstate *c, const dc_calendar *cal, bool kno
              put_str(&b, s->author) || dc__buf_puts(&b, ",\"time\":") || put_time(&b, s->t) ||
              dc__buf_printf(&b, ",\"applied\":%s}", s->applied ? "true" : "false");
     }
-    rc = rc || dc__buf_puts(&b, "]}");
+    rc = rc || dc__buf_puts(&b, "],\"amount\":") ||
+         (c->has_amount ? dc__buf_printf(&b, "%lld", (long long)c->amount)
+                        : dc__buf_puts(&b, "null")) ||
+         dc__buf_puts(&b, ",\"routed\":") || put_str(&b, c->routed) ||
+         put_warnings(&b, cal, due, est) || dc__buf_putc(&b, '}');
     if (rc) {
         dc_buf_dispose(&b);
         return DC_ENOMEM;
@@ -469,8 +533,9 @@ int dc_case_summary(dc_buf *out, dc_replica *r, const char *space, const char *c
         rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
     if (!rc) {
         int64_t due[D_COUNT];
+        bool est[D_COUNT];
         dc_buf b = DC_BUF_INIT;
-        dues(&c, cal, due);
+        dues(&c, cal, due, est);
         int e =
             dc__buf_puts(&b, "{\"case\":") || put_str(&b, c.id) ||
             dc__buf_printf(&b, ",\"space\":\"%s\",\"driver\":", c.space) || put_str(&b, c.driver) ||
@@ -491,7 +556,15 @@ int dc_case_summary(dc_buf *out, dc_replica *r, const char *space, const char *c
             e = dc__buf_printf(&b, ",\"due_%s_ms\":", due_names[k]) || put_ms(&b, due[k]);
         for (int k = 0; k < D_COUNT && !e; k++)
             e = dc__buf_printf(&b, ",\"done_%s_ms\":", due_names[k]) || put_ms(&b, c.done[k]);
-        e = e || dc__buf_putc(&b, '}');
+        e = e || dc__buf_puts(&b, ",\"amount\":") ||
+            (c.has_amount ? dc__buf_printf(&b, "%lld", (long long)c.amount)
+                          : dc__buf_puts(&b, "null")) ||
+            dc__buf_puts(&b, ",\"routed\":") || put_str(&b, c.routed) ||
+            dc__buf_puts(&b, ",\"estimated\":\"");
+        for (int k = 0, n = 0; k < D_COUNT && !e; k++)
+            if (est[k] && due[k] >= 0)
+                e = dc__buf_printf(&b, "%s%s", n++ ? " " : "", due_names[k]);
+        e = e || dc__buf_puts(&b, "\"}");
         if (e) {
             dc_buf_dispose(&b);
             rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
@@ -530,7 +603,7 @@ static int caller_hash(dc_replica *r, const char *registry, const char *number, 
         rc = dc__model_fail(r, DC_EINVAL, "case: the caller's identity number is empty");
         goto out;
     }
-    if ((rc = dc__space_subkey(r, registry, "drivercore lookup v1", key)) != 0)
+    if ((rc = dc__registry_subkey(r, registry, "drivercore lookup v1", key)) != 0)
         goto out;
     crypto_generichash(h, sizeof h, (const uint8_t *)norm, m, key, 32);
     dc__hex(hex, h, sizeof h);
@@ -545,15 +618,147 @@ out:
     return rc;
 }
 
+/* ---- grading and routing by level (分级分办) ----
+ * The table of docs/domain.md, "Grading and routing by level": the first
+ * line that matches gives the level. */
+
+static const char *const ROUTE_MONEY[] = {"freight_arrears", "contract", NULL};
+static const char *const ROUTE_JOINT[] = {"enforcement", "road_passage", NULL};
+static const char *const ROUTE_COMMITTEE[] = {"insurance", "help", NULL};
+static const char *const ROUTE_BRANCH[] = {"consultation", "suggestion", "services", NULL};
+
+#define ROUTE_COMMITTEE_ABOVE 10000 /* yuan */
+#define ROUTE_JOINT_ABOVE 50000     /* yuan */
+
+static const char *route_level(const char *category, int64_t amount, int emergency,
+                               const char **rule) {
+    if (emergency) {
+        *rule = "an emergency: several departments act at once";
+        return "joint_meeting";
+    }
+    if (in_list(category, ROUTE_JOINT)) {
+        *rule = "enforcement and road passage: police, transport and urban management together";
+        return "joint_meeting";
+    }
+    if (in_list(category, ROUTE_MONEY) && amount > ROUTE_JOINT_ABOVE) {
+        *rule = "money owed above 50,000 yuan: market regulation, courts and unions";
+        return "joint_meeting";
+    }
+    if (in_list(category, ROUTE_MONEY) && amount > ROUTE_COMMITTEE_ABOVE) {
+        *rule = "money owed above 10,000 yuan: the industry committee's departments";
+        return "committee";
+    }
+    if (in_list(category, ROUTE_COMMITTEE)) {
+        *rule = "insurance and requests for help: the industry committee";
+        return "committee";
+    }
+    if (in_list(category, ROUTE_MONEY)) {
+        *rule = "money owed up to 10,000 yuan: the branch settles it with the firm";
+        return "branch";
+    }
+    if (in_list(category, ROUTE_BRANCH)) {
+        *rule = "consultations, suggestions and services: answered in the branch";
+        return "branch";
+    }
+    *rule = "any other matter: the industry committee";
+    return "committee";
+}
+
+typedef struct branch_of_ctx {
+    char branch[DC__CASE_TEXT];
+} branch_of_ctx;
+
+static int read_branch(void *user, const dc__rec *rec) {
+    dc__org_rec_str(rec, "branch", ((branch_of_ctx *)user)->branch, DC__CASE_TEXT);
+    return 0;
+}
+
+/* `committee-<code>` or `joint_meeting-<code>` of the county, or of its
+ * city when the directory held has only the city's (three small zones
+ * share their host's committee). */
+static int org_of(dc_replica *r, const char *kind, const char *county, char to[DC__CASE_TEXT]) {
+    char id[DC__CASE_TEXT], where[33];
+    snprintf(to, DC__CASE_TEXT, "%s-%s", kind, county);
+    if (dc__record_locate(r, "org", to, where) == 0)
+        return 0;
+    snprintf(id, sizeof id, "%s-%.4s00", kind, county);
+    if (dc__record_locate(r, "org", id, where) == 0)
+        snprintf(to, DC__CASE_TEXT, "%s", id);
+    return 0;
+}
+
+static int route_of(dc_replica *r, const char *category, int64_t amount, int emergency,
+                    const char *region, const char *driver, char level[32], char to[DC__CASE_TEXT],
+                    const char **rule) {
+    const char *lv = route_level(category, amount, emergency, rule);
+    char county[7];
+    to[0] = 0;
+    if (strcmp(lv, "branch") == 0 && driver) {
+        /* His branch, read from the registry part keeping him. */
+        char where[33];
+        branch_of_ctx b = {""};
+        if (dc__record_locate(r, "driver", driver, where) == 0) {
+            int rc = dc__records_each(r, where, "driver", driver, read_branch, &b);
+            if (rc)
+                return rc;
+        }
+        if (b.branch[0]) {
+            snprintf(to, DC__CASE_TEXT, "%s", b.branch);
+            snprintf(level, 32, "%s", lv);
+            return 0;
+        }
+    }
+    if (strcmp(lv, "branch") == 0)
+        lv = "committee"; /* no branch known: the county's committee takes it */
+    snprintf(level, 32, "%s", lv);
+    if (region && dc__county_of(region, strlen(region), county))
+        return org_of(r, lv, county, to);
+    return 0;
+}
+
+int dc_case_route(dc_buf *out, dc_replica *r, const dc_case_options *o) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_route: the replica handle is NULL");
+    if (!out || !o)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_route: out and options must not be NULL");
+    if (o->version != 1 && o->version != DC_CASE_OPTIONS_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "dc_case_route: options version %u is not 1 or %d",
+                              o->version, DC_CASE_OPTIONS_VERSION);
+    if (check_id(r, "category", o->category) || (o->region && check_id(r, "region", o->region)) ||
+        (o->driver && check_id(r, "driver id", o->driver)))
+        return DC_EINVAL;
+    int64_t amount = o->version >= 2 ? o->amount : 0;
+    if (amount < 0)
+        return dc__model_fail(r, DC_EINVAL, "case: the amount must be whole yuan, 0 or more");
+    char level[32], to[DC__CASE_TEXT];
+    const char *rule;
+    int rc = route_of(r, o->category, amount, o->emergency, o->region, o->driver, level, to, &rule);
+    if (rc)
+        return rc;
+    dc_buf b = DC_BUF_INIT;
+    if (dc__buf_printf(&b, "{\"level\":\"%s\",\"to\":", level) || put_str(&b, to[0] ? to : NULL) ||
+        dc__buf_puts(&b, ",\"rule\":") || put_str(&b, rule) || dc__buf_putc(&b, '}')) {
+        dc_buf_dispose(&b);
+        return dc__model_fail(r, DC_ENOMEM, "case route: out of memory");
+    }
+    dc__buf_move(out, &b);
+    return 0;
+}
+
 int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
                  const dc_calendar *cal) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_file: the replica handle is NULL");
     if (!space || !o)
         return dc__model_fail(r, DC_EMISUSE, "dc_case_file: space and options must not be NULL");
-    if (o->version != DC_CASE_OPTIONS_VERSION)
-        return dc__model_fail(r, DC_EINVAL, "dc_case_file: options version %u is not %d",
+    if (o->version != 1 && o->version != DC_CASE_OPTIONS_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "dc_case_file: options version %u is not 1 or %d",
                               o->version, DC_CASE_OPTIONS_VERSION);
+    /* Version 1 ends at `region`: the later fields are not there to read. */
+    int64_t amount = o->version >= 2 ? o->amount : 0;
+    int route = o->version >= 2 ? o->route : 0;
+    if (amount < 0)
+        return dc__model_fail(r, DC_EINVAL, "case: the amount must be whole yuan, 0 or more");
     if (!in_list(o->channel, channels))
         return dc__model_fail(r, DC_EINVAL,
                               "case: channel '%.40s' is not one of 12328, "
@@ -591,6 +796,21 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
                                   "caller's lookup hash disagree");
     }
     const char *drv = o->driver ? o->driver : (driver[0] ? driver : NULL);
+    char level[32] = "", to[DC__CASE_TEXT] = "";
+    const char *rule = NULL;
+    if (route) {
+        if (!o->region)
+            return dc__model_fail(r, DC_EINVAL,
+                                  "case: routing by level (分级分办) needs the county the case "
+                                  "belongs to (region)");
+        if ((rc = route_of(r, o->category, amount, o->emergency, o->region, drv, level, to,
+                           &rule)) != 0)
+            return rc;
+        if (!to[0])
+            return dc__model_fail(r, DC_EINVAL,
+                                  "case: region '%.20s' names no county to route the case in",
+                                  o->region);
+    }
 
     uint8_t nonce[6];
     char id[16] = "gr-";
@@ -614,11 +834,25 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
         rc = dc_txn_set(t, "case", id, "emergency", DC_BOOL, o->emergency != 0, NULL);
     if (!rc)
         rc = dc_txn_set(t, "case", id, "region", o->region ? DC_STR : DC_NULL, 0, o->region);
+    if (!rc && amount > 0)
+        rc = dc_txn_set(t, "case", id, "amount", DC_INT, amount, NULL);
     /* The filing step: its "@time" is the receipt, on the replica's clock. */
     if (!rc)
         rc = dc_txn_event(t, "case", id);
     if (!rc)
         rc = dc_txn_event_field(t, "action", DC_STR, 0, "file");
+    /* Routed: the transfer to its level in the same transaction, so at the
+     * same instant as the receipt ("at once"). */
+    if (!rc && route) {
+        char note[300];
+        snprintf(note, sizeof note, "分级分办: %s", rule);
+        if (!(rc = dc_txn_set(t, "case", id, "routed", DC_STR, 0, level)) &&
+            !(rc = dc_txn_event(t, "case", id)) &&
+            !(rc = dc_txn_event_field(t, "action", DC_STR, 0, "transfer")) &&
+            !(rc = dc_txn_event_field(t, "to", DC_STR, 0, to)) &&
+            !(rc = dc_txn_event_field(t, "note", DC_STR, 0, note)))
+            rc = dc_txn_event_field(t, "satisfied", DC_NULL, 0, NULL);
+    }
     if (rc) {
         dc_txn_rollback(t);
         return rc;
@@ -663,6 +897,12 @@ static int check_step(dc_replica *r, const cstate *c, const char *action) {
 
 int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *action,
                  const char *to, const char *note, int satisfied, const dc_calendar *cal) {
+    return dc_case_step_in(out, r, NULL, case_id, action, to, note, satisfied, cal);
+}
+
+int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                    const char *action, const char *to, const char *note, int satisfied,
+                    const dc_calendar *cal) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_step: the replica handle is NULL");
     if (!in_list(action, actions))
@@ -691,7 +931,7 @@ int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *ac
         return dc__model_fail(r, DC_EINVAL, "case: the note is not valid UTF-8");
 
     cstate c;
-    int rc = load_case(&c, r, NULL, case_id);
+    int rc = load_case(&c, r, space, case_id);
     if (!rc && fold(&c))
         rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
     if (!rc)
@@ -715,6 +955,37 @@ int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *ac
         else
             rc = dc_txn_commit(t, NULL);
     }
+    char held[33];
+    snprintf(held, sizeof held, "%s", c.space);
+    cstate_dispose(&c);
+    if (rc || !out)
+        return rc;
+    rc = load_case(&c, r, held, case_id);
+    if (!rc)
+        rc = show_loaded(out, r, &c, cal, NULL);
+    cstate_dispose(&c);
+    return rc;
+}
+
+int dc_case_amount(dc_buf *out, dc_replica *r, const char *case_id, int64_t yuan,
+                   const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_amount: the replica handle is NULL");
+    if (yuan < 0)
+        return dc__model_fail(r, DC_EINVAL, "case: the amount must be whole yuan, 0 or more");
+    cstate c;
+    int rc = load_case(&c, r, NULL, case_id);
+    dc_txn *t = NULL;
+    if (!rc)
+        rc = dc_txn_begin(&t, r, c.space);
+    if (!rc) {
+        rc = yuan ? dc_txn_set(t, "case", c.id, "amount", DC_INT, yuan, NULL)
+                  : dc_txn_set(t, "case", c.id, "amount", DC_NULL, 0, NULL);
+        if (rc)
+            dc_txn_rollback(t);
+        else
+            rc = dc_txn_commit(t, NULL);
+    }
     char space[33];
     snprintf(space, sizeof space, "%s", c.space);
     cstate_dispose(&c);
@@ -724,5 +995,357 @@ int dc_case_step(dc_buf *out, dc_replica *r, const char *case_id, const char *ac
     if (!rc)
         rc = show_loaded(out, r, &c, cal, NULL);
     cstate_dispose(&c);
+    return rc;
+}
+
+/* ---- the fold for the rest of the model (grievance_int.h) ---- */
+
+bool dc__case_open(int status) {
+    return is_open(status);
+}
+
+const char *dc__case_status_name(int status) {
+    return status >= 0 && status <= ST_CLOSED ? status_names[status] : "received";
+}
+
+void dc__case_facts_dispose(dc__case_facts *f) {
+    dc_buf_dispose(&f->transfers);
+}
+
+static void copy_text(char out[DC__CASE_TEXT], const char *s) {
+    snprintf(out, DC__CASE_TEXT, "%s", s ? s : "");
+}
+
+/* The level name of an org id, as `case show` prints it ("" for none). */
+static void level_name(char out[32], const char *at) {
+    dc_buf b = DC_BUF_INIT;
+    out[0] = 0;
+    if (at && put_level(&b, at) == 0 && b.size >= 2 && b.ptr[0] == '"')
+        snprintf(out, 32, "%.*s", (int)(b.size - 2), (const char *)b.ptr + 1);
+    dc_buf_dispose(&b);
+}
+
+int dc__case_facts_of(dc__case_facts *f, dc_replica *r, const dc__rec *rec,
+                      const dc_calendar *cal) {
+    cstate c;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    dc_buf keep = f->transfers;
+    memset(f, 0, sizeof *f);
+    f->transfers = keep;
+    dc__buf_clear(&f->transfers);
+    int rc = case_record(&c, rec);
+    if (!rc && fold(&c))
+        rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+    if (!rc) {
+        bool est[D_COUNT];
+        copy_text(f->id, c.id);
+        copy_text(f->driver, c.driver);
+        copy_text(f->channel, c.channel);
+        copy_text(f->category, c.category);
+        copy_text(f->region, c.region);
+        copy_text(f->at, c.at);
+        snprintf(f->routed, sizeof f->routed, "%s", c.routed ? c.routed : "");
+        level_name(f->level, c.at);
+        f->emergency = c.emergency != 0;
+        f->has_amount = c.has_amount;
+        f->amount = c.amount;
+        f->status = c.status;
+        f->received = c.received;
+        f->resolved = c.resolved;
+        dues(&c, cal, f->due, est);
+        for (int k = 0; k < D_COUNT; k++) {
+            f->done[k] = c.done[k];
+            f->estimated[k] = est[k];
+        }
+        f->revisits = c.revisits;
+        f->satisfied_revisits = c.satisfied_revisits;
+        f->reopened = c.reopened;
+        if (c.transfers.size && dc__buf_put(&f->transfers, c.transfers.ptr, c.transfers.size))
+            rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+    }
+    cstate_dispose(&c);
+    return rc;
+}
+
+/* ---- the desks' daily view ---- */
+
+typedef struct listed_case {
+    dc__case_facts f;
+    char space[33];
+    int next;         /* the earliest pending deadline, or -1 */
+    unsigned overdue; /* bit k: deadline k is pending and past */
+} listed_case;
+
+typedef struct list_ctx {
+    dc_replica *r;
+    const dc_case_list_options *o;
+    const dc_calendar *cal;
+    int64_t now;
+    const char *space;
+    listed_case *v;
+    size_t n, cap;
+} list_ctx;
+
+/* A deadline is pending while it applies and has not been met: the revisit
+ * only while the case stands resolved (or revisited), the others while
+ * nothing has met them. */
+static bool pending(const dc__case_facts *f, int k) {
+    if (f->due[k] < 0 || f->done[k] >= 0)
+        return false;
+    if (k == D_REVISIT)
+        return f->status == ST_RESOLVED;
+    return is_open(f->status);
+}
+
+static bool want_status(const dc_case_list_options *o, int status) {
+    if (!o || o->nstatuses == 0)
+        return true;
+    for (size_t i = 0; i < o->nstatuses; i++)
+        if (strcmp(o->statuses[i], status_names[status]) == 0 ||
+            (strcmp(o->statuses[i], "open") == 0 && is_open(status)))
+            return true;
+    return false;
+}
+
+static bool want_level(const dc_case_list_options *o, const char *level) {
+    if (!o || o->nlevels == 0)
+        return true;
+    for (size_t i = 0; i < o->nlevels; i++)
+        if (strcmp(o->levels[i], level[0] ? level : "none") == 0)
+            return true;
+    return false;
+}
+
+static int list_case(void *user, const dc__rec *rec) {
+    list_ctx *x = user;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 64;
+        listed_case *v = dc__realloc(x->v, nc * sizeof *v);
+        if (!v)
+            return dc__model_fail(x->r, DC_ENOMEM, "case list: out of memory");
+        x->v = v;
+        x->cap = nc;
+    }
+    listed_case *l = &x->v[x->n];
+    memset(l, 0, sizeof *l);
+    int rc = dc__case_facts_of(&l->f, x->r, rec, x->cal);
+    if (rc) {
+        dc__case_facts_dispose(&l->f);
+        return rc;
+    }
+    snprintf(l->space, sizeof l->space, "%s", x->space);
+    l->next = -1;
+    for (int k = 0; k < D_COUNT; k++) {
+        if (!pending(&l->f, k))
+            continue;
+        if (l->next < 0 || l->f.due[k] < l->f.due[l->next])
+            l->next = k;
+        if (l->f.due[k] < x->now)
+            l->overdue |= 1u << k;
+    }
+    const dc_case_list_options *o = x->o;
+    bool keep = want_status(o, l->f.status) && want_level(o, l->f.level) &&
+                (!o || !o->overdue || l->overdue) &&
+                (!o || !o->due_before_ms || (l->next >= 0 && l->f.due[l->next] < o->due_before_ms));
+    if (!keep) {
+        dc__case_facts_dispose(&l->f);
+        return 0;
+    }
+    x->n++;
+    return 0;
+}
+
+static int listed_cmp(const void *a, const void *b) {
+    const listed_case *x = a, *y = b;
+    if ((x->next >= 0) != (y->next >= 0))
+        return x->next >= 0 ? -1 : 1;
+    int64_t tx = x->next >= 0 ? x->f.due[x->next] : x->f.received;
+    int64_t ty = y->next >= 0 ? y->f.due[y->next] : y->f.received;
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    return strcmp(x->f.id, y->f.id);
+}
+
+static int list_spaces(void *user, const char *hex) {
+    list_ctx *x = user;
+    x->space = hex;
+    return dc__records_each(x->r, hex, "case", NULL, list_case, x);
+}
+
+static int put_text(dc_buf *b, const char *s) {
+    return put_str(b, s && *s ? s : NULL);
+}
+
+static int put_listed(dc_buf *b, const listed_case *l) {
+    const dc__case_facts *f = &l->f;
+    int rc = dc__buf_puts(b, "{\"case\":") || put_text(b, f->id) ||
+             dc__buf_printf(b, ",\"space\":\"%s\",\"driver\":", l->space) ||
+             put_text(b, f->driver) || dc__buf_puts(b, ",\"channel\":") ||
+             put_text(b, f->channel) || dc__buf_puts(b, ",\"category\":") ||
+             put_text(b, f->category) ||
+             dc__buf_printf(b, ",\"emergency\":%s,\"region\":", f->emergency ? "true" : "false") ||
+             put_text(b, f->region) || dc__buf_puts(b, ",\"amount\":") ||
+             (f->has_amount ? dc__buf_printf(b, "%lld", (long long)f->amount)
+                            : dc__buf_puts(b, "null")) ||
+             dc__buf_printf(b, ",\"status\":\"%s\",\"at\":", status_names[f->status]) ||
+             put_text(b, f->at) || dc__buf_puts(b, ",\"level\":") || put_text(b, f->level) ||
+             dc__buf_puts(b, ",\"received\":") || put_time(b, f->received) ||
+             dc__buf_puts(b, ",\"next\":");
+    if (!rc && l->next >= 0)
+        rc = dc__buf_printf(b, "{\"deadline\":\"%s\",\"due\":", due_names[l->next]) ||
+             put_time(b, f->due[l->next]) ||
+             dc__buf_printf(b, ",\"overdue\":%s,\"estimated\":%s}",
+                            (l->overdue >> l->next) & 1 ? "true" : "false",
+                            f->estimated[l->next] ? "true" : "false");
+    else if (!rc)
+        rc = dc__buf_puts(b, "null");
+    rc = rc || dc__buf_puts(b, ",\"overdue\":[");
+    for (int k = 0, n = 0; k < D_COUNT && !rc; k++)
+        if ((l->overdue >> k) & 1)
+            rc = dc__buf_printf(b, "%s\"%s\"", n++ ? "," : "", due_names[k]);
+    return rc || dc__buf_puts(b, "]}");
+}
+
+int dc_case_list(dc_buf *out, dc_replica *r, const dc_case_list_options *o,
+                 const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_list: the replica handle is NULL");
+    if (!out)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_list: out is NULL");
+    if (o && o->version != DC_CASE_LIST_OPTIONS_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "case list: options version %u is not %d", o->version,
+                              DC_CASE_LIST_OPTIONS_VERSION);
+    if (o && ((o->nstatuses && !o->statuses) || (o->nlevels && !o->levels)))
+        return dc__model_fail(r, DC_EMISUSE, "case list: a filter list is NULL");
+    for (size_t i = 0; o && i < o->nstatuses; i++)
+        if (!o->statuses[i] ||
+            (strcmp(o->statuses[i], "open") != 0 && !in_list(o->statuses[i], status_names)))
+            return dc__model_fail(r, DC_EINVAL,
+                                  "case list: status '%.40s' is not one of open, received, "
+                                  "transferred, in_progress, resolved, revisited, closed",
+                                  o->statuses[i] ? o->statuses[i] : "");
+    for (size_t i = 0; o && i < o->nlevels; i++)
+        if (!o->levels[i] || !*o->levels[i])
+            return dc__model_fail(r, DC_EINVAL, "case list: a level is empty");
+    list_ctx x;
+    memset(&x, 0, sizeof x);
+    x.r = r;
+    x.o = o;
+    x.cal = cal;
+    if (o && o->now_ms) {
+        x.now = o->now_ms;
+    } else {
+        dc__clock system;
+        memset(&system, 0, sizeof system);
+        x.now = dc__clock_wall_ms(&system);
+    }
+    int rc;
+    if (o && o->space) {
+        rc = list_spaces(&x, o->space);
+    } else {
+        rc = dc__spaces_each(r, list_spaces, &x);
+    }
+    dc_buf b = DC_BUF_INIT;
+    if (!rc) {
+        if (x.n > 1)
+            qsort(x.v, x.n, sizeof *x.v, listed_cmp);
+        int e = dc__buf_puts(&b, "{\"as_of\":") || put_time(&b, x.now) ||
+                dc__buf_printf(&b, ",\"count\":%zu,\"cases\":[", x.n);
+        for (size_t i = 0; i < x.n && !e; i++)
+            e = (i && dc__buf_putc(&b, ',')) || put_listed(&b, &x.v[i]);
+        if (e || dc__buf_puts(&b, "]}"))
+            rc = dc__model_fail(r, DC_ENOMEM, "case list: out of memory");
+    }
+    if (!rc)
+        dc__buf_move(out, &b);
+    dc_buf_dispose(&b);
+    for (size_t i = 0; i < x.n; i++)
+        dc__case_facts_dispose(&x.v[i].f);
+    dc__free(x.v);
+    return rc;
+}
+
+/* ---- a moving driver's open cases ---- */
+
+typedef struct hand_ctx {
+    dc_replica *r;
+    const char *driver, *space;
+    char (*sp)[33];
+    char (*id)[DC__CASE_TEXT];
+    size_t n, cap;
+} hand_ctx;
+
+static int hand_case(void *user, const dc__rec *rec) {
+    hand_ctx *h = user;
+    if (!dc__org_rec_is(rec, "driver", h->driver))
+        return 0;
+    cstate c;
+    memset(&c, 0, sizeof c);
+    c.r = h->r;
+    int rc = case_record(&c, rec);
+    if (!rc && fold(&c))
+        rc = dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
+    bool open = !rc && is_open(c.status);
+    cstate_dispose(&c);
+    if (rc || !open)
+        return rc;
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 8;
+        char(*sp)[33] = dc__realloc(h->sp, nc * sizeof *sp);
+        if (sp)
+            h->sp = sp;
+        char(*id)[DC__CASE_TEXT] = sp ? dc__realloc(h->id, nc * sizeof *id) : NULL;
+        if (!sp || !id)
+            return dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
+        h->id = id;
+        h->cap = nc;
+    }
+    snprintf(h->sp[h->n], 33, "%s", h->space);
+    snprintf(h->id[h->n], DC__CASE_TEXT, "%s", rec->id);
+    h->n++;
+    return 0;
+}
+
+static int hand_space(void *user, const char *hex) {
+    hand_ctx *h = user;
+    h->space = hex;
+    return dc__records_each(h->r, hex, "case", NULL, hand_case, h);
+}
+
+int dc__case_handover(dc_replica *r, const char *driver, const char *county, const char *from,
+                      dc_buf *handed, dc_buf *left) {
+    hand_ctx h;
+    memset(&h, 0, sizeof h);
+    h.r = r;
+    h.driver = driver;
+    /* Collected first, written after: no write while a walk is open. */
+    int rc = dc__spaces_each(r, hand_space, &h);
+    char to[DC__CASE_TEXT], note[200];
+    if (!rc)
+        rc = org_of(r, "committee", county, to);
+    snprintf(note, sizeof note, "司机流动：从%s转入%s，诉求随人移交", from ? from : "原地区",
+             county);
+    for (size_t i = 0; i < h.n && !rc; i++) {
+        dc_txn *t = NULL;
+        int w = dc_txn_begin(&t, r, h.sp[i]);
+        if (!w) {
+            if (!(w = dc_txn_set(t, "case", h.id[i], "region", DC_STR, 0, county)) &&
+                !(w = dc_txn_event(t, "case", h.id[i])) &&
+                !(w = dc_txn_event_field(t, "action", DC_STR, 0, "handover")) &&
+                !(w = dc_txn_event_field(t, "to", DC_STR, 0, to)) &&
+                !(w = dc_txn_event_field(t, "note", DC_STR, 0, note)))
+                w = dc_txn_event_field(t, "satisfied", DC_NULL, 0, NULL);
+            w = w ? (dc_txn_rollback(t), w) : dc_txn_commit(t, NULL);
+        }
+        dc_buf *into = w ? left : handed;
+        if (w == DC_ENOMEM || w == DC_EIO)
+            rc = w;
+        else if ((into->size && dc__buf_putc(into, ',')) ||
+                 dc__json_str(into, h.id[i], strlen(h.id[i])))
+            rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
+    }
+    dc__free(h.sp);
+    dc__free(h.id);
     return rc;
 }

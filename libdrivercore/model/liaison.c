@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model/org_int.h"
+#include "model/registry_int.h"
 
 static const char *const cadre_titles[] = {"township_org_member", "village_secretary", NULL};
 static const char *const link_levels[] = {"cadre", "party_member", NULL};
@@ -155,12 +156,11 @@ typedef struct liaison_ctx {
     dc_buf status; /* the political status of the driver being shown */
 } liaison_ctx;
 
+/* The status shown (the fold of his reports, docs/domain.md "The value
+ * shown"): the application progress a liaison follows. */
 static int read_status(void *user, const dc__rec *rec) {
     dc_buf *s = user;
-    const dc__value *v = dc__rec_value(rec, "status");
-    if (v && v->kind == DC_STR)
-        return dc__buf_put(s, v->str, v->len) ? DC_ENOMEM : 0;
-    return 0;
+    return dc__registry_shown(rec, "status", s, NULL, 0) < 0 ? DC_ENOMEM : 0;
 }
 
 static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
@@ -169,8 +169,14 @@ static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
     dc__org_rec_str(rec, "to", to, sizeof to);
     int rc = 0;
     dc__buf_clear(&c->status);
-    if (strncmp(to, "drv-", 4) == 0)
+    if (strncmp(to, "drv-", 4) == 0) {
+        /* In this space, or in whichever registry part keeps him (a party
+         * member is kept in his branch's registry). */
+        char where[33];
         rc = dc__records_each(c->r, c->space, "driver", to, read_status, &c->status);
+        if (!rc && !c->status.size && dc__record_locate(c->r, "driver", to, where) == 0)
+            rc = dc__records_each(c->r, where, "driver", to, read_status, &c->status);
+    }
     if (!rc)
         rc = dc__buf_puts(b, c->ndetail++ ? ",{\"link\":" : "{\"link\":");
     if (!rc)

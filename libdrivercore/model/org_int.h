@@ -61,6 +61,14 @@ int dc__org_set_str(dc_txn *t, const char *type, const char *id, const char *fie
 /* 1 if the record exists (live) in `space`, 0 if not, or an error code. */
 int dc__org_exists(dc_replica *r, const char *space, const char *type, const char *id);
 
+/* Moves driver `driver` from the roster of branch `from` (NULL: none) to
+ * the roster of branch `to` in the branch spaces this replica holds and may
+ * write (docs/domain.md, "Moves"); rosters it does not hold are left for
+ * their secretaries (the coverage report shows the mismatch).  Returns 0
+ * or an error other than a lack of rights. */
+int dc__branch_roster_move(dc_replica *r, const char *driver, const char *from, const char *to,
+                           const char *joined);
+
 /* ---- reading a dc__rec ---- */
 /* The string of register `field` copied into a NUL-terminated buffer
  * (truncated to cap-1), or "" when absent or not a string; returns out. */

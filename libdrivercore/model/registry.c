@@ -23,6 +23,8 @@
 #include "drivercore/record.h"
 #include "drivercore/registry.h"
 #include "drivercore/txn.h"
+#include "model/org_int.h"
+#include "model/registry_int.h"
 #include "replica/records.h"
 
 /* ---- the CSV columns and the reported facts ---- */
@@ -58,11 +60,10 @@ static const struct {
     {C_EMPLOYER, "employer"}, {C_AREA, "activity_area"}, {C_STATUS, "status"},
 };
 
-static const char *const SOURCES[] = {NULL, "organisation", "transport"};
+static const char *const SOURCES[] = {NULL, "organisation", "transport", NULL};
 
 #define TYPE_DRIVER "driver"
 #define F_REPORTS "reports"
-#define REPORT_VERSION "1"
 #define FIELD_MAX 512  /* bytes of one CSV value */
 #define BATCH_OPS 1000 /* ops per transaction during an import */
 #define DID_LEN 24     /* "drv-" + 20 hex */
@@ -99,6 +100,10 @@ static bool strs_has(const strs *s, const char *p) {
     return false;
 }
 
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void strs_clear(strs *s) {
     for (size_t i = 0; i < s->n; i++)
         dc__free(s->v[i]);
@@ -128,13 +133,20 @@ static void keys_free(keys *k) {
     k->mem = NULL;
 }
 
+/* The keys come from the registry's root (docs/domain.md, "Registry
+ * spaces"): every part of one province derives the same ones, so a person
+ * has one id and his sealed values open wherever he is kept. */
 static int keys_derive(keys *k, dc_replica *r, const char *space) {
     static const char *const CTX[3] = {"drivercore lookup v1", "drivercore seal v1",
                                        "drivercore seal nonce v1"};
+    char root[33];
+    int rc0 = dc__registry_root(r, space, root);
+    if (rc0)
+        return rc0;
     if (!(k->mem = dc__secret_alloc(96)))
         return dc__model_fail(r, DC_ENOMEM, "registry: out of memory for the space keys");
     for (int i = 0; i < 3; i++) {
-        int rc = dc__space_subkey(r, space, CTX[i], k->mem + 32 * i);
+        int rc = dc__registry_root_subkey(r, space, root, CTX[i], k->mem + 32 * i);
         if (rc) {
             keys_free(k);
             return rc;
@@ -252,14 +264,24 @@ static int unseal(dc_buf *out, const keys *k, const char *did, const char *what,
 
 /* ---- reports: one row as read, kept in the driver's `reports` set ----
  *
- * "1\t<source>\t<round>\t<name>\t<phone sealed>\t<hukou>\t<employer>\t<area>\t<status>"
- * Values never hold a tab (control characters are refused on import); an
- * empty value means "not reported".  The phone is sealed deterministically
- * so that the same row imported twice is the same member. */
+ * Format 1: "1\t<source>\t<round>\t<name>\t<phone sealed>\t<hukou>\t<employer>\t<area>\t<status>"
+ * Format 2: "2\t<source>\t<round>\t<level>\t<method>\t<name>\t...\t<status>", for rows
+ * imported with a verification level or a method other than "list"; a row
+ * with neither is written in format 1, so a list imported before and after
+ * levels existed is the same member.  Values never hold a tab (control
+ * characters are refused on import); an empty value means "not reported".
+ * The phone is sealed deterministically so that the same row imported twice
+ * is the same member. */
+
+static const char *const LEVELS[] = {"",         "province", "city",   "county",
+                                     "township", "village",  "branch", NULL};
+static const char *const METHODS[] = {"list", "visit", "phone", NULL};
 
 typedef struct report {
     int source;
     int64_t round;
+    int level;         /* index into LEVELS; 0: not given */
+    int method;        /* index into METHODS; 0: list */
     char *fact[NFACT]; /* NULL when not reported */
 } report;
 
@@ -269,19 +291,32 @@ static void report_dispose(report *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* Parses a report member: 1, 0 for one this version cannot read (a newer
- * format written by a later version is skipped, never guessed), or
- * DC_ENOMEM. */
-static int report_parse(report *p, const char *s) {
-    memset(p, 0, sizeof *p);
-    const char *part[3 + NFACT];
-    size_t len[3 + NFACT];
+/* The parts of one report member, checked: 1 when readable (then fact f
+ * is fact[f] of flen[f] bytes), 0 for a member this version cannot read (a
+ * newer format written by a later version is skipped, never guessed). */
+typedef struct rspan {
+    int source, level, method;
+    int64_t round;
+    const char *fact[NFACT];
+    size_t flen[NFACT];
+} rspan;
+
+static int index_of(const char *const *names, const char *p, size_t n) {
+    for (int i = 0; names[i]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], p, n) == 0)
+            return i;
+    return -1;
+}
+
+static int report_span(rspan *sp, const char *s) {
+    const char *part[5 + NFACT];
+    size_t len[5 + NFACT];
     int n = 0;
     const char *q = s;
     for (;;) {
         const char *t = strchr(q, '\t');
         size_t l = t ? (size_t)(t - q) : strlen(q);
-        if (n == 3 + NFACT)
+        if (n == 5 + NFACT)
             return 0;
         part[n] = q;
         len[n++] = l;
@@ -289,23 +324,49 @@ static int report_parse(report *p, const char *s) {
             break;
         q = t + 1;
     }
-    if (n != 3 + NFACT || len[0] != 1 || part[0][0] != REPORT_VERSION[0])
+    if (len[0] != 1 || (part[0][0] != '1' && part[0][0] != '2'))
         return 0;
-    if (len[1] == strlen(SOURCES[1]) && memcmp(part[1], SOURCES[1], len[1]) == 0)
-        p->source = DC_SOURCE_ORGANISATION;
-    else if (len[1] == strlen(SOURCES[2]) && memcmp(part[1], SOURCES[2], len[1]) == 0)
-        p->source = DC_SOURCE_TRANSPORT;
-    else
+    int head = part[0][0] == '1' ? 3 : 5;
+    if (n != head + NFACT)
         return 0;
+    if ((sp->source = index_of(SOURCES + 1, part[1], len[1]) + 1) < 1)
+        return 0;
+    char num[24];
+    if (len[2] == 0 || len[2] >= sizeof num)
+        return 0;
+    memcpy(num, part[2], len[2]);
+    num[len[2]] = 0;
     char *end;
-    long long round = strtoll(part[2], &end, 10);
-    if (end != part[2] + len[2] || round < 1)
+    long long round = strtoll(num, &end, 10);
+    if (*end || round < 1)
         return 0;
-    p->round = round;
+    sp->round = round;
+    sp->level = sp->method = 0;
+    if (head == 5 && ((sp->level = index_of(LEVELS, part[3], len[3])) < 0 ||
+                      (sp->method = index_of(METHODS, part[4], len[4])) < 0))
+        return 0;
     for (int f = 0; f < NFACT; f++) {
-        if (len[3 + f] == 0)
+        sp->fact[f] = part[head + f];
+        sp->flen[f] = len[head + f];
+    }
+    return 1;
+}
+
+/* Parses a report member: 1, 0 for one this version cannot read, or
+ * DC_ENOMEM. */
+static int report_parse(report *p, const char *s) {
+    memset(p, 0, sizeof *p);
+    rspan sp;
+    if (!report_span(&sp, s))
+        return 0;
+    p->source = sp.source;
+    p->round = sp.round;
+    p->level = sp.level;
+    p->method = sp.method;
+    for (int f = 0; f < NFACT; f++) {
+        if (sp.flen[f] == 0)
             continue;
-        if (!(p->fact[f] = dc__strndup(part[3 + f], len[3 + f]))) {
+        if (!(p->fact[f] = dc__strndup(sp.fact[f], sp.flen[f]))) {
             report_dispose(p);
             return DC_ENOMEM;
         }
@@ -631,6 +692,83 @@ static int reports_parse(report **out, size_t *nout, const strs *members, const 
     *out = rp;
     *nout = n;
     return 0;
+}
+
+/* ---- the value shown (docs/domain.md, "The value shown") ---- */
+
+static int fact_of_reg(const char *field) {
+    for (int f = 0; f < NFACT; f++)
+        if (strcmp(FACTS[f].reg, field) == 0)
+            return f;
+    return -1;
+}
+
+/* Calls fn on every report member of rec, then on extra[]. */
+typedef struct rep_iter {
+    const dc__rec *rec;
+    const char *const *extra;
+    size_t extra_n, i, j;
+} rep_iter;
+
+static const char *rep_next(rep_iter *it) {
+    while (it->i < it->rec->nf) {
+        const dc__rfield *f = &it->rec->f[it->i++];
+        if (f->member && f->v.kind == DC_STR && strcmp(f->name, F_REPORTS) == 0)
+            return f->v.str;
+    }
+    return it->j < it->extra_n ? it->extra[it->j++] : NULL;
+}
+
+int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
+                       size_t extra_n) {
+    dc__buf_clear(out);
+    int f = fact_of_reg(field);
+    if (f >= 0) {
+        /* The fold's value.  Almost always the reports agree: then it is
+         * their one value, found without building the fold. */
+        rep_iter it = {rec, extra, extra_n, 0, 0};
+        const char *one = NULL, *s;
+        size_t onen = 0;
+        bool differ = false;
+        while ((s = rep_next(&it)) != NULL) {
+            rspan sp;
+            if (!report_span(&sp, s) || sp.flen[f] == 0)
+                continue;
+            if (!one) {
+                one = sp.fact[f];
+                onen = sp.flen[f];
+            } else if (onen != sp.flen[f] || memcmp(one, sp.fact[f], onen) != 0) {
+                differ = true;
+                break;
+            }
+        }
+        if (one && !differ)
+            return dc__buf_put(out, one, onen) ? DC_ENOMEM : 1;
+        if (differ) {
+            strs all = {NULL, 0, 0};
+            rep_iter it2 = {rec, extra, extra_n, 0, 0};
+            int rc = 0;
+            while (!rc && (s = rep_next(&it2)) != NULL)
+                rc = strs_push(&all, s, strlen(s));
+            report *rp = NULL;
+            size_t nr = 0;
+            fold fo = {0};
+            if (!rc)
+                rc = reports_parse(&rp, &nr, &all, NULL);
+            if (!rc)
+                rc = fold_fact(&fo, rp, nr, f);
+            if (!rc && fo.current)
+                rc = dc__buf_puts(out, fo.current) ? DC_ENOMEM : 1;
+            fold_dispose(&fo);
+            reports_free(rp, nr);
+            strs_dispose(&all);
+            return rc;
+        }
+    }
+    const dc__value *v = dc__rec_value(rec, field);
+    if (!v || v->kind != DC_STR)
+        return 0;
+    return dc__buf_put(out, v->str, v->len) ? DC_ENOMEM : 1;
 }
 
 /* ---- a set of driver ids seen during one import ---- */
@@ -979,11 +1117,25 @@ static const char *validate(good *g, const row *w, char *why, size_t whyn) {
 
 /* ---- the import ---- */
 
+/* A `moved` entry of the space imported into: the driver is kept elsewhere
+ * (docs/domain.md, "Moves"). */
+typedef struct fwd {
+    char did[DID_LEN + 1];
+    char space[33];
+    char region[16];
+    char branch[96];
+} fwd;
+
 typedef struct imp {
     dc_replica *r;
     const char *space;
     int source;
     int64_t round;
+    int level, method;
+    fwd *fw; /* sorted by driver id */
+    size_t nfw, cfw;
+    long forwarded;
+    dc_buf moved_away;
     keys k;
     dc_txn *t;
     uint32_t batch;
@@ -1048,7 +1200,10 @@ static int build_report(imp *m, const char *did) {
     n[F_PHONE] = g->phone[0] ? m->sealed.size : 0;
     v[F_STATUS] = g->status ? g->status : "";
     n[F_STATUS] = g->status ? strlen(g->status) : 0;
-    if (dc__buf_printf(b, "%s\t%s\t%lld", REPORT_VERSION, SOURCES[m->source], (long long)m->round))
+    if (m->level == 0 && m->method == 0
+            ? dc__buf_printf(b, "1\t%s\t%lld", SOURCES[m->source], (long long)m->round)
+            : dc__buf_printf(b, "2\t%s\t%lld\t%s\t%s", SOURCES[m->source], (long long)m->round,
+                             LEVELS[m->level], METHODS[m->method]))
         return DC_ENOMEM;
     for (int f = 0; f < NFACT; f++)
         if (dc__buf_putc(b, '\t') || dc__buf_put(b, v[f], n[f]))
@@ -1103,17 +1258,42 @@ static int import_row(imp *m) {
             (rc = set_str(m, did, "id_sealed", (const char *)m->sealed.ptr)))
             goto out;
     }
-    /* A register is written only when this row changes what the reports
-     * say (or the register is missing), so a value set later by other
-     * means (a branch secretary updating a stage) is not undone by
-     * re-importing an old list. */
+    /* The registers of the facts are a copy of the value shown (the fold of
+     * the reports, docs/domain.md "The value shown") for readers of the raw
+     * dump: written whenever they differ from it after this row, so that a
+     * sync of concurrent imports, which leaves whichever register was
+     * written last, is repaired by the next import that meets the driver.
+     * Nothing in the library reads them for a reported fact. */
     for (int f = 0; f < NFACT; f++) {
         const char *now = fa[f].current, *was = fb[f].current;
         if (!now)
             continue;
         bool changed = !was || strcmp(now, was) != 0;
         if (f == F_PHONE) {
-            if (!s->reg[f] || changed) {
+            /* The register is sealed with a random nonce: compare opened
+             * values, and only where reports could disagree with it. */
+            bool write = !s->reg[f] || changed;
+            if (!write && fa[f].n > 1) {
+                if ((rc = unseal(&m->plain, &m->k, did, "phone", s->reg[f])) && rc != DC_ECORRUPT)
+                    goto out;
+                bool differs = rc != 0;
+                if (!rc) {
+                    dc_buf shown = DC_BUF_INIT;
+                    if ((rc = unseal(&shown, &m->k, did, "phone", now)) && rc != DC_ECORRUPT) {
+                        dc_buf_dispose(&shown);
+                        goto out;
+                    }
+                    differs =
+                        rc != 0 || strcmp((const char *)shown.ptr, (const char *)m->plain.ptr) != 0;
+                    if (shown.ptr)
+                        sodium_memzero(shown.ptr, shown.size);
+                    dc_buf_dispose(&shown);
+                }
+                sodium_memzero(m->plain.ptr, m->plain.size);
+                rc = 0;
+                write = differs;
+            }
+            if (write) {
                 if ((rc = unseal(&m->plain, &m->k, did, "phone", now)) ||
                     (rc = seal(&m->sealed, &m->k, did, "phone", (const char *)m->plain.ptr,
                                false)) ||
@@ -1121,7 +1301,7 @@ static int import_row(imp *m) {
                     goto out;
                 sodium_memzero(m->plain.ptr, m->plain.size);
             }
-        } else if (!s->reg[f] || (changed && strcmp(s->reg[f], now) != 0)) {
+        } else if (!s->reg[f] || strcmp(s->reg[f], now) != 0) {
             if ((rc = set_str(m, did, FACTS[f].reg, now)))
                 goto out;
         }
@@ -1206,25 +1386,145 @@ static int check_header(dc_replica *r, const row *w) {
     return 0;
 }
 
-int dc_registry_import_csv(dc_buf *report, dc_replica *r, const char *space, int source, int round,
-                           const uint8_t *data, size_t n) {
+/* ---- forwarding: rows of drivers kept elsewhere ---- */
+
+static int fwd_cb(void *user, const dc__rec *rec) {
+    imp *m = user;
+    if (strlen(rec->id) != DID_LEN)
+        return 0;
+    if (m->nfw == m->cfw) {
+        size_t nc = m->cfw ? m->cfw * 2 : 16;
+        fwd *v = dc__realloc(m->fw, nc * sizeof *v);
+        if (!v)
+            return dc__model_fail(m->r, DC_ENOMEM, "registry import: out of memory");
+        m->fw = v;
+        m->cfw = nc;
+    }
+    fwd *f = &m->fw[m->nfw++];
+    memcpy(f->did, rec->id, DID_LEN + 1);
+    dc__org_rec_str(rec, "space", f->space, sizeof f->space);
+    dc__org_rec_str(rec, "region", f->region, sizeof f->region);
+    dc__org_rec_str(rec, "branch", f->branch, sizeof f->branch);
+    return 0;
+}
+
+/* The space's `moved` entry for did, or NULL (the walk gives them in id
+ * order, so a binary search finds one). */
+static const fwd *fwd_find(const imp *m, const char *did) {
+    size_t lo = 0, hi = m->nfw;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(m->fw[mid].did, did);
+        if (c == 0)
+            return &m->fw[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+typedef struct hop {
+    bool kept, moved;
+    char space[33];
+} hop;
+
+static int hop_driver(void *user, const dc__rec *rec) {
+    (void)rec;
+    ((hop *)user)->kept = true;
+    return 0;
+}
+
+static int hop_moved(void *user, const dc__rec *rec) {
+    hop *h = user;
+    h->moved = true;
+    dc__org_rec_str(rec, "space", h->space, sizeof h->space);
+    return 0;
+}
+
+/* The row of a driver this space forwards: written where he is kept (a
+ * move may have been followed by another: the entries are followed, a few
+ * hops at most), in a transaction of its own, or listed as moved away when
+ * this device cannot write there. */
+static int forward_row(imp *m, const fwd *f, const char *did, long line) {
+    char dest[33];
+    snprintf(dest, sizeof dest, "%s", f->space);
+    int rc = commit(m);
+    for (int hops = 0; !rc && hops < 8 && strlen(dest) == 32; hops++) {
+        hop h = {false, false, ""};
+        rc = dc__records_each(m->r, dest, TYPE_DRIVER, did, hop_driver, &h);
+        if (!rc && !h.kept)
+            rc = dc__records_each(m->r, dest, "moved", did, hop_moved, &h);
+        if (rc || h.kept || !h.moved || strcmp(h.space, dest) == 0)
+            break;
+        memcpy(dest, h.space, 33);
+    }
+    if (!rc && strlen(dest) == 32 && strcmp(dest, m->space) != 0 &&
+        dc_txn_begin(&m->t, m->r, dest) == 0) {
+        const char *home = m->space;
+        m->space = dest;
+        rc = import_row(m);
+        if (!rc)
+            rc = commit(m);
+        m->space = home;
+        if (!rc)
+            m->forwarded++;
+        return rc;
+    }
+    if (rc && rc != DC_ENOTFOUND && rc != DC_ENOKEY)
+        return rc;
+    /* Kept where this device may not write: the outflow side learns where
+     * to send the row, and nothing is written. */
+    sodium_memzero(m->g.id, sizeof m->g.id);
+    sodium_memzero(m->g.phone, sizeof m->g.phone);
+    dc_buf *b = &m->moved_away;
+    if ((b->size && dc__buf_putc(b, ',')) ||
+        dc__buf_printf(b, "{\"line\":%ld,\"driver\":\"%s\",\"region\":", line, did) ||
+        dc__org_jstr(b, f->region[0] ? f->region : NULL) || dc__buf_puts(b, ",\"branch\":") ||
+        dc__org_jstr(b, f->branch[0] ? f->branch : NULL) || dc__buf_putc(b, '}'))
+        return DC_ENOMEM;
+    return 0;
+}
+
+#define PROGRESS_ROWS 1000
+
+int dc_registry_import(dc_buf *report, dc_replica *r, const char *space,
+                       const dc_registry_import_options *o, const uint8_t *data, size_t n) {
     if (!r)
-        return dc__last_set(DC_EMISUSE, "dc_registry_import_csv: the replica is NULL");
-    if (!report || !space || (!data && n))
+        return dc__last_set(DC_EMISUSE, "dc_registry_import: the replica is NULL");
+    if (!report || !space || !o || (!data && n))
         return dc__model_fail(r, DC_EMISUSE,
-                              "registry import: report, space and data must not be NULL");
-    if (source != DC_SOURCE_ORGANISATION && source != DC_SOURCE_TRANSPORT)
-        return dc__model_fail(
-            r, DC_EINVAL, "registry import: unknown source %d (organisation or transport)", source);
-    if (round < 1)
+                              "registry import: report, space, options and data must not be NULL");
+    if (o->version != DC_REGISTRY_IMPORT_OPTIONS_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "registry import: options version %u is not %d",
+                              o->version, DC_REGISTRY_IMPORT_OPTIONS_VERSION);
+    if (o->source != DC_SOURCE_ORGANISATION && o->source != DC_SOURCE_TRANSPORT)
+        return dc__model_fail(r, DC_EINVAL,
+                              "registry import: unknown source %d (organisation or transport)",
+                              o->source);
+    if (o->round < 1)
         return dc__model_fail(r, DC_EINVAL, "registry import: the round must be 1 or more, not %d",
-                              round);
+                              o->round);
+    int level = o->level && *o->level ? index_of(LEVELS, o->level, strlen(o->level)) : 0;
+    int method = o->method ? index_of(METHODS, o->method, strlen(o->method)) : 0;
+    if (level < 0)
+        return dc__model_fail(r, DC_EINVAL,
+                              "registry import: level '%.40s' is not one of province, city, "
+                              "county, township, village, branch",
+                              o->level);
+    if (method < 0)
+        return dc__model_fail(r, DC_EINVAL,
+                              "registry import: method '%.40s' is not one of list, visit, phone",
+                              o->method);
     imp m;
     memset(&m, 0, sizeof m);
     m.r = r;
     m.space = space;
-    m.source = source;
-    m.round = round;
+    m.source = o->source;
+    m.round = o->round;
+    m.level = level;
+    m.method = method;
     row w;
     memset(&w, 0, sizeof w);
     csv c = {(const char *)data, (const char *)data + n, 1};
@@ -1236,6 +1536,8 @@ int dc_registry_import_csv(dc_buf *report, dc_replica *r, const char *space, int
     if ((rc = dc_txn_begin(&m.t, r, space)))
         goto out;
     if ((rc = keys_derive(&m.k, r, space)))
+        goto out;
+    if ((rc = dc__records_each(r, space, "moved", NULL, fwd_cb, &m)))
         goto out;
     for (;;) {
         rc = csv_next(&c, &w);
@@ -1262,6 +1564,16 @@ int dc_registry_import_csv(dc_buf *report, dc_replica *r, const char *space, int
         if (is_blank(&w))
             continue;
         m.rows++;
+        if (o->progress && m.rows % PROGRESS_ROWS == 0 &&
+            o->progress(o->progress_user, (uint64_t)m.rows, (uint64_t)(c.p - (const char *)data),
+                        (uint64_t)n) != 0) {
+            rc = dc__model_fail(r, DC_EUSER,
+                                "registry import: stopped at line %ld by the progress callback "
+                                "(rows before it may already be imported; importing the file "
+                                "again is safe)",
+                                w.line);
+            goto out;
+        }
         const char *why = validate(&m.g, &w, m.why, sizeof m.why);
         if (why == OUT_OF_MEMORY) {
             rc = dc__model_fail(r, DC_ENOMEM, "registry import: out of memory at line %ld", w.line);
@@ -1272,13 +1584,27 @@ int dc_registry_import_csv(dc_buf *report, dc_replica *r, const char *space, int
                 goto out;
             continue;
         }
-        if ((rc = import_row(&m))) {
+        const fwd *f = NULL;
+        char did[DID_LEN + 1];
+        if (m.nfw) {
+            uint8_t h[32];
+            id_hash(h, &m.k, m.g.id);
+            driver_id(did, h);
+            f = fwd_find(&m, did);
+        }
+        if ((rc = f ? forward_row(&m, f, did, w.line) : import_row(&m))) {
             stopped_at(r, rc, w.line);
             goto out;
         }
     }
     if ((rc = commit(&m)))
         goto out;
+    if (o->progress && o->progress(o->progress_user, (uint64_t)m.rows, (uint64_t)n, (uint64_t)n)) {
+        rc = dc__model_fail(r, DC_EUSER,
+                            "registry import: stopped by the progress callback at "
+                            "the end (every row was imported)");
+        goto out;
+    }
     for (size_t i = 0; i < m.ids.cap; i++)
         m.flagged += m.ids.s[i].used && m.ids.s[i].flagged;
     dc__buf_clear(report);
@@ -1287,6 +1613,9 @@ int dc_registry_import_csv(dc_buf *report, dc_replica *r, const char *space, int
                        "\"unchanged\":%ld,\"flagged\":%ld,\"errors\":[",
                        m.rows, m.imported, m.new_drivers, m.merged, m.unchanged, m.flagged) ||
         dc__buf_put(report, m.errors.ptr ? (const char *)m.errors.ptr : "", m.errors.size) ||
+        dc__buf_printf(report, "],\"forwarded\":%ld,\"moved_away\":[", m.forwarded) ||
+        dc__buf_put(report, m.moved_away.ptr ? (const char *)m.moved_away.ptr : "",
+                    m.moved_away.size) ||
         dc__buf_puts(report, "]}")) {
         rc = dc__model_fail(r, DC_ENOMEM, "registry import: out of memory for the report");
         goto out;
@@ -1296,7 +1625,9 @@ out:
     dc_txn_rollback(m.t);
     keys_free(&m.k);
     dc__free(m.ids.s);
+    dc__free(m.fw);
     dc_buf_dispose(&m.errors);
+    dc_buf_dispose(&m.moved_away);
     dc_buf_dispose(&m.report);
     dc_buf_dispose(&m.sealed);
     dc_buf_dispose(&m.plain);
@@ -1306,6 +1637,16 @@ out:
     strs_dispose(&m.g.routes);
     strs_dispose(&m.g.scope);
     return rc;
+}
+
+int dc_registry_import_csv(dc_buf *report, dc_replica *r, const char *space, int source, int round,
+                           const uint8_t *data, size_t n) {
+    dc_registry_import_options o = DC_REGISTRY_IMPORT_OPTIONS_INIT;
+    o.source = source;
+    o.round = round;
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_registry_import_csv: the replica is NULL");
+    return dc_registry_import(report, r, space, &o, data, n);
 }
 
 /* ---- reading: conflicts and lookups ---- */
@@ -1371,9 +1712,16 @@ typedef struct read_ctx {
     dc_replica *r;
     keys k;
     dc_buf *out;
-    dc_buf plain, tmp;
+    dc_buf plain, tmp, shown;
     strs reports;
+    strs others; /* reports of other copies of the driver found (kept twice) */
     size_t count;
+    const char *space;   /* the space being walked */
+    char primary[33];    /* find: the first space found keeping him */
+    char any[33];        /* find: the first space found holding a copy of him */
+    bool left;           /* find: the space walked forwards him (a copy left behind) */
+    strs moved;          /* conflicts: drivers the space walked forwards, sorted */
+    dc__regextra extras; /* conflicts: reports left behind by moves */
 } read_ctx;
 
 static void read_ctx_dispose(read_ctx *c) {
@@ -1382,7 +1730,38 @@ static void read_ctx_dispose(read_ctx *c) {
         sodium_memzero(c->plain.ptr, c->plain.asize);
     dc_buf_dispose(&c->plain);
     dc_buf_dispose(&c->tmp);
+    dc_buf_dispose(&c->shown);
     strs_dispose(&c->reports);
+    strs_dispose(&c->others);
+    strs_dispose(&c->moved);
+    dc__registry_extras_free(&c->extras);
+}
+
+static int moved_id(void *user, const dc__rec *rec) {
+    return strs_push(user, rec->id, strlen(rec->id)) ? DC_ENOMEM : 0;
+}
+
+/* The drivers `space` forwards elsewhere (its `moved` entries), in id
+ * order: copies of them there were left behind by a move. */
+static int load_moved(dc_replica *r, const char *space, strs *out) {
+    strs_clear(out);
+    int rc = dc__records_each(r, space, "moved", NULL, moved_id, out);
+    return rc == DC_ENOMEM ? dc__model_fail(r, rc, "registry: out of memory") : rc;
+}
+
+static bool in_sorted(const strs *s, const char *id) {
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->v[mid], id);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 static int collect_reports(strs *s, const dc__rec *rec) {
@@ -1397,8 +1776,15 @@ static int collect_reports(strs *s, const dc__rec *rec) {
 
 static int conflicts_cb(void *user, const dc__rec *rec) {
     read_ctx *c = user;
+    if (in_sorted(&c->moved, rec->id) && dc__registry_emptied(rec))
+        return 0; /* left behind by a move: judged where he is kept */
     if (collect_reports(&c->reports, rec))
         return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(&c->extras, rec->id, &nx);
+    for (size_t i = 0; i < nx; i++)
+        if (strs_push(&c->reports, x[i], strlen(x[i])))
+            return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
     if (c->reports.n < 2)
         return 0; /* one report cannot disagree with itself */
     report *rp;
@@ -1411,13 +1797,20 @@ static int conflicts_cb(void *user, const dc__rec *rec) {
     reports_free(rp, nr);
     if (rc || !any)
         goto out;
-    const dc__value *name = dc__rec_value(rec, "name");
-    dc__value null = {DC_NULL, 0, NULL, 0};
-    if (dc__buf_puts(c->out, c->count++ ? ",{\"driver\":" : "{\"driver\":") ||
-        dc__json_str(c->out, rec->id, strlen(rec->id)) || dc__buf_puts(c->out, ",\"name\":") ||
-        put_value(c->out, name ? name : &null) || dc__buf_puts(c->out, ",\"conflicts\":") ||
-        dc__buf_put(c->out, c->tmp.ptr, c->tmp.size) || dc__buf_putc(c->out, '}'))
+    /* One entry; the entries of several spaces are sorted by driver at the
+     * end (each starts {"driver":"drv-...", so the text sorts by id). */
+    dc_buf *e = &c->plain;
+    dc__buf_clear(e);
+    int has = dc__registry_shown(rec, "name", &c->shown, x, nx);
+    if (has < 0 || dc__buf_puts(e, "{\"driver\":") || dc__json_str(e, rec->id, strlen(rec->id)) ||
+        dc__buf_puts(e, ",\"name\":") ||
+        (has ? dc__json_str(e, (const char *)c->shown.ptr, c->shown.size)
+             : dc__buf_puts(e, "null")) ||
+        dc__buf_puts(e, ",\"conflicts\":") || dc__buf_put(e, c->tmp.ptr, c->tmp.size) ||
+        dc__buf_printf(e, ",\"space\":\"%s\"}", c->space) ||
+        strs_push(&c->others, (const char *)e->ptr, e->size))
         rc = DC_ENOMEM;
+    sodium_memzero(e->ptr, e->size); /* it held opened phones */
 out:
     if (rc == DC_ENOMEM)
         return dc__model_fail(c->r, rc, "registry conflicts: out of memory");
@@ -1434,11 +1827,29 @@ int dc_registry_conflicts(dc_buf *out, dc_replica *r, const char *space) {
     c.r = r;
     dc_buf b = DC_BUF_INIT;
     c.out = &b;
+    char(*scope)[33] = NULL;
+    size_t nscope = 0;
     int rc = keys_derive(&c.k, r, space);
+    if (!rc)
+        rc = dc__registry_scope(r, space, &scope, &nscope);
+    if (!rc)
+        rc = dc__registry_extras_load(r, scope, nscope, &c.extras);
     if (!rc && dc__buf_putc(&b, '['))
         rc = dc__model_fail(r, DC_ENOMEM, "registry conflicts: out of memory");
-    if (!rc)
-        rc = dc__records_each(r, space, TYPE_DRIVER, NULL, conflicts_cb, &c);
+    /* Given a root, every part of it held: the province's view. */
+    for (size_t i = 0; i < nscope && !rc; i++) {
+        c.space = scope[i];
+        if (!(rc = load_moved(r, scope[i], &c.moved)))
+            rc = dc__records_each(r, scope[i], TYPE_DRIVER, NULL, conflicts_cb, &c);
+    }
+    dc__free(scope);
+    if (!rc && c.others.n > 1)
+        qsort(c.others.v, c.others.n, sizeof *c.others.v, str_cmp);
+    for (size_t i = 0; i < c.others.n && !rc; i++)
+        if ((i && dc__buf_putc(&b, ',')) || dc__buf_puts(&b, c.others.v[i]))
+            rc = dc__model_fail(r, DC_ENOMEM, "registry conflicts: out of memory");
+    for (size_t i = 0; i < c.others.n; i++)
+        sodium_memzero(c.others.v[i], strlen(c.others.v[i]));
     if (!rc && dc__buf_putc(&b, ']'))
         rc = dc__model_fail(r, DC_ENOMEM, "registry conflicts: out of memory");
     if (!rc)
@@ -1453,7 +1864,7 @@ int dc_registry_conflicts(dc_buf *out, dc_replica *r, const char *space) {
 static bool own_key(const char *name) {
     static const char *const OWN[] = {"driver",       "id_number", "phone",          "id_sealed",
                                       "phone_sealed", "flagged",   "verified_round", "sources",
-                                      "conflicts",    F_REPORTS};
+                                      "conflicts",    "verified",  "space",          F_REPORTS};
     for (size_t i = 0; i < sizeof OWN / sizeof OWN[0]; i++)
         if (strcmp(name, OWN[i]) == 0)
             return true;
@@ -1483,8 +1894,24 @@ static int put_sealed(read_ctx *c, const char *did, const char *key, const char 
     return rc ? DC_ENOMEM : 0;
 }
 
-static int str_cmp(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+/* The source entries of `find`: distinct (round, source, level, method),
+ * sorted. */
+static int src_cmp(const void *a, const void *b) {
+    const report *x = a, *y = b;
+    if (x->round != y->round)
+        return x->round < y->round ? -1 : 1;
+    if (x->source != y->source)
+        return x->source < y->source ? -1 : 1;
+    if (x->level != y->level)
+        return x->level < y->level ? -1 : 1;
+    return (x->method > y->method) - (x->method < y->method);
+}
+
+static int put_source(dc_buf *b, const report *p) {
+    return dc__buf_printf(b, "{\"source\":\"%s\",\"round\":%lld,\"level\":", SOURCES[p->source],
+                          (long long)p->round) ||
+           dc__org_jstr(b, p->level ? LEVELS[p->level] : NULL) ||
+           dc__buf_printf(b, ",\"method\":\"%s\"}", METHODS[p->method]);
 }
 
 static int find_cb(void *user, const dc__rec *rec) {
@@ -1495,8 +1922,15 @@ static int find_cb(void *user, const dc__rec *rec) {
     c->count++;
     if (dc__buf_puts(b, "{\"driver\":") || dc__json_str(b, did, strlen(did)))
         goto nomem;
+    /* The phone shown is the fold's (sealed in the reports), not the
+     * register's: docs/domain.md, "The value shown". */
+    int hp = dc__registry_shown(rec, "phone_sealed", &c->shown, (const char *const *)c->others.v,
+                                c->others.n);
+    if (hp < 0)
+        goto nomem;
+    dc__value phone = {DC_STR, 0, (const char *)c->shown.ptr, (uint32_t)c->shown.size};
     if ((rc = put_sealed(c, did, "id_number", "id_number", dc__rec_value(rec, "id_sealed"))) ||
-        (rc = put_sealed(c, did, "phone", "phone", dc__rec_value(rec, "phone_sealed"))))
+        (rc = put_sealed(c, did, "phone", "phone", hp ? &phone : NULL)))
         goto fail;
     for (size_t i = 0; i < rec->nf; i++) {
         const dc__rfield *fd = &rec->f[i];
@@ -1504,7 +1938,14 @@ static int find_cb(void *user, const dc__rec *rec) {
             continue;
         if (!fd->member) {
             if (dc__buf_putc(b, ',') || dc__json_str(b, fd->name, strlen(fd->name)) ||
-                dc__buf_putc(b, ':') || put_value(b, &fd->v))
+                dc__buf_putc(b, ':'))
+                goto nomem;
+            int has = fact_of_reg(fd->name) >= 0
+                          ? dc__registry_shown(rec, fd->name, &c->shown,
+                                               (const char *const *)c->others.v, c->others.n)
+                          : 0;
+            if (has < 0 || (has ? dc__json_str(b, (const char *)c->shown.ptr, c->shown.size)
+                                : put_value(b, &fd->v)))
                 goto nomem;
             continue;
         }
@@ -1536,47 +1977,57 @@ static int find_cb(void *user, const dc__rec *rec) {
         if (dc__buf_putc(b, ']'))
             goto nomem;
     }
+    /* His reports: this record's and those of any other copy found. */
     if (collect_reports(&c->reports, rec))
         goto nomem;
+    for (size_t i = 0; i < c->others.n; i++)
+        if (strs_push(&c->reports, c->others.v[i], strlen(c->others.v[i])))
+            goto nomem;
     report *rp;
     size_t nr;
     if (reports_parse(&rp, &nr, &c->reports, NULL))
         goto nomem;
-    /* Sources: the distinct (source, round) pairs of the reports, sorted. */
-    int64_t maxround = 0;
-    rc = dc__buf_puts(b, ",\"sources\":[");
-    bool firstsrc = true;
-    for (int64_t round = 1; !rc;) {
-        int64_t next = 0;
-        for (size_t i = 0; i < nr; i++)
-            if (rp[i].round >= round && (next == 0 || rp[i].round < next))
-                next = rp[i].round;
-        if (next == 0)
-            break;
-        for (int s = DC_SOURCE_ORGANISATION; s <= DC_SOURCE_TRANSPORT && !rc; s++) {
-            bool has = false;
-            for (size_t i = 0; i < nr && !has; i++)
-                has = rp[i].round == next && rp[i].source == s;
-            if (has) {
-                rc = dc__buf_printf(b, "%s{\"source\":\"%s\",\"round\":%lld}", firstsrc ? "" : ",",
-                                    SOURCES[s], (long long)next);
-                firstsrc = false;
-            }
-        }
-        maxround = next;
-        round = next + 1;
+    /* Sources: the distinct (round, source, level, method) of the reports. */
+    report *src = nr ? dc__calloc(nr, sizeof *src) : NULL;
+    if (nr && !src) {
+        reports_free(rp, nr);
+        goto nomem;
     }
+    for (size_t i = 0; i < nr; i++) {
+        src[i].source = rp[i].source;
+        src[i].round = rp[i].round;
+        src[i].level = rp[i].level;
+        src[i].method = rp[i].method;
+    }
+    if (nr > 1)
+        qsort(src, nr, sizeof *src, src_cmp);
+    rc = dc__buf_puts(b, ",\"sources\":[");
+    size_t ns = 0, latest = 0;
+    for (size_t i = 0; i < nr && !rc; i++) {
+        if (i && src_cmp(&src[i], &src[i - 1]) == 0)
+            continue;
+        rc = (ns++ && dc__buf_putc(b, ',')) || put_source(b, &src[i]);
+        if (src[i].round != src[latest].round)
+            latest = i;
+    }
+    int64_t maxround = nr ? src[nr - 1].round : 0;
     bool any = false;
     dc__buf_clear(&c->tmp);
     if (!rc)
-        rc = dc__buf_printf(b, "],\"verified_round\":%lld", (long long)maxround) ? DC_ENOMEM : 0;
+        rc = dc__buf_printf(b, "],\"verified_round\":%lld,\"verified\":", (long long)maxround);
     if (!rc)
-        rc = conflicts_json(&c->tmp, c->r, &c->k, did, rp, nr, &any, &c->plain);
+        rc = nr ? put_source(b, &src[latest]) : dc__buf_puts(b, "null");
+    dc__free(src);
+    if (rc) {
+        reports_free(rp, nr);
+        goto nomem;
+    }
+    rc = conflicts_json(&c->tmp, c->r, &c->k, did, rp, nr, &any, &c->plain);
     reports_free(rp, nr);
     if (rc == DC_ECORRUPT)
         goto fail;
     if (rc || dc__buf_printf(b, ",\"flagged\":%s,\"conflicts\":", any ? "true" : "false") ||
-        dc__buf_put(b, c->tmp.ptr, c->tmp.size))
+        dc__buf_put(b, c->tmp.ptr, c->tmp.size) || dc__buf_printf(b, ",\"space\":\"%s\"", c->space))
         goto nomem;
     if (rec->ne) {
         if (dc__buf_puts(b, ",\"@events\":["))
@@ -1596,6 +2047,24 @@ fail:
     if (rc == DC_ENOMEM)
         return dc__model_fail(c->r, rc, "registry find: out of memory");
     return rc;
+}
+
+/* Pass 1 of find: where he is kept; the reports of every copy after the
+ * first (a driver kept twice is one person). */
+static int locate_cb(void *user, const dc__rec *rec) {
+    read_ctx *c = user;
+    if (!c->any[0])
+        snprintf(c->any, sizeof c->any, "%s", c->space);
+    if (!c->primary[0] && !(c->left && dc__registry_emptied(rec))) {
+        snprintf(c->primary, sizeof c->primary, "%s", c->space);
+        return 0;
+    }
+    for (size_t i = 0; i < rec->nf; i++)
+        if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
+            strcmp(rec->f[i].name, F_REPORTS) == 0 &&
+            strs_push(&c->others, rec->f[i].v.str, rec->f[i].v.len))
+            return dc__model_fail(c->r, DC_ENOMEM, "registry find: out of memory");
+    return 0;
 }
 
 /* The driver id for an identity number, with the lookup key of `space`. */
@@ -1624,15 +2093,52 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
     dc_buf b = DC_BUF_INIT;
     c.out = &b;
     char did[DID_LEN + 1];
+    char(*scope)[33] = NULL;
+    size_t nscope = 0;
     int rc = keys_derive(&c.k, r, space);
     if (!rc)
         rc = lookup_id(did, r, &c.k, id_number, "registry find");
     if (!rc)
-        rc = dc__records_each(r, space, TYPE_DRIVER, did, find_cb, &c);
-    if (!rc && c.count == 0)
-        rc =
-            dc__model_fail(r, DC_ENOTFOUND,
-                           "registry find: no driver with this identity number in space %s", space);
+        rc = dc__registry_scope(r, space, &scope, &nscope);
+    for (size_t i = 0; i < nscope && !rc; i++) {
+        c.space = scope[i];
+        int left = dc__registry_left_behind(r, scope[i], did);
+        if (left < 0) {
+            rc = left;
+            break;
+        }
+        c.left = left;
+        rc = dc__records_each(r, scope[i], TYPE_DRIVER, did, locate_cb, &c);
+    }
+    dc__free(scope);
+    /* Only copies left behind.  Where they forward him is held here and
+     * does not keep him either (two devices moved him at once, in opposite
+     * directions): the first of them, with the reports of all.  Otherwise
+     * he is kept where this device cannot read: say where, below. */
+    if (!rc && !c.primary[0] && c.any[0]) {
+        hop h = {false, false, ""};
+        dc__records_each(r, c.any, "moved", did, hop_moved, &h);
+        dc__regpart dest;
+        if (h.moved && dc__registry_part(r, h.space, &dest) == 0 && dest.has)
+            memcpy(c.primary, c.any, 33); /* its part is held: he is not there */
+    }
+    if (!rc && c.primary[0]) {
+        c.space = c.primary;
+        rc = dc__records_each(r, c.primary, TYPE_DRIVER, did, find_cb, &c);
+    }
+    if (!rc && c.count == 0) {
+        /* Not kept here: say where he went, when this space knows. */
+        hop h = {false, false, ""};
+        dc__records_each(r, c.any[0] ? c.any : space, "moved", did, hop_moved, &h);
+        rc = h.moved ? dc__model_fail(r, DC_ENOTFOUND,
+                                      "registry find: this driver moved to registry space %s; "
+                                      "this device does not hold it",
+                                      h.space)
+                     : dc__model_fail(r, DC_ENOTFOUND,
+                                      "registry find: no driver with this identity number in "
+                                      "space %s%s",
+                                      space, nscope > 1 ? " or its parts held here" : "");
+    }
     if (!rc)
         dc__buf_move(out, &b);
     dc_buf_dispose(&b);

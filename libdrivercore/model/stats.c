@@ -21,8 +21,11 @@
 #include <string.h>
 
 #include "base/base.h"
-#include "replica/records.h"
 #include "drivercore/grievance.h"
+#include "model/grievance_int.h"
+#include "model/org_int.h"
+#include "model/registry_int.h"
+#include "replica/records.h"
 
 /* ---- a set of strings (open addressing), with one small value each ----
  * Distinct counts (liaison ends, secretaries as persons, branches seen both
@@ -31,7 +34,7 @@
 
 typedef struct strset {
     char **keys;
-    unsigned char *vals;
+    uint32_t *vals;
     size_t n, cap; /* cap is a power of two, or 0 */
 } strset;
 
@@ -55,7 +58,7 @@ static void strset_free(strset *s) {
 static int strset_grow(strset *s) {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
     char **nk = dc__calloc(ncap, sizeof *nk);
-    unsigned char *nv = dc__calloc(ncap, 1);
+    uint32_t *nv = dc__calloc(ncap, sizeof *nv);
     if (!nk || !nv) {
         dc__free(nk);
         dc__free(nv);
@@ -93,7 +96,7 @@ static long strset_find(const strset *s, const char *key, size_t n) {
 
 /* Adds key with val (an existing key keeps its value).  Returns 1 if it was
  * new, 0 if already there, or DC_ENOMEM (negative). */
-static int strset_add(strset *s, const char *key, size_t n, unsigned char val) {
+static int strset_add(strset *s, const char *key, size_t n, uint32_t val) {
     if (strset_find(s, key, n) >= 0)
         return 0;
     if ((s->n + 1) * 2 > s->cap && strset_grow(s))
@@ -114,25 +117,65 @@ enum { ADMIN_NONE = 0, ADMIN_COUNTY = 1, ADMIN_CITY = 2, ADMIN_PROVINCE = 3 };
 enum { DL_TRANSFER, DL_FEEDBACK, DL_REPLY, DL_REVISIT, DL_N };
 static const char *const DL_NAME[DL_N] = {"transfer", "feedback", "reply", "revisit"};
 
+/* The grievance figures of a set of cases (all of them, a region's, a
+ * channel's, ...). */
+typedef struct casefig {
+    uint64_t collected, resolved, inside;
+    uint64_t dl_due[DL_N], dl_met[DL_N];
+    uint64_t revisits, satisfied;
+    int64_t amount, recovered;
+} casefig;
+
+/* A county's row of by_region (cities and the province are summed from
+ * the counties when printed). */
+typedef struct regrow {
+    char code[7];
+    uint64_t drivers, pm, enterprises, inflow, outflow, moved_in, moved_out;
+    casefig cases;
+} regrow;
+
+/* A named bucket of cases (a channel, a category, a level). */
+typedef struct bucket {
+    char name[DC__CASE_TEXT];
+    casefig cases;
+} bucket;
+
+typedef struct buckets {
+    bucket *v;
+    size_t n, cap;
+} buckets;
+
 typedef struct stats {
     dc_replica *r;
     const dc_calendar *cal;
     int64_t now;
     const char *space; /* the space being walked */
-    dc_buf scratch;    /* one case summary */
+    char county[7];    /* the county of the registry part being walked, "" if none */
+    strset moved;      /* drivers the space being walked forwards elsewhere */
+    dc_buf scratch;
+    dc__case_facts facts;
+    dc__regextra extras; /* reports left behind by moves, per driver */
 
     uint64_t drivers, pm_drivers, operators, committees, joint_meetings, stations, study,
         enterprises, departments;
+    strset seen;        /* driver ids counted */
     strset branches;    /* org ids of kind branch, and branch records */
     strset secretaries; /* person ids holding the role secretary */
     strset cadres, liaison_pm, liaison_drivers;
-    strset orgs; /* org id -> ADMIN_* level, for inside_county */
+    strset orgs;  /* org id -> ADMIN_* level, for inside_county */
+    strset names; /* region code -> index into name_v */
+    char **name_v;
+    size_t nname, cname;
 
-    uint64_t collected, resolved, inside;
-    uint64_t dl_due[DL_N], dl_met[DL_N];
-    uint64_t revisits, satisfied;
+    casefig all;
     int64_t *resolve_ms;
     size_t nresolve, cresolve;
+    uint64_t estimated;
+
+    regrow *rows;
+    size_t nrows, crows;
+    int rowmap[4096]; /* open addressing on the county code: index + 1, 0 empty */
+    buckets channel, category, level;
 } stats;
 
 static bool value_is(const dc__value *v, const char *s) {
@@ -175,51 +218,220 @@ static unsigned char target_level(const stats *s, const char *id, size_t n) {
     return ADMIN_COUNTY;
 }
 
+static int nomem(stats *s) {
+    return dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory");
+}
+
 /* Adds the value of register `field` (a string) to set `set`. */
 static int add_field(stats *s, strset *set, const dc__rec *rec, const char *field) {
     const dc__value *v = dc__rec_value(rec, field);
     if (!v || v->kind != DC_STR || v->len == 0)
         return 0;
-    return strset_add(set, v->str, v->len, 0) < 0
-               ? dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory")
-               : 0;
+    return strset_add(set, v->str, v->len, 0) < 0 ? nomem(s) : 0;
+}
+
+/* ---- region rows ---- */
+
+/* The row of a county (created on first use), or NULL (no county). */
+static regrow *row_of(stats *s, const char *county) {
+    if (!county || strlen(county) != 6)
+        return NULL;
+    unsigned key = (unsigned)strtoul(county, NULL, 10);
+    size_t cap = sizeof s->rowmap / sizeof s->rowmap[0];
+    size_t j = (key * 2654435761u) % cap;
+    for (size_t probes = 0; probes < cap; probes++, j = (j + 1) % cap) {
+        if (s->rowmap[j] == 0)
+            break;
+        if (strcmp(s->rows[s->rowmap[j] - 1].code, county) == 0)
+            return &s->rows[s->rowmap[j] - 1];
+    }
+    if (s->rowmap[j] != 0 || s->nrows + 1 >= cap / 2)
+        return NULL; /* more counties than a province has: no row, still in the totals */
+    if (s->nrows == s->crows) {
+        size_t nc = s->crows ? s->crows * 2 : 128;
+        regrow *v = dc__realloc(s->rows, nc * sizeof *v);
+        if (!v)
+            return NULL;
+        s->rows = v;
+        s->crows = nc;
+    }
+    regrow *g = &s->rows[s->nrows++];
+    memset(g, 0, sizeof *g);
+    memcpy(g->code, county, 7);
+    s->rowmap[j] = (int)s->nrows;
+    return g;
+}
+
+static casefig *bucket_of(buckets *b, const char *name) {
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->v[i].name, name) == 0)
+            return &b->v[i].cases;
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 16;
+        bucket *v = dc__realloc(b->v, nc * sizeof *v);
+        if (!v)
+            return NULL;
+        b->v = v;
+        b->cap = nc;
+    }
+    bucket *k = &b->v[b->n++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->name, sizeof k->name, "%s", name);
+    return &k->cases;
+}
+
+/* ---- drivers ---- */
+
+/* The county of a region value shown for a driver, into out[7]. */
+static bool shown_county(stats *s, const dc__rec *rec, const char *field, char out[7]) {
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
+    int has = dc__registry_shown(rec, field, &s->scratch, x, nx);
+    return has > 0 && dc__county_of((const char *)s->scratch.ptr, s->scratch.size, out);
+}
+
+static int move_event(void *user, const char *key, const dc__value *v) {
+    char(*ft)[7] = user; /* [0] from, [1] to, [2][0] 'm' when a move */
+    if (strcmp(key, "kind") == 0 && value_is(v, "move"))
+        ft[2][0] = 'm';
+    else if ((strcmp(key, "from") == 0 || strcmp(key, "to") == 0) && v->kind == DC_STR &&
+             v->len == 6) {
+        char *dst = ft[key[0] == 'f' ? 0 : 1];
+        memcpy(dst, v->str, 6);
+        dst[6] = 0;
+    }
+    return 0;
 }
 
 static int on_driver(void *user, const dc__rec *rec) {
     stats *s = user;
-    const dc__value *st = dc__rec_value(rec, "status");
+    size_t idn = strlen(rec->id);
+    /* A copy left behind where a move forwards him: he is counted where he
+     * is kept. */
+    if (strset_find(&s->moved, rec->id, idn) >= 0 && dc__registry_emptied(rec))
+        return 0;
+    int fresh = strset_add(&s->seen, rec->id, idn, 0);
+    if (fresh < 0)
+        return nomem(s);
+    if (fresh == 0)
+        return 0; /* kept twice: counted once, where first met */
     s->drivers++;
-    if (value_is(st, "probationary") || value_is(st, "member"))
-        s->pm_drivers++;
+    size_t nx;
+    const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
+    int has = dc__registry_shown(rec, "status", &s->scratch, x, nx);
+    if (has < 0)
+        return nomem(s);
+    bool pm = has && (strcmp((const char *)s->scratch.ptr, "probationary") == 0 ||
+                      strcmp((const char *)s->scratch.ptr, "member") == 0);
+    s->pm_drivers += pm;
+    /* His county: the part keeping him, else (a root of the layout before
+     * parts) his activity area's, else his hukou region's. */
+    char county[7], hukou[7];
+    bool has_county = s->county[0] != 0;
+    if (has_county)
+        memcpy(county, s->county, 7);
+    else
+        has_county = shown_county(s, rec, "activity_area", county) ||
+                     shown_county(s, rec, "hukou_region", county);
+    bool has_hukou = shown_county(s, rec, "hukou_region", hukou);
+    regrow *g = has_county ? row_of(s, county) : NULL;
+    if (has_county && !g)
+        return nomem(s);
+    if (g) {
+        g->drivers++;
+        g->pm += pm;
+        if (has_hukou && strcmp(hukou, county) != 0) {
+            g->inflow++;
+            regrow *h = row_of(s, hukou);
+            if (!h)
+                return nomem(s);
+            h->outflow++;
+        }
+    }
+    for (size_t i = 0; i < rec->ne; i++) {
+        char ft[3][7] = {"", "", ""};
+        if (dc__json_flat_each(rec->events[i], move_event, ft) != 0 || ft[2][0] != 'm' ||
+            !ft[1][0] || strcmp(ft[0], ft[1]) == 0)
+            continue;
+        regrow *to = row_of(s, ft[1]);
+        if (!to)
+            return nomem(s);
+        to->moved_in++;
+    }
     return 0;
 }
+
+static int on_moved(void *user, const dc__rec *rec) {
+    stats *s = user;
+    if (strset_add(&s->moved, rec->id, strlen(rec->id), 0) < 0)
+        return nomem(s);
+    char to[7];
+    const dc__value *v = dc__rec_value(rec, "region");
+    if (s->county[0] && v && v->kind == DC_STR && dc__county_of(v->str, v->len, to) &&
+        strcmp(to, s->county) != 0) {
+        regrow *g = row_of(s, s->county);
+        if (!g)
+            return nomem(s);
+        g->moved_out++;
+    }
+    return 0;
+}
+
+/* ---- the directory ---- */
 
 static int on_org(void *user, const dc__rec *rec) {
     stats *s = user;
     const dc__value *kind = dc__rec_value(rec, "kind");
     size_t idn = strlen(rec->id);
     if (strset_add(&s->orgs, rec->id, idn, level_of_name(dc__rec_value(rec, "level"))) < 0)
-        return dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory");
+        return nomem(s);
     if (value_is(kind, "operator"))
         s->operators++;
     else if (value_is(kind, "committee"))
         s->committees++;
     else if (value_is(kind, "joint_meeting"))
         s->joint_meetings++;
-    else if (value_is(kind, "enterprise"))
+    else if (value_is(kind, "enterprise")) {
         s->enterprises++;
-    else if (value_is(kind, "department"))
+        const dc__value *rg = dc__rec_value(rec, "region");
+        char county[7];
+        if (rg && rg->kind == DC_STR && dc__county_of(rg->str, rg->len, county)) {
+            regrow *g = row_of(s, county);
+            if (!g)
+                return nomem(s);
+            g->enterprises++;
+        }
+    } else if (value_is(kind, "department"))
         s->departments++;
     else if (value_is(kind, "branch") && strset_add(&s->branches, rec->id, idn, 0) < 0)
-        return dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory");
+        return nomem(s);
+    return 0;
+}
+
+static int on_region(void *user, const dc__rec *rec) {
+    stats *s = user;
+    const dc__value *nm = dc__rec_value(rec, "name");
+    size_t idn = strlen(rec->id);
+    if (!nm || nm->kind != DC_STR || idn != 6 || strset_find(&s->names, rec->id, idn) >= 0)
+        return 0;
+    if (s->nname == s->cname) {
+        size_t nc = s->cname ? s->cname * 2 : 64;
+        char **v = dc__realloc(s->name_v, nc * sizeof *v);
+        if (!v)
+            return nomem(s);
+        s->name_v = v;
+        s->cname = nc;
+    }
+    if (!(s->name_v[s->nname] = dc__strndup(nm->str, nm->len)) ||
+        strset_add(&s->names, rec->id, idn, (uint32_t)s->nname) < 0)
+        return nomem(s);
+    s->nname++;
     return 0;
 }
 
 static int on_branch(void *user, const dc__rec *rec) {
     stats *s = user;
-    return strset_add(&s->branches, rec->id, strlen(rec->id), 0) < 0
-               ? dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory")
-               : 0;
+    return strset_add(&s->branches, rec->id, strlen(rec->id), 0) < 0 ? nomem(s) : 0;
 }
 
 /* A secretary record's id is `<branch org id>/<person id>`: one person may
@@ -232,9 +444,7 @@ static int on_secretary(void *user, const dc__rec *rec) {
         return 0;
     const char *slash = strrchr(rec->id, '/');
     const char *person = slash ? slash + 1 : rec->id;
-    return strset_add(&s->secretaries, person, strlen(person), 0) < 0
-               ? dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory")
-               : 0;
+    return strset_add(&s->secretaries, person, strlen(person), 0) < 0 ? nomem(s) : 0;
 }
 
 static int on_count(void *user, const dc__rec *rec) {
@@ -257,64 +467,16 @@ static int on_liaison(void *user, const dc__rec *rec) {
 }
 
 /* ---- a case, as the grievance fold sees it ----
- * The state of a case is derived by grievance.c's fold (dc_case_summary),
- * so the figures here can never disagree with what `case show` prints:
- * one fold, read through its flat summary. */
-
-typedef struct case_sum {
-    const stats *s;
-    bool resolved, above_county;
-    int64_t received, resolved_ms;
-    int64_t due[DL_N], done[DL_N];
-    int64_t revisits, satisfied;
-} case_sum;
-
-static int64_t num_or_null(const dc__value *v) {
-    return v->kind == DC_INT ? v->num : -1;
-}
-
-static int summary_field(void *user, const char *key, const dc__value *v) {
-    case_sum *c = user;
-    if (strcmp(key, "status") == 0) {
-        c->resolved = value_is(v, "resolved") || value_is(v, "revisited") || value_is(v, "closed");
-    } else if (strcmp(key, "transfers") == 0 && v->kind == DC_STR) {
-        /* The `to` of every transfer that took effect, space-separated. */
-        const char *p = v->str, *end = v->str + v->len;
-        while (p < end) {
-            const char *q = memchr(p, ' ', (size_t)(end - p));
-            size_t n = q ? (size_t)(q - p) : (size_t)(end - p);
-            if (n && target_level(c->s, p, n) >= ADMIN_CITY)
-                c->above_county = true;
-            p += n + 1;
-        }
-    } else if (strcmp(key, "received_ms") == 0) {
-        c->received = num_or_null(v);
-    } else if (strcmp(key, "resolved_ms") == 0) {
-        c->resolved_ms = num_or_null(v);
-    } else if (strcmp(key, "revisits") == 0 && v->kind == DC_INT) {
-        c->revisits = v->num;
-    } else if (strcmp(key, "satisfied_revisits") == 0 && v->kind == DC_INT) {
-        c->satisfied = v->num;
-    } else {
-        for (int k = 0; k < DL_N; k++) {
-            char name[32];
-            snprintf(name, sizeof name, "due_%s_ms", DL_NAME[k]);
-            if (strcmp(key, name) == 0)
-                c->due[k] = num_or_null(v);
-            snprintf(name, sizeof name, "done_%s_ms", DL_NAME[k]);
-            if (strcmp(key, name) == 0)
-                c->done[k] = num_or_null(v);
-        }
-    }
-    return 0;
-}
+ * The state of a case is derived by grievance.c's fold (dc__case_facts_of,
+ * the code behind `case show`), so the figures here can never disagree
+ * with what `case show` prints. */
 
 static int push_resolve(stats *s, int64_t ms) {
     if (s->nresolve == s->cresolve) {
         size_t nc = s->cresolve ? s->cresolve * 2 : 256;
         int64_t *p = dc__realloc(s->resolve_ms, nc * sizeof *p);
         if (!p)
-            return dc__model_fail(s->r, DC_ENOMEM, "stats: out of memory");
+            return nomem(s);
         s->resolve_ms = p;
         s->cresolve = nc;
     }
@@ -322,46 +484,74 @@ static int push_resolve(stats *s, int64_t ms) {
     return 0;
 }
 
+static bool above_county(const stats *s, const dc__case_facts *f) {
+    const char *p = (const char *)f->transfers.ptr, *end = p + f->transfers.size;
+    while (p && p < end) {
+        const char *q = memchr(p, ' ', (size_t)(end - p));
+        size_t n = q ? (size_t)(q - p) : (size_t)(end - p);
+        if (n && target_level(s, p, n) >= ADMIN_CITY)
+            return true;
+        p += n + 1;
+    }
+    return false;
+}
+
+static void add_case(casefig *c, const dc__case_facts *f, bool resolved, bool inside,
+                     const bool counted[DL_N], const bool met[DL_N]) {
+    c->collected++;
+    c->resolved += resolved;
+    c->inside += inside;
+    c->revisits += (uint64_t)f->revisits;
+    c->satisfied += (uint64_t)f->satisfied_revisits;
+    if (f->has_amount) {
+        c->amount += f->amount;
+        if (resolved)
+            c->recovered += f->amount;
+    }
+    for (int k = 0; k < DL_N; k++) {
+        c->dl_due[k] += counted[k];
+        c->dl_met[k] += met[k];
+    }
+}
+
 static int on_case(void *user, const dc__rec *rec) {
     stats *s = user;
-    case_sum c;
-    int rc;
-    memset(&c, 0, sizeof c);
-    c.s = s;
-    c.received = c.resolved_ms = -1;
-    for (int k = 0; k < DL_N; k++)
-        c.due[k] = c.done[k] = -1;
-    /* Reading the case again inside the walk is allowed (records.h: each
-     * record is loaded in full before the callback runs). */
-    dc__buf_clear(&s->scratch);
-    if ((rc = dc_case_summary(&s->scratch, s->r, s->space, rec->id, s->cal)) != 0)
+    dc__case_facts *f = &s->facts;
+    int rc = dc__case_facts_of(f, s->r, rec, s->cal);
+    if (rc)
         return rc;
-    if (dc__json_flat_each((const char *)s->scratch.ptr, summary_field, &c) != 0)
-        return dc__model_fail(s->r, DC_ECORRUPT,
-                              "stats: the summary of case %s is not a "
-                              "flat JSON object",
-                              rec->id);
-
-    s->collected++;
-    if (!c.above_county)
-        s->inside++;
-    s->revisits += (uint64_t)c.revisits;
-    s->satisfied += (uint64_t)c.satisfied;
-    if (c.resolved) {
-        s->resolved++;
-        if (c.resolved_ms >= 0 && c.received >= 0 && c.resolved_ms >= c.received &&
-            push_resolve(s, c.resolved_ms - c.received))
-            return DC_ENOMEM;
-    }
+    bool resolved = f->status == DC__CASE_RESOLVED || f->status == DC__CASE_REVISITED ||
+                    f->status == DC__CASE_CLOSED;
+    bool inside = !above_county(s, f);
+    if (resolved && f->resolved >= 0 && f->received >= 0 && f->resolved >= f->received &&
+        push_resolve(s, f->resolved - f->received))
+        return DC_ENOMEM;
     /* A deadline counts once it has passed or been met; met when the step
      * that meets it came at or before it. */
+    bool counted[DL_N] = {false}, met[DL_N] = {false};
     for (int k = 0; k < DL_N && s->cal; k++) {
-        if (c.due[k] < 0 || (c.done[k] < 0 && c.due[k] >= s->now))
+        if (f->due[k] < 0 || (f->done[k] < 0 && f->due[k] >= s->now))
             continue;
-        s->dl_due[k]++;
-        if (c.done[k] >= 0 && c.done[k] <= c.due[k])
-            s->dl_met[k]++;
+        counted[k] = true;
+        met[k] = f->done[k] >= 0 && f->done[k] <= f->due[k];
+        s->estimated += f->estimated[k];
     }
+    add_case(&s->all, f, resolved, inside, counted, met);
+    char county[7];
+    casefig *b[4] = {NULL, NULL, NULL, NULL};
+    if (dc__county_of(f->region, strlen(f->region), county)) {
+        regrow *g = row_of(s, county);
+        if (!g)
+            return nomem(s);
+        b[0] = &g->cases;
+    }
+    if (!(b[1] = bucket_of(&s->channel, f->channel[0] ? f->channel : "none")) ||
+        !(b[2] = bucket_of(&s->category, f->category[0] ? f->category : "none")) ||
+        !(b[3] = bucket_of(&s->level, f->level[0] ? f->level : "none")))
+        return nomem(s);
+    for (int i = 0; i < 4; i++)
+        if (b[i])
+            add_case(b[i], f, resolved, inside, counted, met);
     return 0;
 }
 
@@ -406,6 +596,147 @@ static int put_percent(dc_buf *b, uint64_t num, uint64_t den) {
                           (unsigned long long)(h % 100));
 }
 
+/* The figures every set of cases has, up to the satisfaction rate: the
+ * start of `cases` and of each CASES object. */
+static int put_casefig_head(dc_buf *b, const stats *s, const casefig *c) {
+    int rc = dc__buf_printf(b, "{\"collected\":%llu,\"resolved\":%llu,\"resolution_rate\":",
+                            (unsigned long long)c->collected, (unsigned long long)c->resolved);
+    rc |= put_percent(b, c->resolved, c->collected);
+    rc |= dc__buf_puts(b, ",\"inside_county\":");
+    rc |= put_percent(b, c->inside, c->collected);
+    rc |= dc__buf_puts(b, ",\"on_time\":{");
+    for (int i = 0; i < DL_N; i++) {
+        rc |= dc__buf_printf(b, "%s\"%s\":", i ? "," : "", DL_NAME[i]);
+        rc |= s->cal ? put_percent(b, c->dl_met[i], c->dl_due[i]) : dc__buf_puts(b, "null");
+    }
+    rc |= dc__buf_puts(b, "},\"satisfaction_rate\":");
+    rc |= put_percent(b, c->satisfied, c->revisits);
+    return rc;
+}
+
+/* CASES of docs/domain.md: the figures of a set of cases. */
+static int put_casefig(dc_buf *b, const stats *s, const casefig *c) {
+    int rc = put_casefig_head(b, s, c);
+    rc |= dc__buf_printf(b, ",\"amount_yuan\":%lld,\"recovered_yuan\":%lld}", (long long)c->amount,
+                         (long long)c->recovered);
+    return rc;
+}
+
+static void casefig_add(casefig *into, const casefig *c) {
+    into->collected += c->collected;
+    into->resolved += c->resolved;
+    into->inside += c->inside;
+    into->revisits += c->revisits;
+    into->satisfied += c->satisfied;
+    into->amount += c->amount;
+    into->recovered += c->recovered;
+    for (int k = 0; k < DL_N; k++) {
+        into->dl_due[k] += c->dl_due[k];
+        into->dl_met[k] += c->dl_met[k];
+    }
+}
+
+static void regrow_add(regrow *into, const regrow *g) {
+    into->drivers += g->drivers;
+    into->pm += g->pm;
+    into->enterprises += g->enterprises;
+    into->inflow += g->inflow;
+    into->outflow += g->outflow;
+    into->moved_in += g->moved_in;
+    into->moved_out += g->moved_out;
+    casefig_add(&into->cases, &g->cases);
+}
+
+static int cmp_code(const void *a, const void *b) {
+    return strcmp(((const regrow *)a)->code, ((const regrow *)b)->code);
+}
+
+static int put_region(dc_buf *b, const stats *s, const regrow *g, const char *level,
+                      const char *parent, bool first) {
+    long slot = strset_find(&s->names, g->code, 6);
+    int rc = dc__buf_printf(b, "%s\"%s\":{\"level\":\"%s\",\"parent\":", first ? "" : ",", g->code,
+                            level);
+    rc |= parent ? dc__buf_printf(b, "\"%s\"", parent) : dc__buf_puts(b, "null");
+    rc |= dc__buf_puts(b, ",\"name\":");
+    rc |= slot >= 0 ? dc__json_str(b, s->name_v[s->names.vals[slot]],
+                                   strlen(s->name_v[s->names.vals[slot]]))
+                    : dc__buf_puts(b, "null");
+    rc |= dc__buf_printf(b,
+                         ",\"drivers\":%llu,\"party_member_drivers\":%llu,\"enterprises\":%llu,"
+                         "\"inflow\":%llu,\"outflow\":%llu,\"moved_in\":%llu,\"moved_out\":%llu,"
+                         "\"cases\":",
+                         (unsigned long long)g->drivers, (unsigned long long)g->pm,
+                         (unsigned long long)g->enterprises, (unsigned long long)g->inflow,
+                         (unsigned long long)g->outflow, (unsigned long long)g->moved_in,
+                         (unsigned long long)g->moved_out);
+    rc |= put_casefig(b, s, &g->cases);
+    rc |= dc__buf_putc(b, '}');
+    return rc;
+}
+
+/* by_region: the counties, their cities (....00) and the province (..0000),
+ * each the sum of what is below it, codes sorted. */
+static int put_regions(dc_buf *b, stats *s) {
+    size_t n = s->nrows;
+    regrow *all = n ? dc__calloc(3 * n, sizeof *all) : NULL;
+    if (n && !all)
+        return DC_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        all[k++] = s->rows[i];
+    /* Cities and provinces: the counties summed into their 4- and 2-digit
+     * prefixes (a county code that is itself a city's is not one). */
+    for (int lv = 0; lv < 2; lv++) {
+        size_t m = k;
+        for (size_t i = 0; i < n; i++) {
+            char code[7];
+            snprintf(code, sizeof code, "%.*s%s", lv ? 2 : 4, s->rows[i].code, lv ? "0000" : "00");
+            size_t j = m;
+            while (j < k && strcmp(all[j].code, code) != 0)
+                j++;
+            if (j == k) {
+                memset(&all[k], 0, sizeof all[k]);
+                memcpy(all[k++].code, code, 7);
+            }
+            regrow_add(&all[j], &s->rows[i]);
+        }
+    }
+    if (k > 1)
+        qsort(all, k, sizeof *all, cmp_code);
+    int rc = dc__buf_puts(b, "\"by_region\":{");
+    for (size_t i = 0; i < k && !rc; i++) {
+        const char *code = all[i].code;
+        int sig = dc__region_sig(code, 6);
+        char parent[7];
+        bool province = sig == 2, city = sig == 4;
+        if (province)
+            parent[0] = 0;
+        else
+            snprintf(parent, sizeof parent, "%.*s%s", city ? 2 : 4, code, city ? "0000" : "00");
+        rc = put_region(b, s, &all[i],
+                        province ? "province"
+                        : city   ? "city"
+                                 : "county",
+                        province ? NULL : parent, i == 0);
+    }
+    dc__free(all);
+    return rc || dc__buf_putc(b, '}');
+}
+
+static int cmp_bucket(const void *a, const void *b) {
+    return strcmp(((const bucket *)a)->name, ((const bucket *)b)->name);
+}
+
+static int put_buckets(dc_buf *b, const stats *s, const char *key, buckets *k) {
+    if (k->n > 1)
+        qsort(k->v, k->n, sizeof *k->v, cmp_bucket);
+    int rc = dc__buf_printf(b, ",\"%s\":{", key);
+    for (size_t i = 0; i < k->n && !rc; i++)
+        rc = (i && dc__buf_putc(b, ',')) || dc__json_str(b, k->v[i].name, strlen(k->v[i].name)) ||
+             dc__buf_putc(b, ':') || put_casefig(b, s, &k->v[i].cases);
+    return rc || dc__buf_putc(b, '}');
+}
+
 static int render(dc_buf *b, stats *s) {
     int rc = 0;
     char when[64] = "null";
@@ -413,6 +744,7 @@ static int render(dc_buf *b, stats *s) {
     if (dc_time_cst(&t, s->now) == 0 && t.size + 3 < sizeof when)
         snprintf(when, sizeof when, "\"%s\"", (const char *)t.ptr);
     dc_buf_dispose(&t);
+    const casefig *c = &s->all;
     rc |= dc__buf_printf(
         b,
         "{\"as_of\":%s,\"drivers\":%llu,\"party_member_drivers\":%llu,\"operators\":%llu,"
@@ -427,18 +759,8 @@ static int render(dc_buf *b, stats *s) {
         (unsigned long long)s->study, (unsigned long long)s->enterprises,
         (unsigned long long)s->departments, (unsigned long long)s->cadres.n,
         (unsigned long long)s->liaison_pm.n, (unsigned long long)s->liaison_drivers.n);
-    rc |= dc__buf_printf(b, "\"cases\":{\"collected\":%llu,\"resolved\":%llu,\"resolution_rate\":",
-                         (unsigned long long)s->collected, (unsigned long long)s->resolved);
-    rc |= put_percent(b, s->resolved, s->collected);
-    rc |= dc__buf_puts(b, ",\"inside_county\":");
-    rc |= put_percent(b, s->inside, s->collected);
-    rc |= dc__buf_puts(b, ",\"on_time\":{");
-    for (int i = 0; i < DL_N; i++) {
-        rc |= dc__buf_printf(b, "%s\"%s\":", i ? "," : "", DL_NAME[i]);
-        rc |= s->cal ? put_percent(b, s->dl_met[i], s->dl_due[i]) : dc__buf_puts(b, "null");
-    }
-    rc |= dc__buf_puts(b, "},\"satisfaction_rate\":");
-    rc |= put_percent(b, s->satisfied, s->revisits);
+    rc |= dc__buf_puts(b, "\"cases\":");
+    rc |= put_casefig_head(b, s, c);
     rc |= dc__buf_puts(b, ",\"median_resolve_hours\":");
     if (s->nresolve == 0) {
         rc |= dc__buf_puts(b, "null");
@@ -450,9 +772,39 @@ static int render(dc_buf *b, stats *s) {
                         : ((double)s->resolve_ms[m - 1] + (double)s->resolve_ms[m]) / 2.0;
         rc |= dc__buf_printf(b, "%.2f", ms / 3600000.0);
     }
-    rc |= dc__buf_printf(b, ",\"revisits\":%llu,\"satisfied\":%llu}}",
-                         (unsigned long long)s->revisits, (unsigned long long)s->satisfied);
+    rc |= dc__buf_printf(b,
+                         ",\"revisits\":%llu,\"satisfied\":%llu,\"amount_yuan\":%lld,"
+                         "\"recovered_yuan\":%lld},",
+                         (unsigned long long)c->revisits, (unsigned long long)c->satisfied,
+                         (long long)c->amount, (long long)c->recovered);
+    rc |= put_regions(b, s);
+    rc |= put_buckets(b, s, "by_channel", &s->channel);
+    rc |= put_buckets(b, s, "by_category", &s->category);
+    rc |= put_buckets(b, s, "by_level", &s->level);
+    int first = 0, last = 0;
+    rc |= dc__buf_puts(b, ",\"calendar\":{\"years\":");
+    rc |= s->cal && dc_calendar_years(s->cal, &first, &last) == 0
+              ? dc__buf_printf(b, "[%d,%d]", first, last)
+              : dc__buf_puts(b, "null");
+    rc |= dc__buf_printf(b, ",\"estimated\":%llu}}", (unsigned long long)s->estimated);
     return rc ? DC_ENOMEM : 0;
+}
+
+/* The registry part a space is, for the county of its drivers. */
+static int enter_space(stats *s, const char *sp) {
+    s->space = sp;
+    s->county[0] = 0;
+    strset_free(&s->moved);
+    dc__regpart p;
+    int rc = dc__registry_part(s->r, sp, &p);
+    if (rc)
+        return rc;
+    if (p.has && (strcmp(p.level, "county") == 0 || strcmp(p.level, "branch") == 0)) {
+        char county[7];
+        if (dc__county_of(p.region, strlen(p.region), county))
+            memcpy(s->county, county, 7);
+    }
+    return walk(s, sp, "moved", on_moved, s);
 }
 
 int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar *cal,
@@ -489,13 +841,16 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
         l.n = 1;
     }
     /* Orgs of every space first: the inside-county figure needs the level
-     * of each org a case was transferred to, wherever the case is held. */
+     * of each org a case was transferred to, wherever the case is held;
+     * region names come with them. */
     for (size_t i = 0; i < l.n && !rc; i++)
-        rc = walk(&s, l.hex[i], "org", on_org, &s);
+        if (!(rc = walk(&s, l.hex[i], "org", on_org, &s)))
+            rc = walk(&s, l.hex[i], "region", on_region, &s);
+    if (!rc)
+        rc = dc__registry_extras_load(r, l.hex, l.n, &s.extras);
     for (size_t i = 0; i < l.n && !rc; i++) {
         const char *sp = l.hex[i];
-        s.space = sp;
-        if ((rc = walk(&s, sp, "driver", on_driver, &s)) ||
+        if ((rc = enter_space(&s, sp)) || (rc = walk(&s, sp, "driver", on_driver, &s)) ||
             (rc = walk(&s, sp, "branch", on_branch, &s)) ||
             (rc = walk(&s, sp, "secretary", on_secretary, &s)) ||
             (rc = walk(&s, sp, "station", on_count, &s.stations)) ||
@@ -511,8 +866,20 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
 done:
     dc_buf_dispose(&b);
     dc_buf_dispose(&s.scratch);
+    dc__case_facts_dispose(&s.facts);
+    dc__registry_extras_free(&s.extras);
     dc__free(l.hex);
     dc__free(s.resolve_ms);
+    dc__free(s.rows);
+    dc__free(s.channel.v);
+    dc__free(s.category.v);
+    dc__free(s.level.v);
+    for (size_t i = 0; i < s.nname; i++)
+        dc__free(s.name_v[i]);
+    dc__free(s.name_v);
+    strset_free(&s.seen);
+    strset_free(&s.moved);
+    strset_free(&s.names);
     strset_free(&s.branches);
     strset_free(&s.secretaries);
     strset_free(&s.cadres);

@@ -76,14 +76,9 @@ typedef struct ent {
 } ent;
 
 typedef struct import {
-    dc_replica *r;
+    dc__ingest g;
     ent *v;
     uint64_t n, cap;
-    uint64_t fresh, dup, held, opaque, released, rejected;
-    dc__touched touched;
-    int64_t *keyed; /* spaces whose key arrived in this bundle */
-    size_t nkeyed;
-    dc__err err;
 } import;
 
 static int collect(void *user, uint64_t i, const uint8_t *p, size_t n) {
@@ -93,7 +88,7 @@ static int collect(void *user, uint64_t i, const uint8_t *p, size_t n) {
         uint64_t nc = im->cap ? im->cap * 2 : 256;
         ent *v = dc__realloc(im->v, nc * sizeof *v);
         if (!v)
-            return dc__err_set(&im->err, DC_ENOMEM, "bundle: out of memory");
+            return dc__err_set(&im->g.err, DC_ENOMEM, "bundle: out of memory");
         im->v = v;
         im->cap = nc;
     }
@@ -102,20 +97,38 @@ static int collect(void *user, uint64_t i, const uint8_t *p, size_t n) {
 }
 
 static int where(import *im, uint64_t i) {
-    return dc__err_prefix(&im->err, "bundle: envelope %llu of %llu", (unsigned long long)i + 1,
+    return dc__err_prefix(&im->g.err, "bundle: envelope %llu of %llu", (unsigned long long)i + 1,
                           (unsigned long long)im->n);
+}
+
+/* Errors that condemn the envelope itself, not this attempt to store it:
+ * with DC__IMPORT_SET_ASIDE they set it aside and the import goes on. */
+static bool bad_content(int rc) {
+    return rc == DC_ECORRUPT || rc == DC_EBADSIG || rc == DC_ETOOBIG || rc == DC_EVERSION ||
+           rc == DC_ECONFLICT;
+}
+
+/* After a failure on envelope i: 0 when it was set aside (lenient import,
+ * an error of the envelope's own), else the error, located. */
+static int fail_or_set_aside(import *im, uint64_t i, const dc__envelope *e, int rc) {
+    if ((im->g.flags & DC__IMPORT_SET_ASIDE) && bad_content(rc)) {
+        where(im, i);
+        return dc__ingest_set_aside(&im->g, e, rc);
+    }
+    where(im, i);
+    return rc;
 }
 
 /* Looks the envelope up in the log: 1 duplicate, 0 new, or an error (a
  * different envelope under the same author and sequence number). */
-static int seen(import *im, const dc__envelope *e, dc__space *sp, int64_t *did) {
-    dc_replica *r = im->r;
+static int seen(dc__ingest *g, const dc__envelope *e, dc__space *sp, int64_t *did) {
+    dc_replica *r = g->r;
     int rc;
-    if ((rc = dc__store_space_ensure(r->st, e->space, sp, &im->err)) ||
-        (rc = dc__store_device(r->st, e->author, did, &im->err)))
+    if ((rc = dc__store_space_ensure(r->st, e->space, sp, &g->err)) ||
+        (rc = dc__store_device(r->st, e->author, did, &g->err)))
         return rc;
     uint8_t have[32], id[32];
-    rc = dc__store_change_find(r->st, sp->sid, *did, e->seq, have, &im->err);
+    rc = dc__store_change_find(r->st, sp->sid, *did, e->seq, have, &g->err);
     if (rc <= 0)
         return rc;
     dc__envelope_id(id, e->raw, e->raw_len);
@@ -123,11 +136,11 @@ static int seen(import *im, const dc__envelope *e, dc__space *sp, int64_t *did) 
         /* Either a damaged or forged copy of a change we hold, or a device
          * that really signed two changes with one number: the signature
          * tells which, and only the second is equivocation. */
-        if ((rc = dc__envelope_verify(e, &im->err)))
+        if ((rc = dc__envelope_verify(e, &g->err)))
             return rc;
         char dev[17];
         dc__hex(dev, e->author, 8);
-        return dc__err_set(&im->err, DC_ECONFLICT,
+        return dc__err_set(&g->err, DC_ECONFLICT,
                            "device %s... signed two different changes "
                            "with sequence number %llu (a cloned or broken device)",
                            dev, (unsigned long long)e->seq);
@@ -135,328 +148,392 @@ static int seen(import *im, const dc__envelope *e, dc__space *sp, int64_t *did) 
     return 1;
 }
 
-static int store_new(import *im, const dc__envelope *e, int64_t sid, int64_t did, int state) {
+static int store_new(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t did, int state,
+                     int need) {
     uint8_t id[32];
     dc__envelope_id(id, e->raw, e->raw_len);
-    int rc = dc__store_change_put(im->r->st, sid, e, id, did, state, &im->err);
+    int rc = dc__store_change_put(g->r->st, sid, e, id, did, state, &g->err);
+    if (!rc && need)
+        rc = dc__store_change_set_need(g->r->st, dc__store_last_cno(g->r->st), need, &g->err);
     if (!rc) {
-        im->fresh++;
-        im->held += state == DC_CHANGE_HELD;
-        im->opaque += state == DC_CHANGE_OPAQUE;
+        g->n.fresh++;
+        g->n.held += state == DC_CHANGE_HELD;
+        g->n.opaque += state == DC_CHANGE_OPAQUE;
+        g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
     }
     return rc;
 }
 
-/* Checks the ops of a verified membership envelope and, unless `check_only`,
- * applies them: 1 done, 0 not yet (its author is not known as an admin),
- * or an error.  Authority only grows (ever_admin), so an envelope that
- * passes the check now passes it when it is applied later. */
-static int apply_membership(import *im, const dc__envelope *e, int64_t sid, bool check_only) {
-    dc_replica *r = im->r;
+/* The checks a membership envelope's content must pass whoever signed it:
+ * its body decodes, its timestamps match its ops, and a genesis is the
+ * one its space id was derived from. */
+static int check_membership(dc__ingest *g, const dc__envelope *e) {
     dc__member_op *ops;
     size_t nops;
-    int rc = dc__member_decode(&ops, &nops, e->payload, e->payload_len, &im->err);
+    int rc = dc__member_decode(&ops, &nops, e->payload, e->payload_len, &g->err);
     if (rc)
         return rc;
-    if (e->hlc_max - e->hlc_min != nops - 1) {
-        dc__free(ops);
-        return dc__err_set(&im->err, DC_ECORRUPT,
-                           "membership: the timestamp range does not "
-                           "match its %zu ops",
-                           nops);
-    }
-    dc__member author;
-    if ((rc = dc__store_member_get(r->st, sid, e->author, &author, &im->err))) {
-        dc__free(ops);
-        return rc;
-    }
-    for (size_t i = 0; i < nops; i++) {
+    if (e->hlc_max - e->hlc_min != nops - 1)
+        rc = dc__err_set(&g->err, DC_ECORRUPT,
+                         "membership: the timestamp range does not match its %zu ops", nops);
+    for (size_t i = 0; i < nops && !rc; i++) {
         const dc__member_op *op = &ops[i];
-        if (op->kind == DC_MOP_GENESIS) {
-            uint8_t pre[48], want[16];
-            memcpy(pre, op->device, 32);
-            memcpy(pre + 32, op->nonce, 16);
-            dc__hash(want, 16, pre, sizeof pre);
-            if (memcmp(op->device, e->author, 32) != 0 || memcmp(want, e->space, 16) != 0) {
-                dc__free(ops);
-                return dc__err_set(&im->err, DC_EBADSIG,
-                                   "membership: a genesis that does not "
-                                   "match the space id (forged space)");
-            }
-        } else if (!author.ever_admin) {
-            dc__free(ops);
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < nops && !rc && !check_only; i++) {
-        const dc__member_op *op = &ops[i];
-        rc = dc__store_member_apply(r->st, sid, op, e->hlc_min + i, e->author, &im->err);
-        if (!rc && op->kind == DC_MOP_GRANT && memcmp(op->device, r->id->sign_pk, 32) == 0) {
-            /* A grant to this device carries the space key sealed to us. */
-            uint8_t *key = dc__secret_alloc(DC_SPACE_KEY);
-            if (!key) {
-                rc = dc__err_set(&im->err, DC_ENOMEM, "out of memory");
-                break;
-            }
-            if (dc__key_open(key, op->sealed, r->id) != 0) {
-                rc = dc__err_set(&im->err, DC_EBADSIG,
-                                 "membership: the space key sealed to this "
-                                 "device cannot be opened (damaged or forged grant)");
-            } else if (!(rc = dc__store_key_put(r->st, sid, op->epoch, key, &im->err))) {
-                int64_t *k = dc__realloc(im->keyed, (im->nkeyed + 1) * sizeof *k);
-                if (!k)
-                    rc = dc__err_set(&im->err, DC_ENOMEM, "out of memory");
-                else
-                    (im->keyed = k)[im->nkeyed++] = sid;
-            }
-            dc__secret_free(key);
-        }
+        if (op->kind != DC_MOP_GENESIS)
+            continue;
+        uint8_t pre[48], want[16];
+        memcpy(pre, op->device, 32);
+        memcpy(pre + 32, op->nonce, 16);
+        dc__hash(want, 16, pre, sizeof pre);
+        if (memcmp(op->device, e->author, 32) != 0 || memcmp(want, e->space, 16) != 0)
+            rc = dc__err_set(&g->err, DC_EBADSIG,
+                             "membership: a genesis that does not match the space id "
+                             "(forged space)");
     }
     dc__free(ops);
-    if (!rc && !check_only)
-        dc__clock_observe(&r->clock, e->hlc_max);
-    return rc ? rc : 1;
-}
-
-/* Tries one membership envelope from a bundle: 1 done (applied, held or a
- * duplicate), 0 not yet (its author is not known as an admin), or an
- * error. */
-static int try_membership(import *im, const dc__envelope *e) {
-    dc__space sp;
-    int64_t did;
-    int rc = seen(im, e, &sp, &did);
-    if (rc) {
-        im->dup += rc == 1;
-        return rc < 0 ? rc : 1;
-    }
-    if ((rc = dc__envelope_verify(e, &im->err)))
-        return rc;
-    /* A grant stamped far ahead would win that device's role for ever, so
-     * it waits; but it is decoded and its author's authority checked now,
-     * so nothing a stranger signs can sit in the log. */
-    bool hold = !dc__clock_acceptable(&im->r->clock, e->hlc_max);
-    rc = apply_membership(im, e, sp.sid, hold);
-    if (rc == 1 && hold)
-        return (rc = store_new(im, e, sp.sid, did, DC_CHANGE_HELD)) ? rc : 1;
-    if (rc == 1 && (rc = store_new(im, e, sp.sid, did, DC_CHANGE_APPLIED)) == 0)
-        rc = 1;
     return rc;
 }
 
-static int ingest_change(import *im, const dc__envelope *e) {
-    dc_replica *r = im->r;
+/* A membership envelope: stored unauthorised until the resolution of its
+ * space (dc__ingest_settle) judges it, or held if stamped too far ahead. */
+static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
     dc__space sp;
     int64_t did;
-    int rc = seen(im, e, &sp, &did);
+    int rc = seen(g, e, &sp, &did);
     if (rc) {
-        im->dup += rc == 1;
+        g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
-    if ((rc = dc__envelope_verify(e, &im->err)))
+    if ((rc = dc__envelope_verify(e, &g->err)) || (rc = check_membership(g, e)))
         return rc;
-    dc__member author;
-    if ((rc = dc__store_member_get(r->st, sp.sid, e->author, &author, &im->err)))
+    /* A grant stamped far ahead would win that device's role for ever, so
+     * it waits for the clock. */
+    if (!dc__clock_acceptable(&g->r->clock, e->hlc_max))
+        return store_new(g, e, sp.sid, did, DC_CHANGE_HELD, 0);
+    if ((rc = store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0)))
         return rc;
-    if (!author.ever_writer) {
-        char dev[17], space[33];
-        dc__hex(dev, e->author, 8);
-        dc__hex(space, e->space, 16);
-        return dc__err_set(&im->err, DC_EDENIED,
-                           "a change by device %s..., which is not a "
-                           "writer of space %s",
-                           dev, space);
-    }
-    if (!dc__space_key(r, sp.sid, e->epoch, &im->err)) {
-        if (im->err.code != DC_ENOKEY)
-            return im->err.code;
-        dc__err_clear(&im->err);
-        return store_new(im, e, sp.sid, did, DC_CHANGE_OPAQUE);
-    }
-    if (!dc__clock_acceptable(&r->clock, e->hlc_max))
-        return store_new(im, e, sp.sid, did, DC_CHANGE_HELD);
-    if ((rc = dc__change_apply(r, e, sp.sid, did, r->obs ? &im->touched : NULL, &im->err)))
-        return rc;
-    dc__clock_observe(&r->clock, e->hlc_max);
-    return store_new(im, e, sp.sid, did, DC_CHANGE_APPLIED);
+    /* Provisional: the resolution decides, and the import counts it then. */
+    g->n.unauthorised--;
+    int64_t *p = dc__realloc(g->prov, (g->nprov + 1) * sizeof *p);
+    if (!p)
+        return dc__err_set(&g->err, DC_ENOMEM, "import: out of memory");
+    g->prov = p;
+    p[g->nprov++] = dc__store_last_cno(g->r->st);
+    return dc__ingest_dirty(g, sp.sid);
 }
 
-/* Errors that condemn the change itself, not this attempt to apply it. */
-static bool bad_content(int rc) {
-    return rc == DC_ECORRUPT || rc == DC_EBADSIG || rc == DC_ETOOBIG || rc == DC_EVERSION;
+/* The state a change of a writer takes, and its application when it can
+ * be applied now.  `cno` is 0 for a change not yet stored. */
+static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t did,
+                        int64_t cno) {
+    dc_replica *r = g->r;
+    int state, need = 0, rc;
+    if (!dc__space_key(r, sid, e->epoch, NULL, &g->err)) {
+        if (g->err.code != DC_ENOKEY)
+            return g->err.code;
+        dc__err_clear(&g->err);
+        state = DC_CHANGE_OPAQUE;
+        /* Within the clock bound now (a direct peer's lead included): the
+         * stamp counts as accepted, so that it applies when its key comes
+         * however that peer's clock is then. */
+        if (dc__clock_acceptable(&r->clock, e->hlc_max))
+            dc__clock_observe(&r->clock, e->hlc_max);
+    } else if (!dc__clock_acceptable(&r->clock, e->hlc_max)) {
+        state = DC_CHANGE_HELD;
+    } else {
+        rc = dc__change_apply(r, e, sid, did, r->obs ? &g->touched : NULL, &need, &g->err);
+        if (rc == DC_ENOKEY) {
+            dc__err_clear(&g->err);
+            state = DC_CHANGE_OPAQUE;
+        } else if (rc == DC_EDENIED) {
+            /* Ops on the library's own records by a non-admin. */
+            dc__err_clear(&g->err);
+            state = DC_CHANGE_UNAUTHORISED;
+        } else if (rc) {
+            return rc;
+        } else {
+            dc__clock_observe(&r->clock, e->hlc_max);
+            state = DC_CHANGE_APPLIED;
+        }
+    }
+    if (!cno)
+        return store_new(g, e, sid, did, state, need);
+    g->n.released += state == DC_CHANGE_APPLIED;
+    g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
+    if (need && (rc = dc__store_change_set_need(r->st, cno, need, &g->err)))
+        return rc;
+    return dc__store_change_set_state(r->st, cno, state, &g->err);
 }
 
-/* Applies a stored held or opaque change if it can be now. */
+static int ingest_change(dc__ingest *g, const dc__envelope *e) {
+    dc_replica *r = g->r;
+    dc__space sp;
+    int64_t did;
+    int rc = seen(g, e, &sp, &did);
+    if (rc) {
+        g->n.dup += rc == 1;
+        return rc < 0 ? rc : 0;
+    }
+    if ((rc = dc__envelope_verify(e, &g->err)))
+        return rc;
+    int role;
+    if ((rc = dc__store_role_at(r->st, sp.sid, did, e->seq, &role, &g->err)))
+        return rc;
+    if (role < DC_ROLE_MEMBER) {
+        /* Kept, not applied, not passed on: a grant may still make it
+         * valid, or a removal has made it invalid for good. */
+        return store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0);
+    }
+    return place_change(g, e, sp.sid, did, 0);
+}
+
+/* Re-tries a stored held or opaque change (or a held membership envelope)
+ * now that a key, the clock or the membership may have moved. */
 static int release_one(void *user, int64_t cno, int64_t sid, const uint8_t *env, size_t n) {
-    import *im = user;
-    dc_replica *r = im->r;
+    dc__ingest *g = user;
+    dc_replica *r = g->r;
     dc__envelope e;
-    int rc = dc__envelope_parse(&e, env, n, &im->err);
+    int rc = dc__envelope_parse(&e, env, n, &g->err);
     if (rc)
         return rc;
-    if (e.kind == DC_ENV_KIND_CHANGE && !dc__space_key(r, sid, e.epoch, &im->err)) {
-        if (im->err.code != DC_ENOKEY)
-            return im->err.code;
-        dc__err_clear(&im->err);
-        return 0; /* still no key */
-    }
-    if (!dc__clock_acceptable(&r->clock, e.hlc_max)) {
-        /* An opaque change whose key came but whose time has not. */
-        return dc__store_change_set_state(r->st, cno, DC_CHANGE_HELD, &im->err);
-    }
     if (e.kind == DC_ENV_KIND_MEMBERSHIP) {
-        rc = apply_membership(im, &e, sid, false);
-        if (rc == 0)
-            return 0; /* its author is not an admin yet */
-        if (rc < 0 && bad_content(rc)) {
-            dc__err_clear(&im->err);
-            im->rejected++;
-            return dc__store_change_set_state(r->st, cno, DC_CHANGE_REJECTED, &im->err);
-        }
-        if (rc < 0)
+        if (!dc__clock_acceptable(&r->clock, e.hlc_max))
+            return 0;
+        g->n.released++;
+        if ((rc = dc__store_change_set_state(r->st, cno, DC_CHANGE_UNAUTHORISED, &g->err)))
             return rc;
-    } else {
-        int64_t did;
-        if ((rc = dc__store_device(r->st, e.author, &did, &im->err)))
-            return rc;
-        /* The body is decoded in full before any op is applied, so a bad one
-         * leaves the state untouched and is set aside, instead of failing
-         * this and every later import. */
-        rc = dc__change_apply(r, &e, sid, did, r->obs ? &im->touched : NULL, &im->err);
-        if (rc && bad_content(rc)) {
-            dc__err_clear(&im->err);
-            im->rejected++;
-            return dc__store_change_set_state(r->st, cno, DC_CHANGE_REJECTED, &im->err);
-        }
-        if (rc)
-            return rc;
-        dc__clock_observe(&r->clock, e.hlc_max);
+        return dc__ingest_dirty(g, sid);
     }
-    im->released++;
-    return dc__store_change_set_state(r->st, cno, DC_CHANGE_APPLIED, &im->err);
+    int64_t did;
+    int role;
+    if ((rc = dc__store_device(r->st, e.author, &did, &g->err)) ||
+        (rc = dc__store_role_at(r->st, sid, did, e.seq, &role, &g->err)))
+        return rc;
+    if (role < DC_ROLE_MEMBER) {
+        g->n.unauthorised++;
+        return dc__store_change_set_state(r->st, cno, DC_CHANGE_UNAUTHORISED, &g->err);
+    }
+    /* The body is decoded in full before any op is applied, so a bad one
+     * leaves the state untouched and is set aside, instead of failing this
+     * and every later import. */
+    rc = place_change(g, &e, sid, did, cno);
+    if (rc && bad_content(rc)) {
+        g->n.rejected++;
+        if ((rc = dc__ingest_set_aside(g, &e, rc)))
+            return rc;
+        return dc__store_change_set_state(r->st, cno, DC_CHANGE_REJECTED, &g->err);
+    }
+    return rc;
 }
 
 /* Releases held changes whose time has come, and opaque changes of spaces
- * whose key arrived.  Inside the caller's store transaction. */
-static int release_pending(import *im) {
-    dc_replica *r = im->r;
+ * whose key (or authority) arrived; settles membership in between, until
+ * nothing moves.  Inside the caller's store transaction. */
+int dc__ingest_finish(dc__ingest *g) {
+    dc_replica *r = g->r;
     int rc = 0;
-    for (size_t i = 0; i < im->nkeyed && !rc; i++)
-        rc = dc__store_changes_in_state(r->st, im->keyed[i], DC_CHANGE_OPAQUE, UINT64_MAX,
-                                        release_one, im, &im->err);
-    if (rc)
-        return rc;
-    int64_t limit = dc__clock_wall_ms(&r->clock) + r->clock.max_skew_ms;
-    return dc__store_changes_in_state(r->st, 0, DC_CHANGE_HELD, DC_HLC_MAKE(limit, 0xffff),
-                                      release_one, im, &im->err);
+    for (int round = 0; !rc; round++) {
+        if ((rc = dc__ingest_settle(g)))
+            break;
+        int64_t *keyed = g->keyed;
+        size_t nkeyed = g->nkeyed;
+        g->keyed = NULL;
+        g->nkeyed = 0;
+        uint64_t before = g->n.released;
+        for (size_t i = 0; i < nkeyed && !rc; i++)
+            rc = dc__store_changes_in_state(r->st, keyed[i], DC_CHANGE_OPAQUE, UINT64_MAX,
+                                            release_one, g, &g->err);
+        dc__free(keyed);
+        int64_t limit = dc__clock_limit_ms(&r->clock);
+        if (!rc)
+            rc = dc__store_changes_in_state(r->st, 0, DC_CHANGE_HELD, DC_HLC_MAKE(limit, 0xffff),
+                                            release_one, g, &g->err);
+        if (rc || (!g->ndirty && !g->nkeyed) || (g->n.released == before && round > 0))
+            break;
+    }
+    return rc;
 }
 
 static void import_free(import *im) {
     dc__free(im->v);
-    dc__free(im->touched.rids);
-    dc__free(im->keyed);
+    dc__ingest_free(&im->g);
 }
 
-int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *report) {
+/* A sync imports in short slices, each its own transaction, so that a
+ * write from another handle (the app's UI thread) never waits long for the
+ * file's write lock: at most SLICE_ENVELOPES changes or SLICE_MS of work
+ * each, then the lock is let go for a moment.  Membership goes in the first
+ * slice, whole (its resolution is per space, not per envelope). */
+#define SLICE_ENVELOPES 256
+#define SLICE_MS 8
+#define SLICE_PAUSE_MS 2
+
+/* Ends a slice: settle and release what it allows, count its provisional
+ * membership, commit, tell observers. */
+static int slice_end(import *im, int *notify_rc) {
+    dc_replica *r = im->g.r;
+    int rc = dc__ingest_finish(&im->g);
+    for (size_t i = 0; i < im->g.nprov && !rc; i++) {
+        int state;
+        if (!(rc = dc__store_change_state(r->st, im->g.prov[i], &state, &im->g.err)))
+            im->g.n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
+    }
+    if (!rc && !(rc = dc__store_hlc_save(r->st, r->clock.last, &im->g.err)))
+        rc = dc__store_commit(r->st, &im->g.err);
+    if (rc)
+        return rc;
+    im->g.nprov = 0;
+    int n = dc__notify(r, &im->g.touched, "remote");
+    if (n && !*notify_rc)
+        *notify_rc = n;
+    im->g.touched.n = 0;
+    return 0;
+}
+
+/* One pass over the bundle from *at: membership envelopes (pass 0) or
+ * changes (pass 1), until the end or, when `limited`, the slice's limits;
+ * *at is where the next slice starts. */
+static int ingest_pass(import *im, int pass, uint64_t *at, bool limited) {
+    int64_t t0 = dc__os_mono_ms();
+    unsigned done = 0;
+    int rc = 0;
+    uint64_t i = *at;
+    for (; i < im->n; i++) {
+        if (limited && (done >= SLICE_ENVELOPES || dc__os_mono_ms() - t0 >= SLICE_MS))
+            break;
+        dc__envelope e;
+        if (im->v[i].done)
+            continue;
+        if ((rc = dc__envelope_parse(&e, im->v[i].p, im->v[i].n, &im->g.err))) {
+            im->v[i].done = true;
+            if ((rc = fail_or_set_aside(im, i, NULL, rc)))
+                break;
+            continue;
+        }
+        if ((e.kind == DC_ENV_KIND_MEMBERSHIP) != (pass == 0))
+            continue;
+        im->v[i].done = true;
+        done++;
+        rc = pass == 0 ? ingest_membership(&im->g, &e) : ingest_change(&im->g, &e);
+        if (rc && (rc = fail_or_set_aside(im, i, &e, rc)))
+            break;
+    }
+    *at = i;
+    return rc;
+}
+
+int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
+               dc__import_counts *counts) {
+import im;
+    memset(&im, 0, sizeof im);
+    im.g.r = r;
+    im.g.flags = flags;
+    if (counts)
+        memset(counts, 0, sizeof *counts);
+    /* Imports judge timestamps against the clock: it must read a time. */
+    int rc = dc__clock_check(&r->clock, &im.g.err);
+    if (rc)
+        return dc__fail_err(r, &im.g.err);
+    uint64_t count;
+    rc = dc__bundle_parse(data, size, &count, collect, &im, &im.g.err);
+    if (rc) {
+        if (!im.g.err.code)
+            dc__err_set(&im.g.err, rc, "bundle: unreadable");
+        dc__err_suffix(&im.g.err, "; nothing was imported");
+        import_free(&im);
+        return dc__fail_err(r, &im.g.err);
+    }
+    im.g.n.envelopes = im.n;
+    dc_hlc saved = r->clock.last;
+    int notify_rc = 0;
+    bool committed = false; /* a slice went in (a sliced import only) */
+    uint64_t at = 0, next = 0;
+    /* Framing of every envelope before touching the store. */
+    bool sliced = flags & DC__IMPORT_SET_ASIDE;
+    for (uint64_t i = 0; i < im.n && !sliced; i++) {
+        dc__envelope e;
+        if ((rc = dc__envelope_parse(&e, im.v[i].p, im.v[i].n, &im.g.err))) {
+            where(&im, i);
+            goto fail_nodb;
+        }
+    }
+    /* Membership first, then the changes, so that authority is known. */
+    if ((rc = dc__replica_begin(r, &im.g.err)))
+        goto fail_nodb;
+    if ((rc = ingest_pass(&im, 0, &at, false)) || (rc = dc__ingest_settle(&im.g)))
+        goto fail;
+    if (!sliced) {
+        /* All or nothing: one transaction. */
+        if ((rc = ingest_pass(&im, 1, &next, false)) || (rc = slice_end(&im, &notify_rc)))
+            goto fail;
+    } else {
+        if ((rc = slice_end(&im, &notify_rc)))
+            goto fail;
+        committed = true;
+        while (next < im.n) {
+            dc__os_sleep_ms(SLICE_PAUSE_MS);
+            if ((rc = dc__replica_begin(r, &im.g.err)))
+                goto fail_nodb;
+            if ((rc = ingest_pass(&im, 1, &next, true)) || (rc = slice_end(&im, &notify_rc)))
+                goto fail;
+        }
+    }
+    if (counts)
+        *counts = im.g.n;
+    import_free(&im);
+    return notify_rc;
+fail:
+    dc__store_rollback(r->st);
+    r->clock.last = saved;
+    r->key_sid = 0;
+fail_nodb:
+    dc__err_suffix(&im.g.err,
+                   committed ? "; the slices before it were imported" : "; nothing was imported");
+    import_free(&im);
+    return dc__fail_err(r, &im.g.err);
+}
+
+/* The import report: the counts as JSON, for the edges (CLI, bindings). */
+static int report_json(dc_buf *report, const dc__import_counts *c) {
+    dc__buf_clear(report);
+    return dc__buf_printf(report,
+                          "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
+                          "\"held\":%llu,\"opaque\":%llu,\"released\":%llu,"
+                          "\"rejected\":%llu,\"unauthorised\":%llu,\"set_aside\":%llu}",
+                          (unsigned long long)c->envelopes, (unsigned long long)c->fresh,
+                          (unsigned long long)c->dup, (unsigned long long)c->held,
+                          (unsigned long long)c->opaque, (unsigned long long)c->released,
+                          (unsigned long long)c->rejected, (unsigned long long)c->unauthorised,
+                          (unsigned long long)c->set_aside);
+}
+
+int dc_bundle_import_with(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
+                          dc_buf *report) {
     DC__CHECK(r);
     if (!data && size)
         return dc__fail(r, DC_EMISUSE, "bundle import: data is NULL");
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "bundle import: a transaction is open on this replica");
-import im;
-    memset(&im, 0, sizeof im);
-    im.r = r;
-    uint64_t count;
-    int rc = dc__bundle_parse(data, size, &count, collect, &im, &im.err);
-    if (rc) {
-        if (!im.err.code)
-            dc__err_set(&im.err, rc, "bundle: unreadable");
-        dc__err_suffix(&im.err, "; nothing was imported");
-        import_free(&im);
-        return dc__fail_err(r, &im.err);
-    }
-    /* Framing of every envelope before touching the store. */
-    for (uint64_t i = 0; i < im.n; i++) {
-        dc__envelope e;
-        if ((rc = dc__envelope_parse(&e, im.v[i].p, im.v[i].n, &im.err))) {
-            where(&im, i);
-            goto fail_nodb;
-        }
-    }
-    dc_hlc saved = r->clock.last;
-    if ((rc = dc__store_begin(r->st, &im.err)))
-        goto fail_nodb;
-    /* Membership, until a pass accepts nothing more. */
-    bool progress = true;
-    while (progress) {
-        progress = false;
-        for (uint64_t i = 0; i < im.n; i++) {
-            dc__envelope e;
-            if (im.v[i].done || im.v[i].p[5] != DC_ENV_KIND_MEMBERSHIP)
-                continue;
-            dc__envelope_parse(&e, im.v[i].p, im.v[i].n, &im.err);
-            rc = try_membership(&im, &e);
-            if (rc < 0) {
-                where(&im, i);
-                goto fail;
-            }
-            if (rc == 1) {
-                im.v[i].done = progress = true;
-            }
-        }
-    }
-    for (uint64_t i = 0; i < im.n; i++) {
-        if (!im.v[i].done && im.v[i].p[5] == DC_ENV_KIND_MEMBERSHIP) {
-            rc = dc__err_set(&im.err, DC_EDENIED,
-                             "membership signed by a device that is not an "
-                             "admin of the space");
-            where(&im, i);
-            goto fail;
-        }
-    }
-    for (uint64_t i = 0; i < im.n; i++) {
-        dc__envelope e;
-        if (im.v[i].done)
-            continue;
-        dc__envelope_parse(&e, im.v[i].p, im.v[i].n, &im.err);
-        if ((rc = ingest_change(&im, &e))) {
-            where(&im, i);
-            goto fail;
-        }
-    }
-    if ((rc = release_pending(&im)))
-        goto fail;
-    if ((rc = dc__store_hlc_save(r->st, r->clock.last, &im.err)) ||
-        (rc = dc__store_commit(r->st, &im.err)))
-        goto fail;
-    if (report) {
-        dc__buf_clear(report);
-        if (dc__buf_printf(report,
-                           "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
-                           "\"held\":%llu,\"opaque\":%llu,\"released\":%llu,"
-                           "\"rejected\":%llu}",
-                           (unsigned long long)im.n, (unsigned long long)im.fresh,
-                           (unsigned long long)im.dup, (unsigned long long)im.held,
-                           (unsigned long long)im.opaque, (unsigned long long)im.released,
-                           (unsigned long long)im.rejected)) {
-            import_free(&im);
-            return dc__fail(r, DC_ENOMEM,
-                            "bundle import: out of memory for the report (the "
-                            "bundle was imported)");
-        }
-    }
-    rc = dc__notify(r, &im.touched, "remote");
-    import_free(&im);
+    if (flags & ~(unsigned)DC_IMPORT_SET_ASIDE)
+        return dc__fail(r, DC_EINVAL, "bundle import: unknown flags 0x%x", flags);
+    dc__import_counts c;
+    int rc = dc__import(r, data, size, flags & DC_IMPORT_SET_ASIDE ? DC__IMPORT_SET_ASIDE : 0, &c);
+    if (rc != 0 && rc != DC_EUSER)
+        return rc;
+    if (report && report_json(report, &c))
+        return dc__fail(r, DC_ENOMEM,
+                        "bundle import: out of memory for the report (the bundle was imported)");
     return rc;
-fail:
-    dc__store_rollback(r->st);
-    r->clock.last = saved;
-fail_nodb:
-    dc__err_suffix(&im.err, "; nothing was imported");
-    import_free(&im);
-    return dc__fail_err(r, &im.err);
+}
+
+int dc_bundle_import(dc_replica *r, const uint8_t *data, size_t size, dc_buf *report) {
+    return dc_bundle_import_with(r, data, size, 0, report);
 }
 
 int dc_bundle_import_file(dc_replica *r, const char *path, dc_buf *report) {
+    return dc_bundle_import_file_with(r, path, 0, report);
+}
+
+int dc_bundle_import_file_with(dc_replica *r, const char *path, unsigned flags, dc_buf *report) {
     DC__CHECK(r);
     if (!path)
         return dc__fail(r, DC_EMISUSE, "bundle import: path is NULL");
@@ -476,7 +553,7 @@ int dc_bundle_import_file(dc_replica *r, const char *path, dc_buf *report) {
         rc = dc__fail(r, DC_EIO, "bundle import: error reading %s", path);
     fclose(f);
     if (!rc)
-        rc = dc_bundle_import(r, b.ptr ? b.ptr : chunk, b.size, report);
+        rc = dc_bundle_import_with(r, b.ptr ? b.ptr : chunk, b.size, flags, report);
     dc_buf_dispose(&b);
     return rc;
 }
@@ -487,23 +564,24 @@ int dc_replica_release_held(uint64_t *applied, dc_replica *r) {
         *applied = 0;
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "release held: a transaction is open on this replica");
-import im;
-    memset(&im, 0, sizeof im);
-    im.r = r;
+    dc__ingest g;
+    memset(&g, 0, sizeof g);
+    g.r = r;
     dc_hlc saved = r->clock.last;
-    int rc = dc__store_begin(r->st, &im.err);
-    if (!rc && !(rc = release_pending(&im)) &&
-        !(rc = dc__store_hlc_save(r->st, r->clock.last, &im.err)))
-        rc = dc__store_commit(r->st, &im.err);
+    int rc = dc__replica_begin(r, &g.err);
+    if (!rc && !(rc = dc__ingest_finish(&g)) &&
+        !(rc = dc__store_hlc_save(r->st, r->clock.last, &g.err)))
+        rc = dc__store_commit(r->st, &g.err);
     if (rc) {
         dc__store_rollback(r->st);
         r->clock.last = saved;
-        import_free(&im);
-        return dc__fail_err(r, &im.err);
+        r->key_sid = 0;
+        dc__ingest_free(&g);
+        return dc__fail_err(r, &g.err);
     }
     if (applied)
-        *applied = im.released;
-    rc = dc__notify(r, &im.touched, "remote");
-    import_free(&im);
+        *applied = g.n.released;
+    rc = dc__notify(r, &g.touched, "remote");
+    dc__ingest_free(&g);
     return rc;
 }

@@ -43,7 +43,7 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
     }
     const uint8_t *key = NULL;
     int rc = 0;
-    if (kind == DC_ENV_KIND_CHANGE && !(key = dc__space_key(r, sp->sid, sp->epoch, e)))
+    if (kind == DC_ENV_KIND_CHANGE && !(key = dc__space_write_key(r, sp, e)))
         return e->code;
     dc_buf local = DC_BUF_INIT, *env = env_out ? env_out : &local;
     dc__buf_clear(env);
@@ -63,12 +63,66 @@ out_env:
     return rc;
 }
 
-int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     dc__touched *t, dc__err *err) {
-    const uint8_t *key = dc__space_key(r, sid, e->epoch, err);
+typedef struct trykey {
+    dc_replica *r;
+    const dc__envelope *e;
+    bool opened;
+    dc__err err;
+} trykey;
+
+static int try_key(void *user, uint32_t epoch, const uint8_t kid[DC_KEY_ID],
+                   const uint8_t key[32]) {
+    trykey *t = user;
+    (void)epoch;
+    (void)kid;
+    if (dc__envelope_open(&t->r->zbody, t->e, key, &t->err) != 0) {
+        dc__err_clear(&t->err);
+        return 0;
+    }
+    t->opened = true;
+    return 1;
+}
+
+/* Decrypts into r->zbody.  Two admins rotating at once can make two keys
+ * of one epoch: the cached key is tried first, then every other of the
+ * envelope's epoch; DC_ENOKEY when none opens it. */
+static int open_change(dc_replica *r, const dc__envelope *e, int64_t sid, dc__err *err) {
+    const uint8_t *key = dc__space_key(r, sid, e->epoch, NULL, err);
     if (!key)
         return err->code;
     int rc = dc__envelope_open(&r->zbody, e, key, err);
+    if (rc != DC_EBADSIG)
+        return rc;
+    trykey t = {r, e, false, {0}};
+    int x = dc__store_keys_each(r->st, sid, e->epoch, try_key, &t, &t.err);
+    if (x < 0) {
+        *err = t.err;
+        return x;
+    }
+    if (t.opened) {
+        dc__err_clear(err);
+        return 0;
+    }
+    /* The signature was checked: the ciphertext is what its author wrote,
+     * with a key of this epoch we do not hold (two admins rotated at once
+     * and the other key has not reached us yet). */
+    return dc__err_set(err, DC_ENOKEY,
+                       "no key of epoch %u held here opens this change (kept until one comes)",
+                       e->epoch);
+}
+
+/* Ops on the library's own records (types beginning with '@': a space's
+ * name, its members' names) are written only on an admin's behalf. */
+static int ops_need(const dc__body *b) {
+    for (uint32_t i = 0; i < b->nops; i++)
+        if (b->ops[i].type.n && b->ops[i].type.p[0] == '@')
+            return DC_ROLE_ADMIN;
+    return DC_ROLE_MEMBER;
+}
+
+int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
+                     dc__touched *t, int *need, dc__err *err) {
+    int rc = open_change(r, e, sid, err);
     if (rc)
         return rc;
     const dc_buf *plain = &r->zbody;
@@ -84,12 +138,20 @@ int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
         goto wipe;
     /* Op i carries timestamp hlc_min + i, so the header's range must cover
      * exactly the ops: a mismatch means a forged or broken writer. */
+    int role = 0, want = ops_need(&b);
+    if (need)
+        *need = want;
     if (b.nops == 0 || e->hlc_max - e->hlc_min != (uint64_t)b.nops - 1)
         rc = dc__err_set(err, DC_ECORRUPT,
                          "the timestamp range of the header does not match "
                          "its %u ops",
                          b.nops);
-    else
+    else if ((rc = dc__store_role_at(r->st, sid, author_did, e->seq, &role, err)) == 0 &&
+             role < want)
+        rc = dc__err_set(err, DC_EDENIED,
+                         "the author held the role %s for this change, and its ops need %s",
+                         role ? dc_role_name(role) : "none", dc_role_name(want));
+    else if (!rc)
         rc = dc__store_apply(r->st, sid, &b, e->hlc_min, e->author, author_did, e->seq, t, err);
     dc__body_free(&b);
 wipe:

@@ -9,7 +9,8 @@
 #include "replica/records.h"
 #include "replica/replica_int.h"
 
-static int resolve(dc_replica *r, const char *space, const char *type, dc__space *sp) {
+/* The space, known: 0, or an error on the replica. */
+static int lookup(dc_replica *r, const char *space, const char *type, dc__space *sp) {
     uint8_t sid[16];
     if (dc__space_id_parse(r, space, sid))
         return r->err.code;
@@ -18,6 +19,12 @@ static int resolve(dc_replica *r, const char *space, const char *type, dc__space
     if (dc__store_space_get(r->st, sid, sp, &r->err))
         return dc__fail_err(r, &r->err);
     return 0;
+}
+
+/* The space, known and accepted (readable). */
+static int resolve(dc_replica *r, const char *space, const char *type, dc__space *sp) {
+    int rc = lookup(r, space, type, sp);
+    return rc ? rc : dc__space_readable(r, sp);
 }
 
 int dc_record_get(dc_buf *out, dc_replica *r, const char *space, const char *type, const char *id) {
@@ -71,8 +78,12 @@ int dc__records_each(dc_replica *r, const char *space, const char *type, const c
                      dc__rec_fn fn, void *user) {
     dc__space sp;
     dc__err_clear(&r->err);
-    if (resolve(r, space, type, &sp))
+    if (lookup(r, space, type, &sp))
         return r->err.code;
+    /* A space this device has not accepted feeds no domain logic: to the
+     * model it holds no records. */
+    if (sp.consent != DC_CONSENT_ACCEPTED)
+        return 0;
     int rc = dc__store_records_each(r->st, sp.sid, type, id, fn, user, &r->err);
     if (rc && r->err.code == 0)
         return rc; /* the callback's own code; it recorded its message */
@@ -125,7 +136,13 @@ int dc__space_subkey(dc_replica *r, const char *space, const char *context, uint
     dc__space sp;
     if (dc__store_space_get(r->st, sid, &sp, &r->err))
         return dc__fail_err(r, &r->err);
-    const uint8_t *key = dc__space_key(r, sp.sid, sp.epoch, &r->err);
+    /* Not accepted: its key is not opened here. */
+    if (dc__space_readable(r, &sp))
+        return r->err.code = DC_ENOKEY;
+    /* The genesis key (epoch 0), which every member holds (later keys'
+     * lockboxes carry it): derived keys, such as the lookup hash of an
+     * identity number, stay the same across rotations. */
+    const uint8_t *key = dc__space_key(r, sp.sid, 0, NULL, &r->err);
     if (!key)
         return dc__fail_err(r, &r->err);
     crypto_generichash(out, 32, (const uint8_t *)context, strlen(context), key, DC_SPACE_KEY);

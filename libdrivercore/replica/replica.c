@@ -57,8 +57,9 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
          * defaults for the rest). */
         memcpy(&o, opts, opts->version >= 2 ? sizeof o : offsetof(dc_replica_options, durable));
     }
-    if (o.max_clock_skew_ms < 0)
-        return dc__last_set(DC_EINVAL, "dc_replica_open: max_clock_skew_ms is negative");
+    if (o.max_clock_skew_ms < 0 || o.max_clock_skew_ms > DC_HLC_MAX_MS)
+        return dc__last_set(DC_EINVAL, "dc_replica_open: max_clock_skew_ms must be 0 to %lld",
+                            (long long)DC_HLC_MAX_MS);
     const char *name = o.device_name ? o.device_name : "";
     if (strlen(name) >= sizeof(((dc_replica *)0)->name) ||
         !dc__utf8_valid((const uint8_t *)name, strlen(name)))
@@ -71,6 +72,8 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     r->clock.now_user = o.clock_user;
     r->clock.max_skew_ms = o.max_clock_skew_ms ? o.max_clock_skew_ms : DEFAULT_SKEW_MS;
     dc__err e = {0};
+    if ((rc = dc__clock_check(&r->clock, &e)))
+        goto fail;
     /* Version 1 options end before `durable`. */
     bool durable = o.version >= 2 && o.durable != 0;
     if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, durable, &e)))
@@ -147,15 +150,64 @@ void dc_replica_close(dc_replica *r) {
     dc__free(r);
 }
 
-const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, dc__err *err) {
-    if (r->key_sid == sid && r->key_epoch == epoch && sid != 0)
+int dc__replica_begin(dc_replica *r, dc__err *err) {
+    int rc = dc__store_begin(r->st, err);
+    if (rc)
+        return rc;
+    /* Another handle on this file may have issued or accepted later
+     * timestamps: this one continues after them. */
+    dc_hlc stored = 0;
+    if ((rc = dc__store_hlc_load(r->st, &stored, err))) {
+        dc__store_rollback(r->st);
+        return rc;
+    }
+    dc__clock_observe(&r->clock, stored);
+    return 0;
+}
+
+const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, const uint8_t *kid,
+                             dc__err *err) {
+    if (r->key_sid == sid && sid != 0 && r->key_epoch == epoch &&
+        (!kid || memcmp(r->key_kid, kid, DC_KEY_ID) == 0))
         return r->key;
     r->key_sid = 0;
-    if (dc__store_key_get(r->st, sid, epoch, r->key, err) != 0)
+    if (dc__store_key_get(r->st, sid, epoch, kid, r->key, err) != 0)
         return NULL;
     r->key_sid = sid;
     r->key_epoch = epoch;
+    dc__key_id(r->key_kid, r->key);
     return r->key;
+}
+
+const uint8_t *dc__space_write_key(dc_replica *r, const dc__space *sp, dc__err *err) {
+    return dc__space_key(r, sp->sid, sp->epoch, sp->has_kid ? sp->kid : NULL, err);
+}
+
+int dc__space_readable(dc_replica *r, const dc__space *sp) {
+    if (sp->consent == DC_CONSENT_ACCEPTED)
+        return 0;
+    char hex[33];
+    dc__hex(hex, sp->id, 16);
+    if (sp->consent == DC_CONSENT_INVITED) {
+        uint8_t pk[32];
+        char who[17] = "an admin";
+        dc__err e = {0};
+        if (sp->inviter && dc__store_device_pk(r->st, sp->inviter, pk, &e) == 0)
+            dc__hex(who, pk, 8);
+        return dc__fail(r, DC_EDENIED,
+                        "space %s is an invitation from device %s%s that this device has not "
+                        "accepted; accept it with `drivercore space accept` (dc_space_accept)",
+                        hex, who, sp->inviter ? "..." : "");
+    }
+    if (sp->consent == DC_CONSENT_DECLINED)
+        return dc__fail(r, DC_EDENIED,
+                        "this device declined space %s; accept it with `drivercore space "
+                        "accept` to read it",
+                        hex);
+    return dc__fail(r, DC_EDENIED,
+                    "this device is not a member of space %s: it only carries its changes "
+                    "for others",
+                    hex);
 }
 
 int dc_replica_errcode(const dc_replica *r) {

@@ -31,6 +31,7 @@ struct dc_replica {
     uint8_t *key;
     int64_t key_sid;
     uint32_t key_epoch;
+    uint8_t key_kid[DC_KEY_ID];
     dc_buf body, zbody; /* scratch for encode/decode */
 };
 
@@ -46,6 +47,11 @@ int dc__fail_err(dc_replica *r, const dc__err *e);
         dc__err_clear(&(r)->err);                                                                  \
     } while (0)
 
+/* Begins a write transaction (dc__store_begin) and brings the clock up to
+ * what any handle on this file has stored, so that several handles (a UI
+ * thread's and a sync thread's) may write one file. */
+int dc__replica_begin(dc_replica *r, dc__err *err);
+
 /* Parses a 32-char hex space id. */
 int dc__space_id_parse(dc_replica *r, const char *hex, uint8_t id[16]);
 
@@ -57,15 +63,81 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
                      dc_hlc hlc_min, dc_hlc hlc_max, dc_buf *env_out, uint8_t id_out[32],
                      dc__err *e);
 
-/* The key of (sid, epoch), from the one-slot cache or the store; NULL with
- * DC_ENOKEY (or another error) in err when there is none. */
-const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, dc__err *err);
+/* The key of (sid, epoch) with id `kid` (NULL: any key of that epoch),
+ * from the one-slot cache or the store; NULL with DC_ENOKEY (or another
+ * error) in err when there is none. */
+const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, const uint8_t *kid,
+                             dc__err *err);
+/* The key this device writes `sp` with: its current epoch's. */
+const uint8_t *dc__space_write_key(dc_replica *r, const dc__space *sp, dc__err *err);
+
+/* 0 if this device has accepted `sp` (its records may be read), else
+ * DC_EDENIED recorded on the replica with what to do. */
+int dc__space_readable(dc_replica *r, const dc__space *sp);
+
+/* Seals and stores one membership envelope of this device's ops (body
+ * version 2) in `sp`, inside an open store transaction; the caller has it
+ * judged by marking the space dirty (dc__ingest_dirty). */
+int dc__membership_write(dc_replica *r, dc__space *sp, const dc__member_op *ops, size_t n,
+                         dc__err *e);
 
 /* Calls the observer for each touched record (after commit). */
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin);
 
-/* Decrypt, decompress and decode a verified change envelope, then apply it. */
+/* Decrypt, decompress and decode a verified change envelope, check that its
+ * author held the role its ops need for its sequence number (member; admin
+ * for ops on the library's own records, types beginning with '@'), then
+ * apply it.  *need (may be NULL) receives that role.  DC_EDENIED when the
+ * author lacked it (nothing applied); a bad body's own error otherwise. */
 int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     dc__touched *t, dc__err *err);
+                     dc__touched *t, int *need, dc__err *err);
+
+/* ---- receiving envelopes (bundle_io.c, authority.c) ---- */
+
+/* Import flags: set aside (record and skip) forged, conflicting or broken
+ * envelopes instead of refusing the whole bundle. */
+#define DC__IMPORT_SET_ASIDE 1u
+
+/* The figures of one import. */
+typedef struct dc__import_counts {
+    uint64_t envelopes, fresh, dup, held, opaque, released, rejected, unauthorised, set_aside;
+} dc__import_counts;
+
+/* One import or release in progress, inside a store transaction. */
+typedef struct dc__ingest {
+    dc_replica *r;
+    unsigned flags;
+    dc__import_counts n;
+    dc__touched touched;
+    int64_t *dirty; /* spaces whose membership envelopes changed */
+    size_t ndirty;
+    int64_t *keyed; /* spaces with changes to re-try: a key came, or authority */
+    size_t nkeyed;
+    int64_t *prov; /* membership envelopes stored by this import, to count */
+    size_t nprov;
+    dc__err err;
+} dc__ingest;
+
+/* Imports a bundle (all or nothing unless DC__IMPORT_SET_ASIDE). */
+int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
+               dc__import_counts *counts);
+
+/* Notes that the membership of space `sid` changed in this ingest. */
+int dc__ingest_dirty(dc__ingest *g, int64_t sid);
+/* Notes that changes of `sid` kept opaque may apply now. */
+int dc__ingest_keyed(dc__ingest *g, int64_t sid);
+/* Resolves the membership of every dirty space and settles what follows
+ * from it: keys sealed to this device, consent, changes whose author's
+ * authority moved (re-judged; the state rebuilt if an applied one lost
+ * it), held and opaque changes that may now apply.  Repeats until nothing
+ * moves. */
+int dc__ingest_settle(dc__ingest *g);
+/* Settles (dc__ingest_settle) and then releases held changes whose time
+ * has come and opaque changes of the spaces noted keyed, until nothing
+ * moves.  Inside the caller's store transaction. */
+int dc__ingest_finish(dc__ingest *g);
+/* Records an item set aside, with the message in g->err, and clears it. */
+int dc__ingest_set_aside(dc__ingest *g, const dc__envelope *e, int code);
+void dc__ingest_free(dc__ingest *g);
 
 #endif

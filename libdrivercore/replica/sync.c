@@ -61,8 +61,11 @@ struct dc_sync {
     bool sent_final; /* our last message said we had nothing left */
     size_t chunk;    /* the largest bundle we push in one message */
     uint8_t ask_log; /* (initiator) byte 6 of our next message: log2 of the bundle we want */
-    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received;
-    int64_t clock_offset;
+    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, set_aside;
+    int64_t clock_offset; /* the peer's clock minus ours before this session */
+    int64_t adopted;      /* the part of it adopted during this session (relay) */
+    bool trust_clock;     /* the peer is a relay whose clock we adopt */
+    bool clock_doubt;     /* ... but its clock read no plausible time */
     dc__err err;
 };
 
@@ -374,7 +377,33 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
         s->chunk = (size_t)1 << h[6];
     if (h[5] != want_type)
         return bad(s, "unexpected message type");
-    s->clock_offset = (int64_t)dc__load_be64(h + 8) - dc__clock_wall_ms(&s->r->clock);
+    /* The peer's clock, bounded before any arithmetic: a hostile peer
+     * cannot make the offset overflow. */
+    uint64_t peer_ms = dc__load_be64(h + 8);
+    if (!dc__clock_ms_valid(peer_ms > (uint64_t)INT64_MAX ? -1 : (int64_t)peer_ms))
+        return bad(s, "the peer's clock is not a time");
+    dc__clock *ck = &s->r->clock;
+    int64_t off = (int64_t)peer_ms - dc__clock_wall_ms(ck);
+    /* A peer whose clock reads no plausible time corrects nobody. */
+    bool plausible = (int64_t)peer_ms >= DC_PLAUSIBLE_MIN_MS &&
+                     (int64_t)peer_ms <= DC_PLAUSIBLE_MAX_MS &&
+                     ck->offset_ms + off >= -DC_HLC_MAX_MS && ck->offset_ms + off <= DC_HLC_MAX_MS;
+    s->clock_doubt |= !plausible;
+    if (s->trust_clock && !s->adopted && off != 0 && plausible) {
+        /* The relay's clock is this device's time from now on — from this
+         * message, so that what it brings is judged by it: a phone whose
+         * clock is hours or months off joins at its first sync. */
+        ck->offset_ms += off;
+        s->adopted = off;
+        off = 0;
+    }
+    s->clock_offset = s->adopted + off;
+    /* A direct peer's clock is not adopted, but a lead of up to a week
+     * is accepted for what it sends in this session (two phones hours
+     * apart sync at once); beyond, its changes wait for our clock. */
+    ck->lead_ms = s->trust_clock || off <= 0  ? 0
+                  : off > DC_PEER_LEAD_MAX_MS ? DC_PEER_LEAD_MAX_MS
+                                              : off;
     s->bytes_received += n;
     if (want_type == MSG_HELLO && !take(&rd, 32, &x))
         return bad(s, "truncated hello");
@@ -440,18 +469,18 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
         return bad(s, "bad ending");
     s->peer_final = *fin == 1;
     if (blen) {
-        dc_buf rep = DC_BUF_INIT;
-        rc = dc_bundle_import(s->r, bundle, blen, &rep);
-        if (rc) {
+        /* One bad envelope never stops a sync: it is set aside (recorded
+         * for status) and the rest of the bundle goes in. */
+        dc__import_counts c;
+        rc = dc__import(s->r, bundle, blen, DC__IMPORT_SET_ASIDE, &c);
+        s->r->clock.lead_ms = 0;
+        if (rc && rc != DC_EUSER) {
             s->err = s->r->err;
             dc__err_prefix(&s->err, "sync: the changes received were refused");
-            dc_buf_dispose(&rep);
             return rc;
         }
-        const char *k = strstr((const char *)rep.ptr, "\"new\":");
-        if (k)
-            s->changes_received += strtoull(k + 6, NULL, 10);
-        dc_buf_dispose(&rep);
+        s->changes_received += c.fresh;
+        s->set_aside += c.set_aside;
     }
     return 0;
 }
@@ -479,6 +508,8 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     dc__buf_clear(out);
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "sync: a transaction is open on this replica");
+    if (dc__clock_check(&r->clock, &r->err))
+        return dc__fail_err(r, &r->err);
     bool first = s->calls++ == 0;
     int rc;
     if (s->role == DC_SYNC_INITIATOR && first) {
@@ -489,6 +520,7 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
         if (!in)
             return dc__fail(r, DC_EMISUSE, "sync: this step needs the peer's message");
         rc = consume(s, in, n, s->role == DC_SYNC_RESPONDER && first ? MSG_HELLO : MSG_STEP);
+        r->clock.lead_ms = 0; /* a peer's lead lasts one import */
     }
     bool final = false;
     if (!rc)
@@ -528,10 +560,11 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
                        "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
-                       "\"clock_offset_ms\":%lld}",
+                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu}",
                        (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                        (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
-                       (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset))
+                       (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset,
+                       (unsigned long long)s->set_aside))
         return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
     return 0;
 }
@@ -565,7 +598,15 @@ bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t
     return dc__store_member_get(r->st, sp.sid, device, &m, &e) == 0 && m.role > 0;
 }
 
-#define MAX_OFFSET_MS (30LL * 24 * 3600 * 1000)
+int dc_sync_trust_peer_clock(dc_sync *s) {
+    if (!s)
+        return dc__last_set(DC_EMISUSE, "dc_sync_trust_peer_clock: the session is NULL");
+    if (s->role != DC_SYNC_INITIATOR || s->calls)
+        return dc__fail(s->r, DC_EMISUSE,
+                        "sync: only an initiator, before its first step, trusts its peer's clock");
+    s->trust_clock = true;
+    return 0;
+}
 
 int dc_sync_note_relay(dc_sync *s) {
     if (!s)
@@ -576,17 +617,18 @@ int dc_sync_note_relay(dc_sync *s) {
         return dc__fail(r, DC_EMISUSE, "note relay: only after the initiator's session finished");
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "note relay: a transaction is open on this replica");
-    int64_t off = r->clock.offset_ms + s->clock_offset;
-    if (s->clock_offset < -MAX_OFFSET_MS || s->clock_offset > MAX_OFFSET_MS ||
-        off < -MAX_OFFSET_MS || off > MAX_OFFSET_MS)
+    /* The correction before this session, and the relay's clock as last
+     * seen; what the session adopted already is part of both. */
+    int64_t off = r->clock.offset_ms - s->adopted + s->clock_offset;
+    if (s->clock_doubt || off < -DC_HLC_MAX_MS || off > DC_HLC_MAX_MS)
         return dc__fail(r, DC_EINVAL,
-                        "note relay: the relay's clock is %lld ms from ours, more "
-                        "than 30 days; check the relay's clock",
+                        "note relay: the relay's clock reads no plausible time (%lld ms from "
+                        "ours); check the relay's clock",
                         (long long)s->clock_offset);
     dc__err e = {0};
     int64_t saved = r->clock.offset_ms;
     r->clock.offset_ms = off;
-    int rc = dc__store_begin(r->st, &e);
+    int rc = dc__replica_begin(r, &e);
     if (!rc && !(rc = dc__store_meta_put(r->st, "clock_offset", off, &e)))
         rc = dc__store_meta_put(r->st, "relay_sync_ms", dc__clock_wall_ms(&r->clock), &e);
     for (size_t i = 0; i < s->nsp && !rc; i++)

@@ -143,6 +143,10 @@ int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
         rc = dc__store_member_get(r->st, sp.sid, r->id->sign_pk, &me, &r->err);
     if (rc)
         return dc__fail_err(r, &r->err);
+    if (dc__space_readable(r, &sp))
+        return r->err.code;
+    if (dc__clock_check(&r->clock, &r->err))
+        return dc__fail_err(r, &r->err);
     if (me.role < DC_ROLE_MEMBER)
         return dc__fail(r, DC_EDENIED, "this device is %s of space %s and cannot write to it",
                         me.role ? "only a reader" : "not a member", space);
@@ -327,6 +331,18 @@ void dc_txn_rollback(dc_txn *t) {
         txn_free(t);
 }
 
+/* A remove names the adds of this transaction by the sequence number the
+ * change will get; if another handle on the file took that number first,
+ * they are renamed to the one it gets now. */
+static void renumber_own_tags(dc_txn *t, const uint8_t self[32], uint64_t from, uint64_t to) {
+    for (size_t i = 0; i < t->n; i++)
+        for (uint32_t k = 0; t->ops[i].kind == DC_OP_REMOVE && k < t->ops[i].ntags; k++) {
+            dc__tag *g = &t->ops[i].tags[k];
+            if (g->seq == from && memcmp(g->dev, self, 32) == 0)
+                g->seq = to;
+        }
+}
+
 int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
     T_CHECK(t);
     dc_replica *r = t->r;
@@ -339,25 +355,33 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
     dc__err e = {0};
     dc__touched touched = {0};
     dc_hlc saved = r->clock.last;
+    int rc = dc__clock_check(&r->clock, &e);
+    if (rc || (rc = dc__replica_begin(r, &e)))
+        goto fail;
+    /* Inside the write transaction: the space as it is now (another handle
+     * on this file may have written, or imported a rotation, since begin). */
+    uint64_t seq_was = t->sp.my_seq;
+    if ((rc = dc__store_space_by_sid(r->st, t->sp.sid, &t->sp, &e)))
+        goto rollback;
+    if (t->sp.my_seq != seq_was)
+        renumber_own_tags(t, r->id->sign_pk, seq_was + 1, t->sp.my_seq + 1);
     dc_hlc hmin = dc__clock_tick(&r->clock);
     dc_hlc hmax = hmin + (t->n - 1);
     r->clock.last = hmax;
     uint8_t cid[32];
     dc__body body = {(uint32_t)t->n, t->ops, NULL};
     dc__buf_clear(&r->body);
-    int rc = dc__body_encode(&r->body, t->ops, t->n, &e);
+    rc = dc__body_encode(&r->body, t->ops, t->n, &e);
     if (!rc)
         rc = dc__body_check_limits(r->body.ptr, r->body.size, &e);
-    if (rc || (rc = dc__store_begin(r->st, &e)))
-        goto fail;
+    if (rc)
+        goto rollback;
     if ((rc = dc__envelope_new(r, &t->sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, hmin, hmax,
                                NULL, cid, &e)) ||
         (rc = dc__store_apply(r->st, t->sp.sid, &body, hmin, r->id->sign_pk, r->self_did,
                               t->sp.my_seq, r->obs ? &touched : NULL, &e)) ||
-        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) || (rc = dc__store_commit(r->st, &e))) {
-        dc__store_rollback(r->st);
-        goto fail;
-    }
+        (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) || (rc = dc__store_commit(r->st, &e)))
+        goto rollback;
     txn_free(t);
     if (change_id) {
         char hex[65];
@@ -367,6 +391,8 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
     rc = dc__notify(r, &touched, "local");
     dc__free(touched.rids);
     return rc;
+rollback:
+    dc__store_rollback(r->st);
 fail:
     r->clock.last = saved;
     dc__free(touched.rids);

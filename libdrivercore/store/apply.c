@@ -514,3 +514,42 @@ int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf 
     sqlite3_finalize(st);
     return rc;
 }
+
+int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
+    static const char *const SQL[] = {
+        "DELETE FROM fields WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        "DELETE FROM set_adds WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        "DELETE FROM set_removed WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        /* Rows stay (observers name them); their delete clocks go. */
+        "UPDATE records SET del_hlc = 0, del_did = 0 WHERE sid = ?1",
+    };
+    dc__store_cache_reset(s);
+    for (size_t i = 0; i < sizeof SQL / sizeof SQL[0]; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, SQL[i], -1, &st, NULL) != SQLITE_OK)
+            return dc__sql_err(s, err, "rebuild");
+        sqlite3_bind_int64(st, 1, sid);
+        int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "rebuild");
+        sqlite3_finalize(st);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "rebuild");
+    sqlite3_bind_int64(st, 1, sid);
+    int x, rc = 0;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW)
+        if (touch(t, sqlite3_column_int64(st, 0)))
+            rc = dc__err_set(err, DC_ENOMEM, "rebuild: out of memory");
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "rebuild");
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -200,7 +200,7 @@ int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err
     if (sqlite3_prepare_v2(s->db,
                            "SELECT p.space_id, r.type, r.id, r.rid FROM records r JOIN "
                            "spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
-                           "AND substr(r.type, 1, 1) <> '@' "
+                           "AND p.consent = 2 AND substr(r.type, 1, 1) <> '@' "
                            "ORDER BY p.space_id, r.type, r.id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "dump");
@@ -351,15 +351,20 @@ static const char *role_name(int role) {
     return dc__role_name(role);
 }
 
+static const char *const CONSENT_NAME[] = {"carried", "invited", "accepted", "declined"};
+
 int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(
             s->db,
             "SELECT p.space_id, p.epoch, (SELECT m.role FROM members m JOIN devices d ON "
             "d.did = m.did WHERE m.sid = p.sid AND d.pk = ?1), EXISTS(SELECT 1 FROM space_keys k "
-            "WHERE k.sid = p.sid AND k.epoch = p.epoch), (SELECT f.value FROM records r JOIN "
+            "WHERE k.sid = p.sid AND k.epoch = p.epoch AND (p.kid IS NULL OR k.kid = p.kid)), "
+            "CASE WHEN p.consent = 2 THEN (SELECT f.value FROM records r JOIN "
             "fields f ON f.rid = r.rid WHERE r.sid = p.sid AND r.type = '@space' AND "
-            "r.id = 'meta' AND f.field = 'name' AND f.kind = 3) FROM spaces p ORDER BY p.space_id",
+            "r.id = 'meta' AND f.field = 'name' AND f.kind = 3) END, p.consent, "
+            "(SELECT d.pk FROM devices d WHERE d.did = p.inviter) FROM spaces p "
+            "ORDER BY p.space_id",
             -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "spaces");
     sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
@@ -378,10 +383,18 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
             w |= dc__buf_puts(out, "null");
         const char *rn =
             sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : role_name(sqlite3_column_int(st, 2));
-        w |=
-            dc__buf_printf(out, ",\"role\":%s%s%s,\"epoch\":%lld,\"has_key\":%s}", rn ? "\"" : "",
-                           rn ? rn : "null", rn ? "\"" : "", (long long)sqlite3_column_int64(st, 1),
-                           sqlite3_column_int(st, 3) ? "true" : "false");
+        int consent = sqlite3_column_int(st, 5);
+        w |= dc__buf_printf(out, ",\"role\":%s%s%s,\"epoch\":%lld,\"has_key\":%s,\"state\":\"%s\"",
+                            rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
+                            (long long)sqlite3_column_int64(st, 1),
+                            sqlite3_column_int(st, 3) ? "true" : "false",
+                            CONSENT_NAME[consent >= 0 && consent <= 3 ? consent : 0]);
+        if (sqlite3_column_bytes(st, 6) == 32) {
+            char inv[65];
+            dc__hex(inv, sqlite3_column_blob(st, 6), 32);
+            w |= dc__buf_printf(out, ",\"inviter\":\"%s\"", inv);
+        }
+        w |= dc__buf_putc(out, '}');
     }
     sqlite3_finalize(st);
     if (r != SQLITE_DONE)
@@ -393,8 +406,12 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
 int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT d.pk, m.role, m.name FROM members m JOIN devices d ON "
-                           "d.did = m.did WHERE m.sid = ? ORDER BY d.pk",
+                           "SELECT d.pk, m.role, coalesce((SELECT f.value FROM records r "
+                           "JOIN fields f ON f.rid = r.rid WHERE r.sid = m.sid AND "
+                           "r.type = '@member' AND r.id = lower(hex(d.pk)) AND "
+                           "f.field = 'name' AND f.kind = 3), m.name) FROM members m JOIN "
+                           "devices d ON d.did = m.did WHERE m.sid = ? AND m.role > 0 "
+                           "ORDER BY d.pk",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "members");
     sqlite3_bind_int64(st, 1, sid);
@@ -419,6 +436,49 @@ int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err)
     return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
 }
 
+/* ,"set_aside":{"count":N,"recent":[{...}, ...]}: the items imports set
+ * aside (docs/security.md), newest first, at most 10 listed. */
+static int set_aside_json(dc__store *s, dc_buf *out, dc__err *err) {
+    sqlite3_stmt *st;
+    int64_t count = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM set_aside", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "status");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        count = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT at_ms, space, author, seq, code, msg FROM set_aside "
+                           "ORDER BY n DESC LIMIT 10",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "status");
+    int w = dc__buf_printf(out, ",\"set_aside\":{\"count\":%lld,\"recent\":[", (long long)count);
+    bool first = true;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        w |= dc__buf_printf(out, "%s{\"at_ms\":%lld", first ? "" : ",",
+                            (long long)sqlite3_column_int64(st, 0));
+        first = false;
+        if (sqlite3_column_bytes(st, 1) == 16) {
+            char hex[33];
+            dc__hex(hex, sqlite3_column_blob(st, 1), 16);
+            w |= dc__buf_printf(out, ",\"space\":\"%s\"", hex);
+        }
+        if (sqlite3_column_bytes(st, 2) == 32) {
+            char hex[65];
+            dc__hex(hex, sqlite3_column_blob(st, 2), 32);
+            w |= dc__buf_printf(out, ",\"device\":\"%s\",\"seq\":%lld", hex,
+                                (long long)sqlite3_column_int64(st, 3));
+        }
+        w |= dc__buf_printf(
+            out, ",\"error\":\"%s\",\"message\":", dc_error_name(sqlite3_column_int(st, 4)));
+        w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 5),
+                          (size_t)sqlite3_column_bytes(st, 5));
+        w |= dc__buf_putc(out, '}');
+    }
+    sqlite3_finalize(st);
+    w |= dc__buf_puts(out, "]}");
+    return w ? DC_ENOMEM : 0;
+}
+
 int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(
@@ -429,7 +489,9 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
             "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 2), "
             "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 3), "
             "p.my_seq - coalesce((SELECT value FROM meta WHERE key = 'acked:' || "
-            "lower(hex(p.space_id))), 0) FROM spaces p "
+            "lower(hex(p.space_id))), 0), "
+            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 4), "
+            "p.consent, p.epoch FROM spaces p "
             "ORDER BY p.space_id",
             -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "status");
@@ -457,20 +519,29 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
         dc__hex(hex, sqlite3_column_blob(st, 0), 16);
         const char *rn =
             sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : role_name(sqlite3_column_int(st, 1));
+        int consent = sqlite3_column_int(st, 8);
         w |= dc__buf_printf(
             out,
             "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
-            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld,\"unacked\":%lld}",
+            "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld,\"unacked\":%lld,"
+            "\"unauthorised\":%lld,\"state\":\"%s\",\"epoch\":%lld}",
             first ? "" : ",", hex, rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
             (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
             (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 5),
-            (long long)sqlite3_column_int64(st, 6));
+            (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
+            CONSENT_NAME[consent >= 0 && consent <= 3 ? consent : 0],
+            (long long)sqlite3_column_int64(st, 9));
         first = false;
     }
     sqlite3_finalize(st);
     if (r != SQLITE_DONE)
         return dc__sql_err(s, err, "status");
-    w |= dc__buf_puts(out, "]}");
+    w |= dc__buf_putc(out, ']');
+    if (!w)
+        w = set_aside_json(s, out, err);
+    if (w < 0 && w != DC_ENOMEM)
+        return w;
+    w |= dc__buf_putc(out, '}');
     return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
 }
 
@@ -639,7 +710,8 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
         /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
          * then uses the (sid, type, id) index; the other order scans. */
         "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
-        "r.type = ?1 AND r.id = ?2 WHERE EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
+        "r.type = ?1 AND r.id = ?2 WHERE p.consent = 2 AND "
+        "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
         "AND "
         "(EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid) OR EXISTS(SELECT 1 FROM set_adds a "
         "WHERE a.rid = r.rid) OR EXISTS(SELECT 1 FROM events e WHERE e.rid = r.rid)) "

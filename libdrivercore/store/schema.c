@@ -12,46 +12,114 @@
 
 #include "store/store_int.h"
 
-/* Step n takes a file from schema n-1 to schema n. */
-static const char *const MIGRATIONS[] = {
-    NULL,
+/* Step n takes a file from schema n-1 to schema n: its SQL, then (if any)
+ * the part SQL cannot do, inside the same transaction. */
+static int step2_fix(dc__store *s, dc__err *err);
+
+static const struct {
+    const char *sql;
+    int (*fix)(dc__store *s, dc__err *err);
+} MIGRATIONS[] = {
+    {NULL, NULL},
     /* 1: the first schema */
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    "CREATE TABLE identity(one INTEGER PRIMARY KEY CHECK (one = 1), sign_pk BLOB NOT NULL,"
-    "  sign_sk BLOB NOT NULL, box_pk BLOB NOT NULL, box_sk BLOB NOT NULL, name TEXT NOT NULL);"
-    "CREATE TABLE devices(did INTEGER PRIMARY KEY, pk BLOB NOT NULL UNIQUE);"
-    "CREATE TABLE spaces(sid INTEGER PRIMARY KEY, space_id BLOB NOT NULL UNIQUE,"
-    "  epoch INTEGER NOT NULL DEFAULT 0, my_seq INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE space_keys(sid INTEGER NOT NULL, epoch INTEGER NOT NULL, key BLOB NOT NULL,"
-    "  PRIMARY KEY (sid, epoch)) WITHOUT ROWID;"
-    "CREATE TABLE members(sid INTEGER NOT NULL, did INTEGER NOT NULL, role INTEGER NOT NULL,"
-    "  ever_admin INTEGER NOT NULL, ever_writer INTEGER NOT NULL, box_pk BLOB NOT NULL,"
-    "  name TEXT NOT NULL, hlc INTEGER NOT NULL, by_did INTEGER NOT NULL,"
-    "  PRIMARY KEY (sid, did)) WITHOUT ROWID;"
-    "CREATE TABLE changes(cno INTEGER PRIMARY KEY, sid INTEGER NOT NULL, hlc INTEGER NOT NULL,"
-    "  hlc_max INTEGER NOT NULL, cid BLOB NOT NULL, author INTEGER NOT NULL,"
-    "  seq INTEGER NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, env BLOB NOT NULL);"
-    "CREATE UNIQUE INDEX changes_by_author ON changes(sid, author, seq);"
-    "CREATE INDEX changes_by_time ON changes(sid, hlc, cid);"
-    "CREATE INDEX changes_pending ON changes(state, hlc_max) WHERE state <> 0;"
-    "CREATE TABLE records(rid INTEGER PRIMARY KEY, sid INTEGER NOT NULL, type TEXT NOT NULL,"
-    "  id TEXT NOT NULL, del_hlc INTEGER NOT NULL DEFAULT 0,"
-    "  del_did INTEGER NOT NULL DEFAULT 0, UNIQUE (sid, type, id));"
-    "CREATE TABLE fields(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
-    "  value, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
-    "  PRIMARY KEY (rid, field)) WITHOUT ROWID;"
-    "CREATE TABLE set_adds(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
-    "  value, tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
-    "  hlc INTEGER NOT NULL, PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
-    /* Keyed like set_adds: a remove only ever takes away adds of the record
-     * and field it names, whatever tags it lists. */
-    "CREATE TABLE set_removed(rid INTEGER NOT NULL, field TEXT NOT NULL,"
-    "  tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
-    "  PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
-    "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
-    "  op INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;",
+    {"CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+     "CREATE TABLE identity(one INTEGER PRIMARY KEY CHECK (one = 1), sign_pk BLOB NOT NULL,"
+     "  sign_sk BLOB NOT NULL, box_pk BLOB NOT NULL, box_sk BLOB NOT NULL, name TEXT NOT NULL);"
+     "CREATE TABLE devices(did INTEGER PRIMARY KEY, pk BLOB NOT NULL UNIQUE);"
+     "CREATE TABLE spaces(sid INTEGER PRIMARY KEY, space_id BLOB NOT NULL UNIQUE,"
+     "  epoch INTEGER NOT NULL DEFAULT 0, my_seq INTEGER NOT NULL DEFAULT 0);"
+     "CREATE TABLE space_keys(sid INTEGER NOT NULL, epoch INTEGER NOT NULL, key BLOB NOT NULL,"
+     "  PRIMARY KEY (sid, epoch)) WITHOUT ROWID;"
+     "CREATE TABLE members(sid INTEGER NOT NULL, did INTEGER NOT NULL, role INTEGER NOT NULL,"
+     "  ever_admin INTEGER NOT NULL, ever_writer INTEGER NOT NULL, box_pk BLOB NOT NULL,"
+     "  name TEXT NOT NULL, hlc INTEGER NOT NULL, by_did INTEGER NOT NULL,"
+     "  PRIMARY KEY (sid, did)) WITHOUT ROWID;"
+     "CREATE TABLE changes(cno INTEGER PRIMARY KEY, sid INTEGER NOT NULL, hlc INTEGER NOT NULL,"
+     "  hlc_max INTEGER NOT NULL, cid BLOB NOT NULL, author INTEGER NOT NULL,"
+     "  seq INTEGER NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL, env BLOB NOT NULL);"
+     "CREATE UNIQUE INDEX changes_by_author ON changes(sid, author, seq);"
+     "CREATE INDEX changes_by_time ON changes(sid, hlc, cid);"
+     "CREATE INDEX changes_pending ON changes(state, hlc_max) WHERE state <> 0;"
+     "CREATE TABLE records(rid INTEGER PRIMARY KEY, sid INTEGER NOT NULL, type TEXT NOT NULL,"
+     "  id TEXT NOT NULL, del_hlc INTEGER NOT NULL DEFAULT 0,"
+     "  del_did INTEGER NOT NULL DEFAULT 0, UNIQUE (sid, type, id));"
+     "CREATE TABLE fields(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
+     "  value, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  PRIMARY KEY (rid, field)) WITHOUT ROWID;"
+     "CREATE TABLE set_adds(rid INTEGER NOT NULL, field TEXT NOT NULL, kind INTEGER NOT NULL,"
+     "  value, tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
+     "  hlc INTEGER NOT NULL, PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
+     /* Keyed like set_adds: a remove only ever takes away adds of the record
+      * and field it names, whatever tags it lists. */
+     "CREATE TABLE set_removed(rid INTEGER NOT NULL, field TEXT NOT NULL,"
+     "  tag_did INTEGER NOT NULL, tag_seq INTEGER NOT NULL, tag_op INTEGER NOT NULL,"
+     "  PRIMARY KEY (rid, field, tag_did, tag_seq, tag_op)) WITHOUT ROWID;"
+     "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  op INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;",
+     NULL},
+    /* 2: removal, roles by sequence number, key rotation, consent, and the
+     * items set aside (docs/storage.md, "Schema version 2"). */
+    {"ALTER TABLE spaces ADD COLUMN kid BLOB;"
+     "ALTER TABLE spaces ADD COLUMN consent INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE spaces ADD COLUMN inviter INTEGER NOT NULL DEFAULT 0;"
+     /* Every space this device could read so far it had agreed to. */
+     "UPDATE spaces SET consent = 2 WHERE EXISTS(SELECT 1 FROM space_keys k "
+     "  WHERE k.sid = spaces.sid);"
+     "ALTER TABLE space_keys RENAME TO space_keys_v1;"
+     "CREATE TABLE space_keys(sid INTEGER NOT NULL, epoch INTEGER NOT NULL, kid BLOB NOT NULL,"
+     "  key BLOB NOT NULL, PRIMARY KEY (sid, epoch, kid)) WITHOUT ROWID;"
+     "CREATE TABLE member_auth(sid INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  from_seq INTEGER NOT NULL, role INTEGER NOT NULL,"
+     "  PRIMARY KEY (sid, did, from_seq)) WITHOUT ROWID;"
+     "ALTER TABLE changes ADD COLUMN need INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX changes_membership ON changes(sid, kind) WHERE kind = 2;"
+     "CREATE TABLE set_aside(n INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, space BLOB,"
+     "  author BLOB, seq INTEGER NOT NULL, cid BLOB, code INTEGER NOT NULL, msg TEXT NOT NULL);",
+     step2_fix},
 };
 #define LATEST ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]) - 1)
+
+/* Schema 2, the part SQL cannot do: keys get their key id, and every
+ * space's membership is resolved into member_auth by the rule of
+ * crdt/membership.c (version-1 grants only raise a role, so every change
+ * accepted before stays accepted). */
+static int step2_fix(dc__store *s, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT sid, epoch, key FROM space_keys_v1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "migration 2");
+    int rc = 0, x;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 2) == 32)
+            rc = dc__store_key_put(s, sqlite3_column_int64(st, 0),
+                                   (uint32_t)sqlite3_column_int64(st, 1),
+                                   sqlite3_column_blob(st, 2), err);
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "migration 2");
+    sqlite3_finalize(st);
+    if (rc || (rc = dc__sql_exec(s, "DROP TABLE space_keys_v1", err)))
+        return rc;
+    if (sqlite3_prepare_v2(s->db, "SELECT sid FROM spaces ORDER BY sid", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "migration 2");
+    int64_t *sids = NULL;
+    size_t n = 0;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t *p = dc__realloc(sids, (n + 1) * sizeof *p);
+        if (!p)
+            rc = dc__err_set(err, DC_ENOMEM, "migration 2: out of memory");
+        else
+            (sids = p)[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n && !rc; i++) {
+        dc__mresolved *r;
+        if (!(rc = dc__store_membership_resolve(s, sids[i], &r, err)))
+            dc__mresolved_free(r);
+    }
+    dc__free(sids);
+    return rc ? dc__err_prefix(err, "migrating the replica to schema 2") : 0;
+}
 
 int dc__sql_err(dc__store *s, dc__err *err, const char *what) {
     int rc = sqlite3_extended_errcode(s->db);
@@ -130,7 +198,8 @@ static int migrate(dc__store *s, dc__err *err) {
         goto fail;
     }
     for (int step = v + 1; step <= LATEST; step++) {
-        if ((rc = dc__sql_exec(s, MIGRATIONS[step], err)))
+        if ((rc = dc__sql_exec(s, MIGRATIONS[step].sql, err)) ||
+            (MIGRATIONS[step].fix && (rc = MIGRATIONS[step].fix(s, err))))
             goto fail;
         char sql[96];
         snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema', %d)",
@@ -142,6 +211,18 @@ static int migrate(dc__store *s, dc__err *err) {
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* Waiting for another connection's write lock (a sync thread importing in
+ * short slices while the UI thread writes): retry every millisecond, not
+ * with SQLite's growing sleeps, so the lock is taken soon after it is free;
+ * give up after 5 s (DC_EBUSY). */
+static int busy_wait(void *user, int count) {
+    (void)user;
+    if (count >= 5000)
+        return 0;
+    sqlite3_sleep(1);
+    return 1;
 }
 
 int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc__err *err) {
@@ -161,7 +242,7 @@ int dc__store_open(dc__store **out, const char *path, bool must_exist, bool dura
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_handler(s->db, busy_wait, NULL);
     /* Refuse a foreign SQLite file before changing anything in it (the
      * journal mode is persistent). */
     int v;

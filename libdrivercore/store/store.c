@@ -123,12 +123,30 @@ int dc__store_device_pk(dc__store *s, int64_t did, uint8_t pk[32], dc__err *err)
 
 /* ---- spaces ---- */
 
+#define SPACE_COLS                                                                                 \
+    "sid, space_id, epoch, kid, my_seq, consent, inviter, EXISTS(SELECT 1 FROM space_keys k "      \
+    "WHERE k.sid = spaces.sid AND k.epoch = spaces.epoch AND (spaces.kid IS NULL OR "              \
+    "k.kid = spaces.kid))"
+
+static void space_row(sqlite3_stmt *st, dc__space *out) {
+    memset(out, 0, sizeof *out);
+    out->sid = sqlite3_column_int64(st, 0);
+    if (sqlite3_column_bytes(st, 1) == 16)
+        memcpy(out->id, sqlite3_column_blob(st, 1), 16);
+    out->epoch = (uint32_t)sqlite3_column_int64(st, 2);
+    if (sqlite3_column_bytes(st, 3) == DC_KEY_ID) {
+        out->has_kid = true;
+        memcpy(out->kid, sqlite3_column_blob(st, 3), DC_KEY_ID);
+    }
+    out->my_seq = (uint64_t)sqlite3_column_int64(st, 4);
+    out->consent = sqlite3_column_int(st, 5);
+    out->inviter = sqlite3_column_int64(st, 6);
+    out->has_key = sqlite3_column_int(st, 7) != 0;
+}
+
 int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_SPACE_GET,
-                             "SELECT sid, epoch, my_seq, EXISTS(SELECT 1 FROM space_keys k "
-                             "WHERE k.sid = spaces.sid AND k.epoch = spaces.epoch) "
-                             "FROM spaces WHERE space_id = ?",
-                             err);
+    sqlite3_stmt *st =
+        dc__q(s, Q_SPACE_GET, "SELECT " SPACE_COLS " FROM spaces WHERE space_id = ?", err);
     if (!st)
         return err->code;
     sqlite3_bind_blob(st, 1, id, 16, SQLITE_STATIC);
@@ -142,20 +160,33 @@ int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__
         }
         return dc__sql_err(s, err, "spaces");
     }
-    memset(out, 0, sizeof *out);
-    out->sid = sqlite3_column_int64(st, 0);
-    memcpy(out->id, id, 16);
-    out->epoch = (uint32_t)sqlite3_column_int64(st, 1);
-    out->my_seq = (uint64_t)sqlite3_column_int64(st, 2);
-    out->has_key = sqlite3_column_int(st, 3) != 0;
+    space_row(st, out);
     sqlite3_reset(st);
     return 0;
+}
+
+int dc__store_space_by_sid(dc__store *s, int64_t sid, dc__space *out, dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(s, Q_SPACE_BY_SID, "SELECT " SPACE_COLS " FROM spaces WHERE sid = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        space_row(st, out);
+    rc = rc == SQLITE_ROW ? 0
+         : rc == SQLITE_DONE
+             ? dc__err_set(err, DC_ENOTFOUND, "space row %lld is missing", (long long)sid)
+             : dc__sql_err(s, err, "spaces");
+    sqlite3_reset(st);
+    return rc;
 }
 
 int dc__store_space_ensure(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err) {
     int rc = dc__store_space_get(s, id, out, err);
     if (rc != DC_ENOTFOUND)
         return rc;
+    dc__err_clear(err); /* not an error here: the space is new */
     sqlite3_stmt *st = dc__q(s, Q_SPACE_PUT, "INSERT INTO spaces(space_id) VALUES(?)", err);
     if (!st)
         return err->code;
@@ -184,126 +215,6 @@ int dc__store_space_set_seq(dc__store *s, int64_t sid, uint64_t seq, dc__err *er
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_int64(st, 2, (int64_t)seq);
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "spaces");
-    sqlite3_reset(st);
-    return rc;
-}
-
-int dc__store_key_put(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t key[32],
-                      dc__err *err) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR IGNORE INTO space_keys(sid, epoch, key) "
-                           "VALUES(?, ?, ?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "space keys");
-    sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_int64(st, 2, epoch);
-    sqlite3_bind_blob(st, 3, key, 32, SQLITE_STATIC);
-    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "space keys");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-int dc__store_key_get(dc__store *s, int64_t sid, uint32_t epoch, uint8_t key[32], dc__err *err) {
-    sqlite3_stmt *st =
-        dc__q(s, Q_KEY_GET, "SELECT key FROM space_keys WHERE sid = ? AND epoch = ?", err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_int64(st, 2, epoch);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
-        memcpy(key, sqlite3_column_blob(st, 0), 32);
-        rc = 0;
-    } else {
-        rc = dc__err_set(err, DC_ENOKEY, "this device holds no key of epoch %u for the space",
-                         epoch);
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-/* ---- membership ---- */
-
-int dc__store_member_get(dc__store *s, int64_t sid, const uint8_t dev[32], dc__member *out,
-                         dc__err *err) {
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = dc__q(s, Q_MEMBER_GET,
-                             "SELECT m.role, m.ever_admin, m.ever_writer, m.box_pk FROM members m "
-                             "JOIN devices d ON d.did = m.did WHERE m.sid = ? AND d.pk = ?",
-                             err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_blob(st, 2, dev, 32, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->role = sqlite3_column_int(st, 0);
-        out->ever_admin = sqlite3_column_int(st, 1) != 0;
-        out->ever_writer = sqlite3_column_int(st, 2) != 0;
-        if (sqlite3_column_bytes(st, 3) == 32)
-            memcpy(out->box_pk, sqlite3_column_blob(st, 3), 32);
-        rc = 0;
-    } else {
-        rc = rc == SQLITE_DONE ? 0 : dc__sql_err(s, err, "members");
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
-int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, dc_hlc hlc,
-                           const uint8_t author[32], dc__err *err) {
-    int64_t did, by;
-    int rc;
-    if ((rc = dc__store_device(s, op->device, &did, err)) ||
-        (rc = dc__store_device(s, author, &by, err)))
-        return rc;
-    /* Current row, to merge: the role is a last-writer-wins register keyed
-     * by (hlc, author key); the ever_* flags are grow-only. */
-    sqlite3_stmt *st = dc__q(s, Q_MEMBER_PK,
-                             "SELECT m.hlc, d.pk FROM members m JOIN devices d ON d.did = m.by_did "
-                             "WHERE m.sid = ? AND m.did = ?",
-                             err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_int64(st, 2, did);
-    bool wins = true;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        dc_hlc old = (dc_hlc)sqlite3_column_int64(st, 0);
-        const void *opk = sqlite3_column_blob(st, 1);
-        wins = opk && dc__clock_later(hlc, author, old, opk);
-    } else if (rc != SQLITE_DONE) {
-        sqlite3_reset(st);
-        return dc__sql_err(s, err, "members");
-    }
-    sqlite3_reset(st);
-    st = dc__q(s, Q_MEMBER_PUT,
-               "INSERT INTO members(sid, did, role, ever_admin, ever_writer, box_pk, name, hlc, "
-               "by_did) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-               "ON CONFLICT(sid, did) DO UPDATE SET "
-               "ever_admin = max(ever_admin, excluded.ever_admin), "
-               "ever_writer = max(ever_writer, excluded.ever_writer), "
-               "role = CASE WHEN ?10 THEN excluded.role ELSE role END, "
-               "box_pk = CASE WHEN ?10 THEN excluded.box_pk ELSE box_pk END, "
-               "name = CASE WHEN ?10 THEN excluded.name ELSE name END, "
-               "hlc = CASE WHEN ?10 THEN excluded.hlc ELSE hlc END, "
-               "by_did = CASE WHEN ?10 THEN excluded.by_did ELSE by_did END",
-               err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_int64(st, 2, did);
-    sqlite3_bind_int(st, 3, op->role);
-    sqlite3_bind_int(st, 4, op->role == DC_ROLE_ADMIN);
-    sqlite3_bind_int(st, 5, op->role >= DC_ROLE_MEMBER);
-    sqlite3_bind_blob(st, 6, op->box_pk, 32, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, op->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, (int64_t)hlc);
-    sqlite3_bind_int64(st, 9, by);
-    sqlite3_bind_int(st, 10, wins);
-    rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "members");
     sqlite3_reset(st);
     return rc;
 }
@@ -352,6 +263,23 @@ int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "change log");
     sqlite3_reset(st);
     return rc;
+}
+
+int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT state FROM changes WHERE cno = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "change log");
+    sqlite3_bind_int64(st, 1, cno);
+    int rc = sqlite3_step(st);
+    *state = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    rc = rc == SQLITE_ROW ? 0 : dc__sql_err(s, err, "change log");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int64_t dc__store_last_cno(dc__store *s) {
+    return sqlite3_last_insert_rowid(s->db);
 }
 
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err) {
@@ -427,13 +355,18 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
 
 int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err *err) {
     static const char *const SQL[2] = {
+        /* Membership travels whatever this replica judged it: the
+         * resolution is a function of the set of membership envelopes, so
+         * every replica must come to hold the same set. */
         ("SELECT c.env FROM changes c JOIN spaces p ON p.sid = c.sid WHERE c.kind = 2 AND "
-         "(?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid"),
-        /* Rejected changes stay in the log (so they are never fetched
-         * again) but are not passed on: a peer holding the key would
-         * refuse the whole bundle for them. */
+         "c.state <> 3 AND (?1 IS NULL OR p.space_id = ?1) "
+         "ORDER BY p.space_id, c.hlc, c.cid"),
+        /* Rejected and unauthorised envelopes stay in the log (so they
+         * are never fetched again) but are not passed on: a peer would
+         * refuse or set them aside too. */
         ("SELECT c.env FROM spaces p JOIN changes c ON c.sid = p.sid WHERE c.kind = 1 AND "
-         "c.state <> 3 AND (?1 IS NULL OR p.space_id = ?1) ORDER BY p.space_id, c.hlc, c.cid"),
+         "c.state NOT IN (3, 4) AND (?1 IS NULL OR p.space_id = ?1) "
+         "ORDER BY p.space_id, c.hlc, c.cid"),
     };
     /* Membership first, so a reader of the bundle knows who may write
      * before it meets the changes. */
@@ -463,8 +396,8 @@ int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err
 int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user, dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT hlc, cid FROM changes WHERE sid = ? AND state <> 3 "
-                           "ORDER BY hlc, cid",
+                           "SELECT hlc, cid FROM changes WHERE sid = ? AND state <> 3 AND "
+                           "(state <> 4 OR kind = 2) ORDER BY hlc, cid",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "change log");
     sqlite3_bind_int64(st, 1, sid);
@@ -527,7 +460,8 @@ static int spaces_query(dc__store *s, const char *sql, const uint8_t *dev, dc__s
 
 int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err) {
     return spaces_query(s,
-                        "SELECT p.space_id FROM spaces p WHERE EXISTS(SELECT 1 FROM space_keys k "
+                        "SELECT p.space_id FROM spaces p WHERE p.consent = 2 AND "
+                        "EXISTS(SELECT 1 FROM space_keys k "
                         "WHERE k.sid = p.sid) ORDER BY p.space_id",
                         NULL, fn, user, err);
 }
@@ -540,7 +474,8 @@ int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn,
                         dc__err *err) {
     return spaces_query(s,
                         "SELECT p.space_id FROM spaces p JOIN members m ON m.sid = p.sid JOIN "
-                        "devices d ON d.did = m.did WHERE d.pk = ?1 ORDER BY p.space_id",
+                        "devices d ON d.did = m.did WHERE d.pk = ?1 AND m.role > 0 "
+                        "ORDER BY p.space_id",
                         device, fn, user, err);
 }
 
@@ -574,6 +509,42 @@ int dc__store_meta_put(dc__store *s, const char *key, int64_t v, dc__err *err) {
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "meta");
     sqlite3_finalize(st);
     return rc;
+}
+
+int dc__store_meta_blob_put(dc__store *s, const char *key, const uint8_t *p, size_t n,
+                            dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, p, (int)n, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_meta_blob_get(dc__store *s, const char *key, uint8_t *p, size_t n, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB &&
+        (size_t)sqlite3_column_bytes(st, 0) == n) {
+        memcpy(p, sqlite3_column_blob(st, 0), n);
+        rc = 0;
+    } else {
+        rc = r == SQLITE_ROW || r == SQLITE_DONE ? DC_ENOTFOUND : dc__sql_err(s, err, "meta");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_changes_reset_opaque(dc__store *s, int64_t sid, dc__err *err) {
+    return exec_i64(s, "UPDATE changes SET state = 2 WHERE sid = ?1 AND kind = 1 AND state = ?2",
+                    sid, DC_CHANGE_APPLIED, err);
 }
 
 /* Text values in the same table (the sync client's last failure reason:

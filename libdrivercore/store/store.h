@@ -9,9 +9,10 @@
 
 #include "base/base.h"
 #include "codec/codec.h"
+#include "crdt/crdt.h"
 #include "crypto/crypto.h"
 
-#define DC_SCHEMA_VERSION 1
+#define DC_SCHEMA_VERSION 2
 
 typedef struct dc__store dc__store;
 
@@ -35,6 +36,13 @@ int dc__store_meta_put(dc__store *s, const char *key, int64_t v, dc__err *err);
 /* Text values in the meta table (out gets the UTF-8 text and a NUL). */
 int dc__store_meta_get_text(dc__store *s, const char *key, dc_buf *out, dc__err *err);
 int dc__store_meta_put_text(dc__store *s, const char *key, const char *v, dc__err *err);
+/* Blob values in the meta table (DC_ENOTFOUND when absent or of another
+ * size). */
+int dc__store_meta_blob_put(dc__store *s, const char *key, const uint8_t *p, size_t n,
+                            dc__err *err);
+int dc__store_meta_blob_get(dc__store *s, const char *key, uint8_t *p, size_t n, dc__err *err);
+/* Every applied change of `sid` becomes opaque (its key is gone). */
+int dc__store_changes_reset_opaque(dc__store *s, int64_t sid, dc__err *err);
 /* After a complete sync with a relay: this device's changes of space `sid`
  * up to sequence number `seq` are durably on the relay. */
 int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err);
@@ -42,53 +50,160 @@ int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err);
 /* ---- devices ---- */
 /* The local row id for a device public key, created if absent. */
 int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err);
+/* The public key of a device row (into pk); 0 or an error. */
+int dc__store_device_pk(dc__store *s, int64_t did, uint8_t pk[32], dc__err *err);
 
 /* ---- spaces ---- */
+/* Whether this device has agreed to a space (docs/security.md, "Consent"):
+ * NONE: it only carries the space; INVITED: a grant names it, not accepted
+ * yet; ACCEPTED: created or accepted here, readable; DECLINED: refused. */
+enum {
+    DC_CONSENT_NONE = 0,
+    DC_CONSENT_INVITED = 1,
+    DC_CONSENT_ACCEPTED = 2,
+    DC_CONSENT_DECLINED = 3
+};
+
 typedef struct dc__space {
     int64_t sid;
     uint8_t id[16];
-    uint32_t epoch;  /* current key epoch */
+    uint32_t epoch; /* current key epoch */
+    bool has_kid;   /* the current key is named (after a rotation) */
+    uint8_t kid[DC_KEY_ID];
     uint64_t my_seq; /* last sequence number this device used here */
-    bool has_key;    /* we hold the key of `epoch` */
+    bool has_key;    /* we hold the current key */
+    int consent;
+    int64_t inviter; /* device row of the admin whose grant invited us */
 } dc__space;
 
 /* Called with the 16-byte id of a space; non-zero stops the walk. */
 typedef int (*dc__space_fn)(void *user, const uint8_t id[16]);
+typedef int (*dc__sid_fn)(void *user, int64_t sid);
 
 /* DC_ENOTFOUND if unknown. */
 int dc__store_space_get(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err);
+int dc__store_space_by_sid(dc__store *s, int64_t sid, dc__space *out, dc__err *err);
 /* Get, or create the row of a space first seen in a bundle. */
 int dc__store_space_ensure(dc__store *s, const uint8_t id[16], dc__space *out, dc__err *err);
 int dc__store_space_set_seq(dc__store *s, int64_t sid, uint64_t seq, dc__err *err);
+int dc__store_space_set_consent(dc__store *s, int64_t sid, int consent, int64_t inviter,
+                                dc__err *err);
+/* Is device `did` a member (any role) of a space, other than `sid`, that
+ * this device has accepted? */
+int dc__store_trusted(dc__store *s, int64_t sid, int64_t did, bool *trusted, dc__err *err);
+/* fn(sid) for every space in the INVITED state. */
+int dc__store_invited_each(dc__store *s, dc__sid_fn fn, void *user, dc__err *err);
+
+/* ---- keys (members.c) ---- */
+/* Stores a key of (space, epoch) under its key id; a duplicate is ignored. */
 int dc__store_key_put(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t key[32],
                       dc__err *err);
-/* Copies the key into `key` (caller's secret memory); DC_ENOKEY if absent. */
-int dc__store_key_get(dc__store *s, int64_t sid, uint32_t epoch, uint8_t key[32], dc__err *err);
+/* Copies the key of (sid, epoch) with id `kid` (NULL: the first of that
+ * epoch) into `key` (caller's secret memory); DC_ENOKEY if absent. */
+int dc__store_key_get(dc__store *s, int64_t sid, uint32_t epoch, const uint8_t *kid,
+                      uint8_t key[32], dc__err *err);
+/* fn for each key of `sid` (of `epoch` only when epoch >= 0); the key is
+ * in guarded memory, valid during the call. */
+typedef int (*dc__key_fn)(void *user, uint32_t epoch, const uint8_t kid[DC_KEY_ID],
+                          const uint8_t key[32]);
+int dc__store_keys_each(dc__store *s, int64_t sid, int64_t epoch, dc__key_fn fn, void *user,
+                        dc__err *err);
+int dc__store_keys_drop(dc__store *s, int64_t sid, dc__err *err);
+
 /* JSON for dc_space_list / dc_space_members. */
 int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err);
 int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err);
 
-/* ---- membership ---- */
+/* ---- membership (members.c) ---- */
 typedef struct dc__member {
-    int role;         /* current role (0: not a member) */
-    bool ever_admin;  /* was ever validly granted admin: may grant */
-    bool ever_writer; /* was ever validly granted member or admin: may write */
+    int role;         /* current (display) role; 0: not a member */
+    bool ever_admin;  /* some envelope of it was judged with the role admin */
+    bool ever_writer; /* ... with member or admin */
     uint8_t box_pk[32];
+    int64_t did;    /* its device row (0 if not a member row) */
+    int64_t by_did; /* the admin whose op set the role */
 } dc__member;
 
 int dc__store_member_get(dc__store *s, int64_t sid, const uint8_t dev[32], dc__member *out,
                          dc__err *err);
-/* Applies one validated membership op: roles merge last-writer-wins by
- * (hlc, author), the ever_* flags only ever grow. */
-int dc__store_member_apply(dc__store *s, int64_t sid, const dc__member_op *op, dc_hlc hlc,
-                           const uint8_t author[32], dc__err *err);
+/* The role device `did` held for its envelope `seq` in space `sid`. */
+int dc__store_role_at(dc__store *s, int64_t sid, int64_t did, uint64_t seq, int *role,
+                      dc__err *err);
+/* fn for each current member (role > 0) of `sid`, in key order. */
+typedef int (*dc__member_fn)(void *user, const uint8_t pk[32], const uint8_t box_pk[32], int role);
+int dc__store_members_each(dc__store *s, int64_t sid, dc__member_fn fn, void *user, dc__err *err);
+/* The highest sequence number of dev's envelopes this replica holds in sid. */
+int dc__store_max_seq(dc__store *s, int64_t sid, const uint8_t dev[32], uint64_t *seq,
+                      dc__err *err);
+
+typedef struct dc__mchanged {
+    int64_t did;
+    uint8_t pk[32];
+} dc__mchanged;
+
+/* A space's membership resolved (crdt/membership.c) and written back. */
+typedef struct dc__mresolved {
+    dc__mres m;
+    dc__menv *envs; /* its membership envelopes, with `valid` set */
+    uint8_t **raw;  /* their bytes (envs and ops point into them) */
+    size_t *rawlen;
+    int64_t *cnos;
+    int *states;
+    size_t nenv;
+    dc__mchanged *changed; /* devices whose authority changed */
+    size_t nchanged;
+} dc__mresolved;
+
+/* Resolves the membership of space `sid` from its applied and unauthorised
+ * membership envelopes, writes members, member_auth, the envelopes'
+ * states and the current epoch where they changed, and returns the result
+ * (free with dc__mresolved_free). */
+int dc__store_membership_resolve(dc__store *s, int64_t sid, dc__mresolved **out, dc__err *err);
+void dc__mresolved_free(dc__mresolved *r);
+
+/* A change whose fate may move with its author's authority. */
+typedef struct dc__authchange {
+    int64_t cno;
+    uint64_t seq;
+    int state;
+    int need; /* role its ops need: 0 not known yet, 2 member, 3 admin */
+} dc__authchange;
+typedef int (*dc__authchange_fn)(void *user, const dc__authchange *c);
+/* fn for each change (not membership) of author `did` in `sid` that is
+ * applied, held, opaque or unauthorised, in (hlc, id) order. */
+int dc__store_author_changes(dc__store *s, int64_t sid, int64_t did, dc__authchange_fn fn,
+                             void *user, dc__err *err);
+int dc__store_change_set_need(dc__store *s, int64_t cno, int need, dc__err *err);
+
+/* An item set aside by an import (docs/security.md): kept for status. */
+typedef struct dc__setaside {
+    int64_t at_ms;
+    const uint8_t *space;  /* 16 bytes or NULL */
+    const uint8_t *author; /* 32 bytes or NULL */
+    uint64_t seq;
+    const uint8_t *cid; /* 32 bytes or NULL */
+    int code;
+    const char *msg;
+} dc__setaside;
+int dc__store_set_aside(dc__store *s, const dc__setaside *a, dc__err *err);
+/* Whether an envelope (by change id) is already recorded as set aside. */
+int dc__store_set_aside_has(dc__store *s, const uint8_t cid[32], bool *has, dc__err *err);
 
 /* ---- change log ---- */
 /* APPLIED: in the state.  HELD: too far in the future, waits for our
  * clock.  OPAQUE: no key yet.  REJECTED: signed by a writer but its body
  * turned out undecodable when its key arrived; kept (so it is never
  * fetched again) but never applied. */
-enum { DC_CHANGE_APPLIED = 0, DC_CHANGE_HELD = 1, DC_CHANGE_OPAQUE = 2, DC_CHANGE_REJECTED = 3 };
+/* UNAUTHORISED: validly signed, but its author did not hold the role it
+ * needs for that sequence number by the membership known; re-judged
+ * whenever the membership of its space changes (docs/data-model.md). */
+enum {
+    DC_CHANGE_APPLIED = 0,
+    DC_CHANGE_HELD = 1,
+    DC_CHANGE_OPAQUE = 2,
+    DC_CHANGE_REJECTED = 3,
+    DC_CHANGE_UNAUTHORISED = 4
+};
 
 /* 1 if (space, author, seq) is already in the log (its id into `id`), 0 if
  * not, or an error. */
@@ -96,6 +211,9 @@ int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_
                           uint8_t id[32], dc__err *err);
 int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
                          int64_t author_did, int state, dc__err *err);
+int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err);
+/* The cno of the change just put (the last insert). */
+int64_t dc__store_last_cno(dc__store *s);
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err);
 
 /* Calls fn for each change of `sid` in `state` (all spaces if sid is 0)
@@ -140,6 +258,12 @@ typedef struct dc__touched {
 int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min,
                     const uint8_t author[32], int64_t author_did, uint64_t seq,
                     dc__touched *touched, dc__err *err);
+
+/* Forgets the materialised state of space `sid` (its records, fields, set
+ * adds and removes, events), so that it can be rebuilt from the log. */
+int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err);
+/* Adds every record row of `sid` to `t` (observers of a rebuild). */
+int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err);
 
 /* The set adds of (record, field, value) visible now: their tags, for a
  * remove.  *tags is allocated with dc__malloc. */

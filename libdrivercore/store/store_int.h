@@ -44,6 +44,18 @@ enum {
     Q_JSON_EVENTS,
     Q_ENV_BY_ITEM,
     Q_LOCATE,
+    Q_KEY_PUT,
+    Q_ROLE_AT,
+    Q_AUTH_DEL,
+    Q_AUTH_PUT,
+    Q_MEMBERS_DEL,
+    Q_EPOCH_PUT,
+    Q_NEED_PUT,
+    Q_CONSENT_PUT,
+    Q_TRUSTED,
+    Q_ASIDE_PUT,
+    Q_ASIDE_TRIM,
+    Q_SPACE_BY_SID,
     Q__COUNT
 };
 
@@ -62,8 +74,6 @@ sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);
 int dc__sql_err(dc__store *s, dc__err *err, const char *what);
 /* Runs SQL text with no results. */
 int dc__sql_exec(dc__store *s, const char *sql, dc__err *err);
-/* The public key of a device row (into pk); 0 or an error. */
-int dc__store_device_pk(dc__store *s, int64_t did, uint8_t pk[32], dc__err *err);
 void dc__store_cache_reset(dc__store *s);
 
 #endif

@@ -143,6 +143,10 @@ class CliTest(unittest.TestCase):
     def import_(self, replica, f, now=T0, ok=True):
         return self.run_dc("bundle", "import", replica, f, now=now, ok=ok)
 
+    def accept(self, replica, space, now=T0, ok=True):
+        """A device joins a space it was invited to only by accepting."""
+        return self.run_dc("space", "accept", replica, space, now=now, ok=ok)
+
     def files_in_dir(self):
         return sorted(os.listdir(self.dir))
 
@@ -282,6 +286,8 @@ class CliTest(unittest.TestCase):
         bundle = self.export(a, "a.bundle")
         self.import_(b, bundle)
         self.import_(c, bundle)
+        self.accept(b, s)
+        self.accept(c, s)
         expected = self.dump(a)
         self.assertEqual(self.dump(b), expected)
 
@@ -491,6 +497,8 @@ class CliTest(unittest.TestCase):
         rep_b = self.import_(b, base, now=T0 + 200).json()
         self.assertGreaterEqual(rep_b["new"], 1)
         self.import_(c, base, now=T0 + 200)
+        self.accept(b, s, now=T0 + 200)
+        self.accept(c, s, now=T0 + 200)
         base_dump = self.dump_text(a)
         self.assertEqual(self.dump_text(b), base_dump)
         self.assertEqual(self.dump_text(c), base_dump)
@@ -569,6 +577,7 @@ class CliTest(unittest.TestCase):
         self.add(a, s, card_b)
         self.apply(a, [{"space": s, "ops": [{"type": "t", "id": "1", "set": {"f": 1}}]}])
         self.import_(b, self.export(a, "first.bundle"))
+        self.accept(b, s)
         self.apply(a, [{"space": s, "ops": [{"type": "t", "id": "2", "set": {"f": 2}},
                                             {"type": "t", "id": "1", "event": {"e": 1}}]}])
         good = self.export(a, "second.bundle")
@@ -612,6 +621,7 @@ class CliTest(unittest.TestCase):
         s = self.new_space(a)
         self.add(a, s, card_b)
         self.import_(b, self.export(a, "m.bundle"), now=T0)
+        self.accept(b, s, now=T0)
         before = self.dump_text(b, now=T0)
 
         # A's clock runs two days fast.

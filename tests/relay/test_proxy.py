@@ -260,9 +260,17 @@ class TestFaultProxy(test_relay.Base):
         return p.stdout
 
     def spaces_of(self, dev):
+        """The spaces the device may write to; the invitations a sync has
+        brought it are accepted first, as its user would."""
         p = self.tool(dev, "space", "list", dev["db"])
         self.assertEqual(p.returncode, 0, p.stderr)
-        return [s["space"] for s in json.loads(p.stdout)]
+        spaces = json.loads(p.stdout)
+        for s in spaces:
+            if s["state"] == "invited":
+                q = self.tool(dev, "space", "accept", dev["db"], s["space"])
+                self.assertEqual(q.returncode, 0, q.stderr)
+                s["state"] = "accepted"
+        return [s["space"] for s in spaces if s["state"] == "accepted"]
 
     def edit(self, dev, rng):
         """1..3 transactions of 1..3 ops over a shared pool of record ids,

@@ -142,8 +142,8 @@ class Base(unittest.TestCase):
                                                        p.stderr))
         return p
 
-    def device(self, name):
-        self.run_tool("init", self.path(name + ".db"), "--name", name)
+    def device(self, name, display=None):
+        self.run_tool("init", self.path(name + ".db"), "--name", display or name)
         card = self.run_tool("whoami", self.path(name + ".db")).stdout
         with open(self.path(name + ".card"), "w") as f:
             f.write(card)
@@ -154,6 +154,10 @@ class Base(unittest.TestCase):
 
     def add(self, db, space, who, role="member"):
         self.run_tool("space", "add", db, space, "@" + self.path(who + ".card"), "--role", role)
+
+    def accept(self, db, space):
+        """A device joins a space it was invited to by accepting it."""
+        self.run_tool("space", "accept", db, space)
 
     def write(self, db, space, rid, value):
         op = {"space": space, "ops": [{"type": "note", "id": rid, "set": {"text": value}}]}
@@ -180,7 +184,10 @@ class Base(unittest.TestCase):
 class TestConverge(Base):
     def test_three_devices_converge_and_relay_holds_no_plaintext(self):
         rl = self.relay()
-        a, b, c = self.device("a"), self.device("b"), self.device("c")
+        names = ["Secretary Xu Xin %s" % secrets.token_hex(4),
+                 "Driver Huang Hongxing %s" % secrets.token_hex(4),
+                 "Driver Yang Fei %s" % secrets.token_hex(4)]
+        a, b, c = (self.device(n, names[i]) for i, n in enumerate("abc"))
         s = self.space(a)
         self.add(a, s, "b")
         self.add(a, s, "c")
@@ -188,6 +195,7 @@ class TestConverge(Base):
         for i, db in enumerate((a, b, c)):
             if db != a:
                 self.sync(db, rl)  # b and c learn of the space at their first sync
+                self.accept(db, s)
             v = "PLAINTEXT-%s-%d" % (secrets.token_hex(6), i)
             secrets_written.append(v)
             self.write(db, s, "n%d" % i, v)
@@ -208,6 +216,11 @@ class TestConverge(Base):
         self.assertGreater(len(raw), 0)
         for v in secrets_written:
             self.assertNotIn(v.encode(), raw, "the relay's store holds plaintext")
+        # Members' names travel inside the space, encrypted: the relay, which
+        # needs the membership in clear, sees devices only as keys.
+        for n in names:
+            self.assertIn(n, self.run_tool("space", "members", b, s).stdout)
+            self.assertNotIn(n.encode(), raw, "the relay's store holds a device's name")
         m = rl.metrics()
         self.assertGreater(m["drivercore_relay_changes_in_total"], 0)
         self.assertGreater(m["drivercore_relay_changes_out_total"], 0)
@@ -223,8 +236,9 @@ class TestConverge(Base):
         self.assertEqual(json.loads(self.dump(d)), {})
         self.add(a, s, "d")
         self.sync(a, rl)
-        fig = self.sync(d, rl)  # no other step
+        fig = self.sync(d, rl)  # the space comes with no other step; d accepts it
         self.assertGreater(fig["changes_received"], 0)
+        self.accept(d, s)
         self.assertEqual(self.dump(a), self.dump(d))
         self.assertIn("hello", self.dump(d))
 
@@ -235,6 +249,7 @@ class TestConverge(Base):
         self.add(a, s, "b")
         self.sync(a, rl)
         self.sync(b, rl)
+        self.accept(b, s)
         waiting = subprocess.Popen([TOOL, "sync", b, "--relay", rl.url, "--wait", "20"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 10
@@ -252,6 +267,86 @@ class TestConverge(Base):
         self.assertIn("pushed", self.dump(b))
 
 
+class TestClocks(Base):
+    """Phones with wrong clocks (docs/data-model.md, "Clocks")."""
+
+    HOUR = 3600 * 1000
+    DAY = 24 * HOUR
+
+    def at(self, skew):
+        """The tool's environment for a device whose clock is off by skew ms."""
+        return dict(os.environ, DRIVERCORE_NOW_MS=str(int(time.time() * 1000) + skew))
+
+    def tool_at(self, skew, *args, input=None):
+        p = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
+                           input=input, timeout=60, cwd=self.d, env=self.at(skew))
+        self.assertEqual(p.returncode, 0, "drivercore %s: %s" % (" ".join(map(str, args)),
+                                                                p.stderr))
+        return p.stdout
+
+    def skewed_device(self, name, skew):
+        db = self.path(name + ".db")
+        card = self.tool_at(skew, "init", db, "--name", name)
+        with open(self.path(name + ".card"), "w") as f:
+            f.write(card)
+        return db
+
+    def test_wrong_clocks_join_at_the_first_sync(self):
+        rl = self.relay()
+        sec = self.device("sec")
+        s = self.space(sec, "branch")
+        self.write(sec, s, "news", "for everyone")
+        skews = {"slow2h": -2 * self.HOUR, "slow200d": -200 * self.DAY,
+                 "fast3h": 3 * self.HOUR, "fast200d": 200 * self.DAY}
+        phones = {n: self.skewed_device(n, k) for n, k in skews.items()}
+        for n in phones:
+            self.add(sec, s, n)
+        self.sync(sec, rl)
+        for n, db in phones.items():
+            fig = json.loads(self.tool_at(skews[n], "sync", db, "--relay", rl.url)
+                             .splitlines()[-1])
+            self.assertGreater(fig["changes_received"], 0, n)
+            # Judged by the relay's clock from its first message: nothing is
+            # held aside, and the space arrives as an invitation to accept.
+            st = json.loads(self.tool_at(skews[n], "status", db))
+            self.assertEqual(sum(x["held"] for x in st["spaces"]), 0, (n, st))
+            off = st["clock_offset_ms"]
+            self.assertLess(abs(off + skews[n]), 60 * 1000, (n, off))
+            self.tool_at(skews[n], "space", "accept", db, s)
+            self.assertIn("for everyone", self.tool_at(skews[n], "dump", db))
+
+    def test_corrected_time_orders_concurrent_writes(self):
+        rl = self.relay()
+        sec = self.device("sec")
+        s = self.space(sec, "branch")
+        slow = self.skewed_device("slow", -2 * self.HOUR)
+        fast = self.skewed_device("fast", 90 * self.DAY)
+        for n in ("slow", "fast"):
+            self.add(sec, s, n)
+        self.sync(sec, rl)
+        for db, k in ((slow, -2 * self.HOUR), (fast, 90 * self.DAY)):
+            self.tool_at(k, "sync", db, "--relay", rl.url)
+            self.tool_at(k, "space", "accept", db, s)
+
+        def put(db, k, value):
+            op = {"space": s, "ops": [{"type": "note", "id": "x", "set": {"text": value}}]}
+            self.tool_at(k, "apply", db, input=json.dumps(op) + "\n")
+
+        # Seconds apart in true time: the later write wins, whatever the
+        # phones' own clocks say.
+        put(slow, -2 * self.HOUR, "slow phone, first")
+        time.sleep(1.2)
+        put(fast, 90 * self.DAY, "fast phone, a second later")
+        time.sleep(1.2)
+        put(slow, -2 * self.HOUR, "slow phone, last")
+        for db, k in ((fast, 90 * self.DAY), (slow, -2 * self.HOUR), (sec, 0),
+                      (fast, 90 * self.DAY)):
+            self.tool_at(k, "sync", db, "--relay", rl.url)
+        for db, k in ((sec, 0), (slow, -2 * self.HOUR), (fast, 90 * self.DAY)):
+            d = json.loads(self.tool_at(k, "dump", db))
+            self.assertEqual(d[s]["note"]["x"]["text"], "slow phone, last")
+
+
 class TestConcurrent(Base):
     def test_concurrent_devices_converge(self):
         rl = self.relay()
@@ -261,6 +356,9 @@ class TestConcurrent(Base):
         for n in names[1:]:
             self.add(dbs[0], s, n)
         self.sync(dbs[0], rl)
+        for db in dbs[1:]:
+            self.sync(db, rl)
+            self.accept(db, s)
         for rnd in range(3):
             for i, db in enumerate(dbs):
                 if rnd or i == 0:
@@ -441,6 +539,7 @@ class TestLifecycle(Base):
         rl.start()
         fig = self.sync(b, rl)
         self.assertGreater(fig["changes_received"], 0)
+        self.accept(b, s)
         self.assertIn("acknowledged", self.dump(b))
         self.write(b, s, "fromb", "after the crash")
         for db in (a, b, a, b):

@@ -99,6 +99,7 @@ class Serve(unittest.TestCase):
         # writes there while the yard is offline.
         self.tool("sync", self.db("tablet"), "--relay", relay_url)
         self.tool("sync", self.db("office"), "--relay", relay_url)
+        self.tool("space", "accept", self.db("office"), branch)  # consent to the invitation
         self.write("office", branch, "office-1", "省办公室：本周学习任务")
 
         # The yard: the tablet serves, the relay is out of reach.
@@ -114,6 +115,8 @@ class Serve(unittest.TestCase):
             if k in (1, 2):
                 self.write(ph, branch, "%s-%d" % (ph, k), "%s 第%d次签到" % (ph, k))
             p = self.tool("sync", self.db(ph), "--relay", yard)
+            if k == 0:  # the phone consents to the branch it was invited to
+                self.tool("space", "accept", self.db(ph), branch)
             return json.loads(p.stdout.splitlines()[-1])
 
         t0 = time.monotonic()

@@ -139,6 +139,7 @@ class WeakLink(unittest.TestCase):
         self.tool("sync", self.db("tablet"), "--relay", URL, link=link, side="relay")
         for ph in phones:
             self.tool("sync", self.db(ph), "--relay", URL, link=link, side="phone")
+            self.tool("space", "accept", self.db(ph), space)  # consent to the invitation
         return space
 
     def write_day(self, link, space):

@@ -246,6 +246,7 @@ static void test_sync_lands_and_status_says_ok(void **st) {
     dc_client *ca = client_for(w.a, &w.f, 3), *cb = client_for(w.b, &w.f, 3);
     ok(w.a, dc_client_sync(ca));
     ok(w.b, dc_client_sync(cb));
+    ok(w.b, dc_space_accept(w.b, w.space, 0)); /* the invitation, consented to */
     dc_buf rec = DC_BUF_INIT, rep = DC_BUF_INIT;
     ok(w.b, dc_record_get(&rec, w.b, w.space, "note", "n1"));
     assert_non_null(strstr((const char *)rec.ptr, "hello"));

@@ -170,7 +170,14 @@ static void test_learn_and_converge(void **state) {
     /* b has never heard of the space: the sync brings it, key and all. */
     figures f = run(b, a, 0);
     assert_int_equal(f.changes_received, 43); /* genesis, grant, name, 40 changes */
-    char *da = dump(a), *db = dump(b);
+    /* Invited by a device it has no other space with: b reads once it
+     * accepts, with no further sync. */
+    char *db = dump(b);
+    assert_string_equal(db, "{}");
+    free(db);
+    ok(b, dc_space_accept(b, g_space, 0));
+    char *da = dump(a);
+    db = dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -207,6 +214,7 @@ static void test_cut_and_resume(void **state) {
     dc_replica *a, *b;
     setup_pair(&a, &b, "c-a.db", "c-b.db");
     run(b, a, 0);
+    ok(b, dc_space_accept(b, g_space, 0));
     write_n(a, g_space, "a", 30, 10);
     write_n(b, g_space, "b", 30, 10);
     /* Cut after every possible message count: each replica stays whole
@@ -315,12 +323,64 @@ static void test_relay_bookkeeping(void **state) {
     assert_true(at > wall + 89 * 60 * 1000 && at < wall + 91 * 60 * 1000);
     ok(a, dc_replica_status(&st, a));
     assert_non_null(strstr((char *)st.ptr, "\"unacked\":1"));
-    /* A relay that far off is refused. */
-    assert_int_equal(run_noting_rc(a, b, 40LL * 24 * 3600 * 1000), DC_EINVAL);
+    /* A relay's clock is adopted however far off (a phone's clock reset by
+     * a dead battery), as long as it reads a plausible time; one that reads
+     * 1990 corrects nothing. */
+    ok(a, run_noting_rc(a, b, 40LL * 24 * 3600 * 1000));
+    ok(a, dc_replica_status(&st, a));
+    off = strstr((char *)st.ptr, "\"clock_offset_ms\":");
+    offset = atoll(off + 18);
+    assert_true(offset > 40LL * 86400000 - 2000 && offset < 40LL * 86400000 + 2000);
+    struct timespec t1990 = {0};
+    clock_gettime(CLOCK_REALTIME, &t1990);
+    int64_t to_1990 = INT64_C(631152000000) - ((int64_t)t1990.tv_sec * 1000 + offset);
+    assert_int_equal(run_noting_rc(a, b, to_1990), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(a), "plausible"));
     dc_buf_dispose(&st);
     dc_buf_dispose(&rec);
     dc_replica_close(a);
     dc_replica_close(b);
+}
+
+/* Two phones at a truck stop, no relay: the tablet's clock leads by three
+ * hours.  The phone does not adopt it, but takes what the tablet sends in
+ * that session at once (nothing held); a lead of weeks still waits. */
+static void test_direct_peer_clock_lead(void **state) {
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/lead-a.db", g_dir);
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.clock = b_clock;
+    g_b_ahead = 3LL * 3600 * 1000;
+    dc_replica *tablet = NULL, *phone = open_at("lead-b.db");
+    ok(NULL, dc_replica_open(&tablet, path, &o));
+    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT, st = DC_BUF_INIT;
+    ok(tablet, dc_space_create(&sp, tablet, "yard"));
+    ok(phone, dc_replica_card(&card, phone));
+    ok(tablet, dc_space_add(tablet, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+    write_n(tablet, (const char *)sp.ptr, "t", 3, 2);
+    run(phone, tablet, 0);
+    ok(phone, dc_replica_status(&st, phone));
+    assert_non_null(strstr((char *)st.ptr, "\"held\":0"));
+    ok(phone, dc_space_accept(phone, (const char *)sp.ptr, 0));
+    char *dt = dump(tablet), *dp = dump(phone);
+    assert_string_equal(dt, dp);
+    free(dt);
+    free(dp);
+    /* Its own clock stays its own (no relay): the offset is not stored. */
+    assert_non_null(strstr((char *)st.ptr, "\"clock_offset_ms\":0"));
+    /* Weeks ahead: beyond what a direct peer is trusted with. */
+    g_b_ahead = 30LL * 24 * 3600 * 1000;
+    write_n(tablet, (const char *)sp.ptr, "late", 1, 1);
+    run(phone, tablet, 0);
+    ok(phone, dc_replica_status(&st, phone));
+    assert_non_null(strstr((char *)st.ptr, "\"held\":1"));
+    g_b_ahead = 0;
+    dc_buf_dispose(&sp);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&st);
+    dc_replica_close(tablet);
+    dc_replica_close(phone);
 }
 
 static int setup(void **state) {
@@ -339,10 +399,9 @@ static int teardown(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_learn_and_converge),
-        cmocka_unit_test(test_cut_and_resume),
-        cmocka_unit_test(test_non_member_and_bad_message),
-        cmocka_unit_test(test_relay_bookkeeping),
+        cmocka_unit_test(test_learn_and_converge),         cmocka_unit_test(test_cut_and_resume),
+        cmocka_unit_test(test_non_member_and_bad_message), cmocka_unit_test(test_relay_bookkeeping),
+        cmocka_unit_test(test_direct_peer_clock_lead),
     };
     return cmocka_run_group_tests_name("sync-session", tests, setup, teardown);
 }

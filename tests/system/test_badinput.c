@@ -10,9 +10,14 @@
  * member, changes forged by a device that is not a member (sealed with the
  * space's real key, to be nasty), a re-signed header, a change by a
  * reader, a grant by a non-admin, two changes claiming one sequence
- * number, and the valid bundle replayed.  Each must return the expected
- * code with a message (naming the envelope, where one is at fault), and
- * C's dump and status must stay byte-identical.  Then API misuse: NULL
+ * number, and the valid bundle replayed.  A forgery or a broken envelope
+ * must return the expected code with a message (naming the envelope), and
+ * C's dump and status must stay byte-identical; a well-signed envelope
+ * whose author lacks the role (a non-member's, a reader's change, a
+ * non-admin's grant) is kept aside as unauthorised and changes nothing
+ * readable.  The same bad envelopes mixed into the valid bundle and
+ * imported the way sync imports (DC_IMPORT_SET_ASIDE) leave the valid part
+ * applied and each bad one set aside and reported.  Then API misuse: NULL
  * handles and arguments (DC_EMISUSE), invalid UTF-8 (DC_EINVAL), unknown
  * spaces (DC_ENOTFOUND) — none may crash or change anything.
  *
@@ -158,7 +163,7 @@ static uint32_t load_key(const char *path, const uint8_t sid[16], uint8_t key[32
     dc__space sp;
     ST_CHECK(dc__store_open(&s, path, true, false, &err) == 0);
     if (dc__store_space_get(s, sid, &sp, &err) != 0 ||
-        dc__store_key_get(s, sp.sid, sp.epoch, key, &err) != 0)
+        dc__store_key_get(s, sp.sid, sp.epoch, NULL, key, &err) != 0)
         ST_FAIL("space key of %s: %s", path, err.msg);
     dc__store_close(s);
     return sp.epoch;
@@ -245,6 +250,29 @@ static void import_ok(dc_replica *r, const dc_buf *b) {
     ST_OK(r, dc_bundle_import(r, b->ptr, b->size, NULL));
 }
 
+/* Imports p into C: a well-signed envelope by a device without the role
+ * it needs is kept (unauthorised), not applied: C's dump is unchanged. */
+static void kept_unauthorised(env *w, const uint8_t *p, size_t n, const char *what) {
+    dc_buf report = DC_BUF_INIT;
+    int rc = dc_bundle_import(w->c, p, n, &report);
+    if (rc != 0)
+        ST_FAIL("%s: import returned %s: %s", what, dc_error_name(rc), dc_replica_errmsg(w->c));
+    if (st_json_int((char *)report.ptr, "unauthorised") < 1)
+        ST_FAIL("%s: not reported unauthorised: %s", what, (char *)report.ptr);
+    dc_buf_dispose(&report);
+    char *d = st_dump(w->c);
+    if (strcmp(d, w->before_dump) != 0) {
+        st_show_diff("before", w->before_dump, "after", d);
+        ST_FAIL("%s: an unauthorised change shows in the target's state", what);
+    }
+    free(d);
+    /* The status counts it (as unauthorised); later checks start here. */
+    free(w->before_status);
+    w->before_status = st_status(w->c);
+    ST_CHECK(st_json_sum(w->before_status, "unauthorised") >= 1);
+    w->checks++;
+}
+
 static void setup(env *w, const char *dir) {
     w->clock.now_ms = T0;
     w->pa = st_path(dir, "a.dcr");
@@ -273,11 +301,15 @@ static void setup(env *w, const char *dir) {
     free(cb);
     free(cc);
     free(cd);
-    /* Everyone gets the membership; C gets nothing more until the end. */
+    /* Everyone gets the membership and accepts the space; C gets nothing
+     * more until the end. */
     ST_OK(w->a, dc_bundle_export(&b, w->a, NULL));
     import_ok(w->b, &b);
     import_ok(w->c, &b);
     import_ok(w->d, &b);
+    ST_OK(w->b, dc_space_accept(w->b, w->space, 0));
+    ST_OK(w->c, dc_space_accept(w->c, w->space, 0));
+    ST_OK(w->d, dc_space_accept(w->d, w->space, 0));
     commit_some(w->a, w->space, "a", 3);
     ST_OK(w->a, dc_bundle_export(&b, w->a, NULL));
     import_ok(w->b, &b);
@@ -409,18 +441,11 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     forge_change(&e, eid, w->sid, epoch, key, 1, T0, "forged by an outsider", NULL, 0);
     const dc_buf *l1[] = {&e, NULL};
     bundle_of(&b, l1);
-    refuse(w, b.ptr, b.size, CODES(DC_EDENIED), "envelope 1", "a change by a non-member");
-    /* The same at the end of the valid bundle: nothing of it goes in. */
+    kept_unauthorised(w, b.ptr, b.size, "a change by a non-member");
     const dc_buf *l2[66];
     size_t k = 0;
     for (size_t i = 0; i < v.n && k < 64; i++)
         l2[k++] = &v.e[i];
-    l2[k++] = &e;
-    l2[k] = NULL;
-    bundle_of(&b, l2);
-    refuse(w, b.ptr, b.size, CODES(DC_EDENIED), "envelope",
-           "the valid bundle plus a "
-           "non-member's change");
 
     /* 2. B's last change re-signed: its header rewritten to name E as the
      * author, signed by E.  The signature is good; E may not write. */
@@ -435,8 +460,7 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
                          DC_ENV_HEADER_SIZE + h.payload_len, eid->sign_sk);
     const dc_buf *l3[] = {&r, NULL};
     bundle_of(&b, l3);
-    refuse(w, b.ptr, b.size, CODES(DC_EDENIED, DC_EBADSIG), "envelope 1",
-           "a change re-signed by a non-member as author");
+    kept_unauthorised(w, b.ptr, b.size, "a change re-signed by a non-member as author");
     /* 3. Still naming B as the author, with a new sequence number, and
      * signed by E: a wrong signer. */
     dc__buf_clear(&r);
@@ -462,7 +486,7 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     uint32_t depoch = load_key(w->pd, w->sid, dkey);
     forge_change(&e, did, w->sid, depoch, dkey, 1, T0, "written by a reader", NULL, 0);
     bundle_of(&b, l1);
-    refuse(w, b.ptr, b.size, CODES(DC_EDENIED), "envelope 1", "a change by a reader");
+    kept_unauthorised(w, b.ptr, b.size, "a change by a reader");
     sodium_memzero(dkey, sizeof dkey);
 
     /* 6. B (a member, not an admin) grants E the admin role. */
@@ -489,7 +513,12 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     dc__buf_clear(&e);
     ST_CHECK(dc__envelope_seal(&e, &h, body.ptr, body.size, NULL, NULL, bid, &err) == 0);
     bundle_of(&b, l1);
-    refuse(w, b.ptr, b.size, CODES(DC_EDENIED), "envelope 1", "a grant by a non-admin");
+    kept_unauthorised(w, b.ptr, b.size, "a grant by a non-admin");
+    /* E, granted admin only by that refused grant, is no member: its
+     * change is still unauthorised. */
+    forge_change(&e, eid, w->sid, epoch, key, 2, T0, "outsider, after the false grant", NULL, 0);
+    bundle_of(&b, l1);
+    kept_unauthorised(w, b.ptr, b.size, "a change by the target of a non-admin's grant");
 
     /* 7. Two different changes by B under one sequence number: the one in
      * the valid bundle and a new one. */
@@ -497,6 +526,8 @@ static void bad_forged(env *w, const uint8_t key[32], uint32_t epoch) {
     uint32_t bepoch = load_key(w->pb, w->sid, bkey);
     uint64_t bseq = max_seq(&v, bid->sign_pk);
     forge_change(&e, bid, w->sid, bepoch, bkey, bseq, T0, "a second change, same number", NULL, 0);
+    l2[k] = &e;
+    l2[k + 1] = NULL;
     bundle_of(&b, l2); /* the valid bundle, then the impostor */
     refuse(w, b.ptr, b.size, CODES(DC_ECONFLICT), "envelope",
            "two changes with one sequence "
@@ -610,6 +641,10 @@ static void bad_opaque_poison(env *w, const uint8_t key[32], uint32_t epoch) {
         ST_FAIL("E: the bundle that brings the key does not import once a broken opaque "
                 "change is stored: %s: %s",
                 dc_error_name(rc), dc_replica_errmsg(w->e));
+    rc = dc_space_accept(w->e, w->space, 0);
+    if (rc != 0)
+        ST_FAIL("E: accepting the space once a broken opaque change is stored: %s: %s",
+                dc_error_name(rc), dc_replica_errmsg(w->e));
     char *da = st_dump(w->a), *de = st_dump(w->e);
     if (strstr(de, "poison") || strstr(de, "not a change"))
         ST_FAIL("E: the broken change shows: %s", de);
@@ -624,6 +659,90 @@ static void bad_opaque_poison(env *w, const uint8_t key[32], uint32_t epoch) {
     dc_buf_dispose(&e);
     dc_buf_dispose(&body);
     dc_buf_dispose(&report);
+}
+
+/* ---- one bad item among good ones, imported as a sync does ---- */
+
+/* The valid bundle with bad envelopes mixed in, imported into the reader D
+ * with DC_IMPORT_SET_ASIDE: every valid envelope goes in (D then shows what
+ * B shows), each bad one is set aside and reported, and the next import
+ * is not blocked by any of them. */
+static void set_aside_mixed(env *w, const uint8_t key[32], uint32_t epoch) {
+    dc__identity *bid = load_identity(w->pb), *eid = load_identity(w->pe);
+    envs v;
+    split(&v, &w->valid);
+    uint64_t bseq = max_seq(&v, bid->sign_pk);
+    dc_buf bad[5], b = DC_BUF_INIT, body = DC_BUF_INIT, report = DC_BUF_INIT;
+    for (int i = 0; i < 5; i++)
+        dc_buf_init(&bad[i]);
+    dc__err err;
+    /* 1. Signed by E while naming B as its author. */
+    forge_change(&bad[0], bid, w->sid, epoch, key, bseq + 40, T0, "wrong signer", NULL, 0);
+    dc__envelope h;
+    ST_CHECK(dc__envelope_parse(&h, bad[0].ptr, bad[0].size, &err) == 0);
+    crypto_sign_detached(bad[0].ptr + DC_ENV_HEADER_SIZE + h.payload_len, NULL, bad[0].ptr,
+                         DC_ENV_HEADER_SIZE + h.payload_len, eid->sign_sk);
+    /* 2. A body that is not msgpack, from B, with the real key. */
+    ST_CHECK(dc__buf_puts(&body, "\xc1 not a body") == 0);
+    forge_change(&bad[1], bid, w->sid, epoch, key, bseq + 41, T0, NULL, &body, DC_COMP_NONE);
+    /* 3. A second change under a sequence number B already used. */
+    forge_change(&bad[2], bid, w->sid, epoch, key, bseq, T0, "equivocation", NULL, 0);
+    /* 4. A change by E, no member: kept unauthorised, not set aside. */
+    forge_change(&bad[3], eid, w->sid, epoch, key, 1, T0, "outsider", NULL, 0);
+    /* 5. Bytes that are not an envelope at all. */
+    ST_CHECK(dc__buf_puts(&bad[4], "this is not an envelope, and it is long enough to look like "
+                                   "one to a careless reader of lengths..."
+                                   "........................................................"
+                                   "................................................") == 0);
+    /* Mixed in among the good ones; the equivocation after the change it
+     * contradicts (whichever of two changes one device signed with one
+     * number arrives first is kept: the device is broken either way). */
+    static const int order[] = {0, 1, 3, 4};
+    const dc_buf *list[256 + 6];
+    size_t k = 0, nb = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (i % 3 == 1 && nb < 4)
+            list[k++] = &bad[order[nb++]];
+        list[k++] = &v.e[i];
+    }
+    while (nb < 4)
+        list[k++] = &bad[order[nb++]];
+    list[k++] = &bad[2];
+    list[k] = NULL;
+    bundle_of(&b, list);
+    /* All or nothing refuses it. */
+    ST_CHECK(dc_bundle_import(w->d, b.ptr, b.size, NULL) != 0);
+    /* As sync imports: the good goes in, the bad is set aside. */
+    int rc = dc_bundle_import_with(w->d, b.ptr, b.size, DC_IMPORT_SET_ASIDE, &report);
+    if (rc != 0)
+        ST_FAIL("D: a bundle with bad items among good ones, set aside: %s: %s", dc_error_name(rc),
+                dc_replica_errmsg(w->d));
+    const char *rep = (const char *)report.ptr;
+    if (st_json_int(rep, "set_aside") != 4 || st_json_int(rep, "unauthorised") != 1)
+        ST_FAIL("D: the report does not count 4 set aside and 1 unauthorised: %s", rep);
+    char *db = st_dump(w->b), *dd = st_dump(w->d);
+    if (strcmp(db, dd) != 0) {
+        st_show_diff("B", db, "D", dd);
+        ST_FAIL("D does not show B's valid changes after the bad ones were set aside");
+    }
+    char *st = st_status(w->d);
+    ST_CHECK(strstr(st, "\"set_aside\":{\"count\":4") != NULL);
+    ST_CHECK(strstr(st, "DC_EBADSIG") && strstr(st, "DC_ECORRUPT") && strstr(st, "DC_ECONFLICT"));
+    /* Nothing of it blocks what comes next. */
+    ST_OK(w->d, dc_bundle_import_with(w->d, b.ptr, b.size, DC_IMPORT_SET_ASIDE, &report));
+    ST_OK(w->d, dc_bundle_import(w->d, w->valid.ptr, w->valid.size, &report));
+    free(db);
+    free(dd);
+    free(st);
+    for (int i = 0; i < 5; i++)
+        dc_buf_dispose(&bad[i]);
+    dc_buf_dispose(&b);
+    dc_buf_dispose(&body);
+    dc_buf_dispose(&report);
+    envs_free(&v);
+    dc__identity_free(bid);
+    dc__identity_free(eid);
+    w->checks++;
 }
 
 /* ---- the valid bundle, and its replay ---- */
@@ -855,6 +974,9 @@ int main(void) {
            w->checks);
     good_and_replay(w);
     printf("the valid bundle imports; replayed, it is all duplicates and changes nothing\n");
+    set_aside_mixed(w, key, epoch);
+    printf("bad items among good ones, imported as a sync does: the good go in, each bad one is "
+           "set aside and reported\n");
     misuse(w);
     printf("API misuse: the right codes, nothing changed (%ld)\n", w->checks);
     /* Last, as it moves the clock and may leave a held change behind. */

@@ -10,7 +10,15 @@
  * Writers commit random transactions of every op kind on a small pool of
  * types, ids, fields and values so that they collide; bundles of random
  * subsets of what a replica holds are sent in random order, duplicated,
- * dropped and re-sent later, across random partitions.  After healing
+ * dropped and re-sent later, across random partitions.  Whoever is admin
+ * at the time also changes the membership at random: it removes members
+ * (rotating the key), demotes and promotes them, re-adds removed ones and
+ * rotates on demand — so removals race the removed device's own writes,
+ * two admins remove or demote each other from two sides of a partition,
+ * and members offline during a rotation keep writing on the old key.
+ * Imports take the sync path (setting bad items aside) half of the time.
+ * After healing (an admin re-adds every removed replica, so that all of
+ * them can read the whole history again)
  * (clocks advanced past every hold, everyone imports everyone's full
  * bundle) every replica's dump must be byte-identical, and so must the dumps
  * of two late replicas that receive the whole history at the end, one in
@@ -25,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "codec/codec.h"
 #include "systest.h"
@@ -69,8 +79,10 @@ typedef struct world {
     int nq;
     msg resend[QMAX];
     int nresend;
+    char card[NREP + NLATE][512];
     /* statistics */
     long commits, ops, rollbacks, sends, deliveries, duplicates, drops, resends, blocked;
+    long removals, role_changes, readds, rotations, refused_writes, refused_admin, refused_key;
 } world;
 
 static void set_clocks(world *w) {
@@ -119,7 +131,14 @@ static void random_txn(world *w, int ri) {
     st_rng *g = &w->rng;
     dc_replica *r = w->r[ri];
     dc_txn *t = NULL;
-    ST_OK(r, dc_txn_begin(&t, r, w->space));
+    int brc = dc_txn_begin(&t, r, w->space);
+    if (brc == DC_EDENIED || brc == DC_ENOKEY) {
+        /* Removed or demoted (as this replica knows), or it has not
+         * received the key of the current epoch yet. */
+        w->refused_writes++;
+        return;
+    }
+    ST_OK(r, brc);
     int nops = 1 + (int)st_below(g, 6);
     for (int k = 0; k < nops; k++) {
         const char *type = TYPES[st_below(g, N_(TYPES))];
@@ -220,12 +239,98 @@ static void frame(dc_buf *out, const envs *e, const size_t *idx, size_t n) {
 static void import(world *w, int dst, const dc_buf *b, const char *what) {
     dc_replica *r = w->r[dst];
     dc_buf report = DC_BUF_INIT;
-    int rc = dc_bundle_import(r, b->ptr, b->size, &report);
+    /* Half the time as a sync session imports (setting bad items aside):
+     * with nothing bad in flight, both paths must reach the same state. */
+    unsigned flags = st_chance(&w->rng, 50) ? DC_IMPORT_SET_ASIDE : 0;
+    int rc = dc_bundle_import_with(r, b->ptr, b->size, flags, &report);
     if (rc != 0)
         ST_FAIL("replica %d importing %s: %s: %s", dst, what, dc_error_name(rc),
                 dc_replica_errmsg(r));
     ST_CHECK(st_json_int((char *)report.ptr, "envelopes") >= 0);
+    ST_CHECK(st_json_int((char *)report.ptr, "set_aside") == 0);
     dc_buf_dispose(&report);
+}
+
+/* ---- membership ---- */
+
+static const char *dev_id(world *w, int i) {
+    return dc_replica_device_id(w->r[i]);
+}
+
+/* The role of replica `who` as replica `by` knows it (0: none). */
+static int role_of(world *w, int by, int who) {
+    dc_buf b = DC_BUF_INIT;
+    ST_OK(w->r[by], dc_space_members(&b, w->r[by], w->space));
+    const char *p = strstr((const char *)b.ptr, dev_id(w, who));
+    int role = 0;
+    if (p) {
+        const char *q = strstr(p, "\"role\":\"");
+        if (q) {
+            q += 8;
+            role = strncmp(q, "admin", 5) == 0    ? DC_ROLE_ADMIN
+                   : strncmp(q, "member", 6) == 0 ? DC_ROLE_MEMBER
+                                                  : DC_ROLE_READER;
+        }
+    }
+    dc_buf_dispose(&b);
+    return role;
+}
+
+/* An admin (as it knows itself) changes the membership at random.  Refusals
+ * the library must give are checked: the last admin stays. */
+static void random_membership(world *w) {
+    st_rng *g = &w->rng;
+    int a = (int)st_below(g, NREP);
+    if (role_of(w, a, a) != DC_ROLE_ADMIN)
+        return;
+    int who = (int)st_below(g, NREP);
+    unsigned pick = (unsigned)st_below(g, 100);
+    int cur = role_of(w, a, who);
+    int rc;
+    if (pick < 15) {
+        rc = dc_space_rotate(w->r[a], w->space);
+        ST_OK(w->r[a], rc);
+        w->rotations++;
+        return;
+    }
+    if (cur == 0) {
+        /* Removed (as a knows it): add it back with a random role. */
+        int role = 1 + (int)st_below(g, 3);
+        rc = dc_space_add(w->r[a], w->space, w->card[who], role);
+        if (rc == DC_ENOKEY) {
+            /* Another admin rotated and a has not received the key yet. */
+            w->refused_key++;
+            return;
+        }
+        ST_OK(w->r[a], rc);
+        w->readds++;
+        return;
+    }
+    if (pick < 55) {
+        rc = dc_space_remove(w->r[a], w->space, dev_id(w, who));
+        if (rc == DC_EDENIED) {
+            /* The last admin (who may be a itself) cannot be removed. */
+            ST_CHECK(strstr(dc_replica_errmsg(w->r[a]), "no admin") != NULL);
+            w->refused_admin++;
+            return;
+        }
+        ST_OK(w->r[a], rc);
+        w->removals++;
+        return;
+    }
+    int role = 1 + (int)st_below(g, 3);
+    rc = dc_space_set_role(w->r[a], w->space, dev_id(w, who), role);
+    if (rc == DC_ENOKEY) {
+        w->refused_key++;
+        return;
+    }
+    if (rc == DC_EDENIED) {
+        ST_CHECK(strstr(dc_replica_errmsg(w->r[a]), "no admin") != NULL);
+        w->refused_admin++;
+        return;
+    }
+    ST_OK(w->r[a], rc);
+    w->role_changes++;
 }
 
 /* ---- the network ---- */
@@ -335,15 +440,23 @@ static void setup(world *w) {
     ST_CHECK(b.size == 32);
     memcpy(w->space, b.ptr, b.size);
     w->space[b.size] = 0;
-    for (int i = 1; i < NREP + NLATE; i++) {
+    for (int i = 0; i < NREP + NLATE; i++) {
         ST_OK(w->r[i], dc_replica_card(&b, w->r[i]));
-        char *card = st_strdup_buf(&b);
-        ST_OK(w->r[0], dc_space_add(w->r[0], w->space, card, i < NREP ? ROLE[i] : DC_ROLE_READER));
-        free(card);
+        ST_CHECK(b.size < sizeof w->card[i]);
+        memcpy(w->card[i], b.ptr, b.size + 1);
+        if (i)
+            ST_OK(w->r[0],
+                  dc_space_add(w->r[0], w->space, w->card[i], i < NREP ? ROLE[i] : DC_ROLE_READER));
     }
     ST_OK(w->r[0], dc_bundle_export(&b, w->r[0], NULL));
-    for (int i = 1; i < NREP; i++)
+    for (int i = 1; i < NREP; i++) {
         import(w, i, &b, "the bootstrap bundle");
+        /* Invited by a device it does not know yet: it joins by accepting. */
+        ST_OK(w->r[i], dc_space_list(&b, w->r[i]));
+        ST_CHECK(strstr((const char *)b.ptr, "\"state\":\"invited\"") != NULL);
+        ST_OK(w->r[i], dc_space_accept(w->r[i], w->space, 0));
+        ST_OK(w->r[0], dc_bundle_export(&b, w->r[0], NULL));
+    }
     dc_buf_dispose(&b);
     /* Every replica now holds the key and may act by its role. */
     for (int i = 0; i < NREP; i++) {
@@ -360,6 +473,38 @@ static void setup(world *w) {
 }
 
 /* ---- healing and comparison ---- */
+
+/* Everyone imports everyone's full bundle, in rounds until a round moves
+ * nothing new: a change kept unauthorised is not passed on, and may become
+ * valid during a round (the grant that covers it arrives), so it travels
+ * in the next one — as the next sync would carry it. */
+static void exchange_all(world *w, const char *what) {
+    dc_buf bundles[NREP];
+    for (int round = 0;; round++) {
+        ST_CHECK(round < 8);
+        long long fresh = 0;
+        for (int i = 0; i < NREP; i++) {
+            dc_buf_init(&bundles[i]);
+            ST_OK(w->r[i], dc_bundle_export(&bundles[i], w->r[i], NULL));
+        }
+        for (int i = 0; i < NREP; i++)
+            for (int j = 0; j < NREP; j++) {
+                if (i == j)
+                    continue;
+                dc_buf report = DC_BUF_INIT;
+                int rc = dc_bundle_import(w->r[i], bundles[j].ptr, bundles[j].size, &report);
+                if (rc != 0)
+                    ST_FAIL("replica %d importing %s: %s: %s", i, what, dc_error_name(rc),
+                            dc_replica_errmsg(w->r[i]));
+                fresh += st_json_int((char *)report.ptr, "new");
+                dc_buf_dispose(&report);
+            }
+        for (int i = 0; i < NREP; i++)
+            dc_buf_dispose(&bundles[i]);
+        if (fresh == 0)
+            break;
+    }
+}
 
 static long long total_held(world *w, int n) {
     long long held = 0;
@@ -381,37 +526,16 @@ static void late_sync(world *w, const dc_buf *all) {
     dc_buf b = DC_BUF_INIT;
     frame(&b, &e, idx, e.n);
     import(w, NREP, &b, "the whole history, reversed");
-    /* Late replica B: shuffled, in chunks of 1..64, each chunk its own
-     * bundle, some chunks twice.  The membership envelopes come first, in
-     * one bundle (shuffled among themselves): a change whose author's
-     * grant has not arrived in this or an earlier bundle, or a grant whose
-     * signer's own grant has not, is refused with DC_EDENIED (bundles from
-     * dc_bundle_export always carry the whole membership, so this only
-     * arises for bundles cut up by hand, as here).  Set
-     * DC_CONVERGE_SHUFFLE_ALL=1 to shuffle membership in with the changes
-     * and check that ordering too. */
-    bool mixed = getenv("DC_CONVERGE_SHUFFLE_ALL") && *getenv("DC_CONVERGE_SHUFFLE_ALL") == '1';
-    size_t nmem = 0;
-    for (size_t i = 0; i < e.n && !mixed; i++) {
-        dc__envelope h;
-        dc__err err;
-        ST_CHECK(dc__envelope_parse(&h, e.p[i], e.len[i], &err) == 0);
-        if (h.kind == DC_ENV_KIND_MEMBERSHIP)
-            idx[nmem++] = i;
-    }
-    shuffle(&w->rng, idx, nmem);
-    for (size_t i = 0, k = nmem; i < e.n; i++) {
-        dc__envelope h;
-        dc__err err;
-        ST_CHECK(dc__envelope_parse(&h, e.p[i], e.len[i], &err) == 0);
-        if (mixed || h.kind != DC_ENV_KIND_MEMBERSHIP)
-            idx[k++] = i;
-    }
-    shuffle(&w->rng, idx + nmem, e.n - nmem);
+    /* Late replica B: the whole history shuffled, membership and changes
+     * alike, in chunks of 1..64, each chunk its own bundle, some chunks
+     * twice.  A change whose author's grant has not arrived yet is kept
+     * unauthorised and applied when it does; a grant whose signer's own
+     * grant has not arrived waits the same way. */
+    for (size_t i = 0; i < e.n; i++)
+        idx[i] = i;
+    shuffle(&w->rng, idx, e.n);
     for (size_t at = 0; at < e.n;) {
-        /* The membership travels in one bundle (in shuffled order inside
-         * it), like every exported bundle carries it. */
-        size_t k = at == 0 && nmem ? nmem : 1 + (size_t)st_below(&w->rng, 64);
+        size_t k = 1 + (size_t)st_below(&w->rng, 64);
         if (k > e.n - at)
             k = e.n - at;
         frame(&b, &e, idx + at, k);
@@ -420,10 +544,38 @@ static void late_sync(world *w, const dc_buf *all) {
             import(w, NREP + 1, &b, "a shuffled chunk of the history, again");
         at += k;
     }
+    for (int i = NREP; i < NREP + NLATE; i++)
+        ST_OK(w->r[i], dc_space_accept(w->r[i], w->space, 0));
     dc_buf_dispose(&b);
     free(idx);
     envs_free(&e);
 }
+
+/* ---- deterministic randomness ----
+ * Keys, nonces and space ids come from libsodium's generator.  Seeded from
+ * the run's seed, they make a run replay exactly (device keys decide
+ * tie-breaks, so a failure found once must be found again). */
+static uint8_t g_rng_key[32];
+static uint64_t g_rng_ctr;
+
+static const char *det_name(void) {
+    return "drivercore-test-deterministic";
+}
+
+static void det_buf(void *const buf, const size_t size) {
+    uint8_t nonce[8];
+    memcpy(nonce, &g_rng_ctr, sizeof nonce);
+    g_rng_ctr++;
+    crypto_stream_chacha20(buf, size, nonce, g_rng_key);
+}
+
+static uint32_t det_random(void) {
+    uint32_t x;
+    det_buf(&x, sizeof x);
+    return x;
+}
+
+static randombytes_implementation g_det = {det_name, det_random, NULL, NULL, det_buf, NULL};
 
 int main(int argc, char **argv) {
     long ntxn = argc > 1 ? atol(argv[1]) : 3000;
@@ -436,6 +588,8 @@ int main(int argc, char **argv) {
            (unsigned long long)seed, ntxn, (unsigned long long)seed);
     fflush(stdout);
     clock_t c0 = clock();
+    memcpy(g_rng_key, &seed, sizeof seed);
+    randombytes_set_implementation(&g_det);
     ST_OK(NULL, dc_global_init(NULL));
     world *w = calloc(1, sizeof *w);
     ST_CHECK(w != NULL);
@@ -457,8 +611,10 @@ int main(int argc, char **argv) {
         if (step % repart_every == 0)
             repartition(w);
         unsigned pick = (unsigned)st_below(&w->rng, 100);
-        if (pick < 55)
+        if (pick < 53)
             random_txn(w, writers[st_below(&w->rng, (uint64_t)nw)]);
+        else if (pick < 55)
+            random_membership(w);
         else if (pick < 70)
             net_send(w);
         else if (pick < 90)
@@ -477,6 +633,11 @@ int main(int argc, char **argv) {
      * everyone's full bundle. */
     w->now += 3 * DAY_MS;
     set_clocks(w);
+    /* The clocks are set right too: an admin may write while healing (it
+     * seals keys a removal left unreachable under the current key), and a
+     * reader a day behind would hold that for a day. */
+    for (int i = 0; i < NREP; i++)
+        w->clock[i].now_ms = w->now;
     for (int i = 0; i < NREP; i++)
         w->group[i] = 0;
     while (w->nresend || w->nq) {
@@ -485,22 +646,35 @@ int main(int argc, char **argv) {
         else
             net_deliver(w);
     }
-    dc_buf bundles[NREP];
-    for (int i = 0; i < NREP; i++) {
-        dc_buf_init(&bundles[i]);
-        ST_OK(w->r[i], dc_bundle_export(&bundles[i], w->r[i], NULL));
+    exchange_all(w, "a full bundle while healing");
+    /* Every replica now holds the same membership: the same members with
+     * the same roles.  (The changes judged unauthorised need not be the
+     * same on all: they are kept where they arrived but never passed on.) */
+    dc_buf m0 = DC_BUF_INIT, mi = DC_BUF_INIT;
+    ST_OK(w->r[0], dc_space_members(&m0, w->r[0], w->space));
+    for (int i = 1; i < NREP; i++) {
+        ST_OK(w->r[i], dc_space_members(&mi, w->r[i], w->space));
+        if (strcmp((const char *)m0.ptr, (const char *)mi.ptr) != 0) {
+            st_show_diff("replica 0's members", (const char *)m0.ptr, "replica i's members",
+                         (const char *)mi.ptr);
+            ST_FAIL("replica %d's members differ from replica 0's (files in %s)", i, w->dir);
+        }
     }
-    for (int i = 0; i < NREP; i++)
-        for (int j = 0; j < NREP; j++)
-            if (i != j)
-                import(w, i, &bundles[j], "a full bundle while healing");
-    for (int i = 0; i < NREP; i++)
-        dc_buf_dispose(&bundles[i]);
+    dc_buf_dispose(&mi);
+    dc_buf_dispose(&m0);
+    char *s0 = st_status(w->r[0]);
+    long long unauth0 = st_json_sum(s0, "unauthorised");
+    free(s0);
+    printf("membership: %ld removals, %ld role changes, %ld re-adds, %ld rotations, %ld refused "
+           "(last admin), %ld refused (key not yet received), %ld writes refused; %lld changes "
+           "unauthorised on replica 0\n",
+           w->removals, w->role_changes, w->readds, w->rotations, w->refused_admin, w->refused_key,
+           w->refused_writes, unauth0);
     long long held_after = total_held(w, NREP);
     if (held_after != 0)
         ST_FAIL("%lld changes still held after every clock passed them (import must release "
-                "held changes)",
-                held_after);
+                "held changes); replica files kept in %s",
+                held_after, w->dir);
     for (int i = 0; i < NREP; i++) {
         uint64_t applied = 99;
         ST_OK(w->r[i], dc_replica_release_held(&applied, w->r[i]));
@@ -508,9 +682,27 @@ int main(int argc, char **argv) {
     }
     if (w->commits > 50 && held_before == 0)
         ST_FAIL("nothing was ever held: the clock-skew path was not exercised");
+    /* An admin adds back every replica removed, so all of them read the
+     * whole history again (the new grant seals the current key; the
+     * rotations' lockboxes hold every older one). */
+    int admin = -1;
+    for (int i = 0; i < NREP && admin < 0; i++) {
+        dc_buf l = DC_BUF_INIT;
+        ST_OK(w->r[i], dc_space_list(&l, w->r[i]));
+        /* An admin holding the current key (every admin does once an
+         * admin that holds it has sealed it to the others). */
+        if (role_of(w, 0, i) == DC_ROLE_ADMIN && strstr((const char *)l.ptr, "\"has_key\":true"))
+            admin = i;
+        dc_buf_dispose(&l);
+    }
+    ST_CHECK(admin >= 0);
+    for (int i = 0; i < NREP; i++)
+        if (role_of(w, admin, i) == 0)
+            ST_OK(w->r[admin], dc_space_add(w->r[admin], w->space, w->card[i], DC_ROLE_READER));
+    exchange_all(w, "a full bundle after re-adding");
 
     dc_buf all = DC_BUF_INIT;
-    ST_OK(w->r[0], dc_bundle_export(&all, w->r[0], NULL));
+    ST_OK(w->r[admin], dc_bundle_export(&all, w->r[admin], NULL));
     late_sync(w, &all);
     dc_buf_dispose(&all);
 

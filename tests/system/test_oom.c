@@ -144,6 +144,13 @@ static void scenario(const char *dir, result *res) {
     }
     STEP("export", a, dc_bundle_export(&bundle, a, NULL));
     STEP("import", b, dc_bundle_import(b, bundle.ptr, bundle.size, &report));
+    STEP("accept", b, dc_space_accept(b, sp, 0));
+    /* Removal rotates the key: a lockbox, keys sealed to each member, the
+     * state judged again. */
+    STEP("rotate", a, dc_space_rotate(a, sp));
+    STEP("export 2", a, dc_bundle_export(&bundle, a, NULL));
+    STEP("import 2", b,
+         dc_bundle_import_with(b, bundle.ptr, bundle.size, DC_IMPORT_SET_ASIDE, &report));
     STEP("dump A", a, dc_replica_dump(&da, a, NULL));
     STEP("dump B", b, dc_replica_dump(&db, b, NULL));
     STEP("status", b, dc_replica_status(&report, b));

@@ -52,6 +52,9 @@ static char *shared_space(dc_replica *a, dc_replica *b, int role) {
         ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, role));
         ok(a, dc_bundle_export(&bundle, a, NULL));
         ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
+        /* b has accepted no space yet, so a is a stranger to it: b joins
+         * only by accepting. */
+        ok(b, dc_space_accept(b, (const char *)sp.ptr, 0));
     }
     char *id = strdup((const char *)sp.ptr);
     dc_buf_dispose(&sp);
@@ -213,6 +216,7 @@ static void test_opaque_until_granted(void **state) {
     dc_buf b = DC_BUF_INIT, rep = DC_BUF_INIT;
     ok(a, dc_bundle_export(&b, a, NULL));
     ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
+    /* The space's name and the home (the creator has no device name). */
     assert_non_null(strstr((const char *)rep.ptr, "\"opaque\":2"));
     char *dc = dump(c);
     assert_string_equal(dc, "{}");
@@ -221,13 +225,26 @@ static void test_opaque_until_granted(void **state) {
     dc_buf fwd = DC_BUF_INIT;
     ok(c, dc_bundle_export(&fwd, c, sp));
     assert_true(fwd.size > 100);
-    /* Once granted, the changes C already held are applied. */
-    dc_buf card = DC_BUF_INIT;
+    /* Granted, C is invited: still nothing decrypted, nothing readable. */
+    dc_buf card = DC_BUF_INIT, list = DC_BUF_INIT;
     ok(c, dc_replica_card(&card, c));
     ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_READER));
     ok(a, dc_bundle_export(&b, a, NULL));
     ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
-    assert_non_null(strstr((const char *)rep.ptr, "\"released\":2"));
+    assert_non_null(strstr((const char *)rep.ptr, "\"released\":0"));
+    ok(c, dc_space_list(&list, c));
+    assert_non_null(strstr((const char *)list.ptr, "\"state\":\"invited\""));
+    assert_non_null(strstr((const char *)list.ptr, dc_replica_device_id(a)));
+    dc_buf rec = DC_BUF_INIT;
+    assert_int_equal(dc_record_get(&rec, c, sp, "home", "h1"), DC_EDENIED);
+    assert_non_null(strstr(dc_replica_errmsg(c), "space accept"));
+    dc = dump(c);
+    assert_string_equal(dc, "{}");
+    free(dc);
+    /* Once accepted, the changes C already held are applied. */
+    ok(c, dc_space_accept(c, sp, 0));
+    ok(c, dc_space_list(&list, c));
+    assert_non_null(strstr((const char *)list.ptr, "\"state\":\"accepted\""));
     char *da = dump(a);
     dc = dump(c);
     assert_string_equal(da, dc);
@@ -242,6 +259,8 @@ static void test_opaque_until_granted(void **state) {
     dc_buf_dispose(&rep);
     dc_buf_dispose(&fwd);
     dc_buf_dispose(&card);
+    dc_buf_dispose(&list);
+    dc_buf_dispose(&rec);
     dc_replica_close(a);
     dc_replica_close(c);
 }
@@ -287,6 +306,87 @@ static void test_held_release(void **state) {
     dc_buf_dispose(&rec);
     dc_replica_close(a);
     dc_replica_close(b);
+}
+
+/* ---- two handles writing one file (a UI thread and a sync thread) ---- */
+
+static void test_two_writing_handles(void **state) {
+    (void)state;
+    dc_replica *a = open_at("two.db"), *a2 = open_at("two.db"), *b = open_at("two-b.db");
+    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    dc_txn *t1, *t2;
+    /* Interleaved: both take the next sequence number at commit, each after
+     * the other's timestamps. */
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        ok(a, dc_txn_begin(&t1, a, sp));
+        ok(a2, dc_txn_begin(&t2, a2, sp));
+        ok(a, dc_txn_set(t1, "note", id, "by", DC_STR, 0, "first handle"));
+        ok(a2, dc_txn_add(t2, "note", id, "tags", DC_STR, 0, "x"));
+        /* A remove of an add in the same transaction names it by the number
+         * the change will get, which the other handle takes first. */
+        ok(a2, dc_txn_remove(t2, "note", id, "tags", DC_STR, 0, "x"));
+        ok(a2, dc_txn_set(t2, "note", id, "later", DC_STR, 0, "second handle"));
+        ok(a, dc_txn_commit(t1, NULL));
+        ok(a2, dc_txn_commit(t2, NULL));
+    }
+    sync_into(a2, b);
+    char *da = dump(a), *d2 = dump(a2), *db = dump(b);
+    assert_string_equal(da, d2);
+    assert_string_equal(da, db);
+    assert_non_null(strstr(da, "second handle"));
+    assert_null(strstr(da, "tags")); /* each remove took away its own add */
+    free(da);
+    free(d2);
+    free(db);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(a2);
+    dc_replica_close(b);
+}
+
+/* ---- clocks a timestamp cannot hold ---- */
+
+static void test_clock_out_of_range(void **state) {
+    (void)state;
+    dc_replica *a = open_at("clock-a.db");
+    char *sp = shared_space(a, NULL, 0);
+    dc_txn *t = NULL;
+    int64_t saved = g_now;
+    /* Before 1970, and after the year 10889 (48 bits of milliseconds). */
+    const int64_t bad[] = {-1, INT64_C(1) << 48, INT64_MAX};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        g_now = bad[i];
+        assert_int_equal(dc_txn_begin(&t, a, sp), DC_ECLOCK);
+        assert_null(t);
+        assert_non_null(strstr(dc_replica_errmsg(a), "clock"));
+        dc_buf b = DC_BUF_INIT;
+        assert_int_equal(dc_space_create(&b, a, "x"), DC_ECLOCK);
+        assert_int_equal(dc_space_rotate(a, sp), DC_ECLOCK);
+        assert_int_equal(dc_bundle_import(a, NULL, 0, NULL), DC_ECLOCK);
+        dc_buf_dispose(&b);
+        /* A replica does not open on such a clock either. */
+        char path[512];
+        snprintf(path, sizeof path, "%s/clock-b.db", g_dir);
+        dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+        o.clock = pinned;
+        dc_replica *r = NULL;
+        assert_int_equal(dc_replica_open(&r, path, &o), DC_ECLOCK);
+        assert_null(r);
+    }
+    g_now = saved;
+    ok(a, dc_txn_begin(&t, a, sp));
+    dc_txn_rollback(t);
+    /* A skew bound beyond what a timestamp can hold is refused at open. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/clock-c.db", g_dir);
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.max_clock_skew_ms = INT64_MAX;
+    dc_replica *r = NULL;
+    assert_int_equal(dc_replica_open(&r, path, &o), DC_EINVAL);
+    free(sp);
+    dc_replica_close(a);
 }
 
 /* ---- rules inside one transaction ---- */
@@ -389,6 +489,8 @@ int main(void) {
         cmocka_unit_test(test_open_refuses_newer_and_foreign),
         cmocka_unit_test(test_opaque_until_granted),
         cmocka_unit_test(test_held_release),
+        cmocka_unit_test(test_clock_out_of_range),
+        cmocka_unit_test(test_two_writing_handles),
         cmocka_unit_test(test_one_transaction_rules),
         cmocka_unit_test(test_find_and_list),
     };

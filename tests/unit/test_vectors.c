@@ -223,7 +223,7 @@ static int build_membership(dc_buf *out) {
     golden_member_op(&m, id);
     dc_buf body = DC_BUF_INIT;
     dc__err err;
-    int rc = dc__member_encode(&body, &m, 1, &err);
+    int rc = dc__member_encode_version(&body, &m, 1, 1, &err);
     dc__envelope h = membership_header(id);
     if (rc == 0)
         rc = dc__envelope_seal(out, &h, body.ptr, body.size, NULL, NULL, id, &err);
@@ -518,6 +518,71 @@ static void test_bundle_v1_import(void **state) {
     remove(dir);
 }
 
+/* ---- membership body v2 ---- */
+
+/* One op of every kind, every byte fixed (docs/format/body.md). */
+static int build_member_v2(dc_buf *out) {
+    static uint8_t lockbox[24 + 36 + 16];
+    for (size_t i = 0; i < sizeof lockbox; i++)
+        lockbox[i] = (uint8_t)(0xa0 + i);
+    dc__member_op ops[6];
+    memset(ops, 0, sizeof ops);
+    for (int i = 0; i < 6; i++) {
+        memset(ops[i].device, 0x10 + i, 32);
+        memset(ops[i].box_pk, 0x20 + i, 32);
+        memset(ops[i].sealed, 0x30 + i, 80);
+        memset(ops[i].kid, 0x40 + i, DC_KEY_ID);
+    }
+    ops[0].kind = DC_MOP_GENESIS;
+    memset(ops[0].nonce, 0x90, 16);
+    ops[1].kind = DC_MOP_GRANT;
+    ops[1].role = DC_ROLE_MEMBER;
+    ops[1].upto = 7;
+    ops[1].epoch = 1;
+    ops[2].kind = DC_MOP_REMOVE;
+    ops[2].upto = 300;
+    ops[3].kind = DC_MOP_ROTATE;
+    ops[3].epoch = 2;
+    ops[3].lockbox = lockbox;
+    ops[3].lockbox_len = sizeof lockbox;
+    ops[4].kind = DC_MOP_KEY;
+    ops[4].epoch = 2;
+    ops[5].kind = DC_MOP_LOCKBOX;
+    ops[5].epoch = 2;
+    ops[5].lockbox = lockbox;
+    ops[5].lockbox_len = sizeof lockbox;
+    dc__err err;
+    return dc__member_encode(out, ops, 6, &err);
+}
+
+static void test_member_v2_vector(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *stored = read_file("membership-v2.bin", &n);
+    dc_buf rebuilt = DC_BUF_INIT;
+    assert_int_equal(build_member_v2(&rebuilt), 0);
+    assert_int_equal(rebuilt.size, n);
+    assert_memory_equal(rebuilt.ptr, stored, n);
+    /* And as a reader decodes it. */
+    dc__member_op *ops = NULL;
+    size_t nops = 0;
+    dc__err err;
+    assert_int_equal(dc__member_decode(&ops, &nops, stored, n, &err), 0);
+    assert_int_equal(nops, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(ops[i].kind, i + 1);
+        assert_int_equal(ops[i].version, 2);
+    }
+    assert_true(ops[1].upto == 7 && ops[1].role == DC_ROLE_MEMBER && ops[1].epoch == 1);
+    assert_true(ops[2].upto == 300);
+    assert_int_equal(ops[3].lockbox_len, 76);
+    assert_int_equal(ops[3].lockbox[0], 0xa0);
+    assert_int_equal(ops[4].kid[0], 0x44);
+    dc__free(ops);
+    dc_buf_dispose(&rebuilt);
+    free(stored);
+}
+
 static int write_all(const char *dir) {
     dc_buf env = DC_BUF_INIT, bundle = DC_BUF_INIT;
     int rc = build_envelope(&env, NULL, 0);
@@ -539,13 +604,83 @@ static int write_all(const char *dir) {
         fprintf(stderr, "test_vectors: building the vectors failed: %s\n", dc_error_name(rc));
         return 1;
     }
-    rc = write_file(dir, "envelope-v1.bin", &env) | write_file(dir, "bundle-v1.bin", &bundle);
+    dc_buf mv2 = DC_BUF_INIT;
+    if (build_member_v2(&mv2) != 0)
+        return 1;
+    rc = write_file(dir, "envelope-v1.bin", &env) | write_file(dir, "bundle-v1.bin", &bundle) |
+         write_file(dir, "membership-v2.bin", &mv2);
+    dc_buf_dispose(&mv2);
     dc_buf_dispose(&env);
     dc_buf_dispose(&bundle);
     if (rc == 0)
         printf("update ENVELOPE_V1_HASH / BUNDLE_V1_HASH in test_vectors.c only if the format "
                "change is deliberate\n");
     return rc;
+}
+
+/* A replica file written by schema 1 (the library before removal and
+ * rotation; tests/vectors/README.md says how it was made) opens under the
+ * current schema: it is migrated, shows exactly what it showed, its members
+ * keep their roles (a version-1 demotion never refused later changes, and
+ * still does not), and it takes the new membership calls. */
+static void test_replica_schema1(void **state) {
+    (void)state;
+    char dir[] = "/tmp/dc-vectors-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[sizeof dir + 16];
+    snprintf(path, sizeof path, "%s/r.dcr", dir);
+    size_t n, dn;
+    uint8_t *file = read_file("replica-schema1.dcr", &n);
+    uint8_t *want = read_file("replica-schema1.dump", &dn);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(file, 1, n, f), n);
+    fclose(f);
+    dc_replica *r = NULL;
+    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+    o.must_exist = 1;
+    int rc = dc_replica_open(&r, path, &o);
+    if (rc != 0)
+        fail_msg("open a schema-1 replica: %s", dc_error_last());
+    dc_buf b = DC_BUF_INIT;
+    assert_int_equal(dc_replica_dump(&b, r, NULL), 0);
+    assert_int_equal(b.size, dn);
+    assert_memory_equal(b.ptr, want, dn);
+    const char *space = "e48c8e8e1520105f746ddfce5897f437";
+    assert_int_equal(dc_space_members(&b, r, space), 0);
+    const char *m = (const char *)b.ptr;
+    assert_non_null(strstr(m, "\"role\":\"admin\",\"name\":\"province office\""));
+    assert_non_null(strstr(m, "\"role\":\"reader\",\"name\":\"Yang Fei's phone\""));
+    assert_non_null(strstr(m, "\"role\":\"reader\",\"name\":\"reader tablet\""));
+    assert_int_equal(dc_space_list(&b, r), 0);
+    assert_non_null(strstr((const char *)b.ptr, "\"state\":\"accepted\""));
+    assert_int_equal(dc_replica_status(&b, r), 0);
+    assert_non_null(strstr((const char *)b.ptr, "\"unauthorised\":0"));
+    /* The new calls work on it: the phone is removed, the key rotated. */
+    const char *phone = "c3a76df79151cdf97d5f7d7e4c3a38c989b9130e9f47a7cb5d7e6178390fa6e4";
+    rc = dc_space_remove(r, space, phone);
+    if (rc != 0)
+        fail_msg("remove on a migrated replica: %s", dc_replica_errmsg(r));
+    assert_int_equal(dc_space_list(&b, r), 0);
+    assert_non_null(strstr((const char *)b.ptr, "\"epoch\":1"));
+    dc_txn *t = NULL;
+    assert_int_equal(dc_txn_begin(&t, r, space), 0);
+    assert_int_equal(dc_txn_set(t, "driver", "d4", "name", DC_STR, 0, "after the rotation"), 0);
+    assert_int_equal(dc_txn_commit(t, NULL), 0);
+    assert_int_equal(dc_replica_dump(&b, r, NULL), 0);
+    assert_non_null(strstr((const char *)b.ptr, "written after a v1 demotion"));
+    assert_non_null(strstr((const char *)b.ptr, "after the rotation"));
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    free(file);
+    free(want);
+    char sub[sizeof path + 8];
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(sub, sizeof sub, "%s%s", path, suffix[i]);
+        remove(sub);
+    }
+    remove(dir);
 }
 
 int main(int argc, char **argv) {
@@ -559,9 +694,9 @@ int main(int argc, char **argv) {
     }
     g_dir = argv[1];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_envelope_v1),
-        cmocka_unit_test(test_bundle_v1),
-        cmocka_unit_test(test_bundle_v1_import),
+        cmocka_unit_test(test_envelope_v1),      cmocka_unit_test(test_bundle_v1),
+        cmocka_unit_test(test_bundle_v1_import), cmocka_unit_test(test_replica_schema1),
+        cmocka_unit_test(test_member_v2_vector),
     };
     return cmocka_run_group_tests_name("vectors", tests, NULL, NULL);
 }

@@ -203,6 +203,7 @@ class CaseCliTest(unittest.TestCase):
                 self.run_dc("bundle", "import", dst, f, now=now)
 
         exchange(t + 1000)
+        self.run_dc("space", "accept", b, self.desk, now=t + 1000)  # b joins by consent
         self.assertEqual(self.show(c, b), self.show(c))
         # Two transfers cross; then A resolves while B, offline, escalates.
         self.step(c, "transfer", "--to", "branch-52010001", now=t + HOUR)
@@ -255,8 +256,8 @@ class CaseCliTest(unittest.TestCase):
               "--text", "y"], "required"),
             (["case", "file", self.a, "--space", self.desk, "--driver", "d", "--channel", "fax",
               "--category", "x", "--text", "y"], "--channel must be"),
-            (["case", "frobnicate"], "file, step or show"),
-            (["case"], "file, step or show"),
+            (["case", "frobnicate"], "file, step, show, list, route or amount"),
+            (["case"], "file, step, show, list, route or amount"),
             (["calendar", "due", "--from", "yesterday", "--days", "2"], "RFC 3339"),
             (["calendar", "due", "--from", "2026-01-01T00:00:00Z", "--days", "0"], "--days"),
             (["calendar", "due", "--days", "2"], "--from"),
@@ -340,6 +341,81 @@ class CaseCliTest(unittest.TestCase):
                         env={"DRIVERCORE_CALENDAR": bad}, rc=1)
         self.assertIn("DRIVERCORE_CALENDAR", r.err)
         self.run_dc("calendar", "show", "--calendar", self.path("none.tsv"), rc=1)
+
+
+    # ---- issue 14: amounts, routing, the desks' list, estimated deadlines ----
+
+    def test_amount_route_and_list(self):
+        t = ms("2026-09-23T14:20:00+08:00")
+        c = self.file(t, "--amount", "4200", "--region", "520471", "--route")
+        self.assertEqual(c["amount"], 4200)
+        self.assertEqual(c["routed"], "committee")  # no branch known for this driver
+        self.assertEqual(c["at"], "committee-520471")
+        self.assertTrue(c["on_time"]["transfer"])
+        self.assertEqual(c["warnings"], [])
+        r = self.run_dc("case", "route", self.a, "--category", "enforcement", "--region",
+                        "520112").json()
+        self.assertEqual(r["level"], "joint_meeting")
+        self.assertEqual(r["to"], "joint_meeting-520112")
+        r = self.run_dc("case", "route", self.a, "--category", "freight_arrears", "--amount",
+                        "60000").json()
+        self.assertEqual((r["level"], r["to"]), ("joint_meeting", None))
+        self.assertTrue(r["rule"])
+        shown = self.run_dc("case", "amount", self.a, c["case"], "4000", now=t + HOUR).json()
+        self.assertEqual(shown["amount"], 4000)
+        e = self.file(t + 2 * HOUR, "--emergency", "--region", "520112")
+        o = self.file(t + 3 * HOUR)
+        self.step(o["case"], "transfer", "--to", "branch-520112-01", now=t + 3 * HOUR + 60000)
+        # The next morning: the emergency (due at once) and the routed case's
+        # feedback first, nearest deadline first.
+        morning = ms("2026-09-24T08:30:00+08:00")
+        lst = self.run_dc("case", "list", self.a, now=morning).json()
+        self.assertEqual(lst["count"], 3)
+        self.assertEqual(lst["as_of"], "2026-09-24T08:30:00+08:00")
+        self.assertEqual(lst["cases"][0]["case"], e["case"])
+        self.assertEqual(lst["cases"][0]["next"]["deadline"], "transfer")
+        self.assertTrue(lst["cases"][0]["next"]["overdue"])
+        self.assertEqual(lst["cases"][0]["overdue"], ["transfer", "feedback", "reply"])
+        dues = [x["next"]["due"] for x in lst["cases"]]
+        self.assertEqual(dues, sorted(dues))
+        over = self.run_dc("case", "list", self.a, "--overdue", now=morning).json()
+        self.assertEqual([x["case"] for x in over["cases"]], [e["case"]])
+        lv = self.run_dc("case", "list", self.a, "--level", "committee,branch",
+                         now=morning).json()
+        self.assertEqual({x["case"] for x in lv["cases"]}, {c["case"], o["case"]})
+        st = self.run_dc("case", "list", self.a, "--status", "received", "--space", "case desk",
+                         now=morning).json()
+        self.assertEqual([x["case"] for x in st["cases"]], [e["case"]])
+        before = self.run_dc("case", "list", self.a, "--due-before",
+                             "2026-09-24T00:00:00+08:00", now=morning).json()
+        self.assertEqual([x["case"] for x in before["cases"]], [e["case"]])
+        # Usage errors.
+        self.run_dc("case", "list", self.a, "--status", "pending", rc=2)
+        self.run_dc("case", "list", self.a, "--due-before", "soon", rc=2)
+        self.run_dc("case", "list", rc=2)
+        self.run_dc("case", "route", self.a, rc=2)
+        self.run_dc("case", "route", self.a, "--category", "x", "--amount", "-1", rc=2)
+        self.run_dc("case", "amount", self.a, c["case"], "lots", rc=2)
+        self.run_dc("case", "amount", self.a, "gr-000000000000", "10", rc=1)
+        self.run_dc("case", "file", self.a, "--space", self.desk, "--driver", "d", "--channel",
+                    "12328", "--category", "x", "--text", "y", "--route", rc=2)
+
+    def test_estimated_deadlines_warn(self):
+        # Received on 30 December: the feedback and reply deadlines run into
+        # 2027, which the 2026 calendar does not hold.
+        c = self.file(ms("2026-12-30T10:00:00+08:00"))
+        self.assertEqual(len(c["warnings"]), 2)
+        self.assertIn("publish", c["warnings"][0])
+        r = self.run_dc("case", "show", self.a, c["case"], now=ms("2026-12-30T11:00:00+08:00"))
+        self.assertIn("warning: the feedback deadline", r.err)
+        d = self.run_dc("calendar", "due", "--from", "2026-12-30T10:00:00+08:00", "--days", "5",
+                        "--calendar", CAL)
+        self.assertTrue(d.json()["estimated"])
+        self.assertIn("warning", d.err)
+        d = self.run_dc("calendar", "due", "--from", "2026-09-30T10:00:00+08:00", "--days", "2",
+                        "--calendar", CAL)
+        self.assertFalse(d.json()["estimated"])
+        self.assertEqual(d.err, "")
 
 
 if __name__ == "__main__":

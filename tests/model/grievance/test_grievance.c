@@ -17,9 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "base/base.h"
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 static const char *g_tsv_path;
 static char g_dir[256];
@@ -71,6 +73,8 @@ static void sync_into(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
     ok(from, dc_bundle_export(&b, from, NULL));
     ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    if (dc_test_accept_invitations(to) != 0)
+        fail_msg("accept: %s", dc_replica_errmsg(to));
     dc_buf_dispose(&b);
 }
 
@@ -428,14 +432,17 @@ static void test_case_deadlines(void **state) {
     free(sp);
     dc_replica_close(a);
 
-    /* An emergency is due for transfer at the moment of receipt.  (A new
-     * replica: the clock of the one above never goes back to February.) */
+    /* An emergency is received, transferred and handled at once: every
+     * deadline is the moment of receipt, not the working days of an
+     * ordinary order (issue 14).  (A new replica: the clock of the one
+     * above never goes back to February.) */
     g_now = at("2026-02-13T23:00:00+08:00");
     a = open_at("dl-em.db");
     sp = shared_space(a, NULL, "case desk");
     char *em = file_case(a, sp, 1);
     assert_true(ms_of(a, em, "due_transfer_ms") == g_now);
-    assert_string_equal(cst(ms_of(a, em, "due_feedback_ms")), "2026-02-25T00:00:00+08:00");
+    assert_true(ms_of(a, em, "due_feedback_ms") == g_now);
+    assert_true(ms_of(a, em, "due_reply_ms") == g_now);
     g_now += 1;
     ok(a, step(a, em, "transfer", "joint_meeting-5201", -1));
     s = show(a, em);
@@ -673,6 +680,343 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* ---- issue 14: the calendar's years, emergencies, amounts, routing, the
+ * desks' daily view ---- */
+
+static void test_calendar_coverage(void **state) {
+    (void)state;
+    int first = 0, last = 0;
+    ok(NULL, dc_calendar_years(g_cal, &first, &last));
+    assert_int_equal(first, 2026);
+    assert_int_equal(last, 2026);
+    /* Inside 2026: known, not estimated; the same as the old call. */
+    int64_t due = 0;
+    int est = -1;
+    ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2026-09-30T10:00:00+08:00"), 2));
+    assert_int_equal(est, 0);
+    assert_string_equal(cst(due), "2026-10-10T00:00:00+08:00");
+    assert_true(due == dc_calendar_end_of_workdays(g_cal, at("2026-09-30T10:00:00+08:00"), 2));
+    /* Into 2027, which the calendar does not hold: an estimate, said so. */
+    ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2026-12-30T10:00:00+08:00"), 5));
+    assert_int_equal(est, 1);
+    assert_string_equal(cst(due), "2027-01-07T00:00:00+08:00");
+    /* Before 2026 too; with no calendar (plain weekdays by choice) never. */
+    ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2025-12-29T10:00:00+08:00"), 1));
+    assert_int_equal(est, 1);
+    ok(NULL, dc_calendar_due(&due, &est, NULL, at("2026-12-30T10:00:00+08:00"), 5));
+    assert_int_equal(est, 0);
+    assert_int_equal(dc_calendar_due(&due, &est, g_cal, 0, 0), DC_EINVAL);
+    assert_int_equal(dc_calendar_due(NULL, &est, g_cal, 0, 1), DC_EMISUSE);
+    dc_calendar *empty = NULL;
+    ok(NULL, dc_calendar_parse(&empty, (const uint8_t *)"# nothing\n", 10));
+    assert_int_equal(dc_calendar_years(empty, &first, &last), DC_ENOTFOUND);
+    dc_calendar_free(empty);
+
+    /* A case received on 30 December: its feedback and reply deadlines run
+     * into 2027 and case show says they are estimates. */
+    g_now = at("2026-12-30T10:00:00+08:00");
+    dc_replica *a = open_at("cal-est.db");
+    char *sp = shared_space(a, NULL, "desk");
+    char *id = file_case(a, sp, 0);
+    char *s = show(a, id);
+    assert_contains(s, "\"warnings\":[\"the feedback deadline (2027-01-02T00:00:00+08:00)");
+    assert_contains(s, "the reply deadline (2027-01-07T00:00:00+08:00)");
+    assert_contains(s, "until the 2027 schedule is published");
+    free(s);
+    dc_buf b = DC_BUF_INIT;
+    ok(a, dc_case_summary(&b, a, NULL, id, g_cal));
+    assert_contains((const char *)b.ptr, "\"estimated\":\"feedback reply\"");
+    /* Statistics count the estimated deadlines they used. */
+    ok(a, dc_stats_at(&b, a, NULL, g_cal, at("2027-02-01T00:00:00+08:00")));
+    assert_contains((const char *)b.ptr, "\"calendar\":{\"years\":[2026,2026],\"estimated\":2}");
+    /* A case well inside the year has none. */
+    g_now = at("2026-12-31T10:00:00+08:00");
+    dc_buf_dispose(&b);
+    free(sp);
+    dc_replica_close(a);
+}
+
+static void test_emergency_at_once(void **state) {
+    (void)state;
+    g_now = at("2026-07-14T02:10:00+08:00");
+    dc_replica *a = open_at("em.db");
+    char *sp = shared_space(a, NULL, "desk");
+    /* Filed and routed in one transaction: transferred at the instant of
+     * receipt, so "at once" is met. */
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.driver = "drv-0000000000000000abcd";
+    o.channel = "12328";
+    o.category = "help";
+    o.text = "暴雨被困，请求救援";
+    o.emergency = 1;
+    o.region = "520112";
+    o.route = 1;
+    dc_buf b = DC_BUF_INIT;
+    ok(a, dc_case_file(&b, a, sp, &o, g_cal));
+    char id[32];
+    const char *p = strstr((const char *)b.ptr, "\"case\":\"");
+    snprintf(id, sizeof id, "%.15s", p + 8);
+    char *s = show(a, id);
+    assert_contains(s, "\"routed\":\"joint_meeting\"");
+    assert_contains(s, "\"at\":\"joint_meeting-520112\"");
+    assert_contains(s, "\"due\":{\"transfer\":\"2026-07-14T02:10:00+08:00\",\"feedback\":"
+                       "\"2026-07-14T02:10:00+08:00\",\"reply\":\"2026-07-14T02:10:00+08:00\","
+                       "\"revisit\":null}");
+    assert_contains(s, "\"on_time\":{\"transfer\":true,\"feedback\":null");
+    free(s);
+    /* Handled ten minutes later: late, as the rule means; resolved, the
+     * return visit is due at the resolution. */
+    g_now += 10 * 60000;
+    ok(a, step(a, id, "feedback", NULL, -1));
+    g_now += HOUR;
+    ok(a, step(a, id, "resolve", NULL, -1));
+    int64_t resolved = g_now;
+    s = show(a, id);
+    assert_contains(s, "\"feedback\":false");
+    free(s);
+    assert_true(ms_of(a, id, "due_revisit_ms") == resolved);
+    dc_buf_dispose(&b);
+    free(sp);
+    dc_replica_close(a);
+}
+
+static void test_amount_and_routing(void **state) {
+    (void)state;
+    g_now = at("2026-09-23T14:20:00+08:00");
+    dc_replica *a = open_at("route.db");
+    char *sp = shared_space(a, NULL, "desk");
+    /* The directory names only the city's committee for a small zone. */
+    dc_org_options org = DC_ORG_OPTIONS_INIT;
+    org.kind = "committee";
+    org.code = "520400";
+    org.name = "安顺市道路货运行业党委";
+    org.level = "city";
+    ok(a, dc_org_put(NULL, a, sp, &org));
+    struct {
+        const char *category;
+        int64_t amount;
+        int emergency;
+        const char *level, *to;
+    } cases[] = {
+        {"freight_arrears", 4200, 0, "committee", "committee-520112"}, /* no branch known */
+        {"freight_arrears", 20000, 0, "committee", "committee-520112"},
+        {"freight_arrears", 80000, 0, "joint_meeting", "joint_meeting-520112"},
+        {"contract", 0, 0, "committee", "committee-520112"},
+        {"enforcement", 0, 0, "joint_meeting", "joint_meeting-520112"},
+        {"road_passage", 100, 0, "joint_meeting", "joint_meeting-520112"},
+        {"insurance", 0, 0, "committee", "committee-520112"},
+        {"consultation", 0, 0, "committee", "committee-520112"},
+        {"services", 0, 1, "joint_meeting", "joint_meeting-520112"},
+        {"something_new", 0, 0, "committee", "committee-520112"},
+    };
+    dc_buf b = DC_BUF_INIT;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dc_case_options o = DC_CASE_OPTIONS_INIT;
+        o.category = cases[i].category;
+        o.amount = cases[i].amount;
+        o.emergency = cases[i].emergency;
+        o.region = "520112";
+        ok(a, dc_case_route(&b, a, &o));
+        char want[200];
+        snprintf(want, sizeof want, "{\"level\":\"%s\",\"to\":\"%s\",\"rule\":", cases[i].level,
+                 cases[i].to);
+        if (strncmp((const char *)b.ptr, want, strlen(want)) != 0)
+            fail_msg("%s %lld: %s", cases[i].category, (long long)cases[i].amount,
+                     (const char *)b.ptr);
+    }
+    /* A driver with a branch: the branch's matters go to his branch. */
+    char reg[33];
+    dc_buf rs = DC_BUF_INIT;
+    ok(a, dc_space_create(&rs, a, "registry"));
+    memcpy(reg, rs.ptr, 33);
+    dc_buf_dispose(&rs);
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, reg));
+    ok(a, dc_txn_set(t, "driver", "drv-00000000000000000001", "branch", DC_STR, 0,
+                     "branch-520471-01"));
+    ok(a, dc_txn_commit(t, NULL));
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.driver = "drv-00000000000000000001";
+    o.channel = "group";
+    o.category = "freight_arrears";
+    o.text = "运费要不到，咋办？";
+    o.region = "520471";
+    o.amount = 4200;
+    ok(a, dc_case_route(&b, a, &o));
+    assert_contains((const char *)b.ptr, "\"level\":\"branch\",\"to\":\"branch-520471-01\"");
+    o.category = "enforcement"; /* his branch does not take what needs the police */
+    ok(a, dc_case_route(&b, a, &o));
+    assert_contains((const char *)b.ptr, "\"level\":\"joint_meeting\"");
+    o.category = "freight_arrears";
+    /* Without a region: the level, no organisation; refused with --route. */
+    o.region = NULL;
+    ok(a, dc_case_route(&b, a, &o));
+    assert_contains((const char *)b.ptr, "\"level\":\"branch\"");
+    o.driver = NULL;
+    ok(a, dc_case_route(&b, a, &o));
+    assert_contains((const char *)b.ptr, "\"level\":\"committee\",\"to\":null");
+    o.route = 1;
+    assert_int_equal(dc_case_file(&b, a, sp, &o, g_cal), DC_EINVAL);
+    /* A small zone whose committee is its city's: the directory held names
+     * only the city's, so the case goes there. */
+    o.driver = NULL;
+    o.region = "520471";
+    o.category = "insurance";
+    ok(a, dc_case_route(&b, a, &o));
+    assert_contains((const char *)b.ptr, "\"to\":\"committee-520400\"");
+
+    /* Amounts: at filing, corrected later, summed by stats. */
+    o.driver = "drv-00000000000000000001";
+    o.category = "freight_arrears";
+    o.region = "520471";
+    o.route = 1;
+    o.amount = 4200;
+    ok(a, dc_case_file(&b, a, sp, &o, g_cal));
+    assert_contains((const char *)b.ptr, "\"amount\":4200,\"routed\":\"branch\"");
+    assert_contains((const char *)b.ptr, "\"on_time\":{\"transfer\":true");
+    char id[32];
+    snprintf(id, sizeof id, "%.15s", strstr((const char *)b.ptr, "\"case\":\"") + 8);
+    o.route = 0;
+    o.amount = 1500;
+    o.category = "contract";
+    ok(a, dc_case_file(&b, a, sp, &o, g_cal));
+    o.amount = -1;
+    assert_int_equal(dc_case_file(&b, a, sp, &o, g_cal), DC_EINVAL);
+    /* Options of version 1 still work (no amount read). */
+    dc_case_options v1 = o;
+    v1.version = 1;
+    v1.amount = -5; /* past the end of a version-1 struct: never read */
+    ok(a, dc_case_file(&b, a, sp, &v1, g_cal));
+    assert_contains((const char *)b.ptr, "\"amount\":null");
+    g_now += 20 * HOUR;
+    ok(a, step(a, id, "resolve", NULL, -1));
+    ok(a, dc_case_amount(&b, a, id, 4000, g_cal));
+    assert_contains((const char *)b.ptr, "\"amount\":4000");
+    assert_int_equal(dc_case_amount(&b, a, id, -1, g_cal), DC_EINVAL);
+    ok(a, dc_stats_at(&b, a, NULL, g_cal, g_now));
+    assert_contains((const char *)b.ptr, "\"amount_yuan\":5500,\"recovered_yuan\":4000}");
+    assert_contains((const char *)b.ptr, "\"by_level\":{\"branch\":{\"collected\":1");
+    ok(a, dc_case_amount(NULL, a, id, 0, g_cal));
+    ok(a, dc_case_summary(&b, a, NULL, id, g_cal));
+    assert_contains((const char *)b.ptr, "\"amount\":null");
+    dc_buf_dispose(&b);
+    free(sp);
+    dc_replica_close(a);
+}
+
+static json_t *list_of(dc_replica *r, const dc_case_list_options *o) {
+    dc_buf b = DC_BUF_INIT;
+    ok(r, dc_case_list(&b, r, o, g_cal));
+    json_t *j = json_loads((const char *)b.ptr, 0, NULL);
+    if (!j)
+        fail_msg("not JSON: %s", (const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return j;
+}
+
+static const char *case_at(json_t *l, size_t i) {
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(l, "cases"), i), "case"));
+}
+
+static void test_case_list(void **state) {
+    (void)state;
+    g_now = at("2026-03-02T09:00:00+08:00"); /* Monday */
+    dc_replica *a = open_at("list.db");
+    char *sp = shared_space(a, NULL, "desk"), *sp2 = shared_space(a, NULL, "desk 2");
+    char c1[32], c2[32], c3[32], c4[32], c5[32];
+    snprintf(c1, sizeof c1, "%s", file_case(a, sp, 0)); /* Mon 09:00 */
+    g_now += HOUR;
+    snprintf(c2, sizeof c2, "%s", file_case(a, sp, 0)); /* Mon 10:00 */
+    ok(a, step(a, c2, "transfer", "committee-520112", -1));
+    g_now += HOUR;
+    snprintf(c3, sizeof c3, "%s", file_case(a, sp2, 0)); /* Mon 11:00, other desk */
+    ok(a, step(a, c3, "transfer", "joint_meeting-520112", -1));
+    ok(a, step(a, c3, "resolve", NULL, -1));
+    g_now += HOUR;
+    snprintf(c4, sizeof c4, "%s", file_case(a, sp, 0)); /* Mon 12:00 */
+    ok(a, step(a, c4, "transfer", "branch-520112-01", -1));
+    ok(a, step(a, c4, "resolve", NULL, -1));
+    ok(a, step(a, c4, "revisit", NULL, 1));
+    g_now += HOUR;
+    snprintf(c5, sizeof c5, "%s", file_case(a, sp, 1)); /* Mon 13:00, an emergency */
+
+    /* Tuesday 09:00: everything, by the next deadline. */
+    g_now = at("2026-03-03T09:00:00+08:00");
+    dc_case_list_options o = DC_CASE_LIST_OPTIONS_INIT;
+    o.now_ms = g_now;
+    json_t *l = list_of(a, &o);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 5);
+    /* c1: transfer due Mon 11:00 (overdue); c5: at once, Mon 13:00
+     * (overdue); c2 (its feedback) and c3 (resolved: its return visit) both
+     * by the end of Wednesday, so by case id; c4 revisited: nothing
+     * pending, last. */
+    assert_string_equal(case_at(l, 0), c1);
+    assert_string_equal(case_at(l, 1), c5);
+    bool c2_first = strcmp(c2, c3) < 0;
+    assert_string_equal(case_at(l, 2), c2_first ? c2 : c3);
+    assert_string_equal(case_at(l, 3), c2_first ? c3 : c2);
+    assert_string_equal(case_at(l, 4), c4);
+    json_t *first = json_array_get(json_object_get(l, "cases"), 0);
+    json_t *next = json_object_get(first, "next");
+    assert_string_equal(json_string_value(json_object_get(next, "deadline")), "transfer");
+    assert_true(json_is_true(json_object_get(next, "overdue")));
+    assert_int_equal(json_array_size(json_object_get(first, "overdue")), 1);
+    assert_true(
+        json_is_null(json_object_get(json_array_get(json_object_get(l, "cases"), 4), "next")));
+    json_decref(l);
+    /* Filters. */
+    o.overdue = 1;
+    l = list_of(a, &o);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 2);
+    json_decref(l);
+    o.overdue = 0;
+    const char *open[] = {"open"};
+    o.statuses = open;
+    o.nstatuses = 1;
+    l = list_of(a, &o);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 3);
+    json_decref(l);
+    const char *lv[] = {"joint_meeting", "none"};
+    o.statuses = NULL;
+    o.nstatuses = 0;
+    o.levels = lv;
+    o.nlevels = 2;
+    l = list_of(a, &o);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 3); /* c1, c5, c3 */
+    json_decref(l);
+    o.levels = NULL;
+    o.nlevels = 0;
+    o.due_before_ms = at("2026-03-04T00:00:00+08:00");
+    l = list_of(a, &o);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 2); /* c1, c5 */
+    json_decref(l);
+    o.due_before_ms = 0;
+    o.space = sp2;
+    l = list_of(a, &o);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 1);
+    assert_string_equal(case_at(l, 0), c3);
+    json_decref(l);
+    /* Refusals. */
+    const char *bad[] = {"pending"};
+    o.space = NULL;
+    o.statuses = bad;
+    o.nstatuses = 1;
+    dc_buf b = DC_BUF_INIT;
+    assert_int_equal(dc_case_list(&b, a, &o, g_cal), DC_EINVAL);
+    assert_contains(dc_replica_errmsg(a), "not one of open");
+    o.statuses = NULL;
+    o.nstatuses = 0;
+    o.space = "00000000000000000000000000000000";
+    assert_true(dc_case_list(&b, a, &o, g_cal) != 0);
+    assert_int_equal(dc_case_list(NULL, a, NULL, g_cal), DC_EMISUSE);
+    ok(a, dc_case_list(&b, a, NULL, g_cal)); /* no options: everything */
+    dc_buf_dispose(&b);
+    free(sp);
+    free(sp2);
+    dc_replica_close(a);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s PATH/TO/cn-holidays-2026.tsv\n", argv[0]);
@@ -684,7 +1028,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_time_text),          cmocka_unit_test(test_calendar_parse),
         cmocka_unit_test(test_calendar_in_space),  cmocka_unit_test(test_case_deadlines),
         cmocka_unit_test(test_case_refusals),      cmocka_unit_test(test_case_unregistered_caller),
-        cmocka_unit_test(test_case_concurrent),
+        cmocka_unit_test(test_case_concurrent),    cmocka_unit_test(test_calendar_coverage),
+        cmocka_unit_test(test_emergency_at_once),  cmocka_unit_test(test_amount_and_routing),
+        cmocka_unit_test(test_case_list),
     };
     return cmocka_run_group_tests_name("model-grievance", tests, setup, teardown);
 }

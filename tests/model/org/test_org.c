@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 static char g_dir[256];
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
@@ -80,6 +81,8 @@ static void sync_into(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
     OK(from, dc_bundle_export(&b, from, NULL));
     OK(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    if (dc_test_accept_invitations(to) != 0)
+        fail_msg("accept: %s", dc_replica_errmsg(to));
     dc_buf_dispose(&b);
 }
 

@@ -241,6 +241,7 @@ class OrgCliTest(unittest.TestCase):
         bundle = os.path.join(self.dir, "b1")
         self.run_dc("bundle", "export", sec, bundle)
         self.run_dc("bundle", "import", phone, bundle)
+        self.run_dc("space", "accept", phone, br)  # the phone joins by consent
         self.now += 3_600_000
         self.run_dc("study", "read", phone, "--space", br, "st-1", "--driver", "drv-yang",
                     "--done")

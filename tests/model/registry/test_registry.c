@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "drivercore.h"
+#include "../../common/consent.h"
 
 static char g_dir[256];
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
@@ -678,6 +679,8 @@ static void exchange(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
     ok(from, dc_bundle_export(&b, from, NULL));
     ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    if (dc_test_accept_invitations(to) != 0)
+        fail_msg("accept: %s", dc_replica_errmsg(to));
     dc_buf_dispose(&b);
 }
 

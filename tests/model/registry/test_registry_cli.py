@@ -176,6 +176,7 @@ class RegistryCli(unittest.TestCase):
         bundle = self.path("a.bundle")
         self.run_dc("bundle", "export", a, bundle)
         self.run_dc("bundle", "import", b, bundle)
+        self.run_dc("space", "accept", b, sp)  # b joins by consent
         self.run_dc("registry", "import", a, "--space", sp, "--source", "organisation",
                     "--round", "1",
                     self.write("o.csv", HEADER + "张三,%s,,520102,,甲,,,,\n" % ID_A))
@@ -201,6 +202,185 @@ class RegistryCli(unittest.TestCase):
                          [("乙", "transport"), ("甲", "organisation")])
 
 
+    # ---- issue 14: registry parts, moves, verification, progress ----
+
+    def parts(self):
+        rep = self.replica("office.db")
+        root = json.loads(self.run_dc("registry", "create", rep).stdout)["space"]
+        wd = json.loads(self.run_dc("registry", "part", rep, "--root", "registry", "--region",
+                                    "520112").stdout)["space"]
+        ws = json.loads(self.run_dc("registry", "part", rep, "--root", root, "--region",
+                                    "520603").stdout)["space"]
+        return rep, root, wd, ws
+
+    def test_parts_enrol_spaces(self):
+        rep, root, wd, ws = self.parts()
+        br = json.loads(self.run_dc("registry", "part", rep, "--root", "registry", "--region",
+                                    "520112", "--branch", "branch-520112-01").stdout)["space"]
+        spaces = json.loads(self.run_dc("registry", "spaces", rep).stdout)
+        self.assertEqual([s["space"] for s in spaces], [root, wd, ws, br])
+        self.assertEqual([s["level"] for s in spaces], ["province", "county", "county", "branch"])
+        self.assertTrue(all(s["root"] == root for s in spaces))
+        self.assertEqual(spaces[3]["branch"], "branch-520112-01")
+        names = {s["space"]: s["name"] for s in json.loads(self.run_dc("space", "list", rep).stdout)}
+        self.assertEqual(names[wd], "registry 520112")
+        self.assertEqual(names[br], "registry branch-520112-01")
+        # --space takes a part by name; ids agree across parts.
+        self.assertEqual(self.run_dc("registry", "id", rep, "--space", "registry 520112",
+                                     ID_A).stdout,
+                         self.run_dc("registry", "id", rep, "--space", "registry 520603",
+                                     ID_A).stdout)
+        # A desk enrolled in Wudang's part: that part and the root's key.
+        desk = self.replica("desk.db")
+        card = self.write("card.json", self.run_dc("whoami", desk).stdout)
+        out = json.loads(self.run_dc("registry", "enrol", rep, "--space", wd, "@" + card).stdout)
+        self.assertEqual(out, {"space": wd, "role": "member"})
+        bundle = self.path("b.dcb")
+        self.run_dc("bundle", "export", rep, bundle)
+        self.run_dc("bundle", "import", desk, bundle)
+        # The desk joins by consent: it accepts the root (its enrolment);
+        # the office being a member of a space it accepted, the part comes
+        # with it.
+        self.assertEqual(json.loads(self.run_dc("registry", "spaces", desk).stdout), [])
+        self.run_dc("space", "accept", desk, root)
+        held = json.loads(self.run_dc("registry", "spaces", desk).stdout)
+        self.assertEqual([s["space"] for s in held], [root, wd])
+        csv = self.write("wd.csv", HEADER + "李四,%s,,520112,,,,520112,,\n" % ID_B)
+        self.run_dc("registry", "import", desk, "--space", wd, "--source", "transport",
+                    "--round", "1", csv)
+        self.run_dc("registry", "import", desk, "--space", ws, "--source", "transport",
+                    "--round", "1", csv, rc=1)
+        # Usage errors.
+        self.run_dc("registry", "part", rep, "--root", root, rc=2)
+        self.run_dc("registry", "part", rep, "--root", root, "--region", "5201", rc=2)
+        self.run_dc("registry", "create", rep, "--region", "520112", rc=2)
+        self.run_dc("registry", "enrol", rep, "--space", wd, "@" + card, "--role", "boss", rc=2)
+        self.run_dc("registry", "spaces", rc=2)
+        p = self.run_dc("registry", "frobnicate", rep, rc=2)
+        self.assertIn("create, part, enrol, spaces or move", p.stderr)
+
+    def test_level_method_and_union(self):
+        rep, root, wd, ws = self.parts()
+        t = self.write("t.csv", HEADER + "黄红兴,%s,,520112,,,,,,群众\n" % ID_A)
+        o = self.write("o.csv", HEADER + "黄红兴,%s,,520112,,,,,,正式党员\n" % ID_A)
+        self.run_dc("registry", "import", rep, "--space", wd, "--source", "transport", "--round",
+                    "1", t)
+        self.run_dc("registry", "import", rep, "--space", wd, "--source", "organisation",
+                    "--round", "1", "--level", "county", "--method", "list", o)
+        found = json.loads(self.run_dc("registry", "find", rep, "--space", "registry",
+                                       ID_A).stdout)
+        self.assertTrue(found["flagged"])
+        self.assertEqual(found["status"], "member")  # in conflict: the organisation line's
+        self.assertEqual(found["space"], wd)
+        conf = json.loads(self.run_dc("registry", "conflicts", rep, "--space", root).stdout)
+        self.assertEqual([c["space"] for c in conf], [wd])
+        v = self.write("v.csv", HEADER + "黄红兴,%s,,520112,,,,,,群众\n" % ID_A)
+        self.run_dc("registry", "import", rep, "--space", wd, "--source", "transport", "--round",
+                    "2", "--level", "branch", "--method", "visit", v)
+        found = json.loads(self.run_dc("registry", "find", rep, "--space", root, ID_A).stdout)
+        self.assertFalse(found["flagged"])
+        self.assertEqual(found["status"], "masses")  # the later round settled it
+        self.assertEqual(found["verified"], {"source": "transport", "round": 2,
+                                             "level": "branch", "method": "visit"})
+        self.assertIn({"source": "organisation", "round": 1, "level": "county",
+                       "method": "list"}, found["sources"])
+        stats = json.loads(self.run_dc("stats", rep, "--json").stdout)
+        self.assertEqual(stats["party_member_drivers"], 0)
+        for bad in (["--level", "nation"], ["--method", "fax"]):
+            p = self.run_dc("registry", "import", rep, "--space", wd, "--source", "transport",
+                            "--round", "3", *bad, v, rc=2)
+            self.assertIn("is not one of", p.stderr)
+
+    def test_move(self):
+        rep, root, wd, ws = self.parts()
+        csv = self.write("wd.csv", HEADER + "杨飞,%s,13985022245,520112,,,,520112,冷链,\n" % ID_A)
+        self.run_dc("registry", "import", rep, "--space", wd, "--source", "transport", "--round",
+                    "1", csv)
+        did = json.loads(self.run_dc("registry", "id", rep, "--space", wd, ID_A).stdout)["driver"]
+        out = json.loads(self.run_dc("registry", "move", rep, "--space", "registry 520112", did,
+                                     "--to", "registry 520603", "--date", "2026-02-25",
+                                     "--no-cases").stdout)
+        self.assertEqual(out["from"], {"space": wd, "region": "520112", "branch": None})
+        self.assertEqual(out["to"], {"space": ws, "region": "520603", "branch": None})
+        self.assertEqual(out["cases"], [])
+        found = json.loads(self.run_dc("registry", "find", rep, "--space", root, ID_A).stdout)
+        self.assertEqual(found["space"], ws)
+        self.assertEqual(found["phone"], "13985022245")
+        # Later rows of Wudang's list follow him.
+        again = self.write("again.csv", HEADER + "杨飞,%s,,520112,,,,,,\n" % ID_A)
+        out = json.loads(self.run_dc("registry", "import", rep, "--space", wd, "--source",
+                                     "transport", "--round", "2", again).stdout)
+        self.assertEqual(out["forwarded"], 1)
+        self.assertEqual(out["moved_away"], [])
+        stats = json.loads(self.run_dc("stats", rep, "--json").stdout)
+        self.assertEqual(stats["drivers"], 1)
+        self.assertEqual(stats["by_region"]["520603"]["moved_in"], 1)
+        self.assertEqual(stats["by_region"]["520112"]["moved_out"], 1)
+        # Moving again from where he was merges what was left behind there:
+        # nothing, here.
+        out = json.loads(self.run_dc("registry", "move", rep, "--space", wd, did, "--to",
+                                     ws).stdout)
+        self.assertEqual((out["registers"], out["members"], out["events"]), (0, 0, 0))
+        # Errors: no such driver there (1), missing --to or same space (2).
+        self.run_dc("registry", "move", rep, "--space", root, did, "--to", ws, rc=1)
+        self.run_dc("registry", "move", rep, "--space", ws, did, rc=2)
+        self.run_dc("registry", "move", rep, "--space", ws, did, "--to", ws, rc=2)
+        self.run_dc("registry", "move", rep, "--space", ws, did, "--to", wd, "--date",
+                    "2026-13-01", rc=2)
+
+    def test_progress_line(self):
+        rep, root, wd, ws = self.parts()
+        rows = "".join("司机%d,%s,,,,,,,,\n" % (i, make_id("5201121980%07d" % i))
+                       for i in range(2500))
+        csv = self.write("big.csv", HEADER + rows)
+        args = ["registry", "import", rep, "--space", wd, "--source", "transport", "--round",
+                "1", csv]
+        # Not a terminal: nothing on stderr, the report on stdout.
+        p = self.run_dc(*args)
+        self.assertEqual(p.stderr, "")
+        self.assertEqual(json.loads(p.stdout)["imported"], 2500)
+        # A terminal: one line rewritten in place; --quiet: none.
+        out, err = run_on_pty([BIN] + args)
+        self.assertIn("registry import:", err)
+        self.assertIn("rows", err)
+        self.assertIn("\r", err)
+        self.assertEqual(json.loads(out)["unchanged"], 2500)
+        out, err = run_on_pty([BIN] + args + ["--quiet"])
+        self.assertEqual(err, "")
+        self.assertEqual(json.loads(out)["unchanged"], 2500)
+
+
+def run_on_pty(argv):
+    """Runs argv with stderr on a pseudo-terminal and stdout on a pipe;
+    returns (stdout, what the terminal received)."""
+    import pty
+    import threading
+    master, slave = pty.openpty()
+    env = dict(os.environ, DRIVERCORE_NOW_MS=str(T0))
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    out = p.stdout.read().decode()
+    p.stdout.close()
+    p.wait(timeout=120)
+    reader.join(timeout=30)
+    os.close(master)
+    assert p.returncode == 0, (argv, p.returncode)
+    return out, b"".join(chunks).decode(errors="replace")
+
 def main():
     global BIN
     argv = list(sys.argv)
@@ -211,7 +391,6 @@ def main():
         return 2
     prog = unittest.main(argv=argv, exit=False, verbosity=2)
     return 0 if prog.result.wasSuccessful() else 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -91,11 +91,40 @@ class Province(unittest.TestCase):
         self.assertEqual(self.stats["as_of"], "2027-01-01T00:00:00+08:00")
 
     def test_records_behind_the_figures(self):
-        reg = self.dump[self.spaces("registry")[0]]
-        drivers = reg["driver"]
+        # The registry in parts: a root with no drivers, a county registry
+        # per county-level unit and a branch registry per branch; every
+        # driver kept in exactly one of them.
+        root = [sid for sid, n in self.names.items() if n == "registry"]
+        self.assertEqual(len(root), 1)
+        self.assertNotIn("driver", self.dump.get(root[0], {}))
+        parts = self.spaces("registry ")
+        self.assertEqual(len(parts), 98 + 2)
+        self.assertEqual(self.gen["spaces"]["registry"], 1 + 98 + 2)
+        kept = {}
+        for sid in parts:
+            moved_here = self.dump.get(sid, {}).get("moved", {})
+            for did, d in self.dump.get(sid, {}).get("driver", {}).items():
+                if did in moved_here:
+                    # Left behind by a move: emptied, nothing about him kept.
+                    self.assertTrue(all(v is None for v in d.values() if not isinstance(v, list)))
+                    self.assertNotIn("reports", d)
+                    continue
+                kept.setdefault(did, []).append(d)
+        self.assertTrue(all(len(v) == 1 for v in kept.values()))
+        drivers = {did: v[0] for did, v in kept.items()}
         pm = [d for d in drivers.values() if d.get("status") in ("member", "probationary")]
         self.assertEqual(len(drivers), 2570)
         self.assertEqual(len(pm), 59)
+        # Party members of a county with a branch are kept in its branch
+        # registry, the others in their county's.
+        for sid in self.spaces("registry branch-"):
+            for d in self.dump.get(sid, {}).get("driver", {}).values():
+                self.assertEqual(d["branch"], self.names[sid][len("registry "):])
+        # The moves of 2026: a forwarding entry where each driver was kept.
+        moved = [m for sid in parts for m in self.dump.get(sid, {}).get("moved", {}).values()]
+        self.assertEqual(len(moved), self.gen["moves"])
+        self.assertEqual(self.gen["moves"], 3)  # 0.1 % of 2,570
+        self.assertTrue(all(m["space"] in parts for m in moved))
         # Every party member in exactly one branch, and on that branch's roster.
         self.assertTrue(all(d.get("branch", "").startswith("branch-52") for d in pm))
         rosters = {}
@@ -133,6 +162,61 @@ class Province(unittest.TestCase):
         self.assertTrue(all(c["@events"][0]["action"] == "file" for c in cases))
         self.assertTrue(all(c["region"].startswith("52") for c in cases))
 
+    def test_stats_by_region_and_more(self):
+        # The report's Wudang figures are a county row of the province's stats.
+        wd = self.stats["by_region"]["520112"]
+        for k in ("enterprises", "drivers", "party_member_drivers"):
+            self.assertEqual(wd[k], self.gen["wudang"][k], k)
+        self.assertEqual(wd["level"], "county")
+        self.assertEqual(wd["parent"], "520100")
+        self.assertEqual(wd["name"], "乌当区")
+        regions = self.stats["by_region"]
+        counties = [r for r in regions.values() if r["level"] == "county"]
+        cities = [r for r in regions.values() if r["level"] == "city"]
+        self.assertEqual(regions["520000"]["level"], "province")
+        # Every row adds up: counties to the province, cities to the province.
+        for key in ("drivers", "party_member_drivers", "inflow", "outflow"):
+            self.assertEqual(sum(r[key] for r in counties), self.stats[key]
+                             if key in self.stats else regions["520000"][key], key)
+            self.assertEqual(sum(r[key] for r in cities), regions["520000"][key], key)
+        self.assertEqual(regions["520000"]["drivers"], self.stats["drivers"])
+        # Moves: both sides count each one; inflow and outflow balance.
+        self.assertEqual(sum(r["moved_in"] for r in counties), self.gen["moves"])
+        self.assertEqual(sum(r["moved_out"] for r in counties), self.gen["moves"])
+        self.assertEqual(regions["520000"]["inflow"], regions["520000"]["outflow"])
+        self.assertEqual(sum(r["cases"]["collected"] for r in counties), 38)
+        # Channels, categories and levels partition the cases.
+        for key in ("by_channel", "by_category", "by_level"):
+            self.assertEqual(sum(b["collected"] for b in self.stats[key].values()), 38, key)
+        self.assertTrue(set(self.stats["by_channel"]) <= {"12328", "12345", "group", "station",
+                                                         "app"})
+        # Money owed carries its amount; the first case is the report's 4,200 yuan.
+        self.assertGreater(self.stats["cases"]["amount_yuan"], 4200)
+        self.assertGreater(self.stats["cases"]["recovered_yuan"], 0)
+        self.assertEqual(self.stats["calendar"], {"years": [2026, 2026], "estimated": 0})
+
+    def test_registry_union(self):
+        # Given the root, the registry reads every part held (the province's
+        # view): each conflict names the part keeping the driver.
+        spaces = json.loads(run("registry", "spaces", self.db).stdout)
+        self.assertEqual(spaces[0]["level"], "province")
+        self.assertEqual(sum(s["level"] == "county" for s in spaces), 98)
+        self.assertEqual(sum(s["level"] == "branch" for s in spaces), 2)
+        conflicts = json.loads(run("registry", "conflicts", self.db, "--space", "registry").stdout)
+        self.assertTrue(conflicts)
+        self.assertTrue(all(c["space"] in self.names for c in conflicts))
+        ids = [c["driver"] for c in conflicts]
+        self.assertEqual(ids, sorted(ids))
+        one = json.loads(run("registry", "conflicts", self.db, "--space",
+                             self.names_by(conflicts[0]["space"])).stdout)
+        self.assertIn(conflicts[0]["driver"], [c["driver"] for c in one])
+        cov = json.loads(run("branch", "coverage", self.db, "--space", "registry").stdout)
+        self.assertEqual(cov["party_member_drivers"], 59)
+        self.assertEqual(cov["kept_twice"], [])
+
+    def names_by(self, sid):
+        return self.names[sid]
+
     def test_same_seed_same_stats(self):
         db2 = os.path.join(self.tmp.name, "again.db")
         run("demo-data", "province", db2, "--seed", "7", "--scale", "0.01")
@@ -145,15 +229,69 @@ class Province(unittest.TestCase):
         self.assertNotEqual(other["cases"], self.stats["cases"])  # ...the details differ
 
     def test_stats_of_one_space(self):
+        # The root holds no drivers; Wudang's county registry and its branch's
+        # hold Wudang's, as a county desk would print them.
         s = json.loads(run("stats", self.db, "--space", "registry", "--json").stdout)
-        self.assertEqual(s["drivers"], 2570)
-        self.assertEqual(s["cases"]["collected"], 0)
-        self.assertIsNone(s["cases"]["resolution_rate"])
-        self.assertEqual(s["operators"], 0)
+        self.assertEqual(s["drivers"], 0)
+        county = json.loads(run("stats", self.db, "--space", "registry 520112", "--json").stdout)
+        self.assertEqual(county["cases"]["collected"], 0)
+        self.assertIsNone(county["cases"]["resolution_rate"])
+        self.assertEqual(county["operators"], 0)
+        self.assertEqual(county["by_region"]["520112"]["drivers"], county["drivers"])
+        branch = json.loads(run("stats", self.db, "--space", "registry branch-520112-01",
+                                "--json").stdout)
+        self.assertEqual(county["drivers"] + branch["drivers"], self.gen["wudang"]["drivers"])
+        self.assertEqual(county["party_member_drivers"] + branch["party_member_drivers"],
+                         self.gen["wudang"]["party_member_drivers"])
         sid = self.spaces("directory")[0]
         s = json.loads(run("stats", self.db, "--space", sid, "--json").stdout)
         self.assertEqual(s["operators"], 74)
         self.assertEqual(s["drivers"], 0)
+
+
+    def test_progress_line_and_quiet(self):
+        # On a terminal the generator draws one progress line on stderr; not
+        # on a pipe, nor with --quiet; stdout is the same JSON either way.
+        import pty
+        import threading
+        for quiet in (False, True):
+            db = os.path.join(self.tmp.name, "tty%d.db" % quiet)
+            master, slave = pty.openpty()
+            argv = [TOOL, "demo-data", "province", db, "--seed", "7", "--scale", "0.01"]
+            p = subprocess.Popen(argv + (["--quiet"] if quiet else []), stdout=subprocess.PIPE,
+                                 stderr=slave, env=dict(os.environ, DRIVERCORE_NOW_MS=NOW))
+            os.close(slave)
+            chunks = []
+
+            def drain():
+                while True:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    chunks.append(data)
+
+            t = threading.Thread(target=drain)
+            t.start()
+            out = json.loads(p.stdout.read().decode())
+            p.stdout.close()
+            p.wait(timeout=300)
+            t.join(timeout=30)
+            os.close(master)
+            err = b"".join(chunks).decode(errors="replace")
+            self.assertEqual(p.returncode, 0)
+            self.assertEqual(out["figures"], self.gen["figures"])
+            if quiet:
+                self.assertEqual(err, "")
+            else:
+                self.assertIn("demo-data: registry, transport line, round 1", err)
+                self.assertIn("demo-data: grievances", err)
+                self.assertIn("\r", err)
+        p = run("demo-data", "province", os.path.join(self.tmp.name, "pipe.db"), "--seed", "7",
+                "--scale", "0.01")
+        self.assertEqual(p.stderr, "")
 
     def test_errors(self):
         p = run("demo-data", "province", self.db, "--seed", "1", "--scale", "0.01", ok=False)

@@ -323,6 +323,43 @@ static void test_cases(void **state) {
     json_decref(j);
 }
 
+/* The same cases broken down by region (province -> city -> county),
+ * channel, category and the level each is at (issue 14). */
+static void test_breakdowns(void **state) {
+    world *w = *state;
+    json_t *j = stats_json(w, NULL, w->cal);
+    /* Every case is Wudang's: the county, its city and the province each
+     * carry all six, with the overall figures. */
+    expect(j, "by_region.520112.level", "\"county\"");
+    expect(j, "by_region.520112.parent", "\"520100\"");
+    expect(j, "by_region.520100.level", "\"city\"");
+    expect(j, "by_region.520100.parent", "\"520000\"");
+    expect(j, "by_region.520000.parent", "null");
+    for (int i = 0; i < 3; i++) {
+        static const char *const R[] = {"520112", "520100", "520000"};
+        char k[96];
+        snprintf(k, sizeof k, "by_region.%s.cases.collected", R[i]);
+        expect(j, k, "6");
+        snprintf(k, sizeof k, "by_region.%s.cases.on_time.reply", R[i]);
+        expect(j, k, "33.33");
+        snprintf(k, sizeof k, "by_region.%s.cases.inside_county", R[i]);
+        expect(j, k, "50.0");
+    }
+    expect(j, "by_channel.12328.collected", "6");
+    expect(j, "by_channel.12328.resolution_rate", "50.0");
+    expect(j, "by_category.freight_arrears.on_time.transfer", "66.67");
+    /* Levels: A and B at committees, C at a party-member driver, D at a
+     * branch, E and F at joint meetings. */
+    expect(j, "by_level.committee.collected", "2");
+    expect(j, "by_level.party_member_driver.collected", "1");
+    expect(j, "by_level.branch.collected", "1");
+    expect(j, "by_level.joint_meeting.collected", "2");
+    expect(j, "by_level.branch.resolved", "0"); /* D reopened */
+    expect(j, "cases.amount_yuan", "0");
+    expect(j, "calendar.estimated", "0");
+    json_decref(j);
+}
+
 /* Without a calendar the on-time figures are null, the rest unchanged. */
 static void test_no_calendar(void **state) {
     world *w = *state;
@@ -409,9 +446,10 @@ int main(int argc, char **argv) {
     }
     g_calendar_path = argv[1];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts),       cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_no_calendar),  cmocka_unit_test(test_rate_rounding),
-        cmocka_unit_test(test_space_filter), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_counts),        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_breakdowns),    cmocka_unit_test(test_no_calendar),
+        cmocka_unit_test(test_rate_rounding), cmocka_unit_test(test_space_filter),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

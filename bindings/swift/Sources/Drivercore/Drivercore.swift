@@ -355,6 +355,46 @@ public struct Space {
         try check(dc_space_add(r, try args.c(id), try args.c(card), role.rawValue), r)
     }
 
+    /// Removes a member (its device id or card) and rotates the space key: the
+    /// removed device cannot read what is written from now on, and its later
+    /// changes are refused everywhere.  Only an admin may.
+    public func remove(device: String) throws {
+        let r = try replica.h()
+        let args = CStrings()
+        try check(dc_space_remove(r, try args.c(id), try args.c(device)), r)
+    }
+
+    /// Changes a member's role (its device id or card); a demotion stops the
+    /// changes it writes from then on.
+    public func setRole(device: String, role: Role) throws {
+        let r = try replica.h()
+        let args = CStrings()
+        try check(dc_space_set_role(r, try args.c(id), try args.c(device), role.rawValue), r)
+    }
+
+    /// Rotates the space key on demand (a suspected leak).  Only an admin may.
+    public func rotate() throws {
+        let r = try replica.h()
+        let args = CStrings()
+        try check(dc_space_rotate(r, try args.c(id)), r)
+    }
+
+    /// Accepts this device's invitation: a device reads a space only once it
+    /// has accepted it (or was invited by a member of a space it accepted).
+    /// `directory`: the space is this device's directory (its calendar).
+    public func accept(directory: Bool = false) throws {
+        let r = try replica.h()
+        let args = CStrings()
+        try check(dc_space_accept(r, try args.c(id), directory ? DC_ACCEPT_DIRECTORY : 0), r)
+    }
+
+    /// Declines the space: its keys and readable state leave this device.
+    public func decline() throws {
+        let r = try replica.h()
+        let args = CStrings()
+        try check(dc_space_decline(r, try args.c(id)), r)
+    }
+
     /// The members, as JSON [{"device": HEX, "role": STR, "name": STR}, ...].
     public func members() throws -> String {
         let r = try replica.h()

@@ -101,6 +101,10 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertFalse(bundle.isEmpty)
         let report = try b.importBundle(bundle)
         XCTAssertTrue(report.contains("\"envelopes\""), report)
+        // b joins only with its consent: invited, unreadable, then accepted.
+        XCTAssertTrue(try b.spaces().contains("\"invited\""))
+        expect(.denied) { _ = try b.record(space: s.id, type: "truck", id: "t1") }
+        try b.space(s.id).accept()
         XCTAssertTrue(try b.record(space: s.id, type: "truck", id: "t1").contains("B-123"))
 
         // b writes too, then b -> a.
@@ -194,12 +198,36 @@ final class DrivercoreTests: XCTestCase {
         a.close()  // idempotent
     }
 
+    func testRemovalRotatesAndRefusesTheRemoved() throws {
+        let a = try Replica(path: path("ma.db"))
+        let b = try Replica(path: path("mb.db"))
+        let s = try a.createSpace(name: "branch")
+        try s.add(card: try b.card(), role: .member)
+        try b.importBundle(try a.exportBundle())
+        try b.space(s.id).accept()
+        try s.setRole(device: b.deviceId, role: .reader)
+        try b.importBundle(try a.exportBundle())
+        expect(.denied) { _ = try b.begin(space: s.id) }
+        try s.setRole(device: b.deviceId, role: .member)
+        try s.remove(device: b.deviceId)
+        try s.write { t in try t.set("truck", "after", "plate", .string("new key")) }
+        try b.importBundle(try a.exportBundle())
+        // b keeps what it had but cannot read what came after its removal.
+        XCTAssertFalse(try b.dump().contains("new key"))
+        XCTAssertFalse(try s.members().contains(b.deviceId))
+        try s.rotate()
+        expect(.denied) { try b.space(s.id).remove(device: a.deviceId) }
+        try b.space(s.id).decline()
+        XCTAssertTrue(try b.spaces().contains("\"declined\""))
+    }
+
     func testAReaderCannotWrite() throws {
         let a = try Replica(path: path("ra.db"))
         let b = try Replica(path: path("rb.db"))
         let s = try a.createSpace(name: "read-only for b")
         try s.add(card: try b.card(), role: .reader)
         try b.importBundle(try a.exportBundle())
+        try b.space(s.id).accept()
         expect(.denied) { _ = try b.begin(space: s.id) }
         expect(.denied) { try b.space(s.id).add(card: try a.card(), role: .admin) }
     }
@@ -270,6 +298,7 @@ final class DrivercoreTests: XCTestCase {
 
         // b has never heard of the space: the session brings it, key and all.
         var rep = try syncPair(b, a)
+        try b.space(s.id).accept()
         XCTAssertGreaterThanOrEqual(try field(rep, "changes_received"), Int64(n), rep)
         XCTAssertEqual(try field(rep, "changes_sent"), 0, rep)
         XCTAssertGreaterThanOrEqual(try field(rep, "round_trips"), 1, rep)

@@ -67,6 +67,11 @@ final class Native {
     // ---- spaces ----
     static native byte[] spaceCreate(long r, byte[] name);
     static native void spaceAdd(long r, byte[] space, byte[] card, int role);
+
+    static final int MEMBER_REMOVE = 0, MEMBER_ROLE = 1, MEMBER_ROTATE = 2, MEMBER_ACCEPT = 3,
+            MEMBER_DECLINE = 4;
+
+    static native void spaceMember(long r, int op, byte[] space, byte[] device, int role);
     static native byte[] spaceList(long r);
     static native byte[] spaceMembers(long r, byte[] space);
 

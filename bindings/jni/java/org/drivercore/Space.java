@@ -49,6 +49,57 @@ public final class Space {
         }
     }
 
+    /**
+     * Removes a member (its device id, or its card) and rotates the space key: the removed
+     * device cannot read what is written from now on, and its later changes are refused
+     * everywhere.  Only an admin may.
+     */
+    public void remove(String device) {
+        member(Native.MEMBER_REMOVE, device, 0, "Space.remove");
+    }
+
+    /** Changes a member's role (its device id or card); a demotion stops its later writes. */
+    public void setRole(String device, Role role) {
+        if (role == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "Space.setRole: role is null");
+        }
+        member(Native.MEMBER_ROLE, device, role.value(), "Space.setRole");
+    }
+
+    /** Rotates the space key on demand (a suspected leak). Only an admin may. */
+    public void rotate() {
+        member(Native.MEMBER_ROTATE, null, 0, null);
+    }
+
+    /**
+     * Accepts this device's invitation to the space: a device reads a space only once it has
+     * accepted it (or was invited by a member of a space it has accepted).  With directory,
+     * the space is this device's directory (where its holiday calendar comes from).
+     */
+    public void accept(boolean directory) {
+        member(Native.MEMBER_ACCEPT, null, directory ? 1 : 0, null);
+    }
+
+    /** Accepts the invitation (see accept(boolean)). */
+    public void accept() {
+        accept(false);
+    }
+
+    /** Declines the space: its keys and readable state are dropped from this device. */
+    public void decline() {
+        member(Native.MEMBER_DECLINE, null, 0, null);
+    }
+
+    private void member(int op, String device, int role, String what) {
+        if (what != null && device == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, what + ": device is null");
+        }
+        synchronized (replica) {
+            Native.spaceMember(replica.h(), op, Native.utf8z(id),
+                               device == null ? null : Native.utf8z(device), role);
+        }
+    }
+
     /** The members, as JSON [{"device": HEX, "role": STR, "name": STR}, ...]. */
     public String members() {
         synchronized (replica) {

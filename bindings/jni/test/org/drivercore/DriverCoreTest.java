@@ -126,6 +126,10 @@ public class DriverCoreTest {
             assertTrue(bundle.length > 0);
             String report = b.importBundle(bundle);
             assertTrue(report, report.contains("\"envelopes\""));
+            // b joins only with its consent: invited, unreadable, then accepted.
+            assertTrue(b.spaces(), b.spaces().contains("\"invited\""));
+            expect(DriverCoreError.EDENIED, () -> b.get(s.id(), "truck", "t1"));
+            b.space(s.id()).accept();
             assertTrue(b.get(s.id(), "truck", "t1").contains("B-123"));
 
             // b writes too, offline, then b -> a.
@@ -228,12 +232,41 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void removalRotatesAndRefusesTheRemoved() {
+        try (Replica a = Replica.open(path("ma.db"));
+             Replica b = Replica.open(path("mb.db"))) {
+            Space s = a.createSpace("branch");
+            s.add(b.card(), Role.MEMBER);
+            b.importBundle(a.exportBundle());
+            b.space(s.id()).accept();
+            s.setRole(b.deviceId(), Role.READER);
+            b.importBundle(a.exportBundle());
+            expect(DriverCoreError.EDENIED, () -> b.begin(s.id()));
+            s.setRole(b.deviceId(), Role.MEMBER);
+            s.remove(b.deviceId());
+            try (Txn t = s.begin()) {
+                t.set("truck", "after", "plate", "new key");
+                t.commit();
+            }
+            b.importBundle(a.exportBundle());
+            // b keeps what it had but cannot read what came after its removal.
+            assertFalse(b.dump().contains("new key"));
+            assertFalse(s.members().contains(b.deviceId()));
+            s.rotate();
+            expect(DriverCoreError.EDENIED, () -> b.space(s.id()).remove(a.deviceId()));
+            b.space(s.id()).decline();
+            assertTrue(b.spaces(), b.spaces().contains("\"declined\""));
+        }
+    }
+
+    @Test
     public void aReaderCannotWrite() {
         try (Replica a = Replica.open(path("ra.db"));
              Replica b = Replica.open(path("rb.db"))) {
             Space s = a.createSpace("read-only for b");
             s.add(b.card(), Role.READER);
             b.importBundle(a.exportBundle());
+            b.space(s.id()).accept();
             expect(DriverCoreError.EDENIED, () -> b.begin(s.id()));
             // and b cannot add devices either
             expect(DriverCoreError.EDENIED, () -> b.space(s.id()).add(a.card(), Role.ADMIN));
@@ -324,6 +357,7 @@ public class DriverCoreTest {
 
             // b has never heard of the space: the session brings it, key and all.
             String rep = syncPair(b, a);
+            b.space(s.id()).accept();
             assertTrue(rep, field(rep, "changes_received") >= n);
             assertEquals(0, field(rep, "changes_sent"));
             assertTrue(rep, field(rep, "round_trips") >= 1);
