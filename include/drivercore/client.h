@@ -163,8 +163,8 @@ DC_EXTERN int dc_client_wait(int *changed, dc_client *c, int timeout_s);
  * The figures of the last dc_client_sync, summed over its sessions, as
  * JSON with the keys of dc_sync_report: {"bytes_sent", "bytes_received",
  * "round_trips", "changes_sent", "changes_received", "spaces",
- * "clock_offset_ms"} (bytes of the protocol's messages, before
- * compression; the clock offset of its first session).
+ * "clock_offset_ms", "set_aside"} (bytes of the protocol's messages,
+ * before compression; the clock offset of its first session).
  */
 DC_EXTERN int dc_client_report(dc_buf *out, const dc_client *c);
 

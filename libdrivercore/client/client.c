@@ -198,6 +198,7 @@ struct dc_client {
     char why[480];
     /* figures of the last sync */
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
+    uint64_t set_aside;
     int64_t clock_offset;
     unsigned attempts, sessions, requests;
     uint64_t wire_sent, wire_received;
@@ -638,6 +639,7 @@ static void add_figures(dc_client *c, dc_sync *s) {
     c->round_trips += f.round_trips;
     c->changes_sent += f.changes_sent;
     c->changes_received += f.changes_received;
+    c->set_aside += f.set_aside;
     if (f.spaces > c->spaces)
         c->spaces = f.spaces;
     if (c->sessions == 1)
@@ -782,7 +784,7 @@ static void record(dc_client *c, int rc) {
 
 static void zero_figures(dc_client *c) {
     c->bytes_sent = c->bytes_received = c->round_trips = 0;
-    c->changes_sent = c->changes_received = c->spaces = 0;
+    c->changes_sent = c->changes_received = c->spaces = c->set_aside = 0;
     c->clock_offset = 0;
     c->attempts = c->sessions = c->requests = 0;
     c->wire_sent = c->wire_received = 0;
@@ -878,11 +880,11 @@ int dc_client_report(dc_buf *out, const dc_client *c) {
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
                        "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
-                       "\"clock_offset_ms\":%lld}",
+                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu}",
                        (unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_received,
                        (unsigned long long)c->round_trips, (unsigned long long)c->changes_sent,
                        (unsigned long long)c->changes_received, (unsigned long long)c->spaces,
-                       (long long)c->clock_offset))
+                       (long long)c->clock_offset, (unsigned long long)c->set_aside))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
 }

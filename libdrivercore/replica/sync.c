@@ -577,6 +577,7 @@ void dc__sync_get_figures(const dc_sync *s, dc__sync_figures *f) {
     f->changes_received = s->changes_received;
     f->spaces = s->nsp;
     f->clock_offset_ms = s->clock_offset;
+    f->set_aside = s->set_aside;
 }
 
 int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow, void *user) {

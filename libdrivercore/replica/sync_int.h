@@ -30,6 +30,7 @@ int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
 typedef struct dc__sync_figures {
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
     int64_t clock_offset_ms;
+    uint64_t set_aside;
 } dc__sync_figures;
 void dc__sync_get_figures(const dc_sync *s, dc__sync_figures *f);
 
