@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "drivercore.h"
+#include "drivercore/curl.h"
 #include "drivercore/relay.h"
 
 #ifndef DC_BENCH_RELAY
@@ -402,7 +403,7 @@ done:
 /* ---- relay metrics ---- */
 
 typedef struct metrics {
-    double in, out, waiters, conns;
+    double in, out, waiters, conns, rate_refusals;
 } metrics;
 
 static double metric(const char *text, const char *name) {
@@ -425,6 +426,10 @@ static int read_metrics(metrics *m) {
         m->out = metric((char *)r.body, "drivercore_relay_changes_out_total");
         m->waiters = metric((char *)r.body, "drivercore_relay_waiters");
         m->conns = metric((char *)r.body, "drivercore_relay_connections");
+        /* 429s: the sync client waits them out itself; the relay counts them. */
+        m->rate_refusals =
+            metric((char *)r.body, "drivercore_relay_refusals_total{reason=\"rate\"}");
+        atomic_store(&g.rate_limited, (long)m->rate_refusals);
     } else {
         rc = -1;
     }
@@ -471,71 +476,33 @@ static double relay_cpu_s(void) {
 typedef struct device {
     int idx;
     dc_replica *r;
+    dc_client *cl; /* the library's sync client, on its libcurl transport */
     char path[512];
     char space[40];
-    char token[65];
-    conn c;
-    uint8_t pk[32];
 } device;
 
-static int device_auth(device *d) {
-    uint8_t pk[32];
-    if (unhex(pk, 32, dc_replica_device_id(d->r)))
-        return -1;
-    return authenticate(&d->c, d->r, pk, NULL, d->token);
-}
-
-/* 0 on success; *changes_sent / *received from the session's report. */
+/* One sync by the library's sync client; 0 on success. */
 static int sync_once(device *d) {
-    dc_sync *s = NULL;
-    dc_buf m = DC_BUF_INIT;
-    resp r = {0};
-    char session[80] = "";
-    int done = 0, rc = -1;
-    if (dc_sync_new(&s, d->r, DC_SYNC_INITIATOR) || dc_sync_trust_peer_clock(s) ||
-        dc_sync_step(s, &m, &done, NULL, 0))
-        goto out;
-    for (int i = 0; m.size > 0 && i < 10000; i++) {
-        if (http_do(&d->c, "POST", "/v1/sync", d->token, session, m.ptr, m.size, &r)) {
-            log_failure("transport", 0, http_why);
-            goto out;
-        }
-        if (r.status == 429 && !atomic_load(&g.stop_all)) {
-            atomic_fetch_add(&g.rate_limited, 1);
-            if (atomic_load(&g.rate_limited) < 3)
-                log_failure("429", 429, (const char *)r.body);
-            sleep_ms(r.retry_after > 0 ? r.retry_after * 1000 : 100);
-            i--;
-            continue;
-        }
-        if (r.status == 401) { /* token expired: authenticate, begin again */
-            device_auth(d);
-            goto out;
-        }
-        if (r.status != 200 && r.status != 204) {
-            log_failure("status", r.status, (const char *)r.body);
-            goto out;
-        }
-        if (r.session[0])
-            snprintf(session, sizeof session, "%s", r.session);
-        if (r.size == 0)
-            break;
-        if (dc_sync_step(s, &m, &done, r.body, r.size)) {
-            log_failure("step", 0, dc_replica_errmsg(d->r));
-            goto out;
+    if (!d->cl) {
+        char url[64];
+        dc_transport t;
+        dc_client_options o = DC_CLIENT_OPTIONS_INIT;
+        o.max_attempts = 3;
+        o.backoff_base_ms = 50;
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", g.port);
+        if (dc_curl_transport(&t) || dc_client_new(&d->cl, d->r, url, &t, &o)) {
+            log_failure("client", 0, dc_replica_errmsg(d->r));
+            atomic_fetch_add(&g.sync_errors, 1);
+            return -1;
         }
     }
-    if (done)
-        dc_sync_note_relay(s);
-    rc = 0;
-out:
-    if (rc && !atomic_load(&g.stop_all))
+    int rc = dc_client_sync(d->cl);
+    if (rc && !atomic_load(&g.stop_all)) {
+        log_failure("sync", 0, dc_replica_errmsg(d->r));
         atomic_fetch_add(&g.sync_errors, 1);
-    else
+    } else {
         atomic_fetch_add(&g.syncs, 1);
-    free(r.body);
-    dc_buf_dispose(&m);
-    dc_sync_free(s);
+    }
     return rc;
 }
 
@@ -607,30 +574,20 @@ static int on_record(void *user, const char *space, const char *type, const char
 
 static void *member_main(void *arg) {
     device *d = arg;
-    resp r = {0};
     while (!atomic_load(&g.stop_all)) {
-        if (http_do(&d->c, "GET", "/v1/wait?timeout=20", d->token, NULL, NULL, 0, &r)) {
+        int changed = 0;
+        if (dc_client_wait(&changed, d->cl, 20) != 0) {
             sleep_ms(50);
-            continue;
-        }
-        if (r.status == 401) {
-            device_auth(d);
-            continue;
-        }
-        if (r.status != 200) {
-            sleep_ms(100);
             continue;
         }
         if (atomic_load(&g.stop_all))
             break;
-        if (strstr((char *)r.body, "\"changed\":true") ||
-            strstr((char *)r.body, "\"changed\": true")) {
+        if (changed) {
             int64_t ts = now_us();
             sync_once(d);
             atomic_fetch_add(&g.member_sync_us, now_us() - ts);
         }
     }
-    free(r.body);
     return NULL;
 }
 
@@ -848,7 +805,6 @@ static device *new_device(int idx, const char *kind) {
     if (!d)
         die("%s", "out of memory");
     d->idx = idx;
-    d->c.fd = -1;
     snprintf(d->path, sizeof d->path, "%s/%s%d.db", devdir, kind, idx);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.device_name = kind;
@@ -955,12 +911,12 @@ int main(int argc, char **argv) {
             free(cj);
             dc_buf_dispose(&card);
         }
-        if (device_auth(w[i]) || sync_once(w[i]))
+        if (sync_once(w[i]))
             die("first sync of a writer failed (relay log in %s)", tmpdir);
     }
     for (long i = 0; i < members; i++) {
         dc_replica_observe(m[i]->r, on_record, NULL);
-        if (device_auth(m[i]) || sync_once(m[i]))
+        if (sync_once(m[i]))
             die("first sync of a member failed (relay log in %s)", tmpdir);
         if (dc_space_accept(m[i]->r, m[i]->space, 0))
             die("space accept: %s", dc_replica_errmsg(m[i]->r));
@@ -1101,13 +1057,13 @@ int main(int argc, char **argv) {
     json_decref(out);
 
     for (long i = 0; i < writers; i++) {
+        dc_client_free(w[i]->cl);
         dc_replica_close(w[i]->r);
-        free(w[i]->c.buf);
         free(w[i]);
     }
     for (long i = 0; i < members; i++) {
+        dc_client_free(m[i]->cl);
         dc_replica_close(m[i]->r);
-        free(m[i]->c.buf);
         free(m[i]);
     }
     free(w);

@@ -1,8 +1,9 @@
 /*
  * demo_net — the relay process and the device side of syncing with it, for
- * the demo (see demo_net.h).  The sync session is the one of
- * tools/cmd_sync.c, kept short: the demo's devices are well behaved, so a
- * refusal or an unreachable relay simply ends the demo with the reason.
+ * the demo (see demo_net.h).  A device syncs through the library's sync
+ * client (include/drivercore/client.h) on its libcurl transport, as
+ * `drivercore sync --relay` does; a refusal or an unreachable relay ends
+ * the demo with the reason.
  *
  * The relay is the installed daemon itself, not a copy of its logic: the
  * demo starts the executable meson built (DEMO_RELAY_EXE) on the story's
@@ -23,15 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "drivercore/relay.h"
-#include "http_client.h"
+#include "drivercore/curl.h"
 
 #ifndef DEMO_RELAY_EXE
 #error "DEMO_RELAY_EXE: the path of the built drivercore-relay (examples/meson.build)"
 #endif
-
-/* A session that never ends would be a protocol bug; stop it loudly. */
-#define MAX_MESSAGES 10000
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -141,176 +138,49 @@ int relay_stop(demo_relay *rl) {
     return -1;
 }
 
-/* ---- syncing a device ---- */
-
-static void tohex(char *out, const uint8_t *p, size_t n) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int unhex(uint8_t *out, size_t n, const char *hex) {
-    if (!hex || strlen(hex) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
-/* POSTs a small JSON object and reads one hex field of the answer. */
-static int post_json(http_client *h, const char *path, const char *body, const char *field,
-                     uint8_t *val, size_t n, char *err, size_t errcap) {
-    http_response resp;
-    if (http_request(h, "POST", path, NULL, NULL, "application/json", (const uint8_t *)body,
-                     strlen(body), &resp, err, errcap) != 0)
-        return -1;
-    json_t *j = resp.status == 200 ? json_loadb((const char *)resp.body, resp.size, 0, NULL) : NULL;
-    int rc = unhex(val, n, j ? json_string_value(json_object_get(j, field)) : NULL);
-    if (rc)
-        snprintf(err, errcap, "the relay refused %s (HTTP %ld): %.200s", path, resp.status,
-                 resp.body ? (const char *)resp.body : "");
-    json_decref(j);
-    http_response_clear(&resp);
-    return rc;
-}
+/* ---- syncing a device: the library's sync client ---- */
 
 static long num(json_t *o, const char *k) {
     return (long)json_integer_value(json_object_get(o, k));
 }
 
-/* One initiator session over HTTP; adds its figures to fig.  *unheard is
- * set when the relay finished (204, no session id) while our side was not
- * done: see relay_sync. */
-static int session(sync_figures *fig, int *unheard, dc_replica *r, http_client *h,
-                   const char *tokhex, char *err, size_t errcap) {
-    int out = -1, rc, done = 0;
-    char sid[72] = "";
-    dc_sync *s = NULL;
-    dc_buf m = DC_BUF_INIT, rep = DC_BUF_INIT;
-    http_response resp = {0};
-    *unheard = 0;
-    if ((rc = dc_sync_new(&s, r, DC_SYNC_INITIATOR)) != 0 ||
-        (rc = dc_sync_trust_peer_clock(s)) != 0 ||
-        (rc = dc_sync_step(s, &m, &done, NULL, 0)) != 0) {
+int relay_sync(sync_figures *fig, dc_replica *r, const char *url, char *err, size_t errcap) {
+    memset(fig, 0, sizeof *fig);
+    dc_transport t;
+    dc_client *c = NULL;
+    dc_buf rep = DC_BUF_INIT, st = DC_BUF_INIT;
+    int out = -1, rc = dc_curl_transport(&t);
+    if (rc) {
+        snprintf(err, errcap, "cannot set up HTTP (libcurl): %s", dc_error_name(rc));
+        return -1;
+    }
+    if ((rc = dc_client_new(&c, r, url, &t, NULL)) != 0 || (rc = dc_client_sync(c)) != 0) {
         snprintf(err, errcap, "sync: %s: %s", dc_error_name(rc), dc_replica_errmsg(r));
         goto end;
     }
-    for (int i = 0; m.size > 0; i++) {
-        if (i == MAX_MESSAGES) {
-            snprintf(err, errcap, "sync: no end after %d messages", MAX_MESSAGES);
-            goto end;
-        }
-        http_response_clear(&resp);
-        if (http_request(h, "POST", "/v1/sync", tokhex, sid, NULL, m.ptr, m.size, &resp, err,
-                         errcap) != 0)
-            goto end;
-        if (resp.status == 429) { /* rate-limited: the message was not taken */
-            sleep_ms(resp.retry_after_s > 0 ? resp.retry_after_s * 1000 : 100);
-            i--;
-            continue;
-        }
-        if (resp.status != 200 && resp.status != 204) {
-            snprintf(err, errcap, "the relay refused the sync (HTTP %ld): %.200s", resp.status,
-                     resp.body ? (const char *)resp.body : "");
-            goto end;
-        }
-        if (resp.session[0])
-            snprintf(sid, sizeof sid, "%s", resp.session);
-        if (resp.size == 0) {
-            *unheard = !done && !resp.session[0];
-            break;
-        }
-        if ((rc = dc_sync_step(s, &m, &done, resp.body, resp.size)) != 0) {
-            snprintf(err, errcap, "sync: %s: %s", dc_error_name(rc), dc_replica_errmsg(r));
-            goto end;
-        }
-    }
-    if (!done && !*unheard) {
-        snprintf(err, errcap, "sync: the relay stopped answering before the session ended");
-        goto end;
-    }
-    /* The relay's clock corrects ours; what we wrote is now durably there. */
-    if (done && (rc = dc_sync_note_relay(s)) != 0) {
-        snprintf(err, errcap, "recording the relay sync: %s: %s", dc_error_name(rc),
-                 dc_replica_errmsg(r));
-        goto end;
-    }
-    if ((rc = dc_sync_report(&rep, s)) != 0) {
+    if (dc_client_report(&rep, c) != 0 || dc_client_stats(&st, c) != 0) {
         snprintf(err, errcap, "sync report: %s", dc_error_last());
         goto end;
     }
     json_t *j = json_loadb((const char *)rep.ptr, rep.size, 0, NULL);
-    if (!j) {
-        snprintf(err, errcap, "sync report is not JSON: %s", (const char *)rep.ptr);
-        goto end;
-    }
-    fig->bytes_sent += num(j, "bytes_sent");
-    fig->bytes_received += num(j, "bytes_received");
-    fig->round_trips += num(j, "round_trips");
-    fig->changes_sent += num(j, "changes_sent");
-    fig->changes_received += num(j, "changes_received");
-    if (fig->sessions++ == 0) /* the offset before any correction */
+    json_t *k = json_loadb((const char *)st.ptr, st.size, 0, NULL);
+    if (j && k) {
+        fig->bytes_sent = num(j, "bytes_sent");
+        fig->bytes_received = num(j, "bytes_received");
+        fig->round_trips = num(j, "round_trips");
+        fig->changes_sent = num(j, "changes_sent");
+        fig->changes_received = num(j, "changes_received");
         fig->clock_offset_ms = (long long)json_integer_value(json_object_get(j, "clock_offset_ms"));
+        fig->sessions = (int)num(k, "sessions");
+        out = 0;
+    } else {
+        snprintf(err, errcap, "sync report is not JSON: %s", (const char *)rep.ptr);
+    }
     json_decref(j);
-    out = 0;
+    json_decref(k);
 end:
-    http_response_clear(&resp);
-    dc_sync_free(s);
-    dc_buf_dispose(&m);
     dc_buf_dispose(&rep);
-    return out;
-}
-
-int relay_sync(sync_figures *fig, dc_replica *r, const char *url, char *err, size_t errcap) {
-    int out = -1, unheard = 1;
-    char body[512], tokhex[65] = "", chhex[65], sighex[129];
-    uint8_t ch[32], sig[64], tok[32];
-    const char *dev = dc_replica_device_id(r);
-    memset(fig, 0, sizeof *fig);
-    http_client *h = http_client_new(url, err, errcap);
-    if (!h)
-        return -1;
-
-    /* Authenticate: a challenge, signed by the device key, buys a token. */
-    snprintf(body, sizeof body, "{\"device\":\"%s\"}", dev);
-    if (post_json(h, "/v1/auth/challenge", body, "challenge", ch, 32, err, errcap))
-        goto end;
-    if (dc_relay_sign_challenge(sig, r, ch) != 0) {
-        snprintf(err, errcap, "signing the challenge: %s", dc_replica_errmsg(r));
-        goto end;
-    }
-    tohex(chhex, ch, 32);
-    tohex(sighex, sig, 64);
-    snprintf(body, sizeof body, "{\"device\":\"%s\",\"challenge\":\"%s\",\"signature\":\"%s\"}",
-             dev, chhex, sighex);
-    if (post_json(h, "/v1/auth/session", body, "token", tok, 32, err, errcap))
-        goto end;
-    tohex(tokhex, tok, 32);
-
-    /* Known library issue (see the report of this demo): when the relay's
-     * side finishes on our last message while it was still reconciling a
-     * large space, it drops its bare final message, so our session never
-     * reaches done and cannot record the sync (dc_sync_note_relay).
-     * Everything was exchanged; a second, short session ends properly and
-     * records it.  The figures printed are those of both sessions. */
-    for (int k = 0; k < 3 && unheard; k++)
-        if (session(fig, &unheard, r, h, tokhex, err, errcap) != 0)
-            goto end;
-    if (unheard) {
-        snprintf(err, errcap, "sync: three sessions ended without the relay's final message");
-        goto end;
-    }
-    out = 0;
-end:
-    memset(tokhex, 0, sizeof tokhex);
-    memset(tok, 0, sizeof tok);
-    http_client_free(h);
+    dc_buf_dispose(&st);
+    dc_client_free(c);
     return out;
 }

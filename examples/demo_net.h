@@ -3,8 +3,8 @@
  * `drivercore-relay` daemon on 127.0.0.1 (a free port chosen by the
  * kernel), sets the relay's clock to the story's time, stops it with
  * SIGTERM, and syncs a device with it over HTTP exactly as
- * `drivercore sync --relay` does (challenge, signature by the device key,
- * token, then one initiator sync session carried in POSTs).
+ * `drivercore sync --relay` does: through the library's sync client
+ * (include/drivercore/client.h).
  */
 #ifndef DEMO_NET_H
 #define DEMO_NET_H
@@ -42,7 +42,7 @@ int relay_stop(demo_relay *rl);
 typedef struct sync_figures {
     long bytes_sent, bytes_received, round_trips, changes_sent, changes_received;
     long long clock_offset_ms; /* the relay's clock minus ours, before correction */
-    int sessions;              /* sync sessions it took (see relay_sync) */
+    int sessions;              /* sync sessions it took (dc_client_stats) */
 } sync_figures;
 
 /*

@@ -16,6 +16,7 @@
 #include "drivercore/record.h"
 #include "drivercore/bundle.h"
 #include "drivercore/sync.h"
+#include "drivercore/client.h"
 #include "drivercore/calendar.h"
 #include "drivercore/registry.h"
 #include "drivercore/grievance.h"

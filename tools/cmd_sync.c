@@ -6,19 +6,16 @@
  *
  * `drivercore sync REPLICA --relay URL`: the same initiator session, its
  * messages carried over HTTP to a drivercore-relay (docs/relay.md) after
- * authenticating with the device key.  Nothing is written to the replica
- * before the relay has answered the first sync message, so a relay that
- * cannot be reached or refuses leaves the replica unchanged.
+ * authenticating with the device key, by the library's sync client
+ * (include/drivercore/client.h: retries with backoff, bundle sizes fitted
+ * to the link, the outcome recorded for `drivercore status`).  No change
+ * is imported before the relay has answered the first sync message.
  */
-#include <jansson.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "drivercore/relay.h"
-#include "http_client.h"
+#include "drivercore/curl.h"
 #include "tool.h"
 
 /* A session that never ends would be a protocol bug; stop it loudly. */
@@ -68,198 +65,50 @@ done:
     return out;
 }
 
-/* ---- over a relay ---- */
+/* ---- over a relay: the library's sync client (docs/client.md) ---- */
 
-static int unhex(uint8_t *out, size_t n, const char *hex) {
-    if (!hex || strlen(hex) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
-static void tohex(char *out, const uint8_t *p, size_t n) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-/* The relay's reason for a refusal: its {"error": ...} text, or the status. */
-static int refused(const char *what, const http_response *r) {
-    const char *why = NULL;
-    json_t *j = r->size ? json_loadb((const char *)r->body, r->size, 0, NULL) : NULL;
-    if (j)
-        why = json_string_value(json_object_get(j, "error"));
-    int rc = fail("sync: the relay refused %s (HTTP %ld): %s", what, r->status,
-                  why ? why : "no reason given");
-    json_decref(j);
-    return rc;
-}
-
-/* POST a small JSON object and read one hex field of the reply. */
-static int post_json(http_client *h, const char *path, const char *body, const char *field,
-                     uint8_t *val, size_t n, const char *what) {
-    http_response r;
-    char err[512];
-    if (http_request(h, "POST", path, NULL, NULL, "application/json", (const uint8_t *)body,
-                     strlen(body), &r, err, sizeof err) != 0)
-        return fail("sync: cannot reach the relay: %s", err);
-    if (r.status != 200) {
-        int rc = refused(what, &r);
-        http_response_clear(&r);
-        return rc;
-    }
-    json_t *j = json_loadb((const char *)r.body, r.size, 0, NULL);
-    int rc = unhex(val, n, j ? json_string_value(json_object_get(j, field)) : NULL)
-                 ? fail("sync: the relay's answer to %s is malformed", what)
-                 : EXIT_OK;
-    json_decref(j);
-    http_response_clear(&r);
-    return rc;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* One initiator session carried over HTTP; prints its figures. */
-static int session_over_relay(dc_replica *r, http_client *h, const char *tokhex) {
-    int rc, out = EXIT_FAIL;
-    char err[512], session[72] = "";
-    dc_sync *s = NULL;
-    dc_buf m = DC_BUF_INIT, rep = DC_BUF_INIT;
-    http_response resp = {0};
-    /* The session loop, as sync_local's, with the relay as the peer. */
-    if ((rc = dc_sync_new(&s, r, DC_SYNC_INITIATOR)) != 0 ||
-        (rc = dc_sync_trust_peer_clock(s)) != 0) {
-        fail("sync: %s", dc_error_last());
-        goto done;
-    }
-    int d = 0;
-    if ((rc = dc_sync_step(s, &m, &d, NULL, 0)) != 0) {
-        fail_r(r, rc, "sync");
-        goto done;
-    }
-    int busy = 0;
-    for (int i = 0; m.size > 0; i++) {
-        if (i == MAX_MESSAGES) {
-            fail("sync: the session did not finish after %d messages", MAX_MESSAGES);
+static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned attempts,
+                      long stall_s) {
+    dc_transport t;
+    dc_client *c = NULL;
+    dc_buf rep = DC_BUF_INIT;
+    int rc = dc_curl_transport(&t);
+    if (rc)
+        return fail("sync: cannot set up HTTP (libcurl): %s", dc_error_name(rc));
+    dc_client_options o = DC_CLIENT_OPTIONS_INIT;
+    o.max_attempts = attempts;
+    o.stall_timeout_ms = stall_s * 1000;
+    if ((rc = dc_client_new(&c, r, url, &t, &o)) != 0)
+        return fail_r(r, rc, "sync");
+    int out = EXIT_FAIL, changed = 1;
+    /* One sync (retried with backoff on a weak link) and its figures; with
+     * --wait, a long-poll (the relay answers as soon as a change arrives in
+     * one of our spaces), then a second sync if it said so. */
+    for (int round = 0; changed && round < 2; round++) {
+        if ((rc = dc_client_sync(c)) != 0) {
+            fail_r(r, rc, "sync");
             goto done;
         }
-        http_response_clear(&resp);
-        if (http_request(h, "POST", "/v1/sync", tokhex, session, NULL, m.ptr, m.size, &resp, err,
-                         sizeof err) != 0) {
-            fail("sync: cannot reach the relay: %s", err);
+        if (dc_client_report(&rep, c) != 0) {
+            fail("sync: %s", dc_error_last());
             goto done;
         }
-        if (resp.status == 429 && busy++ < 20) {
-            /* Rate-limited: the message was not taken; send it again. */
-            sleep_ms(resp.retry_after_s > 0 ? resp.retry_after_s * 1000 : 200);
-            i--;
-            continue;
-        }
-        if (resp.status != 200 && resp.status != 204) {
-            refused("the sync", &resp);
-            goto done;
-        }
-        if (resp.session[0])
-            snprintf(session, sizeof session, "%s", resp.session);
-        if (resp.size == 0)
-            break;
-        if ((rc = dc_sync_step(s, &m, &d, resp.body, resp.size)) != 0) {
+        print_buf(&rep);
+        changed = 0;
+        if (round == 0 && wait_s > 0 && (rc = dc_client_wait(&changed, c, (int)wait_s)) != 0) {
             fail_r(r, rc, "sync");
             goto done;
         }
     }
-    /* A finished session with the relay: its clock corrects ours, and what
-     * we wrote is now durably held there (`drivercore status`). */
-    if (d && (rc = dc_sync_note_relay(s)) != 0) {
-        fail_r(r, rc, "sync: recording the relay sync");
-        goto done;
-    }
-    if ((rc = dc_sync_report(&rep, s)) != 0) {
-        fail("sync: %s", dc_error_last());
-        goto done;
-    }
-    print_buf(&rep);
     out = EXIT_OK;
 done:
-    http_response_clear(&resp);
-    dc_sync_free(s);
-    dc_buf_dispose(&m);
     dc_buf_dispose(&rep);
-    return out;
-}
-
-static int sync_relay(dc_replica *r, const char *url, long wait_s) {
-    char err[512];
-    http_client *h = http_client_new(url, err, sizeof err);
-    if (!h)
-        return fail("sync: %s", err);
-    int out = EXIT_FAIL;
-    http_response resp = {0};
-    char body[512], tokhex[65] = "";
-    uint8_t ch[32], sig[64], tok[32];
-    char chhex[65], sighex[129];
-    const char *dev = dc_replica_device_id(r);
-
-    /* Authenticate: challenge, signature by the device key, token. */
-    snprintf(body, sizeof body, "{\"device\":\"%s\"}", dev);
-    if (post_json(h, "/v1/auth/challenge", body, "challenge", ch, 32, "the challenge request"))
-        goto done;
-    if (dc_relay_sign_challenge(sig, r, ch) != 0) {
-        fail_r(r, dc_replica_errcode(r), "sync");
-        goto done;
-    }
-    tohex(chhex, ch, 32);
-    tohex(sighex, sig, 64);
-    snprintf(body, sizeof body, "{\"device\":\"%s\",\"challenge\":\"%s\",\"signature\":\"%s\"}",
-             dev, chhex, sighex);
-    if (post_json(h, "/v1/auth/session", body, "token", tok, 32, "authentication"))
-        goto done;
-    tohex(tokhex, tok, 32);
-    sodium_memzero(tok, sizeof tok);
-
-    if (session_over_relay(r, h, tokhex))
-        goto done;
-    if (wait_s > 0) {
-        /* Long-poll: the relay answers as soon as a change arrives in one
-         * of our spaces; then sync again and print its figures too. */
-        char path[64];
-        snprintf(path, sizeof path, "/v1/wait?timeout=%ld", wait_s);
-        http_response_clear(&resp);
-        if (http_request(h, "GET", path, tokhex, NULL, NULL, NULL, 0, &resp, err, sizeof err)) {
-            fail("sync: cannot reach the relay: %s", err);
-            goto done;
-        }
-        if (resp.status != 200) {
-            refused("the wait", &resp);
-            goto done;
-        }
-        json_t *j = json_loadb((const char *)resp.body, resp.size, 0, NULL);
-        int changed = j && json_is_true(json_object_get(j, "changed"));
-        json_decref(j);
-        if (changed && session_over_relay(r, h, tokhex))
-            goto done;
-    }
-    out = EXIT_OK;
-done:
-    sodium_memzero(tokhex, sizeof tokhex);
-    http_response_clear(&resp);
-    http_client_free(h);
+    dc_client_free(c);
     return out;
 }
 
 int cmd_sync(int argc, char **argv) {
-    static const char *const opts[] = {"relay", "wait", NULL};
+    static const char *const opts[] = {"relay", "wait", "attempts", "timeout", NULL};
     tool_args a;
     int rc = tool_parse(&a, argc, argv, 2, opts, "sync");
     if (rc)
@@ -277,7 +126,19 @@ int cmd_sync(int argc, char **argv) {
             dc_replica_close(r);
             return usage_error("sync: --wait takes 0..60 seconds");
         }
-        rc = sync_relay(r, relay, wait_s);
+        const char *at = tool_opt(&a, "attempts");
+        long attempts = at ? strtol(at, NULL, 10) : 0;
+        if (attempts < 0 || attempts > 100) {
+            dc_replica_close(r);
+            return usage_error("sync: --attempts takes 1..100 (default 6)");
+        }
+        const char *to = tool_opt(&a, "timeout");
+        long stall_s = to ? strtol(to, NULL, 10) : 0;
+        if (stall_s < 0 || stall_s > 3600) {
+            dc_replica_close(r);
+            return usage_error("sync: --timeout takes 1..3600 seconds (default 30)");
+        }
+        rc = sync_relay(r, relay, wait_s, (unsigned)attempts, stall_s);
         dc_replica_close(r);
         return rc;
     }

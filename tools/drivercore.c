@@ -55,7 +55,11 @@ static const char usage_text[] =
     "  bundle import REPLICA FILE [--set-aside]\n"
     "                                      all or nothing (or set bad items aside)\n"
     "  sync REPLICA PEER_REPLICA           two-way sync of two local replicas\n"
-    "  sync REPLICA --relay URL [--wait S] sync through a relay (drivercore-relay)\n"
+    "  sync REPLICA --relay URL [--wait S] [--attempts N] [--timeout S]\n"
+    "                                      sync through a relay (drivercore-relay)\n"
+    "                                      or a tablet (serve); up to N attempts;\n"
+    "                                      a request stalled S seconds is retried\n"
+    "  serve REPLICA --listen HOST:PORT    be the sync peer of phones (no relay)\n"
     "  keygen KEY_FILE                     a new random at-rest key (0600, 64 hex digits)\n"
     "  rekey REPLICA [--new-key-file PATH] encrypt the replica under a new key (or the\n"
     "                                      passphrase in DRIVERCORE_NEW_PASSPHRASE)\n"
@@ -865,6 +869,7 @@ int main(int argc, char **argv) {
         {"stats", cmd_stats},
         {"demo-data", cmd_demo_data},
         {"sync", cmd_sync},
+        {"serve", cmd_serve},
         /* cmd_org dispatches on argv[1] itself */
         {"org", cmd_org},
         {"region", cmd_org},

@@ -95,6 +95,7 @@ const char *tool_opt(const tool_args *a, const char *name);
 
 /* ---- subcommands in their own files, dispatched by drivercore.c ---- */
 int cmd_sync(int argc, char **argv);      /* sync REPLICA PEER_REPLICA | --relay URL */
+int cmd_serve(int argc, char **argv);     /* serve REPLICA --listen HOST:PORT */
 int cmd_registry(int argc, char **argv);  /* registry import|conflicts|find */
 int cmd_case(int argc, char **argv);      /* case file|step|show, calendar ... */
 int cmd_org(int argc, char **argv);       /* region, org, station, checkin, branch, ... */

@@ -67,8 +67,23 @@ typedef struct dc_relay_options {
  */
 DC_EXTERN int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts);
 
-/* Drops every session and token, closes the store.  NULL is a no-op.  No
- * other call may be running. */
+/*
+ * A relay core over a replica the caller opened (`drivercore serve`: a
+ * secretary's tablet acting as the sync peer of the phones in its yard).
+ * The same authentication, sessions and filter as dc_relay_open: a device
+ * is served the spaces it is a member of (and may upload a space the
+ * replica has never heard of), nothing else; what it pushes is imported
+ * into `r`, verified like any import.  `r` is borrowed: it must outlive the
+ * relay, and while the relay is open every call on `r` must go through
+ * the relay (its store lock serialises the sync steps on it), so the
+ * caller must not use `r` meanwhile.  opts->clock, if set, is the relay's
+ * clock for tokens and challenges only; `r` keeps its own.
+ * dc_relay_close leaves `r` open.
+ */
+DC_EXTERN int dc_relay_open_replica(dc_relay **out, dc_replica *r, const dc_relay_options *opts);
+
+/* Drops every session and token, closes the store (not a replica given to
+ * dc_relay_open_replica).  NULL is a no-op.  No other call may be running. */
 DC_EXTERN void dc_relay_close(dc_relay *rl);
 
 /*

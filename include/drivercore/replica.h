@@ -196,7 +196,13 @@ DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
  * "changes": N, "held": N, "opaque": N, "rejected": N, "unacked": N}, ...]}
  * — "unacked": changes this device wrote that no relay has acknowledged as
  * durably stored (users of other sync systems lose data silently because
- * they cannot see this).
+ * they cannot see this).  "last_sync": null before the sync client
+ * (client.h) first ran, then {"peer": URL, "attempt_ms": N, "ok": BOOL,
+ * "ok_ms": N|null (the last success), "failures": N (failed syncs since
+ * it), "attempts": N (of the last sync), "reason": null|"unreachable"|
+ * "timeout"|"broken"|"server"|"busy"|"session"|"auth"|"refused"|
+ * "protocol"|"local"|"canceled", "error": null|STR (why, in words a
+ * support person can act on)} (docs/client.md).
  */
 DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
 

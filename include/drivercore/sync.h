@@ -77,6 +77,18 @@ DC_EXTERN int dc_sync_trust_peer_clock(dc_sync *s);
  */
 DC_EXTERN int dc_sync_note_relay(dc_sync *s);
 
+/*
+ * Initiator only, before any step (it then holds for every later one until
+ * called again): the largest bundle of changes either side should put in
+ * one message, rounded down to a power of two between 4 KiB and 4 MiB (the
+ * default, and the cap).  Our own pushes use it at once; the peer is asked
+ * for it in byte 6 of our next message (docs/protocol.md).  On a slow link
+ * small bundles make each message short, so a cut loses little: each
+ * bundle is imported whole on arrival.  A bundle may exceed the size by
+ * its last change.  DC_EMISUSE on a responder.
+ */
+DC_EXTERN int dc_sync_set_chunk(dc_sync *s, size_t bytes);
+
 DC_EXTERN void dc_sync_free(dc_sync *s);
 
 #ifdef __cplusplus

@@ -210,12 +210,9 @@ static void free_plain(ent *e) {
     dc__free(e);
 }
 
-int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts) {
-    if (!out)
-        return dc__last_set(DC_EMISUSE, "dc_relay_open: out is NULL");
-    *out = NULL;
-    if (!path)
-        return dc__last_set(DC_EMISUSE, "dc_relay_open: path is NULL");
+/* A relay over the store at `path`, or over the borrowed replica `r`. */
+static int relay_new(dc_relay **out, const char *path, dc_replica *r,
+                     const dc_relay_options *opts) {
     if (opts && opts->version != DC_RELAY_OPTIONS_VERSION)
         return dc__last_set(DC_EINVAL, "relay: unknown options version %u", opts->version);
     int rc = dc__ensure_init();
@@ -256,7 +253,9 @@ int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts
         keyed = 1;
     }
     dc__err e = {0};
-    if ((rc = dc__relay_store_open(&rl->st, path, rl->o.clock, rl->o.clock_user, &e)) != 0) {
+    rc = r ? dc__relay_store_wrap(&rl->st, r, &e)
+           : dc__relay_store_open(&rl->st, path, rl->o.clock, rl->o.clock_user, &e);
+    if (rc != 0) {
         dc__free(ring);
         dc__free(rl);
         return dc__last_from(&e);
@@ -265,6 +264,24 @@ int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts
     pthread_mutex_init(&rl->store_mu, NULL);
     *out = rl;
     return 0;
+}
+
+int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts) {
+    if (!out)
+        return dc__last_set(DC_EMISUSE, "dc_relay_open: out is NULL");
+    *out = NULL;
+    if (!path)
+        return dc__last_set(DC_EMISUSE, "dc_relay_open: path is NULL");
+    return relay_new(out, path, NULL, opts);
+}
+
+int dc_relay_open_replica(dc_relay **out, dc_replica *r, const dc_relay_options *opts) {
+    if (!out)
+        return dc__last_set(DC_EMISUSE, "dc_relay_open_replica: out is NULL");
+    *out = NULL;
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_relay_open_replica: the replica is NULL");
+    return relay_new(out, NULL, r, opts);
 }
 
 void dc_relay_close(dc_relay *rl) {

@@ -21,6 +21,9 @@ typedef struct dc__relay_store dc__relay_store;
 /* Opens (creating if absent) the durable store at `path`. */
 int dc__relay_store_open(dc__relay_store **out, const char *path, dc_clock_fn clock,
                          void *clock_user, dc__err *err);
+/* A store over a replica the caller opened and keeps (a tablet serving
+ * phones: `drivercore serve`); close leaves the replica open. */
+int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err);
 void dc__relay_store_close(dc__relay_store *st);
 
 /* A responder sync session for the authenticated `device`, whose spaces

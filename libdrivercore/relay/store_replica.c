@@ -18,6 +18,7 @@
 
 struct dc__relay_store {
     dc_replica *r;
+    bool borrowed; /* the caller's replica: not closed here */
 };
 
 int dc__relay_store_open(dc__relay_store **out, const char *path, dc_clock_fn clock,
@@ -41,10 +42,24 @@ int dc__relay_store_open(dc__relay_store **out, const char *path, dc_clock_fn cl
     return 0;
 }
 
+int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {
+    *out = NULL;
+    if (r->txn)
+        return dc__err_set(err, DC_EMISUSE, "relay: a transaction is open on the replica");
+    dc__relay_store *st = dc__calloc(1, sizeof *st);
+    if (!st)
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    st->r = r;
+    st->borrowed = true;
+    *out = st;
+    return 0;
+}
+
 void dc__relay_store_close(dc__relay_store *st) {
     if (!st)
         return;
-    dc_replica_close(st->r);
+    if (!st->borrowed)
+        dc_replica_close(st->r);
     dc__free(st);
 }
 

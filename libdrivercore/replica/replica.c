@@ -277,12 +277,63 @@ int dc_replica_observe(dc_replica *r, dc_observer_fn fn, void *user) {
     return 0;
 }
 
+/* The sync client's last outcome (libdrivercore/client/client.c writes
+ * it), as the "last_sync" value of the status: null before any. */
+static int last_sync_json(dc_replica *r, dc_buf *out) {
+    dc__store *st = r->st;
+    dc__err e = {0};
+    int64_t attempt = 0, ok = 0, fails = 0, tries = 0;
+    if (dc__store_meta_get(st, "sync_attempt_ms", &attempt, &e) != 0)
+        return dc__buf_puts(out, "null") ? DC_ENOMEM : 0;
+    bool have_ok = dc__store_meta_get(st, "sync_ok_ms", &ok, &e) == 0;
+    dc__store_meta_get(st, "sync_failures", &fails, &e);
+    dc__store_meta_get(st, "sync_attempts", &tries, &e);
+    dc_buf peer = DC_BUF_INIT, reason = DC_BUF_INIT, why = DC_BUF_INIT;
+    dc__store_meta_get_text(st, "sync_peer", &peer, &e);
+    dc__store_meta_get_text(st, "sync_reason", &reason, &e);
+    dc__store_meta_get_text(st, "sync_error", &why, &e);
+    char okv[32] = "null";
+    if (have_ok)
+        snprintf(okv, sizeof okv, "%lld", (long long)ok);
+    int w = dc__buf_printf(out, "{\"peer\":");
+    w |= dc__json_str(out, peer.ptr ? (const char *)peer.ptr : "", peer.size);
+    w |= dc__buf_printf(out,
+                        ",\"attempt_ms\":%lld,\"ok\":%s,\"ok_ms\":%s,\"failures\":%lld,"
+                        "\"attempts\":%lld,\"reason\":",
+                        (long long)attempt, fails ? "false" : "true", okv, (long long)fails,
+                        (long long)tries);
+    if (fails && reason.size)
+        w |= dc__json_str(out, (const char *)reason.ptr, reason.size);
+    else
+        w |= dc__buf_puts(out, "null");
+    w |= dc__buf_puts(out, ",\"error\":");
+    if (fails && why.size)
+        w |= dc__json_str(out, (const char *)why.ptr, why.size);
+    else
+        w |= dc__buf_puts(out, "null");
+    w |= dc__buf_putc(out, '}');
+    dc_buf_dispose(&peer);
+    dc_buf_dispose(&reason);
+    dc_buf_dispose(&why);
+    return w ? DC_ENOMEM : 0;
+}
+
 int dc_replica_status(dc_buf *out, dc_replica *r) {
     DC__CHECK(r);
     if (!out)
         return dc__fail(r, DC_EMISUSE, "status: out is NULL");
     int rc = dc__store_status_json(r->st, out, r->id->sign_pk, &r->err);
-    return rc ? dc__fail_err(r, &r->err) : 0;
+    if (rc)
+        return dc__fail_err(r, &r->err);
+    /* The store's object, closed by its last byte, gains one key. */
+    if (out->size && out->ptr[out->size - 1] == '}') {
+        out->size--;
+        out->ptr[out->size] = 0;
+        if (dc__buf_puts(out, ",\"last_sync\":") || last_sync_json(r, out) ||
+            dc__buf_putc(out, '}'))
+            return dc__fail(r, DC_ENOMEM, "status: out of memory");
+    }
+    return 0;
 }
 
 static int rid_cmp(const void *a, const void *b) {

@@ -24,7 +24,9 @@
 #define MSG_STEP 2
 #define MSG_HEADER 16
 #define MSG_MAX (64u << 20)     /* a whole message */
-#define BUNDLE_CHUNK (4u << 20) /* changes pushed per message */
+#define BUNDLE_CHUNK (4u << 20) /* changes pushed per message, at most */
+#define CHUNK_MIN_LOG 12        /* the smallest bundle a peer may ask for: 4 KiB */
+#define CHUNK_MAX_LOG 22        /* the largest: BUNDLE_CHUNK */
 #define MSG_MAX_SPACES 1000000u
 
 enum { ENTRY_RECON = 0, ENTRY_REFUSED = 1 };
@@ -57,6 +59,8 @@ struct dc_sync {
     bool peer_final;
     bool finished;
     bool sent_final; /* our last message said we had nothing left */
+    size_t chunk;    /* the largest bundle we push in one message */
+    uint8_t ask_log; /* (initiator) byte 6 of our next message: log2 of the bundle we want */
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, set_aside;
     int64_t clock_offset; /* the peer's clock minus ours before this session */
     int64_t adopted;      /* the part of it adopted during this session (relay) */
@@ -161,7 +165,26 @@ int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
         return dc__fail(r, DC_ENOMEM, "sync: out of memory");
     s->r = r;
     s->role = role;
+    s->chunk = BUNDLE_CHUNK;
     *out = s;
+    return 0;
+}
+
+static uint8_t chunk_log(size_t bytes) {
+    uint8_t k = CHUNK_MIN_LOG;
+    while (k < CHUNK_MAX_LOG && ((size_t)1 << (k + 1)) <= bytes)
+        k++;
+    return k;
+}
+
+int dc_sync_set_chunk(dc_sync *s, size_t bytes) {
+    if (!s)
+        return dc__last_set(DC_EMISUSE, "dc_sync_set_chunk: the session is NULL");
+    if (s->role != DC_SYNC_INITIATOR)
+        return dc__fail(s->r, DC_EMISUSE, "sync: only the initiator chooses the bundle size");
+    uint8_t k = chunk_log(bytes);
+    s->chunk = (size_t)1 << k;
+    s->ask_log = k;
     return 0;
 }
 
@@ -190,7 +213,7 @@ static int item_cmp(const void *a, const void *b) {
  * spaces whose reconciliation is done; *final when nothing is left. */
 static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     dc__buf_clear(out);
-    uint8_t h[MSG_HEADER] = {'D', 'C', 'S', MSG_VERSION, 0, (uint8_t)type, 0, 0};
+    uint8_t h[MSG_HEADER] = {'D', 'C', 'S', MSG_VERSION, 0, (uint8_t)type, s->ask_log, 0};
     dc__store_be64(h + 8, (uint64_t)dc__clock_wall_ms(&s->r->clock));
     int w = dc__buf_put(out, h, sizeof h);
     if (type == MSG_HELLO)
@@ -232,7 +255,7 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
             qsort(st->queue + st->sent, st->nq - st->sent, sizeof *st->queue, item_cmp);
             st->sorted = true;
         }
-        while (st->sent < st->nq && bundle.size < BUNDLE_CHUNK && !rc) {
+        while (st->sent < st->nq && bundle.size < s->chunk && !rc) {
             const dc__recon_item *it = &st->queue[st->sent];
             rc = dc__store_bundle_add_item(s->r->st, &bundle, st->sid, it->ts, it->id, &s->err);
             if (!rc) {
@@ -345,8 +368,13 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
                            "sync: protocol version %u is newer than this "
                            "library speaks (%d); upgrade drivercore",
                            h[3], MSG_VERSION);
-    if (h[3] == 0 || h[4] != 0 || h[6] != 0 || h[7] != 0)
+    if (h[3] == 0 || h[4] != 0 || h[7] != 0)
         return bad(s, "version 0 or reserved bits set");
+    /* Byte 6, from an initiator only: the largest bundle it wants next. */
+    if (h[6] && (s->role != DC_SYNC_RESPONDER || h[6] < CHUNK_MIN_LOG || h[6] > CHUNK_MAX_LOG))
+        return bad(s, "bad bundle size request");
+    if (h[6])
+        s->chunk = (size_t)1 << h[6];
     if (h[5] != want_type)
         return bad(s, "unexpected message type");
     /* The peer's clock, bounded before any arithmetic: a hostile peer
@@ -539,6 +567,17 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
                        (unsigned long long)s->set_aside))
         return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
     return 0;
+}
+
+void dc__sync_get_figures(const dc_sync *s, dc__sync_figures *f) {
+    f->bytes_sent = s->bytes_sent;
+    f->bytes_received = s->bytes_received;
+    f->round_trips = s->round_trips;
+    f->changes_sent = s->changes_sent;
+    f->changes_received = s->changes_received;
+    f->spaces = s->nsp;
+    f->clock_offset_ms = s->clock_offset;
+    f->set_aside = s->set_aside;
 }
 
 int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn allow, void *user) {

@@ -25,4 +25,13 @@ bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t
 int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
                               int (*fn)(void *user, const uint8_t device[32]), void *user);
 
+/* A session's figures, as dc_sync_report prints them (for the sync
+ * client, which sums the sessions of one sync). */
+typedef struct dc__sync_figures {
+    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
+    int64_t clock_offset_ms;
+    uint64_t set_aside;
+} dc__sync_figures;
+void dc__sync_get_figures(const dc_sync *s, dc__sync_figures *f);
+
 #endif

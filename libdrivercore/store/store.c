@@ -547,6 +547,41 @@ int dc__store_changes_reset_opaque(dc__store *s, int64_t sid, dc__err *err) {
                     sid, DC_CHANGE_APPLIED, err);
 }
 
+/* Text values in the same table (the sync client's last failure reason:
+ * a sentence, so not an integer). */
+int dc__store_meta_get_text(dc__store *s, const char *key, dc_buf *out, dc__err *err) {
+    sqlite3_stmt *st;
+    dc__buf_clear(out);
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc;
+    if (r == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        rc =
+            dc__buf_put(out, t ? t : (const unsigned char *)"", (size_t)sqlite3_column_bytes(st, 0))
+                ? dc__err_set(err, DC_ENOMEM, "out of memory")
+                : 0;
+    } else {
+        rc = r == SQLITE_DONE ? DC_ENOTFOUND : dc__sql_err(s, err, "meta");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_meta_put_text(dc__store *s, const char *key, const char *v, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) {
     /* meta key "acked:<space hex>" = the last sequence number the relay is
      * known to hold durably (meta is a key/value table: no schema change). */

@@ -49,6 +49,9 @@ int dc__store_hlc_save(dc__store *s, dc_hlc h, dc__err *err);
 /* Integer values in the meta table (0 / DC_ENOTFOUND when absent). */
 int dc__store_meta_get(dc__store *s, const char *key, int64_t *v, dc__err *err);
 int dc__store_meta_put(dc__store *s, const char *key, int64_t v, dc__err *err);
+/* Text values in the meta table (out gets the UTF-8 text and a NUL). */
+int dc__store_meta_get_text(dc__store *s, const char *key, dc_buf *out, dc__err *err);
+int dc__store_meta_put_text(dc__store *s, const char *key, const char *v, dc__err *err);
 /* Blob values in the meta table (DC_ENOTFOUND when absent or of another
  * size). */
 int dc__store_meta_blob_put(dc__store *s, const char *key, const uint8_t *p, size_t n,

@@ -320,6 +320,7 @@ class TestFaultProxy(test_relay.Base):
                             "%s: %s: unclear error: %r" % (dev["name"], context, err))
             self.sync_failed += 1
             self.errors.add(err.split(":")[2].strip()[:40] if err.count(":") >= 2 else err)
+            self.last_error = err.strip()
         self.check_replica(dev, context)
         return fig
 
@@ -390,7 +391,8 @@ class TestFaultProxy(test_relay.Base):
             moved = 0
             for dev in devs:
                 fig = self.finish_sync(dev, self.start_sync(dev, rl.url), "heal pass %d" % npass)
-                self.assertIsNotNone(fig, "%s: a sync straight to the relay failed" % dev["name"])
+                self.assertIsNotNone(fig, "%s: a sync straight to the relay failed: %s"
+                                     % (dev["name"], self.last_error))
                 moved += fig["changes_sent"] + fig["changes_received"]
             if moved == 0:
                 break

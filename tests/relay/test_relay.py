@@ -489,15 +489,33 @@ class TestAccess(Base):
         s = self.space(a)
         self.write(a, s, "n", "v")
         before = (self.dump(a), self.run_tool("status", a).stdout)
+        self.assertIsNone(json.loads(before[1])["last_sync"])
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         sock.close()  # nothing listens there now
-        p = self.run_tool("sync", a, "--relay", "http://127.0.0.1:%d" % port, check=False)
+        url = "http://127.0.0.1:%d" % port
+        t0 = time.monotonic()
+        p = self.run_tool("sync", a, "--relay", url, "--attempts", "3", check=False)
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot reach the relay", p.stderr)
+        self.assertIn("after 3 attempts", p.stderr)
+        self.assertLess(time.monotonic() - t0, 10)  # backoff 0.5 s, 1 s (full jitter)
         self.assertEqual(p.stdout, "")
-        self.assertEqual(before, (self.dump(a), self.run_tool("status", a).stdout))
+        # The data is untouched; the status says when and why the sync failed.
+        self.assertEqual(before[0], self.dump(a))
+        after = json.loads(self.run_tool("status", a).stdout)
+        old = json.loads(before[1])
+        del after["last_sync"], old["last_sync"]
+        self.assertEqual(old, after)
+        last = json.loads(self.run_tool("status", a).stdout)["last_sync"]
+        self.assertEqual(last["peer"], url)
+        self.assertFalse(last["ok"])
+        self.assertIsNone(last["ok_ms"])
+        self.assertEqual(last["failures"], 1)
+        self.assertEqual(last["attempts"], 3)
+        self.assertEqual(last["reason"], "unreachable")
+        self.assertIn("check mobile data or Wi-Fi", last["error"])
 
 
 class TestLifecycle(Base):

@@ -1,0 +1,49 @@
+/*
+ * The relay's HTTP endpoints (docs/relay.md) on libmicrohttpd, over any
+ * dc_relay: the relay daemon (drivercore-relay) and `drivercore serve` (a
+ * tablet as the sync peer of phones) both run this one implementation.
+ */
+#ifndef DRIVERCORE_RELAY_HTTP_H
+#define DRIVERCORE_RELAY_HTTP_H
+
+#include <stddef.h>
+
+#include "drivercore/relay.h"
+
+typedef struct relay_http_options {
+    const char *listen;   /* HOST:PORT (port 0: any free port; it is logged) */
+    unsigned threads;     /* MHD workers (4) */
+    unsigned max_conn;    /* connections (10000) */
+    unsigned per_ip;      /* connections per client address (1024) */
+    unsigned max_waiters; /* long-polls (20000) */
+    size_t sync_max;      /* sync request body cap (64 MiB) */
+    int quiet;            /* log only refusals and lifecycle */
+    const char *name;     /* the log's program name */
+} relay_http_options;
+
+typedef struct relay_http relay_http;
+
+/*
+ * Listens on o->listen and serves `rl` (borrowed: it must outlive the
+ * server) until relay_http_stop; logs "listening on HOST port N".  Returns
+ * NULL with a message in err when the address is bad or taken.  Zero
+ * fields of `o` take the defaults above.
+ */
+relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *err, size_t errcap);
+
+/* The port listened on. */
+unsigned relay_http_port(const relay_http *h);
+
+/* Stops accepting, answers every long-poll ("changed": false), lets the
+ * requests in flight finish, and frees the server.  NULL is a no-op. */
+void relay_http_stop(relay_http *h);
+
+/* One timestamped log line on stderr, under the program's name. */
+void relay_http_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Blocks SIGTERM and SIGINT (call first, before any thread starts), and
+ * later waits for one of them; returns the signal. */
+void relay_http_block_signals(void);
+int relay_http_wait_signal(void);
+
+#endif
