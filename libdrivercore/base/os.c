@@ -19,3 +19,9 @@ void dc__os_sleep_ms(int ms) {
     while (nanosleep(&ts, &ts) != 0) {
     }
 }
+
+int64_t dc__os_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -84,6 +84,38 @@ typedef struct dc__op {
     dc__value *vals;
 } dc__op;
 
+/* ---- the stored forms of a record's state (stored.c, docs/storage.md) ---- */
+
+/* One register: its field, value and the clock of the op that set it
+ * (timestamp and the author's device row).  Strings are borrowed. */
+typedef struct dc__reg {
+    dc__str field;
+    dc__value val;
+    dc_hlc hlc;
+    int64_t did;
+} dc__reg;
+
+/* The `regs` column: registers in field order, four msgpack objects each. */
+int dc__regs_encode(dc_buf *out, const dc__reg *regs, size_t n, dc__err *err);
+/* Decodes a `regs` column into *regs (dc__malloc'd, *n entries); strings
+ * point into `p`, which must outlive them. */
+int dc__regs_decode(const uint8_t *p, size_t n, dc__reg **regs, size_t *nregs, dc__err *err);
+
+/* The `body` column of an event: its fields, key, value, key, value ...
+ * with keys sorted bytewise. */
+int dc__event_encode(dc_buf *out, const dc__str *keys, const dc__value *vals, uint32_t n,
+                     dc__err *err);
+/* Decodes an event body; *vals and *keys are one dc__malloc'd block (free
+ * *vals only) whose strings point into `p`. */
+int dc__event_decode(const uint8_t *p, size_t n, dc__str **keys, dc__value **vals, uint32_t *nf,
+                     dc__err *err);
+
+/* msgpack-c's unpack of `p` (into a msgpack_unpacked), after a walk that
+ * refuses counts larger than the bytes left, nesting deeper than the
+ * formats use, more than max_objects objects and trailing bytes. */
+int dc__msgpack_unpack_checked(void *unpacked, const uint8_t *p, size_t n, uint64_t max_objects,
+                               const char *what, dc__err *err);
+
 typedef struct dc__body {
     uint32_t nops;
     dc__op *ops;

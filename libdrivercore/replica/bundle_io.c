@@ -240,7 +240,7 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
     } else if (!dc__clock_acceptable(&r->clock, e->hlc_max)) {
         state = DC_CHANGE_HELD;
     } else {
-        rc = dc__change_apply(r, e, sid, did, r->obs ? &g->touched : NULL, &need, &g->err);
+        rc = dc__change_check(r, e, sid, did, &need, &g->err);
         if (rc == DC_ENOKEY) {
             dc__err_clear(&g->err);
             state = DC_CHANGE_OPAQUE;
@@ -255,13 +255,21 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
             state = DC_CHANGE_APPLIED;
         }
     }
-    if (!cno)
-        return store_new(g, e, sid, did, state, need);
+    uint32_t nops = (uint32_t)(e->hlc_max - e->hlc_min + 1);
+    if (!cno) {
+        if ((rc = store_new(g, e, sid, did, state, need)))
+            return rc;
+        /* Applied: the state takes it when the import folds. */
+        return state == DC_CHANGE_APPLIED
+                   ? dc__store_pending_add(r->st, dc__store_last_cno(r->st), nops, &g->err)
+                   : 0;
+    }
     g->n.released += state == DC_CHANGE_APPLIED;
     g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
-    if (need && (rc = dc__store_change_set_need(r->st, cno, need, &g->err)))
+    if ((need && (rc = dc__store_change_set_need(r->st, cno, need, &g->err))) ||
+        (rc = dc__store_change_set_state(r->st, cno, state, &g->err)))
         return rc;
-    return dc__store_change_set_state(r->st, cno, state, &g->err);
+    return state == DC_CHANGE_APPLIED ? dc__store_pending_add(r->st, cno, nops, &g->err) : 0;
 }
 
 static int ingest_change(dc__ingest *g, const dc__envelope *e) {
@@ -479,6 +487,15 @@ import im;
     }
     if (counts)
         *counts = im.g.n;
+    /* Every slice is in the log: now the state takes them, window by
+     * window, and the observer hears of the records that moved.  A failed
+     * fold leaves them pending for the next read; the import itself
+     * stands. */
+    rc = dc__fold_notify(r, &im.g.touched, &im.g.err);
+    if (rc && rc != DC_EUSER)
+        dc__err_clear(&im.g.err);
+    if (rc == DC_EUSER && !notify_rc)
+        notify_rc = rc;
     import_free(&im);
     return notify_rc;
 fail:
@@ -581,7 +598,7 @@ int dc_replica_release_held(uint64_t *applied, dc_replica *r) {
     }
     if (applied)
         *applied = g.n.released;
-    rc = dc__notify(r, &g.touched, "remote");
+    rc = dc__fold_notify(r, &g.touched, &g.err);
     dc__ingest_free(&g);
-    return rc;
+    return rc == DC_EUSER ? rc : 0;
 }

@@ -83,14 +83,24 @@ int dc__membership_write(dc_replica *r, dc__space *sp, const dc__member_op *ops,
 
 /* Calls the observer for each touched record (after commit). */
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin);
+/* Calls the observer for each record the ops of a local commit name. */
+int dc__notify_ops(dc_replica *r, const uint8_t space[16], const dc__op *ops, size_t n,
+                   const char *origin);
+/* Folds what is pending into the state, adding the records that moved to
+ * `t`, then tells the observer of every record in `t` (after an import, a
+ * release or a re-judging, once committed).  A failed fold leaves the
+ * changes pending, to be folded by the next read, and returns its error in
+ * err; DC_EUSER when the observer stopped the notifications. */
+int dc__fold_notify(dc_replica *r, dc__touched *t, dc__err *err);
 
-/* Decrypt, decompress and decode a verified change envelope, check that its
- * author held the role its ops need for its sequence number (member; admin
- * for ops on the library's own records, types beginning with '@'), then
- * apply it.  *need (may be NULL) receives that role.  DC_EDENIED when the
- * author lacked it (nothing applied); a bad body's own error otherwise. */
-int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     dc__touched *t, int *need, dc__err *err);
+/* Decrypt, decompress and decode a verified change envelope, and check
+ * that its author held the role its ops need for its sequence number
+ * (member; admin for ops on the library's own records, types beginning
+ * with '@').  *need (may be NULL) receives that role.  0: it may be applied
+ * (stored applied and put in `pending` by the caller); DC_EDENIED when the
+ * author lacked the role; a bad body's own error otherwise. */
+int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
+                     int *need, dc__err *err);
 
 /* ---- receiving envelopes (bundle_io.c, authority.c) ---- */
 

@@ -76,6 +76,21 @@ static const struct {
      "CREATE TABLE set_aside(n INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, space BLOB,"
      "  author BLOB, seq INTEGER NOT NULL, cid BLOB, code INTEGER NOT NULL, msg TEXT NOT NULL);",
      step2_fix},
+    /* 3: the log first, the state folded in batches: a record's registers
+     * packed into its row, events as msgpack, and the changes not folded
+     * yet (docs/storage.md, "Schema version 3").  The state is rebuilt from
+     * the log by the first read. */
+    {"CREATE TABLE pending(cno INTEGER PRIMARY KEY);"
+     "ALTER TABLE records ADD COLUMN regs BLOB;"
+     "DROP TABLE fields;"
+     "DELETE FROM set_adds;"
+     "DELETE FROM set_removed;"
+     "DROP TABLE events;"
+     "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;"
+     "UPDATE records SET del_hlc = 0, del_did = 0;"
+     "INSERT INTO pending(cno) SELECT cno FROM changes WHERE kind = 1 AND state = 0;",
+     NULL},
 };
 #define LATEST ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]) - 1)
 
@@ -268,25 +283,16 @@ void dc__store_close(dc__store *s) {
         return;
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(s->q[i]);
-    dc__store_cache_reset(s);
+    dc__zstd_free_ctx(NULL, s->zdctx);
     sqlite3_close_v2(s->db);
     dc__free(s);
 }
 
-void dc__store_cache_reset(dc__store *s) {
-    dc__free(s->cache_type);
-    dc__free(s->cache_id);
-    s->cache_type = s->cache_id = NULL;
-    s->cache_sid = s->cache_rid = 0;
-}
-
 int dc__store_begin(dc__store *s, dc__err *err) {
-    dc__store_cache_reset(s);
     return dc__sql_exec(s, "BEGIN IMMEDIATE", err);
 }
 
 int dc__store_commit(dc__store *s, dc__err *err) {
-    dc__store_cache_reset(s);
     int rc = dc__sql_exec(s, "COMMIT", err);
     if (rc)
         dc__store_rollback(s);
@@ -294,7 +300,6 @@ int dc__store_commit(dc__store *s, dc__err *err) {
 }
 
 void dc__store_rollback(dc__store *s) {
-    dc__store_cache_reset(s);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -21,25 +21,19 @@ enum {
     Q_CHANGE_PUT,
     Q_REC_GET,
     Q_REC_PUT,
-    Q_REC_DEL,
-    Q_FIELD_UPSERT,
     Q_SETADD_PUT,
     Q_SETRM_HAS,
     Q_SETRM_PUT,
     Q_SETADD_DEL,
     Q_EVENT_PUT,
-    Q_PURGE_FIELDS,
     Q_PURGE_SETS,
     Q_PURGE_EVENTS,
     Q_DEVPK,
     Q_KEY_GET,
     Q_HLC_PUT,
     Q_SEQ_PUT,
-    Q_FIELD_FAST,
-    Q_LOAD_FIELDS,
     Q_LOAD_SETS,
     Q_LOAD_EVENTS,
-    Q_JSON_FIELDS,
     Q_JSON_SETS,
     Q_JSON_EVENTS,
     Q_ENV_BY_ITEM,
@@ -56,16 +50,22 @@ enum {
     Q_ASIDE_PUT,
     Q_ASIDE_TRIM,
     Q_SPACE_BY_SID,
+    Q_PENDING_ADD,
+    Q_PENDING_ANY,
+    Q_PENDING_DEL,
+    Q_PENDING_READ,
+    Q_REC_SAVE,
+    Q_REGS_GET,
+    Q_SET_HAS,
     Q__COUNT
 };
 
 struct dc__store {
     sqlite3 *db;
     sqlite3_stmt *q[Q__COUNT];
-    /* The record the last op touched: consecutive ops on one record skip
-     * the lookup.  Reset whenever a transaction ends. */
-    int64_t cache_sid, cache_rid, cache_del_hlc, cache_del_did;
-    char *cache_type, *cache_id;
+    void *zdctx;      /* zstd context for the bodies a fold opens */
+    int64_t unfolded; /* ops this handle put in `pending` since its last fold */
+    bool folding;     /* a fold is running (reads inside it do not fold) */
 };
 
 /* A prepared statement from the cache, reset and with bindings cleared. */
@@ -74,6 +74,5 @@ sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);
 int dc__sql_err(dc__store *s, dc__err *err, const char *what);
 /* Runs SQL text with no results. */
 int dc__sql_exec(dc__store *s, const char *sql, dc__err *err);
-void dc__store_cache_reset(dc__store *s);
 
 #endif
