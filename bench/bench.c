@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,19 +240,36 @@ static double baseline_run(const op *ops, long n, int run, long txn_size) {
 
 /* ---- replicas ---- */
 
-static dc_replica *open_replica(const char *name, int i, dc_clock_fn clock, void *user) {
+/* The at-rest key of the at_rest row's encrypted replicas. */
+static int bench_key(void *user, dc_key *k, int purpose) {
+    (void)user;
+    (void)purpose;
+    uint8_t key[32];
+    memset(key, 0x5c, sizeof key);
+    return dc_key_set(k, key, sizeof key);
+}
+
+/* A fresh replica; encrypted at rest when `keyed`. */
+static dc_replica *open_replica_at_rest(const char *name, int i, dc_clock_fn clock, void *user,
+                                        int keyed) {
     char path[PATH_MAX_LEN];
     dc_replica *r = NULL;
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.device_name = name;
     o.clock = clock;
     o.clock_user = user;
+    if (keyed)
+        o.key_provider = bench_key;
     path_in_dir(path, sizeof path, name, i);
     remove_db(path);
     int rc = dc_replica_open(&r, path, &o);
     if (rc != 0)
         die("dc_replica_open", rc, dc_error_last());
     return r;
+}
+
+static dc_replica *open_replica(const char *name, int i, dc_clock_fn clock, void *user) {
+    return open_replica_at_rest(name, i, clock, user, 0);
 }
 
 static void add_member(dc_replica *admin, const char *space, dc_replica *dev) {
@@ -415,6 +433,110 @@ static void bench_write_and_merge(void) {
     free(ops);
 }
 
+/* ---- at_rest ----
+ * local_write and merge with the replica encrypted at rest
+ * (docs/format/at-rest.md), as ratios of the very same work on replicas in
+ * clear, run by run in the same process: the two alternate in each run (in
+ * the other order every other run), so drift on a shared machine hits both. */
+
+/* Seconds of CPU this process has used: unlike the wall clock, not
+ * stretched by whatever else the machine runs. */
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+typedef struct at_rest_times {
+    double write, merge, write_cpu, merge_cpu;
+} at_rest_times;
+
+/* One run of one mode: the local writes, then their merge into a member. */
+static void at_rest_run(const op *ops, int run, int keyed, at_rest_times *t) {
+    char wname[32], rname[32], path[PATH_MAX_LEN];
+    dc_buf space = DC_BUF_INIT, members = DC_BUF_INIT, bundle = DC_BUF_INIT;
+    dc_buf dump_w = DC_BUF_INIT, dump_r = DC_BUF_INIT, rep = DC_BUF_INIT;
+    snprintf(wname, sizeof wname, "at-rest-writer-%d", keyed);
+    snprintf(rname, sizeof rname, "at-rest-receiver-%d", keyed);
+    dc_replica *recv = open_replica_at_rest(rname, run, NULL, NULL, keyed);
+    dc_replica *w = open_replica_at_rest(wname, run, NULL, NULL, keyed);
+    if (dc_replica_encrypted(w) != keyed || dc_replica_encrypted(recv) != keyed) {
+        fprintf(stderr, "bench: at_rest: a replica is not in the mode asked\n");
+        exit(1);
+    }
+    CHECK_R(w, dc_space_create(&space, w, "bench branch"));
+    add_member(w, (const char *)space.ptr, recv);
+    CHECK_R(w, dc_bundle_export(&members, w, (const char *)space.ptr));
+    double c0 = cpu_s();
+    t->write = write_workload(w, (const char *)space.ptr, ops, g_ops);
+    t->write_cpu = cpu_s() - c0;
+    CHECK_R(w, dc_bundle_export(&bundle, w, (const char *)space.ptr));
+    CHECK_R(w, dc_replica_dump(&dump_w, w, (const char *)space.ptr));
+    dc_replica_close(w);
+    path_in_dir(path, sizeof path, wname, run);
+    remove_db(path);
+    CHECK_R(recv, dc_bundle_import(recv, members.ptr, members.size, &rep));
+    CHECK_R(recv, dc_space_accept(recv, (const char *)space.ptr, 0));
+    c0 = cpu_s();
+    double t0 = now_s();
+    CHECK_R(recv, dc_bundle_import(recv, bundle.ptr, bundle.size, &rep));
+    t->merge = now_s() - t0;
+    t->merge_cpu = cpu_s() - c0;
+    CHECK_R(recv, dc_replica_dump(&dump_r, recv, (const char *)space.ptr));
+    if (dump_r.size != dump_w.size || memcmp(dump_r.ptr, dump_w.ptr, dump_w.size) != 0) {
+        fprintf(stderr, "bench: at_rest: the receiver's dump differs from the writer's\n");
+        exit(1);
+    }
+    dc_replica_close(recv);
+    path_in_dir(path, sizeof path, rname, run);
+    remove_db(path);
+    dc_buf_dispose(&space);
+    dc_buf_dispose(&members);
+    dc_buf_dispose(&bundle);
+    dc_buf_dispose(&dump_w);
+    dc_buf_dispose(&dump_r);
+    dc_buf_dispose(&rep);
+}
+
+static void bench_at_rest(void) {
+    op *ops = make_workload(g_ops);
+    double wr[2][MAX_RUNS], mg[2][MAX_RUNS], wc[2][MAX_RUNS], mc[2][MAX_RUNS];
+    for (int r = 0; r < g_runs; r++) {
+        fprintf(stderr, "bench: at_rest run %d/%d (%ld ops, in clear and encrypted)...\n", r + 1,
+                g_runs, g_ops);
+        for (int k = 0; k < 2; k++) {
+            int keyed = (r + k) % 2;
+            at_rest_times t;
+            at_rest_run(ops, r, keyed, &t);
+            wr[keyed][r] = t.write;
+            mg[keyed][r] = t.merge;
+            wc[keyed][r] = t.write_cpu;
+            mc[keyed][r] = t.merge_cpu;
+        }
+        fprintf(stderr,
+                "bench:   encrypted / in clear: write %.0f / %.0f ops/s (ratio %.3f, CPU %.3f), "
+                "merge %.0f / %.0f ops/s (ratio %.3f, CPU %.3f)\n",
+                g_ops / wr[1][r], g_ops / wr[0][r], wr[0][r] / wr[1][r], wc[0][r] / wc[1][r],
+                g_ops / mg[1][r], g_ops / mg[0][r], mg[0][r] / mg[1][r], mc[0][r] / mc[1][r]);
+    }
+    double w1 = g_ops / median(wr[1], g_runs), w0 = g_ops / median(wr[0], g_runs);
+    double m1 = g_ops / median(mg[1], g_runs), m0 = g_ops / median(mg[0], g_runs);
+    double rw = ratio(w1, w0), rm = ratio(m1, m0);
+    /* The same ratios over CPU time: what encryption costs the process,
+     * apart from the machine's other load. */
+    double rwc = ratio(median(wc[0], g_runs), median(wc[1], g_runs));
+    double rmc = ratio(median(mc[0], g_runs), median(mc[1], g_runs));
+    printf("{\"bench\":\"at_rest\",\"ops\":%ld,\"local_write_ops_per_s\":%.0f,"
+           "\"baseline_local_write_ops_per_s\":%.0f,\"local_write_ratio\":%.3f,"
+           "\"merge_ops_per_s\":%.0f,\"baseline_merge_ops_per_s\":%.0f,\"merge_ratio\":%.3f,"
+           "\"local_write_cpu_ratio\":%.3f,\"merge_cpu_ratio\":%.3f,"
+           "\"ratio\":%.3f,\"target\":0.77,\"runs\":%d}\n",
+           g_ops, w1, w0, rw, m1, m0, rm, rwc, rmc, rw < rm ? rw : rm, g_runs);
+    fflush(stdout);
+    free(ops);
+}
+
 /* ---- wire_bytes_per_change ---- */
 
 static int64_t pinned_clock(void *user) {
@@ -535,7 +657,7 @@ static void bench_size(void) {
 static void usage(void) {
     fprintf(stderr, "usage: bench [--quick] [--ops N] [--runs N] [--only NAME]\n"
                     "  one JSON object per line on stdout; progress on stderr.\n"
-                    "  NAME: local_write (with merge), wire_bytes_per_change, size\n");
+                    "  NAME: local_write (with merge), at_rest, wire_bytes_per_change, size\n");
 }
 
 int main(int argc, char **argv) {
@@ -575,6 +697,8 @@ int main(int argc, char **argv) {
 
     if (!only || strcmp(only, "local_write") == 0 || strcmp(only, "merge") == 0)
         bench_write_and_merge();
+    if (!only || strcmp(only, "at_rest") == 0)
+        bench_at_rest();
     if (!only || strcmp(only, "wire_bytes_per_change") == 0)
         bench_wire_bytes();
     if (!only || strcmp(only, "size") == 0)

@@ -11,8 +11,17 @@
  * fsync-bound time that is not what this row measures.
  *
  * Prints {"bench":"peak_rss","changes":N,"bytes":B,"target":67108864,...}.
+ *
+ * Then issue 11's row, full_sync: the same sync's time against the time its
+ * signature checks alone take on both cores — every envelope the sync
+ * brought, exported from the sender and checked with libsodium's Ed25519
+ * verify on two threads (the median of three such passes, in the sender's
+ * process, after the sync) — with the receiver's peak resident memory:
+ * {"bench":"full_sync","changes":N,"sync_s":S,"verify_s":V,"ratio":S/V,
+ * "target_ratio_max":1.5,"peak_rss_bytes":B,"target_bytes":67108864,...}.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +31,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "drivercore.h"
 #include "replica/replica_int.h"
@@ -146,6 +157,121 @@ static int converse(dc_replica *r, int role, int fd) {
     return 0;
 }
 
+/* ---- the signature checks alone ---- */
+
+typedef struct signed_env {
+    const uint8_t *msg; /* the signed bytes: header and payload */
+    size_t len;
+    const uint8_t *sig;
+    uint8_t pk[32];
+} signed_env;
+
+typedef struct envs {
+    signed_env *v;
+    size_t n, cap;
+} envs;
+
+static int collect(void *user, uint64_t index, const uint8_t *p, size_t n) {
+    envs *a = user;
+    dc__envelope e;
+    dc__err err;
+    (void)index;
+    if (dc__envelope_parse(&e, p, n, &err) != 0)
+        return -1;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 1024;
+        signed_env *v = realloc(a->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    signed_env *s = &a->v[a->n++];
+    s->msg = e.raw;
+    s->len = (size_t)(e.sig - e.raw);
+    s->sig = e.sig;
+    memcpy(s->pk, e.author, 32);
+    return 0;
+}
+
+typedef struct verify_job {
+    const signed_env *v;
+    size_t from, to, bad;
+} verify_job;
+
+static void *verify_range(void *arg) {
+    verify_job *j = arg;
+    for (size_t i = j->from; i < j->to; i++)
+        if (crypto_sign_verify_detached(j->v[i].sig, j->v[i].msg, j->v[i].len, j->v[i].pk) != 0)
+            j->bad++;
+    return NULL;
+}
+
+/* Seconds to verify every envelope of `a` on `threads` threads. */
+static double verify_all(const envs *a, int threads) {
+    pthread_t th[8];
+    verify_job jobs[8];
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (verify_job){a->v, a->n * (size_t)i / (size_t)threads,
+                               a->n * (size_t)(i + 1) / (size_t)threads, 0};
+        if (pthread_create(&th[i], NULL, verify_range, &jobs[i]) != 0) {
+            fprintf(stderr, "bench_peak_rss: pthread_create failed\n");
+            exit(1);
+        }
+    }
+    size_t bad = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        bad += jobs[i].bad;
+    }
+    double t = now_s() - t0;
+    if (bad) {
+        fprintf(stderr, "bench_peak_rss: %zu signatures did not verify\n", bad);
+        exit(1);
+    }
+    return t;
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* The full_sync row: every envelope of the space (what the sync brought),
+ * verified on VERIFY_THREADS threads, VERIFY_RUNS times. */
+#define VERIFY_THREADS 2
+#define VERIFY_RUNS 3
+static void full_sync_row(dc_replica *a, const char *space, long n, double sync, long long rss) {
+    dc_buf bundle = DC_BUF_INIT;
+    envs all = {NULL, 0, 0};
+    uint64_t count = 0;
+    dc__err err;
+    if (dc_bundle_export(&bundle, a, space))
+        die("export", a);
+    if (dc__bundle_parse(bundle.ptr, bundle.size, &count, collect, &all, &err) != 0) {
+        fprintf(stderr, "bench_peak_rss: the sender's bundle does not parse: %s\n", err.msg);
+        exit(1);
+    }
+    double t[VERIFY_RUNS];
+    for (int i = 0; i < VERIFY_RUNS; i++) {
+        t[i] = verify_all(&all, VERIFY_THREADS);
+        fprintf(stderr, "bench_peak_rss: %zu signatures verified on %d threads in %.2f s\n", all.n,
+                VERIFY_THREADS, t[i]);
+    }
+    qsort(t, VERIFY_RUNS, sizeof *t, cmp_double);
+    double v = t[VERIFY_RUNS / 2];
+    printf("{\"bench\":\"full_sync\",\"changes\":%ld,\"envelopes\":%zu,\"sync_s\":%.1f,"
+           "\"changes_per_s\":%.0f,\"verify_s\":%.2f,\"verify_threads\":%d,\"verify_runs\":%d,"
+           "\"ratio\":%.2f,\"target_ratio_max\":1.5,\"peak_rss_bytes\":%lld,"
+           "\"target_bytes\":%d,\"cpus\":%ld}\n",
+           n, all.n, sync, n / sync, v, VERIFY_THREADS, VERIFY_RUNS, sync / v, rss, 64 << 20,
+           sysconf(_SC_NPROCESSORS_ONLN));
+    fflush(stdout);
+    free(all.v);
+    dc_buf_dispose(&bundle);
+}
+
 int main(int argc, char **argv) {
     /* The receiver: a fresh process (exec'd, so it starts with none of the
      * sender's memory), talking over the inherited socket. */
@@ -222,6 +348,8 @@ int main(int argc, char **argv) {
            "\"generate_s\":%.1f,\"sync_s\":%.1f,\"note\":\"receiver process only (ru_maxrss), "
            "sender in another process over a socketpair\"}\n",
            n, bytes, 64 << 20, gen, sync);
+    fflush(stdout);
+    full_sync_row(a, (const char *)sp.ptr, n, sync, bytes);
     dc_replica_close(a);
     dc_replica_close(b);
     dc_buf_dispose(&sp);

@@ -1980,6 +1980,7 @@ int cmd_demo_data(int argc, char **argv) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.device_name = "贵州省货车司机党建工作办公室";
     o.clock = sim_clock;
+    tool_key_options(&o);
     if ((rc = dc_replica_open(&g.r, a.pos[0], &o)) != 0) {
         dc_calendar_free(cal);
         return fail("demo-data: cannot create replica '%s': %s", a.pos[0], dc_error_last());

@@ -56,6 +56,9 @@ static const char usage_text[] =
     "                                      all or nothing (or set bad items aside)\n"
     "  sync REPLICA PEER_REPLICA           two-way sync of two local replicas\n"
     "  sync REPLICA --relay URL [--wait S] sync through a relay (drivercore-relay)\n"
+    "  keygen KEY_FILE                     a new random at-rest key (0600, 64 hex digits)\n"
+    "  rekey REPLICA [--new-key-file PATH] encrypt the replica under a new key (or the\n"
+    "                                      passphrase in DRIVERCORE_NEW_PASSPHRASE)\n"
     "\n"
     "The domain (docs/domain.md); `drivercore COMMAND` alone lists its subcommands:\n"
     "  registry import|conflicts|find|id   the driver registry, two lines, rounds\n"
@@ -78,6 +81,12 @@ static const char usage_text[] =
     "  {\"type\": T, \"id\": I, \"delete\": true}\n"
     "VALUE is a JSON string, integer (64-bit), boolean or null.\n"
     "\n"
+    "Encryption at rest (docs/format/at-rest.md), for every command that opens a replica:\n"
+    "  --key-file PATH                     the key: 32 bytes or 64 hex digits, mode 0600\n"
+    "  DRIVERCORE_PASSPHRASE               or a passphrase (Argon2id)\n"
+    "A replica in clear opened with a key is encrypted, once; without a key a replica\n"
+    "stays in clear, and an encrypted one is refused.\n"
+    "\n"
     "Environment: DRIVERCORE_NOW_MS pins the wall clock (ms since the epoch).\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
@@ -85,17 +94,7 @@ static const char usage_text[] =
 
 /* JSON the tool builds itself (steals the reference). */
 static int print_json(json_t *j) {
-    char *s;
-    if (!j)
-        return fail("out of memory");
-    s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    json_decref(j);
-    if (!s)
-        return fail("out of memory");
-    fputs(s, stdout);
-    fputc('\n', stdout);
-    free(s);
-    return EXIT_OK;
+    return tool_print_json(j);
 }
 
 /* ---- command-line arguments (tool_parse, in tool.c) ---- */
@@ -142,6 +141,7 @@ static int cmd_init(int argc, char **argv) {
     o.device_name = tool_opt(&a, "name");
     o.must_exist = 0;
     tool_clock_options(&o);
+    tool_key_options(&o);
     rc = dc_replica_open(&r, a.pos[0], &o);
     if (rc != 0)
         return fail("init: cannot create replica '%s': %s", a.pos[0],
@@ -875,9 +875,15 @@ int main(int argc, char **argv) {
         {"liaison", cmd_org},
         {"checkin", cmd_org},
         {"calendar", cmd_case}, /* cmd_case also serves `calendar ...` */
+        {"keygen", cmd_keygen},
+        {"rekey", cmd_rekey},
     };
+    /* --key-file is for every command: taken out of argv before any of
+     * them parses its options. */
+    int rc = tool_key_setup(&argc, argv);
+    if (rc != EXIT_OK)
+        return rc;
     const char *cmd = argc > 1 ? argv[1] : NULL;
-    int rc;
 
     if (!cmd) {
         fputs(usage_text, stderr);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "tool.h"
 
 /* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
@@ -51,6 +53,21 @@ int fail_r(const dc_replica *r, int rc, const char *what) {
     if (strncmp(why, what, n) == 0 && why[n] == ':')
         return fail("%s", why);
     return fail("%s: %s", what, why);
+}
+
+/* JSON the tool builds itself (steals the reference), then one newline. */
+int tool_print_json(json_t *j) {
+    char *s;
+    if (!j)
+        return fail("out of memory");
+    s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!s)
+        return fail("out of memory");
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    free(s);
+    return EXIT_OK;
 }
 
 /* Library JSON goes out exactly as produced (dump must stay byte-identical
@@ -109,6 +126,8 @@ int64_t tool_now_ms(void) {
 
 /* ---- opening replicas ---- */
 
+static tool_key g_key; /* the at-rest key given on the command line, if any */
+
 bool path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
@@ -125,11 +144,142 @@ int open_existing(dc_replica **out, const char *path) {
         return fail("no replica at '%s' (create one with `drivercore init %s`)", path, path);
     o.must_exist = 1;
     tool_clock_options(&o);
+    tool_key_options(&o);
     rc = dc_replica_open(out, path, &o);
     if (rc != 0)
         return fail("cannot open replica '%s': %s", path,
                     *dc_error_last() ? dc_error_last() : dc_strerror(rc));
+    /* An existing file asked for a new key: it was in clear, and is now
+     * encrypted.  Say so once, on stderr (stdout stays the command's). */
+    if (g_key.purpose == DC_KEY_NEW)
+        fprintf(stderr, "drivercore: note: '%s' was not encrypted; it is now, with the %s\n", path,
+                g_key.have_key ? "key from --key-file" : "passphrase from DRIVERCORE_PASSPHRASE");
+    g_key.purpose = 0;
     return EXIT_OK;
+}
+
+/* ---- the at-rest key ---- */
+
+void tool_wipe(void *p, size_t n) {
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+static void wipe_key(void) {
+    tool_wipe(g_key.key, sizeof g_key.key);
+}
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int tool_read_key_file(const char *path, uint8_t key[32]) {
+    struct stat st;
+    unsigned char buf[80];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail("cannot read the key file '%s': %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return fail("the key file '%s' is not a regular file", path);
+    }
+    /* Like ssh with a private key: a key others can read is no secret. */
+    if (st.st_mode & 077) {
+        fclose(f);
+        return fail("the key file '%s' can be read by other users (mode %03o); make it private "
+                    "with `chmod 600 %s`",
+                    path, (unsigned)(st.st_mode & 0777), path);
+    }
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n == 32) {
+        memcpy(key, buf, 32);
+        tool_wipe(buf, sizeof buf);
+        return EXIT_OK;
+    }
+    /* 64 hex digits, then at most a line end. */
+    size_t end = n;
+    while (end > 64 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
+        end--;
+    int ok = end == 64;
+    for (size_t i = 0; ok && i < 32; i++) {
+        int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+        ok = hi >= 0 && lo >= 0;
+        key[i] = (uint8_t)(hi << 4 | (lo & 15));
+    }
+    tool_wipe(buf, sizeof buf);
+    if (!ok) {
+        tool_wipe(key, 32);
+        return fail("the key file '%s' holds neither 32 bytes nor 64 hex digits (make one with "
+                    "`drivercore keygen %s`)",
+                    path, path);
+    }
+    return EXIT_OK;
+}
+
+int tool_key_provider(void *user, dc_key *k, int purpose) {
+    tool_key *tk = user;
+    tk->purpose = purpose;
+    if (tk->have_key)
+        return dc_key_set(k, tk->key, sizeof tk->key);
+    return dc_key_set_passphrase(k, tk->pass, strlen(tk->pass));
+}
+
+int tool_key_setup(int *argc, char **argv) {
+    const char *file = NULL;
+    int out = 1;
+    bool rest = false;
+    for (int i = 1; i < *argc; i++) {
+        const char *s = argv[i];
+        if (!rest && strcmp(s, "--") == 0)
+            rest = true;
+        if (!rest && strcmp(s, "--key-file") == 0) {
+            if (i + 1 >= *argc)
+                return usage_error("option '--key-file' needs a value");
+            file = argv[++i];
+            continue;
+        }
+        if (!rest && strncmp(s, "--key-file=", 11) == 0) {
+            file = s + 11;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    *argc = out;
+    argv[out] = NULL;
+    const char *pass = getenv("DRIVERCORE_PASSPHRASE");
+    if (pass && !*pass)
+        pass = NULL;
+    if (file && pass)
+        return usage_error("give the replica's key either with --key-file or in "
+                           "DRIVERCORE_PASSPHRASE, not both");
+    atexit(wipe_key);
+    if (file) {
+        if (tool_read_key_file(file, g_key.key) != EXIT_OK)
+            return EXIT_FAIL;
+        g_key.have_key = true;
+    }
+    g_key.pass = pass;
+    return EXIT_OK;
+}
+
+bool tool_key_given(void) {
+    return g_key.have_key || g_key.pass != NULL;
+}
+
+void tool_key_options(dc_replica_options *o) {
+    if (tool_key_given()) {
+        o->key_provider = tool_key_provider;
+        o->key_user = &g_key;
+    }
 }
 
 /* ---- reading whole files ---- */

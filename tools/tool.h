@@ -36,6 +36,9 @@ const char *replica_why(const dc_replica *r, int rc);
 int fail_r(const dc_replica *r, int rc, const char *what);
 /* Library JSON exactly as produced, then one newline. */
 void print_buf(const dc_buf *b);
+/* JSON the tool builds (a jansson json_t, reference stolen), then a newline. */
+struct json_t;
+int tool_print_json(struct json_t *j);
 
 /* Reads DRIVERCORE_NOW_MS (unset or empty: the system clock). */
 int read_clock_env(void);
@@ -43,6 +46,30 @@ int read_clock_env(void);
 void tool_clock_options(dc_replica_options *o);
 /* The clock the tool runs on, in ms since the epoch (pinned or system). */
 int64_t tool_now_ms(void);
+
+/* ---- the at-rest key (docs/format/at-rest.md) ----
+ * `--key-file PATH` (anywhere before `--`, for every command) or
+ * DRIVERCORE_PASSPHRASE gives the key of every replica a command opens.
+ * tool_key_setup takes `--key-file` out of argv (so that subcommands never
+ * see it) and reads the key; it returns EXIT_OK or prints why not. */
+int tool_key_setup(int *argc, char **argv);
+/* Sets the key provider on replica options when a key was given. */
+void tool_key_options(dc_replica_options *o);
+/* True when a key was given. */
+bool tool_key_given(void);
+/* Reads a key file: 32 raw bytes, or 64 hex digits and an optional newline;
+ * refuses a file others may read.  Returns EXIT_OK or prints why not. */
+int tool_read_key_file(const char *path, uint8_t key[32]);
+/* A key provider over a key file or a passphrase, for rekey's new key. */
+typedef struct tool_key {
+    bool have_key;
+    uint8_t key[32];
+    const char *pass;
+    int purpose; /* the last purpose asked, 0 if never */
+} tool_key;
+int tool_key_provider(void *user, dc_key *k, int purpose);
+/* Overwrites memory in a way the compiler cannot drop. */
+void tool_wipe(void *p, size_t n);
 
 bool path_exists(const char *path);
 /* Opens an existing replica; never creates a file. */
@@ -73,5 +100,7 @@ int cmd_case(int argc, char **argv);      /* case file|step|show, calendar ... *
 int cmd_org(int argc, char **argv);       /* region, org, station, checkin, branch, ... */
 int cmd_stats(int argc, char **argv);     /* stats */
 int cmd_demo_data(int argc, char **argv); /* demo-data province */
+int cmd_keygen(int argc, char **argv);    /* keygen KEY_FILE */
+int cmd_rekey(int argc, char **argv);     /* rekey REPLICA */
 
 #endif

@@ -33,8 +33,12 @@
 /* Cached at load: classes are global references, so they stay valid on any
  * thread, and looking them up once keeps FindClass (which depends on the
  * calling thread's class loader on Android) off the hot path. */
-static jclass exc_class;   /* org/drivercore/DriverCoreException */
-static jmethodID exc_ctor; /* (I[B)V */
+static jclass exc_class;         /* org/drivercore/DriverCoreException */
+static jmethodID exc_ctor;       /* (I[B)V */
+static jclass native_class;      /* org/drivercore/Native */
+static jmethodID native_ask_key; /* Native.askKey(KeyProvider, int): AtRestKey */
+static jfieldID key_passphrase;  /* AtRestKey.passphrase: Z */
+static jfieldID key_bytes;       /* AtRestKey.bytes: [B */
 
 #define H(x) ((jlong)(intptr_t)(x))
 #define R(x) ((dc_replica *)(intptr_t)(x))
@@ -300,12 +304,57 @@ static jstring n_role_name(JNIEnv *env, jclass cls, jint role) {
 
 /* ---- replica ---- */
 
-static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
-                    jboolean must_exist) {
+/*
+ * The key provider behind Replica.open(..., KeyProvider) and rekey: asks
+ * the Java provider (through Native.askKey) and hands its AtRestKey to the
+ * library, then zeroes the Java array, which the provider gave up.  Runs on
+ * the calling thread, inside dc_replica_open or dc_replica_rekey.  An
+ * exception the provider throws stays pending (it is the cause) and the
+ * library call fails with DC_EUSER; the exception is what Java sees.
+ */
+typedef struct jkey {
+    JNIEnv *env;
+    jobject provider;
+} jkey;
+
+static int jni_key(void *user, dc_key *k, int purpose) {
+    jkey *jk = user;
+    JNIEnv *env = jk->env;
+    jobject key = (*env)->CallStaticObjectMethod(env, native_class, native_ask_key, jk->provider,
+                                                 (jint)purpose);
+    if ((*env)->ExceptionCheck(env) || key == NULL) {
+        if (!(*env)->ExceptionCheck(env))
+            throw_code(env, DC_EINVAL, "KeyProvider.key returned null");
+        return 1;
+    }
+    jboolean pass = (*env)->GetBooleanField(env, key, key_passphrase);
+    jbyteArray b = (jbyteArray)(*env)->GetObjectField(env, key, key_bytes);
+    jsize n = b ? (*env)->GetArrayLength(env, b) : 0;
+    int rc = 1;
+    jbyte *p = b ? (*env)->GetByteArrayElements(env, b, NULL) : NULL;
+    if (p != NULL) {
+        rc = pass ? dc_key_set_passphrase(k, (const char *)p, (size_t)n)
+                  : dc_key_set(k, (const uint8_t *)p, (size_t)n);
+        /* Zero the array (and a copy the VM may have made) before release. */
+        volatile jbyte *v = p;
+        for (jsize i = 0; i < n; i++)
+            v[i] = 0;
+        (*env)->ReleaseByteArrayElements(env, b, p, 0);
+    }
+    if (rc != 0)
+        throw_code(env, rc < 0 ? rc : DC_EINVAL, dc_error_last());
+    (*env)->DeleteLocalRef(env, b);
+    (*env)->DeleteLocalRef(env, key);
+    return rc;
+}
+
+static jlong n_open_keyed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
+                          jboolean must_exist, jobject provider) {
     call c;
     dc_replica *r = NULL;
     dc_replica_options opts = DC_REPLICA_OPTIONS_INIT;
     const char *path, *name;
+    jkey jk = {env, provider};
     int rc = 0;
     (void)cls;
 
@@ -314,9 +363,32 @@ static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
     if (arg(&c, &path, jpath) && arg(&c, &name, jname)) {
         opts.device_name = name;
         opts.must_exist = must_exist ? 1 : 0;
+        if (provider != NULL) {
+            opts.key_provider = jni_key;
+            opts.key_user = &jk;
+        }
         rc = dc_replica_open(&r, path, &opts);
     }
     return finish(&c, rc) ? H(r) : 0;
+}
+
+static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
+                    jboolean must_exist) {
+    return n_open_keyed(env, cls, jpath, jname, must_exist, NULL);
+}
+
+static void n_rekey(JNIEnv *env, jclass cls, jlong r, jobject provider) {
+    call c;
+    jkey jk = {env, provider};
+    (void)cls;
+    if (begin(&c, env, r))
+        finish(&c, dc_replica_rekey(R(r), jni_key, &jk));
+}
+
+static jboolean n_encrypted(JNIEnv *env, jclass cls, jlong r) {
+    (void)env;
+    (void)cls;
+    return dc_replica_encrypted(R(r)) ? JNI_TRUE : JNI_FALSE;
 }
 
 static void n_close(JNIEnv *env, jclass cls, jlong r) {
@@ -675,6 +747,9 @@ static const JNINativeMethod methods[] = {
     M("strerror", "(I)Ljava/lang/String;", n_strerror),
     M("roleName", "(I)Ljava/lang/String;", n_role_name),
     M("open", "([B[BZ)J", n_open),
+    M("openKeyed", "([B[BZLorg/drivercore/KeyProvider;)J", n_open_keyed),
+    M("rekey", "(JLorg/drivercore/KeyProvider;)V", n_rekey),
+    M("encrypted", "(J)Z", n_encrypted),
     M("close", "(J)V", n_close),
     M("deviceId", "(J)[B", n_device_id),
     M("card", "(J)[B", n_card),
@@ -734,7 +809,23 @@ EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved) {
         0) {
         return JNI_ERR;
     }
+    native_class = (jclass)(*env)->NewGlobalRef(env, native);
     (*env)->DeleteLocalRef(env, native);
+    if (native_class == NULL) {
+        return JNI_ERR;
+    }
+    native_ask_key = (*env)->GetStaticMethodID(
+        env, native_class, "askKey", "(Lorg/drivercore/KeyProvider;I)Lorg/drivercore/AtRestKey;");
+    jclass keycls = (*env)->FindClass(env, "org/drivercore/AtRestKey");
+    if (native_ask_key == NULL || keycls == NULL) {
+        return JNI_ERR;
+    }
+    key_passphrase = (*env)->GetFieldID(env, keycls, "passphrase", "Z");
+    key_bytes = (*env)->GetFieldID(env, keycls, "bytes", "[B");
+    (*env)->DeleteLocalRef(env, keycls);
+    if (key_passphrase == NULL || key_bytes == NULL) {
+        return JNI_ERR;
+    }
     /* Initialise the library here, on a known thread, rather than lazily
      * inside the first call; a failure then surfaces at the first open. */
     (void)dc_global_init(NULL);
@@ -747,5 +838,9 @@ EXPORT void JNI_OnUnload(JavaVM *vm, void *reserved) {
     if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_6) == JNI_OK && exc_class != NULL) {
         (*env)->DeleteGlobalRef(env, exc_class);
         exc_class = NULL;
+    }
+    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_6) == JNI_OK && native_class != NULL) {
+        (*env)->DeleteGlobalRef(env, native_class);
+        native_class = NULL;
     }
 }

@@ -33,7 +33,8 @@ extern "C" {
     XX(EUSER, -14, "a callback returned non-zero")                                                 \
     XX(ECLOCK, -15, "timestamp too far in the future")                                             \
     XX(EBUSY, -16, "the replica file is locked by another connection")                             \
-    XX(ECONFLICT, -17, "two different changes claim the same author and sequence number")
+    XX(ECONFLICT, -17, "two different changes claim the same author and sequence number")          \
+    XX(EKEY, -18, "the replica is encrypted and its key is missing or wrong")
 
 typedef enum dc_error_code {
     DC_OK = 0,

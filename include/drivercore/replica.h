@@ -21,6 +21,53 @@ typedef struct dc_replica dc_replica;
 /* Returns the current wall-clock time in milliseconds since the Unix epoch. */
 typedef int64_t (*dc_clock_fn)(void *user);
 
+/* ---- the key that encrypts the replica file at rest (docs/format/at-rest.md) ---- */
+
+/* An at-rest key is 32 bytes. */
+#define DC_KEY_BYTES 32
+DC_EXTERN size_t dc_key_bytes(void);
+
+/* Why a key provider is called (its `purpose`). */
+#define DC_KEY_OPEN 1 /* the key of an existing encrypted replica */
+#define DC_KEY_NEW                                                                                 \
+    2 /* a key for a file about to be encrypted: a new replica, a plaintext one                    \
+         being migrated, or dc_replica_rekey.  Store it before returning. */
+
+/* Where a key provider puts the key: memory owned by the library (libsodium
+ * guarded memory, wiped after use).  Valid only during the provider call. */
+typedef struct dc_key dc_key;
+
+/*
+ * Inside a key provider: give the key, exactly DC_KEY_BYTES bytes (from
+ * Android Keystore, the iOS Keychain, a key file, ...).  The bytes are
+ * copied; wipe your own copy.  Returns 0, DC_EMISUSE (NULL), DC_EINVAL
+ * (wrong length, or a key was already given in this call).
+ */
+DC_EXTERN int dc_key_set(dc_key *k, const uint8_t *key, size_t n);
+
+/*
+ * Inside a key provider: give a passphrase (1..1024 bytes) instead of a
+ * key.  The library derives the key with Argon2id (libsodium's
+ * crypto_pwhash) under the salt and cost stored in the file's clear
+ * header; a new file gets a random salt and the costs of
+ * docs/format/at-rest.md (3 passes over 32 MiB: 0.07 s on a desktop
+ * core, some tenths of a second on a phone, at every open).  Prefer a
+ * random key kept by the platform.  Returns as dc_key_set.
+ */
+DC_EXTERN int dc_key_set_passphrase(dc_key *k, const char *pass, size_t n);
+
+/*
+ * A key provider.  Called synchronously, on the calling thread, at most once
+ * per dc_replica_open or dc_replica_rekey.  It gives the key with exactly
+ * one dc_key_set or dc_key_set_passphrase and returns 0; a non-zero return
+ * refuses, and the call that asked fails with DC_EUSER having changed
+ * nothing.  For DC_KEY_NEW it must have stored the key durably (the
+ * Keychain, a wrapped key in app storage) before returning: once the call
+ * that asked succeeds, the file opens only with that key.  It must not call
+ * into the library except dc_key_set*.
+ */
+typedef int (*dc_key_fn)(void *user, dc_key *key, int purpose);
+
 typedef struct dc_replica_options {
     unsigned int version; /* DC_REPLICA_OPTIONS_VERSION */
     /* Name recorded in the device card when the replica is created. NULL: "". */
@@ -39,11 +86,20 @@ typedef struct dc_replica_options {
      * synchronous=NORMAL (an app crash loses nothing; a power cut may lose
      * the last commits, never half of one). */
     int durable;
+    /* Version 3.  Encryption at rest (docs/format/at-rest.md).  NULL: the
+     * file is in clear, as with versions 1 and 2, and an encrypted file is
+     * refused with DC_EKEY.  Non-NULL: the replica file, its WAL and its
+     * journals are encrypted with the key this provider gives: an encrypted
+     * file asks for DC_KEY_OPEN; a new file, or an existing plaintext replica
+     * (migrated once, in a copy renamed into place, so a crash at any point
+     * loses nothing), asks for DC_KEY_NEW.  ":memory:" cannot be encrypted. */
+    dc_key_fn key_provider;
+    void *key_user;
 } dc_replica_options;
 
-#define DC_REPLICA_OPTIONS_VERSION 2
+#define DC_REPLICA_OPTIONS_VERSION 3
 #define DC_REPLICA_OPTIONS_INIT                                                                    \
-    { DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0 }
+    { DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL }
 
 /*
  * Open the replica at `path`, creating the file and a fresh device identity
@@ -52,10 +108,32 @@ typedef struct dc_replica_options {
  *
  * On success *out is a handle to close with dc_replica_close.  On failure
  * *out is NULL, nothing needs freeing, and dc_error_last() says why.
- * Returns 0, DC_EMISUSE, DC_EIO, DC_ECORRUPT (not a replica), DC_EVERSION
- * (written by a newer library), DC_EBUSY, DC_ENOTFOUND (must_exist), DC_ENOMEM.
+ * Returns 0, DC_EMISUSE, DC_EIO, DC_ECORRUPT (not a replica, or a damaged or
+ * tampered page), DC_EVERSION (written by a newer library), DC_EBUSY,
+ * DC_ENOTFOUND (must_exist), DC_ENOMEM, DC_EKEY (the file is encrypted and
+ * no key, or the wrong key, was given), DC_EUSER (the key provider refused).
  */
 DC_EXTERN int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options *opts);
+
+/*
+ * Encrypt the replica file under a new key, asked from `key_provider` with
+ * DC_KEY_NEW (a plaintext replica becomes encrypted).  The file is copied
+ * into REPLICA-rekey under the new key, synced and renamed over the
+ * replica: killed at any point, the replica opens with the old key or with
+ * the new one and has lost nothing.  So keep the old key until this returns
+ * 0.  No other connection may have the file open (DC_EBUSY), and no
+ * transaction may be open on `r` (DC_EMISUSE; sync sessions may stay).  On failure
+ * the replica stays under its old key and `r` stays usable, except after
+ * DC_EIO or DC_ENOMEM while reopening the renamed file, when every later
+ * call on `r` fails: close it and open the file again with the new key.
+ * One DC_EIO leaves the new key in place with `r` usable: the directory
+ * could not be synced after the rename (the message says so), so a power
+ * cut could still bring back the old file: keep both keys.
+ */
+DC_EXTERN int dc_replica_rekey(dc_replica *r, dc_key_fn key_provider, void *user);
+
+/* 1 if the replica file is encrypted at rest, 0 if not (or r is NULL). */
+DC_EXTERN int dc_replica_encrypted(const dc_replica *r);
 
 /* Close a replica and wipe its secrets from memory.  NULL is a no-op. */
 DC_EXTERN void dc_replica_close(dc_replica *r);
@@ -113,7 +191,7 @@ DC_EXTERN int dc_replica_observe(dc_replica *r, dc_observer_fn fn, void *user);
 DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
 
 /*
- * Status as JSON: {"device": HEX, "hlc": N, "clock_offset_ms": N,
+ * Status as JSON: {"device": HEX, "encrypted": BOOL, "hlc": N, "clock_offset_ms": N,
  * "last_relay_sync_ms": N|null, "spaces": [{"space": HEX, "role": STR,
  * "changes": N, "held": N, "opaque": N, "rejected": N, "unacked": N}, ...]}
  * — "unacked": changes this device wrote that no relay has acknowledged as

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "drivercore.h"
 
@@ -28,6 +29,31 @@ void dc__free(void *p);
 char *dc__strndup(const char *s, size_t n);
 /* dc_global_init with default options; returns 0 or an error code. */
 int dc__ensure_init(void);
+
+/* ---- files (os.c): each returns 0 or an errno value ---- */
+/* Creates or truncates path for writing, readable by this user only (0600). */
+FILE *dc__os_fopen_private(const char *path);
+/* Creates an empty file, 0600; EEXIST if there is one. */
+int dc__os_create_private(const char *path);
+/* Creates path (0600, EEXIST if it exists) with n bytes, synced. */
+int dc__os_write_new(const char *path, const void *p, size_t n);
+/* Like dc__os_write_new, but the file appears whole or not at all (written
+ * beside it, then linked in), and its directory is synced. */
+int dc__os_publish_new(const char *path, const void *p, size_t n);
+int dc__os_sync_file(const char *path);
+int dc__os_sync_dir_of(const char *path);
+/* rename(2); sync the directory after it (dc__os_sync_dir_of) to make it
+ * durable. */
+int dc__os_rename(const char *from, const char *to);
+/* unlink(2); a missing file is not an error. */
+int dc__os_remove(const char *path);
+int dc__os_size(const char *path, int64_t *size);
+/* This process's id (a forked child has another). */
+long dc__os_pid(void);
+/* Test seam: when set, called at each step ("write_new", "sync_file",
+ * "rename", "sync_dir") before it runs; non-zero fails the step with EIO
+ * (tests also kill the process from it).  NULL outside tests. */
+extern int (*dc__os_fault)(const char *step);
 
 /* ---- buffers (alloc.c) ---- */
 int dc__buf_reserve(dc_buf *b, size_t extra); /* room for extra + NUL */

@@ -2,7 +2,8 @@
  * crypto — everything that touches libsodium: device identities, the
  * signed device card, space keys sealed to a device, and the sealing and
  * opening of change envelopes (XChaCha20-Poly1305 with the header as
- * associated data, then an Ed25519 signature over header and ciphertext).
+ * associated data, then an Ed25519 signature over header and ciphertext),
+ * and the page cipher of the replica file at rest (atrest.c).
  * Depends only on base and codec's envelope layout.  Secrets live in
  * sodium_malloc memory and are wiped on every path.
  */
@@ -105,5 +106,80 @@ int dc__envelope_open(dc_buf *out, const dc__envelope *e, const uint8_t key[DC_S
 
 /* The change id: BLAKE2b-256 of the whole signed envelope. */
 void dc__envelope_id(uint8_t id[DC_CHANGE_ID], const uint8_t *env, size_t n);
+
+/* ---- at rest (atrest.c; docs/format/at-rest.md) ---- */
+
+#define DC__AR_VERSION 1
+#define DC__AR_CIPHER 1  /* XChaCha20-Poly1305-IETF */
+#define DC__AR_HEADER 80 /* meaningful bytes of the clear header */
+#define DC__AR_NONCE 24
+#define DC__AR_TAG 16
+#define DC__AR_RESERVE 40                    /* nonce || tag, at the end of every page */
+#define DC__AR_KDF_RAW 0                     /* the app gave the key itself */
+#define DC__AR_KDF_ARGON2ID 1                /* the key is Argon2id(passphrase) */
+#define DC__AR_OPSLIMIT 3u                   /* Argon2id cost of a new file: 3 passes ... */
+#define DC__AR_MEMLIMIT ((uint64_t)32 << 20) /* ... over 32 MiB */
+#define DC__PASSPHRASE_MAX 1024
+
+enum { DC__KEY_NONE = 0, DC__KEY_RAW = 1, DC__KEY_PASSPHRASE = 2 };
+
+/* The public dc_key: what a key provider gave.  Allocated with dc__key_new;
+ * the secrets are in guarded memory. */
+struct dc_key {
+    int kind;
+    uint8_t *raw; /* DC_KEY_BYTES, sodium_malloc */
+    char *pass;   /* pass_len bytes, sodium_malloc */
+    size_t pass_len;
+};
+dc_key *dc__key_new(void);
+void dc__key_free(dc_key *k); /* wipes; NULL ok */
+
+/* The clear header at the start of an encrypted replica file. */
+typedef struct dc__ar_header {
+    uint32_t page_size;
+    int kdf; /* DC__AR_KDF_* */
+    uint32_t opslimit;
+    uint64_t memlimit;
+    uint8_t kdf_salt[16];
+    uint8_t file_salt[16];
+    uint8_t check[16];
+} dc__ar_header;
+
+/* The keys of one file, derived from its master key and salt: allocate in
+ * guarded memory. */
+typedef struct dc__ar_keys {
+    uint8_t page[32]; /* XChaCha20-Poly1305 key of the pages */
+    uint8_t mask[32]; /* BLAKE2b key of the WAL frame-header mask */
+    uint8_t salt[16]; /* the file salt, bound into every page */
+} dc__ar_keys;
+
+/* True if p starts with the at-rest magic. */
+bool dc__ar_is_header(const uint8_t *p, size_t n);
+/* A header for a new file: random salts; Argon2id costs for a passphrase. */
+void dc__ar_header_new(dc__ar_header *h, uint32_t page_size, int kdf);
+void dc__ar_header_encode(uint8_t out[DC__AR_HEADER], const dc__ar_header *h);
+/* 0, DC_ECORRUPT or DC_EVERSION (the file is newer than this library). */
+int dc__ar_header_parse(dc__ar_header *h, const uint8_t *p, size_t n, dc__err *err);
+/* The master key: the key given, or Argon2id of the passphrase under the
+ * header's salt and costs.  DC_EKEY if the kind does not match the file. */
+int dc__ar_master(uint8_t master[DC_KEY_BYTES], const dc_key *k, const dc__ar_header *h,
+                  dc__err *err);
+/* Sets h->check for `master`; verify: 0 or DC_EKEY (another key). */
+void dc__ar_header_seal(dc__ar_header *h, const uint8_t master[DC_KEY_BYTES]);
+int dc__ar_header_verify(const dc__ar_header *h, const uint8_t master[DC_KEY_BYTES]);
+void dc__ar_keys_derive(dc__ar_keys *k, const uint8_t master[DC_KEY_BYTES], const dc__ar_header *h);
+/* True if the last DC__AR_RESERVE bytes of a page are zero (SQLite leaves
+ * them to us). */
+bool dc__ar_reserve_clear(const uint8_t *page, size_t size);
+/* Encrypts page `pgno` (size bytes at src, its reserve zero) into dst (may
+ * be src), writing nonce || tag into dst's reserve.  nonce NULL: random. */
+void dc__ar_page_seal(const dc__ar_keys *k, uint32_t pgno, uint8_t *dst, const uint8_t *src,
+                      size_t size, const uint8_t *nonce);
+/* Decrypts in place and zeroes the reserve; -1 if the page is not
+ * authentic (the buffer is then zero). */
+int dc__ar_page_open(const dc__ar_keys *k, uint32_t pgno, uint8_t *page, size_t size);
+/* XORs the mask of the WAL frame header at file offset `offset` into its
+ * checksum bytes 16..23 (applying it twice restores them). */
+void dc__ar_frame_mask(const dc__ar_keys *k, uint64_t offset, uint8_t hdr[24]);
 
 #endif

@@ -51,7 +51,7 @@ int dc_bundle_export_file(dc_replica *r, const char *path, const char *space) {
         dc_buf_dispose(&b);
         return dc__fail(r, DC_EINVAL, "bundle export: path too long");
     }
-    FILE *f = fopen(tmp, "wb");
+    FILE *f = dc__os_fopen_private(tmp); /* 0600: a bundle holds envelopes */
     if (!f) {
         dc_buf_dispose(&b);
         return dc__fail(r, DC_EIO, "bundle export: cannot create %s", tmp);

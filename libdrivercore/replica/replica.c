@@ -54,8 +54,13 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
             return dc__last_set(DC_EINVAL, "dc_replica_open: options version %u is unknown",
                                 opts->version);
         /* Copy only the fields the caller's version has (o holds the
-         * defaults for the rest). */
-        memcpy(&o, opts, opts->version >= 2 ? sizeof o : offsetof(dc_replica_options, durable));
+         * defaults for the rest): version 1 ends before `durable`, version
+         * 2 before `key_provider`. */
+        size_t have = opts->version >= 3   ? sizeof o
+                      : opts->version == 2 ? offsetof(dc_replica_options, key_provider)
+                                           : offsetof(dc_replica_options, durable);
+        memcpy(&o, opts, have);
+        o.version = DC_REPLICA_OPTIONS_VERSION;
     }
     if (o.max_clock_skew_ms < 0 || o.max_clock_skew_ms > DC_HLC_MAX_MS)
         return dc__last_set(DC_EINVAL, "dc_replica_open: max_clock_skew_ms must be 0 to %lld",
@@ -74,9 +79,8 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     dc__err e = {0};
     if ((rc = dc__clock_check(&r->clock, &e)))
         goto fail;
-    /* Version 1 options end before `durable`. */
-    bool durable = o.version >= 2 && o.durable != 0;
-    if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, durable, &e)))
+    if ((rc = dc__store_open(&r->st, path, o.must_exist != 0, o.durable != 0, o.key_provider,
+                             o.key_user, &e)))
         goto fail;
     r->id = sodium_malloc(sizeof *r->id);
     r->key = sodium_malloc(DC_SPACE_KEY);
@@ -183,6 +187,20 @@ const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, const u
     r->key_epoch = epoch;
     dc__key_id(r->key_kid, r->key);
     return r->key;
+}
+
+int dc_replica_rekey(dc_replica *r, dc_key_fn key_provider, void *user) {
+    DC__CHECK(r);
+    if (!key_provider)
+        return dc__fail(r, DC_EMISUSE, "rekey: the key provider is NULL");
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "rekey: a transaction is open on this replica");
+    int rc = dc__store_rekey(r->st, key_provider, user, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc_replica_encrypted(const dc_replica *r) {
+    return r && r->st && dc__store_encrypted(r->st) ? 1 : 0;
 }
 
 const uint8_t *dc__space_write_key(dc_replica *r, const dc__space *sp, dc__err *err) {

@@ -45,6 +45,10 @@ int dc__fail_err(dc_replica *r, const dc__err *e);
         if (!(r))                                                                                  \
             return dc__last_set(DC_EMISUSE, "%s: the replica handle is NULL", __func__);           \
         dc__err_clear(&(r)->err);                                                                  \
+        if (!dc__store_alive((r)->st))                                                             \
+            return dc__fail((r), DC_EIO,                                                           \
+                            "the replica file was rekeyed but could not be reopened; close this "  \
+                            "handle and open the file again with the new key");                    \
     } while (0)
 
 /* Begins a write transaction (dc__store_begin) and brings the clock up to

@@ -682,9 +682,10 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
     if (have_sync)
         snprintf(last, sizeof last, "%lld", (long long)synced);
     int w = dc__buf_printf(out,
-                           "{\"device\":\"%s\",\"hlc\":%llu,\"clock_offset_ms\":%lld,"
-                           "\"last_relay_sync_ms\":%s,\"spaces\":[",
-                           dev, (unsigned long long)h, (long long)offset, last),
+                           "{\"device\":\"%s\",\"encrypted\":%s,\"hlc\":%llu,"
+                           "\"clock_offset_ms\":%lld,\"last_relay_sync_ms\":%s,\"spaces\":[",
+                           dev, s->vfs ? "true" : "false", (unsigned long long)h, (long long)offset,
+                           last),
         r;
     bool first = true;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {

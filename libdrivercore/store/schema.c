@@ -149,6 +149,10 @@ int dc__sql_err(dc__store *s, dc__err *err, const char *what) {
     case SQLITE_TOOBIG: code = DC_ETOOBIG; break;
     default: break;
     }
+    char msg[256];
+    int own = s->vfs ? dc__vfs_take_error(s->vfs, rc, msg, sizeof msg) : 0;
+    if (own)
+        return dc__err_set(err, own, "%s: %s", what, msg);
     return dc__err_set(err, code, "%s: %s", what, sqlite3_errmsg(s->db));
 }
 
@@ -193,10 +197,13 @@ static int user_version(dc__store *s, int *v, dc__err *err) {
                                "drivercore replica");
         return 0;
     }
-    if (sqlite3_step(st) == SQLITE_ROW)
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
         *v = sqlite3_column_int(st, 0);
+    else if (rc != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "open");
     sqlite3_finalize(st);
-    return 0;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rc;
 }
 
 static int migrate(dc__store *s, dc__err *err) {
@@ -240,7 +247,52 @@ static int busy_wait(void *user, int count) {
     return 1;
 }
 
-int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc__err *err) {
+int dc__store_schema_version(dc__store *s, int *v, dc__err *err) {
+    return user_version(s, v, err);
+}
+
+int dc__store_schema_latest(void) {
+    return LATEST;
+}
+
+int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (must_exist ? 0 : SQLITE_OPEN_CREATE);
+    int rc;
+    if (sqlite3_open_v2(s->path, &s->db, flags, s->vfs ? dc__vfs_name(s->vfs) : NULL) !=
+        SQLITE_OK) {
+        return s->db ? dc__sql_err(s, err, "open")
+                     : dc__err_set(err, DC_ENOMEM, "open: out of memory");
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, busy_wait, NULL);
+    if (s->vfs) {
+        /* Encrypted: every page keeps its last bytes for the nonce and tag
+         * (this sets them for a new file; an existing one has them), and
+         * SQLite keeps its temporary files in memory, never on disk. */
+        int reserve = DC__AR_RESERVE;
+        char sql[80];
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve);
+        snprintf(sql, sizeof sql, "PRAGMA page_size=%u; PRAGMA temp_store=MEMORY;",
+                 dc__vfs_page_size(s->vfs));
+        if ((rc = dc__sql_exec(s, sql, err)))
+            return rc;
+    }
+    /* Refuse a foreign SQLite file before changing anything in it (the
+     * journal mode is persistent). */
+    int v;
+    if ((rc = user_version(s, &v, err)))
+        return rc;
+    if ((rc = dc__sql_exec(s,
+                           s->durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                      : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                           err)) ||
+        (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
+        return rc;
+    return migrate(s, err);
+}
+
+int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc_key_fn key,
+                   void *key_user, dc__err *err) {
     *out = NULL;
     bool memory = strcmp(path, ":memory:") == 0;
     if (must_exist && !memory && access(path, F_OK) != 0)
@@ -248,28 +300,15 @@ int dc__store_open(dc__store **out, const char *path, bool must_exist, bool dura
     dc__store *s = dc__calloc(1, sizeof *s);
     if (!s)
         return dc__err_set(err, DC_ENOMEM, "open: out of memory");
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (must_exist ? 0 : SQLITE_OPEN_CREATE);
+    s->durable = durable;
+    s->path = dc__strndup(path, strlen(path));
     int rc;
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        rc = s->db ? dc__sql_err(s, err, "open")
-                   : dc__err_set(err, DC_ENOMEM, "open: out of memory");
-        rc = dc__err_prefix(err, "%s", path);
+    if (!s->path) {
+        rc = dc__err_set(err, DC_ENOMEM, "open: out of memory");
         goto fail;
     }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_handler(s->db, busy_wait, NULL);
-    /* Refuse a foreign SQLite file before changing anything in it (the
-     * journal mode is persistent). */
-    int v;
-    if ((rc = user_version(s, &v, err)))
-        goto fail;
-    if ((rc = dc__sql_exec(s,
-                           durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                           err)) ||
-        (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
-        goto fail;
-    if ((rc = migrate(s, err)))
+    if ((rc = dc__store_atrest_prepare(s, must_exist, key, key_user, err)) ||
+        (rc = dc__store_connect(s, must_exist, err)))
         goto fail;
     *out = s;
     return 0;
@@ -278,13 +317,57 @@ fail:
     return rc;
 }
 
+int dc__store_integrity_check(dc__store *s, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "integrity check");
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = dc__sql_err(s, err, "integrity check");
+    } else {
+        const char *msg = (const char *)sqlite3_column_text(st, 0);
+        char own[256];
+        /* A page that failed authentication is reported by SQLite as "unable
+         * to get the page"; the VFS knows which and why. */
+        if (msg && strcmp(msg, "ok") == 0)
+            rc = 0;
+        else if (s->vfs && dc__vfs_take_error(s->vfs, SQLITE_IOERR_DATA, own, sizeof own))
+            rc = dc__err_set(err, DC_ECORRUPT, "integrity check: %s", own);
+        else
+            rc = dc__err_set(err, DC_ECORRUPT, "integrity check: %s", msg ? msg : "(no answer)");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+bool dc__store_encrypted(const dc__store *s) {
+    return s->vfs != NULL;
+}
+
+void dc__store_disconnect(dc__store *s) {
+    for (int i = 0; i < Q__COUNT; i++) {
+        sqlite3_finalize(s->q[i]);
+        s->q[i] = NULL;
+    }
+    dc__zstd_free_ctx(NULL, s->zdctx);
+    s->zdctx = NULL;
+    if (s->db) {
+        /* Every statement is finalized by now, so this closes the file at
+         * once (a deferred close would outlive the VFS it uses). */
+        sqlite3_stmt *st;
+        while ((st = sqlite3_next_stmt(s->db, NULL)) != NULL)
+            sqlite3_finalize(st);
+        sqlite3_close(s->db);
+        s->db = NULL;
+    }
+}
+
 void dc__store_close(dc__store *s) {
     if (!s)
         return;
-    for (int i = 0; i < Q__COUNT; i++)
-        sqlite3_finalize(s->q[i]);
-    dc__zstd_free_ctx(NULL, s->zdctx);
-    sqlite3_close_v2(s->db);
+    dc__store_disconnect(s);
+    dc__vfs_free(s->vfs);
+    dc__free(s->path);
     dc__free(s);
 }
 

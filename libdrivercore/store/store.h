@@ -16,8 +16,24 @@
 
 typedef struct dc__store dc__store;
 
-int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc__err *err);
+/* Opens (or creates) the replica file.  key NULL: in clear (an encrypted
+ * file is DC_EKEY).  Otherwise encrypted at rest with the key `key` gives:
+ * asked with DC_KEY_OPEN for an encrypted file, DC_KEY_NEW for a new file
+ * or a plaintext one, which is migrated first (docs/format/at-rest.md). */
+int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc_key_fn key,
+                   void *key_user, dc__err *err);
 void dc__store_close(dc__store *s);
+bool dc__store_encrypted(const dc__store *s);
+/* Re-encrypts the file under a key asked from `key` with DC_KEY_NEW (a copy
+ * renamed into place), closing and reopening the connection.  On failure
+ * the file keeps its old key and the store is reopened on it; if even that
+ * fails, the store has no connection and every later call fails. */
+int dc__store_rekey(dc__store *s, dc_key_fn key, void *key_user, dc__err *err);
+/* SQLite's integrity check, which reads (and so authenticates) every page:
+ * 0, DC_ECORRUPT with the first problem, or the error of the read. */
+int dc__store_integrity_check(dc__store *s, dc__err *err);
+/* False after a rekey that could not reopen the file. */
+bool dc__store_alive(const dc__store *s);
 
 /* One SQLite write transaction (BEGIN IMMEDIATE ... COMMIT). */
 int dc__store_begin(dc__store *s, dc__err *err);

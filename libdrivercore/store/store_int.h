@@ -60,8 +60,38 @@ enum {
     Q__COUNT
 };
 
+/* ---- the at-rest VFS (vfs.c) ---- */
+typedef struct dc__vfs dc__vfs;
+/* A VFS instance for one connection, registered under a unique name. */
+int dc__vfs_new(dc__vfs **out, dc__err *err);
+const char *dc__vfs_name(const dc__vfs *v);
+/* The page size of the first database (0 if it is in clear). */
+uint32_t dc__vfs_page_size(const dc__vfs *v);
+/* The files of the database at `path` (its WAL and journal too) are
+ * encrypted with the keys of header h and master key `master`, or in clear
+ * when h is NULL.  At most two databases per instance. */
+int dc__vfs_add(dc__vfs *v, const char *path, const dc__ar_header *h,
+                const uint8_t master[DC_KEY_BYTES], dc__err *err);
+/* Forgets the databases added after the first n. */
+void dc__vfs_truncate(dc__vfs *v, int n);
+/* SQLite's full pathname of path (dc__malloc'd). */
+int dc__vfs_full_path(dc__vfs *v, const char *path, char **out, dc__err *err);
+/* Unregisters and wipes; NULL ok.  No connection may still use it. */
+void dc__vfs_free(dc__vfs *v);
+/* If the VFS itself diagnosed the failure SQLite reports as sqlite_code,
+ * copies its message and returns the drivercore code; else 0. */
+int dc__vfs_take_error(dc__vfs *v, int sqlite_code, char *msg, size_t cap);
+/* Test seam: called before each I/O on an encrypted file; non-zero fails
+ * it (tests also kill the process from it).  NULL outside tests. */
+enum { DC__VFS_OPEN = 1, DC__VFS_READ, DC__VFS_WRITE, DC__VFS_SYNC, DC__VFS_TRUNCATE };
+typedef int (*dc__vfs_fault_fn)(int op);
+extern dc__vfs_fault_fn dc__vfs_fault;
+
 struct dc__store {
     sqlite3 *db;
+    dc__vfs *vfs; /* NULL: the file is in clear (SQLite's default VFS) */
+    char *path;
+    bool durable;
     sqlite3_stmt *q[Q__COUNT];
     void *zdctx;      /* zstd context for the bodies a fold opens */
     int64_t unfolded; /* ops this handle put in `pending` since its last fold */
@@ -74,5 +104,19 @@ sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);
 int dc__sql_err(dc__store *s, dc__err *err, const char *what);
 /* Runs SQL text with no results. */
 int dc__sql_exec(dc__store *s, const char *sql, dc__err *err);
+
+/* Opens s->db on s->path through s->vfs (if any), sets the pragmas and
+ * migrates the schema (schema.c). */
+int dc__store_connect(dc__store *s, bool must_exist, dc__err *err);
+/* Finalizes the cached statements and closes s->db. */
+void dc__store_disconnect(dc__store *s);
+/* Schema version of a connection: 0 for an empty file; DC_ECORRUPT for a
+ * database that is not a replica (schema.c). */
+int dc__store_schema_version(dc__store *s, int *v, dc__err *err);
+/* The highest schema version this library knows. */
+int dc__store_schema_latest(void);
+/* At rest (atrest.c): looks at the file, asks the key provider if there is
+ * one, creates or migrates the file, and sets s->vfs.  fn NULL: clear. */
+int dc__store_atrest_prepare(dc__store *s, bool must_exist, dc_key_fn fn, void *user, dc__err *err);
 
 #endif

@@ -146,7 +146,7 @@ static void bundle_of(dc_buf *out, const dc_buf *const *list) {
 static dc__identity *load_identity(const char *path) {
     dc__store *s = NULL;
     dc__err err;
-    if (dc__store_open(&s, path, true, false, &err) != 0)
+    if (dc__store_open(&s, path, true, false, NULL, NULL, &err) != 0)
         ST_FAIL("store open %s: %s", path, err.msg);
     dc__identity *id = sodium_malloc(sizeof *id);
     ST_CHECK(id != NULL);
@@ -161,7 +161,7 @@ static uint32_t load_key(const char *path, const uint8_t sid[16], uint8_t key[32
     dc__store *s = NULL;
     dc__err err;
     dc__space sp;
-    ST_CHECK(dc__store_open(&s, path, true, false, &err) == 0);
+    ST_CHECK(dc__store_open(&s, path, true, false, NULL, NULL, &err) == 0);
     if (dc__store_space_get(s, sid, &sp, &err) != 0 ||
         dc__store_key_get(s, sp.sid, sp.epoch, NULL, key, &err) != 0)
         ST_FAIL("space key of %s: %s", path, err.msg);

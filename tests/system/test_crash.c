@@ -2,7 +2,7 @@
  * Kill -9 during a stream of transactions: each transaction is whole or
  * absent, and every acknowledged one survives.
  *
- *   test_crash [ROUNDS] [SEED]      (defaults: 8 rounds, seed 1)
+ *   test_crash [ROUNDS] [SEED] [--key]    (defaults: 8 rounds, seed 1)
  *
  * A child process opens the replica and commits numbered transactions in a
  * loop; transaction i sets record n/k<i> (field "v" = i) and record
@@ -17,21 +17,49 @@
  * the same file.  A process kill is not a power cut: with WAL and
  * synchronous=NORMAL the OS still holds every written page, so nothing
  * acknowledged may be lost.
+ *
+ * With --key the replica is encrypted at rest (docs/format/at-rest.md): the
+ * WAL the child leaves behind holds encrypted frames, and recovery must
+ * find every committed one (SQLite checks its frame checksums over what the
+ * VFS returns, so a VFS that returned anything but the bytes SQLite wrote
+ * would make recovery drop frames silently).  The integrity check then
+ * goes through the store, which reads the file with its key.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "systest.h"
+#include "store/store.h"
+
+static bool g_key;
+
+static int key_provider(void *user, dc_key *k, int purpose) {
+    (void)user;
+    (void)purpose;
+    uint8_t key[32];
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)(0xc0 + i);
+    return dc_key_set(k, key, sizeof key);
+}
+
+static void key_options(dc_replica_options *o) {
+    if (g_key) {
+        o->key_provider = key_provider;
+        o->key_user = NULL;
+    }
+}
 
 static int64_t mono_ms(void) {
     struct timespec ts;
@@ -43,6 +71,7 @@ static int64_t mono_ms(void) {
 static void child(const char *path, const char *space, int64_t start, int fd) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.must_exist = 1;
+    key_options(&o);
     dc_replica *r = NULL;
     if (dc_replica_open(&r, path, &o) != 0) {
         fprintf(stderr, "child: open: %s\n", dc_error_last());
@@ -101,6 +130,7 @@ static long drain(int fd, int64_t *expect_next, int64_t *max_ack) {
 static int64_t check_prefix(const char *path, const char *space, int64_t min_m, int64_t max_ack) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.must_exist = 1;
+    key_options(&o);
     dc_replica *r = NULL;
     ST_OK(NULL, dc_replica_open(&r, path, &o));
     dc_buf b = DC_BUF_INIT;
@@ -158,6 +188,16 @@ static int64_t check_prefix(const char *path, const char *space, int64_t min_m, 
     dc_replica_close(r);
 
     /* And SQLite agrees the file is sound. */
+    if (g_key) {
+        dc__store *s = NULL;
+        dc__err err = {0};
+        if (dc__store_open(&s, path, true, false, key_provider, NULL, &err) != 0 ||
+            dc__store_integrity_check(s, &err) != 0)
+            ST_FAIL("integrity check of the encrypted replica: %s", err.msg);
+        ST_CHECK(dc__store_encrypted(s));
+        dc__store_close(s);
+        return m;
+    }
     sqlite3 *db = NULL;
     ST_CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
     sqlite3_stmt *st = NULL;
@@ -174,7 +214,9 @@ static int64_t check_prefix(const char *path, const char *space, int64_t min_m, 
 int main(int argc, char **argv) {
     int rounds = argc > 1 ? atoi(argv[1]) : 8;
     uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
-    printf("test_crash: %d rounds, seed %llu\n", rounds, (unsigned long long)seed);
+    g_key = argc > 3 && strcmp(argv[3], "--key") == 0;
+    printf("test_crash: %d rounds, seed %llu%s\n", rounds, (unsigned long long)seed,
+           g_key ? ", encrypted at rest" : "");
     fflush(stdout);
     st_rng g;
     st_seed(&g, seed);
@@ -185,7 +227,12 @@ int main(int argc, char **argv) {
     /* Create the replica and its space, then close: the children write. */
     char space[64];
     {
-        dc_replica *r = st_open(path, "crash test", NULL);
+        dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+        o.device_name = "crash test";
+        key_options(&o);
+        dc_replica *r = NULL;
+        ST_OK(NULL, dc_replica_open(&r, path, &o));
+        ST_CHECK(dc_replica_encrypted(r) == (g_key ? 1 : 0));
         dc_buf b = DC_BUF_INIT;
         ST_OK(r, dc_space_create(&b, r, "crash"));
         snprintf(space, sizeof space, "%s", (char *)b.ptr);
@@ -194,7 +241,7 @@ int main(int argc, char **argv) {
     }
 
     int64_t m = 0, total_acks = 0;
-    int torn_candidates = 0;
+    int torn_candidates = 0, wal_rounds = 0;
     for (int round = 0; round < rounds; round++) {
         int fds[2];
         ST_CHECK(pipe(fds) == 0);
@@ -226,18 +273,27 @@ int main(int argc, char **argv) {
         if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
             ST_FAIL("the child ended by itself (status 0x%x) before it was killed", status);
         int64_t before = m;
+        /* What recovery will read: the WAL the killed child left. */
+        char wal[4200];
+        struct stat wst;
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        long long wal_bytes = stat(wal, &wst) == 0 ? (long long)wst.st_size : 0;
+        if (wal_bytes > 32)
+            wal_rounds++;
         m = check_prefix(path, space, m, max_ack);
         total_acks += acks;
         /* A transaction committed but not yet acknowledged when the kill
          * came is fine: it is whole.  Count them, for the record. */
         if (m > expect_next)
             torn_candidates++;
-        printf("round %d: killed after %lld ms; %ld acknowledged, %lld committed in this round "
-               "(%lld in all): exact prefix\n",
-               round, (long long)wait, acks, (long long)(m - before), (long long)m);
+        printf("round %d: killed after %lld ms with %lld bytes of WAL; %ld acknowledged, %lld "
+               "committed in this round (%lld in all): exact prefix\n",
+               round, (long long)wait, wal_bytes, acks, (long long)(m - before), (long long)m);
     }
     if (rounds >= 4 && total_acks == 0)
         ST_FAIL("no transaction was ever acknowledged: the test did not exercise anything");
+    if (rounds >= 4 && wal_rounds == 0)
+        ST_FAIL("no kill left a WAL behind: recovery was never exercised");
     printf("test_crash: OK (%d rounds, %lld transactions; in %d rounds the kill came between "
            "commit and acknowledgement)\n",
            rounds, (long long)m, torn_candidates);

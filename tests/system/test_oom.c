@@ -2,8 +2,8 @@
  * Out of memory, the SQLite way: fail allocation N, for N = 1, 2, ...,
  * until a scenario runs through without meeting the failure.
  *
- *   test_oom [MAXRUNS]      (default: every N; a number caps the runs by
- *                            testing every k-th N beyond the first 300)
+ *   test_oom [MAXRUNS] [--key]   (default: every N; a number caps the runs
+ *                                 by testing every k-th N beyond the first 300)
  *
  * A counting allocator is installed with dc_global_init before any other
  * call.  The scenario opens two replicas, creates a space, adds the second
@@ -16,6 +16,10 @@
  * still produce two identical dumps.  Under ASan, LeakSanitizer checks too.
  * SQLite, msgpack-c and libsodium allocate on their own and are not
  * covered by the hook; the library's own allocations and zstd's are.
+ *
+ * With --key, A is encrypted at rest from the start, and the scenario ends
+ * by migrating B (in clear until then) to encryption and rekeying A: the
+ * VFS's buffers, the key handling and the copy behind both are covered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +78,14 @@ static void c_free(void *p, void *user) {
 /* ---- the scenario ---- */
 
 static st_clock g_clock = {INT64_C(1700000000000)};
+static bool g_key;
+
+static int key_provider(void *user, dc_key *k, int purpose) {
+    (void)purpose;
+    uint8_t key[32];
+    memset(key, *(const uint8_t *)user, sizeof key);
+    return dc_key_set(k, key, sizeof key);
+}
 
 typedef struct result {
     int rc;
@@ -103,9 +115,15 @@ static void scenario(const char *dir, result *res) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.clock = st_clock_fn;
     o.clock_user = &g_clock;
+    static const uint8_t key_a = 0xa0, key_a2 = 0xa2, key_b = 0xb0;
     o.device_name = "oom A";
+    if (g_key) {
+        o.key_provider = key_provider;
+        o.key_user = (void *)&key_a;
+    }
     STEP("open A", NULL, dc_replica_open(&a, pa, &o));
     o.device_name = "oom B";
+    o.key_provider = NULL;
     STEP("open B", NULL, dc_replica_open(&b, pb, &o));
     STEP("card", b, dc_replica_card(&card, b));
     STEP("space create", a, dc_space_create(&space, a, "out of memory \xf0\x9f\x9a\x9a"));
@@ -154,6 +172,18 @@ static void scenario(const char *dir, result *res) {
     STEP("dump A", a, dc_replica_dump(&da, a, NULL));
     STEP("dump B", b, dc_replica_dump(&db, b, NULL));
     STEP("status", b, dc_replica_status(&report, b));
+    if (g_key) {
+        dc_replica_close(b);
+        b = NULL;
+        o.key_provider = key_provider;
+        o.key_user = (void *)&key_b;
+        STEP("migrate B", NULL, dc_replica_open(&b, pb, &o));
+        STEP("dump B migrated", b, dc_replica_dump(&db, b, NULL));
+        STEP("rekey A", a, dc_replica_rekey(a, key_provider, (void *)&key_a2));
+        STEP("dump A rekeyed", a, dc_replica_dump(&da, a, NULL));
+        if (dc_replica_encrypted(a) != 1 || dc_replica_encrypted(b) != 1)
+            ST_FAIL("the scenario completed but a replica is not encrypted");
+    }
     res->step = "compare";
     if (da.size != db.size || memcmp(da.ptr, db.ptr, da.size) != 0 ||
         !strstr((char *)db.ptr, "34 ABC 123") || !strstr((char *)db.ptr, "loaded"))
@@ -177,6 +207,7 @@ out:
 
 int main(int argc, char **argv) {
     long maxruns = argc > 1 ? atol(argv[1]) : 0;
+    g_key = argc > 2 && strcmp(argv[2], "--key") == 0;
     static const dc_allocator alloc = {c_malloc, c_realloc, c_free, NULL};
     dc_global_options go = DC_GLOBAL_OPTIONS_INIT;
     go.allocator = &alloc;
@@ -198,8 +229,8 @@ int main(int argc, char **argv) {
     long total = g.calls;
     if (g.outstanding != 0)
         ST_FAIL("%ld blocks outstanding after a clean run: a leak", g.outstanding);
-    printf("test_oom: the scenario makes %ld allocation calls (peak %ld live blocks)\n", total,
-           g.peak);
+    printf("test_oom: the scenario%s makes %ld allocation calls (peak %ld live blocks)\n",
+           g_key ? " (encrypted at rest)" : "", total, g.peak);
     ST_CHECK(total > 10);
 
     /* Beyond the first 300, test every k-th N if the runs are capped. */

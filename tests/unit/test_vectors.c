@@ -33,6 +33,7 @@
 #include <sodium.h>
 
 #include "crypto/crypto.h"
+#include "vector_files.h"
 
 /* The hashes of the checked-in files (BLAKE2b-256, hex). */
 #define ENVELOPE_V1_HASH "1b5f28e6e89482044afca6705ee0afc74f8700f14db5f365e1266e13b654fe34"
@@ -253,52 +254,15 @@ static int build_bundle(dc_buf *out, const uint8_t *frame, size_t frame_len) {
 /* ---- files ---- */
 
 static uint8_t *read_file(const char *name, size_t *n) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s (run `test_vectors --write DIR` to create it)", path);
-    uint8_t *p = NULL;
-    size_t cap = 0;
-    *n = 0;
-    for (;;) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 4096;
-            p = realloc(p, cap);
-            assert_non_null(p);
-        }
-        size_t got = fread(p + *n, 1, cap - *n, f);
-        if (got == 0)
-            break;
-        *n += got;
-    }
-    fclose(f);
-    return p;
+    return vec_read(g_dir, name, n);
 }
 
 static int write_file(const char *dir, const char *name, const dc_buf *b) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->ptr, 1, b->size, f) != b->size || fclose(f) != 0) {
-        fprintf(stderr, "test_vectors: cannot write %s\n", path);
-        return 1;
-    }
-    uint8_t h[32];
-    char hex[65];
-    crypto_generichash(h, 32, b->ptr, b->size, NULL, 0);
-    dc__hex(hex, h, 32);
-    printf("%s: %zu bytes, BLAKE2b-256 %s\n", path, b->size, hex);
-    return 0;
+    return vec_write(dir, name, b->ptr, b->size);
 }
 
 static void assert_hash(const uint8_t *p, size_t n, const char *want) {
-    uint8_t h[32];
-    char hex[65];
-    crypto_generichash(h, 32, p, n, NULL, 0);
-    dc__hex(hex, h, 32);
-    if (strcmp(hex, want) != 0)
-        fail_msg("file hash %s, expected %s: the stored vector changed", hex, want);
+    vec_assert_hash(p, n, want);
 }
 
 static void assert_same_bytes(const uint8_t *got, size_t ng, const uint8_t *want, size_t nw,

@@ -46,6 +46,8 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
         public static let busy = Code(rawValue: -16)
         /// two different changes claim the same author and sequence number
         public static let conflict = Code(rawValue: -17)
+        /// the replica is encrypted and its key is missing or wrong
+        public static let key = Code(rawValue: -18)
 
         /// Every code this version of the bindings knows, in table order.
         public static let all: [Code] = [
@@ -66,6 +68,7 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
             .clock,
             .busy,
             .conflict,
+            .key,
         ]
 
         /// The C name, e.g. "DC_EINVAL" (what dc_error_name returns).
@@ -88,6 +91,7 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
             case -15: return "DC_ECLOCK"
             case -16: return "DC_EBUSY"
             case -17: return "DC_ECONFLICT"
+            case -18: return "DC_EKEY"
             default: return "DC_UNKNOWN"
             }
         }
@@ -112,6 +116,7 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
             case -15: return "timestamp too far in the future"
             case -16: return "the replica file is locked by another connection"
             case -17: return "two different changes claim the same author and sequence number"
+            case -18: return "the replica is encrypted and its key is missing or wrong"
             default: return "unknown error code"
             }
         }

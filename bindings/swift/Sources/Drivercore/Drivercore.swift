@@ -106,6 +106,84 @@ private func check(_ rc: Int32, _ r: OpaquePointer?) throws {
     throw DCError(code: DCError.Code(rawValue: rc), message: message)
 }
 
+// MARK: - The key at rest
+
+/// Why the library asks a key provider for a key (DC_KEY_OPEN, DC_KEY_NEW).
+public enum KeyPurpose: Sendable {
+    /// The key of an existing encrypted replica.
+    case open
+    /// A key for a file about to be encrypted: a new replica, a replica in
+    /// clear being migrated, or a rekey.  Store it before returning.
+    case new
+}
+
+/// What a key provider gives: the 32-byte key that encrypts the replica at
+/// rest (docs/format/at-rest.md), or a passphrase from which the library
+/// derives it with Argon2id.  On iOS: 32 random bytes
+/// (SecRandomCopyBytes), kept in the Keychain with an accessibility class
+/// such as kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly.
+public enum AtRestKey {
+    case key([UInt8])
+    case passphrase(String)
+
+    /// The size of a key, in bytes (dc_key_bytes).
+    public static var byteCount: Int { Int(dc_key_bytes()) }
+}
+
+/// Supplies the key, called synchronously on the calling thread at most once
+/// per open or rekey.  Throwing refuses: the call fails, nothing changes, and
+/// the error thrown here is what the caller sees.
+public typealias KeyProvider = (KeyPurpose) throws -> AtRestKey
+
+/// The context of one call that may ask for a key: the provider, and what it
+/// threw (rethrown after the C call returns).
+private final class KeyRequest {
+    let provider: KeyProvider
+    var thrown: Error?
+
+    init(_ provider: @escaping KeyProvider) { self.provider = provider }
+
+    /// Runs `body` with a C key provider and its user pointer; rethrows what
+    /// the Swift provider threw, in preference to the C call's DC_EUSER.
+    static func with(
+        _ provider: KeyProvider?,
+        _ body: (dc_key_fn?, UnsafeMutableRawPointer?) throws -> Void
+    ) throws {
+        guard let provider = provider else { return try body(nil, nil) }
+        let req = KeyRequest(provider)
+        let user = Unmanaged.passUnretained(req).toOpaque()
+        do {
+            try withExtendedLifetime(req) { try body(cProvider, user) }
+        } catch {
+            if let thrown = req.thrown { throw thrown }
+            throw error
+        }
+    }
+}
+
+/// The C side of every Swift key provider: `user` is a KeyRequest.
+private let cProvider: dc_key_fn = { user, key, purpose in
+    let req = Unmanaged<KeyRequest>.fromOpaque(user!).takeUnretainedValue()
+    do {
+        switch try req.provider(purpose == DC_KEY_NEW ? .new : .open) {
+        case .key(var bytes):
+            defer { for i in bytes.indices { bytes[i] = 0 } }
+            return dc_key_set(key, bytes, bytes.count) == 0 ? 0 : 1
+        case .passphrase(let pass):
+            var utf8 = Array(pass.utf8)
+            defer { for i in utf8.indices { utf8[i] = 0 } }
+            return utf8.withUnsafeBufferPointer { b in
+                b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
+                    dc_key_set_passphrase(key, $0, b.count) == 0 ? 0 : 1
+                }
+            }
+        }
+    } catch {
+        req.thrown = error
+        return 1
+    }
+}
+
 // MARK: - Replica
 
 /// One SQLite file on one device, with that device's identity.
@@ -123,16 +201,48 @@ public final class Replica {
     /// - Parameters:
     ///   - deviceName: recorded in the device card when the replica is created.
     ///   - mustExist: fail with `.notfound` instead of creating a replica.
-    public init(path: String, deviceName: String? = nil, mustExist: Bool = false) throws {
+    ///   - keyProvider: encrypts the replica at rest with the key it gives
+    ///     (docs/format/at-rest.md): asked `.open` for an encrypted file,
+    ///     `.new` for a new file or a replica in clear, which is then
+    ///     encrypted once.  nil: the file stays in clear, and an encrypted
+    ///     one fails with `.key`, as does a wrong key.
+    public init(
+        path: String, deviceName: String? = nil, mustExist: Bool = false,
+        keyProvider: KeyProvider? = nil
+    ) throws {
         let args = CStrings()
         var opts = dc_replica_options()
         opts.version = UInt32(DC_REPLICA_OPTIONS_VERSION)
         opts.device_name = try args.c(deviceName)
         opts.must_exist = mustExist ? 1 : 0
         var r: OpaquePointer?
-        let rc = dc_replica_open(&r, try args.c(path), &opts)
-        try check(rc, nil)
+        let cpath = try args.c(path)
+        try KeyRequest.with(keyProvider) { fn, user in
+            opts.key_provider = fn
+            opts.key_user = user
+            try check(dc_replica_open(&r, cpath, &opts), nil)
+        }
         handle = r
+    }
+
+    /// Encrypts the replica file under a new key from `keyProvider` (asked
+    /// `.new`); a replica in clear becomes encrypted.  Killed half way, the
+    /// file opens with the old key or the new one: keep the old key until
+    /// this returns.  No transaction may be open (`.misuse`), and no other
+    /// connection may have the file open (`.busy`).
+    public func rekey(_ keyProvider: @escaping KeyProvider) throws {
+        let r = try h()
+        if openTxn != nil {
+            throw DCError(code: .misuse, message: "rekey: a transaction is open on this replica")
+        }
+        try KeyRequest.with(keyProvider) { fn, user in
+            try check(dc_replica_rekey(r, fn, user), r)
+        }
+    }
+
+    /// True if the replica file is encrypted at rest.
+    public var isEncrypted: Bool {
+        get throws { dc_replica_encrypted(try h()) != 0 }
     }
 
     deinit {

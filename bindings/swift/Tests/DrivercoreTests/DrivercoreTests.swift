@@ -360,4 +360,83 @@ final class DrivercoreTests: XCTestCase {
         si.close()  // idempotent
         expect(.misuse) { _ = try a.syncSession(role: .initiator) }
     }
+
+    // MARK: at rest
+
+    private func count(_ needle: String, in file: String) throws -> Int {
+        let hay = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let n = Array(needle.utf8)
+        var hits = 0
+        if hay.count >= n.count {
+            for i in 0...(hay.count - n.count) where hay[i] == n[0] && Array(hay[i..<(i + n.count)]) == n {
+                hits += 1
+            }
+        }
+        return hits
+    }
+
+    func testAnEncryptedReplicaNeedsItsKeyAndShowsNothing() throws {
+        let p = path("enc.db")
+        var asked: [KeyPurpose] = []
+        let key: KeyProvider = { purpose in
+            asked.append(purpose)
+            return .key([UInt8](repeating: 0x42, count: AtRestKey.byteCount))
+        }
+        var before = ""
+        do {
+            let a = try Replica(path: p, deviceName: "Huang Hongxing", keyProvider: key)
+            XCTAssertTrue(try a.isEncrypted)
+            XCTAssertTrue(try a.status().contains("\"encrypted\":true"))
+            let s = try a.createSpace(name: "Wudang mobile branch")
+            let t = try s.begin()
+            try t.set("driver", "d1", "phone", "13812345678")
+            _ = try t.commit()
+            before = try a.dump()
+            a.close()
+        }
+        XCTAssertEqual(asked, [.new])
+        XCTAssertEqual(try count("13812345678", in: p), 0)
+        XCTAssertEqual(try count("Huang Hongxing", in: p), 0)
+        let again = try Replica(path: p, mustExist: true, keyProvider: key)
+        XCTAssertEqual(asked, [.new, .open])
+        XCTAssertEqual(try again.dump(), before)
+        again.close()
+        // No key, a wrong key, a key of the wrong size.
+        expect(.key) { _ = try Replica(path: p, mustExist: true) }
+        expect(.key) {
+            _ = try Replica(path: p, mustExist: true) { _ in .key([UInt8](repeating: 1, count: 32)) }
+        }
+        expect(.user) { _ = try Replica(path: p, mustExist: true) { _ in .key([1, 2, 3]) } }
+        // The provider's own error is what the caller sees.
+        struct Locked: Error {}
+        XCTAssertThrowsError(try Replica(path: p, mustExist: true) { _ in throw Locked() }) {
+            XCTAssertTrue($0 is Locked)
+        }
+        let last = try Replica(path: p, mustExist: true, keyProvider: key)
+        XCTAssertEqual(try last.dump(), before)
+    }
+
+    func testMigrationRekeyAndPassphrase() throws {
+        let p = path("m.db")
+        let a = try Replica(path: p)
+        XCTAssertFalse(try a.isEncrypted)
+        let t = try a.createSpace(name: "branch").begin()
+        try t.set("driver", "d1", "name", "Li Xiaoyun")
+        _ = try t.commit()
+        let before = try a.dump()
+        try a.rekey { purpose in
+            XCTAssertEqual(purpose, .new)
+            return .passphrase("correct horse battery staple")
+        }
+        XCTAssertTrue(try a.isEncrypted)
+        XCTAssertEqual(try a.dump(), before)
+        a.close()
+        expect(.key) { _ = try Replica(path: p, mustExist: true) { _ in .passphrase("wrong") } }
+        let b = try Replica(path: p, mustExist: true) { _ in .passphrase("correct horse battery staple") }
+        XCTAssertEqual(try b.dump(), before)
+        try b.rekey { _ in .key([UInt8](repeating: 9, count: 32)) }
+        b.close()
+        let c = try Replica(path: p, mustExist: true) { _ in .key([UInt8](repeating: 9, count: 32)) }
+        XCTAssertEqual(try c.dump(), before)
+    }
 }

@@ -47,6 +47,8 @@ public enum DriverCoreError {
     EBUSY(-16, "DC_EBUSY", "the replica file is locked by another connection"),
     /** two different changes claim the same author and sequence number */
     ECONFLICT(-17, "DC_ECONFLICT", "two different changes claim the same author and sequence number"),
+    /** the replica is encrypted and its key is missing or wrong */
+    EKEY(-18, "DC_EKEY", "the replica is encrypted and its key is missing or wrong"),
     /** A code this version of the bindings does not know. */
     UNKNOWN(Integer.MIN_VALUE, "DC_UNKNOWN", "unknown error code");
 
@@ -95,6 +97,7 @@ public enum DriverCoreError {
             case -15: return ECLOCK;
             case -16: return EBUSY;
             case -17: return ECONFLICT;
+            case -18: return EKEY;
             default: return UNKNOWN;
         }
     }

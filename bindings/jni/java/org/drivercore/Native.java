@@ -58,6 +58,16 @@ final class Native {
 
     // ---- replica ----
     static native long open(byte[] path, byte[] deviceName, boolean mustExist);
+    /** keys may be null: the file stays in clear (and an encrypted one is refused). */
+    static native long openKeyed(byte[] path, byte[] deviceName, boolean mustExist,
+                                 KeyProvider keys);
+    static native void rekey(long r, KeyProvider keys);
+    static native boolean encrypted(long r);
+
+    /** Called by the glue, inside openKeyed and rekey, on the calling thread. */
+    static AtRestKey askKey(KeyProvider keys, int purpose) throws Exception {
+        return keys.key(purpose == 2 ? KeyPurpose.NEW : KeyPurpose.OPEN);
+    }
     static native void close(long r);
     static native byte[] deviceId(long r);
     static native byte[] card(long r);

@@ -40,6 +40,47 @@ public final class Replica implements AutoCloseable {
         return new Replica(Native.open(Native.utf8z(path), Native.utf8z(deviceName), mustExist));
     }
 
+    /**
+     * Opens (or creates) the replica at path, encrypted at rest with the key
+     * {@code keys} gives (docs/format/at-rest.md): asked with
+     * {@link KeyPurpose#OPEN} for an encrypted file, {@link KeyPurpose#NEW}
+     * for a new file or a replica in clear, which is then encrypted once.
+     * A null provider is {@link #open(String, String, boolean)}: the file
+     * stays in clear, and an encrypted one fails with EKEY.  A wrong key
+     * fails with EKEY; an exception the provider throws is rethrown.
+     */
+    public static Replica open(String path, String deviceName, boolean mustExist,
+                               KeyProvider keys) {
+        if (path == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "Replica.open: path is null");
+        }
+        return new Replica(
+                Native.openKeyed(Native.utf8z(path), Native.utf8z(deviceName), mustExist, keys));
+    }
+
+    /**
+     * Encrypts the replica file under a new key from {@code keys}
+     * ({@link KeyPurpose#NEW}); a replica in clear becomes encrypted.  Killed
+     * half way, the file opens with the old key or the new one: keep the old
+     * key until this returns.  No transaction may be open, and no other
+     * connection may have the file open (EBUSY).
+     */
+    public synchronized void rekey(KeyProvider keys) {
+        if (keys == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "rekey: the provider is null");
+        }
+        if (openTxn != null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE,
+                    "rekey: a transaction is open on this replica");
+        }
+        Native.rekey(h(), keys);
+    }
+
+    /** True if the replica file is encrypted at rest. */
+    public synchronized boolean isEncrypted() {
+        return Native.encrypted(h());
+    }
+
     /** The version of the native library, e.g. "0.1.0". */
     public static String libraryVersion() {
         return Native.version();

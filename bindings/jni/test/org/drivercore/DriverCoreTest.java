@@ -432,4 +432,142 @@ public class DriverCoreTest {
         si.close(); // idempotent
         expect(DriverCoreError.EMISUSE, () -> a.sync(SyncRole.INITIATOR));
     }
+
+    // ---- at rest ----
+
+    /** A provider that hands out the same fixed key, counting its calls. */
+    private static final class FixedKey implements KeyProvider {
+        final byte fill;
+        int calls;
+        KeyPurpose last;
+
+        FixedKey(int fill) {
+            this.fill = (byte) fill;
+        }
+
+        @Override
+        public AtRestKey key(KeyPurpose purpose) {
+            calls++;
+            last = purpose;
+            byte[] k = new byte[AtRestKey.BYTES];
+            java.util.Arrays.fill(k, fill);
+            return AtRestKey.of(k);
+        }
+    }
+
+    private static long count(byte[] hay, byte[] needle) {
+        long n = 0;
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            int j = 0;
+            while (j < needle.length && hay[i + j] == needle[j]) {
+                j++;
+            }
+            if (j == needle.length) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Test
+    public void encryptedReplicaKeepsNothingReadableAndNeedsItsKey() throws Exception {
+        String p = path("enc.db");
+        FixedKey k = new FixedKey(0x42);
+        String before;
+        try (Replica a = Replica.open(p, "Huang Hongxing", false, k)) {
+            assertEquals(KeyPurpose.NEW, k.last);
+            assertTrue(a.isEncrypted());
+            assertTrue(a.status().contains("\"encrypted\":true"));
+            Space s = a.createSpace("Wudang mobile branch");
+            try (Txn t = s.begin()) {
+                t.set("driver", "d1", "phone", "13812345678").commit();
+            }
+            before = a.dump();
+        }
+        byte[] file = java.nio.file.Files.readAllBytes(new File(p).toPath());
+        assertEquals(0, count(file, "13812345678".getBytes(StandardCharsets.UTF_8)));
+        assertEquals(0, count(file, "Huang Hongxing".getBytes(StandardCharsets.UTF_8)));
+
+        // Reopened: the key of an existing file.
+        FixedKey again = new FixedKey(0x42);
+        try (Replica a = Replica.open(p, null, true, again)) {
+            assertEquals(KeyPurpose.OPEN, again.last);
+            assertEquals(before, a.dump());
+        }
+        // No key, a wrong key: EKEY, with a message.
+        DriverCoreException e = expect(DriverCoreError.EKEY, () -> Replica.open(p, null, true));
+        assertTrue(e.getMessage(), e.getMessage().contains("encrypted"));
+        expect(DriverCoreError.EKEY, () -> Replica.open(p, null, true, new FixedKey(0x43)));
+        // A wrong length is refused before it reaches the library.
+        expect(DriverCoreError.EINVAL, () -> AtRestKey.of(new byte[31]));
+        // The provider's own exception is what the caller sees.
+        try {
+            Replica.open(p, null, true, purpose -> {
+                throw new IllegalStateException("the Keystore is locked");
+            });
+            fail("the provider threw");
+        } catch (IllegalStateException expected) {
+            assertEquals("the Keystore is locked", expected.getMessage());
+        }
+        // Nothing above changed the file.
+        try (Replica a = Replica.open(p, null, true, new FixedKey(0x42))) {
+            assertEquals(before, a.dump());
+        }
+    }
+
+    @Test
+    public void keyBytesAreZeroedAfterUse() {
+        byte[] key = new byte[AtRestKey.BYTES];
+        java.util.Arrays.fill(key, (byte) 7);
+        try (Replica a = Replica.open(path("z.db"), null, false, purpose -> AtRestKey.of(key))) {
+            assertTrue(a.isEncrypted());
+        }
+        assertArrayEquals(new byte[AtRestKey.BYTES], key);
+        char[] pass = "a long passphrase".toCharArray();
+        AtRestKey k = AtRestKey.passphrase(pass);
+        assertArrayEquals(new char[pass.length], pass);
+        try (Replica a = Replica.open(path("pp.db"), null, false, purpose -> k)) {
+            assertTrue(a.isEncrypted());
+        }
+        assertArrayEquals(new byte[k.bytes.length], k.bytes);
+        try (Replica a = Replica.open(path("pp.db"), null, true,
+                purpose -> AtRestKey.passphrase("a long passphrase".toCharArray()))) {
+            assertTrue(a.isEncrypted());
+        }
+    }
+
+    @Test
+    public void rekeyAndMigration() {
+        String p = path("m.db");
+        String before;
+        try (Replica a = Replica.open(p)) {
+            assertFalse(a.isEncrypted());
+            try (Txn t = a.createSpace("branch").begin()) {
+                t.set("driver", "d1", "name", "Li Xiaoyun").commit();
+            }
+            before = a.dump();
+        }
+        // Opened with a key, a replica in clear is migrated once.
+        FixedKey k1 = new FixedKey(1);
+        try (Replica a = Replica.open(p, null, true, k1)) {
+            assertEquals(KeyPurpose.NEW, k1.last);
+            assertTrue(a.isEncrypted());
+            assertEquals(before, a.dump());
+            FixedKey k2 = new FixedKey(2);
+            a.rekey(k2);
+            assertEquals(KeyPurpose.NEW, k2.last);
+            assertEquals(before, a.dump());
+            expect(DriverCoreError.EMISUSE, () -> a.rekey(null));
+        }
+        expect(DriverCoreError.EKEY, () -> Replica.open(p, null, true, new FixedKey(1)));
+        try (Replica a = Replica.open(p, null, true, new FixedKey(2))) {
+            assertEquals(before, a.dump());
+            // Another connection keeps the file busy: nothing changes.
+            try (Replica other = Replica.open(p, null, true, new FixedKey(2))) {
+                assertTrue(other.isEncrypted());
+                expect(DriverCoreError.EBUSY, () -> a.rekey(new FixedKey(3)));
+            }
+            assertEquals(before, a.dump());
+        }
+    }
 }
