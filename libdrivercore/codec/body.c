@@ -463,6 +463,10 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     }
     out->ops = m->ops;
     out->nops = ops->size;
+    /* msgpack-c's unpack refers to strings in `p` rather than copying
+     * them, so once the ops are built its objects are no longer needed:
+     * a fold holds many decoded bodies at once. */
+    msgpack_unpacked_destroy(&m->u);
     return 0;
 fail:
     dc__body_free(out);

@@ -129,8 +129,9 @@ int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err);
 
 /* Encodes ops into the msgpack change body. */
 int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err);
-/* Decodes and validates a change body; strings point into `p` or into
- * memory owned by out->mem, valid until dc__body_free and while p lives. */
+/* Decodes and validates a change body; strings point into `p`, the ops
+ * arrays are owned by out->mem: valid until dc__body_free and while p
+ * lives. */
 int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err);
 void dc__body_free(dc__body *b);
 

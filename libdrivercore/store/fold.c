@@ -4,13 +4,18 @@
  *
  * A commit or an import only appends to the change log and to `pending`;
  * the state is a cache of the log that this file brings up to date.  A
- * window is whole changes, in log order, up to WINDOW_OPS ops: their bodies
- * are opened and decoded, their ops grouped by record, and each record is
- * read once, merged by the rules of crdt/record.c (registers, the delete
- * clock) and of the set and event rows, and written once.  Every rule is a
- * maximum or a union, so folding a change again, or two handles folding the
- * same change, changes nothing: a window cut short by a crash is simply
- * folded again.
+ * batch is whole pending changes, in log order, up to BATCH_OPS ops: their
+ * bodies are opened and decoded and their ops sorted by record, once.  The
+ * batch is then applied a window of records at a time (each window its own
+ * transaction when the fold runs outside the caller's), so that every
+ * record the batch touches is read once, merged by the rules of
+ * crdt/record.c (registers, the delete clock) and of the set and event
+ * rows, and written once, while another handle's write waits at most one
+ * window.  The batch leaves `pending` with its last window.  Every rule is
+ * a maximum or a union, so folding a change again, or two handles folding
+ * the same change, changes nothing: a fold cut short by a crash is simply
+ * folded again, and a read on another handle that finds the batch half
+ * applied folds all of it first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +25,24 @@
 
 #define STEP_DONE(st) (sqlite3_step(st) == SQLITE_DONE)
 
-/* A window: whole changes up to this many ops (or changes), one SQLite
- * transaction when the fold runs outside the caller's. */
-#define WINDOW_OPS 16384
-#define WINDOW_CHANGES 4096
+/* A batch: whole changes up to this many ops (or changes), decoded and
+ * held in memory while its windows are applied. */
+#define BATCH_OPS 131072
+#define BATCH_CHANGES 16384
+/* A window: at most this many records, one SQLite transaction when the
+ * fold runs outside the caller's. */
+#define WINDOW_RECORDS 2048
 /* Between two windows the write lock is let go this long, so another
  * handle's write waits at most about one window (docs/threading.md). */
 #define WINDOW_PAUSE_MS 2
 /* A commit that leaves this many of the handle's ops unfolded folds. */
-#define FOLD_AFTER_OPS 65536
+#define FOLD_AFTER_OPS BATCH_OPS
 
 typedef struct fchange {
     int64_t cno, sid, did;
-    dc__envelope e;
-    uint8_t *env; /* the envelope's bytes (e points into them) */
-    dc_buf plain; /* its body, decrypted and decompressed */
+    dc__envelope e; /* its header (e's pointers only while env is held) */
+    uint8_t *env;   /* the envelope's bytes, freed once the body is open */
+    dc_buf plain;   /* its body, decrypted and decompressed */
     dc__body body;
 } fchange;
 
@@ -61,6 +69,8 @@ typedef struct fold {
     size_t ndrop, cdrop;
     fop *ops;
     size_t nops, cops;
+    uint32_t *grp; /* start of each record's ops in f->ops, in key order, then nops */
+    size_t ngrp;
     fkey keys[NKEYS];
     size_t nkeys;
     dc_buf tmp, zbuf;
@@ -89,7 +99,7 @@ static int touch(dc__touched *t, int64_t rid) {
     return 0;
 }
 
-static void window_free(fold *f) {
+static void batch_free(fold *f) {
     for (size_t i = 0; i < f->nch; i++) {
         fchange *c = &f->ch[i];
         dc__body_free(&c->body);
@@ -97,14 +107,15 @@ static void window_free(fold *f) {
         dc_buf_dispose(&c->plain);
         dc__free(c->env);
     }
-    f->nch = f->ndrop = f->nops = 0;
+    f->nch = f->ndrop = f->nops = f->ngrp = 0;
 }
 
 static void fold_free(fold *f) {
-    window_free(f);
+    batch_free(f);
     dc__free(f->ch);
     dc__free(f->drop);
     dc__free(f->ops);
+    dc__free(f->grp);
     for (size_t i = 0; i < f->nkeys; i++)
         dc__secret_free(f->keys[i].key);
     dc__wipe(f->zbuf.ptr, f->zbuf.size);
@@ -223,6 +234,10 @@ static int open_change(fold *f, fchange *c, dc__err *err) {
         return dc__err_set(err, DC_ECORRUPT,
                            "the timestamp range of the header does not match its %u ops",
                            c->body.nops);
+    /* Only the body and the header's fields are needed from here on. */
+    dc__free(c->env);
+    c->env = NULL;
+    c->e.raw = c->e.payload = NULL;
     return 0;
 }
 
@@ -243,9 +258,9 @@ static int set_fate(fold *f, int64_t cno, const fchange *c, int rc, dc__err *err
     return dc__store_change_set_state(f->s, cno, state, err);
 }
 
-/* Reads the next window of pending changes: fills f->ch (opened) and
- * f->drop; *more when the window stopped at its limit. */
-static int read_window(fold *f, bool *more, dc__err *err) {
+/* Reads the next batch of pending changes: fills f->ch (opened) and
+ * f->drop; *more when the batch stopped at its limit. */
+static int read_batch(fold *f, bool *more, dc__err *err) {
     dc__store *s = f->s;
     sqlite3_stmt *st = dc__q(s, Q_PENDING_READ,
                              "SELECT p.cno, c.sid, c.author, c.state, c.kind, c.env FROM pending p "
@@ -259,7 +274,7 @@ static int read_window(fold *f, bool *more, dc__err *err) {
     /* Collected first, opened after the statement is reset: opening reads
      * keys through other statements. */
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (ops >= WINDOW_OPS || f->nch >= WINDOW_CHANGES) {
+        if (ops >= BATCH_OPS || f->nch >= BATCH_CHANGES) {
             *more = true;
             break;
         }
@@ -338,35 +353,44 @@ static int str_cmp(const dc__str *a, const dc__str *b) {
     return c ? c : (a->n > b->n) - (a->n < b->n);
 }
 
-static int fop_cmp_with(const fchange *ch, const fop *x, const fop *y) {
-    int64_t sx = ch[x->ch].sid, sy = ch[y->ch].sid;
+/* Records of a batch: ops are grouped by record through a hash of the
+ * record key (space row, type, id), and the groups put in key order, so
+ * that a window writes neighbouring rows and each record's ops stay in
+ * log order. */
+static int rec_cmp(const fold *f, const fop *x, const fop *y) {
+    int64_t sx = f->ch[x->ch].sid, sy = f->ch[y->ch].sid;
     if (sx != sy)
         return (sx > sy) - (sx < sy);
     int c = str_cmp(&x->op->type, &y->op->type);
-    if (!c)
-        c = str_cmp(&x->op->id, &y->op->id);
-    if (!c)
-        c = (x->ch > y->ch) - (x->ch < y->ch);
-    if (!c)
-        c = (x->i > y->i) - (x->i < y->i);
-    return c;
+    return c ? c : str_cmp(&x->op->id, &y->op->id);
 }
 
-static int same_record(const fold *f, const fop *a, const fop *b) {
-    return f->ch[a->ch].sid == f->ch[b->ch].sid && str_cmp(&a->op->type, &b->op->type) == 0 &&
-           str_cmp(&a->op->id, &b->op->id) == 0;
+static uint64_t rec_hash(int64_t sid, const dc__str *type, const dc__str *id) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)sid;
+    for (uint32_t i = 0; i < type->n; i++)
+        h = (h ^ (uint8_t)type->p[i]) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (uint32_t i = 0; i < id->n; i++)
+        h = (h ^ (uint8_t)id->p[i]) * 1099511628211ull;
+    return h;
 }
 
-/* Merge sort (stable, no global state): the ops of a window by record. */
-static void sort_ops(const fchange *ch, fop *v, fop *tmp, size_t n) {
+typedef struct fgroup {
+    uint32_t rep;   /* an op of the record, for its key (index in f->ops) */
+    uint32_t n;     /* its ops */
+    uint32_t first; /* where its ops start once placed */
+} fgroup;
+
+/* Merge sort of group indices by record key. */
+static void sort_groups(const fold *f, const fop *ops, const fgroup *g, uint32_t *v, uint32_t *tmp,
+                        size_t n) {
     if (n < 2)
         return;
-    size_t h = n / 2;
-    sort_ops(ch, v, tmp, h);
-    sort_ops(ch, v + h, tmp, n - h);
-    size_t i = 0, j = h, k = 0;
+    size_t h = n / 2, i = 0, j = h, k = 0;
+    sort_groups(f, ops, g, v, tmp, h);
+    sort_groups(f, ops, g, v + h, tmp, n - h);
     while (i < h && j < n)
-        tmp[k++] = fop_cmp_with(ch, &v[j], &v[i]) < 0 ? v[j++] : v[i++];
+        tmp[k++] = rec_cmp(f, &ops[g[v[j]].rep], &ops[g[v[i]].rep]) < 0 ? v[j++] : v[i++];
     while (i < h)
         tmp[k++] = v[i++];
     while (j < n)
@@ -619,23 +643,84 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
     }
 }
 
-static int apply_window(fold *f, dc__err *err) {
+/* Groups the batch's ops by record, records in key order (f->grp). */
+static int sort_batch(fold *f, dc__err *err) {
     size_t total = 0;
     for (size_t i = 0; i < f->nch; i++)
         total += f->ch[i].body.nops;
-    if (grow((void **)&f->ops, &f->cops, total * 2 + 1, sizeof *f->ops))
-        return dc__err_set(err, DC_ENOMEM, "fold: out of memory");
-    f->nops = 0;
-    for (size_t i = 0; i < f->nch; i++)
+    size_t nslot = 64;
+    while (nslot < total * 2)
+        nslot *= 2;
+    fop *in = dc__malloc((total ? total : 1) * sizeof *in);
+    uint32_t *slot = dc__calloc(nslot, sizeof *slot), *order = NULL, *tmp = NULL;
+    fgroup *g = dc__malloc((total ? total : 1) * sizeof *g);
+    int rc = in && slot && g ? 0 : DC_ENOMEM;
+    if (!rc && grow((void **)&f->ops, &f->cops, total + 1, sizeof *f->ops))
+        rc = DC_ENOMEM;
+    if (!rc) {
+        uint32_t *p = dc__realloc(f->grp, (total + 1) * sizeof *p);
+        if (p)
+            f->grp = p;
+        else
+            rc = DC_ENOMEM;
+    }
+    size_t n = 0, ng = 0;
+    for (size_t i = 0; i < f->nch && !rc; i++)
         for (uint32_t k = 0; k < f->ch[i].body.nops; k++)
-            f->ops[f->nops++] = (fop){&f->ch[i].body.ops[k], (uint32_t)i, k};
-    /* The second half of the array is the merge sort's scratch. */
-    sort_ops(f->ch, f->ops, f->ops + f->nops, f->nops);
+            in[n++] = (fop){&f->ch[i].body.ops[k], (uint32_t)i, k};
+    /* Each op to its record's group (hash table of group numbers + 1). */
+    uint32_t *gof = rc ? NULL : dc__malloc((total ? total : 1) * sizeof *gof);
+    if (!rc && !gof)
+        rc = DC_ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const fop *o = &in[i];
+        uint64_t h = rec_hash(f->ch[o->ch].sid, &o->op->type, &o->op->id);
+        size_t at = (size_t)h & (nslot - 1);
+        while (slot[at] && rec_cmp(f, &in[g[slot[at] - 1].rep], o) != 0)
+            at = (at + 1) & (nslot - 1);
+        if (!slot[at]) {
+            g[ng] = (fgroup){(uint32_t)i, 0, 0};
+            slot[at] = (uint32_t)++ng;
+        }
+        gof[i] = slot[at] - 1;
+        g[gof[i]].n++;
+    }
+    if (!rc && (!(order = dc__malloc((ng ? ng : 1) * sizeof *order)) ||
+                !(tmp = dc__malloc((ng ? ng : 1) * sizeof *tmp))))
+        rc = DC_ENOMEM;
+    if (!rc) {
+        for (size_t k = 0; k < ng; k++)
+            order[k] = (uint32_t)k;
+        sort_groups(f, in, g, order, tmp, ng);
+        uint32_t at = 0;
+        for (size_t k = 0; k < ng; k++) {
+            f->grp[k] = at;
+            g[order[k]].first = at;
+            at += g[order[k]].n;
+        }
+        f->grp[ng] = at;
+        f->ngrp = ng;
+        /* Placed in log order within each record. */
+        for (size_t i = 0; i < n; i++)
+            f->ops[g[gof[i]].first++] = in[i];
+        f->nops = n;
+    }
+    dc__free(in);
+    dc__free(slot);
+    dc__free(g);
+    dc__free(gof);
+    dc__free(order);
+    dc__free(tmp);
+    return rc ? dc__err_set(err, DC_ENOMEM, "fold: out of memory") : 0;
+}
+
+/* Applies the records of the batch from record *at on, at most
+ * WINDOW_RECORDS of them; *at moves to the first record not applied. */
+static int apply_window(fold *f, size_t *at, dc__err *err) {
     int rc = 0;
-    for (size_t a = 0; a < f->nops && !rc;) {
-        size_t b = a + 1;
-        while (b < f->nops && same_record(f, &f->ops[a], &f->ops[b]))
-            b++;
+    size_t k = *at, end = k + WINDOW_RECORDS < f->ngrp ? k + WINDOW_RECORDS : f->ngrp;
+    for (; k < end && !rc; k++) {
+        size_t a = f->grp[k], b = f->grp[k + 1];
         frec r;
         memset(&r, 0, sizeof r);
         r.sid = f->ch[f->ops[a].ch].sid;
@@ -644,20 +729,38 @@ static int apply_window(fold *f, dc__err *err) {
         r.st.pk = pk_of;
         r.st.pk_user = f->s;
         rc = rec_load(f, &r, err);
-        for (size_t k = a; k < b && !rc; k++)
-            rc = apply_op(f, &r, &f->ch[f->ops[k].ch], f->ops[k].op, f->ops[k].i, err);
+        for (size_t i = a; i < b && !rc; i++)
+            rc = apply_op(f, &r, &f->ch[f->ops[i].ch], f->ops[i].op, f->ops[i].i, err);
         if (!rc)
             rc = rec_save(f, &r, err);
         if (!rc && (r.st.changed || r.rows) && touch(f->touched, r.rid))
             rc = dc__err_set(err, DC_ENOMEM, "fold: out of memory");
         dc__recstate_free(&r.st);
         dc__free(r.blob);
-        a = b;
     }
+    *at = k;
+    return rc;
+}
+
+/* The batch leaves `pending` (with its last window). */
+static int batch_done(fold *f, dc__err *err) {
+    int rc = 0;
     for (size_t i = 0; i < f->nch && !rc; i++)
         rc = pending_del(f->s, f->ch[i].cno, err);
     for (size_t i = 0; i < f->ndrop && !rc; i++)
         rc = pending_del(f->s, f->drop[i], err);
+    return rc;
+}
+
+/* A rebuild (dc__store_state_clear) by another handle between two windows
+ * would meet a batch judged before it: the batch is then read again. */
+static int state_epoch(dc__store *s, int64_t *v, dc__err *err) {
+    int rc = dc__store_meta_get(s, "state_epoch", v, err);
+    if (rc == DC_ENOTFOUND) {
+        dc__err_clear(err);
+        *v = 0;
+        return 0;
+    }
     return rc;
 }
 
@@ -678,17 +781,45 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
     f.touched = touched;
     s->folding = true;
     for (bool more = true; more && !rc;) {
+        /* The batch is read inside its first window's transaction. */
         if (own && (rc = dc__store_begin(s, err)))
             break;
-        if (!(rc = read_window(&f, &more, err)))
-            rc = apply_window(&f, err);
-        window_free(&f);
-        if (own) {
+        int64_t epoch = 0, now;
+        bool in_txn = true;
+        if (!(rc = state_epoch(s, &epoch, err)) && !(rc = read_batch(&f, &more, err)))
+            rc = sort_batch(&f, err);
+        for (size_t at = 0; !rc;) {
+            if (!in_txn) {
+                dc__os_sleep_ms(WINDOW_PAUSE_MS);
+                if ((rc = dc__store_begin(s, err)))
+                    break;
+                in_txn = true;
+                if ((rc = state_epoch(s, &now, err)))
+                    break;
+                if (now != epoch) {
+                    more = true; /* rebuilt meanwhile: read the batch again */
+                    break;
+                }
+            }
+            if ((rc = apply_window(&f, &at, err)))
+                break;
+            if (at >= f.ngrp && (rc = batch_done(&f, err)))
+                break;
+            if (own) {
+                if ((rc = dc__store_commit(s, err)))
+                    break;
+                in_txn = false;
+            }
+            if (at >= f.ngrp)
+                break;
+        }
+        if (own && in_txn) {
             if (rc)
                 dc__store_rollback(s);
-            else
-                rc = dc__store_commit(s, err);
+            else if ((rc = dc__store_commit(s, err)))
+                break;
         }
+        batch_free(&f);
         if (!rc && more && own)
             dc__os_sleep_ms(WINDOW_PAUSE_MS);
     }
@@ -707,6 +838,9 @@ bool dc__store_fold_due(const dc__store *s) {
 
 int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
     static const char *const SQL[] = {
+        /* A fold part way through a batch on another handle reads it again. */
+        "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
+        "SET value = value + 1 WHERE ?1 = ?1",
         "DELETE FROM set_adds WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         "DELETE FROM set_removed WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",

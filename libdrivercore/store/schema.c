@@ -12,6 +12,8 @@
 
 #include "store/store_int.h"
 
+#define DC__PAGE_SIZE_STR "2048"
+
 /* Step n takes a file from schema n-1 to schema n: its SQL, then (if any)
  * the part SQL cannot do, inside the same transaction. */
 static int step2_fix(dc__store *s, dc__err *err);
@@ -276,6 +278,13 @@ int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
                  dc__vfs_page_size(s->vfs));
         if ((rc = dc__sql_exec(s, sql, err)))
             return rc;
+    } else if ((rc = dc__sql_exec(s, "PRAGMA page_size=" DC__PAGE_SIZE_STR, err))) {
+        /* A new file in clear takes 2048-byte pages (an existing one keeps
+         * its own): a commit writes a few pages at the log's tail, so small
+         * pages halve the bytes it writes, and a change envelope of a few
+         * kilobytes spills into overflow pages instead of leaving most of a
+         * large page empty (docs/storage.md, "Schema version 3"). */
+        return rc;
     }
     /* Refuse a foreign SQLite file before changing anything in it (the
      * journal mode is persistent). */
