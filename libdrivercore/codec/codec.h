@@ -86,20 +86,48 @@ typedef struct dc__op {
 
 /* ---- the stored forms of a record's state (stored.c, docs/storage.md) ---- */
 
-/* One register: its field, value and the clock of the op that set it
- * (timestamp and the author's device row).  Strings are borrowed. */
-typedef struct dc__reg {
-    dc__str field;
+/* Field names are stored as small integers (the replica's `names` table):
+ * `fid`.  A clock's author is its device row (`did`).  Strings are
+ * borrowed. */
+typedef struct dc__reg { /* a register: the value of the op with the greatest clock */
+    uint32_t fid;
     dc__value val;
     dc_hlc hlc;
     int64_t did;
 } dc__reg;
 
-/* The `regs` column: registers in field order, four msgpack objects each. */
-int dc__regs_encode(dc_buf *out, const dc__reg *regs, size_t n, dc__err *err);
-/* Decodes a `regs` column into *regs (dc__malloc'd, *n entries); strings
- * point into `p`, which must outlive them. */
-int dc__regs_decode(const uint8_t *p, size_t n, dc__reg **regs, size_t *nregs, dc__err *err);
+typedef struct dc__sadd { /* a set add present, tagged (did, seq, op) */
+    uint32_t fid;
+    dc__value val;
+    int64_t did;
+    uint64_t seq;
+    uint32_t op;
+    dc_hlc hlc;
+} dc__sadd;
+
+typedef struct dc__stag { /* the tag of an add a remove named */
+    uint32_t fid;
+    int64_t did;
+    uint64_t seq;
+    uint32_t op;
+} dc__stag;
+
+/* A record's registers (by fid), present set adds and removed tags (by
+ * fid, then tag): the `state` column. */
+typedef struct dc__recdata {
+    dc__reg *regs;
+    size_t nregs;
+    dc__sadd *adds;
+    size_t nadds;
+    dc__stag *rm;
+    size_t nrm;
+} dc__recdata;
+
+int dc__recdata_encode(dc_buf *out, const dc__recdata *d, dc__err *err);
+/* Decodes a `state` column (an empty one is an empty state); strings point
+ * into `p`, which must outlive them.  Free with dc__recdata_free. */
+int dc__recdata_decode(const uint8_t *p, size_t n, dc__recdata *d, dc__err *err);
+void dc__recdata_free(dc__recdata *d);
 
 /* The `body` column of an event: its fields, key, value, key, value ...
  * with keys sorted bytewise. */

@@ -1,7 +1,7 @@
 /*
  * The stored forms of a record's state (docs/storage.md, "Schema version
- * 3"): the registers of a record row, packed into one column, and the
- * fields of an event.  Both are msgpack; a decoder refuses anything but
+ * 3"): its registers, set adds and removed tags, packed into one column of
+ * its row, and the fields of an event.  Both are msgpack; a decoder refuses anything but
  * the shapes written here, so a damaged file reads as DC_ECORRUPT, never as
  * a crash or a wrong value.
  */
@@ -11,9 +11,9 @@
 
 #include "codec/codec.h"
 
-/* A record holds at most this many registers (the body's limit on one
- * transaction's ops bounds what one change adds; this bounds the row). */
-#define REGS_MAX_OBJECTS (4u * 65536u + 1u)
+/* The objects a state column may hold: a bound against a damaged file, far
+ * above any record a device writes. */
+#define RECORD_MAX_OBJECTS (1u << 24)
 #define EVENT_MAX_OBJECTS (2u * DC_EVENT_MAX_FIELDS + 1u)
 
 typedef struct sink {
@@ -74,55 +74,148 @@ static int get_value(dc__value *v, const msgpack_object *o) {
     }
 }
 
-int dc__regs_encode(dc_buf *out, const dc__reg *regs, size_t n, dc__err *err) {
+/* Each entry is a fixed number of msgpack objects in one flat array. */
+#define REG_OBJS 4
+#define ADD_OBJS 6
+#define RM_OBJS 4
+
+int dc__recdata_encode(dc_buf *out, const dc__recdata *d, dc__err *err) {
     msgpack_packer pk;
     sink sk = {out, 0};
     msgpack_packer_init(&pk, &sk, buf_write);
-    msgpack_pack_array(&pk, n * 4);
-    for (size_t i = 0; i < n; i++) {
-        pack_str(&pk, regs[i].field.p, regs[i].field.n);
-        pack_value(&pk, &regs[i].val);
-        msgpack_pack_uint64(&pk, regs[i].hlc);
-        msgpack_pack_int64(&pk, regs[i].did);
+    /* Clocks are stored from the smallest of the record's: most of a
+     * record's fields were written together, and a small difference packs
+     * into fewer bytes than a timestamp. */
+    dc_hlc base = UINT64_MAX;
+    for (size_t i = 0; i < d->nregs; i++)
+        base = d->regs[i].hlc < base ? d->regs[i].hlc : base;
+    for (size_t i = 0; i < d->nadds; i++)
+        base = d->adds[i].hlc < base ? d->adds[i].hlc : base;
+    if (base == UINT64_MAX)
+        base = 0;
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint64(&pk, base);
+    msgpack_pack_array(&pk, d->nregs * REG_OBJS);
+    for (size_t i = 0; i < d->nregs; i++) {
+        const dc__reg *g = &d->regs[i];
+        msgpack_pack_uint32(&pk, g->fid);
+        pack_value(&pk, &g->val);
+        msgpack_pack_uint64(&pk, g->hlc - base);
+        msgpack_pack_int64(&pk, g->did);
+    }
+    msgpack_pack_array(&pk, d->nadds * ADD_OBJS);
+    for (size_t i = 0; i < d->nadds; i++) {
+        const dc__sadd *a = &d->adds[i];
+        msgpack_pack_uint32(&pk, a->fid);
+        pack_value(&pk, &a->val);
+        msgpack_pack_int64(&pk, a->did);
+        msgpack_pack_uint64(&pk, a->seq);
+        msgpack_pack_uint32(&pk, a->op);
+        msgpack_pack_uint64(&pk, a->hlc - base);
+    }
+    msgpack_pack_array(&pk, d->nrm * RM_OBJS);
+    for (size_t i = 0; i < d->nrm; i++) {
+        const dc__stag *t = &d->rm[i];
+        msgpack_pack_uint32(&pk, t->fid);
+        msgpack_pack_int64(&pk, t->did);
+        msgpack_pack_uint64(&pk, t->seq);
+        msgpack_pack_uint32(&pk, t->op);
     }
     return sk.failed ? dc__err_set(err, DC_ENOMEM, "record: out of memory") : 0;
 }
 
-int dc__regs_decode(const uint8_t *p, size_t n, dc__reg **regs, size_t *nregs, dc__err *err) {
-    *regs = NULL;
-    *nregs = 0;
+void dc__recdata_free(dc__recdata *d) {
+    dc__free(d->regs);
+    dc__free(d->adds);
+    dc__free(d->rm);
+    memset(d, 0, sizeof *d);
+}
+
+static bool u32(const msgpack_object *o, uint32_t *v) {
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX)
+        return false;
+    *v = (uint32_t)o->via.u64;
+    return true;
+}
+
+static bool u64(const msgpack_object *o, uint64_t *v) {
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > (uint64_t)INT64_MAX)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+static bool i64(const msgpack_object *o, int64_t *v) {
+    uint64_t u;
+    if (!u64(o, &u))
+        return false;
+    *v = (int64_t)u;
+    return true;
+}
+
+int dc__recdata_decode(const uint8_t *p, size_t n, dc__recdata *d, dc__err *err) {
+    memset(d, 0, sizeof *d);
+    if (n == 0)
+        return 0;
     msgpack_unpacked u;
-    int rc = dc__msgpack_unpack_checked(&u, p, n, REGS_MAX_OBJECTS, "record", err);
+    int rc = dc__msgpack_unpack_checked(&u, p, n, RECORD_MAX_OBJECTS, "record", err);
     if (rc)
         return rc;
     const msgpack_object *root = &u.data;
-    size_t count = root->type == MSGPACK_OBJECT_ARRAY ? root->via.array.size : 1;
-    if (root->type != MSGPACK_OBJECT_ARRAY || count % 4 != 0) {
-        rc = dc__err_set(err, DC_ECORRUPT, "record: the registers column is malformed");
+    const msgpack_object_array *part = root->type == MSGPACK_OBJECT_ARRAY ? &root->via.array : NULL;
+    uint64_t base;
+    if (!part || part->size != 4 || !u64(&part->ptr[0], &base)) {
+        rc = dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
         goto out;
     }
-    dc__reg *v = count ? dc__malloc(count / 4 * sizeof *v) : NULL;
-    if (count && !v) {
+    part = &(msgpack_object_array){part->size - 1, part->ptr + 1};
+    if (part->ptr[0].type != MSGPACK_OBJECT_ARRAY || part->ptr[1].type != MSGPACK_OBJECT_ARRAY ||
+        part->ptr[2].type != MSGPACK_OBJECT_ARRAY || part->ptr[0].via.array.size % REG_OBJS ||
+        part->ptr[1].via.array.size % ADD_OBJS || part->ptr[2].via.array.size % RM_OBJS) {
+        rc = dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
+        goto out;
+    }
+    size_t nr = part->ptr[0].via.array.size / REG_OBJS, na = part->ptr[1].via.array.size / ADD_OBJS,
+           nm = part->ptr[2].via.array.size / RM_OBJS;
+    if ((nr && !(d->regs = dc__malloc(nr * sizeof *d->regs))) ||
+        (na && !(d->adds = dc__malloc(na * sizeof *d->adds))) ||
+        (nm && !(d->rm = dc__malloc(nm * sizeof *d->rm)))) {
         rc = dc__err_set(err, DC_ENOMEM, "record: out of memory");
         goto out;
     }
-    const msgpack_object *o = root->via.array.ptr;
-    for (size_t i = 0; i < count / 4; i++, o += 4) {
-        dc__reg *g = &v[i];
-        if (o[0].type != MSGPACK_OBJECT_STR || get_value(&g->val, &o[1]) ||
-            o[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-            o[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            dc__free(v);
-            rc = dc__err_set(err, DC_ECORRUPT, "record: register %zu is malformed", i);
-            goto out;
-        }
-        g->field = (dc__str){o[0].via.str.ptr, o[0].via.str.size};
-        g->hlc = o[2].via.u64;
-        g->did = (int64_t)o[3].via.u64;
+    const msgpack_object *o = part->ptr[0].via.array.ptr;
+    for (size_t i = 0; i < nr; i++, o += REG_OBJS) {
+        dc__reg *g = &d->regs[i];
+        if (!u32(&o[0], &g->fid) || get_value(&g->val, &o[1]) || !u64(&o[2], &g->hlc) ||
+            !i64(&o[3], &g->did) || g->hlc > UINT64_MAX - base)
+            goto bad;
+        g->hlc += base;
     }
-    *regs = v;
-    *nregs = count / 4;
+    o = part->ptr[1].via.array.ptr;
+    for (size_t i = 0; i < na; i++, o += ADD_OBJS) {
+        dc__sadd *a = &d->adds[i];
+        if (!u32(&o[0], &a->fid) || get_value(&a->val, &o[1]) || !i64(&o[2], &a->did) ||
+            !u64(&o[3], &a->seq) || !u32(&o[4], &a->op) || !u64(&o[5], &a->hlc) ||
+            a->hlc > UINT64_MAX - base)
+            goto bad;
+        a->hlc += base;
+    }
+    o = part->ptr[2].via.array.ptr;
+    for (size_t i = 0; i < nm; i++, o += RM_OBJS) {
+        dc__stag *t = &d->rm[i];
+        if (!u32(&o[0], &t->fid) || !i64(&o[1], &t->did) || !u64(&o[2], &t->seq) ||
+            !u32(&o[3], &t->op))
+            goto bad;
+    }
+    d->nregs = nr;
+    d->nadds = na;
+    d->nrm = nm;
+    goto out;
+bad:
+    rc = dc__err_set(err, DC_ECORRUPT, "record: an entry of the state column is malformed");
 out:
+    if (rc)
+        dc__recdata_free(d);
     msgpack_unpacked_destroy(&u);
     return rc;
 }

@@ -402,30 +402,22 @@ static int pk_of(void *user, int64_t did, uint8_t pk[32], dc__err *err) {
     return dc__store_device_pk(user, did, pk, err);
 }
 
-static void bind_value(sqlite3_stmt *st, int col, const dc__value *v) {
-    switch (v->kind) {
-    case DC_BOOL:
-    case DC_INT: sqlite3_bind_int64(st, col, v->num); break;
-    case DC_STR: sqlite3_bind_text(st, col, v->str, (int)v->len, SQLITE_STATIC); break;
-    default: sqlite3_bind_null(st, col);
-    }
-}
-
 /* One record of the window: its row, as loaded and as merged. */
 typedef struct frec {
     int64_t sid, rid;
     const dc__str *type, *id;
     dc__recstate st;
-    uint8_t *blob; /* the loaded regs column (the registers point into it) */
-    bool rows;     /* a set or event row changed */
+    uint8_t *blob; /* the loaded state column (its strings point into it) */
+    int64_t nev;   /* its events */
+    bool rows;     /* an event row changed */
 } frec;
 
 static int rec_load(fold *f, frec *r, dc__err *err) {
     dc__store *s = f->s;
-    sqlite3_stmt *st = dc__q(
-        s, Q_REC_GET,
-        "SELECT rid, del_hlc, del_did, regs FROM records WHERE sid = ? AND type = ? AND id = ?",
-        err);
+    sqlite3_stmt *st = dc__q(s, Q_REC_GET,
+                             "SELECT rid, del_hlc, del_did, state, nev FROM records "
+                             "WHERE sid = ? AND type = ? AND id = ?",
+                             err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, r->sid);
@@ -436,14 +428,16 @@ static int rec_load(fold *f, frec *r, dc__err *err) {
         r->rid = sqlite3_column_int64(st, 0);
         r->st.del_hlc = (dc_hlc)sqlite3_column_int64(st, 1);
         r->st.del_did = sqlite3_column_int64(st, 2);
+        r->nev = sqlite3_column_int64(st, 4);
         size_t n = (size_t)sqlite3_column_bytes(st, 3);
         if (n) {
+            dc__recdata d;
             if (!(r->blob = dc__malloc(n)))
                 rc = dc__err_set(err, DC_ENOMEM, "fold: out of memory");
             else
                 memcpy(r->blob, sqlite3_column_blob(st, 3), n);
-            if (!rc && !(rc = dc__regs_decode(r->blob, n, &r->st.regs, &r->st.n, err)))
-                r->st.cap = r->st.n;
+            if (!rc && !(rc = dc__recdata_decode(r->blob, n, &d, err)))
+                dc__recstate_adopt(&r->st, &d);
         }
     } else if (x != SQLITE_DONE) {
         rc = dc__sql_err(s, err, "records");
@@ -471,79 +465,56 @@ static int rec_rid(fold *f, frec *r, dc__err *err) {
 }
 
 static int rec_save(fold *f, frec *r, dc__err *err) {
-    if (!r->st.changed && r->rid)
-        return 0;
     int rc;
     if (!r->rid && (rc = rec_rid(f, r, err)))
         return rc;
-    if (!r->st.changed)
+    if (!r->st.changed && !r->rows)
         return 0;
+    const dc__recdata *d = &r->st.d;
+    bool empty = !d->nregs && !d->nadds && !d->nrm;
     dc__buf_clear(&f->tmp);
-    if (r->st.n && (rc = dc__regs_encode(&f->tmp, r->st.regs, r->st.n, err)))
+    if (!empty && (rc = dc__recdata_encode(&f->tmp, d, err)))
         return rc;
     sqlite3_stmt *st = dc__q(f->s, Q_REC_SAVE,
-                             "UPDATE records SET del_hlc = ?2, del_did = ?3, regs = ?4 "
-                             "WHERE rid = ?1",
+                             "UPDATE records SET del_hlc = ?2, del_did = ?3, state = ?4, "
+                             "nval = ?5, nev = ?6 WHERE rid = ?1",
                              err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, r->rid);
     sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
     sqlite3_bind_int64(st, 3, r->st.del_did);
-    if (r->st.n)
-        sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
-    else
+    if (empty)
         sqlite3_bind_null(st, 4);
+    else
+        sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)(d->nregs + d->nadds));
+    sqlite3_bind_int64(st, 6, r->nev);
     rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
     sqlite3_reset(st);
     return rc;
 }
 
-static int run_rid_op(fold *f, int which, const char *sql, frec *r, const dc__str *field,
-                      int64_t did, uint64_t seq, uint32_t op, bool *changed, dc__err *err) {
-    sqlite3_stmt *st = dc__q(f->s, which, sql, err);
+/* Events at or before a new delete clock (h, pk) go. */
+static int purge_events(fold *f, frec *r, dc_hlc h, const uint8_t pk[32], dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(f->s, Q_PURGE_EVENTS,
+              "DELETE FROM events WHERE rid = ?1 AND " DC__CLOCK_NOT_AFTER_SQL(
+                  "hlc", "(SELECT pk FROM devices WHERE did = events.did)", "?2", "?3"),
+              err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, r->rid);
-    sqlite3_bind_text(st, 2, field->p, (int)field->n, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, did);
-    sqlite3_bind_int64(st, 4, (int64_t)seq);
-    sqlite3_bind_int64(st, 5, op);
-    int x = sqlite3_step(st);
-    int rc = x == SQLITE_DONE || x == SQLITE_ROW ? 0 : dc__sql_err(f->s, err, "set");
-    /* A query: whether it found a row; a change: whether it changed one
-     * (sqlite3_changes is the last change's count, so only then). */
-    if (changed)
-        *changed = sqlite3_stmt_readonly(st) ? x == SQLITE_ROW
-                                             : x == SQLITE_DONE && sqlite3_changes(f->s->db) > 0;
+    sqlite3_bind_int64(st, 2, (int64_t)h);
+    sqlite3_bind_blob(st, 3, pk, 32, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "delete");
+    int n = rc ? 0 : sqlite3_changes(f->s->db);
     sqlite3_reset(st);
-    return rc;
-}
-
-/* Set adds and events at or before a new delete clock (h, pk) go. */
-static int purge_rows(fold *f, frec *r, dc_hlc h, const uint8_t pk[32], dc__err *err) {
-    static const char *const SQL[2] = {
-        "DELETE FROM set_adds WHERE rid = ?1 AND " DC__CLOCK_NOT_AFTER_SQL(
-            "hlc", "(SELECT pk FROM devices WHERE did = set_adds.tag_did)", "?2", "?3"),
-        "DELETE FROM events WHERE rid = ?1 AND " DC__CLOCK_NOT_AFTER_SQL(
-            "hlc", "(SELECT pk FROM devices WHERE did = events.did)", "?2", "?3"),
-    };
-    static const int Q[2] = {Q_PURGE_SETS, Q_PURGE_EVENTS};
-    for (int i = 0; i < 2; i++) {
-        sqlite3_stmt *st = dc__q(f->s, Q[i], SQL[i], err);
-        if (!st)
-            return err->code;
-        sqlite3_bind_int64(st, 1, r->rid);
-        sqlite3_bind_int64(st, 2, (int64_t)h);
-        sqlite3_bind_blob(st, 3, pk, 32, SQLITE_STATIC);
-        int rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "delete");
-        if (!rc && sqlite3_changes(f->s->db) > 0)
-            r->rows = true;
-        sqlite3_reset(st);
-        if (rc)
-            return rc;
+    if (n > 0) {
+        r->nev -= n;
+        r->rows = true;
     }
-    return 0;
+    return rc;
 }
 
 static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32_t i,
@@ -552,68 +523,30 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
     dc_hlc h = c->e.hlc_min + i;
     const uint8_t *pk = c->e.author;
     bool visible, changed;
+    uint32_t fid = 0;
     int rc;
+    if ((op->kind == DC_OP_SET || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) &&
+        (rc = dc__store_name_id(s, op->field.p, op->field.n, true, &fid, err)))
+        return rc;
     switch (op->kind) {
-    case DC_OP_SET: return dc__rec_set(&r->st, &op->field, &op->val, h, pk, c->did, err);
+    case DC_OP_SET: return dc__rec_set(&r->st, fid, &op->val, h, pk, c->did, err);
+    case DC_OP_ADD: return dc__rec_add(&r->st, fid, &op->val, h, pk, c->did, c->e.seq, i, err);
+    case DC_OP_REMOVE:
+        for (uint32_t t = 0; t < op->ntags; t++) {
+            int64_t tdid;
+            if ((rc = dc__store_device(s, op->tags[t].dev, &tdid, err)) ||
+                (rc = dc__rec_remove(&r->st, fid, tdid, op->tags[t].seq, op->tags[t].op, err)))
+                return rc;
+        }
+        return 0;
     case DC_OP_DELETE:
         if ((rc = dc__rec_delete(&r->st, h, pk, c->did, &changed, err)) || !changed)
             return rc;
+        if (!r->nev)
+            return 0;
         if ((rc = rec_rid(f, r, err)))
             return rc;
-        return purge_rows(f, r, h, pk, err);
-    case DC_OP_ADD: {
-        if ((rc = dc__rec_visible(&r->st, h, pk, &visible, err)) || !visible)
-            return rc;
-        if ((rc = rec_rid(f, r, err)))
-            return rc;
-        bool removed;
-        if ((rc = run_rid_op(f, Q_SETRM_HAS,
-                             "SELECT 1 FROM set_removed WHERE rid = ?1 AND field = ?2 AND "
-                             "tag_did = ?3 AND tag_seq = ?4 AND tag_op = ?5",
-                             r, &op->field, c->did, c->e.seq, i, &removed, err)) ||
-            removed)
-            return rc; /* removed before it arrived */
-        sqlite3_stmt *st = dc__q(s, Q_SETADD_PUT,
-                                 "INSERT OR IGNORE INTO set_adds(rid, field, kind, value, tag_did, "
-                                 "tag_seq, tag_op, hlc) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                                 err);
-        if (!st)
-            return err->code;
-        sqlite3_bind_int64(st, 1, r->rid);
-        sqlite3_bind_text(st, 2, op->field.p, (int)op->field.n, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, op->val.kind);
-        bind_value(st, 4, &op->val);
-        sqlite3_bind_int64(st, 5, c->did);
-        sqlite3_bind_int64(st, 6, (int64_t)c->e.seq);
-        sqlite3_bind_int64(st, 7, i);
-        sqlite3_bind_int64(st, 8, (int64_t)h);
-        rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "add");
-        if (!rc && sqlite3_changes(s->db) > 0)
-            r->rows = true;
-        sqlite3_reset(st);
-        return rc;
-    }
-    case DC_OP_REMOVE:
-        if ((rc = rec_rid(f, r, err)))
-            return rc;
-        for (uint32_t t = 0; t < op->ntags && !rc; t++) {
-            int64_t tdid;
-            if ((rc = dc__store_device(s, op->tags[t].dev, &tdid, err)) ||
-                (rc =
-                     run_rid_op(f, Q_SETRM_PUT,
-                                "INSERT OR IGNORE INTO set_removed(rid, field, tag_did, tag_seq, "
-                                "tag_op) VALUES(?1, ?2, ?3, ?4, ?5)",
-                                r, &op->field, tdid, op->tags[t].seq, op->tags[t].op, NULL, err)) ||
-                (rc = run_rid_op(f, Q_SETADD_DEL,
-                                 "DELETE FROM set_adds WHERE rid = ?1 AND field = ?2 AND "
-                                 "tag_did = ?3 AND tag_seq = ?4 AND tag_op = ?5",
-                                 r, &op->field, tdid, op->tags[t].seq, op->tags[t].op, &changed,
-                                 err)))
-                break;
-            if (changed)
-                r->rows = true;
-        }
-        return rc;
+        return purge_events(f, r, h, pk, err);
     case DC_OP_EVENT: {
         if ((rc = dc__rec_visible(&r->st, h, pk, &visible, err)) || !visible)
             return rc;
@@ -634,8 +567,10 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
         sqlite3_bind_int64(st, 4, i);
         sqlite3_bind_blob(st, 5, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
         rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "event");
-        if (!rc && sqlite3_changes(s->db) > 0)
+        if (!rc && sqlite3_changes(s->db) > 0) {
+            r->nev++;
             r->rows = true;
+        }
         sqlite3_reset(st);
         return rc;
     }
@@ -841,11 +776,10 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         /* A fold part way through a batch on another handle reads it again. */
         "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
         "SET value = value + 1 WHERE ?1 = ?1",
-        "DELETE FROM set_adds WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
-        "DELETE FROM set_removed WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         /* Rows stay (observers name them); their state goes. */
-        "UPDATE records SET del_hlc = 0, del_did = 0, regs = NULL WHERE sid = ?1",
+        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
+        "WHERE sid = ?1",
         /* Every change still applied is folded again. */
         "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
         "kind = 1 AND state = 0",

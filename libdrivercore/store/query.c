@@ -70,18 +70,6 @@ static int entry_json_cmp(const void *a, const void *b) {
     return bytes_cmp(x->json, x->jn, y->json, y->jn);
 }
 
-/* A stored value (kind column + value column) as JSON text. */
-static int column_json(dc_buf *b, sqlite3_stmt *st, int kcol, int vcol) {
-    switch (sqlite3_column_int(st, kcol)) {
-    case DC_BOOL: return dc__buf_puts(b, sqlite3_column_int64(st, vcol) ? "true" : "false");
-    case DC_INT: return dc__buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, vcol));
-    case DC_STR:
-        return dc__json_str(b, (const char *)sqlite3_column_text(st, vcol),
-                            (size_t)sqlite3_column_bytes(st, vcol));
-    default: return dc__buf_puts(b, "null");
-    }
-}
-
 /* Every read of the state first folds what is pending (fold.c), so it sees
  * every change committed to the file before it began. */
 #define FOLD_FIRST(s, err)                                                                         \
@@ -91,17 +79,14 @@ static int column_json(dc_buf *b, sqlite3_stmt *st, int kcol, int vcol) {
             return frc_;                                                                           \
     } while (0)
 
-/* The registers of a row's `regs` column (p, n), decoded: *regs points
- * into p.  An empty column is no registers. */
-static int regs_read(const void *p, size_t n, dc__reg **regs, size_t *nregs, dc__err *err) {
-    *regs = NULL;
-    *nregs = 0;
-    return n ? dc__regs_decode(p, n, regs, nregs, err) : 0;
+/* The name of field number fid, for reads. */
+static int fname(dc__store *s, uint32_t fid, const char **p, size_t *n, dc__err *err) {
+    return dc__store_name_of(s, fid, p, n, err);
 }
 
-static bool regs_has(const dc__reg *regs, size_t n, const char *f, size_t fn) {
-    for (size_t i = 0; i < n; i++)
-        if (regs[i].field.n == fn && memcmp(regs[i].field.p, f, fn) == 0)
+static bool has_reg(const dc__recdata *d, uint32_t fid) {
+    for (size_t i = 0; i < d->nregs; i++)
+        if (d->regs[i].fid == fid)
             return true;
     return false;
 }
@@ -159,105 +144,94 @@ static int event_json(dc_buf *b, const void *body, size_t n, const uint8_t *pk, 
     return w ? dc__err_set(err, DC_ENOMEM, "read: out of memory") : 0;
 }
 
-static const char *const SQL_SETS =
-    "SELECT field, kind, value FROM set_adds WHERE rid = ? ORDER BY field";
 static const char *const SQL_EVENTS =
     "SELECT e.hlc, d.pk, e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
     "ORDER BY e.hlc, d.pk, e.op";
 
-/* Appends the JSON object of one record (its `regs` column is rp, rn);
- * *empty is set when it has no visible content (then nothing is appended). */
-static int record_json(dc__store *s, dc_buf *out, int64_t rid, const void *rp, size_t rn,
-                       bool *empty, dc__err *err) {
+/* Appends the JSON object of one record (its `state` column is sp, sn, its
+ * event count nev); *empty is set when it has no visible content (then
+ * nothing is appended). */
+static int record_json(dc__store *s, dc_buf *out, int64_t rid, const void *sp, size_t sn,
+                       int64_t nev, bool *empty, dc__err *err) {
     entries top = {0}, members = {0};
     dc_buf tmp = DC_BUF_INIT;
-    dc__reg *regs = NULL;
-    size_t nregs = 0;
+    dc__recdata d;
     *empty = true;
-    int rc = regs_read(rp, rn, &regs, &nregs, err);
-    for (size_t i = 0; i < nregs && !rc; i++) {
+    int rc = dc__recdata_decode(sp, sn, &d, err);
+    if (rc)
+        return rc;
+    const char *name;
+    size_t nn;
+    for (size_t i = 0; i < d.nregs && !rc; i++) {
         dc__buf_clear(&tmp);
-        rc = dc__json_value(&tmp, &regs[i].val) ||
-                     entries_add(&top, regs[i].field.p, regs[i].field.n, (const char *)tmp.ptr,
-                                 tmp.size)
+        if ((rc = fname(s, d.regs[i].fid, &name, &nn, err)))
+            break;
+        rc = dc__json_value(&tmp, &d.regs[i].val) ||
+                     entries_add(&top, name, nn, (const char *)tmp.ptr, tmp.size)
                  ? DC_ENOMEM
                  : 0;
     }
-    for (int pass = 1; pass < 3 && !rc; pass++) {
-        sqlite3_stmt *st = dc__q(s, pass == 1 ? Q_JSON_SETS : Q_JSON_EVENTS,
-                                 pass == 1 ? SQL_SETS : SQL_EVENTS, err);
+    /* Sets: the adds of each field not shadowed by a register of the same
+     * name, their distinct values sorted by JSON text. */
+    for (size_t i = 0; i < d.nadds && !rc;) {
+        size_t j = i;
+        while (j < d.nadds && d.adds[j].fid == d.adds[i].fid)
+            j++;
+        if (!has_reg(&d, d.adds[i].fid)) {
+            for (size_t k = i; k < j && !rc; k++) {
+                dc__buf_clear(&tmp);
+                rc = dc__json_value(&tmp, &d.adds[k].val) ||
+                             entries_add(&members, "", 0, (const char *)tmp.ptr, tmp.size)
+                         ? DC_ENOMEM
+                         : 0;
+            }
+            if (!rc && !(rc = fname(s, d.adds[i].fid, &name, &nn, err))) {
+                qsort(members.v, members.n, sizeof(entry), entry_json_cmp);
+                dc__buf_clear(&tmp);
+                int w = dc__buf_putc(&tmp, '[');
+                for (size_t k = 0; k < members.n; k++) {
+                    if (k && bytes_cmp(members.v[k].json, members.v[k].jn, members.v[k - 1].json,
+                                       members.v[k - 1].jn) == 0)
+                        continue;
+                    if (tmp.size > 1)
+                        w |= dc__buf_putc(&tmp, ',');
+                    w |= dc__buf_put(&tmp, members.v[k].json, members.v[k].jn);
+                }
+                w |= dc__buf_putc(&tmp, ']');
+                rc = w || entries_add(&top, name, nn, (const char *)tmp.ptr, tmp.size) ? DC_ENOMEM
+                                                                                       : 0;
+            }
+            entries_free(&members);
+        }
+        i = j;
+    }
+    if (!rc && nev > 0) {
+        sqlite3_stmt *st = dc__q(s, Q_JSON_EVENTS, SQL_EVENTS, err);
         if (!st) {
             rc = err->code;
-            break;
-        }
-        sqlite3_bind_int64(st, 1, rid);
-        int r = SQLITE_DONE;
-        bool first_event = true;
-        dc__buf_clear(&tmp);
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (pass == 2) {
+        } else {
+            sqlite3_bind_int64(st, 1, rid);
+            int r;
+            dc__buf_clear(&tmp);
+            while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
                 if (sqlite3_column_bytes(st, 1) != 32) {
                     rc = dc__err_set(err, DC_ECORRUPT, "read: an event's author is missing");
                     break;
                 }
-                rc = dc__buf_putc(&tmp, first_event ? '[' : ',') ? DC_ENOMEM : 0;
+                rc = dc__buf_putc(&tmp, tmp.size ? ',' : '[') ? DC_ENOMEM : 0;
                 if (!rc)
                     rc = event_json(&tmp, sqlite3_column_blob(st, 2),
                                     (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 1),
                                     (dc_hlc)sqlite3_column_int64(st, 0), err);
-                first_event = false;
-                continue;
             }
-            const char *f = (const char *)sqlite3_column_text(st, 0);
-            size_t fn = (size_t)sqlite3_column_bytes(st, 0);
-            dc_buf v = DC_BUF_INIT;
-            rc = column_json(&v, st, 1, 2) ? DC_ENOMEM : 0;
-            if (!rc)
-                rc = entries_add(&members, f, fn, (const char *)v.ptr, v.size);
-            dc_buf_dispose(&v);
-        }
-        if (!rc && r != SQLITE_DONE)
-            rc = dc__sql_err(s, err, "read");
-        sqlite3_reset(st);
-        if (rc)
-            break;
-        if (pass == 2 && !first_event) {
-            rc = dc__buf_putc(&tmp, ']') ||
-                         entries_add(&top, "@events", 7, (const char *)tmp.ptr, tmp.size)
-                     ? DC_ENOMEM
-                     : 0;
-        }
-        if (pass == 1 && members.n) {
-            /* Group by field (already ordered), sort each group's members by
-             * JSON text, drop duplicates (one value added twice has two
-             * tags), and skip a field a register of the same name shadows. */
-            size_t i = 0;
-            while (i < members.n && !rc) {
-                size_t j = i;
-                while (j < members.n && bytes_cmp(members.v[j].key, members.v[j].kn,
-                                                  members.v[i].key, members.v[i].kn) == 0)
-                    j++;
-                qsort(members.v + i, j - i, sizeof(entry), entry_json_cmp);
-                if (!regs_has(regs, nregs, members.v[i].key, members.v[i].kn)) {
-                    dc__buf_clear(&tmp);
-                    rc |= dc__buf_putc(&tmp, '[');
-                    for (size_t k = i; k < j; k++) {
-                        if (k > i && bytes_cmp(members.v[k].json, members.v[k].jn,
-                                               members.v[k - 1].json, members.v[k - 1].jn) == 0)
-                            continue;
-                        if (tmp.size > 1)
-                            rc |= dc__buf_putc(&tmp, ',');
-                        rc |= dc__buf_put(&tmp, members.v[k].json, members.v[k].jn);
-                    }
-                    rc |= dc__buf_putc(&tmp, ']');
-                    if (!rc)
-                        rc = entries_add(&top, members.v[i].key, members.v[i].kn,
-                                         (const char *)tmp.ptr, tmp.size);
-                }
-                i = j;
-            }
-            if (rc)
-                rc = DC_ENOMEM;
+            if (!rc && r != SQLITE_DONE)
+                rc = dc__sql_err(s, err, "read");
+            sqlite3_reset(st);
+            if (!rc && tmp.size)
+                rc = dc__buf_putc(&tmp, ']') ||
+                             entries_add(&top, "@events", 7, (const char *)tmp.ptr, tmp.size)
+                         ? DC_ENOMEM
+                         : 0;
         }
     }
     if (!rc && top.n) {
@@ -275,7 +249,7 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, const void *rp, s
     }
     if (rc == DC_ENOMEM || (rc && err->code != rc))
         rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
-    dc__free(regs);
+    dc__recdata_free(&d);
     entries_free(&top);
     entries_free(&members);
     dc_buf_dispose(&tmp);
@@ -286,8 +260,8 @@ int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err
     FOLD_FIRST(s, err);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT p.space_id, r.type, r.id, r.rid, r.regs FROM records r JOIN "
-                           "spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
+                           "SELECT p.space_id, r.type, r.id, r.rid, r.state, r.nev FROM records r "
+                           "JOIN spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
                            "AND p.consent = 2 AND substr(r.type, 1, 1) <> '@' "
                            "ORDER BY p.space_id, r.type, r.id",
                            -1, &st, NULL) != SQLITE_OK)
@@ -304,7 +278,8 @@ int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err
         bool empty;
         dc__buf_clear(&rec);
         if ((rc = record_json(s, &rec, sqlite3_column_int64(st, 3), sqlite3_column_blob(st, 4),
-                              (size_t)sqlite3_column_bytes(st, 4), &empty, err)))
+                              (size_t)sqlite3_column_bytes(st, 4), sqlite3_column_int64(st, 5),
+                              &empty, err)))
             break;
         if (empty)
             continue;
@@ -360,7 +335,8 @@ int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *ty
     FOLD_FIRST(s, err);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT rid, regs FROM records WHERE sid = ? AND type = ? AND id = ?",
+                           "SELECT rid, state, nev FROM records WHERE sid = ? AND type = ? AND "
+                           "id = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
     sqlite3_bind_int64(st, 1, sid);
@@ -371,7 +347,8 @@ int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *ty
     dc__buf_clear(out);
     if (r == SQLITE_ROW)
         rc = record_json(s, out, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
-                         (size_t)sqlite3_column_bytes(st, 1), &empty, err);
+                         (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2), &empty,
+                         err);
     else if (r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "read");
     sqlite3_finalize(st);
@@ -394,46 +371,36 @@ static bool value_eq(const dc__value *a, const dc__value *b) {
     }
 }
 
-/* Does the record hold `field` = v: its register, or (no register of that
- * name) a member of its set? */
-static int matches(dc__store *s, int64_t rid, const dc__reg *regs, size_t nregs, const char *field,
-                   const dc__value *v, bool *out, dc__err *err) {
-    size_t fn = strlen(field);
-    for (size_t i = 0; i < nregs; i++)
-        if (regs[i].field.n == fn && memcmp(regs[i].field.p, field, fn) == 0) {
-            *out = value_eq(&regs[i].val, v);
-            return 0;
-        }
-    sqlite3_stmt *st = dc__q(s, Q_SET_HAS,
-                             "SELECT 1 FROM set_adds WHERE rid = ?1 AND field = ?2 AND kind = ?3 "
-                             "AND value IS ?4 LIMIT 1",
-                             err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, rid);
-    sqlite3_bind_text(st, 2, field, (int)fn, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, v->kind);
-    if (v->kind == DC_STR)
-        sqlite3_bind_text(st, 4, v->str, (int)v->len, SQLITE_STATIC);
-    else if (v->kind == DC_NULL)
-        sqlite3_bind_null(st, 4);
-    else
-        sqlite3_bind_int64(st, 4, v->num);
-    int r = sqlite3_step(st);
-    *out = r == SQLITE_ROW;
-    sqlite3_reset(st);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : dc__sql_err(s, err, "read");
+/* Does the record hold field fid = v: its register, or (no register of
+ * that name) a member of its set? */
+static bool matches(const dc__recdata *d, uint32_t fid, const dc__value *v) {
+    for (size_t i = 0; i < d->nregs; i++)
+        if (d->regs[i].fid == fid)
+            return value_eq(&d->regs[i].val, v);
+    for (size_t i = 0; i < d->nadds; i++)
+        if (d->adds[i].fid == fid && value_eq(&d->adds[i].val, v))
+            return true;
+    return false;
 }
 
 int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *field,
                         const dc__value *v, dc__err *err) {
     FOLD_FIRST(s, err);
+    uint32_t fid = 0;
+    bool none = false; /* a field no record has ever had matches nothing */
+    if (field) {
+        int x = dc__store_name_id(s, field, strlen(field), false, &fid, err);
+        if (x == DC_ENOTFOUND)
+            none = true;
+        else if (x)
+            return x;
+    }
     sqlite3_stmt *st;
     /* A value index would cost a B-tree write per op on the hot path, so
      * find walks the records of the type and tests each
      * (docs/data-model.md). */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT rid, id, regs FROM records WHERE sid = ?1 AND type = ?2 "
+                           "SELECT rid, id, state, nev FROM records WHERE sid = ?1 AND type = ?2 "
                            "ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
@@ -444,23 +411,23 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
     int r = SQLITE_DONE;
     bool first = true;
     dc_buf rec = DC_BUF_INIT;
-    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && !none && (r = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t rid = sqlite3_column_int64(st, 0);
-        const void *rp = sqlite3_column_blob(st, 2);
-        size_t rn = (size_t)sqlite3_column_bytes(st, 2);
+        const void *sp = sqlite3_column_blob(st, 2);
+        size_t sn = (size_t)sqlite3_column_bytes(st, 2);
         if (field) {
-            dc__reg *regs;
-            size_t nregs;
-            bool hit = false;
-            if (!(rc = regs_read(rp, rn, &regs, &nregs, err)))
-                rc = matches(s, rid, regs, nregs, field, v, &hit, err);
-            dc__free(regs);
-            if (rc || !hit)
+            dc__recdata d;
+            if ((rc = dc__recdata_decode(sp, sn, &d, err)))
+                break;
+            bool hit = matches(&d, fid, v);
+            dc__recdata_free(&d);
+            if (!hit)
                 continue;
         }
         bool empty;
         dc__buf_clear(&rec);
-        if ((rc = record_json(s, &rec, rid, rp, rn, &empty, err)) || empty)
+        if ((rc = record_json(s, &rec, rid, sp, sn, sqlite3_column_int64(st, 3), &empty, err)) ||
+            empty)
             continue;
         int w = first ? 0 : dc__buf_putc(out, ',');
         first = false;
@@ -471,7 +438,7 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
         if (w)
             rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
     }
-    if (!rc && r != SQLITE_DONE)
+    if (!rc && !none && r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "read");
     sqlite3_finalize(st);
     dc_buf_dispose(&rec);
@@ -480,24 +447,28 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
     return rc;
 }
 
-/* The string register `field` of a `regs` column into out (cleared);
+/* The string register `field` of a `state` column into out (cleared);
  * *found false when it has none. */
-static int regs_text(const void *p, size_t n, const char *field, dc_buf *out, bool *found,
-                     dc__err *err) {
-    dc__reg *regs;
-    size_t nregs;
+static int state_text(dc__store *s, const void *p, size_t n, const char *field, dc_buf *out,
+                      bool *found, dc__err *err) {
     *found = false;
     dc__buf_clear(out);
-    int rc = regs_read(p, n, &regs, &nregs, err);
-    size_t fn = strlen(field);
-    for (size_t i = 0; i < nregs && !rc; i++)
-        if (regs[i].field.n == fn && memcmp(regs[i].field.p, field, fn) == 0 &&
-            regs[i].val.kind == DC_STR) {
+    uint32_t fid;
+    if (!n)
+        return 0;
+    int rc = dc__store_name_id(s, field, strlen(field), false, &fid, err);
+    if (rc)
+        return rc == DC_ENOTFOUND ? 0 : rc;
+    dc__recdata d;
+    if ((rc = dc__recdata_decode(p, n, &d, err)))
+        return rc;
+    for (size_t i = 0; i < d.nregs && !rc; i++)
+        if (d.regs[i].fid == fid && d.regs[i].val.kind == DC_STR) {
             *found = true;
-            if (dc__buf_put(out, regs[i].val.str, regs[i].val.len))
+            if (dc__buf_put(out, d.regs[i].val.str, d.regs[i].val.len))
                 rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
         }
-    dc__free(regs);
+    dc__recdata_free(&d);
     return rc;
 }
 
@@ -515,7 +486,7 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
             "SELECT p.space_id, p.epoch, (SELECT m.role FROM members m JOIN devices d ON "
             "d.did = m.did WHERE m.sid = p.sid AND d.pk = ?1), EXISTS(SELECT 1 FROM space_keys k "
             "WHERE k.sid = p.sid AND k.epoch = p.epoch AND (p.kid IS NULL OR k.kid = p.kid)), "
-            "CASE WHEN p.consent = 2 THEN (SELECT r.regs FROM records r WHERE r.sid = p.sid "
+            "CASE WHEN p.consent = 2 THEN (SELECT r.state FROM records r WHERE r.sid = p.sid "
             "AND r.type = '@space' AND r.id = 'meta') END, p.consent, "
             "(SELECT d.pk FROM devices d WHERE d.did = p.inviter) FROM spaces p "
             "ORDER BY p.space_id",
@@ -532,8 +503,8 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
         dc__hex(hex, sqlite3_column_blob(st, 0), 16);
         w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"name\":", first ? "" : ",", hex);
         first = false;
-        if ((rc = regs_text(sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), "name",
-                            &name, &named, err)))
+        if ((rc = state_text(s, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
+                             "name", &name, &named, err)))
             break;
         if (named)
             w |= dc__json_str(out, (const char *)name.ptr, name.size);
@@ -570,7 +541,7 @@ int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err)
     /* A member's name is the register of its @member record, else the name
      * a version-1 grant carried. */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT d.pk, m.role, (SELECT r.regs FROM records r WHERE "
+                           "SELECT d.pk, m.role, (SELECT r.state FROM records r WHERE "
                            "r.sid = m.sid AND r.type = '@member' AND r.id = lower(hex(d.pk))), "
                            "m.name FROM members m JOIN devices d ON d.did = m.did "
                            "WHERE m.sid = ? AND m.role > 0 ORDER BY d.pk",
@@ -588,8 +559,8 @@ int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err)
         const char *rn = role_name(sqlite3_column_int(st, 1));
         w |= dc__buf_printf(out, "%s{\"device\":\"%s\",\"role\":\"%s\",\"name\":", first ? "" : ",",
                             hex, rn ? rn : "unknown");
-        if ((rc = regs_text(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), "name",
-                            &name, &named, err)))
+        if ((rc = state_text(s, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                             "name", &name, &named, err)))
             break;
         if (named)
             w |= dc__json_str(out, (const char *)name.ptr, name.size);
@@ -782,72 +753,76 @@ static int add_field(recbuf *b, const char *name, size_t nn, const dc__value *v,
     return 0;
 }
 
-static int load_rec(dc__store *s, int64_t rid, const void *rp, size_t rn, recbuf *b, dc__err *err) {
-    static const char *const SQL_MEMBERS =
-        "SELECT DISTINCT field, kind, value FROM set_adds WHERE rid = ?1 ORDER BY field";
-    dc__reg *regs;
-    size_t nregs;
-    int rc = regs_read(rp, rn, &regs, &nregs, err);
-    for (size_t i = 0; i < nregs && !rc; i++)
-        rc = add_field(b, regs[i].field.p, regs[i].field.n, &regs[i].val, false);
-    /* Cached statements: a walk over a province's drivers loads hundreds of
-     * thousands of records.  Each is run to completion before the caller's
-     * callback, so a callback may itself read records. */
-    for (int pass = 1; pass < 3 && !rc; pass++) {
-        sqlite3_stmt *st = dc__q(s, pass == 1 ? Q_LOAD_SETS : Q_LOAD_EVENTS,
-                                 pass == 1 ? SQL_MEMBERS : SQL_EVENTS, err);
+static int load_rec(dc__store *s, int64_t rid, const void *sp, size_t sn, int64_t nev, recbuf *b,
+                    dc__err *err) {
+    dc__recdata d;
+    int rc = dc__recdata_decode(sp, sn, &d, err);
+    if (rc)
+        return rc;
+    const char *name;
+    size_t nn;
+    size_t first = b->nf;
+    for (size_t i = 0; i < d.nregs && !rc; i++)
+        if (!(rc = dc__store_name_of(s, d.regs[i].fid, &name, &nn, err)))
+            rc = add_field(b, name, nn, &d.regs[i].val, false);
+    /* Registers in field order, as they were read before. */
+    for (size_t i = first + 1; i < b->nf && !rc; i++)
+        for (size_t k = i; k > first && strcmp(b->f[k - 1].name, b->f[k].name) > 0; k--) {
+            dc__rfield t = b->f[k];
+            b->f[k] = b->f[k - 1];
+            b->f[k - 1] = t;
+        }
+    /* Each distinct value of a set not shadowed by a register. */
+    for (size_t i = 0; i < d.nadds && !rc; i++) {
+        const dc__sadd *a = &d.adds[i];
+        bool dup = has_reg(&d, a->fid);
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = d.adds[k].fid == a->fid && value_eq(&d.adds[k].val, &a->val);
+        if (!dup && !(rc = dc__store_name_of(s, a->fid, &name, &nn, err)))
+            rc = add_field(b, name, nn, &a->val, true);
+    }
+    if (!rc && nev > 0) {
+        sqlite3_stmt *st = dc__q(s, Q_LOAD_EVENTS, SQL_EVENTS, err);
         if (!st) {
             rc = err->code;
-            break;
-        }
-        sqlite3_bind_int64(st, 1, rid);
-        int r = SQLITE_DONE;
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (pass == 1) {
-                const char *f = (const char *)sqlite3_column_text(st, 0);
-                size_t fn = (size_t)sqlite3_column_bytes(st, 0);
-                if (regs_has(regs, nregs, f, fn))
-                    continue; /* shadowed by a register of the same name */
-                dc__value v = {sqlite3_column_int(st, 1), 0, NULL, 0};
-                if (v.kind == DC_STR) {
-                    v.str = (const char *)sqlite3_column_text(st, 2);
-                    v.len = (uint32_t)sqlite3_column_bytes(st, 2);
-                } else {
-                    v.num = sqlite3_column_int64(st, 2);
+        } else {
+            /* Cached: a walk over a province's drivers loads hundreds of
+             * thousands of records.  Run to completion before the caller's
+             * callback, so a callback may itself read records. */
+            sqlite3_bind_int64(st, 1, rid);
+            int r = SQLITE_DONE;
+            while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (b->ne == b->ecap) {
+                    size_t nc = b->ecap ? b->ecap * 2 : 16;
+                    const char **e = dc__realloc(b->events, nc * sizeof *e);
+                    if (!e) {
+                        rc = DC_ENOMEM;
+                        break;
+                    }
+                    b->events = e;
+                    b->ecap = nc;
                 }
-                rc = add_field(b, f, fn, &v, true);
-                continue;
-            }
-            if (b->ne == b->ecap) {
-                size_t nc = b->ecap ? b->ecap * 2 : 16;
-                const char **e = dc__realloc(b->events, nc * sizeof *e);
-                if (!e) {
-                    rc = DC_ENOMEM;
+                if (sqlite3_column_bytes(st, 1) != 32) {
+                    rc = dc__err_set(err, DC_ECORRUPT, "read: an event's author is missing");
                     break;
                 }
-                b->events = e;
-                b->ecap = nc;
+                dc__buf_clear(&b->ev);
+                if ((rc = event_json(
+                         &b->ev, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                         sqlite3_column_blob(st, 1), (dc_hlc)sqlite3_column_int64(st, 0), err)))
+                    break;
+                const char *t = own_text(b, b->ev.ptr, b->ev.size);
+                if (!t)
+                    rc = DC_ENOMEM;
+                else
+                    b->events[b->ne++] = t;
             }
-            if (sqlite3_column_bytes(st, 1) != 32) {
-                rc = dc__err_set(err, DC_ECORRUPT, "read: an event's author is missing");
-                break;
-            }
-            dc__buf_clear(&b->ev);
-            if ((rc = event_json(&b->ev, sqlite3_column_blob(st, 2),
-                                 (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 1),
-                                 (dc_hlc)sqlite3_column_int64(st, 0), err)))
-                break;
-            const char *t = own_text(b, b->ev.ptr, b->ev.size);
-            if (!t)
-                rc = DC_ENOMEM;
-            else
-                b->events[b->ne++] = t;
+            if (!rc && r != SQLITE_DONE)
+                rc = dc__sql_err(s, err, "read");
+            sqlite3_reset(st);
         }
-        if (!rc && r != SQLITE_DONE)
-            rc = dc__sql_err(s, err, "read");
-        sqlite3_reset(st);
     }
-    dc__free(regs);
+    dc__recdata_free(&d);
     if (rc == DC_ENOMEM && err->code != DC_ENOMEM)
         return dc__err_set(err, DC_ENOMEM, "read: out of memory");
     return rc;
@@ -861,10 +836,10 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
      * type for every lookup of one record. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           id ? "SELECT rid, type, id, regs FROM records WHERE sid = ?1 AND "
-                                "type = ?2 AND id = ?3"
-                              : "SELECT rid, type, id, regs FROM records WHERE sid = ?1 AND "
-                                "type = ?2 ORDER BY id",
+                           id ? "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 "
+                                "AND type = ?2 AND id = ?3"
+                              : "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 "
+                                "AND type = ?2 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
     sqlite3_bind_int64(st, 1, sid);
@@ -877,7 +852,8 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         recbuf_reset(&b);
         if ((rc = load_rec(s, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 3),
-                           (size_t)sqlite3_column_bytes(st, 3), &b, err)))
+                           (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 4), &b,
+                           err)))
             break;
         if (b.nf == 0 && b.ne == 0)
             continue; /* not live */
@@ -907,8 +883,7 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
               "r.type = ?1 AND r.id = ?2 WHERE p.consent = 2 AND "
               "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
               "AND "
-              "(r.regs IS NOT NULL OR EXISTS(SELECT 1 FROM set_adds a "
-              "WHERE a.rid = r.rid) OR EXISTS(SELECT 1 FROM events e WHERE e.rid = r.rid)) "
+              "(r.nval > 0 OR r.nev > 0) "
               "ORDER BY p.space_id LIMIT 1",
               err);
     if (!st)
@@ -926,72 +901,61 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
     return rc;
 }
 
-static void bind_value(sqlite3_stmt *st, int col, const dc__value *v) {
-    switch (v->kind) {
-    case DC_BOOL:
-    case DC_INT: sqlite3_bind_int64(st, col, v->num); break;
-    case DC_STR: sqlite3_bind_text(st, col, v->str, (int)v->len, SQLITE_STATIC); break;
-    default: sqlite3_bind_null(st, col);
-    }
-}
-
 int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, const dc__str *id,
                             const dc__str *field, const dc__value *v, dc__tag **tags,
                             uint32_t *ntags, dc__err *err) {
     *tags = NULL;
     *ntags = 0;
     FOLD_FIRST(s, err);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(
-            s->db,
-            "SELECT d.pk, a.tag_seq, a.tag_op FROM records r JOIN set_adds a ON "
-            "a.rid = r.rid JOIN devices d ON d.did = a.tag_did WHERE r.sid = ? AND "
-            "r.type = ? AND r.id = ? AND a.field = ? AND a.kind = ? AND a.value IS ?",
-            -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "remove");
+    uint32_t fid;
+    int rc = dc__store_name_id(s, field->p, field->n, false, &fid, err);
+    if (rc)
+        return rc == DC_ENOTFOUND ? 0 : rc; /* no record ever had the field */
+    sqlite3_stmt *st = dc__q(
+        s, Q_REGS_GET, "SELECT state FROM records WHERE sid = ? AND type = ? AND id = ?", err);
+    if (!st)
+        return err->code;
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_text(st, 2, type->p, (int)type->n, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id->p, (int)id->n, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, field->p, (int)field->n, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, v->kind);
-    bind_value(st, 6, v);
-    int rc;
-    uint32_t cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*ntags >= DC_REMOVE_MAX_TAGS) {
-            sqlite3_finalize(st);
-            dc__free(*tags);
-            *tags = NULL;
-            *ntags = 0;
-            return dc__err_set(err, DC_ETOOBIG,
-                               "remove: the value was added more than %u times; "
-                               "a remove names at most that many adds",
-                               DC_REMOVE_MAX_TAGS);
+    int r = sqlite3_step(st);
+    dc__recdata d;
+    memset(&d, 0, sizeof d);
+    if (r == SQLITE_ROW)
+        rc = dc__recdata_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &d,
+                                err);
+    else if (r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "remove");
+    uint32_t n = 0;
+    for (size_t i = 0; i < d.nadds && !rc; i++) {
+        const dc__sadd *a = &d.adds[i];
+        if (a->fid != fid || !value_eq(&a->val, v))
+            continue;
+        if (n >= DC_REMOVE_MAX_TAGS) {
+            rc = dc__err_set(err, DC_ETOOBIG,
+                             "remove: the value was added more than %u times; "
+                             "a remove names at most that many adds",
+                             DC_REMOVE_MAX_TAGS);
+            break;
         }
-        if (*ntags == cap) {
-            uint32_t nc = cap ? cap * 2 : 4;
-            dc__tag *p = dc__realloc(*tags, nc * sizeof *p);
-            if (!p) {
-                sqlite3_finalize(st);
-                dc__free(*tags);
-                *tags = NULL;
-                *ntags = 0;
-                return dc__err_set(err, DC_ENOMEM, "remove: out of memory");
-            }
-            *tags = p;
-            cap = nc;
+        dc__tag *p = dc__realloc(*tags, (n + 1) * sizeof *p);
+        if (!p) {
+            rc = dc__err_set(err, DC_ENOMEM, "remove: out of memory");
+            break;
         }
-        dc__tag *t = &(*tags)[(*ntags)++];
-        memcpy(t->dev, sqlite3_column_blob(st, 0), 32);
-        t->seq = (uint64_t)sqlite3_column_int64(st, 1);
-        t->op = (uint32_t)sqlite3_column_int64(st, 2);
+        *tags = p;
+        dc__tag *t = &p[n++];
+        t->seq = a->seq;
+        t->op = a->op;
+        rc = dc__store_device_pk(s, a->did, t->dev, err);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqlite3_reset(st);
+    dc__recdata_free(&d);
+    if (rc) {
         dc__free(*tags);
         *tags = NULL;
-        *ntags = 0;
-        return dc__sql_err(s, err, "remove");
+        return rc;
     }
+    *ntags = n;
     return 0;
 }

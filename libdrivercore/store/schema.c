@@ -78,15 +78,19 @@ static const struct {
      "CREATE TABLE set_aside(n INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, space BLOB,"
      "  author BLOB, seq INTEGER NOT NULL, cid BLOB, code INTEGER NOT NULL, msg TEXT NOT NULL);",
      step2_fix},
-    /* 3: the log first, the state folded in batches: a record's registers
-     * packed into its row, events as msgpack, and the changes not folded
-     * yet (docs/storage.md, "Schema version 3").  The state is rebuilt from
-     * the log by the first read. */
+    /* 3: the log first, the state folded in batches: a record's registers,
+     * set adds and removed tags packed into its row, field names as
+     * numbers, events as msgpack, and the changes not folded yet
+     * (docs/storage.md, "Schema version 3").  The state is rebuilt from the
+     * log by the first read. */
     {"CREATE TABLE pending(cno INTEGER PRIMARY KEY);"
-     "ALTER TABLE records ADD COLUMN regs BLOB;"
+     "CREATE TABLE names(nid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+     "ALTER TABLE records ADD COLUMN state BLOB;"
+     "ALTER TABLE records ADD COLUMN nval INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE records ADD COLUMN nev INTEGER NOT NULL DEFAULT 0;"
      "DROP TABLE fields;"
-     "DELETE FROM set_adds;"
-     "DELETE FROM set_removed;"
+     "DROP TABLE set_adds;"
+     "DROP TABLE set_removed;"
      "DROP TABLE events;"
      "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
      "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;"
@@ -360,6 +364,7 @@ void dc__store_disconnect(dc__store *s) {
     }
     dc__zstd_free_ctx(NULL, s->zdctx);
     s->zdctx = NULL;
+    dc__names_reset(&s->names);
     if (s->db) {
         /* Every statement is finalized by now, so this closes the file at
          * once (a deferred close would outlive the VFS it uses). */
@@ -392,6 +397,8 @@ int dc__store_commit(dc__store *s, dc__err *err) {
 }
 
 void dc__store_rollback(dc__store *s) {
+    /* A name this handle numbered inside the transaction is gone with it. */
+    dc__names_reset(&s->names);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }

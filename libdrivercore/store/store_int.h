@@ -57,6 +57,9 @@ enum {
     Q_REC_SAVE,
     Q_REGS_GET,
     Q_SET_HAS,
+    Q_NAME_ID,
+    Q_NAME_PUT,
+    Q_NAME_OF,
     Q__COUNT
 };
 
@@ -87,6 +90,23 @@ enum { DC__VFS_OPEN = 1, DC__VFS_READ, DC__VFS_WRITE, DC__VFS_SYNC, DC__VFS_TRUN
 typedef int (*dc__vfs_fault_fn)(int op);
 extern dc__vfs_fault_fn dc__vfs_fault;
 
+/* The field names this handle has seen, both ways (names.c). */
+typedef struct dc__names {
+    char **name; /* by number; NULL where not seen */
+    uint32_t *len;
+    size_t cap;
+    uint32_t *slot; /* open-addressing hash of names: number + 1 */
+    size_t nslot, count;
+} dc__names;
+
+void dc__names_reset(dc__names *c);
+/* The number of field name (p, n); with `create`, a new name is numbered
+ * (inside the caller's write transaction), else DC_ENOTFOUND (no message). */
+int dc__store_name_id(dc__store *s, const char *p, size_t n, bool create, uint32_t *fid,
+                      dc__err *err);
+/* The name of field number `fid` (valid while the handle is open). */
+int dc__store_name_of(dc__store *s, uint32_t fid, const char **p, size_t *n, dc__err *err);
+
 struct dc__store {
     sqlite3 *db;
     dc__vfs *vfs; /* NULL: the file is in clear (SQLite's default VFS) */
@@ -96,6 +116,7 @@ struct dc__store {
     void *zdctx;      /* zstd context for the bodies a fold opens */
     int64_t unfolded; /* ops this handle put in `pending` since its last fold */
     bool folding;     /* a fold is running (reads inside it do not fold) */
+    dc__names names;
 };
 
 /* A prepared statement from the cache, reset and with bindings cleared. */
