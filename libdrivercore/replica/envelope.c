@@ -58,7 +58,7 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
     /* A change this device writes is applied: it goes into the log and
      * `pending`, and the state takes it at the next fold. */
     if ((rc = dc__store_change_put(r->st, sp->sid, &parsed, id_out, r->self_did, DC_CHANGE_APPLIED,
-                                   e)) ||
+                                   0, e)) ||
         (kind == DC_ENV_KIND_CHANGE &&
          (rc = dc__store_pending_add(r->st, dc__store_last_cno(r->st),
                                      (uint32_t)(hlc_max - hlc_min + 1), e))) ||
@@ -128,7 +128,7 @@ static int ops_need(const dc__body *b) {
 }
 
 int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     int *need, dc__err *err) {
+                     int role, int *need, dc__err *err) {
     int rc = open_change(r, e, sid, err);
     if (rc)
         return rc;
@@ -145,7 +145,7 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
         goto wipe;
     /* Op i carries timestamp hlc_min + i, so the header's range must cover
      * exactly the ops: a mismatch means a forged or broken writer. */
-    int role = 0, want = ops_need(&b);
+    int want = ops_need(&b);
     if (need)
         *need = want;
     if (b.nops == 0 || e->hlc_max - e->hlc_min != (uint64_t)b.nops - 1)
@@ -153,7 +153,8 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
                          "the timestamp range of the header does not match "
                          "its %u ops",
                          b.nops);
-    else if ((rc = dc__store_role_at(r->st, sid, author_did, e->seq, &role, err)) == 0 &&
+    else if ((role >= 0 ||
+              (rc = dc__store_role_at(r->st, sid, author_did, e->seq, &role, err)) == 0) &&
              role < want)
         rc = dc__err_set(err, DC_EDENIED,
                          "the author held the role %s for this change, and its ops need %s",

@@ -222,8 +222,9 @@ enum {
  * not, or an error. */
 int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_t seq,
                           uint8_t id[32], dc__err *err);
+/* `need`: the role the change's ops need (0 not known yet). */
 int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
-                         int64_t author_did, int state, dc__err *err);
+                         int64_t author_did, int state, int need, dc__err *err);
 int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err);
 /* The cno of the change just put (the last insert). */
 int64_t dc__store_last_cno(dc__store *s);
