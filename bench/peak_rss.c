@@ -70,15 +70,12 @@ static void generate(dc_replica *r, const char *space, long n) {
             op.id = (dc__str){id, (uint32_t)strlen(id)};
             op.field = (dc__str){"status", 6};
             op.val = (dc__value){DC_STR, 0, val, (uint32_t)strlen(val)};
-            dc__body body = {1, &op, NULL};
             dc__buf_clear(&r->body);
             uint8_t cid[32];
             dc_hlc h = dc__clock_tick(&r->clock);
             if (dc__body_encode(&r->body, &op, 1, &e) ||
                 dc__envelope_new(r, &sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, h, h, NULL,
-                                 cid, &e) ||
-                dc__store_apply(r->st, sp.sid, &body, h, r->id->sign_pk, r->self_did, sp.my_seq,
-                                NULL, &e))
+                                 cid, &e))
                 die(e.msg, r);
         }
         if (dc__store_hlc_save(r->st, r->clock.last, &e) || dc__store_commit(r->st, &e))

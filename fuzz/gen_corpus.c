@@ -367,6 +367,7 @@ static void gen_replicas(void) {
     OK(a, dc_bundle_export(&bun, a, NULL));
     put_variants("bundle", "bundle-tablet-all.bin", bun.ptr, bun.size);
     OK(b, dc_bundle_import(b, bun.ptr, bun.size, &rep));
+    OK(b, dc_space_accept(b, sp, 0));
 
     /* Every envelope of the tablet's bundle, for the envelope target; one
      * of them forged (a payload byte changed after signing), and the
@@ -472,6 +473,38 @@ static void rm_tmp(void) {
     rmdir(g_tmp);
 }
 
+/* The stored state of a record and of an event (codec/stored.c): what a
+ * damaged or hand-edited replica file can put in front of the decoder. */
+static void gen_stored(void) {
+    dc__err err;
+    dc_buf b = DC_BUF_INIT;
+    dc__reg regs[3] = {{0, VS("Huang Hongxing"), 118000000000000000ull, 1},
+                       {1, VI(DC_INT, -42), 118000000000065536ull, 2},
+                       {4, VI(DC_BOOL, 1), 118000000000000003ull, 1}};
+    dc__sadd adds[2] = {{2, VS("cold chain"), 1, 7, 3, 118000000000000004ull},
+                        {2, VI(DC_NULL, 0), 2, 9, 0, 118000000000131072ull}};
+    dc__stag rm[1] = {{2, 1, 6, 1}};
+    dc__recdata d = {regs, 3, adds, 2, rm, 1};
+    if (dc__recdata_encode(&b, &d, &err) != 0)
+        fail("dc__recdata_encode", err.msg);
+    put_variants("stored", "state-full.bin", b.ptr, b.size);
+    dc__buf_clear(&b);
+    dc__recdata e = {regs, 1, NULL, 0, NULL, 0};
+    if (dc__recdata_encode(&b, &e, &err) != 0)
+        fail("dc__recdata_encode", err.msg);
+    put("stored", "state-one-register.bin", b.ptr, b.size);
+    dc__str keys[2] = {S("step"), S("amount")};
+    dc__value vals[2] = {VS("accepted"), VI(DC_INT, 12000)};
+    dc__buf_clear(&b);
+    if (dc__event_encode(&b, keys, vals, 2, &err) != 0)
+        fail("dc__event_encode", err.msg);
+    put_variants("stored", "event.bin", b.ptr, b.size);
+    put("stored", "hand-empty.bin", "", 0);
+    put("stored", "hand-three-parts.bin", "\x93\x90\x90\x90", 4);
+    put("stored", "hand-huge-count.bin", "\x94\x00\xdd\xff\xff\xff\xff", 7);
+    dc_buf_dispose(&b);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_corpus OUTDIR   (e.g. fuzz/corpus)\n");
@@ -489,6 +522,7 @@ int main(int argc, char **argv) {
     gen_bodies();
     gen_zstd_extra();
     gen_members();
+    gen_stored();
     gen_replicas();
     fprintf(stderr, "gen_corpus: wrote %d files under %s\n", g_files, g_out);
     return 0;

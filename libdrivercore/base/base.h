@@ -111,6 +111,9 @@ typedef struct dc__value {
     uint32_t len;
 } dc__value;
 
+/* A value as JSON: null, true/false, a decimal integer or a string. */
+int dc__json_value(dc_buf *b, const dc__value *v);
+
 /* Called per key of a flat object; the value's string is valid only during
  * the call.  A non-zero return stops the walk and is returned. */
 typedef int (*dc__json_field_fn)(void *user, const char *key, const dc__value *v);
@@ -121,6 +124,8 @@ int dc__json_flat_each(const char *json, dc__json_field_fn fn, void *user);
 /* ---- the platform (os.c) ---- */
 int64_t dc__os_mono_ms(void); /* a monotonic clock, in ms */
 void dc__os_sleep_ms(int ms);
+/* The system clock, in ms since 1970 (for notes, never for ordering). */
+int64_t dc__os_wall_ms(void);
 
 /* ---- hybrid logical clock (hlc.c) ----
  * A timestamp is (physical ms << 16) | counter: 48 bits of milliseconds since

@@ -195,3 +195,12 @@ int dc__json_str(dc_buf *b, const char *s, size_t n) {
         return DC_ENOMEM;
     return dc__buf_putc(b, '"');
 }
+
+int dc__json_value(dc_buf *b, const dc__value *v) {
+    switch (v->kind) {
+    case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
+    case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
+    case DC_STR: return dc__json_str(b, v->str, v->len);
+    default: return dc__buf_puts(b, "null");
+    }
+}

@@ -187,3 +187,9 @@ int dc__os_size(const char *path, int64_t *size) {
     *size = (int64_t)st.st_size;
     return 0;
 }
+
+int64_t dc__os_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

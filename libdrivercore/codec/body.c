@@ -195,8 +195,9 @@ static int scan(const uint8_t *p, size_t n, size_t *pos, int depth, uint64_t *ob
     return 0;
 }
 
-static int unpack_checked(msgpack_unpacked *u, const uint8_t *p, size_t n, uint64_t max_objects,
-                          const char *what, dc__err *err) {
+int dc__msgpack_unpack_checked(void *unpacked, const uint8_t *p, size_t n, uint64_t max_objects,
+                               const char *what, dc__err *err) {
+    msgpack_unpacked *u = unpacked;
     size_t pos = 0;
     uint64_t objects = 0;
     if (scan(p, n, &pos, 0, &objects) != 0)
@@ -323,7 +324,7 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     body_mem *m = dc__calloc(1, sizeof *m);
     if (!m)
         return dc__err_set(err, DC_ENOMEM, "body: out of memory");
-    int rc = unpack_checked(&m->u, p, n, DC_BODY_MAX_OBJECTS, "body", err);
+    int rc = dc__msgpack_unpack_checked(&m->u, p, n, DC_BODY_MAX_OBJECTS, "body", err);
     if (rc) {
         dc__free(m);
         return rc;
@@ -462,6 +463,10 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     }
     out->ops = m->ops;
     out->nops = ops->size;
+    /* msgpack-c's unpack refers to strings in `p` rather than copying
+     * them, so once the ops are built its objects are no longer needed:
+     * a fold holds many decoded bodies at once. */
+    msgpack_unpacked_destroy(&m->u);
     return 0;
 fail:
     dc__body_free(out);
@@ -642,7 +647,7 @@ int dc__member_decode(dc__member_op **out, size_t *nout, const uint8_t *p, size_
                            "%u",
                            n, DC_MEMBER_MAX_SIZE);
     msgpack_unpacked u;
-    int rc = unpack_checked(&u, p, n, DC_MEMBER_MAX_OBJECTS, "membership", err);
+    int rc = dc__msgpack_unpack_checked(&u, p, n, DC_MEMBER_MAX_OBJECTS, "membership", err);
     if (rc)
         return rc;
     const msgpack_object *root = &u.data;

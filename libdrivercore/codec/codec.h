@@ -84,6 +84,66 @@ typedef struct dc__op {
     dc__value *vals;
 } dc__op;
 
+/* ---- the stored forms of a record's state (stored.c, docs/storage.md) ---- */
+
+/* Field names are stored as small integers (the replica's `names` table):
+ * `fid`.  A clock's author is its device row (`did`).  Strings are
+ * borrowed. */
+typedef struct dc__reg { /* a register: the value of the op with the greatest clock */
+    uint32_t fid;
+    dc__value val;
+    dc_hlc hlc;
+    int64_t did;
+} dc__reg;
+
+typedef struct dc__sadd { /* a set add present, tagged (did, seq, op) */
+    uint32_t fid;
+    dc__value val;
+    int64_t did;
+    uint64_t seq;
+    uint32_t op;
+    dc_hlc hlc;
+} dc__sadd;
+
+typedef struct dc__stag { /* the tag of an add a remove named */
+    uint32_t fid;
+    int64_t did;
+    uint64_t seq;
+    uint32_t op;
+} dc__stag;
+
+/* A record's registers (by fid), present set adds and removed tags (by
+ * fid, then tag): the `state` column. */
+typedef struct dc__recdata {
+    dc__reg *regs;
+    size_t nregs;
+    dc__sadd *adds;
+    size_t nadds;
+    dc__stag *rm;
+    size_t nrm;
+} dc__recdata;
+
+int dc__recdata_encode(dc_buf *out, const dc__recdata *d, dc__err *err);
+/* Decodes a `state` column (an empty one is an empty state); strings point
+ * into `p`, which must outlive them.  Free with dc__recdata_free. */
+int dc__recdata_decode(const uint8_t *p, size_t n, dc__recdata *d, dc__err *err);
+void dc__recdata_free(dc__recdata *d);
+
+/* The `body` column of an event: its fields, key, value, key, value ...
+ * with keys sorted bytewise. */
+int dc__event_encode(dc_buf *out, const dc__str *keys, const dc__value *vals, uint32_t n,
+                     dc__err *err);
+/* Decodes an event body; *vals and *keys are one dc__malloc'd block (free
+ * *vals only) whose strings point into `p`. */
+int dc__event_decode(const uint8_t *p, size_t n, dc__str **keys, dc__value **vals, uint32_t *nf,
+                     dc__err *err);
+
+/* msgpack-c's unpack of `p` (into a msgpack_unpacked), after a walk that
+ * refuses counts larger than the bytes left, nesting deeper than the
+ * formats use, more than max_objects objects and trailing bytes. */
+int dc__msgpack_unpack_checked(void *unpacked, const uint8_t *p, size_t n, uint64_t max_objects,
+                               const char *what, dc__err *err);
+
 typedef struct dc__body {
     uint32_t nops;
     dc__op *ops;
@@ -97,8 +157,9 @@ int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err);
 
 /* Encodes ops into the msgpack change body. */
 int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err);
-/* Decodes and validates a change body; strings point into `p` or into
- * memory owned by out->mem, valid until dc__body_free and while p lives. */
+/* Decodes and validates a change body; strings point into `p`, the ops
+ * arrays are owned by out->mem: valid until dc__body_free and while p
+ * lives. */
 int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err);
 void dc__body_free(dc__body *b);
 

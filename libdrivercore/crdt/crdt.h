@@ -2,8 +2,8 @@
  * crdt — the total order every merge rule stands on.  An op's clock is
  * (hybrid logical timestamp, author device key); two ops never share both,
  * because one device's timestamps strictly increase.  The rules that use
- * it (register, set, event, delete) are documented in docs/data-model.md
- * and applied to the stored state by store/apply.c.
+ * it (register, set, event, delete) are documented in docs/data-model.md;
+ * record.c applies them to one record's state, for store/fold.c.
  */
 #ifndef DC_CRDT_H
 #define DC_CRDT_H
@@ -14,6 +14,52 @@
 /* True when clock (h1, pk1) is later than (h2, pk2): by timestamp, ties
  * broken by the bytes of the device key. */
 bool dc__clock_later(dc_hlc h1, const uint8_t pk1[32], dc_hlc h2, const uint8_t pk2[32]);
+
+/* The same order as SQL, for the rows the store keeps per op (events):
+ * true when the row's clock (HCOL, PKEXPR) is at or before the clock bound
+ * to parameters ?H and ?P.  `dc__clock_later` is the rule; this is its
+ * complement, written once for the statement that purges. */
+#define DC__CLOCK_NOT_AFTER_SQL(HCOL, PKEXPR, H, P)                                                \
+    "(" HCOL " < " H " OR (" HCOL " = " H " AND " PKEXPR " <= " P "))"
+
+/* ---- one record's state (record.c) ---- */
+
+/* The key of device row `did`, needed only to break a timestamp tie. */
+typedef int (*dc__pk_fn)(void *user, int64_t did, uint8_t pk[32], dc__err *err);
+
+/* A record's state as a merge sees it: registers, present set adds and
+ * removed tags (sorted, as stored), and the clock of the greatest delete
+ * (0 if none). */
+typedef struct dc__recstate {
+    dc__recdata d;
+    size_t capregs, capadds, caprm;
+    dc_hlc del_hlc;
+    int64_t del_did;
+    dc__pk_fn pk;
+    void *pk_user;
+    bool changed; /* set by the calls below when the state moved */
+} dc__recstate;
+
+/* Takes over a decoded state (its arrays become the state's). */
+void dc__recstate_adopt(dc__recstate *r, dc__recdata *d);
+void dc__recstate_free(dc__recstate *r);
+/* Is an op with clock (h, pk) after the record's delete (so visible)? */
+int dc__rec_visible(const dc__recstate *r, dc_hlc h, const uint8_t pk[32], bool *out, dc__err *err);
+/* Register rule: the field keeps the value of the greatest clock. */
+int dc__rec_set(dc__recstate *r, uint32_t fid, const dc__value *v, dc_hlc h, const uint8_t pk[32],
+                int64_t did, dc__err *err);
+/* Set rule (add-wins observed-remove): an add tagged (did, seq, op) is
+ * present unless hidden by the delete clock or named by a remove. */
+int dc__rec_add(dc__recstate *r, uint32_t fid, const dc__value *v, dc_hlc h, const uint8_t pk[32],
+                int64_t did, uint64_t seq, uint32_t op, dc__err *err);
+/* A remove names one tag of field `fid`: remembered, and the add goes. */
+int dc__rec_remove(dc__recstate *r, uint32_t fid, int64_t did, uint64_t seq, uint32_t op,
+                   dc__err *err);
+/* Delete rule: the greatest delete clock is kept, and every register and
+ * set add at or before it goes.  *later says whether (h, pk) became the
+ * delete clock (the caller then purges the record's events likewise). */
+int dc__rec_delete(dc__recstate *r, dc_hlc h, const uint8_t pk[32], int64_t did, bool *later,
+                   dc__err *err);
 
 /* ---- membership (membership.c, docs/data-model.md "Membership") ---- */
 

@@ -35,6 +35,9 @@ void dc__identity_free(dc__identity *id); /* wipes and frees; NULL ok */
 /* Secret buffer of n bytes in guarded memory (NULL on failure). */
 uint8_t *dc__secret_alloc(size_t n);
 void dc__secret_free(uint8_t *p);
+/* Overwrites n bytes with zeros in a way the compiler keeps (plaintext in
+ * ordinary buffers, before they are reused or freed). */
+void dc__wipe(void *p, size_t n);
 
 void dc__random(uint8_t *p, size_t n);
 /* BLAKE2b of p with an output of outlen bytes (16..64). */

@@ -36,6 +36,11 @@ void dc__secret_free(uint8_t *p) {
         sodium_free(p);
 }
 
+void dc__wipe(void *p, size_t n) {
+    if (p && n)
+        sodium_memzero(p, n);
+}
+
 void dc__random(uint8_t *p, size_t n) {
     randombytes_buf(p, n);
 }

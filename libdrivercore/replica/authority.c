@@ -488,7 +488,7 @@ static int reapply(void *user, int64_t cno, int64_t sid, const uint8_t *env, siz
     int64_t did;
     if ((rc = dc__store_device(r->st, e.author, &did, &g->err)))
         return rc;
-    rc = dc__change_apply(r, &e, sid, did, &g->touched, NULL, &g->err);
+    rc = dc__change_check(r, &e, sid, did, -1, NULL, &g->err);
     if (rc == DC_ENOKEY) {
         /* Its key is gone (declined): carried, not applied. */
         dc__err_clear(&g->err);
@@ -510,11 +510,13 @@ static int reapply(void *user, int64_t cno, int64_t sid, const uint8_t *env, siz
 static int rebuild(dc__ingest *g, int64_t sid) {
     dc_replica *r = g->r;
     int rc = dc__store_space_rids(r->st, sid, &g->touched, &g->err);
-    if (!rc)
-        rc = dc__store_state_clear(r->st, sid, &g->err);
+    /* Judge again every change still applied, then fold them all again
+     * from an empty state (the fold after this settling does it). */
     if (!rc)
         rc = dc__store_changes_in_state(r->st, sid, DC_CHANGE_APPLIED, UINT64_MAX, reapply, g,
                                         &g->err);
+    if (!rc)
+        rc = dc__store_state_clear(r->st, sid, &g->err);
     return rc;
 }
 

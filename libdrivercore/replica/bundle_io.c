@@ -69,15 +69,10 @@ int dc_bundle_export_file(dc_replica *r, const char *path, const char *space) {
 
 /* ---- import ---- */
 
-typedef struct ent {
-    const uint8_t *p;
-    size_t n;
-    bool done;
-} ent;
-
 typedef struct import {
     dc__ingest g;
-    ent *v;
+    dc__span *v; /* the bundle's envelopes */
+    bool *done;
     uint64_t n, cap;
 } import;
 
@@ -86,13 +81,18 @@ static int collect(void *user, uint64_t i, const uint8_t *p, size_t n) {
     (void)i;
     if (im->n == im->cap) {
         uint64_t nc = im->cap ? im->cap * 2 : 256;
-        ent *v = dc__realloc(im->v, nc * sizeof *v);
+        dc__span *v = dc__realloc(im->v, nc * sizeof *v);
         if (!v)
             return dc__err_set(&im->g.err, DC_ENOMEM, "bundle: out of memory");
         im->v = v;
+        bool *d = dc__realloc(im->done, nc * sizeof *d);
+        if (!d)
+            return dc__err_set(&im->g.err, DC_ENOMEM, "bundle: out of memory");
+        im->done = d;
         im->cap = nc;
     }
-    im->v[im->n++] = (ent){p, n, false};
+    im->done[im->n] = false;
+    im->v[im->n++] = (dc__span){p, n};
     return 0;
 }
 
@@ -124,9 +124,24 @@ static int fail_or_set_aside(import *im, uint64_t i, const dc__envelope *e, int 
 static int seen(dc__ingest *g, const dc__envelope *e, dc__space *sp, int64_t *did) {
     dc_replica *r = g->r;
     int rc;
-    if ((rc = dc__store_space_ensure(r->st, e->space, sp, &g->err)) ||
-        (rc = dc__store_device(r->st, e->author, did, &g->err)))
-        return rc;
+    /* Envelopes of one space and one author come in runs: their rows are
+     * remembered (rows never change; a failed import ends here). */
+    if (g->c_sid && memcmp(g->c_space, e->space, 16) == 0) {
+        sp->sid = g->c_sid;
+    } else {
+        if ((rc = dc__store_space_ensure(r->st, e->space, sp, &g->err)))
+            return rc;
+        memcpy(g->c_space, e->space, 16);
+        g->c_sid = sp->sid;
+    }
+    if (g->c_did && memcmp(g->c_author, e->author, 32) == 0) {
+        *did = g->c_did;
+    } else {
+        if ((rc = dc__store_device(r->st, e->author, did, &g->err)))
+            return rc;
+        memcpy(g->c_author, e->author, 32);
+        g->c_did = *did;
+    }
     uint8_t have[32], id[32];
     rc = dc__store_change_find(r->st, sp->sid, *did, e->seq, have, &g->err);
     if (rc <= 0)
@@ -152,9 +167,7 @@ static int store_new(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t 
                      int need) {
     uint8_t id[32];
     dc__envelope_id(id, e->raw, e->raw_len);
-    int rc = dc__store_change_put(g->r->st, sid, e, id, did, state, &g->err);
-    if (!rc && need)
-        rc = dc__store_change_set_need(g->r->st, dc__store_last_cno(g->r->st), need, &g->err);
+    int rc = dc__store_change_put(g->r->st, sid, e, id, did, state, need, &g->err);
     if (!rc) {
         g->n.fresh++;
         g->n.held += state == DC_CHANGE_HELD;
@@ -203,7 +216,7 @@ static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
         g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
-    if ((rc = dc__envelope_verify(e, &g->err)) || (rc = check_membership(g, e)))
+    if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)) || (rc = check_membership(g, e)))
         return rc;
     /* A grant stamped far ahead would win that device's role for ever, so
      * it waits for the clock. */
@@ -223,7 +236,7 @@ static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
 
 /* The state a change of a writer takes, and its application when it can
  * be applied now.  `cno` is 0 for a change not yet stored. */
-static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t did,
+static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t did, int role,
                         int64_t cno) {
     dc_replica *r = g->r;
     int state, need = 0, rc;
@@ -240,7 +253,7 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
     } else if (!dc__clock_acceptable(&r->clock, e->hlc_max)) {
         state = DC_CHANGE_HELD;
     } else {
-        rc = dc__change_apply(r, e, sid, did, r->obs ? &g->touched : NULL, &need, &g->err);
+        rc = dc__change_check(r, e, sid, did, role, &need, &g->err);
         if (rc == DC_ENOKEY) {
             dc__err_clear(&g->err);
             state = DC_CHANGE_OPAQUE;
@@ -255,13 +268,21 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
             state = DC_CHANGE_APPLIED;
         }
     }
-    if (!cno)
-        return store_new(g, e, sid, did, state, need);
+    uint32_t nops = (uint32_t)(e->hlc_max - e->hlc_min + 1);
+    if (!cno) {
+        if ((rc = store_new(g, e, sid, did, state, need)))
+            return rc;
+        /* Applied: the state takes it when the import folds. */
+        return state == DC_CHANGE_APPLIED
+                   ? dc__store_pending_add(r->st, dc__store_last_cno(r->st), nops, &g->err)
+                   : 0;
+    }
     g->n.released += state == DC_CHANGE_APPLIED;
     g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
-    if (need && (rc = dc__store_change_set_need(r->st, cno, need, &g->err)))
+    if ((need && (rc = dc__store_change_set_need(r->st, cno, need, &g->err))) ||
+        (rc = dc__store_change_set_state(r->st, cno, state, &g->err)))
         return rc;
-    return dc__store_change_set_state(r->st, cno, state, &g->err);
+    return state == DC_CHANGE_APPLIED ? dc__store_pending_add(r->st, cno, nops, &g->err) : 0;
 }
 
 static int ingest_change(dc__ingest *g, const dc__envelope *e) {
@@ -273,7 +294,7 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
         g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
-    if ((rc = dc__envelope_verify(e, &g->err)))
+    if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)))
         return rc;
     int role;
     if ((rc = dc__store_role_at(r->st, sp.sid, did, e->seq, &role, &g->err)))
@@ -283,7 +304,7 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
          * valid, or a removal has made it invalid for good. */
         return store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0);
     }
-    return place_change(g, e, sp.sid, did, 0);
+    return place_change(g, e, sp.sid, did, role, 0);
 }
 
 /* Re-tries a stored held or opaque change (or a held membership envelope)
@@ -315,7 +336,7 @@ static int release_one(void *user, int64_t cno, int64_t sid, const uint8_t *env,
     /* The body is decoded in full before any op is applied, so a bad one
      * leaves the state untouched and is set aside, instead of failing this
      * and every later import. */
-    rc = place_change(g, &e, sid, did, cno);
+    rc = place_change(g, &e, sid, did, role, cno);
     if (rc && bad_content(rc)) {
         g->n.rejected++;
         if ((rc = dc__ingest_set_aside(g, &e, rc)))
@@ -354,7 +375,10 @@ int dc__ingest_finish(dc__ingest *g) {
 }
 
 static void import_free(import *im) {
+    dc__verifier_stop(im->g.vf);
+    im->g.vf = NULL;
     dc__free(im->v);
+    dc__free(im->done);
     dc__ingest_free(&im->g);
 }
 
@@ -401,17 +425,18 @@ static int ingest_pass(import *im, int pass, uint64_t *at, bool limited) {
         if (limited && (done >= SLICE_ENVELOPES || dc__os_mono_ms() - t0 >= SLICE_MS))
             break;
         dc__envelope e;
-        if (im->v[i].done)
+        if (im->done[i])
             continue;
         if ((rc = dc__envelope_parse(&e, im->v[i].p, im->v[i].n, &im->g.err))) {
-            im->v[i].done = true;
+            im->done[i] = true;
             if ((rc = fail_or_set_aside(im, i, NULL, rc)))
                 break;
             continue;
         }
         if ((e.kind == DC_ENV_KIND_MEMBERSHIP) != (pass == 0))
             continue;
-        im->v[i].done = true;
+        im->done[i] = true;
+        im->g.at = i;
         done++;
         rc = pass == 0 ? ingest_membership(&im->g, &e) : ingest_change(&im->g, &e);
         if (rc && (rc = fail_or_set_aside(im, i, &e, rc)))
@@ -456,6 +481,13 @@ import im;
             goto fail_nodb;
         }
     }
+    /* Signatures are checked ahead on other cores while envelopes are
+     * stored (verify.c); without threads, in line. */
+    if (dc__verifier_start(&im.g.vf, im.v, im.n)) {
+        dc__err_set(&im.g.err, DC_ENOMEM, "bundle: out of memory");
+        rc = DC_ENOMEM;
+        goto fail_nodb;
+    }
     /* Membership first, then the changes, so that authority is known. */
     if ((rc = dc__replica_begin(r, &im.g.err)))
         goto fail_nodb;
@@ -479,6 +511,15 @@ import im;
     }
     if (counts)
         *counts = im.g.n;
+    /* Every slice is in the log: now the state takes them, window by
+     * window, and the observer hears of the records that moved.  A failed
+     * fold leaves them pending for the next read; the import itself
+     * stands. */
+    rc = dc__fold_notify(r, &im.g.touched, &im.g.err);
+    if (rc && rc != DC_EUSER)
+        dc__err_clear(&im.g.err);
+    if (rc == DC_EUSER && !notify_rc)
+        notify_rc = rc;
     import_free(&im);
     return notify_rc;
 fail:
@@ -581,7 +622,7 @@ int dc_replica_release_held(uint64_t *applied, dc_replica *r) {
     }
     if (applied)
         *applied = g.n.released;
-    rc = dc__notify(r, &g.touched, "remote");
+    rc = dc__fold_notify(r, &g.touched, &g.err);
     dc__ingest_free(&g);
-    return rc;
+    return rc == DC_EUSER ? rc : 0;
 }

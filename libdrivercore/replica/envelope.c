@@ -1,8 +1,10 @@
 /*
  * The two ends of a change's life on a replica: sealing a new one that
  * this device wrote (encode → compress if it pays → encrypt → sign →
- * store), and applying one received (decrypt → decompress → decode →
- * apply).  Both run inside a store transaction opened by the caller.
+ * store, pending), and checking one received (decrypt → decompress →
+ * decode → judge) before it is stored.  Both run inside a store
+ * transaction opened by the caller; the state takes applied changes when
+ * the store folds (store/fold.c).
  */
 #include <string.h>
 #include <sodium.h>
@@ -53,8 +55,13 @@ int dc__envelope_new(dc_replica *r, dc__space *sp, int kind, const uint8_t *body
     if ((rc = dc__envelope_parse(&parsed, env->ptr, env->size, e)))
         goto out_env;
     dc__envelope_id(id_out, env->ptr, env->size);
+    /* A change this device writes is applied: it goes into the log and
+     * `pending`, and the state takes it at the next fold. */
     if ((rc = dc__store_change_put(r->st, sp->sid, &parsed, id_out, r->self_did, DC_CHANGE_APPLIED,
-                                   e)) ||
+                                   0, e)) ||
+        (kind == DC_ENV_KIND_CHANGE &&
+         (rc = dc__store_pending_add(r->st, dc__store_last_cno(r->st),
+                                     (uint32_t)(hlc_max - hlc_min + 1), e))) ||
         (rc = dc__store_space_set_seq(r->st, sp->sid, h.seq, e)))
         goto out_env;
     sp->my_seq = h.seq;
@@ -120,8 +127,8 @@ static int ops_need(const dc__body *b) {
     return DC_ROLE_MEMBER;
 }
 
-int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     dc__touched *t, int *need, dc__err *err) {
+int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
+                     int role, int *need, dc__err *err) {
     int rc = open_change(r, e, sid, err);
     if (rc)
         return rc;
@@ -138,7 +145,7 @@ int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
         goto wipe;
     /* Op i carries timestamp hlc_min + i, so the header's range must cover
      * exactly the ops: a mismatch means a forged or broken writer. */
-    int role = 0, want = ops_need(&b);
+    int want = ops_need(&b);
     if (need)
         *need = want;
     if (b.nops == 0 || e->hlc_max - e->hlc_min != (uint64_t)b.nops - 1)
@@ -146,13 +153,12 @@ int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
                          "the timestamp range of the header does not match "
                          "its %u ops",
                          b.nops);
-    else if ((rc = dc__store_role_at(r->st, sid, author_did, e->seq, &role, err)) == 0 &&
+    else if ((role >= 0 ||
+              (rc = dc__store_role_at(r->st, sid, author_did, e->seq, &role, err)) == 0) &&
              role < want)
         rc = dc__err_set(err, DC_EDENIED,
                          "the author held the role %s for this change, and its ops need %s",
                          role ? dc_role_name(role) : "none", dc_role_name(want));
-    else if (!rc)
-        rc = dc__store_apply(r->st, sid, &b, e->hlc_min, e->author, author_did, e->seq, t, err);
     dc__body_free(&b);
 wipe:
     /* Plaintext of the space must not linger in freed or reused memory. */

@@ -136,6 +136,12 @@ void dc_replica_close(dc_replica *r) {
         return;
     if (r->txn)
         dc_txn_rollback(r->txn);
+    /* The state takes what this handle left pending, so that the next open
+     * reads at once; a failure here loses nothing (the next read folds). */
+    if (r->st) {
+        dc__err e = {0};
+        dc__store_fold(r->st, NULL, &e);
+    }
     dc__store_close(r->st);
     if (r->id) {
         sodium_memzero(r->id, sizeof *r->id);
@@ -364,5 +370,63 @@ int dc__notify(dc_replica *r, dc__touched *t, const char *origin) {
     }
     dc_buf_dispose(&type);
     dc_buf_dispose(&id);
+    return rc;
+}
+
+int dc__fold_notify(dc_replica *r, dc__touched *t, dc__err *err) {
+    int rc = dc__store_fold(r->st, r->obs ? t : NULL, err);
+    int n = dc__notify(r, t, "remote");
+    return n ? n : rc;
+}
+
+typedef struct named {
+    const dc__str *type, *id;
+} named;
+
+static int named_cmp(const void *a, const void *b) {
+    const named *x = a, *y = b;
+    int c = memcmp(x->type->p, y->type->p, x->type->n < y->type->n ? x->type->n : y->type->n);
+    if (!c)
+        c = (x->type->n > y->type->n) - (x->type->n < y->type->n);
+    if (!c)
+        c = memcmp(x->id->p, y->id->p, x->id->n < y->id->n ? x->id->n : y->id->n);
+    if (!c)
+        c = (x->id->n > y->id->n) - (x->id->n < y->id->n);
+    return c;
+}
+
+int dc__notify_ops(dc_replica *r, const uint8_t space[16], const dc__op *ops, size_t n,
+                   const char *origin) {
+    if (!r->obs || !n)
+        return 0;
+    named *v = dc__malloc(n * sizeof *v);
+    if (!v)
+        return dc__fail(r, DC_ENOMEM, "observer: out of memory (the data is committed)");
+    for (size_t i = 0; i < n; i++)
+        v[i] = (named){&ops[i].type, &ops[i].id};
+    /* One notification per record, in (type, id) order. */
+    qsort(v, n, sizeof *v, named_cmp);
+    char sp[33];
+    dc__hex(sp, space, 16);
+    dc_buf type = DC_BUF_INIT, id = DC_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i && named_cmp(&v[i], &v[i - 1]) == 0)
+            continue;
+        dc__buf_clear(&type);
+        dc__buf_clear(&id);
+        if (dc__buf_put(&type, v[i].type->p, v[i].type->n) || dc__buf_putc(&type, 0) ||
+            dc__buf_put(&id, v[i].id->p, v[i].id->n) || dc__buf_putc(&id, 0)) {
+            rc = dc__fail(r, DC_ENOMEM, "observer: out of memory (the data is committed)");
+            break;
+        }
+        if (r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
+            rc = dc__fail(r, DC_EUSER,
+                          "the observer returned non-zero and stopped the "
+                          "notifications; the data itself is committed");
+    }
+    dc_buf_dispose(&type);
+    dc_buf_dispose(&id);
+    dc__free(v);
     return rc;
 }

@@ -87,14 +87,25 @@ int dc__membership_write(dc_replica *r, dc__space *sp, const dc__member_op *ops,
 
 /* Calls the observer for each touched record (after commit). */
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin);
+/* Calls the observer for each record the ops of a local commit name. */
+int dc__notify_ops(dc_replica *r, const uint8_t space[16], const dc__op *ops, size_t n,
+                   const char *origin);
+/* Folds what is pending into the state, adding the records that moved to
+ * `t`, then tells the observer of every record in `t` (after an import, a
+ * release or a re-judging, once committed).  A failed fold leaves the
+ * changes pending, to be folded by the next read, and returns its error in
+ * err; DC_EUSER when the observer stopped the notifications. */
+int dc__fold_notify(dc_replica *r, dc__touched *t, dc__err *err);
 
-/* Decrypt, decompress and decode a verified change envelope, check that its
- * author held the role its ops need for its sequence number (member; admin
- * for ops on the library's own records, types beginning with '@'), then
- * apply it.  *need (may be NULL) receives that role.  DC_EDENIED when the
- * author lacked it (nothing applied); a bad body's own error otherwise. */
-int dc__change_apply(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     dc__touched *t, int *need, dc__err *err);
+/* Decrypt, decompress and decode a verified change envelope, and check
+ * that its author held the role its ops need for its sequence number (the
+ * role it held for that number: `role`, or -1 to look it up)
+ * (member; admin for ops on the library's own records, types beginning
+ * with '@').  *need (may be NULL) receives that role.  0: it may be applied
+ * (stored applied and put in `pending` by the caller); DC_EDENIED when the
+ * author lacked the role; a bad body's own error otherwise. */
+int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
+                     int role, int *need, dc__err *err);
 
 /* ---- receiving envelopes (bundle_io.c, authority.c) ---- */
 
@@ -108,6 +119,20 @@ typedef struct dc__import_counts {
 } dc__import_counts;
 
 /* One import or release in progress, inside a store transaction. */
+/* ---- signatures checked ahead (verify.c) ---- */
+typedef struct dc__span {
+    const uint8_t *p;
+    size_t n;
+} dc__span;
+typedef struct dc__verifier dc__verifier;
+/* Starts threads checking the signatures of envelopes v[0..n) ahead of the
+ * caller (none for a few envelopes or one core): DC_ENOMEM or 0. */
+int dc__verifier_start(dc__verifier **out, const dc__span *v, size_t n);
+/* The signature of envelope i (parsed as e): 0 or DC_EBADSIG with err,
+ * exactly as dc__envelope_verify; vf may be NULL (then it checks here). */
+int dc__verifier_check(dc__verifier *vf, size_t i, const dc__envelope *e, dc__err *err);
+void dc__verifier_stop(dc__verifier *vf);
+
 typedef struct dc__ingest {
     dc_replica *r;
     unsigned flags;
@@ -119,6 +144,10 @@ typedef struct dc__ingest {
     size_t nkeyed;
     int64_t *prov; /* membership envelopes stored by this import, to count */
     size_t nprov;
+    uint8_t c_space[16], c_author[32]; /* the last envelope's space and author rows */
+    int64_t c_sid, c_did;
+    dc__verifier *vf; /* the import's signatures, checked ahead (may be NULL) */
+    size_t at;        /* the index of the envelope being ingested, for vf */
     dc__err err;
 } dc__ingest;
 

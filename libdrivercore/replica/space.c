@@ -102,18 +102,14 @@ static int member_name(dc_replica *r, dc__space *sp, const uint8_t device[32], c
     op.id = (dc__str){hex, 64};
     op.field = (dc__str){"name", 4};
     op.val = (dc__value){DC_STR, 0, name, (uint32_t)strlen(name)};
-    dc__body body = {1, &op, NULL};
     dc__buf_clear(&r->body);
     int rc = dc__body_encode(&r->body, &op, 1, e);
     if (rc)
         return rc;
     dc_hlc h = dc__clock_tick(&r->clock);
     uint8_t cid[32];
-    if ((rc = dc__envelope_new(r, sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, h, h, NULL,
-                               cid, e)))
-        return rc;
-    return dc__store_apply(r->st, sp->sid, &body, h, r->id->sign_pk, r->self_did, sp->my_seq, NULL,
-                           e);
+    return dc__envelope_new(r, sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, h, h, NULL, cid,
+                            e);
 }
 
 /* After this device wrote membership: resolve it, and settle what follows
@@ -165,9 +161,9 @@ static int end_call(dc_replica *r, int rc, dc_hlc saved, dc__ingest *g, dc__err 
         dc__ingest_free(g);
         return dc__fail_err(r, e->code ? e : &r->err);
     }
-    rc = dc__notify(r, &g->touched, "remote");
+    rc = dc__fold_notify(r, &g->touched, &g->err);
     dc__ingest_free(g);
-    return rc;
+    return rc == DC_EUSER ? rc : 0;
 }
 
 /* A device named by hex id or by its card: its key (and box key, name). */
@@ -396,7 +392,6 @@ int dc_space_create(dc_buf *out, dc_replica *r, const char *name) {
     op.id = (dc__str){"meta", 4};
     op.field = (dc__str){"name", 4};
     op.val = (dc__value){DC_STR, 0, name, (uint32_t)nl};
-    dc__body body = {1, &op, NULL};
     dc__buf_clear(&r->body);
     if ((rc = dc__body_encode(&r->body, &op, 1, &e)))
         goto done;
@@ -404,8 +399,6 @@ int dc_space_create(dc_buf *out, dc_replica *r, const char *name) {
     uint8_t cid[32];
     if ((rc = dc__envelope_new(r, &sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, h, h, NULL,
                                cid, &e)) ||
-        (rc = dc__store_apply(r->st, sp.sid, &body, h, r->id->sign_pk, r->self_did, sp.my_seq, NULL,
-                              &e)) ||
         (rc = member_name(r, &sp, r->id->sign_pk, r->name, &e)))
         goto done;
 done:

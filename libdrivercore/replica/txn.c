@@ -353,7 +353,6 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
         return 0;
     }
     dc__err e = {0};
-    dc__touched touched = {0};
     dc_hlc saved = r->clock.last;
     int rc = dc__clock_check(&r->clock, &e);
     if (rc || (rc = dc__replica_begin(r, &e)))
@@ -369,7 +368,6 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
     dc_hlc hmax = hmin + (t->n - 1);
     r->clock.last = hmax;
     uint8_t cid[32];
-    dc__body body = {(uint32_t)t->n, t->ops, NULL};
     dc__buf_clear(&r->body);
     rc = dc__body_encode(&r->body, t->ops, t->n, &e);
     if (!rc)
@@ -378,24 +376,28 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
         goto rollback;
     if ((rc = dc__envelope_new(r, &t->sp, DC_ENV_KIND_CHANGE, r->body.ptr, r->body.size, hmin, hmax,
                                NULL, cid, &e)) ||
-        (rc = dc__store_apply(r->st, t->sp.sid, &body, hmin, r->id->sign_pk, r->self_did,
-                              t->sp.my_seq, r->obs ? &touched : NULL, &e)) ||
         (rc = dc__store_hlc_save(r->st, r->clock.last, &e)) || (rc = dc__store_commit(r->st, &e)))
         goto rollback;
-    txn_free(t);
     if (change_id) {
         char hex[65];
         dc__hex(hex, cid, 32);
         dc__buf_put(change_id, hex, 64);
     }
-    rc = dc__notify(r, &touched, "local");
-    dc__free(touched.rids);
+    rc = dc__notify_ops(r, t->sp.id, t->ops, t->n, "local");
+    txn_free(t);
+    /* The change is durable in the log; the state takes it at the next
+     * read, or now when this handle has left many ops unfolded.  A failed
+     * fold leaves them pending (the next read folds them) and is not this
+     * commit's failure. */
+    if (dc__store_fold_due(r->st)) {
+        dc__err fe = {0};
+        dc__store_fold(r->st, NULL, &fe);
+    }
     return rc;
 rollback:
     dc__store_rollback(r->st);
 fail:
     r->clock.last = saved;
-    dc__free(touched.rids);
     txn_free(t);
     return dc__fail_err(r, &e);
 }

@@ -70,108 +70,168 @@ static int entry_json_cmp(const void *a, const void *b) {
     return bytes_cmp(x->json, x->jn, y->json, y->jn);
 }
 
-/* A stored value (kind column + value column) as JSON text. */
-static int column_json(dc_buf *b, sqlite3_stmt *st, int kcol, int vcol) {
-    switch (sqlite3_column_int(st, kcol)) {
-    case DC_BOOL: return dc__buf_puts(b, sqlite3_column_int64(st, vcol) ? "true" : "false");
-    case DC_INT: return dc__buf_printf(b, "%lld", (long long)sqlite3_column_int64(st, vcol));
-    case DC_STR:
-        return dc__json_str(b, (const char *)sqlite3_column_text(st, vcol),
-                            (size_t)sqlite3_column_bytes(st, vcol));
-    default: return dc__buf_puts(b, "null");
-    }
+/* Every read of the state first folds what is pending (fold.c), so it sees
+ * every change committed to the file before it began. */
+#define FOLD_FIRST(s, err)                                                                         \
+    do {                                                                                           \
+        int frc_ = dc__store_fold((s), NULL, (err));                                               \
+        if (frc_)                                                                                  \
+            return frc_;                                                                           \
+    } while (0)
+
+/* The name of field number fid, for reads. */
+static int fname(dc__store *s, uint32_t fid, const char **p, size_t *n, dc__err *err) {
+    return dc__store_name_of(s, fid, p, n, err);
 }
 
-/* Appends the JSON object of one record; *empty is set when it has no
- * visible content (then nothing is appended). */
-static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__err *err) {
-    static const char *const SQL[3] = {
-        "SELECT field, kind, value FROM fields WHERE rid = ? ORDER BY field",
-        "SELECT field, kind, value FROM set_adds WHERE rid = ? ORDER BY field",
-        ("SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
-         "ORDER BY e.hlc, d.pk, e.op"),
-    };
+static bool has_reg(const dc__recdata *d, uint32_t fid) {
+    for (size_t i = 0; i < d->nregs; i++)
+        if (d->regs[i].fid == fid)
+            return true;
+    return false;
+}
+
+typedef struct evkey {
+    const char *k;
+    size_t kn;
+    int which; /* index into the event's fields, or -1 @author, -2 @time */
+} evkey;
+
+static int evkey_cmp(const void *a, const void *b) {
+    const evkey *x = a, *y = b;
+    return bytes_cmp(x->k, x->kn, y->k, y->kn);
+}
+
+/* An event row as canonical JSON: its fields with "@author" and "@time"
+ * added, keys sorted bytewise (docs/data-model.md, "Events"). */
+static int event_json(dc_buf *b, const void *body, size_t n, const uint8_t *pk, dc_hlc h,
+                      dc__err *err) {
+    dc__str *keys;
+    dc__value *vals;
+    uint32_t nf;
+    int rc = dc__event_decode(body, n, &keys, &vals, &nf, err);
+    if (rc)
+        return rc;
+    evkey *ks = dc__calloc((size_t)nf + 2, sizeof *ks);
+    if (!ks) {
+        dc__free(vals);
+        return dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    }
+    for (uint32_t i = 0; i < nf; i++)
+        ks[i] = (evkey){keys[i].p, keys[i].n, (int)i};
+    ks[nf] = (evkey){"@author", 7, -1};
+    ks[nf + 1] = (evkey){"@time", 5, -2};
+    qsort(ks, (size_t)nf + 2, sizeof *ks, evkey_cmp);
+    int w = dc__buf_putc(b, '{');
+    for (size_t i = 0; i < (size_t)nf + 2; i++) {
+        if (i)
+            w |= dc__buf_putc(b, ',');
+        w |= dc__json_str(b, ks[i].k, ks[i].kn);
+        w |= dc__buf_putc(b, ':');
+        if (ks[i].which == -1) {
+            char hex[65];
+            dc__hex(hex, pk, 32);
+            w |= dc__json_str(b, hex, 64);
+        } else if (ks[i].which == -2) {
+            w |= dc__buf_printf(b, "%lld", (long long)DC_HLC_MS(h));
+        } else {
+            w |= dc__json_value(b, &vals[ks[i].which]);
+        }
+    }
+    w |= dc__buf_putc(b, '}');
+    dc__free(ks);
+    dc__free(vals);
+    return w ? dc__err_set(err, DC_ENOMEM, "read: out of memory") : 0;
+}
+
+static const char *const SQL_EVENTS =
+    "SELECT e.hlc, d.pk, e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
+    "ORDER BY e.hlc, d.pk, e.op";
+
+/* Appends the JSON object of one record (its `state` column is sp, sn, its
+ * event count nev); *empty is set when it has no visible content (then
+ * nothing is appended). */
+static int record_json(dc__store *s, dc_buf *out, int64_t rid, const void *sp, size_t sn,
+                       int64_t nev, bool *empty, dc__err *err) {
     entries top = {0}, members = {0};
     dc_buf tmp = DC_BUF_INIT;
-    int rc = 0;
+    dc__recdata d;
     *empty = true;
-    static const int Q[3] = {Q_JSON_FIELDS, Q_JSON_SETS, Q_JSON_EVENTS};
-    for (int pass = 0; pass < 3 && !rc; pass++) {
-        sqlite3_stmt *st = dc__q(s, Q[pass], SQL[pass], err);
+    int rc = dc__recdata_decode(sp, sn, &d, err);
+    if (rc)
+        return rc;
+    const char *name;
+    size_t nn;
+    for (size_t i = 0; i < d.nregs && !rc; i++) {
+        dc__buf_clear(&tmp);
+        if ((rc = fname(s, d.regs[i].fid, &name, &nn, err)))
+            break;
+        rc = dc__json_value(&tmp, &d.regs[i].val) ||
+                     entries_add(&top, name, nn, (const char *)tmp.ptr, tmp.size)
+                 ? DC_ENOMEM
+                 : 0;
+    }
+    /* Sets: the adds of each field not shadowed by a register of the same
+     * name, their distinct values sorted by JSON text. */
+    for (size_t i = 0; i < d.nadds && !rc;) {
+        size_t j = i;
+        while (j < d.nadds && d.adds[j].fid == d.adds[i].fid)
+            j++;
+        if (!has_reg(&d, d.adds[i].fid)) {
+            for (size_t k = i; k < j && !rc; k++) {
+                dc__buf_clear(&tmp);
+                rc = dc__json_value(&tmp, &d.adds[k].val) ||
+                             entries_add(&members, "", 0, (const char *)tmp.ptr, tmp.size)
+                         ? DC_ENOMEM
+                         : 0;
+            }
+            if (!rc && !(rc = fname(s, d.adds[i].fid, &name, &nn, err))) {
+                qsort(members.v, members.n, sizeof(entry), entry_json_cmp);
+                dc__buf_clear(&tmp);
+                int w = dc__buf_putc(&tmp, '[');
+                for (size_t k = 0; k < members.n; k++) {
+                    if (k && bytes_cmp(members.v[k].json, members.v[k].jn, members.v[k - 1].json,
+                                       members.v[k - 1].jn) == 0)
+                        continue;
+                    if (tmp.size > 1)
+                        w |= dc__buf_putc(&tmp, ',');
+                    w |= dc__buf_put(&tmp, members.v[k].json, members.v[k].jn);
+                }
+                w |= dc__buf_putc(&tmp, ']');
+                rc = w || entries_add(&top, name, nn, (const char *)tmp.ptr, tmp.size) ? DC_ENOMEM
+                                                                                       : 0;
+            }
+            entries_free(&members);
+        }
+        i = j;
+    }
+    if (!rc && nev > 0) {
+        sqlite3_stmt *st = dc__q(s, Q_JSON_EVENTS, SQL_EVENTS, err);
         if (!st) {
             rc = err->code;
-            break;
-        }
-        sqlite3_bind_int64(st, 1, rid);
-        int r = SQLITE_DONE;
-        bool first_event = true;
-        dc__buf_clear(&tmp);
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (pass == 2) {
-                rc |= dc__buf_putc(&tmp, first_event ? '[' : ',');
-                rc |= dc__buf_put(&tmp, sqlite3_column_text(st, 0),
-                                  (size_t)sqlite3_column_bytes(st, 0));
-                first_event = false;
-                continue;
-            }
-            const char *f = (const char *)sqlite3_column_text(st, 0);
-            size_t fn = (size_t)sqlite3_column_bytes(st, 0);
-            dc_buf v = DC_BUF_INIT;
-            rc = column_json(&v, st, 1, 2) ? DC_ENOMEM : 0;
-            if (!rc && pass == 0) {
-                rc = entries_add(&top, f, fn, (const char *)v.ptr, v.size);
-            } else if (!rc) {
-                rc = entries_add(&members, f, fn, (const char *)v.ptr, v.size);
-            }
-            dc_buf_dispose(&v);
-        }
-        if (!rc && r != SQLITE_DONE)
-            rc = dc__sql_err(s, err, "read");
-        sqlite3_reset(st);
-        if (rc)
-            break;
-        if (pass == 2 && !first_event) {
-            rc = dc__buf_putc(&tmp, ']') ||
-                         entries_add(&top, "@events", 7, (const char *)tmp.ptr, tmp.size)
-                     ? DC_ENOMEM
-                     : 0;
-        }
-        if (pass == 1 && members.n) {
-            /* Group by field (already ordered), sort each group's members by
-             * JSON text, drop duplicates (one value added twice has two
-             * tags), and skip a field a register of the same name shadows. */
-            size_t i = 0;
-            while (i < members.n && !rc) {
-                size_t j = i;
-                while (j < members.n && bytes_cmp(members.v[j].key, members.v[j].kn,
-                                                  members.v[i].key, members.v[i].kn) == 0)
-                    j++;
-                qsort(members.v + i, j - i, sizeof(entry), entry_json_cmp);
-                bool shadowed = false;
-                for (size_t k = 0; k < top.n; k++)
-                    if (bytes_cmp(top.v[k].key, top.v[k].kn, members.v[i].key, members.v[i].kn) ==
-                        0)
-                        shadowed = true;
-                if (!shadowed) {
-                    dc__buf_clear(&tmp);
-                    rc |= dc__buf_putc(&tmp, '[');
-                    for (size_t k = i; k < j; k++) {
-                        if (k > i && bytes_cmp(members.v[k].json, members.v[k].jn,
-                                               members.v[k - 1].json, members.v[k - 1].jn) == 0)
-                            continue;
-                        if (tmp.size > 1)
-                            rc |= dc__buf_putc(&tmp, ',');
-                        rc |= dc__buf_put(&tmp, members.v[k].json, members.v[k].jn);
-                    }
-                    rc |= dc__buf_putc(&tmp, ']');
-                    if (!rc)
-                        rc = entries_add(&top, members.v[i].key, members.v[i].kn,
-                                         (const char *)tmp.ptr, tmp.size);
+        } else {
+            sqlite3_bind_int64(st, 1, rid);
+            int r;
+            dc__buf_clear(&tmp);
+            while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (sqlite3_column_bytes(st, 1) != 32) {
+                    rc = dc__err_set(err, DC_ECORRUPT, "read: an event's author is missing");
+                    break;
                 }
-                i = j;
+                rc = dc__buf_putc(&tmp, tmp.size ? ',' : '[') ? DC_ENOMEM : 0;
+                if (!rc)
+                    rc = event_json(&tmp, sqlite3_column_blob(st, 2),
+                                    (size_t)sqlite3_column_bytes(st, 2), sqlite3_column_blob(st, 1),
+                                    (dc_hlc)sqlite3_column_int64(st, 0), err);
             }
-            if (rc)
-                rc = DC_ENOMEM;
+            if (!rc && r != SQLITE_DONE)
+                rc = dc__sql_err(s, err, "read");
+            sqlite3_reset(st);
+            if (!rc && tmp.size)
+                rc = dc__buf_putc(&tmp, ']') ||
+                             entries_add(&top, "@events", 7, (const char *)tmp.ptr, tmp.size)
+                         ? DC_ENOMEM
+                         : 0;
         }
     }
     if (!rc && top.n) {
@@ -189,6 +249,7 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
     }
     if (rc == DC_ENOMEM || (rc && err->code != rc))
         rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    dc__recdata_free(&d);
     entries_free(&top);
     entries_free(&members);
     dc_buf_dispose(&tmp);
@@ -196,10 +257,11 @@ static int record_json(dc__store *s, dc_buf *out, int64_t rid, bool *empty, dc__
 }
 
 int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err) {
+    FOLD_FIRST(s, err);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT p.space_id, r.type, r.id, r.rid FROM records r JOIN "
-                           "spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
+                           "SELECT p.space_id, r.type, r.id, r.rid, r.state, r.nev FROM records r "
+                           "JOIN spaces p ON p.sid = r.sid WHERE (?1 IS NULL OR p.space_id = ?1) "
                            "AND p.consent = 2 AND substr(r.type, 1, 1) <> '@' "
                            "ORDER BY p.space_id, r.type, r.id",
                            -1, &st, NULL) != SQLITE_OK)
@@ -215,7 +277,9 @@ int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         bool empty;
         dc__buf_clear(&rec);
-        if ((rc = record_json(s, &rec, sqlite3_column_int64(st, 3), &empty, err)))
+        if ((rc = record_json(s, &rec, sqlite3_column_int64(st, 3), sqlite3_column_blob(st, 4),
+                              (size_t)sqlite3_column_bytes(st, 4), sqlite3_column_int64(st, 5),
+                              &empty, err)))
             break;
         if (empty)
             continue;
@@ -268,21 +332,26 @@ int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err
 
 int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *id,
                           dc__err *err) {
+    FOLD_FIRST(s, err);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ? AND type = ? AND id = ?",
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT rid, state, nev FROM records WHERE sid = ? AND type = ? AND "
+                           "id = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    int64_t rid = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE)
-        return dc__sql_err(s, err, "read");
+    int r = sqlite3_step(st), rc = 0;
     bool empty = true;
     dc__buf_clear(out);
-    int rc = rid ? record_json(s, out, rid, &empty, err) : 0;
+    if (r == SQLITE_ROW)
+        rc = record_json(s, out, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+                         (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int64(st, 2), &empty,
+                         err);
+    else if (r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "read");
+    sqlite3_finalize(st);
     if (rc)
         return rc;
     if (empty)
@@ -291,43 +360,74 @@ int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *ty
     return 0;
 }
 
+static bool value_eq(const dc__value *a, const dc__value *b) {
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case DC_BOOL:
+    case DC_INT: return a->num == b->num;
+    case DC_STR: return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+    default: return true;
+    }
+}
+
+/* Does the record hold field fid = v: its register, or (no register of
+ * that name) a member of its set? */
+static bool matches(const dc__recdata *d, uint32_t fid, const dc__value *v) {
+    for (size_t i = 0; i < d->nregs; i++)
+        if (d->regs[i].fid == fid)
+            return value_eq(&d->regs[i].val, v);
+    for (size_t i = 0; i < d->nadds; i++)
+        if (d->adds[i].fid == fid && value_eq(&d->adds[i].val, v))
+            return true;
+    return false;
+}
+
 int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type, const char *field,
                         const dc__value *v, dc__err *err) {
+    FOLD_FIRST(s, err);
+    uint32_t fid = 0;
+    bool none = false; /* a field no record has ever had matches nothing */
+    if (field) {
+        int x = dc__store_name_id(s, field, strlen(field), false, &fid, err);
+        if (x == DC_ENOTFOUND)
+            none = true;
+        else if (x)
+            return x;
+    }
     sqlite3_stmt *st;
-    /* A value index would cost a B-tree write per op on the hot path and
-     * halve write throughput, so find walks the records of the type and
-     * probes each by primary key (docs/data-model.md). */
-    const char *sql =
-        field ? "SELECT r.rid, r.id FROM records r WHERE r.sid = ?1 AND r.type = ?2 AND ("
-                "EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid AND f.field = ?3 AND "
-                "f.kind = ?4 AND f.value IS ?5) OR (EXISTS(SELECT 1 FROM set_adds a WHERE "
-                "a.rid = r.rid AND a.field = ?3 AND a.kind = ?4 AND a.value IS ?5) AND NOT "
-                "EXISTS(SELECT 1 FROM fields g WHERE g.rid = r.rid AND g.field = ?3))) "
-                "ORDER BY r.id"
-              : "SELECT rid, id FROM records WHERE sid = ?1 AND type = ?2 ORDER BY id";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    /* A value index would cost a B-tree write per op on the hot path, so
+     * find walks the records of the type and tests each
+     * (docs/data-model.md). */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT rid, id, state, nev FROM records WHERE sid = ?1 AND type = ?2 "
+                           "ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-    if (field) {
-        sqlite3_bind_text(st, 3, field, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, v->kind);
-        if (v->kind == DC_STR)
-            sqlite3_bind_text(st, 5, v->str, (int)v->len, SQLITE_STATIC);
-        else if (v->kind == DC_NULL)
-            sqlite3_bind_null(st, 5);
-        else
-            sqlite3_bind_int64(st, 5, v->num);
-    }
     dc__buf_clear(out);
     int rc = dc__buf_putc(out, '{') ? dc__err_set(err, DC_ENOMEM, "read: out of memory") : 0;
     int r = SQLITE_DONE;
     bool first = true;
     dc_buf rec = DC_BUF_INIT;
-    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && !none && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t rid = sqlite3_column_int64(st, 0);
+        const void *sp = sqlite3_column_blob(st, 2);
+        size_t sn = (size_t)sqlite3_column_bytes(st, 2);
+        if (field) {
+            dc__recdata d;
+            if ((rc = dc__recdata_decode(sp, sn, &d, err)))
+                break;
+            bool hit = matches(&d, fid, v);
+            dc__recdata_free(&d);
+            if (!hit)
+                continue;
+        }
         bool empty;
         dc__buf_clear(&rec);
-        if ((rc = record_json(s, &rec, sqlite3_column_int64(st, 0), &empty, err)) || empty)
+        if ((rc = record_json(s, &rec, rid, sp, sn, sqlite3_column_int64(st, 3), &empty, err)) ||
+            empty)
             continue;
         int w = first ? 0 : dc__buf_putc(out, ',');
         first = false;
@@ -338,12 +438,37 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
         if (w)
             rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
     }
-    if (!rc && r != SQLITE_DONE)
+    if (!rc && !none && r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "read");
     sqlite3_finalize(st);
     dc_buf_dispose(&rec);
     if (!rc && dc__buf_putc(out, '}'))
         rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    return rc;
+}
+
+/* The string register `field` of a `state` column into out (cleared);
+ * *found false when it has none. */
+static int state_text(dc__store *s, const void *p, size_t n, const char *field, dc_buf *out,
+                      bool *found, dc__err *err) {
+    *found = false;
+    dc__buf_clear(out);
+    uint32_t fid;
+    if (!n)
+        return 0;
+    int rc = dc__store_name_id(s, field, strlen(field), false, &fid, err);
+    if (rc)
+        return rc == DC_ENOTFOUND ? 0 : rc;
+    dc__recdata d;
+    if ((rc = dc__recdata_decode(p, n, &d, err)))
+        return rc;
+    for (size_t i = 0; i < d.nregs && !rc; i++)
+        if (d.regs[i].fid == fid && d.regs[i].val.kind == DC_STR) {
+            *found = true;
+            if (dc__buf_put(out, d.regs[i].val.str, d.regs[i].val.len))
+                rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+        }
+    dc__recdata_free(&d);
     return rc;
 }
 
@@ -354,31 +479,35 @@ static const char *role_name(int role) {
 static const char *const CONSENT_NAME[] = {"carried", "invited", "accepted", "declined"};
 
 int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err) {
+    FOLD_FIRST(s, err);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(
             s->db,
             "SELECT p.space_id, p.epoch, (SELECT m.role FROM members m JOIN devices d ON "
             "d.did = m.did WHERE m.sid = p.sid AND d.pk = ?1), EXISTS(SELECT 1 FROM space_keys k "
             "WHERE k.sid = p.sid AND k.epoch = p.epoch AND (p.kid IS NULL OR k.kid = p.kid)), "
-            "CASE WHEN p.consent = 2 THEN (SELECT f.value FROM records r JOIN "
-            "fields f ON f.rid = r.rid WHERE r.sid = p.sid AND r.type = '@space' AND "
-            "r.id = 'meta' AND f.field = 'name' AND f.kind = 3) END, p.consent, "
+            "CASE WHEN p.consent = 2 THEN (SELECT r.state FROM records r WHERE r.sid = p.sid "
+            "AND r.type = '@space' AND r.id = 'meta') END, p.consent, "
             "(SELECT d.pk FROM devices d WHERE d.did = p.inviter) FROM spaces p "
             "ORDER BY p.space_id",
             -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "spaces");
     sqlite3_bind_blob(st, 1, self, 32, SQLITE_STATIC);
     dc__buf_clear(out);
-    int w = dc__buf_putc(out, '['), r;
+    dc_buf name = DC_BUF_INIT;
+    int w = dc__buf_putc(out, '['), r, rc = 0;
     bool first = true;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         char hex[33];
+        bool named;
         dc__hex(hex, sqlite3_column_blob(st, 0), 16);
         w |= dc__buf_printf(out, "%s{\"space\":\"%s\",\"name\":", first ? "" : ",", hex);
         first = false;
-        if (sqlite3_column_type(st, 4) == SQLITE_TEXT)
-            w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 4),
-                              (size_t)sqlite3_column_bytes(st, 4));
+        if ((rc = state_text(s, sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4),
+                             "name", &name, &named, err)))
+            break;
+        if (named)
+            w |= dc__json_str(out, (const char *)name.ptr, name.size);
         else
             w |= dc__buf_puts(out, "null");
         const char *rn =
@@ -396,42 +525,57 @@ int dc__store_space_list_json(dc__store *s, dc_buf *out, const uint8_t self[32],
         }
         w |= dc__buf_putc(out, '}');
     }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "spaces");
     sqlite3_finalize(st);
-    if (r != SQLITE_DONE)
-        return dc__sql_err(s, err, "spaces");
+    dc_buf_dispose(&name);
+    if (rc)
+        return rc;
     w |= dc__buf_putc(out, ']');
     return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
 }
 
 int dc__store_members_json(dc__store *s, dc_buf *out, int64_t sid, dc__err *err) {
+    FOLD_FIRST(s, err);
     sqlite3_stmt *st;
+    /* A member's name is the register of its @member record, else the name
+     * a version-1 grant carried. */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT d.pk, m.role, coalesce((SELECT f.value FROM records r "
-                           "JOIN fields f ON f.rid = r.rid WHERE r.sid = m.sid AND "
-                           "r.type = '@member' AND r.id = lower(hex(d.pk)) AND "
-                           "f.field = 'name' AND f.kind = 3), m.name) FROM members m JOIN "
-                           "devices d ON d.did = m.did WHERE m.sid = ? AND m.role > 0 "
-                           "ORDER BY d.pk",
+                           "SELECT d.pk, m.role, (SELECT r.state FROM records r WHERE "
+                           "r.sid = m.sid AND r.type = '@member' AND r.id = lower(hex(d.pk))), "
+                           "m.name FROM members m JOIN devices d ON d.did = m.did "
+                           "WHERE m.sid = ? AND m.role > 0 ORDER BY d.pk",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "members");
     sqlite3_bind_int64(st, 1, sid);
     dc__buf_clear(out);
-    int w = dc__buf_putc(out, '['), r;
+    dc_buf name = DC_BUF_INIT;
+    int w = dc__buf_putc(out, '['), r, rc = 0;
     bool first = true;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         char hex[65];
+        bool named;
         dc__hex(hex, sqlite3_column_blob(st, 0), 32);
         const char *rn = role_name(sqlite3_column_int(st, 1));
         w |= dc__buf_printf(out, "%s{\"device\":\"%s\",\"role\":\"%s\",\"name\":", first ? "" : ",",
                             hex, rn ? rn : "unknown");
-        w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 2),
-                          (size_t)sqlite3_column_bytes(st, 2));
+        if ((rc = state_text(s, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                             "name", &name, &named, err)))
+            break;
+        if (named)
+            w |= dc__json_str(out, (const char *)name.ptr, name.size);
+        else
+            w |= dc__json_str(out, (const char *)sqlite3_column_text(st, 3),
+                              (size_t)sqlite3_column_bytes(st, 3));
         w |= dc__buf_putc(out, '}');
         first = false;
     }
+    if (!rc && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "members");
     sqlite3_finalize(st);
-    if (r != SQLITE_DONE)
-        return dc__sql_err(s, err, "members");
+    dc_buf_dispose(&name);
+    if (rc)
+        return rc;
     w |= dc__buf_putc(out, ']');
     return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
 }
@@ -555,6 +699,7 @@ typedef struct recbuf {
     size_t nowned, ocap;
     const char **events;
     size_t ne, ecap;
+    dc_buf ev;
 } recbuf;
 
 static void recbuf_reset(recbuf *b) {
@@ -568,10 +713,11 @@ static void recbuf_free(recbuf *b) {
     dc__free(b->f);
     dc__free(b->owned);
     dc__free(b->events);
+    dc_buf_dispose(&b->ev);
     memset(b, 0, sizeof *b);
 }
 
-static const char *own_text(recbuf *b, const unsigned char *p, int n) {
+static const char *own_text(recbuf *b, const void *p, size_t n) {
     if (b->nowned == b->ocap) {
         size_t nc = b->ocap ? b->ocap * 2 : 32;
         char **o = dc__realloc(b->owned, nc * sizeof *o);
@@ -580,13 +726,13 @@ static const char *own_text(recbuf *b, const unsigned char *p, int n) {
         b->owned = o;
         b->ocap = nc;
     }
-    char *d = dc__strndup(p ? (const char *)p : "", p ? (size_t)n : 0);
+    char *d = dc__strndup(p ? (const char *)p : "", p ? n : 0);
     if (d)
         b->owned[b->nowned++] = d;
     return d;
 }
 
-static int add_field(recbuf *b, sqlite3_stmt *st, bool member) {
+static int add_field(recbuf *b, const char *name, size_t nn, const dc__value *v, bool member) {
     if (b->nf == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 16;
         dc__rfield *f = dc__realloc(b->f, nc * sizeof *f);
@@ -598,82 +744,102 @@ static int add_field(recbuf *b, sqlite3_stmt *st, bool member) {
     dc__rfield *f = &b->f[b->nf];
     memset(f, 0, sizeof *f);
     f->member = member;
-    if (!(f->name = own_text(b, sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0))))
+    if (!(f->name = own_text(b, name, nn)))
         return DC_ENOMEM;
-    f->v.kind = sqlite3_column_int(st, 1);
-    if (f->v.kind == DC_STR) {
-        if (!(f->v.str = own_text(b, sqlite3_column_text(st, 2), sqlite3_column_bytes(st, 2))))
-            return DC_ENOMEM;
-        f->v.len = (uint32_t)sqlite3_column_bytes(st, 2);
-    } else {
-        f->v.num = sqlite3_column_int64(st, 2);
-    }
+    f->v = *v;
+    if (v->kind == DC_STR && !(f->v.str = own_text(b, v->str, v->len)))
+        return DC_ENOMEM;
     b->nf++;
     return 0;
 }
 
-static int load_rec(dc__store *s, int64_t rid, recbuf *b, dc__err *err) {
-    static const char *const SQL[3] = {
-        "SELECT field, kind, value FROM fields WHERE rid = ? ORDER BY field",
-        ("SELECT DISTINCT a.field, a.kind, a.value FROM set_adds a WHERE a.rid = ?1 AND NOT "
-         "EXISTS(SELECT 1 FROM fields f WHERE f.rid = ?1 AND f.field = a.field) "
-         "ORDER BY a.field"),
-        ("SELECT e.body FROM events e JOIN devices d ON d.did = e.did WHERE e.rid = ? "
-         "ORDER BY e.hlc, d.pk, e.op"),
-    };
-    /* Cached statements: a walk over a province's drivers loads hundreds of
-     * thousands of records.  Each is run to completion before the caller's
-     * callback, so a callback may itself read records. */
-    static const int Q[3] = {Q_LOAD_FIELDS, Q_LOAD_SETS, Q_LOAD_EVENTS};
-    for (int pass = 0; pass < 3; pass++) {
-        sqlite3_stmt *st = dc__q(s, Q[pass], SQL[pass], err);
-        if (!st)
-            return err->code;
-        sqlite3_bind_int64(st, 1, rid);
-        int r = SQLITE_DONE, rc = 0;
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (pass < 2) {
-                rc = add_field(b, st, pass == 1);
-                continue;
-            }
-            if (b->ne == b->ecap) {
-                size_t nc = b->ecap ? b->ecap * 2 : 16;
-                const char **e = dc__realloc(b->events, nc * sizeof *e);
-                if (!e) {
-                    rc = DC_ENOMEM;
+static int load_rec(dc__store *s, int64_t rid, const void *sp, size_t sn, int64_t nev, recbuf *b,
+                    dc__err *err) {
+    dc__recdata d;
+    int rc = dc__recdata_decode(sp, sn, &d, err);
+    if (rc)
+        return rc;
+    const char *name;
+    size_t nn;
+    size_t first = b->nf;
+    for (size_t i = 0; i < d.nregs && !rc; i++)
+        if (!(rc = dc__store_name_of(s, d.regs[i].fid, &name, &nn, err)))
+            rc = add_field(b, name, nn, &d.regs[i].val, false);
+    /* Registers in field order, as they were read before. */
+    for (size_t i = first + 1; i < b->nf && !rc; i++)
+        for (size_t k = i; k > first && strcmp(b->f[k - 1].name, b->f[k].name) > 0; k--) {
+            dc__rfield t = b->f[k];
+            b->f[k] = b->f[k - 1];
+            b->f[k - 1] = t;
+        }
+    /* Each distinct value of a set not shadowed by a register. */
+    for (size_t i = 0; i < d.nadds && !rc; i++) {
+        const dc__sadd *a = &d.adds[i];
+        bool dup = has_reg(&d, a->fid);
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = d.adds[k].fid == a->fid && value_eq(&d.adds[k].val, &a->val);
+        if (!dup && !(rc = dc__store_name_of(s, a->fid, &name, &nn, err)))
+            rc = add_field(b, name, nn, &a->val, true);
+    }
+    if (!rc && nev > 0) {
+        sqlite3_stmt *st = dc__q(s, Q_LOAD_EVENTS, SQL_EVENTS, err);
+        if (!st) {
+            rc = err->code;
+        } else {
+            /* Cached: a walk over a province's drivers loads hundreds of
+             * thousands of records.  Run to completion before the caller's
+             * callback, so a callback may itself read records. */
+            sqlite3_bind_int64(st, 1, rid);
+            int r = SQLITE_DONE;
+            while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+                if (b->ne == b->ecap) {
+                    size_t nc = b->ecap ? b->ecap * 2 : 16;
+                    const char **e = dc__realloc(b->events, nc * sizeof *e);
+                    if (!e) {
+                        rc = DC_ENOMEM;
+                        break;
+                    }
+                    b->events = e;
+                    b->ecap = nc;
+                }
+                if (sqlite3_column_bytes(st, 1) != 32) {
+                    rc = dc__err_set(err, DC_ECORRUPT, "read: an event's author is missing");
                     break;
                 }
-                b->events = e;
-                b->ecap = nc;
+                dc__buf_clear(&b->ev);
+                if ((rc = event_json(
+                         &b->ev, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                         sqlite3_column_blob(st, 1), (dc_hlc)sqlite3_column_int64(st, 0), err)))
+                    break;
+                const char *t = own_text(b, b->ev.ptr, b->ev.size);
+                if (!t)
+                    rc = DC_ENOMEM;
+                else
+                    b->events[b->ne++] = t;
             }
-            const char *t = own_text(b, sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0));
-            if (!t)
-                rc = DC_ENOMEM;
-            else
-                b->events[b->ne++] = t;
+            if (!rc && r != SQLITE_DONE)
+                rc = dc__sql_err(s, err, "read");
+            sqlite3_reset(st);
         }
-        if (!rc && r != SQLITE_DONE)
-            rc = dc__sql_err(s, err, "read");
-        sqlite3_reset(st);
-        if (rc == DC_ENOMEM)
-            return dc__err_set(err, DC_ENOMEM, "read: out of memory");
-        if (rc)
-            return rc;
     }
-    return 0;
+    dc__recdata_free(&d);
+    if (rc == DC_ENOMEM && err->code != DC_ENOMEM)
+        return dc__err_set(err, DC_ENOMEM, "read: out of memory");
+    return rc;
 }
 
 int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
                            dc__rec_fn fn, void *user, dc__err *err) {
+    FOLD_FIRST(s, err);
     /* Two statements, not "(?3 IS NULL OR id = ?3)": SQLite cannot use the
      * (sid, type, id) index for that disjunction and would scan the whole
      * type for every lookup of one record. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           id ? "SELECT rid, type, id FROM records WHERE sid = ?1 AND type = ?2 "
-                                "AND id = ?3"
-                              : "SELECT rid, type, id FROM records WHERE sid = ?1 AND type = ?2 "
-                                "ORDER BY id",
+                           id ? "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 "
+                                "AND type = ?2 AND id = ?3"
+                              : "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 "
+                                "AND type = ?2 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "read");
     sqlite3_bind_int64(st, 1, sid);
@@ -685,7 +851,9 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
     int r, rc = 0;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         recbuf_reset(&b);
-        if ((rc = load_rec(s, sqlite3_column_int64(st, 0), &b, err)))
+        if ((rc = load_rec(s, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 3),
+                           (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 4), &b,
+                           err)))
             break;
         if (b.nf == 0 && b.ne == 0)
             continue; /* not live */
@@ -706,18 +874,18 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
 
 int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint8_t space[16],
                             dc__err *err) {
-    sqlite3_stmt *st = dc__q(
-        s, Q_LOCATE,
-        /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
-         * then uses the (sid, type, id) index; the other order scans. */
-        "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
-        "r.type = ?1 AND r.id = ?2 WHERE p.consent = 2 AND "
-        "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
-        "AND "
-        "(EXISTS(SELECT 1 FROM fields f WHERE f.rid = r.rid) OR EXISTS(SELECT 1 FROM set_adds a "
-        "WHERE a.rid = r.rid) OR EXISTS(SELECT 1 FROM events e WHERE e.rid = r.rid)) "
-        "ORDER BY p.space_id LIMIT 1",
-        err);
+    FOLD_FIRST(s, err);
+    sqlite3_stmt *st =
+        dc__q(s, Q_LOCATE,
+              /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
+               * then uses the (sid, type, id) index; the other order scans. */
+              "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
+              "r.type = ?1 AND r.id = ?2 WHERE p.consent = 2 AND "
+              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
+              "AND "
+              "(r.nval > 0 OR r.nev > 0) "
+              "ORDER BY p.space_id LIMIT 1",
+              err);
     if (!st)
         return err->code;
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
@@ -731,4 +899,63 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
     }
     sqlite3_reset(st);
     return rc;
+}
+
+int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, const dc__str *id,
+                            const dc__str *field, const dc__value *v, dc__tag **tags,
+                            uint32_t *ntags, dc__err *err) {
+    *tags = NULL;
+    *ntags = 0;
+    FOLD_FIRST(s, err);
+    uint32_t fid;
+    int rc = dc__store_name_id(s, field->p, field->n, false, &fid, err);
+    if (rc)
+        return rc == DC_ENOTFOUND ? 0 : rc; /* no record ever had the field */
+    sqlite3_stmt *st = dc__q(
+        s, Q_REGS_GET, "SELECT state FROM records WHERE sid = ? AND type = ? AND id = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, type->p, (int)type->n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id->p, (int)id->n, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    dc__recdata d;
+    memset(&d, 0, sizeof d);
+    if (r == SQLITE_ROW)
+        rc = dc__recdata_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &d,
+                                err);
+    else if (r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "remove");
+    uint32_t n = 0;
+    for (size_t i = 0; i < d.nadds && !rc; i++) {
+        const dc__sadd *a = &d.adds[i];
+        if (a->fid != fid || !value_eq(&a->val, v))
+            continue;
+        if (n >= DC_REMOVE_MAX_TAGS) {
+            rc = dc__err_set(err, DC_ETOOBIG,
+                             "remove: the value was added more than %u times; "
+                             "a remove names at most that many adds",
+                             DC_REMOVE_MAX_TAGS);
+            break;
+        }
+        dc__tag *p = dc__realloc(*tags, (n + 1) * sizeof *p);
+        if (!p) {
+            rc = dc__err_set(err, DC_ENOMEM, "remove: out of memory");
+            break;
+        }
+        *tags = p;
+        dc__tag *t = &p[n++];
+        t->seq = a->seq;
+        t->op = a->op;
+        rc = dc__store_device_pk(s, a->did, t->dev, err);
+    }
+    sqlite3_reset(st);
+    dc__recdata_free(&d);
+    if (rc) {
+        dc__free(*tags);
+        *tags = NULL;
+        return rc;
+    }
+    *ntags = n;
+    return 0;
 }

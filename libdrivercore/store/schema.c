@@ -12,6 +12,8 @@
 
 #include "store/store_int.h"
 
+#define DC__PAGE_SIZE_STR "2048"
+
 /* Step n takes a file from schema n-1 to schema n: its SQL, then (if any)
  * the part SQL cannot do, inside the same transaction. */
 static int step2_fix(dc__store *s, dc__err *err);
@@ -76,6 +78,25 @@ static const struct {
      "CREATE TABLE set_aside(n INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, space BLOB,"
      "  author BLOB, seq INTEGER NOT NULL, cid BLOB, code INTEGER NOT NULL, msg TEXT NOT NULL);",
      step2_fix},
+    /* 3: the log first, the state folded in batches: a record's registers,
+     * set adds and removed tags packed into its row, field names as
+     * numbers, events as msgpack, and the changes not folded yet
+     * (docs/storage.md, "Schema version 3").  The state is rebuilt from the
+     * log by the first read. */
+    {"CREATE TABLE pending(cno INTEGER PRIMARY KEY);"
+     "CREATE TABLE names(nid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+     "ALTER TABLE records ADD COLUMN state BLOB;"
+     "ALTER TABLE records ADD COLUMN nval INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE records ADD COLUMN nev INTEGER NOT NULL DEFAULT 0;"
+     "DROP TABLE fields;"
+     "DROP TABLE set_adds;"
+     "DROP TABLE set_removed;"
+     "DROP TABLE events;"
+     "CREATE TABLE events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;"
+     "UPDATE records SET del_hlc = 0, del_did = 0;"
+     "INSERT INTO pending(cno) SELECT cno FROM changes WHERE kind = 1 AND state = 0;",
+     NULL},
 };
 #define LATEST ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]) - 1)
 
@@ -261,6 +282,13 @@ int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
                  dc__vfs_page_size(s->vfs));
         if ((rc = dc__sql_exec(s, sql, err)))
             return rc;
+    } else if ((rc = dc__sql_exec(s, "PRAGMA page_size=" DC__PAGE_SIZE_STR, err))) {
+        /* A new file in clear takes 2048-byte pages (an existing one keeps
+         * its own): a commit writes a few pages at the log's tail, so small
+         * pages halve the bytes it writes, and a change envelope of a few
+         * kilobytes spills into overflow pages instead of leaving most of a
+         * large page empty (docs/storage.md, "Schema version 3"). */
+        return rc;
     }
     /* Refuse a foreign SQLite file before changing anything in it (the
      * journal mode is persistent). */
@@ -334,7 +362,9 @@ void dc__store_disconnect(dc__store *s) {
         sqlite3_finalize(s->q[i]);
         s->q[i] = NULL;
     }
-    dc__store_cache_reset(s);
+    dc__zstd_free_ctx(NULL, s->zdctx);
+    s->zdctx = NULL;
+    dc__names_reset(&s->names);
     if (s->db) {
         /* Every statement is finalized by now, so this closes the file at
          * once (a deferred close would outlive the VFS it uses). */
@@ -355,20 +385,11 @@ void dc__store_close(dc__store *s) {
     dc__free(s);
 }
 
-void dc__store_cache_reset(dc__store *s) {
-    dc__free(s->cache_type);
-    dc__free(s->cache_id);
-    s->cache_type = s->cache_id = NULL;
-    s->cache_sid = s->cache_rid = 0;
-}
-
 int dc__store_begin(dc__store *s, dc__err *err) {
-    dc__store_cache_reset(s);
     return dc__sql_exec(s, "BEGIN IMMEDIATE", err);
 }
 
 int dc__store_commit(dc__store *s, dc__err *err) {
-    dc__store_cache_reset(s);
     int rc = dc__sql_exec(s, "COMMIT", err);
     if (rc)
         dc__store_rollback(s);
@@ -376,7 +397,8 @@ int dc__store_commit(dc__store *s, dc__err *err) {
 }
 
 void dc__store_rollback(dc__store *s) {
-    dc__store_cache_reset(s);
+    /* A name this handle numbered inside the transaction is gone with it. */
+    dc__names_reset(&s->names);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -243,11 +243,11 @@ int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_
 }
 
 int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
-                         int64_t author_did, int state, dc__err *err) {
+                         int64_t author_did, int state, int need, dc__err *err) {
     sqlite3_stmt *st =
         dc__q(s, Q_CHANGE_PUT,
               "INSERT INTO changes(sid, hlc, hlc_max, cid, author, seq, kind, state, "
-              "env) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              "env, need) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               err);
     if (!st)
         return err->code;
@@ -260,6 +260,7 @@ int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const
     sqlite3_bind_int(st, 7, e->kind);
     sqlite3_bind_int(st, 8, state);
     sqlite3_bind_blob(st, 9, e->raw, (int)e->raw_len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, need);
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "change log");
     sqlite3_reset(st);
     return rc;
@@ -291,9 +292,16 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
     /* Collect the row numbers first: fn changes the state column, and a
      * SELECT must not step over rows that are being updated under it. */
     sqlite3_stmt *st;
+    /* Held, opaque and the other states but applied are found through the
+     * partial index changes_pending, which SQLite uses only when the query
+     * says `state <> 0` in so many words: without it this scanned the whole
+     * log, at every slice of every import. */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT cno FROM changes WHERE state = ?1 AND hlc_max <= ?2 "
-                           "AND (?3 = 0 OR sid = ?3) ORDER BY sid, hlc, cid",
+                           state != DC_CHANGE_APPLIED
+                               ? "SELECT cno FROM changes WHERE state = ?1 AND state <> 0 AND "
+                                 "hlc_max <= ?2 AND (?3 = 0 OR sid = ?3) ORDER BY sid, hlc, cid"
+                               : "SELECT cno FROM changes WHERE state = ?1 AND hlc_max <= ?2 "
+                                 "AND (?3 = 0 OR sid = ?3) ORDER BY sid, hlc, cid",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "change log");
     sqlite3_bind_int(st, 1, state);

@@ -12,7 +12,7 @@
 #include "crdt/crdt.h"
 #include "crypto/crypto.h"
 
-#define DC_SCHEMA_VERSION 2
+#define DC_SCHEMA_VERSION 3
 
 typedef struct dc__store dc__store;
 
@@ -225,8 +225,9 @@ enum {
  * not, or an error. */
 int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_t seq,
                           uint8_t id[32], dc__err *err);
+/* `need`: the role the change's ops need (0 not known yet). */
 int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
-                         int64_t author_did, int state, dc__err *err);
+                         int64_t author_did, int state, int need, dc__err *err);
 int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err);
 /* The cno of the change just put (the last insert). */
 int64_t dc__store_last_cno(dc__store *s);
@@ -262,21 +263,27 @@ int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn,
  * membership first, then changes in (space, hlc, id) order. */
 int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err *err);
 
-/* ---- materialised state ---- */
+/* ---- materialised state (fold.c) ---- */
 typedef struct dc__touched {
     int64_t *rids;
     size_t n, cap;
 } dc__touched;
 
-/* Applies the ops of one decoded change: op i carries timestamp
- * hlc_min + i and author `author` (pk and row id).  `touched` (may be NULL)
- * collects the records affected. */
-int dc__store_apply(dc__store *s, int64_t sid, const dc__body *b, dc_hlc hlc_min,
-                    const uint8_t author[32], int64_t author_did, uint64_t seq,
-                    dc__touched *touched, dc__err *err);
+/* An applied change (row `cno`, `nops` ops) is put in `pending`: the state
+ * takes it at the next fold.  Inside the caller's transaction. */
+int dc__store_pending_add(dc__store *s, int64_t cno, uint32_t nops, dc__err *err);
 
-/* Forgets the materialised state of space `sid` (its records, fields, set
- * adds and removes, events), so that it can be rebuilt from the log. */
+/* Folds every pending change into the state (docs/storage.md, "Folding"),
+ * a window at a time: each window its own transaction when called outside
+ * one, else inside the caller's.  `touched` (may be NULL) collects the
+ * records whose state moved.  Every read of the state below folds first. */
+int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err);
+/* Has this handle left enough ops unfolded that it should fold now? */
+bool dc__store_fold_due(const dc__store *s);
+
+/* Forgets the materialised state of space `sid` (its records' registers,
+ * set adds and removes, events) and puts every applied change of it back
+ * in `pending`, so that the next fold rebuilds it from the log. */
 int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err);
 /* Adds every record row of `sid` to `t` (observers of a rebuild). */
 int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err);

@@ -21,25 +21,19 @@ enum {
     Q_CHANGE_PUT,
     Q_REC_GET,
     Q_REC_PUT,
-    Q_REC_DEL,
-    Q_FIELD_UPSERT,
     Q_SETADD_PUT,
     Q_SETRM_HAS,
     Q_SETRM_PUT,
     Q_SETADD_DEL,
     Q_EVENT_PUT,
-    Q_PURGE_FIELDS,
     Q_PURGE_SETS,
     Q_PURGE_EVENTS,
     Q_DEVPK,
     Q_KEY_GET,
     Q_HLC_PUT,
     Q_SEQ_PUT,
-    Q_FIELD_FAST,
-    Q_LOAD_FIELDS,
     Q_LOAD_SETS,
     Q_LOAD_EVENTS,
-    Q_JSON_FIELDS,
     Q_JSON_SETS,
     Q_JSON_EVENTS,
     Q_ENV_BY_ITEM,
@@ -56,6 +50,16 @@ enum {
     Q_ASIDE_PUT,
     Q_ASIDE_TRIM,
     Q_SPACE_BY_SID,
+    Q_PENDING_ADD,
+    Q_PENDING_ANY,
+    Q_PENDING_DEL,
+    Q_PENDING_READ,
+    Q_REC_SAVE,
+    Q_REGS_GET,
+    Q_SET_HAS,
+    Q_NAME_ID,
+    Q_NAME_PUT,
+    Q_NAME_OF,
     Q__COUNT
 };
 
@@ -86,16 +90,33 @@ enum { DC__VFS_OPEN = 1, DC__VFS_READ, DC__VFS_WRITE, DC__VFS_SYNC, DC__VFS_TRUN
 typedef int (*dc__vfs_fault_fn)(int op);
 extern dc__vfs_fault_fn dc__vfs_fault;
 
+/* The field names this handle has seen, both ways (names.c). */
+typedef struct dc__names {
+    char **name; /* by number; NULL where not seen */
+    uint32_t *len;
+    size_t cap;
+    uint32_t *slot; /* open-addressing hash of names: number + 1 */
+    size_t nslot, count;
+} dc__names;
+
+void dc__names_reset(dc__names *c);
+/* The number of field name (p, n); with `create`, a new name is numbered
+ * (inside the caller's write transaction), else DC_ENOTFOUND (no message). */
+int dc__store_name_id(dc__store *s, const char *p, size_t n, bool create, uint32_t *fid,
+                      dc__err *err);
+/* The name of field number `fid` (valid while the handle is open). */
+int dc__store_name_of(dc__store *s, uint32_t fid, const char **p, size_t *n, dc__err *err);
+
 struct dc__store {
     sqlite3 *db;
     dc__vfs *vfs; /* NULL: the file is in clear (SQLite's default VFS) */
     char *path;
     bool durable;
     sqlite3_stmt *q[Q__COUNT];
-    /* The record the last op touched: consecutive ops on one record skip
-     * the lookup.  Reset whenever a transaction ends. */
-    int64_t cache_sid, cache_rid, cache_del_hlc, cache_del_did;
-    char *cache_type, *cache_id;
+    void *zdctx;      /* zstd context for the bodies a fold opens */
+    int64_t unfolded; /* ops this handle put in `pending` since its last fold */
+    bool folding;     /* a fold is running (reads inside it do not fold) */
+    dc__names names;
 };
 
 /* A prepared statement from the cache, reset and with bindings cleared. */
@@ -104,7 +125,6 @@ sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);
 int dc__sql_err(dc__store *s, dc__err *err, const char *what);
 /* Runs SQL text with no results. */
 int dc__sql_exec(dc__store *s, const char *sql, dc__err *err);
-void dc__store_cache_reset(dc__store *s);
 
 /* Opens s->db on s->path through s->vfs (if any), sets the pragmas and
  * migrates the schema (schema.c). */

@@ -390,6 +390,10 @@ class TestFaultProxy(test_relay.Base):
         for npass in range(12):
             moved = 0
             for dev in devs:
+                # An invitation that arrived late is accepted now, as its
+                # user would; a device that never edited again since would
+                # otherwise stay invited and show none of that space.
+                self.spaces_of(dev)
                 fig = self.finish_sync(dev, self.start_sync(dev, rl.url), "heal pass %d" % npass)
                 self.assertIsNotNone(fig, "%s: a sync straight to the relay failed: %s"
                                      % (dev["name"], self.last_error))

@@ -1,0 +1,112 @@
+/*
+ * Signatures checked ahead of an import, on other threads (docs/storage.md,
+ * "Imports"): an Ed25519 verify costs tens of microseconds, about as much
+ * as everything else an import does with an envelope, so while the import
+ * stores envelope i another core checks envelope i + k.  Each envelope has
+ * a state — not claimed, claimed, good, bad — taken by compare-and-swap:
+ * the import checks an envelope itself when no thread has claimed it, and
+ * waits only for one a thread is checking at that moment.  The result is
+ * the same as checking in order on one thread; only the time differs.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replica/replica_int.h"
+
+enum { UNCLAIMED = 0, CLAIMED = 1, GOOD = 2, BAD = 3 };
+
+#define MAX_THREADS 3
+/* Fewer envelopes than this are checked in line: a thread costs more. */
+#define MIN_ENVELOPES 64
+
+struct dc__verifier {
+    const dc__span *v;
+    size_t n;
+    _Atomic unsigned char *state;
+    atomic_size_t next;
+    atomic_bool stop;
+    pthread_t th[MAX_THREADS];
+    int nth;
+};
+
+static unsigned char check(const dc__span *s) {
+    dc__envelope e;
+    dc__err err = {0};
+    if (dc__envelope_parse(&e, s->p, s->n, &err) != 0)
+        return BAD;
+    return dc__envelope_verify(&e, &err) == 0 ? GOOD : BAD;
+}
+
+static void *worker(void *arg) {
+    dc__verifier *vf = arg;
+    while (!atomic_load_explicit(&vf->stop, memory_order_relaxed)) {
+        size_t i = atomic_fetch_add(&vf->next, 1);
+        if (i >= vf->n)
+            break;
+        unsigned char want = UNCLAIMED;
+        if (atomic_compare_exchange_strong(&vf->state[i], &want, CLAIMED))
+            atomic_store_explicit(&vf->state[i], check(&vf->v[i]), memory_order_release);
+    }
+    return NULL;
+}
+
+int dc__verifier_start(dc__verifier **out, const dc__span *v, size_t n) {
+    *out = NULL;
+    dc__verifier *vf = dc__calloc(1, sizeof *vf);
+    if (!vf)
+        return DC_ENOMEM;
+    vf->v = v;
+    vf->n = n;
+    if (!(vf->state = dc__calloc(n ? n : 1, sizeof *vf->state))) {
+        dc__free(vf);
+        return DC_ENOMEM;
+    }
+    atomic_init(&vf->next, 0);
+    atomic_init(&vf->stop, false);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int want =
+        n < MIN_ENVELOPES || cpus < 2 ? 0 : (int)(cpus - 1 < MAX_THREADS ? cpus - 1 : MAX_THREADS);
+    /* A thread that cannot start leaves its share to the import itself. */
+    for (int k = 0; k < want; k++)
+        if (pthread_create(&vf->th[vf->nth], NULL, worker, vf) == 0)
+            vf->nth++;
+    *out = vf;
+    return 0;
+}
+
+int dc__verifier_check(dc__verifier *vf, size_t i, const dc__envelope *e, dc__err *err) {
+    if (!vf || i >= vf->n)
+        return dc__envelope_verify(e, err);
+    unsigned char want = UNCLAIMED;
+    unsigned char st;
+    if (atomic_compare_exchange_strong(&vf->state[i], &want, CLAIMED)) {
+        st = check(&vf->v[i]);
+        atomic_store(&vf->state[i], st);
+    } else {
+        /* A thread is checking it: meanwhile check one further on, so
+         * that both cores verify instead of one waiting. */
+        while ((st = atomic_load_explicit(&vf->state[i], memory_order_acquire)) == CLAIMED) {
+            size_t j = atomic_fetch_add(&vf->next, 1);
+            unsigned char w = UNCLAIMED;
+            if (j < vf->n && atomic_compare_exchange_strong(&vf->state[j], &w, CLAIMED))
+                atomic_store_explicit(&vf->state[j], check(&vf->v[j]), memory_order_release);
+            else if (j >= vf->n)
+                sched_yield();
+        }
+    }
+    /* A bad one is checked again here, for its error message. */
+    return st == GOOD ? 0 : dc__envelope_verify(e, err);
+}
+
+void dc__verifier_stop(dc__verifier *vf) {
+    if (!vf)
+        return;
+    atomic_store(&vf->stop, true);
+    for (int k = 0; k < vf->nth; k++)
+        pthread_join(vf->th[k], NULL);
+    dc__free((void *)vf->state);
+    dc__free(vf);
+}

@@ -1,0 +1,840 @@
+/*
+ * Folding: the changes listed in `pending` applied to the materialised
+ * state, a window at a time (docs/storage.md, "Schema version 3").
+ *
+ * A commit or an import only appends to the change log and to `pending`;
+ * the state is a cache of the log that this file brings up to date.  A
+ * batch is whole pending changes, in log order, up to BATCH_OPS ops: their
+ * bodies are opened and decoded and their ops sorted by record, once.  The
+ * batch is then applied a window of records at a time (each window its own
+ * transaction when the fold runs outside the caller's), so that every
+ * record the batch touches is read once, merged by the rules of
+ * crdt/record.c (registers, the delete clock) and of the set and event
+ * rows, and written once, while another handle's write waits at most one
+ * window.  The batch leaves `pending` with its last window.  Every rule is
+ * a maximum or a union, so folding a change again, or two handles folding
+ * the same change, changes nothing: a fold cut short by a crash is simply
+ * folded again, and a read on another handle that finds the batch half
+ * applied folds all of it first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "crdt/crdt.h"
+#include "store/store_int.h"
+
+#define STEP_DONE(st) (sqlite3_step(st) == SQLITE_DONE)
+
+/* A batch: whole changes up to this many ops (or changes), decoded and
+ * held in memory while its windows are applied. */
+#define BATCH_OPS 131072
+#define BATCH_CHANGES 16384
+/* A window: at most this many records, one SQLite transaction when the
+ * fold runs outside the caller's. */
+#define WINDOW_RECORDS 2048
+/* Between two windows the write lock is let go this long, so another
+ * handle's write waits at most about one window (docs/threading.md). */
+#define WINDOW_PAUSE_MS 2
+/* A commit that leaves this many of the handle's ops unfolded folds. */
+#define FOLD_AFTER_OPS BATCH_OPS
+
+typedef struct fchange {
+    int64_t cno, sid, did;
+    dc__envelope e; /* its header (e's pointers only while env is held) */
+    uint8_t *env;   /* the envelope's bytes, freed once the body is open */
+    dc_buf plain;   /* its body, decrypted and decompressed */
+    dc__body body;
+} fchange;
+
+typedef struct fop {
+    const dc__op *op;
+    uint32_t ch; /* index of its change in the window */
+    uint32_t i;  /* its index in the change: its clock is hlc_min + i */
+} fop;
+
+typedef struct fkey {
+    int64_t sid;
+    uint32_t epoch;
+    uint8_t *key; /* guarded memory */
+} fkey;
+
+#define NKEYS 8
+
+typedef struct fold {
+    dc__store *s;
+    dc__touched *touched;
+    fchange *ch;
+    size_t nch, cch;
+    int64_t *drop; /* pending rows to delete without applying */
+    size_t ndrop, cdrop;
+    fop *ops;
+    size_t nops, cops;
+    uint32_t *grp; /* start of each record's ops in f->ops, in key order, then nops */
+    size_t ngrp;
+    fkey keys[NKEYS];
+    size_t nkeys;
+    dc_buf tmp, zbuf;
+} fold;
+
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *q = dc__realloc(*p, nc * size);
+    if (!q)
+        return DC_ENOMEM;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+static int touch(dc__touched *t, int64_t rid) {
+    if (!t || (t->n && t->rids[t->n - 1] == rid))
+        return 0;
+    if (grow((void **)&t->rids, &t->cap, t->n + 1, sizeof *t->rids))
+        return DC_ENOMEM;
+    t->rids[t->n++] = rid;
+    return 0;
+}
+
+static void batch_free(fold *f) {
+    for (size_t i = 0; i < f->nch; i++) {
+        fchange *c = &f->ch[i];
+        dc__body_free(&c->body);
+        dc__wipe(c->plain.ptr, c->plain.size);
+        dc_buf_dispose(&c->plain);
+        dc__free(c->env);
+    }
+    f->nch = f->ndrop = f->nops = f->ngrp = 0;
+}
+
+static void fold_free(fold *f) {
+    batch_free(f);
+    dc__free(f->ch);
+    dc__free(f->drop);
+    dc__free(f->ops);
+    dc__free(f->grp);
+    for (size_t i = 0; i < f->nkeys; i++)
+        dc__secret_free(f->keys[i].key);
+    dc__wipe(f->zbuf.ptr, f->zbuf.size);
+    dc_buf_dispose(&f->zbuf);
+    dc_buf_dispose(&f->tmp);
+}
+
+/* ---- pending ---- */
+
+int dc__store_pending_add(dc__store *s, int64_t cno, uint32_t nops, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_PENDING_ADD, "INSERT OR IGNORE INTO pending(cno) VALUES(?)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, cno);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "pending");
+    sqlite3_reset(st);
+    if (!rc)
+        s->unfolded += nops;
+    return rc;
+}
+
+static int pending_any(dc__store *s, bool *any, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_PENDING_ANY, "SELECT 1 FROM pending LIMIT 1", err);
+    if (!st)
+        return err->code;
+    int r = sqlite3_step(st);
+    *any = r == SQLITE_ROW;
+    sqlite3_reset(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : dc__sql_err(s, err, "pending");
+}
+
+static int pending_del(dc__store *s, int64_t cno, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_PENDING_DEL, "DELETE FROM pending WHERE cno = ?", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, cno);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "pending");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- opening a change's body ---- */
+
+typedef struct trykey {
+    fchange *c;
+    bool opened;
+} trykey;
+
+static int try_key(void *user, uint32_t epoch, const uint8_t kid[DC_KEY_ID],
+                   const uint8_t key[32]) {
+    trykey *t = user;
+    dc__err e = {0};
+    (void)epoch;
+    (void)kid;
+    dc__buf_clear(&t->c->plain);
+    if (dc__envelope_open(&t->c->plain, &t->c->e, key, &e) != 0)
+        return 0;
+    t->opened = true;
+    return 1;
+}
+
+static const uint8_t *key_for(fold *f, int64_t sid, uint32_t epoch, dc__err *err) {
+    for (size_t i = 0; i < f->nkeys; i++)
+        if (f->keys[i].sid == sid && f->keys[i].epoch == epoch)
+            return f->keys[i].key;
+    if (f->nkeys == NKEYS) {
+        for (size_t i = 0; i < f->nkeys; i++)
+            dc__secret_free(f->keys[i].key);
+        f->nkeys = 0;
+    }
+    uint8_t *k = dc__secret_alloc(32);
+    if (!k) {
+        dc__err_set(err, DC_ENOMEM, "fold: out of memory");
+        return NULL;
+    }
+    if (dc__store_key_get(f->s, sid, epoch, NULL, k, err)) {
+        dc__secret_free(k);
+        return NULL;
+    }
+    f->keys[f->nkeys++] = (fkey){sid, epoch, k};
+    return k;
+}
+
+/* Decrypts, decompresses and decodes c's body.  DC_ENOKEY: no key held
+ * opens it; DC_ECORRUPT and its kin: the body is bad. */
+static int open_change(fold *f, fchange *c, dc__err *err) {
+    const uint8_t *key = key_for(f, c->sid, c->e.epoch, err);
+    if (!key)
+        return err->code;
+    int rc = dc__envelope_open(&c->plain, &c->e, key, err);
+    if (rc == DC_EBADSIG) {
+        /* Two keys of one epoch (two admins rotated at once). */
+        trykey t = {c, false};
+        dc__err_clear(err);
+        int x = dc__store_keys_each(f->s, c->sid, c->e.epoch, try_key, &t, err);
+        if (x < 0)
+            return x;
+        rc = t.opened ? 0 : dc__err_set(err, DC_ENOKEY, "no key held opens this change");
+    }
+    if (rc)
+        return rc;
+    if (c->e.comp == DC_COMP_ZSTD) {
+        dc__buf_clear(&f->zbuf);
+        if ((rc = dc__zstd_decompress_with(&f->s->zdctx, &f->zbuf, c->plain.ptr, c->plain.size,
+                                           DC_BODY_MAX_SIZE, err)))
+            return rc;
+        dc__wipe(c->plain.ptr, c->plain.size);
+        dc__buf_clear(&c->plain);
+        if (dc__buf_put(&c->plain, f->zbuf.ptr, f->zbuf.size))
+            return dc__err_set(err, DC_ENOMEM, "fold: out of memory");
+        dc__wipe(f->zbuf.ptr, f->zbuf.size);
+    }
+    if ((rc = dc__body_decode(&c->body, c->plain.ptr, c->plain.size, err)))
+        return rc;
+    if (c->body.nops == 0 || c->e.hlc_max - c->e.hlc_min != (uint64_t)c->body.nops - 1)
+        return dc__err_set(err, DC_ECORRUPT,
+                           "the timestamp range of the header does not match its %u ops",
+                           c->body.nops);
+    /* Only the body and the header's fields are needed from here on. */
+    dc__free(c->env);
+    c->env = NULL;
+    c->e.raw = c->e.payload = NULL;
+    return 0;
+}
+
+/* A change that can no longer be folded leaves `pending`: without a key it
+ * is opaque again (it applies when one comes), with a bad body rejected. */
+static int set_fate(fold *f, int64_t cno, const fchange *c, int rc, dc__err *err) {
+    int state = rc == DC_ENOKEY ? DC_CHANGE_OPAQUE : DC_CHANGE_REJECTED;
+    if (state == DC_CHANGE_REJECTED) {
+        dc__setaside a = {dc__os_wall_ms(), c->e.space, c->e.author, c->e.seq, NULL, rc, err->msg};
+        uint8_t cid[32];
+        dc__envelope_id(cid, c->env, c->e.raw_len);
+        a.cid = cid;
+        int x = dc__store_set_aside(f->s, &a, err);
+        if (x)
+            return x;
+    }
+    dc__err_clear(err);
+    return dc__store_change_set_state(f->s, cno, state, err);
+}
+
+/* Reads the next batch of pending changes: fills f->ch (opened) and
+ * f->drop; *more when the batch stopped at its limit. */
+static int read_batch(fold *f, bool *more, dc__err *err) {
+    dc__store *s = f->s;
+    sqlite3_stmt *st = dc__q(s, Q_PENDING_READ,
+                             "SELECT p.cno, c.sid, c.author, c.state, c.kind, c.env FROM pending p "
+                             "LEFT JOIN changes c ON c.cno = p.cno ORDER BY p.cno",
+                             err);
+    if (!st)
+        return err->code;
+    size_t ops = 0;
+    int r, rc = 0;
+    *more = false;
+    /* Collected first, opened after the statement is reset: opening reads
+     * keys through other statements. */
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (ops >= BATCH_OPS || f->nch >= BATCH_CHANGES) {
+            *more = true;
+            break;
+        }
+        int64_t cno = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_int(st, 3) != 0 ||
+            sqlite3_column_int(st, 4) != DC_ENV_KIND_CHANGE) {
+            /* Gone, no longer applied (re-judged), or not a change. */
+            if (grow((void **)&f->drop, &f->cdrop, f->ndrop + 1, sizeof *f->drop)) {
+                rc = DC_ENOMEM;
+                break;
+            }
+            f->drop[f->ndrop++] = cno;
+            continue;
+        }
+        if (grow((void **)&f->ch, &f->cch, f->nch + 1, sizeof *f->ch)) {
+            rc = DC_ENOMEM;
+            break;
+        }
+        fchange *c = &f->ch[f->nch];
+        memset(c, 0, sizeof *c);
+        size_t n = (size_t)sqlite3_column_bytes(st, 5);
+        if (!(c->env = dc__malloc(n ? n : 1))) {
+            rc = DC_ENOMEM;
+            break;
+        }
+        f->nch++;
+        memcpy(c->env, sqlite3_column_blob(st, 5), n);
+        c->cno = cno;
+        c->sid = sqlite3_column_int64(st, 1);
+        c->did = sqlite3_column_int64(st, 2);
+        if (dc__envelope_parse(&c->e, c->env, n, err)) {
+            rc = DC_ECORRUPT;
+            dc__err_prefix(err, "change %lld in the log", (long long)cno);
+            break;
+        }
+        /* The op count is the header's timestamp range. */
+        ops += (size_t)(c->e.hlc_max - c->e.hlc_min) + 1;
+    }
+    if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "pending");
+    sqlite3_reset(st);
+    if (rc == DC_ENOMEM)
+        return dc__err_set(err, DC_ENOMEM, "fold: out of memory");
+    if (rc == DC_ECORRUPT)
+        err->code = DC_ECORRUPT;
+    if (rc)
+        return rc;
+    /* Open each change; one that fails leaves the window with its fate. */
+    size_t k = 0;
+    for (size_t i = 0; i < f->nch; i++) {
+        fchange *c = &f->ch[i];
+        rc = open_change(f, c, err);
+        if (rc == DC_ENOMEM || rc == DC_EIO || rc == DC_EBUSY || rc < 0)
+            return rc;
+        if (rc) {
+            if ((rc = set_fate(f, c->cno, c, rc, err)) ||
+                grow((void **)&f->drop, &f->cdrop, f->ndrop + 1, sizeof *f->drop))
+                return rc ? rc : dc__err_set(err, DC_ENOMEM, "fold: out of memory");
+            f->drop[f->ndrop++] = c->cno;
+            dc__body_free(&c->body);
+            dc__wipe(c->plain.ptr, c->plain.size);
+            dc_buf_dispose(&c->plain);
+            dc__free(c->env);
+            continue;
+        }
+        f->ch[k++] = *c;
+    }
+    f->nch = k;
+    return 0;
+}
+
+/* ---- applying a window ---- */
+
+static int str_cmp(const dc__str *a, const dc__str *b) {
+    int c = memcmp(a->p, b->p, a->n < b->n ? a->n : b->n);
+    return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+/* Records of a batch: ops are grouped by record through a hash of the
+ * record key (space row, type, id), and the groups put in key order, so
+ * that a window writes neighbouring rows and each record's ops stay in
+ * log order. */
+static int rec_cmp(const fold *f, const fop *x, const fop *y) {
+    int64_t sx = f->ch[x->ch].sid, sy = f->ch[y->ch].sid;
+    if (sx != sy)
+        return (sx > sy) - (sx < sy);
+    int c = str_cmp(&x->op->type, &y->op->type);
+    return c ? c : str_cmp(&x->op->id, &y->op->id);
+}
+
+static uint64_t rec_hash(int64_t sid, const dc__str *type, const dc__str *id) {
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)sid;
+    for (uint32_t i = 0; i < type->n; i++)
+        h = (h ^ (uint8_t)type->p[i]) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (uint32_t i = 0; i < id->n; i++)
+        h = (h ^ (uint8_t)id->p[i]) * 1099511628211ull;
+    return h;
+}
+
+typedef struct fgroup {
+    uint32_t rep;   /* an op of the record, for its key (index in f->ops) */
+    uint32_t n;     /* its ops */
+    uint32_t first; /* where its ops start once placed */
+} fgroup;
+
+/* Merge sort of group indices by record key. */
+static void sort_groups(const fold *f, const fop *ops, const fgroup *g, uint32_t *v, uint32_t *tmp,
+                        size_t n) {
+    if (n < 2)
+        return;
+    size_t h = n / 2, i = 0, j = h, k = 0;
+    sort_groups(f, ops, g, v, tmp, h);
+    sort_groups(f, ops, g, v + h, tmp, n - h);
+    while (i < h && j < n)
+        tmp[k++] = rec_cmp(f, &ops[g[v[j]].rep], &ops[g[v[i]].rep]) < 0 ? v[j++] : v[i++];
+    while (i < h)
+        tmp[k++] = v[i++];
+    while (j < n)
+        tmp[k++] = v[j++];
+    memcpy(v, tmp, n * sizeof *v);
+}
+
+static int pk_of(void *user, int64_t did, uint8_t pk[32], dc__err *err) {
+    return dc__store_device_pk(user, did, pk, err);
+}
+
+/* One record of the window: its row, as loaded and as merged. */
+typedef struct frec {
+    int64_t sid, rid;
+    const dc__str *type, *id;
+    dc__recstate st;
+    uint8_t *blob; /* the loaded state column (its strings point into it) */
+    int64_t nev;   /* its events */
+    bool rows;     /* an event row changed */
+} frec;
+
+static int rec_load(fold *f, frec *r, dc__err *err) {
+    dc__store *s = f->s;
+    sqlite3_stmt *st = dc__q(s, Q_REC_GET,
+                             "SELECT rid, del_hlc, del_did, state, nev FROM records "
+                             "WHERE sid = ? AND type = ? AND id = ?",
+                             err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, r->sid);
+    sqlite3_bind_text(st, 2, r->type->p, (int)r->type->n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->id->p, (int)r->id->n, SQLITE_STATIC);
+    int x = sqlite3_step(st), rc = 0;
+    if (x == SQLITE_ROW) {
+        r->rid = sqlite3_column_int64(st, 0);
+        r->st.del_hlc = (dc_hlc)sqlite3_column_int64(st, 1);
+        r->st.del_did = sqlite3_column_int64(st, 2);
+        r->nev = sqlite3_column_int64(st, 4);
+        size_t n = (size_t)sqlite3_column_bytes(st, 3);
+        if (n) {
+            dc__recdata d;
+            if (!(r->blob = dc__malloc(n)))
+                rc = dc__err_set(err, DC_ENOMEM, "fold: out of memory");
+            else
+                memcpy(r->blob, sqlite3_column_blob(st, 3), n);
+            if (!rc && !(rc = dc__recdata_decode(r->blob, n, &d, err)))
+                dc__recstate_adopt(&r->st, &d);
+        }
+    } else if (x != SQLITE_DONE) {
+        rc = dc__sql_err(s, err, "records");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The record's row id, the row created if the record is new. */
+static int rec_rid(fold *f, frec *r, dc__err *err) {
+    if (r->rid)
+        return 0;
+    sqlite3_stmt *st =
+        dc__q(f->s, Q_REC_PUT, "INSERT INTO records(sid, type, id) VALUES(?, ?, ?)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, r->sid);
+    sqlite3_bind_text(st, 2, r->type->p, (int)r->type->n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->id->p, (int)r->id->n, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
+    sqlite3_reset(st);
+    if (!rc)
+        r->rid = sqlite3_last_insert_rowid(f->s->db);
+    return rc;
+}
+
+static int rec_save(fold *f, frec *r, dc__err *err) {
+    int rc;
+    if (!r->rid && (rc = rec_rid(f, r, err)))
+        return rc;
+    if (!r->st.changed && !r->rows)
+        return 0;
+    const dc__recdata *d = &r->st.d;
+    bool empty = !d->nregs && !d->nadds && !d->nrm;
+    dc__buf_clear(&f->tmp);
+    if (!empty && (rc = dc__recdata_encode(&f->tmp, d, err)))
+        return rc;
+    sqlite3_stmt *st = dc__q(f->s, Q_REC_SAVE,
+                             "UPDATE records SET del_hlc = ?2, del_did = ?3, state = ?4, "
+                             "nval = ?5, nev = ?6 WHERE rid = ?1",
+                             err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, r->rid);
+    sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
+    sqlite3_bind_int64(st, 3, r->st.del_did);
+    if (empty)
+        sqlite3_bind_null(st, 4);
+    else
+        sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (int64_t)(d->nregs + d->nadds));
+    sqlite3_bind_int64(st, 6, r->nev);
+    rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Events at or before a new delete clock (h, pk) go. */
+static int purge_events(fold *f, frec *r, dc_hlc h, const uint8_t pk[32], dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(f->s, Q_PURGE_EVENTS,
+              "DELETE FROM events WHERE rid = ?1 AND " DC__CLOCK_NOT_AFTER_SQL(
+                  "hlc", "(SELECT pk FROM devices WHERE did = events.did)", "?2", "?3"),
+              err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, r->rid);
+    sqlite3_bind_int64(st, 2, (int64_t)h);
+    sqlite3_bind_blob(st, 3, pk, 32, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "delete");
+    int n = rc ? 0 : sqlite3_changes(f->s->db);
+    sqlite3_reset(st);
+    if (n > 0) {
+        r->nev -= n;
+        r->rows = true;
+    }
+    return rc;
+}
+
+static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32_t i,
+                    dc__err *err) {
+    dc__store *s = f->s;
+    dc_hlc h = c->e.hlc_min + i;
+    const uint8_t *pk = c->e.author;
+    bool visible, changed;
+    uint32_t fid = 0;
+    int rc;
+    if ((op->kind == DC_OP_SET || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) &&
+        (rc = dc__store_name_id(s, op->field.p, op->field.n, true, &fid, err)))
+        return rc;
+    switch (op->kind) {
+    case DC_OP_SET: return dc__rec_set(&r->st, fid, &op->val, h, pk, c->did, err);
+    case DC_OP_ADD: return dc__rec_add(&r->st, fid, &op->val, h, pk, c->did, c->e.seq, i, err);
+    case DC_OP_REMOVE:
+        for (uint32_t t = 0; t < op->ntags; t++) {
+            int64_t tdid;
+            if ((rc = dc__store_device(s, op->tags[t].dev, &tdid, err)) ||
+                (rc = dc__rec_remove(&r->st, fid, tdid, op->tags[t].seq, op->tags[t].op, err)))
+                return rc;
+        }
+        return 0;
+    case DC_OP_DELETE:
+        if ((rc = dc__rec_delete(&r->st, h, pk, c->did, &changed, err)) || !changed)
+            return rc;
+        if (!r->nev)
+            return 0;
+        if ((rc = rec_rid(f, r, err)))
+            return rc;
+        return purge_events(f, r, h, pk, err);
+    case DC_OP_EVENT: {
+        if ((rc = dc__rec_visible(&r->st, h, pk, &visible, err)) || !visible)
+            return rc;
+        if ((rc = rec_rid(f, r, err)))
+            return rc;
+        dc__buf_clear(&f->tmp);
+        if ((rc = dc__event_encode(&f->tmp, op->keys, op->vals, op->nfields, err)))
+            return rc;
+        sqlite3_stmt *st = dc__q(s, Q_EVENT_PUT,
+                                 "INSERT OR IGNORE INTO events(rid, hlc, did, op, body) "
+                                 "VALUES(?, ?, ?, ?, ?)",
+                                 err);
+        if (!st)
+            return err->code;
+        sqlite3_bind_int64(st, 1, r->rid);
+        sqlite3_bind_int64(st, 2, (int64_t)h);
+        sqlite3_bind_int64(st, 3, c->did);
+        sqlite3_bind_int64(st, 4, i);
+        sqlite3_bind_blob(st, 5, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
+        rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "event");
+        if (!rc && sqlite3_changes(s->db) > 0) {
+            r->nev++;
+            r->rows = true;
+        }
+        sqlite3_reset(st);
+        return rc;
+    }
+    default: return dc__err_set(err, DC_ECORRUPT, "op %u: unknown kind %d", i, op->kind);
+    }
+}
+
+/* Groups the batch's ops by record, records in key order (f->grp). */
+static int sort_batch(fold *f, dc__err *err) {
+    size_t total = 0;
+    for (size_t i = 0; i < f->nch; i++)
+        total += f->ch[i].body.nops;
+    size_t nslot = 64;
+    while (nslot < total * 2)
+        nslot *= 2;
+    fop *in = dc__malloc((total ? total : 1) * sizeof *in);
+    uint32_t *slot = dc__calloc(nslot, sizeof *slot), *order = NULL, *tmp = NULL;
+    fgroup *g = dc__malloc((total ? total : 1) * sizeof *g);
+    int rc = in && slot && g ? 0 : DC_ENOMEM;
+    if (!rc && grow((void **)&f->ops, &f->cops, total + 1, sizeof *f->ops))
+        rc = DC_ENOMEM;
+    if (!rc) {
+        uint32_t *p = dc__realloc(f->grp, (total + 1) * sizeof *p);
+        if (p)
+            f->grp = p;
+        else
+            rc = DC_ENOMEM;
+    }
+    size_t n = 0, ng = 0;
+    for (size_t i = 0; i < f->nch && !rc; i++)
+        for (uint32_t k = 0; k < f->ch[i].body.nops; k++)
+            in[n++] = (fop){&f->ch[i].body.ops[k], (uint32_t)i, k};
+    /* Each op to its record's group (hash table of group numbers + 1). */
+    uint32_t *gof = rc ? NULL : dc__malloc((total ? total : 1) * sizeof *gof);
+    if (!rc && !gof)
+        rc = DC_ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const fop *o = &in[i];
+        uint64_t h = rec_hash(f->ch[o->ch].sid, &o->op->type, &o->op->id);
+        size_t at = (size_t)h & (nslot - 1);
+        while (slot[at] && rec_cmp(f, &in[g[slot[at] - 1].rep], o) != 0)
+            at = (at + 1) & (nslot - 1);
+        if (!slot[at]) {
+            g[ng] = (fgroup){(uint32_t)i, 0, 0};
+            slot[at] = (uint32_t)++ng;
+        }
+        gof[i] = slot[at] - 1;
+        g[gof[i]].n++;
+    }
+    if (!rc && (!(order = dc__malloc((ng ? ng : 1) * sizeof *order)) ||
+                !(tmp = dc__malloc((ng ? ng : 1) * sizeof *tmp))))
+        rc = DC_ENOMEM;
+    if (!rc) {
+        for (size_t k = 0; k < ng; k++)
+            order[k] = (uint32_t)k;
+        sort_groups(f, in, g, order, tmp, ng);
+        uint32_t at = 0;
+        for (size_t k = 0; k < ng; k++) {
+            f->grp[k] = at;
+            g[order[k]].first = at;
+            at += g[order[k]].n;
+        }
+        f->grp[ng] = at;
+        f->ngrp = ng;
+        /* Placed in log order within each record. */
+        for (size_t i = 0; i < n; i++)
+            f->ops[g[gof[i]].first++] = in[i];
+        f->nops = n;
+    }
+    dc__free(in);
+    dc__free(slot);
+    dc__free(g);
+    dc__free(gof);
+    dc__free(order);
+    dc__free(tmp);
+    return rc ? dc__err_set(err, DC_ENOMEM, "fold: out of memory") : 0;
+}
+
+/* Applies the records of the batch from record *at on, at most
+ * WINDOW_RECORDS of them; *at moves to the first record not applied. */
+static int apply_window(fold *f, size_t *at, dc__err *err) {
+    int rc = 0;
+    size_t k = *at, end = k + WINDOW_RECORDS < f->ngrp ? k + WINDOW_RECORDS : f->ngrp;
+    for (; k < end && !rc; k++) {
+        size_t a = f->grp[k], b = f->grp[k + 1];
+        frec r;
+        memset(&r, 0, sizeof r);
+        r.sid = f->ch[f->ops[a].ch].sid;
+        r.type = &f->ops[a].op->type;
+        r.id = &f->ops[a].op->id;
+        r.st.pk = pk_of;
+        r.st.pk_user = f->s;
+        rc = rec_load(f, &r, err);
+        for (size_t i = a; i < b && !rc; i++)
+            rc = apply_op(f, &r, &f->ch[f->ops[i].ch], f->ops[i].op, f->ops[i].i, err);
+        if (!rc)
+            rc = rec_save(f, &r, err);
+        if (!rc && (r.st.changed || r.rows) && touch(f->touched, r.rid))
+            rc = dc__err_set(err, DC_ENOMEM, "fold: out of memory");
+        dc__recstate_free(&r.st);
+        dc__free(r.blob);
+    }
+    *at = k;
+    return rc;
+}
+
+/* The batch leaves `pending` (with its last window). */
+static int batch_done(fold *f, dc__err *err) {
+    int rc = 0;
+    for (size_t i = 0; i < f->nch && !rc; i++)
+        rc = pending_del(f->s, f->ch[i].cno, err);
+    for (size_t i = 0; i < f->ndrop && !rc; i++)
+        rc = pending_del(f->s, f->drop[i], err);
+    return rc;
+}
+
+/* A rebuild (dc__store_state_clear) by another handle between two windows
+ * would meet a batch judged before it: the batch is then read again. */
+static int state_epoch(dc__store *s, int64_t *v, dc__err *err) {
+    int rc = dc__store_meta_get(s, "state_epoch", v, err);
+    if (rc == DC_ENOTFOUND) {
+        dc__err_clear(err);
+        *v = 0;
+        return 0;
+    }
+    return rc;
+}
+
+int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
+    if (s->folding)
+        return 0;
+    bool any = false;
+    int rc = pending_any(s, &any, err);
+    if (rc || !any) {
+        if (!rc)
+            s->unfolded = 0;
+        return rc;
+    }
+    bool own = sqlite3_get_autocommit(s->db) != 0;
+    fold f;
+    memset(&f, 0, sizeof f);
+    f.s = s;
+    f.touched = touched;
+    s->folding = true;
+    for (bool more = true; more && !rc;) {
+        /* The batch is read inside its first window's transaction. */
+        if (own && (rc = dc__store_begin(s, err)))
+            break;
+        int64_t epoch = 0, now;
+        bool in_txn = true;
+        if (!(rc = state_epoch(s, &epoch, err)) && !(rc = read_batch(&f, &more, err)))
+            rc = sort_batch(&f, err);
+        for (size_t at = 0; !rc;) {
+            if (!in_txn) {
+                dc__os_sleep_ms(WINDOW_PAUSE_MS);
+                if ((rc = dc__store_begin(s, err)))
+                    break;
+                in_txn = true;
+                if ((rc = state_epoch(s, &now, err)))
+                    break;
+                if (now != epoch) {
+                    more = true; /* rebuilt meanwhile: read the batch again */
+                    break;
+                }
+            }
+            if ((rc = apply_window(&f, &at, err)))
+                break;
+            if (at >= f.ngrp && (rc = batch_done(&f, err)))
+                break;
+            if (own) {
+                if ((rc = dc__store_commit(s, err)))
+                    break;
+                in_txn = false;
+            }
+            if (at >= f.ngrp)
+                break;
+        }
+        if (own && in_txn) {
+            if (rc)
+                dc__store_rollback(s);
+            else if ((rc = dc__store_commit(s, err)))
+                break;
+        }
+        batch_free(&f);
+        if (!rc && more && own)
+            dc__os_sleep_ms(WINDOW_PAUSE_MS);
+    }
+    s->folding = false;
+    if (!rc)
+        s->unfolded = 0;
+    fold_free(&f);
+    return rc;
+}
+
+bool dc__store_fold_due(const dc__store *s) {
+    return s->unfolded >= FOLD_AFTER_OPS;
+}
+
+/* ---- other state work ---- */
+
+int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
+    static const char *const SQL[] = {
+        /* A fold part way through a batch on another handle reads it again. */
+        "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
+        "SET value = value + 1 WHERE ?1 = ?1",
+        "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        /* Rows stay (observers name them); their state goes. */
+        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
+        "WHERE sid = ?1",
+        /* Every change still applied is folded again. */
+        "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
+        "kind = 1 AND state = 0",
+    };
+    for (size_t i = 0; i < sizeof SQL / sizeof SQL[0]; i++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, SQL[i], -1, &st, NULL) != SQLITE_OK)
+            return dc__sql_err(s, err, "rebuild");
+        sqlite3_bind_int64(st, 1, sid);
+        int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "rebuild");
+        sqlite3_finalize(st);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return dc__sql_err(s, err, "rebuild");
+    sqlite3_bind_int64(st, 1, sid);
+    int x, rc = 0;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW)
+        if (touch(t, sqlite3_column_int64(st, 0)))
+            rc = dc__err_set(err, DC_ENOMEM, "rebuild: out of memory");
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "rebuild");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type, dc_buf *id,
+                          dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT p.space_id, r.type, r.id FROM records r JOIN spaces p "
+                           "ON p.sid = r.sid WHERE r.rid = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "records");
+    sqlite3_bind_int64(st, 1, rid);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        dc__hex(space_hex, sqlite3_column_blob(st, 0), 16);
+        dc__buf_clear(type);
+        dc__buf_clear(id);
+        rc =
+            dc__buf_put(type, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1)) ||
+                    dc__buf_put(id, sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2))
+                ? dc__err_set(err, DC_ENOMEM, "out of memory")
+                : 0;
+    } else {
+        rc = dc__sql_err(s, err, "records");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
