@@ -719,56 +719,92 @@ static const char *rep_next(rep_iter *it) {
     return it->j < it->extra_n ? it->extra[it->j++] : NULL;
 }
 
-int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
-                       size_t extra_n) {
-    dc__buf_clear(out);
-    int f = fact_of_reg(field);
-    if (f >= 0) {
-        /* The fold's value.  Almost always the reports agree: then it is
-         * their one value, found without building the fold. */
-        rep_iter it = {rec, extra, extra_n, 0, 0};
-        const char *one = NULL, *s;
-        size_t onen = 0;
-        bool differ = false;
-        while ((s = rep_next(&it)) != NULL) {
-            rspan sp;
-            if (!report_span(&sp, s) || sp.flen[f] == 0)
+/* The value shown of fact f when its reports disagree: the full fold. */
+static int shown_fold(const dc__rec *rec, int f, dc_buf *out, const char *const *extra,
+                      size_t extra_n) {
+    strs all = {NULL, 0, 0};
+    rep_iter it = {rec, extra, extra_n, 0, 0};
+    const char *s;
+    int rc = 0;
+    while (!rc && (s = rep_next(&it)) != NULL)
+        rc = strs_push(&all, s, strlen(s));
+    report *rp = NULL;
+    size_t nr = 0;
+    fold fo = {0};
+    if (!rc)
+        rc = reports_parse(&rp, &nr, &all, NULL);
+    if (!rc)
+        rc = fold_fact(&fo, rp, nr, f);
+    if (!rc && fo.current)
+        rc = dc__buf_puts(out, fo.current) ? DC_ENOMEM : 1;
+    fold_dispose(&fo);
+    reports_free(rp, nr);
+    strs_dispose(&all);
+    return rc;
+}
+
+int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n, dc_buf *outs,
+                         int *has, const char *const *extra, size_t extra_n) {
+    enum { MAXN = 8 };
+    int f[MAXN];
+    const char *one[MAXN];
+    size_t onen[MAXN];
+    bool differ[MAXN], any = false;
+    if (n > MAXN)
+        return DC_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        dc__buf_clear(&outs[i]);
+        has[i] = 0;
+        f[i] = fact_of_reg(fields[i]);
+        one[i] = NULL;
+        onen[i] = 0;
+        differ[i] = false;
+        any |= f[i] >= 0;
+    }
+    /* The fold's value.  Almost always the reports agree: then it is their
+     * one value, found without building the fold, every report read once
+     * for all the fields asked. */
+    rep_iter it = {rec, extra, extra_n, 0, 0};
+    const char *s;
+    while (any && (s = rep_next(&it)) != NULL) {
+        rspan sp;
+        if (!report_span(&sp, s))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (f[i] < 0 || differ[i] || sp.flen[f[i]] == 0)
                 continue;
-            if (!one) {
-                one = sp.fact[f];
-                onen = sp.flen[f];
-            } else if (onen != sp.flen[f] || memcmp(one, sp.fact[f], onen) != 0) {
-                differ = true;
-                break;
+            if (!one[i]) {
+                one[i] = sp.fact[f[i]];
+                onen[i] = sp.flen[f[i]];
+            } else if (onen[i] != sp.flen[f[i]] || memcmp(one[i], sp.fact[f[i]], onen[i]) != 0) {
+                differ[i] = true;
             }
         }
-        if (one && !differ)
-            return dc__buf_put(out, one, onen) ? DC_ENOMEM : 1;
-        if (differ) {
-            strs all = {NULL, 0, 0};
-            rep_iter it2 = {rec, extra, extra_n, 0, 0};
-            int rc = 0;
-            while (!rc && (s = rep_next(&it2)) != NULL)
-                rc = strs_push(&all, s, strlen(s));
-            report *rp = NULL;
-            size_t nr = 0;
-            fold fo = {0};
-            if (!rc)
-                rc = reports_parse(&rp, &nr, &all, NULL);
-            if (!rc)
-                rc = fold_fact(&fo, rp, nr, f);
-            if (!rc && fo.current)
-                rc = dc__buf_puts(out, fo.current) ? DC_ENOMEM : 1;
-            fold_dispose(&fo);
-            reports_free(rp, nr);
-            strs_dispose(&all);
-            return rc;
-        }
     }
-    const dc__value *v = dc__rec_value(rec, field);
-    if (!v || v->kind != DC_STR)
-        return 0;
-    return dc__buf_put(out, v->str, v->len) ? DC_ENOMEM : 1;
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if (differ[i]) {
+            rc = shown_fold(rec, f[i], &outs[i], extra, extra_n);
+        } else if (one[i]) {
+            rc = dc__buf_put(&outs[i], one[i], onen[i]) ? DC_ENOMEM : 1;
+        } else {
+            const dc__value *v = dc__rec_value(rec, fields[i]);
+            rc = !v || v->kind != DC_STR                 ? 0
+                 : dc__buf_put(&outs[i], v->str, v->len) ? DC_ENOMEM
+                                                         : 1;
+        }
+        if (rc < 0)
+            return rc;
+        has[i] = rc;
+    }
+    return 0;
+}
+
+int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
+                       size_t extra_n) {
+    int has = 0;
+    int rc = dc__registry_shown_n(rec, &field, 1, out, &has, extra, extra_n);
+    return rc ? rc : has;
 }
 
 /* ---- a set of driver ids seen during one import ---- */
@@ -2033,7 +2069,7 @@ static int find_cb(void *user, const dc__rec *rec) {
         if (dc__buf_puts(b, ",\"@events\":["))
             goto nomem;
         for (size_t i = 0; i < rec->ne; i++)
-            if ((i && dc__buf_putc(b, ',')) || dc__buf_puts(b, rec->events[i]))
+            if ((i && dc__buf_putc(b, ',')) || dc__rev_json(b, &rec->events[i]))
                 goto nomem;
         if (dc__buf_putc(b, ']'))
             goto nomem;
