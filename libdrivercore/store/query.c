@@ -1074,13 +1074,14 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
     FOLD_FIRST(s, err);
     sqlite3_stmt *st =
         dc__q(s, Q_LOCATE,
-              /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
-               * then uses the (sid, type, id) index; the other order scans. */
-              "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
-              "r.type = ?1 AND r.id = ?2 WHERE p.consent = 2 AND "
-              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
-              "AND "
-              "(r.nval > 0 OR r.nev > 0) "
+              /* One probe of the (sid, type, id) index per accepted space
+               * (the IN list), the key checked only where the record is: a
+               * third cheaper than a join that starts from the spaces and
+               * checks each one's key first. */
+              "SELECT p.space_id FROM records r JOIN spaces p ON p.sid = r.sid "
+              "WHERE r.sid IN (SELECT sid FROM spaces WHERE consent = 2) AND r.type = ?1 "
+              "AND r.id = ?2 AND (r.nval > 0 OR r.nev > 0) AND "
+              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = r.sid) "
               "ORDER BY p.space_id LIMIT 1",
               err);
     if (!st)
