@@ -110,6 +110,58 @@ char *dc__strndup(const char *s, size_t n) {
     return d;
 }
 
+/* ---- arenas ---- */
+
+#define ARENA_FIRST 16384    /* the block a reset keeps */
+#define ARENA_MAX (1u << 20) /* blocks grow by doubling up to this */
+
+void dc__arena_reset(dc__arena *a) {
+    for (size_t i = 1; i < a->nblk; i++)
+        dc__free(a->blk[i]);
+    a->nblk = a->nblk ? 1 : 0;
+    a->used = 0;
+    a->cap = a->nblk ? ARENA_FIRST : 0;
+}
+
+void dc__arena_free(dc__arena *a) {
+    for (size_t i = 0; i < a->nblk; i++)
+        dc__free(a->blk[i]);
+    dc__free(a->blk);
+    memset(a, 0, sizeof *a);
+}
+
+const char *dc__arena_strndup(dc__arena *a, const void *p, size_t n) {
+    if (n > SIZE_MAX / 4)
+        return NULL;
+    while (a->used + n + 1 > a->cap) {
+        /* The first block is ARENA_FIRST bytes (a reset keeps it); later
+         * ones double up to ARENA_MAX, so a long walk makes few. */
+        size_t cap = a->nblk == 0 ? ARENA_FIRST : a->cap >= ARENA_MAX ? ARENA_MAX : a->cap * 2;
+        if (a->nblk > 0 && cap < n + 1)
+            cap = n + 1;
+        if (a->nblk == a->cblk) {
+            size_t nc = a->cblk ? a->cblk * 2 : 8;
+            char **b = dc__realloc(a->blk, nc * sizeof *b);
+            if (!b)
+                return NULL;
+            a->blk = b;
+            a->cblk = nc;
+        }
+        char *blk = dc__malloc(cap);
+        if (!blk)
+            return NULL;
+        a->blk[a->nblk++] = blk;
+        a->used = 0;
+        a->cap = cap;
+    }
+    char *d = a->blk[a->nblk - 1] + a->used;
+    if (n)
+        memcpy(d, p, n);
+    d[n] = '\0';
+    a->used += n + 1;
+    return d;
+}
+
 void dc_buf_init(dc_buf *b) {
     if (b) {
         b->ptr = NULL;

@@ -66,6 +66,23 @@ void dc__buf_clear(dc_buf *b); /* size = 0, keeps memory */
 /* Moves the content of src into dst (dst disposed first); src becomes empty. */
 void dc__buf_move(dc_buf *dst, dc_buf *src);
 
+/* ---- arenas (alloc.c) ----
+ * Many small strings with one lifetime (the fields of a record being read,
+ * the ids a walk has counted): copied into blocks, freed all at once.  A
+ * copy never moves, so pointers stay valid until the reset. */
+typedef struct dc__arena {
+    char **blk; /* blk[0] is kept by a reset */
+    size_t nblk, cblk;
+    size_t used, cap; /* in the last block */
+} dc__arena;
+
+/* A NUL-terminated copy of n bytes at p (p may be NULL when n is 0), or
+ * NULL when out of memory. */
+const char *dc__arena_strndup(dc__arena *a, const void *p, size_t n);
+/* Forgets every copy; keeps the first block for the next use. */
+void dc__arena_reset(dc__arena *a);
+void dc__arena_free(dc__arena *a);
+
 /* ---- errors (error.c) ---- */
 typedef struct dc__err {
     int code;

@@ -143,23 +143,184 @@ void dc__recdata_free(dc__recdata *d) {
     memset(d, 0, sizeof *d);
 }
 
-static bool u32(const msgpack_object *o, uint32_t *v) {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX)
+/* ---- reading a state column ----
+ *
+ * The column's layout is fixed: an array of a base clock and three flat
+ * arrays of scalars.  It is read in place by a reader of that layout, every
+ * read checked against the end of the bytes, rather than through msgpack-c's
+ * object tree (a pre-walk to bound the objects, a zone, an object per
+ * scalar): a walk over a province reads a quarter of a million of these,
+ * and the tree cost more than the SQLite read of the row.  The reader
+ * accepts exactly what msgpack-c would have decoded into the shapes below
+ * (an integer in a signed encoding with a non-negative value counts as
+ * unsigned, as msgpack-c types it) and refuses everything else. */
+
+typedef struct rd {
+    const uint8_t *p, *end;
+} rd;
+
+enum { SC_NIL, SC_BOOL, SC_POS, SC_NEG, SC_STR };
+
+typedef struct scalar {
+    int type;
+    uint64_t u; /* SC_BOOL, SC_POS */
+    int64_t i;  /* SC_NEG */
+    const char *s;
+    uint32_t n; /* SC_STR */
+} scalar;
+
+static uint64_t be(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Takes n bytes, or fails (truncated). */
+static const uint8_t *take(rd *r, size_t n) {
+    if ((size_t)(r->end - r->p) < n)
+        return NULL;
+    const uint8_t *q = r->p;
+    r->p += n;
+    return q;
+}
+
+static bool rd_array(rd *r, uint32_t *n) {
+    const uint8_t *c = take(r, 1), *q;
+    if (!c)
         return false;
-    *v = (uint32_t)o->via.u64;
+    if ((*c & 0xf0) == 0x90) {
+        *n = *c & 0x0f;
+    } else if (*c == 0xdc && (q = take(r, 2))) {
+        *n = (uint32_t)be(q, 2);
+    } else if (*c == 0xdd && (q = take(r, 4))) {
+        *n = (uint32_t)be(q, 4);
+    } else {
+        return false;
+    }
+    /* Every element takes a byte at least: a count beyond the bytes left is
+     * a lie, refused before anything is allocated for it. */
+    return *n <= (size_t)(r->end - r->p);
+}
+
+static bool rd_scalar(rd *r, scalar *v) {
+    const uint8_t *c = take(r, 1), *q;
+    if (!c)
+        return false;
+    uint8_t t = *c;
+    int w = 0;
+    if (t <= 0x7f) {
+        v->type = SC_POS;
+        v->u = t;
+        return true;
+    }
+    if (t >= 0xe0) {
+        v->type = SC_NEG;
+        v->i = (int8_t)t;
+        return true;
+    }
+    if (t >= 0xa0 && t <= 0xbf) {
+        v->type = SC_STR;
+        v->n = t & 0x1f;
+        return (v->s = (const char *)take(r, v->n)) != NULL;
+    }
+    switch (t) {
+    case 0xc0: v->type = SC_NIL; return true;
+    case 0xc2:
+    case 0xc3:
+        v->type = SC_BOOL;
+        v->u = t == 0xc3;
+        return true;
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
+        w = 1 << (t - 0xcc);
+        if (!(q = take(r, (size_t)w)))
+            return false;
+        v->type = SC_POS;
+        v->u = be(q, w);
+        return true;
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
+        w = 1 << (t - 0xd0);
+        if (!(q = take(r, (size_t)w)))
+            return false;
+        uint64_t u = be(q, w);
+        int64_t x = w == 8 ? (int64_t)u
+                           : (int64_t)(u ^ (1ull << (8 * w - 1))) - (int64_t)(1ull << (8 * w - 1));
+        if (x >= 0) {
+            v->type = SC_POS;
+            v->u = (uint64_t)x;
+        } else {
+            v->type = SC_NEG;
+            v->i = x;
+        }
+        return true;
+    }
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+        w = 1 << (t - 0xd9);
+        if (!(q = take(r, (size_t)w)))
+            return false;
+        v->type = SC_STR;
+        v->n = (uint32_t)be(q, w);
+        return (v->s = (const char *)take(r, v->n)) != NULL;
+    default: return false; /* floats, bin, ext, arrays and maps */
+    }
+}
+
+static bool rd_value(rd *r, dc__value *v) {
+    scalar x;
+    if (!rd_scalar(r, &x))
+        return false;
+    memset(v, 0, sizeof *v);
+    switch (x.type) {
+    case SC_NIL: v->kind = DC_NULL; return true;
+    case SC_BOOL:
+        v->kind = DC_BOOL;
+        v->num = (int64_t)x.u;
+        return true;
+    case SC_POS:
+        if (x.u > (uint64_t)INT64_MAX)
+            return false;
+        v->kind = DC_INT;
+        v->num = (int64_t)x.u;
+        return true;
+    case SC_NEG:
+        v->kind = DC_INT;
+        v->num = x.i;
+        return true;
+    default:
+        v->kind = DC_STR;
+        v->str = x.s;
+        v->len = x.n;
+        return true;
+    }
+}
+
+static bool rd_u64(rd *r, uint64_t *v) {
+    scalar x;
+    if (!rd_scalar(r, &x) || x.type != SC_POS || x.u > (uint64_t)INT64_MAX)
+        return false;
+    *v = x.u;
     return true;
 }
 
-static bool u64(const msgpack_object *o, uint64_t *v) {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > (uint64_t)INT64_MAX)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool i64(const msgpack_object *o, int64_t *v) {
+static bool rd_u32(rd *r, uint32_t *v) {
     uint64_t u;
-    if (!u64(o, &u))
+    if (!rd_u64(r, &u) || u > UINT32_MAX)
+        return false;
+    *v = (uint32_t)u;
+    return true;
+}
+
+static bool rd_i64(rd *r, int64_t *v) {
+    uint64_t u;
+    if (!rd_u64(r, &u))
         return false;
     *v = (int64_t)u;
     return true;
@@ -169,67 +330,76 @@ int dc__recdata_decode(const uint8_t *p, size_t n, dc__recdata *d, dc__err *err)
     memset(d, 0, sizeof *d);
     if (n == 0)
         return 0;
-    msgpack_unpacked u;
-    int rc = dc__msgpack_unpack_checked(&u, p, n, RECORD_MAX_OBJECTS, "record", err);
-    if (rc)
-        return rc;
-    const msgpack_object *root = &u.data;
-    const msgpack_object_array *part = root->type == MSGPACK_OBJECT_ARRAY ? &root->via.array : NULL;
+    rd r = {p, p + n};
+    uint32_t root, nr, na, nm;
     uint64_t base;
-    if (!part || part->size != 4 || !u64(&part->ptr[0], &base)) {
-        rc = dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
-        goto out;
-    }
-    part = &(msgpack_object_array){part->size - 1, part->ptr + 1};
-    if (part->ptr[0].type != MSGPACK_OBJECT_ARRAY || part->ptr[1].type != MSGPACK_OBJECT_ARRAY ||
-        part->ptr[2].type != MSGPACK_OBJECT_ARRAY || part->ptr[0].via.array.size % REG_OBJS ||
-        part->ptr[1].via.array.size % ADD_OBJS || part->ptr[2].via.array.size % RM_OBJS) {
-        rc = dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
-        goto out;
-    }
-    size_t nr = part->ptr[0].via.array.size / REG_OBJS, na = part->ptr[1].via.array.size / ADD_OBJS,
-           nm = part->ptr[2].via.array.size / RM_OBJS;
-    if ((nr && !(d->regs = dc__malloc(nr * sizeof *d->regs))) ||
-        (na && !(d->adds = dc__malloc(na * sizeof *d->adds))) ||
-        (nm && !(d->rm = dc__malloc(nm * sizeof *d->rm)))) {
-        rc = dc__err_set(err, DC_ENOMEM, "record: out of memory");
-        goto out;
-    }
-    const msgpack_object *o = part->ptr[0].via.array.ptr;
-    for (size_t i = 0; i < nr; i++, o += REG_OBJS) {
+    if (!rd_array(&r, &root) || root != 4 || !rd_u64(&r, &base))
+        return dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
+    /* The registers' array; the adds' and the removes' are read after. */
+    if (!rd_array(&r, &nr) || nr % REG_OBJS)
+        return dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
+    nr /= REG_OBJS;
+    if ((uint64_t)nr * REG_OBJS > RECORD_MAX_OBJECTS)
+        return dc__err_set(err, DC_ETOOBIG, "record: the state column holds too many entries");
+    if (nr && !(d->regs = dc__malloc(nr * sizeof *d->regs)))
+        return dc__err_set(err, DC_ENOMEM, "record: out of memory");
+    for (uint32_t i = 0; i < nr; i++) {
         dc__reg *g = &d->regs[i];
-        if (!u32(&o[0], &g->fid) || get_value(&g->val, &o[1]) || !u64(&o[2], &g->hlc) ||
-            !i64(&o[3], &g->did) || g->hlc > UINT64_MAX - base)
+        if (!rd_u32(&r, &g->fid) || !rd_value(&r, &g->val) || !rd_u64(&r, &g->hlc) ||
+            !rd_i64(&r, &g->did) || g->hlc > UINT64_MAX - base)
             goto bad;
         g->hlc += base;
     }
-    o = part->ptr[1].via.array.ptr;
-    for (size_t i = 0; i < na; i++, o += ADD_OBJS) {
+    d->nregs = nr;
+    if (!rd_array(&r, &na) || na % ADD_OBJS)
+        goto malformed;
+    na /= ADD_OBJS;
+    if ((uint64_t)nr * REG_OBJS + (uint64_t)na * ADD_OBJS > RECORD_MAX_OBJECTS)
+        goto toobig;
+    if (na && !(d->adds = dc__malloc(na * sizeof *d->adds)))
+        goto nomem;
+    for (uint32_t i = 0; i < na; i++) {
         dc__sadd *a = &d->adds[i];
-        if (!u32(&o[0], &a->fid) || get_value(&a->val, &o[1]) || !i64(&o[2], &a->did) ||
-            !u64(&o[3], &a->seq) || !u32(&o[4], &a->op) || !u64(&o[5], &a->hlc) ||
+        if (!rd_u32(&r, &a->fid) || !rd_value(&r, &a->val) || !rd_i64(&r, &a->did) ||
+            !rd_u64(&r, &a->seq) || !rd_u32(&r, &a->op) || !rd_u64(&r, &a->hlc) ||
             a->hlc > UINT64_MAX - base)
             goto bad;
         a->hlc += base;
     }
-    o = part->ptr[2].via.array.ptr;
-    for (size_t i = 0; i < nm; i++, o += RM_OBJS) {
+    d->nadds = na;
+    if (!rd_array(&r, &nm) || nm % RM_OBJS)
+        goto malformed;
+    nm /= RM_OBJS;
+    if ((uint64_t)nr * REG_OBJS + (uint64_t)na * ADD_OBJS + (uint64_t)nm * RM_OBJS >
+        RECORD_MAX_OBJECTS)
+        goto toobig;
+    if (nm && !(d->rm = dc__malloc(nm * sizeof *d->rm)))
+        goto nomem;
+    for (uint32_t i = 0; i < nm; i++) {
         dc__stag *t = &d->rm[i];
-        if (!u32(&o[0], &t->fid) || !i64(&o[1], &t->did) || !u64(&o[2], &t->seq) ||
-            !u32(&o[3], &t->op))
+        if (!rd_u32(&r, &t->fid) || !rd_i64(&r, &t->did) || !rd_u64(&r, &t->seq) ||
+            !rd_u32(&r, &t->op))
             goto bad;
     }
-    d->nregs = nr;
-    d->nadds = na;
     d->nrm = nm;
-    goto out;
-bad:
-    rc = dc__err_set(err, DC_ECORRUPT, "record: an entry of the state column is malformed");
-out:
-    if (rc)
+    if (r.p != r.end) {
         dc__recdata_free(d);
-    msgpack_unpacked_destroy(&u);
-    return rc;
+        return dc__err_set(err, DC_ECORRUPT, "record: %zu trailing bytes after the state",
+                           (size_t)(r.end - r.p));
+    }
+    return 0;
+malformed:
+    dc__recdata_free(d);
+    return dc__err_set(err, DC_ECORRUPT, "record: the state column is malformed");
+toobig:
+    dc__recdata_free(d);
+    return dc__err_set(err, DC_ETOOBIG, "record: the state column holds too many entries");
+nomem:
+    dc__recdata_free(d);
+    return dc__err_set(err, DC_ENOMEM, "record: out of memory");
+bad:
+    dc__recdata_free(d);
+    return dc__err_set(err, DC_ECORRUPT, "record: an entry of the state column is malformed");
 }
 
 typedef struct kv {

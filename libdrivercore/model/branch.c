@@ -912,14 +912,10 @@ static void tasks_free(tasks *ts) {
 }
 
 static int tasks_fold(tasks *ts, const dc__rec *rec) {
-    static const char *const keys[] = {"task", "due", "done", NULL};
-    dc__ev ev;
-    dc__ev_init(&ev, keys);
     int rc = 0;
     for (size_t i = 0; !rc && i < rec->ne; i++) {
-        if ((rc = dc__ev_parse(&ev, rec->events[i])))
-            break;
-        const char *name = dc__ev_str(&ev, "task"), *due = dc__ev_str(&ev, "due");
+        const dc__rev *ev = &rec->events[i];
+        const char *name = dc__ev_str(ev, "task"), *due = dc__ev_str(ev, "due");
         if (!name)
             continue; /* not a task event */
         task *k = NULL;
@@ -945,14 +941,13 @@ static int tasks_fold(tasks *ts, const dc__rec *rec) {
             }
             ts->n++;
         }
-        k->done = dc__ev_bool(&ev, "done") == 1;
+        k->done = dc__ev_bool(ev, "done") == 1;
         if (due) {
             dc__free(k->due);
             if (!(k->due = dc__strndup(due, strlen(due))))
                 rc = DC_ENOMEM;
         }
     }
-    dc__ev_dispose(&ev);
     return rc;
 }
 

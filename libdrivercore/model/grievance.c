@@ -114,25 +114,20 @@ static char *dup_str(const dc__value *v, int *oom) {
 
 /* ---- reading a case ---- */
 
-static int step_field(void *user, const char *key, const dc__value *v) {
-    step *s = user;
+/* Reads one step from its event: the keys a later version adds are
+ * ignored (the step still counts). */
+static int step_read(step *s, const dc__rev *e) {
     int oom = 0;
-    char **slot = NULL;
-    if (strcmp(key, "action") == 0)
-        slot = &s->action;
-    else if (strcmp(key, "to") == 0)
-        slot = &s->to;
-    else if (strcmp(key, "note") == 0)
-        slot = &s->note;
-    else if (strcmp(key, "@author") == 0)
-        slot = &s->author;
-    else if (strcmp(key, "satisfied") == 0)
-        s->satisfied = v->kind == DC_BOOL ? (int)v->num : -1;
-    else if (strcmp(key, "@time") == 0 && v->kind == DC_INT)
-        s->t = v->num;
-    /* Other keys (from a later version) are ignored: the step still counts. */
-    if (slot && !*slot)
-        *slot = dup_str(v, &oom);
+    s->action = dup_str(dc__rev_value(e, "action"), &oom);
+    s->to = dup_str(dc__rev_value(e, "to"), &oom);
+    s->note = dup_str(dc__rev_value(e, "note"), &oom);
+    const dc__value *sat = dc__rev_value(e, "satisfied");
+    s->satisfied = sat && sat->kind == DC_BOOL ? (int)sat->num : -1;
+    s->t = e->time;
+    char hex[65];
+    dc__hex(hex, e->author, 32);
+    if (!(s->author = dc__strndup(hex, 64)))
+        oom = 1;
     return oom ? DC_ENOMEM : 0;
 }
 
@@ -159,19 +154,9 @@ static int case_record(void *user, const dc__rec *rec) {
     if (rec->ne && !c->steps)
         return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
     c->capsteps = rec->ne;
-    for (size_t i = 0; i < rec->ne; i++) {
-        step *s = &c->steps[c->nsteps++];
-        s->satisfied = -1;
-        s->t = 0;
-        int rc = dc__json_flat_each(rec->events[i], step_field, s);
-        if (rc == DC_ENOMEM)
+    for (size_t i = 0; i < rec->ne; i++)
+        if (step_read(&c->steps[c->nsteps++], &rec->events[i]))
             return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
-        if (rc)
-            return dc__model_fail(c->r, DC_ECORRUPT,
-                                  "case %s: step %zu is not a flat JSON "
-                                  "object",
-                                  rec->id, i + 1);
-    }
     return 0;
 }
 

@@ -152,7 +152,6 @@ typedef struct liaison_ctx {
     size_t links[L_N], contacts[L_N], ways[3];
     dc_buf detail;
     size_t ndetail;
-    dc__ev ev;
     dc_buf status; /* the political status of the driver being shown */
 } liaison_ctx;
 
@@ -192,17 +191,16 @@ static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
         rc = dc__buf_puts(b, ",\"contacts\":[");
     dc_buf last = DC_BUF_INIT;
     for (size_t i = 0; !rc && i < rec->ne; i++) {
-        if ((rc = dc__ev_parse(&c->ev, rec->events[i])))
-            break;
-        const char *date = dc__ev_str(&c->ev, "date");
+        const dc__rev *ev = &rec->events[i];
+        const char *date = dc__ev_str(ev, "date");
         if (i)
             rc = dc__buf_putc(b, ',');
         if (!rc && !(rc = dc__buf_puts(b, "{\"how\":")))
-            rc = dc__org_jvalue(b, dc__ev_get(&c->ev, "how"));
+            rc = dc__org_jvalue(b, dc__rev_value(ev, "how"));
         if (!rc && !(rc = dc__org_key(b, "date", false)))
             rc = dc__org_jstr(b, date);
         if (!rc && !(rc = dc__org_key(b, "note", false)))
-            rc = dc__org_jvalue(b, dc__ev_get(&c->ev, "note"));
+            rc = dc__org_jvalue(b, dc__rev_value(ev, "note"));
         if (!rc)
             rc = dc__buf_putc(b, '}');
         /* Contacts arrive in clock order, not date order: keep the latest
@@ -242,10 +240,8 @@ static int liaison_one(void *user, const dc__rec *rec) {
         rc = dc__strs_push(&c->drivers, to->str, to->len);
     }
     for (size_t i = 0; !rc && i < rec->ne; i++) {
-        if ((rc = dc__ev_parse(&c->ev, rec->events[i])))
-            break;
         c->contacts[level]++;
-        const char *how = dc__ev_str(&c->ev, "how");
+        const char *how = dc__ev_str(&rec->events[i], "how");
         for (size_t k = 0; how && k < 3; k++)
             if (strcmp(how, contact_ways[k]) == 0)
                 c->ways[k]++;
@@ -261,13 +257,11 @@ int dc_liaison_show(dc_buf *out, dc_replica *r, const char *space, const char *f
         return dc__last_set(DC_EMISUSE, "dc_liaison_show: the replica handle is NULL");
     if (!out)
         return dc__model_fail(r, DC_EMISUSE, "dc_liaison_show: out is NULL");
-    static const char *const keys[] = {"how", "date", "note", NULL};
     liaison_ctx c;
     memset(&c, 0, sizeof c);
     c.r = r;
     c.space = space;
     c.from = from && *from ? from : NULL;
-    dc__ev_init(&c.ev, keys);
     dc_buf b = DC_BUF_INIT;
     int rc = dc__records_each(r, space, "liaison", NULL, liaison_one, &c);
     if (!rc) {
@@ -299,7 +293,6 @@ int dc_liaison_show(dc_buf *out, dc_replica *r, const char *space, const char *f
     dc__strs_free(&c.drivers);
     dc_buf_dispose(&c.detail);
     dc_buf_dispose(&c.status);
-    dc__ev_dispose(&c.ev);
     dc_buf_dispose(&b);
     return rc;
 }

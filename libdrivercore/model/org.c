@@ -362,56 +362,14 @@ int dc__org_out(dc_buf *out, dc_buf *b) {
     return 0;
 }
 
-void dc__ev_init(dc__ev *e, const char *const *keys) {
-    memset(e, 0, sizeof *e);
-    for (size_t i = 0; keys[i] && i < DC__EV_MAX; i++)
-        e->key[e->n++] = keys[i];
-}
-
-static int ev_field(void *user, const char *key, const dc__value *v) {
-    dc__ev *e = user;
-    for (size_t i = 0; i < e->n; i++) {
-        if (strcmp(key, e->key[i]) != 0)
-            continue;
-        e->have[i] = true;
-        e->v[i] = *v;
-        if (v->kind == DC_STR) {
-            dc__buf_clear(&e->s[i]);
-            if (dc__buf_put(&e->s[i], v->str, v->len) || dc__buf_reserve(&e->s[i], 1))
-                return DC_ENOMEM;
-            e->v[i].str = (const char *)e->s[i].ptr;
-        }
-        return 0;
-    }
-    return 0;
-}
-
-int dc__ev_parse(dc__ev *e, const char *json) {
-    for (size_t i = 0; i < e->n; i++)
-        e->have[i] = false;
-    return dc__json_flat_each(json, ev_field, e);
-}
-
-const dc__value *dc__ev_get(const dc__ev *e, const char *key) {
-    for (size_t i = 0; i < e->n; i++)
-        if (e->have[i] && strcmp(e->key[i], key) == 0)
-            return &e->v[i];
-    return NULL;
-}
-
-const char *dc__ev_str(const dc__ev *e, const char *key) {
-    const dc__value *v = dc__ev_get(e, key);
+const char *dc__ev_str(const dc__rev *e, const char *key) {
+    const dc__value *v = dc__rev_value(e, key);
     return v && v->kind == DC_STR ? v->str : NULL;
 }
 
-int dc__ev_bool(const dc__ev *e, const char *key) {
-    const dc__value *v = dc__ev_get(e, key);
+int dc__ev_bool(const dc__rev *e, const char *key) {
+    const dc__value *v = dc__rev_value(e, key);
     return v && v->kind == DC_BOOL ? (v->num != 0) : -1;
-}
-
-void dc__ev_dispose(dc__ev *e) {
-    for (size_t i = 0; i < DC__EV_MAX; i++)
-        dc_buf_dispose(&e->s[i]);
 }
 
 /* ======================================================================
@@ -710,7 +668,6 @@ int dc_checkin(dc_replica *r, const char *space, const dc_checkin_options *o) {
 
 typedef struct checkin_walk {
     dc_buf b;
-    dc__ev ev;
     size_t n;
 } checkin_walk;
 
@@ -718,8 +675,7 @@ static int checkin_one(void *user, const dc__rec *rec) {
     checkin_walk *w = user;
     int rc = 0;
     for (size_t i = 0; !rc && i < rec->ne; i++) {
-        if ((rc = dc__ev_parse(&w->ev, rec->events[i])))
-            break;
+        const dc__rev *ev = &rec->events[i];
         dc_buf *b = &w->b;
         rc = dc__buf_puts(b, w->n++ ? ",{" : "{");
         if (!rc && !(rc = dc__org_key(b, "station", true)))
@@ -727,7 +683,7 @@ static int checkin_one(void *user, const dc__rec *rec) {
         static const char *const keys[] = {"at", "used", "feedback", "rating"};
         for (size_t k = 0; !rc && k < 4; k++)
             if (!(rc = dc__org_key(b, keys[k], false)))
-                rc = dc__org_jvalue(b, dc__ev_get(&w->ev, keys[k]));
+                rc = dc__org_jvalue(b, dc__rev_value(ev, keys[k]));
         if (!rc)
             rc = dc__buf_putc(b, '}');
     }
@@ -739,9 +695,7 @@ int dc_checkin_list(dc_buf *out, dc_replica *r, const char *space) {
         return dc__last_set(DC_EMISUSE, "dc_checkin_list: the replica handle is NULL");
     if (!out)
         return dc__model_fail(r, DC_EMISUSE, "dc_checkin_list: out is NULL");
-    static const char *const keys[] = {"at", "used", "feedback", "rating", NULL};
-    checkin_walk w = {DC_BUF_INIT, {0}, 0};
-    dc__ev_init(&w.ev, keys);
+    checkin_walk w = {DC_BUF_INIT, 0};
     int rc = dc__buf_puts(&w.b, "{\"checkins\":[");
     if (!rc)
         rc = dc__records_each(r, space, "checkin", NULL, checkin_one, &w);
@@ -751,7 +705,6 @@ int dc_checkin_list(dc_buf *out, dc_replica *r, const char *space) {
         dc__model_fail(r, rc, "checkin list: %s", dc_strerror(rc));
     if (!rc)
         dc__org_out(out, &w.b);
-    dc__ev_dispose(&w.ev);
     dc_buf_dispose(&w.b);
     return rc;
 }

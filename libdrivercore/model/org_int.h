@@ -105,25 +105,10 @@ int dc__org_jset(dc_buf *b, const dc__rec *rec, const char *field);
 /* Copies a finished document into the caller's buffer. */
 int dc__org_out(dc_buf *out, dc_buf *b);
 
-/* ---- reading a stored event (canonical JSON, docs/data-model.md) ----
- * Captures the values of up to DC__EV_MAX named keys, strings copied. */
-#define DC__EV_MAX 8
-typedef struct dc__ev {
-    size_t n;
-    const char *key[DC__EV_MAX];
-    dc__value v[DC__EV_MAX]; /* a string points into s[i] and is NUL-terminated */
-    dc_buf s[DC__EV_MAX];
-    bool have[DC__EV_MAX];
-} dc__ev;
-
-/* `keys` is NULL-terminated, at most DC__EV_MAX names, kept by pointer. */
-void dc__ev_init(dc__ev *e, const char *const *keys);
-/* 0 or DC_ECORRUPT / DC_ENOMEM. */
-int dc__ev_parse(dc__ev *e, const char *json);
-const dc__value *dc__ev_get(const dc__ev *e, const char *key); /* NULL if absent */
-const char *dc__ev_str(const dc__ev *e, const char *key);      /* NULL unless a string */
+/* ---- reading an event (typed, replica/records.h) ---- */
+/* The string value of field `key`, or NULL when absent or not a string. */
+const char *dc__ev_str(const dc__rev *e, const char *key);
 /* 1 for true, 0 for false, -1 when absent or not a boolean. */
-int dc__ev_bool(const dc__ev *e, const char *key);
-void dc__ev_dispose(dc__ev *e);
+int dc__ev_bool(const dc__rev *e, const char *key);
 
 #endif

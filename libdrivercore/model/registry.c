@@ -521,54 +521,10 @@ static void snap_dispose(snap *s) {
     strs_dispose(&s->reports);
 }
 
-/* ---- the record JSON of dc_record_get ----
- *
- * An import reads each driver once through dc_record_get, whose lookup is
- * by the record's primary key: dc__records_each with an id walks every
- * record of the type in the store this was written against, which turned
- * a 20,000-row merge into minutes.  The shape is the dump's, produced by
- * the library: {FIELD: scalar | [scalar, ...], "@events": [{...}, ...]}. */
-
-static const char *ws(const char *p) {
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* Skips one JSON value (any nesting); NULL if malformed. */
-static const char *skip_value(const char *p, dc_buf *tmp, int depth) {
-    p = ws(p);
-    if (depth > 8)
-        return NULL;
-    if (*p == '"')
-        return dc__json_read_string(p, tmp);
-    if (*p == '[' || *p == '{') {
-        char close = *p == '[' ? ']' : '}';
-        p = ws(p + 1);
-        if (*p == close)
-            return p + 1;
-        for (;;) {
-            if (close == '}') {
-                if (!(p = dc__json_read_string(ws(p), tmp)) || *(p = ws(p)) != ':')
-                    return NULL;
-                p++;
-            }
-            if (!(p = skip_value(p, tmp, depth + 1)))
-                return NULL;
-            p = ws(p);
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            return *p == close ? p + 1 : NULL;
-        }
-    }
-    const char *q = p;
-    while (*q == '-' || *q == '+' || *q == '.' || (*q >= '0' && *q <= '9') ||
-           (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z'))
-        q++;
-    return q == p ? NULL : q;
-}
+/* ---- reading one driver for an import ----
+ * Typed, through dc__records_each (one indexed lookup): the registers of
+ * the facts, whether the id is hashed and sealed yet, and the string
+ * members of his sets. */
 
 static strs *snap_set(snap *s, const char *name) {
     return strcmp(name, "plates") == 0           ? &s->plates
@@ -578,94 +534,38 @@ static strs *snap_set(snap *s, const char *name) {
                                                  : NULL;
 }
 
-static int snap_register(snap *s, const char *name, const char *v, size_t n) {
-    if (strcmp(name, "id_hash") == 0)
-        s->has_hash = true;
-    else if (strcmp(name, "id_sealed") == 0)
-        s->has_sealed_id = true;
-    else
-        for (int f = 0; f < NFACT; f++)
-            if (strcmp(name, FACTS[f].reg) == 0 && !(s->reg[f] = dc__strndup(v, n)))
+static int snap_cb(void *user, const dc__rec *rec) {
+    snap *s = user;
+    s->exists = true;
+    for (size_t i = 0; i < rec->nf; i++) {
+        const dc__rfield *f = &rec->f[i];
+        if (f->v.kind != DC_STR)
+            continue;
+        if (f->member) {
+            strs *set = snap_set(s, f->name);
+            if (set && strs_push(set, f->v.str, f->v.len))
                 return DC_ENOMEM;
+        } else if (strcmp(f->name, "id_hash") == 0) {
+            s->has_hash = true;
+        } else if (strcmp(f->name, "id_sealed") == 0) {
+            s->has_sealed_id = true;
+        } else {
+            for (int k = 0; k < NFACT; k++)
+                if (!s->reg[k] && strcmp(f->name, FACTS[k].reg) == 0 &&
+                    !(s->reg[k] = dc__strndup(f->v.str, f->v.len)))
+                    return DC_ENOMEM;
+        }
+    }
     return 0;
 }
 
-static int snap_parse(snap *s, const char *json) {
-    dc_buf key = DC_BUF_INIT, val = DC_BUF_INIT;
-    int rc = DC_ECORRUPT;
-    const char *p = ws(json);
-    if (*p++ != '{')
-        goto out;
-    s->exists = true;
-    p = ws(p);
-    if (*p == '}') {
-        rc = 0;
-        goto out;
-    }
-    for (;;) {
-        if (!(p = dc__json_read_string(ws(p), &key)) || *(p = ws(p)) != ':')
-            goto out;
-        p = ws(p + 1);
-        const char *name = (const char *)key.ptr;
-        strs *set = *p == '[' ? snap_set(s, name) : NULL;
-        if (*p == '"') {
-            if (!(p = dc__json_read_string(p, &val)))
-                goto out;
-            if ((rc = snap_register(s, name, (const char *)val.ptr, val.size)))
-                goto out;
-            rc = DC_ECORRUPT;
-        } else if (set) {
-            p = ws(p + 1);
-            while (*p != ']') {
-                if (*p == '"') {
-                    if (!(p = dc__json_read_string(p, &val)))
-                        goto out;
-                    if (strs_push(set, (const char *)val.ptr, val.size)) {
-                        rc = DC_ENOMEM;
-                        goto out;
-                    }
-                } else if (!(p = skip_value(p, &val, 0))) {
-                    goto out;
-                }
-                p = ws(p);
-                if (*p == ',')
-                    p = ws(p + 1);
-                else if (*p != ']')
-                    goto out;
-            }
-            p++;
-        } else if (!(p = skip_value(p, &val, 0))) {
-            goto out;
-        }
-        p = ws(p);
-        if (*p == ',') {
-            p++;
-            continue;
-        }
-        rc = *p == '}' ? 0 : DC_ECORRUPT;
-        goto out;
-    }
-out:
-    dc_buf_dispose(&key);
-    dc_buf_dispose(&val);
-    return rc;
-}
-
-/* Reads driver `did` (json: scratch); a missing record leaves s->exists
- * false. */
-static int snap_read(snap *s, dc_replica *r, const char *space, const char *did, dc_buf *json) {
+/* Reads driver `did`; a missing record leaves s->exists false. */
+static int snap_read(snap *s, dc_replica *r, const char *space, const char *did) {
     snap_clear(s);
-    int rc = dc_record_get(json, r, space, TYPE_DRIVER, did);
-    if (rc == DC_ENOTFOUND)
-        return 0;
-    if (rc)
-        return rc;
-    rc = snap_parse(s, (const char *)json->ptr);
+    int rc = dc__records_each_fields(r, space, TYPE_DRIVER, did, snap_cb, s);
     if (rc == DC_ENOMEM)
         return dc__model_fail(r, rc, "registry: out of memory reading driver %s", did);
-    if (rc)
-        return dc__model_fail(r, rc, "registry: driver %s reads back malformed", did);
-    return 0;
+    return rc;
 }
 
 static void reports_free(report *rp, size_t n) {
@@ -719,56 +619,92 @@ static const char *rep_next(rep_iter *it) {
     return it->j < it->extra_n ? it->extra[it->j++] : NULL;
 }
 
-int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
-                       size_t extra_n) {
-    dc__buf_clear(out);
-    int f = fact_of_reg(field);
-    if (f >= 0) {
-        /* The fold's value.  Almost always the reports agree: then it is
-         * their one value, found without building the fold. */
-        rep_iter it = {rec, extra, extra_n, 0, 0};
-        const char *one = NULL, *s;
-        size_t onen = 0;
-        bool differ = false;
-        while ((s = rep_next(&it)) != NULL) {
-            rspan sp;
-            if (!report_span(&sp, s) || sp.flen[f] == 0)
+/* The value shown of fact f when its reports disagree: the full fold. */
+static int shown_fold(const dc__rec *rec, int f, dc_buf *out, const char *const *extra,
+                      size_t extra_n) {
+    strs all = {NULL, 0, 0};
+    rep_iter it = {rec, extra, extra_n, 0, 0};
+    const char *s;
+    int rc = 0;
+    while (!rc && (s = rep_next(&it)) != NULL)
+        rc = strs_push(&all, s, strlen(s));
+    report *rp = NULL;
+    size_t nr = 0;
+    fold fo = {0};
+    if (!rc)
+        rc = reports_parse(&rp, &nr, &all, NULL);
+    if (!rc)
+        rc = fold_fact(&fo, rp, nr, f);
+    if (!rc && fo.current)
+        rc = dc__buf_puts(out, fo.current) ? DC_ENOMEM : 1;
+    fold_dispose(&fo);
+    reports_free(rp, nr);
+    strs_dispose(&all);
+    return rc;
+}
+
+int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n, dc_buf *outs,
+                         int *has, const char *const *extra, size_t extra_n) {
+    enum { MAXN = 8 };
+    int f[MAXN];
+    const char *one[MAXN];
+    size_t onen[MAXN];
+    bool differ[MAXN], any = false;
+    if (n > MAXN)
+        return DC_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        dc__buf_clear(&outs[i]);
+        has[i] = 0;
+        f[i] = fact_of_reg(fields[i]);
+        one[i] = NULL;
+        onen[i] = 0;
+        differ[i] = false;
+        any |= f[i] >= 0;
+    }
+    /* The fold's value.  Almost always the reports agree: then it is their
+     * one value, found without building the fold, every report read once
+     * for all the fields asked. */
+    rep_iter it = {rec, extra, extra_n, 0, 0};
+    const char *s;
+    while (any && (s = rep_next(&it)) != NULL) {
+        rspan sp;
+        if (!report_span(&sp, s))
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (f[i] < 0 || differ[i] || sp.flen[f[i]] == 0)
                 continue;
-            if (!one) {
-                one = sp.fact[f];
-                onen = sp.flen[f];
-            } else if (onen != sp.flen[f] || memcmp(one, sp.fact[f], onen) != 0) {
-                differ = true;
-                break;
+            if (!one[i]) {
+                one[i] = sp.fact[f[i]];
+                onen[i] = sp.flen[f[i]];
+            } else if (onen[i] != sp.flen[f[i]] || memcmp(one[i], sp.fact[f[i]], onen[i]) != 0) {
+                differ[i] = true;
             }
         }
-        if (one && !differ)
-            return dc__buf_put(out, one, onen) ? DC_ENOMEM : 1;
-        if (differ) {
-            strs all = {NULL, 0, 0};
-            rep_iter it2 = {rec, extra, extra_n, 0, 0};
-            int rc = 0;
-            while (!rc && (s = rep_next(&it2)) != NULL)
-                rc = strs_push(&all, s, strlen(s));
-            report *rp = NULL;
-            size_t nr = 0;
-            fold fo = {0};
-            if (!rc)
-                rc = reports_parse(&rp, &nr, &all, NULL);
-            if (!rc)
-                rc = fold_fact(&fo, rp, nr, f);
-            if (!rc && fo.current)
-                rc = dc__buf_puts(out, fo.current) ? DC_ENOMEM : 1;
-            fold_dispose(&fo);
-            reports_free(rp, nr);
-            strs_dispose(&all);
-            return rc;
-        }
     }
-    const dc__value *v = dc__rec_value(rec, field);
-    if (!v || v->kind != DC_STR)
-        return 0;
-    return dc__buf_put(out, v->str, v->len) ? DC_ENOMEM : 1;
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if (differ[i]) {
+            rc = shown_fold(rec, f[i], &outs[i], extra, extra_n);
+        } else if (one[i]) {
+            rc = dc__buf_put(&outs[i], one[i], onen[i]) ? DC_ENOMEM : 1;
+        } else {
+            const dc__value *v = dc__rec_value(rec, fields[i]);
+            rc = !v || v->kind != DC_STR                 ? 0
+                 : dc__buf_put(&outs[i], v->str, v->len) ? DC_ENOMEM
+                                                         : 1;
+        }
+        if (rc < 0)
+            return rc;
+        has[i] = rc;
+    }
+    return 0;
+}
+
+int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
+                       size_t extra_n) {
+    int has = 0;
+    int rc = dc__registry_shown_n(rec, &field, 1, out, &has, extra, extra_n);
+    return rc ? rc : has;
 }
 
 /* ---- a set of driver ids seen during one import ---- */
@@ -1226,7 +1162,7 @@ static int import_row(imp *m) {
     int rc;
     if (slot->batch == m->batch + 1 && (rc = commit(m)))
         return rc;
-    if ((rc = snap_read(&m->s, r, m->space, did, &m->plain)))
+    if ((rc = snap_read(&m->s, r, m->space, did)))
         return rc;
     if ((rc = build_report(m, did)))
         return rc;
@@ -2033,7 +1969,7 @@ static int find_cb(void *user, const dc__rec *rec) {
         if (dc__buf_puts(b, ",\"@events\":["))
             goto nomem;
         for (size_t i = 0; i < rec->ne; i++)
-            if ((i && dc__buf_putc(b, ',')) || dc__buf_puts(b, rec->events[i]))
+            if ((i && dc__buf_putc(b, ',')) || dc__rev_json(b, &rec->events[i]))
                 goto nomem;
         if (dc__buf_putc(b, ']'))
             goto nomem;

@@ -25,6 +25,10 @@
  */
 int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
                        size_t extra_n);
+/* The same for n fields at once (at most 8), each report read once: outs[i]
+ * and has[i] (1 or 0) for fields[i].  0 or DC_ENOMEM. */
+int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n, dc_buf *outs,
+                         int *has, const char *const *extra, size_t extra_n);
 
 /* ---- what a registry space is ---- */
 

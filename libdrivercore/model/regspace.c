@@ -510,8 +510,39 @@ typedef struct drec {
     bool found;
     size_t nf, ne;
     dc__rfield *f; /* names and string values owned (dup'd) */
-    char **ev;     /* events (canonical JSON), owned */
+    dc__rev **ev;  /* events, each one owned block (rev_dup) */
 } drec;
+
+/* A copy of an event in one block: the dc__rev, its keys and values, then
+ * their strings.  Freed with dc__free. */
+static dc__rev *rev_dup(const dc__rev *e) {
+    size_t bytes = sizeof(dc__rev) + 32 + (size_t)e->nf * (sizeof(dc__str) + sizeof(dc__value));
+    for (uint32_t i = 0; i < e->nf; i++)
+        bytes += e->keys[i].n + 1 + (e->vals[i].kind == DC_STR ? e->vals[i].len + 1 : 0);
+    dc__rev *c = dc__malloc(bytes);
+    if (!c)
+        return NULL;
+    dc__str *k = (dc__str *)(c + 1);
+    dc__value *v = (dc__value *)(k + e->nf);
+    uint8_t *au = (uint8_t *)(v + e->nf);
+    char *p = (char *)(au + 32);
+    memcpy(au, e->author, 32);
+    for (uint32_t i = 0; i < e->nf; i++) {
+        memcpy(p, e->keys[i].p, e->keys[i].n);
+        p[e->keys[i].n] = 0;
+        k[i] = (dc__str){p, e->keys[i].n};
+        p += e->keys[i].n + 1;
+        v[i] = e->vals[i];
+        if (v[i].kind == DC_STR) {
+            memcpy(p, e->vals[i].str, e->vals[i].len);
+            p[e->vals[i].len] = 0;
+            v[i].str = p;
+            p += e->vals[i].len + 1;
+        }
+    }
+    *c = (dc__rev){e->time, au, e->nf, k, v};
+    return c;
+}
 
 static void drec_dispose(drec *d) {
     for (size_t i = 0; i < d->nf; i++) {
@@ -544,7 +575,7 @@ static int drec_cb(void *user, const dc__rec *rec) {
             return DC_ENOMEM;
     }
     for (size_t i = 0; i < rec->ne; i++)
-        if (!(d->ev[d->ne++] = dc__strndup(rec->events[i], strlen(rec->events[i]))))
+        if (!(d->ev[d->ne++] = rev_dup(&rec->events[i])))
             return DC_ENOMEM;
     return 0;
 }
@@ -575,80 +606,43 @@ static bool drec_has(const drec *d, const char *name, bool member, const dc__val
     return false;
 }
 
-/* Re-emits one stored event: its keys, with its original @time kept as
- * "at" (unless it has one: an event moved twice keeps its first time). */
-typedef struct ev_copy {
-    dc_txn *t;
-    int rc;
-    bool has_at;
-    int64_t time;
-} ev_copy;
-
-static int ev_scan(void *user, const char *key, const dc__value *v) {
-    ev_copy *c = user;
-    if (strcmp(key, "at") == 0)
-        c->has_at = true;
-    else if (strcmp(key, "@time") == 0 && v->kind == DC_INT)
-        c->time = v->num;
-    return 0;
-}
-
-static int ev_field(void *user, const char *key, const dc__value *v) {
-    ev_copy *c = user;
-    if (key[0] == '@')
-        return 0;
-    char *str = v->kind == DC_STR ? dc__strndup(v->str, v->len) : NULL;
-    if (v->kind == DC_STR && !str)
-        return DC_ENOMEM;
-    int rc = dc_txn_event_field(c->t, key, v->kind, v->num, str);
-    dc__free(str);
-    return rc;
-}
-
 /* What makes two driver events the same: their keys and values without
  * the author and time the record layer adds, and their original time (the
  * "at" a move copied, else their own): a record moved away and back holds
  * each event once. */
-typedef struct ev_key_ctx {
-    dc_buf *out;
-    int64_t at, time;
-    int rc;
-} ev_key_ctx;
-
-static int ev_key_field(void *user, const char *key, const dc__value *v) {
-    ev_key_ctx *k = user;
-    if (strcmp(key, "at") == 0 && v->kind == DC_INT)
-        k->at = v->num;
-    else if (strcmp(key, "@time") == 0 && v->kind == DC_INT)
-        k->time = v->num;
-    if (key[0] == '@' || strcmp(key, "at") == 0)
-        return 0;
-    if (dc__buf_printf(k->out, "%s=%d:", key, v->kind) ||
-        (v->kind == DC_STR ? dc__buf_put(k->out, v->str, v->len)
-                           : dc__buf_printf(k->out, "%lld", (long long)v->num)) ||
-        dc__buf_putc(k->out, '\n'))
-        return DC_ENOMEM;
-    return 0;
-}
-
-static int ev_key(dc_buf *out, const char *json) {
-    ev_key_ctx k = {out, -1, -1, 0};
+static int ev_key(dc_buf *out, const dc__rev *e) {
+    int64_t at = -1;
     dc__buf_clear(out);
-    int rc = dc__json_flat_each(json, ev_key_field, &k);
-    if (!rc && dc__buf_printf(out, "@%lld", (long long)(k.at >= 0 ? k.at : k.time)))
-        rc = DC_ENOMEM;
-    return rc;
+    for (uint32_t i = 0; i < e->nf; i++) {
+        const char *key = e->keys[i].p;
+        const dc__value *v = &e->vals[i];
+        if (strcmp(key, "at") == 0 && v->kind == DC_INT)
+            at = v->num;
+        if (key[0] == '@' || strcmp(key, "at") == 0)
+            continue;
+        if (dc__buf_printf(out, "%s=%d:", key, v->kind) ||
+            (v->kind == DC_STR ? dc__buf_put(out, v->str, v->len)
+                               : dc__buf_printf(out, "%lld", (long long)v->num)) ||
+            dc__buf_putc(out, '\n'))
+            return DC_ENOMEM;
+    }
+    return dc__buf_printf(out, "@%lld", (long long)(at >= 0 ? at : e->time)) ? DC_ENOMEM : 0;
 }
 
-static int copy_event(dc_txn *t, const char *did, const char *json) {
-    ev_copy c = {t, 0, false, 0};
-    int rc = dc__json_flat_each(json, ev_scan, &c);
-    if (!rc)
-        rc = dc_txn_event(t, T_DRIVER, did);
-    if (!rc)
-        rc = dc__json_flat_each(json, ev_field, &c);
-    if (!rc && !c.has_at)
-        rc = dc_txn_event_field(t, "at", DC_INT, c.time, NULL);
+/* Re-emits one stored event: its keys, with its original time kept as "at"
+ * (unless it has one: an event moved twice keeps its first time). */
+static int copy_event(dc_txn *t, const char *did, const dc__rev *e) {
+    int rc = dc_txn_event(t, T_DRIVER, did);
+    bool has_at = false;
+    for (uint32_t i = 0; i < e->nf && !rc; i++) {
+        const char *key = e->keys[i].p;
+        const dc__value *v = &e->vals[i];
+        has_at |= strcmp(key, "at") == 0;
+        if (key[0] != '@')
+            rc = dc_txn_event_field(t, key, v->kind, v->num, v->str);
+    }
+    if (!rc && !has_at)
+        rc = dc_txn_event_field(t, "at", DC_INT, e->time, NULL);
     return rc;
 }
 

@@ -32,10 +32,16 @@
  * in the directory and as branch records) need membership tests
  * over tens of thousands of ids; the org map keeps each org's level. */
 
+typedef struct strkey {
+    const char *p; /* in the set's arena; NULL: an empty slot */
+    uint32_t n, val;
+    uint64_t h; /* its hash: growing rehashes nothing, a probe compares it first */
+} strkey;
+
 typedef struct strset {
-    char **keys;
-    uint32_t *vals;
+    strkey *slot;
     size_t n, cap; /* cap is a power of two, or 0 */
+    dc__arena keys;
 } strset;
 
 static uint64_t hash_bytes(const char *s, size_t n) {
@@ -48,35 +54,26 @@ static uint64_t hash_bytes(const char *s, size_t n) {
 }
 
 static void strset_free(strset *s) {
-    for (size_t i = 0; i < s->cap; i++)
-        dc__free(s->keys[i]);
-    dc__free(s->keys);
-    dc__free(s->vals);
+    dc__free(s->slot);
+    dc__arena_free(&s->keys);
     memset(s, 0, sizeof *s);
 }
 
 static int strset_grow(strset *s) {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
-    char **nk = dc__calloc(ncap, sizeof *nk);
-    uint32_t *nv = dc__calloc(ncap, sizeof *nv);
-    if (!nk || !nv) {
-        dc__free(nk);
-        dc__free(nv);
+    strkey *ns = dc__calloc(ncap, sizeof *ns);
+    if (!ns)
         return DC_ENOMEM;
-    }
     for (size_t i = 0; i < s->cap; i++) {
-        if (!s->keys[i])
+        if (!s->slot[i].p)
             continue;
-        size_t j = (size_t)hash_bytes(s->keys[i], strlen(s->keys[i])) & (ncap - 1);
-        while (nk[j])
+        size_t j = (size_t)s->slot[i].h & (ncap - 1);
+        while (ns[j].p)
             j = (j + 1) & (ncap - 1);
-        nk[j] = s->keys[i];
-        nv[j] = s->vals[i];
+        ns[j] = s->slot[i];
     }
-    dc__free(s->keys);
-    dc__free(s->vals);
-    s->keys = nk;
-    s->vals = nv;
+    dc__free(s->slot);
+    s->slot = ns;
     s->cap = ncap;
     return 0;
 }
@@ -85,9 +82,10 @@ static int strset_grow(strset *s) {
 static long strset_find(const strset *s, const char *key, size_t n) {
     if (!s->cap)
         return -1;
-    size_t j = (size_t)hash_bytes(key, n) & (s->cap - 1);
-    while (s->keys[j]) {
-        if (strlen(s->keys[j]) == n && memcmp(s->keys[j], key, n) == 0)
+    uint64_t h = hash_bytes(key, n);
+    size_t j = (size_t)h & (s->cap - 1);
+    while (s->slot[j].p) {
+        if (s->slot[j].h == h && s->slot[j].n == n && memcmp(s->slot[j].p, key, n) == 0)
             return (long)j;
         j = (j + 1) & (s->cap - 1);
     }
@@ -97,16 +95,20 @@ static long strset_find(const strset *s, const char *key, size_t n) {
 /* Adds key with val (an existing key keeps its value).  Returns 1 if it was
  * new, 0 if already there, or DC_ENOMEM (negative). */
 static int strset_add(strset *s, const char *key, size_t n, uint32_t val) {
-    if (strset_find(s, key, n) >= 0)
-        return 0;
+    if (n > UINT32_MAX)
+        return DC_ENOMEM;
     if ((s->n + 1) * 2 > s->cap && strset_grow(s))
         return DC_ENOMEM;
-    size_t j = (size_t)hash_bytes(key, n) & (s->cap - 1);
-    while (s->keys[j])
-        j = (j + 1) & (s->cap - 1);
-    if (!(s->keys[j] = dc__strndup(key, n)))
+    uint64_t h = hash_bytes(key, n);
+    size_t j = (size_t)h & (s->cap - 1);
+    for (; s->slot[j].p; j = (j + 1) & (s->cap - 1))
+        if (s->slot[j].h == h && s->slot[j].n == n && memcmp(s->slot[j].p, key, n) == 0)
+            return 0;
+    if (!(s->slot[j].p = dc__arena_strndup(&s->keys, key, n)))
         return DC_ENOMEM;
-    s->vals[j] = val;
+    s->slot[j].h = h;
+    s->slot[j].n = (uint32_t)n;
+    s->slot[j].val = val;
     s->n++;
     return 1;
 }
@@ -152,7 +154,7 @@ typedef struct stats {
     const char *space; /* the space being walked */
     char county[7];    /* the county of the registry part being walked, "" if none */
     strset moved;      /* drivers the space being walked forwards elsewhere */
-    dc_buf scratch;
+    dc_buf shown[3];   /* the values shown of a driver's facts (on_driver) */
     dc__case_facts facts;
     dc__regextra extras; /* reports left behind by moves, per driver */
 
@@ -200,8 +202,8 @@ static unsigned char level_of_name(const dc__value *v) {
  * (a party-member driver, say) is below the county. */
 static unsigned char target_level(const stats *s, const char *id, size_t n) {
     long slot = strset_find(&s->orgs, id, n);
-    if (slot >= 0 && s->orgs.vals[slot] != ADMIN_NONE)
-        return s->orgs.vals[slot];
+    if (slot >= 0 && s->orgs.slot[slot].val != ADMIN_NONE)
+        return s->orgs.slot[slot].val;
     const char *dash = memchr(id, '-', n);
     if (!dash)
         return ADMIN_NONE;
@@ -282,25 +284,14 @@ static casefig *bucket_of(buckets *b, const char *name) {
 
 /* ---- drivers ---- */
 
-/* The county of a region value shown for a driver, into out[7]. */
-static bool shown_county(stats *s, const dc__rec *rec, const char *field, char out[7]) {
-    size_t nx;
-    const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
-    int has = dc__registry_shown(rec, field, &s->scratch, x, nx);
-    return has > 0 && dc__county_of((const char *)s->scratch.ptr, s->scratch.size, out);
-}
-
-static int move_event(void *user, const char *key, const dc__value *v) {
-    char(*ft)[7] = user; /* [0] from, [1] to, [2][0] 'm' when a move */
-    if (strcmp(key, "kind") == 0 && value_is(v, "move"))
-        ft[2][0] = 'm';
-    else if ((strcmp(key, "from") == 0 || strcmp(key, "to") == 0) && v->kind == DC_STR &&
-             v->len == 6) {
-        char *dst = ft[key[0] == 'f' ? 0 : 1];
-        memcpy(dst, v->str, 6);
-        dst[6] = 0;
-    }
-    return 0;
+/* The county a move event names under `key` ("from", "to"), into out[7]. */
+static bool move_end(const dc__rev *e, const char *key, char out[7]) {
+    const dc__value *v = dc__rev_value(e, key);
+    if (!v || v->kind != DC_STR || v->len != 6)
+        return false;
+    memcpy(out, v->str, 6);
+    out[6] = 0;
+    return true;
 }
 
 static int on_driver(void *user, const dc__rec *rec) {
@@ -316,24 +307,31 @@ static int on_driver(void *user, const dc__rec *rec) {
     if (fresh == 0)
         return 0; /* kept twice: counted once, where first met */
     s->drivers++;
+    /* The values shown of the three facts read here, from one pass over
+     * his reports. */
+    static const char *const FIELDS[3] = {"status", "activity_area", "hukou_region"};
+    int has[3];
     size_t nx;
     const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
-    int has = dc__registry_shown(rec, "status", &s->scratch, x, nx);
-    if (has < 0)
+    if (dc__registry_shown_n(rec, FIELDS, 3, s->shown, has, x, nx))
         return nomem(s);
-    bool pm = has && (strcmp((const char *)s->scratch.ptr, "probationary") == 0 ||
-                      strcmp((const char *)s->scratch.ptr, "member") == 0);
+    const char *status = (const char *)s->shown[0].ptr;
+    bool pm = has[0] && (strcmp(status, "probationary") == 0 || strcmp(status, "member") == 0);
     s->pm_drivers += pm;
     /* His county: the part keeping him, else (a root of the layout before
      * parts) his activity area's, else his hukou region's. */
     char county[7], hukou[7];
+    bool has_hukou =
+        has[2] && dc__county_of((const char *)s->shown[2].ptr, s->shown[2].size, hukou);
     bool has_county = s->county[0] != 0;
     if (has_county)
         memcpy(county, s->county, 7);
-    else
-        has_county = shown_county(s, rec, "activity_area", county) ||
-                     shown_county(s, rec, "hukou_region", county);
-    bool has_hukou = shown_county(s, rec, "hukou_region", hukou);
+    else if ((has_county = has[1] && dc__county_of((const char *)s->shown[1].ptr, s->shown[1].size,
+                                                   county)) == false &&
+             has_hukou) {
+        memcpy(county, hukou, 7);
+        has_county = true;
+    }
     regrow *g = has_county ? row_of(s, county) : NULL;
     if (has_county && !g)
         return nomem(s);
@@ -349,11 +347,12 @@ static int on_driver(void *user, const dc__rec *rec) {
         }
     }
     for (size_t i = 0; i < rec->ne; i++) {
-        char ft[3][7] = {"", "", ""};
-        if (dc__json_flat_each(rec->events[i], move_event, ft) != 0 || ft[2][0] != 'm' ||
-            !ft[1][0] || strcmp(ft[0], ft[1]) == 0)
+        const dc__rev *e = &rec->events[i];
+        char from[7] = "", to_c[7] = "";
+        if (!value_is(dc__rev_value(e, "kind"), "move") || !move_end(e, "to", to_c) ||
+            (move_end(e, "from", from) && strcmp(from, to_c) == 0))
             continue;
-        regrow *to = row_of(s, ft[1]);
+        regrow *to = row_of(s, to_c);
         if (!to)
             return nomem(s);
         to->moved_in++;
@@ -447,10 +446,12 @@ static int on_secretary(void *user, const dc__rec *rec) {
     return strset_add(&s->secretaries, person, strlen(person), 0) < 0 ? nomem(s) : 0;
 }
 
-static int on_count(void *user, const dc__rec *rec) {
-    (void)rec;
-    (*(uint64_t *)user)++;
-    return 0;
+/* Adds the live records of `type` in the space to *n, without reading them. */
+static int count(stats *s, const char *space, const char *type, uint64_t *n) {
+    uint64_t k = 0;
+    int rc = dc__records_count(s->r, space, type, &k);
+    *n += k;
+    return rc;
 }
 
 static int on_liaison(void *user, const dc__rec *rec) {
@@ -576,8 +577,12 @@ static int collect_space(void *user, const char *hex) {
     return 0;
 }
 
+/* Walks the records of `type` in `space`; their events are read only for
+ * the types whose figures come from events (drivers' moves, cases' steps). */
 static int walk(stats *s, const char *space, const char *type, dc__rec_fn fn, void *user) {
-    return dc__records_each(s->r, space, type, NULL, fn, user);
+    bool events = strcmp(type, "driver") == 0 || strcmp(type, "case") == 0;
+    return events ? dc__records_each(s->r, space, type, NULL, fn, user)
+                  : dc__records_each_fields(s->r, space, type, NULL, fn, user);
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -658,8 +663,8 @@ static int put_region(dc_buf *b, const stats *s, const regrow *g, const char *le
                             level);
     rc |= parent ? dc__buf_printf(b, "\"%s\"", parent) : dc__buf_puts(b, "null");
     rc |= dc__buf_puts(b, ",\"name\":");
-    rc |= slot >= 0 ? dc__json_str(b, s->name_v[s->names.vals[slot]],
-                                   strlen(s->name_v[s->names.vals[slot]]))
+    rc |= slot >= 0 ? dc__json_str(b, s->name_v[s->names.slot[slot].val],
+                                   strlen(s->name_v[s->names.slot[slot].val]))
                     : dc__buf_puts(b, "null");
     rc |= dc__buf_printf(b,
                          ",\"drivers\":%llu,\"party_member_drivers\":%llu,\"enterprises\":%llu,"
@@ -853,8 +858,8 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
         if ((rc = enter_space(&s, sp)) || (rc = walk(&s, sp, "driver", on_driver, &s)) ||
             (rc = walk(&s, sp, "branch", on_branch, &s)) ||
             (rc = walk(&s, sp, "secretary", on_secretary, &s)) ||
-            (rc = walk(&s, sp, "station", on_count, &s.stations)) ||
-            (rc = walk(&s, sp, "study", on_count, &s.study)) ||
+            (rc = count(&s, sp, "station", &s.stations)) ||
+            (rc = count(&s, sp, "study", &s.study)) ||
             (rc = walk(&s, sp, "liaison", on_liaison, &s)) ||
             (rc = walk(&s, sp, "case", on_case, &s)))
             break;
@@ -865,7 +870,8 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
         dc__buf_move(out, &b);
 done:
     dc_buf_dispose(&b);
-    dc_buf_dispose(&s.scratch);
+    for (int i = 0; i < 3; i++)
+        dc_buf_dispose(&s.shown[i]);
     dc__case_facts_dispose(&s.facts);
     dc__registry_extras_free(&s.extras);
     dc__free(l.hex);

@@ -210,7 +210,6 @@ typedef struct study_ctx {
     dc_buf items;          /* JSON of the items so far */
     size_t nitems;
     const char *one; /* the item asked for, or NULL */
-    dc__ev ev;
     bool found;
 } study_ctx;
 
@@ -247,9 +246,8 @@ static int item_one(void *user, const dc__rec *rec) {
     dc_buf talk = DC_BUF_INIT;
     dc__strs outsiders = {0};
     for (size_t i = 0; !rc && i < rec->ne; i++) {
-        if ((rc = dc__ev_parse(&c->ev, rec->events[i])))
-            break;
-        const char *kind = dc__ev_str(&c->ev, "kind"), *drv = dc__ev_str(&c->ev, "driver");
+        const dc__rev *ev = &rec->events[i];
+        const char *kind = dc__ev_str(ev, "kind"), *drv = dc__ev_str(ev, "driver");
         if (!kind || !drv)
             continue;
         if (strcmp(kind, "discussion") == 0) {
@@ -260,15 +258,18 @@ static int item_one(void *user, const dc__rec *rec) {
             if (!rc)
                 rc = dc__org_jstr(&talk, drv);
             if (!rc && !(rc = dc__org_key(&talk, "text", false)))
-                rc = dc__org_jvalue(&talk, dc__ev_get(&c->ev, "text"));
+                rc = dc__org_jvalue(&talk, dc__rev_value(ev, "text"));
             if (!rc && !(rc = dc__org_key(&talk, "at", false)))
-                rc = dc__org_jvalue(&talk, dc__ev_get(&c->ev, "@time"));
-            if (!rc && !(rc = dc__org_key(&talk, "device", false)))
-                rc = dc__org_jvalue(&talk, dc__ev_get(&c->ev, "@author"));
+                rc = dc__buf_printf(&talk, "%lld", (long long)ev->time);
+            if (!rc && !(rc = dc__org_key(&talk, "device", false))) {
+                char hex[65];
+                dc__hex(hex, ev->author, 32);
+                rc = dc__org_jstr(&talk, hex);
+            }
             if (!rc)
                 rc = dc__buf_putc(&talk, '}');
         } else if (strcmp(kind, "read") == 0) {
-            int st = dc__ev_bool(&c->ev, "done") == 1 ? ST_DONE : ST_READ;
+            int st = dc__ev_bool(ev, "done") == 1 ? ST_DONE : ST_READ;
             size_t m = member_index(c, drv);
             if (m == (size_t)-1)
                 rc = dc__strs_push(&outsiders, drv, strlen(drv));
@@ -366,12 +367,10 @@ int dc_study_show(dc_buf *out, dc_replica *r, const char *space, const char *ite
         return dc__last_set(DC_EMISUSE, "dc_study_show: the replica handle is NULL");
     if (!out)
         return dc__model_fail(r, DC_EMISUSE, "dc_study_show: out is NULL");
-    static const char *const keys[] = {"kind", "driver", "done", "text", "@time", "@author", NULL};
     study_ctx c;
     memset(&c, 0, sizeof c);
     c.r = r;
     c.one = item && *item ? item : NULL;
-    dc__ev_init(&c.ev, keys);
     act_ctx a = {DC_BUF_INIT, 0, &c.members};
     dc_buf b = DC_BUF_INIT;
     int rc = dc__records_each(r, space, "member", NULL, roster_one, &c);
@@ -423,7 +422,6 @@ int dc_study_show(dc_buf *out, dc_replica *r, const char *space, const char *ite
     dc__free(c.nread);
     dc__free(c.ndone);
     dc_buf_dispose(&c.items);
-    dc__ev_dispose(&c.ev);
     dc_buf_dispose(&a.b);
     dc_buf_dispose(&b);
     return rc;

@@ -108,8 +108,8 @@ int dc_record_find_value(dc_buf *out, dc_replica *r, const char *space, const ch
 
 /* ---- the model layer's interface (records.h) ---- */
 
-int dc__records_each(dc_replica *r, const char *space, const char *type, const char *id,
-                     dc__rec_fn fn, void *user) {
+static int walk(dc_replica *r, const char *space, const char *type, const char *id, bool events,
+                dc__rec_fn fn, void *user) {
     dc__space sp;
     dc__err_clear(&r->err);
     if (lookup(r, space, type, &sp))
@@ -118,10 +118,44 @@ int dc__records_each(dc_replica *r, const char *space, const char *type, const c
      * model it holds no records. */
     if (sp.consent != DC_CONSENT_ACCEPTED)
         return 0;
-    int rc = dc__store_records_each(r->st, sp.sid, type, id, fn, user, &r->err);
+    int rc = dc__store_records_walk(r->st, sp.sid, type, id, events, fn, user, &r->err);
     if (rc && r->err.code == 0)
         return rc; /* the callback's own code; it recorded its message */
     return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc__records_each(dc_replica *r, const char *space, const char *type, const char *id,
+                     dc__rec_fn fn, void *user) {
+    return walk(r, space, type, id, true, fn, user);
+}
+
+int dc__records_each_fields(dc_replica *r, const char *space, const char *type, const char *id,
+                            dc__rec_fn fn, void *user) {
+    return walk(r, space, type, id, false, fn, user);
+}
+
+int dc__records_count(dc_replica *r, const char *space, const char *type, uint64_t *n) {
+    dc__space sp;
+    *n = 0;
+    dc__err_clear(&r->err);
+    if (lookup(r, space, type, &sp))
+        return r->err.code;
+    if (sp.consent != DC_CONSENT_ACCEPTED)
+        return 0;
+    int rc = dc__store_records_count(r->st, sp.sid, type, n, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+const dc__value *dc__rev_value(const dc__rev *e, const char *key) {
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < e->nf; i++)
+        if (e->keys[i].n == n && memcmp(e->keys[i].p, key, n) == 0)
+            return &e->vals[i];
+    return NULL;
+}
+
+int dc__rev_json(dc_buf *b, const dc__rev *e) {
+    return dc__store_event_json(b, e);
 }
 
 int dc__record_locate(dc_replica *r, const char *type, const char *id, char space[33]) {

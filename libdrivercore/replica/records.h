@@ -1,6 +1,7 @@
 /*
  * The narrow internal interface the domain model (model/) builds on: the
- * public record API plus structured reads (no JSON round trip), the list of
+ * public record API plus structured reads (typed values and events, no JSON
+ * round trip: nothing here prints JSON for the model to parse), the list of
  * spaces held, and keys derived from a space key.  The model sees neither
  * SQL nor the replica's insides.
  */
@@ -14,6 +15,24 @@
  * id order; errors are kept on the replica (dc_replica_errmsg). */
 int dc__records_each(dc_replica *r, const char *space, const char *type, const char *id,
                      dc__rec_fn fn, void *user);
+
+/* As dc__records_each, without reading the events: rec->ne is 0, and a
+ * record holding only events is given with no fields.  For walks that read
+ * registers and sets only. */
+int dc__records_each_fields(dc_replica *r, const char *space, const char *type, const char *id,
+                            dc__rec_fn fn, void *user);
+
+/* How many live records of `type` `space` holds (0 in a space not
+ * accepted), without reading them. */
+int dc__records_count(dc_replica *r, const char *space, const char *type, uint64_t *n);
+
+/* The value of field `key` of an event (not "@author" or "@time": those
+ * are e->author and e->time), or NULL. */
+const dc__value *dc__rev_value(const dc__rev *e, const char *key);
+
+/* Appends an event as its canonical JSON, as dump and dc_record_get print
+ * it (0 or DC_ENOMEM). */
+int dc__rev_json(dc_buf *b, const dc__rev *e);
 
 /* The first space (hex id, in id order) holding a live record (type, id):
  * 0, or DC_ENOTFOUND (not an error recorded on the replica). */

@@ -102,21 +102,13 @@ static int evkey_cmp(const void *a, const void *b) {
     return bytes_cmp(x->k, x->kn, y->k, y->kn);
 }
 
-/* An event row as canonical JSON: its fields with "@author" and "@time"
+/* An event as canonical JSON: its fields with "@author" and "@time"
  * added, keys sorted bytewise (docs/data-model.md, "Events"). */
-static int event_json(dc_buf *b, const void *body, size_t n, const uint8_t *pk, dc_hlc h,
-                      dc__err *err) {
-    dc__str *keys;
-    dc__value *vals;
-    uint32_t nf;
-    int rc = dc__event_decode(body, n, &keys, &vals, &nf, err);
-    if (rc)
-        return rc;
+static int put_event(dc_buf *b, const dc__str *keys, const dc__value *vals, uint32_t nf,
+                     const uint8_t *pk, int64_t ms) {
     evkey *ks = dc__calloc((size_t)nf + 2, sizeof *ks);
-    if (!ks) {
-        dc__free(vals);
-        return dc__err_set(err, DC_ENOMEM, "read: out of memory");
-    }
+    if (!ks)
+        return DC_ENOMEM;
     for (uint32_t i = 0; i < nf; i++)
         ks[i] = (evkey){keys[i].p, keys[i].n, (int)i};
     ks[nf] = (evkey){"@author", 7, -1};
@@ -133,15 +125,32 @@ static int event_json(dc_buf *b, const void *body, size_t n, const uint8_t *pk, 
             dc__hex(hex, pk, 32);
             w |= dc__json_str(b, hex, 64);
         } else if (ks[i].which == -2) {
-            w |= dc__buf_printf(b, "%lld", (long long)DC_HLC_MS(h));
+            w |= dc__buf_printf(b, "%lld", (long long)ms);
         } else {
             w |= dc__json_value(b, &vals[ks[i].which]);
         }
     }
     w |= dc__buf_putc(b, '}');
     dc__free(ks);
+    return w ? DC_ENOMEM : 0;
+}
+
+int dc__store_event_json(dc_buf *b, const dc__rev *e) {
+    return put_event(b, e->keys, e->vals, e->nf, e->author, e->time);
+}
+
+/* An event row (its stored body, author and clock) as canonical JSON. */
+static int event_json(dc_buf *b, const void *body, size_t n, const uint8_t *pk, dc_hlc h,
+                      dc__err *err) {
+    dc__str *keys;
+    dc__value *vals;
+    uint32_t nf;
+    int rc = dc__event_decode(body, n, &keys, &vals, &nf, err);
+    if (rc)
+        return rc;
+    rc = put_event(b, keys, vals, nf, pk, (int64_t)DC_HLC_MS(h));
     dc__free(vals);
-    return w ? dc__err_set(err, DC_ENOMEM, "read: out of memory") : 0;
+    return rc ? dc__err_set(err, DC_ENOMEM, "read: out of memory") : 0;
 }
 
 static const char *const SQL_EVENTS =
@@ -680,87 +689,251 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
     return w ? dc__err_set(err, DC_ENOMEM, "out of memory") : 0;
 }
 
-/* ---- structured reads for the model layer ---- */
+/* ---- structured reads for the model layer ----
+ *
+ * A walk over a province's drivers reads hundreds of thousands of records,
+ * so a record costs no allocation once the walk is warm: its strings (field
+ * names, values, event keys) are copied, NUL-terminated, into an arena that
+ * is emptied for the next record, and its fields and events go in arrays
+ * kept for the whole walk.  Events are handed over typed (dc__rev), never as
+ * JSON text the model would have to parse again. */
+
+/* The order of field names, for registers in name order: the rank of each
+ * field number among the names seen by this walk, computed again when a
+ * new number appears (a handful of times per walk). */
+typedef struct ranks {
+    uint32_t *rank; /* by field number; 0: not ranked yet, else rank + 1 */
+    size_t cap;
+    uint32_t *fids; /* the numbers ranked */
+    size_t n, cfids;
+} ranks;
+
+static const char *rank_name(dc__store *s, uint32_t fid) {
+    const char *p = "";
+    size_t n;
+    dc__err e = {0};
+    dc__store_name_of(s, fid, &p, &n, &e);
+    return p;
+}
+
+static int rank_cmp_s(dc__store *s, uint32_t a, uint32_t b) {
+    return strcmp(rank_name(s, a), rank_name(s, b));
+}
+
+static int rank_of(dc__store *s, ranks *k, uint32_t fid, uint32_t *out, dc__err *err) {
+    if (fid < k->cap && k->rank[fid]) {
+        *out = k->rank[fid] - 1;
+        return 0;
+    }
+    const char *p;
+    size_t n;
+    int rc = dc__store_name_of(s, fid, &p, &n, err);
+    if (rc)
+        return rc;
+    if (fid >= k->cap) {
+        size_t nc = k->cap ? k->cap : 64;
+        while (nc <= fid)
+            nc *= 2;
+        uint32_t *r = dc__realloc(k->rank, nc * sizeof *r);
+        if (!r)
+            return DC_ENOMEM;
+        memset(r + k->cap, 0, (nc - k->cap) * sizeof *r);
+        k->rank = r;
+        k->cap = nc;
+    }
+    if (k->n == k->cfids) {
+        size_t nc = k->cfids ? k->cfids * 2 : 32;
+        uint32_t *f = dc__realloc(k->fids, nc * sizeof *f);
+        if (!f)
+            return DC_ENOMEM;
+        k->fids = f;
+        k->cfids = nc;
+    }
+    /* Insert fid into the sorted list, then renumber. */
+    size_t at = k->n;
+    while (at > 0 && rank_cmp_s(s, k->fids[at - 1], fid) > 0) {
+        k->fids[at] = k->fids[at - 1];
+        at--;
+    }
+    k->fids[at] = fid;
+    k->n++;
+    for (size_t i = 0; i < k->n; i++)
+        k->rank[k->fids[i]] = (uint32_t)i + 1;
+    *out = (uint32_t)at;
+    return 0;
+}
 
 typedef struct recbuf {
+    dc__arena a;
+    ranks rk;
     dc__rfield *f;
+    uint32_t *frank; /* rank of each register's name, beside f */
     size_t nf, cap;
-    char **owned; /* every string the fields and events point to */
-    size_t nowned, ocap;
-    const char **events;
+    dc__rev *ev;
     size_t ne, ecap;
-    dc_buf ev;
+    dc__str *keys; /* every event's keys, then values, by offset */
+    dc__value *vals;
+    size_t nkv, kvcap;
+    uint8_t *authors; /* 32 bytes per event */
+    size_t acap;
+    uint8_t *state; /* a copy of the state column */
+    size_t scap;
 } recbuf;
 
 static void recbuf_reset(recbuf *b) {
-    for (size_t i = 0; i < b->nowned; i++)
-        dc__free(b->owned[i]);
-    b->nowned = b->nf = b->ne = 0;
+    dc__arena_reset(&b->a);
+    b->nf = b->ne = b->nkv = 0;
 }
 
 static void recbuf_free(recbuf *b) {
-    recbuf_reset(b);
+    dc__arena_free(&b->a);
+    dc__free(b->rk.rank);
+    dc__free(b->rk.fids);
     dc__free(b->f);
-    dc__free(b->owned);
-    dc__free(b->events);
-    dc_buf_dispose(&b->ev);
+    dc__free(b->frank);
+    dc__free(b->ev);
+    dc__free(b->keys);
+    dc__free(b->vals);
+    dc__free(b->authors);
+    dc__free(b->state);
     memset(b, 0, sizeof *b);
 }
 
-static const char *own_text(recbuf *b, const void *p, size_t n) {
-    if (b->nowned == b->ocap) {
-        size_t nc = b->ocap ? b->ocap * 2 : 32;
-        char **o = dc__realloc(b->owned, nc * sizeof *o);
-        if (!o)
-            return NULL;
-        b->owned = o;
-        b->ocap = nc;
-    }
-    char *d = dc__strndup(p ? (const char *)p : "", p ? n : 0);
-    if (d)
-        b->owned[b->nowned++] = d;
-    return d;
-}
-
-static int add_field(recbuf *b, const char *name, size_t nn, const dc__value *v, bool member) {
+static int add_field(recbuf *b, const char *name, size_t nn, const dc__value *v, bool member,
+                     uint32_t rank) {
     if (b->nf == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 16;
+        size_t nc = b->cap ? b->cap * 2 : 32;
         dc__rfield *f = dc__realloc(b->f, nc * sizeof *f);
         if (!f)
             return DC_ENOMEM;
         b->f = f;
+        uint32_t *r = dc__realloc(b->frank, nc * sizeof *r);
+        if (!r)
+            return DC_ENOMEM;
+        b->frank = r;
         b->cap = nc;
     }
     dc__rfield *f = &b->f[b->nf];
     memset(f, 0, sizeof *f);
     f->member = member;
-    if (!(f->name = own_text(b, name, nn)))
+    if (!(f->name = dc__arena_strndup(&b->a, name, nn)))
         return DC_ENOMEM;
     f->v = *v;
-    if (v->kind == DC_STR && !(f->v.str = own_text(b, v->str, v->len)))
+    if (v->kind == DC_STR && !(f->v.str = dc__arena_strndup(&b->a, v->str, v->len)))
         return DC_ENOMEM;
+    b->frank[b->nf] = rank;
     b->nf++;
     return 0;
 }
 
-static int load_rec(dc__store *s, int64_t rid, const void *sp, size_t sn, int64_t nev, recbuf *b,
-                    dc__err *err) {
+/* Appends the typed event of one events row (body n bytes, author pk,
+ * clock h); its keys and values go in b->keys/b->vals from offset b->nkv,
+ * and its pointers are set by fix_events once every event is read. */
+static int add_event(recbuf *b, const void *body, size_t n, const uint8_t *pk, dc_hlc h,
+                     dc__err *err) {
+    dc__str *keys;
+    dc__value *vals;
+    uint32_t nf;
+    int rc = dc__event_decode(body, n, &keys, &vals, &nf, err);
+    if (rc)
+        return rc;
+    if (b->ne == b->ecap) {
+        size_t nc = b->ecap ? b->ecap * 2 : 16;
+        dc__rev *e = dc__realloc(b->ev, nc * sizeof *e);
+        uint8_t *au = e ? dc__realloc(b->authors, nc * 32) : NULL;
+        if (e)
+            b->ev = e;
+        if (au)
+            b->authors = au;
+        if (!e || !au) {
+            dc__free(vals);
+            return DC_ENOMEM;
+        }
+        b->ecap = nc;
+    }
+    if (b->nkv + nf > b->kvcap) {
+        size_t nc = b->kvcap ? b->kvcap * 2 : 64;
+        while (nc < b->nkv + nf)
+            nc *= 2;
+        dc__str *k = dc__realloc(b->keys, nc * sizeof *k);
+        dc__value *v = k ? dc__realloc(b->vals, nc * sizeof *v) : NULL;
+        if (k)
+            b->keys = k;
+        if (v)
+            b->vals = v;
+        if (!k || !v) {
+            dc__free(vals);
+            return DC_ENOMEM;
+        }
+        b->kvcap = nc;
+    }
+    dc__rev *e = &b->ev[b->ne];
+    e->time = (int64_t)DC_HLC_MS(h);
+    e->nf = nf;
+    /* Offsets until every event is read (the arrays may still move). */
+    e->keys = (const dc__str *)(uintptr_t)b->nkv;
+    memcpy(b->authors + 32 * b->ne, pk, 32);
+    for (uint32_t i = 0; i < nf && !rc; i++) {
+        dc__str *k = &b->keys[b->nkv + i];
+        dc__value *v = &b->vals[b->nkv + i];
+        *v = vals[i];
+        k->n = keys[i].n;
+        if (!(k->p = dc__arena_strndup(&b->a, keys[i].p, keys[i].n)) ||
+            (v->kind == DC_STR && !(v->str = dc__arena_strndup(&b->a, vals[i].str, vals[i].len))))
+            rc = DC_ENOMEM;
+    }
+    dc__free(vals);
+    if (rc)
+        return rc;
+    b->nkv += nf;
+    b->ne++;
+    return 0;
+}
+
+static void fix_events(recbuf *b) {
+    for (size_t i = 0; i < b->ne; i++) {
+        size_t at = (size_t)(uintptr_t)b->ev[i].keys;
+        b->ev[i].keys = b->keys + at;
+        b->ev[i].vals = b->vals + at;
+        b->ev[i].author = b->authors + 32 * i;
+    }
+}
+
+static int load_rec(dc__store *s, int64_t rid, const void *sp, size_t sn, int64_t nev, bool events,
+                    recbuf *b, dc__err *err) {
+    /* The state is copied first: decoding points into it, and the row's
+     * memory belongs to SQLite. */
+    if (sn > b->scap) {
+        uint8_t *p = dc__realloc(b->state, sn);
+        if (!p)
+            return dc__err_set(err, DC_ENOMEM, "read: out of memory");
+        b->state = p;
+        b->scap = sn;
+    }
+    if (sn)
+        memcpy(b->state, sp, sn);
     dc__recdata d;
-    int rc = dc__recdata_decode(sp, sn, &d, err);
+    int rc = dc__recdata_decode(b->state, sn, &d, err);
     if (rc)
         return rc;
     const char *name;
     size_t nn;
-    size_t first = b->nf;
+    uint32_t rank = 0;
+    /* Every name ranked first: ranking a new one renumbers the others. */
+    for (size_t i = 0; i < d.nregs && !rc; i++)
+        rc = rank_of(s, &b->rk, d.regs[i].fid, &rank, err);
     for (size_t i = 0; i < d.nregs && !rc; i++)
         if (!(rc = dc__store_name_of(s, d.regs[i].fid, &name, &nn, err)))
-            rc = add_field(b, name, nn, &d.regs[i].val, false);
-    /* Registers in field order, as they were read before. */
-    for (size_t i = first + 1; i < b->nf && !rc; i++)
-        for (size_t k = i; k > first && strcmp(b->f[k - 1].name, b->f[k].name) > 0; k--) {
+            rc = add_field(b, name, nn, &d.regs[i].val, false, b->rk.rank[d.regs[i].fid] - 1);
+    /* Registers in name order (what the model has always been given). */
+    for (size_t i = 1; i < b->nf && !rc; i++)
+        for (size_t k = i; k > 0 && b->frank[k - 1] > b->frank[k]; k--) {
             dc__rfield t = b->f[k];
+            uint32_t tr = b->frank[k];
             b->f[k] = b->f[k - 1];
+            b->frank[k] = b->frank[k - 1];
             b->f[k - 1] = t;
+            b->frank[k - 1] = tr;
         }
     /* Each distinct value of a set not shadowed by a register. */
     for (size_t i = 0; i < d.nadds && !rc; i++) {
@@ -769,69 +942,61 @@ static int load_rec(dc__store *s, int64_t rid, const void *sp, size_t sn, int64_
         for (size_t k = 0; k < i && !dup; k++)
             dup = d.adds[k].fid == a->fid && dc__value_eq(&d.adds[k].val, &a->val);
         if (!dup && !(rc = dc__store_name_of(s, a->fid, &name, &nn, err)))
-            rc = add_field(b, name, nn, &a->val, true);
+            rc = add_field(b, name, nn, &a->val, true, 0);
     }
-    if (!rc && nev > 0) {
+    dc__recdata_free(&d);
+    if (!rc && nev > 0 && events) {
         sqlite3_stmt *st = dc__q(s, Q_LOAD_EVENTS, SQL_EVENTS, err);
         if (!st) {
             rc = err->code;
         } else {
-            /* Cached: a walk over a province's drivers loads hundreds of
-             * thousands of records.  Run to completion before the caller's
-             * callback, so a callback may itself read records. */
+            /* Run to completion before the caller's callback, so that a
+             * callback may itself read records. */
             sqlite3_bind_int64(st, 1, rid);
             int r = SQLITE_DONE;
             while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-                if (b->ne == b->ecap) {
-                    size_t nc = b->ecap ? b->ecap * 2 : 16;
-                    const char **e = dc__realloc(b->events, nc * sizeof *e);
-                    if (!e) {
-                        rc = DC_ENOMEM;
-                        break;
-                    }
-                    b->events = e;
-                    b->ecap = nc;
-                }
                 if (sqlite3_column_bytes(st, 1) != 32) {
                     rc = dc__err_set(err, DC_ECORRUPT, "read: an event's author is missing");
                     break;
                 }
-                dc__buf_clear(&b->ev);
-                if ((rc = event_json(
-                         &b->ev, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
-                         sqlite3_column_blob(st, 1), (dc_hlc)sqlite3_column_int64(st, 0), err)))
-                    break;
-                const char *t = own_text(b, b->ev.ptr, b->ev.size);
-                if (!t)
-                    rc = DC_ENOMEM;
-                else
-                    b->events[b->ne++] = t;
+                rc =
+                    add_event(b, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+                              sqlite3_column_blob(st, 1), (dc_hlc)sqlite3_column_int64(st, 0), err);
             }
-            if (!rc && r != SQLITE_DONE)
+            if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
                 rc = dc__sql_err(s, err, "read");
             sqlite3_reset(st);
         }
     }
-    dc__recdata_free(&d);
+    if (!rc)
+        fix_events(b);
     if (rc == DC_ENOMEM && err->code != DC_ENOMEM)
         return dc__err_set(err, DC_ENOMEM, "read: out of memory");
     return rc;
 }
 
-int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
+static const char *const SQL_EACH_ALL =
+    "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 AND type = ?2 ORDER BY id";
+static const char *const SQL_EACH_ONE =
+    "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 AND type = ?2 AND id = ?3";
+
+int dc__store_records_walk(dc__store *s, int64_t sid, const char *type, const char *id, bool events,
                            dc__rec_fn fn, void *user, dc__err *err) {
     FOLD_FIRST(s, err);
     /* Two statements, not "(?3 IS NULL OR id = ?3)": SQLite cannot use the
      * (sid, type, id) index for that disjunction and would scan the whole
-     * type for every lookup of one record. */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           id ? "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 "
-                                "AND type = ?2 AND id = ?3"
-                              : "SELECT rid, type, id, state, nev FROM records WHERE sid = ?1 "
-                                "AND type = ?2 ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "read");
+     * type for every lookup of one record.  The cached one, unless a walk
+     * further up (a callback reading records) is using it. */
+    int which = id ? Q_EACH_ONE : Q_EACH_ALL;
+    const char *sql = id ? SQL_EACH_ONE : SQL_EACH_ALL;
+    sqlite3_stmt *st = NULL;
+    bool own = s->q[which] && sqlite3_stmt_busy(s->q[which]);
+    if (own) {
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return dc__sql_err(s, err, "read");
+    } else if (!(st = dc__q(s, which, sql, err))) {
+        return err->code;
+    }
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
     if (id)
@@ -841,24 +1006,56 @@ int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const ch
     int r, rc = 0;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         recbuf_reset(&b);
+        int64_t nev = sqlite3_column_int64(st, 4);
         if ((rc = load_rec(s, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 3),
-                           (size_t)sqlite3_column_bytes(st, 3), sqlite3_column_int64(st, 4), &b,
-                           err)))
+                           (size_t)sqlite3_column_bytes(st, 3), nev, events, &b, err)))
             break;
-        if (b.nf == 0 && b.ne == 0)
+        if (b.nf == 0 && b.ne == 0 && (events || nev == 0))
             continue; /* not live */
-        dc__rec rec = {(const char *)sqlite3_column_text(st, 1),
-                       (const char *)sqlite3_column_text(st, 2),
-                       b.nf,
-                       b.f,
-                       b.ne,
-                       b.events};
+        const char *rtype = dc__arena_strndup(&b.a, sqlite3_column_text(st, 1),
+                                              (size_t)sqlite3_column_bytes(st, 1));
+        const char *rid = dc__arena_strndup(&b.a, sqlite3_column_text(st, 2),
+                                            (size_t)sqlite3_column_bytes(st, 2));
+        if (!rtype || !rid) {
+            rc = dc__err_set(err, DC_ENOMEM, "read: out of memory");
+            break;
+        }
+        dc__rec rec = {rtype, rid, b.nf, b.f, b.ne, b.ev};
         rc = fn(user, &rec);
     }
     if (!rc && r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "read");
-    sqlite3_finalize(st);
+    if (own)
+        sqlite3_finalize(st);
+    else
+        sqlite3_reset(st);
     recbuf_free(&b);
+    return rc;
+}
+
+int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
+                           dc__rec_fn fn, void *user, dc__err *err) {
+    return dc__store_records_walk(s, sid, type, id, true, fn, user, err);
+}
+
+int dc__store_records_count(dc__store *s, int64_t sid, const char *type, uint64_t *n,
+                            dc__err *err) {
+    *n = 0;
+    FOLD_FIRST(s, err);
+    sqlite3_stmt *st = dc__q(s, Q_COUNT,
+                             "SELECT count(*) FROM records WHERE sid = ?1 AND type = ?2 AND "
+                             "(nval > 0 OR nev > 0)",
+                             err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        rc = dc__sql_err(s, err, "read");
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -867,13 +1064,14 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
     FOLD_FIRST(s, err);
     sqlite3_stmt *st =
         dc__q(s, Q_LOCATE,
-              /* Spaces as the outer loop (CROSS JOIN fixes the order): each probe
-               * then uses the (sid, type, id) index; the other order scans. */
-              "SELECT p.space_id FROM spaces p CROSS JOIN records r ON r.sid = p.sid AND "
-              "r.type = ?1 AND r.id = ?2 WHERE p.consent = 2 AND "
-              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
-              "AND "
-              "(r.nval > 0 OR r.nev > 0) "
+              /* One probe of the (sid, type, id) index per accepted space
+               * (the IN list), the key checked only where the record is: a
+               * third cheaper than a join that starts from the spaces and
+               * checks each one's key first. */
+              "SELECT p.space_id FROM records r JOIN spaces p ON p.sid = r.sid "
+              "WHERE r.sid IN (SELECT sid FROM spaces WHERE consent = 2) AND r.type = ?1 "
+              "AND r.id = ?2 AND (r.nval > 0 OR r.nev > 0) AND "
+              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = r.sid) "
               "ORDER BY p.space_id LIMIT 1",
               err);
     if (!st)

@@ -310,30 +310,51 @@ int dc__store_list_json(dc__store *s, dc_buf *out, int64_t sid, const char *type
                         const dc__value *v, dc__err *err);
 int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc__err *err);
 
-/* A live record as the model layer reads it: register values, then one
- * entry per distinct set member (member = true), then its events as the
- * stored canonical JSON, in event order.  Valid only during the callback. */
+/* A live record as the model layer reads it: register values in name
+ * order, then one entry per distinct set member (member = true), then its
+ * events in event order, typed.  Every string (names, values, event keys)
+ * is NUL-terminated.  Valid only during the callback. */
 typedef struct dc__rfield {
     const char *name;
     dc__value v;
     bool member;
 } dc__rfield;
 
+/* An event: its fields (keys sorted bytewise, as stored) and what the
+ * record layer adds to every event: its author and the time of its clock,
+ * the "@author" and "@time" of its canonical JSON (docs/data-model.md). */
+typedef struct dc__rev {
+    int64_t time;          /* ms since the epoch: the physical part of its clock */
+    const uint8_t *author; /* the author device's 32-byte signing key */
+    uint32_t nf;
+    const dc__str *keys;
+    const dc__value *vals;
+} dc__rev;
+
 typedef struct dc__rec {
     const char *type, *id;
     size_t nf;
     const dc__rfield *f;
     size_t ne;
-    const char *const *events;
+    const dc__rev *events;
 } dc__rec;
 
 typedef int (*dc__rec_fn)(void *user, const dc__rec *rec);
 
 /* Calls fn for each live record of `type` in space `sid` (only record `id`
  * when not NULL), in id order.  A non-zero return from fn stops the walk
- * and is returned. */
+ * and is returned.  fn may read records itself. */
 int dc__store_records_each(dc__store *s, int64_t sid, const char *type, const char *id,
                            dc__rec_fn fn, void *user, dc__err *err);
+/* The same; without `events`, no event is read (rec->ne is 0, and a record
+ * holding only events is given with no fields). */
+int dc__store_records_walk(dc__store *s, int64_t sid, const char *type, const char *id, bool events,
+                           dc__rec_fn fn, void *user, dc__err *err);
+/* How many live records of `type` space `sid` holds. */
+int dc__store_records_count(dc__store *s, int64_t sid, const char *type, uint64_t *n, dc__err *err);
+/* Appends the canonical JSON of an event (as dump and dc_record_get print
+ * it). 0 or DC_ENOMEM. */
+int dc__store_event_json(dc_buf *b, const dc__rev *e);
 
 /* The first space (by id) holding a key and a live record (type, id):
  * one query, however many spaces the replica holds.  DC_ENOTFOUND if none. */

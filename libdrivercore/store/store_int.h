@@ -60,6 +60,9 @@ enum {
     Q_NAME_ID,
     Q_NAME_PUT,
     Q_NAME_OF,
+    Q_EACH_ALL,
+    Q_EACH_ONE,
+    Q_COUNT,
     Q__COUNT
 };
 

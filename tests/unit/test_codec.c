@@ -600,6 +600,285 @@ static void test_body_bit_flips(void **state) {
     dc_buf_dispose(&b);
 }
 
+/* ---- the state column of a record (stored.c) ----
+ *
+ * The state column is read by a reader of its own layout, not by msgpack-c.
+ * The reference below decodes the same bytes through msgpack-c's object
+ * tree, as the library did before: the two must accept exactly the same
+ * inputs and give the same entries, for valid states, for every encoding
+ * msgpack-c may choose for a number, and for damaged bytes. */
+
+typedef struct ref_state {
+    uint64_t base;
+    uint64_t obj[3][64]; /* per array: each scalar, folded to a comparable form */
+    int type[3][64];
+    const char *str[3][64];
+    uint32_t len[3][64];
+    uint32_t n[3];
+} ref_state;
+
+/* 1: accepted (r filled); 0: refused.  The old decoder's shape rules. */
+static int ref_decode(const uint8_t *p, size_t n, ref_state *r) {
+    static const int per[3] = {4, 6, 4};
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int ok = 0;
+    if (msgpack_unpack_next(&u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS || off != n)
+        goto out;
+    const msgpack_object *root = &u.data;
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != 4 ||
+        root->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        root->via.array.ptr[0].via.u64 > (uint64_t)INT64_MAX)
+        goto out;
+    r->base = root->via.array.ptr[0].via.u64;
+    for (int a = 0; a < 3; a++) {
+        const msgpack_object *o = &root->via.array.ptr[a + 1];
+        if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % per[a] || o->via.array.size > 64)
+            goto out;
+        r->n[a] = o->via.array.size;
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *x = &o->via.array.ptr[i];
+            bool value = (a < 2 && i % per[a] == 1); /* the value of a register or an add */
+            r->type[a][i] = x->type;
+            r->str[a][i] = NULL;
+            switch (x->type) {
+            case MSGPACK_OBJECT_POSITIVE_INTEGER:
+                if (x->via.u64 > (uint64_t)INT64_MAX)
+                    goto out;
+                r->obj[a][i] = x->via.u64;
+                break;
+            case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+                if (!value)
+                    goto out;
+                r->obj[a][i] = (uint64_t)x->via.i64;
+                break;
+            case MSGPACK_OBJECT_NIL:
+            case MSGPACK_OBJECT_BOOLEAN:
+            case MSGPACK_OBJECT_STR:
+                if (!value)
+                    goto out;
+                r->obj[a][i] = x->type == MSGPACK_OBJECT_BOOLEAN ? x->via.boolean : 0;
+                r->str[a][i] = x->type == MSGPACK_OBJECT_STR ? x->via.str.ptr : NULL;
+                r->len[a][i] = x->type == MSGPACK_OBJECT_STR ? x->via.str.size : 0;
+                break;
+            default: goto out;
+            }
+            /* Field numbers and op indexes are 32-bit. */
+            bool u32 = i % per[a] == 0 || (a == 1 && i % per[a] == 4) || (a == 2 && i % 4 == 3);
+            if (u32 && r->obj[a][i] > UINT32_MAX)
+                goto out;
+            /* Clocks are stored from the base: base + clock must not wrap. */
+            bool clock = (a == 0 && i % 4 == 2) || (a == 1 && i % 6 == 5);
+            if (clock && r->obj[a][i] > UINT64_MAX - r->base)
+                goto out;
+        }
+    }
+    ok = 1;
+out:
+    msgpack_unpacked_destroy(&u);
+    return ok;
+}
+
+static void value_of(const ref_state *r, int a, uint32_t i, dc__value *v) {
+    memset(v, 0, sizeof *v);
+    switch (r->type[a][i]) {
+    case MSGPACK_OBJECT_NIL: v->kind = DC_NULL; break;
+    case MSGPACK_OBJECT_BOOLEAN:
+        v->kind = DC_BOOL;
+        v->num = (int64_t)r->obj[a][i];
+        break;
+    case MSGPACK_OBJECT_STR:
+        v->kind = DC_STR;
+        v->str = r->str[a][i];
+        v->len = r->len[a][i];
+        break;
+    default: v->kind = DC_INT; v->num = (int64_t)r->obj[a][i];
+    }
+}
+
+/* dc__recdata_decode and the reference agree on p. */
+static void assert_state_agrees(const uint8_t *p, size_t n) {
+    ref_state r;
+    memset(&r, 0, sizeof r);
+    int want = n == 0 ? 1 : ref_decode(p, n, &r);
+    dc__recdata d;
+    dc__err err = {0, ""};
+    int rc = dc__recdata_decode(p, n, &d, &err);
+    if (!want) {
+        assert_refused_any(rc, &err);
+        return;
+    }
+    if (rc != 0)
+        fail_msg("the reference accepts %zu bytes, the decoder says %s (%s)", n, dc_error_name(rc),
+                 err.msg);
+    assert_int_equal(d.nregs, r.n[0] / 4);
+    assert_int_equal(d.nadds, r.n[1] / 6);
+    assert_int_equal(d.nrm, r.n[2] / 4);
+    for (size_t i = 0; i < d.nregs; i++) {
+        dc__value v;
+        value_of(&r, 0, (uint32_t)(4 * i + 1), &v);
+        assert_int_equal(d.regs[i].fid, r.obj[0][4 * i]);
+        assert_true(val_eq(&d.regs[i].val, &v));
+        assert_true(d.regs[i].hlc == r.base + r.obj[0][4 * i + 2]);
+        assert_true(d.regs[i].did == (int64_t)r.obj[0][4 * i + 3]);
+    }
+    for (size_t i = 0; i < d.nadds; i++) {
+        dc__value v;
+        value_of(&r, 1, (uint32_t)(6 * i + 1), &v);
+        assert_int_equal(d.adds[i].fid, r.obj[1][6 * i]);
+        assert_true(val_eq(&d.adds[i].val, &v));
+        assert_true(d.adds[i].did == (int64_t)r.obj[1][6 * i + 2]);
+        assert_true(d.adds[i].seq == r.obj[1][6 * i + 3]);
+        assert_int_equal(d.adds[i].op, r.obj[1][6 * i + 4]);
+        assert_true(d.adds[i].hlc == r.base + r.obj[1][6 * i + 5]);
+    }
+    for (size_t i = 0; i < d.nrm; i++) {
+        assert_int_equal(d.rm[i].fid, r.obj[2][4 * i]);
+        assert_true(d.rm[i].did == (int64_t)r.obj[2][4 * i + 1]);
+        assert_true(d.rm[i].seq == r.obj[2][4 * i + 2]);
+        assert_int_equal(d.rm[i].op, r.obj[2][4 * i + 3]);
+    }
+    dc__recdata_free(&d);
+}
+
+static void sample_state(dc_buf *out) {
+    static char big[70000];
+    memset(big, 'x', sizeof big - 1);
+    dc__reg regs[5] = {
+        {0, V_str("名字"), 1700000000000ull << 16, 1},
+        {3, V_int(-5), (1700000000000ull << 16) + 9, 2},
+        {70000, V_int(INT64_MAX), (1700000000000ull << 16) + 1, 300},
+        {4, V_bool(1), (1700000000000ull << 16) + 2, 70000},
+        {5, V_null(), (1700000000000ull << 16) + 3, 1},
+    };
+    regs[2].fid = 70000;
+    dc__value longv = {DC_STR, 0, big, 300};
+    dc__sadd adds[3] = {
+        {1, V_str("a"), 1, 1, 0, 1700000000000ull << 16},
+        {1, longv, 2, 5000000000ull, 65536, (1700000000000ull << 16) + 100},
+        {2, V_int(INT64_MIN), 3, 7, 2, (1700000000000ull << 16) + 5},
+    };
+    dc__stag rm[2] = {{1, 2, 3, 4}, {9, 1, UINT32_MAX + 5ull, UINT32_MAX}};
+    dc__recdata d = {regs, 5, adds, 3, rm, 2};
+    dc__err err = {0, ""};
+    assert_int_equal(dc__recdata_encode(out, &d, &err), 0);
+}
+
+static void test_state_round_trip(void **state) {
+    (void)state;
+    dc_buf b = DC_BUF_INIT;
+    sample_state(&b);
+    assert_state_agrees(b.ptr, b.size);
+    dc__recdata d;
+    dc__err err = {0, ""};
+    assert_int_equal(dc__recdata_decode(b.ptr, b.size, &d, &err), 0);
+    assert_int_equal(d.nregs, 5);
+    assert_int_equal(d.nadds, 3);
+    assert_int_equal(d.nrm, 2);
+    assert_true(d.regs[1].val.kind == DC_INT && d.regs[1].val.num == -5);
+    assert_true(d.regs[2].val.num == INT64_MAX && d.regs[2].fid == 70000);
+    assert_true(d.adds[1].val.len == 300 && d.adds[1].seq == 5000000000ull);
+    assert_true(d.adds[2].val.num == INT64_MIN);
+    assert_true(d.rm[1].op == UINT32_MAX);
+    dc__recdata_free(&d);
+    /* An empty column is an empty state. */
+    assert_int_equal(dc__recdata_decode(NULL, 0, &d, &err), 0);
+    assert_int_equal(d.nregs + d.nadds + d.nrm, 0);
+    dc_buf_dispose(&b);
+}
+
+static void test_state_damaged(void **state) {
+    (void)state;
+    dc_buf b = DC_BUF_INIT;
+    sample_state(&b);
+    /* Every truncation, every bit flip, a trailing byte. */
+    for (size_t n = 0; n < b.size; n++)
+        assert_state_agrees(b.ptr, n);
+    for (size_t i = 0; i < b.size * 8; i++) {
+        b.ptr[i / 8] ^= (uint8_t)(1u << (i % 8));
+        assert_state_agrees(b.ptr, b.size);
+        b.ptr[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+    assert_int_equal(dc__buf_putc(&b, 0), 0);
+    assert_state_agrees(b.ptr, b.size);
+    dc_buf_dispose(&b);
+}
+
+/* Every encoding msgpack-c may write or read for the scalars of a state,
+ * and the shapes the layout refuses. */
+static void test_state_encodings(void **state) {
+    (void)state;
+    for (int shape = 0; shape < 40; shape++) {
+        mp m;
+        mp_init(&m);
+        msgpack_pack_array(&m.pk, shape == 30 ? 3 : 4);
+        if (shape == 31)
+            msgpack_pack_int8(&m.pk, -1); /* a negative base */
+        else
+            msgpack_pack_uint64(&m.pk, 1000);
+        msgpack_pack_array(&m.pk, shape == 32 ? 3 : 4);
+        /* the field number */
+        switch (shape) {
+        case 1: msgpack_pack_int8(&m.pk, 7); break;
+        case 2: msgpack_pack_int16(&m.pk, 700); break;
+        case 3: msgpack_pack_int32(&m.pk, 70000); break;
+        case 4: msgpack_pack_int64(&m.pk, 7); break;
+        case 5: msgpack_pack_uint64(&m.pk, 7); break;
+        case 6: msgpack_pack_uint64(&m.pk, 1ull << 32); break; /* not a field number */
+        case 7: msgpack_pack_int8(&m.pk, -7); break;
+        case 8: msgpack_pack_double(&m.pk, 7.0); break;
+        case 9: mp_str(&m, "7"); break;
+        default: msgpack_pack_uint8(&m.pk, 7);
+        }
+        /* the value */
+        switch (shape) {
+        case 10: msgpack_pack_int8(&m.pk, -100); break;
+        case 11: msgpack_pack_int16(&m.pk, -30000); break;
+        case 12: msgpack_pack_int32(&m.pk, -2000000000); break;
+        case 13: msgpack_pack_int64(&m.pk, INT64_MIN); break;
+        case 14: msgpack_pack_uint64(&m.pk, UINT64_MAX); break; /* beyond int64 */
+        case 15: msgpack_pack_float(&m.pk, 1.5f); break;
+        case 16: msgpack_pack_bin(&m.pk, 2), msgpack_pack_bin_body(&m.pk, "ab", 2); break;
+        case 17: msgpack_pack_map(&m.pk, 0); break;
+        case 18: msgpack_pack_array(&m.pk, 0); break;
+        case 19: msgpack_pack_v4raw(&m.pk, 3), msgpack_pack_v4raw_body(&m.pk, "abc", 3); break;
+        case 20: msgpack_pack_true(&m.pk); break;
+        case 21: msgpack_pack_nil(&m.pk); break;
+        case 22:
+            msgpack_pack_str(&m.pk, 40),
+                msgpack_pack_str_body(&m.pk, "0123456789012345678901234567890123456789", 40);
+            break;
+        case 23: msgpack_pack_ext(&m.pk, 1, 1), msgpack_pack_ext_body(&m.pk, "x", 1); break;
+        default: msgpack_pack_int16(&m.pk, 5);
+        }
+        /* the clock and the device */
+        if (shape == 24)
+            msgpack_pack_uint64(&m.pk, UINT64_MAX - 10); /* wraps past the base */
+        else
+            msgpack_pack_uint32(&m.pk, 3);
+        if (shape == 25)
+            msgpack_pack_int64(&m.pk, -1);
+        else
+            msgpack_pack_uint16(&m.pk, 300);
+        if (shape != 32 && shape == 26)
+            msgpack_pack_nil(&m.pk); /* one object too many */
+        msgpack_pack_array(&m.pk, 0);
+        msgpack_pack_array(&m.pk, shape == 27 ? 1 : 0);
+        if (shape == 27)
+            msgpack_pack_uint8(&m.pk, 1);
+        if (shape == 28)
+            msgpack_pack_nil(&m.pk); /* trailing */
+        assert_state_agrees((const uint8_t *)m.sb.data, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    /* An array that claims more entries than there are bytes. */
+    const uint8_t lie[] = {0x94, 0x00, 0xdd, 0x7f, 0xff, 0xff, 0xfc, 0x90, 0x90};
+    assert_state_agrees(lie, sizeof lie);
+    const uint8_t lie16[] = {0x94, 0x00, 0xdc, 0xff, 0xfc, 0x00};
+    assert_state_agrees(lie16, sizeof lie16);
+}
+
 /* ---- membership body ---- */
 
 static void test_member_round_trip(void **state) {
@@ -1229,6 +1508,9 @@ int main(void) {
         cmocka_unit_test(test_body_too_many),
         cmocka_unit_test(test_body_wrong_types),
         cmocka_unit_test(test_body_bit_flips),
+        cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_state_damaged),
+        cmocka_unit_test(test_state_encodings),
         cmocka_unit_test(test_member_round_trip),
         cmocka_unit_test(test_member_v2),
         cmocka_unit_test(test_zstd_round_trip),
