@@ -159,14 +159,15 @@ typedef struct rd {
     const uint8_t *p, *end;
 } rd;
 
-enum { SC_NIL, SC_BOOL, SC_POS, SC_NEG, SC_STR };
+enum { SC_NIL, SC_BOOL, SC_POS, SC_NEG, SC_STR, SC_FLOAT, SC_BIN };
 
 typedef struct scalar {
     int type;
     uint64_t u; /* SC_BOOL, SC_POS */
     int64_t i;  /* SC_NEG */
+    double d;   /* SC_FLOAT */
     const char *s;
-    uint32_t n; /* SC_STR */
+    uint32_t n; /* SC_STR, SC_BIN */
 } scalar;
 
 static uint64_t be(const uint8_t *p, int n) {
@@ -269,7 +270,34 @@ static bool rd_scalar(rd *r, scalar *v) {
         v->type = SC_STR;
         v->n = (uint32_t)be(q, w);
         return (v->s = (const char *)take(r, v->n)) != NULL;
-    default: return false; /* floats, bin, ext, arrays and maps */
+    case 0xca:
+    case 0xcb: {
+        /* Floats (body format 2): float32 widened, as msgpack-c does. */
+        w = t == 0xca ? 4 : 8;
+        if (!(q = take(r, (size_t)w)))
+            return false;
+        uint64_t u = be(q, w);
+        v->type = SC_FLOAT;
+        if (w == 4) {
+            uint32_t b32 = (uint32_t)u;
+            float f;
+            memcpy(&f, &b32, sizeof f);
+            v->d = f;
+        } else {
+            memcpy(&v->d, &u, sizeof v->d);
+        }
+        return true;
+    }
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+        w = 1 << (t - 0xc4);
+        if (!(q = take(r, (size_t)w)))
+            return false;
+        v->type = SC_BIN;
+        v->n = (uint32_t)be(q, w);
+        return (v->s = (const char *)take(r, v->n)) != NULL;
+    default: return false; /* ext, arrays and maps */
     }
 }
 
@@ -293,6 +321,12 @@ static bool rd_value(rd *r, dc__value *v) {
     case SC_NEG:
         v->kind = DC_INT;
         v->num = x.i;
+        return true;
+    case SC_FLOAT: *v = dc__value_real(x.d); return true;
+    case SC_BIN:
+        v->kind = DC_BYTES;
+        v->str = x.s;
+        v->len = x.n;
         return true;
     default:
         v->kind = DC_STR;

@@ -53,7 +53,9 @@ static bool val_eq(const dc__value *a, const dc__value *b) {
     case DC_NULL: return true;
     case DC_BOOL: return (a->num != 0) == (b->num != 0);
     case DC_INT: return a->num == b->num;
-    case DC_STR: return a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0);
+    case DC_FLOAT: return a->num == b->num; /* the same bits */
+    case DC_STR:
+    case DC_BYTES: return a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0);
     }
     return false;
 }
@@ -662,6 +664,18 @@ static int ref_decode(const uint8_t *p, size_t n, ref_state *r) {
                 r->str[a][i] = x->type == MSGPACK_OBJECT_STR ? x->via.str.ptr : NULL;
                 r->len[a][i] = x->type == MSGPACK_OBJECT_STR ? x->via.str.size : 0;
                 break;
+            case MSGPACK_OBJECT_FLOAT32:
+            case MSGPACK_OBJECT_FLOAT64: /* values of body format 2 */
+                if (!value)
+                    goto out;
+                memcpy(&r->obj[a][i], &x->via.f64, sizeof x->via.f64);
+                break;
+            case MSGPACK_OBJECT_BIN:
+                if (!value)
+                    goto out;
+                r->str[a][i] = x->via.bin.ptr;
+                r->len[a][i] = x->via.bin.size;
+                break;
             default: goto out;
             }
             /* Field numbers and op indexes are 32-bit. */
@@ -689,10 +703,18 @@ static void value_of(const ref_state *r, int a, uint32_t i, dc__value *v) {
         v->num = (int64_t)r->obj[a][i];
         break;
     case MSGPACK_OBJECT_STR:
-        v->kind = DC_STR;
+    case MSGPACK_OBJECT_BIN:
+        v->kind = r->type[a][i] == MSGPACK_OBJECT_STR ? DC_STR : DC_BYTES;
         v->str = r->str[a][i];
         v->len = r->len[a][i];
         break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: {
+        double d;
+        memcpy(&d, &r->obj[a][i], sizeof d);
+        *v = dc__value_real(d);
+        break;
+    }
     default: v->kind = DC_INT; v->num = (int64_t)r->obj[a][i];
     }
 }
@@ -840,6 +862,7 @@ static void test_state_encodings(void **state) {
         case 14: msgpack_pack_uint64(&m.pk, UINT64_MAX); break; /* beyond int64 */
         case 15: msgpack_pack_float(&m.pk, 1.5f); break;
         case 16: msgpack_pack_bin(&m.pk, 2), msgpack_pack_bin_body(&m.pk, "ab", 2); break;
+        case 29: msgpack_pack_double(&m.pk, -0.25); break;
         case 17: msgpack_pack_map(&m.pk, 0); break;
         case 18: msgpack_pack_array(&m.pk, 0); break;
         case 19: msgpack_pack_v4raw(&m.pk, 3), msgpack_pack_v4raw_body(&m.pk, "abc", 3); break;
