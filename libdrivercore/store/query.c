@@ -819,7 +819,9 @@ static int add_field(recbuf *b, const char *name, size_t nn, const dc__value *v,
     if (!(f->name = dc__arena_strndup(&b->a, name, nn)))
         return DC_ENOMEM;
     f->v = *v;
-    if (v->kind == DC_STR && !(f->v.str = dc__arena_strndup(&b->a, v->str, v->len)))
+    /* Copied: strings NUL-terminated for the model, bytes kept with them. */
+    if ((v->kind == DC_STR || v->kind == DC_BYTES) &&
+        !(f->v.str = dc__arena_strndup(&b->a, v->str, v->len)))
         return DC_ENOMEM;
     b->frank[b->nf] = rank;
     b->nf++;
@@ -879,7 +881,8 @@ static int add_event(recbuf *b, const void *body, size_t n, const uint8_t *pk, d
         *v = vals[i];
         k->n = keys[i].n;
         if (!(k->p = dc__arena_strndup(&b->a, keys[i].p, keys[i].n)) ||
-            (v->kind == DC_STR && !(v->str = dc__arena_strndup(&b->a, vals[i].str, vals[i].len))))
+            ((v->kind == DC_STR || v->kind == DC_BYTES) &&
+             !(v->str = dc__arena_strndup(&b->a, vals[i].str, vals[i].len))))
             rc = DC_ENOMEM;
     }
     dc__free(vals);
