@@ -1,9 +1,16 @@
 /*
  * drivercore — reading records from the materialised state.
  *
- * Reads return JSON in the shape of one record of dc_replica_dump:
+ * Two ways.  Typed (dc_record_read, dc_record_query): a record comes back
+ * as an object the caller owns, with typed accessors for its registers,
+ * sets and events — what an app and the bindings use.  JSON (dc_record_get,
+ * _list, _find): text in the shape of one record of dc_replica_dump,
  * {FIELD: value | [set members], "@events": [...]} (no "@events" key when a
- * record has no events).  Thread safety: as the dc_replica.
+ * record has no events) — a convenience for the CLI, scripts and dumps.
+ * Both read the same state (docs/reading.md).  Thread safety: the calls
+ * that take a dc_replica as the dc_replica; a dc_record or dc_records is a
+ * snapshot owned by the caller, independent of the replica once read (it
+ * may outlive it), and may be read from any thread.
  */
 #ifndef DRIVERCORE_RECORD_H
 #define DRIVERCORE_RECORD_H
@@ -13,6 +20,108 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- typed reads ---- */
+
+/*
+ * One record, as read: its registers and sets in field-name order
+ * (bytewise), each set's distinct members in dc_value_compare order, its
+ * events in event order.  Strings (names, DC_STR values, event keys) are
+ * NUL-terminated; every pointer it hands out lives as long as the record.
+ */
+typedef struct dc_record dc_record;
+
+/* A snapshot of one live record: 0, DC_ENOTFOUND (absent or deleted), or
+ * the errors of dc_record_get.  Free it with dc_record_free. */
+DC_EXTERN int dc_record_read(dc_record **out, dc_replica *r, const char *space, const char *type,
+                             const char *id);
+DC_EXTERN void dc_record_free(dc_record *rec);
+
+DC_EXTERN const char *dc_record_type(const dc_record *rec);
+DC_EXTERN const char *dc_record_id(const dc_record *rec);
+
+/* Fields: registers and sets together, in name order.  dc_record_field_at
+ * gives the name and whether it is a set (either may be NULL): 0, or
+ * DC_EINVAL for an index past the end. */
+DC_EXTERN size_t dc_record_field_count(const dc_record *rec);
+DC_EXTERN int dc_record_field_at(const dc_record *rec, size_t i, const char **name, int *is_set);
+
+/* A register's value: 0, DC_ENOTFOUND (no field of that name) or
+ * DC_EINVAL (the field is a set; read it with dc_record_set_*). */
+DC_EXTERN int dc_record_get_value(const dc_record *rec, const char *field, dc_value *out);
+/* Shortcuts: a string register (NULL when absent or of another kind), an
+ * integer register (0, DC_ENOTFOUND, or DC_EINVAL for another kind). */
+DC_EXTERN const char *dc_record_get_str(const dc_record *rec, const char *field);
+DC_EXTERN int dc_record_get_int(const dc_record *rec, const char *field, int64_t *out);
+
+/* A set's members: how many (0 when there is no such set), the i-th (0, or
+ * DC_ENOTFOUND / DC_EINVAL), and whether it holds a value (1 or 0). */
+DC_EXTERN size_t dc_record_set_size(const dc_record *rec, const char *field);
+DC_EXTERN int dc_record_set_at(const dc_record *rec, const char *field, size_t i, dc_value *out);
+DC_EXTERN int dc_record_set_contains(const dc_record *rec, const char *field, const dc_value *v);
+
+/* Events: when (ms since the epoch, the physical part of the event's
+ * clock), who (the author device's signing key, raw and in hex, as the
+ * JSON's "@author") and how many fields. */
+typedef struct dc_event_info {
+    int64_t time_ms;
+    uint8_t author[32];
+    char author_hex[65];
+    size_t nfields;
+} dc_event_info;
+
+DC_EXTERN size_t dc_record_event_count(const dc_record *rec);
+DC_EXTERN int dc_record_event_at(const dc_record *rec, size_t i, dc_event_info *out);
+/* The j-th field of event i (keys in bytewise order), or the field named
+ * `key` (DC_ENOTFOUND when the event has none). */
+DC_EXTERN int dc_record_event_field_at(const dc_record *rec, size_t i, size_t j, const char **key,
+                                       dc_value *out);
+DC_EXTERN int dc_record_event_get(const dc_record *rec, size_t i, const char *key, dc_value *out);
+
+/*
+ * The order of values, for set members and dc_query_options.order_by:
+ * null < false < true < numbers (integers and floats by value; an integer
+ * before a float of equal value) < strings (bytewise) < bytes (bytewise,
+ * then shorter first).  <0, 0 or >0.
+ */
+DC_EXTERN int dc_value_compare(const dc_value *a, const dc_value *b);
+
+/*
+ * Queries: the live records of a type, filtered, sorted, paged.
+ *
+ * where_field/where_value: records whose register equals the value or
+ * whose set contains it (as dc_record_find); NULL field: every record.
+ * order_by: a register's value in dc_value_compare order (records without
+ * it last, whatever the direction), ties by id; NULL: id order.  offset
+ * and limit (0: no limit) page the sorted result; `total` counts every
+ * match.  with_events 0 leaves events unread (faster when the app needs
+ * fields only).  There is no value index: a query reads every record of
+ * the type (docs/reading.md).
+ */
+#define DC_QUERY_OPTIONS_VERSION 1
+typedef struct dc_query_options {
+    unsigned int version; /* DC_QUERY_OPTIONS_VERSION */
+    const char *where_field;
+    const dc_value *where_value;
+    const char *order_by;
+    int descending;
+    size_t offset;
+    size_t limit;
+    int with_events;
+} dc_query_options;
+
+typedef struct dc_records dc_records;
+
+/* opts NULL: every record of the type, in id order, with events. */
+DC_EXTERN int dc_record_query(dc_records **out, dc_replica *r, const char *space, const char *type,
+                              const dc_query_options *opts);
+DC_EXTERN size_t dc_records_count(const dc_records *rs);
+DC_EXTERN size_t dc_records_total(const dc_records *rs);
+/* The i-th record of the page, owned by rs (NULL past the end). */
+DC_EXTERN const dc_record *dc_records_at(const dc_records *rs, size_t i);
+DC_EXTERN void dc_records_free(dc_records *rs);
+
+/* ---- JSON reads ---- */
 
 /* One live record.  Returns 0 or DC_ENOTFOUND (absent or deleted). */
 DC_EXTERN int dc_record_get(dc_buf *out, dc_replica *r, const char *space, const char *type,

@@ -1,0 +1,384 @@
+/*
+ * Unit tests of the typed read API (include/drivercore/record.h, "typed
+ * reads"): a record's registers, sets and events read back with their
+ * kinds; the record as a snapshot that outlives its replica; the errors a
+ * caller meets; queries filtered, sorted and paged; the order of values;
+ * and the typed view agreeing with the JSON view on the same state.
+ */
+#include <math.h>
+
+#include "../common/replica_fixture.h"
+
+static dc_test_dir g_d;
+
+static int setup(void **state) {
+    (void)state;
+    return dc_test_dir_make(&g_d, "unit-reading");
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return dc_test_dir_remove(&g_d);
+}
+
+static dc_value v_int(int64_t n) {
+    dc_value v = {DC_INT, n, 0, NULL, 0};
+    return v;
+}
+static dc_value v_str(const char *s) {
+    dc_value v = {DC_STR, 0, 0, s, strlen(s)};
+    return v;
+}
+static dc_value v_real(double d) {
+    dc_value v = {DC_FLOAT, 0, d, NULL, 0};
+    return v;
+}
+
+static void write_sample(dc_replica *r, const char *sp) {
+    static const uint8_t raw[4] = {0, 0xff, 7, 0};
+    dc_value pic = {DC_BYTES, 0, 0, raw, sizeof raw}, lat = v_real(26.5783);
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "王师傅"));
+    dc_test_ok(r, dc_txn_set(t, "driver", "d1", "age", DC_INT, 47, NULL));
+    dc_test_ok(r, dc_txn_set(t, "driver", "d1", "member", DC_BOOL, 1, NULL));
+    dc_test_ok(r, dc_txn_set(t, "driver", "d1", "note", DC_NULL, 0, NULL));
+    dc_test_ok(r, dc_txn_set_value(t, "driver", "d1", "lat", &lat));
+    dc_test_ok(r, dc_txn_set_value(t, "driver", "d1", "photo", &pic));
+    dc_test_ok(r, dc_txn_add(t, "driver", "d1", "tags", DC_STR, 0, "hazmat"));
+    dc_test_ok(r, dc_txn_add(t, "driver", "d1", "tags", DC_INT, 3, NULL));
+    dc_test_ok(r, dc_txn_add(t, "driver", "d1", "tags", DC_STR, 0, "cold-chain"));
+    dc_test_ok(r, dc_txn_add(t, "driver", "d1", "tags", DC_STR, 0, "hazmat")); /* again */
+    dc_test_ok(r, dc_txn_event(t, "driver", "d1"));
+    dc_test_ok(r, dc_txn_event_field(t, "what", DC_STR, 0, "checkin"));
+    dc_test_ok(r, dc_txn_event_field(t, "home", DC_STR, 0, "Jinan-3"));
+    dc_test_ok(r, dc_txn_event_field_value(t, "sig", &pic));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    g_d.now += 60000;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_event(t, "driver", "d1"));
+    dc_test_ok(r, dc_txn_event_field(t, "what", DC_STR, 0, "study"));
+    dc_test_ok(r, dc_txn_event_field(t, "minutes", DC_INT, 25, NULL));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+}
+
+static void test_one_record(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "one.db");
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    int64_t t0 = g_d.now;
+    write_sample(r, sp);
+    dc_record *rec = NULL;
+    dc_test_ok(r, dc_record_read(&rec, r, sp, "driver", "d1"));
+    assert_string_equal(dc_record_type(rec), "driver");
+    assert_string_equal(dc_record_id(rec), "d1");
+    /* Fields in name order, sets among them. */
+    static const char *const names[] = {"age", "lat", "member", "name", "note", "photo", "tags"};
+    assert_int_equal(dc_record_field_count(rec), 7);
+    for (size_t i = 0; i < 7; i++) {
+        const char *n;
+        int set;
+        assert_int_equal(dc_record_field_at(rec, i, &n, &set), 0);
+        assert_string_equal(n, names[i]);
+        assert_int_equal(set, i == 6);
+    }
+    assert_int_equal(dc_record_field_at(rec, 7, NULL, NULL), DC_EINVAL);
+    /* Registers, typed. */
+    int64_t age = 0;
+    assert_int_equal(dc_record_get_int(rec, "age", &age), 0);
+    assert_int_equal(age, 47);
+    assert_string_equal(dc_record_get_str(rec, "name"), "王师傅");
+    dc_value v;
+    assert_int_equal(dc_record_get_value(rec, "member", &v), 0);
+    assert_true(v.kind == DC_BOOL && v.num == 1);
+    assert_int_equal(dc_record_get_value(rec, "note", &v), 0);
+    assert_int_equal(v.kind, DC_NULL);
+    assert_int_equal(dc_record_get_value(rec, "lat", &v), 0);
+    assert_true(v.kind == DC_FLOAT && v.real == 26.5783);
+    assert_int_equal(dc_record_get_value(rec, "photo", &v), 0);
+    assert_true(v.kind == DC_BYTES && v.len == 4);
+    assert_memory_equal(v.ptr, "\0\xff\x07\0", 4);
+    /* The wrong kind, a set, a missing field. */
+    assert_null(dc_record_get_str(rec, "age"));
+    assert_int_equal(dc_record_get_int(rec, "name", &age), DC_EINVAL);
+    assert_int_equal(dc_record_get_value(rec, "tags", &v), DC_EINVAL);
+    assert_non_null(strstr(dc_error_last(), "is a set"));
+    assert_int_equal(dc_record_get_value(rec, "phone", &v), DC_ENOTFOUND);
+    /* The set: distinct members in value order (numbers before strings). */
+    assert_int_equal(dc_record_set_size(rec, "tags"), 3);
+    assert_int_equal(dc_record_set_at(rec, "tags", 0, &v), 0);
+    assert_true(v.kind == DC_INT && v.num == 3);
+    assert_int_equal(dc_record_set_at(rec, "tags", 1, &v), 0);
+    assert_string_equal(v.ptr, "cold-chain");
+    assert_int_equal(dc_record_set_at(rec, "tags", 2, &v), 0);
+    assert_string_equal(v.ptr, "hazmat");
+    assert_int_equal(dc_record_set_at(rec, "tags", 3, &v), DC_EINVAL);
+    assert_int_equal(dc_record_set_at(rec, "name", 0, &v), DC_ENOTFOUND);
+    dc_value hz = v_str("hazmat"), three = v_int(3), threef = v_real(3.0);
+    assert_int_equal(dc_record_set_contains(rec, "tags", &hz), 1);
+    assert_int_equal(dc_record_set_contains(rec, "tags", &three), 1);
+    assert_int_equal(dc_record_set_contains(rec, "tags", &threef), 0); /* another kind */
+    assert_int_equal(dc_record_set_size(rec, "name"), 0);
+    /* Events in order, with their time, author and fields (keys sorted). */
+    assert_int_equal(dc_record_event_count(rec), 2);
+    dc_event_info e;
+    assert_int_equal(dc_record_event_at(rec, 0, &e), 0);
+    assert_true(e.time_ms == t0);
+    assert_int_equal(e.nfields, 3);
+    const char *k;
+    assert_int_equal(dc_record_event_field_at(rec, 0, 0, &k, &v), 0);
+    assert_string_equal(k, "home");
+    assert_string_equal(v.ptr, "Jinan-3");
+    /* Bytes in an event stay whole after the rows that follow it are read. */
+    assert_int_equal(dc_record_event_field_at(rec, 0, 1, &k, &v), 0);
+    assert_string_equal(k, "sig");
+    assert_true(v.kind == DC_BYTES && v.len == 4);
+    assert_memory_equal(v.ptr, "\0\xff\x07\0", 4);
+    assert_int_equal(dc_record_event_field_at(rec, 0, 3, &k, &v), DC_EINVAL);
+    assert_int_equal(dc_record_event_at(rec, 1, &e), 0);
+    assert_true(e.time_ms == t0 + 60000);
+    assert_int_equal(dc_record_event_get(rec, 1, "minutes", &v), 0);
+    assert_true(v.kind == DC_INT && v.num == 25);
+    assert_int_equal(dc_record_event_get(rec, 1, "home", &v), DC_ENOTFOUND);
+    assert_int_equal(dc_record_event_at(rec, 2, &e), DC_EINVAL);
+    /* The author is the device that wrote it, as the JSON view says. */
+    dc_buf json = DC_BUF_INIT;
+    dc_test_ok(r, dc_record_get(&json, r, sp, "driver", "d1"));
+    char want[80];
+    snprintf(want, sizeof want, "\"@author\":\"%s\"", e.author_hex);
+    assert_non_null(strstr((const char *)json.ptr, want));
+    char hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", e.author[i]);
+    assert_string_equal(hex, e.author_hex);
+    dc_buf_dispose(&json);
+    /* A snapshot: it outlives the replica that gave it. */
+    dc_replica_close(r);
+    assert_string_equal(dc_record_get_str(rec, "name"), "王师傅");
+    assert_int_equal(dc_record_event_get(rec, 0, "what", &v), 0);
+    assert_string_equal(v.ptr, "checkin");
+    dc_record_free(rec);
+    dc_record_free(NULL);
+    free(sp);
+}
+
+static void test_absent_and_errors(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "absent.db");
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    write_sample(r, sp);
+    dc_record *rec = (dc_record *)1;
+    assert_int_equal(dc_record_read(&rec, r, sp, "driver", "d2"), DC_ENOTFOUND);
+    assert_null(rec);
+    assert_non_null(strstr(dc_replica_errmsg(r), "d2"));
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_delete(t, "driver", "d1"));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    assert_int_equal(dc_record_read(&rec, r, sp, "driver", "d1"), DC_ENOTFOUND);
+    assert_int_equal(dc_record_read(&rec, r, "00112233445566778899aabbccddeeff", "driver", "d1"),
+                     DC_ENOTFOUND);
+    assert_int_equal(dc_record_read(&rec, r, "not a space", "driver", "d1"), DC_EINVAL);
+    assert_int_equal(dc_record_read(NULL, r, sp, "driver", "d1"), DC_EMISUSE);
+    assert_int_equal(dc_record_read(&rec, NULL, sp, "driver", "d1"), DC_EMISUSE);
+    dc_records *rs = NULL;
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION + 1, NULL, NULL, NULL, 0, 0, 0, 1};
+    assert_int_equal(dc_record_query(&rs, r, sp, "driver", &o), DC_EINVAL);
+    o.version = DC_QUERY_OPTIONS_VERSION;
+    o.where_field = "name";
+    assert_int_equal(dc_record_query(&rs, r, sp, "driver", &o), DC_EMISUSE);
+    dc_value nan = v_real(NAN);
+    o.where_value = &nan;
+    assert_int_equal(dc_record_query(&rs, r, sp, "driver", &o), DC_EINVAL);
+    assert_null(rs);
+    /* Accessors on NULL say so rather than crash. */
+    assert_null(dc_record_id(NULL));
+    assert_int_equal(dc_record_field_count(NULL), 0);
+    assert_int_equal(dc_record_event_at(NULL, 0, NULL), DC_EMISUSE);
+    assert_null(dc_records_at(NULL, 0));
+    dc_replica_close(r);
+    free(sp);
+}
+
+/* 40 trucks: n = i % 7 (absent on every 10th), in set "route" A or B. */
+static void write_trucks(dc_replica *r, const char *sp) {
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "t%02d", i);
+        if (i % 10)
+            dc_test_ok(r, dc_txn_set(t, "truck", id, "n", DC_INT, i % 7, NULL));
+        dc_test_ok(r, dc_txn_set(t, "truck", id, "plate", DC_STR, 0, id));
+        dc_test_ok(r, dc_txn_add(t, "truck", id, "route", DC_STR, 0, i % 2 ? "A" : "B"));
+        dc_test_ok(r, dc_txn_event(t, "truck", id));
+        dc_test_ok(r, dc_txn_event_field(t, "k", DC_INT, i, NULL));
+    }
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+}
+
+static void test_queries(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "query.db");
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    write_trucks(r, sp);
+    /* Everything, in id order, with events. */
+    dc_records *rs;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", NULL));
+    assert_int_equal(dc_records_count(rs), 40);
+    assert_int_equal(dc_records_total(rs), 40);
+    for (size_t i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "t%02zu", i);
+        assert_string_equal(dc_record_id(dc_records_at(rs, i)), id);
+        assert_int_equal(dc_record_event_count(dc_records_at(rs, i)), 1);
+    }
+    assert_null(dc_records_at(rs, 40));
+    dc_records_free(rs);
+    /* A page in id order, fields only. */
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 5, 10, 0};
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    assert_int_equal(dc_records_count(rs), 10);
+    assert_int_equal(dc_records_total(rs), 40);
+    assert_string_equal(dc_record_id(dc_records_at(rs, 0)), "t05");
+    assert_string_equal(dc_record_id(dc_records_at(rs, 9)), "t14");
+    assert_int_equal(dc_record_event_count(dc_records_at(rs, 0)), 0);
+    dc_records_free(rs);
+    /* Filtered on a set member and on a register. */
+    dc_value a = v_str("A"), four = v_int(4);
+    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, "route", &a, NULL, 0, 0, 0, 0};
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    assert_int_equal(dc_records_count(rs), 20);
+    for (size_t i = 0; i < 20; i++)
+        assert_int_equal(dc_record_set_contains(dc_records_at(rs, i), "route", &a), 1);
+    dc_records_free(rs);
+    o.where_field = "n";
+    o.where_value = &four;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    /* i % 7 == 4 and i % 10 != 0: 4, 11, 18, 25, 32, 39. */
+    assert_int_equal(dc_records_count(rs), 6);
+    assert_string_equal(dc_record_id(dc_records_at(rs, 5)), "t39");
+    dc_records_free(rs);
+    /* Sorted by n descending, ties by id, records without n last; paged. */
+    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, NULL, NULL, "n", 1, 0, 0, 0};
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    assert_int_equal(dc_records_count(rs), 40);
+    int64_t prev = INT64_MAX;
+    const char *prev_id = "";
+    for (size_t i = 0; i < 36; i++) {
+        const dc_record *x = dc_records_at(rs, i);
+        int64_t n;
+        assert_int_equal(dc_record_get_int(x, "n", &n), 0);
+        assert_true(n <= prev);
+        if (n == prev)
+            assert_true(strcmp(prev_id, dc_record_id(x)) < 0);
+        prev = n;
+        prev_id = dc_record_id(x);
+    }
+    static const char *const last[] = {"t00", "t10", "t20", "t30"};
+    for (size_t i = 36; i < 40; i++)
+        assert_string_equal(dc_record_id(dc_records_at(rs, i)), last[i - 36]);
+    dc_records_free(rs);
+    o.descending = 0;
+    o.offset = 34;
+    o.limit = 4;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    assert_int_equal(dc_records_count(rs), 4);
+    assert_int_equal(dc_records_total(rs), 40);
+    /* n == 6 holds t06, t13, t27, t34 (t20 has no n), then t00 and t10. */
+    assert_string_equal(dc_record_id(dc_records_at(rs, 0)), "t27");
+    assert_string_equal(dc_record_id(dc_records_at(rs, 1)), "t34");
+    assert_string_equal(dc_record_id(dc_records_at(rs, 2)), "t00");
+    assert_string_equal(dc_record_id(dc_records_at(rs, 3)), "t10");
+    dc_records_free(rs);
+    o.offset = 100;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    assert_int_equal(dc_records_count(rs), 0);
+    assert_int_equal(dc_records_total(rs), 40);
+    dc_records_free(rs);
+    /* An unknown type: nothing, not an error. */
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "trailer", NULL));
+    assert_int_equal(dc_records_total(rs), 0);
+    dc_records_free(rs);
+    dc_replica_close(r);
+    free(sp);
+}
+
+/* What two replicas merged reads the same, typed, on both. */
+static void test_merged_state(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "merge-a.db"), *b = dc_test_open(&g_d, "merge-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    dc_txn *t;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "case", "c1", "status", DC_STR, 0, "filed"));
+    dc_test_ok(a, dc_txn_add(t, "case", "c1", "evidence", DC_STR, 0, "waybill"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    g_d.now += 1000;
+    dc_test_ok(b, dc_txn_begin(&t, b, sp));
+    dc_test_ok(b, dc_txn_set(t, "case", "c1", "status", DC_STR, 0, "heard"));
+    dc_test_ok(b, dc_txn_add(t, "case", "c1", "evidence", DC_STR, 0, "photo"));
+    dc_test_ok(b, dc_txn_commit(t, NULL));
+    dc_test_sync_into(a, b);
+    dc_test_sync_into(b, a);
+    dc_replica *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        dc_record *rec;
+        dc_test_ok(both[i], dc_record_read(&rec, both[i], sp, "case", "c1"));
+        assert_string_equal(dc_record_get_str(rec, "status"), "heard"); /* the later write */
+        assert_int_equal(dc_record_set_size(rec, "evidence"), 2);
+        dc_value v;
+        assert_int_equal(dc_record_set_at(rec, "evidence", 0, &v), 0);
+        assert_string_equal(v.ptr, "photo");
+        dc_record_free(rec);
+    }
+    dc_replica_close(a);
+    dc_replica_close(b);
+    free(sp);
+}
+
+static void test_value_order(void **state) {
+    (void)state;
+    static const uint8_t b0[1] = {0}, b1[2] = {0, 0};
+    dc_value asc[] = {
+        {DC_NULL, 0, 0, NULL, 0},
+        {DC_BOOL, 0, 0, NULL, 0},
+        {DC_BOOL, 1, 0, NULL, 0},
+        v_real(-1e300),
+        v_int(INT64_MIN),
+        v_int(-1),
+        v_real(-0.5),
+        v_int(0),
+        v_real(1.5),
+        v_int(2),
+        v_real(2.0), /* after the integer of the same value */
+        v_real(9223372036854775807.0),
+        v_str(""),
+        v_str("A"),
+        v_str("a"),
+        v_str("王"),
+        {DC_BYTES, 0, 0, NULL, 0},
+        {DC_BYTES, 0, 0, b0, 1},
+        {DC_BYTES, 0, 0, b1, 2},
+    };
+    size_t n = sizeof asc / sizeof asc[0];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            int c = dc_value_compare(&asc[i], &asc[j]);
+            int want = (i > j) - (i < j);
+            if ((c > 0) - (c < 0) != want)
+                fail_msg("compare(%zu, %zu) = %d, want %d", i, j, c, want);
+        }
+    /* INT64_MAX against the double just above it. */
+    dc_value big = v_int(INT64_MAX);
+    assert_true(dc_value_compare(&big, &asc[11]) < 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_record),  cmocka_unit_test(test_absent_and_errors),
+        cmocka_unit_test(test_queries),     cmocka_unit_test(test_merged_state),
+        cmocka_unit_test(test_value_order),
+    };
+    return cmocka_run_group_tests_name("reading", tests, setup, teardown);
+}
