@@ -624,9 +624,12 @@ static int ref_decode(const uint8_t *p, size_t n, ref_state *r) {
     static const int per[3] = {4, 6, 4};
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    size_t off = 0;
     int ok = 0;
-    if (msgpack_unpack_next(&u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS || off != n)
+    /* Bounded first, as the old decoder was: msgpack-c alone allocates
+     * what a damaged count claims (128 GiB for a flipped bit) before it
+     * finds the data short, which a sanitizer's allocator refuses. */
+    dc__err e = {0, ""};
+    if (dc__msgpack_unpack_checked(&u, p, n, UINT64_MAX, "state", &e) != 0)
         goto out;
     const msgpack_object *root = &u.data;
     if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != 4 ||
