@@ -204,6 +204,40 @@ static int finish(call *c, int rc) {
     return c->ok;
 }
 
+/*
+ * A value argument: (kind, num, real, b) from Values.java.  A string's or
+ * bytes' content travels in b as its raw bytes (no NUL: a value may hold
+ * NULs), copied and freed with the call's strings.
+ */
+static int value_arg(call *c, dc_value *v, jint kind, jlong num, jdouble real, jbyteArray b) {
+    JNIEnv *env = c->env;
+    memset(v, 0, sizeof *v);
+    v->kind = kind;
+    v->num = num;
+    v->real = real;
+    if (!c->ok || b == NULL || (kind != DC_STR && kind != DC_BYTES)) {
+        return c->ok;
+    }
+    if (c->n >= (int)(sizeof c->s / sizeof c->s[0])) {
+        c->ok = 0;
+        throw_code(env, DC_EMISUSE, "jni: too many string arguments (glue bug)");
+        return 0;
+    }
+    jsize n = (*env)->GetArrayLength(env, b);
+    char *p = malloc((size_t)n + 1);
+    if (p == NULL) {
+        c->ok = 0;
+        throw_code(env, DC_ENOMEM, "jni: out of memory copying a value");
+        return 0;
+    }
+    (*env)->GetByteArrayRegion(env, b, 0, n, (jbyte *)p);
+    p[n] = '\0';
+    c->s[c->n++] = p;
+    v->ptr = p;
+    v->len = (size_t)n;
+    return 1;
+}
+
 /* ---- results ---- */
 
 static jbyteArray bytes(JNIEnv *env, const void *p, size_t n) {
@@ -243,7 +277,7 @@ typedef int (*replica_fn)(dc_buf *out, dc_replica *r);
 typedef int (*replica_str_fn)(dc_buf *out, dc_replica *r, const char *s);
 typedef int (*txn_record_fn)(dc_txn *t, const char *type, const char *id);
 typedef int (*txn_value_fn)(dc_txn *t, const char *type, const char *id, const char *field,
-                            int kind, int64_t num, const char *str);
+                            const dc_value *v);
 
 static jbyteArray replica_buf(JNIEnv *env, jlong r, replica_fn fn) {
     dc_buf out = DC_BUF_INIT;
@@ -492,22 +526,24 @@ static jlong n_txn_begin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
 /* The function of each op code shared with Native.OP_SET / OP_ADD / OP_REMOVE. */
 enum { OP_SET = 0, OP_ADD = 1, OP_REMOVE = 2 };
 static const txn_value_fn txn_value_ops[] = {
-    [OP_SET] = dc_txn_set,
-    [OP_ADD] = dc_txn_add,
-    [OP_REMOVE] = dc_txn_remove,
+    [OP_SET] = dc_txn_set_value,
+    [OP_ADD] = dc_txn_add_value,
+    [OP_REMOVE] = dc_txn_remove_value,
 };
 
 static void n_txn_field(JNIEnv *env, jclass cls, jlong r, jlong t, jint op, jbyteArray jtype,
-                        jbyteArray jid, jbyteArray jfield, jint kind, jlong num, jbyteArray jstr) {
+                        jbyteArray jid, jbyteArray jfield, jint kind, jlong num, jdouble real,
+                        jbyteArray jstr) {
     call c;
-    const char *type, *id, *field, *str;
+    const char *type, *id, *field;
+    dc_value v;
     int rc = 0;
     (void)cls;
 
     if (begin_txn(&c, env, r, t) && arg(&c, &type, jtype) && arg(&c, &id, jid) &&
-        arg(&c, &field, jfield) && arg(&c, &str, jstr)) {
+        arg(&c, &field, jfield) && value_arg(&c, &v, kind, num, real, jstr)) {
         int known = op >= 0 && op < (jint)(sizeof txn_value_ops / sizeof txn_value_ops[0]);
-        rc = known ? txn_value_ops[op](T(t), type, id, field, kind, num, str) : DC_EMISUSE;
+        rc = known ? txn_value_ops[op](T(t), type, id, field, &v) : DC_EMISUSE;
     }
     finish(&c, rc);
 }
@@ -519,14 +555,16 @@ static void n_txn_event(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jt
 }
 
 static void n_txn_event_field(JNIEnv *env, jclass cls, jlong r, jlong t, jbyteArray jkey, jint kind,
-                              jlong num, jbyteArray jstr) {
+                              jlong num, jdouble real, jbyteArray jstr) {
     call c;
-    const char *key, *str;
+    const char *key;
+    dc_value v;
     int rc = 0;
     (void)cls;
 
-    if (begin_txn(&c, env, r, t) && arg(&c, &key, jkey) && arg(&c, &str, jstr)) {
-        rc = dc_txn_event_field(T(t), key, kind, num, str);
+    if (begin_txn(&c, env, r, t) && arg(&c, &key, jkey) &&
+        value_arg(&c, &v, kind, num, real, jstr)) {
+        rc = dc_txn_event_field_value(T(t), key, &v);
     }
     finish(&c, rc);
 }
@@ -608,6 +646,246 @@ static jbyteArray n_record_find(JNIEnv *env, jclass cls, jlong r, jbyteArray jsp
         rc = dc_record_find(&out, R(r), space, type, field, kind, num, str);
     }
     return finish_buf(&c, rc, &out);
+}
+
+/*
+ * Typed reads.  A dc_record or dc_records is a native handle the Java side
+ * owns for as long as it takes to copy the record into Java objects
+ * (Record.java): recordDecode hands the whole record over in one call, as
+ * arrays, so that no Java object is built field by field from C.
+ */
+#define REC(x) ((dc_record *)(intptr_t)(x))
+#define RECS(x) ((dc_records *)(intptr_t)(x))
+
+static jlong n_record_read(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
+                           jbyteArray jid) {
+    call c;
+    const char *space, *type, *id;
+    dc_record *rec = NULL;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
+        arg(&c, &id, jid)) {
+        rc = dc_record_read(&rec, R(r), space, type, id);
+        if (rc == DC_ENOTFOUND) {
+            rc = 0; /* absent: 0, which Java returns as null */
+        }
+    }
+    finish(&c, rc);
+    return H(rec);
+}
+
+static jlong n_record_query(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
+                            jbyteArray jfield, jint kind, jlong num, jdouble real, jbyteArray jstr,
+                            jbyteArray jorder, jboolean desc, jlong offset, jlong limit,
+                            jboolean events) {
+    call c;
+    const char *space, *type, *field, *order;
+    dc_value v;
+    dc_records *rs = NULL;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
+        arg(&c, &field, jfield) && arg(&c, &order, jorder) &&
+        value_arg(&c, &v, kind, num, real, jstr)) {
+        if (offset < 0 || limit < 0) {
+            throw_code(env, DC_EINVAL, "record query: offset and limit must not be negative");
+            c.ok = 0;
+        } else {
+            dc_query_options o = {DC_QUERY_OPTIONS_VERSION,
+                                  field,
+                                  field ? &v : NULL,
+                                  order,
+                                  desc,
+                                  (size_t)offset,
+                                  (size_t)limit,
+                                  events};
+            rc = dc_record_query(&rs, R(r), space, type, &o);
+        }
+    }
+    finish(&c, rc);
+    return H(rs);
+}
+
+static jlong n_records_total(JNIEnv *env, jclass cls, jlong rs) {
+    (void)env;
+    (void)cls;
+    return (jlong)dc_records_total(RECS(rs));
+}
+
+static jint n_records_count(JNIEnv *env, jclass cls, jlong rs) {
+    (void)env;
+    (void)cls;
+    return (jint)dc_records_count(RECS(rs));
+}
+
+static jlong n_records_at(JNIEnv *env, jclass cls, jlong rs, jint i) {
+    (void)env;
+    (void)cls;
+    return i < 0 ? 0 : H(dc_records_at(RECS(rs), (size_t)i));
+}
+
+static void n_records_free(JNIEnv *env, jclass cls, jlong rs) {
+    (void)env;
+    (void)cls;
+    dc_records_free(RECS(rs));
+}
+
+static void n_record_free(JNIEnv *env, jclass cls, jlong rec) {
+    (void)env;
+    (void)cls;
+    dc_record_free(REC(rec));
+}
+
+static jclass object_class, bytes_class; /* java/lang/Object, [B */
+
+/* n values as Object[]{int[] kinds, long[] nums, double[] reals, byte[][]
+ * contents}: a string's or bytes' content as its bytes, null otherwise. */
+static jobjectArray java_values(JNIEnv *env, const dc_value *v, size_t n) {
+    jobjectArray out = (*env)->NewObjectArray(env, 4, object_class, NULL);
+    jintArray kinds = (*env)->NewIntArray(env, (jsize)n);
+    jlongArray nums = (*env)->NewLongArray(env, (jsize)n);
+    jdoubleArray reals = (*env)->NewDoubleArray(env, (jsize)n);
+    jobjectArray strs = (*env)->NewObjectArray(env, (jsize)n, bytes_class, NULL);
+    if (!out || !kinds || !nums || !reals || !strs) {
+        return NULL; /* OutOfMemoryError pending */
+    }
+    for (size_t i = 0; i < n; i++) {
+        jint k = v[i].kind;
+        jlong x = v[i].num;
+        jdouble d = v[i].real;
+        (*env)->SetIntArrayRegion(env, kinds, (jsize)i, 1, &k);
+        (*env)->SetLongArrayRegion(env, nums, (jsize)i, 1, &x);
+        (*env)->SetDoubleArrayRegion(env, reals, (jsize)i, 1, &d);
+        if (v[i].kind == DC_STR || v[i].kind == DC_BYTES) {
+            jbyteArray b = bytes(env, v[i].ptr, v[i].len);
+            if (!b) {
+                return NULL;
+            }
+            (*env)->SetObjectArrayElement(env, strs, (jsize)i, b);
+            (*env)->DeleteLocalRef(env, b);
+        }
+    }
+    (*env)->SetObjectArrayElement(env, out, 0, kinds);
+    (*env)->SetObjectArrayElement(env, out, 1, nums);
+    (*env)->SetObjectArrayElement(env, out, 2, reals);
+    (*env)->SetObjectArrayElement(env, out, 3, strs);
+    (*env)->DeleteLocalRef(env, kinds);
+    (*env)->DeleteLocalRef(env, nums);
+    (*env)->DeleteLocalRef(env, reals);
+    (*env)->DeleteLocalRef(env, strs);
+    return out;
+}
+
+static jbyteArray cstr_bytes(JNIEnv *env, const char *s) {
+    return bytes(env, s, strlen(s));
+}
+
+/* Sets out[i] to obj (a local reference, dropped); 0 when obj is NULL (an
+ * exception is pending). */
+static int put(JNIEnv *env, jobjectArray out, jsize i, jobject obj) {
+    if (obj == NULL) {
+        return 0;
+    }
+    (*env)->SetObjectArrayElement(env, out, i, obj);
+    (*env)->DeleteLocalRef(env, obj);
+    return 1;
+}
+
+/*
+ * The whole record: Object[]{type, id, field names (byte[][]), which are
+ * sets (boolean[]), field values (Object[] of java_values, one per field),
+ * event times (long[]), event authors in hex (byte[][]), event keys
+ * (Object[] of byte[][]), event values (Object[] of java_values)}.
+ */
+static jobjectArray n_record_decode(JNIEnv *env, jclass cls, jlong h) {
+    const dc_record *rec = REC(h);
+    (void)cls;
+    if (!live(env, h)) {
+        return NULL;
+    }
+    size_t nf = dc_record_field_count(rec), ne = dc_record_event_count(rec);
+    jobjectArray out = (*env)->NewObjectArray(env, 9, object_class, NULL);
+    jobjectArray names = (*env)->NewObjectArray(env, (jsize)nf, bytes_class, NULL);
+    jbooleanArray sets = (*env)->NewBooleanArray(env, (jsize)nf);
+    jobjectArray fvals = (*env)->NewObjectArray(env, (jsize)nf, object_class, NULL);
+    jlongArray times = (*env)->NewLongArray(env, (jsize)ne);
+    jobjectArray authors = (*env)->NewObjectArray(env, (jsize)ne, bytes_class, NULL);
+    jobjectArray ekeys = (*env)->NewObjectArray(env, (jsize)ne, object_class, NULL);
+    jobjectArray evals = (*env)->NewObjectArray(env, (jsize)ne, object_class, NULL);
+    if (!out || !names || !sets || !fvals || !times || !authors || !ekeys || !evals ||
+        !put(env, out, 0, cstr_bytes(env, dc_record_type(rec))) ||
+        !put(env, out, 1, cstr_bytes(env, dc_record_id(rec)))) {
+        return NULL;
+    }
+    dc_value *tmp = NULL;
+    size_t tcap = 0;
+    int ok = 1;
+    for (size_t i = 0; i < nf && ok; i++) {
+        const char *name;
+        int set;
+        dc_record_field_at(rec, i, &name, &set);
+        size_t n = set ? dc_record_set_size(rec, name) : 1;
+        if (n > tcap) {
+            dc_value *p = realloc(tmp, n * sizeof *p);
+            if (!p) {
+                throw_code(env, DC_ENOMEM, "jni: out of memory reading a record");
+                ok = 0;
+                break;
+            }
+            tmp = p;
+            tcap = n;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (set) {
+                dc_record_set_at(rec, name, k, &tmp[k]);
+            } else {
+                dc_record_get_value(rec, name, &tmp[k]);
+            }
+        }
+        jboolean js = (jboolean)(set != 0);
+        (*env)->SetBooleanArrayRegion(env, sets, (jsize)i, 1, &js);
+        ok = put(env, names, (jsize)i, cstr_bytes(env, name)) &&
+             put(env, fvals, (jsize)i, java_values(env, tmp, n));
+    }
+    for (size_t i = 0; i < ne && ok; i++) {
+        dc_event_info e;
+        dc_record_event_at(rec, i, &e);
+        jlong t = e.time_ms;
+        (*env)->SetLongArrayRegion(env, times, (jsize)i, 1, &t);
+        if (e.nfields > tcap) {
+            dc_value *p = realloc(tmp, e.nfields * sizeof *p);
+            if (!p) {
+                throw_code(env, DC_ENOMEM, "jni: out of memory reading a record");
+                ok = 0;
+                break;
+            }
+            tmp = p;
+            tcap = e.nfields;
+        }
+        jobjectArray keys = (*env)->NewObjectArray(env, (jsize)e.nfields, bytes_class, NULL);
+        if (!keys) {
+            ok = 0;
+            break;
+        }
+        for (size_t k = 0; k < e.nfields && ok; k++) {
+            const char *key;
+            dc_record_event_field_at(rec, i, k, &key, &tmp[k]);
+            ok = put(env, keys, (jsize)k, cstr_bytes(env, key));
+        }
+        ok = ok && put(env, authors, (jsize)i, cstr_bytes(env, e.author_hex)) &&
+             put(env, ekeys, (jsize)i, keys) &&
+             put(env, evals, (jsize)i, java_values(env, tmp, e.nfields));
+    }
+    free(tmp);
+    if (!ok || !put(env, out, 2, names) || !put(env, out, 3, sets) || !put(env, out, 4, fvals) ||
+        !put(env, out, 5, times) || !put(env, out, 6, authors) || !put(env, out, 7, ekeys) ||
+        !put(env, out, 8, evals)) {
+        return NULL;
+    }
+    return out;
 }
 
 /* ---- bundles ---- */
@@ -761,9 +1039,9 @@ static const JNINativeMethod methods[] = {
     M("spaceList", "(J)[B", n_space_list),
     M("spaceMembers", "(J[B)[B", n_space_members),
     M("txnBegin", "(J[B)J", n_txn_begin),
-    M("txnField", "(JJI[B[B[BIJ[B)V", n_txn_field),
+    M("txnField", "(JJI[B[B[BIJD[B)V", n_txn_field),
     M("txnEvent", "(JJ[B[B)V", n_txn_event),
-    M("txnEventField", "(JJ[BIJ[B)V", n_txn_event_field),
+    M("txnEventField", "(JJ[BIJD[B)V", n_txn_event_field),
     M("txnDelete", "(JJ[B[B)V", n_txn_delete),
     M("txnOpCount", "(J)J", n_txn_op_count),
     M("txnCommit", "(JJ)[B", n_txn_commit),
@@ -771,6 +1049,14 @@ static const JNINativeMethod methods[] = {
     M("recordGet", "(J[B[B[B)[B", n_record_get),
     M("recordList", "(J[B[B)[B", n_record_list),
     M("recordFind", "(J[B[B[BIJ[B)[B", n_record_find),
+    M("recordRead", "(J[B[B[B)J", n_record_read),
+    M("recordQuery", "(J[B[B[BIJD[B[BZJJZ)J", n_record_query),
+    M("recordsTotal", "(J)J", n_records_total),
+    M("recordsCount", "(J)I", n_records_count),
+    M("recordsAt", "(JI)J", n_records_at),
+    M("recordsFree", "(J)V", n_records_free),
+    M("recordFree", "(J)V", n_record_free),
+    M("recordDecode", "(J)[Ljava/lang/Object;", n_record_decode),
     M("bundleExport", "(J[B)[B", n_bundle_export),
     M("bundleImport", "(J[B)[B", n_bundle_import),
     M("syncNew", "(JI)J", n_sync_new),
@@ -799,6 +1085,18 @@ EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved) {
     }
     exc_ctor = (*env)->GetMethodID(env, exc_class, "<init>", "(I[B)V");
     if (exc_ctor == NULL) {
+        return JNI_ERR;
+    }
+    jclass obj = (*env)->FindClass(env, "java/lang/Object");
+    jclass barr = (*env)->FindClass(env, "[B");
+    if (obj == NULL || barr == NULL) {
+        return JNI_ERR;
+    }
+    object_class = (jclass)(*env)->NewGlobalRef(env, obj);
+    bytes_class = (jclass)(*env)->NewGlobalRef(env, barr);
+    (*env)->DeleteLocalRef(env, obj);
+    (*env)->DeleteLocalRef(env, barr);
+    if (object_class == NULL || bytes_class == NULL) {
         return JNI_ERR;
     }
     native = (*env)->FindClass(env, "org/drivercore/Native");

@@ -15,18 +15,23 @@ import CDrivercore
 
 // MARK: - Values
 
-/// A field value: the kinds drivercore stores (dc_kind).
-public enum Value: Equatable, Hashable, ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByIntegerLiteral, ExpressibleByStringLiteral
+/// A field value: the kinds drivercore stores (dc_kind).  A `.double` must
+/// be finite; `.double` and `.bytes` are written in change body format 2
+/// (docs/format/body.md).
+public enum Value: Equatable, Hashable, Sendable, ExpressibleByNilLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByStringLiteral
 {
     case null
     case bool(Bool)
     case int(Int64)
     case string(String)
+    case double(Double)
+    case bytes([UInt8])
 
     public init(nilLiteral: ()) { self = .null }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
     public init(stringLiteral value: String) { self = .string(value) }
 }
 
@@ -370,6 +375,54 @@ public final class Replica {
 
     // MARK: records
 
+    /// One live record, typed; nil when it is absent or deleted (docs/reading.md).
+    public func read(space: String, type: String, id: String) throws -> Record? {
+        let r = try h()
+        let args = CStrings()
+        var rec: OpaquePointer?
+        let rc = dc_record_read(&rec, r, try args.c(space), try args.c(type), try args.c(id))
+        if rc == DC_ENOTFOUND.rawValue { return nil }
+        try check(rc, r)
+        defer { dc_record_free(rec) }
+        return Record(rec!)
+    }
+
+    /// The live records of a type matching a filter (a register equal to the
+    /// value, or a set containing it), in `orderBy` order (records without
+    /// that register last) or id order, one page (`limit` 0: no limit).
+    public func query(
+        space: String, type: String, where field: String? = nil, equals value: Value = .null,
+        orderBy: String? = nil, descending: Bool = false, offset: Int = 0, limit: Int = 0,
+        withEvents: Bool = true
+    ) throws -> RecordPage {
+        let r = try h()
+        if offset < 0 || limit < 0 {
+            throw DCError(code: .inval, message: "a page's offset and limit must not be negative")
+        }
+        let args = CStrings()
+        let (cs, ct, cf, co) = (try args.c(space), try args.c(type), try args.c(field), try args.c(orderBy))
+        var rs: OpaquePointer?
+        let rc = try withCValue(value) { v -> Int32 in
+            var o = dc_query_options()
+            o.version = UInt32(DC_QUERY_OPTIONS_VERSION)
+            o.where_field = cf
+            o.where_value = cf == nil ? nil : v
+            o.order_by = co
+            o.descending = descending ? 1 : 0
+            o.offset = offset
+            o.limit = limit
+            o.with_events = withEvents ? 1 : 0
+            return dc_record_query(&rs, r, cs, ct, &o)
+        }
+        try check(rc, r)
+        defer { dc_records_free(rs) }
+        var records: [Record] = []
+        for i in 0..<dc_records_count(rs) {
+            records.append(Record(dc_records_at(rs, i)!))
+        }
+        return RecordPage(records: records, total: Int(dc_records_total(rs)))
+    }
+
     /// One live record as JSON; throws `.notfound` if absent or deleted.
     public func record(space: String, type: String, id: String) throws -> String {
         let r = try h()
@@ -439,13 +492,66 @@ extension Replica {
     }
 }
 
-/// (kind, num, str) for the C API; `str` is owned by `args`.
+/// (kind, num, str) for the C calls that take a C string; `str` is owned by
+/// `args`.  Doubles and bytes have no such form: they go through
+/// `withCValue` (the _value calls).
 private func lower(_ v: Value, _ args: CStrings) throws -> (Int32, Int64, UnsafePointer<CChar>?) {
     switch v {
     case .null: return (Int32(DC_NULL.rawValue), 0, nil)
     case .bool(let b): return (Int32(DC_BOOL.rawValue), b ? 1 : 0, nil)
     case .int(let i): return (Int32(DC_INT.rawValue), i, nil)
     case .string(let s): return (Int32(DC_STR.rawValue), 0, try args.c(s))
+    case .double, .bytes:
+        throw DCError(code: .inval, message: "a double or bytes value needs the typed query (query(space:type:...))")
+    }
+}
+
+/// Calls `body` with the value as a dc_value, valid during the call.  A
+/// string may not contain NUL (as every string crossing to C).
+private func withCValue<R>(_ v: Value, _ body: (UnsafePointer<dc_value>) throws -> R) throws -> R {
+    var cv = dc_value()
+    switch v {
+    case .null: cv.kind = Int32(DC_NULL.rawValue)
+    case .bool(let b):
+        cv.kind = Int32(DC_BOOL.rawValue)
+        cv.num = b ? 1 : 0
+    case .int(let i):
+        cv.kind = Int32(DC_INT.rawValue)
+        cv.num = i
+    case .double(let d):
+        cv.kind = Int32(DC_FLOAT.rawValue)
+        cv.real = d
+    case .string(let s):
+        if s.utf8.contains(0) {
+            throw DCError(code: .inval, message: "a string passed to drivercore contains a NUL character")
+        }
+        return try Array(s.utf8).withUnsafeBytes { p in
+            cv.kind = Int32(DC_STR.rawValue)
+            cv.ptr = p.baseAddress
+            cv.len = p.count
+            return try withUnsafePointer(to: &cv, body)
+        }
+    case .bytes(let b):
+        return try b.withUnsafeBytes { p in
+            cv.kind = Int32(DC_BYTES.rawValue)
+            cv.ptr = p.baseAddress
+            cv.len = p.count
+            return try withUnsafePointer(to: &cv, body)
+        }
+    }
+    return try withUnsafePointer(to: &cv, body)
+}
+
+/// A value read from a record (valid while the record lives) as a Value.
+private func lift(_ v: dc_value) -> Value {
+    let raw = UnsafeRawBufferPointer(start: v.ptr, count: v.ptr == nil ? 0 : Int(v.len))
+    switch v.kind {
+    case Int32(DC_BOOL.rawValue): return .bool(v.num != 0)
+    case Int32(DC_INT.rawValue): return .int(v.num)
+    case Int32(DC_FLOAT.rawValue): return .double(v.real)
+    case Int32(DC_STR.rawValue): return .string(String(decoding: raw, as: UTF8.self))
+    case Int32(DC_BYTES.rawValue): return .bytes(Array(raw))
+    default: return .null
     }
 }
 
@@ -522,6 +628,21 @@ public struct Space {
         try replica.write(space: id, body)
     }
 
+    /// One live record of this space, typed; nil when absent or deleted.
+    public func read(type: String, id recordId: String) throws -> Record? {
+        try replica.read(space: id, type: type, id: recordId)
+    }
+
+    /// The records of a type in this space matching a filter; see `Replica.query`.
+    public func query(
+        type: String, where field: String? = nil, equals value: Value = .null, orderBy: String? = nil,
+        descending: Bool = false, offset: Int = 0, limit: Int = 0, withEvents: Bool = true
+    ) throws -> RecordPage {
+        try replica.query(
+            space: id, type: type, where: field, equals: value, orderBy: orderBy, descending: descending,
+            offset: offset, limit: limit, withEvents: withEvents)
+    }
+
     public func record(type: String, id recordId: String) throws -> String {
         try replica.record(space: id, type: type, id: recordId)
     }
@@ -572,24 +693,24 @@ public final class Txn {
     public func set(_ type: String, _ id: String, _ field: String, _ value: Value) throws {
         let (r, t) = (try replica.h(), try self.t())
         let args = CStrings()
-        let (kind, num, str) = try lower(value, args)
-        try check(dc_txn_set(t, try args.c(type), try args.c(id), try args.c(field), kind, num, str), r)
+        let (ct, ci, cf) = (try args.c(type), try args.c(id), try args.c(field))
+        try check(try withCValue(value) { v in dc_txn_set_value(t, ct, ci, cf, v) }, r)
     }
 
     /// Adds `value` to set `field` of the record (add-wins).
     public func add(_ type: String, _ id: String, _ field: String, _ value: Value) throws {
         let (r, t) = (try replica.h(), try self.t())
         let args = CStrings()
-        let (kind, num, str) = try lower(value, args)
-        try check(dc_txn_add(t, try args.c(type), try args.c(id), try args.c(field), kind, num, str), r)
+        let (ct, ci, cf) = (try args.c(type), try args.c(id), try args.c(field))
+        try check(try withCValue(value) { v in dc_txn_add_value(t, ct, ci, cf, v) }, r)
     }
 
     /// Removes `value` from set `field` (the adds of it this replica has seen).
     public func remove(_ type: String, _ id: String, _ field: String, _ value: Value) throws {
         let (r, t) = (try replica.h(), try self.t())
         let args = CStrings()
-        let (kind, num, str) = try lower(value, args)
-        try check(dc_txn_remove(t, try args.c(type), try args.c(id), try args.c(field), kind, num, str), r)
+        let (ct, ci, cf) = (try args.c(type), try args.c(id), try args.c(field))
+        try check(try withCValue(value) { v in dc_txn_remove_value(t, ct, ci, cf, v) }, r)
     }
 
     /// Starts a new event on the record; fill it with `eventField`.
@@ -603,8 +724,8 @@ public final class Txn {
     public func eventField(_ key: String, _ value: Value) throws {
         let (r, t) = (try replica.h(), try self.t())
         let args = CStrings()
-        let (kind, num, str) = try lower(value, args)
-        try check(dc_txn_event_field(t, try args.c(key), kind, num, str), r)
+        let ck = try args.c(key)
+        try check(try withCValue(value) { v in dc_txn_event_field_value(t, ck, v) }, r)
     }
 
     /// Appends a whole event: `event` then one `eventField` per pair, in order.
@@ -763,4 +884,116 @@ public final class SyncSession {
         let (r, s) = (try replica.h(), try self.s())
         try check(dc_sync_note_relay(s), r)
     }
+}
+
+// MARK: - Typed records
+
+/// One record as read (dc_record): a value copied out of the library, so it
+/// is `Sendable`, may be kept, and outlives its replica.  Fields in name
+/// order; a set's members in the library's value order; events in event
+/// order (docs/reading.md).
+public struct Record: Sendable, Equatable {
+    /// One event: when (ms since the epoch), who (the author device's id in
+    /// hex), and its fields in key order.
+    public struct Event: Sendable, Equatable {
+        public let timeMs: Int64
+        public let author: String
+        public let keys: [String]
+        public let fields: [String: Value]
+        public subscript(key: String) -> Value? { fields[key] }
+    }
+
+    public let type: String
+    public let id: String
+    /// Every field, registers and sets, in name order.
+    public let fields: [String]
+    public let registers: [String: Value]
+    public let sets: [String: [Value]]
+    public let events: [Event]
+
+    fileprivate init(_ rec: OpaquePointer) {
+        type = String(cString: dc_record_type(rec))
+        id = String(cString: dc_record_id(rec))
+        var names: [String] = []
+        var regs: [String: Value] = [:]
+        var sets: [String: [Value]] = [:]
+        for i in 0..<dc_record_field_count(rec) {
+            var name: UnsafePointer<CChar>?
+            var isSet: Int32 = 0
+            guard dc_record_field_at(rec, i, &name, &isSet) == 0, let name = name else { continue }
+            let n = String(cString: name)
+            names.append(n)
+            var v = dc_value()
+            if isSet != 0 {
+                var members: [Value] = []
+                for k in 0..<dc_record_set_size(rec, name) where dc_record_set_at(rec, name, k, &v) == 0 {
+                    members.append(lift(v))
+                }
+                sets[n] = members
+            } else if dc_record_get_value(rec, name, &v) == 0 {
+                regs[n] = lift(v)
+            }
+        }
+        var events: [Event] = []
+        for i in 0..<dc_record_event_count(rec) {
+            var info = dc_event_info()
+            guard dc_record_event_at(rec, i, &info) == 0 else { continue }
+            let author = withUnsafeBytes(of: info.author_hex) { p in
+                String(decoding: p.prefix(64), as: UTF8.self)
+            }
+            var keys: [String] = []
+            var fields: [String: Value] = [:]
+            for k in 0..<info.nfields {
+                var key: UnsafePointer<CChar>?
+                var v = dc_value()
+                if dc_record_event_field_at(rec, i, k, &key, &v) == 0, let key = key {
+                    let ks = String(cString: key)
+                    keys.append(ks)
+                    fields[ks] = lift(v)
+                }
+            }
+            events.append(Event(timeMs: info.time_ms, author: author, keys: keys, fields: fields))
+        }
+        self.fields = names
+        self.registers = regs
+        self.sets = sets
+        self.events = events
+    }
+
+    /// A register's value; nil when there is no such register.
+    public subscript(field: String) -> Value? { registers[field] }
+
+    public func string(_ field: String) -> String? {
+        if case .string(let s)? = registers[field] { return s }
+        return nil
+    }
+
+    public func int(_ field: String) -> Int64? {
+        if case .int(let i)? = registers[field] { return i }
+        return nil
+    }
+
+    public func double(_ field: String) -> Double? {
+        if case .double(let d)? = registers[field] { return d }
+        return nil
+    }
+
+    public func bool(_ field: String) -> Bool? {
+        if case .bool(let b)? = registers[field] { return b }
+        return nil
+    }
+
+    public func bytes(_ field: String) -> [UInt8]? {
+        if case .bytes(let b)? = registers[field] { return b }
+        return nil
+    }
+
+    /// A set's members in value order; empty when there is no such set.
+    public func set(_ field: String) -> [Value] { sets[field] ?? [] }
+}
+
+/// One page of a query's result, and how many records matched in all.
+public struct RecordPage: Sendable, Equatable {
+    public let records: [Record]
+    public let total: Int
 }

@@ -139,6 +139,64 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertEqual(try again.deviceId, id)
     }
 
+    // MARK: typed records
+
+    func testRecordsReadBackTyped() throws {
+        var kept: Record?
+        do {
+            let a = try Replica(path: path("typed.db"))
+            let s = try a.createSpace(name: "branch 9")
+            let photo: [UInt8] = [0, 0xff, 7, 0]
+            try s.write { t in
+                try t.set("driver", "d1", "name", "王师傅 🚚")
+                try t.set("driver", "d1", "age", 47)
+                try t.set("driver", "d1", "lat", 26.5783)
+                try t.set("driver", "d1", "photo", .bytes(photo))
+                try t.set("driver", "d1", "member", true)
+                try t.add("driver", "d1", "tags", "hazmat")
+                try t.add("driver", "d1", "tags", 3)
+                try t.event("driver", "d1", ["what": "checkin", "at": 1.25])
+            }
+            let r = try XCTUnwrap(try s.read(type: "driver", id: "d1"))
+            XCTAssertEqual(r.fields, ["age", "lat", "member", "name", "photo", "tags"])
+            XCTAssertEqual(r.string("name"), "王师傅 🚚")
+            XCTAssertEqual(r.int("age"), 47)
+            XCTAssertEqual(r.double("lat"), 26.5783)
+            XCTAssertEqual(r.bytes("photo"), photo)
+            XCTAssertEqual(r.bool("member"), true)
+            XCTAssertNil(r.string("age"))
+            XCTAssertEqual(r.set("tags"), [.int(3), .string("hazmat")])
+            XCTAssertEqual(r.events.count, 1)
+            XCTAssertEqual(r.events[0]["what"], .string("checkin"))
+            XCTAssertEqual(r.events[0]["at"], .double(1.25))
+            XCTAssertEqual(r.events[0].keys, ["at", "what"])
+            XCTAssertEqual(r.events[0].author, try a.deviceId)
+            XCTAssertNil(try s.read(type: "driver", id: "nobody"))
+            kept = r
+            expect(.inval) { try s.write { t in try t.set("driver", "d1", "lat", .double(.nan)) } }
+
+            try s.write { t in
+                for i in 0..<12 {
+                    let id = String(format: "t%02d", i)
+                    try t.set("truck", id, "load", .double(Double(i % 4)))
+                    try t.add("truck", id, "route", i % 2 == 0 ? "A" : "B")
+                }
+            }
+            let all = try s.query(type: "truck")
+            XCTAssertEqual(all.total, 12)
+            XCTAssertEqual(all.records.first?.id, "t00")
+            let a2 = try s.query(type: "truck", where: "route", equals: "A", withEvents: false)
+            XCTAssertEqual(a2.total, 6)
+            XCTAssertTrue(a2.records.allSatisfy { $0.set("route").contains("A") })
+            let top = try s.query(type: "truck", orderBy: "load", descending: true, limit: 3)
+            XCTAssertEqual(top.records.map(\.id), ["t03", "t07", "t11"])
+            XCTAssertEqual(top.total, 12)
+            XCTAssertEqual(try s.query(type: "truck", where: "load", equals: 2.0).total, 3)
+        }
+        // The replica is closed: the record is a copy and reads on.
+        XCTAssertEqual(kept?.string("name"), "王师傅 🚚")
+    }
+
     // MARK: errors carry codes
 
     func testErrorsCarryCodesAndMessages() throws {

@@ -91,10 +91,12 @@ final class Native {
     static final int OP_REMOVE = 2;
 
     static native long txnBegin(long r, byte[] space);
+    /** A value is (kind, num, real, raw): raw holds a string's UTF-8 or the bytes, unterminated. */
     static native void txnField(long r, long t, int op, byte[] type, byte[] id, byte[] field,
-                                int kind, long num, byte[] str);
+                                int kind, long num, double real, byte[] raw);
     static native void txnEvent(long r, long t, byte[] type, byte[] id);
-    static native void txnEventField(long r, long t, byte[] key, int kind, long num, byte[] str);
+    static native void txnEventField(long r, long t, byte[] key, int kind, long num, double real,
+                                     byte[] raw);
     static native void txnDelete(long r, long t, byte[] type, byte[] id);
     static native long txnOpCount(long t);
     static native byte[] txnCommit(long r, long t);
@@ -105,6 +107,21 @@ final class Native {
     static native byte[] recordList(long r, byte[] space, byte[] type);
     static native byte[] recordFind(long r, byte[] space, byte[] type, byte[] field,
                                     int kind, long num, byte[] str);
+
+    /** 0 when the record is absent or deleted. */
+    static native long recordRead(long r, byte[] space, byte[] type, byte[] id);
+    /** field null: no filter; order null: id order; limit 0: no limit. */
+    static native long recordQuery(long r, byte[] space, byte[] type, byte[] field, int kind,
+                                   long num, double real, byte[] raw, byte[] order,
+                                   boolean descending, long offset, long limit, boolean events);
+    static native long recordsTotal(long rs);
+    static native int recordsCount(long rs);
+    /** The i-th record of the page, owned by rs. */
+    static native long recordsAt(long rs, int i);
+    static native void recordsFree(long rs);
+    static native void recordFree(long rec);
+    /** The whole record as arrays (see n_record_decode in drivercore_jni.c). */
+    static native Object[] recordDecode(long rec);
 
     // ---- bundles ----
     static native byte[] bundleExport(long r, byte[] space);

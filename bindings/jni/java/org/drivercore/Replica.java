@@ -181,6 +181,40 @@ public final class Replica implements AutoCloseable {
 
     // ---- records ----
 
+    /** One live record, typed; null when it is absent or deleted (docs/reading.md). */
+    public synchronized Record read(String space, String type, String id) {
+        long rec = Native.recordRead(h(), Native.utf8z(space), Native.utf8z(type),
+                Native.utf8z(id));
+        if (rec == 0) {
+            return null;
+        }
+        try {
+            return Record.decode(rec);
+        } finally {
+            Native.recordFree(rec);
+        }
+    }
+
+    /** The live records of a type matching the query, typed, one page. */
+    public synchronized RecordPage query(String space, String type, Query q) {
+        Query o = q != null ? q : new Query();
+        Values w = o.whereValue != null ? o.whereValue : Values.of(null);
+        long rs = Native.recordQuery(h(), Native.utf8z(space), Native.utf8z(type),
+                Native.utf8z(o.whereField), w.kind, w.num, w.real, w.raw,
+                Native.utf8z(o.orderBy), o.descending, o.offset, o.limit, o.withEvents);
+        try {
+            int n = Native.recordsCount(rs);
+            java.util.List<Record> out = new java.util.ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                out.add(Record.decode(Native.recordsAt(rs, i)));
+            }
+            return new RecordPage(java.util.Collections.unmodifiableList(out),
+                    Native.recordsTotal(rs));
+        } finally {
+            Native.recordsFree(rs);
+        }
+    }
+
     /** One live record as JSON; ENOTFOUND if absent or deleted. */
     public synchronized String get(String space, String type, String id) {
         return Native.str(Native.recordGet(h(), Native.utf8z(space), Native.utf8z(type),
@@ -194,7 +228,8 @@ public final class Replica implements AutoCloseable {
 
     /**
      * Live records of a type whose register field equals value, or whose set
-     * field contains it, as JSON {ID: record, ...}.
+     * field contains it, as JSON {ID: record, ...}.  null, Boolean, integers
+     * and String; for a Double or byte[] value, use query().
      */
     public synchronized String find(String space, String type, String field, Object value) {
         Values v = Values.of(value);

@@ -112,6 +112,16 @@ public final class Space {
         return replica.begin(id);
     }
 
+    /** One live record of this space, typed; null when absent or deleted. */
+    public Record read(String type, String recordId) {
+        return replica.read(id, type, recordId);
+    }
+
+    /** The records of a type in this space matching q (null: all), typed, one page. */
+    public RecordPage query(String type, Query q) {
+        return replica.query(id, type, q);
+    }
+
     /** One live record as JSON; ENOTFOUND if absent or deleted. */
     public String get(String type, String recordId) {
         return replica.get(id, type, recordId);

@@ -38,7 +38,7 @@ public final class Txn implements AutoCloseable {
         Values v = Values.of(value);
         synchronized (replica) {
             Native.txnField(replica.h(), t(), op, Native.utf8z(type), Native.utf8z(id),
-                    Native.utf8z(field), v.kind, v.num, v.str);
+                    Native.utf8z(field), v.kind, v.num, v.real, v.raw);
         }
         return this;
     }
@@ -70,7 +70,8 @@ public final class Txn implements AutoCloseable {
     public Txn eventField(String key, Object value) {
         Values v = Values.of(value);
         synchronized (replica) {
-            Native.txnEventField(replica.h(), t(), Native.utf8z(key), v.kind, v.num, v.str);
+            Native.txnEventField(replica.h(), t(), Native.utf8z(key), v.kind, v.num, v.real,
+                    v.raw);
         }
         return this;
     }

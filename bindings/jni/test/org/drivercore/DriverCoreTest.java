@@ -163,6 +163,90 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void recordsReadBackTyped() {
+        String first;
+        Record kept;
+        try (Replica a = Replica.open(path("typed.db"))) {
+            Space s = a.createSpace("branch 9");
+            byte[] photo = {0, (byte) 0xff, 7, 0};
+            try (Txn t = s.begin()) {
+                t.set("driver", "d1", "name", "王师傅 🚚");
+                t.set("driver", "d1", "age", 47);
+                t.set("driver", "d1", "member", true);
+                t.set("driver", "d1", "lat", 26.5783);
+                t.set("driver", "d1", "photo", photo);
+                t.set("driver", "d1", "note", null);
+                t.add("driver", "d1", "tags", "hazmat");
+                t.add("driver", "d1", "tags", 3L);
+                t.add("driver", "d1", "tags", "cold-chain");
+                t.event("driver", "d1");
+                t.eventField("what", "checkin");
+                t.eventField("at", 1.25);
+                t.commit();
+            }
+            Record r = s.read("driver", "d1");
+            assertEquals("driver", r.type());
+            assertEquals("d1", r.id());
+            assertEquals(java.util.Arrays.asList("age", "lat", "member", "name", "note", "photo",
+                    "tags"), r.fields());
+            assertEquals("王师傅 🚚", r.getString("name"));
+            assertEquals(Long.valueOf(47), r.getLong("age"));
+            assertEquals(Boolean.TRUE, r.getBoolean("member"));
+            assertEquals(26.5783, r.getDouble("lat"), 0.0);
+            assertArrayEquals(photo, r.getBytes("photo"));
+            assertTrue(r.has("note"));
+            assertEquals(null, r.get("note"));
+            assertFalse(r.has("phone"));
+            assertEquals(null, r.getString("age")); // another kind
+            assertTrue(r.isSet("tags"));
+            assertEquals(java.util.Arrays.asList(3L, "cold-chain", "hazmat"), r.getSet("tags"));
+            assertEquals(1, r.events().size());
+            Record.Event e = r.events().get(0);
+            assertEquals("checkin", e.getString("what"));
+            assertEquals(1.25, (Double) e.get("at"), 0.0);
+            assertEquals(a.deviceId(), e.author());
+            assertTrue(e.timeMs() > 1_700_000_000_000L);
+            assertEquals(null, s.read("driver", "nobody"));
+            first = r.getString("name");
+            kept = r;
+
+            // Queries: filtered, ordered, paged, without events.
+            try (Txn t = s.begin()) {
+                for (int i = 0; i < 12; i++) {
+                    String id = String.format("t%02d", i);
+                    t.set("truck", id, "load", (double) (i % 4));
+                    t.add("truck", id, "route", i % 2 == 0 ? "A" : "B");
+                    t.event("truck", id);
+                    t.eventField("k", i);
+                }
+                t.commit();
+            }
+            RecordPage all = s.query("truck", null);
+            assertEquals(12, all.records().size());
+            assertEquals(12, all.total());
+            assertEquals("t00", all.records().get(0).id());
+            assertEquals(1, all.records().get(0).events().size());
+            RecordPage evens = s.query("truck", new Query().where("route", "A").withEvents(false));
+            assertEquals(6, evens.total());
+            for (Record x : evens.records()) {
+                assertTrue(x.getSet("route").contains("A"));
+                assertEquals(0, x.events().size());
+            }
+            RecordPage top = s.query("truck", new Query().orderBy("load", true).page(0, 3));
+            assertEquals(3, top.records().size());
+            assertEquals(12, top.total());
+            // load 3.0: t03, t07, t11, in id order
+            assertEquals("t03", top.records().get(0).id());
+            assertEquals("t11", top.records().get(2).id());
+            RecordPage byLoad = s.query("truck", new Query().where("load", 2.0));
+            assertEquals(3, byLoad.total());
+            expect(DriverCoreError.EINVAL, () -> new Query().page(-1, 2));
+        }
+        // Read back after the replica is closed: the record is a copy.
+        assertEquals(first, kept.getString("name"));
+    }
+
+    @Test
     public void replicaReopensWithTheSameIdentity() {
         String id;
         try (Replica a = Replica.open(path("r.db"))) {
@@ -201,7 +285,9 @@ public class DriverCoreTest {
 
             // Values without a drivercore kind are refused before reaching C.
             try (Txn t = s.begin()) {
-                expect(DriverCoreError.EINVAL, () -> t.set("truck", "t", "f", 1.5));
+                expect(DriverCoreError.EINVAL,
+                        () -> t.set("truck", "t", "f", new java.math.BigDecimal("1.5")));
+                expect(DriverCoreError.EINVAL, () -> t.set("truck", "t", "f", Double.NaN));
                 expect(DriverCoreError.EINVAL, () -> t.set("truck", "t", "f", "a\0b"));
                 // One transaction at a time.
                 expect(DriverCoreError.EMISUSE, () -> a.begin(s.id()));
