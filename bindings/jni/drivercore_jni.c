@@ -37,8 +37,10 @@ static jclass exc_class;         /* org/drivercore/DriverCoreException */
 static jmethodID exc_ctor;       /* (I[B)V */
 static jclass native_class;      /* org/drivercore/Native */
 static jmethodID native_ask_key; /* Native.askKey(KeyProvider, int): AtRestKey */
-static jfieldID key_passphrase;  /* AtRestKey.passphrase: Z */
-static jfieldID key_bytes;       /* AtRestKey.bytes: [B */
+static jmethodID native_live;    /* Native.liveDeliver(Object, long): void */
+static JavaVM *the_vm;
+static jfieldID key_passphrase; /* AtRestKey.passphrase: Z */
+static jfieldID key_bytes;      /* AtRestKey.bytes: [B */
 
 #define H(x) ((jlong)(intptr_t)(x))
 #define R(x) ((dc_replica *)(intptr_t)(x))
@@ -888,6 +890,89 @@ static jobjectArray n_record_decode(JNIEnv *env, jclass cls, jlong h) {
     return out;
 }
 
+/*
+ * Live queries.  The C callback runs inside the native call that made the
+ * change (a commit, an import, a sync step), on its thread, so the JNIEnv
+ * comes from the VM; it hands the result handle to Native.liveDeliver,
+ * which builds the Java page while the handle is valid and calls the
+ * listener.  The listener is held by a global reference until liveClose.
+ */
+typedef struct jlive {
+    dc_live *q;
+    jobject listener;
+} jlive;
+
+static void live_deliver(void *user, const dc_records *rs) {
+    jlive *l = user;
+    JNIEnv *env;
+    if ((*the_vm)->GetEnv(the_vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK ||
+        (*env)->ExceptionCheck(env)) {
+        return; /* not on a Java thread, or an exception is already on its way */
+    }
+    /* liveDeliver catches what the listener throws (Native.java). */
+    (*env)->CallStaticVoidMethod(env, native_class, native_live, l->listener, H(rs));
+    if ((*env)->ExceptionCheck(env)) {
+        /* (An Error liveDeliver could not handle, an OutOfMemoryError: it
+         * surfaces from the call that made the change, whose data stays
+         * committed.) */
+        return;
+    }
+}
+
+static jlong n_live_open(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
+                         jbyteArray jfield, jint kind, jlong num, jdouble real, jbyteArray jstr,
+                         jbyteArray jorder, jboolean desc, jlong offset, jlong limit,
+                         jboolean events, jobject listener) {
+    call c;
+    const char *space, *type, *field, *order;
+    dc_value v;
+    int rc = 0;
+    jlive *l = NULL;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
+        arg(&c, &field, jfield) && arg(&c, &order, jorder) &&
+        value_arg(&c, &v, kind, num, real, jstr)) {
+        l = calloc(1, sizeof *l);
+        if (offset < 0 || limit < 0 || listener == NULL) {
+            throw_code(env, DC_EINVAL, "live query: a negative page or a null listener");
+            c.ok = 0;
+        } else if (l == NULL || (l->listener = (*env)->NewGlobalRef(env, listener)) == NULL) {
+            throw_code(env, DC_ENOMEM, "jni: out of memory opening a live query");
+            c.ok = 0;
+        } else {
+            dc_query_options o = {DC_QUERY_OPTIONS_VERSION,
+                                  field,
+                                  field ? &v : NULL,
+                                  order,
+                                  desc,
+                                  (size_t)offset,
+                                  (size_t)limit,
+                                  events};
+            rc = dc_live_open(&l->q, R(r), space, type, &o, live_deliver, l);
+        }
+    }
+    if (!finish(&c, rc) || l->q == NULL) {
+        if (l != NULL && l->listener != NULL) {
+            (*env)->DeleteGlobalRef(env, l->listener);
+        }
+        free(l);
+        return 0;
+    }
+    return H(l);
+}
+
+static void n_live_close(JNIEnv *env, jclass cls, jlong h) {
+    jlive *l = (jlive *)(intptr_t)h;
+    (void)cls;
+    if (l == NULL) {
+        return;
+    }
+    dc_live_close(l->q);
+    (*env)->DeleteGlobalRef(env, l->listener);
+    free(l);
+}
+
 /* ---- bundles ---- */
 
 static jbyteArray n_bundle_export(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
@@ -1057,6 +1142,8 @@ static const JNINativeMethod methods[] = {
     M("recordsFree", "(J)V", n_records_free),
     M("recordFree", "(J)V", n_record_free),
     M("recordDecode", "(J)[Ljava/lang/Object;", n_record_decode),
+    M("liveOpen", "(J[B[B[BIJD[B[BZJJZLjava/lang/Object;)J", n_live_open),
+    M("liveClose", "(J)V", n_live_close),
     M("bundleExport", "(J[B)[B", n_bundle_export),
     M("bundleImport", "(J[B)[B", n_bundle_import),
     M("syncNew", "(JI)J", n_sync_new),
@@ -1110,6 +1197,12 @@ EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved) {
     native_class = (jclass)(*env)->NewGlobalRef(env, native);
     (*env)->DeleteLocalRef(env, native);
     if (native_class == NULL) {
+        return JNI_ERR;
+    }
+    the_vm = vm;
+    native_live =
+        (*env)->GetStaticMethodID(env, native_class, "liveDeliver", "(Ljava/lang/Object;J)V");
+    if (native_live == NULL) {
         return JNI_ERR;
     }
     native_ask_key = (*env)->GetStaticMethodID(

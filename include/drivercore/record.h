@@ -121,6 +121,35 @@ DC_EXTERN size_t dc_records_total(const dc_records *rs);
 DC_EXTERN const dc_record *dc_records_at(const dc_records *rs, size_t i);
 DC_EXTERN void dc_records_free(dc_records *rs);
 
+/* ---- live queries ---- */
+
+/*
+ * A query kept open: its result is delivered once when opened, then again
+ * after every local commit, import, sync or membership change that touched a
+ * record of its space and type — only when the result differs from the one
+ * delivered last (the page's records, their fields, sets and events, and the
+ * total).  The callback runs on the thread that made the change, inside the
+ * call that made it (dc_txn_commit, dc_bundle_import, a sync step...), after
+ * the change is durable and after the observer's notifications; `result` is
+ * valid during the callback only.  Like an observer, the callback must not
+ * call into the replica (copy what it needs, post it to the app's thread);
+ * it may call dc_live_close.  A failure to re-run the query (the space was
+ * removed) is not delivered; the live query stays open and tries again at
+ * the next change.
+ *
+ * Cost: each change that touches the type re-runs the query (docs/reading.md);
+ * keep live queries for what a screen shows.
+ */
+typedef struct dc_live dc_live;
+typedef void (*dc_live_fn)(void *user, const dc_records *result);
+
+/* opts as for dc_record_query (copied; NULL: every record, id order). */
+DC_EXTERN int dc_live_open(dc_live **out, dc_replica *r, const char *space, const char *type,
+                           const dc_query_options *opts, dc_live_fn fn, void *user);
+/* Stops it and frees it; NULL is a no-op.  A live query may be closed
+ * after its replica (closing the replica stops every live query on it). */
+DC_EXTERN void dc_live_close(dc_live *q);
+
 /* ---- JSON reads ---- */
 
 /* One live record.  Returns 0 or DC_ENOTFOUND (absent or deleted). */

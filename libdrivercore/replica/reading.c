@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "replica/records.h"
 #include "replica/replica_int.h"
@@ -587,4 +588,64 @@ int dc_record_event_get(const dc_record *rec, size_t i, const char *key, dc_valu
             return 0;
         }
     return dc__last_set(DC_ENOTFOUND, "record %s: event %zu has no field %s", rec->id, i, key);
+}
+
+/* ---- digests (live queries compare results by them) ---- */
+
+static void h_bytes(crypto_generichash_state *h, const void *p, size_t n) {
+    uint64_t len = n;
+    crypto_generichash_update(h, (const unsigned char *)&len, sizeof len);
+    if (n)
+        crypto_generichash_update(h, p, n);
+}
+
+static void h_u64(crypto_generichash_state *h, uint64_t v) {
+    crypto_generichash_update(h, (const unsigned char *)&v, sizeof v);
+}
+
+static void h_value(crypto_generichash_state *h, const dc_value *v) {
+    h_u64(h, (uint64_t)v->kind);
+    switch (v->kind) {
+    case DC_BOOL:
+    case DC_INT: h_u64(h, (uint64_t)v->num); break;
+    case DC_FLOAT: {
+        uint64_t bits;
+        memcpy(&bits, &v->real, sizeof bits);
+        h_u64(h, bits);
+        break;
+    }
+    case DC_STR:
+    case DC_BYTES: h_bytes(h, v->ptr, v->len); break;
+    default: break;
+    }
+}
+
+void dc__records_digest(const dc_records *rs, uint8_t out[32]) {
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, 32);
+    h_u64(&h, rs->total);
+    h_u64(&h, rs->n);
+    for (size_t i = 0; i < rs->n; i++) {
+        const dc_record *rec = rs->rec[i];
+        h_bytes(&h, rec->id, strlen(rec->id));
+        h_u64(&h, rec->nf);
+        for (size_t f = 0; f < rec->nf; f++) {
+            h_bytes(&h, rec->f[f].name, strlen(rec->f[f].name));
+            h_u64(&h, (uint64_t)rec->f[f].set);
+            h_u64(&h, rec->f[f].n);
+            for (size_t k = 0; k < rec->f[f].n; k++)
+                h_value(&h, &rec->f[f].v[k]);
+        }
+        h_u64(&h, rec->ne);
+        for (size_t e = 0; e < rec->ne; e++) {
+            h_u64(&h, (uint64_t)rec->e[e].time);
+            crypto_generichash_update(&h, rec->e[e].author, 32);
+            h_u64(&h, rec->e[e].n);
+            for (size_t k = 0; k < rec->e[e].n; k++) {
+                h_bytes(&h, rec->e[e].keys[k], strlen(rec->e[e].keys[k]));
+                h_value(&h, &rec->e[e].v[k]);
+            }
+        }
+    }
+    crypto_generichash_final(&h, out, 32);
 }

@@ -196,6 +196,7 @@ void dc_replica_close(dc_replica *r) {
         return;
     if (r->txn)
         dc_txn_rollback(r->txn);
+    dc__live_detach(r);
     /* The state takes what this handle left pending, so that the next open
      * reads at once; a failure here loses nothing (the next read folds). */
     if (r->st) {
@@ -408,14 +409,16 @@ static int rid_cmp(const void *a, const void *b) {
 }
 
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin) {
-    if (!r->obs || !t || !t->n)
+    if ((!r->obs && !r->live) || !t || !t->n)
         return 0;
     dc_buf type = DC_BUF_INIT, id = DC_BUF_INIT;
     int rc = 0;
     dc__err e = {0};
     /* One notification per record, in record order. */
     qsort(t->rids, t->n, sizeof *t->rids, rid_cmp);
-    for (size_t i = 0; i < t->n && !rc; i++) {
+    /* (Live queries hear of every record, even once the observer stopped
+     * its notifications.) */
+    for (size_t i = 0; i < t->n; i++) {
         if (i && t->rids[i] == t->rids[i - 1])
             continue;
         char sp[33];
@@ -423,7 +426,9 @@ int dc__notify(dc_replica *r, dc__touched *t, const char *origin) {
             rc = dc__fail_err(r, &e);
             break;
         }
-        if (r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
+        dc__live_touch(r, sp, (const char *)type.ptr);
+        if (!rc && r->obs &&
+            r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
             rc = dc__fail(r, DC_EUSER,
                           "the observer returned non-zero and stopped the "
                           "notifications; the data itself is committed");
@@ -434,8 +439,9 @@ int dc__notify(dc_replica *r, dc__touched *t, const char *origin) {
 }
 
 int dc__fold_notify(dc_replica *r, dc__touched *t, dc__err *err) {
-    int rc = dc__store_fold(r->st, r->obs ? t : NULL, err);
+    int rc = dc__store_fold(r->st, r->obs || r->live ? t : NULL, err);
     int n = dc__notify(r, t, "remote");
+    dc__live_fire(r);
     return n ? n : rc;
 }
 
@@ -457,7 +463,7 @@ static int named_cmp(const void *a, const void *b) {
 
 int dc__notify_ops(dc_replica *r, const uint8_t space[16], const dc__op *ops, size_t n,
                    const char *origin) {
-    if (!r->obs || !n)
+    if ((!r->obs && !r->live) || !n)
         return 0;
     named *v = dc__malloc(n * sizeof *v);
     if (!v)
@@ -470,7 +476,7 @@ int dc__notify_ops(dc_replica *r, const uint8_t space[16], const dc__op *ops, si
     dc__hex(sp, space, 16);
     dc_buf type = DC_BUF_INIT, id = DC_BUF_INIT;
     int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i && named_cmp(&v[i], &v[i - 1]) == 0)
             continue;
         dc__buf_clear(&type);
@@ -480,7 +486,9 @@ int dc__notify_ops(dc_replica *r, const uint8_t space[16], const dc__op *ops, si
             rc = dc__fail(r, DC_ENOMEM, "observer: out of memory (the data is committed)");
             break;
         }
-        if (r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
+        dc__live_touch(r, sp, (const char *)type.ptr);
+        if (!rc && r->obs &&
+            r->obs(r->obs_user, sp, (const char *)type.ptr, (const char *)id.ptr, origin))
             rc = dc__fail(r, DC_EUSER,
                           "the observer returned non-zero and stopped the "
                           "notifications; the data itself is committed");

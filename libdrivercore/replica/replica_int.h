@@ -23,8 +23,10 @@ struct dc_replica {
     dc__err err;
     dc_observer_fn obs;
     void *obs_user;
-    struct dc_txn *txn; /* the open transaction, if any */
-    void *cctx, *dctx;  /* zstd contexts, reused */
+    struct dc_live *live; /* live queries (live.c), newest first */
+    int live_firing;      /* inside dc__live_fire: closes are deferred */
+    struct dc_txn *txn;   /* the open transaction, if any */
+    void *cctx, *dctx;    /* zstd contexts, reused */
     /* The last space key used, in guarded memory allocated once: a
      * sodium_malloc per change costs an mmap and an mprotect, a measurable
      * share of a merge.  A (space, epoch) key never changes once stored. */
@@ -84,6 +86,16 @@ int dc__space_readable(dc_replica *r, const dc__space *sp);
  * judged by marking the space dirty (dc__ingest_dirty). */
 int dc__membership_write(dc_replica *r, dc__space *sp, const dc__member_op *ops, size_t n,
                          dc__err *e);
+
+/* Live queries (live.c): a record of (space, type) changed — marks the
+ * live queries on it; then, once the change is durable and announced,
+ * re-runs the marked ones and delivers what changed. */
+void dc__live_touch(dc_replica *r, const char *space, const char *type);
+void dc__live_fire(dc_replica *r);
+/* Detaches every live query (the replica is closing). */
+void dc__live_detach(dc_replica *r);
+/* A digest of a query result (reading.c): equal results, equal digests. */
+void dc__records_digest(const dc_records *rs, uint8_t out[32]);
 
 /* Calls the observer for each touched record (after commit). */
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin);

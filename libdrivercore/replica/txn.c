@@ -473,6 +473,7 @@ int dc_txn_commit(dc_txn *t, dc_buf *change_id) {
         dc__err fe = {0};
         dc__store_fold(r->st, NULL, &fe);
     }
+    dc__live_fire(r);
     return rc;
 rollback:
     dc__store_rollback(r->st);

@@ -374,11 +374,126 @@ static void test_value_order(void **state) {
     assert_true(dc_value_compare(&big, &asc[11]) < 0);
 }
 
+/* ---- live queries ---- */
+
+typedef struct seen_live {
+    int deliveries;
+    size_t count, total;
+    char first[16];
+    dc_live *self; /* closed by the callback at delivery `close_at` */
+    int close_at;
+} seen_live;
+
+static void on_live(void *user, const dc_records *rs) {
+    seen_live *s = user;
+    s->deliveries++;
+    s->count = dc_records_count(rs);
+    s->total = dc_records_total(rs);
+    snprintf(s->first, sizeof s->first, "%s",
+             rs && dc_records_count(rs) ? dc_record_id(dc_records_at(rs, 0)) : "");
+    if (s->close_at && s->deliveries == s->close_at) {
+        dc_live_close(s->self);
+        s->self = NULL;
+    }
+}
+
+static int observed;
+static int count_obs(void *user, const char *space, const char *type, const char *id,
+                     const char *origin) {
+    (void)user, (void)space, (void)type, (void)id, (void)origin;
+    observed++;
+    return 0;
+}
+
+static void put_truck(dc_replica *r, const char *sp, const char *id, const char *route, int n) {
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "truck", id, "n", DC_INT, n, NULL));
+    dc_test_ok(r, dc_txn_add(t, "truck", id, "route", DC_STR, 0, route));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+}
+
+static void test_live_queries(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "live-a.db"), *b = dc_test_open(&g_d, "live-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    put_truck(a, sp, "t1", "A", 5);
+    dc_test_ok(a, dc_replica_observe(a, count_obs, NULL));
+    dc_value route_a = v_str("A");
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, "route", &route_a, "n", 0, 0, 0, 0};
+    seen_live s;
+    memset(&s, 0, sizeof s);
+    dc_live *q = NULL;
+    dc_test_ok(a, dc_live_open(&q, a, sp, "truck", &o, on_live, &s));
+    /* The first result at once. */
+    assert_int_equal(s.deliveries, 1);
+    assert_int_equal(s.count, 1);
+    /* Another type, and a truck outside the filter: the same result, not
+     * delivered again. */
+    dc_txn *t;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "Li"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    put_truck(a, sp, "t2", "B", 1);
+    assert_int_equal(s.deliveries, 1);
+    /* A local commit that changes the result. */
+    put_truck(a, sp, "t3", "A", 2);
+    assert_int_equal(s.deliveries, 2);
+    assert_int_equal(s.count, 2);
+    assert_string_equal(s.first, "t3"); /* ordered by n */
+    /* A merge from another device. */
+    put_truck(b, sp, "t4", "A", 0);
+    dc_test_sync_into(b, a);
+    assert_int_equal(s.deliveries, 3);
+    assert_int_equal(s.count, 3);
+    assert_string_equal(s.first, "t4");
+    /* A change of a field of a record in the result. */
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "truck", "t1", "n", DC_INT, -1, NULL));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    assert_int_equal(s.deliveries, 4);
+    assert_string_equal(s.first, "t1");
+    /* A delete. */
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_delete(t, "truck", "t1"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    assert_int_equal(s.deliveries, 5);
+    assert_int_equal(s.count, 2);
+    /* The observer heard every record all along. */
+    assert_true(observed >= 6);
+    /* A second live query that closes itself at its second delivery. */
+    seen_live s2;
+    memset(&s2, 0, sizeof s2);
+    s2.close_at = 2;
+    dc_test_ok(a, dc_live_open(&s2.self, a, sp, "truck", NULL, on_live, &s2));
+    assert_int_equal(s2.deliveries, 1);
+    put_truck(a, sp, "t5", "A", 9);
+    assert_int_equal(s.deliveries, 6);
+    assert_int_equal(s2.deliveries, 2);
+    assert_null(s2.self);
+    put_truck(a, sp, "t6", "A", 10);
+    assert_int_equal(s.deliveries, 7);
+    assert_int_equal(s2.deliveries, 2); /* closed */
+    /* Errors. */
+    dc_live *bad = NULL;
+    assert_int_equal(
+        dc_live_open(&bad, a, "00112233445566778899aabbccddeeff", "truck", NULL, on_live, &s),
+        DC_ENOTFOUND);
+    assert_null(bad);
+    assert_int_equal(dc_live_open(&bad, a, sp, "truck", NULL, NULL, NULL), DC_EMISUSE);
+    /* Closing the replica stops it; closing it afterwards frees it. */
+    dc_replica_close(a);
+    dc_live_close(q);
+    dc_live_close(NULL);
+    dc_replica_close(b);
+    free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_record),  cmocka_unit_test(test_absent_and_errors),
         cmocka_unit_test(test_queries),     cmocka_unit_test(test_merged_state),
-        cmocka_unit_test(test_value_order),
+        cmocka_unit_test(test_value_order), cmocka_unit_test(test_live_queries),
     };
     return cmocka_run_group_tests_name("reading", tests, setup, teardown);
 }

@@ -416,11 +416,45 @@ public final class Replica {
         }
         try check(rc, r)
         defer { dc_records_free(rs) }
-        var records: [Record] = []
-        for i in 0..<dc_records_count(rs) {
-            records.append(Record(dc_records_at(rs, i)!))
+        return RecordPage(rs)
+    }
+
+    /// Keeps a query open (dc_live_open): `pages` yields its result now, then
+    /// again after every commit, import or sync on this replica that changes
+    /// it.  Close the LiveQuery (or let it go) to stop; the stream then ends.
+    public func observe(
+        space: String, type: String, where field: String? = nil, equals value: Value = .null,
+        orderBy: String? = nil, descending: Bool = false, offset: Int = 0, limit: Int = 0,
+        withEvents: Bool = true
+    ) throws -> LiveQuery {
+        let r = try h()
+        if offset < 0 || limit < 0 {
+            throw DCError(code: .inval, message: "a page's offset and limit must not be negative")
         }
-        return RecordPage(records: records, total: Int(dc_records_total(rs)))
+        let args = CStrings()
+        let (cs, ct, cf, co) = (try args.c(space), try args.c(type), try args.c(field), try args.c(orderBy))
+        let live = LiveQuery()
+        let user = Unmanaged.passRetained(live.sink).toOpaque()
+        var q: OpaquePointer?
+        let rc = try withCValue(value) { v -> Int32 in
+            var o = dc_query_options()
+            o.version = UInt32(DC_QUERY_OPTIONS_VERSION)
+            o.where_field = cf
+            o.where_value = cf == nil ? nil : v
+            o.order_by = co
+            o.descending = descending ? 1 : 0
+            o.offset = offset
+            o.limit = limit
+            o.with_events = withEvents ? 1 : 0
+            return dc_live_open(&q, r, cs, ct, &o, liveDeliver, user)
+        }
+        if rc != 0 {
+            Unmanaged<LiveQuery.Sink>.fromOpaque(user).release()
+            live.sink.continuation.finish()
+        }
+        try check(rc, r)
+        live.attach(q, user)
+        return live
     }
 
     /// One live record as JSON; throws `.notfound` if absent or deleted.
@@ -996,4 +1030,66 @@ public struct Record: Sendable, Equatable {
 public struct RecordPage: Sendable, Equatable {
     public let records: [Record]
     public let total: Int
+
+    public init(records: [Record], total: Int) {
+        self.records = records
+        self.total = total
+    }
+
+    fileprivate init(_ rs: OpaquePointer?) {
+        var records: [Record] = []
+        for i in 0..<dc_records_count(rs) {
+            records.append(Record(dc_records_at(rs, i)!))
+        }
+        self.init(records: records, total: Int(dc_records_total(rs)))
+    }
+}
+
+/// The C callback of every live query: the page, copied, into its stream.
+private func liveDeliver(_ user: UnsafeMutableRawPointer?, _ rs: OpaquePointer?) {
+    guard let user = user else { return }
+    let sink = Unmanaged<LiveQuery.Sink>.fromOpaque(user).takeUnretainedValue()
+    sink.continuation.yield(RecordPage(rs))
+}
+
+/// A query kept open on a replica (Replica.observe): `pages` is an
+/// AsyncSequence of its results.  `close()` (or deinit) stops it and ends
+/// the stream; it must run where the replica's calls run (the replica is
+/// used from one thread at a time), and may run after the replica closed.
+public final class LiveQuery {
+    fileprivate final class Sink {
+        let continuation: AsyncStream<RecordPage>.Continuation
+        init(_ c: AsyncStream<RecordPage>.Continuation) { continuation = c }
+    }
+
+    public let pages: AsyncStream<RecordPage>
+    fileprivate let sink: Sink
+    private var handle: OpaquePointer?
+    private var user: UnsafeMutableRawPointer?
+
+    fileprivate init() {
+        var cont: AsyncStream<RecordPage>.Continuation!
+        pages = AsyncStream(bufferingPolicy: .bufferingNewest(16)) { cont = $0 }
+        sink = Sink(cont)
+    }
+
+    fileprivate func attach(_ q: OpaquePointer?, _ user: UnsafeMutableRawPointer) {
+        handle = q
+        self.user = user
+    }
+
+    public var isOpen: Bool { handle != nil }
+
+    public func close() {
+        guard let q = handle else { return }
+        handle = nil
+        dc_live_close(q)
+        if let u = user {
+            Unmanaged<Sink>.fromOpaque(u).release()
+            user = nil
+        }
+        sink.continuation.finish()
+    }
+
+    deinit { close() }
 }

@@ -197,6 +197,32 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertEqual(kept?.string("name"), "王师傅 🚚")
     }
 
+    func testLiveQueriesYieldChanges() async throws {
+        let a = try Replica(path: path("live.db"))
+        let s = try a.createSpace(name: "branch 10")
+        let live = try a.observe(space: s.id, type: "truck", where: "route", equals: "A", orderBy: "n")
+        var it = live.pages.makeAsyncIterator()
+        let first = await it.next()
+        XCTAssertEqual(first?.total, 0)
+        try s.write { t in
+            try t.set("truck", "t1", "n", 2)
+            try t.add("truck", "t1", "route", "A")
+        }
+        try s.write { t in try t.add("truck", "t2", "route", "B") }  // outside the filter
+        try s.write { t in
+            try t.set("truck", "t3", "n", 1)
+            try t.add("truck", "t3", "route", "A")
+        }
+        let second = await it.next()
+        XCTAssertEqual(second?.records.map(\.id), ["t1"])
+        let third = await it.next()
+        XCTAssertEqual(third?.records.map(\.id), ["t3", "t1"])
+        live.close()
+        XCTAssertFalse(live.isOpen)
+        let end = await it.next()
+        XCTAssertNil(end)  // the stream ended
+    }
+
     // MARK: errors carry codes
 
     func testErrorsCarryCodesAndMessages() throws {

@@ -123,6 +123,25 @@ final class Native {
     /** The whole record as arrays (see n_record_decode in drivercore_jni.c). */
     static native Object[] recordDecode(long rec);
 
+    /** 0 when the first delivery closed it; listener is a RecordListener. */
+    static native long liveOpen(long r, byte[] space, byte[] type, byte[] field, int kind,
+                                long num, double real, byte[] raw, byte[] order,
+                                boolean descending, long offset, long limit, boolean events,
+                                Object listener);
+    static native void liveClose(long q);
+
+    /** Called by the glue inside the native call that made a change: rs is
+     * valid during this call only.  What the listener throws goes to the
+     * thread's uncaught-exception handler, not back through C. */
+    static void liveDeliver(Object listener, long rs) {
+        try {
+            ((RecordListener) listener).onChange(RecordPage.of(rs));
+        } catch (Throwable t) {
+            Thread th = Thread.currentThread();
+            th.getUncaughtExceptionHandler().uncaughtException(th, t);
+        }
+    }
+
     // ---- bundles ----
     static native byte[] bundleExport(long r, byte[] space);
     static native byte[] bundleImport(long r, byte[] data);

@@ -17,6 +17,8 @@ public final class Replica implements AutoCloseable {
     private Txn openTxn; // the C library allows one open transaction per replica
     // Sync sessions borrow the C replica, so close() must free them first.
     private final java.util.List<SyncSession> sessions = new java.util.ArrayList<>();
+    // Live queries hold a listener reference in C: close() releases them.
+    private final java.util.List<LiveQuery> lives = new java.util.ArrayList<>();
 
     private Replica(long handle) {
         this.handle = handle;
@@ -98,6 +100,9 @@ public final class Replica implements AutoCloseable {
         // Each close() removes itself from the list: iterate over a copy.
         for (SyncSession s : sessions.toArray(new SyncSession[0])) {
             s.close();
+        }
+        for (LiveQuery q : lives.toArray(new LiveQuery[0])) {
+            q.close();
         }
         if (handle != 0) {
             long h = handle;
@@ -203,16 +208,37 @@ public final class Replica implements AutoCloseable {
                 Native.utf8z(o.whereField), w.kind, w.num, w.real, w.raw,
                 Native.utf8z(o.orderBy), o.descending, o.offset, o.limit, o.withEvents);
         try {
-            int n = Native.recordsCount(rs);
-            java.util.List<Record> out = new java.util.ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                out.add(Record.decode(Native.recordsAt(rs, i)));
-            }
-            return new RecordPage(java.util.Collections.unmodifiableList(out),
-                    Native.recordsTotal(rs));
+            return RecordPage.of(rs);
         } finally {
             Native.recordsFree(rs);
         }
+    }
+
+    /**
+     * Keeps a query open: the listener gets its result now, then again after
+     * every commit, import or sync on this replica that changes it, on the
+     * thread that made the change (post it to the UI thread from there).  The
+     * listener must not call this replica.  Close the LiveQuery to stop; closing
+     * the replica stops them all.  With Kotlin: callbackFlow { val q =
+     * replica.observe(space, type, query) { trySend(it) }; awaitClose { q.close() } }.
+     */
+    public synchronized LiveQuery observe(String space, String type, Query q,
+                                          RecordListener listener) {
+        Query o = q != null ? q : new Query();
+        Values w = o.whereValue != null ? o.whereValue : Values.of(null);
+        long h = Native.liveOpen(h(), Native.utf8z(space), Native.utf8z(type),
+                Native.utf8z(o.whereField), w.kind, w.num, w.real, w.raw,
+                Native.utf8z(o.orderBy), o.descending, o.offset, o.limit, o.withEvents,
+                listener);
+        LiveQuery live = new LiveQuery(this, h);
+        if (h != 0) {
+            lives.add(live);
+        }
+        return live;
+    }
+
+    synchronized void forget(LiveQuery q) {
+        lives.remove(q);
     }
 
     /** One live record as JSON; ENOTFOUND if absent or deleted. */

@@ -247,6 +247,62 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void liveQueriesDeliverChanges() {
+        try (Replica a = Replica.open(path("live-a.db")); Replica b = Replica.open(path("live-b.db"))) {
+            Space s = a.createSpace("branch 10");
+            s.add(b.card(), Role.MEMBER);
+            b.importBundle(a.exportBundle());
+            b.space(s.id()).accept();
+            java.util.List<RecordPage> pages = new java.util.ArrayList<>();
+            LiveQuery q = a.observe(s.id(), "truck", new Query().where("route", "A")
+                    .orderBy("n", false), pages::add);
+            assertEquals(1, pages.size());
+            assertEquals(0, pages.get(0).total());
+            try (Txn t = s.begin()) {
+                t.set("truck", "t1", "n", 2);
+                t.add("truck", "t1", "route", "A");
+                t.set("truck", "t2", "n", 1);
+                t.add("truck", "t2", "route", "B");
+                t.commit();
+            }
+            assertEquals(2, pages.size());
+            assertEquals(1, pages.get(1).total());
+            // Outside the filter: no delivery.
+            try (Txn t = s.begin()) {
+                t.set("truck", "t2", "n", 7);
+                t.commit();
+            }
+            assertEquals(2, pages.size());
+            // A merge from another device.
+            try (Txn t = b.space(s.id()).begin()) {
+                t.set("truck", "t3", "n", 0);
+                t.add("truck", "t3", "route", "A");
+                t.commit();
+            }
+            a.importBundle(b.exportBundle());
+            assertEquals(3, pages.size());
+            assertEquals("t3", pages.get(2).records().get(0).id());
+            assertEquals(Long.valueOf(2), pages.get(2).records().get(1).getLong("n"));
+            q.close();
+            q.close();
+            assertFalse(q.isOpen());
+            try (Txn t = s.begin()) {
+                t.set("truck", "t4", "n", 0);
+                t.add("truck", "t4", "route", "A");
+                t.commit();
+            }
+            assertEquals(3, pages.size());
+        }
+        // Left open: the replica's close releases it.
+        Replica c = Replica.open(path("live-a.db"));
+        LiveQuery left = c.observe(c.createSpace("x").id(), "truck", null, p -> { });
+        assertTrue(left.isOpen());
+        c.close();
+        assertFalse(left.isOpen());
+        left.close();
+    }
+
+    @Test
     public void replicaReopensWithTheSameIdentity() {
         String id;
         try (Replica a = Replica.open(path("r.db"))) {
