@@ -639,6 +639,73 @@ static void bench_wire_bytes(void) {
     dc_buf_dispose(&bundle);
 }
 
+/* ---- query_index ---- */
+
+/* Lookups of one value among a type's records (dc_record_query filtered on
+ * a field), by walking the type (the baseline) and through a value index
+ * declared on the field (dc_index_declare), on the same replica, in the
+ * same run. */
+static double lookups(dc_replica *r, const char *space, long nrec, int n) {
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        char plate[32];
+        snprintf(plate, sizeof plate, "P-%ld", (long)(rng() % (uint64_t)(nrec / 10)));
+        dc_value v = {DC_STR, 0, 0, plate, strlen(plate)};
+        dc_query_options o = {DC_QUERY_OPTIONS_VERSION, "plate", &v, NULL, 0, 0, 0, 0};
+        dc_records *rs;
+        int rc = dc_record_query(&rs, r, space, "truck", &o);
+        if (rc)
+            die("dc_record_query", rc, dc_replica_errmsg(r));
+        if (dc_records_count(rs) == 0)
+            die("query_index: a plate not found", DC_ENOTFOUND, plate);
+        dc_records_free(rs);
+    }
+    return (now_s() - t0) / n;
+}
+
+static void bench_query_index(void) {
+    long nrec = g_ops / 4 > 1000 ? g_ops / 4 : 1000;
+    int n = 50;
+    double walk[MAX_RUNS], ix[MAX_RUNS], decl[MAX_RUNS];
+    for (int run = 0; run < g_runs; run++) {
+        dc_replica *r = open_replica("query", run, NULL, NULL);
+        dc_buf sp = DC_BUF_INIT;
+        int rc = dc_space_create(&sp, r, "bench");
+        if (rc)
+            die("dc_space_create", rc, dc_replica_errmsg(r));
+        const char *space = (const char *)sp.ptr;
+        for (long i = 0; i < nrec;) {
+            dc_txn *t;
+            if ((rc = dc_txn_begin(&t, r, space)))
+                die("dc_txn_begin", rc, dc_replica_errmsg(r));
+            for (long k = 0; k < 1000 && i < nrec; k++, i++) {
+                char id[32], plate[32];
+                snprintf(id, sizeof id, "t%07ld", i);
+                snprintf(plate, sizeof plate, "P-%ld", i % (nrec / 10));
+                if ((rc = dc_txn_set(t, "truck", id, "plate", DC_STR, 0, plate)) ||
+                    (rc = dc_txn_set(t, "truck", id, "status", DC_STR, 0, k_status[i % 5])))
+                    die("dc_txn_set", rc, dc_replica_errmsg(r));
+            }
+            if ((rc = dc_txn_commit(t, NULL)))
+                die("dc_txn_commit", rc, dc_replica_errmsg(r));
+        }
+        walk[run] = lookups(r, space, nrec, n / 5);
+        double t0 = now_s();
+        if ((rc = dc_index_declare(r, space, "truck", "plate")))
+            die("dc_index_declare", rc, dc_replica_errmsg(r));
+        decl[run] = now_s() - t0;
+        ix[run] = lookups(r, space, nrec, n);
+        dc_buf_dispose(&sp);
+        dc_replica_close(r);
+    }
+    double w = median(walk, g_runs), x = median(ix, g_runs), d = median(decl, g_runs);
+    printf("{\"bench\":\"query_index\",\"records\":%ld,\"lookup_ms\":%.3f,"
+           "\"baseline_walk_lookup_ms\":%.3f,\"speedup\":%.1f,\"declare_ms\":%.1f,"
+           "\"runs\":%d}\n",
+           nrec, x * 1e3, w * 1e3, ratio(w, x), d * 1e3, g_runs);
+    fflush(stdout);
+}
+
 /* ---- size ---- */
 
 static void bench_size(void) {
@@ -663,9 +730,11 @@ static void bench_size(void) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench [--quick] [--ops N] [--runs N] [--only NAME]\n"
-                    "  one JSON object per line on stdout; progress on stderr.\n"
-                    "  NAME: local_write (with merge), at_rest, wire_bytes_per_change, size\n");
+    fprintf(stderr,
+            "usage: bench [--quick] [--ops N] [--runs N] [--only NAME]\n"
+            "  one JSON object per line on stdout; progress on stderr.\n"
+            "  NAME: local_write (with merge), at_rest, wire_bytes_per_change, query_index,\n"
+            "        size\n");
 }
 
 int main(int argc, char **argv) {
@@ -709,6 +778,8 @@ int main(int argc, char **argv) {
         bench_at_rest();
     if (!only || strcmp(only, "wire_bytes_per_change") == 0)
         bench_wire_bytes();
+    if (!only || strcmp(only, "query_index") == 0)
+        bench_query_index();
     if (!only || strcmp(only, "size") == 0)
         bench_size();
     return 0;

@@ -18,6 +18,8 @@ REQUIRED = {
               "duplicate_changes_per_s"},
     "wire_bytes_per_change": {"ops_per_txn", "envelope_bytes", "bytes_per_change", "target"},
     "size": {"stripped_bytes", "target"},
+    "query_index": {"records", "lookup_ms", "baseline_walk_lookup_ms", "speedup", "declare_ms",
+                    "runs"},
     "at_rest": {"ops", "local_write_ops_per_s", "baseline_local_write_ops_per_s",
                 "local_write_ratio", "merge_ops_per_s", "baseline_merge_ops_per_s",
                 "merge_ratio", "ratio", "target", "runs"},
@@ -54,7 +56,7 @@ def check_value(row, k, v):
 
 def main():
     argv = sys.argv[1:]
-    expect = ["local_write", "merge", "at_rest", "wire_bytes_per_change"]
+    expect = ["local_write", "merge", "at_rest", "wire_bytes_per_change", "query_index"]
     if argv[:1] == ["--expect"]:
         expect, argv = argv[1].split(","), argv[2:]
     else:

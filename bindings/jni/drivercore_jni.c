@@ -711,6 +711,20 @@ static jlong n_record_query(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
     return H(rs);
 }
 
+static void n_index_declare(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
+                            jbyteArray jfield) {
+    call c;
+    const char *space, *type, *field;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
+        arg(&c, &field, jfield)) {
+        rc = dc_index_declare(R(r), space, type, field);
+    }
+    finish(&c, rc);
+}
+
 static jlong n_records_total(JNIEnv *env, jclass cls, jlong rs) {
     (void)env;
     (void)cls;
@@ -1136,6 +1150,7 @@ static const JNINativeMethod methods[] = {
     M("recordFind", "(J[B[B[BIJ[B)[B", n_record_find),
     M("recordRead", "(J[B[B[B)J", n_record_read),
     M("recordQuery", "(J[B[B[BIJD[B[BZJJZ)J", n_record_query),
+    M("indexDeclare", "(J[B[B[B)V", n_index_declare),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),
     M("recordsAt", "(JI)J", n_records_at),

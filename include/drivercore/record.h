@@ -87,6 +87,19 @@ DC_EXTERN int dc_record_event_get(const dc_record *rec, size_t i, const char *ke
 DC_EXTERN int dc_value_compare(const dc_value *a, const dc_value *b);
 
 /*
+ * A value index on `field` of the records of `type` in `space`, for the
+ * queries that filter on it (dc_record_query, dc_live_open): they then read
+ * only the records that hold the value instead of every record of the type.
+ * Filled at once from the records as they stand (a write transaction over
+ * the type), then kept by every commit and merge.  An index is this
+ * replica's, not the space's: it is not synced, and each device declares
+ * what it looks up.  Declaring it again is a no-op.  0, or the errors of a
+ * write (DC_ENOTFOUND for an unknown space).
+ */
+DC_EXTERN int dc_index_declare(dc_replica *r, const char *space, const char *type,
+                               const char *field);
+
+/*
  * Queries: the live records of a type, filtered, sorted, paged.
  *
  * where_field/where_value: records whose register equals the value or
@@ -95,8 +108,9 @@ DC_EXTERN int dc_value_compare(const dc_value *a, const dc_value *b);
  * it last, whatever the direction), ties by id; NULL: id order.  offset
  * and limit (0: no limit) page the sorted result; `total` counts every
  * match.  with_events 0 leaves events unread (faster when the app needs
- * fields only).  There is no value index: a query reads every record of
- * the type (docs/reading.md).
+ * fields only).  A query reads every record of the type, unless an index is
+ * declared on where_field (dc_index_declare): then only the records holding
+ * the value are read (docs/reading.md).
  */
 #define DC_QUERY_OPTIONS_VERSION 1
 typedef struct dc_query_options {

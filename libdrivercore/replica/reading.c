@@ -276,6 +276,9 @@ int dc_record_read(dc_record **out, dc_replica *r, const char *space, const char
 }
 
 typedef struct qctx {
+    dc_replica *r;
+    int64_t sid;
+    const char *type;
     const dc_query_options *o;
     dc__value where;
     size_t want; /* records worth keeping in id order: offset + limit */
@@ -311,6 +314,14 @@ static int collect(void *user, const dc__rec *rec) {
     if (!rc)
         q->rs->n++;
     return rc;
+}
+
+/* One id the index gave: the record read and collected (collect checks
+ * the value again, so a stale row can never add a record). */
+static int by_id(void *user, const char *id) {
+    qctx *q = user;
+    return dc__store_records_walk(q->r->st, q->sid, q->type, id, q->o->with_events != 0, collect, q,
+                                  &q->r->err);
 }
 
 static const dc_value *reg_of(const dc_record *rec, const char *field) {
@@ -351,6 +362,7 @@ int dc_record_query(dc_records **out, dc_replica *r, const char *space, const ch
                         o->version, DC_QUERY_OPTIONS_VERSION);
     qctx q;
     memset(&q, 0, sizeof q);
+    q.r = r;
     q.o = o;
     if (o->where_field) {
         const dc_value *w = o->where_value;
@@ -384,7 +396,16 @@ int dc_record_query(dc_records **out, dc_replica *r, const char *space, const ch
         return r->err.code;
     if (!(q.rs = dc__calloc(1, sizeof *q.rs)))
         return dc__fail(r, DC_ENOMEM, "record query: out of memory");
-    int rc = dc__store_records_walk(r->st, sp.sid, type, NULL, o->with_events != 0, collect, &q,
+    bool indexed = false;
+    int rc = 0;
+    if (o->where_field) {
+        q.sid = sp.sid;
+        q.type = type;
+        rc = dc__store_index_lookup(r->st, sp.sid, type, o->where_field, &q.where, &indexed, by_id,
+                                    &q, &r->err);
+    }
+    if (!rc && !indexed)
+        rc = dc__store_records_walk(r->st, sp.sid, type, NULL, o->with_events != 0, collect, &q,
                                     &r->err);
     if (rc) {
         dc_records_free(q.rs);
@@ -648,4 +669,15 @@ void dc__records_digest(const dc_records *rs, uint8_t out[32]) {
         }
     }
     crypto_generichash_final(&h, out, 32);
+}
+
+int dc_index_declare(dc_replica *r, const char *space, const char *type, const char *field) {
+    DC__CHECK(r);
+    if (!type || !field || !*field)
+        return dc__fail(r, DC_EMISUSE, "index declare: type and field must be given");
+    dc__space sp;
+    if (resolve(r, space, type, &sp))
+        return r->err.code;
+    int rc = dc__store_index_declare(r->st, sp.sid, type, field, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
 }

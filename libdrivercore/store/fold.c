@@ -492,6 +492,8 @@ static int rec_save(fold *f, frec *r, dc__err *err) {
     sqlite3_bind_int64(st, 6, r->nev);
     rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
     sqlite3_reset(st);
+    if (!rc && r->st.changed && f->s->nix)
+        rc = dc__store_index_update(f->s, r->rid, r->sid, r->type, d, err);
     return rc;
 }
 
@@ -726,7 +728,10 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
             break;
         int64_t epoch = 0, now;
         bool in_txn = true;
-        if (!(rc = state_epoch(s, &epoch, err)) && !(rc = read_batch(&f, &more, err)))
+        /* (The value indexes declared, perhaps by another handle, are kept
+         * by rec_save.) */
+        if (!(rc = state_epoch(s, &epoch, err)) && !(rc = dc__store_index_sync(s, err)) &&
+            !(rc = read_batch(&f, &more, err)))
             rc = sort_batch(&f, err);
         for (size_t at = 0; !rc;) {
             if (!in_txn) {
@@ -782,6 +787,8 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
         "SET value = value + 1 WHERE ?1 = ?1",
         "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        /* The fold writes the index rows of what it rebuilds. */
+        "DELETE FROM ixvals WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         /* Rows stay (observers name them); their state goes. */
         "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
         "WHERE sid = ?1",

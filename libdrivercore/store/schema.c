@@ -97,6 +97,15 @@ static const struct {
      "UPDATE records SET del_hlc = 0, del_did = 0;"
      "INSERT INTO pending(cno) SELECT cno FROM changes WHERE kind = 1 AND state = 0;",
      NULL},
+    /* 4: value indexes declared per (space, type, field) (docs/storage.md,
+     * "Schema version 4"): the declarations, and one row per indexed value
+     * of a live record, kept by the fold. */
+    {"CREATE TABLE ixdefs(ix INTEGER PRIMARY KEY, sid INTEGER NOT NULL, type TEXT NOT NULL,"
+     "  fid INTEGER NOT NULL, UNIQUE (sid, type, fid));"
+     "CREATE TABLE ixvals(ix INTEGER NOT NULL, k INTEGER NOT NULL, v, rid INTEGER NOT NULL);"
+     "CREATE INDEX ixvals_v ON ixvals(ix, k, v);"
+     "CREATE INDEX ixvals_rid ON ixvals(rid);",
+     NULL},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},
@@ -283,6 +292,7 @@ int dc__store_schema_latest(void) {
 }
 
 int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
+    s->ix_epoch = -1; /* the declared indexes are read at the first fold */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (must_exist ? 0 : SQLITE_OPEN_CREATE);
     int rc;
     if (sqlite3_open_v2(s->path, &s->db, flags, s->vfs ? dc__vfs_name(s->vfs) : NULL) !=
@@ -386,6 +396,7 @@ void dc__store_disconnect(dc__store *s) {
     dc__zstd_free_ctx(NULL, s->zdctx);
     s->zdctx = NULL;
     dc__names_reset(&s->names);
+    dc__store_index_free(s);
     if (s->db) {
         /* Every statement is finalized by now, so this closes the file at
          * once (a deferred close would outlive the VFS it uses). */

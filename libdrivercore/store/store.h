@@ -356,6 +356,19 @@ int dc__store_records_count(dc__store *s, int64_t sid, const char *type, uint64_
  * it). 0 or DC_ENOMEM. */
 int dc__store_event_json(dc_buf *b, const dc__rev *e);
 
+/* Value indexes (index.c, docs/reading.md): declared per (space, type,
+ * field), filled at once from the state and kept by the fold.  Declaring
+ * one twice is a no-op. */
+int dc__store_index_declare(dc__store *s, int64_t sid, const char *type, const char *field,
+                            dc__err *err);
+/* The ids (in id order) of the live records of (sid, type) whose `field`
+ * holds v, through the index: *indexed false (and no call) when there is
+ * none on that field.  fn may read records. */
+typedef int (*dc__id_fn)(void *user, const char *id);
+int dc__store_index_lookup(dc__store *s, int64_t sid, const char *type, const char *field,
+                           const dc__value *v, bool *indexed, dc__id_fn fn, void *user,
+                           dc__err *err);
+
 /* The first space (by id) holding a key and a live record (type, id):
  * one query, however many spaces the replica holds.  DC_ENOTFOUND if none. */
 int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint8_t space[16],

@@ -63,6 +63,8 @@ enum {
     Q_EACH_ALL,
     Q_EACH_ONE,
     Q_COUNT,
+    Q_IX_DEL,
+    Q_IX_PUT,
     Q__COUNT
 };
 
@@ -120,7 +122,19 @@ struct dc__store {
     int64_t unfolded; /* ops this handle put in `pending` since its last fold */
     bool folding;     /* a fold is running (reads inside it do not fold) */
     dc__names names;
+    /* Value indexes (index.c): the declarations as of meta 'index_epoch'. */
+    struct dc__ixdef *ix;
+    size_t nix;
+    int64_t ix_epoch; /* -1: not loaded */
 };
+
+/* The declared indexes, reloaded when another handle declared one. */
+int dc__store_index_sync(dc__store *s, dc__err *err);
+/* A record's state was saved: its index rows follow (none when nothing is
+ * declared on its space and type). */
+int dc__store_index_update(dc__store *s, int64_t rid, int64_t sid, const dc__str *type,
+                           const dc__recdata *d, dc__err *err);
+void dc__store_index_free(dc__store *s);
 
 /* A prepared statement from the cache, reset and with bindings cleared. */
 sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);

@@ -6,6 +6,7 @@
  * and the typed view agreeing with the JSON view on the same state.
  */
 #include <math.h>
+#include <sqlite3.h>
 
 #include "../common/replica_fixture.h"
 
@@ -489,11 +490,124 @@ static void test_live_queries(void **state) {
     free(sp);
 }
 
+/* ---- value indexes ---- */
+
+/* The ids of a query's page, comma-separated. */
+static void ids_of(dc_replica *r, const char *sp, const char *field, const dc_value *v, char *out,
+                   size_t cap) {
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, field, v, NULL, 0, 0, 0, 0};
+    dc_records *rs;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    out[0] = 0;
+    for (size_t i = 0; i < dc_records_count(rs); i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", i ? "," : "", dc_record_id(dc_records_at(rs, i)));
+    }
+    dc_records_free(rs);
+}
+
+static void test_indexes(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "ix-a.db"), *b = dc_test_open(&g_d, "ix-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    dc_txn *t;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    for (int i = 0; i < 300; i++) {
+        char id[16], plate[16];
+        snprintf(id, sizeof id, "t%03d", i);
+        snprintf(plate, sizeof plate, "P-%d", i % 150);
+        dc_test_ok(a, dc_txn_set(t, "truck", id, "plate", DC_STR, 0, plate));
+        dc_test_ok(a, dc_txn_add(t, "truck", id, "route", DC_STR, 0, i % 3 ? "A" : "B"));
+        dc_test_ok(a, dc_txn_set(t, "truck", id, "load", DC_INT, i % 7, NULL));
+    }
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    dc_test_sync_into(a, b);
+    /* Declared on a only: b answers by walking the type, a by its index. */
+    dc_test_ok(a, dc_index_declare(a, sp, "truck", "plate"));
+    dc_test_ok(a, dc_index_declare(a, sp, "truck", "route"));
+    dc_test_ok(a, dc_index_declare(a, sp, "truck", "load"));
+    dc_test_ok(a, dc_index_declare(a, sp, "truck", "plate"));  /* again: no-op */
+    dc_test_ok(a, dc_index_declare(a, sp, "truck", "driver")); /* a field nobody wrote yet */
+    assert_int_equal(dc_index_declare(a, "00112233445566778899aabbccddeeff", "truck", "plate"),
+                     DC_ENOTFOUND);
+    assert_int_equal(dc_index_declare(a, sp, "truck", ""), DC_EMISUSE);
+    /* The rows are there: one per plate, route and load of each record. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/ix-a.db", g_d.path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM ixvals", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 900);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    static char x[8192], y[8192];
+    dc_value p17 = v_str("P-17"), ra = v_str("A"), rb = v_str("B"), l3 = v_int(3),
+             none = v_str("P-999");
+    const dc_value *probes[] = {&p17, &ra, &rb, &l3, &none};
+    const char *fields[] = {"plate", "route", "route", "load", "plate"};
+    for (int i = 0; i < 5; i++) {
+        ids_of(a, sp, fields[i], probes[i], x, sizeof x);
+        ids_of(b, sp, fields[i], probes[i], y, sizeof y);
+        assert_string_equal(x, y);
+    }
+    ids_of(a, sp, "plate", &p17, x, sizeof x);
+    assert_string_equal(x, "t017,t167");
+    /* Kept by commits: a changed register, a removed member, a delete. */
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "truck", "t017", "plate", DC_STR, 0, "X-1"));
+    dc_test_ok(a, dc_txn_remove(t, "truck", "t001", "route", DC_STR, 0, "A"));
+    dc_test_ok(a, dc_txn_delete(t, "truck", "t167"));
+    dc_test_ok(a, dc_txn_set(t, "truck", "t200", "driver", DC_STR, 0, "Li"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    ids_of(a, sp, "plate", &p17, x, sizeof x);
+    assert_string_equal(x, "");
+    dc_value x1 = v_str("X-1"), li = v_str("Li");
+    ids_of(a, sp, "plate", &x1, x, sizeof x);
+    assert_string_equal(x, "t017");
+    ids_of(a, sp, "driver", &li, x, sizeof x);
+    assert_string_equal(x, "t200");
+    ids_of(a, sp, "route", &ra, x, sizeof x);
+    assert_null(strstr(x, "t001"));
+    /* Kept by merges. */
+    dc_test_ok(b, dc_txn_begin(&t, b, sp));
+    dc_test_ok(b, dc_txn_set(t, "truck", "t999", "plate", DC_STR, 0, "P-17"));
+    dc_test_ok(b, dc_txn_commit(t, NULL));
+    dc_test_sync_into(a, b);
+    dc_test_sync_into(b, a);
+    for (int i = 0; i < 5; i++) {
+        ids_of(a, sp, fields[i], probes[i], x, sizeof x);
+        ids_of(b, sp, fields[i], probes[i], y, sizeof y);
+        assert_string_equal(x, y);
+    }
+    ids_of(a, sp, "plate", &p17, x, sizeof x);
+    assert_string_equal(x, "t999");
+    /* A second handle on the file keeps the index it did not declare. */
+    dc_replica *a2 = dc_test_open(&g_d, "ix-a.db");
+    dc_test_ok(a2, dc_txn_begin(&t, a2, sp));
+    dc_test_ok(a2, dc_txn_set(t, "truck", "t500", "plate", DC_STR, 0, "X-1"));
+    dc_test_ok(a2, dc_txn_commit(t, NULL));
+    dc_replica_close(a2);
+    ids_of(a, sp, "plate", &x1, x, sizeof x);
+    assert_string_equal(x, "t017,t500");
+    /* And it survives a reopen. */
+    dc_replica_close(a);
+    a = dc_test_open(&g_d, "ix-a.db");
+    ids_of(a, sp, "plate", &x1, x, sizeof x);
+    assert_string_equal(x, "t017,t500");
+    dc_replica_close(a);
+    dc_replica_close(b);
+    free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_record),  cmocka_unit_test(test_absent_and_errors),
         cmocka_unit_test(test_queries),     cmocka_unit_test(test_merged_state),
         cmocka_unit_test(test_value_order), cmocka_unit_test(test_live_queries),
+        cmocka_unit_test(test_indexes),
     };
     return cmocka_run_group_tests_name("reading", tests, setup, teardown);
 }

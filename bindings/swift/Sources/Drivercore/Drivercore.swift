@@ -387,6 +387,15 @@ public final class Replica {
         return Record(rec!)
     }
 
+    /// Declares a value index on a field of a type (dc_index_declare): queries
+    /// filtering on it read only the matching records.  This replica's, not
+    /// synced; declaring it again does nothing.
+    public func declareIndex(space: String, type: String, field: String) throws {
+        let r = try h()
+        let args = CStrings()
+        try check(dc_index_declare(r, try args.c(space), try args.c(type), try args.c(field)), r)
+    }
+
     /// The live records of a type matching a filter (a register equal to the
     /// value, or a set containing it), in `orderBy` order (records without
     /// that register last) or id order, one page (`limit` 0: no limit).

@@ -192,6 +192,8 @@ final class DrivercoreTests: XCTestCase {
             XCTAssertEqual(top.records.map(\.id), ["t03", "t07", "t11"])
             XCTAssertEqual(top.total, 12)
             XCTAssertEqual(try s.query(type: "truck", where: "load", equals: 2.0).total, 3)
+            try a.declareIndex(space: s.id, type: "truck", field: "load")
+            XCTAssertEqual(try s.query(type: "truck", where: "load", equals: 2.0).total, 3)
         }
         // The replica is closed: the record is a copy and reads on.
         XCTAssertEqual(kept?.string("name"), "王师傅 🚚")

@@ -114,6 +114,7 @@ final class Native {
     static native long recordQuery(long r, byte[] space, byte[] type, byte[] field, int kind,
                                    long num, double real, byte[] raw, byte[] order,
                                    boolean descending, long offset, long limit, boolean events);
+    static native void indexDeclare(long r, byte[] space, byte[] type, byte[] field);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);
     /** The i-th record of the page, owned by rs. */

@@ -200,6 +200,15 @@ public final class Replica implements AutoCloseable {
         }
     }
 
+    /**
+     * Declares a value index on a field of a type, so that queries filtering on
+     * it read only the matching records (dc_index_declare): this replica's, not
+     * synced; declaring it again does nothing.
+     */
+    public synchronized void declareIndex(String space, String type, String field) {
+        Native.indexDeclare(h(), Native.utf8z(space), Native.utf8z(type), Native.utf8z(field));
+    }
+
     /** The live records of a type matching the query, typed, one page. */
     public synchronized RecordPage query(String space, String type, Query q) {
         Query o = q != null ? q : new Query();

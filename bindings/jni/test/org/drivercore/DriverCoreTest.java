@@ -240,6 +240,10 @@ public class DriverCoreTest {
             assertEquals("t11", top.records().get(2).id());
             RecordPage byLoad = s.query("truck", new Query().where("load", 2.0));
             assertEquals(3, byLoad.total());
+            a.declareIndex(s.id(), "truck", "load");
+            RecordPage indexed = s.query("truck", new Query().where("load", 2.0));
+            assertEquals(3, indexed.total());
+            assertEquals(byLoad.records().get(0).id(), indexed.records().get(0).id());
             expect(DriverCoreError.EINVAL, () -> new Query().page(-1, 2));
         }
         // Read back after the replica is closed: the record is a copy.
