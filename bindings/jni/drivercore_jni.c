@@ -38,6 +38,8 @@ static jmethodID exc_ctor;       /* (I[B)V */
 static jclass native_class;      /* org/drivercore/Native */
 static jmethodID native_ask_key; /* Native.askKey(KeyProvider, int): AtRestKey */
 static jmethodID native_live;    /* Native.liveDeliver(Object, long): void */
+static jmethodID native_http;    /* Native.httpExecute(...): Object[] */
+static jmethodID native_cancel;  /* Native.httpCancel(HttpTransport): void */
 static JavaVM *the_vm;
 static jfieldID key_passphrase; /* AtRestKey.passphrase: Z */
 static jfieldID key_bytes;      /* AtRestKey.bytes: [B */
@@ -987,6 +989,211 @@ static void n_live_close(JNIEnv *env, jclass cls, jlong h) {
     free(l);
 }
 
+/*
+ * The sync client over the app's HttpTransport.  The transport's calls
+ * come on the thread of the JNI call that runs the sync (request, release)
+ * or that cancels (cancel), so the JNIEnv comes from the VM each time.
+ */
+typedef struct jtransport {
+    jobject transport; /* global reference */
+} jtransport;
+
+static JNIEnv *vm_env(void) {
+    JNIEnv *env = NULL;
+    if ((*the_vm)->GetEnv(the_vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK) {
+        return NULL;
+    }
+    return env;
+}
+
+/* One request through HttpTransport.execute (Native.httpExecute). */
+static int http_request_in(JNIEnv *env, jtransport *t, const dc_http_request *q,
+                           dc_http_response *r) {
+    size_t nh = dc_http_request_header_count(q), nb = 0;
+    const uint8_t *body = dc_http_request_body(q, &nb);
+    jobjectArray names = (*env)->NewObjectArray(env, (jsize)nh, bytes_class, NULL);
+    jobjectArray values = (*env)->NewObjectArray(env, (jsize)nh, bytes_class, NULL);
+    jbyteArray jm = cstr_bytes(env, dc_http_request_method(q));
+    jbyteArray ju = cstr_bytes(env, dc_http_request_url(q));
+    jbyteArray jb = bytes(env, body, nb);
+    int ok = names && values && jm && ju && jb;
+    for (size_t i = 0; i < nh && ok; i++) {
+        ok = put(env, names, (jsize)i, cstr_bytes(env, dc_http_request_header_name(q, i))) &&
+             put(env, values, (jsize)i, cstr_bytes(env, dc_http_request_header_value(q, i)));
+    }
+    jobjectArray res = NULL;
+    if (ok) {
+        res = (jobjectArray)(*env)->CallStaticObjectMethod(
+            env, native_class, native_http, t->transport, jm, ju, names, values, jb,
+            (jlong)dc_http_request_connect_timeout_ms(q),
+            (jlong)dc_http_request_stall_timeout_ms(q), (jlong)dc_http_request_timeout_ms(q));
+    }
+    if ((*env)->ExceptionCheck(env) || res == NULL) {
+        (*env)->ExceptionClear(env);
+        return dc_http_response_fail(r, DC_HTTP_FAIL_BROKEN, "jni: the transport failed"), -1;
+    }
+    jintArray code = (jintArray)(*env)->GetObjectArrayElement(env, res, 0);
+    jint status = 0;
+    (*env)->GetIntArrayRegion(env, code, 0, 1, &status);
+    int rc = 0;
+    if (status < 0) {
+        jbyteArray d = (jbyteArray)(*env)->GetObjectArrayElement(env, res, 1);
+        jsize n = d ? (*env)->GetArrayLength(env, d) : 0;
+        char detail[256] = "";
+        if (n > (jsize)sizeof detail - 1) {
+            n = (jsize)sizeof detail - 1;
+        }
+        if (d) {
+            (*env)->GetByteArrayRegion(env, d, 0, n, (jbyte *)detail);
+        }
+        detail[n] = '\0';
+        dc_http_response_fail(r, (int)-status, detail);
+        rc = -1;
+    } else {
+        dc_http_response_set_status(r, status);
+        jobjectArray rn = (jobjectArray)(*env)->GetObjectArrayElement(env, res, 1);
+        jobjectArray rv = (jobjectArray)(*env)->GetObjectArrayElement(env, res, 2);
+        jsize count = rn ? (*env)->GetArrayLength(env, rn) : 0;
+        for (jsize i = 0; i < count; i++) {
+            jbyteArray kn = (jbyteArray)(*env)->GetObjectArrayElement(env, rn, i);
+            jbyteArray kv = (jbyteArray)(*env)->GetObjectArrayElement(env, rv, i);
+            jsize ln = (*env)->GetArrayLength(env, kn), lv = (*env)->GetArrayLength(env, kv);
+            char *sn = malloc((size_t)ln + 1), *sv = malloc((size_t)lv + 1);
+            if (sn && sv) {
+                (*env)->GetByteArrayRegion(env, kn, 0, ln, (jbyte *)sn);
+                (*env)->GetByteArrayRegion(env, kv, 0, lv, (jbyte *)sv);
+                sn[ln] = '\0';
+                sv[lv] = '\0';
+                dc_http_response_add_header(r, sn, sv);
+            }
+            free(sn);
+            free(sv);
+            (*env)->DeleteLocalRef(env, kn);
+            (*env)->DeleteLocalRef(env, kv);
+        }
+        jbyteArray rb = (jbyteArray)(*env)->GetObjectArrayElement(env, res, 3);
+        jsize lb = rb ? (*env)->GetArrayLength(env, rb) : 0;
+        jbyte *p = lb ? (*env)->GetByteArrayElements(env, rb, NULL) : NULL;
+        if (p) {
+            rc = dc_http_response_append(r, (const uint8_t *)p, (size_t)lb) ? -1 : 0;
+            (*env)->ReleaseByteArrayElements(env, rb, p, JNI_ABORT);
+            if (rc) {
+                dc_http_response_fail(r, DC_HTTP_FAIL_BROKEN, "the answer was too large");
+            }
+        }
+    }
+    return rc;
+}
+
+static int http_request(void *user, const dc_http_request *q, dc_http_response *r) {
+    JNIEnv *env = vm_env();
+    /* A sync makes many requests inside one JNI call: each request's local
+     * references go with its own frame. */
+    if (env == NULL || (*env)->ExceptionCheck(env) || (*env)->PushLocalFrame(env, 32) != 0) {
+        if (env != NULL) {
+            (*env)->ExceptionClear(env);
+        }
+        dc_http_response_fail(r, DC_HTTP_FAIL_BROKEN, "jni: no Java frame for the request");
+        return -1;
+    }
+    int rc = http_request_in(env, user, q, r);
+    (*env)->PopLocalFrame(env, NULL);
+    return rc;
+}
+
+static void http_cancel(void *user) {
+    jtransport *t = user;
+    JNIEnv *env = vm_env();
+    if (env != NULL && !(*env)->ExceptionCheck(env)) {
+        (*env)->CallStaticVoidMethod(env, native_class, native_cancel, t->transport);
+        (*env)->ExceptionClear(env);
+    }
+}
+
+static void http_release(void *user) {
+    jtransport *t = user;
+    JNIEnv *env = vm_env();
+    if (env != NULL) {
+        (*env)->DeleteGlobalRef(env, t->transport);
+    }
+    free(t);
+}
+
+#define CL(x) ((dc_client *)(intptr_t)(x))
+
+static jlong n_client_new(JNIEnv *env, jclass cls, jlong r, jbyteArray jurl, jobject transport) {
+    call c;
+    const char *url;
+    dc_client *client = NULL;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &url, jurl)) {
+        jtransport *t = calloc(1, sizeof *t);
+        if (transport == NULL) {
+            free(t);
+            throw_code(env, DC_EMISUSE, "sync client: the transport is null");
+            c.ok = 0;
+        } else if (t == NULL || (t->transport = (*env)->NewGlobalRef(env, transport)) == NULL) {
+            free(t);
+            throw_code(env, DC_ENOMEM, "jni: out of memory opening a sync client");
+            c.ok = 0;
+        } else {
+            dc_transport tr = {DC_TRANSPORT_VERSION, http_request, http_cancel, http_release, t};
+            rc = dc_client_new(&client, R(r), url, &tr, NULL); /* releases t on failure */
+        }
+    }
+    finish(&c, rc);
+    return H(client);
+}
+
+static void n_client_sync(JNIEnv *env, jclass cls, jlong r, jlong h) {
+    call c;
+    (void)cls;
+    if (begin_txn(&c, env, r, h)) {
+        finish(&c, dc_client_sync(CL(h)));
+    }
+}
+
+static jboolean n_client_wait(JNIEnv *env, jclass cls, jlong r, jlong h, jint timeout) {
+    call c;
+    int changed = 0;
+    (void)cls;
+    if (begin_txn(&c, env, r, h)) {
+        finish(&c, dc_client_wait(&changed, CL(h), timeout));
+    }
+    return changed ? JNI_TRUE : JNI_FALSE;
+}
+
+static jbyteArray n_client_report(JNIEnv *env, jclass cls, jlong h) {
+    dc_buf out = DC_BUF_INIT;
+    (void)cls;
+    if (!live(env, h)) {
+        return NULL;
+    }
+    int rc = dc_client_report(&out, CL(h));
+    if (rc) {
+        dc_buf_dispose(&out);
+        throw_code(env, rc, dc_error_last());
+        return NULL;
+    }
+    jbyteArray res = bytes(env, out.ptr, out.size);
+    dc_buf_dispose(&out);
+    return res;
+}
+
+static void n_client_cancel(JNIEnv *env, jclass cls, jlong h) {
+    (void)env;
+    (void)cls;
+    dc_client_cancel(CL(h));
+}
+
+static void n_client_free(JNIEnv *env, jclass cls, jlong h) {
+    (void)env;
+    (void)cls;
+    dc_client_free(CL(h));
+}
+
 /* ---- bundles ---- */
 
 static jbyteArray n_bundle_export(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
@@ -1157,6 +1364,12 @@ static const JNINativeMethod methods[] = {
     M("recordsFree", "(J)V", n_records_free),
     M("recordFree", "(J)V", n_record_free),
     M("recordDecode", "(J)[Ljava/lang/Object;", n_record_decode),
+    M("clientNew", "(J[BLorg/drivercore/HttpTransport;)J", n_client_new),
+    M("clientSync", "(JJ)V", n_client_sync),
+    M("clientWait", "(JJI)Z", n_client_wait),
+    M("clientReport", "(J)[B", n_client_report),
+    M("clientCancel", "(J)V", n_client_cancel),
+    M("clientFree", "(J)V", n_client_free),
     M("liveOpen", "(J[B[B[BIJD[B[BZJJZLjava/lang/Object;)J", n_live_open),
     M("liveClose", "(J)V", n_live_close),
     M("bundleExport", "(J[B)[B", n_bundle_export),
@@ -1217,7 +1430,13 @@ EXPORT jint JNI_OnLoad(JavaVM *vm, void *reserved) {
     the_vm = vm;
     native_live =
         (*env)->GetStaticMethodID(env, native_class, "liveDeliver", "(Ljava/lang/Object;J)V");
-    if (native_live == NULL) {
+    native_http = (*env)->GetStaticMethodID(
+        env, native_class, "httpExecute",
+        "(Lorg/drivercore/HttpTransport;[B[B[Ljava/lang/Object;[Ljava/lang/Object;[BJJJ)[Ljava/"
+        "lang/Object;");
+    native_cancel = (*env)->GetStaticMethodID(env, native_class, "httpCancel",
+                                              "(Lorg/drivercore/HttpTransport;)V");
+    if (native_live == NULL || native_http == NULL || native_cancel == NULL) {
         return JNI_ERR;
     }
     native_ask_key = (*env)->GetStaticMethodID(

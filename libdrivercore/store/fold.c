@@ -787,8 +787,6 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
         "SET value = value + 1 WHERE ?1 = ?1",
         "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
-        /* The fold writes the index rows of what it rebuilds. */
-        "DELETE FROM ixvals WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         /* Rows stay (observers name them); their state goes. */
         "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
         "WHERE sid = ?1",
@@ -796,6 +794,10 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
         "kind = 1 AND state = 0",
     };
+    /* The fold writes the index rows of what it rebuilds. */
+    int xrc = dc__store_index_clear_space(s, sid, err);
+    if (xrc)
+        return xrc;
     for (size_t i = 0; i < sizeof SQL / sizeof SQL[0]; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(s->db, SQL[i], -1, &st, NULL) != SQLITE_OK)

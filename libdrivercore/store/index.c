@@ -1,6 +1,6 @@
 /*
  * Value indexes: declared per (space, type, field), kept by the fold, read
- * by queries that filter on the field (docs/storage.md, "Schema version 4";
+ * by queries that filter on the field (docs/storage.md, "Value indexes";
  * docs/reading.md).
  *
  * An index is local: a declaration is this replica's physical design, not
@@ -83,7 +83,39 @@ int dc__store_index_sync(dc__store *s, dc__err *err) {
     } else if (rc) {
         return rc;
     }
-    return epoch == s->ix_epoch ? 0 : load(s, epoch, err);
+    if (epoch == s->ix_epoch)
+        return 0;
+    if (epoch == 0) { /* no index was ever declared: no index tables */
+        dc__store_index_free(s);
+        s->ix_epoch = 0;
+        return 0;
+    }
+    return load(s, epoch, err);
+}
+
+/* The index tables, made by the first declaration (a replica that
+ * declares none carries none); meta 'index_epoch' >= 1 says they exist. */
+static const char *const TABLES =
+    "CREATE TABLE IF NOT EXISTS ixdefs(ix INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
+    "  type TEXT NOT NULL, fid INTEGER NOT NULL, UNIQUE (sid, type, fid));"
+    "CREATE TABLE IF NOT EXISTS ixvals(ix INTEGER NOT NULL, k INTEGER NOT NULL, v,"
+    "  rid INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS ixvals_v ON ixvals(ix, k, v);"
+    "CREATE INDEX IF NOT EXISTS ixvals_rid ON ixvals(rid);";
+
+int dc__store_index_clear_space(dc__store *s, int64_t sid, dc__err *err) {
+    int rc = dc__store_index_sync(s, err);
+    if (rc || s->ix_epoch <= 0)
+        return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(
+            s->db, "DELETE FROM ixvals WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)", -1,
+            &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "index");
+    sqlite3_bind_int64(st, 1, sid);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "index");
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* Binds a value as (kind, value) at 2 and 3. */
@@ -172,7 +204,7 @@ int dc__store_index_declare(dc__store *s, int64_t sid, const char *type, const c
     uint32_t fid = 0;
     int64_t epoch = 0;
     sqlite3_stmt *st = NULL;
-    if ((rc = dc__store_index_sync(s, err)) ||
+    if ((rc = dc__sql_exec(s, TABLES, err)) || (rc = dc__store_index_sync(s, err)) ||
         (rc = dc__store_name_id(s, field, strlen(field), true, &fid, err)))
         goto out;
     if (find(s, sid, type, fid))
@@ -245,7 +277,7 @@ int dc__store_index_lookup(dc__store *s, int64_t sid, const char *type, const ch
         dc__err_clear(err);
         return 0; /* a name never written: no index on it */
     }
-    const dc__ixdef *x = rc ? NULL : find(s, sid, type, fid);
+    const dc__ixdef *x = rc || s->ix_epoch <= 0 ? NULL : find(s, sid, type, fid);
     if (!x)
         return rc;
     *indexed = true;

@@ -97,15 +97,6 @@ static const struct {
      "UPDATE records SET del_hlc = 0, del_did = 0;"
      "INSERT INTO pending(cno) SELECT cno FROM changes WHERE kind = 1 AND state = 0;",
      NULL},
-    /* 4: value indexes declared per (space, type, field) (docs/storage.md,
-     * "Schema version 4"): the declarations, and one row per indexed value
-     * of a live record, kept by the fold. */
-    {"CREATE TABLE ixdefs(ix INTEGER PRIMARY KEY, sid INTEGER NOT NULL, type TEXT NOT NULL,"
-     "  fid INTEGER NOT NULL, UNIQUE (sid, type, fid));"
-     "CREATE TABLE ixvals(ix INTEGER NOT NULL, k INTEGER NOT NULL, v, rid INTEGER NOT NULL);"
-     "CREATE INDEX ixvals_v ON ixvals(ix, k, v);"
-     "CREATE INDEX ixvals_rid ON ixvals(rid);",
-     NULL},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},

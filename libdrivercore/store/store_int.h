@@ -135,6 +135,9 @@ int dc__store_index_sync(dc__store *s, dc__err *err);
 int dc__store_index_update(dc__store *s, int64_t rid, int64_t sid, const dc__str *type,
                            const dc__recdata *d, dc__err *err);
 void dc__store_index_free(dc__store *s);
+/* A space's state is rebuilt: its index rows go (the fold writes them
+ * again).  Nothing when no index was ever declared. */
+int dc__store_index_clear_space(dc__store *s, int64_t sid, dc__err *err);
 
 /* A prepared statement from the cache, reset and with bindings cleared. */
 sqlite3_stmt *dc__q(dc__store *s, int which, const char *sql, dc__err *err);

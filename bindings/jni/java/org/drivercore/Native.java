@@ -143,6 +143,59 @@ final class Native {
         }
     }
 
+    // ---- the sync client ----
+    static native long clientNew(long r, byte[] url, HttpTransport transport);
+    static native void clientSync(long r, long c);
+    static native boolean clientWait(long r, long c, int timeoutS);
+    static native byte[] clientReport(long c);
+    static native void clientCancel(long c);
+    static native void clientFree(long c);
+
+    /**
+     * Called by the glue for each HTTP request of a sync: {status, header
+     * names, header values, body} as {int[]{status}, byte[][], byte[][],
+     * byte[]}, or, when no answer came, {int[]{-why}, detail} with why as
+     * DC_HTTP_FAIL_* (1 connect, 2 timeout, 3 broken, 4 cancelled).
+     */
+    static Object[] httpExecute(HttpTransport t, byte[] method, byte[] url, Object[] names,
+                                Object[] values, byte[] body, long connectMs, long stallMs,
+                                long totalMs) {
+        java.util.Map<String, String> h = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.length; i++) {
+            h.put(str((byte[]) names[i]), str((byte[]) values[i]));
+        }
+        try {
+            HttpTransport.Response r = t.execute(new HttpTransport.Request(str(method), str(url),
+                    h, body, connectMs, stallMs, totalMs));
+            Object[] n = new Object[r.headers.size()];
+            Object[] v = new Object[r.headers.size()];
+            int i = 0;
+            for (java.util.Map.Entry<String, String> e : r.headers.entrySet()) {
+                n[i] = e.getKey().getBytes(StandardCharsets.UTF_8);
+                v[i++] = e.getValue().getBytes(StandardCharsets.UTF_8);
+            }
+            return new Object[] {new int[] {r.status}, n, v, r.body};
+        } catch (java.net.ConnectException | java.net.UnknownHostException
+                 | java.net.NoRouteToHostException e) {
+            return fail(1, e);
+        } catch (java.net.SocketTimeoutException e) {
+            return fail(2, e);
+        } catch (java.io.InterruptedIOException e) {
+            return fail(4, e);
+        } catch (Exception e) {
+            return fail(3, e);
+        }
+    }
+
+    private static Object[] fail(int why, Exception e) {
+        String d = e.getClass().getSimpleName() + (e.getMessage() != null ? ": " + e.getMessage() : "");
+        return new Object[] {new int[] {-why}, d.getBytes(StandardCharsets.UTF_8)};
+    }
+
+    static void httpCancel(HttpTransport t) {
+        t.cancel();
+    }
+
     // ---- bundles ----
     static native byte[] bundleExport(long r, byte[] space);
     static native byte[] bundleImport(long r, byte[] data);

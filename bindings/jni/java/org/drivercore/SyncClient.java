@@ -1,0 +1,73 @@
+/*
+ * The library's sync client (dc_client in include/drivercore/client.h): one
+ * sync of a replica with a relay (or a tablet's `drivercore serve`) over the
+ * app's HTTP — authentication with the device key, the session loop,
+ * retries with backoff and jitter, long-poll — so that no app rewrites them.
+ *
+ * A sync can take minutes on a weak link, and the replica serves one call
+ * at a time: give the sync its own Replica opened on the same file (the
+ * library lets several handles share a file), and run syncNow on a worker
+ * (WorkManager on Android).  cancel() may be called from any thread.
+ * Replica.status() says when the last sync succeeded and, if not, why.
+ */
+package org.drivercore;
+
+public final class SyncClient implements AutoCloseable {
+    private final Replica replica;
+    private volatile long handle;
+
+    private SyncClient(Replica replica, long handle) {
+        this.replica = replica;
+        this.handle = handle;
+    }
+
+    /** A client of replica with the relay at url ("http://host:port", "https://..."). */
+    public static SyncClient open(Replica replica, String url, HttpTransport transport) {
+        HttpTransport t = transport != null ? transport : new UrlConnectionTransport();
+        synchronized (replica) {
+            return new SyncClient(replica, Native.clientNew(replica.h(), Native.utf8z(url), t));
+        }
+    }
+
+    private long c() {
+        long h = handle;
+        if (h == 0) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "the sync client is closed");
+        }
+        return h;
+    }
+
+    /** One sync, retried on transient failures; throws the last attempt's error. */
+    public SyncReport syncNow() {
+        synchronized (replica) {
+            Native.clientSync(replica.h(), c());
+            return SyncReport.parse(Native.str(Native.clientReport(c())));
+        }
+    }
+
+    /** Long-poll: waits up to timeoutS (0..60) s; true when others wrote since (then syncNow). */
+    public boolean waitForChanges(int timeoutS) {
+        synchronized (replica) {
+            return Native.clientWait(replica.h(), c(), timeoutS);
+        }
+    }
+
+    /** Stops a sync or wait in flight soon (it fails with EUSER); any thread. */
+    public void cancel() {
+        long h = handle;
+        if (h != 0) {
+            Native.clientCancel(h);
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (replica) {
+            long h = handle;
+            handle = 0;
+            if (h != 0) {
+                Native.clientFree(h);
+            }
+        }
+    }
+}
