@@ -1121,7 +1121,8 @@ static void http_release(void *user) {
 
 #define CL(x) ((dc_client *)(intptr_t)(x))
 
-static jlong n_client_new(JNIEnv *env, jclass cls, jlong r, jbyteArray jurl, jobject transport) {
+static jlong n_client_new(JNIEnv *env, jclass cls, jlong r, jbyteArray jurl, jobject transport,
+                          jint attempts, jlong backoff_ms) {
     call c;
     const char *url;
     dc_client *client = NULL;
@@ -1140,7 +1141,10 @@ static jlong n_client_new(JNIEnv *env, jclass cls, jlong r, jbyteArray jurl, job
             c.ok = 0;
         } else {
             dc_transport tr = {DC_TRANSPORT_VERSION, http_request, http_cancel, http_release, t};
-            rc = dc_client_new(&client, R(r), url, &tr, NULL); /* releases t on failure */
+            dc_client_options o = DC_CLIENT_OPTIONS_INIT;
+            o.max_attempts = attempts > 0 ? (unsigned)attempts : 0;
+            o.backoff_base_ms = backoff_ms > 0 ? backoff_ms : 0;
+            rc = dc_client_new(&client, R(r), url, &tr, &o); /* releases t on failure */
         }
     }
     finish(&c, rc);
@@ -1364,7 +1368,7 @@ static const JNINativeMethod methods[] = {
     M("recordsFree", "(J)V", n_records_free),
     M("recordFree", "(J)V", n_record_free),
     M("recordDecode", "(J)[Ljava/lang/Object;", n_record_decode),
-    M("clientNew", "(J[BLorg/drivercore/HttpTransport;)J", n_client_new),
+    M("clientNew", "(J[BLorg/drivercore/HttpTransport;IJ)J", n_client_new),
     M("clientSync", "(JJ)V", n_client_sync),
     M("clientWait", "(JJI)Z", n_client_wait),
     M("clientReport", "(J)[B", n_client_report),

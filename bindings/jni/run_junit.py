@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--lib", required=True, help="path of the built libdrivercore_jni")
     ap.add_argument("--work", required=True, help="scratch directory in the build tree")
     ap.add_argument("--jar", action="append", default=[], help="JUnit/hamcrest jars")
+    ap.add_argument("--relay", default="", help="drivercore-relay, for the sync client's test")
     args = ap.parse_args()
 
     missing = [j for j in args.jar if not os.path.isfile(j)]
@@ -55,7 +56,8 @@ def main():
     for t in tests:
         rel = os.path.relpath(t, os.path.join(args.src, "test"))
         classes_run.append(rel[:-len(".java")].replace(os.sep, "."))
-    cmd = [args.java, "-Xcheck:jni", "-Djava.library.path=" + libdir, "-cp", cp,
+    cmd = [args.java, "-Xcheck:jni", "-Djava.library.path=" + libdir,
+           "-Ddrivercore.relay=" + args.relay, "-cp", cp,
            "org.junit.runner.JUnitCore"] + classes_run
     print("+ " + " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -144,7 +144,8 @@ final class Native {
     }
 
     // ---- the sync client ----
-    static native long clientNew(long r, byte[] url, HttpTransport transport);
+    static native long clientNew(long r, byte[] url, HttpTransport transport, int attempts,
+                                 long backoffBaseMs);
     static native void clientSync(long r, long c);
     static native boolean clientWait(long r, long c, int timeoutS);
     static native byte[] clientReport(long c);

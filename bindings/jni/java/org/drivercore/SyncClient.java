@@ -21,11 +21,22 @@ public final class SyncClient implements AutoCloseable {
         this.handle = handle;
     }
 
-    /** A client of replica with the relay at url ("http://host:port", "https://..."). */
+    /**
+     * A client of replica with the relay at url ("http://host:port", "https://..."),
+     * over transport (null: a UrlConnectionTransport), with the library's retry
+     * policy (6 attempts, backoff from 500 ms with full jitter).
+     */
     public static SyncClient open(Replica replica, String url, HttpTransport transport) {
+        return open(replica, url, transport, 0, 0);
+    }
+
+    /** The same with maxAttempts per sync (0: 6) and the first backoff (0: 500 ms). */
+    public static SyncClient open(Replica replica, String url, HttpTransport transport,
+                                  int maxAttempts, long backoffBaseMs) {
         HttpTransport t = transport != null ? transport : new UrlConnectionTransport();
         synchronized (replica) {
-            return new SyncClient(replica, Native.clientNew(replica.h(), Native.utf8z(url), t));
+            return new SyncClient(replica, Native.clientNew(replica.h(), Native.utf8z(url), t,
+                    maxAttempts, backoffBaseMs));
         }
     }
 

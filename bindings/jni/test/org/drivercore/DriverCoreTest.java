@@ -306,6 +306,114 @@ public class DriverCoreTest {
         left.close();
     }
 
+    /** A drivercore-relay on a loopback port of its own; null when it is not built. */
+    private Process startRelay(String[] url) throws Exception {
+        String relay = System.getProperty("drivercore.relay", "");
+        if (relay.isEmpty()) {
+            return null;
+        }
+        File log = new File(tmp.getRoot(), "relay.log");
+        Process p = new ProcessBuilder(relay, "--store", path("relay.db"), "--listen",
+                "127.0.0.1:0", "--quiet").redirectErrorStream(true)
+                .redirectOutput(log).start();
+        for (int i = 0; i < 200; i++) {
+            String text = new String(java.nio.file.Files.readAllBytes(log.toPath()),
+                    StandardCharsets.UTF_8);
+            Matcher m = Pattern.compile(" port ([0-9]+)").matcher(text);
+            if (m.find()) {
+                url[0] = "http://127.0.0.1:" + m.group(1);
+                return p;
+            }
+            Thread.sleep(50);
+        }
+        p.destroy();
+        fail("the relay did not start");
+        return null;
+    }
+
+    @Test
+    public void syncClientSyncsThroughARelay() throws Exception {
+        String[] url = new String[1];
+        Process relay = startRelay(url);
+        org.junit.Assume.assumeTrue("drivercore-relay not built", relay != null);
+        try (Replica tablet = Replica.open(path("sc-tablet.db"));
+             Replica phone = Replica.open(path("sc-phone.db"))) {
+            Space s = tablet.createSpace("branch 11");
+            s.add(phone.card(), Role.MEMBER);
+            try (Txn t = s.begin()) {
+                t.set("case", "c1", "status", "filed");
+                t.commit();
+            }
+            try (SyncClient ct = SyncClient.open(tablet, url[0], null);
+                 SyncClient cp = SyncClient.open(phone, url[0], new UrlConnectionTransport())) {
+                SyncReport up = ct.syncNow();
+                assertTrue(up.toString(), up.changesSent > 0);
+                // The invitation and the space's changes (kept until accepted).
+                SyncReport down = cp.syncNow();
+                assertTrue(down.toString(), down.changesReceived > 0);
+                phone.space(s.id()).accept();
+                cp.syncNow();
+                assertEquals("filed", phone.read(s.id(), "case", "c1").getString("status"));
+                // Nothing new: the long-poll times out without changes.
+                assertFalse(cp.waitForChanges(1));
+                // The phone writes; the tablet's long-poll hears of it.
+                try (Txn t = phone.space(s.id()).begin()) {
+                    t.set("case", "c1", "status", "heard");
+                    t.commit();
+                }
+                cp.syncNow();
+                assertTrue(ct.waitForChanges(10));
+                ct.syncNow();
+                assertEquals("heard", tablet.read(s.id(), "case", "c1").getString("status"));
+                assertTrue(tablet.status().contains("\"ok\":true"));
+                // cancel() from another thread stops a long-poll soon.
+                Thread canceller = new Thread(() -> {
+                    try {
+                        Thread.sleep(300);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    cp.cancel();
+                });
+                canceller.start();
+                long t0 = System.nanoTime();
+                try {
+                    cp.waitForChanges(30);
+                    fail("a cancelled wait returned normally");
+                } catch (DriverCoreException e) {
+                    assertEquals(DriverCoreError.EUSER, e.error());
+                }
+                assertTrue((System.nanoTime() - t0) / 1e9 < 10);
+                canceller.join();
+            }
+            // No relay there: EIO after the attempts, and status says why.
+            relay.destroy();
+            relay.waitFor();
+            try (SyncClient dead = SyncClient.open(phone, url[0], null, 2, 10)) {
+                DriverCoreException e = expect(DriverCoreError.EIO, () -> dead.syncNow());
+                assertTrue(e.getMessage(), e.getMessage().length() > 10);
+            }
+            assertTrue(phone.status().contains("\"ok\":false"));
+            // The app's own transport, failing: EIO too, with its words.
+            HttpTransport broken = new HttpTransport() {
+                @Override
+                public Response execute(Request q) throws java.io.IOException {
+                    throw new java.net.ConnectException("no signal in the tunnel");
+                }
+
+                @Override
+                public void cancel() {
+                }
+            };
+            try (SyncClient c = SyncClient.open(phone, url[0], broken, 1, 10)) {
+                DriverCoreException e = expect(DriverCoreError.EIO, () -> c.syncNow());
+                assertTrue(e.getMessage(), e.getMessage().contains("no signal in the tunnel"));
+            }
+        } finally {
+            relay.destroy();
+        }
+    }
+
     @Test
     public void replicaReopensWithTheSameIdentity() {
         String id;
