@@ -100,7 +100,7 @@ private func bytes(_ b: dc_buf) -> [UInt8] {
 /// Throws for a non-zero code.  The handle's message belongs to the last
 /// failed call on it and is used only when its code matches `rc`, so a stale
 /// message from an earlier failure is never attached to this one.
-private func check(_ rc: Int32, _ r: OpaquePointer?) throws {
+func check(_ rc: Int32, _ r: OpaquePointer?) throws {
     if rc == 0 { return }
     var message: String?
     if let r = r, dc_replica_errcode(r) == rc {
@@ -271,7 +271,7 @@ public final class Replica {
     public var isClosed: Bool { handle == nil }
 
     /// The C handle, or `.misuse` once closed: a closed handle never reaches C.
-    fileprivate func h() throws -> OpaquePointer {
+    func h() throws -> OpaquePointer {
         guard let h = handle else {
             throw DCError(code: .misuse, message: "the replica is closed")
         }

@@ -225,6 +225,85 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertNil(end)  // the stream ended
     }
 
+    // MARK: the sync client
+
+    /// A drivercore-relay on a loopback port of its own, or nil when the test
+    /// runs without one (DRIVERCORE_RELAY unset).
+    private func startRelay() throws -> (Process, String)? {
+        guard let relay = ProcessInfo.processInfo.environment["DRIVERCORE_RELAY"], !relay.isEmpty else {
+            return nil
+        }
+        let log = path("relay.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: relay)
+        p.arguments = ["--store", path("relay.db"), "--listen", "127.0.0.1:0", "--quiet"]
+        p.standardError = FileHandle(forWritingAtPath: log)
+        try p.run()
+        for _ in 0..<200 {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: " port ") {
+                let digits = text[r.upperBound...].prefix { $0.isNumber }
+                return (p, "http://127.0.0.1:\(digits)")
+            }
+            usleep(50_000)
+        }
+        p.terminate()
+        XCTFail("the relay did not start")
+        return nil
+    }
+
+    func testSyncClientSyncsThroughARelay() throws {
+        guard let (relay, url) = try startRelay() else {
+            throw XCTSkip("DRIVERCORE_RELAY not set")
+        }
+        defer { relay.terminate() }
+        let tablet = try Replica(path: path("sc-tablet.db"))
+        let phone = try Replica(path: path("sc-phone.db"))
+        let s = try tablet.createSpace(name: "branch 11")
+        try s.add(card: try phone.card(), role: .member)
+        try s.write { t in try t.set("case", "c1", "status", "filed") }
+        let ct = try SyncClient(replica: tablet, url: url)
+        let cp = try SyncClient(replica: phone, url: url)
+        XCTAssertGreaterThan(try ct.syncNow().changesSent, 0)
+        XCTAssertGreaterThan(try cp.syncNow().changesReceived, 0)
+        try phone.space(s.id).accept()
+        try cp.syncNow()
+        XCTAssertEqual(try phone.read(space: s.id, type: "case", id: "c1")?.string("status"), "filed")
+        XCTAssertFalse(try cp.waitForChanges(timeout: 1))
+        try phone.space(s.id).write { t in try t.set("case", "c1", "status", "heard") }
+        try cp.syncNow()
+        XCTAssertTrue(try ct.waitForChanges(timeout: 10))
+        try ct.syncNow()
+        XCTAssertEqual(try tablet.read(space: s.id, type: "case", id: "c1")?.string("status"), "heard")
+        // A cancel from another thread ends a long-poll soon.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { cp.cancel() }
+        let t0 = Date()
+        expect(.user) { _ = try cp.waitForChanges(timeout: 30) }
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 10)
+        // The relay gone: .io, and the status says the last sync failed.
+        relay.terminate()
+        relay.waitUntilExit()
+        let dead = try SyncClient(replica: phone, url: url, maxAttempts: 2, backoffBaseMs: 10)
+        expect(.io) { try dead.syncNow() }
+        XCTAssertTrue(try phone.status().contains("\"ok\":false"))
+        // The app's own transport, failing in its own words.
+        final class Tunnel: HTTPTransport {
+            func execute(_ request: HTTPRequest) throws -> HTTPResponse {
+                throw HTTPFailure.connect("no signal in the tunnel")
+            }
+            func cancel() {}
+        }
+        let c = try SyncClient(replica: phone, url: url, transport: Tunnel(), maxAttempts: 1)
+        do {
+            try c.syncNow()
+            XCTFail("a sync without a link succeeded")
+        } catch let e as DCError {
+            XCTAssertEqual(e.code, .io)
+            XCTAssertTrue(e.message.contains("no signal in the tunnel"), e.message)
+        }
+    }
+
     // MARK: errors carry codes
 
     func testErrorsCarryCodesAndMessages() throws {
