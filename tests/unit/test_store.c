@@ -1,0 +1,169 @@
+/*
+ * Unit tests of store/ below the public API: the fold (pending changes
+ * folded into the records' state; a space's state forgotten and rebuilt
+ * from the log gives the same dump), field names as numbers (a number given
+ * in a transaction that rolled back is forgotten, a committed one survives a
+ * reopen), and value indexes through a rebuild.  The replica is made
+ * through the public API; its store is reached through replica_int.h.
+ */
+#include "../common/replica_fixture.h"
+
+#include <sqlite3.h>
+
+#include "replica/replica_int.h"
+#include "store/store_int.h"
+
+static dc_test_dir g_d;
+
+static int setup(void **state) {
+    (void)state;
+    return dc_test_dir_make(&g_d, "unit-store");
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return dc_test_dir_remove(&g_d);
+}
+
+static int64_t count(dc_replica *r, const char *sql) {
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(r->st->db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static char *dump(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    dc_test_ok(r, dc_replica_dump(&b, r, NULL));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+/* A space with a day of a branch's edits: registers, set adds and
+ * removes, events, a delete and a record written again after it. */
+static char *busy_space(dc_replica *r) {
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    for (int c = 0; c < 5; c++) {
+        dc_txn *t;
+        dc_test_ok(r, dc_txn_begin(&t, r, sp));
+        for (int i = 0; i < 40; i++) {
+            char id[16], v[16];
+            snprintf(id, sizeof id, "d%02d", i);
+            snprintf(v, sizeof v, "v%d-%d", c, i);
+            dc_test_ok(r, dc_txn_set(t, "driver", id, "status", DC_STR, 0, v));
+            dc_test_ok(r, dc_txn_add(t, "driver", id, "tags", DC_STR, 0, c % 2 ? "a" : "b"));
+            if (c == 3 && i % 5 == 0)
+                dc_test_ok(r, dc_txn_remove(t, "driver", id, "tags", DC_STR, 0, "b"));
+            if (c == 2 && i % 7 == 0)
+                dc_test_ok(r, dc_txn_delete(t, "driver", id));
+            if (i % 3 == 0) {
+                dc_test_ok(r, dc_txn_event(t, "driver", id));
+                dc_test_ok(r, dc_txn_event_field(t, "round", DC_INT, c, NULL));
+            }
+        }
+        dc_test_ok(r, dc_txn_commit(t, NULL));
+        g_d.now += 1000;
+    }
+    return sp;
+}
+
+static void test_fold_and_rebuild(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "fold.db");
+    char *sp = busy_space(r);
+    /* Commits leave their changes pending; a read folds them all.  (A
+     * remove reads the state to name the tags it removes, so the commits
+     * before the last one holding removes were folded then.) */
+    int64_t pending = count(r, "SELECT count(*) FROM pending");
+    if (pending != 2)
+        fail_msg("%lld changes pending after the two commits since the last remove",
+                 (long long)pending);
+    char *before = dump(r);
+    assert_int_equal(count(r, "SELECT count(*) FROM pending"), 0);
+    /* The state forgotten: every applied change pending again, the rows'
+     * state empty; the next read rebuilds exactly the same. */
+    dc__space s;
+    uint8_t sid[16];
+    dc__err e = {0, ""};
+    assert_int_equal(dc__space_id_parse(r, sp, sid), 0);
+    assert_int_equal(dc__store_space_get(r->st, sid, &s, &e), 0);
+    assert_int_equal(dc__store_begin(r->st, &e), 0);
+    assert_int_equal(dc__store_state_clear(r->st, s.sid, &e), 0);
+    assert_int_equal(dc__store_commit(r->st, &e), 0);
+    assert_true(count(r, "SELECT count(*) FROM pending") >= 5);
+    assert_int_equal(count(r, "SELECT count(*) FROM records WHERE state IS NOT NULL"), 0);
+    char *after = dump(r);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    dc_replica_close(r);
+    free(sp);
+}
+
+static void test_names(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "names.db");
+    dc__store *s = r->st;
+    dc__err e = {0, ""};
+    uint32_t a = 0, b = 0, again = 0;
+    /* Numbered in a transaction that rolls back: forgotten. */
+    assert_int_equal(dc__store_begin(s, &e), 0);
+    assert_int_equal(dc__store_name_id(s, "plate", 5, true, &a, &e), 0);
+    dc__store_rollback(s);
+    assert_int_equal(dc__store_name_id(s, "plate", 5, false, &again, &e), DC_ENOTFOUND);
+    /* Committed: the same number both ways, and after a reopen. */
+    assert_int_equal(dc__store_begin(s, &e), 0);
+    assert_int_equal(dc__store_name_id(s, "plate", 5, true, &a, &e), 0);
+    assert_int_equal(dc__store_name_id(s, "名字", strlen("名字"), true, &b, &e), 0);
+    assert_int_equal(dc__store_commit(s, &e), 0);
+    assert_int_not_equal(a, b);
+    const char *p;
+    size_t n;
+    assert_int_equal(dc__store_name_of(s, b, &p, &n, &e), 0);
+    assert_true(n == strlen("名字") && memcmp(p, "名字", n) == 0);
+    dc_replica_close(r);
+    r = dc_test_open(&g_d, "names.db");
+    assert_int_equal(dc__store_name_id(r->st, "plate", 5, false, &again, &e), 0);
+    assert_int_equal(again, a);
+    assert_int_equal(dc__store_name_id(r->st, "名字", strlen("名字"), false, &again, &e), 0);
+    assert_int_equal(again, b);
+    dc_replica_close(r);
+}
+
+static void test_index_through_rebuild(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "ix.db");
+    char *sp = busy_space(r);
+    /* No declaration: no index tables at all. */
+    assert_int_equal(count(r, "SELECT count(*) FROM sqlite_master WHERE name = 'ixvals'"), 0);
+    dc_test_ok(r, dc_index_declare(r, sp, "driver", "tags"));
+    int64_t rows = count(r, "SELECT count(*) FROM ixvals");
+    assert_true(rows > 0);
+    uint8_t sid[16];
+    dc__space s;
+    dc__err e = {0, ""};
+    assert_int_equal(dc__space_id_parse(r, sp, sid), 0);
+    assert_int_equal(dc__store_space_get(r->st, sid, &s, &e), 0);
+    assert_int_equal(dc__store_begin(r->st, &e), 0);
+    assert_int_equal(dc__store_state_clear(r->st, s.sid, &e), 0);
+    assert_int_equal(dc__store_commit(r->st, &e), 0);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals"), 0);
+    /* The fold writes them again: the same rows. */
+    char *d = dump(r);
+    free(d);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals"), rows);
+    dc_replica_close(r);
+    free(sp);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fold_and_rebuild),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_index_through_rebuild),
+    };
+    return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
