@@ -727,6 +727,16 @@ static void n_index_declare(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
     finish(&c, rc);
 }
 
+static jboolean n_replica_refresh(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    int changed = 0;
+    (void)cls;
+    if (begin(&c, env, r)) {
+        finish(&c, dc_replica_refresh(R(r), &changed));
+    }
+    return changed ? JNI_TRUE : JNI_FALSE;
+}
+
 static jlong n_records_total(JNIEnv *env, jclass cls, jlong rs) {
     (void)env;
     (void)cls;
@@ -1362,6 +1372,7 @@ static const JNINativeMethod methods[] = {
     M("recordRead", "(J[B[B[B)J", n_record_read),
     M("recordQuery", "(J[B[B[BIJD[B[BZJJZ)J", n_record_query),
     M("indexDeclare", "(J[B[B[B)V", n_index_declare),
+    M("replicaRefresh", "(J)Z", n_replica_refresh),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),
     M("recordsAt", "(JI)J", n_records_at),

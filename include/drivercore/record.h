@@ -164,6 +164,18 @@ DC_EXTERN int dc_live_open(dc_live **out, dc_replica *r, const char *space, cons
  * after its replica (closing the replica stops every live query on it). */
 DC_EXTERN void dc_live_close(dc_live *q);
 
+/*
+ * Live queries hear of the changes made through their own replica handle.
+ * Changes committed through another handle on the same file (a sync
+ * thread's, or another process's) are seen by calling this on the handle
+ * that holds the live queries, on the thread that uses it: when the file
+ * changed since this handle last looked (SQLite's data_version), every live
+ * query of the handle runs again and delivers what changed.  *changed (may
+ * be NULL) says whether the file had changed.  The bindings call it for the
+ * app after a sync on a second handle (SyncClient's refresh option).
+ */
+DC_EXTERN int dc_replica_refresh(dc_replica *r, int *changed);
+
 /* ---- JSON reads ---- */
 
 /* One live record.  Returns 0 or DC_ENOTFOUND (absent or deleted). */

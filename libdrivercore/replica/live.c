@@ -199,3 +199,23 @@ void dc_live_close(dc_live *q) {
         }
     live_free(q);
 }
+
+int dc_replica_refresh(dc_replica *r, int *changed) {
+    DC__CHECK(r);
+    if (changed)
+        *changed = 0;
+    int64_t v = 0;
+    if (dc__store_data_version(r->st, &v, &r->err))
+        return dc__fail_err(r, &r->err);
+    if (v == r->data_version)
+        return 0;
+    r->data_version = v;
+    if (changed)
+        *changed = 1;
+    /* Which records moved is not known here: every live query runs again,
+     * and delivers only if its result changed. */
+    for (dc_live *q = r->live; q; q = q->next)
+        q->dirty = true;
+    dc__live_fire(r);
+    return 0;
+}

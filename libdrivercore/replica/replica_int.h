@@ -25,6 +25,7 @@ struct dc_replica {
     void *obs_user;
     struct dc_live *live; /* live queries (live.c), newest first */
     int live_firing;      /* inside dc__live_fire: closes are deferred */
+    int64_t data_version; /* as dc_replica_refresh last saw it (0: never) */
     struct dc_txn *txn;   /* the open transaction, if any */
     void *cctx, *dctx;    /* zstd contexts, reused */
     /* The last space key used, in guarded memory allocated once: a

@@ -308,3 +308,16 @@ int dc__store_index_lookup(dc__store *s, int64_t sid, const char *type, const ch
     dc_buf_dispose(&ids);
     return rc;
 }
+
+int dc__store_data_version(dc__store *s, int64_t *v, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "data version");
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *v = sqlite3_column_int64(st, 0);
+    else
+        rc = dc__sql_err(s, err, "data version");
+    sqlite3_finalize(st);
+    return rc;
+}

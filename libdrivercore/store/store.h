@@ -356,6 +356,10 @@ int dc__store_records_count(dc__store *s, int64_t sid, const char *type, uint64_
  * it). 0 or DC_ENOMEM. */
 int dc__store_event_json(dc_buf *b, const dc__rev *e);
 
+/* SQLite's data_version of this connection: it moves when another
+ * connection (another handle, another process) commits to the file. */
+int dc__store_data_version(dc__store *s, int64_t *v, dc__err *err);
+
 /* Value indexes (index.c, docs/reading.md): declared per (space, type,
  * field), filled at once from the state and kept by the fold.  Declaring
  * one twice is a no-op. */

@@ -475,6 +475,23 @@ static void test_live_queries(void **state) {
     put_truck(a, sp, "t6", "A", 10);
     assert_int_equal(s.deliveries, 7);
     assert_int_equal(s2.deliveries, 2); /* closed */
+    /* A change through another handle on the file: seen at the refresh. */
+    dc_replica *a2 = dc_test_open(&g_d, "live-a.db");
+    put_truck(a2, sp, "t7", "A", 11);
+    assert_int_equal(s.deliveries, 7);
+    int changed = -1;
+    dc_test_ok(a, dc_replica_refresh(a, &changed));
+    assert_int_equal(changed, 1);
+    assert_int_equal(s.deliveries, 8);
+    dc_test_ok(a, dc_replica_refresh(a, &changed));
+    assert_int_equal(changed, 0);
+    assert_int_equal(s.deliveries, 8);
+    /* Another handle's change outside the filter: looked at, not delivered. */
+    put_truck(a2, sp, "t8", "B", 12);
+    dc_test_ok(a, dc_replica_refresh(a, &changed));
+    assert_int_equal(changed, 1);
+    assert_int_equal(s.deliveries, 8);
+    dc_replica_close(a2);
     /* Errors. */
     dc_live *bad = NULL;
     assert_int_equal(

@@ -387,6 +387,17 @@ public final class Replica {
         return Record(rec!)
     }
 
+    /// Sees the changes another Replica on the same file (a sync's) committed:
+    /// this replica's live queries run again and deliver what changed.  Returns
+    /// whether the file had changed since the last look.
+    @discardableResult
+    public func refresh() throws -> Bool {
+        let r = try h()
+        var changed: Int32 = 0
+        try check(dc_replica_refresh(r, &changed), r)
+        return changed != 0
+    }
+
     /// Declares a value index on a field of a type (dc_index_declare): queries
     /// filtering on it read only the matching records.  This replica's, not
     /// synced; declaring it again does nothing.

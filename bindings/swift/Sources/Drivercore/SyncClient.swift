@@ -213,6 +213,9 @@ public final class SyncClient {
     private let transport: HTTPTransport
     private let lock = NSLock()
     private var handle: OpaquePointer?
+    /// Refreshed after each sync (the app's own Replica on the same file), so
+    /// that its live queries hear of what the sync brought.
+    public var refreshing: Replica?
 
     /// A client of `replica` with the relay at `url` ("http://host:port", "https://...").
     /// `maxAttempts` per sync (0: 6), `backoffBaseMs` the first backoff (0: 500 ms).
@@ -254,6 +257,10 @@ public final class SyncClient {
     public func syncNow() throws -> SyncReport {
         let (r, c) = (try replica.h(), try self.c())
         (transport as? URLSessionTransport)?.rearm()
+        defer {
+            // Even after a failure: a sync may apply part of what came.
+            if let ui = refreshing, ui !== replica { _ = try? ui.refresh() }
+        }
         try check(dc_client_sync(c), r)
         var out = dc_buf()
         dc_buf_init(&out)

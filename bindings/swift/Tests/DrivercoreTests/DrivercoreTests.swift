@@ -219,6 +219,15 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertEqual(second?.records.map(\.id), ["t1"])
         let third = await it.next()
         XCTAssertEqual(third?.records.map(\.id), ["t3", "t1"])
+        // A change through a second Replica on the file: heard at the refresh.
+        let side = try Replica(path: path("live.db"))
+        try side.space(s.id).write { t in
+            try t.set("truck", "t4", "n", 0)
+            try t.add("truck", "t4", "route", "A")
+        }
+        XCTAssertTrue(try a.refresh())
+        let fourth = await it.next()
+        XCTAssertEqual(fourth?.records.map(\.id), ["t4", "t3", "t1"])
         live.close()
         XCTAssertFalse(live.isOpen)
         let end = await it.next()

@@ -115,6 +115,7 @@ final class Native {
                                    long num, double real, byte[] raw, byte[] order,
                                    boolean descending, long offset, long limit, boolean events);
     static native void indexDeclare(long r, byte[] space, byte[] type, byte[] field);
+    static native boolean replicaRefresh(long r);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);
     /** The i-th record of the page, owned by rs. */

@@ -246,6 +246,16 @@ public final class Replica implements AutoCloseable {
         return live;
     }
 
+    /**
+     * Sees the changes another Replica on the same file (a sync thread's)
+     * committed: this replica's live queries run again and deliver what
+     * changed.  Returns whether the file had changed since the last look.
+     * SyncClient.refreshing(ui) calls it after each sync.
+     */
+    public synchronized boolean refresh() {
+        return Native.replicaRefresh(h());
+    }
+
     synchronized void forget(LiveQuery q) {
         lives.remove(q);
     }

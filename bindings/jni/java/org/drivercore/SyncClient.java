@@ -15,6 +15,7 @@ package org.drivercore;
 public final class SyncClient implements AutoCloseable {
     private final Replica replica;
     private volatile long handle;
+    private volatile Replica refresh;
 
     private SyncClient(Replica replica, long handle) {
         this.replica = replica;
@@ -48,12 +49,30 @@ public final class SyncClient implements AutoCloseable {
         return h;
     }
 
+    /**
+     * After each sync, ui.refresh(): the live queries of the app's own Replica
+     * on the same file hear of what the sync brought, on this thread.
+     */
+    public SyncClient refreshing(Replica ui) {
+        this.refresh = ui;
+        return this;
+    }
+
     /** One sync, retried on transient failures; throws the last attempt's error. */
     public SyncReport syncNow() {
-        synchronized (replica) {
-            Native.clientSync(replica.h(), c());
-            return SyncReport.parse(Native.str(Native.clientReport(c())));
+        SyncReport report;
+        try {
+            synchronized (replica) {
+                Native.clientSync(replica.h(), c());
+                report = SyncReport.parse(Native.str(Native.clientReport(c())));
+            }
+        } finally {
+            Replica ui = refresh;
+            if (ui != null && ui != replica && !ui.isClosed()) {
+                ui.refresh(); // even after a failure: a sync may apply part of what came
+            }
         }
+        return report;
     }
 
     /** Long-poll: waits up to timeoutS (0..60) s; true when others wrote since (then syncNow). */

@@ -251,7 +251,7 @@ public class DriverCoreTest {
     }
 
     @Test
-    public void liveQueriesDeliverChanges() {
+    public void liveQueriesDeliverChanges() throws InterruptedException {
         try (Replica a = Replica.open(path("live-a.db")); Replica b = Replica.open(path("live-b.db"))) {
             Space s = a.createSpace("branch 10");
             s.add(b.card(), Role.MEMBER);
@@ -287,6 +287,29 @@ public class DriverCoreTest {
             assertEquals(3, pages.size());
             assertEquals("t3", pages.get(2).records().get(0).id());
             assertEquals(Long.valueOf(2), pages.get(2).records().get(1).getLong("n"));
+            // A merge on another thread through a second Replica on the file:
+            // the listener hears of it at the refresh, on that thread.
+            Thread[] heardOn = new Thread[1];
+            LiveQuery q2 = a.observe(s.id(), "truck", new Query().where("route", "A"),
+                    p -> heardOn[0] = Thread.currentThread());
+            heardOn[0] = null;
+            Thread sync = new Thread(() -> {
+                try (Replica side = Replica.open(path("live-a.db"))) {
+                    try (Txn t = b.space(s.id()).begin()) {
+                        t.set("truck", "t5", "n", 9);
+                        t.add("truck", "t5", "route", "A");
+                        t.commit();
+                    }
+                    side.importBundle(b.exportBundle());
+                    assertTrue(a.refresh());
+                }
+            }, "sync-thread");
+            sync.start();
+            sync.join();
+            assertEquals("sync-thread", heardOn[0].getName());
+            assertEquals(4, pages.size());
+            assertEquals(3, pages.get(3).total()); // t1, t3 and t5 (t2 is on route B)
+            q2.close();
             q.close();
             q.close();
             assertFalse(q.isOpen());
@@ -295,7 +318,7 @@ public class DriverCoreTest {
                 t.add("truck", "t4", "route", "A");
                 t.commit();
             }
-            assertEquals(3, pages.size());
+            assertEquals(4, pages.size()); // closed: nothing more
         }
         // Left open: the replica's close releases it.
         Replica c = Replica.open(path("live-a.db"));
