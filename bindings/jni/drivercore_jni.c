@@ -916,6 +916,46 @@ static jobjectArray n_record_decode(JNIEnv *env, jclass cls, jlong h) {
     return out;
 }
 
+/* The typed sync status: Object[]{long[]{clock offset, last relay sync,
+ * unacked, held, opaque, rejected, unauthorised, future, has last, ok,
+ * attempt ms, ok ms, failures, attempts}, reason, error, peer}. */
+static jobjectArray n_sync_status(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    dc_sync_status st;
+    memset(&st, 0, sizeof st);
+    st.version = DC_SYNC_STATUS_VERSION;
+    (void)cls;
+    if (!begin(&c, env, r) || !finish(&c, dc_replica_sync_status(R(r), &st))) {
+        return NULL;
+    }
+    jlong v[14] = {st.clock_offset_ms,
+                   st.last_relay_sync_ms,
+                   (jlong)st.unacked,
+                   (jlong)st.held,
+                   (jlong)st.opaque,
+                   (jlong)st.rejected,
+                   (jlong)st.unauthorised,
+                   (jlong)st.future,
+                   st.has_last,
+                   st.ok,
+                   st.attempt_ms,
+                   st.ok_ms,
+                   st.failures,
+                   st.attempts};
+    jobjectArray out = (*env)->NewObjectArray(env, 4, object_class, NULL);
+    jlongArray nums = (*env)->NewLongArray(env, 14);
+    if (!out || !nums) {
+        return NULL;
+    }
+    (*env)->SetLongArrayRegion(env, nums, 0, 14, v);
+    if (!put(env, out, 0, nums) || !put(env, out, 1, cstr_bytes(env, st.reason)) ||
+        !put(env, out, 2, cstr_bytes(env, st.error)) ||
+        !put(env, out, 3, cstr_bytes(env, st.peer))) {
+        return NULL;
+    }
+    return out;
+}
+
 /*
  * Live queries.  The C callback runs inside the native call that made the
  * change (a commit, an import, a sync step), on its thread, so the JNIEnv
@@ -1373,6 +1413,7 @@ static const JNINativeMethod methods[] = {
     M("recordQuery", "(J[B[B[BIJD[B[BZJJZ)J", n_record_query),
     M("indexDeclare", "(J[B[B[B)V", n_index_declare),
     M("replicaRefresh", "(J)Z", n_replica_refresh),
+    M("syncStatus", "(J)[Ljava/lang/Object;", n_sync_status),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),
     M("recordsAt", "(JI)J", n_records_at),

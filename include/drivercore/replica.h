@@ -206,6 +206,33 @@ DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
  */
 DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
 
+/*
+ * The same, typed, for an app's sync status screen (what the bindings hand
+ * over after each sync): this device's clock offset from its relay, when a
+ * relay last acknowledged, the changes not yet acknowledged and those kept
+ * aside, over all spaces; and the sync client's last outcome.  Strings are
+ * NUL-terminated and cut to fit.  0, or the errors of a read.
+ */
+#define DC_SYNC_STATUS_VERSION 1
+typedef struct dc_sync_status {
+    unsigned int version; /* DC_SYNC_STATUS_VERSION, set by the caller */
+    int64_t clock_offset_ms;
+    int64_t last_relay_sync_ms; /* 0: never */
+    uint64_t unacked;           /* changes written here no relay has acknowledged */
+    uint64_t held, opaque, rejected, unauthorised, future;
+    int has_last;       /* the sync client has run on this replica */
+    int ok;             /* its last sync succeeded */
+    int64_t attempt_ms; /* when it last tried */
+    int64_t ok_ms;      /* when it last succeeded (0: never) */
+    int64_t failures;   /* failed syncs since then */
+    int64_t attempts;   /* attempts of the last sync */
+    char reason[16];    /* "" when ok, else as "reason" in dc_replica_status */
+    char error[512];    /* why, in words a support person can act on */
+    char peer[256];     /* the relay's URL */
+} dc_sync_status;
+
+DC_EXTERN int dc_replica_sync_status(dc_replica *r, dc_sync_status *out);
+
 #ifdef __cplusplus
 }
 #endif

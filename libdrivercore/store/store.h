@@ -356,6 +356,13 @@ int dc__store_records_count(dc__store *s, int64_t sid, const char *type, uint64_
  * it). 0 or DC_ENOMEM. */
 int dc__store_event_json(dc_buf *b, const dc__rev *e);
 
+/* The changes of every space by state, and those this device wrote that
+ * no relay acknowledged (status.c). */
+typedef struct dc__totals {
+    uint64_t unacked, held, opaque, rejected, unauthorised, future;
+} dc__totals;
+int dc__store_totals(dc__store *s, dc__totals *t, dc__err *err);
+
 /* SQLite's data_version of this connection: it moves when another
  * connection (another handle, another process) commits to the file. */
 int dc__store_data_version(dc__store *s, int64_t *v, dc__err *err);

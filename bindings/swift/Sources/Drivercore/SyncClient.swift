@@ -151,6 +151,60 @@ public struct SyncReport: Sendable, Equatable {
     }
 }
 
+/// A replica's sync status (dc_replica_sync_status), for a status screen.
+public struct SyncStatus: Sendable, Equatable {
+    /// The relay's clock minus this device's.
+    public let clockOffsetMs: Int64
+    /// When a relay last acknowledged (ms since the epoch), 0 never.
+    public let lastRelaySyncMs: Int64
+    /// Changes written here that no relay has acknowledged as stored.
+    public let unacked, held, opaque, rejected, unauthorised, future: UInt64
+    /// Whether the sync client has run on this replica, and its last outcome.
+    public let hasLastSync, ok: Bool
+    public let lastAttemptMs, lastOkMs, failures, attempts: Int64
+    /// "" when ok, else unreachable, timeout, broken, server, busy, auth, ...
+    public let reason: String
+    /// Why the last sync failed, in words a support person can act on.
+    public let error: String
+    public let peer: String
+
+    fileprivate init(_ s: dc_sync_status) {
+        func str<T>(_ t: T) -> String {
+            withUnsafeBytes(of: t) { p in
+                String(decoding: p.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+        }
+        clockOffsetMs = s.clock_offset_ms
+        lastRelaySyncMs = s.last_relay_sync_ms
+        unacked = s.unacked
+        held = s.held
+        opaque = s.opaque
+        rejected = s.rejected
+        unauthorised = s.unauthorised
+        future = s.future
+        hasLastSync = s.has_last != 0
+        ok = s.ok != 0
+        lastAttemptMs = s.attempt_ms
+        lastOkMs = s.ok_ms
+        failures = s.failures
+        attempts = s.attempts
+        reason = str(s.reason)
+        error = str(s.error)
+        peer = str(s.peer)
+    }
+}
+
+extension Replica {
+    /// The sync status, typed.
+    public func syncStatus() throws -> SyncStatus {
+        let r = try h()
+        var s = dc_sync_status()
+        s.version = UInt32(DC_SYNC_STATUS_VERSION)
+        try check(dc_replica_sync_status(r, &s), r)
+        return SyncStatus(s)
+    }
+}
+
 /// The transport behind the C callbacks.
 private final class TransportBox {
     let transport: HTTPTransport
@@ -216,6 +270,10 @@ public final class SyncClient {
     /// Refreshed after each sync (the app's own Replica on the same file), so
     /// that its live queries hear of what the sync brought.
     public var refreshing: Replica?
+    /// The status stream: the replica's status after each sync, succeeded or
+    /// not (the newest 8 kept for a slow reader).
+    public let statuses: AsyncStream<SyncStatus>
+    private let statusSink: AsyncStream<SyncStatus>.Continuation
 
     /// A client of `replica` with the relay at `url` ("http://host:port", "https://...").
     /// `maxAttempts` per sync (0: 6), `backoffBaseMs` the first backoff (0: 500 ms).
@@ -225,6 +283,9 @@ public final class SyncClient {
     ) throws {
         self.replica = replica
         self.transport = transport
+        var sink: AsyncStream<SyncStatus>.Continuation!
+        statuses = AsyncStream(bufferingPolicy: .bufferingNewest(8)) { sink = $0 }
+        statusSink = sink
         let r = try replica.h()
         let box = Unmanaged.passRetained(TransportBox(transport)).toOpaque()
         var tr = dc_transport()
@@ -260,6 +321,7 @@ public final class SyncClient {
         defer {
             // Even after a failure: a sync may apply part of what came.
             if let ui = refreshing, ui !== replica { _ = try? ui.refresh() }
+            if let st = try? replica.syncStatus() { statusSink.yield(st) }
         }
         try check(dc_client_sync(c), r)
         var out = dc_buf()
@@ -293,5 +355,6 @@ public final class SyncClient {
         handle = nil
         lock.unlock()
         if let c = c { dc_client_free(c) }
+        statusSink.finish()
     }
 }

@@ -262,7 +262,7 @@ final class DrivercoreTests: XCTestCase {
         return nil
     }
 
-    func testSyncClientSyncsThroughARelay() throws {
+    func testSyncClientSyncsThroughARelay() async throws {
         guard let (relay, url) = try startRelay() else {
             throw XCTSkip("DRIVERCORE_RELAY not set")
         }
@@ -296,6 +296,17 @@ final class DrivercoreTests: XCTestCase {
         let dead = try SyncClient(replica: phone, url: url, maxAttempts: 2, backoffBaseMs: 10)
         expect(.io) { try dead.syncNow() }
         XCTAssertTrue(try phone.status().contains("\"ok\":false"))
+        let st = try phone.syncStatus()
+        XCTAssertTrue(st.hasLastSync)
+        XCTAssertFalse(st.ok)
+        XCTAssertEqual(st.reason, "unreachable")
+        XCTAssertGreaterThan(st.error.count, 10)
+        XCTAssertEqual(st.peer, url)
+        XCTAssertEqual(st.unacked, 0)
+        dead.close()
+        var seen: [SyncStatus] = []
+        for await s in dead.statuses { seen.append(s) }
+        XCTAssertEqual(seen, [st])
         // The app's own transport, failing in its own words.
         final class Tunnel: HTTPTransport {
             func execute(_ request: HTTPRequest) throws -> HTTPResponse {

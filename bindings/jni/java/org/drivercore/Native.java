@@ -116,6 +116,7 @@ final class Native {
                                    boolean descending, long offset, long limit, boolean events);
     static native void indexDeclare(long r, byte[] space, byte[] type, byte[] field);
     static native boolean replicaRefresh(long r);
+    static native Object[] syncStatus(long r);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);
     /** The i-th record of the page, owned by rs. */

@@ -256,6 +256,11 @@ public final class Replica implements AutoCloseable {
         return Native.replicaRefresh(h());
     }
 
+    /** The sync status, typed (dc_replica_sync_status). */
+    public synchronized SyncStatus syncStatus() {
+        return new SyncStatus(Native.syncStatus(h()));
+    }
+
     synchronized void forget(LiveQuery q) {
         lives.remove(q);
     }

@@ -16,6 +16,7 @@ public final class SyncClient implements AutoCloseable {
     private final Replica replica;
     private volatile long handle;
     private volatile Replica refresh;
+    private volatile java.util.function.Consumer<SyncStatus> onStatus;
 
     private SyncClient(Replica replica, long handle) {
         this.replica = replica;
@@ -58,6 +59,15 @@ public final class SyncClient implements AutoCloseable {
         return this;
     }
 
+    /**
+     * The status stream: after each sync, succeeded or not, the listener gets
+     * the replica's status on this thread (for a Flow: trySend it).
+     */
+    public SyncClient onStatus(java.util.function.Consumer<SyncStatus> listener) {
+        this.onStatus = listener;
+        return this;
+    }
+
     /** One sync, retried on transient failures; throws the last attempt's error. */
     public SyncReport syncNow() {
         SyncReport report;
@@ -70,6 +80,10 @@ public final class SyncClient implements AutoCloseable {
             Replica ui = refresh;
             if (ui != null && ui != replica && !ui.isClosed()) {
                 ui.refresh(); // even after a failure: a sync may apply part of what came
+            }
+            java.util.function.Consumer<SyncStatus> l = onStatus;
+            if (l != null && !replica.isClosed()) {
+                l.accept(replica.syncStatus());
             }
         }
         return report;

@@ -412,11 +412,24 @@ public class DriverCoreTest {
             // No relay there: EIO after the attempts, and status says why.
             relay.destroy();
             relay.waitFor();
-            try (SyncClient dead = SyncClient.open(phone, url[0], null, 2, 10)) {
+            java.util.List<SyncStatus> statuses = new java.util.ArrayList<>();
+            try (SyncClient dead = SyncClient.open(phone, url[0], null, 2, 10)
+                    .onStatus(statuses::add)) {
                 DriverCoreException e = expect(DriverCoreError.EIO, () -> dead.syncNow());
                 assertTrue(e.getMessage(), e.getMessage().length() > 10);
             }
             assertTrue(phone.status().contains("\"ok\":false"));
+            // The status stream and the typed status say the same, in words.
+            assertEquals(1, statuses.size());
+            SyncStatus st = phone.syncStatus();
+            assertTrue(st.hasLastSync);
+            assertFalse(st.ok);
+            assertEquals("unreachable", st.reason);
+            assertTrue(st.error, st.error.length() > 10);
+            assertEquals(st.error, statuses.get(0).error);
+            assertEquals(url[0], st.peer);
+            assertTrue(st.lastOkMs > 0);
+            assertEquals(0, st.unacked); // the phone's write was acknowledged
             // The app's own transport, failing: EIO too, with its words.
             HttpTransport broken = new HttpTransport() {
                 @Override
