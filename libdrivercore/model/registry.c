@@ -135,8 +135,9 @@ static void keys_free(keys *k) {
 
 /* The keys come from the registry's root (docs/domain.md, "Registry
  * spaces"): every part of one province derives the same ones, so a person
- * has one id and his sealed values open wherever he is kept. */
-static int keys_derive(keys *k, dc_replica *r, const char *space) {
+ * has one id and his sealed values open wherever he is kept.  `n` is how
+ * many are needed: 1 (the lookup key only, for a driver id) or 3. */
+static int keys_derive_n(keys *k, dc_replica *r, const char *space, int n) {
     static const char *const CTX[3] = {"drivercore lookup v1", "drivercore seal v1",
                                        "drivercore seal nonce v1"};
     char root[33];
@@ -145,7 +146,7 @@ static int keys_derive(keys *k, dc_replica *r, const char *space) {
         return rc0;
     if (!(k->mem = dc__secret_alloc(96)))
         return dc__model_fail(r, DC_ENOMEM, "registry: out of memory for the space keys");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         int rc = dc__registry_root_subkey(r, space, root, CTX[i], k->mem + 32 * i);
         if (rc) {
             keys_free(k);
@@ -153,6 +154,10 @@ static int keys_derive(keys *k, dc_replica *r, const char *space) {
         }
     }
     return 0;
+}
+
+static int keys_derive(keys *k, dc_replica *r, const char *space) {
+    return keys_derive_n(k, r, space, 3);
 }
 
 /* Normalises an identity number (ASCII spaces removed, 'x' upper-cased)
@@ -2090,7 +2095,7 @@ int dc_registry_driver_id(dc_buf *out, dc_replica *r, const char *space, const c
                               "registry driver id: out, space and id_number must not be NULL");
     keys k = {NULL};
     char did[DID_LEN + 1];
-    int rc = keys_derive(&k, r, space);
+    int rc = keys_derive_n(&k, r, space, 1); /* an id needs only the lookup key */
     if (!rc)
         rc = lookup_id(did, r, &k, id_number, "registry driver id");
     keys_free(&k);
