@@ -100,6 +100,16 @@ int dc__records_each_fields(dc_replica *r, const char *space, const char *type, 
     return walk(r, space, type, id, false, fn, user);
 }
 
+int dc__records_snapshot(dc_replica *r, bool *began) {
+    dc__err_clear(&r->err);
+    int rc = dc__store_snapshot_begin(r->st, began, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+void dc__records_snapshot_end(dc_replica *r, bool began) {
+    dc__store_snapshot_end(r->st, began);
+}
+
 int dc__records_count(dc_replica *r, const char *space, const char *type, uint64_t *n) {
     dc__space sp;
     *n = 0;
