@@ -795,8 +795,12 @@ int dc__store_snapshot_begin(dc__store *s, bool *began, dc__err *err) {
 }
 
 void dc__store_snapshot_end(dc__store *s, bool began) {
-    if (began && !sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    /* A read transaction has nothing to keep: should its COMMIT fail (out
+     * of memory), a ROLLBACK ends it, so that the handle can write again. */
+    if (began && !sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+        !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- other state work ---- */
