@@ -1080,6 +1080,7 @@ typedef struct imp {
     keys k;
     dc_txn *t;
     uint32_t batch;
+    bool reading; /* in a read snapshot (records.h), ended before any commit */
     idset ids;
     long rows, imported, new_drivers, merged, unchanged, flagged;
     dc_buf errors;
@@ -1100,7 +1101,21 @@ static int add_error(imp *m, long line, const char *msg) {
     return 0;
 }
 
+/* The reads of one batch (between two commits: the rows' drivers) are
+ * made in one read snapshot, begun at the first and ended before the
+ * commit, rather than each folding and locking the file on its own; a
+ * batch makes no write until its commit. */
+static int reading_on(imp *m) {
+    return m->reading ? 0 : dc__records_snapshot(m->r, &m->reading);
+}
+
+static void reading_off(imp *m) {
+    dc__records_snapshot_end(m->r, m->reading);
+    m->reading = false;
+}
+
 static int commit(imp *m) {
+    reading_off(m);
     if (!m->t)
         return 0;
     dc_txn *t = m->t;
@@ -1167,7 +1182,7 @@ static int import_row(imp *m) {
     int rc;
     if (slot->batch == m->batch + 1 && (rc = commit(m)))
         return rc;
-    if ((rc = snap_read(&m->s, r, m->space, did)))
+    if ((rc = reading_on(m)) || (rc = snap_read(&m->s, r, m->space, did)))
         return rc;
     if ((rc = build_report(m, did)))
         return rc;
@@ -1505,6 +1520,8 @@ int dc_registry_import(dc_buf *report, dc_replica *r, const char *space,
         if (is_blank(&w))
             continue;
         m.rows++;
+        if (o->progress && m.rows % PROGRESS_ROWS == 0)
+            reading_off(&m); /* the callback runs with no transaction open */
         if (o->progress && m.rows % PROGRESS_ROWS == 0 &&
             o->progress(o->progress_user, (uint64_t)m.rows, (uint64_t)(c.p - (const char *)data),
                         (uint64_t)n) != 0) {
@@ -1563,6 +1580,7 @@ int dc_registry_import(dc_buf *report, dc_replica *r, const char *space,
     }
     rc = 0;
 out:
+    reading_off(&m);
     dc_txn_rollback(m.t);
     keys_free(&m.k);
     dc__free(m.ids.s);
