@@ -614,15 +614,16 @@ typedef struct ref_state {
     uint32_t n[3];
 } ref_state;
 
-/* 1: accepted (r filled); 0: refused.  The old decoder's shape rules. */
+/* 1: accepted (r filled); 0: refused.  The old decoder's unpack (bounded
+ * by a walk over the bytes first, as the library's: a damaged count would
+ * otherwise have msgpack-c allocate for it) and its shape rules. */
 static int ref_decode(const uint8_t *p, size_t n, ref_state *r) {
     static const int per[3] = {4, 6, 4};
     msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
+    dc__err e = {0};
     int ok = 0;
-    if (msgpack_unpack_next(&u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS || off != n)
-        goto out;
+    if (dc__msgpack_unpack_checked(&u, p, n, 1u << 24, "record", &e) != 0)
+        return 0;
     const msgpack_object *root = &u.data;
     if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != 4 ||
         root->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
