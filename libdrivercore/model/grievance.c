@@ -493,17 +493,29 @@ static int show_loaded(dc_buf *out, dc_replica *r, cstate *c, const dc_calendar 
     return 0;
 }
 
+/* Reads the case (from `space`, or any space held when NULL) and renders
+ * it, every read in one read snapshot (replica/records.h). */
+static int show_case(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
+                     const dc_calendar *cal, const char *registry) {
+    bool snap = false;
+    int rc = dc__records_snapshot(r, &snap);
+    if (!rc) {
+        cstate c;
+        rc = load_case(&c, r, space, case_id);
+        if (!rc)
+            rc = show_loaded(out, r, &c, cal, registry);
+        cstate_dispose(&c);
+    }
+    dc__records_snapshot_end(r, snap);
+    return rc;
+}
+
 int dc_case_show(dc_buf *out, dc_replica *r, const char *case_id, const dc_calendar *cal) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_show: the replica handle is NULL");
     if (!out)
         return dc__model_fail(r, DC_EMISUSE, "dc_case_show: out is NULL");
-    cstate c;
-    int rc = load_case(&c, r, NULL, case_id);
-    if (!rc)
-        rc = show_loaded(out, r, &c, cal, NULL);
-    cstate_dispose(&c);
-    return rc;
+    return show_case(out, r, NULL, case_id, cal, NULL);
 }
 
 int dc_case_summary(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
@@ -846,12 +858,7 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
         return rc;
     if (!out)
         return 0;
-    cstate c;
-    rc = load_case(&c, r, space, id);
-    if (!rc)
-        rc = show_loaded(out, r, &c, cal, o->driver ? NULL : o->registry);
-    cstate_dispose(&c);
-    return rc;
+    return show_case(out, r, space, id, cal, o->driver ? NULL : o->registry);
 }
 
 /* Refuses a step that makes no sense in the state this replica sees, so a
@@ -915,8 +922,14 @@ int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *c
     if (note && !dc__utf8_valid((const uint8_t *)note, strlen(note)))
         return dc__model_fail(r, DC_EINVAL, "case: the note is not valid UTF-8");
 
+    /* The reads before the write in one read snapshot, ended before the
+     * commit. */
     cstate c;
-    int rc = load_case(&c, r, space, case_id);
+    bool snap = false;
+    memset(&c, 0, sizeof c);
+    int rc = dc__records_snapshot(r, &snap);
+    if (!rc)
+        rc = load_case(&c, r, space, case_id);
     if (!rc && fold(&c))
         rc = dc__model_fail(r, DC_ENOMEM, "case: out of memory");
     if (!rc)
@@ -924,6 +937,7 @@ int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *c
     dc_txn *t = NULL;
     if (!rc)
         rc = dc_txn_begin(&t, r, c.space);
+    dc__records_snapshot_end(r, snap);
     if (!rc) {
         rc = dc_txn_event(t, "case", c.id);
         if (!rc)
@@ -945,11 +959,7 @@ int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *c
     cstate_dispose(&c);
     if (rc || !out)
         return rc;
-    rc = load_case(&c, r, held, case_id);
-    if (!rc)
-        rc = show_loaded(out, r, &c, cal, NULL);
-    cstate_dispose(&c);
-    return rc;
+    return show_case(out, r, held, case_id, cal, NULL);
 }
 
 int dc_case_amount(dc_buf *out, dc_replica *r, const char *case_id, int64_t yuan,
@@ -959,10 +969,15 @@ int dc_case_amount(dc_buf *out, dc_replica *r, const char *case_id, int64_t yuan
     if (yuan < 0)
         return dc__model_fail(r, DC_EINVAL, "case: the amount must be whole yuan, 0 or more");
     cstate c;
-    int rc = load_case(&c, r, NULL, case_id);
+    bool snap = false;
+    memset(&c, 0, sizeof c);
+    int rc = dc__records_snapshot(r, &snap);
+    if (!rc)
+        rc = load_case(&c, r, NULL, case_id);
     dc_txn *t = NULL;
     if (!rc)
         rc = dc_txn_begin(&t, r, c.space);
+    dc__records_snapshot_end(r, snap);
     if (!rc) {
         rc = yuan ? dc_txn_set(t, "case", c.id, "amount", DC_INT, yuan, NULL)
                   : dc_txn_set(t, "case", c.id, "amount", DC_NULL, 0, NULL);
@@ -976,11 +991,7 @@ int dc_case_amount(dc_buf *out, dc_replica *r, const char *case_id, int64_t yuan
     cstate_dispose(&c);
     if (rc || !out)
         return rc;
-    rc = load_case(&c, r, space, case_id);
-    if (!rc)
-        rc = show_loaded(out, r, &c, cal, NULL);
-    cstate_dispose(&c);
-    return rc;
+    return show_case(out, r, space, case_id, cal, NULL);
 }
 
 /* ---- the fold for the rest of the model (grievance_int.h) ---- */

@@ -135,8 +135,9 @@ static void keys_free(keys *k) {
 
 /* The keys come from the registry's root (docs/domain.md, "Registry
  * spaces"): every part of one province derives the same ones, so a person
- * has one id and his sealed values open wherever he is kept. */
-static int keys_derive(keys *k, dc_replica *r, const char *space) {
+ * has one id and his sealed values open wherever he is kept.  `n` is how
+ * many are needed: 1 (the lookup key only, for a driver id) or 3. */
+static int keys_derive_n(keys *k, dc_replica *r, const char *space, int n) {
     static const char *const CTX[3] = {"drivercore lookup v1", "drivercore seal v1",
                                        "drivercore seal nonce v1"};
     char root[33];
@@ -145,7 +146,7 @@ static int keys_derive(keys *k, dc_replica *r, const char *space) {
         return rc0;
     if (!(k->mem = dc__secret_alloc(96)))
         return dc__model_fail(r, DC_ENOMEM, "registry: out of memory for the space keys");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         int rc = dc__registry_root_subkey(r, space, root, CTX[i], k->mem + 32 * i);
         if (rc) {
             keys_free(k);
@@ -153,6 +154,10 @@ static int keys_derive(keys *k, dc_replica *r, const char *space) {
         }
     }
     return 0;
+}
+
+static int keys_derive(keys *k, dc_replica *r, const char *space) {
+    return keys_derive_n(k, r, space, 3);
 }
 
 /* Normalises an identity number (ASCII spaces removed, 'x' upper-cased)
@@ -1075,6 +1080,7 @@ typedef struct imp {
     keys k;
     dc_txn *t;
     uint32_t batch;
+    bool reading; /* in a read snapshot (records.h), ended before any commit */
     idset ids;
     long rows, imported, new_drivers, merged, unchanged, flagged;
     dc_buf errors;
@@ -1095,7 +1101,21 @@ static int add_error(imp *m, long line, const char *msg) {
     return 0;
 }
 
+/* The reads of one batch (between two commits: the rows' drivers) are
+ * made in one read snapshot, begun at the first and ended before the
+ * commit, rather than each folding and locking the file on its own; a
+ * batch makes no write until its commit. */
+static int reading_on(imp *m) {
+    return m->reading ? 0 : dc__records_snapshot(m->r, &m->reading);
+}
+
+static void reading_off(imp *m) {
+    dc__records_snapshot_end(m->r, m->reading);
+    m->reading = false;
+}
+
 static int commit(imp *m) {
+    reading_off(m);
     if (!m->t)
         return 0;
     dc_txn *t = m->t;
@@ -1162,7 +1182,7 @@ static int import_row(imp *m) {
     int rc;
     if (slot->batch == m->batch + 1 && (rc = commit(m)))
         return rc;
-    if ((rc = snap_read(&m->s, r, m->space, did)))
+    if ((rc = reading_on(m)) || (rc = snap_read(&m->s, r, m->space, did)))
         return rc;
     if ((rc = build_report(m, did)))
         return rc;
@@ -1500,6 +1520,8 @@ int dc_registry_import(dc_buf *report, dc_replica *r, const char *space,
         if (is_blank(&w))
             continue;
         m.rows++;
+        if (o->progress && m.rows % PROGRESS_ROWS == 0)
+            reading_off(&m); /* the callback runs with no transaction open */
         if (o->progress && m.rows % PROGRESS_ROWS == 0 &&
             o->progress(o->progress_user, (uint64_t)m.rows, (uint64_t)(c.p - (const char *)data),
                         (uint64_t)n) != 0) {
@@ -1558,6 +1580,7 @@ int dc_registry_import(dc_buf *report, dc_replica *r, const char *space,
     }
     rc = 0;
 out:
+    reading_off(&m);
     dc_txn_rollback(m.t);
     keys_free(&m.k);
     dc__free(m.ids.s);
@@ -2090,7 +2113,7 @@ int dc_registry_driver_id(dc_buf *out, dc_replica *r, const char *space, const c
                               "registry driver id: out, space and id_number must not be NULL");
     keys k = {NULL};
     char did[DID_LEN + 1];
-    int rc = keys_derive(&k, r, space);
+    int rc = keys_derive_n(&k, r, space, 1); /* an id needs only the lookup key */
     if (!rc)
         rc = lookup_id(did, r, &k, id_number, "registry driver id");
     keys_free(&k);

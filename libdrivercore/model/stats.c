@@ -10,9 +10,10 @@
  * county desk, which holds its county's, both get their figures from the
  * same code over the same records, with nothing stored that could drift
  * from them.  It must stay fast at province scale (257,000 drivers): each
- * record type of each space is walked exactly once with dc__records_each,
- * and a case's state comes from the one fold of "Grievance rules" in
- * grievance.c (through dc_case_summary), so the figures always agree with
+ * record type of each space is walked exactly once, typed (dc__records_each,
+ * or dc__records_each_fields where no figure comes from events), and a
+ * case's state comes from the one fold of "Grievance rules" in grievance.c
+ * (dc__case_facts_of, behind dc_case_summary), so the figures always agree with
  * `case show`, and every replica holding the same steps prints the same
  * figures.
  */
@@ -826,6 +827,11 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
     s.r = r;
     s.cal = cal;
     s.now = now_ms;
+    /* Every space read from one state of the file (and the file's locks
+     * taken once, not per walk). */
+    bool snap = false;
+    if ((rc = dc__records_snapshot(r, &snap)))
+        goto done;
     if ((rc = dc__spaces_each(r, collect_space, &l))) {
         if (rc == DC_ENOMEM)
             dc__model_fail(r, rc, "stats: out of memory");
@@ -869,6 +875,7 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
     if (!rc)
         dc__buf_move(out, &b);
 done:
+    dc__records_snapshot_end(r, snap);
     dc_buf_dispose(&b);
     for (int i = 0; i < 3; i++)
         dc_buf_dispose(&s.shown[i]);

@@ -108,16 +108,25 @@ int dc_record_find_value(dc_buf *out, dc_replica *r, const char *space, const ch
 
 /* ---- the model layer's interface (records.h) ---- */
 
+/* The space, known: 0 or an error on the replica.  *held is false for a
+ * space this device has not accepted: it feeds no domain logic, so to the
+ * model it holds no records. */
+static int model_space(dc_replica *r, const char *space, const char *type, dc__space *sp,
+                       bool *held) {
+    dc__err_clear(&r->err);
+    *held = false;
+    if (lookup(r, space, type, sp))
+        return r->err.code;
+    *held = sp->consent == DC_CONSENT_ACCEPTED;
+    return 0;
+}
+
 static int walk(dc_replica *r, const char *space, const char *type, const char *id, bool events,
                 dc__rec_fn fn, void *user) {
     dc__space sp;
-    dc__err_clear(&r->err);
-    if (lookup(r, space, type, &sp))
+    bool held;
+    if (model_space(r, space, type, &sp, &held) || !held)
         return r->err.code;
-    /* A space this device has not accepted feeds no domain logic: to the
-     * model it holds no records. */
-    if (sp.consent != DC_CONSENT_ACCEPTED)
-        return 0;
     int rc = dc__store_records_walk(r->st, sp.sid, type, id, events, fn, user, &r->err);
     if (rc && r->err.code == 0)
         return rc; /* the callback's own code; it recorded its message */
@@ -134,14 +143,22 @@ int dc__records_each_fields(dc_replica *r, const char *space, const char *type, 
     return walk(r, space, type, id, false, fn, user);
 }
 
+int dc__records_snapshot(dc_replica *r, bool *began) {
+    dc__err_clear(&r->err);
+    int rc = dc__store_snapshot_begin(r->st, began, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+void dc__records_snapshot_end(dc_replica *r, bool began) {
+    dc__store_snapshot_end(r->st, began);
+}
+
 int dc__records_count(dc_replica *r, const char *space, const char *type, uint64_t *n) {
     dc__space sp;
+    bool held;
     *n = 0;
-    dc__err_clear(&r->err);
-    if (lookup(r, space, type, &sp))
+    if (model_space(r, space, type, &sp, &held) || !held)
         return r->err.code;
-    if (sp.consent != DC_CONSENT_ACCEPTED)
-        return 0;
     int rc = dc__store_records_count(r->st, sp.sid, type, n, &r->err);
     return rc ? dc__fail_err(r, &r->err) : 0;
 }

@@ -22,6 +22,14 @@ int dc__records_each(dc_replica *r, const char *space, const char *type, const c
 int dc__records_each_fields(dc_replica *r, const char *space, const char *type, const char *id,
                             dc__rec_fn fn, void *user);
 
+/* Many reads as one (a walk over every space held): one read transaction
+ * over one state of the file, so the reads neither take the file's locks
+ * each nor see another handle's commits part way (dc__store_snapshot_begin).
+ * Only reads may be made until dc__records_snapshot_end, which must be
+ * called, with `began`, whenever the begin returned 0. */
+int dc__records_snapshot(dc_replica *r, bool *began);
+void dc__records_snapshot_end(dc_replica *r, bool began);
+
 /* How many live records of `type` `space` holds (0 in a space not
  * accepted), without reading them. */
 int dc__records_count(dc_replica *r, const char *space, const char *type, uint64_t *n);

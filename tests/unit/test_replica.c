@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "drivercore.h"
+#include "replica/records.h"
 
 static char g_dir[256];
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
@@ -347,6 +348,49 @@ static void test_two_writing_handles(void **state) {
     dc_replica_close(b);
 }
 
+/* ---- a read snapshot (replica/records.h) ---- */
+
+static int count_rec(void *user, const dc__rec *rec) {
+    (void)rec;
+    (*(int *)user)++;
+    return 0;
+}
+
+static int notes(dc_replica *r, const char *sp) {
+    int n = 0;
+    ok(r, dc__records_each(r, sp, "note", NULL, count_rec, &n));
+    return n;
+}
+
+static void note(dc_replica *r, const char *sp, const char *id) {
+    dc_txn *t;
+    ok(r, dc_txn_begin(&t, r, sp));
+    ok(r, dc_txn_set(t, "note", id, "text", DC_STR, 0, id));
+    ok(r, dc_txn_commit(t, NULL));
+}
+
+/* The reads of a snapshot see one state of the file: what was committed
+ * before it began (by any handle, folded by the begin), nothing committed
+ * by another handle meanwhile; after its end, everything. */
+static void test_read_snapshot(void **state) {
+    (void)state;
+    dc_replica *a = open_at("snap.db"), *a2 = open_at("snap.db");
+    char *sp = shared_space(a, NULL, 0);
+    note(a, sp, "n0");
+    note(a2, sp, "n1"); /* pending for a: the begin folds it */
+    bool began = false;
+    ok(a, dc__records_snapshot(a, &began));
+    assert_true(began);
+    assert_int_equal(notes(a, sp), 2);
+    note(a2, sp, "n2");
+    assert_int_equal(notes(a, sp), 2);
+    dc__records_snapshot_end(a, began);
+    assert_int_equal(notes(a, sp), 3);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(a2);
+}
+
 /* ---- clocks a timestamp cannot hold ---- */
 
 static void test_clock_out_of_range(void **state) {
@@ -559,6 +603,7 @@ int main(void) {
         cmocka_unit_test(test_held_release),
         cmocka_unit_test(test_clock_out_of_range),
         cmocka_unit_test(test_two_writing_handles),
+        cmocka_unit_test(test_read_snapshot),
         cmocka_unit_test(test_one_transaction_rules),
         cmocka_unit_test(test_find_and_list),
         cmocka_unit_test(test_float_and_bytes),
