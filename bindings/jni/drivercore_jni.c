@@ -957,6 +957,143 @@ static jobjectArray n_sync_status(JNIEnv *env, jclass cls, jlong r) {
 }
 
 /*
+ * The domain: grievances (include/drivercore/grievance.h) and the holiday
+ * calendar their deadlines count in.  A filing's strings come as an array
+ * (driver, channel, category, text, region; null where absent).
+ */
+#define CAL(x) ((dc_calendar *)(intptr_t)(x))
+
+static jlong n_calendar_from_space(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
+    call c;
+    const char *space;
+    dc_calendar *cal = NULL;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace)) {
+        rc = dc_calendar_from_space(&cal, R(r), space);
+    }
+    finish(&c, rc);
+    return H(cal);
+}
+
+static jlong n_calendar_parse(JNIEnv *env, jclass cls, jbyteArray tsv) {
+    dc_calendar *cal = NULL;
+    (void)cls;
+    jsize n = tsv ? (*env)->GetArrayLength(env, tsv) : 0;
+    jbyte *p = n ? (*env)->GetByteArrayElements(env, tsv, NULL) : NULL;
+    int rc = dc_calendar_parse(&cal, (const uint8_t *)p, (size_t)n);
+    if (p) {
+        (*env)->ReleaseByteArrayElements(env, tsv, p, JNI_ABORT);
+    }
+    if (rc) {
+        throw_code(env, rc, dc_error_last());
+        return 0;
+    }
+    return H(cal);
+}
+
+static void n_calendar_free(JNIEnv *env, jclass cls, jlong h) {
+    (void)env;
+    (void)cls;
+    dc_calendar_free(CAL(h));
+}
+
+static jbyteArray n_case_file(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jspace,
+                              jobjectArray texts, jboolean emergency, jlong amount,
+                              jboolean route) {
+    call c;
+    dc_buf out = DC_BUF_INIT;
+    const char *space, *t[5] = {NULL, NULL, NULL, NULL, NULL};
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace)) {
+        for (int i = 0; i < 5 && c.ok; i++) {
+            jbyteArray b = (jbyteArray)(*env)->GetObjectArrayElement(env, texts, i);
+            arg(&c, &t[i], b);
+        }
+    }
+    if (c.ok) {
+        dc_case_options o = DC_CASE_OPTIONS_INIT;
+        o.driver = t[0];
+        o.channel = t[1];
+        o.category = t[2];
+        o.text = t[3];
+        o.region = t[4];
+        o.emergency = emergency;
+        o.amount = amount;
+        o.route = route;
+        rc = dc_case_file(&out, R(r), space, &o, CAL(cal));
+    }
+    return finish_buf(&c, rc, &out);
+}
+
+static void n_case_step(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jid,
+                        jbyteArray jaction, jbyteArray jto, jbyteArray jnote, jint satisfied) {
+    call c;
+    const char *id, *action, *to, *note;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &id, jid) && arg(&c, &action, jaction) && arg(&c, &to, jto) &&
+        arg(&c, &note, jnote)) {
+        rc = dc_case_step(NULL, R(r), id, action, to, note, satisfied, CAL(cal));
+    }
+    finish(&c, rc);
+}
+
+/* A case typed: null when no space held has it, else Object[]{long[]{
+ * emergency, has amount, amount, received, resolved, due x4, done x4,
+ * estimated x4, revisits, satisfied revisits, reopened, open}, byte[][]{id,
+ * space, driver, channel, category, region, at, level, routed, status}}. */
+static jobjectArray n_case_get(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jspace,
+                               jbyteArray jid) {
+    call c;
+    const char *space, *id;
+    dc_case_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.version = DC_CASE_INFO_VERSION;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &id, jid)) {
+        rc = dc_case_get(R(r), space, id, CAL(cal), &ci);
+        if (rc == DC_ENOTFOUND) {
+            finish(&c, 0);
+            return NULL;
+        }
+    }
+    if (!finish(&c, rc)) {
+        return NULL;
+    }
+    jlong v[21] = {ci.emergency, ci.has_amount, ci.amount, ci.received_ms, ci.resolved_ms};
+    for (int k = 0; k < DC_CASE_DEADLINES; k++) {
+        v[5 + k] = ci.due_ms[k];
+        v[9 + k] = ci.done_ms[k];
+        v[13 + k] = ci.estimated[k];
+    }
+    v[17] = ci.revisits;
+    v[18] = ci.satisfied_revisits;
+    v[19] = ci.reopened;
+    v[20] = ci.open;
+    const char *t[10] = {ci.id,     ci.space, ci.driver, ci.channel, ci.category,
+                         ci.region, ci.at,    ci.level,  ci.routed,  ci.status};
+    jobjectArray out = (*env)->NewObjectArray(env, 2, object_class, NULL);
+    jlongArray nums = (*env)->NewLongArray(env, 21);
+    jobjectArray texts = (*env)->NewObjectArray(env, 10, bytes_class, NULL);
+    if (!out || !nums || !texts) {
+        return NULL;
+    }
+    (*env)->SetLongArrayRegion(env, nums, 0, 21, v);
+    for (int i = 0; i < 10; i++) {
+        if (!put(env, texts, i, cstr_bytes(env, t[i]))) {
+            return NULL;
+        }
+    }
+    if (!put(env, out, 0, nums) || !put(env, out, 1, texts)) {
+        return NULL;
+    }
+    return out;
+}
+
+/*
  * Live queries.  The C callback runs inside the native call that made the
  * change (a commit, an import, a sync step), on its thread, so the JNIEnv
  * comes from the VM; it hands the result handle to Native.liveDeliver,
@@ -1413,6 +1550,12 @@ static const JNINativeMethod methods[] = {
     M("recordQuery", "(J[B[B[BIJD[B[BZJJZ)J", n_record_query),
     M("indexDeclare", "(J[B[B[B)V", n_index_declare),
     M("replicaRefresh", "(J)Z", n_replica_refresh),
+    M("calendarFromSpace", "(J[B)J", n_calendar_from_space),
+    M("calendarParse", "([B)J", n_calendar_parse),
+    M("calendarFree", "(J)V", n_calendar_free),
+    M("caseFile", "(JJ[B[Ljava/lang/Object;ZJZ)[B", n_case_file),
+    M("caseStep", "(JJ[B[B[B[BI)V", n_case_step),
+    M("caseGet", "(JJ[B[B)[Ljava/lang/Object;", n_case_get),
     M("syncStatus", "(J)[Ljava/lang/Object;", n_sync_status),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),

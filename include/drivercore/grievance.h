@@ -143,6 +143,42 @@ DC_EXTERN int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, con
                               const dc_calendar *cal);
 
 /*
+ * A case, typed (what an app's case screen reads; the JSON below is the
+ * CLI's): its fields, its status and level, and its four deadlines (the
+ * 12328 rule, docs/domain.md) with when each was met.  Its steps are the
+ * events of its `case` record (dc_record_read).  `space` may be NULL: the
+ * first space held that has the case.  Text fields are NUL-terminated, ""
+ * when absent.  Times are ms since the epoch, -1 when none.  Returns 0,
+ * DC_ENOTFOUND (no space held has the case), DC_EDENIED (not a member),
+ * DC_EINVAL (version), DC_ENOMEM.
+ */
+#define DC_CASE_DEADLINES 4 /* transfer, feedback, reply, revisit */
+#define DC_CASE_INFO_VERSION 1
+typedef struct dc_case_info {
+    unsigned int version; /* DC_CASE_INFO_VERSION, set by the caller */
+    char id[201], space[33], driver[201], channel[201], category[201], region[201];
+    char at[201];       /* the organisation it was last transferred to */
+    char level[32];     /* the kind of `at` ("branch", ...), "" before any transfer */
+    char routed[32];    /* the level dc_case_route chose at filing, or "" */
+    const char *status; /* "received", "transferred", "in_progress", "resolved",
+                         * "revisited" or "closed" (static) */
+    int open;           /* received, transferred or in progress */
+    int emergency;
+    int has_amount;
+    int64_t amount; /* yuan */
+    int64_t received_ms, resolved_ms;
+    int64_t due_ms[DC_CASE_DEADLINES];  /* by dc_case_deadline_name(i); -1 none (yet) */
+    int64_t done_ms[DC_CASE_DEADLINES]; /* when it was met, -1 not yet */
+    int estimated[DC_CASE_DEADLINES];   /* counted past the years the calendar covers */
+    int revisits, satisfied_revisits, reopened;
+} dc_case_info;
+
+DC_EXTERN int dc_case_get(dc_replica *r, const char *space, const char *case_id,
+                          const dc_calendar *cal, dc_case_info *out);
+/* "transfer", "feedback", "reply", "revisit" for 0..3; NULL otherwise. */
+DC_EXTERN const char *dc_case_deadline_name(int i);
+
+/*
  * The case as JSON, keys in this order: {"case": ID, "space": S, "driver":
  * ID|null, "driver_known": BOOL (a `driver` record with that id exists in
  * a space this replica holds), "channel", "category", "text", "emergency":

@@ -454,6 +454,61 @@ static void test_case_deadlines(void **state) {
     dc_replica_close(a);
 }
 
+/* dc_case_get: the same facts as the JSON views, typed. */
+static void test_case_typed(void **state) {
+    (void)state;
+    g_now = at("2026-09-30T10:00:00+08:00");
+    dc_replica *a = open_at("typed.db");
+    char *sp = shared_space(a, NULL, "case desk");
+    char *id = file_case(a, sp, 0);
+    dc_case_info c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(dc_case_get(a, sp, id, g_cal, &c), DC_EINVAL); /* no version */
+    c.version = DC_CASE_INFO_VERSION;
+    ok(a, dc_case_get(a, NULL, id, g_cal, &c)); /* found in the spaces held */
+    assert_string_equal(c.id, id);
+    assert_string_equal(c.space, sp);
+    assert_string_equal(c.status, "received");
+    assert_true(c.open);
+    assert_string_equal(c.channel, "12328");
+    assert_string_equal(c.category, "freight_arrears");
+    assert_string_equal(c.driver, "drv-0000000000000000abcd");
+    assert_string_equal(c.level, "");
+    assert_true(c.received_ms == g_now && c.resolved_ms == -1);
+    assert_true(c.due_ms[0] == at("2026-09-30T12:00:00+08:00"));
+    assert_true(c.due_ms[1] == at("2026-10-10T00:00:00+08:00"));
+    assert_true(c.due_ms[2] == at("2026-10-14T00:00:00+08:00"));
+    assert_true(c.due_ms[3] == -1);
+    for (int k = 0; k < DC_CASE_DEADLINES; k++)
+        assert_true(c.done_ms[k] == -1);
+    assert_string_equal(dc_case_deadline_name(2), "reply");
+    assert_null(dc_case_deadline_name(4));
+    /* Transferred late, resolved: the typed view and the summary agree. */
+    g_now += 3 * HOUR;
+    int64_t transferred = g_now;
+    ok(a, step(a, id, "transfer", "committee-520100", -1));
+    g_now = at("2026-10-13T16:00:00+08:00");
+    ok(a, step(a, id, "resolve", NULL, -1));
+    c.version = DC_CASE_INFO_VERSION;
+    ok(a, dc_case_get(a, sp, id, g_cal, &c));
+    assert_string_equal(c.status, "resolved");
+    assert_false(c.open);
+    assert_string_equal(c.at, "committee-520100");
+    assert_string_equal(c.level, "committee");
+    assert_true(c.done_ms[0] == transferred);
+    assert_true(c.due_ms[0] < c.done_ms[0]); /* late */
+    assert_true(c.resolved_ms == g_now);
+    assert_true(c.due_ms[3] == ms_of(a, id, "due_revisit_ms"));
+    assert_true(c.due_ms[2] == ms_of(a, id, "due_reply_ms"));
+    /* Not there. */
+    c.version = DC_CASE_INFO_VERSION;
+    assert_int_equal(dc_case_get(a, NULL, "gr-000000000000", g_cal, &c), DC_ENOTFOUND);
+    assert_non_null(strstr(dc_replica_errmsg(a), "gr-000000000000"));
+    assert_int_equal(dc_case_get(a, sp, NULL, g_cal, &c), DC_EMISUSE);
+    free(sp);
+    dc_replica_close(a);
+}
+
 static void test_case_refusals(void **state) {
     (void)state;
     g_now = at("2026-05-06T10:00:00+08:00");
@@ -1024,12 +1079,19 @@ int main(int argc, char **argv) {
     }
     g_tsv_path = argv[1];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_calendar_2026_days), cmocka_unit_test(test_end_of_workdays),
-        cmocka_unit_test(test_time_text),          cmocka_unit_test(test_calendar_parse),
-        cmocka_unit_test(test_calendar_in_space),  cmocka_unit_test(test_case_deadlines),
-        cmocka_unit_test(test_case_refusals),      cmocka_unit_test(test_case_unregistered_caller),
-        cmocka_unit_test(test_case_concurrent),    cmocka_unit_test(test_calendar_coverage),
-        cmocka_unit_test(test_emergency_at_once),  cmocka_unit_test(test_amount_and_routing),
+        cmocka_unit_test(test_case_typed),
+        cmocka_unit_test(test_calendar_2026_days),
+        cmocka_unit_test(test_end_of_workdays),
+        cmocka_unit_test(test_time_text),
+        cmocka_unit_test(test_calendar_parse),
+        cmocka_unit_test(test_calendar_in_space),
+        cmocka_unit_test(test_case_deadlines),
+        cmocka_unit_test(test_case_refusals),
+        cmocka_unit_test(test_case_unregistered_caller),
+        cmocka_unit_test(test_case_concurrent),
+        cmocka_unit_test(test_calendar_coverage),
+        cmocka_unit_test(test_emergency_at_once),
+        cmocka_unit_test(test_amount_and_routing),
         cmocka_unit_test(test_case_list),
     };
     return cmocka_run_group_tests_name("model-grievance", tests, setup, teardown);

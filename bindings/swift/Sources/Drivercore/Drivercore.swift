@@ -58,7 +58,7 @@ extension DCError.Code {
 /// C copies of the string arguments of one call, freed when it goes away.
 /// Swift strings may contain NUL, which a C string cannot carry without
 /// being cut short silently, so such a string is refused.
-private final class CStrings {
+final class CStrings {
     private var owned: [UnsafeMutablePointer<CChar>] = []
 
     func c(_ s: String?) throws -> UnsafePointer<CChar>? {

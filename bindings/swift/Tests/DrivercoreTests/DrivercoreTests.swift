@@ -324,6 +324,36 @@ final class DrivercoreTests: XCTestCase {
         }
     }
 
+    func testAGrievanceFiledOfflineShowsItsDeadlinesEverywhere() throws {
+        let phone = try Replica(path: path("gr-phone.db"))
+        let desk = try Replica(path: path("gr-desk.db"))
+        let s = try desk.createSpace(name: "county desk")
+        try s.add(card: try phone.card(), role: .member)
+        try phone.importBundle(try desk.exportBundle())
+        try phone.space(s.id).accept()
+        var f = CaseFiling(category: "freight_arrears", text: "运费拖欠 4200 元")
+        f.channel = "12328"
+        f.amount = 4200
+        let id = try phone.fileCase(space: s.id, f)
+        XCTAssertTrue(id.hasPrefix("gr-"))
+        let c = try XCTUnwrap(try phone.caseInfo(id))
+        XCTAssertEqual(c.status, "received")
+        XCTAssertTrue(c.open)
+        XCTAssertEqual(c.amount, 4200)
+        XCTAssertEqual(c.dueMs[0], c.receivedMs + 2 * 3_600_000)
+        XCTAssertEqual(c.nextDueMs, c.dueMs[0])
+        XCTAssertEqual(c.dueMs[3], -1)
+        try desk.importBundle(try phone.exportBundle())
+        try desk.stepCase(id, action: "transfer", to: "committee-520100")
+        try phone.importBundle(try desk.exportBundle())
+        let onPhone = try XCTUnwrap(try phone.caseInfo(id, space: s.id))
+        XCTAssertEqual(onPhone.status, "transferred")
+        XCTAssertEqual(onPhone.level, "committee")
+        XCTAssertEqual(onPhone, try desk.caseInfo(id, space: s.id))
+        XCTAssertNil(try phone.caseInfo("gr-000000000000"))
+        expect(.inval) { try phone.stepCase(id, action: "revisit", satisfied: 1) }
+    }
+
     // MARK: errors carry codes
 
     func testErrorsCarryCodesAndMessages() throws {

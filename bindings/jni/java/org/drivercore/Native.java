@@ -116,6 +116,17 @@ final class Native {
                                    boolean descending, long offset, long limit, boolean events);
     static native void indexDeclare(long r, byte[] space, byte[] type, byte[] field);
     static native boolean replicaRefresh(long r);
+
+    // ---- the domain: grievances and the holiday calendar ----
+    static native long calendarFromSpace(long r, byte[] space);
+    static native long calendarParse(byte[] tsv);
+    static native void calendarFree(long cal);
+    /** texts: driver, channel, category, text, region (NUL-terminated UTF-8 or null). */
+    static native byte[] caseFile(long r, long cal, byte[] space, Object[] texts,
+                                  boolean emergency, long amount, boolean route);
+    static native void caseStep(long r, long cal, byte[] id, byte[] action, byte[] to,
+                                byte[] note, int satisfied);
+    static native Object[] caseGet(long r, long cal, byte[] space, byte[] id);
     static native Object[] syncStatus(long r);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);

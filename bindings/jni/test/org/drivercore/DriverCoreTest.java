@@ -451,6 +451,47 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void aGrievanceFiledOfflineShowsItsDeadlinesEverywhere() {
+        try (Replica phone = Replica.open(path("gr-phone.db"));
+             Replica desk = Replica.open(path("gr-desk.db"))) {
+            Space s = desk.createSpace("county desk");
+            s.add(phone.card(), Role.MEMBER);
+            phone.importBundle(desk.exportBundle());
+            phone.space(s.id()).accept();
+            Cases.Filing f = new Cases.Filing();
+            f.channel = "12328";
+            f.category = "freight_arrears";
+            f.text = "运费拖欠 4200 元";
+            f.amount = 4200;
+            String id = Cases.file(phone, null, s.id(), f);
+            assertTrue(id, id.startsWith("gr-"));
+            CaseInfo c = Cases.get(phone, null, null, id);
+            assertEquals("received", c.status);
+            assertTrue(c.open);
+            assertEquals(4200, c.amount);
+            assertEquals(c.receivedMs + 2 * 3600 * 1000, c.dueMs[0]); // transfer within 2 h
+            assertTrue(c.dueMs[1] > c.dueMs[0] && c.dueMs[2] > c.dueMs[1]);
+            assertEquals(-1, c.dueMs[3]);
+            assertEquals(c.dueMs[0], c.nextDueMs());
+            // The desk receives it, transfers it; the phone sees the same case.
+            desk.importBundle(phone.exportBundle());
+            Cases.step(desk, null, id, "transfer", "committee-520100", null, -1);
+            phone.importBundle(desk.exportBundle());
+            CaseInfo onPhone = Cases.get(phone, null, s.id(), id);
+            CaseInfo onDesk = Cases.get(desk, null, s.id(), id);
+            assertEquals("transferred", onPhone.status);
+            assertEquals("committee", onPhone.level);
+            assertEquals(onDesk.doneMs[0], onPhone.doneMs[0]);
+            assertEquals(onDesk.dueMs[2], onPhone.dueMs[2]);
+            // Its steps are the events of its record.
+            assertEquals(2, phone.read(s.id(), "case", id).events().size());
+            assertEquals(null, Cases.get(phone, null, null, "gr-000000000000"));
+            expect(DriverCoreError.EINVAL,
+                    () -> Cases.step(phone, null, id, "revisit", null, null, 1));
+        }
+    }
+
+    @Test
     public void replicaReopensWithTheSameIdentity() {
         String id;
         try (Replica a = Replica.open(path("r.db"))) {
