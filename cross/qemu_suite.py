@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Runs the C test suite of a cross build under qemu-user (issue 13).
+
+    cross/qemu_suite.py BUILD_DIR [--label NAME] [meson test options...]
+
+BUILD_DIR was configured with one of cross/debian-*.ini, whose exe_wrapper
+is qemu-user: `meson test` then runs every test program of the target's CPU
+under qemu.  Not every test can run there, and this script says which and
+why instead of letting them fail:
+
+  * tests that are Python scripts driving the target's programs (the CLI,
+    the relay, the bindings): the script is the build machine's Python, and
+    a build-machine process cannot exec a target binary without binfmt_misc,
+    which a container cannot register.  They run in the native build, and
+    what they test of the library is covered here by the C tests;
+  * host checks (style, generated error types, the Python at-rest spec):
+    the same files in every build, run by the native build;
+  * the C programs listed in CANNOT below, with the reason.
+
+Every other registered test runs.  Prints the same "label: N passed, N
+failed, N skipped" line as ./dev test and exits non-zero on any failure.
+"""
+import json
+import os
+import subprocess
+import sys
+
+# C test programs qemu-user cannot run here, by test name, with why.
+CANNOT = {
+    "demo": "forks and execs drivercore-relay (a target binary) from inside the "
+    "emulated process; without binfmt_misc the kernel cannot exec it",
+}
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        print(__doc__, file=sys.stderr)
+        return 2
+    build = args.pop(0)
+    label = os.path.basename(os.path.normpath(build))
+    if len(args) >= 2 and args[0] == "--label":
+        label = args[1]
+        args = args[2:]
+    tests = json.loads(subprocess.check_output(["meson", "introspect", build, "--tests"]))
+    run, skipped = [], []
+    for t in tests:
+        exe = os.path.basename(t["cmd"][0])
+        if t["name"] in CANNOT:
+            skipped.append((t["name"], CANNOT[t["name"]]))
+        elif exe.startswith("python"):
+            script = os.path.basename(t["cmd"][1]) if len(t["cmd"]) > 1 else ""
+            drives = any(
+                os.path.realpath(a).startswith(os.path.realpath(build)) for a in t["cmd"][2:]
+            )
+            why = (
+                "a Python script driving target programs (%s): runs in the native build" % script
+                if drives
+                else "a host check (%s): the same in every build, run natively" % script
+            )
+            skipped.append((t["name"], why))
+        else:
+            run.append(t["name"])
+    print("%s: %d C tests under qemu-user; not run here:" % (label, len(run)))
+    for name, why in skipped:
+        print("  skip %-24s %s" % (name, why))
+    sys.stdout.flush()
+    rc = subprocess.call(
+        ["meson", "test", "-C", build, "--print-errorlogs"] + args + run,
+    )
+    passed = failed = 0
+    with open(os.path.join(build, "meson-logs", "testlog.json")) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("result") in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r.get("result") != "SKIP":
+                failed += 1
+    print("%s: %d passed, %d failed, %d skipped" % (label, passed, failed, len(skipped)))
+    return rc or (1 if failed else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
