@@ -391,6 +391,26 @@ static jboolean n_encrypted(JNIEnv *env, jclass cls, jlong r) {
     return dc_replica_encrypted(R(r)) ? JNI_TRUE : JNI_FALSE;
 }
 
+/* Cloned replicas (docs/recovery.md). */
+static jboolean n_cloned(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    int rc;
+    (void)cls;
+    if (!begin(&c, env, r))
+        return JNI_FALSE;
+    rc = dc_replica_cloned(R(r));
+    if (rc < 0) {
+        finish(&c, rc);
+        return JNI_FALSE;
+    }
+    return rc ? JNI_TRUE : JNI_FALSE;
+}
+
+static jbyteArray n_recover(JNIEnv *env, jclass cls, jlong r) {
+    (void)cls;
+    return replica_buf(env, r, dc_replica_recover);
+}
+
 static void n_close(JNIEnv *env, jclass cls, jlong r) {
     (void)env;
     (void)cls;
@@ -755,6 +775,8 @@ static const JNINativeMethod methods[] = {
     M("card", "(J)[B", n_card),
     M("dump", "(J[B)[B", n_dump),
     M("status", "(J)[B", n_status),
+    M("cloned", "(J)Z", n_cloned),
+    M("recover", "(J)[B", n_recover),
     M("spaceCreate", "(J[B)[B", n_space_create),
     M("spaceAdd", "(J[B[BI)V", n_space_add),
     M("spaceMember", "(JI[B[BI)V", n_space_member),

@@ -309,6 +309,40 @@ public final class Replica {
         return text(out)
     }
 
+    // MARK: backups, clones, recovery (docs/recovery.md)
+
+    /// True when another copy of this replica signs with its device identity
+    /// (a restored backup, a copied file): writes then throw `.cloned` until
+    /// `recover()`.  The reason is in `status()` ("cloned").
+    public var isCloned: Bool {
+        get throws {
+            let r = try h()
+            let rc = dc_replica_cloned(r)
+            try check(rc < 0 ? rc : 0, r)
+            return rc == 1
+        }
+    }
+
+    /// A new device identity that keeps the replica's data: what the old one
+    /// wrote unacknowledged is re-signed.  Returns JSON with the new "card"
+    /// (carrying "replaces") for an admin to add to the "spaces" listed.
+    public func recover() throws -> String {
+        let r = try h()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_replica_recover(&out, r), r)
+        return text(out)
+    }
+
+    /// Calls `body` with the C handle (`dc_replica *`), for C functions this
+    /// binding does not wrap yet, on the same file without a second writer.
+    /// The handle is valid only during `body`, which runs on the caller's
+    /// thread like every other call on this Replica (one thread at a time):
+    /// do not keep it, close it, or call back into this Replica from `body`.
+    public func withUnsafeHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        try body(try h())
+    }
+
     // MARK: spaces
 
     /// Creates a space whose only member is this device, as admin.

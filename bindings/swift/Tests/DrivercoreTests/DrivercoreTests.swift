@@ -6,6 +6,7 @@
 // error type agrees with the linked library's table.  Run by
 // bindings/swift/run_swift_test.py (meson test suite `bindings`).
 
+import CDrivercore
 import Foundation
 import XCTest
 
@@ -219,6 +220,50 @@ final class DrivercoreTests: XCTestCase {
         expect(.denied) { try b.space(s.id).remove(device: a.deviceId) }
         try b.space(s.id).decline()
         XCTAssertTrue(try b.spaces().contains("\"declined\""))
+    }
+
+    func testARestoredBackupIsClonedThenRecovered() throws {
+        let tablet = try Replica(path: path("tablet.db"))
+        let phone = try Replica(path: path("phone.db"))
+        let s = try tablet.createSpace(name: "branch")
+        try s.add(card: try phone.card(), role: .member)
+        try phone.importBundle(try tablet.exportBundle())
+        try phone.space(s.id).accept()
+        // The backup takes the app's files as they are: the WAL too.
+        for ext in ["", "-wal"] where FileManager.default.fileExists(atPath: path("phone.db" + ext)) {
+            try FileManager.default.copyItem(atPath: path("phone.db" + ext),
+                                             toPath: path("restored.db" + ext))
+        }
+        let restored = try Replica(path: path("restored.db"))
+        try phone.space(s.id).write { t in try t.set("truck", "t1", "plate", .string("original")) }
+        try restored.space(s.id).write { t in try t.set("truck", "t2", "plate", .string("restored")) }
+        XCTAssertFalse(try restored.isCloned)
+        try tablet.importBundle(try phone.exportBundle())
+        expect(.conflict) { try restored.importBundle(try tablet.exportBundle()) }
+        XCTAssertTrue(try restored.isCloned)
+        expect(.cloned) { _ = try restored.begin(space: s.id) }
+        let rec = try JSONSerialization.jsonObject(with: Data(try restored.recover().utf8)) as! [String: Any]
+        XCTAssertFalse(try restored.isCloned)
+        let card = rec["card"] as! [String: Any]
+        XCTAssertEqual(card["replaces"] as? String, try phone.deviceId)
+        let cardText = String(data: try JSONSerialization.data(withJSONObject: card), encoding: .utf8)!
+        try s.add(card: cardText, role: .member)
+        try restored.importBundle(try tablet.exportBundle())
+        try tablet.importBundle(try restored.exportBundle())
+        XCTAssertEqual(try tablet.dump(), try restored.dump())
+        XCTAssertTrue(try tablet.dump().contains("restored"))
+        XCTAssertTrue(try tablet.dump().contains("original"))
+        // The C handle, for calls the binding does not wrap.
+        let id = try restored.withUnsafeHandle { String(cString: dc_replica_device_id($0)) }
+        XCTAssertEqual(id, try restored.deviceId)
+    }
+
+    func testBackupExclusionMakesTheDirectory() throws {
+        let d = URL(fileURLWithPath: path("nobackup/drivercore"))
+        XCTAssertEqual(try Backup.excludeFromBackup(d), d)
+        var isDir: ObjCBool = false
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d.path, isDirectory: &isDir))
+        XCTAssertTrue(isDir.boolValue)
     }
 
     func testAReaderCannotWrite() throws {

@@ -74,6 +74,10 @@ final class Native {
     static native byte[] dump(long r, byte[] space);
     static native byte[] status(long r);
 
+    static native boolean cloned(long r);
+
+    static native byte[] recover(long r);
+
     // ---- spaces ----
     static native byte[] spaceCreate(long r, byte[] name);
     static native void spaceAdd(long r, byte[] space, byte[] card, int role);

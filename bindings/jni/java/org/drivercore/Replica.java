@@ -143,6 +143,43 @@ public final class Replica implements AutoCloseable {
         return Native.str(Native.status(h()));
     }
 
+    // ---- backups, clones, recovery (docs/recovery.md) ----
+
+    /**
+     * True when another copy of this replica signs with its device identity
+     * (a restored backup, a copied file): writes then fail with
+     * {@link DriverCoreError#ECLONED} until {@link #recover()}. The reason is
+     * in {@link #status()} ("cloned").
+     */
+    public synchronized boolean isCloned() {
+        return Native.cloned(h());
+    }
+
+    /**
+     * Gives this replica a new device identity that keeps its data: what the
+     * old identity wrote unacknowledged is re-signed. Returns JSON with the
+     * new "card" (it carries "replaces") for an admin to add to the
+     * "spaces" listed, "resigned" and "not_resigned" counts. Make a new
+     * sync client afterwards.
+     */
+    public synchronized String recover() {
+        return Native.str(Native.recover(h()));
+    }
+
+    /**
+     * The C handle ({@code dc_replica *}) for native code of the app's own
+     * that calls C functions this binding does not wrap yet, on the same
+     * file without a second writer. Valid until {@link #close()}; the
+     * caller must hold this Replica's monitor for the whole native call
+     * ({@code synchronized (replica) { ... }}), since the handle is
+     * one-thread-at-a-time, and must not close it.
+     *
+     * @throws DriverCoreException EMISUSE once closed
+     */
+    public synchronized long nativeHandle() {
+        return h();
+    }
+
     // ---- spaces ----
 
     /** Creates a space whose only member is this device, as admin. */
