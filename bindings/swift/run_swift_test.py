@@ -2,10 +2,12 @@
 """Build and run the Swift package's XCTest tests against the built library.
 
 Registered by bindings/meson.build as the meson test `swift` (suite
-`bindings`).  SwiftPM writes only under --scratch, inside the meson build
-directory, so the source tree stays clean and `ninja clean` or deleting the
-build directory removes it.  The root Package.swift compiles libdrivercore
-from source on Linux, so nothing needs installing or pointing at.
+`bindings`).  SwiftPM writes only under --scratch: the package's own
+.build (git-ignored), the directory a plain `swift build` at the root uses
+too.  (A scratch path elsewhere inside the package, such as the meson build
+tree, makes Swift 6.3's SwiftPM fail every warm build with "unknown build
+description".)  The root Package.swift compiles libdrivercore from source
+on Linux, so nothing needs installing or pointing at.
 
 Exit status: swift's, or 77 (meson's skip code) when no Swift toolchain.
 """
@@ -25,7 +27,7 @@ def main():
     ap.add_argument("--include", help="headers of a prebuilt library (not needed: the "
                     "package builds libdrivercore from source)")
     ap.add_argument("--libdir", help="directory holding a prebuilt libdrivercore.so")
-    ap.add_argument("--scratch", required=True, help="SwiftPM scratch path in the build tree")
+    ap.add_argument("--scratch", required=True, help="SwiftPM scratch path (the package's .build)")
     args = ap.parse_args()
 
     swift = args.swift or shutil.which("swift") or "/opt/swift/usr/bin/swift"
