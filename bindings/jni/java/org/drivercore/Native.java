@@ -61,6 +61,9 @@ final class Native {
     /** keys may be null: the file stays in clear (and an encrypted one is refused). */
     static native long openKeyed(byte[] path, byte[] deviceName, boolean mustExist,
                                  KeyProvider keys);
+    /** installId may be null: no check (docs/recovery.md). */
+    static native long openInstalled(byte[] path, byte[] deviceName, boolean mustExist,
+                                     KeyProvider keys, byte[] installId);
     static native void rekey(long r, KeyProvider keys);
     static native boolean encrypted(long r);
 

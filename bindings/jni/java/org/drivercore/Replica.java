@@ -59,6 +59,26 @@ public final class Replica implements AutoCloseable {
     }
 
     /**
+     * Opens (or creates) the replica at path, as
+     * {@link #open(String, String, boolean, KeyProvider)} (keys may be null),
+     * and checks that it is the file this installation of the app wrote:
+     * {@code installId} (1 to 127 bytes of UTF-8) is an id kept where backups
+     * never go, such as {@link Backup#installId(java.io.File)}. Opened under
+     * another id than at its previous open (a restored backup, a copied
+     * file), the replica is marked cloned before it can write: writes fail
+     * with {@link DriverCoreError#ECLONED} until {@link #recover()}
+     * (docs/recovery.md). A null id is no check.
+     */
+    public static Replica open(String path, String deviceName, boolean mustExist,
+                               KeyProvider keys, String installId) {
+        if (path == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "Replica.open: path is null");
+        }
+        return new Replica(Native.openInstalled(Native.utf8z(path), Native.utf8z(deviceName),
+                mustExist, keys, Native.utf8z(installId)));
+    }
+
+    /**
      * Encrypts the replica file under a new key from {@code keys}
      * ({@link KeyPurpose#NEW}); a replica in clear becomes encrypted.  Killed
      * half way, the file opens with the old key or the new one: keep the old

@@ -278,6 +278,41 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void installIdMarksARestoredCopyBeforeItWrites() throws Exception {
+        File phoneDir = tmp.newFolder("phone-nobackup");
+        File newPhoneDir = tmp.newFolder("new-phone-nobackup");
+        String id = Backup.installId(phoneDir);
+        assertEquals(id, Backup.installId(phoneDir)); // kept
+        String other = Backup.installId(newPhoneDir); // a new install: a new id
+        assertFalse(id.equals(other));
+        File db = new File(Backup.replicaDir(phoneDir), "replica.db");
+        String space;
+        try (Replica r = Replica.open(db.getPath(), "truck 12", false, null, id)) {
+            space = r.createSpace("branch").id();
+            assertFalse(r.isCloned());
+        }
+        // The backup restored on the new phone: the file, not the id.
+        File copy = new File(Backup.replicaDir(newPhoneDir), "replica.db");
+        java.nio.file.Files.copy(db.toPath(), copy.toPath());
+        try (Replica r = Replica.open(copy.getPath(), "truck 12", false, null, other)) {
+            assertTrue(r.isCloned());
+            assertTrue(r.status(), r.status().contains("\"why\":\"copied\""));
+            expect(DriverCoreError.ECLONED, () -> r.begin(space));
+            String rec = r.recover();
+            assertFalse(r.isCloned());
+            assertTrue(rec, rec.contains("\"spaces\":[\"" + space + "\"]"));
+        }
+        try (Replica r = Replica.open(db.getPath(), "truck 12", false, null, id)) {
+            assertFalse(r.isCloned()); // the original, on its own install
+            try (Txn t = r.begin(space)) {
+                t.set("truck", "t1", "plate", "B-123");
+                t.commit();
+            }
+        }
+        expect(DriverCoreError.EINVAL, () -> Replica.open(db.getPath(), null, true, null, ""));
+    }
+
+    @Test
     public void backupHelperMakesTheReplicaFolder() {
         File dir = Backup.replicaDir(tmp.getRoot());
         assertTrue(dir.isDirectory());
