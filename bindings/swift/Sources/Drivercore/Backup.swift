@@ -22,4 +22,25 @@ public enum Backup {
         #endif
         return directory
     }
+
+    /// This installation's id, for `Replica(path:installId:)`: read from
+    /// the file `install-id` in `directory` (excluded from backups, created
+    /// if missing), made (a random UUID) when missing.  A restored backup
+    /// does not bring it back, so the replica it restored is marked cloned
+    /// before it can write (docs/recovery.md).  On iOS a
+    /// `kSecAttrAccessible...ThisDeviceOnly` Keychain item is the stronger
+    /// home (it survives reinstalls, never migrates); this file is the
+    /// simple one, and the one that works on every platform.
+    public static func installId(in directory: URL) throws -> String {
+        let file = try excludeFromBackup(directory).appendingPathComponent("install-id")
+        if let data = FileManager.default.contents(atPath: file.path),
+           let id = String(data: data, encoding: .utf8)?
+               .trimmingCharacters(in: .whitespacesAndNewlines),
+           !id.isEmpty {
+            return id
+        }
+        let id = UUID().uuidString.lowercased()
+        try Data(id.utf8).write(to: file, options: .atomic)
+        return id
+    }
 }

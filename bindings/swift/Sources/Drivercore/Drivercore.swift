@@ -206,14 +206,21 @@ public final class Replica {
     ///     `.new` for a new file or a replica in clear, which is then
     ///     encrypted once.  nil: the file stays in clear, and an encrypted
     ///     one fails with `.key`, as does a wrong key.
+    ///   - installId: an id of this installation of the app, kept where
+    ///     backups never go (`Backup.installId(in:)`, or a
+    ///     `...ThisDeviceOnly` Keychain item).  Opened under another id than
+    ///     at its previous open (a restored backup, a copied file), the
+    ///     replica is marked cloned before it can write: writes throw
+    ///     `.cloned` until `recover()` (docs/recovery.md).  nil: no check.
     public init(
         path: String, deviceName: String? = nil, mustExist: Bool = false,
-        keyProvider: KeyProvider? = nil
+        keyProvider: KeyProvider? = nil, installId: String? = nil
     ) throws {
         let args = CStrings()
         var opts = dc_replica_options()
         opts.version = UInt32(DC_REPLICA_OPTIONS_VERSION)
         opts.device_name = try args.c(deviceName)
+        opts.install_id = try args.c(installId)
         opts.must_exist = mustExist ? 1 : 0
         var r: OpaquePointer?
         let cpath = try args.c(path)

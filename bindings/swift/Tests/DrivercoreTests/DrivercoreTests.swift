@@ -258,6 +258,52 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertEqual(id, try restored.deviceId)
     }
 
+    func testInstallIdMarksARestoredCopyBeforeItWrites() throws {
+        let phoneDir = URL(fileURLWithPath: path("phone-nobackup/drivercore"))
+        let newPhoneDir = URL(fileURLWithPath: path("new-phone-nobackup/drivercore"))
+        let id = try Backup.installId(in: phoneDir)
+        XCTAssertEqual(try Backup.installId(in: phoneDir), id)  // kept
+        let other = try Backup.installId(in: newPhoneDir)  // a new install: a new id
+        XCTAssertNotEqual(id, other)
+        let db = phoneDir.appendingPathComponent("replica.db").path
+        let space: String
+        do {
+            let r = try Replica(path: db, deviceName: "truck 12", installId: id)
+            space = try r.createSpace(name: "branch").id
+            XCTAssertFalse(try r.isCloned)
+            r.close()
+        }
+        // The backup restored on the new phone: the file, not the id.
+        let copy = newPhoneDir.appendingPathComponent("replica.db").path
+        try FileManager.default.copyItem(atPath: db, toPath: copy)
+        let restored = try Replica(path: copy, installId: other)
+        XCTAssertTrue(try restored.isCloned)
+        XCTAssertTrue(try restored.status().contains("\"why\":\"copied\""))
+        expect(.cloned) { _ = try restored.begin(space: space) }
+        _ = try restored.recover()
+        XCTAssertFalse(try restored.isCloned)
+        let original = try Replica(path: db, installId: id)
+        XCTAssertFalse(try original.isCloned)
+        try original.space(space).write { t in try t.set("truck", "t1", "plate", .string("B-123")) }
+        expect(.inval) { _ = try Replica(path: db, installId: "") }
+    }
+
+    // The umbrella drivercore.h carries relay.h: the relay's auth calls are
+    // reachable from Swift through CDrivercore, not only from C.
+    func testTheUmbrellaReachesTheRelay() throws {
+        var rl: OpaquePointer?
+        XCTAssertEqual(dc_relay_open(&rl, path("relay.db"), nil), 0)
+        defer { dc_relay_close(rl) }
+        let device = [UInt8](repeating: 7, count: 32)
+        var challenge = [UInt8](repeating: 0, count: 32)
+        XCTAssertEqual(dc_relay_challenge(&challenge, nil, rl, device), 0)
+        XCTAssertNotEqual(challenge, [UInt8](repeating: 0, count: 32))
+        var token = [UInt8](repeating: 0, count: 32)
+        let forged = [UInt8](repeating: 0, count: 64)
+        XCTAssertEqual(dc_relay_session(&token, nil, rl, device, challenge, forged),
+                       DCError.Code.badsig.rawValue)
+    }
+
     func testBackupExclusionMakesTheDirectory() throws {
         let d = URL(fileURLWithPath: path("nobackup/drivercore"))
         XCTAssertEqual(try Backup.excludeFromBackup(d), d)
