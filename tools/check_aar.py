@@ -9,8 +9,9 @@ by name, and jni/<abi>/libdrivercore.so + libdrivercore_jni.so for
 arm64-v8a, armeabi-v7a and x86_64, each an ELF shared object of that CPU,
 named by its soname, exporting the C API (libdrivercore) or JNI_OnLoad (the
 glue), and needing nothing but each other and the platform's C library.
---stand-in accepts glibc's libraries in place of bionic's (the Debian
-builds that stand in where the NDK is missing).  Exits 1 listing problems.
+--stand-in accepts glibc's libraries in place of bionic's, and Debian's
+shared SQLite, libsodium, zstd and msgpack-c in place of the copies the NDK
+build links in (the Debian builds that stand in where the NDK is missing).  Exits 1 listing problems.
 """
 import argparse
 import io
@@ -22,7 +23,8 @@ import zipfile
 
 ABIS = {"arm64-v8a": "AArch64", "armeabi-v7a": "ARM", "x86_64": "Advanced Micro Devices X86-64"}
 BIONIC = {"libc.so", "libm.so", "libdl.so", "liblog.so"}
-GLIBC = re.compile(r"^(libc\.so\.6|libm\.so\.6|ld-linux.*|libgcc_s\.so\.1)$")
+GLIBC = re.compile(r"^(libc\.so\.6|libm\.so\.6|ld-linux.*|libgcc_s\.so\.1|"
+                   r"libsqlite3\.so\.0|libsodium\.so\.\d+|libzstd\.so\.1|libmsgpackc\.so\.\d+)$")
 
 
 def readelf(data, *flags):
