@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the C test suite of a cross build under qemu-user (issue 13).
 
-    cross/qemu_suite.py BUILD_DIR [--label NAME] [meson test options...]
+    cross/qemu_suite.py BUILD_DIR [--label NAME] [--skip-for-time A,B] [meson test options...]
 
 BUILD_DIR was configured with one of cross/debian-*.ini, whose exe_wrapper
 is qemu-user: `meson test` then runs every test program of the target's CPU
@@ -58,6 +58,13 @@ def main():
     if len(args) >= 2 and args[0] == "--label":
         label = args[1]
         args = args[2:]
+    # --skip-for-time A,B: tests another run of the same ./dev test runs
+    # under qemu (the aarch64 one), left out of this one to bound the time.
+    for_time = set()
+    if len(args) >= 2 and args[0] == "--skip-for-time":
+        if os.environ.get("DC_QEMU_ALL") != "1":
+            for_time = set(args[1].split(","))
+        args = args[2:]
     tests = json.loads(subprocess.check_output(["meson", "introspect", build, "--tests"]))
     run, skipped = [], []
     for t in tests:
@@ -66,6 +73,10 @@ def main():
             skipped.append((t["name"], CANNOT[t["name"]]))
         elif t["name"] in SLOW and os.environ.get("DC_QEMU_ALL") != "1":
             skipped.append((t["name"], SLOW[t["name"]]))
+        elif t["name"] in for_time:
+            skipped.append((t["name"], "left out of ./dev test for time: the aarch64 run under "
+                            "qemu runs it (`./dev cross %s` or DC_QEMU_ALL=1 runs it here)"
+                            % label.split()[0]))
         elif t["name"] in ON_HOST:
             run.append(t["name"])
         elif exe.startswith("python"):
