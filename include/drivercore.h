@@ -22,5 +22,6 @@
 #include "drivercore/grievance.h"
 #include "drivercore/org.h"
 #include "drivercore/stats.h"
+#include "drivercore/relay.h"
 
 #endif

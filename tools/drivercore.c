@@ -63,6 +63,9 @@ static const char usage_text[] =
     "                                      or a tablet (serve); up to N attempts;\n"
     "                                      a request stalled S seconds is retried\n"
     "  serve REPLICA --listen HOST:PORT    be the sync peer of phones (no relay)\n"
+    "  recover REPLICA                     a cloned replica (a restored backup) takes a\n"
+    "                                      new identity, keeping its data; print the new\n"
+    "                                      card for an admin to add (docs/recovery.md)\n"
     "  keygen KEY_FILE                     a new random at-rest key (0600, 64 hex digits)\n"
     "  rekey REPLICA [--new-key-file PATH] encrypt the replica under a new key (or the\n"
     "                                      passphrase in DRIVERCORE_NEW_PASSPHRASE)\n"
@@ -94,7 +97,9 @@ static const char usage_text[] =
     "A replica in clear opened with a key is encrypted, once; without a key a replica\n"
     "stays in clear, and an encrypted one is refused.\n"
     "\n"
-    "Environment: DRIVERCORE_NOW_MS pins the wall clock (ms since the epoch).\n"
+    "Environment: DRIVERCORE_NOW_MS pins the wall clock (ms since the epoch);\n"
+    "DRIVERCORE_INSTALL_ID names this installation (a replica last opened under\n"
+    "another is marked cloned: docs/recovery.md).\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 /* ---- output ---- */
@@ -825,6 +830,29 @@ static int cmd_status(int argc, char **argv) {
     return rc;
 }
 
+/* A cloned replica (docs/recovery.md) takes a new identity; prints
+ * dc_replica_recover's JSON: the new card, what was re-signed, the spaces
+ * to re-enrol in. */
+static int cmd_recover(int argc, char **argv) {
+    tool_args a;
+    dc_replica *r;
+    dc_buf b = DC_BUF_INIT;
+    int rc;
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_NONE, "recover")) != 0 ||
+        (rc = want_pos(&a, 1, 1, "recover", "recover REPLICA")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    rc = dc_replica_recover(&b, r);
+    if (rc != 0)
+        rc = fail_r(r, rc, "recover");
+    else
+        print_buf(&b);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
 /* ---- bundles ---- */
 
 static int cmd_bundle(int argc, char **argv) {
@@ -894,6 +922,7 @@ int main(int argc, char **argv) {
         {"apply", cmd_apply},
         {"dump", cmd_dump},
         {"status", cmd_status},
+        {"recover", cmd_recover},
         {"bundle", cmd_bundle},
         {"registry", cmd_registry},
         {"case", cmd_case},

@@ -114,6 +114,11 @@ void tool_clock_options(dc_replica_options *o) {
         o->clock = pinned_clock;
         o->clock_user = &pinned_now;
     }
+    /* The installation's id (docs/recovery.md): a replica opened under
+     * another one than it recorded is marked cloned ("copied"). */
+    const char *install = getenv("DRIVERCORE_INSTALL_ID");
+    if (install && *install)
+        o->install_id = install;
 }
 
 int64_t tool_now_ms(void) {

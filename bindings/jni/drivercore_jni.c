@@ -386,20 +386,22 @@ static int jni_key(void *user, dc_key *k, int purpose) {
     return rc;
 }
 
-static jlong n_open_keyed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
-                          jboolean must_exist, jobject provider) {
+/* jinstall: the app's installation id (docs/recovery.md), or NULL. */
+static jlong n_open_installed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
+                              jboolean must_exist, jobject provider, jbyteArray jinstall) {
     call c;
     dc_replica *r = NULL;
     dc_replica_options opts = DC_REPLICA_OPTIONS_INIT;
-    const char *path, *name;
+    const char *path, *name, *install;
     jkey jk = {env, provider};
     int rc = 0;
     (void)cls;
 
     /* No replica yet: a failure is explained by dc_error_last(). */
     call_init(&c, env, 0);
-    if (arg(&c, &path, jpath) && arg(&c, &name, jname)) {
+    if (arg(&c, &path, jpath) && arg(&c, &name, jname) && arg(&c, &install, jinstall)) {
         opts.device_name = name;
+        opts.install_id = install;
         opts.must_exist = must_exist ? 1 : 0;
         if (provider != NULL) {
             opts.key_provider = jni_key;
@@ -410,9 +412,14 @@ static jlong n_open_keyed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray 
     return finish(&c, rc) ? H(r) : 0;
 }
 
+static jlong n_open_keyed(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
+                          jboolean must_exist, jobject provider) {
+    return n_open_installed(env, cls, jpath, jname, must_exist, provider, NULL);
+}
+
 static jlong n_open(JNIEnv *env, jclass cls, jbyteArray jpath, jbyteArray jname,
                     jboolean must_exist) {
-    return n_open_keyed(env, cls, jpath, jname, must_exist, NULL);
+    return n_open_installed(env, cls, jpath, jname, must_exist, NULL, NULL);
 }
 
 static void n_rekey(JNIEnv *env, jclass cls, jlong r, jobject provider) {
@@ -427,6 +434,26 @@ static jboolean n_encrypted(JNIEnv *env, jclass cls, jlong r) {
     (void)env;
     (void)cls;
     return dc_replica_encrypted(R(r)) ? JNI_TRUE : JNI_FALSE;
+}
+
+/* Cloned replicas (docs/recovery.md). */
+static jboolean n_cloned(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    int rc;
+    (void)cls;
+    if (!begin(&c, env, r))
+        return JNI_FALSE;
+    rc = dc_replica_cloned(R(r));
+    if (rc < 0) {
+        finish(&c, rc);
+        return JNI_FALSE;
+    }
+    return rc ? JNI_TRUE : JNI_FALSE;
+}
+
+static jbyteArray n_recover(JNIEnv *env, jclass cls, jlong r) {
+    (void)cls;
+    return replica_buf(env, r, dc_replica_recover);
 }
 
 static void n_close(JNIEnv *env, jclass cls, jlong r) {
@@ -1523,6 +1550,7 @@ static const JNINativeMethod methods[] = {
     M("roleName", "(I)Ljava/lang/String;", n_role_name),
     M("open", "([B[BZ)J", n_open),
     M("openKeyed", "([B[BZLorg/drivercore/KeyProvider;)J", n_open_keyed),
+    M("openInstalled", "([B[BZLorg/drivercore/KeyProvider;[B)J", n_open_installed),
     M("rekey", "(JLorg/drivercore/KeyProvider;)V", n_rekey),
     M("encrypted", "(J)Z", n_encrypted),
     M("close", "(J)V", n_close),
@@ -1530,6 +1558,8 @@ static const JNINativeMethod methods[] = {
     M("card", "(J)[B", n_card),
     M("dump", "(J[B)[B", n_dump),
     M("status", "(J)[B", n_status),
+    M("cloned", "(J)Z", n_cloned),
+    M("recover", "(J)[B", n_recover),
     M("spaceCreate", "(J[B)[B", n_space_create),
     M("spaceAdd", "(J[B[BI)V", n_space_add),
     M("spaceMember", "(JI[B[BI)V", n_space_member),

@@ -2,11 +2,12 @@
 """Build and run the Swift package's XCTest tests against the built library.
 
 Registered by bindings/meson.build as the meson test `swift` (suite
-`bindings`).  SwiftPM writes only under --scratch, inside the meson build
-directory, so the source tree stays clean and `ninja clean` or deleting the
-build directory removes it.  The package finds the C headers through
--Xcc -I<repo>/include and the library through -L and an rpath pointing at
-the build's libdrivercore/, so nothing needs installing.
+`bindings`).  SwiftPM writes only under --scratch: the package's own
+.build (git-ignored), the directory a plain `swift build` at the root uses
+too.  (A scratch path elsewhere inside the package, such as the meson build
+tree, makes Swift 6.3's SwiftPM fail every warm build with "unknown build
+description".)  The root Package.swift compiles libdrivercore from source
+on Linux, so nothing needs installing or pointing at.
 
 Exit status: swift's, or 77 (meson's skip code) when no Swift toolchain.
 """
@@ -22,10 +23,11 @@ import time
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--swift", default=os.environ.get("SWIFT", ""))
-    ap.add_argument("--package", required=True, help="bindings/swift in the source tree")
-    ap.add_argument("--include", required=True, help="the repository's include/")
-    ap.add_argument("--libdir", required=True, help="directory holding libdrivercore.so")
-    ap.add_argument("--scratch", required=True, help="SwiftPM scratch path in the build tree")
+    ap.add_argument("--package", required=True, help="the repository root (Package.swift)")
+    ap.add_argument("--include", help="headers of a prebuilt library (not needed: the "
+                    "package builds libdrivercore from source)")
+    ap.add_argument("--libdir", help="directory holding a prebuilt libdrivercore.so")
+    ap.add_argument("--scratch", required=True, help="SwiftPM scratch path (the package's .build)")
     args = ap.parse_args()
 
     swift = args.swift or shutil.which("swift") or "/opt/swift/usr/bin/swift"
@@ -33,19 +35,16 @@ def main():
         print("swift: no Swift toolchain found; skipping")
         return 77
 
-    libdir = os.path.abspath(args.libdir)
-    cmd = [swift, "test",
-           "--package-path", args.package,
-           "--scratch-path", args.scratch,
-           "-Xcc", "-I" + os.path.abspath(args.include),
-           "-Xlinker", "-L" + libdir,
-           "-Xlinker", "-rpath", "-Xlinker", libdir]
-    print("+ " + " ".join(cmd), flush=True)
+    cmd = [swift, "test", "--package-path", args.package, "--scratch-path", args.scratch]
     env = dict(os.environ)
-    # The test binary loads libdrivercore through the rpath; LD_LIBRARY_PATH
-    # too, for toolchains whose test runner re-execs through a helper.
-    env["LD_LIBRARY_PATH"] = libdir + (os.pathsep + env["LD_LIBRARY_PATH"]
-                                       if env.get("LD_LIBRARY_PATH") else "")
+    if args.include:
+        cmd += ["-Xcc", "-I" + os.path.abspath(args.include)]
+    if args.libdir:
+        libdir = os.path.abspath(args.libdir)
+        cmd += ["-Xlinker", "-L" + libdir, "-Xlinker", "-rpath", "-Xlinker", libdir]
+        env["LD_LIBRARY_PATH"] = libdir + (os.pathsep + env["LD_LIBRARY_PATH"]
+                                           if env.get("LD_LIBRARY_PATH") else "")
+    print("+ " + " ".join(cmd), flush=True)
     start = time.monotonic()
     rc = subprocess.call(cmd, env=env)
     print("swift: `swift test` took %.1f s" % (time.monotonic() - start))

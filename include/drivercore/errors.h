@@ -34,7 +34,8 @@ extern "C" {
     XX(ECLOCK, -15, "timestamp too far in the future")                                             \
     XX(EBUSY, -16, "the replica file is locked by another connection")                             \
     XX(ECONFLICT, -17, "two different changes claim the same author and sequence number")          \
-    XX(EKEY, -18, "the replica is encrypted and its key is missing or wrong")
+    XX(EKEY, -18, "the replica is encrypted and its key is missing or wrong")                      \
+    XX(ECLONED, -19, "this device identity is used by another copy of the replica: recover it")
 
 typedef enum dc_error_code {
     DC_OK = 0,

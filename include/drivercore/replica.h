@@ -95,11 +95,18 @@ typedef struct dc_replica_options {
      * loses nothing), asks for DC_KEY_NEW.  ":memory:" cannot be encrypted. */
     dc_key_fn key_provider;
     void *key_user;
+    /* Version 4.  An id of this installation of the app (1..127 bytes of
+     * UTF-8), kept where backups never go: Android's noBackupFilesDir, a
+     * ...ThisDeviceOnly Keychain item (docs/recovery.md).  The file records
+     * it; opened later with another id — a restored backup, a copied file —
+     * the replica is marked cloned ("copied") before it can write anything
+     * that collides with the original.  NULL: no such check. */
+    const char *install_id;
 } dc_replica_options;
 
-#define DC_REPLICA_OPTIONS_VERSION 3
+#define DC_REPLICA_OPTIONS_VERSION 4
 #define DC_REPLICA_OPTIONS_INIT                                                                    \
-    { DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL }
+    { DC_REPLICA_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL }
 
 /*
  * Open the replica at `path`, creating the file and a fresh device identity
@@ -232,6 +239,45 @@ typedef struct dc_sync_status {
 } dc_sync_status;
 
 DC_EXTERN int dc_replica_sync_status(dc_replica *r, dc_sync_status *out);
+
+/*
+ * Cloned replicas (docs/recovery.md).  A replica is marked cloned when its
+ * device identity is used by another copy: an import met an envelope of
+ * its own key that it does not hold (a different change under a sequence
+ * number it used: "conflict"; a sequence number beyond its last: "ahead"),
+ * or dc_replica_open was given another install_id than the file recorded
+ * ("copied").  From then on every call that signs — dc_txn_begin,
+ * dc_space_create, dc_space_add, _set_role, _remove, _rotate —
+ * fails with DC_ECLONED; reads, imports and syncs go on.
+ *
+ * dc_replica_cloned: 1 if marked cloned, 0 if not, DC_EMISUSE (NULL).
+ * The reason, with the space and sequence number that showed it, is in
+ * dc_replica_status ("cloned").
+ */
+DC_EXTERN int dc_replica_cloned(dc_replica *r);
+
+/*
+ * Recover a cloned replica (or retire an identity on purpose): a new
+ * device identity that keeps every record and key the replica holds, in
+ * one transaction.  Every change the old identity wrote that no relay has
+ * acknowledged is re-signed under the new identity (same ops, new
+ * sequence numbers and timestamps) and the old envelope is withdrawn, so
+ * nothing written is lost; membership changes and changes to the
+ * library's own records (which need an admin) are counted, not re-signed.
+ * The clone mark is cleared.  An admin must then add the new card to the
+ * device's spaces (until then dc_txn_begin is DC_EDENIED, and the re-signed
+ * changes wait here, applied and unacknowledged).
+ *
+ * `out` (may be NULL) receives {"device": NEW_ID, "previous": OLD_ID,
+ * "card": CARD (dc_replica_card's JSON plus "replaces": OLD_ID),
+ * "resigned": N, "not_resigned": N, "spaces": [SPACE, ...] (the spaces
+ * to re-enrol in: those whose membership named the old identity)}.
+ * No transaction may be open on `r` (DC_EMISUSE).  Returns 0, DC_EMISUSE,
+ * DC_ENOMEM, DC_EIO, DC_ECORRUPT (a stored change that does not decode).
+ * On failure nothing changed.  A sync client made before the call holds
+ * the old identity's token: make a new one.
+ */
+DC_EXTERN int dc_replica_recover(dc_buf *out, dc_replica *r);
 
 #ifdef __cplusplus
 }

@@ -94,7 +94,8 @@ const char *dc__json_read_string(const char *p, dc_buf *out) {
         if (cp == 0 || dc__buf_put(out, u, k))
             return NULL;
     }
-    if (!out->ptr && dc__buf_reserve(out, 0))
+    /* An empty string still gets its NUL: callers read out->ptr as text. */
+    if (!out->ptr && dc__buf_put(out, "", 0))
         return NULL;
     return dc__utf8_valid(out->ptr, out->size) ? p + 1 : NULL;
 }

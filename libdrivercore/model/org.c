@@ -156,11 +156,10 @@ int dc__org_region_check(dc_replica *r, const char *what, const char *s) {
     return 0;
 }
 
+/* Through base's clock_gettime: timespec_get needs Android API 29, and
+ * the library targets 24 (docs/building.md, "The C library"). */
 int64_t dc__org_now_ms(void) {
-    struct timespec ts;
-    if (timespec_get(&ts, TIME_UTC) != TIME_UTC)
-        return 0;
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return dc__os_wall_ms();
 }
 
 void dc__org_date(char out[11], int64_t ms) {

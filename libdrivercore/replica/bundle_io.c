@@ -153,6 +153,9 @@ static int seen(dc__ingest *g, const dc__envelope *e, dc__space *sp, int64_t *di
          * tells which, and only the second is equivocation. */
         if ((rc = dc__envelope_verify(e, &g->err)))
             return rc;
+        /* Signed by this device's own key: another copy of this replica. */
+        if (memcmp(e->author, r->id->sign_pk, 32) == 0)
+            dc__clone_seen(r, "conflict", e->space, e->seq);
         char dev[17];
         dc__hex(dev, e->author, 8);
         return dc__err_set(&g->err, DC_ECONFLICT,
@@ -161,6 +164,20 @@ static int seen(dc__ingest *g, const dc__envelope *e, dc__space *sp, int64_t *di
                            dev, (unsigned long long)e->seq);
     }
     return 1;
+}
+
+/* A new envelope, its signature checked, signed by this device's own key:
+ * this replica never wrote it, so another copy of it did (docs/recovery.md).
+ * It is stored like any other (what the other copy wrote is kept). */
+static int own_new(dc__ingest *g, const dc__envelope *e, int64_t sid) {
+    dc_replica *r = g->r;
+    if (memcmp(e->author, r->id->sign_pk, 32) != 0)
+        return 0;
+    dc__space row;
+    int rc = dc__store_space_by_sid(r->st, sid, &row, &g->err);
+    if (!rc)
+        dc__clone_seen(r, e->seq > row.my_seq ? "ahead" : "conflict", e->space, e->seq);
+    return rc;
 }
 
 static int store_new(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t did, int state,
@@ -223,9 +240,11 @@ static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
         /* A membership body of a newer version: kept and passed on, left
          * out of the resolution until this library reads it. */
         dc__err_clear(&g->err);
+        if ((rc = own_new(g, e, sp.sid)))
+            return rc;
         return store_new(g, e, sp.sid, did, DC_CHANGE_FUTURE, 0);
     }
-    if (rc)
+    if (rc || (rc = own_new(g, e, sp.sid)))
         return rc;
     /* A grant stamped far ahead would win that device's role for ever, so
      * it waits for the clock. */
@@ -311,7 +330,7 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
         g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
-    if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)))
+    if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)) || (rc = own_new(g, e, sp.sid)))
         return rc;
     int role;
     if ((rc = dc__store_role_at(r->st, sp.sid, did, e->seq, &role, &g->err)))
@@ -463,8 +482,20 @@ static int ingest_pass(import *im, int pass, uint64_t *at, bool limited) {
     return rc;
 }
 
+static int import_all(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
+                      dc__import_counts *counts);
+
 int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
                dc__import_counts *counts) {
+    r->clone_seen = false;
+    int rc = import_all(r, data, size, flags, counts);
+    /* After the import's transactions, committed or rolled back. */
+    dc__clone_persist(r);
+    return rc;
+}
+
+static int import_all(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
+                      dc__import_counts *counts) {
 import im;
     memset(&im, 0, sizeof im);
     im.g.r = r;

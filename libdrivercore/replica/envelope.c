@@ -118,6 +118,21 @@ static int open_change(dc_replica *r, const dc__envelope *e, int64_t sid, dc__er
                        e->epoch);
 }
 
+int dc__change_plain(dc_replica *r, const dc__envelope *e, int64_t sid, dc_buf *out, dc__err *err) {
+    int rc = open_change(r, e, sid, err);
+    if (rc)
+        return rc;
+    dc__buf_clear(out);
+    if (e->comp == DC_COMP_ZSTD)
+        rc = dc__zstd_decompress_with(&r->dctx, out, r->zbody.ptr, r->zbody.size, DC_BODY_MAX_SIZE,
+                                      err);
+    else if (dc__buf_put(out, r->zbody.ptr, r->zbody.size))
+        rc = dc__err_set(err, DC_ENOMEM, "out of memory");
+    if (r->zbody.asize)
+        sodium_memzero(r->zbody.ptr, r->zbody.size);
+    return rc;
+}
+
 /* Ops on the library's own records (types beginning with '@': a space's
  * name, its members' names) are written only on an admin's behalf. */
 static int ops_need(const dc__body *b) {

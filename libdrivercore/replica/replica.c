@@ -115,7 +115,8 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
         /* Copy only the fields the caller's version has (o holds the
          * defaults for the rest): version 1 ends before `durable`, version
          * 2 before `key_provider`. */
-        size_t have = opts->version >= 3   ? sizeof o
+        size_t have = opts->version >= 4   ? sizeof o
+                      : opts->version == 3 ? offsetof(dc_replica_options, install_id)
                       : opts->version == 2 ? offsetof(dc_replica_options, key_provider)
                                            : offsetof(dc_replica_options, durable);
         memcpy(&o, opts, have);
@@ -124,6 +125,10 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     if (o.max_clock_skew_ms < 0 || o.max_clock_skew_ms > DC_HLC_MAX_MS)
         return dc__last_set(DC_EINVAL, "dc_replica_open: max_clock_skew_ms must be 0 to %lld",
                             (long long)DC_HLC_MAX_MS);
+    if (o.install_id && (!*o.install_id || strlen(o.install_id) > 127 ||
+                         !dc__utf8_valid((const uint8_t *)o.install_id, strlen(o.install_id))))
+        return dc__last_set(DC_EINVAL, "dc_replica_open: install_id must be 1 to 127 bytes of "
+                                       "UTF-8");
     const char *name = o.device_name ? o.device_name : "";
     if (strlen(name) >= sizeof(((dc_replica *)0)->name) ||
         !dc__utf8_valid((const uint8_t *)name, strlen(name)))
@@ -181,6 +186,8 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
         goto fail;
     }
     dc__hex(r->device_hex, r->id->sign_pk, 32);
+    if ((rc = dc__clone_open(r, o.install_id, &e)))
+        goto fail;
     formats_upgrade(r);
     *out = r;
     return 0;
@@ -397,7 +404,7 @@ int dc_replica_status(dc_buf *out, dc_replica *r) {
         out->size--;
         out->ptr[out->size] = 0;
         if (dc__buf_puts(out, ",\"last_sync\":") || last_sync_json(r, out) ||
-            dc__buf_putc(out, '}'))
+            dc__clone_status_json(r, out) || dc__buf_putc(out, '}'))
             return dc__fail(r, DC_ENOMEM, "status: out of memory");
     }
     return 0;

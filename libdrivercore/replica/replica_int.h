@@ -36,6 +36,11 @@ struct dc_replica {
     uint32_t key_epoch;
     uint8_t key_kid[DC_KEY_ID];
     dc_buf body, zbody; /* scratch for encode/decode */
+    /* Another copy uses this identity (recover.c): the mark in the file,
+     * and, during an import, what showed it (persisted when it ends). */
+    bool cloned;
+    bool clone_seen;
+    char clone_why[160];
 };
 
 /* Records an error on the handle and returns code. */
@@ -77,6 +82,24 @@ const uint8_t *dc__space_key(dc_replica *r, int64_t sid, uint32_t epoch, const u
                              dc__err *err);
 /* The key this device writes `sp` with: its current epoch's. */
 const uint8_t *dc__space_write_key(dc_replica *r, const dc__space *sp, dc__err *err);
+
+/* The plaintext body of a stored change (decrypted, decompressed) into
+ * `out`, which the caller wipes. */
+int dc__change_plain(dc_replica *r, const dc__envelope *e, int64_t sid, dc_buf *out, dc__err *err);
+
+/* ---- clones (recover.c, docs/recovery.md) ---- */
+/* At open: loads the clone mark, records or compares the install id. */
+int dc__clone_open(dc_replica *r, const char *install_id, dc__err *err);
+/* An import met an envelope signed by this device's own key that the
+ * replica does not hold: remembered on the handle (`why` a JSON object),
+ * persisted by dc__clone_persist once the import's transaction ended. */
+void dc__clone_seen(dc_replica *r, const char *why, const uint8_t space[16], uint64_t seq);
+void dc__clone_persist(dc_replica *r);
+/* DC_ECLONED recorded on the replica, with what to do, when it is cloned;
+ * else 0.  Every call that signs with the identity asks first. */
+int dc__clone_refuse(dc_replica *r, const char *what);
+/* Appends ,"cloned":{...}|null,"previous":HEX|null to a status object. */
+int dc__clone_status_json(dc_replica *r, dc_buf *out);
 
 /* 0 if this device has accepted `sp` (its records may be read), else
  * DC_EDENIED recorded on the replica with what to do. */

@@ -341,6 +341,8 @@ int dc_space_create(dc_buf *out, dc_replica *r, const char *name) {
         return dc__fail(r, DC_EMISUSE, "space create: out and name must not be NULL");
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "space create: a transaction is open on this replica");
+    if (dc__clone_refuse(r, "space create"))
+        return r->err.code;
     size_t nl = strlen(name);
     if (nl == 0 || nl > 1024 || !dc__utf8_valid((const uint8_t *)name, nl))
         return dc__fail(r, DC_EINVAL, "space create: the name must be 1 to 1024 bytes of UTF-8");
@@ -452,6 +454,8 @@ int dc_space_add(dc_replica *r, const char *space, const char *card_json, int ro
         return dc__fail(r, DC_EMISUSE, "space add: the card is NULL");
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "space add: a transaction is open on this replica");
+    if (dc__clone_refuse(r, "space add"))
+        return r->err.code;
     if (!dc_role_name(role))
         return dc__fail(r, DC_EINVAL, "space add: unknown role %d", role);
     card c;
@@ -492,6 +496,8 @@ int dc_space_set_role(dc_replica *r, const char *space, const char *device, int 
     DC__CHECK(r);
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "space role: a transaction is open on this replica");
+    if (dc__clone_refuse(r, "space role"))
+        return r->err.code;
     if (!dc_role_name(role))
         return dc__fail(r, DC_EINVAL, "space role: unknown role %d (reader, member or admin)",
                         role);
@@ -530,6 +536,8 @@ int dc_space_remove(dc_replica *r, const char *space, const char *device) {
     DC__CHECK(r);
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "space remove: a transaction is open on this replica");
+    if (dc__clone_refuse(r, "space remove"))
+        return r->err.code;
     card c;
     if (parse_device(r, "space remove", device, &c))
         return r->err.code;
@@ -574,6 +582,8 @@ int dc_space_rotate(dc_replica *r, const char *space) {
     DC__CHECK(r);
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "space rotate: a transaction is open on this replica");
+    if (dc__clone_refuse(r, "space rotate"))
+        return r->err.code;
     dc__err e = {0};
     dc__space sp;
     dc__ingest g = {0};

@@ -188,6 +188,8 @@ int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
         return r->err.code;
     if (dc__clock_check(&r->clock, &r->err))
         return dc__fail_err(r, &r->err);
+    if (dc__clone_refuse(r, "transaction"))
+        return r->err.code;
     if (me.role < DC_ROLE_MEMBER)
         return dc__fail(r, DC_EDENIED, "this device is %s of space %s and cannot write to it",
                         me.role ? "only a reader" : "not a member", space);

@@ -54,6 +54,29 @@ int dc__store_identity_save(dc__store *s, const dc__identity *id, const char *na
     return rc;
 }
 
+int dc__store_identity_replace(dc__store *s, const dc__identity *id, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "UPDATE identity SET sign_pk = ?, sign_sk = ?, box_pk = ?, box_sk = ? "
+                           "WHERE one = 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "identity");
+    sqlite3_bind_blob(st, 1, id->sign_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, id->sign_sk, 64, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, id->box_pk, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, id->box_sk, 32, SQLITE_STATIC);
+    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "identity");
+    sqlite3_finalize(st);
+    /* The new identity has used no sequence number, and no relay holds
+     * anything of it. */
+    if (!rc && sqlite3_exec(s->db,
+                            "UPDATE spaces SET my_seq = 0;"
+                            "DELETE FROM meta WHERE key LIKE 'acked:%';",
+                            NULL, NULL, NULL) != SQLITE_OK)
+        rc = dc__sql_err(s, err, "identity");
+    return rc;
+}
+
 int dc__store_hlc_load(dc__store *s, dc_hlc *h, dc__err *err) {
     sqlite3_stmt *st;
     *h = 0;
@@ -281,6 +304,11 @@ int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err) 
 
 int64_t dc__store_last_cno(dc__store *s) {
     return sqlite3_last_insert_rowid(s->db);
+}
+
+int dc__store_change_delete(dc__store *s, int64_t cno, dc__err *err) {
+    int rc = exec_i64(s, "DELETE FROM pending WHERE cno = ?1", cno, 0, err);
+    return rc ? rc : exec_i64(s, "DELETE FROM changes WHERE cno = ?1", cno, 0, err);
 }
 
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err) {

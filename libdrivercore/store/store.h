@@ -44,6 +44,9 @@ void dc__store_rollback(dc__store *s);
 /* DC_ENOTFOUND when the replica has no identity yet. */
 int dc__store_identity_load(dc__store *s, dc__identity *id, char *name, size_t cap, dc__err *err);
 int dc__store_identity_save(dc__store *s, const dc__identity *id, const char *name, dc__err *err);
+/* Replaces the device identity (docs/recovery.md): new key pairs, every
+ * space's sequence number back to 0, no relay acknowledgement. */
+int dc__store_identity_replace(dc__store *s, const dc__identity *id, dc__err *err);
 int dc__store_hlc_load(dc__store *s, dc_hlc *h, dc__err *err);
 int dc__store_hlc_save(dc__store *s, dc_hlc h, dc__err *err);
 /* Integer values in the meta table (0 / DC_ENOTFOUND when absent). */
@@ -236,6 +239,10 @@ int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err);
 /* The cno of the change just put (the last insert). */
 int64_t dc__store_last_cno(dc__store *s);
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err);
+/* Deletes a change from the log (and from `pending`): only for this
+ * device's own changes re-signed by a recovery (docs/recovery.md), so that
+ * the other copy's change under the same number can arrive. */
+int dc__store_change_delete(dc__store *s, int64_t cno, dc__err *err);
 
 /* Calls fn for each change of `sid` in `state` (all spaces if sid is 0)
  * whose hlc_max is <= max_hlc, in log order.  The envelope bytes are only

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -166,6 +167,37 @@ static void test_json_str(void **state) {
     assert_int_equal(dc__json_str(&b, "k", 1), 0);
     assert_int_equal(dc__buf_puts(&b, ":1}"), 0);
     assert_string_equal((char *)b.ptr, "{\"k\":1}");
+    dc_buf_dispose(&b);
+}
+
+/* A flat object's empty string is "" as text, wherever it stands: a
+ * device card with an empty name first once read as garbage (its buffer's
+ * first allocation was not terminated) and failed its signature. */
+static int first_empty(void *user, const char *key, const dc__value *v) {
+    int *seen = user;
+    assert_int_equal(v->kind, DC_STR);
+    if (strcmp(key, "name") == 0) {
+        assert_int_equal(v->len, 0);
+        assert_int_equal(v->str[0], 0);
+    }
+    (*seen)++;
+    return 0;
+}
+
+static void test_json_flat_empty_first(void **state) {
+    (void)state;
+    /* Leave a freed block of the size the reader asks for full of 'x'. */
+    char *junk = malloc(64);
+    assert_non_null(junk);
+    memset(junk, 'x', 64);
+    free(junk);
+    int seen = 0;
+    assert_int_equal(dc__json_flat_each("{\"name\":\"\",\"box\":\"ab\"}", first_empty, &seen), 0);
+    assert_int_equal(seen, 2);
+    dc_buf b = DC_BUF_INIT;
+    assert_non_null(dc__json_read_string("\"\"", &b));
+    assert_int_equal(b.size, 0);
+    assert_string_equal((const char *)b.ptr, "");
     dc_buf_dispose(&b);
 }
 
@@ -424,6 +456,7 @@ int main(void) {
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_json_flat_empty_first),
         cmocka_unit_test(test_buf_grows),
         cmocka_unit_test(test_buf_borrowed),
         cmocka_unit_test(test_be),

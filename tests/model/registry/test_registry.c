@@ -830,12 +830,12 @@ static char *big_csv(long n, size_t *len) {
     for (long i = 0; i < n; i++) {
         char d17[40], id[19];
         /* Unique numbers: the region, then eleven digits that carry i. */
-        snprintf(d17, sizeof d17, "520102%011ld", 19600101000L + i);
+        snprintf(d17, sizeof d17, "520102%011lld", 19600101000LL + i);
         make_id(id, d17);
         k += (size_t)snprintf(s + k, cap - k,
-                              "司机%ld,%s,1%010ld,5201%02ld,贵A%05ld,企业%ld,贵阳-遵义,园区%ld,"
+                              "司机%ld,%s,1%010lld,5201%02ld,贵A%05ld,企业%ld,贵阳-遵义,园区%ld,"
                               "冷链;普货,%s\n",
-                              i, id, 3000000000L + i, i % 30 + 1, i % 100000, i % 500, i % 50,
+                              i, id, 3000000000LL + i, i % 30 + 1, i % 100000, i % 500, i % 50,
                               i % 40 == 0 ? "正式党员" : "群众");
     }
     *len = k;

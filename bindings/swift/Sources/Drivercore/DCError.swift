@@ -48,6 +48,8 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
         public static let conflict = Code(rawValue: -17)
         /// the replica is encrypted and its key is missing or wrong
         public static let key = Code(rawValue: -18)
+        /// this device identity is used by another copy of the replica: recover it
+        public static let cloned = Code(rawValue: -19)
 
         /// Every code this version of the bindings knows, in table order.
         public static let all: [Code] = [
@@ -69,6 +71,7 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
             .busy,
             .conflict,
             .key,
+            .cloned,
         ]
 
         /// The C name, e.g. "DC_EINVAL" (what dc_error_name returns).
@@ -92,6 +95,7 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
             case -16: return "DC_EBUSY"
             case -17: return "DC_ECONFLICT"
             case -18: return "DC_EKEY"
+            case -19: return "DC_ECLONED"
             default: return "DC_UNKNOWN"
             }
         }
@@ -117,6 +121,7 @@ public struct DCError: Error, Equatable, CustomStringConvertible {
             case -16: return "the replica file is locked by another connection"
             case -17: return "two different changes claim the same author and sequence number"
             case -18: return "the replica is encrypted and its key is missing or wrong"
+            case -19: return "this device identity is used by another copy of the replica: recover it"
             default: return "unknown error code"
             }
         }

@@ -211,14 +211,21 @@ public final class Replica {
     ///     `.new` for a new file or a replica in clear, which is then
     ///     encrypted once.  nil: the file stays in clear, and an encrypted
     ///     one fails with `.key`, as does a wrong key.
+    ///   - installId: an id of this installation of the app, kept where
+    ///     backups never go (`Backup.installId(in:)`, or a
+    ///     `...ThisDeviceOnly` Keychain item).  Opened under another id than
+    ///     at its previous open (a restored backup, a copied file), the
+    ///     replica is marked cloned before it can write: writes throw
+    ///     `.cloned` until `recover()` (docs/recovery.md).  nil: no check.
     public init(
         path: String, deviceName: String? = nil, mustExist: Bool = false,
-        keyProvider: KeyProvider? = nil
+        keyProvider: KeyProvider? = nil, installId: String? = nil
     ) throws {
         let args = CStrings()
         var opts = dc_replica_options()
         opts.version = UInt32(DC_REPLICA_OPTIONS_VERSION)
         opts.device_name = try args.c(deviceName)
+        opts.install_id = try args.c(installId)
         opts.must_exist = mustExist ? 1 : 0
         var r: OpaquePointer?
         let cpath = try args.c(path)
@@ -312,6 +319,40 @@ public final class Replica {
         defer { dc_buf_dispose(&out) }
         try check(dc_replica_status(&out, r), r)
         return text(out)
+    }
+
+    // MARK: backups, clones, recovery (docs/recovery.md)
+
+    /// True when another copy of this replica signs with its device identity
+    /// (a restored backup, a copied file): writes then throw `.cloned` until
+    /// `recover()`.  The reason is in `status()` ("cloned").
+    public var isCloned: Bool {
+        get throws {
+            let r = try h()
+            let rc = dc_replica_cloned(r)
+            try check(rc < 0 ? rc : 0, r)
+            return rc == 1
+        }
+    }
+
+    /// A new device identity that keeps the replica's data: what the old one
+    /// wrote unacknowledged is re-signed.  Returns JSON with the new "card"
+    /// (carrying "replaces") for an admin to add to the "spaces" listed.
+    public func recover() throws -> String {
+        let r = try h()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_replica_recover(&out, r), r)
+        return text(out)
+    }
+
+    /// Calls `body` with the C handle (`dc_replica *`), for C functions this
+    /// binding does not wrap yet, on the same file without a second writer.
+    /// The handle is valid only during `body`, which runs on the caller's
+    /// thread like every other call on this Replica (one thread at a time):
+    /// do not keep it, close it, or call back into this Replica from `body`.
+    public func withUnsafeHandle<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        try body(try h())
     }
 
     // MARK: spaces

@@ -6,6 +6,7 @@
 // error type agrees with the linked library's table.  Run by
 // bindings/swift/run_swift_test.py (meson test suite `bindings`).
 
+import CDrivercore
 import Foundation
 import XCTest
 
@@ -434,6 +435,96 @@ final class DrivercoreTests: XCTestCase {
         expect(.denied) { try b.space(s.id).remove(device: a.deviceId) }
         try b.space(s.id).decline()
         XCTAssertTrue(try b.spaces().contains("\"declined\""))
+    }
+
+    func testARestoredBackupIsClonedThenRecovered() throws {
+        let tablet = try Replica(path: path("tablet.db"))
+        let phone = try Replica(path: path("phone.db"))
+        let s = try tablet.createSpace(name: "branch")
+        try s.add(card: try phone.card(), role: .member)
+        try phone.importBundle(try tablet.exportBundle())
+        try phone.space(s.id).accept()
+        // The backup takes the app's files as they are: the WAL too.
+        for ext in ["", "-wal"] where FileManager.default.fileExists(atPath: path("phone.db" + ext)) {
+            try FileManager.default.copyItem(atPath: path("phone.db" + ext),
+                                             toPath: path("restored.db" + ext))
+        }
+        let restored = try Replica(path: path("restored.db"))
+        try phone.space(s.id).write { t in try t.set("truck", "t1", "plate", .string("original")) }
+        try restored.space(s.id).write { t in try t.set("truck", "t2", "plate", .string("restored")) }
+        XCTAssertFalse(try restored.isCloned)
+        try tablet.importBundle(try phone.exportBundle())
+        expect(.conflict) { try restored.importBundle(try tablet.exportBundle()) }
+        XCTAssertTrue(try restored.isCloned)
+        expect(.cloned) { _ = try restored.begin(space: s.id) }
+        let rec = try JSONSerialization.jsonObject(with: Data(try restored.recover().utf8)) as! [String: Any]
+        XCTAssertFalse(try restored.isCloned)
+        let card = rec["card"] as! [String: Any]
+        XCTAssertEqual(card["replaces"] as? String, try phone.deviceId)
+        let cardText = String(data: try JSONSerialization.data(withJSONObject: card), encoding: .utf8)!
+        try s.add(card: cardText, role: .member)
+        try restored.importBundle(try tablet.exportBundle())
+        try tablet.importBundle(try restored.exportBundle())
+        XCTAssertEqual(try tablet.dump(), try restored.dump())
+        XCTAssertTrue(try tablet.dump().contains("restored"))
+        XCTAssertTrue(try tablet.dump().contains("original"))
+        // The C handle, for calls the binding does not wrap.
+        let id = try restored.withUnsafeHandle { String(cString: dc_replica_device_id($0)) }
+        XCTAssertEqual(id, try restored.deviceId)
+    }
+
+    func testInstallIdMarksARestoredCopyBeforeItWrites() throws {
+        let phoneDir = URL(fileURLWithPath: path("phone-nobackup/drivercore"))
+        let newPhoneDir = URL(fileURLWithPath: path("new-phone-nobackup/drivercore"))
+        let id = try Backup.installId(in: phoneDir)
+        XCTAssertEqual(try Backup.installId(in: phoneDir), id)  // kept
+        let other = try Backup.installId(in: newPhoneDir)  // a new install: a new id
+        XCTAssertNotEqual(id, other)
+        let db = phoneDir.appendingPathComponent("replica.db").path
+        let space: String
+        do {
+            let r = try Replica(path: db, deviceName: "truck 12", installId: id)
+            space = try r.createSpace(name: "branch").id
+            XCTAssertFalse(try r.isCloned)
+            r.close()
+        }
+        // The backup restored on the new phone: the file, not the id.
+        let copy = newPhoneDir.appendingPathComponent("replica.db").path
+        try FileManager.default.copyItem(atPath: db, toPath: copy)
+        let restored = try Replica(path: copy, installId: other)
+        XCTAssertTrue(try restored.isCloned)
+        XCTAssertTrue(try restored.status().contains("\"why\":\"copied\""))
+        expect(.cloned) { _ = try restored.begin(space: space) }
+        _ = try restored.recover()
+        XCTAssertFalse(try restored.isCloned)
+        let original = try Replica(path: db, installId: id)
+        XCTAssertFalse(try original.isCloned)
+        try original.space(space).write { t in try t.set("truck", "t1", "plate", .string("B-123")) }
+        expect(.inval) { _ = try Replica(path: db, installId: "") }
+    }
+
+    // The umbrella drivercore.h carries relay.h: the relay's auth calls are
+    // reachable from Swift through CDrivercore, not only from C.
+    func testTheUmbrellaReachesTheRelay() throws {
+        var rl: OpaquePointer?
+        XCTAssertEqual(dc_relay_open(&rl, path("relay.db"), nil), 0)
+        defer { dc_relay_close(rl) }
+        let device = [UInt8](repeating: 7, count: 32)
+        var challenge = [UInt8](repeating: 0, count: 32)
+        XCTAssertEqual(dc_relay_challenge(&challenge, nil, rl, device), 0)
+        XCTAssertNotEqual(challenge, [UInt8](repeating: 0, count: 32))
+        var token = [UInt8](repeating: 0, count: 32)
+        let forged = [UInt8](repeating: 0, count: 64)
+        XCTAssertEqual(dc_relay_session(&token, nil, rl, device, challenge, forged),
+                       DCError.Code.badsig.rawValue)
+    }
+
+    func testBackupExclusionMakesTheDirectory() throws {
+        let d = URL(fileURLWithPath: path("nobackup/drivercore"))
+        XCTAssertEqual(try Backup.excludeFromBackup(d), d)
+        var isDir: ObjCBool = false
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d.path, isDirectory: &isDir))
+        XCTAssertTrue(isDir.boolValue)
     }
 
     func testAReaderCannotWrite() throws {

@@ -49,6 +49,8 @@ public enum DriverCoreError {
     ECONFLICT(-17, "DC_ECONFLICT", "two different changes claim the same author and sequence number"),
     /** the replica is encrypted and its key is missing or wrong */
     EKEY(-18, "DC_EKEY", "the replica is encrypted and its key is missing or wrong"),
+    /** this device identity is used by another copy of the replica: recover it */
+    ECLONED(-19, "DC_ECLONED", "this device identity is used by another copy of the replica: recover it"),
     /** A code this version of the bindings does not know. */
     UNKNOWN(Integer.MIN_VALUE, "DC_UNKNOWN", "unknown error code");
 
@@ -98,6 +100,7 @@ public enum DriverCoreError {
             case -16: return EBUSY;
             case -17: return ECONFLICT;
             case -18: return EKEY;
+            case -19: return ECLONED;
             default: return UNKNOWN;
         }
     }

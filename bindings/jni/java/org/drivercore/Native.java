@@ -61,6 +61,9 @@ final class Native {
     /** keys may be null: the file stays in clear (and an encrypted one is refused). */
     static native long openKeyed(byte[] path, byte[] deviceName, boolean mustExist,
                                  KeyProvider keys);
+    /** installId may be null: no check (docs/recovery.md). */
+    static native long openInstalled(byte[] path, byte[] deviceName, boolean mustExist,
+                                     KeyProvider keys, byte[] installId);
     static native void rekey(long r, KeyProvider keys);
     static native boolean encrypted(long r);
 
@@ -73,6 +76,10 @@ final class Native {
     static native byte[] card(long r);
     static native byte[] dump(long r, byte[] space);
     static native byte[] status(long r);
+
+    static native boolean cloned(long r);
+
+    static native byte[] recover(long r);
 
     // ---- spaces ----
     static native byte[] spaceCreate(long r, byte[] name);

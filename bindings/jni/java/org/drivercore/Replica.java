@@ -61,6 +61,26 @@ public final class Replica implements AutoCloseable {
     }
 
     /**
+     * Opens (or creates) the replica at path, as
+     * {@link #open(String, String, boolean, KeyProvider)} (keys may be null),
+     * and checks that it is the file this installation of the app wrote:
+     * {@code installId} (1 to 127 bytes of UTF-8) is an id kept where backups
+     * never go, such as {@link Backup#installId(java.io.File)}. Opened under
+     * another id than at its previous open (a restored backup, a copied
+     * file), the replica is marked cloned before it can write: writes fail
+     * with {@link DriverCoreError#ECLONED} until {@link #recover()}
+     * (docs/recovery.md). A null id is no check.
+     */
+    public static Replica open(String path, String deviceName, boolean mustExist,
+                               KeyProvider keys, String installId) {
+        if (path == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "Replica.open: path is null");
+        }
+        return new Replica(Native.openInstalled(Native.utf8z(path), Native.utf8z(deviceName),
+                mustExist, keys, Native.utf8z(installId)));
+    }
+
+    /**
      * Encrypts the replica file under a new key from {@code keys}
      * ({@link KeyPurpose#NEW}); a replica in clear becomes encrypted.  Killed
      * half way, the file opens with the old key or the new one: keep the old
@@ -146,6 +166,43 @@ public final class Replica implements AutoCloseable {
     /** Status as JSON: device, clock and per-space counts. */
     public synchronized String status() {
         return Native.str(Native.status(h()));
+    }
+
+    // ---- backups, clones, recovery (docs/recovery.md) ----
+
+    /**
+     * True when another copy of this replica signs with its device identity
+     * (a restored backup, a copied file): writes then fail with
+     * {@link DriverCoreError#ECLONED} until {@link #recover()}. The reason is
+     * in {@link #status()} ("cloned").
+     */
+    public synchronized boolean isCloned() {
+        return Native.cloned(h());
+    }
+
+    /**
+     * Gives this replica a new device identity that keeps its data: what the
+     * old identity wrote unacknowledged is re-signed. Returns JSON with the
+     * new "card" (it carries "replaces") for an admin to add to the
+     * "spaces" listed, "resigned" and "not_resigned" counts. Make a new
+     * sync client afterwards.
+     */
+    public synchronized String recover() {
+        return Native.str(Native.recover(h()));
+    }
+
+    /**
+     * The C handle ({@code dc_replica *}) for native code of the app's own
+     * that calls C functions this binding does not wrap yet, on the same
+     * file without a second writer. Valid until {@link #close()}; the
+     * caller must hold this Replica's monitor for the whole native call
+     * ({@code synchronized (replica) { ... }}), since the handle is
+     * one-thread-at-a-time, and must not close it.
+     *
+     * @throws DriverCoreException EMISUSE once closed
+     */
+    public synchronized long nativeHandle() {
+        return h();
     }
 
     // ---- spaces ----

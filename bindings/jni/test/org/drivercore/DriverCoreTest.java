@@ -563,6 +563,96 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void restoredBackupIsClonedThenRecovered() throws Exception {
+        try (Replica tablet = Replica.open(path("tablet.db"));
+             Replica phone = Replica.open(path("phone.db"))) {
+            Space s = tablet.createSpace("branch");
+            s.add(phone.card(), Role.MEMBER);
+            phone.importBundle(tablet.exportBundle());
+            phone.space(s.id()).accept();
+            // The backup, then the original writes on and the copy offline.
+            // (the app's files as a backup takes them: the WAL too)
+            for (String ext : new String[] {"", "-wal"}) {
+                File f = new File(path("phone.db" + ext));
+                if (f.exists()) {
+                    java.nio.file.Files.copy(f.toPath(), new File(path("restored.db" + ext)).toPath());
+                }
+            }
+            try (Replica restored = Replica.open(path("restored.db"))) {
+                try (Txn t = phone.space(s.id()).begin()) {
+                    t.set("truck", "t1", "plate", "original");
+                    t.commit();
+                }
+                try (Txn t = restored.space(s.id()).begin()) {
+                    t.set("truck", "t2", "plate", "restored");
+                    t.commit();
+                }
+                assertFalse(restored.isCloned());
+                tablet.importBundle(phone.exportBundle());
+                expect(DriverCoreError.ECONFLICT, () -> restored.importBundle(tablet.exportBundle()));
+                assertTrue(restored.isCloned());
+                assertTrue(restored.status(), restored.status().contains("\"why\":\"conflict\""));
+                expect(DriverCoreError.ECLONED, () -> restored.begin(s.id()));
+                String rec = restored.recover();
+                assertFalse(restored.isCloned());
+                assertTrue(rec, rec.contains("\"replaces\":\"" + phone.deviceId() + "\""));
+                String card = rec.substring(rec.indexOf("\"card\":") + 7, rec.indexOf(",\"resigned\""));
+                s.add(card, Role.MEMBER);
+                restored.importBundle(tablet.exportBundle());
+                tablet.importBundle(restored.exportBundle());
+                assertEquals(tablet.dump(), restored.dump());
+                assertTrue(tablet.dump().contains("restored"));
+                assertTrue(tablet.dump().contains("original"));
+                assertTrue(restored.nativeHandle() != 0);
+            }
+        }
+    }
+
+    @Test
+    public void installIdMarksARestoredCopyBeforeItWrites() throws Exception {
+        File phoneDir = tmp.newFolder("phone-nobackup");
+        File newPhoneDir = tmp.newFolder("new-phone-nobackup");
+        String id = Backup.installId(phoneDir);
+        assertEquals(id, Backup.installId(phoneDir)); // kept
+        String other = Backup.installId(newPhoneDir); // a new install: a new id
+        assertFalse(id.equals(other));
+        File db = new File(Backup.replicaDir(phoneDir), "replica.db");
+        String space;
+        try (Replica r = Replica.open(db.getPath(), "truck 12", false, null, id)) {
+            space = r.createSpace("branch").id();
+            assertFalse(r.isCloned());
+        }
+        // The backup restored on the new phone: the file, not the id.
+        File copy = new File(Backup.replicaDir(newPhoneDir), "replica.db");
+        java.nio.file.Files.copy(db.toPath(), copy.toPath());
+        try (Replica r = Replica.open(copy.getPath(), "truck 12", false, null, other)) {
+            assertTrue(r.isCloned());
+            assertTrue(r.status(), r.status().contains("\"why\":\"copied\""));
+            expect(DriverCoreError.ECLONED, () -> r.begin(space));
+            String rec = r.recover();
+            assertFalse(r.isCloned());
+            assertTrue(rec, rec.contains("\"spaces\":[\"" + space + "\"]"));
+        }
+        try (Replica r = Replica.open(db.getPath(), "truck 12", false, null, id)) {
+            assertFalse(r.isCloned()); // the original, on its own install
+            try (Txn t = r.begin(space)) {
+                t.set("truck", "t1", "plate", "B-123");
+                t.commit();
+            }
+        }
+        expect(DriverCoreError.EINVAL, () -> Replica.open(db.getPath(), null, true, null, ""));
+    }
+
+    @Test
+    public void backupHelperMakesTheReplicaFolder() {
+        File dir = Backup.replicaDir(tmp.getRoot());
+        assertTrue(dir.isDirectory());
+        assertEquals(Backup.REPLICA_DIR, dir.getName());
+        assertTrue(Backup.EXCLUDE_RULES.contains("path=\"drivercore/\""));
+        expect(DriverCoreError.EMISUSE, () -> Backup.replicaDir(null));
+    }
+
+    @Test
     public void removalRotatesAndRefusesTheRemoved() {
         try (Replica a = Replica.open(path("ma.db"));
              Replica b = Replica.open(path("mb.db"))) {
