@@ -60,6 +60,13 @@ enum {
     Q_NAME_ID,
     Q_NAME_PUT,
     Q_NAME_OF,
+    Q_FP_ITEMS,
+    Q_FP_ITEMS_TAIL,
+    Q_FP_PUT,
+    Q_FP_NEXT,
+    Q_FP_FIND,
+    Q_FP_ROW,
+    Q_FP_ALL,
     Q__COUNT
 };
 
@@ -116,6 +123,7 @@ struct dc__store {
     void *zdctx;      /* zstd context for the bodies a fold opens */
     int64_t unfolded; /* ops this handle put in `pending` since its last fold */
     bool folding;     /* a fold is running (reads inside it do not fold) */
+    bool fp;          /* the file keeps reconciliation fingerprints (fingerprint.c) */
     dc__names names;
 };
 
