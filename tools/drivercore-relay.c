@@ -10,6 +10,7 @@
  * only after the changes it answers are committed with synchronous=FULL.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,10 @@ static int64_t file_clock(void *user) {
 
 static int usage(void) {
     fprintf(stderr, "usage: drivercore-relay --store PATH --listen HOST:PORT [options]\n"
-                    "  --threads N          MHD worker threads (default 4)\n"
+                    "  --threads N          MHD worker threads (default 8)\n"
                     "  --max-connections N  connections at once (default 10000)\n"
-                    "  --per-ip N           connections per client address (default 1024)\n"
+                    "  --per-ip N           connections per client address (default 1024; 0: no\n"
+                    "                       limit)\n"
                     "  --max-body BYTES     sync request body cap (default 67108864)\n"
                     "  --max-waiters N      long-polling devices at once (default 20000)\n"
                     "  --rate R --burst B   per-device sync requests per second, burst (50, 200)\n"
@@ -75,7 +77,7 @@ int main(int argc, char **argv) {
         else if (strcmp(o, "--max-connections") == 0)
             ho.max_conn = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(o, "--per-ip") == 0)
-            ho.per_ip = (unsigned)strtoul(v, NULL, 10);
+            ho.per_ip = strtoul(v, NULL, 10) ? (unsigned)strtoul(v, NULL, 10) : UINT_MAX;
         else if (strcmp(o, "--max-body") == 0)
             ho.sync_max = (size_t)strtoull(v, NULL, 10);
         else if (strcmp(o, "--max-waiters") == 0)
@@ -103,7 +105,7 @@ int main(int argc, char **argv) {
             return usage();
     }
     if (ho.threads == 0)
-        ho.threads = 4;
+        ho.threads = 8;
     if (!store || !ho.listen || ho.threads > 64)
         return usage();
     if (!strrchr(ho.listen, ':')) {

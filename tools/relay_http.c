@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -46,11 +47,17 @@
 
 /* ---- state ---- */
 
+/* A suspended long-poll.  Waiters are found by device (a hash of chains,
+ * so the changes of a generation cost a lookup per member of the spaces
+ * that changed, not a pass over every waiter) and by deadline (a list in
+ * deadline order: timeouts are taken from its head). */
 typedef struct waiter {
-    struct waiter *next;
+    struct waiter *next_dev;        /* the chain of its hash slot */
+    struct waiter *prev_t, *next_t; /* deadline order */
+    struct waiter *next_new;        /* parked since the waker's last tick */
     struct MHD_Connection *conn;
     uint8_t device[32];
-    uint64_t since;
+    uint64_t checked; /* its own check covered the changes up to here */
     double deadline;
     int state; /* 0 waiting, 1 changed, 2 timed out or shutting down */
 } waiter;
@@ -60,11 +67,17 @@ struct relay_http {
     struct MHD_Daemon *d;
     size_t sync_max, budget_max;
     atomic_size_t budget; /* request body bytes buffered, all connections */
+    unsigned max_conn;
+    atomic_uint conns; /* connections open, all workers */
     unsigned max_waiters, nwait;
     int quiet;
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
-    waiter *waiters;
+    waiter **wslot; /* hash of waiters by device */
+    size_t nwslot;
+    waiter *whead, *wtail; /* deadline order */
+    waiter *wnew;          /* parked since the last tick */
+    uint64_t seen;         /* the generation the waker has handled */
     bool stopping, kicked;
     const char *name;
     pthread_t waker;
@@ -338,6 +351,56 @@ static enum MHD_Result do_sync(app *a, struct MHD_Connection *c, req *q) {
     return ok;
 }
 
+static size_t wslot_of(const app *a, const uint8_t d[32]) {
+    uint64_t h;
+    memcpy(&h, d, sizeof h); /* a public key: its bytes are spread */
+    return (size_t)(h & (a->nwslot - 1));
+}
+
+/* Lists a waiter (under wmu): by device, by deadline, and as new. */
+static void park(app *a, waiter *w) {
+    size_t k = wslot_of(a, w->device);
+    w->next_dev = a->wslot[k];
+    a->wslot[k] = w;
+    waiter *p = a->wtail; /* deadlines mostly come in order: from the tail */
+    while (p && p->deadline > w->deadline)
+        p = p->prev_t;
+    w->prev_t = p;
+    w->next_t = p ? p->next_t : a->whead;
+    if (w->next_t)
+        w->next_t->prev_t = w;
+    else
+        a->wtail = w;
+    if (p)
+        p->next_t = w;
+    else
+        a->whead = w;
+    w->next_new = a->wnew;
+    a->wnew = w;
+    a->nwait++;
+}
+
+/* Unlists a waiter with its state set and resumes its connection (under
+ * wmu); the request's completion frees it. */
+static void resume(app *a, waiter *w, int state) {
+    for (waiter **p = &a->wslot[wslot_of(a, w->device)]; *p; p = &(*p)->next_dev)
+        if (*p == w) {
+            *p = w->next_dev;
+            break;
+        }
+    if (w->prev_t)
+        w->prev_t->next_t = w->next_t;
+    else
+        a->whead = w->next_t;
+    if (w->next_t)
+        w->next_t->prev_t = w->prev_t;
+    else
+        a->wtail = w->prev_t;
+    w->state = state;
+    a->nwait--;
+    MHD_resume_connection(w->conn);
+}
+
 static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
     if (q->w) {
         /* Resumed by the waker: it has taken the waiter off the list. */
@@ -363,6 +426,9 @@ static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
         timeout = 60;
     uint64_t since = s ? strtoull(s, NULL, 10) : dc_relay_wait_since(a->rl, dev);
     int changed = 0;
+    uint64_t checked = dc_relay_generation(a->rl);
+    if (checked < since)
+        checked = since;
     dc_relay_changed(&changed, a->rl, dev, since);
     if (changed || timeout == 0)
         return send_json(c, 200,
@@ -373,7 +439,7 @@ static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
         return send_error(c, 503, "out of memory", 1);
     w->conn = c;
     memcpy(w->device, dev, 32);
-    w->since = since;
+    w->checked = checked;
     w->deadline = mono() + timeout;
     pthread_mutex_lock(&a->wmu);
     if (a->nwait >= a->max_waiters || a->stopping) {
@@ -385,9 +451,7 @@ static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
     /* Suspended before it is listed, so the waker never resumes a
      * connection that is not suspended yet. */
     MHD_suspend_connection(c);
-    w->next = a->waiters;
-    a->waiters = w;
-    a->nwait++;
+    park(a, w);
     q->w = w;
     pthread_mutex_unlock(&a->wmu);
     dc_relay_note(a->rl, DC_RELAY_EV_WAIT_BEGIN);
@@ -529,11 +593,29 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* The connection cap, over all workers: MHD divides its own limit among
+ * the workers of its pool, so with uneven accepts one worker would refuse
+ * while others had room.  MHD's limit is set high and this one counts. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len) {
+    (void)addr;
+    (void)len;
+    app *a = cls;
+    if (atomic_load(&a->conns) >= a->max_conn) {
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_CONNECTIONS);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code) {
     (void)c;
     (void)socket_ctx;
     app *a = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&a->conns, 1);
+    else
+        atomic_fetch_sub(&a->conns, 1);
     dc_relay_note(a->rl, code == MHD_CONNECTION_NOTIFY_STARTED ? DC_RELAY_EV_CONN_OPEN
                                                                : DC_RELAY_EV_CONN_CLOSE);
 }
@@ -547,21 +629,6 @@ static void on_change(void *user, uint64_t gen) {
     a->kicked = true;
     pthread_cond_signal(&a->wcv);
     pthread_mutex_unlock(&a->wmu);
-}
-
-/* Takes the waiters whose `state` is set off the list and resumes them
- * (under wmu). */
-static void resume_decided(app *a) {
-    for (waiter **p = &a->waiters; *p;) {
-        waiter *w = *p;
-        if (w->state) {
-            *p = w->next;
-            a->nwait--;
-            MHD_resume_connection(w->conn);
-        } else {
-            p = &w->next;
-        }
-    }
 }
 
 /* The devices to wake in one tick: an open-addressing hash set of 32-byte
@@ -605,25 +672,10 @@ static int devset_add(void *user, const uint8_t d[32]) {
     }
 }
 
-static bool devset_has(const devset *s, const uint8_t d[32]) {
-    if (s->all)
-        return true;
-    if (!s->cap)
-        return false;
-    uint64_t h;
-    memcpy(&h, d, sizeof h);
-    for (size_t i = h % s->cap;; i = (i + 1) % s->cap) {
-        if (!s->used[i])
-            return false;
-        if (memcmp(s->k[i], d, 32) == 0)
-            return true;
-    }
-}
-
 static void *waker(void *arg) {
     app *a = arg;
-    uint64_t seen = dc_relay_generation(a->rl);
     pthread_mutex_lock(&a->wmu);
+    a->seen = dc_relay_generation(a->rl);
     while (!a->stopping) {
         if (!a->kicked) {
             struct timespec ts;
@@ -638,41 +690,65 @@ static void *waker(void *arg) {
         a->kicked = false;
         if (a->stopping)
             break;
-        uint64_t gen = dc_relay_generation(a->rl);
-        bool check = gen != seen;
-        /* Who is to be woken, for the changes since the last tick: one pass
-         * over the changed spaces' members, not one query per waiter.  A
-         * waiter that began after `seen` checked the older changes itself
-         * when it was parked. */
-        devset wake = {NULL, NULL, 0, 0, false};
-        if (check && dc_relay_devices_to_wake(a->rl, seen, gen, devset_add, &wake) != 0)
-            wake.all = true;
-        seen = gen;
-        double now = mono();
-        /* Only the waker removes waiters, so the pointers stay valid while
-         * the membership checks run without wmu (they take the relay's
-         * locks, and new waiters may be pushed at the head meanwhile). */
-        size_t n = 0;
-        for (waiter *w = a->waiters; w; w = w->next)
-            n++;
-        waiter **snap = malloc((n ? n : 1) * sizeof *snap);
-        n = 0;
-        for (waiter *w = a->waiters; snap && w; w = w->next)
-            snap[n++] = w;
+        /* The window of changes to handle, and the waiters parked since
+         * the last tick.  Only the waker unlists waiters, so the new ones
+         * stay valid while the checks below run without wmu (they take
+         * the relay's locks). */
+        uint64_t from = a->seen, to = dc_relay_generation(a->rl);
+        a->seen = to;
+        waiter *fresh = a->wnew;
+        a->wnew = NULL;
         pthread_mutex_unlock(&a->wmu);
-        int *st = calloc(n ? n : 1, sizeof *st);
-        for (size_t i = 0; snap && st && i < n; i++) {
-            bool changed = check && devset_has(&wake, snap[i]->device);
-            st[i] = changed ? 1 : now >= snap[i]->deadline ? 2 : 0;
+        /* Who is to be woken for the window: one pass over the changed
+         * spaces' members. */
+        devset wake = {NULL, NULL, 0, 0, false};
+        if (to > from && dc_relay_devices_to_wake(a->rl, from, to, devset_add, &wake) != 0)
+            wake.all = true;
+        /* A waiter parked after its own check but before this window was
+         * begun missed the generations in between: checked alone. */
+        size_t nlate = 0;
+        for (waiter *w = fresh; w; w = w->next_new)
+            nlate += w->checked < from;
+        waiter **late = nlate ? calloc(nlate, sizeof *late) : NULL;
+        nlate = 0;
+        for (waiter *w = fresh; w; w = w->next_new) {
+            int changed = 0;
+            if (w->checked < from &&
+                (!late || dc_relay_changed(&changed, a->rl, w->device, w->checked) != 0 ||
+                 changed)) {
+                if (late)
+                    late[nlate++] = w;
+                else
+                    wake.all = true;
+            }
         }
+        double now = mono();
+        pthread_mutex_lock(&a->wmu);
+        if (wake.all) {
+            while (a->whead)
+                resume(a, a->whead, 1);
+        } else {
+            for (size_t i = 0; i < wake.cap; i++) {
+                if (!wake.used[i])
+                    continue;
+                waiter *w = a->wslot[wslot_of(a, wake.k[i])];
+                while (w) {
+                    waiter *nx = w->next_dev;
+                    if (memcmp(w->device, wake.k[i], 32) == 0)
+                        resume(a, w, 1);
+                    w = nx;
+                }
+            }
+            /* The late ones still listed (not woken above). */
+            for (size_t i = 0; i < nlate; i++)
+                if (late[i]->state == 0)
+                    resume(a, late[i], 1);
+        }
+        while (a->whead && a->whead->deadline <= now)
+            resume(a, a->whead, 2);
+        free(late);
         free(wake.k);
         free(wake.used);
-        pthread_mutex_lock(&a->wmu);
-        for (size_t i = 0; snap && st && i < n; i++)
-            snap[i]->state = st[i];
-        resume_decided(a);
-        free(snap);
-        free(st);
     }
     pthread_mutex_unlock(&a->wmu);
     return NULL;
@@ -739,7 +815,17 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
     a->max_waiters = o->max_waiters ? o->max_waiters : 20000;
     a->quiet = o->quiet;
     a->budget_max = a->sync_max * 8 > ((size_t)1 << 30) ? a->sync_max * 8 : ((size_t)1 << 30);
-    unsigned threads = o->threads ? o->threads : 4;
+    unsigned threads = o->threads ? o->threads : 8;
+    a->max_conn = o->max_conn ? o->max_conn : 10000u;
+    atomic_init(&a->conns, 0);
+    for (a->nwslot = 1024; a->nwslot < a->max_waiters; a->nwslot *= 2) {
+    }
+    if (!(a->wslot = calloc(a->nwslot, sizeof *a->wslot))) {
+        freeaddrinfo(ai);
+        free(a);
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&a->wmu, NULL);
     pthread_cond_init(&a->wcv, NULL);
     dc_relay_on_change(rl, on_change, a);
@@ -748,18 +834,22 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-                            o->max_conn ? o->max_conn : 10000u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            o->per_ip ? o->per_ip : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
-                            on_connection, a, MHD_OPTION_END);
+    a->d = MHD_start_daemon(
+        flags, 0, accept_policy, a, handler, a, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, a->max_conn * threads,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        o->per_ip == UINT_MAX ? 0u
+        : o->per_ip           ? o->per_ip
+                              : 1024u,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, a, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->d) {
         dc_relay_on_change(rl, NULL, NULL);
         pthread_mutex_destroy(&a->wmu);
         pthread_cond_destroy(&a->wcv);
+        free(a->wslot);
         free(a);
         snprintf(err, errcap, "cannot listen on %s (address in use, or not ours?)", o->listen);
         return NULL;
@@ -786,9 +876,8 @@ void relay_http_stop(relay_http *a) {
     pthread_join(a->waker, NULL);
     /* Every long-poll gets its answer before the daemon stops. */
     pthread_mutex_lock(&a->wmu);
-    for (waiter *w = a->waiters; w; w = w->next)
-        w->state = 2;
-    resume_decided(a);
+    while (a->whead)
+        resume(a, a->whead, 2);
     pthread_mutex_unlock(&a->wmu);
     struct timespec pause = {0, 200 * 1000000L};
     nanosleep(&pause, NULL);
@@ -796,5 +885,6 @@ void relay_http_stop(relay_http *a) {
     dc_relay_on_change(a->rl, NULL, NULL);
     pthread_mutex_destroy(&a->wmu);
     pthread_cond_destroy(&a->wcv);
+    free(a->wslot);
     free(a);
 }
