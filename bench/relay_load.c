@@ -816,7 +816,7 @@ static device *new_device(int idx, const char *kind) {
 int main(int argc, char **argv) {
     long devices = 10000, writers = 40, mps = 2, batch = 25;
     double seconds = 30;
-    int relay_threads = 4;
+    int relay_threads = 8;
     bool quick = false;
     const char *relay = DC_BENCH_RELAY;
     for (int i = 1; i < argc; i++) {
@@ -1000,6 +1000,16 @@ int main(int argc, char **argv) {
         sleep_ms(50);
     }
     long long hwm = relay_hwm();
+    if (getenv("DC_BENCH_METRICS")) {
+        /* The relay's own figures at the end, for a person tuning it. */
+        conn c = {-1, NULL, 0, 0};
+        resp r = {0};
+        if (http_do(&c, "GET", "/metrics", NULL, NULL, NULL, 0, &r) == 0 && r.status == 200)
+            fprintf(stderr, "%s", (char *)r.body);
+        free(r.body);
+        conn_close(&c);
+        free(c.buf);
+    }
     atomic_store(&g.stop_all, true);
     kill(g.relay_pid, SIGTERM); /* answers every long-poll, then exits */
     for (long i = 0; i < members; i++)
