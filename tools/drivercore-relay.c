@@ -16,7 +16,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "drivercore.h"
 #include "drivercore/relay.h"
@@ -34,6 +37,7 @@ static int64_t file_clock(void *user) {
 
 static int usage(void) {
     fprintf(stderr, "usage: drivercore-relay --store PATH --listen HOST:PORT [options]\n"
+                    "       drivercore-relay backup --store PATH --to DEST\n"
                     "  --threads N          MHD worker threads (default 8)\n"
                     "  --max-connections N  connections at once (default 10000)\n"
                     "  --per-ip N           connections per client address (default 1024; 0: no\n"
@@ -46,11 +50,49 @@ static int usage(void) {
                     "  --quiet              log only refusals and lifecycle\n"
                     "  --clock-file PATH    tests and demos only: the wall clock is the native\n"
                     "                       int64 of ms since the epoch at the start of PATH\n"
-                    "                       (mapped, so another process can move time)\n");
+                    "                       (mapped, so another process can move time)\n"
+                    "backup: an online, consistent copy of the SQLite store into DEST (a relay\n"
+                    "  may be serving from it); prints {\"backup\": DEST, \"bytes\": N}.  To\n"
+                    "  restore: stop the relay, put DEST in place of the store, remove the\n"
+                    "  store's -wal and -shm files, start the relay (docs/relay.md).\n");
     return 2;
 }
 
+/* drivercore-relay backup --store PATH --to DEST */
+static int backup_main(int argc, char **argv) {
+    const char *store = NULL, *dest = NULL;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--store") == 0)
+            store = argv[i + 1];
+        else if (strcmp(argv[i], "--to") == 0)
+            dest = argv[i + 1];
+        else
+            return usage();
+    }
+    if (!store || !dest || argc % 2 != 0)
+        return usage();
+    if (dc_global_init(NULL) != 0) {
+        fprintf(stderr, "drivercore-relay: %s\n", dc_error_last());
+        return 1;
+    }
+    if (dc_relay_backup(store, dest) != 0) {
+        fprintf(stderr, "drivercore-relay: backup failed: %s\n", dc_error_last());
+        return 1;
+    }
+    struct stat st;
+    long long bytes = stat(dest, &st) == 0 ? (long long)st.st_size : -1;
+    json_t *out = json_pack("{s:s,s:I}", "backup", dest, "bytes", (json_int_t)bytes);
+    char *s = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(out);
+    return s ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return backup_main(argc, argv);
     const char *store = NULL;
     relay_http_options ho = {0};
     ho.name = "drivercore-relay";

@@ -87,7 +87,7 @@ typedef struct relay_http app;
 
 static const char *g_name = "drivercore-relay";
 
-enum { K_NONE, K_CHALLENGE, K_SESSION, K_SYNC, K_WAIT, K_HEALTH, K_METRICS };
+enum { K_NONE, K_CHALLENGE, K_SESSION, K_SYNC, K_WAIT, K_HEALTH, K_READY, K_METRICS };
 
 typedef struct req {
     int kind;
@@ -470,6 +470,8 @@ static int kind_of(const char *method, const char *url) {
         return K_WAIT;
     if (get && strcmp(url, "/healthz") == 0)
         return K_HEALTH;
+    if (get && strcmp(url, "/readyz") == 0)
+        return K_READY;
     if (get && strcmp(url, "/metrics") == 0)
         return K_METRICS;
     return K_NONE;
@@ -566,6 +568,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return ok;
     }
     case K_HEALTH: return send_buf(c, 200, "text/plain", "ok\n", 3, NULL, 0);
+    case K_READY: {
+        /* Ready: not stopping, and the store takes writes now.  A load
+         * balancer sends no new device here otherwise. */
+        pthread_mutex_lock(&a->wmu);
+        bool stopping = a->stopping;
+        pthread_mutex_unlock(&a->wmu);
+        if (stopping)
+            return send_error(c, 503, "stopping", 0);
+        if (dc_relay_ready(a->rl) != 0)
+            return send_error(c, 503, dc_error_last(), 1);
+        return send_buf(c, 200, "text/plain", "ready\n", 6, NULL, 0);
+    }
     case K_METRICS: {
         dc_buf m = DC_BUF_INIT;
         if (dc_relay_metrics(&m, a->rl) != 0)

@@ -34,6 +34,7 @@ struct dc__committer {
     pthread_t th;
     bool started;
     dc__commit_stats stats;
+    dc__err last; /* the last group's error (code 0: it committed) */
 };
 
 static double mono_s(void) {
@@ -92,6 +93,9 @@ static void *writer(void *arg) {
         c->stats.bundles += n;
         c->stats.bytes += bytes;
         c->stats.failed += rc != 0;
+        c->last = err;
+        if (!rc)
+            c->last.code = 0;
         if (n > c->stats.largest)
             c->stats.largest = n;
         int k = 0;
@@ -156,6 +160,15 @@ void dc__committer_stats(dc__committer *c, dc__commit_stats *out) {
     pthread_mutex_lock(&c->mu);
     *out = c->stats;
     pthread_mutex_unlock(&c->mu);
+}
+
+int dc__committer_health(dc__committer *c, dc__err *err) {
+    pthread_mutex_lock(&c->mu);
+    int rc = c->last.code;
+    if (rc)
+        *err = c->last;
+    pthread_mutex_unlock(&c->mu);
+    return rc ? dc__err_prefix(err, "the store's last commit failed") : 0;
 }
 
 void dc__committer_free(dc__committer *c) {

@@ -31,6 +31,8 @@ typedef struct dc__commit_stats {
     double lat_sum;
 } dc__commit_stats;
 void dc__committer_stats(dc__committer *c, dc__commit_stats *out);
+/* 0 when the last group committed (or none ran yet); else its error. */
+int dc__committer_health(dc__committer *c, dc__err *err);
 /* The figures as Prometheus text, labelled store="..." (appended). */
 int dc__committer_metrics(dc__committer *c, dc_buf *out, const char *store);
 

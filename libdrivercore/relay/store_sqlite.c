@@ -367,9 +367,8 @@ static int q_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**de
 }
 
 static int q_ready(dc__relay_store *st, dc__err *err) {
-    (void)st;
-    (void)err;
-    return 0;
+    sq *q = (sq *)st;
+    return dc__committer_health(q->gc, err);
 }
 
 static int q_metrics(dc__relay_store *st, dc_buf *out) {
