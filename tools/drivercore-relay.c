@@ -9,6 +9,7 @@
  * and exits 0.  SIGKILL loses nothing acknowledged: a sync reply is sent
  * only after the changes it answers are committed with synchronous=FULL.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -48,6 +49,9 @@ static int usage(void) {
                     "  --token-ttl SECONDS  session token lifetime (default 600)\n"
                     "  --challenge-ttl SECONDS  challenge lifetime (default 60)\n"
                     "  --quiet              log only refusals and lifecycle\n"
+                    "  --config FILE        options from FILE, one `name = value` a line (the\n"
+                    "                       long option without its dashes; `quiet = 1`; `#`\n"
+                    "                       comments); flags on the command line win\n"
                     "  --clock-file PATH    tests and demos only: the wall clock is the native\n"
                     "                       int64 of ms since the epoch at the start of PATH\n"
                     "                       (mapped, so another process can move time)\n"
@@ -90,9 +94,115 @@ static int backup_main(int argc, char **argv) {
     return s ? 0 : 1;
 }
 
+/* ---- the config file ----
+ * `name = value` lines become `--name value` ahead of the command line's
+ * own flags, so a flag given on the command line wins (it comes later). */
+typedef struct args {
+    char **v;
+    int n, cap;
+} args;
+
+static int args_add(args *a, const char *s, size_t n) {
+    if (a->n == a->cap) {
+        int nc = a->cap ? a->cap * 2 : 32;
+        char **p = realloc(a->v, (size_t)nc * sizeof *p);
+        if (!p)
+            return -1;
+        a->v = p;
+        a->cap = nc;
+    }
+    if (!(a->v[a->n] = strndup(s, n)))
+        return -1;
+    a->n++;
+    return 0;
+}
+
+static char *trim(char *s, char **end) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    *end = e;
+    return s;
+}
+
+static int read_config(args *a, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "drivercore-relay: cannot read the config file %s: %s\n", path,
+                strerror(errno));
+        return 2;
+    }
+    char line[4096];
+    int no = 0, rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        no++;
+        char *e, *s = trim(line, &e);
+        if (s == e || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            fprintf(stderr, "drivercore-relay: %s:%d: want `name = value`\n", path, no);
+            rc = 2;
+            break;
+        }
+        *eq = 0;
+        char *ke, *k = trim(s, &ke), *ve, *v = trim(eq + 1, &ve);
+        *ke = 0;
+        if (!*k || strcmp(k, "config") == 0) {
+            fprintf(stderr, "drivercore-relay: %s:%d: no option name, or a nested config\n", path,
+                    no);
+            rc = 2;
+            break;
+        }
+        char opt[128];
+        snprintf(opt, sizeof opt, "--%s", k);
+        if (strcmp(k, "quiet") == 0) {
+            if (!(ve - v == 1 && *v == '0'))
+                rc = args_add(a, opt, strlen(opt)) ? 1 : 0;
+            continue;
+        }
+        if (args_add(a, opt, strlen(opt)) || args_add(a, v, (size_t)(ve - v)))
+            rc = 1;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int serve_main(int argc, char **argv);
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "backup") == 0)
         return backup_main(argc, argv);
+    const char *config = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0)
+            config = argv[i + 1];
+    if (!config)
+        return serve_main(argc, argv);
+    args a = {NULL, 0, 0};
+    int rc = args_add(&a, argv[0], strlen(argv[0]));
+    if (!rc)
+        rc = read_config(&a, config);
+    for (int i = 1; !rc && i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        rc = args_add(&a, argv[i], strlen(argv[i]));
+    }
+    if (rc == 1)
+        fprintf(stderr, "drivercore-relay: out of memory\n");
+    if (!rc)
+        rc = serve_main(a.n, a.v);
+    for (int i = 0; i < a.n; i++)
+        free(a.v[i]);
+    free(a.v);
+    return rc;
+}
+
+static int serve_main(int argc, char **argv) {
     const char *store = NULL;
     relay_http_options ho = {0};
     ho.name = "drivercore-relay";
