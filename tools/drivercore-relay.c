@@ -49,6 +49,8 @@ static int usage(void) {
                     "  --token-ttl SECONDS  session token lifetime (default 600)\n"
                     "  --challenge-ttl SECONDS  challenge lifetime (default 60)\n"
                     "  --quiet              log only refusals and lifecycle\n"
+                    "  --tls-cert PATH --tls-key PATH  serve HTTPS: the certificate chain and\n"
+                    "                       its private key, PEM (GnuTLS)\n"
                     "  --config FILE        options from FILE, one `name = value` a line (the\n"
                     "                       long option without its dashes; `quiet = 1`; `#`\n"
                     "                       comments); flags on the command line win\n"
@@ -92,6 +94,48 @@ static int backup_main(int argc, char **argv) {
     free(s);
     json_decref(out);
     return s ? 0 : 1;
+}
+
+/* A whole file in memory, NUL-terminated (PEM is text); NULL on error. */
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    for (;;) {
+        if (len + 4097 > cap) {
+            size_t nc = cap ? cap * 2 : 8192;
+            char *p = realloc(buf, nc);
+            if (!p) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = p;
+            cap = nc;
+        }
+        size_t k = fread(buf + len, 1, 4096, f);
+        len += k;
+        if (k < 4096)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = 0;
+    *n = len;
+    return buf;
+}
+
+static void free_pem(char *cert, char *key, size_t key_n) {
+    free(cert);
+    if (key)
+        explicit_bzero(key, key_n);
+    free(key);
 }
 
 /* ---- the config file ----
@@ -203,7 +247,7 @@ int main(int argc, char **argv) {
 }
 
 static int serve_main(int argc, char **argv) {
-    const char *store = NULL;
+    const char *store = NULL, *tls_cert = NULL, *tls_key = NULL;
     relay_http_options ho = {0};
     ho.name = "drivercore-relay";
     dc_relay_options ro = DC_RELAY_OPTIONS_INIT;
@@ -222,6 +266,10 @@ static int serve_main(int argc, char **argv) {
         i++;
         if (strcmp(o, "--store") == 0)
             store = v;
+        else if (strcmp(o, "--tls-cert") == 0)
+            tls_cert = v;
+        else if (strcmp(o, "--tls-key") == 0)
+            tls_key = v;
         else if (strcmp(o, "--listen") == 0)
             ho.listen = v;
         else if (strcmp(o, "--threads") == 0)
@@ -265,6 +313,25 @@ static int serve_main(int argc, char **argv) {
         return 2;
     }
 
+    /* TLS material, read before anything starts; the key is wiped at
+     * exit. */
+    char *cert_pem = NULL, *key_pem = NULL;
+    size_t cert_n = 0, key_n = 0;
+    if ((tls_cert != NULL) != (tls_key != NULL)) {
+        fprintf(stderr, "drivercore-relay: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (tls_cert) {
+        if (!(cert_pem = slurp(tls_cert, &cert_n)) || !(key_pem = slurp(tls_key, &key_n))) {
+            fprintf(stderr, "drivercore-relay: cannot read %s: %s\n", cert_pem ? tls_key : tls_cert,
+                    strerror(errno));
+            free(cert_pem);
+            return 2;
+        }
+        ho.tls_cert_pem = cert_pem;
+        ho.tls_key_pem = key_pem;
+    }
+
     relay_http_block_signals();
     /* Room for the connection limit in file descriptors. */
     struct rlimit rlim;
@@ -277,6 +344,7 @@ static int serve_main(int argc, char **argv) {
     int rc = dc_relay_open(&rl, store, &ro);
     if (rc) {
         relay_http_log("cannot open the store: %s", dc_error_last());
+        free_pem(cert_pem, key_pem, key_n);
         return 1;
     }
     char err[512];
@@ -284,6 +352,7 @@ static int serve_main(int argc, char **argv) {
     if (!h) {
         relay_http_log("%s", err);
         dc_relay_close(rl);
+        free_pem(cert_pem, key_pem, key_n);
         return strstr(err, "resolve") || strstr(err, "HOST:PORT") ? 2 : 1;
     }
     relay_http_log("store %s", store);
@@ -292,5 +361,6 @@ static int serve_main(int argc, char **argv) {
     relay_http_stop(h);
     dc_relay_close(rl);
     relay_http_log("stopped; store closed");
+    free_pem(cert_pem, key_pem, key_n);
     return 0;
 }

@@ -848,10 +848,33 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* TLS options only when asked for (MHD logs them as misplaced else). */
+    struct MHD_OptionItem tls[3] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    bool use_tls = o->tls_cert_pem || o->tls_key_pem;
+    if (use_tls) {
+        if (!o->tls_cert_pem || !o->tls_key_pem ||
+            MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            freeaddrinfo(ai);
+            dc_relay_on_change(rl, NULL, NULL);
+            pthread_mutex_destroy(&a->wmu);
+            pthread_cond_destroy(&a->wcv);
+            free(a->wslot);
+            free(a);
+            snprintf(err, errcap,
+                     !o->tls_cert_pem || !o->tls_key_pem
+                         ? "TLS wants both a certificate and its key"
+                         : "this libmicrohttpd was built without TLS");
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
+    }
     a->d = MHD_start_daemon(
-        flags, 0, accept_policy, a, handler, a, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, a->max_conn * threads,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        flags, 0, accept_policy, a, handler, a, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        a->max_conn * threads, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         o->per_ip == UINT_MAX ? 0u
         : o->per_ip           ? o->per_ip
                               : 1024u,
@@ -865,12 +888,17 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
         pthread_cond_destroy(&a->wcv);
         free(a->wslot);
         free(a);
-        snprintf(err, errcap, "cannot listen on %s (address in use, or not ours?)", o->listen);
+        snprintf(err, errcap,
+                 use_tls ? "cannot listen on %s (address in use, not ours, or a TLS certificate "
+                           "or key that GnuTLS cannot read?)"
+                         : "cannot listen on %s (address in use, or not ours?)",
+                 o->listen);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
     a->port = info ? (unsigned)info->port : 0u;
-    relay_http_log("listening on %s port %u, %u threads", host[0] ? host : "*", a->port, threads);
+    relay_http_log("listening on %s port %u, %u threads%s", host[0] ? host : "*", a->port, threads,
+                   use_tls ? ", TLS" : "");
     pthread_create(&a->waker, NULL, waker, a);
     return a;
 }

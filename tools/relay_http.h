@@ -19,6 +19,10 @@ typedef struct relay_http_options {
     size_t sync_max;      /* sync request body cap (64 MiB) */
     int quiet;            /* log only refusals and lifecycle */
     const char *name;     /* the log's program name */
+    /* TLS (libmicrohttpd over GnuTLS): the certificate chain and its
+     * private key, PEM text (not file names); both NULL: plain HTTP.  The
+     * caller keeps them until relay_http_stop. */
+    const char *tls_cert_pem, *tls_key_pem;
 } relay_http_options;
 
 typedef struct relay_http relay_http;

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -631,6 +632,81 @@ class TestOperate(Base):
         self.assertIn("none.db", p.stderr)
         p = subprocess.run([RELAY, "backup", "--store", rl.store], capture_output=True, text=True)
         self.assertEqual(p.returncode, 2)
+
+
+
+class TestTLS(Base):
+    def make_cert(self, name):
+        """A self-signed certificate for 127.0.0.1 and its key (openssl)."""
+        cert, key = self.path(name + ".pem"), self.path(name + ".key")
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", cert], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"],
+                             capture_output=True, check=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                             capture_output=True, check=True).stdout
+        import base64
+        import hashlib
+        pin = "sha256//" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+        return cert, key, pin
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed: no certificate to test TLS with")
+
+    def test_https_relay_checked_by_ca_and_pin(self):
+        cert, key, pin = self.make_cert("relay")
+        other_cert, _, other_pin = self.make_cert("other")
+        rl = self.relay(["--tls-cert", cert, "--tls-key", key])
+        with open(rl.log) as f:
+            self.assertIn(", TLS", f.read())
+        rl.url = "https://127.0.0.1:%d" % rl.port
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.write(a, s, "n1", "over TLS")
+        self.sync(a, rl, extra=["--ca-file", cert])
+        self.sync(b, rl, extra=["--ca-file", cert, "--pin-key", pin])
+        self.accept(b, s)
+        self.sync(b, rl, extra=["--ca-file", cert, "--pin-key", pin])
+        self.assertIn("over TLS", self.dump(b))
+        # Refused: another CA, another pinned key, no CA (the system's
+        # store does not know this certificate), and a pin for plain http.
+        for extra, why in ((["--ca-file", other_cert], "certificate"),
+                           (["--ca-file", cert, "--pin-key", other_pin], "pinned"),
+                           ([], "certificate")):
+            p = self.sync(a, rl, check=False, extra=["--attempts", "1"] + extra)
+            self.assertNotEqual(p.returncode, 0, extra)
+            self.assertIn(why, p.stderr)
+        plain = "http://127.0.0.1:%d" % rl.port
+        p = self.run_tool("sync", a, "--relay", plain, "--pin-key", pin, "--attempts", "1",
+                          check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("plain http", p.stderr)
+        # Plain HTTP to the TLS port gets no answer from the relay.
+        p = self.run_tool("sync", a, "--relay", plain, "--attempts", "1", "--timeout", "3",
+                          check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_tls_needs_both_files(self):
+        cert, key, _ = self.make_cert("relay")
+        for args in (["--tls-cert", cert], ["--tls-key", key],
+                     ["--tls-cert", cert, "--tls-key", self.path("missing.key")]):
+            p = subprocess.run([RELAY, "--store", self.path("r.db"), "--listen", "127.0.0.1:0"]
+                               + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, args)
+        # A key that is not a key: the relay refuses to start.
+        with open(self.path("bad.key"), "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+        p = subprocess.run([RELAY, "--store", self.path("r.db"), "--listen", "127.0.0.1:0",
+                            "--tls-cert", cert, "--tls-key", self.path("bad.key")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("TLS", p.stderr)
 
 
 if __name__ == "__main__":
