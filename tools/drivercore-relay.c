@@ -49,6 +49,13 @@ static int usage(void) {
                     "  --token-ttl SECONDS  session token lifetime (default 600)\n"
                     "  --challenge-ttl SECONDS  challenge lifetime (default 60)\n"
                     "  --quiet              log only refusals and lifecycle\n"
+                    "  --mem-per-address BYTES  request bodies buffered per client address\n"
+                    "                       (default 4 x --max-body)\n"
+                    "  --mem-per-device BYTES   request bodies buffered per device (--max-body)\n"
+                    "  --header-timeout S   a connection's first request headers within S (30)\n"
+                    "  --idle-timeout S     a connection silent S seconds is closed (30)\n"
+                    "  --body-grace S --body-min-rate BYTES  after S seconds a body must\n"
+                    "                       average BYTES a second (10, 512)\n"
                     "  --tls-cert PATH --tls-key PATH  serve HTTPS: the certificate chain and\n"
                     "                       its private key, PEM (GnuTLS)\n"
                     "  --config FILE        options from FILE, one `name = value` a line (the\n"
@@ -266,6 +273,18 @@ static int serve_main(int argc, char **argv) {
         i++;
         if (strcmp(o, "--store") == 0)
             store = v;
+        else if (strcmp(o, "--mem-per-address") == 0)
+            ho.mem_per_address = (size_t)strtoull(v, NULL, 10);
+        else if (strcmp(o, "--mem-per-device") == 0)
+            ho.mem_per_device = (size_t)strtoull(v, NULL, 10);
+        else if (strcmp(o, "--header-timeout") == 0)
+            ho.header_s = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(o, "--idle-timeout") == 0)
+            ho.idle_s = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(o, "--body-grace") == 0)
+            ho.body_grace_s = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(o, "--body-min-rate") == 0)
+            ho.body_min_rate = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(o, "--tls-cert") == 0)
             tls_cert = v;
         else if (strcmp(o, "--tls-key") == 0)

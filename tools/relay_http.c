@@ -47,6 +47,18 @@
 
 /* ---- state ---- */
 
+/* Memory budgets by client address and device (see budget_charge). */
+#define BUDGET_SLOTS 4096
+typedef struct bent {
+    struct bent *next;
+    uint8_t k[33];
+    size_t used;
+} bent;
+typedef struct budgets {
+    pthread_mutex_t mu;
+    bent *slot[BUDGET_SLOTS];
+} budgets;
+
 /* A suspended long-poll.  Waiters are found by device (a hash of chains,
  * so the changes of a generation cost a lookup per member of the spaces
  * that changed, not a pass over every waiter) and by deadline (a list in
@@ -67,6 +79,10 @@ struct relay_http {
     struct MHD_Daemon *d;
     size_t sync_max, budget_max;
     atomic_size_t budget; /* request body bytes buffered, all connections */
+    size_t mem_addr, mem_dev;
+    double header_s, body_grace_s, body_min_rate;
+    unsigned idle_s;
+    budgets bud;
     unsigned max_conn;
     atomic_uint conns; /* connections open, all workers */
     unsigned max_waiters, nwait;
@@ -94,9 +110,91 @@ typedef struct req {
     uint8_t *body;
     size_t n, cap, alloc;
     bool too_big, answered;
+    bool over_memory; /* a body over its address's or device's budget */
+    bool authed;      /* dev holds the device of a checked token */
+    uint8_t dev[32];
+    uint8_t akey[33]; /* the client address, as a budget key */
     waiter *w;
     double t0;
 } req;
+
+/* What MHD keeps per connection for us (its socket context). */
+typedef struct conn_ctx {
+    double t_connect;
+    unsigned requests;
+} conn_ctx;
+
+/* ---- memory budgets per client address and per device ----
+ * Body bytes buffered, by a 33-byte key (a tag, then an address or a
+ * device id), in a small chained hash under its own lock.  Keys with
+ * nothing charged are dropped, so the table holds only the clients with a
+ * body in flight. */
+
+static size_t bslot(const uint8_t k[33]) {
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 33; i++)
+        h = (h ^ k[i]) * 1099511628211ull;
+    return (size_t)(h % BUDGET_SLOTS);
+}
+
+/* Charges `delta` to key k within `limit`; false (nothing charged) when it
+ * would go over or memory is short. */
+static bool budget_charge(budgets *b, const uint8_t k[33], size_t delta, size_t limit) {
+    pthread_mutex_lock(&b->mu);
+    bent **p = &b->slot[bslot(k)];
+    while (*p && memcmp((*p)->k, k, 33) != 0)
+        p = &(*p)->next;
+    bool ok = true;
+    if (!*p) {
+        bent *e = delta <= limit ? calloc(1, sizeof *e) : NULL;
+        if (!e)
+            ok = false;
+        else {
+            memcpy(e->k, k, 33);
+            e->used = delta;
+            *p = e;
+        }
+    } else if ((*p)->used + delta > limit) {
+        ok = false;
+    } else {
+        (*p)->used += delta;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+static void budget_release(budgets *b, const uint8_t k[33], size_t delta) {
+    if (!delta)
+        return;
+    pthread_mutex_lock(&b->mu);
+    bent **p = &b->slot[bslot(k)];
+    while (*p && memcmp((*p)->k, k, 33) != 0)
+        p = &(*p)->next;
+    if (*p) {
+        (*p)->used -= delta < (*p)->used ? delta : (*p)->used;
+        if (!(*p)->used) {
+            bent *e = *p;
+            *p = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void budgets_free(budgets *b) {
+    for (size_t i = 0; i < BUDGET_SLOTS; i++)
+        while (b->slot[i]) {
+            bent *e = b->slot[i];
+            b->slot[i] = e->next;
+            free(e);
+        }
+    pthread_mutex_destroy(&b->mu);
+}
+
+static void dev_key(uint8_t k[33], const uint8_t dev[32]) {
+    k[0] = 'd';
+    memcpy(k + 1, dev, 32);
+}
 
 static double mono(void) {
     struct timespec ts;
@@ -489,9 +587,45 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = q;
         q->t0 = mono();
         q->kind = kind_of(method, url);
+        /* The headers of a connection's first request arrive within the
+         * header deadline (later requests: the idle timeout bounds them). */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        conn_ctx *cx = ci ? ci->socket_context : NULL;
+        if (cx && cx->requests++ == 0 && q->t0 - cx->t_connect > a->header_s) {
+            dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
+            relay_http_log("%s %s refused: headers took %.1fs (deadline %.0fs)", method, url,
+                           q->t0 - cx->t_connect, a->header_s);
+            return MHD_NO; /* closes the connection */
+        }
+        /* The client address, as a budget key. */
+        q->akey[0] = 'a';
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ai && ai->client_addr) {
+            const struct sockaddr *sa = ai->client_addr;
+            if (sa->sa_family == AF_INET)
+                memcpy(q->akey + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+            else if (sa->sa_family == AF_INET6)
+                memcpy(q->akey + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        }
         if (q->kind == K_NONE) {
             q->answered = true;
             return send_error(c, 404, "no such endpoint", 0);
+        }
+        if (q->kind == K_SYNC) {
+            /* The token is checked before a byte of the body is read or
+             * buffered: a client without one costs no memory. */
+            uint8_t tok[32];
+            if (!bearer(a, c, tok)) {
+                q->answered = true;
+                return send_error(c, 401, "missing or malformed Authorization: Bearer TOKEN", 0);
+            }
+            if (dc_relay_auth(q->dev, a->rl, tok) != 0) {
+                q->answered = true;
+                return send_error(c, 401, dc_error_last(), 0);
+            }
+            q->authed = true;
         }
         q->cap = q->kind == K_SYNC                                ? a->sync_max
                  : q->kind == K_CHALLENGE || q->kind == K_SESSION ? AUTH_BODY_MAX
@@ -513,9 +647,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    /* A body slower than the minimum rate after its grace period (a byte
+     * a minute) is cut off. */
+    double el = mono() - q->t0;
+    if (*upload_size && el > a->body_grace_s && (double)q->n < a->body_min_rate * el) {
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
+        relay_http_log("%s %s refused: %zu body bytes in %.1fs (under %.0f bytes/s)", method, url,
+                       q->n, el, a->body_min_rate);
+        return MHD_NO;
+    }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        if (q->over_memory)
+            return MHD_YES;
         if (q->too_big || q->n + n > q->cap) {
             q->too_big = true;
             return MHD_YES;
@@ -534,9 +679,25 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 q->too_big = true;
                 return MHD_YES;
             }
+            /* And against the budgets of its address and its device. */
+            uint8_t dk[33];
+            dev_key(dk, q->dev);
+            size_t d = na - q->alloc;
+            bool addr_ok = budget_charge(&a->bud, q->akey, d, a->mem_addr);
+            bool dev_ok = addr_ok && (!q->authed || budget_charge(&a->bud, dk, d, a->mem_dev));
+            if (!dev_ok) {
+                if (addr_ok)
+                    budget_release(&a->bud, q->akey, d);
+                atomic_fetch_sub(&a->budget, d);
+                q->over_memory = true;
+                return MHD_YES;
+            }
             uint8_t *b = realloc(q->body, na);
             if (!b) {
-                atomic_fetch_sub(&a->budget, na - q->alloc);
+                atomic_fetch_sub(&a->budget, d);
+                budget_release(&a->bud, q->akey, d);
+                if (q->authed)
+                    budget_release(&a->bud, dk, d);
                 q->too_big = true;
                 return MHD_YES;
             }
@@ -550,6 +711,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     q->answered = q->kind != K_WAIT;
+    if (q->over_memory) {
+        q->answered = true;
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_MEMORY);
+        relay_http_log("%s %s refused: over the body memory budget of its address or device",
+                       method, url);
+        return send_error(c, 503, "over the memory budget of this address or device", 1);
+    }
     if (q->too_big) {
         q->answered = true;
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_SIZE);
@@ -601,6 +769,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!q)
         return;
     atomic_fetch_sub(&a->budget, q->alloc);
+    budget_release(&a->bud, q->akey, q->alloc);
+    if (q->authed) {
+        uint8_t dk[33];
+        dev_key(dk, q->dev);
+        budget_release(&a->bud, dk, q->alloc);
+    }
     free(q->body);
     free(q->w); /* never listed here: the waker unlists before resuming */
     free(q);
@@ -624,12 +798,18 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code) {
     (void)c;
-    (void)socket_ctx;
     app *a = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&a->conns, 1);
-    else
+        conn_ctx *cx = calloc(1, sizeof *cx);
+        if (cx)
+            cx->t_connect = mono();
+        *socket_ctx = cx;
+    } else {
         atomic_fetch_sub(&a->conns, 1);
+        free(*socket_ctx);
+        *socket_ctx = NULL;
+    }
     dc_relay_note(a->rl, code == MHD_CONNECTION_NOTIFY_STARTED ? DC_RELAY_EV_CONN_OPEN
                                                                : DC_RELAY_EV_CONN_CLOSE);
 }
@@ -829,6 +1009,13 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
     a->max_waiters = o->max_waiters ? o->max_waiters : 20000;
     a->quiet = o->quiet;
     a->budget_max = a->sync_max * 8 > ((size_t)1 << 30) ? a->sync_max * 8 : ((size_t)1 << 30);
+    a->mem_addr = o->mem_per_address ? o->mem_per_address : a->sync_max * 4;
+    a->mem_dev = o->mem_per_device ? o->mem_per_device : a->sync_max;
+    a->header_s = o->header_s ? o->header_s : 30;
+    a->idle_s = o->idle_s ? o->idle_s : 30;
+    a->body_grace_s = o->body_grace_s ? o->body_grace_s : 10;
+    a->body_min_rate = o->body_min_rate ? o->body_min_rate : 512;
+    pthread_mutex_init(&a->bud.mu, NULL);
     unsigned threads = o->threads ? o->threads : 8;
     a->max_conn = o->max_conn ? o->max_conn : 10000u;
     atomic_init(&a->conns, 0);
@@ -860,6 +1047,7 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
             pthread_mutex_destroy(&a->wmu);
             pthread_cond_destroy(&a->wcv);
             free(a->wslot);
+            budgets_free(&a->bud);
             free(a);
             snprintf(err, errcap,
                      !o->tls_cert_pem || !o->tls_key_pem
@@ -878,15 +1066,16 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
         o->per_ip == UINT_MAX ? 0u
         : o->per_ip           ? o->per_ip
                               : 1024u,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, a, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, a->idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->d) {
         dc_relay_on_change(rl, NULL, NULL);
         pthread_mutex_destroy(&a->wmu);
         pthread_cond_destroy(&a->wcv);
         free(a->wslot);
+        budgets_free(&a->bud);
         free(a);
         snprintf(err, errcap,
                  use_tls ? "cannot listen on %s (address in use, not ours, or a TLS certificate "
@@ -928,5 +1117,6 @@ void relay_http_stop(relay_http *a) {
     pthread_mutex_destroy(&a->wmu);
     pthread_cond_destroy(&a->wcv);
     free(a->wslot);
+    budgets_free(&a->bud);
     free(a);
 }

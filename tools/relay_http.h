@@ -23,6 +23,13 @@ typedef struct relay_http_options {
      * private key, PEM text (not file names); both NULL: plain HTTP.  The
      * caller keeps them until relay_http_stop. */
     const char *tls_cert_pem, *tls_key_pem;
+    /* Budgets a hostile client cannot exhaust (docs/relay.md, "Limits"). */
+    size_t mem_per_address; /* body bytes buffered per client address (4 x sync_max) */
+    size_t mem_per_device;  /* body bytes buffered per device (sync_max) */
+    unsigned header_s;      /* a connection's first request headers complete within (30) */
+    unsigned idle_s;        /* no byte for this long closes a connection (30) */
+    unsigned body_grace_s;  /* after this long a body must average body_min_rate (10) */
+    unsigned body_min_rate; /* bytes a second (512) */
 } relay_http_options;
 
 typedef struct relay_http relay_http;

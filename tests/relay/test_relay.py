@@ -709,6 +709,107 @@ class TestTLS(Base):
         self.assertIn("TLS", p.stderr)
 
 
+
+class TestBudgets(Base):
+    """Budgets a hostile client cannot exhaust: each refusal is counted."""
+
+    def refusals(self, rl, reason):
+        return rl.metrics().get('drivercore_relay_refusals_total{reason="%s"}' % reason, 0)
+
+    def raw(self, rl):
+        s = socket.create_connection(("127.0.0.1", rl.port), timeout=10)
+        return s
+
+    def read_all(self, s, limit=10):
+        s.settimeout(limit)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\r\n\r\n" in data:
+                    break
+        except socket.timeout:
+            pass
+        return data
+
+    def test_no_body_read_before_the_token(self):
+        rl = self.relay()
+        s = self.raw(rl)
+        s.sendall(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"ab" * 32
+                  + b"\r\nContent-Length: 50000000\r\n\r\n")
+        t0 = time.time()
+        head = self.read_all(s)
+        s.close()
+        self.assertTrue(head.startswith(b"HTTP/1.1 401"), head[:80])
+        self.assertLess(time.time() - t0, 5)
+
+    def test_memory_budget_per_device(self):
+        rl = self.relay(["--mem-per-device", "8192"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        st, _, body = rl.req("POST", "/v1/sync", b"\0" * 65536,
+                             {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 503, body)
+        self.assertIn(b"memory budget", body)
+        self.assertEqual(self.refusals(rl, "memory"), 1)
+        # Within the budget, the same device is served (a malformed message,
+        # but read and answered).
+        st, _, _ = rl.req("POST", "/v1/sync", b"\0" * 100, {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 400)
+
+    def test_memory_budget_per_address(self):
+        rl = self.relay(["--mem-per-address", "8192"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        st, _, _ = rl.req("POST", "/v1/sync", b"\0" * 65536, {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 503)
+        self.assertEqual(self.refusals(rl, "memory"), 1)
+
+    def test_a_byte_a_second_does_not_hold_a_connection(self):
+        rl = self.relay(["--body-grace", "1", "--body-min-rate", "1000", "--header-timeout", "1",
+                         "--idle-timeout", "3"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        # A slow body: cut off once past its grace period.
+        s = self.raw(rl)
+        s.sendall(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + tok.encode() + b"\r\nContent-Length: 100000\r\n\r\n")
+        closed = False
+        t0 = time.time()
+        try:
+            for _ in range(20):
+                s.sendall(b"x")
+                time.sleep(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        if not closed:
+            closed = self.read_all(s, 3) == b""
+        s.close()
+        self.assertTrue(closed)
+        self.assertLess(time.time() - t0, 9)
+        self.assertGreaterEqual(self.refusals(rl, "deadline"), 1)
+        # Slow headers: refused when they complete past the deadline.
+        s = self.raw(rl)
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(1.5)
+        s.sendall(b"Host: x\r\n\r\n")
+        self.assertEqual(self.read_all(s, 5), b"")
+        s.close()
+        self.assertGreaterEqual(self.refusals(rl, "deadline"), 2)
+        # Silence: closed after the idle timeout.
+        s = self.raw(rl)
+        t0 = time.time()
+        self.assertEqual(self.read_all(s, 10), b"")
+        self.assertLess(time.time() - t0, 8)
+        s.close()
+        # The relay still serves.
+        st, _, body = rl.req("GET", "/healthz")
+        self.assertEqual((st, body), (200, b"ok\n"))
+
+
 if __name__ == "__main__":
     TOOL, RELAY = sys.argv[1], sys.argv[2]
     unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:])
