@@ -404,6 +404,8 @@ done:
 
 typedef struct metrics {
     double in, out, waiters, conns, rate_refusals;
+    /* The store's group commits (-1: a relay without them). */
+    double groups, bundles, commit_s;
 } metrics;
 
 static double metric(const char *text, const char *name) {
@@ -430,6 +432,12 @@ static int read_metrics(metrics *m) {
         m->rate_refusals =
             metric((char *)r.body, "drivercore_relay_refusals_total{reason=\"rate\"}");
         atomic_store(&g.rate_limited, (long)m->rate_refusals);
+        m->groups =
+            metric((char *)r.body, "drivercore_relay_commit_groups_total{store=\"sqlite\"}");
+        m->bundles =
+            metric((char *)r.body, "drivercore_relay_commit_bundles_total{store=\"sqlite\"}");
+        m->commit_s =
+            metric((char *)r.body, "drivercore_relay_commit_seconds_sum{store=\"sqlite\"}");
     } else {
         rc = -1;
     }
@@ -1033,6 +1041,40 @@ int main(int argc, char **argv) {
     size_t nlat = g.nlat;
     pthread_mutex_unlock(&g.lat_mu);
     double rcpu = cpu1 >= 0 && cpu0 >= 0 ? (cpu1 - cpu0) / win : -1;
+    /* What limits the run, from what was measured: the machine's load,
+     * the relay's CPU, its store's one writer (busy fraction of the
+     * window), or else the devices of the load generator themselves. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double load = -1;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load) != 1)
+            load = -1;
+        fclose(lf);
+    }
+    bool has_gc = m0.groups >= 0 && m1.groups >= 0;
+    double groups = has_gc ? m1.groups - m0.groups : -1;
+    double per_group = has_gc && groups > 0 ? (m1.bundles - m0.bundles) / groups : -1;
+    double commit_ms = has_gc && groups > 0 ? (m1.commit_s - m0.commit_s) * 1000 / groups : -1;
+    double busy = has_gc ? (m1.commit_s - m0.commit_s) / win : -1;
+    char limit[256];
+    if (load > 1.5 * (double)ncpu)
+        snprintf(limit, sizeof limit,
+                 "the machine: load average %.1f on %ld cores (other work); relay %.2f cores, "
+                 "devices %.2f",
+                 load, ncpu, rcpu, (scpu1 - scpu0) / win);
+    else if (rcpu > 0.8 * (double)ncpu)
+        snprintf(limit, sizeof limit, "relay CPU: %.2f cores of %ld", rcpu, ncpu);
+    else if (busy > 0.8)
+        snprintf(limit, sizeof limit,
+                 "the store's writer: committing %.0f%% of the window, %.1f ms a group of %.1f "
+                 "bundles (fsync)",
+                 busy * 100, commit_ms, per_group);
+    else
+        snprintf(limit, sizeof limit,
+                 "the devices: writers wait for their own syncs (relay %.2f cores, store writer "
+                 "busy %.0f%%)",
+                 rcpu, busy < 0 ? 0 : busy * 100);
     snprintf(
         note, sizeof note,
         "%s%ld writers (own space, batches of %ld, one sync per batch) and %ld members "
@@ -1054,13 +1096,19 @@ int main(int argc, char **argv) {
         (double)atomic_load(&g.member_sync_us) / 1e6, rcpu, (scpu1 - scpu0) / win,
         sysconf(_SC_NPROCESSORS_ONLN), tmp, relay_threads, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     json_t *out = json_pack(
-        "{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o},s:I,s:f,s:s}", "bench", "relay_load", "devices",
-        (json_int_t)devices, "connected", (json_int_t)(min_waiters < 0 ? 0 : min_waiters),
-        "changes_in_per_s", (json_int_t)((m1.in - m0.in) / win), "changes_out_per_s",
+        "{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o},s:I,s:f,s:s,s:s,s:o,s:o,s:o}", "bench", "relay_load",
+        "devices", (json_int_t)devices, "connected",
+        (json_int_t)(min_waiters < 0 ? 0 : min_waiters), "changes_in_per_s",
+        (json_int_t)((m1.in - m0.in) / win), "changes_out_per_s",
         (json_int_t)((m1.out - m0.out) / win), "commit_to_arrival_ms", "p50",
         p50 < 0 ? json_null() : json_real((double)(long)(p50 * 10) / 10), "p99",
         p99 < 0 ? json_null() : json_real((double)(long)(p99 * 10) / 10), "relay_peak_rss_bytes",
-        (json_int_t)hwm, "seconds", (double)(long)((mono() - t_bench) * 10) / 10, "note", note);
+        (json_int_t)hwm, "seconds", (double)(long)((mono() - t_bench) * 10) / 10, "note", note,
+        "limit", limit, "bundles_per_commit",
+        per_group < 0 ? json_null() : json_real((double)(long)(per_group * 10) / 10),
+        "commit_ms_mean",
+        commit_ms < 0 ? json_null() : json_real((double)(long)(commit_ms * 10) / 10),
+        "load_average", load < 0 ? json_null() : json_real(load));
     char *s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
     puts(s);
     free(s);
