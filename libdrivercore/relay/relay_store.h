@@ -65,6 +65,14 @@ struct dc__relay_store {
     const dc__relay_store_ops *ops;
 };
 
+/* A growing list of device keys, for the stores' `members` (store_replica.c):
+ * dc__relay_devlist_add appends one (a callback of the store's walks). */
+typedef struct dc__relay_devlist {
+    uint8_t (*v)[32];
+    size_t n, cap;
+} dc__relay_devlist;
+int dc__relay_devlist_add(void *user, const uint8_t device[32]);
+
 /* Opens (creating if absent) the relay's SQLite store at `path`, a
  * keyless replica opened durable (synchronous=FULL).  `clock` (may be
  * NULL) is the wall clock. */

@@ -94,13 +94,8 @@ static bool w_knows(dc__relay_store *st, const uint8_t space[16]) {
     return dc__store_space_get(w->r->st, space, &sp, &e) == 0;
 }
 
-typedef struct devlist {
-    uint8_t (*v)[32];
-    size_t n, cap;
-} devlist;
-
-static int add_dev(void *user, const uint8_t device[32]) {
-    devlist *l = user;
+int dc__relay_devlist_add(void *user, const uint8_t device[32]) {
+    dc__relay_devlist *l = user;
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 16;
         uint8_t(*p)[32] = dc__realloc(l->v, nc * sizeof *p);
@@ -116,9 +111,9 @@ static int add_dev(void *user, const uint8_t device[32]) {
 static int w_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32], size_t *n,
                      dc__err *err) {
     wrap *w = (wrap *)st;
-    devlist l = {NULL, 0, 0};
+    dc__relay_devlist l = {NULL, 0, 0};
     pthread_mutex_lock(&w->mu);
-    int rc = dc__replica_space_devices(w->r, space, add_dev, &l);
+    int rc = dc__replica_space_devices(w->r, space, dc__relay_devlist_add, &l);
     pthread_mutex_unlock(&w->mu);
     if (rc) {
         dc__free(l.v);

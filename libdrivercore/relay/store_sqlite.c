@@ -326,25 +326,6 @@ static bool q_knows(dc__relay_store *st, const uint8_t space[16]) {
     return !tl_cur || dc__store_space_get(tl_cur, space, &sp, &e) == 0;
 }
 
-typedef struct devlist {
-    uint8_t (*v)[32];
-    size_t n, cap;
-} devlist;
-
-static int add_dev(void *user, const uint8_t device[32]) {
-    devlist *l = user;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t(*p)[32] = dc__realloc(l->v, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        l->v = p;
-        l->cap = nc;
-    }
-    memcpy(l->v[l->n++], device, 32);
-    return 0;
-}
-
 static int q_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32], size_t *n,
                      dc__err *err) {
     sq *q = (sq *)st;
@@ -354,8 +335,8 @@ static int q_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**de
     int rc = acquire(q, &s, err);
     if (rc)
         return rc;
-    devlist l = {NULL, 0, 0};
-    rc = dc__store_space_devices(s, space, add_dev, &l, err);
+    dc__relay_devlist l = {NULL, 0, 0};
+    rc = dc__store_space_devices(s, space, dc__relay_devlist_add, &l, err);
     release(q, s);
     if (rc) {
         dc__free(l.v);
