@@ -49,6 +49,7 @@ static int usage(void) {
                     "  --token-ttl SECONDS  session token lifetime (default 600)\n"
                     "  --challenge-ttl SECONDS  challenge lifetime (default 60)\n"
                     "  --quiet              log only refusals and lifecycle\n"
+                    "  --log-format text|json  one JSON object a line with json (text)\n"
                     "  --mem-per-address BYTES  request bodies buffered per client address\n"
                     "                       (default 4 x --max-body)\n"
                     "  --mem-per-device BYTES   request bodies buffered per device (--max-body)\n"
@@ -285,7 +286,11 @@ static int serve_main(int argc, char **argv) {
             ho.body_grace_s = (unsigned)strtoul(v, NULL, 10);
         else if (strcmp(o, "--body-min-rate") == 0)
             ho.body_min_rate = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--tls-cert") == 0)
+        else if (strcmp(o, "--log-format") == 0) {
+            if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+                return usage();
+            relay_http_log_json(strcmp(v, "json") == 0);
+        } else if (strcmp(o, "--tls-cert") == 0)
             tls_cert = v;
         else if (strcmp(o, "--tls-key") == 0)
             tls_key = v;

@@ -202,6 +202,51 @@ static double mono(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static atomic_int g_json; /* relay_http_log_json */
+
+void relay_http_log_json(int on) {
+    atomic_store(&g_json, on);
+}
+
+/* A line's `key=value` words as JSON fields (numbers as numbers), its
+ * first word as "event", the whole line as "msg". */
+static void log_fields(json_t *o, const char *line) {
+    const char *sp = strchr(line, ' ');
+    size_t k = sp ? (size_t)(sp - line) : strlen(line);
+    char ev[32];
+    snprintf(ev, sizeof ev, "%.*s", (int)(k < sizeof ev - 1 ? k : sizeof ev - 1), line);
+    size_t e = strlen(ev);
+    while (e && (ev[e - 1] == ':' || ev[e - 1] == ',' || ev[e - 1] == ';'))
+        ev[--e] = 0;
+    json_object_set_new(o, "event", json_string(ev));
+    for (const char *p = line; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        const char *eq = memchr(w, '=', (size_t)(p - w));
+        if (!eq || eq == w || (size_t)(eq - w) >= 32)
+            continue;
+        char key[32], val[128];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - w), w);
+        size_t vn = (size_t)(p - eq - 1);
+        snprintf(val, sizeof val, "%.*s", (int)(vn < sizeof val - 1 ? vn : sizeof val - 1), eq + 1);
+        vn = strlen(val);
+        while (vn && (val[vn - 1] == ':' || val[vn - 1] == ','))
+            val[--vn] = 0;
+        bool alnum_key = true;
+        for (const char *c = key; *c; c++)
+            alnum_key &= (*c >= 'a' && *c <= 'z') || *c == '_';
+        if (!alnum_key || json_object_get(o, key))
+            continue;
+        char *end = NULL;
+        double d = strtod(val, &end);
+        bool num = end && *end == 0 && vn && strcmp(key, "device") != 0;
+        json_object_set_new(o, key, num ? json_real(d) : json_string(val));
+    }
+}
+
 void relay_http_log(const char *fmt, ...) {
     char line[1024];
     va_list ap;
@@ -212,9 +257,27 @@ void relay_http_log(const char *fmt, ...) {
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            g_name, line);
+    char when[96];
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (atomic_load(&g_json)) {
+        json_t *o = json_object();
+        char *s = NULL;
+        if (o) {
+            json_object_set_new(o, "ts", json_string(when));
+            json_object_set_new(o, "program", json_string(g_name));
+            log_fields(o, line);
+            json_object_set_new(o, "msg", json_string(line));
+            s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(o);
+        }
+        if (s) {
+            fprintf(stderr, "%s\n", s);
+            free(s);
+            return;
+        }
+    }
+    fprintf(stderr, "%s %s: %s\n", when, g_name, line);
 }
 
 static void tohex(char *out, const uint8_t *p, size_t n) {

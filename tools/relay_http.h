@@ -49,6 +49,12 @@ unsigned relay_http_port(const relay_http *h);
  * requests in flight finish, and frees the server.  NULL is a no-op. */
 void relay_http_stop(relay_http *h);
 
+/* Logs as one JSON object a line from now on (on != 0): "ts", "program",
+ * "event" (the line's first word), each `key=value` of the line as a field
+ * (numbers as numbers), and "msg" (the line).  No payload and no name is
+ * ever logged, in either form (a device is its id's first 8 bytes). */
+void relay_http_log_json(int on);
+
 /* One timestamped log line on stderr, under the program's name. */
 void relay_http_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -582,6 +582,41 @@ class TestOperate(Base):
         st, _, body = rl.req("GET", "/readyz")
         self.assertEqual((st, body), (200, b"ready\n"))
 
+    def test_json_logs(self):
+        """--log-format json: one JSON object a line, no token, no payload."""
+        rl = self.relay(["--log-format", "json"])
+        a = self.device("a", "Zhang Wei's phone")
+        s = self.space(a)
+        self.write(a, s, "n1", "a secret note")
+        self.sync(a, rl)
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        st, _, _ = rl.req("POST", "/v1/sync", b"\0" * 100, {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 400)
+        self.assertEqual(rl.term(), 0)
+        rl.logf.close()
+        with open(rl.log) as f:
+            lines = f.read().splitlines()
+        self.assertGreater(len(lines), 3)
+        events = []
+        for line in lines:
+            o = json.loads(line)
+            for k in ("ts", "program", "event", "msg"):
+                self.assertIn(k, o)
+            events.append(o["event"])
+            if o["event"] == "sync" and "status" in o:
+                self.assertIsInstance(o["status"], float)
+                self.assertIsInstance(o["device"], str)
+            self.assertNotIn(tok, line)
+            self.assertNotIn("secret note", line)
+            self.assertNotIn("Zhang Wei", line)
+        self.assertIn("listening", events)
+        self.assertIn("sync", events)
+        self.assertEqual(events[-1], "stopped")
+        with self.assertRaises(subprocess.CalledProcessError):
+            subprocess.run([RELAY, "--store", self.path("x.db"), "--listen", "127.0.0.1:0",
+                            "--log-format", "xml"], check=True, capture_output=True, timeout=30)
+
     def test_online_backup_and_restore(self):
         """A backup taken while devices sync opens as a store; restored in
         place of the store, the devices send it what it lacks and a new
