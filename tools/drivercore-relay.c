@@ -209,7 +209,15 @@ static int read_config(args *a, const char *path) {
             break;
         }
         char opt[128];
-        snprintf(opt, sizeof opt, "--%s", k);
+        size_t kl = (size_t)(ke - k);
+        if (kl > sizeof opt - 3) {
+            fprintf(stderr, "drivercore-relay: %s:%d: no such option\n", path, no);
+            rc = 2;
+            break;
+        }
+        opt[0] = opt[1] = '-';
+        memcpy(opt + 2, k, kl);
+        opt[kl + 2] = 0;
         if (strcmp(k, "quiet") == 0) {
             if (!(ve - v == 1 && *v == '0'))
                 rc = args_add(a, opt, strlen(opt)) ? 1 : 0;
