@@ -125,7 +125,8 @@ static int split(dc__store *s, int64_t sid, uint64_t ts, const uint8_t *id, size
         memset(&hi, 0, sizeof hi);
         hi.ts = (uint64_t)sqlite3_column_int64(st, 0);
         size_t k = (size_t)sqlite3_column_bytes(st, 1);
-        memcpy(hi.id, sqlite3_column_blob(st, 1), k > 32 ? 32 : k);
+        if (k) /* the first bucket's bound is empty (and its blob NULL) */
+            memcpy(hi.id, sqlite3_column_blob(st, 1), k > 32 ? 32 : k);
     }
     sqlite3_reset(st);
     if (r != SQLITE_ROW && r != SQLITE_DONE)
@@ -169,7 +170,8 @@ static int fp_move(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32
         idlen = (size_t)sqlite3_column_bytes(st, 1);
         if (idlen > 32)
             idlen = 32;
-        memcpy(id, sqlite3_column_blob(st, 1), idlen);
+        if (idlen)
+            memcpy(id, sqlite3_column_blob(st, 1), idlen);
         n = (uint64_t)sqlite3_column_int64(st, 2);
         if (sqlite3_column_bytes(st, 3) == 32)
             memcpy(sum, sqlite3_column_blob(st, 3), 32);
@@ -341,7 +343,8 @@ int dc__store_fp_buckets(dc__store *s, int64_t sid, dc__recon_bucket **out, size
         memset(b, 0, sizeof *b);
         b->ts = (uint64_t)sqlite3_column_int64(st, 0);
         size_t k = (size_t)sqlite3_column_bytes(st, 1);
-        memcpy(b->id, sqlite3_column_blob(st, 1), k > 32 ? 32 : k);
+        if (k)
+            memcpy(b->id, sqlite3_column_blob(st, 1), k > 32 ? 32 : k);
         b->n = (uint64_t)sqlite3_column_int64(st, 2);
         if (sqlite3_column_bytes(st, 3) == 32)
             memcpy(b->sum, sqlite3_column_blob(st, 3), 32);
