@@ -222,6 +222,16 @@ static int b_import(void *user, const uint8_t *bundle, size_t n, int64_t lead_ms
     dc__store_read_end(x->cur);
     int rc = dc__committer_submit(x->st->gc, &q);
     dc__free(checked);
+    /* The rest of the step reads one snapshot again, one that holds what
+     * was just committed; the bucket sums read before it are stale. */
+    dc__err re = {0};
+    int rb = dc__store_read_begin(x->cur, &re);
+    for (size_t i = 0; i < x->nspaces; i++)
+        dc__bucketset_refresh(x->spaces[i]->bs);
+    if (!rc && rb) {
+        *err = re;
+        return rb;
+    }
     if (rc) {
         *err = q.err;
         return rc;
