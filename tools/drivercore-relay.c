@@ -25,6 +25,23 @@
 #include "drivercore.h"
 #include "drivercore/relay.h"
 #include "relay_http.h"
+#ifdef DC_RELAY_PG
+#include "relay/relay_int.h"
+#include "relay_pg.h"
+
+/* The default cache (a directory of its own) is removed at exit. */
+static void remove_cache(const char *dir) {
+    if (!dir[0])
+        return;
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    char path[160];
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/cache.db%s", dir, suffix[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+#endif
 
 /* ---- a clock for tests and demos ----
  * The relay's clock is authoritative for the devices (it corrects theirs),
@@ -57,6 +74,9 @@ static int usage(void) {
                     "  --idle-timeout S     a connection silent S seconds is closed (30)\n"
                     "  --body-grace S --body-min-rate BYTES  after S seconds a body must\n"
                     "                       average BYTES a second (10, 512)\n"
+                    "  --store postgresql://...  several relays over one PostgreSQL (a libpq\n"
+                    "                       URI); --cache PATH: this relay's SQLite cache of it\n"
+                    "                       (default: a new file, removed at exit)\n"
                     "  --tls-cert PATH --tls-key PATH  serve HTTPS: the certificate chain and\n"
                     "                       its private key, PEM (GnuTLS)\n"
                     "  --config FILE        options from FILE, one `name = value` a line (the\n"
@@ -263,7 +283,7 @@ int main(int argc, char **argv) {
 }
 
 static int serve_main(int argc, char **argv) {
-    const char *store = NULL, *tls_cert = NULL, *tls_key = NULL;
+    const char *store = NULL, *tls_cert = NULL, *tls_key = NULL, *cache = NULL;
     relay_http_options ho = {0};
     ho.name = "drivercore-relay";
     dc_relay_options ro = DC_RELAY_OPTIONS_INIT;
@@ -298,7 +318,9 @@ static int serve_main(int argc, char **argv) {
             if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
                 return usage();
             relay_http_log_json(strcmp(v, "json") == 0);
-        } else if (strcmp(o, "--tls-cert") == 0)
+        } else if (strcmp(o, "--cache") == 0)
+            cache = v;
+        else if (strcmp(o, "--tls-cert") == 0)
             tls_cert = v;
         else if (strcmp(o, "--tls-key") == 0)
             tls_key = v;
@@ -336,6 +358,13 @@ static int serve_main(int argc, char **argv) {
         } else
             return usage();
     }
+#ifndef DC_RELAY_PG
+    if (cache || (store && strstr(store, "://"))) {
+        fprintf(stderr, "drivercore-relay: this relay was built without libpq: no "
+                        "postgresql:// store\n");
+        return 2;
+    }
+#endif
     if (ho.threads == 0)
         ho.threads = 8;
     if (!store || !ho.listen || ho.threads > 64)
@@ -373,9 +402,49 @@ static int serve_main(int argc, char **argv) {
     }
 
     dc_relay *rl = NULL;
-    int rc = dc_relay_open(&rl, store, &ro);
+    int rc;
+#ifdef DC_RELAY_PG
+    relay_pg *pg = NULL;
+    char cache_dir[64] = "";
+    if (strncmp(store, "postgresql://", 13) == 0 || strncmp(store, "postgres://", 11) == 0) {
+        /* Several relays over one PostgreSQL: the database holds the shared
+         * log, a SQLite file here the verified cache in front of it. */
+        char perr[512];
+        if (!(pg = relay_pg_open(store, perr, sizeof perr))) {
+            relay_http_log("cannot open the store: %s", perr);
+            free_pem(cert_pem, key_pem, key_n);
+            return 1;
+        }
+        char path[128];
+        if (!cache) {
+            snprintf(cache_dir, sizeof cache_dir, "/tmp/drivercore-relay-cache-XXXXXX");
+            if (!mkdtemp(cache_dir)) {
+                relay_http_log("cannot make a cache directory: %s", strerror(errno));
+                relay_pg_free(pg);
+                free_pem(cert_pem, key_pem, key_n);
+                return 1;
+            }
+            snprintf(path, sizeof path, "%s/cache.db", cache_dir);
+            cache = path;
+        }
+        dc__relay_shared sh = relay_pg_shared(pg);
+        dc__relay_store *st = NULL;
+        dc__err e = {0};
+        if ((rc = dc_global_init(NULL)) == 0 &&
+            (rc = dc__relay_store_open_shared(&st, cache, ro.clock, ro.clock_user, &sh, &e)) != 0)
+            dc__last_from(&e);
+        if (!rc && (rc = dc__relay_open_store(&rl, st, &ro)) == 0 && relay_pg_start(pg, st) != 0)
+            rc = dc__last_set(DC_ENOMEM, "cannot start the shared log's reader");
+        relay_http_log("store %s (shared), cache %s", "postgresql", cache);
+    } else
+#endif
+        rc = dc_relay_open(&rl, store, &ro);
     if (rc) {
         relay_http_log("cannot open the store: %s", dc_error_last());
+#ifdef DC_RELAY_PG
+        relay_pg_free(pg);
+        remove_cache(cache_dir);
+#endif
         free_pem(cert_pem, key_pem, key_n);
         return 1;
     }
@@ -383,15 +452,30 @@ static int serve_main(int argc, char **argv) {
     relay_http *h = relay_http_start(rl, &ho, err, sizeof err);
     if (!h) {
         relay_http_log("%s", err);
+#ifdef DC_RELAY_PG
+        relay_pg_stop(pg);
+#endif
         dc_relay_close(rl);
+#ifdef DC_RELAY_PG
+        relay_pg_free(pg);
+        remove_cache(cache_dir);
+#endif
         free_pem(cert_pem, key_pem, key_n);
         return strstr(err, "resolve") || strstr(err, "HOST:PORT") ? 2 : 1;
     }
-    relay_http_log("store %s", store);
+    if (strstr(store, "://") == NULL)
+        relay_http_log("store %s", store);
     int sig = relay_http_wait_signal();
     relay_http_log("signal %d: stopping", sig);
     relay_http_stop(h);
+#ifdef DC_RELAY_PG
+    relay_pg_stop(pg);
+#endif
     dc_relay_close(rl);
+#ifdef DC_RELAY_PG
+    relay_pg_free(pg);
+    remove_cache(cache_dir);
+#endif
     relay_http_log("stopped; store closed");
     free_pem(cert_pem, key_pem, key_n);
     return 0;

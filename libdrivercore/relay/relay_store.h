@@ -18,6 +18,7 @@
 
 #include "base/base.h"
 #include "drivercore/sync.h"
+#include "replica/replica_int.h"
 #include "replica/sync_int.h"
 
 typedef struct dc__relay_store dc__relay_store;
@@ -72,6 +73,34 @@ typedef struct dc__relay_devlist {
     size_t n, cap;
 } dc__relay_devlist;
 int dc__relay_devlist_add(void *user, const uint8_t device[32]);
+
+/*
+ * A log shared by several relay processes behind each one's SQLite store
+ * (docs/relay.md, "Several relays"; tools/relay_pg.c implements it on
+ * PostgreSQL).  Every group the store commits is published to it before
+ * any bundle of the group is acknowledged; what other relays published is
+ * imported with dc__relay_store_import_shared.
+ */
+typedef struct dc__relay_shared {
+    const char *name; /* the store's kind in logs and metrics ("postgresql") */
+    void *user;
+    /* Publishes the bundles of reqs whose rc is 0 and that are not
+     * `shared`, durably; an error refuses them all (nothing acknowledged:
+     * the devices send again).  Called on the store's writer thread. */
+    int (*publish)(void *user, const dc__import_req *reqs, size_t n, dc__err *err);
+    /* 0 when the shared log takes writes now; else why not. */
+    int (*ready)(void *user, dc__err *err);
+} dc__relay_shared;
+
+/* The relay's SQLite store at `path` in front of the shared log `sh`
+ * (copied; `path` is a cache: what it lacks comes from the log). */
+int dc__relay_store_open_shared(dc__relay_store **out, const char *path, dc_clock_fn clock,
+                                void *clock_user, const dc__relay_shared *sh, dc__err *err);
+/* Imports a bundle another relay published (through the store's writer,
+ * in a group with the others waiting) and notes each space it touches for
+ * the devices waiting on them.  Returns 0 or the import's error. */
+int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, size_t n,
+                                  dc__err *err);
 
 /* Opens (creating if absent) the relay's SQLite store at `path`, a
  * keyless replica opened durable (synchronous=FULL).  `clock` (may be

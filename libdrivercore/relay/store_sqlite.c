@@ -40,6 +40,10 @@ typedef struct sq {
     dc_clock_fn clock;
     void *clock_user;
     dc__committer *gc;
+    dc__relay_shared sh;     /* a shared log behind the store (publish NULL: none) */
+    dc__relay_store_ops ops; /* sqlite_ops, named after the shared log if any */
+    dc__relay_note_fn note;
+    void *note_user;
     pthread_mutex_t mu; /* the pool */
     dc__store **pool;
     size_t npool, cpool, open_readers;
@@ -108,9 +112,19 @@ static void release(sq *q, dc__store *s) {
 
 /* ---- the writer ---- */
 
+/* Inside the group's transaction, before it commits: the shared log takes
+ * the group first, or nothing of it is kept (a bundle kept here but not
+ * there would be one no other relay ever gets, since its device, finding
+ * it here, would not send it again). */
+static int publish_hook(void *user, const dc__import_req *reqs, size_t n, dc__err *err) {
+    sq *q = user;
+    int rc = q->sh.publish(q->sh.user, reqs, n, err);
+    return rc ? dc__err_prefix(err, "relay: the shared %s store", q->sh.name) : 0;
+}
+
 static int commit_group(void *user, dc__import_req *reqs, size_t n, dc__err *err) {
     sq *q = user;
-    return dc__import_group(q->w, reqs, n, err);
+    return dc__import_group_with(q->w, reqs, n, q->sh.publish ? publish_hook : NULL, q, err);
 }
 
 /* ---- the session's view of the store (dc__sync_backend) ---- */
@@ -359,7 +373,77 @@ static int q_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**de
 
 static int q_ready(dc__relay_store *st, dc__err *err) {
     sq *q = (sq *)st;
-    return dc__committer_health(q->gc, err);
+    int rc = dc__committer_health(q->gc, err);
+    if (!rc && q->sh.ready)
+        rc = q->sh.ready(q->sh.user, err);
+    return rc;
+}
+
+static void q_on_note(dc__relay_store *st, dc__relay_note_fn fn, void *user) {
+    sq *q = (sq *)st;
+    q->note = fn;
+    q->note_user = user;
+}
+
+typedef struct spaces_seen {
+    uint8_t (*v)[16];
+    size_t n, cap;
+} spaces_seen;
+
+static int see_space(void *user, uint64_t i, const uint8_t *p, size_t n) {
+    (void)i;
+    spaces_seen *s = user;
+    dc__envelope e;
+    dc__err err = {0};
+    if (dc__envelope_parse(&e, p, n, &err) != 0)
+        return 0;
+    for (size_t k = 0; k < s->n; k++)
+        if (memcmp(s->v[k], e.space, 16) == 0)
+            return 0;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 8;
+        uint8_t(*v)[16] = dc__realloc(s->v, nc * sizeof *v);
+        if (!v)
+            return DC_ENOMEM;
+        s->v = v;
+        s->cap = nc;
+    }
+    memcpy(s->v[s->n++], e.space, 16);
+    return 0;
+}
+
+int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, size_t n,
+                                  dc__err *err) {
+    sq *q = (sq *)st;
+    dc__import_req r;
+    memset(&r, 0, sizeof r);
+    r.data = bundle;
+    r.size = n;
+    r.shared = true;
+    uint8_t *checked = NULL;
+    if (dc__bundle_precheck(bundle, n, &checked, &r.nchecked))
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    r.checked = checked;
+    int rc = dc__committer_submit(q->gc, &r);
+    dc__free(checked);
+    if (rc) {
+        *err = r.err;
+        return rc;
+    }
+    if (!r.counts.fresh || !q->note)
+        return 0;
+    /* The devices waiting on these spaces wake (no pusher here: a key of
+     * zeros, which no device has). */
+    spaces_seen s = {NULL, 0, 0};
+    uint64_t count;
+    dc__err pe = {0};
+    static const uint8_t nobody[32] = {0};
+    if (dc__bundle_parse(bundle, n, &count, see_space, &s, &pe) != 0 && s.n == 0)
+        q->note(q->note_user, NULL, NULL);
+    for (size_t i = 0; i < s.n; i++)
+        q->note(q->note_user, s.v[i], nobody);
+    dc__free(s.v);
+    return 0;
 }
 
 static int q_metrics(dc__relay_store *st, dc_buf *out) {
@@ -377,18 +461,28 @@ static int q_metrics(dc__relay_store *st, dc_buf *out) {
 
 static const dc__relay_store_ops sqlite_ops = {
     "sqlite",    q_close, q_session_new, q_session_step, q_session_figures, q_session_free,
-    q_is_member, q_knows, q_members,     q_ready,        q_metrics,         NULL,
+    q_is_member, q_knows, q_members,     q_ready,        q_metrics,         q_on_note,
 };
 
 int dc__relay_store_open_sqlite(dc__relay_store **out, const char *path, dc_clock_fn clock,
                                 void *clock_user, dc__err *err) {
+    return dc__relay_store_open_shared(out, path, clock, clock_user, NULL, err);
+}
+
+int dc__relay_store_open_shared(dc__relay_store **out, const char *path, dc_clock_fn clock,
+                                void *clock_user, const dc__relay_shared *sh, dc__err *err) {
     *out = NULL;
     sq *q = dc__calloc(1, sizeof *q);
     if (!q || !(q->path = dc__strndup(path, strlen(path)))) {
         dc__free(q);
         return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
     }
-    q->base.ops = &sqlite_ops;
+    q->ops = sqlite_ops;
+    if (sh) {
+        q->sh = *sh;
+        q->ops.name = sh->name;
+    }
+    q->base.ops = &q->ops;
     q->clock = clock;
     q->clock_user = clock_user;
     pthread_mutex_init(&q->mu, NULL);

@@ -542,6 +542,11 @@ fail_nodb:
 }
 
 int dc__import_group(dc_replica *r, dc__import_req *reqs, size_t n, dc__err *err) {
+    return dc__import_group_with(r, reqs, n, NULL, NULL, err);
+}
+
+int dc__import_group_with(dc_replica *r, dc__import_req *reqs, size_t n, dc__import_hook_fn hook,
+                          void *hook_user, dc__err *err) {
     dc__err_clear(err);
     import *ims = dc__calloc(n ? n : 1, sizeof *ims);
     int rc = ims ? dc__clock_check(&r->clock, err)
@@ -587,6 +592,10 @@ int dc__import_group(dc_replica *r, dc__import_req *reqs, size_t n, dc__err *err
         dc__verifier_stop(im->g.vf);
         im->g.vf = NULL;
     }
+    /* The hook (a relay's shared log) takes the group before it commits
+     * here: when it cannot, nothing of the group is kept. */
+    if (!rc && hook)
+        rc = hook(hook_user, reqs, n, err);
     if (!rc && !(rc = dc__store_hlc_save(r->st, r->clock.last, err)))
         rc = dc__store_commit(r->st, err);
     if (rc) {

@@ -170,6 +170,7 @@ typedef struct dc__import_req {
     int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync.c) */
     const uint8_t *checked; /* dc__bundle_precheck's answer, or NULL: checked here */
     size_t nchecked;
+    bool shared;              /* came from a log shared by several relays (not published again) */
     dc__import_counts counts; /* out */
     int rc;                   /* out: 0, or why this bundle went in not at all */
     dc__err err;              /* out */
@@ -185,6 +186,14 @@ typedef struct dc__import_req {
  * counts), or the commit's error, which every request then carries too.
  */
 int dc__import_group(dc_replica *r, dc__import_req *reqs, size_t n, dc__err *err);
+/* dc__import_group, calling `hook` inside the transaction once every
+ * bundle is in and before the commit: an error from it rolls the whole
+ * group back (every request then carries it).  A relay publishes the group
+ * to a shared log there, so that nothing is kept here that the log has
+ * not. */
+typedef int (*dc__import_hook_fn)(void *user, const dc__import_req *reqs, size_t n, dc__err *err);
+int dc__import_group_with(dc_replica *r, dc__import_req *reqs, size_t n, dc__import_hook_fn hook,
+                          void *hook_user, dc__err *err);
 
 /* Notes that the membership of space `sid` changed in this ingest. */
 int dc__ingest_dirty(dc__ingest *g, int64_t sid);
