@@ -222,26 +222,44 @@ static int tail_batch(relay_pg *p, PGconn *c) {
         return -1;
     }
     int rows = PQntuples(r);
-    for (int i = 0; i < rows && !atomic_load(&p->stop); i++) {
+    /* The rows other relays published, imported together: they share the
+     * store's group commits instead of waiting for one each. */
+    const uint8_t *bodies[TAIL_BATCH];
+    size_t sizes[TAIL_BATCH], nb = 0;
+    long long seqs[TAIL_BATCH];
+    for (int i = 0; i < rows; i++) {
         const uint8_t *sq = (const uint8_t *)PQgetvalue(r, i, 0);
         long long s = 0;
         for (int k = 0; k < 8; k++)
             s = (s << 8) | sq[k];
+        seqs[i] = s;
         bool mine = PQgetlength(r, i, 1) == 32 && memcmp(PQgetvalue(r, i, 1), p->origin, 32) == 0;
         if (!mine) {
-            dc__err e = {0};
-            if (dc__relay_store_import_shared(p->st, (const uint8_t *)PQgetvalue(r, i, 2),
-                                              (size_t)PQgetlength(r, i, 2), &e) != 0) {
-                /* The store refused it (out of memory, a full disk): tried
-                 * again at the next round, from this row. */
-                relay_http_log("shared log row %lld not imported: %s", s, e.msg);
-                PQclear(r);
-                return -1;
-            }
-            atomic_fetch_add(&p->imported, 1);
+            bodies[nb] = (const uint8_t *)PQgetvalue(r, i, 2);
+            sizes[nb++] = (size_t)PQgetlength(r, i, 2);
         }
-        atomic_store(&p->last_seq, s);
     }
+    size_t ok = 0;
+    dc__err e = {0};
+    if (nb && dc__relay_store_import_shared_many(p->st, bodies, sizes, nb, &ok, &e) != 0) {
+        /* The store refused one (out of memory, a full disk): the rows up
+         * to it are in; from it on, tried again at the next round. */
+        relay_http_log("shared log: %zu of %zu rows not imported: %s", nb - ok, nb, e.msg);
+        size_t seen = 0;
+        for (int i = 0; i < rows; i++) {
+            bool mine =
+                PQgetlength(r, i, 1) == 32 && memcmp(PQgetvalue(r, i, 1), p->origin, 32) == 0;
+            if (!mine && seen++ == ok)
+                break;
+            atomic_store(&p->last_seq, seqs[i]);
+        }
+        atomic_fetch_add(&p->imported, ok);
+        PQclear(r);
+        return -1;
+    }
+    atomic_fetch_add(&p->imported, ok);
+    if (rows)
+        atomic_store(&p->last_seq, seqs[rows - 1]);
     PQclear(r);
     return rows;
 }

@@ -156,6 +156,40 @@ int dc__committer_submit(dc__committer *c, dc__import_req *req) {
     return req->rc;
 }
 
+int dc__committer_submit_many(dc__committer *c, dc__import_req *reqs, size_t n) {
+    if (n == 0)
+        return 0;
+    node *xs = dc__calloc(n, sizeof *xs);
+    if (!xs) {
+        for (size_t i = 0; i < n; i++)
+            reqs[i].rc = dc__err_set(&reqs[i].err, DC_ENOMEM, "relay: out of memory");
+        return DC_ENOMEM;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->stop) {
+        pthread_mutex_unlock(&c->mu);
+        dc__free(xs);
+        for (size_t i = 0; i < n; i++)
+            reqs[i].rc = dc__err_set(&reqs[i].err, DC_EBUSY, "relay: the store is closing");
+        return DC_EBUSY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        xs[i].req = &reqs[i];
+        *c->tail = &xs[i];
+        c->tail = &xs[i].next;
+    }
+    pthread_cond_signal(&c->work);
+    for (size_t i = 0; i < n; i++)
+        while (!xs[i].done)
+            pthread_cond_wait(&c->done, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+    dc__free(xs);
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].rc)
+            return reqs[i].rc;
+    return 0;
+}
+
 void dc__committer_stats(dc__committer *c, dc__commit_stats *out) {
     pthread_mutex_lock(&c->mu);
     *out = c->stats;

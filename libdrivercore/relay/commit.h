@@ -21,6 +21,9 @@ int dc__committer_new(dc__committer **out, dc__commit_fn fn, void *user, size_t 
 /* Queues `req` and waits until the transaction holding it has committed
  * or failed; returns req->rc. */
 int dc__committer_submit(dc__committer *c, dc__import_req *req);
+/* Queues n requests at once (they may share one transaction) and waits
+ * for them all; each gets its own rc.  Returns the first non-zero rc, or 0. */
+int dc__committer_submit_many(dc__committer *c, dc__import_req *reqs, size_t n);
 /* Commits what is queued, then stops the thread.  NULL is a no-op. */
 void dc__committer_free(dc__committer *c);
 

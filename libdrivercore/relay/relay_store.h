@@ -101,6 +101,11 @@ int dc__relay_store_open_shared(dc__relay_store **out, const char *path, dc_cloc
  * the devices waiting on them.  Returns 0 or the import's error. */
 int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, size_t n,
                                   dc__err *err);
+/* Several at once (committed together where they fit one group): *ok is
+ * how many, from the first, went in; the rest are to be tried again.
+ * Returns 0 when all did, else the first failure's error. */
+int dc__relay_store_import_shared_many(dc__relay_store *st, const uint8_t *const *bundles,
+                                       const size_t *sizes, size_t n, size_t *ok, dc__err *err);
 
 /* Opens (creating if absent) the relay's SQLite store at `path`, a
  * keyless replica opened durable (synchronous=FULL).  `clock` (may be

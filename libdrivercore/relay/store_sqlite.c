@@ -412,28 +412,11 @@ static int see_space(void *user, uint64_t i, const uint8_t *p, size_t n) {
     return 0;
 }
 
-int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, size_t n,
-                                  dc__err *err) {
-    sq *q = (sq *)st;
-    dc__import_req r;
-    memset(&r, 0, sizeof r);
-    r.data = bundle;
-    r.size = n;
-    r.shared = true;
-    uint8_t *checked = NULL;
-    if (dc__bundle_precheck(bundle, n, &checked, &r.nchecked))
-        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
-    r.checked = checked;
-    int rc = dc__committer_submit(q->gc, &r);
-    dc__free(checked);
-    if (rc) {
-        *err = r.err;
-        return rc;
-    }
-    if (!r.counts.fresh || !q->note)
-        return 0;
-    /* The devices waiting on these spaces wake (no pusher here: a key of
-     * zeros, which no device has). */
+/* The devices waiting on the spaces of a bundle another relay published
+ * wake (no pusher here: a key of zeros, which no device has). */
+static void note_bundle(sq *q, const uint8_t *bundle, size_t n) {
+    if (!q->note)
+        return;
     spaces_seen s = {NULL, 0, 0};
     uint64_t count;
     dc__err pe = {0};
@@ -443,7 +426,49 @@ int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, si
     for (size_t i = 0; i < s.n; i++)
         q->note(q->note_user, s.v[i], nobody);
     dc__free(s.v);
-    return 0;
+}
+
+int dc__relay_store_import_shared_many(dc__relay_store *st, const uint8_t *const *bundles,
+                                       const size_t *sizes, size_t n, size_t *ok, dc__err *err) {
+    sq *q = (sq *)st;
+    *ok = 0;
+    if (n == 0)
+        return 0;
+    dc__import_req *r = dc__calloc(n, sizeof *r);
+    uint8_t **checked = dc__calloc(n, sizeof *checked);
+    int rc = r && checked ? 0 : dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        r[i].data = bundles[i];
+        r[i].size = sizes[i];
+        r[i].shared = true;
+        /* Signatures checked here, on the tail's thread, before the writer. */
+        if (dc__bundle_precheck(bundles[i], sizes[i], &checked[i], &r[i].nchecked))
+            rc = dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+        r[i].checked = checked[i];
+    }
+    if (!rc)
+        dc__committer_submit_many(q->gc, r, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (r[i].rc) {
+            *err = r[i].err;
+            rc = r[i].rc;
+            break;
+        }
+        (*ok)++;
+        if (r[i].counts.fresh)
+            note_bundle(q, bundles[i], sizes[i]);
+    }
+    for (size_t i = 0; checked && i < n; i++)
+        dc__free(checked[i]);
+    dc__free(checked);
+    dc__free(r);
+    return rc;
+}
+
+int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, size_t n,
+                                  dc__err *err) {
+    size_t ok;
+    return dc__relay_store_import_shared_many(st, &bundle, &n, 1, &ok, err);
 }
 
 static int q_metrics(dc__relay_store *st, dc_buf *out) {
