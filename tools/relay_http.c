@@ -67,6 +67,7 @@ typedef struct waiter {
     struct waiter *next_dev;        /* the chain of its hash slot */
     struct waiter *prev_t, *next_t; /* deadline order */
     struct waiter *next_new;        /* parked since the waker's last tick */
+    bool on_new;                    /* on that list (a->wnew) */
     struct MHD_Connection *conn;
     uint8_t device[32];
     uint64_t checked; /* its own check covered the changes up to here */
@@ -538,12 +539,23 @@ static void park(app *a, waiter *w) {
         a->whead = w;
     w->next_new = a->wnew;
     a->wnew = w;
+    w->on_new = true;
     a->nwait++;
 }
 
 /* Unlists a waiter with its state set and resumes its connection (under
  * wmu); the request's completion frees it. */
 static void resume(app *a, waiter *w, int state) {
+    /* Off the list of new ones too: once resumed, its request may free it
+     * at any moment, so no list may keep it. */
+    if (w->on_new) {
+        for (waiter **p = &a->wnew; *p; p = &(*p)->next_new)
+            if (*p == w) {
+                *p = w->next_new;
+                break;
+            }
+        w->on_new = false;
+    }
     for (waiter **p = &a->wslot[wslot_of(a, w->device)]; *p; p = &(*p)->next_dev)
         if (*p == w) {
             *p = w->next_dev;
@@ -955,6 +967,8 @@ static void *waker(void *arg) {
         a->seen = to;
         waiter *fresh = a->wnew;
         a->wnew = NULL;
+        for (waiter *w = fresh; w; w = w->next_new)
+            w->on_new = false;
         pthread_mutex_unlock(&a->wmu);
         /* Who is to be woken for the window: one pass over the changed
          * spaces' members. */
@@ -981,6 +995,11 @@ static void *waker(void *arg) {
         }
         double now = mono();
         pthread_mutex_lock(&a->wmu);
+        /* The late ones first: only this thread resumes waiters, so they
+         * are all still listed (after a resume, a waiter's memory is its
+         * request's to free). */
+        for (size_t i = 0; i < nlate; i++)
+            resume(a, late[i], 1);
         if (wake.all) {
             while (a->whead)
                 resume(a, a->whead, 1);
@@ -996,10 +1015,6 @@ static void *waker(void *arg) {
                     w = nx;
                 }
             }
-            /* The late ones still listed (not woken above). */
-            for (size_t i = 0; i < nlate; i++)
-                if (late[i]->state == 0)
-                    resume(a, late[i], 1);
         }
         while (a->whead && a->whead->deadline <= now)
             resume(a, a->whead, 2);
