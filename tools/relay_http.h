@@ -12,7 +12,7 @@
 
 typedef struct relay_http_options {
     const char *listen;   /* HOST:PORT (port 0: any free port; it is logged) */
-    unsigned threads;     /* MHD workers (4) */
+    unsigned threads;     /* MHD workers (8) */
     unsigned max_conn;    /* connections (10000) */
     unsigned per_ip;      /* connections per client address (1024; UINT_MAX: no limit) */
     unsigned max_waiters; /* long-polls (20000) */
