@@ -81,8 +81,14 @@ class Cluster:
 
 
 class PGRelay(Relay):
+    count = 0
+
     def __init__(self, d, url, extra=()):
-        self.d, self.store, self.extra = d, url, list(extra)
+        # Its cache in the test's directory: a SIGKILLed relay leaves
+        # nothing behind elsewhere.
+        PGRelay.count += 1
+        cache = os.path.join(d, "cache-%d.db" % PGRelay.count)
+        self.d, self.store, self.extra = d, url, ["--cache", cache] + list(extra)
         self.start()
 
     def ready(self):
