@@ -34,7 +34,13 @@
  *
  * Usage: bench_relay_load [--quick] [--devices N] [--writers W]
  *          [--members-per-space M] [--batch B] [--seconds S]
- *          [--relay PATH] [--relay-threads T]
+ *          [--relay PATH] [--relay-threads T] [--relays 1|2]
+ * --relays 2: two relays over one PostgreSQL made for the run (Debian's
+ * server programs; a cluster under the temporary directory): writers and
+ * half the idle devices on the first, members and the other half on the
+ * second, so every arrival crossed relays.  Rates and connections are the
+ * two relays' sums, peak memory the larger one's, CPU the sum; the row
+ * says "relays": 2, "store": "postgresql".
  * Defaults: 10,000 devices, 40 writers, 2 members per space, batches of 25,
  * a 30 s window (~50 s in all); --quick: 300 devices, 4 writers, 3 s.
  * A percentile is null when it falls among changes that never arrived
@@ -42,6 +48,7 @@
  * Exit 1 if no change arrived at all.
  */
 #include <dirent.h>
+#include <glob.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -187,6 +194,19 @@ typedef struct resp {
     long retry_after;
 } resp;
 
+/* Two relays (--relays 2, over one PostgreSQL): the second one's port and
+ * pid; each thread talks to the relay of its devices (tl_port, 0: the
+ * first).  Writers and the first half of the idle devices use the first
+ * relay, members and the second half the second: every change a member
+ * receives crossed from one relay to the other. */
+static int g_port2;
+static pid_t g_pid2;
+static _Thread_local int tl_port;
+
+static int idle_port(long k, long nidle_all) {
+    return g_port2 && k >= nidle_all / 2 ? g_port2 : 0;
+}
+
 static int tcp_connect(bool nonblock) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
@@ -196,7 +216,7 @@ static int tcp_connect(bool nonblock) {
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)g.port);
+    a.sin_port = htons((uint16_t)(tl_port ? tl_port : g.port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
         close(fd);
@@ -404,6 +424,8 @@ done:
 
 typedef struct metrics {
     double in, out, waiters, conns, rate_refusals;
+    /* The store's group commits (-1: a relay without them). */
+    double groups, bundles, commit_s;
 } metrics;
 
 static double metric(const char *text, const char *name) {
@@ -417,7 +439,7 @@ static double metric(const char *text, const char *name) {
     return -1;
 }
 
-static int read_metrics(metrics *m) {
+static int read_metrics1(metrics *m) {
     conn c = {-1, NULL, 0, 0};
     resp r = {0};
     int rc = http_do(&c, "GET", "/metrics", NULL, NULL, NULL, 0, &r);
@@ -430,6 +452,12 @@ static int read_metrics(metrics *m) {
         m->rate_refusals =
             metric((char *)r.body, "drivercore_relay_refusals_total{reason=\"rate\"}");
         atomic_store(&g.rate_limited, (long)m->rate_refusals);
+        m->groups =
+            metric((char *)r.body, "drivercore_relay_commit_groups_total{store=\"sqlite\"}");
+        m->bundles =
+            metric((char *)r.body, "drivercore_relay_commit_bundles_total{store=\"sqlite\"}");
+        m->commit_s =
+            metric((char *)r.body, "drivercore_relay_commit_seconds_sum{store=\"sqlite\"}");
     } else {
         rc = -1;
     }
@@ -439,10 +467,35 @@ static int read_metrics(metrics *m) {
     return rc;
 }
 
-/* The relay's peak resident set (VmHWM) and CPU seconds so far. */
-static long long relay_hwm(void) {
+/* The relays' figures summed (with two relays, each read from its own). */
+static int read_metrics(metrics *m) {
+    int saved = tl_port;
+    tl_port = 0;
+    int rc = read_metrics1(m);
+    if (!rc && g_port2) {
+        metrics b;
+        tl_port = g_port2;
+        if ((rc = read_metrics1(&b)) == 0) {
+            m->in += b.in;
+            m->out += b.out;
+            m->waiters += b.waiters;
+            m->conns += b.conns;
+            m->rate_refusals += b.rate_refusals;
+            if (m->groups >= 0 && b.groups >= 0) {
+                m->groups += b.groups;
+                m->bundles += b.bundles;
+                m->commit_s += b.commit_s;
+            }
+        }
+    }
+    tl_port = saved;
+    return rc;
+}
+
+/* A relay's peak resident set (VmHWM) and CPU seconds so far. */
+static long long hwm_of(pid_t pid) {
     char p[64], line[256];
-    snprintf(p, sizeof p, "/proc/%d/status", (int)g.relay_pid);
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
     FILE *f = fopen(p, "r");
     long long kb = -1;
     while (f && fgets(line, sizeof line, f))
@@ -453,9 +506,9 @@ static long long relay_hwm(void) {
     return kb < 0 ? -1 : kb * 1024;
 }
 
-static double relay_cpu_s(void) {
+static double cpu_of(pid_t pid) {
     char p[64], line[1024];
-    snprintf(p, sizeof p, "/proc/%d/stat", (int)g.relay_pid);
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(p, "r");
     if (!f)
         return -1;
@@ -471,10 +524,26 @@ static double relay_cpu_s(void) {
     return s;
 }
 
+/* The highest peak of the relays, and their CPU seconds summed. */
+static long long relay_hwm(void) {
+    long long a = hwm_of(g.relay_pid), b = g_pid2 ? hwm_of(g_pid2) : -1;
+    return a > b ? a : b;
+}
+
+static double relay_cpu_s(void) {
+    double a = cpu_of(g.relay_pid);
+    if (g_pid2 && a >= 0) {
+        double b = cpu_of(g_pid2);
+        a = b >= 0 ? a + b : -1;
+    }
+    return a;
+}
+
 /* ---- one sync session over HTTP ---- */
 
 typedef struct device {
     int idx;
+    int port; /* its relay's (0: the first) */
     dc_replica *r;
     dc_client *cl; /* the library's sync client, on its libcurl transport */
     char path[512];
@@ -489,7 +558,7 @@ static int sync_once(device *d) {
         dc_client_options o = DC_CLIENT_OPTIONS_INIT;
         o.max_attempts = 3;
         o.backoff_base_ms = 50;
-        snprintf(url, sizeof url, "http://127.0.0.1:%d", g.port);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", d->port ? d->port : g.port);
         if (dc_curl_transport(&t) || dc_client_new(&d->cl, d->r, url, &t, &o)) {
             log_failure("client", 0, dc_replica_errmsg(d->r));
             atomic_fetch_add(&g.sync_errors, 1);
@@ -632,6 +701,7 @@ typedef struct idle_loop_arg {
  * it whenever an answer comes (a timeout), until stop_all. */
 static void *idle_loop(void *arg) {
     idle_loop_arg *la = arg;
+    tl_port = idle_port(la->from, nidle);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     long next = la->from, inflight = 0;
     struct epoll_event evs[256];
@@ -717,6 +787,7 @@ static atomic_long idle_authed;
 
 static void *idle_auth_main(void *arg) {
     auth_arg *aa = arg;
+    tl_port = idle_port(aa->from, nidle);
     conn c = {-1, NULL, 0, 0};
     for (long i = aa->from; i < aa->to; i++) {
         idle *x = &idles[i];
@@ -737,10 +808,14 @@ static void *idle_auth_main(void *arg) {
 
 static char tmpdir[256], devdir[256];
 
-static void start_relay(const char *relay, int threads, long maxconn) {
+/* Starts relay number `which` (1 or 2) over `url` (a PostgreSQL store) or,
+ * NULL, its own SQLite file. */
+static void start_relay(const char *relay, int threads, long maxconn, const char *url, int which) {
     char store[512], log[512], th[16], mc[32];
-    snprintf(store, sizeof store, "%s/relay.db", tmpdir);
-    snprintf(log, sizeof log, "%s/relay.log", tmpdir);
+    snprintf(store, sizeof store, "%s", url ? url : "");
+    if (!url)
+        snprintf(store, sizeof store, "%s/relay.db", tmpdir);
+    snprintf(log, sizeof log, "%s/relay-%d.log", tmpdir, which);
     snprintf(th, sizeof th, "%d", threads);
     snprintf(mc, sizeof mc, "%ld", maxconn);
     pid_t p = fork();
@@ -757,14 +832,17 @@ static void start_relay(const char *relay, int threads, long maxconn) {
               "--max-connections", mc, "--max-waiters", mc, "--per-ip", "0", (char *)NULL);
         _exit(127);
     }
-    g.relay_pid = p;
+    if (which == 1)
+        g.relay_pid = p;
+    else
+        g_pid2 = p;
     for (int i = 0; i < 1000; i++) {
         FILE *f = fopen(log, "r");
         char line[1024];
         while (f && fgets(line, sizeof line, f)) {
             char *q = strstr(line, " port ");
             if (strstr(line, "listening on") && q) {
-                g.port = atoi(q + 6);
+                *(which == 1 ? &g.port : &g_port2) = atoi(q + 6);
                 fclose(f);
                 return;
             }
@@ -777,6 +855,66 @@ static void start_relay(const char *relay, int threads, long maxconn) {
         sleep_ms(10);
     }
     die("the relay did not start (%s)", log);
+}
+
+/* ---- a throw-away PostgreSQL for --relays 2 ----
+ * Debian's server programs, a cluster under the bench's temporary
+ * directory, run as `nobody` when the bench runs as root, on a unix socket
+ * only (fsync on: the relays' commits are durable there). */
+static char pg_bin[256], pg_dir[512], pg_url[768];
+
+static int run_cmd(const char *cmd) {
+    int st = system(cmd);
+    return st == 0 ? 0 : -1;
+}
+
+static const char *as_user(void) {
+    return geteuid() == 0 ? "runuser -u nobody -- " : "";
+}
+
+static void pg_start(void) {
+    glob_t gl;
+    if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &gl) != 0 || gl.gl_pathc == 0)
+        die("%s", "--relays 2 needs PostgreSQL's server programs (Debian's postgresql)");
+    snprintf(pg_bin, sizeof pg_bin, "%s", gl.gl_pathv[gl.gl_pathc - 1]);
+    globfree(&gl);
+    *strrchr(pg_bin, '/') = 0;
+    snprintf(pg_dir, sizeof pg_dir, "%s/pg", tmpdir);
+    if (mkdir(pg_dir, 0755) != 0)
+        die("cannot make the cluster's directory: %s", strerror(errno));
+    char cmd[2048];
+    if (geteuid() == 0) {
+        chmod(tmpdir, 0755);
+        snprintf(cmd, sizeof cmd, "chown nobody %s", pg_dir);
+        if (run_cmd(cmd))
+            die("%s", "cannot give the cluster's directory to nobody");
+    }
+    int port = 20000 + (int)(getpid() % 20000);
+    snprintf(cmd, sizeof cmd,
+             "%s%s/initdb -D %s/data -A trust -U dc --no-sync -E UTF8 >%s/initdb.log 2>&1",
+             as_user(), pg_bin, pg_dir, tmpdir);
+    if (run_cmd(cmd))
+        die("initdb failed (see %s/initdb.log)", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "%s%s/pg_ctl -D %s/data -l %s/data/log -w -o \"-k %s -p %d -c "
+             "listen_addresses=''\" start >/dev/null",
+             as_user(), pg_bin, pg_dir, pg_dir, pg_dir, port);
+    if (run_cmd(cmd))
+        die("PostgreSQL did not start (see %s/data/log)", pg_dir);
+    snprintf(pg_url, sizeof pg_url, "postgresql:///postgres?host=%s&port=%d&user=dc", pg_dir, port);
+}
+
+static void pg_stop(void) {
+    if (!pg_bin[0])
+        return;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s%s/pg_ctl -D %s/data -m fast -w stop >/dev/null 2>&1", as_user(),
+             pg_bin, pg_dir);
+    if (run_cmd(cmd))
+        fprintf(stderr, "bench_relay_load: PostgreSQL did not stop cleanly\n");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", pg_dir);
+    if (run_cmd(cmd))
+        fprintf(stderr, "bench_relay_load: could not remove %s\n", pg_dir);
 }
 
 /* Removes a flat directory (the temporary ones hold files only). */
@@ -816,7 +954,7 @@ static device *new_device(int idx, const char *kind) {
 int main(int argc, char **argv) {
     long devices = 10000, writers = 40, mps = 2, batch = 25;
     double seconds = 30;
-    int relay_threads = 4;
+    int relay_threads = 8, relays = 1;
     bool quick = false;
     const char *relay = DC_BENCH_RELAY;
     for (int i = 1; i < argc; i++) {
@@ -845,6 +983,8 @@ int main(int argc, char **argv) {
             relay = v;
         else if (strcmp(o, "--relay-threads") == 0)
             relay_threads = atoi(v);
+        else if (strcmp(o, "--relays") == 0)
+            relays = atoi(v);
         else
             die("unknown option %s", o);
     }
@@ -881,7 +1021,15 @@ int main(int argc, char **argv) {
              stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) ? "/dev/shm" : tmp);
     if (!mkdtemp(devdir))
         die("mkdtemp: %s", strerror(errno));
-    start_relay(relay, relay_threads, devices + 1000);
+    if (relays != 1 && relays != 2)
+        die("%s", "--relays takes 1 or 2");
+    if (relays == 2) {
+        pg_start();
+        start_relay(relay, relay_threads, devices + 1000, pg_url, 1);
+        start_relay(relay, relay_threads, devices + 1000, pg_url, 2);
+    } else {
+        start_relay(relay, relay_threads, devices + 1000, NULL, 1);
+    }
 
     g.commit_cap = (size_t)(seconds * 40000) + 100000;
     g.commit_us = calloc(g.commit_cap, sizeof *g.commit_us);
@@ -901,6 +1049,7 @@ int main(int argc, char **argv) {
         dc_buf_dispose(&sp);
         for (long k = 0; k < mps; k++) {
             device *d = m[i * mps + k] = new_device((int)(i * mps + k), "member");
+            d->port = g_port2; /* 0 with one relay */
             snprintf(d->space, sizeof d->space, "%s", w[i]->space);
             dc_buf card = DC_BUF_INIT;
             if (dc_replica_card(&card, d->r))
@@ -1000,14 +1149,32 @@ int main(int argc, char **argv) {
         sleep_ms(50);
     }
     long long hwm = relay_hwm();
+    if (getenv("DC_BENCH_METRICS")) {
+        /* The relay's own figures at the end, for a person tuning it. */
+        conn c = {-1, NULL, 0, 0};
+        resp r = {0};
+        if (http_do(&c, "GET", "/metrics", NULL, NULL, NULL, 0, &r) == 0 && r.status == 200)
+            fprintf(stderr, "%s", (char *)r.body);
+        free(r.body);
+        conn_close(&c);
+        free(c.buf);
+    }
     atomic_store(&g.stop_all, true);
     kill(g.relay_pid, SIGTERM); /* answers every long-poll, then exits */
+    if (g_pid2)
+        kill(g_pid2, SIGTERM);
     for (long i = 0; i < members; i++)
         pthread_join(mt[i], NULL);
     for (int i = 0; i < NLOOP; i++)
         pthread_join(lt[i], NULL);
-    int st = 0;
+    int st = 0, st2 = 0;
     waitpid(g.relay_pid, &st, 0);
+    if (g_pid2) {
+        waitpid(g_pid2, &st2, 0);
+        if (!WIFEXITED(st2) || WEXITSTATUS(st2) != 0)
+            st = st2;
+    }
+    pg_stop();
 
     double win = t1 - t0;
     pthread_mutex_lock(&g.lat_mu);
@@ -1023,6 +1190,40 @@ int main(int argc, char **argv) {
     size_t nlat = g.nlat;
     pthread_mutex_unlock(&g.lat_mu);
     double rcpu = cpu1 >= 0 && cpu0 >= 0 ? (cpu1 - cpu0) / win : -1;
+    /* What limits the run, from what was measured: the machine's load,
+     * the relay's CPU, its store's one writer (busy fraction of the
+     * window), or else the devices of the load generator themselves. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double load = -1;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load) != 1)
+            load = -1;
+        fclose(lf);
+    }
+    bool has_gc = m0.groups >= 0 && m1.groups >= 0;
+    double groups = has_gc ? m1.groups - m0.groups : -1;
+    double per_group = has_gc && groups > 0 ? (m1.bundles - m0.bundles) / groups : -1;
+    double commit_ms = has_gc && groups > 0 ? (m1.commit_s - m0.commit_s) * 1000 / groups : -1;
+    double busy = has_gc ? (m1.commit_s - m0.commit_s) / win : -1;
+    char limit[256];
+    if (load > 1.5 * (double)ncpu)
+        snprintf(limit, sizeof limit,
+                 "the machine: load average %.1f on %ld cores (other work); relay %.2f cores, "
+                 "devices %.2f",
+                 load, ncpu, rcpu, (scpu1 - scpu0) / win);
+    else if (rcpu > 0.8 * (double)ncpu)
+        snprintf(limit, sizeof limit, "relay CPU: %.2f cores of %ld", rcpu, ncpu);
+    else if (busy > 0.8)
+        snprintf(limit, sizeof limit,
+                 "the store's writer: committing %.0f%% of the window, %.1f ms a group of %.1f "
+                 "bundles (fsync)",
+                 busy * 100, commit_ms, per_group);
+    else
+        snprintf(limit, sizeof limit,
+                 "the devices: writers wait for their own syncs (relay %.2f cores, store writer "
+                 "busy %.0f%%)",
+                 rcpu, busy < 0 ? 0 : busy * 100);
     snprintf(
         note, sizeof note,
         "%s%ld writers (own space, batches of %ld, one sync per batch) and %ld members "
@@ -1031,7 +1232,7 @@ int main(int argc, char **argv) {
         "%.1fs, auth %.1fs, park %.1fs); window %.1fs; %zu committed, %zu arrivals of %zu "
         "expected; %ld syncs, %ld failed, %ld rate-limited; peak relay connections %.0f; "
         "writer time: commits %.1fs, %ld syncs %.1fs; member sync time %.1fs; "
-        "CPU: relay %.2f, devices %.2f cores of %ld; relay store on %s (synchronous=FULL), %d "
+        "CPU: relay %.2f, devices %.2f cores of %ld; %srelay store on %s (synchronous=FULL), %d "
         "relay "
         "threads; relay exit %d",
         wanted != devices ? "devices capped by RLIMIT_NOFILE; " : "", writers, batch, members, mps,
@@ -1042,15 +1243,26 @@ int main(int argc, char **argv) {
         (long)atomic_load(&g.rate_limited), max_conns, (double)atomic_load(&g.commit_time_us) / 1e6,
         (long)atomic_load(&g.writer_syncs), (double)atomic_load(&g.writer_sync_us) / 1e6,
         (double)atomic_load(&g.member_sync_us) / 1e6, rcpu, (scpu1 - scpu0) / win,
-        sysconf(_SC_NPROCESSORS_ONLN), tmp, relay_threads, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        sysconf(_SC_NPROCESSORS_ONLN),
+        relays == 2 ? "two relays over one PostgreSQL (its cluster on the same disk, fsync on); "
+                      "their caches on"
+                    : "",
+        tmp, relay_threads, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     json_t *out = json_pack(
-        "{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o},s:I,s:f,s:s}", "bench", "relay_load", "devices",
-        (json_int_t)devices, "connected", (json_int_t)(min_waiters < 0 ? 0 : min_waiters),
-        "changes_in_per_s", (json_int_t)((m1.in - m0.in) / win), "changes_out_per_s",
+        "{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o},s:I,s:f,s:s,s:s,s:o,s:o,s:o,s:i,s:s}", "bench",
+        "relay_load", "devices", (json_int_t)devices, "connected",
+        (json_int_t)(min_waiters < 0 ? 0 : min_waiters), "changes_in_per_s",
+        (json_int_t)((m1.in - m0.in) / win), "changes_out_per_s",
         (json_int_t)((m1.out - m0.out) / win), "commit_to_arrival_ms", "p50",
         p50 < 0 ? json_null() : json_real((double)(long)(p50 * 10) / 10), "p99",
         p99 < 0 ? json_null() : json_real((double)(long)(p99 * 10) / 10), "relay_peak_rss_bytes",
-        (json_int_t)hwm, "seconds", (double)(long)((mono() - t_bench) * 10) / 10, "note", note);
+        (json_int_t)hwm, "seconds", (double)(long)((mono() - t_bench) * 10) / 10, "note", note,
+        "limit", limit, "bundles_per_commit",
+        per_group < 0 ? json_null() : json_real((double)(long)(per_group * 10) / 10),
+        "commit_ms_mean",
+        commit_ms < 0 ? json_null() : json_real((double)(long)(commit_ms * 10) / 10),
+        "load_average", load < 0 ? json_null() : json_real(load), "relays", relays, "store",
+        relays == 2 ? "postgresql" : "sqlite");
     char *s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
     puts(s);
     free(s);

@@ -67,12 +67,15 @@ done:
 
 /* ---- over a relay: the library's sync client (docs/client.md) ---- */
 
-static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned attempts,
-                      long stall_s) {
+static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned attempts, long stall_s,
+                      const char *ca_file, const char *pin) {
     dc_transport t;
     dc_client *c = NULL;
     dc_buf rep = DC_BUF_INIT;
-    int rc = dc_curl_transport(&t);
+    dc_curl_options co = DC_CURL_OPTIONS_INIT;
+    co.ca_file = ca_file;
+    co.pinned_key = pin;
+    int rc = dc_curl_transport_with(&t, &co);
     if (rc)
         return fail("sync: cannot set up HTTP (libcurl): %s", dc_error_name(rc));
     dc_client_options o = DC_CLIENT_OPTIONS_INIT;
@@ -108,7 +111,8 @@ done:
 }
 
 int cmd_sync(int argc, char **argv) {
-    static const char *const opts[] = {"relay", "wait", "attempts", "timeout", NULL};
+    static const char *const opts[] = {"relay",   "wait",    "attempts", "timeout",
+                                       "ca-file", "pin-key", NULL};
     tool_args a;
     int rc = tool_parse(&a, argc, argv, 2, opts, "sync");
     if (rc)
@@ -138,7 +142,8 @@ int cmd_sync(int argc, char **argv) {
             dc_replica_close(r);
             return usage_error("sync: --timeout takes 1..3600 seconds (default 30)");
         }
-        rc = sync_relay(r, relay, wait_s, (unsigned)attempts, stall_s);
+        rc = sync_relay(r, relay, wait_s, (unsigned)attempts, stall_s, tool_opt(&a, "ca-file"),
+                        tool_opt(&a, "pin-key"));
         dc_replica_close(r);
         return rc;
     }

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -46,11 +47,30 @@
 
 /* ---- state ---- */
 
+/* Memory budgets by client address and device (see budget_charge). */
+#define BUDGET_SLOTS 4096
+typedef struct bent {
+    struct bent *next;
+    uint8_t k[33];
+    size_t used;
+} bent;
+typedef struct budgets {
+    pthread_mutex_t mu;
+    bent *slot[BUDGET_SLOTS];
+} budgets;
+
+/* A suspended long-poll.  Waiters are found by device (a hash of chains,
+ * so the changes of a generation cost a lookup per member of the spaces
+ * that changed, not a pass over every waiter) and by deadline (a list in
+ * deadline order: timeouts are taken from its head). */
 typedef struct waiter {
-    struct waiter *next;
+    struct waiter *next_dev;        /* the chain of its hash slot */
+    struct waiter *prev_t, *next_t; /* deadline order */
+    struct waiter *next_new;        /* parked since the waker's last tick */
+    bool on_new;                    /* on that list (a->wnew) */
     struct MHD_Connection *conn;
     uint8_t device[32];
-    uint64_t since;
+    uint64_t checked; /* its own check covered the changes up to here */
     double deadline;
     int state; /* 0 waiting, 1 changed, 2 timed out or shutting down */
 } waiter;
@@ -60,11 +80,21 @@ struct relay_http {
     struct MHD_Daemon *d;
     size_t sync_max, budget_max;
     atomic_size_t budget; /* request body bytes buffered, all connections */
+    size_t mem_addr, mem_dev;
+    double header_s, body_grace_s, body_min_rate;
+    unsigned idle_s;
+    budgets bud;
+    unsigned max_conn;
+    atomic_uint conns; /* connections open, all workers */
     unsigned max_waiters, nwait;
     int quiet;
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
-    waiter *waiters;
+    waiter **wslot; /* hash of waiters by device */
+    size_t nwslot;
+    waiter *whead, *wtail; /* deadline order */
+    waiter *wnew;          /* parked since the last tick */
+    uint64_t seen;         /* the generation the waker has handled */
     bool stopping, kicked;
     const char *name;
     pthread_t waker;
@@ -74,21 +104,148 @@ typedef struct relay_http app;
 
 static const char *g_name = "drivercore-relay";
 
-enum { K_NONE, K_CHALLENGE, K_SESSION, K_SYNC, K_WAIT, K_HEALTH, K_METRICS };
+enum { K_NONE, K_CHALLENGE, K_SESSION, K_SYNC, K_WAIT, K_HEALTH, K_READY, K_METRICS };
 
 typedef struct req {
     int kind;
     uint8_t *body;
     size_t n, cap, alloc;
     bool too_big, answered;
+    bool over_memory; /* a body over its address's or device's budget */
+    bool authed;      /* dev holds the device of a checked token */
+    uint8_t dev[32];
+    uint8_t akey[33]; /* the client address, as a budget key */
     waiter *w;
     double t0;
 } req;
+
+/* What MHD keeps per connection for us (its socket context). */
+typedef struct conn_ctx {
+    double t_connect;
+    unsigned requests;
+} conn_ctx;
+
+/* ---- memory budgets per client address and per device ----
+ * Body bytes buffered, by a 33-byte key (a tag, then an address or a
+ * device id), in a small chained hash under its own lock.  Keys with
+ * nothing charged are dropped, so the table holds only the clients with a
+ * body in flight. */
+
+static size_t bslot(const uint8_t k[33]) {
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 33; i++)
+        h = (h ^ k[i]) * 1099511628211ull;
+    return (size_t)(h % BUDGET_SLOTS);
+}
+
+/* Charges `delta` to key k within `limit`; false (nothing charged) when it
+ * would go over or memory is short. */
+static bool budget_charge(budgets *b, const uint8_t k[33], size_t delta, size_t limit) {
+    pthread_mutex_lock(&b->mu);
+    bent **p = &b->slot[bslot(k)];
+    while (*p && memcmp((*p)->k, k, 33) != 0)
+        p = &(*p)->next;
+    bool ok = true;
+    if (!*p) {
+        bent *e = delta <= limit ? calloc(1, sizeof *e) : NULL;
+        if (!e)
+            ok = false;
+        else {
+            memcpy(e->k, k, 33);
+            e->used = delta;
+            *p = e;
+        }
+    } else if ((*p)->used + delta > limit) {
+        ok = false;
+    } else {
+        (*p)->used += delta;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return ok;
+}
+
+static void budget_release(budgets *b, const uint8_t k[33], size_t delta) {
+    if (!delta)
+        return;
+    pthread_mutex_lock(&b->mu);
+    bent **p = &b->slot[bslot(k)];
+    while (*p && memcmp((*p)->k, k, 33) != 0)
+        p = &(*p)->next;
+    if (*p) {
+        (*p)->used -= delta < (*p)->used ? delta : (*p)->used;
+        if (!(*p)->used) {
+            bent *e = *p;
+            *p = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void budgets_free(budgets *b) {
+    for (size_t i = 0; i < BUDGET_SLOTS; i++)
+        while (b->slot[i]) {
+            bent *e = b->slot[i];
+            b->slot[i] = e->next;
+            free(e);
+        }
+    pthread_mutex_destroy(&b->mu);
+}
+
+static void dev_key(uint8_t k[33], const uint8_t dev[32]) {
+    k[0] = 'd';
+    memcpy(k + 1, dev, 32);
+}
 
 static double mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static atomic_int g_json; /* relay_http_log_json */
+
+void relay_http_log_json(int on) {
+    atomic_store(&g_json, on);
+}
+
+/* A line's `key=value` words as JSON fields (numbers as numbers), its
+ * first word as "event", the whole line as "msg". */
+static void log_fields(json_t *o, const char *line) {
+    const char *sp = strchr(line, ' ');
+    size_t k = sp ? (size_t)(sp - line) : strlen(line);
+    char ev[32];
+    snprintf(ev, sizeof ev, "%.*s", (int)(k < sizeof ev - 1 ? k : sizeof ev - 1), line);
+    size_t e = strlen(ev);
+    while (e && (ev[e - 1] == ':' || ev[e - 1] == ',' || ev[e - 1] == ';'))
+        ev[--e] = 0;
+    json_object_set_new(o, "event", json_string(ev));
+    for (const char *p = line; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        const char *eq = memchr(w, '=', (size_t)(p - w));
+        if (!eq || eq == w || (size_t)(eq - w) >= 32)
+            continue;
+        char key[32], val[128];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - w), w);
+        size_t vn = (size_t)(p - eq - 1);
+        snprintf(val, sizeof val, "%.*s", (int)(vn < sizeof val - 1 ? vn : sizeof val - 1), eq + 1);
+        vn = strlen(val);
+        while (vn && (val[vn - 1] == ':' || val[vn - 1] == ','))
+            val[--vn] = 0;
+        bool alnum_key = true;
+        for (const char *c = key; *c; c++)
+            alnum_key &= (*c >= 'a' && *c <= 'z') || *c == '_';
+        if (!alnum_key || json_object_get(o, key))
+            continue;
+        char *end = NULL;
+        double d = strtod(val, &end);
+        bool num = end && *end == 0 && vn && strcmp(key, "device") != 0;
+        json_object_set_new(o, key, num ? json_real(d) : json_string(val));
+    }
 }
 
 void relay_http_log(const char *fmt, ...) {
@@ -101,9 +258,27 @@ void relay_http_log(const char *fmt, ...) {
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            g_name, line);
+    char when[96];
+    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (atomic_load(&g_json)) {
+        json_t *o = json_object();
+        char *s = NULL;
+        if (o) {
+            json_object_set_new(o, "ts", json_string(when));
+            json_object_set_new(o, "program", json_string(g_name));
+            log_fields(o, line);
+            json_object_set_new(o, "msg", json_string(line));
+            s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(o);
+        }
+        if (s) {
+            fprintf(stderr, "%s\n", s);
+            free(s);
+            return;
+        }
+    }
+    fprintf(stderr, "%s %s: %s\n", when, g_name, line);
 }
 
 static void tohex(char *out, const uint8_t *p, size_t n) {
@@ -338,6 +513,67 @@ static enum MHD_Result do_sync(app *a, struct MHD_Connection *c, req *q) {
     return ok;
 }
 
+static size_t wslot_of(const app *a, const uint8_t d[32]) {
+    uint64_t h;
+    memcpy(&h, d, sizeof h); /* a public key: its bytes are spread */
+    return (size_t)(h & (a->nwslot - 1));
+}
+
+/* Lists a waiter (under wmu): by device, by deadline, and as new. */
+static void park(app *a, waiter *w) {
+    size_t k = wslot_of(a, w->device);
+    w->next_dev = a->wslot[k];
+    a->wslot[k] = w;
+    waiter *p = a->wtail; /* deadlines mostly come in order: from the tail */
+    while (p && p->deadline > w->deadline)
+        p = p->prev_t;
+    w->prev_t = p;
+    w->next_t = p ? p->next_t : a->whead;
+    if (w->next_t)
+        w->next_t->prev_t = w;
+    else
+        a->wtail = w;
+    if (p)
+        p->next_t = w;
+    else
+        a->whead = w;
+    w->next_new = a->wnew;
+    a->wnew = w;
+    w->on_new = true;
+    a->nwait++;
+}
+
+/* Unlists a waiter with its state set and resumes its connection (under
+ * wmu); the request's completion frees it. */
+static void resume(app *a, waiter *w, int state) {
+    /* Off the list of new ones too: once resumed, its request may free it
+     * at any moment, so no list may keep it. */
+    if (w->on_new) {
+        for (waiter **p = &a->wnew; *p; p = &(*p)->next_new)
+            if (*p == w) {
+                *p = w->next_new;
+                break;
+            }
+        w->on_new = false;
+    }
+    for (waiter **p = &a->wslot[wslot_of(a, w->device)]; *p; p = &(*p)->next_dev)
+        if (*p == w) {
+            *p = w->next_dev;
+            break;
+        }
+    if (w->prev_t)
+        w->prev_t->next_t = w->next_t;
+    else
+        a->whead = w->next_t;
+    if (w->next_t)
+        w->next_t->prev_t = w->prev_t;
+    else
+        a->wtail = w->prev_t;
+    w->state = state;
+    a->nwait--;
+    MHD_resume_connection(w->conn);
+}
+
 static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
     if (q->w) {
         /* Resumed by the waker: it has taken the waiter off the list. */
@@ -363,6 +599,9 @@ static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
         timeout = 60;
     uint64_t since = s ? strtoull(s, NULL, 10) : dc_relay_wait_since(a->rl, dev);
     int changed = 0;
+    uint64_t checked = dc_relay_generation(a->rl);
+    if (checked < since)
+        checked = since;
     dc_relay_changed(&changed, a->rl, dev, since);
     if (changed || timeout == 0)
         return send_json(c, 200,
@@ -373,7 +612,7 @@ static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
         return send_error(c, 503, "out of memory", 1);
     w->conn = c;
     memcpy(w->device, dev, 32);
-    w->since = since;
+    w->checked = checked;
     w->deadline = mono() + timeout;
     pthread_mutex_lock(&a->wmu);
     if (a->nwait >= a->max_waiters || a->stopping) {
@@ -385,9 +624,7 @@ static enum MHD_Result do_wait(app *a, struct MHD_Connection *c, req *q) {
     /* Suspended before it is listed, so the waker never resumes a
      * connection that is not suspended yet. */
     MHD_suspend_connection(c);
-    w->next = a->waiters;
-    a->waiters = w;
-    a->nwait++;
+    park(a, w);
     q->w = w;
     pthread_mutex_unlock(&a->wmu);
     dc_relay_note(a->rl, DC_RELAY_EV_WAIT_BEGIN);
@@ -406,6 +643,8 @@ static int kind_of(const char *method, const char *url) {
         return K_WAIT;
     if (get && strcmp(url, "/healthz") == 0)
         return K_HEALTH;
+    if (get && strcmp(url, "/readyz") == 0)
+        return K_READY;
     if (get && strcmp(url, "/metrics") == 0)
         return K_METRICS;
     return K_NONE;
@@ -423,9 +662,45 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = q;
         q->t0 = mono();
         q->kind = kind_of(method, url);
+        /* The headers of a connection's first request arrive within the
+         * header deadline (later requests: the idle timeout bounds them). */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        conn_ctx *cx = ci ? ci->socket_context : NULL;
+        if (cx && cx->requests++ == 0 && q->t0 - cx->t_connect > a->header_s) {
+            dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
+            relay_http_log("%s %s refused: headers took %.1fs (deadline %.0fs)", method, url,
+                           q->t0 - cx->t_connect, a->header_s);
+            return MHD_NO; /* closes the connection */
+        }
+        /* The client address, as a budget key. */
+        q->akey[0] = 'a';
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ai && ai->client_addr) {
+            const struct sockaddr *sa = ai->client_addr;
+            if (sa->sa_family == AF_INET)
+                memcpy(q->akey + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+            else if (sa->sa_family == AF_INET6)
+                memcpy(q->akey + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        }
         if (q->kind == K_NONE) {
             q->answered = true;
             return send_error(c, 404, "no such endpoint", 0);
+        }
+        if (q->kind == K_SYNC) {
+            /* The token is checked before a byte of the body is read or
+             * buffered: a client without one costs no memory. */
+            uint8_t tok[32];
+            if (!bearer(a, c, tok)) {
+                q->answered = true;
+                return send_error(c, 401, "missing or malformed Authorization: Bearer TOKEN", 0);
+            }
+            if (dc_relay_auth(q->dev, a->rl, tok) != 0) {
+                q->answered = true;
+                return send_error(c, 401, dc_error_last(), 0);
+            }
+            q->authed = true;
         }
         q->cap = q->kind == K_SYNC                                ? a->sync_max
                  : q->kind == K_CHALLENGE || q->kind == K_SESSION ? AUTH_BODY_MAX
@@ -447,9 +722,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
+    /* A body slower than the minimum rate after its grace period (a byte
+     * a minute) is cut off. */
+    double el = mono() - q->t0;
+    if (*upload_size && el > a->body_grace_s && (double)q->n < a->body_min_rate * el) {
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
+        relay_http_log("%s %s refused: %zu body bytes in %.1fs (under %.0f bytes/s)", method, url,
+                       q->n, el, a->body_min_rate);
+        return MHD_NO;
+    }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        if (q->over_memory)
+            return MHD_YES;
         if (q->too_big || q->n + n > q->cap) {
             q->too_big = true;
             return MHD_YES;
@@ -468,9 +754,25 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
                 q->too_big = true;
                 return MHD_YES;
             }
+            /* And against the budgets of its address and its device. */
+            uint8_t dk[33];
+            dev_key(dk, q->dev);
+            size_t d = na - q->alloc;
+            bool addr_ok = budget_charge(&a->bud, q->akey, d, a->mem_addr);
+            bool dev_ok = addr_ok && (!q->authed || budget_charge(&a->bud, dk, d, a->mem_dev));
+            if (!dev_ok) {
+                if (addr_ok)
+                    budget_release(&a->bud, q->akey, d);
+                atomic_fetch_sub(&a->budget, d);
+                q->over_memory = true;
+                return MHD_YES;
+            }
             uint8_t *b = realloc(q->body, na);
             if (!b) {
-                atomic_fetch_sub(&a->budget, na - q->alloc);
+                atomic_fetch_sub(&a->budget, d);
+                budget_release(&a->bud, q->akey, d);
+                if (q->authed)
+                    budget_release(&a->bud, dk, d);
                 q->too_big = true;
                 return MHD_YES;
             }
@@ -484,6 +786,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     q->answered = q->kind != K_WAIT;
+    if (q->over_memory) {
+        q->answered = true;
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_MEMORY);
+        relay_http_log("%s %s refused: over the body memory budget of its address or device",
+                       method, url);
+        return send_error(c, 503, "over the memory budget of this address or device", 1);
+    }
     if (q->too_big) {
         q->answered = true;
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_SIZE);
@@ -502,6 +811,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return ok;
     }
     case K_HEALTH: return send_buf(c, 200, "text/plain", "ok\n", 3, NULL, 0);
+    case K_READY: {
+        /* Ready: not stopping, and the store takes writes now.  A load
+         * balancer sends no new device here otherwise. */
+        pthread_mutex_lock(&a->wmu);
+        bool stopping = a->stopping;
+        pthread_mutex_unlock(&a->wmu);
+        if (stopping)
+            return send_error(c, 503, "stopping", 0);
+        if (dc_relay_ready(a->rl) != 0)
+            return send_error(c, 503, dc_error_last(), 1);
+        return send_buf(c, 200, "text/plain", "ready\n", 6, NULL, 0);
+    }
     case K_METRICS: {
         dc_buf m = DC_BUF_INIT;
         if (dc_relay_metrics(&m, a->rl) != 0)
@@ -523,17 +844,47 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!q)
         return;
     atomic_fetch_sub(&a->budget, q->alloc);
+    budget_release(&a->bud, q->akey, q->alloc);
+    if (q->authed) {
+        uint8_t dk[33];
+        dev_key(dk, q->dev);
+        budget_release(&a->bud, dk, q->alloc);
+    }
     free(q->body);
     free(q->w); /* never listed here: the waker unlists before resuming */
     free(q);
     *con_cls = NULL;
 }
 
+/* The connection cap, over all workers: MHD divides its own limit among
+ * the workers of its pool, so with uneven accepts one worker would refuse
+ * while others had room.  MHD's limit is set high and this one counts. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len) {
+    (void)addr;
+    (void)len;
+    app *a = cls;
+    if (atomic_load(&a->conns) >= a->max_conn) {
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_CONNECTIONS);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code) {
     (void)c;
-    (void)socket_ctx;
     app *a = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&a->conns, 1);
+        conn_ctx *cx = calloc(1, sizeof *cx);
+        if (cx)
+            cx->t_connect = mono();
+        *socket_ctx = cx;
+    } else {
+        atomic_fetch_sub(&a->conns, 1);
+        free(*socket_ctx);
+        *socket_ctx = NULL;
+    }
     dc_relay_note(a->rl, code == MHD_CONNECTION_NOTIFY_STARTED ? DC_RELAY_EV_CONN_OPEN
                                                                : DC_RELAY_EV_CONN_CLOSE);
 }
@@ -547,21 +898,6 @@ static void on_change(void *user, uint64_t gen) {
     a->kicked = true;
     pthread_cond_signal(&a->wcv);
     pthread_mutex_unlock(&a->wmu);
-}
-
-/* Takes the waiters whose `state` is set off the list and resumes them
- * (under wmu). */
-static void resume_decided(app *a) {
-    for (waiter **p = &a->waiters; *p;) {
-        waiter *w = *p;
-        if (w->state) {
-            *p = w->next;
-            a->nwait--;
-            MHD_resume_connection(w->conn);
-        } else {
-            p = &w->next;
-        }
-    }
 }
 
 /* The devices to wake in one tick: an open-addressing hash set of 32-byte
@@ -605,25 +941,10 @@ static int devset_add(void *user, const uint8_t d[32]) {
     }
 }
 
-static bool devset_has(const devset *s, const uint8_t d[32]) {
-    if (s->all)
-        return true;
-    if (!s->cap)
-        return false;
-    uint64_t h;
-    memcpy(&h, d, sizeof h);
-    for (size_t i = h % s->cap;; i = (i + 1) % s->cap) {
-        if (!s->used[i])
-            return false;
-        if (memcmp(s->k[i], d, 32) == 0)
-            return true;
-    }
-}
-
 static void *waker(void *arg) {
     app *a = arg;
-    uint64_t seen = dc_relay_generation(a->rl);
     pthread_mutex_lock(&a->wmu);
+    a->seen = dc_relay_generation(a->rl);
     while (!a->stopping) {
         if (!a->kicked) {
             struct timespec ts;
@@ -638,41 +959,68 @@ static void *waker(void *arg) {
         a->kicked = false;
         if (a->stopping)
             break;
-        uint64_t gen = dc_relay_generation(a->rl);
-        bool check = gen != seen;
-        /* Who is to be woken, for the changes since the last tick: one pass
-         * over the changed spaces' members, not one query per waiter.  A
-         * waiter that began after `seen` checked the older changes itself
-         * when it was parked. */
-        devset wake = {NULL, NULL, 0, 0, false};
-        if (check && dc_relay_devices_to_wake(a->rl, seen, gen, devset_add, &wake) != 0)
-            wake.all = true;
-        seen = gen;
-        double now = mono();
-        /* Only the waker removes waiters, so the pointers stay valid while
-         * the membership checks run without wmu (they take the relay's
-         * locks, and new waiters may be pushed at the head meanwhile). */
-        size_t n = 0;
-        for (waiter *w = a->waiters; w; w = w->next)
-            n++;
-        waiter **snap = malloc((n ? n : 1) * sizeof *snap);
-        n = 0;
-        for (waiter *w = a->waiters; snap && w; w = w->next)
-            snap[n++] = w;
+        /* The window of changes to handle, and the waiters parked since
+         * the last tick.  Only the waker unlists waiters, so the new ones
+         * stay valid while the checks below run without wmu (they take
+         * the relay's locks). */
+        uint64_t from = a->seen, to = dc_relay_generation(a->rl);
+        a->seen = to;
+        waiter *fresh = a->wnew;
+        a->wnew = NULL;
+        for (waiter *w = fresh; w; w = w->next_new)
+            w->on_new = false;
         pthread_mutex_unlock(&a->wmu);
-        int *st = calloc(n ? n : 1, sizeof *st);
-        for (size_t i = 0; snap && st && i < n; i++) {
-            bool changed = check && devset_has(&wake, snap[i]->device);
-            st[i] = changed ? 1 : now >= snap[i]->deadline ? 2 : 0;
+        /* Who is to be woken for the window: one pass over the changed
+         * spaces' members. */
+        devset wake = {NULL, NULL, 0, 0, false};
+        if (to > from && dc_relay_devices_to_wake(a->rl, from, to, devset_add, &wake) != 0)
+            wake.all = true;
+        /* A waiter parked after its own check but before this window was
+         * begun missed the generations in between: checked alone. */
+        size_t nlate = 0;
+        for (waiter *w = fresh; w; w = w->next_new)
+            nlate += w->checked < from;
+        waiter **late = nlate ? calloc(nlate, sizeof *late) : NULL;
+        nlate = 0;
+        for (waiter *w = fresh; w; w = w->next_new) {
+            int changed = 0;
+            if (w->checked < from &&
+                (!late || dc_relay_changed(&changed, a->rl, w->device, w->checked) != 0 ||
+                 changed)) {
+                if (late)
+                    late[nlate++] = w;
+                else
+                    wake.all = true;
+            }
         }
+        double now = mono();
+        pthread_mutex_lock(&a->wmu);
+        /* The late ones first: only this thread resumes waiters, so they
+         * are all still listed (after a resume, a waiter's memory is its
+         * request's to free). */
+        for (size_t i = 0; i < nlate; i++)
+            resume(a, late[i], 1);
+        if (wake.all) {
+            while (a->whead)
+                resume(a, a->whead, 1);
+        } else {
+            for (size_t i = 0; i < wake.cap; i++) {
+                if (!wake.used[i])
+                    continue;
+                waiter *w = a->wslot[wslot_of(a, wake.k[i])];
+                while (w) {
+                    waiter *nx = w->next_dev;
+                    if (memcmp(w->device, wake.k[i], 32) == 0)
+                        resume(a, w, 1);
+                    w = nx;
+                }
+            }
+        }
+        while (a->whead && a->whead->deadline <= now)
+            resume(a, a->whead, 2);
+        free(late);
         free(wake.k);
         free(wake.used);
-        pthread_mutex_lock(&a->wmu);
-        for (size_t i = 0; snap && st && i < n; i++)
-            snap[i]->state = st[i];
-        resume_decided(a);
-        free(snap);
-        free(st);
     }
     pthread_mutex_unlock(&a->wmu);
     return NULL;
@@ -739,7 +1087,24 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
     a->max_waiters = o->max_waiters ? o->max_waiters : 20000;
     a->quiet = o->quiet;
     a->budget_max = a->sync_max * 8 > ((size_t)1 << 30) ? a->sync_max * 8 : ((size_t)1 << 30);
-    unsigned threads = o->threads ? o->threads : 4;
+    a->mem_addr = o->mem_per_address ? o->mem_per_address : a->sync_max * 4;
+    a->mem_dev = o->mem_per_device ? o->mem_per_device : a->sync_max;
+    a->header_s = o->header_s ? o->header_s : 30;
+    a->idle_s = o->idle_s ? o->idle_s : 30;
+    a->body_grace_s = o->body_grace_s ? o->body_grace_s : 10;
+    a->body_min_rate = o->body_min_rate ? o->body_min_rate : 512;
+    pthread_mutex_init(&a->bud.mu, NULL);
+    unsigned threads = o->threads ? o->threads : 8;
+    a->max_conn = o->max_conn ? o->max_conn : 10000u;
+    atomic_init(&a->conns, 0);
+    for (a->nwslot = 1024; a->nwslot < a->max_waiters; a->nwslot *= 2) {
+    }
+    if (!(a->wslot = calloc(a->nwslot, sizeof *a->wslot))) {
+        freeaddrinfo(ai);
+        free(a);
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&a->wmu, NULL);
     pthread_cond_init(&a->wcv, NULL);
     dc_relay_on_change(rl, on_change, a);
@@ -748,25 +1113,59 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
                      MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    a->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-                            o->max_conn ? o->max_conn : 10000u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            o->per_ip ? o->per_ip : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
-                            on_connection, a, MHD_OPTION_END);
+    /* TLS options only when asked for (MHD logs them as misplaced else). */
+    struct MHD_OptionItem tls[3] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    bool use_tls = o->tls_cert_pem || o->tls_key_pem;
+    if (use_tls) {
+        if (!o->tls_cert_pem || !o->tls_key_pem ||
+            MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            freeaddrinfo(ai);
+            dc_relay_on_change(rl, NULL, NULL);
+            pthread_mutex_destroy(&a->wmu);
+            pthread_cond_destroy(&a->wcv);
+            free(a->wslot);
+            budgets_free(&a->bud);
+            free(a);
+            snprintf(err, errcap,
+                     !o->tls_cert_pem || !o->tls_key_pem
+                         ? "TLS wants both a certificate and its key"
+                         : "this libmicrohttpd was built without TLS");
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
+    }
+    a->d = MHD_start_daemon(
+        flags, 0, accept_policy, a, handler, a, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        a->max_conn * threads, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        o->per_ip == UINT_MAX ? 0u
+        : o->per_ip           ? o->per_ip
+                              : 1024u,
+        MHD_OPTION_CONNECTION_TIMEOUT, a->idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!a->d) {
         dc_relay_on_change(rl, NULL, NULL);
         pthread_mutex_destroy(&a->wmu);
         pthread_cond_destroy(&a->wcv);
+        free(a->wslot);
+        budgets_free(&a->bud);
         free(a);
-        snprintf(err, errcap, "cannot listen on %s (address in use, or not ours?)", o->listen);
+        snprintf(err, errcap,
+                 use_tls ? "cannot listen on %s (address in use, not ours, or a TLS certificate "
+                           "or key that GnuTLS cannot read?)"
+                         : "cannot listen on %s (address in use, or not ours?)",
+                 o->listen);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
     a->port = info ? (unsigned)info->port : 0u;
-    relay_http_log("listening on %s port %u, %u threads", host[0] ? host : "*", a->port, threads);
+    relay_http_log("listening on %s port %u, %u threads%s", host[0] ? host : "*", a->port, threads,
+                   use_tls ? ", TLS" : "");
     pthread_create(&a->waker, NULL, waker, a);
     return a;
 }
@@ -786,9 +1185,8 @@ void relay_http_stop(relay_http *a) {
     pthread_join(a->waker, NULL);
     /* Every long-poll gets its answer before the daemon stops. */
     pthread_mutex_lock(&a->wmu);
-    for (waiter *w = a->waiters; w; w = w->next)
-        w->state = 2;
-    resume_decided(a);
+    while (a->whead)
+        resume(a, a->whead, 2);
     pthread_mutex_unlock(&a->wmu);
     struct timespec pause = {0, 200 * 1000000L};
     nanosleep(&pause, NULL);
@@ -796,5 +1194,7 @@ void relay_http_stop(relay_http *a) {
     dc_relay_on_change(a->rl, NULL, NULL);
     pthread_mutex_destroy(&a->wmu);
     pthread_cond_destroy(&a->wcv);
+    free(a->wslot);
+    budgets_free(&a->bud);
     free(a);
 }

@@ -12,13 +12,24 @@
 
 typedef struct relay_http_options {
     const char *listen;   /* HOST:PORT (port 0: any free port; it is logged) */
-    unsigned threads;     /* MHD workers (4) */
+    unsigned threads;     /* MHD workers (8) */
     unsigned max_conn;    /* connections (10000) */
-    unsigned per_ip;      /* connections per client address (1024) */
+    unsigned per_ip;      /* connections per client address (1024; UINT_MAX: no limit) */
     unsigned max_waiters; /* long-polls (20000) */
     size_t sync_max;      /* sync request body cap (64 MiB) */
     int quiet;            /* log only refusals and lifecycle */
     const char *name;     /* the log's program name */
+    /* TLS (libmicrohttpd over GnuTLS): the certificate chain and its
+     * private key, PEM text (not file names); both NULL: plain HTTP.  The
+     * caller keeps them until relay_http_stop. */
+    const char *tls_cert_pem, *tls_key_pem;
+    /* Budgets a hostile client cannot exhaust (docs/relay.md, "Limits"). */
+    size_t mem_per_address; /* body bytes buffered per client address (4 x sync_max) */
+    size_t mem_per_device;  /* body bytes buffered per device (sync_max) */
+    unsigned header_s;      /* a connection's first request headers complete within (30) */
+    unsigned idle_s;        /* no byte for this long closes a connection (30) */
+    unsigned body_grace_s;  /* after this long a body must average body_min_rate (10) */
+    unsigned body_min_rate; /* bytes a second (512) */
 } relay_http_options;
 
 typedef struct relay_http relay_http;
@@ -37,6 +48,12 @@ unsigned relay_http_port(const relay_http *h);
 /* Stops accepting, answers every long-poll ("changed": false), lets the
  * requests in flight finish, and frees the server.  NULL is a no-op. */
 void relay_http_stop(relay_http *h);
+
+/* Logs as one JSON object a line from now on (on != 0): "ts", "program",
+ * "event" (the line's first word), each `key=value` of the line as a field
+ * (numbers as numbers), and "msg" (the line).  No payload and no name is
+ * ever logged, in either form (a device is its id's first 8 bytes). */
+void relay_http_log_json(int on);
 
 /* One timestamped log line on stderr, under the program's name. */
 void relay_http_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -12,10 +12,13 @@
  * embedded relay may drive it directly.
  *
  * Thread safety: a dc_relay is internally locked and may be called from
- * any number of threads at once.  Two locks: one for the in-memory tables
- * (tokens, sessions, rate buckets, counters: short critical sections), one
- * for the store (a sync step).  Authentication never waits behind a sync.
- * Errors are reported through the thread-local dc_error_last().
+ * any number of threads at once.  One lock guards the in-memory tables
+ * (tokens, sessions, rate buckets, counters: short critical sections);
+ * the store runs sync steps of different sessions at once (a relay's own
+ * store: over several read connections, imports committed in groups by
+ * one writer thread; a replica given to dc_relay_open_replica: one step at
+ * a time).  Authentication never waits behind a sync.  Errors are
+ * reported through the thread-local dc_error_last().
  */
 #ifndef DRIVERCORE_RELAY_H
 #define DRIVERCORE_RELAY_H
@@ -62,8 +65,11 @@ typedef struct dc_relay_options {
 /*
  * Open the relay's store at `path` (created if absent) as a durable
  * replica: WAL with synchronous=FULL, so a change acknowledged to a device
- * survives a power cut.  `opts` may be NULL.  On failure *out is NULL.
- * Returns 0 or the codes of dc_replica_open, DC_ENOMEM.
+ * survives a power cut.  The store keeps reconciliation fingerprints beside
+ * its log (built once when an older store is first opened) and commits the
+ * imports of concurrent sessions in groups.  `opts` may be NULL.  On
+ * failure *out is NULL.  Returns 0 or the codes of dc_replica_open,
+ * DC_ENOMEM.
  */
 DC_EXTERN int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts);
 
@@ -170,15 +176,39 @@ enum {
     DC_RELAY_EV_CONN_CLOSE,
     DC_RELAY_EV_WAIT_BEGIN,
     DC_RELAY_EV_WAIT_END,
-    DC_RELAY_EV_REFUSE_AUTH,      /* missing or malformed credentials */
-    DC_RELAY_EV_REFUSE_SIZE,      /* body over the cap */
-    DC_RELAY_EV_REFUSE_MALFORMED, /* unparsable request */
-    DC_RELAY_EV_REFUSE_BUSY       /* a limit of the HTTP layer (waiters) */
+    DC_RELAY_EV_REFUSE_AUTH,        /* missing or malformed credentials */
+    DC_RELAY_EV_REFUSE_SIZE,        /* body over the cap */
+    DC_RELAY_EV_REFUSE_MALFORMED,   /* unparsable request */
+    DC_RELAY_EV_REFUSE_BUSY,        /* a limit of the HTTP layer (waiters) */
+    DC_RELAY_EV_REFUSE_CONNECTIONS, /* the connection cap */
+    DC_RELAY_EV_REFUSE_DEADLINE,    /* a request too slow to send its headers or body */
+    DC_RELAY_EV_REFUSE_MEMORY,      /* a body over its address's or device's memory budget */
+    DC_RELAY_EV_REFUSE_QUOTA        /* a device in no space over its storage quota */
 };
 DC_EXTERN void dc_relay_note(dc_relay *rl, int event);
 
 /* The counters in the Prometheus text exposition format. */
 DC_EXTERN int dc_relay_metrics(dc_buf *out, dc_relay *rl);
+
+/* 0 when the relay's store takes writes now (for a readiness probe); else
+ * the error that stops it (a shared database unreachable: DC_EIO), with
+ * the reason in dc_error_last(). */
+DC_EXTERN int dc_relay_ready(dc_relay *rl);
+
+/* The kind of store the relay runs on: "sqlite" (its own file) or
+ * "replica" (dc_relay_open_replica); a string owned by the library. */
+DC_EXTERN const char *dc_relay_store_kind(const dc_relay *rl);
+
+/*
+ * An online backup of a relay's SQLite store at `store` into the file
+ * `dest`, while a relay may be serving from it: one consistent snapshot,
+ * compacted, checked, written beside `dest` and renamed over it.  To
+ * restore, stop the relay and put the backup in place of the store (its
+ * -wal and -shm files removed); devices send again whatever the backup
+ * lacks at their next sync.  Returns 0, DC_ENOTFOUND (no store),
+ * DC_ECORRUPT (not a store), DC_EIO.
+ */
+DC_EXTERN int dc_relay_backup(const char *store, const char *dest);
 
 /*
  * The device side: signs a relay's challenge with the device key of `r`

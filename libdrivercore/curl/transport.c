@@ -19,6 +19,7 @@
 typedef struct ctransport {
     CURL *c;
     atomic_int cancel;
+    char *ca_file, *pinned_key; /* TLS checks (dc_curl_options), or NULL */
 } ctransport;
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *user) {
@@ -60,7 +61,17 @@ static int request(void *user, const dc_http_request *q, dc_http_response *r) {
     }
     hd = curl_slist_append(hd, "Expect:"); /* no 100-continue round trip */
     char ebuf[CURL_ERROR_SIZE] = "";
+    if ((t->ca_file || t->pinned_key) && strncmp(dc_http_request_url(q), "https://", 8) != 0) {
+        curl_slist_free_all(hd);
+        dc_http_response_fail(r, DC_HTTP_FAIL_CONNECT,
+                              "TLS settings given for a plain http:// relay");
+        return -1;
+    }
     curl_easy_reset(c); /* keeps the live connection */
+    if (t->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, t->ca_file);
+    if (t->pinned_key)
+        curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, t->pinned_key);
     curl_easy_setopt(c, CURLOPT_URL, dc_http_request_url(q));
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
@@ -102,7 +113,12 @@ static int request(void *user, const dc_http_request *q, dc_http_response *r) {
     case CURLE_ABORTED_BY_CALLBACK: why = DC_HTTP_FAIL_CANCELED; break;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT: why = DC_HTTP_FAIL_CONNECT; break;
+    case CURLE_COULDNT_CONNECT:
+    /* No checked connection to the relay: as if there were none. */
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CONNECT_ERROR: why = DC_HTTP_FAIL_CONNECT; break;
     case CURLE_OPERATION_TIMEDOUT:
         why = tconn > 0 ? DC_HTTP_FAIL_TIMEOUT : DC_HTTP_FAIL_CONNECT;
         break;
@@ -121,13 +137,21 @@ static void release(void *user) {
     if (!t)
         return;
     curl_easy_cleanup(t->c);
+    free(t->ca_file);
+    free(t->pinned_key);
     free(t);
 }
 
 int dc_curl_transport(dc_transport *out) {
+    return dc_curl_transport_with(out, NULL);
+}
+
+int dc_curl_transport_with(dc_transport *out, const dc_curl_options *o) {
     static atomic_int inited;
     if (!out)
         return DC_EMISUSE;
+    if (o && o->version != DC_CURL_OPTIONS_VERSION)
+        return DC_EINVAL;
     dc_transport z = DC_TRANSPORT_INIT;
     *out = z;
     if (!atomic_load(&inited)) {
@@ -140,7 +164,15 @@ int dc_curl_transport(dc_transport *out) {
     ctransport *t = calloc(1, sizeof *t);
     if (!t)
         return DC_ENOMEM;
+    if ((o && o->ca_file && !(t->ca_file = strdup(o->ca_file))) ||
+        (o && o->pinned_key && !(t->pinned_key = strdup(o->pinned_key)))) {
+        free(t->ca_file);
+        free(t);
+        return DC_ENOMEM;
+    }
     if (!(t->c = curl_easy_init())) {
+        free(t->ca_file);
+        free(t->pinned_key);
         free(t);
         return DC_EIO;
     }

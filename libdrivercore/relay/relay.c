@@ -4,12 +4,13 @@
  * notification for long-polling devices and the metrics — everything of
  * the relay but HTTP.  Storage is reached only through relay_store.h.
  *
- * Two locks.  `mu` guards the in-memory tables and counters and is held
- * for microseconds; `store_mu` serializes the store (a replica is
- * single-threaded) and is held for a sync step, which may wait for an
- * fsync.  They are never held together, so authentication, metrics and
- * rate-limit refusals never queue behind a slow commit, and a flood from
- * one device is refused at `mu` before it reaches the store.
+ * One lock, `mu`, guards the in-memory tables and counters and is held
+ * for microseconds; the store locks what it must itself (relay_store.h: a
+ * relay's own store runs sync steps on many threads at once and commits
+ * their imports in groups; a tablet's replica takes one step at a time).
+ * `mu` is never held across a store call, so authentication, metrics and
+ * rate-limit refusals never queue behind a commit, and a flood from one
+ * device is refused at `mu` before it reaches the store.
  *
  * Tables are hash maps keyed by 32 bytes with a keyed hash (SipHash with a
  * random key): device keys are chosen by whoever connects, so an unkeyed
@@ -24,6 +25,7 @@
 #include <time.h>
 
 #include "drivercore/relay.h"
+#include "relay/relay_int.h"
 #include "relay/relay_store.h"
 
 #define RING 8192u          /* change notifications remembered */
@@ -34,9 +36,22 @@
 static const double lat_bounds[NLAT] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.1,   0.25,   0.5,   1.0,  5.0};
 
-enum { R_AUTH, R_RATE, R_SIZE, R_MALFORMED, R_DENIED, R_BUSY, R_NREASONS };
-static const char *const reason_names[R_NREASONS] = {"auth",      "rate",   "size",
-                                                     "malformed", "denied", "busy"};
+enum {
+    R_AUTH,
+    R_RATE,
+    R_SIZE,
+    R_MALFORMED,
+    R_DENIED,
+    R_BUSY,
+    R_CONNECTIONS,
+    R_DEADLINE,
+    R_MEMORY,
+    R_QUOTA,
+    R_NREASONS
+};
+static const char *const reason_names[R_NREASONS] = {"auth",   "rate", "size",        "malformed",
+                                                     "denied", "busy", "connections", "deadline",
+                                                     "memory", "quota"};
 
 /* ---- a small hash map keyed by 32 bytes ---- */
 
@@ -132,7 +147,7 @@ typedef struct sess {
     ent h; /* key: the session id */
     dc_relay *rl;
     uint8_t device[32];
-    dc_sync *s;
+    dc__relay_sess *s;
     bool busy;
     uint64_t in_prev, out_prev;
     uint8_t (*spaces)[16]; /* spaces the filter let through */
@@ -160,8 +175,9 @@ typedef struct mcache {
 struct dc_relay {
     dc__relay_store *st;
     mcache mc[MCACHE];
-    uint64_t mepoch; /* bumped whenever an import may have changed membership */
-    pthread_mutex_t mu, store_mu;
+    uint64_t mepoch;   /* bumped whenever an import may have changed membership */
+    uint64_t wake_all; /* the last generation at which every waiter must wake */
+    pthread_mutex_t mu;
     dc_relay_options o;
     map chals, toks, devs, sessions;
     int64_t purged;
@@ -170,7 +186,7 @@ struct dc_relay {
     dc_relay_change_fn on_change;
     void *on_change_user;
     /* counters (under mu) */
-    uint64_t sync_requests, sync_ok, changes_in, changes_out, bytes_in, bytes_out;
+    uint64_t sync_requests, sync_ok, changes_in, changes_out, bytes_in, bytes_out, remote_notes;
     uint64_t auth_ok, refusals[R_NREASONS], conns_total, sessions_total;
     int64_t conns_open, waiters;
     uint64_t lat[NLAT + 1], lat_count;
@@ -210,20 +226,26 @@ static void free_plain(ent *e) {
     dc__free(e);
 }
 
-/* A relay over the store at `path`, or over the borrowed replica `r`. */
-static int relay_new(dc_relay **out, const char *path, dc_replica *r,
+static void remote_note(void *user, const uint8_t *space, const uint8_t *pusher);
+
+/* A relay over the store at `path`, over the borrowed replica `r`, or
+ * over the store `given` (taken over, closed on failure). */
+static int relay_new(dc_relay **out, const char *path, dc_replica *r, dc__relay_store *given,
                      const dc_relay_options *opts) {
-    if (opts && opts->version != DC_RELAY_OPTIONS_VERSION)
+    if (opts && opts->version != DC_RELAY_OPTIONS_VERSION) {
+        if (given)
+            given->ops->close(given);
         return dc__last_set(DC_EINVAL, "relay: unknown options version %u", opts->version);
+    }
     int rc = dc__ensure_init();
-    if (rc)
-        return rc;
-    dc_relay *rl = dc__calloc(1, sizeof *rl);
-    note *ring = dc__calloc(RING, sizeof *ring);
-    if (!rl || !ring) {
+    dc_relay *rl = rc ? NULL : dc__calloc(1, sizeof *rl);
+    note *ring = rc ? NULL : dc__calloc(RING, sizeof *ring);
+    if (rc || !rl || !ring) {
         dc__free(rl);
         dc__free(ring);
-        return dc__last_set(DC_ENOMEM, "relay: out of memory");
+        if (given)
+            given->ops->close(given);
+        return rc ? rc : dc__last_set(DC_ENOMEM, "relay: out of memory");
     }
     rl->ring = ring;
     dc_relay_options d = DC_RELAY_OPTIONS_INIT;
@@ -253,17 +275,24 @@ static int relay_new(dc_relay **out, const char *path, dc_replica *r,
         keyed = 1;
     }
     dc__err e = {0};
-    rc = r ? dc__relay_store_wrap(&rl->st, r, &e)
-           : dc__relay_store_open(&rl->st, path, rl->o.clock, rl->o.clock_user, &e);
+    rc = given ? (rl->st = given, 0)
+         : r   ? dc__relay_store_wrap(&rl->st, r, &e)
+               : dc__relay_store_open_sqlite(&rl->st, path, rl->o.clock, rl->o.clock_user, &e);
     if (rc != 0) {
         dc__free(ring);
         dc__free(rl);
         return dc__last_from(&e);
     }
     pthread_mutex_init(&rl->mu, NULL);
-    pthread_mutex_init(&rl->store_mu, NULL);
+    if (rl->st->ops->on_note)
+        rl->st->ops->on_note(rl->st, remote_note, rl);
     *out = rl;
     return 0;
+}
+
+int dc__relay_open_store(dc_relay **out, dc__relay_store *st, const dc_relay_options *opts) {
+    *out = NULL;
+    return relay_new(out, NULL, NULL, st, opts);
 }
 
 int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts) {
@@ -272,7 +301,7 @@ int dc_relay_open(dc_relay **out, const char *path, const dc_relay_options *opts
     *out = NULL;
     if (!path)
         return dc__last_set(DC_EMISUSE, "dc_relay_open: path is NULL");
-    return relay_new(out, path, NULL, opts);
+    return relay_new(out, path, NULL, NULL, opts);
 }
 
 int dc_relay_open_replica(dc_relay **out, dc_replica *r, const dc_relay_options *opts) {
@@ -281,7 +310,7 @@ int dc_relay_open_replica(dc_relay **out, dc_replica *r, const dc_relay_options 
     *out = NULL;
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_relay_open_replica: the replica is NULL");
-    return relay_new(out, NULL, r, opts);
+    return relay_new(out, NULL, r, NULL, opts);
 }
 
 void dc_relay_close(dc_relay *rl) {
@@ -292,18 +321,17 @@ void dc_relay_close(dc_relay *rl) {
             nx = e->next;
             sess *s = (sess *)e;
             if (s->s)
-                dc__relay_store_session_free(rl->st, s->s);
+                rl->st->ops->session_free(rl->st, s->s);
             sess_free_mem(s);
         }
     dc__free(rl->sessions.b);
     free_map(&rl->chals, free_plain);
     free_map(&rl->toks, free_plain);
     free_map(&rl->devs, free_plain);
-    dc__relay_store_close(rl->st);
+    rl->st->ops->close(rl->st);
     for (size_t i = 0; i < MCACHE; i++)
         dc__free(rl->mc[i].devs);
     pthread_mutex_destroy(&rl->mu);
-    pthread_mutex_destroy(&rl->store_mu);
     dc__free(rl->ring);
     dc__free(rl);
 }
@@ -352,17 +380,13 @@ static void purge(dc_relay *rl, int64_t now, sess **dead) {
 }
 
 static void free_dead(dc_relay *rl, sess *dead) {
-    if (!dead)
-        return;
-    pthread_mutex_lock(&rl->store_mu);
     while (dead) {
         sess *nx = (sess *)dead->h.next;
         if (dead->s)
-            dc__relay_store_session_free(rl->st, dead->s);
+            rl->st->ops->session_free(rl->st, dead->s);
         sess_free_mem(dead);
         dead = nx;
     }
-    pthread_mutex_unlock(&rl->store_mu);
 }
 
 /* ---- authentication ---- */
@@ -494,12 +518,12 @@ int dc_relay_auth(uint8_t device[32], dc_relay *rl, const uint8_t token[32]) {
 
 /* The responder's space filter: a member may reconcile its spaces, and
  * anyone may upload a space the relay has never seen (its genesis and
- * membership, signed by its creator, come with it).  Runs under store_mu,
- * inside the request that owns the session. */
+ * membership, signed by its creator, come with it).  Runs inside a step of
+ * the request that owns the session. */
 static bool allow_space(void *user, const uint8_t space[16], const uint8_t device[32]) {
     sess *s = user;
     dc__relay_store *st = s->rl->st;
-    if (!dc__relay_store_is_member(st, space, device) && dc__relay_store_knows(st, space))
+    if (!st->ops->is_member(st, space, device) && st->ops->knows(st, space))
         return false;
     for (size_t i = 0; i < s->nsp; i++)
         if (memcmp(s->spaces[i], space, 16) == 0)
@@ -514,11 +538,6 @@ static bool allow_space(void *user, const uint8_t space[16], const uint8_t devic
     }
     memcpy(s->spaces[s->nsp++], space, 16);
     return true;
-}
-
-static uint64_t report_field(const dc_buf *b, const char *key) {
-    const char *k = b->ptr ? strstr((const char *)b->ptr, key) : NULL;
-    return k ? strtoull(k + strlen(key), NULL, 10) : 0;
 }
 
 static int refuse(dc_relay *rl, int reason, int code, const char *msg) {
@@ -632,21 +651,20 @@ int dc_relay_sync(dc_buf *out, char session_out[65], int *done, int64_t *retry_a
     if (rc)
         return dc__last_set(rc, "%s", why);
 
-    /* The store part: one step of the responder, under store_mu only. */
+    /* The store part: one step of the responder, no lock of ours held (the
+     * session is this request's alone: it is marked busy). */
     dc__err e = {0};
-    dc_buf rep = DC_BUF_INIT;
-    pthread_mutex_lock(&rl->store_mu);
+    dc__relay_store *st = rl->st;
     if (!s->s)
-        rc = dc__relay_store_session_new(&s->s, rl->st, device, allow_space, s, &e);
+        rc = st->ops->session_new(&s->s, st, device, allow_space, s, &e);
     if (!rc)
-        rc = dc__relay_store_session_step(rl->st, s->s, out, done, in, n, &e);
-    if (!rc && dc_sync_report(&rep, s->s) != 0)
-        dc__buf_clear(&rep);
-    pthread_mutex_unlock(&rl->store_mu);
-
-    uint64_t cin = report_field(&rep, "\"changes_received\":");
-    uint64_t cout = report_field(&rep, "\"changes_sent\":");
-    dc_buf_dispose(&rep);
+        rc = st->ops->session_step(st, s->s, out, done, in, n, &e);
+    dc__sync_figures fig;
+    memset(&fig, 0, sizeof fig);
+    if (!rc)
+        st->ops->session_figures(s->s, &fig);
+    uint64_t cin = fig.changes_received;
+    uint64_t cout = fig.changes_sent;
     bool notify = false;
     bool drop = rc || *done;
     uint64_t gen = 0;
@@ -741,7 +759,7 @@ static size_t mslot(const uint8_t space[16]) {
 }
 
 /* Is `device` a member of `space`?  From the cache when it is current;
- * otherwise the member list is read once (under store_mu) and cached, so
+ * otherwise the member list is read once (from the store) and cached, so
  * ten thousand waiters cost one query per changed space, not one each.
  * On a read failure, answer yes: a needless wake-up beats a missed one. */
 static mcache *members_locked(dc_relay *rl, const uint8_t space[16]);
@@ -767,9 +785,7 @@ static mcache *members_locked(dc_relay *rl, const uint8_t space[16]) {
     uint8_t(*devs)[32] = NULL;
     size_t n = 0;
     dc__err e = {0};
-    pthread_mutex_lock(&rl->store_mu);
-    int rc = dc__relay_store_members(rl->st, space, &devs, &n, &e);
-    pthread_mutex_unlock(&rl->store_mu);
+    int rc = rl->st->ops->members(rl->st, space, &devs, &n, &e);
     if (rc)
         return NULL;
     pthread_mutex_lock(&rl->mu);
@@ -796,7 +812,7 @@ int dc_relay_devices_to_wake(dc_relay *rl, uint64_t from, uint64_t to, dc_relay_
         bool many; /* more than one pusher */
     } chg;
     pthread_mutex_lock(&rl->mu);
-    if (to > rl->gen || rl->gen - from >= RING) {
+    if (to > rl->gen || rl->gen - from >= RING || rl->wake_all > from) {
         pthread_mutex_unlock(&rl->mu);
         return DC_ETOOBIG;
     }
@@ -851,8 +867,9 @@ int dc_relay_changed(int *changed, dc_relay *rl, const uint8_t device[32], uint6
     size_t nsp = 0;
     pthread_mutex_lock(&rl->mu);
     uint64_t gen = rl->gen;
-    if (since < gen && gen - since >= RING) {
-        *changed = 1; /* the ring no longer reaches back that far */
+    if (since < gen && (gen - since >= RING || rl->wake_all > since)) {
+        *changed = 1; /* the ring no longer reaches back that far, or a
+                       * change came that nobody could say where */
     } else if (since < gen) {
         sp = dc__calloc((size_t)(gen - since), sizeof *sp);
         for (uint64_t g = since + 1; sp && g <= gen; g++) {
@@ -873,6 +890,43 @@ int dc_relay_changed(int *changed, dc_relay *rl, const uint8_t device[32], uint6
         *changed = member_cached(rl, sp[i], device);
     dc__free(sp);
     return 0;
+}
+
+/* Changes another relay process committed to the shared store: noted in
+ * the ring like this process's own, so long-polls held here wake. */
+static void remote_note(void *user, const uint8_t *space, const uint8_t *pusher) {
+    dc_relay *rl = user;
+    pthread_mutex_lock(&rl->mu);
+    rl->mepoch++; /* the import may have carried grants */
+    note *nt = &rl->ring[++rl->gen % RING];
+    nt->gen = rl->gen;
+    if (space && pusher) {
+        memcpy(nt->space, space, 16);
+        memcpy(nt->pusher, pusher, 32);
+    } else {
+        memset(nt, 0, sizeof *nt);
+        nt->gen = rl->gen;
+        rl->wake_all = rl->gen;
+    }
+    rl->remote_notes++;
+    uint64_t gen = rl->gen;
+    dc_relay_change_fn cb = rl->on_change;
+    void *cb_user = rl->on_change_user;
+    pthread_mutex_unlock(&rl->mu);
+    if (cb)
+        cb(cb_user, gen);
+}
+
+int dc_relay_ready(dc_relay *rl) {
+    if (!rl)
+        return dc__last_set(DC_EMISUSE, "dc_relay_ready: the relay is NULL");
+    dc__err e = {0};
+    int rc = rl->st->ops->ready(rl->st, &e);
+    return rc ? dc__last_from(&e) : 0;
+}
+
+const char *dc_relay_store_kind(const dc_relay *rl) {
+    return rl ? rl->st->ops->name : "";
 }
 
 void dc_relay_on_change(dc_relay *rl, dc_relay_change_fn fn, void *user) {
@@ -897,6 +951,10 @@ void dc_relay_note(dc_relay *rl, int event) {
     case DC_RELAY_EV_REFUSE_SIZE: rl->refusals[R_SIZE]++; break;
     case DC_RELAY_EV_REFUSE_MALFORMED: rl->refusals[R_MALFORMED]++; break;
     case DC_RELAY_EV_REFUSE_BUSY: rl->refusals[R_BUSY]++; break;
+    case DC_RELAY_EV_REFUSE_CONNECTIONS: rl->refusals[R_CONNECTIONS]++; break;
+    case DC_RELAY_EV_REFUSE_DEADLINE: rl->refusals[R_DEADLINE]++; break;
+    case DC_RELAY_EV_REFUSE_MEMORY: rl->refusals[R_MEMORY]++; break;
+    case DC_RELAY_EV_REFUSE_QUOTA: rl->refusals[R_QUOTA]++; break;
     default: break;
     }
     pthread_mutex_unlock(&rl->mu);
@@ -931,7 +989,6 @@ int dc_relay_metrics(dc_buf *out, dc_relay *rl) {
     C("drivercore_relay_bytes_in_total", "Sync message bytes received.", "counter", rl->bytes_in);
     C("drivercore_relay_bytes_out_total", "Sync message bytes sent.", "counter", rl->bytes_out);
     C("drivercore_relay_generation", "Change notifications issued.", "counter", rl->gen);
-#undef C
     w |= dc__buf_puts(out, "# HELP drivercore_relay_refusals_total Requests refused, by "
                            "reason.\n# TYPE drivercore_relay_refusals_total counter\n");
     for (int i = 0; i < R_NREASONS; i++)
@@ -951,6 +1008,13 @@ int dc_relay_metrics(dc_buf *out, dc_relay *rl) {
                         "drivercore_relay_sync_seconds_count %llu\n",
                         (unsigned long long)rl->lat_count, rl->lat_sum,
                         (unsigned long long)rl->lat_count);
+    C("drivercore_relay_remote_notes_total",
+      "Change notes received from other relay processes sharing the store.", "counter",
+      rl->remote_notes);
+#undef C
     pthread_mutex_unlock(&rl->mu);
+    /* The store's own figures (group commits, connections), outside mu. */
+    if (!w && rl->st->ops->metrics && rl->st->ops->metrics(rl->st, out) != 0)
+        w = 1;
     return w ? dc__last_set(DC_ENOMEM, "relay: out of memory") : 0;
 }

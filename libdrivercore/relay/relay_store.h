@@ -1,49 +1,119 @@
 /*
- * The relay core's storage seam.  Everything the relay core (relay.c)
- * does to durable storage goes through these functions and nothing else,
- * so a second backend — several relays over a shared PostgreSQL — is a new
- * file implementing them, not a rewrite of relay.c (docs/relay.md,
- * "Scaling past one machine").  store_replica.c implements them over a
- * keyless dc_replica in one SQLite file opened durable.
+ * The relay core's storage seam (docs/relay.md, "Stores").  Everything the
+ * relay core (relay.c) does to durable storage goes through these
+ * operations and nothing else.  Two stores implement them:
  *
- * Callers serialize all calls on one store with a lock: a backend may be
- * single-threaded.
+ *  - store_sqlite.c: a relay's own SQLite file, a keyless replica (the
+ *    default).  Sync steps run on many threads at once over read
+ *    connections; imports go to one writer thread that commits the bundles
+ *    of many sessions in one transaction (group commit, commit.c);
+ *  - store_replica.c: a replica the caller opened (a tablet serving
+ *    phones: `drivercore serve`), one step at a time under a lock.
+ *
+ * Every operation may be called from any thread at once: a store locks
+ * what it must itself.  A session is used by one request at a time.
  */
 #ifndef DC_RELAY_STORE_H
 #define DC_RELAY_STORE_H
 
 #include "base/base.h"
 #include "drivercore/sync.h"
+#include "replica/replica_int.h"
 #include "replica/sync_int.h"
 
 typedef struct dc__relay_store dc__relay_store;
+typedef struct dc__relay_sess dc__relay_sess;
 
-/* Opens (creating if absent) the durable store at `path`. */
-int dc__relay_store_open(dc__relay_store **out, const char *path, dc_clock_fn clock,
-                         void *clock_user, dc__err *err);
-/* A store over a replica the caller opened and keeps (a tablet serving
- * phones: `drivercore serve`); close leaves the replica open. */
+/* Changes committed by another process sharing the store: space `space`
+ * received changes pushed by device `pusher`; both NULL when the store
+ * cannot tell what changed (a notification channel was lost), so every
+ * waiting device should be woken. */
+typedef void (*dc__relay_note_fn)(void *user, const uint8_t *space, const uint8_t *pusher);
+
+typedef struct dc__relay_store_ops {
+    const char *name; /* "sqlite", "replica": for logs and metrics */
+    void (*close)(dc__relay_store *st);
+    /* A responder sync session for the authenticated `device`, whose spaces
+     * are filtered by `allow` (called during steps, on the step's thread). */
+    int (*session_new)(dc__relay_sess **out, dc__relay_store *st, const uint8_t device[32],
+                       dc__sync_filter_fn allow, void *user, dc__err *err);
+    /* One responder step: reads the item sets, imports the pushed bundle
+     * (durable before it returns), builds the reply. */
+    int (*session_step)(dc__relay_store *st, dc__relay_sess *s, dc_buf *out, int *done,
+                        const uint8_t *in, size_t n, dc__err *err);
+    void (*session_figures)(dc__relay_sess *s, dc__sync_figures *f);
+    void (*session_free)(dc__relay_store *st, dc__relay_sess *s);
+    /* Is `device` a member (any role) of `space` by the signed membership
+     * held?  Does the store hold `space` at all?  Asked only by a step's
+     * filter, on that step's thread and snapshot. */
+    bool (*is_member)(dc__relay_store *st, const uint8_t space[16], const uint8_t device[32]);
+    bool (*knows)(dc__relay_store *st, const uint8_t space[16]);
+    /* The member devices of `space`, in key order: *devs (dc__malloc'd
+     * array of 32-byte keys, NULL when none) and *n. */
+    int (*members)(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32], size_t *n,
+                   dc__err *err);
+    /* 0 when the store takes writes now; else why not (a lost database). */
+    int (*ready)(dc__relay_store *st, dc__err *err);
+    /* The store's own figures as Prometheus text (may be NULL). */
+    int (*metrics)(dc__relay_store *st, dc_buf *out);
+    /* Where to report changes other processes committed (may be NULL: a
+     * store no other process writes). */
+    void (*on_note)(dc__relay_store *st, dc__relay_note_fn fn, void *user);
+} dc__relay_store_ops;
+
+/* Every store begins with this. */
+struct dc__relay_store {
+    const dc__relay_store_ops *ops;
+};
+
+/* A growing list of device keys, for the stores' `members` (store_replica.c):
+ * dc__relay_devlist_add appends one (a callback of the store's walks). */
+typedef struct dc__relay_devlist {
+    uint8_t (*v)[32];
+    size_t n, cap;
+} dc__relay_devlist;
+int dc__relay_devlist_add(void *user, const uint8_t device[32]);
+
+/*
+ * A log shared by several relay processes behind each one's SQLite store
+ * (docs/relay.md, "Several relays"; tools/relay_pg.c implements it on
+ * PostgreSQL).  Every group the store commits is published to it before
+ * any bundle of the group is acknowledged; what other relays published is
+ * imported with dc__relay_store_import_shared.
+ */
+typedef struct dc__relay_shared {
+    const char *name; /* the store's kind in logs and metrics ("postgresql") */
+    void *user;
+    /* Publishes the bundles of reqs whose rc is 0 and that are not
+     * `shared`, durably; an error refuses them all (nothing acknowledged:
+     * the devices send again).  Called on the store's writer thread. */
+    int (*publish)(void *user, const dc__import_req *reqs, size_t n, dc__err *err);
+    /* 0 when the shared log takes writes now; else why not. */
+    int (*ready)(void *user, dc__err *err);
+} dc__relay_shared;
+
+/* The relay's SQLite store at `path` in front of the shared log `sh`
+ * (copied; `path` is a cache: what it lacks comes from the log). */
+int dc__relay_store_open_shared(dc__relay_store **out, const char *path, dc_clock_fn clock,
+                                void *clock_user, const dc__relay_shared *sh, dc__err *err);
+/* Imports a bundle another relay published (through the store's writer,
+ * in a group with the others waiting) and notes each space it touches for
+ * the devices waiting on them.  Returns 0 or the import's error. */
+int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, size_t n,
+                                  dc__err *err);
+/* Several at once (committed together where they fit one group): *ok is
+ * how many, from the first, went in; the rest are to be tried again.
+ * Returns 0 when all did, else the first failure's error. */
+int dc__relay_store_import_shared_many(dc__relay_store *st, const uint8_t *const *bundles,
+                                       const size_t *sizes, size_t n, size_t *ok, dc__err *err);
+
+/* Opens (creating if absent) the relay's SQLite store at `path`, a
+ * keyless replica opened durable (synchronous=FULL).  `clock` (may be
+ * NULL) is the wall clock. */
+int dc__relay_store_open_sqlite(dc__relay_store **out, const char *path, dc_clock_fn clock,
+                                void *clock_user, dc__err *err);
+/* A store over a replica the caller opened and keeps (`drivercore
+ * serve`); close leaves the replica open. */
 int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err);
-void dc__relay_store_close(dc__relay_store *st);
-
-/* A responder sync session for the authenticated `device`, whose spaces
- * are filtered by `allow` (called during steps, under the caller's lock). */
-int dc__relay_store_session_new(dc_sync **out, dc__relay_store *st, const uint8_t device[32],
-                                dc__sync_filter_fn allow, void *user, dc__err *err);
-/* One responder step: reads the item sets, imports the pushed bundle
- * (committed durably before it returns), builds the reply. */
-int dc__relay_store_session_step(dc__relay_store *st, dc_sync *s, dc_buf *out, int *done,
-                                 const uint8_t *in, size_t n, dc__err *err);
-void dc__relay_store_session_free(dc__relay_store *st, dc_sync *s);
-
-/* Is `device` a member (any role) of `space` by the signed membership
- * held?  Does the store hold `space` at all? */
-bool dc__relay_store_is_member(dc__relay_store *st, const uint8_t space[16],
-                               const uint8_t device[32]);
-bool dc__relay_store_knows(dc__relay_store *st, const uint8_t space[16]);
-/* The member devices of `space`, in key order: *devs (dc__malloc'd array
- * of 32-byte keys, NULL when none) and *n. */
-int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32],
-                            size_t *n, dc__err *err);
 
 #endif

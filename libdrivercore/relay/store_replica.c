@@ -1,112 +1,101 @@
 /*
- * The relay's default storage backend (relay_store.h): one SQLite file
- * holding a replica with no space key.  dc_bundle_import already verifies
- * each envelope's signature and its author's write right from the clear,
- * admin-signed membership, and keeps changes it cannot decrypt opaque, so
- * the relay is "a replica that holds no keys" and reuses the sync session
- * unchanged.  The replica is opened durable (synchronous=FULL): a reply to
- * a device is built only after its changes' import has committed.
+ * A relay store over a replica the caller opened (relay_store.h): a
+ * secretary's tablet serving the phones of its yard (`drivercore serve`).
+ * The replica holds the tablet's keys and its app's state, so what phones
+ * push is imported, verified and folded like any import; a replica is one
+ * thread's at a time, so every operation takes the store's lock, and a
+ * sync step holds it from its first read to its reply.
  *
- * This file is the only one in relay/ that reaches into the replica's
- * internals (replica/replica_int.h, for the store handle behind
- * dc__relay_store_knows); sign.c reaches the device key the same way.
+ * This file and store_sqlite.c are the files of relay/ that reach into the
+ * replica's internals (replica/replica_int.h); sign.c reaches the device
+ * key the same way.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "relay/relay_store.h"
 #include "replica/replica_int.h"
 
-struct dc__relay_store {
+typedef struct wrap {
+    dc__relay_store base;
     dc_replica *r;
-    bool borrowed; /* the caller's replica: not closed here */
+    pthread_mutex_t mu;
+} wrap;
+
+struct dc__relay_sess {
+    dc_sync *s;
 };
 
-int dc__relay_store_open(dc__relay_store **out, const char *path, dc_clock_fn clock,
-                         void *clock_user, dc__err *err) {
+static void w_close(dc__relay_store *st) {
+    wrap *w = (wrap *)st;
+    pthread_mutex_destroy(&w->mu);
+    dc__free(w);
+}
+
+static int w_session_new(dc__relay_sess **out, dc__relay_store *st, const uint8_t device[32],
+                         dc__sync_filter_fn allow, void *user, dc__err *err) {
+    wrap *w = (wrap *)st;
     *out = NULL;
-    dc__relay_store *st = dc__calloc(1, sizeof *st);
-    if (!st)
+    dc__relay_sess *x = dc__calloc(1, sizeof *x);
+    if (!x)
         return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.device_name = "drivercore-relay";
-    o.clock = clock;
-    o.clock_user = clock_user;
-    o.durable = 1;
-    int rc = dc_replica_open(&st->r, path, &o);
+    pthread_mutex_lock(&w->mu);
+    int rc = dc_sync_new(&x->s, w->r, DC_SYNC_RESPONDER);
+    if (rc)
+        dc__err_set(err, rc, "relay: %s", dc_replica_errmsg(w->r));
+    else if ((rc = dc__sync_set_peer(x->s, device, allow, user)) != 0)
+        dc__err_set(err, rc, "relay: cannot bind the session to its device");
+    pthread_mutex_unlock(&w->mu);
     if (rc) {
-        dc__err_set(err, rc, "relay: cannot open the store %s: %s", path, dc_error_last());
-        dc__free(st);
+        dc_sync_free(x->s);
+        dc__free(x);
         return rc;
     }
-    *out = st;
+    *out = x;
     return 0;
 }
 
-int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {
-    *out = NULL;
-    if (r->txn)
-        return dc__err_set(err, DC_EMISUSE, "relay: a transaction is open on the replica");
-    dc__relay_store *st = dc__calloc(1, sizeof *st);
-    if (!st)
-        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
-    st->r = r;
-    st->borrowed = true;
-    *out = st;
-    return 0;
-}
-
-void dc__relay_store_close(dc__relay_store *st) {
-    if (!st)
-        return;
-    if (!st->borrowed)
-        dc_replica_close(st->r);
-    dc__free(st);
-}
-
-int dc__relay_store_session_new(dc_sync **out, dc__relay_store *st, const uint8_t device[32],
-                                dc__sync_filter_fn allow, void *user, dc__err *err) {
-    int rc = dc_sync_new(out, st->r, DC_SYNC_RESPONDER);
+static int w_session_step(dc__relay_store *st, dc__relay_sess *x, dc_buf *out, int *done,
+                          const uint8_t *in, size_t n, dc__err *err) {
+    wrap *w = (wrap *)st;
+    pthread_mutex_lock(&w->mu);
+    int rc = dc_sync_step(x->s, out, done, in, n);
     if (rc)
-        return dc__err_set(err, rc, "relay: %s", dc_replica_errmsg(st->r));
-    if ((rc = dc__sync_set_peer(*out, device, allow, user)) != 0) {
-        dc_sync_free(*out);
-        *out = NULL;
-        return dc__err_set(err, rc, "relay: cannot bind the session to its device");
-    }
-    return 0;
-}
-
-int dc__relay_store_session_step(dc__relay_store *st, dc_sync *s, dc_buf *out, int *done,
-                                 const uint8_t *in, size_t n, dc__err *err) {
-    int rc = dc_sync_step(s, out, done, in, n);
-    if (rc)
-        dc__err_set(err, rc, "%s", dc_replica_errmsg(st->r));
+        dc__err_set(err, rc, "%s", dc_replica_errmsg(w->r));
+    pthread_mutex_unlock(&w->mu);
     return rc;
 }
 
-void dc__relay_store_session_free(dc__relay_store *st, dc_sync *s) {
-    (void)st;
-    dc_sync_free(s);
+static void w_session_figures(dc__relay_sess *x, dc__sync_figures *f) {
+    dc__sync_get_figures(x->s, f);
 }
 
-bool dc__relay_store_is_member(dc__relay_store *st, const uint8_t space[16],
-                               const uint8_t device[32]) {
-    return dc__replica_is_member(st->r, space, device);
+static void w_session_free(dc__relay_store *st, dc__relay_sess *x) {
+    wrap *w = (wrap *)st;
+    if (!x)
+        return;
+    pthread_mutex_lock(&w->mu);
+    dc_sync_free(x->s);
+    pthread_mutex_unlock(&w->mu);
+    dc__free(x);
 }
 
-bool dc__relay_store_knows(dc__relay_store *st, const uint8_t space[16]) {
+/* is_member and knows are asked by the filter inside a step, which holds
+ * the lock already; members is asked from outside and takes it. */
+static bool w_is_member(dc__relay_store *st, const uint8_t space[16], const uint8_t device[32]) {
+    wrap *w = (wrap *)st;
+    return dc__replica_is_member(w->r, space, device);
+}
+
+static bool w_knows(dc__relay_store *st, const uint8_t space[16]) {
+    wrap *w = (wrap *)st;
     dc__space sp;
     dc__err e = {0};
-    return dc__store_space_get(st->r->st, space, &sp, &e) == 0;
+    return dc__store_space_get(w->r->st, space, &sp, &e) == 0;
 }
 
-typedef struct devlist {
-    uint8_t (*v)[32];
-    size_t n, cap;
-} devlist;
-
-static int add_dev(void *user, const uint8_t device[32]) {
-    devlist *l = user;
+int dc__relay_devlist_add(void *user, const uint8_t device[32]) {
+    dc__relay_devlist *l = user;
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 16;
         uint8_t(*p)[32] = dc__realloc(l->v, nc * sizeof *p);
@@ -119,10 +108,13 @@ static int add_dev(void *user, const uint8_t device[32]) {
     return 0;
 }
 
-int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32],
-                            size_t *n, dc__err *err) {
-    devlist l = {NULL, 0, 0};
-    int rc = dc__replica_space_devices(st->r, space, add_dev, &l);
+static int w_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32], size_t *n,
+                     dc__err *err) {
+    wrap *w = (wrap *)st;
+    dc__relay_devlist l = {NULL, 0, 0};
+    pthread_mutex_lock(&w->mu);
+    int rc = dc__replica_space_devices(w->r, space, dc__relay_devlist_add, &l);
+    pthread_mutex_unlock(&w->mu);
     if (rc) {
         dc__free(l.v);
         *devs = NULL;
@@ -131,5 +123,31 @@ int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_
     }
     *devs = l.v;
     *n = l.n;
+    return 0;
+}
+
+static int w_ready(dc__relay_store *st, dc__err *err) {
+    (void)st;
+    (void)err;
+    return 0;
+}
+
+static const dc__relay_store_ops wrap_ops = {
+    "replica",         w_close,        w_session_new, w_session_step,
+    w_session_figures, w_session_free, w_is_member,   w_knows,
+    w_members,         w_ready,        NULL,          NULL,
+};
+
+int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {
+    *out = NULL;
+    if (r->txn)
+        return dc__err_set(err, DC_EMISUSE, "relay: a transaction is open on the replica");
+    wrap *w = dc__calloc(1, sizeof *w);
+    if (!w)
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    w->base.ops = &wrap_ops;
+    w->r = r;
+    pthread_mutex_init(&w->mu, NULL);
+    *out = &w->base;
     return 0;
 }

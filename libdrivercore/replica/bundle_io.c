@@ -427,9 +427,9 @@ static void import_free(import *im) {
 #define SLICE_MS 8
 #define SLICE_PAUSE_MS 2
 
-/* Ends a slice: settle and release what it allows, count its provisional
- * membership, commit, tell observers. */
-static int slice_end(import *im, int *notify_rc) {
+/* Settles and releases what a slice allows and counts its provisional
+ * membership (inside the transaction). */
+static int slice_settle(import *im) {
     dc_replica *r = im->g.r;
     int rc = dc__ingest_finish(&im->g);
     for (size_t i = 0; i < im->g.nprov && !rc; i++) {
@@ -437,6 +437,14 @@ static int slice_end(import *im, int *notify_rc) {
         if (!(rc = dc__store_change_state(r->st, im->g.prov[i], &state, &im->g.err)))
             im->g.n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
     }
+    return rc;
+}
+
+/* Ends a slice: settle and release what it allows, count its provisional
+ * membership, commit, tell observers. */
+static int slice_end(import *im, int *notify_rc) {
+    dc_replica *r = im->g.r;
+    int rc = slice_settle(im);
     if (!rc && !(rc = dc__store_hlc_save(r->st, r->clock.last, &im->g.err)))
         rc = dc__store_commit(r->st, &im->g.err);
     if (rc)
@@ -579,6 +587,92 @@ fail_nodb:
                    committed ? "; the slices before it were imported" : "; nothing was imported");
     import_free(&im);
     return dc__fail_err(r, &im.g.err);
+}
+
+int dc__import_group(dc_replica *r, dc__import_req *reqs, size_t n, dc__err *err) {
+    return dc__import_group_with(r, reqs, n, NULL, NULL, err);
+}
+
+int dc__import_group_with(dc_replica *r, dc__import_req *reqs, size_t n, dc__import_hook_fn hook,
+                          void *hook_user, dc__err *err) {
+    dc__err_clear(err);
+    import *ims = dc__calloc(n ? n : 1, sizeof *ims);
+    int rc = ims ? dc__clock_check(&r->clock, err)
+                 : dc__err_set(err, DC_ENOMEM, "import: out of memory");
+    dc_hlc saved = r->clock.last;
+    if (!rc)
+        rc = dc__replica_begin(r, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        dc__import_req *q = &reqs[i];
+        import *im = &ims[i];
+        im->g.r = r;
+        im->g.flags = DC__IMPORT_SET_ASIDE;
+        memset(&q->counts, 0, sizeof q->counts);
+        dc__err_clear(&q->err);
+        uint64_t count, at = 0, next = 0;
+        int x = dc__bundle_parse(q->data, q->size, &count, collect, im, &im->g.err);
+        if (x && !im->g.err.code)
+            dc__err_set(&im->g.err, x, "bundle: unreadable");
+        im->g.n.envelopes = im->n;
+        if (!x && (x = q->checked && q->nchecked == im->n
+                           ? dc__verifier_prechecked(&im->g.vf, q->checked, q->nchecked)
+                           : 0))
+            dc__err_set(&im->g.err, x, "bundle: out of memory");
+        if (!x && (x = dc__store_savepoint(r->st, &im->g.err)) == 0) {
+            r->clock.lead_ms = q->lead_ms;
+            if ((x = ingest_pass(im, 0, &at, false)) || (x = dc__ingest_settle(&im->g)) ||
+                (x = ingest_pass(im, 1, &next, false)) || (x = slice_settle(im)))
+                dc__store_savepoint_rollback(r->st);
+            else
+                x = dc__store_savepoint_release(r->st, &im->g.err);
+            r->clock.lead_ms = 0;
+            r->key_sid = 0;
+        }
+        q->rc = x;
+        if (x) {
+            q->err = im->g.err;
+            dc__err_suffix(&q->err, "; nothing was imported");
+            /* What a failed bundle touched is not to be notified. */
+            im->g.touched.n = 0;
+        } else {
+            q->counts = im->g.n;
+        }
+        dc__verifier_stop(im->g.vf);
+        im->g.vf = NULL;
+    }
+    /* The hook (a relay's shared log) takes the group before it commits
+     * here: when it cannot, nothing of the group is kept. */
+    if (!rc && hook)
+        rc = hook(hook_user, reqs, n, err);
+    if (!rc && !(rc = dc__store_hlc_save(r->st, r->clock.last, err)))
+        rc = dc__store_commit(r->st, err);
+    if (rc) {
+        dc__store_rollback(r->st);
+        r->clock.last = saved;
+        r->key_sid = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!reqs[i].rc) {
+                reqs[i].rc = rc;
+                reqs[i].err = *err;
+                dc__err_suffix(&reqs[i].err, "; nothing was imported");
+                memset(&reqs[i].counts, 0, sizeof reqs[i].counts);
+            }
+    } else {
+        /* Committed: observers hear of the records that moved (a replica
+         * with keys; a keyless store folds nothing). */
+        for (size_t i = 0; i < n; i++) {
+            if (reqs[i].rc)
+                continue;
+            dc__notify(r, &ims[i].g.touched, "remote");
+            ims[i].g.touched.n = 0;
+            dc__err e = {0};
+            dc__fold_notify(r, &ims[i].g.touched, &e);
+        }
+    }
+    for (size_t i = 0; ims && i < n; i++)
+        import_free(&ims[i]);
+    dc__free(ims);
+    return rc;
 }
 
 /* The import report: the counts as JSON, for the edges (CLI, bindings). */

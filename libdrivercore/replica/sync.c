@@ -35,6 +35,7 @@ typedef struct space_state {
     uint8_t id[16];
     int64_t sid; /* 0 when this replica does not know the space (yet) */
     dc__recon_memset *set;
+    void *bsp; /* a backend's handle of the space (backend sessions; NULL: unknown) */
     dc__recon *recon;
     bool recon_done;
     bool refused;      /* the responder will not serve this space to this peer */
@@ -47,7 +48,10 @@ typedef struct space_state {
 } space_state;
 
 struct dc_sync {
-    dc_replica *r;
+    dc_replica *r;              /* NULL for a session over a backend */
+    const dc__sync_backend *be; /* the store of a responder that is not a replica */
+    dc__sync_backend bev;
+    int64_t lead_ms; /* (backend) the peer's clock lead accepted for its bundle */
     int role;
     dc__sync_filter_fn allow; /* responder: may this peer have this space? */
     void *allow_user;
@@ -68,6 +72,19 @@ struct dc_sync {
     bool clock_doubt;     /* ... but its clock read no plausible time */
     dc__err err;
 };
+
+/* An error on the session's replica, or (over a backend) the thread's. */
+static int sfail(const dc_sync *s, int code, const char *msg) {
+    return s->r ? dc__fail(s->r, code, "%s", msg) : dc__last_set(code, "%s", msg);
+}
+
+static int sfail_err(const dc_sync *s, const dc__err *e) {
+    return s->r ? dc__fail_err(s->r, e) : dc__last_from(e);
+}
+
+static int64_t wall_ms(dc_sync *s) {
+    return s->be ? s->be->wall_ms(s->be->user) : dc__clock_wall_ms(&s->r->clock);
+}
 
 /* ---- space states ---- */
 
@@ -102,8 +119,9 @@ static int add_item(void *user, uint64_t hlc, const uint8_t id[32]) {
     return dc__recon_memset_add(user, &it, 1);
 }
 
-/* A new state for a space, with its item set loaded and its
- * reconciliation session created in our role. */
+/* A new state for a space, with its item set loaded (or, over a backend,
+ * opened: the backend answers from its store) and its reconciliation
+ * session created in our role. */
 static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
     if (s->nsp == s->csp) {
         size_t nc = s->csp ? s->csp * 2 : 16;
@@ -116,26 +134,39 @@ static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
     space_state *st = &s->sp[s->nsp];
     memset(st, 0, sizeof *st);
     memcpy(st->id, id, 16);
-    int rc = dc__recon_memset_new(&st->set);
-    if (rc)
-        return dc__err_set(&s->err, rc, "sync: out of memory");
-    s->nsp++;
-    dc__space sp;
-    dc__err e = {0};
-    rc = dc__store_space_get(s->r->st, id, &sp, &e);
-    if (rc == 0) {
-        st->sid = sp.sid;
-        st->my_seq = sp.my_seq;
-        if ((rc = dc__store_space_items(s->r->st, sp.sid, add_item, st->set, &s->err)))
-            return s->err.code ? s->err.code : rc;
-    } else if (rc != DC_ENOTFOUND) {
-        s->err = e;
-        return rc;
+    dc__recon_set view;
+    int rc;
+    if (s->be) {
+        if ((rc = s->be->space_open(s->be->user, id, &st->bsp, &view, &s->err)))
+            return rc;
+        s->nsp++;
+        if (!st->bsp) {
+            /* Unknown to the store: reconciled against an empty set. */
+            if ((rc = dc__recon_memset_new(&st->set)))
+                return dc__err_set(&s->err, rc, "sync: out of memory");
+            view = dc__recon_memset_view(st->set);
+        }
+    } else {
+        if ((rc = dc__recon_memset_new(&st->set)))
+            return dc__err_set(&s->err, rc, "sync: out of memory");
+        s->nsp++;
+        dc__space sp;
+        dc__err e = {0};
+        rc = dc__store_space_get(s->r->st, id, &sp, &e);
+        if (rc == 0) {
+            st->sid = sp.sid;
+            st->my_seq = sp.my_seq;
+            if ((rc = dc__store_space_items(s->r->st, sp.sid, add_item, st->set, &s->err)))
+                return s->err.code ? s->err.code : rc;
+        } else if (rc != DC_ENOTFOUND) {
+            s->err = e;
+            return rc;
+        }
+        view = dc__recon_memset_view(st->set);
     }
     dc__recon_options o = DC_RECON_OPTIONS_INIT;
     o.on_found = on_found;
     o.on_found_user = st;
-    dc__recon_set view = dc__recon_memset_view(st->set);
     if ((rc = dc__recon_new(&st->recon,
                             s->role == DC_SYNC_INITIATOR ? DC_RECON_INITIATOR : DC_RECON_RESPONDER,
                             &view, &o, &s->err)))
@@ -144,9 +175,11 @@ static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
     return 0;
 }
 
-static void free_space(space_state *st) {
+static void free_space(dc_sync *s, space_state *st) {
     dc__recon_free(st->recon);
     dc__recon_memset_free(st->set);
+    if (st->bsp)
+        s->be->space_close(s->be->user, st->bsp);
     dc__free(st->queue);
     dc_buf_dispose(&st->pending);
 }
@@ -170,6 +203,23 @@ int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
     return 0;
 }
 
+int dc__sync_new_backend(dc_sync **out, const dc__sync_backend *be) {
+    *out = NULL;
+    dc_sync *s = dc__calloc(1, sizeof *s);
+    if (!s)
+        return dc__last_set(DC_ENOMEM, "sync: out of memory");
+    s->bev = *be;
+    s->be = &s->bev;
+    s->role = DC_SYNC_RESPONDER;
+    s->chunk = BUNDLE_CHUNK;
+    *out = s;
+    return 0;
+}
+
+const dc__err *dc__sync_err(const dc_sync *s) {
+    return &s->err;
+}
+
 static uint8_t chunk_log(size_t bytes) {
     uint8_t k = CHUNK_MIN_LOG;
     while (k < CHUNK_MAX_LOG && ((size_t)1 << (k + 1)) <= bytes)
@@ -181,7 +231,7 @@ int dc_sync_set_chunk(dc_sync *s, size_t bytes) {
     if (!s)
         return dc__last_set(DC_EMISUSE, "dc_sync_set_chunk: the session is NULL");
     if (s->role != DC_SYNC_INITIATOR)
-        return dc__fail(s->r, DC_EMISUSE, "sync: only the initiator chooses the bundle size");
+        return sfail(s, DC_EMISUSE, "sync: only the initiator chooses the bundle size");
     uint8_t k = chunk_log(bytes);
     s->chunk = (size_t)1 << k;
     s->ask_log = k;
@@ -192,7 +242,7 @@ void dc_sync_free(dc_sync *s) {
     if (!s)
         return;
     for (size_t i = 0; i < s->nsp; i++)
-        free_space(&s->sp[i]);
+        free_space(s, &s->sp[i]);
     dc__free(s->sp);
     dc__free(s);
 }
@@ -214,7 +264,7 @@ static int item_cmp(const void *a, const void *b) {
 static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     dc__buf_clear(out);
     uint8_t h[MSG_HEADER] = {'D', 'C', 'S', MSG_VERSION, 0, (uint8_t)type, s->ask_log, 0};
-    dc__store_be64(h + 8, (uint64_t)dc__clock_wall_ms(&s->r->clock));
+    dc__store_be64(h + 8, (uint64_t)wall_ms(s));
     int w = dc__buf_put(out, h, sizeof h);
     if (type == MSG_HELLO)
         w |= dc__buf_put(out, s->r->id->sign_pk, 32);
@@ -257,7 +307,9 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
         }
         while (st->sent < st->nq && bundle.size < s->chunk && !rc) {
             const dc__recon_item *it = &st->queue[st->sent];
-            rc = dc__store_bundle_add_item(s->r->st, &bundle, st->sid, it->ts, it->id, &s->err);
+            rc = s->be ? s->be->bundle_add(s->be->user, st->bsp, &bundle, it->ts, it->id, &s->err)
+                       : dc__store_bundle_add_item(s->r->st, &bundle, st->sid, it->ts, it->id,
+                                                   &s->err);
             if (!rc) {
                 st->sent++;
                 shipped++;
@@ -335,7 +387,8 @@ static int queue_item(void *user, uint64_t hlc, const uint8_t id[32]) {
  * has been added to at its next sync, with no other step. */
 static int push_unoffered(dc_sync *s, const uint8_t peer[32]) {
     idlist l = {NULL, 0, 0};
-    int rc = dc__store_spaces_of(s->r->st, peer, collect_id, &l, &s->err);
+    int rc = s->be ? s->be->spaces_of(s->be->user, peer, collect_id, &l, &s->err)
+                   : dc__store_spaces_of(s->r->st, peer, collect_id, &l, &s->err);
     if (rc == DC_ENOMEM)
         rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     for (size_t i = 0; i < l.n && !rc; i++) {
@@ -345,7 +398,9 @@ static int push_unoffered(dc_sync *s, const uint8_t peer[32]) {
         if ((rc = add_space(s, l.ids[i], &st)))
             break;
         st->recon_done = true; /* nothing to reconcile: the peer has none of it */
-        rc = dc__store_space_items(s->r->st, st->sid, queue_item, st, &s->err);
+        rc = !s->be    ? dc__store_space_items(s->r->st, st->sid, queue_item, st, &s->err)
+             : st->bsp ? s->be->space_items(s->be->user, st->bsp, queue_item, st, &s->err)
+                       : 0;
         if (rc == DC_ENOMEM)
             rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     }
@@ -382,8 +437,12 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     uint64_t peer_ms = dc__load_be64(h + 8);
     if (!dc__clock_ms_valid(peer_ms > (uint64_t)INT64_MAX ? -1 : (int64_t)peer_ms))
         return bad(s, "the peer's clock is not a time");
-    dc__clock *ck = &s->r->clock;
-    int64_t off = (int64_t)peer_ms - dc__clock_wall_ms(ck);
+    /* A session over a backend has no clock of its own but the store's
+     * wall clock, never corrected (a relay's is authoritative). */
+    dc__clock none;
+    memset(&none, 0, sizeof none);
+    dc__clock *ck = s->r ? &s->r->clock : &none;
+    int64_t off = (int64_t)peer_ms - wall_ms(s);
     /* A peer whose clock reads no plausible time corrects nobody. */
     bool plausible = (int64_t)peer_ms >= DC_PLAUSIBLE_MIN_MS &&
                      (int64_t)peer_ms <= DC_PLAUSIBLE_MAX_MS &&
@@ -404,6 +463,7 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     ck->lead_ms = s->trust_clock || off <= 0  ? 0
                   : off > DC_PEER_LEAD_MAX_MS ? DC_PEER_LEAD_MAX_MS
                                               : off;
+    s->lead_ms = ck->lead_ms;
     s->bytes_received += n;
     if (want_type == MSG_HELLO && !take(&rd, 32, &x))
         return bad(s, "truncated hello");
@@ -471,6 +531,17 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     if (blen) {
         /* One bad envelope never stops a sync: it is set aside (recorded
          * for status) and the rest of the bundle goes in. */
+        if (s->be) {
+            uint64_t fresh = 0, aside = 0;
+            rc = s->be->import(s->be->user, bundle, blen, s->lead_ms, &fresh, &aside, &s->err);
+            if (rc) {
+                dc__err_prefix(&s->err, "sync: the changes received were refused");
+                return rc;
+            }
+            s->changes_received += fresh;
+            s->set_aside += aside;
+            return 0;
+        }
         dc__import_counts c;
         rc = dc__import(s->r, bundle, blen, DC__IMPORT_SET_ASIDE, &c);
         s->r->clock.lead_ms = 0;
@@ -502,13 +573,14 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     if (!s || !out || !done)
         return dc__last_set(DC_EMISUSE, "dc_sync_step: NULL argument");
     dc_replica *r = s->r;
-    dc__err_clear(&r->err);
+    if (r)
+        dc__err_clear(&r->err);
     dc__err_clear(&s->err);
     *done = 0;
     dc__buf_clear(out);
-    if (r->txn)
+    if (r && r->txn)
         return dc__fail(r, DC_EMISUSE, "sync: a transaction is open on this replica");
-    if (dc__clock_check(&r->clock, &r->err))
+    if (r && dc__clock_check(&r->clock, &r->err))
         return dc__fail_err(r, &r->err);
     bool first = s->calls++ == 0;
     int rc;
@@ -518,16 +590,21 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
         rc = dc__store_spaces_known(r->st, offer_all, s, &s->err);
     } else {
         if (!in)
-            return dc__fail(r, DC_EMISUSE, "sync: this step needs the peer's message");
+            return sfail(s, DC_EMISUSE, "sync: this step needs the peer's message");
         rc = consume(s, in, n, s->role == DC_SYNC_RESPONDER && first ? MSG_HELLO : MSG_STEP);
-        r->clock.lead_ms = 0; /* a peer's lead lasts one import */
+        if (r)
+            r->clock.lead_ms = 0; /* a peer's lead lasts one import */
     }
     bool final = false;
     if (!rc)
         rc = build(s, out, s->role == DC_SYNC_INITIATOR && first ? MSG_HELLO : MSG_STEP, &final);
     if (rc) {
         dc__buf_clear(out);
-        return dc__fail_err(r, s->err.code ? &s->err : &r->err);
+        if (!s->err.code && r)
+            return dc__fail_err(r, &r->err);
+        if (!s->err.code)
+            dc__err_set(&s->err, rc, "sync: the step failed");
+        return sfail_err(s, &s->err);
     }
     /* Finished when neither side has anything left: the last message is
      * sent only if it carries something the peer needs. */
@@ -565,7 +642,7 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
                        (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
                        (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset,
                        (unsigned long long)s->set_aside))
-        return dc__fail(s->r, DC_ENOMEM, "sync: out of memory");
+        return sfail(s, DC_ENOMEM, "sync: out of memory");
     return 0;
 }
 
@@ -603,8 +680,8 @@ int dc_sync_trust_peer_clock(dc_sync *s) {
     if (!s)
         return dc__last_set(DC_EMISUSE, "dc_sync_trust_peer_clock: the session is NULL");
     if (s->role != DC_SYNC_INITIATOR || s->calls)
-        return dc__fail(s->r, DC_EMISUSE,
-                        "sync: only an initiator, before its first step, trusts its peer's clock");
+        return sfail(s, DC_EMISUSE,
+                     "sync: only an initiator, before its first step, trusts its peer's clock");
     s->trust_clock = true;
     return 0;
 }
@@ -613,6 +690,8 @@ int dc_sync_note_relay(dc_sync *s) {
     if (!s)
         return dc__last_set(DC_EMISUSE, "dc_sync_note_relay: the session is NULL");
     dc_replica *r = s->r;
+    if (!r || s->role != DC_SYNC_INITIATOR || !s->finished)
+        return sfail(s, DC_EMISUSE, "note relay: only after the initiator's session finished");
     dc__err_clear(&r->err);
     if (s->role != DC_SYNC_INITIATOR || !s->finished)
         return dc__fail(r, DC_EMISUSE, "note relay: only after the initiator's session finished");

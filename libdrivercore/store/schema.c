@@ -6,6 +6,7 @@
  * nothing and a power cut may lose the last commits but never tears one
  * (docs/storage.md).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,6 +97,13 @@ static const struct {
      "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;"
      "UPDATE records SET del_hlc = 0, del_did = 0;"
      "INSERT INTO pending(cno) SELECT cno FROM changes WHERE kind = 1 AND state = 0;",
+     NULL},
+    /* 4: reconciliation fingerprints beside the log, per space: buckets of
+     * the items a sync offers with their counts and hash sums (docs/
+     * storage.md, "Schema version 4").  Filled only in files that ask for
+     * them (a relay's store: meta 'recon_buckets'); empty elsewhere. */
+    {"CREATE TABLE recon_buckets(sid INTEGER NOT NULL, hlc INTEGER NOT NULL, cid BLOB NOT NULL,"
+     "  n INTEGER NOT NULL, sum BLOB NOT NULL, PRIMARY KEY (sid, hlc, cid)) WITHOUT ROWID;",
      NULL},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
@@ -321,9 +329,14 @@ int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
                            s->durable ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                            err)) ||
-        (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)))
+        (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)) ||
+        (rc = migrate(s, err)))
         return rc;
-    return migrate(s, err);
+    /* A file that keeps fingerprints keeps them whichever handle writes. */
+    int64_t fp = 0;
+    rc = dc__store_meta_get(s, "recon_buckets", &fp, err);
+    s->fp = rc == 0 && fp == 1;
+    return rc == DC_ENOTFOUND ? 0 : rc;
 }
 
 int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc_key_fn key,
@@ -417,6 +430,84 @@ int dc__store_commit(dc__store *s, dc__err *err) {
     if (rc)
         dc__store_rollback(s);
     return rc;
+}
+
+int dc__store_read_begin(dc__store *s, dc__err *err) {
+    return dc__sql_exec(s, "BEGIN", err);
+}
+
+void dc__store_read_end(dc__store *s) {
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int dc__store_cache_kib(dc__store *s, int kib, dc__err *err) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", kib);
+    return dc__sql_exec(s, sql, err);
+}
+
+int dc__store_backup(const char *path, const char *dest, dc__err *err) {
+    if (access(path, F_OK) != 0)
+        return dc__err_set(err, DC_ENOTFOUND, "backup: no store at %s", path);
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.partial", dest) >= (int)sizeof tmp)
+        return dc__err_set(err, DC_EINVAL, "backup: the path %s is too long", dest);
+    dc__os_remove(tmp);
+    dc__store s;
+    memset(&s, 0, sizeof s);
+    /* VACUUM INTO copies one read transaction's snapshot: writers go on
+     * (WAL), the copy is consistent and compact.  It is a plain SQLite
+     * file in clear: an encrypted replica is not backed up this way. */
+    if (sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        int rc = s.db ? dc__sql_err(&s, err, "backup: opening the store")
+                      : dc__err_set(err, DC_ENOMEM, "backup: out of memory");
+        sqlite3_close(s.db);
+        return rc;
+    }
+    sqlite3_busy_handler(s.db, busy_wait, NULL);
+    int v = 0, rc = user_version(&s, &v, err);
+    if (!rc && v == 0)
+        rc = dc__err_set(err, DC_ECORRUPT, "backup: %s is not a drivercore store", path);
+    sqlite3_stmt *st = NULL;
+    if (!rc && sqlite3_prepare_v2(s.db, "VACUUM INTO ?", -1, &st, NULL) != SQLITE_OK)
+        rc = dc__sql_err(&s, err, "backup");
+    if (!rc) {
+        sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = dc__sql_err(&s, err, "backup: copying");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(s.db);
+    /* The copy is checked before it replaces anything. */
+    memset(&s, 0, sizeof s);
+    if (!rc &&
+        sqlite3_open_v2(tmp, &s.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        rc = dc__sql_err(&s, err, "backup: reading the copy");
+    if (!rc)
+        rc = dc__store_integrity_check(&s, err);
+    sqlite3_close(s.db);
+    int e = 0;
+    if (!rc && ((e = dc__os_sync_file(tmp)) || (e = dc__os_rename(tmp, dest)) ||
+                (e = dc__os_sync_dir_of(dest))))
+        rc = dc__err_set(err, DC_EIO, "backup: writing %s: %s", dest, strerror(e));
+    if (rc)
+        dc__os_remove(tmp);
+    return rc;
+}
+
+int dc__store_savepoint(dc__store *s, dc__err *err) {
+    return dc__sql_exec(s, "SAVEPOINT dc_group", err);
+}
+
+int dc__store_savepoint_release(dc__store *s, dc__err *err) {
+    return dc__sql_exec(s, "RELEASE dc_group", err);
+}
+
+void dc__store_savepoint_rollback(dc__store *s) {
+    dc__names_reset(&s->names);
+    sqlite3_exec(s->db, "ROLLBACK TO dc_group; RELEASE dc_group", NULL, NULL, NULL);
 }
 
 void dc__store_rollback(dc__store *s) {

@@ -286,6 +286,8 @@ int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const
     sqlite3_bind_int(st, 10, need);
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "change log");
     sqlite3_reset(st);
+    if (!rc)
+        rc = dc__store_fp_put(s, sid, e->hlc_min, id, e->kind, state, err);
     return rc;
 }
 
@@ -312,7 +314,8 @@ int dc__store_change_delete(dc__store *s, int64_t cno, dc__err *err) {
 }
 
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err) {
-    return exec_i64(s, "UPDATE changes SET state = ?2 WHERE cno = ?1", cno, state, err);
+    int rc = dc__store_fp_state(s, cno, state, err);
+    return rc ? rc : exec_i64(s, "UPDATE changes SET state = ?2 WHERE cno = ?1", cno, state, err);
 }
 
 int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_hlc,

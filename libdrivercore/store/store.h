@@ -12,7 +12,7 @@
 #include "crdt/crdt.h"
 #include "crypto/crypto.h"
 
-#define DC_SCHEMA_VERSION 3
+#define DC_SCHEMA_VERSION 4
 
 typedef struct dc__store dc__store;
 
@@ -39,6 +39,23 @@ bool dc__store_alive(const dc__store *s);
 int dc__store_begin(dc__store *s, dc__err *err);
 int dc__store_commit(dc__store *s, dc__err *err);
 void dc__store_rollback(dc__store *s);
+/* A read transaction (BEGIN DEFERRED): the reads until dc__store_read_end
+ * see one snapshot.  read_end commits it if one is open (no-op else). */
+int dc__store_read_begin(dc__store *s, dc__err *err);
+void dc__store_read_end(dc__store *s);
+/* The connection's page cache, in KiB (a relay's many read connections
+ * keep small ones). */
+int dc__store_cache_kib(dc__store *s, int kib, dc__err *err);
+/* An online backup of the file at `path` (in clear) into `dest`: a
+ * consistent snapshot taken while writers go on (VACUUM INTO: one read
+ * transaction, compacted), written beside `dest` and renamed over it once
+ * complete and checked.  DC_ENOTFOUND when there is no file at `path`. */
+int dc__store_backup(const char *path, const char *dest, dc__err *err);
+/* A savepoint inside the open transaction (one bundle of a group import):
+ * released into the transaction, or rolled back to alone. */
+int dc__store_savepoint(dc__store *s, dc__err *err);
+int dc__store_savepoint_release(dc__store *s, dc__err *err);
+void dc__store_savepoint_rollback(dc__store *s);
 
 /* ---- identity and clock ---- */
 /* DC_ENOTFOUND when the replica has no identity yet. */
@@ -273,6 +290,29 @@ int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn,
 /* Appends every envelope held (of `space` if not NULL) to a bundle:
  * membership first, then changes in (space, hlc, id) order. */
 int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err *err);
+
+/* ---- reconciliation fingerprints (fingerprint.c) ----
+ * Per-bucket counts and hash sums of the items a sync offers, kept beside
+ * the log in files that turned them on (a relay's store), so a session
+ * reads O(buckets) rows instead of a space's whole item set. */
+struct dc__recon_bucket;
+struct dc__recon_item;
+/* Turns them on for this file (built from the log once, in a transaction
+ * of its own); every handle then keeps them in step. */
+int dc__store_fp_enable(dc__store *s, dc__err *err);
+bool dc__store_fp_on(const dc__store *s);
+/* Keeping them: a change put in the log with `state`, and a change whose
+ * state is about to become `state` (called before the row changes). */
+int dc__store_fp_put(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32], int kind,
+                     int state, dc__err *err);
+int dc__store_fp_state(dc__store *s, int64_t cno, int state, dc__err *err);
+/* Reading them: every bucket of `sid` in order, and its items in [lo, hi)
+ * (hi NULL: to the end); both dc__malloc'd. */
+int dc__store_fp_buckets(dc__store *s, int64_t sid, struct dc__recon_bucket **out, size_t *n,
+                         dc__err *err);
+int dc__store_fp_items(dc__store *s, int64_t sid, const struct dc__recon_item *lo,
+                       const struct dc__recon_item *hi, struct dc__recon_item **out, size_t *n,
+                       dc__err *err);
 
 /* ---- materialised state (fold.c) ---- */
 typedef struct dc__touched {

@@ -65,6 +65,13 @@ enum {
     Q_COUNT,
     Q_IX_DEL,
     Q_IX_PUT,
+    Q_FP_ITEMS,
+    Q_FP_ITEMS_TAIL,
+    Q_FP_PUT,
+    Q_FP_NEXT,
+    Q_FP_FIND,
+    Q_FP_ROW,
+    Q_FP_ALL,
     Q__COUNT
 };
 
@@ -121,6 +128,7 @@ struct dc__store {
     void *zdctx;      /* zstd context for the bodies a fold opens */
     int64_t unfolded; /* ops this handle put in `pending` since its last fold */
     bool folding;     /* a fold is running (reads inside it do not fold) */
+    bool fp;          /* the file keeps reconciliation fingerprints (fingerprint.c) */
     dc__names names;
     /* Value indexes (index.c): the declarations as of meta 'index_epoch'. */
     struct dc__ixdef *ix;

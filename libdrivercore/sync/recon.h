@@ -95,6 +95,39 @@ bool dc__recon_memset_has(dc__recon_memset *m, const dc__recon_item *it);
 /* The dc__recon_set view of m, valid while m lives. */
 dc__recon_set dc__recon_memset_view(dc__recon_memset *m);
 
+/* ---- a set answered from per-bucket sums a store keeps (bucketset.c) ----
+ * A store cuts the items of a set, in order, into buckets and keeps for
+ * each its lower bound (an item key: the first bucket's is (0, zeros)), its
+ * count and the sum of its items' hashes.  The view reads the bucket rows
+ * once per refresh and the items of at most a few buckets per query, so a
+ * session's memory follows the buckets it touches, not the set's size. */
+typedef struct dc__recon_bucket {
+    uint64_t ts;
+    uint8_t id[DC_RECON_ID_SIZE]; /* lower bound, inclusive */
+    uint64_t n;
+    uint8_t sum[32];
+} dc__recon_bucket;
+
+typedef struct dc__bucketset_src {
+    void *user;
+    /* Every bucket of the set, in order (*out dc__malloc'd; none: NULL, 0). */
+    int (*buckets)(void *user, dc__recon_bucket **out, size_t *n);
+    /* The items in [lo, hi), in order (hi NULL: to the end; *out
+     * dc__malloc'd). */
+    int (*items)(void *user, const dc__recon_item *lo, const dc__recon_item *hi,
+                 dc__recon_item **out, size_t *n);
+} dc__bucketset_src;
+
+typedef struct dc__bucketset dc__bucketset;
+int dc__bucketset_new(dc__bucketset **out, const dc__bucketset_src *src);
+void dc__bucketset_free(dc__bucketset *s);
+/* Forgets what was read: the next query reads the buckets again (call it
+ * whenever the snapshot the store answers from may have moved). */
+void dc__bucketset_refresh(dc__bucketset *s);
+/* How many buckets' items were read so far. */
+uint64_t dc__bucketset_loads(const dc__bucketset *s);
+dc__recon_set dc__bucketset_view(dc__bucketset *s);
+
 /* ---- the session ---- */
 enum { DC_RECON_INITIATOR = 1, DC_RECON_RESPONDER = 2 };
 /* Kinds of finding reported to dc__recon_options.on_found. */

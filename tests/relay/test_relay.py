@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -570,6 +571,278 @@ class TestLifecycle(Base):
         # The store reopens and still serves.
         rl.start()
         self.sync(a, rl)
+
+
+
+class TestOperate(Base):
+    def test_readyz_and_healthz(self):
+        rl = self.relay()
+        st, _, body = rl.req("GET", "/healthz")
+        self.assertEqual((st, body), (200, b"ok\n"))
+        st, _, body = rl.req("GET", "/readyz")
+        self.assertEqual((st, body), (200, b"ready\n"))
+
+    def test_json_logs(self):
+        """--log-format json: one JSON object a line, no token, no payload."""
+        rl = self.relay(["--log-format", "json"])
+        a = self.device("a", "Zhang Wei's phone")
+        s = self.space(a)
+        self.write(a, s, "n1", "a secret note")
+        self.sync(a, rl)
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        st, _, _ = rl.req("POST", "/v1/sync", b"\0" * 100, {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 400)
+        self.assertEqual(rl.term(), 0)
+        rl.logf.close()
+        with open(rl.log) as f:
+            lines = f.read().splitlines()
+        self.assertGreater(len(lines), 3)
+        events = []
+        for line in lines:
+            o = json.loads(line)
+            for k in ("ts", "program", "event", "msg"):
+                self.assertIn(k, o)
+            events.append(o["event"])
+            if o["event"] == "sync" and "status" in o:
+                self.assertIsInstance(o["status"], float)
+                self.assertIsInstance(o["device"], str)
+            self.assertNotIn(tok, line)
+            self.assertNotIn("secret note", line)
+            self.assertNotIn("Zhang Wei", line)
+        self.assertIn("listening", events)
+        self.assertIn("sync", events)
+        self.assertEqual(events[-1], "stopped")
+        with self.assertRaises(subprocess.CalledProcessError):
+            subprocess.run([RELAY, "--store", self.path("x.db"), "--listen", "127.0.0.1:0",
+                            "--log-format", "xml"], check=True, capture_output=True, timeout=30)
+
+    def test_online_backup_and_restore(self):
+        """A backup taken while devices sync opens as a store; restored in
+        place of the store, the devices send it what it lacks and a new
+        device gets everything."""
+        rl = self.relay()
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.add(a, s, "b")
+        lines = "".join(json.dumps({"space": s, "ops": [{"type": "note", "id": "k%d" % i,
+                                                           "set": {"text": "v%d" % i}}]}) + "\n"
+                        for i in range(200))
+        self.run_tool("apply", a, input=lines)
+        # Backup while a sync of a is in flight: consistent either way.
+        bg = subprocess.Popen([TOOL, "sync", a, "--relay", rl.url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        dest = self.path("backup.db")
+        p = subprocess.run([RELAY, "backup", "--store", rl.store, "--to", dest],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["backup"], dest)
+        self.assertEqual(out["bytes"], os.path.getsize(dest))
+        bg.communicate(timeout=30)
+        self.assertEqual(bg.returncode, 0)
+        self.sync(a, rl)
+        # Written after the backup: the restored store lacks it.
+        self.write(a, s, "late", "after the backup")
+        self.sync(a, rl)
+        # Restore: stop, put the backup in place, drop -wal/-shm, start.
+        self.assertEqual(rl.term(), 0)
+        rl.logf.close()
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(rl.store + suffix):
+                os.remove(rl.store + suffix)
+        os.replace(dest, rl.store)
+        rl.start()
+        self.sync(a, rl)  # a sends again what the backup lacks
+        self.sync(b, rl)
+        self.accept(b, s)
+        self.sync(b, rl)
+        self.assertIn("after the backup", self.dump(b))
+        self.assertIn("v199", self.dump(b))
+        self.assertEqual(self.dump(a), self.dump(b))
+        # A backup of no store, and bad usage, are refused with a reason.
+        p = subprocess.run([RELAY, "backup", "--store", self.path("none.db"), "--to", dest],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("none.db", p.stderr)
+        p = subprocess.run([RELAY, "backup", "--store", rl.store], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+
+
+
+class TestTLS(Base):
+    def make_cert(self, name):
+        """A self-signed certificate for 127.0.0.1 and its key (openssl)."""
+        cert, key = self.path(name + ".pem"), self.path(name + ".key")
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                            "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", cert], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        pub = subprocess.run(["openssl", "x509", "-in", cert, "-pubkey", "-noout"],
+                             capture_output=True, check=True).stdout
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                             capture_output=True, check=True).stdout
+        import base64
+        import hashlib
+        pin = "sha256//" + base64.b64encode(hashlib.sha256(der).digest()).decode()
+        return cert, key, pin
+
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed: no certificate to test TLS with")
+
+    def test_https_relay_checked_by_ca_and_pin(self):
+        cert, key, pin = self.make_cert("relay")
+        other_cert, _, other_pin = self.make_cert("other")
+        rl = self.relay(["--tls-cert", cert, "--tls-key", key])
+        with open(rl.log) as f:
+            self.assertIn(", TLS", f.read())
+        rl.url = "https://127.0.0.1:%d" % rl.port
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.write(a, s, "n1", "over TLS")
+        self.sync(a, rl, extra=["--ca-file", cert])
+        self.sync(b, rl, extra=["--ca-file", cert, "--pin-key", pin])
+        self.accept(b, s)
+        self.sync(b, rl, extra=["--ca-file", cert, "--pin-key", pin])
+        self.assertIn("over TLS", self.dump(b))
+        # Refused: another CA, another pinned key, no CA (the system's
+        # store does not know this certificate), and a pin for plain http.
+        for extra, why in ((["--ca-file", other_cert], "certificate"),
+                           (["--ca-file", cert, "--pin-key", other_pin], "pinned"),
+                           ([], "certificate")):
+            p = self.sync(a, rl, check=False, extra=["--attempts", "1"] + extra)
+            self.assertNotEqual(p.returncode, 0, extra)
+            self.assertIn(why, p.stderr)
+        plain = "http://127.0.0.1:%d" % rl.port
+        p = self.run_tool("sync", a, "--relay", plain, "--pin-key", pin, "--attempts", "1",
+                          check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("plain http", p.stderr)
+        # Plain HTTP to the TLS port gets no answer from the relay.
+        p = self.run_tool("sync", a, "--relay", plain, "--attempts", "1", "--timeout", "3",
+                          check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_tls_needs_both_files(self):
+        cert, key, _ = self.make_cert("relay")
+        for args in (["--tls-cert", cert], ["--tls-key", key],
+                     ["--tls-cert", cert, "--tls-key", self.path("missing.key")]):
+            p = subprocess.run([RELAY, "--store", self.path("r.db"), "--listen", "127.0.0.1:0"]
+                               + args, capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, args)
+        # A key that is not a key: the relay refuses to start.
+        with open(self.path("bad.key"), "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+        p = subprocess.run([RELAY, "--store", self.path("r.db"), "--listen", "127.0.0.1:0",
+                            "--tls-cert", cert, "--tls-key", self.path("bad.key")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("TLS", p.stderr)
+
+
+
+class TestBudgets(Base):
+    """Budgets a hostile client cannot exhaust: each refusal is counted."""
+
+    def refusals(self, rl, reason):
+        return rl.metrics().get('drivercore_relay_refusals_total{reason="%s"}' % reason, 0)
+
+    def raw(self, rl):
+        s = socket.create_connection(("127.0.0.1", rl.port), timeout=10)
+        return s
+
+    def read_all(self, s, limit=10):
+        s.settimeout(limit)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\r\n\r\n" in data:
+                    break
+        except socket.timeout:
+            pass
+        return data
+
+    def test_no_body_read_before_the_token(self):
+        rl = self.relay()
+        s = self.raw(rl)
+        s.sendall(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"ab" * 32
+                  + b"\r\nContent-Length: 50000000\r\n\r\n")
+        t0 = time.time()
+        head = self.read_all(s)
+        s.close()
+        self.assertTrue(head.startswith(b"HTTP/1.1 401"), head[:80])
+        self.assertLess(time.time() - t0, 5)
+
+    def test_memory_budget_per_device(self):
+        rl = self.relay(["--mem-per-device", "8192"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        st, _, body = rl.req("POST", "/v1/sync", b"\0" * 65536,
+                             {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 503, body)
+        self.assertIn(b"memory budget", body)
+        self.assertEqual(self.refusals(rl, "memory"), 1)
+        # Within the budget, the same device is served (a malformed message,
+        # but read and answered).
+        st, _, _ = rl.req("POST", "/v1/sync", b"\0" * 100, {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 400)
+
+    def test_memory_budget_per_address(self):
+        rl = self.relay(["--mem-per-address", "8192"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        st, _, _ = rl.req("POST", "/v1/sync", b"\0" * 65536, {"Authorization": "Bearer " + tok})
+        self.assertEqual(st, 503)
+        self.assertEqual(self.refusals(rl, "memory"), 1)
+
+    def test_a_byte_a_second_does_not_hold_a_connection(self):
+        rl = self.relay(["--body-grace", "1", "--body-min-rate", "1000", "--header-timeout", "1",
+                         "--idle-timeout", "3"])
+        pk, sk = keypair()
+        tok = rl.token(pk, sk)
+        # A slow body: cut off once past its grace period.
+        s = self.raw(rl)
+        s.sendall(b"POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + tok.encode() + b"\r\nContent-Length: 100000\r\n\r\n")
+        closed = False
+        t0 = time.time()
+        try:
+            for _ in range(20):
+                s.sendall(b"x")
+                time.sleep(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        if not closed:
+            closed = self.read_all(s, 3) == b""
+        s.close()
+        self.assertTrue(closed)
+        self.assertLess(time.time() - t0, 9)
+        self.assertGreaterEqual(self.refusals(rl, "deadline"), 1)
+        # Slow headers: refused when they complete past the deadline.
+        s = self.raw(rl)
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        time.sleep(1.5)
+        s.sendall(b"Host: x\r\n\r\n")
+        self.assertEqual(self.read_all(s, 5), b"")
+        s.close()
+        self.assertGreaterEqual(self.refusals(rl, "deadline"), 2)
+        # Silence: closed after the idle timeout.
+        s = self.raw(rl)
+        t0 = time.time()
+        self.assertEqual(self.read_all(s, 10), b"")
+        self.assertLess(time.time() - t0, 8)
+        s.close()
+        # The relay still serves.
+        st, _, body = rl.req("GET", "/healthz")
+        self.assertEqual((st, body), (200, b"ok\n"))
 
 
 if __name__ == "__main__":

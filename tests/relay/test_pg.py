@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""tests/relay: several drivercore-relay processes over one real PostgreSQL
+(docs/relay.md, "Several relays").
+
+Usage: test_pg.py DRIVERCORE DRIVERCORE_RELAY
+
+The test makes a throw-away PostgreSQL cluster with Debian's initdb under
+its own temporary directory, run as an unprivileged user (`nobody` when the
+test runs as root), listening only on a unix socket there, and removes it
+at the end.  No mock.  Skipped, with the reason, only when PostgreSQL's
+server programs are not installed or the relay was built without libpq.
+"""
+import glob
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import test_relay
+from test_relay import Base, Relay
+
+TOOL = RELAY = None
+PG_BIN = None
+
+
+def pg_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+class Cluster:
+    """A PostgreSQL cluster of the test's own, on a unix socket."""
+
+    def __init__(self, d):
+        self.d = d
+        self.data = os.path.join(d, "pgdata")
+        self.sock = d
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]  # names the socket file only
+        s.close()
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = "nobody"
+            os.chmod(d, 0o755)
+            pw = pwd.getpwnam(self.user)
+            os.makedirs(self.data)
+            os.chown(self.data, pw.pw_uid, pw.pw_gid)
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.run("initdb", "-D", self.data, "-A", "trust", "-U", "dc", "--no-sync",
+                 "-E", "UTF8")
+        self.url = "postgresql:///postgres?host=%s&port=%d&user=dc" % (self.sock, self.port)
+        self.start()
+
+    def run(self, prog, *args, check=True):
+        cmd = [os.path.join(PG_BIN, prog)] + list(args)
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--"] + cmd
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("%s: %s %s" % (prog, p.stdout, p.stderr))
+        return p
+
+    def ctl(self, *args):
+        return self.run("pg_ctl", "-D", self.data, "-l", os.path.join(self.data, "log"), "-w",
+                        "-o", "-k %s -p %d -c listen_addresses=''" % (self.sock, self.port),
+                        *args)
+
+    def start(self):
+        self.ctl("start")
+
+    def stop(self, check=True):
+        return self.run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop", check=check)
+
+
+class PGRelay(Relay):
+    count = 0
+
+    def __init__(self, d, url, extra=()):
+        # Its cache in the test's directory: a SIGKILLed relay leaves
+        # nothing behind elsewhere.
+        PGRelay.count += 1
+        cache = os.path.join(d, "cache-%d.db" % PGRelay.count)
+        self.d, self.store, self.extra = d, url, ["--cache", cache] + list(extra)
+        self.start()
+
+    def ready(self):
+        try:
+            st, _, _ = self.req("GET", "/readyz")
+            return st == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.ready():
+                return
+            time.sleep(0.05)
+        raise AssertionError("relay not ready")
+
+
+class TestSeveralRelays(Base):
+    def setUp(self):
+        super().setUp()
+        self.pg = Cluster(self.d)
+
+    def tearDown(self):
+        for r in self.relays:
+            r.stop()
+        self.relays = []
+        self.pg.stop(check=False)
+        super().tearDown()
+
+    def prelay(self):
+        r = PGRelay(self.d, self.pg.url)
+        self.relays.append(r)
+        r.wait_ready()
+        return r
+
+    def sync_until(self, db, relay, text, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            self.sync(db, relay)
+            if text in self.dump(db):
+                return
+            self.assertLess(time.time(), deadline, "%r never arrived" % text)
+            time.sleep(0.1)
+
+    def join(self, db, relay, space, timeout=10):
+        """db syncs through relay until its invitation has arrived, and accepts it."""
+        deadline = time.time() + timeout
+        while True:
+            self.sync(db, relay)
+            if self.run_tool("space", "accept", db, space, check=False).returncode == 0:
+                return
+            self.assertLess(time.time(), deadline, "the invitation never arrived")
+            time.sleep(0.1)
+
+    def team(self):
+        a, b, c = self.device("a"), self.device("b"), self.device("c")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.add(a, s, "c")
+        return a, b, c, s
+
+    def test_devices_over_three_relays_converge(self):
+        r1, r2, r3 = self.prelay(), self.prelay(), self.prelay()
+        a, b, c, s = self.team()
+        self.write(a, s, "from-a", "written on a")
+        self.sync(a, r1)
+        for db, rl in ((b, r2), (c, r3)):
+            self.sync(db, rl)
+            self.accept(db, s)
+        self.sync_until(b, r2, "written on a")
+        self.sync_until(c, r3, "written on a")
+        self.write(b, s, "from-b", "written on b")
+        self.write(c, s, "from-c", "written on c")
+        self.sync(b, r2)
+        self.sync(c, r3)
+        self.sync_until(a, r1, "written on c")
+        self.sync_until(a, r1, "written on b")
+        self.sync_until(b, r2, "written on c")
+        self.sync_until(c, r3, "written on b")
+        self.assertEqual(self.dump(a), self.dump(b))
+        self.assertEqual(self.dump(b), self.dump(c))
+        # The relays hold no plaintext, and neither does the database.
+        p = self.pg.run("psql", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc",
+                        "-d", "postgres", "-At", "-c", "SELECT count(*) FROM dc_log")
+        self.assertGreater(int(p.stdout.strip()), 0)
+        dump = self.pg.run("pg_dump", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc",
+                           "postgres").stdout
+        self.assertNotIn("written on", dump)
+
+    def test_push_wakes_a_long_poll_on_another_relay(self):
+        r1, r2 = self.prelay(), self.prelay()
+        a, b, _, s = self.team()
+        self.sync(a, r1)
+        self.join(b, r2, s)
+        self.sync(b, r2)
+        waiting = subprocess.Popen([TOOL, "sync", b, "--relay", r2.url, "--wait", "30"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while r2.metrics().get("drivercore_relay_waiters", 0) < 1:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        self.write(a, s, "pushed", "through relay one")
+        self.sync(a, r1)
+        t0 = time.time()
+        out, err = waiting.communicate(timeout=30)
+        woke = time.time() - t0
+        self.assertEqual(waiting.returncode, 0, err)
+        reports = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+        self.assertEqual(len(reports), 2, out)  # woken, then synced again
+        self.assertIn("through relay one", self.dump(b))
+        # Woken and synced again within a second and a half (the wake-up
+        # itself is a notification and one read of the shared log).
+        self.assertLess(woke, 1.5)
+        print("# a push through relay one reached the long-poll on relay two and was synced "
+              "in %.0f ms" % (woke * 1000), flush=True)
+
+    def test_killed_relay_devices_carry_on_through_another(self):
+        r1, r2 = self.prelay(), self.prelay()
+        a, b, _, s = self.team()
+        self.write(a, s, "first", "acknowledged")
+        self.sync(a, r1)  # acknowledged: in PostgreSQL
+        lines = "".join(json.dumps({"space": s, "ops": [{"type": "note", "id": "k%d" % i,
+                                                           "set": {"text": "v%d" % i}}]}) + "\n"
+                        for i in range(300))
+        self.run_tool("apply", a, input=lines)
+        bg = subprocess.Popen([TOOL, "sync", a, "--relay", r1.url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        time.sleep(0.03)
+        r1.kill9()
+        bg.communicate(timeout=30)  # finished or failed: both are fine
+        # a carries on through relay two: nothing acknowledged was lost.
+        self.sync(a, r2)
+        self.join(b, r2, s)
+        self.sync_until(b, r2, "acknowledged")
+        self.sync(b, r2)
+        self.assertIn("v299", self.dump(b))
+        self.assertEqual(self.dump(a), self.dump(b))
+
+    def test_postgres_restarted_mid_load(self):
+        r1, r2 = self.prelay(), self.prelay()
+        a, b, _, s = self.team()
+        self.sync(a, r1)
+        self.join(b, r2, s)
+        acknowledged = []
+        restarted = False
+        for i in range(30):
+            self.write(a, s, "w%d" % i, "value %d" % i)
+            p = self.sync(a, r1, check=False, extra=["--attempts", "1", "--timeout", "5"])
+            if p.returncode == 0:
+                acknowledged.append(i)
+            if i == 10:
+                self.pg.stop()
+                # Not ready while the database is away; syncs are refused.
+                deadline = time.time() + 10
+                while r1.ready():
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.1)
+            if i == 15:
+                self.pg.start()
+                restarted = True
+        self.assertTrue(restarted)
+        r1.wait_ready(20)
+        r2.wait_ready(20)
+        self.assertLess(len(acknowledged), 30)  # some were refused while it was away
+        self.sync(a, r1)  # what was refused is sent again
+        self.sync_until(b, r2, "value 29")
+        dump = self.dump(b)
+        for i in range(30):
+            self.assertIn("value %d" % i, dump)
+        self.assertEqual(self.dump(a), dump)
+
+
+if __name__ == "__main__":
+    TOOL, RELAY = sys.argv[1], sys.argv[2]
+    test_relay.TOOL, test_relay.RELAY = TOOL, RELAY
+    PG_BIN = pg_bin()
+    if not PG_BIN:
+        print("SKIP: PostgreSQL's server programs (Debian's postgresql package) are not "
+              "installed")
+        sys.exit(77)
+    p = subprocess.run([RELAY, "--store", "postgresql:///x", "--listen", "127.0.0.1:0",
+                        "--help"], capture_output=True, text=True)
+    if "postgresql://" not in p.stderr:
+        print("SKIP: this drivercore-relay was built without libpq")
+        sys.exit(77)
+    unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[3:])
