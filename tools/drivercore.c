@@ -60,6 +60,17 @@ static const char usage_text[] =
     "                                      or a tablet (serve); up to N attempts;\n"
     "                                      a request stalled S seconds is retried\n"
     "  serve REPLICA --listen HOST:PORT    be the sync peer of phones (no relay)\n"
+    "  attach put REPLICA SPACE FILE [--type MEDIA_TYPE]\n"
+    "                                      store a file in a space; print {\"id\": ...},\n"
+    "                                      the text a record field holds to reference it\n"
+    "  attach get REPLICA SPACE ID OUT     write the file to OUT (all chunks checked)\n"
+    "  attach ls REPLICA [SPACE]           the attachments known, chunks held of each\n"
+    "  attach policy REPLICA SPACE all|on-demand|under [--max-bytes N]\n"
+    "                                      what a sync fetches (under: on --metered\n"
+    "                                      links only files up to N bytes)\n"
+    "  attach gc REPLICA [SPACE] [--min-age S]\n"
+    "                                      drop attachments no record references\n"
+    "                                      (known for at least S seconds; 86400)\n"
     "  keygen KEY_FILE                     a new random at-rest key (0600, 64 hex digits)\n"
     "  rekey REPLICA [--new-key-file PATH] encrypt the replica under a new key (or the\n"
     "                                      passphrase in DRIVERCORE_NEW_PASSPHRASE)\n"
@@ -882,6 +893,7 @@ int main(int argc, char **argv) {
         {"calendar", cmd_case}, /* cmd_case also serves `calendar ...` */
         {"keygen", cmd_keygen},
         {"rekey", cmd_rekey},
+        {"attach", cmd_attach},
     };
     /* --key-file is for every command: taken out of argv before any of
      * them parses its options. */
