@@ -954,3 +954,14 @@ int dc_relay_metrics(dc_buf *out, dc_relay *rl) {
     pthread_mutex_unlock(&rl->mu);
     return w ? dc__last_set(DC_ENOMEM, "relay: out of memory") : 0;
 }
+
+/* ---- the store, for the attachment endpoints (attach.c) ---- */
+
+dc__relay_store *dc__relay_store_lock(dc_relay *rl) {
+    pthread_mutex_lock(&rl->store_mu);
+    return rl->st;
+}
+
+void dc__relay_store_unlock(dc_relay *rl) {
+    pthread_mutex_unlock(&rl->store_mu);
+}

@@ -46,4 +46,14 @@ bool dc__relay_store_knows(dc__relay_store *st, const uint8_t space[16]);
 int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_t (**devs)[32],
                             size_t *n, dc__err *err);
 
+/* The replica behind a store (the attachment endpoints, relay/attach.c,
+ * keep their objects in its tables). */
+dc_replica *dc__relay_store_replica(dc__relay_store *st);
+
+/* The relay's store, under its store lock (relay.c): every call on it
+ * between lock and unlock is serialised with the sync steps. */
+struct dc_relay;
+dc__relay_store *dc__relay_store_lock(struct dc_relay *rl);
+void dc__relay_store_unlock(struct dc_relay *rl);
+
 #endif

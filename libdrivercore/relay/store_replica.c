@@ -133,3 +133,7 @@ int dc__relay_store_members(dc__relay_store *st, const uint8_t space[16], uint8_
     *n = l.n;
     return 0;
 }
+
+dc_replica *dc__relay_store_replica(dc__relay_store *st) {
+    return st->r;
+}
