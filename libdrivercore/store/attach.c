@@ -293,8 +293,7 @@ int dc__store_att_forget(dc__store *s, int64_t sid, const uint8_t aid[32], uint6
         "WHERE q.sid = ?1 AND q.cid = p.cid AND q.aid <> ?2))",
         "DELETE FROM att_objects WHERE sid = ?1 AND oid = ?2",
         "DELETE FROM att_parts WHERE sid = ?1 AND aid = ?2",
-        "DELETE FROM attachments WHERE sid = ?1 AND aid = ?2",
-        "DELETE FROM att_sent WHERE sid = ?1 AND oid = ?2"};
+        "DELETE FROM attachments WHERE sid = ?1 AND aid = ?2"};
     uint64_t gone = 0;
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *st;
@@ -329,7 +328,14 @@ int dc__store_att_orphans(dc__store *s, int64_t sid, int64_t before_ms, uint64_t
     if ((rc = run(s, st, err)))
         return rc;
     *objects = (uint64_t)sqlite3_changes(s->db);
-    return 0;
+    /* What was sent of objects no longer here is forgotten too. */
+    if ((rc = prep(s, &st,
+                   "DELETE FROM att_sent WHERE sid = ?1 AND NOT EXISTS (SELECT 1 FROM "
+                   "att_objects o WHERE o.sid = ?1 AND o.oid = att_sent.oid)",
+                   err)))
+        return rc;
+    sqlite3_bind_int64(st, 1, sid);
+    return run(s, st, err);
 }
 
 int dc__store_att_policy_get(dc__store *s, int64_t sid, int *mode, uint64_t *max_bytes,

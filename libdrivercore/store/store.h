@@ -392,7 +392,8 @@ int dc__store_att_forget(dc__store *s, int64_t sid, const uint8_t aid[32], uint6
 /* Removes the objects of `sid` stored at or before `before_ms` that no
  * attachment known here uses: chunks no chunk list names, manifests of
  * attachments without a row (what a peer pushed and no record of this
- * device references).  *objects gets how many went. */
+ * device references), and the record of what was sent of objects no
+ * longer held.  *objects gets how many objects went. */
 int dc__store_att_orphans(dc__store *s, int64_t sid, int64_t before_ms, uint64_t *objects,
                           dc__err *err);
 /* A space's fetch policy (mode 0 when none was set). */
