@@ -9,6 +9,8 @@
  * policy; and collection of what no record references.  The checks a sync
  * applies to received objects are exercised through the internal entry
  * points (a chunk under another chunk's id, a manifest from another space).
+ * Every allocation of a put, a get and an ls fails in turn, as in
+ * tests/system/test_oom.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,37 @@
 #include "replica/attach_int.h"
 
 static char g_dir[256];
+
+/* A counting allocator (installed by main) that fails call number fail_at. */
+static long g_calls, g_fail_at, g_failed, g_live;
+
+static void *c_malloc(size_t n, void *user) {
+    (void)user;
+    if (++g_calls == g_fail_at) {
+        g_failed++;
+        return NULL;
+    }
+    void *p = malloc(n);
+    g_live += p != NULL;
+    return p;
+}
+
+static void *c_realloc(void *p, size_t n, void *user) {
+    (void)user;
+    if (++g_calls == g_fail_at) {
+        g_failed++;
+        return NULL;
+    }
+    void *q = realloc(p, n);
+    g_live += q && !p;
+    return q;
+}
+
+static void c_free(void *p, void *user) {
+    (void)user;
+    g_live -= p != NULL;
+    free(p);
+}
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
 
 static int64_t pinned(void *user) {
@@ -469,12 +502,67 @@ static void test_gc(void **state) {
     dc_replica_close(r);
 }
 
+/* Every allocation of a put, a get and an ls failing in turn: an error
+ * code each time (never a crash), nothing leaked, and a put that failed
+ * left nothing half-stored (the next put and get give the file back). */
+static void test_out_of_memory(void **state) {
+    (void)state;
+    dc_replica *r = open_at("oom.db");
+    char *space = new_space(r);
+    size_t n = 600000;
+    uint8_t *file = make_file(n, 12);
+    char id[DC_ATTACH_ID_SIZE];
+    put_bytes(r, space, file, n, id); /* the handle's caches, allocated once */
+    long runs = 0;
+    for (long k = 1;; k++) {
+        file[0] = (uint8_t)k; /* a new first chunk and manifest each run */
+        file[1] = (uint8_t)(k >> 8);
+        long live = g_live, failed = g_failed;
+        g_fail_at = g_calls + k;
+        reader rd = {file, n, 0, 100000, 0, 0};
+        int put = dc_attach_put(id, r, space, NULL, read_fn, &rd);
+        writer w = {0};
+        int get = put ? 0 : dc_attach_get(r, space, id, write_fn, &w);
+        dc_buf ls = DC_BUF_INIT;
+        int lsrc = dc_attach_ls(&ls, r, NULL);
+        dc_buf_dispose(&ls);
+        g_fail_at = 0;
+        assert_true(put <= 0 && get <= 0 && lsrc <= 0);
+        /* Fewer live blocks is fine (a failure may drop a cache). */
+        if (g_live > live)
+            fail_msg("allocation %ld failed: %ld blocks leaked", k, g_live - live);
+        if (!put && !get) {
+            assert_int_equal(w.n, n);
+            assert_memory_equal(w.p, file, n);
+        }
+        free(w.p);
+        if (put) { /* nothing half-stored: it goes through now */
+            put_bytes(r, space, file, n, id);
+            writer w2 = {0};
+            ok(r, dc_attach_get(r, space, id, write_fn, &w2));
+            assert_memory_equal(w2.p, file, n);
+            free(w2.p);
+        }
+        runs++;
+        if (g_failed == failed)
+            break; /* past the last allocation */
+    }
+    print_message("out of memory: put, get and ls with each of %ld allocations failing\n", runs);
+    assert_true(runs > 5);
+    free(file);
+    free(space);
+    dc_replica_close(r);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/dc-test-attach-XXXXXX");
     if (!mkdtemp(g_dir))
         return 1;
     char cmd[512];
-    if (dc_global_init(NULL) != 0)
+    static const dc_allocator alloc = {c_malloc, c_realloc, c_free, NULL};
+    dc_global_options go = DC_GLOBAL_OPTIONS_INIT;
+    go.allocator = &alloc;
+    if (dc_global_init(&go) != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_roundtrip),
@@ -483,6 +571,7 @@ int main(void) {
         cmocka_unit_test(test_received_objects_checked),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_gc),
+        cmocka_unit_test(test_out_of_memory),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
