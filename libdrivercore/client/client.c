@@ -927,8 +927,12 @@ int dc_client_stats(dc_buf *out, const dc_client *c) {
 
 int dc__client_call(dc_client *c, const char *method, const char *path, const uint8_t *body,
                     size_t n, long *status, const dc_buf **resp) {
-    int rc =
-        call(c, method, path, body ? "application/octet-stream" : NULL, false, NULL, body, n, 0);
+    /* A download on a slow link outlives a token (10 min): renewed ahead,
+     * so it never costs an attempt. */
+    int rc = ensure_token(c);
+    if (!rc)
+        rc = call(c, method, path, body ? "application/octet-stream" : NULL, false, NULL, body, n,
+                  0);
     if (rc)
         return rc;
     *status = c->resp.status;
