@@ -490,6 +490,16 @@ static void gen_stored(void) {
         fail("dc__recdata_encode", err.msg);
     put_variants("stored", "state-full.bin", b.ptr, b.size);
     dc__buf_clear(&b);
+    /* Version-2 values in the state: a float and bytes. */
+    static const uint8_t raw[3] = {0, 0xff, 7};
+    dc__reg v2regs[2] = {{0, dc__value_real(26.5783), 118000000000000000ull, 1},
+                         {1, {DC_BYTES, 0, (const char *)raw, 3}, 118000000000000001ull, 1}};
+    dc__recdata d2 = {v2regs, 2, NULL, 0, NULL, 0};
+    dc__buf_clear(&b);
+    if (dc__recdata_encode(&b, &d2, &err) != 0)
+        fail("dc__recdata_encode", err.msg);
+    put("stored", "state-float-bytes.bin", b.ptr, b.size);
+    dc__buf_clear(&b);
     dc__recdata e = {regs, 1, NULL, 0, NULL, 0};
     if (dc__recdata_encode(&b, &e, &err) != 0)
         fail("dc__recdata_encode", err.msg);

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "drivercore.h"
 #include "tool.h"
@@ -49,6 +50,8 @@ static const char usage_text[] =
     "  apply REPLICA [FILE]                apply JSON lines (FILE or stdin), one\n"
     "                                      transaction per line:\n"
     "                                      {\"space\": S, \"ops\": [OP, ...]}\n"
+    "                                      values: strings, integers, floats (1.5),\n"
+    "                                      booleans, null, {\"@bytes\": BASE64}\n"
     "  dump REPLICA [--space S]            the canonical live state\n"
     "  status REPLICA                      clock, changes and held changes\n"
     "  bundle export REPLICA FILE [--space S]\n"
@@ -451,50 +454,72 @@ static int lerr(line_err *e, const char *fmt, ...) {
     return -1;
 }
 
+/* A value read from the JSON of `apply`: bytes come base64-encoded, in an
+ * object {"@bytes": "..."}, and are decoded into memory the value owns. */
 typedef struct value {
-    int kind;
-    int64_t num;
-    const char *str;
+    dc_value v;
+    uint8_t *bytes;
 } value;
 
-/* Converts a JSON scalar to a drivercore value.  Floats are refused rather
- * than rounded: a register that silently loses precision on one device
- * would be a conflict nobody can see. */
+static void value_free(value *v) {
+    free(v->bytes);
+    v->bytes = NULL;
+}
+
+/* Converts a JSON scalar (or a {"@bytes": base64} object) to a drivercore
+ * value.  A JSON number with a point or an exponent is a float (DC_FLOAT);
+ * one without is an integer. */
 static int to_value(value *v, const json_t *j, line_err *e, const char *where) {
-    v->num = 0;
-    v->str = NULL;
+    memset(v, 0, sizeof *v);
     switch (json_typeof(j)) {
     case JSON_STRING:
         /* jansson refuses \u0000 on load (no JSON_ALLOW_NUL), so the value
          * is a whole C string. */
-        v->kind = DC_STR;
-        v->str = json_string_value(j);
+        v->v.kind = DC_STR;
+        v->v.ptr = json_string_value(j);
+        v->v.len = json_string_length(j);
         return 0;
     case JSON_INTEGER:
-        v->kind = DC_INT;
-        v->num = (int64_t)json_integer_value(j);
+        v->v.kind = DC_INT;
+        v->v.num = (int64_t)json_integer_value(j);
         return 0;
     case JSON_TRUE:
     case JSON_FALSE:
-        v->kind = DC_BOOL;
-        v->num = json_is_true(j) ? 1 : 0;
+        v->v.kind = DC_BOOL;
+        v->v.num = json_is_true(j) ? 1 : 0;
         return 0;
-    case JSON_NULL: v->kind = DC_NULL; return 0;
+    case JSON_NULL: v->v.kind = DC_NULL; return 0;
     case JSON_REAL:
-        return lerr(e,
-                    "%s: floating-point numbers are not supported (use an integer or a "
-                    "string)",
-                    where);
+        v->v.kind = DC_FLOAT;
+        v->v.real = json_real_value(j);
+        return 0;
     case JSON_ARRAY:
         return lerr(e,
-                    "%s: an array is not a value (values are strings, integers, "
-                    "booleans or null)",
+                    "%s: an array is not a value (values are strings, numbers, booleans, "
+                    "null or {\"@bytes\": base64})",
                     where);
-    case JSON_OBJECT:
-        return lerr(e,
-                    "%s: an object is not a value (values are strings, integers, "
-                    "booleans or null)",
-                    where);
+    case JSON_OBJECT: {
+        const json_t *b = json_object_get(j, "@bytes");
+        if (json_object_size(j) != 1 || !json_is_string(b))
+            return lerr(e,
+                        "%s: an object is not a value, except {\"@bytes\": base64} "
+                        "(values are strings, numbers, booleans or null)",
+                        where);
+        const char *b64 = json_string_value(b);
+        size_t n = json_string_length(b), got = 0;
+        v->bytes = malloc(n / 4 * 3 + 3);
+        if (!v->bytes)
+            return lerr(e, "%s: out of memory", where);
+        if (sodium_base642bin(v->bytes, n / 4 * 3 + 3, b64, n, NULL, &got, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            value_free(v);
+            return lerr(e, "%s: \"@bytes\" is not base64 (the standard alphabet, padded)", where);
+        }
+        v->v.kind = DC_BYTES;
+        v->v.ptr = v->bytes;
+        v->v.len = got;
+        return 0;
+    }
     }
     return lerr(e, "%s: unsupported JSON value", where);
 }
@@ -578,11 +603,13 @@ static int check_op(op_view *ov, json_t *op, size_t idx, line_err *e) {
                          key, i);
                 if (to_value(&v, item, e, where) != 0)
                     return -1;
+                value_free(&v);
             }
         } else {
             snprintf(where, sizeof where, "op %zu: %s \"%.64s\"", idx + 1, op_names[found], key);
             if (to_value(&v, val, e, where) != 0)
                 return -1;
+            value_free(&v);
         }
     }
     return 0;
@@ -602,14 +629,18 @@ static int build_op(dc_txn *t, const op_view *ov, size_t idx, dc_replica *r, lin
             break;
         json_object_foreach(ov->body, key, val) {
             to_value(&v, val, e, ""); /* checked already */
-            if ((rc = dc_txn_event_field(t, key, v.kind, v.num, v.str)) != 0)
+            rc = dc_txn_event_field_value(t, key, &v.v);
+            value_free(&v);
+            if (rc != 0)
                 return lerr(e, "op %zu: event \"%s\": %s", idx + 1, key, replica_why(r, rc));
         }
         break;
     case OP_SET:
         json_object_foreach(ov->body, key, val) {
             to_value(&v, val, e, "");
-            if ((rc = dc_txn_set(t, ov->type, ov->id, key, v.kind, v.num, v.str)) != 0)
+            rc = dc_txn_set_value(t, ov->type, ov->id, key, &v.v);
+            value_free(&v);
+            if (rc != 0)
                 return lerr(e, "op %zu: set \"%s\": %s", idx + 1, key, replica_why(r, rc));
         }
         break;
@@ -620,9 +651,9 @@ static int build_op(dc_txn *t, const op_view *ov, size_t idx, dc_replica *r, lin
             json_t *item;
             json_array_foreach(val, i, item) {
                 to_value(&v, item, e, "");
-                rc = ov->kind == OP_ADD
-                         ? dc_txn_add(t, ov->type, ov->id, key, v.kind, v.num, v.str)
-                         : dc_txn_remove(t, ov->type, ov->id, key, v.kind, v.num, v.str);
+                rc = ov->kind == OP_ADD ? dc_txn_add_value(t, ov->type, ov->id, key, &v.v)
+                                        : dc_txn_remove_value(t, ov->type, ov->id, key, &v.v);
+                value_free(&v);
                 if (rc != 0)
                     return lerr(e, "op %zu: %s \"%s\": %s", idx + 1, op_names[ov->kind], key,
                                 replica_why(r, rc));

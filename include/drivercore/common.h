@@ -51,6 +51,37 @@ DC_EXTERN void dc_buf_dispose(dc_buf *b);
  * through ZSTD_customMem) goes through these; secrets use libsodium's
  * guarded allocator instead.  SQLite and msgpack-c allocate on their own.
  */
+/* ---- values ---- */
+
+/* The kind of a field's value (docs/data-model.md, "Records, fields,
+ * values"). */
+typedef enum dc_kind {
+    DC_NULL = 0,
+    DC_BOOL = 1,
+    DC_INT = 2,
+    DC_STR = 3,
+    DC_FLOAT = 4, /* a finite IEEE 754 double (change body v2) */
+    DC_BYTES = 5  /* up to 1 MiB of any bytes (change body v2) */
+} dc_kind;
+
+/*
+ * A value of any kind, for the calls ending in _value.  DC_BOOL and DC_INT
+ * use `num`; DC_FLOAT `real` (finite: NaN and infinities are DC_EINVAL);
+ * DC_STR `ptr`/`len` (valid UTF-8, no NUL needed) and DC_BYTES `ptr`/`len`
+ * (at most 1 MiB).  The bytes are copied by the call.
+ *
+ * A change that holds a DC_FLOAT or DC_BYTES value is written as change
+ * body version 2 (docs/format/body.md): a replica of a release before it
+ * keeps such changes, passes them on, and applies them once upgraded.
+ */
+typedef struct dc_value {
+    int kind;
+    int64_t num;
+    double real;
+    const void *ptr;
+    size_t len;
+} dc_value;
+
 typedef struct dc_allocator {
     void *(*malloc_fn)(size_t size, void *user);
     void *(*realloc_fn)(void *ptr, size_t size, void *user);

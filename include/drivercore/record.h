@@ -30,6 +30,10 @@ DC_EXTERN int dc_record_list(dc_buf *out, dc_replica *r, const char *space, cons
 DC_EXTERN int dc_record_find(dc_buf *out, dc_replica *r, const char *space, const char *type,
                              const char *field, int kind, int64_t num, const char *str);
 
+/* The same with a value of any kind (floats and bytes included). */
+DC_EXTERN int dc_record_find_value(dc_buf *out, dc_replica *r, const char *space, const char *type,
+                                   const char *field, const dc_value *v);
+
 #ifdef __cplusplus
 }
 #endif

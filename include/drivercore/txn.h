@@ -14,7 +14,9 @@
  *   delete (dc_txn_delete):     hides everything written at or before it.
  *
  * Values are a kind plus `num` (DC_BOOL: 0/1; DC_INT) or `str` (DC_STR:
- * UTF-8, NUL-terminated).  Type, id, field and event keys are non-empty
+ * UTF-8, NUL-terminated); floating-point numbers (DC_FLOAT) and bytes
+ * (DC_BYTES) go through the *_value calls and a dc_value.  Type, id, field
+ * and event keys are non-empty
  * UTF-8 strings; types, fields and event keys beginning with '@' are
  * reserved for the library (DC_EINVAL).
  *
@@ -29,8 +31,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum dc_kind { DC_NULL = 0, DC_BOOL = 1, DC_INT = 2, DC_STR = 3 } dc_kind;
 
 typedef struct dc_txn dc_txn;
 
@@ -60,6 +60,15 @@ DC_EXTERN int dc_txn_event(dc_txn *t, const char *type, const char *id);
 /* Add a key/value to the event most recently started in this transaction. */
 DC_EXTERN int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num,
                                  const char *str);
+
+/* The same with a value of any kind (dc_value), floats and bytes included. */
+DC_EXTERN int dc_txn_set_value(dc_txn *t, const char *type, const char *id, const char *field,
+                               const dc_value *v);
+DC_EXTERN int dc_txn_add_value(dc_txn *t, const char *type, const char *id, const char *field,
+                               const dc_value *v);
+DC_EXTERN int dc_txn_remove_value(dc_txn *t, const char *type, const char *id, const char *field,
+                                  const dc_value *v);
+DC_EXTERN int dc_txn_event_field_value(dc_txn *t, const char *key, const dc_value *v);
 
 /* Delete the record. */
 DC_EXTERN int dc_txn_delete(dc_txn *t, const char *type, const char *id);

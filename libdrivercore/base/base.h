@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 
 #include "drivercore.h"
@@ -106,12 +107,29 @@ const char *dc__json_read_string(const char *p, dc_buf *out);
 
 typedef struct dc__value {
     int kind;        /* dc_kind */
-    int64_t num;     /* DC_BOOL, DC_INT */
-    const char *str; /* DC_STR: not NUL-terminated in decoded bodies */
+    int64_t num;     /* DC_BOOL, DC_INT; DC_FLOAT: the double's bits (dc__real) */
+    const char *str; /* DC_STR, DC_BYTES: not NUL-terminated in decoded bodies */
     uint32_t len;
 } dc__value;
 
-/* A value as JSON: null, true/false, a decimal integer or a string. */
+/* A DC_FLOAT value's number, and the value of a number. */
+static inline double dc__real(const dc__value *v) {
+    double d;
+    memcpy(&d, &v->num, sizeof d);
+    return d;
+}
+static inline dc__value dc__value_real(double d) {
+    dc__value v = {DC_FLOAT, 0, NULL, 0};
+    memcpy(&v.num, &d, sizeof d);
+    return v;
+}
+
+/* The same value (kind and content; floats compared as numbers). */
+bool dc__value_eq(const dc__value *a, const dc__value *b);
+
+/* A value as JSON: null, true/false, a decimal integer, a string, a
+ * number with a point or an exponent (a float: the shortest digits that
+ * read back as the same double), or {"@bytes":"<base64>"}. */
 int dc__json_value(dc_buf *b, const dc__value *v);
 
 /* Called per key of a flat object; the value's string is valid only during

@@ -6,8 +6,10 @@
  * suffices; anything else (nesting, floats, duplicate-free is not checked)
  * is refused.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "base/base.h"
 
@@ -196,11 +198,78 @@ int dc__json_str(dc_buf *b, const char *s, size_t n) {
     return dc__buf_putc(b, '"');
 }
 
+/* A float as its shortest decimal digits that read back as the same double
+ * (the same digits on every replica), laid out as Python's repr lays them
+ * out: positional for exponents -4 to 15 (always with a point, so that it
+ * reads as a float: "3.0", "0.0001", "1100.0"), else scientific ("1e+21",
+ * "1.5e-07"). */
+static int json_real(dc_buf *b, double x) {
+    char e[40];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, x);
+        if (strtod(e, NULL) == x)
+            break;
+    }
+    /* e is [-]d[.ddd]e(+|-)XX */
+    const char *p = e;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    char digits[24];
+    size_t nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && nd < sizeof digits - 1)
+            digits[nd++] = *p;
+    digits[nd] = 0;
+    int exp = *p == 'e' ? atoi(p + 1) : 0;
+    /* Trailing zeros of the mantissa carry nothing. */
+    while (nd > 1 && digits[nd - 1] == '0')
+        digits[--nd] = 0;
+    int rc = neg ? dc__buf_putc(b, '-') : 0;
+    if (exp >= -4 && exp < 16) {
+        if (exp < 0) {
+            rc |= dc__buf_puts(b, "0.");
+            for (int k = 0; k < -exp - 1; k++)
+                rc |= dc__buf_putc(b, '0');
+            rc |= dc__buf_put(b, digits, nd);
+        } else {
+            size_t whole = (size_t)exp + 1;
+            for (size_t k = 0; k < whole; k++)
+                rc |= dc__buf_putc(b, k < nd ? digits[k] : '0');
+            rc |= dc__buf_putc(b, '.');
+            if (nd > whole)
+                rc |= dc__buf_put(b, digits + whole, nd - whole);
+            else
+                rc |= dc__buf_putc(b, '0');
+        }
+    } else {
+        rc |= dc__buf_putc(b, digits[0]);
+        if (nd > 1) {
+            rc |= dc__buf_putc(b, '.');
+            rc |= dc__buf_put(b, digits + 1, nd - 1);
+        }
+        rc |= dc__buf_printf(b, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    }
+    return rc;
+}
+
 int dc__json_value(dc_buf *b, const dc__value *v) {
     switch (v->kind) {
     case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
     case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
     case DC_STR: return dc__json_str(b, v->str, v->len);
+    case DC_FLOAT: return json_real(b, dc__real(v));
+    case DC_BYTES: {
+        size_t n = sodium_base64_ENCODED_LEN(v->len, sodium_base64_VARIANT_ORIGINAL);
+        int rc = dc__buf_puts(b, "{\"@bytes\":\"") || dc__buf_reserve(b, n);
+        if (rc)
+            return rc;
+        sodium_bin2base64((char *)b->ptr + b->size, n, (const unsigned char *)v->str, v->len,
+                          sodium_base64_VARIANT_ORIGINAL);
+        b->size += n - 1;
+        return dc__buf_puts(b, "\"}");
+    }
     default: return dc__buf_puts(b, "null");
     }
 }

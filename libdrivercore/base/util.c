@@ -4,6 +4,8 @@
  * are valid JSON and two replicas compare bytes, not interpretations), and
  * big-endian integer access for the binary formats.
  */
+#include <string.h>
+
 #include "base/base.h"
 
 void dc__hex(char *out, const uint8_t *p, size_t n) {
@@ -106,4 +108,17 @@ uint32_t dc__load_be32(const uint8_t *p) {
 const char *dc__role_name(int role) {
     static const char *const NAMES[] = {NULL, "reader", "member", "admin"};
     return role >= DC_ROLE_READER && role <= DC_ROLE_ADMIN ? NAMES[role] : NULL;
+}
+
+bool dc__value_eq(const dc__value *a, const dc__value *b) {
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case DC_BOOL:
+    case DC_INT: return a->num == b->num;
+    case DC_FLOAT: return dc__real(a) == dc__real(b);
+    case DC_STR:
+    case DC_BYTES: return a->len == b->len && (!a->len || memcmp(a->str, b->str, a->len) == 0);
+    default: return true;
+    }
 }

@@ -8,13 +8,24 @@
  * left to hold it (every element takes at least one byte) and any nesting
  * deeper than the format uses; only then does msgpack-c build the objects.
  */
+#include <math.h>
 #include <string.h>
 #include <msgpack.h>
 
 #include "codec/codec.h"
 
-#define BODY_VERSION 1
-#define MEMBER_VERSION 2
+/* Version 1: null, bool, int and str values.  Version 2 adds float and
+ * bin (DC_FLOAT, DC_BYTES); a writer uses 2 only for a change that holds
+ * one, so that releases reading only 1 still apply the rest. */
+#define BODY_VERSION_MAX DC_BODY_VERSION_MAX
+#define MEMBER_VERSION DC_MEMBER_VERSION_MAX
+
+/* SET, and in the test build of a future version its copy under kind 6. */
+#ifdef DC_TEST_FUTURE
+#define SET_LIKE(k) ((k) == DC_OP_SET || (k) == DC_OP_FUTURE_SET)
+#else
+#define SET_LIKE(k) ((k) == DC_OP_SET)
+#endif
 #define MAX_DEPTH 8
 
 /* ---- encoding ---- */
@@ -48,8 +59,35 @@ static void pack_value(msgpack_packer *pk, const dc__value *v) {
         break;
     case DC_INT: msgpack_pack_int64(pk, v->num); break;
     case DC_STR: pack_str(pk, v->str, v->len); break;
+    case DC_FLOAT: msgpack_pack_double(pk, dc__real(v)); break;
+    case DC_BYTES:
+        msgpack_pack_bin(pk, v->len);
+        msgpack_pack_bin_body(pk, v->str, v->len);
+        break;
     default: msgpack_pack_nil(pk);
     }
+}
+
+static bool v2_value(const dc__value *v) {
+    return v->kind == DC_FLOAT || v->kind == DC_BYTES;
+}
+
+/* The version a body of these ops is written as: the lowest that holds
+ * every value in it. */
+static uint32_t body_version(const dc__op *ops, size_t nops) {
+#ifdef DC_TEST_FUTURE
+    for (size_t i = 0; i < nops; i++)
+        if (ops[i].kind == DC_OP_FUTURE_SET)
+            return 3;
+#endif
+    for (size_t i = 0; i < nops; i++) {
+        if (v2_value(&ops[i].val))
+            return 2;
+        for (uint32_t f = 0; f < ops[i].nfields; f++)
+            if (v2_value(&ops[i].vals[f]))
+                return 2;
+    }
+    return 1;
 }
 
 int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
@@ -57,19 +95,19 @@ int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
     sink sk = {out, 0};
     msgpack_packer_init(&pk, &sk, buf_write);
     msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint32(&pk, BODY_VERSION);
+    msgpack_pack_uint32(&pk, body_version(ops, nops));
     msgpack_pack_array(&pk, nops);
     for (size_t i = 0; i < nops; i++) {
         const dc__op *o = &ops[i];
-        size_t len = o->kind == DC_OP_SET || o->kind == DC_OP_ADD ? 5
-                     : o->kind == DC_OP_REMOVE                    ? 6
-                     : o->kind == DC_OP_EVENT                     ? 4
-                                                                  : 3;
+        size_t len = SET_LIKE(o->kind) || o->kind == DC_OP_ADD ? 5
+                     : o->kind == DC_OP_REMOVE                 ? 6
+                     : o->kind == DC_OP_EVENT                  ? 4
+                                                               : 3;
         msgpack_pack_array(&pk, len);
         msgpack_pack_uint32(&pk, (uint32_t)o->kind);
         pack_str(&pk, o->type.p, o->type.n);
         pack_str(&pk, o->id.p, o->id.n);
-        if (o->kind == DC_OP_SET || o->kind == DC_OP_ADD || o->kind == DC_OP_REMOVE) {
+        if (SET_LIKE(o->kind) || o->kind == DC_OP_ADD || o->kind == DC_OP_REMOVE) {
             pack_str(&pk, o->field.p, o->field.n);
             pack_value(&pk, &o->val);
         }
@@ -282,7 +320,7 @@ static int get_str(dc__str *s, const msgpack_object *o, bool nonempty, bool key)
     return 0;
 }
 
-static int get_value(dc__value *v, const msgpack_object *o) {
+static int get_value(dc__value *v, const msgpack_object *o, uint64_t version) {
     memset(v, 0, sizeof *v);
     switch (o->type) {
     case MSGPACK_OBJECT_NIL: v->kind = DC_NULL; return 0;
@@ -309,6 +347,20 @@ static int get_value(dc__value *v, const msgpack_object *o) {
         v->len = s.n;
         return 0;
     }
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        /* Version 2; finite only, so that every replica compares alike. */
+        if (version < 2 || !isfinite(o->via.f64))
+            return -1;
+        *v = dc__value_real(o->via.f64);
+        return 0;
+    case MSGPACK_OBJECT_BIN:
+        if (version < 2 || o->via.bin.size > DC_STR_MAX)
+            return -1;
+        v->kind = DC_BYTES;
+        v->str = o->via.bin.ptr;
+        v->len = o->via.bin.size;
+        return 0;
     default: return -1;
     }
 }
@@ -336,17 +388,19 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
         rc = dc__err_set(err, DC_ECORRUPT, "body: not a change body");
         goto fail;
     }
-    if (root->via.array.ptr[0].via.u64 != BODY_VERSION) {
-        rc = root->via.array.ptr[0].via.u64 > BODY_VERSION
+    uint64_t version = root->via.array.ptr[0].via.u64;
+    if (version == 0 || version > BODY_VERSION_MAX) {
+        rc = version > BODY_VERSION_MAX
                  ? dc__err_set(err, DC_EVERSION,
                                "body: version %llu is newer than this library "
                                "reads (%d)",
-                               (unsigned long long)root->via.array.ptr[0].via.u64, BODY_VERSION)
+                               (unsigned long long)version, BODY_VERSION_MAX)
                  : dc__err_set(err, DC_ECORRUPT, "body: version 0 does not exist");
         goto fail;
     }
     if (root->via.array.size != 2 || root->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY) {
-        rc = dc__err_set(err, DC_ECORRUPT, "body: version 1 body must be [1, ops]");
+        rc = dc__err_set(err, DC_ECORRUPT, "body: a version %llu body must be [%llu, ops]",
+                         (unsigned long long)version, (unsigned long long)version);
         goto fail;
     }
     const msgpack_object_array *ops = &root->via.array.ptr[1].via.array;
@@ -365,11 +419,12 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
             goto fail;
         }
         uint64_t kind = o->via.array.ptr[0].via.u64;
-        uint32_t want = kind == DC_OP_SET || kind == DC_OP_ADD ? 5
-                        : kind == DC_OP_REMOVE                 ? 6
-                        : kind == DC_OP_EVENT                  ? 4
-                        : kind == DC_OP_DELETE                 ? 3
-                                                               : 0;
+        uint32_t want = (SET_LIKE(kind) && (kind == DC_OP_SET || version >= 3)) || kind == DC_OP_ADD
+                            ? 5
+                        : kind == DC_OP_REMOVE ? 6
+                        : kind == DC_OP_EVENT  ? 4
+                        : kind == DC_OP_DELETE ? 3
+                                               : 0;
         if (want == 0 || o->via.array.size != want) {
             rc = dc__err_set(err, DC_ECORRUPT,
                              "body: op %u has unknown kind %llu or wrong "
@@ -415,8 +470,8 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
                              i);
             goto fail;
         }
-        if (op->kind == DC_OP_SET || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) {
-            if (get_str(&op->field, &a[3], true, true) || get_value(&op->val, &a[4])) {
+        if (SET_LIKE(op->kind) || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) {
+            if (get_str(&op->field, &a[3], true, true) || get_value(&op->val, &a[4], version)) {
                 rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: bad field name or value", i);
                 goto fail;
             }
@@ -447,7 +502,7 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
             op->nfields = f->size / 2;
             for (uint32_t k = 0; k < op->nfields; k++, fi++) {
                 if (get_str(&m->keys[fi], &f->ptr[2 * k], true, true) ||
-                    get_value(&m->vals[fi], &f->ptr[2 * k + 1])) {
+                    get_value(&m->vals[fi], &f->ptr[2 * k + 1], version)) {
                     rc = dc__err_set(err, DC_ECORRUPT, "body: op %u: event field %u is malformed",
                                      i, k);
                     goto fail;

@@ -14,6 +14,18 @@
 #define DC_ENV_MAX_SIZE (16u << 20)  /* one envelope */
 #define DC_BODY_MAX_SIZE (32u << 20) /* a decompressed body */
 #define DC_BODY_MAX_OPS 100000u      /* ops in one change */
+/* The newest change and membership body versions this library reads
+ * (docs/format/body.md).  A body of a newer version is not refused: its
+ * change is kept and carried, and applied once the library is upgraded
+ * (docs/data-model.md, "Versions").  A test build (DC_TEST_FUTURE) reads
+ * one version more: version 3 adds op kind 6, a SET under a new number. */
+#ifdef DC_TEST_FUTURE
+#define DC_BODY_VERSION_MAX 3
+#define DC_OP_FUTURE_SET 6
+#else
+#define DC_BODY_VERSION_MAX 2
+#endif
+#define DC_MEMBER_VERSION_MAX 2
 /* msgpack objects in one body: msgpack-c allocates ~24 bytes for each
  * before we look at them, so this bounds a hostile body's memory (~48 MB)
  * where the byte limit alone would not (a body of nils is all objects). */

@@ -43,6 +43,11 @@ static void pack_value(msgpack_packer *pk, const dc__value *v) {
         break;
     case DC_INT: msgpack_pack_int64(pk, v->num); break;
     case DC_STR: pack_str(pk, v->str, v->len); break;
+    case DC_FLOAT: msgpack_pack_double(pk, dc__real(v)); break;
+    case DC_BYTES:
+        msgpack_pack_bin(pk, v->len);
+        msgpack_pack_bin_body(pk, v->str, v->len);
+        break;
     default: msgpack_pack_nil(pk);
     }
 }
@@ -69,6 +74,13 @@ static int get_value(dc__value *v, const msgpack_object *o) {
         v->kind = DC_STR;
         v->str = o->via.str.ptr;
         v->len = o->via.str.size;
+        return 0;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *v = dc__value_real(o->via.f64); return 0;
+    case MSGPACK_OBJECT_BIN:
+        v->kind = DC_BYTES;
+        v->str = o->via.bin.ptr;
+        v->len = o->via.bin.size;
         return 0;
     default: return -1;
     }

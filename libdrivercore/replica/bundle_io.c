@@ -173,6 +173,7 @@ static int store_new(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t 
         g->n.held += state == DC_CHANGE_HELD;
         g->n.opaque += state == DC_CHANGE_OPAQUE;
         g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
+        g->n.future += state == DC_CHANGE_FUTURE;
     }
     return rc;
 }
@@ -216,7 +217,15 @@ static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
         g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
-    if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)) || (rc = check_membership(g, e)))
+    if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)))
+        return rc;
+    if ((rc = check_membership(g, e)) == DC_EVERSION) {
+        /* A membership body of a newer version: kept and passed on, left
+         * out of the resolution until this library reads it. */
+        dc__err_clear(&g->err);
+        return store_new(g, e, sp.sid, did, DC_CHANGE_FUTURE, 0);
+    }
+    if (rc)
         return rc;
     /* A grant stamped far ahead would win that device's role for ever, so
      * it waits for the clock. */
@@ -261,6 +270,13 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
             /* Ops on the library's own records by a non-admin. */
             dc__err_clear(&g->err);
             state = DC_CHANGE_UNAUTHORISED;
+        } else if (rc == DC_EVERSION) {
+            /* A body of a newer version (a newer app wrote it): kept and
+             * passed on, applied once this library is upgraded. */
+            dc__err_clear(&g->err);
+            state = DC_CHANGE_FUTURE;
+            if (dc__clock_acceptable(&r->clock, e->hlc_max))
+                dc__clock_observe(&r->clock, e->hlc_max);
         } else if (rc) {
             return rc;
         } else {
@@ -279,6 +295,7 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
     }
     g->n.released += state == DC_CHANGE_APPLIED;
     g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
+    g->n.future += state == DC_CHANGE_FUTURE;
     if ((need && (rc = dc__store_change_set_need(r->st, cno, need, &g->err))) ||
         (rc = dc__store_change_set_state(r->st, cno, state, &g->err)))
         return rc;
@@ -539,12 +556,13 @@ static int report_json(dc_buf *report, const dc__import_counts *c) {
     return dc__buf_printf(report,
                           "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
                           "\"held\":%llu,\"opaque\":%llu,\"released\":%llu,"
-                          "\"rejected\":%llu,\"unauthorised\":%llu,\"set_aside\":%llu}",
+                          "\"rejected\":%llu,\"unauthorised\":%llu,\"set_aside\":%llu,"
+                          "\"future\":%llu}",
                           (unsigned long long)c->envelopes, (unsigned long long)c->fresh,
                           (unsigned long long)c->dup, (unsigned long long)c->held,
                           (unsigned long long)c->opaque, (unsigned long long)c->released,
                           (unsigned long long)c->rejected, (unsigned long long)c->unauthorised,
-                          (unsigned long long)c->set_aside);
+                          (unsigned long long)c->set_aside, (unsigned long long)c->future);
 }
 
 int dc_bundle_import_with(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,

@@ -1,6 +1,7 @@
 /*
  * Reading records: one, all of a type, or those whose field holds a value.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,14 +50,20 @@ int dc_record_list(dc_buf *out, dc_replica *r, const char *space, const char *ty
     return rc ? dc__fail_err(r, &r->err) : 0;
 }
 
-int dc_record_find(dc_buf *out, dc_replica *r, const char *space, const char *type,
-                   const char *field, int kind, int64_t num, const char *str) {
-    DC__CHECK(r);
+static int find(dc_buf *out, dc_replica *r, const char *space, const char *type, const char *field,
+                const dc__value *v) {
     dc__space sp;
     if (!out || !field)
         return dc__fail(r, DC_EMISUSE, "record find: out and field must not be NULL");
     if (resolve(r, space, type, &sp))
         return r->err.code;
+    int rc = dc__store_list_json(r->st, out, sp.sid, type, field, v, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc_record_find(dc_buf *out, dc_replica *r, const char *space, const char *type,
+                   const char *field, int kind, int64_t num, const char *str) {
+    DC__CHECK(r);
     dc__value v = {kind, num, NULL, 0};
     if (kind == DC_STR) {
         if (!str)
@@ -65,11 +72,38 @@ int dc_record_find(dc_buf *out, dc_replica *r, const char *space, const char *ty
         v.len = (uint32_t)strlen(str);
     } else if (kind == DC_BOOL) {
         v.num = num != 0;
+    } else if (kind == DC_FLOAT || kind == DC_BYTES) {
+        return dc__fail(r, DC_EINVAL, "record find: a %s value goes through dc_record_find_value",
+                        kind == DC_FLOAT ? "floating-point" : "bytes");
     } else if (kind != DC_NULL && kind != DC_INT) {
         return dc__fail(r, DC_EINVAL, "record find: unknown value kind %d", kind);
     }
-    int rc = dc__store_list_json(r->st, out, sp.sid, type, field, &v, &r->err);
-    return rc ? dc__fail_err(r, &r->err) : 0;
+    return find(out, r, space, type, field, &v);
+}
+
+int dc_record_find_value(dc_buf *out, dc_replica *r, const char *space, const char *type,
+                         const char *field, const dc_value *in) {
+    DC__CHECK(r);
+    if (!in)
+        return dc__fail(r, DC_EMISUSE, "record find: the value is NULL");
+    dc__value v = {in->kind, in->num, in->ptr, (uint32_t)in->len};
+    switch (in->kind) {
+    case DC_NULL:
+    case DC_INT: break;
+    case DC_BOOL: v.num = in->num != 0; break;
+    case DC_FLOAT:
+        if (!isfinite(in->real))
+            return dc__fail(r, DC_EINVAL, "record find: a float must be finite");
+        v = dc__value_real(in->real);
+        break;
+    case DC_STR:
+    case DC_BYTES:
+        if ((!in->ptr && in->len) || in->len > DC_STR_MAX)
+            return dc__fail(r, DC_EINVAL, "record find: the value's bytes are NULL or too long");
+        break;
+    default: return dc__fail(r, DC_EINVAL, "record find: unknown value kind %d", in->kind);
+    }
+    return find(out, r, space, type, field, &v);
 }
 
 /* ---- the model layer's interface (records.h) ---- */

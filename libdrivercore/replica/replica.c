@@ -38,6 +38,65 @@ int dc__space_id_parse(dc_replica *r, const char *hex, uint8_t id[16]) {
     return 0;
 }
 
+/* A held change of a body version this library did not read, tried again. */
+static int retry_future(void *user, int64_t cno, int64_t sid, const uint8_t *env, size_t n) {
+    dc__ingest *g = user;
+    dc__envelope e;
+    if (dc__envelope_parse(&e, env, n, &g->err))
+        return g->err.code;
+    if (e.kind == DC_ENV_KIND_MEMBERSHIP) {
+        dc__member_op *ops;
+        size_t nops;
+        dc__err de = {0};
+        if (dc__member_decode(&ops, &nops, e.payload, e.payload_len, &de) != 0)
+            return 0; /* still newer than this library: stays held */
+        dc__free(ops);
+        int rc = dc__store_change_set_state(g->r->st, cno, DC_CHANGE_UNAUTHORISED, &g->err);
+        return rc ? rc : dc__ingest_dirty(g, sid);
+    }
+    /* As if its key had just come: the release judges it again, and holds
+     * it once more if its version is still too new. */
+    int rc = dc__store_change_set_state(g->r->st, cno, DC_CHANGE_OPAQUE, &g->err);
+    return rc ? rc : dc__ingest_keyed(g, sid);
+}
+
+/* After an upgrade: the changes kept for a body version the previous
+ * library did not read are tried again, once (docs/data-model.md,
+ * "Versions").  A failure here is not the open's: they stay held, and
+ * the next open tries again. */
+static void formats_upgrade(dc_replica *r) {
+    dc__err e = {0};
+    int64_t bv = 0, mv = 0;
+    int x = dc__store_meta_get(r->st, "body_version", &bv, &e);
+    if (x && x != DC_ENOTFOUND)
+        return;
+    if ((x = dc__store_meta_get(r->st, "member_version", &mv, &e)) && x != DC_ENOTFOUND)
+        return;
+    if (bv >= DC_BODY_VERSION_MAX && mv >= DC_MEMBER_VERSION_MAX)
+        return;
+    dc__ingest g;
+    memset(&g, 0, sizeof g);
+    g.r = r;
+    dc_hlc saved = r->clock.last;
+    int rc = dc__replica_begin(r, &g.err);
+    if (!rc &&
+        !(rc = dc__store_changes_in_state(r->st, 0, DC_CHANGE_FUTURE, UINT64_MAX, retry_future, &g,
+                                          &g.err)) &&
+        !(rc = dc__ingest_finish(&g)) &&
+        !(rc = dc__store_meta_put(r->st, "body_version", DC_BODY_VERSION_MAX, &g.err)) &&
+        !(rc = dc__store_meta_put(r->st, "member_version", DC_MEMBER_VERSION_MAX, &g.err)) &&
+        !(rc = dc__store_hlc_save(r->st, r->clock.last, &g.err)))
+        rc = dc__store_commit(r->st, &g.err);
+    if (rc) {
+        dc__store_rollback(r->st);
+        r->clock.last = saved;
+        r->key_sid = 0;
+    } else {
+        dc__fold_notify(r, &g.touched, &g.err);
+    }
+    dc__ingest_free(&g);
+}
+
 int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options *opts) {
     if (!out)
         return dc__last_set(DC_EMISUSE, "dc_replica_open: out is NULL");
@@ -122,6 +181,7 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
         goto fail;
     }
     dc__hex(r->device_hex, r->id->sign_pk, 32);
+    formats_upgrade(r);
     *out = r;
     return 0;
 fail:

@@ -115,7 +115,8 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
 
 /* The figures of one import. */
 typedef struct dc__import_counts {
-    uint64_t envelopes, fresh, dup, held, opaque, released, rejected, unauthorised, set_aside;
+    uint64_t envelopes, fresh, dup, held, opaque, released, rejected, unauthorised, set_aside,
+        future;
 } dc__import_counts;
 
 /* One import or release in progress, inside a store transaction. */

@@ -4,6 +4,7 @@
  * usable), then committed as one change envelope and applied through the
  * same merge code as a received change, inside one SQLite transaction.
  */
+#include <math.h>
 #include <string.h>
 
 #include "replica/replica_int.h"
@@ -85,7 +86,47 @@ static int make_value(dc_txn *t, dc__value *v, int kind, int64_t num, const char
         v->len = s.n;
         return 0;
     }
+    case DC_FLOAT:
+    case DC_BYTES:
+        return dc__fail(t->r, DC_EINVAL,
+                        "a %s value goes through the *_value calls (dc_txn_set_value ...) "
+                        "with a dc_value",
+                        kind == DC_FLOAT ? "floating-point" : "bytes");
     default: return dc__fail(t->r, DC_EINVAL, "unknown value kind %d", kind);
+    }
+}
+
+/* A value given as a dc_value: any kind. */
+static int make_any(dc_txn *t, dc__value *v, const dc_value *in) {
+    if (!in)
+        return dc__fail(t->r, DC_EMISUSE, "the value is NULL");
+    switch (in->kind) {
+    case DC_FLOAT:
+        memset(v, 0, sizeof *v);
+        if (!isfinite(in->real))
+            return dc__fail(t->r, DC_EINVAL,
+                            "a floating-point value must be finite (not NaN or infinite)");
+        *v = dc__value_real(in->real);
+        return 0;
+    case DC_STR:
+    case DC_BYTES: {
+        memset(v, 0, sizeof *v);
+        if (!in->ptr && in->len)
+            return dc__fail(t->r, DC_EMISUSE, "the value's bytes are NULL");
+        if (in->len > DC_STR_MAX ||
+            (in->kind == DC_STR && !dc__utf8_valid((const uint8_t *)in->ptr, in->len)))
+            return dc__fail(t->r, DC_EINVAL, "a %s value must be %sat most %u bytes",
+                            in->kind == DC_STR ? "string" : "bytes",
+                            in->kind == DC_STR ? "valid UTF-8 of " : "", DC_STR_MAX);
+        dc__str s;
+        if (own(t, in->len ? in->ptr : "", in->len, &s))
+            return dc__fail(t->r, DC_ENOMEM, "out of memory");
+        v->kind = in->kind;
+        v->str = s.p;
+        v->len = s.n;
+        return 0;
+    }
+    default: return make_value(t, v, in->kind, in->num, NULL);
     }
 }
 
@@ -162,49 +203,62 @@ int dc_txn_begin(dc_txn **out, dc_replica *r, const char *space) {
     return 0;
 }
 
-int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field, int kind,
-               int64_t num, const char *str) {
-    T_CHECK(t);
+/* A SET or ADD of a value already checked and owned. */
+static int put_value(dc_txn *t, int kind, const char *type, const char *id, const char *field,
+                     const dc__value *v) {
     dc__op *op = NULL;
-    int rc = new_op(t, DC_OP_SET, type, id, field, &op);
-    if (!rc && !(rc = make_value(t, &op->val, kind, num, str))) {
+    int rc = new_op(t, kind, type, id, field, &op);
+    if (!rc) {
+        op->val = *v;
         t->n++;
         t->event_open = false;
     }
     return rc;
+}
+
+int dc_txn_set(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+               int64_t num, const char *str) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_value(t, &v, kind, num, str);
+    return rc ? rc : put_value(t, DC_OP_SET, type, id, field, &v);
 }
 
 int dc_txn_add(dc_txn *t, const char *type, const char *id, const char *field, int kind,
                int64_t num, const char *str) {
     T_CHECK(t);
-    dc__op *op = NULL;
-    int rc = new_op(t, DC_OP_ADD, type, id, field, &op);
-    if (!rc && !(rc = make_value(t, &op->val, kind, num, str))) {
-        t->n++;
-        t->event_open = false;
-    }
-    return rc;
+    dc__value v;
+    int rc = make_value(t, &v, kind, num, str);
+    return rc ? rc : put_value(t, DC_OP_ADD, type, id, field, &v);
 }
 
-static bool same_value(const dc__value *a, const dc__value *b) {
-    if (a->kind != b->kind)
-        return false;
-    if (a->kind == DC_STR)
-        return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
-    return a->kind == DC_NULL || a->num == b->num;
+int dc_txn_set_value(dc_txn *t, const char *type, const char *id, const char *field,
+                     const dc_value *in) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_any(t, &v, in);
+    return rc ? rc : put_value(t, DC_OP_SET, type, id, field, &v);
+}
+
+int dc_txn_add_value(dc_txn *t, const char *type, const char *id, const char *field,
+                     const dc_value *in) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_any(t, &v, in);
+    return rc ? rc : put_value(t, DC_OP_ADD, type, id, field, &v);
 }
 
 static bool same_str(const dc__str *a, const dc__str *b) {
     return a->n == b->n && memcmp(a->p, b->p, a->n) == 0;
 }
 
-int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field, int kind,
-                  int64_t num, const char *str) {
-    T_CHECK(t);
+static int put_remove(dc_txn *t, const char *type, const char *id, const char *field,
+                      const dc__value *v) {
     dc__op *op = NULL;
     int rc = new_op(t, DC_OP_REMOVE, type, id, field, &op);
-    if (rc || (rc = make_value(t, &op->val, kind, num, str)))
+    if (rc)
         return rc;
+    op->val = *v;
     /* A remove names the adds this device has seen: those stored, and
      * those made earlier in this transaction. */
     dc__tag *tags;
@@ -216,7 +270,7 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
     for (size_t i = 0; i < t->n; i++)
         extra += t->ops[i].kind == DC_OP_ADD && same_str(&t->ops[i].type, &op->type) &&
                  same_str(&t->ops[i].id, &op->id) && same_str(&t->ops[i].field, &op->field) &&
-                 same_value(&t->ops[i].val, &op->val);
+                 dc__value_eq(&t->ops[i].val, &op->val);
     if (extra > DC_REMOVE_MAX_TAGS - ntags) {
         dc__free(tags);
         return dc__fail(t->r, DC_ETOOBIG,
@@ -235,7 +289,7 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
             const dc__op *a = &t->ops[i];
             if (a->kind == DC_OP_ADD && same_str(&a->type, &op->type) &&
                 same_str(&a->id, &op->id) && same_str(&a->field, &op->field) &&
-                same_value(&a->val, &op->val)) {
+                dc__value_eq(&a->val, &op->val)) {
                 memcpy(tags[ntags].dev, t->r->id->sign_pk, 32);
                 tags[ntags].seq = t->sp.my_seq + 1;
                 tags[ntags].op = (uint32_t)i;
@@ -250,6 +304,22 @@ int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field
     return 0;
 }
 
+int dc_txn_remove(dc_txn *t, const char *type, const char *id, const char *field, int kind,
+                  int64_t num, const char *str) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_value(t, &v, kind, num, str);
+    return rc ? rc : put_remove(t, type, id, field, &v);
+}
+
+int dc_txn_remove_value(dc_txn *t, const char *type, const char *id, const char *field,
+                        const dc_value *in) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_any(t, &v, in);
+    return rc ? rc : put_remove(t, type, id, field, &v);
+}
+
 int dc_txn_event(dc_txn *t, const char *type, const char *id) {
     T_CHECK(t);
     dc__op *op = NULL;
@@ -261,8 +331,7 @@ int dc_txn_event(dc_txn *t, const char *type, const char *id) {
     return 0;
 }
 
-int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num, const char *str) {
-    T_CHECK(t);
+static int put_event_field(dc_txn *t, const char *key, const dc__value *v) {
     if (!t->event_open)
         return dc__fail(t->r, DC_EMISUSE, "event field: start an event with dc_txn_event first");
     int rc = check_name(t, "the event key", key, true);
@@ -274,9 +343,6 @@ int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num, const 
     for (uint32_t i = 0; i < op->nfields; i++)
         if (strcmp(op->keys[i].p, key) == 0)
             return dc__fail(t->r, DC_EINVAL, "event key '%.64s' given twice", key);
-    dc__value v;
-    if ((rc = make_value(t, &v, kind, num, str)))
-        return rc;
     dc__str *k = dc__realloc(op->keys, (op->nfields + 1) * sizeof *k);
     if (!k)
         return dc__fail(t->r, DC_ENOMEM, "out of memory");
@@ -287,8 +353,22 @@ int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num, const 
     op->vals = vs;
     if (own(t, key, strlen(key), &op->keys[op->nfields]))
         return dc__fail(t->r, DC_ENOMEM, "out of memory");
-    op->vals[op->nfields++] = v;
+    op->vals[op->nfields++] = *v;
     return 0;
+}
+
+int dc_txn_event_field(dc_txn *t, const char *key, int kind, int64_t num, const char *str) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_value(t, &v, kind, num, str);
+    return rc ? rc : put_event_field(t, key, &v);
+}
+
+int dc_txn_event_field_value(dc_txn *t, const char *key, const dc_value *in) {
+    T_CHECK(t);
+    dc__value v;
+    int rc = make_any(t, &v, in);
+    return rc ? rc : put_event_field(t, key, &v);
 }
 
 int dc_txn_delete(dc_txn *t, const char *type, const char *id) {

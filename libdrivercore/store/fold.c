@@ -525,10 +525,15 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
     bool visible, changed;
     uint32_t fid = 0;
     int rc;
-    if ((op->kind == DC_OP_SET || op->kind == DC_OP_ADD || op->kind == DC_OP_REMOVE) &&
+#ifdef DC_TEST_FUTURE
+    int kind = op->kind == DC_OP_FUTURE_SET ? DC_OP_SET : op->kind;
+#else
+    int kind = op->kind;
+#endif
+    if ((kind == DC_OP_SET || kind == DC_OP_ADD || kind == DC_OP_REMOVE) &&
         (rc = dc__store_name_id(s, op->field.p, op->field.n, true, &fid, err)))
         return rc;
-    switch (op->kind) {
+    switch (kind) {
     case DC_OP_SET: return dc__rec_set(&r->st, fid, &op->val, h, pk, c->did, err);
     case DC_OP_ADD: return dc__rec_add(&r->st, fid, &op->val, h, pk, c->did, c->e.seq, i, err);
     case DC_OP_REMOVE:

@@ -360,25 +360,14 @@ int dc__store_record_json(dc__store *s, dc_buf *out, int64_t sid, const char *ty
     return 0;
 }
 
-static bool value_eq(const dc__value *a, const dc__value *b) {
-    if (a->kind != b->kind)
-        return false;
-    switch (a->kind) {
-    case DC_BOOL:
-    case DC_INT: return a->num == b->num;
-    case DC_STR: return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
-    default: return true;
-    }
-}
-
 /* Does the record hold field fid = v: its register, or (no register of
  * that name) a member of its set? */
 static bool matches(const dc__recdata *d, uint32_t fid, const dc__value *v) {
     for (size_t i = 0; i < d->nregs; i++)
         if (d->regs[i].fid == fid)
-            return value_eq(&d->regs[i].val, v);
+            return dc__value_eq(&d->regs[i].val, v);
     for (size_t i = 0; i < d->nadds; i++)
-        if (d->adds[i].fid == fid && value_eq(&d->adds[i].val, v))
+        if (d->adds[i].fid == fid && dc__value_eq(&d->adds[i].val, v))
             return true;
     return false;
 }
@@ -635,6 +624,7 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
             "p.my_seq - coalesce((SELECT value FROM meta WHERE key = 'acked:' || "
             "lower(hex(p.space_id))), 0), "
             "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 4), "
+            "(SELECT count(*) FROM changes c WHERE c.sid = p.sid AND c.state = 5), "
             "p.consent, p.epoch FROM spaces p "
             "ORDER BY p.space_id",
             -1, &st, NULL) != SQLITE_OK)
@@ -664,18 +654,18 @@ int dc__store_status_json(dc__store *s, dc_buf *out, const uint8_t self[32], dc_
         dc__hex(hex, sqlite3_column_blob(st, 0), 16);
         const char *rn =
             sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : role_name(sqlite3_column_int(st, 1));
-        int consent = sqlite3_column_int(st, 8);
+        int consent = sqlite3_column_int(st, 9);
         w |= dc__buf_printf(
             out,
             "%s{\"space\":\"%s\",\"role\":%s%s%s,\"changes\":%lld,"
             "\"held\":%lld,\"opaque\":%lld,\"rejected\":%lld,\"unacked\":%lld,"
-            "\"unauthorised\":%lld,\"state\":\"%s\",\"epoch\":%lld}",
+            "\"unauthorised\":%lld,\"state\":\"%s\",\"epoch\":%lld,\"future\":%lld}",
             first ? "" : ",", hex, rn ? "\"" : "", rn ? rn : "null", rn ? "\"" : "",
             (long long)sqlite3_column_int64(st, 2), (long long)sqlite3_column_int64(st, 3),
             (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 5),
             (long long)sqlite3_column_int64(st, 6), (long long)sqlite3_column_int64(st, 7),
             CONSENT_NAME[consent >= 0 && consent <= 3 ? consent : 0],
-            (long long)sqlite3_column_int64(st, 9));
+            (long long)sqlite3_column_int64(st, 10), (long long)sqlite3_column_int64(st, 8));
         first = false;
     }
     sqlite3_finalize(st);
@@ -777,7 +767,7 @@ static int load_rec(dc__store *s, int64_t rid, const void *sp, size_t sn, int64_
         const dc__sadd *a = &d.adds[i];
         bool dup = has_reg(&d, a->fid);
         for (size_t k = 0; k < i && !dup; k++)
-            dup = d.adds[k].fid == a->fid && value_eq(&d.adds[k].val, &a->val);
+            dup = d.adds[k].fid == a->fid && dc__value_eq(&d.adds[k].val, &a->val);
         if (!dup && !(rc = dc__store_name_of(s, a->fid, &name, &nn, err)))
             rc = add_field(b, name, nn, &a->val, true);
     }
@@ -929,7 +919,7 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
     uint32_t n = 0;
     for (size_t i = 0; i < d.nadds && !rc; i++) {
         const dc__sadd *a = &d.adds[i];
-        if (a->fid != fid || !value_eq(&a->val, v))
+        if (a->fid != fid || !dc__value_eq(&a->val, v))
             continue;
         if (n >= DC_REMOVE_MAX_TAGS) {
             rc = dc__err_set(err, DC_ETOOBIG,

@@ -115,6 +115,10 @@ static const struct {
      "CREATE TABLE att_sent(peer BLOB NOT NULL, sid INTEGER NOT NULL, oid BLOB NOT NULL,"
      "  PRIMARY KEY (peer, sid, oid)) WITHOUT ROWID;",
      NULL},
+#ifdef DC_TEST_FUTURE
+    /* A test build of a future release (tests/versions): one step more. */
+    {"CREATE TABLE future_probe(x INTEGER);", NULL},
+#endif
 };
 #define LATEST ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]) - 1)
 
@@ -230,10 +234,24 @@ static int user_version(dc__store *s, int *v, dc__err *err) {
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rc;
 }
 
+/* Test seam (tests/system/test_migrate.c): when set, called every few
+ * SQLite steps while a migration runs, so a test can stop the process at
+ * any point of it.  NULL in production. */
+void (*dc__store_migrate_step)(void);
+
+static int migrate_progress(void *user) {
+    (void)user;
+    if (dc__store_migrate_step)
+        dc__store_migrate_step();
+    return 0;
+}
+
 static int migrate(dc__store *s, dc__err *err) {
     int v, rc;
     if ((rc = dc__sql_exec(s, "BEGIN IMMEDIATE", err)))
         return rc;
+    if (dc__store_migrate_step)
+        sqlite3_progress_handler(s->db, 16, migrate_progress, NULL);
     if ((rc = user_version(s, &v, err)))
         goto fail;
     if (v > LATEST) {
@@ -253,9 +271,12 @@ static int migrate(dc__store *s, dc__err *err) {
         if ((rc = dc__sql_exec(s, sql, err)))
             goto fail;
     }
-    return dc__sql_exec(s, "COMMIT", err);
+    rc = dc__sql_exec(s, "COMMIT", err);
+    sqlite3_progress_handler(s->db, 0, NULL, NULL);
+    return rc;
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_progress_handler(s->db, 0, NULL, NULL);
     return rc;
 }
 

@@ -218,7 +218,11 @@ enum {
     DC_CHANGE_HELD = 1,
     DC_CHANGE_OPAQUE = 2,
     DC_CHANGE_REJECTED = 3,
-    DC_CHANGE_UNAUTHORISED = 4
+    DC_CHANGE_UNAUTHORISED = 4,
+    /* FUTURE (since schema 3): its body is of a version newer than this
+     * library reads: kept and passed on, applied once the library is
+     * upgraded (the first open by a library that reads it re-tries it). */
+    DC_CHANGE_FUTURE = 5
 };
 
 /* 1 if (space, author, seq) is already in the log (its id into `id`), 0 if

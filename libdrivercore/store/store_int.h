@@ -136,6 +136,8 @@ void dc__store_disconnect(dc__store *s);
 int dc__store_schema_version(dc__store *s, int *v, dc__err *err);
 /* The highest schema version this library knows. */
 int dc__store_schema_latest(void);
+/* Test seam: called every few SQLite steps of a migration (schema.c). */
+extern void (*dc__store_migrate_step)(void);
 /* At rest (atrest.c): looks at the file, asks the key provider if there is
  * one, creates or migrates the file, and sets s->vfs.  fn NULL: clear. */
 int dc__store_atrest_prepare(dc__store *s, bool must_exist, dc_key_fn fn, void *user, dc__err *err);

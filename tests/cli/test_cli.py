@@ -302,6 +302,29 @@ class CliTest(unittest.TestCase):
 
     # ---- apply ----
 
+    def test_apply_floats_and_bytes(self):
+        """Change body v2: a JSON number with a point or an exponent is a
+        float, {"@bytes": base64} is bytes; the dump prints them back in
+        canonical form."""
+        a, card = self.init("a.db")
+        s = self.new_space(a)
+        line = {"space": s, "ops": [
+            {"type": "checkin", "id": "c1",
+             "set": {"lat": 26.5783, "lon": 106.7135, "alt": 1100.0, "pic": {"@bytes": "AAH/"}}},
+            {"type": "checkin", "id": "c1", "add": {"marks": [0.5, {"@bytes": ""}, 1]}},
+            {"type": "checkin", "id": "c1", "event": {"at": 1e21, "x": -0.25}},
+        ]}
+        res = self.apply(a, [line], now=T0 + 5000)
+        self.assertEqual(res.json(), {"transactions": 1, "ops": 3})
+        text = self.dump_text(a)
+        self.assertIn('"alt":1100.0,"lat":26.5783,"lon":106.7135,"marks":[0.5,1,{"@bytes":""}],'
+                      '"pic":{"@bytes":"AAH/"}', text)
+        self.assertIn('"at":1e+21', text)
+        self.assertIn('"x":-0.25', text)
+        rec = self.dump(a)[s]["checkin"]["c1"]
+        self.assertEqual(rec["lat"], 26.5783)
+        self.assertIsInstance(rec["alt"], float)
+
     def test_apply_all_op_kinds_dump_exact(self):
         a, card = self.init("a.db")
         dev = card["device"]
@@ -418,11 +441,13 @@ class CliTest(unittest.TestCase):
                                                op("bad", frobnicate={"f": 1})]},
             "no-op": {"space": s, "ops": [op("bad", set={"f": 1}), op("bad")]},
             "two-ops": {"space": s, "ops": [op("bad", set={"f": 1}, add={"g": [1]})]},
-            "float": {"space": s, "ops": [op("bad", set={"f": 1}), op("bad", set={"g": 1.5})]},
-            "float-in-set": {"space": s, "ops": [op("bad", set={"f": 1}),
-                                                 op("bad", add={"g": [1, 2.0]})]},
-            "float-in-event": {"space": s, "ops": [op("bad", set={"f": 1}),
-                                                   op("bad", event={"g": 0.5})]},
+            "bytes-not-base64": {"space": s, "ops": [op("bad", set={"f": 1}),
+                                                     op("bad", set={"g": {"@bytes": "%%%"}})]},
+            "bytes-and-more": {"space": s, "ops": [op("bad", set={"f": 1}),
+                                                   op("bad", add={"g": [{"@bytes": "AA==",
+                                                                         "x": 1}]})]},
+            "bytes-not-string": {"space": s, "ops": [op("bad", set={"f": 1}),
+                                                     op("bad", event={"g": {"@bytes": 7}})]},
             "array-value": {"space": s, "ops": [op("bad", set={"f": 1}),
                                                 op("bad", set={"g": [1]})]},
             "object-value": {"space": s, "ops": [op("bad", set={"f": 1}),
@@ -473,9 +498,9 @@ class CliTest(unittest.TestCase):
                 prev_recs = prev.get(s, {}).get("t", {})
                 self.assertEqual(set(recs) - set(prev_recs), {"ok1-" + name, "ok2-" + name})
                 self.assertEqual({k: recs[k] for k in prev_recs}, prev_recs)
-        # The float error says what is wrong, not just where.
-        res = self.apply(a, [cases["float"]], ok=False)
-        self.assertRegex(res.err, r"(?i)float")
+        # The bytes error says what is wrong, not just where.
+        res = self.apply(a, [cases["bytes-not-base64"]], ok=False)
+        self.assertRegex(res.err, r"base64")
 
     # ---- three replicas ----
 

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,73 @@ static void test_find_and_list(void **state) {
     dc_replica_close(a);
 }
 
+/* ---- floats and bytes (change body v2) ---- */
+
+static void test_float_and_bytes(void **state) {
+    (void)state;
+    dc_replica *a = open_at("kinds-a.db"), *b = open_at("kinds-b.db");
+    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    dc_txn *t;
+    dc_value lat = {DC_FLOAT, 0, 26.5783, NULL, 0}, whole = {DC_FLOAT, 0, 3.0, NULL, 0};
+    dc_value big = {DC_FLOAT, 0, 1e21, NULL, 0}, third = {DC_FLOAT, 0, 1.0 / 3.0, NULL, 0};
+    static const uint8_t raw[5] = {0, 1, 2, 0xff, 0};
+    dc_value pic = {DC_BYTES, 0, 0, raw, sizeof raw};
+    dc_value empty = {DC_BYTES, 0, 0, NULL, 0};
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set_value(t, "checkin", "c1", "lat", &lat));
+    ok(a, dc_txn_set_value(t, "checkin", "c1", "n", &whole));
+    ok(a, dc_txn_set_value(t, "checkin", "c1", "big", &big));
+    ok(a, dc_txn_set_value(t, "checkin", "c1", "third", &third));
+    ok(a, dc_txn_set_value(t, "checkin", "c1", "pic", &pic));
+    ok(a, dc_txn_add_value(t, "checkin", "c1", "tags", &empty));
+    ok(a, dc_txn_add_value(t, "checkin", "c1", "tags", &lat));
+    ok(a, dc_txn_event(t, "checkin", "c1"));
+    ok(a, dc_txn_event_field_value(t, "at", &lat));
+    /* Not a value: NaN and infinities, and floats through the old calls. */
+    dc_value nan = {DC_FLOAT, 0, NAN, NULL, 0}, inf = {DC_FLOAT, 0, INFINITY, NULL, 0};
+    assert_int_equal(dc_txn_set_value(t, "checkin", "c1", "x", &nan), DC_EINVAL);
+    assert_int_equal(dc_txn_add_value(t, "checkin", "c1", "x", &inf), DC_EINVAL);
+    assert_int_equal(dc_txn_set(t, "checkin", "c1", "x", DC_FLOAT, 0, NULL), DC_EINVAL);
+    ok(a, dc_txn_commit(t, NULL));
+    dc_buf rec = DC_BUF_INIT;
+    ok(a, dc_record_get(&rec, a, sp, "checkin", "c1"));
+    /* Shortest digits that read back as the same double; ".0" on a whole
+     * number; bytes in base64; set members sorted by their JSON text. */
+    const char *want = "{\"@events\":[{\"@author\":\"";
+    assert_memory_equal(rec.ptr, want, strlen(want));
+    assert_non_null(strstr((const char *)rec.ptr, "\"at\":26.5783}]"));
+    assert_non_null(strstr((const char *)rec.ptr,
+                           "\"big\":1e+21,\"lat\":26.5783,\"n\":3.0,\"pic\":{\"@bytes\":"
+                           "\"AAEC/wA=\"},\"tags\":[26.5783,{\"@bytes\":\"\"}],"
+                           "\"third\":0.3333333333333333}"));
+    /* Found by value, and only by the same value. */
+    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "lat", &lat));
+    assert_non_null(strstr((const char *)rec.ptr, "\"c1\":"));
+    dc_value other = {DC_FLOAT, 0, 26.5784, NULL, 0};
+    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "lat", &other));
+    assert_string_equal((const char *)rec.ptr, "{}");
+    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "pic", &pic));
+    assert_non_null(strstr((const char *)rec.ptr, "\"c1\":"));
+    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "tags", &empty));
+    assert_non_null(strstr((const char *)rec.ptr, "\"c1\":"));
+    /* A remove of a float member takes exactly that member. */
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_remove_value(t, "checkin", "c1", "tags", &lat));
+    ok(a, dc_txn_commit(t, NULL));
+    ok(a, dc_record_get(&rec, a, sp, "checkin", "c1"));
+    assert_non_null(strstr((const char *)rec.ptr, "\"tags\":[{\"@bytes\":\"\"}]"));
+    /* Another replica reads the same bytes. */
+    sync_into(a, b);
+    char *da = dump(a), *db = dump(b);
+    assert_string_equal(da, db);
+    free(da);
+    free(db);
+    dc_buf_dispose(&rec);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observers),
@@ -493,6 +561,7 @@ int main(void) {
         cmocka_unit_test(test_two_writing_handles),
         cmocka_unit_test(test_one_transaction_rules),
         cmocka_unit_test(test_find_and_list),
+        cmocka_unit_test(test_float_and_bytes),
     };
     return cmocka_run_group_tests_name("replica", tests, setup, teardown);
 }
