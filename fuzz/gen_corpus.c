@@ -19,6 +19,7 @@
 #include <zstd.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 
 static const char *g_out;
 static char g_tmp[64];
@@ -515,6 +516,36 @@ static void gen_stored(void) {
     dc_buf_dispose(&b);
 }
 
+/* Attachment objects and manifests (docs/format/attachment.md), sealed
+ * under the key, space and id fuzz_attach.c opens them with. */
+static void gen_attach(void) {
+    dc__err err;
+    dc_buf man = DC_BUF_INIT, obj = DC_BUF_INIT;
+    uint8_t key[32], space[16], oid[32], cids[3 * 32];
+    memset(key, 0x5a, sizeof key);
+    memset(space, 0x11, sizeof space);
+    memset(oid, 0x22, sizeof oid);
+    for (size_t i = 0; i < sizeof cids; i++)
+        cids[i] = (uint8_t)(i * 37);
+    if (dc__manifest_encode(&man, 600000, DC_ATT_CHUNK, "video/mp4", cids, 3, &err) != 0)
+        fail("dc__manifest_encode", err.msg);
+    put_variants("attach", "manifest-plain.bin", man.ptr, man.size);
+    if (dc__manifest_encode(&obj, 0, 4096, "a/b", NULL, 0, &err) != 0)
+        fail("dc__manifest_encode", err.msg);
+    put("attach", "manifest-empty-file.bin", obj.ptr, obj.size);
+    if (dc__att_seal(&obj, DC_ATT_KIND_MANIFEST, 3, key, space, oid, man.ptr, man.size, &err))
+        fail("dc__att_seal", err.msg);
+    put_variants("attach", "object-manifest.bin", obj.ptr, obj.size);
+    static const uint8_t chunk[] = "the bytes of a waybill photo";
+    if (dc__att_seal(&obj, DC_ATT_KIND_CHUNK, 0, key, space, oid, chunk, sizeof chunk, &err))
+        fail("dc__att_seal", err.msg);
+    put_variants("attach", "object-chunk.bin", obj.ptr, obj.size);
+    obj.ptr[3] = 2; /* a later version */
+    put("attach", "object-version-2.bin", obj.ptr, obj.size);
+    dc_buf_dispose(&man);
+    dc_buf_dispose(&obj);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: gen_corpus OUTDIR   (e.g. fuzz/corpus)\n");
@@ -533,6 +564,7 @@ int main(int argc, char **argv) {
     gen_zstd_extra();
     gen_members();
     gen_stored();
+    gen_attach();
     gen_replicas();
     fprintf(stderr, "gen_corpus: wrote %d files under %s\n", g_files, g_out);
     return 0;

@@ -17,6 +17,7 @@
 #include "drivercore/bundle.h"
 #include "drivercore/sync.h"
 #include "drivercore/client.h"
+#include "drivercore/attach.h"
 #include "drivercore/calendar.h"
 #include "drivercore/registry.h"
 #include "drivercore/grievance.h"

@@ -68,7 +68,7 @@ done:
 /* ---- over a relay: the library's sync client (docs/client.md) ---- */
 
 static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned attempts, long stall_s,
-                      const char *ca_file, const char *pin) {
+                      const char *ca_file, const char *pin, bool metered) {
     dc_transport t;
     dc_client *c = NULL;
     dc_buf rep = DC_BUF_INIT;
@@ -81,6 +81,7 @@ static int sync_relay(dc_replica *r, const char *url, long wait_s, unsigned atte
     dc_client_options o = DC_CLIENT_OPTIONS_INIT;
     o.max_attempts = attempts;
     o.stall_timeout_ms = stall_s * 1000;
+    o.metered = metered;
     if ((rc = dc_client_new(&c, r, url, &t, &o)) != 0)
         return fail_r(r, rc, "sync");
     int out = EXIT_FAIL, changed = 1;
@@ -112,7 +113,7 @@ done:
 
 int cmd_sync(int argc, char **argv) {
     static const char *const opts[] = {"relay",   "wait",    "attempts", "timeout",
-                                       "ca-file", "pin-key", NULL};
+                                       "ca-file", "pin-key", "metered!", NULL};
     tool_args a;
     int rc = tool_parse(&a, argc, argv, 2, opts, "sync");
     if (rc)
@@ -143,7 +144,7 @@ int cmd_sync(int argc, char **argv) {
             return usage_error("sync: --timeout takes 1..3600 seconds (default 30)");
         }
         rc = sync_relay(r, relay, wait_s, (unsigned)attempts, stall_s, tool_opt(&a, "ca-file"),
-                        tool_opt(&a, "pin-key"));
+                        tool_opt(&a, "pin-key"), tool_opt(&a, "metered") != NULL);
         dc_replica_close(r);
         return rc;
     }

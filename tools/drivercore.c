@@ -58,17 +58,31 @@ static const char usage_text[] =
     "  bundle import REPLICA FILE [--set-aside]\n"
     "                                      all or nothing (or set bad items aside)\n"
     "  sync REPLICA PEER_REPLICA           two-way sync of two local replicas\n"
-    "  sync REPLICA --relay URL [--wait S] [--attempts N] [--timeout S]\n"
+    "  sync REPLICA --relay URL [--wait S] [--attempts N] [--timeout S] [--metered]\n"
     "                                      sync through a relay (drivercore-relay)\n"
     "                                      or a tablet (serve); up to N attempts;\n"
     "                                      a request stalled S seconds is retried\n"
     "      [--ca-file PEM] [--pin-key sha256//BASE64]\n"
     "                                      an https:// relay checked against these\n"
     "                                      CAs and/or its public key (pinned)\n"
+    "                                      (after the records, the attachments: pushed,\n"
+    "                                      and fetched by each space's policy; --metered:\n"
+    "                                      the link costs money)\n"
     "  serve REPLICA --listen HOST:PORT    be the sync peer of phones (no relay)\n"
     "  recover REPLICA                     a cloned replica (a restored backup) takes a\n"
     "                                      new identity, keeping its data; print the new\n"
     "                                      card for an admin to add (docs/recovery.md)\n"
+    "  attach put REPLICA SPACE FILE [--type MEDIA_TYPE]\n"
+    "                                      store a file in a space; print {\"id\": ...},\n"
+    "                                      the text a record field holds to reference it\n"
+    "  attach get REPLICA SPACE ID OUT     write the file to OUT (all chunks checked)\n"
+    "  attach ls REPLICA [SPACE]           the attachments known, chunks held of each\n"
+    "  attach policy REPLICA SPACE all|on-demand|under [--max-bytes N]\n"
+    "                                      what a sync fetches (under: on --metered\n"
+    "                                      links only files up to N bytes)\n"
+    "  attach gc REPLICA [SPACE] [--min-age S]\n"
+    "                                      drop attachments no record references\n"
+    "                                      (known for at least S seconds; 86400)\n"
     "  keygen KEY_FILE                     a new random at-rest key (0600, 64 hex digits)\n"
     "  rekey REPLICA [--new-key-file PATH] encrypt the replica under a new key (or the\n"
     "                                      passphrase in DRIVERCORE_NEW_PASSPHRASE)\n"
@@ -945,6 +959,7 @@ int main(int argc, char **argv) {
         {"calendar", cmd_case}, /* cmd_case also serves `calendar ...` */
         {"keygen", cmd_keygen},
         {"rekey", cmd_rekey},
+        {"attach", cmd_attach},
     };
     /* --key-file is for every command: taken out of argv before any of
      * them parses its options. */

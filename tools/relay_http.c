@@ -104,7 +104,7 @@ typedef struct relay_http app;
 
 static const char *g_name = "drivercore-relay";
 
-enum { K_NONE, K_CHALLENGE, K_SESSION, K_SYNC, K_WAIT, K_HEALTH, K_READY, K_METRICS };
+enum { K_NONE, K_CHALLENGE, K_SESSION, K_SYNC, K_WAIT, K_HEALTH, K_READY, K_METRICS, K_ATTACH };
 
 typedef struct req {
     int kind;
@@ -647,6 +647,8 @@ static int kind_of(const char *method, const char *url) {
         return K_READY;
     if (get && strcmp(url, "/metrics") == 0)
         return K_METRICS;
+    if ((get || post) && strncmp(url, "/v1/attach/", 11) == 0)
+        return K_ATTACH; /* relay_attach.c */
     return K_NONE;
 }
 
@@ -688,7 +690,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             q->answered = true;
             return send_error(c, 404, "no such endpoint", 0);
         }
-        if (q->kind == K_SYNC) {
+        if (q->kind == K_SYNC || q->kind == K_ATTACH) {
             /* The token is checked before a byte of the body is read or
              * buffered: a client without one costs no memory. */
             uint8_t tok[32];
@@ -704,6 +706,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         q->cap = q->kind == K_SYNC                                ? a->sync_max
                  : q->kind == K_CHALLENGE || q->kind == K_SESSION ? AUTH_BODY_MAX
+                 : q->kind == K_ATTACH                            ? RELAY_ATTACH_BODY_MAX
                                                                   : 0;
         /* Refused before a byte of the body is read: MHD then closes the
          * connection instead of reading the rest. */
@@ -809,6 +812,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         enum MHD_Result ok = do_wait(a, c, q);
         q->answered = q->w == NULL;
         return ok;
+    }
+    case K_ATTACH: {
+        uint8_t tok[32];
+        if (!bearer(a, c, tok))
+            return send_error(c, 401, "missing or malformed Authorization: Bearer TOKEN", 0);
+        return relay_attach_handle(a->rl, c, method, url, tok, q->body, q->n, a->quiet);
     }
     case K_HEALTH: return send_buf(c, 200, "text/plain", "ok\n", 3, NULL, 0);
     case K_READY: {
@@ -1197,4 +1206,23 @@ void relay_http_stop(relay_http *a) {
     free(a->wslot);
     budgets_free(&a->bud);
     free(a);
+}
+
+/* ---- for the attachment endpoints (relay_attach.c) ---- */
+
+enum MHD_Result relay_http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const void *p, size_t n) {
+    return send_buf(c, status, ctype, p, n, NULL, 0);
+}
+
+enum MHD_Result relay_http_refuse(struct MHD_Connection *c, unsigned status, const char *msg) {
+    return send_error(c, status, msg, status == 429 || status == 503 ? 1 : 0);
+}
+
+unsigned relay_http_status_of(int rc) {
+    return status_of(rc);
+}
+
+int relay_http_unhex(uint8_t *out, size_t n, const char *hex) {
+    return unhex(out, n, hex);
 }

@@ -63,4 +63,23 @@ void relay_http_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void relay_http_block_signals(void);
 int relay_http_wait_signal(void);
 
+/* ---- the attachment endpoints (relay_attach.c; docs/attachments.md) ---- */
+#include <microhttpd.h>
+
+/* The largest request body of an attachment endpoint: one object. */
+#define RELAY_ATTACH_BODY_MAX ((1u << 20) + 64u)
+
+/* Answers POST /v1/attach/have, POST /v1/attach/put?space=&id=, GET
+ * /v1/attach/get?space=&id= for the bearer `token`. */
+enum MHD_Result relay_attach_handle(dc_relay *rl, struct MHD_Connection *c, const char *method,
+                                    const char *url, const uint8_t token[32], const uint8_t *body,
+                                    size_t n, int quiet);
+/* relay_http.c's answers, for relay_attach.c. */
+enum MHD_Result relay_http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                 const void *p, size_t n);
+enum MHD_Result relay_http_refuse(struct MHD_Connection *c, unsigned status, const char *msg);
+unsigned relay_http_status_of(int rc);
+/* 2n hex digits into n bytes: 0, or -1 (NULL, wrong length, not hex). */
+int relay_http_unhex(uint8_t *out, size_t n, const char *hex);
+
 #endif

@@ -103,5 +103,6 @@ int cmd_stats(int argc, char **argv);     /* stats */
 int cmd_demo_data(int argc, char **argv); /* demo-data province */
 int cmd_keygen(int argc, char **argv);    /* keygen KEY_FILE */
 int cmd_rekey(int argc, char **argv);     /* rekey REPLICA */
+int cmd_attach(int argc, char **argv);    /* attach put|get|ls|policy|gc */
 
 #endif

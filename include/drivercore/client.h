@@ -122,11 +122,15 @@ typedef struct dc_client_options {
     size_t chunk_bytes;
     /* 1: do not compress message bodies (DC-Encoding: zstd). */
     int no_compression;
+    /* Version 2.  1: the link is metered (mobile data): spaces whose
+     * attachment policy is DC_ATTACH_FETCH_UNDER fetch only attachments up
+     * to their size cap (include/drivercore/attach.h). */
+    int metered;
 } dc_client_options;
 
-#define DC_CLIENT_OPTIONS_VERSION 1
+#define DC_CLIENT_OPTIONS_VERSION 2
 #define DC_CLIENT_OPTIONS_INIT                                                                     \
-    { DC_CLIENT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0 }
+    { DC_CLIENT_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /*
  * A client syncing `r` (borrowed: it must outlive the client) with the
@@ -164,7 +168,13 @@ DC_EXTERN int dc_client_wait(int *changed, dc_client *c, int timeout_s);
  * JSON with the keys of dc_sync_report: {"bytes_sent", "bytes_received",
  * "round_trips", "changes_sent", "changes_received", "spaces",
  * "clock_offset_ms", "set_aside"} (bytes of the protocol's messages,
- * before compression; the clock offset of its first session).
+ * before compression; the clock offset of its first session), then the
+ * attachments moved after the records (docs/attachments.md):
+ * "attach_objects_sent", "attach_bytes_sent", "attach_objects_received",
+ * "attach_bytes_received" (chunks and manifests, as carried),
+ * "attach_refused" (objects the relay served that failed their check:
+ * refused, asked again once, and counted here if still bad) and
+ * "attach_missing" (wanted, but the relay does not hold them yet).
  */
 DC_EXTERN int dc_client_report(dc_buf *out, const dc_client *c);
 

@@ -13,6 +13,7 @@
  * answers are read with the strict flat reader of base/json.c.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "drivercore/relay.h"
 #include "drivercore/sync.h"
 #include "replica/replica_int.h"
+#include "client/client_int.h"
 #include "replica/sync_int.h"
 
 #define RESP_MAX ((size_t)80 << 20) /* a response body, as carried */
@@ -206,6 +208,7 @@ struct dc_client {
     dc_http_response resp;
     dc_buf zbuf;
     void *zc, *zd;
+    dc__att_figures att; /* attachments moved by the last sync (attach_sync.c) */
 };
 
 static double mono_s(void) {
@@ -231,7 +234,7 @@ int dc_client_new(dc_client **out, dc_replica *r, const char *url, const dc_tran
         n--;
     if (!t || t->version != DC_TRANSPORT_VERSION || !t->request)
         rc = dc__fail(r, DC_EINVAL, "sync client: the transport is missing, or of another version");
-    else if (opts && opts->version != DC_CLIENT_OPTIONS_VERSION)
+    else if (opts && (opts->version < 1 || opts->version > DC_CLIENT_OPTIONS_VERSION))
         rc = dc__fail(r, DC_EINVAL, "sync client: options of version %u, expected %d",
                       opts->version, DC_CLIENT_OPTIONS_VERSION);
     else if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
@@ -255,7 +258,11 @@ int dc_client_new(dc_client **out, dc_replica *r, const char *url, const dc_tran
     c->base[n] = 0;
     c->t = *t;
     dc_client_options d = DC_CLIENT_OPTIONS_INIT;
-    c->o = opts ? *opts : d;
+    c->o = d;
+    if (opts) /* an older caller's struct ends before the later fields */
+        memcpy(&c->o, opts,
+               opts->version == 1 ? offsetof(dc_client_options, metered) : sizeof c->o);
+    c->o.version = DC_CLIENT_OPTIONS_VERSION;
     if (!c->o.max_attempts)
         c->o.max_attempts = 6;
     if (c->o.backoff_base_ms <= 0)
@@ -789,6 +796,7 @@ static void zero_figures(dc_client *c) {
     c->attempts = c->sessions = c->requests = 0;
     c->wire_sent = c->wire_received = 0;
     c->seconds = 0;
+    memset(&c->att, 0, sizeof c->att);
 }
 
 int dc_client_sync(dc_client *c) {
@@ -814,6 +822,10 @@ int dc_client_sync(dc_client *c) {
         if (!rc && unheard)
             rc = failed(c, K_SESSION, DC_EIO, 0,
                         "%d sync sessions ended without the relay's final message", MAX_SESSIONS);
+        /* The records first; then the attachments they reference, chunk
+         * by chunk (what a failed attempt finished stays done). */
+        if (!rc)
+            rc = dc__client_attach(c, &c->att);
         if (!rc || !transient(c->kind) || c->attempts >= c->o.max_attempts)
             break;
         /* Full jitter: a uniform wait up to the exponential bound, so a
@@ -880,11 +892,18 @@ int dc_client_report(dc_buf *out, const dc_client *c) {
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
                        "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
-                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu}",
+                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
+                       "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
+                       "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
+                       "\"attach_refused\":%llu,\"attach_missing\":%llu}",
                        (unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_received,
                        (unsigned long long)c->round_trips, (unsigned long long)c->changes_sent,
                        (unsigned long long)c->changes_received, (unsigned long long)c->spaces,
-                       (long long)c->clock_offset, (unsigned long long)c->set_aside))
+                       (long long)c->clock_offset, (unsigned long long)c->set_aside,
+                       (unsigned long long)c->att.sent, (unsigned long long)c->att.bytes_sent,
+                       (unsigned long long)c->att.received,
+                       (unsigned long long)c->att.bytes_received,
+                       (unsigned long long)c->att.refused, (unsigned long long)c->att.missing))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
 }
@@ -902,4 +921,43 @@ int dc_client_stats(dc_buf *out, const dc_client *c) {
                        c->o.chunk_bytes ? c->o.chunk_bytes : c->chunk))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
+}
+
+/* ---- for the attachment phase (attach_sync.c) ---- */
+
+int dc__client_call(dc_client *c, const char *method, const char *path, const uint8_t *body,
+                    size_t n, long *status, const dc_buf **resp) {
+    /* A download on a slow link outlives a token (10 min): renewed ahead,
+     * so it never costs an attempt. */
+    int rc = ensure_token(c);
+    if (!rc)
+        rc = call(c, method, path, body ? "application/octet-stream" : NULL, false, NULL, body, n,
+                  0);
+    if (rc)
+        return rc;
+    *status = c->resp.status;
+    *resp = &c->resp.body;
+    if (c->resp.status == 401)
+        c->token[0] = 0; /* expired: authenticate at the next attempt */
+    return 0;
+}
+
+int dc__client_refusal(dc_client *c, const char *what) {
+    return http_refusal(c, what);
+}
+
+int dc__client_local(dc_client *c, int code, const char *msg) {
+    return failed(c, K_LOCAL, code, 0, "%s", msg);
+}
+
+dc_replica *dc__client_replica(dc_client *c) {
+    return c->r;
+}
+
+const char *dc__client_base(const dc_client *c) {
+    return c->base;
+}
+
+bool dc__client_metered(const dc_client *c) {
+    return c->o.metered != 0;
 }

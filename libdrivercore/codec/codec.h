@@ -253,4 +253,52 @@ typedef int (*dc__bundle_each_fn)(void *user, uint64_t index, const uint8_t *env
 int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
                      void *user, dc__err *err);
 
+/* ---- attachments (attach.c, docs/format/attachment.md) ---- */
+/* An attachment object: a chunk of a file or the manifest listing them,
+ * encrypted under a space key.  44-byte header, then the ciphertext and
+ * its 16-byte tag; the header, the space id and the object's id are the
+ * associated data. */
+#define DC_ATT_HEADER_SIZE 44
+#define DC_ATT_VERSION 1
+#define DC_ATT_CHUNK 262144u        /* bytes of file per chunk */
+#define DC_ATT_CHUNK_MIN 4096u      /* the smallest chunk size a manifest may name */
+#define DC_ATT_CHUNK_MAX (1u << 20) /* ... and the largest */
+#define DC_ATT_MAX_CHUNKS 16384u    /* chunks in one attachment (4 GiB at 256 KiB) */
+#define DC_ATT_MEDIA_MAX 127u       /* bytes of a media type */
+#define DC_ATT_MANIFEST_MAX (16u + DC_ATT_MEDIA_MAX + 32u * DC_ATT_MAX_CHUNKS)
+#define DC_ATT_OBJECT_MAX (DC_ATT_HEADER_SIZE + DC_ATT_MANIFEST_MAX + 16u)
+enum { DC_ATT_KIND_CHUNK = 1, DC_ATT_KIND_MANIFEST = 2 };
+
+typedef struct dc__att_hdr {
+    uint8_t kind;
+    uint32_t epoch;
+    uint8_t kid[8];
+    const uint8_t *nonce; /* 24 bytes, inside the object */
+    const uint8_t *ct;    /* ciphertext with its tag */
+    size_t ct_len;
+} dc__att_hdr;
+
+/* Checks an object's framing (magic, version, kind, cipher, reserved
+ * bytes, its size against the kind's limit) and points `out` into p. */
+int dc__att_parse(dc__att_hdr *out, const uint8_t *p, size_t n, dc__err *err);
+/* Writes the 44-byte header of an object of `kind`. */
+void dc__att_write_header(uint8_t hdr[DC_ATT_HEADER_SIZE], uint8_t kind, uint32_t epoch,
+                          const uint8_t kid[8], const uint8_t nonce[24]);
+
+/* A decoded manifest; `cids` points into the bytes decoded. */
+typedef struct dc__manifest {
+    uint64_t size;
+    uint32_t chunk;   /* bytes per chunk (the last may be shorter) */
+    uint32_t nchunks; /* ceil(size / chunk) */
+    char media[DC_ATT_MEDIA_MAX + 1];
+    const uint8_t *cids; /* nchunks x 32 bytes */
+} dc__manifest;
+
+int dc__manifest_encode(dc_buf *out, uint64_t size, uint32_t chunk, const char *media,
+                        const uint8_t *cids, uint32_t nchunks, dc__err *err);
+int dc__manifest_decode(dc__manifest *out, const uint8_t *p, size_t n, dc__err *err);
+/* A media type a manifest may carry: 1..127 bytes of printable ASCII
+ * without spaces. */
+bool dc__media_valid(const char *s);
+
 #endif

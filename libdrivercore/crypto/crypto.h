@@ -182,4 +182,30 @@ int dc__ar_page_open(const dc__ar_keys *k, uint32_t pgno, uint8_t *page, size_t 
  * checksum bytes 16..23 (applying it twice restores them). */
 void dc__ar_frame_mask(const dc__ar_keys *k, uint64_t offset, uint8_t hdr[24]);
 
+/* ---- attachments (attach.c, docs/attachments.md) ---- */
+
+#define DC_ATT_KEYS 64 /* the chunk-id key, then the attachment-id key */
+
+/* The keys of a space key's attachment ids (into guarded memory): two
+ * subkeys by crypto_kdf, so ids name content only within the space and
+ * key epoch, and a relay cannot tell that two spaces hold one file. */
+void dc__att_derive(uint8_t keys[DC_ATT_KEYS], const uint8_t key[DC_SPACE_KEY]);
+/* A chunk's id: BLAKE2b-256 of its bytes, keyed with the chunk-id key. */
+void dc__att_chunk_id(uint8_t id[32], const uint8_t keys[DC_ATT_KEYS], const uint8_t *p, size_t n);
+/* An attachment's id: BLAKE2b-256 keyed with the attachment-id key over a
+ * constant, the file's size, the chunk size and its chunks' ids. */
+void dc__att_id(uint8_t id[32], const uint8_t keys[DC_ATT_KEYS], uint64_t size, uint32_t chunk,
+                const uint8_t *cids, uint32_t n);
+/* Seals `p` as an attachment object of `kind` under the space key of
+ * `epoch` (XChaCha20-Poly1305, a random nonce; header, space id and
+ * object id as associated data) into `out` (replaced). */
+int dc__att_seal(dc_buf *out, uint8_t kind, uint32_t epoch, const uint8_t key[DC_SPACE_KEY],
+                 const uint8_t space[16], const uint8_t oid[32], const uint8_t *p, size_t n,
+                 dc__err *err);
+/* Opens an object parsed into `h` (its bytes `obj`): the plaintext into
+ * `plain` (replaced), or DC_ECORRUPT when it does not authenticate. */
+int dc__att_open(dc_buf *plain, const dc__att_hdr *h, const uint8_t *obj,
+                 const uint8_t key[DC_SPACE_KEY], const uint8_t space[16], const uint8_t oid[32],
+                 dc__err *err);
+
 #endif

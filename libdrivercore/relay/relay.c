@@ -1018,3 +1018,18 @@ int dc_relay_metrics(dc_buf *out, dc_relay *rl) {
         w = 1;
     return w ? dc__last_set(DC_ENOMEM, "relay: out of memory") : 0;
 }
+
+/* ---- the store, for the attachment endpoints (attach.c) ---- */
+
+dc__relay_store *dc__relay_store_lock(dc_relay *rl) {
+    pthread_mutex_lock(&rl->store_mu);
+    if (rl->st->ops->lock)
+        rl->st->ops->lock(rl->st, true);
+    return rl->st;
+}
+
+void dc__relay_store_unlock(dc_relay *rl) {
+    if (rl->st->ops->lock)
+        rl->st->ops->lock(rl->st, false);
+    pthread_mutex_unlock(&rl->store_mu);
+}

@@ -59,6 +59,13 @@ typedef struct dc__relay_store_ops {
     /* Where to report changes other processes committed (may be NULL: a
      * store no other process writes). */
     void (*on_note)(dc__relay_store *st, dc__relay_note_fn fn, void *user);
+    /* A replica handle on the store for the attachment endpoints
+     * (relay/attach.c), used under dc__relay_store_lock only; NULL when
+     * the store has none. */
+    dc_replica *(*replica)(dc__relay_store *st);
+    /* Takes (on) or releases the lock the store's sessions use on that
+     * replica, when they share it (may be NULL). */
+    void (*lock)(dc__relay_store *st, bool on);
 } dc__relay_store_ops;
 
 /* Every store begins with this. */
@@ -115,5 +122,15 @@ int dc__relay_store_open_sqlite(dc__relay_store **out, const char *path, dc_cloc
 /* A store over a replica the caller opened and keeps (`drivercore
  * serve`); close leaves the replica open. */
 int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err);
+
+/* The replica behind a store (the attachment endpoints, relay/attach.c,
+ * keep their objects in its tables). */
+dc_replica *dc__relay_store_replica(dc__relay_store *st);
+
+/* The relay's store, under its store lock (relay.c): every call on it
+ * between lock and unlock is serialised with the sync steps. */
+struct dc_relay;
+dc__relay_store *dc__relay_store_lock(struct dc_relay *rl);
+void dc__relay_store_unlock(struct dc_relay *rl);
 
 #endif

@@ -132,10 +132,24 @@ static int w_ready(dc__relay_store *st, dc__err *err) {
     return 0;
 }
 
+static dc_replica *w_replica(dc__relay_store *st) {
+    return ((wrap *)st)->r;
+}
+
+/* The attachment endpoints use the replica the sessions step on: the same
+ * lock. */
+static void w_lock(dc__relay_store *st, bool on) {
+    wrap *w = (wrap *)st;
+    if (on)
+        pthread_mutex_lock(&w->mu);
+    else
+        pthread_mutex_unlock(&w->mu);
+}
+
 static const dc__relay_store_ops wrap_ops = {
-    "replica",         w_close,        w_session_new, w_session_step,
-    w_session_figures, w_session_free, w_is_member,   w_knows,
-    w_members,         w_ready,        NULL,          NULL,
+    "replica",      w_close,     w_session_new, w_session_step, w_session_figures,
+    w_session_free, w_is_member, w_knows,       w_members,      w_ready,
+    NULL,           NULL,        w_replica,     w_lock,
 };
 
 int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {
@@ -150,4 +164,8 @@ int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {
     pthread_mutex_init(&w->mu, NULL);
     *out = &w->base;
     return 0;
+}
+
+dc_replica *dc__relay_store_replica(dc__relay_store *st) {
+    return st && st->ops->replica ? st->ops->replica(st) : NULL;
 }

@@ -35,7 +35,8 @@
 
 typedef struct sq {
     dc__relay_store base;
-    dc_replica *w; /* the writer's handle: only the committer thread writes */
+    dc_replica *w;   /* the writer's handle: only the committer thread writes */
+    dc_replica *aux; /* the attachment endpoints' handle (opened at first use) */
     char *path;
     dc_clock_fn clock;
     void *clock_user;
@@ -264,9 +265,28 @@ static void q_close(dc__relay_store *st) {
         dc__store_close(q->pool[i]);
     dc__free(q->pool);
     dc_replica_close(q->w);
+    dc_replica_close(q->aux);
     pthread_mutex_destroy(&q->mu);
     dc__free(q->path);
     dc__free(q);
+}
+
+/* A handle of its own for the attachment endpoints (relay/attach.c, under
+ * the relay's store lock): chunks are written beside the committer's
+ * groups, SQLite's WAL keeping the two apart. */
+static dc_replica *q_replica(dc__relay_store *st) {
+    sq *q = (sq *)st;
+    if (!q->aux) {
+        dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
+        o.device_name = "drivercore-relay";
+        o.clock = q->clock;
+        o.clock_user = q->clock_user;
+        o.durable = 1;
+        o.must_exist = 1;
+        if (dc_replica_open(&q->aux, q->path, &o) != 0)
+            q->aux = NULL;
+    }
+    return q->aux;
 }
 
 static int q_session_new(dc__relay_sess **out, dc__relay_store *st, const uint8_t device[32],
@@ -485,8 +505,9 @@ static int q_metrics(dc__relay_store *st, dc_buf *out) {
 }
 
 static const dc__relay_store_ops sqlite_ops = {
-    "sqlite",    q_close, q_session_new, q_session_step, q_session_figures, q_session_free,
-    q_is_member, q_knows, q_members,     q_ready,        q_metrics,         q_on_note,
+    "sqlite",       q_close,     q_session_new, q_session_step, q_session_figures,
+    q_session_free, q_is_member, q_knows,       q_members,      q_ready,
+    q_metrics,      q_on_note,   q_replica,     NULL,
 };
 
 int dc__relay_store_open_sqlite(dc__relay_store **out, const char *path, dc_clock_fn clock,

@@ -105,6 +105,24 @@ static const struct {
     {"CREATE TABLE recon_buckets(sid INTEGER NOT NULL, hlc INTEGER NOT NULL, cid BLOB NOT NULL,"
      "  n INTEGER NOT NULL, sum BLOB NOT NULL, PRIMARY KEY (sid, hlc, cid)) WITHOUT ROWID;",
      NULL},
+    /* 5: attachments — their encrypted objects (chunks and manifests),
+     * the manifests this device has opened, each space's fetch policy and
+     * what was pushed to which peer (docs/storage.md, "Attachments").
+     * Self-contained: it only adds tables. */
+    {"CREATE TABLE att_objects(ono INTEGER PRIMARY KEY, sid INTEGER NOT NULL, oid BLOB NOT NULL,"
+     "  kind INTEGER NOT NULL, at_ms INTEGER NOT NULL, body BLOB NOT NULL, UNIQUE (sid, oid));"
+     "CREATE TABLE attachments(sid INTEGER NOT NULL, aid BLOB NOT NULL,"
+     "  size INTEGER NOT NULL DEFAULT -1, nchunks INTEGER NOT NULL DEFAULT -1,"
+     "  chunk INTEGER NOT NULL DEFAULT 0, media TEXT, want INTEGER NOT NULL DEFAULT 0,"
+     "  at_ms INTEGER NOT NULL, PRIMARY KEY (sid, aid)) WITHOUT ROWID;"
+     "CREATE TABLE att_parts(sid INTEGER NOT NULL, aid BLOB NOT NULL, idx INTEGER NOT NULL,"
+     "  cid BLOB NOT NULL, PRIMARY KEY (sid, aid, idx)) WITHOUT ROWID;"
+     "CREATE INDEX att_parts_by_cid ON att_parts(sid, cid);"
+     "CREATE TABLE att_policy(sid INTEGER PRIMARY KEY, mode INTEGER NOT NULL,"
+     "  max_bytes INTEGER NOT NULL);"
+     "CREATE TABLE att_sent(peer BLOB NOT NULL, sid INTEGER NOT NULL, oid BLOB NOT NULL,"
+     "  PRIMARY KEY (peer, sid, oid)) WITHOUT ROWID;",
+     NULL},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},

@@ -12,7 +12,7 @@
 #include "crdt/crdt.h"
 #include "crypto/crypto.h"
 
-#define DC_SCHEMA_VERSION 4
+#define DC_SCHEMA_VERSION 5
 
 typedef struct dc__store dc__store;
 
@@ -445,5 +445,74 @@ int dc__store_record_locate(dc__store *s, const char *type, const char *id, uint
 
 /* Calls fn with the 16-byte id of every space this replica holds a key for. */
 int dc__store_spaces_each(dc__store *s, dc__space_fn fn, void *user, dc__err *err);
+
+/* ---- attachments (attach.c, docs/attachments.md) ---- */
+/* Encrypted attachment objects (chunks and manifests) by (space, id).  A
+ * relay holds these and nothing else of attachments. */
+int dc__store_obj_has(dc__store *s, int64_t sid, const uint8_t oid[32], bool *has, dc__err *err);
+/* Stores an object unless one is held under its id (*fresh: it was not). */
+int dc__store_obj_put(dc__store *s, int64_t sid, const uint8_t oid[32], int kind, const uint8_t *p,
+                      size_t n, int64_t now_ms, bool *fresh, dc__err *err);
+/* The object's bytes into `out` (replaced); DC_ENOTFOUND if not held. */
+int dc__store_obj_get(dc__store *s, int64_t sid, const uint8_t oid[32], dc_buf *out, dc__err *err);
+int dc__store_obj_drop(dc__store *s, int64_t sid, const uint8_t oid[32], dc__err *err);
+
+/* An attachment this device knows of: its manifest opened (size >= 0), or
+ * only referenced / asked for so far (size -1). */
+typedef struct dc__att_row {
+    uint8_t aid[32];
+    int64_t size;
+    int64_t nchunks;
+    uint32_t chunk;
+    uint32_t present; /* chunks held */
+    char media[DC_ATT_MEDIA_MAX + 1];
+    bool want;
+    int64_t at_ms;
+} dc__att_row;
+
+/* Records an opened manifest: the attachment's row and its chunk list. */
+int dc__store_att_put(dc__store *s, int64_t sid, const uint8_t aid[32], const dc__manifest *m,
+                      int64_t now_ms, dc__err *err);
+/* Marks an attachment wanted (fetch it at the next sync), adding its row. */
+int dc__store_att_want(dc__store *s, int64_t sid, const uint8_t aid[32], int64_t now_ms,
+                       dc__err *err);
+/* DC_ENOTFOUND if the attachment has no row. */
+int dc__store_att_get(dc__store *s, int64_t sid, const uint8_t aid[32], dc__att_row *out,
+                      dc__err *err);
+/* fn for each attachment of `sid` (every space when 0), by space and id. */
+typedef int (*dc__att_fn)(void *user, int64_t sid, const dc__att_row *a);
+int dc__store_att_each(dc__store *s, int64_t sid, dc__att_fn fn, void *user, dc__err *err);
+/* fn for each chunk of an attachment, in file order, and whether it is held. */
+typedef int (*dc__part_fn)(void *user, uint32_t idx, const uint8_t cid[32], bool present);
+int dc__store_att_parts(dc__store *s, int64_t sid, const uint8_t aid[32], dc__part_fn fn,
+                        void *user, dc__err *err);
+/* fn for each attachment id a live record of `sid` names (a string value
+ * holding "att1:" and 64 hex digits, in a register, a set or an event);
+ * an id named twice may be reported twice. */
+typedef int (*dc__aid_fn)(void *user, const uint8_t aid[32]);
+int dc__store_att_refs(dc__store *s, int64_t sid, dc__aid_fn fn, void *user, dc__err *err);
+/* Forgets an attachment: its row, its chunk list, its manifest and every
+ * chunk no other attachment of the space lists.  *objects (may be NULL)
+ * gets the number of objects removed. */
+int dc__store_att_forget(dc__store *s, int64_t sid, const uint8_t aid[32], uint64_t *objects,
+                         dc__err *err);
+/* Removes the objects of `sid` stored at or before `before_ms` that no
+ * attachment known here uses: chunks no chunk list names, manifests of
+ * attachments without a row (what a peer pushed and no record of this
+ * device references), and the record of what was sent of objects no
+ * longer held.  *objects gets how many objects went. */
+int dc__store_att_orphans(dc__store *s, int64_t sid, int64_t before_ms, uint64_t *objects,
+                          dc__err *err);
+/* A space's fetch policy (mode 0 when none was set). */
+int dc__store_att_policy_get(dc__store *s, int64_t sid, int *mode, uint64_t *max_bytes,
+                             dc__err *err);
+int dc__store_att_policy_put(dc__store *s, int64_t sid, int mode, uint64_t max_bytes, dc__err *err);
+/* Objects of `sid` not yet known to be on `peer` (16 bytes naming it), up
+ * to `max`, chunks before manifests. */
+typedef int (*dc__obj_fn)(void *user, const uint8_t oid[32], int kind);
+int dc__store_obj_unsent(dc__store *s, const uint8_t peer[16], int64_t sid, size_t max,
+                         dc__obj_fn fn, void *user, dc__err *err);
+int dc__store_obj_mark_sent(dc__store *s, const uint8_t peer[16], int64_t sid,
+                            const uint8_t oid[32], dc__err *err);
 
 #endif

@@ -684,6 +684,90 @@ class CliTest(unittest.TestCase):
         self.import_(a, other, now=future)
         self.assertEqual(self.dump_text(a, now=future), self.dump_text(b, now=future))
 
+    # ---- attach (docs/attachments.md) ----
+
+    def test_attach_put_get_ls(self):
+        a, _ = self.init("a.db")
+        b, card_b = self.init("b.db")
+        s = self.new_space(a)
+        self.add(a, s, card_b, role="reader")
+        data = bytes((i * 7 + i // 256) % 256 for i in range(600000))
+        src = self.path("waybill.jpg")
+        with open(src, "wb") as f:
+            f.write(data)
+        put = self.run_dc("attach", "put", a, s, src, "--type", "image/jpeg").json()
+        self.assertEqual(set(put), {"id", "size", "chunks"})
+        self.assertRegex(put["id"], r"^att1:[0-9a-f]{64}$")
+        self.assertEqual(put["size"], 600000)
+        self.assertEqual(put["chunks"], 3)
+        # The same file again: the same id (stored once).
+        self.assertEqual(self.run_dc("attach", "put", a, s, src).json()["id"], put["id"])
+        out = self.path("back.jpg")
+        got = self.run_dc("attach", "get", a, s, put["id"], out).json()
+        self.assertEqual(got, {"id": put["id"], "size": 600000, "path": out})
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(oct(os.stat(out).st_mode & 0o777), "0o600")
+        # ls: known, complete, not referenced until a record names it.
+        ls = self.run_dc("attach", "ls", a).json()
+        self.assertEqual(len(ls), 1)
+        self.assertEqual(ls[0], {"space": s, "id": put["id"], "size": 600000,
+                                 "media_type": "image/jpeg", "chunks": 3,
+                                 "chunks_present": 3, "complete": True, "wanted": False,
+                                 "referenced": False})
+        self.apply(a, [{"space": s, "ops": [{"type": "grievance", "id": "g1",
+                                              "set": {"photo": put["id"]}}]}])
+        self.assertTrue(self.run_dc("attach", "ls", a, s).json()[0]["referenced"])
+        # The record reaches b before the file: b lists it, not fetched yet.
+        self.import_(b, self.export(a, "a.bundle"))
+        self.accept(b, s)
+        ls_b = self.run_dc("attach", "ls", b, s).json()
+        self.assertEqual(ls_b, [{"space": s, "id": put["id"], "size": -1, "media_type": None,
+                                 "chunks": 0, "chunks_present": 0, "complete": False,
+                                 "wanted": False, "referenced": True}])
+        res = self.run_dc("attach", "get", b, s, put["id"], self.path("b.jpg"), ok=False)
+        self.assertIn("not on this device yet", res.err)
+        self.assertEqual(res.rc, 1)
+        self.assertFalse(os.path.exists(self.path("b.jpg")))
+        self.assertTrue(self.run_dc("attach", "ls", b, s).json()[0]["wanted"])
+        # A reader cannot add files.
+        res = self.run_dc("attach", "put", b, s, src, ok=False)
+        self.assertIn("reader", res.err)
+        # Policy and collection.
+        pol = self.run_dc("attach", "policy", b, s, "under", "--max-bytes", "1000000").json()
+        self.assertEqual(pol, {"space": s, "policy": "under", "max_bytes": 1000000})
+        self.run_dc("attach", "policy", b, s, "on-demand")
+        self.assertEqual(self.run_dc("attach", "gc", a, "--min-age", "0").json(), {"removed": 0})
+        self.apply(a, [{"space": s, "ops": [{"type": "grievance", "id": "g1", "delete": True}]}])
+        self.assertEqual(self.run_dc("attach", "gc", a, s, "--min-age", "3600").json(),
+                         {"removed": 0})
+        self.assertEqual(self.run_dc("attach", "gc", a, s, "--min-age", "3600",
+                                     now=T0 + 2 * 3600 * 1000).json(), {"removed": 1})
+        self.assertEqual(self.run_dc("attach", "ls", a, s).json(), [])
+
+    def test_attach_usage_errors(self):
+        a, _ = self.init("a.db")
+        s = self.new_space(a)
+        src = self.path("f.bin")
+        with open(src, "wb") as f:
+            f.write(b"x" * 10)
+        for args in (["attach"], ["attach", "frob", a], ["attach", "put", a, s],
+                     ["attach", "get", a, s, "att1:00"], ["attach", "policy", a, s, "sometimes"],
+                     ["attach", "policy", a, s, "under"],
+                     ["attach", "policy", a, s, "all", "--max-bytes", "5"],
+                     ["attach", "gc", a, "--min-age", "soon"]):
+            res = self.run_dc(*args, ok=False)
+            self.assertEqual(res.rc, 2, args)
+        res = self.run_dc("attach", "put", a, s, self.path("absent.bin"), ok=False)
+        self.assertEqual(res.rc, 1)
+        self.assertIn("absent.bin", res.err)
+        res = self.run_dc("attach", "put", a, s, src, "--type", "image jpeg", ok=False)
+        self.assertIn("media type", res.err)
+        res = self.run_dc("attach", "get", a, s, "att1:zz", self.path("o"), ok=False)
+        self.assertIn("not an attachment id", res.err)
+        res = self.run_dc("attach", "ls", a, UNKNOWN_SPACE, ok=False)
+        self.assertEqual(res.rc, 1)
+
 
 def main():
     global BIN

@@ -1,0 +1,39 @@
+/*
+ * Private to the library: what a sync needs of attachments beyond the
+ * public calls (replica/attach.c) — the spaces and attachments to fetch,
+ * and taking in an object a peer sent after checking it.
+ */
+#ifndef DC_ATTACH_INT_H
+#define DC_ATTACH_INT_H
+
+#include "replica/replica_int.h"
+
+/* Checks a manifest object received for attachment `aid` of `sp` (framing,
+ * AEAD, and that its content hashes to `aid`) and stores it with its chunk
+ * list.  DC_ECORRUPT / DC_EVERSION / DC_ETOOBIG with a message on err;
+ * DC_ENOKEY when the key of its epoch is not here. */
+int dc__att_take_manifest(dc_replica *r, const dc__space *sp, const uint8_t aid[32],
+                          const uint8_t *obj, size_t n, dc__err *err);
+/* Checks a chunk object received under id `cid` (framing, AEAD, and that
+ * its plaintext hashes to `cid`) and stores it. */
+int dc__att_take_chunk(dc_replica *r, const dc__space *sp, const uint8_t cid[32],
+                       const uint8_t *obj, size_t n, dc__err *err);
+
+/* The attachments of `sp` a sync should look at: every one a live record
+ * references, and every one asked for.  *aids: dc__malloc'd, n x 32. */
+int dc__att_candidates(dc_replica *r, const dc__space *sp, uint8_t **aids, size_t *n, dc__err *err);
+
+/* A growing list of 32-byte ids (dc__malloc'd; free p). */
+typedef struct dc__ids {
+    uint8_t *p;
+    size_t n, cap;
+} dc__ids;
+/* Appends an id (a dc__aid_fn / dc__space_fn for the store's walks):
+ * 0 or DC_ENOMEM.  _add16 stores a 16-byte id in a zero-padded slot. */
+int dc__ids_add(void *user, const uint8_t id[32]);
+int dc__ids_add16(void *user, const uint8_t id[16]);
+
+/* "att1:" + hex of aid. */
+void dc__att_id_text(char out[70], const uint8_t aid[32]);
+
+#endif
