@@ -178,6 +178,7 @@ struct dc_relay {
     uint64_t mepoch;   /* bumped whenever an import may have changed membership */
     uint64_t wake_all; /* the last generation at which every waiter must wake */
     pthread_mutex_t mu;
+    pthread_mutex_t store_mu; /* the attachment endpoints' use of the store (attach.c) */
     dc_relay_options o;
     map chals, toks, devs, sessions;
     int64_t purged;
@@ -284,6 +285,7 @@ static int relay_new(dc_relay **out, const char *path, dc_replica *r, dc__relay_
         return dc__last_from(&e);
     }
     pthread_mutex_init(&rl->mu, NULL);
+    pthread_mutex_init(&rl->store_mu, NULL);
     if (rl->st->ops->on_note)
         rl->st->ops->on_note(rl->st, remote_note, rl);
     *out = rl;
@@ -332,6 +334,7 @@ void dc_relay_close(dc_relay *rl) {
     for (size_t i = 0; i < MCACHE; i++)
         dc__free(rl->mc[i].devs);
     pthread_mutex_destroy(&rl->mu);
+    pthread_mutex_destroy(&rl->store_mu);
     dc__free(rl->ring);
     dc__free(rl);
 }
