@@ -70,8 +70,10 @@ static int int_float_cmp(int64_t i, double d) {
         return -1;
     if (d < -9223372036854775808.0)
         return 1;
-    double t = trunc(d);
-    int64_t di = (int64_t)t;
+    /* The cast truncates toward zero, and a double's integer part is
+     * itself a double: t is exact (no libm: the library links none). */
+    int64_t di = (int64_t)d;
+    double t = (double)di;
     if (i != di)
         return i < di ? -1 : 1;
     return t < d ? -1 : t > d ? 1 : -1; /* equal value: the integer first */
