@@ -707,34 +707,52 @@ static jlong n_record_read(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, 
     return H(rec);
 }
 
+/* The arguments every query call shares (Native.recordQuery, liveOpen):
+ * the space, the type, the filter and its value, the order and the page,
+ * into q->o (which points into q: keep q where it is).  0 with an
+ * exception pending when one is bad. */
+typedef struct qargs {
+    const char *space, *type, *field, *order;
+    dc_value v;
+    dc_query_options o;
+} qargs;
+
+static int query_args(call *c, qargs *q, jbyteArray jspace, jbyteArray jtype, jbyteArray jfield,
+                      jint kind, jlong num, jdouble real, jbyteArray jstr, jbyteArray jorder,
+                      jboolean desc, jlong offset, jlong limit, jboolean events) {
+    if (!(arg(c, &q->space, jspace) && arg(c, &q->type, jtype) && arg(c, &q->field, jfield) &&
+          arg(c, &q->order, jorder) && value_arg(c, &q->v, kind, num, real, jstr)))
+        return 0;
+    if (offset < 0 || limit < 0) {
+        throw_code(c->env, DC_EINVAL, "query: the page's offset and limit must not be negative");
+        c->ok = 0;
+        return 0;
+    }
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION,
+                          q->field,
+                          q->field ? &q->v : NULL,
+                          q->order,
+                          desc,
+                          (size_t)offset,
+                          (size_t)limit,
+                          events};
+    q->o = o;
+    return 1;
+}
+
 static jlong n_record_query(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
                             jbyteArray jfield, jint kind, jlong num, jdouble real, jbyteArray jstr,
                             jbyteArray jorder, jboolean desc, jlong offset, jlong limit,
                             jboolean events) {
     call c;
-    const char *space, *type, *field, *order;
-    dc_value v;
+    qargs q;
     dc_records *rs = NULL;
     int rc = 0;
     (void)cls;
 
-    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
-        arg(&c, &field, jfield) && arg(&c, &order, jorder) &&
-        value_arg(&c, &v, kind, num, real, jstr)) {
-        if (offset < 0 || limit < 0) {
-            throw_code(env, DC_EINVAL, "record query: offset and limit must not be negative");
-            c.ok = 0;
-        } else {
-            dc_query_options o = {DC_QUERY_OPTIONS_VERSION,
-                                  field,
-                                  field ? &v : NULL,
-                                  order,
-                                  desc,
-                                  (size_t)offset,
-                                  (size_t)limit,
-                                  events};
-            rc = dc_record_query(&rs, R(r), space, type, &o);
-        }
+    if (begin(&c, env, r) && query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr,
+                                        jorder, desc, offset, limit, events)) {
+        rc = dc_record_query(&rs, R(r), q.space, q.type, &q.o);
     }
     finish(&c, rc);
     return H(rs);
@@ -1154,32 +1172,22 @@ static jlong n_live_open(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jb
                          jbyteArray jorder, jboolean desc, jlong offset, jlong limit,
                          jboolean events, jobject listener) {
     call c;
-    const char *space, *type, *field, *order;
-    dc_value v;
+    qargs q;
     int rc = 0;
     jlive *l = NULL;
     (void)cls;
 
-    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype) &&
-        arg(&c, &field, jfield) && arg(&c, &order, jorder) &&
-        value_arg(&c, &v, kind, num, real, jstr)) {
+    if (begin(&c, env, r) && query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr,
+                                        jorder, desc, offset, limit, events)) {
         l = calloc(1, sizeof *l);
-        if (offset < 0 || limit < 0 || listener == NULL) {
-            throw_code(env, DC_EINVAL, "live query: a negative page or a null listener");
+        if (listener == NULL) {
+            throw_code(env, DC_EINVAL, "live query: the listener is null");
             c.ok = 0;
         } else if (l == NULL || (l->listener = (*env)->NewGlobalRef(env, listener)) == NULL) {
             throw_code(env, DC_ENOMEM, "jni: out of memory opening a live query");
             c.ok = 0;
         } else {
-            dc_query_options o = {DC_QUERY_OPTIONS_VERSION,
-                                  field,
-                                  field ? &v : NULL,
-                                  order,
-                                  desc,
-                                  (size_t)offset,
-                                  (size_t)limit,
-                                  events};
-            rc = dc_live_open(&l->q, R(r), space, type, &o, live_deliver, l);
+            rc = dc_live_open(&l->q, R(r), q.space, q.type, &q.o, live_deliver, l);
         }
     }
     if (!finish(&c, rc) || l->q == NULL) {

@@ -457,24 +457,11 @@ public final class Replica {
         withEvents: Bool = true
     ) throws -> RecordPage {
         let r = try h()
-        if offset < 0 || limit < 0 {
-            throw DCError(code: .inval, message: "a page's offset and limit must not be negative")
-        }
-        let args = CStrings()
-        let (cs, ct, cf, co) = (try args.c(space), try args.c(type), try args.c(field), try args.c(orderBy))
         var rs: OpaquePointer?
-        let rc = try withCValue(value) { v -> Int32 in
-            var o = dc_query_options()
-            o.version = UInt32(DC_QUERY_OPTIONS_VERSION)
-            o.where_field = cf
-            o.where_value = cf == nil ? nil : v
-            o.order_by = co
-            o.descending = descending ? 1 : 0
-            o.offset = offset
-            o.limit = limit
-            o.with_events = withEvents ? 1 : 0
-            return dc_record_query(&rs, r, cs, ct, &o)
-        }
+        let rc = try withQuery(
+            space: space, type: type, field: field, value: value, orderBy: orderBy, descending: descending,
+            offset: offset, limit: limit, withEvents: withEvents
+        ) { cs, ct, o in dc_record_query(&rs, r, cs, ct, o) }
         try check(rc, r)
         defer { dc_records_free(rs) }
         return RecordPage(rs)
@@ -489,25 +476,19 @@ public final class Replica {
         withEvents: Bool = true
     ) throws -> LiveQuery {
         let r = try h()
-        if offset < 0 || limit < 0 {
-            throw DCError(code: .inval, message: "a page's offset and limit must not be negative")
-        }
-        let args = CStrings()
-        let (cs, ct, cf, co) = (try args.c(space), try args.c(type), try args.c(field), try args.c(orderBy))
         let live = LiveQuery()
         let user = Unmanaged.passRetained(live.sink).toOpaque()
         var q: OpaquePointer?
-        let rc = try withCValue(value) { v -> Int32 in
-            var o = dc_query_options()
-            o.version = UInt32(DC_QUERY_OPTIONS_VERSION)
-            o.where_field = cf
-            o.where_value = cf == nil ? nil : v
-            o.order_by = co
-            o.descending = descending ? 1 : 0
-            o.offset = offset
-            o.limit = limit
-            o.with_events = withEvents ? 1 : 0
-            return dc_live_open(&q, r, cs, ct, &o, liveDeliver, user)
+        let rc: Int32
+        do {
+            rc = try withQuery(
+                space: space, type: type, field: field, value: value, orderBy: orderBy,
+                descending: descending, offset: offset, limit: limit, withEvents: withEvents
+            ) { cs, ct, o in dc_live_open(&q, r, cs, ct, o, liveDeliver, user) }
+        } catch {
+            Unmanaged<LiveQuery.Sink>.fromOpaque(user).release()
+            live.sink.continuation.finish()
+            throw error
         }
         if rc != 0 {
             Unmanaged<LiveQuery.Sink>.fromOpaque(user).release()
@@ -635,6 +616,32 @@ private func withCValue<R>(_ v: Value, _ body: (UnsafePointer<dc_value>) throws 
         }
     }
     return try withUnsafePointer(to: &cv, body)
+}
+
+/// Calls `body` with the C strings of a query's space and type and its
+/// options (the filter's value, order and page), valid during the call.
+private func withQuery(
+    space: String, type: String, field: String?, value: Value, orderBy: String?, descending: Bool,
+    offset: Int, limit: Int, withEvents: Bool,
+    _ body: (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<dc_query_options>) -> Int32
+) throws -> Int32 {
+    if offset < 0 || limit < 0 {
+        throw DCError(code: .inval, message: "a page's offset and limit must not be negative")
+    }
+    let args = CStrings()
+    let (cs, ct, cf, co) = (try args.c(space), try args.c(type), try args.c(field), try args.c(orderBy))
+    return try withCValue(value) { v -> Int32 in
+        var o = dc_query_options()
+        o.version = UInt32(DC_QUERY_OPTIONS_VERSION)
+        o.where_field = cf
+        o.where_value = cf == nil ? nil : v
+        o.order_by = co
+        o.descending = descending ? 1 : 0
+        o.offset = offset
+        o.limit = limit
+        o.with_events = withEvents ? 1 : 0
+        return body(cs, ct, &o)
+    }
 }
 
 /// A value read from a record (valid while the record lives) as a Value.
