@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "codec/codec.h"
+#include "codec/mpack.h"
 
 /* Version 1: null, bool, int and str values.  Version 2 adds float and
  * bin (DC_FLOAT, DC_BYTES); a writer uses 2 only for a change that holds
@@ -29,44 +30,6 @@
 #define MAX_DEPTH 8
 
 /* ---- encoding ---- */
-
-/* msgpack-c ignores its write callback's result, so the sink remembers a
- * failed write and the encoder reports it at the end. */
-typedef struct sink {
-    dc_buf *buf;
-    int failed;
-} sink;
-
-static int buf_write(void *data, const char *p, size_t n) {
-    sink *s = data;
-    if (!s->failed && dc__buf_put(s->buf, p, n))
-        s->failed = 1;
-    return s->failed ? -1 : 0;
-}
-
-static void pack_str(msgpack_packer *pk, const char *p, size_t n) {
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, p, n);
-}
-
-static void pack_value(msgpack_packer *pk, const dc__value *v) {
-    switch (v->kind) {
-    case DC_BOOL:
-        if (v->num)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
-        break;
-    case DC_INT: msgpack_pack_int64(pk, v->num); break;
-    case DC_STR: pack_str(pk, v->str, v->len); break;
-    case DC_FLOAT: msgpack_pack_double(pk, dc__real(v)); break;
-    case DC_BYTES:
-        msgpack_pack_bin(pk, v->len);
-        msgpack_pack_bin_body(pk, v->str, v->len);
-        break;
-    default: msgpack_pack_nil(pk);
-    }
-}
 
 static bool v2_value(const dc__value *v) {
     return v->kind == DC_FLOAT || v->kind == DC_BYTES;
@@ -92,8 +55,8 @@ static uint32_t body_version(const dc__op *ops, size_t nops) {
 
 int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
     msgpack_packer pk;
-    sink sk = {out, 0};
-    msgpack_packer_init(&pk, &sk, buf_write);
+    dc__mp_sink sk = {out, 0};
+    msgpack_packer_init(&pk, &sk, dc__mp_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint32(&pk, body_version(ops, nops));
     msgpack_pack_array(&pk, nops);
@@ -105,11 +68,11 @@ int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
                                                                : 3;
         msgpack_pack_array(&pk, len);
         msgpack_pack_uint32(&pk, (uint32_t)o->kind);
-        pack_str(&pk, o->type.p, o->type.n);
-        pack_str(&pk, o->id.p, o->id.n);
+        dc__mp_pack_str(&pk, o->type.p, o->type.n);
+        dc__mp_pack_str(&pk, o->id.p, o->id.n);
         if (SET_LIKE(o->kind) || o->kind == DC_OP_ADD || o->kind == DC_OP_REMOVE) {
-            pack_str(&pk, o->field.p, o->field.n);
-            pack_value(&pk, &o->val);
+            dc__mp_pack_str(&pk, o->field.p, o->field.n);
+            dc__mp_pack_value(&pk, &o->val);
         }
         if (o->kind == DC_OP_REMOVE) {
             msgpack_pack_array(&pk, o->ntags);
@@ -124,8 +87,8 @@ int dc__body_encode(dc_buf *out, const dc__op *ops, size_t nops, dc__err *err) {
         if (o->kind == DC_OP_EVENT) {
             msgpack_pack_array(&pk, (size_t)o->nfields * 2);
             for (uint32_t f = 0; f < o->nfields; f++) {
-                pack_str(&pk, o->keys[f].p, o->keys[f].n);
-                pack_value(&pk, &o->vals[f]);
+                dc__mp_pack_str(&pk, o->keys[f].p, o->keys[f].n);
+                dc__mp_pack_value(&pk, &o->vals[f]);
             }
         }
     }
@@ -540,8 +503,8 @@ int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops
     if (version != 1 && version != MEMBER_VERSION)
         return dc__err_set(err, DC_EINVAL, "membership: cannot write body version %d", version);
     msgpack_packer pk;
-    sink sk = {out, 0};
-    msgpack_packer_init(&pk, &sk, buf_write);
+    dc__mp_sink sk = {out, 0};
+    msgpack_packer_init(&pk, &sk, dc__mp_write);
     msgpack_pack_array(&pk, 2);
     msgpack_pack_uint32(&pk, (uint32_t)version);
     msgpack_pack_array(&pk, nops);
@@ -555,7 +518,7 @@ int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops
             pack_bin(&pk, o->box_pk, 32);
             pack_bin(&pk, o->nonce, 16);
             if (version == 1)
-                pack_str(&pk, o->name, strlen(o->name));
+                dc__mp_pack_str(&pk, o->name, strlen(o->name));
             break;
         case DC_MOP_GRANT:
             msgpack_pack_array(&pk, version == 1 ? 7 : 8);
@@ -564,7 +527,7 @@ int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops
             pack_bin(&pk, o->box_pk, 32);
             msgpack_pack_uint32(&pk, (uint32_t)o->role);
             if (version == 1)
-                pack_str(&pk, o->name, strlen(o->name));
+                dc__mp_pack_str(&pk, o->name, strlen(o->name));
             else
                 msgpack_pack_uint64(&pk, o->upto);
             msgpack_pack_uint32(&pk, o->epoch);

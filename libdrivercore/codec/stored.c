@@ -10,47 +10,12 @@
 #include <msgpack.h>
 
 #include "codec/codec.h"
+#include "codec/mpack.h"
 
 /* The objects a state column may hold: a bound against a damaged file, far
  * above any record a device writes. */
 #define RECORD_MAX_OBJECTS (1u << 24)
 #define EVENT_MAX_OBJECTS (2u * DC_EVENT_MAX_FIELDS + 1u)
-
-typedef struct sink {
-    dc_buf *buf;
-    int failed;
-} sink;
-
-static int buf_write(void *data, const char *p, size_t n) {
-    sink *s = data;
-    if (!s->failed && dc__buf_put(s->buf, p, n))
-        s->failed = 1;
-    return s->failed ? -1 : 0;
-}
-
-static void pack_str(msgpack_packer *pk, const char *p, size_t n) {
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, p, n);
-}
-
-static void pack_value(msgpack_packer *pk, const dc__value *v) {
-    switch (v->kind) {
-    case DC_BOOL:
-        if (v->num)
-            msgpack_pack_true(pk);
-        else
-            msgpack_pack_false(pk);
-        break;
-    case DC_INT: msgpack_pack_int64(pk, v->num); break;
-    case DC_STR: pack_str(pk, v->str, v->len); break;
-    case DC_FLOAT: msgpack_pack_double(pk, dc__real(v)); break;
-    case DC_BYTES:
-        msgpack_pack_bin(pk, v->len);
-        msgpack_pack_bin_body(pk, v->str, v->len);
-        break;
-    default: msgpack_pack_nil(pk);
-    }
-}
 
 static int get_value(dc__value *v, const msgpack_object *o) {
     memset(v, 0, sizeof *v);
@@ -93,8 +58,8 @@ static int get_value(dc__value *v, const msgpack_object *o) {
 
 int dc__recdata_encode(dc_buf *out, const dc__recdata *d, dc__err *err) {
     msgpack_packer pk;
-    sink sk = {out, 0};
-    msgpack_packer_init(&pk, &sk, buf_write);
+    dc__mp_sink sk = {out, 0};
+    msgpack_packer_init(&pk, &sk, dc__mp_write);
     /* Clocks are stored from the smallest of the record's: most of a
      * record's fields were written together, and a small difference packs
      * into fewer bytes than a timestamp. */
@@ -111,7 +76,7 @@ int dc__recdata_encode(dc_buf *out, const dc__recdata *d, dc__err *err) {
     for (size_t i = 0; i < d->nregs; i++) {
         const dc__reg *g = &d->regs[i];
         msgpack_pack_uint32(&pk, g->fid);
-        pack_value(&pk, &g->val);
+        dc__mp_pack_value(&pk, &g->val);
         msgpack_pack_uint64(&pk, g->hlc - base);
         msgpack_pack_int64(&pk, g->did);
     }
@@ -119,7 +84,7 @@ int dc__recdata_encode(dc_buf *out, const dc__recdata *d, dc__err *err) {
     for (size_t i = 0; i < d->nadds; i++) {
         const dc__sadd *a = &d->adds[i];
         msgpack_pack_uint32(&pk, a->fid);
-        pack_value(&pk, &a->val);
+        dc__mp_pack_value(&pk, &a->val);
         msgpack_pack_int64(&pk, a->did);
         msgpack_pack_uint64(&pk, a->seq);
         msgpack_pack_uint32(&pk, a->op);
@@ -456,12 +421,12 @@ int dc__event_encode(dc_buf *out, const dc__str *keys, const dc__value *vals, ui
         s[i] = (kv){&keys[i], &vals[i]};
     qsort(s, n, sizeof *s, kv_cmp);
     msgpack_packer pk;
-    sink sk = {out, 0};
-    msgpack_packer_init(&pk, &sk, buf_write);
+    dc__mp_sink sk = {out, 0};
+    msgpack_packer_init(&pk, &sk, dc__mp_write);
     msgpack_pack_array(&pk, (size_t)n * 2);
     for (uint32_t i = 0; i < n; i++) {
-        pack_str(&pk, s[i].k->p, s[i].k->n);
-        pack_value(&pk, s[i].v);
+        dc__mp_pack_str(&pk, s[i].k->p, s[i].k->n);
+        dc__mp_pack_value(&pk, s[i].v);
     }
     dc__free(s);
     return sk.failed ? dc__err_set(err, DC_ENOMEM, "event: out of memory") : 0;
