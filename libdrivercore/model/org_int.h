@@ -1,6 +1,7 @@
 /*
- * model/org_int.h — helpers shared by the four files of the organised side
- * of the domain (org.c, branch.c, study.c, liaison.c): argument checks
+ * model/org_int.h — helpers shared by the files of the organised side of
+ * the domain (org.c, branch*.c, secretary.c, study.c, liaison.c, and the
+ * registry's): argument checks
  * whose messages name what is allowed, region codes, dates, transaction
  * wrappers, reading fields of a record, and JSON output.  Implemented in
  * org.c.  Nothing here touches SQL: writes go through dc_txn_*, reads
