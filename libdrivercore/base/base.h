@@ -28,6 +28,15 @@ void *dc__calloc(size_t count, size_t size); /* checks count*size overflow */
 void *dc__realloc(void *p, size_t n);
 void dc__free(void *p);
 char *dc__strndup(const char *s, size_t n);
+/* A growable array: room for `need` elements of `size` bytes in the array
+ * whose pointer is at `pp` (a `T **`) and whose capacity is *cap, growing
+ * by doubling (from 8) with the sizes checked for overflow.  0 or
+ * DC_ENOMEM; on failure the array and *cap are unchanged (still owned by
+ * the caller).  DC__VEC_ROOM(v, n, cap) is room for one more element after
+ * the n in v. */
+int dc__vec_reserve(void *pp, size_t *cap, size_t need, size_t size);
+#define DC__VEC_RESERVE(v, cap, need) dc__vec_reserve(&(v), &(cap), (need), sizeof *(v))
+#define DC__VEC_ROOM(v, n, cap) DC__VEC_RESERVE(v, cap, (n) + 1)
 /* dc_global_init with default options; returns 0 or an error code. */
 int dc__ensure_init(void);
 

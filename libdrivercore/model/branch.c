@@ -122,14 +122,8 @@ static int roster_entry(void *user, const dc__rec *rec) {
     roster_ctx *c = user;
     if (!c->from || !dc__org_rec_is(rec, "branch", c->from))
         return 0;
-    if (c->ndrop == c->cdrop) {
-        size_t nc = c->cdrop ? c->cdrop * 2 : 4;
-        char(*v)[33] = dc__realloc(c->drop, nc * sizeof *v);
-        if (!v)
-            return dc__model_fail(c->r, DC_ENOMEM, "branch: out of memory");
-        c->drop = v;
-        c->cdrop = nc;
-    }
+    if (DC__VEC_ROOM(c->drop, c->ndrop, c->cdrop))
+        return dc__model_fail(c->r, DC_ENOMEM, "branch: out of memory");
     memcpy(c->drop[c->ndrop++], c->space, 33);
     return 0;
 }

@@ -55,14 +55,8 @@ static int is_party_member(const dc__rec *rec, const dc__regextra *extras) {
 
 static int push_entry(cover_ctx *c, const char *driver, size_t dn, const char *branch, size_t bn,
                       int src, bool pm) {
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 256;
-        entry *v = dc__realloc(c->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        c->v = v;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->v, c->n, c->cap))
+        return DC_ENOMEM;
     entry *e = &c->v[c->n];
     e->driver = dc__strndup(driver, dn);
     e->branch = branch ? dc__strndup(branch, bn) : NULL;

@@ -75,14 +75,8 @@ static int value_region(const dc__rec *rec, const char *field, const char **p, s
 
 static int score_branch(void *user, const dc__rec *rec) {
     suggest_ctx *c = user;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        cand *v = dc__realloc(c->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        c->v = v;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->v, c->n, c->cap))
+        return DC_ENOMEM;
     cand *k = &c->v[c->n];
     memset(k, 0, sizeof *k);
     const dc__value *name = dc__rec_value(rec, "name");

@@ -1115,14 +1115,8 @@ static bool want_level(const dc_case_list_options *o, const char *level) {
 
 static int list_case(void *user, const dc__rec *rec) {
     list_ctx *x = user;
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 64;
-        listed_case *v = dc__realloc(x->v, nc * sizeof *v);
-        if (!v)
-            return dc__model_fail(x->r, DC_ENOMEM, "case list: out of memory");
-        x->v = v;
-        x->cap = nc;
-    }
+    if (DC__VEC_ROOM(x->v, x->n, x->cap))
+        return dc__model_fail(x->r, DC_ENOMEM, "case list: out of memory");
     listed_case *l = &x->v[x->n];
     memset(l, 0, sizeof *l);
     int rc = dc__case_facts_of(&l->f, x->r, rec, x->cal);
@@ -1286,17 +1280,12 @@ static int hand_case(void *user, const dc__rec *rec) {
     cstate_dispose(&c);
     if (rc || !open)
         return rc;
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 8;
-        char(*sp)[33] = dc__realloc(h->sp, nc * sizeof *sp);
-        if (sp)
-            h->sp = sp;
-        char(*id)[DC__CASE_TEXT] = sp ? dc__realloc(h->id, nc * sizeof *id) : NULL;
-        if (!sp || !id)
-            return dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
-        h->id = id;
-        h->cap = nc;
-    }
+    /* Two arrays of one capacity: each grows from the same one, and the
+     * capacity moves only when both have. */
+    size_t csp = h->cap, cid = h->cap;
+    if (DC__VEC_ROOM(h->sp, h->n, csp) || DC__VEC_ROOM(h->id, h->n, cid))
+        return dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
+    h->cap = csp;
     snprintf(h->sp[h->n], 33, "%s", h->space);
     snprintf(h->id[h->n], DC__CASE_TEXT, "%s", rec->id);
     h->n++;

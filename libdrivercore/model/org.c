@@ -256,14 +256,8 @@ bool dc__org_rec_has(const dc__rec *rec, const char *field, const char *s) {
 }
 
 int dc__strs_push(dc__strs *s, const char *p, size_t n) {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        char **v = dc__realloc(s->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        s->v = v;
-        s->cap = nc;
-    }
+    if (DC__VEC_ROOM(s->v, s->n, s->cap))
+        return DC_ENOMEM;
     char *d = dc__strndup(p, n);
     if (!d)
         return DC_ENOMEM;

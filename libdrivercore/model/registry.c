@@ -49,14 +49,8 @@ const char *const dc__reg_sources[] = {NULL, "organisation", "transport", NULL};
 /* ---- small string lists ---- */
 
 int dc__reg_strs_push(strs *s, const char *p, size_t n) {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        char **v = dc__realloc(s->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        s->v = v;
-        s->cap = nc;
-    }
+    if (DC__VEC_ROOM(s->v, s->n, s->cap))
+        return DC_ENOMEM;
     if (!(s->v[s->n] = dc__strndup(p, n)))
         return DC_ENOMEM;
     s->n++;

@@ -661,14 +661,8 @@ static int fwd_cb(void *user, const dc__rec *rec) {
     imp *m = user;
     if (strlen(rec->id) != DID_LEN)
         return 0;
-    if (m->nfw == m->cfw) {
-        size_t nc = m->cfw ? m->cfw * 2 : 16;
-        fwd *v = dc__realloc(m->fw, nc * sizeof *v);
-        if (!v)
-            return dc__model_fail(m->r, DC_ENOMEM, "registry import: out of memory");
-        m->fw = v;
-        m->cfw = nc;
-    }
+    if (DC__VEC_ROOM(m->fw, m->nfw, m->cfw))
+        return dc__model_fail(m->r, DC_ENOMEM, "registry import: out of memory");
     fwd *f = &m->fw[m->nfw++];
     memcpy(f->did, rec->id, DID_LEN + 1);
     dc__org_rec_str(rec, "space", f->space, sizeof f->space);

@@ -124,15 +124,9 @@ static int tasks_fold(tasks *ts, const dc__rec *rec) {
             if (strcmp(ts->v[j].task, name) == 0)
                 k = &ts->v[j];
         if (!k) {
-            if (ts->n == ts->cap) {
-                size_t nc = ts->cap ? ts->cap * 2 : 8;
-                task *v = dc__realloc(ts->v, nc * sizeof *v);
-                if (!v) {
-                    rc = DC_ENOMEM;
-                    break;
-                }
-                ts->v = v;
-                ts->cap = nc;
+            if (DC__VEC_ROOM(ts->v, ts->n, ts->cap)) {
+                rc = DC_ENOMEM;
+                break;
             }
             k = &ts->v[ts->n];
             memset(k, 0, sizeof *k);

@@ -253,6 +253,40 @@ static void test_buf_grows(void **state) {
     dc_buf_dispose(NULL);
 }
 
+static void test_vec_grows(void **state) {
+    (void)state;
+    /* An array of structs grown one element at a time keeps every element
+     * and its capacity covers its length. */
+    typedef struct pair {
+        uint32_t a;
+        uint64_t b;
+    } pair;
+    pair *v = NULL;
+    size_t n = 0, cap = 0;
+    for (uint32_t i = 0; i < 10000; i++) {
+        assert_int_equal(DC__VEC_ROOM(v, n, cap), 0);
+        assert_true(cap > n);
+        v[n++] = (pair){i, (uint64_t)i * 3};
+    }
+    for (uint32_t i = 0; i < 10000; i++) {
+        assert_int_equal(v[i].a, i);
+        assert_int_equal(v[i].b, (uint64_t)i * 3);
+    }
+    /* Reserving what is there already changes nothing. */
+    pair *before = v;
+    size_t cap_before = cap;
+    assert_int_equal(DC__VEC_RESERVE(v, cap, n), 0);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, cap_before);
+    /* A size that would overflow fails and leaves the array as it was. */
+    assert_int_equal(DC__VEC_RESERVE(v, cap, SIZE_MAX / 4), DC_ENOMEM);
+    assert_int_equal(dc__vec_reserve(&v, &cap, SIZE_MAX, 1), DC_ENOMEM);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, cap_before);
+    assert_int_equal(v[9999].a, 9999);
+    dc__free(v);
+}
+
 static void test_buf_borrowed(void **state) {
     (void)state;
     /* A buffer pointing at memory the library does not own (asize 0) is
@@ -459,6 +493,7 @@ int main(void) {
         cmocka_unit_test(test_json_flat_empty_first),
         cmocka_unit_test(test_buf_grows),
         cmocka_unit_test(test_buf_borrowed),
+        cmocka_unit_test(test_vec_grows),
         cmocka_unit_test(test_be),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_hlc_monotonic),
