@@ -155,7 +155,9 @@ bool dc__value_eq(const dc__value *a, const dc__value *b);
 
 /* A value as JSON: null, true/false, a decimal integer, a string, a
  * number with a point or an exponent (a float: the shortest digits that
- * read back as the same double), or {"@bytes":"<base64>"}. */
+ * read back as the same double), or {"@bytes":"<base64>"}; null for a NULL
+ * `v` (a field that is absent).  The library's one writer of values as
+ * JSON: the dump, the JSON reads and the domain's JSON edges all call it. */
 int dc__json_value(dc_buf *b, const dc__value *v);
 
 /* Called per key of a flat object; the value's string is valid only during

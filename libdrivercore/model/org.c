@@ -317,19 +317,8 @@ int dc__org_jstr(dc_buf *b, const char *s) {
     return s ? dc__json_str(b, s, strlen(s)) : dc__buf_puts(b, "null");
 }
 
-int dc__org_jvalue(dc_buf *b, const dc__value *v) {
-    if (!v)
-        return dc__buf_puts(b, "null");
-    switch (v->kind) {
-    case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
-    case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
-    case DC_STR: return dc__json_str(b, v->str, v->len);
-    default: return dc__buf_puts(b, "null");
-    }
-}
-
 int dc__org_jfield(dc_buf *b, const dc__rec *rec, const char *field) {
-    return dc__org_jvalue(b, dc__rec_value(rec, field));
+    return dc__json_value(b, dc__rec_value(rec, field));
 }
 
 int dc__org_jset(dc_buf *b, const dc__rec *rec, const char *field) {
@@ -676,7 +665,7 @@ static int checkin_one(void *user, const dc__rec *rec) {
         static const char *const keys[] = {"at", "used", "feedback", "rating"};
         for (size_t k = 0; !rc && k < 4; k++)
             if (!(rc = dc__org_key(b, keys[k], false)))
-                rc = dc__org_jvalue(b, dc__rev_value(ev, keys[k]));
+                rc = dc__json_value(b, dc__rev_value(ev, keys[k]));
         if (!rc)
             rc = dc__buf_putc(b, '}');
     }

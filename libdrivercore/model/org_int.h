@@ -97,8 +97,6 @@ void dc__strs_free(dc__strs *s);
 int dc__org_key(dc_buf *b, const char *key, bool first);
 /* A C string as JSON, or null for NULL. */
 int dc__org_jstr(dc_buf *b, const char *s);
-/* A value as JSON (null, true/false, integer, string). */
-int dc__org_jvalue(dc_buf *b, const dc__value *v);
 /* Register `field` of rec as JSON (null when absent). */
 int dc__org_jfield(dc_buf *b, const dc__rec *rec, const char *field);
 /* The string members of set `field`, sorted, as a JSON array. */

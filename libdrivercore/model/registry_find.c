@@ -20,15 +20,6 @@
 
 /* ---- reading: conflicts and lookups ---- */
 
-static int put_value(dc_buf *b, const dc__value *v) {
-    switch (v->kind) {
-    case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
-    case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
-    case DC_STR: return dc__json_str(b, v->str, v->len);
-    default: return dc__buf_puts(b, "null");
-    }
-}
-
 /* Appends {FIELD: [{"value", "source", "round"}, ...], ...} for the facts in
  * conflict among `rp`; *any tells whether there was one.  Phones are shown
  * opened: only a member holding the space key gets this far. */
@@ -315,7 +306,7 @@ static int find_cb(void *user, const dc__rec *rec) {
                                                (const char *const *)c->others.v, c->others.n)
                           : 0;
             if (has < 0 || (has ? dc__json_str(b, (const char *)c->shown.ptr, c->shown.size)
-                                : put_value(b, &fd->v)))
+                                : dc__json_value(b, &fd->v)))
                 goto nomem;
             continue;
         }
@@ -336,7 +327,7 @@ static int find_cb(void *user, const dc__rec *rec) {
             if (!rec->f[j].member || strcmp(rec->f[j].name, fd->name) != 0)
                 continue;
             dc__buf_clear(&c->tmp);
-            if (put_value(&c->tmp, &rec->f[j].v) ||
+            if (dc__json_value(&c->tmp, &rec->f[j].v) ||
                 dc__reg_strs_push(m, (const char *)c->tmp.ptr, c->tmp.size))
                 goto nomem;
         }

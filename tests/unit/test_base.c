@@ -184,6 +184,27 @@ static int first_empty(void *user, const char *key, const dc__value *v) {
     return 0;
 }
 
+static void test_json_value_kinds(void **state) {
+    (void)state;
+    /* The one writer of values as JSON: every kind, and null for a field
+     * that is absent (a NULL value). */
+    dc_buf b = DC_BUF_INIT;
+    dc__value v[] = {{.kind = DC_NULL},
+                     {.kind = DC_BOOL, .num = 1},
+                     {.kind = DC_INT, .num = -42},
+                     {.kind = DC_STR, .str = "a\"b", .len = 3},
+                     dc__value_real(0.25),
+                     {.kind = DC_BYTES, .str = "\x01\x02\xff", .len = 3}};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        assert_int_equal(dc__json_value(&b, &v[i]), 0);
+        assert_int_equal(dc__buf_putc(&b, ' '), 0);
+    }
+    assert_int_equal(dc__json_value(&b, NULL), 0);
+    assert_string_equal((const char *)b.ptr,
+                        "null true -42 \"a\\\"b\" 0.25 {\"@bytes\":\"AQL/\"} null");
+    dc_buf_dispose(&b);
+}
+
 static void test_json_flat_empty_first(void **state) {
     (void)state;
     /* Leave a freed block of the size the reader asks for full of 'x'. */
@@ -490,6 +511,7 @@ int main(void) {
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_json_value_kinds),
         cmocka_unit_test(test_json_flat_empty_first),
         cmocka_unit_test(test_buf_grows),
         cmocka_unit_test(test_buf_borrowed),
