@@ -67,11 +67,16 @@ int dc__org_driver(dc_replica *r, const char *what, const char *s) {
     return dc__org_prefixed(r, what, s, "drv-");
 }
 
+bool dc__org_in_list(const char *s, const char *const *list) {
+    for (size_t i = 0; s && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
 int dc__org_enum(dc_replica *r, const char *what, const char *s, const char *const *allowed) {
-    if (s)
-        for (size_t i = 0; allowed[i]; i++)
-            if (strcmp(s, allowed[i]) == 0)
-                return 0;
+    if (dc__org_in_list(s, allowed))
+        return 0;
     char list[400];
     size_t at = 0;
     list[0] = '\0';

@@ -23,6 +23,8 @@ int dc__org_id(dc_replica *r, const char *what, const char *s);
 int dc__org_driver(dc_replica *r, const char *what, const char *s);
 /* An id that starts with `prefix` ("branch-", "dh-", ...). */
 int dc__org_prefixed(dc_replica *r, const char *what, const char *s, const char *prefix);
+/* Whether s (may be NULL) is one of the NULL-terminated list. */
+bool dc__org_in_list(const char *s, const char *const *list);
 /* One of the NULL-terminated `allowed` names; the message lists them. */
 int dc__org_enum(dc_replica *r, const char *what, const char *s, const char *const *allowed);
 /* A valid calendar date "YYYY-MM-DD". */
