@@ -48,15 +48,6 @@ const char *const dc__reg_sources[] = {NULL, "organisation", "transport", NULL};
 
 /* ---- small string lists ---- */
 
-int dc__reg_strs_push(strs *s, const char *p, size_t n) {
-    if (DC__VEC_ROOM(s->v, s->n, s->cap))
-        return DC_ENOMEM;
-    if (!(s->v[s->n] = dc__strndup(p, n)))
-        return DC_ENOMEM;
-    s->n++;
-    return 0;
-}
-
 bool dc__reg_strs_has(const strs *s, const char *p) {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i], p) == 0)
@@ -72,13 +63,6 @@ void dc__reg_strs_clear(strs *s) {
     for (size_t i = 0; i < s->n; i++)
         dc__free(s->v[i]);
     s->n = 0;
-}
-
-void dc__reg_strs_dispose(strs *s) {
-    dc__reg_strs_clear(s);
-    dc__free(s->v);
-    s->v = NULL;
-    s->cap = 0;
 }
 
 /* ---- keys, hashes and sealed values ---- */
@@ -447,10 +431,10 @@ static void snap_clear(snap *s) {
 
 void dc__reg_snap_dispose(snap *s) {
     snap_clear(s);
-    dc__reg_strs_dispose(&s->plates);
-    dc__reg_strs_dispose(&s->routes);
-    dc__reg_strs_dispose(&s->scope);
-    dc__reg_strs_dispose(&s->reports);
+    dc__strs_free(&s->plates);
+    dc__strs_free(&s->routes);
+    dc__strs_free(&s->scope);
+    dc__strs_free(&s->reports);
 }
 
 /* ---- reading one driver for an import ----
@@ -475,7 +459,7 @@ static int snap_cb(void *user, const dc__rec *rec) {
             continue;
         if (f->member) {
             strs *set = snap_set(s, f->name);
-            if (set && dc__reg_strs_push(set, f->v.str, f->v.len))
+            if (set && dc__strs_push(set, f->v.str, f->v.len))
                 return DC_ENOMEM;
         } else if (strcmp(f->name, "id_hash") == 0) {
             s->has_hash = true;
@@ -559,7 +543,7 @@ static int shown_fold(const dc__rec *rec, int f, dc_buf *out, const char *const 
     const char *s;
     int rc = 0;
     while (!rc && (s = rep_next(&it)) != NULL)
-        rc = dc__reg_strs_push(&all, s, strlen(s));
+        rc = dc__strs_push(&all, s, strlen(s));
     report *rp = NULL;
     size_t nr = 0;
     fold fo = {0};
@@ -571,7 +555,7 @@ static int shown_fold(const dc__rec *rec, int f, dc_buf *out, const char *const 
         rc = dc__buf_puts(out, fo.current) ? DC_ENOMEM : 1;
     dc__reg_fold_dispose(&fo);
     dc__reg_reports_free(rp, nr);
-    dc__reg_strs_dispose(&all);
+    dc__strs_free(&all);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "base/base.h"
+#include "model/org_int.h"
 #include "replica/records.h"
 
 /* ---- the CSV columns and the reported facts ---- */
@@ -62,17 +63,16 @@ extern const char *const dc__reg_methods[];
 
 /* ---- small string lists ---- */
 
-typedef struct strs {
-    char **v;
-    size_t n, cap;
-} strs;
+/* The model's list of owned strings (org_int.h: dc__strs_push,
+ * dc__strs_free), with what the registry needs besides. */
+typedef dc__strs strs;
 
-int dc__reg_strs_push(strs *s, const char *p, size_t n);
+/* Whether p is in the list (in any order: a linear search). */
 bool dc__reg_strs_has(const strs *s, const char *p);
 /* qsort comparison of two `char *`. */
 int dc__reg_str_cmp(const void *a, const void *b);
+/* Empties the list and keeps its memory. */
 void dc__reg_strs_clear(strs *s);
-void dc__reg_strs_dispose(strs *s);
 
 /* ---- keys, hashes and sealed values ---- */
 

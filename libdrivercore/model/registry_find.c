@@ -92,14 +92,14 @@ static void read_ctx_dispose(read_ctx *c) {
     dc_buf_dispose(&c->plain);
     dc_buf_dispose(&c->tmp);
     dc_buf_dispose(&c->shown);
-    dc__reg_strs_dispose(&c->reports);
-    dc__reg_strs_dispose(&c->others);
-    dc__reg_strs_dispose(&c->moved);
+    dc__strs_free(&c->reports);
+    dc__strs_free(&c->others);
+    dc__strs_free(&c->moved);
     dc__registry_extras_free(&c->extras);
 }
 
 static int moved_id(void *user, const dc__rec *rec) {
-    return dc__reg_strs_push(user, rec->id, strlen(rec->id)) ? DC_ENOMEM : 0;
+    return dc__strs_push(user, rec->id, strlen(rec->id)) ? DC_ENOMEM : 0;
 }
 
 /* The drivers `space` forwards elsewhere (its `moved` entries), in id
@@ -130,7 +130,7 @@ static int collect_reports(strs *s, const dc__rec *rec) {
     for (size_t i = 0; i < rec->nf; i++)
         if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
             strcmp(rec->f[i].name, F_REPORTS) == 0 &&
-            dc__reg_strs_push(s, rec->f[i].v.str, rec->f[i].v.len))
+            dc__strs_push(s, rec->f[i].v.str, rec->f[i].v.len))
             return DC_ENOMEM;
     return 0;
 }
@@ -144,7 +144,7 @@ static int conflicts_cb(void *user, const dc__rec *rec) {
     size_t nx;
     const char *const *x = dc__registry_extras_of(&c->extras, rec->id, &nx);
     for (size_t i = 0; i < nx; i++)
-        if (dc__reg_strs_push(&c->reports, x[i], strlen(x[i])))
+        if (dc__strs_push(&c->reports, x[i], strlen(x[i])))
             return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
     if (c->reports.n < 2)
         return 0; /* one report cannot disagree with itself */
@@ -169,7 +169,7 @@ static int conflicts_cb(void *user, const dc__rec *rec) {
              : dc__buf_puts(e, "null")) ||
         dc__buf_puts(e, ",\"conflicts\":") || dc__buf_put(e, c->tmp.ptr, c->tmp.size) ||
         dc__buf_printf(e, ",\"space\":\"%s\"}", c->space) ||
-        dc__reg_strs_push(&c->others, (const char *)e->ptr, e->size))
+        dc__strs_push(&c->others, (const char *)e->ptr, e->size))
         rc = DC_ENOMEM;
     sodium_memzero(e->ptr, e->size); /* it held opened phones */
 out:
@@ -328,7 +328,7 @@ static int find_cb(void *user, const dc__rec *rec) {
                 continue;
             dc__buf_clear(&c->tmp);
             if (dc__json_value(&c->tmp, &rec->f[j].v) ||
-                dc__reg_strs_push(m, (const char *)c->tmp.ptr, c->tmp.size))
+                dc__strs_push(m, (const char *)c->tmp.ptr, c->tmp.size))
                 goto nomem;
         }
         qsort(m->v, m->n, sizeof *m->v, dc__reg_str_cmp);
@@ -342,7 +342,7 @@ static int find_cb(void *user, const dc__rec *rec) {
     if (collect_reports(&c->reports, rec))
         goto nomem;
     for (size_t i = 0; i < c->others.n; i++)
-        if (dc__reg_strs_push(&c->reports, c->others.v[i], strlen(c->others.v[i])))
+        if (dc__strs_push(&c->reports, c->others.v[i], strlen(c->others.v[i])))
             goto nomem;
     report *rp;
     size_t nr;
@@ -423,7 +423,7 @@ static int locate_cb(void *user, const dc__rec *rec) {
     for (size_t i = 0; i < rec->nf; i++)
         if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
             strcmp(rec->f[i].name, F_REPORTS) == 0 &&
-            dc__reg_strs_push(&c->others, rec->f[i].v.str, rec->f[i].v.len))
+            dc__strs_push(&c->others, rec->f[i].v.str, rec->f[i].v.len))
             return dc__model_fail(c->r, DC_ENOMEM, "registry find: out of memory");
     return 0;
 }

@@ -282,7 +282,7 @@ static int split_list(strs *out, const char *p, size_t n, list_kind kind) {
                     if (eq_ci(tmp, k, SCOPES[s].alias[a]))
                         v = SCOPES[s].code;
             }
-        if (*v && !dc__reg_strs_has(out, v) && dc__reg_strs_push(out, v, strlen(v)))
+        if (*v && !dc__reg_strs_has(out, v) && dc__strs_push(out, v, strlen(v)))
             return DC_ENOMEM;
         if (j >= n)
             break;
@@ -882,9 +882,9 @@ out:
     dc_buf_dispose(&m.plain);
     dc_buf_dispose(&w.text);
     dc__reg_snap_dispose(&m.s);
-    dc__reg_strs_dispose(&m.g.plates);
-    dc__reg_strs_dispose(&m.g.routes);
-    dc__reg_strs_dispose(&m.g.scope);
+    dc__strs_free(&m.g.plates);
+    dc__strs_free(&m.g.routes);
+    dc__strs_free(&m.g.scope);
     return rc;
 }
 
