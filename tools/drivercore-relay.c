@@ -70,6 +70,8 @@ static int usage(void) {
                     "  --mem-per-address BYTES  request bodies buffered per client address\n"
                     "                       (default 4 x --max-body)\n"
                     "  --mem-per-device BYTES   request bodies buffered per device (--max-body)\n"
+                    "  --solo-quota BYTES   what a device may store in spaces where no other\n"
+                    "                       device is a member (default 4194304; 0: no quota)\n"
                     "  --header-timeout S   a connection's first request headers within S (30)\n"
                     "  --idle-timeout S     a connection silent S seconds is closed (30)\n"
                     "  --body-grace S --body-min-rate BYTES  after S seconds a body must\n"
@@ -336,6 +338,8 @@ static int serve_main(int argc, char **argv) {
             ho.sync_max = (size_t)strtoull(v, NULL, 10);
         else if (strcmp(o, "--max-waiters") == 0)
             ho.max_waiters = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(o, "--solo-quota") == 0)
+            ro.solo_quota_bytes = strtoll(v, NULL, 10) ? strtoll(v, NULL, 10) : -1;
         else if (strcmp(o, "--rate") == 0)
             ro.rate_per_s = strtod(v, NULL);
         else if (strcmp(o, "--burst") == 0)

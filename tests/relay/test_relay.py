@@ -844,6 +844,64 @@ class TestBudgets(Base):
         st, _, body = rl.req("GET", "/healthz")
         self.assertEqual((st, body), (200, b"ok\n"))
 
+    def big_notes(self, db, space, prefix, n, size=2000):
+        """n notes of `size` incompressible characters each."""
+        for i in range(n):
+            self.write(db, space, "%s%d" % (prefix, i), os.urandom(size // 2).hex())
+
+    def test_solo_quota_refuses_past_it_and_lifts_when_a_member_joins(self):
+        rl = self.relay(["--solo-quota", "12000"])
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.write(a, s, "first", "kept-before-the-quota")
+        self.sync(a, rl)
+        stored = rl.metrics()["drivercore_relay_changes_in_total"]
+        self.assertGreater(stored, 0)
+        # Past the quota in a space no other device is a member of: refused
+        # with the reason, nothing of the push stored.
+        self.big_notes(a, s, "big", 20)
+        p = self.sync(a, rl, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("storage quota", p.stderr)
+        self.assertIn("403", p.stderr + p.stdout)
+        self.assertEqual(self.refusals(rl, "quota"), 1)
+        self.assertEqual(rl.metrics()["drivercore_relay_changes_in_total"], stored)
+        # A second device shows what the relay holds of the space: exactly
+        # the first sync's data, intact.  b is added in the same push that
+        # carries the refused notes: the grant itself lifts the quota.
+        self.add(a, s, "b")
+        self.sync(a, rl)
+        self.assertEqual(self.refusals(rl, "quota"), 1)
+        self.sync(b, rl)
+        self.accept(b, s)
+        self.sync(b, rl)
+        dump = self.dump(b)
+        self.assertIn("kept-before-the-quota", dump)
+        self.assertIn('"big19"', dump)
+
+    def test_solo_quota_spares_a_device_in_a_shared_space(self):
+        rl = self.relay(["--solo-quota", "12000"])
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.add(a, s, "b")
+        self.sync(a, rl)
+        self.sync(b, rl)
+        self.accept(b, s)
+        self.big_notes(a, s, "big", 20)
+        self.big_notes(b, s, "bbig", 20)
+        self.sync(a, rl)
+        self.sync(b, rl)
+        self.assertEqual(self.refusals(rl, "quota"), 0)
+        self.sync(a, rl)
+        self.assertIn('"bbig19"', self.dump(a))
+        # Its own space that nobody else joined still has the quota.
+        t = self.space(b, "notebook")
+        self.big_notes(b, t, "solo", 20)
+        p = self.sync(b, rl, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("storage quota", p.stderr)
+        self.assertEqual(self.refusals(rl, "quota"), 1)
+
 
 if __name__ == "__main__":
     TOOL, RELAY = sys.argv[1], sys.argv[2]
