@@ -225,6 +225,8 @@ static int b_spaces_of(void *user, const uint8_t device[32], int (*fn)(void *, c
 
 /* ---- the storage quota of devices that share no space ---- */
 
+/* The distinct spaces of a bundle's envelopes, with their bytes (also the
+ * spaces to note for a bundle another relay published, note_bundle). */
 typedef struct space_bytes {
     struct {
         uint8_t space[16];
@@ -513,46 +515,19 @@ static void q_on_note(dc__relay_store *st, dc__relay_note_fn fn, void *user) {
     q->note_user = user;
 }
 
-typedef struct spaces_seen {
-    uint8_t (*v)[16];
-    size_t n, cap;
-} spaces_seen;
-
-static int see_space(void *user, uint64_t i, const uint8_t *p, size_t n) {
-    (void)i;
-    spaces_seen *s = user;
-    dc__envelope e;
-    dc__err err = {0};
-    if (dc__envelope_parse(&e, p, n, &err) != 0)
-        return 0;
-    for (size_t k = 0; k < s->n; k++)
-        if (memcmp(s->v[k], e.space, 16) == 0)
-            return 0;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        uint8_t(*v)[16] = dc__realloc(s->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        s->v = v;
-        s->cap = nc;
-    }
-    memcpy(s->v[s->n++], e.space, 16);
-    return 0;
-}
-
 /* The devices waiting on the spaces of a bundle another relay published
  * wake (no pusher here: a key of zeros, which no device has). */
 static void note_bundle(sq *q, const uint8_t *bundle, size_t n) {
     if (!q->note)
         return;
-    spaces_seen s = {NULL, 0, 0};
+    space_bytes s = {NULL, 0, 0};
     uint64_t count;
     dc__err pe = {0};
     static const uint8_t nobody[32] = {0};
-    if (dc__bundle_parse(bundle, n, &count, see_space, &s, &pe) != 0 && s.n == 0)
+    if (dc__bundle_parse(bundle, n, &count, count_space, &s, &pe) != 0 && s.n == 0)
         q->note(q->note_user, NULL, NULL);
     for (size_t i = 0; i < s.n; i++)
-        q->note(q->note_user, s.v[i], nobody);
+        q->note(q->note_user, s.v[i].space, nobody);
     dc__free(s.v);
 }
 
