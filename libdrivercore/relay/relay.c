@@ -32,6 +32,11 @@
 #define RING 8192u          /* change notifications remembered */
 #define PURGE_EVERY_MS 1000 /* expired entries are dropped at most this often */
 #define DEVICE_IDLE_MS 3600000
+/* After a push refused for the storage quota, the device's sync requests
+ * wait this long (429): reading a device's solo bytes is a pass over the
+ * store's spaces (docs/relay.md, "Limits"), which a device pushing again
+ * and again must not be able to repeat at its request rate. */
+#define QUOTA_BACKOFF_MS 2000
 #define NLAT 11
 
 static const double lat_bounds[NLAT] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -142,6 +147,7 @@ typedef struct dev {
     int64_t refilled;
     uint64_t since; /* generation when its last session began */
     unsigned nsess;
+    int64_t quota_until; /* refused for the storage quota: its requests wait until then */
 } dev;
 
 typedef struct sess {
@@ -618,6 +624,12 @@ int dc_relay_sync(dc_buf *out, char session_out[65], int *done, int64_t *retry_a
             d->bucket -= 1.0;
         }
     }
+    if (!rc && now < d->quota_until) {
+        rc = DC_EBUSY, why = "relay: storage quota: a push of this device was refused; retry later",
+        reason = R_QUOTA;
+        if (retry_after_ms)
+            *retry_after_ms = d->quota_until - now;
+    }
     if (!rc && have_sid) {
         s = (sess *)map_find(&rl->sessions, sid);
         if (!s || s->h.expires <= now || sodium_memcmp(s->device, device, 32) != 0) {
@@ -685,6 +697,9 @@ int dc_relay_sync(dc_buf *out, char session_out[65], int *done, int64_t *retry_a
     pthread_mutex_lock(&rl->mu);
     if (rc) {
         bool quota = s->s && st->ops->session_over_quota && st->ops->session_over_quota(s->s);
+        dev *dq = quota ? (dev *)map_find(&rl->devs, device) : NULL;
+        if (dq)
+            dq->quota_until = now + QUOTA_BACKOFF_MS;
         int why_r = quota                                                 ? R_QUOTA
                     : rc == DC_ETOOBIG                                    ? R_SIZE
                     : (rc == DC_EDENIED || rc == DC_EBADSIG)              ? R_DENIED
