@@ -1546,6 +1546,77 @@ static void n_sync_free(JNIEnv *env, jclass cls, jlong s) {
     dc_sync_free(S(s));
 }
 
+/*
+ * Check-ins and study (include/drivercore/org.h): the writes a driver's app
+ * makes.  The reads are typed records (Replica.read / query of the types
+ * `checkin` and `study`, docs/domain.md), so no JSON crosses here.
+ */
+static void n_checkin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jstation,
+                      jlong at_ms, jbyteArray jused, jbyteArray jfeedback, jint rating) {
+    call c;
+    const char *space, *station, *used, *feedback;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &station, jstation) &&
+        arg(&c, &used, jused) && arg(&c, &feedback, jfeedback)) {
+        dc_checkin_options o = DC_CHECKIN_OPTIONS_INIT;
+        o.station = station;
+        o.at_ms = at_ms;
+        o.used = used;
+        o.feedback = feedback;
+        o.rating = rating;
+        rc = dc_checkin(R(r), space, &o);
+    }
+    finish(&c, rc);
+}
+
+static jbyteArray n_study_push(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jid,
+                               jbyteArray jtitle, jbyteArray jkind, jbyteArray jmedia,
+                               jlong pushed_ms) {
+    call c;
+    dc_buf out = DC_BUF_INIT;
+    const char *space, *id, *title, *kind, *media;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &id, jid) &&
+        arg(&c, &title, jtitle) && arg(&c, &kind, jkind) && arg(&c, &media, jmedia)) {
+        dc_study_options o = DC_STUDY_OPTIONS_INIT;
+        o.id = id;
+        o.title = title;
+        o.kind = kind;
+        o.media = media;
+        o.pushed_ms = pushed_ms;
+        rc = dc_study_push(&out, R(r), space, &o);
+    }
+    return finish_buf(&c, rc, &out);
+}
+
+static void n_study_read(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jitem,
+                         jbyteArray jdriver, jboolean done) {
+    call c;
+    const char *space, *item, *driver;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &item, jitem) &&
+        arg(&c, &driver, jdriver)) {
+        rc = dc_study_read(R(r), space, item, driver, done);
+    }
+    finish(&c, rc);
+}
+
+static void n_study_discuss(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jitem,
+                            jbyteArray jdriver, jbyteArray jtext) {
+    call c;
+    const char *space, *item, *driver, *text;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &item, jitem) &&
+        arg(&c, &driver, jdriver) && arg(&c, &text, jtext)) {
+        rc = dc_study_discuss(R(r), space, item, driver, text);
+    }
+    finish(&c, rc);
+}
+
 /* ---- registration ---- */
 
 #define M(name, sig, fn)                                                                           \
@@ -1594,6 +1665,10 @@ static const JNINativeMethod methods[] = {
     M("caseFile", "(JJ[B[Ljava/lang/Object;ZJZ)[B", n_case_file),
     M("caseStep", "(JJ[B[B[B[BI)V", n_case_step),
     M("caseGet", "(JJ[B[B)[Ljava/lang/Object;", n_case_get),
+    M("checkin", "(J[B[BJ[B[BI)V", n_checkin),
+    M("studyPush", "(J[B[B[B[B[BJ)[B", n_study_push),
+    M("studyRead", "(J[B[B[BZ)V", n_study_read),
+    M("studyDiscuss", "(J[B[B[B[B)V", n_study_discuss),
     M("syncStatus", "(J)[Ljava/lang/Object;", n_sync_status),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),

@@ -134,6 +134,12 @@ final class Native {
     static native void caseStep(long r, long cal, byte[] id, byte[] action, byte[] to,
                                 byte[] note, int satisfied);
     static native Object[] caseGet(long r, long cal, byte[] space, byte[] id);
+    static native void checkin(long r, byte[] space, byte[] station, long atMs, byte[] used,
+                               byte[] feedback, int rating);
+    static native byte[] studyPush(long r, byte[] space, byte[] id, byte[] title, byte[] kind,
+                                   byte[] media, long pushedMs);
+    static native void studyRead(long r, byte[] space, byte[] item, byte[] driver, boolean done);
+    static native void studyDiscuss(long r, byte[] space, byte[] item, byte[] driver, byte[] text);
     static native Object[] syncStatus(long r);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);
