@@ -355,6 +355,79 @@ final class DrivercoreTests: XCTestCase {
         expect(.inval) { try phone.stepCase(id, action: "revisit", satisfied: 1) }
     }
 
+    // MARK: check-ins and study
+
+    func testADriverChecksInAndFindsStations() throws {
+        let phone = try Replica(path: path("ci-phone.db"))
+        let dir = try phone.createSpace(name: "directory").id
+        _ = try phone.write(space: dir) { t in
+            try t.set("station", "dh-1", "name", "贵阳司机之家")
+            try t.set("station", "dh-1", "site", "service_area")
+            try t.add("station", "dh-1", "facilities", "showers")
+            try t.add("station", "dh-1", "facilities", "kitchen")
+            try t.set("station", "dh-2", "name", "遵义")
+            try t.add("station", "dh-2", "facilities", "parking")
+        }
+        let all = try phone.stations(space: dir)
+        XCTAssertEqual(all.map(\.id), ["dh-1", "dh-2"])
+        XCTAssertEqual(all[0].name, "贵阳司机之家")
+        XCTAssertEqual(all[0].facilities, ["kitchen", "showers"])
+        XCTAssertEqual(try phone.stations(space: dir, facility: "showers").map(\.id), ["dh-1"])
+
+        let mine = try phone.createSpace(name: "driver drv-1").id
+        try phone.checkIn(
+            space: mine, station: "dh-1", atMs: 1_700_000_000_000, used: "showers", feedback: "hot water", rating: 5)
+        try phone.checkIn(space: mine, station: "dh-2")
+        try phone.checkIn(space: mine, station: "dh-1", atMs: 1_700_000_600_000)
+        let v = try phone.visits(space: mine)
+        XCTAssertEqual(v.map(\.station), ["dh-1", "dh-1", "dh-2"])
+        XCTAssertEqual(v[0].atMs, 1_700_000_000_000)
+        XCTAssertEqual(v[0].used, "showers")
+        XCTAssertEqual(v[0].feedback, "hot water")
+        XCTAssertEqual(v[0].rating, 5)
+        XCTAssertEqual(v[1].atMs, 1_700_000_600_000)
+        XCTAssertNil(v[1].used)
+        XCTAssertEqual(v[1].rating, 0)
+        XCTAssertLessThan(abs(v[2].atMs - Int64(Date().timeIntervalSince1970 * 1000)), 60_000)
+        // A bad rating is refused with the library's code and writes nothing.
+        expect(.inval) { try phone.checkIn(space: mine, station: "dh-1", rating: 6) }
+        XCTAssertEqual(try phone.visits(space: mine).count, 3)
+        expect(.notfound) { try phone.checkIn(space: String(repeating: "0", count: 32), station: "dh-1") }
+    }
+
+    func testStudyReceiptsAndDiscussionMergeBetweenPhones() throws {
+        let desk = try Replica(path: path("st-desk.db"))
+        let phone = try Replica(path: path("st-phone.db"))
+        let s = try desk.createSpace(name: "branch 7")
+        try s.add(card: try phone.card(), role: .member)
+        XCTAssertEqual(try desk.pushStudy(space: s.id, id: "st-1", title: "安全驾驶", kind: "article", media: "全文"), "st-1")
+        let second = try desk.pushStudy(space: s.id, title: "新闻", kind: "news")
+        XCTAssertTrue(second.hasPrefix("st-"), second)
+        _ = try phone.importBundle(try desk.exportBundle())
+        try phone.space(s.id).accept()
+        let item = try XCTUnwrap(try phone.studyItem(space: s.id, id: "st-1"))
+        XCTAssertEqual(item.title, "安全驾驶")
+        XCTAssertEqual(item.kind, "article")
+        XCTAssertEqual(item.media, "全文")
+        XCTAssertGreaterThan(item.pushedMs, 0)
+        XCTAssertEqual(item.state(of: "drv-1"), .unread)
+        XCTAssertEqual(try phone.studyItems(space: s.id).count, 2)
+        try phone.markStudyRead(space: s.id, item: "st-1", driver: "drv-1")
+        XCTAssertEqual(try phone.studyItem(space: s.id, id: "st-1")?.state(of: "drv-1"), .read)
+        try phone.markStudyRead(space: s.id, item: "st-1", driver: "drv-1", done: true)
+        try phone.markStudyRead(space: s.id, item: "st-1", driver: "drv-1")  // never undoes done
+        try phone.discussStudy(space: s.id, item: "st-1", driver: "drv-1", text: "学到了")
+        _ = try desk.importBundle(try phone.exportBundle())
+        let onDesk = try XCTUnwrap(try desk.studyItem(space: s.id, id: "st-1"))
+        XCTAssertEqual(onDesk.state(of: "drv-1"), .done)
+        XCTAssertEqual(onDesk.state(of: "drv-2"), .unread)
+        XCTAssertEqual(onDesk.discussion.map(\.text), ["学到了"])
+        XCTAssertEqual(onDesk.discussion.first?.driver, "drv-1")
+        XCTAssertNil(try desk.studyItem(space: s.id, id: "st-404"))
+        expect(.notfound) { try phone.markStudyRead(space: s.id, item: "st-404", driver: "drv-1") }
+        expect(.inval) { _ = try desk.pushStudy(space: s.id, title: "x", kind: "podcast") }
+    }
+
     // MARK: errors carry codes
 
     func testErrorsCarryCodesAndMessages() throws {
