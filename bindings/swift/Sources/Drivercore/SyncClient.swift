@@ -130,24 +130,22 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
     }
 }
 
-/// The figures of the last sync (dc_client_report).
+/// The figures of the last sync (dc_client_figures_get).
 public struct SyncReport: Sendable, Equatable {
     public let bytesSent, bytesReceived, roundTrips, changesSent, changesReceived, spaces: Int64
     /// The relay's clock minus this device's, as its first session measured it.
     public let clockOffsetMs: Int64
     public let setAside: Int64
 
-    fileprivate init(json: String) {
-        let o = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-        func n(_ k: String) -> Int64 { (o[k] as? NSNumber)?.int64Value ?? 0 }
-        bytesSent = n("bytes_sent")
-        bytesReceived = n("bytes_received")
-        roundTrips = n("round_trips")
-        changesSent = n("changes_sent")
-        changesReceived = n("changes_received")
-        spaces = n("spaces")
-        clockOffsetMs = n("clock_offset_ms")
-        setAside = n("set_aside")
+    fileprivate init(_ f: dc_client_figures) {
+        bytesSent = Int64(clamping: f.bytes_sent)
+        bytesReceived = Int64(clamping: f.bytes_received)
+        roundTrips = Int64(clamping: f.round_trips)
+        changesSent = Int64(clamping: f.changes_sent)
+        changesReceived = Int64(clamping: f.changes_received)
+        spaces = Int64(clamping: f.spaces)
+        clockOffsetMs = f.clock_offset_ms
+        setAside = Int64(clamping: f.set_aside)
     }
 }
 
@@ -324,12 +322,10 @@ public final class SyncClient {
             if let st = try? replica.syncStatus() { statusSink.yield(st) }
         }
         try check(dc_client_sync(c), r)
-        var out = dc_buf()
-        dc_buf_init(&out)
-        defer { dc_buf_dispose(&out) }
-        try check(dc_client_report(&out, c), nil)
-        let json = out.ptr.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(out.size)), as: UTF8.self) } ?? "{}"
-        return SyncReport(json: json)
+        var f = dc_client_figures()
+        f.version = UInt32(DC_CLIENT_FIGURES_VERSION)
+        try check(dc_client_figures_get(c, &f), nil)
+        return SyncReport(f)
     }
 
     /// Long-poll up to `timeout` seconds (0...60): true when others wrote since.

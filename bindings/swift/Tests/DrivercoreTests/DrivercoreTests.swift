@@ -353,6 +353,19 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertEqual(onPhone, try desk.caseInfo(id, space: s.id))
         XCTAssertNil(try phone.caseInfo("gr-000000000000"))
         expect(.inval) { try phone.stepCase(id, action: "revisit", satisfied: 1) }
+        // Filed and handed back typed in one call; a bad filing writes nothing.
+        var g = CaseFiling(category: "overloading_fine", text: "罚款不合理")
+        g.driver = "drv-1001"
+        let typed = try phone.fileCaseInfo(space: s.id, g)
+        XCTAssertTrue(typed.id.hasPrefix("gr-"))
+        XCTAssertEqual(typed.space, s.id)
+        XCTAssertEqual(typed.driver, "drv-1001")
+        XCTAssertEqual(typed.status, "received")
+        XCTAssertEqual(typed, try phone.caseInfo(typed.id, space: s.id))
+        g.text = ""
+        let before = try phone.query(space: s.id, type: "case").total
+        expect(.inval) { _ = try phone.fileCaseInfo(space: s.id, g) }
+        XCTAssertEqual(try phone.query(space: s.id, type: "case").total, before)
     }
 
     // MARK: check-ins and study

@@ -102,11 +102,7 @@ public final class DriverAppModel {
         var f = CaseFiling(category: category, text: text)
         f.driver = config.driverId
         f.amount = amountYuan
-        let id = try ui.fileCase(space: config.grievanceSpace, f)
-        guard let c = try ui.caseInfo(id, space: config.grievanceSpace) else {
-            throw DCError(code: .notfound, message: "the case \(id) just filed is not there")
-        }
-        return c
+        return try ui.fileCaseInfo(space: config.grievanceSpace, f)
     }
 
     /// His grievances, the open ones with the nearest deadline first.

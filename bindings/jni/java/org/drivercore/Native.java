@@ -129,7 +129,7 @@ final class Native {
     static native long calendarParse(byte[] tsv);
     static native void calendarFree(long cal);
     /** texts: driver, channel, category, text, region (NUL-terminated UTF-8 or null). */
-    static native byte[] caseFile(long r, long cal, byte[] space, Object[] texts,
+    static native Object[] caseFile(long r, long cal, byte[] space, Object[] texts,
                                   boolean emergency, long amount, boolean route);
     static native void caseStep(long r, long cal, byte[] id, byte[] action, byte[] to,
                                 byte[] note, int satisfied);
@@ -174,7 +174,7 @@ final class Native {
                                  long backoffBaseMs);
     static native void clientSync(long r, long c);
     static native boolean clientWait(long r, long c, int timeoutS);
-    static native byte[] clientReport(long c);
+    static native long[] clientFigures(long c);
     static native void clientCancel(long c);
     static native void clientFree(long c);
 

@@ -488,6 +488,23 @@ public class DriverCoreTest {
             assertEquals(null, Cases.get(phone, null, null, "gr-000000000000"));
             expect(DriverCoreError.EINVAL,
                     () -> Cases.step(phone, null, id, "revisit", null, null, 1));
+            // Filed and handed back typed in one call; a bad filing writes nothing.
+            Cases.Filing g = new Cases.Filing();
+            g.driver = "drv-1001";
+            g.category = "overloading_fine";
+            g.text = "罚款不合理";
+            CaseInfo typed = Cases.fileInfo(phone, null, s.id(), g);
+            assertTrue(typed.id, typed.id.startsWith("gr-"));
+            assertEquals(s.id(), typed.space);
+            assertEquals("drv-1001", typed.driver);
+            assertEquals("received", typed.status);
+            assertEquals(Cases.get(phone, null, s.id(), typed.id).dueMs[1], typed.dueMs[1]);
+            g.text = "";
+            long cases = phone.query(s.id(), "case", null).total();
+            DriverCoreException bad = expect(DriverCoreError.EINVAL,
+                    () -> Cases.fileInfo(phone, null, s.id(), g));
+            assertTrue(bad.getMessage(), bad.getMessage().contains("text"));
+            assertEquals(cases, phone.query(s.id(), "case", null).total());
         }
     }
 

@@ -113,8 +113,7 @@ public final class DriverAppModel implements AutoCloseable {
         f.category = category;
         f.text = text;
         f.amount = amountYuan;
-        String id = Cases.file(ui, null, config.grievanceSpace, f);
-        return Cases.get(ui, null, config.grievanceSpace, id);
+        return Cases.fileInfo(ui, null, config.grievanceSpace, f);
     }
 
     /** His grievances, the open ones with the nearest deadline first. */
