@@ -354,3 +354,42 @@ public final class SyncClient {
         statusSink.finish()
     }
 }
+
+// MARK: - async
+
+/// Carries a client to the thread that runs its blocking call: a
+/// SyncClient serves one call at a time (its replica's rule) and `cancel()`
+/// from any thread, which is all the async variants below use.
+private final class ClientBox: @unchecked Sendable {
+    let client: SyncClient
+    init(_ c: SyncClient) { client = c }
+}
+
+extension SyncClient {
+    /// `syncNow()` as an `async` call: the blocking sync runs on a global
+    /// queue, never on the caller's thread (the main actor stays free), and
+    /// cancelling the calling Task cancels the sync (it throws `.user`).
+    /// As with `syncNow()`, one sync or wait at a time per client.
+    public func sync() async throws -> SyncReport {
+        try await blocking { try $0.syncNow() }
+    }
+
+    /// `waitForChanges(timeout:)` as an `async` call (the long-poll off the
+    /// caller's thread; cancelling the Task ends it with `.user`).
+    public func changes(timeout: Int) async throws -> Bool {
+        try await blocking { try $0.waitForChanges(timeout: timeout) }
+    }
+
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable (SyncClient) throws -> T) async throws -> T {
+        let box = ClientBox(self)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
+                DispatchQueue.global(qos: .utility).async {
+                    k.resume(with: Result { try body(box.client) })
+                }
+            }
+        } onCancel: {
+            box.client.cancel()
+        }
+    }
+}

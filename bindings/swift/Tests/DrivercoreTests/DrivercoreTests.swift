@@ -286,6 +286,30 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertTrue(try ct.waitForChanges(timeout: 10))
         try ct.syncNow()
         XCTAssertEqual(try tablet.read(space: s.id, type: "case", id: "c1")?.string("status"), "heard")
+        // The async variants: off this thread, and a cancelled Task ends the long-poll.
+        let report = try await cp.sync()
+        XCTAssertEqual(report.changesReceived, 0)
+        let quiet = try await cp.changes(timeout: 1)
+        XCTAssertFalse(quiet)
+        try tablet.space(s.id).write { t in try t.set("case", "c1", "status", "async") }
+        let sent = try await ct.sync()
+        XCTAssertGreaterThan(sent.changesSent, 0)
+        let heard = try await cp.changes(timeout: 10)
+        XCTAssertTrue(heard)
+        let got = try await cp.sync()
+        XCTAssertGreaterThan(got.changesReceived, 0)
+        XCTAssertEqual(try phone.read(space: s.id, type: "case", id: "c1")?.string("status"), "async")
+        let waiting = Task { try await cp.changes(timeout: 30) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let t1 = Date()
+        waiting.cancel()
+        do {
+            _ = try await waiting.value
+            XCTFail("a cancelled wait returned normally")
+        } catch let e as DCError {
+            XCTAssertEqual(e.code, .user)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t1), 10)
         // A cancel from another thread ends a long-poll soon.
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { cp.cancel() }
         let t0 = Date()
