@@ -189,8 +189,8 @@ typedef struct dc_client_figures {
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
     int64_t clock_offset_ms;
     uint64_t set_aside;
-    uint64_t attach_objects_sent, attach_bytes_sent, attach_objects_received,
-        attach_bytes_received, attach_refused, attach_missing;
+    uint64_t attach_objects_sent, attach_bytes_sent, attach_objects_received, attach_bytes_received,
+        attach_refused, attach_missing;
 } dc_client_figures;
 
 #define DC_CLIENT_FIGURES_VERSION 1
