@@ -1632,6 +1632,19 @@ static void n_study_discuss(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
     finish(&c, rc);
 }
 
+static void n_study_join(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jactivity,
+                         jbyteArray jdriver) {
+    call c;
+    const char *space, *activity, *driver;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &activity, jactivity) &&
+        arg(&c, &driver, jdriver)) {
+        rc = dc_study_join(R(r), space, activity, driver);
+    }
+    finish(&c, rc);
+}
+
 /* ---- registration ---- */
 
 #define M(name, sig, fn)                                                                           \
@@ -1684,6 +1697,7 @@ static const JNINativeMethod methods[] = {
     M("studyPush", "(J[B[B[B[B[BJ)[B", n_study_push),
     M("studyRead", "(J[B[B[BZ)V", n_study_read),
     M("studyDiscuss", "(J[B[B[B[B)V", n_study_discuss),
+    M("studyJoin", "(J[B[B[B)V", n_study_join),
     M("syncStatus", "(J)[Ljava/lang/Object;", n_sync_status),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),

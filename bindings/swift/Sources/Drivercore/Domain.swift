@@ -2,8 +2,11 @@
 // (include/drivercore/org.h, docs/domain.md): Driver's Homes and his
 // check-ins (kept in his personal space: his whereabouts stay his), and the
 // study items of his branch with his read receipts and discussion posts.
-// Writes go through dc_checkin / dc_study_*, validated as the CLI's are;
-// reads are the typed records `station`, `checkin` and `study`, no JSON.
+// And his branch: its record with the four principles, its roster and its
+// theme activities, which he joins from his phone.  Writes go through
+// dc_checkin / dc_study_*, validated as the CLI's are; reads are the typed
+// records `station`, `checkin`, `study`, `branch`, `member` and `activity`,
+// no JSON.
 
 import CDrivercore
 
@@ -20,7 +23,7 @@ public struct Station: Sendable, Equatable {
         site = r.string("site")
         region = r.string("region")
         address = r.string("address")
-        facilities = r.set("facilities").compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+        facilities = strings(r, "facilities")
     }
 }
 
@@ -96,7 +99,78 @@ public struct StudyItem: Sendable, Equatable {
     }
 }
 
+private func strings(_ r: Record, _ set: String) -> [String] {
+    r.set(set).compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+}
+
+/// A branch ("branch-<code>") and the four principles it was formed by.
+public struct Branch: Sendable, Equatable {
+    public let id: String
+    public let name, region, hukouRegion, activityArea: String?
+    public let routes, businessScope: [String]
+
+    init(_ r: Record) {
+        id = r.id
+        name = r.string("name")
+        region = r.string("region")
+        hukouRegion = r.string("hukou_region")
+        activityArea = r.string("activity_area")
+        routes = strings(r, "routes")
+        businessScope = strings(r, "business_scope")
+    }
+}
+
+/// A roster entry: a driver ("drv-..."), his branch, when he joined (a date).
+public struct RosterEntry: Sendable, Equatable {
+    public let driver: String
+    public let branch, joined: String?
+
+    init(_ r: Record) {
+        driver = r.id
+        branch = r.string("branch")
+        joined = r.string("joined")
+    }
+}
+
+/// A theme activity ("act-...") with the drivers who took part.
+public struct Activity: Sendable, Equatable {
+    public let id: String
+    public let title, date: String?
+    public let joined: [String]
+
+    init(_ r: Record) {
+        id = r.id
+        title = r.string("title")
+        date = r.string("date")
+        joined = strings(r, "joined")
+    }
+}
+
 extension Replica {
+    /// The branch records of a branch space, in id order (usually one).
+    public func branches(space: String) throws -> [Branch] {
+        try query(space: space, type: "branch", withEvents: false).records.map(Branch.init)
+    }
+
+    /// The roster of `branch` ("branch-...") held in the space, by driver id.
+    public func roster(space: String, branch: String) throws -> [RosterEntry] {
+        try query(space: space, type: "member", where: "branch", equals: .string(branch), withEvents: false)
+            .records.map(RosterEntry.init)
+    }
+
+    /// The theme activities of the space, by date.
+    public func activities(space: String) throws -> [Activity] {
+        try query(space: space, type: "activity", orderBy: "date", withEvents: false).records.map(Activity.init)
+    }
+
+    /// Records that `driver` took part in `activity` ("act-..."); `.notfound`
+    /// when the space has no such activity.
+    public func joinActivity(space: String, activity: String, driver: String) throws {
+        let r = try h()
+        let args = CStrings()
+        try check(dc_study_join(r, try args.c(space), try args.c(activity), try args.c(driver)), r)
+    }
+
     /// Records a visit to `station` ("dh-<code>") in the driver's personal
     /// space, offline too: `atMs` 0 now, `rating` 1...5 or 0 for none.
     /// `.inval` (a bad rating, an empty station) writes nothing.

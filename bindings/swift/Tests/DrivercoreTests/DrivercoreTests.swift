@@ -465,6 +465,44 @@ final class DrivercoreTests: XCTestCase {
         expect(.inval) { _ = try desk.pushStudy(space: s.id, title: "x", kind: "podcast") }
     }
 
+    func testADriverSeesHisBranchAndJoinsAnActivity() throws {
+        let desk = try Replica(path: path("br-desk.db"))
+        let phone = try Replica(path: path("br-phone.db"))
+        let s = try desk.createSpace(name: "branch 7")
+        try s.add(card: try phone.card(), role: .member)
+        let a = "drv-0000000000000000000a", b = "drv-0000000000000000000b"
+        _ = try s.write { t in
+            try t.set("branch", "branch-7", "name", "货运一支部")
+            try t.set("branch", "branch-7", "hukou_region", "520100")
+            try t.add("branch", "branch-7", "routes", "G75")
+            try t.add("branch", "branch-7", "business_scope", "cold_chain")
+            try t.set("member", b, "branch", "branch-7")
+            try t.set("member", b, "joined", "2026-03-01")
+            try t.set("member", a, "branch", "branch-7")
+            try t.set("member", "drv-0000000000000000000c", "branch", "branch-9")
+            try t.set("activity", "act-2", "title", "主题党日")
+            try t.set("activity", "act-2", "date", "2026-12-20")
+            try t.set("activity", "act-1", "title", "安全学习")
+            try t.set("activity", "act-1", "date", "2026-12-10")
+        }
+        _ = try phone.importBundle(try desk.exportBundle())
+        try phone.space(s.id).accept()
+        let branch = try XCTUnwrap(try phone.branches(space: s.id).first)
+        XCTAssertEqual(branch.id, "branch-7")
+        XCTAssertEqual(branch.name, "货运一支部")
+        XCTAssertEqual(branch.hukouRegion, "520100")
+        XCTAssertEqual(branch.routes, ["G75"])
+        XCTAssertEqual(branch.businessScope, ["cold_chain"])
+        let roster = try phone.roster(space: s.id, branch: "branch-7")
+        XCTAssertEqual(roster.map(\.driver), [a, b])
+        XCTAssertEqual(roster.map(\.joined), [nil, "2026-03-01"])
+        XCTAssertEqual(try phone.activities(space: s.id).map(\.id), ["act-1", "act-2"])
+        try phone.joinActivity(space: s.id, activity: "act-1", driver: b)
+        _ = try desk.importBundle(try phone.exportBundle())
+        XCTAssertEqual(try desk.activities(space: s.id).first?.joined, [b])
+        expect(.notfound) { try phone.joinActivity(space: s.id, activity: "act-404", driver: b) }
+    }
+
     // MARK: errors carry codes
 
     func testErrorsCarryCodesAndMessages() throws {

@@ -184,6 +184,19 @@ public final class DriverAppModel {
         try ui.discussStudy(space: config.branchSpace, item: id, driver: config.driverId, text: text)
     }
 
+    // MARK: his branch
+
+    /// His branch (name, the four principles), or nil before its space has arrived.
+    public func myBranch() throws -> Branch? { try ui.branches(space: config.branchSpace).first }
+
+    /// The branch's theme activities, by date.
+    public func activities() throws -> [Activity] { try ui.activities(space: config.branchSpace) }
+
+    /// He takes part in an activity (offline too).
+    public func joinActivity(_ id: String) throws {
+        try ui.joinActivity(space: config.branchSpace, activity: id, driver: config.driverId)
+    }
+
     // MARK: sync
 
     /// Accepts the spaces his branch and the county desk invited this phone

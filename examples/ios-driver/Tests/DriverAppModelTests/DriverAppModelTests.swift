@@ -84,6 +84,11 @@ final class DriverAppModelTests: XCTestCase {
             try t.add("station", "dh-7", "facilities", "showers")
         }
         let item = try desk.pushStudy(space: branch.id, title: "冬季安全行车", kind: "article", media: "雪天慢行")
+        _ = try branch.write { t in
+            try t.set("branch", "branch-11", "name", "货运十一支部")
+            try t.set("activity", "act-1", "title", "主题党日")
+            try t.set("activity", "act-1", "date", "2026-12-20")
+        }
 
         var cfg = DriverAppModel.Config(
             driverId: "drv-1001", branchSpace: branch.id, grievanceSpace: cases.id, relayURL: url)
@@ -106,6 +111,8 @@ final class DriverAppModelTests: XCTestCase {
         XCTAssertEqual(try app.studyItems().map(\.id), [item])
         XCTAssertEqual(app.studyState(try app.studyItems()[0]), .unread)
         XCTAssertEqual(try app.stations(facility: "showers").map(\.id), ["dh-7"])
+        XCTAssertEqual(try app.myBranch()?.name, "货运十一支部")
+        XCTAssertEqual(try app.activities().first?.joined, [])
 
         let screen = try app.observeGrievances()
         defer { screen.close() }
@@ -128,6 +135,7 @@ final class DriverAppModelTests: XCTestCase {
         XCTAssertEqual(read.media, "雪天慢行")
         XCTAssertEqual(app.studyState(read), .read)
         try app.finishStudyItem(item)
+        try app.joinActivity("act-1")
 
         let offline = try await app.backgroundSync()
         XCTAssertFalse(offline)  // BGTask: reschedule
@@ -155,6 +163,7 @@ final class DriverAppModelTests: XCTestCase {
         XCTAssertEqual(atDesk.driver, "drv-1001")
         XCTAssertEqual(atDesk.amount, 4200)
         XCTAssertEqual(try desk.studyItem(space: branch.id, id: item)?.state(of: "drv-1001"), .done)
+        XCTAssertEqual(try desk.activities(space: branch.id).first?.joined, ["drv-1001"])
         XCTAssertThrowsError(try desk.visits(space: app.config.personalSpace!)) { e in
             XCTAssertEqual((e as? DCError)?.code, .notfound)
         }

@@ -140,6 +140,7 @@ final class Native {
                                    byte[] media, long pushedMs);
     static native void studyRead(long r, byte[] space, byte[] item, byte[] driver, boolean done);
     static native void studyDiscuss(long r, byte[] space, byte[] item, byte[] driver, byte[] text);
+    static native void studyJoin(long r, byte[] space, byte[] activity, byte[] driver);
     static native Object[] syncStatus(long r);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);

@@ -595,6 +595,55 @@ public class DriverCoreTest {
     }
 
     @Test
+    public void aDriverSeesHisBranchAndJoinsAnActivity() {
+        try (Replica desk = Replica.open(path("br-desk.db"));
+             Replica phone = Replica.open(path("br-phone.db"))) {
+            Space s = desk.createSpace("branch 7");
+            s.add(phone.card(), Role.MEMBER);
+            try (Txn t = s.begin()) {
+                t.set("branch", "branch-7", "name", "货运一支部")
+                        .set("branch", "branch-7", "region", "520102")
+                        .set("branch", "branch-7", "hukou_region", "520100")
+                        .set("branch", "branch-7", "activity_area", "520100")
+                        .add("branch", "branch-7", "routes", "G75")
+                        .add("branch", "branch-7", "business_scope", "cold_chain");
+                t.set("member", "drv-0000000000000000000b", "branch", "branch-7")
+                        .set("member", "drv-0000000000000000000b", "joined", "2026-03-01");
+                t.set("member", "drv-0000000000000000000a", "branch", "branch-7");
+                t.set("member", "drv-0000000000000000000c", "branch", "branch-9");
+                t.set("activity", "act-2", "title", "主题党日").set("activity", "act-2", "date",
+                        "2026-12-20");
+                t.set("activity", "act-1", "title", "安全学习").set("activity", "act-1", "date",
+                        "2026-12-10");
+                t.commit();
+            }
+            phone.importBundle(desk.exportBundle());
+            phone.space(s.id()).accept();
+            Branches.Branch b = Branches.branches(phone, s.id()).get(0);
+            assertEquals("branch-7", b.id);
+            assertEquals("货运一支部", b.name);
+            assertEquals("520100", b.hukouRegion);
+            assertEquals(java.util.Arrays.asList("G75"), b.routes);
+            assertEquals(java.util.Arrays.asList("cold_chain"), b.businessScope);
+            java.util.List<Branches.Member> roster = Branches.roster(phone, s.id(), "branch-7");
+            assertEquals(2, roster.size());
+            assertEquals("drv-0000000000000000000a", roster.get(0).driver);
+            assertEquals(null, roster.get(0).joined);
+            assertEquals("2026-03-01", roster.get(1).joined);
+            java.util.List<Branches.Activity> acts = Branches.activities(phone, s.id());
+            assertEquals("act-1", acts.get(0).id);
+            assertEquals("act-2", acts.get(1).id);
+            assertTrue(acts.get(0).joined.isEmpty());
+            Branches.join(phone, s.id(), "act-1", "drv-0000000000000000000b");
+            desk.importBundle(phone.exportBundle());
+            assertEquals(java.util.Arrays.asList("drv-0000000000000000000b"),
+                    Branches.activities(desk, s.id()).get(0).joined);
+            expect(DriverCoreError.ENOTFOUND,
+                    () -> Branches.join(phone, s.id(), "act-404", "drv-0000000000000000000b"));
+        }
+    }
+
+    @Test
     public void replicaReopensWithTheSameIdentity() {
         String id;
         try (Replica a = Replica.open(path("r.db"))) {

@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 
+import org.drivercore.Branches;
 import org.drivercore.CaseInfo;
 import org.drivercore.Cases;
 import org.drivercore.Checkins;
@@ -221,6 +222,24 @@ public final class DriverAppModel implements AutoCloseable {
 
     public void comment(String id, String text) {
         Study.discuss(ui, config.branchSpace, id, config.driverId, text);
+    }
+
+    // ---- his branch ----
+
+    /** His branch (name, the four principles), or null before its space has arrived. */
+    public Branches.Branch myBranch() {
+        List<Branches.Branch> b = Branches.branches(ui, config.branchSpace);
+        return b.isEmpty() ? null : b.get(0);
+    }
+
+    /** The branch's theme activities, by date. */
+    public List<Branches.Activity> activities() {
+        return Branches.activities(ui, config.branchSpace);
+    }
+
+    /** He takes part in an activity (offline too). */
+    public void joinActivity(String id) {
+        Branches.join(ui, config.branchSpace, id, config.driverId);
     }
 
     // ---- sync ----

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.drivercore.Branches;
 import org.drivercore.CaseInfo;
 import org.drivercore.Cases;
 import org.drivercore.Checkins;
@@ -123,6 +124,12 @@ public class DriverAppModelTest {
                 t.commit();
             }
             String item = Study.push(desk, branch.id(), null, "冬季安全行车", "article", "雪天慢行");
+            try (Txn t = branch.begin()) {
+                t.set("branch", "branch-11", "name", "货运十一支部")
+                        .set("activity", "act-1", "title", "主题党日")
+                        .set("activity", "act-1", "date", "2026-12-20");
+                t.commit();
+            }
 
             DriverAppModel.Config cfg = new DriverAppModel.Config();
             cfg.driverId = "drv-1001";
@@ -150,6 +157,8 @@ public class DriverAppModelTest {
                 assertEquals(1, app.studyItems().size());
                 assertEquals(Study.State.UNREAD, app.studyState(app.studyItems().get(0)));
                 assertEquals("dh-7", app.stations("showers").get(0).id);
+                assertEquals("货运十一支部", app.myBranch().name);
+                assertTrue(app.activities().get(0).joined.isEmpty());
 
                 List<List<CaseInfo>> shown = new ArrayList<>();
                 try (LiveQuery screen = app.observeGrievances(shown::add)) {
@@ -171,6 +180,7 @@ public class DriverAppModelTest {
                     assertEquals("雪天慢行", read.media);
                     assertEquals(Study.State.READ, app.studyState(read));
                     app.finishStudyItem(item);
+                    app.joinActivity("act-1");
 
                     assertFalse(new SyncJob(app).run()); // WorkManager: Result.retry()
                     SyncStatus off = app.syncStatus();
@@ -199,6 +209,8 @@ public class DriverAppModelTest {
                     assertEquals(4200, atDesk.amount);
                     assertEquals(Study.State.DONE,
                             Study.item(desk, branch.id(), item).stateOf("drv-1001"));
+                    assertEquals(java.util.Arrays.asList("drv-1001"),
+                            Branches.activities(desk, branch.id()).get(0).joined);
                     // His check-in stays in his own space: the desk cannot read it.
                     try {
                         Checkins.visits(desk, cfg.personalSpace);
