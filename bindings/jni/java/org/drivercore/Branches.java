@@ -16,7 +16,8 @@ public final class Branches {
     private Branches() {
     }
 
-    private static List<String> strings(Record rec, String set) {
+    /** The string members of a set, in value order (also Checkins.Station's). */
+    static List<String> strings(Record rec, String set) {
         List<String> out = new ArrayList<>();
         for (Object o : rec.getSet(set)) {
             if (o instanceof String) {

@@ -29,13 +29,7 @@ public final class Checkins {
             site = rec.getString("site");
             region = rec.getString("region");
             address = rec.getString("address");
-            List<String> f = new ArrayList<>();
-            for (Object o : rec.getSet("facilities")) {
-                if (o instanceof String) {
-                    f.add((String) o);
-                }
-            }
-            facilities = Collections.unmodifiableList(f);
+            facilities = Branches.strings(rec, "facilities");
         }
 
         @Override
