@@ -614,8 +614,8 @@ out:
     return rc;
 }
 
-int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
-                 const dc_calendar *cal) {
+/* Files the case (dc_case_file without its output): `id` receives its id. */
+static int file_case(char id[16], dc_replica *r, const char *space, const dc_case_options *o) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_file: the replica handle is NULL");
     if (!space || !o)
@@ -682,7 +682,7 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
     }
 
     uint8_t nonce[6];
-    char id[16] = "gr-";
+    memcpy(id, "gr-", 3);
     randombytes_buf(nonce, sizeof nonce);
     dc__hex(id + 3, nonce, sizeof nonce);
 
@@ -726,11 +726,30 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
         dc_txn_rollback(t);
         return rc;
     }
-    if ((rc = dc_txn_commit(t, NULL)) != 0)
+    return dc_txn_commit(t, NULL);
+}
+
+int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
+                 const dc_calendar *cal) {
+    char id[16];
+    int rc = file_case(id, r, space, o);
+    if (rc || !out)
         return rc;
-    if (!out)
-        return 0;
     return show_case(out, r, space, id, cal, o->driver ? NULL : o->registry);
+}
+
+int dc_case_file_info(dc_case_info *out, dc_replica *r, const char *space, const dc_case_options *o,
+                      const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_file_info: the replica handle is NULL");
+    if (!out)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_file_info: out must not be NULL");
+    if (out->version != DC_CASE_INFO_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "dc_case_file_info: info version %u is not %d",
+                              out->version, DC_CASE_INFO_VERSION);
+    char id[16];
+    int rc = file_case(id, r, space, o);
+    return rc ? rc : dc_case_get(r, space, id, cal, out);
 }
 
 /* Refuses a step that makes no sense in the state this replica sees, so a
