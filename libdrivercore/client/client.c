@@ -430,6 +430,12 @@ static int http_refusal(dc_client *c, const char *what) {
                       "the relay refused this device's key (HTTP 401 on %s: %s); check that the "
                       "phone's replica is the one registered with its spaces",
                       what, why);
+    if (st == 403 && strstr(why, "relay: storage quota:"))
+        return failed(c, K_REFUSED, DC_EDENIED, st,
+                      "the relay refused to store more of this device (HTTP 403 on %s: %s); what "
+                      "it writes in spaces no other device has joined is capped: add a member to "
+                      "the space, or ask the relay's operator",
+                      what, why);
     if (st == 403)
         return failed(c, K_REFUSED, DC_EDENIED, st,
                       "the relay refused a change of this device (HTTP 403 on %s: %s); the device "

@@ -925,6 +925,9 @@ class TestBudgets(Base):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("storage quota", p.stderr)
         self.assertIn("403", p.stderr + p.stdout)
+        # The words tell the driver what to do about it, not that a role was lost.
+        self.assertIn("add a member to the space", p.stderr)
+        self.assertNotIn("lost its role", p.stderr)
         self.assertEqual(self.refusals(rl, "quota"), 1)
         self.assertEqual(rl.metrics()["drivercore_relay_changes_in_total"], stored)
         # A second device shows what the relay holds of the space: exactly
