@@ -558,7 +558,8 @@ import im;
             goto fail;
         committed = true;
         while (next < im.n) {
-            dc__os_sleep_ms(SLICE_PAUSE_MS);
+            /* The lock is let go; the core checks signatures ahead. */
+            dc__verifier_pause(im.g.vf, SLICE_PAUSE_MS);
             if ((rc = dc__replica_begin(r, &im.g.err)))
                 goto fail_nodb;
             if ((rc = ingest_pass(&im, 1, &next, true)) || (rc = slice_end(&im, &notify_rc)))

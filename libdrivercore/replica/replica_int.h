@@ -168,6 +168,11 @@ int dc__verifier_start(dc__verifier **out, const dc__span *v, size_t n);
 /* The signature of envelope i (parsed as e): 0 or DC_EBADSIG with err,
  * exactly as dc__envelope_verify; vf may be NULL (then it checks here). */
 int dc__verifier_check(dc__verifier *vf, size_t i, const dc__envelope *e, dc__err *err);
+/* Lets `ms` milliseconds pass (an import's pause between slices, its
+ * write lock let go) checking signatures ahead meanwhile, so that the core
+ * is not idle; sleeps what is left when none is left to check.  vf may be
+ * NULL. */
+void dc__verifier_pause(dc__verifier *vf, int ms);
 void dc__verifier_stop(dc__verifier *vf);
 /* The signatures of a bundle's envelopes, checked here, on the caller's
  * thread (a relay checks them on the thread of the request, outside any
