@@ -148,6 +148,11 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
 /* Import flags: set aside (record and skip) forged, conflicting or broken
  * envelopes instead of refusing the whole bundle. */
 #define DC__IMPORT_SET_ASIDE 1u
+/* ... and fold late (a sync session): what an earlier import left pending
+ * is folded first, while this import's signatures are checked on the
+ * other cores, and this import's changes are left pending for the caller
+ * to fold (at its next import, or with dc__fold_notify when it ends). */
+#define DC__IMPORT_FOLD_LATE 2u
 
 /* The figures of one import. */
 typedef struct dc__import_counts {
