@@ -312,11 +312,17 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     /* The changes, in a bundle of at most BUNDLE_CHUNK bytes. */
     dc_buf bundle = DC_BUF_INIT;
     uint64_t shipped = 0;
+    bool reading = false; /* one read transaction for the envelopes */
     int rc = w ? DC_ENOMEM : dc__bundle_begin(&bundle);
     for (size_t i = 0; i < s->nsp && !rc; i++) {
         space_state *st = &s->sp[i];
         if (!st->recon_done || st->sent == st->nq)
             continue;
+        if (!s->be && !reading) {
+            if ((rc = dc__store_read_begin(s->r->st, &s->err)))
+                break;
+            reading = true;
+        }
         if (!st->sorted) {
             qsort(st->queue + st->sent, st->nq - st->sent, sizeof *st->queue, item_cmp);
             st->sorted = true;
@@ -334,6 +340,8 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
         if (st->sent < st->nq)
             busy = true;
     }
+    if (reading)
+        dc__store_read_end(s->r->st);
     if (!rc && shipped && dc__bundle_finish(&bundle))
         rc = DC_ENOMEM;
     if (!rc) {
