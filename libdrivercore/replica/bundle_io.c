@@ -544,6 +544,16 @@ import im;
         rc = DC_ENOMEM;
         goto fail_nodb;
     }
+    /* Folding late: the last import's changes go into the state now, while
+     * the other cores check this one's signatures (its observers are told
+     * now too).  A failed fold leaves them pending, as below. */
+    if (flags & DC__IMPORT_FOLD_LATE) {
+        dc__touched t = {NULL, 0, 0};
+        dc__err e = {0};
+        if (dc__fold_notify(r, &t, &e) == DC_EUSER)
+            notify_rc = DC_EUSER;
+        dc__free(t.rids);
+    }
     /* Membership first, then the changes, so that authority is known. */
     if ((rc = dc__replica_begin(r, &im.g.err)))
         goto fail_nodb;
@@ -558,7 +568,8 @@ import im;
             goto fail;
         committed = true;
         while (next < im.n) {
-            dc__os_sleep_ms(SLICE_PAUSE_MS);
+            /* The lock is let go; the core checks signatures ahead. */
+            dc__verifier_pause(im.g.vf, SLICE_PAUSE_MS);
             if ((rc = dc__replica_begin(r, &im.g.err)))
                 goto fail_nodb;
             if ((rc = ingest_pass(&im, 1, &next, true)) || (rc = slice_end(&im, &notify_rc)))
@@ -567,6 +578,10 @@ import im;
     }
     if (counts)
         *counts = im.g.n;
+    if (flags & DC__IMPORT_FOLD_LATE) {
+        import_free(&im);
+        return notify_rc;
+    }
     /* Every slice is in the log: now the state takes them, window by
      * window, and the observer hears of the records that moved.  A failed
      * fold leaves them pending for the next read; the import itself

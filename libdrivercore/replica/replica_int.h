@@ -148,6 +148,11 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
 /* Import flags: set aside (record and skip) forged, conflicting or broken
  * envelopes instead of refusing the whole bundle. */
 #define DC__IMPORT_SET_ASIDE 1u
+/* ... and fold late (a sync session): what an earlier import left pending
+ * is folded first, while this import's signatures are checked on the
+ * other cores, and this import's changes are left pending for the caller
+ * to fold (at its next import, or with dc__fold_notify when it ends). */
+#define DC__IMPORT_FOLD_LATE 2u
 
 /* The figures of one import. */
 typedef struct dc__import_counts {
@@ -168,6 +173,11 @@ int dc__verifier_start(dc__verifier **out, const dc__span *v, size_t n);
 /* The signature of envelope i (parsed as e): 0 or DC_EBADSIG with err,
  * exactly as dc__envelope_verify; vf may be NULL (then it checks here). */
 int dc__verifier_check(dc__verifier *vf, size_t i, const dc__envelope *e, dc__err *err);
+/* Lets `ms` milliseconds pass (an import's pause between slices, its
+ * write lock let go) checking signatures ahead meanwhile, so that the core
+ * is not idle; sleeps what is left when none is left to check.  vf may be
+ * NULL. */
+void dc__verifier_pause(dc__verifier *vf, int ms);
 void dc__verifier_stop(dc__verifier *vf);
 /* The signatures of a bundle's envelopes, checked here, on the caller's
  * thread (a relay checks them on the thread of the request, outside any

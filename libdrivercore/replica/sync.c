@@ -63,6 +63,8 @@ struct dc_sync {
     bool peer_final;
     bool finished;
     bool sent_final; /* our last message said we had nothing left */
+    bool unfolded;   /* a bundle was imported and left pending (folded late) */
+    bool imported;   /* ... by this step */
     size_t chunk;    /* the largest bundle we push in one message */
     uint8_t ask_log; /* (initiator) byte 6 of our next message: log2 of the bundle we want */
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, set_aside;
@@ -184,6 +186,19 @@ static void free_space(dc_sync *s, space_state *st) {
     dc_buf_dispose(&st->pending);
 }
 
+/* The state takes what the session's imports left pending, and the
+ * observers hear of it (docs/protocol.md, "Sessions"); a failure leaves it
+ * pending for the next read, as after any import. */
+static void fold_late(dc_sync *s) {
+    if (!s->unfolded || !s->r || s->r->txn)
+        return;
+    s->unfolded = false;
+    dc__touched t = {NULL, 0, 0};
+    dc__err e = {0};
+    dc__fold_notify(s->r, &t, &e);
+    dc__free(t.rids);
+}
+
 /* ---- lifecycle ---- */
 
 int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
@@ -241,6 +256,7 @@ int dc_sync_set_chunk(dc_sync *s, size_t bytes) {
 void dc_sync_free(dc_sync *s) {
     if (!s)
         return;
+    fold_late(s); /* a session cut short */
     for (size_t i = 0; i < s->nsp; i++)
         free_space(s, &s->sp[i]);
     dc__free(s->sp);
@@ -296,11 +312,17 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     /* The changes, in a bundle of at most BUNDLE_CHUNK bytes. */
     dc_buf bundle = DC_BUF_INIT;
     uint64_t shipped = 0;
+    bool reading = false; /* one read transaction for the envelopes */
     int rc = w ? DC_ENOMEM : dc__bundle_begin(&bundle);
     for (size_t i = 0; i < s->nsp && !rc; i++) {
         space_state *st = &s->sp[i];
         if (!st->recon_done || st->sent == st->nq)
             continue;
+        if (!s->be && !reading) {
+            if ((rc = dc__store_read_begin(s->r->st, &s->err)))
+                break;
+            reading = true;
+        }
         if (!st->sorted) {
             qsort(st->queue + st->sent, st->nq - st->sent, sizeof *st->queue, item_cmp);
             st->sorted = true;
@@ -318,6 +340,8 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
         if (st->sent < st->nq)
             busy = true;
     }
+    if (reading)
+        dc__store_read_end(s->r->st);
     if (!rc && shipped && dc__bundle_finish(&bundle))
         rc = DC_ENOMEM;
     if (!rc) {
@@ -542,9 +566,13 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
             s->set_aside += aside;
             return 0;
         }
+        /* Folded late: at the next bundle's import, beside its signature
+         * checks, or at the end of this step if no bundle follows now. */
         dc__import_counts c;
-        rc = dc__import(s->r, bundle, blen, DC__IMPORT_SET_ASIDE, &c);
+        rc = dc__import(s->r, bundle, blen, DC__IMPORT_SET_ASIDE | DC__IMPORT_FOLD_LATE, &c);
         s->r->clock.lead_ms = 0;
+        s->unfolded = true;
+        s->imported = true;
         if (rc && rc != DC_EUSER) {
             s->err = s->r->err;
             dc__err_prefix(&s->err, "sync: the changes received were refused");
@@ -583,6 +611,7 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     if (r && dc__clock_check(&r->clock, &r->err))
         return dc__fail_err(r, &r->err);
     bool first = s->calls++ == 0;
+    s->imported = false;
     int rc;
     if (s->role == DC_SYNC_INITIATOR && first) {
         if (in || n)
@@ -620,6 +649,10 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
         if (bare && s->sent_final)
             dc__buf_clear(out);
     }
+    /* What this step imported waits for the next bundle's import, unless
+     * the session ends here; what an earlier step left is folded now. */
+    if (!s->imported || *done)
+        fold_late(s);
     if (out->size)
         s->sent_final = final;
     if (out->size) {

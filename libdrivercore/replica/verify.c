@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "replica/replica_int.h"
@@ -40,15 +41,21 @@ static unsigned char check(const dc__span *s) {
     return dc__envelope_verify(&e, &err) == 0 ? GOOD : BAD;
 }
 
+/* Checks the next envelope no one has claimed, if any: false when none is
+ * left. */
+static bool check_next(dc__verifier *vf) {
+    size_t i = atomic_fetch_add(&vf->next, 1);
+    if (i >= vf->n)
+        return false;
+    unsigned char want = UNCLAIMED;
+    if (atomic_compare_exchange_strong(&vf->state[i], &want, CLAIMED))
+        atomic_store_explicit(&vf->state[i], check(&vf->v[i]), memory_order_release);
+    return true;
+}
+
 static void *worker(void *arg) {
     dc__verifier *vf = arg;
-    while (!atomic_load_explicit(&vf->stop, memory_order_relaxed)) {
-        size_t i = atomic_fetch_add(&vf->next, 1);
-        if (i >= vf->n)
-            break;
-        unsigned char want = UNCLAIMED;
-        if (atomic_compare_exchange_strong(&vf->state[i], &want, CLAIMED))
-            atomic_store_explicit(&vf->state[i], check(&vf->v[i]), memory_order_release);
+    while (!atomic_load_explicit(&vf->stop, memory_order_relaxed) && check_next(vf)) {
     }
     return NULL;
 }
@@ -90,14 +97,9 @@ int dc__verifier_check(dc__verifier *vf, size_t i, const dc__envelope *e, dc__er
     } else {
         /* A thread is checking it: meanwhile check one further on, so
          * that both cores verify instead of one waiting. */
-        while ((st = atomic_load_explicit(&vf->state[i], memory_order_acquire)) == CLAIMED) {
-            size_t j = atomic_fetch_add(&vf->next, 1);
-            unsigned char w = UNCLAIMED;
-            if (j < vf->n && atomic_compare_exchange_strong(&vf->state[j], &w, CLAIMED))
-                atomic_store_explicit(&vf->state[j], check(&vf->v[j]), memory_order_release);
-            else if (j >= vf->n)
+        while ((st = atomic_load_explicit(&vf->state[i], memory_order_acquire)) == CLAIMED)
+            if (!check_next(vf))
                 sched_yield();
-        }
     }
     /* A bad one is checked again here, for its error message. */
     return st == GOOD ? 0 : dc__envelope_verify(e, err);
@@ -163,6 +165,25 @@ int dc__verifier_prechecked(dc__verifier **out, const uint8_t *checked, size_t n
     atomic_init(&vf->stop, false);
     *out = vf;
     return 0;
+}
+
+static int64_t mono_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+void dc__verifier_pause(dc__verifier *vf, int ms) {
+    int64_t end = mono_ns() + (int64_t)ms * 1000000;
+    int64_t left = end - mono_ns();
+    /* Each check is tens of microseconds: the pause overshoots by one. */
+    while (left > 0 && vf && vf->v && check_next(vf))
+        left = end - mono_ns();
+    if (left > 0) {
+        struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+        while (nanosleep(&ts, &ts) != 0) {
+        }
+    }
 }
 
 void dc__verifier_stop(dc__verifier *vf) {
