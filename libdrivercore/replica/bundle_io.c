@@ -330,6 +330,15 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
         g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
+    /* Covered by the point this replica compacted to: folded into its base
+     * and dropped, never applied again (docs/data-model.md, "Compaction"). */
+    bool covered;
+    if ((rc = dc__store_compact_covered(r->st, sp.sid, did, e->seq, &covered, &g->err)))
+        return rc;
+    if (covered) {
+        g->n.dup++;
+        return 0;
+    }
     if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)) || (rc = own_new(g, e, sp.sid)))
         return rc;
     int role;
