@@ -344,7 +344,9 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
     int role;
     if ((rc = dc__store_role_at(r->st, sp.sid, did, e->seq, &role, &g->err)))
         return rc;
-    if (role < DC_ROLE_MEMBER) {
+    /* A reader writes only its own ack (docs/data-model.md, "Compaction"):
+     * its change goes on to be judged by its ops. */
+    if (role < DC_ROLE_READER) {
         /* Kept, not applied, not passed on: a grant may still make it
          * valid, or a removal has made it invalid for good. */
         return store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0);
@@ -374,7 +376,7 @@ static int release_one(void *user, int64_t cno, int64_t sid, const uint8_t *env,
     if ((rc = dc__store_device(r->st, e.author, &did, &g->err)) ||
         (rc = dc__store_role_at(r->st, sid, did, e.seq, &role, &g->err)))
         return rc;
-    if (role < DC_ROLE_MEMBER) {
+    if (role < DC_ROLE_READER) {
         g->n.unauthorised++;
         return dc__store_change_set_state(r->st, cno, DC_CHANGE_UNAUTHORISED, &g->err);
     }

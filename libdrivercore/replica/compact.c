@@ -4,6 +4,7 @@
  * replica compacting itself to the effective point.  The file's side is
  * store/compact.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,8 +125,8 @@ static int held_add(void *user, int64_t did, const uint8_t pk[32], uint64_t seq)
 }
 
 /* What this replica holds of `sid`, as an ack states it. */
-static int held_vec(dc_replica *r, int64_t sid, vec *v, dc__err *e) {
-    int rc = dc__store_held_prefix(r->st, sid, held_add, v, e);
+static int held_vec(dc_replica *r, int64_t sid, bool unauth, vec *v, dc__err *e) {
+    int rc = dc__store_held_prefix(r->st, sid, unauth, held_add, v, e);
     if (rc == DC_ENOMEM && !e->code)
         rc = dc__err_set(e, DC_ENOMEM, "compaction: out of memory");
     return rc;
@@ -144,8 +145,8 @@ static int write_op(dc_replica *r, dc__space *sp, const dc__op *op, dc__err *e) 
 }
 
 /* Begins a write on `space`; *role gets this device's role there. */
-static int begin_space(dc_replica *r, const char *what, const char *space, dc__space *sp, int *role,
-                       dc__err *e) {
+static int begin_space(dc_replica *r, const char *what, const char *space, int min_role,
+                       dc__space *sp, int *role, dc__err *e) {
     uint8_t id[16];
     if (dc__space_id_parse(r, space, id))
         return *e = r->err, r->err.code;
@@ -159,12 +160,9 @@ static int begin_space(dc_replica *r, const char *what, const char *space, dc__s
         return rc;
     }
     *role = me.role;
-    if (me.role < DC_ROLE_MEMBER) {
+    if (me.role < min_role) {
         dc__store_rollback(r->st);
-        return dc__err_set(e, DC_EDENIED,
-                           "%s: this device is %s of the space; a member or an "
-                           "admin can",
-                           what, me.role ? dc_role_name(me.role) : "not a member");
+        return dc__err_set(e, DC_EDENIED, "%s: this device is not a member of the space", what);
     }
     if (!sp->has_key) {
         dc__store_rollback(r->st);
@@ -190,7 +188,7 @@ static int end_write(dc_replica *r, int rc, dc_hlc saved, dc__err *e) {
 
 static int write_ack(dc_replica *r, dc__space *sp, dc__err *e) {
     vec v = {0};
-    int rc = held_vec(r, sp->sid, &v, e);
+    int rc = held_vec(r, sp->sid, false, &v, e);
     dc_buf b = DC_BUF_INIT;
     if (!rc) {
         v.clock = r->clock.last;
@@ -224,7 +222,7 @@ int dc_space_ack(dc_replica *r, const char *space) {
     dc__space sp;
     int role;
     dc_hlc saved = r->clock.last;
-    int rc = begin_space(r, "space ack", space, &sp, &role, &e);
+    int rc = begin_space(r, "space ack", space, DC_ROLE_READER, &sp, &role, &e);
     if (rc)
         return dc__fail_err(r, &e);
     rc = write_ack(r, &sp, &e);
@@ -340,7 +338,7 @@ static int apply_point(dc_replica *r, int64_t sid, apply_res *res, dc__err *e) {
     vec p = {0}, held = {0}, cur = {0};
     int rc = read_point(r, sid, &p, e);
     if (!rc && p.n)
-        rc = held_vec(r, sid, &held, e);
+        rc = held_vec(r, sid, true, &held, e);
     if (!rc && p.n) {
         rc = dc__store_compact_points(r->st, sid, held_add, &cur, e);
         if (rc == DC_ENOMEM && !e->code)
@@ -411,37 +409,38 @@ static int vec_min(vec *into, const vec *v) {
 static int count_member(void *user, const uint8_t pk[32], const uint8_t box_pk[32], int role) {
     (void)box_pk;
     counting *c = user;
-    if (role < DC_ROLE_MEMBER)
-        return 0; /* readers write nothing: not counted */
+    (void)role; /* every member is counted, readers too: all receive the space */
     vec v = {0};
     int rc;
     if (memcmp(pk, c->r->id->sign_pk, 32) == 0) {
-        if ((rc = held_vec(c->r, c->sid, &v, c->e)))
+        if ((rc = held_vec(c->r, c->sid, false, &v, c->e)))
             return rc;
     } else {
         ackread a;
         if ((rc = read_ack(c->r, c->sid, pk, &a, c->e)))
             return rc;
-        int64_t age = a.found ? c->now_ms - (int64_t)(a.v.clock >> 16) : 0;
-        if (!a.found || age > c->horizon_ms) {
+        dc_hlc since = 0;
+        if (!a.found && (rc = dc__store_member_since(c->r->st, c->sid, pk, &since, c->e)))
+            return rc;
+        /* Its last ack, or (none yet) when it became a member, against the
+         * horizon: past it, the member is left out; within it, one that
+         * never acked is waited for. */
+        dc_hlc at = a.found ? a.v.clock : since;
+        bool past = c->now_ms - (int64_t)(at >> 16) > c->horizon_ms;
+        if (!a.found && !past) {
+            c->waiting = true;
+            c->waiting_n++;
+            return 0;
+        }
+        if (past) {
             char hex[65];
             dc__hex(hex, pk, 32);
-            bool past = a.found || true;
-            (void)past;
-            /* Never acked, or acked before the horizon: left out while
-             * past it; one that never acked at all is waited for unless
-             * the space is older than the horizon for it too. */
-            if (!a.found) {
-                c->waiting = true;
-                c->waiting_n++;
-            } else {
-                c->left_out++;
-                if ((c->left->size > 1 && dc__buf_put(c->left, ",", 1)) ||
-                    dc__json_str(c->left, hex, 64))
-                    rc = DC_ENOMEM;
-            }
+            c->left_out++;
+            if ((c->left->size > 1 && dc__buf_put(c->left, ",", 1)) ||
+                dc__json_str(c->left, hex, 64))
+                rc = dc__err_set(c->e, DC_ENOMEM, "space compact: out of memory");
             vec_free(&a.v);
-            return rc ? dc__err_set(c->e, DC_ENOMEM, "space compact: out of memory") : 0;
+            return rc;
         }
         v = a.v;
     }
@@ -488,7 +487,7 @@ int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
     dc__space sp;
     int role;
     dc_hlc saved = r->clock.last;
-    int rc = begin_space(r, "space compact", space, &sp, &role, &e);
+    int rc = begin_space(r, "space compact", space, DC_ROLE_READER, &sp, &role, &e);
     if (rc)
         return dc__fail_err(r, &e);
     dc_buf left = DC_BUF_INIT;

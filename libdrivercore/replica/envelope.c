@@ -135,20 +135,23 @@ int dc__change_plain(dc_replica *r, const dc__envelope *e, int64_t sid, dc_buf *
 
 /* Ops on the library's own records (types beginning with '@': a space's
  * name, its members' names) are written only on an admin's behalf, except
- * a device's own ack (`@ack`, its id: docs/data-model.md "Compaction"). */
+ * a device's own ack (`@ack`, its id: docs/data-model.md "Compaction"),
+ * which any member writes, readers included. */
 static int ops_need(const dc__body *b, const uint8_t author[32]) {
     char me[65];
     dc__hex(me, author, 32);
+    int need = DC_ROLE_READER;
     for (uint32_t i = 0; i < b->nops; i++) {
         const dc__op *op = &b->ops[i];
-        if (!op->type.n || op->type.p[0] != '@')
-            continue;
         bool own_ack = op->type.n == 4 && memcmp(op->type.p, "@ack", 4) == 0 && op->id.n == 64 &&
                        memcmp(op->id.p, me, 64) == 0;
-        if (!own_ack)
+        if (own_ack)
+            continue;
+        if (op->type.n && op->type.p[0] == '@')
             return DC_ROLE_ADMIN;
+        need = DC_ROLE_MEMBER;
     }
-    return DC_ROLE_MEMBER;
+    return need;
 }
 
 int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,

@@ -65,7 +65,8 @@ int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t s
     return rc;
 }
 
-int dc__store_held_prefix(dc__store *s, int64_t sid, dc__vent_fn fn, void *user, dc__err *err) {
+int dc__store_held_prefix(dc__store *s, int64_t sid, bool unauth, dc__vent_fn fn, void *user,
+                          dc__err *err) {
     /* Per author: the compacted point, then every envelope kept (membership,
      * any state) or applied (changes) above it, in sequence order; the
      * prefix runs while the numbers follow one another. */
@@ -81,7 +82,7 @@ int dc__store_held_prefix(dc__store *s, int64_t sid, dc__vent_fn fn, void *user,
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT seq FROM changes WHERE sid = ?1 AND author = ?2 AND seq > ?3 "
-                           "AND (kind = 2 OR state = 0) ORDER BY seq",
+                           "AND (kind = 2 OR state = 0 OR (?4 AND state = 4)) ORDER BY seq",
                            -1, &q, NULL) != SQLITE_OK) {
         sqlite3_finalize(st);
         return dc__sql_err(s, err, "compaction");
@@ -101,6 +102,7 @@ int dc__store_held_prefix(dc__store *s, int64_t sid, dc__vent_fn fn, void *user,
         sqlite3_bind_int64(q, 1, sid);
         sqlite3_bind_int64(q, 2, did);
         sqlite3_bind_int64(q, 3, (int64_t)at);
+        sqlite3_bind_int(q, 4, unauth);
         int y;
         while ((y = sqlite3_step(q)) == SQLITE_ROW) {
             uint64_t seq = (uint64_t)sqlite3_column_int64(q, 0);
@@ -285,6 +287,40 @@ static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *e
     return rc;
 }
 
+static int finalise(dc__store *s, int64_t sid, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT c.cno FROM changes c JOIN compact_point p ON p.sid = c.sid "
+                           "AND p.did = c.author WHERE c.sid = ?1 AND c.kind = 1 AND "
+                           "c.state = 4 AND c.seq <= p.seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    sqlite3_bind_int64(st, 1, sid);
+    int64_t *cnos = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0, x;
+    while ((x = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            int64_t *p = dc__realloc(cnos, nc * sizeof *p);
+            if (!p) {
+                rc = dc__err_set(err, DC_ENOMEM, "compaction: out of memory");
+                break;
+            }
+            cnos = p;
+            cap = nc;
+        }
+        cnos[n++] = sqlite3_column_int64(st, 0);
+    }
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = dc__store_change_set_state(s, cnos[i], DC_CHANGE_APPLIED, err);
+    dc__free(cnos);
+    return rc;
+}
+
 static int raise_point(dc__store *s, int64_t sid, int64_t did, uint64_t seq, dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
@@ -331,6 +367,10 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
     int rc = dc__store_fold(s, NULL, err);
     for (size_t i = 0; i < n && !rc; i++)
         rc = raise_point(s, sid, dids[i], seqs[i], err);
+    /* Covered changes are final: one a removal withdrew here after every
+     * writer held it applied is applied again (docs/data-model.md). */
+    if (!rc)
+        rc = finalise(s, sid, err);
     /* The state goes back to the base (or to nothing), the covered changes
      * are folded over it: the state at the point. */
     if (!rc)
@@ -352,5 +392,25 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
      * the base, which gives the state as it was. */
     if (!rc && !(rc = drop_covered(s, sid, dropped, err)) && !(rc = run2(s, REST, sid, 0, err)))
         rc = dc__store_fold(s, NULL, err);
+    return rc;
+}
+
+int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
+                           dc__err *err) {
+    *hlc = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT m.hlc FROM members m JOIN devices d ON d.did = m.did "
+                           "WHERE m.sid = ?1 AND d.pk = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
+    int x = sqlite3_step(st), rc = 0;
+    if (x == SQLITE_ROW)
+        *hlc = (dc_hlc)sqlite3_column_int64(st, 0);
+    else if (x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_finalize(st);
     return rc;
 }

@@ -369,15 +369,22 @@ int dc__store_compact_points(dc__store *s, int64_t sid, dc__vent_fn fn, void *us
 int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t seq, bool *covered,
                               dc__err *err);
 /* fn for each author of `sid`: the highest seq s such that this replica
- * holds every envelope of that author up to s applied (changes) or kept
- * (membership), the compacted ones included; authors at 0 are skipped. */
-int dc__store_held_prefix(dc__store *s, int64_t sid, dc__vent_fn fn, void *user, dc__err *err);
+ * holds every envelope of that author up to s applied (changes; also
+ * unauthorised ones with `unauth`) or kept (membership), the compacted ones
+ * included; authors at 0 are skipped. */
+int dc__store_held_prefix(dc__store *s, int64_t sid, bool unauth, dc__vent_fn fn, void *user,
+                          dc__err *err);
 /* Compacts `sid` to the point (dids[i], seqs[i]) raised over the current
  * one, inside the caller's transaction: the covered changes folded into the
- * base, their envelopes dropped, the state folded again (*dropped counts
- * the envelopes).  The caller checked that the replica holds the point. */
+ * base (unauthorised ones applied first: covered changes are final), their
+ * envelopes dropped, the state folded again (*dropped counts them).  The caller checked that the
+ * replica holds the point. */
 int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint64_t *seqs,
                       size_t n, uint64_t *dropped, dc__err *err);
+/* The clock of the membership op that set the role of device `pk` in `sid`
+ * (0 if none): how long it has been a member, for a member that never acked. */
+int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
+                           dc__err *err);
 /* The base of `sid` copied back into its records and events (a rebuild). */
 int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err);
 
