@@ -569,3 +569,144 @@ int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
     dc_buf_dispose(&left);
     return rc;
 }
+
+/* ---- snapshots (docs/format/bundle.md, "Snapshots") ---- */
+
+#define SNAP_HEAD 92 /* magic, version, space, maker, epoch, key id, nonce, length */
+#define SNAP_SIG 64
+
+int dc_space_snapshot(dc_buf *out, dc_replica *r, const char *space) {
+    DC__CHECK(r);
+    if (!out)
+        return dc__fail(r, DC_EMISUSE, "space snapshot: out is NULL");
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "space snapshot: a transaction is open on this replica");
+    dc__err e = {0};
+    dc__space sp;
+    int role;
+    dc_hlc saved = r->clock.last;
+    int rc = begin_space(r, "space snapshot", space, DC_ROLE_READER, &sp, &role, &e);
+    if (rc)
+        return dc__fail_err(r, &e);
+    if (role != DC_ROLE_ADMIN) {
+        dc__store_rollback(r->st);
+        return dc__fail(r, DC_EDENIED, "space snapshot: only an admin of the space makes one");
+    }
+    dc_buf plain = DC_BUF_INIT;
+    const uint8_t *key = NULL;
+    if (!(rc = dc__store_snapshot_make(r->st, sp.sid, &plain, &e)))
+        key = dc__space_write_key(r, &sp, &e);
+    if (!rc && !key)
+        rc = e.code;
+    if (!rc) {
+        size_t clen = plain.size + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+        uint8_t head[SNAP_HEAD];
+        memcpy(head, "DCS", 3);
+        head[3] = 1;
+        memcpy(head + 4, sp.id, 16);
+        memcpy(head + 20, r->id->sign_pk, 32);
+        for (int i = 0; i < 4; i++)
+            head[52 + i] = (uint8_t)(sp.epoch >> (24 - 8 * i));
+        memset(head + 56, 0, DC_KEY_ID);
+        if (sp.has_kid)
+            memcpy(head + 56, sp.kid, DC_KEY_ID);
+        randombytes_buf(head + 64, 24);
+        for (int i = 0; i < 4; i++)
+            head[88 + i] = (uint8_t)((uint32_t)clen >> (24 - 8 * i));
+        dc__buf_clear(out);
+        if (clen > UINT32_MAX || dc__buf_reserve(out, SNAP_HEAD + clen + SNAP_SIG))
+            rc = dc__err_set(&e, DC_ENOMEM, "space snapshot: out of memory");
+        if (!rc) {
+            memcpy(out->ptr, head, SNAP_HEAD);
+            unsigned long long cl = 0;
+            crypto_aead_xchacha20poly1305_ietf_encrypt(out->ptr + SNAP_HEAD, &cl, plain.ptr,
+                                                       plain.size, head, SNAP_HEAD, NULL, head + 64,
+                                                       key);
+            crypto_sign_detached(out->ptr + SNAP_HEAD + cl, NULL, out->ptr, SNAP_HEAD + cl,
+                                 r->id->sign_sk);
+            out->size = SNAP_HEAD + cl + SNAP_SIG;
+        }
+    }
+    if (plain.asize)
+        sodium_memzero(plain.ptr, plain.size);
+    dc_buf_dispose(&plain);
+    /* Nothing was written: the read transaction ends. */
+    dc__store_rollback(r->st);
+    r->clock.last = saved;
+    return rc ? dc__fail_err(r, &e) : 0;
+}
+
+int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf *report) {
+    DC__CHECK(r);
+    if (!data && n)
+        return dc__fail(r, DC_EMISUSE, "snapshot load: data is NULL");
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "snapshot load: a transaction is open on this replica");
+    if (n < SNAP_HEAD + SNAP_SIG || memcmp(data, "DCS", 3) != 0)
+        return dc__fail(r, DC_ECORRUPT, "snapshot load: not a snapshot");
+    if (data[3] != 1)
+        return dc__fail(r, DC_EVERSION, "snapshot load: version %u; this library reads 1", data[3]);
+    uint32_t clen =
+        (uint32_t)data[88] << 24 | (uint32_t)data[89] << 16 | (uint32_t)data[90] << 8 | data[91];
+    if (clen < crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+        (size_t)clen != n - SNAP_HEAD - SNAP_SIG)
+        return dc__fail(r, DC_ECORRUPT, "snapshot load: its length does not match (truncated?)");
+    if (crypto_sign_verify_detached(data + n - SNAP_SIG, data, n - SNAP_SIG, data + 20) != 0)
+        return dc__fail(r, DC_EBADSIG, "snapshot load: bad signature (forged or damaged)");
+    char hex[33];
+    dc__hex(hex, data + 4, 16);
+    dc__err e = {0};
+    dc__space sp;
+    int role;
+    dc_hlc saved = r->clock.last;
+    int rc = begin_space(r, "snapshot load", hex, DC_ROLE_READER, &sp, &role, &e);
+    if (rc)
+        return dc__fail_err(r, &e);
+    dc__member maker;
+    uint8_t *plain = NULL;
+    uint64_t dropped = 0;
+    if ((rc = dc__store_member_get(r->st, sp.sid, data + 20, &maker, &e)))
+        goto out;
+    if (maker.role != DC_ROLE_ADMIN) {
+        rc = dc__err_set(&e, DC_EDENIED,
+                         "snapshot load: its maker is not an admin of the space; refused");
+        goto out;
+    }
+    uint32_t epoch =
+        (uint32_t)data[52] << 24 | (uint32_t)data[53] << 16 | (uint32_t)data[54] << 8 | data[55];
+    static const uint8_t zero[DC_KEY_ID] = {0};
+    const uint8_t *kid = memcmp(data + 56, zero, DC_KEY_ID) ? data + 56 : NULL;
+    const uint8_t *key = dc__space_key(r, sp.sid, epoch, kid, &e);
+    if (!key) {
+        rc = e.code;
+        goto out;
+    }
+    size_t plen = clen - crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    if (!(plain = dc__malloc(plen + 1))) {
+        rc = dc__err_set(&e, DC_ENOMEM, "snapshot load: out of memory");
+        goto out;
+    }
+    unsigned long long pl = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &pl, NULL, data + SNAP_HEAD, clen, data,
+                                                   SNAP_HEAD, data + 64, key) != 0) {
+        rc = dc__err_set(&e, DC_EBADSIG, "snapshot load: it does not decrypt (damaged)");
+        goto out;
+    }
+    rc = dc__store_snapshot_load(r->st, sp.sid, plain, (size_t)pl, &dropped, &e);
+out:
+    if (plain) {
+        sodium_memzero(plain, clen);
+        dc__free(plain);
+    }
+    if ((rc = end_write(r, rc, saved, &e)))
+        return rc;
+    if (report) {
+        char j[160];
+        snprintf(j, sizeof j, "{\"space\":\"%s\",\"dropped\":%llu}", hex,
+                 (unsigned long long)dropped);
+        dc__buf_clear(report);
+        if (dc__buf_put(report, j, strlen(j)))
+            return dc__fail(r, DC_ENOMEM, "snapshot load: out of memory (it was loaded)");
+    }
+    return 0;
+}

@@ -414,3 +414,459 @@ int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_h
     sqlite3_finalize(st);
     return rc;
 }
+
+/* ---- snapshots: the base of a space, with names and keys in place of
+ * this file's row numbers (docs/format/bundle.md, "Snapshots") ---- */
+
+typedef struct idmap {
+    int64_t *from; /* local row (fid or did) */
+    size_t n, cap;
+} idmap;
+
+/* The snapshot index of local row `id`, added if new. */
+static int idmap_get(idmap *m, int64_t id, uint32_t *out) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->from[i] == id) {
+            *out = (uint32_t)i;
+            return 0;
+        }
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 32;
+        int64_t *p = dc__realloc(m->from, nc * sizeof *p);
+        if (!p)
+            return DC_ENOMEM;
+        m->from = p;
+        m->cap = nc;
+    }
+    m->from[m->n] = id;
+    *out = (uint32_t)m->n++;
+    return 0;
+}
+
+static int put32(dc_buf *b, uint32_t x) {
+    uint8_t p[4] = {(uint8_t)(x >> 24), (uint8_t)(x >> 16), (uint8_t)(x >> 8), (uint8_t)x};
+    return dc__buf_put(b, p, 4) ? DC_ENOMEM : 0;
+}
+
+static int put64(dc_buf *b, uint64_t x) {
+    int rc = put32(b, (uint32_t)(x >> 32));
+    return rc ? rc : put32(b, (uint32_t)x);
+}
+
+static int putbytes(dc_buf *b, const void *p, size_t n) {
+    int rc = put32(b, (uint32_t)n);
+    return rc ? rc : n && dc__buf_put(b, p, n) ? DC_ENOMEM : 0;
+}
+
+static int cmp_reg(const void *a, const void *b) {
+    const dc__reg *x = a, *y = b;
+    return (x->fid > y->fid) - (x->fid < y->fid);
+}
+
+static int cmp_tag4(uint32_t f1, int64_t d1, uint64_t s1, uint32_t o1, uint32_t f2, int64_t d2,
+                    uint64_t s2, uint32_t o2) {
+    if (f1 != f2)
+        return f1 < f2 ? -1 : 1;
+    if (d1 != d2)
+        return (uint64_t)d1 < (uint64_t)d2 ? -1 : 1;
+    if (s1 != s2)
+        return s1 < s2 ? -1 : 1;
+    return (o1 > o2) - (o1 < o2);
+}
+
+static int cmp_add(const void *a, const void *b) {
+    const dc__sadd *x = a, *y = b;
+    return cmp_tag4(x->fid, x->did, x->seq, x->op, y->fid, y->did, y->seq, y->op);
+}
+
+static int cmp_rm(const void *a, const void *b) {
+    const dc__stag *x = a, *y = b;
+    return cmp_tag4(x->fid, x->did, x->seq, x->op, y->fid, y->did, y->seq, y->op);
+}
+
+/* Rewrites a record's field numbers and device rows through fn, sorted
+ * again as stored. */
+typedef int (*remap_fn)(void *user, bool field, int64_t in, int64_t *out);
+
+static int remap_state(dc__recdata *d, remap_fn fn, void *user) {
+    int64_t v;
+    int rc;
+    for (size_t i = 0; i < d->nregs; i++) {
+        if ((rc = fn(user, true, d->regs[i].fid, &v)))
+            return rc;
+        d->regs[i].fid = (uint32_t)v;
+        if ((rc = fn(user, false, d->regs[i].did, &v)))
+            return rc;
+        d->regs[i].did = v;
+    }
+    for (size_t i = 0; i < d->nadds; i++) {
+        if ((rc = fn(user, true, d->adds[i].fid, &v)))
+            return rc;
+        d->adds[i].fid = (uint32_t)v;
+        if ((rc = fn(user, false, d->adds[i].did, &v)))
+            return rc;
+        d->adds[i].did = v;
+    }
+    for (size_t i = 0; i < d->nrm; i++) {
+        if ((rc = fn(user, true, d->rm[i].fid, &v)))
+            return rc;
+        d->rm[i].fid = (uint32_t)v;
+        if ((rc = fn(user, false, d->rm[i].did, &v)))
+            return rc;
+        d->rm[i].did = v;
+    }
+    qsort(d->regs, d->nregs, sizeof *d->regs, cmp_reg);
+    qsort(d->adds, d->nadds, sizeof *d->adds, cmp_add);
+    qsort(d->rm, d->nrm, sizeof *d->rm, cmp_rm);
+    return 0;
+}
+
+typedef struct maker {
+    idmap names, devs;
+} maker;
+
+static int to_index(void *user, bool field, int64_t in, int64_t *out) {
+    maker *m = user;
+    uint32_t i = 0;
+    if (!field && in == 0) {
+        *out = 0;
+        return 0;
+    }
+    int rc = idmap_get(field ? &m->names : &m->devs, in, &i);
+    *out = field ? (int64_t)i : (int64_t)i + 1; /* device index 0: none */
+    return rc;
+}
+
+int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err) {
+    maker m = {0};
+    dc_buf recs = DC_BUF_INIT, tmp = DC_BUF_INIT;
+    int rc = dc__store_fold(s, NULL, err);
+    sqlite3_stmt *st = NULL, *ev = NULL;
+    uint32_t nrec = 0;
+    if (!rc && (sqlite3_prepare_v2(s->db,
+                                   "SELECT r.rid, r.type, r.id, b.state, b.nval, b.nev, "
+                                   "b.del_hlc, b.del_did FROM base_records b JOIN records r ON "
+                                   "r.rid = b.rid WHERE r.sid = ?1 ORDER BY r.type, r.id",
+                                   -1, &st, NULL) != SQLITE_OK ||
+                sqlite3_prepare_v2(s->db,
+                                   "SELECT hlc, did, op, body FROM base_events WHERE rid = ?1 "
+                                   "ORDER BY hlc, did, op",
+                                   -1, &ev, NULL) != SQLITE_OK))
+        rc = dc__sql_err(s, err, "snapshot");
+    if (st)
+        sqlite3_bind_int64(st, 1, sid);
+    int x = SQLITE_DONE;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t v;
+        dc__recdata d;
+        memset(&d, 0, sizeof d);
+        dc__buf_clear(&tmp);
+        if (sqlite3_column_bytes(st, 3) &&
+            !(rc = dc__recdata_decode(sqlite3_column_blob(st, 3),
+                                      (size_t)sqlite3_column_bytes(st, 3), &d, err))) {
+            if ((rc = remap_state(&d, to_index, &m)) == DC_ENOMEM)
+                rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+            if (!rc)
+                rc = dc__recdata_encode(&tmp, &d, err);
+            dc__recdata_free(&d);
+        }
+        if (rc || (rc = to_index(&m, false, sqlite3_column_int64(st, 7), &v)) ||
+            (rc = putbytes(&recs, sqlite3_column_text(st, 1),
+                           (size_t)sqlite3_column_bytes(st, 1))) ||
+            (rc = putbytes(&recs, sqlite3_column_text(st, 2),
+                           (size_t)sqlite3_column_bytes(st, 2))) ||
+            (rc = put64(&recs, (uint64_t)sqlite3_column_int64(st, 6))) ||
+            (rc = put32(&recs, (uint32_t)v)) ||
+            (rc = put64(&recs, (uint64_t)sqlite3_column_int64(st, 4))) ||
+            (rc = put64(&recs, (uint64_t)sqlite3_column_int64(st, 5))) ||
+            (rc = putbytes(&recs, tmp.ptr, tmp.size)))
+            break;
+        /* its events */
+        sqlite3_reset(ev);
+        sqlite3_bind_int64(ev, 1, sqlite3_column_int64(st, 0));
+        dc_buf evs = DC_BUF_INIT;
+        uint32_t ne = 0;
+        int y;
+        while (!rc && (y = sqlite3_step(ev)) == SQLITE_ROW) {
+            if (!(rc = to_index(&m, false, sqlite3_column_int64(ev, 1), &v)) &&
+                !(rc = put64(&evs, (uint64_t)sqlite3_column_int64(ev, 0))) &&
+                !(rc = put32(&evs, (uint32_t)v)) &&
+                !(rc = put32(&evs, (uint32_t)sqlite3_column_int64(ev, 2))))
+                rc =
+                    putbytes(&evs, sqlite3_column_blob(ev, 3), (size_t)sqlite3_column_bytes(ev, 3));
+            ne++;
+        }
+        if (!rc && y != SQLITE_DONE)
+            rc = dc__sql_err(s, err, "snapshot");
+        if (!rc && !(rc = put32(&recs, ne)) && evs.size && dc__buf_put(&recs, evs.ptr, evs.size))
+            rc = DC_ENOMEM;
+        dc_buf_dispose(&evs);
+        nrec++;
+    }
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "snapshot");
+    sqlite3_finalize(st);
+    sqlite3_finalize(ev);
+    /* The point, by device index. */
+    ptab pt = {0};
+    if (!rc && (rc = dc__store_compact_points(s, sid, ptab_add, &pt, err)) == DC_ENOMEM)
+        rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+    dc_buf head = DC_BUF_INIT;
+    if (!rc)
+        rc = put32(&head, (uint32_t)pt.n);
+    for (size_t i = 0; i < pt.n && !rc; i++) {
+        int64_t v;
+        if (!(rc = to_index(&m, false, pt.did[i], &v)) && !(rc = put32(&head, (uint32_t)v)))
+            rc = put64(&head, pt.seq[i]);
+    }
+    dc__free(pt.did);
+    dc__free(pt.seq);
+    /* names and devices, then the point, then the records */
+    dc__buf_clear(out);
+    if (!rc)
+        rc = put32(out, (uint32_t)m.names.n);
+    for (size_t i = 0; i < m.names.n && !rc; i++) {
+        const char *p;
+        size_t n;
+        if (!(rc = dc__store_name_of(s, (uint32_t)m.names.from[i], &p, &n, err)))
+            rc = putbytes(out, p, n);
+    }
+    if (!rc)
+        rc = put32(out, (uint32_t)m.devs.n);
+    for (size_t i = 0; i < m.devs.n && !rc; i++) {
+        uint8_t pk[32];
+        if (!(rc = dc__store_device_pk(s, m.devs.from[i], pk, err)) && dc__buf_put(out, pk, 32))
+            rc = DC_ENOMEM;
+    }
+    if (!rc && (dc__buf_put(out, head.ptr, head.size) || put32(out, nrec) ||
+                (recs.size && dc__buf_put(out, recs.ptr, recs.size))))
+        rc = DC_ENOMEM;
+    if (rc == DC_ENOMEM && !err->code)
+        rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+    dc_buf_dispose(&head);
+    dc_buf_dispose(&recs);
+    dc_buf_dispose(&tmp);
+    dc__free(m.names.from);
+    dc__free(m.devs.from);
+    return rc;
+}
+
+/* A reader of the plaintext; any overrun is DC_ECORRUPT. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t n, at;
+    bool bad;
+} rd;
+
+static const uint8_t *take(rd *r, size_t n) {
+    if (r->bad || r->n - r->at < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->at;
+    r->at += n;
+    return p;
+}
+
+static uint32_t get32(rd *r) {
+    const uint8_t *p = take(r, 4);
+    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
+}
+
+static uint64_t get64(rd *r) {
+    uint64_t hi = get32(r);
+    return hi << 32 | get32(r);
+}
+
+static const uint8_t *getbytes(rd *r, size_t *n) {
+    *n = get32(r);
+    return take(r, *n);
+}
+
+typedef struct loader {
+    int64_t *fids, *dids; /* snapshot index -> local row */
+    uint32_t nnames, ndevs;
+} loader;
+
+static int to_local(void *user, bool field, int64_t in, int64_t *out) {
+    loader *l = user;
+    if (field) {
+        if (in < 0 || in >= l->nnames)
+            return DC_ECORRUPT;
+        *out = l->fids[in];
+        return 0;
+    }
+    if (in == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (in < 0 || in > l->ndevs)
+        return DC_ECORRUPT;
+    *out = l->dids[in - 1];
+    return 0;
+}
+
+int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n,
+                            uint64_t *dropped, dc__err *err) {
+    rd r = {p, n, 0, false};
+    loader l = {0};
+    int rc = dc__store_fold(s, NULL, err);
+    if (rc)
+        return rc;
+    l.nnames = get32(&r);
+    if (l.nnames > n / 4 + 1)
+        return dc__err_set(err, DC_ECORRUPT, "snapshot: malformed (names)");
+    if (!(l.fids = dc__malloc((l.nnames + 1) * sizeof *l.fids)))
+        return dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+    for (uint32_t i = 0; i < l.nnames && !rc && !r.bad; i++) {
+        size_t ln;
+        const uint8_t *q = getbytes(&r, &ln);
+        uint32_t fid;
+        if (q && !(rc = dc__store_name_id(s, (const char *)q, ln, true, &fid, err)))
+            l.fids[i] = fid;
+    }
+    l.ndevs = rc ? 0 : get32(&r);
+    if (!rc && l.ndevs > n / 32 + 1)
+        r.bad = true;
+    if (!rc && !r.bad && !(l.dids = dc__malloc((l.ndevs + 1) * sizeof *l.dids)))
+        rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+    for (uint32_t i = 0; i < l.ndevs && !rc && !r.bad; i++) {
+        const uint8_t *pk = take(&r, 32);
+        if (pk)
+            rc = dc__store_device(s, pk, &l.dids[i], err);
+    }
+    /* The point. */
+    uint32_t np = rc || r.bad ? 0 : get32(&r);
+    for (uint32_t i = 0; i < np && !rc && !r.bad; i++) {
+        int64_t did;
+        uint32_t idx = get32(&r);
+        uint64_t seq = get64(&r);
+        if (r.bad || to_local(&l, false, idx, &did) || !did || seq > INT64_MAX)
+            r.bad = true;
+        else
+            rc = raise_point(s, sid, did, seq, err);
+    }
+    /* The base replaces this replica's. */
+    static const char *const CLEAR[] = {
+        "DELETE FROM base_events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        "DELETE FROM base_records WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+    };
+    for (size_t i = 0; i < 2 && !rc && !r.bad; i++)
+        rc = run2(s, CLEAR[i], sid, 0, err);
+    uint32_t nrec = rc || r.bad ? 0 : get32(&r);
+    dc_buf tmp = DC_BUF_INIT;
+    for (uint32_t i = 0; i < nrec && !rc && !r.bad; i++) {
+        size_t tl, il, sl;
+        const uint8_t *type = getbytes(&r, &tl), *id = getbytes(&r, &il);
+        uint64_t del_hlc = get64(&r);
+        int64_t del_did;
+        uint32_t del_idx = get32(&r);
+        int64_t nval = (int64_t)get64(&r), nev = (int64_t)get64(&r);
+        const uint8_t *state = getbytes(&r, &sl);
+        if (r.bad || to_local(&l, false, del_idx, &del_did) || tl == 0 || il == 0 ||
+            !dc__utf8_valid(type, tl) || !dc__utf8_valid(id, il)) {
+            r.bad = true;
+            break;
+        }
+        dc__buf_clear(&tmp);
+        if (sl) {
+            dc__recdata d;
+            if ((rc = dc__recdata_decode(state, sl, &d, err)))
+                break;
+            if (remap_state(&d, to_local, &l))
+                r.bad = true;
+            else
+                rc = dc__recdata_encode(&tmp, &d, err);
+            dc__recdata_free(&d);
+            if (rc || r.bad)
+                break;
+        }
+        /* The record's row, made if new. */
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db,
+                               "INSERT INTO records(sid, type, id) VALUES(?1, ?2, ?3) "
+                               "ON CONFLICT(sid, type, id) DO UPDATE SET sid = sid RETURNING rid",
+                               -1, &st, NULL) != SQLITE_OK) {
+            rc = dc__sql_err(s, err, "snapshot");
+            break;
+        }
+        sqlite3_bind_int64(st, 1, sid);
+        sqlite3_bind_text(st, 2, (const char *)type, (int)tl, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, (const char *)id, (int)il, SQLITE_STATIC);
+        int64_t rid = 0;
+        if (sqlite3_step(st) == SQLITE_ROW)
+            rid = sqlite3_column_int64(st, 0);
+        else
+            rc = dc__sql_err(s, err, "snapshot");
+        sqlite3_finalize(st);
+        if (!rc && sqlite3_prepare_v2(s->db,
+                                      "INSERT INTO base_records(rid, state, nval, nev, del_hlc, "
+                                      "del_did) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                      -1, &st, NULL) != SQLITE_OK)
+            rc = dc__sql_err(s, err, "snapshot");
+        if (rc)
+            break;
+        sqlite3_bind_int64(st, 1, rid);
+        if (tmp.size)
+            sqlite3_bind_blob(st, 2, tmp.ptr, (int)tmp.size, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 2);
+        sqlite3_bind_int64(st, 3, nval);
+        sqlite3_bind_int64(st, 4, nev);
+        sqlite3_bind_int64(st, 5, (int64_t)del_hlc);
+        sqlite3_bind_int64(st, 6, del_did);
+        if (!STEP_DONE(st))
+            rc = dc__sql_err(s, err, "snapshot");
+        sqlite3_finalize(st);
+        uint32_t ne = rc ? 0 : get32(&r);
+        for (uint32_t k = 0; k < ne && !rc && !r.bad; k++) {
+            uint64_t h = get64(&r);
+            int64_t did;
+            uint32_t didx = get32(&r), op = get32(&r);
+            size_t bl;
+            const uint8_t *body = getbytes(&r, &bl);
+            if (r.bad || to_local(&l, false, didx, &did) || !did || !bl) {
+                r.bad = true;
+                break;
+            }
+            if (sqlite3_prepare_v2(s->db,
+                                   "INSERT OR REPLACE INTO base_events(rid, hlc, did, op, body) "
+                                   "VALUES(?1, ?2, ?3, ?4, ?5)",
+                                   -1, &st, NULL) != SQLITE_OK) {
+                rc = dc__sql_err(s, err, "snapshot");
+                break;
+            }
+            sqlite3_bind_int64(st, 1, rid);
+            sqlite3_bind_int64(st, 2, (int64_t)h);
+            sqlite3_bind_int64(st, 3, did);
+            sqlite3_bind_int64(st, 4, op);
+            sqlite3_bind_blob(st, 5, body, (int)bl, SQLITE_STATIC);
+            if (!STEP_DONE(st))
+                rc = dc__sql_err(s, err, "snapshot");
+            sqlite3_finalize(st);
+        }
+    }
+    dc_buf_dispose(&tmp);
+    if (!rc && (r.bad || r.at != r.n))
+        rc = dc__err_set(err, DC_ECORRUPT, "snapshot: malformed");
+    dc__free(l.fids);
+    dc__free(l.dids);
+    /* What the log holds at or below the point is in the base now: it goes,
+     * and the state is the base with the rest folded over it. */
+    static const char *const RESET[] = {
+        "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
+        "SET value = value + 1 WHERE ?1 = ?1",
+        "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
+        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
+        "WHERE sid = ?1",
+        "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
+        "kind = 1 AND state = 0",
+    };
+    if (!rc && !(rc = finalise(s, sid, err)) && !(rc = drop_covered(s, sid, dropped, err)))
+        rc = dc__store_index_clear_space(s, sid, err);
+    for (size_t i = 0; i < sizeof RESET / sizeof RESET[0] && !rc; i++)
+        rc = run2(s, RESET[i], sid, 0, err);
+    if (!rc && !(rc = dc__store_base_restore(s, sid, err)))
+        rc = dc__store_fold(s, NULL, err);
+    return rc;
+}

@@ -385,6 +385,15 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
  * (0 if none): how long it has been a member, for a member that never acked. */
 int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
                            dc__err *err);
+/* A snapshot's plaintext: the base of `sid` and its point, with field
+ * names and device keys in place of row numbers (docs/format/bundle.md). */
+int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err);
+/* Loads one (checked, decrypted) as the base of `sid`, inside the caller's
+ * transaction: the point raised, the envelopes it covers dropped from the
+ * log (*dropped), the state the base with the rest folded over it.
+ * DC_ECORRUPT for a malformed one. */
+int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n,
+                            uint64_t *dropped, dc__err *err);
 /* The base of `sid` copied back into its records and events (a rebuild). */
 int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err);
 

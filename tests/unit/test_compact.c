@@ -329,6 +329,101 @@ static void test_rebuild_from_base(void **state) {
     dc_buf_dispose(&rec);
 }
 
+/* A new member starts from a snapshot instead of the whole history: the
+ * same state as everyone, then the changes above the point as usual. */
+static void test_new_member_from_snapshot(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 10; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "S-%d", i);
+        set_str(f->a, f->space, i % 2 ? "t7" : "t8", "plate", v);
+    }
+    one_op(f->a, f->space, DC_OP_ADD, "t7", "reefer");
+    one_op(f->a, f->space, DC_OP_DELETE, "t8", NULL);
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    compact_all(f);
+    set_str(f->b, f->space, "t7", "driver", "Zhao"); /* above the point */
+    sync2(f->a, f->b);
+    dc_buf snap = DC_BUF_INIT, card = DC_BUF_INIT, rep = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_space_snapshot(&snap, f->a, f->space));
+    /* d joins: the compacted log alone would miss the history. */
+    dc_replica *d = dc_test_open(&f->d, "d.dcr");
+    dc_test_ok(d, dc_replica_card(&card, d));
+    dc_test_ok(f->a, dc_space_add(f->a, f->space, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_sync_into(f->a, d);
+    dc_test_ok(d, dc_space_accept(d, f->space, 0));
+    char *j = compact(d, f->space, 0);
+    assert_non_null(strstr(j, "\"snapshot_needed\":true"));
+    free(j);
+    dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, f->space));
+    dc_test_sync_into(f->a, d);
+    char *da = dump(f->a), *dd = dump(d);
+    assert_string_equal(dd, da);
+    assert_non_null(strstr(da, "Zhao"));
+    assert_null(strstr(da, "\"t8\"")); /* deleted, and stays so */
+    free(da);
+    free(dd);
+    j = compact(d, f->space, 0);
+    assert_non_null(strstr(j, "\"snapshot_needed\":false"));
+    free(j);
+    /* Loading it twice changes nothing. */
+    dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, NULL));
+    da = dump(f->a);
+    dd = dump(d);
+    assert_string_equal(dd, da);
+    free(da);
+    free(dd);
+    dc_replica_close(d);
+    dc_buf_dispose(&snap);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&rep);
+}
+
+/* A forged, damaged, truncated or unsigned snapshot is refused whole, and
+ * so is one whose maker is not an admin; only an admin makes one. */
+static void test_snapshot_refused(void **state) {
+    fx *f = *state;
+    set_str(f->a, f->space, "t1", "plate", "F-1");
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    compact_all(f);
+    dc_buf snap = DC_BUF_INIT, tmp = DC_BUF_INIT;
+    assert_int_equal(dc_space_snapshot(&tmp, f->b, f->space), DC_EDENIED);
+    dc_test_ok(f->a, dc_space_snapshot(&snap, f->a, f->space));
+    char *before = dump(f->b);
+    uint8_t *bad = malloc(snap.size);
+    assert_non_null(bad);
+    size_t at[] = {10, 30, 100, snap.size - 70, snap.size - 1};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        memcpy(bad, snap.ptr, snap.size);
+        bad[at[k]] ^= 0x20;
+        assert_int_equal(dc_space_snapshot_load(f->b, bad, snap.size, NULL), DC_EBADSIG);
+    }
+    /* unsigned: the signature bytes zeroed */
+    memcpy(bad, snap.ptr, snap.size);
+    memset(bad + snap.size - 64, 0, 64);
+    assert_int_equal(dc_space_snapshot_load(f->b, bad, snap.size, NULL), DC_EBADSIG);
+    assert_int_equal(dc_space_snapshot_load(f->b, snap.ptr, snap.size - 5, NULL), DC_ECORRUPT);
+    assert_int_equal(dc_space_snapshot_load(f->b, snap.ptr, 20, NULL), DC_ECORRUPT);
+    free(bad);
+    /* Its maker demoted: refused. */
+    dc_buf card = DC_BUF_INIT;
+    dc_test_ok(f->b, dc_replica_card(&card, f->b));
+    dc_test_ok(f->a, dc_space_set_role(f->a, f->space, dc_replica_device_id(f->b), DC_ROLE_ADMIN));
+    dc_test_ok(f->a, dc_space_set_role(f->a, f->space, dc_replica_device_id(f->a), DC_ROLE_MEMBER));
+    sync2(f->a, f->c);
+    assert_int_equal(dc_space_snapshot_load(f->c, snap.ptr, snap.size, NULL), DC_EDENIED);
+    char *after = dump(f->b);
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&snap);
+    dc_buf_dispose(&tmp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_waits_for_acks, setup, teardown),
@@ -338,6 +433,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_late_device_told, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_does_not_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_base, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_member_from_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_refused, setup, teardown),
     };
     return cmocka_run_group_tests_name("compact", tests, NULL, NULL);
 }
