@@ -409,7 +409,6 @@ static int vec_min(vec *into, const vec *v) {
 static int count_member(void *user, const uint8_t pk[32], const uint8_t box_pk[32], int role) {
     (void)box_pk;
     counting *c = user;
-    (void)role; /* every member is counted, readers too: all receive the space */
     vec v = {0};
     int rc;
     if (memcmp(pk, c->r->id->sign_pk, 32) == 0) {
@@ -425,6 +424,11 @@ static int count_member(void *user, const uint8_t pk[32], const uint8_t box_pk[3
         /* Its last ack, or (none yet) when it became a member, against the
          * horizon: past it, the member is left out; within it, one that
          * never acked is waited for. */
+        /* A reader is counted once its ack has arrived (its acks cannot
+         * travel through a relay, which cannot tell them from a forged
+         * write): one never heard of is not waited for. */
+        if (!a.found && role < DC_ROLE_MEMBER)
+            return 0;
         dc_hlc at = a.found ? a.v.clock : since;
         bool past = c->now_ms - (int64_t)(at >> 16) > c->horizon_ms;
         if (!a.found && !past) {
