@@ -50,6 +50,8 @@ static const char usage_text[] =
     "  space ack REPLICA SPACE             state what this device holds (for compaction)\n"
     "  space compact REPLICA SPACE [--horizon-days N]\n"
     "                                      compact the history (docs/data-model.md)\n"
+    "  space snapshot REPLICA SPACE FILE   write the compacted space's signed snapshot\n"
+    "  space load REPLICA FILE             start a space from a snapshot, then sync\n"
     "  apply REPLICA [FILE]                apply JSON lines (FILE or stdin), one\n"
     "                                      transaction per line:\n"
     "                                      {\"space\": S, \"ops\": [OP, ...]}\n"
@@ -445,6 +447,54 @@ static int space_compact_cmd(bool compact, const tool_args *a) {
     return rc;
 }
 
+/* space snapshot | load (docs/data-model.md, "Compaction") */
+static int space_snapshot_cmd(bool load, const tool_args *a) {
+    const char *what = load ? "space load" : "space snapshot";
+    int rc = want_pos(a, load ? 2 : 3, load ? 2 : 3, what,
+                      load ? "space load REPLICA FILE" : "space snapshot REPLICA SPACE FILE");
+    if (rc)
+        return rc;
+    const char *file = a->pos[load ? 1 : 2];
+    char *data = NULL;
+    size_t n = 0;
+    if (load) {
+        int err;
+        if (!(data = read_file(file, &n, &err)))
+            return fail("space load: cannot read '%s': %s", file, strerror(err));
+    }
+    dc_replica *r;
+    if ((rc = open_existing(&r, a->pos[0])) != 0) {
+        free(data);
+        return rc;
+    }
+    dc_buf b = DC_BUF_INIT;
+    if (load) {
+        rc = dc_space_snapshot_load(r, (const uint8_t *)data, n, &b);
+        if (rc != 0)
+            rc = fail_r(r, rc, what);
+        else
+            print_buf(&b);
+    } else if ((rc = dc_space_snapshot(&b, r, a->pos[1])) != 0) {
+        rc = fail_r(r, rc, what);
+    } else {
+        FILE *f = fopen(file, "wb");
+        bool ok = f && fwrite(b.ptr, 1, b.size, f) == b.size;
+        if (f && fclose(f) != 0)
+            ok = false;
+        if (!ok) {
+            rc = fail("space snapshot: cannot write '%s': %s", file, strerror(errno));
+        } else {
+            json_t *o = json_pack("{s:s,s:s,s:I}", "space", a->pos[1], "file", file, "bytes",
+                                  (json_int_t)b.size);
+            rc = print_json(o);
+        }
+    }
+    free(data);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
 static int cmd_space(int argc, char **argv) {
     static const char *const OPTS_ACCEPT[] = {"directory!", NULL};
     tool_args a;
@@ -470,6 +520,13 @@ static int cmd_space(int argc, char **argv) {
             return rc;
         return space_show(&a, members);
     }
+    if (strcmp(sub, "snapshot") == 0 || strcmp(sub, "load") == 0) {
+        bool load = sub[0] == 'l';
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE,
+                             load ? "space load" : "space snapshot")) != 0)
+            return rc;
+        return space_snapshot_cmd(load, &a);
+    }
     if (strcmp(sub, "ack") == 0 || strcmp(sub, "compact") == 0) {
         static const char *const OPTS_COMPACT[] = {"horizon-days", NULL};
         bool compact = sub[0] == 'c';
@@ -488,7 +545,7 @@ static int cmd_space(int argc, char **argv) {
         return space_member_cmd(sub, &a);
     }
     return usage_error("space: unknown subcommand '%s' (expected create, add, remove, role, "
-                       "rotate, accept, decline, list, members, ack or compact)",
+                       "rotate, accept, decline, list, members, ack, compact, snapshot or load)",
                        sub);
 }
 

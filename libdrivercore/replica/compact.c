@@ -668,6 +668,7 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
         return dc__fail_err(r, &e);
     dc__member maker;
     uint8_t *plain = NULL;
+    size_t plain_n = 0;
     uint64_t dropped = 0;
     if ((rc = dc__store_member_get(r->st, sp.sid, data + 20, &maker, &e)))
         goto out;
@@ -686,7 +687,8 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
         goto out;
     }
     size_t plen = clen - crypto_aead_xchacha20poly1305_ietf_ABYTES;
-    if (!(plain = dc__malloc(plen + 1))) {
+    plain_n = plen + 1;
+    if (!(plain = dc__malloc(plain_n))) {
         rc = dc__err_set(&e, DC_ENOMEM, "snapshot load: out of memory");
         goto out;
     }
@@ -699,7 +701,7 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
     rc = dc__store_snapshot_load(r->st, sp.sid, plain, (size_t)pl, &dropped, &e);
 out:
     if (plain) {
-        sodium_memzero(plain, clen);
+        sodium_memzero(plain, plain_n);
         dc__free(plain);
     }
     if ((rc = end_write(r, rc, saved, &e)))
