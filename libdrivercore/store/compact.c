@@ -249,35 +249,47 @@ static int prune_removed(dc__store *s, int64_t sid, const ptab *pt, dc__err *err
     return rc;
 }
 
-/* Every covered envelope leaves the log (and the fingerprints). */
-static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *err) {
+/* The covered changes of `sid` in `state` (applied or unauthorised), by
+ * row; *cnos is dc__malloc'd. */
+static int covered_cnos(dc__store *s, int64_t sid, int state, int64_t **cnos, size_t *n,
+                        dc__err *err) {
+    *cnos = NULL;
+    *n = 0;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT c.cno FROM changes c JOIN compact_point p ON p.sid = c.sid "
                            "AND p.did = c.author WHERE c.sid = ?1 AND c.kind = 1 AND "
-                           "c.state = 0 AND c.seq <= p.seq",
+                           "c.state = ?2 AND c.seq <= p.seq",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "compaction");
     sqlite3_bind_int64(st, 1, sid);
-    int64_t *cnos = NULL;
-    size_t n = 0, cap = 0;
+    sqlite3_bind_int(st, 2, state);
+    size_t cap = 0;
     int rc = 0, x;
     while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
+        if (*n == cap) {
             size_t nc = cap ? cap * 2 : 256;
-            int64_t *p = dc__realloc(cnos, nc * sizeof *p);
+            int64_t *p = dc__realloc(*cnos, nc * sizeof *p);
             if (!p) {
                 rc = dc__err_set(err, DC_ENOMEM, "compaction: out of memory");
                 break;
             }
-            cnos = p;
+            *cnos = p;
             cap = nc;
         }
-        cnos[n++] = sqlite3_column_int64(st, 0);
+        (*cnos)[(*n)++] = sqlite3_column_int64(st, 0);
     }
     if (!rc && x != SQLITE_DONE)
         rc = dc__sql_err(s, err, "compaction");
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* Every covered envelope leaves the log (and the fingerprints). */
+static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *err) {
+    int64_t *cnos;
+    size_t n;
+    int rc = covered_cnos(s, sid, DC_CHANGE_APPLIED, &cnos, &n, err);
     for (size_t i = 0; i < n && !rc; i++)
         if (!(rc = dc__store_fp_state(s, cnos[i], DC_CHANGE_REJECTED, err)))
             rc = dc__store_change_delete(s, cnos[i], err);
@@ -287,34 +299,11 @@ static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *e
     return rc;
 }
 
+/* Covered changes are final: one withdrawn here is applied again. */
 static int finalise(dc__store *s, int64_t sid, dc__err *err) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT c.cno FROM changes c JOIN compact_point p ON p.sid = c.sid "
-                           "AND p.did = c.author WHERE c.sid = ?1 AND c.kind = 1 AND "
-                           "c.state = 4 AND c.seq <= p.seq",
-                           -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "compaction");
-    sqlite3_bind_int64(st, 1, sid);
-    int64_t *cnos = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0, x;
-    while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            int64_t *p = dc__realloc(cnos, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "compaction: out of memory");
-                break;
-            }
-            cnos = p;
-            cap = nc;
-        }
-        cnos[n++] = sqlite3_column_int64(st, 0);
-    }
-    if (!rc && x != SQLITE_DONE)
-        rc = dc__sql_err(s, err, "compaction");
-    sqlite3_finalize(st);
+    int64_t *cnos;
+    size_t n;
+    int rc = covered_cnos(s, sid, DC_CHANGE_UNAUTHORISED, &cnos, &n, err);
     for (size_t i = 0; i < n && !rc; i++)
         rc = dc__store_change_set_state(s, cnos[i], DC_CHANGE_APPLIED, err);
     dc__free(cnos);
@@ -338,18 +327,12 @@ static int raise_point(dc__store *s, int64_t sid, int64_t did, uint64_t seq, dc_
 
 int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint64_t *seqs,
                       size_t n, uint64_t *dropped, dc__err *err) {
-    static const char *const RESET[] = {
-        /* A fold part way through a batch on another handle reads it again. */
-        "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
-        "SET value = value + 1 WHERE ?1 = ?1",
-        "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
-        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
-        "WHERE sid = ?1",
-    };
-    static const char *const COVERED =
-        "INSERT OR IGNORE INTO pending(cno) SELECT c.cno FROM changes c JOIN compact_point p "
-        "ON p.sid = c.sid AND p.did = c.author WHERE c.sid = ?1 AND c.kind = 1 AND "
-        "c.state = 0 AND c.seq <= p.seq";
+    /* The changes above the point wait while the covered ones are folded
+     * over the base. */
+    static const char *const ABOVE =
+        "DELETE FROM pending WHERE cno IN (SELECT c.cno FROM changes c LEFT JOIN compact_point p "
+        "ON p.sid = c.sid AND p.did = c.author WHERE c.sid = ?1 AND (p.seq IS NULL OR "
+        "c.seq > p.seq))";
     static const char *const BASE[] = {
         "DELETE FROM base_events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         "DELETE FROM base_records WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
@@ -362,8 +345,8 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
     static const char *const REST =
         "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
         "kind = 1 AND state = 0";
-    /* Whatever is pending is folded first, so that `pending` then holds the
-     * covered changes alone. */
+    /* Whatever is pending is folded first, so that `pending` then holds
+     * this space's changes alone. */
     int rc = dc__store_fold(s, NULL, err);
     for (size_t i = 0; i < n && !rc; i++)
         rc = raise_point(s, sid, dids[i], seqs[i], err);
@@ -373,11 +356,7 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
         rc = finalise(s, sid, err);
     /* The state goes back to the base (or to nothing), the covered changes
      * are folded over it: the state at the point. */
-    if (!rc)
-        rc = dc__store_index_clear_space(s, sid, err);
-    for (size_t i = 0; i < sizeof RESET / sizeof RESET[0] && !rc; i++)
-        rc = run2(s, RESET[i], sid, 0, err);
-    if (!rc && !(rc = dc__store_base_restore(s, sid, err)) && !(rc = run2(s, COVERED, sid, 0, err)))
+    if (!rc && !(rc = dc__store_state_clear(s, sid, err)) && !(rc = run2(s, ABOVE, sid, 0, err)))
         rc = dc__store_fold(s, NULL, err);
     ptab pt = {0};
     if (!rc && (rc = dc__store_compact_points(s, sid, ptab_add, &pt, err)) == DC_ENOMEM)
@@ -853,20 +832,8 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
     dc__free(l.dids);
     /* What the log holds at or below the point is in the base now: it goes,
      * and the state is the base with the rest folded over it. */
-    static const char *const RESET[] = {
-        "INSERT INTO meta(key, value) VALUES('state_epoch', 1) ON CONFLICT(key) DO UPDATE "
-        "SET value = value + 1 WHERE ?1 = ?1",
-        "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
-        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
-        "WHERE sid = ?1",
-        "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
-        "kind = 1 AND state = 0",
-    };
-    if (!rc && !(rc = finalise(s, sid, err)) && !(rc = drop_covered(s, sid, dropped, err)))
-        rc = dc__store_index_clear_space(s, sid, err);
-    for (size_t i = 0; i < sizeof RESET / sizeof RESET[0] && !rc; i++)
-        rc = run2(s, RESET[i], sid, 0, err);
-    if (!rc && !(rc = dc__store_base_restore(s, sid, err)))
+    if (!rc && !(rc = finalise(s, sid, err)) && !(rc = drop_covered(s, sid, dropped, err)) &&
+        !(rc = dc__store_state_clear(s, sid, err)))
         rc = dc__store_fold(s, NULL, err);
     return rc;
 }
