@@ -494,9 +494,12 @@ static int remap_state(dc__recdata *d, remap_fn fn, void *user) {
             return rc;
         d->rm[i].did = v;
     }
-    qsort(d->regs, d->nregs, sizeof *d->regs, cmp_reg);
-    qsort(d->adds, d->nadds, sizeof *d->adds, cmp_add);
-    qsort(d->rm, d->nrm, sizeof *d->rm, cmp_rm);
+    if (d->nregs > 1)
+        qsort(d->regs, d->nregs, sizeof *d->regs, cmp_reg);
+    if (d->nadds > 1)
+        qsort(d->adds, d->nadds, sizeof *d->adds, cmp_add);
+    if (d->nrm > 1)
+        qsort(d->rm, d->nrm, sizeof *d->rm, cmp_rm);
     return 0;
 }
 
