@@ -51,5 +51,12 @@ let package = Package(
                 path: "bindings/swift/Sources/Drivercore"),
         .testTarget(name: "DrivercoreTests", dependencies: ["Drivercore"],
                     path: "bindings/swift/Tests/DrivercoreTests"),
+        // examples/ios-driver: the model layer of a driver's app, with its
+        // end-to-end test.  Not a product: an app depending on this package
+        // never builds it.
+        .target(name: "DriverAppModel", dependencies: ["Drivercore"],
+                path: "examples/ios-driver/Sources/DriverAppModel"),
+        .testTarget(name: "DriverAppModelTests", dependencies: ["DriverAppModel"],
+                    path: "examples/ios-driver/Tests/DriverAppModelTests"),
     ]
 )

@@ -1207,7 +1207,13 @@ int main(int argc, char **argv) {
     double commit_ms = has_gc && groups > 0 ? (m1.commit_s - m0.commit_s) * 1000 / groups : -1;
     double busy = has_gc ? (m1.commit_s - m0.commit_s) / win : -1;
     char limit[256];
-    if (load > 1.5 * (double)ncpu)
+    double dcpu = (scpu1 - scpu0) / win;
+    if (rcpu >= 0 && rcpu + dcpu > 0.85 * (double)ncpu)
+        snprintf(limit, sizeof limit,
+                 "the machine's cores: relay %.2f and load generator %.2f of %ld cores (the "
+                 "generator needs a host of its own to load the relay further)",
+                 rcpu, dcpu, ncpu);
+    else if (load > 1.5 * (double)ncpu)
         snprintf(limit, sizeof limit,
                  "the machine: load average %.1f on %ld cores (other work); relay %.2f cores, "
                  "devices %.2f",
@@ -1245,7 +1251,7 @@ int main(int argc, char **argv) {
         (double)atomic_load(&g.member_sync_us) / 1e6, rcpu, (scpu1 - scpu0) / win,
         sysconf(_SC_NPROCESSORS_ONLN),
         relays == 2 ? "two relays over one PostgreSQL (its cluster on the same disk, fsync on); "
-                      "their caches on"
+                      "each relay's cache: "
                     : "",
         tmp, relay_threads, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     json_t *out = json_pack(

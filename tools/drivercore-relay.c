@@ -70,7 +70,10 @@ static int usage(void) {
                     "  --mem-per-address BYTES  request bodies buffered per client address\n"
                     "                       (default 4 x --max-body)\n"
                     "  --mem-per-device BYTES   request bodies buffered per device (--max-body)\n"
-                    "  --header-timeout S   a connection's first request headers within S (30)\n"
+                    "  --solo-quota BYTES   what a device may store in spaces where no other\n"
+                    "                       device is a member (default 4194304; 0: no quota)\n"
+                    "  --header-timeout S   every request's headers within S of the connect or\n"
+                    "                       of the previous request's end (30)\n"
                     "  --idle-timeout S     a connection silent S seconds is closed (30)\n"
                     "  --body-grace S --body-min-rate BYTES  after S seconds a body must\n"
                     "                       average BYTES a second (10, 512)\n"
@@ -336,6 +339,8 @@ static int serve_main(int argc, char **argv) {
             ho.sync_max = (size_t)strtoull(v, NULL, 10);
         else if (strcmp(o, "--max-waiters") == 0)
             ho.max_waiters = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(o, "--solo-quota") == 0)
+            ro.solo_quota_bytes = strtoll(v, NULL, 10) ? strtoll(v, NULL, 10) : -1;
         else if (strcmp(o, "--rate") == 0)
             ro.rate_per_s = strtod(v, NULL);
         else if (strcmp(o, "--burst") == 0)

@@ -99,6 +99,9 @@ struct relay_http {
     const char *name;
     pthread_t waker;
     unsigned port;
+    pthread_mutex_t cmu; /* the list of connections */
+    struct conn_ctx *conns_list;
+    double swept;
 };
 typedef struct relay_http app;
 
@@ -119,10 +122,15 @@ typedef struct req {
     double t0;
 } req;
 
-/* What MHD keeps per connection for us (its socket context). */
+/* What MHD keeps per connection for us (its socket context), listed (under
+ * the app's cmu) for the header deadline: the waker shuts down a
+ * connection whose request headers are late. */
 typedef struct conn_ctx {
-    double t_connect;
-    unsigned requests;
+    struct conn_ctx *prev, *next;
+    int fd;
+    double t_req;    /* when the current request's headers began to be due */
+    bool in_headers; /* between requests: headers awaited */
+    bool cut;        /* shut down by the deadline */
 } conn_ctx;
 
 /* ---- memory budgets per client address and per device ----
@@ -664,15 +672,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = q;
         q->t0 = mono();
         q->kind = kind_of(method, url);
-        /* The headers of a connection's first request arrive within the
-         * header deadline (later requests: the idle timeout bounds them). */
+        /* Every request's headers arrive within the header deadline, from
+         * the connect or the previous request's end (the waker cuts a
+         * connection still sending them then; this catches the last). */
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         conn_ctx *cx = ci ? ci->socket_context : NULL;
-        if (cx && cx->requests++ == 0 && q->t0 - cx->t_connect > a->header_s) {
+        double took = 0;
+        if (cx) {
+            pthread_mutex_lock(&a->cmu);
+            cx->in_headers = false;
+            took = q->t0 - cx->t_req;
+            pthread_mutex_unlock(&a->cmu);
+        }
+        if (took > a->header_s) {
             dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
-            relay_http_log("%s %s refused: headers took %.1fs (deadline %.0fs)", method, url,
-                           q->t0 - cx->t_connect, a->header_s);
+            relay_http_log("%s %s refused: headers took %.1fs (deadline %.0fs)", method, url, took,
+                           a->header_s);
             return MHD_NO; /* closes the connection */
         }
         /* The client address, as a budget key. */
@@ -846,9 +862,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
-    (void)c;
     (void)toe;
     app *a = cls;
+    /* A kept-alive connection's next request is due from now. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ctx *cx = ci ? ci->socket_context : NULL;
+    if (cx) {
+        pthread_mutex_lock(&a->cmu);
+        cx->in_headers = true;
+        cx->t_req = mono();
+        pthread_mutex_unlock(&a->cmu);
+    }
     req *q = *con_cls;
     if (!q)
         return;
@@ -879,23 +904,72 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
     return MHD_YES;
 }
 
+/* MHD notifies a connection closed before it closes the socket, so a
+ * descriptor on the list (under cmu) is still this connection's. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code) {
-    (void)c;
     app *a = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&a->conns, 1);
         conn_ctx *cx = calloc(1, sizeof *cx);
-        if (cx)
-            cx->t_connect = mono();
+        const union MHD_ConnectionInfo *fi =
+            cx ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+        if (cx) {
+            cx->fd = fi ? fi->connect_fd : -1;
+            cx->t_req = mono();
+            cx->in_headers = true;
+            pthread_mutex_lock(&a->cmu);
+            cx->next = a->conns_list;
+            if (a->conns_list)
+                a->conns_list->prev = cx;
+            a->conns_list = cx;
+            pthread_mutex_unlock(&a->cmu);
+        }
         *socket_ctx = cx;
     } else {
         atomic_fetch_sub(&a->conns, 1);
-        free(*socket_ctx);
+        conn_ctx *cx = *socket_ctx;
+        if (cx) {
+            pthread_mutex_lock(&a->cmu);
+            if (cx->prev)
+                cx->prev->next = cx->next;
+            else
+                a->conns_list = cx->next;
+            if (cx->next)
+                cx->next->prev = cx->prev;
+            pthread_mutex_unlock(&a->cmu);
+        }
+        free(cx);
         *socket_ctx = NULL;
     }
     dc_relay_note(a->rl, code == MHD_CONNECTION_NOTIFY_STARTED ? DC_RELAY_EV_CONN_OPEN
                                                                : DC_RELAY_EV_CONN_CLOSE);
+}
+
+/* ---- the header deadline ---- */
+
+/* Shuts down every connection whose request headers are past the deadline
+ * (a byte a minute keeps the idle timeout from firing, not this): MHD then
+ * reads the end of the stream and closes it.  At most 4 times a second;
+ * one pass over the connections under cmu. */
+static void sweep_headers(app *a, double now) {
+    if (now - a->swept < 0.25)
+        return;
+    a->swept = now;
+    unsigned cut = 0;
+    pthread_mutex_lock(&a->cmu);
+    for (conn_ctx *cx = a->conns_list; cx; cx = cx->next)
+        if (cx->in_headers && !cx->cut && cx->fd >= 0 && now - cx->t_req > a->header_s) {
+            cx->cut = true;
+            shutdown(cx->fd, SHUT_RDWR);
+            cut++;
+        }
+    pthread_mutex_unlock(&a->cmu);
+    for (unsigned i = 0; i < cut; i++)
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
+    if (cut)
+        relay_http_log("headers refused: %u connection%s past the header deadline (%.0fs) closed",
+                       cut, cut == 1 ? "" : "s", a->header_s);
 }
 
 /* ---- the waker: resumes long-polls ---- */
@@ -968,6 +1042,7 @@ static void *waker(void *arg) {
         a->kicked = false;
         if (a->stopping)
             break;
+        sweep_headers(a, mono());
         /* The window of changes to handle, and the waiters parked since
          * the last tick.  Only the waker unlists waiters, so the new ones
          * stay valid while the checks below run without wmu (they take
@@ -1115,6 +1190,7 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
         return NULL;
     }
     pthread_mutex_init(&a->wmu, NULL);
+    pthread_mutex_init(&a->cmu, NULL);
     pthread_cond_init(&a->wcv, NULL);
     dc_relay_on_change(rl, on_change, a);
 
@@ -1132,6 +1208,7 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
             freeaddrinfo(ai);
             dc_relay_on_change(rl, NULL, NULL);
             pthread_mutex_destroy(&a->wmu);
+            pthread_mutex_destroy(&a->cmu);
             pthread_cond_destroy(&a->wcv);
             free(a->wslot);
             budgets_free(&a->bud);
@@ -1160,6 +1237,7 @@ relay_http *relay_http_start(dc_relay *rl, const relay_http_options *o, char *er
     if (!a->d) {
         dc_relay_on_change(rl, NULL, NULL);
         pthread_mutex_destroy(&a->wmu);
+        pthread_mutex_destroy(&a->cmu);
         pthread_cond_destroy(&a->wcv);
         free(a->wslot);
         budgets_free(&a->bud);
@@ -1202,6 +1280,7 @@ void relay_http_stop(relay_http *a) {
     MHD_stop_daemon(a->d); /* waits for requests in flight */
     dc_relay_on_change(a->rl, NULL, NULL);
     pthread_mutex_destroy(&a->wmu);
+    pthread_mutex_destroy(&a->cmu);
     pthread_cond_destroy(&a->wcv);
     free(a->wslot);
     budgets_free(&a->bud);

@@ -1043,12 +1043,50 @@ static void n_calendar_free(JNIEnv *env, jclass cls, jlong h) {
     dc_calendar_free(CAL(h));
 }
 
-static jbyteArray n_case_file(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jspace,
-                              jobjectArray texts, jboolean emergency, jlong amount,
-                              jboolean route) {
+/* A case typed, as Java's CaseInfo reads it: Object[]{long[]{emergency,
+ * has amount, amount, received, resolved, due x4, done x4, estimated x4,
+ * revisits, satisfied revisits, reopened, open}, byte[][]{id, space,
+ * driver, channel, category, region, at, level, routed, status}}. */
+static jobjectArray case_info_array(JNIEnv *env, const dc_case_info *ci) {
+    jlong v[21] = {ci->emergency, ci->has_amount, ci->amount, ci->received_ms, ci->resolved_ms};
+    for (int k = 0; k < DC_CASE_DEADLINES; k++) {
+        v[5 + k] = ci->due_ms[k];
+        v[9 + k] = ci->done_ms[k];
+        v[13 + k] = ci->estimated[k];
+    }
+    v[17] = ci->revisits;
+    v[18] = ci->satisfied_revisits;
+    v[19] = ci->reopened;
+    v[20] = ci->open;
+    const char *t[10] = {ci->id,     ci->space, ci->driver, ci->channel, ci->category,
+                         ci->region, ci->at,    ci->level,  ci->routed,  ci->status};
+    jobjectArray out = (*env)->NewObjectArray(env, 2, object_class, NULL);
+    jlongArray nums = (*env)->NewLongArray(env, 21);
+    jobjectArray texts = (*env)->NewObjectArray(env, 10, bytes_class, NULL);
+    if (!out || !nums || !texts) {
+        return NULL;
+    }
+    (*env)->SetLongArrayRegion(env, nums, 0, 21, v);
+    for (int i = 0; i < 10; i++) {
+        if (!put(env, texts, i, cstr_bytes(env, t[i]))) {
+            return NULL;
+        }
+    }
+    if (!put(env, out, 0, nums) || !put(env, out, 1, texts)) {
+        return NULL;
+    }
+    return out;
+}
+
+/* Files a case and hands it back typed (dc_case_file_info). */
+static jobjectArray n_case_file(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jspace,
+                                jobjectArray texts, jboolean emergency, jlong amount,
+                                jboolean route) {
     call c;
-    dc_buf out = DC_BUF_INIT;
     const char *space, *t[5] = {NULL, NULL, NULL, NULL, NULL};
+    dc_case_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.version = DC_CASE_INFO_VERSION;
     int rc = 0;
     (void)cls;
     if (begin(&c, env, r) && arg(&c, &space, jspace)) {
@@ -1067,9 +1105,9 @@ static jbyteArray n_case_file(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyte
         o.emergency = emergency;
         o.amount = amount;
         o.route = route;
-        rc = dc_case_file(&out, R(r), space, &o, CAL(cal));
+        rc = dc_case_file_info(&ci, R(r), space, &o, CAL(cal));
     }
-    return finish_buf(&c, rc, &out);
+    return finish(&c, rc) ? case_info_array(env, &ci) : NULL;
 }
 
 static void n_case_step(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jid,
@@ -1085,10 +1123,7 @@ static void n_case_step(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray 
     finish(&c, rc);
 }
 
-/* A case typed: null when no space held has it, else Object[]{long[]{
- * emergency, has amount, amount, received, resolved, due x4, done x4,
- * estimated x4, revisits, satisfied revisits, reopened, open}, byte[][]{id,
- * space, driver, channel, category, region, at, level, routed, status}}. */
+/* A case typed (case_info_array): null when no space held has it. */
 static jobjectArray n_case_get(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyteArray jspace,
                                jbyteArray jid) {
     call c;
@@ -1108,34 +1143,7 @@ static jobjectArray n_case_get(JNIEnv *env, jclass cls, jlong r, jlong cal, jbyt
     if (!finish(&c, rc)) {
         return NULL;
     }
-    jlong v[21] = {ci.emergency, ci.has_amount, ci.amount, ci.received_ms, ci.resolved_ms};
-    for (int k = 0; k < DC_CASE_DEADLINES; k++) {
-        v[5 + k] = ci.due_ms[k];
-        v[9 + k] = ci.done_ms[k];
-        v[13 + k] = ci.estimated[k];
-    }
-    v[17] = ci.revisits;
-    v[18] = ci.satisfied_revisits;
-    v[19] = ci.reopened;
-    v[20] = ci.open;
-    const char *t[10] = {ci.id,     ci.space, ci.driver, ci.channel, ci.category,
-                         ci.region, ci.at,    ci.level,  ci.routed,  ci.status};
-    jobjectArray out = (*env)->NewObjectArray(env, 2, object_class, NULL);
-    jlongArray nums = (*env)->NewLongArray(env, 21);
-    jobjectArray texts = (*env)->NewObjectArray(env, 10, bytes_class, NULL);
-    if (!out || !nums || !texts) {
-        return NULL;
-    }
-    (*env)->SetLongArrayRegion(env, nums, 0, 21, v);
-    for (int i = 0; i < 10; i++) {
-        if (!put(env, texts, i, cstr_bytes(env, t[i]))) {
-            return NULL;
-        }
-    }
-    if (!put(env, out, 0, nums) || !put(env, out, 1, texts)) {
-        return NULL;
-    }
-    return out;
+    return case_info_array(env, &ci);
 }
 
 /*
@@ -1391,21 +1399,28 @@ static jboolean n_client_wait(JNIEnv *env, jclass cls, jlong r, jlong h, jint ti
     return changed ? JNI_TRUE : JNI_FALSE;
 }
 
-static jbyteArray n_client_report(JNIEnv *env, jclass cls, jlong h) {
-    dc_buf out = DC_BUF_INIT;
+/* The figures of the last sync (dc_client_figures_get), typed: long[]{bytes
+ * sent, bytes received, round trips, changes sent, changes received,
+ * spaces, clock offset ms, set aside}. */
+static jlongArray n_client_figures(JNIEnv *env, jclass cls, jlong h) {
+    dc_client_figures f = {.version = DC_CLIENT_FIGURES_VERSION};
     (void)cls;
     if (!live(env, h)) {
         return NULL;
     }
-    int rc = dc_client_report(&out, CL(h));
+    int rc = dc_client_figures_get(CL(h), &f);
     if (rc) {
-        dc_buf_dispose(&out);
         throw_code(env, rc, dc_error_last());
         return NULL;
     }
-    jbyteArray res = bytes(env, out.ptr, out.size);
-    dc_buf_dispose(&out);
-    return res;
+    jlong v[8] = {(jlong)f.bytes_sent,      (jlong)f.bytes_received,   (jlong)f.round_trips,
+                  (jlong)f.changes_sent,    (jlong)f.changes_received, (jlong)f.spaces,
+                  (jlong)f.clock_offset_ms, (jlong)f.set_aside};
+    jlongArray out = (*env)->NewLongArray(env, 8);
+    if (out) {
+        (*env)->SetLongArrayRegion(env, out, 0, 8, v);
+    }
+    return out;
 }
 
 static void n_client_cancel(JNIEnv *env, jclass cls, jlong h) {
@@ -1546,6 +1561,90 @@ static void n_sync_free(JNIEnv *env, jclass cls, jlong s) {
     dc_sync_free(S(s));
 }
 
+/*
+ * Check-ins and study (include/drivercore/org.h): the writes a driver's app
+ * makes.  The reads are typed records (Replica.read / query of the types
+ * `checkin` and `study`, docs/domain.md), so no JSON crosses here.
+ */
+static void n_checkin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jstation,
+                      jlong at_ms, jbyteArray jused, jbyteArray jfeedback, jint rating) {
+    call c;
+    const char *space, *station, *used, *feedback;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &station, jstation) &&
+        arg(&c, &used, jused) && arg(&c, &feedback, jfeedback)) {
+        dc_checkin_options o = DC_CHECKIN_OPTIONS_INIT;
+        o.station = station;
+        o.at_ms = at_ms;
+        o.used = used;
+        o.feedback = feedback;
+        o.rating = rating;
+        rc = dc_checkin(R(r), space, &o);
+    }
+    finish(&c, rc);
+}
+
+static jbyteArray n_study_push(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jid,
+                               jbyteArray jtitle, jbyteArray jkind, jbyteArray jmedia,
+                               jlong pushed_ms) {
+    call c;
+    dc_buf out = DC_BUF_INIT;
+    const char *space, *id, *title, *kind, *media;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &id, jid) &&
+        arg(&c, &title, jtitle) && arg(&c, &kind, jkind) && arg(&c, &media, jmedia)) {
+        dc_study_options o = DC_STUDY_OPTIONS_INIT;
+        o.id = id;
+        o.title = title;
+        o.kind = kind;
+        o.media = media;
+        o.pushed_ms = pushed_ms;
+        rc = dc_study_push(&out, R(r), space, &o);
+    }
+    return finish_buf(&c, rc, &out);
+}
+
+static void n_study_read(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jitem,
+                         jbyteArray jdriver, jboolean done) {
+    call c;
+    const char *space, *item, *driver;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &item, jitem) &&
+        arg(&c, &driver, jdriver)) {
+        rc = dc_study_read(R(r), space, item, driver, done);
+    }
+    finish(&c, rc);
+}
+
+static void n_study_discuss(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jitem,
+                            jbyteArray jdriver, jbyteArray jtext) {
+    call c;
+    const char *space, *item, *driver, *text;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &item, jitem) &&
+        arg(&c, &driver, jdriver) && arg(&c, &text, jtext)) {
+        rc = dc_study_discuss(R(r), space, item, driver, text);
+    }
+    finish(&c, rc);
+}
+
+static void n_study_join(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jactivity,
+                         jbyteArray jdriver) {
+    call c;
+    const char *space, *activity, *driver;
+    int rc = 0;
+    (void)cls;
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &activity, jactivity) &&
+        arg(&c, &driver, jdriver)) {
+        rc = dc_study_join(R(r), space, activity, driver);
+    }
+    finish(&c, rc);
+}
+
 /* ---- registration ---- */
 
 #define M(name, sig, fn)                                                                           \
@@ -1591,9 +1690,14 @@ static const JNINativeMethod methods[] = {
     M("calendarFromSpace", "(J[B)J", n_calendar_from_space),
     M("calendarParse", "([B)J", n_calendar_parse),
     M("calendarFree", "(J)V", n_calendar_free),
-    M("caseFile", "(JJ[B[Ljava/lang/Object;ZJZ)[B", n_case_file),
+    M("caseFile", "(JJ[B[Ljava/lang/Object;ZJZ)[Ljava/lang/Object;", n_case_file),
     M("caseStep", "(JJ[B[B[B[BI)V", n_case_step),
     M("caseGet", "(JJ[B[B)[Ljava/lang/Object;", n_case_get),
+    M("checkin", "(J[B[BJ[B[BI)V", n_checkin),
+    M("studyPush", "(J[B[B[B[B[BJ)[B", n_study_push),
+    M("studyRead", "(J[B[B[BZ)V", n_study_read),
+    M("studyDiscuss", "(J[B[B[B[B)V", n_study_discuss),
+    M("studyJoin", "(J[B[B[B)V", n_study_join),
     M("syncStatus", "(J)[Ljava/lang/Object;", n_sync_status),
     M("recordsTotal", "(J)J", n_records_total),
     M("recordsCount", "(J)I", n_records_count),
@@ -1604,7 +1708,7 @@ static const JNINativeMethod methods[] = {
     M("clientNew", "(J[BLorg/drivercore/HttpTransport;IJ)J", n_client_new),
     M("clientSync", "(JJ)V", n_client_sync),
     M("clientWait", "(JJI)Z", n_client_wait),
-    M("clientReport", "(J)[B", n_client_report),
+    M("clientFigures", "(J)[J", n_client_figures),
     M("clientCancel", "(J)V", n_client_cancel),
     M("clientFree", "(J)V", n_client_free),
     M("liveOpen", "(J[B[B[BIJD[B[BZJJZLjava/lang/Object;)J", n_live_open),

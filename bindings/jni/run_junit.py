@@ -8,6 +8,10 @@ and any "WARNING in native method" it prints (a JNI call with an exception
 pending, a leaked local reference table) fails the test: such misuse works
 on a desktop JVM and crashes on Android, so it must not pass here.
 
+With --example DIR (examples/android-driver), it compiles the bindings with
+DIR/src/main/java and runs DIR/src/test/java's tests instead of the
+bindings' own: the example's meson test `android-driver`.
+
 Exit status: 0 pass, 1 fail, 77 skipped (meson's skip code) when JUnit is
 not installed.
 """
@@ -28,6 +32,7 @@ def main():
     ap.add_argument("--work", required=True, help="scratch directory in the build tree")
     ap.add_argument("--jar", action="append", default=[], help="JUnit/hamcrest jars")
     ap.add_argument("--relay", default="", help="drivercore-relay, for the sync client's test")
+    ap.add_argument("--example", help="an example app's folder (src/main/java, src/test/java)")
     args = ap.parse_args()
 
     missing = [j for j in args.jar if not os.path.isfile(j)]
@@ -39,7 +44,13 @@ def main():
     classes = os.path.join(args.work, "classes")
     os.makedirs(classes, exist_ok=True)
     sources = sorted(glob.glob(os.path.join(args.src, "java", "org", "drivercore", "*.java")))
-    tests = sorted(glob.glob(os.path.join(args.src, "test", "org", "drivercore", "*.java")))
+    test_root = os.path.join(args.src, "test")
+    tests = sorted(glob.glob(os.path.join(test_root, "org", "drivercore", "*.java")))
+    if args.example:
+        sources += sorted(glob.glob(os.path.join(args.example, "src", "main", "java", "**",
+                                                 "*.java"), recursive=True))
+        test_root = os.path.join(args.example, "src", "test", "java")
+        tests = sorted(glob.glob(os.path.join(test_root, "**", "*Test.java"), recursive=True))
     cp = os.pathsep.join([classes] + args.jar)
 
     # --release 8 keeps the API inside what Android's desugared Java offers;
@@ -54,7 +65,7 @@ def main():
     libdir = os.path.dirname(os.path.abspath(args.lib))
     classes_run = []
     for t in tests:
-        rel = os.path.relpath(t, os.path.join(args.src, "test"))
+        rel = os.path.relpath(t, test_root)
         classes_run.append(rel[:-len(".java")].replace(os.sep, "."))
     cmd = [args.java, "-Xcheck:jni", "-Djava.library.path=" + libdir,
            "-Ddrivercore.relay=" + args.relay, "-cp", cp,

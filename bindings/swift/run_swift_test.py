@@ -28,6 +28,8 @@ def main():
                     "package builds libdrivercore from source)")
     ap.add_argument("--libdir", help="directory holding a prebuilt libdrivercore.so")
     ap.add_argument("--scratch", required=True, help="SwiftPM scratch path (the package's .build)")
+    ap.add_argument("--filter", help="only these XCTest cases (swift test --filter): the "
+                    "bindings' DrivercoreTests, or examples/ios-driver's DriverAppModelTests")
     args = ap.parse_args()
 
     swift = args.swift or shutil.which("swift") or "/opt/swift/usr/bin/swift"
@@ -36,6 +38,8 @@ def main():
         return 77
 
     cmd = [swift, "test", "--package-path", args.package, "--scratch-path", args.scratch]
+    if args.filter:
+        cmd += ["--filter", args.filter]
     env = dict(os.environ)
     if args.include:
         cmd += ["-Xcc", "-I" + os.path.abspath(args.include)]

@@ -179,6 +179,25 @@ DC_EXTERN int dc_client_wait(int *changed, dc_client *c, int timeout_s);
 DC_EXTERN int dc_client_report(dc_buf *out, const dc_client *c);
 
 /*
+ * The same figures typed, for the bindings and an app's native code: the
+ * caller sets `version` (DC_CLIENT_FIGURES_VERSION); every field has the
+ * meaning of the JSON key of the same name.  All 0 before the first sync.
+ * Returns 0, DC_EMISUSE (NULL), DC_EINVAL (a version it does not know).
+ */
+typedef struct dc_client_figures {
+    unsigned int version; /* DC_CLIENT_FIGURES_VERSION, set by the caller */
+    uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
+    int64_t clock_offset_ms;
+    uint64_t set_aside;
+    uint64_t attach_objects_sent, attach_bytes_sent, attach_objects_received, attach_bytes_received,
+        attach_refused, attach_missing;
+} dc_client_figures;
+
+#define DC_CLIENT_FIGURES_VERSION 1
+
+DC_EXTERN int dc_client_figures_get(const dc_client *c, dc_client_figures *out);
+
+/*
  * The transfer figures of the last dc_client_sync as JSON: {"attempts",
  * "sessions", "http_requests", "body_bytes_sent", "body_bytes_received"
  * (as carried: compressed), "seconds", "chunk_bytes" (the last asked)}.

@@ -179,6 +179,15 @@ DC_EXTERN int dc_case_get(dc_replica *r, const char *space, const char *case_id,
 DC_EXTERN const char *dc_case_deadline_name(int i);
 
 /*
+ * dc_case_file, handing the new case back typed, as dc_case_get fills
+ * `out` (its version set by the caller), instead of as JSON: what the
+ * bindings and an app's native code call.  Returns as dc_case_file, and
+ * DC_EINVAL for an info version it does not know (nothing is filed).
+ */
+DC_EXTERN int dc_case_file_info(dc_case_info *out, dc_replica *r, const char *space,
+                                const dc_case_options *o, const dc_calendar *cal);
+
+/*
  * The case as JSON, keys in this order: {"case": ID, "space": S, "driver":
  * ID|null, "driver_known": BOOL (a `driver` record with that id exists in
  * a space this replica holds), "channel", "category", "text", "emergency":

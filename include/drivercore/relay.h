@@ -51,11 +51,17 @@ typedef struct dc_relay_options {
     /* Wall clock; NULL: the system clock.  Also passed to the replica. */
     dc_clock_fn clock;
     void *clock_user;
+    /* Version 2.  The storage quota, in bytes, of a device in the spaces
+     * where no other device is a member (its "solo" bytes: the envelopes
+     * it authored there, and their attachment objects).  A push past it
+     * is refused (DC_EDENIED) until another member joins.  0: the default
+     * (4 MiB); negative: no quota. */
+    int64_t solo_quota_bytes;
 } dc_relay_options;
 
-#define DC_RELAY_OPTIONS_VERSION 1
+#define DC_RELAY_OPTIONS_VERSION 2
 #define DC_RELAY_OPTIONS_INIT                                                                      \
-    { DC_RELAY_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL }
+    { DC_RELAY_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, 0 }
 
 /* The bytes an authenticating device signs: this 25-byte prefix (its NUL
  * included), then the 32-byte challenge. */

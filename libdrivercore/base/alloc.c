@@ -101,6 +101,30 @@ void dc__free(void *p) {
         g_alloc.free_fn(p, g_alloc.user);
 }
 
+/* The array's pointer is read and written through memcpy, so that one
+ * function serves arrays of every element type without the caller casting
+ * `T **` to `void **` (which C does not allow to alias). */
+int dc__vec_reserve(void *pp, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap : 8;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2)
+            return DC_ENOMEM;
+        nc *= 2;
+    }
+    if (size != 0 && nc > SIZE_MAX / size)
+        return DC_ENOMEM;
+    void *p;
+    memcpy(&p, pp, sizeof p);
+    void *q = dc__realloc(p, nc * size);
+    if (!q)
+        return DC_ENOMEM;
+    memcpy(pp, &q, sizeof q);
+    *cap = nc;
+    return 0;
+}
+
 char *dc__strndup(const char *s, size_t n) {
     char *d = dc__malloc(n + 1);
     if (d) {

@@ -28,6 +28,15 @@ void *dc__calloc(size_t count, size_t size); /* checks count*size overflow */
 void *dc__realloc(void *p, size_t n);
 void dc__free(void *p);
 char *dc__strndup(const char *s, size_t n);
+/* A growable array: room for `need` elements of `size` bytes in the array
+ * whose pointer is at `pp` (a `T **`) and whose capacity is *cap, growing
+ * by doubling (from 8) with the sizes checked for overflow.  0 or
+ * DC_ENOMEM; on failure the array and *cap are unchanged (still owned by
+ * the caller).  DC__VEC_ROOM(v, n, cap) is room for one more element after
+ * the n in v. */
+int dc__vec_reserve(void *pp, size_t *cap, size_t need, size_t size);
+#define DC__VEC_RESERVE(v, cap, need) dc__vec_reserve(&(v), &(cap), (need), sizeof *(v))
+#define DC__VEC_ROOM(v, n, cap) DC__VEC_RESERVE(v, cap, (n) + 1)
 /* dc_global_init with default options; returns 0 or an error code. */
 int dc__ensure_init(void);
 
@@ -146,7 +155,9 @@ bool dc__value_eq(const dc__value *a, const dc__value *b);
 
 /* A value as JSON: null, true/false, a decimal integer, a string, a
  * number with a point or an exponent (a float: the shortest digits that
- * read back as the same double), or {"@bytes":"<base64>"}. */
+ * read back as the same double), or {"@bytes":"<base64>"}; null for a NULL
+ * `v` (a field that is absent).  The library's one writer of values as
+ * JSON: the dump, the JSON reads and the domain's JSON edges all call it. */
 int dc__json_value(dc_buf *b, const dc__value *v);
 
 /* Called per key of a flat object; the value's string is valid only during

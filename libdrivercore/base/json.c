@@ -256,6 +256,8 @@ static int json_real(dc_buf *b, double x) {
 }
 
 int dc__json_value(dc_buf *b, const dc__value *v) {
+    if (!v)
+        return dc__buf_puts(b, "null");
     switch (v->kind) {
     case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
     case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);

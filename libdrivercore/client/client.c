@@ -430,6 +430,12 @@ static int http_refusal(dc_client *c, const char *what) {
                       "the relay refused this device's key (HTTP 401 on %s: %s); check that the "
                       "phone's replica is the one registered with its spaces",
                       what, why);
+    if (st == 403 && strstr(why, "relay: storage quota:"))
+        return failed(c, K_REFUSED, DC_EDENIED, st,
+                      "the relay refused to store more of this device (HTTP 403 on %s: %s); what "
+                      "it writes in spaces no other device has joined is capped: add a member to "
+                      "the space, or ask the relay's operator",
+                      what, why);
     if (st == 403)
         return failed(c, K_REFUSED, DC_EDENIED, st,
                       "the relay refused a change of this device (HTTP 403 on %s: %s); the device "
@@ -885,9 +891,35 @@ int dc_client_wait(int *changed, dc_client *c, int timeout_s) {
     return rc;
 }
 
+int dc_client_figures_get(const dc_client *c, dc_client_figures *out) {
+    if (!out || !c)
+        return dc__last_set(DC_EMISUSE, "dc_client_figures_get: NULL argument");
+    if (out->version != DC_CLIENT_FIGURES_VERSION)
+        return dc__last_set(DC_EINVAL, "dc_client_figures_get: figures version %u is not %d",
+                            out->version, DC_CLIENT_FIGURES_VERSION);
+    *out = (dc_client_figures){.version = DC_CLIENT_FIGURES_VERSION,
+                               .bytes_sent = c->bytes_sent,
+                               .bytes_received = c->bytes_received,
+                               .round_trips = c->round_trips,
+                               .changes_sent = c->changes_sent,
+                               .changes_received = c->changes_received,
+                               .spaces = c->spaces,
+                               .clock_offset_ms = c->clock_offset,
+                               .set_aside = c->set_aside,
+                               .attach_objects_sent = c->att.sent,
+                               .attach_bytes_sent = c->att.bytes_sent,
+                               .attach_objects_received = c->att.received,
+                               .attach_bytes_received = c->att.bytes_received,
+                               .attach_refused = c->att.refused,
+                               .attach_missing = c->att.missing};
+    return 0;
+}
+
 int dc_client_report(dc_buf *out, const dc_client *c) {
     if (!out || !c)
         return dc__last_set(DC_EMISUSE, "dc_client_report: NULL argument");
+    dc_client_figures f = {.version = DC_CLIENT_FIGURES_VERSION};
+    dc_client_figures_get(c, &f);
     dc__buf_clear(out);
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
@@ -896,14 +928,15 @@ int dc_client_report(dc_buf *out, const dc_client *c) {
                        "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
                        "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
                        "\"attach_refused\":%llu,\"attach_missing\":%llu}",
-                       (unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_received,
-                       (unsigned long long)c->round_trips, (unsigned long long)c->changes_sent,
-                       (unsigned long long)c->changes_received, (unsigned long long)c->spaces,
-                       (long long)c->clock_offset, (unsigned long long)c->set_aside,
-                       (unsigned long long)c->att.sent, (unsigned long long)c->att.bytes_sent,
-                       (unsigned long long)c->att.received,
-                       (unsigned long long)c->att.bytes_received,
-                       (unsigned long long)c->att.refused, (unsigned long long)c->att.missing))
+                       (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
+                       (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
+                       (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
+                       (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
+                       (unsigned long long)f.attach_objects_sent,
+                       (unsigned long long)f.attach_bytes_sent,
+                       (unsigned long long)f.attach_objects_received,
+                       (unsigned long long)f.attach_bytes_received,
+                       (unsigned long long)f.attach_refused, (unsigned long long)f.attach_missing))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
 }

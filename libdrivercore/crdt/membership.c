@@ -43,14 +43,8 @@ int dc__mseg_role_at(const dc__mseg *segs, size_t n, uint64_t seq) {
 static int seg_push(dc__mdev *d, uint64_t from, int role) {
     if (d->nseg && d->segs[d->nseg - 1].role == role)
         return 0; /* one segment per run of equal roles */
-    if (d->nseg == d->cseg) {
-        size_t nc = d->cseg ? d->cseg * 2 : 2;
-        dc__mseg *p = dc__realloc(d->segs, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        d->segs = p;
-        d->cseg = nc;
-    }
+    if (DC__VEC_ROOM(d->segs, d->nseg, d->cseg))
+        return DC_ENOMEM;
     d->segs[d->nseg++] = (dc__mseg){from, role};
     return 0;
 }
@@ -133,14 +127,8 @@ static dc__mdev *dev_get(dc__mres *m, const uint8_t pk[32]) {
         return d;
     if ((m->ndev + 1) * 2 > m->nslots && grow(m))
         return NULL;
-    if (m->ndev == m->cdev) {
-        size_t nc = m->cdev ? m->cdev * 2 : 16;
-        dc__mdev *p = dc__realloc(m->devs, nc * sizeof *p);
-        if (!p)
-            return NULL;
-        m->devs = p;
-        m->cdev = nc;
-    }
+    if (DC__VEC_ROOM(m->devs, m->ndev, m->cdev))
+        return NULL;
     d = &m->devs[m->ndev];
     memset(d, 0, sizeof *d);
     d->pk = pk;
@@ -216,14 +204,8 @@ static void msort(uint32_t *v, uint32_t *tmp, size_t n, const dc__menv *envs) {
 }
 
 static int note_applied(dc__mdev *a, uint64_t seq, uint32_t env, int need) {
-    if (a->napplied == a->capplied) {
-        size_t nc = a->capplied ? a->capplied * 2 : 4;
-        dc__mapplied *p = dc__realloc(a->applied, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        a->applied = p;
-        a->capplied = nc;
-    }
+    if (DC__VEC_ROOM(a->applied, a->napplied, a->capplied))
+        return DC_ENOMEM;
     a->applied[a->napplied++] = (dc__mapplied){seq, env, need};
     return 0;
 }

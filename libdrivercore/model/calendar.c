@@ -142,14 +142,8 @@ void dc_calendar_free(dc_calendar *c) {
 
 /* Appends a day (unsorted); sort_days() orders them afterwards. */
 static int add_day(dc_calendar *c, int32_t day, char kind, const char *name, size_t nlen) {
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        cal_day *p = dc__realloc(c->days, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        c->days = p;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->days, c->n, c->cap))
+        return DC_ENOMEM;
     char *nm = dc__strndup(name ? name : "", name ? nlen : 0);
     if (!nm)
         return DC_ENOMEM;

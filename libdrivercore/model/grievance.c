@@ -12,6 +12,9 @@
  * the fold are in docs/domain.md, "Grievance rules"; they are written so
  * that steps which cross (a resolve and a reopen, two transfers, a close
  * and an unsatisfied revisit) still end in a state a person would accept.
+ *
+ * This file reads a case, folds it, shows it and writes its steps; where a
+ * case is routed is case_route.c, the desks' list of cases case_list.c.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -90,13 +93,6 @@ static void cstate_dispose(cstate *c) {
     memset(c, 0, sizeof *c);
 }
 
-static bool in_list(const char *s, const char *const *list) {
-    for (size_t i = 0; s && list[i]; i++)
-        if (strcmp(s, list[i]) == 0)
-            return true;
-    return false;
-}
-
 static bool is_open(int st) {
     return st == ST_RECEIVED || st == ST_TRANSFERRED || st == ST_IN_PROGRESS;
 }
@@ -160,7 +156,7 @@ static int case_record(void *user, const dc__rec *rec) {
     return 0;
 }
 
-static int check_id(dc_replica *r, const char *what, const char *s) {
+int dc__case_check_id(dc_replica *r, const char *what, const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (!s || n == 0)
         return dc__model_fail(r, DC_EINVAL, "case: the %s is empty", what);
@@ -184,7 +180,7 @@ static int load_from(cstate *c, const char *space, const char *case_id) {
 static int load_case(cstate *c, dc_replica *r, const char *space, const char *case_id) {
     memset(c, 0, sizeof *c);
     c->r = r;
-    if (check_id(r, "case id", case_id))
+    if (dc__case_check_id(r, "case id", case_id))
         return DC_EINVAL;
     int rc = 0;
     if (space) {
@@ -361,7 +357,7 @@ static int put_str(dc_buf *b, const char *s) {
     return s ? dc__json_str(b, s, strlen(s)) : dc__buf_puts(b, "null");
 }
 
-static int put_time(dc_buf *b, int64_t ms) {
+int dc__case_json_time(dc_buf *b, int64_t ms) {
     if (ms < 0)
         return dc__buf_puts(b, "null");
     dc_buf t = DC_BUF_INIT;
@@ -437,21 +433,23 @@ static int render(dc_buf *out, const cstate *c, const dc_calendar *cal, bool kno
     int64_t due[D_COUNT];
     bool est[D_COUNT];
     dues(c, cal, due, est);
-    int rc =
-        dc__buf_puts(&b, "{\"case\":") || put_str(&b, c->id) ||
-        dc__buf_printf(&b, ",\"space\":\"%s\",\"driver\":", c->space) || put_str(&b, c->driver) ||
-        dc__buf_printf(&b, ",\"driver_known\":%s,\"channel\":", known ? "true" : "false") ||
-        put_str(&b, c->channel) || dc__buf_puts(&b, ",\"category\":") || put_str(&b, c->category) ||
-        dc__buf_puts(&b, ",\"text\":") || put_str(&b, c->text) ||
-        dc__buf_printf(&b, ",\"emergency\":%s,\"region\":", c->emergency ? "true" : "false") ||
-        put_str(&b, c->region) || dc__buf_puts(&b, ",\"received\":") || put_time(&b, c->received) ||
-        dc__buf_printf(&b, ",\"status\":\"%s\",\"at\":", status_names[c->status]) ||
-        put_str(&b, c->at) || dc__buf_puts(&b, ",\"level\":") || put_level(&b, c->at) ||
-        dc__buf_puts(&b, ",\"resolved\":") || put_time(&b, c->resolved) ||
-        dc__buf_puts(&b, ",\"satisfied\":") || put_tri(&b, c->satisfied) ||
-        dc__buf_printf(&b, ",\"reopened\":%d,\"due\":{", c->reopened);
+    int rc = dc__buf_puts(&b, "{\"case\":") || put_str(&b, c->id) ||
+             dc__buf_printf(&b, ",\"space\":\"%s\",\"driver\":", c->space) ||
+             put_str(&b, c->driver) ||
+             dc__buf_printf(&b, ",\"driver_known\":%s,\"channel\":", known ? "true" : "false") ||
+             put_str(&b, c->channel) || dc__buf_puts(&b, ",\"category\":") ||
+             put_str(&b, c->category) || dc__buf_puts(&b, ",\"text\":") || put_str(&b, c->text) ||
+             dc__buf_printf(&b, ",\"emergency\":%s,\"region\":", c->emergency ? "true" : "false") ||
+             put_str(&b, c->region) || dc__buf_puts(&b, ",\"received\":") ||
+             dc__case_json_time(&b, c->received) ||
+             dc__buf_printf(&b, ",\"status\":\"%s\",\"at\":", status_names[c->status]) ||
+             put_str(&b, c->at) || dc__buf_puts(&b, ",\"level\":") || put_level(&b, c->at) ||
+             dc__buf_puts(&b, ",\"resolved\":") || dc__case_json_time(&b, c->resolved) ||
+             dc__buf_puts(&b, ",\"satisfied\":") || put_tri(&b, c->satisfied) ||
+             dc__buf_printf(&b, ",\"reopened\":%d,\"due\":{", c->reopened);
     for (int k = 0; k < D_COUNT && !rc; k++)
-        rc = dc__buf_printf(&b, "%s\"%s\":", k ? "," : "", due_names[k]) || put_time(&b, due[k]);
+        rc = dc__buf_printf(&b, "%s\"%s\":", k ? "," : "", due_names[k]) ||
+             dc__case_json_time(&b, due[k]);
     rc = rc || dc__buf_puts(&b, "},\"on_time\":{");
     for (int k = 0; k < D_COUNT && !rc; k++) {
         int v = c->done[k] < 0 || due[k] < 0 ? -1 : c->done[k] <= due[k];
@@ -464,7 +462,8 @@ static int render(dc_buf *out, const cstate *c, const dc_calendar *cal, bool kno
              dc__buf_puts(&b, ",\"to\":") || put_str(&b, s->to) || dc__buf_puts(&b, ",\"note\":") ||
              put_str(&b, s->note) || dc__buf_puts(&b, ",\"satisfied\":") ||
              put_tri(&b, s->satisfied) || dc__buf_puts(&b, ",\"author\":") ||
-             put_str(&b, s->author) || dc__buf_puts(&b, ",\"time\":") || put_time(&b, s->t) ||
+             put_str(&b, s->author) || dc__buf_puts(&b, ",\"time\":") ||
+             dc__case_json_time(&b, s->t) ||
              dc__buf_printf(&b, ",\"applied\":%s}", s->applied ? "true" : "false");
     }
     rc = rc || dc__buf_puts(&b, "],\"amount\":") ||
@@ -615,135 +614,8 @@ out:
     return rc;
 }
 
-/* ---- grading and routing by level (分级分办) ----
- * The table of docs/domain.md, "Grading and routing by level": the first
- * line that matches gives the level. */
-
-static const char *const ROUTE_MONEY[] = {"freight_arrears", "contract", NULL};
-static const char *const ROUTE_JOINT[] = {"enforcement", "road_passage", NULL};
-static const char *const ROUTE_COMMITTEE[] = {"insurance", "help", NULL};
-static const char *const ROUTE_BRANCH[] = {"consultation", "suggestion", "services", NULL};
-
-#define ROUTE_COMMITTEE_ABOVE 10000 /* yuan */
-#define ROUTE_JOINT_ABOVE 50000     /* yuan */
-
-static const char *route_level(const char *category, int64_t amount, int emergency,
-                               const char **rule) {
-    if (emergency) {
-        *rule = "an emergency: several departments act at once";
-        return "joint_meeting";
-    }
-    if (in_list(category, ROUTE_JOINT)) {
-        *rule = "enforcement and road passage: police, transport and urban management together";
-        return "joint_meeting";
-    }
-    if (in_list(category, ROUTE_MONEY) && amount > ROUTE_JOINT_ABOVE) {
-        *rule = "money owed above 50,000 yuan: market regulation, courts and unions";
-        return "joint_meeting";
-    }
-    if (in_list(category, ROUTE_MONEY) && amount > ROUTE_COMMITTEE_ABOVE) {
-        *rule = "money owed above 10,000 yuan: the industry committee's departments";
-        return "committee";
-    }
-    if (in_list(category, ROUTE_COMMITTEE)) {
-        *rule = "insurance and requests for help: the industry committee";
-        return "committee";
-    }
-    if (in_list(category, ROUTE_MONEY)) {
-        *rule = "money owed up to 10,000 yuan: the branch settles it with the firm";
-        return "branch";
-    }
-    if (in_list(category, ROUTE_BRANCH)) {
-        *rule = "consultations, suggestions and services: answered in the branch";
-        return "branch";
-    }
-    *rule = "any other matter: the industry committee";
-    return "committee";
-}
-
-typedef struct branch_of_ctx {
-    char branch[DC__CASE_TEXT];
-} branch_of_ctx;
-
-static int read_branch(void *user, const dc__rec *rec) {
-    dc__org_rec_str(rec, "branch", ((branch_of_ctx *)user)->branch, DC__CASE_TEXT);
-    return 0;
-}
-
-/* `committee-<code>` or `joint_meeting-<code>` of the county, or of its
- * city when the directory held has only the city's (three small zones
- * share their host's committee). */
-static int org_of(dc_replica *r, const char *kind, const char *county, char to[DC__CASE_TEXT]) {
-    char id[DC__CASE_TEXT], where[33];
-    snprintf(to, DC__CASE_TEXT, "%s-%s", kind, county);
-    if (dc__record_locate(r, "org", to, where) == 0)
-        return 0;
-    snprintf(id, sizeof id, "%s-%.4s00", kind, county);
-    if (dc__record_locate(r, "org", id, where) == 0)
-        snprintf(to, DC__CASE_TEXT, "%s", id);
-    return 0;
-}
-
-static int route_of(dc_replica *r, const char *category, int64_t amount, int emergency,
-                    const char *region, const char *driver, char level[32], char to[DC__CASE_TEXT],
-                    const char **rule) {
-    const char *lv = route_level(category, amount, emergency, rule);
-    char county[7];
-    to[0] = 0;
-    if (strcmp(lv, "branch") == 0 && driver) {
-        /* His branch, read from the registry part keeping him. */
-        char where[33];
-        branch_of_ctx b = {""};
-        if (dc__record_locate(r, "driver", driver, where) == 0) {
-            int rc = dc__records_each(r, where, "driver", driver, read_branch, &b);
-            if (rc)
-                return rc;
-        }
-        if (b.branch[0]) {
-            snprintf(to, DC__CASE_TEXT, "%s", b.branch);
-            snprintf(level, 32, "%s", lv);
-            return 0;
-        }
-    }
-    if (strcmp(lv, "branch") == 0)
-        lv = "committee"; /* no branch known: the county's committee takes it */
-    snprintf(level, 32, "%s", lv);
-    if (region && dc__county_of(region, strlen(region), county))
-        return org_of(r, lv, county, to);
-    return 0;
-}
-
-int dc_case_route(dc_buf *out, dc_replica *r, const dc_case_options *o) {
-    if (!r)
-        return dc__last_set(DC_EMISUSE, "dc_case_route: the replica handle is NULL");
-    if (!out || !o)
-        return dc__model_fail(r, DC_EMISUSE, "dc_case_route: out and options must not be NULL");
-    if (o->version != 1 && o->version != DC_CASE_OPTIONS_VERSION)
-        return dc__model_fail(r, DC_EINVAL, "dc_case_route: options version %u is not 1 or %d",
-                              o->version, DC_CASE_OPTIONS_VERSION);
-    if (check_id(r, "category", o->category) || (o->region && check_id(r, "region", o->region)) ||
-        (o->driver && check_id(r, "driver id", o->driver)))
-        return DC_EINVAL;
-    int64_t amount = o->version >= 2 ? o->amount : 0;
-    if (amount < 0)
-        return dc__model_fail(r, DC_EINVAL, "case: the amount must be whole yuan, 0 or more");
-    char level[32], to[DC__CASE_TEXT];
-    const char *rule;
-    int rc = route_of(r, o->category, amount, o->emergency, o->region, o->driver, level, to, &rule);
-    if (rc)
-        return rc;
-    dc_buf b = DC_BUF_INIT;
-    if (dc__buf_printf(&b, "{\"level\":\"%s\",\"to\":", level) || put_str(&b, to[0] ? to : NULL) ||
-        dc__buf_puts(&b, ",\"rule\":") || put_str(&b, rule) || dc__buf_putc(&b, '}')) {
-        dc_buf_dispose(&b);
-        return dc__model_fail(r, DC_ENOMEM, "case route: out of memory");
-    }
-    dc__buf_move(out, &b);
-    return 0;
-}
-
-int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
-                 const dc_calendar *cal) {
+/* Files the case (dc_case_file without its output): `id` receives its id. */
+static int file_case(char id[16], dc_replica *r, const char *space, const dc_case_options *o) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_file: the replica handle is NULL");
     if (!space || !o)
@@ -756,14 +628,14 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
     int route = o->version >= 2 ? o->route : 0;
     if (amount < 0)
         return dc__model_fail(r, DC_EINVAL, "case: the amount must be whole yuan, 0 or more");
-    if (!in_list(o->channel, channels))
+    if (!dc__org_in_list(o->channel, channels))
         return dc__model_fail(r, DC_EINVAL,
                               "case: channel '%.40s' is not one of 12328, "
                               "12345, group, station, app",
                               o->channel ? o->channel : "");
-    if (check_id(r, "category", o->category) ||
-        (o->driver && check_id(r, "driver id", o->driver)) ||
-        (o->region && check_id(r, "region", o->region)))
+    if (dc__case_check_id(r, "category", o->category) ||
+        (o->driver && dc__case_check_id(r, "driver id", o->driver)) ||
+        (o->region && dc__case_check_id(r, "region", o->region)))
         return DC_EINVAL;
     if (!o->text || !*o->text)
         return dc__model_fail(r, DC_EINVAL,
@@ -800,8 +672,8 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
             return dc__model_fail(r, DC_EINVAL,
                                   "case: routing by level (分级分办) needs the county the case "
                                   "belongs to (region)");
-        if ((rc = route_of(r, o->category, amount, o->emergency, o->region, drv, level, to,
-                           &rule)) != 0)
+        if ((rc = dc__case_route_of(r, o->category, amount, o->emergency, o->region, drv, level, to,
+                                    &rule)) != 0)
             return rc;
         if (!to[0])
             return dc__model_fail(r, DC_EINVAL,
@@ -810,7 +682,7 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
     }
 
     uint8_t nonce[6];
-    char id[16] = "gr-";
+    memcpy(id, "gr-", 3);
     randombytes_buf(nonce, sizeof nonce);
     dc__hex(id + 3, nonce, sizeof nonce);
 
@@ -854,11 +726,30 @@ int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_op
         dc_txn_rollback(t);
         return rc;
     }
-    if ((rc = dc_txn_commit(t, NULL)) != 0)
+    return dc_txn_commit(t, NULL);
+}
+
+int dc_case_file(dc_buf *out, dc_replica *r, const char *space, const dc_case_options *o,
+                 const dc_calendar *cal) {
+    char id[16];
+    int rc = file_case(id, r, space, o);
+    if (rc || !out)
         return rc;
-    if (!out)
-        return 0;
     return show_case(out, r, space, id, cal, o->driver ? NULL : o->registry);
+}
+
+int dc_case_file_info(dc_case_info *out, dc_replica *r, const char *space, const dc_case_options *o,
+                      const dc_calendar *cal) {
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "dc_case_file_info: the replica handle is NULL");
+    if (!out)
+        return dc__model_fail(r, DC_EMISUSE, "dc_case_file_info: out must not be NULL");
+    if (out->version != DC_CASE_INFO_VERSION)
+        return dc__model_fail(r, DC_EINVAL, "dc_case_file_info: info version %u is not %d",
+                              out->version, DC_CASE_INFO_VERSION);
+    char id[16];
+    int rc = file_case(id, r, space, o);
+    return rc ? rc : dc_case_get(r, space, id, cal, out);
 }
 
 /* Refuses a step that makes no sense in the state this replica sees, so a
@@ -897,13 +788,13 @@ int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *c
                     const dc_calendar *cal) {
     if (!r)
         return dc__last_set(DC_EMISUSE, "dc_case_step: the replica handle is NULL");
-    if (!in_list(action, actions))
+    if (!dc__org_in_list(action, actions))
         return dc__model_fail(r, DC_EINVAL,
                               "case: action '%.40s' is not one of transfer, "
                               "feedback, reply, resolve, revisit, reopen, close",
                               action ? action : "");
     bool transfer = strcmp(action, "transfer") == 0, revisit = strcmp(action, "revisit") == 0;
-    if (transfer && check_id(r, "organisation to transfer to", to))
+    if (transfer && dc__case_check_id(r, "organisation to transfer to", to))
         return DC_EINVAL;
     if (!transfer && to)
         return dc__model_fail(r, DC_EINVAL,
@@ -1064,204 +955,6 @@ int dc__case_facts_of(dc__case_facts *f, dc_replica *r, const dc__rec *rec,
     return rc;
 }
 
-/* ---- the desks' daily view ---- */
-
-typedef struct listed_case {
-    dc__case_facts f;
-    char space[33];
-    int next;         /* the earliest pending deadline, or -1 */
-    unsigned overdue; /* bit k: deadline k is pending and past */
-} listed_case;
-
-typedef struct list_ctx {
-    dc_replica *r;
-    const dc_case_list_options *o;
-    const dc_calendar *cal;
-    int64_t now;
-    const char *space;
-    listed_case *v;
-    size_t n, cap;
-} list_ctx;
-
-/* A deadline is pending while it applies and has not been met: the revisit
- * only while the case stands resolved (or revisited), the others while
- * nothing has met them. */
-static bool pending(const dc__case_facts *f, int k) {
-    if (f->due[k] < 0 || f->done[k] >= 0)
-        return false;
-    if (k == D_REVISIT)
-        return f->status == ST_RESOLVED;
-    return is_open(f->status);
-}
-
-static bool want_status(const dc_case_list_options *o, int status) {
-    if (!o || o->nstatuses == 0)
-        return true;
-    for (size_t i = 0; i < o->nstatuses; i++)
-        if (strcmp(o->statuses[i], status_names[status]) == 0 ||
-            (strcmp(o->statuses[i], "open") == 0 && is_open(status)))
-            return true;
-    return false;
-}
-
-static bool want_level(const dc_case_list_options *o, const char *level) {
-    if (!o || o->nlevels == 0)
-        return true;
-    for (size_t i = 0; i < o->nlevels; i++)
-        if (strcmp(o->levels[i], level[0] ? level : "none") == 0)
-            return true;
-    return false;
-}
-
-static int list_case(void *user, const dc__rec *rec) {
-    list_ctx *x = user;
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 64;
-        listed_case *v = dc__realloc(x->v, nc * sizeof *v);
-        if (!v)
-            return dc__model_fail(x->r, DC_ENOMEM, "case list: out of memory");
-        x->v = v;
-        x->cap = nc;
-    }
-    listed_case *l = &x->v[x->n];
-    memset(l, 0, sizeof *l);
-    int rc = dc__case_facts_of(&l->f, x->r, rec, x->cal);
-    if (rc) {
-        dc__case_facts_dispose(&l->f);
-        return rc;
-    }
-    snprintf(l->space, sizeof l->space, "%s", x->space);
-    l->next = -1;
-    for (int k = 0; k < D_COUNT; k++) {
-        if (!pending(&l->f, k))
-            continue;
-        if (l->next < 0 || l->f.due[k] < l->f.due[l->next])
-            l->next = k;
-        if (l->f.due[k] < x->now)
-            l->overdue |= 1u << k;
-    }
-    const dc_case_list_options *o = x->o;
-    bool keep = want_status(o, l->f.status) && want_level(o, l->f.level) &&
-                (!o || !o->overdue || l->overdue) &&
-                (!o || !o->due_before_ms || (l->next >= 0 && l->f.due[l->next] < o->due_before_ms));
-    if (!keep) {
-        dc__case_facts_dispose(&l->f);
-        return 0;
-    }
-    x->n++;
-    return 0;
-}
-
-static int listed_cmp(const void *a, const void *b) {
-    const listed_case *x = a, *y = b;
-    if ((x->next >= 0) != (y->next >= 0))
-        return x->next >= 0 ? -1 : 1;
-    int64_t tx = x->next >= 0 ? x->f.due[x->next] : x->f.received;
-    int64_t ty = y->next >= 0 ? y->f.due[y->next] : y->f.received;
-    if (tx != ty)
-        return tx < ty ? -1 : 1;
-    return strcmp(x->f.id, y->f.id);
-}
-
-static int list_spaces(void *user, const char *hex) {
-    list_ctx *x = user;
-    x->space = hex;
-    return dc__records_each(x->r, hex, "case", NULL, list_case, x);
-}
-
-static int put_text(dc_buf *b, const char *s) {
-    return put_str(b, s && *s ? s : NULL);
-}
-
-static int put_listed(dc_buf *b, const listed_case *l) {
-    const dc__case_facts *f = &l->f;
-    int rc = dc__buf_puts(b, "{\"case\":") || put_text(b, f->id) ||
-             dc__buf_printf(b, ",\"space\":\"%s\",\"driver\":", l->space) ||
-             put_text(b, f->driver) || dc__buf_puts(b, ",\"channel\":") ||
-             put_text(b, f->channel) || dc__buf_puts(b, ",\"category\":") ||
-             put_text(b, f->category) ||
-             dc__buf_printf(b, ",\"emergency\":%s,\"region\":", f->emergency ? "true" : "false") ||
-             put_text(b, f->region) || dc__buf_puts(b, ",\"amount\":") ||
-             (f->has_amount ? dc__buf_printf(b, "%lld", (long long)f->amount)
-                            : dc__buf_puts(b, "null")) ||
-             dc__buf_printf(b, ",\"status\":\"%s\",\"at\":", status_names[f->status]) ||
-             put_text(b, f->at) || dc__buf_puts(b, ",\"level\":") || put_text(b, f->level) ||
-             dc__buf_puts(b, ",\"received\":") || put_time(b, f->received) ||
-             dc__buf_puts(b, ",\"next\":");
-    if (!rc && l->next >= 0)
-        rc = dc__buf_printf(b, "{\"deadline\":\"%s\",\"due\":", due_names[l->next]) ||
-             put_time(b, f->due[l->next]) ||
-             dc__buf_printf(b, ",\"overdue\":%s,\"estimated\":%s}",
-                            (l->overdue >> l->next) & 1 ? "true" : "false",
-                            f->estimated[l->next] ? "true" : "false");
-    else if (!rc)
-        rc = dc__buf_puts(b, "null");
-    rc = rc || dc__buf_puts(b, ",\"overdue\":[");
-    for (int k = 0, n = 0; k < D_COUNT && !rc; k++)
-        if ((l->overdue >> k) & 1)
-            rc = dc__buf_printf(b, "%s\"%s\"", n++ ? "," : "", due_names[k]);
-    return rc || dc__buf_puts(b, "]}");
-}
-
-int dc_case_list(dc_buf *out, dc_replica *r, const dc_case_list_options *o,
-                 const dc_calendar *cal) {
-    if (!r)
-        return dc__last_set(DC_EMISUSE, "dc_case_list: the replica handle is NULL");
-    if (!out)
-        return dc__model_fail(r, DC_EMISUSE, "dc_case_list: out is NULL");
-    if (o && o->version != DC_CASE_LIST_OPTIONS_VERSION)
-        return dc__model_fail(r, DC_EINVAL, "case list: options version %u is not %d", o->version,
-                              DC_CASE_LIST_OPTIONS_VERSION);
-    if (o && ((o->nstatuses && !o->statuses) || (o->nlevels && !o->levels)))
-        return dc__model_fail(r, DC_EMISUSE, "case list: a filter list is NULL");
-    for (size_t i = 0; o && i < o->nstatuses; i++)
-        if (!o->statuses[i] ||
-            (strcmp(o->statuses[i], "open") != 0 && !in_list(o->statuses[i], status_names)))
-            return dc__model_fail(r, DC_EINVAL,
-                                  "case list: status '%.40s' is not one of open, received, "
-                                  "transferred, in_progress, resolved, revisited, closed",
-                                  o->statuses[i] ? o->statuses[i] : "");
-    for (size_t i = 0; o && i < o->nlevels; i++)
-        if (!o->levels[i] || !*o->levels[i])
-            return dc__model_fail(r, DC_EINVAL, "case list: a level is empty");
-    list_ctx x;
-    memset(&x, 0, sizeof x);
-    x.r = r;
-    x.o = o;
-    x.cal = cal;
-    if (o && o->now_ms) {
-        x.now = o->now_ms;
-    } else {
-        dc__clock system;
-        memset(&system, 0, sizeof system);
-        x.now = dc__clock_wall_ms(&system);
-    }
-    int rc;
-    if (o && o->space) {
-        rc = list_spaces(&x, o->space);
-    } else {
-        rc = dc__spaces_each(r, list_spaces, &x);
-    }
-    dc_buf b = DC_BUF_INIT;
-    if (!rc) {
-        if (x.n > 1)
-            qsort(x.v, x.n, sizeof *x.v, listed_cmp);
-        int e = dc__buf_puts(&b, "{\"as_of\":") || put_time(&b, x.now) ||
-                dc__buf_printf(&b, ",\"count\":%zu,\"cases\":[", x.n);
-        for (size_t i = 0; i < x.n && !e; i++)
-            e = (i && dc__buf_putc(&b, ',')) || put_listed(&b, &x.v[i]);
-        if (e || dc__buf_puts(&b, "]}"))
-            rc = dc__model_fail(r, DC_ENOMEM, "case list: out of memory");
-    }
-    if (!rc)
-        dc__buf_move(out, &b);
-    dc_buf_dispose(&b);
-    for (size_t i = 0; i < x.n; i++)
-        dc__case_facts_dispose(&x.v[i].f);
-    dc__free(x.v);
-    return rc;
-}
-
 /* ---- a moving driver's open cases ---- */
 
 typedef struct hand_ctx {
@@ -1286,17 +979,12 @@ static int hand_case(void *user, const dc__rec *rec) {
     cstate_dispose(&c);
     if (rc || !open)
         return rc;
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 8;
-        char(*sp)[33] = dc__realloc(h->sp, nc * sizeof *sp);
-        if (sp)
-            h->sp = sp;
-        char(*id)[DC__CASE_TEXT] = sp ? dc__realloc(h->id, nc * sizeof *id) : NULL;
-        if (!sp || !id)
-            return dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
-        h->id = id;
-        h->cap = nc;
-    }
+    /* Two arrays of one capacity: each grows from the same one, and the
+     * capacity moves only when both have. */
+    size_t csp = h->cap, cid = h->cap;
+    if (DC__VEC_ROOM(h->sp, h->n, csp) || DC__VEC_ROOM(h->id, h->n, cid))
+        return dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
+    h->cap = csp;
     snprintf(h->sp[h->n], 33, "%s", h->space);
     snprintf(h->id[h->n], DC__CASE_TEXT, "%s", rec->id);
     h->n++;
@@ -1319,7 +1007,7 @@ int dc__case_handover(dc_replica *r, const char *driver, const char *county, con
     int rc = dc__spaces_each(r, hand_space, &h);
     char to[DC__CASE_TEXT], note[200];
     if (!rc)
-        rc = org_of(r, "committee", county, to);
+        rc = dc__case_org_of(r, "committee", county, to);
     snprintf(note, sizeof note, "司机流动：从%s转入%s，诉求随人移交", from ? from : "原地区",
              county);
     for (size_t i = 0; i < h.n && !rc; i++) {

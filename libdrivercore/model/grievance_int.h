@@ -58,4 +58,19 @@ extern const char *const dc__case_deadline_names[DC__DL_N];
 int dc__case_handover(dc_replica *r, const char *driver, const char *county, const char *from,
                       dc_buf *handed, dc_buf *left);
 
+/* ---- what the files of grievances share (grievance.c, case_route.c,
+ * case_list.c) ---- */
+
+/* Checks an id, category or region given to a case call: 1 to 200 bytes
+ * of UTF-8.  0 or DC_EINVAL with a message naming `what`. */
+int dc__case_check_id(dc_replica *r, const char *what, const char *s);
+/* An instant as JSON: its China Standard Time text, or null when ms < 0. */
+int dc__case_json_time(dc_buf *b, int64_t ms);
+/* The level (branch, committee, joint_meeting) and organisation a case
+ * goes to, and the rule that says so (case_route.c). */
+int dc__case_route_of(dc_replica *r, const char *category, int64_t amount, int emergency,
+                      const char *region, const char *driver, char level[32],
+                      char to[DC__CASE_TEXT], const char **rule);
+/* `<kind>-<county>`, or the city's when the directory has only that. */
+int dc__case_org_of(dc_replica *r, const char *kind, const char *county, char to[DC__CASE_TEXT]);
 #endif

@@ -196,11 +196,11 @@ static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
         if (i)
             rc = dc__buf_putc(b, ',');
         if (!rc && !(rc = dc__buf_puts(b, "{\"how\":")))
-            rc = dc__org_jvalue(b, dc__rev_value(ev, "how"));
+            rc = dc__json_value(b, dc__rev_value(ev, "how"));
         if (!rc && !(rc = dc__org_key(b, "date", false)))
             rc = dc__org_jstr(b, date);
         if (!rc && !(rc = dc__org_key(b, "note", false)))
-            rc = dc__org_jvalue(b, dc__rev_value(ev, "note"));
+            rc = dc__json_value(b, dc__rev_value(ev, "note"));
         if (!rc)
             rc = dc__buf_putc(b, '}');
         /* Contacts arrive in clock order, not date order: keep the latest

@@ -67,11 +67,16 @@ int dc__org_driver(dc_replica *r, const char *what, const char *s) {
     return dc__org_prefixed(r, what, s, "drv-");
 }
 
+bool dc__org_in_list(const char *s, const char *const *list) {
+    for (size_t i = 0; s && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return true;
+    return false;
+}
+
 int dc__org_enum(dc_replica *r, const char *what, const char *s, const char *const *allowed) {
-    if (s)
-        for (size_t i = 0; allowed[i]; i++)
-            if (strcmp(s, allowed[i]) == 0)
-                return 0;
+    if (dc__org_in_list(s, allowed))
+        return 0;
     char list[400];
     size_t at = 0;
     list[0] = '\0';
@@ -256,14 +261,8 @@ bool dc__org_rec_has(const dc__rec *rec, const char *field, const char *s) {
 }
 
 int dc__strs_push(dc__strs *s, const char *p, size_t n) {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        char **v = dc__realloc(s->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        s->v = v;
-        s->cap = nc;
-    }
+    if (DC__VEC_ROOM(s->v, s->n, s->cap))
+        return DC_ENOMEM;
     char *d = dc__strndup(p, n);
     if (!d)
         return DC_ENOMEM;
@@ -323,19 +322,8 @@ int dc__org_jstr(dc_buf *b, const char *s) {
     return s ? dc__json_str(b, s, strlen(s)) : dc__buf_puts(b, "null");
 }
 
-int dc__org_jvalue(dc_buf *b, const dc__value *v) {
-    if (!v)
-        return dc__buf_puts(b, "null");
-    switch (v->kind) {
-    case DC_BOOL: return dc__buf_puts(b, v->num ? "true" : "false");
-    case DC_INT: return dc__buf_printf(b, "%lld", (long long)v->num);
-    case DC_STR: return dc__json_str(b, v->str, v->len);
-    default: return dc__buf_puts(b, "null");
-    }
-}
-
 int dc__org_jfield(dc_buf *b, const dc__rec *rec, const char *field) {
-    return dc__org_jvalue(b, dc__rec_value(rec, field));
+    return dc__json_value(b, dc__rec_value(rec, field));
 }
 
 int dc__org_jset(dc_buf *b, const dc__rec *rec, const char *field) {
@@ -682,7 +670,7 @@ static int checkin_one(void *user, const dc__rec *rec) {
         static const char *const keys[] = {"at", "used", "feedback", "rating"};
         for (size_t k = 0; !rc && k < 4; k++)
             if (!(rc = dc__org_key(b, keys[k], false)))
-                rc = dc__org_jvalue(b, dc__rev_value(ev, keys[k]));
+                rc = dc__json_value(b, dc__rev_value(ev, keys[k]));
         if (!rc)
             rc = dc__buf_putc(b, '}');
     }

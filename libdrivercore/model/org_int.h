@@ -1,6 +1,7 @@
 /*
- * model/org_int.h — helpers shared by the four files of the organised side
- * of the domain (org.c, branch.c, study.c, liaison.c): argument checks
+ * model/org_int.h — helpers shared by the files of the organised side of
+ * the domain (org.c, branch*.c, secretary.c, study.c, liaison.c, and the
+ * registry's): argument checks
  * whose messages name what is allowed, region codes, dates, transaction
  * wrappers, reading fields of a record, and JSON output.  Implemented in
  * org.c.  Nothing here touches SQL: writes go through dc_txn_*, reads
@@ -22,6 +23,8 @@ int dc__org_id(dc_replica *r, const char *what, const char *s);
 int dc__org_driver(dc_replica *r, const char *what, const char *s);
 /* An id that starts with `prefix` ("branch-", "dh-", ...). */
 int dc__org_prefixed(dc_replica *r, const char *what, const char *s, const char *prefix);
+/* Whether s (may be NULL) is one of the NULL-terminated list. */
+bool dc__org_in_list(const char *s, const char *const *list);
 /* One of the NULL-terminated `allowed` names; the message lists them. */
 int dc__org_enum(dc_replica *r, const char *what, const char *s, const char *const *allowed);
 /* A valid calendar date "YYYY-MM-DD". */
@@ -96,8 +99,6 @@ void dc__strs_free(dc__strs *s);
 int dc__org_key(dc_buf *b, const char *key, bool first);
 /* A C string as JSON, or null for NULL. */
 int dc__org_jstr(dc_buf *b, const char *s);
-/* A value as JSON (null, true/false, integer, string). */
-int dc__org_jvalue(dc_buf *b, const dc__value *v);
 /* Register `field` of rec as JSON (null when absent). */
 int dc__org_jfield(dc_buf *b, const dc__rec *rec, const char *field);
 /* The string members of set `field`, sorted, as a JSON array. */

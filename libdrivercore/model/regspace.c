@@ -96,14 +96,8 @@ typedef struct scope_ctx {
 } scope_ctx;
 
 static int scope_push(scope_ctx *c, const char *hex) {
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        char(*v)[33] = dc__realloc(c->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        c->v = v;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->v, c->n, c->cap))
+        return DC_ENOMEM;
     memcpy(c->v[c->n++], hex, 33);
     return 0;
 }
@@ -190,20 +184,13 @@ static int extra_driver(void *user, const dc__rec *rec) {
             }
         return 0;
     }
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 8;
-        char(*d)[25] = dc__realloc(x->did, nc * sizeof *d);
-        if (d)
-            x->did = d;
-        char ***rp = d ? dc__realloc(x->rep, nc * sizeof *rp) : NULL;
-        if (rp)
-            x->rep = rp;
-        size_t *nr = rp ? dc__realloc(x->nrep, nc * sizeof *nr) : NULL;
-        if (!nr)
-            return DC_ENOMEM;
-        x->nrep = nr;
-        x->cap = nc;
-    }
+    /* Three arrays of one capacity: each grows from the same one, and the
+     * capacity moves only when all three have. */
+    size_t cdid = x->cap, crep = x->cap, cnrep = x->cap;
+    if (DC__VEC_ROOM(x->did, x->n, cdid) || DC__VEC_ROOM(x->rep, x->n, crep) ||
+        DC__VEC_ROOM(x->nrep, x->n, cnrep))
+        return DC_ENOMEM;
+    x->cap = cdid;
     char **list = dc__calloc(k + 1, sizeof *list);
     if (!list)
         return DC_ENOMEM;
@@ -447,14 +434,8 @@ static int list_each(void *user, const char *hex) {
         snprintf(p.root, sizeof p.root, "%s", hex);
         snprintf(p.level, sizeof p.level, "province");
     }
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        listed *v = dc__realloc(c->v, nc * sizeof *v);
-        if (!v)
-            return dc__model_fail(c->r, DC_ENOMEM, "registry spaces: out of memory");
-        c->v = v;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->v, c->n, c->cap))
+        return dc__model_fail(c->r, DC_ENOMEM, "registry spaces: out of memory");
     listed *l = &c->v[c->n++];
     memcpy(l->space, hex, 33);
     l->p = p;

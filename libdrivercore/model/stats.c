@@ -250,14 +250,8 @@ static regrow *row_of(stats *s, const char *county) {
     }
     if (s->rowmap[j] != 0 || s->nrows + 1 >= cap / 2)
         return NULL; /* more counties than a province has: no row, still in the totals */
-    if (s->nrows == s->crows) {
-        size_t nc = s->crows ? s->crows * 2 : 128;
-        regrow *v = dc__realloc(s->rows, nc * sizeof *v);
-        if (!v)
-            return NULL;
-        s->rows = v;
-        s->crows = nc;
-    }
+    if (DC__VEC_ROOM(s->rows, s->nrows, s->crows))
+        return NULL;
     regrow *g = &s->rows[s->nrows++];
     memset(g, 0, sizeof *g);
     memcpy(g->code, county, 7);
@@ -269,14 +263,8 @@ static casefig *bucket_of(buckets *b, const char *name) {
     for (size_t i = 0; i < b->n; i++)
         if (strcmp(b->v[i].name, name) == 0)
             return &b->v[i].cases;
-    if (b->n == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 16;
-        bucket *v = dc__realloc(b->v, nc * sizeof *v);
-        if (!v)
-            return NULL;
-        b->v = v;
-        b->cap = nc;
-    }
+    if (DC__VEC_ROOM(b->v, b->n, b->cap))
+        return NULL;
     bucket *k = &b->v[b->n++];
     memset(k, 0, sizeof *k);
     snprintf(k->name, sizeof k->name, "%s", name);
@@ -414,14 +402,8 @@ static int on_region(void *user, const dc__rec *rec) {
     size_t idn = strlen(rec->id);
     if (!nm || nm->kind != DC_STR || idn != 6 || strset_find(&s->names, rec->id, idn) >= 0)
         return 0;
-    if (s->nname == s->cname) {
-        size_t nc = s->cname ? s->cname * 2 : 64;
-        char **v = dc__realloc(s->name_v, nc * sizeof *v);
-        if (!v)
-            return nomem(s);
-        s->name_v = v;
-        s->cname = nc;
-    }
+    if (DC__VEC_ROOM(s->name_v, s->nname, s->cname))
+        return nomem(s);
     if (!(s->name_v[s->nname] = dc__strndup(nm->str, nm->len)) ||
         strset_add(&s->names, rec->id, idn, (uint32_t)s->nname) < 0)
         return nomem(s);
@@ -474,14 +456,8 @@ static int on_liaison(void *user, const dc__rec *rec) {
  * with what `case show` prints. */
 
 static int push_resolve(stats *s, int64_t ms) {
-    if (s->nresolve == s->cresolve) {
-        size_t nc = s->cresolve ? s->cresolve * 2 : 256;
-        int64_t *p = dc__realloc(s->resolve_ms, nc * sizeof *p);
-        if (!p)
-            return nomem(s);
-        s->resolve_ms = p;
-        s->cresolve = nc;
-    }
+    if (DC__VEC_ROOM(s->resolve_ms, s->nresolve, s->cresolve))
+        return nomem(s);
     s->resolve_ms[s->nresolve++] = ms;
     return 0;
 }
@@ -566,14 +542,8 @@ typedef struct space_list {
 
 static int collect_space(void *user, const char *hex) {
     space_list *l = user;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        char(*p)[33] = dc__realloc(l->hex, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        l->hex = p;
-        l->cap = nc;
-    }
+    if (DC__VEC_ROOM(l->hex, l->n, l->cap))
+        return DC_ENOMEM;
     memcpy(l->hex[l->n++], hex, 33);
     return 0;
 }

@@ -258,7 +258,7 @@ static int item_one(void *user, const dc__rec *rec) {
             if (!rc)
                 rc = dc__org_jstr(&talk, drv);
             if (!rc && !(rc = dc__org_key(&talk, "text", false)))
-                rc = dc__org_jvalue(&talk, dc__rev_value(ev, "text"));
+                rc = dc__json_value(&talk, dc__rev_value(ev, "text"));
             if (!rc && !(rc = dc__org_key(&talk, "at", false)))
                 rc = dc__buf_printf(&talk, "%lld", (long long)ev->time);
             if (!rc && !(rc = dc__org_key(&talk, "device", false))) {

@@ -37,6 +37,29 @@ static int role_in(dc_replica *r, const uint8_t space[16], const uint8_t dev[32]
     return 0;
 }
 
+/* The quota of solo bytes (docs/relay.md, "Limits"): an object for a
+ * space where no other device is a member counts with the device's
+ * envelopes there.  Under the store lock; last error set. */
+static int check_quota(dc_relay *rl, dc_replica *r, const uint8_t space[16], const uint8_t dev[32],
+                       size_t n) {
+    int64_t quota = dc__relay_solo_quota(rl), held = 0;
+    bool solo = false;
+    dc__err e = {0};
+    if (quota < 0)
+        return 0;
+    if (dc__store_space_solo(r->st, space, dev, &solo, &e) != 0 ||
+        (solo && dc__store_solo_bytes(r->st, dev, &held, &e) != 0))
+        return dc__last_from(&e);
+    if (!solo || held + (int64_t)n <= quota)
+        return 0;
+    dc_relay_note(rl, DC_RELAY_EV_REFUSE_QUOTA);
+    return dc__last_set(DC_EDENIED,
+                        "relay: storage quota: this object of %zu bytes would take what this "
+                        "device stores in spaces no other device is a member of past %lld bytes "
+                        "(it holds %lld); another member in the space lifts it",
+                        n, (long long)quota, (long long)held);
+}
+
 int dc_relay_attach_have(dc_buf *out, dc_relay *rl, const uint8_t token[32], const uint8_t *in,
                          size_t n) {
     if (!out || !rl || !token || (!in && n))
@@ -96,6 +119,8 @@ int dc_relay_attach_put(int *stored, dc_relay *rl, const uint8_t token[32], cons
     dc__space sp;
     bool fresh = false;
     rc = role_in(r, space, dev, 2, &sp);
+    if (!rc)
+        rc = check_quota(rl, r, space, dev, n);
     if (!rc && (rc = dc__store_obj_put(r->st, sp.sid, id, h.kind, p, n,
                                        dc__clock_wall_ms(&r->clock), &fresh, &e)))
         rc = dc__last_from(&e);

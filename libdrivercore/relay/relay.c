@@ -19,6 +19,7 @@
  */
 #include <pthread.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@
 #define RING 8192u          /* change notifications remembered */
 #define PURGE_EVERY_MS 1000 /* expired entries are dropped at most this often */
 #define DEVICE_IDLE_MS 3600000
+/* After a push refused for the storage quota, the device's sync requests
+ * wait this long (429): reading a device's solo bytes is a pass over the
+ * store's spaces (docs/relay.md, "Limits"), which a device pushing again
+ * and again must not be able to repeat at its request rate. */
+#define QUOTA_BACKOFF_MS 2000
 #define NLAT 11
 
 static const double lat_bounds[NLAT] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -141,6 +147,7 @@ typedef struct dev {
     int64_t refilled;
     uint64_t since; /* generation when its last session began */
     unsigned nsess;
+    int64_t quota_until; /* refused for the storage quota: its requests wait until then */
 } dev;
 
 typedef struct sess {
@@ -233,7 +240,7 @@ static void remote_note(void *user, const uint8_t *space, const uint8_t *pusher)
  * over the store `given` (taken over, closed on failure). */
 static int relay_new(dc_relay **out, const char *path, dc_replica *r, dc__relay_store *given,
                      const dc_relay_options *opts) {
-    if (opts && opts->version != DC_RELAY_OPTIONS_VERSION) {
+    if (opts && opts->version != DC_RELAY_OPTIONS_VERSION && opts->version != 1) {
         if (given)
             given->ops->close(given);
         return dc__last_set(DC_EINVAL, "relay: unknown options version %u", opts->version);
@@ -250,7 +257,12 @@ static int relay_new(dc_relay **out, const char *path, dc_replica *r, dc__relay_
     }
     rl->ring = ring;
     dc_relay_options d = DC_RELAY_OPTIONS_INIT;
-    rl->o = opts ? *opts : d;
+    rl->o = d;
+    if (opts && opts->version == 1) /* without solo_quota_bytes */
+        memcpy(&rl->o, opts, offsetof(dc_relay_options, solo_quota_bytes));
+    else if (opts)
+        rl->o = *opts;
+    rl->o.version = DC_RELAY_OPTIONS_VERSION;
 #define DEF(f, v)                                                                                  \
     if (rl->o.f <= 0)                                                                              \
     rl->o.f = (v)
@@ -267,6 +279,8 @@ static int relay_new(dc_relay **out, const char *path, dc_replica *r, dc__relay_
         rl->o.max_sessions = 100000;
     if (!rl->o.max_sessions_per_device)
         rl->o.max_sessions_per_device = 8;
+    if (!rl->o.solo_quota_bytes)
+        rl->o.solo_quota_bytes = (int64_t)4 << 20;
 #undef DEF
     /* The hash key is process-wide and set once; a race between two
      * relays opening at once would at worst write random bytes twice. */
@@ -288,6 +302,8 @@ static int relay_new(dc_relay **out, const char *path, dc_replica *r, dc__relay_
     pthread_mutex_init(&rl->store_mu, NULL);
     if (rl->st->ops->on_note)
         rl->st->ops->on_note(rl->st, remote_note, rl);
+    if (rl->st->ops->set_solo_quota)
+        rl->st->ops->set_solo_quota(rl->st, rl->o.solo_quota_bytes);
     *out = rl;
     return 0;
 }
@@ -608,6 +624,12 @@ int dc_relay_sync(dc_buf *out, char session_out[65], int *done, int64_t *retry_a
             d->bucket -= 1.0;
         }
     }
+    if (!rc && now < d->quota_until) {
+        rc = DC_EBUSY, why = "relay: storage quota: a push of this device was refused; retry later",
+        reason = R_QUOTA;
+        if (retry_after_ms)
+            *retry_after_ms = d->quota_until - now;
+    }
     if (!rc && have_sid) {
         s = (sess *)map_find(&rl->sessions, sid);
         if (!s || s->h.expires <= now || sodium_memcmp(s->device, device, 32) != 0) {
@@ -674,7 +696,12 @@ int dc_relay_sync(dc_buf *out, char session_out[65], int *done, int64_t *retry_a
     double dt = mono_s() - t0;
     pthread_mutex_lock(&rl->mu);
     if (rc) {
-        int why_r = rc == DC_ETOOBIG                                      ? R_SIZE
+        bool quota = s->s && st->ops->session_over_quota && st->ops->session_over_quota(s->s);
+        dev *dq = quota ? (dev *)map_find(&rl->devs, device) : NULL;
+        if (dq)
+            dq->quota_until = now + QUOTA_BACKOFF_MS;
+        int why_r = quota                                                 ? R_QUOTA
+                    : rc == DC_ETOOBIG                                    ? R_SIZE
                     : (rc == DC_EDENIED || rc == DC_EBADSIG)              ? R_DENIED
                     : (rc == DC_ENOMEM || rc == DC_EIO || rc == DC_EBUSY) ? R_BUSY
                                                                           : R_MALFORMED;
@@ -1023,6 +1050,11 @@ int dc_relay_metrics(dc_buf *out, dc_relay *rl) {
 }
 
 /* ---- the store, for the attachment endpoints (attach.c) ---- */
+
+int64_t dc__relay_solo_quota(dc_relay *rl) {
+    /* A store without the quota (a tablet's replica) applies none. */
+    return rl->st->ops->set_solo_quota ? rl->o.solo_quota_bytes : -1;
+}
 
 dc__relay_store *dc__relay_store_lock(dc_relay *rl) {
     pthread_mutex_lock(&rl->store_mu);

@@ -66,6 +66,13 @@ typedef struct dc__relay_store_ops {
     /* Takes (on) or releases the lock the store's sessions use on that
      * replica, when they share it (may be NULL). */
     void (*lock)(dc__relay_store *st, bool on);
+    /* The storage quota of a device in spaces no other device is a member
+     * of (docs/relay.md, "Limits"): `bytes` (< 0: none).  A step whose
+     * bundle would take the device past it fails with DC_EDENIED, and
+     * session_over_quota then says so.  Both may be NULL (a store that
+     * applies no quota). */
+    void (*set_solo_quota)(dc__relay_store *st, int64_t bytes);
+    bool (*session_over_quota)(dc__relay_sess *s);
 } dc__relay_store_ops;
 
 /* Every store begins with this. */
@@ -132,5 +139,8 @@ dc_replica *dc__relay_store_replica(dc__relay_store *st);
 struct dc_relay;
 dc__relay_store *dc__relay_store_lock(struct dc_relay *rl);
 void dc__relay_store_unlock(struct dc_relay *rl);
+/* The relay's quota of solo bytes per device (< 0: none), and a refusal
+ * past it counted (the attachment endpoints, relay/attach.c). */
+int64_t dc__relay_solo_quota(struct dc_relay *rl);
 
 #endif

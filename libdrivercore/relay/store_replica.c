@@ -146,10 +146,12 @@ static void w_lock(dc__relay_store *st, bool on) {
         pthread_mutex_unlock(&w->mu);
 }
 
+/* NULL for the quota: a tablet serving its yard's phones applies none. */
 static const dc__relay_store_ops wrap_ops = {
-    "replica",      w_close,     w_session_new, w_session_step, w_session_figures,
-    w_session_free, w_is_member, w_knows,       w_members,      w_ready,
-    NULL,           NULL,        w_replica,     w_lock,
+    "replica",         w_close,        w_session_new, w_session_step,
+    w_session_figures, w_session_free, w_is_member,   w_knows,
+    w_members,         w_ready,        NULL,          NULL,
+    w_replica,         w_lock,         NULL,          NULL,
 };
 
 int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {

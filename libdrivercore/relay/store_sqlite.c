@@ -45,6 +45,7 @@ typedef struct sq {
     dc__relay_store_ops ops; /* sqlite_ops, named after the shared log if any */
     dc__relay_note_fn note;
     void *note_user;
+    int64_t solo_quota; /* < 0: none */
     pthread_mutex_t mu; /* the pool */
     dc__store **pool;
     size_t npool, cpool, open_readers;
@@ -55,7 +56,10 @@ typedef struct space_h space_h;
 struct dc__relay_sess {
     sq *st;
     dc_sync *s;
-    dc__store *cur; /* the read connection of the step running */
+    uint8_t device[32];
+    bool over_quota;     /* the last step's bundle was refused by the quota */
+    int64_t held_before; /* its solo bytes before the bundle (plan_quota) */
+    dc__store *cur;      /* the read connection of the step running */
     space_h **spaces;
     size_t nspaces, cspaces;
 };
@@ -219,6 +223,108 @@ static int b_spaces_of(void *user, const uint8_t device[32], int (*fn)(void *, c
     return dc__store_spaces_of(x->cur, device, fn, fu, err);
 }
 
+/* ---- the storage quota of devices that share no space ---- */
+
+/* The distinct spaces of a bundle's envelopes, with their bytes (also the
+ * spaces to note for a bundle another relay published, note_bundle). */
+typedef struct space_bytes {
+    struct {
+        uint8_t space[16];
+        size_t bytes;
+    } * v;
+    size_t n, cap;
+} space_bytes;
+
+static int count_space(void *user, uint64_t i, const uint8_t *p, size_t n) {
+    (void)i;
+    space_bytes *sb = user;
+    dc__envelope e;
+    dc__err err = {0};
+    if (dc__envelope_parse(&e, p, n, &err) != 0)
+        return 0; /* the import refuses it */
+    for (size_t k = 0; k < sb->n; k++)
+        if (memcmp(sb->v[k].space, e.space, 16) == 0) {
+            sb->v[k].bytes += n;
+            return 0;
+        }
+    if (sb->n == sb->cap) {
+        size_t nc = sb->cap ? sb->cap * 2 : 8;
+        void *v = dc__realloc(sb->v, nc * sizeof *sb->v);
+        if (!v)
+            return DC_ENOMEM;
+        sb->v = v;
+        sb->cap = nc;
+    }
+    memcpy(sb->v[sb->n].space, e.space, 16);
+    sb->v[sb->n++].bytes = n;
+    return 0;
+}
+
+/* The bundle's bytes for spaces where no device but the session's is a
+ * member, as the step's snapshot has it (a space unknown counts): a device
+ * pushing into shared spaces pays one index probe a space, nothing more. */
+static int solo_incoming(dc__relay_sess *x, const uint8_t *bundle, size_t n, int64_t *incoming,
+                         dc__err *err) {
+    space_bytes sb = {NULL, 0, 0};
+    uint64_t count;
+    dc__err pe = {0};
+    *incoming = 0;
+    if (dc__bundle_parse(bundle, n, &count, count_space, &sb, &pe) == DC_ENOMEM) {
+        dc__free(sb.v);
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < sb.n && !rc; i++) {
+        bool solo = false;
+        if (!(rc = dc__store_space_solo(x->cur, sb.v[i].space, x->device, &solo, err)) && solo)
+            *incoming += (int64_t)sb.v[i].bytes;
+    }
+    dc__free(sb.v);
+    return rc;
+}
+
+/* In the writer, inside the bundle's savepoint once it is in: the device's
+ * solo bytes as they now stand (a membership grant in the bundle itself
+ * counts: a space it shares is no longer solo).  Past the quota and grown,
+ * the bundle is rolled back alone. */
+static int quota_check(void *user, dc__store *st, dc__err *err) {
+    dc__relay_sess *x = user;
+    int64_t held = 0;
+    int rc = dc__store_solo_bytes(st, x->device, &held, err);
+    if (rc)
+        return dc__err_prefix(err, "relay: reading the storage quota");
+    if (held <= x->st->solo_quota || held <= x->held_before)
+        return 0;
+    x->over_quota = true;
+    return dc__err_set(err, DC_EDENIED,
+                       "relay: storage quota: this push would take what this device stores in "
+                       "spaces no other device is a member of from %lld to %lld bytes, past the "
+                       "quota of %lld; nothing of it was stored (another member in the space "
+                       "lifts it)",
+                       (long long)x->held_before, (long long)held, (long long)x->st->solo_quota);
+}
+
+/* Would the pushed bundle take the session's device past its quota of
+ * solo bytes (docs/relay.md, "Limits")?  Decided on the step's thread
+ * when it clearly cannot (nothing for solo spaces, or room for all of
+ * it); otherwise the writer checks after the bundle is in (quota_check). */
+static int plan_quota(dc__relay_sess *x, dc__import_req *q, dc__err *err) {
+    x->over_quota = false;
+    if (x->st->solo_quota < 0)
+        return 0;
+    int64_t incoming = 0;
+    int rc = solo_incoming(x, q->data, q->size, &incoming, err);
+    if (!rc && incoming > 0)
+        rc = dc__store_solo_bytes(x->cur, x->device, &x->held_before, err);
+    if (rc)
+        return dc__err_prefix(err, "relay: reading the storage quota");
+    if (incoming > 0 && x->held_before + incoming > x->st->solo_quota) {
+        q->check = quota_check;
+        q->check_user = x;
+    }
+    return 0;
+}
+
 static int b_import(void *user, const uint8_t *bundle, size_t n, int64_t lead_ms, uint64_t *fresh,
                     uint64_t *set_aside, dc__err *err) {
     dc__relay_sess *x = user;
@@ -227,6 +333,9 @@ static int b_import(void *user, const uint8_t *bundle, size_t n, int64_t lead_ms
     q.data = bundle;
     q.size = n;
     q.lead_ms = lead_ms;
+    int qrc = plan_quota(x, &q, err);
+    if (qrc)
+        return qrc;
     uint8_t *checked = NULL;
     if (dc__bundle_precheck(bundle, n, &checked, &q.nchecked))
         return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
@@ -297,6 +406,7 @@ static int q_session_new(dc__relay_sess **out, dc__relay_store *st, const uint8_
     if (!x)
         return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
     x->st = q;
+    memcpy(x->device, device, 32);
     dc__sync_backend be = {
         x,           b_wall_ms, b_space_open, b_space_close, b_space_items, b_bundle_add,
         b_spaces_of, b_import};
@@ -405,46 +515,19 @@ static void q_on_note(dc__relay_store *st, dc__relay_note_fn fn, void *user) {
     q->note_user = user;
 }
 
-typedef struct spaces_seen {
-    uint8_t (*v)[16];
-    size_t n, cap;
-} spaces_seen;
-
-static int see_space(void *user, uint64_t i, const uint8_t *p, size_t n) {
-    (void)i;
-    spaces_seen *s = user;
-    dc__envelope e;
-    dc__err err = {0};
-    if (dc__envelope_parse(&e, p, n, &err) != 0)
-        return 0;
-    for (size_t k = 0; k < s->n; k++)
-        if (memcmp(s->v[k], e.space, 16) == 0)
-            return 0;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 8;
-        uint8_t(*v)[16] = dc__realloc(s->v, nc * sizeof *v);
-        if (!v)
-            return DC_ENOMEM;
-        s->v = v;
-        s->cap = nc;
-    }
-    memcpy(s->v[s->n++], e.space, 16);
-    return 0;
-}
-
 /* The devices waiting on the spaces of a bundle another relay published
  * wake (no pusher here: a key of zeros, which no device has). */
 static void note_bundle(sq *q, const uint8_t *bundle, size_t n) {
     if (!q->note)
         return;
-    spaces_seen s = {NULL, 0, 0};
+    space_bytes s = {NULL, 0, 0};
     uint64_t count;
     dc__err pe = {0};
     static const uint8_t nobody[32] = {0};
-    if (dc__bundle_parse(bundle, n, &count, see_space, &s, &pe) != 0 && s.n == 0)
+    if (dc__bundle_parse(bundle, n, &count, count_space, &s, &pe) != 0 && s.n == 0)
         q->note(q->note_user, NULL, NULL);
     for (size_t i = 0; i < s.n; i++)
-        q->note(q->note_user, s.v[i], nobody);
+        q->note(q->note_user, s.v[i].space, nobody);
     dc__free(s.v);
 }
 
@@ -504,10 +587,19 @@ static int q_metrics(dc__relay_store *st, dc_buf *out) {
     return w ? DC_ENOMEM : dc__committer_metrics(q->gc, out, "sqlite");
 }
 
+static void q_set_solo_quota(dc__relay_store *st, int64_t bytes) {
+    ((sq *)st)->solo_quota = bytes;
+}
+
+static bool q_session_over_quota(dc__relay_sess *x) {
+    return x->over_quota;
+}
+
 static const dc__relay_store_ops sqlite_ops = {
-    "sqlite",       q_close,     q_session_new, q_session_step, q_session_figures,
-    q_session_free, q_is_member, q_knows,       q_members,      q_ready,
-    q_metrics,      q_on_note,   q_replica,     NULL,
+    "sqlite",          q_close,        q_session_new,    q_session_step,
+    q_session_figures, q_session_free, q_is_member,      q_knows,
+    q_members,         q_ready,        q_metrics,        q_on_note,
+    q_replica,         NULL,           q_set_solo_quota, q_session_over_quota,
 };
 
 int dc__relay_store_open_sqlite(dc__relay_store **out, const char *path, dc_clock_fn clock,
@@ -531,6 +623,7 @@ int dc__relay_store_open_shared(dc__relay_store **out, const char *path, dc_cloc
     q->base.ops = &q->ops;
     q->clock = clock;
     q->clock_user = clock_user;
+    q->solo_quota = -1; /* until the relay sets its own */
     pthread_mutex_init(&q->mu, NULL);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.device_name = "drivercore-relay";

@@ -644,7 +644,8 @@ int dc__import_group_with(dc_replica *r, dc__import_req *reqs, size_t n, dc__imp
         if (!x && (x = dc__store_savepoint(r->st, &im->g.err)) == 0) {
             r->clock.lead_ms = q->lead_ms;
             if ((x = ingest_pass(im, 0, &at, false)) || (x = dc__ingest_settle(&im->g)) ||
-                (x = ingest_pass(im, 1, &next, false)) || (x = slice_settle(im)))
+                (x = ingest_pass(im, 1, &next, false)) || (x = slice_settle(im)) ||
+                (q->check && (x = q->check(q->check_user, r->st, &im->g.err))))
                 dc__store_savepoint_rollback(r->st);
             else
                 x = dc__store_savepoint_release(r->st, &im->g.err);

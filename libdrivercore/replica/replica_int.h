@@ -207,7 +207,12 @@ typedef struct dc__import_req {
     int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync.c) */
     const uint8_t *checked; /* dc__bundle_precheck's answer, or NULL: checked here */
     size_t nchecked;
-    bool shared;              /* came from a log shared by several relays (not published again) */
+    bool shared; /* came from a log shared by several relays (not published again) */
+    /* Called inside the bundle's savepoint once it is in, before the
+     * savepoint is released (may be NULL): an error rolls this bundle back
+     * alone and is its rc (a relay's storage quota, relay/store_sqlite.c). */
+    int (*check)(void *user, dc__store *st, dc__err *err);
+    void *check_user;
     dc__import_counts counts; /* out */
     int rc;                   /* out: 0, or why this bundle went in not at all */
     dc__err err;              /* out */

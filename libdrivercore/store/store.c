@@ -639,6 +639,55 @@ int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err) 
     return rc;
 }
 
+int dc__store_space_solo(dc__store *s, const uint8_t space[16], const uint8_t device[32],
+                         bool *solo, dc__err *err) {
+    sqlite3_stmt *st;
+    *solo = true;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT 1 FROM spaces p JOIN members m ON m.sid = p.sid "
+                           "WHERE p.space_id = ?1 AND m.role > 0 AND m.did NOT IN "
+                           "(SELECT did FROM devices WHERE pk = ?2) LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "quota");
+    sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, device, 32, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW)
+        *solo = false;
+    else if (r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "quota");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* One pass over the spaces (an index probe into members each), then the
+ * device's envelopes in the solo ones by changes_by_author and their
+ * objects by att_objects' (sid, oid) index. */
+int dc__store_solo_bytes(dc__store *s, const uint8_t device[32], int64_t *bytes, dc__err *err) {
+    sqlite3_stmt *st;
+    *bytes = 0;
+    if (sqlite3_prepare_v2(
+            s->db,
+            "WITH me(did) AS (SELECT did FROM devices WHERE pk = ?1), "
+            "solo(sid) AS (SELECT p.sid FROM spaces p WHERE NOT EXISTS (SELECT 1 FROM members m "
+            "  WHERE m.sid = p.sid AND m.role > 0 AND m.did NOT IN (SELECT did FROM me))) "
+            "SELECT (SELECT COALESCE(SUM(length(c.env)), 0) FROM solo JOIN changes c "
+            "  ON c.sid = solo.sid AND c.author IN (SELECT did FROM me)) + "
+            "(SELECT COALESCE(SUM(length(o.body)), 0) FROM solo JOIN att_objects o "
+            "  ON o.sid = solo.sid WHERE EXISTS (SELECT 1 FROM members m JOIN me "
+            "  ON m.did = me.did WHERE m.sid = solo.sid AND m.role > 0))",
+            -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "quota");
+    sqlite3_bind_blob(st, 1, device, 32, SQLITE_STATIC);
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW)
+        *bytes = sqlite3_column_int64(st, 0);
+    else
+        rc = dc__sql_err(s, err, "quota");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int dc__store_space_devices(dc__store *s, const uint8_t space[16], dc__device_fn fn, void *user,
                             dc__err *err) {
     sqlite3_stmt *st;

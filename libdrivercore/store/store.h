@@ -287,6 +287,15 @@ int dc__store_spaces_known(dc__store *s, dc__space_fn fn, void *user, dc__err *e
 int dc__store_spaces_of(dc__store *s, const uint8_t device[32], dc__space_fn fn, void *user,
                         dc__err *err);
 
+/* The relay's storage quota for devices that share no space (docs/
+ * relay.md, "Limits").  *solo: no device but `device` holds a role in
+ * `space` (also true of a space the store does not know).  *bytes: what
+ * `device` keeps in such spaces, its "solo" bytes: the envelopes it
+ * authored there, and the attachment objects of those it is a member of. */
+int dc__store_space_solo(dc__store *s, const uint8_t space[16], const uint8_t device[32],
+                         bool *solo, dc__err *err);
+int dc__store_solo_bytes(dc__store *s, const uint8_t device[32], int64_t *bytes, dc__err *err);
+
 /* Appends every envelope held (of `space` if not NULL) to a bundle:
  * membership first, then changes in (space, hlc, id) order. */
 int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err *err);

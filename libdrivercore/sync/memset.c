@@ -42,16 +42,8 @@ int dc__recon_memset_add(dc__recon_memset *m, const dc__recon_item *items, size_
         return 0;
     if (n > SIZE_MAX / sizeof *items - m->n)
         return DC_ENOMEM;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 64;
-        while (cap < m->n + n)
-            cap = cap > SIZE_MAX / 4 / sizeof *items ? m->n + n : cap * 2;
-        dc__recon_item *p = dc__realloc(m->items, cap * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        m->items = p;
-        m->cap = cap;
-    }
+    if (DC__VEC_RESERVE(m->items, m->cap, m->n + n))
+        return DC_ENOMEM;
     memcpy(m->items + m->n, items, n * sizeof *items);
     m->n += n;
     return 0;

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 TOOL = RELAY = None
 MB = 1000 * 1000
@@ -134,11 +135,11 @@ class Attach(unittest.TestCase):
         items = json.loads(self.tool("attach", "ls", self.db(name), space).stdout)
         return {a["id"]: a for a in items}
 
-    def start_relay(self, store="relay"):
+    def start_relay(self, store="relay", extra=()):
         log = os.path.join(self.d, store + ".log")
         with open(log, "w") as err:
             p = subprocess.Popen([RELAY, "--store", self.db(store), "--listen", "127.0.0.1:0",
-                                  "--quiet"], stderr=err, cwd=self.d)
+                                  "--quiet", *extra], stderr=err, cwd=self.d)
         self.procs.append(p)
         for _ in range(200):
             with open(log) as f:
@@ -286,6 +287,33 @@ class Attach(unittest.TestCase):
             if os.path.exists(path):
                 with open(path, "rb") as f:
                     self.assertNotIn(sample, f.read(), "plaintext of the video in " + path)
+
+    def test_solo_quota_counts_objects(self):
+        """Objects count in the storage quota of a device that shares no space."""
+        relay, port = self.start_relay(extra=["--solo-quota", "200000"])
+        url = "http://127.0.0.1:%d" % port
+        space = self.members("phone1")
+        photo = self.write_file("p.jpg", 300 * 1000, 3)
+        ph = self.js("attach", "put", self.db("phone1"), space, photo, "--type", "image/jpeg")
+        self.reference("phone1", space, "g-1", ph["id"])
+        # The records go up; the photo (over the quota) does not, and is
+        # left to send again (a 403 on a put stops the space's push).
+        fig = self.sync("phone1", url)
+        self.assertEqual(fig["attach_objects_sent"], 0)
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        self.assertRegex(metrics, r'drivercore_relay_refusals_total\{reason="quota"\} [1-9]')
+        # Another member lifts it: the photo goes up and reaches phone2.
+        card = self.tool("init", self.db("phone2"), "--name", "phone2").stdout
+        self.tool("space", "add", self.db("phone1"), space, card, "--role", "member")
+        self.sync("phone1", url)
+        self.sync("phone2", url)
+        self.tool("space", "accept", self.db("phone2"), space)
+        self.sync("phone2", url)
+        self.tool("attach", "get", self.db("phone2"), space, ph["id"], "p.out")
+        self.assertEqual(self.sha(os.path.join(self.d, "p.out")), self.sha(photo))
+        relay.send_signal(signal.SIGTERM)
+        self.assertEqual(relay.wait(timeout=20), 0)
 
     def test_metered_policy(self):
         relay, port = self.start_relay()

@@ -119,8 +119,8 @@ class TestSeveralRelays(Base):
         self.pg.stop(check=False)
         super().tearDown()
 
-    def prelay(self):
-        r = PGRelay(self.d, self.pg.url)
+    def prelay(self, extra=()):
+        r = PGRelay(self.d, self.pg.url, extra)
         self.relays.append(r)
         r.wait_ready()
         return r
@@ -178,6 +178,36 @@ class TestSeveralRelays(Base):
         dump = self.pg.run("pg_dump", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc",
                            "postgres").stdout
         self.assertNotIn("written on", dump)
+
+    def log_count(self):
+        p = self.pg.run("psql", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc",
+                        "-d", "postgres", "-At", "-c", "SELECT count(*) FROM dc_log")
+        return int(p.stdout.strip())
+
+    def test_solo_quota_over_the_shared_log(self):
+        r1, r2 = self.prelay(["--solo-quota", "12000"]), self.prelay(["--solo-quota", "12000"])
+        a, b = self.device("a"), self.device("b")
+        s = self.space(a)
+        self.write(a, s, "first", "kept-before-the-quota")
+        self.sync(a, r1)
+        published = self.log_count()
+        for i in range(20):
+            self.write(a, s, "big%d" % i, os.urandom(1000).hex())
+        # Past the quota, through either relay: refused, counted, and
+        # nothing of it reaches the shared log.
+        for rl in (r1, r2):
+            p = self.sync(a, rl, check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("storage quota", p.stderr)
+            self.assertEqual(
+                rl.metrics().get('drivercore_relay_refusals_total{reason="quota"}', 0), 1)
+        self.assertEqual(self.log_count(), published)
+        # Another member lifts it: the push goes in, and reaches b on r2.
+        self.add(a, s, "b")
+        self.sync(a, r1)
+        self.join(b, r2, s)
+        self.sync_until(b, r2, "big19")
+        self.assertIn("kept-before-the-quota", self.dump(b))
 
     def test_push_wakes_a_long_poll_on_another_relay(self):
         r1, r2 = self.prelay(), self.prelay()

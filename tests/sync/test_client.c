@@ -253,6 +253,38 @@ static void test_sync_lands_and_status_says_ok(void **st) {
     ok(w.b, dc_client_report(&rep, cb));
     assert_non_null(strstr((const char *)rep.ptr, "\"changes_received\":"));
     assert_null(strstr((const char *)rep.ptr, "\"changes_received\":0"));
+    /* The same figures, typed. */
+    dc_client_figures fig = {0};
+    assert_int_equal(dc_client_figures_get(cb, &fig), DC_EINVAL); /* no version */
+    fig.version = DC_CLIENT_FIGURES_VERSION;
+    ok(w.b, dc_client_figures_get(cb, &fig));
+    assert_true(fig.changes_received > 0 && fig.bytes_received > 0 && fig.round_trips > 0);
+    /* Every figure is the report's. */
+    const struct {
+        const char *key;
+        long long v;
+    } figs[] = {{"bytes_sent", (long long)fig.bytes_sent},
+                {"bytes_received", (long long)fig.bytes_received},
+                {"round_trips", (long long)fig.round_trips},
+                {"changes_sent", (long long)fig.changes_sent},
+                {"changes_received", (long long)fig.changes_received},
+                {"spaces", (long long)fig.spaces},
+                {"clock_offset_ms", (long long)fig.clock_offset_ms},
+                {"set_aside", (long long)fig.set_aside},
+                {"attach_objects_sent", (long long)fig.attach_objects_sent},
+                {"attach_bytes_sent", (long long)fig.attach_bytes_sent},
+                {"attach_objects_received", (long long)fig.attach_objects_received},
+                {"attach_bytes_received", (long long)fig.attach_bytes_received},
+                {"attach_refused", (long long)fig.attach_refused},
+                {"attach_missing", (long long)fig.attach_missing}};
+    for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"%s\":%lld", figs[i].key, figs[i].v);
+        const char *at = strstr((const char *)rep.ptr, want);
+        assert_non_null(at);
+        assert_true(at[strlen(want)] == ',' || at[strlen(want)] == '}');
+    }
+    assert_int_equal(dc_client_figures_get(NULL, &fig), DC_EMISUSE);
     ls = last_sync(w.b);
     assert_non_null(strstr(ls, "\"ok\":true"));
     assert_non_null(strstr(ls, "\"failures\":0"));

@@ -184,6 +184,27 @@ static int first_empty(void *user, const char *key, const dc__value *v) {
     return 0;
 }
 
+static void test_json_value_kinds(void **state) {
+    (void)state;
+    /* The one writer of values as JSON: every kind, and null for a field
+     * that is absent (a NULL value). */
+    dc_buf b = DC_BUF_INIT;
+    dc__value v[] = {{.kind = DC_NULL},
+                     {.kind = DC_BOOL, .num = 1},
+                     {.kind = DC_INT, .num = -42},
+                     {.kind = DC_STR, .str = "a\"b", .len = 3},
+                     dc__value_real(0.25),
+                     {.kind = DC_BYTES, .str = "\x01\x02\xff", .len = 3}};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        assert_int_equal(dc__json_value(&b, &v[i]), 0);
+        assert_int_equal(dc__buf_putc(&b, ' '), 0);
+    }
+    assert_int_equal(dc__json_value(&b, NULL), 0);
+    assert_string_equal((const char *)b.ptr,
+                        "null true -42 \"a\\\"b\" 0.25 {\"@bytes\":\"AQL/\"} null");
+    dc_buf_dispose(&b);
+}
+
 static void test_json_flat_empty_first(void **state) {
     (void)state;
     /* Leave a freed block of the size the reader asks for full of 'x'. */
@@ -251,6 +272,40 @@ static void test_buf_grows(void **state) {
     assert_null(dst.ptr);
     dc_buf_dispose(&dst); /* twice is harmless */
     dc_buf_dispose(NULL);
+}
+
+static void test_vec_grows(void **state) {
+    (void)state;
+    /* An array of structs grown one element at a time keeps every element
+     * and its capacity covers its length. */
+    typedef struct pair {
+        uint32_t a;
+        uint64_t b;
+    } pair;
+    pair *v = NULL;
+    size_t n = 0, cap = 0;
+    for (uint32_t i = 0; i < 10000; i++) {
+        assert_int_equal(DC__VEC_ROOM(v, n, cap), 0);
+        assert_true(cap > n);
+        v[n++] = (pair){i, (uint64_t)i * 3};
+    }
+    for (uint32_t i = 0; i < 10000; i++) {
+        assert_int_equal(v[i].a, i);
+        assert_int_equal(v[i].b, (uint64_t)i * 3);
+    }
+    /* Reserving what is there already changes nothing. */
+    pair *before = v;
+    size_t cap_before = cap;
+    assert_int_equal(DC__VEC_RESERVE(v, cap, n), 0);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, cap_before);
+    /* A size that would overflow fails and leaves the array as it was. */
+    assert_int_equal(DC__VEC_RESERVE(v, cap, SIZE_MAX / 4), DC_ENOMEM);
+    assert_int_equal(dc__vec_reserve(&v, &cap, SIZE_MAX, 1), DC_ENOMEM);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, cap_before);
+    assert_int_equal(v[9999].a, 9999);
+    dc__free(v);
 }
 
 static void test_buf_borrowed(void **state) {
@@ -456,9 +511,11 @@ int main(void) {
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_json_str),
+        cmocka_unit_test(test_json_value_kinds),
         cmocka_unit_test(test_json_flat_empty_first),
         cmocka_unit_test(test_buf_grows),
         cmocka_unit_test(test_buf_borrowed),
+        cmocka_unit_test(test_vec_grows),
         cmocka_unit_test(test_be),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_hlc_monotonic),

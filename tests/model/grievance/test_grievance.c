@@ -505,6 +505,42 @@ static void test_case_typed(void **state) {
     assert_int_equal(dc_case_get(a, NULL, "gr-000000000000", g_cal, &c), DC_ENOTFOUND);
     assert_non_null(strstr(dc_replica_errmsg(a), "gr-000000000000"));
     assert_int_equal(dc_case_get(a, sp, NULL, g_cal, &c), DC_EMISUSE);
+
+    /* dc_case_file_info: filed, and handed back typed, as dc_case_get
+     * reads it later; a bad call files nothing. */
+    dc_case_options o = DC_CASE_OPTIONS_INIT;
+    o.driver = "drv-0000000000000000beef";
+    o.channel = "app";
+    o.category = "overloading_fine";
+    o.text = "罚款不合理";
+    o.amount = 200;
+    dc_case_info f, g;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(dc_case_file_info(&f, a, sp, &o, g_cal), DC_EINVAL); /* no version */
+    f.version = DC_CASE_INFO_VERSION;
+    o.text = "";
+    assert_int_equal(dc_case_file_info(&f, a, sp, &o, g_cal), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(a), "text"));
+    dc_buf list = DC_BUF_INIT;
+    ok(a, dc_record_list(&list, a, sp, "case"));
+    assert_null(strstr((const char *)list.ptr, "beef"));
+    dc_buf_dispose(&list);
+    o.text = "罚款不合理";
+    ok(a, dc_case_file_info(&f, a, sp, &o, g_cal));
+    assert_memory_equal(f.id, "gr-", 3);
+    assert_int_equal(strlen(f.id), 15);
+    assert_string_equal(f.space, sp);
+    assert_string_equal(f.driver, "drv-0000000000000000beef");
+    assert_string_equal(f.status, "received");
+    assert_true(f.has_amount && f.amount == 200);
+    assert_true(f.received_ms == g_now && f.due_ms[0] == g_now + 2 * HOUR);
+    memset(&g, 0, sizeof g);
+    g.version = DC_CASE_INFO_VERSION;
+    ok(a, dc_case_get(a, sp, f.id, g_cal, &g));
+    assert_memory_equal(&f.due_ms, &g.due_ms, sizeof f.due_ms);
+    assert_string_equal(f.category, g.category);
+    assert_int_equal(dc_case_file_info(NULL, a, sp, &o, g_cal), DC_EMISUSE);
+    assert_int_equal(dc_case_file_info(&f, NULL, sp, &o, g_cal), DC_EMISUSE);
     free(sp);
     dc_replica_close(a);
 }

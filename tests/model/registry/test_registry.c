@@ -650,6 +650,45 @@ static void test_lookup(void **state) {
     dc_replica_close(r);
 }
 
+/* A field an app wrote on a driver record with the generic API (a float
+ * register, a set of bytes) is shown by `find` as the record read shows it:
+ * both are written by the library's one value writer. */
+static void test_find_shows_app_values(void **state) {
+    (void)state;
+    char sp[33];
+    dc_replica *r = registry("appvalues.db", sp);
+    json_decref(import(r, sp, DC_SOURCE_ORGANISATION, 1, fmt(HEADER "张三,%s,,,,,,,,\n", ID_A)));
+    char *did = driver_id(r, sp, ID_A);
+    dc_txn *t = NULL;
+    ok(r, dc_txn_begin(&t, r, sp));
+    dc_value w = {.kind = DC_FLOAT, .real = 1.5};
+    dc_value ph = {.kind = DC_BYTES, .ptr = "\x01\x02\xff", .len = 3};
+    ok(r, dc_txn_set_value(t, "driver", did, "load_t", &w));
+    ok(r, dc_txn_add_value(t, "driver", did, "photos", &ph));
+    ok(r, dc_txn_commit(t, NULL));
+    json_t *a = find(r, sp, ID_A);
+    json_t *load = json_object_get(a, "load_t");
+    assert_true(json_is_real(load));
+    assert_true(json_real_value(load) == 1.5);
+    json_t *photos = json_object_get(a, "photos");
+    assert_true(json_is_array(photos) && json_array_size(photos) == 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(photos, 0), "@bytes")),
+                        "AQL/");
+    /* The same text as the record read of the replica. */
+    dc_buf rec = DC_BUF_INIT, out = DC_BUF_INIT;
+    ok(r, dc_record_get(&rec, r, sp, "driver", did));
+    ok(r, dc_registry_find(&out, r, sp, ID_A));
+    assert_non_null(strstr((const char *)rec.ptr, "\"load_t\":1.5"));
+    assert_non_null(strstr((const char *)out.ptr, "\"load_t\":1.5"));
+    assert_non_null(strstr((const char *)rec.ptr, "{\"@bytes\":\"AQL/\"}"));
+    assert_non_null(strstr((const char *)out.ptr, "\"photos\":[{\"@bytes\":\"AQL/\"}]"));
+    dc_buf_dispose(&rec);
+    dc_buf_dispose(&out);
+    json_decref(a);
+    free(did);
+    dc_replica_close(r);
+}
+
 /* ---- idempotence ---- */
 
 static void test_reimport_changes_nothing(void **state) {
@@ -910,6 +949,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(test_merge_two_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts_and_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_shows_app_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_dialect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_clear_values, setup, teardown),

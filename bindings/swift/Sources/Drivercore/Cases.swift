@@ -100,6 +100,11 @@ public struct CaseInfo: Sendable, Equatable {
 extension Replica {
     /// Files a case into `space`, received now; returns its id.
     public func fileCase(space: String, _ f: CaseFiling, calendar: HolidayCalendar? = nil) throws -> String {
+        try fileCaseInfo(space: space, f, calendar: calendar).id
+    }
+
+    /// Files a case into `space`, received now; returns it typed, with its deadlines.
+    public func fileCaseInfo(space: String, _ f: CaseFiling, calendar: HolidayCalendar? = nil) throws -> CaseInfo {
         let r = try h()
         let args = CStrings()
         var o = dc_case_options()
@@ -112,15 +117,10 @@ extension Replica {
         o.emergency = f.emergency ? 1 : 0
         o.amount = f.amount
         o.route = f.route ? 1 : 0
-        var out = dc_buf()
-        dc_buf_init(&out)
-        defer { dc_buf_dispose(&out) }
-        try check(dc_case_file(&out, r, try args.c(space), &o, calendar?.handle), r)
-        let json = String(decoding: UnsafeBufferPointer(start: out.ptr, count: Int(out.size)), as: UTF8.self)
-        guard let a = json.range(of: "\"case\":\""),
-            let b = json[a.upperBound...].firstIndex(of: "\"")
-        else { throw DCError(code: .corrupt, message: "case file: no id in \(json)") }
-        return String(json[a.upperBound..<b])
+        var c = dc_case_info()
+        c.version = UInt32(DC_CASE_INFO_VERSION)
+        try check(dc_case_file_info(&c, r, try args.c(space), &o, calendar?.handle), r)
+        return CaseInfo(c)
     }
 
     /// Adds a step: transfer (to required), feedback, reply, resolve, revisit

@@ -81,13 +81,13 @@ final class CStrings {
 }
 
 /// A dc_buf for one call, disposed by the caller with `defer`.
-private func newBuf() -> dc_buf {
+func newBuf() -> dc_buf {
     var b = dc_buf()
     dc_buf_init(&b)
     return b
 }
 
-private func text(_ b: dc_buf) -> String {
+func text(_ b: dc_buf) -> String {
     guard let p = b.ptr, b.size > 0 else { return "" }
     return String(decoding: UnsafeBufferPointer(start: p, count: Int(b.size)), as: UTF8.self)
 }

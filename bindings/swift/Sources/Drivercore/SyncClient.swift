@@ -130,24 +130,22 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
     }
 }
 
-/// The figures of the last sync (dc_client_report).
+/// The figures of the last sync (dc_client_figures_get).
 public struct SyncReport: Sendable, Equatable {
     public let bytesSent, bytesReceived, roundTrips, changesSent, changesReceived, spaces: Int64
     /// The relay's clock minus this device's, as its first session measured it.
     public let clockOffsetMs: Int64
     public let setAside: Int64
 
-    fileprivate init(json: String) {
-        let o = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
-        func n(_ k: String) -> Int64 { (o[k] as? NSNumber)?.int64Value ?? 0 }
-        bytesSent = n("bytes_sent")
-        bytesReceived = n("bytes_received")
-        roundTrips = n("round_trips")
-        changesSent = n("changes_sent")
-        changesReceived = n("changes_received")
-        spaces = n("spaces")
-        clockOffsetMs = n("clock_offset_ms")
-        setAside = n("set_aside")
+    fileprivate init(_ f: dc_client_figures) {
+        bytesSent = Int64(clamping: f.bytes_sent)
+        bytesReceived = Int64(clamping: f.bytes_received)
+        roundTrips = Int64(clamping: f.round_trips)
+        changesSent = Int64(clamping: f.changes_sent)
+        changesReceived = Int64(clamping: f.changes_received)
+        spaces = Int64(clamping: f.spaces)
+        clockOffsetMs = f.clock_offset_ms
+        setAside = Int64(clamping: f.set_aside)
     }
 }
 
@@ -324,12 +322,10 @@ public final class SyncClient {
             if let st = try? replica.syncStatus() { statusSink.yield(st) }
         }
         try check(dc_client_sync(c), r)
-        var out = dc_buf()
-        dc_buf_init(&out)
-        defer { dc_buf_dispose(&out) }
-        try check(dc_client_report(&out, c), nil)
-        let json = out.ptr.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(out.size)), as: UTF8.self) } ?? "{}"
-        return SyncReport(json: json)
+        var f = dc_client_figures()
+        f.version = UInt32(DC_CLIENT_FIGURES_VERSION)
+        try check(dc_client_figures_get(c, &f), nil)
+        return SyncReport(f)
     }
 
     /// Long-poll up to `timeout` seconds (0...60): true when others wrote since.
@@ -356,5 +352,44 @@ public final class SyncClient {
         lock.unlock()
         if let c = c { dc_client_free(c) }
         statusSink.finish()
+    }
+}
+
+// MARK: - async
+
+/// Carries a client to the thread that runs its blocking call: a
+/// SyncClient serves one call at a time (its replica's rule) and `cancel()`
+/// from any thread, which is all the async variants below use.
+private final class ClientBox: @unchecked Sendable {
+    let client: SyncClient
+    init(_ c: SyncClient) { client = c }
+}
+
+extension SyncClient {
+    /// `syncNow()` as an `async` call: the blocking sync runs on a global
+    /// queue, never on the caller's thread (the main actor stays free), and
+    /// cancelling the calling Task cancels the sync (it throws `.user`).
+    /// As with `syncNow()`, one sync or wait at a time per client.
+    public func sync() async throws -> SyncReport {
+        try await blocking { try $0.syncNow() }
+    }
+
+    /// `waitForChanges(timeout:)` as an `async` call (the long-poll off the
+    /// caller's thread; cancelling the Task ends it with `.user`).
+    public func changes(timeout: Int) async throws -> Bool {
+        try await blocking { try $0.waitForChanges(timeout: timeout) }
+    }
+
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable (SyncClient) throws -> T) async throws -> T {
+        let box = ClientBox(self)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, Error>) in
+                DispatchQueue.global(qos: .utility).async {
+                    k.resume(with: Result { try body(box.client) })
+                }
+            }
+        } onCancel: {
+            box.client.cancel()
+        }
     }
 }

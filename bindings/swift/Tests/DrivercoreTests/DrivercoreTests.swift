@@ -286,6 +286,30 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertTrue(try ct.waitForChanges(timeout: 10))
         try ct.syncNow()
         XCTAssertEqual(try tablet.read(space: s.id, type: "case", id: "c1")?.string("status"), "heard")
+        // The async variants: off this thread, and a cancelled Task ends the long-poll.
+        let report = try await cp.sync()
+        XCTAssertEqual(report.changesReceived, 0)
+        let quiet = try await cp.changes(timeout: 1)
+        XCTAssertFalse(quiet)
+        try tablet.space(s.id).write { t in try t.set("case", "c1", "status", "async") }
+        let sent = try await ct.sync()
+        XCTAssertGreaterThan(sent.changesSent, 0)
+        let heard = try await cp.changes(timeout: 10)
+        XCTAssertTrue(heard)
+        let got = try await cp.sync()
+        XCTAssertGreaterThan(got.changesReceived, 0)
+        XCTAssertEqual(try phone.read(space: s.id, type: "case", id: "c1")?.string("status"), "async")
+        let waiting = Task { try await cp.changes(timeout: 30) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let t1 = Date()
+        waiting.cancel()
+        do {
+            _ = try await waiting.value
+            XCTFail("a cancelled wait returned normally")
+        } catch let e as DCError {
+            XCTAssertEqual(e.code, .user)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(t1), 10)
         // A cancel from another thread ends a long-poll soon.
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { cp.cancel() }
         let t0 = Date()
@@ -353,6 +377,130 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertEqual(onPhone, try desk.caseInfo(id, space: s.id))
         XCTAssertNil(try phone.caseInfo("gr-000000000000"))
         expect(.inval) { try phone.stepCase(id, action: "revisit", satisfied: 1) }
+        // Filed and handed back typed in one call; a bad filing writes nothing.
+        var g = CaseFiling(category: "overloading_fine", text: "罚款不合理")
+        g.driver = "drv-1001"
+        let typed = try phone.fileCaseInfo(space: s.id, g)
+        XCTAssertTrue(typed.id.hasPrefix("gr-"))
+        XCTAssertEqual(typed.space, s.id)
+        XCTAssertEqual(typed.driver, "drv-1001")
+        XCTAssertEqual(typed.status, "received")
+        XCTAssertEqual(typed, try phone.caseInfo(typed.id, space: s.id))
+        g.text = ""
+        let before = try phone.query(space: s.id, type: "case").total
+        expect(.inval) { _ = try phone.fileCaseInfo(space: s.id, g) }
+        XCTAssertEqual(try phone.query(space: s.id, type: "case").total, before)
+    }
+
+    // MARK: check-ins and study
+
+    func testADriverChecksInAndFindsStations() throws {
+        let phone = try Replica(path: path("ci-phone.db"))
+        let dir = try phone.createSpace(name: "directory").id
+        _ = try phone.write(space: dir) { t in
+            try t.set("station", "dh-1", "name", "贵阳司机之家")
+            try t.set("station", "dh-1", "site", "service_area")
+            try t.add("station", "dh-1", "facilities", "showers")
+            try t.add("station", "dh-1", "facilities", "kitchen")
+            try t.set("station", "dh-2", "name", "遵义")
+            try t.add("station", "dh-2", "facilities", "parking")
+        }
+        let all = try phone.stations(space: dir)
+        XCTAssertEqual(all.map(\.id), ["dh-1", "dh-2"])
+        XCTAssertEqual(all[0].name, "贵阳司机之家")
+        XCTAssertEqual(all[0].facilities, ["kitchen", "showers"])
+        XCTAssertEqual(try phone.stations(space: dir, facility: "showers").map(\.id), ["dh-1"])
+
+        let mine = try phone.createSpace(name: "driver drv-1").id
+        try phone.checkIn(
+            space: mine, station: "dh-1", atMs: 1_700_000_000_000, used: "showers", feedback: "hot water", rating: 5)
+        try phone.checkIn(space: mine, station: "dh-2")
+        try phone.checkIn(space: mine, station: "dh-1", atMs: 1_700_000_600_000)
+        let v = try phone.visits(space: mine)
+        XCTAssertEqual(v.map(\.station), ["dh-1", "dh-1", "dh-2"])
+        XCTAssertEqual(v[0].atMs, 1_700_000_000_000)
+        XCTAssertEqual(v[0].used, "showers")
+        XCTAssertEqual(v[0].feedback, "hot water")
+        XCTAssertEqual(v[0].rating, 5)
+        XCTAssertEqual(v[1].atMs, 1_700_000_600_000)
+        XCTAssertNil(v[1].used)
+        XCTAssertEqual(v[1].rating, 0)
+        XCTAssertLessThan(abs(v[2].atMs - Int64(Date().timeIntervalSince1970 * 1000)), 60_000)
+        // A bad rating is refused with the library's code and writes nothing.
+        expect(.inval) { try phone.checkIn(space: mine, station: "dh-1", rating: 6) }
+        XCTAssertEqual(try phone.visits(space: mine).count, 3)
+        expect(.notfound) { try phone.checkIn(space: String(repeating: "0", count: 32), station: "dh-1") }
+    }
+
+    func testStudyReceiptsAndDiscussionMergeBetweenPhones() throws {
+        let desk = try Replica(path: path("st-desk.db"))
+        let phone = try Replica(path: path("st-phone.db"))
+        let s = try desk.createSpace(name: "branch 7")
+        try s.add(card: try phone.card(), role: .member)
+        XCTAssertEqual(try desk.pushStudy(space: s.id, id: "st-1", title: "安全驾驶", kind: "article", media: "全文"), "st-1")
+        let second = try desk.pushStudy(space: s.id, title: "新闻", kind: "news")
+        XCTAssertTrue(second.hasPrefix("st-"), second)
+        _ = try phone.importBundle(try desk.exportBundle())
+        try phone.space(s.id).accept()
+        let item = try XCTUnwrap(try phone.studyItem(space: s.id, id: "st-1"))
+        XCTAssertEqual(item.title, "安全驾驶")
+        XCTAssertEqual(item.kind, "article")
+        XCTAssertEqual(item.media, "全文")
+        XCTAssertGreaterThan(item.pushedMs, 0)
+        XCTAssertEqual(item.state(of: "drv-1"), .unread)
+        XCTAssertEqual(try phone.studyItems(space: s.id).count, 2)
+        try phone.markStudyRead(space: s.id, item: "st-1", driver: "drv-1")
+        XCTAssertEqual(try phone.studyItem(space: s.id, id: "st-1")?.state(of: "drv-1"), .read)
+        try phone.markStudyRead(space: s.id, item: "st-1", driver: "drv-1", done: true)
+        try phone.markStudyRead(space: s.id, item: "st-1", driver: "drv-1")  // never undoes done
+        try phone.discussStudy(space: s.id, item: "st-1", driver: "drv-1", text: "学到了")
+        _ = try desk.importBundle(try phone.exportBundle())
+        let onDesk = try XCTUnwrap(try desk.studyItem(space: s.id, id: "st-1"))
+        XCTAssertEqual(onDesk.state(of: "drv-1"), .done)
+        XCTAssertEqual(onDesk.state(of: "drv-2"), .unread)
+        XCTAssertEqual(onDesk.discussion.map(\.text), ["学到了"])
+        XCTAssertEqual(onDesk.discussion.first?.driver, "drv-1")
+        XCTAssertNil(try desk.studyItem(space: s.id, id: "st-404"))
+        expect(.notfound) { try phone.markStudyRead(space: s.id, item: "st-404", driver: "drv-1") }
+        expect(.inval) { _ = try desk.pushStudy(space: s.id, title: "x", kind: "podcast") }
+    }
+
+    func testADriverSeesHisBranchAndJoinsAnActivity() throws {
+        let desk = try Replica(path: path("br-desk.db"))
+        let phone = try Replica(path: path("br-phone.db"))
+        let s = try desk.createSpace(name: "branch 7")
+        try s.add(card: try phone.card(), role: .member)
+        let a = "drv-0000000000000000000a", b = "drv-0000000000000000000b"
+        _ = try s.write { t in
+            try t.set("branch", "branch-7", "name", "货运一支部")
+            try t.set("branch", "branch-7", "hukou_region", "520100")
+            try t.add("branch", "branch-7", "routes", "G75")
+            try t.add("branch", "branch-7", "business_scope", "cold_chain")
+            try t.set("member", b, "branch", "branch-7")
+            try t.set("member", b, "joined", "2026-03-01")
+            try t.set("member", a, "branch", "branch-7")
+            try t.set("member", "drv-0000000000000000000c", "branch", "branch-9")
+            try t.set("activity", "act-2", "title", "主题党日")
+            try t.set("activity", "act-2", "date", "2026-12-20")
+            try t.set("activity", "act-1", "title", "安全学习")
+            try t.set("activity", "act-1", "date", "2026-12-10")
+        }
+        _ = try phone.importBundle(try desk.exportBundle())
+        try phone.space(s.id).accept()
+        let branch = try XCTUnwrap(try phone.branches(space: s.id).first)
+        XCTAssertEqual(branch.id, "branch-7")
+        XCTAssertEqual(branch.name, "货运一支部")
+        XCTAssertEqual(branch.hukouRegion, "520100")
+        XCTAssertEqual(branch.routes, ["G75"])
+        XCTAssertEqual(branch.businessScope, ["cold_chain"])
+        let roster = try phone.roster(space: s.id, branch: "branch-7")
+        XCTAssertEqual(roster.map(\.driver), [a, b])
+        XCTAssertEqual(roster.map(\.joined), [nil, "2026-03-01"])
+        XCTAssertEqual(try phone.activities(space: s.id).map(\.id), ["act-1", "act-2"])
+        try phone.joinActivity(space: s.id, activity: "act-1", driver: b)
+        _ = try desk.importBundle(try phone.exportBundle())
+        XCTAssertEqual(try desk.activities(space: s.id).first?.joined, [b])
+        expect(.notfound) { try phone.joinActivity(space: s.id, activity: "act-404", driver: b) }
     }
 
     // MARK: errors carry codes

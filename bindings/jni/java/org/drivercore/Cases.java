@@ -6,9 +6,6 @@
  */
 package org.drivercore;
 
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-
 public final class Cases {
     private Cases() {
     }
@@ -33,18 +30,17 @@ public final class Cases {
 
     /** Files a case into space, received now; returns its id. */
     public static String file(Replica r, HolidayCalendar cal, String space, Filing f) {
+        return fileInfo(r, cal, space, f).id;
+    }
+
+    /** Files a case into space, received now; returns it typed, with its deadlines. */
+    public static CaseInfo fileInfo(Replica r, HolidayCalendar cal, String space, Filing f) {
         Object[] texts = {Native.utf8z(f.driver), Native.utf8z(f.channel),
             Native.utf8z(f.category), Native.utf8z(f.text), Native.utf8z(f.region)};
-        String json;
         synchronized (r) {
-            json = Native.str(Native.caseFile(r.h(), cal(cal), Native.utf8z(space), texts,
+            return new CaseInfo(Native.caseFile(r.h(), cal(cal), Native.utf8z(space), texts,
                     f.emergency, f.amount, f.route));
         }
-        Matcher m = Pattern.compile("\"case\":\"([^\"]+)\"").matcher(json);
-        if (!m.find()) {
-            throw new DriverCoreException(DriverCoreError.ECORRUPT, "case file: no id in " + json);
-        }
-        return m.group(1);
     }
 
     /**

@@ -129,11 +129,18 @@ final class Native {
     static native long calendarParse(byte[] tsv);
     static native void calendarFree(long cal);
     /** texts: driver, channel, category, text, region (NUL-terminated UTF-8 or null). */
-    static native byte[] caseFile(long r, long cal, byte[] space, Object[] texts,
+    static native Object[] caseFile(long r, long cal, byte[] space, Object[] texts,
                                   boolean emergency, long amount, boolean route);
     static native void caseStep(long r, long cal, byte[] id, byte[] action, byte[] to,
                                 byte[] note, int satisfied);
     static native Object[] caseGet(long r, long cal, byte[] space, byte[] id);
+    static native void checkin(long r, byte[] space, byte[] station, long atMs, byte[] used,
+                               byte[] feedback, int rating);
+    static native byte[] studyPush(long r, byte[] space, byte[] id, byte[] title, byte[] kind,
+                                   byte[] media, long pushedMs);
+    static native void studyRead(long r, byte[] space, byte[] item, byte[] driver, boolean done);
+    static native void studyDiscuss(long r, byte[] space, byte[] item, byte[] driver, byte[] text);
+    static native void studyJoin(long r, byte[] space, byte[] activity, byte[] driver);
     static native Object[] syncStatus(long r);
     static native long recordsTotal(long rs);
     static native int recordsCount(long rs);
@@ -168,7 +175,7 @@ final class Native {
                                  long backoffBaseMs);
     static native void clientSync(long r, long c);
     static native boolean clientWait(long r, long c, int timeoutS);
-    static native byte[] clientReport(long c);
+    static native long[] clientFigures(long c);
     static native void clientCancel(long c);
     static native void clientFree(long c);
 

@@ -74,7 +74,7 @@ public final class SyncClient implements AutoCloseable {
         try {
             synchronized (replica) {
                 Native.clientSync(replica.h(), c());
-                report = SyncReport.parse(Native.str(Native.clientReport(c())));
+                report = new SyncReport(Native.clientFigures(c()));
             }
         } finally {
             Replica ui = refresh;

@@ -1,11 +1,8 @@
 /*
- * The figures of the last SyncClient.syncNow (dc_client_report): what
+ * The figures of the last SyncClient.syncNow (dc_client_figures_get): what
  * crossed, summed over its sessions.
  */
 package org.drivercore;
-
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 public final class SyncReport {
     public final long bytesSent;
@@ -19,25 +16,16 @@ public final class SyncReport {
     /** Items of this sync set aside (status() says which and why). */
     public final long setAside;
 
-    private SyncReport(String json) {
-        bytesSent = num(json, "bytes_sent");
-        bytesReceived = num(json, "bytes_received");
-        roundTrips = num(json, "round_trips");
-        changesSent = num(json, "changes_sent");
-        changesReceived = num(json, "changes_received");
-        spaces = num(json, "spaces");
-        clockOffsetMs = num(json, "clock_offset_ms");
-        setAside = num(json, "set_aside");
-    }
-
-    /** The library's report is a flat object of integers (include/drivercore/client.h). */
-    private static long num(String json, String key) {
-        Matcher m = Pattern.compile("\"" + key + "\":(-?[0-9]+)").matcher(json);
-        return m.find() ? Long.parseLong(m.group(1)) : 0;
-    }
-
-    static SyncReport parse(String json) {
-        return new SyncReport(json);
+    /** From dc_client_figures_get, in the order of Native.clientFigures. */
+    SyncReport(long[] v) {
+        bytesSent = v[0];
+        bytesReceived = v[1];
+        roundTrips = v[2];
+        changesSent = v[3];
+        changesReceived = v[4];
+        spaces = v[5];
+        clockOffsetMs = v[6];
+        setAside = v[7];
     }
 
     @Override

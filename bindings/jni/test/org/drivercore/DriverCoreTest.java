@@ -488,6 +488,158 @@ public class DriverCoreTest {
             assertEquals(null, Cases.get(phone, null, null, "gr-000000000000"));
             expect(DriverCoreError.EINVAL,
                     () -> Cases.step(phone, null, id, "revisit", null, null, 1));
+            // Filed and handed back typed in one call; a bad filing writes nothing.
+            Cases.Filing g = new Cases.Filing();
+            g.driver = "drv-1001";
+            g.category = "overloading_fine";
+            g.text = "罚款不合理";
+            CaseInfo typed = Cases.fileInfo(phone, null, s.id(), g);
+            assertTrue(typed.id, typed.id.startsWith("gr-"));
+            assertEquals(s.id(), typed.space);
+            assertEquals("drv-1001", typed.driver);
+            assertEquals("received", typed.status);
+            assertEquals(Cases.get(phone, null, s.id(), typed.id).dueMs[1], typed.dueMs[1]);
+            g.text = "";
+            long cases = phone.query(s.id(), "case", null).total();
+            DriverCoreException bad = expect(DriverCoreError.EINVAL,
+                    () -> Cases.fileInfo(phone, null, s.id(), g));
+            assertTrue(bad.getMessage(), bad.getMessage().contains("text"));
+            assertEquals(cases, phone.query(s.id(), "case", null).total());
+        }
+    }
+
+    @Test
+    public void aDriverChecksInAndFindsStations() {
+        try (Replica phone = Replica.open(path("ci-phone.db"))) {
+            String dir = phone.createSpace("directory").id();
+            try (Txn t = phone.begin(dir)) {
+                t.set("station", "dh-1", "name", "贵阳司机之家").set("station", "dh-1", "site",
+                        "service_area").set("station", "dh-1", "region", "520100")
+                        .add("station", "dh-1", "facilities", "showers")
+                        .add("station", "dh-1", "facilities", "kitchen");
+                t.set("station", "dh-2", "name", "遵义").add("station", "dh-2", "facilities",
+                        "parking");
+                t.commit();
+            }
+            java.util.List<Checkins.Station> all = Checkins.stations(phone, dir, null);
+            assertEquals(2, all.size());
+            assertEquals("贵阳司机之家", all.get(0).name);
+            assertEquals(java.util.Arrays.asList("kitchen", "showers"), all.get(0).facilities);
+            java.util.List<Checkins.Station> showers = Checkins.stations(phone, dir, "showers");
+            assertEquals(1, showers.size());
+            assertEquals("dh-1", showers.get(0).id);
+
+            String mine = phone.createSpace("driver drv-1").id();
+            Checkins.checkIn(phone, mine, "dh-1", 1700000000000L, "showers", "hot water", 5);
+            Checkins.checkIn(phone, mine, "dh-2", 0, null, null, 0);
+            Checkins.checkIn(phone, mine, "dh-1", 1700000600000L, null, null, 0);
+            java.util.List<Checkins.Visit> v = Checkins.visits(phone, mine);
+            assertEquals(3, v.size());
+            assertEquals("dh-1", v.get(0).station);
+            assertEquals(1700000000000L, v.get(0).atMs);
+            assertEquals("showers", v.get(0).used);
+            assertEquals("hot water", v.get(0).feedback);
+            assertEquals(5, v.get(0).rating);
+            assertEquals(1700000600000L, v.get(1).atMs);
+            assertEquals(0, v.get(1).rating);
+            assertEquals("dh-2", v.get(2).station);
+            assertTrue(Math.abs(v.get(2).atMs - System.currentTimeMillis()) < 60000);
+            // A bad rating is refused with the library's code and writes nothing.
+            DriverCoreException e = expect(DriverCoreError.EINVAL,
+                    () -> Checkins.checkIn(phone, mine, "dh-1", 0, null, null, 6));
+            assertTrue(e.getMessage(), e.getMessage().contains("rating"));
+            assertEquals(3, Checkins.visits(phone, mine).size());
+            expect(DriverCoreError.ENOTFOUND, () -> Checkins.checkIn(phone,
+                    "00000000000000000000000000000000", "dh-1", 0, null, null, 0));
+        }
+    }
+
+    @Test
+    public void studyReceiptsAndDiscussionMergeBetweenPhones() {
+        try (Replica desk = Replica.open(path("st-desk.db"));
+             Replica phone = Replica.open(path("st-phone.db"))) {
+            Space s = desk.createSpace("branch 7");
+            s.add(phone.card(), Role.MEMBER);
+            String first = Study.push(desk, s.id(), "st-1", "安全驾驶", "article", "全文");
+            assertEquals("st-1", first);
+            String second = Study.push(desk, s.id(), null, "新闻", "news", null);
+            assertTrue(second, second.startsWith("st-"));
+            phone.importBundle(desk.exportBundle());
+            phone.space(s.id()).accept();
+            Study.Item item = Study.item(phone, s.id(), "st-1");
+            assertEquals("安全驾驶", item.title);
+            assertEquals("article", item.kind);
+            assertEquals("全文", item.media);
+            assertTrue(item.pushedMs > 0);
+            assertEquals(Study.State.UNREAD, item.stateOf("drv-1"));
+            assertEquals(2, Study.items(phone, s.id()).size());
+            // Offline on the phone: read, completed, a post.
+            Study.markRead(phone, s.id(), "st-1", "drv-1", false);
+            assertEquals(Study.State.READ, Study.item(phone, s.id(), "st-1").stateOf("drv-1"));
+            Study.markRead(phone, s.id(), "st-1", "drv-1", true);
+            Study.markRead(phone, s.id(), "st-1", "drv-1", false); // never undoes done
+            Study.discuss(phone, s.id(), "st-1", "drv-1", "学到了");
+            desk.importBundle(phone.exportBundle());
+            Study.Item onDesk = Study.item(desk, s.id(), "st-1");
+            assertEquals(Study.State.DONE, onDesk.stateOf("drv-1"));
+            assertEquals(Study.State.UNREAD, onDesk.stateOf("drv-2"));
+            assertEquals(1, onDesk.discussion.size());
+            assertEquals("学到了", onDesk.discussion.get(0).text);
+            assertEquals("drv-1", onDesk.discussion.get(0).driver);
+            assertEquals(null, Study.item(desk, s.id(), "st-404"));
+            expect(DriverCoreError.ENOTFOUND,
+                    () -> Study.markRead(phone, s.id(), "st-404", "drv-1", false));
+            expect(DriverCoreError.EINVAL,
+                    () -> Study.push(desk, s.id(), null, "x", "podcast", null));
+        }
+    }
+
+    @Test
+    public void aDriverSeesHisBranchAndJoinsAnActivity() {
+        try (Replica desk = Replica.open(path("br-desk.db"));
+             Replica phone = Replica.open(path("br-phone.db"))) {
+            Space s = desk.createSpace("branch 7");
+            s.add(phone.card(), Role.MEMBER);
+            try (Txn t = s.begin()) {
+                t.set("branch", "branch-7", "name", "货运一支部")
+                        .set("branch", "branch-7", "region", "520102")
+                        .set("branch", "branch-7", "hukou_region", "520100")
+                        .set("branch", "branch-7", "activity_area", "520100")
+                        .add("branch", "branch-7", "routes", "G75")
+                        .add("branch", "branch-7", "business_scope", "cold_chain");
+                t.set("member", "drv-0000000000000000000b", "branch", "branch-7")
+                        .set("member", "drv-0000000000000000000b", "joined", "2026-03-01");
+                t.set("member", "drv-0000000000000000000a", "branch", "branch-7");
+                t.set("member", "drv-0000000000000000000c", "branch", "branch-9");
+                t.set("activity", "act-2", "title", "主题党日").set("activity", "act-2", "date",
+                        "2026-12-20");
+                t.set("activity", "act-1", "title", "安全学习").set("activity", "act-1", "date",
+                        "2026-12-10");
+                t.commit();
+            }
+            phone.importBundle(desk.exportBundle());
+            phone.space(s.id()).accept();
+            Branches.Branch b = Branches.branches(phone, s.id()).get(0);
+            assertEquals("branch-7", b.id);
+            assertEquals("货运一支部", b.name);
+            assertEquals("520100", b.hukouRegion);
+            assertEquals(java.util.Arrays.asList("G75"), b.routes);
+            assertEquals(java.util.Arrays.asList("cold_chain"), b.businessScope);
+            java.util.List<Branches.Member> roster = Branches.roster(phone, s.id(), "branch-7");
+            assertEquals(2, roster.size());
+            assertEquals("drv-0000000000000000000a", roster.get(0).driver);
+            assertEquals(null, roster.get(0).joined);
+            assertEquals("2026-03-01", roster.get(1).joined);
+            java.util.List<Branches.Activity> acts = Branches.activities(phone, s.id());
+            assertEquals("act-1", acts.get(0).id);
+            assertEquals("act-2", acts.get(1).id);
+            assertTrue(acts.get(0).joined.isEmpty());
+            Branches.join(phone, s.id(), "act-1", "drv-0000000000000000000b");
+            desk.importBundle(phone.exportBundle());
+            assertEquals(java.util.Arrays.asList("drv-0000000000000000000b"),
+                    Branches.activities(desk, s.id()).get(0).joined);
+            expect(DriverCoreError.ENOTFOUND,
+                    () -> Branches.join(phone, s.id(), "act-404", "drv-0000000000000000000b"));
         }
     }
 
