@@ -37,14 +37,8 @@ static void vec_free(vec *v) {
 }
 
 static int vec_push(vec *v, const uint8_t pk[32], uint64_t seq) {
-    if (v->n == v->cap) {
-        size_t nc = v->cap ? v->cap * 2 : 16;
-        vent *p = dc__realloc(v->e, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        v->e = p;
-        v->cap = nc;
-    }
+    if (DC__VEC_ROOM(v->e, v->n, v->cap))
+        return DC_ENOMEM;
     memcpy(v->e[v->n].pk, pk, 32);
     v->e[v->n++].seq = seq;
     return 0;

@@ -167,24 +167,14 @@ int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err) {
 typedef struct ptab {
     int64_t *did;
     uint64_t *seq;
-    size_t n, cap;
+    size_t n, cap, cap_seq;
 } ptab;
 
 static int ptab_add(void *user, int64_t did, const uint8_t pk[32], uint64_t seq) {
     (void)pk;
     ptab *t = user;
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 16;
-        int64_t *d = dc__realloc(t->did, nc * sizeof *d);
-        if (!d)
-            return DC_ENOMEM;
-        t->did = d;
-        uint64_t *q = dc__realloc(t->seq, nc * sizeof *q);
-        if (!q)
-            return DC_ENOMEM;
-        t->seq = q;
-        t->cap = nc;
-    }
+    if (DC__VEC_ROOM(t->did, t->n, t->cap) || DC__VEC_ROOM(t->seq, t->n, t->cap_seq))
+        return DC_ENOMEM;
     t->did[t->n] = did;
     t->seq[t->n++] = seq;
     return 0;
@@ -267,15 +257,9 @@ static int covered_cnos(dc__store *s, int64_t sid, int state, int64_t **cnos, si
     size_t cap = 0;
     int rc = 0, x;
     while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            int64_t *p = dc__realloc(*cnos, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "compaction: out of memory");
-                break;
-            }
-            *cnos = p;
-            cap = nc;
+        if (DC__VEC_ROOM(*cnos, *n, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "compaction: out of memory");
+            break;
         }
         (*cnos)[(*n)++] = sqlite3_column_int64(st, 0);
     }
@@ -409,14 +393,8 @@ static int idmap_get(idmap *m, int64_t id, uint32_t *out) {
             *out = (uint32_t)i;
             return 0;
         }
-    if (m->n == m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 32;
-        int64_t *p = dc__realloc(m->from, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        m->from = p;
-        m->cap = nc;
-    }
+    if (DC__VEC_ROOM(m->from, m->n, m->cap))
+        return DC_ENOMEM;
     m->from[m->n] = id;
     *out = (uint32_t)m->n++;
     return 0;
