@@ -729,12 +729,231 @@ static void bench_size(void) {
     unlink(tmp);
 }
 
+/* ---- history: a year of a branch, with and without compaction ----
+ * A branch space: the secretary's tablet (admin) and two drivers' phones
+ * (members).  Each simulated day the secretary opens cases (a record of
+ * four fields) and updates older ones (status, tags added and removed),
+ * each driver checks in (an event) and updates its own record, and every
+ * other day an old case is deleted; the phones sync with the tablet every
+ * day (a reconciliation session).  Twice a run: once as today (every change
+ * kept) and once compacting every week (all ack, the tablet compacts, the
+ * phones follow).  The figures are the tablet's: its log (envelopes held and
+ * passed on) and its file (bytes, and bytes in use: pages not free). */
+
+#define HIST_DEVICES 3
+
+typedef struct hist_clock {
+    int64_t now;
+} hist_clock;
+
+static int64_t hist_now(void *user) {
+    return ((const hist_clock *)user)->now;
+}
+
+static void hist_sync(dc_replica *a, dc_replica *b) {
+    dc_sync *sa = NULL, *sb = NULL;
+    dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT;
+    int da = 0, db = 0;
+    CHECK_R(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
+    CHECK_R(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
+    CHECK_R(a, dc_sync_step(sa, &m, &da, NULL, 0));
+    for (int i = 0; m.size > 0 && i < 100000; i++) {
+        CHECK_R(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
+        if (reply.size == 0)
+            break;
+        CHECK_R(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
+    }
+    dc_sync_free(sa);
+    dc_sync_free(sb);
+    dc_buf_dispose(&m);
+    dc_buf_dispose(&reply);
+}
+
+static int hist_count(void *user, uint64_t index, const uint8_t *env, size_t n) {
+    (void)index, (void)env, (void)n;
+    ++*(uint64_t *)user;
+    return 0;
+}
+
+static uint64_t hist_log_len(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    CHECK_R(r, dc_bundle_export(&b, r, NULL));
+    uint64_t n = 0, count = 0;
+    dc__err err;
+    if (dc__bundle_parse(b.ptr, b.size, &count, hist_count, &n, &err) != 0)
+        die("dc__bundle_parse", err.code, err.msg);
+    dc_buf_dispose(&b);
+    return n;
+}
+
+/* The file's bytes and the bytes of its pages in use (after a checkpoint). */
+static void hist_file(const char *path, double *bytes, double *used) {
+    struct stat st;
+    *bytes = stat(path, &st) == 0 ? (double)st.st_size : 0;
+    sqlite3 *db = NULL;
+    int64_t pages = 0, freel = 0, psize = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *q;
+        const char *sql[] = {"PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size"};
+        int64_t *out[] = {&pages, &freel, &psize};
+        for (int i = 0; i < 3; i++)
+            if (sqlite3_prepare_v2(db, sql[i], -1, &q, NULL) == SQLITE_OK) {
+                if (sqlite3_step(q) == SQLITE_ROW)
+                    *out[i] = sqlite3_column_int64(q, 0);
+                sqlite3_finalize(q);
+            }
+    }
+    sqlite3_close(db);
+    *used = (double)((pages - freel) * psize);
+}
+
+typedef struct hist_out {
+    double log, bytes, used, txns;
+} hist_out;
+
+static void hist_case(dc_txn *t, const char *id, uint64_t *rng) {
+    static const char *const STATUS[] = {"open", "pending", "hearing", "closed"};
+    static const char *const TAGS[] = {"wages", "waybill", "injury", "fine", "detention"};
+    char buf[96];
+    *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    snprintf(buf, sizeof buf, "Driver %llu, unpaid waybill %llu",
+             (unsigned long long)(*rng >> 40) % 997, (unsigned long long)(*rng >> 20) % 99991);
+    dc_txn_set(t, "case", id, "summary", DC_STR, 0, buf);
+    dc_txn_set(t, "case", id, "status", DC_STR, 0, STATUS[(*rng >> 33) % 4]);
+    dc_txn_set(t, "case", id, "amount", DC_INT, (int64_t)((*rng >> 17) % 50000), NULL);
+    dc_txn_add(t, "case", id, "tags", DC_STR, 0, TAGS[(*rng >> 29) % 5]);
+}
+
+static void hist_run(int days, bool compact, int run, hist_out *o) {
+    static const char *const NAMES[HIST_DEVICES] = {"tablet", "phone1", "phone2"};
+    static const char *const STATUS[] = {"open", "pending", "hearing", "closed"};
+    static const char *const TAGS[] = {"wages", "waybill", "injury", "fine", "detention"};
+    hist_clock clk = {INT64_C(1767225600000)};
+    dc_replica *r[HIST_DEVICES];
+    char name[64];
+    for (int i = 0; i < HIST_DEVICES; i++) {
+        snprintf(name, sizeof name, "hist-%s-%s", compact ? "c" : "k", NAMES[i]);
+        r[i] = open_replica_at_rest(name, run, hist_now, &clk, 0);
+    }
+    dc_buf b = DC_BUF_INIT;
+    CHECK_R(r[0], dc_space_create(&b, r[0], "branch"));
+    char space[40];
+    snprintf(space, sizeof space, "%s", (const char *)b.ptr);
+    for (int i = 1; i < HIST_DEVICES; i++) {
+        CHECK_R(r[i], dc_replica_card(&b, r[i]));
+        CHECK_R(r[0], dc_space_add(r[0], space, (const char *)b.ptr, DC_ROLE_MEMBER));
+        hist_sync(r[0], r[i]);
+        CHECK_R(r[i], dc_space_accept(r[i], space, 0));
+    }
+    uint64_t rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)run;
+    long ncase = 0, txns = 0;
+    char id[32];
+    for (int day = 0; day < days; day++) {
+        clk.now += 86400000;
+        /* The secretary: three new cases, eight updates, a delete every
+         * other day. */
+        for (int k = 0; k < 11; k++) {
+            dc_txn *t;
+            CHECK_R(r[0], dc_txn_begin(&t, r[0], space));
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            if (k < 3 || ncase < 10) {
+                snprintf(id, sizeof id, "c%ld", ncase++);
+                hist_case(t, id, &rng);
+            } else {
+                snprintf(id, sizeof id, "c%ld", (long)((rng >> 24) % (uint64_t)ncase));
+                dc_txn_set(t, "case", id, "status", DC_STR, 0, STATUS[(rng >> 33) % 4]);
+                if ((rng >> 40) % 3 == 0)
+                    dc_txn_add(t, "case", id, "tags", DC_STR, 0, TAGS[(rng >> 29) % 5]);
+                else if ((rng >> 40) % 3 == 1)
+                    dc_txn_remove(t, "case", id, "tags", DC_STR, 0, TAGS[(rng >> 29) % 5]);
+            }
+            if (k == 10 && day % 2 == 0) {
+                snprintf(id, sizeof id, "c%ld", (long)((rng >> 12) % (uint64_t)ncase));
+                dc_txn_delete(t, "case", id);
+            }
+            CHECK_R(r[0], dc_txn_commit(t, NULL));
+            txns++;
+        }
+        /* The drivers: a check-in and an update each, twice a day. */
+        for (int i = 1; i < HIST_DEVICES; i++)
+            for (int k = 0; k < 2; k++) {
+                dc_txn *t;
+                CHECK_R(r[i], dc_txn_begin(&t, r[i], space));
+                rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                dc_txn_event(t, "driver", NAMES[i]);
+                dc_txn_event_field(t, "km", DC_INT, (int64_t)((rng >> 20) % 900), NULL);
+                dc_txn_set(t, "driver", NAMES[i], "at", DC_STR, 0,
+                           (rng >> 50) % 2 ? "Guiyang" : "Zunyi");
+                CHECK_R(r[i], dc_txn_commit(t, NULL));
+                txns++;
+            }
+        for (int i = 1; i < HIST_DEVICES; i++)
+            hist_sync(r[i], r[0]);
+        for (int i = 1; i < HIST_DEVICES; i++)
+            hist_sync(r[i], r[0]);
+        if (compact && day % 7 == 6) {
+            for (int i = 1; i < HIST_DEVICES; i++) {
+                CHECK_R(r[i], dc_space_ack(r[i], space));
+                hist_sync(r[i], r[0]);
+            }
+            CHECK_R(r[0], dc_space_compact(&b, r[0], space, NULL));
+            for (int i = 1; i < HIST_DEVICES; i++) {
+                hist_sync(r[i], r[0]);
+                CHECK_R(r[i], dc_space_compact(&b, r[i], space, NULL));
+                hist_sync(r[i], r[0]);
+            }
+        }
+    }
+    o->log = (double)hist_log_len(r[0]);
+    o->txns = (double)txns;
+    for (int i = 0; i < HIST_DEVICES; i++)
+        dc_replica_close(r[i]);
+    char path[PATH_MAX_LEN];
+    snprintf(name, sizeof name, "hist-%s-%s", compact ? "c" : "k", NAMES[0]);
+    path_in_dir(path, sizeof path, name, run);
+    hist_file(path, &o->bytes, &o->used);
+    for (int i = 0; i < HIST_DEVICES; i++) {
+        snprintf(name, sizeof name, "hist-%s-%s", compact ? "c" : "k", NAMES[i]);
+        path_in_dir(path, sizeof path, name, run);
+        remove_db(path);
+    }
+    dc_buf_dispose(&b);
+}
+
+static void bench_history(bool quick) {
+    int days = quick ? 30 : 365, runs = g_runs < 3 ? g_runs : 3;
+    double log[MAX_RUNS], blog[MAX_RUNS], by[MAX_RUNS], bby[MAX_RUNS], us[MAX_RUNS], bus[MAX_RUNS],
+        rl[MAX_RUNS], rb[MAX_RUNS], txns = 0;
+    for (int i = 0; i < runs; i++) {
+        hist_out k, c;
+        fprintf(stderr, "bench: history run %d/%d (%d days, twice)\n", i + 1, runs, days);
+        hist_run(days, false, i, &k);
+        hist_run(days, true, i, &c);
+        log[i] = c.log;
+        blog[i] = k.log;
+        by[i] = c.bytes;
+        bby[i] = k.bytes;
+        us[i] = c.used;
+        bus[i] = k.used;
+        rl[i] = k.log / c.log;
+        rb[i] = k.bytes / c.bytes;
+        txns = k.txns;
+    }
+    printf("{\"bench\":\"history\",\"days\":%d,\"txns\":%.0f,\"compact_every_days\":7,"
+           "\"log_envelopes\":%.0f,\"baseline_log_envelopes\":%.0f,\"file_bytes\":%.0f,"
+           "\"baseline_file_bytes\":%.0f,\"used_bytes\":%.0f,\"baseline_used_bytes\":%.0f,"
+           "\"ratio_log\":%.2f,\"ratio_bytes\":%.2f,\"runs\":%d}\n",
+           days, txns, median(log, runs), median(blog, runs), median(by, runs), median(bby, runs),
+           median(us, runs), median(bus, runs), median(rl, runs), median(rb, runs), runs);
+    fflush(stdout);
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: bench [--quick] [--ops N] [--runs N] [--only NAME]\n"
             "  one JSON object per line on stdout; progress on stderr.\n"
             "  NAME: local_write (with merge), at_rest, wire_bytes_per_change, query_index,\n"
-            "        size\n");
+            "        size, history\n");
 }
 
 int main(int argc, char **argv) {
@@ -782,5 +1001,7 @@ int main(int argc, char **argv) {
         bench_query_index();
     if (!only || strcmp(only, "size") == 0)
         bench_size();
+    if (!only || strcmp(only, "history") == 0)
+        bench_history(g_ops <= 2000);
     return 0;
 }

@@ -47,6 +47,11 @@ static const char usage_text[] =
     "  space decline REPLICA SPACE         decline a space: its keys and data go\n"
     "  space list REPLICA                  the spaces this replica knows\n"
     "  space members REPLICA SPACE         the members of a space\n"
+    "  space ack REPLICA SPACE             state what this device holds (for compaction)\n"
+    "  space compact REPLICA SPACE [--horizon-days N]\n"
+    "                                      compact the history (docs/data-model.md)\n"
+    "  space snapshot REPLICA SPACE FILE   write the compacted space's signed snapshot\n"
+    "  space load REPLICA FILE             start a space from a snapshot, then sync\n"
     "  apply REPLICA [FILE]                apply JSON lines (FILE or stdin), one\n"
     "                                      transaction per line:\n"
     "                                      {\"space\": S, \"ops\": [OP, ...]}\n"
@@ -407,6 +412,89 @@ static int space_member_cmd(const char *sub, const tool_args *a) {
     return rc;
 }
 
+/* space ack | compact (docs/data-model.md, "Compaction") */
+static int space_compact_cmd(bool compact, const tool_args *a) {
+    const char *what = compact ? "space compact" : "space ack";
+    int rc = want_pos(a, 2, 2, what,
+                      compact ? "space compact REPLICA SPACE [--horizon-days N]"
+                              : "space ack REPLICA SPACE");
+    if (rc)
+        return rc;
+    dc_compact_options o = {1, 0};
+    const char *h = compact ? tool_opt(a, "horizon-days") : NULL;
+    if (h) {
+        char *end;
+        long long d = strtoll(h, &end, 10);
+        if (!*h || *end || d < 1 || d > 36500)
+            return usage_error("space compact: --horizon-days wants a number of days, 1 to 36500");
+        o.horizon_ms = (int64_t)d * 86400000LL;
+    }
+    dc_replica *r;
+    if ((rc = open_existing(&r, a->pos[0])) != 0)
+        return rc;
+    dc_buf b = DC_BUF_INIT;
+    rc = compact ? dc_space_compact(&b, r, a->pos[1], &o) : dc_space_ack(r, a->pos[1]);
+    if (rc != 0) {
+        rc = fail_r(r, rc, what);
+    } else if (compact) {
+        print_buf(&b);
+    } else {
+        json_t *o2 = json_pack("{s:s,s:b}", "space", a->pos[1], "acked", 1);
+        rc = print_json(o2);
+    }
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
+/* space snapshot | load (docs/data-model.md, "Compaction") */
+static int space_snapshot_cmd(bool load, const tool_args *a) {
+    const char *what = load ? "space load" : "space snapshot";
+    int rc = want_pos(a, load ? 2 : 3, load ? 2 : 3, what,
+                      load ? "space load REPLICA FILE" : "space snapshot REPLICA SPACE FILE");
+    if (rc)
+        return rc;
+    const char *file = a->pos[load ? 1 : 2];
+    char *data = NULL;
+    size_t n = 0;
+    if (load) {
+        int err;
+        if (!(data = read_file(file, &n, &err)))
+            return fail("space load: cannot read '%s': %s", file, strerror(err));
+    }
+    dc_replica *r;
+    if ((rc = open_existing(&r, a->pos[0])) != 0) {
+        free(data);
+        return rc;
+    }
+    dc_buf b = DC_BUF_INIT;
+    if (load) {
+        rc = dc_space_snapshot_load(r, (const uint8_t *)data, n, &b);
+        if (rc != 0)
+            rc = fail_r(r, rc, what);
+        else
+            print_buf(&b);
+    } else if ((rc = dc_space_snapshot(&b, r, a->pos[1])) != 0) {
+        rc = fail_r(r, rc, what);
+    } else {
+        FILE *f = fopen(file, "wb");
+        bool ok = f && fwrite(b.ptr, 1, b.size, f) == b.size;
+        if (f && fclose(f) != 0)
+            ok = false;
+        if (!ok) {
+            rc = fail("space snapshot: cannot write '%s': %s", file, strerror(errno));
+        } else {
+            json_t *o = json_pack("{s:s,s:s,s:I}", "space", a->pos[1], "file", file, "bytes",
+                                  (json_int_t)b.size);
+            rc = print_json(o);
+        }
+    }
+    free(data);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
 static int cmd_space(int argc, char **argv) {
     static const char *const OPTS_ACCEPT[] = {"directory!", NULL};
     tool_args a;
@@ -432,6 +520,21 @@ static int cmd_space(int argc, char **argv) {
             return rc;
         return space_show(&a, members);
     }
+    if (strcmp(sub, "snapshot") == 0 || strcmp(sub, "load") == 0) {
+        bool load = sub[0] == 'l';
+        if ((rc = tool_parse(&a, argc, argv, 3, OPTS_NONE,
+                             load ? "space load" : "space snapshot")) != 0)
+            return rc;
+        return space_snapshot_cmd(load, &a);
+    }
+    if (strcmp(sub, "ack") == 0 || strcmp(sub, "compact") == 0) {
+        static const char *const OPTS_COMPACT[] = {"horizon-days", NULL};
+        bool compact = sub[0] == 'c';
+        if ((rc = tool_parse(&a, argc, argv, 3, compact ? OPTS_COMPACT : OPTS_NONE,
+                             compact ? "space compact" : "space ack")) != 0)
+            return rc;
+        return space_compact_cmd(compact, &a);
+    }
     if (strcmp(sub, "remove") == 0 || strcmp(sub, "role") == 0 || strcmp(sub, "rotate") == 0 ||
         strcmp(sub, "accept") == 0 || strcmp(sub, "decline") == 0) {
         char what[32];
@@ -442,7 +545,7 @@ static int cmd_space(int argc, char **argv) {
         return space_member_cmd(sub, &a);
     }
     return usage_error("space: unknown subcommand '%s' (expected create, add, remove, role, "
-                       "rotate, accept, decline, list or members)",
+                       "rotate, accept, decline, list, members, ack, compact, snapshot or load)",
                        sub);
 }
 

@@ -122,6 +122,59 @@ DC_EXTERN int dc_space_list(dc_buf *out, dc_replica *r);
  */
 DC_EXTERN int dc_space_members(dc_buf *out, dc_replica *r, const char *space);
 
+/*
+ * History compaction (docs/data-model.md, "Compaction").
+ *
+ * dc_space_ack: this device states what it holds of the space (an ack: a
+ * change of its own, synced like any other).  A member or an admin may.
+ * Returns 0, DC_EINVAL, DC_ENOTFOUND, DC_EDENIED (a reader or not a
+ * member), DC_ENOKEY.
+ *
+ * dc_space_compact: by an admin, computes the compaction point from the
+ * acks of every member that can write (those whose last ack is older than
+ * the horizon are left out; one that never acked makes it wait) and
+ * publishes it, signed and encrypted, to every member; then, by any member,
+ * compacts this replica to the points published: the envelopes every
+ * writer holds are folded into the space's base and dropped from the log.
+ * It also writes this device's ack.  `out` gets JSON:
+ * {"space","published","counted","waiting","dropped","snapshot_needed",
+ * "left_out":[device ids],"point":{device id: seq}}; "snapshot_needed"
+ * true says this replica misses history already compacted away.  opts may
+ * be NULL (horizon 30 days).  Returns 0, DC_EINVAL, DC_ENOTFOUND,
+ * DC_EDENIED, DC_ENOKEY, DC_EMISUSE.
+ */
+typedef struct dc_compact_options {
+    int version;        /* 1 */
+    int64_t horizon_ms; /* 0: 30 days.  A member whose last ack is older is left out */
+} dc_compact_options;
+
+DC_EXTERN int dc_space_ack(dc_replica *r, const char *space);
+
+/*
+ * Snapshots of a compacted space (docs/data-model.md, "Compaction";
+ * docs/format/bundle.md, "Snapshots"): its base — the state of the changes
+ * compacted away — and the point, encrypted with the current space key and
+ * signed by the admin that made it.  A new member (or one that missed
+ * compacted history) joins as usual, loads a snapshot, then syncs the
+ * changes above the point.
+ *
+ * dc_space_snapshot: by an admin; `out` gets the snapshot's bytes.
+ * Returns 0, DC_EINVAL, DC_ENOTFOUND, DC_EDENIED, DC_ENOKEY.
+ *
+ * dc_space_snapshot_load: checks the signature, that its maker is an admin
+ * of the space here, and decrypts it with a key this device holds; then its
+ * base replaces this replica's, the envelopes it covers leave the log, and
+ * the state is the base with the changes above the point over it.
+ * `report` (may be NULL) gets {"space","dropped"}.  Returns 0, DC_ECORRUPT,
+ * DC_EVERSION, DC_EBADSIG (forged, damaged, or not signed), DC_EDENIED (the
+ * maker is not an admin, or this device is not a member), DC_ENOKEY,
+ * DC_ENOTFOUND (a space this device does not know: join it first).
+ */
+DC_EXTERN int dc_space_snapshot(dc_buf *out, dc_replica *r, const char *space);
+DC_EXTERN int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf *report);
+DC_EXTERN int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
+                               const dc_compact_options *opts);
+
 #ifdef __cplusplus
 }
 #endif

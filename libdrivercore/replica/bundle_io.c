@@ -321,6 +321,20 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
     return state == DC_CHANGE_APPLIED ? dc__store_pending_add(r->st, cno, nops, &g->err) : 0;
 }
 
+/* Whether a change of an author holding `role` goes on to be judged by its
+ * ops: a writer's always; a reader's only where its key is at hand, since
+ * a reader writes nothing but its own ack (docs/data-model.md,
+ * "Compaction") and a device that cannot read it (a relay) must not pass
+ * it on. */
+static bool writer_or_ack(dc__ingest *g, const dc__envelope *e, int64_t sid, int role) {
+    if (role >= DC_ROLE_MEMBER)
+        return true;
+    if (role < DC_ROLE_READER)
+        return false;
+    dc__err e2 = {0};
+    return dc__space_key(g->r, sid, e->epoch, NULL, &e2) != NULL;
+}
+
 static int ingest_change(dc__ingest *g, const dc__envelope *e) {
     dc_replica *r = g->r;
     dc__space sp;
@@ -330,12 +344,21 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
         g->n.dup += rc == 1;
         return rc < 0 ? rc : 0;
     }
+    /* Covered by the point this replica compacted to: folded into its base
+     * and dropped, never applied again (docs/data-model.md, "Compaction"). */
+    bool covered;
+    if ((rc = dc__store_compact_covered(r->st, sp.sid, did, e->seq, &covered, &g->err)))
+        return rc;
+    if (covered) {
+        g->n.dup++;
+        return 0;
+    }
     if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)) || (rc = own_new(g, e, sp.sid)))
         return rc;
     int role;
     if ((rc = dc__store_role_at(r->st, sp.sid, did, e->seq, &role, &g->err)))
         return rc;
-    if (role < DC_ROLE_MEMBER) {
+    if (!writer_or_ack(g, e, sp.sid, role)) {
         /* Kept, not applied, not passed on: a grant may still make it
          * valid, or a removal has made it invalid for good. */
         return store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0);
@@ -365,7 +388,7 @@ static int release_one(void *user, int64_t cno, int64_t sid, const uint8_t *env,
     if ((rc = dc__store_device(r->st, e.author, &did, &g->err)) ||
         (rc = dc__store_role_at(r->st, sid, did, e.seq, &role, &g->err)))
         return rc;
-    if (role < DC_ROLE_MEMBER) {
+    if (!writer_or_ack(g, &e, sid, role)) {
         g->n.unauthorised++;
         return dc__store_change_set_state(r->st, cno, DC_CHANGE_UNAUTHORISED, &g->err);
     }

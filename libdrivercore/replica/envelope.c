@@ -134,12 +134,24 @@ int dc__change_plain(dc_replica *r, const dc__envelope *e, int64_t sid, dc_buf *
 }
 
 /* Ops on the library's own records (types beginning with '@': a space's
- * name, its members' names) are written only on an admin's behalf. */
-static int ops_need(const dc__body *b) {
-    for (uint32_t i = 0; i < b->nops; i++)
-        if (b->ops[i].type.n && b->ops[i].type.p[0] == '@')
+ * name, its members' names) are written only on an admin's behalf, except
+ * a device's own ack (`@ack`, its id: docs/data-model.md "Compaction"),
+ * which any member writes, readers included. */
+static int ops_need(const dc__body *b, const uint8_t author[32]) {
+    char me[65];
+    dc__hex(me, author, 32);
+    int need = DC_ROLE_READER;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const dc__op *op = &b->ops[i];
+        bool own_ack = op->type.n == 4 && memcmp(op->type.p, "@ack", 4) == 0 && op->id.n == 64 &&
+                       memcmp(op->id.p, me, 64) == 0;
+        if (own_ack)
+            continue;
+        if (op->type.n && op->type.p[0] == '@')
             return DC_ROLE_ADMIN;
-    return DC_ROLE_MEMBER;
+        need = DC_ROLE_MEMBER;
+    }
+    return need;
 }
 
 int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
@@ -160,7 +172,7 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
         goto wipe;
     /* Op i carries timestamp hlc_min + i, so the header's range must cover
      * exactly the ops: a mismatch means a forged or broken writer. */
-    int want = ops_need(&b);
+    int want = ops_need(&b, e->author);
     if (need)
         *need = want;
     if (b.nops == 0 || e->hlc_max - e->hlc_min != (uint64_t)b.nops - 1)

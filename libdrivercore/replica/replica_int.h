@@ -261,6 +261,10 @@ int dc__ingest_settle(dc__ingest *g);
  * has come and opaque changes of the spaces noted keyed, until nothing
  * moves.  Inside the caller's store transaction. */
 int dc__ingest_finish(dc__ingest *g);
+/* Compacts space `sid` to its effective point when it holds it (replica/
+ * compact.c), inside the open transaction; *late (may be NULL): it misses
+ * covered history and needs a snapshot. */
+int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e);
 /* Records an item set aside, with the message in g->err, and clears it. */
 int dc__ingest_set_aside(dc__ingest *g, const dc__envelope *e, int code);
 void dc__ingest_free(dc__ingest *g);

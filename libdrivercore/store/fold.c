@@ -842,7 +842,9 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         if (rc)
             return rc;
     }
-    return 0;
+    /* A compacted space starts again from its base (docs/storage.md,
+     * "Compaction"): the changes folded into it are no longer in the log. */
+    return dc__store_base_restore(s, sid, err);
 }
 
 int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err) {

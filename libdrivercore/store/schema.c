@@ -123,6 +123,16 @@ static const struct {
      "CREATE TABLE att_sent(peer BLOB NOT NULL, sid INTEGER NOT NULL, oid BLOB NOT NULL,"
      "  PRIMARY KEY (peer, sid, oid)) WITHOUT ROWID;",
      NULL},
+    /* 6: history compaction — the point each space is compacted to and
+     * its base, the state of the covered changes (docs/storage.md,
+     * "Compaction").  Self-contained: it only adds tables. */
+    {"CREATE TABLE compact_point(sid INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  seq INTEGER NOT NULL, PRIMARY KEY (sid, did)) WITHOUT ROWID;"
+     "CREATE TABLE base_records(rid INTEGER PRIMARY KEY, state BLOB, nval INTEGER NOT NULL,"
+     "  nev INTEGER NOT NULL, del_hlc INTEGER NOT NULL, del_did INTEGER NOT NULL);"
+     "CREATE TABLE base_events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
+     "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;",
+     NULL},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},

@@ -12,7 +12,7 @@
 #include "crdt/crdt.h"
 #include "crypto/crypto.h"
 
-#define DC_SCHEMA_VERSION 5
+#define DC_SCHEMA_VERSION 6
 
 typedef struct dc__store dc__store;
 
@@ -368,6 +368,43 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
 /* Record (space hex, type, id) of a touched rid, for observers. */
 int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type, dc_buf *id,
                           dc__err *err);
+
+/* ---- history compaction (compact.c, docs/storage.md "Compaction") ---- */
+/* One author's sequence number in a version vector (a point, a holding). */
+typedef int (*dc__vent_fn)(void *user, int64_t did, const uint8_t pk[32], uint64_t seq);
+/* fn for each author of the point space `sid` is compacted to, by key. */
+int dc__store_compact_points(dc__store *s, int64_t sid, dc__vent_fn fn, void *user, dc__err *err);
+/* Is change `seq` of author `did` at or below the compacted point? */
+int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t seq, bool *covered,
+                              dc__err *err);
+/* fn for each author of `sid`: the highest seq s such that this replica
+ * holds every envelope of that author up to s applied (changes; also
+ * unauthorised ones with `unauth`) or kept (membership), the compacted ones
+ * included; authors at 0 are skipped. */
+int dc__store_held_prefix(dc__store *s, int64_t sid, bool unauth, dc__vent_fn fn, void *user,
+                          dc__err *err);
+/* Compacts `sid` to the point (dids[i], seqs[i]) raised over the current
+ * one, inside the caller's transaction: the covered changes folded into the
+ * base (unauthorised ones applied first: covered changes are final), their
+ * envelopes dropped, the state folded again (*dropped counts them).  The caller checked that the
+ * replica holds the point. */
+int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint64_t *seqs,
+                      size_t n, uint64_t *dropped, dc__err *err);
+/* The clock of the membership op that set the role of device `pk` in `sid`
+ * (0 if none): how long it has been a member, for a member that never acked. */
+int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
+                           dc__err *err);
+/* A snapshot's plaintext: the base of `sid` and its point, with field
+ * names and device keys in place of row numbers (docs/format/bundle.md). */
+int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err);
+/* Loads one (checked, decrypted) as the base of `sid`, inside the caller's
+ * transaction: the point raised, the envelopes it covers dropped from the
+ * log (*dropped), the state the base with the rest folded over it.
+ * DC_ECORRUPT for a malformed one. */
+int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n,
+                            uint64_t *dropped, dc__err *err);
+/* The base of `sid` copied back into its records and events (a rebuild). */
+int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err);
 
 /* ---- reads (store/query.c) ---- */
 int dc__store_dump(dc__store *s, dc_buf *out, const uint8_t *space, dc__err *err);

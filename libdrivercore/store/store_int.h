@@ -71,6 +71,7 @@ enum {
     Q_FP_NEXT,
     Q_FP_FIND,
     Q_FP_ROW,
+    Q_COMPACT_COVERED,
     Q_FP_ALL,
     Q__COUNT
 };

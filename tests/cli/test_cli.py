@@ -504,6 +504,73 @@ class CliTest(unittest.TestCase):
 
     # ---- three replicas ----
 
+    def test_space_ack_compact_snapshot_load(self):
+        """History compaction through the tool (docs/data-model.md,
+        "Compaction"): the log shrinks, the dump does not change, and a new
+        device starts from a snapshot."""
+        a, _ = self.init("a.db", display="secretary")
+        b, card_b = self.init("b.db", display="driver")
+        s = self.new_space(a)
+        self.add(a, s, card_b)
+        self.run_dc("sync", a, b)
+        self.accept(b, s)
+        for i in range(8):
+            self.apply(a, [{"space": s, "ops": [
+                {"type": "truck", "id": "t%d" % (i % 3), "set": {"plate": "P%d" % i}}]}],
+                now=T0 + 10 * i)
+        self.apply(a, [{"space": s, "ops": [{"type": "truck", "id": "t2", "delete": True}]}],
+                   now=T0 + 100)
+        self.run_dc("sync", a, b, now=T0 + 200)
+        before = self.dump_text(a, now=T0 + 200)
+        # Waiting for b, which has not acked.
+        out = self.run_dc("space", "compact", a, s, now=T0 + 300).json()
+        self.assertEqual(out["published"], False)
+        self.assertEqual(out["waiting"], 1)
+        self.assertEqual(out["dropped"], 0)
+        self.assertEqual(self.run_dc("space", "ack", b, s, now=T0 + 400).json(),
+                         {"space": s, "acked": True})
+        self.run_dc("sync", a, b, now=T0 + 500)
+        out = self.run_dc("space", "compact", a, s, now=T0 + 600).json()
+        self.assertEqual(set(out), {"space", "published", "counted", "waiting", "dropped",
+                                    "snapshot_needed", "left_out", "point"})
+        self.assertEqual(out["published"], True)
+        self.assertEqual(out["counted"], 2)
+        self.assertGreaterEqual(out["dropped"], 9)
+        self.assertEqual(out["snapshot_needed"], False)
+        self.run_dc("sync", a, b, now=T0 + 700)
+        out_b = self.run_dc("space", "compact", b, s, now=T0 + 800).json()
+        self.assertEqual(out_b["published"], False)
+        self.assertGreaterEqual(out_b["dropped"], 9)
+        self.assertEqual(self.dump_text(a, now=T0 + 900), before)
+        self.assertEqual(self.dump_text(b, now=T0 + 900), before)
+        # A new device: the compacted log alone is not the history ...
+        snap = self.path("branch.dcs")
+        out = self.run_dc("space", "snapshot", a, s, snap, now=T0 + 1000).json()
+        self.assertEqual(out["file"], snap)
+        self.assertEqual(out["bytes"], os.path.getsize(snap))
+        c, card_c = self.init("c.db", display="new driver")
+        self.add(a, s, card_c, now=T0 + 1100)
+        self.run_dc("sync", a, c, now=T0 + 1200)
+        self.accept(c, s, now=T0 + 1200)
+        out = self.run_dc("space", "compact", c, s, now=T0 + 1300).json()
+        self.assertEqual(out["snapshot_needed"], True)
+        # ... its snapshot is: the same dump.
+        self.run_dc("space", "load", c, snap, now=T0 + 1400)
+        self.run_dc("sync", a, c, now=T0 + 1500)
+        self.assertEqual(self.dump_text(c, now=T0 + 1600), before)
+        # A damaged snapshot is refused, and usage errors are errors.
+        with open(snap, "rb") as f:
+            data = bytearray(f.read())
+        data[100] ^= 1
+        bad = self.path("bad.dcs")
+        with open(bad, "wb") as f:
+            f.write(data)
+        res = self.run_dc("space", "load", c, bad, now=T0 + 1700, ok=False)
+        self.assertIn("signature", res.err)
+        self.run_dc("space", "snapshot", b, s, self.path("x.dcs"), now=T0 + 1700, ok=False)
+        self.run_dc("space", "compact", a, s, "--horizon-days", "0", ok=False)
+        self.run_dc("space", "ack", a, ok=False)
+
     def test_three_replicas_converge(self):
         a, card_a = self.init("a.db", display="secretary")
         b, card_b = self.init("b.db", display="driver b")

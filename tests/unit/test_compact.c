@@ -1,0 +1,440 @@
+/*
+ * History compaction (docs/data-model.md, "Compaction"): the coverage rule,
+ * kept tombstones, removed tags, a late device with old changes, a member
+ * that compacts to an admin's point, and what a non-admin may not publish.
+ */
+#include "../common/replica_fixture.h"
+
+#include "codec/codec.h"
+
+#define HOUR_MS (3600LL * 1000)
+#define DAY_MS (24 * HOUR_MS)
+
+typedef struct fx {
+    dc_test_dir d;
+    dc_replica *a, *b, *c; /* a: admin; b, c: members */
+    char *space;
+} fx;
+
+static int setup(void **state) {
+    fx *f = calloc(1, sizeof *f);
+    if (!f || dc_test_dir_make(&f->d, "compact"))
+        return -1;
+    f->a = dc_test_open(&f->d, "a.dcr");
+    f->b = dc_test_open(&f->d, "b.dcr");
+    f->c = dc_test_open(&f->d, "c.dcr");
+    f->space = dc_test_shared_space(f->a, f->b, DC_ROLE_MEMBER);
+    dc_buf card = DC_BUF_INIT;
+    dc_test_ok(f->c, dc_replica_card(&card, f->c));
+    dc_test_ok(f->a, dc_space_add(f->a, f->space, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_buf_dispose(&card);
+    dc_test_sync_into(f->a, f->c);
+    dc_test_ok(f->c, dc_space_accept(f->c, f->space, 0));
+    dc_test_sync_into(f->a, f->b);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fx *f = *state;
+    dc_replica_close(f->a);
+    dc_replica_close(f->b);
+    dc_replica_close(f->c);
+    free(f->space);
+    dc_test_dir_remove(&f->d);
+    free(f);
+    return 0;
+}
+
+static void set_str(dc_replica *r, const char *space, const char *id, const char *field,
+                    const char *v) {
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, space));
+    dc_test_ok(r, dc_txn_set(t, "truck", id, field, DC_STR, 0, v));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+}
+
+static void one_op(dc_replica *r, const char *space, int op, const char *id, const char *v) {
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, space));
+    if (op == DC_OP_ADD)
+        dc_test_ok(r, dc_txn_add(t, "truck", id, "tags", DC_STR, 0, v));
+    else if (op == DC_OP_REMOVE)
+        dc_test_ok(r, dc_txn_remove(t, "truck", id, "tags", DC_STR, 0, v));
+    else
+        dc_test_ok(r, dc_txn_delete(t, "truck", id));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+}
+
+static void sync2(dc_replica *x, dc_replica *y) {
+    dc_test_sync_into(x, y);
+    dc_test_sync_into(y, x);
+}
+
+static int count_env(void *user, uint64_t index, const uint8_t *env, size_t n) {
+    (void)index, (void)env, (void)n;
+    ++*(size_t *)user;
+    return 0;
+}
+
+/* The envelopes a replica holds and passes on. */
+static size_t log_len(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    dc_test_ok(r, dc_bundle_export(&b, r, NULL));
+    size_t n = 0;
+    uint64_t count = 0;
+    dc__err err;
+    assert_int_equal(dc__bundle_parse(b.ptr, b.size, &count, count_env, &n, &err), 0);
+    dc_buf_dispose(&b);
+    return n;
+}
+
+static char *dump(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    dc_test_ok(r, dc_replica_dump(&b, r, NULL));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+/* Compacts `r`; its JSON, to free. */
+static char *compact(dc_replica *r, const char *space, int64_t horizon_ms) {
+    dc_buf b = DC_BUF_INIT;
+    dc_compact_options o = {1, horizon_ms};
+    dc_test_ok(r, dc_space_compact(&b, r, space, &o));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+/* Everyone acks and syncs, the admin publishes, everyone compacts. */
+static void compact_all(fx *f) {
+    dc_test_ok(f->b, dc_space_ack(f->b, f->space));
+    dc_test_ok(f->c, dc_space_ack(f->c, f->space));
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    char *j = compact(f->a, f->space, 0);
+    assert_non_null(strstr(j, "\"published\":true"));
+    assert_non_null(strstr(j, "\"counted\":3"));
+    free(j);
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    free(compact(f->b, f->space, 0));
+    free(compact(f->c, f->space, 0));
+    /* (their own acks, written as they compacted) */
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    sync2(f->a, f->b);
+}
+
+/* Nothing is compacted while a member has not said what it holds. */
+static void test_waits_for_acks(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 5; i++)
+        set_str(f->a, f->space, "t1", "plate", "A-1");
+    sync2(f->a, f->b);
+    size_t before = log_len(f->a);
+    char *j = compact(f->a, f->space, 0);
+    assert_non_null(strstr(j, "\"published\":false"));
+    assert_non_null(strstr(j, "\"waiting\":2"));
+    assert_non_null(strstr(j, "\"dropped\":0"));
+    free(j);
+    /* (its own ack is one more change) */
+    assert_int_equal(log_len(f->a), before + 1);
+}
+
+/* Covered changes leave every log; the state is unchanged; an old bundle
+ * with them is a duplicate everywhere and never brings them back. */
+static void test_covered_dropped_and_refused(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 20; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "A-%d", i);
+        set_str(i % 2 ? f->a : f->b, f->space, "t1", "plate", v);
+    }
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    dc_buf old = DC_BUF_INIT;
+    dc_test_ok(f->b, dc_bundle_export(&old, f->b, NULL));
+    char *before = dump(f->a);
+    size_t len_before = log_len(f->a);
+    compact_all(f);
+    char *da = dump(f->a), *db = dump(f->b), *dc = dump(f->c);
+    assert_string_equal(da, before);
+    assert_string_equal(db, before);
+    assert_string_equal(dc, before);
+    size_t la = log_len(f->a);
+    /* The 20 writes (and the setup's names) went; five acks and a point
+     * came. */
+    assert_true(la + 14 <= len_before);
+    assert_int_equal(log_len(f->b), la);
+    /* The old history again: covered, dropped as duplicates. */
+    dc_buf rep = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_bundle_import(f->a, old.ptr, old.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, "\"new\":0"));
+    assert_int_equal(log_len(f->a), la);
+    char *again = dump(f->a);
+    assert_string_equal(again, before);
+    free(again);
+    free(before);
+    free(da);
+    free(db);
+    free(dc);
+    dc_buf_dispose(&rep);
+    dc_buf_dispose(&old);
+}
+
+/* A deleted record stays deleted after compaction: a late device's edit
+ * older than the delete does not bring it back; a later one does, as
+ * without compaction. */
+static void test_tombstone_no_resurrection(void **state) {
+    fx *f = *state;
+    set_str(f->a, f->space, "t9", "plate", "X-9");
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    /* c goes offline and edits the record (an old clock) ... */
+    set_str(f->c, f->space, "t9", "driver", "Wang");
+    f->d.now += HOUR_MS;
+    /* ... while a deletes it and everyone else compacts, c left out. */
+    one_op(f->a, f->space, DC_OP_DELETE, "t9", NULL);
+    dc_test_ok(f->b, dc_space_ack(f->b, f->space));
+    sync2(f->a, f->b);
+    f->d.now += 2 * DAY_MS;
+    dc_test_ok(f->b, dc_space_ack(f->b, f->space));
+    sync2(f->a, f->b);
+    char *j = compact(f->a, f->space, DAY_MS);
+    assert_non_null(strstr(j, "\"published\":true"));
+    assert_non_null(strstr(j, dc_replica_device_id(f->c))); /* left out */
+    assert_non_null(strstr(j, "\"snapshot_needed\":false"));
+    free(j);
+    sync2(f->a, f->b);
+    free(compact(f->b, f->space, 0));
+    /* The record is deleted, its row (the tombstone) kept. */
+    dc_buf rec = DC_BUF_INIT;
+    assert_int_equal(dc_record_get(&rec, f->a, f->space, "truck", "t9"), DC_ENOTFOUND);
+    /* c returns with its old edit. */
+    sync2(f->c, f->a);
+    sync2(f->a, f->b);
+    assert_int_equal(dc_record_get(&rec, f->a, f->space, "truck", "t9"), DC_ENOTFOUND);
+    assert_int_equal(dc_record_get(&rec, f->b, f->space, "truck", "t9"), DC_ENOTFOUND);
+    /* c missed the delete, compacted away: it is told so. */
+    char *j2 = compact(f->c, f->space, 0);
+    assert_non_null(strstr(j2, "\"snapshot_needed\":true"));
+    free(j2);
+    /* A later edit resurrects it, with only the later content. */
+    set_str(f->c, f->space, "t9", "driver", "Li");
+    sync2(f->c, f->a);
+    sync2(f->a, f->b);
+    dc_test_ok(f->a, dc_record_get(&rec, f->a, f->space, "truck", "t9"));
+    assert_string_equal((const char *)rec.ptr, "{\"driver\":\"Li\"}");
+    char *da = dump(f->a), *db = dump(f->b);
+    assert_string_equal(da, db);
+    free(da);
+    free(db);
+    dc_buf_dispose(&rec);
+}
+
+/* Removed tags of covered adds go; the set still reads the same, and an
+ * add named by a remove never comes back. */
+static void test_removed_tags(void **state) {
+    fx *f = *state;
+    one_op(f->a, f->space, DC_OP_ADD, "t2", "reefer");
+    one_op(f->a, f->space, DC_OP_ADD, "t2", "tanker");
+    dc_buf old = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_bundle_export(&old, f->a, NULL));
+    one_op(f->a, f->space, DC_OP_REMOVE, "t2", "reefer");
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    compact_all(f);
+    dc_buf rec = DC_BUF_INIT;
+    dc_test_ok(f->b, dc_record_get(&rec, f->b, f->space, "truck", "t2"));
+    assert_string_equal((const char *)rec.ptr, "{\"tags\":[\"tanker\"]}");
+    /* The add again, from an old bundle: covered, not re-added. */
+    dc_test_ok(f->b, dc_bundle_import(f->b, old.ptr, old.size, NULL));
+    dc_test_ok(f->b, dc_record_get(&rec, f->b, f->space, "truck", "t2"));
+    assert_string_equal((const char *)rec.ptr, "{\"tags\":[\"tanker\"]}");
+    dc_buf_dispose(&rec);
+    dc_buf_dispose(&old);
+}
+
+/* A member left out past the horizon, whose history was compacted away
+ * while it was gone, is told it needs a snapshot and compacts nothing. */
+static void test_late_device_told(void **state) {
+    fx *f = *state;
+    set_str(f->a, f->space, "t3", "plate", "B-1");
+    f->d.now += 2 * DAY_MS;
+    dc_test_ok(f->b, dc_space_ack(f->b, f->space));
+    sync2(f->a, f->b);
+    char *j = compact(f->a, f->space, DAY_MS);
+    assert_non_null(strstr(j, "\"published\":true"));
+    free(j);
+    sync2(f->a, f->b);
+    free(compact(f->b, f->space, 0));
+    /* c never saw t3's change, now gone from a and b. */
+    sync2(f->a, f->c);
+    j = compact(f->c, f->space, 0);
+    assert_non_null(strstr(j, "\"snapshot_needed\":true"));
+    assert_non_null(strstr(j, "\"dropped\":0"));
+    free(j);
+}
+
+/* A member's compact publishes nothing: only an admin's point counts. */
+static void test_member_does_not_publish(void **state) {
+    fx *f = *state;
+    set_str(f->b, f->space, "t4", "plate", "C-1");
+    dc_test_ok(f->c, dc_space_ack(f->c, f->space));
+    dc_test_ok(f->a, dc_space_ack(f->a, f->space));
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    sync2(f->a, f->b);
+    size_t before = log_len(f->b);
+    char *j = compact(f->b, f->space, 0);
+    assert_non_null(strstr(j, "\"published\":false"));
+    assert_non_null(strstr(j, "\"dropped\":0"));
+    assert_non_null(strstr(j, "\"point\":{}"));
+    free(j);
+    assert_int_equal(log_len(f->b), before + 1); /* its ack */
+    /* Bad arguments are errors, not crashes. */
+    dc_buf b = DC_BUF_INIT;
+    dc_compact_options bad = {2, 0};
+    assert_int_equal(dc_space_compact(&b, f->b, f->space, &bad), DC_EINVAL);
+    assert_int_equal(dc_space_compact(&b, f->b, "nothex", NULL), DC_EINVAL);
+    assert_int_equal(dc_space_compact(NULL, f->b, f->space, NULL), DC_EMISUSE);
+    assert_int_equal(dc_space_ack(f->b, "00000000000000000000000000000000"), DC_ENOTFOUND);
+    dc_buf_dispose(&b);
+}
+
+/* A removal arriving after compaction withdraws nothing covered, and the
+ * state is rebuilt from the base: every replica agrees. */
+static void test_rebuild_from_base(void **state) {
+    fx *f = *state;
+    set_str(f->c, f->space, "t5", "plate", "D-1");
+    sync2(f->c, f->a);
+    sync2(f->a, f->b);
+    compact_all(f);
+    /* b writes after compaction, then is removed: its later write goes,
+     * c's covered one stays. */
+    set_str(f->b, f->space, "t6", "plate", "E-1");
+    sync2(f->a, f->b);
+    dc_test_ok(f->a, dc_space_remove(f->a, f->space, dc_replica_device_id(f->c)));
+    sync2(f->a, f->b);
+    dc_buf rec = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_record_get(&rec, f->a, f->space, "truck", "t5"));
+    assert_string_equal((const char *)rec.ptr, "{\"plate\":\"D-1\"}");
+    dc_test_ok(f->b, dc_record_get(&rec, f->b, f->space, "truck", "t6"));
+    char *da = dump(f->a), *db = dump(f->b);
+    assert_string_equal(da, db);
+    free(da);
+    free(db);
+    dc_buf_dispose(&rec);
+}
+
+/* A new member starts from a snapshot instead of the whole history: the
+ * same state as everyone, then the changes above the point as usual. */
+static void test_new_member_from_snapshot(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 10; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "S-%d", i);
+        set_str(f->a, f->space, i % 2 ? "t7" : "t8", "plate", v);
+    }
+    one_op(f->a, f->space, DC_OP_ADD, "t7", "reefer");
+    one_op(f->a, f->space, DC_OP_DELETE, "t8", NULL);
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    compact_all(f);
+    set_str(f->b, f->space, "t7", "driver", "Zhao"); /* above the point */
+    sync2(f->a, f->b);
+    dc_buf snap = DC_BUF_INIT, card = DC_BUF_INIT, rep = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_space_snapshot(&snap, f->a, f->space));
+    /* d joins: the compacted log alone would miss the history. */
+    dc_replica *d = dc_test_open(&f->d, "d.dcr");
+    dc_test_ok(d, dc_replica_card(&card, d));
+    dc_test_ok(f->a, dc_space_add(f->a, f->space, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_sync_into(f->a, d);
+    dc_test_ok(d, dc_space_accept(d, f->space, 0));
+    char *j = compact(d, f->space, 0);
+    assert_non_null(strstr(j, "\"snapshot_needed\":true"));
+    free(j);
+    dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, f->space));
+    dc_test_sync_into(f->a, d);
+    char *da = dump(f->a), *dd = dump(d);
+    assert_string_equal(dd, da);
+    assert_non_null(strstr(da, "Zhao"));
+    assert_null(strstr(da, "\"t8\"")); /* deleted, and stays so */
+    free(da);
+    free(dd);
+    j = compact(d, f->space, 0);
+    assert_non_null(strstr(j, "\"snapshot_needed\":false"));
+    free(j);
+    /* Loading it twice changes nothing. */
+    dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, NULL));
+    da = dump(f->a);
+    dd = dump(d);
+    assert_string_equal(dd, da);
+    free(da);
+    free(dd);
+    dc_replica_close(d);
+    dc_buf_dispose(&snap);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&rep);
+}
+
+/* A forged, damaged, truncated or unsigned snapshot is refused whole, and
+ * so is one whose maker is not an admin; only an admin makes one. */
+static void test_snapshot_refused(void **state) {
+    fx *f = *state;
+    set_str(f->a, f->space, "t1", "plate", "F-1");
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    compact_all(f);
+    dc_buf snap = DC_BUF_INIT, tmp = DC_BUF_INIT;
+    assert_int_equal(dc_space_snapshot(&tmp, f->b, f->space), DC_EDENIED);
+    dc_test_ok(f->a, dc_space_snapshot(&snap, f->a, f->space));
+    char *before = dump(f->b);
+    uint8_t *bad = malloc(snap.size);
+    assert_non_null(bad);
+    size_t at[] = {10, 30, 100, snap.size - 70, snap.size - 1};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        memcpy(bad, snap.ptr, snap.size);
+        bad[at[k]] ^= 0x20;
+        assert_int_equal(dc_space_snapshot_load(f->b, bad, snap.size, NULL), DC_EBADSIG);
+    }
+    /* unsigned: the signature bytes zeroed */
+    memcpy(bad, snap.ptr, snap.size);
+    memset(bad + snap.size - 64, 0, 64);
+    assert_int_equal(dc_space_snapshot_load(f->b, bad, snap.size, NULL), DC_EBADSIG);
+    assert_int_equal(dc_space_snapshot_load(f->b, snap.ptr, snap.size - 5, NULL), DC_ECORRUPT);
+    assert_int_equal(dc_space_snapshot_load(f->b, snap.ptr, 20, NULL), DC_ECORRUPT);
+    free(bad);
+    /* Its maker demoted: refused. */
+    dc_buf card = DC_BUF_INIT;
+    dc_test_ok(f->b, dc_replica_card(&card, f->b));
+    dc_test_ok(f->a, dc_space_set_role(f->a, f->space, dc_replica_device_id(f->b), DC_ROLE_ADMIN));
+    dc_test_ok(f->a, dc_space_set_role(f->a, f->space, dc_replica_device_id(f->a), DC_ROLE_MEMBER));
+    sync2(f->a, f->c);
+    assert_int_equal(dc_space_snapshot_load(f->c, snap.ptr, snap.size, NULL), DC_EDENIED);
+    char *after = dump(f->b);
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&snap);
+    dc_buf_dispose(&tmp);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_waits_for_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_covered_dropped_and_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_no_resurrection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_device_told, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_does_not_publish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_from_base, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_member_from_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("compact", tests, NULL, NULL);
+}
