@@ -350,8 +350,18 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
     if ((rc = dc__store_compact_covered(r->st, sp.sid, did, e->seq, &covered, &g->err)))
         return rc;
     if (covered) {
+        /* Its item is remembered, once its signature shows the author made
+         * it, so that the next reconciliation finds it held and the peer
+         * (a relay keeps every envelope) does not send it again. */
         g->n.dup++;
-        return 0;
+        uint8_t id[32];
+        bool held;
+        dc__envelope_id(id, e->raw, e->raw_len);
+        if ((rc = dc__store_covered_has(r->st, sp.sid, e->hlc_min, id, &held, &g->err)) || held)
+            return rc;
+        if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)))
+            return rc;
+        return dc__store_covered_note(r->st, sp.sid, e->hlc_min, id, &g->err);
     }
     if ((rc = dc__verifier_check(g->vf, g->at, e, &g->err)) || (rc = own_new(g, e, sp.sid)))
         return rc;

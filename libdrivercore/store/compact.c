@@ -65,6 +65,41 @@ int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t s
     return rc;
 }
 
+int dc__store_covered_has(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
+                          bool *held, dc__err *err) {
+    *held = false;
+    sqlite3_stmt *st =
+        dc__q(s, Q_COVERED_HAS,
+              "SELECT 1 FROM covered_items WHERE sid = ?1 AND hlc = ?2 AND cid = ?3", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, (int64_t)hlc);
+    sqlite3_bind_blob(st, 3, cid, 32, SQLITE_STATIC);
+    int x = sqlite3_step(st), rc = 0;
+    if (x == SQLITE_ROW)
+        *held = true;
+    else if (x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int dc__store_covered_note(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
+                           dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(s, Q_COVERED_NOTE,
+              "INSERT OR IGNORE INTO covered_items(sid, hlc, cid) VALUES(?1, ?2, ?3)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, (int64_t)hlc);
+    sqlite3_bind_blob(st, 3, cid, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "compaction");
+    sqlite3_reset(st);
+    return rc;
+}
+
 int dc__store_held_prefix(dc__store *s, int64_t sid, bool unauth, dc__vent_fn fn, void *user,
                           dc__err *err) {
     /* Per author: the compacted point, then every envelope kept (membership,
@@ -269,13 +304,20 @@ static int covered_cnos(dc__store *s, int64_t sid, int state, int64_t **cnos, si
     return rc;
 }
 
-/* Every covered envelope leaves the log (and the fingerprints). */
+/* Every covered envelope leaves the log (and the fingerprints); its item
+ * (hlc, id) stays in `covered_items`, so that reconciliation with a peer
+ * that still holds the envelope (a relay, which cannot compact) finds it
+ * here and does not send it again. */
 static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *err) {
     int64_t *cnos;
     size_t n;
     int rc = covered_cnos(s, sid, DC_CHANGE_APPLIED, &cnos, &n, err);
     for (size_t i = 0; i < n && !rc; i++)
-        if (!(rc = dc__store_fp_state(s, cnos[i], DC_CHANGE_REJECTED, err)))
+        if (!(rc = run2(s,
+                        "INSERT OR IGNORE INTO covered_items(sid, hlc, cid) SELECT sid, hlc, cid "
+                        "FROM changes WHERE cno = ?1",
+                        cnos[i], 0, err)) &&
+            !(rc = dc__store_fp_state(s, cnos[i], DC_CHANGE_REJECTED, err)))
             rc = dc__store_change_delete(s, cnos[i], err);
     dc__free(cnos);
     if (!rc && dropped)

@@ -131,7 +131,9 @@ static const struct {
      "CREATE TABLE base_records(rid INTEGER PRIMARY KEY, state BLOB, nval INTEGER NOT NULL,"
      "  nev INTEGER NOT NULL, del_hlc INTEGER NOT NULL, del_did INTEGER NOT NULL);"
      "CREATE TABLE base_events(rid INTEGER NOT NULL, hlc INTEGER NOT NULL, did INTEGER NOT NULL,"
-     "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;",
+     "  op INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (rid, hlc, did, op)) WITHOUT ROWID;"
+     "CREATE TABLE covered_items(sid INTEGER NOT NULL, hlc INTEGER NOT NULL, cid BLOB NOT NULL,"
+     "  PRIMARY KEY (sid, hlc, cid)) WITHOUT ROWID;",
      NULL},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */

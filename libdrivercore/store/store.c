@@ -435,8 +435,9 @@ int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err
 int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user, dc__err *err) {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT hlc, cid FROM changes WHERE sid = ? AND state <> 3 AND "
-                           "(state <> 4 OR kind = 2) ORDER BY hlc, cid",
+                           "SELECT hlc, cid FROM changes WHERE sid = ?1 AND state <> 3 AND "
+                           "(state <> 4 OR kind = 2) UNION ALL SELECT hlc, cid FROM "
+                           "covered_items WHERE sid = ?1 ORDER BY 1, 2",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "change log");
     sqlite3_bind_int64(st, 1, sid);
@@ -451,6 +452,18 @@ int dc__store_space_items(dc__store *s, int64_t sid, dc__item_fn fn, void *user,
     if (!rc && r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "change log");
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* An item asked for that the log no longer holds: one compacted away is
+ * skipped (its effect is in the base; a peer that lacks it needs a snapshot,
+ * docs/data-model.md "Compaction"), any other is an error. */
+static int covered_item(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t id[32],
+                        dc__err *err) {
+    bool held;
+    int rc = dc__store_covered_has(s, sid, hlc, id, &held, err);
+    if (!rc && !held)
+        rc = dc__err_set(err, DC_ENOTFOUND, "sync: a change to send is no longer held");
     return rc;
 }
 
@@ -471,7 +484,7 @@ int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_
                  ? dc__err_set(err, DC_ENOMEM, "sync: out of memory")
                  : 0;
     else if (r == SQLITE_DONE)
-        rc = dc__err_set(err, DC_ENOTFOUND, "sync: a change to send is no longer held");
+        rc = covered_item(s, sid, hlc, id, err);
     else
         rc = dc__sql_err(s, err, "change log");
     sqlite3_reset(st);

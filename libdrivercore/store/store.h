@@ -377,6 +377,16 @@ int dc__store_compact_points(dc__store *s, int64_t sid, dc__vent_fn fn, void *us
 /* Is change `seq` of author `did` at or below the compacted point? */
 int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t seq, bool *covered,
                               dc__err *err);
+/* Is item (hlc, cid) of `sid` one compacted away here (its envelope dropped,
+ * its item kept in `covered_items` so that reconciliation still counts it
+ * held)? */
+int dc__store_covered_has(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
+                          bool *held, dc__err *err);
+/* Records item (hlc, cid) of `sid` as covered: a verified envelope at or
+ * below the point arrived and was dropped (a member that started from a
+ * snapshot learns the items of the history it never held this way, once). */
+int dc__store_covered_note(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
+                           dc__err *err);
 /* fn for each author of `sid`: the highest seq s such that this replica
  * holds every envelope of that author up to s applied (changes; also
  * unauthorised ones with `unauth`) or kept (membership), the compacted ones

@@ -72,6 +72,8 @@ enum {
     Q_FP_FIND,
     Q_FP_ROW,
     Q_COMPACT_COVERED,
+    Q_COVERED_HAS,
+    Q_COVERED_NOTE,
     Q_FP_ALL,
     Q__COUNT
 };
