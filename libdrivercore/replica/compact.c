@@ -373,6 +373,39 @@ int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e) {
     return rc;
 }
 
+int dc__compact_auto(dc_replica *r, uint64_t *dropped, uint64_t *late) {
+    int64_t *sids;
+    size_t n;
+    dc__store_point_noticed(r->st, &sids, &n);
+    if (!n || r->txn) {
+        dc__free(sids);
+        return 0;
+    }
+    dc__err e = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        apply_res res;
+        if ((rc = dc__replica_begin(r, &e)))
+            break;
+        if (!(rc = apply_point(r, sids[i], &res, &e)))
+            rc = dc__store_commit(r->st, &e);
+        if (rc) {
+            dc__store_rollback(r->st);
+            break;
+        }
+        if (dropped)
+            *dropped += res.dropped;
+        if (late)
+            *late += res.late;
+    }
+    dc__free(sids);
+    /* The compaction folded the space again: the points it saw are not
+     * new. */
+    dc__store_point_noticed(r->st, &sids, &n);
+    dc__free(sids);
+    return rc;
+}
+
 /* ---- the admin's compaction ---- */
 
 typedef struct counting {

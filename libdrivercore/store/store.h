@@ -338,6 +338,10 @@ int dc__store_pending_add(dc__store *s, int64_t cno, uint32_t nops, dc__err *err
  * one, else inside the caller's.  `touched` (may be NULL) collects the
  * records whose state moved.  Every read of the state below folds first. */
 int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err);
+/* The spaces (sid) whose published compaction point (`@compact` record)
+ * gained an event in this handle's folds since the last call: *sids is
+ * dc__malloc'd (NULL when none), the list starts empty again. */
+void dc__store_point_noticed(dc__store *s, int64_t **sids, size_t *n);
 /* Has this handle left enough ops unfolded that it should fold now? */
 bool dc__store_fold_due(const dc__store *s);
 

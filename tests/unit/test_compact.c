@@ -107,6 +107,23 @@ static char *compact(dc_replica *r, const char *space, int64_t horizon_ms) {
     return s;
 }
 
+static long long session_received(dc_replica *a, dc_replica *b);
+
+/* `from`'s log imported into `to`: the envelopes `to` dropped as it
+ * compacted at the import's end (its report's "compacted"). */
+static long long import_compacted(dc_replica *from, dc_replica *to) {
+    dc_buf b = DC_BUF_INIT, rep = DC_BUF_INIT;
+    dc_test_ok(from, dc_bundle_export(&b, from, NULL));
+    dc_test_ok(to, dc_bundle_import(to, b.ptr, b.size, &rep));
+    const char *k = strstr((const char *)rep.ptr, "\"compacted\":");
+    assert_non_null(k);
+    long long n = atoll(k + strlen("\"compacted\":"));
+    assert_non_null(strstr((const char *)rep.ptr, "\"snapshot_needed\":0}"));
+    dc_buf_dispose(&b);
+    dc_buf_dispose(&rep);
+    return n;
+}
+
 /* Everyone acks and syncs, the admin publishes, everyone compacts. */
 static void compact_all(fx *f) {
     dc_test_ok(f->b, dc_space_ack(f->b, f->space));
@@ -270,12 +287,59 @@ static void test_late_device_told(void **state) {
     free(j);
     sync2(f->a, f->b);
     free(compact(f->b, f->space, 0));
-    /* c never saw t3's change, now gone from a and b. */
+    /* c never saw t3's change, now gone from a and b: the import that
+     * brings it the point compacts nothing and says so. */
+    dc_buf b = DC_BUF_INIT, rep = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_bundle_export(&b, f->a, NULL));
+    dc_test_ok(f->c, dc_bundle_import(f->c, b.ptr, b.size, &rep));
+    assert_non_null(strstr((const char *)rep.ptr, "\"compacted\":0,\"snapshot_needed\":1}"));
+    dc_buf_dispose(&b);
+    dc_buf_dispose(&rep);
     sync2(f->a, f->c);
     j = compact(f->c, f->space, 0);
     assert_non_null(strstr(j, "\"snapshot_needed\":true"));
     assert_non_null(strstr(j, "\"dropped\":0"));
     free(j);
+}
+
+/* A member compacts by itself once the point reaches it, by a bundle or
+ * by a sync session; compacting again then drops nothing more. */
+static void test_compacts_when_point_arrives(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 12; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "K-%d", i);
+        set_str(i % 2 ? f->a : f->b, f->space, "t4", "plate", v);
+    }
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    dc_test_ok(f->b, dc_space_ack(f->b, f->space));
+    dc_test_ok(f->c, dc_space_ack(f->c, f->space));
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    sync2(f->a, f->b);
+    char *before = dump(f->a);
+    size_t full = log_len(f->c);
+    char *j = compact(f->a, f->space, 0);
+    assert_non_null(strstr(j, "\"published\":true"));
+    free(j);
+    /* b: by a bundle. */
+    long long n = import_compacted(f->a, f->b);
+    assert_true(n >= 12);
+    /* (the point and a's ack came) */
+    assert_true(log_len(f->b) + (size_t)n <= full + 2);
+    j = compact(f->b, f->space, 0);
+    assert_non_null(strstr(j, "\"dropped\":0,\"snapshot_needed\":false"));
+    free(j);
+    /* c: by a session with b (the point, a's ack and b's came). */
+    session_received(f->c, f->b);
+    assert_true(log_len(f->c) + (size_t)n <= full + 3);
+    char *db = dump(f->b), *dc = dump(f->c);
+    assert_string_equal(db, before);
+    assert_string_equal(dc, before);
+    free(db);
+    free(dc);
+    free(before);
 }
 
 /* A member's compact publishes nothing: only an admin's point counts. */
@@ -429,24 +493,25 @@ static void test_peer_holding_history_sends_it_once(void **state) {
     char *j = compact(f->a, f->space, 0);
     assert_non_null(strstr(j, "\"published\":true"));
     free(j);
-    sync2(f->a, f->b);
-    sync2(f->a, f->c);
+    /* b compacts as the point reaches it (the import's end); c has not
+     * heard of the point yet and holds every envelope. */
     size_t full = log_len(f->c);
-    j = compact(f->b, f->space, 0);
-    assert_null(strstr(j, "\"dropped\":0,"));
-    free(j);
-    assert_true(log_len(f->b) + 30 <= full);
-    /* c holds every envelope and never compacts: b is sent none of them
-     * (below: a tenth of what the same history costs a member that lacks
-     * it; in fact the reconciliation's hundred-odd bytes). */
+    assert_true(import_compacted(f->a, f->b) >= 30);
+    sync2(f->a, f->b);
+    assert_true(log_len(f->b) + 25 <= full);
+    /* c holds every envelope: b is sent none of them (below: a tenth of
+     * what the same history costs a member that lacks it; in fact the
+     * reconciliation's hundred-odd bytes). */
     long long b_from_c = session_received(f->b, f->c);
     char *db = dump(f->b), *dc = dump(f->c);
     assert_string_equal(db, dc);
     free(db);
     free(dc);
+    /* The session brought c the point: c compacted once it ended. */
+    assert_true(log_len(f->c) + 25 <= full);
 
-    /* d starts from a's snapshot: c sends it the covered envelopes once
-     * (it verifies and drops them, keeping their items), then none. */
+    /* d starts from a's snapshot; its peers have compacted and send it
+     * nothing of the covered history (they no longer hold it). */
     dc_buf snap = DC_BUF_INIT, card = DC_BUF_INIT;
     dc_test_ok(f->a, dc_space_snapshot(&snap, f->a, f->space));
     dc_replica *d = dc_test_open(&f->d, "d.dcr");
@@ -456,16 +521,12 @@ static void test_peer_holding_history_sends_it_once(void **state) {
     dc_test_ok(d, dc_space_accept(d, f->space, 0));
     dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, NULL));
     size_t d_log = log_len(d);
-    /* A compacted peer cannot send what it dropped: the session still ends
-     * cleanly, with nothing. */
     long long d_from_a = session_received(d, f->a);
-    long long d_first = session_received(d, f->c);
-    assert_true(d_first > 30 * 100);      /* the 30 covered envelopes, at least */
-    assert_true(log_len(d) < d_log + 30); /* dropped, not kept */
-    long long d_again = session_received(d, f->c);
-    assert_true(d_again * 10 < d_first); /* and not sent again */
-    assert_true(b_from_c * 10 < d_first);
-    assert_true(d_from_a * 10 < d_first);
+    long long d_from_c = session_received(d, f->c);
+    assert_true(log_len(d) <= d_log + 2); /* (acks at most) */
+    assert_true(b_from_c < 30 * 100);
+    assert_true(d_from_a < 30 * 100);
+    assert_true(d_from_c < 30 * 100);
     char *dd = dump(d), *da = dump(f->a);
     assert_string_equal(dd, da);
     free(dd);
@@ -525,6 +586,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_tombstone_no_resurrection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_device_told, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compacts_when_point_arrives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_does_not_publish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_base, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_member_from_snapshot, setup, teardown),
