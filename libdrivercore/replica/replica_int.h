@@ -276,6 +276,11 @@ int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e);
  * be NULL).  Cheap when no point moved.  Called once an import ends; an
  * error leaves the space as it was (the import stands). */
 int dc__compact_auto(dc_replica *r, uint64_t *dropped, uint64_t *late);
+/* Appends ,"compaction":[...] to a status object: per space compacted or
+ * with a published point, its compacted and published points' sizes, the
+ * envelopes dropped so far, and whether it misses covered history (the
+ * authors it misses) — docs/data-model.md, "Compaction". */
+int dc__compact_status_json(dc_replica *r, dc_buf *out, dc__err *e);
 /* Records an item set aside, with the message in g->err, and clears it. */
 int dc__ingest_set_aside(dc__ingest *g, const dc__envelope *e, int code);
 void dc__ingest_free(dc__ingest *g);

@@ -5,6 +5,7 @@
  * drops their envelopes.  The rules are in docs/data-model.md, "Compaction";
  * replica/compact.c decides the point.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,8 +321,27 @@ static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *e
             !(rc = dc__store_fp_state(s, cnos[i], DC_CHANGE_REJECTED, err)))
             rc = dc__store_change_delete(s, cnos[i], err);
     dc__free(cnos);
+    /* The count so far, for the status (dc__store_compact_dropped). */
+    int64_t so_far = 0;
+    if (!rc && n && !(rc = dc__store_compact_dropped(s, sid, &so_far, err))) {
+        char key[48];
+        snprintf(key, sizeof key, "compact_dropped:%lld", (long long)sid);
+        rc = dc__store_meta_put(s, key, so_far + (int64_t)n, err);
+    }
     if (!rc && dropped)
         *dropped += n;
+    return rc;
+}
+
+int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err) {
+    char key[48];
+    snprintf(key, sizeof key, "compact_dropped:%lld", (long long)sid);
+    int rc = dc__store_meta_get(s, key, n, err);
+    if (rc == DC_ENOTFOUND) {
+        dc__err_clear(err);
+        *n = 0;
+        rc = 0;
+    }
     return rc;
 }
 

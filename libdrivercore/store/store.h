@@ -408,6 +408,8 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
  * (0 if none): how long it has been a member, for a member that never acked. */
 int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
                            dc__err *err);
+/* The envelopes of `sid` this file dropped as it compacted, so far. */
+int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err);
 /* A snapshot's plaintext: the base of `sid` and its point, with field
  * names and device keys in place of row numbers (docs/format/bundle.md). */
 int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err);

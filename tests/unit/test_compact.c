@@ -109,6 +109,24 @@ static char *compact(dc_replica *r, const char *space, int64_t horizon_ms) {
 
 static long long session_received(dc_replica *a, dc_replica *b);
 
+/* dc_replica_status's JSON, to free. */
+static char *status(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    dc_test_ok(r, dc_replica_status(&b, r));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
+}
+
+/* The status's "compaction" entry of `space` (a pointer into st). */
+static const char *compaction_of(const char *st, const char *space) {
+    const char *c = strstr(st, "\"compaction\":[");
+    assert_non_null(c);
+    char key[64];
+    snprintf(key, sizeof key, "{\"space\":\"%s\",\"compacted\"", space);
+    return strstr(c, key);
+}
+
 /* `from`'s log imported into `to`: the envelopes `to` dropped as it
  * compacted at the import's end (its report's "compacted"). */
 static long long import_compacted(dc_replica *from, dc_replica *to) {
@@ -295,6 +313,27 @@ static void test_late_device_told(void **state) {
     assert_non_null(strstr((const char *)rep.ptr, "\"compacted\":0,\"snapshot_needed\":1}"));
     dc_buf_dispose(&b);
     dc_buf_dispose(&rep);
+    /* Its status says so, naming the authors whose covered changes it
+     * lacks (a's among them), and that nothing is compacted. */
+    char *sa = status(f->a), *sc = status(f->c);
+    char a_dev[80];
+    const char *dv = strstr(sa, "\"device\":\"");
+    assert_non_null(dv);
+    snprintf(a_dev, sizeof a_dev, "\"%.64s\"", dv + strlen("\"device\":\""));
+    const char *e = compaction_of(sc, f->space);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "\"compacted\":{\"authors\":0,\"changes\":0}"));
+    assert_non_null(strstr(e, "\"dropped\":0,\"pending\":false,\"snapshot_needed\":true"));
+    const char *miss = strstr(e, "\"missing\":[");
+    assert_non_null(miss);
+    const char *hit = strstr(miss, a_dev);
+    assert_true(hit && hit < strchr(miss, ']'));
+    /* a and b are compacted and miss nothing. */
+    e = compaction_of(sa, f->space);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "\"snapshot_needed\":false,\"missing\":[]}"));
+    free(sa);
+    free(sc);
     sync2(f->a, f->c);
     j = compact(f->c, f->space, 0);
     assert_non_null(strstr(j, "\"snapshot_needed\":true"));
@@ -331,6 +370,20 @@ static void test_compacts_when_point_arrives(void **state) {
     j = compact(f->b, f->space, 0);
     assert_non_null(strstr(j, "\"dropped\":0,\"snapshot_needed\":false"));
     free(j);
+    /* Its status: compacted to the published point, n envelopes dropped. */
+    char *sb = status(f->b);
+    const char *e = compaction_of(sb, f->space);
+    assert_non_null(e);
+    char want[96];
+    snprintf(want, sizeof want, "\"dropped\":%lld,\"pending\":false,\"snapshot_needed\":false", n);
+    assert_non_null(strstr(e, want));
+    const char *cp = strstr(e, "\"compacted\":{\"authors\":"), *pp = strstr(e, "\"published\":{");
+    assert_non_null(cp);
+    assert_non_null(pp);
+    assert_true(atoll(strstr(cp, "\"changes\":") + 10) >= 12);
+    /* (compacted to exactly the published point) */
+    assert_int_equal(strncmp(cp + 13, pp + 13, strchr(pp, '}') - pp - 13), 0);
+    free(sb);
     /* c: by a session with b (the point, a's ack and b's came). */
     session_received(f->c, f->b);
     assert_true(log_len(f->c) + (size_t)n <= full + 3);
