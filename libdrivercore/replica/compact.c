@@ -692,6 +692,8 @@ int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
 /* ---- snapshots (docs/format/bundle.md, "Snapshots") ---- */
 
 #define SNAP_HEAD 92 /* magic, version, space, maker, epoch, key id, nonce, length */
+/* 2: with the covered-items ledger; 1 (without) still loads. */
+#define SNAP_VERSION 2
 #define SNAP_SIG 64
 
 int dc_space_snapshot(dc_buf *out, dc_replica *r, const char *space) {
@@ -721,7 +723,7 @@ int dc_space_snapshot(dc_buf *out, dc_replica *r, const char *space) {
         size_t clen = plain.size + crypto_aead_xchacha20poly1305_ietf_ABYTES;
         uint8_t head[SNAP_HEAD];
         memcpy(head, "DCS", 3);
-        head[3] = 1;
+        head[3] = SNAP_VERSION;
         memcpy(head + 4, sp.id, 16);
         memcpy(head + 20, r->id->sign_pk, 32);
         for (int i = 0; i < 4; i++)
@@ -763,8 +765,9 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
         return dc__fail(r, DC_EMISUSE, "snapshot load: a transaction is open on this replica");
     if (n < SNAP_HEAD + SNAP_SIG || memcmp(data, "DCS", 3) != 0)
         return dc__fail(r, DC_ECORRUPT, "snapshot load: not a snapshot");
-    if (data[3] != 1)
-        return dc__fail(r, DC_EVERSION, "snapshot load: version %u; this library reads 1", data[3]);
+    if (data[3] < 1 || data[3] > SNAP_VERSION)
+        return dc__fail(r, DC_EVERSION, "snapshot load: version %u; this library reads 1 to %d",
+                        data[3], SNAP_VERSION);
     uint32_t clen =
         (uint32_t)data[88] << 24 | (uint32_t)data[89] << 16 | (uint32_t)data[90] << 8 | data[91];
     if (clen < crypto_aead_xchacha20poly1305_ietf_ABYTES ||
@@ -813,7 +816,7 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
         rc = dc__err_set(&e, DC_EBADSIG, "snapshot load: it does not decrypt (damaged)");
         goto out;
     }
-    rc = dc__store_snapshot_load(r->st, sp.sid, plain, (size_t)pl, &dropped, &e);
+    rc = dc__store_snapshot_load(r->st, sp.sid, plain, (size_t)pl, data[3] >= 2, &dropped, &e);
 out:
     if (plain) {
         sodium_memzero(plain, plain_n);

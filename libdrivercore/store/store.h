@@ -410,14 +410,16 @@ int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_h
                            dc__err *err);
 /* The envelopes of `sid` this file dropped as it compacted, so far. */
 int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err);
-/* A snapshot's plaintext: the base of `sid` and its point, with field
- * names and device keys in place of row numbers (docs/format/bundle.md). */
+/* A snapshot's plaintext (version 2): the base of `sid`, its point and
+ * its covered-items ledger, with field names and device keys in place of
+ * row numbers (docs/format/bundle.md). */
 int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err);
 /* Loads one (checked, decrypted) as the base of `sid`, inside the caller's
  * transaction: the point raised, the envelopes it covers dropped from the
- * log (*dropped), the state the base with the rest folded over it.
+ * log (*dropped), the state the base with the rest folded over it, and
+ * (`ledger`: a version 2 snapshot) its covered items into `covered_items`.
  * DC_ECORRUPT for a malformed one. */
-int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n,
+int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n, bool ledger,
                             uint64_t *dropped, dc__err *err);
 /* The base of `sid` copied back into its records and events (a rebuild). */
 int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err);
