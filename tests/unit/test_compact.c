@@ -69,6 +69,16 @@ static void one_op(dc_replica *r, const char *space, int op, const char *id, con
     dc_test_ok(r, dc_txn_commit(t, NULL));
 }
 
+/* n writes of truck `id`'s plate ("P-0", "P-1", ... for prefix P), by a
+ * and b in turn. */
+static void plates(fx *f, int n, const char *prefix, const char *id) {
+    for (int i = 0; i < n; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%s-%d", prefix, i);
+        set_str(i % 2 ? f->a : f->b, f->space, id, "plate", v);
+    }
+}
+
 static void sync2(dc_replica *x, dc_replica *y) {
     dc_test_sync_into(x, y);
     dc_test_sync_into(y, x);
@@ -110,7 +120,48 @@ static char *compact(dc_replica *r, const char *space, int64_t horizon_ms) {
     return s;
 }
 
-static long long session_received(dc_replica *a, dc_replica *b);
+/* The figures of a whole sync session, `a` initiating (its report). */
+typedef struct figs {
+    long long sent, received, changes_received, round_trips;
+} figs;
+
+static long long json_int(const char *j, const char *key) {
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(j, k);
+    assert_non_null(p);
+    return atoll(p + strlen(k));
+}
+
+static figs session(dc_replica *a, dc_replica *b) {
+    dc_sync *sa, *sb;
+    dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT, rep = DC_BUF_INIT;
+    int da = 0, db = 0;
+    dc_test_ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
+    dc_test_ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
+    dc_test_ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
+    while (m.size > 0) {
+        dc_test_ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
+        if (reply.size == 0)
+            break;
+        dc_test_ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
+    }
+    dc_test_ok(a, dc_sync_report(&rep, sa));
+    const char *j = (const char *)rep.ptr;
+    figs f = {json_int(j, "bytes_sent"), json_int(j, "bytes_received"),
+              json_int(j, "changes_received"), json_int(j, "round_trips")};
+    dc_sync_free(sa);
+    dc_sync_free(sb);
+    dc_buf_dispose(&m);
+    dc_buf_dispose(&reply);
+    dc_buf_dispose(&rep);
+    return f;
+}
+
+/* The bytes of envelopes and reconciliation `a` received in a session. */
+static long long session_bytes(dc_replica *a, dc_replica *b) {
+    return session(a, b).received;
+}
 
 /* dc_replica_status's JSON, to free. */
 static char *status(dc_replica *r) {
@@ -185,11 +236,7 @@ static void test_waits_for_acks(void **state) {
  * with them is a duplicate everywhere and never brings them back. */
 static void test_covered_dropped_and_refused(void **state) {
     fx *f = *state;
-    for (int i = 0; i < 20; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "A-%d", i);
-        set_str(i % 2 ? f->a : f->b, f->space, "t1", "plate", v);
-    }
+    plates(f, 20, "A", "t1");
     sync2(f->a, f->b);
     sync2(f->a, f->c);
     dc_buf old = DC_BUF_INIT;
@@ -348,11 +395,7 @@ static void test_late_device_told(void **state) {
  * by a sync session; compacting again then drops nothing more. */
 static void test_compacts_when_point_arrives(void **state) {
     fx *f = *state;
-    for (int i = 0; i < 12; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "K-%d", i);
-        set_str(i % 2 ? f->a : f->b, f->space, "t4", "plate", v);
-    }
+    plates(f, 12, "K", "t4");
     sync2(f->a, f->b);
     sync2(f->a, f->c);
     dc_test_ok(f->b, dc_space_ack(f->b, f->space));
@@ -388,7 +431,7 @@ static void test_compacts_when_point_arrives(void **state) {
     assert_int_equal(strncmp(cp + 13, pp + 13, strchr(pp, '}') - pp - 13), 0);
     free(sb);
     /* c: by a session with b (the point, a's ack and b's came). */
-    session_received(f->c, f->b);
+    session_bytes(f->c, f->b);
     assert_true(log_len(f->c) + (size_t)n <= full + 3);
     char *db = dump(f->b), *dc = dump(f->c);
     assert_string_equal(db, before);
@@ -501,33 +544,6 @@ static void test_new_member_from_snapshot(void **state) {
     dc_buf_dispose(&rep);
 }
 
-/* A whole sync session, `a` initiating; the bytes of envelopes and
- * reconciliation `a` received. */
-static long long session_received(dc_replica *a, dc_replica *b) {
-    dc_sync *sa, *sb;
-    dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT, rep = DC_BUF_INIT;
-    int da = 0, db = 0;
-    dc_test_ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
-    dc_test_ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
-    dc_test_ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
-    while (m.size > 0) {
-        dc_test_ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
-        if (reply.size == 0)
-            break;
-        dc_test_ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
-    }
-    dc_test_ok(a, dc_sync_report(&rep, sa));
-    const char *k = strstr((const char *)rep.ptr, "\"bytes_received\":");
-    assert_non_null(k);
-    long long n = atoll(k + strlen("\"bytes_received\":"));
-    dc_sync_free(sa);
-    dc_sync_free(sb);
-    dc_buf_dispose(&m);
-    dc_buf_dispose(&reply);
-    dc_buf_dispose(&rep);
-    return n;
-}
-
 /* A compacted device syncing with a peer that still holds every envelope
  * (a relay, which cannot compact; here a member that has not compacted
  * yet) is not sent the covered history again: the items of the dropped
@@ -535,11 +551,7 @@ static long long session_received(dc_replica *a, dc_replica *b) {
  * snapshot is sent them once, verifies and remembers them, and not again. */
 static void test_peer_holding_history_sends_it_once(void **state) {
     fx *f = *state;
-    for (int i = 0; i < 30; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "R-%d", i);
-        set_str(i % 2 ? f->a : f->b, f->space, "t9", "plate", v);
-    }
+    plates(f, 30, "R", "t9");
     sync2(f->a, f->b);
     sync2(f->a, f->c);
     dc_test_ok(f->b, dc_space_ack(f->b, f->space));
@@ -558,7 +570,7 @@ static void test_peer_holding_history_sends_it_once(void **state) {
     /* c holds every envelope: b is sent none of them (below: a tenth of
      * what the same history costs a member that lacks it; in fact the
      * reconciliation's hundred-odd bytes). */
-    long long b_from_c = session_received(f->b, f->c);
+    long long b_from_c = session_bytes(f->b, f->c);
     char *db = dump(f->b), *dc = dump(f->c);
     assert_string_equal(db, dc);
     free(db);
@@ -577,8 +589,8 @@ static void test_peer_holding_history_sends_it_once(void **state) {
     dc_test_ok(d, dc_space_accept(d, f->space, 0));
     dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, NULL));
     size_t d_log = log_len(d);
-    long long d_from_a = session_received(d, f->a);
-    long long d_from_c = session_received(d, f->c);
+    long long d_from_a = session_bytes(d, f->a);
+    long long d_from_c = session_bytes(d, f->c);
     assert_true(log_len(d) <= d_log + 2); /* (acks at most) */
     assert_true(b_from_c < 30 * 100);
     assert_true(d_from_a < 30 * 100);
@@ -590,44 +602,6 @@ static void test_peer_holding_history_sends_it_once(void **state) {
     dc_replica_close(d);
     dc_buf_dispose(&snap);
     dc_buf_dispose(&card);
-}
-
-/* The figures of a whole sync session, `a` initiating (its report). */
-typedef struct figs {
-    long long sent, received, changes_received, round_trips;
-} figs;
-
-static long long json_int(const char *j, const char *key) {
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\":", key);
-    const char *p = strstr(j, k);
-    assert_non_null(p);
-    return atoll(p + strlen(k));
-}
-
-static figs session(dc_replica *a, dc_replica *b) {
-    dc_sync *sa, *sb;
-    dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT, rep = DC_BUF_INIT;
-    int da = 0, db = 0;
-    dc_test_ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
-    dc_test_ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
-    dc_test_ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
-    while (m.size > 0) {
-        dc_test_ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
-        if (reply.size == 0)
-            break;
-        dc_test_ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
-    }
-    dc_test_ok(a, dc_sync_report(&rep, sa));
-    const char *j = (const char *)rep.ptr;
-    figs f = {json_int(j, "bytes_sent"), json_int(j, "bytes_received"),
-              json_int(j, "changes_received"), json_int(j, "round_trips")};
-    dc_sync_free(sa);
-    dc_sync_free(sb);
-    dc_buf_dispose(&m);
-    dc_buf_dispose(&reply);
-    dc_buf_dispose(&rep);
-    return f;
 }
 
 /* The snapshot `snap` of `maker` as version 1 wrote it: the same, without
@@ -680,11 +654,7 @@ static void as_version1(dc_replica *maker, const char *space, const dc_buf *snap
  * every session: what the ledger saves. */
 static void test_snapshot_carries_ledger(void **state) {
     fx *f = *state;
-    for (int i = 0; i < 30; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "L-%d", i);
-        set_str(i % 2 ? f->a : f->b, f->space, "t5", "plate", v);
-    }
+    plates(f, 30, "L", "t5");
     sync2(f->a, f->b);
     sync2(f->a, f->c);
     compact_all(f);
