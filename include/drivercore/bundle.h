@@ -37,7 +37,11 @@ DC_EXTERN int dc_bundle_export_file(dc_replica *r, const char *path, const char 
  * not applied, not exported, and judged again whenever the membership of
  * their space changes (a removal can also withdraw changes applied
  * before); "set_aside": envelopes skipped as broken or forged (only with
- * DC_IMPORT_SET_ASIDE).
+ * DC_IMPORT_SET_ASIDE); "future": changes of a newer body version, kept;
+ * "compacted": envelopes dropped as this replica compacted, once the
+ * import ended, to a compaction point the bundle brought; "snapshot_needed":
+ * spaces whose new point it could not compact to, missing covered history
+ * (docs/data-model.md, "Compaction").
  * Returns 0, DC_ECORRUPT, DC_EVERSION, DC_ETOOBIG, DC_EBADSIG,
  * DC_ECONFLICT, DC_EIO, DC_ENOMEM, DC_EUSER (observer; data committed).
  */

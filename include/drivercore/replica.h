@@ -209,7 +209,17 @@ DC_EXTERN int dc_replica_release_held(uint64_t *applied, dc_replica *r);
  * it), "attempts": N (of the last sync), "reason": null|"unreachable"|
  * "timeout"|"broken"|"server"|"busy"|"session"|"auth"|"refused"|
  * "protocol"|"local"|"canceled", "error": null|STR (why, in words a
- * support person can act on)} (docs/client.md).
+ * support person can act on)} (docs/client.md).  "compaction": one entry
+ * per space that is compacted or has a published compaction point
+ * (docs/data-model.md, "Compaction"): {"space": HEX, "compacted":
+ * {"authors": N, "changes": N} (the point this replica compacted to: its
+ * authors, and the changes it covers, the sum of its sequence numbers),
+ * "published": {...} (the effective point admins published, alike),
+ * "dropped": N (envelopes this file dropped compacting, so far), "pending":
+ * BOOL (a published point ahead of the compacted one that this replica
+ * could compact to), "snapshot_needed": BOOL (a published point ahead of
+ * what it holds: it misses covered history and needs a snapshot),
+ * "missing": [HEX, ...] (the authors whose covered changes it lacks)}.
  */
 DC_EXTERN int dc_replica_status(dc_buf *out, dc_replica *r);
 

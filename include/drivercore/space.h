@@ -136,7 +136,9 @@ DC_EXTERN int dc_space_members(dc_buf *out, dc_replica *r, const char *space);
  * publishes it, signed and encrypted, to every member; then, by any member,
  * compacts this replica to the points published: the envelopes every
  * writer holds are folded into the space's base and dropped from the log.
- * It also writes this device's ack.  `out` gets JSON:
+ * It also writes this device's ack.  (A replica also compacts by itself
+ * at the end of a bundle import or sync session that brought it a new
+ * point; the reports count it: "compacted", "snapshot_needed".)  `out` gets JSON:
  * {"space","published","counted","waiting","dropped","snapshot_needed",
  * "left_out":[device ids],"point":{device id: seq}}; "snapshot_needed"
  * true says this replica misses history already compacted away.  opts may
@@ -153,8 +155,10 @@ DC_EXTERN int dc_space_ack(dc_replica *r, const char *space);
 /*
  * Snapshots of a compacted space (docs/data-model.md, "Compaction";
  * docs/format/bundle.md, "Snapshots"): its base — the state of the changes
- * compacted away — and the point, encrypted with the current space key and
- * signed by the admin that made it.  A new member (or one that missed
+ * compacted away —, the point and the reconciliation items of the covered
+ * history (its ledger: version 2; a version 1 snapshot, without, still
+ * loads), encrypted with the current space key and signed by the admin
+ * that made it.  A new member (or one that missed
  * compacted history) joins as usual, loads a snapshot, then syncs the
  * changes above the point.
  *

@@ -48,7 +48,9 @@ DC_EXTERN int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in
  * "clock_offset_ms": N} — bytes are of the protocol's messages as sent;
  * round trips count the initiator's messages; the clock offset is the
  * peer's wall clock minus ours (as it was before this session) at the last
- * message received; "set_aside": envelopes received that were set aside.
+ * message received; "set_aside": envelopes received that were set aside;
+ * "compacted" and "snapshot_needed": as dc_bundle_import's report, for the
+ * compaction done once the session ended (0 until then).
  */
 DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
 

@@ -624,6 +624,12 @@ import im;
         dc__err_clear(&im.g.err);
     if (rc == DC_EUSER && !notify_rc)
         notify_rc = rc;
+    /* A new published point: the replica compacts to it now (its failure
+     * leaves the space uncompacted; the import stands). */
+    if (counts)
+        dc__compact_auto(r, &counts->compacted, &counts->snapshot_needed);
+    else
+        dc__compact_auto(r, NULL, NULL);
     import_free(&im);
     return notify_rc;
 fail:
@@ -731,12 +737,13 @@ static int report_json(dc_buf *report, const dc__import_counts *c) {
                           "{\"envelopes\":%llu,\"new\":%llu,\"duplicate\":%llu,"
                           "\"held\":%llu,\"opaque\":%llu,\"released\":%llu,"
                           "\"rejected\":%llu,\"unauthorised\":%llu,\"set_aside\":%llu,"
-                          "\"future\":%llu}",
+                          "\"future\":%llu,\"compacted\":%llu,\"snapshot_needed\":%llu}",
                           (unsigned long long)c->envelopes, (unsigned long long)c->fresh,
                           (unsigned long long)c->dup, (unsigned long long)c->held,
                           (unsigned long long)c->opaque, (unsigned long long)c->released,
                           (unsigned long long)c->rejected, (unsigned long long)c->unauthorised,
-                          (unsigned long long)c->set_aside, (unsigned long long)c->future);
+                          (unsigned long long)c->set_aside, (unsigned long long)c->future,
+                          (unsigned long long)c->compacted, (unsigned long long)c->snapshot_needed);
 }
 
 int dc_bundle_import_with(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,

@@ -373,6 +373,127 @@ int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e) {
     return rc;
 }
 
+int dc__compact_auto(dc_replica *r, uint64_t *dropped, uint64_t *late) {
+    int64_t *sids;
+    size_t n;
+    dc__store_point_noticed(r->st, &sids, &n);
+    if (!n || r->txn) {
+        dc__free(sids);
+        return 0;
+    }
+    dc__err e = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        apply_res res;
+        if ((rc = dc__replica_begin(r, &e)))
+            break;
+        if (!(rc = apply_point(r, sids[i], &res, &e)))
+            rc = dc__store_commit(r->st, &e);
+        if (rc) {
+            dc__store_rollback(r->st);
+            break;
+        }
+        if (dropped)
+            *dropped += res.dropped;
+        if (late)
+            *late += res.late;
+    }
+    dc__free(sids);
+    /* The compaction folded the space again: the points it saw are not
+     * new. */
+    dc__store_point_noticed(r->st, &sids, &n);
+    dc__free(sids);
+    return rc;
+}
+
+/* ---- the status (dc_replica_status's "compaction") ---- */
+
+typedef struct idlist {
+    uint8_t (*id)[16];
+    size_t n, cap;
+} idlist;
+
+static int id_add(void *user, const uint8_t id[16]) {
+    idlist *l = user;
+    if (DC__VEC_ROOM(l->id, l->n, l->cap))
+        return DC_ENOMEM;
+    memcpy(l->id[l->n++], id, 16);
+    return 0;
+}
+
+static uint64_t vec_sum(const vec *v) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < v->n; i++)
+        n += v->e[i].seq;
+    return n;
+}
+
+/* One space's entry, or nothing when it is neither compacted nor has a
+ * published point. */
+static int status_space(dc_replica *r, const uint8_t id[16], dc_buf *out, bool *first, dc__err *e) {
+    dc__space sp;
+    vec p = {0}, held = {0}, cur = {0};
+    int64_t dropped = 0;
+    int rc = dc__store_space_get(r->st, id, &sp, e);
+    if (!rc)
+        rc = read_point(r, sp.sid, &p, e);
+    if (!rc && (rc = dc__store_compact_points(r->st, sp.sid, held_add, &cur, e)) == DC_ENOMEM)
+        rc = dc__err_set(e, DC_ENOMEM, "status: out of memory");
+    if (rc || (!p.n && !cur.n))
+        goto out;
+    if ((rc = held_vec(r, sp.sid, true, &held, e)) ||
+        (rc = dc__store_compact_dropped(r->st, sp.sid, &dropped, e)))
+        goto out;
+    bool pending = false, late = false;
+    for (size_t i = 0; i < p.n; i++) {
+        late |= vec_get(&held, p.e[i].pk) < p.e[i].seq;
+        pending |= vec_get(&cur, p.e[i].pk) < p.e[i].seq;
+    }
+    char hex[33];
+    dc__hex(hex, id, 16);
+    int w = dc__buf_printf(out,
+                           "%s{\"space\":\"%s\",\"compacted\":{\"authors\":%zu,\"changes\":%llu},"
+                           "\"published\":{\"authors\":%zu,\"changes\":%llu},\"dropped\":%lld,"
+                           "\"pending\":%s,\"snapshot_needed\":%s,\"missing\":[",
+                           *first ? "" : ",", hex, cur.n, (unsigned long long)vec_sum(&cur), p.n,
+                           (unsigned long long)vec_sum(&p), (long long)dropped,
+                           pending && !late ? "true" : "false", late ? "true" : "false");
+    bool one = false;
+    for (size_t i = 0; i < p.n && !w; i++) {
+        if (vec_get(&held, p.e[i].pk) >= p.e[i].seq)
+            continue;
+        char pk[65];
+        dc__hex(pk, p.e[i].pk, 32);
+        w |= (one && dc__buf_putc(out, ',')) || dc__json_str(out, pk, 64);
+        one = true;
+    }
+    w |= dc__buf_puts(out, "]}");
+    *first = false;
+    if (w)
+        rc = dc__err_set(e, DC_ENOMEM, "status: out of memory");
+out:
+    vec_free(&p);
+    vec_free(&held);
+    vec_free(&cur);
+    return rc;
+}
+
+int dc__compact_status_json(dc_replica *r, dc_buf *out, dc__err *e) {
+    idlist l = {0};
+    int rc = dc__store_spaces_known(r->st, id_add, &l, e);
+    if (rc == DC_ENOMEM && !e->code)
+        rc = dc__err_set(e, DC_ENOMEM, "status: out of memory");
+    if (!rc && dc__buf_puts(out, ",\"compaction\":["))
+        rc = dc__err_set(e, DC_ENOMEM, "status: out of memory");
+    bool first = true;
+    for (size_t i = 0; i < l.n && !rc; i++)
+        rc = status_space(r, l.id[i], out, &first, e);
+    if (!rc && dc__buf_putc(out, ']'))
+        rc = dc__err_set(e, DC_ENOMEM, "status: out of memory");
+    dc__free(l.id);
+    return rc;
+}
+
 /* ---- the admin's compaction ---- */
 
 typedef struct counting {
@@ -571,6 +692,8 @@ int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
 /* ---- snapshots (docs/format/bundle.md, "Snapshots") ---- */
 
 #define SNAP_HEAD 92 /* magic, version, space, maker, epoch, key id, nonce, length */
+/* 2: with the covered-items ledger; 1 (without) still loads. */
+#define SNAP_VERSION 2
 #define SNAP_SIG 64
 
 int dc_space_snapshot(dc_buf *out, dc_replica *r, const char *space) {
@@ -600,7 +723,7 @@ int dc_space_snapshot(dc_buf *out, dc_replica *r, const char *space) {
         size_t clen = plain.size + crypto_aead_xchacha20poly1305_ietf_ABYTES;
         uint8_t head[SNAP_HEAD];
         memcpy(head, "DCS", 3);
-        head[3] = 1;
+        head[3] = SNAP_VERSION;
         memcpy(head + 4, sp.id, 16);
         memcpy(head + 20, r->id->sign_pk, 32);
         for (int i = 0; i < 4; i++)
@@ -642,8 +765,9 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
         return dc__fail(r, DC_EMISUSE, "snapshot load: a transaction is open on this replica");
     if (n < SNAP_HEAD + SNAP_SIG || memcmp(data, "DCS", 3) != 0)
         return dc__fail(r, DC_ECORRUPT, "snapshot load: not a snapshot");
-    if (data[3] != 1)
-        return dc__fail(r, DC_EVERSION, "snapshot load: version %u; this library reads 1", data[3]);
+    if (data[3] < 1 || data[3] > SNAP_VERSION)
+        return dc__fail(r, DC_EVERSION, "snapshot load: version %u; this library reads 1 to %d",
+                        data[3], SNAP_VERSION);
     uint32_t clen =
         (uint32_t)data[88] << 24 | (uint32_t)data[89] << 16 | (uint32_t)data[90] << 8 | data[91];
     if (clen < crypto_aead_xchacha20poly1305_ietf_ABYTES ||
@@ -692,7 +816,7 @@ int dc_space_snapshot_load(dc_replica *r, const uint8_t *data, size_t n, dc_buf 
         rc = dc__err_set(&e, DC_EBADSIG, "snapshot load: it does not decrypt (damaged)");
         goto out;
     }
-    rc = dc__store_snapshot_load(r->st, sp.sid, plain, (size_t)pl, &dropped, &e);
+    rc = dc__store_snapshot_load(r->st, sp.sid, plain, (size_t)pl, data[3] >= 2, &dropped, &e);
 out:
     if (plain) {
         sodium_memzero(plain, plain_n);

@@ -404,7 +404,12 @@ int dc_replica_status(dc_buf *out, dc_replica *r) {
         out->size--;
         out->ptr[out->size] = 0;
         if (dc__buf_puts(out, ",\"last_sync\":") || last_sync_json(r, out) ||
-            dc__clone_status_json(r, out) || dc__buf_putc(out, '}'))
+            dc__clone_status_json(r, out))
+            return dc__fail(r, DC_ENOMEM, "status: out of memory");
+        dc__err e = {0};
+        if ((rc = dc__compact_status_json(r, out, &e)))
+            return dc__fail_err(r, &e);
+        if (dc__buf_putc(out, '}'))
             return dc__fail(r, DC_ENOMEM, "status: out of memory");
     }
     return 0;

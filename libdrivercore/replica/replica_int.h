@@ -158,6 +158,9 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
 typedef struct dc__import_counts {
     uint64_t envelopes, fresh, dup, held, opaque, released, rejected, unauthorised, set_aside,
         future;
+    /* Compaction once the import ended: envelopes dropped, and spaces whose
+     * published point this replica cannot reach (a snapshot is needed). */
+    uint64_t compacted, snapshot_needed;
 } dc__import_counts;
 
 /* One import or release in progress, inside a store transaction. */
@@ -265,6 +268,19 @@ int dc__ingest_finish(dc__ingest *g);
  * compact.c), inside the open transaction; *late (may be NULL): it misses
  * covered history and needs a snapshot. */
 int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e);
+/* Compacts, each in a transaction of its own, the spaces whose published
+ * point a fold of this handle has just moved (docs/data-model.md,
+ * "Compaction"), to their effective point where this replica holds it;
+ * adds the envelopes dropped to *dropped and the spaces it cannot compact
+ * (it misses covered history: a snapshot is needed) to *late (either may
+ * be NULL).  Cheap when no point moved.  Called once an import ends; an
+ * error leaves the space as it was (the import stands). */
+int dc__compact_auto(dc_replica *r, uint64_t *dropped, uint64_t *late);
+/* Appends ,"compaction":[...] to a status object: per space compacted or
+ * with a published point, its compacted and published points' sizes, the
+ * envelopes dropped so far, and whether it misses covered history (the
+ * authors it misses) — docs/data-model.md, "Compaction". */
+int dc__compact_status_json(dc_replica *r, dc_buf *out, dc__err *e);
 /* Records an item set aside, with the message in g->err, and clears it. */
 int dc__ingest_set_aside(dc__ingest *g, const dc__envelope *e, int code);
 void dc__ingest_free(dc__ingest *g);

@@ -62,10 +62,11 @@ struct dc_sync {
     size_t nsp, csp;
     bool peer_final;
     bool finished;
-    bool sent_final; /* our last message said we had nothing left */
-    bool unfolded;   /* a bundle was imported and left pending (folded late) */
-    bool imported;   /* ... by this step */
-    size_t chunk;    /* the largest bundle we push in one message */
+    bool sent_final;                     /* our last message said we had nothing left */
+    bool unfolded;                       /* a bundle was imported and left pending (folded late) */
+    uint64_t compacted, snapshot_needed; /* compaction at its end (dc__compact_auto) */
+    bool imported;                       /* ... by this step */
+    size_t chunk;                        /* the largest bundle we push in one message */
     uint8_t ask_log; /* (initiator) byte 6 of our next message: log2 of the bundle we want */
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, set_aside;
     int64_t clock_offset; /* the peer's clock minus ours before this session */
@@ -199,6 +200,13 @@ static void fold_late(dc_sync *s) {
     dc__free(t.rids);
 }
 
+/* The session is over: a published point it brought is compacted to now
+ * (not while it runs: its item sets stand for the whole session). */
+static void compact_late(dc_sync *s) {
+    if (s->r && !s->r->txn)
+        dc__compact_auto(s->r, &s->compacted, &s->snapshot_needed);
+}
+
 /* ---- lifecycle ---- */
 
 int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
@@ -257,6 +265,7 @@ void dc_sync_free(dc_sync *s) {
     if (!s)
         return;
     fold_late(s); /* a session cut short */
+    compact_late(s);
     for (size_t i = 0; i < s->nsp; i++)
         free_space(s, &s->sp[i]);
     dc__free(s->sp);
@@ -653,6 +662,8 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
      * the session ends here; what an earlier step left is folded now. */
     if (!s->imported || *done)
         fold_late(s);
+    if (*done)
+        compact_late(s);
     if (out->size)
         s->sent_final = final;
     if (out->size) {
@@ -670,11 +681,13 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
                        "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
-                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu}",
+                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu,\"compacted\":%llu,"
+                       "\"snapshot_needed\":%llu}",
                        (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                        (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
                        (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset,
-                       (unsigned long long)s->set_aside))
+                       (unsigned long long)s->set_aside, (unsigned long long)s->compacted,
+                       (unsigned long long)s->snapshot_needed))
         return sfail(s, DC_ENOMEM, "sync: out of memory");
     return 0;
 }

@@ -5,6 +5,7 @@
  * drops their envelopes.  The rules are in docs/data-model.md, "Compaction";
  * replica/compact.c decides the point.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -320,8 +321,27 @@ static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *e
             !(rc = dc__store_fp_state(s, cnos[i], DC_CHANGE_REJECTED, err)))
             rc = dc__store_change_delete(s, cnos[i], err);
     dc__free(cnos);
+    /* The count so far, for the status (dc__store_compact_dropped). */
+    int64_t so_far = 0;
+    if (!rc && n && !(rc = dc__store_compact_dropped(s, sid, &so_far, err))) {
+        char key[48];
+        snprintf(key, sizeof key, "compact_dropped:%lld", (long long)sid);
+        rc = dc__store_meta_put(s, key, so_far + (int64_t)n, err);
+    }
     if (!rc && dropped)
         *dropped += n;
+    return rc;
+}
+
+int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err) {
+    char key[48];
+    snprintf(key, sizeof key, "compact_dropped:%lld", (long long)sid);
+    int rc = dc__store_meta_get(s, key, n, err);
+    if (rc == DC_ENOTFOUND) {
+        dc__err_clear(err);
+        *n = 0;
+        rc = 0;
+    }
     return rc;
 }
 
@@ -539,6 +559,108 @@ static int to_index(void *user, bool field, int64_t in, int64_t *out) {
     return rc;
 }
 
+/* A reader of the plaintext; any overrun is DC_ECORRUPT. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t n, at;
+    bool bad;
+} rd;
+
+static const uint8_t *take(rd *r, size_t n) {
+    if (r->bad || r->n - r->at < n) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->at;
+    r->at += n;
+    return p;
+}
+
+static uint32_t get32(rd *r) {
+    const uint8_t *p = take(r, 4);
+    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
+}
+
+static uint64_t get64(rd *r) {
+    uint64_t hi = get32(r);
+    return hi << 32 | get32(r);
+}
+
+static const uint8_t *getbytes(rd *r, size_t *n) {
+    *n = get32(r);
+    return take(r, *n);
+}
+
+/* The covered-items ledger (version 2): the reconciliation items of every
+ * covered envelope, those dropped here (`covered_items`) and the covered
+ * changes still in the log (not membership, which is never compacted and
+ * syncs as usual; not the rejected or unauthorised ones, which are not
+ * items), in (hlc, id) order: u32 n, n x (u64 hlc, 32-byte id). */
+static int ledger_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT hlc, cid FROM covered_items WHERE sid = ?1 UNION SELECT c.hlc, "
+                           "c.cid FROM changes c JOIN compact_point p ON p.sid = c.sid AND "
+                           "p.did = c.author WHERE c.sid = ?1 AND c.kind = 1 AND c.seq <= p.seq "
+                           "AND c.state NOT IN (3, 4) ORDER BY 1, 2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "snapshot");
+    sqlite3_bind_int64(st, 1, sid);
+    size_t at = out->size;
+    uint32_t n = 0;
+    int rc = put32(out, 0), x = SQLITE_DONE;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 1) != 32) {
+            rc = dc__err_set(err, DC_ECORRUPT, "snapshot: a change id of the wrong size");
+            break;
+        }
+        if (!(rc = put64(out, (uint64_t)sqlite3_column_int64(st, 0))) &&
+            dc__buf_put(out, sqlite3_column_blob(st, 1), 32))
+            rc = DC_ENOMEM;
+        n++;
+    }
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "snapshot");
+    sqlite3_finalize(st);
+    if (!rc)
+        for (int i = 0; i < 4; i++)
+            out->ptr[at + (size_t)i] = (uint8_t)(n >> (24 - 8 * i));
+    return rc;
+}
+
+/* Loads the ledger into `covered_items`, but for the items this log holds
+ * (they are counted from the log already; one it drops as covered goes
+ * there then). */
+static int ledger_load(dc__store *s, int64_t sid, rd *r, dc__err *err) {
+    uint32_t n = get32(r);
+    if (r->bad || n > (r->n - r->at) / 40)
+        return r->bad = true, 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR IGNORE INTO covered_items(sid, hlc, cid) SELECT ?1, ?2, ?3 "
+                           "WHERE NOT EXISTS (SELECT 1 FROM changes WHERE sid = ?1 AND hlc = ?2 "
+                           "AND cid = ?3)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "snapshot");
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc && !r->bad; i++) {
+        uint64_t h = get64(r);
+        const uint8_t *id = take(r, 32);
+        if (r->bad || h > INT64_MAX) {
+            r->bad = true;
+            break;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, sid);
+        sqlite3_bind_int64(st, 2, (int64_t)h);
+        sqlite3_bind_blob(st, 3, id, 32, SQLITE_STATIC);
+        if (!STEP_DONE(st))
+            rc = dc__sql_err(s, err, "snapshot");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err) {
     maker m = {0};
     dc_buf recs = DC_BUF_INIT, tmp = DC_BUF_INIT;
@@ -643,6 +765,8 @@ int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err
     if (!rc && (dc__buf_put(out, head.ptr, head.size) || put32(out, nrec) ||
                 (recs.size && dc__buf_put(out, recs.ptr, recs.size))))
         rc = DC_ENOMEM;
+    if (!rc)
+        rc = ledger_make(s, sid, out, err);
     if (rc == DC_ENOMEM && !err->code)
         rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
     dc_buf_dispose(&head);
@@ -651,38 +775,6 @@ int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err
     dc__free(m.names.from);
     dc__free(m.devs.from);
     return rc;
-}
-
-/* A reader of the plaintext; any overrun is DC_ECORRUPT. */
-typedef struct rd {
-    const uint8_t *p;
-    size_t n, at;
-    bool bad;
-} rd;
-
-static const uint8_t *take(rd *r, size_t n) {
-    if (r->bad || r->n - r->at < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->at;
-    r->at += n;
-    return p;
-}
-
-static uint32_t get32(rd *r) {
-    const uint8_t *p = take(r, 4);
-    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
-}
-
-static uint64_t get64(rd *r) {
-    uint64_t hi = get32(r);
-    return hi << 32 | get32(r);
-}
-
-static const uint8_t *getbytes(rd *r, size_t *n) {
-    *n = get32(r);
-    return take(r, *n);
 }
 
 typedef struct loader {
@@ -708,7 +800,7 @@ static int to_local(void *user, bool field, int64_t in, int64_t *out) {
     return 0;
 }
 
-int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n,
+int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n, bool ledger,
                             uint64_t *dropped, dc__err *err) {
     rd r = {p, n, 0, false};
     loader l = {0};
@@ -849,6 +941,8 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
         }
     }
     dc_buf_dispose(&tmp);
+    if (!rc && !r.bad && ledger)
+        rc = ledger_load(s, sid, &r, err);
     if (!rc && (r.bad || r.at != r.n))
         rc = dc__err_set(err, DC_ECORRUPT, "snapshot: malformed");
     dc__free(l.fids);

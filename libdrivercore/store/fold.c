@@ -519,6 +519,25 @@ static int purge_events(fold *f, frec *r, dc_hlc h, const uint8_t pk[32], dc__er
     return rc;
 }
 
+static int notice(dc__store *s, int64_t sid) {
+    for (size_t i = 0; i < s->nnoticed; i++)
+        if (s->noticed[i] == sid)
+            return 0;
+    if (grow((void **)&s->noticed, &s->cnoticed, s->nnoticed + 1, sizeof *s->noticed))
+        return DC_ENOMEM;
+    s->noticed[s->nnoticed++] = sid;
+    return 0;
+}
+
+void dc__store_point_noticed(dc__store *s, int64_t **sids, size_t *n) {
+    *sids = s->nnoticed ? s->noticed : NULL;
+    *n = s->nnoticed;
+    if (s->nnoticed) {
+        s->noticed = NULL;
+        s->nnoticed = s->cnoticed = 0;
+    }
+}
+
 static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32_t i,
                     dc__err *err) {
     dc__store *s = f->s;
@@ -577,6 +596,9 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
         if (!rc && sqlite3_changes(s->db) > 0) {
             r->nev++;
             r->rows = true;
+            /* A new compaction point: the import compacts when it ends. */
+            if (op->type.n == 8 && memcmp(op->type.p, "@compact", 8) == 0)
+                rc = notice(s, c->sid) ? dc__err_set(err, DC_ENOMEM, "fold: out of memory") : 0;
         }
         sqlite3_reset(st);
         return rc;

@@ -447,6 +447,7 @@ void dc__store_close(dc__store *s) {
         return;
     dc__store_disconnect(s);
     dc__vfs_free(s->vfs);
+    dc__free(s->noticed);
     dc__free(s->path);
     dc__free(s);
 }

@@ -338,6 +338,10 @@ int dc__store_pending_add(dc__store *s, int64_t cno, uint32_t nops, dc__err *err
  * one, else inside the caller's.  `touched` (may be NULL) collects the
  * records whose state moved.  Every read of the state below folds first. */
 int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err);
+/* The spaces (sid) whose published compaction point (`@compact` record)
+ * gained an event in this handle's folds since the last call: *sids is
+ * dc__malloc'd (NULL when none), the list starts empty again. */
+void dc__store_point_noticed(dc__store *s, int64_t **sids, size_t *n);
 /* Has this handle left enough ops unfolded that it should fold now? */
 bool dc__store_fold_due(const dc__store *s);
 
@@ -404,14 +408,18 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
  * (0 if none): how long it has been a member, for a member that never acked. */
 int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
                            dc__err *err);
-/* A snapshot's plaintext: the base of `sid` and its point, with field
- * names and device keys in place of row numbers (docs/format/bundle.md). */
+/* The envelopes of `sid` this file dropped as it compacted, so far. */
+int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err);
+/* A snapshot's plaintext (version 2): the base of `sid`, its point and
+ * its covered-items ledger, with field names and device keys in place of
+ * row numbers (docs/format/bundle.md). */
 int dc__store_snapshot_make(dc__store *s, int64_t sid, dc_buf *out, dc__err *err);
 /* Loads one (checked, decrypted) as the base of `sid`, inside the caller's
  * transaction: the point raised, the envelopes it covers dropped from the
- * log (*dropped), the state the base with the rest folded over it.
+ * log (*dropped), the state the base with the rest folded over it, and
+ * (`ledger`: a version 2 snapshot) its covered items into `covered_items`.
  * DC_ECORRUPT for a malformed one. */
-int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n,
+int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n, bool ledger,
                             uint64_t *dropped, dc__err *err);
 /* The base of `sid` copied back into its records and events (a rebuild). */
 int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err);

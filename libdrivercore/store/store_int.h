@@ -137,6 +137,10 @@ struct dc__store {
     struct dc__ixdef *ix;
     size_t nix;
     int64_t ix_epoch; /* -1: not loaded */
+    /* Spaces whose `@compact` point a fold of this handle added an event
+     * to, for the replica to compact once its import ends (compact.c). */
+    int64_t *noticed;
+    size_t nnoticed, cnoticed;
 };
 
 /* The declared indexes, reloaded when another handle declared one. */

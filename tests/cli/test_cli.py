@@ -537,10 +537,24 @@ class CliTest(unittest.TestCase):
         self.assertEqual(out["counted"], 2)
         self.assertGreaterEqual(out["dropped"], 9)
         self.assertEqual(out["snapshot_needed"], False)
+        # b compacts by itself as the sync brings it the point: compacting
+        # again drops nothing more.
         self.run_dc("sync", a, b, now=T0 + 700)
         out_b = self.run_dc("space", "compact", b, s, now=T0 + 800).json()
         self.assertEqual(out_b["published"], False)
-        self.assertGreaterEqual(out_b["dropped"], 9)
+        self.assertEqual(out_b["dropped"], 0)
+        self.assertEqual(out_b["snapshot_needed"], False)
+        # ... and its status shows it: compacted to the published point.
+        st_b = self.run_dc("status", b, now=T0 + 800).json()
+        comp = [e for e in st_b["compaction"] if e["space"] == s]
+        self.assertEqual(len(comp), 1)
+        self.assertEqual(set(comp[0]), {"space", "compacted", "published", "dropped", "pending",
+                                        "snapshot_needed", "missing"})
+        self.assertGreaterEqual(comp[0]["dropped"], 9)
+        self.assertEqual(comp[0]["compacted"], comp[0]["published"])
+        self.assertGreaterEqual(comp[0]["compacted"]["changes"], 9)
+        self.assertEqual((comp[0]["pending"], comp[0]["snapshot_needed"], comp[0]["missing"]),
+                         (False, False, []))
         self.assertEqual(self.dump_text(a, now=T0 + 900), before)
         self.assertEqual(self.dump_text(b, now=T0 + 900), before)
         # A new device: the compacted log alone is not the history ...
@@ -554,10 +568,18 @@ class CliTest(unittest.TestCase):
         self.accept(c, s, now=T0 + 1200)
         out = self.run_dc("space", "compact", c, s, now=T0 + 1300).json()
         self.assertEqual(out["snapshot_needed"], True)
+        st_c = self.run_dc("status", c, now=T0 + 1300).json()
+        comp = [e for e in st_c["compaction"] if e["space"] == s][0]
+        self.assertEqual(comp["snapshot_needed"], True)
+        self.assertIn(self.run_dc("status", a, now=T0 + 1300).json()["device"], comp["missing"])
+        self.assertEqual(comp["dropped"], 0)
         # ... its snapshot is: the same dump.
         self.run_dc("space", "load", c, snap, now=T0 + 1400)
         self.run_dc("sync", a, c, now=T0 + 1500)
         self.assertEqual(self.dump_text(c, now=T0 + 1600), before)
+        comp = [e for e in self.run_dc("status", c, now=T0 + 1600).json()["compaction"]
+                if e["space"] == s][0]
+        self.assertEqual((comp["snapshot_needed"], comp["missing"]), (False, []))
         # A damaged snapshot is refused, and usage errors are errors.
         with open(snap, "rb") as f:
             data = bytearray(f.read())
