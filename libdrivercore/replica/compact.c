@@ -141,20 +141,10 @@ static int write_op(dc_replica *r, dc__space *sp, const dc__op *op, dc__err *e) 
 /* Begins a write on `space`; *role gets this device's role there. */
 static int begin_space(dc_replica *r, const char *what, const char *space, int min_role,
                        dc__space *sp, int *role, dc__err *e) {
-    uint8_t id[16];
-    if (dc__space_id_parse(r, space, id))
-        return *e = r->err, r->err.code;
-    int rc = dc__clock_check(&r->clock, e);
-    if (rc || (rc = dc__replica_begin(r, e)))
+    int rc = dc__space_begin(r, space, sp, role, e);
+    if (rc)
         return rc;
-    dc__member me;
-    if ((rc = dc__store_space_get(r->st, id, sp, e)) ||
-        (rc = dc__store_member_get(r->st, sp->sid, r->id->sign_pk, &me, e))) {
-        dc__store_rollback(r->st);
-        return rc;
-    }
-    *role = me.role;
-    if (me.role < min_role) {
+    if (*role < min_role) {
         dc__store_rollback(r->st);
         return dc__err_set(e, DC_EDENIED, "%s: this device is not a member of the space", what);
     }

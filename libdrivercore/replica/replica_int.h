@@ -66,6 +66,10 @@ int dc__replica_begin(dc_replica *r, dc__err *err);
 
 /* Parses a 32-char hex space id. */
 int dc__space_id_parse(dc_replica *r, const char *hex, uint8_t id[16]);
+/* Begins a write on `space` (hex id) by this device, the clock checked:
+ * *sp is filled and *role gets the device's role there (0: none); on
+ * failure nothing is left begun.  The caller checks the role it needs. */
+int dc__space_begin(dc_replica *r, const char *space, dc__space *sp, int *role, dc__err *e);
 
 /* Encode-side: seal a body as a new envelope of this device in `sp`, store
  * it in the log (applied state) and advance the space's sequence number.

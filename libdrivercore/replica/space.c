@@ -122,10 +122,7 @@ static int settle_local(dc_replica *r, int64_t sid, dc__ingest *g) {
     return rc;
 }
 
-/* Begins a membership call on `space` by this device, which must be its
- * admin; *sp and *me are filled. */
-static int begin_admin(dc_replica *r, const char *what, const char *space, dc__space *sp,
-                       dc__err *e) {
+int dc__space_begin(dc_replica *r, const char *space, dc__space *sp, int *role, dc__err *e) {
     uint8_t id[16];
     if (dc__space_id_parse(r, space, id))
         return *e = r->err, r->err.code;
@@ -138,12 +135,21 @@ static int begin_admin(dc_replica *r, const char *what, const char *space, dc__s
         dc__store_rollback(r->st);
         return rc;
     }
-    if (me.role != DC_ROLE_ADMIN) {
+    *role = me.role;
+    return 0;
+}
+
+/* Begins a membership call on `space` by this device, which must be its
+ * admin; *sp is filled. */
+static int begin_admin(dc_replica *r, const char *what, const char *space, dc__space *sp,
+                       dc__err *e) {
+    int role, rc = dc__space_begin(r, space, sp, &role, e);
+    if (!rc && role != DC_ROLE_ADMIN) {
         dc__store_rollback(r->st);
         return dc__err_set(e, DC_EDENIED, "%s: this device is %s of the space; only an admin can",
-                           what, me.role ? dc_role_name(me.role) : "not a member");
+                           what, role ? dc_role_name(role) : "not a member");
     }
-    return 0;
+    return rc;
 }
 
 /* Ends a call begun with begin_admin: commit and tell observers, or roll

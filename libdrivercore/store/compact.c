@@ -507,33 +507,26 @@ static int cmp_rm(const void *a, const void *b) {
  * again as stored. */
 typedef int (*remap_fn)(void *user, bool field, int64_t in, int64_t *out);
 
-static int remap_state(dc__recdata *d, remap_fn fn, void *user) {
+/* One entry's field number and device row through fn. */
+static int remap_one(remap_fn fn, void *user, uint32_t *fid, int64_t *did) {
     int64_t v;
-    int rc;
-    for (size_t i = 0; i < d->nregs; i++) {
-        if ((rc = fn(user, true, d->regs[i].fid, &v)))
-            return rc;
-        d->regs[i].fid = (uint32_t)v;
-        if ((rc = fn(user, false, d->regs[i].did, &v)))
-            return rc;
-        d->regs[i].did = v;
-    }
-    for (size_t i = 0; i < d->nadds; i++) {
-        if ((rc = fn(user, true, d->adds[i].fid, &v)))
-            return rc;
-        d->adds[i].fid = (uint32_t)v;
-        if ((rc = fn(user, false, d->adds[i].did, &v)))
-            return rc;
-        d->adds[i].did = v;
-    }
-    for (size_t i = 0; i < d->nrm; i++) {
-        if ((rc = fn(user, true, d->rm[i].fid, &v)))
-            return rc;
-        d->rm[i].fid = (uint32_t)v;
-        if ((rc = fn(user, false, d->rm[i].did, &v)))
-            return rc;
-        d->rm[i].did = v;
-    }
+    int rc = fn(user, true, *fid, &v);
+    if (rc)
+        return rc;
+    *fid = (uint32_t)v;
+    return fn(user, false, *did, did);
+}
+
+static int remap_state(dc__recdata *d, remap_fn fn, void *user) {
+    int rc = 0;
+    for (size_t i = 0; i < d->nregs && !rc; i++)
+        rc = remap_one(fn, user, &d->regs[i].fid, &d->regs[i].did);
+    for (size_t i = 0; i < d->nadds && !rc; i++)
+        rc = remap_one(fn, user, &d->adds[i].fid, &d->adds[i].did);
+    for (size_t i = 0; i < d->nrm && !rc; i++)
+        rc = remap_one(fn, user, &d->rm[i].fid, &d->rm[i].did);
+    if (rc)
+        return rc;
     if (d->nregs > 1)
         qsort(d->regs, d->nregs, sizeof *d->regs, cmp_reg);
     if (d->nadds > 1)

@@ -969,7 +969,8 @@ public final class SyncSession {
 
     /// The session's figures as JSON: {"bytes_sent": N, "bytes_received": N,
     /// "round_trips": N, "changes_sent": N, "changes_received": N,
-    /// "spaces": N, "clock_offset_ms": N}.
+    /// "spaces": N, "clock_offset_ms": N, "set_aside": N, "compacted": N,
+    /// "snapshot_needed": N} (drivercore/sync.h, dc_sync_report).
     public func report() throws -> String {
         let (r, s) = (try replica.h(), try self.s())
         var out = newBuf()

@@ -69,7 +69,8 @@ public final class SyncSession implements AutoCloseable {
     /**
      * The session's figures as JSON: {"bytes_sent": N, "bytes_received": N,
      * "round_trips": N, "changes_sent": N, "changes_received": N,
-     * "spaces": N, "clock_offset_ms": N}.
+     * "spaces": N, "clock_offset_ms": N, "set_aside": N, "compacted": N,
+     * "snapshot_needed": N} (drivercore/sync.h, dc_sync_report).
      */
     public String report() {
         synchronized (replica) {
