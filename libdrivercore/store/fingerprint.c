@@ -58,15 +58,9 @@ static int read_items(dc__store *s, int64_t sid, const dc__recon_item *lo, const
             rc = dc__err_set(err, DC_ECORRUPT, "change log: a change id of the wrong size");
             break;
         }
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            dc__recon_item *p = dc__realloc(*out, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "fingerprints: out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (DC__VEC_ROOM(*out, *n, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "fingerprints: out of memory");
+            break;
         }
         (*out)[*n].ts = (uint64_t)sqlite3_column_int64(st, 0);
         memcpy((*out)[*n].id, sqlite3_column_blob(st, 1), 32);
@@ -329,15 +323,9 @@ int dc__store_fp_buckets(dc__store *s, int64_t sid, dc__recon_bucket **out, size
     size_t cap = 0;
     int r, rc = 0;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            dc__recon_bucket *p = dc__realloc(*out, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "fingerprints: out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (DC__VEC_ROOM(*out, *n, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "fingerprints: out of memory");
+            break;
         }
         dc__recon_bucket *b = &(*out)[(*n)++];
         memset(b, 0, sizeof *b);
