@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "drivercore/space.h"
+#include "replica/attach_int.h"
 #include "replica/replica_int.h"
 
 #define VEC_VERSION 1
@@ -642,15 +643,29 @@ static int put_vec_json(dc_buf *b, const vec *v) {
     return dc__buf_put(b, "}", 1) ? DC_ENOMEM : 0;
 }
 
+/* Dead attachment objects listed in one point: 4,096 ids are 128 KiB of
+ * the membership body's 256; the rest wait for the next compaction. */
+#define DEAD_MAX 4096
+
 /* The same point in clear, as a membership envelope a relay can check
- * (docs/format/body.md, "Membership body v3"). */
-static int write_clear_point(dc_replica *r, dc__space *sp, const dc_buf *point, dc__err *e) {
+ * (docs/format/body.md, "Membership body v3"), with the attachment objects
+ * no record references any more that arrived before `before_ms`. */
+static int write_clear_point(dc_replica *r, dc__space *sp, const dc_buf *point, int64_t before_ms,
+                             dc__err *e) {
+    dc__ids dead;
+    int rc = dc__att_dead(r, sp, before_ms, DEAD_MAX, &dead, e);
+    if (rc)
+        return rc;
     dc__member_op op;
     memset(&op, 0, sizeof op);
     op.kind = DC_MOP_COMPACT;
     op.point = point->ptr;
     op.point_len = (uint32_t)point->size;
-    return dc__membership_write(r, sp, &op, 1, e);
+    op.dead = dead.p;
+    op.ndead = (uint32_t)dead.n;
+    rc = dc__membership_write(r, sp, &op, 1, e);
+    dc__free(dead.p);
+    return rc;
 }
 
 int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
@@ -714,7 +729,7 @@ int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
                 op.keys = (dc__str *)&key;
                 op.vals = &val;
                 if (!rc && !(rc = write_op(r, &sp, &op, &e)))
-                    rc = write_clear_point(r, &sp, &b, &e);
+                    rc = write_clear_point(r, &sp, &b, c.now_ms - c.horizon_ms, &e);
                 published = !rc;
                 dc_buf_dispose(&b);
             }

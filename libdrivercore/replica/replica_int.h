@@ -272,12 +272,12 @@ int dc__ingest_finish(dc__ingest *g);
  * compact.c), inside the open transaction; *late (may be NULL): it misses
  * covered history and needs a snapshot. */
 int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e);
-/* The clear compaction points of `sid` (docs/relay.md, "Compaction"): in a
- * store that never reads the space (a relay's), its log is compacted to the
- * maximum of the points its valid membership holds (res, just resolved),
- * and the attachment objects they list as dead are deleted.  Inside the
- * open transaction; nothing happens in a device's replica, which compacts
- * by the encrypted point. */
+/* The clear compaction points of `sid` (docs/relay.md, "Compaction"), in a
+ * store that never reads the space (a relay's): its log is compacted to the
+ * maximum of the valid points of its membership just resolved (res), and
+ * the attachment objects a newly valid point lists as dead are deleted.
+ * Inside the open transaction.  A device's replica compacts by the
+ * encrypted point instead. */
 struct dc__mresolved;
 int dc__compact_clear(dc_replica *r, int64_t sid, const struct dc__mresolved *res, dc__err *e);
 /* How many spaces of this replica have a published point it misses

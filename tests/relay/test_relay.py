@@ -189,6 +189,16 @@ class Base(unittest.TestCase):
         finally:
             c.close()
 
+    def store_objects(self, path, space):
+        """Attachment objects (chunks, manifests) a store holds for one space."""
+        import sqlite3
+        c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+        try:
+            return c.execute("SELECT count(*) FROM att_objects o JOIN spaces s ON s.sid = o.sid "
+                             "WHERE s.space_id = ?", (bytes.fromhex(space),)).fetchone()[0]
+        finally:
+            c.close()
+
     def store_bytes(self, relay):
         data = b""
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -420,6 +430,16 @@ class TestCompaction(Base):
         for db in (b, c, e):
             self.tool_at(past, "bundle", "import", db, self.path("m.bin"))
             self.tool_at(past, "space", "accept", db, s)
+        # Two attachments put 40 days ago (older than the horizon), both
+        # referenced; one is dereferenced later: its objects are dead.
+        atts = []
+        for n in ("dead", "live"):
+            with open(self.path(n + ".bin"), "wb") as f:
+                f.write(secrets.token_bytes(300 * 1000))  # two chunks
+            atts.append(json.loads(self.tool_at(past, "attach", "put", a, s,
+                                                self.path(n + ".bin")).stdout)["id"])
+            op = {"space": s, "ops": [{"type": "doc", "id": n, "set": {"file": atts[-1]}}]}
+            self.run_tool("apply", a, input=json.dumps(op) + "\n")
         # e, a member since 40 days, goes silent: it never acks and misses
         # what follows, so the point leaves it out (horizon: 30 days).
         for i in range(30):
@@ -427,6 +447,14 @@ class TestCompaction(Base):
             self.write(db, s, "n%d" % (i % 7), "v%d" % i)
             self.sync(db, rl)
         for db in (a, b, c):
+            self.sync(db, rl)
+        objs0 = self.store_objects(rl.store, s)
+        self.assertEqual(objs0, 6)  # two manifests, four chunks
+        self.write(a, s, "x", "no file")
+        op = {"space": s, "ops": [{"type": "doc", "id": "dead", "set": {"file": "gone"}}]}
+        self.run_tool("apply", a, input=json.dumps(op) + "\n")
+        self.sync(a, rl)
+        for db in (b, c):
             self.sync(db, rl)
         for db in (b, c):
             self.run_tool("space", "ack", db, s)
@@ -443,6 +471,13 @@ class TestCompaction(Base):
         self.assertGreaterEqual(cov1, 30)
         # a pushed the point (encrypted and in clear) and its ack
         self.assertEqual(env1, env0 + 3 - cov1)
+        # The dead attachment's manifest and chunks left the relay; the live
+        # one's stayed, and still reaches a device that wants it.
+        self.assertEqual(self.store_objects(rl.store, s), 3)
+        self.run_tool("attach", "get", b, s, atts[1], self.path("got.bin"))
+        with open(self.path("got.bin"), "rb") as f1, open(self.path("live.bin"), "rb") as f2:
+            self.assertEqual(f1.read(), f2.read())
+
         for db in (b, c):
             fig = self.sync(db, rl)
             self.assertEqual(fig["snapshot_needed"], 0, fig)
