@@ -278,8 +278,7 @@ static int prune_removed(dc__store *s, int64_t sid, const ptab *pt, dc__err *err
     return rc;
 }
 
-/* The covered changes of `sid` in `state` (applied or unauthorised), by
- * row; *cnos is dc__malloc'd. */
+/* The covered changes of `sid` in `state`, by row; *cnos is dc__malloc'd. */
 static int covered_cnos(dc__store *s, int64_t sid, int state, int64_t **cnos, size_t *n,
                         dc__err *err) {
     *cnos = NULL;
@@ -360,33 +359,18 @@ int dc__store_compact_log(dc__store *s, int64_t sid, const int64_t *dids, const 
         return rc;
     /* Changes only, in any state but rejected: a relay applies none, and
      * every counted member held each of them applied. */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT c.cno, c.state FROM changes c JOIN compact_point p ON "
-                           "p.sid = c.sid AND p.did = c.author WHERE c.sid = ?1 AND c.kind = 1 "
-                           "AND c.state <> 3 AND c.seq <= p.seq",
-                           -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "compaction");
-    sqlite3_bind_int64(st, 1, sid);
-    int64_t *cnos = NULL;
-    bool *off = NULL;
-    size_t m = 0, cap = 0, capo = 0;
-    int x;
-    while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (DC__VEC_ROOM(cnos, m, cap) || DC__VEC_ROOM(off, m, capo)) {
-            rc = dc__err_set(err, DC_ENOMEM, "compaction: out of memory");
-            break;
-        }
-        off[m] = sqlite3_column_int(st, 1) != DC_CHANGE_UNAUTHORISED;
-        cnos[m++] = sqlite3_column_int64(st, 0);
+    static const int STATES[] = {DC_CHANGE_APPLIED, DC_CHANGE_HELD, DC_CHANGE_OPAQUE,
+                                 DC_CHANGE_FUTURE, DC_CHANGE_UNAUTHORISED};
+    size_t m = 0;
+    for (size_t k = 0; k < sizeof STATES / sizeof STATES[0] && !rc; k++) {
+        int64_t *cnos;
+        size_t nc;
+        rc = covered_cnos(s, sid, STATES[k], &cnos, &nc, err);
+        for (size_t i = 0; i < nc && !rc; i++)
+            rc = drop_one(s, cnos[i], STATES[k] != DC_CHANGE_UNAUTHORISED, err);
+        dc__free(cnos);
+        m += nc;
     }
-    if (!rc && x != SQLITE_DONE)
-        rc = dc__sql_err(s, err, "compaction");
-    sqlite3_finalize(st);
-    for (size_t i = 0; i < m && !rc; i++)
-        rc = drop_one(s, cnos[i], off[i], err);
-    dc__free(cnos);
-    dc__free(off);
     return rc ? rc : count_dropped(s, sid, m, dropped, err);
 }
 
