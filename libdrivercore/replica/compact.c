@@ -914,3 +914,24 @@ out:
     }
     return 0;
 }
+
+/* ---- giving space back ---- */
+
+int dc_replica_vacuum(dc_buf *out, dc_replica *r) {
+    DC__CHECK(r);
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "vacuum: a transaction is open on this replica");
+    dc__err e = {0};
+    int64_t before = 0, after = 0, free_before = 0;
+    int rc = dc__store_vacuum(r->st, &before, &after, &free_before, &e);
+    if (rc)
+        return dc__fail_err(r, &e);
+    if (out) {
+        dc__buf_clear(out);
+        if (dc__buf_printf(
+                out, "{\"bytes_before\":%lld,\"bytes_after\":%lld,\"free_pages_before\":%lld}",
+                (long long)before, (long long)after, (long long)free_before))
+            return dc__fail(r, DC_ENOMEM, "vacuum: out of memory (the file was vacuumed)");
+    }
+    return 0;
+}

@@ -1008,3 +1008,45 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
         rc = dc__store_fold(s, NULL, err);
     return rc;
 }
+
+/* ---- giving space back (docs/storage.md, "Giving space back") ---- */
+
+static int pragma_int(dc__store *s, const char *sql, int64_t *v, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "vacuum");
+    int x = sqlite3_step(st);
+    *v = x == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : dc__sql_err(s, err, "vacuum");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int db_bytes(dc__store *s, int64_t *bytes, int64_t *free_pages, dc__err *err) {
+    int64_t pages, size;
+    int rc = pragma_int(s, "PRAGMA page_count", &pages, err);
+    if (!rc)
+        rc = pragma_int(s, "PRAGMA page_size", &size, err);
+    if (!rc && free_pages)
+        rc = pragma_int(s, "PRAGMA freelist_count", free_pages, err);
+    if (!rc)
+        *bytes = pages * size;
+    return rc;
+}
+
+int dc__store_vacuum(dc__store *s, int64_t *before, int64_t *after, int64_t *free_before,
+                     dc__err *err) {
+    int64_t busy = 0;
+    int rc = db_bytes(s, before, free_before, err);
+    if (!rc)
+        rc = dc__sql_exec(s, "VACUUM", err);
+    if (!rc)
+        rc = pragma_int(s, "PRAGMA wal_checkpoint(TRUNCATE)", &busy, err);
+    if (!rc)
+        rc = db_bytes(s, after, NULL, err);
+    if (rc == DC_EBUSY)
+        return dc__err_set(err, DC_EBUSY,
+                           "vacuum: another connection is using the file; try again when it "
+                           "is idle (nothing was changed)");
+    return rc;
+}

@@ -424,6 +424,12 @@ int dc__store_compact_log(dc__store *s, int64_t sid, const int64_t *dids, const 
  * state), *covered items of envelopes compacted away. */
 int dc__store_space_log(dc__store *s, int64_t sid, int64_t *envelopes, int64_t *covered,
                         dc__err *err);
+/* Checkpoints, VACUUMs and truncates the WAL, outside any transaction:
+ * *before / *after the database's size in bytes (pages x page size),
+ * *free_before its free pages before.  DC_EBUSY when another connection
+ * holds the file. */
+int dc__store_vacuum(dc__store *s, int64_t *before, int64_t *after, int64_t *free_before,
+                     dc__err *err);
 /* The envelopes of `sid` this file dropped as it compacted, so far. */
 int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err);
 /* A snapshot's plaintext (version 2): the base of `sid`, its point and

@@ -483,6 +483,10 @@ class TestCompaction(Base):
             self.assertEqual(fig["snapshot_needed"], 0, fig)
         self.assertEqual(self.dump(a), self.dump(b))
         self.assertEqual(self.dump(a), self.dump(c))
+        # The freed pages go back to the file system, the relay running.
+        v = json.loads(self.run_tool("vacuum", rl.store).stdout)
+        self.assertLess(v["bytes_after"], v["bytes_before"], v)
+        self.assertEqual(self.store_log(rl.store, s), (env1, cov1))
         # Nothing moves once they are in step.
         m0 = rl.metrics()
         for db in (a, b, c):
