@@ -915,8 +915,13 @@ static void hist_run(int days, bool compact, int run, hist_out *o) {
     hist_file(path, &o->bytes, &o->used);
     o->vacuumed = 0;
     if (compact) {
-        snprintf(name, sizeof name, "hist-c-%s", NAMES[0]);
-        dc_replica *t = open_replica_at_rest(name, run, hist_now, &clk, 0);
+        /* The tablet's file as it was left (open_replica would start anew). */
+        dc_replica_options ro = DC_REPLICA_OPTIONS_INIT;
+        ro.clock = hist_now;
+        ro.clock_user = &clk;
+        dc_replica *t = NULL;
+        if (dc_replica_open(&t, path, &ro) != 0)
+            die("dc_replica_open", DC_ERROR, dc_error_last());
         CHECK_R(t, dc_replica_vacuum(NULL, t));
         dc_replica_close(t);
         double used;
