@@ -809,6 +809,7 @@ static void hist_file(const char *path, double *bytes, double *used) {
 
 typedef struct hist_out {
     double log, bytes, used, txns;
+    double vacuumed; /* compacted run: the tablet's file after dc_replica_vacuum */
 } hist_out;
 
 static void hist_case(dc_txn *t, const char *id, uint64_t *rng) {
@@ -912,6 +913,20 @@ static void hist_run(int days, bool compact, int run, hist_out *o) {
     snprintf(name, sizeof name, "hist-%s-%s", compact ? "c" : "k", NAMES[0]);
     path_in_dir(path, sizeof path, name, run);
     hist_file(path, &o->bytes, &o->used);
+    o->vacuumed = 0;
+    if (compact) {
+        /* The tablet's file as it was left (open_replica would start anew). */
+        dc_replica_options ro = DC_REPLICA_OPTIONS_INIT;
+        ro.clock = hist_now;
+        ro.clock_user = &clk;
+        dc_replica *t = NULL;
+        if (dc_replica_open(&t, path, &ro) != 0)
+            die("dc_replica_open", DC_ERROR, dc_error_last());
+        CHECK_R(t, dc_replica_vacuum(NULL, t));
+        dc_replica_close(t);
+        double used;
+        hist_file(path, &o->vacuumed, &used);
+    }
     for (int i = 0; i < HIST_DEVICES; i++) {
         snprintf(name, sizeof name, "hist-%s-%s", compact ? "c" : "k", NAMES[i]);
         path_in_dir(path, sizeof path, name, run);
@@ -923,7 +938,7 @@ static void hist_run(int days, bool compact, int run, hist_out *o) {
 static void bench_history(bool quick) {
     int days = quick ? 30 : 365, runs = g_runs < 3 ? g_runs : 3;
     double log[MAX_RUNS], blog[MAX_RUNS], by[MAX_RUNS], bby[MAX_RUNS], us[MAX_RUNS], bus[MAX_RUNS],
-        rl[MAX_RUNS], rb[MAX_RUNS], txns = 0;
+        rl[MAX_RUNS], rb[MAX_RUNS], vb[MAX_RUNS], txns = 0;
     for (int i = 0; i < runs; i++) {
         hist_out k, c;
         fprintf(stderr, "bench: history run %d/%d (%d days, twice)\n", i + 1, runs, days);
@@ -937,14 +952,16 @@ static void bench_history(bool quick) {
         bus[i] = k.used;
         rl[i] = k.log / c.log;
         rb[i] = k.bytes / c.bytes;
+        vb[i] = c.vacuumed;
         txns = k.txns;
     }
     printf("{\"bench\":\"history\",\"days\":%d,\"txns\":%.0f,\"compact_every_days\":7,"
            "\"log_envelopes\":%.0f,\"baseline_log_envelopes\":%.0f,\"file_bytes\":%.0f,"
            "\"baseline_file_bytes\":%.0f,\"used_bytes\":%.0f,\"baseline_used_bytes\":%.0f,"
-           "\"ratio_log\":%.2f,\"ratio_bytes\":%.2f,\"runs\":%d}\n",
+           "\"ratio_log\":%.2f,\"ratio_bytes\":%.2f,\"runs\":%d,\"vacuumed_file_bytes\":%.0f}\n",
            days, txns, median(log, runs), median(blog, runs), median(by, runs), median(bby, runs),
-           median(us, runs), median(bus, runs), median(rl, runs), median(rb, runs), runs);
+           median(us, runs), median(bus, runs), median(rl, runs), median(rb, runs), runs,
+           median(vb, runs));
     fflush(stdout);
 }
 

@@ -74,6 +74,8 @@ static const char usage_text[] =
     "                                      and fetched by each space's policy; --metered:\n"
     "                                      the link costs money)\n"
     "  serve REPLICA --listen HOST:PORT    be the sync peer of phones (no relay)\n"
+    "  vacuum REPLICA                      give the pages compaction freed back to the\n"
+    "                                      file system: {bytes_before, bytes_after, ...}\n"
     "  recover REPLICA                     a cloned replica (a restored backup) takes a\n"
     "                                      new identity, keeping its data; print the new\n"
     "                                      card for an admin to add (docs/recovery.md)\n"
@@ -973,6 +975,28 @@ static int cmd_recover(int argc, char **argv) {
     return rc;
 }
 
+/* vacuum REPLICA: gives the pages compaction freed back to the file
+ * system (dc_replica_vacuum). */
+static int cmd_vacuum(int argc, char **argv) {
+    tool_args a;
+    dc_replica *r;
+    dc_buf b = DC_BUF_INIT;
+    int rc;
+    if ((rc = tool_parse(&a, argc, argv, 2, OPTS_NONE, "vacuum")) != 0 ||
+        (rc = want_pos(&a, 1, 1, "vacuum", "vacuum REPLICA")) != 0)
+        return rc;
+    if ((rc = open_existing(&r, a.pos[0])) != 0)
+        return rc;
+    rc = dc_replica_vacuum(&b, r);
+    if (rc != 0)
+        rc = fail_r(r, rc, "vacuum");
+    else
+        print_buf(&b);
+    dc_buf_dispose(&b);
+    dc_replica_close(r);
+    return rc;
+}
+
 /* ---- bundles ---- */
 
 static int cmd_bundle(int argc, char **argv) {
@@ -1043,6 +1067,7 @@ int main(int argc, char **argv) {
         {"dump", cmd_dump},
         {"status", cmd_status},
         {"recover", cmd_recover},
+        {"vacuum", cmd_vacuum},
         {"bundle", cmd_bundle},
         {"registry", cmd_registry},
         {"case", cmd_case},

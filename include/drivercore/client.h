@@ -174,7 +174,11 @@ DC_EXTERN int dc_client_wait(int *changed, dc_client *c, int timeout_s);
  * "attach_bytes_received" (chunks and manifests, as carried),
  * "attach_refused" (objects the relay served that failed their check:
  * refused, asked again once, and counted here if still bad) and
- * "attach_missing" (wanted, but the relay does not hold them yet).
+ * "attach_missing" (wanted, but the relay does not hold them yet); and
+ * "snapshot_needed": the spaces of this replica whose published compaction
+ * point it misses covered history for after the sync (a late device: it
+ * must load a snapshot, docs/data-model.md "Compaction"; not in the typed
+ * figures below).
  */
 DC_EXTERN int dc_client_report(dc_buf *out, const dc_client *c);
 

@@ -289,6 +289,25 @@ DC_EXTERN int dc_replica_cloned(dc_replica *r);
  */
 DC_EXTERN int dc_replica_recover(dc_buf *out, dc_replica *r);
 
+/*
+ * Gives back to the file system the pages the replica no longer uses (the
+ * log rows compaction dropped leave free pages that later writes only
+ * reuse: docs/storage.md, "Giving space back").  Checkpoints the WAL, then
+ * rewrites the database compactly (SQLite's VACUUM, through the at-rest
+ * encryption when the replica is encrypted, its temporary copy in memory),
+ * then truncates the WAL.  Takes the write lock for as long as it runs (a
+ * few hundred ms for a few MB) and needs about the file's size again in
+ * memory (encrypted) or on disk (in clear) meanwhile.
+ *
+ * `out` (may be NULL) receives {"bytes_before": N, "bytes_after": N,
+ * "free_pages_before": N}: the database's size (pages times page size)
+ * before and after, and its free pages before.  No transaction may be open
+ * on `r` (DC_EMISUSE).  Returns 0, DC_EMISUSE, DC_EBUSY (another
+ * connection holds the file: try again), DC_EIO, DC_ENOMEM.  On failure the
+ * file is as it was.  One thread at a time, like every call on `r`.
+ */
+DC_EXTERN int dc_replica_vacuum(dc_buf *out, dc_replica *r);
+
 #ifdef __cplusplus
 }
 #endif

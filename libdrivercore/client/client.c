@@ -201,6 +201,7 @@ struct dc_client {
     /* figures of the last sync */
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
     uint64_t set_aside;
+    uint64_t snapshot_needed; /* spaces needing a snapshot after the last session */
     int64_t clock_offset;
     unsigned attempts, sessions, requests;
     uint64_t wire_sent, wire_received;
@@ -657,6 +658,9 @@ static void add_figures(dc_client *c, dc_sync *s) {
         c->spaces = f.spaces;
     if (c->sessions == 1)
         c->clock_offset = f.clock_offset_ms;
+    /* The session compacted what the points it brought allow; a space
+     * whose covered history this replica misses needs a snapshot. */
+    c->snapshot_needed = dc__compact_late_spaces(c->r);
 }
 
 /* One initiator session to its end.  *unheard (begin another session at
@@ -921,22 +925,22 @@ int dc_client_report(dc_buf *out, const dc_client *c) {
     dc_client_figures f = {.version = DC_CLIENT_FIGURES_VERSION};
     dc_client_figures_get(c, &f);
     dc__buf_clear(out);
-    if (dc__buf_printf(out,
-                       "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
-                       "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
-                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
-                       "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
-                       "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
-                       "\"attach_refused\":%llu,\"attach_missing\":%llu}",
-                       (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
-                       (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
-                       (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
-                       (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
-                       (unsigned long long)f.attach_objects_sent,
-                       (unsigned long long)f.attach_bytes_sent,
-                       (unsigned long long)f.attach_objects_received,
-                       (unsigned long long)f.attach_bytes_received,
-                       (unsigned long long)f.attach_refused, (unsigned long long)f.attach_missing))
+    if (dc__buf_printf(
+            out,
+            "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
+            "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
+            "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
+            "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
+            "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
+            "\"attach_refused\":%llu,\"attach_missing\":%llu,\"snapshot_needed\":%llu}",
+            (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
+            (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
+            (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
+            (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
+            (unsigned long long)f.attach_objects_sent, (unsigned long long)f.attach_bytes_sent,
+            (unsigned long long)f.attach_objects_received,
+            (unsigned long long)f.attach_bytes_received, (unsigned long long)f.attach_refused,
+            (unsigned long long)f.attach_missing, (unsigned long long)c->snapshot_needed))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
 }

@@ -500,7 +500,7 @@ static void pack_bin(msgpack_packer *pk, const uint8_t *p, size_t n) {
 
 int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops, int version,
                               dc__err *err) {
-    if (version != 1 && version != MEMBER_VERSION)
+    if (version != 1 && version != 2 && version != MEMBER_VERSION)
         return dc__err_set(err, DC_EINVAL, "membership: cannot write body version %d", version);
     msgpack_packer pk;
     dc__mp_sink sk = {out, 0};
@@ -549,6 +549,12 @@ int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops
             pack_bin(&pk, o->kid, DC_KEY_ID);
             pack_bin(&pk, o->lockbox, o->lockbox_len);
             break;
+        case DC_MOP_COMPACT:
+            msgpack_pack_array(&pk, 3);
+            msgpack_pack_uint32(&pk, DC_MOP_COMPACT);
+            pack_bin(&pk, o->point, o->point_len);
+            pack_bin(&pk, o->ndead ? o->dead : o->point, (size_t)o->ndead * 32);
+            break;
         default: /* DC_MOP_KEY */
             msgpack_pack_array(&pk, 5);
             msgpack_pack_uint32(&pk, DC_MOP_KEY);
@@ -561,6 +567,9 @@ int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops
         if (version == 1 && o->kind != DC_MOP_GENESIS && o->kind != DC_MOP_GRANT)
             return dc__err_set(err, DC_EINVAL, "membership: op kind %d needs body version 2",
                                o->kind);
+        if (version < 3 && o->kind == DC_MOP_COMPACT)
+            return dc__err_set(err, DC_EINVAL, "membership: op kind %d needs body version 3",
+                               o->kind);
     }
     if (sk.failed)
         return dc__err_set(err, DC_ENOMEM, "membership: out of memory while encoding");
@@ -568,7 +577,35 @@ int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops
 }
 
 int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err) {
-    return dc__member_encode_version(out, ops, nops, MEMBER_VERSION, err);
+    /* The lowest version that holds the ops: a library reading version 2
+     * applies every body without a clear point. */
+    int version = 2;
+    for (size_t i = 0; i < nops; i++)
+        if (ops[i].kind == DC_MOP_COMPACT)
+            version = 3;
+    return dc__member_encode_version(out, ops, nops, version, err);
+}
+
+static uint64_t be64(const uint8_t *p) {
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++)
+        x = x << 8 | p[i];
+    return x;
+}
+
+bool dc__vector_valid(const uint8_t *p, size_t n) {
+    if (n < 13 || p[0] != 1)
+        return false;
+    uint32_t cnt = (uint32_t)p[9] << 24 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 8 | p[12];
+    if ((n - 13) % 40 || (n - 13) / 40 != cnt)
+        return false;
+    for (uint32_t i = 0; i < cnt; i++) {
+        const uint8_t *e = p + 13 + (size_t)i * 40;
+        uint64_t seq = be64(e + 32);
+        if (seq == 0 || seq > INT64_MAX || (i && memcmp(e - 40, e, 32) >= 0))
+            return false;
+    }
+    return true;
 }
 
 static bool get_bin(uint8_t *dst, size_t n, const msgpack_object *o) {
@@ -608,7 +645,8 @@ static bool decode_op_v1(dc__member_op *m, const msgpack_object *e, uint32_t len
     return false;
 }
 
-/* One op of a version-2 body (docs/format/body.md, "Membership body v2"). */
+/* One op of a version-2 or -3 body (docs/format/body.md, "Membership body
+ * v2" and "v3"). */
 static bool decode_op_v2(dc__member_op *m, const msgpack_object *e, uint32_t len) {
     bool ok;
     switch (m->kind) {
@@ -644,6 +682,18 @@ static bool decode_op_v2(dc__member_op *m, const msgpack_object *e, uint32_t len
             m->epoch = (uint32_t)e[1].via.u64;
             m->lockbox = (const uint8_t *)e[3].via.bin.ptr;
             m->lockbox_len = e[3].via.bin.size;
+        }
+        return ok;
+    case DC_MOP_COMPACT:
+        /* Version 3: the point and the dead attachment objects. */
+        ok = m->version >= 3 && len == 3 && e[1].type == MSGPACK_OBJECT_BIN &&
+             dc__vector_valid((const uint8_t *)e[1].via.bin.ptr, e[1].via.bin.size) &&
+             e[2].type == MSGPACK_OBJECT_BIN && e[2].via.bin.size % 32 == 0;
+        if (ok) {
+            m->point = (const uint8_t *)e[1].via.bin.ptr;
+            m->point_len = e[1].via.bin.size;
+            m->dead = (const uint8_t *)e[2].via.bin.ptr;
+            m->ndead = e[2].via.bin.size / 32;
         }
         return ok;
     case DC_MOP_KEY:

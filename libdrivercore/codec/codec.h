@@ -25,7 +25,9 @@
 #else
 #define DC_BODY_VERSION_MAX 2
 #endif
-#define DC_MEMBER_VERSION_MAX 2
+/* Membership body 3 adds the clear compaction point (op 7); bodies without
+ * one are still written as version 2. */
+#define DC_MEMBER_VERSION_MAX 3
 /* msgpack objects in one body: msgpack-c allocates ~24 bytes for each
  * before we look at them, so this bounds a hostile body's memory (~48 MB)
  * where the byte limit alone would not (a body of nils is all objects). */
@@ -182,7 +184,8 @@ enum {
     DC_MOP_REMOVE = 3,  /* (v2) removes a device */
     DC_MOP_ROTATE = 4,  /* (v2) a new key epoch, with the older keys in a lockbox */
     DC_MOP_KEY = 5,     /* (v2) the key of an epoch sealed to one member */
-    DC_MOP_LOCKBOX = 6  /* (v2) keys sealed with a key members hold (repair) */
+    DC_MOP_LOCKBOX = 6, /* (v2) keys sealed with a key members hold (repair) */
+    DC_MOP_COMPACT = 7  /* (v3) the compaction point in clear, for relays */
 };
 
 #define DC_MEMBER_MAX_OPS 1024u
@@ -210,15 +213,26 @@ typedef struct dc__member_op {
                              * LOCKBOX: keys sealed with key (epoch, kid);
                              * borrowed from the decoded bytes */
     uint32_t lockbox_len;
+    const uint8_t *point; /* COMPACT: the point, a vector (docs/format/body.md);
+                           * borrowed from the decoded bytes */
+    uint32_t point_len;
+    const uint8_t *dead; /* COMPACT: attachment object ids no record references,
+                          * 32 bytes each; borrowed */
+    uint32_t ndead;
 } dc__member_op;
 
-/* Encodes ops as a membership body of the current version (2). */
+/* Encodes ops as a membership body: version 3 when they hold a COMPACT op,
+ * else version 2 (so that libraries reading version 2 apply them). */
 int dc__member_encode(dc_buf *out, const dc__member_op *ops, size_t nops, dc__err *err);
 /* The same in a given body version (1: GENESIS and GRANT only, with names;
  * kept for the golden vectors of version 1). */
 int dc__member_encode_version(dc_buf *out, const dc__member_op *ops, size_t nops, int version,
                               dc__err *err);
-/* Decodes a body of version 1 or 2 into a dc__member_op array allocated with
+/* Checks the shape of a compaction vector (docs/format/body.md, "Compaction
+ * records"): version 1, the count matching the length, keys sorted and
+ * distinct, every seq at least 1. */
+bool dc__vector_valid(const uint8_t *p, size_t n);
+/* Decodes a body of version 1, 2 or 3 into a dc__member_op array allocated with
  * dc__malloc (*ops).  A ROTATE's lockbox points into p. */
 int dc__member_decode(dc__member_op **ops, size_t *nops, const uint8_t *p, size_t n, dc__err *err);
 

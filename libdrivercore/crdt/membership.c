@@ -267,8 +267,8 @@ static int replay(dc__mres *m, dc__menv *envs, const uint32_t *order, size_t n, 
                 }
                 continue;
             }
-            if (op->kind == DC_MOP_KEY || op->kind == DC_MOP_LOCKBOX)
-                continue; /* keys change no role */
+            if (op->kind == DC_MOP_KEY || op->kind == DC_MOP_LOCKBOX || op->kind == DC_MOP_COMPACT)
+                continue; /* keys and clear compaction points change no role */
             dc__mdev *d = dev_get(m, op->device);
             if (!d)
                 return DC_ENOMEM;

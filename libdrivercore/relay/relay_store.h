@@ -73,6 +73,13 @@ typedef struct dc__relay_store_ops {
      * applies no quota). */
     void (*set_solo_quota)(dc__relay_store *st, int64_t bytes);
     bool (*session_over_quota)(dc__relay_sess *s);
+    /* What the store keeps of `space` (docs/relay.md, "Compaction"):
+     * *envelopes in its log, *covered items of envelopes it dropped as the
+     * space's clear compaction point allowed (a store over a device's
+     * replica: as that replica compacted itself).  DC_ENOTFOUND for a
+     * space it does not hold. */
+    int (*space_log)(dc__relay_store *st, const uint8_t space[16], int64_t *envelopes,
+                     int64_t *covered, dc__err *err);
 } dc__relay_store_ops;
 
 /* Every store begins with this. */

@@ -146,12 +146,24 @@ static void w_lock(dc__relay_store *st, bool on) {
         pthread_mutex_unlock(&w->mu);
 }
 
+static int w_space_log(dc__relay_store *st, const uint8_t space[16], int64_t *envelopes,
+                       int64_t *covered, dc__err *err) {
+    wrap *w = (wrap *)st;
+    dc__space sp;
+    pthread_mutex_lock(&w->mu);
+    int rc = dc__store_space_get(w->r->st, space, &sp, err);
+    if (!rc)
+        rc = dc__store_space_log(w->r->st, sp.sid, envelopes, covered, err);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
 /* NULL for the quota: a tablet serving its yard's phones applies none. */
 static const dc__relay_store_ops wrap_ops = {
-    "replica",         w_close,        w_session_new, w_session_step,
-    w_session_figures, w_session_free, w_is_member,   w_knows,
-    w_members,         w_ready,        NULL,          NULL,
-    w_replica,         w_lock,         NULL,          NULL,
+    "replica",      w_close,     w_session_new, w_session_step, w_session_figures,
+    w_session_free, w_is_member, w_knows,       w_members,      w_ready,
+    NULL,           NULL,        w_replica,     w_lock,         NULL,
+    NULL,           w_space_log,
 };
 
 int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {

@@ -595,11 +595,26 @@ static bool q_session_over_quota(dc__relay_sess *x) {
     return x->over_quota;
 }
 
+static int q_space_log(dc__relay_store *st, const uint8_t space[16], int64_t *envelopes,
+                       int64_t *covered, dc__err *err) {
+    sq *q = (sq *)st;
+    dc__store *s = NULL;
+    int rc = acquire(q, &s, err);
+    if (rc)
+        return rc;
+    dc__space sp;
+    if (!(rc = dc__store_space_get(s, space, &sp, err)))
+        rc = dc__store_space_log(s, sp.sid, envelopes, covered, err);
+    release(q, s);
+    return rc;
+}
+
 static const dc__relay_store_ops sqlite_ops = {
     "sqlite",          q_close,        q_session_new,    q_session_step,
     q_session_figures, q_session_free, q_is_member,      q_knows,
     q_members,         q_ready,        q_metrics,        q_on_note,
     q_replica,         NULL,           q_set_solo_quota, q_session_over_quota,
+    q_space_log,
 };
 
 int dc__relay_store_open_sqlite(dc__relay_store **out, const char *path, dc_clock_fn clock,

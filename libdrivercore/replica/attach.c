@@ -767,6 +767,82 @@ static int gc_space(dc_replica *r, const dc__space *sp, int64_t before, uint64_t
     return rc;
 }
 
+/* ---- dead objects, for a compaction point ---- */
+
+typedef struct deadctx {
+    dc_replica *r;
+    int64_t sid;
+    dc__ids refs, live, dead;
+    int64_t before;
+    bool blind; /* a referenced attachment's chunks are unknown */
+} deadctx;
+
+static int part_of(void *user, uint32_t idx, const uint8_t cid[32], bool present) {
+    (void)idx, (void)present;
+    return dc__ids_add(user, cid);
+}
+
+static int dead_row(void *user, int64_t sid, const dc__att_row *a) {
+    deadctx *d = user;
+    dc__err e = {0};
+    if (ids_has(&d->refs, a->aid)) {
+        if (a->size < 0) {
+            d->blind = true;
+            return 0;
+        }
+        return dc__store_att_parts(d->r->st, sid, a->aid, part_of, &d->live, &e);
+    }
+    if (a->size < 0 || a->at_ms > d->before)
+        return 0;
+    int rc = dc__ids_add(&d->dead, a->aid);
+    /* Its chunks are candidates: those a live attachment uses leave below. */
+    return rc ? rc : dc__store_att_parts(d->r->st, sid, a->aid, part_of, &d->dead, &e);
+}
+
+int dc__att_dead(dc_replica *r, const dc__space *sp, int64_t before_ms, size_t max, dc__ids *out,
+                 dc__err *err) {
+    memset(out, 0, sizeof *out);
+    deadctx d = {r, sp->sid, {0}, {0}, {0}, before_ms, false};
+    int rc = refs_of(r, sp->sid, &d.refs, err);
+    /* Referenced attachments without a row have chunks unknown here too. */
+    for (size_t i = 0; !rc && i < d.refs.n; i++) {
+        dc__att_row a;
+        dc__err e = {0};
+        int x = dc__store_att_get(r->st, sp->sid, d.refs.p + i * 32, &a, &e);
+        if (x == DC_ENOTFOUND)
+            d.blind = true;
+        else if (x)
+            rc = dc__err_set(err, x, "%s", e.msg);
+    }
+    if (!rc && (rc = dc__store_att_each(r->st, sp->sid, dead_row, &d, err)) && !err->code)
+        dc__err_set(err, rc, "attachments: out of memory");
+    if (!rc) {
+        ids_sort(&d.live);
+        ids_sort(&d.dead);
+        /* Manifests (attachment ids) stay whatever; a chunk goes only if
+         * no live attachment uses it and every live one's chunks are known. */
+        dc__ids keep = {0};
+        for (size_t i = 0; !rc && i < d.dead.n && keep.n < max; i++) {
+            const uint8_t *id = d.dead.p + i * 32;
+            dc__att_row a;
+            dc__err e = {0};
+            bool manifest = dc__store_att_get(r->st, sp->sid, id, &a, &e) == 0;
+            if (manifest || (!d.blind && !ids_has(&d.live, id)))
+                rc = dc__ids_add(&keep, id);
+        }
+        if (rc) {
+            dc__free(keep.p);
+            dc__err_set(err, rc, "attachments: out of memory");
+        } else {
+            *out = keep;
+        }
+    }
+    dc__free(d.refs.p);
+    dc__free(d.live.p);
+    dc__free(d.dead.p);
+    return rc;
+}
+
 int dc_attach_gc(uint64_t *removed, dc_replica *r, const char *space, int64_t min_age_ms) {
     DC__CHECK(r);
     if (removed)

@@ -33,6 +33,17 @@ typedef struct dc__ids {
 int dc__ids_add(void *user, const uint8_t id[32]);
 int dc__ids_add16(void *user, const uint8_t id[16]);
 
+/* The attachment objects of `sp` no record references any more, for a
+ * compaction point to list (docs/relay.md, "Compaction"): the manifest and
+ * the chunks of each attachment whose manifest this replica opened, that no
+ * live record references and that arrived before `before_ms`, chunks still
+ * used by a referenced attachment left out; no chunk at all when a
+ * referenced attachment's manifest is not here (its chunks are unknown).
+ * At most `max` ids (the rest at a later compaction), sorted; *out
+ * dc__malloc'd (free out->p). */
+int dc__att_dead(dc_replica *r, const dc__space *sp, int64_t before_ms, size_t max, dc__ids *out,
+                 dc__err *err);
+
 /* "att1:" + hex of aid. */
 void dc__att_id_text(char out[70], const uint8_t aid[32]);
 

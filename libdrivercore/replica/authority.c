@@ -556,6 +556,10 @@ static int settle_space(dc__ingest *g, int64_t sid) {
     if (!rc && j.retry)
         rc = dc__ingest_keyed(g, sid);
     r->key_sid = 0; /* the current epoch may have moved */
+    /* A relay's store follows the clear compaction points (a device's
+     * replica, holding the key, follows the encrypted ones). */
+    if (!rc && res && !sp.has_key && dc__store_fp_on(r->st))
+        rc = dc__compact_clear(r, sid, res, &g->err);
     dc__mresolved_free(res);
     return rc;
 }

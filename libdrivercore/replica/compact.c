@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "drivercore/space.h"
+#include "replica/attach_int.h"
 #include "replica/replica_int.h"
 
 #define VEC_VERSION 1
@@ -95,21 +96,14 @@ static int vec_encode(dc_buf *out, const vec *v) {
 /* False (v empty) for anything but a well-formed vector: it is ignored. */
 static bool vec_decode(vec *v, const uint8_t *p, size_t n) {
     memset(v, 0, sizeof *v);
-    if (n < VEC_HEAD || p[0] != VEC_VERSION)
-        return false;
-    uint32_t cnt = (uint32_t)p[9] << 24 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 8 | p[12];
-    if ((n - VEC_HEAD) % VEC_ENTRY || (n - VEC_HEAD) / VEC_ENTRY != cnt)
+    if (!dc__vector_valid(p, n))
         return false;
     v->clock = get_u64(p + 1);
-    for (uint32_t i = 0; i < cnt; i++) {
-        const uint8_t *e = p + VEC_HEAD + (size_t)i * VEC_ENTRY;
-        uint64_t seq = get_u64(e + 32);
-        if (seq == 0 || seq > INT64_MAX || (i && memcmp(e - VEC_ENTRY, e, 32) >= 0) ||
-            vec_push(v, e, seq)) {
+    for (size_t i = VEC_HEAD; i < n; i += VEC_ENTRY)
+        if (vec_push(v, p + i, get_u64(p + i + 32))) {
             vec_free(v);
             return false;
         }
-    }
     return true;
 }
 
@@ -315,43 +309,84 @@ typedef struct apply_res {
     uint64_t dropped;
 } apply_res;
 
+/* The point `p` as rows for the store (*t, to free), and whether it is
+ * above the point `sid` is compacted to (*moves). */
+static int point_rows(dc_replica *r, int64_t sid, const vec *p, ctab *t, bool *moves, dc__err *e) {
+    vec cur = {0};
+    *moves = false;
+    int rc = dc__store_compact_points(r->st, sid, held_add, &cur, e);
+    if (rc == DC_ENOMEM && !e->code)
+        rc = dc__err_set(e, DC_ENOMEM, "compaction: out of memory");
+    if (!rc && (!(t->did = dc__malloc((p->n ? p->n : 1) * sizeof *t->did)) ||
+                !(t->seq = dc__malloc((p->n ? p->n : 1) * sizeof *t->seq))))
+        rc = dc__err_set(e, DC_ENOMEM, "compaction: out of memory");
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        *moves |= vec_get(&cur, p->e[i].pk) < p->e[i].seq;
+        rc = dc__store_device(r->st, p->e[i].pk, &t->did[t->n], e);
+        t->seq[t->n++] = p->e[i].seq;
+    }
+    vec_free(&cur);
+    return rc;
+}
+
 /* Compacts `sid` to its effective point when it holds it, inside the open
  * transaction.  Points at or below what is compacted change nothing. */
 static int apply_point(dc_replica *r, int64_t sid, apply_res *res, dc__err *e) {
     memset(res, 0, sizeof *res);
-    vec p = {0}, held = {0}, cur = {0};
+    vec p = {0}, held = {0};
     int rc = read_point(r, sid, &p, e);
     if (!rc && p.n)
         rc = held_vec(r, sid, true, &held, e);
-    if (!rc && p.n) {
-        rc = dc__store_compact_points(r->st, sid, held_add, &cur, e);
-        if (rc == DC_ENOMEM && !e->code)
-            rc = dc__err_set(e, DC_ENOMEM, "compaction: out of memory");
-    }
-    ctab t = {0};
-    if (!rc && p.n &&
-        (!(t.did = dc__malloc(p.n * sizeof *t.did)) || !(t.seq = dc__malloc(p.n * sizeof *t.seq))))
-        rc = dc__err_set(e, DC_ENOMEM, "compaction: out of memory");
-    bool moves = false;
-    for (size_t i = 0; !rc && i < p.n; i++) {
+    for (size_t i = 0; !rc && i < p.n; i++)
         if (vec_get(&held, p.e[i].pk) < p.e[i].seq) {
             res->late = true;
             res->nmiss++;
-            continue;
         }
-        moves |= vec_get(&cur, p.e[i].pk) < p.e[i].seq;
-        rc = dc__store_device(r->st, p.e[i].pk, &t.did[t.n], e);
-        t.seq[t.n++] = p.e[i].seq;
-    }
     /* A replica missing covered history compacts nothing: it never folds a
      * partial history as if it were whole. */
-    if (!rc && moves && !res->late)
+    ctab t = {0};
+    bool moves = false;
+    if (!rc && p.n && !res->late && !(rc = point_rows(r, sid, &p, &t, &moves, e)) && moves)
         rc = dc__store_compact(r->st, sid, t.did, t.seq, t.n, &res->dropped, e);
     dc__free(t.did);
     dc__free(t.seq);
     vec_free(&p);
     vec_free(&held);
-    vec_free(&cur);
+    return rc;
+}
+
+/* ---- the clear point (a relay's store) ---- */
+
+int dc__compact_clear(dc_replica *r, int64_t sid, const dc__mresolved *res, dc__err *e) {
+    vec p = {0};
+    int rc = 0;
+    for (size_t i = 0; i < res->nenv && !rc; i++) {
+        const dc__menv *env = &res->envs[i];
+        for (size_t j = 0; env->valid && j < env->nops && !rc; j++) {
+            const dc__member_op *op = &env->ops[j];
+            if (op->kind != DC_MOP_COMPACT)
+                continue;
+            vec v;
+            /* The decoder checked the vector's shape: false is memory. */
+            if (!vec_decode(&v, op->point, op->point_len) || vec_max(&p, &v))
+                rc = dc__err_set(e, DC_ENOMEM, "compaction: out of memory");
+            vec_free(&v);
+            /* Dead objects go once, when the point is first accepted: the
+             * same content may be attached again later. */
+            bool fresh = res->states[i] != DC_CHANGE_APPLIED;
+            for (uint32_t k = 0; fresh && k < op->ndead && !rc; k++)
+                rc = dc__store_obj_drop(r->st, sid, op->dead + (size_t)k * 32, e);
+        }
+    }
+    /* No gap check, unlike a device: a relay folds nothing, and what it
+     * lacks at or below the point every counted member already holds. */
+    ctab t = {0};
+    bool moves = false;
+    if (!rc && p.n && !(rc = point_rows(r, sid, &p, &t, &moves, e)) && moves)
+        rc = dc__store_compact_log(r->st, sid, t.did, t.seq, t.n, NULL, e);
+    dc__free(t.did);
+    dc__free(t.seq);
+    vec_free(&p);
     return rc;
 }
 
@@ -468,6 +503,35 @@ out:
     return rc;
 }
 
+/* Does this replica miss covered history of `id`'s published point? */
+static int late_one(void *user, const uint8_t id[16]) {
+    void **u = user;
+    dc_replica *r = u[0];
+    dc__err *e = u[2];
+    dc__space sp;
+    vec p = {0}, held = {0};
+    int rc = dc__store_space_get(r->st, id, &sp, e);
+    if (!rc)
+        rc = read_point(r, sp.sid, &p, e);
+    if (!rc && p.n)
+        rc = held_vec(r, sp.sid, true, &held, e);
+    bool late = false;
+    for (size_t i = 0; !rc && i < p.n; i++)
+        late |= vec_get(&held, p.e[i].pk) < p.e[i].seq;
+    *(uint64_t *)u[1] += late;
+    vec_free(&p);
+    vec_free(&held);
+    return rc;
+}
+
+uint64_t dc__compact_late_spaces(dc_replica *r) {
+    uint64_t n = 0;
+    dc__err e = {0};
+    void *u[3] = {r, &n, &e};
+    dc__store_spaces_known(r->st, late_one, u, &e);
+    return n;
+}
+
 int dc__compact_status_json(dc_replica *r, dc_buf *out, dc__err *e) {
     idlist l = {0};
     int rc = dc__store_spaces_known(r->st, id_add, &l, e);
@@ -579,6 +643,31 @@ static int put_vec_json(dc_buf *b, const vec *v) {
     return dc__buf_put(b, "}", 1) ? DC_ENOMEM : 0;
 }
 
+/* Dead attachment objects listed in one point: 4,096 ids are 128 KiB of
+ * the membership body's 256; the rest wait for the next compaction. */
+#define DEAD_MAX 4096
+
+/* The same point in clear, as a membership envelope a relay can check
+ * (docs/format/body.md, "Membership body v3"), with the attachment objects
+ * no record references any more that arrived before `before_ms`. */
+static int write_clear_point(dc_replica *r, dc__space *sp, const dc_buf *point, int64_t before_ms,
+                             dc__err *e) {
+    dc__ids dead;
+    int rc = dc__att_dead(r, sp, before_ms, DEAD_MAX, &dead, e);
+    if (rc)
+        return rc;
+    dc__member_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = DC_MOP_COMPACT;
+    op.point = point->ptr;
+    op.point_len = (uint32_t)point->size;
+    op.dead = dead.p;
+    op.ndead = (uint32_t)dead.n;
+    rc = dc__membership_write(r, sp, &op, 1, e);
+    dc__free(dead.p);
+    return rc;
+}
+
 int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
                      const dc_compact_options *opts) {
     DC__CHECK(r);
@@ -640,7 +729,8 @@ int dc_space_compact(dc_buf *out, dc_replica *r, const char *space,
                 op.keys = (dc__str *)&key;
                 op.vals = &val;
                 if (!rc && !(rc = write_op(r, &sp, &op, &e)))
-                    published = true;
+                    rc = write_clear_point(r, &sp, &b, c.now_ms - c.horizon_ms, &e);
+                published = !rc;
                 dc_buf_dispose(&b);
             }
         }
@@ -821,6 +911,27 @@ out:
         dc__buf_clear(report);
         if (dc__buf_put(report, j, strlen(j)))
             return dc__fail(r, DC_ENOMEM, "snapshot load: out of memory (it was loaded)");
+    }
+    return 0;
+}
+
+/* ---- giving space back ---- */
+
+int dc_replica_vacuum(dc_buf *out, dc_replica *r) {
+    DC__CHECK(r);
+    if (r->txn)
+        return dc__fail(r, DC_EMISUSE, "vacuum: a transaction is open on this replica");
+    dc__err e = {0};
+    int64_t before = 0, after = 0, free_before = 0;
+    int rc = dc__store_vacuum(r->st, &before, &after, &free_before, &e);
+    if (rc)
+        return dc__fail_err(r, &e);
+    if (out) {
+        dc__buf_clear(out);
+        if (dc__buf_printf(
+                out, "{\"bytes_before\":%lld,\"bytes_after\":%lld,\"free_pages_before\":%lld}",
+                (long long)before, (long long)after, (long long)free_before))
+            return dc__fail(r, DC_ENOMEM, "vacuum: out of memory (the file was vacuumed)");
     }
     return 0;
 }

@@ -98,6 +98,9 @@ int dc__store_covered_note(dc__store *s, int64_t sid, uint64_t hlc, const uint8_
     sqlite3_bind_blob(st, 3, cid, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "compaction");
     sqlite3_reset(st);
+    /* A new held item: the fingerprints count it (a relay's store). */
+    if (!rc && sqlite3_changes(s->db) > 0)
+        rc = dc__store_fp_covered(s, sid, hlc, cid, err);
     return rc;
 }
 
@@ -275,8 +278,7 @@ static int prune_removed(dc__store *s, int64_t sid, const ptab *pt, dc__err *err
     return rc;
 }
 
-/* The covered changes of `sid` in `state` (applied or unauthorised), by
- * row; *cnos is dc__malloc'd. */
+/* The covered changes of `sid` in `state`, by row; *cnos is dc__malloc'd. */
 static int covered_cnos(dc__store *s, int64_t sid, int state, int64_t **cnos, size_t *n,
                         dc__err *err) {
     *cnos = NULL;
@@ -305,31 +307,90 @@ static int covered_cnos(dc__store *s, int64_t sid, int state, int64_t **cnos, si
     return rc;
 }
 
-/* Every covered envelope leaves the log (and the fingerprints); its item
- * (hlc, id) stays in `covered_items`, so that reconciliation with a peer
- * that still holds the envelope (a relay, which cannot compact) finds it
- * here and does not send it again. */
-static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *err) {
-    int64_t *cnos;
-    size_t n;
-    int rc = covered_cnos(s, sid, DC_CHANGE_APPLIED, &cnos, &n, err);
-    for (size_t i = 0; i < n && !rc; i++)
-        if (!(rc = run2(s,
-                        "INSERT OR IGNORE INTO covered_items(sid, hlc, cid) SELECT sid, hlc, cid "
-                        "FROM changes WHERE cno = ?1",
-                        cnos[i], 0, err)) &&
-            !(rc = dc__store_fp_state(s, cnos[i], DC_CHANGE_REJECTED, err)))
-            rc = dc__store_change_delete(s, cnos[i], err);
-    dc__free(cnos);
-    /* The count so far, for the status (dc__store_compact_dropped). */
+static int raise_point(dc__store *s, int64_t sid, int64_t did, uint64_t seq, dc__err *err);
+
+/* Envelope `cno` leaves the log; its item (hlc, id) stays in
+ * `covered_items`, so that reconciliation with a peer that still holds the
+ * envelope finds it here and does not send it again.  The fingerprints
+ * (a relay's store) keep counting an item that was offered; one that was
+ * not (an unauthorised change) joins them. */
+static int drop_one(dc__store *s, int64_t cno, bool offered, dc__err *err) {
+    int rc = run2(s,
+                  "INSERT OR IGNORE INTO covered_items(sid, hlc, cid) SELECT sid, hlc, cid "
+                  "FROM changes WHERE cno = ?1",
+                  cno, 0, err);
+    if (!rc && !offered && dc__store_fp_on(s) && sqlite3_changes(s->db) > 0)
+        rc = dc__store_fp_state(s, cno, DC_CHANGE_APPLIED, err);
+    return rc ? rc : dc__store_change_delete(s, cno, err);
+}
+
+/* Adds n to the count of envelopes of `sid` dropped so far, for the
+ * status (dc__store_compact_dropped). */
+static int count_dropped(dc__store *s, int64_t sid, uint64_t n, uint64_t *dropped, dc__err *err) {
     int64_t so_far = 0;
-    if (!rc && n && !(rc = dc__store_compact_dropped(s, sid, &so_far, err))) {
+    int rc = 0;
+    if (n && !(rc = dc__store_compact_dropped(s, sid, &so_far, err))) {
         char key[48];
         snprintf(key, sizeof key, "compact_dropped:%lld", (long long)sid);
         rc = dc__store_meta_put(s, key, so_far + (int64_t)n, err);
     }
     if (!rc && dropped)
         *dropped += n;
+    return rc;
+}
+
+/* Every covered envelope leaves the log (drop_one). */
+static int drop_covered(dc__store *s, int64_t sid, uint64_t *dropped, dc__err *err) {
+    int64_t *cnos;
+    size_t n;
+    int rc = covered_cnos(s, sid, DC_CHANGE_APPLIED, &cnos, &n, err);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = drop_one(s, cnos[i], true, err);
+    dc__free(cnos);
+    return rc ? rc : count_dropped(s, sid, n, dropped, err);
+}
+
+int dc__store_compact_log(dc__store *s, int64_t sid, const int64_t *dids, const uint64_t *seqs,
+                          size_t n, uint64_t *dropped, dc__err *err) {
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = raise_point(s, sid, dids[i], seqs[i], err);
+    if (rc)
+        return rc;
+    /* Changes only, in any state but rejected: a relay applies none, and
+     * every counted member held each of them applied. */
+    static const int STATES[] = {DC_CHANGE_APPLIED, DC_CHANGE_HELD, DC_CHANGE_OPAQUE,
+                                 DC_CHANGE_FUTURE, DC_CHANGE_UNAUTHORISED};
+    size_t m = 0;
+    for (size_t k = 0; k < sizeof STATES / sizeof STATES[0] && !rc; k++) {
+        int64_t *cnos;
+        size_t nc;
+        rc = covered_cnos(s, sid, STATES[k], &cnos, &nc, err);
+        for (size_t i = 0; i < nc && !rc; i++)
+            rc = drop_one(s, cnos[i], STATES[k] != DC_CHANGE_UNAUTHORISED, err);
+        dc__free(cnos);
+        m += nc;
+    }
+    return rc ? rc : count_dropped(s, sid, m, dropped, err);
+}
+
+int dc__store_space_log(dc__store *s, int64_t sid, int64_t *envelopes, int64_t *covered,
+                        dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT count(*) FROM changes WHERE sid = ?1), "
+                           "(SELECT count(*) FROM covered_items WHERE sid = ?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    sqlite3_bind_int64(st, 1, sid);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *envelopes = sqlite3_column_int64(st, 0);
+        *covered = sqlite3_column_int64(st, 1);
+    } else {
+        rc = dc__sql_err(s, err, "compaction");
+    }
+    sqlite3_finalize(st);
     return rc;
 }
 
@@ -945,5 +1006,47 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
     if (!rc && !(rc = finalise(s, sid, err)) && !(rc = drop_covered(s, sid, dropped, err)) &&
         !(rc = dc__store_state_clear(s, sid, err)))
         rc = dc__store_fold(s, NULL, err);
+    return rc;
+}
+
+/* ---- giving space back (docs/storage.md, "Giving space back") ---- */
+
+static int pragma_int(dc__store *s, const char *sql, int64_t *v, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "vacuum");
+    int x = sqlite3_step(st);
+    *v = x == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : dc__sql_err(s, err, "vacuum");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int db_bytes(dc__store *s, int64_t *bytes, int64_t *free_pages, dc__err *err) {
+    int64_t pages, size;
+    int rc = pragma_int(s, "PRAGMA page_count", &pages, err);
+    if (!rc)
+        rc = pragma_int(s, "PRAGMA page_size", &size, err);
+    if (!rc && free_pages)
+        rc = pragma_int(s, "PRAGMA freelist_count", free_pages, err);
+    if (!rc)
+        *bytes = pages * size;
+    return rc;
+}
+
+int dc__store_vacuum(dc__store *s, int64_t *before, int64_t *after, int64_t *free_before,
+                     dc__err *err) {
+    int64_t busy = 0;
+    int rc = db_bytes(s, before, free_before, err);
+    if (!rc)
+        rc = dc__sql_exec(s, "VACUUM", err);
+    if (!rc)
+        rc = pragma_int(s, "PRAGMA wal_checkpoint(TRUNCATE)", &busy, err);
+    if (!rc)
+        rc = db_bytes(s, after, NULL, err);
+    if (rc == DC_EBUSY)
+        return dc__err_set(err, DC_EBUSY,
+                           "vacuum: another connection is using the file; try again when it "
+                           "is idle (nothing was changed)");
     return rc;
 }

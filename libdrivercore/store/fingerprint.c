@@ -2,12 +2,12 @@
  * Reconciliation fingerprints kept beside the log (schema 4,
  * docs/storage.md "Schema version 4"): per space, the items a sync offers —
  * every envelope but rejected ones and unauthorised changes, in (hlc, cid)
- * order — are cut into buckets of fewer than FP_SPLIT items, and each bucket
- * row holds its lower bound, its count and the sum of its items' hashes
- * (sync/recon.h).  A session then answers range fingerprints from these
- * rows (sync/bucketset.c) and reads the items of a bucket only where a
- * range bound falls inside it, instead of loading the space's whole item
- * set: a relay serving ten thousand devices keeps its memory.
+ * order, and the items of envelopes compacted away (`covered_items`) — are cut into buckets of
+ * fewer than FP_SPLIT items, and each bucket row holds its lower bound, its count and the sum of
+ * its items' hashes (sync/recon.h).  A session then answers range fingerprints from these rows
+ * (sync/bucketset.c) and reads the items of a bucket only where a range bound falls inside it,
+ * instead of loading the space's whole item set: a relay serving ten thousand devices keeps its
+ * memory.
  *
  * The rows are kept only in files that asked for them (a relay's store:
  * meta 'recon_buckets' = 1, read at every open, so any handle writing the
@@ -30,7 +30,9 @@ static bool offered(int kind, int state) {
            (state != DC_CHANGE_UNAUTHORISED || kind == DC_ENV_KIND_MEMBERSHIP);
 }
 
-/* The items of `sid` in [lo, hi) (hi NULL: to the end). */
+/* The items of `sid` in [lo, hi) (hi NULL: to the end): the log's offered
+ * envelopes and the items of those compacted away (`covered_items`), which
+ * the file still counts as held. */
 static int read_items(dc__store *s, int64_t sid, const dc__recon_item *lo, const dc__recon_item *hi,
                       dc__recon_item **out, size_t *n, dc__err *err) {
     *out = NULL;
@@ -38,9 +40,12 @@ static int read_items(dc__store *s, int64_t sid, const dc__recon_item *lo, const
     sqlite3_stmt *st =
         dc__q(s, hi ? Q_FP_ITEMS : Q_FP_ITEMS_TAIL,
               hi ? "SELECT hlc, cid FROM changes WHERE sid = ?1 AND (hlc, cid) >= "
-                   "(?2, ?3) AND (hlc, cid) < (?4, ?5) AND " OFFERED_SQL " ORDER BY hlc, cid"
+                   "(?2, ?3) AND (hlc, cid) < (?4, ?5) AND " OFFERED_SQL " UNION ALL "
+                   "SELECT hlc, cid FROM covered_items WHERE sid = ?1 AND (hlc, cid) >= "
+                   "(?2, ?3) AND (hlc, cid) < (?4, ?5) ORDER BY 1, 2"
                  : "SELECT hlc, cid FROM changes WHERE sid = ?1 AND (hlc, cid) >= "
-                   "(?2, ?3) AND " OFFERED_SQL " ORDER BY hlc, cid",
+                   "(?2, ?3) AND " OFFERED_SQL " UNION ALL SELECT hlc, cid FROM covered_items "
+                   "WHERE sid = ?1 AND (hlc, cid) >= (?2, ?3) ORDER BY 1, 2",
               err);
     if (!st)
         return err->code;
@@ -198,6 +203,11 @@ int dc__store_fp_put(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[
     return fp_move(s, sid, hlc, cid, 1, err);
 }
 
+int dc__store_fp_covered(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
+                         dc__err *err) {
+    return s->fp ? fp_move(s, sid, hlc, cid, 1, err) : 0;
+}
+
 int dc__store_fp_state(dc__store *s, int64_t cno, int state, dc__err *err) {
     if (!s->fp)
         return 0;
@@ -257,9 +267,10 @@ int dc__store_fp_enable(dc__store *s, dc__err *err) {
     sqlite3_stmt *st = NULL;
     if ((rc = dc__sql_exec(s, "DELETE FROM recon_buckets", err)))
         goto fail;
-    if (sqlite3_prepare_v2(
-            s->db, "SELECT sid, hlc, cid FROM changes WHERE " OFFERED_SQL " ORDER BY sid, hlc, cid",
-            -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT sid, hlc, cid FROM changes WHERE " OFFERED_SQL
+                           " UNION ALL SELECT sid, hlc, cid FROM covered_items ORDER BY 1, 2, 3",
+                           -1, &st, NULL) != SQLITE_OK) {
         rc = dc__sql_err(s, err, "fingerprints");
         goto fail;
     }

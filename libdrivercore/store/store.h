@@ -315,6 +315,10 @@ bool dc__store_fp_on(const dc__store *s);
 int dc__store_fp_put(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32], int kind,
                      int state, dc__err *err);
 int dc__store_fp_state(dc__store *s, int64_t cno, int state, dc__err *err);
+/* An item that joins `covered_items` without leaving the offered log (one
+ * that arrives covered, or an unauthorised change compacted away). */
+int dc__store_fp_covered(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
+                         dc__err *err);
 /* Reading them: every bucket of `sid` in order, and its items in [lo, hi)
  * (hi NULL: to the end); both dc__malloc'd. */
 int dc__store_fp_buckets(dc__store *s, int64_t sid, struct dc__recon_bucket **out, size_t *n,
@@ -408,6 +412,24 @@ int dc__store_compact(dc__store *s, int64_t sid, const int64_t *dids, const uint
  * (0 if none): how long it has been a member, for a member that never acked. */
 int dc__store_member_since(dc__store *s, int64_t sid, const uint8_t pk[32], dc_hlc *hlc,
                            dc__err *err);
+/* Compacts the log of `sid` alone to the point (dids[i], seqs[i]) raised
+ * over the current one, inside the caller's transaction: for a file that
+ * never reads the space (a relay's store, docs/relay.md "Compaction").
+ * Every change envelope at or below the point, in any state, leaves the
+ * log; its item stays in `covered_items` (and in the fingerprints);
+ * membership envelopes stay.  *dropped counts them (may be NULL). */
+int dc__store_compact_log(dc__store *s, int64_t sid, const int64_t *dids, const uint64_t *seqs,
+                          size_t n, uint64_t *dropped, dc__err *err);
+/* What the file keeps of `sid`: *envelopes in its log (any kind and
+ * state), *covered items of envelopes compacted away. */
+int dc__store_space_log(dc__store *s, int64_t sid, int64_t *envelopes, int64_t *covered,
+                        dc__err *err);
+/* Checkpoints, VACUUMs and truncates the WAL, outside any transaction:
+ * *before / *after the database's size in bytes (pages x page size),
+ * *free_before its free pages before.  DC_EBUSY when another connection
+ * holds the file. */
+int dc__store_vacuum(dc__store *s, int64_t *before, int64_t *after, int64_t *free_before,
+                     dc__err *err);
 /* The envelopes of `sid` this file dropped as it compacted, so far. */
 int dc__store_compact_dropped(dc__store *s, int64_t sid, int64_t *n, dc__err *err);
 /* A snapshot's plaintext (version 2): the base of `sid`, its point and

@@ -184,6 +184,64 @@ class TestSeveralRelays(Base):
                         "-d", "postgres", "-At", "-c", "SELECT count(*) FROM dc_log")
         return int(p.stdout.strip())
 
+    def cache_log(self, relay, space, want_cov, timeout=15):
+        """The relay's cache log for space once it keeps at least want_cov
+        covered items (it tails the shared log by itself)."""
+        deadline = time.time() + timeout
+        while True:
+            env, cov = self.store_log(relay.extra[1], space)
+            if cov >= want_cov:
+                return env, cov
+            self.assertLess(time.time(), deadline, "the cache never compacted: %d" % cov)
+            time.sleep(0.1)
+
+    def test_caches_compact_by_the_clear_point(self):
+        # docs/relay.md, "Compaction": each relay's cache follows the point
+        # published through another; a relay started afterwards from the log
+        # ends compacted too; devices converge and nothing is sent twice.
+        r1, r2, r3 = self.prelay(), self.prelay(), self.prelay()
+        a, b, c, s = self.team()
+        self.sync(a, r1)
+        self.join(b, r2, s)
+        self.join(c, r3, s)
+        for i in range(12):
+            db, rl = ((a, r1), (b, r2), (c, r3))[i % 3]
+            self.write(db, s, "n%d" % (i % 4), "v%d" % i)
+            self.sync(db, rl)
+        self.sync_until(a, r1, "v11")
+        self.sync_until(b, r2, "v11")
+        self.sync_until(c, r3, "v11")
+        self.run_tool("space", "ack", b, s)
+        self.run_tool("space", "ack", c, s)
+        self.sync(b, r2)
+        self.sync(c, r3)
+        deadline = time.time() + 10
+        while True:
+            out = json.loads(self.run_tool("space", "compact", a, s).stdout)
+            if out["published"]:
+                break
+            self.assertLess(time.time(), deadline, "the acks never reached a: %r" % out)
+            self.sync(a, r1)
+            time.sleep(0.1)
+        self.assertGreaterEqual(out["dropped"], 12, out)
+        self.sync(a, r1)
+        for rl in (r1, r2, r3):
+            env, cov = self.cache_log(rl, s, 12)
+            self.assertLessEqual(env, 12, (env, cov))
+        for db, rl in ((b, r2), (c, r3)):
+            fig = self.sync(db, rl)
+            self.assertEqual(fig["snapshot_needed"], 0, fig)
+        self.assertEqual(self.dump(a), self.dump(b))
+        self.assertEqual(self.dump(a), self.dump(c))
+        # A compacted device through another relay's cache: nothing moves.
+        for db, rl in ((a, r2), (b, r3), (c, r1)):
+            self.assertEqual(self.sync(db, rl)["changes_received"], 0)
+        r4 = self.prelay()
+        self.cache_log(r4, s, 12)
+        for db in (a, b, c):
+            self.assertEqual(self.sync(db, r4)["changes_received"], 0)
+        self.assertEqual(self.dump(a), self.dump(b))
+
     def test_solo_quota_over_the_shared_log(self):
         r1, r2 = self.prelay(["--solo-quota", "12000"]), self.prelay(["--solo-quota", "12000"])
         a, b = self.device("a"), self.device("b")

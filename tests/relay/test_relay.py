@@ -173,6 +173,32 @@ class Base(unittest.TestCase):
     def dump(self, db):
         return self.run_tool("dump", db).stdout
 
+    def store_log(self, path, space):
+        """(envelopes in a relay's store file, items kept of envelopes it dropped as
+        the space's compaction point allowed) for one space."""
+        import sqlite3
+        c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+        try:
+            row = c.execute("SELECT sid FROM spaces WHERE space_id = ?",
+                            (bytes.fromhex(space),)).fetchone()
+            if row is None:
+                return 0, 0
+            env = c.execute("SELECT count(*) FROM changes WHERE sid = ?", row).fetchone()[0]
+            cov = c.execute("SELECT count(*) FROM covered_items WHERE sid = ?", row).fetchone()[0]
+            return env, cov
+        finally:
+            c.close()
+
+    def store_objects(self, path, space):
+        """Attachment objects (chunks, manifests) a store holds for one space."""
+        import sqlite3
+        c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+        try:
+            return c.execute("SELECT count(*) FROM att_objects o JOIN spaces s ON s.sid = o.sid "
+                             "WHERE s.space_id = ?", (bytes.fromhex(space),)).fetchone()[0]
+        finally:
+            c.close()
+
     def store_bytes(self, relay):
         data = b""
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -375,6 +401,118 @@ class TestConcurrent(Base):
         dumps = {self.dump(db) for db in dbs}
         self.assertEqual(len(dumps), 1)
         self.assertIn("v2-7", dumps.pop())
+
+
+class TestCompaction(Base):
+    """docs/relay.md, "Compaction": the relay follows the admin's clear point."""
+
+    DAY_MS = 86400000
+
+    def tool_at(self, now_ms, *args):
+        env = dict(os.environ, DRIVERCORE_NOW_MS=str(now_ms))
+        p = subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
+                           timeout=60, cwd=self.d, env=env)
+        if p.returncode != 0:
+            self.fail("drivercore %s: exit %d: %s" % (" ".join(map(str, args)), p.returncode,
+                                                       p.stderr))
+        return p
+
+    def test_relay_drops_covered_envelopes_and_devices_converge(self):
+        rl = self.relay()
+        a, b, c, e = (self.device(n) for n in "abce")
+        past = int(time.time() * 1000) - 40 * self.DAY_MS
+        s = json.loads(self.tool_at(past, "space", "create", a, "team").stdout)["space"]
+        for who in ("b", "c", "e"):
+            self.tool_at(past, "space", "add", a, s, "@" + self.path(who + ".card"))
+        # (by a bundle: a sync with the relay would teach the devices that
+        # their clocks are 40 days slow)
+        self.tool_at(past, "bundle", "export", a, self.path("m.bin"))
+        for db in (b, c, e):
+            self.tool_at(past, "bundle", "import", db, self.path("m.bin"))
+            self.tool_at(past, "space", "accept", db, s)
+        # Two attachments put 40 days ago (older than the horizon), both
+        # referenced; one is dereferenced later: its objects are dead.
+        atts = []
+        for n in ("dead", "live"):
+            with open(self.path(n + ".bin"), "wb") as f:
+                f.write(secrets.token_bytes(300 * 1000))  # two chunks
+            atts.append(json.loads(self.tool_at(past, "attach", "put", a, s,
+                                                self.path(n + ".bin")).stdout)["id"])
+            op = {"space": s, "ops": [{"type": "doc", "id": n, "set": {"file": atts[-1]}}]}
+            self.run_tool("apply", a, input=json.dumps(op) + "\n")
+        # e, a member since 40 days, goes silent: it never acks and misses
+        # what follows, so the point leaves it out (horizon: 30 days).
+        for i in range(30):
+            db = (a, b, c)[i % 3]
+            self.write(db, s, "n%d" % (i % 7), "v%d" % i)
+            self.sync(db, rl)
+        for db in (a, b, c):
+            self.sync(db, rl)
+        objs0 = self.store_objects(rl.store, s)
+        self.assertEqual(objs0, 6)  # two manifests, four chunks
+        self.write(a, s, "x", "no file")
+        op = {"space": s, "ops": [{"type": "doc", "id": "dead", "set": {"file": "gone"}}]}
+        self.run_tool("apply", a, input=json.dumps(op) + "\n")
+        self.sync(a, rl)
+        for db in (b, c):
+            self.sync(db, rl)
+        for db in (b, c):
+            self.run_tool("space", "ack", db, s)
+            self.sync(db, rl)
+        self.sync(a, rl)
+        env0, cov0 = self.store_log(rl.store, s)
+        self.assertEqual(cov0, 0)
+        self.assertGreaterEqual(env0, 30)
+        out = json.loads(self.run_tool("space", "compact", a, s).stdout)
+        self.assertTrue(out["published"], out)
+        self.assertEqual(len(out["left_out"]), 1, out)
+        self.sync(a, rl)
+        env1, cov1 = self.store_log(rl.store, s)
+        self.assertGreaterEqual(cov1, 30)
+        # a pushed the point (encrypted and in clear) and its ack
+        self.assertEqual(env1, env0 + 3 - cov1)
+        # The dead attachment's manifest and chunks left the relay; the live
+        # one's stayed, and still reaches a device that wants it.
+        self.assertEqual(self.store_objects(rl.store, s), 3)
+        self.run_tool("attach", "get", b, s, atts[1], self.path("got.bin"))
+        with open(self.path("got.bin"), "rb") as f1, open(self.path("live.bin"), "rb") as f2:
+            self.assertEqual(f1.read(), f2.read())
+
+        for db in (b, c):
+            fig = self.sync(db, rl)
+            self.assertEqual(fig["snapshot_needed"], 0, fig)
+        self.assertEqual(self.dump(a), self.dump(b))
+        self.assertEqual(self.dump(a), self.dump(c))
+        # The freed pages go back to the file system, the relay running.
+        v = json.loads(self.run_tool("vacuum", rl.store).stdout)
+        self.assertLess(v["bytes_after"], v["bytes_before"], v)
+        self.assertEqual(self.store_log(rl.store, s), (env1, cov1))
+        # Nothing moves once they are in step.
+        m0 = rl.metrics()
+        for db in (a, b, c):
+            self.assertEqual(self.sync(db, rl)["changes_received"], 0)
+        m1 = rl.metrics()
+        self.assertEqual(m0["drivercore_relay_changes_out_total"],
+                         m1["drivercore_relay_changes_out_total"])
+        self.assertEqual(m0["drivercore_relay_changes_in_total"],
+                         m1["drivercore_relay_changes_in_total"])
+        # The late device is told it needs a snapshot, never left partial
+        # in silence; from the snapshot it converges and is sent nothing twice.
+        fig = self.sync(e, rl)
+        self.assertEqual(fig["snapshot_needed"], 1, fig)
+        st = json.loads(self.run_tool("status", e).stdout)
+        self.assertTrue(st["compaction"][0]["snapshot_needed"], st)
+        self.run_tool("space", "snapshot", a, s, self.path("snap.bin"))
+        f = self.device("f")
+        self.add(a, s, "f")
+        self.sync(a, rl)
+        self.sync(f, rl)
+        self.accept(f, s)
+        self.run_tool("space", "load", f, self.path("snap.bin"))
+        self.sync(f, rl)
+        self.assertEqual(self.sync(f, rl)["changes_received"], 0)
+        self.sync(a, rl)
+        self.assertEqual(self.dump(a), self.dump(f))
 
 
 class TestAccess(Base):

@@ -966,11 +966,11 @@ static void test_member_round_trip(void **state) {
     assert_refused(dc__member_decode(&got, &n, b.ptr, b.size, &err), &err, DC_ECORRUPT);
     dc_buf_dispose(&b);
 
-    /* No ops, version 3, a role out of range, a name too long. */
+    /* No ops, version 4, a role out of range, a name too long. */
     const uint8_t empty[] = {0x92, 0x01, 0x90};
     assert_refused(dc__member_decode(&got, &n, empty, sizeof empty, &err), &err, DC_ECORRUPT);
-    const uint8_t v3[] = {0x92, 0x03, 0x91, 0xc0};
-    assert_refused(dc__member_decode(&got, &n, v3, sizeof v3, &err), &err, DC_EVERSION);
+    const uint8_t v4[] = {0x92, 0x04, 0x91, 0xc0};
+    assert_refused(dc__member_decode(&got, &n, v4, sizeof v4, &err), &err, DC_EVERSION);
     for (int v = 0; v < 2; v++) {
         ops[1].role = v == 0 ? 4 : 0;
         dc_buf t = DC_BUF_INIT;
@@ -989,6 +989,72 @@ static void test_member_round_trip(void **state) {
 
 /* Version 2: no names in clear, `upto` on grants and removals, rotations
  * with their lockbox, keys sealed to one member. */
+/* Membership body v3: the clear compaction point (docs/format/body.md). */
+static void test_member_v3_compact(void **state) {
+    (void)state;
+    dc__err err;
+    uint8_t vec[13 + 2 * 40], dead[64];
+    memset(vec, 0, sizeof vec);
+    vec[0] = 1;
+    vec[12] = 2;
+    memset(vec + 13, 0x11, 32);
+    vec[13 + 39] = 5;
+    memset(vec + 53, 0x22, 32);
+    vec[53 + 39] = 7;
+    memset(dead, 0x33, sizeof dead);
+    dc__member_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = DC_MOP_COMPACT;
+    op.point = vec;
+    op.point_len = sizeof vec;
+    op.dead = dead;
+    op.ndead = 2;
+    dc_buf b = DC_BUF_INIT;
+    assert_int_equal(dc__member_encode(&b, &op, 1, &err), 0);
+    assert_int_equal(b.ptr[1], 3); /* written as version 3 */
+    dc__member_op *got;
+    size_t n;
+    assert_int_equal(dc__member_decode(&got, &n, b.ptr, b.size, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].kind, DC_MOP_COMPACT);
+    assert_int_equal(got[0].point_len, sizeof vec);
+    assert_memory_equal(got[0].point, vec, sizeof vec);
+    assert_int_equal(got[0].ndead, 2);
+    assert_memory_equal(got[0].dead, dead, sizeof dead);
+    dc__free(got);
+    /* Not in version 2; a body without one stays version 2. */
+    assert_int_equal(dc__member_encode_version(&b, &op, 1, 2, &err), DC_EINVAL);
+    dc__buf_clear(&b);
+    assert_int_equal(dc__member_encode(&b, &op, 1, &err), 0);
+    b.ptr[1] = 2; /* the same op in a body that says version 2 */
+    assert_refused(dc__member_decode(&got, &n, b.ptr, b.size, &err), &err, DC_ECORRUPT);
+    /* Keys out of order, a zero seq, a count that does not match, dead ids
+     * not a multiple of 32 bytes: damage. */
+    for (int k = 0; k < 4; k++) {
+        uint8_t v2[sizeof vec];
+        memcpy(v2, vec, sizeof vec);
+        op.point = v2;
+        op.point_len = sizeof vec;
+        op.ndead = 2;
+        if (k == 0)
+            memset(v2 + 53, 0x01, 32);
+        else if (k == 1)
+            v2[13 + 39] = 0;
+        else if (k == 2)
+            v2[12] = 3;
+        dc__buf_clear(&b);
+        assert_int_equal(dc__member_encode(&b, &op, 1, &err), 0);
+        if (k == 3) { /* the dead list's bin32 header 0xc4 0x40 -> 63 bytes */
+            size_t at = b.size - 64 - 1;
+            assert_int_equal(b.ptr[at], 64);
+            b.ptr[at] = 63;
+            b.size--;
+        }
+        assert_refused(dc__member_decode(&got, &n, b.ptr, b.size, &err), &err, DC_ECORRUPT);
+    }
+    dc_buf_dispose(&b);
+}
+
 static void test_member_v2(void **state) {
     (void)state;
     uint8_t lockbox[24 + 36 + 16];
@@ -1541,6 +1607,7 @@ int main(void) {
         cmocka_unit_test(test_state_encodings),
         cmocka_unit_test(test_member_round_trip),
         cmocka_unit_test(test_member_v2),
+        cmocka_unit_test(test_member_v3_compact),
         cmocka_unit_test(test_zstd_round_trip),
         cmocka_unit_test(test_zstd_bomb),
         cmocka_unit_test(test_zstd_garbage),

@@ -411,8 +411,8 @@ static void test_compacts_when_point_arrives(void **state) {
     /* b: by a bundle. */
     long long n = import_compacted(f->a, f->b);
     assert_true(n >= 12);
-    /* (the point and a's ack came) */
-    assert_true(log_len(f->b) + (size_t)n <= full + 2);
+    /* (the point, encrypted and in clear, and a's ack came) */
+    assert_true(log_len(f->b) + (size_t)n <= full + 3);
     j = compact(f->b, f->space, 0);
     assert_non_null(strstr(j, "\"dropped\":0,\"snapshot_needed\":false"));
     free(j);
@@ -432,7 +432,7 @@ static void test_compacts_when_point_arrives(void **state) {
     free(sb);
     /* c: by a session with b (the point, a's ack and b's came). */
     session_bytes(f->c, f->b);
-    assert_true(log_len(f->c) + (size_t)n <= full + 3);
+    assert_true(log_len(f->c) + (size_t)n <= full + 4);
     char *db = dump(f->b), *dc = dump(f->c);
     assert_string_equal(db, before);
     assert_string_equal(dc, before);
@@ -700,11 +700,13 @@ static void test_snapshot_carries_ledger(void **state) {
             first[0].round_trips, again[0].sent, again[0].received, first[1].sent,
             first[1].received, first[1].round_trips, again[1].sent, again[1].received);
     /* With the ledger: d's item set is its peers', so every session is
-     * the floor, from the first on, either side initiating. */
+     * the floor, from the first on, either side initiating (within a few
+     * bytes: the floor was measured before d's grant, and a range's
+     * fingerprint and bounds take a byte more or less with the items). */
     for (int k = 0; k < 3; k++) {
         const figs *x = k == 0 ? &first[0] : k == 1 ? &again[0] : &rev[0];
-        assert_int_equal(x->sent, floor.sent);
-        assert_int_equal(x->received, floor.received);
+        assert_true(x->sent <= floor.sent + 8 && x->sent + 8 >= floor.sent);
+        assert_true(x->received <= floor.received + 8 && x->received + 8 >= floor.received);
         assert_int_equal(x->round_trips, floor.round_trips);
     }
     /* Without it, every session costs more: the covered items, missing

@@ -14,6 +14,8 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include "codec/codec.h"
+#include "crypto/crypto.h"
 #include "drivercore/relay.h"
 #include "relay/commit.h"
 #include "relay/relay_int.h"
@@ -217,19 +219,26 @@ static int cmp32(const void *x, const void *y) {
     return memcmp(x, y, 32);
 }
 
-static void test_store_seam_sqlite(void **state) {
-    (void)state;
+/* A relay over its SQLite store `name`, which *st gets (the relay owns it). */
+static dc_relay *relay_over_store(const char *name, dc__relay_store **st) {
     char path[512];
-    snprintf(path, sizeof path, "%s/seam.db", g_d.path);
-    dc__relay_store *st = NULL;
+    snprintf(path, sizeof path, "%s/%s", g_d.path, name);
     dc__err e = {0, ""};
-    assert_int_equal(dc__relay_store_open_sqlite(&st, path, dc_test_pinned, &g_d, &e), 0);
-    assert_string_equal(st->ops->name, "sqlite");
+    assert_int_equal(dc__relay_store_open_sqlite(st, path, dc_test_pinned, &g_d, &e), 0);
     dc_relay_options o = DC_RELAY_OPTIONS_INIT;
     o.clock = dc_test_pinned;
     o.clock_user = &g_d;
     dc_relay *rl = NULL;
-    assert_int_equal(dc__relay_open_store(&rl, st, &o), 0); /* takes st over */
+    assert_int_equal(dc__relay_open_store(&rl, *st, &o), 0); /* takes st over */
+    return rl;
+}
+
+static void test_store_seam_sqlite(void **state) {
+    (void)state;
+    dc__relay_store *st = NULL;
+    dc__err e = {0, ""};
+    dc_relay *rl = relay_over_store("seam.db", &st);
+    assert_string_equal(st->ops->name, "sqlite");
     dc_replica *a = dc_test_open(&g_d, "seam-a.db"), *b = dc_test_open(&g_d, "seam-b.db");
     dc_replica *x = dc_test_open(&g_d, "seam-x.db");
     char *sp = dc_test_shared_space(a, b, 2);
@@ -287,6 +296,194 @@ static void test_store_seam_sqlite(void **state) {
     dc_replica_close(a);
     dc_replica_close(b);
     dc_replica_close(x);
+    free(sp);
+}
+
+/* ---- compaction: the clear point ---- */
+
+static void space_log(dc__relay_store *st, const uint8_t sid[16], int64_t *env, int64_t *cov) {
+    dc__err e = {0, ""};
+    assert_int_equal(st->ops->space_log(st, sid, env, cov, &e), 0);
+}
+
+static char *dump_of(dc_replica *r) {
+    dc_buf d = DC_BUF_INIT;
+    dc_test_ok(r, dc_replica_dump(&d, r, NULL));
+    char *s = strndup((const char *)d.ptr, d.size);
+    dc_buf_dispose(&d);
+    return s;
+}
+
+/* A clear point covering every envelope up to seq 1000 of a, b and c, as
+ * the membership body of version 3 holds it (docs/format/body.md). */
+static void forged_point(dc_buf *body, dc_replica *const *who, size_t n) {
+    uint8_t pk[3][32], vec[13 + 3 * 40];
+    for (size_t i = 0; i < n; i++)
+        device_key(pk[i], who[i]);
+    qsort(pk, n, 32, cmp32);
+    memset(vec, 0, sizeof vec);
+    vec[0] = 1;
+    vec[12] = (uint8_t)n;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(vec + 13 + i * 40, pk[i], 32);
+        vec[13 + i * 40 + 32 + 6] = 0x03; /* seq 1000 = 0x03e8 */
+        vec[13 + i * 40 + 32 + 7] = 0xe8;
+    }
+    dc__member_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = DC_MOP_COMPACT;
+    op.point = vec;
+    op.point_len = (uint32_t)(13 + n * 40);
+    dc__err e = {0, ""};
+    assert_int_equal(dc__member_encode(body, &op, 1, &e), 0);
+}
+
+/* A membership envelope of `body` by `by` in space `sid` (its next seq),
+ * its signature damaged if `damage`: a bundle of one. */
+static void membership_bundle(dc_buf *bundle, dc_replica *by, bool damage, const uint8_t sid[16],
+                              const dc_buf *body) {
+    dc__space sp;
+    dc__err e = {0, ""};
+    assert_int_equal(dc__store_space_get(by->st, sid, &sp, &e), 0);
+    dc__envelope h;
+    memset(&h, 0, sizeof h);
+    h.version = DC_ENV_VERSION;
+    h.kind = DC_ENV_KIND_MEMBERSHIP;
+    memcpy(h.space, sid, 16);
+    h.epoch = sp.epoch;
+    device_key(h.author, by);
+    h.seq = sp.my_seq + 1;
+    h.hlc_min = h.hlc_max = (uint64_t)dc_test_pinned(&g_d) << 16;
+    dc_buf env = DC_BUF_INIT;
+    assert_int_equal(dc__envelope_seal(&env, &h, body->ptr, body->size, NULL, NULL, by->id, &e), 0);
+    if (damage)
+        env.ptr[env.size - 5] ^= 1;
+    dc__buf_clear(bundle);
+    assert_int_equal(dc__bundle_begin(bundle), 0);
+    assert_int_equal(dc__bundle_add(bundle, env.ptr, env.size), 0);
+    assert_int_equal(dc__bundle_finish(bundle), 0);
+    dc_buf_dispose(&env);
+}
+
+/* Three devices and a relay: once the admin compacts, the relay drops the
+ * covered envelopes and keeps their items; the devices converge through
+ * it; a new member from a snapshot gets nothing twice; a point forged by
+ * a member or under a bad signature changes nothing on the relay. */
+static void test_relay_compacts(void **state) {
+    (void)state;
+    dc__relay_store *st = NULL;
+    dc__err e = {0, ""};
+    dc_relay *rl = relay_over_store("compact.db", &st);
+    dc_replica *a = dc_test_open(&g_d, "cp-a.db"), *b = dc_test_open(&g_d, "cp-b.db");
+    dc_replica *c = dc_test_open(&g_d, "cp-c.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    dc_buf card = DC_BUF_INIT;
+    dc_test_ok(c, dc_replica_card(&card, c));
+    dc_test_ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_sync_into(a, c);
+    dc_test_ok(c, dc_space_accept(c, sp, 0));
+    uint8_t sid[16], ta[32], tb[32], tc[32];
+    assert_int_equal(dc__unhex(sid, 16, sp), 0);
+    token_for(ta, rl, a);
+    token_for(tb, rl, b);
+    token_for(tc, rl, c);
+    dc_replica *all[3] = {a, b, c};
+    const uint8_t *tok[3] = {ta, tb, tc};
+    for (int round = 0; round < 4; round++)
+        for (int i = 0; i < 3; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "n%d", round % 2);
+            write_note(all[i], sp, id, 40);
+            assert_int_equal(sync_via(rl, tok[i], all[i]), 0);
+        }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sync_via(rl, tok[i], all[i]), 0);
+    dc_test_ok(b, dc_space_ack(b, sp));
+    dc_test_ok(c, dc_space_ack(c, sp));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sync_via(rl, tok[(i + 1) % 3], all[(i + 1) % 3]), 0);
+    int64_t env0, cov0, env, cov;
+    space_log(st, sid, &env0, &cov0);
+    assert_int_equal(cov0, 0);
+    assert_true(env0 >= 12);
+
+    /* A point b (a member, not an admin) signed: refused, nothing dropped. */
+    dc_buf body = DC_BUF_INIT, bundle = DC_BUF_INIT;
+    forged_point(&body, all, 3);
+    membership_bundle(&bundle, b, false, sid, &body);
+    (void)dc__relay_store_import_shared(st, bundle.ptr, bundle.size, &e);
+    space_log(st, sid, &env, &cov);
+    assert_int_equal(cov, 0);
+    assert_true(env >= env0);
+    /* The admin's point under a damaged signature: refused as forged. */
+    membership_bundle(&bundle, a, true, sid, &body);
+    (void)dc__relay_store_import_shared(st, bundle.ptr, bundle.size, &e); /* (set aside) */
+    space_log(st, sid, &env, &cov);
+    assert_int_equal(cov, 0);
+    assert_true(env >= env0);
+
+    int64_t env1 = env; /* (b's forged envelope is kept, unauthorised) */
+    /* The admin compacts: the relay drops the covered envelopes. */
+    dc_buf out = DC_BUF_INIT;
+    dc_test_ok(a, dc_space_compact(&out, a, sp, NULL));
+    assert_non_null(strstr((const char *)out.ptr, "\"published\":true"));
+    assert_int_equal(sync_via(rl, ta, a), 0);
+    space_log(st, sid, &env, &cov);
+    /* (a's push: the point, encrypted and in clear, and a's ack) */
+    assert_true(cov >= 12);
+    assert_int_equal(env, env1 + 3 - cov);
+    /* b and c converge through it, and compact by the encrypted point. */
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(sync_via(rl, tok[i], all[i]), 0);
+    char *da = dump_of(a);
+    for (int i = 1; i < 3; i++) {
+        char *d = dump_of(all[i]);
+        assert_string_equal(d, da);
+        free(d);
+    }
+    /* A sync after that sends nothing either way. */
+    long long in = metric(rl, "drivercore_relay_changes_in_total");
+    long long outn = metric(rl, "drivercore_relay_changes_out_total");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sync_via(rl, tok[i], all[i]), 0);
+    assert_int_equal(metric(rl, "drivercore_relay_changes_in_total"), in);
+    assert_int_equal(metric(rl, "drivercore_relay_changes_out_total"), outn);
+
+    /* A new member from a snapshot: what it holds is never sent again. */
+    dc_replica *d = dc_test_open(&g_d, "cp-d.db");
+    dc_buf_dispose(&card);
+    dc_test_ok(d, dc_replica_card(&card, d));
+    dc_test_ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_MEMBER));
+    assert_int_equal(sync_via(rl, ta, a), 0);
+    uint8_t td[32];
+    token_for(td, rl, d);
+    assert_int_equal(sync_via(rl, td, d), 0);
+    dc_test_ok(d, dc_space_accept(d, sp, 0));
+    dc_buf snap = DC_BUF_INIT;
+    dc_test_ok(a, dc_space_snapshot(&snap, a, sp));
+    dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, NULL));
+    assert_int_equal(sync_via(rl, td, d), 0);
+    assert_int_equal(sync_via(rl, ta, a), 0);
+    outn = metric(rl, "drivercore_relay_changes_out_total");
+    assert_int_equal(sync_via(rl, td, d), 0);
+    assert_int_equal(metric(rl, "drivercore_relay_changes_out_total"), outn);
+    free(da);
+    da = dump_of(a);
+    char *dd = dump_of(d);
+    assert_string_equal(dd, da);
+    free(dd);
+    free(da);
+
+    dc_buf_dispose(&snap);
+    dc_buf_dispose(&out);
+    dc_buf_dispose(&body);
+    dc_buf_dispose(&bundle);
+    dc_buf_dispose(&card);
+    dc_relay_close(rl);
+    dc_replica_close(a);
+    dc_replica_close(b);
+    dc_replica_close(c);
+    dc_replica_close(d);
     free(sp);
 }
 
@@ -462,6 +659,7 @@ int main(void) {
         cmocka_unit_test(test_admission),
         cmocka_unit_test(test_token_and_rate_before_the_store),
         cmocka_unit_test(test_store_seam_sqlite),
+        cmocka_unit_test(test_relay_compacts),
         cmocka_unit_test(test_solo_quota),
         cmocka_unit_test(test_group_commit_acknowledges_after_the_commit),
     };

@@ -547,6 +547,60 @@ static void test_member_v2_vector(void **state) {
     free(stored);
 }
 
+/* ---- membership body v3: the clear compaction point ---- */
+
+/* One COMPACT op, every byte fixed (docs/format/body.md, "Membership body
+ * v3"): a point of two authors at clock 0x0102030405060708, and two dead
+ * attachment objects. */
+static uint8_t g3_vec[13 + 2 * 40], g3_dead[64];
+
+static int build_member_v3(dc_buf *out) {
+    memset(g3_vec, 0, sizeof g3_vec);
+    g3_vec[0] = 1;
+    for (int i = 0; i < 8; i++)
+        g3_vec[1 + i] = (uint8_t)(i + 1);
+    g3_vec[12] = 2;
+    memset(g3_vec + 13, 0x5a, 32);
+    g3_vec[13 + 39] = 42;
+    memset(g3_vec + 53, 0xa5, 32);
+    g3_vec[53 + 38] = 1; /* seq 256 */
+    for (size_t i = 0; i < sizeof g3_dead; i++)
+        g3_dead[i] = (uint8_t)(0xd0 + i % 16);
+    dc__member_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = DC_MOP_COMPACT;
+    op.point = g3_vec;
+    op.point_len = sizeof g3_vec;
+    op.dead = g3_dead;
+    op.ndead = 2;
+    dc__err err;
+    return dc__member_encode(out, &op, 1, &err);
+}
+
+static void test_member_v3_vector(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *stored = read_file("membership-v3.bin", &n);
+    dc_buf rebuilt = DC_BUF_INIT;
+    assert_int_equal(build_member_v3(&rebuilt), 0);
+    assert_int_equal(rebuilt.size, n);
+    assert_memory_equal(rebuilt.ptr, stored, n);
+    dc__member_op *ops = NULL;
+    size_t nops = 0;
+    dc__err err;
+    assert_int_equal(dc__member_decode(&ops, &nops, stored, n, &err), 0);
+    assert_int_equal(nops, 1);
+    assert_int_equal(ops[0].kind, DC_MOP_COMPACT);
+    assert_int_equal(ops[0].version, 3);
+    assert_int_equal(ops[0].point_len, sizeof g3_vec);
+    assert_memory_equal(ops[0].point, g3_vec, sizeof g3_vec);
+    assert_int_equal(ops[0].ndead, 2);
+    assert_memory_equal(ops[0].dead, g3_dead, sizeof g3_dead);
+    dc__free(ops);
+    dc_buf_dispose(&rebuilt);
+    free(stored);
+}
+
 /* ---- change body v2: floats and bytes ---- */
 
 /* Every value kind of version 2, every byte fixed (docs/format/body.md). */
@@ -655,11 +709,13 @@ static int write_all(const char *dir) {
         fprintf(stderr, "test_vectors: building the vectors failed: %s\n", dc_error_name(rc));
         return 1;
     }
-    dc_buf mv2 = DC_BUF_INIT, bv2 = DC_BUF_INIT;
-    if (build_member_v2(&mv2) != 0 || build_body_v2(&bv2) != 0)
+    dc_buf mv2 = DC_BUF_INIT, bv2 = DC_BUF_INIT, mv3 = DC_BUF_INIT;
+    if (build_member_v2(&mv2) != 0 || build_body_v2(&bv2) != 0 || build_member_v3(&mv3) != 0)
         return 1;
     rc = write_file(dir, "envelope-v1.bin", &env) | write_file(dir, "bundle-v1.bin", &bundle) |
-         write_file(dir, "membership-v2.bin", &mv2) | write_file(dir, "body-v2.bin", &bv2);
+         write_file(dir, "membership-v2.bin", &mv2) | write_file(dir, "body-v2.bin", &bv2) |
+         write_file(dir, "membership-v3.bin", &mv3);
+    dc_buf_dispose(&mv3);
     dc_buf_dispose(&mv2);
     dc_buf_dispose(&bv2);
     dc_buf_dispose(&env);
@@ -787,7 +843,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_envelope_v1),      cmocka_unit_test(test_bundle_v1),
         cmocka_unit_test(test_bundle_v1_import), cmocka_unit_test(test_replica_schema1),
         cmocka_unit_test(test_member_v2_vector), cmocka_unit_test(test_body_v2_vector),
-        cmocka_unit_test(test_replica_schema3),
+        cmocka_unit_test(test_replica_schema3),  cmocka_unit_test(test_member_v3_vector),
     };
     return cmocka_run_group_tests_name("vectors", tests, NULL, NULL);
 }
