@@ -174,11 +174,14 @@ DC_EXTERN int dc_client_wait(int *changed, dc_client *c, int timeout_s);
  * "attach_bytes_received" (chunks and manifests, as carried),
  * "attach_refused" (objects the relay served that failed their check:
  * refused, asked again once, and counted here if still bad) and
- * "attach_missing" (wanted, but the relay does not hold them yet); and
- * "snapshot_needed": the spaces of this replica whose published compaction
- * point it misses covered history for after the sync (a late device: it
- * must load a snapshot, docs/data-model.md "Compaction"; not in the typed
- * figures below).
+ * "attach_missing" (wanted, but the relay does not hold them yet),
+ * "attach_held" (objects of this device the relay does not hold, in the
+ * spaces where it refused to store one — HTTP 403: the device is no writer
+ * there, or its storage quota is full; they are offered again at the next
+ * sync); and "snapshot_needed": the spaces of this replica whose published
+ * compaction point it misses covered history for after the sync (a late
+ * device: it must load a snapshot, docs/data-model.md "Compaction").  "spaces" is the most spaces
+ * one session went over (each session goes over all of them), not a sum.
  */
 DC_EXTERN int dc_client_report(dc_buf *out, const dc_client *c);
 
@@ -195,9 +198,12 @@ typedef struct dc_client_figures {
     uint64_t set_aside;
     uint64_t attach_objects_sent, attach_bytes_sent, attach_objects_received, attach_bytes_received,
         attach_refused, attach_missing;
+    uint64_t attach_held, snapshot_needed; /* version 2 */
 } dc_client_figures;
 
-#define DC_CLIENT_FIGURES_VERSION 1
+/* 2: attach_held and snapshot_needed.  A caller built against version 1
+ * (the struct without them) still passes 1 and gets the fields it knows. */
+#define DC_CLIENT_FIGURES_VERSION 2
 
 DC_EXTERN int dc_client_figures_get(const dc_client *c, dc_client_figures *out);
 

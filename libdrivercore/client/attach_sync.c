@@ -47,8 +47,29 @@ static int local(dc_client *c, const dc__err *e) {
     return dc__client_local(c, e->code ? e->code : DC_ERROR, e->msg);
 }
 
+static int count_obj(void *user, const uint8_t oid[32], int kind) {
+    (void)oid;
+    (void)kind;
+    (*(uint64_t *)user)++;
+    return 0;
+}
+
+/* The peer refused to store an object of this space (403 on a put: this
+ * device is no writer there, or its storage quota is full).  What the peer
+ * does not hold yet of the space is counted (attach_held), and offered
+ * again at the next sync. */
+static int held_back(dc_client *c, dc_replica *r, const dc__space *sp, const uint8_t peer[16],
+                     dc__att_figures *f) {
+    dc__err e = {0};
+    if (dc__store_obj_unsent(r->st, peer, sp->sid, (size_t)INT64_MAX, count_obj, &f->held, &e))
+        return local(c, &e);
+    return 0;
+}
+
 /* Pushes what the peer lacks of space `sp`.  A peer that refuses the
- * space (403: this device is no writer there) is left alone. */
+ * space (403: this device is no member or no writer there, or its quota is
+ * full) is left alone; after a refused upload, what it did not take is
+ * counted in f->held. */
 static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const uint8_t peer[16],
                       dc__att_figures *f) {
     objlist *l = dc__malloc(sizeof *l);
@@ -101,6 +122,7 @@ static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const ui
                 if ((rc = dc__client_call(c, "POST", path, obj.ptr, obj.size, &st, &resp)))
                     break;
                 if (st == 403) {
+                    rc = held_back(c, r, sp, peer, f);
                     stop = true;
                     break;
                 }

@@ -898,24 +898,30 @@ int dc_client_wait(int *changed, dc_client *c, int timeout_s) {
 int dc_client_figures_get(const dc_client *c, dc_client_figures *out) {
     if (!out || !c)
         return dc__last_set(DC_EMISUSE, "dc_client_figures_get: NULL argument");
-    if (out->version != DC_CLIENT_FIGURES_VERSION)
-        return dc__last_set(DC_EINVAL, "dc_client_figures_get: figures version %u is not %d",
-                            out->version, DC_CLIENT_FIGURES_VERSION);
-    *out = (dc_client_figures){.version = DC_CLIENT_FIGURES_VERSION,
-                               .bytes_sent = c->bytes_sent,
-                               .bytes_received = c->bytes_received,
-                               .round_trips = c->round_trips,
-                               .changes_sent = c->changes_sent,
-                               .changes_received = c->changes_received,
-                               .spaces = c->spaces,
-                               .clock_offset_ms = c->clock_offset,
-                               .set_aside = c->set_aside,
-                               .attach_objects_sent = c->att.sent,
-                               .attach_bytes_sent = c->att.bytes_sent,
-                               .attach_objects_received = c->att.received,
-                               .attach_bytes_received = c->att.bytes_received,
-                               .attach_refused = c->att.refused,
-                               .attach_missing = c->att.missing};
+    unsigned int version = out->version;
+    if (version < 1 || version > DC_CLIENT_FIGURES_VERSION)
+        return dc__last_set(DC_EINVAL,
+                            "dc_client_figures_get: figures version %u is not one of 1 to %d",
+                            version, DC_CLIENT_FIGURES_VERSION);
+    dc_client_figures f = {.version = version,
+                           .bytes_sent = c->bytes_sent,
+                           .bytes_received = c->bytes_received,
+                           .round_trips = c->round_trips,
+                           .changes_sent = c->changes_sent,
+                           .changes_received = c->changes_received,
+                           .spaces = c->spaces,
+                           .clock_offset_ms = c->clock_offset,
+                           .set_aside = c->set_aside,
+                           .attach_objects_sent = c->att.sent,
+                           .attach_bytes_sent = c->att.bytes_sent,
+                           .attach_objects_received = c->att.received,
+                           .attach_bytes_received = c->att.bytes_received,
+                           .attach_refused = c->att.refused,
+                           .attach_missing = c->att.missing,
+                           .attach_held = c->att.held,
+                           .snapshot_needed = c->snapshot_needed};
+    /* Version 1's struct ends before attach_held. */
+    memcpy(out, &f, version == 1 ? offsetof(dc_client_figures, attach_held) : sizeof f);
     return 0;
 }
 
@@ -925,22 +931,24 @@ int dc_client_report(dc_buf *out, const dc_client *c) {
     dc_client_figures f = {.version = DC_CLIENT_FIGURES_VERSION};
     dc_client_figures_get(c, &f);
     dc__buf_clear(out);
-    if (dc__buf_printf(
-            out,
-            "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
-            "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
-            "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
-            "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
-            "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
-            "\"attach_refused\":%llu,\"attach_missing\":%llu,\"snapshot_needed\":%llu}",
-            (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
-            (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
-            (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
-            (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
-            (unsigned long long)f.attach_objects_sent, (unsigned long long)f.attach_bytes_sent,
-            (unsigned long long)f.attach_objects_received,
-            (unsigned long long)f.attach_bytes_received, (unsigned long long)f.attach_refused,
-            (unsigned long long)f.attach_missing, (unsigned long long)c->snapshot_needed))
+    if (dc__buf_printf(out,
+                       "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
+                       "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
+                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
+                       "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
+                       "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
+                       "\"attach_refused\":%llu,\"attach_missing\":%llu,\"attach_held\":%llu,"
+                       "\"snapshot_needed\":%llu}",
+                       (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
+                       (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
+                       (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
+                       (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
+                       (unsigned long long)f.attach_objects_sent,
+                       (unsigned long long)f.attach_bytes_sent,
+                       (unsigned long long)f.attach_objects_received,
+                       (unsigned long long)f.attach_bytes_received,
+                       (unsigned long long)f.attach_refused, (unsigned long long)f.attach_missing,
+                       (unsigned long long)f.attach_held, (unsigned long long)f.snapshot_needed))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
 }

@@ -12,6 +12,7 @@
 /* Attachments moved by one dc_client_sync (summed over its attempts). */
 typedef struct dc__att_figures {
     uint64_t sent, bytes_sent, received, bytes_received, refused, missing;
+    uint64_t held;    /* objects the peer refused to take (403), left to send again */
     bool unsupported; /* the peer has no attachment endpoints (an older relay) */
 } dc__att_figures;
 

@@ -300,13 +300,18 @@ class Attach(unittest.TestCase):
         # left to send again (a 403 on a put stops the space's push).
         fig = self.sync("phone1", url)
         self.assertEqual(fig["attach_objects_sent"], 0)
+        # ... and the figures say the photo's objects wait (its manifest and
+        # chunks: at least two).
+        self.assertGreaterEqual(fig["attach_held"], 2, fig)
         with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
             metrics = r.read().decode()
         self.assertRegex(metrics, r'drivercore_relay_refusals_total\{reason="quota"\} [1-9]')
         # Another member lifts it: the photo goes up and reaches phone2.
         card = self.tool("init", self.db("phone2"), "--name", "phone2").stdout
         self.tool("space", "add", self.db("phone1"), space, card, "--role", "member")
-        self.sync("phone1", url)
+        fig = self.sync("phone1", url)
+        self.assertGreaterEqual(fig["attach_objects_sent"], 2, fig)
+        self.assertEqual(fig["attach_held"], 0, fig)
         self.sync("phone2", url)
         self.tool("space", "accept", self.db("phone2"), space)
         self.sync("phone2", url)

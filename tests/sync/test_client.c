@@ -276,7 +276,9 @@ static void test_sync_lands_and_status_says_ok(void **st) {
                 {"attach_objects_received", (long long)fig.attach_objects_received},
                 {"attach_bytes_received", (long long)fig.attach_bytes_received},
                 {"attach_refused", (long long)fig.attach_refused},
-                {"attach_missing", (long long)fig.attach_missing}};
+                {"attach_missing", (long long)fig.attach_missing},
+                {"attach_held", (long long)fig.attach_held},
+                {"snapshot_needed", (long long)fig.snapshot_needed}};
     for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
         char want[64];
         snprintf(want, sizeof want, "\"%s\":%lld", figs[i].key, figs[i].v);
@@ -285,6 +287,18 @@ static void test_sync_lands_and_status_says_ok(void **st) {
         assert_true(at[strlen(want)] == ',' || at[strlen(want)] == '}');
     }
     assert_int_equal(dc_client_figures_get(NULL, &fig), DC_EMISUSE);
+    /* A caller built against version 1 gets the fields it knows and not a
+     * byte past them. */
+    dc_client_figures v1;
+    memset(&v1, 0xAB, sizeof v1);
+    v1.version = 1;
+    ok(w.b, dc_client_figures_get(cb, &v1));
+    assert_int_equal(v1.version, 1);
+    assert_true(v1.changes_received == fig.changes_received && v1.bytes_sent == fig.bytes_sent &&
+                v1.attach_missing == fig.attach_missing);
+    assert_true(v1.attach_held == 0xABABABABABABABABull);
+    v1.version = DC_CLIENT_FIGURES_VERSION + 1;
+    assert_int_equal(dc_client_figures_get(cb, &v1), DC_EINVAL);
     ls = last_sync(w.b);
     assert_non_null(strstr(ls, "\"ok\":true"));
     assert_non_null(strstr(ls, "\"failures\":0"));
