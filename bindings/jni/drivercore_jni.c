@@ -1401,7 +1401,7 @@ static jboolean n_client_wait(JNIEnv *env, jclass cls, jlong r, jlong h, jint ti
 
 /* The figures of the last sync (dc_client_figures_get), typed: long[]{bytes
  * sent, bytes received, round trips, changes sent, changes received,
- * spaces, clock offset ms, set aside}. */
+ * spaces, clock offset ms, set aside, snapshot needed}. */
 static jlongArray n_client_figures(JNIEnv *env, jclass cls, jlong h) {
     dc_client_figures f = {.version = DC_CLIENT_FIGURES_VERSION};
     (void)cls;
@@ -1413,12 +1413,12 @@ static jlongArray n_client_figures(JNIEnv *env, jclass cls, jlong h) {
         throw_code(env, rc, dc_error_last());
         return NULL;
     }
-    jlong v[8] = {(jlong)f.bytes_sent,      (jlong)f.bytes_received,   (jlong)f.round_trips,
+    jlong v[9] = {(jlong)f.bytes_sent,      (jlong)f.bytes_received,   (jlong)f.round_trips,
                   (jlong)f.changes_sent,    (jlong)f.changes_received, (jlong)f.spaces,
-                  (jlong)f.clock_offset_ms, (jlong)f.set_aside};
-    jlongArray out = (*env)->NewLongArray(env, 8);
+                  (jlong)f.clock_offset_ms, (jlong)f.set_aside,        (jlong)f.snapshot_needed};
+    jlongArray out = (*env)->NewLongArray(env, 9);
     if (out) {
-        (*env)->SetLongArrayRegion(env, out, 0, 8, v);
+        (*env)->SetLongArrayRegion(env, out, 0, 9, v);
     }
     return out;
 }

@@ -136,6 +136,9 @@ public struct SyncReport: Sendable, Equatable {
     /// The relay's clock minus this device's, as its first session measured it.
     public let clockOffsetMs: Int64
     public let setAside: Int64
+    /// Spaces whose published compaction point this replica misses covered
+    /// history for (a device away too long): load a snapshot from an admin.
+    public let snapshotNeeded: Int64
 
     fileprivate init(_ f: dc_client_figures) {
         bytesSent = Int64(clamping: f.bytes_sent)
@@ -146,6 +149,7 @@ public struct SyncReport: Sendable, Equatable {
         spaces = Int64(clamping: f.spaces)
         clockOffsetMs = f.clock_offset_ms
         setAside = Int64(clamping: f.set_aside)
+        snapshotNeeded = Int64(clamping: f.snapshot_needed)
     }
 }
 

@@ -289,6 +289,7 @@ final class DrivercoreTests: XCTestCase {
         // The async variants: off this thread, and a cancelled Task ends the long-poll.
         let report = try await cp.sync()
         XCTAssertEqual(report.changesReceived, 0)
+        XCTAssertEqual(report.snapshotNeeded, 0)  // no compaction in this space
         let quiet = try await cp.changes(timeout: 1)
         XCTAssertFalse(quiet)
         try tablet.space(s.id).write { t in try t.set("case", "c1", "status", "async") }

@@ -15,6 +15,12 @@ public final class SyncReport {
     public final long clockOffsetMs;
     /** Items of this sync set aside (status() says which and why). */
     public final long setAside;
+    /**
+     * Spaces whose published compaction point this replica misses covered
+     * history for (a device that was away too long): the app must load a
+     * snapshot from an admin (docs/data-model.md "Compaction").
+     */
+    public final long snapshotNeeded;
 
     /** From dc_client_figures_get, in the order of Native.clientFigures. */
     SyncReport(long[] v) {
@@ -26,6 +32,7 @@ public final class SyncReport {
         spaces = v[5];
         clockOffsetMs = v[6];
         setAside = v[7];
+        snapshotNeeded = v[8];
     }
 
     @Override

@@ -374,6 +374,7 @@ public class DriverCoreTest {
                 // The invitation and the space's changes (kept until accepted).
                 SyncReport down = cp.syncNow();
                 assertTrue(down.toString(), down.changesReceived > 0);
+                assertEquals(0, down.snapshotNeeded); // no compaction in this space
                 phone.space(s.id()).accept();
                 cp.syncNow();
                 assertEquals("filed", phone.read(s.id(), "case", "c1").getString("status"));
