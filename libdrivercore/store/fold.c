@@ -207,11 +207,15 @@ static int pending_any(dc__store *s, bool *any, dc__err *err) {
     return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : dc__sql_err(s, err, "pending");
 }
 
-static int pending_del(dc__store *s, int64_t cno, dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_PENDING_DEL, "DELETE FROM pending WHERE cno = ?", err);
+/* Deletes the rows lo..hi of `pending`, every one of which the caller
+ * has folded (a run of consecutive row numbers). */
+static int pending_del(dc__store *s, int64_t lo, int64_t hi, dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(s, Q_PENDING_DEL, "DELETE FROM pending WHERE cno BETWEEN ?1 AND ?2", err);
     if (!st)
         return err->code;
-    sqlite3_bind_int64(st, 1, cno);
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "pending");
     sqlite3_reset(st);
     return rc;
@@ -792,13 +796,31 @@ static int apply_window(fold *f, size_t *at, dc__err *err) {
     return rc;
 }
 
-/* The batch leaves `pending` (with its last window). */
+/* The batch leaves `pending` (with its last window): its changes and the
+ * rows it dropped, both in row order, deleted a run of consecutive row
+ * numbers at a time (an import's changes are one run).  Only rows of the
+ * batch are named, so a row put in `pending` meanwhile stays. */
 static int batch_done(fold *f, dc__err *err) {
     int rc = 0;
-    for (size_t i = 0; i < f->nch && !rc; i++)
-        rc = pending_del(f->s, f->ch[i].cno, err);
-    for (size_t i = 0; i < f->ndrop && !rc; i++)
-        rc = pending_del(f->s, f->drop[i], err);
+    size_t i = 0, j = 0;
+    bool open = false;
+    int64_t lo = 0, hi = 0;
+    while (!rc && (i < f->nch || j < f->ndrop)) {
+        int64_t c = j >= f->ndrop || (i < f->nch && f->ch[i].cno < f->drop[j]) ? f->ch[i++].cno
+                                                                               : f->drop[j++];
+        if (open && c == hi + 1) {
+            hi = c;
+            continue;
+        }
+        if (open && c == hi)
+            continue;
+        if (open)
+            rc = pending_del(f->s, lo, hi, err);
+        lo = hi = c;
+        open = true;
+    }
+    if (!rc && open)
+        rc = pending_del(f->s, lo, hi, err);
     return rc;
 }
 
