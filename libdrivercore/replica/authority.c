@@ -488,7 +488,7 @@ static int reapply(void *user, int64_t cno, int64_t sid, const uint8_t *env, siz
     int64_t did;
     if ((rc = dc__store_device(r->st, e.author, &did, &g->err)))
         return rc;
-    rc = dc__change_check(r, &e, sid, did, -1, NULL, &g->err);
+    rc = dc__change_check(r, &e, sid, did, -1, NULL, NULL, &g->err);
     if (rc == DC_ENOKEY) {
         /* Its key is gone (declined): carried, not applied. */
         dc__err_clear(&g->err);

@@ -181,8 +181,7 @@ static int own_new(dc__ingest *g, const dc__envelope *e, int64_t sid) {
 }
 
 static int store_new(dc__ingest *g, const dc__envelope *e, int64_t sid, int64_t did, int state,
-                     int need) {
-    uint8_t id[32];
+                     int need, uint8_t id[32]) {
     dc__envelope_id(id, e->raw, e->raw_len);
     int rc = dc__store_change_put(g->r->st, sid, e, id, did, state, need, &g->err);
     if (!rc) {
@@ -229,6 +228,7 @@ static int check_membership(dc__ingest *g, const dc__envelope *e) {
 static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
     dc__space sp;
     int64_t did;
+    uint8_t id[32];
     int rc = seen(g, e, &sp, &did);
     if (rc) {
         g->n.dup += rc == 1;
@@ -242,15 +242,15 @@ static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
         dc__err_clear(&g->err);
         if ((rc = own_new(g, e, sp.sid)))
             return rc;
-        return store_new(g, e, sp.sid, did, DC_CHANGE_FUTURE, 0);
+        return store_new(g, e, sp.sid, did, DC_CHANGE_FUTURE, 0, id);
     }
     if (rc || (rc = own_new(g, e, sp.sid)))
         return rc;
     /* A grant stamped far ahead would win that device's role for ever, so
      * it waits for the clock. */
     if (!dc__clock_acceptable(&g->r->clock, e->hlc_max))
-        return store_new(g, e, sp.sid, did, DC_CHANGE_HELD, 0);
-    if ((rc = store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0)))
+        return store_new(g, e, sp.sid, did, DC_CHANGE_HELD, 0, id);
+    if ((rc = store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0, id)))
         return rc;
     /* Provisional: the resolution decides, and the import counts it then. */
     g->n.unauthorised--;
@@ -268,6 +268,9 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
                         int64_t cno) {
     dc_replica *r = g->r;
     int state, need = 0, rc;
+    /* The body decoded by the check goes to the fold with the change. */
+    dc__opened opened;
+    memset(&opened, 0, sizeof opened);
     if (!dc__space_key(r, sid, e->epoch, NULL, &g->err)) {
         if (g->err.code != DC_ENOKEY)
             return g->err.code;
@@ -281,7 +284,7 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
     } else if (!dc__clock_acceptable(&r->clock, e->hlc_max)) {
         state = DC_CHANGE_HELD;
     } else {
-        rc = dc__change_check(r, e, sid, did, role, &need, &g->err);
+        rc = dc__change_check(r, e, sid, did, role, &need, &opened, &g->err);
         if (rc == DC_ENOKEY) {
             dc__err_clear(&g->err);
             state = DC_CHANGE_OPAQUE;
@@ -304,14 +307,19 @@ static int place_change(dc__ingest *g, const dc__envelope *e, int64_t sid, int64
         }
     }
     uint32_t nops = (uint32_t)(e->hlc_max - e->hlc_min + 1);
+    uint8_t id[32];
     if (!cno) {
-        if ((rc = store_new(g, e, sid, did, state, need)))
+        if ((rc = store_new(g, e, sid, did, state, need, id))) {
+            dc__opened_free(&opened);
             return rc;
+        }
         /* Applied: the state takes it when the import folds. */
         return state == DC_CHANGE_APPLIED
-                   ? dc__store_pending_add(r->st, dc__store_last_cno(r->st), nops, &g->err)
+                   ? dc__store_pending_add_opened(r->st, dc__store_last_cno(r->st), nops, id,
+                                                  &opened, &g->err)
                    : 0;
     }
+    dc__opened_free(&opened);
     g->n.released += state == DC_CHANGE_APPLIED;
     g->n.unauthorised += state == DC_CHANGE_UNAUTHORISED;
     g->n.future += state == DC_CHANGE_FUTURE;
@@ -371,7 +379,8 @@ static int ingest_change(dc__ingest *g, const dc__envelope *e) {
     if (!writer_or_ack(g, e, sp.sid, role)) {
         /* Kept, not applied, not passed on: a grant may still make it
          * valid, or a removal has made it invalid for good. */
-        return store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0);
+        uint8_t id[32];
+        return store_new(g, e, sp.sid, did, DC_CHANGE_UNAUTHORISED, 0, id);
     }
     return place_change(g, e, sp.sid, did, role, 0);
 }

@@ -155,11 +155,11 @@ static int ops_need(const dc__body *b, const uint8_t author[32]) {
 }
 
 int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     int role, int *need, dc__err *err) {
+                     int role, int *need, dc__opened *keep, dc__err *err) {
     int rc = open_change(r, e, sid, err);
     if (rc)
         return rc;
-    const dc_buf *plain = &r->zbody;
+    dc_buf *plain = &r->zbody;
     if (e->comp == DC_COMP_ZSTD) {
         dc__buf_clear(&r->body);
         if ((rc = dc__zstd_decompress_with(&r->dctx, &r->body, r->zbody.ptr, r->zbody.size,
@@ -186,7 +186,15 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
         rc = dc__err_set(err, DC_EDENIED,
                          "the author held the role %s for this change, and its ops need %s",
                          role ? dc_role_name(role) : "none", dc_role_name(want));
-    dc__body_free(&b);
+    if (!rc && keep) {
+        /* The caller keeps the body and the buffer it points into; the
+         * next change gets a buffer of its own. */
+        keep->body = b;
+        keep->plain = *plain;
+        memset(plain, 0, sizeof *plain);
+    } else {
+        dc__body_free(&b);
+    }
 wipe:
     /* Plaintext of the space must not linger in freed or reused memory. */
     if (r->zbody.asize)

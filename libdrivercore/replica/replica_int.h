@@ -143,9 +143,11 @@ int dc__fold_notify(dc_replica *r, dc__touched *t, dc__err *err);
  * (member; admin for ops on the library's own records, types beginning
  * with '@').  *need (may be NULL) receives that role.  0: it may be applied
  * (stored applied and put in `pending` by the caller); DC_EDENIED when the
- * author lacked the role; a bad body's own error otherwise. */
+ * author lacked the role; a bad body's own error otherwise.  `keep` (may
+ * be NULL) receives, when it may be applied, the decoded body with its
+ * plaintext, for the fold (dc__store_pending_add_opened). */
 int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t author_did,
-                     int role, int *need, dc__err *err);
+                     int role, int *need, dc__opened *keep, dc__err *err);
 
 /* ---- receiving envelopes (bundle_io.c, authority.c) ---- */
 

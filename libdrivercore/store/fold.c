@@ -27,7 +27,7 @@
 
 /* A batch: whole changes up to this many ops (or changes), decoded and
  * held in memory while its windows are applied. */
-#define BATCH_OPS 131072
+#define BATCH_OPS 262144
 #define BATCH_CHANGES 16384
 /* A window: at most this many records, one SQLite transaction when the
  * fold runs outside the caller's. */
@@ -137,6 +137,66 @@ int dc__store_pending_add(dc__store *s, int64_t cno, uint32_t nops, dc__err *err
     return rc;
 }
 
+/* ---- bodies the import opened ---- */
+
+struct dc__opened_row {
+    int64_t cno;
+    uint8_t cid[32];
+    uint32_t nops;
+    dc__opened o;
+};
+
+void dc__opened_free(dc__opened *o) {
+    dc__body_free(&o->body);
+    dc__wipe(o->plain.ptr, o->plain.size);
+    dc_buf_dispose(&o->plain);
+    memset(&o->body, 0, sizeof o->body);
+}
+
+void dc__store_opened_clear(dc__store *s) {
+    for (size_t i = 0; i < s->nopened; i++)
+        dc__opened_free(&s->opened[i].o);
+    s->nopened = 0;
+    s->opened_ops = 0;
+}
+
+int dc__store_pending_add_opened(dc__store *s, int64_t cno, uint32_t nops, const uint8_t cid[32],
+                                 dc__opened *o, dc__err *err) {
+    int rc = dc__store_pending_add(s, cno, nops, err);
+    /* Kept while they fit in one batch and come in row order (an import's
+     * do); else the fold opens the envelope as it would have. */
+    if (rc || s->opened_ops + nops > BATCH_OPS || s->nopened >= BATCH_CHANGES ||
+        (s->nopened && s->opened[s->nopened - 1].cno >= cno) ||
+        grow((void **)&s->opened, &s->copened, s->nopened + 1, sizeof *s->opened)) {
+        dc__opened_free(o);
+        return rc;
+    }
+    struct dc__opened_row *w = &s->opened[s->nopened++];
+    w->cno = cno;
+    memcpy(w->cid, cid, 32);
+    w->nops = nops;
+    w->o = *o;
+    memset(o, 0, sizeof *o);
+    s->opened_ops += nops;
+    return 0;
+}
+
+/* The body kept for row cno, if it is still that change's: taken. */
+static bool opened_take(dc__store *s, size_t *at, int64_t cno, const void *cid, size_t cid_len,
+                        fchange *c) {
+    while (*at < s->nopened && s->opened[*at].cno < cno)
+        (*at)++;
+    if (*at >= s->nopened || s->opened[*at].cno != cno)
+        return false;
+    struct dc__opened_row *w = &s->opened[*at];
+    if (cid_len != 32 || memcmp(w->cid, cid, 32) != 0 || !w->o.body.nops)
+        return false;
+    c->plain = w->o.plain;
+    c->body = w->o.body;
+    memset(&w->o, 0, sizeof w->o);
+    return true;
+}
+
 static int pending_any(dc__store *s, bool *any, dc__err *err) {
     sqlite3_stmt *st = dc__q(s, Q_PENDING_ANY, "SELECT 1 FROM pending LIMIT 1", err);
     if (!st)
@@ -147,11 +207,15 @@ static int pending_any(dc__store *s, bool *any, dc__err *err) {
     return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : dc__sql_err(s, err, "pending");
 }
 
-static int pending_del(dc__store *s, int64_t cno, dc__err *err) {
-    sqlite3_stmt *st = dc__q(s, Q_PENDING_DEL, "DELETE FROM pending WHERE cno = ?", err);
+/* Deletes the rows lo..hi of `pending`, every one of which the caller
+ * has folded (a run of consecutive row numbers). */
+static int pending_del(dc__store *s, int64_t lo, int64_t hi, dc__err *err) {
+    sqlite3_stmt *st =
+        dc__q(s, Q_PENDING_DEL, "DELETE FROM pending WHERE cno BETWEEN ?1 AND ?2", err);
     if (!st)
         return err->code;
-    sqlite3_bind_int64(st, 1, cno);
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
     int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "pending");
     sqlite3_reset(st);
     return rc;
@@ -262,13 +326,14 @@ static int set_fate(fold *f, int64_t cno, const fchange *c, int rc, dc__err *err
  * f->drop; *more when the batch stopped at its limit. */
 static int read_batch(fold *f, bool *more, dc__err *err) {
     dc__store *s = f->s;
-    sqlite3_stmt *st = dc__q(s, Q_PENDING_READ,
-                             "SELECT p.cno, c.sid, c.author, c.state, c.kind, c.env FROM pending p "
-                             "LEFT JOIN changes c ON c.cno = p.cno ORDER BY p.cno",
-                             err);
+    sqlite3_stmt *st =
+        dc__q(s, Q_PENDING_READ,
+              "SELECT p.cno, c.sid, c.author, c.state, c.kind, c.env, c.cid FROM pending p "
+              "LEFT JOIN changes c ON c.cno = p.cno ORDER BY p.cno",
+              err);
     if (!st)
         return err->code;
-    size_t ops = 0;
+    size_t ops = 0, at = 0;
     int r, rc = 0;
     *more = false;
     /* Collected first, opened after the statement is reset: opening reads
@@ -296,20 +361,30 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
         fchange *c = &f->ch[f->nch];
         memset(c, 0, sizeof *c);
         size_t n = (size_t)sqlite3_column_bytes(st, 5);
-        if (!(c->env = dc__malloc(n ? n : 1))) {
-            rc = DC_ENOMEM;
-            break;
+        const uint8_t *env = sqlite3_column_blob(st, 5);
+        /* A body the import opened is used as it is: only the header is
+         * read from the envelope. */
+        bool opened = opened_take(s, &at, cno, sqlite3_column_blob(st, 6),
+                                  (size_t)sqlite3_column_bytes(st, 6), c);
+        if (!opened) {
+            if (!(c->env = dc__malloc(n ? n : 1))) {
+                rc = DC_ENOMEM;
+                break;
+            }
+            memcpy(c->env, env, n);
+            env = c->env;
         }
         f->nch++;
-        memcpy(c->env, sqlite3_column_blob(st, 5), n);
         c->cno = cno;
         c->sid = sqlite3_column_int64(st, 1);
         c->did = sqlite3_column_int64(st, 2);
-        if (dc__envelope_parse(&c->e, c->env, n, err)) {
+        if (dc__envelope_parse(&c->e, env, n, err)) {
             rc = DC_ECORRUPT;
             dc__err_prefix(err, "change %lld in the log", (long long)cno);
             break;
         }
+        if (opened)
+            c->e.raw = c->e.payload = c->e.nonce = c->e.sig = NULL;
         /* The op count is the header's timestamp range. */
         ops += (size_t)(c->e.hlc_max - c->e.hlc_min) + 1;
     }
@@ -326,7 +401,7 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
     size_t k = 0;
     for (size_t i = 0; i < f->nch; i++) {
         fchange *c = &f->ch[i];
-        rc = open_change(f, c, err);
+        rc = c->body.nops ? 0 : open_change(f, c, err);
         if (rc == DC_ENOMEM || rc == DC_EIO || rc == DC_EBUSY || rc < 0)
             return rc;
         if (rc) {
@@ -466,8 +541,10 @@ static int rec_rid(fold *f, frec *r, dc__err *err) {
 
 static int rec_save(fold *f, frec *r, dc__err *err) {
     int rc;
-    if (!r->rid && (rc = rec_rid(f, r, err)))
-        return rc;
+    /* A new record's row is written once, with its state. */
+    bool fresh = !r->rid;
+    if (fresh && !r->st.changed && !r->rows)
+        return rec_rid(f, r, err);
     if (!r->st.changed && !r->rows)
         return 0;
     const dc__recdata *d = &r->st.d;
@@ -475,13 +552,24 @@ static int rec_save(fold *f, frec *r, dc__err *err) {
     dc__buf_clear(&f->tmp);
     if (!empty && (rc = dc__recdata_encode(&f->tmp, d, err)))
         return rc;
-    sqlite3_stmt *st = dc__q(f->s, Q_REC_SAVE,
-                             "UPDATE records SET del_hlc = ?2, del_did = ?3, state = ?4, "
-                             "nval = ?5, nev = ?6 WHERE rid = ?1",
-                             err);
+    sqlite3_stmt *st =
+        fresh ? dc__q(f->s, Q_REC_NEW,
+                      "INSERT INTO records(sid, del_hlc, del_did, state, nval, nev, type, id) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                      err)
+              : dc__q(f->s, Q_REC_SAVE,
+                      "UPDATE records SET del_hlc = ?2, del_did = ?3, state = ?4, "
+                      "nval = ?5, nev = ?6 WHERE rid = ?1",
+                      err);
     if (!st)
         return err->code;
-    sqlite3_bind_int64(st, 1, r->rid);
+    if (fresh) {
+        sqlite3_bind_int64(st, 1, r->sid);
+        sqlite3_bind_text(st, 7, r->type->p, (int)r->type->n, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, r->id->p, (int)r->id->n, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int64(st, 1, r->rid);
+    }
     sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
     sqlite3_bind_int64(st, 3, r->st.del_did);
     if (empty)
@@ -492,6 +580,8 @@ static int rec_save(fold *f, frec *r, dc__err *err) {
     sqlite3_bind_int64(st, 6, r->nev);
     rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
     sqlite3_reset(st);
+    if (!rc && fresh)
+        r->rid = sqlite3_last_insert_rowid(f->s->db);
     if (!rc && r->st.changed && f->s->nix)
         rc = dc__store_index_update(f->s, r->rid, r->sid, r->type, d, err);
     return rc;
@@ -706,13 +796,31 @@ static int apply_window(fold *f, size_t *at, dc__err *err) {
     return rc;
 }
 
-/* The batch leaves `pending` (with its last window). */
+/* The batch leaves `pending` (with its last window): its changes and the
+ * rows it dropped, both in row order, deleted a run of consecutive row
+ * numbers at a time (an import's changes are one run).  Only rows of the
+ * batch are named, so a row put in `pending` meanwhile stays. */
 static int batch_done(fold *f, dc__err *err) {
     int rc = 0;
-    for (size_t i = 0; i < f->nch && !rc; i++)
-        rc = pending_del(f->s, f->ch[i].cno, err);
-    for (size_t i = 0; i < f->ndrop && !rc; i++)
-        rc = pending_del(f->s, f->drop[i], err);
+    size_t i = 0, j = 0;
+    bool open = false;
+    int64_t lo = 0, hi = 0;
+    while (!rc && (i < f->nch || j < f->ndrop)) {
+        int64_t c = j >= f->ndrop || (i < f->nch && f->ch[i].cno < f->drop[j]) ? f->ch[i++].cno
+                                                                               : f->drop[j++];
+        if (open && c == hi + 1) {
+            hi = c;
+            continue;
+        }
+        if (open && c == hi)
+            continue;
+        if (open)
+            rc = pending_del(f->s, lo, hi, err);
+        lo = hi = c;
+        open = true;
+    }
+    if (!rc && open)
+        rc = pending_del(f->s, lo, hi, err);
     return rc;
 }
 
@@ -736,6 +844,7 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
     if (rc || !any) {
         if (!rc)
             s->unfolded = 0;
+        dc__store_opened_clear(s);
         return rc;
     }
     bool own = sqlite3_get_autocommit(s->db) != 0;
@@ -793,6 +902,9 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
     s->folding = false;
     if (!rc)
         s->unfolded = 0;
+    /* What was kept and not taken (folded by another handle, or re-judged)
+     * is of no more use. */
+    dc__store_opened_clear(s);
     fold_free(&f);
     return rc;
 }

@@ -430,6 +430,10 @@ void dc__store_disconnect(dc__store *s) {
     dc__zstd_free_ctx(NULL, s->zdctx);
     s->zdctx = NULL;
     dc__names_reset(&s->names);
+    dc__store_opened_clear(s);
+    dc__free(s->opened);
+    s->opened = NULL;
+    s->copened = 0;
     dc__store_index_free(s);
     if (s->db) {
         /* Every statement is finalized by now, so this closes the file at
@@ -538,12 +542,15 @@ int dc__store_savepoint_release(dc__store *s, dc__err *err) {
 
 void dc__store_savepoint_rollback(dc__store *s) {
     dc__names_reset(&s->names);
+    dc__store_opened_clear(s);
     sqlite3_exec(s->db, "ROLLBACK TO dc_group; RELEASE dc_group", NULL, NULL, NULL);
 }
 
 void dc__store_rollback(dc__store *s) {
     /* A name this handle numbered inside the transaction is gone with it. */
     dc__names_reset(&s->names);
+    /* Its rows may be numbered again for other changes. */
+    dc__store_opened_clear(s);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -337,6 +337,22 @@ typedef struct dc__touched {
  * takes it at the next fold.  Inside the caller's transaction. */
 int dc__store_pending_add(dc__store *s, int64_t cno, uint32_t nops, dc__err *err);
 
+/* A change body an import has already opened (decrypted, decompressed) and
+ * decoded: `body`'s strings point into `plain`. */
+typedef struct dc__opened {
+    dc_buf plain;
+    dc__body body;
+} dc__opened;
+/* Wipes and frees an opened body (it starts empty again). */
+void dc__opened_free(dc__opened *o);
+/* dc__store_pending_add of a change whose body the caller has opened: the
+ * handle keeps it (taking it: *o is left empty) for its next fold, which
+ * then does not open the envelope again, if the change `cid` is still row
+ * `cno` when it folds.  Kept within a bound (the ops of one fold batch);
+ * dropped on a rollback and at the end of every fold. */
+int dc__store_pending_add_opened(dc__store *s, int64_t cno, uint32_t nops, const uint8_t cid[32],
+                                 dc__opened *o, dc__err *err);
+
 /* Folds every pending change into the state (docs/storage.md, "Folding"),
  * a window at a time: each window its own transaction when called outside
  * one, else inside the caller's.  `touched` (may be NULL) collects the

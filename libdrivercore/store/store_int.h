@@ -55,6 +55,7 @@ enum {
     Q_PENDING_DEL,
     Q_PENDING_READ,
     Q_REC_SAVE,
+    Q_REC_NEW,
     Q_REGS_GET,
     Q_SET_HAS,
     Q_NAME_ID,
@@ -141,7 +142,15 @@ struct dc__store {
      * to, for the replica to compact once its import ends (compact.c). */
     int64_t *noticed;
     size_t nnoticed, cnoticed;
+    /* Bodies this handle's imports opened, in row order, for its next fold
+     * (fold.c, dc__store_pending_add_opened). */
+    struct dc__opened_row *opened;
+    size_t nopened, copened;
+    uint64_t opened_ops;
 };
+
+/* Drops the bodies kept for the fold (wiped). */
+void dc__store_opened_clear(dc__store *s);
 
 /* The declared indexes, reloaded when another handle declared one. */
 int dc__store_index_sync(dc__store *s, dc__err *err);

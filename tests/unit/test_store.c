@@ -103,6 +103,98 @@ static void test_fold_and_rebuild(void **state) {
     free(sp);
 }
 
+/* One set, committed by r in its own transaction. */
+static void set_name(dc_replica *r, const char *sp, const char *id, const char *name) {
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "driver", id, "name", DC_STR, 0, name));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+}
+
+typedef struct envs {
+    dc_buf out; /* a bundle being built */
+    bool bad;   /* spoil the signature of the changes added */
+} envs;
+
+static int add_changes(void *user, uint64_t i, const uint8_t *p, size_t n) {
+    envs *v = user;
+    dc__envelope e;
+    dc__err err = {0, ""};
+    (void)i;
+    assert_int_equal(dc__envelope_parse(&e, p, n, &err), 0);
+    if (e.kind != DC_ENV_KIND_CHANGE)
+        return 0;
+    uint8_t *copy = malloc(n);
+    memcpy(copy, p, n);
+    if (v->bad)
+        copy[e.sig - p] ^= 1;
+    int rc = dc__bundle_add(&v->out, copy, n);
+    free(copy);
+    return rc;
+}
+
+/* The change envelopes of `from`'s export, appended to the bundle. */
+static void add_from(envs *v, dc_replica *from) {
+    dc_buf b = DC_BUF_INIT;
+    uint64_t count;
+    dc__err err = {0, ""};
+    dc_test_ok(from, dc_bundle_export(&b, from, NULL));
+    assert_int_equal(dc__bundle_parse(b.ptr, b.size, &count, add_changes, v, &err), 0);
+    dc_buf_dispose(&b);
+}
+
+/* An import decodes each change once and hands the body to the fold
+ * (docs/storage.md, "Bodies opened once").  An import that fails rolls its
+ * changes back, and the row numbers they had go to the next import's
+ * changes: the fold must apply those, never a body kept from the failed
+ * one. */
+static void test_failed_import_keeps_no_body(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "kept-a.db"), *b = dc_test_open(&g_d, "kept-b.db");
+    dc_replica *r = dc_test_open(&g_d, "kept-r.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    dc_buf card = DC_BUF_INIT;
+    dc_test_ok(r, dc_replica_card(&card, r));
+    dc_test_ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_buf_dispose(&card);
+    dc_test_sync_into(a, b);
+    dc_test_sync_into(a, r);
+    dc_test_ok(r, dc_space_accept(r, sp, 0));
+    int64_t held = count(r, "SELECT count(*) FROM changes");
+    set_name(a, sp, "d1", "written by a");
+    set_name(b, sp, "d1", "written by b");
+
+    /* a's change, then b's with a broken signature: all or nothing. */
+    envs v = {DC_BUF_INIT, false};
+    assert_int_equal(dc__bundle_begin(&v.out), 0);
+    add_from(&v, a);
+    v.bad = true;
+    add_from(&v, b);
+    assert_int_equal(dc__bundle_finish(&v.out), 0);
+    assert_int_equal(dc_bundle_import(r, v.out.ptr, v.out.size, NULL), DC_EBADSIG);
+    assert_int_equal(count(r, "SELECT count(*) FROM changes"), held);
+    dc_buf_dispose(&v.out);
+
+    /* b's change alone: stored in the row a's had, and folded as b's. */
+    v = (envs){DC_BUF_INIT, false};
+    assert_int_equal(dc__bundle_begin(&v.out), 0);
+    add_from(&v, b);
+    assert_int_equal(dc__bundle_finish(&v.out), 0);
+    dc_test_ok(r, dc_bundle_import(r, v.out.ptr, v.out.size, NULL));
+    dc_buf_dispose(&v.out);
+    assert_int_equal(count(r, "SELECT count(*) FROM changes"), held + 1);
+    assert_int_equal(count(r, "SELECT count(*) FROM pending"), 0);
+    dc_buf rec = DC_BUF_INIT;
+    dc_test_ok(r, dc_record_get(&rec, r, sp, "driver", "d1"));
+    if (!strstr((const char *)rec.ptr, "written by b") || strstr((const char *)rec.ptr, "by a"))
+        fail_msg("the record holds %s", (const char *)rec.ptr);
+    dc_buf_dispose(&rec);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(b);
+    dc_replica_close(r);
+}
+
 static void test_names(void **state) {
     (void)state;
     dc_replica *r = dc_test_open(&g_d, "names.db");
@@ -163,6 +255,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_and_rebuild),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_failed_import_keeps_no_body),
         cmocka_unit_test(test_index_through_rebuild),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
