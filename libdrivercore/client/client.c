@@ -28,7 +28,7 @@
 #include "drivercore/sync.h"
 #include "replica/replica_int.h"
 #include "client/client_int.h"
-#include "replica/sync_int.h"
+#include "sync/session.h"
 
 #define RESP_MAX ((size_t)80 << 20) /* a response body, as carried */
 #define MSG_MAX ((size_t)64 << 20)  /* a sync message (protocol limit) */

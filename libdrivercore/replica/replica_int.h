@@ -221,7 +221,7 @@ int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
 typedef struct dc__import_req {
     const uint8_t *data;
     size_t size;
-    int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync.c) */
+    int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync/session.c) */
     const uint8_t *checked; /* dc__bundle_precheck's answer, or NULL: checked here */
     size_t nchecked;
     bool shared; /* came from a log shared by several relays (not published again) */

@@ -1,5 +1,5 @@
 /*
- * Tests of sync sessions (replica/sync.c) between replicas in one process:
+ * Tests of sync sessions (sync/session.c) between replicas in one process:
  * a device learns a space it was added to, concurrent edits converge, an
  * idle re-sync is cheap, a session cut after any message leaves both
  * replicas consistent and the next one completes, a non-member receives

@@ -1,0 +1,35 @@
+/*
+ * The replica's narrow face to the folders above it that are not the
+ * public API: the relay (relay/) and the sync client (client/).  What a
+ * sync session needs of a replica is the port of sync/port.h, which
+ * replica/sync_port.c fills; what a relay serving a replica
+ * (relay/store_replica.c) and a relay's challenge signed by a device
+ * (relay/sign.c) need is here: membership and signing, nothing of the
+ * handle, the store or the keys.
+ */
+#ifndef DC_REPLICA_PORT_H
+#define DC_REPLICA_PORT_H
+
+#include "base/base.h"
+#include "drivercore/replica.h"
+
+/* Is `device` a member (any role) of `space`, by the membership this
+ * replica holds?  Reads only clear membership: no key needed. */
+bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t device[32]);
+
+/* Does this replica hold `space` at all? */
+bool dc__replica_knows(dc_replica *r, const uint8_t space[16]);
+
+/* Calls fn with each member device (any role) of `space`, in key order. */
+int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
+                              int (*fn)(void *user, const uint8_t device[32]), void *user);
+
+/* True while a transaction is open on the handle. */
+bool dc__replica_in_txn(const dc_replica *r);
+
+/* Signs m[0..n) with this device's key (the secret key never leaves the
+ * replica's guarded memory): 0, or the handle's error (a NULL handle, a
+ * file rekeyed away) recorded as any public call's. */
+int dc__replica_sign(dc_replica *r, uint8_t sig[64], const uint8_t *m, size_t n);
+
+#endif
