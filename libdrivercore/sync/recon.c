@@ -298,14 +298,8 @@ uint64_t dc__recon_need_count(const dc__recon *s) {
 /* ---------------------------------------------------------------- findings */
 
 static int pend_add(dc__recon *s, int kind, const dc__recon_item *it) {
-    if (s->npend == s->cappend) {
-        size_t cap = s->cappend ? s->cappend * 2 : 256;
-        finding *p = dc__realloc(s->pend, cap * sizeof *p);
-        if (!p)
-            return fail(s, DC_ENOMEM, "out of memory recording findings");
-        s->pend = p;
-        s->cappend = cap;
-    }
+    if (DC__VEC_ROOM(s->pend, s->npend, s->cappend))
+        return fail(s, DC_ENOMEM, "out of memory recording findings");
     s->pend[s->npend].kind = kind;
     s->pend[s->npend].it = *it;
     s->npend++;
@@ -313,14 +307,8 @@ static int pend_add(dc__recon *s, int kind, const dc__recon_item *it) {
 }
 
 static int list_add(dc__recon *s, list *l, const dc__recon_item *it) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        dc__recon_item *p = dc__realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return fail(s, DC_ENOMEM, "out of memory keeping findings");
-        l->v = p;
-        l->cap = cap;
-    }
+    if (DC__VEC_ROOM(l->v, l->n, l->cap))
+        return fail(s, DC_ENOMEM, "out of memory keeping findings");
     l->v[l->n++] = *it;
     return 0;
 }
@@ -583,14 +571,8 @@ static int get_bound(dc__recon *s, reader *r, const dc__recon_bound *prev, dc__r
 }
 
 static int in_add(dc__recon *s, const in_range *x) {
-    if (s->nin == s->capin) {
-        size_t cap = s->capin ? s->capin * 2 : 64;
-        in_range *p = dc__realloc(s->in, cap * sizeof *p);
-        if (!p)
-            return fail(s, DC_ENOMEM, "out of memory reading a message");
-        s->in = p;
-        s->capin = cap;
-    }
+    if (DC__VEC_ROOM(s->in, s->nin, s->capin))
+        return fail(s, DC_ENOMEM, "out of memory reading a message");
     s->in[s->nin++] = *x;
     return 0;
 }

@@ -56,7 +56,7 @@ struct dc_sync {
     uint8_t peer[32];
     bool peer_known;
     int calls;
-    space_state *sp;
+    space_state **sp; /* each allocated alone: its reconciliation keeps a pointer to it */
     size_t nsp, csp;
     bool peer_final;
     bool finished;
@@ -93,8 +93,8 @@ static int64_t wall_ms(dc_sync *s) {
 
 static space_state *find_space(dc_sync *s, const uint8_t id[16]) {
     for (size_t i = 0; i < s->nsp; i++)
-        if (memcmp(s->sp[i].id, id, 16) == 0)
-            return &s->sp[i];
+        if (memcmp(s->sp[i]->id, id, 16) == 0)
+            return s->sp[i];
     return NULL;
 }
 
@@ -102,14 +102,8 @@ static int on_found(void *user, int kind, const dc__recon_item *it) {
     space_state *st = user;
     if (kind != DC_RECON_SEND)
         return 0; /* what we lack arrives in the peer's bundles */
-    if (st->nq == st->cq) {
-        size_t nc = st->cq ? st->cq * 2 : 64;
-        dc__recon_item *q = dc__realloc(st->queue, nc * sizeof *q);
-        if (!q)
-            return DC_ENOMEM;
-        st->queue = q;
-        st->cq = nc;
-    }
+    if (DC__VEC_ROOM(st->queue, st->nq, st->cq))
+        return DC_ENOMEM;
     st->queue[st->nq++] = *it;
     st->sorted = false;
     return 0;
@@ -119,22 +113,17 @@ static int on_found(void *user, int kind, const dc__recon_item *it) {
  * empty one: a space the store does not know) and its reconciliation
  * session created in our role. */
 static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
-    if (s->nsp == s->csp) {
-        size_t nc = s->csp ? s->csp * 2 : 16;
-        space_state *p = dc__realloc(s->sp, nc * sizeof *p);
-        if (!p)
-            return dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
-        s->sp = p;
-        s->csp = nc;
-    }
-    space_state *st = &s->sp[s->nsp];
-    memset(st, 0, sizeof *st);
+    space_state *st = NULL;
+    if (DC__VEC_ROOM(s->sp, s->nsp, s->csp) || !(st = dc__calloc(1, sizeof *st)))
+        return dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     memcpy(st->id, id, 16);
     dc__recon_set view;
     int rc;
-    if ((rc = s->port.store.space_open(s->port.store.user, id, &st->bsp, &view, &s->err)))
+    if ((rc = s->port.store.space_open(s->port.store.user, id, &st->bsp, &view, &s->err))) {
+        dc__free(st);
         return rc;
-    s->nsp++;
+    }
+    s->sp[s->nsp++] = st;
     if (!st->bsp) {
         /* Unknown to the store: reconciled against an empty set. */
         if ((rc = dc__recon_memset_new(&st->set)))
@@ -219,8 +208,10 @@ void dc_sync_free(dc_sync *s) {
     if (!s)
         return;
     settle(s, false, true); /* a session cut short, or done */
-    for (size_t i = 0; i < s->nsp; i++)
-        free_space(s, &s->sp[i]);
+    for (size_t i = 0; i < s->nsp; i++) {
+        free_space(s, s->sp[i]);
+        dc__free(s->sp[i]);
+    }
     dc__free(s->sp);
     if (s->port.close)
         s->port.close(s->port.store.user);
@@ -250,11 +241,11 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
         w |= s->port.device ? dc__buf_put(out, s->port.device, 32) : DC_EMISUSE;
     uint32_t n = 0;
     for (size_t i = 0; i < s->nsp; i++)
-        n += s->sp[i].pending.size > 0 || (s->sp[i].refused && !s->sp[i].recon_done);
+        n += s->sp[i]->pending.size > 0 || (s->sp[i]->refused && !s->sp[i]->recon_done);
     w |= put_u32(out, n);
     bool busy = false;
     for (size_t i = 0; i < s->nsp; i++) {
-        space_state *st = &s->sp[i];
+        space_state *st = s->sp[i];
         if (st->refused && !st->recon_done) {
             /* Said once: the initiator stops reconciling this space. */
             w |= dc__buf_put(out, st->id, 16);
@@ -279,7 +270,7 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     bool reading = false; /* one read transaction for the envelopes */
     int rc = w ? DC_ENOMEM : dc__bundle_begin(&bundle);
     for (size_t i = 0; i < s->nsp && !rc; i++) {
-        space_state *st = &s->sp[i];
+        space_state *st = s->sp[i];
         if (!st->recon_done || st->sent == st->nq)
             continue;
         if (s->port.read_begin && !reading) {
@@ -350,14 +341,8 @@ typedef struct idlist {
 
 static int collect_id(void *user, const uint8_t id[16]) {
     idlist *l = user;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t(*p)[16] = dc__realloc(l->ids, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        l->ids = p;
-        l->cap = nc;
-    }
+    if (DC__VEC_ROOM(l->ids, l->n, l->cap))
+        return DC_ENOMEM;
     memcpy(l->ids[l->n++], id, 16);
     return 0;
 }
@@ -671,6 +656,6 @@ int dc__sync_each_space(const dc_sync *s, int (*fn)(void *fu, void *sp, bool pee
                         void *fu) {
     int rc = 0;
     for (size_t i = 0; i < s->nsp && !rc; i++)
-        rc = fn(fu, s->sp[i].bsp, s->sp[i].peer_refused);
+        rc = fn(fu, s->sp[i]->bsp, s->sp[i]->peer_refused);
     return rc;
 }
