@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "replica/port.h"
 #include "store/store.h"
 
 struct dc_txn;
@@ -43,10 +44,7 @@ struct dc_replica {
     char clone_why[160];
 };
 
-/* Records an error on the handle and returns code. */
-int dc__fail(dc_replica *r, int code, const char *fmt, ...) DC__PRINTF(3, 4);
-/* Copies an error record onto the handle and returns its code. */
-int dc__fail_err(dc_replica *r, const dc__err *e);
+/* dc__fail and dc__fail_err: replica/port.h. */
 /* Validates a handle at the API boundary. */
 #define DC__CHECK(r)                                                                               \
     do {                                                                                           \

@@ -259,7 +259,7 @@ int dc_sync_note_relay(dc_sync *s) {
     return 0;
 }
 
-/* ---- membership and signing for the relay (replica/port.h) ---- */
+/* ---- the replica's narrow face (replica/port.h) ---- */
 
 bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t device[32]) {
     dc__space sp;
@@ -283,6 +283,14 @@ int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
     if (rc && e.code)
         dc__fail_err(r, &e);
     return rc;
+}
+
+void dc__replica_err_clear(dc_replica *r) {
+    dc__err_clear(&r->err);
+}
+
+int64_t dc__replica_now_ms(dc_replica *r) {
+    return dc__clock_wall_ms(&r->clock);
 }
 
 bool dc__replica_in_txn(const dc_replica *r) {
