@@ -143,7 +143,7 @@ int dc__space_begin(dc_replica *r, const char *space, dc__space *sp, int *role, 
  * admin; *sp is filled. */
 static int begin_admin(dc_replica *r, const char *what, const char *space, dc__space *sp,
                        dc__err *e) {
-    int role, rc = dc__space_begin(r, space, sp, &role, e);
+    int role = 0, rc = dc__space_begin(r, space, sp, &role, e);
     if (!rc && role != DC_ROLE_ADMIN) {
         dc__store_rollback(r->st);
         return dc__err_set(e, DC_EDENIED, "%s: this device is %s of the space; only an admin can",

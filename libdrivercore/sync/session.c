@@ -363,7 +363,7 @@ static int push_unoffered(dc_sync *s, const uint8_t peer[32]) {
     if (rc == DC_ENOMEM)
         rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     for (size_t i = 0; i < l.n && !rc; i++) {
-        space_state *st;
+        space_state *st = NULL;
         if (find_space(s, l.ids[i]))
             continue;
         if ((rc = add_space(s, l.ids[i], &st)))
@@ -524,7 +524,7 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
 
 static int offer_all(void *user, const uint8_t id[16]) {
     dc_sync *s = user;
-    space_state *st;
+    space_state *st = NULL;
     int rc = add_space(s, id, &st);
     if (!rc)
         rc = dc__recon_start(st->recon, &st->pending);
