@@ -23,7 +23,8 @@ let core: Target = .target(
     path: ".",
     // The library's folders; libdrivercore/curl is libdrivercore-curl, not
     // part of the core (it needs libcurl; apps bring their own HTTP).
-    exclude: ["libdrivercore/curl", "libdrivercore/README.md", "libdrivercore/meson.build"],
+    exclude: ["libdrivercore/curl", "libdrivercore/README.md", "libdrivercore/meson.build",
+              "libdrivercore/layer_tree.py"],
     sources: ["libdrivercore"],
     publicHeadersPath: "include",
     cSettings: [

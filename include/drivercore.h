@@ -18,11 +18,7 @@
 #include "drivercore/sync.h"
 #include "drivercore/client.h"
 #include "drivercore/attach.h"
-#include "drivercore/calendar.h"
-#include "drivercore/registry.h"
-#include "drivercore/grievance.h"
-#include "drivercore/org.h"
-#include "drivercore/stats.h"
+#include "drivercore/domain.h"
 #include "drivercore/relay.h"
 
 #endif

@@ -65,6 +65,16 @@ long dc__os_pid(void);
  * (tests also kill the process from it).  NULL outside tests. */
 extern int (*dc__os_fault)(const char *step);
 
+/* ---- secrets (secret.c) ---- */
+/* Secret buffer of n bytes in guarded memory (NULL on failure). */
+uint8_t *dc__secret_alloc(size_t n);
+void dc__secret_free(uint8_t *p);
+/* Overwrites n bytes with zeros in a way the compiler keeps (plaintext in
+ * ordinary buffers, before they are reused or freed). */
+void dc__wipe(void *p, size_t n);
+/* n bytes from the system's secure random source. */
+void dc__random(uint8_t *p, size_t n);
+
 /* ---- buffers (alloc.c) ---- */
 int dc__buf_reserve(dc_buf *b, size_t extra); /* room for extra + NUL */
 int dc__buf_put(dc_buf *b, const void *p, size_t n);

@@ -26,9 +26,9 @@
 #include "drivercore/client.h"
 #include "drivercore/relay.h"
 #include "drivercore/sync.h"
-#include "replica/replica_int.h"
 #include "client/client_int.h"
-#include "replica/sync_int.h"
+#include "replica/port.h"
+#include "sync/session.h"
 
 #define RESP_MAX ((size_t)80 << 20) /* a response body, as carried */
 #define MSG_MAX ((size_t)64 << 20)  /* a sync message (protocol limit) */
@@ -228,7 +228,7 @@ int dc_client_new(dc_client **out, dc_replica *r, const char *url, const dc_tran
             t->release(t->user);
         return dc__last_set(DC_EMISUSE, "dc_client_new: the replica handle is NULL");
     }
-    dc__err_clear(&r->err);
+    dc__replica_err_clear(r);
     int rc = 0;
     size_t n = url ? strlen(url) : 0;
     while (n && url[n - 1] == '/')
@@ -586,7 +586,7 @@ static int authenticate(dc_client *c) {
     int64_t exp = 0;
     int rc;
     c->token[0] = 0;
-    snprintf(body, sizeof body, "{\"device\":\"%s\"}", c->r->device_hex);
+    snprintf(body, sizeof body, "{\"device\":\"%s\"}", dc_replica_device_id(c->r));
     if ((rc = call(c, "POST", "/v1/auth/challenge", "application/json", false, NULL,
                    (const uint8_t *)body, strlen(body), 0)))
         goto out;
@@ -608,7 +608,7 @@ static int authenticate(dc_client *c) {
     dc__hex(chhex, ch, 32);
     dc__hex(sighex, sig, 64);
     snprintf(body, sizeof body, "{\"device\":\"%s\",\"challenge\":\"%s\",\"signature\":\"%s\"}",
-             c->r->device_hex, chhex, sighex);
+             dc_replica_device_id(c->r), chhex, sighex);
     if ((rc = call(c, "POST", "/v1/auth/session", "application/json", false, NULL,
                    (const uint8_t *)body, strlen(body), 0)))
         goto out;
@@ -636,7 +636,7 @@ out:
 
 /* A token good for a while yet; the relay's clock is ours corrected. */
 static int ensure_token(dc_client *c) {
-    int64_t now = dc__clock_wall_ms(&c->r->clock);
+    int64_t now = dc__replica_now_ms(c->r);
     if (c->token[0] && (c->token_expires == 0 || now + TOKEN_MARGIN_MS < c->token_expires))
         return 0;
     return authenticate(c);
@@ -766,37 +766,7 @@ static bool transient(int kind) {
 /* ---- the outcome, for `drivercore status` ---- */
 
 static void record(dc_client *c, int rc) {
-    dc__store *st = c->r->st;
-    dc__err e = {0};
-    int64_t now = dc__clock_wall_ms(&c->r->clock), fails = 0;
-    dc__store_meta_get(st, "sync_failures", &fails, &e);
-    dc__err_clear(&e);
-    if (dc__store_begin(st, &e))
-        return;
-    int w = dc__store_meta_put(st, "sync_attempt_ms", now, &e);
-    if (!w)
-        w = dc__store_meta_put_text(st, "sync_peer", c->base, &e);
-    if (!w)
-        w = dc__store_meta_put(st, "sync_attempts", c->attempts, &e);
-    if (!rc) {
-        if (!w)
-            w = dc__store_meta_put(st, "sync_ok_ms", now, &e);
-        if (!w)
-            w = dc__store_meta_put(st, "sync_failures", 0, &e);
-        if (!w)
-            w = dc__store_meta_put_text(st, "sync_reason", "", &e);
-        if (!w)
-            w = dc__store_meta_put_text(st, "sync_error", "", &e);
-    } else {
-        if (!w)
-            w = dc__store_meta_put(st, "sync_failures", fails + 1, &e);
-        if (!w)
-            w = dc__store_meta_put_text(st, "sync_reason", kind_names[c->kind], &e);
-        if (!w)
-            w = dc__store_meta_put_text(st, "sync_error", c->why, &e);
-    }
-    if (w || dc__store_commit(st, &e))
-        dc__store_rollback(st);
+    dc__replica_note_sync(c->r, c->base, c->attempts, rc ? kind_names[c->kind] : NULL, c->why);
 }
 
 static void zero_figures(dc_client *c) {
@@ -813,8 +783,8 @@ int dc_client_sync(dc_client *c) {
     if (!c)
         return dc__last_set(DC_EMISUSE, "dc_client_sync: the client is NULL");
     dc_replica *r = c->r;
-    dc__err_clear(&r->err);
-    if (r->txn)
+    dc__replica_err_clear(r);
+    if (dc__replica_in_txn(r))
         return dc__fail(r, DC_EMISUSE, "sync: a transaction is open on this replica");
     set_busy(c, true);
     zero_figures(c);
@@ -870,7 +840,7 @@ int dc_client_wait(int *changed, dc_client *c, int timeout_s) {
         return dc__last_set(DC_EMISUSE, "dc_client_wait: NULL argument");
     *changed = 0;
     dc_replica *r = c->r;
-    dc__err_clear(&r->err);
+    dc__replica_err_clear(r);
     if (timeout_s < 0 || timeout_s > 60)
         return dc__fail(r, DC_EINVAL, "wait: the timeout is 0..60 seconds, not %d", timeout_s);
     set_busy(c, true);

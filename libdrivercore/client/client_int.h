@@ -6,8 +6,8 @@
 #ifndef DC_CLIENT_INT_H
 #define DC_CLIENT_INT_H
 
+#include "base/base.h"
 #include "drivercore/client.h"
-#include "replica/replica_int.h"
 
 /* Attachments moved by one dc_client_sync (summed over its attempts). */
 typedef struct dc__att_figures {

@@ -32,14 +32,8 @@ typedef struct dc__identity {
 dc__identity *dc__identity_new(void);     /* fresh key pairs, or NULL */
 void dc__identity_free(dc__identity *id); /* wipes and frees; NULL ok */
 
-/* Secret buffer of n bytes in guarded memory (NULL on failure). */
-uint8_t *dc__secret_alloc(size_t n);
-void dc__secret_free(uint8_t *p);
-/* Overwrites n bytes with zeros in a way the compiler keeps (plaintext in
- * ordinary buffers, before they are reused or freed). */
-void dc__wipe(void *p, size_t n);
-
-void dc__random(uint8_t *p, size_t n);
+/* Guarded memory and randomness (dc__secret_alloc, dc__wipe, dc__random)
+ * are base/'s (base/secret.c). */
 /* BLAKE2b of p with an output of outlen bytes (16..64). */
 void dc__hash(uint8_t *out, size_t outlen, const uint8_t *p, size_t n);
 

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/crypto.h"
 #include "drivercore/registry.h"
 #include "model/grievance_int.h"
 #include "model/org_int.h"

@@ -24,7 +24,6 @@
 #include <sodium.h>
 
 #include "base/base.h"
-#include "crypto/crypto.h"
 #include "drivercore/record.h"
 #include "drivercore/registry.h"
 #include "drivercore/txn.h"

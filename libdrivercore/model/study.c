@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/crypto.h"
 #include "model/org_int.h"
 
 static const char *const study_kinds[] = {"micro_video", "micro_lesson", "article", "news", NULL};

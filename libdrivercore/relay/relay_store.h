@@ -18,8 +18,9 @@
 
 #include "base/base.h"
 #include "drivercore/sync.h"
-#include "replica/replica_int.h"
-#include "replica/sync_int.h"
+#include "replica/port.h"
+#include "replica/replica_int.h" /* dc__import_req: the group a shared log publishes */
+#include "sync/session.h"
 
 typedef struct dc__relay_store dc__relay_store;
 typedef struct dc__relay_sess dc__relay_sess;

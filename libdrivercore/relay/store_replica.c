@@ -6,15 +6,14 @@
  * thread's at a time, so every operation takes the store's lock, and a
  * sync step holds it from its first read to its reply.
  *
- * This file and store_sqlite.c are the files of relay/ that reach into the
- * replica's internals (replica/replica_int.h); sign.c reaches the device
- * key the same way.
+ * It reaches the replica only through the public API, the sync session
+ * (sync/session.h) and the replica's port (replica/port.h: membership).
  */
 #include <pthread.h>
 #include <string.h>
 
 #include "relay/relay_store.h"
-#include "replica/replica_int.h"
+#include "replica/port.h"
 
 typedef struct wrap {
     dc__relay_store base;
@@ -89,9 +88,7 @@ static bool w_is_member(dc__relay_store *st, const uint8_t space[16], const uint
 
 static bool w_knows(dc__relay_store *st, const uint8_t space[16]) {
     wrap *w = (wrap *)st;
-    dc__space sp;
-    dc__err e = {0};
-    return dc__store_space_get(w->r->st, space, &sp, &e) == 0;
+    return dc__replica_knows(w->r, space);
 }
 
 int dc__relay_devlist_add(void *user, const uint8_t device[32]) {
@@ -168,7 +165,7 @@ static const dc__relay_store_ops wrap_ops = {
 
 int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err) {
     *out = NULL;
-    if (r->txn)
+    if (dc__replica_in_txn(r))
         return dc__err_set(err, DC_EMISUSE, "relay: a transaction is open on the replica");
     wrap *w = dc__calloc(1, sizeof *w);
     if (!w)

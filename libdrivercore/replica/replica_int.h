@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "replica/port.h"
 #include "store/store.h"
 
 struct dc_txn;
@@ -43,10 +44,7 @@ struct dc_replica {
     char clone_why[160];
 };
 
-/* Records an error on the handle and returns code. */
-int dc__fail(dc_replica *r, int code, const char *fmt, ...) DC__PRINTF(3, 4);
-/* Copies an error record onto the handle and returns its code. */
-int dc__fail_err(dc_replica *r, const dc__err *e);
+/* dc__fail and dc__fail_err: replica/port.h. */
 /* Validates a handle at the API boundary. */
 #define DC__CHECK(r)                                                                               \
     do {                                                                                           \
@@ -223,7 +221,7 @@ int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
 typedef struct dc__import_req {
     const uint8_t *data;
     size_t size;
-    int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync.c) */
+    int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync/session.c) */
     const uint8_t *checked; /* dc__bundle_precheck's answer, or NULL: checked here */
     size_t nchecked;
     bool shared; /* came from a log shared by several relays (not published again) */

@@ -19,6 +19,41 @@ static void text(dc__store *st, const char *key, char *out, size_t cap) {
     dc_buf_dispose(&b);
 }
 
+void dc__replica_note_sync(dc_replica *r, const char *peer, uint64_t attempts, const char *reason,
+                           const char *why) {
+    dc__store *st = r->st;
+    dc__err e = {0};
+    int64_t now = dc__clock_wall_ms(&r->clock), fails = 0;
+    dc__store_meta_get(st, "sync_failures", &fails, &e);
+    dc__err_clear(&e);
+    if (dc__store_begin(st, &e))
+        return;
+    int w = dc__store_meta_put(st, "sync_attempt_ms", now, &e);
+    if (!w)
+        w = dc__store_meta_put_text(st, "sync_peer", peer, &e);
+    if (!w)
+        w = dc__store_meta_put(st, "sync_attempts", (int64_t)attempts, &e);
+    if (!reason) {
+        if (!w)
+            w = dc__store_meta_put(st, "sync_ok_ms", now, &e);
+        if (!w)
+            w = dc__store_meta_put(st, "sync_failures", 0, &e);
+        if (!w)
+            w = dc__store_meta_put_text(st, "sync_reason", "", &e);
+        if (!w)
+            w = dc__store_meta_put_text(st, "sync_error", "", &e);
+    } else {
+        if (!w)
+            w = dc__store_meta_put(st, "sync_failures", fails + 1, &e);
+        if (!w)
+            w = dc__store_meta_put_text(st, "sync_reason", reason, &e);
+        if (!w)
+            w = dc__store_meta_put_text(st, "sync_error", why, &e);
+    }
+    if (w || dc__store_commit(st, &e))
+        dc__store_rollback(st);
+}
+
 int dc_replica_sync_status(dc_replica *r, dc_sync_status *out) {
     DC__CHECK(r);
     if (!out)

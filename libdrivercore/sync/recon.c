@@ -1,7 +1,8 @@
 /*
- * sync/recon — the reconciliation session: message encoding and decoding,
- * and the rules that turn a peer's ranges into our answer (docs/protocol.md
- * is the byte-level spec; keep the two in step).
+ * sync/recon — the reconciliation session: message encoding, and the
+ * rules that turn a peer's ranges into our answer; a message is decoded by
+ * recon_read.c, the items and their sums are item.c's (docs/protocol.md is
+ * the byte-level spec; keep the three in step).
  *
  * A message is a header and a list of consecutive ranges covering the item
  * space from the lowest bound upward; each range is Skip (nothing to say),
@@ -19,83 +20,18 @@
  * cheap to abandon, and a store free to take new items between messages.
  */
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/recon.h"
-
-#define MAGIC0 0xDC
-#define MAGIC1 0x52 /* 'R': reconciliation */
-#define VERSION 1
-#define FLAG_OPENING 0x01
-#define HEADER_SIZE 4
-#define OPENING_SIZE 18 /* id_bytes, fp_bytes, salt[16] */
-
-enum { MODE_SKIP = 0, MODE_FP = 1, MODE_IDLIST = 2, MODE_REPLY = 3 };
-/* Internal classification of a received range whose IdListReply no longer
- * lines up with our items (our set grew meanwhile): it is answered with a
- * fresh fingerprint. */
-#define MODE_REDO 4
-
-/* Worst-case bytes of a bound (escape varint, delta varint, mode byte, id
- * prefix) and of a fingerprint entry; they size the room kept for deferring. */
-#define BOUND_MAX (1 + 10 + 1 + DC_RECON_ID_SIZE)
-#define DEFER_ENTRY_MAX (2 * BOUND_MAX + 16)
-/* In full-id mode a receiver with more items than this multiple of
- * idlist_max in a listed range splits it rather than list its extras. */
-#define EXTRAS_FACTOR 4
+#include "sync/recon_int.h"
 
 static const unsigned char PERSONAL_FP[16] = "dc-recon-fp-v1";
 static const unsigned char PERSONAL_ID[16] = "dc-recon-id-v1";
 
-/* ---------------------------------------------------------------- items */
-
-void dc__recon_item_hash(uint8_t out[32], const uint8_t id[DC_RECON_ID_SIZE]) {
-    crypto_generichash(out, 32, id, DC_RECON_ID_SIZE, NULL, 0);
-}
-
-void dc__recon_sum_add(uint8_t acc[32], const uint8_t x[32]) {
-    unsigned carry = 0;
-    for (int i = 0; i < 32; i++) {
-        unsigned v = (unsigned)acc[i] + x[i] + carry;
-        acc[i] = (uint8_t)v;
-        carry = v >> 8;
-    }
-}
-
-void dc__recon_sum_sub(uint8_t acc[32], const uint8_t x[32]) {
-    int borrow = 0;
-    for (int i = 0; i < 32; i++) {
-        int v = (int)acc[i] - x[i] - borrow;
-        borrow = v < 0;
-        acc[i] = (uint8_t)(v + (borrow ? 256 : 0));
-    }
-}
-
-int dc__recon_item_cmp(const dc__recon_item *a, const dc__recon_item *b) {
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    int c = memcmp(a->id, b->id, DC_RECON_ID_SIZE);
-    return (c > 0) - (c < 0);
-}
-
-bool dc__recon_item_ge_bound(const dc__recon_item *it, const dc__recon_bound *b) {
-    if (it->ts != b->ts)
-        return it->ts > b->ts;
-    /* b->id is zero-padded beyond id_len, so a whole-id compare is right. */
-    return memcmp(it->id, b->id, DC_RECON_ID_SIZE) >= 0;
-}
-
-static int bound_cmp(const dc__recon_bound *a, const dc__recon_bound *b) {
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    int c = memcmp(a->id, b->id, DC_RECON_ID_SIZE);
-    return (c > 0) - (c < 0);
-}
-
-static const dc__recon_bound BOUND_ZERO = {0, {0}, 0};
-static const dc__recon_bound BOUND_INF = {DC_RECON_TS_INF, {0}, 0};
+const dc__recon_bound dc__recon_bound_zero = {0, {0}, 0};
+const dc__recon_bound dc__recon_bound_inf = {DC_RECON_TS_INF, {0}, 0};
 
 /* ---------------------------------------------------------------- varints */
 
@@ -110,89 +46,9 @@ static int put_varint(dc_buf *b, uint64_t v) {
     return dc__buf_put(b, tmp, n);
 }
 
-/* A reader over a received message; every take checks the length first. */
-typedef struct reader {
-    const uint8_t *p;
-    size_t n, off;
-} reader;
-
-static bool get_varint(reader *r, uint64_t *out) {
-    uint64_t v = 0;
-    for (int i = 0; i < 10; i++) {
-        if (r->off >= r->n)
-            return false;
-        uint8_t byte = r->p[r->off++];
-        if (i == 9 && byte > 1)
-            return false; /* more than 64 bits */
-        v |= (uint64_t)(byte & 0x7f) << (7 * i);
-        if (!(byte & 0x80)) {
-            if (byte == 0 && i > 0)
-                return false; /* overlong: one encoding per value */
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
-
-static const uint8_t *get_bytes(reader *r, size_t n) {
-    if (n > r->n - r->off)
-        return NULL;
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-
 /* ---------------------------------------------------------------- session */
 
-typedef struct finding {
-    int kind;
-    dc__recon_item it;
-} finding;
-
-typedef struct list {
-    dc__recon_item *v;
-    size_t n, cap;
-} list;
-
-/* One received range, decoded and checked before any of it is acted on. */
-typedef struct in_range {
-    dc__recon_bound hi;
-    int mode;
-    const uint8_t *fp;        /* MODE_FP */
-    uint64_t count;           /* MODE_IDLIST entries; MODE_REPLY listed count */
-    const uint8_t *data;      /* IDLIST entries; REPLY bitmap */
-    uint64_t extras;          /* MODE_REPLY */
-    const uint8_t *extra_ids; /* MODE_REPLY in full-id mode */
-} in_range;
-
-struct dc__recon {
-    int role;
-    int state; /* S_* */
-    dc__recon_set set;
-    dc__recon_options o;
-    unsigned id_bytes, fp_bytes;
-    uint8_t salt[16];
-    dc__err err;
-    list sends, needs;
-    uint64_t send_count, need_count;
-    /* Findings of the range being answered: committed only when its answer
-     * fits in the message, so a deferred range reports nothing twice. */
-    finding *pend;
-    size_t npend, cappend;
-    uint64_t pend_need_count;
-    /* The writer: the bound the output's last range ended at, and whether
-     * the output asks anything (holds a Fingerprint or an IdList). */
-    dc__recon_bound out_prev;
-    bool out_asks;
-    in_range *in;
-    size_t nin, capin;
-};
-
-enum { S_NEW, S_WAIT, S_DONE, S_FAILED };
-
-static int fail(dc__recon *s, int code, const char *fmt, ...) DC__PRINTF(3, 4);
-static int fail(dc__recon *s, int code, const char *fmt, ...) {
+int dc__recon_fail(dc__recon *s, int code, const char *fmt, ...) {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -298,14 +154,8 @@ uint64_t dc__recon_need_count(const dc__recon *s) {
 /* ---------------------------------------------------------------- findings */
 
 static int pend_add(dc__recon *s, int kind, const dc__recon_item *it) {
-    if (s->npend == s->cappend) {
-        size_t cap = s->cappend ? s->cappend * 2 : 256;
-        finding *p = dc__realloc(s->pend, cap * sizeof *p);
-        if (!p)
-            return fail(s, DC_ENOMEM, "out of memory recording findings");
-        s->pend = p;
-        s->cappend = cap;
-    }
+    if (DC__VEC_ROOM(s->pend, s->npend, s->cappend))
+        return dc__recon_fail(s, DC_ENOMEM, "out of memory recording findings");
     s->pend[s->npend].kind = kind;
     s->pend[s->npend].it = *it;
     s->npend++;
@@ -313,14 +163,8 @@ static int pend_add(dc__recon *s, int kind, const dc__recon_item *it) {
 }
 
 static int list_add(dc__recon *s, list *l, const dc__recon_item *it) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        dc__recon_item *p = dc__realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return fail(s, DC_ENOMEM, "out of memory keeping findings");
-        l->v = p;
-        l->cap = cap;
-    }
+    if (DC__VEC_ROOM(l->v, l->n, l->cap))
+        return dc__recon_fail(s, DC_ENOMEM, "out of memory keeping findings");
     l->v[l->n++] = *it;
     return 0;
 }
@@ -338,7 +182,7 @@ static int pend_commit(dc__recon *s) {
             s->send_count++;
         if (s->o.on_found) {
             if (s->o.on_found(s->o.on_found_user, f->kind, &f->it) != 0)
-                rc = fail(s, DC_EUSER, "the findings callback returned non-zero");
+                rc = dc__recon_fail(s, DC_EUSER, "the findings callback returned non-zero");
         } else {
             rc = list_add(s, f->kind == DC_RECON_SEND ? &s->sends : &s->needs, &f->it);
         }
@@ -374,7 +218,7 @@ static int put_bound(dc__recon *s, dc_buf *b, const dc__recon_bound *hi, int mod
     if (rc == 0 && hi->id_len)
         rc = dc__buf_put(b, hi->id, hi->id_len);
     if (rc != 0)
-        return fail(s, DC_ENOMEM, "out of memory writing a message");
+        return dc__recon_fail(s, DC_ENOMEM, "out of memory writing a message");
     s->out_prev = *hi;
     return 0;
 }
@@ -387,7 +231,7 @@ static int open_range(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const 
     int rc = 0;
     if (mode == MODE_FP || mode == MODE_IDLIST)
         s->out_asks = true;
-    if (bound_cmp(&s->out_prev, lo) != 0)
+    if (dc__recon_bound_cmp(&s->out_prev, lo) != 0)
         rc = put_bound(s, b, lo, MODE_SKIP);
     if (rc == 0)
         rc = put_bound(s, b, hi, mode);
@@ -399,7 +243,7 @@ static int fingerprint(dc__recon *s, size_t lo, size_t hi, uint8_t out[16]) {
     uint8_t in[32 + 10];
     int rc = s->set.sum(s->set.user, lo, hi, in);
     if (rc != 0)
-        return fail(s, rc, "the item set could not sum a range");
+        return dc__recon_fail(s, rc, "the item set could not sum a range");
     uint64_t count = hi - lo;
     size_t n = 32;
     do {
@@ -426,10 +270,10 @@ static void entry_of(const dc__recon *s, uint8_t *out, const uint8_t id[32]) {
 static int rank_of(dc__recon *s, const dc__recon_bound *b, size_t *out) {
     if (b->ts == DC_RECON_TS_INF) {
         int rc = s->set.size(s->set.user, out);
-        return rc ? fail(s, rc, "the item set could not count its items") : 0;
+        return rc ? dc__recon_fail(s, rc, "the item set could not count its items") : 0;
     }
     int rc = s->set.lower_bound(s->set.user, b, out);
-    return rc ? fail(s, rc, "the item set could not find a bound") : 0;
+    return rc ? dc__recon_fail(s, rc, "the item set could not find a bound") : 0;
 }
 
 /*
@@ -475,7 +319,7 @@ static int emit_fp(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const dc_
     if (rc == 0)
         rc = open_range(s, b, lo, hi, MODE_FP);
     if (rc == 0 && dc__buf_put(b, fp, s->fp_bytes) != 0)
-        rc = fail(s, DC_ENOMEM, "out of memory writing a message");
+        rc = dc__recon_fail(s, DC_ENOMEM, "out of memory writing a message");
     return rc;
 }
 
@@ -496,12 +340,13 @@ static int emit_idlist(dc__recon *s, dc_buf *b, const dc__recon_bound *lo,
                        const dc__recon_bound *hi, size_t rlo, size_t rhi) {
     int rc = open_range(s, b, lo, hi, MODE_IDLIST);
     if (rc == 0 && put_varint(b, rhi - rlo) != 0)
-        return fail(s, DC_ENOMEM, "out of memory writing a message");
+        return dc__recon_fail(s, DC_ENOMEM, "out of memory writing a message");
     if (rc == 0) {
         put_ctx c = {s, b};
         rc = s->set.each(s->set.user, rlo, rhi, put_entry, &c);
         if (rc != 0)
-            return s->state == S_FAILED ? rc : fail(s, rc, "could not list a range's items");
+            return s->state == S_FAILED ? rc
+                                        : dc__recon_fail(s, rc, "could not list a range's items");
     }
     return rc;
 }
@@ -527,7 +372,7 @@ static int emit_split(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const 
             if (rc == 0)
                 rc = s->set.item(s->set.user, rnext, &z);
             if (rc != 0)
-                return fail(s, rc, "the item set could not fetch an item by rank");
+                return dc__recon_fail(s, rc, "the item set could not fetch an item by rank");
             /* The writer's previous bound is cur once the skip (if any) and
              * the ranges before are written, which bound_between assumes. */
             bound_between(&cur, &a, &z, &next);
@@ -538,159 +383,6 @@ static int emit_split(dc__recon *s, dc_buf *b, const dc__recon_bound *lo, const 
         cur = next;
         rcur = rnext;
     }
-    return 0;
-}
-
-/* ---------------------------------------------------------------- reading */
-
-static int get_bound(dc__recon *s, reader *r, const dc__recon_bound *prev, dc__recon_bound *out,
-                     int *mode) {
-    uint64_t v;
-    memset(out, 0, sizeof *out);
-    if (!get_varint(r, &v))
-        return fail(s, DC_ECORRUPT, "truncated or malformed bound at byte %zu", r->off);
-    bool inf = v == 0;
-    if (!inf) {
-        uint64_t m = (v - 1) >> 6, delta;
-        unsigned shift = (unsigned)((v - 1) & 63);
-        if (shift == 63) {
-            if (m != 0 || !get_varint(r, &delta))
-                return fail(s, DC_ECORRUPT, "malformed escaped bound at byte %zu", r->off);
-        } else {
-            if (shift && (m << shift) >> shift != m)
-                return fail(s, DC_ECORRUPT, "bound overflows 64 bits at byte %zu", r->off);
-            delta = m << shift;
-        }
-        if (delta >= DC_RECON_TS_INF - prev->ts)
-            return fail(s, DC_ECORRUPT, "bound beyond the last timestamp at byte %zu", r->off);
-        out->ts = prev->ts + delta;
-    } else {
-        out->ts = DC_RECON_TS_INF;
-    }
-    const uint8_t *mb = get_bytes(r, 1);
-    if (!mb)
-        return fail(s, DC_ECORRUPT, "truncated range: no mode byte");
-    *mode = mb[0] & 3;
-    unsigned idl = mb[0] >> 2;
-    if (idl > DC_RECON_ID_SIZE || (inf && idl))
-        return fail(s, DC_ECORRUPT, "bound id prefix of %u bytes at byte %zu", idl, r->off);
-    const uint8_t *id = get_bytes(r, idl);
-    if (!id)
-        return fail(s, DC_ECORRUPT, "truncated bound id prefix");
-    memcpy(out->id, id, idl);
-    out->id_len = (uint8_t)idl;
-    return 0;
-}
-
-static int in_add(dc__recon *s, const in_range *x) {
-    if (s->nin == s->capin) {
-        size_t cap = s->capin ? s->capin * 2 : 64;
-        in_range *p = dc__realloc(s->in, cap * sizeof *p);
-        if (!p)
-            return fail(s, DC_ENOMEM, "out of memory reading a message");
-        s->in = p;
-        s->capin = cap;
-    }
-    s->in[s->nin++] = *x;
-    return 0;
-}
-
-/* Decodes and checks a whole message before acting on any of it; *asks
- * tells whether it holds a range that needs an answer. */
-static int parse(dc__recon *s, const uint8_t *p, size_t n, bool *asks) {
-    *asks = false;
-    s->nin = 0;
-    if (n > s->o.max_message)
-        return fail(s, DC_ETOOBIG, "message of %zu bytes exceeds the cap of %zu", n,
-                    s->o.max_message);
-    if (n < HEADER_SIZE)
-        return fail(s, DC_ECORRUPT, "message of %zu bytes is shorter than its header", n);
-    if (p[0] != MAGIC0 || p[1] != MAGIC1)
-        return fail(s, DC_ECORRUPT, "not a reconciliation message (magic %02x%02x)", p[0], p[1]);
-    if (p[2] == 0)
-        return fail(s, DC_ECORRUPT, "message version 0 is not valid");
-    if (p[2] > VERSION)
-        return fail(s, DC_EVERSION,
-                    "message version %u is newer than this library's %u; upgrade drivercore", p[2],
-                    VERSION);
-    if (p[3] & ~FLAG_OPENING)
-        return fail(s, DC_ECORRUPT, "reserved flag bits 0x%02x are set", p[3] & ~FLAG_OPENING);
-    bool opening = p[3] & FLAG_OPENING;
-    reader r = {p, n, HEADER_SIZE};
-    bool want_opening = s->role == DC_RECON_RESPONDER && s->state == S_NEW;
-    if (opening != want_opening)
-        return fail(s, DC_ECORRUPT,
-                    want_opening ? "the first message lacks the opening"
-                                 : "an opening arrived mid-session");
-    if (opening) {
-        const uint8_t *o = get_bytes(&r, OPENING_SIZE);
-        if (!o)
-            return fail(s, DC_ECORRUPT, "truncated opening");
-        if (o[0] < 8 || o[0] > 32 || o[1] < 8 || o[1] > 16)
-            return fail(s, DC_ECORRUPT,
-                        "opening asks for %u-byte ids and %u-byte fingerprints "
-                        "(allowed: 8..32 and 8..16)",
-                        o[0], o[1]);
-        s->id_bytes = o[0];
-        s->fp_bytes = o[1];
-        memcpy(s->salt, o + 2, 16);
-    }
-    dc__recon_bound prev = BOUND_ZERO;
-    while (r.off < r.n) {
-        in_range x;
-        memset(&x, 0, sizeof x);
-        if (prev.ts == DC_RECON_TS_INF)
-            return fail(s, DC_ECORRUPT, "%zu trailing bytes after the last range", r.n - r.off);
-        int rc = get_bound(s, &r, &prev, &x.hi, &x.mode);
-        if (rc != 0)
-            return rc;
-        if (bound_cmp(&x.hi, &prev) <= 0)
-            return fail(s, DC_ECORRUPT, "range %zu does not end above the previous one", s->nin);
-        switch (x.mode) {
-        case MODE_SKIP: break;
-        case MODE_FP:
-            if (!(x.fp = get_bytes(&r, s->fp_bytes)))
-                return fail(s, DC_ECORRUPT, "truncated fingerprint in range %zu", s->nin);
-            break;
-        case MODE_IDLIST:
-            if (!get_varint(&r, &x.count) || x.count > (r.n - r.off) / s->id_bytes)
-                return fail(s, DC_ECORRUPT, "id list of range %zu is truncated or malformed",
-                            s->nin);
-            x.data = get_bytes(&r, (size_t)x.count * s->id_bytes);
-            break;
-        case MODE_REPLY: {
-            if (!get_varint(&r, &x.count) || x.count > (uint64_t)(r.n - r.off) * 8)
-                return fail(s, DC_ECORRUPT, "reply of range %zu is truncated or malformed", s->nin);
-            size_t bm = (size_t)((x.count + 7) / 8);
-            x.data = get_bytes(&r, bm);
-            if (!x.data)
-                return fail(s, DC_ECORRUPT, "truncated bitmap in range %zu", s->nin);
-            if ((x.count & 7) && (x.data[bm - 1] >> (x.count & 7)))
-                return fail(s, DC_ECORRUPT, "bitmap of range %zu has bits past its end", s->nin);
-            if (!get_varint(&r, &x.extras))
-                return fail(s, DC_ECORRUPT, "truncated extras count in range %zu", s->nin);
-            if (s->id_bytes == DC_RECON_ID_SIZE) {
-                if (x.extras > (r.n - r.off) / DC_RECON_ID_SIZE)
-                    return fail(s, DC_ECORRUPT, "extras of range %zu are truncated", s->nin);
-                x.extra_ids = get_bytes(&r, (size_t)x.extras * DC_RECON_ID_SIZE);
-            } else if (x.extras > ((uint64_t)1 << 48)) {
-                return fail(s, DC_ECORRUPT, "implausible extras count in range %zu", s->nin);
-            }
-            break;
-        }
-        }
-        if (x.mode == MODE_FP || x.mode == MODE_IDLIST)
-            *asks = true;
-        prev = x.hi;
-        rc = in_add(s, &x);
-        if (rc != 0)
-            return rc;
-    }
-    if (prev.ts != DC_RECON_TS_INF)
-        return fail(s, DC_ECORRUPT,
-                    "message ends before its last range reaches the top "
-                    "bound: truncated? (%zu bytes)",
-                    n);
     return 0;
 }
 
@@ -754,7 +446,7 @@ static int answer_idlist(dc__recon *s, dc_buf *b, const in_range *x, const dc__r
     dc_buf extras = DC_BUF_INIT;
     int rc = 0;
     if ((k && !pe) || !bitmap) {
-        rc = fail(s, DC_ENOMEM, "out of memory answering an id list");
+        rc = dc__recon_fail(s, DC_ENOMEM, "out of memory answering an id list");
         goto out;
     }
     for (size_t i = 0; i < k; i++) {
@@ -768,7 +460,7 @@ static int answer_idlist(dc__recon *s, dc_buf *b, const in_range *x, const dc__r
     rc = s->set.each(s->set.user, rlo, rhi, match_item, &c);
     if (rc != 0) {
         if (s->state != S_FAILED)
-            rc = fail(s, rc, "could not compare a listed range with our items");
+            rc = dc__recon_fail(s, rc, "could not compare a listed range with our items");
         goto out;
     }
     /* What the peer listed and we lack. */
@@ -788,7 +480,7 @@ static int answer_idlist(dc__recon *s, dc_buf *b, const in_range *x, const dc__r
     if (rc == 0 && (put_varint(b, k) != 0 || dc__buf_put(b, bitmap, (k + 7) / 8) != 0 ||
                     put_varint(b, c.nextras) != 0 ||
                     (extras.size && dc__buf_put(b, extras.ptr, extras.size) != 0)))
-        rc = fail(s, DC_ENOMEM, "out of memory writing a message");
+        rc = dc__recon_fail(s, DC_ENOMEM, "out of memory writing a message");
 out:
     dc__free(pe);
     dc__free(bitmap);
@@ -816,7 +508,7 @@ static int take_reply(dc__recon *s, const in_range *x, size_t rlo, size_t rhi) {
     reply_ctx c = {s, x->data, 0};
     int rc = s->set.each(s->set.user, rlo, rhi, reply_item, &c);
     if (rc != 0)
-        return s->state == S_FAILED ? rc : fail(s, rc, "could not walk a replied range");
+        return s->state == S_FAILED ? rc : dc__recon_fail(s, rc, "could not walk a replied range");
     for (uint64_t i = 0; x->extra_ids && i < x->extras; i++) {
         dc__recon_item it;
         it.ts = 0;
@@ -856,10 +548,10 @@ static int put_header(dc__recon *s, dc_buf *b, bool opening) {
         n += OPENING_SIZE;
     }
     dc__buf_clear(b);
-    s->out_prev = BOUND_ZERO;
+    s->out_prev = dc__recon_bound_zero;
     s->out_asks = false;
     if (dc__buf_put(b, h, n) != 0)
-        return fail(s, DC_ENOMEM, "out of memory writing a message");
+        return dc__recon_fail(s, DC_ENOMEM, "out of memory writing a message");
     return 0;
 }
 
@@ -869,28 +561,30 @@ static int put_header(dc__recon *s, dc_buf *b, bool opening) {
 static int close_message(dc__recon *s, dc_buf *b) {
     if (s->out_prev.ts == DC_RECON_TS_INF)
         return 0;
-    return put_bound(s, b, &BOUND_INF, MODE_SKIP);
+    return put_bound(s, b, &dc__recon_bound_inf, MODE_SKIP);
 }
 
 int dc__recon_start(dc__recon *s, dc_buf *out) {
     if (!s || !out)
         return DC_EMISUSE;
     if (s->role != DC_RECON_INITIATOR || s->state != S_NEW)
-        return fail(s, DC_EMISUSE, "start is for a new initiator session only");
+        return dc__recon_fail(s, DC_EMISUSE, "start is for a new initiator session only");
     int rc = put_header(s, out, true);
     size_t n = 0;
     if (rc == 0)
-        rc = rank_of(s, &BOUND_INF, &n);
+        rc = rank_of(s, &dc__recon_bound_inf, &n);
     if (rc == 0) {
         if (n <= s->o.idlist_max)
-            rc = emit_idlist(s, out, &BOUND_ZERO, &BOUND_INF, 0, n);
+            rc = emit_idlist(s, out, &dc__recon_bound_zero, &dc__recon_bound_inf, 0, n);
         else
-            rc = emit_split(s, out, &BOUND_ZERO, &BOUND_INF, 0, n, s->o.first_buckets);
+            rc = emit_split(s, out, &dc__recon_bound_zero, &dc__recon_bound_inf, 0, n,
+                            s->o.first_buckets);
     }
     if (rc == 0)
         rc = close_message(s, out);
     if (rc != 0)
-        return s->state == S_FAILED ? rc : fail(s, rc, "could not write the first message");
+        return s->state == S_FAILED ? rc
+                                    : dc__recon_fail(s, rc, "could not write the first message");
     s->state = S_WAIT;
     return 0;
 }
@@ -901,12 +595,12 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
     *done = false;
     bool first = s->role == DC_RECON_RESPONDER && s->state == S_NEW;
     if (!first && s->state != S_WAIT)
-        return fail(s, DC_EMISUSE,
-                    s->state == S_DONE     ? "the session is already complete"
-                    : s->state == S_FAILED ? "the session failed; start a new one"
-                                           : "the initiator must call start first");
+        return dc__recon_fail(s, DC_EMISUSE,
+                              s->state == S_DONE     ? "the session is already complete"
+                              : s->state == S_FAILED ? "the session failed; start a new one"
+                                                     : "the initiator must call start first");
     bool asks;
-    int rc = parse(s, p, n, &asks);
+    int rc = dc__recon_parse(s, p, n, &asks);
     if (rc != 0)
         return rc;
     dc__buf_clear(out);
@@ -919,7 +613,7 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
     if (!ranks || !replies_after) {
         dc__free(ranks);
         dc__free(replies_after);
-        return fail(s, DC_ENOMEM, "out of memory answering a message");
+        return dc__recon_fail(s, DC_ENOMEM, "out of memory answering a message");
     }
     ranks[0] = 0;
     for (size_t i = 0; i < s->nin && rc == 0; i++)
@@ -946,7 +640,8 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
         dc__free(ranks);
         dc__free(replies_after);
         if (rc != 0)
-            return s->state == S_FAILED ? rc : fail(s, rc, "could not take in the replies");
+            return s->state == S_FAILED ? rc
+                                        : dc__recon_fail(s, rc, "could not take in the replies");
         s->state = S_DONE;
         *done = true;
         return 0;
@@ -964,11 +659,11 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
     if (rc == 0)
         rc = put_header(s, out, false);
     bool deferring = false, run_open = false;
-    dc__recon_bound run_lo = BOUND_ZERO, run_hi = BOUND_ZERO;
+    dc__recon_bound run_lo = dc__recon_bound_zero, run_hi = dc__recon_bound_zero;
     size_t run_rlo = 0, run_rhi = 0;
     for (size_t i = 0; i < s->nin && rc == 0; i++) {
         const in_range *x = &s->in[i];
-        const dc__recon_bound *lo = i ? &s->in[i - 1].hi : &BOUND_ZERO;
+        const dc__recon_bound *lo = i ? &s->in[i - 1].hi : &dc__recon_bound_zero;
         size_t rlo = ranks[i], rhi = ranks[i + 1];
         if (x->mode == MODE_SKIP)
             continue;
@@ -1014,12 +709,12 @@ int dc__recon_step(dc__recon *s, dc_buf *out, bool *done, const uint8_t *p, size
     dc__free(ranks);
     dc__free(replies_after);
     if (rc != 0)
-        return s->state == S_FAILED ? rc : fail(s, rc, "could not answer the message");
+        return s->state == S_FAILED ? rc : dc__recon_fail(s, rc, "could not answer the message");
     if (out->size > s->o.max_message)
-        return fail(s, DC_ETOOBIG,
-                    "the peer's message is too fragmented to answer within %zu bytes; "
-                    "start a new session",
-                    s->o.max_message);
+        return dc__recon_fail(s, DC_ETOOBIG,
+                              "the peer's message is too fragmented to answer within %zu bytes; "
+                              "start a new session",
+                              s->o.max_message);
     if (!s->out_asks) {
         /* We ask nothing back: once this message (replies, or just the
          * header and one Skip to the top bound, which says "settled") is

@@ -8,7 +8,9 @@ every C file under libdrivercore/, and fails on an include the table does
 not allow, naming the file, the line and the rule — so the map stays true:
 a new arrow is either refused or written into the map where people read it.
 It also holds the rules beside the table: only store/ includes sqlite3.h,
-only curl/ includes libcurl.
+only curl/ includes libcurl.  The build holds the same map
+(libdrivercore/layer_tree.py gives each folder only the include paths it
+allows); this check is the exact one, and names the rule broken.
 
 usage: check_layers.py SOURCE_ROOT
 """
@@ -16,31 +18,19 @@ import os
 import re
 import sys
 
-ROW = re.compile(r'^\|\s*`([a-z_]+)/`\s*\|([^|]*)\|([^|]*)\|')
-TICK = re.compile(r'`([a-z_]+)(?:/([a-z_]+\.h))?`')
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 # External headers only one folder may include.
 ONLY = {'sqlite3.h': 'store', 'curl/curl.h': 'curl'}
 
 
-def read_map(readme):
-    allowed = {}
-    with open(readme, encoding='utf-8') as f:
-        for line in f:
-            m = ROW.match(line)
-            if not m:
-                continue
-            folder, may = m.group(1), m.group(3)
-            rules = set()
-            for t in TICK.finditer(may):
-                rules.add(t.group(1) + ('/' + t.group(2) if t.group(2) else ''))
-            allowed[folder] = rules
-    return allowed
-
-
 def main():
     root = sys.argv[1]
     lib = os.path.join(root, 'libdrivercore')
+    # One reader of the map: the build's (layer_tree.py makes each folder's
+    # include paths from it).
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, lib)
+    from layer_tree import read_map
     allowed = read_map(os.path.join(lib, 'README.md'))
     if len(allowed) < 8:
         print('layers: the table of libdrivercore/README.md was not found or not read '

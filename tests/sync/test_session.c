@@ -1,9 +1,10 @@
 /*
- * Tests of sync sessions (replica/sync.c) between replicas in one process:
+ * Tests of sync sessions (sync/session.c) between replicas in one process:
  * a device learns a space it was added to, concurrent edits converge, an
  * idle re-sync is cheap, a session cut after any message leaves both
  * replicas consistent and the next one completes, a non-member receives
- * nothing, and a damaged message is refused without changing anything.
+ * nothing, a damaged message is refused without changing anything, and a
+ * session over many spaces carries them all.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +206,47 @@ static void test_learn_and_converge(void **state) {
     assert_string_equal(da, db);
     free(da);
     free(db);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
+/* Many spaces in one session: each space's reconciliation reports its
+ * findings to that space's state while more spaces are being added (a
+ * responder meets them one by one), so the states must not move as the
+ * session's list of them grows.  Both sides write in every space; one
+ * session carries both ways and leaves the two replicas equal. */
+static void test_many_spaces(void **state) {
+    (void)state;
+    enum { SPACES = 40 };
+    dc_replica *a = open_at("m-a.db"), *b = open_at("m-b.db");
+    dc_buf card = DC_BUF_INIT;
+    ok(b, dc_replica_card(&card, b));
+    char *ids[SPACES];
+    for (int i = 0; i < SPACES; i++) {
+        dc_buf sp = DC_BUF_INIT;
+        ok(a, dc_space_create(&sp, a, "yard"));
+        ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+        ids[i] = strdup((const char *)sp.ptr);
+        dc_buf_dispose(&sp);
+        write_n(a, ids[i], "a", 1, 2);
+    }
+    dc_buf_dispose(&card);
+    figures f = run(b, a, 0);
+    assert_int_equal(f.changes_received, SPACES * 4); /* genesis, grant, name, a change */
+    for (int i = 0; i < SPACES; i++) {
+        ok(b, dc_space_accept(b, ids[i], 0));
+        write_n(a, ids[i], "a2", 2, 1);
+        write_n(b, ids[i], "b2", 1, 1);
+    }
+    f = run(b, a, 0);
+    assert_int_equal(f.changes_received, SPACES * 2);
+    assert_int_equal(f.changes_sent, SPACES);
+    char *da = dump(a), *db = dump(b);
+    assert_string_equal(da, db);
+    free(da);
+    free(db);
+    for (int i = 0; i < SPACES; i++)
+        free(ids[i]);
     dc_replica_close(a);
     dc_replica_close(b);
 }
@@ -481,6 +523,7 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learn_and_converge),
+        cmocka_unit_test(test_many_spaces),
         cmocka_unit_test(test_cut_and_resume),
         cmocka_unit_test(test_non_member_and_bad_message),
         cmocka_unit_test(test_relay_bookkeeping),

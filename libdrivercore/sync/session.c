@@ -8,16 +8,18 @@
  * the device it admits (that device saw the grant before it wrote), so
  * every bundle is acceptable on its own.
  *
- * Sans-IO: the caller moves the bytes.  The session never holds a space
- * key beyond what import does, so the same code serves a relay.
+ * Sans-IO: the caller moves the bytes.  The session reaches the store it
+ * syncs only through a port (sync/port.h): a replica's (replica/
+ * sync_port.c) or a relay's store's (relay/).  It never holds a space key
+ * nor touches SQL, so the same code serves a device and a relay.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "replica/replica_int.h"
-#include "replica/sync_int.h"
+#include "codec/codec.h"
 #include "sync/recon.h"
+#include "sync/session.h"
 
 #define MSG_VERSION 1
 #define MSG_HELLO 1
@@ -33,14 +35,12 @@ enum { ENTRY_RECON = 0, ENTRY_REFUSED = 1 };
 
 typedef struct space_state {
     uint8_t id[16];
-    int64_t sid; /* 0 when this replica does not know the space (yet) */
-    dc__recon_memset *set;
-    void *bsp; /* a backend's handle of the space (backend sessions; NULL: unknown) */
+    dc__recon_memset *set; /* an empty set, for a space the store does not know */
+    void *bsp;             /* the port's handle of the space (NULL: unknown to the store) */
     dc__recon *recon;
     bool recon_done;
     bool refused;      /* the responder will not serve this space to this peer */
     bool peer_refused; /* (initiator) the peer refused it */
-    uint64_t my_seq;   /* our sequence number when the items were loaded */
     bool sorted;
     dc__recon_item *queue; /* our items the peer lacks */
     size_t nq, cq, sent;
@@ -48,23 +48,20 @@ typedef struct space_state {
 } space_state;
 
 struct dc_sync {
-    dc_replica *r;              /* NULL for a session over a backend */
-    const dc__sync_backend *be; /* the store of a responder that is not a replica */
-    dc__sync_backend bev;
-    int64_t lead_ms; /* (backend) the peer's clock lead accepted for its bundle */
+    dc__sync_port port; /* the store synced (sync/port.h) */
+    int64_t lead_ms;    /* (backend) the peer's clock lead accepted for its bundle */
     int role;
     dc__sync_filter_fn allow; /* responder: may this peer have this space? */
     void *allow_user;
     uint8_t peer[32];
     bool peer_known;
     int calls;
-    space_state *sp;
+    space_state **sp; /* each allocated alone: its reconciliation keeps a pointer to it */
     size_t nsp, csp;
     bool peer_final;
     bool finished;
     bool sent_final;                     /* our last message said we had nothing left */
-    bool unfolded;                       /* a bundle was imported and left pending (folded late) */
-    uint64_t compacted, snapshot_needed; /* compaction at its end (dc__compact_auto) */
+    uint64_t compacted, snapshot_needed; /* compaction at its end (the port's settle) */
     bool imported;                       /* ... by this step */
     size_t chunk;                        /* the largest bundle we push in one message */
     uint8_t ask_log; /* (initiator) byte 6 of our next message: log2 of the bundle we want */
@@ -76,25 +73,28 @@ struct dc_sync {
     dc__err err;
 };
 
-/* An error on the session's replica, or (over a backend) the thread's. */
-static int sfail(const dc_sync *s, int code, const char *msg) {
-    return s->r ? dc__fail(s->r, code, "%s", msg) : dc__last_set(code, "%s", msg);
+/* An error where the port records it (a replica's handle), or the
+ * thread's. */
+static int sfail_err(const dc_sync *s, const dc__err *e) {
+    return s->port.fail ? s->port.fail(s->port.store.user, e) : dc__last_from(e);
 }
 
-static int sfail_err(const dc_sync *s, const dc__err *e) {
-    return s->r ? dc__fail_err(s->r, e) : dc__last_from(e);
+static int sfail(const dc_sync *s, int code, const char *msg) {
+    dc__err e = {0};
+    dc__err_set(&e, code, "%s", msg);
+    return sfail_err(s, &e);
 }
 
 static int64_t wall_ms(dc_sync *s) {
-    return s->be ? s->be->wall_ms(s->be->user) : dc__clock_wall_ms(&s->r->clock);
+    return s->port.store.wall_ms(s->port.store.user);
 }
 
 /* ---- space states ---- */
 
 static space_state *find_space(dc_sync *s, const uint8_t id[16]) {
     for (size_t i = 0; i < s->nsp; i++)
-        if (memcmp(s->sp[i].id, id, 16) == 0)
-            return &s->sp[i];
+        if (memcmp(s->sp[i]->id, id, 16) == 0)
+            return s->sp[i];
     return NULL;
 }
 
@@ -102,69 +102,32 @@ static int on_found(void *user, int kind, const dc__recon_item *it) {
     space_state *st = user;
     if (kind != DC_RECON_SEND)
         return 0; /* what we lack arrives in the peer's bundles */
-    if (st->nq == st->cq) {
-        size_t nc = st->cq ? st->cq * 2 : 64;
-        dc__recon_item *q = dc__realloc(st->queue, nc * sizeof *q);
-        if (!q)
-            return DC_ENOMEM;
-        st->queue = q;
-        st->cq = nc;
-    }
+    if (DC__VEC_ROOM(st->queue, st->nq, st->cq))
+        return DC_ENOMEM;
     st->queue[st->nq++] = *it;
     st->sorted = false;
     return 0;
 }
 
-static int add_item(void *user, uint64_t hlc, const uint8_t id[32]) {
-    dc__recon_item it;
-    it.ts = hlc;
-    memcpy(it.id, id, 32);
-    return dc__recon_memset_add(user, &it, 1);
-}
-
-/* A new state for a space, with its item set loaded (or, over a backend,
- * opened: the backend answers from its store) and its reconciliation
+/* A new state for a space, with its item set opened by the port (or an
+ * empty one: a space the store does not know) and its reconciliation
  * session created in our role. */
 static int add_space(dc_sync *s, const uint8_t id[16], space_state **out) {
-    if (s->nsp == s->csp) {
-        size_t nc = s->csp ? s->csp * 2 : 16;
-        space_state *p = dc__realloc(s->sp, nc * sizeof *p);
-        if (!p)
-            return dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
-        s->sp = p;
-        s->csp = nc;
-    }
-    space_state *st = &s->sp[s->nsp];
-    memset(st, 0, sizeof *st);
+    space_state *st = NULL;
+    if (DC__VEC_ROOM(s->sp, s->nsp, s->csp) || !(st = dc__calloc(1, sizeof *st)))
+        return dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     memcpy(st->id, id, 16);
     dc__recon_set view;
     int rc;
-    if (s->be) {
-        if ((rc = s->be->space_open(s->be->user, id, &st->bsp, &view, &s->err)))
-            return rc;
-        s->nsp++;
-        if (!st->bsp) {
-            /* Unknown to the store: reconciled against an empty set. */
-            if ((rc = dc__recon_memset_new(&st->set)))
-                return dc__err_set(&s->err, rc, "sync: out of memory");
-            view = dc__recon_memset_view(st->set);
-        }
-    } else {
+    if ((rc = s->port.store.space_open(s->port.store.user, id, &st->bsp, &view, &s->err))) {
+        dc__free(st);
+        return rc;
+    }
+    s->sp[s->nsp++] = st;
+    if (!st->bsp) {
+        /* Unknown to the store: reconciled against an empty set. */
         if ((rc = dc__recon_memset_new(&st->set)))
             return dc__err_set(&s->err, rc, "sync: out of memory");
-        s->nsp++;
-        dc__space sp;
-        dc__err e = {0};
-        rc = dc__store_space_get(s->r->st, id, &sp, &e);
-        if (rc == 0) {
-            st->sid = sp.sid;
-            st->my_seq = sp.my_seq;
-            if ((rc = dc__store_space_items(s->r->st, sp.sid, add_item, st->set, &s->err)))
-                return s->err.code ? s->err.code : rc;
-        } else if (rc != DC_ENOTFOUND) {
-            s->err = e;
-            return rc;
-        }
         view = dc__recon_memset_view(st->set);
     }
     dc__recon_options o = DC_RECON_OPTIONS_INIT;
@@ -182,44 +145,29 @@ static void free_space(dc_sync *s, space_state *st) {
     dc__recon_free(st->recon);
     dc__recon_memset_free(st->set);
     if (st->bsp)
-        s->be->space_close(s->be->user, st->bsp);
+        s->port.store.space_close(s->port.store.user, st->bsp);
     dc__free(st->queue);
     dc_buf_dispose(&st->pending);
 }
 
-/* The state takes what the session's imports left pending, and the
- * observers hear of it (docs/protocol.md, "Sessions"); a failure leaves it
- * pending for the next read, as after any import. */
-static void fold_late(dc_sync *s) {
-    if (!s->unfolded || !s->r || s->r->txn)
-        return;
-    s->unfolded = false;
-    dc__touched t = {NULL, 0, 0};
-    dc__err e = {0};
-    dc__fold_notify(s->r, &t, &e);
-    dc__free(t.rids);
-}
-
-/* The session is over: a published point it brought is compacted to now
- * (not while it runs: its item sets stand for the whole session). */
-static void compact_late(dc_sync *s) {
-    if (s->r && !s->r->txn)
-        dc__compact_auto(s->r, &s->compacted, &s->snapshot_needed);
+/* The port settles what the session's imports left (docs/protocol.md,
+ * "Sessions"): folded, observers told, compaction at the end. */
+static void settle(dc_sync *s, bool imported, bool done) {
+    if (s->port.settle)
+        s->port.settle(s->port.store.user, imported, done, &s->compacted, &s->snapshot_needed);
 }
 
 /* ---- lifecycle ---- */
 
-int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
-    if (!out)
-        return dc__last_set(DC_EMISUSE, "dc_sync_new: out is NULL");
+int dc__sync_new_port(dc_sync **out, const dc__sync_port *port, int role) {
     *out = NULL;
-    DC__CHECK(r);
-    if (role != DC_SYNC_INITIATOR && role != DC_SYNC_RESPONDER)
-        return dc__fail(r, DC_EINVAL, "sync: unknown role %d", role);
     dc_sync *s = dc__calloc(1, sizeof *s);
-    if (!s)
-        return dc__fail(r, DC_ENOMEM, "sync: out of memory");
-    s->r = r;
+    if (!s) {
+        if (port->close)
+            port->close(port->store.user);
+        return DC_ENOMEM;
+    }
+    s->port = *port;
     s->role = role;
     s->chunk = BUNDLE_CHUNK;
     *out = s;
@@ -227,15 +175,10 @@ int dc_sync_new(dc_sync **out, dc_replica *r, int role) {
 }
 
 int dc__sync_new_backend(dc_sync **out, const dc__sync_backend *be) {
-    *out = NULL;
-    dc_sync *s = dc__calloc(1, sizeof *s);
-    if (!s)
-        return dc__last_set(DC_ENOMEM, "sync: out of memory");
-    s->bev = *be;
-    s->be = &s->bev;
-    s->role = DC_SYNC_RESPONDER;
-    s->chunk = BUNDLE_CHUNK;
-    *out = s;
+    dc__sync_port port = {.store = *be};
+    int rc = dc__sync_new_port(out, &port, DC_SYNC_RESPONDER);
+    if (rc)
+        return dc__last_set(rc, "sync: out of memory");
     return 0;
 }
 
@@ -264,11 +207,14 @@ int dc_sync_set_chunk(dc_sync *s, size_t bytes) {
 void dc_sync_free(dc_sync *s) {
     if (!s)
         return;
-    fold_late(s); /* a session cut short */
-    compact_late(s);
-    for (size_t i = 0; i < s->nsp; i++)
-        free_space(s, &s->sp[i]);
+    settle(s, false, true); /* a session cut short, or done */
+    for (size_t i = 0; i < s->nsp; i++) {
+        free_space(s, s->sp[i]);
+        dc__free(s->sp[i]);
+    }
     dc__free(s->sp);
+    if (s->port.close)
+        s->port.close(s->port.store.user);
     dc__free(s);
 }
 
@@ -292,14 +238,14 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     dc__store_be64(h + 8, (uint64_t)wall_ms(s));
     int w = dc__buf_put(out, h, sizeof h);
     if (type == MSG_HELLO)
-        w |= dc__buf_put(out, s->r->id->sign_pk, 32);
+        w |= s->port.device ? dc__buf_put(out, s->port.device, 32) : DC_EMISUSE;
     uint32_t n = 0;
     for (size_t i = 0; i < s->nsp; i++)
-        n += s->sp[i].pending.size > 0 || (s->sp[i].refused && !s->sp[i].recon_done);
+        n += s->sp[i]->pending.size > 0 || (s->sp[i]->refused && !s->sp[i]->recon_done);
     w |= put_u32(out, n);
     bool busy = false;
     for (size_t i = 0; i < s->nsp; i++) {
-        space_state *st = &s->sp[i];
+        space_state *st = s->sp[i];
         if (st->refused && !st->recon_done) {
             /* Said once: the initiator stops reconciling this space. */
             w |= dc__buf_put(out, st->id, 16);
@@ -324,11 +270,11 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     bool reading = false; /* one read transaction for the envelopes */
     int rc = w ? DC_ENOMEM : dc__bundle_begin(&bundle);
     for (size_t i = 0; i < s->nsp && !rc; i++) {
-        space_state *st = &s->sp[i];
+        space_state *st = s->sp[i];
         if (!st->recon_done || st->sent == st->nq)
             continue;
-        if (!s->be && !reading) {
-            if ((rc = dc__store_read_begin(s->r->st, &s->err)))
+        if (s->port.read_begin && !reading) {
+            if ((rc = s->port.read_begin(s->port.store.user, &s->err)))
                 break;
             reading = true;
         }
@@ -338,9 +284,8 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
         }
         while (st->sent < st->nq && bundle.size < s->chunk && !rc) {
             const dc__recon_item *it = &st->queue[st->sent];
-            rc = s->be ? s->be->bundle_add(s->be->user, st->bsp, &bundle, it->ts, it->id, &s->err)
-                       : dc__store_bundle_add_item(s->r->st, &bundle, st->sid, it->ts, it->id,
-                                                   &s->err);
+            rc = s->port.store.bundle_add(s->port.store.user, st->bsp, &bundle, it->ts, it->id,
+                                          &s->err);
             if (!rc) {
                 st->sent++;
                 shipped++;
@@ -350,7 +295,7 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
             busy = true;
     }
     if (reading)
-        dc__store_read_end(s->r->st);
+        s->port.read_end(s->port.store.user);
     if (!rc && shipped && dc__bundle_finish(&bundle))
         rc = DC_ENOMEM;
     if (!rc) {
@@ -396,14 +341,8 @@ typedef struct idlist {
 
 static int collect_id(void *user, const uint8_t id[16]) {
     idlist *l = user;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t(*p)[16] = dc__realloc(l->ids, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        l->ids = p;
-        l->cap = nc;
-    }
+    if (DC__VEC_ROOM(l->ids, l->n, l->cap))
+        return DC_ENOMEM;
     memcpy(l->ids[l->n++], id, 16);
     return 0;
 }
@@ -420,20 +359,19 @@ static int queue_item(void *user, uint64_t hlc, const uint8_t id[32]) {
  * has been added to at its next sync, with no other step. */
 static int push_unoffered(dc_sync *s, const uint8_t peer[32]) {
     idlist l = {NULL, 0, 0};
-    int rc = s->be ? s->be->spaces_of(s->be->user, peer, collect_id, &l, &s->err)
-                   : dc__store_spaces_of(s->r->st, peer, collect_id, &l, &s->err);
+    int rc = s->port.store.spaces_of(s->port.store.user, peer, collect_id, &l, &s->err);
     if (rc == DC_ENOMEM)
         rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     for (size_t i = 0; i < l.n && !rc; i++) {
-        space_state *st;
+        space_state *st = NULL;
         if (find_space(s, l.ids[i]))
             continue;
         if ((rc = add_space(s, l.ids[i], &st)))
             break;
         st->recon_done = true; /* nothing to reconcile: the peer has none of it */
-        rc = !s->be    ? dc__store_space_items(s->r->st, st->sid, queue_item, st, &s->err)
-             : st->bsp ? s->be->space_items(s->be->user, st->bsp, queue_item, st, &s->err)
-                       : 0;
+        rc = st->bsp
+                 ? s->port.store.space_items(s->port.store.user, st->bsp, queue_item, st, &s->err)
+                 : 0;
         if (rc == DC_ENOMEM)
             rc = dc__err_set(&s->err, DC_ENOMEM, "sync: out of memory");
     }
@@ -470,11 +408,11 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     uint64_t peer_ms = dc__load_be64(h + 8);
     if (!dc__clock_ms_valid(peer_ms > (uint64_t)INT64_MAX ? -1 : (int64_t)peer_ms))
         return bad(s, "the peer's clock is not a time");
-    /* A session over a backend has no clock of its own but the store's
-     * wall clock, never corrected (a relay's is authoritative). */
+    /* A port with no clock of its own has but the store's wall clock,
+     * never corrected (a relay's is authoritative). */
     dc__clock none;
     memset(&none, 0, sizeof none);
-    dc__clock *ck = s->r ? &s->r->clock : &none;
+    dc__clock *ck = s->port.clock ? s->port.clock : &none;
     int64_t off = (int64_t)peer_ms - wall_ms(s);
     /* A peer whose clock reads no plausible time corrects nobody. */
     bool plausible = (int64_t)peer_ms >= DC_PLAUSIBLE_MIN_MS &&
@@ -564,31 +502,20 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     if (blen) {
         /* One bad envelope never stops a sync: it is set aside (recorded
          * for status) and the rest of the bundle goes in. */
-        if (s->be) {
-            uint64_t fresh = 0, aside = 0;
-            rc = s->be->import(s->be->user, bundle, blen, s->lead_ms, &fresh, &aside, &s->err);
-            if (rc) {
-                dc__err_prefix(&s->err, "sync: the changes received were refused");
-                return rc;
-            }
-            s->changes_received += fresh;
-            s->set_aside += aside;
-            return 0;
-        }
-        /* Folded late: at the next bundle's import, beside its signature
-         * checks, or at the end of this step if no bundle follows now. */
-        dc__import_counts c;
-        rc = dc__import(s->r, bundle, blen, DC__IMPORT_SET_ASIDE | DC__IMPORT_FOLD_LATE, &c);
-        s->r->clock.lead_ms = 0;
-        s->unfolded = true;
+        /* A replica's port folds what it imported late: at the next
+         * bundle's import, beside its signature checks, or when the step
+         * settles if no bundle follows now. */
+        uint64_t fresh = 0, aside = 0;
+        rc = s->port.store.import(s->port.store.user, bundle, blen, s->lead_ms, &fresh, &aside,
+                                  &s->err);
+        ck->lead_ms = 0; /* a peer's lead lasts one import */
         s->imported = true;
-        if (rc && rc != DC_EUSER) {
-            s->err = s->r->err;
+        if (rc) {
             dc__err_prefix(&s->err, "sync: the changes received were refused");
             return rc;
         }
-        s->changes_received += c.fresh;
-        s->set_aside += c.set_aside;
+        s->changes_received += fresh;
+        s->set_aside += aside;
     }
     return 0;
 }
@@ -597,7 +524,7 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
 
 static int offer_all(void *user, const uint8_t id[16]) {
     dc_sync *s = user;
-    space_state *st;
+    space_state *st = NULL;
     int rc = add_space(s, id, &st);
     if (!rc)
         rc = dc__recon_start(st->recon, &st->pending);
@@ -609,37 +536,32 @@ static int offer_all(void *user, const uint8_t id[16]) {
 int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n) {
     if (!s || !out || !done)
         return dc__last_set(DC_EMISUSE, "dc_sync_step: NULL argument");
-    dc_replica *r = s->r;
-    if (r)
-        dc__err_clear(&r->err);
     dc__err_clear(&s->err);
     *done = 0;
     dc__buf_clear(out);
-    if (r && r->txn)
-        return dc__fail(r, DC_EMISUSE, "sync: a transaction is open on this replica");
-    if (r && dc__clock_check(&r->clock, &r->err))
-        return dc__fail_err(r, &r->err);
+    int rc;
+    if (s->port.step_begin && (rc = s->port.step_begin(s->port.store.user, &s->err)))
+        return sfail_err(s, &s->err);
     bool first = s->calls++ == 0;
     s->imported = false;
-    int rc;
     if (s->role == DC_SYNC_INITIATOR && first) {
         if (in || n)
-            return dc__fail(r, DC_EMISUSE, "sync: the initiator's first step takes no input");
-        rc = dc__store_spaces_known(r->st, offer_all, s, &s->err);
+            return sfail(s, DC_EMISUSE, "sync: the initiator's first step takes no input");
+        if (!s->port.spaces)
+            return sfail(s, DC_EMISUSE, "sync: an initiator needs a store that lists its spaces");
+        rc = s->port.spaces(s->port.store.user, offer_all, s, &s->err);
     } else {
         if (!in)
             return sfail(s, DC_EMISUSE, "sync: this step needs the peer's message");
         rc = consume(s, in, n, s->role == DC_SYNC_RESPONDER && first ? MSG_HELLO : MSG_STEP);
-        if (r)
-            r->clock.lead_ms = 0; /* a peer's lead lasts one import */
+        if (s->port.clock)
+            s->port.clock->lead_ms = 0; /* a peer's lead lasts one import */
     }
     bool final = false;
     if (!rc)
         rc = build(s, out, s->role == DC_SYNC_INITIATOR && first ? MSG_HELLO : MSG_STEP, &final);
     if (rc) {
         dc__buf_clear(out);
-        if (!s->err.code && r)
-            return dc__fail_err(r, &r->err);
         if (!s->err.code)
             dc__err_set(&s->err, rc, "sync: the step failed");
         return sfail_err(s, &s->err);
@@ -660,10 +582,7 @@ int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in, size_t n
     }
     /* What this step imported waits for the next bundle's import, unless
      * the session ends here; what an earlier step left is folded now. */
-    if (!s->imported || *done)
-        fold_late(s);
-    if (*done)
-        compact_late(s);
+    settle(s, s->imported, *done);
     if (out->size)
         s->sent_final = final;
     if (out->size) {
@@ -713,15 +632,6 @@ int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn a
     return 0;
 }
 
-bool dc__replica_is_member(dc_replica *r, const uint8_t space[16], const uint8_t device[32]) {
-    dc__space sp;
-    dc__member m;
-    dc__err e = {0};
-    if (dc__store_space_get(r->st, space, &sp, &e) != 0)
-        return false;
-    return dc__store_member_get(r->st, sp.sid, device, &m, &e) == 0 && m.role > 0;
-}
-
 int dc_sync_trust_peer_clock(dc_sync *s) {
     if (!s)
         return dc__last_set(DC_EMISUSE, "dc_sync_trust_peer_clock: the session is NULL");
@@ -732,49 +642,20 @@ int dc_sync_trust_peer_clock(dc_sync *s) {
     return 0;
 }
 
-int dc_sync_note_relay(dc_sync *s) {
-    if (!s)
-        return dc__last_set(DC_EMISUSE, "dc_sync_note_relay: the session is NULL");
-    dc_replica *r = s->r;
-    if (!r || s->role != DC_SYNC_INITIATOR || !s->finished)
-        return sfail(s, DC_EMISUSE, "note relay: only after the initiator's session finished");
-    dc__err_clear(&r->err);
+int dc__sync_outcome_get(const dc_sync *s, dc__sync_outcome *o) {
+    o->port = &s->port;
     if (s->role != DC_SYNC_INITIATOR || !s->finished)
-        return dc__fail(r, DC_EMISUSE, "note relay: only after the initiator's session finished");
-    if (r->txn)
-        return dc__fail(r, DC_EMISUSE, "note relay: a transaction is open on this replica");
-    /* The correction before this session, and the relay's clock as last
-     * seen; what the session adopted already is part of both. */
-    int64_t off = r->clock.offset_ms - s->adopted + s->clock_offset;
-    if (s->clock_doubt || off < -DC_HLC_MAX_MS || off > DC_HLC_MAX_MS)
-        return dc__fail(r, DC_EINVAL,
-                        "note relay: the relay's clock reads no plausible time (%lld ms from "
-                        "ours); check the relay's clock",
-                        (long long)s->clock_offset);
-    dc__err e = {0};
-    int64_t saved = r->clock.offset_ms;
-    r->clock.offset_ms = off;
-    int rc = dc__replica_begin(r, &e);
-    if (!rc && !(rc = dc__store_meta_put(r->st, "clock_offset", off, &e)))
-        rc = dc__store_meta_put(r->st, "relay_sync_ms", dc__clock_wall_ms(&r->clock), &e);
-    for (size_t i = 0; i < s->nsp && !rc; i++)
-        if (s->sp[i].sid && !s->sp[i].peer_refused)
-            rc = dc__store_mark_acked(r->st, s->sp[i].sid, s->sp[i].my_seq, &e);
-    if (!rc)
-        rc = dc__store_commit(r->st, &e);
-    if (rc) {
-        dc__store_rollback(r->st);
-        r->clock.offset_ms = saved;
-        return dc__fail_err(r, &e);
-    }
+        return DC_EMISUSE;
+    o->clock_offset = s->clock_offset;
+    o->adopted = s->adopted;
+    o->clock_doubt = s->clock_doubt;
     return 0;
 }
 
-int dc__replica_space_devices(dc_replica *r, const uint8_t space[16],
-                              int (*fn)(void *user, const uint8_t device[32]), void *user) {
-    dc__err e = {0};
-    int rc = dc__store_space_devices(r->st, space, fn, user, &e);
-    if (rc && e.code)
-        dc__fail_err(r, &e);
+int dc__sync_each_space(const dc_sync *s, int (*fn)(void *fu, void *sp, bool peer_refused),
+                        void *fu) {
+    int rc = 0;
+    for (size_t i = 0; i < s->nsp && !rc; i++)
+        rc = fn(fu, s->sp[i]->bsp, s->sp[i]->peer_refused);
     return rc;
 }
