@@ -51,4 +51,9 @@ bool dc__replica_in_txn(const dc_replica *r);
  * file rekeyed away) recorded as any public call's. */
 int dc__replica_sign(dc_replica *r, uint8_t sig[64], const uint8_t *m, size_t n);
 
+/* How many spaces of this replica have a published compaction point it
+ * misses covered history for (each needs a snapshot; the sync client
+ * reports it); 0 where it cannot tell. */
+uint64_t dc__compact_late_spaces(dc_replica *r);
+
 #endif

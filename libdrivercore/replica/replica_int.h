@@ -280,9 +280,6 @@ int dc__compact_apply(dc_replica *r, int64_t sid, bool *late, dc__err *e);
  * encrypted point instead. */
 struct dc__mresolved;
 int dc__compact_clear(dc_replica *r, int64_t sid, const struct dc__mresolved *res, dc__err *e);
-/* How many spaces of this replica have a published point it misses
- * covered history for (each needs a snapshot); 0 where it cannot tell. */
-uint64_t dc__compact_late_spaces(dc_replica *r);
 /* Compacts, each in a transaction of its own, the spaces whose published
  * point a fold of this handle has just moved (docs/data-model.md,
  * "Compaction"), to their effective point where this replica holds it;
