@@ -19,7 +19,7 @@
 #include "base/base.h"
 #include "drivercore/sync.h"
 #include "replica/port.h"
-#include "replica/replica_int.h" /* dc__import_req: the group a shared log publishes */
+#include "replica/import_port.h" /* dc__import_req: the group a shared log publishes */
 #include "sync/session.h"
 
 typedef struct dc__relay_store dc__relay_store;
