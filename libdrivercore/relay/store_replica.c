@@ -95,14 +95,8 @@ static bool w_knows(dc__relay_store *st, const uint8_t space[16]) {
 
 int dc__relay_devlist_add(void *user, const uint8_t device[32]) {
     dc__relay_devlist *l = user;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t(*p)[32] = dc__realloc(l->v, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        l->v = p;
-        l->cap = nc;
-    }
+    if (DC__VEC_ROOM(l->v, l->n, l->cap))
+        return DC_ENOMEM;
     memcpy(l->v[l->n++], device, 32);
     return 0;
 }
