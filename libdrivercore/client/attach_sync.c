@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "client/client_int.h"
-#include "replica/attach_int.h"
+#include "replica/attach_port.h"
 
 #define HAVE_BATCH 256
 
@@ -58,10 +58,10 @@ static int count_obj(void *user, const uint8_t oid[32], int kind) {
  * device is no writer there, or its storage quota is full).  What the peer
  * does not hold yet of the space is counted (attach_held), and offered
  * again at the next sync. */
-static int held_back(dc_client *c, dc_replica *r, const dc__space *sp, const uint8_t peer[16],
+static int held_back(dc_client *c, dc_replica *r, const dc__att_space *sp, const uint8_t peer[16],
                      dc__att_figures *f) {
     dc__err e = {0};
-    if (dc__store_obj_unsent(r->st, peer, sp->sid, (size_t)INT64_MAX, count_obj, &f->held, &e))
+    if (dc__att_obj_unsent(r, peer, sp, (size_t)INT64_MAX, count_obj, &f->held, &e))
         return local(c, &e);
     return 0;
 }
@@ -70,7 +70,7 @@ static int held_back(dc_client *c, dc_replica *r, const dc__space *sp, const uin
  * space (403: this device is no member or no writer there, or its quota is
  * full) is left alone; after a refused upload, what it did not take is
  * counted in f->held. */
-static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const uint8_t peer[16],
+static int push_space(dc_client *c, dc_replica *r, const dc__att_space *sp, const uint8_t peer[16],
                       dc__att_figures *f) {
     objlist *l = dc__malloc(sizeof *l);
     uint8_t *body = dc__malloc(16 + HAVE_BATCH * 32);
@@ -79,7 +79,7 @@ static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const ui
     int rc = l && body ? 0 : dc__client_local(c, DC_ENOMEM, "attachments: out of memory");
     while (!rc) {
         l->n = 0;
-        if ((rc = dc__store_obj_unsent(r->st, peer, sp->sid, HAVE_BATCH, obj_add, l, &e))) {
+        if ((rc = dc__att_obj_unsent(r, peer, sp, HAVE_BATCH, obj_add, l, &e))) {
             rc = local(c, &e);
             break;
         }
@@ -113,7 +113,7 @@ static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const ui
         bool stop = false;
         for (size_t i = 0; !rc && !stop && i < l->n; i++) {
             if (!have[i]) {
-                if ((rc = dc__store_obj_get(r->st, sp->sid, l->ids[i], &obj, &e))) {
+                if ((rc = dc__att_obj_get(r, sp, l->ids[i], &obj, &e))) {
                     rc = rc == DC_ENOTFOUND ? 0 : local(c, &e); /* collected meanwhile */
                     continue;
                 }
@@ -136,7 +136,7 @@ static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const ui
                     f->bytes_sent += obj.size;
                 }
             }
-            if (dc__store_obj_mark_sent(r->st, peer, sp->sid, l->ids[i], &e))
+            if (dc__att_obj_mark_sent(r, peer, sp, l->ids[i], &e))
                 rc = local(c, &e);
         }
         if (stop || l->n < HAVE_BATCH)
@@ -150,7 +150,7 @@ static int push_space(dc_client *c, dc_replica *r, const dc__space *sp, const ui
 
 /* Fetches one object and takes it in (manifest or chunk), asking once
  * more if the first copy fails its check.  *fetched: it is here now. */
-static int fetch_obj(dc_client *c, dc_replica *r, const dc__space *sp, const uint8_t id[32],
+static int fetch_obj(dc_client *c, dc_replica *r, const dc__att_space *sp, const uint8_t id[32],
                      bool manifest, dc__att_figures *f, bool *fetched) {
     *fetched = false;
     char path[200];
@@ -170,8 +170,8 @@ static int fetch_obj(dc_client *c, dc_replica *r, const dc__space *sp, const uin
         f->received++;
         f->bytes_received += resp->size;
         dc__err e = {0};
-        rc = manifest ? dc__att_take_manifest(r, sp, id, resp->ptr, resp->size, &e)
-                      : dc__att_take_chunk(r, sp, id, resp->ptr, resp->size, &e);
+        rc = manifest ? dc__att_receive_manifest(r, sp, id, resp->ptr, resp->size, &e)
+                      : dc__att_receive_chunk(r, sp, id, resp->ptr, resp->size, &e);
         if (!rc) {
             *fetched = true;
             return 0;
@@ -188,13 +188,8 @@ static int fetch_obj(dc_client *c, dc_replica *r, const dc__space *sp, const uin
     return 0;
 }
 
-static int part_missing(void *user, uint32_t idx, const uint8_t cid[32], bool present) {
-    (void)idx;
-    return present ? 0 : dc__ids_add(user, cid);
-}
-
 /* Does the policy of `sp` fetch attachment `a` now? */
-static bool wanted(int mode, uint64_t cap, bool metered, const dc__att_row *a) {
+static bool wanted(int mode, uint64_t cap, bool metered, const dc__att_state *a) {
     if (a->want || mode == 0 || mode == DC_ATTACH_FETCH_ALL)
         return true;
     if (mode == DC_ATTACH_FETCH_UNDER)
@@ -202,33 +197,33 @@ static bool wanted(int mode, uint64_t cap, bool metered, const dc__att_row *a) {
     return false;
 }
 
-static int fetch_one(dc_client *c, dc_replica *r, const dc__space *sp, const uint8_t aid[32],
+static int fetch_one(dc_client *c, dc_replica *r, const dc__att_space *sp, const uint8_t aid[32],
                      int mode, uint64_t cap, dc__att_figures *f) {
     dc__err e = {0};
-    dc__att_row a;
-    int rc = dc__store_att_get(r->st, sp->sid, aid, &a, &e);
+    dc__att_state a;
+    int rc = dc__att_state_get(r, sp, aid, &a, &e);
     if (rc && rc != DC_ENOTFOUND)
         return local(c, &e);
     if (rc || a.size < 0) {
         /* The manifest: held already (a peer pushed it here), or fetched. */
         dc_buf obj = DC_BUF_INIT;
         bool here = false;
-        if (dc__store_obj_get(r->st, sp->sid, aid, &obj, &e) == 0) {
-            here = dc__att_take_manifest(r, sp, aid, obj.ptr, obj.size, &e) == 0;
+        if (dc__att_obj_get(r, sp, aid, &obj, &e) == 0) {
+            here = dc__att_receive_manifest(r, sp, aid, obj.ptr, obj.size, &e) == 0;
             if (!here)
-                dc__store_obj_drop(r->st, sp->sid, aid, &e);
+                dc__att_obj_drop(r, sp, aid, &e);
         }
         dc_buf_dispose(&obj);
         dc__err_clear(&e);
         if (!here && ((rc = fetch_obj(c, r, sp, aid, true, f, &here)) || !here))
             return rc;
-        if ((rc = dc__store_att_get(r->st, sp->sid, aid, &a, &e)))
+        if ((rc = dc__att_state_get(r, sp, aid, &a, &e)))
             return local(c, &e);
     }
     if (!wanted(mode, cap, dc__client_metered(c), &a) || a.present == a.nchunks)
         return 0;
     dc__ids m = {0};
-    if ((rc = dc__store_att_parts(r->st, sp->sid, aid, part_missing, &m, &e))) {
+    if ((rc = dc__att_missing(r, sp, aid, &m, &e))) {
         dc__free(m.p);
         return e.code ? local(c, &e) : dc__client_local(c, rc, "attachments: out of memory");
     }
@@ -240,15 +235,15 @@ static int fetch_one(dc_client *c, dc_replica *r, const dc__space *sp, const uin
     return rc;
 }
 
-static int fetch_space(dc_client *c, dc_replica *r, const dc__space *sp, dc__att_figures *f) {
+static int fetch_space(dc_client *c, dc_replica *r, const dc__att_space *sp, dc__att_figures *f) {
     dc__err e = {0};
     int mode;
     uint64_t cap;
     uint8_t *aids = NULL;
     size_t n = 0;
-    if (dc__store_att_policy_get(r->st, sp->sid, &mode, &cap, &e))
+    if (dc__att_policy(r, sp, &mode, &cap, &e))
         return local(c, &e);
-    if (dc__att_candidates(r, sp, &aids, &n, &e))
+    if (dc__att_wanted(r, sp, &aids, &n, &e))
         /* A change of this replica that does not fold (a broken body its
          * own app wrote) makes the space unreadable here, its references
          * too; the sync goes on without fetching for it. */
@@ -264,15 +259,15 @@ int dc__client_attach(dc_client *c, dc__att_figures *f) {
     dc_replica *r = dc__client_replica(c);
     const char *base = dc__client_base(c);
     uint8_t peer[16];
-    dc__hash(peer, 16, (const uint8_t *)base, strlen(base));
+    dc__att_peer_id(peer, base);
     dc__ids s = {0};
     dc__err e = {0};
-    int rc = dc__store_spaces_each(r->st, dc__ids_add16, &s, &e);
+    int rc = dc__att_spaces(r, &s, &e);
     if (rc)
         rc = e.code ? local(c, &e) : dc__client_local(c, rc, "attachments: out of memory");
     for (size_t i = 0; !rc && i < s.n; i++) {
-        dc__space sp;
-        if (dc__store_space_get(r->st, s.p + i * 32, &sp, &e)) {
+        dc__att_space sp;
+        if (dc__att_space_get(r, s.p + i * 32, &sp, &e)) {
             rc = local(c, &e);
             break;
         }

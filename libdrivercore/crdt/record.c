@@ -28,18 +28,9 @@ void dc__recstate_free(dc__recstate *r) {
     r->capregs = r->capadds = r->caprm = 0;
 }
 
-/* Room for one more element in an array of `size`-byte elements. */
-static int grow(void **p, size_t n, size_t *cap, size_t size, dc__err *err) {
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 8;
-    void *q = dc__realloc(*p, nc * size);
-    if (!q)
-        return dc__err_set(err, DC_ENOMEM, "merge: out of memory");
-    *p = q;
-    *cap = nc;
-    return 0;
-}
+/* Room for one more element after the n in array v (capacity cap). */
+#define GROW(v, n, cap, err)                                                                       \
+    (DC__VEC_ROOM(v, n, cap) ? dc__err_set(err, DC_ENOMEM, "merge: out of memory") : 0)
 
 /* (h1, did1 with key pk1) later than (h2, did2)?  Keys are fetched only on
  * a timestamp tie; did2 == 0 with h2 == 0 is "never" (no delete yet). */
@@ -78,12 +69,16 @@ static int tag_cmp(uint32_t f1, int64_t d1, uint64_t s1, uint32_t o1, uint32_t f
     return c ? c : u64_cmp(o1, o2);
 }
 
-/* Binary searches: the index of the element, or where it would go. */
-static size_t find_reg(const dc__recdata *d, uint32_t fid, bool *found) {
-    size_t lo = 0, hi = d->nregs;
+/* A binary search of the sorted array base[0..n) of `size`-byte elements:
+ * the index of the element equal to `key`, or where it would go (*found
+ * false).  cmp(element, key) < 0, 0, > 0 as the element sorts before, at
+ * or after the key. */
+static inline size_t search(const void *base, size_t n, size_t size, const void *key,
+                            int (*cmp)(const void *elem, const void *key), bool *found) {
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = u64_cmp(d->regs[mid].fid, fid);
+        int c = cmp((const char *)base + mid * size, key);
         if (!c) {
             *found = true;
             return mid;
@@ -95,46 +90,37 @@ static size_t find_reg(const dc__recdata *d, uint32_t fid, bool *found) {
     }
     *found = false;
     return lo;
+}
+
+static int reg_cmp(const void *elem, const void *key) {
+    return u64_cmp(((const dc__reg *)elem)->fid, *(const uint32_t *)key);
+}
+
+static int add_cmp(const void *elem, const void *key) {
+    const dc__sadd *a = elem;
+    const dc__stag *k = key;
+    return tag_cmp(a->fid, a->did, a->seq, a->op, k->fid, k->did, k->seq, k->op);
+}
+
+static int rm_cmp(const void *elem, const void *key) {
+    const dc__stag *t = elem, *k = key;
+    return tag_cmp(t->fid, t->did, t->seq, t->op, k->fid, k->did, k->seq, k->op);
+}
+
+static size_t find_reg(const dc__recdata *d, uint32_t fid, bool *found) {
+    return search(d->regs, d->nregs, sizeof *d->regs, &fid, reg_cmp, found);
 }
 
 static size_t find_add(const dc__recdata *d, uint32_t fid, int64_t did, uint64_t seq, uint32_t op,
                        bool *found) {
-    size_t lo = 0, hi = d->nadds;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const dc__sadd *a = &d->adds[mid];
-        int c = tag_cmp(a->fid, a->did, a->seq, a->op, fid, did, seq, op);
-        if (!c) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    const dc__stag k = {fid, did, seq, op};
+    return search(d->adds, d->nadds, sizeof *d->adds, &k, add_cmp, found);
 }
 
 static size_t find_rm(const dc__recdata *d, uint32_t fid, int64_t did, uint64_t seq, uint32_t op,
                       bool *found) {
-    size_t lo = 0, hi = d->nrm;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const dc__stag *t = &d->rm[mid];
-        int c = tag_cmp(t->fid, t->did, t->seq, t->op, fid, did, seq, op);
-        if (!c) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    const dc__stag k = {fid, did, seq, op};
+    return search(d->rm, d->nrm, sizeof *d->rm, &k, rm_cmp, found);
 }
 
 int dc__rec_set(dc__recstate *r, uint32_t fid, const dc__value *v, dc_hlc h, const uint8_t pk[32],
@@ -152,7 +138,7 @@ int dc__rec_set(dc__recstate *r, uint32_t fid, const dc__value *v, dc_hlc h, con
         if ((rc = later(r, h, pk, did, g->hlc, g->did, &wins, err)) || !wins)
             return rc;
     } else {
-        if ((rc = grow((void **)&d->regs, d->nregs, &r->capregs, sizeof *d->regs, err)))
+        if ((rc = GROW(d->regs, d->nregs, r->capregs, err)))
             return rc;
         memmove(d->regs + i + 1, d->regs + i, (d->nregs - i) * sizeof *d->regs);
         d->nregs++;
@@ -175,7 +161,7 @@ int dc__rec_add(dc__recstate *r, uint32_t fid, const dc__value *v, dc_hlc h, con
     size_t i = find_add(d, fid, did, seq, op, &found);
     if (found)
         return 0; /* the same add again */
-    if ((rc = grow((void **)&d->adds, d->nadds, &r->capadds, sizeof *d->adds, err)))
+    if ((rc = GROW(d->adds, d->nadds, r->capadds, err)))
         return rc;
     memmove(d->adds + i + 1, d->adds + i, (d->nadds - i) * sizeof *d->adds);
     d->nadds++;
@@ -190,7 +176,7 @@ int dc__rec_remove(dc__recstate *r, uint32_t fid, int64_t did, uint64_t seq, uin
     bool found;
     size_t i = find_rm(d, fid, did, seq, op, &found);
     if (!found) {
-        int rc = grow((void **)&d->rm, d->nrm, &r->caprm, sizeof *d->rm, err);
+        int rc = GROW(d->rm, d->nrm, r->caprm, err);
         if (rc)
             return rc;
         memmove(d->rm + i + 1, d->rm + i, (d->nrm - i) * sizeof *d->rm);

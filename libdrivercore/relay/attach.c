@@ -5,32 +5,32 @@
  * pusher's role; whether the bytes are sound is for the member who opens
  * them (each is authenticated against its id there).  Objects live in the
  * store's replica tables (att_objects), under the same store lock as the
- * sync steps.  Like store_replica.c, this file reaches into the replica's
- * internals (replica/replica_int.h) for the store handle.
+ * sync steps, reached through the replica's attachment port
+ * (replica/attach_port.h).
  */
 #include <string.h>
 
 #include "drivercore/attach.h"
 #include "drivercore/relay.h"
 #include "relay/relay_store.h"
-#include "replica/replica_int.h"
+#include "replica/attach_port.h"
 
 #define HAVE_MAX 4096
 
 /* The space's row and the device's role in it, or an error (last error
  * set).  Called under the store lock. */
 static int role_in(dc_replica *r, const uint8_t space[16], const uint8_t dev[32], int need,
-                   dc__space *sp) {
+                   dc__att_space *sp) {
     dc__err e = {0};
     char hex[33];
     dc__hex(hex, space, 16);
-    int rc = dc__store_space_get(r->st, space, sp, &e);
+    int role = 0;
+    int rc = dc__att_space_get(r, space, sp, &e);
     if (rc && rc != DC_ENOTFOUND)
         return dc__last_from(&e);
-    dc__member m = {0};
-    if (!rc && (rc = dc__store_member_get(r->st, sp->sid, dev, &m, &e)) != 0 && rc != DC_ENOTFOUND)
+    if (!rc && (rc = dc__att_role(r, sp, dev, &role, &e)) != 0)
         return dc__last_from(&e);
-    if (rc || m.role < need)
+    if (rc || role < need)
         return dc__last_set(DC_EDENIED,
                             "attachments of space %s: this device is not a %s of it here", hex,
                             need > 1 ? "writing member" : "member");
@@ -47,8 +47,7 @@ static int check_quota(dc_relay *rl, dc_replica *r, const uint8_t space[16], con
     dc__err e = {0};
     if (quota < 0)
         return 0;
-    if (dc__store_space_solo(r->st, space, dev, &solo, &e) != 0 ||
-        (solo && dc__store_solo_bytes(r->st, dev, &held, &e) != 0))
+    if (dc__att_solo(r, space, dev, &solo, &held, &e) != 0)
         return dc__last_from(&e);
     if (!solo || held + (int64_t)n <= quota)
         return 0;
@@ -79,14 +78,14 @@ int dc_relay_attach_have(dc_buf *out, dc_relay *rl, const uint8_t token[32], con
         dc__relay_store_unlock(rl);
         return dc__last_set(DC_EIO, "relay: the store cannot hold attachments (no replica)");
     }
-    dc__space sp;
+    dc__att_space sp;
     dc__err e = {0};
     rc = role_in(r, in, dev, 1, &sp);
     if (!rc && dc__buf_reserve(out, k))
         rc = dc__last_set(DC_ENOMEM, "relay: out of memory");
     for (size_t i = 0; !rc && i < k; i++) {
         bool has = false;
-        if ((rc = dc__store_obj_has(r->st, sp.sid, in + 16 + i * 32, &has, &e)))
+        if ((rc = dc__att_obj_has(r, &sp, in + 16 + i * 32, &has, &e)))
             rc = dc__last_from(&e);
         else
             out->ptr[out->size++] = has ? 1 : 0;
@@ -107,22 +106,21 @@ int dc_relay_attach_put(int *stored, dc_relay *rl, const uint8_t token[32], cons
     int rc = dc_relay_auth(dev, rl, token);
     if (rc)
         return rc;
-    dc__att_hdr h;
+    int kind;
     dc__err e = {0};
-    if ((rc = dc__att_parse(&h, p, n, &e)))
+    if ((rc = dc__att_obj_kind(p, n, &kind, &e)))
         return dc__last_from(&e);
     dc_replica *r = dc__relay_store_replica(dc__relay_store_lock(rl));
     if (!r) {
         dc__relay_store_unlock(rl);
         return dc__last_set(DC_EIO, "relay: the store cannot hold attachments (no replica)");
     }
-    dc__space sp;
+    dc__att_space sp;
     bool fresh = false;
     rc = role_in(r, space, dev, 2, &sp);
     if (!rc)
         rc = check_quota(rl, r, space, dev, n);
-    if (!rc && (rc = dc__store_obj_put(r->st, sp.sid, id, h.kind, p, n,
-                                       dc__clock_wall_ms(&r->clock), &fresh, &e)))
+    if (!rc && (rc = dc__att_obj_put(r, &sp, id, kind, p, n, &fresh, &e)))
         rc = dc__last_from(&e);
     dc__relay_store_unlock(rl);
     if (!rc && stored)
@@ -144,10 +142,10 @@ int dc_relay_attach_get(dc_buf *out, dc_relay *rl, const uint8_t token[32], cons
         dc__relay_store_unlock(rl);
         return dc__last_set(DC_EIO, "relay: the store cannot hold attachments (no replica)");
     }
-    dc__space sp;
+    dc__att_space sp;
     dc__err e = {0};
     rc = role_in(r, space, dev, 1, &sp);
-    if (!rc && (rc = dc__store_obj_get(r->st, sp.sid, id, out, &e)) != 0) {
+    if (!rc && (rc = dc__att_obj_get(r, &sp, id, out, &e)) != 0) {
         if (rc == DC_ENOTFOUND) {
             char hex[65];
             dc__hex(hex, id, 32);

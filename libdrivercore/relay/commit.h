@@ -6,7 +6,7 @@
 #ifndef DC_RELAY_COMMIT_H
 #define DC_RELAY_COMMIT_H
 
-#include "replica/replica_int.h"
+#include "replica/import_port.h"
 
 /* Stores a group of bundles in one transaction: each request gets its rc
  * and counts (as dc__import_group).  Returns the transaction's error, or 0. */

@@ -1,6 +1,6 @@
 /*
  * The relay core's storage seam (docs/relay.md, "Stores").  Everything the
- * relay core (relay.c) does to durable storage goes through these
+ * relay core (relay.c and its parts, core.h) does to durable storage goes through these
  * operations and nothing else.  Two stores implement them:
  *
  *  - store_sqlite.c: a relay's own SQLite file, a keyless replica (the
@@ -19,7 +19,7 @@
 #include "base/base.h"
 #include "drivercore/sync.h"
 #include "replica/port.h"
-#include "replica/replica_int.h" /* dc__import_req: the group a shared log publishes */
+#include "replica/import_port.h" /* dc__import_req: the group a shared log publishes */
 #include "sync/session.h"
 
 typedef struct dc__relay_store dc__relay_store;
@@ -142,7 +142,7 @@ int dc__relay_store_wrap(dc__relay_store **out, dc_replica *r, dc__err *err);
  * keep their objects in its tables). */
 dc_replica *dc__relay_store_replica(dc__relay_store *st);
 
-/* The relay's store, under its store lock (relay.c): every call on it
+/* The relay's store, under its store lock (metrics.c): every call on it
  * between lock and unlock is serialised with the sync steps. */
 struct dc_relay;
 dc__relay_store *dc__relay_store_lock(struct dc_relay *rl);

@@ -1,7 +1,7 @@
 /*
  * The device side of relay authentication: signing a relay's challenge
  * with the replica's device key.  It lives in relay/ beside the verifier
- * (relay.c) so the signed bytes are defined once, and signs through the
+ * (admit.c) so the signed bytes are defined once, and signs through the
  * replica's port (replica/port.h): the secret key never leaves the
  * replica's sodium-guarded memory, and no API hands it out.
  */

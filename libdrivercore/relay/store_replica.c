@@ -7,12 +7,14 @@
  * sync step holds it from its first read to its reply.
  *
  * It reaches the replica only through the public API, the sync session
- * (sync/session.h) and the replica's port (replica/port.h: membership).
+ * (sync/session.h) and the replica's ports (replica/port.h: membership;
+ * replica/import_port.h: what it keeps of a space's log).
  */
 #include <pthread.h>
 #include <string.h>
 
 #include "relay/relay_store.h"
+#include "replica/import_port.h"
 #include "replica/port.h"
 
 typedef struct wrap {
@@ -93,14 +95,8 @@ static bool w_knows(dc__relay_store *st, const uint8_t space[16]) {
 
 int dc__relay_devlist_add(void *user, const uint8_t device[32]) {
     dc__relay_devlist *l = user;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        uint8_t(*p)[32] = dc__realloc(l->v, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        l->v = p;
-        l->cap = nc;
-    }
+    if (DC__VEC_ROOM(l->v, l->n, l->cap))
+        return DC_ENOMEM;
     memcpy(l->v[l->n++], device, 32);
     return 0;
 }
@@ -146,11 +142,8 @@ static void w_lock(dc__relay_store *st, bool on) {
 static int w_space_log(dc__relay_store *st, const uint8_t space[16], int64_t *envelopes,
                        int64_t *covered, dc__err *err) {
     wrap *w = (wrap *)st;
-    dc__space sp;
     pthread_mutex_lock(&w->mu);
-    int rc = dc__store_space_get(w->r->st, space, &sp, err);
-    if (!rc)
-        rc = dc__store_space_log(w->r->st, sp.sid, envelopes, covered, err);
+    int rc = dc__replica_space_log(w->r, space, envelopes, covered, err);
     pthread_mutex_unlock(&w->mu);
     return rc;
 }

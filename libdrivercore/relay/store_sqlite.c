@@ -29,7 +29,8 @@
 #include "drivercore/relay.h"
 #include "relay/commit.h"
 #include "relay/relay_store.h"
-#include "replica/replica_int.h"
+#include "replica/import_port.h"
+#include "store/store.h"
 
 #define READ_CACHE_KIB 2048 /* page cache of one read connection */
 
@@ -648,7 +649,7 @@ int dc__relay_store_open_shared(dc__relay_store **out, const char *path, dc_cloc
     int rc = dc_replica_open(&q->w, path, &o);
     if (rc) {
         dc__err_set(err, rc, "relay: cannot open the store %s: %s", path, dc_error_last());
-    } else if ((rc = dc__store_fp_enable(q->w->st, err)) != 0) {
+    } else if ((rc = dc__replica_fp_enable(q->w, err)) != 0) {
         dc__err_prefix(err, "relay: the store %s", path);
     } else if ((rc = dc__committer_new(&q->gc, commit_group, q, 0, 0)) != 0) {
         dc__err_set(err, rc, "relay: cannot start the store's writer");

@@ -514,14 +514,8 @@ int dc_attach_stat(int64_t *size, uint32_t *present, uint32_t *total, dc_replica
 
 int dc__ids_add(void *user, const uint8_t id[32]) {
     dc__ids *s = user;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        uint8_t *np = dc__realloc(s->p, nc * 32);
-        if (!np)
-            return DC_ENOMEM;
-        s->p = np;
-        s->cap = nc;
-    }
+    if (dc__vec_reserve(&s->p, &s->cap, s->n + 1, 32)) /* elements of 32 bytes */
+        return DC_ENOMEM;
     memcpy(s->p + s->n * 32, id, 32);
     s->n++;
     return 0;

@@ -6,6 +6,7 @@
 #ifndef DC_ATTACH_INT_H
 #define DC_ATTACH_INT_H
 
+#include "replica/attach_port.h"
 #include "replica/replica_int.h"
 
 /* Checks a manifest object received for attachment `aid` of `sp` (framing,
@@ -22,16 +23,6 @@ int dc__att_take_chunk(dc_replica *r, const dc__space *sp, const uint8_t cid[32]
 /* The attachments of `sp` a sync should look at: every one a live record
  * references, and every one asked for.  *aids: dc__malloc'd, n x 32. */
 int dc__att_candidates(dc_replica *r, const dc__space *sp, uint8_t **aids, size_t *n, dc__err *err);
-
-/* A growing list of 32-byte ids (dc__malloc'd; free p). */
-typedef struct dc__ids {
-    uint8_t *p;
-    size_t n, cap;
-} dc__ids;
-/* Appends an id (a dc__aid_fn / dc__space_fn for the store's walks):
- * 0 or DC_ENOMEM.  _add16 stores a 16-byte id in a zero-padded slot. */
-int dc__ids_add(void *user, const uint8_t id[32]);
-int dc__ids_add16(void *user, const uint8_t id[16]);
 
 /* The attachment objects of `sp` no record references any more, for a
  * compaction point to list (docs/relay.md, "Compaction"): the manifest and

@@ -333,14 +333,8 @@ static int seal_member(void *user, const uint8_t pk[32], const uint8_t box[32], 
     (void)role;
     if (memcmp(pk, c->r->id->sign_pk, 32) == 0 || bsearch(pk, c->covered, c->ncovered, 32, pk_cmp))
         return 0;
-    if (c->nops == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16;
-        dc__member_op *p = dc__realloc(c->ops, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        c->ops = p;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->ops, c->nops, c->cap))
+        return DC_ENOMEM;
     dc__member_op *op = &c->ops[c->nops];
     memset(op, 0, sizeof *op);
     op->kind = DC_MOP_KEY;
@@ -387,15 +381,9 @@ static int seal_to_members(dc__ingest *g, dc__space *sp, const dc__mresolved *re
                              : false;
             if (!gives)
                 continue;
-            if (c.ncovered == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                uint8_t(*p)[32] = dc__realloc(c.covered, nc * sizeof *p);
-                if (!p) {
-                    rc = dc__err_set(&g->err, DC_ENOMEM, "out of memory");
-                    break;
-                }
-                c.covered = p;
-                cap = nc;
+            if (DC__VEC_ROOM(c.covered, c.ncovered, cap)) {
+                rc = dc__err_set(&g->err, DC_ENOMEM, "out of memory");
+                break;
             }
             memcpy(c.covered[c.ncovered++], op->device, 32);
         }

@@ -304,14 +304,8 @@ static int collect(void *user, const dc__rec *rec) {
      * counted; what lies before the offset is not kept either. */
     if (!q->o->order_by && (q->rs->total <= q->o->offset || (q->want && q->rs->total > q->want)))
         return 0;
-    if (q->rs->n == q->cap) {
-        size_t nc = q->cap ? q->cap * 2 : 64;
-        dc_record **p = dc__realloc(q->rs->rec, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        q->rs->rec = p;
-        q->cap = nc;
-    }
+    if (DC__VEC_ROOM(q->rs->rec, q->rs->n, q->cap))
+        return DC_ENOMEM;
     int rc = copy_rec(rec, &q->rs->rec[q->rs->n]);
     if (!rc)
         q->rs->n++;

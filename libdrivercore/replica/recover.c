@@ -160,14 +160,8 @@ typedef struct recovery {
 } recovery;
 
 static int add_space(uint8_t (**v)[16], size_t *n, size_t *cap, const uint8_t id[16]) {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        uint8_t(*p)[16] = dc__realloc(*v, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        *v = p;
-        *cap = nc;
-    }
+    if (DC__VEC_ROOM(*v, *n, *cap))
+        return DC_ENOMEM;
     memcpy((*v)[(*n)++], id, 16);
     return 0;
 }
@@ -200,14 +194,8 @@ static int collect_own(void *user, int64_t cno, int64_t sid, const uint8_t *env,
         x->not_resigned++;
         return 0;
     }
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 64;
-        own_change *p = dc__realloc(x->v, nc * sizeof *p);
-        if (!p)
-            return dc__err_set(&x->err, DC_ENOMEM, "recover: out of memory");
-        x->v = p;
-        x->cap = nc;
-    }
+    if (DC__VEC_ROOM(x->v, x->n, x->cap))
+        return dc__err_set(&x->err, DC_ENOMEM, "recover: out of memory");
     uint8_t *copy = dc__malloc(n);
     if (!copy)
         return dc__err_set(&x->err, DC_ENOMEM, "recover: out of memory");

@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "replica/import_port.h"
 #include "replica/port.h"
 #include "store/store.h"
 
@@ -158,15 +159,6 @@ int dc__change_check(dc_replica *r, const dc__envelope *e, int64_t sid, int64_t 
  * to fold (at its next import, or with dc__fold_notify when it ends). */
 #define DC__IMPORT_FOLD_LATE 2u
 
-/* The figures of one import. */
-typedef struct dc__import_counts {
-    uint64_t envelopes, fresh, dup, held, opaque, released, rejected, unauthorised, set_aside,
-        future;
-    /* Compaction once the import ended: envelopes dropped, and spaces whose
-     * published point this replica cannot reach (a snapshot is needed). */
-    uint64_t compacted, snapshot_needed;
-} dc__import_counts;
-
 /* One import or release in progress, inside a store transaction. */
 /* ---- signatures checked ahead (verify.c) ---- */
 typedef struct dc__span {
@@ -186,12 +178,6 @@ int dc__verifier_check(dc__verifier *vf, size_t i, const dc__envelope *e, dc__er
  * NULL. */
 void dc__verifier_pause(dc__verifier *vf, int ms);
 void dc__verifier_stop(dc__verifier *vf);
-/* The signatures of a bundle's envelopes, checked here, on the caller's
- * thread (a relay checks them on the thread of the request, outside any
- * lock, before its store's writer imports the bundle): *checked (one byte
- * per envelope, in bundle order; dc__malloc'd) for dc__import_group.
- * DC_ENOMEM, or 0 (an unreadable bundle checks nothing: *n = 0). */
-int dc__bundle_precheck(const uint8_t *data, size_t size, uint8_t **checked, size_t *n);
 /* A verifier answering from a precheck (no threads). */
 int dc__verifier_prechecked(dc__verifier **out, const uint8_t *checked, size_t n);
 
@@ -216,43 +202,6 @@ typedef struct dc__ingest {
 /* Imports a bundle (all or nothing unless DC__IMPORT_SET_ASIDE). */
 int dc__import(dc_replica *r, const uint8_t *data, size_t size, unsigned flags,
                dc__import_counts *counts);
-
-/* One bundle of a group import. */
-typedef struct dc__import_req {
-    const uint8_t *data;
-    size_t size;
-    int64_t lead_ms;        /* the pushing peer's clock lead accepted (sync/session.c) */
-    const uint8_t *checked; /* dc__bundle_precheck's answer, or NULL: checked here */
-    size_t nchecked;
-    bool shared; /* came from a log shared by several relays (not published again) */
-    /* Called inside the bundle's savepoint once it is in, before the
-     * savepoint is released (may be NULL): an error rolls this bundle back
-     * alone and is its rc (a relay's storage quota, relay/store_sqlite.c). */
-    int (*check)(void *user, dc__store *st, dc__err *err);
-    void *check_user;
-    dc__import_counts counts; /* out */
-    int rc;                   /* out: 0, or why this bundle went in not at all */
-    dc__err err;              /* out */
-} dc__import_req;
-
-/*
- * Imports several bundles, each as DC__IMPORT_SET_ASIDE does (a bad
- * envelope is set aside, the rest goes in), in ONE store transaction: a
- * relay's group commit, one fsync for the bundles of many sessions.  Each
- * bundle runs in a savepoint of its own, so one that fails (out of memory,
- * a store error) is rolled back alone and the others stand.  Returns 0
- * when the transaction committed (each request then holds its own rc and
- * counts), or the commit's error, which every request then carries too.
- */
-int dc__import_group(dc_replica *r, dc__import_req *reqs, size_t n, dc__err *err);
-/* dc__import_group, calling `hook` inside the transaction once every
- * bundle is in and before the commit: an error from it rolls the whole
- * group back (every request then carries it).  A relay publishes the group
- * to a shared log there, so that nothing is kept here that the log has
- * not. */
-typedef int (*dc__import_hook_fn)(void *user, const dc__import_req *reqs, size_t n, dc__err *err);
-int dc__import_group_with(dc_replica *r, dc__import_req *reqs, size_t n, dc__import_hook_fn hook,
-                          void *hook_user, dc__err *err);
 
 /* Notes that the membership of space `sid` changed in this ingest. */
 int dc__ingest_dirty(dc__ingest *g, int64_t sid);

@@ -247,14 +247,8 @@ static int rot_key(void *user, uint32_t epoch, const uint8_t kid[DC_KEY_ID],
 }
 
 static dc__member_op *rot_op(rot *t) {
-    if (t->nops == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 16;
-        dc__member_op *p = dc__realloc(t->ops, nc * sizeof *p);
-        if (!p)
-            return NULL;
-        t->ops = p;
-        t->cap = nc;
-    }
+    if (DC__VEC_ROOM(t->ops, t->nops, t->cap))
+        return NULL;
     dc__member_op *op = &t->ops[t->nops++];
     memset(op, 0, sizeof *op);
     return op;

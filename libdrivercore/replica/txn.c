@@ -27,14 +27,8 @@ struct dc_txn {
     } while (0)
 
 static int own(dc_txn *t, const char *s, size_t n, dc__str *out) {
-    if (t->ns == t->scap) {
-        size_t nc = t->scap ? t->scap * 2 : 64;
-        char **p = dc__realloc(t->strs, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        t->strs = p;
-        t->scap = nc;
-    }
+    if (DC__VEC_ROOM(t->strs, t->ns, t->scap))
+        return DC_ENOMEM;
     char *d = dc__strndup(s, n);
     if (!d)
         return DC_ENOMEM;
@@ -145,16 +139,11 @@ static int new_op(dc_txn *t, int kind, const char *type, const char *id, const c
                         "a transaction holds at most %u ops; commit and "
                         "start another",
                         DC_BODY_MAX_OPS);
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 16;
-        dc__op *p = dc__realloc(t->ops, nc * sizeof *p);
-        if (!p)
-            return dc__fail(t->r, DC_ENOMEM, "out of memory");
-        /* Zeroed so txn_free can tell a half-built op from garbage. */
-        memset(p + t->cap, 0, (nc - t->cap) * sizeof *p);
-        t->ops = p;
-        t->cap = nc;
-    }
+    size_t had = t->cap;
+    if (DC__VEC_ROOM(t->ops, t->n, t->cap))
+        return dc__fail(t->r, DC_ENOMEM, "out of memory");
+    /* Zeroed so txn_free can tell a half-built op from garbage. */
+    memset(t->ops + had, 0, (t->cap - had) * sizeof *t->ops);
     dc__op *op = &t->ops[t->n];
     memset(op, 0, sizeof *op);
     op->kind = kind;

@@ -113,14 +113,8 @@ typedef struct precheck {
 static int precheck_one(void *user, uint64_t i, const uint8_t *p, size_t n) {
     precheck *c = user;
     (void)i;
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        uint8_t *q = dc__realloc(c->v, nc);
-        if (!q)
-            return DC_ENOMEM;
-        c->v = q;
-        c->cap = nc;
-    }
+    if (DC__VEC_ROOM(c->v, c->n, c->cap))
+        return DC_ENOMEM;
     dc__span s = {p, n};
     c->v[c->n++] = check(&s);
     return 0;

@@ -76,24 +76,10 @@ typedef struct fold {
     dc_buf tmp, zbuf;
 } fold;
 
-static int grow(void **p, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *q = dc__realloc(*p, nc * size);
-    if (!q)
-        return DC_ENOMEM;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
 static int touch(dc__touched *t, int64_t rid) {
     if (!t || (t->n && t->rids[t->n - 1] == rid))
         return 0;
-    if (grow((void **)&t->rids, &t->cap, t->n + 1, sizeof *t->rids))
+    if (DC__VEC_RESERVE(t->rids, t->cap, t->n + 1))
         return DC_ENOMEM;
     t->rids[t->n++] = rid;
     return 0;
@@ -167,7 +153,7 @@ int dc__store_pending_add_opened(dc__store *s, int64_t cno, uint32_t nops, const
      * do); else the fold opens the envelope as it would have. */
     if (rc || s->opened_ops + nops > BATCH_OPS || s->nopened >= BATCH_CHANGES ||
         (s->nopened && s->opened[s->nopened - 1].cno >= cno) ||
-        grow((void **)&s->opened, &s->copened, s->nopened + 1, sizeof *s->opened)) {
+        DC__VEC_RESERVE(s->opened, s->copened, s->nopened + 1)) {
         dc__opened_free(o);
         return rc;
     }
@@ -347,14 +333,14 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
         if (sqlite3_column_type(st, 1) == SQLITE_NULL || sqlite3_column_int(st, 3) != 0 ||
             sqlite3_column_int(st, 4) != DC_ENV_KIND_CHANGE) {
             /* Gone, no longer applied (re-judged), or not a change. */
-            if (grow((void **)&f->drop, &f->cdrop, f->ndrop + 1, sizeof *f->drop)) {
+            if (DC__VEC_RESERVE(f->drop, f->cdrop, f->ndrop + 1)) {
                 rc = DC_ENOMEM;
                 break;
             }
             f->drop[f->ndrop++] = cno;
             continue;
         }
-        if (grow((void **)&f->ch, &f->cch, f->nch + 1, sizeof *f->ch)) {
+        if (DC__VEC_RESERVE(f->ch, f->cch, f->nch + 1)) {
             rc = DC_ENOMEM;
             break;
         }
@@ -406,7 +392,7 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
             return rc;
         if (rc) {
             if ((rc = set_fate(f, c->cno, c, rc, err)) ||
-                grow((void **)&f->drop, &f->cdrop, f->ndrop + 1, sizeof *f->drop))
+                DC__VEC_RESERVE(f->drop, f->cdrop, f->ndrop + 1))
                 return rc ? rc : dc__err_set(err, DC_ENOMEM, "fold: out of memory");
             f->drop[f->ndrop++] = c->cno;
             dc__body_free(&c->body);
@@ -613,7 +599,7 @@ static int notice(dc__store *s, int64_t sid) {
     for (size_t i = 0; i < s->nnoticed; i++)
         if (s->noticed[i] == sid)
             return 0;
-    if (grow((void **)&s->noticed, &s->cnoticed, s->nnoticed + 1, sizeof *s->noticed))
+    if (DC__VEC_RESERVE(s->noticed, s->cnoticed, s->nnoticed + 1))
         return DC_ENOMEM;
     s->noticed[s->nnoticed++] = sid;
     return 0;
@@ -709,7 +695,7 @@ static int sort_batch(fold *f, dc__err *err) {
     uint32_t *slot = dc__calloc(nslot, sizeof *slot), *order = NULL, *tmp = NULL;
     fgroup *g = dc__malloc((total ? total : 1) * sizeof *g);
     int rc = in && slot && g ? 0 : DC_ENOMEM;
-    if (!rc && grow((void **)&f->ops, &f->cops, total + 1, sizeof *f->ops))
+    if (!rc && DC__VEC_RESERVE(f->ops, f->cops, total + 1))
         rc = DC_ENOMEM;
     if (!rc) {
         uint32_t *p = dc__realloc(f->grp, (total + 1) * sizeof *p);

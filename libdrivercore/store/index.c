@@ -41,15 +41,9 @@ static int load(dc__store *s, int64_t epoch, dc__err *err) {
     int r, rc = 0;
     size_t cap = 0;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (s->nix == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            dc__ixdef *p = dc__realloc(s->ix, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "indexes: out of memory");
-                break;
-            }
-            s->ix = p;
-            cap = nc;
+        if (DC__VEC_ROOM(s->ix, s->nix, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "indexes: out of memory");
+            break;
         }
         dc__ixdef *d = &s->ix[s->nix];
         d->ix = sqlite3_column_int64(st, 0);

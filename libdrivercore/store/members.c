@@ -221,27 +221,14 @@ static int load_envs(dc__store *s, int64_t sid, dc__mresolved *r, dc__err *err) 
     size_t cap = 0;
     int x, rc = 0;
     while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (r->nenv == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            dc__menv *e = dc__realloc(r->envs, nc * sizeof *e);
-            uint8_t **raw = e ? dc__realloc(r->raw, nc * sizeof *raw) : NULL;
-            int64_t *cnos = raw ? dc__realloc(r->cnos, nc * sizeof *cnos) : NULL;
-            int *states = cnos ? dc__realloc(r->states, nc * sizeof *states) : NULL;
-            size_t *lens = states ? dc__realloc(r->rawlen, nc * sizeof *lens) : NULL;
-            if (e)
-                r->envs = e;
-            if (raw)
-                r->raw = raw;
-            if (cnos)
-                r->cnos = cnos;
-            if (states)
-                r->states = states;
-            if (!lens) {
-                rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
-                break;
-            }
-            r->rawlen = lens;
-            cap = nc;
+        /* Parallel arrays of one capacity, each grown from it to the same
+         * size; cap moves once all have. */
+        size_t c1 = cap, c2 = cap, c3 = cap, c4 = cap;
+        if (DC__VEC_ROOM(r->envs, r->nenv, c1) || DC__VEC_ROOM(r->raw, r->nenv, c2) ||
+            DC__VEC_ROOM(r->cnos, r->nenv, c3) || DC__VEC_ROOM(r->states, r->nenv, c4) ||
+            DC__VEC_ROOM(r->rawlen, r->nenv, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
+            break;
         }
         size_t n = (size_t)sqlite3_column_bytes(st, 2);
         uint8_t *raw = dc__malloc(n ? n : 1);
@@ -313,15 +300,9 @@ static int load_old(dc__store *s, int64_t sid, oldseg **out, size_t *nout, dc__e
     size_t cap = 0;
     int x, rc = 0;
     while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*nout == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            oldseg *p = dc__realloc(*out, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
-                break;
-            }
-            *out = p;
-            cap = nc;
+        if (DC__VEC_ROOM(*out, *nout, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
+            break;
         }
         (*out)[(*nout)++] =
             (oldseg){sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
@@ -522,15 +503,9 @@ int dc__store_author_changes(dc__store *s, int64_t sid, int64_t did, dc__authcha
     size_t n = 0, cap = 0;
     int x, rc = 0;
     while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            dc__authchange *p = dc__realloc(v, nc * sizeof *p);
-            if (!p) {
-                rc = dc__err_set(err, DC_ENOMEM, "change log: out of memory");
-                break;
-            }
-            v = p;
-            cap = nc;
+        if (DC__VEC_ROOM(v, n, cap)) {
+            rc = dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+            break;
         }
         v[n++] =
             (dc__authchange){sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),

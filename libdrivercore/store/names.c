@@ -28,20 +28,14 @@ void dc__names_reset(dc__names *c) {
 /* Remembers fid <-> name (the name copied). */
 static int remember(dc__names *c, uint32_t fid, const char *p, size_t n) {
     if (fid >= c->cap) {
-        size_t nc = c->cap ? c->cap : 64;
-        while (nc <= fid)
-            nc *= 2;
-        char **name = dc__realloc(c->name, nc * sizeof *name);
-        if (!name)
+        /* Parallel arrays of one capacity, each grown from it to the same
+         * size; c->cap moves once both have, and the new slots are zeroed. */
+        size_t had = c->cap, cn = had;
+        if (DC__VEC_RESERVE(c->name, cn, (size_t)fid + 1) ||
+            DC__VEC_RESERVE(c->len, c->cap, (size_t)fid + 1))
             return DC_ENOMEM;
-        c->name = name;
-        uint32_t *len = dc__realloc(c->len, nc * sizeof *len);
-        if (!len)
-            return DC_ENOMEM;
-        c->len = len;
-        memset(c->name + c->cap, 0, (nc - c->cap) * sizeof *name);
-        memset(c->len + c->cap, 0, (nc - c->cap) * sizeof *len);
-        c->cap = nc;
+        memset(c->name + had, 0, (c->cap - had) * sizeof *c->name);
+        memset(c->len + had, 0, (c->cap - had) * sizeof *c->len);
     }
     if (c->name[fid])
         return 0;

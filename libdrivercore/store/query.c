@@ -33,14 +33,8 @@ static void entries_free(entries *e) {
 }
 
 static int entries_add(entries *e, const char *k, size_t kn, const char *j, size_t jn) {
-    if (e->n == e->cap) {
-        size_t nc = e->cap ? e->cap * 2 : 16;
-        entry *p = dc__realloc(e->v, nc * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        e->v = p;
-        e->cap = nc;
-    }
+    if (DC__VEC_ROOM(e->v, e->n, e->cap))
+        return DC_ENOMEM;
     entry *x = &e->v[e->n];
     x->key = dc__strndup(k, kn);
     x->json = dc__strndup(j, jn);
@@ -730,25 +724,12 @@ static int rank_of(dc__store *s, ranks *k, uint32_t fid, uint32_t *out, dc__err 
     int rc = dc__store_name_of(s, fid, &p, &n, err);
     if (rc)
         return rc;
-    if (fid >= k->cap) {
-        size_t nc = k->cap ? k->cap : 64;
-        while (nc <= fid)
-            nc *= 2;
-        uint32_t *r = dc__realloc(k->rank, nc * sizeof *r);
-        if (!r)
-            return DC_ENOMEM;
-        memset(r + k->cap, 0, (nc - k->cap) * sizeof *r);
-        k->rank = r;
-        k->cap = nc;
-    }
-    if (k->n == k->cfids) {
-        size_t nc = k->cfids ? k->cfids * 2 : 32;
-        uint32_t *f = dc__realloc(k->fids, nc * sizeof *f);
-        if (!f)
-            return DC_ENOMEM;
-        k->fids = f;
-        k->cfids = nc;
-    }
+    size_t had = k->cap;
+    if (DC__VEC_RESERVE(k->rank, k->cap, (size_t)fid + 1))
+        return DC_ENOMEM;
+    memset(k->rank + had, 0, (k->cap - had) * sizeof *k->rank);
+    if (DC__VEC_ROOM(k->fids, k->n, k->cfids))
+        return DC_ENOMEM;
     /* Insert fid into the sorted list, then renumber. */
     size_t at = k->n;
     while (at > 0 && rank_cmp_s(s, k->fids[at - 1], fid) > 0) {
@@ -801,18 +782,11 @@ static void recbuf_free(recbuf *b) {
 
 static int add_field(recbuf *b, const char *name, size_t nn, const dc__value *v, bool member,
                      uint32_t rank) {
-    if (b->nf == b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 32;
-        dc__rfield *f = dc__realloc(b->f, nc * sizeof *f);
-        if (!f)
-            return DC_ENOMEM;
-        b->f = f;
-        uint32_t *r = dc__realloc(b->frank, nc * sizeof *r);
-        if (!r)
-            return DC_ENOMEM;
-        b->frank = r;
-        b->cap = nc;
-    }
+    /* Parallel arrays of one capacity: each grows from it to the same size;
+     * b->cap moves once both have. */
+    size_t cf = b->cap;
+    if (DC__VEC_ROOM(b->f, b->nf, cf) || DC__VEC_ROOM(b->frank, b->nf, b->cap))
+        return DC_ENOMEM;
     dc__rfield *f = &b->f[b->nf];
     memset(f, 0, sizeof *f);
     f->member = member;
@@ -839,35 +813,16 @@ static int add_event(recbuf *b, const void *body, size_t n, const uint8_t *pk, d
     int rc = dc__event_decode(body, n, &keys, &vals, &nf, err);
     if (rc)
         return rc;
-    if (b->ne == b->ecap) {
-        size_t nc = b->ecap ? b->ecap * 2 : 16;
-        dc__rev *e = dc__realloc(b->ev, nc * sizeof *e);
-        uint8_t *au = e ? dc__realloc(b->authors, nc * 32) : NULL;
-        if (e)
-            b->ev = e;
-        if (au)
-            b->authors = au;
-        if (!e || !au) {
-            dc__free(vals);
-            return DC_ENOMEM;
-        }
-        b->ecap = nc;
+    size_t ce = b->ecap; /* parallel arrays: as in add_field */
+    if (DC__VEC_ROOM(b->ev, b->ne, ce) || dc__vec_reserve(&b->authors, &b->ecap, b->ne + 1, 32)) {
+        dc__free(vals);
+        return DC_ENOMEM;
     }
-    if (b->nkv + nf > b->kvcap) {
-        size_t nc = b->kvcap ? b->kvcap * 2 : 64;
-        while (nc < b->nkv + nf)
-            nc *= 2;
-        dc__str *k = dc__realloc(b->keys, nc * sizeof *k);
-        dc__value *v = k ? dc__realloc(b->vals, nc * sizeof *v) : NULL;
-        if (k)
-            b->keys = k;
-        if (v)
-            b->vals = v;
-        if (!k || !v) {
-            dc__free(vals);
-            return DC_ENOMEM;
-        }
-        b->kvcap = nc;
+    size_t ck = b->kvcap; /* parallel arrays: as in add_field */
+    if (DC__VEC_RESERVE(b->keys, ck, b->nkv + nf) ||
+        DC__VEC_RESERVE(b->vals, b->kvcap, b->nkv + nf)) {
+        dc__free(vals);
+        return DC_ENOMEM;
     }
     dc__rev *e = &b->ev[b->ne];
     e->time = (int64_t)DC_HLC_MS(h);

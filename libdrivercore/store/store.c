@@ -342,16 +342,10 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
     size_t n = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            int64_t *p = dc__realloc(cnos, nc * sizeof *p);
-            if (!p) {
-                sqlite3_finalize(st);
-                dc__free(cnos);
-                return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
-            }
-            cnos = p;
-            cap = nc;
+        if (DC__VEC_ROOM(cnos, n, cap)) {
+            sqlite3_finalize(st);
+            dc__free(cnos);
+            return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
         }
         cnos[n++] = sqlite3_column_int64(st, 0);
     }

@@ -20,6 +20,7 @@
 #include "relay/commit.h"
 #include "relay/relay_int.h"
 #include "relay/relay_store.h"
+#include "replica/replica_int.h"
 
 static dc_test_dir g_d;
 
