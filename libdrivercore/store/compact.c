@@ -66,6 +66,41 @@ int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t s
     return rc;
 }
 
+int dc__store_covered_by_point(dc__store *s, const uint8_t space[16], const uint8_t pk[32],
+                               uint64_t seq, bool *covered, dc__err *err) {
+    *covered = false;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT p.seq FROM compact_point p JOIN spaces sp ON sp.sid = p.sid "
+                           "JOIN devices d ON d.did = p.did WHERE sp.space_id = ?1 AND d.pk = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
+    int x = sqlite3_step(st), rc = 0;
+    if (x == SQLITE_ROW)
+        *covered = seq <= (uint64_t)sqlite3_column_int64(st, 0);
+    else if (x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_compact_mark(dc__store *s, int64_t *mark, dc__err *err) {
+    sqlite3_stmt *st;
+    *mark = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(seq), 0) FROM compact_point", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *mark = sqlite3_column_int64(st, 0);
+    else
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int dc__store_covered_has(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
                           bool *held, dc__err *err) {
     *held = false;
