@@ -418,6 +418,7 @@ static int trim_log(relay_pg *p, PGconn *c) {
         }
         int rows = PQntuples(r);
         bool began = false;
+        unsigned long long envs = 0, bytes = 0, gone = 0; /* counted once committed */
         for (int i = 0; i < rows && !rc; i++) {
             const uint8_t *body = (const uint8_t *)PQgetvalue(r, i, 1);
             size_t len = (size_t)PQgetlength(r, i, 1), nkept = 0, n = 0;
@@ -432,9 +433,9 @@ static int trim_log(relay_pg *p, PGconn *c) {
                 if (!rc && trim_write(p, c, be64(PQgetvalue(r, i, 0)), &kept, nkept, v, n) != 0)
                     rc = -1;
                 if (!rc) {
-                    atomic_fetch_add(&p->trimmed_envelopes, n);
-                    atomic_fetch_add(&p->trimmed_bytes, len - (nkept ? kept.size : 0));
-                    atomic_fetch_add(&p->trimmed_rows, nkept ? 0 : 1);
+                    envs += n;
+                    bytes += len - (nkept ? kept.size : 0);
+                    gone += nkept ? 0 : 1;
                 }
             }
             free(v);
@@ -443,6 +444,10 @@ static int trim_log(relay_pg *p, PGconn *c) {
             set_err(p, "trimming the shared log", c);
             exec_ok(c, "ROLLBACK");
             rc = -1;
+        } else if (began) {
+            atomic_fetch_add(&p->trimmed_envelopes, envs);
+            atomic_fetch_add(&p->trimmed_bytes, bytes);
+            atomic_fetch_add(&p->trimmed_rows, gone);
         }
         if (rows)
             after = be64(PQgetvalue(r, rows - 1, 0));
@@ -548,8 +553,27 @@ relay_pg *relay_pg_open(const char *url, char *err, size_t errcap) {
     return p;
 }
 
+static int pg_metrics(void *user, dc_buf *out) {
+    relay_pg *p = user;
+    return dc__buf_printf(
+        out,
+        "# HELP drivercore_relay_shared_compacted_total Envelopes this relay's trims took out of "
+        "the shared log.\n# TYPE drivercore_relay_shared_compacted_total counter\n"
+        "drivercore_relay_shared_compacted_total{store=\"postgresql\"} %llu\n"
+        "# HELP drivercore_relay_shared_compacted_bytes_total Bytes of bundles this relay's trims "
+        "took out of the shared log.\n# TYPE drivercore_relay_shared_compacted_bytes_total "
+        "counter\ndrivercore_relay_shared_compacted_bytes_total{store=\"postgresql\"} %llu\n"
+        "# HELP drivercore_relay_shared_compacted_rows_total Rows of the shared log this relay's "
+        "trims deleted (every envelope covered).\n# TYPE "
+        "drivercore_relay_shared_compacted_rows_total counter\n"
+        "drivercore_relay_shared_compacted_rows_total{store=\"postgresql\"} %llu\n",
+        (unsigned long long)atomic_load(&p->trimmed_envelopes),
+        (unsigned long long)atomic_load(&p->trimmed_bytes),
+        (unsigned long long)atomic_load(&p->trimmed_rows));
+}
+
 dc__relay_shared relay_pg_shared(relay_pg *p) {
-    dc__relay_shared sh = {"postgresql", p, pg_publish, pg_ready};
+    dc__relay_shared sh = {"postgresql", p, pg_publish, pg_ready, pg_metrics};
     return sh;
 }
 

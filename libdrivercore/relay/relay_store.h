@@ -112,6 +112,9 @@ typedef struct dc__relay_shared {
     int (*publish)(void *user, const dc__import_req *reqs, size_t n, dc__err *err);
     /* 0 when the shared log takes writes now; else why not. */
     int (*ready)(void *user, dc__err *err);
+    /* The shared log's own figures as Prometheus text, appended (may be
+     * NULL); non-zero when out of memory. */
+    int (*metrics)(void *user, dc_buf *out);
 } dc__relay_shared;
 
 /* The relay's SQLite store at `path` in front of the shared log `sh`

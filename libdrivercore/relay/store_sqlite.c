@@ -727,6 +727,24 @@ static int q_metrics(dc__relay_store *st, dc_buf *out) {
                            "holds open.\n# TYPE drivercore_relay_store_readers gauge\n"
                            "drivercore_relay_store_readers{store=\"sqlite\"} %zu\n",
                            readers);
+    /* Envelopes compaction dropped from the store's log (kept in the file:
+     * it counts across restarts). */
+    int64_t dropped = 0;
+    dc__store *s = NULL;
+    dc__err e = {0};
+    if (!w && acquire(q, &s, &e) == 0) {
+        if (dc__store_compact_dropped_all(s, &dropped, &e) != 0)
+            dropped = 0;
+        release(q, s);
+    }
+    if (!w)
+        w = dc__buf_printf(out,
+                           "# HELP drivercore_relay_compacted_total Envelopes compaction dropped "
+                           "from the store's log.\n# TYPE drivercore_relay_compacted_total "
+                           "counter\ndrivercore_relay_compacted_total{store=\"sqlite\"} %lld\n",
+                           (long long)dropped);
+    if (!w && q->sh.metrics)
+        w = q->sh.metrics(q->sh.user, out);
     return w ? DC_ENOMEM : dc__committer_metrics(q->gc, out, "sqlite");
 }
 

@@ -86,6 +86,23 @@ int dc__store_covered_by_point(dc__store *s, const uint8_t space[16], const uint
     return rc;
 }
 
+int dc__store_compact_dropped_all(dc__store *s, int64_t *n, dc__err *err) {
+    sqlite3_stmt *st;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT coalesce(sum(value), 0) FROM meta WHERE key LIKE "
+                           "'compact_dropped:%'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = sqlite3_column_int64(st, 0);
+    else
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int dc__store_compact_mark(dc__store *s, int64_t *mark, dc__err *err) {
     sqlite3_stmt *st;
     *mark = 0;

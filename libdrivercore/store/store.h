@@ -407,6 +407,9 @@ int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t s
  * or author this file does not know is not covered. */
 int dc__store_covered_by_point(dc__store *s, const uint8_t space[16], const uint8_t pk[32],
                                uint64_t seq, bool *covered, dc__err *err);
+/* Envelopes the file dropped by compaction so far, every space together
+ * (the sum of dc__store_compact_dropped). */
+int dc__store_compact_dropped_all(dc__store *s, int64_t *n, dc__err *err);
 /* The sum of every compaction point's sequence numbers in the file: it
  * moves whenever a point is raised. */
 int dc__store_compact_mark(dc__store *s, int64_t *mark, dc__err *err);

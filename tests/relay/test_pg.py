@@ -266,6 +266,22 @@ class TestSeveralRelays(Base):
         rows, size = self.log_size()
         self.assertLess(rows, rows0)
         self.assertLess(size, bytes0)
+        # The metrics: every cache counts what it dropped; the relays that
+        # trimmed, what left the shared log, all of it between them.
+        deadline = time.time() + 5
+        while True:
+            trimmed = bytes_out = 0
+            for rl in (r1, r2, r3):
+                m = rl.metrics()
+                self.assertGreaterEqual(m['drivercore_relay_compacted_total{store="sqlite"}'], 12)
+                trimmed += m['drivercore_relay_shared_compacted_total{store="postgresql"}']
+                bytes_out += m['drivercore_relay_shared_compacted_bytes_total{store="postgresql"}']
+            listed = self.sql("SELECT count(*) FROM dc_covered")[0]
+            if trimmed == listed or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(trimmed, listed)
+        self.assertGreaterEqual(bytes_out, bytes0 - size)
         self.assertGreaterEqual(self.sql("SELECT count(*) FROM dc_covered")[0], 13)
         kept = self.sql("SELECT length(body) FROM dc_log WHERE seq = %d" % first)
         self.assertEqual(len(kept), 1, "the membership's row went")
