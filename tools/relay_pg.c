@@ -350,6 +350,8 @@ static int trim_write(relay_pg *p, PGconn *c, long long seq, const dc_buf *kept,
     snprintf(sq, sizeof sq, "%lld", seq);
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
+        if (!v[i].held)
+            continue; /* set aside here: it leaves the log unlisted */
         char sb[8], hb[8];
         put_be64(sb, v[i].seq);
         put_be64(hb, v[i].hlc);

@@ -142,11 +142,14 @@ int dc__relay_store_import_shared_many(dc__relay_store *st, const uint8_t *const
 typedef struct dc__relay_covered {
     uint8_t space[16], author[32], cid[32];
     uint64_t seq, hlc; /* the item is (hlc, cid) */
+    bool held;         /* the cache holds its item (not: a forged or set-aside one) */
 } dc__relay_covered;
 /* What of `bundle` (a row of the shared log this store imported) stays:
  * *kept, a bundle of the envelopes not covered here (membership ones
  * always), with *nkept of them; *items (dc__free'd by the caller) the
- * *nitems change envelopes covered.  *nitems 0: the row stays as it is;
+ * *nitems change envelopes covered, `held` where the cache counts the
+ * item held (a covered envelope whose item it does not hold was set aside
+ * here, forged: it goes, unlisted).  *nitems 0: the row stays as it is;
  * a bundle that does not parse stays as it is.  Reads a read connection. */
 int dc__relay_store_shared_trim(dc__relay_store *st, const uint8_t *bundle, size_t n, dc_buf *kept,
                                 size_t *nkept, dc__relay_covered **items, size_t *nitems,

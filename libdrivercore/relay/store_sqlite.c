@@ -613,7 +613,13 @@ static int trim_one(void *user, uint64_t i, const uint8_t *p, size_t n) {
     c->seq = e.seq;
     c->hlc = e.hlc_min;
     dc__envelope_id(c->cid, p, n);
-    return 0;
+    /* Listed only if this cache counted it held: an envelope it set aside
+     * (a bad signature) never joined its fingerprints. */
+    dc__space sp;
+    c->held = false;
+    if ((rc = dc__store_space_get(t->s, e.space, &sp, t->err)) == 0)
+        rc = dc__store_covered_has(t->s, sp.sid, c->hlc, c->cid, &c->held, t->err);
+    return rc;
 }
 
 int dc__relay_store_shared_trim(dc__relay_store *st, const uint8_t *bundle, size_t n, dc_buf *kept,

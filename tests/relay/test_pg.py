@@ -282,6 +282,9 @@ class TestSeveralRelays(Base):
             time.sleep(0.1)
         self.assertEqual(trimmed, listed)
         self.assertGreaterEqual(bytes_out, bytes0 - size)
+        print("# the shared log before compaction: %d rows, %d bytes; after the trim: %d rows, "
+              "%d bytes (the point's rows included); %d envelopes listed covered"
+              % (rows0, bytes0, rows, size, listed))
         self.assertGreaterEqual(self.sql("SELECT count(*) FROM dc_covered")[0], 13)
         kept = self.sql("SELECT length(body) FROM dc_log WHERE seq = %d" % first)
         self.assertEqual(len(kept), 1, "the membership's row went")
