@@ -14,6 +14,13 @@
  *    (dc__relay_store_import_shared), which wakes the devices waiting on
  *    their spaces.  A relay starts from an empty cache and catches up from
  *    the first row; it says it is ready (/readyz) only once caught up.
+ *  - Compaction (docs/relay.md, "Compaction of the shared log"): once
+ *    caught up, when a clear point of the cache moved, the tail takes the
+ *    log's trimming lock and rewrites the rows it has imported: the change
+ *    envelopes the cache compacted away leave their bundle (a bundle left
+ *    with none is deleted; membership envelopes always stay) and their
+ *    items go to `dc_covered`, which every relay reads after the log, so
+ *    that one started later counts them held as the others do.
  *  - PostgreSQL away (restarted, unreachable): publishing fails, so the
  *    syncs that push are refused (503) and nothing is acknowledged; the
  *    tail retries every second; both reconnect by themselves.
@@ -37,7 +44,9 @@
 #include "relay_pg.h"
 
 #define CHANNEL "dc_relay"
-#define TAIL_BATCH 64 /* rows a tail query reads (its LIMIT) */
+#define TAIL_BATCH 64          /* rows a tail query reads (its LIMIT) */
+#define COVERED_BATCH 512      /* covered items a tail query reads */
+#define TRIM_LOCK "8408408409" /* the advisory lock of the one relay trimming */
 
 struct relay_pg {
     char *url;
@@ -49,6 +58,9 @@ struct relay_pg {
     bool started;
     atomic_bool stop, caught_up, tail_ok;
     atomic_llong last_seq;
+    long long last_cov;   /* the last dc_covered row recorded (the tail's) */
+    int64_t trimmed_mark; /* the cache's compaction mark at the last trim */
+    atomic_ullong trimmed_rows, trimmed_envelopes, trimmed_bytes;
     atomic_ullong published, imported, pub_failures;
     pthread_mutex_t mu; /* last_err */
     char last_err[256];
@@ -61,6 +73,10 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE dc_log(seq bigserial PRIMARY KEY, origin text NOT NULL, "
     "digest bytea NOT NULL UNIQUE, body bytea NOT NULL, "
     "at timestamptz NOT NULL DEFAULT now())",
+    /* 2: the items of the envelopes compaction took out of dc_log. */
+    "CREATE TABLE dc_covered(n bigserial PRIMARY KEY, space bytea NOT NULL, "
+    "author bytea NOT NULL, seq bigint NOT NULL, hlc bigint NOT NULL, cid bytea NOT NULL, "
+    "UNIQUE(space, hlc, cid))",
 };
 #define LATEST ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]) - 1)
 
@@ -264,6 +280,207 @@ static int tail_batch(relay_pg *p, PGconn *c) {
     return rows;
 }
 
+/* ---- compaction of the shared log (the tail's thread) ---- */
+
+static long long be64(const char *p) {
+    long long v = 0;
+    for (int k = 0; k < 8; k++)
+        v = (v << 8) | (uint8_t)p[k];
+    return v;
+}
+
+static void put_be64(char out[8], uint64_t v) {
+    for (int k = 7; k >= 0; k--, v >>= 8)
+        out[k] = (char)(v & 0xff);
+}
+
+/* Records in the cache the covered items other relays took out of the
+ * log, after the last one recorded; returns -1 when the database did not
+ * answer.  An item the cache cannot place yet (its point not imported)
+ * stops the round: it is read again at the next one. */
+static int covered_tail(relay_pg *p, PGconn *c) {
+    for (;;) {
+        char after[32];
+        snprintf(after, sizeof after, "%lld", p->last_cov);
+        const char *vals[1] = {after};
+        PGresult *r = PQexecParams(c,
+                                   "SELECT n, space, author, seq, hlc, cid FROM dc_covered WHERE "
+                                   "n > $1::bigint ORDER BY n LIMIT 512",
+                                   1, NULL, vals, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            set_err(p, "reading the shared log's covered items", c);
+            PQclear(r);
+            return -1;
+        }
+        int rows = PQntuples(r);
+        dc__relay_covered *v = rows ? calloc((size_t)rows, sizeof *v) : NULL;
+        if (rows && !v) {
+            PQclear(r);
+            return 0;
+        }
+        int n = 0;
+        for (int i = 0; i < rows; i++) {
+            if (PQgetlength(r, i, 1) != 16 || PQgetlength(r, i, 2) != 32 ||
+                PQgetlength(r, i, 5) != 32)
+                break; /* not a row a relay wrote: the rest waits */
+            memcpy(v[n].space, PQgetvalue(r, i, 1), 16);
+            memcpy(v[n].author, PQgetvalue(r, i, 2), 32);
+            v[n].seq = (uint64_t)be64(PQgetvalue(r, i, 3));
+            v[n].hlc = (uint64_t)be64(PQgetvalue(r, i, 4));
+            memcpy(v[n].cid, PQgetvalue(r, i, 5), 32);
+            n++;
+        }
+        size_t done = 0;
+        dc__err e = {0};
+        if (n && dc__relay_store_shared_covered(p->st, v, (size_t)n, &done, &e) != 0)
+            relay_http_log("shared log: covered items not recorded: %s", e.msg);
+        if (done)
+            p->last_cov = be64(PQgetvalue(r, (int)done - 1, 0));
+        free(v);
+        PQclear(r);
+        if (rows < COVERED_BATCH || done < (size_t)rows)
+            return 0;
+    }
+}
+
+/* One batch of trimmed rows, written in one transaction. */
+static int trim_write(relay_pg *p, PGconn *c, long long seq, const dc_buf *kept, size_t nkept,
+                      const dc__relay_covered *v, size_t n) {
+    char sq[32];
+    snprintf(sq, sizeof sq, "%lld", seq);
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (!v[i].held)
+            continue; /* set aside here: it leaves the log unlisted */
+        char sb[8], hb[8];
+        put_be64(sb, v[i].seq);
+        put_be64(hb, v[i].hlc);
+        const char *vals[5] = {(const char *)v[i].space, (const char *)v[i].author, sb, hb,
+                               (const char *)v[i].cid};
+        int lens[5] = {16, 32, 8, 8, 32};
+        int fmts[5] = {1, 1, 1, 1, 1};
+        PGresult *r = PQexecParams(c,
+                                   "INSERT INTO dc_covered(space, author, seq, hlc, cid) "
+                                   "VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                                   5, NULL, vals, lens, fmts, 0);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    if (ok) {
+        /* The row keeps its digest, the bundle's as received: the same
+         * bundle sent again still adds no row. */
+        const char *vals[2] = {sq, (const char *)kept->ptr};
+        int lens[2] = {0, (int)kept->size};
+        int fmts[2] = {0, 1};
+        PGresult *r = PQexecParams(c,
+                                   nkept ? "UPDATE dc_log SET body = $2 WHERE seq = $1::bigint"
+                                         : "DELETE FROM dc_log WHERE seq = $1::bigint",
+                                   nkept ? 2 : 1, NULL, vals, lens, fmts, 0);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    (void)p;
+    return ok ? 0 : -1;
+}
+
+/* Trims the rows this relay imported to what its cache keeps, one relay
+ * at a time (the others find the lock taken and try at their next round;
+ * trimming again what is trimmed changes nothing).  Returns 0 when done,
+ * 1 when another relay holds the lock, -1 on a database error. */
+static int trim_log(relay_pg *p, PGconn *c) {
+    PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" TRIM_LOCK ")");
+    bool got =
+        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    bool answered = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (!answered) {
+        set_err(p, "trimming the shared log", c);
+        return -1;
+    }
+    if (!got)
+        return 1;
+    long long after = 0, upto = atomic_load(&p->last_seq);
+    int rc = 0;
+    dc_buf kept;
+    dc_buf_init(&kept);
+    for (;;) {
+        char a[32], u[32];
+        snprintf(a, sizeof a, "%lld", after);
+        snprintf(u, sizeof u, "%lld", upto);
+        const char *vals[2] = {a, u};
+        r = PQexecParams(c,
+                         "SELECT seq, body FROM dc_log WHERE seq > $1::bigint AND seq <= "
+                         "$2::bigint ORDER BY seq LIMIT 64",
+                         2, NULL, vals, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            set_err(p, "trimming the shared log", c);
+            PQclear(r);
+            rc = -1;
+            break;
+        }
+        int rows = PQntuples(r);
+        bool began = false;
+        unsigned long long envs = 0, bytes = 0, gone = 0; /* counted once committed */
+        for (int i = 0; i < rows && !rc; i++) {
+            const uint8_t *body = (const uint8_t *)PQgetvalue(r, i, 1);
+            size_t len = (size_t)PQgetlength(r, i, 1), nkept = 0, n = 0;
+            dc__relay_covered *v = NULL;
+            dc__err e = {0};
+            if (dc__relay_store_shared_trim(p->st, body, len, &kept, &nkept, &v, &n, &e) != 0) {
+                relay_http_log("shared log: %s", e.msg);
+                rc = -1;
+            } else if (n) {
+                if (!began && !(began = exec_ok(c, "BEGIN")))
+                    rc = -1;
+                if (!rc && trim_write(p, c, be64(PQgetvalue(r, i, 0)), &kept, nkept, v, n) != 0)
+                    rc = -1;
+                if (!rc) {
+                    envs += n;
+                    bytes += len - (nkept ? kept.size : 0);
+                    gone += nkept ? 0 : 1;
+                }
+            }
+            free(v);
+        }
+        if (began && (rc || !exec_ok(c, "COMMIT"))) {
+            set_err(p, "trimming the shared log", c);
+            exec_ok(c, "ROLLBACK");
+            rc = -1;
+        } else if (began) {
+            atomic_fetch_add(&p->trimmed_envelopes, envs);
+            atomic_fetch_add(&p->trimmed_bytes, bytes);
+            atomic_fetch_add(&p->trimmed_rows, gone);
+        }
+        if (rows)
+            after = be64(PQgetvalue(r, rows - 1, 0));
+        PQclear(r);
+        if (rc || rows < TAIL_BATCH)
+            break;
+    }
+    dc_buf_dispose(&kept);
+    exec_ok(c, "SELECT pg_advisory_unlock(" TRIM_LOCK ")");
+    return rc;
+}
+
+/* After the log is read: the covered items other relays recorded, then a
+ * trim when a clear point of the cache moved since the last one. */
+static int compact_round(relay_pg *p, PGconn *c) {
+    if (covered_tail(p, c) != 0)
+        return -1;
+    int64_t mark = 0;
+    dc__err e = {0};
+    if (dc__relay_store_compact_mark(p->st, &mark, &e) != 0) {
+        relay_http_log("shared log: %s", e.msg);
+        return 0;
+    }
+    if (mark == p->trimmed_mark)
+        return 0;
+    int rc = trim_log(p, c);
+    if (rc == 0)
+        p->trimmed_mark = mark;
+    return rc < 0 ? -1 : 0;
+}
+
 static void *tail_main(void *arg) {
     relay_pg *p = arg;
     bool listening = false;
@@ -285,9 +502,17 @@ static void *tail_main(void *arg) {
             nanosleep(&t, NULL);
             continue;
         }
-        atomic_store(&p->tail_ok, true);
-        if (got == TAIL_BATCH)
+        if (got == TAIL_BATCH) {
+            atomic_store(&p->tail_ok, true);
             continue;
+        }
+        if (compact_round(p, c) != 0) {
+            atomic_store(&p->tail_ok, false);
+            struct timespec t = {1, 0};
+            nanosleep(&t, NULL);
+            continue;
+        }
+        atomic_store(&p->tail_ok, true);
         atomic_store(&p->caught_up, true);
         /* Wait for a notification (or a second: one may be lost). */
         struct pollfd pf = {PQsocket(c), POLLIN, 0};
@@ -330,8 +555,27 @@ relay_pg *relay_pg_open(const char *url, char *err, size_t errcap) {
     return p;
 }
 
+static int pg_metrics(void *user, dc_buf *out) {
+    relay_pg *p = user;
+    return dc__buf_printf(
+        out,
+        "# HELP drivercore_relay_shared_compacted_total Envelopes this relay's trims took out of "
+        "the shared log.\n# TYPE drivercore_relay_shared_compacted_total counter\n"
+        "drivercore_relay_shared_compacted_total{store=\"postgresql\"} %llu\n"
+        "# HELP drivercore_relay_shared_compacted_bytes_total Bytes of bundles this relay's trims "
+        "took out of the shared log.\n# TYPE drivercore_relay_shared_compacted_bytes_total "
+        "counter\ndrivercore_relay_shared_compacted_bytes_total{store=\"postgresql\"} %llu\n"
+        "# HELP drivercore_relay_shared_compacted_rows_total Rows of the shared log this relay's "
+        "trims deleted (every envelope covered).\n# TYPE "
+        "drivercore_relay_shared_compacted_rows_total counter\n"
+        "drivercore_relay_shared_compacted_rows_total{store=\"postgresql\"} %llu\n",
+        (unsigned long long)atomic_load(&p->trimmed_envelopes),
+        (unsigned long long)atomic_load(&p->trimmed_bytes),
+        (unsigned long long)atomic_load(&p->trimmed_rows));
+}
+
 dc__relay_shared relay_pg_shared(relay_pg *p) {
-    dc__relay_shared sh = {"postgresql", p, pg_publish, pg_ready};
+    dc__relay_shared sh = {"postgresql", p, pg_publish, pg_ready, pg_metrics};
     return sh;
 }
 

@@ -539,6 +539,33 @@ static jbyteArray n_space_members(JNIEnv *env, jclass cls, jlong r, jbyteArray j
     return replica_str_buf(env, r, jspace, dc_space_members);
 }
 
+/* dc_space_compact with the default options (a 30-day horizon). */
+static int space_compact(dc_buf *out, dc_replica *r, const char *space) {
+    return dc_space_compact(out, r, space, NULL);
+}
+
+static jbyteArray n_space_compact(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
+    (void)cls;
+    return replica_str_buf(env, r, jspace, space_compact);
+}
+
+/* dc_replica_vacuum_typed: long[]{bytes before, bytes after, free pages
+ * before}. */
+static jlongArray n_vacuum(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    dc_vacuum_result v = {.version = DC_VACUUM_RESULT_VERSION};
+    (void)cls;
+    if (!begin(&c, env, r) || !finish(&c, dc_replica_vacuum_typed(R(r), &v))) {
+        return NULL;
+    }
+    jlong a[3] = {v.bytes_before, v.bytes_after, v.free_pages_before};
+    jlongArray out = (*env)->NewLongArray(env, 3);
+    if (out) {
+        (*env)->SetLongArrayRegion(env, out, 0, 3, a);
+    }
+    return out;
+}
+
 /* ---- transactions ---- */
 
 static jlong n_txn_begin(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace) {
@@ -1665,6 +1692,8 @@ static const JNINativeMethod methods[] = {
     M("card", "(J)[B", n_card),
     M("dump", "(J[B)[B", n_dump),
     M("status", "(J)[B", n_status),
+    M("spaceCompact", "(J[B)[B", n_space_compact),
+    M("vacuum", "(J)[J", n_vacuum),
     M("cloned", "(J)Z", n_cloned),
     M("recover", "(J)[B", n_recover),
     M("spaceCreate", "(J[B)[B", n_space_create),

@@ -308,6 +308,22 @@ DC_EXTERN int dc_replica_recover(dc_buf *out, dc_replica *r);
  */
 DC_EXTERN int dc_replica_vacuum(dc_buf *out, dc_replica *r);
 
+/*
+ * dc_replica_vacuum's result, typed (the bindings' Replica.vacuum()): the
+ * caller sets `version` (DC_VACUUM_RESULT_VERSION); each field has the
+ * meaning of the JSON key of the same name.
+ */
+typedef struct dc_vacuum_result {
+    unsigned int version; /* DC_VACUUM_RESULT_VERSION, set by the caller */
+    int64_t bytes_before, bytes_after, free_pages_before;
+} dc_vacuum_result;
+
+#define DC_VACUUM_RESULT_VERSION 1
+
+/* dc_replica_vacuum, its result in `out` (required).  Also DC_EINVAL for
+ * a version it does not know, checked before anything is done. */
+DC_EXTERN int dc_replica_vacuum_typed(dc_replica *r, dc_vacuum_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,6 +112,9 @@ typedef struct dc__relay_shared {
     int (*publish)(void *user, const dc__import_req *reqs, size_t n, dc__err *err);
     /* 0 when the shared log takes writes now; else why not. */
     int (*ready)(void *user, dc__err *err);
+    /* The shared log's own figures as Prometheus text, appended (may be
+     * NULL); non-zero when out of memory. */
+    int (*metrics)(void *user, dc_buf *out);
 } dc__relay_shared;
 
 /* The relay's SQLite store at `path` in front of the shared log `sh`
@@ -128,6 +131,39 @@ int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, si
  * Returns 0 when all did, else the first failure's error. */
 int dc__relay_store_import_shared_many(dc__relay_store *st, const uint8_t *const *bundles,
                                        const size_t *sizes, size_t n, size_t *ok, dc__err *err);
+
+/*
+ * The shared log's compaction (docs/relay.md, "Several relays over one
+ * PostgreSQL": "Compaction of the shared log").  A change envelope the
+ * cache compacted away (at or below its space's valid clear point) leaves
+ * a bundle of the log, its item kept in the log's list of covered items so
+ * that a relay started later counts it held as this cache does.
+ */
+typedef struct dc__relay_covered {
+    uint8_t space[16], author[32], cid[32];
+    uint64_t seq, hlc; /* the item is (hlc, cid) */
+    bool held;         /* the cache holds its item (not: a forged or set-aside one) */
+} dc__relay_covered;
+/* What of `bundle` (a row of the shared log this store imported) stays:
+ * *kept, a bundle of the envelopes not covered here (membership ones
+ * always), with *nkept of them; *items (dc__free'd by the caller) the
+ * *nitems change envelopes covered, `held` where the cache counts the
+ * item held (a covered envelope whose item it does not hold was set aside
+ * here, forged: it goes, unlisted).  *nitems 0: the row stays as it is;
+ * a bundle that does not parse stays as it is.  Reads a read connection. */
+int dc__relay_store_shared_trim(dc__relay_store *st, const uint8_t *bundle, size_t n, dc_buf *kept,
+                                size_t *nkept, dc__relay_covered **items, size_t *nitems,
+                                dc__err *err);
+/* Records the covered items another relay took out of the shared log, in
+ * order, through the store's writer: each one whose space and point this
+ * store holds is counted held (covered_items, fingerprints); *done is how
+ * many from the first were, the first one the store cannot place yet (its
+ * space or its point not imported yet) stopping there. */
+int dc__relay_store_shared_covered(dc__relay_store *st, const dc__relay_covered *items, size_t n,
+                                   size_t *done, dc__err *err);
+/* A number that moves whenever a clear point here moves (the sum of the
+ * store's compaction points): the shared log is worth trimming again. */
+int dc__relay_store_compact_mark(dc__relay_store *st, int64_t *mark, dc__err *err);
 
 /* Opens (creating if absent) the relay's SQLite store at `path`, a
  * keyless replica opened durable (synchronous=FULL).  `clock` (may be

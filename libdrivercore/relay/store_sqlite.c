@@ -575,6 +575,155 @@ int dc__relay_store_import_shared(dc__relay_store *st, const uint8_t *bundle, si
     return dc__relay_store_import_shared_many(st, &bundle, &n, 1, &ok, err);
 }
 
+/* ---- the shared log's compaction ---- */
+
+typedef struct trim {
+    dc__store *s;
+    dc_buf *kept;
+    size_t nkept;
+    dc__relay_covered *v;
+    size_t n, cap;
+    dc__err *err;
+} trim;
+
+static int trim_one(void *user, uint64_t i, const uint8_t *p, size_t n) {
+    (void)i;
+    trim *t = user;
+    dc__envelope e;
+    dc__err pe = {0};
+    bool covered = false;
+    int rc = 0;
+    if (dc__envelope_parse(&e, p, n, &pe) == 0 && e.kind == DC_ENV_KIND_CHANGE &&
+        (rc = dc__store_covered_by_point(t->s, e.space, e.author, e.seq, &covered, t->err)))
+        return rc;
+    if (!covered) {
+        t->nkept++;
+        return dc__bundle_add(t->kept, p, n) ? dc__err_set(t->err, DC_ENOMEM, "out of memory") : 0;
+    }
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 16;
+        dc__relay_covered *v = dc__realloc(t->v, nc * sizeof *v);
+        if (!v)
+            return dc__err_set(t->err, DC_ENOMEM, "out of memory");
+        t->v = v;
+        t->cap = nc;
+    }
+    dc__relay_covered *c = &t->v[t->n++];
+    memcpy(c->space, e.space, 16);
+    memcpy(c->author, e.author, 32);
+    c->seq = e.seq;
+    c->hlc = e.hlc_min;
+    dc__envelope_id(c->cid, p, n);
+    /* Listed only if this cache counted it held: an envelope it set aside
+     * (a bad signature) never joined its fingerprints. */
+    dc__space sp;
+    c->held = false;
+    if ((rc = dc__store_space_get(t->s, e.space, &sp, t->err)) == 0)
+        rc = dc__store_covered_has(t->s, sp.sid, c->hlc, c->cid, &c->held, t->err);
+    return rc;
+}
+
+int dc__relay_store_shared_trim(dc__relay_store *st, const uint8_t *bundle, size_t n, dc_buf *kept,
+                                size_t *nkept, dc__relay_covered **items, size_t *nitems,
+                                dc__err *err) {
+    sq *q = (sq *)st;
+    *items = NULL;
+    *nitems = *nkept = 0;
+    trim t = {.kept = kept, .err = err};
+    int rc = acquire(q, &t.s, err);
+    if (rc)
+        return rc;
+    uint64_t count;
+    dc__err pe = {0};
+    if ((rc = dc__bundle_begin(kept)) != 0) {
+        rc = dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    } else if (dc__bundle_parse(bundle, n, &count, trim_one, &t, &pe) != 0) {
+        /* An error of ours (memory, the store) is the caller's; a bundle
+         * that does not parse is left as it is. */
+        rc = err->code;
+        t.n = 0;
+    } else if (t.n && (rc = dc__bundle_finish(kept)) != 0) {
+        rc = dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    }
+    release(q, t.s);
+    if (rc || !t.n) {
+        dc__free(t.v);
+        return rc ? dc__err_prefix(err, "relay: trimming the shared log") : 0;
+    }
+    *items = t.v;
+    *nitems = t.n;
+    *nkept = t.nkept;
+    return 0;
+}
+
+typedef struct cov_apply {
+    const dc__relay_covered *v;
+    size_t n, done;
+} cov_apply;
+
+/* On the writer, inside the (empty) bundle's savepoint. */
+static int cov_check(void *user, dc__store *s, dc__err *err) {
+    cov_apply *a = user;
+    a->done = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const dc__relay_covered *c = &a->v[i];
+        dc__space sp;
+        int64_t did;
+        bool covered = false, held = false;
+        int rc = dc__store_space_get(s, c->space, &sp, err);
+        if (rc == DC_ENOTFOUND) {
+            dc__err_clear(err);
+            break;
+        }
+        if (rc || (rc = dc__store_device(s, c->author, &did, err)) ||
+            (rc = dc__store_compact_covered(s, sp.sid, did, c->seq, &covered, err)))
+            return rc;
+        if (!covered)
+            break;
+        if ((rc = dc__store_covered_has(s, sp.sid, c->hlc, c->cid, &held, err)) ||
+            (!held && (rc = dc__store_covered_note(s, sp.sid, c->hlc, c->cid, err))))
+            return rc;
+        a->done++;
+    }
+    return 0;
+}
+
+int dc__relay_store_shared_covered(dc__relay_store *st, const dc__relay_covered *items, size_t n,
+                                   size_t *done, dc__err *err) {
+    sq *q = (sq *)st;
+    *done = 0;
+    if (!n)
+        return 0;
+    dc_buf b;
+    dc_buf_init(&b);
+    if (dc__bundle_begin(&b) || dc__bundle_finish(&b)) {
+        dc_buf_dispose(&b);
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
+    }
+    cov_apply a = {items, n, 0};
+    dc__import_req r = {
+        .data = b.ptr, .size = b.size, .shared = true, .check = cov_check, .check_user = &a};
+    int rc = dc__committer_submit(q->gc, &r);
+    dc_buf_dispose(&b);
+    if (rc) {
+        *err = r.err;
+        return dc__err_prefix(err, "relay: the covered items of the shared log");
+    }
+    *done = a.done;
+    return 0;
+}
+
+int dc__relay_store_compact_mark(dc__relay_store *st, int64_t *mark, dc__err *err) {
+    sq *q = (sq *)st;
+    dc__store *s = NULL;
+    int rc = acquire(q, &s, err);
+    if (!rc) {
+        rc = dc__store_compact_mark(s, mark, err);
+        release(q, s);
+    }
+    return rc;
+}
+
 static int q_metrics(dc__relay_store *st, dc_buf *out) {
     sq *q = (sq *)st;
     pthread_mutex_lock(&q->mu);
@@ -585,6 +734,24 @@ static int q_metrics(dc__relay_store *st, dc_buf *out) {
                            "holds open.\n# TYPE drivercore_relay_store_readers gauge\n"
                            "drivercore_relay_store_readers{store=\"sqlite\"} %zu\n",
                            readers);
+    /* Envelopes compaction dropped from the store's log (kept in the file:
+     * it counts across restarts). */
+    int64_t dropped = 0;
+    dc__store *s = NULL;
+    dc__err e = {0};
+    if (!w && acquire(q, &s, &e) == 0) {
+        if (dc__store_compact_dropped_all(s, &dropped, &e) != 0)
+            dropped = 0;
+        release(q, s);
+    }
+    if (!w)
+        w = dc__buf_printf(out,
+                           "# HELP drivercore_relay_compacted_total Envelopes compaction dropped "
+                           "from the store's log.\n# TYPE drivercore_relay_compacted_total "
+                           "counter\ndrivercore_relay_compacted_total{store=\"sqlite\"} %lld\n",
+                           (long long)dropped);
+    if (!w && q->sh.metrics)
+        w = q->sh.metrics(q->sh.user, out);
     return w ? DC_ENOMEM : dc__committer_metrics(q->gc, out, "sqlite");
 }
 

@@ -917,15 +917,20 @@ out:
 
 /* ---- giving space back ---- */
 
-int dc_replica_vacuum(dc_buf *out, dc_replica *r) {
-    DC__CHECK(r);
+static int vacuum(dc_replica *r, int64_t *before, int64_t *after, int64_t *free_before) {
     if (r->txn)
         return dc__fail(r, DC_EMISUSE, "vacuum: a transaction is open on this replica");
     dc__err e = {0};
+    int rc = dc__store_vacuum(r->st, before, after, free_before, &e);
+    return rc ? dc__fail_err(r, &e) : 0;
+}
+
+int dc_replica_vacuum(dc_buf *out, dc_replica *r) {
+    DC__CHECK(r);
     int64_t before = 0, after = 0, free_before = 0;
-    int rc = dc__store_vacuum(r->st, &before, &after, &free_before, &e);
+    int rc = vacuum(r, &before, &after, &free_before);
     if (rc)
-        return dc__fail_err(r, &e);
+        return rc;
     if (out) {
         dc__buf_clear(out);
         if (dc__buf_printf(
@@ -934,4 +939,15 @@ int dc_replica_vacuum(dc_buf *out, dc_replica *r) {
             return dc__fail(r, DC_ENOMEM, "vacuum: out of memory (the file was vacuumed)");
     }
     return 0;
+}
+
+int dc_replica_vacuum_typed(dc_replica *r, dc_vacuum_result *out) {
+    DC__CHECK(r);
+    if (!out)
+        return dc__fail(r, DC_EMISUSE, "vacuum: no result to fill (out is NULL)");
+    if (out->version < 1 || out->version > DC_VACUUM_RESULT_VERSION)
+        return dc__fail(r, DC_EINVAL,
+                        "vacuum: result version %u is not one this library knows (1..%d)",
+                        out->version, DC_VACUUM_RESULT_VERSION);
+    return vacuum(r, &out->bytes_before, &out->bytes_after, &out->free_pages_before);
 }

@@ -66,6 +66,48 @@ int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t s
     return rc;
 }
 
+/* The first column of the first row of `sql` (0 when none). */
+static int one_int(dc__store *s, const char *what, const char *sql, int64_t *v, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, what);
+    int x = sqlite3_step(st);
+    *v = x == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : dc__sql_err(s, err, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int dc__store_compact_dropped_all(dc__store *s, int64_t *n, dc__err *err) {
+    return one_int(s, "compaction",
+                   "SELECT coalesce(sum(value), 0) FROM meta WHERE key LIKE 'compact_dropped:%'", n,
+                   err);
+}
+
+int dc__store_compact_mark(dc__store *s, int64_t *mark, dc__err *err) {
+    return one_int(s, "compaction", "SELECT coalesce(sum(seq), 0) FROM compact_point", mark, err);
+}
+
+int dc__store_covered_by_point(dc__store *s, const uint8_t space[16], const uint8_t pk[32],
+                               uint64_t seq, bool *covered, dc__err *err) {
+    *covered = false;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT p.seq FROM compact_point p JOIN spaces sp ON sp.sid = p.sid "
+                           "JOIN devices d ON d.did = p.did WHERE sp.space_id = ?1 AND d.pk = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "compaction");
+    sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, pk, 32, SQLITE_STATIC);
+    int x = sqlite3_step(st), rc = 0;
+    if (x == SQLITE_ROW)
+        *covered = seq <= (uint64_t)sqlite3_column_int64(st, 0);
+    else if (x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "compaction");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int dc__store_covered_has(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t cid[32],
                           bool *held, dc__err *err) {
     *held = false;
@@ -1011,24 +1053,13 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
 
 /* ---- giving space back (docs/storage.md, "Giving space back") ---- */
 
-static int pragma_int(dc__store *s, const char *sql, int64_t *v, dc__err *err) {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return dc__sql_err(s, err, "vacuum");
-    int x = sqlite3_step(st);
-    *v = x == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    int rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : dc__sql_err(s, err, "vacuum");
-    sqlite3_finalize(st);
-    return rc;
-}
-
 static int db_bytes(dc__store *s, int64_t *bytes, int64_t *free_pages, dc__err *err) {
     int64_t pages, size;
-    int rc = pragma_int(s, "PRAGMA page_count", &pages, err);
+    int rc = one_int(s, "vacuum", "PRAGMA page_count", &pages, err);
     if (!rc)
-        rc = pragma_int(s, "PRAGMA page_size", &size, err);
+        rc = one_int(s, "vacuum", "PRAGMA page_size", &size, err);
     if (!rc && free_pages)
-        rc = pragma_int(s, "PRAGMA freelist_count", free_pages, err);
+        rc = one_int(s, "vacuum", "PRAGMA freelist_count", free_pages, err);
     if (!rc)
         *bytes = pages * size;
     return rc;
@@ -1041,7 +1072,7 @@ int dc__store_vacuum(dc__store *s, int64_t *before, int64_t *after, int64_t *fre
     if (!rc)
         rc = dc__sql_exec(s, "VACUUM", err);
     if (!rc)
-        rc = pragma_int(s, "PRAGMA wal_checkpoint(TRUNCATE)", &busy, err);
+        rc = one_int(s, "vacuum", "PRAGMA wal_checkpoint(TRUNCATE)", &busy, err);
     if (!rc)
         rc = db_bytes(s, after, NULL, err);
     if (rc == DC_EBUSY)

@@ -401,6 +401,18 @@ int dc__store_compact_points(dc__store *s, int64_t sid, dc__vent_fn fn, void *us
 /* Is change `seq` of author `did` at or below the compacted point? */
 int dc__store_compact_covered(dc__store *s, int64_t sid, int64_t did, uint64_t seq, bool *covered,
                               dc__err *err);
+/* Is change `seq` of the author with key `pk` in the space with id `space`
+ * at or below the point that space is compacted to here?  Reads only (a
+ * relay's read connection asks it of a bundle in the shared log): a space
+ * or author this file does not know is not covered. */
+int dc__store_covered_by_point(dc__store *s, const uint8_t space[16], const uint8_t pk[32],
+                               uint64_t seq, bool *covered, dc__err *err);
+/* Envelopes the file dropped by compaction so far, every space together
+ * (the sum of dc__store_compact_dropped). */
+int dc__store_compact_dropped_all(dc__store *s, int64_t *n, dc__err *err);
+/* The sum of every compaction point's sequence numbers in the file: it
+ * moves whenever a point is raised. */
+int dc__store_compact_mark(dc__store *s, int64_t *mark, dc__err *err);
 /* Is item (hlc, cid) of `sid` one compacted away here (its envelope dropped,
  * its item kept in `covered_items` so that reconciliation still counts it
  * held)? */

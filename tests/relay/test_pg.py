@@ -179,10 +179,17 @@ class TestSeveralRelays(Base):
                            "postgres").stdout
         self.assertNotIn("written on", dump)
 
-    def log_count(self):
+    def sql(self, query):
         p = self.pg.run("psql", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc",
-                        "-d", "postgres", "-At", "-c", "SELECT count(*) FROM dc_log")
-        return int(p.stdout.strip())
+                        "-d", "postgres", "-At", "-F", " ", "-c", query)
+        return [int(x) for x in p.stdout.split()]
+
+    def log_count(self):
+        return self.sql("SELECT count(*) FROM dc_log")[0]
+
+    def log_size(self):
+        """The shared log's rows and bytes of bundles."""
+        return tuple(self.sql("SELECT count(*), coalesce(sum(length(body)), 0) FROM dc_log"))
 
     def cache_log(self, relay, space, want_cov, timeout=15):
         """The relay's cache log for space once it keeps at least want_cov
@@ -197,11 +204,17 @@ class TestSeveralRelays(Base):
 
     def test_caches_compact_by_the_clear_point(self):
         # docs/relay.md, "Compaction": each relay's cache follows the point
-        # published through another; a relay started afterwards from the log
-        # ends compacted too; devices converge and nothing is sent twice.
+        # published through another; the shared log drops the covered
+        # envelopes too; a relay started afterwards from the log ends
+        # compacted too; devices converge and nothing is sent twice.
         r1, r2, r3 = self.prelay(), self.prelay(), self.prelay()
         a, b, c, s = self.team()
+        # The first bundle holds the membership and a change: once the
+        # change is covered, the row is rewritten to the membership alone.
+        self.write(a, s, "early", "before the first sync")
         self.sync(a, r1)
+        first = self.sql("SELECT min(seq) FROM dc_log")[0]
+        first_size = self.sql("SELECT length(body) FROM dc_log WHERE seq = %d" % first)[0]
         self.join(b, r2, s)
         self.join(c, r3, s)
         for i in range(12):
@@ -215,6 +228,9 @@ class TestSeveralRelays(Base):
         self.run_tool("space", "ack", c, s)
         self.sync(b, r2)
         self.sync(c, r3)
+        rows0, bytes0 = self.log_size()
+        seq0 = self.sql("SELECT max(seq) FROM dc_log")[0]
+        self.assertEqual(self.sql("SELECT count(*) FROM dc_covered")[0], 0)
         deadline = time.time() + 10
         while True:
             out = json.loads(self.run_tool("space", "compact", a, s).stdout)
@@ -236,11 +252,59 @@ class TestSeveralRelays(Base):
         # A compacted device through another relay's cache: nothing moves.
         for db, rl in ((a, r2), (b, r3), (c, r1)):
             self.assertEqual(self.sync(db, rl)["changes_received"], 0)
+        # The shared log is trimmed: the bundles of the 12 writes held
+        # only covered changes (each a row of its own), so they are gone
+        # (the rows added since, the point's bundle among them, stay), and
+        # the items of what left are listed for relays to come.
+        deadline = time.time() + 15
+        while True:
+            old = self.sql("SELECT count(*) FROM dc_log WHERE seq <= %d" % seq0)[0]
+            if old <= rows0 - 12:
+                break
+            self.assertLess(time.time(), deadline, "the log never shrank: %r" % ((rows0, old),))
+            time.sleep(0.1)
+        rows, size = self.log_size()
+        self.assertLess(rows, rows0)
+        self.assertLess(size, bytes0)
+        # The metrics: every cache counts what it dropped; the relays that
+        # trimmed, what left the shared log, all of it between them.
+        deadline = time.time() + 5
+        while True:
+            trimmed = bytes_out = 0
+            for rl in (r1, r2, r3):
+                m = rl.metrics()
+                self.assertGreaterEqual(m['drivercore_relay_compacted_total{store="sqlite"}'], 12)
+                trimmed += m['drivercore_relay_shared_compacted_total{store="postgresql"}']
+                bytes_out += m['drivercore_relay_shared_compacted_bytes_total{store="postgresql"}']
+            listed = self.sql("SELECT count(*) FROM dc_covered")[0]
+            if trimmed == listed or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(trimmed, listed)
+        self.assertGreaterEqual(bytes_out, bytes0 - size)
+        print("# the shared log before compaction: %d rows, %d bytes; after the trim: %d rows, "
+              "%d bytes (the point's rows included); %d envelopes listed covered"
+              % (rows0, bytes0, rows, size, listed))
+        self.assertGreaterEqual(self.sql("SELECT count(*) FROM dc_covered")[0], 13)
+        kept = self.sql("SELECT length(body) FROM dc_log WHERE seq = %d" % first)
+        self.assertEqual(len(kept), 1, "the membership's row went")
+        self.assertLess(kept[0], first_size)
+        # Every membership envelope survives: b and c were invited in rows
+        # the trim kept, so a relay starting now still knows them.
         r4 = self.prelay()
-        self.cache_log(r4, s, 12)
+        self.cache_log(r4, s, 13)
         for db in (a, b, c):
-            self.assertEqual(self.sync(db, r4)["changes_received"], 0)
+            fig = self.sync(db, r4)
+            self.assertEqual(fig["changes_received"], 0, fig)
+            self.assertEqual(fig["changes_sent"], 0, fig)
+            self.assertEqual(fig["snapshot_needed"], 0, fig)
+        # And it carries what is written after: through r4 to another relay.
+        self.write(b, s, "after", "written after the trim")
+        self.sync(b, r4)
+        self.sync_until(a, r1, "written after the trim")
+        self.sync_until(c, r4, "written after the trim")
         self.assertEqual(self.dump(a), self.dump(b))
+        self.assertEqual(self.dump(a), self.dump(c))
 
     def test_solo_quota_over_the_shared_log(self):
         r1, r2 = self.prelay(["--solo-quota", "12000"]), self.prelay(["--solo-quota", "12000"])

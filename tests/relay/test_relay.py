@@ -469,6 +469,8 @@ class TestCompaction(Base):
         self.sync(a, rl)
         env1, cov1 = self.store_log(rl.store, s)
         self.assertGreaterEqual(cov1, 30)
+        # The relay's metric counts what its log dropped.
+        self.assertEqual(rl.metrics()['drivercore_relay_compacted_total{store="sqlite"}'], cov1)
         # a pushed the point (encrypted and in clear) and its ack
         self.assertEqual(env1, env0 + 3 - cov1)
         # The dead attachment's manifest and chunks left the relay; the live

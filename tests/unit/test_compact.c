@@ -492,6 +492,42 @@ static void test_rebuild_from_base(void **state) {
     dc_buf_dispose(&rec);
 }
 
+/* The pages compaction freed go back to the file system, the result typed
+ * (the bindings' Replica.vacuum()) as the JSON says it. */
+static void test_vacuum_typed(void **state) {
+    fx *f = *state;
+    char note[512];
+    for (int i = 0; i < 300; i++) {
+        snprintf(note, sizeof note, "%0400d", i); /* a long note, written again and again */
+        set_str(f->a, f->space, "t9", "note", note);
+    }
+    sync2(f->a, f->b);
+    sync2(f->a, f->c);
+    compact_all(f);
+    dc_vacuum_result v = {.version = DC_VACUUM_RESULT_VERSION + 1};
+    assert_int_equal(dc_replica_vacuum_typed(f->a, &v), DC_EINVAL);
+    assert_int_equal(v.bytes_before, 0); /* refused before anything is done */
+    assert_int_equal(dc_replica_vacuum_typed(f->a, NULL), DC_EMISUSE);
+    v.version = DC_VACUUM_RESULT_VERSION;
+    dc_test_ok(f->a, dc_replica_vacuum_typed(f->a, &v));
+    assert_true(v.free_pages_before > 0);
+    assert_true(v.bytes_after < v.bytes_before);
+    /* Nothing left to give back; the JSON call says the same sizes. */
+    dc_buf out = DC_BUF_INIT;
+    dc_test_ok(f->a, dc_replica_vacuum(&out, f->a));
+    char want[128];
+    snprintf(want, sizeof want,
+             "{\"bytes_before\":%lld,\"bytes_after\":%lld,\"free_pages_before\":0}",
+             (long long)v.bytes_after, (long long)v.bytes_after);
+    assert_string_equal((const char *)out.ptr, want);
+    dc_buf_dispose(&out);
+    /* Not inside a transaction. */
+    dc_txn *t;
+    dc_test_ok(f->a, dc_txn_begin(&t, f->a, f->space));
+    assert_int_equal(dc_replica_vacuum_typed(f->a, &v), DC_EMISUSE);
+    dc_txn_rollback(t);
+}
+
 /* A new member starts from a snapshot instead of the whole history: the
  * same state as everyone, then the changes above the point as usual. */
 static void test_new_member_from_snapshot(void **state) {
@@ -775,6 +811,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_snapshot_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_carries_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_holding_history_sends_it_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vacuum_typed, setup, teardown),
     };
     return cmocka_run_group_tests_name("compact", tests, NULL, NULL);
 }

@@ -346,6 +346,19 @@ public final class Replica {
         return text(out)
     }
 
+    /// Gives back to the file system the pages the replica no longer uses
+    /// (those compaction freed: docs/storage.md "Giving space back").  Holds
+    /// the write lock while it runs; no transaction may be open.  Throws
+    /// `.busy` when another connection holds the file (try again).
+    public func vacuum() throws -> VacuumResult {
+        let r = try h()
+        var v = dc_vacuum_result()
+        v.version = UInt32(DC_VACUUM_RESULT_VERSION)
+        try check(dc_replica_vacuum_typed(r, &v), r)
+        return VacuumResult(bytesBefore: v.bytes_before, bytesAfter: v.bytes_after,
+                            freePagesBefore: v.free_pages_before)
+    }
+
     /// Calls `body` with the C handle (`dc_replica *`), for C functions this
     /// binding does not wrap yet, on the same file without a second writer.
     /// The handle is valid only during `body`, which runs on the caller's
@@ -660,6 +673,16 @@ private func lift(_ v: dc_value) -> Value {
 // MARK: - Space
 
 /// A space seen from one replica: a (replica, id) pair that owns nothing.
+/// What `Replica.vacuum()` gave back (dc_replica_vacuum_typed).
+public struct VacuumResult: Equatable, Sendable {
+    /// The database's size in bytes (pages times page size) before.
+    public let bytesBefore: Int64
+    /// Its size after.
+    public let bytesAfter: Int64
+    /// Its free pages before: what the vacuum gave back.
+    public let freePagesBefore: Int64
+}
+
 public struct Space {
     public let replica: Replica
     /// The space's hex id (32 characters).
@@ -720,6 +743,20 @@ public struct Space {
         var out = newBuf()
         defer { dc_buf_dispose(&out) }
         try check(dc_space_members(&out, r, try args.c(id)), r)
+        return text(out)
+    }
+
+    /// Compacts this space's history (docs/data-model.md "Compaction"): an
+    /// admin publishes the point every member has acknowledged, and this
+    /// replica drops the envelopes it covers.  JSON {"space", "published",
+    /// "counted", "waiting", "dropped", "snapshot_needed", "left_out",
+    /// "point"}.  The file keeps its size until `Replica.vacuum()`.
+    public func compact() throws -> String {
+        let r = try replica.h()
+        let args = CStrings()
+        var out = newBuf()
+        defer { dc_buf_dispose(&out) }
+        try check(dc_space_compact(&out, r, try args.c(id), nil), r)
         return text(out)
     }
 

@@ -548,6 +548,44 @@ final class DrivercoreTests: XCTestCase {
         XCTAssertTrue(try s.record(type: "truck", id: "t").contains("1"))
     }
 
+    /// The replica's bytes on disk: the database and its WAL.
+    private func onDisk(_ p: String) -> Int64 {
+        func size(_ f: String) -> Int64 {
+            ((try? FileManager.default.attributesOfItem(atPath: f))?[.size] as? NSNumber)?
+                .int64Value ?? 0
+        }
+        return size(p) + size(p + "-wal")
+    }
+
+    func testACompactedReplicaShrinksWhenVacuumed() throws {
+        let p = path("vacuum.db")
+        let a = try Replica(path: p)
+        let s = try a.createSpace(name: "branch 4")
+        let pad = String(repeating: "route note ", count: 40)
+        // A year of overwrites of one record: every change kept until compaction.
+        for i in 0..<300 {
+            _ = try s.write { t in try t.set("driver", "d1", "note", .string("\(pad) \(i)")) }
+        }
+        let out = try s.compact()
+        XCTAssertTrue(out.contains("\"published\":true"), out)
+        let dropped = try XCTUnwrap(out.range(of: #""dropped":(\d+)"#, options: .regularExpression))
+        XCTAssertGreaterThanOrEqual(
+            Int(out[dropped].split(separator: ":")[1]) ?? 0, 300, out)
+        let before = onDisk(p)
+        let v = try a.vacuum()
+        XCTAssertGreaterThan(v.freePagesBefore, 0, "\(v)")
+        XCTAssertLessThan(v.bytesAfter, v.bytesBefore, "\(v)")
+        XCTAssertLessThan(onDisk(p), before)
+        // The state is kept, and nothing is left to give back.
+        XCTAssertEqual(try s.read(type: "driver", id: "d1")?.string("note"), "\(pad) 299")
+        XCTAssertEqual(try a.vacuum().freePagesBefore, 0)
+        // Not inside a transaction.
+        let t = try s.begin()
+        try t.set("driver", "d2", "note", "open")
+        expect(.misuse) { _ = try a.vacuum() }
+        t.rollback()
+    }
+
     func testAClosedReplicaRefusesCallsInsteadOfCrashing() throws {
         let a = try Replica(path: path("c.db"))
         let s = try a.createSpace(name: "s")

@@ -91,6 +91,8 @@ final class Native {
     static native void spaceMember(long r, int op, byte[] space, byte[] device, int role);
     static native byte[] spaceList(long r);
     static native byte[] spaceMembers(long r, byte[] space);
+    static native byte[] spaceCompact(long r, byte[] space);
+    static native long[] vacuum(long r);
 
     // ---- transactions ----
     static final int OP_SET = 0;

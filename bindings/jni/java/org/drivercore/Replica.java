@@ -192,6 +192,18 @@ public final class Replica implements AutoCloseable {
     }
 
     /**
+     * Gives back to the file system the pages the replica no longer uses
+     * (those compaction freed: docs/storage.md "Giving space back"). Holds
+     * the write lock while it runs; no transaction may be open.
+     *
+     * @throws DriverCoreException EBUSY when another connection holds the
+     *     file (try again), EMISUSE with a transaction open
+     */
+    public synchronized VacuumResult vacuum() {
+        return new VacuumResult(Native.vacuum(h()));
+    }
+
+    /**
      * The C handle ({@code dc_replica *}) for native code of the app's own
      * that calls C functions this binding does not wrap yet, on the same
      * file without a second writer. Valid until {@link #close()}; the

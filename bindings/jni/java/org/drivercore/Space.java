@@ -107,6 +107,19 @@ public final class Space {
         }
     }
 
+    /**
+     * Compacts this space's history (docs/data-model.md "Compaction"): an
+     * admin publishes the point every member has acknowledged, and this
+     * replica drops the envelopes it covers. JSON {"space", "published",
+     * "counted", "waiting", "dropped", "snapshot_needed", "left_out",
+     * "point"}. The file keeps its size until {@link Replica#vacuum()}.
+     */
+    public String compact() {
+        synchronized (replica) {
+            return Native.str(Native.spaceCompact(replica.h(), Native.utf8z(id)));
+        }
+    }
+
     /** Begins a transaction on this space. */
     public Txn begin() {
         return replica.begin(id);

@@ -162,6 +162,52 @@ public class DriverCoreTest {
         }
     }
 
+    /** The replica's bytes on disk: the database and its WAL. */
+    private static long onDisk(String path) {
+        return new File(path).length() + new File(path + "-wal").length();
+    }
+
+    @Test
+    public void aCompactedReplicaShrinksWhenVacuumed() {
+        String p = path("vacuum.db");
+        StringBuilder pad = new StringBuilder();
+        for (int i = 0; i < 40; i++) {
+            pad.append("route note ");
+        }
+        try (Replica a = Replica.open(p)) {
+            Space s = a.createSpace("branch 4");
+            // A year of overwrites of one record: every change kept until compaction.
+            for (int i = 0; i < 300; i++) {
+                try (Txn t = s.begin()) {
+                    t.set("driver", "d1", "note", pad + " " + i);
+                    t.commit();
+                }
+            }
+            String out = s.compact();
+            assertTrue(out, out.contains("\"published\":true"));
+            Matcher m = Pattern.compile("\"dropped\":(\\d+)").matcher(out);
+            assertTrue(out, m.find());
+            assertTrue(out, Long.parseLong(m.group(1)) >= 300);
+            long before = onDisk(p);
+            VacuumResult v = a.vacuum();
+            assertTrue(v.toString(), v.freePagesBefore > 0);
+            assertTrue(v.toString(), v.bytesAfter < v.bytesBefore);
+            assertTrue(before + " -> " + onDisk(p), onDisk(p) < before);
+            assertEquals(v.bytesAfter, new File(p).length());
+            // The state is kept, and nothing is left to give back.
+            assertEquals(pad + " 299", s.read("driver", "d1").getString("note"));
+            assertEquals(0, a.vacuum().freePagesBefore);
+            // Not inside a transaction.
+            try (Txn t = s.begin()) {
+                t.set("driver", "d2", "note", "open");
+                a.vacuum();
+                fail("vacuum inside a transaction");
+            } catch (DriverCoreException e) {
+                assertEquals(DriverCoreError.EMISUSE, e.error());
+            }
+        }
+    }
+
     @Test
     public void recordsReadBackTyped() {
         String first;
