@@ -42,8 +42,22 @@ int dc__unhex(uint8_t *out, size_t n, const char *hex) {
 }
 
 bool dc__utf8_valid(const uint8_t *s, size_t n) {
+    const uint64_t high = 0x8080808080808080ull, ones = 0x0101010101010101ull;
     size_t i = 0;
     while (i < n) {
+        /* Eight bytes at a time while they are ASCII and none is NUL (the
+         * usual case: ids, field names): a byte with its high bit set, or
+         * a zero byte (whose w - ones borrows into its high bit), sends
+         * the word to the byte-wise checks below. */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (((w | (w - ones)) & high) != 0)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         uint8_t c = s[i];
         if (c < 0x80) {
             if (c == 0)

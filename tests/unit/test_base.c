@@ -127,6 +127,25 @@ static void test_utf8_invalid(void **state) {
         assert_false(dc__utf8_valid(truck, n));
     /* An embedded NUL: strings cross a C API, so the library refuses it. */
     assert_false(dc__utf8_valid((const uint8_t *)"a\0b", 3));
+    /* Long ASCII runs are checked eight bytes at a time: a NUL, a stray
+     * continuation byte or a truncated lead at any offset of a 40-byte
+     * string is still refused, and a 2-byte character anywhere accepted. */
+    uint8_t buf[40];
+    for (size_t at = 0; at < sizeof buf; at++) {
+        memset(buf, 'x', sizeof buf);
+        buf[at] = 0;
+        assert_false(dc__utf8_valid(buf, sizeof buf));
+        buf[at] = 0x80;
+        assert_false(dc__utf8_valid(buf, sizeof buf));
+        buf[at] = 0x7f;
+        assert_true(dc__utf8_valid(buf, sizeof buf));
+        if (at + 1 < sizeof buf) {
+            buf[at] = 0xc3;
+            assert_false(dc__utf8_valid(buf, sizeof buf));
+            buf[at + 1] = 0xa9;
+            assert_true(dc__utf8_valid(buf, sizeof buf));
+        }
+    }
 }
 
 /* ---- JSON strings ---- */
