@@ -17,6 +17,7 @@
  * folded again, and a read on another handle that finds the batch half
  * applied folds all of it first.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,28 @@
 /* Between two windows the write lock is let go this long, so another
  * handle's write waits at most about one window (docs/threading.md). */
 #define WINDOW_PAUSE_MS 2
+/* Waits for a write lock by the handles of this process (their busy
+ * handler counts each poll): a fold lets the lock go for WINDOW_PAUSE_MS
+ * only when one waited during its window. */
+static atomic_uint_fast64_t lock_waits;
+
+void dc__store_lock_waited(void) {
+    atomic_fetch_add_explicit(&lock_waits, 1, memory_order_relaxed);
+}
+
+static uint_fast64_t waits_now(void) {
+    return atomic_load_explicit(&lock_waits, memory_order_relaxed);
+}
+
+/* The pause between two windows or batches, taken only when another
+ * handle of this process waited for the lock since *seen (and *seen moved
+ * on).  Handles of other processes are not seen: they wait for the fold. */
+static void window_pause(uint_fast64_t *seen) {
+    if (waits_now() != *seen)
+        dc__os_sleep_ms(WINDOW_PAUSE_MS);
+    *seen = waits_now();
+}
+
 /* A commit that leaves this many of the handle's ops unfolded folds. */
 #define FOLD_AFTER_OPS BATCH_OPS
 
@@ -919,6 +942,7 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
     f.s = s;
     f.touched = touched;
     s->folding = true;
+    uint_fast64_t seen = waits_now();
     for (bool more = true; more && !rc;) {
         /* The batch is read inside its first window's transaction. */
         if (own && (rc = dc__store_begin(s, err)))
@@ -932,7 +956,7 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
             rc = sort_batch(&f, err);
         for (size_t at = 0; !rc;) {
             if (!in_txn) {
-                dc__os_sleep_ms(WINDOW_PAUSE_MS);
+                window_pause(&seen);
                 if ((rc = dc__store_begin(s, err)))
                     break;
                 in_txn = true;
@@ -963,7 +987,7 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
         }
         batch_free(&f);
         if (!rc && more && own)
-            dc__os_sleep_ms(WINDOW_PAUSE_MS);
+            window_pause(&seen);
     }
     s->folding = false;
     if (!rc)

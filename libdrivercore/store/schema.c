@@ -308,6 +308,7 @@ static int busy_wait(void *user, int count) {
     (void)user;
     if (count >= 5000)
         return 0;
+    dc__store_lock_waited(); /* a fold in this process lets the lock go */
     sqlite3_sleep(1);
     return 1;
 }

@@ -358,6 +358,9 @@ int dc__store_pending_add_opened(dc__store *s, int64_t cno, uint32_t nops, const
  * one, else inside the caller's.  `touched` (may be NULL) collects the
  * records whose state moved.  Every read of the state below folds first. */
 int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err);
+/* A handle of this process waits for another's write lock (its busy
+ * handler, each poll): a fold between two windows lets the lock go then. */
+void dc__store_lock_waited(void);
 /* The spaces (sid) whose published compaction point (`@compact` record)
  * gained an event in this handle's folds since the last call: *sids is
  * dc__malloc'd (NULL when none), the list starts empty again. */
