@@ -760,12 +760,13 @@ static int sort_batch(fold *f, dc__err *err) {
     for (size_t i = 0; i < f->nch; i++)
         total += f->ch[i].body.nops;
     size_t nslot = 1024, ng = 0, cg = 0;
-    fop *in = dc__malloc((total ? total : 1) * sizeof *in);
-    uint32_t *slot = dc__calloc(nslot, sizeof *slot), *order = NULL, *tmp = NULL;
+    /* Per op in log order: its group, its field's number. */
     uint32_t *gof = dc__malloc((total ? total : 1) * sizeof *gof);
+    uint32_t *fids = dc__malloc((total ? total : 1) * sizeof *fids);
+    uint32_t *slot = dc__calloc(nslot, sizeof *slot), *order = NULL, *tmp = NULL;
     fgroup *g = NULL;
     dc_buf kb = DC_BUF_INIT; /* the groups' key bytes */
-    int rc = in && slot && gof ? 0 : DC_ENOMEM;
+    int rc = gof && fids && slot ? 0 : DC_ENOMEM;
     if (!rc && DC__VEC_RESERVE(f->ops, f->cops, total + 1))
         rc = DC_ENOMEM;
     if (!rc) {
@@ -775,44 +776,43 @@ static int sort_batch(fold *f, dc__err *err) {
         else
             rc = DC_ENOMEM;
     }
-    size_t n = 0;
-    /* Field names become numbers here, in log order, while each body's
-     * bytes are read in turn (in record order, each lookup would miss the
-     * cache).  A failed lookup (err says why) ends the sort. */
+    /* One pass in log order, while each body's bytes are read in turn: the
+     * op to its record's group, and its field name to a number (in record
+     * order, each lookup would miss the cache).  A failed lookup (err says
+     * why) ends the sort. */
     int named = 0;
-    for (size_t i = 0; i < f->nch && !rc && !named; i++)
-        for (uint32_t k = 0; k < f->ch[i].body.nops && !named; k++) {
-            const dc__op *op = &f->ch[i].body.ops[k];
-            uint32_t fid = 0;
-            if (named_kind(fold_kind(op)))
-                named = dc__store_name_id(f->s, op->field.p, op->field.n, true, &fid, err);
-            in[n++] = (fop){op, (uint32_t)i, k, fid};
-        }
-    if (named)
-        rc = named;
-    /* Each op to its record's group. */
-    for (size_t i = 0; i < n && !rc; i++) {
-        const dc__op *op = in[i].op;
-        int64_t sid = f->ch[in[i].ch].sid;
-        uint64_t h = rec_hash(sid, &op->type, &op->id);
-        size_t at = (size_t)h & (nslot - 1);
-        while (slot[at] && !group_has(kb.ptr, &g[slot[at] - 1], h, sid, op))
-            at = (at + 1) & (nslot - 1);
-        if (slot[at]) {
-            gof[i] = slot[at] - 1;
-        } else {
-            if (DC__VEC_RESERVE(g, cg, ng + 1) || dc__buf_put(&kb, op->type.p, op->type.n) ||
-                dc__buf_put(&kb, op->id.p, op->id.n)) {
-                rc = DC_ENOMEM;
+    size_t n = 0;
+    for (size_t c = 0; c < f->nch && !rc; c++) {
+        int64_t sid = f->ch[c].sid;
+        for (uint32_t k = 0; k < f->ch[c].body.nops && !rc; k++, n++) {
+            const dc__op *op = &f->ch[c].body.ops[k];
+            fids[n] = 0;
+            if (named_kind(fold_kind(op)) &&
+                (named = dc__store_name_id(f->s, op->field.p, op->field.n, true, &fids[n], err))) {
+                rc = named;
                 break;
             }
-            g[ng] = (fgroup){h, sid, kb.size - op->type.n - op->id.n, op->type.n, op->id.n, 0, 0};
-            slot[at] = (uint32_t)++ng;
-            gof[i] = (uint32_t)ng - 1;
-            if (ng * 2 > nslot && (rc = slots_grow(&slot, &nslot, g, ng)))
-                break;
+            uint64_t h = rec_hash(sid, &op->type, &op->id);
+            size_t at = (size_t)h & (nslot - 1);
+            while (slot[at] && !group_has(kb.ptr, &g[slot[at] - 1], h, sid, op))
+                at = (at + 1) & (nslot - 1);
+            if (slot[at]) {
+                gof[n] = slot[at] - 1;
+            } else {
+                if (DC__VEC_RESERVE(g, cg, ng + 1) || dc__buf_put(&kb, op->type.p, op->type.n) ||
+                    dc__buf_put(&kb, op->id.p, op->id.n)) {
+                    rc = DC_ENOMEM;
+                    break;
+                }
+                g[ng] =
+                    (fgroup){h, sid, kb.size - op->type.n - op->id.n, op->type.n, op->id.n, 0, 0};
+                slot[at] = (uint32_t)++ng;
+                gof[n] = (uint32_t)ng - 1;
+                if (ng * 2 > nslot && (rc = slots_grow(&slot, &nslot, g, ng)))
+                    break;
+            }
+            g[gof[n]].n++;
         }
-        g[gof[i]].n++;
     }
     if (!rc && (!(order = dc__malloc((ng ? ng : 1) * sizeof *order)) ||
                 !(tmp = dc__malloc((ng ? ng : 1) * sizeof *tmp))))
@@ -830,14 +830,16 @@ static int sort_batch(fold *f, dc__err *err) {
         f->grp[ng] = at;
         f->ngrp = ng;
         /* Placed in log order within each record. */
-        for (size_t i = 0; i < n; i++)
-            f->ops[g[gof[i]].first++] = in[i];
+        n = 0;
+        for (size_t c = 0; c < f->nch; c++)
+            for (uint32_t k = 0; k < f->ch[c].body.nops; k++, n++)
+                f->ops[g[gof[n]].first++] = (fop){&f->ch[c].body.ops[k], (uint32_t)c, k, fids[n]};
         f->nops = n;
     }
-    dc__free(in);
+    dc__free(gof);
+    dc__free(fids);
     dc__free(slot);
     dc__free(g);
-    dc__free(gof);
     dc__free(order);
     dc__free(tmp);
     dc_buf_dispose(&kb);
