@@ -196,22 +196,33 @@ static int scan(const uint8_t *p, size_t n, size_t *pos, int depth, uint64_t *ob
     return 0;
 }
 
-int dc__msgpack_unpack_checked(void *unpacked, const uint8_t *p, size_t n, uint64_t max_objects,
-                               const char *what, dc__err *err) {
-    msgpack_unpacked *u = unpacked;
+/* The bounds scan of a whole msgpack message: 0 with its object count in
+ * *objects, or an error naming `what`. */
+static int scan_checked(const uint8_t *p, size_t n, uint64_t max_objects, const char *what,
+                        uint64_t *objects, dc__err *err) {
     size_t pos = 0;
-    uint64_t objects = 0;
-    if (scan(p, n, &pos, 0, &objects) != 0)
+    *objects = 0;
+    if (scan(p, n, &pos, 0, objects) != 0)
         return dc__err_set(err, DC_ECORRUPT,
                            "%s: malformed msgpack (truncated, too deeply "
                            "nested, or a count larger than the data)",
                            what);
-    if (objects > max_objects)
+    if (*objects > max_objects)
         return dc__err_set(err, DC_ETOOBIG, "%s: %llu msgpack objects exceeds the limit of %llu",
-                           what, (unsigned long long)objects, (unsigned long long)max_objects);
+                           what, (unsigned long long)*objects, (unsigned long long)max_objects);
     if (pos != n)
         return dc__err_set(err, DC_ECORRUPT, "%s: %zu trailing bytes after the body", what,
                            n - pos);
+    return 0;
+}
+
+int dc__msgpack_unpack_checked(void *unpacked, const uint8_t *p, size_t n, uint64_t max_objects,
+                               const char *what, dc__err *err) {
+    msgpack_unpacked *u = unpacked;
+    uint64_t objects;
+    int rc = scan_checked(p, n, max_objects, what, &objects, err);
+    if (rc)
+        return rc;
     msgpack_unpacked_init(u);
     size_t off = 0;
     msgpack_unpack_return r = msgpack_unpack_next(u, (const char *)p, n, &off);
@@ -224,6 +235,28 @@ int dc__msgpack_unpack_checked(void *unpacked, const uint8_t *p, size_t n, uint6
         return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack", what);
     }
     return 0;
+}
+
+/* As dc__msgpack_unpack_checked, into a zone the caller destroys (once
+ * this returns 0) and sized by the scan's count: the objects' arrays
+ * (strings stay in `p`) take one allocation, where msgpack-c's own zone
+ * starts at 8 KB and grows a chunk at a time. */
+static int unpack_sized(msgpack_zone *z, msgpack_object *root, const uint8_t *p, size_t n,
+                        uint64_t max_objects, const char *what, dc__err *err) {
+    uint64_t objects;
+    int rc = scan_checked(p, n, max_objects, what, &objects, err);
+    if (rc)
+        return rc;
+    if (!msgpack_zone_init(z, (size_t)objects * sizeof(msgpack_object) + 64))
+        return dc__err_set(err, DC_ENOMEM, "%s: out of memory decoding msgpack", what);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack((const char *)p, n, &off, z, root);
+    if (r == MSGPACK_UNPACK_SUCCESS && off == n)
+        return 0;
+    msgpack_zone_destroy(z);
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+        return dc__err_set(err, DC_ENOMEM, "%s: out of memory decoding msgpack", what);
+    return dc__err_set(err, DC_ECORRUPT, "%s: malformed msgpack", what);
 }
 
 int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err) {
@@ -247,7 +280,8 @@ int dc__body_check_limits(const uint8_t *p, size_t n, dc__err *err) {
 /* ---- decoding ---- */
 
 typedef struct body_mem {
-    msgpack_unpacked u;
+    msgpack_zone zone; /* the objects, while decoding */
+    bool zoned;
     dc__op *ops;
     dc__tag *tags;
     dc__str *keys;
@@ -258,7 +292,8 @@ void dc__body_free(dc__body *b) {
     if (!b || !b->mem)
         return;
     body_mem *m = b->mem;
-    msgpack_unpacked_destroy(&m->u);
+    if (m->zoned)
+        msgpack_zone_destroy(&m->zone);
     dc__free(m->ops);
     dc__free(m->tags);
     dc__free(m->keys);
@@ -339,13 +374,15 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     body_mem *m = dc__calloc(1, sizeof *m);
     if (!m)
         return dc__err_set(err, DC_ENOMEM, "body: out of memory");
-    int rc = dc__msgpack_unpack_checked(&m->u, p, n, DC_BODY_MAX_OBJECTS, "body", err);
+    msgpack_object top;
+    int rc = unpack_sized(&m->zone, &top, p, n, DC_BODY_MAX_OBJECTS, "body", err);
     if (rc) {
         dc__free(m);
         return rc;
     }
+    m->zoned = true;
     out->mem = m;
-    const msgpack_object *root = &m->u.data;
+    const msgpack_object *root = &top;
     if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size < 2 ||
         root->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
         rc = dc__err_set(err, DC_ECORRUPT, "body: not a change body");
@@ -484,7 +521,8 @@ int dc__body_decode(dc__body *out, const uint8_t *p, size_t n, dc__err *err) {
     /* msgpack-c's unpack refers to strings in `p` rather than copying
      * them, so once the ops are built its objects are no longer needed:
      * a fold holds many decoded bodies at once. */
-    msgpack_unpacked_destroy(&m->u);
+    msgpack_zone_destroy(&m->zone);
+    m->zoned = false;
     return 0;
 fail:
     dc__body_free(out);
