@@ -185,9 +185,27 @@ static int scan(const uint8_t *p, size_t n, size_t *pos, int depth, uint64_t *ob
         uint64_t elems = container == 2 ? count * 2 : count;
         if (elems > n - *pos)
             return -1;
-        for (uint64_t i = 0; i < elems; i++)
+        for (uint64_t i = 0; i < elems; i++) {
+            /* The commonest elements without a call (as the call would
+             * take them): one-byte scalars and short strings. */
+            if (depth < MAX_DEPTH && *pos < n) {
+                uint8_t e = p[*pos];
+                if (e <= 0x7f || e >= 0xe0 || e == 0xc0 || e == 0xc2 || e == 0xc3) {
+                    (*pos)++;
+                    (*objects)++;
+                    continue;
+                }
+                if (e >= 0xa0 && e <= 0xbf) {
+                    if ((size_t)(e & 0x1f) > n - *pos - 1)
+                        return -1;
+                    *pos += 1 + (size_t)(e & 0x1f);
+                    (*objects)++;
+                    continue;
+                }
+            }
             if (scan(p, n, pos, depth + 1, objects))
                 return -1;
+        }
         return 0;
     }
     if (fixed > n - *pos || len > n - *pos - fixed)
