@@ -49,13 +49,33 @@ static uint_fast64_t waits_now(void) {
     return atomic_load_explicit(&lock_waits, memory_order_relaxed);
 }
 
-/* The pause between two windows or batches, taken only when another
- * handle of this process waited for the lock since *seen (and *seen moved
- * on).  Handles of other processes are not seen: they wait for the fold. */
-static void window_pause(uint_fast64_t *seen) {
-    if (waits_now() != *seen)
+/* A fold that has not paused for this long pauses anyway: handles of
+ * other processes (the CLI on an app's file) are not counted by
+ * dc__store_lock_waited, and must not wait for a whole long fold (their
+ * busy timeout is 5 s). */
+#define PAUSE_AT_LEAST_EVERY_MS 200
+
+/* The pause between two windows or batches, taken when another handle of
+ * this process waited for the lock since the last one, or when the fold
+ * has not paused for PAUSE_AT_LEAST_EVERY_MS. */
+typedef struct pause_state {
+    uint_fast64_t seen;
+    int64_t last_ms;
+} pause_state;
+
+static void pause_init(pause_state *p) {
+    p->seen = waits_now();
+    p->last_ms = dc__os_mono_ms();
+}
+
+static void window_pause(pause_state *p) {
+    int64_t now = dc__os_mono_ms();
+    if (waits_now() != p->seen || now - p->last_ms >= PAUSE_AT_LEAST_EVERY_MS) {
         dc__os_sleep_ms(WINDOW_PAUSE_MS);
-    *seen = waits_now();
+        now = dc__os_mono_ms();
+        p->last_ms = now;
+    }
+    p->seen = waits_now();
 }
 
 /* A commit that leaves this many of the handle's ops unfolded folds. */
@@ -944,7 +964,8 @@ int dc__store_fold(dc__store *s, dc__touched *touched, dc__err *err) {
     f.s = s;
     f.touched = touched;
     s->folding = true;
-    uint_fast64_t seen = waits_now();
+    pause_state seen;
+    pause_init(&seen);
     for (bool more = true; more && !rc;) {
         /* The batch is read inside its first window's transaction. */
         if (own && (rc = dc__store_begin(s, err)))
