@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/read.h"
 #include "replica/records.h"
 
 #define DAY_MS ((int64_t)86400000)

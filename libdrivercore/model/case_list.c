@@ -12,6 +12,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- the desks' daily view ---- */

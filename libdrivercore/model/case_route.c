@@ -13,6 +13,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- grading and routing by level (分级分办) ----

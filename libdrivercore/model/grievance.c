@@ -25,6 +25,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 #define HOUR_MS ((int64_t)3600000)

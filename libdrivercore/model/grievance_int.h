@@ -10,6 +10,7 @@
 #define DC_MODEL_GRIEVANCE_INT_H
 
 #include "drivercore/grievance.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 enum {

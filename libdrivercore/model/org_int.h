@@ -10,6 +10,7 @@
 #ifndef DC_MODEL_ORG_INT_H
 #define DC_MODEL_ORG_INT_H
 
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- argument checks: 0, or the code with a message on the replica ---- */

@@ -14,6 +14,7 @@
 
 #include "base/base.h"
 #include "model/org_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- the CSV columns and the reported facts ---- */

@@ -16,6 +16,7 @@
 #include "model/org_int.h"
 #include "model/registry_facts.h"
 #include "model/registry_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- reading: conflicts and lookups ---- */

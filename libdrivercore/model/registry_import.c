@@ -18,6 +18,7 @@
 #include "model/org_int.h"
 #include "model/registry_facts.h"
 #include "model/registry_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- a set of driver ids seen during one import ---- */

@@ -9,6 +9,7 @@
 #ifndef DC_MODEL_REGISTRY_INT_H
 #define DC_MODEL_REGISTRY_INT_H
 
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- the value shown ---- */

@@ -26,6 +26,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
+#include "model/read.h"
 #include "replica/records.h"
 
 /* ---- a set of strings (open addressing), with one small value each ----

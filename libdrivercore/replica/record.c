@@ -233,12 +233,3 @@ int dc__space_subkey(dc_replica *r, const char *space, const char *context, uint
     crypto_generichash(out, 32, (const uint8_t *)context, strlen(context), key, DC_SPACE_KEY);
     return 0;
 }
-
-int dc__model_fail(dc_replica *r, int code, const char *fmt, ...) {
-    r->err.code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->err.msg, sizeof r->err.msg, fmt, ap);
-    va_end(ap);
-    return code;
-}

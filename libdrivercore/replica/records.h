@@ -58,7 +58,4 @@ int dc__spaces_each(dc_replica *r, dc__space_hex_fn fn, void *user);
  * derive it.  `out` should be guarded memory (dc__secret_alloc). */
 int dc__space_subkey(dc_replica *r, const char *space, const char *context, uint8_t out[32]);
 
-/* Records an error on the replica and returns code (for model code). */
-int dc__model_fail(dc_replica *r, int code, const char *fmt, ...) DC__PRINTF(3, 4);
-
 #endif
