@@ -204,7 +204,9 @@ DC_EXTERN int dc_record_locate(dc_replica *r, const char *type, const char *id, 
  * reads take the file's lock once, not each.  Only reads may be made
  * inside: a write transaction begun inside fails.  Pairs nest (the
  * outermost pair counts); inside an open transaction they are no-ops (the
- * transaction is already one state).  read_end without a begin: DC_EMISUSE.
+ * transaction is already one state).  read_end without a begin: DC_EMISUSE;
+ * read_end leaves the handle's last error as it was (end the read, then
+ * report the error a read inside met).
  */
 DC_EXTERN int dc_replica_read_begin(dc_replica *r);
 DC_EXTERN int dc_replica_read_end(dc_replica *r);

@@ -129,7 +129,8 @@ DC_EXTERN int dc_space_each(dc_replica *r, dc_space_fn fn, void *user);
  * only a member holding the space key can derive it, and the space key
  * itself never leaves the library.  `out` should be guarded memory
  * (sodium_malloc), wiped after use.  0, DC_ENOTFOUND (unknown space),
- * DC_EDENIED / DC_ENOKEY (not accepted, key not held), DC_EMISUSE.
+ * DC_ENOKEY (no key of it here: not accepted, or not a member; the message
+ * says which), DC_EMISUSE.
  */
 DC_EXTERN int dc_space_derive_key(dc_replica *r, const char *space, const char *context,
                                   uint8_t out[32]);

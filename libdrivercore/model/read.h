@@ -22,6 +22,19 @@ int dc__dom_each(dc_replica *r, const char *space, const char *type, const char 
 int dc__dom_each_fields(dc_replica *r, const char *space, const char *type, const char *id,
                         dc_record_fn fn, void *user);
 
+/* Many reads as one state (dc_replica_read_begin): *began says whether
+ * dc__dom_read_end has a read to end; the end keeps the handle's error. */
+int dc__dom_read_begin(dc_replica *r, bool *began);
+void dc__dom_read_end(dc_replica *r, bool began);
+
+/* A value as JSON (dc__json_value, the library's one writer of values). */
+int dc__dom_json_value(dc_buf *b, const dc_value *v);
+
+/* An event as canonical JSON, as dump and dc_record_get print it: its
+ * fields with "@author" (hex) and "@time" added, keys sorted bytewise
+ * (docs/data-model.md, "Events").  0 or DC_ENOMEM. */
+int dc__dom_event_json(dc_buf *b, const dc_event *e);
+
 /* Records an error on the replica and returns code (dc_replica_set_error). */
 int dc__model_fail(dc_replica *r, int code, const char *fmt, ...) DC__PRINTF(3, 4);
 

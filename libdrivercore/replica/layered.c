@@ -63,9 +63,9 @@ int dc_space_derive_key(dc_replica *r, const char *space, const char *context, u
     dc__space sp;
     if (dc__store_space_get(r->st, sid, &sp, &r->err))
         return dc__fail_err(r, &r->err);
-    /* Not accepted: its key is not opened here. */
+    /* Not accepted: its key is not opened here (the message says why). */
     if (dc__space_readable(r, &sp))
-        return r->err.code;
+        return r->err.code = DC_ENOKEY;
     /* The genesis key (epoch 0), which every member holds (later keys'
      * lockboxes carry it): derived keys, such as the lookup hash of an
      * identity number, stay the same across rotations. */

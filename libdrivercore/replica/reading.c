@@ -677,7 +677,10 @@ int dc_replica_read_begin(dc_replica *r) {
 }
 
 int dc_replica_read_end(dc_replica *r) {
-    DC__CHECK(r);
+    /* Not DC__CHECK: the error a read inside left stays on the handle, so
+     * that a caller may end the read before returning that error. */
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "%s: the replica handle is NULL", __func__);
     if (r->read_depth == 0)
         return dc__fail(r, DC_EMISUSE, "read end: no dc_replica_read_begin to end");
     if (--r->read_depth > 0)
