@@ -98,6 +98,9 @@ typedef struct dc_event {
 } dc_event;
 
 DC_EXTERN const dc_value *dc_record_value(const dc_record *rec, const char *field);
+/* A set's members (as dc_record_set_at gives them, in value order) and
+ * their number in *n; NULL and 0 when there is no such set. */
+DC_EXTERN const dc_value *dc_record_set_values(const dc_record *rec, const char *field, size_t *n);
 DC_EXTERN const dc_event *dc_record_event(const dc_record *rec, size_t i);
 DC_EXTERN const dc_value *dc_event_value(const dc_event *e, const char *key);
 

@@ -265,10 +265,11 @@ int dc__strs_push(dc__strs *s, const char *p, size_t n) {
 }
 
 int dc__strs_from_set(dc__strs *s, const dc_record *rec, const char *field) {
-    size_t n = dc_record_set_size(rec, field);
+    size_t n;
+    const dc_value *vs = dc_record_set_values(rec, field, &n);
     for (size_t i = 0; i < n; i++) {
-        dc_value v;
-        if (dc_record_set_at(rec, field, i, &v) == 0 && v.kind == DC_STR) {
+        const dc_value v = vs[i];
+        if (v.kind == DC_STR) {
             int rc = dc__strs_push(s, dc__vstr(&v), v.len);
             if (rc)
                 return rc;

@@ -530,13 +530,18 @@ typedef struct rep_iter {
     const dc_record *rec;
     const char *const *extra;
     size_t extra_n, i, j;
+    const dc_value *vals; /* the reports, read at the first call */
+    size_t n;
 } rep_iter;
 
 static const char *rep_next(rep_iter *it) {
-    dc_value v;
-    while (it->i < dc_record_set_size(it->rec, F_REPORTS))
-        if (dc_record_set_at(it->rec, F_REPORTS, it->i++, &v) == 0 && v.kind == DC_STR)
-            return dc__vstr(&v);
+    if (!it->vals && it->i == 0)
+        it->vals = dc_record_set_values(it->rec, F_REPORTS, &it->n);
+    while (it->i < it->n) {
+        const dc_value *v = &it->vals[it->i++];
+        if (v->kind == DC_STR)
+            return dc__vstr(v);
+    }
     return it->j < it->extra_n ? it->extra[it->j++] : NULL;
 }
 
@@ -544,7 +549,7 @@ static const char *rep_next(rep_iter *it) {
 static int shown_fold(const dc_record *rec, int f, dc_buf *out, const char *const *extra,
                       size_t extra_n) {
     strs all = {NULL, 0, 0};
-    rep_iter it = {rec, extra, extra_n, 0, 0};
+    rep_iter it = {rec, extra, extra_n, 0, 0, NULL, 0};
     const char *s;
     int rc = 0;
     while (!rc && (s = rep_next(&it)) != NULL)
@@ -585,7 +590,7 @@ int dc__registry_shown_n(const dc_record *rec, const char *const *fields, size_t
     /* The fold's value.  Almost always the reports agree: then it is their
      * one value, found without building the fold, every report read once
      * for all the fields asked. */
-    rep_iter it = {rec, extra, extra_n, 0, 0};
+    rep_iter it = {rec, extra, extra_n, 0, 0, NULL, 0};
     const char *s;
     while (any && (s = rep_next(&it)) != NULL) {
         rspan sp;

@@ -488,10 +488,10 @@ int dc_record_query(dc_records **out, dc_replica *r, const char *space, const ch
  * callback, as the view does. */
 typedef struct view {
     dc_record rec;
-    const dc__rfield **ord;
+    const dc__rfield **ord, **mem;
     tfield *f;
     dc_value *v;
-    size_t capo, capf, capv;
+    size_t capo, capm, capf, capv;
     dc_event *e;
     const char **keys;
     dc_value *ev;
@@ -500,6 +500,7 @@ typedef struct view {
 
 static void view_free(view *w) {
     dc__free(w->ord);
+    dc__free(w->mem);
     dc__free(w->f);
     dc__free(w->v);
     dc__free(w->e);
@@ -511,21 +512,50 @@ static int view_make(view *w, const dc__rec *rec) {
     size_t nkv = 0;
     for (size_t i = 0; i < rec->ne; i++)
         nkv += rec->events[i].nf;
-    if (DC__VEC_RESERVE(w->ord, w->capo, rec->nf) || DC__VEC_RESERVE(w->f, w->capf, rec->nf) ||
-        DC__VEC_RESERVE(w->v, w->capv, rec->nf) || DC__VEC_RESERVE(w->e, w->cape, rec->ne) ||
-        DC__VEC_RESERVE(w->keys, w->capk, nkv) || DC__VEC_RESERVE(w->ev, w->capev, nkv))
+    if (DC__VEC_RESERVE(w->ord, w->capo, rec->nf) || DC__VEC_RESERVE(w->mem, w->capm, rec->nf) ||
+        DC__VEC_RESERVE(w->f, w->capf, rec->nf) || DC__VEC_RESERVE(w->v, w->capv, rec->nf) ||
+        DC__VEC_RESERVE(w->e, w->cape, rec->ne) || DC__VEC_RESERVE(w->keys, w->capk, nkv) ||
+        DC__VEC_RESERVE(w->ev, w->capev, nkv))
         return DC_ENOMEM;
-    /* Registers come in name order, then the set members: an insertion
-     * sort puts each member in place (a record has a few fields). */
-    for (size_t i = 0; i < rec->nf; i++) {
+    /* The store gives the registers first, in name order (distinct names:
+     * no set shares a register's name), then the set members.  Members
+     * are sorted among themselves (a record has few), then merged with the
+     * registers: a record without sets costs no comparison at all. */
+    size_t nreg = 0;
+    while (nreg < rec->nf && !rec->f[nreg].member)
+        nreg++;
+    const dc__rfield **mem = w->mem;
+    size_t nmem = 0;
+    for (size_t i = nreg; i < rec->nf; i++) {
         const dc__rfield *x = &rec->f[i];
-        size_t j = i;
-        while (j > 0 && entry_cmp(&w->ord[j - 1], &x) > 0) {
-            w->ord[j] = w->ord[j - 1];
+        size_t j = nmem++;
+        while (j > 0 && entry_cmp(&mem[j - 1], &x) > 0) {
+            mem[j] = mem[j - 1];
             j--;
         }
-        w->ord[j] = x;
+        mem[j] = x;
     }
+    /* Each set's place among the registers by a binary search (its
+     * members follow each other in mem). */
+    size_t a = 0, b = 0, k = 0;
+    while (b < nmem) {
+        size_t lo = a, hi = nreg;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(rec->f[mid].name, mem[b]->name) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        while (a < lo)
+            w->ord[k++] = &rec->f[a++];
+        const char *name = mem[b]->name;
+        do
+            w->ord[k++] = mem[b++];
+        while (b < nmem && (mem[b]->name == name || strcmp(mem[b]->name, name) == 0));
+    }
+    while (a < nreg)
+        w->ord[k++] = &rec->f[a++];
     dc_record *r = &w->rec;
     r->type = rec->type;
     r->id = rec->id;
@@ -534,7 +564,8 @@ static int view_make(view *w, const dc__rec *rec) {
     tfield *cur = NULL;
     for (size_t i = 0; i < rec->nf; i++) {
         const dc__rfield *x = w->ord[i];
-        if (!cur || strcmp(x->name, cur->name) != 0 || x->member != cur->set) {
+        if (!x->member || !cur || !cur->set ||
+            (cur->name != x->name && strcmp(x->name, cur->name) != 0)) {
             cur = &w->f[r->nf++];
             cur->name = x->name;
             cur->set = x->member;
@@ -872,6 +903,13 @@ int dc_record_event_get(const dc_record *rec, size_t i, const char *key, dc_valu
 const dc_value *dc_record_value(const dc_record *rec, const char *field) {
     const tfield *f = rec && field ? field_of(rec, field) : NULL;
     return f && !f->set ? f->v : NULL;
+}
+
+const dc_value *dc_record_set_values(const dc_record *rec, const char *field, size_t *n) {
+    const tfield *f = set_of(rec, field);
+    if (n)
+        *n = f ? f->n : 0;
+    return f ? f->v : NULL;
 }
 
 const dc_event *dc_record_event(const dc_record *rec, size_t i) {

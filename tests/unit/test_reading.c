@@ -751,6 +751,32 @@ static void test_walks(void **state) {
     dc_test_ok(r, dc_record_each(r, sp, "driver", NULL, walk_fn, &w));
     assert_int_equal(w.n, 1);
     dc_records_free(w.copies);
+    /* Sets whose names fall between the registers' come in name order in
+     * a view as in a copy: a, b[], c, d[], e. */
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "mix", "m1", "e", DC_INT, 5, NULL));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "d", DC_STR, 0, "z"));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "b", DC_STR, 0, "y"));
+    dc_test_ok(r, dc_txn_set(t, "mix", "m1", "c", DC_STR, 0, "c"));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "b", DC_INT, 1, NULL));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "d", DC_STR, 0, "a"));
+    dc_test_ok(r, dc_txn_set(t, "mix", "m1", "a", DC_BOOL, 1, NULL));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    dc_test_ok(r, dc_record_query(&w.copies, r, sp, "mix", NULL));
+    const dc_record *m1 = dc_records_at(w.copies, 0);
+    static const char *const mixed[] = {"a", "b", "c", "d", "e"};
+    assert_int_equal(dc_record_field_count(m1), 5);
+    for (size_t i = 0; i < 5; i++) {
+        const char *nm;
+        assert_int_equal(dc_record_field_at(m1, i, &nm, NULL), 0);
+        assert_string_equal(nm, mixed[i]);
+    }
+    dc_test_ok(r, dc_record_each(r, sp, "mix", NULL, walk_fn, &w));
+    assert_int_equal(w.n, 1);
+    dc_records_free(w.copies);
     /* Cheap reads: NULL for what is missing, no error recorded. */
     const dc_record *d1 = NULL;
     dc_records *rs;
@@ -763,6 +789,13 @@ static void test_walks(void **state) {
     assert_string_equal(dc_record_value(d1, "name")->ptr, "王师傅");
     assert_true(dc_record_value(d1, "age")->num == 47);
     assert_null(dc_record_value(d1, "tags")); /* a set */
+    size_t ntags = 9;
+    const dc_value *tags = dc_record_set_values(d1, "tags", &ntags);
+    assert_int_equal(ntags, 3);
+    assert_true(tags[0].kind == DC_INT && tags[0].num == 3);
+    assert_string_equal(tags[2].ptr, "hazmat");
+    assert_null(dc_record_set_values(d1, "name", &ntags)); /* a register */
+    assert_int_equal(ntags, 0);
     assert_null(dc_record_value(d1, "phone"));
     assert_int_equal(dc_error_last_code(), DC_ENOTFOUND);
     assert_string_equal(dc_error_last(), last);
