@@ -380,6 +380,35 @@ static int query_walk(qctx *q) {
     return rc;
 }
 
+/* What a query and a walk share: the options read into *o, the space
+ * resolved, q made ready to walk (its fn and user still to set), and how
+ * many records in id order are worth reading (offset + limit, 0: all).
+ * 0 or an error on the replica; *empty for a space read as empty. */
+static int query_ready(dc_replica *r, const char *what, const char *space, const char *type,
+                       const dc_query_options *opts, dc_query_options *o, qctx *q, size_t *want,
+                       bool *empty) {
+    memset(q, 0, sizeof *q);
+    *want = 0;
+    *empty = false;
+    if (options_of(r, what, opts, o, &q->where))
+        return r->err.code;
+    if (o->order_by && strcmp(what, "record each") == 0)
+        return dc__fail(r, DC_EINVAL,
+                        "record each: a walk goes in id order and cannot sort by %s; sort "
+                        "with dc_record_query",
+                        o->order_by);
+    if (o->limit)
+        *want = o->offset + o->limit < o->offset ? SIZE_MAX : o->offset + o->limit;
+    dc__space sp;
+    if (resolve_as(r, space, type, &sp, o->unaccepted_empty != 0, empty))
+        return r->err.code;
+    q->r = r;
+    q->sid = sp.sid;
+    q->type = type;
+    q->o = o;
+    return 0;
+}
+
 typedef struct collect_ctx {
     const dc_query_options *o;
     size_t want; /* records worth keeping in id order: offset + limit */
@@ -435,22 +464,12 @@ int dc_record_query(dc_records **out, dc_replica *r, const char *space, const ch
     *out = NULL;
     dc_query_options o;
     qctx q;
-    memset(&q, 0, sizeof q);
-    if (options_of(r, "record query", opts, &o, &q.where))
-        return r->err.code;
     collect_ctx c = {&o, 0, NULL, 0};
-    if (o.limit)
-        c.want = o.offset + o.limit < o.offset ? SIZE_MAX : o.offset + o.limit;
-    dc__space sp;
     bool empty;
-    if (resolve_as(r, space, type, &sp, o.unaccepted_empty != 0, &empty))
+    if (query_ready(r, "record query", space, type, opts, &o, &q, &c.want, &empty))
         return r->err.code;
     if (!(c.rs = dc__calloc(1, sizeof *c.rs)))
         return dc__fail(r, DC_ENOMEM, "record query: out of memory");
-    q.r = r;
-    q.sid = sp.sid;
-    q.type = type;
-    q.o = &o;
     q.fn = collect;
     q.user = &c;
     int rc = empty ? 0 : query_walk(&q);
@@ -630,30 +649,15 @@ int dc_record_each(dc_replica *r, const char *space, const char *type, const dc_
         return dc__fail(r, DC_EMISUSE, "record each: fn is NULL");
     dc_query_options o;
     qctx q;
-    memset(&q, 0, sizeof q);
-    if (options_of(r, "record each", opts, &o, &q.where))
-        return r->err.code;
-    if (o.order_by)
-        return dc__fail(r, DC_EINVAL,
-                        "record each: a walk goes in id order and cannot sort by %s; sort "
-                        "with dc_record_query",
-                        o.order_by);
-    dc__space sp;
-    bool empty;
-    if (resolve_as(r, space, type, &sp, o.unaccepted_empty != 0, &empty) || empty)
-        return r->err.code;
     wctx c;
     memset(&c, 0, sizeof c);
+    bool empty;
+    if (query_ready(r, "record each", space, type, opts, &o, &q, &c.want, &empty) || empty)
+        return r->err.code;
     c.r = r;
     c.o = &o;
-    if (o.limit)
-        c.want = o.offset + o.limit < o.offset ? SIZE_MAX : o.offset + o.limit;
     c.fn = fn;
     c.user = user;
-    q.r = r;
-    q.sid = sp.sid;
-    q.type = type;
-    q.o = &o;
     q.fn = walk_one;
     q.user = &c;
     int rc = query_walk(&q);
