@@ -772,10 +772,20 @@ int dc_record_field_at(const dc_record *rec, size_t i, const char **name, int *i
     return 0;
 }
 
+/* Fields are in name order (bytewise, as strcmp), one per name, in a copy
+ * as in a view: a binary search. */
 static const tfield *field_of(const dc_record *rec, const char *field) {
-    for (size_t i = 0; i < rec->nf; i++)
-        if (strcmp(rec->f[i].name, field) == 0)
-            return &rec->f[i];
+    size_t lo = 0, hi = rec->nf;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rec->f[mid].name, field);
+        if (c == 0)
+            return &rec->f[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
