@@ -49,7 +49,7 @@ int dc__registry_part(dc_replica *r, const char *space, dc__regpart *p);
  * itself.  root[33]. */
 int dc__registry_root(dc_replica *r, const char *space, char root[33]);
 
-/* A key derived from the root of `space` (dc__space_subkey of the root);
+/* A key derived from the root of `space` (dc_space_derive_key of the root);
  * DC_ENOKEY with a message naming the root when this device does not hold
  * it. */
 int dc__registry_subkey(dc_replica *r, const char *space, const char *context, uint8_t out[32]);
