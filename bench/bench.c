@@ -651,7 +651,7 @@ static double lookups(dc_replica *r, const char *space, long nrec, int n) {
         char plate[32];
         snprintf(plate, sizeof plate, "P-%ld", (long)(rng() % (uint64_t)(nrec / 10)));
         dc_value v = {DC_STR, 0, 0, plate, strlen(plate)};
-        dc_query_options o = {DC_QUERY_OPTIONS_VERSION, "plate", &v, NULL, 0, 0, 0, 0};
+        dc_query_options o = {DC_QUERY_OPTIONS_VERSION, "plate", &v, NULL, 0, 0, 0, 0, NULL, 0};
         dc_records *rs;
         int rc = dc_record_query(&rs, r, space, "truck", &o);
         if (rc)

@@ -2,15 +2,15 @@
 """The layer map of libdrivercore/README.md, made into include paths.
 
 The README's table says, for each folder of libdrivercore/, which other
-folders (`base`) or single headers (`replica/records.h`) it may include.
+folders (`base`) or single headers (`replica/port.h`) it may include.
 Includes are written relative to libdrivercore/ ("store/store.h"), so each
 folder is compiled with one include directory of its own, made here at
 configure time: OUT/FOLDER/ holds a symbolic link to the folder itself, to
 each folder it may include, and to each single header it may include.  A
 header those bring in must be found too, so the headers they include are
-linked as well, one file at a time (a folder allowed `replica/records.h`
-sees `store/store.h`, which records.h includes, and no other header of
-store/).  An #include across a boundary the map does not allow then fails
+linked as well, one file at a time (a folder allowed `replica/port.h`
+sees the headers port.h includes, and no other header of
+replica/).  An #include across a boundary the map does not allow then fails
 to compile; tests/style/check_layers.py (the `layers` test) stays the
 readable check, naming the rule, and is exact where this is not (a header
 brought in by an allowed one could be included directly).
@@ -31,7 +31,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 
 
 def read_map(readme):
-    """{folder: set of rules}: `base` (a folder) or `replica/records.h`."""
+    """{folder: set of rules}: `base` (a folder) or `replica/port.h`."""
     allowed = {}
     with open(readme, encoding='utf-8') as f:
         for line in f:

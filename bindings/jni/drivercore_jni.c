@@ -762,7 +762,9 @@ static int query_args(call *c, qargs *q, jbyteArray jspace, jbyteArray jtype, jb
                           desc,
                           (size_t)offset,
                           (size_t)limit,
-                          events};
+                          events,
+                          NULL,
+                          0};
     q->o = o;
     return 1;
 }

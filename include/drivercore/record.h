@@ -79,6 +79,32 @@ DC_EXTERN int dc_record_event_field_at(const dc_record *rec, size_t i, size_t j,
 DC_EXTERN int dc_record_event_get(const dc_record *rec, size_t i, const char *key, dc_value *out);
 
 /*
+ * Cheap reads for loops over many records (dc_record_each): no error is
+ * recorded when a field is missing, and nothing is copied.
+ *
+ * dc_record_value: a register's value, or NULL (no field of that name, or
+ * the field is a set).  dc_record_event: event i as a read-only view owned
+ * by the record (NULL past the end): its time (ms since the epoch), its
+ * author's 32-byte signing key, and its fields, keys in bytewise order.
+ * dc_event_value: the event's field `key`, or NULL.  A dc_event is never
+ * made by the caller; fields may be added at its end in a later version.
+ */
+typedef struct dc_event {
+    int64_t time_ms;
+    const uint8_t *author;
+    size_t nfields;
+    const char *const *keys;
+    const dc_value *values;
+} dc_event;
+
+DC_EXTERN const dc_value *dc_record_value(const dc_record *rec, const char *field);
+/* A set's members (as dc_record_set_at gives them, in value order) and
+ * their number in *n; NULL and 0 when there is no such set. */
+DC_EXTERN const dc_value *dc_record_set_values(const dc_record *rec, const char *field, size_t *n);
+DC_EXTERN const dc_event *dc_record_event(const dc_record *rec, size_t i);
+DC_EXTERN const dc_value *dc_event_value(const dc_event *e, const char *key);
+
+/*
  * The order of values, for set members and dc_query_options.order_by:
  * null < false < true < numbers (integers and floats by value; an integer
  * before a float of equal value) < strings (bytewise) < bytes (bytewise,
@@ -112,7 +138,15 @@ DC_EXTERN int dc_index_declare(dc_replica *r, const char *space, const char *typ
  * declared on where_field (dc_index_declare): then only the records holding
  * the value are read (docs/reading.md).
  */
-#define DC_QUERY_OPTIONS_VERSION 1
+/*
+ * Version 2 adds, after with_events: id (non-NULL: only the record of that
+ * id, if it is live and matches) and unaccepted_empty (1: a space this
+ * device has not accepted — an invitation, a declined space, one carried
+ * for others — reads as holding no record instead of failing with
+ * DC_EDENIED: for walks over many spaces).  Version 1 structs are still
+ * read (without those two fields).
+ */
+#define DC_QUERY_OPTIONS_VERSION 2
 typedef struct dc_query_options {
     unsigned int version; /* DC_QUERY_OPTIONS_VERSION */
     const char *where_field;
@@ -122,6 +156,9 @@ typedef struct dc_query_options {
     size_t offset;
     size_t limit;
     int with_events;
+    /* version 2 */
+    const char *id;
+    int unaccepted_empty;
 } dc_query_options;
 
 typedef struct dc_records dc_records;
@@ -134,6 +171,48 @@ DC_EXTERN size_t dc_records_total(const dc_records *rs);
 /* The i-th record of the page, owned by rs (NULL past the end). */
 DC_EXTERN const dc_record *dc_records_at(const dc_records *rs, size_t i);
 DC_EXTERN void dc_records_free(dc_records *rs);
+
+/* ---- streaming reads ---- */
+
+/*
+ * The records of a query, one at a time, in id order, without a copy of
+ * the result: fn gets each record as a view that is valid during the call
+ * only (copy what must outlive it).  opts as for dc_record_query (NULL:
+ * every record, with events), except order_by, which a walk cannot honour
+ * (DC_EINVAL: sort with dc_record_query); offset and limit skip and stop.
+ * with_events 0 reads no event (a record holding only events is then given
+ * with no fields): much faster for walks that read fields only.
+ *
+ * A non-zero return from fn stops the walk and is returned as it is; a
+ * message for it, if any, is the one fn left with dc_replica_set_error.
+ * fn may read the replica (other walks included) but not write it.
+ * Returns 0, fn's code, or the errors of dc_record_query.
+ */
+typedef int (*dc_record_fn)(void *user, const dc_record *rec);
+DC_EXTERN int dc_record_each(dc_replica *r, const char *space, const char *type,
+                             const dc_query_options *opts, dc_record_fn fn, void *user);
+
+/* How many live records of `type` `space` holds, without reading them:
+ * 0, or the errors of dc_record_query (DC_EDENIED for a space not accepted). */
+DC_EXTERN int dc_record_count(dc_replica *r, const char *space, const char *type, uint64_t *n);
+
+/* The first space (hex id, in id order) of those this device accepted that
+ * holds a live record (type, id): 0, or DC_ENOTFOUND (with a message). */
+DC_EXTERN int dc_record_locate(dc_replica *r, const char *type, const char *id, char space[33]);
+
+/*
+ * Many reads as one state: between dc_replica_read_begin and
+ * dc_replica_read_end, every read of the handle (walks, queries, counts,
+ * the JSON reads) sees the file as it was at the first of them, and the
+ * reads take the file's lock once, not each.  Only reads may be made
+ * inside: a write transaction begun inside fails.  Pairs nest (the
+ * outermost pair counts); inside an open transaction they are no-ops (the
+ * transaction is already one state).  read_end without a begin: DC_EMISUSE;
+ * read_end leaves the handle's last error as it was (end the read, then
+ * report the error a read inside met).
+ */
+DC_EXTERN int dc_replica_read_begin(dc_replica *r);
+DC_EXTERN int dc_replica_read_end(dc_replica *r);
 
 /* ---- live queries ---- */
 

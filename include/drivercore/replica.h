@@ -152,6 +152,20 @@ DC_EXTERN int dc_replica_errcode(const dc_replica *r);
  * the handle; valid until the next call on it. */
 DC_EXTERN const char *dc_replica_errmsg(const dc_replica *r);
 
+/*
+ * For code layered on the core (the domain of domain.h, an app's own
+ * model): records an error on the handle, as the core's calls do, so that
+ * dc_replica_errcode / dc_replica_errmsg report it, and returns `code`
+ * (a DC_E* code; 0 clears the error).  The message is printf-formatted,
+ * cut at the handle's message size (docs/errors.md).  A dc_record_each
+ * callback that stops a walk with an error calls it before returning.
+ */
+DC_EXTERN int dc_replica_set_error(dc_replica *r, int code, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
 /* This device's id: the hex of its Ed25519 public key (64 chars). Owned by
  * the handle, valid until close. */
 DC_EXTERN const char *dc_replica_device_id(const dc_replica *r);

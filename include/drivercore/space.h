@@ -115,6 +115,26 @@ DC_EXTERN int dc_space_directory(dc_buf *out, dc_replica *r);
  */
 DC_EXTERN int dc_space_list(dc_buf *out, dc_replica *r);
 
+/* Calls fn(user, hex id) for every space this device accepted and holds a
+ * key for (the spaces it can read), in id order.  A non-zero return from
+ * fn stops the walk and is returned.  0, fn's code, or DC_EIO. */
+typedef int (*dc_space_fn)(void *user, const char *space);
+DC_EXTERN int dc_space_each(dc_replica *r, dc_space_fn fn, void *user);
+
+/*
+ * A 32-byte key derived from `space`'s key: BLAKE2b-256 keyed with the
+ * space's genesis key (the key of epoch 0, which every member holds, so
+ * that a derived key stays the same across rotations) over `context`, a
+ * string naming the use (such as "registry/id-lookup").  A capability:
+ * only a member holding the space key can derive it, and the space key
+ * itself never leaves the library.  `out` should be guarded memory
+ * (sodium_malloc), wiped after use.  0, DC_ENOTFOUND (unknown space),
+ * DC_ENOKEY (no key of it here: not accepted, or not a member; the message
+ * says which), DC_EMISUSE.
+ */
+DC_EXTERN int dc_space_derive_key(dc_replica *r, const char *space, const char *context,
+                                  uint8_t out[32]);
+
 /*
  * The current members of `space` (removed devices are not listed), as
  * JSON: [{"device": HEX, "role": STR, "name": STR}, ...] sorted by device

@@ -118,7 +118,7 @@ typedef struct roster_ctx {
     char add[33]; /* the space holding `to`'s branch record */
 } roster_ctx;
 
-static int roster_entry(void *user, const dc__rec *rec) {
+static int roster_entry(void *user, const dc_record *rec) {
     roster_ctx *c = user;
     if (!c->from || !dc__org_rec_is(rec, "branch", c->from))
         return 0;
@@ -128,7 +128,7 @@ static int roster_entry(void *user, const dc__rec *rec) {
     return 0;
 }
 
-static int roster_branch(void *user, const dc__rec *rec) {
+static int roster_branch(void *user, const dc_record *rec) {
     roster_ctx *c = user;
     (void)rec;
     if (!c->add[0])
@@ -139,9 +139,9 @@ static int roster_branch(void *user, const dc__rec *rec) {
 static int roster_space(void *user, const char *hex) {
     roster_ctx *c = user;
     c->space = hex;
-    int rc = dc__records_each(c->r, hex, "member", c->driver, roster_entry, c);
+    int rc = dc__dom_each(c->r, hex, "member", c->driver, roster_entry, c);
     if (!rc)
-        rc = dc__records_each(c->r, hex, "branch", c->to, roster_branch, c);
+        rc = dc__dom_each(c->r, hex, "branch", c->to, roster_branch, c);
     return rc;
 }
 
@@ -159,7 +159,7 @@ int dc__branch_roster_move(dc_replica *r, const char *driver, const char *from, 
     c.driver = driver;
     c.from = from;
     c.to = to;
-    int rc = dc__spaces_each(r, roster_space, &c);
+    int rc = dc_space_each(r, roster_space, &c);
     for (size_t i = 0; i < c.ndrop && !rc; i++) {
         dc_txn *t;
         if ((rc = dc_txn_begin(&t, r, c.drop[i])) == 0)

@@ -42,9 +42,9 @@ typedef struct cover_ctx {
 
 /* A party member by the status shown (the fold of his reports, with any
  * left behind by a move). */
-static int is_party_member(const dc__rec *rec, const dc__regextra *extras) {
+static int is_party_member(const dc_record *rec, const dc__regextra *extras) {
     size_t nx;
-    const char *const *x = dc__registry_extras_of(extras, rec->id, &nx);
+    const char *const *x = dc__registry_extras_of(extras, dc_record_id(rec), &nx);
     dc_buf b = DC_BUF_INIT;
     int has = dc__registry_shown(rec, "status", &b, x, nx);
     int pm = has > 0 && (strcmp((const char *)b.ptr, "probationary") == 0 ||
@@ -71,21 +71,20 @@ static int push_entry(cover_ctx *c, const char *driver, size_t dn, const char *b
     return 0;
 }
 
-static int cover_moved(void *user, const dc__rec *rec) {
-    return dc__strs_push(&((cover_ctx *)user)->moved, rec->id, strlen(rec->id));
+static int cover_moved(void *user, const dc_record *rec) {
+    return dc__strs_push(&((cover_ctx *)user)->moved, dc_record_id(rec), strlen(dc_record_id(rec)));
 }
 
-static int cover_driver(void *user, const dc__rec *rec) {
+static int cover_driver(void *user, const dc_record *rec) {
     cover_ctx *c = user;
-    if (dc__strs_has(&c->moved, rec->id) && dc__registry_emptied(rec)) {
+    if (dc__strs_has(&c->moved, dc_record_id(rec)) && dc__registry_emptied(rec)) {
         /* Left behind by a move: not where he is kept; a report written
          * there concurrently with the move is news for his record. */
-        for (size_t i = 0; i < rec->nf; i++)
-            if (rec->f[i].member && strcmp(rec->f[i].name, "reports") == 0)
-                return dc__strs_push(&c->behind, rec->id, strlen(rec->id));
+        if (dc_record_set_size(rec, "reports") > 0)
+            return dc__strs_push(&c->behind, dc_record_id(rec), strlen(dc_record_id(rec)));
         return 0;
     }
-    const dc__value *b = dc__rec_value(rec, "branch");
+    const dc_value *b = dc_record_value(rec, "branch");
     bool has = b && b->kind == DC_STR && b->len > 0;
     int ispm = is_party_member(rec, &c->extras);
     if (ispm < 0)
@@ -93,28 +92,29 @@ static int cover_driver(void *user, const dc__rec *rec) {
     bool pm = ispm;
     if (!pm && !has)
         return 0;
-    return push_entry(c, rec->id, strlen(rec->id), has ? b->str : NULL, has ? b->len : 0,
-                      SRC_REGISTRY, pm);
+    return push_entry(c, dc_record_id(rec), strlen(dc_record_id(rec)), has ? dc__vstr(b) : NULL,
+                      has ? b->len : 0, SRC_REGISTRY, pm);
 }
 
-static int cover_member(void *user, const dc__rec *rec) {
+static int cover_member(void *user, const dc_record *rec) {
     cover_ctx *c = user;
-    const dc__value *b = dc__rec_value(rec, "branch");
+    const dc_value *b = dc_record_value(rec, "branch");
     if (!b || b->kind != DC_STR || b->len == 0)
         return 0;
-    int rc = push_entry(c, rec->id, strlen(rec->id), b->str, b->len, SRC_ROSTER, false);
-    return rc ? rc : dc__strs_push(&c->held, b->str, b->len);
+    int rc = push_entry(c, dc_record_id(rec), strlen(dc_record_id(rec)), dc__vstr(b), b->len,
+                        SRC_ROSTER, false);
+    return rc ? rc : dc__strs_push(&c->held, dc__vstr(b), b->len);
 }
 
-static int cover_branch(void *user, const dc__rec *rec) {
+static int cover_branch(void *user, const dc_record *rec) {
     cover_ctx *c = user;
-    return dc__strs_push(&c->held, rec->id, strlen(rec->id));
+    return dc__strs_push(&c->held, dc_record_id(rec), strlen(dc_record_id(rec)));
 }
 
 static int cover_space(void *user, const char *space) {
     cover_ctx *c = user;
-    int rc = dc__records_each(c->r, space, "branch", NULL, cover_branch, c);
-    return rc ? rc : dc__records_each(c->r, space, "member", NULL, cover_member, c);
+    int rc = dc__dom_each(c->r, space, "branch", NULL, cover_branch, c);
+    return rc ? rc : dc__dom_each(c->r, space, "member", NULL, cover_member, c);
 }
 
 static int entry_cmp(const void *a, const void *b) {
@@ -284,14 +284,14 @@ int dc_branch_coverage(dc_buf *out, dc_replica *r, const char *registry) {
         rc = dc__registry_extras_load(r, scope, nscope, &c.extras);
     for (size_t i = 0; i < nscope && !rc; i++) {
         dc__strs_free(&c.moved);
-        if (!(rc = dc__records_each(r, scope[i], "moved", NULL, cover_moved, &c))) {
+        if (!(rc = dc__dom_each(r, scope[i], "moved", NULL, cover_moved, &c))) {
             dc__strs_sort(&c.moved);
-            rc = dc__records_each(r, scope[i], "driver", NULL, cover_driver, &c);
+            rc = dc__dom_each(r, scope[i], "driver", NULL, cover_driver, &c);
         }
     }
     dc__free(scope);
     if (!rc)
-        rc = dc__spaces_each(r, cover_space, &c);
+        rc = dc_space_each(r, cover_space, &c);
     if (!rc) {
         dc__strs_sort(&c.held);
         qsort(c.v, c.n, sizeof *c.v, entry_cmp);

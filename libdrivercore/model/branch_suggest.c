@@ -66,22 +66,22 @@ typedef struct suggest_ctx {
     const char *space; /* the space being walked */
 } suggest_ctx;
 
-static int value_region(const dc__rec *rec, const char *field, const char **p, size_t *n) {
-    const dc__value *v = dc__rec_value(rec, field);
-    *p = v && v->kind == DC_STR ? v->str : "";
+static int value_region(const dc_record *rec, const char *field, const char **p, size_t *n) {
+    const dc_value *v = dc_record_value(rec, field);
+    *p = v && v->kind == DC_STR ? dc__vstr(v) : "";
     *n = v && v->kind == DC_STR ? v->len : 0;
     return 0;
 }
 
-static int score_branch(void *user, const dc__rec *rec) {
+static int score_branch(void *user, const dc_record *rec) {
     suggest_ctx *c = user;
     if (DC__VEC_ROOM(c->v, c->n, c->cap))
         return DC_ENOMEM;
     cand *k = &c->v[c->n];
     memset(k, 0, sizeof *k);
-    const dc__value *name = dc__rec_value(rec, "name");
-    k->id = dc__strndup(rec->id, strlen(rec->id));
-    k->name = name && name->kind == DC_STR ? dc__strndup(name->str, name->len) : NULL;
+    const dc_value *name = dc_record_value(rec, "name");
+    k->id = dc__strndup(dc_record_id(rec), strlen(dc_record_id(rec)));
+    k->name = name && name->kind == DC_STR ? dc__strndup(dc__vstr(name), name->len) : NULL;
     if (!k->id || (name && name->kind == DC_STR && !k->name)) {
         dc__free(k->id);
         dc__free(k->name);
@@ -115,7 +115,7 @@ static int score_branch(void *user, const dc__rec *rec) {
 static int suggest_space(void *user, const char *space) {
     suggest_ctx *c = user;
     c->space = space;
-    return dc__records_each(c->r, space, "branch", NULL, score_branch, c);
+    return dc__dom_each(c->r, space, "branch", NULL, score_branch, c);
 }
 
 static int cand_by_id(const void *a, const void *b) {
@@ -143,7 +143,7 @@ typedef struct driver_view {
 
 /* The value shown of a reported fact (the fold of his reports) into a
  * fixed buffer, "" when none. */
-static int shown_str(const dc__rec *rec, const char *field, char *out, size_t cap) {
+static int shown_str(const dc_record *rec, const char *field, char *out, size_t cap) {
     dc_buf b = DC_BUF_INIT;
     int has = dc__registry_shown(rec, field, &b, NULL, 0);
     out[0] = 0;
@@ -153,7 +153,7 @@ static int shown_str(const dc__rec *rec, const char *field, char *out, size_t ca
     return has < 0 ? has : 0;
 }
 
-static int read_driver(void *user, const dc__rec *rec) {
+static int read_driver(void *user, const dc_record *rec) {
     driver_view *d = user;
     suggest_ctx *c = d->c;
     if (d->found || (d->left && dc__registry_emptied(rec)))
@@ -167,10 +167,10 @@ static int read_driver(void *user, const dc__rec *rec) {
         return rc0;
     if (status[0] && dc__buf_puts(&d->status, status))
         return DC_ENOMEM;
-    const dc__value *v = dc__rec_value(rec, "branch");
+    const dc_value *v = dc_record_value(rec, "branch");
     if (v && v->kind == DC_STR) {
         d->has_branch = true;
-        if (dc__buf_put(&d->branch, v->str, v->len))
+        if (dc__buf_put(&d->branch, dc__vstr(v), v->len))
             return DC_ENOMEM;
     }
     int rc = dc__strs_from_set(&c->routes, rec, "routes");
@@ -232,7 +232,7 @@ int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry, const ch
         /* Not a copy a move left behind: where he is kept. */
         int left = dc__registry_left_behind(r, scope[i], driver);
         d.left = left > 0;
-        rc = left < 0 ? left : dc__records_each(r, scope[i], "driver", driver, read_driver, &d);
+        rc = left < 0 ? left : dc__dom_each(r, scope[i], "driver", driver, read_driver, &d);
     }
     dc__free(scope);
     if (!rc && !d.found)
@@ -241,7 +241,7 @@ int dc_branch_suggest(dc_buf *out, dc_replica *r, const char *registry, const ch
                             "space",
                             driver);
     if (!rc)
-        rc = dc__spaces_each(r, suggest_space, &c);
+        rc = dc_space_each(r, suggest_space, &c);
     if (!rc) {
         /* A branch record held in two spaces counts once: the copy in the
          * space with the smallest id, so every replica picks the same. */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replica/records.h"
+#include "model/read.h"
 
 #define DAY_MS ((int64_t)86400000)
 #define CST_MS ((int64_t)8 * 3600 * 1000)
@@ -499,27 +499,27 @@ typedef struct from_ctx {
     dc_calendar *c;
 } from_ctx;
 
-static int from_record(void *user, const dc__rec *rec) {
+static int from_record(void *user, const dc_record *rec) {
     from_ctx *x = user;
     int32_t day;
-    if (!parse_date(rec->id, strlen(rec->id), &day))
+    if (!parse_date(dc_record_id(rec), strlen(dc_record_id(rec)), &day))
         return dc__model_fail(x->r, DC_ECORRUPT,
                               "calendar: holiday record '%.40s' is not "
                               "named by a date YYYY-MM-DD",
-                              rec->id);
-    const dc__value *k = dc__rec_value(rec, "kind"), *nm = dc__rec_value(rec, "name");
+                              dc_record_id(rec));
+    const dc_value *k = dc_record_value(rec, "kind"), *nm = dc_record_value(rec, "name");
     char kind = 0;
-    if (k && k->kind == DC_STR && k->len == 3 && memcmp(k->str, "off", 3) == 0)
+    if (k && k->kind == DC_STR && k->len == 3 && memcmp(dc__vstr(k), "off", 3) == 0)
         kind = 'o';
-    else if (k && k->kind == DC_STR && k->len == 4 && memcmp(k->str, "work", 4) == 0)
+    else if (k && k->kind == DC_STR && k->len == 4 && memcmp(dc__vstr(k), "work", 4) == 0)
         kind = 'w';
     if (!kind)
         return dc__model_fail(x->r, DC_ECORRUPT,
                               "calendar: holiday record %s has no kind "
                               "'off' or 'work'",
-                              rec->id);
+                              dc_record_id(rec));
     bool has_name = nm && nm->kind == DC_STR;
-    if (add_day(x->c, day, kind, has_name ? nm->str : NULL, has_name ? nm->len : 0))
+    if (add_day(x->c, day, kind, has_name ? dc__vstr(nm) : NULL, has_name ? nm->len : 0))
         return dc__model_fail(x->r, DC_ENOMEM, "calendar: out of memory");
     return 0;
 }
@@ -533,7 +533,7 @@ int dc_calendar_from_space(dc_calendar **out, dc_replica *r, const char *space) 
     from_ctx x = {r, dc__calloc(1, sizeof(dc_calendar))};
     if (!x.c)
         return dc__model_fail(r, DC_ENOMEM, "calendar: out of memory");
-    int rc = dc__records_each(r, space, "holiday", NULL, from_record, &x);
+    int rc = dc__dom_each(r, space, "holiday", NULL, from_record, &x);
     if (rc == 0 && x.c->n == 0)
         rc = dc__model_fail(r, DC_ENOTFOUND,
                             "calendar: space %s holds no holiday records "
@@ -554,21 +554,21 @@ typedef struct have_ctx {
     dc_calendar *have;
 } have_ctx;
 
-static int have_record(void *user, const dc__rec *rec) {
+static int have_record(void *user, const dc_record *rec) {
     have_ctx *x = user;
     int32_t day;
     /* A record that is not a date is kept as it is: publishing never
      * touches what it does not understand. */
-    if (!parse_date(rec->id, strlen(rec->id), &day))
+    if (!parse_date(dc_record_id(rec), strlen(dc_record_id(rec)), &day))
         return 0;
-    const dc__value *k = dc__rec_value(rec, "kind"), *nm = dc__rec_value(rec, "name");
+    const dc_value *k = dc_record_value(rec, "kind"), *nm = dc_record_value(rec, "name");
     char kind = '?';
-    if (k && k->kind == DC_STR && k->len == 3 && memcmp(k->str, "off", 3) == 0)
+    if (k && k->kind == DC_STR && k->len == 3 && memcmp(dc__vstr(k), "off", 3) == 0)
         kind = 'o';
-    else if (k && k->kind == DC_STR && k->len == 4 && memcmp(k->str, "work", 4) == 0)
+    else if (k && k->kind == DC_STR && k->len == 4 && memcmp(dc__vstr(k), "work", 4) == 0)
         kind = 'w';
     bool has_name = nm && nm->kind == DC_STR;
-    if (add_day(x->have, day, kind, has_name ? nm->str : NULL, has_name ? nm->len : 0))
+    if (add_day(x->have, day, kind, has_name ? dc__vstr(nm) : NULL, has_name ? nm->len : 0))
         return dc__model_fail(x->r, DC_ENOMEM, "calendar: out of memory");
     return 0;
 }
@@ -590,7 +590,7 @@ int dc_calendar_publish(dc_replica *r, const char *space, const dc_calendar *c) 
     have_ctx x = {r, dc__calloc(1, sizeof(dc_calendar))};
     if (!x.have)
         return dc__model_fail(r, DC_ENOMEM, "calendar: out of memory");
-    int rc = dc__records_each(r, space, "holiday", NULL, have_record, &x);
+    int rc = dc__dom_each(r, space, "holiday", NULL, have_record, &x);
     if (rc == 0)
         sort_days(x.have);
     dc_txn *t = NULL;

@@ -14,7 +14,7 @@ typedef struct get_ctx {
     bool found;
 } get_ctx;
 
-static int one(void *user, const dc__rec *rec);
+static int one(void *user, const dc_record *rec);
 
 const char *dc_case_deadline_name(int i) {
     return i >= 0 && i < DC__DL_N ? dc__case_deadline_names[i] : NULL;
@@ -33,7 +33,7 @@ int dc_case_get(dc_replica *r, const char *space, const char *case_id, const dc_
     out->version = DC_CASE_INFO_VERSION;
     char sp[33];
     if (!space) {
-        int rc = dc__record_locate(r, "case", case_id, sp);
+        int rc = dc_record_locate(r, "case", case_id, sp);
         if (rc == DC_ENOTFOUND)
             return dc__model_fail(r, DC_ENOTFOUND, "case %s is not in any space this device holds",
                                   case_id);
@@ -42,7 +42,7 @@ int dc_case_get(dc_replica *r, const char *space, const char *case_id, const dc_
         space = sp;
     }
     get_ctx c = {r, cal, out, false};
-    int rc = dc__records_each(r, space, "case", case_id, one, &c);
+    int rc = dc__dom_each(r, space, "case", case_id, one, &c);
     if (rc)
         return rc;
     if (!c.found)
@@ -51,7 +51,7 @@ int dc_case_get(dc_replica *r, const char *space, const char *case_id, const dc_
     return 0;
 }
 
-static int one(void *user, const dc__rec *rec) {
+static int one(void *user, const dc_record *rec) {
     get_ctx *c = user;
     dc_case_info *o = c->out;
     dc__case_facts f;

@@ -12,7 +12,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- the desks' daily view ---- */
 
@@ -71,7 +71,7 @@ static bool want_level(const dc_case_list_options *o, const char *level) {
     return false;
 }
 
-static int list_case(void *user, const dc__rec *rec) {
+static int list_case(void *user, const dc_record *rec) {
     list_ctx *x = user;
     if (DC__VEC_ROOM(x->v, x->n, x->cap))
         return dc__model_fail(x->r, DC_ENOMEM, "case list: out of memory");
@@ -118,7 +118,7 @@ static int listed_cmp(const void *a, const void *b) {
 static int list_spaces(void *user, const char *hex) {
     list_ctx *x = user;
     x->space = hex;
-    return dc__records_each(x->r, hex, "case", NULL, list_case, x);
+    return dc__dom_each(x->r, hex, "case", NULL, list_case, x);
 }
 
 static int put_text(dc_buf *b, const char *s) {
@@ -192,7 +192,7 @@ int dc_case_list(dc_buf *out, dc_replica *r, const dc_case_list_options *o,
     if (o && o->space) {
         rc = list_spaces(&x, o->space);
     } else {
-        rc = dc__spaces_each(r, list_spaces, &x);
+        rc = dc_space_each(r, list_spaces, &x);
     }
     dc_buf b = DC_BUF_INIT;
     if (!rc) {

@@ -13,7 +13,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- grading and routing by level (分级分办) ----
  * The table of docs/domain.md, "Grading and routing by level": the first
@@ -65,7 +65,7 @@ typedef struct branch_of_ctx {
     char branch[DC__CASE_TEXT];
 } branch_of_ctx;
 
-static int read_branch(void *user, const dc__rec *rec) {
+static int read_branch(void *user, const dc_record *rec) {
     dc__org_rec_str(rec, "branch", ((branch_of_ctx *)user)->branch, DC__CASE_TEXT);
     return 0;
 }
@@ -76,10 +76,10 @@ static int read_branch(void *user, const dc__rec *rec) {
 int dc__case_org_of(dc_replica *r, const char *kind, const char *county, char to[DC__CASE_TEXT]) {
     char id[DC__CASE_TEXT], where[33];
     snprintf(to, DC__CASE_TEXT, "%s-%s", kind, county);
-    if (dc__record_locate(r, "org", to, where) == 0)
+    if (dc_record_locate(r, "org", to, where) == 0)
         return 0;
     snprintf(id, sizeof id, "%s-%.4s00", kind, county);
-    if (dc__record_locate(r, "org", id, where) == 0)
+    if (dc_record_locate(r, "org", id, where) == 0)
         snprintf(to, DC__CASE_TEXT, "%s", id);
     return 0;
 }
@@ -94,8 +94,8 @@ int dc__case_route_of(dc_replica *r, const char *category, int64_t amount, int e
         /* His branch, read from the registry part keeping him. */
         char where[33];
         branch_of_ctx b = {""};
-        if (dc__record_locate(r, "driver", driver, where) == 0) {
-            int rc = dc__records_each(r, where, "driver", driver, read_branch, &b);
+        if (dc_record_locate(r, "driver", driver, where) == 0) {
+            int rc = dc__dom_each(r, where, "driver", driver, read_branch, &b);
             if (rc)
                 return rc;
         }

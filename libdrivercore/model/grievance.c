@@ -25,7 +25,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 #define HOUR_MS ((int64_t)3600000)
 #define FIELD_MAX 200 /* bytes of an id, channel, category, region or org id */
@@ -98,10 +98,10 @@ static bool is_open(int st) {
 
 /* A string value as an owned C string; NULL for anything else.  Sets
  * *oom when the copy fails. */
-static char *dup_str(const dc__value *v, int *oom) {
+static char *dup_str(const dc_value *v, int *oom) {
     if (!v || v->kind != DC_STR)
         return NULL;
-    char *s = dc__strndup(v->str, v->len);
+    char *s = dc__strndup(dc__vstr(v), v->len);
     if (!s)
         *oom = 1;
     return s;
@@ -111,14 +111,14 @@ static char *dup_str(const dc__value *v, int *oom) {
 
 /* Reads one step from its event: the keys a later version adds are
  * ignored (the step still counts). */
-static int step_read(step *s, const dc__rev *e) {
+static int step_read(step *s, const dc_event *e) {
     int oom = 0;
-    s->action = dup_str(dc__rev_value(e, "action"), &oom);
-    s->to = dup_str(dc__rev_value(e, "to"), &oom);
-    s->note = dup_str(dc__rev_value(e, "note"), &oom);
-    const dc__value *sat = dc__rev_value(e, "satisfied");
+    s->action = dup_str(dc_event_value(e, "action"), &oom);
+    s->to = dup_str(dc_event_value(e, "to"), &oom);
+    s->note = dup_str(dc_event_value(e, "note"), &oom);
+    const dc_value *sat = dc_event_value(e, "satisfied");
     s->satisfied = sat && sat->kind == DC_BOOL ? (int)sat->num : -1;
-    s->t = e->time;
+    s->t = e->time_ms;
     char hex[65];
     dc__hex(hex, e->author, 32);
     if (!(s->author = dc__strndup(hex, 64)))
@@ -126,31 +126,32 @@ static int step_read(step *s, const dc__rev *e) {
     return oom ? DC_ENOMEM : 0;
 }
 
-static int case_record(void *user, const dc__rec *rec) {
+static int case_record(void *user, const dc_record *rec) {
     cstate *c = user;
     int oom = 0;
     c->found = true;
-    c->id = dc__strndup(rec->id, strlen(rec->id));
+    c->id = dc__strndup(dc_record_id(rec), strlen(dc_record_id(rec)));
     oom |= !c->id;
-    c->driver = dup_str(dc__rec_value(rec, "driver"), &oom);
-    c->channel = dup_str(dc__rec_value(rec, "channel"), &oom);
-    c->category = dup_str(dc__rec_value(rec, "category"), &oom);
-    c->text = dup_str(dc__rec_value(rec, "text"), &oom);
-    c->region = dup_str(dc__rec_value(rec, "region"), &oom);
-    c->routed = dup_str(dc__rec_value(rec, "routed"), &oom);
-    const dc__value *em = dc__rec_value(rec, "emergency");
+    c->driver = dup_str(dc_record_value(rec, "driver"), &oom);
+    c->channel = dup_str(dc_record_value(rec, "channel"), &oom);
+    c->category = dup_str(dc_record_value(rec, "category"), &oom);
+    c->text = dup_str(dc_record_value(rec, "text"), &oom);
+    c->region = dup_str(dc_record_value(rec, "region"), &oom);
+    c->routed = dup_str(dc_record_value(rec, "routed"), &oom);
+    const dc_value *em = dc_record_value(rec, "emergency");
     c->emergency = em && em->kind == DC_BOOL && em->num;
-    const dc__value *am = dc__rec_value(rec, "amount");
+    const dc_value *am = dc_record_value(rec, "amount");
     c->has_amount = am && am->kind == DC_INT;
     c->amount = c->has_amount ? am->num : 0;
     if (oom)
         return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
-    c->steps = rec->ne ? dc__calloc(rec->ne, sizeof *c->steps) : NULL;
-    if (rec->ne && !c->steps)
+    c->steps = dc_record_event_count(rec) ? dc__calloc(dc_record_event_count(rec), sizeof *c->steps)
+                                          : NULL;
+    if (dc_record_event_count(rec) && !c->steps)
         return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
-    c->capsteps = rec->ne;
-    for (size_t i = 0; i < rec->ne; i++)
-        if (step_read(&c->steps[c->nsteps++], &rec->events[i]))
+    c->capsteps = dc_record_event_count(rec);
+    for (size_t i = 0; i < dc_record_event_count(rec); i++)
+        if (step_read(&c->steps[c->nsteps++], dc_record_event(rec, i)))
             return dc__model_fail(c->r, DC_ENOMEM, "case: out of memory");
     return 0;
 }
@@ -167,7 +168,7 @@ int dc__case_check_id(dc_replica *r, const char *what, const char *s) {
 
 /* Reads the case into c from one space; 0 when read or absent there. */
 static int load_from(cstate *c, const char *space, const char *case_id) {
-    int rc = dc__records_each(c->r, space, "case", case_id, case_record, c);
+    int rc = dc__dom_each(c->r, space, "case", case_id, case_record, c);
     if (!rc && c->found)
         snprintf(c->space, sizeof c->space, "%s", space);
     return rc;
@@ -187,7 +188,7 @@ static int load_case(cstate *c, dc_replica *r, const char *space, const char *ca
     } else {
         /* One query finds the space holding it, however many are held. */
         char where[33];
-        rc = dc__record_locate(r, "case", case_id, where);
+        rc = dc_record_locate(r, "case", case_id, where);
         if (rc == 0)
             rc = load_from(c, where, case_id);
         else if (rc == DC_ENOTFOUND)
@@ -383,7 +384,7 @@ static int driver_known(dc_replica *r, const char *driver, const char *only, boo
     if (!driver)
         return 0;
     char where[33];
-    int rc = dc__record_locate(r, "driver", driver, where);
+    int rc = dc_record_locate(r, "driver", driver, where);
     if (rc == DC_ENOTFOUND)
         return 0;
     *known = rc == 0;
@@ -492,11 +493,11 @@ static int show_loaded(dc_buf *out, dc_replica *r, cstate *c, const dc_calendar 
 }
 
 /* Reads the case (from `space`, or any space held when NULL) and renders
- * it, every read in one read snapshot (replica/records.h). */
+ * it, every read in one read snapshot (dc_replica_read_begin). */
 static int show_case(dc_buf *out, dc_replica *r, const char *space, const char *case_id,
                      const dc_calendar *cal, const char *registry) {
     bool snap = false;
-    int rc = dc__records_snapshot(r, &snap);
+    int rc = dc__dom_read_begin(r, &snap);
     if (!rc) {
         cstate c;
         rc = load_case(&c, r, space, case_id);
@@ -504,7 +505,7 @@ static int show_case(dc_buf *out, dc_replica *r, const char *space, const char *
             rc = show_loaded(out, r, &c, cal, registry);
         cstate_dispose(&c);
     }
-    dc__records_snapshot_end(r, snap);
+    dc__dom_read_end(r, snap);
     return rc;
 }
 
@@ -817,7 +818,7 @@ int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *c
     cstate c;
     bool snap = false;
     memset(&c, 0, sizeof c);
-    int rc = dc__records_snapshot(r, &snap);
+    int rc = dc__dom_read_begin(r, &snap);
     if (!rc)
         rc = load_case(&c, r, space, case_id);
     if (!rc && fold(&c))
@@ -827,7 +828,7 @@ int dc_case_step_in(dc_buf *out, dc_replica *r, const char *space, const char *c
     dc_txn *t = NULL;
     if (!rc)
         rc = dc_txn_begin(&t, r, c.space);
-    dc__records_snapshot_end(r, snap);
+    dc__dom_read_end(r, snap);
     if (!rc) {
         rc = dc_txn_event(t, "case", c.id);
         if (!rc)
@@ -861,13 +862,13 @@ int dc_case_amount(dc_buf *out, dc_replica *r, const char *case_id, int64_t yuan
     cstate c;
     bool snap = false;
     memset(&c, 0, sizeof c);
-    int rc = dc__records_snapshot(r, &snap);
+    int rc = dc__dom_read_begin(r, &snap);
     if (!rc)
         rc = load_case(&c, r, NULL, case_id);
     dc_txn *t = NULL;
     if (!rc)
         rc = dc_txn_begin(&t, r, c.space);
-    dc__records_snapshot_end(r, snap);
+    dc__dom_read_end(r, snap);
     if (!rc) {
         rc = yuan ? dc_txn_set(t, "case", c.id, "amount", DC_INT, yuan, NULL)
                   : dc_txn_set(t, "case", c.id, "amount", DC_NULL, 0, NULL);
@@ -911,7 +912,7 @@ static void level_name(char out[32], const char *at) {
     dc_buf_dispose(&b);
 }
 
-int dc__case_facts_of(dc__case_facts *f, dc_replica *r, const dc__rec *rec,
+int dc__case_facts_of(dc__case_facts *f, dc_replica *r, const dc_record *rec,
                       const dc_calendar *cal) {
     cstate c;
     memset(&c, 0, sizeof c);
@@ -964,7 +965,7 @@ typedef struct hand_ctx {
     size_t n, cap;
 } hand_ctx;
 
-static int hand_case(void *user, const dc__rec *rec) {
+static int hand_case(void *user, const dc_record *rec) {
     hand_ctx *h = user;
     if (!dc__org_rec_is(rec, "driver", h->driver))
         return 0;
@@ -985,7 +986,7 @@ static int hand_case(void *user, const dc__rec *rec) {
         return dc__model_fail(h->r, DC_ENOMEM, "case: out of memory");
     h->cap = csp;
     snprintf(h->sp[h->n], 33, "%s", h->space);
-    snprintf(h->id[h->n], DC__CASE_TEXT, "%s", rec->id);
+    snprintf(h->id[h->n], DC__CASE_TEXT, "%s", dc_record_id(rec));
     h->n++;
     return 0;
 }
@@ -993,7 +994,7 @@ static int hand_case(void *user, const dc__rec *rec) {
 static int hand_space(void *user, const char *hex) {
     hand_ctx *h = user;
     h->space = hex;
-    return dc__records_each(h->r, hex, "case", NULL, hand_case, h);
+    return dc__dom_each(h->r, hex, "case", NULL, hand_case, h);
 }
 
 int dc__case_handover(dc_replica *r, const char *driver, const char *county, const char *from,
@@ -1003,7 +1004,7 @@ int dc__case_handover(dc_replica *r, const char *driver, const char *county, con
     h.r = r;
     h.driver = driver;
     /* Collected first, written after: no write while a walk is open. */
-    int rc = dc__spaces_each(r, hand_space, &h);
+    int rc = dc_space_each(r, hand_space, &h);
     char to[DC__CASE_TEXT], note[200];
     if (!rc)
         rc = dc__case_org_of(r, "committee", county, to);

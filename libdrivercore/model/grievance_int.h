@@ -10,7 +10,7 @@
 #define DC_MODEL_GRIEVANCE_INT_H
 
 #include "drivercore/grievance.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 enum {
     DC__CASE_RECEIVED,
@@ -41,7 +41,8 @@ typedef struct dc__case_facts {
 /* Folds the case record `rec` of `space` (being walked by the caller) into
  * f (f->transfers is reset; dispose f when done).  0, DC_ENOMEM or
  * DC_ECORRUPT, with a message on the replica. */
-int dc__case_facts_of(dc__case_facts *f, dc_replica *r, const dc__rec *rec, const dc_calendar *cal);
+int dc__case_facts_of(dc__case_facts *f, dc_replica *r, const dc_record *rec,
+                      const dc_calendar *cal);
 void dc__case_facts_dispose(dc__case_facts *f);
 bool dc__case_open(int status);
 const char *dc__case_status_name(int status);

@@ -157,12 +157,12 @@ typedef struct liaison_ctx {
 
 /* The status shown (the fold of his reports, docs/domain.md "The value
  * shown"): the application progress a liaison follows. */
-static int read_status(void *user, const dc__rec *rec) {
+static int read_status(void *user, const dc_record *rec) {
     dc_buf *s = user;
     return dc__registry_shown(rec, "status", s, NULL, 0) < 0 ? DC_ENOMEM : 0;
 }
 
-static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
+static int link_detail(liaison_ctx *c, const dc_record *rec, int level) {
     dc_buf *b = &c->detail;
     char to[256];
     dc__org_rec_str(rec, "to", to, sizeof to);
@@ -172,14 +172,14 @@ static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
         /* In this space, or in whichever registry part keeps him (a party
          * member is kept in his branch's registry). */
         char where[33];
-        rc = dc__records_each(c->r, c->space, "driver", to, read_status, &c->status);
-        if (!rc && !c->status.size && dc__record_locate(c->r, "driver", to, where) == 0)
-            rc = dc__records_each(c->r, where, "driver", to, read_status, &c->status);
+        rc = dc__dom_each(c->r, c->space, "driver", to, read_status, &c->status);
+        if (!rc && !c->status.size && dc_record_locate(c->r, "driver", to, where) == 0)
+            rc = dc__dom_each(c->r, where, "driver", to, read_status, &c->status);
     }
     if (!rc)
         rc = dc__buf_puts(b, c->ndetail++ ? ",{\"link\":" : "{\"link\":");
     if (!rc)
-        rc = dc__org_jstr(b, rec->id);
+        rc = dc__org_jstr(b, dc_record_id(rec));
     if (!rc && !(rc = dc__org_key(b, "to", false)))
         rc = dc__org_jstr(b, to);
     if (!rc)
@@ -190,17 +190,17 @@ static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
     if (!rc)
         rc = dc__buf_puts(b, ",\"contacts\":[");
     dc_buf last = DC_BUF_INIT;
-    for (size_t i = 0; !rc && i < rec->ne; i++) {
-        const dc__rev *ev = &rec->events[i];
+    for (size_t i = 0; !rc && i < dc_record_event_count(rec); i++) {
+        const dc_event *ev = dc_record_event(rec, i);
         const char *date = dc__ev_str(ev, "date");
         if (i)
             rc = dc__buf_putc(b, ',');
         if (!rc && !(rc = dc__buf_puts(b, "{\"how\":")))
-            rc = dc__json_value(b, dc__rev_value(ev, "how"));
+            rc = dc__dom_json_value(b, dc_event_value(ev, "how"));
         if (!rc && !(rc = dc__org_key(b, "date", false)))
             rc = dc__org_jstr(b, date);
         if (!rc && !(rc = dc__org_key(b, "note", false)))
-            rc = dc__json_value(b, dc__rev_value(ev, "note"));
+            rc = dc__dom_json_value(b, dc_event_value(ev, "note"));
         if (!rc)
             rc = dc__buf_putc(b, '}');
         /* Contacts arrive in clock order, not date order: keep the latest
@@ -218,9 +218,9 @@ static int link_detail(liaison_ctx *c, const dc__rec *rec, int level) {
     return rc;
 }
 
-static int liaison_one(void *user, const dc__rec *rec) {
+static int liaison_one(void *user, const dc_record *rec) {
     liaison_ctx *c = user;
-    const dc__value *from = dc__rec_value(rec, "from"), *to = dc__rec_value(rec, "to");
+    const dc_value *from = dc_record_value(rec, "from"), *to = dc_record_value(rec, "to");
     if (!from || from->kind != DC_STR || !to || to->kind != DC_STR)
         return 0;
     int level;
@@ -233,21 +233,21 @@ static int liaison_one(void *user, const dc__rec *rec) {
     c->links[level]++;
     int rc;
     if (level == L_CADRE) {
-        rc = dc__strs_push(&c->cadres, from->str, from->len);
+        rc = dc__strs_push(&c->cadres, dc__vstr(from), from->len);
         if (!rc)
-            rc = dc__strs_push(&c->pm, to->str, to->len);
+            rc = dc__strs_push(&c->pm, dc__vstr(to), to->len);
     } else {
-        rc = dc__strs_push(&c->drivers, to->str, to->len);
+        rc = dc__strs_push(&c->drivers, dc__vstr(to), to->len);
     }
-    for (size_t i = 0; !rc && i < rec->ne; i++) {
+    for (size_t i = 0; !rc && i < dc_record_event_count(rec); i++) {
         c->contacts[level]++;
-        const char *how = dc__ev_str(&rec->events[i], "how");
+        const char *how = dc__ev_str(dc_record_event(rec, i), "how");
         for (size_t k = 0; how && k < 3; k++)
             if (strcmp(how, contact_ways[k]) == 0)
                 c->ways[k]++;
     }
     if (!rc && c->from && from->len == strlen(c->from) &&
-        memcmp(from->str, c->from, from->len) == 0)
+        memcmp(dc__vstr(from), c->from, from->len) == 0)
         rc = link_detail(c, rec, level);
     return rc;
 }
@@ -263,7 +263,7 @@ int dc_liaison_show(dc_buf *out, dc_replica *r, const char *space, const char *f
     c.space = space;
     c.from = from && *from ? from : NULL;
     dc_buf b = DC_BUF_INIT;
-    int rc = dc__records_each(r, space, "liaison", NULL, liaison_one, &c);
+    int rc = dc__dom_each(r, space, "liaison", NULL, liaison_one, &c);
     if (!rc) {
         dc__strs_sort(&c.cadres);
         dc__strs_sort(&c.pm);

@@ -221,7 +221,7 @@ int dc__org_set_str(dc_txn *t, const char *type, const char *id, const char *fie
     return dc_txn_set(t, type, id, field, DC_STR, 0, s);
 }
 
-static int found_one(void *user, const dc__rec *rec) {
+static int found_one(void *user, const dc_record *rec) {
     (void)rec;
     *(int *)user = 1;
     return 0;
@@ -229,35 +229,29 @@ static int found_one(void *user, const dc__rec *rec) {
 
 int dc__org_exists(dc_replica *r, const char *space, const char *type, const char *id) {
     int found = 0;
-    int rc = dc__records_each(r, space, type, id, found_one, &found);
+    int rc = dc__dom_each(r, space, type, id, found_one, &found);
     return rc ? rc : found;
 }
 
-const char *dc__org_rec_str(const dc__rec *rec, const char *field, char *out, size_t cap) {
-    const dc__value *v = dc__rec_value(rec, field);
+const char *dc__org_rec_str(const dc_record *rec, const char *field, char *out, size_t cap) {
+    const dc_value *v = dc_record_value(rec, field);
     out[0] = '\0';
     if (v && v->kind == DC_STR) {
         size_t n = v->len < cap - 1 ? v->len : cap - 1;
-        memcpy(out, v->str, n);
+        memcpy(out, dc__vstr(v), n);
         out[n] = '\0';
     }
     return out;
 }
 
-bool dc__org_rec_is(const dc__rec *rec, const char *field, const char *s) {
-    const dc__value *v = dc__rec_value(rec, field);
-    return v && v->kind == DC_STR && v->len == strlen(s) && memcmp(v->str, s, v->len) == 0;
+bool dc__org_rec_is(const dc_record *rec, const char *field, const char *s) {
+    const dc_value *v = dc_record_value(rec, field);
+    return v && v->kind == DC_STR && v->len == strlen(s) && memcmp(dc__vstr(v), s, v->len) == 0;
 }
 
-bool dc__org_rec_has(const dc__rec *rec, const char *field, const char *s) {
-    size_t n = strlen(s);
-    for (size_t i = 0; i < rec->nf; i++) {
-        const dc__rfield *f = &rec->f[i];
-        if (f->member && f->v.kind == DC_STR && strcmp(f->name, field) == 0 && f->v.len == n &&
-            memcmp(f->v.str, s, n) == 0)
-            return true;
-    }
-    return false;
+bool dc__org_rec_has(const dc_record *rec, const char *field, const char *s) {
+    dc_value v = {DC_STR, 0, 0, s, strlen(s)};
+    return dc_record_set_contains(rec, field, &v) == 1;
 }
 
 int dc__strs_push(dc__strs *s, const char *p, size_t n) {
@@ -270,11 +264,13 @@ int dc__strs_push(dc__strs *s, const char *p, size_t n) {
     return 0;
 }
 
-int dc__strs_from_set(dc__strs *s, const dc__rec *rec, const char *field) {
-    for (size_t i = 0; i < rec->nf; i++) {
-        const dc__rfield *f = &rec->f[i];
-        if (f->member && f->v.kind == DC_STR && strcmp(f->name, field) == 0) {
-            int rc = dc__strs_push(s, f->v.str, f->v.len);
+int dc__strs_from_set(dc__strs *s, const dc_record *rec, const char *field) {
+    size_t n;
+    const dc_value *vs = dc_record_set_values(rec, field, &n);
+    for (size_t i = 0; i < n; i++) {
+        const dc_value v = vs[i];
+        if (v.kind == DC_STR) {
+            int rc = dc__strs_push(s, dc__vstr(&v), v.len);
             if (rc)
                 return rc;
         }
@@ -322,11 +318,11 @@ int dc__org_jstr(dc_buf *b, const char *s) {
     return s ? dc__json_str(b, s, strlen(s)) : dc__buf_puts(b, "null");
 }
 
-int dc__org_jfield(dc_buf *b, const dc__rec *rec, const char *field) {
-    return dc__json_value(b, dc__rec_value(rec, field));
+int dc__org_jfield(dc_buf *b, const dc_record *rec, const char *field) {
+    return dc__dom_json_value(b, dc_record_value(rec, field));
 }
 
-int dc__org_jset(dc_buf *b, const dc__rec *rec, const char *field) {
+int dc__org_jset(dc_buf *b, const dc_record *rec, const char *field) {
     dc__strs s = {0};
     int rc = dc__strs_from_set(&s, rec, field);
     dc__strs_sort(&s);
@@ -349,13 +345,13 @@ int dc__org_out(dc_buf *out, dc_buf *b) {
     return 0;
 }
 
-const char *dc__ev_str(const dc__rev *e, const char *key) {
-    const dc__value *v = dc__rev_value(e, key);
-    return v && v->kind == DC_STR ? v->str : NULL;
+const char *dc__ev_str(const dc_event *e, const char *key) {
+    const dc_value *v = dc_event_value(e, key);
+    return v && v->kind == DC_STR ? dc__vstr(v) : NULL;
 }
 
-int dc__ev_bool(const dc__rev *e, const char *key) {
-    const dc__value *v = dc__rev_value(e, key);
+int dc__ev_bool(const dc_event *e, const char *key) {
+    const dc_value *v = dc_event_value(e, key);
     return v && v->kind == DC_BOOL ? (v->num != 0) : -1;
 }
 
@@ -571,7 +567,7 @@ typedef struct station_walk {
     size_t n;
 } station_walk;
 
-static int station_one(void *user, const dc__rec *rec) {
+static int station_one(void *user, const dc_record *rec) {
     station_walk *w = user;
     char region[64];
     dc__org_rec_str(rec, "region", region, sizeof region);
@@ -582,7 +578,7 @@ static int station_one(void *user, const dc__rec *rec) {
     dc_buf *b = &w->b;
     int rc = dc__buf_puts(b, w->n++ ? ",{" : "{");
     if (!rc && !(rc = dc__org_key(b, "station", true)))
-        rc = dc__org_jstr(b, rec->id);
+        rc = dc__org_jstr(b, dc_record_id(rec));
     static const char *const fields[] = {"name",    "site",     "region",
                                          "address", "operator", "agreement"};
     for (size_t i = 0; !rc && i < sizeof fields / sizeof fields[0]; i++)
@@ -607,7 +603,7 @@ int dc_station_list(dc_buf *out, dc_replica *r, const char *space, const char *r
                       facility && *facility ? facility : NULL, 0};
     rc = dc__buf_puts(&w.b, "{\"stations\":[");
     if (!rc)
-        rc = dc__records_each(r, space, "station", NULL, station_one, &w);
+        rc = dc__dom_each(r, space, "station", NULL, station_one, &w);
     if (!rc)
         rc = dc__buf_puts(&w.b, "]}");
     if (rc == DC_ENOMEM && !*dc_replica_errmsg(r))
@@ -658,19 +654,19 @@ typedef struct checkin_walk {
     size_t n;
 } checkin_walk;
 
-static int checkin_one(void *user, const dc__rec *rec) {
+static int checkin_one(void *user, const dc_record *rec) {
     checkin_walk *w = user;
     int rc = 0;
-    for (size_t i = 0; !rc && i < rec->ne; i++) {
-        const dc__rev *ev = &rec->events[i];
+    for (size_t i = 0; !rc && i < dc_record_event_count(rec); i++) {
+        const dc_event *ev = dc_record_event(rec, i);
         dc_buf *b = &w->b;
         rc = dc__buf_puts(b, w->n++ ? ",{" : "{");
         if (!rc && !(rc = dc__org_key(b, "station", true)))
-            rc = dc__org_jstr(b, rec->id);
+            rc = dc__org_jstr(b, dc_record_id(rec));
         static const char *const keys[] = {"at", "used", "feedback", "rating"};
         for (size_t k = 0; !rc && k < 4; k++)
             if (!(rc = dc__org_key(b, keys[k], false)))
-                rc = dc__json_value(b, dc__rev_value(ev, keys[k]));
+                rc = dc__dom_json_value(b, dc_event_value(ev, keys[k]));
         if (!rc)
             rc = dc__buf_putc(b, '}');
     }
@@ -685,7 +681,7 @@ int dc_checkin_list(dc_buf *out, dc_replica *r, const char *space) {
     checkin_walk w = {DC_BUF_INIT, 0};
     int rc = dc__buf_puts(&w.b, "{\"checkins\":[");
     if (!rc)
-        rc = dc__records_each(r, space, "checkin", NULL, checkin_one, &w);
+        rc = dc__dom_each(r, space, "checkin", NULL, checkin_one, &w);
     if (!rc)
         rc = dc__buf_puts(&w.b, "]}");
     if (rc && !*dc_replica_errmsg(r))

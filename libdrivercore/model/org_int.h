@@ -5,12 +5,12 @@
  * whose messages name what is allowed, region codes, dates, transaction
  * wrappers, reading fields of a record, and JSON output.  Implemented in
  * org.c.  Nothing here touches SQL: writes go through dc_txn_*, reads
- * through replica/records.h.
+ * through the public typed API (model/read.h).
  */
 #ifndef DC_MODEL_ORG_INT_H
 #define DC_MODEL_ORG_INT_H
 
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- argument checks: 0, or the code with a message on the replica ---- */
 
@@ -72,14 +72,14 @@ int dc__org_exists(dc_replica *r, const char *space, const char *type, const cha
 int dc__branch_roster_move(dc_replica *r, const char *driver, const char *from, const char *to,
                            const char *joined);
 
-/* ---- reading a dc__rec ---- */
+/* ---- reading a dc_record ---- */
 /* The string of register `field` copied into a NUL-terminated buffer
  * (truncated to cap-1), or "" when absent or not a string; returns out. */
-const char *dc__org_rec_str(const dc__rec *rec, const char *field, char *out, size_t cap);
+const char *dc__org_rec_str(const dc_record *rec, const char *field, char *out, size_t cap);
 /* True if register `field` is a string equal to s. */
-bool dc__org_rec_is(const dc__rec *rec, const char *field, const char *s);
+bool dc__org_rec_is(const dc_record *rec, const char *field, const char *s);
 /* True if set `field` contains the string s. */
-bool dc__org_rec_has(const dc__rec *rec, const char *field, const char *s);
+bool dc__org_rec_has(const dc_record *rec, const char *field, const char *s);
 
 /* ---- a growable list of owned strings ---- */
 typedef struct dc__strs {
@@ -89,7 +89,7 @@ typedef struct dc__strs {
 
 int dc__strs_push(dc__strs *s, const char *p, size_t n);
 /* The set members of `field` (string members only), copied. */
-int dc__strs_from_set(dc__strs *s, const dc__rec *rec, const char *field);
+int dc__strs_from_set(dc__strs *s, const dc_record *rec, const char *field);
 void dc__strs_sort(dc__strs *s);                     /* bytewise; removes duplicates */
 bool dc__strs_has(const dc__strs *s, const char *p); /* sorted lists only */
 void dc__strs_free(dc__strs *s);
@@ -100,16 +100,16 @@ int dc__org_key(dc_buf *b, const char *key, bool first);
 /* A C string as JSON, or null for NULL. */
 int dc__org_jstr(dc_buf *b, const char *s);
 /* Register `field` of rec as JSON (null when absent). */
-int dc__org_jfield(dc_buf *b, const dc__rec *rec, const char *field);
+int dc__org_jfield(dc_buf *b, const dc_record *rec, const char *field);
 /* The string members of set `field`, sorted, as a JSON array. */
-int dc__org_jset(dc_buf *b, const dc__rec *rec, const char *field);
+int dc__org_jset(dc_buf *b, const dc_record *rec, const char *field);
 /* Copies a finished document into the caller's buffer. */
 int dc__org_out(dc_buf *out, dc_buf *b);
 
-/* ---- reading an event (typed, replica/records.h) ---- */
+/* ---- reading an event (a dc_event, typed) ---- */
 /* The string value of field `key`, or NULL when absent or not a string. */
-const char *dc__ev_str(const dc__rev *e, const char *key);
+const char *dc__ev_str(const dc_event *e, const char *key);
 /* 1 for true, 0 for false, -1 when absent or not a boolean. */
-int dc__ev_bool(const dc__rev *e, const char *key);
+int dc__ev_bool(const dc_event *e, const char *key);
 
 #endif

@@ -30,7 +30,7 @@
 #include "model/org_int.h"
 #include "model/registry_facts.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- the CSV columns and the reported facts ---- */
 
@@ -437,7 +437,7 @@ void dc__reg_snap_dispose(snap *s) {
 }
 
 /* ---- reading one driver for an import ----
- * Typed, through dc__records_each (one indexed lookup): the registers of
+ * Typed, through dc__dom_each_fields (one indexed lookup): the registers of
  * the facts, whether the id is hashed and sealed yet, and the string
  * members of his sets. */
 
@@ -449,25 +449,32 @@ static strs *snap_set(snap *s, const char *name) {
                                                  : NULL;
 }
 
-static int snap_cb(void *user, const dc__rec *rec) {
+static int snap_cb(void *user, const dc_record *rec) {
     snap *s = user;
     s->exists = true;
-    for (size_t i = 0; i < rec->nf; i++) {
-        const dc__rfield *f = &rec->f[i];
-        if (f->v.kind != DC_STR)
+    size_t nf = dc_record_field_count(rec);
+    for (size_t i = 0; i < nf; i++) {
+        const char *name;
+        int member;
+        if (dc_record_field_at(rec, i, &name, &member))
             continue;
-        if (f->member) {
-            strs *set = snap_set(s, f->name);
-            if (set && dc__strs_push(set, f->v.str, f->v.len))
+        if (member) {
+            strs *set = snap_set(s, name);
+            if (set && dc__strs_from_set(set, rec, name))
                 return DC_ENOMEM;
-        } else if (strcmp(f->name, "id_hash") == 0) {
+            continue;
+        }
+        const dc_value *v = dc_record_value(rec, name);
+        if (!v || v->kind != DC_STR)
+            continue;
+        if (strcmp(name, "id_hash") == 0) {
             s->has_hash = true;
-        } else if (strcmp(f->name, "id_sealed") == 0) {
+        } else if (strcmp(name, "id_sealed") == 0) {
             s->has_sealed_id = true;
         } else {
             for (int k = 0; k < NFACT; k++)
-                if (!s->reg[k] && strcmp(f->name, dc__reg_facts[k].reg) == 0 &&
-                    !(s->reg[k] = dc__strndup(f->v.str, f->v.len)))
+                if (!s->reg[k] && strcmp(name, dc__reg_facts[k].reg) == 0 &&
+                    !(s->reg[k] = dc__strndup(dc__vstr(v), v->len)))
                     return DC_ENOMEM;
         }
     }
@@ -477,7 +484,7 @@ static int snap_cb(void *user, const dc__rec *rec) {
 /* Reads driver `did`; a missing record leaves s->exists false. */
 int dc__reg_snap_read(snap *s, dc_replica *r, const char *space, const char *did) {
     snap_clear(s);
-    int rc = dc__records_each_fields(r, space, TYPE_DRIVER, did, snap_cb, s);
+    int rc = dc__dom_each_fields(r, space, TYPE_DRIVER, did, snap_cb, s);
     if (rc == DC_ENOMEM)
         return dc__model_fail(r, rc, "registry: out of memory reading driver %s", did);
     return rc;
@@ -520,25 +527,29 @@ int dc__reg_fact_of_reg(const char *field) {
 
 /* Calls fn on every report member of rec, then on extra[]. */
 typedef struct rep_iter {
-    const dc__rec *rec;
+    const dc_record *rec;
     const char *const *extra;
     size_t extra_n, i, j;
+    const dc_value *vals; /* the reports, read at the first call */
+    size_t n;
 } rep_iter;
 
 static const char *rep_next(rep_iter *it) {
-    while (it->i < it->rec->nf) {
-        const dc__rfield *f = &it->rec->f[it->i++];
-        if (f->member && f->v.kind == DC_STR && strcmp(f->name, F_REPORTS) == 0)
-            return f->v.str;
+    if (!it->vals && it->i == 0)
+        it->vals = dc_record_set_values(it->rec, F_REPORTS, &it->n);
+    while (it->i < it->n) {
+        const dc_value *v = &it->vals[it->i++];
+        if (v->kind == DC_STR)
+            return dc__vstr(v);
     }
     return it->j < it->extra_n ? it->extra[it->j++] : NULL;
 }
 
 /* The value shown of fact f when its reports disagree: the full fold. */
-static int shown_fold(const dc__rec *rec, int f, dc_buf *out, const char *const *extra,
+static int shown_fold(const dc_record *rec, int f, dc_buf *out, const char *const *extra,
                       size_t extra_n) {
     strs all = {NULL, 0, 0};
-    rep_iter it = {rec, extra, extra_n, 0, 0};
+    rep_iter it = {rec, extra, extra_n, 0, 0, NULL, 0};
     const char *s;
     int rc = 0;
     while (!rc && (s = rep_next(&it)) != NULL)
@@ -558,7 +569,7 @@ static int shown_fold(const dc__rec *rec, int f, dc_buf *out, const char *const 
     return rc;
 }
 
-int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n, dc_buf *outs,
+int dc__registry_shown_n(const dc_record *rec, const char *const *fields, size_t n, dc_buf *outs,
                          int *has, const char *const *extra, size_t extra_n) {
     enum { MAXN = 8 };
     int f[MAXN];
@@ -579,7 +590,7 @@ int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n
     /* The fold's value.  Almost always the reports agree: then it is their
      * one value, found without building the fold, every report read once
      * for all the fields asked. */
-    rep_iter it = {rec, extra, extra_n, 0, 0};
+    rep_iter it = {rec, extra, extra_n, 0, 0, NULL, 0};
     const char *s;
     while (any && (s = rep_next(&it)) != NULL) {
         rspan sp;
@@ -603,10 +614,10 @@ int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n
         } else if (one[i]) {
             rc = dc__buf_put(&outs[i], one[i], onen[i]) ? DC_ENOMEM : 1;
         } else {
-            const dc__value *v = dc__rec_value(rec, fields[i]);
-            rc = !v || v->kind != DC_STR                 ? 0
-                 : dc__buf_put(&outs[i], v->str, v->len) ? DC_ENOMEM
-                                                         : 1;
+            const dc_value *v = dc_record_value(rec, fields[i]);
+            rc = !v || v->kind != DC_STR                      ? 0
+                 : dc__buf_put(&outs[i], dc__vstr(v), v->len) ? DC_ENOMEM
+                                                              : 1;
         }
         if (rc < 0)
             return rc;
@@ -615,8 +626,8 @@ int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n
     return 0;
 }
 
-int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
-                       size_t extra_n) {
+int dc__registry_shown(const dc_record *rec, const char *field, dc_buf *out,
+                       const char *const *extra, size_t extra_n) {
     int has = 0;
     int rc = dc__registry_shown_n(rec, &field, 1, out, &has, extra, extra_n);
     return rc ? rc : has;
@@ -624,13 +635,13 @@ int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const
 
 /* ---- following a driver from space to space ---- */
 
-int dc__reg_hop_driver(void *user, const dc__rec *rec) {
+int dc__reg_hop_driver(void *user, const dc_record *rec) {
     (void)rec;
     ((hop *)user)->kept = true;
     return 0;
 }
 
-int dc__reg_hop_moved(void *user, const dc__rec *rec) {
+int dc__reg_hop_moved(void *user, const dc_record *rec) {
     hop *h = user;
     h->moved = true;
     dc__org_rec_str(rec, "space", h->space, sizeof h->space);

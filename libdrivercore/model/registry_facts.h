@@ -14,7 +14,7 @@
 
 #include "base/base.h"
 #include "model/org_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- the CSV columns and the reported facts ---- */
 
@@ -166,7 +166,7 @@ typedef struct hop {
     char space[33];
 } hop;
 
-int dc__reg_hop_driver(void *user, const dc__rec *rec);
-int dc__reg_hop_moved(void *user, const dc__rec *rec);
+int dc__reg_hop_driver(void *user, const dc_record *rec);
+int dc__reg_hop_moved(void *user, const dc_record *rec);
 
 #endif

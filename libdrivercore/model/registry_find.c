@@ -16,7 +16,7 @@
 #include "model/org_int.h"
 #include "model/registry_facts.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- reading: conflicts and lookups ---- */
 
@@ -98,15 +98,15 @@ static void read_ctx_dispose(read_ctx *c) {
     dc__registry_extras_free(&c->extras);
 }
 
-static int moved_id(void *user, const dc__rec *rec) {
-    return dc__strs_push(user, rec->id, strlen(rec->id)) ? DC_ENOMEM : 0;
+static int moved_id(void *user, const dc_record *rec) {
+    return dc__strs_push(user, dc_record_id(rec), strlen(dc_record_id(rec))) ? DC_ENOMEM : 0;
 }
 
 /* The drivers `space` forwards elsewhere (its `moved` entries), in id
  * order: copies of them there were left behind by a move. */
 static int load_moved(dc_replica *r, const char *space, strs *out) {
     dc__reg_strs_clear(out);
-    int rc = dc__records_each(r, space, "moved", NULL, moved_id, out);
+    int rc = dc__dom_each(r, space, "moved", NULL, moved_id, out);
     return rc == DC_ENOMEM ? dc__model_fail(r, rc, "registry: out of memory") : rc;
 }
 
@@ -125,24 +125,19 @@ static bool in_sorted(const strs *s, const char *id) {
     return false;
 }
 
-static int collect_reports(strs *s, const dc__rec *rec) {
+static int collect_reports(strs *s, const dc_record *rec) {
     dc__reg_strs_clear(s);
-    for (size_t i = 0; i < rec->nf; i++)
-        if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
-            strcmp(rec->f[i].name, F_REPORTS) == 0 &&
-            dc__strs_push(s, rec->f[i].v.str, rec->f[i].v.len))
-            return DC_ENOMEM;
-    return 0;
+    return dc__strs_from_set(s, rec, F_REPORTS);
 }
 
-static int conflicts_cb(void *user, const dc__rec *rec) {
+static int conflicts_cb(void *user, const dc_record *rec) {
     read_ctx *c = user;
-    if (in_sorted(&c->moved, rec->id) && dc__registry_emptied(rec))
+    if (in_sorted(&c->moved, dc_record_id(rec)) && dc__registry_emptied(rec))
         return 0; /* left behind by a move: judged where he is kept */
     if (collect_reports(&c->reports, rec))
         return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
     size_t nx;
-    const char *const *x = dc__registry_extras_of(&c->extras, rec->id, &nx);
+    const char *const *x = dc__registry_extras_of(&c->extras, dc_record_id(rec), &nx);
     for (size_t i = 0; i < nx; i++)
         if (dc__strs_push(&c->reports, x[i], strlen(x[i])))
             return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
@@ -154,7 +149,7 @@ static int conflicts_cb(void *user, const dc__rec *rec) {
         return dc__model_fail(c->r, DC_ENOMEM, "registry conflicts: out of memory");
     bool any;
     dc__buf_clear(&c->tmp);
-    int rc = conflicts_json(&c->tmp, c->r, &c->k, rec->id, rp, nr, &any, &c->plain);
+    int rc = conflicts_json(&c->tmp, c->r, &c->k, dc_record_id(rec), rp, nr, &any, &c->plain);
     dc__reg_reports_free(rp, nr);
     if (rc || !any)
         goto out;
@@ -163,7 +158,8 @@ static int conflicts_cb(void *user, const dc__rec *rec) {
     dc_buf *e = &c->plain;
     dc__buf_clear(e);
     int has = dc__registry_shown(rec, "name", &c->shown, x, nx);
-    if (has < 0 || dc__buf_puts(e, "{\"driver\":") || dc__json_str(e, rec->id, strlen(rec->id)) ||
+    if (has < 0 || dc__buf_puts(e, "{\"driver\":") ||
+        dc__json_str(e, dc_record_id(rec), strlen(dc_record_id(rec))) ||
         dc__buf_puts(e, ",\"name\":") ||
         (has ? dc__json_str(e, (const char *)c->shown.ptr, c->shown.size)
              : dc__buf_puts(e, "null")) ||
@@ -201,7 +197,7 @@ int dc_registry_conflicts(dc_buf *out, dc_replica *r, const char *space) {
     for (size_t i = 0; i < nscope && !rc; i++) {
         c.space = scope[i];
         if (!(rc = load_moved(r, scope[i], &c.moved)))
-            rc = dc__records_each(r, scope[i], TYPE_DRIVER, NULL, conflicts_cb, &c);
+            rc = dc__dom_each(r, scope[i], TYPE_DRIVER, NULL, conflicts_cb, &c);
     }
     dc__free(scope);
     if (!rc && c.others.n > 1)
@@ -233,11 +229,11 @@ static bool own_key(const char *name) {
 }
 
 static int put_sealed(read_ctx *c, const char *did, const char *key, const char *what,
-                      const dc__value *v) {
+                      const dc_value *v) {
     dc_buf *b = c->out;
     if (!v || v->kind != DC_STR)
         return 0;
-    char *hex = dc__strndup(v->str, v->len);
+    char *hex = dc__strndup(dc__vstr(v), v->len);
     if (!hex)
         return DC_ENOMEM;
     int rc = dc__reg_unseal(&c->plain, &c->k, did, what, hex);
@@ -275,10 +271,10 @@ static int put_source(dc_buf *b, const report *p) {
            dc__buf_printf(b, ",\"method\":\"%s\"}", dc__reg_methods[p->method]);
 }
 
-static int find_cb(void *user, const dc__rec *rec) {
+static int find_cb(void *user, const dc_record *rec) {
     read_ctx *c = user;
     dc_buf *b = c->out;
-    const char *did = rec->id;
+    const char *did = dc_record_id(rec);
     int rc = 0;
     c->count++;
     if (dc__buf_puts(b, "{\"driver\":") || dc__json_str(b, did, strlen(did)))
@@ -289,55 +285,53 @@ static int find_cb(void *user, const dc__rec *rec) {
                                 c->others.n);
     if (hp < 0)
         goto nomem;
-    dc__value phone = {DC_STR, 0, (const char *)c->shown.ptr, (uint32_t)c->shown.size};
-    if ((rc = put_sealed(c, did, "id_number", "id_number", dc__rec_value(rec, "id_sealed"))) ||
+    dc_value phone = {DC_STR, 0, 0, c->shown.ptr, c->shown.size};
+    if ((rc = put_sealed(c, did, "id_number", "id_number", dc_record_value(rec, "id_sealed"))) ||
         (rc = put_sealed(c, did, "phone", "phone", hp ? &phone : NULL)))
         goto fail;
-    for (size_t i = 0; i < rec->nf; i++) {
-        const dc__rfield *fd = &rec->f[i];
-        if (own_key(fd->name))
-            continue;
-        if (!fd->member) {
-            if (dc__buf_putc(b, ',') || dc__json_str(b, fd->name, strlen(fd->name)) ||
-                dc__buf_putc(b, ':'))
-                goto nomem;
-            int has = dc__reg_fact_of_reg(fd->name) >= 0
-                          ? dc__registry_shown(rec, fd->name, &c->shown,
-                                               (const char *const *)c->others.v, c->others.n)
-                          : 0;
-            if (has < 0 || (has ? dc__json_str(b, (const char *)c->shown.ptr, c->shown.size)
-                                : dc__json_value(b, &fd->v)))
-                goto nomem;
-            continue;
-        }
-        /* A set: print all its members at its first member. */
-        bool first = true;
-        for (size_t j = 0; j < i && first; j++)
-            first = !(rec->f[j].member && strcmp(rec->f[j].name, fd->name) == 0);
-        if (!first)
-            continue;
-        if (dc__buf_putc(b, ',') || dc__json_str(b, fd->name, strlen(fd->name)) ||
-            dc__buf_puts(b, ":["))
-            goto nomem;
-        /* Members sorted by their JSON text, as in the canonical dump: the
-         * store returns them in its own order, which differs by replica. */
-        strs *m = &c->reports; /* reused as scratch before the reports */
-        dc__reg_strs_clear(m);
-        for (size_t j = i; j < rec->nf; j++) {
-            if (!rec->f[j].member || strcmp(rec->f[j].name, fd->name) != 0)
+    /* Registers in name order, then sets in name order (as the store
+     * gave them: its registers first). */
+    size_t nf = dc_record_field_count(rec);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < nf; i++) {
+            const char *name;
+            int member;
+            if (dc_record_field_at(rec, i, &name, &member) || member != pass || own_key(name))
                 continue;
-            dc__buf_clear(&c->tmp);
-            if (dc__json_value(&c->tmp, &rec->f[j].v) ||
-                dc__strs_push(m, (const char *)c->tmp.ptr, c->tmp.size))
+            if (!member) {
+                if (dc__buf_putc(b, ',') || dc__json_str(b, name, strlen(name)) ||
+                    dc__buf_putc(b, ':'))
+                    goto nomem;
+                int has = dc__reg_fact_of_reg(name) >= 0
+                              ? dc__registry_shown(rec, name, &c->shown,
+                                                   (const char *const *)c->others.v, c->others.n)
+                              : 0;
+                if (has < 0 || (has ? dc__json_str(b, (const char *)c->shown.ptr, c->shown.size)
+                                    : dc__dom_json_value(b, dc_record_value(rec, name))))
+                    goto nomem;
+                continue;
+            }
+            if (dc__buf_putc(b, ',') || dc__json_str(b, name, strlen(name)) ||
+                dc__buf_puts(b, ":["))
+                goto nomem;
+            /* Members sorted by their JSON text, as in the canonical dump. */
+            strs *m = &c->reports; /* reused as scratch before the reports */
+            dc__reg_strs_clear(m);
+            size_t n = dc_record_set_size(rec, name);
+            for (size_t j = 0; j < n; j++) {
+                dc_value v;
+                dc__buf_clear(&c->tmp);
+                if (dc_record_set_at(rec, name, j, &v) || dc__dom_json_value(&c->tmp, &v) ||
+                    dc__strs_push(m, (const char *)c->tmp.ptr, c->tmp.size))
+                    goto nomem;
+            }
+            qsort(m->v, m->n, sizeof *m->v, dc__reg_str_cmp);
+            for (size_t j = 0; j < m->n; j++)
+                if ((j && dc__buf_putc(b, ',')) || dc__buf_puts(b, m->v[j]))
+                    goto nomem;
+            if (dc__buf_putc(b, ']'))
                 goto nomem;
         }
-        qsort(m->v, m->n, sizeof *m->v, dc__reg_str_cmp);
-        for (size_t j = 0; j < m->n; j++)
-            if ((j && dc__buf_putc(b, ',')) || dc__buf_puts(b, m->v[j]))
-                goto nomem;
-        if (dc__buf_putc(b, ']'))
-            goto nomem;
-    }
     /* His reports: this record's and those of any other copy found. */
     if (collect_reports(&c->reports, rec))
         goto nomem;
@@ -390,11 +384,11 @@ static int find_cb(void *user, const dc__rec *rec) {
     if (rc || dc__buf_printf(b, ",\"flagged\":%s,\"conflicts\":", any ? "true" : "false") ||
         dc__buf_put(b, c->tmp.ptr, c->tmp.size) || dc__buf_printf(b, ",\"space\":\"%s\"", c->space))
         goto nomem;
-    if (rec->ne) {
+    if (dc_record_event_count(rec)) {
         if (dc__buf_puts(b, ",\"@events\":["))
             goto nomem;
-        for (size_t i = 0; i < rec->ne; i++)
-            if ((i && dc__buf_putc(b, ',')) || dc__rev_json(b, &rec->events[i]))
+        for (size_t i = 0; i < dc_record_event_count(rec); i++)
+            if ((i && dc__buf_putc(b, ',')) || dc__dom_event_json(b, dc_record_event(rec, i)))
                 goto nomem;
         if (dc__buf_putc(b, ']'))
             goto nomem;
@@ -412,7 +406,7 @@ fail:
 
 /* Pass 1 of find: where he is kept; the reports of every copy after the
  * first (a driver kept twice is one person). */
-static int locate_cb(void *user, const dc__rec *rec) {
+static int locate_cb(void *user, const dc_record *rec) {
     read_ctx *c = user;
     if (!c->any[0])
         snprintf(c->any, sizeof c->any, "%s", c->space);
@@ -420,11 +414,8 @@ static int locate_cb(void *user, const dc__rec *rec) {
         snprintf(c->primary, sizeof c->primary, "%s", c->space);
         return 0;
     }
-    for (size_t i = 0; i < rec->nf; i++)
-        if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
-            strcmp(rec->f[i].name, F_REPORTS) == 0 &&
-            dc__strs_push(&c->others, rec->f[i].v.str, rec->f[i].v.len))
-            return dc__model_fail(c->r, DC_ENOMEM, "registry find: out of memory");
+    if (dc__strs_from_set(&c->others, rec, F_REPORTS))
+        return dc__model_fail(c->r, DC_ENOMEM, "registry find: out of memory");
     return 0;
 }
 
@@ -469,7 +460,7 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
             break;
         }
         c.left = left;
-        rc = dc__records_each(r, scope[i], TYPE_DRIVER, did, locate_cb, &c);
+        rc = dc__dom_each(r, scope[i], TYPE_DRIVER, did, locate_cb, &c);
     }
     dc__free(scope);
     /* Only copies left behind.  Where they forward him is held here and
@@ -478,19 +469,19 @@ int dc_registry_find(dc_buf *out, dc_replica *r, const char *space, const char *
      * he is kept where this device cannot read: say where, below. */
     if (!rc && !c.primary[0] && c.any[0]) {
         hop h = {false, false, ""};
-        dc__records_each(r, c.any, "moved", did, dc__reg_hop_moved, &h);
+        dc__dom_each(r, c.any, "moved", did, dc__reg_hop_moved, &h);
         dc__regpart dest;
         if (h.moved && dc__registry_part(r, h.space, &dest) == 0 && dest.has)
             memcpy(c.primary, c.any, 33); /* its part is held: he is not there */
     }
     if (!rc && c.primary[0]) {
         c.space = c.primary;
-        rc = dc__records_each(r, c.primary, TYPE_DRIVER, did, find_cb, &c);
+        rc = dc__dom_each(r, c.primary, TYPE_DRIVER, did, find_cb, &c);
     }
     if (!rc && c.count == 0) {
         /* Not kept here: say where he went, when this space knows. */
         hop h = {false, false, ""};
-        dc__records_each(r, c.any[0] ? c.any : space, "moved", did, dc__reg_hop_moved, &h);
+        dc__dom_each(r, c.any[0] ? c.any : space, "moved", did, dc__reg_hop_moved, &h);
         rc = h.moved ? dc__model_fail(r, DC_ENOTFOUND,
                                       "registry find: this driver moved to registry space %s; "
                                       "this device does not hold it",

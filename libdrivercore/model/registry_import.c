@@ -18,7 +18,7 @@
 #include "model/org_int.h"
 #include "model/registry_facts.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- a set of driver ids seen during one import ---- */
 
@@ -389,7 +389,7 @@ typedef struct imp {
     keys k;
     dc_txn *t;
     uint32_t batch;
-    bool reading; /* in a read snapshot (records.h), ended before any commit */
+    bool reading; /* in a read snapshot (dc_replica_read_begin), ended before any commit */
     idset ids;
     long rows, imported, new_drivers, merged, unchanged, flagged;
     dc_buf errors;
@@ -415,11 +415,11 @@ static int add_error(imp *m, long line, const char *msg) {
  * commit, rather than each folding and locking the file on its own; a
  * batch makes no write until its commit. */
 static int reading_on(imp *m) {
-    return m->reading ? 0 : dc__records_snapshot(m->r, &m->reading);
+    return m->reading ? 0 : dc__dom_read_begin(m->r, &m->reading);
 }
 
 static void reading_off(imp *m) {
-    dc__records_snapshot_end(m->r, m->reading);
+    dc__dom_read_end(m->r, m->reading);
     m->reading = false;
 }
 
@@ -657,14 +657,14 @@ static int check_header(dc_replica *r, const row *w) {
 
 /* ---- forwarding: rows of drivers kept elsewhere ---- */
 
-static int fwd_cb(void *user, const dc__rec *rec) {
+static int fwd_cb(void *user, const dc_record *rec) {
     imp *m = user;
-    if (strlen(rec->id) != DID_LEN)
+    if (strlen(dc_record_id(rec)) != DID_LEN)
         return 0;
     if (DC__VEC_ROOM(m->fw, m->nfw, m->cfw))
         return dc__model_fail(m->r, DC_ENOMEM, "registry import: out of memory");
     fwd *f = &m->fw[m->nfw++];
-    memcpy(f->did, rec->id, DID_LEN + 1);
+    memcpy(f->did, dc_record_id(rec), DID_LEN + 1);
     dc__org_rec_str(rec, "space", f->space, sizeof f->space);
     dc__org_rec_str(rec, "region", f->region, sizeof f->region);
     dc__org_rec_str(rec, "branch", f->branch, sizeof f->branch);
@@ -698,9 +698,9 @@ static int forward_row(imp *m, const fwd *f, const char *did, long line) {
     int rc = commit(m);
     for (int hops = 0; !rc && hops < 8 && strlen(dest) == 32; hops++) {
         hop h = {false, false, ""};
-        rc = dc__records_each(m->r, dest, TYPE_DRIVER, did, dc__reg_hop_driver, &h);
+        rc = dc__dom_each(m->r, dest, TYPE_DRIVER, did, dc__reg_hop_driver, &h);
         if (!rc && !h.kept)
-            rc = dc__records_each(m->r, dest, "moved", did, dc__reg_hop_moved, &h);
+            rc = dc__dom_each(m->r, dest, "moved", did, dc__reg_hop_moved, &h);
         if (rc || h.kept || !h.moved || strcmp(h.space, dest) == 0)
             break;
         memcpy(dest, h.space, 33);
@@ -783,7 +783,7 @@ int dc_registry_import(dc_buf *report, dc_replica *r, const char *space,
         goto out;
     if ((rc = dc__reg_keys_derive(&m.k, r, space)))
         goto out;
-    if ((rc = dc__records_each(r, space, "moved", NULL, fwd_cb, &m)))
+    if ((rc = dc__dom_each(r, space, "moved", NULL, fwd_cb, &m)))
         goto out;
     for (;;) {
         rc = csv_next(&c, &w);

@@ -9,7 +9,7 @@
 #ifndef DC_MODEL_REGISTRY_INT_H
 #define DC_MODEL_REGISTRY_INT_H
 
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- the value shown ---- */
 
@@ -23,11 +23,11 @@
  * a string) or DC_ENOMEM.  `extra` (may be NULL) adds the reports of other
  * copies of the same driver (a driver kept twice); `extra_n` of them.
  */
-int dc__registry_shown(const dc__rec *rec, const char *field, dc_buf *out, const char *const *extra,
-                       size_t extra_n);
+int dc__registry_shown(const dc_record *rec, const char *field, dc_buf *out,
+                       const char *const *extra, size_t extra_n);
 /* The same for n fields at once (at most 8), each report read once: outs[i]
  * and has[i] (1 or 0) for fields[i].  0 or DC_ENOMEM. */
-int dc__registry_shown_n(const dc__rec *rec, const char *const *fields, size_t n, dc_buf *outs,
+int dc__registry_shown_n(const dc_record *rec, const char *const *fields, size_t n, dc_buf *outs,
                          int *has, const char *const *extra, size_t extra_n);
 
 /* ---- what a registry space is ---- */
@@ -49,7 +49,7 @@ int dc__registry_part(dc_replica *r, const char *space, dc__regpart *p);
  * itself.  root[33]. */
 int dc__registry_root(dc_replica *r, const char *space, char root[33]);
 
-/* A key derived from the root of `space` (dc__space_subkey of the root);
+/* A key derived from the root of `space` (dc_space_derive_key of the root);
  * DC_ENOKEY with a message naming the root when this device does not hold
  * it. */
 int dc__registry_subkey(dc_replica *r, const char *space, const char *context, uint8_t out[32]);
@@ -71,7 +71,7 @@ int dc__registry_left_behind(dc_replica *r, const char *space, const char *drive
  * longer a string).  A copy is "left behind" when its space forwards him
  * and it was emptied: then it is not where he is kept (docs/domain.md,
  * "Registry spaces"); a copy a concurrent move filled again is kept. */
-bool dc__registry_emptied(const dc__rec *rec);
+bool dc__registry_emptied(const dc_record *rec);
 
 /* ---- reports left behind by moves ----
  * A report imported into a part concurrently with a move stays in the copy

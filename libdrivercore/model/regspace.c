@@ -34,11 +34,11 @@
 
 /* ---- what a registry space is ---- */
 
-static void copy_field(const dc__rec *rec, const char *field, char *out, size_t cap) {
+static void copy_field(const dc_record *rec, const char *field, char *out, size_t cap) {
     dc__org_rec_str(rec, field, out, cap);
 }
 
-static int part_cb(void *user, const dc__rec *rec) {
+static int part_cb(void *user, const dc_record *rec) {
     dc__regpart *p = user;
     p->has = true;
     copy_field(rec, "root", p->root, sizeof p->root);
@@ -50,7 +50,7 @@ static int part_cb(void *user, const dc__rec *rec) {
 
 int dc__registry_part(dc_replica *r, const char *space, dc__regpart *p) {
     memset(p, 0, sizeof *p);
-    int rc = dc__records_each(r, space, T_PART, ID_PART, part_cb, p);
+    int rc = dc__dom_each(r, space, T_PART, ID_PART, part_cb, p);
     if (rc)
         return rc;
     if (p->has && strlen(p->root) != 32)
@@ -77,7 +77,7 @@ int dc__registry_subkey(dc_replica *r, const char *space, const char *context, u
 
 int dc__registry_root_subkey(dc_replica *r, const char *space, const char *root,
                              const char *context, uint8_t out[32]) {
-    int rc = dc__space_subkey(r, root, context, out);
+    int rc = dc_space_derive_key(r, root, context, out);
     if ((rc == DC_ENOKEY || rc == DC_ENOTFOUND) && strcmp(root, space) != 0)
         return dc__model_fail(r, DC_ENOKEY,
                               "registry: space %s is a part of the registry %s, whose key this "
@@ -126,7 +126,7 @@ int dc__registry_scope(dc_replica *r, const char *space, char (**out)[33], size_
     if (scope_push(&c, space))
         return dc__model_fail(r, DC_ENOMEM, "registry: out of memory");
     if (!p.has || strcmp(p.root, space) == 0)
-        rc = dc__spaces_each(r, scope_each, &c);
+        rc = dc_space_each(r, scope_each, &c);
     if (rc) {
         dc__free(c.v);
         return rc;
@@ -155,30 +155,29 @@ typedef struct extra_ctx {
     const char *space;
 } extra_ctx;
 
-static int extra_driver(void *user, const dc__rec *rec) {
+static int extra_driver(void *user, const dc_record *rec) {
     extra_ctx *c = user;
     dc__regextra *x = c->x;
     if (!dc__registry_emptied(rec))
         return 0; /* filled again by a concurrent move: kept, read as such */
-    size_t k = 0;
-    for (size_t i = 0; i < rec->nf; i++)
-        k += rec->f[i].member && rec->f[i].v.kind == DC_STR &&
-             strcmp(rec->f[i].name, "reports") == 0;
-    if (!k || strlen(rec->id) != 24)
+    size_t k = 0, nm = dc_record_set_size(rec, "reports");
+    dc_value v;
+    for (size_t i = 0; i < nm; i++)
+        k += dc_record_set_at(rec, "reports", i, &v) == 0 && v.kind == DC_STR;
+    if (!k || strlen(dc_record_id(rec)) != 24)
         return 0;
     /* Left behind in two spaces: one list with the reports of both. */
     size_t at = 0;
-    while (at < x->n && strcmp(x->did[at], rec->id) != 0)
+    while (at < x->n && strcmp(x->did[at], dc_record_id(rec)) != 0)
         at++;
     if (at < x->n) {
         char **list = dc__realloc(x->rep[at], (x->nrep[at] + k + 1) * sizeof *list);
         if (!list)
             return DC_ENOMEM;
         x->rep[at] = list;
-        for (size_t i = 0; i < rec->nf; i++)
-            if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
-                strcmp(rec->f[i].name, "reports") == 0) {
-                if (!(list[x->nrep[at]] = dc__strndup(rec->f[i].v.str, rec->f[i].v.len)))
+        for (size_t i = 0; i < nm; i++)
+            if (dc_record_set_at(rec, "reports", i, &v) == 0 && v.kind == DC_STR) {
+                if (!(list[x->nrep[at]] = dc__strndup(dc__vstr(&v), v.len)))
                     return DC_ENOMEM;
                 list[++x->nrep[at]] = NULL;
             }
@@ -194,32 +193,31 @@ static int extra_driver(void *user, const dc__rec *rec) {
     char **list = dc__calloc(k + 1, sizeof *list);
     if (!list)
         return DC_ENOMEM;
-    memcpy(x->did[x->n], rec->id, 25);
+    memcpy(x->did[x->n], dc_record_id(rec), 25);
     x->rep[x->n] = list;
     x->nrep[x->n] = 0;
     x->n++;
-    for (size_t i = 0; i < rec->nf; i++)
-        if (rec->f[i].member && rec->f[i].v.kind == DC_STR &&
-            strcmp(rec->f[i].name, "reports") == 0) {
-            if (!(list[x->nrep[x->n - 1]] = dc__strndup(rec->f[i].v.str, rec->f[i].v.len)))
+    for (size_t i = 0; i < nm; i++)
+        if (dc_record_set_at(rec, "reports", i, &v) == 0 && v.kind == DC_STR) {
+            if (!(list[x->nrep[x->n - 1]] = dc__strndup(dc__vstr(&v), v.len)))
                 return DC_ENOMEM;
             x->nrep[x->n - 1]++;
         }
     return 0;
 }
 
-static int extra_moved(void *user, const dc__rec *rec) {
+static int extra_moved(void *user, const dc_record *rec) {
     extra_ctx *c = user;
     /* Collected after the walk of `moved` (no read inside a walk of the
      * same space and type is needed, but keep the walks apart anyway). */
-    return dc__records_each(c->r, c->space, "driver", rec->id, extra_driver, c);
+    return dc__dom_each(c->r, c->space, "driver", dc_record_id(rec), extra_driver, c);
 }
 
 int dc__registry_extras_load(dc_replica *r, char (*spaces)[33], size_t n, dc__regextra *x) {
     memset(x, 0, sizeof *x);
     for (size_t i = 0; i < n; i++) {
         extra_ctx c = {r, x, spaces[i]};
-        int rc = dc__records_each(r, spaces[i], T_MOVED, NULL, extra_moved, &c);
+        int rc = dc__dom_each(r, spaces[i], T_MOVED, NULL, extra_moved, &c);
         if (rc == DC_ENOMEM)
             return dc__model_fail(r, rc, "registry: out of memory");
         if (rc)
@@ -352,7 +350,7 @@ int dc_registry_part_create(dc_buf *space, dc_replica *r, const dc_registry_part
                               "registry part: %s is itself a part (of %s), not a root", o->root,
                               rp.root);
     uint8_t probe[32];
-    if ((rc = dc__space_subkey(r, o->root, "drivercore lookup v1", probe)))
+    if ((rc = dc_space_derive_key(r, o->root, "drivercore lookup v1", probe)))
         return rc;
     char name[160];
     snprintf(name, sizeof name, "registry %s", o->branch ? o->branch : o->region);
@@ -411,7 +409,7 @@ typedef struct list_ctx {
     size_t n, cap;
 } list_ctx;
 
-static int stop_at_first(void *user, const dc__rec *rec) {
+static int stop_at_first(void *user, const dc_record *rec) {
     (void)rec;
     *(bool *)user = true;
     return 1;
@@ -426,7 +424,7 @@ static int list_each(void *user, const char *hex) {
     if (!p.has) {
         /* A registry of the layout before parts: it holds drivers. */
         bool any = false;
-        rc = dc__records_each(c->r, hex, T_DRIVER, NULL, stop_at_first, &any);
+        rc = dc__dom_each(c->r, hex, T_DRIVER, NULL, stop_at_first, &any);
         if (rc < 0)
             return rc;
         if (!any)
@@ -459,7 +457,7 @@ int dc_registry_spaces(dc_buf *out, dc_replica *r) {
     if (!out)
         return dc__model_fail(r, DC_EMISUSE, "dc_registry_spaces: out is NULL");
     list_ctx c = {r, NULL, 0, 0};
-    int rc = dc__spaces_each(r, list_each, &c);
+    int rc = dc_space_each(r, list_each, &c);
     dc_buf b = DC_BUF_INIT;
     if (!rc) {
         if (c.n > 1)
@@ -486,144 +484,119 @@ int dc_registry_spaces(dc_buf *out, dc_replica *r) {
 
 /* ---- moves ---- */
 
-/* A copy of one driver record, as read. */
+/* A copy of one driver record, as read (a query's page of one). */
 typedef struct drec {
     bool found;
-    size_t nf, ne;
-    dc__rfield *f; /* names and string values owned (dup'd) */
-    dc__rev **ev;  /* events, each one owned block (rev_dup) */
+    dc_records *rs;
+    const dc_record *rec;
 } drec;
 
-/* A copy of an event in one block: the dc__rev, its keys and values, then
- * their strings.  Freed with dc__free. */
-static dc__rev *rev_dup(const dc__rev *e) {
-    size_t bytes = sizeof(dc__rev) + 32 + (size_t)e->nf * (sizeof(dc__str) + sizeof(dc__value));
-    for (uint32_t i = 0; i < e->nf; i++)
-        bytes += e->keys[i].n + 1 + (e->vals[i].kind == DC_STR ? e->vals[i].len + 1 : 0);
-    dc__rev *c = dc__malloc(bytes);
-    if (!c)
-        return NULL;
-    dc__str *k = (dc__str *)(c + 1);
-    dc__value *v = (dc__value *)(k + e->nf);
-    uint8_t *au = (uint8_t *)(v + e->nf);
-    char *p = (char *)(au + 32);
-    memcpy(au, e->author, 32);
-    for (uint32_t i = 0; i < e->nf; i++) {
-        memcpy(p, e->keys[i].p, e->keys[i].n);
-        p[e->keys[i].n] = 0;
-        k[i] = (dc__str){p, e->keys[i].n};
-        p += e->keys[i].n + 1;
-        v[i] = e->vals[i];
-        if (v[i].kind == DC_STR) {
-            memcpy(p, e->vals[i].str, e->vals[i].len);
-            p[e->vals[i].len] = 0;
-            v[i].str = p;
-            p += e->vals[i].len + 1;
-        }
-    }
-    *c = (dc__rev){e->time, au, e->nf, k, v};
-    return c;
-}
-
 static void drec_dispose(drec *d) {
-    for (size_t i = 0; i < d->nf; i++) {
-        dc__free((char *)d->f[i].name);
-        if (d->f[i].v.kind == DC_STR)
-            dc__free((char *)d->f[i].v.str);
-    }
-    for (size_t i = 0; i < d->ne; i++)
-        dc__free(d->ev[i]);
-    dc__free(d->f);
-    dc__free(d->ev);
+    dc_records_free(d->rs);
     memset(d, 0, sizeof *d);
-}
-
-static int drec_cb(void *user, const dc__rec *rec) {
-    drec *d = user;
-    d->found = true;
-    d->f = rec->nf ? dc__calloc(rec->nf, sizeof *d->f) : NULL;
-    d->ev = rec->ne ? dc__calloc(rec->ne, sizeof *d->ev) : NULL;
-    if ((rec->nf && !d->f) || (rec->ne && !d->ev))
-        return DC_ENOMEM;
-    for (size_t i = 0; i < rec->nf; i++) {
-        dc__rfield *f = &d->f[d->nf];
-        *f = rec->f[i];
-        f->name = dc__strndup(rec->f[i].name, strlen(rec->f[i].name));
-        if (f->name && f->v.kind == DC_STR)
-            f->v.str = dc__strndup(rec->f[i].v.str, rec->f[i].v.len);
-        d->nf++;
-        if (!f->name || (f->v.kind == DC_STR && !f->v.str))
-            return DC_ENOMEM;
-    }
-    for (size_t i = 0; i < rec->ne; i++)
-        if (!(d->ev[d->ne++] = rev_dup(&rec->events[i])))
-            return DC_ENOMEM;
-    return 0;
 }
 
 static int drec_read(drec *d, dc_replica *r, const char *space, const char *did) {
     memset(d, 0, sizeof *d);
-    int rc = dc__records_each(r, space, T_DRIVER, did, drec_cb, d);
-    if (rc == DC_ENOMEM)
-        return dc__model_fail(r, rc, "registry move: out of memory");
-    return rc;
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 1, did, 1};
+    int rc = dc_record_query(&d->rs, r, space, T_DRIVER, &o);
+    if (rc)
+        return rc;
+    d->rec = dc_records_at(d->rs, 0);
+    d->found = d->rec != NULL;
+    return 0;
 }
 
-static bool same_value(const dc__value *a, const dc__value *b) {
+static bool same_value(const dc_value *a, const dc_value *b) {
     if (a->kind != b->kind)
         return false;
     if (a->kind == DC_STR)
-        return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+        return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
     return a->kind == DC_NULL || a->num == b->num;
 }
 
 /* Does `d` hold register (member false) or set member (true) `name` with
  * value v? */
-static bool drec_has(const drec *d, const char *name, bool member, const dc__value *v) {
-    for (size_t i = 0; i < d->nf; i++)
-        if (d->f[i].member == member && strcmp(d->f[i].name, name) == 0 &&
-            same_value(&d->f[i].v, v))
-            return true;
+static bool drec_has(const drec *d, const char *name, bool member, const dc_value *v) {
+    if (!d->rec)
+        return false;
+    if (member)
+        return dc_record_set_contains(d->rec, name, v) == 1;
+    const dc_value *x = dc_record_value(d->rec, name);
+    return x && same_value(x, v);
+}
+
+/* A record's entries: its registers in name order, then each member of its
+ * sets (sets in name order, members in value order). */
+typedef struct entries {
+    const dc_record *rec;
+    size_t nf, i, j;
+    int pass;
+} entries;
+
+static bool entry_next(entries *it, const char **name, bool *member, dc_value *v) {
+    for (; it->pass < 2; it->pass++, it->i = 0, it->j = 0)
+        for (; it->rec && it->i < it->nf; it->i++, it->j = 0) {
+            int set;
+            if (dc_record_field_at(it->rec, it->i, name, &set) || set != it->pass)
+                continue;
+            *member = set;
+            if (!set) {
+                *v = *dc_record_value(it->rec, *name);
+                it->i++;
+                return true;
+            }
+            if (it->j < dc_record_set_size(it->rec, *name) &&
+                dc_record_set_at(it->rec, *name, it->j, v) == 0) {
+                it->j++;
+                return true;
+            }
+        }
     return false;
+}
+
+static entries entries_of(const drec *d) {
+    entries it = {d->rec, d->rec ? dc_record_field_count(d->rec) : 0, 0, 0, 0};
+    return it;
 }
 
 /* What makes two driver events the same: their keys and values without
  * the author and time the record layer adds, and their original time (the
  * "at" a move copied, else their own): a record moved away and back holds
  * each event once. */
-static int ev_key(dc_buf *out, const dc__rev *e) {
+static int ev_key(dc_buf *out, const dc_event *e) {
     int64_t at = -1;
     dc__buf_clear(out);
-    for (uint32_t i = 0; i < e->nf; i++) {
-        const char *key = e->keys[i].p;
-        const dc__value *v = &e->vals[i];
+    for (size_t i = 0; i < e->nfields; i++) {
+        const char *key = e->keys[i];
+        const dc_value *v = &e->values[i];
         if (strcmp(key, "at") == 0 && v->kind == DC_INT)
             at = v->num;
         if (key[0] == '@' || strcmp(key, "at") == 0)
             continue;
         if (dc__buf_printf(out, "%s=%d:", key, v->kind) ||
-            (v->kind == DC_STR ? dc__buf_put(out, v->str, v->len)
+            (v->kind == DC_STR ? dc__buf_put(out, v->ptr, v->len)
                                : dc__buf_printf(out, "%lld", (long long)v->num)) ||
             dc__buf_putc(out, '\n'))
             return DC_ENOMEM;
     }
-    return dc__buf_printf(out, "@%lld", (long long)(at >= 0 ? at : e->time)) ? DC_ENOMEM : 0;
+    return dc__buf_printf(out, "@%lld", (long long)(at >= 0 ? at : e->time_ms)) ? DC_ENOMEM : 0;
 }
 
 /* Re-emits one stored event: its keys, with its original time kept as "at"
  * (unless it has one: an event moved twice keeps its first time). */
-static int copy_event(dc_txn *t, const char *did, const dc__rev *e) {
+static int copy_event(dc_txn *t, const char *did, const dc_event *e) {
     int rc = dc_txn_event(t, T_DRIVER, did);
     bool has_at = false;
-    for (uint32_t i = 0; i < e->nf && !rc; i++) {
-        const char *key = e->keys[i].p;
-        const dc__value *v = &e->vals[i];
+    for (size_t i = 0; i < e->nfields && !rc; i++) {
+        const char *key = e->keys[i];
+        const dc_value *v = &e->values[i];
         has_at |= strcmp(key, "at") == 0;
         if (key[0] != '@')
-            rc = dc_txn_event_field(t, key, v->kind, v->num, v->str);
+            rc = dc_txn_event_field(t, key, v->kind, v->num, dc__vstr(v));
     }
     if (!rc && !has_at)
-        rc = dc_txn_event_field(t, "at", DC_INT, e->time, NULL);
+        rc = dc_txn_event_field(t, "at", DC_INT, e->time_ms, NULL);
     return rc;
 }
 
@@ -647,22 +620,22 @@ typedef struct hopinfo {
     char *space; /* [33] */
 } hopinfo;
 
-static int moved_cb(void *user, const dc__rec *rec) {
+static int moved_cb(void *user, const dc_record *rec) {
     hopinfo *h = user;
     h->found = true;
     copy_field(rec, "space", h->space, 33);
     return 0;
 }
 
-bool dc__registry_emptied(const dc__rec *rec) {
-    const dc__value *h = dc__rec_value(rec, "id_hash");
+bool dc__registry_emptied(const dc_record *rec) {
+    const dc_value *h = dc_record_value(rec, "id_hash");
     return !h || h->kind != DC_STR;
 }
 
 int dc__registry_left_behind(dc_replica *r, const char *space, const char *driver) {
     char where[33] = "";
     hopinfo h = {false, where};
-    int rc = dc__records_each(r, space, T_MOVED, driver, moved_cb, &h);
+    int rc = dc__dom_each(r, space, T_MOVED, driver, moved_cb, &h);
     return rc ? rc : h.found;
 }
 
@@ -733,7 +706,7 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
     {
         char fwd_to[33] = "";
         hopinfo h = {false, fwd_to};
-        if ((rc = dc__records_each(r, from, T_MOVED, driver, moved_cb, &h)))
+        if ((rc = dc__dom_each(r, from, T_MOVED, driver, moved_cb, &h)))
             goto out;
         merge = h.found && strcmp(fwd_to, to) == 0;
     }
@@ -741,38 +714,42 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
      *    `to` does not hold yet, and the move itself. */
     if ((rc = dc__org_begin(&t, r, to)))
         goto out;
-    for (size_t i = 0; i < src.nf && !rc; i++) {
-        const dc__rfield *f = &src.f[i];
-        if (!f->member && strcmp(f->name, "branch") == 0) {
-            if (f->v.kind == DC_STR)
-                snprintf(old_branch, sizeof old_branch, "%.*s", (int)f->v.len, f->v.str);
+    entries it = entries_of(&src);
+    const char *name;
+    bool member;
+    dc_value v;
+    while (!rc && entry_next(&it, &name, &member, &v)) {
+        if (!member && strcmp(name, "branch") == 0) {
+            if (v.kind == DC_STR)
+                snprintf(old_branch, sizeof old_branch, "%.*s", (int)v.len, dc__vstr(&v));
             if (new_branch)
                 continue;
         }
         /* A null register is what an earlier move left behind: nothing to
          * carry (and it must not overwrite the value kept in `to`). */
-        if (!f->member && f->v.kind == DC_NULL)
+        if (!member && v.kind == DC_NULL)
             continue;
-        if (drec_has(&dst, f->name, f->member, &f->v))
+        if (drec_has(&dst, name, member, &v))
             continue;
-        if (f->member) {
-            rc = dc_txn_add(t, T_DRIVER, driver, f->name, f->v.kind, f->v.num, f->v.str);
+        if (member) {
+            rc = dc_txn_add(t, T_DRIVER, driver, name, v.kind, v.num, dc__vstr(&v));
             members++;
         } else {
-            rc = dc_txn_set(t, T_DRIVER, driver, f->name, f->v.kind, f->v.num, f->v.str);
+            rc = dc_txn_set(t, T_DRIVER, driver, name, v.kind, v.num, dc__vstr(&v));
             registers++;
         }
     }
     dc_buf ka = DC_BUF_INIT, kb = DC_BUF_INIT;
-    for (size_t i = 0; i < src.ne && !rc; i++) {
+    size_t sne = dc_record_event_count(src.rec), dne = dc_record_event_count(dst.rec);
+    for (size_t i = 0; i < sne && !rc; i++) {
         bool have = false;
-        if ((rc = ev_key(&ka, src.ev[i])))
+        if ((rc = ev_key(&ka, dc_record_event(src.rec, i))))
             break;
-        for (size_t j = 0; j < dst.ne && !have && !rc; j++)
-            if (!(rc = ev_key(&kb, dst.ev[j])))
+        for (size_t j = 0; j < dne && !have && !rc; j++)
+            if (!(rc = ev_key(&kb, dc_record_event(dst.rec, j))))
                 have = ka.size == kb.size && memcmp(ka.ptr, kb.ptr, ka.size) == 0;
         if (!have && !rc) {
-            rc = copy_event(t, driver, src.ev[i]);
+            rc = copy_event(t, driver, dc_record_event(src.rec, i));
             events++;
         }
     }
@@ -821,12 +798,12 @@ int dc_registry_move(dc_buf *out, dc_replica *r, const char *from, const char *d
         t = NULL;
         goto out;
     }
-    for (size_t i = 0; i < src.nf && !rc; i++) {
-        const dc__rfield *f = &src.f[i];
-        if (f->member)
-            rc = dc_txn_remove(t, T_DRIVER, driver, f->name, f->v.kind, f->v.num, f->v.str);
-        else if (f->v.kind != DC_NULL)
-            rc = dc_txn_set(t, T_DRIVER, driver, f->name, DC_NULL, 0, NULL);
+    it = entries_of(&src);
+    while (!rc && entry_next(&it, &name, &member, &v)) {
+        if (member)
+            rc = dc_txn_remove(t, T_DRIVER, driver, name, v.kind, v.num, dc__vstr(&v));
+        else if (v.kind != DC_NULL)
+            rc = dc_txn_set(t, T_DRIVER, driver, name, DC_NULL, 0, NULL);
     }
     rc = dc__org_finish(t, rc);
     t = NULL;

@@ -112,10 +112,10 @@ static void tasks_free(tasks *ts) {
     memset(ts, 0, sizeof *ts);
 }
 
-static int tasks_fold(tasks *ts, const dc__rec *rec) {
+static int tasks_fold(tasks *ts, const dc_record *rec) {
     int rc = 0;
-    for (size_t i = 0; !rc && i < rec->ne; i++) {
-        const dc__rev *ev = &rec->events[i];
+    for (size_t i = 0; !rc && i < dc_record_event_count(rec); i++) {
+        const dc_event *ev = dc_record_event(rec, i);
         const char *name = dc__ev_str(ev, "task"), *due = dc__ev_str(ev, "due");
         if (!name)
             continue; /* not a task event */
@@ -152,7 +152,7 @@ typedef struct task_lookup {
     char *due;
 } task_lookup;
 
-static int lookup_task(void *user, const dc__rec *rec) {
+static int lookup_task(void *user, const dc_record *rec) {
     task_lookup *l = user;
     tasks ts = {0};
     l->secretary = true;
@@ -194,7 +194,7 @@ int dc_secretary_done(dc_replica *r, const char *space, const char *secretary, c
     if (rc)
         return rc;
     task_lookup l = {task, false, false, NULL};
-    rc = dc__records_each(r, space, "secretary", secretary, lookup_task, &l);
+    rc = dc__dom_each(r, space, "secretary", secretary, lookup_task, &l);
     if (!rc && !l.secretary)
         rc = dc__model_fail(r, DC_ENOTFOUND, "secretary: no secretary %s in this space", secretary);
     else if (!rc && !l.found)
@@ -216,7 +216,7 @@ typedef struct sec_walk {
     size_t n;
 } sec_walk;
 
-static int secretary_one(void *user, const dc__rec *rec) {
+static int secretary_one(void *user, const dc_record *rec) {
     sec_walk *w = user;
     dc_buf *b = &w->b;
     tasks ts = {0};
@@ -224,7 +224,7 @@ static int secretary_one(void *user, const dc__rec *rec) {
     if (!rc)
         rc = dc__buf_puts(b, w->n++ ? ",{\"secretary\":" : "{\"secretary\":");
     if (!rc)
-        rc = dc__org_jstr(b, rec->id);
+        rc = dc__org_jstr(b, dc_record_id(rec));
     static const char *const fields[] = {"name", "branch", "from_dept", "role"};
     for (size_t i = 0; !rc && i < 4; i++)
         if (!(rc = dc__org_key(b, fields[i], false)))
@@ -257,7 +257,7 @@ int dc_secretary_show(dc_buf *out, dc_replica *r, const char *space, const char 
     const char *one = secretary && *secretary ? secretary : NULL;
     int rc = dc__buf_puts(&w.b, "{\"secretaries\":[");
     if (!rc)
-        rc = dc__records_each(r, space, "secretary", one, secretary_one, &w);
+        rc = dc__dom_each(r, space, "secretary", one, secretary_one, &w);
     if (!rc && one && w.n == 0)
         rc = dc__model_fail(r, DC_ENOTFOUND, "secretary: no secretary %s in this space", one);
     if (!rc)

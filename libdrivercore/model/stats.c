@@ -10,8 +10,8 @@
  * county desk, which holds its county's, both get their figures from the
  * same code over the same records, with nothing stored that could drift
  * from them.  It must stay fast at province scale (257,000 drivers): each
- * record type of each space is walked exactly once, typed (dc__records_each,
- * or dc__records_each_fields where no figure comes from events), and a
+ * record type of each space is walked exactly once, typed (dc_record_each,
+ * without events where no figure comes from events), and a
  * case's state comes from the one fold of "Grievance rules" in grievance.c
  * (dc__case_facts_of, behind dc_case_summary), so the figures always agree with
  * `case show`, and every replica holding the same steps prints the same
@@ -26,7 +26,7 @@
 #include "model/grievance_int.h"
 #include "model/org_int.h"
 #include "model/registry_int.h"
-#include "replica/records.h"
+#include "model/read.h"
 
 /* ---- a set of strings (open addressing), with one small value each ----
  * Distinct counts (liaison ends, secretaries as persons, branches seen both
@@ -181,12 +181,12 @@ typedef struct stats {
     buckets channel, category, level;
 } stats;
 
-static bool value_is(const dc__value *v, const char *s) {
-    return v && v->kind == DC_STR && v->len == strlen(s) && memcmp(v->str, s, v->len) == 0;
+static bool value_is(const dc_value *v, const char *s) {
+    return v && v->kind == DC_STR && v->len == strlen(s) && memcmp(dc__vstr(v), s, v->len) == 0;
 }
 
 /* The administrative level a string names ("province", "city", "county"). */
-static unsigned char level_of_name(const dc__value *v) {
+static unsigned char level_of_name(const dc_value *v) {
     if (value_is(v, "province"))
         return ADMIN_PROVINCE;
     if (value_is(v, "city"))
@@ -226,11 +226,11 @@ static int nomem(stats *s) {
 }
 
 /* Adds the value of register `field` (a string) to set `set`. */
-static int add_field(stats *s, strset *set, const dc__rec *rec, const char *field) {
-    const dc__value *v = dc__rec_value(rec, field);
+static int add_field(stats *s, strset *set, const dc_record *rec, const char *field) {
+    const dc_value *v = dc_record_value(rec, field);
     if (!v || v->kind != DC_STR || v->len == 0)
         return 0;
-    return strset_add(set, v->str, v->len, 0) < 0 ? nomem(s) : 0;
+    return strset_add(set, dc__vstr(v), v->len, 0) < 0 ? nomem(s) : 0;
 }
 
 /* ---- region rows ---- */
@@ -274,23 +274,23 @@ static casefig *bucket_of(buckets *b, const char *name) {
 /* ---- drivers ---- */
 
 /* The county a move event names under `key` ("from", "to"), into out[7]. */
-static bool move_end(const dc__rev *e, const char *key, char out[7]) {
-    const dc__value *v = dc__rev_value(e, key);
+static bool move_end(const dc_event *e, const char *key, char out[7]) {
+    const dc_value *v = dc_event_value(e, key);
     if (!v || v->kind != DC_STR || v->len != 6)
         return false;
-    memcpy(out, v->str, 6);
+    memcpy(out, dc__vstr(v), 6);
     out[6] = 0;
     return true;
 }
 
-static int on_driver(void *user, const dc__rec *rec) {
+static int on_driver(void *user, const dc_record *rec) {
     stats *s = user;
-    size_t idn = strlen(rec->id);
+    size_t idn = strlen(dc_record_id(rec));
     /* A copy left behind where a move forwards him: he is counted where he
      * is kept. */
-    if (strset_find(&s->moved, rec->id, idn) >= 0 && dc__registry_emptied(rec))
+    if (strset_find(&s->moved, dc_record_id(rec), idn) >= 0 && dc__registry_emptied(rec))
         return 0;
-    int fresh = strset_add(&s->seen, rec->id, idn, 0);
+    int fresh = strset_add(&s->seen, dc_record_id(rec), idn, 0);
     if (fresh < 0)
         return nomem(s);
     if (fresh == 0)
@@ -301,7 +301,7 @@ static int on_driver(void *user, const dc__rec *rec) {
     static const char *const FIELDS[3] = {"status", "activity_area", "hukou_region"};
     int has[3];
     size_t nx;
-    const char *const *x = dc__registry_extras_of(&s->extras, rec->id, &nx);
+    const char *const *x = dc__registry_extras_of(&s->extras, dc_record_id(rec), &nx);
     if (dc__registry_shown_n(rec, FIELDS, 3, s->shown, has, x, nx))
         return nomem(s);
     const char *status = (const char *)s->shown[0].ptr;
@@ -335,10 +335,10 @@ static int on_driver(void *user, const dc__rec *rec) {
             h->outflow++;
         }
     }
-    for (size_t i = 0; i < rec->ne; i++) {
-        const dc__rev *e = &rec->events[i];
+    for (size_t i = 0; i < dc_record_event_count(rec); i++) {
+        const dc_event *e = dc_record_event(rec, i);
         char from[7] = "", to_c[7] = "";
-        if (!value_is(dc__rev_value(e, "kind"), "move") || !move_end(e, "to", to_c) ||
+        if (!value_is(dc_event_value(e, "kind"), "move") || !move_end(e, "to", to_c) ||
             (move_end(e, "from", from) && strcmp(from, to_c) == 0))
             continue;
         regrow *to = row_of(s, to_c);
@@ -349,13 +349,13 @@ static int on_driver(void *user, const dc__rec *rec) {
     return 0;
 }
 
-static int on_moved(void *user, const dc__rec *rec) {
+static int on_moved(void *user, const dc_record *rec) {
     stats *s = user;
-    if (strset_add(&s->moved, rec->id, strlen(rec->id), 0) < 0)
+    if (strset_add(&s->moved, dc_record_id(rec), strlen(dc_record_id(rec)), 0) < 0)
         return nomem(s);
     char to[7];
-    const dc__value *v = dc__rec_value(rec, "region");
-    if (s->county[0] && v && v->kind == DC_STR && dc__county_of(v->str, v->len, to) &&
+    const dc_value *v = dc_record_value(rec, "region");
+    if (s->county[0] && v && v->kind == DC_STR && dc__county_of(dc__vstr(v), v->len, to) &&
         strcmp(to, s->county) != 0) {
         regrow *g = row_of(s, s->county);
         if (!g)
@@ -367,11 +367,12 @@ static int on_moved(void *user, const dc__rec *rec) {
 
 /* ---- the directory ---- */
 
-static int on_org(void *user, const dc__rec *rec) {
+static int on_org(void *user, const dc_record *rec) {
     stats *s = user;
-    const dc__value *kind = dc__rec_value(rec, "kind");
-    size_t idn = strlen(rec->id);
-    if (strset_add(&s->orgs, rec->id, idn, level_of_name(dc__rec_value(rec, "level"))) < 0)
+    const dc_value *kind = dc_record_value(rec, "kind");
+    size_t idn = strlen(dc_record_id(rec));
+    if (strset_add(&s->orgs, dc_record_id(rec), idn, level_of_name(dc_record_value(rec, "level"))) <
+        0)
         return nomem(s);
     if (value_is(kind, "operator"))
         s->operators++;
@@ -381,9 +382,9 @@ static int on_org(void *user, const dc__rec *rec) {
         s->joint_meetings++;
     else if (value_is(kind, "enterprise")) {
         s->enterprises++;
-        const dc__value *rg = dc__rec_value(rec, "region");
+        const dc_value *rg = dc_record_value(rec, "region");
         char county[7];
-        if (rg && rg->kind == DC_STR && dc__county_of(rg->str, rg->len, county)) {
+        if (rg && rg->kind == DC_STR && dc__county_of(dc__vstr(rg), rg->len, county)) {
             regrow *g = row_of(s, county);
             if (!g)
                 return nomem(s);
@@ -391,55 +392,57 @@ static int on_org(void *user, const dc__rec *rec) {
         }
     } else if (value_is(kind, "department"))
         s->departments++;
-    else if (value_is(kind, "branch") && strset_add(&s->branches, rec->id, idn, 0) < 0)
+    else if (value_is(kind, "branch") && strset_add(&s->branches, dc_record_id(rec), idn, 0) < 0)
         return nomem(s);
     return 0;
 }
 
-static int on_region(void *user, const dc__rec *rec) {
+static int on_region(void *user, const dc_record *rec) {
     stats *s = user;
-    const dc__value *nm = dc__rec_value(rec, "name");
-    size_t idn = strlen(rec->id);
-    if (!nm || nm->kind != DC_STR || idn != 6 || strset_find(&s->names, rec->id, idn) >= 0)
+    const dc_value *nm = dc_record_value(rec, "name");
+    size_t idn = strlen(dc_record_id(rec));
+    if (!nm || nm->kind != DC_STR || idn != 6 ||
+        strset_find(&s->names, dc_record_id(rec), idn) >= 0)
         return 0;
     if (DC__VEC_ROOM(s->name_v, s->nname, s->cname))
         return nomem(s);
-    if (!(s->name_v[s->nname] = dc__strndup(nm->str, nm->len)) ||
-        strset_add(&s->names, rec->id, idn, (uint32_t)s->nname) < 0)
+    if (!(s->name_v[s->nname] = dc__strndup(dc__vstr(nm), nm->len)) ||
+        strset_add(&s->names, dc_record_id(rec), idn, (uint32_t)s->nname) < 0)
         return nomem(s);
     s->nname++;
     return 0;
 }
 
-static int on_branch(void *user, const dc__rec *rec) {
+static int on_branch(void *user, const dc_record *rec) {
     stats *s = user;
-    return strset_add(&s->branches, rec->id, strlen(rec->id), 0) < 0 ? nomem(s) : 0;
+    return strset_add(&s->branches, dc_record_id(rec), strlen(dc_record_id(rec)), 0) < 0 ? nomem(s)
+                                                                                         : 0;
 }
 
 /* A secretary record's id is `<branch org id>/<person id>`: one person may
  * lead two branches (the report's 187 secretaries for 209 branches), so
  * secretaries are counted as distinct persons with the role secretary. */
-static int on_secretary(void *user, const dc__rec *rec) {
+static int on_secretary(void *user, const dc_record *rec) {
     stats *s = user;
-    const dc__value *role = dc__rec_value(rec, "role");
+    const dc_value *role = dc_record_value(rec, "role");
     if (role && !value_is(role, "secretary"))
         return 0;
-    const char *slash = strrchr(rec->id, '/');
-    const char *person = slash ? slash + 1 : rec->id;
+    const char *slash = strrchr(dc_record_id(rec), '/');
+    const char *person = slash ? slash + 1 : dc_record_id(rec);
     return strset_add(&s->secretaries, person, strlen(person), 0) < 0 ? nomem(s) : 0;
 }
 
 /* Adds the live records of `type` in the space to *n, without reading them. */
 static int count(stats *s, const char *space, const char *type, uint64_t *n) {
     uint64_t k = 0;
-    int rc = dc__records_count(s->r, space, type, &k);
+    int rc = dc_record_count(s->r, space, type, &k);
     *n += k;
     return rc;
 }
 
-static int on_liaison(void *user, const dc__rec *rec) {
+static int on_liaison(void *user, const dc_record *rec) {
     stats *s = user;
-    const dc__value *level = dc__rec_value(rec, "level");
+    const dc_value *level = dc_record_value(rec, "level");
     int rc = 0;
     if (value_is(level, "cadre")) {
         if (!(rc = add_field(s, &s->cadres, rec, "from")))
@@ -492,7 +495,7 @@ static void add_case(casefig *c, const dc__case_facts *f, bool resolved, bool in
     }
 }
 
-static int on_case(void *user, const dc__rec *rec) {
+static int on_case(void *user, const dc_record *rec) {
     stats *s = user;
     dc__case_facts *f = &s->facts;
     int rc = dc__case_facts_of(f, s->r, rec, s->cal);
@@ -550,10 +553,10 @@ static int collect_space(void *user, const char *hex) {
 
 /* Walks the records of `type` in `space`; their events are read only for
  * the types whose figures come from events (drivers' moves, cases' steps). */
-static int walk(stats *s, const char *space, const char *type, dc__rec_fn fn, void *user) {
+static int walk(stats *s, const char *space, const char *type, dc_record_fn fn, void *user) {
     bool events = strcmp(type, "driver") == 0 || strcmp(type, "case") == 0;
-    return events ? dc__records_each(s->r, space, type, NULL, fn, user)
-                  : dc__records_each_fields(s->r, space, type, NULL, fn, user);
+    return events ? dc__dom_each(s->r, space, type, NULL, fn, user)
+                  : dc__dom_each_fields(s->r, space, type, NULL, fn, user);
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -800,9 +803,9 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
     /* Every space read from one state of the file (and the file's locks
      * taken once, not per walk). */
     bool snap = false;
-    if ((rc = dc__records_snapshot(r, &snap)))
+    if ((rc = dc__dom_read_begin(r, &snap)))
         goto done;
-    if ((rc = dc__spaces_each(r, collect_space, &l))) {
+    if ((rc = dc_space_each(r, collect_space, &l))) {
         if (rc == DC_ENOMEM)
             dc__model_fail(r, rc, "stats: out of memory");
         goto done;
@@ -845,7 +848,7 @@ int dc_stats_at(dc_buf *out, dc_replica *r, const char *space, const dc_calendar
     if (!rc)
         dc__buf_move(out, &b);
 done:
-    dc__records_snapshot_end(r, snap);
+    dc__dom_read_end(r, snap);
     dc_buf_dispose(&b);
     for (int i = 0; i < 3; i++)
         dc_buf_dispose(&s.shown[i]);

@@ -212,9 +212,9 @@ typedef struct study_ctx {
     bool found;
 } study_ctx;
 
-static int roster_one(void *user, const dc__rec *rec) {
+static int roster_one(void *user, const dc_record *rec) {
     study_ctx *c = user;
-    return dc__strs_push(&c->members, rec->id, strlen(rec->id));
+    return dc__strs_push(&c->members, dc_record_id(rec), strlen(dc_record_id(rec)));
 }
 
 static size_t member_index(const study_ctx *c, const char *driver) {
@@ -233,7 +233,7 @@ static size_t member_index(const study_ctx *c, const char *driver) {
     return (size_t)-1;
 }
 
-static int item_one(void *user, const dc__rec *rec) {
+static int item_one(void *user, const dc_record *rec) {
     study_ctx *c = user;
     dc_buf *b = &c->items;
     size_t nm = c->members.n, others = 0, posts = 0;
@@ -244,8 +244,8 @@ static int item_one(void *user, const dc__rec *rec) {
     /* Discussion, in event order, written out only for one item. */
     dc_buf talk = DC_BUF_INIT;
     dc__strs outsiders = {0};
-    for (size_t i = 0; !rc && i < rec->ne; i++) {
-        const dc__rev *ev = &rec->events[i];
+    for (size_t i = 0; !rc && i < dc_record_event_count(rec); i++) {
+        const dc_event *ev = dc_record_event(rec, i);
         const char *kind = dc__ev_str(ev, "kind"), *drv = dc__ev_str(ev, "driver");
         if (!kind || !drv)
             continue;
@@ -257,9 +257,9 @@ static int item_one(void *user, const dc__rec *rec) {
             if (!rc)
                 rc = dc__org_jstr(&talk, drv);
             if (!rc && !(rc = dc__org_key(&talk, "text", false)))
-                rc = dc__json_value(&talk, dc__rev_value(ev, "text"));
+                rc = dc__dom_json_value(&talk, dc_event_value(ev, "text"));
             if (!rc && !(rc = dc__org_key(&talk, "at", false)))
-                rc = dc__buf_printf(&talk, "%lld", (long long)ev->time);
+                rc = dc__buf_printf(&talk, "%lld", (long long)ev->time_ms);
             if (!rc && !(rc = dc__org_key(&talk, "device", false))) {
                 char hex[65];
                 dc__hex(hex, ev->author, 32);
@@ -292,7 +292,7 @@ static int item_one(void *user, const dc__rec *rec) {
     if (!rc)
         rc = dc__buf_puts(b, c->nitems++ ? ",{\"item\":" : "{\"item\":");
     if (!rc)
-        rc = dc__org_jstr(b, rec->id);
+        rc = dc__org_jstr(b, dc_record_id(rec));
     /* The media (possibly a long text) only when one item is asked for. */
     static const char *const fields[] = {"title", "kind", "pushed", "media"};
     for (size_t i = 0; !rc && i < (c->one ? 4u : 3u); i++)
@@ -333,7 +333,7 @@ typedef struct act_ctx {
     const dc__strs *members;
 } act_ctx;
 
-static int activity_one(void *user, const dc__rec *rec) {
+static int activity_one(void *user, const dc_record *rec) {
     act_ctx *a = user;
     dc_buf *b = &a->b;
     dc__strs joined = {0};
@@ -345,7 +345,7 @@ static int activity_one(void *user, const dc__rec *rec) {
     if (!rc)
         rc = dc__buf_puts(b, a->n++ ? ",{\"activity\":" : "{\"activity\":");
     if (!rc)
-        rc = dc__org_jstr(b, rec->id);
+        rc = dc__org_jstr(b, dc_record_id(rec));
     if (!rc && !(rc = dc__org_key(b, "title", false)))
         rc = dc__org_jfield(b, rec, "title");
     if (!rc && !(rc = dc__org_key(b, "date", false)))
@@ -372,7 +372,7 @@ int dc_study_show(dc_buf *out, dc_replica *r, const char *space, const char *ite
     c.one = item && *item ? item : NULL;
     act_ctx a = {DC_BUF_INIT, 0, &c.members};
     dc_buf b = DC_BUF_INIT;
-    int rc = dc__records_each(r, space, "member", NULL, roster_one, &c);
+    int rc = dc__dom_each(r, space, "member", NULL, roster_one, &c);
     if (!rc) {
         dc__strs_sort(&c.members);
         size_t n = c.members.n ? c.members.n : 1;
@@ -383,13 +383,13 @@ int dc_study_show(dc_buf *out, dc_replica *r, const char *space, const char *ite
             rc = DC_ENOMEM;
     }
     if (!rc)
-        rc = dc__records_each(r, space, "study", c.one, item_one, &c);
+        rc = dc__dom_each(r, space, "study", c.one, item_one, &c);
     if (!rc && c.one && !c.found)
         rc = dc__model_fail(r, DC_ENOTFOUND, "study show: no study item %s in this space", c.one);
     if (!rc && c.one) {
         rc = dc__buf_put(&b, c.items.ptr, c.items.size);
     } else if (!rc) {
-        rc = dc__records_each(r, space, "activity", NULL, activity_one, &a);
+        rc = dc__dom_each(r, space, "activity", NULL, activity_one, &a);
         if (!rc)
             rc = dc__buf_printf(&b, "{\"members\":%zu,\"items\":[", c.members.n);
         if (!rc)

@@ -19,7 +19,7 @@ struct dc_live {
     dc_replica *r; /* NULL once the replica closed */
     struct dc_live *next;
     char space[33];
-    char *type, *where_field, *order_by;
+    char *type, *where_field, *order_by, *id;
     void *where_bytes;
     dc_value where;
     dc_query_options o;
@@ -35,6 +35,7 @@ static void live_free(dc_live *q) {
     dc__free(q->type);
     dc__free(q->where_field);
     dc__free(q->order_by);
+    dc__free(q->id);
     dc__free(q->where_bytes);
     dc__free(q);
 }
@@ -79,11 +80,9 @@ int dc_live_open(dc_live **out, dc_replica *r, const char *space, const char *ty
     uint8_t sid[16];
     if (dc__space_id_parse(r, space, sid))
         return r->err.code;
-    if (opts && opts->version != DC_QUERY_OPTIONS_VERSION)
-        return dc__fail(r, DC_EINVAL, "live query: options version %u, this library reads %u",
-                        opts->version, DC_QUERY_OPTIONS_VERSION);
-    if (opts && opts->where_field && !opts->where_value)
-        return dc__fail(r, DC_EMISUSE, "live query: where_field without a where_value");
+    dc_query_options o;
+    if (dc__query_options_read(r, "live query", opts, &o))
+        return r->err.code;
     dc_live *q = dc__calloc(1, sizeof *q);
     if (!q)
         return dc__fail(r, DC_ENOMEM, "live query: out of memory");
@@ -92,11 +91,11 @@ int dc_live_open(dc_live **out, dc_replica *r, const char *space, const char *ty
     q->r = r;
     q->fn = fn;
     q->user = user;
-    q->o =
-        opts ? *opts : (dc_query_options){DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 1};
+    q->o = o;
     q->type = dup_or_null(type, &oom);
     q->where_field = dup_or_null(q->o.where_field, &oom);
     q->order_by = dup_or_null(q->o.order_by, &oom);
+    q->id = dup_or_null(q->o.id, &oom);
     if (q->o.where_field) {
         q->where = *q->o.where_value;
         if ((q->where.kind == DC_STR || q->where.kind == DC_BYTES) && q->where.ptr) {
@@ -110,6 +109,7 @@ int dc_live_open(dc_live **out, dc_replica *r, const char *space, const char *ty
     }
     q->o.where_field = q->where_field;
     q->o.order_by = q->order_by;
+    q->o.id = q->id;
     if (oom) {
         live_free(q);
         return dc__fail(r, DC_ENOMEM, "live query: out of memory");

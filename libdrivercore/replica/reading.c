@@ -1,6 +1,8 @@
 /*
  * Typed reads: a record copied out of the store's walk into one block the
- * caller owns, and queries over a type (filter, order, page).
+ * caller owns, queries over a type (filter, order, page), and walks that
+ * hand each record over as a view, valid during a callback, over the
+ * store's own decoded record (no copy of its strings).
  *
  * The store hands a record over for the length of a callback (dc__rec:
  * registers in name order, one entry per set member, typed events).  A
@@ -9,11 +11,11 @@
  * touches the replica again (docs/reading.md).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 
-#include "replica/records.h"
 #include "replica/replica_int.h"
 
 typedef struct tfield {
@@ -23,21 +25,12 @@ typedef struct tfield {
     dc_value *v;
 } tfield;
 
-typedef struct tevent {
-    int64_t time;
-    uint8_t author[32];
-    char author_hex[65];
-    size_t n;
-    const char **keys;
-    dc_value *v;
-} tevent;
-
 struct dc_record {
     const char *type, *id;
     size_t nf;
     tfield *f;
     size_t ne;
-    tevent *e;
+    dc_event *e;
 };
 
 struct dc_records {
@@ -173,6 +166,7 @@ static int copy_rec(const dc__rec *rec, dc_record **out) {
         if (ord[i]->v.kind == DC_STR || ord[i]->v.kind == DC_BYTES)
             chars += ord[i]->v.len + 1;
     }
+    chars += rec->ne * 33; /* each event's author key */
     for (size_t i = 0; i < rec->ne; i++) {
         const dc__rev *e = &rec->events[i];
         nkv += e->nf;
@@ -185,7 +179,7 @@ static int copy_rec(const dc__rec *rec, dc_record **out) {
     size_t o_f = ALIGN(sizeof(dc_record));
     size_t o_v = o_f + ALIGN(nf * sizeof(tfield));
     size_t o_e = o_v + ALIGN(rec->nf * sizeof(dc_value));
-    size_t o_ev = o_e + ALIGN(rec->ne * sizeof(tevent));
+    size_t o_ev = o_e + ALIGN(rec->ne * sizeof(dc_event));
     size_t o_k = o_ev + ALIGN(nkv * sizeof(dc_value));
     size_t o_c = o_k + ALIGN(nkv * sizeof(char *));
     char *blk = dc__calloc(1, o_c + chars);
@@ -195,7 +189,7 @@ static int copy_rec(const dc__rec *rec, dc_record **out) {
     }
     dc_record *r = (dc_record *)(void *)blk;
     r->f = (tfield *)(void *)(blk + o_f);
-    r->e = (tevent *)(void *)(blk + o_e);
+    r->e = (dc_event *)(void *)(blk + o_e);
     dc_value *vals = (dc_value *)(void *)(blk + o_v);
     dc_value *evals = (dc_value *)(void *)(blk + o_ev);
     const char **keys = (const char **)(void *)(blk + o_k);
@@ -216,13 +210,12 @@ static int copy_rec(const dc__rec *rec, dc_record **out) {
     r->ne = rec->ne;
     for (size_t i = 0; i < rec->ne; i++) {
         const dc__rev *e = &rec->events[i];
-        tevent *t = &r->e[i];
-        t->time = e->time;
-        memcpy(t->author, e->author, 32);
-        dc__hex(t->author_hex, e->author, 32);
-        t->n = e->nf;
+        dc_event *t = &r->e[i];
+        t->time_ms = e->time;
+        t->author = (const uint8_t *)put_bytes(&pos, e->author, 32);
+        t->nfields = e->nf;
         t->keys = keys;
-        t->v = evals;
+        t->values = evals;
         for (uint32_t k = 0; k < e->nf; k++) {
             keys[k] = put_bytes(&pos, e->keys[k].p, e->keys[k].n);
             put_value(&pos, &evals[k], &e->vals[k]);
@@ -241,16 +234,28 @@ void dc_record_free(dc_record *rec) {
 
 /* ---- reading ---- */
 
-/* The space, known and readable: 0, or an error on the replica. */
-static int resolve(dc_replica *r, const char *space, const char *type, dc__space *sp) {
+/* The space, known and readable: 0, or an error on the replica.  With
+ * `unaccepted_empty`, a space not accepted is no error: *empty is set. */
+static int resolve_as(dc_replica *r, const char *space, const char *type, dc__space *sp,
+                      bool unaccepted_empty, bool *empty) {
     uint8_t sid[16];
+    *empty = false;
     if (dc__space_id_parse(r, space, sid))
         return r->err.code;
     if (!type)
         return dc__fail(r, DC_EMISUSE, "the type is NULL");
     if (dc__store_space_get(r->st, sid, sp, &r->err))
         return dc__fail_err(r, &r->err);
+    if (unaccepted_empty && sp->consent != DC_CONSENT_ACCEPTED) {
+        *empty = true;
+        return 0;
+    }
     return dc__space_readable(r, sp);
+}
+
+static int resolve(dc_replica *r, const char *space, const char *type, dc__space *sp) {
+    bool empty;
+    return resolve_as(r, space, type, sp, false, &empty);
 }
 
 static int one(void *user, const dc__rec *rec) {
@@ -277,15 +282,66 @@ int dc_record_read(dc_record **out, dc_replica *r, const char *space, const char
     return 0;
 }
 
+int dc__query_options_read(dc_replica *r, const char *what, const dc_query_options *in,
+                           dc_query_options *o) {
+    memset(o, 0, sizeof *o);
+    o->version = DC_QUERY_OPTIONS_VERSION;
+    o->with_events = 1;
+    if (in && in->version == 1) /* shorter: its own fields only */
+        memcpy(o, in, offsetof(dc_query_options, id));
+    else if (in && in->version == DC_QUERY_OPTIONS_VERSION)
+        *o = *in;
+    else if (in)
+        return dc__fail(r, DC_EINVAL, "%s: options version %u, this library reads 1 to %u", what,
+                        in->version, DC_QUERY_OPTIONS_VERSION);
+    o->version = DC_QUERY_OPTIONS_VERSION;
+    if (o->where_field && !o->where_value)
+        return dc__fail(r, DC_EMISUSE, "%s: where_field without a where_value", what);
+    return 0;
+}
+
+/* The options (dc__query_options_read) and the filter's value. */
+static int options_of(dc_replica *r, const char *what, const dc_query_options *in,
+                      dc_query_options *o, dc__value *where) {
+    memset(where, 0, sizeof *where);
+    if (dc__query_options_read(r, what, in, o))
+        return r->err.code;
+    if (!o->where_field)
+        return 0;
+    const dc_value *w = o->where_value;
+    where->kind = w->kind;
+    switch (w->kind) {
+    case DC_NULL: break;
+    case DC_BOOL: where->num = w->num != 0; break;
+    case DC_INT: where->num = w->num; break;
+    case DC_FLOAT:
+        if (!isfinite(w->real))
+            return dc__fail(r, DC_EINVAL, "%s: a float must be finite", what);
+        *where = dc__value_real(w->real);
+        break;
+    case DC_STR:
+    case DC_BYTES:
+        if ((!w->ptr && w->len) || w->len > DC_STR_MAX)
+            return dc__fail(r, DC_EINVAL, "%s: the value's bytes are NULL or too long", what);
+        where->str = w->ptr;
+        where->len = (uint32_t)w->len;
+        break;
+    default: return dc__fail(r, DC_EINVAL, "%s: unknown value kind %d", what, w->kind);
+    }
+    return 0;
+}
+
+/* A walk over the records a query selects: the value index when one is
+ * declared on where_field, else every record of the type (or the one id);
+ * each record that matches goes to `fn`.  0, fn's code, or an error. */
 typedef struct qctx {
     dc_replica *r;
     int64_t sid;
     const char *type;
     const dc_query_options *o;
     dc__value where;
-    size_t want; /* records worth keeping in id order: offset + limit */
-    dc_records *rs;
-    size_t cap;
+    dc__rec_fn fn;
+    void *user;
 } qctx;
 
 static bool matches(const dc__rec *rec, const char *field, const dc__value *v) {
@@ -295,29 +351,84 @@ static bool matches(const dc__rec *rec, const char *field, const dc__value *v) {
     return false;
 }
 
-static int collect(void *user, const dc__rec *rec) {
+static int matching(void *user, const dc__rec *rec) {
     qctx *q = user;
     if (q->o->where_field && !matches(rec, q->o->where_field, &q->where))
         return 0;
-    q->rs->total++;
-    /* In id order without a sort, what lies past the page is only
-     * counted; what lies before the offset is not kept either. */
-    if (!q->o->order_by && (q->rs->total <= q->o->offset || (q->want && q->rs->total > q->want)))
+    return q->fn(q->user, rec);
+}
+
+/* One id the index gave: the record read and checked (the value is
+ * checked again, so a stale row can never add a record). */
+static int by_id(void *user, const char *id) {
+    qctx *q = user;
+    if (q->o->id && strcmp(id, q->o->id) != 0)
         return 0;
-    if (DC__VEC_ROOM(q->rs->rec, q->rs->n, q->cap))
-        return DC_ENOMEM;
-    int rc = copy_rec(rec, &q->rs->rec[q->rs->n]);
-    if (!rc)
-        q->rs->n++;
+    return dc__store_records_walk(q->r->st, q->sid, q->type, id, q->o->with_events != 0, matching,
+                                  q, &q->r->err);
+}
+
+static int query_walk(qctx *q) {
+    bool indexed = false;
+    int rc = 0;
+    if (q->o->where_field)
+        rc = dc__store_index_lookup(q->r->st, q->sid, q->type, q->o->where_field, &q->where,
+                                    &indexed, by_id, q, &q->r->err);
+    if (!rc && !indexed)
+        rc = dc__store_records_walk(q->r->st, q->sid, q->type, q->o->id, q->o->with_events != 0,
+                                    matching, q, &q->r->err);
     return rc;
 }
 
-/* One id the index gave: the record read and collected (collect checks
- * the value again, so a stale row can never add a record). */
-static int by_id(void *user, const char *id) {
-    qctx *q = user;
-    return dc__store_records_walk(q->r->st, q->sid, q->type, id, q->o->with_events != 0, collect, q,
-                                  &q->r->err);
+/* What a query and a walk share: the options read into *o, the space
+ * resolved, q made ready to walk (its fn and user still to set), and how
+ * many records in id order are worth reading (offset + limit, 0: all).
+ * 0 or an error on the replica; *empty for a space read as empty. */
+static int query_ready(dc_replica *r, const char *what, const char *space, const char *type,
+                       const dc_query_options *opts, dc_query_options *o, qctx *q, size_t *want,
+                       bool *empty) {
+    memset(q, 0, sizeof *q);
+    *want = 0;
+    *empty = false;
+    if (options_of(r, what, opts, o, &q->where))
+        return r->err.code;
+    if (o->order_by && strcmp(what, "record each") == 0)
+        return dc__fail(r, DC_EINVAL,
+                        "record each: a walk goes in id order and cannot sort by %s; sort "
+                        "with dc_record_query",
+                        o->order_by);
+    if (o->limit)
+        *want = o->offset + o->limit < o->offset ? SIZE_MAX : o->offset + o->limit;
+    dc__space sp;
+    if (resolve_as(r, space, type, &sp, o->unaccepted_empty != 0, empty))
+        return r->err.code;
+    q->r = r;
+    q->sid = sp.sid;
+    q->type = type;
+    q->o = o;
+    return 0;
+}
+
+typedef struct collect_ctx {
+    const dc_query_options *o;
+    size_t want; /* records worth keeping in id order: offset + limit */
+    dc_records *rs;
+    size_t cap;
+} collect_ctx;
+
+static int collect(void *user, const dc__rec *rec) {
+    collect_ctx *c = user;
+    c->rs->total++;
+    /* In id order without a sort, what lies past the page is only
+     * counted; what lies before the offset is not kept either. */
+    if (!c->o->order_by && (c->rs->total <= c->o->offset || (c->want && c->rs->total > c->want)))
+        return 0;
+    if (DC__VEC_ROOM(c->rs->rec, c->rs->n, c->cap))
+        return DC_ENOMEM;
+    int rc = copy_rec(rec, &c->rs->rec[c->rs->n]);
+    if (!rc)
+        c->rs->n++;
+    return rc;
 }
 
 static const dc_value *reg_of(const dc_record *rec, const char *field) {
@@ -351,73 +462,32 @@ int dc_record_query(dc_records **out, dc_replica *r, const char *space, const ch
     if (!out)
         return dc__fail(r, DC_EMISUSE, "record query: out is NULL");
     *out = NULL;
-    dc_query_options def = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 1};
-    const dc_query_options *o = opts ? opts : &def;
-    if (o->version != DC_QUERY_OPTIONS_VERSION)
-        return dc__fail(r, DC_EINVAL, "record query: options version %u, this library reads %u",
-                        o->version, DC_QUERY_OPTIONS_VERSION);
+    dc_query_options o;
     qctx q;
-    memset(&q, 0, sizeof q);
-    q.r = r;
-    q.o = o;
-    if (o->where_field) {
-        const dc_value *w = o->where_value;
-        if (!w)
-            return dc__fail(r, DC_EMISUSE, "record query: where_field without a where_value");
-        q.where.kind = w->kind;
-        switch (w->kind) {
-        case DC_NULL: break;
-        case DC_BOOL: q.where.num = w->num != 0; break;
-        case DC_INT: q.where.num = w->num; break;
-        case DC_FLOAT:
-            if (!isfinite(w->real))
-                return dc__fail(r, DC_EINVAL, "record query: a float must be finite");
-            q.where = dc__value_real(w->real);
-            break;
-        case DC_STR:
-        case DC_BYTES:
-            if ((!w->ptr && w->len) || w->len > DC_STR_MAX)
-                return dc__fail(r, DC_EINVAL,
-                                "record query: the value's bytes are NULL or too long");
-            q.where.str = w->ptr;
-            q.where.len = (uint32_t)w->len;
-            break;
-        default: return dc__fail(r, DC_EINVAL, "record query: unknown value kind %d", w->kind);
-        }
-    }
-    if (o->limit)
-        q.want = o->offset + o->limit < o->offset ? SIZE_MAX : o->offset + o->limit;
-    dc__space sp;
-    if (resolve(r, space, type, &sp))
+    collect_ctx c = {&o, 0, NULL, 0};
+    bool empty;
+    if (query_ready(r, "record query", space, type, opts, &o, &q, &c.want, &empty))
         return r->err.code;
-    if (!(q.rs = dc__calloc(1, sizeof *q.rs)))
+    if (!(c.rs = dc__calloc(1, sizeof *c.rs)))
         return dc__fail(r, DC_ENOMEM, "record query: out of memory");
-    bool indexed = false;
-    int rc = 0;
-    if (o->where_field) {
-        q.sid = sp.sid;
-        q.type = type;
-        rc = dc__store_index_lookup(r->st, sp.sid, type, o->where_field, &q.where, &indexed, by_id,
-                                    &q, &r->err);
-    }
-    if (!rc && !indexed)
-        rc = dc__store_records_walk(r->st, sp.sid, type, NULL, o->with_events != 0, collect, &q,
-                                    &r->err);
+    q.fn = collect;
+    q.user = &c;
+    int rc = empty ? 0 : query_walk(&q);
     if (rc) {
-        dc_records_free(q.rs);
+        dc_records_free(c.rs);
         if (rc == DC_ENOMEM && r->err.code == 0)
             return dc__fail(r, DC_ENOMEM, "record query: out of memory");
         return dc__fail_err(r, &r->err);
     }
-    dc_records *rs = q.rs;
-    if (o->order_by) {
-        sort_opts = o;
+    dc_records *rs = c.rs;
+    if (o.order_by) {
+        sort_opts = &o;
         if (rs->n > 1)
             qsort(rs->rec, rs->n, sizeof *rs->rec, order_cmp);
         sort_opts = NULL;
         /* The page of the sorted whole. */
-        size_t from = o->offset < rs->n ? o->offset : rs->n;
-        size_t to = q.want && q.want < rs->n ? q.want : rs->n;
+        size_t from = o.offset < rs->n ? o.offset : rs->n;
+        size_t to = c.want && c.want < rs->n ? c.want : rs->n;
         for (size_t i = 0; i < from; i++)
             dc_record_free(rs->rec[i]);
         for (size_t i = to; i < rs->n; i++)
@@ -426,6 +496,232 @@ int dc_record_query(dc_records **out, dc_replica *r, const char *space, const ch
         rs->n = to - from;
     }
     *out = rs;
+    return 0;
+}
+
+/* ---- walks: a record as a view ---- */
+
+/* The scratch a walk's views are made in, grown to the largest record
+ * seen and reused: a record costs no allocation once the walk is warm.
+ * Strings are not copied: the store's are NUL-terminated and live for the
+ * callback, as the view does. */
+typedef struct view {
+    dc_record rec;
+    const dc__rfield **ord, **mem;
+    tfield *f;
+    dc_value *v;
+    size_t capo, capm, capf, capv;
+    dc_event *e;
+    const char **keys;
+    dc_value *ev;
+    size_t cape, capk, capev;
+} view;
+
+static void view_free(view *w) {
+    dc__free(w->ord);
+    dc__free(w->mem);
+    dc__free(w->f);
+    dc__free(w->v);
+    dc__free(w->e);
+    dc__free(w->keys);
+    dc__free(w->ev);
+}
+
+static int view_make(view *w, const dc__rec *rec) {
+    size_t nkv = 0;
+    for (size_t i = 0; i < rec->ne; i++)
+        nkv += rec->events[i].nf;
+    if (DC__VEC_RESERVE(w->ord, w->capo, rec->nf) || DC__VEC_RESERVE(w->mem, w->capm, rec->nf) ||
+        DC__VEC_RESERVE(w->f, w->capf, rec->nf) || DC__VEC_RESERVE(w->v, w->capv, rec->nf) ||
+        DC__VEC_RESERVE(w->e, w->cape, rec->ne) || DC__VEC_RESERVE(w->keys, w->capk, nkv) ||
+        DC__VEC_RESERVE(w->ev, w->capev, nkv))
+        return DC_ENOMEM;
+    /* The store gives the registers first, in name order (distinct names:
+     * no set shares a register's name), then the set members.  Members
+     * are sorted among themselves (a record has few), then merged with the
+     * registers: a record without sets costs no comparison at all. */
+    size_t nreg = 0;
+    while (nreg < rec->nf && !rec->f[nreg].member)
+        nreg++;
+    const dc__rfield **mem = w->mem;
+    size_t nmem = 0;
+    for (size_t i = nreg; i < rec->nf; i++) {
+        const dc__rfield *x = &rec->f[i];
+        size_t j = nmem++;
+        while (j > 0 && entry_cmp(&mem[j - 1], &x) > 0) {
+            mem[j] = mem[j - 1];
+            j--;
+        }
+        mem[j] = x;
+    }
+    /* Each set's place among the registers by a binary search (its
+     * members follow each other in mem). */
+    size_t a = 0, b = 0, k = 0;
+    while (b < nmem) {
+        size_t lo = a, hi = nreg;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(rec->f[mid].name, mem[b]->name) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        while (a < lo)
+            w->ord[k++] = &rec->f[a++];
+        const char *name = mem[b]->name;
+        do
+            w->ord[k++] = mem[b++];
+        while (b < nmem && (mem[b]->name == name || strcmp(mem[b]->name, name) == 0));
+    }
+    while (a < nreg)
+        w->ord[k++] = &rec->f[a++];
+    dc_record *r = &w->rec;
+    r->type = rec->type;
+    r->id = rec->id;
+    r->nf = 0;
+    r->f = w->f;
+    tfield *cur = NULL;
+    for (size_t i = 0; i < rec->nf; i++) {
+        const dc__rfield *x = w->ord[i];
+        if (!x->member || !cur || !cur->set ||
+            (cur->name != x->name && strcmp(x->name, cur->name) != 0)) {
+            cur = &w->f[r->nf++];
+            cur->name = x->name;
+            cur->set = x->member;
+            cur->n = 0;
+            cur->v = w->v + i;
+        }
+        w->v[i] = pub_of(&x->v);
+        cur->n++;
+    }
+    r->ne = rec->ne;
+    r->e = w->e;
+    const char **keys = w->keys;
+    dc_value *vals = w->ev;
+    for (size_t i = 0; i < rec->ne; i++) {
+        const dc__rev *e = &rec->events[i];
+        dc_event *t = &w->e[i];
+        t->time_ms = e->time;
+        t->author = e->author;
+        t->nfields = e->nf;
+        t->keys = keys;
+        t->values = vals;
+        for (uint32_t k = 0; k < e->nf; k++) {
+            keys[k] = e->keys[k].p;
+            vals[k] = pub_of(&e->vals[k]);
+        }
+        keys += e->nf;
+        vals += e->nf;
+    }
+    return 0;
+}
+
+typedef struct wctx {
+    dc_replica *r;
+    const dc_query_options *o;
+    size_t seen, want;
+    bool done, nomem;
+    dc_record_fn fn;
+    void *user;
+    view w;
+} wctx;
+
+static int walk_one(void *user, const dc__rec *rec) {
+    wctx *c = user;
+    c->seen++;
+    if (c->seen <= c->o->offset)
+        return 0;
+    if (c->want && c->seen > c->want) {
+        c->done = true;
+        return 1;
+    }
+    if (view_make(&c->w, rec)) {
+        c->nomem = true;
+        return DC_ENOMEM;
+    }
+    return c->fn(c->user, &c->w.rec);
+}
+
+int dc_record_each(dc_replica *r, const char *space, const char *type, const dc_query_options *opts,
+                   dc_record_fn fn, void *user) {
+    DC__CHECK(r);
+    if (!fn)
+        return dc__fail(r, DC_EMISUSE, "record each: fn is NULL");
+    dc_query_options o;
+    qctx q;
+    wctx c;
+    memset(&c, 0, sizeof c);
+    bool empty;
+    if (query_ready(r, "record each", space, type, opts, &o, &q, &c.want, &empty) || empty)
+        return r->err.code;
+    c.r = r;
+    c.o = &o;
+    c.fn = fn;
+    c.user = user;
+    q.fn = walk_one;
+    q.user = &c;
+    int rc = query_walk(&q);
+    view_free(&c.w);
+    if (c.done && rc == 1)
+        return 0;
+    if (c.nomem && rc == DC_ENOMEM)
+        return dc__fail(r, DC_ENOMEM, "record each: out of memory");
+    if (rc && r->err.code == 0)
+        return rc; /* fn's own code */
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc_record_count(dc_replica *r, const char *space, const char *type, uint64_t *n) {
+    DC__CHECK(r);
+    if (!n)
+        return dc__fail(r, DC_EMISUSE, "record count: n is NULL");
+    *n = 0;
+    dc__space sp;
+    if (resolve(r, space, type, &sp))
+        return r->err.code;
+    int rc = dc__store_records_count(r->st, sp.sid, type, n, &r->err);
+    return rc ? dc__fail_err(r, &r->err) : 0;
+}
+
+int dc_record_locate(dc_replica *r, const char *type, const char *id, char space[33]) {
+    DC__CHECK(r);
+    if (!type || !id || !space)
+        return dc__fail(r, DC_EMISUSE, "record locate: type, id and space must not be NULL");
+    uint8_t sp[16];
+    int rc = dc__store_record_locate(r->st, type, id, sp, &r->err);
+    if (rc == DC_ENOTFOUND)
+        return dc__fail(r, DC_ENOTFOUND, "no space this device reads holds a live %s %s", type, id);
+    if (rc)
+        return dc__fail_err(r, &r->err);
+    dc__hex(space, sp, 16);
+    return 0;
+}
+
+int dc_replica_read_begin(dc_replica *r) {
+    DC__CHECK(r);
+    if (r->read_depth++ > 0)
+        return 0;
+    bool began = false;
+    int rc = dc__store_snapshot_begin(r->st, &began, &r->err);
+    if (rc) {
+        r->read_depth = 0;
+        return dc__fail_err(r, &r->err);
+    }
+    r->read_began = began;
+    return 0;
+}
+
+int dc_replica_read_end(dc_replica *r) {
+    /* Not DC__CHECK: the error a read inside left stays on the handle, so
+     * that a caller may end the read before returning that error. */
+    if (!r)
+        return dc__last_set(DC_EMISUSE, "%s: the replica handle is NULL", __func__);
+    if (r->read_depth == 0)
+        return dc__fail(r, DC_EMISUSE, "read end: no dc_replica_read_begin to end");
+    if (--r->read_depth > 0)
+        return 0;
+    dc__store_snapshot_end(r->st, r->read_began);
+    r->read_began = false;
     return 0;
 }
 
@@ -476,10 +772,20 @@ int dc_record_field_at(const dc_record *rec, size_t i, const char **name, int *i
     return 0;
 }
 
+/* Fields are in name order (bytewise, as strcmp), one per name, in a copy
+ * as in a view: a binary search. */
 static const tfield *field_of(const dc_record *rec, const char *field) {
-    for (size_t i = 0; i < rec->nf; i++)
-        if (strcmp(rec->f[i].name, field) == 0)
-            return &rec->f[i];
+    size_t lo = 0, hi = rec->nf;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rec->f[mid].name, field);
+        if (c == 0)
+            return &rec->f[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -553,7 +859,7 @@ size_t dc_record_event_count(const dc_record *rec) {
     return rec ? rec->ne : 0;
 }
 
-static const tevent *event_of(const dc_record *rec, size_t i) {
+static const dc_event *event_of(const dc_record *rec, size_t i) {
     if (!rec) {
         dc__last_set(DC_EMISUSE, "record: the record is NULL");
         return NULL;
@@ -566,45 +872,71 @@ static const tevent *event_of(const dc_record *rec, size_t i) {
 }
 
 int dc_record_event_at(const dc_record *rec, size_t i, dc_event_info *out) {
-    const tevent *e = event_of(rec, i);
+    const dc_event *e = event_of(rec, i);
     if (!e)
         return dc_error_last_code();
     if (!out)
         return dc__last_set(DC_EMISUSE, "record event: out is NULL");
-    out->time_ms = e->time;
+    out->time_ms = e->time_ms;
     memcpy(out->author, e->author, 32);
-    memcpy(out->author_hex, e->author_hex, sizeof out->author_hex);
-    out->nfields = e->n;
+    dc__hex(out->author_hex, e->author, 32);
+    out->nfields = e->nfields;
     return 0;
 }
 
 int dc_record_event_field_at(const dc_record *rec, size_t i, size_t j, const char **key,
                              dc_value *out) {
-    const tevent *e = event_of(rec, i);
+    const dc_event *e = event_of(rec, i);
     if (!e)
         return dc_error_last_code();
-    if (j >= e->n)
+    if (j >= e->nfields)
         return dc__last_set(DC_EINVAL, "record %s: field %zu of event %zu, which has %zu", rec->id,
-                            j, i, e->n);
+                            j, i, e->nfields);
     if (key)
         *key = e->keys[j];
     if (out)
-        *out = e->v[j];
+        *out = e->values[j];
     return 0;
 }
 
 int dc_record_event_get(const dc_record *rec, size_t i, const char *key, dc_value *out) {
-    const tevent *e = event_of(rec, i);
+    const dc_event *e = event_of(rec, i);
     if (!e)
         return dc_error_last_code();
     if (!key || !out)
         return dc__last_set(DC_EMISUSE, "record event: key and out must not be NULL");
-    for (size_t j = 0; j < e->n; j++)
-        if (strcmp(e->keys[j], key) == 0) {
-            *out = e->v[j];
-            return 0;
-        }
-    return dc__last_set(DC_ENOTFOUND, "record %s: event %zu has no field %s", rec->id, i, key);
+    const dc_value *v = dc_event_value(e, key);
+    if (!v)
+        return dc__last_set(DC_ENOTFOUND, "record %s: event %zu has no field %s", rec->id, i, key);
+    *out = *v;
+    return 0;
+}
+
+/* ---- cheap reads ---- */
+
+const dc_value *dc_record_value(const dc_record *rec, const char *field) {
+    const tfield *f = rec && field ? field_of(rec, field) : NULL;
+    return f && !f->set ? f->v : NULL;
+}
+
+const dc_value *dc_record_set_values(const dc_record *rec, const char *field, size_t *n) {
+    const tfield *f = set_of(rec, field);
+    if (n)
+        *n = f ? f->n : 0;
+    return f ? f->v : NULL;
+}
+
+const dc_event *dc_record_event(const dc_record *rec, size_t i) {
+    return rec && i < rec->ne ? &rec->e[i] : NULL;
+}
+
+const dc_value *dc_event_value(const dc_event *e, const char *key) {
+    if (!e || !key)
+        return NULL;
+    for (size_t j = 0; j < e->nfields; j++)
+        if (strcmp(e->keys[j], key) == 0)
+            return &e->values[j];
+    return NULL;
 }
 
 /* ---- digests (live queries compare results by them) ---- */
@@ -655,12 +987,13 @@ void dc__records_digest(const dc_records *rs, uint8_t out[32]) {
         }
         h_u64(&h, rec->ne);
         for (size_t e = 0; e < rec->ne; e++) {
-            h_u64(&h, (uint64_t)rec->e[e].time);
-            crypto_generichash_update(&h, rec->e[e].author, 32);
-            h_u64(&h, rec->e[e].n);
-            for (size_t k = 0; k < rec->e[e].n; k++) {
-                h_bytes(&h, rec->e[e].keys[k], strlen(rec->e[e].keys[k]));
-                h_value(&h, &rec->e[e].v[k]);
+            const dc_event *ev = &rec->e[e];
+            h_u64(&h, (uint64_t)ev->time_ms);
+            crypto_generichash_update(&h, ev->author, 32);
+            h_u64(&h, ev->nfields);
+            for (size_t k = 0; k < ev->nfields; k++) {
+                h_bytes(&h, ev->keys[k], strlen(ev->keys[k]));
+                h_value(&h, &ev->values[k]);
             }
         }
     }

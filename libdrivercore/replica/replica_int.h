@@ -43,6 +43,10 @@ struct dc_replica {
     bool cloned;
     bool clone_seen;
     char clone_why[160];
+    /* dc_replica_read_begin's nesting, and whether the outermost began a
+     * read transaction (reading.c). */
+    int read_depth;
+    bool read_began;
 };
 
 /* dc__fail and dc__fail_err: replica/port.h. */
@@ -123,6 +127,11 @@ void dc__live_fire(dc_replica *r);
 void dc__live_detach(dc_replica *r);
 /* A digest of a query result (reading.c): equal results, equal digests. */
 void dc__records_digest(const dc_records *rs, uint8_t out[32]);
+/* Query options as this version reads them (NULL: the defaults; a
+ * version 1 struct: its fields only) with where_value checked present:
+ * 0, or an error on the replica naming `what` (reading.c). */
+int dc__query_options_read(dc_replica *r, const char *what, const dc_query_options *in,
+                           dc_query_options *out);
 
 /* Calls the observer for each touched record (after commit). */
 int dc__notify(dc_replica *r, dc__touched *t, const char *origin);

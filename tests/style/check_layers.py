@@ -3,7 +3,7 @@
 
 The README's table says, for each folder of libdrivercore/, which other
 folders it may include ("may include": `base`, `codec`, or one header such
-as `replica/records.h`).  This check reads that table and every #include of
+as `replica/port.h`).  This check reads that table and every #include of
 every C file under libdrivercore/, and fails on an include the table does
 not allow, naming the file, the line and the rule — so the map stays true:
 a new arrow is either refused or written into the map where people read it.

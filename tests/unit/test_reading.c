@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <sqlite3.h>
+#include <sodium.h>
 
 #include "../common/replica_fixture.h"
 
@@ -183,7 +184,7 @@ static void test_absent_and_errors(void **state) {
     assert_int_equal(dc_record_read(NULL, r, sp, "driver", "d1"), DC_EMISUSE);
     assert_int_equal(dc_record_read(&rec, NULL, sp, "driver", "d1"), DC_EMISUSE);
     dc_records *rs = NULL;
-    dc_query_options o = {DC_QUERY_OPTIONS_VERSION + 1, NULL, NULL, NULL, 0, 0, 0, 1};
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION + 1, NULL, NULL, NULL, 0, 0, 0, 1, NULL, 0};
     assert_int_equal(dc_record_query(&rs, r, sp, "driver", &o), DC_EINVAL);
     o.version = DC_QUERY_OPTIONS_VERSION;
     o.where_field = "name";
@@ -237,7 +238,7 @@ static void test_queries(void **state) {
     assert_null(dc_records_at(rs, 40));
     dc_records_free(rs);
     /* A page in id order, fields only. */
-    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 5, 10, 0};
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 5, 10, 0, NULL, 0};
     dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
     assert_int_equal(dc_records_count(rs), 10);
     assert_int_equal(dc_records_total(rs), 40);
@@ -247,7 +248,7 @@ static void test_queries(void **state) {
     dc_records_free(rs);
     /* Filtered on a set member and on a register. */
     dc_value a = v_str("A"), four = v_int(4);
-    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, "route", &a, NULL, 0, 0, 0, 0};
+    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, "route", &a, NULL, 0, 0, 0, 0, NULL, 0};
     dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
     assert_int_equal(dc_records_count(rs), 20);
     for (size_t i = 0; i < 20; i++)
@@ -261,7 +262,7 @@ static void test_queries(void **state) {
     assert_string_equal(dc_record_id(dc_records_at(rs, 5)), "t39");
     dc_records_free(rs);
     /* Sorted by n descending, ties by id, records without n last; paged. */
-    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, NULL, NULL, "n", 1, 0, 0, 0};
+    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, NULL, NULL, "n", 1, 0, 0, 0, NULL, 0};
     dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
     assert_int_equal(dc_records_count(rs), 40);
     int64_t prev = INT64_MAX;
@@ -421,7 +422,7 @@ static void test_live_queries(void **state) {
     put_truck(a, sp, "t1", "A", 5);
     dc_test_ok(a, dc_replica_observe(a, count_obs, NULL));
     dc_value route_a = v_str("A");
-    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, "route", &route_a, "n", 0, 0, 0, 0};
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, "route", &route_a, "n", 0, 0, 0, 0, NULL, 0};
     seen_live s;
     memset(&s, 0, sizeof s);
     dc_live *q = NULL;
@@ -512,7 +513,7 @@ static void test_live_queries(void **state) {
 /* The ids of a query's page, comma-separated. */
 static void ids_of(dc_replica *r, const char *sp, const char *field, const dc_value *v, char *out,
                    size_t cap) {
-    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, field, v, NULL, 0, 0, 0, 0};
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, field, v, NULL, 0, 0, 0, 0, NULL, 0};
     dc_records *rs;
     dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
     out[0] = 0;
@@ -658,12 +659,311 @@ static void test_sync_status(void **state) {
     free(sp);
 }
 
+/* ---- streaming walks (dc_record_each) and what layered code needs ---- */
+
+typedef struct walked {
+    int n, stop_at, code;
+    char ids[64][16];
+    int events[64];
+    dc_records *copies; /* the same records, copied by a query */
+    dc_replica *r;
+} walked;
+
+static int walk_fn(void *user, const dc_record *rec) {
+    walked *w = user;
+    if (w->stop_at && w->n == w->stop_at)
+        return w->code ? dc_replica_set_error(w->r, w->code, "stopped at %s", dc_record_id(rec))
+                       : 1;
+    snprintf(w->ids[w->n], sizeof w->ids[0], "%s", dc_record_id(rec));
+    w->events[w->n] = (int)dc_record_event_count(rec);
+    /* The view says what the copy of the same record says. */
+    const dc_record *c = w->copies ? dc_records_at(w->copies, (size_t)w->n) : NULL;
+    if (c) {
+        assert_string_equal(dc_record_id(c), dc_record_id(rec));
+        assert_int_equal(dc_record_field_count(c), dc_record_field_count(rec));
+        for (size_t i = 0; i < dc_record_field_count(rec); i++) {
+            const char *a, *b;
+            int sa, sb;
+            assert_int_equal(dc_record_field_at(rec, i, &a, &sa), 0);
+            assert_int_equal(dc_record_field_at(c, i, &b, &sb), 0);
+            assert_string_equal(a, b);
+            assert_int_equal(sa, sb);
+            size_t n = sa ? dc_record_set_size(rec, a) : 1;
+            assert_int_equal(n, sa ? dc_record_set_size(c, b) : 1);
+            for (size_t k = 0; k < n; k++) {
+                dc_value va, vb;
+                if (sa) {
+                    assert_int_equal(dc_record_set_at(rec, a, k, &va), 0);
+                    assert_int_equal(dc_record_set_at(c, b, k, &vb), 0);
+                } else {
+                    va = *dc_record_value(rec, a);
+                    vb = *dc_record_value(c, b);
+                }
+                assert_int_equal(va.kind, vb.kind);
+                assert_int_equal(dc_value_compare(&va, &vb), 0);
+            }
+        }
+        assert_int_equal(dc_record_event_count(c), dc_record_event_count(rec));
+        for (size_t i = 0; i < dc_record_event_count(rec); i++) {
+            const dc_event *ea = dc_record_event(rec, i), *eb = dc_record_event(c, i);
+            assert_true(ea->time_ms == eb->time_ms);
+            assert_memory_equal(ea->author, eb->author, 32);
+            assert_int_equal(ea->nfields, eb->nfields);
+            for (size_t k = 0; k < ea->nfields; k++) {
+                assert_string_equal(ea->keys[k], eb->keys[k]);
+                assert_int_equal(dc_value_compare(&ea->values[k], &eb->values[k]), 0);
+            }
+        }
+    }
+    w->n++;
+    return 0;
+}
+
+static int space_fn(void *user, const char *space) {
+    walked *w = user;
+    if (w->stop_at && w->n == w->stop_at)
+        return 42;
+    snprintf(w->ids[w->n++], sizeof w->ids[0], "%.15s", space);
+    return 0;
+}
+
+static void test_walks(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "walk.db");
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    write_trucks(r, sp);
+    write_sample(r, sp);
+    /* Every record, in id order, each as the query's copy says. */
+    walked w;
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    dc_test_ok(r, dc_record_query(&w.copies, r, sp, "truck", NULL));
+    dc_test_ok(r, dc_record_each(r, sp, "truck", NULL, walk_fn, &w));
+    assert_int_equal(w.n, 40);
+    assert_string_equal(w.ids[0], "t00");
+    assert_string_equal(w.ids[39], "t39");
+    assert_int_equal(w.events[7], 1);
+    dc_records_free(w.copies);
+    /* The sample: registers, a set in value order, events, as the copy. */
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    dc_test_ok(r, dc_record_query(&w.copies, r, sp, "driver", NULL));
+    dc_test_ok(r, dc_record_each(r, sp, "driver", NULL, walk_fn, &w));
+    assert_int_equal(w.n, 1);
+    dc_records_free(w.copies);
+    /* Sets whose names fall between the registers' come in name order in
+     * a view as in a copy: a, b[], c, d[], e. */
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "mix", "m1", "e", DC_INT, 5, NULL));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "d", DC_STR, 0, "z"));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "b", DC_STR, 0, "y"));
+    dc_test_ok(r, dc_txn_set(t, "mix", "m1", "c", DC_STR, 0, "c"));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "b", DC_INT, 1, NULL));
+    dc_test_ok(r, dc_txn_add(t, "mix", "m1", "d", DC_STR, 0, "a"));
+    dc_test_ok(r, dc_txn_set(t, "mix", "m1", "a", DC_BOOL, 1, NULL));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    memset(&w, 0, sizeof w);
+    w.r = r;
+    dc_test_ok(r, dc_record_query(&w.copies, r, sp, "mix", NULL));
+    const dc_record *m1 = dc_records_at(w.copies, 0);
+    static const char *const mixed[] = {"a", "b", "c", "d", "e"};
+    assert_int_equal(dc_record_field_count(m1), 5);
+    for (size_t i = 0; i < 5; i++) {
+        const char *nm;
+        assert_int_equal(dc_record_field_at(m1, i, &nm, NULL), 0);
+        assert_string_equal(nm, mixed[i]);
+    }
+    dc_test_ok(r, dc_record_each(r, sp, "mix", NULL, walk_fn, &w));
+    assert_int_equal(w.n, 1);
+    dc_records_free(w.copies);
+    /* Cheap reads: NULL for what is missing, no error recorded. */
+    const dc_record *d1 = NULL;
+    dc_records *rs;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "driver", NULL));
+    d1 = dc_records_at(rs, 0);
+    dc_value miss;
+    assert_int_equal(dc_record_get_value(d1, "phone", &miss), DC_ENOTFOUND);
+    char last[256];
+    snprintf(last, sizeof last, "%s", dc_error_last());
+    assert_string_equal(dc_record_value(d1, "name")->ptr, "王师傅");
+    assert_true(dc_record_value(d1, "age")->num == 47);
+    assert_null(dc_record_value(d1, "tags")); /* a set */
+    size_t ntags = 9;
+    const dc_value *tags = dc_record_set_values(d1, "tags", &ntags);
+    assert_int_equal(ntags, 3);
+    assert_true(tags[0].kind == DC_INT && tags[0].num == 3);
+    assert_string_equal(tags[2].ptr, "hazmat");
+    assert_null(dc_record_set_values(d1, "name", &ntags)); /* a register */
+    assert_int_equal(ntags, 0);
+    assert_null(dc_record_value(d1, "phone"));
+    assert_int_equal(dc_error_last_code(), DC_ENOTFOUND);
+    assert_string_equal(dc_error_last(), last);
+    const dc_event *e = dc_record_event(d1, 1);
+    assert_non_null(e);
+    assert_true(dc_event_value(e, "minutes")->num == 25);
+    assert_null(dc_event_value(e, "home"));
+    assert_null(dc_record_event(d1, 2));
+    dc_records_free(rs);
+    /* Fields only, a page, a filter, one id. */
+    dc_value a = v_str("A");
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 5, 10, 0, NULL, 0};
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_record_each(r, sp, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 10);
+    assert_string_equal(w.ids[0], "t05");
+    assert_string_equal(w.ids[9], "t14");
+    assert_int_equal(w.events[0], 0);
+    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, "route", &a, NULL, 0, 0, 0, 1, NULL, 0};
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_record_each(r, sp, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 20);
+    assert_string_equal(w.ids[0], "t01");
+    o.id = "t03";
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_record_each(r, sp, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 1);
+    assert_string_equal(w.ids[0], "t03");
+    o.id = "t04"; /* route B: no match */
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_record_each(r, sp, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 0);
+    /* With a value index the same records come. */
+    dc_test_ok(r, dc_index_declare(r, sp, "truck", "route"));
+    o.id = NULL;
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_record_each(r, sp, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 20);
+    assert_string_equal(w.ids[19], "t39");
+    /* A version 1 struct: the fields after with_events are not read. */
+    o = (dc_query_options){1, NULL, NULL, NULL, 0, 0, 2, 0, (const char *)1, 1};
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_record_each(r, sp, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 2);
+    dc_test_ok(r, dc_record_query(&rs, r, sp, "truck", &o));
+    assert_int_equal(dc_records_count(rs), 2);
+    dc_records_free(rs);
+    /* fn stops the walk: its code comes back, with its message if any. */
+    memset(&w, 0, sizeof w);
+    w.stop_at = 3;
+    assert_int_equal(dc_record_each(r, sp, "truck", NULL, walk_fn, &w), 1);
+    assert_int_equal(w.n, 3);
+    w = (walked){.stop_at = 2, .code = DC_EUSER, .r = r};
+    assert_int_equal(dc_record_each(r, sp, "truck", NULL, walk_fn, &w), DC_EUSER);
+    assert_int_equal(dc_replica_errcode(r), DC_EUSER);
+    assert_string_equal(dc_replica_errmsg(r), "stopped at t02");
+    /* Errors: a sort, a bad version, NULL fn, an unknown space. */
+    o = (dc_query_options){DC_QUERY_OPTIONS_VERSION, NULL, NULL, "n", 0, 0, 0, 0, NULL, 0};
+    assert_int_equal(dc_record_each(r, sp, "truck", &o, walk_fn, &w), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(r), "dc_record_query"));
+    o.version = 9;
+    o.order_by = NULL;
+    assert_int_equal(dc_record_each(r, sp, "truck", &o, walk_fn, &w), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(r), "version 9"));
+    assert_int_equal(dc_record_each(r, sp, "truck", NULL, NULL, &w), DC_EMISUSE);
+    assert_int_equal(
+        dc_record_each(r, "00112233445566778899aabbccddeeff", "truck", NULL, walk_fn, &w),
+        DC_ENOTFOUND);
+    /* Counts and where a record lives. */
+    uint64_t n = 0;
+    dc_test_ok(r, dc_record_count(r, sp, "truck", &n));
+    assert_true(n == 40);
+    dc_test_ok(r, dc_record_count(r, sp, "bus", &n));
+    assert_true(n == 0);
+    char where[33];
+    dc_test_ok(r, dc_record_locate(r, "truck", "t17", where));
+    assert_string_equal(where, sp);
+    assert_int_equal(dc_record_locate(r, "truck", "t99", where), DC_ENOTFOUND);
+    assert_non_null(strstr(dc_replica_errmsg(r), "t99"));
+    /* The spaces read, and fn's stop. */
+    char *sp2 = dc_test_shared_space(r, NULL, 0);
+    memset(&w, 0, sizeof w);
+    dc_test_ok(r, dc_space_each(r, space_fn, &w));
+    assert_int_equal(w.n, 2);
+    assert_true(strcmp(w.ids[0], w.ids[1]) < 0);
+    assert_true(strncmp(w.ids[0], sp, 15) == 0 || strncmp(w.ids[1], sp, 15) == 0);
+    w = (walked){.stop_at = 1};
+    assert_int_equal(dc_space_each(r, space_fn, &w), 42);
+    /* Derived keys: stable, one per context and per space, never the
+     * space key's bytes in the clear (only its hash output). */
+    uint8_t *k1 = sodium_malloc(32), *k2 = sodium_malloc(32), *k3 = sodium_malloc(32);
+    dc_test_ok(r, dc_space_derive_key(r, sp, "test/lookup", k1));
+    dc_test_ok(r, dc_space_derive_key(r, sp, "test/lookup", k2));
+    assert_memory_equal(k1, k2, 32);
+    dc_test_ok(r, dc_space_derive_key(r, sp, "test/other", k2));
+    assert_memory_not_equal(k1, k2, 32);
+    dc_test_ok(r, dc_space_derive_key(r, sp2, "test/lookup", k3));
+    assert_memory_not_equal(k1, k3, 32);
+    /* The same on a rotated space: derived from the genesis key. */
+    dc_test_ok(r, dc_space_rotate(r, sp));
+    dc_test_ok(r, dc_space_derive_key(r, sp, "test/lookup", k2));
+    assert_memory_equal(k1, k2, 32);
+    assert_int_equal(dc_space_derive_key(r, sp, NULL, k2), DC_EMISUSE);
+    assert_int_equal(dc_space_derive_key(r, "nope", "x", k2), DC_EINVAL);
+    sodium_free(k1);
+    sodium_free(k2);
+    sodium_free(k3);
+    /* dc_replica_set_error: recorded, and cleared by code 0. */
+    assert_int_equal(dc_replica_set_error(r, DC_EINVAL, "case %s: %d", "c1", 7), DC_EINVAL);
+    assert_string_equal(dc_replica_errmsg(r), "case c1: 7");
+    assert_int_equal(dc_replica_set_error(r, 0, NULL), 0);
+    assert_int_equal(dc_replica_errcode(r), 0);
+    assert_int_equal(dc_replica_set_error(NULL, DC_EINVAL, "x"), DC_EMISUSE);
+    dc_replica_close(r);
+    free(sp);
+    free(sp2);
+}
+
+/* A space this device was invited to and has not accepted: DC_EDENIED
+ * for a read, nothing for a walk asking for unaccepted_empty. */
+static void test_walk_unaccepted(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "ua-a.db"), *b = dc_test_open(&g_d, "ua-b.db");
+    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT, bundle = DC_BUF_INIT;
+    dc_test_ok(a, dc_space_create(&sp, a, "branch"));
+    const char *s = (const char *)sp.ptr;
+    write_trucks(a, s);
+    dc_test_ok(b, dc_replica_card(&card, b));
+    dc_test_ok(a, dc_space_add(a, s, (const char *)card.ptr, DC_ROLE_READER));
+    dc_test_ok(a, dc_bundle_export(&bundle, a, NULL));
+    dc_test_ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
+    walked w;
+    memset(&w, 0, sizeof w);
+    assert_int_equal(dc_record_each(b, s, "truck", NULL, walk_fn, &w), DC_EDENIED);
+    assert_non_null(strstr(dc_replica_errmsg(b), "accept"));
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 1};
+    dc_test_ok(b, dc_record_each(b, s, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 0);
+    dc_records *rs;
+    dc_test_ok(b, dc_record_query(&rs, b, s, "truck", &o));
+    assert_int_equal(dc_records_total(rs), 0);
+    dc_records_free(rs);
+    uint8_t *k = sodium_malloc(32);
+    assert_int_equal(dc_space_derive_key(b, s, "x", k), DC_ENOKEY);
+    assert_non_null(strstr(dc_replica_errmsg(b), "accept"));
+    sodium_free(k);
+    memset(&w, 0, sizeof w);
+    dc_test_ok(b, dc_space_each(b, space_fn, &w));
+    assert_int_equal(w.n, 0);
+    /* Accepted: it reads. */
+    dc_test_ok(b, dc_space_accept(b, s, 0));
+    o.unaccepted_empty = 0;
+    dc_test_ok(b, dc_record_each(b, s, "truck", &o, walk_fn, &w));
+    assert_int_equal(w.n, 40);
+    dc_buf_dispose(&sp);
+    dc_buf_dispose(&card);
+    dc_buf_dispose(&bundle);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_record),  cmocka_unit_test(test_absent_and_errors),
         cmocka_unit_test(test_queries),     cmocka_unit_test(test_merged_state),
         cmocka_unit_test(test_value_order), cmocka_unit_test(test_live_queries),
         cmocka_unit_test(test_indexes),     cmocka_unit_test(test_sync_status),
+        cmocka_unit_test(test_walks),       cmocka_unit_test(test_walk_unaccepted),
     };
     return cmocka_run_group_tests_name("reading", tests, setup, teardown);
 }

@@ -18,7 +18,6 @@
 #include <sqlite3.h>
 
 #include "drivercore.h"
-#include "replica/records.h"
 
 static char g_dir[256];
 static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
@@ -348,9 +347,9 @@ static void test_two_writing_handles(void **state) {
     dc_replica_close(b);
 }
 
-/* ---- a read snapshot (replica/records.h) ---- */
+/* ---- a read snapshot (dc_replica_read_begin) ---- */
 
-static int count_rec(void *user, const dc__rec *rec) {
+static int count_rec(void *user, const dc_record *rec) {
     (void)rec;
     (*(int *)user)++;
     return 0;
@@ -358,7 +357,7 @@ static int count_rec(void *user, const dc__rec *rec) {
 
 static int notes(dc_replica *r, const char *sp) {
     int n = 0;
-    ok(r, dc__records_each(r, sp, "note", NULL, count_rec, &n));
+    ok(r, dc_record_each(r, sp, "note", NULL, count_rec, &n));
     return n;
 }
 
@@ -378,14 +377,30 @@ static void test_read_snapshot(void **state) {
     char *sp = shared_space(a, NULL, 0);
     note(a, sp, "n0");
     note(a2, sp, "n1"); /* pending for a: the begin folds it */
-    bool began = false;
-    ok(a, dc__records_snapshot(a, &began));
-    assert_true(began);
+    ok(a, dc_replica_read_begin(a));
     assert_int_equal(notes(a, sp), 2);
     note(a2, sp, "n2");
     assert_int_equal(notes(a, sp), 2);
-    dc__records_snapshot_end(a, began);
+    /* Nested pairs: only the outermost ends the read. */
+    ok(a, dc_replica_read_begin(a));
+    uint64_t n = 0;
+    ok(a, dc_record_count(a, sp, "note", &n));
+    assert_true(n == 2);
+    ok(a, dc_replica_read_end(a));
+    assert_int_equal(notes(a, sp), 2);
+    /* Only reads inside: a write fails, and says why. */
+    dc_txn *t;
+    ok(a, dc_txn_begin(&t, a, sp));
+    ok(a, dc_txn_set(t, "note", "n9", "text", DC_STR, 0, "n9"));
+    assert_int_not_equal(dc_txn_commit(t, NULL), 0); /* freed either way */
+    assert_true(dc_replica_errmsg(a)[0] != '\0');
+    ok(a, dc_replica_read_end(a));
     assert_int_equal(notes(a, sp), 3);
+    ok(a, dc_record_count(a, sp, "note", &n));
+    assert_true(n == 3);
+    /* An end without a begin is a misuse, with a message. */
+    assert_int_equal(dc_replica_read_end(a), DC_EMISUSE);
+    assert_non_null(strstr(dc_replica_errmsg(a), "dc_replica_read_begin"));
     free(sp);
     dc_replica_close(a);
     dc_replica_close(a2);
