@@ -73,6 +73,7 @@
 #include "drivercore.h"
 #include "drivercore/curl.h"
 #include "drivercore/relay.h"
+#include "vec.h"
 
 #ifndef DC_BENCH_RELAY
 #define DC_BENCH_RELAY "drivercore-relay"
@@ -164,15 +165,9 @@ static void log_failure(const char *what, int status, const char *body) {
 
 static void add_latency(double ms) {
     pthread_mutex_lock(&g.lat_mu);
-    if (g.nlat == g.lat_cap) {
-        size_t nc = g.lat_cap ? g.lat_cap * 2 : 65536;
-        double *p = realloc(g.lat_ms, nc * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&g.lat_mu);
-            return;
-        }
-        g.lat_ms = p;
-        g.lat_cap = nc;
+    if (VEC_ROOM(g.lat_ms, g.nlat, g.lat_cap)) {
+        pthread_mutex_unlock(&g.lat_mu);
+        return;
     }
     g.lat_ms[g.nlat++] = ms;
     pthread_mutex_unlock(&g.lat_mu);
@@ -247,14 +242,9 @@ static int write_all(int fd, const void *p, size_t n) {
 }
 
 static int fill(conn *c) {
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16384;
-        uint8_t *p = realloc(c->buf, nc);
-        if (!p)
-            return -1;
-        c->buf = p;
-        c->cap = nc;
-    }
+    /* Room for a read of 16 KiB at least. */
+    if (VEC_RESERVE(c->buf, c->cap, c->n + 16384))
+        return -1;
     ssize_t r;
     errno = 0;
     do

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "demo_data.h"
+#include "vec.h"
 
 /* ---- the directory: regions, organisations, Driver's Homes ---- */
 
@@ -309,14 +310,8 @@ int demo_plan_branches(gen *g) {
         }
         d->branch = pick;
         branch *b = &g->b[pick];
-        if (b->nmembers == b->cap) {
-            int nc = b->cap ? b->cap * 2 : 32;
-            int *p = realloc(b->members, (size_t)nc * sizeof *p);
-            if (!p)
-                return fail("demo-data: out of memory");
-            b->members = p;
-            b->cap = nc;
-        }
+        if (VEC_ROOM(b->members, b->nmembers, b->cap))
+            return fail("demo-data: out of memory");
         b->members[b->nmembers++] = (int)i;
     }
     batch bt = {g, g->directory, NULL};

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "demo_data.h"
+#include "vec.h"
 
 /* ---- drivers: both lines, three rounds, through the registry import ---- */
 
@@ -225,18 +226,17 @@ static int import_list(gen *g, const list_spec *ls, want_fn want, long *flagged)
     progress_stage(&g->pg, stage, "rows", (uint64_t)total);
     sbuf b = {NULL, 0, 0};
     long *idx = NULL;
+    size_t cidx = 0;
     int rc = EXIT_OK;
     for (int c = 0; c < NCOUNTY && rc == EXIT_OK; c++)
         if (g->ncdrv[c])
             rc = import_part(g, &b, g->cpart[c], g->cdrv[c], g->ncdrv[c], ls, want, flagged, &done);
     for (int i = 0; i < g->nb && rc == EXIT_OK; i++) {
         branch *br = &g->b[i];
-        long *p = realloc(idx, (size_t)(br->nmembers ? br->nmembers : 1) * sizeof *idx);
-        if (!p) {
+        if (VEC_RESERVE(idx, cidx, (size_t)br->nmembers)) {
             rc = fail("demo-data: out of memory");
             break;
         }
-        idx = p;
         long n = 0;
         for (int m = 0; m < br->nmembers; m++)
             if (kept_in_branch(g, br->members[m]))

@@ -25,6 +25,7 @@
 #include "drivercore.h"
 #include "drivercore/relay.h"
 #include "relay_http.h"
+#include "vec.h"
 #ifdef DC_RELAY_PG
 #include "relay/relay_int.h"
 #include "relay_pg.h"
@@ -135,16 +136,10 @@ static char *slurp(const char *path, size_t *n) {
     char *buf = NULL;
     size_t cap = 0, len = 0;
     for (;;) {
-        if (len + 4097 > cap) {
-            size_t nc = cap ? cap * 2 : 8192;
-            char *p = realloc(buf, nc);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-            cap = nc;
+        if (VEC_RESERVE(buf, cap, len + 4097)) {
+            free(buf);
+            fclose(f);
+            return NULL;
         }
         size_t k = fread(buf + len, 1, 4096, f);
         len += k;
@@ -174,18 +169,13 @@ static void free_pem(char *cert, char *key, size_t key_n) {
  * own flags, so a flag given on the command line wins (it comes later). */
 typedef struct args {
     char **v;
-    int n, cap;
+    int n;
+    size_t cap;
 } args;
 
 static int args_add(args *a, const char *s, size_t n) {
-    if (a->n == a->cap) {
-        int nc = a->cap ? a->cap * 2 : 32;
-        char **p = realloc(a->v, (size_t)nc * sizeof *p);
-        if (!p)
-            return -1;
-        a->v = p;
-        a->cap = nc;
-    }
+    if (VEC_ROOM(a->v, a->n, a->cap))
+        return -1;
     if (!(a->v[a->n] = strndup(s, n)))
         return -1;
     a->n++;

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "tool.h"
+#include "vec.h"
 
 /* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
  * `return fail(...)`. */
@@ -302,15 +303,9 @@ char *read_file(const char *path, size_t *len_out, int *err) {
     }
     for (;;) {
         size_t n;
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                *err = ENOMEM;
-                goto fail;
-            }
-            buf = nb;
-            cap = ncap;
+        if (VEC_RESERVE(buf, cap, len + 4096)) {
+            *err = ENOMEM;
+            goto fail;
         }
         n = fread(buf + len, 1, cap - len - 1, f);
         len += n;
