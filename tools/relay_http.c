@@ -40,6 +40,7 @@
 
 #include "drivercore.h"
 #include "drivercore/relay.h"
+#include "hex.h"
 #include "relay_http.h"
 
 #define AUTH_BODY_MAX 4096
@@ -289,34 +290,6 @@ void relay_http_log(const char *fmt, ...) {
     fprintf(stderr, "%s %s: %s\n", when, g_name, line);
 }
 
-static void tohex(char *out, const uint8_t *p, size_t n) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int unhex(uint8_t *out, size_t n, const char *hex) {
-    if (!hex || strlen(hex) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < 2 * n; i++) {
-        char c = hex[i];
-        int v = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (v < 0)
-            return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (uint8_t)(v << 4);
-        else
-            out[i / 2] |= (uint8_t)v;
-    }
-    return 0;
-}
-
 /* ---- responses ---- */
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
@@ -384,7 +357,7 @@ static unsigned status_of(int rc) {
 /* The bearer token of a request; false (and a refusal counted) if none. */
 static bool bearer(app *a, struct MHD_Connection *c, uint8_t tok[32]) {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncmp(h, "Bearer ", 7) != 0 || unhex(tok, 32, h + 7) != 0) {
+    if (!h || strncmp(h, "Bearer ", 7) != 0 || hex_decode(tok, 32, h + 7) != 0) {
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_AUTH);
         return false;
     }
@@ -396,7 +369,7 @@ static bool bearer(app *a, struct MHD_Connection *c, uint8_t tok[32]) {
 static enum MHD_Result do_challenge(app *a, struct MHD_Connection *c, req *q) {
     json_t *j = json_loadb((const char *)q->body, q->n, 0, NULL);
     uint8_t dev[32], ch[32];
-    if (!j || unhex(dev, 32, json_string_value(json_object_get(j, "device")))) {
+    if (!j || hex_decode(dev, 32, json_string_value(json_object_get(j, "device")))) {
         json_decref(j);
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_MALFORMED);
         return send_error(c, 400, "expected {\"device\": HEX}", 0);
@@ -407,16 +380,16 @@ static enum MHD_Result do_challenge(app *a, struct MHD_Connection *c, req *q) {
     if (rc)
         return send_error(c, rc == DC_EBUSY ? 503 : status_of(rc), dc_error_last(), 1);
     char hex[65];
-    tohex(hex, ch, 32);
+    hex_encode(hex, ch, 32);
     return send_json(c, 200, json_pack("{s:s,s:I}", "challenge", hex, "expires", (json_int_t)exp));
 }
 
 static enum MHD_Result do_session(app *a, struct MHD_Connection *c, req *q) {
     json_t *j = json_loadb((const char *)q->body, q->n, 0, NULL);
     uint8_t dev[32], ch[32], sig[64], tok[32];
-    if (!j || unhex(dev, 32, json_string_value(json_object_get(j, "device"))) ||
-        unhex(ch, 32, json_string_value(json_object_get(j, "challenge"))) ||
-        unhex(sig, 64, json_string_value(json_object_get(j, "signature")))) {
+    if (!j || hex_decode(dev, 32, json_string_value(json_object_get(j, "device"))) ||
+        hex_decode(ch, 32, json_string_value(json_object_get(j, "challenge"))) ||
+        hex_decode(sig, 64, json_string_value(json_object_get(j, "signature")))) {
         json_decref(j);
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_MALFORMED);
         return send_error(c, 400,
@@ -428,7 +401,7 @@ static enum MHD_Result do_session(app *a, struct MHD_Connection *c, req *q) {
     if (rc)
         return send_error(c, rc == DC_EBUSY ? 503 : status_of(rc), dc_error_last(), 1);
     char hex[65];
-    tohex(hex, tok, 32);
+    hex_encode(hex, tok, 32);
     enum MHD_Result ok =
         send_json(c, 200, json_pack("{s:s,s:I}", "token", hex, "expires", (json_int_t)exp));
     memset(hex, 0, sizeof hex);
@@ -485,7 +458,7 @@ static enum MHD_Result do_sync(app *a, struct MHD_Connection *c, req *q) {
     int rc = dc_relay_sync(&out, sout, &done, &retry, a->rl, tok, sid, in, n);
     free(plain);
     char dh[17];
-    tohex(dh, dev, 8);
+    hex_encode(dh, dev, 8);
     enum MHD_Result ok;
     if (rc) {
         unsigned st = status_of(rc);
@@ -1330,5 +1303,5 @@ unsigned relay_http_status_of(int rc) {
 }
 
 int relay_http_unhex(uint8_t *out, size_t n, const char *hex) {
-    return unhex(out, n, hex);
+    return hex_decode(out, n, hex);
 }
