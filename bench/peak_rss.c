@@ -36,6 +36,7 @@
 
 #include "drivercore.h"
 #include "replica/replica_int.h"
+#include "vec.h"
 
 static double now_s(void) {
     struct timespec t;
@@ -178,14 +179,8 @@ static int collect(void *user, uint64_t index, const uint8_t *p, size_t n) {
     (void)index;
     if (dc__envelope_parse(&e, p, n, &err) != 0)
         return -1;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 1024;
-        signed_env *v = realloc(a->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        a->v = v;
-        a->cap = cap;
-    }
+    if (VEC_ROOM(a->v, a->n, a->cap))
+        return -1;
     signed_env *s = &a->v[a->n++];
     s->msg = e.raw;
     s->len = (size_t)(e.sig - e.raw);

@@ -24,6 +24,7 @@
  *   bench_province [--scale F] [--seed N] [--runs R] [--dir DIR] [--keep]
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "vec.h"
 
 #ifndef DC_BENCH_TOOL
 #define DC_BENCH_TOOL "drivercore"
@@ -63,19 +66,15 @@ static char *run(char *const argv[], double *secs, double *cpu) {
         _exit(127);
     }
     close(fd[1]);
-    size_t n = 0, cap = 65536;
-    char *out = malloc(cap);
+    size_t n = 0, cap = 0;
+    char *out = NULL;
     ssize_t k;
-    while (out && (k = read(fd[0], out + n, cap - n - 1)) > 0) {
+    bool oom = false;
+    while (!(oom = VEC_RESERVE(out, cap, n + 4096)) && (k = read(fd[0], out + n, cap - n - 1)) > 0)
         n += (size_t)k;
-        if (cap - n < 4096) {
-            char *p = realloc(out, cap *= 2);
-            if (!p) {
-                free(out);
-                out = NULL;
-            }
-            out = p;
-        }
+    if (oom) {
+        free(out);
+        out = NULL;
     }
     close(fd[0]);
     int st = 0;

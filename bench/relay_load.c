@@ -73,6 +73,8 @@
 #include "drivercore.h"
 #include "drivercore/curl.h"
 #include "drivercore/relay.h"
+#include "hex.h"
+#include "vec.h"
 
 #ifndef DC_BENCH_RELAY
 #define DC_BENCH_RELAY "drivercore-relay"
@@ -103,27 +105,6 @@ static void die(const char *fmt, const char *arg) {
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     exit(1);
-}
-
-static void tohex(char *out, const uint8_t *p, size_t n) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int unhex(uint8_t *out, size_t n, const char *hex) {
-    if (!hex || strlen(hex) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
 }
 
 /* ---- shared state ---- */
@@ -164,15 +145,9 @@ static void log_failure(const char *what, int status, const char *body) {
 
 static void add_latency(double ms) {
     pthread_mutex_lock(&g.lat_mu);
-    if (g.nlat == g.lat_cap) {
-        size_t nc = g.lat_cap ? g.lat_cap * 2 : 65536;
-        double *p = realloc(g.lat_ms, nc * sizeof *p);
-        if (!p) {
-            pthread_mutex_unlock(&g.lat_mu);
-            return;
-        }
-        g.lat_ms = p;
-        g.lat_cap = nc;
+    if (VEC_ROOM(g.lat_ms, g.nlat, g.lat_cap)) {
+        pthread_mutex_unlock(&g.lat_mu);
+        return;
     }
     g.lat_ms[g.nlat++] = ms;
     pthread_mutex_unlock(&g.lat_mu);
@@ -247,14 +222,9 @@ static int write_all(int fd, const void *p, size_t n) {
 }
 
 static int fill(conn *c) {
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 16384;
-        uint8_t *p = realloc(c->buf, nc);
-        if (!p)
-            return -1;
-        c->buf = p;
-        c->cap = nc;
-    }
+    /* Room for a read of 16 KiB at least. */
+    if (VEC_RESERVE(c->buf, c->cap, c->n + 16384))
+        return -1;
     ssize_t r;
     errno = 0;
     do
@@ -379,7 +349,7 @@ static int http_do(conn *c, const char *method, const char *path, const char *to
 /* A field of a small JSON answer, as hex bytes. */
 static int json_hex(const resp *r, const char *field, uint8_t *out, size_t n) {
     json_t *j = json_loadb((const char *)r->body, r->size, 0, NULL);
-    int rc = unhex(out, n, j ? json_string_value(json_object_get(j, field)) : NULL);
+    int rc = hex_decode(out, n, j ? json_string_value(json_object_get(j, field)) : NULL);
     json_decref(j);
     return rc;
 }
@@ -391,7 +361,7 @@ static int authenticate(conn *c, dc_replica *rep, const uint8_t pk[32], const ui
     char body[400], dev[65], chhex[65], sighex[129];
     uint8_t ch[32], sig[64], tok[32];
     resp r = {0};
-    tohex(dev, pk, 32);
+    hex_encode(dev, pk, 32);
     snprintf(body, sizeof body, "{\"device\":\"%s\"}", dev);
     int rc = -1;
     if (http_do(c, "POST", "/v1/auth/challenge", NULL, NULL, body, strlen(body), &r) ||
@@ -406,14 +376,14 @@ static int authenticate(conn *c, dc_replica *rep, const uint8_t pk[32], const ui
         memcpy(m + DC_RELAY_AUTH_PREFIX_LEN, ch, 32);
         crypto_sign_detached(sig, NULL, m, sizeof m, sk);
     }
-    tohex(chhex, ch, 32);
-    tohex(sighex, sig, 64);
+    hex_encode(chhex, ch, 32);
+    hex_encode(sighex, sig, 64);
     snprintf(body, sizeof body, "{\"device\":\"%s\",\"challenge\":\"%s\",\"signature\":\"%s\"}",
              dev, chhex, sighex);
     if (http_do(c, "POST", "/v1/auth/session", NULL, NULL, body, strlen(body), &r) ||
         r.status != 200 || json_hex(&r, "token", tok, 32))
         goto done;
-    tohex(tokhex, tok, 32);
+    hex_encode(tokhex, tok, 32);
     rc = 0;
 done:
     free(r.body);

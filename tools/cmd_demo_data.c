@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "demo_data.h"
+#include "vec.h"
 
 /* ---- the simulated clock and the random numbers ---- */
 
@@ -345,14 +346,8 @@ int demo_sb_printf(sbuf *b, const char *fmt, ...) {
             b->n += (size_t)k;
             return 0;
         }
-        size_t nc = b->cap ? b->cap * 2 : 65536;
-        while (nc - b->n <= (size_t)k)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np)
+        if (VEC_RESERVE(b->p, b->cap, b->n + (size_t)k + 1))
             return -1;
-        b->p = np;
-        b->cap = nc;
     }
 }
 

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "hex.h"
 #include "tool.h"
 
 static const char org_usage[] =
@@ -557,8 +558,7 @@ static const spec specs[] = {
 /* --space takes a hex id, or the name of exactly one space the replica
  * holds ("registry", "branch wudang"), as `stats --space` does. */
 static int resolve_space(char hex[33], dc_replica *r, const char *arg, const char *cmd) {
-    size_t n = strlen(arg);
-    if (n == 32 && strspn(arg, "0123456789abcdef") == 32) {
+    if (hex_is(arg, 32, false)) {
         memcpy(hex, arg, 33);
         return EXIT_OK;
     }

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "hex.h"
 #include "tool.h"
 
 /* The hex ids of held spaces whose name is `name` (at most `cap`), or -1. */
@@ -45,15 +46,6 @@ static int spaces_named(dc_replica *r, const char *name, char ids[][33], int cap
     }
     json_decref(list);
     return n;
-}
-
-static bool is_hex32(const char *s) {
-    if (strlen(s) != 32)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-            return false;
-    return true;
 }
 
 /* The calendar: --calendar, else the directory's holiday records, else the
@@ -110,7 +102,7 @@ int cmd_stats(int argc, char **argv) {
         return usage_error("stats: --space needs a space id or name");
     if ((rc = open_existing(&r, a.pos[0])) != EXIT_OK)
         return rc;
-    if (sp && !is_hex32(sp)) {
+    if (sp && !hex_is(sp, 32, false)) {
         char ids[2][33];
         int n = spaces_named(r, sp, ids, 2);
         if (n != 1) {

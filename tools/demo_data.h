@@ -113,7 +113,8 @@ typedef struct branch {
     char space[33]; /* the branch's own space (roster, study) */
     char rpart[33]; /* its registry part (its party members' records) */
     int *members;   /* driver indices */
-    int nmembers, cap;
+    int nmembers;
+    size_t cap;
 } branch;
 
 typedef struct gen {

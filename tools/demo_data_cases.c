@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "demo_data.h"
+#include "vec.h"
 
 /* ---- grievances: filed and handled on the simulated clock ---- */
 
@@ -89,14 +90,8 @@ typedef struct plan {
 } plan;
 
 static int push(plan *p, int k, int action, int64_t t, int to, int satisfied) {
-    if (p->n == p->cap) {
-        size_t nc = p->cap ? p->cap * 2 : 4096;
-        cstep *ns = realloc(p->s, nc * sizeof *ns);
-        if (!ns)
-            return -1;
-        p->s = ns;
-        p->cap = nc;
-    }
+    if (VEC_ROOM(p->s, p->n, p->cap))
+        return -1;
     /* A case's steps are strictly in order (a minute apart at least), but
      * an emergency's may come at the very instant of the step before (the
      * receipt, the resolution): "at once". */

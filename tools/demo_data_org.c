@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "demo_data.h"
+#include "vec.h"
 
 /* ---- the directory: regions, organisations, Driver's Homes ---- */
 
@@ -77,49 +78,54 @@ static const char *const ENT_WORDS[] = {"顺达", "黔通", "远航", "安运", 
                                         "黔城", "山海", "盛隆", "金桥", "众联"};
 #define NENT (sizeof ENT_WORDS / sizeof ENT_WORDS[0])
 
-int demo_gen_directory(gen *g) {
-    batch bt = {g, g->directory, NULL};
-    char code[64], name[160], parent[64];
-    if (g->cal)
-        CK(g, dc_calendar_publish(g->r, g->directory, g->cal), "calendar publish");
-
-    /* Regions: five levels. */
-    BT(&bt, dc_region_put_txn(g->r, t, "520000", "贵州省", "province", NULL), "region");
+/* Regions: five levels. */
+static int dir_regions(gen *g, batch *bt) {
+    char parent[64];
+    BT(bt, dc_region_put_txn(g->r, t, "520000", "贵州省", "province", NULL), "region");
     for (int i = 0; i < NCITY; i++)
-        BT(&bt, dc_region_put_txn(g->r, t, CITIES[i].code, CITIES[i].name, "city", "520000"),
+        BT(bt, dc_region_put_txn(g->r, t, CITIES[i].code, CITIES[i].name, "city", "520000"),
            "region");
     for (int i = 0; i < NCOUNTY; i++)
-        BT(&bt,
+        BT(bt,
            dc_region_put_txn(g->r, t, COUNTIES[i].code, COUNTIES[i].name, "county",
                              CITIES[COUNTIES[i].city].code),
            "region");
     for (size_t i = 0; i < sizeof WUDANG_TOWNS / sizeof WUDANG_TOWNS[0]; i++)
-        BT(&bt,
+        BT(bt,
            dc_region_put_txn(g->r, t, WUDANG_TOWNS[i][0], WUDANG_TOWNS[i][1], "township", "520112"),
            "region");
     for (size_t i = 0; i < sizeof WUDANG_VILLAGES / sizeof WUDANG_VILLAGES[0]; i++) {
         snprintf(parent, sizeof parent, "%.9s", WUDANG_VILLAGES[i][0]);
-        BT(&bt,
+        BT(bt,
            dc_region_put_txn(g->r, t, WUDANG_VILLAGES[i][0], WUDANG_VILLAGES[i][1], "village",
                              parent),
            "region");
     }
+    return EXIT_OK;
+}
 
-    /* Organisation and transport departments at every level. */
+/* Organisation and transport departments at every level. */
+static int dir_departments(batch *bt) {
+    char name[160], parent[64];
     for (int i = 0; i < 1 + NCITY + NCOUNTY; i++) {
         const char *c, *n, *lv, *pc;
         unit_of(i, &c, &n, &lv, &pc);
         snprintf(name, sizeof name, "%s委组织部", n);
         snprintf(parent, sizeof parent, "org_dept-%s", pc ? pc : "");
-        if (put_org(&bt, "org_dept", c, name, NULL, c, pc ? parent : NULL, NULL, 0))
+        if (put_org(bt, "org_dept", c, name, NULL, c, pc ? parent : NULL, NULL, 0))
             return EXIT_FAIL;
         snprintf(name, sizeof name, "%s交通运输%s", n, i == 0 ? "厅" : "局");
         snprintf(parent, sizeof parent, "transport_dept-%s", pc ? pc : "");
-        if (put_org(&bt, "transport_dept", c, name, NULL, c, pc ? parent : NULL, NULL, 0))
+        if (put_org(bt, "transport_dept", c, name, NULL, c, pc ? parent : NULL, NULL, 0))
             return EXIT_FAIL;
     }
-    /* Industry committees: the province, the cities, then the county-level
-     * units that have their own, as many as the (scaled) figure. */
+    return EXIT_OK;
+}
+
+/* Industry committees: the province, the cities, then the county-level
+ * units that have their own, as many as the (scaled) figure. */
+static int dir_committees(gen *g, batch *bt) {
+    char name[160], parent[64];
     long made = 0;
     for (int i = 0; i < 1 + NCITY + NCOUNTY && made < g->f.committees; i++) {
         const char *c, *n, *lv, *pc;
@@ -128,11 +134,16 @@ int demo_gen_directory(gen *g) {
             continue;
         snprintf(name, sizeof name, "%s道路货运（交通运输）行业党委", n);
         snprintf(parent, sizeof parent, "committee-%s", pc ? pc : "");
-        if (put_org(&bt, "committee", c, name, lv, c, pc ? parent : NULL, NULL, 0))
+        if (put_org(bt, "committee", c, name, lv, c, pc ? parent : NULL, NULL, 0))
             return EXIT_FAIL;
         made++;
     }
-    /* Joint meetings, each with 20+ member departments of its region. */
+    return EXIT_OK;
+}
+
+/* Joint meetings, each with 20+ member departments of its region. */
+static int dir_joint_meetings(gen *g, batch *bt) {
+    char code[64], name[160];
     for (int i = 0; i < 1 + NCITY + NCOUNTY && i < g->f.joint_meetings; i++) {
         const char *c, *n, *lv, *pc;
         const char *ids[NDEPT];
@@ -142,16 +153,21 @@ int demo_gen_directory(gen *g) {
         for (int k = 0; k < nd; k++) {
             snprintf(code, sizeof code, "%s-%s", c, DEPTS[k][0]);
             snprintf(name, sizeof name, "%s%s", n, DEPTS[k][1]);
-            if (put_org(&bt, "department", code, name, NULL, c, NULL, NULL, 0))
+            if (put_org(bt, "department", code, name, NULL, c, NULL, NULL, 0))
                 return EXIT_FAIL;
             snprintf(idbuf[k], sizeof idbuf[k], "department-%s", code);
             ids[k] = idbuf[k];
         }
         snprintf(name, sizeof name, "%s推动道路货运行业高质量发展和党的建设工作联席会议", n);
-        if (put_org(&bt, "joint_meeting", c, name, lv, c, NULL, ids, (size_t)nd))
+        if (put_org(bt, "joint_meeting", c, name, lv, c, NULL, ids, (size_t)nd))
             return EXIT_FAIL;
     }
-    /* Freight enterprises: Wudang's 27, about a dozen elsewhere. */
+    return EXIT_OK;
+}
+
+/* Freight enterprises: Wudang's 27, about a dozen elsewhere. */
+static int dir_enterprises(gen *g, batch *bt) {
+    char code[64], name[160];
     for (int i = 0; i < NCOUNTY; i++) {
         long n = i == WUDANG ? g->f.wudang_enterprises
                              : demo_round_pos(COUNTIES[i].weight / 3.0 * g->scale) + 1;
@@ -162,34 +178,42 @@ int demo_gen_directory(gen *g) {
                      k < 4 ? short_name : "");
             if (k < 4)
                 snprintf(g->enterprise[i][k], sizeof g->enterprise[i][k], "%s", name);
-            if (put_org(&bt, "enterprise", code, name, NULL, COUNTIES[i].code, NULL, NULL, 0))
+            if (put_org(bt, "enterprise", code, name, NULL, COUNTIES[i].code, NULL, NULL, 0))
                 return EXIT_FAIL;
         }
         for (long k = n; k < 4; k++)
             snprintf(g->enterprise[i][k], sizeof g->enterprise[i][k], "%s", g->enterprise[i][0]);
     }
-    /* Road freight operators (经营户), spread by the drivers' weights. */
-    {
-        long total_w = 0, done = 0;
-        for (int i = 0; i < NCOUNTY; i++)
-            total_w += COUNTIES[i].weight + (i == WUDANG ? 20 : 0);
-        for (int i = 0; i < NCOUNTY; i++) {
-            long w = COUNTIES[i].weight + (i == WUDANG ? 20 : 0);
-            long n = i == NCOUNTY - 1 ? g->f.operators - done : g->f.operators * w / total_w;
-            for (long k = 0; k < n; k++) {
-                char who[32];
-                demo_person_name(who, sizeof who);
-                snprintf(code, sizeof code, "%s-%04ld", COUNTIES[i].code, k + 1);
-                snprintf(name, sizeof name, "%s%s货运部", COUNTIES[i].name, who);
-                if (put_org(&bt, "operator", code, name, NULL, COUNTIES[i].code, NULL, NULL, 0))
-                    return EXIT_FAIL;
-            }
-            done += n;
+    return EXIT_OK;
+}
+
+/* Road freight operators (经营户), spread by the drivers' weights. */
+static int dir_operators(gen *g, batch *bt) {
+    char code[64], name[160];
+    long total_w = 0, done = 0;
+    for (int i = 0; i < NCOUNTY; i++)
+        total_w += COUNTIES[i].weight + (i == WUDANG ? 20 : 0);
+    for (int i = 0; i < NCOUNTY; i++) {
+        long w = COUNTIES[i].weight + (i == WUDANG ? 20 : 0);
+        long n = i == NCOUNTY - 1 ? g->f.operators - done : g->f.operators * w / total_w;
+        for (long k = 0; k < n; k++) {
+            char who[32];
+            demo_person_name(who, sizeof who);
+            snprintf(code, sizeof code, "%s-%04ld", COUNTIES[i].code, k + 1);
+            snprintf(name, sizeof name, "%s%s货运部", COUNTIES[i].name, who);
+            if (put_org(bt, "operator", code, name, NULL, COUNTIES[i].code, NULL, NULL, 0))
+                return EXIT_FAIL;
         }
+        done += n;
     }
-    /* Driver's Homes with their operators: Wudang's at the cold-chain
-     * market, Anshun's at the Qiancheng logistics park, then service areas,
-     * trunk roads, parks, hubs and enterprises across the province. */
+    return EXIT_OK;
+}
+
+/* Driver's Homes with their operators: Wudang's at the cold-chain
+ * market, Anshun's at the Qiancheng logistics park, then service areas,
+ * trunk roads, parks, hubs and enterprises across the province. */
+static int dir_stations(gen *g, batch *bt) {
+    char code[64];
     static const char *const SITES[] = {"service_area", "trunk_road", "logistics_park",
                                         "freight_hub", "enterprise"};
     static const char *const SITE_NAMES[] = {"高速公路服务区", "国道服务站", "物流园",
@@ -220,7 +244,7 @@ int demo_gen_directory(gen *g) {
                      SITE_NAMES[site]);
         }
         snprintf(op_code, sizeof op_code, "%s", code);
-        if (put_org(&bt, "station_operator", op_code, op_name, NULL, COUNTIES[ci].code, NULL, NULL,
+        if (put_org(bt, "station_operator", op_code, op_name, NULL, COUNTIES[ci].code, NULL, NULL,
                     0))
             return EXIT_FAIL;
         snprintf(op_id, sizeof op_id, "station_operator-%s", op_code);
@@ -238,8 +262,21 @@ int demo_gen_directory(gen *g) {
                               : "县交通运输局、县总工会与运营单位共建共管协议";
         so.facilities = fac;
         so.nfacilities = nf;
-        BT(&bt, dc_station_put_txn(NULL, g->r, t, &so), "station");
+        BT(bt, dc_station_put_txn(NULL, g->r, t, &so), "station");
     }
+    return EXIT_OK;
+}
+
+int demo_gen_directory(gen *g) {
+    batch bt = {g, g->directory, NULL};
+    if (g->cal)
+        CK(g, dc_calendar_publish(g->r, g->directory, g->cal), "calendar publish");
+    int rc;
+    if ((rc = dir_regions(g, &bt)) || (rc = dir_departments(&bt)) ||
+        (rc = dir_committees(g, &bt)) || (rc = dir_joint_meetings(g, &bt)) ||
+        (rc = dir_enterprises(g, &bt)) || (rc = dir_operators(g, &bt)) ||
+        (rc = dir_stations(g, &bt)))
+        return rc;
     CK(g, demo_batch_flush(&bt), "directory commit");
     return EXIT_OK;
 }
@@ -309,14 +346,8 @@ int demo_plan_branches(gen *g) {
         }
         d->branch = pick;
         branch *b = &g->b[pick];
-        if (b->nmembers == b->cap) {
-            int nc = b->cap ? b->cap * 2 : 32;
-            int *p = realloc(b->members, (size_t)nc * sizeof *p);
-            if (!p)
-                return fail("demo-data: out of memory");
-            b->members = p;
-            b->cap = nc;
-        }
+        if (VEC_ROOM(b->members, b->nmembers, b->cap))
+            return fail("demo-data: out of memory");
         b->members[b->nmembers++] = (int)i;
     }
     batch bt = {g, g->directory, NULL};

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "demo_data.h"
+#include "vec.h"
 
 /* ---- drivers: both lines, three rounds, through the registry import ---- */
 
@@ -225,18 +226,17 @@ static int import_list(gen *g, const list_spec *ls, want_fn want, long *flagged)
     progress_stage(&g->pg, stage, "rows", (uint64_t)total);
     sbuf b = {NULL, 0, 0};
     long *idx = NULL;
+    size_t cidx = 0;
     int rc = EXIT_OK;
     for (int c = 0; c < NCOUNTY && rc == EXIT_OK; c++)
         if (g->ncdrv[c])
             rc = import_part(g, &b, g->cpart[c], g->cdrv[c], g->ncdrv[c], ls, want, flagged, &done);
     for (int i = 0; i < g->nb && rc == EXIT_OK; i++) {
         branch *br = &g->b[i];
-        long *p = realloc(idx, (size_t)(br->nmembers ? br->nmembers : 1) * sizeof *idx);
-        if (!p) {
+        if (VEC_RESERVE(idx, cidx, (size_t)br->nmembers)) {
             rc = fail("demo-data: out of memory");
             break;
         }
-        idx = p;
         long n = 0;
         for (int m = 0; m < br->nmembers; m++)
             if (kept_in_branch(g, br->members[m]))
@@ -373,7 +373,9 @@ int demo_gen_parts(gen *g) {
     return EXIT_OK;
 }
 
-int demo_gen_registry(gen *g) {
+/* The four lists the registry is imported from, in the order the counties
+ * received them. */
+static int import_lists(gen *g) {
     static const list_spec T1 = {DC_SOURCE_TRANSPORT, 1, "county", "list",
                                  "transport line, round 1"};
     static const list_spec O1 = {DC_SOURCE_ORGANISATION, 1, "county", "list",
@@ -388,35 +390,42 @@ int demo_gen_registry(gen *g) {
         (rc = import_list(g, &T2, want_sample, NULL)) ||
         (rc = import_list(g, &O3, want_wudang_pm, NULL)))
         return rc;
+    return EXIT_OK;
+}
 
-    progress_stage(&g->pg, "demo-data: registry, stages, secretaries, liaison", "drivers",
-                   (uint64_t)g->nd);
-    batch bt = {g, NULL, NULL};
+/* Each driver's stage dates, in the registry part that holds the driver: a
+ * county's, or (for a branch's party members) the branch's. */
+static int registry_stages(gen *g, batch *bt) {
+    int rc;
     long seen = 0;
     for (int c = 0; c < NCOUNTY; c++) {
-        if ((rc = batch_to(&bt, g->cpart[c])))
+        if ((rc = batch_to(bt, g->cpart[c])))
             return rc;
         for (long k = 0; k < g->ncdrv[c]; k++)
-            if ((rc = stage_dates(g, &bt, g->cdrv[c][k])))
+            if ((rc = stage_dates(g, bt, g->cdrv[c][k])))
                 return rc;
         seen += g->ncdrv[c];
         progress_update(&g->pg, (uint64_t)seen, -1);
     }
     for (int i = 0; i < g->nb; i++) {
-        if ((rc = batch_to(&bt, g->b[i].rpart)))
+        if ((rc = batch_to(bt, g->b[i].rpart)))
             return rc;
         for (int m = 0; m < g->b[i].nmembers; m++)
             if (kept_in_branch(g, g->b[i].members[m]) &&
-                (rc = stage_dates(g, &bt, g->b[i].members[m])))
+                (rc = stage_dates(g, bt, g->b[i].members[m])))
                 return rc;
     }
+    return EXIT_OK;
+}
 
-    /* Secretaries sent from the transport departments: 187 persons for 209
-     * branches, so some lead two; an instructor for each branch. */
+/* Secretaries sent from the transport departments: 187 persons for 209
+ * branches, so some lead two; an instructor for each branch. */
+static int registry_secretaries(gen *g, batch *bt) {
     static const char *const TASKS[] = {
         "走访冷链市场、物流园，核实台账信息", "每日推送学习资料到支部微信群",
         "收集货车司机诉求并按级转办", "联系流动党员，跟进入党申请人进度"};
     static const char *const NAMED[] = {"许鑫", "成万莎", "谢朝典"};
+    int rc;
     for (int i = 0; i < g->nb; i++) {
         branch *b = &g->b[i];
         long person = i < g->f.secretaries ? i : (i - g->f.secretaries) % g->f.secretaries;
@@ -431,7 +440,7 @@ int demo_gen_registry(gen *g) {
             demo_rng = saved;
         }
         snprintf(dept, sizeof dept, "transport_dept-%s", COUNTIES[b->county].code);
-        if ((rc = batch_to(&bt, b->rpart)))
+        if ((rc = batch_to(bt, b->rpart)))
             return rc;
         dc_secretary_options so = DC_SECRETARY_OPTIONS_INIT;
         so.branch = b->org;
@@ -439,12 +448,12 @@ int demo_gen_registry(gen *g) {
         so.name = name;
         so.from_dept = dept;
         so.role = "secretary";
-        BT(&bt, dc_secretary_put_txn(NULL, g->r, t, &so), "secretary");
+        BT(bt, dc_secretary_put_txn(NULL, g->r, t, &so), "secretary");
         snprintf(sid, sizeof sid, "%s/%s", b->org, pid);
         for (int k = 0; k < 4; k++) {
             char due[11];
             demo_date_of(due, demo_cst(2026, 1 + k * 3, 15, 12, 0));
-            BT(&bt, dc_secretary_task_txn(g->r, t, sid, TASKS[k], due), "task");
+            BT(bt, dc_secretary_task_txn(g->r, t, sid, TASKS[k], due), "task");
         }
         char iid[32], iname[32];
         snprintf(iid, sizeof iid, "ins-%04d", i + 1);
@@ -452,20 +461,38 @@ int demo_gen_registry(gen *g) {
         so.person = iid;
         so.name = iname;
         so.role = "instructor";
-        BT(&bt, dc_secretary_put_txn(NULL, g->r, t, &so), "instructor");
+        BT(bt, dc_secretary_put_txn(NULL, g->r, t, &so), "instructor");
     }
+    return EXIT_OK;
+}
 
-    /* Liaison chains: cadres -> party-member drivers -> drivers, nearby
-     * where possible (both lists sorted by county). */
-    long npm = 0, nl = g->f.liaison_pm, nc = g->f.cadres, nld = g->f.liaison_drivers;
-    long *pm = malloc((size_t)g->f.pm * sizeof *pm);
-    long *pool = malloc((size_t)g->nd * sizeof *pool);
-    unsigned char *used = calloc((size_t)g->nd, 1);
-    long start[NCOUNTY + 1] = {0}, cur[NCOUNTY];
-    if (!pm || !pool || !used) {
-        free(pm), free(pool), free(used);
+/* The people of the liaison chains (cadres -> party-member drivers ->
+ * drivers, nearby where possible: both lists sorted by county). */
+typedef struct liaison {
+    long *pm;            /* party members; the first nl liaise, in county order */
+    long *pool;          /* the other drivers, grouped by county, shuffled inside */
+    unsigned char *used; /* drivers given a liaison already */
+    long start[NCOUNTY + 1], cur[NCOUNTY]; /* each county's run of pool, and its cursor */
+    long any;                              /* fallback cursor over the whole pool */
+    long nl, nc, nld; /* liaising party members, cadres, drivers with a liaison */
+} liaison;
+
+static const char *const HOW[] = {"call", "visit", "message"};
+static const char *const NOTES[] = {"询问近期出车情况", "了解运费结算情况", "关注入党申请进度",
+                                    "提醒冬季行车安全", "转达支部学习安排"};
+
+static void liaison_free(liaison *l) {
+    free(l->pm), free(l->pool), free(l->used);
+}
+
+/* Draws the liaising party members and groups the other drivers. */
+static int liaison_pools(gen *g, liaison *l) {
+    long npm = 0, nl = l->nl;
+    long *pm = l->pm = malloc((size_t)g->f.pm * sizeof *pm);
+    long *pool = l->pool = malloc((size_t)g->nd * sizeof *pool);
+    l->used = calloc((size_t)g->nd, 1);
+    if (!pm || !pool || !l->used)
         return fail("demo-data: out of memory");
-    }
     for (long i = 0; i < g->nd; i++)
         if (g->d[i].status >= S_PROBATIONARY)
             pm[npm++] = i;
@@ -481,6 +508,7 @@ int demo_gen_registry(gen *g) {
         pm[j + 1] = v;
     }
     /* Drivers (not party members) grouped by county, shuffled inside. */
+    long *start = l->start, *cur = l->cur;
     for (long i = 0; i < g->nd; i++)
         if (g->d[i].status < S_PROBATIONARY)
             start[g->d[i].county + 1]++;
@@ -499,77 +527,104 @@ int demo_gen_registry(gen *g) {
         }
         cur[c] = start[c];
     }
-    long any = 0; /* fallback cursor over the whole pool */
-    static const char *const HOW[] = {"call", "visit", "message"};
-    static const char *const NOTES[] = {"询问近期出车情况", "了解运费结算情况", "关注入党申请进度",
-                                        "提醒冬季行车安全", "转达支部学习安排"};
-    rc = EXIT_OK;
-    for (long k = 0, j = 0; k < nc && rc == EXIT_OK; k++) {
-        char cid[32], name[32];
-        long first = k * nl / nc, last = (k + 1) * nl / nc;
-        int c = g->d[pm[first]].county;
-        snprintf(cid, sizeof cid, "cad-%s-%04ld", COUNTIES[c].code, k + 1);
-        demo_person_name(name, sizeof name);
-        if ((rc = batch_to(&bt, g->cpart[c])))
-            return rc;
-        BT(&bt,
-           dc_liaison_cadre_txn(g->r, t, cid, name, COUNTIES[c].code,
-                                demo_chance(0.6) ? "township_org_member" : "village_secretary"),
-           "cadre");
-        for (j = first; j < last; j++) {
-            const char *pdid;
-            char link[96];
-            DID(g, pm[j], pdid);
-            BT(&bt, dc_liaison_link_txn(NULL, g->r, t, cid, pdid, "cadre"), "liaison");
-            snprintf(link, sizeof link, "%s/%s", cid, pdid);
-            if (demo_chance(0.2)) {
-                char date[11];
-                demo_date_of(date,
-                             demo_cst(2026, 1 + (int)demo_rn(10), 1 + (int)demo_rn(28), 10, 0));
-                BT(&bt,
-                   dc_liaison_contact_txn(g->r, t, link, HOW[demo_rn(3)], date, NOTES[demo_rn(5)]),
-                   "contact");
-            }
-            /* This party member's own drivers. */
-            long dfirst = j * nld / nl, dlast = (j + 1) * nld / nl;
-            int pc = g->d[pm[j]].county;
-            char pdid_copy[25];
-            snprintf(pdid_copy, sizeof pdid_copy, "%s", pdid);
-            for (long x = dfirst; x < dlast; x++) {
-                long di = -1;
-                while (cur[pc] < start[pc + 1] && di < 0) {
-                    long cand = pool[cur[pc]++];
-                    if (!used[cand])
-                        di = cand;
-                }
-                while (di < 0 && any < start[NCOUNTY]) {
-                    long cand = pool[any++];
-                    if (!used[cand])
-                        di = cand;
-                }
-                if (di < 0)
-                    break; /* cannot happen: figures are checked first */
-                used[di] = 1;
-                const char *ddid;
-                DID(g, di, ddid);
-                BT(&bt, dc_liaison_link_txn(NULL, g->r, t, pdid_copy, ddid, "party_member"),
-                   "liaison");
-                if (demo_chance(0.1)) {
-                    char date[11];
-                    snprintf(link, sizeof link, "%s/%s", pdid_copy, ddid);
-                    demo_date_of(date,
-                                 demo_cst(2026, 1 + (int)demo_rn(10), 1 + (int)demo_rn(28), 19, 0));
-                    BT(&bt,
-                       dc_liaison_contact_txn(g->r, t, link, HOW[demo_rn(3)], date,
-                                              NOTES[demo_rn(5)]),
-                       "contact");
-                }
-            }
+    return EXIT_OK;
+}
+
+/* The drivers the j-th liaising party member (pdid) keeps in touch with:
+ * from the member's county while it has any left, then from anywhere. */
+static int liaison_drivers(gen *g, batch *bt, liaison *l, long j, const char *pdid) {
+    long dfirst = j * l->nld / l->nl, dlast = (j + 1) * l->nld / l->nl;
+    int pc = g->d[l->pm[j]].county;
+    char link[96];
+    for (long x = dfirst; x < dlast; x++) {
+        long di = -1;
+        while (l->cur[pc] < l->start[pc + 1] && di < 0) {
+            long cand = l->pool[l->cur[pc]++];
+            if (!l->used[cand])
+                di = cand;
+        }
+        while (di < 0 && l->any < l->start[NCOUNTY]) {
+            long cand = l->pool[l->any++];
+            if (!l->used[cand])
+                di = cand;
+        }
+        if (di < 0)
+            break; /* cannot happen: figures are checked first */
+        l->used[di] = 1;
+        const char *ddid;
+        DID(g, di, ddid);
+        BT(bt, dc_liaison_link_txn(NULL, g->r, t, pdid, ddid, "party_member"), "liaison");
+        if (demo_chance(0.1)) {
+            char date[11];
+            snprintf(link, sizeof link, "%s/%s", pdid, ddid);
+            demo_date_of(date, demo_cst(2026, 1 + (int)demo_rn(10), 1 + (int)demo_rn(28), 19, 0));
+            BT(bt, dc_liaison_contact_txn(g->r, t, link, HOW[demo_rn(3)], date, NOTES[demo_rn(5)]),
+               "contact");
         }
     }
-    free(pm), free(pool), free(used);
-    CK(g, demo_batch_flush(&bt), "registry commit");
+    return EXIT_OK;
+}
+
+/* The k-th cadre, in the county of the first party member it liaises with,
+ * and that cadre's party members with their own drivers. */
+static int liaison_cadre(gen *g, batch *bt, liaison *l, long k) {
+    char cid[32], name[32];
+    long first = k * l->nl / l->nc, last = (k + 1) * l->nl / l->nc;
+    int c = g->d[l->pm[first]].county;
+    int rc;
+    snprintf(cid, sizeof cid, "cad-%s-%04ld", COUNTIES[c].code, k + 1);
+    demo_person_name(name, sizeof name);
+    if ((rc = batch_to(bt, g->cpart[c])))
+        return rc;
+    BT(bt,
+       dc_liaison_cadre_txn(g->r, t, cid, name, COUNTIES[c].code,
+                            demo_chance(0.6) ? "township_org_member" : "village_secretary"),
+       "cadre");
+    for (long j = first; j < last; j++) {
+        const char *pdid;
+        char link[96];
+        DID(g, l->pm[j], pdid);
+        BT(bt, dc_liaison_link_txn(NULL, g->r, t, cid, pdid, "cadre"), "liaison");
+        snprintf(link, sizeof link, "%s/%s", cid, pdid);
+        if (demo_chance(0.2)) {
+            char date[11];
+            demo_date_of(date, demo_cst(2026, 1 + (int)demo_rn(10), 1 + (int)demo_rn(28), 10, 0));
+            BT(bt, dc_liaison_contact_txn(g->r, t, link, HOW[demo_rn(3)], date, NOTES[demo_rn(5)]),
+               "contact");
+        }
+        /* pdid points into a buffer the next id overwrites. */
+        char pdid_copy[25];
+        snprintf(pdid_copy, sizeof pdid_copy, "%s", pdid);
+        if ((rc = liaison_drivers(g, bt, l, j, pdid_copy)))
+            return rc;
+    }
+    return EXIT_OK;
+}
+
+static int registry_liaison(gen *g, batch *bt) {
+    liaison l = {0};
+    l.nl = g->f.liaison_pm;
+    l.nc = g->f.cadres;
+    l.nld = g->f.liaison_drivers;
+    int rc = liaison_pools(g, &l);
+    for (long k = 0; k < l.nc && rc == EXIT_OK; k++)
+        rc = liaison_cadre(g, bt, &l, k);
+    liaison_free(&l);
     return rc;
+}
+
+int demo_gen_registry(gen *g) {
+    int rc;
+    if ((rc = import_lists(g)))
+        return rc;
+    progress_stage(&g->pg, "demo-data: registry, stages, secretaries, liaison", "drivers",
+                   (uint64_t)g->nd);
+    batch bt = {g, NULL, NULL};
+    if ((rc = registry_stages(g, &bt)) || (rc = registry_secretaries(g, &bt)) ||
+        (rc = registry_liaison(g, &bt)))
+        return rc;
+    CK(g, demo_batch_flush(&bt), "registry commit");
+    return EXIT_OK;
 }
 
 /* ---- moves: drivers who went to work in another county (流出地/流入地) ---- */

@@ -12,19 +12,11 @@
 #include <jansson.h>
 
 #include "domain_tool.h"
+#include "hex.h"
 #include "tool.h"
 
-static bool is_hex_id(const char *s) {
-    if (strlen(s) != 32)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
-            return false;
-    return true;
-}
-
 int domain_space(dc_replica *r, const char *given, char hex[33]) {
-    if (is_hex_id(given)) {
+    if (hex_is(given, 32, true)) {
         for (int i = 0; i < 32; i++)
             hex[i] = (char)(given[i] >= 'A' && given[i] <= 'F' ? given[i] - 'A' + 'a' : given[i]);
         hex[32] = '\0';

@@ -25,6 +25,7 @@
 #include "drivercore.h"
 #include "drivercore/relay.h"
 #include "relay_http.h"
+#include "vec.h"
 #ifdef DC_RELAY_PG
 #include "relay/relay_int.h"
 #include "relay_pg.h"
@@ -135,16 +136,10 @@ static char *slurp(const char *path, size_t *n) {
     char *buf = NULL;
     size_t cap = 0, len = 0;
     for (;;) {
-        if (len + 4097 > cap) {
-            size_t nc = cap ? cap * 2 : 8192;
-            char *p = realloc(buf, nc);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-            cap = nc;
+        if (VEC_RESERVE(buf, cap, len + 4097)) {
+            free(buf);
+            fclose(f);
+            return NULL;
         }
         size_t k = fread(buf + len, 1, 4096, f);
         len += k;
@@ -174,18 +169,13 @@ static void free_pem(char *cert, char *key, size_t key_n) {
  * own flags, so a flag given on the command line wins (it comes later). */
 typedef struct args {
     char **v;
-    int n, cap;
+    int n;
+    size_t cap;
 } args;
 
 static int args_add(args *a, const char *s, size_t n) {
-    if (a->n == a->cap) {
-        int nc = a->cap ? a->cap * 2 : 32;
-        char **p = realloc(a->v, (size_t)nc * sizeof *p);
-        if (!p)
-            return -1;
-        a->v = p;
-        a->cap = nc;
-    }
+    if (VEC_ROOM(a->v, a->n, a->cap))
+        return -1;
     if (!(a->v[a->n] = strndup(s, n)))
         return -1;
     a->n++;
@@ -285,15 +275,94 @@ int main(int argc, char **argv) {
     return rc;
 }
 
-static int serve_main(int argc, char **argv) {
-    const char *store = NULL, *tls_cert = NULL, *tls_key = NULL, *cache = NULL;
-    relay_http_options ho = {0};
-    ho.name = "drivercore-relay";
-    dc_relay_options ro = DC_RELAY_OPTIONS_INIT;
+/* ---- serving: the relay's main, in its steps ---- */
+
+/* What the command line asks for. */
+typedef struct serve_cfg {
+    const char *store, *tls_cert, *tls_key, *cache;
+    relay_http_options ho;
+    dc_relay_options ro;
+} serve_cfg;
+
+/* --clock-file FILE: the relay's clock read from FILE's first 8 bytes. */
+static int map_clock_file(serve_cfg *c, const char *v) {
+    int fd = open(v, O_RDONLY | O_CLOEXEC);
+    void *m = fd >= 0 ? mmap(NULL, 8, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    if (fd >= 0)
+        close(fd);
+    if (m == MAP_FAILED) {
+        fprintf(stderr, "drivercore-relay: cannot map the clock file %s\n", v);
+        return 2;
+    }
+    c->ro.clock = file_clock;
+    c->ro.clock_user = m;
+    return 0;
+}
+
+/* One option that takes a value: 0, or the exit code (a usage error). */
+static int parse_option(serve_cfg *c, const char *o, const char *v) {
+    relay_http_options *ho = &c->ho;
+    dc_relay_options *ro = &c->ro;
+    if (strcmp(o, "--store") == 0)
+        c->store = v;
+    else if (strcmp(o, "--mem-per-address") == 0)
+        ho->mem_per_address = (size_t)strtoull(v, NULL, 10);
+    else if (strcmp(o, "--mem-per-device") == 0)
+        ho->mem_per_device = (size_t)strtoull(v, NULL, 10);
+    else if (strcmp(o, "--header-timeout") == 0)
+        ho->header_s = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--idle-timeout") == 0)
+        ho->idle_s = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--body-grace") == 0)
+        ho->body_grace_s = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--body-min-rate") == 0)
+        ho->body_min_rate = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--log-format") == 0) {
+        if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+            return usage();
+        relay_http_log_json(strcmp(v, "json") == 0);
+    } else if (strcmp(o, "--cache") == 0)
+        c->cache = v;
+    else if (strcmp(o, "--tls-cert") == 0)
+        c->tls_cert = v;
+    else if (strcmp(o, "--tls-key") == 0)
+        c->tls_key = v;
+    else if (strcmp(o, "--listen") == 0)
+        ho->listen = v;
+    else if (strcmp(o, "--threads") == 0)
+        ho->threads = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--max-connections") == 0)
+        ho->max_conn = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--per-ip") == 0)
+        ho->per_ip = strtoul(v, NULL, 10) ? (unsigned)strtoul(v, NULL, 10) : UINT_MAX;
+    else if (strcmp(o, "--max-body") == 0)
+        ho->sync_max = (size_t)strtoull(v, NULL, 10);
+    else if (strcmp(o, "--max-waiters") == 0)
+        ho->max_waiters = (unsigned)strtoul(v, NULL, 10);
+    else if (strcmp(o, "--solo-quota") == 0)
+        ro->solo_quota_bytes = strtoll(v, NULL, 10) ? strtoll(v, NULL, 10) : -1;
+    else if (strcmp(o, "--rate") == 0)
+        ro->rate_per_s = strtod(v, NULL);
+    else if (strcmp(o, "--burst") == 0)
+        ro->rate_burst = strtod(v, NULL);
+    else if (strcmp(o, "--challenge-ttl") == 0)
+        ro->challenge_ttl_ms = (int64_t)(strtod(v, NULL) * 1000);
+    else if (strcmp(o, "--token-ttl") == 0)
+        ro->token_ttl_ms = (int64_t)(strtod(v, NULL) * 1000);
+    else if (strcmp(o, "--clock-file") == 0)
+        return map_clock_file(c, v);
+    else
+        return usage();
+    return 0;
+}
+
+/* The command line read into c and checked: -1 to go on, or the exit code
+ * (0 after --help). */
+static int parse_args(serve_cfg *c, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "--quiet") == 0) {
-            ho.quiet = 1;
+            c->ho.quiet = 1;
             continue;
         }
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
@@ -303,185 +372,179 @@ static int serve_main(int argc, char **argv) {
         if (!v)
             return usage();
         i++;
-        if (strcmp(o, "--store") == 0)
-            store = v;
-        else if (strcmp(o, "--mem-per-address") == 0)
-            ho.mem_per_address = (size_t)strtoull(v, NULL, 10);
-        else if (strcmp(o, "--mem-per-device") == 0)
-            ho.mem_per_device = (size_t)strtoull(v, NULL, 10);
-        else if (strcmp(o, "--header-timeout") == 0)
-            ho.header_s = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--idle-timeout") == 0)
-            ho.idle_s = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--body-grace") == 0)
-            ho.body_grace_s = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--body-min-rate") == 0)
-            ho.body_min_rate = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--log-format") == 0) {
-            if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
-                return usage();
-            relay_http_log_json(strcmp(v, "json") == 0);
-        } else if (strcmp(o, "--cache") == 0)
-            cache = v;
-        else if (strcmp(o, "--tls-cert") == 0)
-            tls_cert = v;
-        else if (strcmp(o, "--tls-key") == 0)
-            tls_key = v;
-        else if (strcmp(o, "--listen") == 0)
-            ho.listen = v;
-        else if (strcmp(o, "--threads") == 0)
-            ho.threads = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--max-connections") == 0)
-            ho.max_conn = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--per-ip") == 0)
-            ho.per_ip = strtoul(v, NULL, 10) ? (unsigned)strtoul(v, NULL, 10) : UINT_MAX;
-        else if (strcmp(o, "--max-body") == 0)
-            ho.sync_max = (size_t)strtoull(v, NULL, 10);
-        else if (strcmp(o, "--max-waiters") == 0)
-            ho.max_waiters = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(o, "--solo-quota") == 0)
-            ro.solo_quota_bytes = strtoll(v, NULL, 10) ? strtoll(v, NULL, 10) : -1;
-        else if (strcmp(o, "--rate") == 0)
-            ro.rate_per_s = strtod(v, NULL);
-        else if (strcmp(o, "--burst") == 0)
-            ro.rate_burst = strtod(v, NULL);
-        else if (strcmp(o, "--challenge-ttl") == 0)
-            ro.challenge_ttl_ms = (int64_t)(strtod(v, NULL) * 1000);
-        else if (strcmp(o, "--token-ttl") == 0)
-            ro.token_ttl_ms = (int64_t)(strtod(v, NULL) * 1000);
-        else if (strcmp(o, "--clock-file") == 0) {
-            int fd = open(v, O_RDONLY | O_CLOEXEC);
-            void *m = fd >= 0 ? mmap(NULL, 8, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-            if (fd >= 0)
-                close(fd);
-            if (m == MAP_FAILED) {
-                fprintf(stderr, "drivercore-relay: cannot map the clock file %s\n", v);
-                return 2;
-            }
-            ro.clock = file_clock;
-            ro.clock_user = m;
-        } else
-            return usage();
+        int rc = parse_option(c, o, v);
+        if (rc)
+            return rc;
     }
 #ifndef DC_RELAY_PG
-    if (cache || (store && strstr(store, "://"))) {
+    if (c->cache || (c->store && strstr(c->store, "://"))) {
         fprintf(stderr, "drivercore-relay: this relay was built without libpq: no "
                         "postgresql:// store\n");
         return 2;
     }
 #endif
-    if (ho.threads == 0)
-        ho.threads = 8;
-    if (!store || !ho.listen || ho.threads > 64)
+    if (c->ho.threads == 0)
+        c->ho.threads = 8;
+    if (!c->store || !c->ho.listen || c->ho.threads > 64)
         return usage();
-    if (!strrchr(ho.listen, ':')) {
-        fprintf(stderr, "drivercore-relay: --listen wants HOST:PORT, got %s\n", ho.listen);
+    if (!strrchr(c->ho.listen, ':')) {
+        fprintf(stderr, "drivercore-relay: --listen wants HOST:PORT, got %s\n", c->ho.listen);
         return 2;
     }
-
-    /* TLS material, read before anything starts; the key is wiped at
-     * exit. */
-    char *cert_pem = NULL, *key_pem = NULL;
-    size_t cert_n = 0, key_n = 0;
-    if ((tls_cert != NULL) != (tls_key != NULL)) {
+    if ((c->tls_cert != NULL) != (c->tls_key != NULL)) {
         fprintf(stderr, "drivercore-relay: --tls-cert and --tls-key go together\n");
         return 2;
     }
-    if (tls_cert) {
-        if (!(cert_pem = slurp(tls_cert, &cert_n)) || !(key_pem = slurp(tls_key, &key_n))) {
-            fprintf(stderr, "drivercore-relay: cannot read %s: %s\n", cert_pem ? tls_key : tls_cert,
-                    strerror(errno));
-            free(cert_pem);
-            return 2;
-        }
-        ho.tls_cert_pem = cert_pem;
-        ho.tls_key_pem = key_pem;
-    }
+    return -1;
+}
 
-    relay_http_block_signals();
-    /* Room for the connection limit in file descriptors. */
+/* The TLS material, read before anything starts (into c->ho); the key is
+ * wiped at exit (free_pem).  0 or the exit code. */
+typedef struct pem {
+    char *cert, *key;
+    size_t cert_n, key_n;
+} pem;
+
+static int read_tls(serve_cfg *c, pem *t) {
+    if (!c->tls_cert)
+        return 0;
+    if (!(t->cert = slurp(c->tls_cert, &t->cert_n)) || !(t->key = slurp(c->tls_key, &t->key_n))) {
+        fprintf(stderr, "drivercore-relay: cannot read %s: %s\n",
+                t->cert ? c->tls_key : c->tls_cert, strerror(errno));
+        free(t->cert);
+        t->cert = NULL;
+        return 2;
+    }
+    c->ho.tls_cert_pem = t->cert;
+    c->ho.tls_key_pem = t->key;
+    return 0;
+}
+
+/* Room for the connection limit in file descriptors. */
+static void raise_fd_limit(void) {
     struct rlimit rlim;
     if (getrlimit(RLIMIT_NOFILE, &rlim) == 0 && rlim.rlim_cur < rlim.rlim_max) {
         rlim.rlim_cur = rlim.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rlim);
     }
+}
 
-    dc_relay *rl = NULL;
-    int rc;
+/* The relay over its store: a SQLite file, or (with libpq) a PostgreSQL
+ * log shared by several relays with a SQLite cache in front of it. */
+typedef struct opened {
+    dc_relay *rl;
 #ifdef DC_RELAY_PG
-    relay_pg *pg = NULL;
-    char cache_dir[64] = "";
-    if (strncmp(store, "postgresql://", 13) == 0 || strncmp(store, "postgres://", 11) == 0) {
-        /* Several relays over one PostgreSQL: the database holds the shared
-         * log, a SQLite file here the verified cache in front of it. */
-        char perr[512];
-        if (!(pg = relay_pg_open(store, perr, sizeof perr))) {
-            relay_http_log("cannot open the store: %s", perr);
-            free_pem(cert_pem, key_pem, key_n);
+    relay_pg *pg;
+    char cache_dir[64]; /* the default cache's directory, removed at exit */
+    char cache_path[128];
+#endif
+} opened;
+
+/* Closes what open_store opened, in order: the shared log's reader stops
+ * before the relay closes the store it writes to. */
+static void close_store(opened *s) {
+#ifdef DC_RELAY_PG
+    relay_pg_stop(s->pg);
+#endif
+    dc_relay_close(s->rl);
+#ifdef DC_RELAY_PG
+    relay_pg_free(s->pg);
+    remove_cache(s->cache_dir);
+#endif
+}
+
+#ifdef DC_RELAY_PG
+/* The shared store: 0, 1 when the database cannot be reached or a cache
+ * directory made (logged), or a library error code (in dc_error_last). */
+static int open_shared(opened *s, serve_cfg *c) {
+    /* Several relays over one PostgreSQL: the database holds the shared
+     * log, a SQLite file here the verified cache in front of it. */
+    char perr[512];
+    if (!(s->pg = relay_pg_open(c->store, perr, sizeof perr))) {
+        relay_http_log("cannot open the store: %s", perr);
+        return 1;
+    }
+    if (!c->cache) {
+        snprintf(s->cache_dir, sizeof s->cache_dir, "/tmp/drivercore-relay-cache-XXXXXX");
+        if (!mkdtemp(s->cache_dir)) {
+            relay_http_log("cannot make a cache directory: %s", strerror(errno));
+            s->cache_dir[0] = 0;
+            relay_pg_free(s->pg);
+            s->pg = NULL;
             return 1;
         }
-        char path[128];
-        if (!cache) {
-            snprintf(cache_dir, sizeof cache_dir, "/tmp/drivercore-relay-cache-XXXXXX");
-            if (!mkdtemp(cache_dir)) {
-                relay_http_log("cannot make a cache directory: %s", strerror(errno));
-                relay_pg_free(pg);
-                free_pem(cert_pem, key_pem, key_n);
-                return 1;
-            }
-            snprintf(path, sizeof path, "%s/cache.db", cache_dir);
-            cache = path;
-        }
-        dc__relay_shared sh = relay_pg_shared(pg);
-        dc__relay_store *st = NULL;
-        dc__err e = {0};
-        if ((rc = dc_global_init(NULL)) == 0 &&
-            (rc = dc__relay_store_open_shared(&st, cache, ro.clock, ro.clock_user, &sh, &e)) != 0)
-            dc__last_from(&e);
-        if (!rc && (rc = dc__relay_open_store(&rl, st, &ro)) == 0 && relay_pg_start(pg, st) != 0)
-            rc = dc__last_set(DC_ENOMEM, "cannot start the shared log's reader");
-        relay_http_log("store %s (shared), cache %s", "postgresql", cache);
+        snprintf(s->cache_path, sizeof s->cache_path, "%s/cache.db", s->cache_dir);
+        c->cache = s->cache_path;
+    }
+    dc__relay_shared sh = relay_pg_shared(s->pg);
+    dc__relay_store *st = NULL;
+    dc__err e = {0};
+    int rc;
+    if ((rc = dc_global_init(NULL)) == 0 &&
+        (rc = dc__relay_store_open_shared(&st, c->cache, c->ro.clock, c->ro.clock_user, &sh, &e)) !=
+            0)
+        dc__last_from(&e);
+    if (!rc && (rc = dc__relay_open_store(&s->rl, st, &c->ro)) == 0 &&
+        relay_pg_start(s->pg, st) != 0)
+        rc = dc__last_set(DC_ENOMEM, "cannot start the shared log's reader");
+    relay_http_log("store %s (shared), cache %s", "postgresql", c->cache);
+    return rc;
+}
+#endif
+
+/* 0, or the exit code (1) with the reason logged and nothing left open. */
+static int open_store(opened *s, serve_cfg *c) {
+    int rc;
+#ifdef DC_RELAY_PG
+    if (strncmp(c->store, "postgresql://", 13) == 0 || strncmp(c->store, "postgres://", 11) == 0) {
+        if ((rc = open_shared(s, c)) == 1)
+            return 1;
     } else
 #endif
-        rc = dc_relay_open(&rl, store, &ro);
+        rc = dc_relay_open(&s->rl, c->store, &c->ro);
     if (rc) {
         relay_http_log("cannot open the store: %s", dc_error_last());
 #ifdef DC_RELAY_PG
-        relay_pg_free(pg);
-        remove_cache(cache_dir);
+        relay_pg_free(s->pg);
+        remove_cache(s->cache_dir);
 #endif
-        free_pem(cert_pem, key_pem, key_n);
         return 1;
     }
+    return 0;
+}
+
+static int serve_main(int argc, char **argv) {
+    serve_cfg c = {0};
+    c.ho.name = "drivercore-relay";
+    c.ro = (dc_relay_options)DC_RELAY_OPTIONS_INIT;
+    int rc = parse_args(&c, argc, argv);
+    if (rc >= 0)
+        return rc;
+    pem tls = {0};
+    if ((rc = read_tls(&c, &tls)))
+        return rc;
+    relay_http_block_signals();
+    raise_fd_limit();
+    opened s = {0};
+    if ((rc = open_store(&s, &c))) {
+        free_pem(tls.cert, tls.key, tls.key_n);
+        return rc;
+    }
     char err[512];
-    relay_http *h = relay_http_start(rl, &ho, err, sizeof err);
+    relay_http *h = relay_http_start(s.rl, &c.ho, err, sizeof err);
     if (!h) {
         relay_http_log("%s", err);
-#ifdef DC_RELAY_PG
-        relay_pg_stop(pg);
-#endif
-        dc_relay_close(rl);
-#ifdef DC_RELAY_PG
-        relay_pg_free(pg);
-        remove_cache(cache_dir);
-#endif
-        free_pem(cert_pem, key_pem, key_n);
+        close_store(&s);
+        free_pem(tls.cert, tls.key, tls.key_n);
         return strstr(err, "resolve") || strstr(err, "HOST:PORT") ? 2 : 1;
     }
-    if (strstr(store, "://") == NULL)
-        relay_http_log("store %s", store);
+    if (strstr(c.store, "://") == NULL)
+        relay_http_log("store %s", c.store);
     int sig = relay_http_wait_signal();
     relay_http_log("signal %d: stopping", sig);
     relay_http_stop(h);
-#ifdef DC_RELAY_PG
-    relay_pg_stop(pg);
-#endif
-    dc_relay_close(rl);
-#ifdef DC_RELAY_PG
-    relay_pg_free(pg);
-    remove_cache(cache_dir);
-#endif
+    close_store(&s);
     relay_http_log("stopped; store closed");
-    free_pem(cert_pem, key_pem, key_n);
+    free_pem(tls.cert, tls.key, tls.key_n);
     return 0;
 }

@@ -40,6 +40,7 @@
 
 #include "drivercore.h"
 #include "drivercore/relay.h"
+#include "hex.h"
 #include "relay_http.h"
 
 #define AUTH_BODY_MAX 4096
@@ -289,34 +290,6 @@ void relay_http_log(const char *fmt, ...) {
     fprintf(stderr, "%s %s: %s\n", when, g_name, line);
 }
 
-static void tohex(char *out, const uint8_t *p, size_t n) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-static int unhex(uint8_t *out, size_t n, const char *hex) {
-    if (!hex || strlen(hex) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < 2 * n; i++) {
-        char c = hex[i];
-        int v = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (v < 0)
-            return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (uint8_t)(v << 4);
-        else
-            out[i / 2] |= (uint8_t)v;
-    }
-    return 0;
-}
-
 /* ---- responses ---- */
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
@@ -384,7 +357,7 @@ static unsigned status_of(int rc) {
 /* The bearer token of a request; false (and a refusal counted) if none. */
 static bool bearer(app *a, struct MHD_Connection *c, uint8_t tok[32]) {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncmp(h, "Bearer ", 7) != 0 || unhex(tok, 32, h + 7) != 0) {
+    if (!h || strncmp(h, "Bearer ", 7) != 0 || hex_decode(tok, 32, h + 7) != 0) {
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_AUTH);
         return false;
     }
@@ -396,7 +369,7 @@ static bool bearer(app *a, struct MHD_Connection *c, uint8_t tok[32]) {
 static enum MHD_Result do_challenge(app *a, struct MHD_Connection *c, req *q) {
     json_t *j = json_loadb((const char *)q->body, q->n, 0, NULL);
     uint8_t dev[32], ch[32];
-    if (!j || unhex(dev, 32, json_string_value(json_object_get(j, "device")))) {
+    if (!j || hex_decode(dev, 32, json_string_value(json_object_get(j, "device")))) {
         json_decref(j);
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_MALFORMED);
         return send_error(c, 400, "expected {\"device\": HEX}", 0);
@@ -407,16 +380,16 @@ static enum MHD_Result do_challenge(app *a, struct MHD_Connection *c, req *q) {
     if (rc)
         return send_error(c, rc == DC_EBUSY ? 503 : status_of(rc), dc_error_last(), 1);
     char hex[65];
-    tohex(hex, ch, 32);
+    hex_encode(hex, ch, 32);
     return send_json(c, 200, json_pack("{s:s,s:I}", "challenge", hex, "expires", (json_int_t)exp));
 }
 
 static enum MHD_Result do_session(app *a, struct MHD_Connection *c, req *q) {
     json_t *j = json_loadb((const char *)q->body, q->n, 0, NULL);
     uint8_t dev[32], ch[32], sig[64], tok[32];
-    if (!j || unhex(dev, 32, json_string_value(json_object_get(j, "device"))) ||
-        unhex(ch, 32, json_string_value(json_object_get(j, "challenge"))) ||
-        unhex(sig, 64, json_string_value(json_object_get(j, "signature")))) {
+    if (!j || hex_decode(dev, 32, json_string_value(json_object_get(j, "device"))) ||
+        hex_decode(ch, 32, json_string_value(json_object_get(j, "challenge"))) ||
+        hex_decode(sig, 64, json_string_value(json_object_get(j, "signature")))) {
         json_decref(j);
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_MALFORMED);
         return send_error(c, 400,
@@ -428,7 +401,7 @@ static enum MHD_Result do_session(app *a, struct MHD_Connection *c, req *q) {
     if (rc)
         return send_error(c, rc == DC_EBUSY ? 503 : status_of(rc), dc_error_last(), 1);
     char hex[65];
-    tohex(hex, tok, 32);
+    hex_encode(hex, tok, 32);
     enum MHD_Result ok =
         send_json(c, 200, json_pack("{s:s,s:I}", "token", hex, "expires", (json_int_t)exp));
     memset(hex, 0, sizeof hex);
@@ -485,7 +458,7 @@ static enum MHD_Result do_sync(app *a, struct MHD_Connection *c, req *q) {
     int rc = dc_relay_sync(&out, sout, &done, &retry, a->rl, tok, sid, in, n);
     free(plain);
     char dh[17];
-    tohex(dh, dev, 8);
+    hex_encode(dh, dev, 8);
     enum MHD_Result ok;
     if (rc) {
         unsigned st = status_of(rc);
@@ -660,150 +633,144 @@ static int kind_of(const char *method, const char *url) {
     return K_NONE;
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-                               const char *method, const char *version, const char *upload,
-                               size_t *upload_size, void **con_cls) {
-    (void)version;
-    app *a = cls;
-    req *q = *con_cls;
-    if (!q) {
-        if (!(q = calloc(1, sizeof *q)))
-            return MHD_NO;
-        *con_cls = q;
-        q->t0 = mono();
-        q->kind = kind_of(method, url);
-        /* Every request's headers arrive within the header deadline, from
-         * the connect or the previous request's end (the waker cuts a
-         * connection still sending them then; this catches the last). */
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        conn_ctx *cx = ci ? ci->socket_context : NULL;
-        double took = 0;
-        if (cx) {
-            pthread_mutex_lock(&a->cmu);
-            cx->in_headers = false;
-            took = q->t0 - cx->t_req;
-            pthread_mutex_unlock(&a->cmu);
-        }
-        if (took > a->header_s) {
-            dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
-            relay_http_log("%s %s refused: headers took %.1fs (deadline %.0fs)", method, url, took,
-                           a->header_s);
-            return MHD_NO; /* closes the connection */
-        }
-        /* The client address, as a budget key. */
-        q->akey[0] = 'a';
-        const union MHD_ConnectionInfo *ai =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ai && ai->client_addr) {
-            const struct sockaddr *sa = ai->client_addr;
-            if (sa->sa_family == AF_INET)
-                memcpy(q->akey + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-            else if (sa->sa_family == AF_INET6)
-                memcpy(q->akey + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        }
-        if (q->kind == K_NONE) {
-            q->answered = true;
-            return send_error(c, 404, "no such endpoint", 0);
-        }
-        if (q->kind == K_SYNC || q->kind == K_ATTACH) {
-            /* The token is checked before a byte of the body is read or
-             * buffered: a client without one costs no memory. */
-            uint8_t tok[32];
-            if (!bearer(a, c, tok)) {
-                q->answered = true;
-                return send_error(c, 401, "missing or malformed Authorization: Bearer TOKEN", 0);
-            }
-            if (dc_relay_auth(q->dev, a->rl, tok) != 0) {
-                q->answered = true;
-                return send_error(c, 401, dc_error_last(), 0);
-            }
-            q->authed = true;
-        }
-        q->cap = q->kind == K_SYNC                                ? a->sync_max
-                 : q->kind == K_CHALLENGE || q->kind == K_SESSION ? AUTH_BODY_MAX
-                 : q->kind == K_ATTACH                            ? RELAY_ATTACH_BODY_MAX
-                                                                  : 0;
-        /* Refused before a byte of the body is read: MHD then closes the
-         * connection instead of reading the rest. */
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > q->cap) {
-            q->answered = true;
-            dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_SIZE);
-            relay_http_log("%s %s refused: a body of %s bytes exceeds the cap of %zu", method, url,
-                           cl, q->cap);
-            return send_error(c, 413, "request body too large", 0);
-        }
-        return MHD_YES;
+/* A request's first call, its headers in: the header deadline, the
+ * client's address as a budget key, the endpoint, the token of those that
+ * need one and the declared body size, each checked before a byte of the
+ * body is read. */
+static enum MHD_Result begin_request(app *a, struct MHD_Connection *c, req *q, const char *url,
+                                     const char *method) {
+    q->t0 = mono();
+    q->kind = kind_of(method, url);
+    /* Every request's headers arrive within the header deadline, from
+     * the connect or the previous request's end (the waker cuts a
+     * connection still sending them then; this catches the last). */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ctx *cx = ci ? ci->socket_context : NULL;
+    double took = 0;
+    if (cx) {
+        pthread_mutex_lock(&a->cmu);
+        cx->in_headers = false;
+        took = q->t0 - cx->t_req;
+        pthread_mutex_unlock(&a->cmu);
     }
-    if (q->answered) {
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    /* A body slower than the minimum rate after its grace period (a byte
-     * a minute) is cut off. */
-    double el = mono() - q->t0;
-    if (*upload_size && el > a->body_grace_s && (double)q->n < a->body_min_rate * el) {
+    if (took > a->header_s) {
         dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
-        relay_http_log("%s %s refused: %zu body bytes in %.1fs (under %.0f bytes/s)", method, url,
-                       q->n, el, a->body_min_rate);
-        return MHD_NO;
+        relay_http_log("%s %s refused: headers took %.1fs (deadline %.0fs)", method, url, took,
+                       a->header_s);
+        return MHD_NO; /* closes the connection */
     }
-    if (*upload_size) {
-        size_t n = *upload_size;
-        *upload_size = 0;
-        if (q->over_memory)
-            return MHD_YES;
-        if (q->too_big || q->n + n > q->cap) {
-            q->too_big = true;
-            return MHD_YES;
+    /* The client address, as a budget key. */
+    q->akey[0] = 'a';
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ai && ai->client_addr) {
+        const struct sockaddr *sa = ai->client_addr;
+        if (sa->sa_family == AF_INET)
+            memcpy(q->akey + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        else if (sa->sa_family == AF_INET6)
+            memcpy(q->akey + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+    if (q->kind == K_NONE) {
+        q->answered = true;
+        return send_error(c, 404, "no such endpoint", 0);
+    }
+    if (q->kind == K_SYNC || q->kind == K_ATTACH) {
+        /* The token is checked before a byte of the body is read or
+         * buffered: a client without one costs no memory. */
+        uint8_t tok[32];
+        if (!bearer(a, c, tok)) {
+            q->answered = true;
+            return send_error(c, 401, "missing or malformed Authorization: Bearer TOKEN", 0);
         }
-        size_t want = q->n + n;
-        if (want > q->alloc) {
-            /* Grows by doubling, within the cap; the bytes held count
-             * against a budget shared by all connections. */
-            size_t na = q->alloc ? q->alloc : 4096;
-            while (na < want)
-                na *= 2;
-            if (na > q->cap)
-                na = q->cap;
-            if (atomic_fetch_add(&a->budget, na - q->alloc) + (na - q->alloc) > a->budget_max) {
-                atomic_fetch_sub(&a->budget, na - q->alloc);
-                q->too_big = true;
-                return MHD_YES;
-            }
-            /* And against the budgets of its address and its device. */
-            uint8_t dk[33];
-            dev_key(dk, q->dev);
-            size_t d = na - q->alloc;
-            bool addr_ok = budget_charge(&a->bud, q->akey, d, a->mem_addr);
-            bool dev_ok = addr_ok && (!q->authed || budget_charge(&a->bud, dk, d, a->mem_dev));
-            if (!dev_ok) {
-                if (addr_ok)
-                    budget_release(&a->bud, q->akey, d);
-                atomic_fetch_sub(&a->budget, d);
-                q->over_memory = true;
-                return MHD_YES;
-            }
-            uint8_t *b = realloc(q->body, na);
-            if (!b) {
-                atomic_fetch_sub(&a->budget, d);
-                budget_release(&a->bud, q->akey, d);
-                if (q->authed)
-                    budget_release(&a->bud, dk, d);
-                q->too_big = true;
-                return MHD_YES;
-            }
-            q->body = b;
-            q->alloc = na;
+        if (dc_relay_auth(q->dev, a->rl, tok) != 0) {
+            q->answered = true;
+            return send_error(c, 401, dc_error_last(), 0);
         }
-        uint8_t *b = q->body;
-        memcpy(b + q->n, upload, n);
-        q->body = b;
-        q->n = want;
+        q->authed = true;
+    }
+    q->cap = q->kind == K_SYNC                                ? a->sync_max
+             : q->kind == K_CHALLENGE || q->kind == K_SESSION ? AUTH_BODY_MAX
+             : q->kind == K_ATTACH                            ? RELAY_ATTACH_BODY_MAX
+                                                              : 0;
+    /* Refused before a byte of the body is read: MHD then closes the
+     * connection instead of reading the rest. */
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > q->cap) {
+        q->answered = true;
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_SIZE);
+        relay_http_log("%s %s refused: a body of %s bytes exceeds the cap of %zu", method, url, cl,
+                       q->cap);
+        return send_error(c, 413, "request body too large", 0);
+    }
+    return MHD_YES;
+}
+
+/* Room for the body to grow to `want` bytes: by doubling, within the cap;
+ * the bytes held count against a budget shared by all connections and
+ * those of the request's address and device.  False when the body cannot
+ * grow (q->too_big or q->over_memory says why). */
+static bool grow_body(app *a, req *q, size_t want) {
+    size_t na = q->alloc ? q->alloc : 4096;
+    while (na < want)
+        na *= 2;
+    if (na > q->cap)
+        na = q->cap;
+    if (atomic_fetch_add(&a->budget, na - q->alloc) + (na - q->alloc) > a->budget_max) {
+        atomic_fetch_sub(&a->budget, na - q->alloc);
+        q->too_big = true;
+        return false;
+    }
+    /* And against the budgets of its address and its device. */
+    uint8_t dk[33];
+    dev_key(dk, q->dev);
+    size_t d = na - q->alloc;
+    bool addr_ok = budget_charge(&a->bud, q->akey, d, a->mem_addr);
+    bool dev_ok = addr_ok && (!q->authed || budget_charge(&a->bud, dk, d, a->mem_dev));
+    if (!dev_ok) {
+        if (addr_ok)
+            budget_release(&a->bud, q->akey, d);
+        atomic_fetch_sub(&a->budget, d);
+        q->over_memory = true;
+        return false;
+    }
+    uint8_t *b = realloc(q->body, na);
+    if (!b) {
+        atomic_fetch_sub(&a->budget, d);
+        budget_release(&a->bud, q->akey, d);
+        if (q->authed)
+            budget_release(&a->bud, dk, d);
+        q->too_big = true;
+        return false;
+    }
+    q->body = b;
+    q->alloc = na;
+    return true;
+}
+
+/* A body's next bytes, kept unless the request is refused already. */
+static enum MHD_Result take_body(app *a, req *q, const char *upload, size_t n) {
+    if (q->over_memory)
+        return MHD_YES;
+    if (q->too_big || q->n + n > q->cap) {
+        q->too_big = true;
         return MHD_YES;
     }
+    size_t want = q->n + n;
+    if (want > q->alloc && !grow_body(a, q, want))
+        return MHD_YES;
+    uint8_t *b = q->body;
+    memcpy(b + q->n, upload, n);
+    q->body = b;
+    q->n = want;
+    return MHD_YES;
+}
+
+/* The answer, the whole body in: a refusal for a body over a budget or the
+ * cap, or the endpoint's. */
+static enum MHD_Result answer(app *a, struct MHD_Connection *c, req *q, const char *url,
+                              const char *method) {
     q->answered = q->kind != K_WAIT;
     if (q->over_memory) {
         q->answered = true;
@@ -858,6 +825,39 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     default: return send_error(c, 404, "no such endpoint", 0);
     }
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls) {
+    (void)version;
+    app *a = cls;
+    req *q = *con_cls;
+    if (!q) {
+        if (!(q = calloc(1, sizeof *q)))
+            return MHD_NO;
+        *con_cls = q;
+        return begin_request(a, c, q, url, method);
+    }
+    if (q->answered) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    /* A body slower than the minimum rate after its grace period (a byte
+     * a minute) is cut off. */
+    double el = mono() - q->t0;
+    if (*upload_size && el > a->body_grace_s && (double)q->n < a->body_min_rate * el) {
+        dc_relay_note(a->rl, DC_RELAY_EV_REFUSE_DEADLINE);
+        relay_http_log("%s %s refused: %zu body bytes in %.1fs (under %.0f bytes/s)", method, url,
+                       q->n, el, a->body_min_rate);
+        return MHD_NO;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        return take_body(a, q, upload, n);
+    }
+    return answer(a, c, q, url, method);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -1303,5 +1303,5 @@ unsigned relay_http_status_of(int rc) {
 }
 
 int relay_http_unhex(uint8_t *out, size_t n, const char *hex) {
-    return unhex(out, n, hex);
+    return hex_decode(out, n, hex);
 }

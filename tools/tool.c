@@ -13,7 +13,9 @@
 
 #include <jansson.h>
 
+#include "hex.h"
 #include "tool.h"
+#include "vec.h"
 
 /* "drivercore: <message>" on stderr; returns EXIT_FAIL so callers can
  * `return fail(...)`. */
@@ -175,16 +177,6 @@ static void wipe_key(void) {
     tool_wipe(g_key.key, sizeof g_key.key);
 }
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int tool_read_key_file(const char *path, uint8_t key[32]) {
     struct stat st;
     unsigned char buf[80];
@@ -214,12 +206,7 @@ int tool_read_key_file(const char *path, uint8_t key[32]) {
     size_t end = n;
     while (end > 64 && (buf[end - 1] == '\n' || buf[end - 1] == '\r'))
         end--;
-    int ok = end == 64;
-    for (size_t i = 0; ok && i < 32; i++) {
-        int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-        ok = hi >= 0 && lo >= 0;
-        key[i] = (uint8_t)(hi << 4 | (lo & 15));
-    }
+    int ok = hex_decode_span(key, 32, (const char *)buf, end) == 0;
     tool_wipe(buf, sizeof buf);
     if (!ok) {
         tool_wipe(key, 32);
@@ -302,15 +289,9 @@ char *read_file(const char *path, size_t *len_out, int *err) {
     }
     for (;;) {
         size_t n;
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                *err = ENOMEM;
-                goto fail;
-            }
-            buf = nb;
-            cap = ncap;
+        if (VEC_RESERVE(buf, cap, len + 4096)) {
+            *err = ENOMEM;
+            goto fail;
         }
         n = fread(buf + len, 1, cap - len - 1, f);
         len += n;

@@ -100,17 +100,11 @@ static int acquire(sq *q, dc__store **out, dc__err *err) {
 static void release(sq *q, dc__store *s) {
     dc__store_read_end(s);
     pthread_mutex_lock(&q->mu);
-    if (q->npool == q->cpool) {
-        size_t nc = q->cpool ? q->cpool * 2 : 16;
-        dc__store **p = dc__realloc(q->pool, nc * sizeof *p);
-        if (!p) {
-            q->open_readers--;
-            pthread_mutex_unlock(&q->mu);
-            dc__store_close(s);
-            return;
-        }
-        q->pool = p;
-        q->cpool = nc;
+    if (DC__VEC_ROOM(q->pool, q->npool, q->cpool)) {
+        q->open_readers--;
+        pthread_mutex_unlock(&q->mu);
+        dc__store_close(s);
+        return;
     }
     q->pool[q->npool++] = s;
     pthread_mutex_unlock(&q->mu);
@@ -168,14 +162,8 @@ static int b_space_open(void *user, const uint8_t id[16], void **sp, dc__recon_s
         *err = e;
         return rc;
     }
-    if (x->nspaces == x->cspaces) {
-        size_t nc = x->cspaces ? x->cspaces * 2 : 8;
-        space_h **p = dc__realloc(x->spaces, nc * sizeof *p);
-        if (!p)
-            return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
-        x->spaces = p;
-        x->cspaces = nc;
-    }
+    if (DC__VEC_ROOM(x->spaces, x->nspaces, x->cspaces))
+        return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
     space_h *h = dc__calloc(1, sizeof *h);
     if (!h)
         return dc__err_set(err, DC_ENOMEM, "relay: out of memory");
@@ -248,14 +236,8 @@ static int count_space(void *user, uint64_t i, const uint8_t *p, size_t n) {
             sb->v[k].bytes += n;
             return 0;
         }
-    if (sb->n == sb->cap) {
-        size_t nc = sb->cap ? sb->cap * 2 : 8;
-        void *v = dc__realloc(sb->v, nc * sizeof *sb->v);
-        if (!v)
-            return DC_ENOMEM;
-        sb->v = v;
-        sb->cap = nc;
-    }
+    if (DC__VEC_ROOM(sb->v, sb->n, sb->cap))
+        return DC_ENOMEM;
     memcpy(sb->v[sb->n].space, e.space, 16);
     sb->v[sb->n++].bytes = n;
     return 0;
@@ -600,14 +582,8 @@ static int trim_one(void *user, uint64_t i, const uint8_t *p, size_t n) {
         t->nkept++;
         return dc__bundle_add(t->kept, p, n) ? dc__err_set(t->err, DC_ENOMEM, "out of memory") : 0;
     }
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 16;
-        dc__relay_covered *v = dc__realloc(t->v, nc * sizeof *v);
-        if (!v)
-            return dc__err_set(t->err, DC_ENOMEM, "out of memory");
-        t->v = v;
-        t->cap = nc;
-    }
+    if (DC__VEC_ROOM(t->v, t->n, t->cap))
+        return dc__err_set(t->err, DC_ENOMEM, "out of memory");
     dc__relay_covered *c = &t->v[t->n++];
     memcpy(c->space, e.space, 16);
     memcpy(c->author, e.author, 32);

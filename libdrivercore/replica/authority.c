@@ -14,26 +14,24 @@
 
 #include "replica/replica_int.h"
 
-static int push_sid(int64_t **v, size_t *n, int64_t sid) {
+static int push_sid(int64_t **v, size_t *n, size_t *cap, int64_t sid) {
     for (size_t i = 0; i < *n; i++)
         if ((*v)[i] == sid)
             return 0;
-    int64_t *p = dc__realloc(*v, (*n + 1) * sizeof *p);
-    if (!p)
+    if (dc__vec_reserve(v, cap, *n + 1, sizeof **v))
         return DC_ENOMEM;
-    *v = p;
-    p[(*n)++] = sid;
+    (*v)[(*n)++] = sid;
     return 0;
 }
 
 int dc__ingest_dirty(dc__ingest *g, int64_t sid) {
-    return push_sid(&g->dirty, &g->ndirty, sid)
+    return push_sid(&g->dirty, &g->ndirty, &g->cdirty, sid)
                ? dc__err_set(&g->err, DC_ENOMEM, "import: out of memory")
                : 0;
 }
 
 int dc__ingest_keyed(dc__ingest *g, int64_t sid) {
-    return push_sid(&g->keyed, &g->nkeyed, sid)
+    return push_sid(&g->keyed, &g->nkeyed, &g->ckeyed, sid)
                ? dc__err_set(&g->err, DC_ENOMEM, "import: out of memory")
                : 0;
 }
@@ -45,6 +43,8 @@ void dc__ingest_free(dc__ingest *g) {
     dc__free(g->prov);
     g->touched.rids = NULL;
     g->dirty = g->keyed = g->prov = NULL;
+    g->ndirty = g->nkeyed = g->nprov = 0;
+    g->cdirty = g->ckeyed = g->cprov = 0;
 }
 
 int dc__ingest_set_aside(dc__ingest *g, const dc__envelope *e, int code) {
@@ -182,9 +182,9 @@ typedef struct kref {
 
 typedef struct kset {
     kref *v;
-    size_t n;
+    size_t n, cap;
     dc__keyent *keys; /* held keys (repair): guarded copies */
-    size_t nkeys;
+    size_t nkeys, ckeys;
 } kset;
 
 static bool kset_has(const kset *k, uint32_t epoch, const uint8_t kid[DC_KEY_ID]) {
@@ -197,12 +197,10 @@ static bool kset_has(const kset *k, uint32_t epoch, const uint8_t kid[DC_KEY_ID]
 static int kset_add(kset *k, uint32_t epoch, const uint8_t kid[DC_KEY_ID]) {
     if (kset_has(k, epoch, kid))
         return 0;
-    kref *p = dc__realloc(k->v, (k->n + 1) * sizeof *p);
-    if (!p)
+    if (DC__VEC_ROOM(k->v, k->n, k->cap))
         return DC_ENOMEM;
-    k->v = p;
-    p[k->n].epoch = epoch;
-    memcpy(p[k->n].kid, kid, DC_KEY_ID);
+    k->v[k->n].epoch = epoch;
+    memcpy(k->v[k->n].kid, kid, DC_KEY_ID);
     k->n++;
     return 0;
 }
@@ -224,10 +222,8 @@ static int held_key(void *user, uint32_t epoch, const uint8_t kid[DC_KEY_ID],
     if (kset_has(h->reach, epoch, kid))
         return 0;
     kset *m = h->missing;
-    dc__keyent *p = dc__realloc(m->keys, (m->nkeys + 1) * sizeof *p);
-    uint8_t *copy = p ? dc__secret_alloc(DC_SPACE_KEY) : NULL;
-    if (p)
-        m->keys = p;
+    uint8_t *copy =
+        DC__VEC_ROOM(m->keys, m->nkeys, m->ckeys) ? NULL : dc__secret_alloc(DC_SPACE_KEY);
     if (!copy)
         return DC_ENOMEM;
     memcpy(copy, key, DC_SPACE_KEY);
@@ -572,7 +568,7 @@ int dc__ingest_settle(dc__ingest *g) {
         int64_t *dirty = g->dirty;
         size_t n = g->ndirty;
         g->dirty = NULL;
-        g->ndirty = 0;
+        g->ndirty = g->cdirty = 0;
         for (size_t i = 0; i < n && !rc; i++)
             rc = settle_space(g, dirty[i]);
         dc__free(dirty);

@@ -73,24 +73,15 @@ typedef struct import {
     dc__ingest g;
     dc__span *v; /* the bundle's envelopes */
     bool *done;
-    uint64_t n, cap;
+    uint64_t n;
+    size_t vcap, dcap;
 } import;
 
 static int collect(void *user, uint64_t i, const uint8_t *p, size_t n) {
     import *im = user;
     (void)i;
-    if (im->n == im->cap) {
-        uint64_t nc = im->cap ? im->cap * 2 : 256;
-        dc__span *v = dc__realloc(im->v, nc * sizeof *v);
-        if (!v)
-            return dc__err_set(&im->g.err, DC_ENOMEM, "bundle: out of memory");
-        im->v = v;
-        bool *d = dc__realloc(im->done, nc * sizeof *d);
-        if (!d)
-            return dc__err_set(&im->g.err, DC_ENOMEM, "bundle: out of memory");
-        im->done = d;
-        im->cap = nc;
-    }
+    if (DC__VEC_ROOM(im->v, im->n, im->vcap) || DC__VEC_ROOM(im->done, im->n, im->dcap))
+        return dc__err_set(&im->g.err, DC_ENOMEM, "bundle: out of memory");
     im->done[im->n] = false;
     im->v[im->n++] = (dc__span){p, n};
     return 0;
@@ -254,11 +245,9 @@ static int ingest_membership(dc__ingest *g, const dc__envelope *e) {
         return rc;
     /* Provisional: the resolution decides, and the import counts it then. */
     g->n.unauthorised--;
-    int64_t *p = dc__realloc(g->prov, (g->nprov + 1) * sizeof *p);
-    if (!p)
+    if (DC__VEC_ROOM(g->prov, g->nprov, g->cprov))
         return dc__err_set(&g->err, DC_ENOMEM, "import: out of memory");
-    g->prov = p;
-    p[g->nprov++] = dc__store_last_cno(g->r->st);
+    g->prov[g->nprov++] = dc__store_last_cno(g->r->st);
     return dc__ingest_dirty(g, sp.sid);
 }
 
@@ -436,7 +425,7 @@ int dc__ingest_finish(dc__ingest *g) {
         int64_t *keyed = g->keyed;
         size_t nkeyed = g->nkeyed;
         g->keyed = NULL;
-        g->nkeyed = 0;
+        g->nkeyed = g->ckeyed = 0;
         uint64_t before = g->n.released;
         for (size_t i = 0; i < nkeyed && !rc; i++)
             rc = dc__store_changes_in_state(r->st, keyed[i], DC_CHANGE_OPAQUE, UINT64_MAX,

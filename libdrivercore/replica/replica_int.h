@@ -196,11 +196,11 @@ typedef struct dc__ingest {
     dc__import_counts n;
     dc__touched touched;
     int64_t *dirty; /* spaces whose membership envelopes changed */
-    size_t ndirty;
+    size_t ndirty, cdirty;
     int64_t *keyed; /* spaces with changes to re-try: a key came, or authority */
-    size_t nkeyed;
+    size_t nkeyed, ckeyed;
     int64_t *prov; /* membership envelopes stored by this import, to count */
-    size_t nprov;
+    size_t nprov, cprov;
     uint8_t c_space[16], c_author[32]; /* the last envelope's space and author rows */
     int64_t c_sid, c_did;
     dc__verifier *vf; /* the import's signatures, checked ahead (may be NULL) */

@@ -219,7 +219,7 @@ static int not_last_admin(dc_replica *r, const char *what, int64_t sid, const ui
 typedef struct rot {
     dc_replica *r;
     dc__keyent *keys;
-    size_t nkeys;
+    size_t nkeys, ckeys;
     uint32_t top;
     dc__member_op *ops;
     size_t nops, cap;
@@ -233,10 +233,8 @@ static int rot_key(void *user, uint32_t epoch, const uint8_t kid[DC_KEY_ID],
                    const uint8_t key[32]) {
     rot *t = user;
     (void)kid;
-    dc__keyent *p = dc__realloc(t->keys, (t->nkeys + 1) * sizeof *p);
-    uint8_t *copy = p ? dc__secret_alloc(DC_SPACE_KEY) : NULL;
-    if (p)
-        t->keys = p;
+    uint8_t *copy =
+        DC__VEC_ROOM(t->keys, t->nkeys, t->ckeys) ? NULL : dc__secret_alloc(DC_SPACE_KEY);
     if (!copy)
         return dc__err_set(t->e, DC_ENOMEM, "rotate: out of memory");
     memcpy(copy, key, DC_SPACE_KEY);

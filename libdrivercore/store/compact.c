@@ -896,6 +896,152 @@ static int to_local(void *user, bool field, int64_t in, int64_t *out) {
     return 0;
 }
 
+/* The snapshot's field names and devices, each given its local row (l). */
+static int load_names_devices(dc__store *s, rd *r, loader *l, dc__err *err) {
+    size_t n = r->n;
+    int rc = 0;
+    l->nnames = get32(r);
+    if (l->nnames > n / 4 + 1)
+        return dc__err_set(err, DC_ECORRUPT, "snapshot: malformed (names)");
+    if (!(l->fids = dc__malloc((l->nnames + 1) * sizeof *l->fids)))
+        return dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+    for (uint32_t i = 0; i < l->nnames && !rc && !r->bad; i++) {
+        size_t ln;
+        const uint8_t *q = getbytes(r, &ln);
+        uint32_t fid;
+        if (q && !(rc = dc__store_name_id(s, (const char *)q, ln, true, &fid, err)))
+            l->fids[i] = fid;
+    }
+    l->ndevs = rc ? 0 : get32(r);
+    if (!rc && l->ndevs > n / 32 + 1)
+        r->bad = true;
+    if (!rc && !r->bad && !(l->dids = dc__malloc((l->ndevs + 1) * sizeof *l->dids)))
+        rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
+    for (uint32_t i = 0; i < l->ndevs && !rc && !r->bad; i++) {
+        const uint8_t *pk = take(r, 32);
+        if (pk)
+            rc = dc__store_device(s, pk, &l->dids[i], err);
+    }
+    return rc;
+}
+
+/* The snapshot's compaction point, raised to where this replica's is not
+ * already past it. */
+static int load_point(dc__store *s, int64_t sid, rd *r, loader *l, dc__err *err) {
+    int rc = 0;
+    uint32_t np = get32(r);
+    for (uint32_t i = 0; i < np && !rc && !r->bad; i++) {
+        int64_t did;
+        uint32_t idx = get32(r);
+        uint64_t seq = get64(r);
+        if (r->bad || to_local(l, false, idx, &did) || !did || seq > INT64_MAX)
+            r->bad = true;
+        else
+            rc = raise_point(s, sid, did, seq, err);
+    }
+    return rc;
+}
+
+/* A base record's events, into base_events. */
+static int load_events(dc__store *s, int64_t rid, rd *r, loader *l, dc__err *err) {
+    int rc = 0;
+    uint32_t ne = get32(r);
+    for (uint32_t k = 0; k < ne && !rc && !r->bad; k++) {
+        uint64_t h = get64(r);
+        int64_t did;
+        uint32_t didx = get32(r), op = get32(r);
+        size_t bl;
+        const uint8_t *body = getbytes(r, &bl);
+        if (r->bad || to_local(l, false, didx, &did) || !did || !bl) {
+            r->bad = true;
+            break;
+        }
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db,
+                               "INSERT OR REPLACE INTO base_events(rid, hlc, did, op, body) "
+                               "VALUES(?1, ?2, ?3, ?4, ?5)",
+                               -1, &st, NULL) != SQLITE_OK)
+            return dc__sql_err(s, err, "snapshot");
+        sqlite3_bind_int64(st, 1, rid);
+        sqlite3_bind_int64(st, 2, (int64_t)h);
+        sqlite3_bind_int64(st, 3, did);
+        sqlite3_bind_int64(st, 4, op);
+        sqlite3_bind_blob(st, 5, body, (int)bl, SQLITE_STATIC);
+        if (!STEP_DONE(st))
+            rc = dc__sql_err(s, err, "snapshot");
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+/* One base record: its row in records (made if new), its state with the
+ * snapshot's field and device numbers made local (encoded into tmp), its
+ * base_records row and its events.  A malformed record sets r->bad. */
+static int load_record(dc__store *s, int64_t sid, rd *r, loader *l, dc_buf *tmp, dc__err *err) {
+    size_t tl, il, sl;
+    const uint8_t *type = getbytes(r, &tl), *id = getbytes(r, &il);
+    uint64_t del_hlc = get64(r);
+    int64_t del_did;
+    uint32_t del_idx = get32(r);
+    int64_t nval = (int64_t)get64(r), nev = (int64_t)get64(r);
+    const uint8_t *state = getbytes(r, &sl);
+    int rc = 0;
+    if (r->bad || to_local(l, false, del_idx, &del_did) || tl == 0 || il == 0 ||
+        !dc__utf8_valid(type, tl) || !dc__utf8_valid(id, il)) {
+        r->bad = true;
+        return 0;
+    }
+    dc__buf_clear(tmp);
+    if (sl) {
+        dc__recdata d;
+        if ((rc = dc__recdata_decode(state, sl, &d, err)))
+            return rc;
+        if (remap_state(&d, to_local, l))
+            r->bad = true;
+        else
+            rc = dc__recdata_encode(tmp, &d, err);
+        dc__recdata_free(&d);
+        if (rc || r->bad)
+            return rc;
+    }
+    /* The record's row, made if new. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO records(sid, type, id) VALUES(?1, ?2, ?3) "
+                           "ON CONFLICT(sid, type, id) DO UPDATE SET sid = sid RETURNING rid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "snapshot");
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_text(st, 2, (const char *)type, (int)tl, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, (const char *)id, (int)il, SQLITE_STATIC);
+    int64_t rid = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        rid = sqlite3_column_int64(st, 0);
+    else
+        rc = dc__sql_err(s, err, "snapshot");
+    sqlite3_finalize(st);
+    if (!rc && sqlite3_prepare_v2(s->db,
+                                  "INSERT INTO base_records(rid, state, nval, nev, del_hlc, "
+                                  "del_did) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                  -1, &st, NULL) != SQLITE_OK)
+        rc = dc__sql_err(s, err, "snapshot");
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, rid);
+    if (tmp->size)
+        sqlite3_bind_blob(st, 2, tmp->ptr, (int)tmp->size, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, nval);
+    sqlite3_bind_int64(st, 4, nev);
+    sqlite3_bind_int64(st, 5, (int64_t)del_hlc);
+    sqlite3_bind_int64(st, 6, del_did);
+    if (!STEP_DONE(st))
+        rc = dc__sql_err(s, err, "snapshot");
+    sqlite3_finalize(st);
+    return rc ? rc : load_events(s, rid, r, l, err);
+}
+
 int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t n, bool ledger,
                             uint64_t *dropped, dc__err *err) {
     rd r = {p, n, 0, false};
@@ -903,39 +1049,10 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
     int rc = dc__store_fold(s, NULL, err);
     if (rc)
         return rc;
-    l.nnames = get32(&r);
-    if (l.nnames > n / 4 + 1)
-        return dc__err_set(err, DC_ECORRUPT, "snapshot: malformed (names)");
-    if (!(l.fids = dc__malloc((l.nnames + 1) * sizeof *l.fids)))
-        return dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
-    for (uint32_t i = 0; i < l.nnames && !rc && !r.bad; i++) {
-        size_t ln;
-        const uint8_t *q = getbytes(&r, &ln);
-        uint32_t fid;
-        if (q && !(rc = dc__store_name_id(s, (const char *)q, ln, true, &fid, err)))
-            l.fids[i] = fid;
-    }
-    l.ndevs = rc ? 0 : get32(&r);
-    if (!rc && l.ndevs > n / 32 + 1)
-        r.bad = true;
-    if (!rc && !r.bad && !(l.dids = dc__malloc((l.ndevs + 1) * sizeof *l.dids)))
-        rc = dc__err_set(err, DC_ENOMEM, "snapshot: out of memory");
-    for (uint32_t i = 0; i < l.ndevs && !rc && !r.bad; i++) {
-        const uint8_t *pk = take(&r, 32);
-        if (pk)
-            rc = dc__store_device(s, pk, &l.dids[i], err);
-    }
-    /* The point. */
-    uint32_t np = rc || r.bad ? 0 : get32(&r);
-    for (uint32_t i = 0; i < np && !rc && !r.bad; i++) {
-        int64_t did;
-        uint32_t idx = get32(&r);
-        uint64_t seq = get64(&r);
-        if (r.bad || to_local(&l, false, idx, &did) || !did || seq > INT64_MAX)
-            r.bad = true;
-        else
-            rc = raise_point(s, sid, did, seq, err);
-    }
+    if ((rc = load_names_devices(s, &r, &l, err)) && !l.fids)
+        return rc; /* malformed before anything was read, or out of memory */
+    if (!rc && !r.bad)
+        rc = load_point(s, sid, &r, &l, err);
     /* The base replaces this replica's. */
     static const char *const CLEAR[] = {
         "DELETE FROM base_events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
@@ -945,97 +1062,8 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
         rc = run2(s, CLEAR[i], sid, 0, err);
     uint32_t nrec = rc || r.bad ? 0 : get32(&r);
     dc_buf tmp = DC_BUF_INIT;
-    for (uint32_t i = 0; i < nrec && !rc && !r.bad; i++) {
-        size_t tl, il, sl;
-        const uint8_t *type = getbytes(&r, &tl), *id = getbytes(&r, &il);
-        uint64_t del_hlc = get64(&r);
-        int64_t del_did;
-        uint32_t del_idx = get32(&r);
-        int64_t nval = (int64_t)get64(&r), nev = (int64_t)get64(&r);
-        const uint8_t *state = getbytes(&r, &sl);
-        if (r.bad || to_local(&l, false, del_idx, &del_did) || tl == 0 || il == 0 ||
-            !dc__utf8_valid(type, tl) || !dc__utf8_valid(id, il)) {
-            r.bad = true;
-            break;
-        }
-        dc__buf_clear(&tmp);
-        if (sl) {
-            dc__recdata d;
-            if ((rc = dc__recdata_decode(state, sl, &d, err)))
-                break;
-            if (remap_state(&d, to_local, &l))
-                r.bad = true;
-            else
-                rc = dc__recdata_encode(&tmp, &d, err);
-            dc__recdata_free(&d);
-            if (rc || r.bad)
-                break;
-        }
-        /* The record's row, made if new. */
-        sqlite3_stmt *st;
-        if (sqlite3_prepare_v2(s->db,
-                               "INSERT INTO records(sid, type, id) VALUES(?1, ?2, ?3) "
-                               "ON CONFLICT(sid, type, id) DO UPDATE SET sid = sid RETURNING rid",
-                               -1, &st, NULL) != SQLITE_OK) {
-            rc = dc__sql_err(s, err, "snapshot");
-            break;
-        }
-        sqlite3_bind_int64(st, 1, sid);
-        sqlite3_bind_text(st, 2, (const char *)type, (int)tl, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, (const char *)id, (int)il, SQLITE_STATIC);
-        int64_t rid = 0;
-        if (sqlite3_step(st) == SQLITE_ROW)
-            rid = sqlite3_column_int64(st, 0);
-        else
-            rc = dc__sql_err(s, err, "snapshot");
-        sqlite3_finalize(st);
-        if (!rc && sqlite3_prepare_v2(s->db,
-                                      "INSERT INTO base_records(rid, state, nval, nev, del_hlc, "
-                                      "del_did) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-                                      -1, &st, NULL) != SQLITE_OK)
-            rc = dc__sql_err(s, err, "snapshot");
-        if (rc)
-            break;
-        sqlite3_bind_int64(st, 1, rid);
-        if (tmp.size)
-            sqlite3_bind_blob(st, 2, tmp.ptr, (int)tmp.size, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, 2);
-        sqlite3_bind_int64(st, 3, nval);
-        sqlite3_bind_int64(st, 4, nev);
-        sqlite3_bind_int64(st, 5, (int64_t)del_hlc);
-        sqlite3_bind_int64(st, 6, del_did);
-        if (!STEP_DONE(st))
-            rc = dc__sql_err(s, err, "snapshot");
-        sqlite3_finalize(st);
-        uint32_t ne = rc ? 0 : get32(&r);
-        for (uint32_t k = 0; k < ne && !rc && !r.bad; k++) {
-            uint64_t h = get64(&r);
-            int64_t did;
-            uint32_t didx = get32(&r), op = get32(&r);
-            size_t bl;
-            const uint8_t *body = getbytes(&r, &bl);
-            if (r.bad || to_local(&l, false, didx, &did) || !did || !bl) {
-                r.bad = true;
-                break;
-            }
-            if (sqlite3_prepare_v2(s->db,
-                                   "INSERT OR REPLACE INTO base_events(rid, hlc, did, op, body) "
-                                   "VALUES(?1, ?2, ?3, ?4, ?5)",
-                                   -1, &st, NULL) != SQLITE_OK) {
-                rc = dc__sql_err(s, err, "snapshot");
-                break;
-            }
-            sqlite3_bind_int64(st, 1, rid);
-            sqlite3_bind_int64(st, 2, (int64_t)h);
-            sqlite3_bind_int64(st, 3, did);
-            sqlite3_bind_int64(st, 4, op);
-            sqlite3_bind_blob(st, 5, body, (int)bl, SQLITE_STATIC);
-            if (!STEP_DONE(st))
-                rc = dc__sql_err(s, err, "snapshot");
-            sqlite3_finalize(st);
-        }
-    }
+    for (uint32_t i = 0; i < nrec && !rc && !r.bad; i++)
+        rc = load_record(s, sid, &r, &l, &tmp, err);
     dc_buf_dispose(&tmp);
     if (!rc && !r.bad && ledger)
         rc = ledger_load(s, sid, &r, err);

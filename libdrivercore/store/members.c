@@ -261,12 +261,8 @@ static int load_envs(dc__store *s, int64_t sid, dc__mresolved *r, dc__err *err) 
 }
 
 static int changed_add(dc__mresolved *r, int64_t did, const uint8_t pk[32]) {
-    if (r->nchanged % 16 == 0) {
-        dc__mchanged *p = dc__realloc(r->changed, (r->nchanged + 16) * sizeof *p);
-        if (!p)
-            return DC_ENOMEM;
-        r->changed = p;
-    }
+    if (DC__VEC_ROOM(r->changed, r->nchanged, r->cchanged))
+        return DC_ENOMEM;
     r->changed[r->nchanged].did = did;
     memcpy(r->changed[r->nchanged].pk, pk, 32);
     r->nchanged++;
@@ -564,15 +560,13 @@ int dc__store_invited_each(dc__store *s, dc__sid_fn fn, void *user, dc__err *err
                            NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "spaces");
     int64_t *v = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int x, rc = 0;
     while ((x = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t *p = dc__realloc(v, (n + 1) * sizeof *p);
-        if (!p) {
+        if (DC__VEC_ROOM(v, n, cap)) {
             rc = dc__err_set(err, DC_ENOMEM, "spaces: out of memory");
             break;
         }
-        v = p;
         v[n++] = sqlite3_column_int64(st, 0);
     }
     if (!rc && x != SQLITE_DONE)

@@ -1077,6 +1077,7 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
     else if (r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "remove");
     uint32_t n = 0;
+    size_t cap = 0;
     for (size_t i = 0; i < d.nadds && !rc; i++) {
         const dc__sadd *a = &d.adds[i];
         if (a->fid != fid || !dc__value_eq(&a->val, v))
@@ -1088,13 +1089,11 @@ int dc__store_observed_tags(dc__store *s, int64_t sid, const dc__str *type, cons
                              DC_REMOVE_MAX_TAGS);
             break;
         }
-        dc__tag *p = dc__realloc(*tags, (n + 1) * sizeof *p);
-        if (!p) {
+        if (DC__VEC_ROOM(*tags, n, cap)) {
             rc = dc__err_set(err, DC_ENOMEM, "remove: out of memory");
             break;
         }
-        *tags = p;
-        dc__tag *t = &p[n++];
+        dc__tag *t = &(*tags)[n++];
         t->seq = a->seq;
         t->op = a->op;
         rc = dc__store_device_pk(s, a->did, t->dev, err);

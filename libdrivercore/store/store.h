@@ -187,7 +187,7 @@ typedef struct dc__mresolved {
     int *states;
     size_t nenv;
     dc__mchanged *changed; /* devices whose authority changed */
-    size_t nchanged;
+    size_t nchanged, cchanged;
 } dc__mresolved;
 
 /* Resolves the membership of space `sid` from its applied and unauthorised

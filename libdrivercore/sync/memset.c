@@ -17,7 +17,7 @@
 struct dc__recon_memset {
     dc__recon_item *items;
     uint8_t (*prefix)[32]; /* prefix[i] = sum of hashes of items[0..i) */
-    size_t n, cap;
+    size_t n, cap, pcap;
     size_t clean; /* items[0..clean) are sorted, unique and summed */
 };
 
@@ -64,10 +64,9 @@ static int refresh(dc__recon_memset *m) {
         if (w == 0 || dc__recon_item_cmp(&m->items[w - 1], &m->items[r]) != 0)
             m->items[w++] = m->items[r];
     m->n = w;
-    uint8_t(*prefix)[32] = dc__realloc(m->prefix, (m->n + 1) * sizeof *prefix);
-    if (!prefix)
+    if (DC__VEC_RESERVE(m->prefix, m->pcap, m->n + 1))
         return DC_ENOMEM;
-    m->prefix = prefix;
+    uint8_t(*prefix)[32] = m->prefix;
     memset(prefix[0], 0, 32);
     for (size_t i = 0; i < m->n; i++) {
         uint8_t h[32];

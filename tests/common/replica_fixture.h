@@ -1,8 +1,11 @@
 /*
- * A test fixture shared by the C tests: replicas opened in a scratch
- * directory with a pinned clock, a call checked with the replica's message,
- * and a space shared between two replicas through a bundle (the second
- * joins by accepting, as its user would).  Header-only.
+ * The replica fixture every C test shares (rather than a copy per file):
+ * replicas opened in a scratch directory with a pinned clock (or the wall
+ * clock, or options of the test's own), a call checked with the replica's
+ * message, a space shared between two replicas through a bundle (the second
+ * joins by accepting, as its user would), one replica's changes carried to
+ * another (optionally accepting the invitations they bring), and a
+ * replica's dump as a string.  Header-only.
  */
 #ifndef DC_TEST_REPLICA_FIXTURE_H
 #define DC_TEST_REPLICA_FIXTURE_H
@@ -16,6 +19,7 @@
 #include <cmocka.h>
 
 #include "drivercore.h"
+#include "consent.h"
 
 typedef struct dc_test_dir {
     char path[256];
@@ -26,9 +30,11 @@ static inline int64_t dc_test_pinned(void *user) {
     return ((const dc_test_dir *)user)->now;
 }
 
-/* A scratch directory /tmp/dc-<tag>-XXXXXX; 0 or -1. */
+/* A scratch directory $TMPDIR/dc-<tag>-XXXXXX (/tmp without TMPDIR), the
+ * clock pinned at 2026-01-01 00:00 UTC; 0 or -1. */
 static inline int dc_test_dir_make(dc_test_dir *d, const char *tag) {
-    snprintf(d->path, sizeof d->path, "/tmp/dc-%s-XXXXXX", tag);
+    const char *base = getenv("TMPDIR");
+    snprintf(d->path, sizeof d->path, "%s/dc-%s-XXXXXX", base && *base ? base : "/tmp", tag);
     d->now = 1767225600000; /* 2026-01-01 00:00 UTC */
     return mkdtemp(d->path) ? 0 : -1;
 }
@@ -44,17 +50,35 @@ static inline void dc_test_ok(dc_replica *r, int rc) {
         fail_msg("%s: %s", dc_error_name(rc), r ? dc_replica_errmsg(r) : dc_error_last());
 }
 
-/* A replica file `name` in the directory, its clock pinned to d->now. */
-static inline dc_replica *dc_test_open(dc_test_dir *d, const char *name) {
+/* A replica file `name` in the directory, opened with `o` (NULL: the
+ * defaults, the wall clock among them). */
+static inline dc_replica *dc_test_open_with(dc_test_dir *d, const char *name,
+                                            const dc_replica_options *o) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", d->path, name);
+    dc_replica *r = NULL;
+    if (dc_replica_open(&r, path, o))
+        fail_msg("open %s: %s", path, dc_error_last());
+    return r;
+}
+
+/* The options of a replica whose clock is pinned to d->now. */
+static inline dc_replica_options dc_test_pinned_options(dc_test_dir *d) {
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.clock = dc_test_pinned;
     o.clock_user = d;
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, &o))
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
+    return o;
+}
+
+/* A replica file `name` in the directory, its clock pinned to d->now. */
+static inline dc_replica *dc_test_open(dc_test_dir *d, const char *name) {
+    dc_replica_options o = dc_test_pinned_options(d);
+    return dc_test_open_with(d, name, &o);
+}
+
+/* A replica file `name` in the directory on the wall clock. */
+static inline dc_replica *dc_test_open_wall(dc_test_dir *d, const char *name) {
+    return dc_test_open_with(d, name, NULL);
 }
 
 /* A space created on `a` that `b` (if not NULL) has joined with `role`;
@@ -82,6 +106,23 @@ static inline void dc_test_sync_into(dc_replica *from, dc_replica *to) {
     dc_test_ok(from, dc_bundle_export(&b, from, NULL));
     dc_test_ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
     dc_buf_dispose(&b);
+}
+
+/* Everything `from` holds, imported by `to`, whose user then accepts the
+ * invitations it brought. */
+static inline void dc_test_sync_accept(dc_replica *from, dc_replica *to) {
+    dc_test_sync_into(from, to);
+    if (dc_test_accept_invitations(to) != 0)
+        fail_msg("accept: %s", dc_replica_errmsg(to));
+}
+
+/* The replica's dump (dc_replica_dump), to free. */
+static inline char *dc_test_dump(dc_replica *r) {
+    dc_buf b = DC_BUF_INIT;
+    dc_test_ok(r, dc_replica_dump(&b, r, NULL));
+    char *s = strdup((const char *)b.ptr);
+    dc_buf_dispose(&b);
+    return s;
 }
 
 #endif

@@ -23,17 +23,18 @@ Usage: test_attach.py DRIVERCORE DRIVERCORE_RELAY
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import dc_fixture  # noqa: E402
 
 TOOL = RELAY = None
 MB = 1000 * 1000
@@ -101,28 +102,8 @@ class CutProxy:
             s.close()
 
 
-class Attach(unittest.TestCase):
-    def setUp(self):
-        self.d = tempfile.mkdtemp(prefix="dc-attach-")
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            if p.stdout:
-                p.stdout.close()
-        shutil.rmtree(self.d, ignore_errors=True)
-
-    def db(self, name):
-        return os.path.join(self.d, name + ".db")
-
-    def tool(self, *args, check=True, inp=None):
-        p = subprocess.run([TOOL, *args], capture_output=True, text=True, input=inp, cwd=self.d)
-        if check and p.returncode != 0:
-            self.fail("drivercore %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
-        return p
+class Attach(dc_fixture.ScratchTest):
+    prefix = "dc-attach-"
 
     def js(self, *args):
         return json.loads(self.tool(*args).stdout.splitlines()[-1])
@@ -134,20 +115,6 @@ class Attach(unittest.TestCase):
     def ls(self, name, space):
         items = json.loads(self.tool("attach", "ls", self.db(name), space).stdout)
         return {a["id"]: a for a in items}
-
-    def start_relay(self, store="relay", extra=()):
-        log = os.path.join(self.d, store + ".log")
-        with open(log, "w") as err:
-            p = subprocess.Popen([RELAY, "--store", self.db(store), "--listen", "127.0.0.1:0",
-                                  "--quiet", *extra], stderr=err, cwd=self.d)
-        self.procs.append(p)
-        for _ in range(200):
-            with open(log) as f:
-                text = f.read()
-            if " port " in text:
-                return p, int(text.split(" port ")[1].split(",")[0])
-            time.sleep(0.05)
-        self.fail("the relay did not start (see %s)" % log)
 
     def write_file(self, name, size, seed):
         path = os.path.join(self.d, name)
@@ -405,4 +372,5 @@ class Attach(unittest.TestCase):
 
 if __name__ == "__main__":
     TOOL, RELAY = sys.argv[1], sys.argv[2]
+    dc_fixture.TOOL, dc_fixture.RELAY = TOOL, RELAY
     unittest.main(argv=sys.argv[:1], verbosity=2)

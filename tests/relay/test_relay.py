@@ -24,6 +24,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import dc_fixture  # noqa: E402
+
 TOOL = RELAY = None
 
 _sodium = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
@@ -56,18 +59,8 @@ class Relay:
         self.logf = open(self.log, "w")
         self.p = subprocess.Popen([RELAY, "--store", self.store, "--listen", "127.0.0.1:0"]
                                   + self.extra, stderr=self.logf, stdout=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            with open(self.log) as f:
-                text = f.read()
-            if "listening on" in text:
-                self.port = int(text.split(" port ")[1].split(",")[0])
-                self.url = "http://127.0.0.1:%d" % self.port
-                return
-            if self.p.poll() is not None:
-                raise AssertionError("relay exited at start: " + text)
-            time.sleep(0.02)
-        raise AssertionError("relay did not start")
+        self.port = dc_fixture.logged_port(self.log, self.p)
+        self.url = "http://127.0.0.1:%d" % self.port
 
     def kill9(self):
         self.p.send_signal(signal.SIGKILL)

@@ -15,41 +15,22 @@ byte-identical.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import dc_fixture  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor
 
 TOOL = RELAY = None
 PHONES = 30
 
 
-class Serve(unittest.TestCase):
-    def setUp(self):
-        self.d = tempfile.mkdtemp(prefix="dc-serve-")
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            if p.stdout:
-                p.stdout.close()
-        shutil.rmtree(self.d, ignore_errors=True)
-
-    def db(self, name):
-        return os.path.join(self.d, name + ".db")
-
-    def tool(self, *args, check=True, inp=None):
-        p = subprocess.run([TOOL, *args], capture_output=True, text=True, input=inp, cwd=self.d)
-        if check and p.returncode != 0:
-            self.fail("drivercore %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
-        return p
+class Serve(dc_fixture.ScratchTest):
+    prefix = "dc-serve-"
 
     def write(self, name, space, rid, value):
         op = {"space": space, "ops": [{"type": "note", "id": rid, "set": {"text": value}}]}
@@ -69,16 +50,7 @@ class Serve(unittest.TestCase):
 
     def test_thirty_phones_then_the_relay_converge(self):
         # The relay, and the province office beside it.
-        def relay_port(p, log):
-            for _ in range(200):
-                with open(log) as f:
-                    text = f.read()
-                if " port " in text:
-                    return int(text.split(" port ")[1].split(",")[0])
-                time.sleep(0.05)
-            self.fail("the relay did not start")
-        relay, rport = self.start([RELAY, "--store", self.db("relay"), "--listen",
-                                   "127.0.0.1:0", "--quiet"], relay_port)
+        relay, rport = self.start_relay()
         relay_url = "http://127.0.0.1:%d" % rport
 
         office_card = self.tool("init", self.db("office"), "--name", "Province office").stdout
@@ -169,4 +141,5 @@ class Serve(unittest.TestCase):
 
 if __name__ == "__main__":
     TOOL, RELAY = sys.argv[1], sys.argv[2]
+    dc_fixture.TOOL, dc_fixture.RELAY = TOOL, RELAY
     unittest.main(argv=sys.argv[:1], verbosity=2)

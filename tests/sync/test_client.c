@@ -22,27 +22,14 @@
 #include "base/base.h"
 #include "drivercore.h"
 #include "drivercore/relay.h"
+#include "../common/replica_fixture.h"
 
-static char g_dir[128];
+static dc_test_dir g_d;
 
 static double mono(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc)
-        fail_msg("%s: %s", dc_error_name(rc), r ? dc_replica_errmsg(r) : dc_error_last());
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, NULL))
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
 }
 
 /* Hex, both ways: the library's own helpers (base/base.h). */
@@ -184,14 +171,14 @@ static dc_client *client_for(dc_replica *r, fake *f, unsigned attempts) {
     o.backoff_base_ms = 20;
     o.backoff_max_ms = 200;
     dc_client *c = NULL;
-    ok(r, dc_client_new(&c, r, "http://relay.test:8443", &t, &o));
+    dc_test_ok(r, dc_client_new(&c, r, "http://relay.test:8443", &t, &o));
     return c;
 }
 
 /* The "last_sync" object of the status, as text. */
 static char *last_sync(dc_replica *r) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_replica_status(&b, r));
+    dc_test_ok(r, dc_replica_status(&b, r));
     const char *p = strstr((const char *)b.ptr, "\"last_sync\":");
     assert_non_null(p);
     char *s = strdup(p);
@@ -208,26 +195,26 @@ typedef struct world {
 /* Device a (admin) and b (member) of one space; a wrote a record. */
 static void world_new(world *w, const char *tag) {
     memset(w, 0, sizeof *w);
-    char path[256], an[64], bn[64];
-    snprintf(path, sizeof path, "%s/relay-%s.db", g_dir, tag);
+    char path[512], an[64], bn[64];
+    snprintf(path, sizeof path, "%s/relay-%s.db", g_d.path, tag);
     if (dc_relay_open(&w->f.rl, path, NULL))
         fail_msg("relay: %s", dc_error_last());
     snprintf(an, sizeof an, "a-%s.db", tag);
     snprintf(bn, sizeof bn, "b-%s.db", tag);
-    w->a = open_at(an);
-    w->b = open_at(bn);
+    w->a = dc_test_open_wall(&g_d, an);
+    w->b = dc_test_open_wall(&g_d, bn);
     dc_buf sp = DC_BUF_INIT;
-    ok(w->a, dc_space_create(&sp, w->a, "branch"));
+    dc_test_ok(w->a, dc_space_create(&sp, w->a, "branch"));
     snprintf(w->space, sizeof w->space, "%s", (const char *)sp.ptr);
     dc_buf_dispose(&sp);
     dc_buf card = DC_BUF_INIT;
-    ok(w->b, dc_replica_card(&card, w->b));
-    ok(w->a, dc_space_add(w->a, w->space, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_ok(w->b, dc_replica_card(&card, w->b));
+    dc_test_ok(w->a, dc_space_add(w->a, w->space, (const char *)card.ptr, DC_ROLE_MEMBER));
     dc_buf_dispose(&card);
     dc_txn *t = NULL;
-    ok(w->a, dc_txn_begin(&t, w->a, w->space));
-    ok(w->a, dc_txn_set(t, "note", "n1", "text", DC_STR, 0, "hello"));
-    ok(w->a, dc_txn_commit(t, NULL));
+    dc_test_ok(w->a, dc_txn_begin(&t, w->a, w->space));
+    dc_test_ok(w->a, dc_txn_set(t, "note", "n1", "text", DC_STR, 0, "hello"));
+    dc_test_ok(w->a, dc_txn_commit(t, NULL));
 }
 
 static void world_free(world *w) {
@@ -244,20 +231,20 @@ static void test_sync_lands_and_status_says_ok(void **st) {
     assert_non_null(strstr(ls, "\"last_sync\":null"));
     free(ls);
     dc_client *ca = client_for(w.a, &w.f, 3), *cb = client_for(w.b, &w.f, 3);
-    ok(w.a, dc_client_sync(ca));
-    ok(w.b, dc_client_sync(cb));
-    ok(w.b, dc_space_accept(w.b, w.space, 0)); /* the invitation, consented to */
+    dc_test_ok(w.a, dc_client_sync(ca));
+    dc_test_ok(w.b, dc_client_sync(cb));
+    dc_test_ok(w.b, dc_space_accept(w.b, w.space, 0)); /* the invitation, consented to */
     dc_buf rec = DC_BUF_INIT, rep = DC_BUF_INIT;
-    ok(w.b, dc_record_get(&rec, w.b, w.space, "note", "n1"));
+    dc_test_ok(w.b, dc_record_get(&rec, w.b, w.space, "note", "n1"));
     assert_non_null(strstr((const char *)rec.ptr, "hello"));
-    ok(w.b, dc_client_report(&rep, cb));
+    dc_test_ok(w.b, dc_client_report(&rep, cb));
     assert_non_null(strstr((const char *)rep.ptr, "\"changes_received\":"));
     assert_null(strstr((const char *)rep.ptr, "\"changes_received\":0"));
     /* The same figures, typed. */
     dc_client_figures fig = {0};
     assert_int_equal(dc_client_figures_get(cb, &fig), DC_EINVAL); /* no version */
     fig.version = DC_CLIENT_FIGURES_VERSION;
-    ok(w.b, dc_client_figures_get(cb, &fig));
+    dc_test_ok(w.b, dc_client_figures_get(cb, &fig));
     assert_true(fig.changes_received > 0 && fig.bytes_received > 0 && fig.round_trips > 0);
     /* Every figure is the report's. */
     const struct {
@@ -292,7 +279,7 @@ static void test_sync_lands_and_status_says_ok(void **st) {
     dc_client_figures v1;
     memset(&v1, 0xAB, sizeof v1);
     v1.version = 1;
-    ok(w.b, dc_client_figures_get(cb, &v1));
+    dc_test_ok(w.b, dc_client_figures_get(cb, &v1));
     assert_int_equal(v1.version, 1);
     assert_true(v1.changes_received == fig.changes_received && v1.bytes_sent == fig.bytes_sent &&
                 v1.attach_missing == fig.attach_missing);
@@ -309,7 +296,7 @@ static void test_sync_lands_and_status_says_ok(void **st) {
     assert_true(w.f.asked[0] >= 12 && w.f.asked[0] <= 22);
     /* The long-poll answers. */
     int changed = 1;
-    ok(w.b, dc_client_wait(&changed, cb, 0));
+    dc_test_ok(w.b, dc_client_wait(&changed, cb, 0));
     assert_int_equal(changed, 0);
     dc_buf_dispose(&rec);
     dc_buf_dispose(&rep);
@@ -327,12 +314,12 @@ static void test_transient_failures_are_retried(void **st) {
     w.f.connect_failures = 2;
     w.f.busy_once = 1;
     double t0 = mono();
-    ok(w.a, dc_client_sync(c));
+    dc_test_ok(w.a, dc_client_sync(c));
     double took = mono() - t0;
     assert_true(took >= 1.0); /* Retry-After: 1 was honoured */
     assert_true(took < 5.0);  /* backoff stays within its bounds */
     dc_buf s = DC_BUF_INIT;
-    ok(w.a, dc_client_stats(&s, c));
+    dc_test_ok(w.a, dc_client_stats(&s, c));
     assert_non_null(strstr((const char *)s.ptr, "\"attempts\":3"));
     dc_buf_dispose(&s);
     char *ls = last_sync(w.a);
@@ -370,7 +357,7 @@ static void test_failure_is_recorded_with_its_reason(void **st) {
     free(ls);
     /* Then a success clears the reason and keeps its time. */
     w.f.always_503 = 0;
-    ok(w.a, dc_client_sync(c));
+    dc_test_ok(w.a, dc_client_sync(c));
     ls = last_sync(w.a);
     assert_non_null(strstr(ls, "\"ok\":true"));
     assert_non_null(strstr(ls, "\"failures\":0"));
@@ -387,7 +374,7 @@ static void test_old_relay_without_bundle_sizes(void **st) {
     world_new(&w, "old");
     w.f.old_relay = 1;
     dc_client *c = client_for(w.a, &w.f, 1); /* within one attempt */
-    ok(w.a, dc_client_sync(c));
+    dc_test_ok(w.a, dc_client_sync(c));
     /* Asked once, refused, then not again. */
     assert_true(w.f.asked[0] != 0);
     for (int i = 1; i < w.f.syncs && i < 64; i++)
@@ -435,7 +422,7 @@ static void test_cancel_from_another_thread(void **st) {
     dc_client_options o = DC_CLIENT_OPTIONS_INIT;
     o.backoff_base_ms = 60000;
     o.backoff_max_ms = 60000;
-    ok(w.a, dc_client_new(&c, w.a, "http://relay.test:8443", &t, &o));
+    dc_test_ok(w.a, dc_client_new(&c, w.a, "http://relay.test:8443", &t, &o));
     w.f.connect_failures = 1000;
     k.c = c;
     k.delay = 0.3;
@@ -450,7 +437,7 @@ static void test_cancel_from_another_thread(void **st) {
 
 static void test_misuse(void **st) {
     (void)st;
-    dc_replica *r = open_at("misuse.db");
+    dc_replica *r = dc_test_open_wall(&g_d, "misuse.db");
     dc_client *c = (dc_client *)1;
     dc_transport t = DC_TRANSPORT_INIT;
     assert_int_equal(dc_client_new(&c, r, "http://x", &t, NULL), DC_EINVAL);
@@ -466,15 +453,12 @@ static void test_misuse(void **st) {
 
 static int setup(void **st) {
     (void)st;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-client-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return dc_test_dir_make(&g_d, "client");
 }
 
 static int teardown(void **st) {
     (void)st;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return dc_test_dir_remove(&g_d);
 }
 
 int main(void) {

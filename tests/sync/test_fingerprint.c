@@ -23,23 +23,10 @@
 #include "replica/replica_int.h"
 #include "store/store.h"
 #include "sync/recon.h"
+#include "../common/replica_fixture.h"
+#include "../common/recon_items.h"
 
 static uint64_t g_rng;
-static uint64_t rnd(void) {
-    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void make_item(dc__recon_item *it, uint64_t ms) {
-    it->ts = (ms << 16) | (rnd() & 0xff);
-    for (int i = 0; i < 32; i += 8) {
-        uint64_t v = rnd();
-        memcpy(it->id + i, &v, 8);
-    }
-}
-
 static int cmp_item(const void *x, const void *y) {
     return dc__recon_item_cmp(x, y);
 }
@@ -62,7 +49,7 @@ static void mstore_cut(mstore *m, size_t maxb) {
     m->nb = 0;
     size_t i = 0;
     while (i < m->n || m->nb == 0) {
-        size_t k = 1 + (size_t)(rnd() % maxb);
+        size_t k = 1 + (size_t)(dc_test_rnd(&g_rng) % maxb);
         if (i + k > m->n)
             k = m->n - i;
         dc__recon_bucket *b = &m->b[m->nb];
@@ -132,13 +119,13 @@ static void compare_views(dc__recon_set *a, dc__recon_set *b, const mstore *m, i
          * or infinity. */
         dc__recon_bound bd;
         memset(&bd, 0, sizeof bd);
-        int kind = (int)(rnd() % 4);
+        int kind = (int)(dc_test_rnd(&g_rng) % 4);
         if (m->n == 0 || kind == 3) {
-            bd.ts = rnd() % 5 == 0 ? DC_RECON_TS_INF : (rnd() >> 8);
+            bd.ts = dc_test_rnd(&g_rng) % 5 == 0 ? DC_RECON_TS_INF : (dc_test_rnd(&g_rng) >> 8);
         } else {
-            const dc__recon_item *it = &m->v[rnd() % m->n];
+            const dc__recon_item *it = &m->v[dc_test_rnd(&g_rng) % m->n];
             bd.ts = it->ts + (kind == 2 ? 1 : 0);
-            bd.id_len = kind == 0 ? 32 : (uint8_t)(rnd() % 33);
+            bd.id_len = kind == 0 ? 32 : (uint8_t)(dc_test_rnd(&g_rng) % 33);
             memcpy(bd.id, it->id, bd.id_len);
         }
         size_t ra, rb;
@@ -147,7 +134,8 @@ static void compare_views(dc__recon_set *a, dc__recon_set *b, const mstore *m, i
         assert_int_equal(ra, rb);
         if (!m->n)
             continue;
-        size_t lo = (size_t)(rnd() % (m->n + 1)), hi = (size_t)(rnd() % (m->n + 1));
+        size_t lo = (size_t)(dc_test_rnd(&g_rng) % (m->n + 1)),
+               hi = (size_t)(dc_test_rnd(&g_rng) % (m->n + 1));
         if (lo > hi) {
             size_t t = lo;
             lo = hi;
@@ -157,7 +145,7 @@ static void compare_views(dc__recon_set *a, dc__recon_set *b, const mstore *m, i
         assert_int_equal(a->sum(a->user, lo, hi, sa), 0);
         assert_int_equal(b->sum(b->user, lo, hi, sb), 0);
         assert_memory_equal(sa, sb, 32);
-        size_t r = (size_t)(rnd() % m->n);
+        size_t r = (size_t)(dc_test_rnd(&g_rng) % m->n);
         dc__recon_item ia, ib;
         assert_int_equal(a->item(a->user, r, &ia), 0);
         assert_int_equal(b->item(b->user, r, &ib), 0);
@@ -187,7 +175,7 @@ static void test_bucketset_answers_as_memset(void **state) {
             m.n = sizes[si];
             m.v = calloc(m.n + 1, sizeof *m.v);
             for (size_t i = 0; i < m.n; i++)
-                make_item(&m.v[i], 1700000000000ull + i * 1000);
+                dc_test_item(&m.v[i], 1700000000000ull + i * 1000, &g_rng);
             qsort(m.v, m.n, sizeof *m.v, cmp_item);
             mstore_cut(&m, maxb[bi]);
             dc__recon_memset *ms = NULL;
@@ -225,7 +213,7 @@ static void test_bucketset_refuses_wrong_sums(void **state) {
     m.n = 1000;
     m.v = calloc(m.n, sizeof *m.v);
     for (size_t i = 0; i < m.n; i++)
-        make_item(&m.v[i], 1700000000000ull + i);
+        dc_test_item(&m.v[i], 1700000000000ull + i, &g_rng);
     qsort(m.v, m.n, sizeof *m.v, cmp_item);
     mstore_cut(&m, 100);
     m.lie = true;
@@ -251,7 +239,7 @@ static void test_session_over_buckets(void **state) {
     size_t common = 30000, da = 120, db = 90;
     dc__recon_item *all = calloc(common + da + db, sizeof *all);
     for (size_t i = 0; i < common + da + db; i++)
-        make_item(&all[i], 1700000000000ull + i * 997);
+        dc_test_item(&all[i], 1700000000000ull + i * 997, &g_rng);
     /* A: common + a-only (the first da after common); B: common + b-only. */
     dc__recon_memset *ma = NULL;
     assert_int_equal(dc__recon_memset_new(&ma), 0);
@@ -322,18 +310,13 @@ static void test_session_over_buckets(void **state) {
 
 /* ---- the store's bucket rows ---- */
 
-static char g_dir[] = "/tmp/dc-fp-XXXXXX";
+static dc_test_dir g_d;
 
 static dc_replica *open_at(const char *name, bool durable) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.device_name = name;
     o.durable = durable;
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, &o) != 0)
-        fail_msg("open %s: %s", name, dc_error_last());
-    return r;
+    return dc_test_open_with(&g_d, name, &o);
 }
 
 static int add_it(void *user, uint64_t hlc, const uint8_t id[32]) {
@@ -508,9 +491,9 @@ static void test_store_rows_in_step(void **state) {
 /* The online backup: a consistent copy that opens, with the same items. */
 static void test_backup(void **state) {
     (void)state;
-    char src[256], dst[256];
-    snprintf(src, sizeof src, "%s/old.db", g_dir);
-    snprintf(dst, sizeof dst, "%s/backup.db", g_dir);
+    char src[512], dst[512];
+    snprintf(src, sizeof src, "%s/old.db", g_d.path);
+    snprintf(dst, sizeof dst, "%s/backup.db", g_d.path);
     assert_int_equal(dc_relay_backup(src, dst), 0);
     dc_replica *a = open_at("old.db", true), *b = open_at("backup.db", true);
     dc_buf da = DC_BUF_INIT, db = DC_BUF_INIT;
@@ -523,8 +506,8 @@ static void test_backup(void **state) {
     dc_buf_dispose(&db);
     dc_replica_close(a);
     dc_replica_close(b);
-    char missing[256];
-    snprintf(missing, sizeof missing, "%s/none.db", g_dir);
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/none.db", g_d.path);
     assert_int_equal(dc_relay_backup(missing, dst), DC_ENOTFOUND);
     assert_non_null(strstr(dc_error_last(), "none.db"));
 }
@@ -532,7 +515,7 @@ static void test_backup(void **state) {
 int main(void) {
     if (dc_global_init(NULL) != 0)
         return 1;
-    if (!mkdtemp(g_dir))
+    if (dc_test_dir_make(&g_d, "fp"))
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucketset_answers_as_memset),
@@ -542,9 +525,7 @@ int main(void) {
         cmocka_unit_test(test_backup),
     };
     int rc = cmocka_run_group_tests_name("fingerprint", tests, NULL, NULL);
-    char cmd[sizeof g_dir + 16];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
+    if (dc_test_dir_remove(&g_d) != 0)
         rc = rc ? rc : 1;
     return rc;
 }

@@ -20,27 +20,13 @@
 #include <cmocka.h>
 
 #include "sync/recon.h"
+#include "../common/recon_items.h"
 
 #define N_UNIT 100000
 
 /* ---- deterministic items ---- */
 
 static uint64_t g_rng;
-static uint64_t rnd(void) {
-    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void make_item(dc__recon_item *it, uint64_t ms) {
-    it->ts = (ms << 16) | (rnd() & 0xff);
-    for (int i = 0; i < 32; i += 8) {
-        uint64_t v = rnd();
-        memcpy(it->id + i, &v, 8);
-    }
-}
-
 enum { BOTH = 0, A_ONLY = 1, B_ONLY = 2 };
 enum { LAYOUT_SCATTERED, LAYOUT_NEWEST, LAYOUT_FIRST, LAYOUT_MIDDLE, LAYOUT_LAST };
 
@@ -65,8 +51,8 @@ static void scenario_make(scenario *sc, size_t n, size_t da, size_t db, int layo
     assert_non_null(common);
     uint64_t ms = BASE_MS;
     for (size_t i = 0; i < n; i++) {
-        ms += 1 + rnd() % 60000;
-        make_item(&common[i], ms);
+        ms += 1 + dc_test_rnd(&g_rng) % 60000;
+        dc_test_item(&common[i], ms, &g_rng);
     }
     uint64_t end = ms, tail = ms;
     for (size_t k = 0; k < da + db; k++) {
@@ -74,21 +60,21 @@ static void scenario_make(scenario *sc, size_t n, size_t da, size_t db, int layo
         uint64_t t;
         switch (layout) {
         case LAYOUT_NEWEST:
-            tail += 1 + rnd() % 60000;
+            tail += 1 + dc_test_rnd(&g_rng) % 60000;
             t = tail;
             break;
         case LAYOUT_FIRST: t = BASE_MS - 1 - k; break;
         case LAYOUT_MIDDLE: t = BASE_MS + (end - BASE_MS) / 2 + k; break;
         case LAYOUT_LAST: t = end + 1 + k; break;
-        default: t = BASE_MS + rnd() % (end - BASE_MS + 1);
+        default: t = BASE_MS + dc_test_rnd(&g_rng) % (end - BASE_MS + 1);
         }
-        make_item(it, t);
+        dc_test_item(it, t, &g_rng);
     }
     /* Newest: A's and B's own items interleave in time, as two devices
      * writing through the same offline week would. */
     if (layout == LAYOUT_NEWEST)
         for (size_t k = 0; k < da + db; k++) {
-            size_t j = (size_t)(rnd() % (da + db));
+            size_t j = (size_t)(dc_test_rnd(&g_rng) % (da + db));
             dc__recon_item *x = k < da ? &sc->a_only[k] : &sc->b_only[k - da];
             dc__recon_item *y = j < da ? &sc->a_only[j] : &sc->b_only[j - da];
             uint64_t t = x->ts;
@@ -469,7 +455,7 @@ static void test_growing_set(void **state) {
         /* Between messages each side writes a few new changes anywhere. */
         dc__recon_item fresh[3];
         for (int k = 0; k < 3; k++)
-            make_item(&fresh[k], BASE_MS + rnd() % (20000ull * 30000));
+            dc_test_item(&fresh[k], BASE_MS + dc_test_rnd(&g_rng) % (20000ull * 30000), &g_rng);
         assert_int_equal(dc__recon_memset_add(i % 2 ? sc.a : sc.b, fresh, 3), 0);
         if (reply.size == 0)
             break;
@@ -590,11 +576,11 @@ static void test_hostile(void **state) {
             dc_buf *src = i % 2 ? &m2 : &m1;
             uint8_t *z = malloc(src->size);
             memcpy(z, src->ptr, src->size);
-            int flips = 1 + (int)(rnd() % 4);
+            int flips = 1 + (int)(dc_test_rnd(&g_rng) % 4);
             for (int f = 0; f < flips; f++)
-                z[rnd() % src->size] ^= (uint8_t)(1u << (rnd() % 8));
-            if (rnd() % 4 == 0 && src->size > 8)
-                z[4 + rnd() % (src->size - 4)] = (uint8_t)rnd();
+                z[dc_test_rnd(&g_rng) % src->size] ^= (uint8_t)(1u << (dc_test_rnd(&g_rng) % 8));
+            if (dc_test_rnd(&g_rng) % 4 == 0 && src->size > 8)
+                z[4 + dc_test_rnd(&g_rng) % (src->size - 4)] = (uint8_t)dc_test_rnd(&g_rng);
             int rc = feed(&sc, i % 2 ? 2 : 1, z, src->size, &o);
             assert_true(rc == 0 || rc == DC_ECORRUPT || rc == DC_EVERSION || rc == DC_ETOOBIG);
             free(z);

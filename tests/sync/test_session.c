@@ -16,30 +16,9 @@
 #include <cmocka.h>
 
 #include "drivercore.h"
+#include "../common/replica_fixture.h"
 
-static char g_dir[128];
-
-static dc_replica *open_at(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, NULL))
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc)
-        fail_msg("%s: %s", dc_error_name(rc), r ? dc_replica_errmsg(r) : dc_error_last());
-}
-
-static char *dump(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    ok(r, dc_replica_dump(&b, r, NULL));
-    char *s = strdup((const char *)b.ptr);
-    dc_buf_dispose(&b);
-    return s;
-}
+static dc_test_dir g_d;
 
 typedef struct figures {
     long long sent, received, round_trips, changes_sent, changes_received;
@@ -59,22 +38,22 @@ static figures run(dc_replica *a, dc_replica *b, int cut) {
     dc_sync *sa, *sb;
     dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT, rep = DC_BUF_INIT;
     int da = 0, db = 0, sent = 0;
-    ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
-    ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
-    ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
+    dc_test_ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
+    dc_test_ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
+    dc_test_ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
     while (m.size > 0) {
         if (cut && ++sent > cut)
             break;
-        ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
+        dc_test_ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
         if (reply.size == 0)
             break;
-        ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
+        dc_test_ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
     }
     if (!cut)
         assert_true(db); /* the responder (a relay) knows the session is over */
     if (!cut && reply.size)
         assert_true(da); /* and the initiator, if the responder spoke last */
-    ok(a, dc_sync_report(&rep, sa));
+    dc_test_ok(a, dc_sync_report(&rep, sa));
     figures f = {field((char *)rep.ptr, "bytes_sent"), field((char *)rep.ptr, "bytes_received"),
                  field((char *)rep.ptr, "round_trips"), field((char *)rep.ptr, "changes_sent"),
                  field((char *)rep.ptr, "changes_received")};
@@ -99,25 +78,25 @@ static int64_t b_clock(void *user) {
  * as a relay sync; returns that call's code. */
 static int run_noting_rc(dc_replica *a, dc_replica *b_unused, int64_t ahead) {
     (void)b_unused;
-    char path[256];
-    snprintf(path, sizeof path, "%s/k-b.db", g_dir);
+    char path[512];
+    snprintf(path, sizeof path, "%s/k-b.db", g_d.path);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.clock = b_clock;
     g_b_ahead = ahead;
     dc_replica *b = NULL;
-    ok(NULL, dc_replica_open(&b, path, &o));
+    dc_test_ok(NULL, dc_replica_open(&b, path, &o));
     dc_sync *sa, *sb;
     dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT;
     int da = 0, db = 0;
-    ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
-    ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
+    dc_test_ok(a, dc_sync_new(&sa, a, DC_SYNC_INITIATOR));
+    dc_test_ok(b, dc_sync_new(&sb, b, DC_SYNC_RESPONDER));
     assert_int_equal(dc_sync_note_relay(sa), DC_EMISUSE); /* not finished */
-    ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
+    dc_test_ok(a, dc_sync_step(sa, &m, &da, NULL, 0));
     while (m.size > 0) {
-        ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
+        dc_test_ok(b, dc_sync_step(sb, &reply, &db, m.ptr, m.size));
         if (reply.size == 0)
             break;
-        ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
+        dc_test_ok(a, dc_sync_step(sa, &m, &da, reply.ptr, reply.size));
     }
     assert_true(da);
     int rc = dc_sync_note_relay(sa);
@@ -130,7 +109,7 @@ static int run_noting_rc(dc_replica *a, dc_replica *b_unused, int64_t ahead) {
 }
 
 static figures run_noting(dc_replica *a, dc_replica *b, int64_t ahead) {
-    ok(a, run_noting_rc(a, b, ahead));
+    dc_test_ok(a, run_noting_rc(a, b, ahead));
     return (figures){0, 0, 0, 0, 0};
 }
 
@@ -138,12 +117,12 @@ static void write_n(dc_replica *r, const char *sp, const char *prefix, int txns,
     char id[64];
     for (int k = 0; k < txns; k++) {
         dc_txn *t;
-        ok(r, dc_txn_begin(&t, r, sp));
+        dc_test_ok(r, dc_txn_begin(&t, r, sp));
         for (int j = 0; j < ops; j++) {
             snprintf(id, sizeof id, "%s-%d-%d", prefix, k, j);
-            ok(r, dc_txn_set(t, "driver", id, "n", DC_INT, j, NULL));
+            dc_test_ok(r, dc_txn_set(t, "driver", id, "n", DC_INT, j, NULL));
         }
-        ok(r, dc_txn_commit(t, NULL));
+        dc_test_ok(r, dc_txn_commit(t, NULL));
     }
 }
 
@@ -151,12 +130,12 @@ static char *g_space;
 
 /* a: admin of a space with history; b: added to it, knows nothing yet. */
 static void setup_pair(dc_replica **a, dc_replica **b, const char *na, const char *nb) {
-    *a = open_at(na);
-    *b = open_at(nb);
+    *a = dc_test_open_wall(&g_d, na);
+    *b = dc_test_open_wall(&g_d, nb);
     dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT;
-    ok(*a, dc_space_create(&sp, *a, "branch"));
-    ok(*b, dc_replica_card(&card, *b));
-    ok(*a, dc_space_add(*a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_ok(*a, dc_space_create(&sp, *a, "branch"));
+    dc_test_ok(*b, dc_replica_card(&card, *b));
+    dc_test_ok(*a, dc_space_add(*a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
     free(g_space);
     g_space = strdup((const char *)sp.ptr);
     dc_buf_dispose(&sp);
@@ -173,12 +152,12 @@ static void test_learn_and_converge(void **state) {
     assert_int_equal(f.changes_received, 43); /* genesis, grant, name, 40 changes */
     /* Invited by a device it has no other space with: b reads once it
      * accepts, with no further sync. */
-    char *db = dump(b);
+    char *db = dc_test_dump(b);
     assert_string_equal(db, "{}");
     free(db);
-    ok(b, dc_space_accept(b, g_space, 0));
-    char *da = dump(a);
-    db = dump(b);
+    dc_test_ok(b, dc_space_accept(b, g_space, 0));
+    char *da = dc_test_dump(a);
+    db = dc_test_dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -201,8 +180,8 @@ static void test_learn_and_converge(void **state) {
     f = run(a, b, 0);
     assert_int_equal(f.changes_sent, 3);
     assert_int_equal(f.changes_received, 2);
-    da = dump(a);
-    db = dump(b);
+    da = dc_test_dump(a);
+    db = dc_test_dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -218,14 +197,15 @@ static void test_learn_and_converge(void **state) {
 static void test_many_spaces(void **state) {
     (void)state;
     enum { SPACES = 40 };
-    dc_replica *a = open_at("m-a.db"), *b = open_at("m-b.db");
+    dc_replica *a = dc_test_open_wall(&g_d, "m-a.db"), *b = dc_test_open_wall(&g_d, "m-b.db");
     dc_buf card = DC_BUF_INIT;
-    ok(b, dc_replica_card(&card, b));
+    dc_test_ok(b, dc_replica_card(&card, b));
     char *ids[SPACES];
     for (int i = 0; i < SPACES; i++) {
         dc_buf sp = DC_BUF_INIT;
-        ok(a, dc_space_create(&sp, a, "yard"));
-        ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+        dc_test_ok(a, dc_space_create(&sp, a, "yard"));
+        dc_test_ok(a,
+                   dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
         ids[i] = strdup((const char *)sp.ptr);
         dc_buf_dispose(&sp);
         write_n(a, ids[i], "a", 1, 2);
@@ -234,14 +214,14 @@ static void test_many_spaces(void **state) {
     figures f = run(b, a, 0);
     assert_int_equal(f.changes_received, SPACES * 4); /* genesis, grant, name, a change */
     for (int i = 0; i < SPACES; i++) {
-        ok(b, dc_space_accept(b, ids[i], 0));
+        dc_test_ok(b, dc_space_accept(b, ids[i], 0));
         write_n(a, ids[i], "a2", 2, 1);
         write_n(b, ids[i], "b2", 1, 1);
     }
     f = run(b, a, 0);
     assert_int_equal(f.changes_received, SPACES * 2);
     assert_int_equal(f.changes_sent, SPACES);
-    char *da = dump(a), *db = dump(b);
+    char *da = dc_test_dump(a), *db = dc_test_dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -265,7 +245,7 @@ static int count_remote(void *user, const char *space, const char *type, const c
 
 static int count_in(dc_replica *r, const char *needle) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_record_list(&b, r, g_space, "driver"));
+    dc_test_ok(r, dc_record_list(&b, r, g_space, "driver"));
     int n = 0;
     for (const char *p = (const char *)b.ptr; (p = strstr(p, needle)); p++)
         n++;
@@ -279,15 +259,15 @@ static int pull_small(dc_replica *b, dc_replica *a, int cut) {
     dc_sync *sb, *sa;
     dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT;
     int db = 0, da = 0, sent = 0;
-    ok(b, dc_sync_new(&sb, b, DC_SYNC_INITIATOR));
-    ok(a, dc_sync_new(&sa, a, DC_SYNC_RESPONDER));
-    ok(b, dc_sync_set_chunk(sb, 4096));
-    ok(b, dc_sync_step(sb, &m, &db, NULL, 0));
+    dc_test_ok(b, dc_sync_new(&sb, b, DC_SYNC_INITIATOR));
+    dc_test_ok(a, dc_sync_new(&sa, a, DC_SYNC_RESPONDER));
+    dc_test_ok(b, dc_sync_set_chunk(sb, 4096));
+    dc_test_ok(b, dc_sync_step(sb, &m, &db, NULL, 0));
     while (m.size > 0 && !(cut && ++sent > cut)) {
-        ok(a, dc_sync_step(sa, &reply, &da, m.ptr, m.size));
+        dc_test_ok(a, dc_sync_step(sa, &reply, &da, m.ptr, m.size));
         if (reply.size == 0)
             break;
-        ok(b, dc_sync_step(sb, &m, &db, reply.ptr, reply.size));
+        dc_test_ok(b, dc_sync_step(sb, &m, &db, reply.ptr, reply.size));
     }
     dc_sync_free(sb);
     dc_sync_free(sa);
@@ -304,9 +284,9 @@ static void test_observer_hears_every_bundle(void **state) {
     dc_replica *a, *b;
     setup_pair(&a, &b, "o-a.db", "o-b.db");
     run(b, a, 0);
-    ok(b, dc_space_accept(b, g_space, 0));
+    dc_test_ok(b, dc_space_accept(b, g_space, 0));
     write_n(a, g_space, "o", 50, 4);
-    ok(b, dc_replica_observe(b, count_remote, NULL));
+    dc_test_ok(b, dc_replica_observe(b, count_remote, NULL));
     g_heard = 0;
     assert_true(pull_small(b, a, 0));
     assert_int_equal(g_heard, 200);
@@ -323,8 +303,8 @@ static void test_observer_hears_every_bundle(void **state) {
     assert_true(pull_small(b, a, 0));
     assert_int_equal(count_in(b, "\"p-"), 200);
     assert_int_equal(g_heard, 200 - held);
-    ok(b, dc_replica_observe(b, NULL, NULL));
-    char *da = dump(a), *db = dump(b);
+    dc_test_ok(b, dc_replica_observe(b, NULL, NULL));
+    char *da = dc_test_dump(a), *db = dc_test_dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -337,7 +317,7 @@ static void test_cut_and_resume(void **state) {
     dc_replica *a, *b;
     setup_pair(&a, &b, "c-a.db", "c-b.db");
     run(b, a, 0);
-    ok(b, dc_space_accept(b, g_space, 0));
+    dc_test_ok(b, dc_space_accept(b, g_space, 0));
     write_n(a, g_space, "a", 30, 10);
     write_n(b, g_space, "b", 30, 10);
     /* Cut after every possible message count: each replica stays whole
@@ -346,7 +326,7 @@ static void test_cut_and_resume(void **state) {
         run(a, b, cut);
         figures f = run(a, b, 0);
         (void)f;
-        char *da = dump(a), *db = dump(b);
+        char *da = dc_test_dump(a), *db = dc_test_dump(b);
         assert_string_equal(da, db);
         free(da);
         free(db);
@@ -366,36 +346,36 @@ static void test_non_member_and_bad_message(void **state) {
     dc_replica *a, *b;
     setup_pair(&a, &b, "n-a.db", "n-b.db");
     write_n(a, g_space, "a", 5, 5);
-    dc_replica *c = open_at("n-c.db");
+    dc_replica *c = dc_test_open_wall(&g_d, "n-c.db");
     figures f = run(c, a, 0);
     assert_int_equal(f.changes_received, 0);
-    char *dcs = dump(c);
+    char *dcs = dc_test_dump(c);
     assert_string_equal(dcs, "{}");
     free(dcs);
     /* A damaged hello: refused, nothing changes. */
     dc_sync *sa, *sb;
     dc_buf m = DC_BUF_INIT, reply = DC_BUF_INIT;
     int da = 0, db = 0;
-    ok(b, dc_sync_new(&sa, b, DC_SYNC_INITIATOR));
-    ok(a, dc_sync_new(&sb, a, DC_SYNC_RESPONDER));
-    ok(b, dc_sync_step(sa, &m, &da, NULL, 0));
-    char *before = dump(a);
+    dc_test_ok(b, dc_sync_new(&sa, b, DC_SYNC_INITIATOR));
+    dc_test_ok(a, dc_sync_new(&sb, a, DC_SYNC_RESPONDER));
+    dc_test_ok(b, dc_sync_step(sa, &m, &da, NULL, 0));
+    char *before = dc_test_dump(a);
     m.ptr[0] ^= 0xff;
     assert_int_equal(dc_sync_step(sb, &reply, &db, m.ptr, m.size), DC_ECORRUPT);
     assert_non_null(strstr(dc_replica_errmsg(a), "sync"));
     m.ptr[0] ^= 0xff;
     m.ptr[3] = 9; /* a future protocol version */
     dc_sync_free(sb);
-    ok(a, dc_sync_new(&sb, a, DC_SYNC_RESPONDER));
+    dc_test_ok(a, dc_sync_new(&sb, a, DC_SYNC_RESPONDER));
     assert_int_equal(dc_sync_step(sb, &reply, &db, m.ptr, m.size), DC_EVERSION);
     /* Truncated anywhere: refused. */
     m.ptr[3] = 1;
     for (size_t n = 0; n < m.size; n += 7) {
         dc_sync_free(sb);
-        ok(a, dc_sync_new(&sb, a, DC_SYNC_RESPONDER));
+        dc_test_ok(a, dc_sync_new(&sb, a, DC_SYNC_RESPONDER));
         assert_int_not_equal(dc_sync_step(sb, &reply, &db, m.ptr, n), 0);
     }
-    char *after = dump(a);
+    char *after = dc_test_dump(a);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -416,14 +396,14 @@ static void test_relay_bookkeeping(void **state) {
     setup_pair(&a, &b, "k-a.db", "k-b.db");
     write_n(a, g_space, "a", 3, 2);
     dc_buf st = DC_BUF_INIT;
-    ok(a, dc_replica_status(&st, a));
+    dc_test_ok(a, dc_replica_status(&st, a));
     assert_non_null(strstr((char *)st.ptr, "\"last_relay_sync_ms\":null"));
     /* genesis, grant, name and three changes: none acknowledged yet */
     assert_non_null(strstr((char *)st.ptr, "\"unacked\":6"));
     /* b stands in for the relay, its clock 90 minutes ahead of a's. */
     figures f = run_noting(a, b, 90 * 60 * 1000);
     (void)f;
-    ok(a, dc_replica_status(&st, a));
+    dc_test_ok(a, dc_replica_status(&st, a));
     assert_non_null(strstr((char *)st.ptr, "\"unacked\":0"));
     const char *off = strstr((char *)st.ptr, "\"clock_offset_ms\":");
     assert_non_null(off);
@@ -432,11 +412,11 @@ static void test_relay_bookkeeping(void **state) {
     assert_null(strstr((char *)st.ptr, "\"last_relay_sync_ms\":null"));
     /* The correction moves the timestamps of what a writes next. */
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, g_space));
-    ok(a, dc_txn_event(t, "driver", "x"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, g_space));
+    dc_test_ok(a, dc_txn_event(t, "driver", "x"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     dc_buf rec = DC_BUF_INIT;
-    ok(a, dc_record_get(&rec, a, g_space, "driver", "x"));
+    dc_test_ok(a, dc_record_get(&rec, a, g_space, "driver", "x"));
     const char *tm = strstr((char *)rec.ptr, "\"@time\":");
     assert_non_null(tm);
     long long at = atoll(tm + 8);
@@ -444,13 +424,13 @@ static void test_relay_bookkeeping(void **state) {
     clock_gettime(CLOCK_REALTIME, &now);
     long long wall = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     assert_true(at > wall + 89 * 60 * 1000 && at < wall + 91 * 60 * 1000);
-    ok(a, dc_replica_status(&st, a));
+    dc_test_ok(a, dc_replica_status(&st, a));
     assert_non_null(strstr((char *)st.ptr, "\"unacked\":1"));
     /* A relay's clock is adopted however far off (a phone's clock reset by
      * a dead battery), as long as it reads a plausible time; one that reads
      * 1990 corrects nothing. */
-    ok(a, run_noting_rc(a, b, 40LL * 24 * 3600 * 1000));
-    ok(a, dc_replica_status(&st, a));
+    dc_test_ok(a, run_noting_rc(a, b, 40LL * 24 * 3600 * 1000));
+    dc_test_ok(a, dc_replica_status(&st, a));
     off = strstr((char *)st.ptr, "\"clock_offset_ms\":");
     offset = atoll(off + 18);
     assert_true(offset > 40LL * 86400000 - 2000 && offset < 40LL * 86400000 + 2000);
@@ -470,23 +450,24 @@ static void test_relay_bookkeeping(void **state) {
  * that session at once (nothing held); a lead of weeks still waits. */
 static void test_direct_peer_clock_lead(void **state) {
     (void)state;
-    char path[256];
-    snprintf(path, sizeof path, "%s/lead-a.db", g_dir);
+    char path[512];
+    snprintf(path, sizeof path, "%s/lead-a.db", g_d.path);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.clock = b_clock;
     g_b_ahead = 3LL * 3600 * 1000;
-    dc_replica *tablet = NULL, *phone = open_at("lead-b.db");
-    ok(NULL, dc_replica_open(&tablet, path, &o));
+    dc_replica *tablet = NULL, *phone = dc_test_open_wall(&g_d, "lead-b.db");
+    dc_test_ok(NULL, dc_replica_open(&tablet, path, &o));
     dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT, st = DC_BUF_INIT;
-    ok(tablet, dc_space_create(&sp, tablet, "yard"));
-    ok(phone, dc_replica_card(&card, phone));
-    ok(tablet, dc_space_add(tablet, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_ok(tablet, dc_space_create(&sp, tablet, "yard"));
+    dc_test_ok(phone, dc_replica_card(&card, phone));
+    dc_test_ok(tablet,
+               dc_space_add(tablet, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
     write_n(tablet, (const char *)sp.ptr, "t", 3, 2);
     run(phone, tablet, 0);
-    ok(phone, dc_replica_status(&st, phone));
+    dc_test_ok(phone, dc_replica_status(&st, phone));
     assert_non_null(strstr((char *)st.ptr, "\"held\":0"));
-    ok(phone, dc_space_accept(phone, (const char *)sp.ptr, 0));
-    char *dt = dump(tablet), *dp = dump(phone);
+    dc_test_ok(phone, dc_space_accept(phone, (const char *)sp.ptr, 0));
+    char *dt = dc_test_dump(tablet), *dp = dc_test_dump(phone);
     assert_string_equal(dt, dp);
     free(dt);
     free(dp);
@@ -496,7 +477,7 @@ static void test_direct_peer_clock_lead(void **state) {
     g_b_ahead = 30LL * 24 * 3600 * 1000;
     write_n(tablet, (const char *)sp.ptr, "late", 1, 1);
     run(phone, tablet, 0);
-    ok(phone, dc_replica_status(&st, phone));
+    dc_test_ok(phone, dc_replica_status(&st, phone));
     assert_non_null(strstr((char *)st.ptr, "\"held\":1"));
     g_b_ahead = 0;
     dc_buf_dispose(&sp);
@@ -508,16 +489,13 @@ static void test_direct_peer_clock_lead(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-sync-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return dc_test_dir_make(&g_d, "sync");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     free(g_space);
-    return system(cmd) == 0 ? 0 : -1;
+    return dc_test_dir_remove(&g_d);
 }
 
 int main(void) {

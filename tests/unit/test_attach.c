@@ -24,8 +24,9 @@
 
 #include "drivercore.h"
 #include "replica/attach_int.h"
+#include "../common/replica_fixture.h"
 
-static char g_dir[256];
+static dc_test_dir g_d;
 
 /* A counting allocator (installed by main) that fails call number fail_at. */
 static long g_calls, g_fail_at, g_failed, g_live;
@@ -57,32 +58,10 @@ static void c_free(void *p, void *user) {
     g_live -= p != NULL;
     free(p);
 }
-static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, &o))
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
-}
 
 static char *new_space(dc_replica *r) {
     dc_buf sp = DC_BUF_INIT;
-    ok(r, dc_space_create(&sp, r, "branch"));
+    dc_test_ok(r, dc_space_create(&sp, r, "branch"));
     char *id = strdup((const char *)sp.ptr);
     dc_buf_dispose(&sp);
     return id;
@@ -139,13 +118,13 @@ static int write_fn(void *user, const uint8_t *p, size_t n) {
 static void put_bytes(dc_replica *r, const char *space, const uint8_t *p, size_t n,
                       char id[DC_ATTACH_ID_SIZE]) {
     reader rd = {p, n, 0, 100000, 0, 0};
-    ok(r, dc_attach_put(id, r, space, "video/mp4", read_fn, &rd));
+    dc_test_ok(r, dc_attach_put(id, r, space, "video/mp4", read_fn, &rd));
 }
 
 /* Rows of att_objects in the replica file. */
 static int count_objects(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    snprintf(path, sizeof path, "%s/%s", g_d.path, name);
     sqlite3 *db;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -160,7 +139,7 @@ static int count_objects(const char *name) {
 
 static void test_put_get_roundtrip(void **state) {
     (void)state;
-    dc_replica *r = open_at("rt.db");
+    dc_replica *r = dc_test_open(&g_d, "rt.db");
     char *space = new_space(r);
     size_t n = 3 * 262144 + 1234; /* three whole chunks and a short one */
     uint8_t *file = make_file(n, 7);
@@ -170,18 +149,18 @@ static void test_put_get_roundtrip(void **state) {
     assert_memory_equal(id, "att1:", 5);
     int64_t size;
     uint32_t present, total;
-    ok(r, dc_attach_stat(&size, &present, &total, r, space, id));
+    dc_test_ok(r, dc_attach_stat(&size, &present, &total, r, space, id));
     assert_int_equal(size, (int64_t)n);
     assert_int_equal(total, 4);
     assert_int_equal(present, 4);
     writer w = {0};
-    ok(r, dc_attach_get(r, space, id, write_fn, &w));
+    dc_test_ok(r, dc_attach_get(r, space, id, write_fn, &w));
     assert_int_equal(w.n, n);
     assert_memory_equal(w.p, file, n);
     /* To a file: the same bytes, and no .part file left behind. */
     char out[512];
-    snprintf(out, sizeof out, "%s/out.bin", g_dir);
-    ok(r, dc_attach_get_file(r, space, id, out));
+    snprintf(out, sizeof out, "%s/out.bin", g_d.path);
+    dc_test_ok(r, dc_attach_get_file(r, space, id, out));
     FILE *f = fopen(out, "rb");
     assert_non_null(f);
     uint8_t *back = malloc(n + 1);
@@ -192,7 +171,7 @@ static void test_put_get_roundtrip(void **state) {
     char eid[DC_ATTACH_ID_SIZE];
     put_bytes(r, space, file, 0, eid);
     writer we = {0};
-    ok(r, dc_attach_get(r, space, eid, write_fn, &we));
+    dc_test_ok(r, dc_attach_get(r, space, eid, write_fn, &we));
     assert_int_equal(we.n, 0);
     free(back);
     free(w.p);
@@ -204,7 +183,7 @@ static void test_put_get_roundtrip(void **state) {
 
 static void test_dedup(void **state) {
     (void)state;
-    dc_replica *r = open_at("dedup.db");
+    dc_replica *r = dc_test_open(&g_d, "dedup.db");
     char *space = new_space(r);
     size_t n = 600000; /* chunks: 262144, 262144, 75712 */
     uint8_t *a = make_file(n, 1);
@@ -224,7 +203,7 @@ static void test_dedup(void **state) {
     assert_int_equal(count_objects("dedup.db"), 4 + 2);
     /* Both read back whole. */
     writer w = {0};
-    ok(r, dc_attach_get(r, space, id3, write_fn, &w));
+    dc_test_ok(r, dc_attach_get(r, space, id3, write_fn, &w));
     assert_int_equal(w.n, n);
     assert_memory_equal(w.p, b, n);
     /* Another space: another id for the same bytes (keyed per space). */
@@ -244,7 +223,7 @@ static void test_dedup(void **state) {
  * (offset `off` into the object). */
 static void flip_chunk(const char *name, const char *id, int idx, int off) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    snprintf(path, sizeof path, "%s/%s", g_d.path, name);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     uint8_t aid[32];
@@ -287,7 +266,7 @@ static void test_flipped_byte_refused(void **state) {
     for (size_t k = 0; k < sizeof offsets / sizeof offsets[0]; k++) {
         char name[32];
         snprintf(name, sizeof name, "flip%zu.db", k);
-        dc_replica *r = open_at(name);
+        dc_replica *r = dc_test_open(&g_d, name);
         char *space = new_space(r);
         size_t n = 3 * 262144;
         uint8_t *file = make_file(n, 3);
@@ -295,7 +274,7 @@ static void test_flipped_byte_refused(void **state) {
         put_bytes(r, space, file, n, id);
         dc_replica_close(r);
         flip_chunk(name, id, 1, offsets[k]);
-        r = open_at(name);
+        r = dc_test_open(&g_d, name);
         writer w = {0};
         int rc = dc_attach_get(r, space, id, write_fn, &w);
         assert_int_equal(rc, DC_ECORRUPT);
@@ -306,14 +285,14 @@ static void test_flipped_byte_refused(void **state) {
         assert_memory_equal(w.p, file, 262144);
         /* Dropped, so a sync fetches it again; meanwhile: not here. */
         uint32_t present, total;
-        ok(r, dc_attach_stat(NULL, &present, &total, r, space, id));
+        dc_test_ok(r, dc_attach_stat(NULL, &present, &total, r, space, id));
         assert_int_equal(present, 2);
         assert_int_equal(total, 3);
         assert_int_equal(dc_attach_get(r, space, id, write_fn, &w), DC_ENOTFOUND);
         assert_non_null(strstr(dc_replica_errmsg(r), "2 of 3 chunks"));
         /* A file target gets nothing at all. */
         char out[512];
-        snprintf(out, sizeof out, "%s/flip-out.bin", g_dir);
+        snprintf(out, sizeof out, "%s/flip-out.bin", g_d.path);
         unlink(out);
         assert_int_equal(dc_attach_get_file(r, space, id, out), DC_ENOTFOUND);
         assert_int_equal(access(out, F_OK), -1);
@@ -326,7 +305,7 @@ static void test_flipped_byte_refused(void **state) {
 
 static void test_received_objects_checked(void **state) {
     (void)state;
-    dc_replica *r = open_at("recv.db");
+    dc_replica *r = dc_test_open(&g_d, "recv.db");
     char *space = new_space(r);
     char *other = new_space(r);
     size_t n = 2 * 262144;
@@ -396,7 +375,7 @@ static void test_received_objects_checked(void **state) {
 
 static void test_errors(void **state) {
     (void)state;
-    dc_replica *r = open_at("err.db");
+    dc_replica *r = dc_test_open(&g_d, "err.db");
     char *space = new_space(r);
     char id[DC_ATTACH_ID_SIZE];
     uint8_t byte = 1;
@@ -420,22 +399,22 @@ static void test_errors(void **state) {
     assert_int_equal(dc_attach_get(r, space, unknown, write_fn, &w), DC_ENOTFOUND);
     assert_non_null(strstr(dc_replica_errmsg(r), "next sync"));
     int64_t size = 0;
-    ok(r, dc_attach_stat(&size, NULL, NULL, r, space, unknown));
+    dc_test_ok(r, dc_attach_stat(&size, NULL, NULL, r, space, unknown));
     assert_int_equal(size, -1);
     dc_buf ls = DC_BUF_INIT;
-    ok(r, dc_attach_ls(&ls, r, space));
+    dc_test_ok(r, dc_attach_ls(&ls, r, space));
     assert_non_null(strstr((const char *)ls.ptr, "\"wanted\":true"));
     /* Policy. */
     assert_int_equal(dc_attach_policy_set(r, space, 9, 0), DC_EINVAL);
-    ok(r, dc_attach_policy_set(r, space, DC_ATTACH_FETCH_UNDER, 1000000));
+    dc_test_ok(r, dc_attach_policy_set(r, space, DC_ATTACH_FETCH_UNDER, 1000000));
     /* A reader may not put. */
-    dc_replica *b = open_at("err-reader.db");
+    dc_replica *b = dc_test_open(&g_d, "err-reader.db");
     dc_buf card = DC_BUF_INIT, bundle = DC_BUF_INIT;
-    ok(b, dc_replica_card(&card, b));
-    ok(r, dc_space_add(r, space, (const char *)card.ptr, DC_ROLE_READER));
-    ok(r, dc_bundle_export(&bundle, r, NULL));
-    ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
-    ok(b, dc_space_accept(b, space, 0));
+    dc_test_ok(b, dc_replica_card(&card, b));
+    dc_test_ok(r, dc_space_add(r, space, (const char *)card.ptr, DC_ROLE_READER));
+    dc_test_ok(r, dc_bundle_export(&bundle, r, NULL));
+    dc_test_ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
+    dc_test_ok(b, dc_space_accept(b, space, 0));
     reader rb = {file, 1000, 0, 0, 0, 0};
     assert_int_equal(dc_attach_put(id, b, space, NULL, read_fn, &rb), DC_EDENIED);
     assert_non_null(strstr(dc_replica_errmsg(b), "reader"));
@@ -451,14 +430,14 @@ static void test_errors(void **state) {
 
 static void set_ref(dc_replica *r, const char *space, const char *rid, const char *value) {
     dc_txn *t;
-    ok(r, dc_txn_begin(&t, r, space));
-    ok(r, dc_txn_set(t, "grievance", rid, "photo", DC_STR, 0, value));
-    ok(r, dc_txn_commit(t, NULL));
+    dc_test_ok(r, dc_txn_begin(&t, r, space));
+    dc_test_ok(r, dc_txn_set(t, "grievance", rid, "photo", DC_STR, 0, value));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
 }
 
 static void test_gc(void **state) {
     (void)state;
-    dc_replica *r = open_at("gc.db");
+    dc_replica *r = dc_test_open(&g_d, "gc.db");
     char *space = new_space(r);
     size_t n = 600000;
     uint8_t *a = make_file(n, 8), *b = make_file(n, 9);
@@ -469,32 +448,32 @@ static void test_gc(void **state) {
     put_bytes(r, space, a, 1000, idc); /* referenced from an event */
     set_ref(r, space, "g1", ida);
     dc_txn *t;
-    ok(r, dc_txn_begin(&t, r, space));
-    ok(r, dc_txn_event(t, "grievance", "g2"));
-    ok(r, dc_txn_event_field(t, "note", DC_STR, 0, "photo of the yard: see "));
-    ok(r, dc_txn_event_field(t, "photo", DC_STR, 0, idc));
-    ok(r, dc_txn_commit(t, NULL));
+    dc_test_ok(r, dc_txn_begin(&t, r, space));
+    dc_test_ok(r, dc_txn_event(t, "grievance", "g2"));
+    dc_test_ok(r, dc_txn_event_field(t, "note", DC_STR, 0, "photo of the yard: see "));
+    dc_test_ok(r, dc_txn_event_field(t, "photo", DC_STR, 0, idc));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
     int before = count_objects("gc.db"); /* a: 3 + 1, b: 2 + 1, c: 1 + 1 */
     assert_int_equal(before, 9);
     uint64_t removed = 99;
     /* Too young to collect. */
-    ok(r, dc_attach_gc(&removed, r, space, 60000));
+    dc_test_ok(r, dc_attach_gc(&removed, r, space, 60000));
     assert_int_equal(removed, 0);
-    g_now += 120000;
-    ok(r, dc_attach_gc(&removed, r, space, 60000));
+    g_d.now += 120000;
+    dc_test_ok(r, dc_attach_gc(&removed, r, space, 60000));
     assert_int_equal(removed, 1);                         /* b: nothing references it */
     assert_int_equal(count_objects("gc.db"), before - 3); /* its manifest and own 2 chunks */
     writer w = {0};
-    ok(r, dc_attach_get(r, space, ida, write_fn, &w)); /* the shared chunk stayed */
+    dc_test_ok(r, dc_attach_get(r, space, ida, write_fn, &w)); /* the shared chunk stayed */
     assert_int_equal(w.n, n);
     assert_memory_equal(w.p, a, n);
     assert_int_equal(dc_attach_stat(NULL, NULL, NULL, r, space, idb), DC_ENOTFOUND);
     /* The reference overwritten: a goes too; c stays (its event). */
     set_ref(r, space, "g1", "no photo");
-    ok(r, dc_attach_gc(&removed, r, NULL, 0));
+    dc_test_ok(r, dc_attach_gc(&removed, r, NULL, 0));
     assert_int_equal(removed, 1);
     assert_int_equal(count_objects("gc.db"), 2);
-    ok(r, dc_attach_stat(NULL, NULL, NULL, r, space, idc));
+    dc_test_ok(r, dc_attach_stat(NULL, NULL, NULL, r, space, idc));
     free(w.p);
     free(a);
     free(b);
@@ -507,7 +486,7 @@ static void test_gc(void **state) {
  * left nothing half-stored (the next put and get give the file back). */
 static void test_out_of_memory(void **state) {
     (void)state;
-    dc_replica *r = open_at("oom.db");
+    dc_replica *r = dc_test_open(&g_d, "oom.db");
     char *space = new_space(r);
     size_t n = 600000;
     uint8_t *file = make_file(n, 12);
@@ -539,7 +518,7 @@ static void test_out_of_memory(void **state) {
         if (put) { /* nothing half-stored: it goes through now */
             put_bytes(r, space, file, n, id);
             writer w2 = {0};
-            ok(r, dc_attach_get(r, space, id, write_fn, &w2));
+            dc_test_ok(r, dc_attach_get(r, space, id, write_fn, &w2));
             assert_memory_equal(w2.p, file, n);
             free(w2.p);
         }
@@ -555,10 +534,8 @@ static void test_out_of_memory(void **state) {
 }
 
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-test-attach-XXXXXX");
-    if (!mkdtemp(g_dir))
+    if (dc_test_dir_make(&g_d, "test-attach"))
         return 1;
-    char cmd[512];
     static const dc_allocator alloc = {c_malloc, c_realloc, c_free, NULL};
     dc_global_options go = DC_GLOBAL_OPTIONS_INIT;
     go.allocator = &alloc;
@@ -574,8 +551,7 @@ int main(void) {
         cmocka_unit_test(test_out_of_memory),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
+    if (dc_test_dir_remove(&g_d) != 0)
         return 1;
     return rc;
 }

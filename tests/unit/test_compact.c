@@ -102,14 +102,6 @@ static size_t log_len(dc_replica *r) {
     return n;
 }
 
-static char *dump(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    dc_test_ok(r, dc_replica_dump(&b, r, NULL));
-    char *s = strdup((const char *)b.ptr);
-    dc_buf_dispose(&b);
-    return s;
-}
-
 /* Compacts `r`; its JSON, to free. */
 static char *compact(dc_replica *r, const char *space, int64_t horizon_ms) {
     dc_buf b = DC_BUF_INIT;
@@ -241,10 +233,10 @@ static void test_covered_dropped_and_refused(void **state) {
     sync2(f->a, f->c);
     dc_buf old = DC_BUF_INIT;
     dc_test_ok(f->b, dc_bundle_export(&old, f->b, NULL));
-    char *before = dump(f->a);
+    char *before = dc_test_dump(f->a);
     size_t len_before = log_len(f->a);
     compact_all(f);
-    char *da = dump(f->a), *db = dump(f->b), *dc = dump(f->c);
+    char *da = dc_test_dump(f->a), *db = dc_test_dump(f->b), *dc = dc_test_dump(f->c);
     assert_string_equal(da, before);
     assert_string_equal(db, before);
     assert_string_equal(dc, before);
@@ -258,7 +250,7 @@ static void test_covered_dropped_and_refused(void **state) {
     dc_test_ok(f->a, dc_bundle_import(f->a, old.ptr, old.size, &rep));
     assert_non_null(strstr((const char *)rep.ptr, "\"new\":0"));
     assert_int_equal(log_len(f->a), la);
-    char *again = dump(f->a);
+    char *again = dc_test_dump(f->a);
     assert_string_equal(again, before);
     free(again);
     free(before);
@@ -312,7 +304,7 @@ static void test_tombstone_no_resurrection(void **state) {
     sync2(f->a, f->b);
     dc_test_ok(f->a, dc_record_get(&rec, f->a, f->space, "truck", "t9"));
     assert_string_equal((const char *)rec.ptr, "{\"driver\":\"Li\"}");
-    char *da = dump(f->a), *db = dump(f->b);
+    char *da = dc_test_dump(f->a), *db = dc_test_dump(f->b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -403,7 +395,7 @@ static void test_compacts_when_point_arrives(void **state) {
     sync2(f->a, f->b);
     sync2(f->a, f->c);
     sync2(f->a, f->b);
-    char *before = dump(f->a);
+    char *before = dc_test_dump(f->a);
     size_t full = log_len(f->c);
     char *j = compact(f->a, f->space, 0);
     assert_non_null(strstr(j, "\"published\":true"));
@@ -433,7 +425,7 @@ static void test_compacts_when_point_arrives(void **state) {
     /* c: by a session with b (the point, a's ack and b's came). */
     session_bytes(f->c, f->b);
     assert_true(log_len(f->c) + (size_t)n <= full + 4);
-    char *db = dump(f->b), *dc = dump(f->c);
+    char *db = dc_test_dump(f->b), *dc = dc_test_dump(f->c);
     assert_string_equal(db, before);
     assert_string_equal(dc, before);
     free(db);
@@ -485,7 +477,7 @@ static void test_rebuild_from_base(void **state) {
     dc_test_ok(f->a, dc_record_get(&rec, f->a, f->space, "truck", "t5"));
     assert_string_equal((const char *)rec.ptr, "{\"plate\":\"D-1\"}");
     dc_test_ok(f->b, dc_record_get(&rec, f->b, f->space, "truck", "t6"));
-    char *da = dump(f->a), *db = dump(f->b);
+    char *da = dc_test_dump(f->a), *db = dc_test_dump(f->b);
     assert_string_equal(da, db);
     free(da);
     free(db);
@@ -558,7 +550,7 @@ static void test_new_member_from_snapshot(void **state) {
     dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, &rep));
     assert_non_null(strstr((const char *)rep.ptr, f->space));
     dc_test_sync_into(f->a, d);
-    char *da = dump(f->a), *dd = dump(d);
+    char *da = dc_test_dump(f->a), *dd = dc_test_dump(d);
     assert_string_equal(dd, da);
     assert_non_null(strstr(da, "Zhao"));
     assert_null(strstr(da, "\"t8\"")); /* deleted, and stays so */
@@ -569,8 +561,8 @@ static void test_new_member_from_snapshot(void **state) {
     free(j);
     /* Loading it twice changes nothing. */
     dc_test_ok(d, dc_space_snapshot_load(d, snap.ptr, snap.size, NULL));
-    da = dump(f->a);
-    dd = dump(d);
+    da = dc_test_dump(f->a);
+    dd = dc_test_dump(d);
     assert_string_equal(dd, da);
     free(da);
     free(dd);
@@ -607,7 +599,7 @@ static void test_peer_holding_history_sends_it_once(void **state) {
      * what the same history costs a member that lacks it; in fact the
      * reconciliation's hundred-odd bytes). */
     long long b_from_c = session_bytes(f->b, f->c);
-    char *db = dump(f->b), *dc = dump(f->c);
+    char *db = dc_test_dump(f->b), *dc = dc_test_dump(f->c);
     assert_string_equal(db, dc);
     free(db);
     free(dc);
@@ -631,7 +623,7 @@ static void test_peer_holding_history_sends_it_once(void **state) {
     assert_true(b_from_c < 30 * 100);
     assert_true(d_from_a < 30 * 100);
     assert_true(d_from_c < 30 * 100);
-    char *dd = dump(d), *da = dump(f->a);
+    char *dd = dc_test_dump(d), *da = dc_test_dump(f->a);
     assert_string_equal(dd, da);
     free(dd);
     free(da);
@@ -716,7 +708,7 @@ static void test_snapshot_carries_ledger(void **state) {
         dc_test_ok(d, dc_space_accept(d, f->space, 0));
         const dc_buf *sn = v ? &old : &snap;
         dc_test_ok(d, dc_space_snapshot_load(d, sn->ptr, sn->size, NULL));
-        char *dd = dump(d), *da = dump(f->a);
+        char *dd = dc_test_dump(d), *da = dc_test_dump(f->a);
         assert_string_equal(dd, da);
         free(dd);
         free(da);
@@ -765,7 +757,7 @@ static void test_snapshot_refused(void **state) {
     dc_buf snap = DC_BUF_INIT, tmp = DC_BUF_INIT;
     assert_int_equal(dc_space_snapshot(&tmp, f->b, f->space), DC_EDENIED);
     dc_test_ok(f->a, dc_space_snapshot(&snap, f->a, f->space));
-    char *before = dump(f->b);
+    char *before = dc_test_dump(f->b);
     uint8_t *bad = malloc(snap.size);
     assert_non_null(bad);
     size_t at[] = {10, 30, 100, snap.size - 70, snap.size - 1};
@@ -788,7 +780,7 @@ static void test_snapshot_refused(void **state) {
     dc_test_ok(f->a, dc_space_set_role(f->a, f->space, dc_replica_device_id(f->a), DC_ROLE_MEMBER));
     sync2(f->a, f->c);
     assert_int_equal(dc_space_snapshot_load(f->c, snap.ptr, snap.size, NULL), DC_EDENIED);
-    char *after = dump(f->b);
+    char *after = dc_test_dump(f->b);
     assert_string_equal(after, before);
     free(before);
     free(after);

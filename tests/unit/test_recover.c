@@ -20,22 +20,12 @@
 #include <cmocka.h>
 
 #include "drivercore.h"
+#include "../common/replica_fixture.h"
 
-static char g_dir[256];
-static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
-}
+static dc_test_dir g_d;
 
 static void path_of(char *out, size_t n, const char *name) {
-    snprintf(out, n, "%s/%s", g_dir, name);
+    snprintf(out, n, "%s/%s", g_d.path, name);
 }
 
 /* Opens `name` in the test directory, with `install` as install_id. */
@@ -43,7 +33,8 @@ static dc_replica *open_as(const char *name, const char *install) {
     char path[512];
     path_of(path, sizeof path, name);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
+    o.clock = dc_test_pinned;
+    o.clock_user = &g_d;
     o.install_id = install;
     dc_replica *r = NULL;
     if (dc_replica_open(&r, path, &o))
@@ -68,16 +59,9 @@ static void copy_file(const char *from, const char *to) {
     assert_int_equal(fclose(out), 0);
 }
 
-static void sync_into(dc_replica *from, dc_replica *to) {
-    dc_buf b = DC_BUF_INIT;
-    ok(from, dc_bundle_export(&b, from, NULL));
-    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    dc_buf_dispose(&b);
-}
-
 static int import_from(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
-    ok(from, dc_bundle_export(&b, from, NULL));
+    dc_test_ok(from, dc_bundle_export(&b, from, NULL));
     int rc = dc_bundle_import(to, b.ptr, b.size, NULL);
     dc_buf_dispose(&b);
     return rc;
@@ -85,14 +69,14 @@ static int import_from(dc_replica *from, dc_replica *to) {
 
 static void set(dc_replica *r, const char *space, const char *id, const char *value) {
     dc_txn *t = NULL;
-    ok(r, dc_txn_begin(&t, r, space));
-    ok(r, dc_txn_set(t, "d", id, "n", DC_STR, 0, value));
-    ok(r, dc_txn_commit(t, NULL));
+    dc_test_ok(r, dc_txn_begin(&t, r, space));
+    dc_test_ok(r, dc_txn_set(t, "d", id, "n", DC_STR, 0, value));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
 }
 
 static char *text(dc_replica *r, int (*fn)(dc_buf *, dc_replica *)) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, fn(&b, r));
+    dc_test_ok(r, fn(&b, r));
     char *s = strdup((const char *)b.ptr);
     dc_buf_dispose(&b);
     return s;
@@ -105,11 +89,12 @@ static int dump_all(dc_buf *out, dc_replica *r) {
 /* A tablet (admin) and a phone (member) of one space; returns its id. */
 static char *branch(dc_replica *tablet, dc_replica *phone) {
     dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT;
-    ok(tablet, dc_space_create(&sp, tablet, "branch"));
-    ok(phone, dc_replica_card(&card, phone));
-    ok(tablet, dc_space_add(tablet, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
-    sync_into(tablet, phone);
-    ok(phone, dc_space_accept(phone, (const char *)sp.ptr, 0));
+    dc_test_ok(tablet, dc_space_create(&sp, tablet, "branch"));
+    dc_test_ok(phone, dc_replica_card(&card, phone));
+    dc_test_ok(tablet,
+               dc_space_add(tablet, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_sync_into(tablet, phone);
+    dc_test_ok(phone, dc_space_accept(phone, (const char *)sp.ptr, 0));
     char *id = strdup((const char *)sp.ptr);
     dc_buf_dispose(&sp);
     dc_buf_dispose(&card);
@@ -128,15 +113,12 @@ static char *card_of(const char *rec) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-unit-recover-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return dc_test_dir_make(&g_d, "unit-recover");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return dc_test_dir_remove(&g_d);
 }
 
 /* The copy writes under a sequence number the original used: marked at the
@@ -147,7 +129,7 @@ static void test_conflict_recovered_nothing_lost(void **state) {
     dc_replica *tablet = open_as("c-tablet.db", NULL), *phone = open_as("c-phone.db", NULL);
     char *space = branch(tablet, phone);
     set(phone, space, "1", "before");
-    sync_into(phone, tablet);
+    dc_test_sync_into(phone, tablet);
     char old_id[65];
     snprintf(old_id, sizeof old_id, "%s", dc_replica_device_id(phone));
     dc_replica_close(phone);
@@ -157,7 +139,7 @@ static void test_conflict_recovered_nothing_lost(void **state) {
     assert_string_equal(dc_replica_device_id(restored), old_id);
 
     set(phone, space, "2", "original");
-    sync_into(phone, tablet);
+    dc_test_sync_into(phone, tablet);
     set(restored, space, "3", "restored"); /* nothing tells it yet */
     assert_int_equal(dc_replica_cloned(restored), 0);
 
@@ -177,7 +159,7 @@ static void test_conflict_recovered_nothing_lost(void **state) {
     assert_int_equal(dc_space_create(&b, restored, "mine"), DC_ECLONED);
     dc_buf_dispose(&b);
     /* Reading goes on. */
-    ok(restored, dc_record_get(&b, restored, space, "d", "3"));
+    dc_test_ok(restored, dc_record_get(&b, restored, space, "d", "3"));
     assert_non_null(strstr((const char *)b.ptr, "restored"));
     dc_buf_dispose(&b);
     /* The mark is in the file: a second handle sees it. */
@@ -204,17 +186,17 @@ static void test_conflict_recovered_nothing_lost(void **state) {
     /* Nobody's member yet: an admin must add the new card. */
     assert_int_equal(dc_txn_begin(&t, restored, space), DC_EDENIED);
     char *card = card_of(rec);
-    ok(tablet, dc_space_add(tablet, space, card, DC_ROLE_MEMBER));
+    dc_test_ok(tablet, dc_space_add(tablet, space, card, DC_ROLE_MEMBER));
     free(card);
     free(rec);
 
-    sync_into(tablet, restored);
-    sync_into(restored, tablet);
-    sync_into(tablet, phone);
+    dc_test_sync_into(tablet, restored);
+    dc_test_sync_into(restored, tablet);
+    dc_test_sync_into(tablet, phone);
     set(restored, space, "4", "after");
-    sync_into(restored, tablet);
-    sync_into(tablet, phone);
-    sync_into(tablet, restored);
+    dc_test_sync_into(restored, tablet);
+    dc_test_sync_into(tablet, phone);
+    dc_test_sync_into(tablet, restored);
     char *dt = text(tablet, dump_all), *dp = text(phone, dump_all), *dr = text(restored, dump_all);
     assert_string_equal(dt, dp);
     assert_string_equal(dt, dr);
@@ -243,14 +225,14 @@ static void test_ahead(void **state) {
     phone = open_as("a-phone.db", NULL);
     dc_replica *restored = open_as("a-restored.db", NULL);
     set(phone, space, "1", "later");
-    sync_into(phone, tablet);
+    dc_test_sync_into(phone, tablet);
     assert_int_equal(import_from(tablet, restored), 0);
     assert_int_equal(dc_replica_cloned(restored), 1);
     char *st = text(restored, dc_replica_status);
     assert_non_null(strstr(st, "\"cloned\":{\"why\":\"ahead\""));
     free(st);
     dc_buf b = DC_BUF_INIT;
-    ok(restored, dc_record_get(&b, restored, space, "d", "1"));
+    dc_test_ok(restored, dc_record_get(&b, restored, space, "d", "1"));
     assert_non_null(strstr((const char *)b.ptr, "later"));
     dc_buf_dispose(&b);
     dc_txn *t = NULL;
@@ -285,7 +267,7 @@ static void test_install_id(void **state) {
     dc_replica_close(restored);
     restored = open_as("i-restored.db", "inst-b");
     assert_int_equal(dc_replica_cloned(restored), 1);
-    ok(restored, dc_replica_recover(NULL, restored));
+    dc_test_ok(restored, dc_replica_recover(NULL, restored));
     assert_int_equal(dc_replica_cloned(restored), 0);
     dc_replica_close(restored);
     restored = open_as("i-restored.db", "inst-b");
@@ -307,16 +289,16 @@ static void test_misuse(void **state) {
     assert_int_equal(dc_replica_recover(&b, NULL), DC_EMISUSE);
     dc_replica *r = open_as("m.db", NULL);
     dc_buf sp = DC_BUF_INIT;
-    ok(r, dc_space_create(&sp, r, "solo"));
+    dc_test_ok(r, dc_space_create(&sp, r, "solo"));
     char id[65];
     snprintf(id, sizeof id, "%s", dc_replica_device_id(r));
     dc_txn *t = NULL;
-    ok(r, dc_txn_begin(&t, r, (const char *)sp.ptr));
+    dc_test_ok(r, dc_txn_begin(&t, r, (const char *)sp.ptr));
     assert_int_equal(dc_replica_recover(&b, r), DC_EMISUSE);
     assert_string_equal(dc_replica_device_id(r), id); /* nothing changed */
     dc_txn_rollback(t);
     /* An identity can be retired on purpose too: the card changes. */
-    ok(r, dc_replica_recover(&b, r));
+    dc_test_ok(r, dc_replica_recover(&b, r));
     assert_string_not_equal(dc_replica_device_id(r), id);
     assert_non_null(strstr((const char *)b.ptr, "\"not_resigned\":"));
     dc_buf_dispose(&b);

@@ -18,80 +18,20 @@
 #include <sqlite3.h>
 
 #include "drivercore.h"
+#include "../common/replica_fixture.h"
 
-static char g_dir[256];
-static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    dc_replica *r = NULL;
-    int rc = dc_replica_open(&r, path, &o);
-    if (rc)
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
-}
-
-/* A space on `a` that `b` (if not NULL) has joined through a bundle. */
-static char *shared_space(dc_replica *a, dc_replica *b, int role) {
-    dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT, bundle = DC_BUF_INIT;
-    ok(a, dc_space_create(&sp, a, "branch"));
-    if (b) {
-        ok(b, dc_replica_card(&card, b));
-        ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, role));
-        ok(a, dc_bundle_export(&bundle, a, NULL));
-        ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
-        /* b has accepted no space yet, so a is a stranger to it: b joins
-         * only by accepting. */
-        ok(b, dc_space_accept(b, (const char *)sp.ptr, 0));
-    }
-    char *id = strdup((const char *)sp.ptr);
-    dc_buf_dispose(&sp);
-    dc_buf_dispose(&card);
-    dc_buf_dispose(&bundle);
-    return id;
-}
-
-static void sync_into(dc_replica *from, dc_replica *to) {
-    dc_buf b = DC_BUF_INIT;
-    ok(from, dc_bundle_export(&b, from, NULL));
-    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    dc_buf_dispose(&b);
-}
-
-static char *dump(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    ok(r, dc_replica_dump(&b, r, NULL));
-    char *s = strdup((const char *)b.ptr);
-    dc_buf_dispose(&b);
-    return s;
-}
+static dc_test_dir g_d;
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-unit-replica-XXXXXX");
-    if (!mkdtemp(g_dir))
+    if (dc_test_dir_make(&g_d, "unit-replica"))
         return -1;
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return dc_test_dir_remove(&g_d);
 }
 
 /* ---- observers ---- */
@@ -116,42 +56,42 @@ static int observer(void *user, const char *space, const char *type, const char 
 
 static void test_observers(void **state) {
     (void)state;
-    dc_replica *a = open_at("obs-a.db"), *b = open_at("obs-b.db");
-    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    dc_replica *a = dc_test_open(&g_d, "obs-a.db"), *b = dc_test_open(&g_d, "obs-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
     seen sa = {0}, sb = {0};
-    ok(a, dc_replica_observe(a, observer, &sa));
-    ok(b, dc_replica_observe(b, observer, &sb));
+    dc_test_ok(a, dc_replica_observe(a, observer, &sa));
+    dc_test_ok(b, dc_replica_observe(b, observer, &sb));
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "Huang"));
-    ok(a, dc_txn_set(t, "driver", "d1", "phone", DC_STR, 0, "139"));
-    ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "cold chain"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "Huang"));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "phone", DC_STR, 0, "139"));
+    dc_test_ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "cold chain"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     /* One call per record touched, however many ops touched it. */
     assert_int_equal(sa.calls, 2);
     assert_string_equal(sa.last_origin, "local");
     assert_string_equal(sa.names[0], "driver/d1");
     assert_string_equal(sa.names[1], "driver/d2");
-    sync_into(a, b);
+    dc_test_sync_into(a, b);
     assert_int_equal(sb.calls, 2);
     assert_string_equal(sb.last_origin, "remote");
     /* A non-zero return stops the batch and is DC_EUSER; the data stays. */
     sa = (seen){0};
     sa.stop_after = 1;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "driver", "d3", "name", DC_STR, 0, "Yang"));
-    ok(a, dc_txn_set(t, "driver", "d4", "name", DC_STR, 0, "Xiao"));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d3", "name", DC_STR, 0, "Yang"));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d4", "name", DC_STR, 0, "Xiao"));
     assert_int_equal(dc_txn_commit(t, NULL), DC_EUSER);
     assert_int_equal(sa.calls, 1);
     dc_buf rec = DC_BUF_INIT;
-    ok(a, dc_record_get(&rec, a, sp, "driver", "d4"));
+    dc_test_ok(a, dc_record_get(&rec, a, sp, "driver", "d4"));
     assert_string_equal((const char *)rec.ptr, "{\"name\":\"Xiao\"}");
     /* Cleared: no more calls. */
-    ok(a, dc_replica_observe(a, NULL, NULL));
+    dc_test_ok(a, dc_replica_observe(a, NULL, NULL));
     sa.calls = 0;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "driver", "d5", "name", DC_STR, 0, "Zhang"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d5", "name", DC_STR, 0, "Zhang"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     assert_int_equal(sa.calls, 0);
     dc_buf_dispose(&rec);
     free(sp);
@@ -164,9 +104,9 @@ static void test_observers(void **state) {
 static void test_open_refuses_newer_and_foreign(void **state) {
     (void)state;
     char path[512];
-    dc_replica *r = open_at("ver.db");
+    dc_replica *r = dc_test_open(&g_d, "ver.db");
     dc_replica_close(r);
-    snprintf(path, sizeof path, "%s/ver.db", g_dir);
+    snprintf(path, sizeof path, "%s/ver.db", g_d.path);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
@@ -180,7 +120,7 @@ static void test_open_refuses_newer_and_foreign(void **state) {
 
     /* Another program's database: refused, and left as it was (journal
      * mode included, which SQLite keeps in the file). */
-    snprintf(path, sizeof path, "%s/foreign.db", g_dir);
+    snprintf(path, sizeof path, "%s/foreign.db", g_d.path);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(db, "CREATE TABLE notes(x); INSERT INTO notes VALUES(1)", NULL, NULL, NULL),
@@ -198,7 +138,7 @@ static void test_open_refuses_newer_and_foreign(void **state) {
     /* must_exist never creates a file. */
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.must_exist = 1;
-    snprintf(path, sizeof path, "%s/absent.db", g_dir);
+    snprintf(path, sizeof path, "%s/absent.db", g_d.path);
     assert_int_equal(dc_replica_open(&r, path, &o), DC_ENOTFOUND);
     assert_int_equal(access(path, F_OK), -1);
 }
@@ -207,47 +147,47 @@ static void test_open_refuses_newer_and_foreign(void **state) {
 
 static void test_opaque_until_granted(void **state) {
     (void)state;
-    dc_replica *a = open_at("op-a.db"), *c = open_at("op-c.db");
-    char *sp = shared_space(a, NULL, 0);
+    dc_replica *a = dc_test_open(&g_d, "op-a.db"), *c = dc_test_open(&g_d, "op-c.db");
+    char *sp = dc_test_shared_space(a, NULL, 0);
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "home", "h1", "name", DC_STR, 0, "Wudang"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "home", "h1", "name", DC_STR, 0, "Wudang"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     /* C carries the space without being in it: kept, verified, unreadable. */
     dc_buf b = DC_BUF_INIT, rep = DC_BUF_INIT;
-    ok(a, dc_bundle_export(&b, a, NULL));
-    ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
+    dc_test_ok(a, dc_bundle_export(&b, a, NULL));
+    dc_test_ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
     /* The space's name and the home (the creator has no device name). */
     assert_non_null(strstr((const char *)rep.ptr, "\"opaque\":2"));
-    char *dc = dump(c);
+    char *dc = dc_test_dump(c);
     assert_string_equal(dc, "{}");
     free(dc);
     /* C passes them on intact: a third replica holding the key would accept. */
     dc_buf fwd = DC_BUF_INIT;
-    ok(c, dc_bundle_export(&fwd, c, sp));
+    dc_test_ok(c, dc_bundle_export(&fwd, c, sp));
     assert_true(fwd.size > 100);
     /* Granted, C is invited: still nothing decrypted, nothing readable. */
     dc_buf card = DC_BUF_INIT, list = DC_BUF_INIT;
-    ok(c, dc_replica_card(&card, c));
-    ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_READER));
-    ok(a, dc_bundle_export(&b, a, NULL));
-    ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
+    dc_test_ok(c, dc_replica_card(&card, c));
+    dc_test_ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_READER));
+    dc_test_ok(a, dc_bundle_export(&b, a, NULL));
+    dc_test_ok(c, dc_bundle_import(c, b.ptr, b.size, &rep));
     assert_non_null(strstr((const char *)rep.ptr, "\"released\":0"));
-    ok(c, dc_space_list(&list, c));
+    dc_test_ok(c, dc_space_list(&list, c));
     assert_non_null(strstr((const char *)list.ptr, "\"state\":\"invited\""));
     assert_non_null(strstr((const char *)list.ptr, dc_replica_device_id(a)));
     dc_buf rec = DC_BUF_INIT;
     assert_int_equal(dc_record_get(&rec, c, sp, "home", "h1"), DC_EDENIED);
     assert_non_null(strstr(dc_replica_errmsg(c), "space accept"));
-    dc = dump(c);
+    dc = dc_test_dump(c);
     assert_string_equal(dc, "{}");
     free(dc);
     /* Once accepted, the changes C already held are applied. */
-    ok(c, dc_space_accept(c, sp, 0));
-    ok(c, dc_space_list(&list, c));
+    dc_test_ok(c, dc_space_accept(c, sp, 0));
+    dc_test_ok(c, dc_space_list(&list, c));
     assert_non_null(strstr((const char *)list.ptr, "\"state\":\"accepted\""));
-    char *da = dump(a);
-    dc = dump(c);
+    char *da = dc_test_dump(a);
+    dc = dc_test_dump(c);
     assert_string_equal(da, dc);
     assert_non_null(strstr(dc, "Wudang"));
     /* A reader cannot write. */
@@ -270,37 +210,37 @@ static void test_opaque_until_granted(void **state) {
 
 static void test_held_release(void **state) {
     (void)state;
-    dc_replica *a = open_at("held-a.db"), *b = open_at("held-b.db");
-    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
-    int64_t base = g_now;
+    dc_replica *a = dc_test_open(&g_d, "held-a.db"), *b = dc_test_open(&g_d, "held-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    int64_t base = g_d.now;
     /* A's clock runs two hours ahead when it writes. */
-    g_now = base + 2 * 3600 * 1000;
+    g_d.now = base + 2 * 3600 * 1000;
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "driver", "d1", "status", DC_STR, 0, "verified"));
-    ok(a, dc_txn_commit(t, NULL));
-    g_now = base;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "status", DC_STR, 0, "verified"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    g_d.now = base;
     dc_buf bun = DC_BUF_INIT, rep = DC_BUF_INIT;
-    ok(a, dc_bundle_export(&bun, a, NULL));
-    ok(b, dc_bundle_import(b, bun.ptr, bun.size, &rep));
+    dc_test_ok(a, dc_bundle_export(&bun, a, NULL));
+    dc_test_ok(b, dc_bundle_import(b, bun.ptr, bun.size, &rep));
     assert_non_null(strstr((const char *)rep.ptr, "\"held\":1"));
     dc_buf rec = DC_BUF_INIT;
     assert_int_equal(dc_record_get(&rec, b, sp, "driver", "d1"), DC_ENOTFOUND);
     uint64_t n = 99;
-    ok(b, dc_replica_release_held(&n, b));
-    assert_int_equal(n, 0);                          /* still too early */
-    g_now = base + 2 * 3600 * 1000 - 30 * 60 * 1000; /* within the hour of skew */
-    ok(b, dc_replica_release_held(&n, b));
+    dc_test_ok(b, dc_replica_release_held(&n, b));
+    assert_int_equal(n, 0);                            /* still too early */
+    g_d.now = base + 2 * 3600 * 1000 - 30 * 60 * 1000; /* within the hour of skew */
+    dc_test_ok(b, dc_replica_release_held(&n, b));
     assert_int_equal(n, 1);
-    ok(b, dc_record_get(&rec, b, sp, "driver", "d1"));
+    dc_test_ok(b, dc_record_get(&rec, b, sp, "driver", "d1"));
     assert_string_equal((const char *)rec.ptr, "{\"status\":\"verified\"}");
     /* B's own next write is stamped after what it accepted. */
-    ok(b, dc_txn_begin(&t, b, sp));
-    ok(b, dc_txn_set(t, "driver", "d1", "status", DC_STR, 0, "re-checked"));
-    ok(b, dc_txn_commit(t, NULL));
-    ok(b, dc_record_get(&rec, b, sp, "driver", "d1"));
+    dc_test_ok(b, dc_txn_begin(&t, b, sp));
+    dc_test_ok(b, dc_txn_set(t, "driver", "d1", "status", DC_STR, 0, "re-checked"));
+    dc_test_ok(b, dc_txn_commit(t, NULL));
+    dc_test_ok(b, dc_record_get(&rec, b, sp, "driver", "d1"));
     assert_string_equal((const char *)rec.ptr, "{\"status\":\"re-checked\"}");
-    g_now = base;
+    g_d.now = base;
     free(sp);
     dc_buf_dispose(&bun);
     dc_buf_dispose(&rep);
@@ -313,27 +253,28 @@ static void test_held_release(void **state) {
 
 static void test_two_writing_handles(void **state) {
     (void)state;
-    dc_replica *a = open_at("two.db"), *a2 = open_at("two.db"), *b = open_at("two-b.db");
-    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    dc_replica *a = dc_test_open(&g_d, "two.db"), *a2 = dc_test_open(&g_d, "two.db"),
+               *b = dc_test_open(&g_d, "two-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
     dc_txn *t1, *t2;
     /* Interleaved: both take the next sequence number at commit, each after
      * the other's timestamps. */
     for (int i = 0; i < 5; i++) {
         char id[16];
         snprintf(id, sizeof id, "r%d", i);
-        ok(a, dc_txn_begin(&t1, a, sp));
-        ok(a2, dc_txn_begin(&t2, a2, sp));
-        ok(a, dc_txn_set(t1, "note", id, "by", DC_STR, 0, "first handle"));
-        ok(a2, dc_txn_add(t2, "note", id, "tags", DC_STR, 0, "x"));
+        dc_test_ok(a, dc_txn_begin(&t1, a, sp));
+        dc_test_ok(a2, dc_txn_begin(&t2, a2, sp));
+        dc_test_ok(a, dc_txn_set(t1, "note", id, "by", DC_STR, 0, "first handle"));
+        dc_test_ok(a2, dc_txn_add(t2, "note", id, "tags", DC_STR, 0, "x"));
         /* A remove of an add in the same transaction names it by the number
          * the change will get, which the other handle takes first. */
-        ok(a2, dc_txn_remove(t2, "note", id, "tags", DC_STR, 0, "x"));
-        ok(a2, dc_txn_set(t2, "note", id, "later", DC_STR, 0, "second handle"));
-        ok(a, dc_txn_commit(t1, NULL));
-        ok(a2, dc_txn_commit(t2, NULL));
+        dc_test_ok(a2, dc_txn_remove(t2, "note", id, "tags", DC_STR, 0, "x"));
+        dc_test_ok(a2, dc_txn_set(t2, "note", id, "later", DC_STR, 0, "second handle"));
+        dc_test_ok(a, dc_txn_commit(t1, NULL));
+        dc_test_ok(a2, dc_txn_commit(t2, NULL));
     }
-    sync_into(a2, b);
-    char *da = dump(a), *d2 = dump(a2), *db = dump(b);
+    dc_test_sync_into(a2, b);
+    char *da = dc_test_dump(a), *d2 = dc_test_dump(a2), *db = dc_test_dump(b);
     assert_string_equal(da, d2);
     assert_string_equal(da, db);
     assert_non_null(strstr(da, "second handle"));
@@ -357,15 +298,15 @@ static int count_rec(void *user, const dc_record *rec) {
 
 static int notes(dc_replica *r, const char *sp) {
     int n = 0;
-    ok(r, dc_record_each(r, sp, "note", NULL, count_rec, &n));
+    dc_test_ok(r, dc_record_each(r, sp, "note", NULL, count_rec, &n));
     return n;
 }
 
 static void note(dc_replica *r, const char *sp, const char *id) {
     dc_txn *t;
-    ok(r, dc_txn_begin(&t, r, sp));
-    ok(r, dc_txn_set(t, "note", id, "text", DC_STR, 0, id));
-    ok(r, dc_txn_commit(t, NULL));
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "note", id, "text", DC_STR, 0, id));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
 }
 
 /* The reads of a snapshot see one state of the file: what was committed
@@ -373,30 +314,30 @@ static void note(dc_replica *r, const char *sp, const char *id) {
  * by another handle meanwhile; after its end, everything. */
 static void test_read_snapshot(void **state) {
     (void)state;
-    dc_replica *a = open_at("snap.db"), *a2 = open_at("snap.db");
-    char *sp = shared_space(a, NULL, 0);
+    dc_replica *a = dc_test_open(&g_d, "snap.db"), *a2 = dc_test_open(&g_d, "snap.db");
+    char *sp = dc_test_shared_space(a, NULL, 0);
     note(a, sp, "n0");
     note(a2, sp, "n1"); /* pending for a: the begin folds it */
-    ok(a, dc_replica_read_begin(a));
+    dc_test_ok(a, dc_replica_read_begin(a));
     assert_int_equal(notes(a, sp), 2);
     note(a2, sp, "n2");
     assert_int_equal(notes(a, sp), 2);
     /* Nested pairs: only the outermost ends the read. */
-    ok(a, dc_replica_read_begin(a));
+    dc_test_ok(a, dc_replica_read_begin(a));
     uint64_t n = 0;
-    ok(a, dc_record_count(a, sp, "note", &n));
+    dc_test_ok(a, dc_record_count(a, sp, "note", &n));
     assert_true(n == 2);
-    ok(a, dc_replica_read_end(a));
+    dc_test_ok(a, dc_replica_read_end(a));
     assert_int_equal(notes(a, sp), 2);
     /* Only reads inside: a write fails, and says why. */
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "note", "n9", "text", DC_STR, 0, "n9"));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "note", "n9", "text", DC_STR, 0, "n9"));
     assert_int_not_equal(dc_txn_commit(t, NULL), 0); /* freed either way */
     assert_true(dc_replica_errmsg(a)[0] != '\0');
-    ok(a, dc_replica_read_end(a));
+    dc_test_ok(a, dc_replica_read_end(a));
     assert_int_equal(notes(a, sp), 3);
-    ok(a, dc_record_count(a, sp, "note", &n));
+    dc_test_ok(a, dc_record_count(a, sp, "note", &n));
     assert_true(n == 3);
     /* An end without a begin is a misuse, with a message. */
     assert_int_equal(dc_replica_read_end(a), DC_EMISUSE);
@@ -410,14 +351,14 @@ static void test_read_snapshot(void **state) {
 
 static void test_clock_out_of_range(void **state) {
     (void)state;
-    dc_replica *a = open_at("clock-a.db");
-    char *sp = shared_space(a, NULL, 0);
+    dc_replica *a = dc_test_open(&g_d, "clock-a.db");
+    char *sp = dc_test_shared_space(a, NULL, 0);
     dc_txn *t = NULL;
-    int64_t saved = g_now;
+    int64_t saved = g_d.now;
     /* Before 1970, and after the year 10889 (48 bits of milliseconds). */
     const int64_t bad[] = {-1, INT64_C(1) << 48, INT64_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        g_now = bad[i];
+        g_d.now = bad[i];
         assert_int_equal(dc_txn_begin(&t, a, sp), DC_ECLOCK);
         assert_null(t);
         assert_non_null(strstr(dc_replica_errmsg(a), "clock"));
@@ -428,19 +369,18 @@ static void test_clock_out_of_range(void **state) {
         dc_buf_dispose(&b);
         /* A replica does not open on such a clock either. */
         char path[512];
-        snprintf(path, sizeof path, "%s/clock-b.db", g_dir);
-        dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-        o.clock = pinned;
+        snprintf(path, sizeof path, "%s/clock-b.db", g_d.path);
+        dc_replica_options o = dc_test_pinned_options(&g_d);
         dc_replica *r = NULL;
         assert_int_equal(dc_replica_open(&r, path, &o), DC_ECLOCK);
         assert_null(r);
     }
-    g_now = saved;
-    ok(a, dc_txn_begin(&t, a, sp));
+    g_d.now = saved;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
     dc_txn_rollback(t);
     /* A skew bound beyond what a timestamp can hold is refused at open. */
     char path[512];
-    snprintf(path, sizeof path, "%s/clock-c.db", g_dir);
+    snprintf(path, sizeof path, "%s/clock-c.db", g_d.path);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     o.max_clock_skew_ms = INT64_MAX;
     dc_replica *r = NULL;
@@ -453,44 +393,44 @@ static void test_clock_out_of_range(void **state) {
 
 static void test_one_transaction_rules(void **state) {
     (void)state;
-    dc_replica *a = open_at("one.db");
-    char *sp = shared_space(a, NULL, 0);
+    dc_replica *a = dc_test_open(&g_d, "one.db");
+    char *sp = dc_test_shared_space(a, NULL, 0);
     dc_txn *t;
     dc_buf rec = DC_BUF_INIT;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "old"));
-    ok(a, dc_txn_set(t, "driver", "d1", "plate", DC_STR, 0, "GZ-A"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "old"));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "plate", DC_STR, 0, "GZ-A"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     /* Delete then set in one transaction: the record is recreated with only
      * the later field (ops are ordered inside a change). */
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_delete(t, "driver", "d1"));
-    ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "new"));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_delete(t, "driver", "d1"));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "new"));
     /* Set twice: the later op wins. */
-    ok(a, dc_txn_set(t, "driver", "d2", "n", DC_INT, 1, NULL));
-    ok(a, dc_txn_set(t, "driver", "d2", "n", DC_INT, 2, NULL));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d2", "n", DC_INT, 1, NULL));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d2", "n", DC_INT, 2, NULL));
     /* Add then remove the same value: gone; another value stays. */
-    ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "x"));
-    ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "y"));
-    ok(a, dc_txn_remove(t, "driver", "d2", "tags", DC_STR, 0, "x"));
+    dc_test_ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "x"));
+    dc_test_ok(a, dc_txn_add(t, "driver", "d2", "tags", DC_STR, 0, "y"));
+    dc_test_ok(a, dc_txn_remove(t, "driver", "d2", "tags", DC_STR, 0, "x"));
     assert_int_equal(dc_txn_op_count(t), 7);
-    ok(a, dc_txn_commit(t, NULL));
-    ok(a, dc_record_get(&rec, a, sp, "driver", "d1"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_record_get(&rec, a, sp, "driver", "d1"));
     assert_string_equal((const char *)rec.ptr, "{\"name\":\"new\"}");
-    ok(a, dc_record_get(&rec, a, sp, "driver", "d2"));
+    dc_test_ok(a, dc_record_get(&rec, a, sp, "driver", "d2"));
     assert_string_equal((const char *)rec.ptr, "{\"n\":2,\"tags\":[\"y\"]}");
     /* A delete alone hides the record from reads and the dump. */
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_delete(t, "driver", "d2"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_delete(t, "driver", "d2"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     assert_int_equal(dc_record_get(&rec, a, sp, "driver", "d2"), DC_ENOTFOUND);
-    char *d = dump(a);
+    char *d = dc_test_dump(a);
     assert_null(strstr(d, "\"d2\""));
     free(d);
     /* An empty transaction commits nothing. */
     dc_buf cid = DC_BUF_INIT;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_commit(t, &cid));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_commit(t, &cid));
     assert_int_equal(cid.size, 0);
     dc_buf_dispose(&cid);
     dc_buf_dispose(&rec);
@@ -502,29 +442,29 @@ static void test_one_transaction_rules(void **state) {
 
 static void test_find_and_list(void **state) {
     (void)state;
-    dc_replica *a = open_at("find.db");
-    char *sp = shared_space(a, NULL, 0);
+    dc_replica *a = dc_test_open(&g_d, "find.db");
+    char *sp = dc_test_shared_space(a, NULL, 0);
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set(t, "driver", "d1", "county", DC_STR, 0, "Wudang"));
-    ok(a, dc_txn_set(t, "driver", "d2", "county", DC_STR, 0, "Wanshan"));
-    ok(a, dc_txn_add(t, "driver", "d3", "county", DC_STR, 0, "Wudang"));
-    ok(a, dc_txn_set(t, "driver", "d4", "party", DC_BOOL, 1, NULL));
-    ok(a, dc_txn_set(t, "station", "s1", "county", DC_STR, 0, "Wudang"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d1", "county", DC_STR, 0, "Wudang"));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d2", "county", DC_STR, 0, "Wanshan"));
+    dc_test_ok(a, dc_txn_add(t, "driver", "d3", "county", DC_STR, 0, "Wudang"));
+    dc_test_ok(a, dc_txn_set(t, "driver", "d4", "party", DC_BOOL, 1, NULL));
+    dc_test_ok(a, dc_txn_set(t, "station", "s1", "county", DC_STR, 0, "Wudang"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     dc_buf out = DC_BUF_INIT;
-    ok(a, dc_record_find(&out, a, sp, "driver", "county", DC_STR, 0, "Wudang"));
+    dc_test_ok(a, dc_record_find(&out, a, sp, "driver", "county", DC_STR, 0, "Wudang"));
     assert_string_equal((const char *)out.ptr,
                         "{\"d1\":{\"county\":\"Wudang\"},\"d3\":{\"county\":[\"Wudang\"]}}");
-    ok(a, dc_record_find(&out, a, sp, "driver", "party", DC_BOOL, 1, NULL));
+    dc_test_ok(a, dc_record_find(&out, a, sp, "driver", "party", DC_BOOL, 1, NULL));
     assert_string_equal((const char *)out.ptr, "{\"d4\":{\"party\":true}}");
     /* A bool is not the integer 1. */
-    ok(a, dc_record_find(&out, a, sp, "driver", "party", DC_INT, 1, NULL));
+    dc_test_ok(a, dc_record_find(&out, a, sp, "driver", "party", DC_INT, 1, NULL));
     assert_string_equal((const char *)out.ptr, "{}");
-    ok(a, dc_record_list(&out, a, sp, "station"));
+    dc_test_ok(a, dc_record_list(&out, a, sp, "station"));
     assert_string_equal((const char *)out.ptr, "{\"s1\":{\"county\":\"Wudang\"}}");
     /* Reserved names and bad input are refused before anything is written. */
-    ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
     assert_int_equal(dc_txn_set(t, "@space", "x", "f", DC_INT, 1, NULL), DC_EINVAL);
     assert_int_equal(dc_txn_set(t, "driver", "d9", "@f", DC_INT, 1, NULL), DC_EINVAL);
     assert_int_equal(dc_txn_set(t, "driver", "d9", "f", DC_STR, 0, "\xc3\x28"), DC_EINVAL);
@@ -533,9 +473,9 @@ static void test_find_and_list(void **state) {
     assert_int_equal(dc_txn_op_count(t), 0);
     dc_txn_rollback(t);
     /* The space name is the library's record: listed, not dumped. */
-    ok(a, dc_space_list(&out, a));
+    dc_test_ok(a, dc_space_list(&out, a));
     assert_non_null(strstr((const char *)out.ptr, "\"name\":\"branch\""));
-    char *d = dump(a);
+    char *d = dc_test_dump(a);
     assert_null(strstr(d, "@space"));
     free(d);
     dc_buf_dispose(&out);
@@ -547,32 +487,32 @@ static void test_find_and_list(void **state) {
 
 static void test_float_and_bytes(void **state) {
     (void)state;
-    dc_replica *a = open_at("kinds-a.db"), *b = open_at("kinds-b.db");
-    char *sp = shared_space(a, b, DC_ROLE_MEMBER);
+    dc_replica *a = dc_test_open(&g_d, "kinds-a.db"), *b = dc_test_open(&g_d, "kinds-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
     dc_txn *t;
     dc_value lat = {DC_FLOAT, 0, 26.5783, NULL, 0}, whole = {DC_FLOAT, 0, 3.0, NULL, 0};
     dc_value big = {DC_FLOAT, 0, 1e21, NULL, 0}, third = {DC_FLOAT, 0, 1.0 / 3.0, NULL, 0};
     static const uint8_t raw[5] = {0, 1, 2, 0xff, 0};
     dc_value pic = {DC_BYTES, 0, 0, raw, sizeof raw};
     dc_value empty = {DC_BYTES, 0, 0, NULL, 0};
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_set_value(t, "checkin", "c1", "lat", &lat));
-    ok(a, dc_txn_set_value(t, "checkin", "c1", "n", &whole));
-    ok(a, dc_txn_set_value(t, "checkin", "c1", "big", &big));
-    ok(a, dc_txn_set_value(t, "checkin", "c1", "third", &third));
-    ok(a, dc_txn_set_value(t, "checkin", "c1", "pic", &pic));
-    ok(a, dc_txn_add_value(t, "checkin", "c1", "tags", &empty));
-    ok(a, dc_txn_add_value(t, "checkin", "c1", "tags", &lat));
-    ok(a, dc_txn_event(t, "checkin", "c1"));
-    ok(a, dc_txn_event_field_value(t, "at", &lat));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_set_value(t, "checkin", "c1", "lat", &lat));
+    dc_test_ok(a, dc_txn_set_value(t, "checkin", "c1", "n", &whole));
+    dc_test_ok(a, dc_txn_set_value(t, "checkin", "c1", "big", &big));
+    dc_test_ok(a, dc_txn_set_value(t, "checkin", "c1", "third", &third));
+    dc_test_ok(a, dc_txn_set_value(t, "checkin", "c1", "pic", &pic));
+    dc_test_ok(a, dc_txn_add_value(t, "checkin", "c1", "tags", &empty));
+    dc_test_ok(a, dc_txn_add_value(t, "checkin", "c1", "tags", &lat));
+    dc_test_ok(a, dc_txn_event(t, "checkin", "c1"));
+    dc_test_ok(a, dc_txn_event_field_value(t, "at", &lat));
     /* Not a value: NaN and infinities, and floats through the old calls. */
     dc_value nan = {DC_FLOAT, 0, NAN, NULL, 0}, inf = {DC_FLOAT, 0, INFINITY, NULL, 0};
     assert_int_equal(dc_txn_set_value(t, "checkin", "c1", "x", &nan), DC_EINVAL);
     assert_int_equal(dc_txn_add_value(t, "checkin", "c1", "x", &inf), DC_EINVAL);
     assert_int_equal(dc_txn_set(t, "checkin", "c1", "x", DC_FLOAT, 0, NULL), DC_EINVAL);
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     dc_buf rec = DC_BUF_INIT;
-    ok(a, dc_record_get(&rec, a, sp, "checkin", "c1"));
+    dc_test_ok(a, dc_record_get(&rec, a, sp, "checkin", "c1"));
     /* Shortest digits that read back as the same double; ".0" on a whole
      * number; bytes in base64; set members sorted by their JSON text. */
     const char *want = "{\"@events\":[{\"@author\":\"";
@@ -583,24 +523,24 @@ static void test_float_and_bytes(void **state) {
                            "\"AAEC/wA=\"},\"tags\":[26.5783,{\"@bytes\":\"\"}],"
                            "\"third\":0.3333333333333333}"));
     /* Found by value, and only by the same value. */
-    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "lat", &lat));
+    dc_test_ok(a, dc_record_find_value(&rec, a, sp, "checkin", "lat", &lat));
     assert_non_null(strstr((const char *)rec.ptr, "\"c1\":"));
     dc_value other = {DC_FLOAT, 0, 26.5784, NULL, 0};
-    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "lat", &other));
+    dc_test_ok(a, dc_record_find_value(&rec, a, sp, "checkin", "lat", &other));
     assert_string_equal((const char *)rec.ptr, "{}");
-    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "pic", &pic));
+    dc_test_ok(a, dc_record_find_value(&rec, a, sp, "checkin", "pic", &pic));
     assert_non_null(strstr((const char *)rec.ptr, "\"c1\":"));
-    ok(a, dc_record_find_value(&rec, a, sp, "checkin", "tags", &empty));
+    dc_test_ok(a, dc_record_find_value(&rec, a, sp, "checkin", "tags", &empty));
     assert_non_null(strstr((const char *)rec.ptr, "\"c1\":"));
     /* A remove of a float member takes exactly that member. */
-    ok(a, dc_txn_begin(&t, a, sp));
-    ok(a, dc_txn_remove_value(t, "checkin", "c1", "tags", &lat));
-    ok(a, dc_txn_commit(t, NULL));
-    ok(a, dc_record_get(&rec, a, sp, "checkin", "c1"));
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    dc_test_ok(a, dc_txn_remove_value(t, "checkin", "c1", "tags", &lat));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_record_get(&rec, a, sp, "checkin", "c1"));
     assert_non_null(strstr((const char *)rec.ptr, "\"tags\":[{\"@bytes\":\"\"}]"));
     /* Another replica reads the same bytes. */
-    sync_into(a, b);
-    char *da = dump(a), *db = dump(b);
+    dc_test_sync_into(a, b);
+    char *da = dc_test_dump(a), *db = dc_test_dump(b);
     assert_string_equal(da, db);
     free(da);
     free(db);

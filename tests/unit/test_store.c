@@ -34,14 +34,6 @@ static int64_t count(dc_replica *r, const char *sql) {
     return n;
 }
 
-static char *dump(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    dc_test_ok(r, dc_replica_dump(&b, r, NULL));
-    char *s = strdup((const char *)b.ptr);
-    dc_buf_dispose(&b);
-    return s;
-}
-
 /* A space with a day of a branch's edits: registers, set adds and
  * removes, events, a delete and a record written again after it. */
 static char *busy_space(dc_replica *r) {
@@ -81,7 +73,7 @@ static void test_fold_and_rebuild(void **state) {
     if (pending != 2)
         fail_msg("%lld changes pending after the two commits since the last remove",
                  (long long)pending);
-    char *before = dump(r);
+    char *before = dc_test_dump(r);
     assert_int_equal(count(r, "SELECT count(*) FROM pending"), 0);
     /* The state forgotten: every applied change pending again, the rows'
      * state empty; the next read rebuilds exactly the same. */
@@ -95,7 +87,7 @@ static void test_fold_and_rebuild(void **state) {
     assert_int_equal(dc__store_commit(r->st, &e), 0);
     assert_true(count(r, "SELECT count(*) FROM pending") >= 5);
     assert_int_equal(count(r, "SELECT count(*) FROM records WHERE state IS NOT NULL"), 0);
-    char *after = dump(r);
+    char *after = dc_test_dump(r);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -244,7 +236,7 @@ static void test_index_through_rebuild(void **state) {
     assert_int_equal(dc__store_commit(r->st, &e), 0);
     assert_int_equal(count(r, "SELECT count(*) FROM ixvals"), 0);
     /* The fold writes them again: the same rows. */
-    char *d = dump(r);
+    char *d = dc_test_dump(r);
     free(d);
     assert_int_equal(count(r, "SELECT count(*) FROM ixvals"), rows);
     dc_replica_close(r);

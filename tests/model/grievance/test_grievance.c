@@ -21,19 +21,13 @@
 
 #include "base/base.h"
 #include "drivercore.h"
-#include "../../common/consent.h"
+#include "../../common/replica_fixture.h"
 
 static const char *g_tsv_path;
-static char g_dir[256];
-static int64_t g_now;
+static dc_test_dir g_d;
 static dc_calendar *g_cal;
 
 #define HOUR ((int64_t)3600000)
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
 
 static int64_t at(const char *rfc3339) {
     int64_t ms;
@@ -53,39 +47,15 @@ static char *cst(int64_t ms) {
     return s;
 }
 
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, &o) != 0)
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
-
-static void sync_into(dc_replica *from, dc_replica *to) {
-    dc_buf b = DC_BUF_INIT;
-    ok(from, dc_bundle_export(&b, from, NULL));
-    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    if (dc_test_accept_invitations(to) != 0)
-        fail_msg("accept: %s", dc_replica_errmsg(to));
-    dc_buf_dispose(&b);
-}
-
 /* A space on a that b (if not NULL) has joined as a member. */
 static char *shared_space(dc_replica *a, dc_replica *b, const char *name) {
     dc_buf sp = DC_BUF_INIT, card = DC_BUF_INIT;
-    ok(a, dc_space_create(&sp, a, name));
+    dc_test_ok(a, dc_space_create(&sp, a, name));
     if (b) {
-        ok(b, dc_replica_card(&card, b));
-        ok(a, dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
-        sync_into(a, b);
+        dc_test_ok(b, dc_replica_card(&card, b));
+        dc_test_ok(a,
+                   dc_space_add(a, (const char *)sp.ptr, (const char *)card.ptr, DC_ROLE_MEMBER));
+        dc_test_sync_accept(a, b);
     }
     char *id = strdup((const char *)sp.ptr);
     dc_buf_dispose(&sp);
@@ -115,7 +85,7 @@ static int grab(void *user, const char *key, const dc__value *v) {
 
 static field_want summary_field(dc_replica *r, const char *id, const char *key) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_case_summary(&b, r, NULL, id, g_cal));
+    dc_test_ok(r, dc_case_summary(&b, r, NULL, id, g_cal));
     field_want w = {key, {DC_NULL, 0, NULL, 0}, "", false};
     assert_int_equal(dc__json_flat_each((const char *)b.ptr, grab, &w), 0);
     dc_buf_dispose(&b);
@@ -137,7 +107,7 @@ static int64_t ms_of(dc_replica *r, const char *id, const char *key) {
 
 static char *show(dc_replica *r, const char *id) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_case_show(&b, r, id, g_cal));
+    dc_test_ok(r, dc_case_show(&b, r, id, g_cal));
     char *s = strdup((const char *)b.ptr);
     dc_buf_dispose(&b);
     return s;
@@ -151,7 +121,7 @@ static void assert_contains(const char *hay, const char *needle) {
     }
 }
 
-/* Files a case now (g_now) and returns its id (static storage per call). */
+/* Files a case now (g_d.now) and returns its id (static storage per call). */
 static char *file_case(dc_replica *r, const char *space, int emergency) {
     static char ids[8][32];
     static int k;
@@ -162,7 +132,7 @@ static char *file_case(dc_replica *r, const char *space, int emergency) {
     o.text = "运费拖欠 4200 元";
     o.emergency = emergency;
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_case_file(&b, r, space, &o, g_cal));
+    dc_test_ok(r, dc_case_file(&b, r, space, &o, g_cal));
     const char *p = strstr((const char *)b.ptr, "\"case\":\"");
     assert_non_null(p);
     char *id = ids[k++ % 8];
@@ -311,7 +281,7 @@ static void test_calendar_parse(void **state) {
     assert_int_equal(dc_calendar_load_file(&c, "/nonexistent/cal.tsv"), DC_EIO);
     assert_non_null(strstr(dc_error_last(), "/nonexistent/cal.tsv"));
     char path[512];
-    snprintf(path, sizeof path, "%s/bad.tsv", g_dir);
+    snprintf(path, sizeof path, "%s/bad.tsv", g_d.path);
     FILE *f = fopen(path, "w");
     fputs("2026-01-01\toff\n2026-01-01\tof\n", f);
     fclose(f);
@@ -321,34 +291,34 @@ static void test_calendar_parse(void **state) {
 
 static void test_calendar_in_space(void **state) {
     (void)state;
-    g_now = at("2026-03-01T10:00:00+08:00");
-    dc_replica *a = open_at("cal-a.db"), *b = open_at("cal-b.db");
+    g_d.now = at("2026-03-01T10:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "cal-a.db"), *b = dc_test_open(&g_d, "cal-b.db");
     char *dir = shared_space(a, b, "directory");
     dc_calendar *c;
     assert_int_equal(dc_calendar_from_space(&c, a, dir), DC_ENOTFOUND);
     assert_null(c);
-    ok(a, dc_calendar_publish(a, dir, g_cal));
-    sync_into(a, b);
-    ok(b, dc_calendar_from_space(&c, b, dir));
+    dc_test_ok(a, dc_calendar_publish(a, dir, g_cal));
+    dc_test_sync_accept(a, b);
+    dc_test_ok(b, dc_calendar_from_space(&c, b, dir));
     dc_buf j1 = DC_BUF_INIT, j2 = DC_BUF_INIT;
-    ok(b, dc_calendar_json(&j1, c));
-    ok(b, dc_calendar_json(&j2, g_cal));
+    dc_test_ok(b, dc_calendar_json(&j1, c));
+    dc_test_ok(b, dc_calendar_json(&j2, g_cal));
     assert_string_equal((const char *)j1.ptr, (const char *)j2.ptr);
     dc_calendar_free(c);
 
     /* Publishing again changes nothing; a corrected schedule for 2026
      * replaces the old one (10 Oct no longer worked), other years stay. */
     dc_buf st1 = DC_BUF_INIT, st2 = DC_BUF_INIT;
-    ok(a, dc_replica_status(&st1, a));
-    ok(a, dc_calendar_publish(a, dir, g_cal));
-    ok(a, dc_replica_status(&st2, a));
+    dc_test_ok(a, dc_replica_status(&st1, a));
+    dc_test_ok(a, dc_calendar_publish(a, dir, g_cal));
+    dc_test_ok(a, dc_replica_status(&st2, a));
     assert_string_equal((const char *)st1.ptr, (const char *)st2.ptr);
     const char *fix = "2026-10-01\toff\tNational Day\n";
     dc_calendar *small;
     assert_int_equal(dc_calendar_parse(&small, (const uint8_t *)fix, strlen(fix)), 0);
-    ok(a, dc_calendar_publish(a, dir, small));
+    dc_test_ok(a, dc_calendar_publish(a, dir, small));
     dc_calendar_free(small);
-    ok(a, dc_calendar_from_space(&c, a, dir));
+    dc_test_ok(a, dc_calendar_from_space(&c, a, dir));
     assert_int_equal(dc_calendar_is_workday(c, 2026, 10, 10), 0);
     assert_int_equal(dc_calendar_is_workday(c, 2026, 10, 1), 0);
     assert_int_equal(dc_calendar_is_workday(c, 2026, 10, 2), 1);
@@ -356,9 +326,9 @@ static void test_calendar_in_space(void **state) {
 
     /* A malformed holiday record is refused, not guessed at. */
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, dir));
-    ok(a, dc_txn_set(t, "holiday", "2026-11-11", "kind", DC_STR, 0, "maybe"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, dir));
+    dc_test_ok(a, dc_txn_set(t, "holiday", "2026-11-11", "kind", DC_STR, 0, "maybe"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     assert_int_equal(dc_calendar_from_space(&c, a, dir), DC_ECORRUPT);
     assert_non_null(strstr(dc_replica_errmsg(a), "2026-11-11"));
 
@@ -375,8 +345,8 @@ static void test_calendar_in_space(void **state) {
 
 static void test_case_deadlines(void **state) {
     (void)state;
-    g_now = at("2026-09-30T10:00:00+08:00");
-    dc_replica *a = open_at("dl.db");
+    g_d.now = at("2026-09-30T10:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "dl.db");
     char *sp = shared_space(a, NULL, "case desk");
     char *id = file_case(a, sp, 0);
     char *s = show(a, id);
@@ -391,12 +361,12 @@ static void test_case_deadlines(void **state) {
 
     /* Transfer late (3 h), feedback on time, resolve on 13 Oct (Tuesday):
      * reply on time, revisit due end of 15 Oct. */
-    g_now += 3 * HOUR;
-    ok(a, step(a, id, "transfer", "committee-520100", -1));
-    g_now = at("2026-10-09T09:00:00+08:00");
-    ok(a, step(a, id, "feedback", NULL, -1));
-    g_now = at("2026-10-13T16:00:00+08:00");
-    ok(a, step(a, id, "resolve", NULL, -1));
+    g_d.now += 3 * HOUR;
+    dc_test_ok(a, step(a, id, "transfer", "committee-520100", -1));
+    g_d.now = at("2026-10-09T09:00:00+08:00");
+    dc_test_ok(a, step(a, id, "feedback", NULL, -1));
+    g_d.now = at("2026-10-13T16:00:00+08:00");
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
     s = show(a, id);
     assert_contains(s, "\"status\":\"resolved\",\"at\":\"committee-520100\","
                        "\"level\":\"committee\",\"resolved\":\"2026-10-13T16:00:00+08:00\"");
@@ -407,20 +377,20 @@ static void test_case_deadlines(void **state) {
 
     /* An unsatisfied driver reopens it: the revisit deadline is gone until
      * the next resolution, which sets a new one. */
-    g_now = at("2026-10-14T10:00:00+08:00");
-    ok(a, step(a, id, "revisit", NULL, 0));
+    g_d.now = at("2026-10-14T10:00:00+08:00");
+    dc_test_ok(a, step(a, id, "revisit", NULL, 0));
     assert_string_equal(status_of(a, id), "in_progress");
     assert_true(ms_of(a, id, "due_revisit_ms") == -1);
     assert_true(ms_of(a, id, "reopened") == 1);
-    g_now = at("2026-10-16T18:00:00+08:00"); /* Friday */
-    ok(a, step(a, id, "resolve", NULL, -1));
+    g_d.now = at("2026-10-16T18:00:00+08:00"); /* Friday */
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
     assert_string_equal(cst(ms_of(a, id, "due_revisit_ms")), "2026-10-21T00:00:00+08:00");
     assert_true(ms_of(a, id, "first_resolved_ms") == at("2026-10-13T16:00:00+08:00"));
-    g_now += HOUR;
-    ok(a, step(a, id, "revisit", NULL, 1));
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "revisit", NULL, 1));
     assert_string_equal(status_of(a, id), "revisited");
-    g_now += HOUR;
-    ok(a, step(a, id, "close", NULL, -1));
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "close", NULL, -1));
     s = show(a, id);
     assert_contains(s, "\"status\":\"closed\"");
     assert_contains(s, "\"satisfied\":true,\"reopened\":1");
@@ -436,15 +406,15 @@ static void test_case_deadlines(void **state) {
      * deadline is the moment of receipt, not the working days of an
      * ordinary order (issue 14).  (A new replica: the clock of the one
      * above never goes back to February.) */
-    g_now = at("2026-02-13T23:00:00+08:00");
-    a = open_at("dl-em.db");
+    g_d.now = at("2026-02-13T23:00:00+08:00");
+    a = dc_test_open(&g_d, "dl-em.db");
     sp = shared_space(a, NULL, "case desk");
     char *em = file_case(a, sp, 1);
-    assert_true(ms_of(a, em, "due_transfer_ms") == g_now);
-    assert_true(ms_of(a, em, "due_feedback_ms") == g_now);
-    assert_true(ms_of(a, em, "due_reply_ms") == g_now);
-    g_now += 1;
-    ok(a, step(a, em, "transfer", "joint_meeting-5201", -1));
+    assert_true(ms_of(a, em, "due_transfer_ms") == g_d.now);
+    assert_true(ms_of(a, em, "due_feedback_ms") == g_d.now);
+    assert_true(ms_of(a, em, "due_reply_ms") == g_d.now);
+    g_d.now += 1;
+    dc_test_ok(a, step(a, em, "transfer", "joint_meeting-5201", -1));
     s = show(a, em);
     assert_contains(s, "\"emergency\":true");
     assert_contains(s, "\"level\":\"joint_meeting\"");
@@ -457,15 +427,15 @@ static void test_case_deadlines(void **state) {
 /* dc_case_get: the same facts as the JSON views, typed. */
 static void test_case_typed(void **state) {
     (void)state;
-    g_now = at("2026-09-30T10:00:00+08:00");
-    dc_replica *a = open_at("typed.db");
+    g_d.now = at("2026-09-30T10:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "typed.db");
     char *sp = shared_space(a, NULL, "case desk");
     char *id = file_case(a, sp, 0);
     dc_case_info c;
     memset(&c, 0, sizeof c);
     assert_int_equal(dc_case_get(a, sp, id, g_cal, &c), DC_EINVAL); /* no version */
     c.version = DC_CASE_INFO_VERSION;
-    ok(a, dc_case_get(a, NULL, id, g_cal, &c)); /* found in the spaces held */
+    dc_test_ok(a, dc_case_get(a, NULL, id, g_cal, &c)); /* found in the spaces held */
     assert_string_equal(c.id, id);
     assert_string_equal(c.space, sp);
     assert_string_equal(c.status, "received");
@@ -474,7 +444,7 @@ static void test_case_typed(void **state) {
     assert_string_equal(c.category, "freight_arrears");
     assert_string_equal(c.driver, "drv-0000000000000000abcd");
     assert_string_equal(c.level, "");
-    assert_true(c.received_ms == g_now && c.resolved_ms == -1);
+    assert_true(c.received_ms == g_d.now && c.resolved_ms == -1);
     assert_true(c.due_ms[0] == at("2026-09-30T12:00:00+08:00"));
     assert_true(c.due_ms[1] == at("2026-10-10T00:00:00+08:00"));
     assert_true(c.due_ms[2] == at("2026-10-14T00:00:00+08:00"));
@@ -484,20 +454,20 @@ static void test_case_typed(void **state) {
     assert_string_equal(dc_case_deadline_name(2), "reply");
     assert_null(dc_case_deadline_name(4));
     /* Transferred late, resolved: the typed view and the summary agree. */
-    g_now += 3 * HOUR;
-    int64_t transferred = g_now;
-    ok(a, step(a, id, "transfer", "committee-520100", -1));
-    g_now = at("2026-10-13T16:00:00+08:00");
-    ok(a, step(a, id, "resolve", NULL, -1));
+    g_d.now += 3 * HOUR;
+    int64_t transferred = g_d.now;
+    dc_test_ok(a, step(a, id, "transfer", "committee-520100", -1));
+    g_d.now = at("2026-10-13T16:00:00+08:00");
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
     c.version = DC_CASE_INFO_VERSION;
-    ok(a, dc_case_get(a, sp, id, g_cal, &c));
+    dc_test_ok(a, dc_case_get(a, sp, id, g_cal, &c));
     assert_string_equal(c.status, "resolved");
     assert_false(c.open);
     assert_string_equal(c.at, "committee-520100");
     assert_string_equal(c.level, "committee");
     assert_true(c.done_ms[0] == transferred);
     assert_true(c.due_ms[0] < c.done_ms[0]); /* late */
-    assert_true(c.resolved_ms == g_now);
+    assert_true(c.resolved_ms == g_d.now);
     assert_true(c.due_ms[3] == ms_of(a, id, "due_revisit_ms"));
     assert_true(c.due_ms[2] == ms_of(a, id, "due_reply_ms"));
     /* Not there. */
@@ -522,21 +492,21 @@ static void test_case_typed(void **state) {
     assert_int_equal(dc_case_file_info(&f, a, sp, &o, g_cal), DC_EINVAL);
     assert_non_null(strstr(dc_replica_errmsg(a), "text"));
     dc_buf list = DC_BUF_INIT;
-    ok(a, dc_record_list(&list, a, sp, "case"));
+    dc_test_ok(a, dc_record_list(&list, a, sp, "case"));
     assert_null(strstr((const char *)list.ptr, "beef"));
     dc_buf_dispose(&list);
     o.text = "罚款不合理";
-    ok(a, dc_case_file_info(&f, a, sp, &o, g_cal));
+    dc_test_ok(a, dc_case_file_info(&f, a, sp, &o, g_cal));
     assert_memory_equal(f.id, "gr-", 3);
     assert_int_equal(strlen(f.id), 15);
     assert_string_equal(f.space, sp);
     assert_string_equal(f.driver, "drv-0000000000000000beef");
     assert_string_equal(f.status, "received");
     assert_true(f.has_amount && f.amount == 200);
-    assert_true(f.received_ms == g_now && f.due_ms[0] == g_now + 2 * HOUR);
+    assert_true(f.received_ms == g_d.now && f.due_ms[0] == g_d.now + 2 * HOUR);
     memset(&g, 0, sizeof g);
     g.version = DC_CASE_INFO_VERSION;
-    ok(a, dc_case_get(a, sp, f.id, g_cal, &g));
+    dc_test_ok(a, dc_case_get(a, sp, f.id, g_cal, &g));
     assert_memory_equal(&f.due_ms, &g.due_ms, sizeof f.due_ms);
     assert_string_equal(f.category, g.category);
     assert_int_equal(dc_case_file_info(NULL, a, sp, &o, g_cal), DC_EMISUSE);
@@ -547,8 +517,8 @@ static void test_case_typed(void **state) {
 
 static void test_case_refusals(void **state) {
     (void)state;
-    g_now = at("2026-05-06T10:00:00+08:00");
-    dc_replica *a = open_at("ref.db");
+    g_d.now = at("2026-05-06T10:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "ref.db");
     char *sp = shared_space(a, NULL, "desk");
     char *id = file_case(a, sp, 0);
     char *before = show(a, id);
@@ -568,11 +538,11 @@ static void test_case_refusals(void **state) {
     free(after);
     assert_int_equal(dc_case_show(&(dc_buf)DC_BUF_INIT, a, "gr-000000000000", g_cal), DC_ENOTFOUND);
     assert_int_equal(step(a, "gr-000000000000", "resolve", NULL, -1), DC_ENOTFOUND);
-    ok(a, step(a, id, "resolve", NULL, -1));
-    ok(a, step(a, id, "close", NULL, -1));
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    dc_test_ok(a, step(a, id, "close", NULL, -1));
     assert_int_equal(step(a, id, "feedback", NULL, -1), DC_EINVAL);
     assert_non_null(strstr(dc_replica_errmsg(a), "is closed"));
-    ok(a, step(a, id, "reopen", NULL, -1));
+    dc_test_ok(a, step(a, id, "reopen", NULL, -1));
     assert_string_equal(status_of(a, id), "in_progress");
 
     /* Filing checks its input before writing anything. */
@@ -597,8 +567,8 @@ static void test_case_refusals(void **state) {
  * the phone is hashed, never stored. */
 static void test_case_unregistered_caller(void **state) {
     (void)state;
-    g_now = at("2026-06-01T10:00:00+08:00");
-    dc_replica *a = open_at("caller.db");
+    g_d.now = at("2026-06-01T10:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "caller.db");
     char *desk = shared_space(a, NULL, "desk");
     char *reg = shared_space(a, NULL, "registry");
     dc_case_options o = DC_CASE_OPTIONS_INIT;
@@ -608,7 +578,7 @@ static void test_case_unregistered_caller(void **state) {
     o.category = "road_passage";
     o.text = "限行";
     dc_buf b = DC_BUF_INIT;
-    ok(a, dc_case_file(&b, a, desk, &o, g_cal));
+    dc_test_ok(a, dc_case_file(&b, a, desk, &o, g_cal));
     char id[16];
     snprintf(id, sizeof id, "%.15s", strstr((const char *)b.ptr, "gr-"));
     field_want drv = summary_field(a, id, "driver");
@@ -617,12 +587,12 @@ static void test_case_unregistered_caller(void **state) {
     assert_memory_equal(drv.str, "drv-", 4);
     assert_contains((const char *)b.ptr, "\"driver_known\":false");
     dc_buf d = DC_BUF_INIT;
-    ok(a, dc_replica_dump(&d, a, NULL));
+    dc_test_ok(a, dc_replica_dump(&d, a, NULL));
     assert_null(strstr((const char *)d.ptr, "52010119800101005"));
     assert_non_null(strstr((const char *)d.ptr, "\"caller_id_hash\":\""));
     /* The same number, spaced and upper-cased, is the same caller. */
     o.caller_id_number = " 520101 19800101005X";
-    ok(a, dc_case_file(&b, a, desk, &o, g_cal));
+    dc_test_ok(a, dc_case_file(&b, a, desk, &o, g_cal));
     assert_contains((const char *)b.ptr, drv.str);
 
     /* A mistyped number is refused by the registry's check, nothing filed. */
@@ -632,9 +602,9 @@ static void test_case_unregistered_caller(void **state) {
 
     /* The registry learns of him: the link appears. */
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, reg));
-    ok(a, dc_txn_set(t, "driver", drv.str, "name", DC_STR, 0, "黄师傅"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, reg));
+    dc_test_ok(a, dc_txn_set(t, "driver", drv.str, "name", DC_STR, 0, "黄师傅"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     char *s = show(a, id);
     assert_contains(s, "\"driver_known\":true");
     free(s);
@@ -649,19 +619,19 @@ static void test_case_unregistered_caller(void **state) {
  * bundles afterwards: both must show the same case, decided by the fold. */
 static void test_case_concurrent(void **state) {
     (void)state;
-    g_now = at("2026-07-01T09:00:00+08:00");
-    dc_replica *a = open_at("con-a.db"), *b = open_at("con-b.db");
+    g_d.now = at("2026-07-01T09:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "con-a.db"), *b = dc_test_open(&g_d, "con-b.db");
     char *sp = shared_space(a, b, "case gr");
     char *id = file_case(a, sp, 0);
-    sync_into(a, b);
+    dc_test_sync_accept(a, b);
 
     /* Two transfers cross: both kept, the later one (B, by clock) wins. */
-    g_now += HOUR;
-    ok(a, step(a, id, "transfer", "branch-52010001", -1));
-    g_now += 1000;
-    ok(b, step(b, id, "transfer", "committee-520100", -1));
-    sync_into(a, b);
-    sync_into(b, a);
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "transfer", "branch-52010001", -1));
+    g_d.now += 1000;
+    dc_test_ok(b, step(b, id, "transfer", "committee-520100", -1));
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
     char *sa = show(a, id), *sb = show(b, id);
     assert_string_equal(sa, sb);
     assert_contains(sa, "\"at\":\"committee-520100\"");
@@ -671,18 +641,18 @@ static void test_case_concurrent(void **state) {
     free(sb);
 
     /* Both see a resolution. */
-    g_now += HOUR;
-    ok(a, step(a, id, "resolve", NULL, -1));
-    sync_into(a, b);
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    dc_test_sync_accept(a, b);
     /* A reopens (the driver called back) while B, offline, closes: the
      * close is later by clock but lands on a reopened case, so it stays
      * in the history unapplied; the case is in progress on both. */
-    g_now += HOUR;
-    ok(a, step(a, id, "reopen", NULL, -1));
-    g_now += 1000;
-    ok(b, step(b, id, "close", NULL, -1));
-    sync_into(a, b);
-    sync_into(b, a);
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "reopen", NULL, -1));
+    g_d.now += 1000;
+    dc_test_ok(b, step(b, id, "close", NULL, -1));
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
     sa = show(a, id);
     sb = show(b, id);
     assert_string_equal(sa, sb);
@@ -696,34 +666,34 @@ static void test_case_concurrent(void **state) {
     /* Two resolutions cross: the first by clock counts, the second is
      * history.  Then an unsatisfied revisit (A) crosses a close (B, later):
      * the close lands on a reopened case and is not applied. */
-    g_now += HOUR;
-    ok(a, step(a, id, "resolve", NULL, -1));
-    g_now += 1000;
-    ok(b, step(b, id, "resolve", NULL, -1));
-    sync_into(a, b);
-    sync_into(b, a);
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    g_d.now += 1000;
+    dc_test_ok(b, step(b, id, "resolve", NULL, -1));
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
     assert_string_equal(status_of(a, id), "resolved");
     int64_t res = ms_of(a, id, "resolved_ms");
     assert_true(res == ms_of(b, id, "resolved_ms"));
-    g_now += HOUR;
-    ok(a, step(a, id, "revisit", NULL, 0));
-    g_now += 1000;
-    ok(b, step(b, id, "close", NULL, -1));
-    sync_into(a, b);
-    sync_into(b, a);
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "revisit", NULL, 0));
+    g_d.now += 1000;
+    dc_test_ok(b, step(b, id, "close", NULL, -1));
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
     assert_string_equal(status_of(a, id), "in_progress");
     assert_string_equal(status_of(b, id), "in_progress");
 
     /* The same crossing with the clocks the other way: B closes first, A's
      * unsatisfied revisit comes later and still reopens. */
-    ok(a, step(a, id, "resolve", NULL, -1));
-    sync_into(a, b);
-    g_now += HOUR;
-    ok(b, step(b, id, "close", NULL, -1));
-    g_now += 1000;
-    ok(a, step(a, id, "revisit", NULL, 0));
-    sync_into(a, b);
-    sync_into(b, a);
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    dc_test_sync_accept(a, b);
+    g_d.now += HOUR;
+    dc_test_ok(b, step(b, id, "close", NULL, -1));
+    g_d.now += 1000;
+    dc_test_ok(a, step(a, id, "revisit", NULL, 0));
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
     sa = show(a, id);
     sb = show(b, id);
     assert_string_equal(sa, sb);
@@ -733,13 +703,13 @@ static void test_case_concurrent(void **state) {
 
     /* Resolve (B, later) vs reopen (A, earlier) on a resolved case that B
      * had not seen resolved: the later step wins, so B's resolution holds. */
-    ok(a, step(a, id, "resolve", NULL, -1));
-    g_now += HOUR;
-    ok(a, step(a, id, "reopen", NULL, -1)); /* A: resolve, then reopen */
-    g_now += 1000;
-    ok(b, step(b, id, "resolve", NULL, -1)); /* B saw neither: still open there */
-    sync_into(a, b);
-    sync_into(b, a);
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "reopen", NULL, -1)); /* A: resolve, then reopen */
+    g_d.now += 1000;
+    dc_test_ok(b, step(b, id, "resolve", NULL, -1)); /* B saw neither: still open there */
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
     sa = show(a, id);
     sb = show(b, id);
     assert_string_equal(sa, sb);
@@ -753,8 +723,7 @@ static void test_case_concurrent(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-model-grievance-XXXXXX");
-    if (!mkdtemp(g_dir))
+    if (dc_test_dir_make(&g_d, "model-grievance"))
         return -1;
     if (dc_calendar_load_file(&g_cal, g_tsv_path) != 0) {
         fprintf(stderr, "%s\n", dc_error_last());
@@ -765,10 +734,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
     dc_calendar_free(g_cal);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return dc_test_dir_remove(&g_d);
 }
 
 /* ---- issue 14: the calendar's years, emergencies, amounts, routing, the
@@ -777,36 +744,36 @@ static int teardown(void **state) {
 static void test_calendar_coverage(void **state) {
     (void)state;
     int first = 0, last = 0;
-    ok(NULL, dc_calendar_years(g_cal, &first, &last));
+    dc_test_ok(NULL, dc_calendar_years(g_cal, &first, &last));
     assert_int_equal(first, 2026);
     assert_int_equal(last, 2026);
     /* Inside 2026: known, not estimated; the same as the old call. */
     int64_t due = 0;
     int est = -1;
-    ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2026-09-30T10:00:00+08:00"), 2));
+    dc_test_ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2026-09-30T10:00:00+08:00"), 2));
     assert_int_equal(est, 0);
     assert_string_equal(cst(due), "2026-10-10T00:00:00+08:00");
     assert_true(due == dc_calendar_end_of_workdays(g_cal, at("2026-09-30T10:00:00+08:00"), 2));
     /* Into 2027, which the calendar does not hold: an estimate, said so. */
-    ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2026-12-30T10:00:00+08:00"), 5));
+    dc_test_ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2026-12-30T10:00:00+08:00"), 5));
     assert_int_equal(est, 1);
     assert_string_equal(cst(due), "2027-01-07T00:00:00+08:00");
     /* Before 2026 too; with no calendar (plain weekdays by choice) never. */
-    ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2025-12-29T10:00:00+08:00"), 1));
+    dc_test_ok(NULL, dc_calendar_due(&due, &est, g_cal, at("2025-12-29T10:00:00+08:00"), 1));
     assert_int_equal(est, 1);
-    ok(NULL, dc_calendar_due(&due, &est, NULL, at("2026-12-30T10:00:00+08:00"), 5));
+    dc_test_ok(NULL, dc_calendar_due(&due, &est, NULL, at("2026-12-30T10:00:00+08:00"), 5));
     assert_int_equal(est, 0);
     assert_int_equal(dc_calendar_due(&due, &est, g_cal, 0, 0), DC_EINVAL);
     assert_int_equal(dc_calendar_due(NULL, &est, g_cal, 0, 1), DC_EMISUSE);
     dc_calendar *empty = NULL;
-    ok(NULL, dc_calendar_parse(&empty, (const uint8_t *)"# nothing\n", 10));
+    dc_test_ok(NULL, dc_calendar_parse(&empty, (const uint8_t *)"# nothing\n", 10));
     assert_int_equal(dc_calendar_years(empty, &first, &last), DC_ENOTFOUND);
     dc_calendar_free(empty);
 
     /* A case received on 30 December: its feedback and reply deadlines run
      * into 2027 and case show says they are estimates. */
-    g_now = at("2026-12-30T10:00:00+08:00");
-    dc_replica *a = open_at("cal-est.db");
+    g_d.now = at("2026-12-30T10:00:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "cal-est.db");
     char *sp = shared_space(a, NULL, "desk");
     char *id = file_case(a, sp, 0);
     char *s = show(a, id);
@@ -815,13 +782,13 @@ static void test_calendar_coverage(void **state) {
     assert_contains(s, "until the 2027 schedule is published");
     free(s);
     dc_buf b = DC_BUF_INIT;
-    ok(a, dc_case_summary(&b, a, NULL, id, g_cal));
+    dc_test_ok(a, dc_case_summary(&b, a, NULL, id, g_cal));
     assert_contains((const char *)b.ptr, "\"estimated\":\"feedback reply\"");
     /* Statistics count the estimated deadlines they used. */
-    ok(a, dc_stats_at(&b, a, NULL, g_cal, at("2027-02-01T00:00:00+08:00")));
+    dc_test_ok(a, dc_stats_at(&b, a, NULL, g_cal, at("2027-02-01T00:00:00+08:00")));
     assert_contains((const char *)b.ptr, "\"calendar\":{\"years\":[2026,2026],\"estimated\":2}");
     /* A case well inside the year has none. */
-    g_now = at("2026-12-31T10:00:00+08:00");
+    g_d.now = at("2026-12-31T10:00:00+08:00");
     dc_buf_dispose(&b);
     free(sp);
     dc_replica_close(a);
@@ -829,8 +796,8 @@ static void test_calendar_coverage(void **state) {
 
 static void test_emergency_at_once(void **state) {
     (void)state;
-    g_now = at("2026-07-14T02:10:00+08:00");
-    dc_replica *a = open_at("em.db");
+    g_d.now = at("2026-07-14T02:10:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "em.db");
     char *sp = shared_space(a, NULL, "desk");
     /* Filed and routed in one transaction: transferred at the instant of
      * receipt, so "at once" is met. */
@@ -843,7 +810,7 @@ static void test_emergency_at_once(void **state) {
     o.region = "520112";
     o.route = 1;
     dc_buf b = DC_BUF_INIT;
-    ok(a, dc_case_file(&b, a, sp, &o, g_cal));
+    dc_test_ok(a, dc_case_file(&b, a, sp, &o, g_cal));
     char id[32];
     const char *p = strstr((const char *)b.ptr, "\"case\":\"");
     snprintf(id, sizeof id, "%.15s", p + 8);
@@ -857,11 +824,11 @@ static void test_emergency_at_once(void **state) {
     free(s);
     /* Handled ten minutes later: late, as the rule means; resolved, the
      * return visit is due at the resolution. */
-    g_now += 10 * 60000;
-    ok(a, step(a, id, "feedback", NULL, -1));
-    g_now += HOUR;
-    ok(a, step(a, id, "resolve", NULL, -1));
-    int64_t resolved = g_now;
+    g_d.now += 10 * 60000;
+    dc_test_ok(a, step(a, id, "feedback", NULL, -1));
+    g_d.now += HOUR;
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    int64_t resolved = g_d.now;
     s = show(a, id);
     assert_contains(s, "\"feedback\":false");
     free(s);
@@ -873,8 +840,8 @@ static void test_emergency_at_once(void **state) {
 
 static void test_amount_and_routing(void **state) {
     (void)state;
-    g_now = at("2026-09-23T14:20:00+08:00");
-    dc_replica *a = open_at("route.db");
+    g_d.now = at("2026-09-23T14:20:00+08:00");
+    dc_replica *a = dc_test_open(&g_d, "route.db");
     char *sp = shared_space(a, NULL, "desk");
     /* The directory names only the city's committee for a small zone. */
     dc_org_options org = DC_ORG_OPTIONS_INIT;
@@ -882,7 +849,7 @@ static void test_amount_and_routing(void **state) {
     org.code = "520400";
     org.name = "安顺市道路货运行业党委";
     org.level = "city";
-    ok(a, dc_org_put(NULL, a, sp, &org));
+    dc_test_ok(a, dc_org_put(NULL, a, sp, &org));
     struct {
         const char *category;
         int64_t amount;
@@ -907,7 +874,7 @@ static void test_amount_and_routing(void **state) {
         o.amount = cases[i].amount;
         o.emergency = cases[i].emergency;
         o.region = "520112";
-        ok(a, dc_case_route(&b, a, &o));
+        dc_test_ok(a, dc_case_route(&b, a, &o));
         char want[200];
         snprintf(want, sizeof want, "{\"level\":\"%s\",\"to\":\"%s\",\"rule\":", cases[i].level,
                  cases[i].to);
@@ -918,14 +885,14 @@ static void test_amount_and_routing(void **state) {
     /* A driver with a branch: the branch's matters go to his branch. */
     char reg[33];
     dc_buf rs = DC_BUF_INIT;
-    ok(a, dc_space_create(&rs, a, "registry"));
+    dc_test_ok(a, dc_space_create(&rs, a, "registry"));
     memcpy(reg, rs.ptr, 33);
     dc_buf_dispose(&rs);
     dc_txn *t;
-    ok(a, dc_txn_begin(&t, a, reg));
-    ok(a, dc_txn_set(t, "driver", "drv-00000000000000000001", "branch", DC_STR, 0,
-                     "branch-520471-01"));
-    ok(a, dc_txn_commit(t, NULL));
+    dc_test_ok(a, dc_txn_begin(&t, a, reg));
+    dc_test_ok(a, dc_txn_set(t, "driver", "drv-00000000000000000001", "branch", DC_STR, 0,
+                             "branch-520471-01"));
+    dc_test_ok(a, dc_txn_commit(t, NULL));
     dc_case_options o = DC_CASE_OPTIONS_INIT;
     o.driver = "drv-00000000000000000001";
     o.channel = "group";
@@ -933,18 +900,18 @@ static void test_amount_and_routing(void **state) {
     o.text = "运费要不到，咋办？";
     o.region = "520471";
     o.amount = 4200;
-    ok(a, dc_case_route(&b, a, &o));
+    dc_test_ok(a, dc_case_route(&b, a, &o));
     assert_contains((const char *)b.ptr, "\"level\":\"branch\",\"to\":\"branch-520471-01\"");
     o.category = "enforcement"; /* his branch does not take what needs the police */
-    ok(a, dc_case_route(&b, a, &o));
+    dc_test_ok(a, dc_case_route(&b, a, &o));
     assert_contains((const char *)b.ptr, "\"level\":\"joint_meeting\"");
     o.category = "freight_arrears";
     /* Without a region: the level, no organisation; refused with --route. */
     o.region = NULL;
-    ok(a, dc_case_route(&b, a, &o));
+    dc_test_ok(a, dc_case_route(&b, a, &o));
     assert_contains((const char *)b.ptr, "\"level\":\"branch\"");
     o.driver = NULL;
-    ok(a, dc_case_route(&b, a, &o));
+    dc_test_ok(a, dc_case_route(&b, a, &o));
     assert_contains((const char *)b.ptr, "\"level\":\"committee\",\"to\":null");
     o.route = 1;
     assert_int_equal(dc_case_file(&b, a, sp, &o, g_cal), DC_EINVAL);
@@ -953,7 +920,7 @@ static void test_amount_and_routing(void **state) {
     o.driver = NULL;
     o.region = "520471";
     o.category = "insurance";
-    ok(a, dc_case_route(&b, a, &o));
+    dc_test_ok(a, dc_case_route(&b, a, &o));
     assert_contains((const char *)b.ptr, "\"to\":\"committee-520400\"");
 
     /* Amounts: at filing, corrected later, summed by stats. */
@@ -962,7 +929,7 @@ static void test_amount_and_routing(void **state) {
     o.region = "520471";
     o.route = 1;
     o.amount = 4200;
-    ok(a, dc_case_file(&b, a, sp, &o, g_cal));
+    dc_test_ok(a, dc_case_file(&b, a, sp, &o, g_cal));
     assert_contains((const char *)b.ptr, "\"amount\":4200,\"routed\":\"branch\"");
     assert_contains((const char *)b.ptr, "\"on_time\":{\"transfer\":true");
     char id[32];
@@ -970,25 +937,25 @@ static void test_amount_and_routing(void **state) {
     o.route = 0;
     o.amount = 1500;
     o.category = "contract";
-    ok(a, dc_case_file(&b, a, sp, &o, g_cal));
+    dc_test_ok(a, dc_case_file(&b, a, sp, &o, g_cal));
     o.amount = -1;
     assert_int_equal(dc_case_file(&b, a, sp, &o, g_cal), DC_EINVAL);
     /* Options of version 1 still work (no amount read). */
     dc_case_options v1 = o;
     v1.version = 1;
     v1.amount = -5; /* past the end of a version-1 struct: never read */
-    ok(a, dc_case_file(&b, a, sp, &v1, g_cal));
+    dc_test_ok(a, dc_case_file(&b, a, sp, &v1, g_cal));
     assert_contains((const char *)b.ptr, "\"amount\":null");
-    g_now += 20 * HOUR;
-    ok(a, step(a, id, "resolve", NULL, -1));
-    ok(a, dc_case_amount(&b, a, id, 4000, g_cal));
+    g_d.now += 20 * HOUR;
+    dc_test_ok(a, step(a, id, "resolve", NULL, -1));
+    dc_test_ok(a, dc_case_amount(&b, a, id, 4000, g_cal));
     assert_contains((const char *)b.ptr, "\"amount\":4000");
     assert_int_equal(dc_case_amount(&b, a, id, -1, g_cal), DC_EINVAL);
-    ok(a, dc_stats_at(&b, a, NULL, g_cal, g_now));
+    dc_test_ok(a, dc_stats_at(&b, a, NULL, g_cal, g_d.now));
     assert_contains((const char *)b.ptr, "\"amount_yuan\":5500,\"recovered_yuan\":4000}");
     assert_contains((const char *)b.ptr, "\"by_level\":{\"branch\":{\"collected\":1");
-    ok(a, dc_case_amount(NULL, a, id, 0, g_cal));
-    ok(a, dc_case_summary(&b, a, NULL, id, g_cal));
+    dc_test_ok(a, dc_case_amount(NULL, a, id, 0, g_cal));
+    dc_test_ok(a, dc_case_summary(&b, a, NULL, id, g_cal));
     assert_contains((const char *)b.ptr, "\"amount\":null");
     dc_buf_dispose(&b);
     free(sp);
@@ -997,7 +964,7 @@ static void test_amount_and_routing(void **state) {
 
 static json_t *list_of(dc_replica *r, const dc_case_list_options *o) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_case_list(&b, r, o, g_cal));
+    dc_test_ok(r, dc_case_list(&b, r, o, g_cal));
     json_t *j = json_loads((const char *)b.ptr, 0, NULL);
     if (!j)
         fail_msg("not JSON: %s", (const char *)b.ptr);
@@ -1012,30 +979,30 @@ static const char *case_at(json_t *l, size_t i) {
 
 static void test_case_list(void **state) {
     (void)state;
-    g_now = at("2026-03-02T09:00:00+08:00"); /* Monday */
-    dc_replica *a = open_at("list.db");
+    g_d.now = at("2026-03-02T09:00:00+08:00"); /* Monday */
+    dc_replica *a = dc_test_open(&g_d, "list.db");
     char *sp = shared_space(a, NULL, "desk"), *sp2 = shared_space(a, NULL, "desk 2");
     char c1[32], c2[32], c3[32], c4[32], c5[32];
     snprintf(c1, sizeof c1, "%s", file_case(a, sp, 0)); /* Mon 09:00 */
-    g_now += HOUR;
+    g_d.now += HOUR;
     snprintf(c2, sizeof c2, "%s", file_case(a, sp, 0)); /* Mon 10:00 */
-    ok(a, step(a, c2, "transfer", "committee-520112", -1));
-    g_now += HOUR;
+    dc_test_ok(a, step(a, c2, "transfer", "committee-520112", -1));
+    g_d.now += HOUR;
     snprintf(c3, sizeof c3, "%s", file_case(a, sp2, 0)); /* Mon 11:00, other desk */
-    ok(a, step(a, c3, "transfer", "joint_meeting-520112", -1));
-    ok(a, step(a, c3, "resolve", NULL, -1));
-    g_now += HOUR;
+    dc_test_ok(a, step(a, c3, "transfer", "joint_meeting-520112", -1));
+    dc_test_ok(a, step(a, c3, "resolve", NULL, -1));
+    g_d.now += HOUR;
     snprintf(c4, sizeof c4, "%s", file_case(a, sp, 0)); /* Mon 12:00 */
-    ok(a, step(a, c4, "transfer", "branch-520112-01", -1));
-    ok(a, step(a, c4, "resolve", NULL, -1));
-    ok(a, step(a, c4, "revisit", NULL, 1));
-    g_now += HOUR;
+    dc_test_ok(a, step(a, c4, "transfer", "branch-520112-01", -1));
+    dc_test_ok(a, step(a, c4, "resolve", NULL, -1));
+    dc_test_ok(a, step(a, c4, "revisit", NULL, 1));
+    g_d.now += HOUR;
     snprintf(c5, sizeof c5, "%s", file_case(a, sp, 1)); /* Mon 13:00, an emergency */
 
     /* Tuesday 09:00: everything, by the next deadline. */
-    g_now = at("2026-03-03T09:00:00+08:00");
+    g_d.now = at("2026-03-03T09:00:00+08:00");
     dc_case_list_options o = DC_CASE_LIST_OPTIONS_INIT;
-    o.now_ms = g_now;
+    o.now_ms = g_d.now;
     json_t *l = list_of(a, &o);
     assert_int_equal(json_integer_value(json_object_get(l, "count")), 5);
     /* c1: transfer due Mon 11:00 (overdue); c5: at once, Mon 13:00
@@ -1101,7 +1068,7 @@ static void test_case_list(void **state) {
     o.space = "00000000000000000000000000000000";
     assert_true(dc_case_list(&b, a, &o, g_cal) != 0);
     assert_int_equal(dc_case_list(NULL, a, NULL, g_cal), DC_EMISUSE);
-    ok(a, dc_case_list(&b, a, NULL, g_cal)); /* no options: everything */
+    dc_test_ok(a, dc_case_list(&b, a, NULL, g_cal)); /* no options: everything */
     dc_buf_dispose(&b);
     free(sp);
     free(sp2);

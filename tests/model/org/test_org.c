@@ -21,26 +21,9 @@
 #include <jansson.h>
 
 #include "drivercore.h"
-#include "../../common/consent.h"
+#include "../../common/replica_fixture.h"
 
-static char g_dir[256];
-static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, &o))
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
+static dc_test_dir g_d;
 
 #define OK(r, call)                                                                                \
     do {                                                                                           \
@@ -77,23 +60,6 @@ static void share(dc_replica *a, const char *space, dc_replica *b, int role) {
     dc_buf_dispose(&card);
 }
 
-static void sync_into(dc_replica *from, dc_replica *to) {
-    dc_buf b = DC_BUF_INIT;
-    OK(from, dc_bundle_export(&b, from, NULL));
-    OK(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    if (dc_test_accept_invitations(to) != 0)
-        fail_msg("accept: %s", dc_replica_errmsg(to));
-    dc_buf_dispose(&b);
-}
-
-static char *dump(dc_replica *r) {
-    dc_buf b = DC_BUF_INIT;
-    OK(r, dc_replica_dump(&b, r, NULL));
-    char *s = strdup((const char *)b.ptr);
-    dc_buf_dispose(&b);
-    return s;
-}
-
 static json_t *parse(dc_buf *b) {
     json_error_t e;
     json_t *j = json_loads((const char *)b->ptr, 0, &e);
@@ -122,15 +88,12 @@ static const char *jstr(json_t *o, const char *key) {
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-model-org-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return dc_test_dir_make(&g_d, "model-org");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return dc_test_dir_remove(&g_d);
 }
 
 /* A driver record laid out as docs/domain.md says (registry space). */
@@ -184,14 +147,14 @@ static void put_branch(dc_replica *r, const char *space, const char *code, const
 
 static void test_regions(void **state) {
     (void)state;
-    dc_replica *r = open_at("regions.db");
+    dc_replica *r = dc_test_open(&g_d, "regions.db");
     char *dir = space_new(r, "directory");
     OK(r, dc_region_put(r, dir, "520000", "贵州省", "province", NULL));
     OK(r, dc_region_put(r, dir, "520100", "贵阳市", "city", "520000"));
     OK(r, dc_region_put(r, dir, "520112", "乌当区", "county", "520100"));
     OK(r, dc_region_put(r, dir, "520112001", "新天街道", "township", "520112"));
     OK(r, dc_region_put(r, dir, "520112001001", "某社区", "village", "520112001"));
-    char *before = dump(r);
+    char *before = dc_test_dump(r);
 
     FAILS(r, DC_EINVAL, "is a county code, not a city",
           dc_region_put(r, dir, "520112", "x", "city", NULL));
@@ -204,7 +167,7 @@ static void test_regions(void **state) {
           dc_region_put(r, dir, "520000", "x", "state", NULL));
     FAILS(r, DC_EINVAL, "name is missing", dc_region_put(r, dir, "520000", "", "province", NULL));
     assert_int_equal(dc_region_put(NULL, dir, "520000", "x", "province", NULL), DC_EMISUSE);
-    char *after = dump(r);
+    char *after = dc_test_dump(r);
     assert_string_equal(before, after); /* nothing half-applied */
 
     dc_buf b = DC_BUF_INIT;
@@ -270,7 +233,7 @@ static void test_regions(void **state) {
 
 static void test_stations_and_checkins(void **state) {
     (void)state;
-    dc_replica *r = open_at("stations.db");
+    dc_replica *r = dc_test_open(&g_d, "stations.db");
     char *dir = space_new(r, "directory");
     char *me = space_new(r, "driver drv-me");
     const char *fac[] = {"study_room", "kitchen", "showers", "massage_chairs"};
@@ -338,13 +301,13 @@ static void test_stations_and_checkins(void **state) {
     c.used = "massage_chairs";
     c.feedback = "按摩椅很舒服";
     c.rating = 5;
-    c.at_ms = g_now;
+    c.at_ms = g_d.now;
     OK(r, dc_checkin(r, me, &c));
     dc_checkin_options c2 = DC_CHECKIN_OPTIONS_INIT;
     c2.station = "dh-520112-01";
-    c2.at_ms = g_now + 3600000;
+    c2.at_ms = g_d.now + 3600000;
     OK(r, dc_checkin(r, me, &c2));
-    char *before = dump(r);
+    char *before = dc_test_dump(r);
     dc_checkin_options bc = c;
     bc.rating = 6;
     FAILS(r, DC_EINVAL, "rating 6", dc_checkin(r, me, &bc));
@@ -354,7 +317,7 @@ static void test_stations_and_checkins(void **state) {
     bc = c;
     bc.station = "520112-01";
     FAILS(r, DC_EINVAL, "'dh-...'", dc_checkin(r, me, &bc));
-    char *after = dump(r);
+    char *after = dc_test_dump(r);
     assert_string_equal(before, after);
 
     OK(r, dc_checkin_list(&b, r, me));
@@ -408,7 +371,7 @@ static void suggestions(dc_replica *r, const char *reg, const char *driver, size
 
 static void test_suggest_each_principle(void **state) {
     (void)state;
-    dc_replica *r = open_at("suggest.db");
+    dc_replica *r = dc_test_open(&g_d, "suggest.db");
     char *reg = space_new(r, "registry");
     char *b1 = space_new(r, "branch 1"), *b2 = space_new(r, "branch 2");
     put_driver(r, reg, "drv-a", "520112", "520402", "贵阳-重庆,贵阳-昆明", "cold_chain",
@@ -437,7 +400,7 @@ static void test_suggest_each_principle(void **state) {
     assert_int_equal(s[4].score, 0);
 
     /* Principle 2 alone: route overlap (Jaccard). */
-    dc_replica *r2 = open_at("suggest2.db");
+    dc_replica *r2 = dc_test_open(&g_d, "suggest2.db");
     char *reg2 = space_new(r2, "registry"), *bb = space_new(r2, "branches");
     put_driver(r2, reg2, "drv-a", "520112", "520402", "贵阳-重庆,贵阳-昆明", "cold_chain",
                "probationary", NULL);
@@ -456,7 +419,7 @@ static void test_suggest_each_principle(void **state) {
     assert_int_equal(s[3].p[1], 0);
 
     /* Principles 3 and 4 on a third replica. */
-    dc_replica *r3 = open_at("suggest3.db");
+    dc_replica *r3 = dc_test_open(&g_d, "suggest3.db");
     char *reg3 = space_new(r3, "registry"), *b3 = space_new(r3, "branches");
     put_driver(r3, reg3, "drv-a", "520112", "520402", NULL, "cold_chain,general_cargo", "member",
                "branch-x");
@@ -539,7 +502,7 @@ static int list_has(json_t *a, const char *s) {
 
 static void test_coverage(void **state) {
     (void)state;
-    dc_replica *r = open_at("coverage.db");
+    dc_replica *r = dc_test_open(&g_d, "coverage.db");
     char *reg = space_new(r, "registry"), *sa = space_new(r, "branch A"),
          *sb = space_new(r, "branch B");
     put_branch(r, sa, "A", "520112", NULL, NULL, NULL);
@@ -624,7 +587,7 @@ static json_t *secretary(dc_replica *r, const char *space, const char *id) {
 
 static void test_secretary_tasks(void **state) {
     (void)state;
-    dc_replica *a = open_at("sec-a.db"), *b = open_at("sec-b.db");
+    dc_replica *a = dc_test_open(&g_d, "sec-a.db"), *b = dc_test_open(&g_d, "sec-b.db");
     char *reg = space_new(a, "registry");
     share(a, reg, b, DC_ROLE_MEMBER);
     dc_secretary_options o = DC_SECRETARY_OPTIONS_INIT;
@@ -661,14 +624,14 @@ static void test_secretary_tasks(void **state) {
     json_decref(s);
 
     /* Two tablets mark the same task offline: the later mark wins on both. */
-    sync_into(a, b);
-    g_now += 1000;
+    dc_test_sync_accept(a, b);
+    g_d.now += 1000;
     OK(a, dc_secretary_done(a, reg, sec, "走访瀑布冷链市场", 1));
-    g_now += 1000;
+    g_d.now += 1000;
     OK(b, dc_secretary_done(b, reg, sec, "走访瀑布冷链市场", 0));
-    sync_into(a, b);
-    sync_into(b, a);
-    char *da = dump(a), *db = dump(b);
+    dc_test_sync_accept(a, b);
+    dc_test_sync_accept(b, a);
+    char *da = dc_test_dump(a), *db = dc_test_dump(b);
     assert_string_equal(da, db);
     s = secretary(a, reg, sec);
     assert_true(
@@ -713,8 +676,8 @@ static const char *member_state(json_t *item, const char *driver) {
 
 static void test_study_offline_merge(void **state) {
     (void)state;
-    dc_replica *sec = open_at("study-sec.db"), *p1 = open_at("study-p1.db"),
-               *p2 = open_at("study-p2.db");
+    dc_replica *sec = dc_test_open(&g_d, "study-sec.db"), *p1 = dc_test_open(&g_d, "study-p1.db"),
+               *p2 = dc_test_open(&g_d, "study-p2.db");
     char *br = space_new(sec, "branch wanshan");
     share(sec, br, p1, DC_ROLE_MEMBER);
     share(sec, br, p2, DC_ROLE_MEMBER);
@@ -727,7 +690,7 @@ static void test_study_offline_merge(void **state) {
     o.title = "微党课：货车司机权益保障";
     o.kind = "micro_lesson";
     o.media = "正文……（离线可读）";
-    o.pushed_ms = g_now;
+    o.pushed_ms = g_d.now;
     OK(sec, dc_study_push(NULL, sec, br, &o));
     o.id = NULL;
     o.title = "行业新闻";
@@ -737,11 +700,11 @@ static void test_study_offline_merge(void **state) {
     assert_int_equal(rid.size, 15); /* "st-" + 12 hex */
     char *item2 = strdup((const char *)rid.ptr);
     dc_buf_dispose(&rid);
-    sync_into(sec, p1);
-    sync_into(sec, p2);
+    dc_test_sync_accept(sec, p1);
+    dc_test_sync_accept(sec, p2);
 
     /* At night, offline: p1 reads and completes, p2 opens it and asks. */
-    g_now += 3600000;
+    g_d.now += 3600000;
     OK(p1, dc_study_read(p1, br, "st-1", "drv-yangfei", 0));
     OK(p1, dc_study_read(p1, br, "st-1", "drv-yangfei", 1));
     OK(p1, dc_study_read(p1, br, item2, "drv-yangfei", 0));
@@ -759,12 +722,12 @@ static void test_study_offline_merge(void **state) {
     json_decref(j);
 
     /* Bundles arrive in any order, some twice. */
-    sync_into(p2, sec);
-    sync_into(p1, sec);
-    sync_into(p2, sec);
-    sync_into(sec, p1);
-    sync_into(sec, p2);
-    char *d0 = dump(sec), *d1 = dump(p1), *d2 = dump(p2);
+    dc_test_sync_accept(p2, sec);
+    dc_test_sync_accept(p1, sec);
+    dc_test_sync_accept(p2, sec);
+    dc_test_sync_accept(sec, p1);
+    dc_test_sync_accept(sec, p2);
+    char *d0 = dc_test_dump(sec), *d1 = dc_test_dump(p1), *d2 = dc_test_dump(p2);
     assert_string_equal(d0, d1);
     assert_string_equal(d0, d2);
 
@@ -786,9 +749,9 @@ static void test_study_offline_merge(void **state) {
     json_decref(j);
 
     /* A later "read" does not undo "done". */
-    g_now += 1000;
+    g_d.now += 1000;
     OK(p1, dc_study_read(p1, br, "st-1", "drv-yangfei", 0));
-    sync_into(p1, sec);
+    dc_test_sync_accept(p1, sec);
 
     /* Theme activity and who took part. */
     dc_buf aid = DC_BUF_INIT;
@@ -796,9 +759,9 @@ static void test_study_offline_merge(void **state) {
     OK(sec, dc_study_join(sec, br, "act-1", "drv-yangfei"));
     /* p2 has not received the activity yet. */
     FAILS(p2, DC_ENOTFOUND, "no activity", dc_study_join(p2, br, "act-1", "drv-p2"));
-    sync_into(sec, p2);
+    dc_test_sync_accept(sec, p2);
     OK(p2, dc_study_join(p2, br, "act-1", "drv-p2"));
-    sync_into(p2, sec);
+    dc_test_sync_accept(p2, sec);
 
     OK(sec, dc_study_show(&b, sec, br, NULL));
     j = parse(&b);
@@ -846,7 +809,7 @@ static void test_study_offline_merge(void **state) {
 
 static void test_liaison(void **state) {
     (void)state;
-    dc_replica *r = open_at("liaison.db");
+    dc_replica *r = dc_test_open(&g_d, "liaison.db");
     char *reg = space_new(r, "registry");
     put_driver(r, reg, "drv-jiang", "520112", "520112", NULL, NULL, "member", NULL);
     put_driver(r, reg, "drv-xiao", "520112", "520112", NULL, NULL, "activist", NULL);
@@ -899,7 +862,7 @@ static void test_liaison(void **state) {
     assert_string_equal(jstr(c1, "last_contact"), "2026-01-03");
     json_decref(j);
 
-    char *before = dump(r);
+    char *before = dc_test_dump(r);
     FAILS(r, DC_EINVAL, "'drv-...'", dc_liaison_link(NULL, r, reg, "cadre-1", "cadre-2", "cadre"));
     FAILS(r, DC_EINVAL, "party-member driver (from)",
           dc_liaison_link(NULL, r, reg, "cadre-1", "drv-x", "party_member"));
@@ -911,7 +874,7 @@ static void test_liaison(void **state) {
           dc_liaison_contact(r, reg, "cadre-1/drv-jiang", "fax", NULL, NULL));
     FAILS(r, DC_EINVAL, "not a link id", dc_liaison_contact(r, reg, "cadre-1", "call", NULL, NULL));
     FAILS(r, DC_EINVAL, "title 'mayor'", dc_liaison_cadre(r, reg, "c", "n", "520112", "mayor"));
-    char *after = dump(r);
+    char *after = dc_test_dump(r);
     assert_string_equal(before, after);
 
     dc_buf_dispose(&id);
@@ -925,7 +888,7 @@ static void test_liaison(void **state) {
 
 static void test_bulk_txn(void **state) {
     (void)state;
-    dc_replica *r = open_at("bulk.db");
+    dc_replica *r = dc_test_open(&g_d, "bulk.db");
     char *reg = space_new(r, "registry"), *br = space_new(r, "branch");
     dc_txn *t;
     char from[32], to[32];
@@ -964,7 +927,7 @@ static void test_bulk_txn(void **state) {
         o.id = item;
         o.title = "t";
         o.kind = "article";
-        o.pushed_ms = g_now;
+        o.pushed_ms = g_d.now;
         OK(r, dc_study_push_txn(NULL, r, t, &o));
         OK(r, dc_study_read_txn(r, t, item, "drv-a", i % 2));
     }

@@ -23,63 +23,25 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <cmocka.h>
 #include <jansson.h>
 #include <sqlite3.h>
 
 #include "drivercore.h"
-#include "../../common/consent.h"
+#include "../../common/replica_fixture.h"
 
-static char g_dir[256];
-static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), r ? dc_replica_errmsg(r) : dc_error_last());
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    dc_replica *r = NULL;
-    int rc = dc_replica_open(&r, path, &o);
-    if (rc)
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
+static dc_test_dir g_d;
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/dc-registry-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(g_dir))
+    if (dc_test_dir_make(&g_d, "registry"))
         return -1;
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    DIR *d = opendir(g_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g_dir);
-    return 0;
+    return dc_test_dir_remove(&g_d);
 }
 
 /* A valid identity number: 17 digits and the GB 11643 check character. */
@@ -123,9 +85,9 @@ static char *fmt(const char *f, ...) {
 
 /* A registry space on a fresh replica. */
 static dc_replica *registry(const char *name, char space[33]) {
-    dc_replica *r = open_at(name);
+    dc_replica *r = dc_test_open(&g_d, name);
     dc_buf sp = DC_BUF_INIT;
-    ok(r, dc_space_create(&sp, r, "registry"));
+    dc_test_ok(r, dc_space_create(&sp, r, "registry"));
     memcpy(space, sp.ptr, 33);
     dc_buf_dispose(&sp);
     return r;
@@ -133,7 +95,8 @@ static dc_replica *registry(const char *name, char space[33]) {
 
 static json_t *import(dc_replica *r, const char *space, int source, int round, const char *csv) {
     dc_buf rep = DC_BUF_INIT;
-    ok(r, dc_registry_import_csv(&rep, r, space, source, round, (const uint8_t *)csv, strlen(csv)));
+    dc_test_ok(r, dc_registry_import_csv(&rep, r, space, source, round, (const uint8_t *)csv,
+                                         strlen(csv)));
     json_error_t e;
     json_t *j = json_loads((const char *)rep.ptr, 0, &e);
     if (!j)
@@ -151,7 +114,7 @@ static long jint(json_t *j, const char *key) {
 
 static json_t *find(dc_replica *r, const char *space, const char *id) {
     dc_buf out = DC_BUF_INIT;
-    ok(r, dc_registry_find(&out, r, space, id));
+    dc_test_ok(r, dc_registry_find(&out, r, space, id));
     json_error_t e;
     json_t *j = json_loads((const char *)out.ptr, 0, &e);
     if (!j)
@@ -162,7 +125,7 @@ static json_t *find(dc_replica *r, const char *space, const char *id) {
 
 static json_t *conflicts(dc_replica *r, const char *space, char **text) {
     dc_buf out = DC_BUF_INIT;
-    ok(r, dc_registry_conflicts(&out, r, space));
+    dc_test_ok(r, dc_registry_conflicts(&out, r, space));
     json_error_t e;
     json_t *j = json_loads((const char *)out.ptr, 0, &e);
     if (!j || !json_is_array(j))
@@ -207,7 +170,7 @@ static bool has_entry(json_t *entries, const char *value, const char *source, lo
 
 static char *driver_id(dc_replica *r, const char *space, const char *id) {
     dc_buf out = DC_BUF_INIT;
-    ok(r, dc_registry_driver_id(&out, r, space, id));
+    dc_test_ok(r, dc_registry_driver_id(&out, r, space, id));
     char *s = strdup((const char *)out.ptr);
     dc_buf_dispose(&out);
     return s;
@@ -215,7 +178,7 @@ static char *driver_id(dc_replica *r, const char *space, const char *id) {
 
 static long count_drivers(dc_replica *r, const char *space) {
     dc_buf out = DC_BUF_INIT;
-    ok(r, dc_record_list(&out, r, space, "driver"));
+    dc_test_ok(r, dc_record_list(&out, r, space, "driver"));
     json_t *j = json_loads((const char *)out.ptr, 0, NULL);
     long n = (long)json_object_size(j);
     json_decref(j);
@@ -466,8 +429,8 @@ static void test_header_errors(void **state) {
                                                 (const uint8_t *)HEADER, strlen(HEADER)),
                          0);
     /* A header alone is a file with no rows: fine. */
-    ok(r, dc_registry_import_csv(&rep, r, sp, DC_SOURCE_TRANSPORT, 1, (const uint8_t *)HEADER,
-                                 strlen(HEADER)));
+    dc_test_ok(r, dc_registry_import_csv(&rep, r, sp, DC_SOURCE_TRANSPORT, 1,
+                                         (const uint8_t *)HEADER, strlen(HEADER)));
     assert_non_null(strstr((const char *)rep.ptr, "\"rows\":0"));
     dc_buf_dispose(&rep);
     dc_replica_close(r);
@@ -565,7 +528,7 @@ static void test_no_clear_values(void **state) {
     char *dump;
     {
         dc_buf b = DC_BUF_INIT;
-        ok(r, dc_replica_dump(&b, r, NULL));
+        dc_test_ok(r, dc_replica_dump(&b, r, NULL));
         dump = strdup((const char *)b.ptr);
         dc_buf_dispose(&b);
     }
@@ -581,7 +544,7 @@ static void test_no_clear_values(void **state) {
     /* ...but not in the materialised tables, read with SQLite itself. */
     sqlite3 *db;
     char path[600];
-    snprintf(path, sizeof path, "%s/clear.db", g_dir);
+    snprintf(path, sizeof path, "%s/clear.db", g_d.path);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     static const char *const Q[] = {
         /* every register and set member of every record */
@@ -612,7 +575,7 @@ static void test_no_clear_values(void **state) {
     sqlite3_close(db);
     /* The whole file too (the change log is encrypted). */
     scan_file_for(path, needles, nn);
-    snprintf(path, sizeof path, "%s/clear.db-wal", g_dir);
+    snprintf(path, sizeof path, "%s/clear.db-wal", g_d.path);
     scan_file_for(path, needles, nn);
 }
 
@@ -640,7 +603,7 @@ static void test_lookup(void **state) {
     /* The id is per space (keyed by the space key): another registry space
      * gives another id, so ids do not link people across registries. */
     dc_buf sp2 = DC_BUF_INIT;
-    ok(r, dc_space_create(&sp2, r, "registry 2"));
+    dc_test_ok(r, dc_space_create(&sp2, r, "registry 2"));
     char *d1 = driver_id(r, sp, idx), *d2 = driver_id(r, (const char *)sp2.ptr, idx);
     assert_string_not_equal(d1, d2);
     free(d1);
@@ -660,12 +623,12 @@ static void test_find_shows_app_values(void **state) {
     json_decref(import(r, sp, DC_SOURCE_ORGANISATION, 1, fmt(HEADER "张三,%s,,,,,,,,\n", ID_A)));
     char *did = driver_id(r, sp, ID_A);
     dc_txn *t = NULL;
-    ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
     dc_value w = {.kind = DC_FLOAT, .real = 1.5};
     dc_value ph = {.kind = DC_BYTES, .ptr = "\x01\x02\xff", .len = 3};
-    ok(r, dc_txn_set_value(t, "driver", did, "load_t", &w));
-    ok(r, dc_txn_add_value(t, "driver", did, "photos", &ph));
-    ok(r, dc_txn_commit(t, NULL));
+    dc_test_ok(r, dc_txn_set_value(t, "driver", did, "load_t", &w));
+    dc_test_ok(r, dc_txn_add_value(t, "driver", did, "photos", &ph));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
     json_t *a = find(r, sp, ID_A);
     json_t *load = json_object_get(a, "load_t");
     assert_true(json_is_real(load));
@@ -676,8 +639,8 @@ static void test_find_shows_app_values(void **state) {
                         "AQL/");
     /* The same text as the record read of the replica. */
     dc_buf rec = DC_BUF_INIT, out = DC_BUF_INIT;
-    ok(r, dc_record_get(&rec, r, sp, "driver", did));
-    ok(r, dc_registry_find(&out, r, sp, ID_A));
+    dc_test_ok(r, dc_record_get(&rec, r, sp, "driver", did));
+    dc_test_ok(r, dc_registry_find(&out, r, sp, ID_A));
     assert_non_null(strstr((const char *)rec.ptr, "\"load_t\":1.5"));
     assert_non_null(strstr((const char *)out.ptr, "\"load_t\":1.5"));
     assert_non_null(strstr((const char *)rec.ptr, "{\"@bytes\":\"AQL/\"}"));
@@ -700,12 +663,12 @@ static void test_reimport_changes_nothing(void **state) {
                           ID_A, PHONE_A, ID_B, PHONE_B);
     json_decref(import(r, sp, DC_SOURCE_ORGANISATION, 1, csv));
     dc_buf s1 = DC_BUF_INIT, s2 = DC_BUF_INIT;
-    ok(r, dc_replica_status(&s1, r));
+    dc_test_ok(r, dc_replica_status(&s1, r));
     json_t *rep = import(r, sp, DC_SOURCE_ORGANISATION, 1, csv);
     assert_int_equal(jint(rep, "unchanged"), 2);
     assert_int_equal(jint(rep, "merged"), 2);
     json_decref(rep);
-    ok(r, dc_replica_status(&s2, r));
+    dc_test_ok(r, dc_replica_status(&s2, r));
     assert_string_equal((const char *)s1.ptr, (const char *)s2.ptr); /* no new change */
     dc_buf_dispose(&s1);
     dc_buf_dispose(&s2);
@@ -722,8 +685,8 @@ static void test_reimport_changes_nothing(void **state) {
 
 static void exchange(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
-    ok(from, dc_bundle_export(&b, from, NULL));
-    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    dc_test_ok(from, dc_bundle_export(&b, from, NULL));
+    dc_test_ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
     if (dc_test_accept_invitations(to) != 0)
         fail_msg("accept: %s", dc_replica_errmsg(to));
     dc_buf_dispose(&b);
@@ -732,11 +695,11 @@ static void exchange(dc_replica *from, dc_replica *to) {
 static char *text_of(int which, dc_replica *r, const char *sp, const char *id) {
     dc_buf b = DC_BUF_INIT;
     if (which == 0)
-        ok(r, dc_replica_dump(&b, r, NULL));
+        dc_test_ok(r, dc_replica_dump(&b, r, NULL));
     else if (which == 1)
-        ok(r, dc_registry_conflicts(&b, r, sp));
+        dc_test_ok(r, dc_registry_conflicts(&b, r, sp));
     else
-        ok(r, dc_registry_find(&b, r, sp, id));
+        dc_test_ok(r, dc_registry_find(&b, r, sp, id));
     char *s = strdup((const char *)b.ptr);
     dc_buf_dispose(&b);
     return s;
@@ -746,10 +709,10 @@ static void test_two_offline_importers_converge(void **state) {
     (void)state;
     char sp[33];
     dc_replica *a = registry("sec_a.db", sp);
-    dc_replica *b = open_at("sec_b.db");
+    dc_replica *b = dc_test_open(&g_d, "sec_b.db");
     dc_buf card = DC_BUF_INIT;
-    ok(b, dc_replica_card(&card, b));
-    ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_ok(b, dc_replica_card(&card, b));
+    dc_test_ok(a, dc_space_add(a, sp, (const char *)card.ptr, DC_ROLE_MEMBER));
     dc_buf_dispose(&card);
     exchange(a, b);
     /* Offline: each secretary imports one line; neither sees the other's
@@ -758,7 +721,7 @@ static void test_two_offline_importers_converge(void **state) {
                         fmt(HEADER "张三,%s,%s,520102,贵A1,顺丰冷链,,花溪,冷链,正式党员\n"
                                    "李四,%s,,520112,,,,,,群众\n",
                             ID_A, PHONE_A, ID_B));
-    g_now += 60000;
+    g_d.now += 60000;
     json_t *rb = import(b, sp, DC_SOURCE_TRANSPORT, 1,
                         fmt(HEADER "张叁,%s,%s,520102,贵A2,满帮平台,,花溪,普货,正式党员\n"
                                    "王五,%s,,522601,,,,,,\n",
@@ -846,7 +809,8 @@ static void test_garbage_rows(void **state) {
             k += strlen(b);
         }
         dc_buf rep = DC_BUF_INIT;
-        ok(r, dc_registry_import_csv(&rep, r, sp, round % 2 + 1, round, (const uint8_t *)csv, k));
+        dc_test_ok(
+            r, dc_registry_import_csv(&rep, r, sp, round % 2 + 1, round, (const uint8_t *)csv, k));
         json_t *j = json_loads((const char *)rep.ptr, 0, NULL);
         assert_non_null(j);
         assert_int_equal(jint(j, "rows"),
@@ -855,7 +819,7 @@ static void test_garbage_rows(void **state) {
         dc_buf_dispose(&rep);
     }
     dc_buf out = DC_BUF_INIT;
-    ok(r, dc_registry_conflicts(&out, r, sp));
+    dc_test_ok(r, dc_registry_conflicts(&out, r, sp));
     dc_buf_dispose(&out);
     dc_replica_close(r);
 }
@@ -892,8 +856,8 @@ static double run_bench(long n, bool print) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     dc_buf rep = DC_BUF_INIT;
-    ok(r,
-       dc_registry_import_csv(&rep, r, sp, DC_SOURCE_ORGANISATION, 1, (const uint8_t *)csv, len));
+    dc_test_ok(r, dc_registry_import_csv(&rep, r, sp, DC_SOURCE_ORGANISATION, 1,
+                                         (const uint8_t *)csv, len));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -910,12 +874,13 @@ static double run_bench(long n, bool print) {
     }
     /* The second line merges into every driver. */
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ok(r, dc_registry_import_csv(&rep, r, sp, DC_SOURCE_TRANSPORT, 1, (const uint8_t *)csv, len));
+    dc_test_ok(
+        r, dc_registry_import_csv(&rep, r, sp, DC_SOURCE_TRANSPORT, 1, (const uint8_t *)csv, len));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s2 = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     dc_buf c = DC_BUF_INIT;
-    ok(r, dc_registry_conflicts(&c, r, sp));
+    dc_test_ok(r, dc_registry_conflicts(&c, r, sp));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s3 = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (print)

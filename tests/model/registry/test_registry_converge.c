@@ -31,19 +31,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "drivercore.h"
-#include "../../common/consent.h"
+#include "../../common/replica_fixture.h"
+#include "../../common/rng.h"
 
 #define NREP 4
 #define NDRV 6
 #define NPART 2
 #define MAXREP 512 /* distinct rows remembered per driver */
 
-static char g_dir[256];
+static dc_test_dir g_d;
 static int g_steps = 240;
 static uint64_t g_seed0 = 0;           /* 0: the default seeds */
 static int64_t g_true = 1767225600000; /* 2026-01-01 UTC */
@@ -55,20 +55,8 @@ static int64_t clock_of(void *user) {
 
 static uint64_t g_rng;
 
-static uint64_t rnd(void) {
-    uint64_t z = (g_rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static unsigned below(unsigned n) {
-    return (unsigned)(rnd() % n);
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), r ? dc_replica_errmsg(r) : dc_error_last());
+    return (unsigned)(dc_test_rnd(&g_rng) % n);
 }
 
 /* ---- the pools of facts, and the rows imported ---- */
@@ -223,7 +211,7 @@ typedef struct world {
 
 static dc_replica *open_rep(world *w, int i) {
     char path[512];
-    snprintf(path, sizeof path, "%s/r%d.db", g_dir, i);
+    snprintf(path, sizeof path, "%s/r%d.db", g_d.path, i);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
     w->off[i] = OFFSET[i];
     o.clock = clock_of;
@@ -236,9 +224,9 @@ static dc_replica *open_rep(world *w, int i) {
 
 static void sync_one(world *w, int from, int to) {
     dc_buf b = DC_BUF_INIT;
-    ok(w->r[from], dc_bundle_export(&b, w->r[from], NULL));
-    ok(w->r[to], dc_bundle_import(w->r[to], b.ptr, b.size, NULL));
-    ok(w->r[to], dc_test_accept_invitations(w->r[to]));
+    dc_test_ok(w->r[from], dc_bundle_export(&b, w->r[from], NULL));
+    dc_test_ok(w->r[to], dc_bundle_import(w->r[to], b.ptr, b.size, NULL));
+    dc_test_ok(w->r[to], dc_test_accept_invitations(w->r[to]));
     dc_buf_dispose(&b);
 }
 
@@ -307,8 +295,8 @@ static void import_rows(world *w, int i) {
     o.level = LEVELS[level];
     o.method = METHODS[method];
     dc_buf rep = DC_BUF_INIT;
-    ok(w->r[i],
-       dc_registry_import(&rep, w->r[i], w->part[p], &o, (const uint8_t *)csv, strlen(csv)));
+    dc_test_ok(w->r[i], dc_registry_import(&rep, w->r[i], w->part[p], &o, (const uint8_t *)csv,
+                                           strlen(csv)));
     if (!strstr((const char *)rep.ptr, "\"errors\":[]") ||
         !strstr((const char *)rep.ptr, "\"moved_away\":[]"))
         fail_msg("import on r%d: %s", i, (const char *)rep.ptr);
@@ -323,12 +311,13 @@ static void move_one(world *w) {
         return;
     dc_registry_move_options o = DC_REGISTRY_MOVE_OPTIONS_INIT;
     o.date = "2026-03-01";
-    ok(w->r[0], dc_registry_move(NULL, w->r[0], w->part[from], g_did[k], w->part[1 - from], &o));
+    dc_test_ok(w->r[0],
+               dc_registry_move(NULL, w->r[0], w->part[from], g_did[k], w->part[1 - from], &o));
 }
 
 static char *find_text(dc_replica *r, const char *space, const char *idn) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_registry_find(&b, r, space, idn));
+    dc_test_ok(r, dc_registry_find(&b, r, space, idn));
     char *s = strdup((const char *)b.ptr);
     dc_buf_dispose(&b);
     return s;
@@ -337,9 +326,9 @@ static char *find_text(dc_replica *r, const char *space, const char *idn) {
 static char *text_of(dc_replica *r, int which, const char *space) {
     dc_buf b = DC_BUF_INIT;
     if (which == 0)
-        ok(r, dc_registry_conflicts(&b, r, space));
+        dc_test_ok(r, dc_registry_conflicts(&b, r, space));
     else
-        ok(r, dc_stats_at(&b, r, NULL, NULL, g_true));
+        dc_test_ok(r, dc_stats_at(&b, r, NULL, NULL, g_true));
     char *s = strdup((const char *)b.ptr);
     dc_buf_dispose(&b);
     return s;
@@ -453,20 +442,20 @@ static void run(uint64_t seed) {
     for (int i = 0; i < NREP; i++)
         w.r[i] = open_rep(&w, i);
     dc_buf b = DC_BUF_INIT;
-    ok(w.r[0], dc_registry_create(&b, w.r[0], "520000", NULL));
+    dc_test_ok(w.r[0], dc_registry_create(&b, w.r[0], "520000", NULL));
     memcpy(w.root, b.ptr, 33);
     static const char *const REGION[NPART] = {"520102", "520112"};
     for (int p = 0; p < NPART; p++) {
         dc_registry_part_options o = DC_REGISTRY_PART_OPTIONS_INIT;
         o.root = w.root;
         o.region = REGION[p];
-        ok(w.r[0], dc_registry_part_create(&b, w.r[0], &o));
+        dc_test_ok(w.r[0], dc_registry_part_create(&b, w.r[0], &o));
         memcpy(w.part[p], b.ptr, 33);
         for (int i = 1; i < NREP; i++) {
             dc_buf card = DC_BUF_INIT;
-            ok(w.r[i], dc_replica_card(&card, w.r[i]));
-            ok(w.r[0],
-               dc_registry_enrol(w.r[0], w.part[p], (const char *)card.ptr, DC_ROLE_MEMBER));
+            dc_test_ok(w.r[i], dc_replica_card(&card, w.r[i]));
+            dc_test_ok(w.r[0], dc_registry_enrol(w.r[0], w.part[p], (const char *)card.ptr,
+                                                 DC_ROLE_MEMBER));
             dc_buf_dispose(&card);
         }
     }
@@ -474,7 +463,7 @@ static void run(uint64_t seed) {
     heal(&w);
     for (int k = 0; k < NDRV; k++) {
         dc_buf id = DC_BUF_INIT;
-        ok(w.r[0], dc_registry_driver_id(&id, w.r[0], w.part[0], g_drv[k].idn));
+        dc_test_ok(w.r[0], dc_registry_driver_id(&id, w.r[0], w.part[0], g_drv[k].idn));
         snprintf(g_did[k], sizeof g_did[k], "%s", (const char *)id.ptr);
         dc_buf_dispose(&id);
     }
@@ -502,7 +491,7 @@ static void run(uint64_t seed) {
         static const char *const sfx[] = {"", "-wal", "-shm"};
         for (int k = 0; k < 3; k++) {
             char p[600];
-            snprintf(p, sizeof p, "%s/r%d.db%s", g_dir, i, sfx[k]);
+            snprintf(p, sizeof p, "%s/r%d.db%s", g_d.path, i, sfx[k]);
             unlink(p);
         }
     }
@@ -519,15 +508,16 @@ static void issue_case(int confirm, int last_office, int confirmer) {
     for (int i = 0; i < 2; i++)
         w.r[i] = open_rep(&w, i);
     dc_buf b = DC_BUF_INIT, card = DC_BUF_INIT;
-    ok(w.r[0], dc_registry_create(&b, w.r[0], "520000", NULL));
+    dc_test_ok(w.r[0], dc_registry_create(&b, w.r[0], "520000", NULL));
     memcpy(w.root, b.ptr, 33);
     dc_registry_part_options o = DC_REGISTRY_PART_OPTIONS_INIT;
     o.root = w.root;
     o.region = "520112";
-    ok(w.r[0], dc_registry_part_create(&b, w.r[0], &o));
+    dc_test_ok(w.r[0], dc_registry_part_create(&b, w.r[0], &o));
     memcpy(w.part[0], b.ptr, 33);
-    ok(w.r[1], dc_replica_card(&card, w.r[1]));
-    ok(w.r[0], dc_registry_enrol(w.r[0], w.part[0], (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_ok(w.r[1], dc_replica_card(&card, w.r[1]));
+    dc_test_ok(w.r[0],
+               dc_registry_enrol(w.r[0], w.part[0], (const char *)card.ptr, DC_ROLE_MEMBER));
     dc_buf_dispose(&card);
     dc_buf_dispose(&b);
     sync_one(&w, 0, 1);
@@ -545,8 +535,8 @@ static void issue_case(int confirm, int last_office, int confirmer) {
         io.source = k == 0 ? DC_SOURCE_ORGANISATION : DC_SOURCE_TRANSPORT;
         io.round = 1;
         dc_buf rep = DC_BUF_INIT;
-        ok(w.r[office], dc_registry_import(&rep, w.r[office], w.part[0], &io, (const uint8_t *)csv,
-                                           strlen(csv)));
+        dc_test_ok(w.r[office], dc_registry_import(&rep, w.r[office], w.part[0], &io,
+                                                   (const uint8_t *)csv, strlen(csv)));
         dc_buf_dispose(&rep);
     }
     sync_one(&w, 0, 1);
@@ -572,8 +562,8 @@ static void issue_case(int confirm, int last_office, int confirmer) {
     io.level = "branch";
     io.method = "visit";
     dc_buf rep = DC_BUF_INIT;
-    ok(w.r[confirmer],
-       dc_registry_import(&rep, w.r[confirmer], w.part[0], &io, (const uint8_t *)csv, strlen(csv)));
+    dc_test_ok(w.r[confirmer], dc_registry_import(&rep, w.r[confirmer], w.part[0], &io,
+                                                  (const uint8_t *)csv, strlen(csv)));
     dc_buf_dispose(&rep);
     sync_one(&w, confirmer, 1 - confirmer);
     const char *want = confirm == 0 ? "member" : "masses";
@@ -588,7 +578,7 @@ static void issue_case(int confirm, int last_office, int confirmer) {
         assert_string_equal(json_string_value(json_object_get(v, "level")), "branch");
         json_decref(j);
         dc_buf s = DC_BUF_INIT;
-        ok(w.r[i], dc_stats_at(&s, w.r[i], NULL, NULL, g_true));
+        dc_test_ok(w.r[i], dc_stats_at(&s, w.r[i], NULL, NULL, g_true));
         json_t *st = json_loads((const char *)s.ptr, 0, NULL);
         assert_int_equal(json_integer_value(json_object_get(st, "party_member_drivers")),
                          confirm == 0 ? 1 : 0);
@@ -604,7 +594,7 @@ static void issue_case(int confirm, int last_office, int confirmer) {
         static const char *const sfx[] = {"", "-wal", "-shm"};
         for (int k = 0; k < 3; k++) {
             char p[600];
-            snprintf(p, sizeof p, "%s/r%d.db%s", g_dir, i, sfx[k]);
+            snprintf(p, sizeof p, "%s/r%d.db%s", g_d.path, i, sfx[k]);
             unlink(p);
         }
     }
@@ -630,26 +620,12 @@ static void test_random_scripts(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/dc-regconv-XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return dc_test_dir_make(&g_d, "regconv");
 }
 
 static int teardown(void **state) {
     (void)state;
-    DIR *d = opendir(g_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g_dir);
-    return 0;
+    return dc_test_dir_remove(&g_d);
 }
 
 int main(int argc, char **argv) {

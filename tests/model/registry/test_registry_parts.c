@@ -18,59 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <dirent.h>
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "drivercore.h"
-#include "../../common/consent.h"
+#include "../../common/replica_fixture.h"
 
-static char g_dir[256];
-static int64_t g_now = 1767225600000; /* 2026-01-01 00:00 UTC */
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
-
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), r ? dc_replica_errmsg(r) : dc_error_last());
-}
-
-static dc_replica *open_at(const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    dc_replica *r = NULL;
-    if (dc_replica_open(&r, path, &o) != 0)
-        fail_msg("open %s: %s", path, dc_error_last());
-    return r;
-}
+static dc_test_dir g_d;
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/dc-regparts-XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return dc_test_dir_make(&g_d, "regparts");
 }
 
 static int teardown(void **state) {
     (void)state;
-    DIR *d = opendir(g_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g_dir);
-    return 0;
+    return dc_test_dir_remove(&g_d);
 }
 
 static void make_id(char out[19], const char *d17) {
@@ -122,7 +85,7 @@ static json_t *import(dc_replica *r, const char *space, int source, int round, c
     o.level = level;
     o.method = method;
     dc_buf rep = DC_BUF_INIT;
-    ok(r, dc_registry_import(&rep, r, space, &o, (const uint8_t *)csv, strlen(csv)));
+    dc_test_ok(r, dc_registry_import(&rep, r, space, &o, (const uint8_t *)csv, strlen(csv)));
     json_t *j = jbuf(&rep);
     dc_buf_dispose(&rep);
     return j;
@@ -130,7 +93,7 @@ static json_t *import(dc_replica *r, const char *space, int source, int round, c
 
 static json_t *find(dc_replica *r, const char *space, const char *idn) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_registry_find(&b, r, space, idn));
+    dc_test_ok(r, dc_registry_find(&b, r, space, idn));
     json_t *j = jbuf(&b);
     dc_buf_dispose(&b);
     return j;
@@ -138,9 +101,9 @@ static json_t *find(dc_replica *r, const char *space, const char *idn) {
 
 static void exchange(dc_replica *from, dc_replica *to) {
     dc_buf b = DC_BUF_INIT;
-    ok(from, dc_bundle_export(&b, from, NULL));
-    ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
-    ok(to, dc_test_accept_invitations(to));
+    dc_test_ok(from, dc_bundle_export(&b, from, NULL));
+    dc_test_ok(to, dc_bundle_import(to, b.ptr, b.size, NULL));
+    dc_test_ok(to, dc_test_accept_invitations(to));
     dc_buf_dispose(&b);
 }
 
@@ -151,15 +114,15 @@ static void part(dc_replica *r, const char *root, const char *region, const char
     o.region = region;
     o.branch = branch;
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_registry_part_create(&b, r, &o));
+    dc_test_ok(r, dc_registry_part_create(&b, r, &o));
     memcpy(out, b.ptr, 33);
     dc_buf_dispose(&b);
 }
 
 static void enrol(dc_replica *admin, const char *space, dc_replica *who, int role) {
     dc_buf card = DC_BUF_INIT;
-    ok(who, dc_replica_card(&card, who));
-    ok(admin, dc_registry_enrol(admin, space, (const char *)card.ptr, role));
+    dc_test_ok(who, dc_replica_card(&card, who));
+    dc_test_ok(admin, dc_registry_enrol(admin, space, (const char *)card.ptr, role));
     dc_buf_dispose(&card);
 }
 
@@ -171,10 +134,10 @@ static void test_parts_keys_and_need_to_know(void **state) {
     (void)state;
     make_id(ID_A, "52011219790512031");
     make_id(ID_B, "52060319830917052");
-    dc_replica *office = open_at("office.db"), *desk = open_at("desk.db");
+    dc_replica *office = dc_test_open(&g_d, "office.db"), *desk = dc_test_open(&g_d, "desk.db");
     dc_buf b = DC_BUF_INIT;
     char root[33], wd[33], ws[33], br[33];
-    ok(office, dc_registry_create(&b, office, "520000", NULL));
+    dc_test_ok(office, dc_registry_create(&b, office, "520000", NULL));
     memcpy(root, b.ptr, 33);
     part(office, root, "520112", NULL, wd);
     part(office, root, "520603", NULL, ws);
@@ -195,9 +158,9 @@ static void test_parts_keys_and_need_to_know(void **state) {
 
     /* One person, one id in every part: the keys come from the root. */
     dc_buf i1 = DC_BUF_INIT, i2 = DC_BUF_INIT, i3 = DC_BUF_INIT;
-    ok(office, dc_registry_driver_id(&i1, office, wd, ID_A));
-    ok(office, dc_registry_driver_id(&i2, office, ws, ID_A));
-    ok(office, dc_registry_driver_id(&i3, office, root, ID_A));
+    dc_test_ok(office, dc_registry_driver_id(&i1, office, wd, ID_A));
+    dc_test_ok(office, dc_registry_driver_id(&i2, office, ws, ID_A));
+    dc_test_ok(office, dc_registry_driver_id(&i3, office, root, ID_A));
     assert_string_equal((const char *)i1.ptr, (const char *)i2.ptr);
     assert_string_equal((const char *)i1.ptr, (const char *)i3.ptr);
     char did_a[32];
@@ -238,7 +201,7 @@ static void test_parts_keys_and_need_to_know(void **state) {
     a = find(office, root, ID_B);
     assert_string_equal(jstr(a, "space"), ws);
     json_decref(a);
-    ok(office, dc_registry_spaces(&out, office));
+    dc_test_ok(office, dc_registry_spaces(&out, office));
     json_t *l = jbuf(&out);
     assert_int_equal(json_array_size(l), 4);
     assert_string_equal(jstr(json_array_get(l, 0), "level"), "province");
@@ -247,17 +210,17 @@ static void test_parts_keys_and_need_to_know(void **state) {
     assert_string_equal(jstr(json_array_get(l, 2), "region"), "520603");
     assert_string_equal(jstr(json_array_get(l, 3), "branch"), "branch-520112-01");
     json_decref(l);
-    ok(desk, dc_registry_spaces(&out, desk));
+    dc_test_ok(desk, dc_registry_spaces(&out, desk));
     l = jbuf(&out);
     assert_int_equal(json_array_size(l), 2); /* the root and Wudang's part */
     json_decref(l);
 
     /* A device holding a part without the root cannot derive the keys: it
      * is told which root to ask for. */
-    dc_replica *lone = open_at("lone.db");
+    dc_replica *lone = dc_test_open(&g_d, "lone.db");
     dc_buf card = DC_BUF_INIT;
-    ok(lone, dc_replica_card(&card, lone));
-    ok(office, dc_space_add(office, wd, (const char *)card.ptr, DC_ROLE_MEMBER));
+    dc_test_ok(lone, dc_replica_card(&card, lone));
+    dc_test_ok(office, dc_space_add(office, wd, (const char *)card.ptr, DC_ROLE_MEMBER));
     dc_buf_dispose(&card);
     exchange(office, lone);
     assert_int_equal(dc_registry_find(&out, lone, wd, ID_A), DC_ENOKEY);
@@ -279,10 +242,10 @@ static int stop_at_two(void *user, uint64_t rows, uint64_t done, uint64_t total)
 static void test_level_method_and_progress(void **state) {
     (void)state;
     make_id(ID_A, "52011219790512031");
-    dc_replica *r = open_at("lm.db");
+    dc_replica *r = dc_test_open(&g_d, "lm.db");
     dc_buf b = DC_BUF_INIT;
     char root[33], wd[33];
-    ok(r, dc_registry_create(&b, r, "520000", NULL));
+    dc_test_ok(r, dc_registry_create(&b, r, "520000", NULL));
     memcpy(root, b.ptr, 33);
     part(r, root, "520112", NULL, wd);
     json_decref(import(r, wd, DC_SOURCE_TRANSPORT, 1, NULL, NULL,
@@ -342,7 +305,7 @@ static void test_level_method_and_progress(void **state) {
     assert_int_equal(calls, 2);
     assert_non_null(strstr(dc_replica_errmsg(r), "importing the file again is safe"));
     o.progress = NULL;
-    ok(r, dc_registry_import(&b, r, wd, &o, (const uint8_t *)big, n));
+    dc_test_ok(r, dc_registry_import(&b, r, wd, &o, (const uint8_t *)big, n));
     json_t *j = jbuf(&b);
     assert_true(jint(j, "unchanged") >= 1000); /* the batches before the stop stayed */
     assert_int_equal(jint(j, "imported"), 4000);
@@ -354,7 +317,7 @@ static void test_level_method_and_progress(void **state) {
 
 static json_t *stats_of(dc_replica *r) {
     dc_buf b = DC_BUF_INIT;
-    ok(r, dc_stats_at(&b, r, NULL, NULL, g_now));
+    dc_test_ok(r, dc_stats_at(&b, r, NULL, NULL, g_d.now));
     json_t *j = jbuf(&b);
     dc_buf_dispose(&b);
     return j;
@@ -364,22 +327,23 @@ static void test_move_follows_the_driver(void **state) {
     (void)state;
     make_id(ID_A, "52011219790512031"); /* registered in Wudang */
     make_id(ID_C, "52011219880622034");
-    dc_replica *office = open_at("mv-office.db"), *wdesk = open_at("mv-wudang.db");
+    dc_replica *office = dc_test_open(&g_d, "mv-office.db"),
+               *wdesk = dc_test_open(&g_d, "mv-wudang.db");
     dc_buf b = DC_BUF_INIT;
     char root[33], wd[33], ws[33], wsb[33], brsp[33], desk[33];
-    ok(office, dc_registry_create(&b, office, "520000", NULL));
+    dc_test_ok(office, dc_registry_create(&b, office, "520000", NULL));
     memcpy(root, b.ptr, 33);
     part(office, root, "520112", NULL, wd);
     part(office, root, "520603", NULL, ws);
     part(office, root, "520603", "branch-520603-01", wsb);
-    ok(office, dc_space_create(&b, office, "branch 520603-01"));
+    dc_test_ok(office, dc_space_create(&b, office, "branch 520603-01"));
     memcpy(brsp, b.ptr, 33);
     dc_branch_options bo = DC_BRANCH_OPTIONS_INIT;
     bo.code = "520603-01";
     bo.name = "万山区货车司机流动党员党支部";
     bo.region = "520603";
-    ok(office, dc_branch_put(NULL, office, brsp, &bo));
-    ok(office, dc_space_create(&b, office, "desk 520112"));
+    dc_test_ok(office, dc_branch_put(NULL, office, brsp, &bo));
+    dc_test_ok(office, dc_space_create(&b, office, "desk 520112"));
     memcpy(desk, b.ptr, 33);
     enrol(office, wd, wdesk, DC_ROLE_MEMBER);
     json_decref(import(office, wd, DC_SOURCE_TRANSPORT, 1, "county", NULL,
@@ -389,7 +353,7 @@ static void test_move_follows_the_driver(void **state) {
     json_decref(import(office, wd, DC_SOURCE_ORGANISATION, 1, "county", NULL,
                        fmt(HEADER "杨飞,%s,,520112,,,,,,正式党员\n", ID_A)));
     dc_buf id = DC_BUF_INIT;
-    ok(office, dc_registry_driver_id(&id, office, wd, ID_A));
+    dc_test_ok(office, dc_registry_driver_id(&id, office, wd, ID_A));
     char did[32];
     snprintf(did, sizeof did, "%s", (const char *)id.ptr);
     dc_buf_dispose(&id);
@@ -400,24 +364,24 @@ static void test_move_follows_the_driver(void **state) {
     co.category = "freight_arrears";
     co.text = "运费拖欠";
     co.region = "520112";
-    ok(office, dc_case_file(&b, office, desk, &co, NULL));
+    dc_test_ok(office, dc_case_file(&b, office, desk, &co, NULL));
     json_t *c1 = jbuf(&b);
     char open_case[32], done_case[32];
     snprintf(open_case, sizeof open_case, "%s", jstr(c1, "case"));
     json_decref(c1);
-    ok(office, dc_case_file(&b, office, desk, &co, NULL));
+    dc_test_ok(office, dc_case_file(&b, office, desk, &co, NULL));
     c1 = jbuf(&b);
     snprintf(done_case, sizeof done_case, "%s", jstr(c1, "case"));
     json_decref(c1);
-    g_now += 3600000;
-    ok(office, dc_case_step(NULL, office, done_case, "resolve", NULL, NULL, -1, NULL));
+    g_d.now += 3600000;
+    dc_test_ok(office, dc_case_step(NULL, office, done_case, "resolve", NULL, NULL, -1, NULL));
     exchange(office, wdesk);
 
     /* Yang Fei goes to work in Wanshan, into its branch. */
-    g_now = 1772000000000; /* late February 2026 */
+    g_d.now = 1772000000000; /* late February 2026 */
     dc_registry_move_options mo = DC_REGISTRY_MOVE_OPTIONS_INIT;
     mo.date = "2026-02-25";
-    ok(office, dc_registry_move(&b, office, wd, did, wsb, &mo));
+    dc_test_ok(office, dc_registry_move(&b, office, wd, did, wsb, &mo));
     json_t *m = jbuf(&b);
     assert_string_equal(jstr(json_object_get(m, "from"), "region"), "520112");
     assert_string_equal(jstr(json_object_get(m, "to"), "region"), "520603");
@@ -443,19 +407,19 @@ static void test_move_follows_the_driver(void **state) {
     assert_string_equal(jstr(ev, "date"), "2026-02-25");
     json_decref(a);
     /* Left behind in Wudang: a forwarding entry and an empty record. */
-    ok(office, dc_record_get(&b, office, wd, "moved", did));
+    dc_test_ok(office, dc_record_get(&b, office, wd, "moved", did));
     a = jbuf(&b);
     assert_string_equal(jstr(a, "space"), wsb);
     assert_string_equal(jstr(a, "region"), "520603");
     json_decref(a);
-    ok(office, dc_record_get(&b, office, wd, "driver", did));
+    dc_test_ok(office, dc_record_get(&b, office, wd, "driver", did));
     assert_null(strstr((const char *)b.ptr, "reports"));
     assert_null(strstr((const char *)b.ptr, "杨飞"));
     /* His branch membership: on the roster of the branch space held. */
-    ok(office, dc_record_get(&b, office, brsp, "member", did));
+    dc_test_ok(office, dc_record_get(&b, office, brsp, "member", did));
     assert_non_null(strstr((const char *)b.ptr, "branch-520603-01"));
     /* His open case: now Wanshan's, at its committee; the settled one stays. */
-    ok(office, dc_case_show(&b, office, open_case, NULL));
+    dc_test_ok(office, dc_case_show(&b, office, open_case, NULL));
     a = jbuf(&b);
     assert_string_equal(jstr(a, "region"), "520603");
     assert_string_equal(jstr(a, "at"), "committee-520603");
@@ -463,7 +427,7 @@ static void test_move_follows_the_driver(void **state) {
     json_t *steps = json_object_get(a, "steps");
     assert_string_equal(jstr(json_array_get(steps, 1), "action"), "handover");
     json_decref(a);
-    ok(office, dc_case_show(&b, office, done_case, NULL));
+    dc_test_ok(office, dc_case_show(&b, office, done_case, NULL));
     a = jbuf(&b);
     assert_string_equal(jstr(a, "region"), "520112");
     json_decref(a);
@@ -488,17 +452,17 @@ static void test_move_follows_the_driver(void **state) {
     /* The Wudang desk, offline, had imported a round-2 row for him before
      * the move reached it: the row stays (adds win over the move's removes)
      * and is read with his record; nothing is lost. */
-    g_now -= 60000; /* its clock is a minute behind the office's move */
+    g_d.now -= 60000; /* its clock is a minute behind the office's move */
     json_decref(import(wdesk, wd, DC_SOURCE_TRANSPORT, 2, "county", "phone",
                        fmt(HEADER "杨飞,%s,13985099999,520112,,,,,,\n", ID_A)));
-    g_now += 120000;
+    g_d.now += 120000;
     exchange(wdesk, office);
     a = find(office, root, ID_A);
     assert_string_equal(jstr(a, "space"), wsb);
     assert_int_equal(json_array_size(json_object_get(a, "sources")), 3);
     assert_string_equal(jstr(a, "phone"), "13985099999"); /* round 2, a later round */
     json_decref(a);
-    ok(office, dc_branch_coverage(&b, office, root));
+    dc_test_ok(office, dc_branch_coverage(&b, office, root));
     a = jbuf(&b);
     assert_int_equal(json_array_size(json_object_get(a, "left_behind")), 1);
     assert_int_equal(json_array_size(json_object_get(a, "kept_twice")), 0);
@@ -507,12 +471,12 @@ static void test_move_follows_the_driver(void **state) {
     assert_int_equal(jint(s, "drivers"), 2);
     json_decref(s);
     /* Moving again merges what was left behind: no second move. */
-    ok(office, dc_registry_move(&b, office, wd, did, wsb, &mo));
-    ok(office, dc_branch_coverage(&b, office, root));
+    dc_test_ok(office, dc_registry_move(&b, office, wd, did, wsb, &mo));
+    dc_test_ok(office, dc_branch_coverage(&b, office, root));
     a = jbuf(&b);
     assert_int_equal(json_array_size(json_object_get(a, "left_behind")), 0);
     json_decref(a);
-    ok(office, dc_record_get(&b, office, wsb, "driver", did));
+    dc_test_ok(office, dc_record_get(&b, office, wsb, "driver", did));
     a = jbuf(&b);
     assert_int_equal(json_array_size(json_object_get(a, "@events")), 1);
     json_decref(a);
@@ -546,7 +510,7 @@ static void test_move_follows_the_driver(void **state) {
     assert_int_equal(dc_registry_move(&b, office, wd, did, wd, &mo), DC_EINVAL);
     assert_int_equal(dc_registry_move(&b, office, ws, did, wd, &mo), DC_ENOTFOUND);
     char other[33];
-    ok(office, dc_registry_create(&b, office, "520000", "registry (another)"));
+    dc_test_ok(office, dc_registry_create(&b, office, "520000", "registry (another)"));
     memcpy(other, b.ptr, 33);
     assert_int_equal(dc_registry_move(&b, office, wsb, did, other, &mo), DC_EINVAL);
     assert_non_null(strstr(dc_replica_errmsg(office), "different registries"));

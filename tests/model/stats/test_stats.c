@@ -20,15 +20,10 @@
 #include <jansson.h>
 
 #include "drivercore.h"
+#include "../../common/replica_fixture.h"
 
-static char g_dir[256];
+static dc_test_dir g_d;
 static const char *g_calendar_path;
-static int64_t g_now;
-
-static int64_t pinned(void *user) {
-    (void)user;
-    return g_now;
-}
 
 /* An instant given in China Standard Time. */
 static int64_t cst(int y, int mo, int d, int h, int mi) {
@@ -42,11 +37,6 @@ static int64_t cst(int y, int mo, int d, int h, int mi) {
     return ((int64_t)timegm(&tm) - 8 * 3600) * 1000;
 }
 
-static void ok(dc_replica *r, int rc) {
-    if (rc != 0)
-        fail_msg("%s: %s", dc_error_name(rc), dc_replica_errmsg(r));
-}
-
 typedef struct world {
     dc_replica *r;
     char directory[33], registry[33], branch1[33], branch2[33], desk[33], desk2[33];
@@ -55,7 +45,7 @@ typedef struct world {
 
 static void mkspace(world *w, char out[33], const char *name) {
     dc_buf b = DC_BUF_INIT;
-    ok(w->r, dc_space_create(&b, w->r, name));
+    dc_test_ok(w->r, dc_space_create(&b, w->r, name));
     memcpy(out, b.ptr, 33);
     dc_buf_dispose(&b);
 }
@@ -94,45 +84,45 @@ static void link_(dc_txn *t, const char *from, const char *to, const char *level
  * handlers work offline, which dc_case_step refuses on one replica). */
 static void file_case(world *w, const char *space, const char *id, int64_t at, int emergency) {
     dc_txn *t = NULL;
-    g_now = at;
-    ok(w->r, dc_txn_begin(&t, w->r, space));
+    g_d.now = at;
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, space));
     set_s(t, "case", id, "driver", "drv-d1");
     set_s(t, "case", id, "channel", "12328");
     set_s(t, "case", id, "category", "freight_arrears");
     set_s(t, "case", id, "text", "运费拖欠");
     set_s(t, "case", id, "region", "520112");
-    ok(w->r, dc_txn_set(t, "case", id, "emergency", DC_BOOL, emergency, NULL));
+    dc_test_ok(w->r, dc_txn_set(t, "case", id, "emergency", DC_BOOL, emergency, NULL));
     /* The filing step, as dc_case_file writes it: its time is the receipt. */
-    ok(w->r, dc_txn_event(t, "case", id));
-    ok(w->r, dc_txn_event_field(t, "action", DC_STR, 0, "file"));
-    ok(w->r, dc_txn_commit(t, NULL));
+    dc_test_ok(w->r, dc_txn_event(t, "case", id));
+    dc_test_ok(w->r, dc_txn_event_field(t, "action", DC_STR, 0, "file"));
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
 }
 
 /* A step at `at`: satisfied 1/0, or -1 for none; `to` may be NULL. */
 static void step(world *w, const char *space, const char *id, int64_t at, const char *action,
                  const char *to, int satisfied) {
     dc_txn *t = NULL;
-    g_now = at;
-    ok(w->r, dc_txn_begin(&t, w->r, space));
-    ok(w->r, dc_txn_event(t, "case", id));
-    ok(w->r, dc_txn_event_field(t, "action", DC_STR, 0, action));
-    ok(w->r, dc_txn_event_field(t, "to", to ? DC_STR : DC_NULL, 0, to));
-    ok(w->r, dc_txn_event_field(t, "note", DC_NULL, 0, NULL));
-    ok(w->r,
-       dc_txn_event_field(t, "satisfied", satisfied < 0 ? DC_NULL : DC_BOOL, satisfied, NULL));
-    ok(w->r, dc_txn_commit(t, NULL));
+    g_d.now = at;
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, space));
+    dc_test_ok(w->r, dc_txn_event(t, "case", id));
+    dc_test_ok(w->r, dc_txn_event_field(t, "action", DC_STR, 0, action));
+    dc_test_ok(w->r, dc_txn_event_field(t, "to", to ? DC_STR : DC_NULL, 0, to));
+    dc_test_ok(w->r, dc_txn_event_field(t, "note", DC_NULL, 0, NULL));
+    dc_test_ok(w->r, dc_txn_event_field(t, "satisfied", satisfied < 0 ? DC_NULL : DC_BOOL,
+                                        satisfied, NULL));
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
 }
 
 static int setup(void **state) {
     world *w = calloc(1, sizeof *w);
     char path[512];
-    snprintf(g_dir, sizeof g_dir, "/tmp/dc-model-stats-XXXXXX");
-    if (!mkdtemp(g_dir))
+    if (dc_test_dir_make(&g_d, "model-stats"))
         return -1;
-    snprintf(path, sizeof path, "%s/office.db", g_dir);
+    snprintf(path, sizeof path, "%s/office.db", g_d.path);
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    g_now = cst(2026, 1, 5, 9, 0);
+    o.clock = dc_test_pinned;
+    o.clock_user = &g_d;
+    g_d.now = cst(2026, 1, 5, 9, 0);
     if (dc_replica_open(&w->r, path, &o) != 0)
         return -1;
     if (dc_calendar_load_file(&w->cal, g_calendar_path) != 0)
@@ -147,7 +137,7 @@ static int setup(void **state) {
     mkspace(w, w->desk2, "desk 520113");
 
     dc_txn *t = NULL;
-    ok(w->r, dc_txn_begin(&t, w->r, w->directory));
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, w->directory));
     org(t, "operator-1", "operator", NULL);
     org(t, "operator-2", "operator", NULL);
     org(t, "operator-3", "operator", NULL);
@@ -163,12 +153,12 @@ static int setup(void **state) {
     org(t, "branch-520112-02", "branch", NULL);
     set_s(t, "station", "dh-520112-1", "name", "乌当区司机之家");
     set_s(t, "station", "dh-520402-1", "name", "黔城智慧物流园司机之家");
-    ok(w->r, dc_txn_commit(t, NULL));
-    ok(w->r, dc_txn_begin(&t, w->r, w->directory));
-    ok(w->r, dc_txn_delete(t, "org", "operator-3")); /* deleted: not counted */
-    ok(w->r, dc_txn_commit(t, NULL));
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, w->directory));
+    dc_test_ok(w->r, dc_txn_delete(t, "org", "operator-3")); /* deleted: not counted */
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
 
-    ok(w->r, dc_txn_begin(&t, w->r, w->registry));
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, w->registry));
     driver(t, "drv-d1", "masses");
     driver(t, "drv-d2", "applicant");
     driver(t, "drv-d3", "activist");
@@ -186,17 +176,17 @@ static int setup(void **state) {
     link_(t, "drv-pm1", "drv-d2", "party_member");
     link_(t, "drv-pm2", "drv-d2", "party_member");
     link_(t, "drv-pm2", "drv-d3", "party_member");
-    ok(w->r, dc_txn_commit(t, NULL));
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
 
-    ok(w->r, dc_txn_begin(&t, w->r, w->branch1));
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, w->branch1));
     set_s(t, "branch", "branch-520112-01", "name", "乌当区货车司机流动党员党支部");
     set_s(t, "study", "st-1", "title", "微党课");
     set_s(t, "study", "st-2", "title", "微视频");
-    ok(w->r, dc_txn_commit(t, NULL));
-    ok(w->r, dc_txn_begin(&t, w->r, w->branch2));
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
+    dc_test_ok(w->r, dc_txn_begin(&t, w->r, w->branch2));
     set_s(t, "branch", "branch-520113-01", "name", "白云区货车司机流动党员党支部");
     set_s(t, "study", "st-1", "title", "新闻");
-    ok(w->r, dc_txn_commit(t, NULL));
+    dc_test_ok(w->r, dc_txn_commit(t, NULL));
 
     /* In time order (the clock only moves forward).  A: every deadline
      * met, inside the county, resolved in 72 h.  B: climbs to the city,
@@ -245,20 +235,16 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     world *w = *state;
-    char cmd[600];
     dc_calendar_free(w->cal);
     dc_replica_close(w->r);
     free(w);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0)
-        return -1;
-    return 0;
+    return dc_test_dir_remove(&g_d);
 }
 
 static json_t *stats_json(world *w, const char *space, const dc_calendar *cal) {
     dc_buf b = DC_BUF_INIT;
     json_error_t e;
-    ok(w->r, dc_stats_at(&b, w->r, space, cal, cst(2026, 11, 29, 12, 0)));
+    dc_test_ok(w->r, dc_stats_at(&b, w->r, space, cal, cst(2026, 11, 29, 12, 0)));
     json_t *j = json_loadb((const char *)b.ptr, b.size, 0, &e);
     if (!j)
         fail_msg("stats is not JSON (%s): %s", e.text, (const char *)b.ptr);
@@ -377,23 +363,24 @@ static void test_rate_rounding(void **state) {
     dc_replica *r = NULL;
     dc_buf sp = DC_BUF_INIT, out = DC_BUF_INIT;
     dc_replica_options o = DC_REPLICA_OPTIONS_INIT;
-    o.clock = pinned;
-    snprintf(path, sizeof path, "%s/rate.db", g_dir);
-    ok(NULL, dc_replica_open(&r, path, &o));
-    ok(r, dc_space_create(&sp, r, "desk"));
+    o.clock = dc_test_pinned;
+    o.clock_user = &g_d;
+    snprintf(path, sizeof path, "%s/rate.db", g_d.path);
+    dc_test_ok(NULL, dc_replica_open(&r, path, &o));
+    dc_test_ok(r, dc_space_create(&sp, r, "desk"));
     dc_txn *t = NULL;
-    ok(r, dc_txn_begin(&t, r, (const char *)sp.ptr));
+    dc_test_ok(r, dc_txn_begin(&t, r, (const char *)sp.ptr));
     for (int i = 0; i < 3794; i++) {
         char id[32];
         snprintf(id, sizeof id, "gr-%04d", i);
-        ok(r, dc_txn_set(t, "case", id, "received", DC_INT, g_now, NULL));
+        dc_test_ok(r, dc_txn_set(t, "case", id, "received", DC_INT, g_d.now, NULL));
         if (i < 3731) {
-            ok(r, dc_txn_event(t, "case", id));
-            ok(r, dc_txn_event_field(t, "action", DC_STR, 0, "resolve"));
+            dc_test_ok(r, dc_txn_event(t, "case", id));
+            dc_test_ok(r, dc_txn_event_field(t, "action", DC_STR, 0, "resolve"));
         }
     }
-    ok(r, dc_txn_commit(t, NULL));
-    ok(r, dc_stats_at(&out, r, NULL, NULL, g_now));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    dc_test_ok(r, dc_stats_at(&out, r, NULL, NULL, g_d.now));
     assert_non_null(strstr((const char *)out.ptr,
                            "\"collected\":3794,\"resolved\":3731,\"resolution_rate\":98.34,"));
     dc_buf_dispose(&out);
@@ -434,7 +421,7 @@ static void test_errors(void **state) {
     assert_int_equal(dc_stats_at(NULL, w->r, NULL, w->cal, 0), DC_EMISUSE);
     assert_int_equal(dc_stats(&b, NULL, NULL, NULL), DC_EMISUSE);
     /* dc_stats runs as of the system clock: every 2026 deadline passed. */
-    ok(w->r, dc_stats(&b, w->r, NULL, w->cal));
+    dc_test_ok(w->r, dc_stats(&b, w->r, NULL, w->cal));
     assert_non_null(strstr((const char *)b.ptr, "\"collected\":6,"));
     dc_buf_dispose(&b);
 }
