@@ -511,18 +511,7 @@ static int rec_load(fold *f, frec *r, dc__err *err) {
 static int rec_rid(fold *f, frec *r, dc__err *err) {
     if (r->rid)
         return 0;
-    sqlite3_stmt *st =
-        dc__q(f->s, Q_REC_PUT, "INSERT INTO records(sid, type, id) VALUES(?, ?, ?)", err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, r->sid);
-    sqlite3_bind_text(st, 2, r->type->p, (int)r->type->n, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->id->p, (int)r->id->n, SQLITE_STATIC);
-    int rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
-    sqlite3_reset(st);
-    if (!rc)
-        r->rid = sqlite3_last_insert_rowid(f->s->db);
-    return rc;
+    return dc__store_record_insert(f->s, r->sid, r->type, r->id, 0, 0, NULL, 0, 0, 0, &r->rid, err);
 }
 
 static int rec_save(fold *f, frec *r, dc__err *err) {
@@ -538,38 +527,32 @@ static int rec_save(fold *f, frec *r, dc__err *err) {
     dc__buf_clear(&f->tmp);
     if (!empty && (rc = dc__recdata_encode(&f->tmp, d, err)))
         return rc;
-    sqlite3_stmt *st =
-        fresh ? dc__q(f->s, Q_REC_NEW,
-                      "INSERT INTO records(sid, del_hlc, del_did, state, nval, nev, type, id) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                      err)
-              : dc__q(f->s, Q_REC_SAVE,
-                      "UPDATE records SET del_hlc = ?2, del_did = ?3, state = ?4, "
-                      "nval = ?5, nev = ?6 WHERE rid = ?1",
-                      err);
-    if (!st)
-        return err->code;
+    int64_t nval = (int64_t)(d->nregs + d->nadds);
     if (fresh) {
-        sqlite3_bind_int64(st, 1, r->sid);
-        sqlite3_bind_text(st, 7, r->type->p, (int)r->type->n, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, r->id->p, (int)r->id->n, SQLITE_STATIC);
+        rc = dc__store_record_insert(f->s, r->sid, r->type, r->id, (int64_t)r->st.del_hlc,
+                                     r->st.del_did, empty ? NULL : f->tmp.ptr, f->tmp.size, nval,
+                                     r->nev, &r->rid, err);
     } else {
+        sqlite3_stmt *st = dc__q(f->s, Q_REC_SAVE,
+                                 "UPDATE rstate SET del_hlc = ?2, del_did = ?3, state = ?4, "
+                                 "nval = ?5, nev = ?6 WHERE rid = ?1",
+                                 err);
+        if (!st)
+            return err->code;
         sqlite3_bind_int64(st, 1, r->rid);
+        sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
+        sqlite3_bind_int64(st, 3, r->st.del_did);
+        if (empty)
+            sqlite3_bind_null(st, 4);
+        else
+            sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, nval);
+        sqlite3_bind_int64(st, 6, r->nev);
+        rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
+        sqlite3_reset(st);
     }
-    sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
-    sqlite3_bind_int64(st, 3, r->st.del_did);
-    if (empty)
-        sqlite3_bind_null(st, 4);
-    else
-        sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (int64_t)(d->nregs + d->nadds));
-    sqlite3_bind_int64(st, 6, r->nev);
-    rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
-    sqlite3_reset(st);
-    if (!rc && fresh)
-        r->rid = sqlite3_last_insert_rowid(f->s->db);
     if (!rc && r->st.changed && f->s->nix)
-        rc = dc__store_index_update(f->s, r->rid, r->sid, r->type, d, err);
+        rc = dc__store_index_update(f->s, r->rid, r->sid, r->type, r->id, d, err);
     return rc;
 }
 
@@ -942,8 +925,8 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         "SET value = value + 1 WHERE ?1 = ?1",
         "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         /* Rows stay (observers name them); their state goes. */
-        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
-        "WHERE sid = ?1",
+        "UPDATE rstate SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
+        "WHERE rid IN (SELECT rid FROM rkeys WHERE sid = ?1)",
         /* Every change still applied is folded again. */
         "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
         "kind = 1 AND state = 0",

@@ -18,6 +18,7 @@
 /* Step n takes a file from schema n-1 to schema n: its SQL, then (if any)
  * the part SQL cannot do, inside the same transaction. */
 static int step2_fix(dc__store *s, dc__err *err);
+static int step7_fix(dc__store *s, dc__err *err);
 
 static const struct {
     const char *sql;
@@ -135,6 +136,22 @@ static const struct {
      "CREATE TABLE covered_items(sid INTEGER NOT NULL, hlc INTEGER NOT NULL, cid BLOB NOT NULL,"
      "  PRIMARY KEY (sid, hlc, cid)) WITHOUT ROWID;",
      NULL},
+    /* 7: a record's key apart from its state: rkeys, clustered on
+     * (sid, type, id), holds the key and the row number; rstate, keyed by
+     * that number, the state; the view records joins them for reads, and
+     * the old table's key index is gone (docs/storage.md, "Schema version
+     * 7").  Value index rows carry the record's id.  The old table goes in
+     * step7_fix, after the index rows have taken their ids. */
+    {"CREATE TABLE rkeys(sid INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,"
+     "  rid INTEGER NOT NULL, PRIMARY KEY (sid, type, id)) WITHOUT ROWID;"
+     "INSERT INTO rkeys(sid, type, id, rid) SELECT sid, type, id, rid FROM records"
+     "  ORDER BY sid, type, id;"
+     "CREATE TABLE rstate(rid INTEGER PRIMARY KEY, del_hlc INTEGER NOT NULL DEFAULT 0,"
+     "  del_did INTEGER NOT NULL DEFAULT 0, state BLOB, nval INTEGER NOT NULL DEFAULT 0,"
+     "  nev INTEGER NOT NULL DEFAULT 0);"
+     "INSERT INTO rstate(rid, del_hlc, del_did, state, nval, nev)"
+     "  SELECT rid, del_hlc, del_did, state, nval, nev FROM records ORDER BY rid;",
+     step7_fix},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},
@@ -182,6 +199,35 @@ static int step2_fix(dc__store *s, dc__err *err) {
     }
     dc__free(sids);
     return rc ? dc__err_prefix(err, "migrating the replica to schema 2") : 0;
+}
+
+/* Schema 7, the part that depends on what the file holds: value index rows
+ * (made by a first declaration only) take their record's id while the old
+ * records table still finds it by rowid; then a view of the new tables
+ * takes its name. */
+static int step7_fix(dc__store *s, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE name = 'ixvals'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "migration 7");
+    int x = sqlite3_step(st), rc = 0;
+    sqlite3_finalize(st);
+    if (x != SQLITE_ROW && x != SQLITE_DONE)
+        return dc__sql_err(s, err, "migration 7");
+    if (x == SQLITE_ROW)
+        rc = dc__sql_exec(s,
+                          "ALTER TABLE ixvals ADD COLUMN id TEXT NOT NULL DEFAULT '';"
+                          "UPDATE ixvals SET id = coalesce((SELECT r.id FROM records r "
+                          "  WHERE r.rid = ixvals.rid), '');",
+                          err);
+    if (!rc)
+        rc = dc__sql_exec(s,
+                          "DROP TABLE records;"
+                          "CREATE VIEW records(sid, type, id, rid, del_hlc, del_did, state, nval,"
+                          "  nev) AS SELECT k.sid, k.type, k.id, k.rid, s.del_hlc, s.del_did,"
+                          "  s.state, s.nval, s.nev FROM rkeys k JOIN rstate s ON s.rid = k.rid;",
+                          err);
+    return rc ? dc__err_prefix(err, "migrating the replica to schema 7") : 0;
 }
 
 int dc__sql_err(dc__store *s, dc__err *err, const char *what) {

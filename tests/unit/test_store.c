@@ -3,7 +3,8 @@
  * folded into the records' state; a space's state forgotten and rebuilt
  * from the log gives the same dump), field names as numbers (a number given
  * in a transaction that rolled back is forgotten, a committed one survives a
- * reopen), and value indexes through a rebuild.  The replica is made
+ * reopen), value indexes through a rebuild, and schema step 7 on a file
+ * with a value index.  The replica is made
  * through the public API; its store is reached through replica_int.h.
  */
 #include "../common/replica_fixture.h"
@@ -251,12 +252,79 @@ static void test_index_through_rebuild(void **state) {
     free(sp);
 }
 
+/* Schema 7 (docs/storage.md, "Schema version 7"): a file of schema 6 with a
+ * value index — records a rowid table with its key index, index rows
+ * without ids — migrates: the same dump, every index row with its record's
+ * id, the keys and states apart with no index beside them, and a record
+ * made afterwards gets a row number no other record has. */
+static void test_step7_migrates(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "s7.db");
+    char *sp = busy_space(r);
+    dc_test_ok(r, dc_index_declare(r, sp, "driver", "tags"));
+    char *before = dump(r);
+    int64_t rows = count(r, "SELECT count(*) FROM ixvals"),
+            max_rid = count(r, "SELECT max(rid) FROM records");
+    assert_true(rows > 0);
+    assert_int_equal(
+        sqlite3_exec(r->st->db,
+                     "BEGIN;"
+                     "CREATE TABLE records_v6(rid INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
+                     "  type TEXT NOT NULL, id TEXT NOT NULL, del_hlc INTEGER NOT NULL DEFAULT 0,"
+                     "  del_did INTEGER NOT NULL DEFAULT 0, state BLOB,"
+                     "  nval INTEGER NOT NULL DEFAULT 0, nev INTEGER NOT NULL DEFAULT 0,"
+                     "  UNIQUE (sid, type, id));"
+                     "INSERT INTO records_v6 SELECT rid, sid, type, id, del_hlc, del_did, state,"
+                     "  nval, nev FROM records;"
+                     "DROP VIEW records; DROP TABLE rkeys; DROP TABLE rstate;"
+                     "ALTER TABLE records_v6 RENAME TO records;"
+                     "ALTER TABLE ixvals DROP COLUMN id;"
+                     "UPDATE meta SET value = 6 WHERE key = 'schema'; COMMIT;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    dc_replica_close(r);
+    r = dc_test_open(&g_d, "s7.db");
+    assert_int_equal(count(r, "SELECT value FROM meta WHERE key = 'schema'"),
+                     dc__store_schema_latest());
+    char *after = dump(r);
+    assert_string_equal(before, after);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals"), rows);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals x WHERE x.id IS NOT "
+                              "(SELECT r.id FROM records r WHERE r.rid = x.rid)"),
+                     0);
+    /* records is a view of rkeys and rstate, and no index holds a key twice. */
+    assert_int_equal(count(r, "SELECT count(*) FROM sqlite_master WHERE name = 'records' "
+                              "AND type = 'view'"),
+                     1);
+    assert_int_equal(count(r, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                              "tbl_name IN ('records', 'rkeys', 'rstate')"),
+                     0);
+    assert_int_equal(count(r, "SELECT count(*) FROM rkeys"),
+                     count(r, "SELECT count(*) FROM rstate"));
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_add(t, "driver", "new-one", "tags", DC_STR, 0, "a"));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    free(after);
+    after = dump(r);
+    assert_true(strstr(after, "new-one") != NULL);
+    assert_int_equal(count(r, "SELECT rid FROM records WHERE id = 'new-one'"), max_rid + 1);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals WHERE id = 'new-one' AND rid = "
+                              "(SELECT rid FROM records WHERE id = 'new-one')"),
+                     1);
+    dc_replica_close(r);
+    free(before);
+    free(after);
+    free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_and_rebuild),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_failed_import_keeps_no_body),
         cmocka_unit_test(test_index_through_rebuild),
+        cmocka_unit_test(test_step7_migrates),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
