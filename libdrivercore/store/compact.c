@@ -977,8 +977,8 @@ int dc__store_snapshot_load(dc__store *s, int64_t sid, const uint8_t *p, size_t 
         /* The record's row, made if new. */
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(s->db,
-                               "SELECT rid FROM rkeys WHERE sid = ?1 AND type = ?2 AND id = ?3", -1,
-                               &st, NULL) != SQLITE_OK) {
+                               "SELECT rid FROM records WHERE sid = ?1 AND type = ?2 AND id = ?3",
+                               -1, &st, NULL) != SQLITE_OK) {
             rc = dc__sql_err(s, err, "snapshot");
             break;
         }

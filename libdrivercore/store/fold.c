@@ -76,11 +76,44 @@ typedef struct fold {
     dc_buf tmp, zbuf;
 } fold;
 
-static int touch(dc__touched *t, int64_t rid) {
+struct dc__tname {
+    int64_t rid, sid;
+    size_t off; /* type NUL id NUL in s->tn_buf */
+};
+
+void dc__store_tnames_clear(dc__store *s) {
+    s->ntn = 0;
+    s->tn_sorted = true;
+    dc__buf_clear(&s->tn_buf);
+}
+
+void dc__store_tnames_free(dc__store *s) {
+    dc__free(s->tn);
+    s->tn = NULL;
+    s->ntn = s->ctn = 0;
+    dc_buf_dispose(&s->tn_buf);
+}
+
+/* Record rid (space sid, type, id) is touched: noted in t, and its name
+ * kept for the notification. */
+static int touch(dc__store *s, dc__touched *t, int64_t rid, int64_t sid, const char *type,
+                 size_t tl, const char *id, size_t il) {
     if (!t || (t->n && t->rids[t->n - 1] == rid))
         return 0;
-    if (DC__VEC_RESERVE(t->rids, t->cap, t->n + 1))
+    /* Names are never wrong once kept (a record's key does not change, and
+     * a rollback forgets them): a new list keeps those of the lists not
+     * notified yet, unless there are many. */
+    if (!t->n && s->ntn >= 16384)
+        dc__store_tnames_clear(s);
+    if (DC__VEC_RESERVE(t->rids, t->cap, t->n + 1) || DC__VEC_RESERVE(s->tn, s->ctn, s->ntn + 1))
         return DC_ENOMEM;
+    size_t off = s->tn_buf.size;
+    if (dc__buf_put(&s->tn_buf, type, tl) || dc__buf_putc(&s->tn_buf, 0) ||
+        dc__buf_put(&s->tn_buf, id, il) || dc__buf_putc(&s->tn_buf, 0))
+        return DC_ENOMEM;
+    if (s->ntn && s->tn[s->ntn - 1].rid > rid)
+        s->tn_sorted = false;
+    s->tn[s->ntn++] = (struct dc__tname){rid, sid, off};
     t->rids[t->n++] = rid;
     return 0;
 }
@@ -756,7 +789,8 @@ static int apply_window(fold *f, size_t *at, dc__err *err) {
             rc = apply_op(f, &r, &f->ch[f->ops[i].ch], f->ops[i].op, f->ops[i].i, err);
         if (!rc)
             rc = rec_save(f, &r, err);
-        if (!rc && (r.st.changed || r.rows) && touch(f->touched, r.rid))
+        if (!rc && (r.st.changed || r.rows) &&
+            touch(f->s, f->touched, r.rid, r.sid, r.type->p, r.type->n, r.id->p, r.id->n))
             rc = dc__err_set(err, DC_ENOMEM, "fold: out of memory");
         dc__recstate_free(&r.st);
         dc__free(r.blob);
@@ -952,13 +986,15 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
 
 int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT rid, type, id FROM records WHERE sid = ?", -1, &st,
+                           NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "rebuild");
     sqlite3_bind_int64(st, 1, sid);
     int x, rc = 0;
     while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW)
-        if (touch(t, sqlite3_column_int64(st, 0)))
+        if (touch(s, t, sqlite3_column_int64(st, 0), sid, (const char *)sqlite3_column_text(st, 1),
+                  (size_t)sqlite3_column_bytes(st, 1), (const char *)sqlite3_column_text(st, 2),
+                  (size_t)sqlite3_column_bytes(st, 2)))
             rc = dc__err_set(err, DC_ENOMEM, "rebuild: out of memory");
     if (!rc && x != SQLITE_DONE)
         rc = dc__sql_err(s, err, "rebuild");
@@ -966,9 +1002,41 @@ int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err
     return rc;
 }
 
+static int tname_cmp(const void *a, const void *b) {
+    int64_t x = ((const struct dc__tname *)a)->rid, y = ((const struct dc__tname *)b)->rid;
+    return (x > y) - (x < y);
+}
+
 int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type, dc_buf *id,
                           dc__err *err) {
     sqlite3_stmt *st;
+    /* A record the fold touched: its name was kept then. */
+    if (!s->tn_sorted) {
+        qsort(s->tn, s->ntn, sizeof *s->tn, tname_cmp);
+        s->tn_sorted = true;
+    }
+    struct dc__tname key = {rid, 0, 0};
+    const struct dc__tname *hit =
+        s->ntn ? bsearch(&key, s->tn, s->ntn, sizeof *s->tn, tname_cmp) : NULL;
+    if (hit) {
+        const char *tp = (const char *)s->tn_buf.ptr + hit->off, *ip = tp + strlen(tp) + 1;
+        if (sqlite3_prepare_v2(s->db, "SELECT space_id FROM spaces WHERE sid = ?", -1, &st, NULL) !=
+            SQLITE_OK)
+            return dc__sql_err(s, err, "records");
+        sqlite3_bind_int64(st, 1, hit->sid);
+        int rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16
+                     ? 0
+                     : dc__sql_err(s, err, "records");
+        if (!rc) {
+            dc__hex(space_hex, sqlite3_column_blob(st, 0), 16);
+            dc__buf_clear(type);
+            dc__buf_clear(id);
+            if (dc__buf_put(type, tp, strlen(tp)) || dc__buf_put(id, ip, strlen(ip)))
+                rc = dc__err_set(err, DC_ENOMEM, "out of memory");
+        }
+        sqlite3_finalize(st);
+        return rc;
+    }
     if (sqlite3_prepare_v2(s->db,
                            "SELECT p.space_id, r.type, r.id FROM records r JOIN spaces p "
                            "ON p.sid = r.sid WHERE r.rid = ?",

@@ -137,15 +137,18 @@ static const struct {
      "  PRIMARY KEY (sid, hlc, cid)) WITHOUT ROWID;",
      NULL},
     /* 7: a record's key apart from its state: rkeys, clustered on
-     * (sid, type, id), holds the key and the row number; rstate, keyed by
+     * (sid, type's number in names, id), holds the key and the row number; rstate, keyed by
      * that number, the state; the view records joins them for reads, and
      * the old table's key index is gone (docs/storage.md, "Schema version
      * 7").  Value index rows carry the record's id.  The old table goes in
      * step7_fix, after the index rows have taken their ids. */
-    {"CREATE TABLE rkeys(sid INTEGER NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,"
-     "  rid INTEGER NOT NULL, PRIMARY KEY (sid, type, id)) WITHOUT ROWID;"
-     "INSERT INTO rkeys(sid, type, id, rid) SELECT sid, type, id, rid FROM records"
-     "  ORDER BY sid, type, id;"
+    {"INSERT INTO names(nid, name) SELECT (SELECT coalesce(max(nid) + 1, 0) FROM names)"
+     "  + row_number() OVER (ORDER BY type) - 1, type FROM (SELECT DISTINCT type FROM records"
+     "  WHERE type NOT IN (SELECT name FROM names));"
+     "CREATE TABLE rkeys(sid INTEGER NOT NULL, tno INTEGER NOT NULL, id TEXT NOT NULL,"
+     "  rid INTEGER NOT NULL, PRIMARY KEY (sid, tno, id)) WITHOUT ROWID;"
+     "INSERT INTO rkeys(sid, tno, id, rid) SELECT r.sid, n.nid, r.id, r.rid FROM records r"
+     "  JOIN names n ON n.name = r.type ORDER BY 1, 2, 3;"
      "CREATE TABLE rstate(rid INTEGER PRIMARY KEY, del_hlc INTEGER NOT NULL DEFAULT 0,"
      "  del_did INTEGER NOT NULL DEFAULT 0, state BLOB, nval INTEGER NOT NULL DEFAULT 0,"
      "  nev INTEGER NOT NULL DEFAULT 0);"
@@ -224,8 +227,9 @@ static int step7_fix(dc__store *s, dc__err *err) {
         rc = dc__sql_exec(s,
                           "DROP TABLE records;"
                           "CREATE VIEW records(sid, type, id, rid, del_hlc, del_did, state, nval,"
-                          "  nev) AS SELECT k.sid, k.type, k.id, k.rid, s.del_hlc, s.del_did,"
-                          "  s.state, s.nval, s.nev FROM rkeys k JOIN rstate s ON s.rid = k.rid;",
+                          "  nev) AS SELECT k.sid, n.name, k.id, k.rid, s.del_hlc, s.del_did,"
+                          "  s.state, s.nval, s.nev FROM rkeys k JOIN names n ON n.nid = k.tno"
+                          "  JOIN rstate s ON s.rid = k.rid;",
                           err);
     return rc ? dc__err_prefix(err, "migrating the replica to schema 7") : 0;
 }
@@ -476,6 +480,7 @@ void dc__store_disconnect(dc__store *s) {
     dc__zstd_free_ctx(NULL, s->zdctx);
     s->zdctx = NULL;
     dc__names_reset(&s->names);
+    dc__store_tnames_free(s);
     dc__store_opened_clear(s);
     dc__free(s->opened);
     s->opened = NULL;
@@ -588,6 +593,8 @@ int dc__store_savepoint_release(dc__store *s, dc__err *err) {
 
 void dc__store_savepoint_rollback(dc__store *s) {
     dc__names_reset(&s->names);
+    /* Row numbers of records made inside may be given again. */
+    dc__store_tnames_clear(s);
     dc__store_opened_clear(s);
     sqlite3_exec(s->db, "ROLLBACK TO dc_group; RELEASE dc_group", NULL, NULL, NULL);
 }
@@ -595,6 +602,7 @@ void dc__store_savepoint_rollback(dc__store *s) {
 void dc__store_rollback(dc__store *s) {
     /* A name this handle numbered inside the transaction is gone with it. */
     dc__names_reset(&s->names);
+    dc__store_tnames_clear(s);
     /* Its rows may be numbered again for other changes. */
     dc__store_opened_clear(s);
     if (!sqlite3_get_autocommit(s->db))

@@ -326,11 +326,14 @@ int dc__store_record_insert(dc__store *s, int64_t sid, const dc__str *type, cons
     if (rc)
         return rc;
     *rid = sqlite3_last_insert_rowid(s->db);
-    if (!(st = dc__q(s, Q_RKEY_NEW, "INSERT INTO rkeys(sid, type, id, rid) VALUES(?1, ?2, ?3, ?4)",
+    uint32_t tno;
+    if ((rc = dc__store_name_id(s, type->p, type->n, true, &tno, err)))
+        return rc;
+    if (!(st = dc__q(s, Q_RKEY_NEW, "INSERT INTO rkeys(sid, tno, id, rid) VALUES(?1, ?2, ?3, ?4)",
                      err)))
         return err->code;
     sqlite3_bind_int64(st, 1, sid);
-    sqlite3_bind_text(st, 2, type->p, (int)type->n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, tno);
     sqlite3_bind_text(st, 3, id->p, (int)id->n, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, *rid);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "records");

@@ -134,6 +134,15 @@ struct dc__store {
     bool folding;     /* a fold is running (reads inside it do not fold) */
     bool fp;          /* the file keeps reconciliation fingerprints (fingerprint.c) */
     dc__names names;
+    /* The names of the records the current fold cycle touched (rid, sid,
+     * and type and id in tn_buf), so that notifying them needs no lookup
+     * by number, which rkeys has no index for (docs/storage.md, "Schema
+     * version 7"): forgotten by a rollback, and by the first touch of an
+     * empty list once they are many. */
+    struct dc__tname *tn;
+    size_t ntn, ctn;
+    bool tn_sorted;
+    dc_buf tn_buf;
     /* Value indexes (index.c): the declarations as of meta 'index_epoch'. */
     struct dc__ixdef *ix;
     size_t nix;
@@ -159,8 +168,12 @@ int dc__store_index_sync(dc__store *s, dc__err *err);
 int dc__store_index_update(dc__store *s, int64_t rid, int64_t sid, const dc__str *type,
                            const dc__str *id, const dc__recdata *d, dc__err *err);
 /* A record's rows made (schema 7: its state row in rstate, whose row
- * number is its rid, and its key in rkeys), with the state columns given
+ * number is its rid, and its key in rkeys, the type as its number in
+ * names), with the state columns given
  * (state NULL when `state` is NULL): the caller's write transaction. */
+/* The names the fold kept for notifications forgotten / freed. */
+void dc__store_tnames_clear(dc__store *s);
+void dc__store_tnames_free(dc__store *s);
 int dc__store_record_insert(dc__store *s, int64_t sid, const dc__str *type, const dc__str *id,
                             int64_t del_hlc, int64_t del_did, const void *state, size_t nstate,
                             int64_t nval, int64_t nev, int64_t *rid, dc__err *err);

@@ -301,6 +301,11 @@ static void test_step7_migrates(void **state) {
                      0);
     assert_int_equal(count(r, "SELECT count(*) FROM rkeys"),
                      count(r, "SELECT count(*) FROM rstate"));
+    /* The type is kept as its number in names. */
+    assert_int_equal(count(r, "SELECT count(*) FROM rkeys k JOIN names n ON n.nid = k.tno "
+                              "WHERE typeof(k.tno) = 'integer' AND n.name = 'driver'"),
+                     count(r, "SELECT count(*) FROM records WHERE type = 'driver'"));
+    assert_true(count(r, "SELECT count(*) FROM records WHERE type = 'driver'") >= 40);
     dc_txn *t;
     dc_test_ok(r, dc_txn_begin(&t, r, sp));
     dc_test_ok(r, dc_txn_add(t, "driver", "new-one", "tags", DC_STR, 0, "a"));
@@ -318,6 +323,47 @@ static void test_step7_migrates(void **state) {
     free(sp);
 }
 
+typedef struct seen {
+    int n, bad;
+} seen;
+
+static int on_record(void *user, const char *space, const char *type, const char *id,
+                     const char *origin) {
+    seen *x = user;
+    x->n++;
+    /* The records written: type driver, ids d00 .. d39. */
+    if (strcmp(type, "driver") != 0 || strncmp(id, "d", 1) != 0 || strlen(id) != 3 ||
+        strlen(space) != 32 || strcmp(origin, "remote") != 0)
+        x->bad++;
+    return 0;
+}
+
+/* Schema 7: rkeys has no index by row number, so an import's notifications
+ * name each record from what its fold kept, not by a walk of every key:
+ * each of the 40 records is named once, right. */
+static void test_notify_names(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "na.db"), *b = dc_test_open(&g_d, "nb.db");
+    char *sp = dc_test_shared_space(a, b, 2);
+    dc_txn *t;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%02d", i);
+        dc_test_ok(a, dc_txn_set(t, "driver", id, "status", DC_STR, 0, "on duty"));
+    }
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    seen x = {0, 0};
+    dc_test_ok(b, dc_replica_observe(b, on_record, &x));
+    dc_test_sync_into(a, b);
+    assert_int_equal(x.bad, 0);
+    assert_int_equal(x.n, 40);
+    assert_true(b->st->ntn >= 40);
+    dc_replica_close(a);
+    dc_replica_close(b);
+    free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_and_rebuild),
@@ -325,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_failed_import_keeps_no_body),
         cmocka_unit_test(test_index_through_rebuild),
         cmocka_unit_test(test_step7_migrates),
+        cmocka_unit_test(test_notify_names),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
