@@ -508,14 +508,23 @@ typedef struct frec {
 
 static int rec_load(fold *f, frec *r, dc__err *err) {
     dc__store *s = f->s;
+    /* The type's number from the handle's cache: no type never numbered has
+     * a record. */
+    uint32_t tno;
+    int nrc = dc__store_name_id(s, r->type->p, r->type->n, false, &tno, err);
+    if (nrc == DC_ENOTFOUND)
+        return 0;
+    if (nrc)
+        return nrc;
     sqlite3_stmt *st = dc__q(s, Q_REC_GET,
-                             "SELECT rid, del_hlc, del_did, state, nev FROM records "
-                             "WHERE sid = ? AND type = ? AND id = ?",
+                             "SELECT k.rid, s.del_hlc, s.del_did, s.state, s.nev FROM rkeys k "
+                             "JOIN rstate s ON s.rid = k.rid "
+                             "WHERE k.sid = ? AND k.tno = ? AND k.id = ?",
                              err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, r->sid);
-    sqlite3_bind_text(st, 2, r->type->p, (int)r->type->n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, tno);
     sqlite3_bind_text(st, 3, r->id->p, (int)r->id->n, SQLITE_STATIC);
     int x = sqlite3_step(st), rc = 0;
     if (x == SQLITE_ROW) {
