@@ -205,9 +205,10 @@ int dc__store_held_prefix(dc__store *s, int64_t sid, bool unauth, dc__vent_fn fn
 
 int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err) {
     static const char *const SQL[] = {
-        "UPDATE records SET (state, nval, nev, del_hlc, del_did) = (SELECT b.state, b.nval, "
-        "b.nev, b.del_hlc, b.del_did FROM base_records b WHERE b.rid = records.rid) "
-        "WHERE sid = ?1 AND rid IN (SELECT rid FROM base_records)",
+        "UPDATE rstate SET (state, nval, nev, del_hlc, del_did) = (SELECT b.state, b.nval, "
+        "b.nev, b.del_hlc, b.del_did FROM base_records b WHERE b.rid = rstate.rid) "
+        "WHERE rid IN (SELECT k.rid FROM rkeys k JOIN base_records b ON b.rid = k.rid "
+        "WHERE k.sid = ?1)",
         "INSERT OR REPLACE INTO events(rid, hlc, did, op, body) SELECT e.rid, e.hlc, e.did, "
         "e.op, e.body FROM base_events e JOIN records r ON r.rid = e.rid WHERE r.sid = ?1",
     };
@@ -222,7 +223,7 @@ int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err) {
      * base alone holds get theirs here. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT r.rid, r.type, r.state FROM records r JOIN base_records b "
+                           "SELECT r.rid, r.type, r.state, r.id FROM records r JOIN base_records b "
                            "ON b.rid = r.rid WHERE r.sid = ?1 AND r.state IS NOT NULL",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "compaction");
@@ -234,7 +235,9 @@ int dc__store_base_restore(dc__store *s, int64_t sid, dc__err *err) {
         dc__recdata d;
         if (!(rc = dc__recdata_decode(sqlite3_column_blob(st, 2),
                                       (size_t)sqlite3_column_bytes(st, 2), &d, err))) {
-            rc = dc__store_index_update(s, sqlite3_column_int64(st, 0), sid, &type, &d, err);
+            dc__str id = {(const char *)sqlite3_column_text(st, 3),
+                          (uint32_t)sqlite3_column_bytes(st, 3)};
+            rc = dc__store_index_update(s, sqlite3_column_int64(st, 0), sid, &type, &id, &d, err);
             dc__recdata_free(&d);
         }
     }
@@ -276,7 +279,7 @@ static int prune_removed(dc__store *s, int64_t sid, const ptab *pt, dc__err *err
                            "SELECT rid, state FROM records WHERE sid = ?1 AND state IS NOT NULL",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "compaction");
-    if (sqlite3_prepare_v2(s->db, "UPDATE records SET state = ?2 WHERE rid = ?1", -1, &up, NULL) !=
+    if (sqlite3_prepare_v2(s->db, "UPDATE rstate SET state = ?2 WHERE rid = ?1", -1, &up, NULL) !=
         SQLITE_OK) {
         sqlite3_finalize(st);
         return dc__sql_err(s, err, "compaction");
@@ -1007,19 +1010,22 @@ static int load_record(dc__store *s, int64_t sid, rd *r, loader *l, dc_buf *tmp,
     /* The record's row, made if new. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO records(sid, type, id) VALUES(?1, ?2, ?3) "
-                           "ON CONFLICT(sid, type, id) DO UPDATE SET sid = sid RETURNING rid",
-                           -1, &st, NULL) != SQLITE_OK)
+                           "SELECT rid FROM records WHERE sid = ?1 AND type = ?2 AND id = ?3", -1,
+                           &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "snapshot");
     sqlite3_bind_int64(st, 1, sid);
     sqlite3_bind_text(st, 2, (const char *)type, (int)tl, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, (const char *)id, (int)il, SQLITE_STATIC);
     int64_t rid = 0;
-    if (sqlite3_step(st) == SQLITE_ROW)
+    int x = sqlite3_step(st);
+    if (x == SQLITE_ROW)
         rid = sqlite3_column_int64(st, 0);
-    else
+    else if (x != SQLITE_DONE)
         rc = dc__sql_err(s, err, "snapshot");
     sqlite3_finalize(st);
+    dc__str ts = {(const char *)type, (uint32_t)tl}, is = {(const char *)id, (uint32_t)il};
+    if (!rc && !rid)
+        rc = dc__store_record_insert(s, sid, &ts, &is, 0, 0, NULL, 0, 0, 0, &rid, err);
     if (!rc && sqlite3_prepare_v2(s->db,
                                   "INSERT INTO base_records(rid, state, nval, nev, del_hlc, "
                                   "del_did) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",

@@ -128,11 +128,44 @@ typedef struct fold {
     dc_buf tmp, zbuf;
 } fold;
 
-static int touch(dc__touched *t, int64_t rid) {
+struct dc__tname {
+    int64_t rid, sid;
+    size_t off; /* type NUL id NUL in s->tn_buf */
+};
+
+void dc__store_tnames_clear(dc__store *s) {
+    s->ntn = 0;
+    s->tn_sorted = true;
+    dc__buf_clear(&s->tn_buf);
+}
+
+void dc__store_tnames_free(dc__store *s) {
+    dc__free(s->tn);
+    s->tn = NULL;
+    s->ntn = s->ctn = 0;
+    dc_buf_dispose(&s->tn_buf);
+}
+
+/* Record rid (space sid, type, id) is touched: noted in t, and its name
+ * kept for the notification. */
+static int touch(dc__store *s, dc__touched *t, int64_t rid, int64_t sid, const char *type,
+                 size_t tl, const char *id, size_t il) {
     if (!t || (t->n && t->rids[t->n - 1] == rid))
         return 0;
-    if (DC__VEC_RESERVE(t->rids, t->cap, t->n + 1))
+    /* Names are never wrong once kept (a record's key does not change, and
+     * a rollback forgets them): a new list keeps those of the lists not
+     * notified yet, unless there are many. */
+    if (!t->n && s->ntn >= 16384)
+        dc__store_tnames_clear(s);
+    if (DC__VEC_RESERVE(t->rids, t->cap, t->n + 1) || DC__VEC_RESERVE(s->tn, s->ctn, s->ntn + 1))
         return DC_ENOMEM;
+    size_t off = s->tn_buf.size;
+    if (dc__buf_put(&s->tn_buf, type, tl) || dc__buf_putc(&s->tn_buf, 0) ||
+        dc__buf_put(&s->tn_buf, id, il) || dc__buf_putc(&s->tn_buf, 0))
+        return DC_ENOMEM;
+    if (s->ntn && s->tn[s->ntn - 1].rid > rid)
+        s->tn_sorted = false;
+    s->tn[s->ntn++] = (struct dc__tname){rid, sid, off};
     t->rids[t->n++] = rid;
     return 0;
 }
@@ -559,14 +592,23 @@ typedef struct frec {
 
 static int rec_load(fold *f, frec *r, dc__err *err) {
     dc__store *s = f->s;
+    /* The type's number from the handle's cache: no type never numbered has
+     * a record. */
+    uint32_t tno;
+    int nrc = dc__store_name_id(s, r->type->p, r->type->n, false, &tno, err);
+    if (nrc == DC_ENOTFOUND)
+        return 0;
+    if (nrc)
+        return nrc;
     sqlite3_stmt *st = dc__q(s, Q_REC_GET,
-                             "SELECT rid, del_hlc, del_did, state, nev FROM records "
-                             "WHERE sid = ? AND type = ? AND id = ?",
+                             "SELECT k.rid, s.del_hlc, s.del_did, s.state, s.nev FROM rkeys k "
+                             "JOIN rstate s ON s.rid = k.rid "
+                             "WHERE k.sid = ? AND k.tno = ? AND k.id = ?",
                              err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, r->sid);
-    sqlite3_bind_text(st, 2, r->type->p, (int)r->type->n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, tno);
     sqlite3_bind_text(st, 3, r->id->p, (int)r->id->n, SQLITE_STATIC);
     int x = sqlite3_step(st), rc = 0;
     if (x == SQLITE_ROW) {
@@ -595,18 +637,7 @@ static int rec_load(fold *f, frec *r, dc__err *err) {
 static int rec_rid(fold *f, frec *r, dc__err *err) {
     if (r->rid)
         return 0;
-    sqlite3_stmt *st =
-        dc__q(f->s, Q_REC_PUT, "INSERT INTO records(sid, type, id) VALUES(?, ?, ?)", err);
-    if (!st)
-        return err->code;
-    sqlite3_bind_int64(st, 1, r->sid);
-    sqlite3_bind_text(st, 2, r->type->p, (int)r->type->n, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->id->p, (int)r->id->n, SQLITE_STATIC);
-    int rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
-    sqlite3_reset(st);
-    if (!rc)
-        r->rid = sqlite3_last_insert_rowid(f->s->db);
-    return rc;
+    return dc__store_record_insert(f->s, r->sid, r->type, r->id, 0, 0, NULL, 0, 0, 0, &r->rid, err);
 }
 
 static int rec_save(fold *f, frec *r, dc__err *err) {
@@ -622,38 +653,32 @@ static int rec_save(fold *f, frec *r, dc__err *err) {
     dc__buf_clear(&f->tmp);
     if (!empty && (rc = dc__recdata_encode(&f->tmp, d, err)))
         return rc;
-    sqlite3_stmt *st =
-        fresh ? dc__q(f->s, Q_REC_NEW,
-                      "INSERT INTO records(sid, del_hlc, del_did, state, nval, nev, type, id) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                      err)
-              : dc__q(f->s, Q_REC_SAVE,
-                      "UPDATE records SET del_hlc = ?2, del_did = ?3, state = ?4, "
-                      "nval = ?5, nev = ?6 WHERE rid = ?1",
-                      err);
-    if (!st)
-        return err->code;
+    int64_t nval = (int64_t)(d->nregs + d->nadds);
     if (fresh) {
-        sqlite3_bind_int64(st, 1, r->sid);
-        sqlite3_bind_text(st, 7, r->type->p, (int)r->type->n, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, r->id->p, (int)r->id->n, SQLITE_STATIC);
+        rc = dc__store_record_insert(f->s, r->sid, r->type, r->id, (int64_t)r->st.del_hlc,
+                                     r->st.del_did, empty ? NULL : f->tmp.ptr, f->tmp.size, nval,
+                                     r->nev, &r->rid, err);
     } else {
+        sqlite3_stmt *st = dc__q(f->s, Q_REC_SAVE,
+                                 "UPDATE rstate SET del_hlc = ?2, del_did = ?3, state = ?4, "
+                                 "nval = ?5, nev = ?6 WHERE rid = ?1",
+                                 err);
+        if (!st)
+            return err->code;
         sqlite3_bind_int64(st, 1, r->rid);
+        sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
+        sqlite3_bind_int64(st, 3, r->st.del_did);
+        if (empty)
+            sqlite3_bind_null(st, 4);
+        else
+            sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, nval);
+        sqlite3_bind_int64(st, 6, r->nev);
+        rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
+        sqlite3_reset(st);
     }
-    sqlite3_bind_int64(st, 2, (int64_t)r->st.del_hlc);
-    sqlite3_bind_int64(st, 3, r->st.del_did);
-    if (empty)
-        sqlite3_bind_null(st, 4);
-    else
-        sqlite3_bind_blob(st, 4, f->tmp.ptr, (int)f->tmp.size, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (int64_t)(d->nregs + d->nadds));
-    sqlite3_bind_int64(st, 6, r->nev);
-    rc = STEP_DONE(st) ? 0 : dc__sql_err(f->s, err, "records");
-    sqlite3_reset(st);
-    if (!rc && fresh)
-        r->rid = sqlite3_last_insert_rowid(f->s->db);
     if (!rc && r->st.changed && f->s->nix)
-        rc = dc__store_index_update(f->s, r->rid, r->sid, r->type, d, err);
+        rc = dc__store_index_update(f->s, r->rid, r->sid, r->type, r->id, d, err);
     return rc;
 }
 
@@ -898,7 +923,8 @@ static int apply_window(fold *f, size_t *at, dc__err *err) {
                           err);
         if (!rc)
             rc = rec_save(f, &r, err);
-        if (!rc && (r.st.changed || r.rows) && touch(f->touched, r.rid))
+        if (!rc && (r.st.changed || r.rows) &&
+            touch(f->s, f->touched, r.rid, r.sid, r.type->p, r.type->n, r.id->p, r.id->n))
             rc = dc__err_set(err, DC_ENOMEM, "fold: out of memory");
         dc__recstate_free(&r.st);
         dc__free(r.blob);
@@ -1069,8 +1095,8 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
         "SET value = value + 1 WHERE ?1 = ?1",
         "DELETE FROM events WHERE rid IN (SELECT rid FROM records WHERE sid = ?1)",
         /* Rows stay (observers name them); their state goes. */
-        "UPDATE records SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
-        "WHERE sid = ?1",
+        "UPDATE rstate SET del_hlc = 0, del_did = 0, state = NULL, nval = 0, nev = 0 "
+        "WHERE rid IN (SELECT rid FROM rkeys WHERE sid = ?1)",
         /* Every change still applied is folded again. */
         "INSERT OR IGNORE INTO pending(cno) SELECT cno FROM changes WHERE sid = ?1 AND "
         "kind = 1 AND state = 0",
@@ -1096,13 +1122,15 @@ int dc__store_state_clear(dc__store *s, int64_t sid, dc__err *err) {
 
 int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err) {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT rid FROM records WHERE sid = ?", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT rid, type, id FROM records WHERE sid = ?", -1, &st,
+                           NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "rebuild");
     sqlite3_bind_int64(st, 1, sid);
     int x, rc = 0;
     while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW)
-        if (touch(t, sqlite3_column_int64(st, 0)))
+        if (touch(s, t, sqlite3_column_int64(st, 0), sid, (const char *)sqlite3_column_text(st, 1),
+                  (size_t)sqlite3_column_bytes(st, 1), (const char *)sqlite3_column_text(st, 2),
+                  (size_t)sqlite3_column_bytes(st, 2)))
             rc = dc__err_set(err, DC_ENOMEM, "rebuild: out of memory");
     if (!rc && x != SQLITE_DONE)
         rc = dc__sql_err(s, err, "rebuild");
@@ -1110,9 +1138,41 @@ int dc__store_space_rids(dc__store *s, int64_t sid, dc__touched *t, dc__err *err
     return rc;
 }
 
+static int tname_cmp(const void *a, const void *b) {
+    int64_t x = ((const struct dc__tname *)a)->rid, y = ((const struct dc__tname *)b)->rid;
+    return (x > y) - (x < y);
+}
+
 int dc__store_record_name(dc__store *s, int64_t rid, char space_hex[33], dc_buf *type, dc_buf *id,
                           dc__err *err) {
     sqlite3_stmt *st;
+    /* A record the fold touched: its name was kept then. */
+    if (!s->tn_sorted) {
+        qsort(s->tn, s->ntn, sizeof *s->tn, tname_cmp);
+        s->tn_sorted = true;
+    }
+    struct dc__tname key = {rid, 0, 0};
+    const struct dc__tname *hit =
+        s->ntn ? bsearch(&key, s->tn, s->ntn, sizeof *s->tn, tname_cmp) : NULL;
+    if (hit) {
+        const char *tp = (const char *)s->tn_buf.ptr + hit->off, *ip = tp + strlen(tp) + 1;
+        if (sqlite3_prepare_v2(s->db, "SELECT space_id FROM spaces WHERE sid = ?", -1, &st, NULL) !=
+            SQLITE_OK)
+            return dc__sql_err(s, err, "records");
+        sqlite3_bind_int64(st, 1, hit->sid);
+        int rc = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 16
+                     ? 0
+                     : dc__sql_err(s, err, "records");
+        if (!rc) {
+            dc__hex(space_hex, sqlite3_column_blob(st, 0), 16);
+            dc__buf_clear(type);
+            dc__buf_clear(id);
+            if (dc__buf_put(type, tp, strlen(tp)) || dc__buf_put(id, ip, strlen(ip)))
+                rc = dc__err_set(err, DC_ENOMEM, "out of memory");
+        }
+        sqlite3_finalize(st);
+        return rc;
+    }
     if (sqlite3_prepare_v2(s->db,
                            "SELECT p.space_id, r.type, r.id FROM records r JOIN spaces p "
                            "ON p.sid = r.sid WHERE r.rid = ?",

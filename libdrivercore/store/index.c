@@ -93,7 +93,7 @@ static const char *const TABLES =
     "CREATE TABLE IF NOT EXISTS ixdefs(ix INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
     "  type TEXT NOT NULL, fid INTEGER NOT NULL, UNIQUE (sid, type, fid));"
     "CREATE TABLE IF NOT EXISTS ixvals(ix INTEGER NOT NULL, k INTEGER NOT NULL, v,"
-    "  rid INTEGER NOT NULL);"
+    "  rid INTEGER NOT NULL, id TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS ixvals_v ON ixvals(ix, k, v);"
     "CREATE INDEX IF NOT EXISTS ixvals_rid ON ixvals(rid);";
 
@@ -127,21 +127,24 @@ static void bind_value(sqlite3_stmt *st, const dc__value *v) {
     }
 }
 
-static int put(dc__store *s, int64_t ix, const dc__value *v, int64_t rid, dc__err *err) {
+static int put(dc__store *s, int64_t ix, const dc__value *v, int64_t rid, const dc__str *id,
+               dc__err *err) {
     sqlite3_stmt *st =
-        dc__q(s, Q_IX_PUT, "INSERT INTO ixvals(ix, k, v, rid) VALUES(?1, ?2, ?3, ?4)", err);
+        dc__q(s, Q_IX_PUT, "INSERT INTO ixvals(ix, k, v, rid, id) VALUES(?1, ?2, ?3, ?4, ?5)", err);
     if (!st)
         return err->code;
     sqlite3_bind_int64(st, 1, ix);
     bind_value(st, v);
     sqlite3_bind_int64(st, 4, rid);
+    sqlite3_bind_text(st, 5, id->p, (int)id->n, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "index");
     sqlite3_reset(st);
     return rc;
 }
 
-/* The rows of index `d` for record rid with state `d`. */
-static int rows(dc__store *s, const dc__ixdef *x, int64_t rid, const dc__recdata *d, dc__err *err) {
+/* The rows of index `x` for record (rid, id) with state `d`. */
+static int rows(dc__store *s, const dc__ixdef *x, int64_t rid, const dc__str *id,
+                const dc__recdata *d, dc__err *err) {
     sqlite3_stmt *st = dc__q(s, Q_IX_DEL, "DELETE FROM ixvals WHERE ix = ?1 AND rid = ?2", err);
     if (!st)
         return err->code;
@@ -153,7 +156,7 @@ static int rows(dc__store *s, const dc__ixdef *x, int64_t rid, const dc__recdata
     for (size_t i = 0; i < d->nregs && !rc; i++)
         if (d->regs[i].fid == x->fid) {
             reg = true;
-            rc = put(s, x->ix, &d->regs[i].val, rid, err);
+            rc = put(s, x->ix, &d->regs[i].val, rid, id, err);
         }
     /* A set's distinct members, unless a register hides it. */
     for (size_t i = 0; i < d->nadds && !rc && !reg; i++) {
@@ -163,18 +166,18 @@ static int rows(dc__store *s, const dc__ixdef *x, int64_t rid, const dc__recdata
         for (size_t k = 0; k < i && !dup; k++)
             dup = d->adds[k].fid == x->fid && dc__value_eq(&d->adds[k].val, &d->adds[i].val);
         if (!dup)
-            rc = put(s, x->ix, &d->adds[i].val, rid, err);
+            rc = put(s, x->ix, &d->adds[i].val, rid, id, err);
     }
     return rc;
 }
 
 int dc__store_index_update(dc__store *s, int64_t rid, int64_t sid, const dc__str *type,
-                           const dc__recdata *d, dc__err *err) {
+                           const dc__str *id, const dc__recdata *d, dc__err *err) {
     int rc = 0;
     for (size_t i = 0; i < s->nix && !rc; i++) {
         const dc__ixdef *x = &s->ix[i];
         if (x->sid == sid && x->ntype == type->n && memcmp(x->type, type->p, type->n) == 0)
-            rc = rows(s, x, rid, d, err);
+            rc = rows(s, x, rid, id, d, err);
     }
     return rc;
 }
@@ -219,8 +222,8 @@ int dc__store_index_declare(dc__store *s, int64_t sid, const char *type, const c
     st = NULL;
     dc__ixdef x = {sqlite3_last_insert_rowid(s->db), sid, (char *)type, strlen(type), fid};
     /* Filled from every record of the type as it stands. */
-    if (sqlite3_prepare_v2(s->db, "SELECT rid, state FROM records WHERE sid = ?1 AND type = ?2", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(s->db, "SELECT rid, state, id FROM records WHERE sid = ?1 AND type = ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
         rc = dc__sql_err(s, err, "index");
         goto out;
     }
@@ -234,7 +237,9 @@ int dc__store_index_declare(dc__store *s, int64_t sid, const char *type, const c
         dc__recdata d;
         if ((rc = dc__recdata_decode(sqlite3_column_blob(st, 1), n, &d, err)))
             break;
-        rc = rows(s, &x, sqlite3_column_int64(st, 0), &d, err);
+        dc__str id = {(const char *)sqlite3_column_text(st, 2),
+                      (size_t)sqlite3_column_bytes(st, 2)};
+        rc = rows(s, &x, sqlite3_column_int64(st, 0), &id, &d, err);
         dc__recdata_free(&d);
     }
     if (!rc && r != SQLITE_DONE)
@@ -279,8 +284,8 @@ int dc__store_index_lookup(dc__store *s, int64_t sid, const char *type, const ch
      * records itself. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT DISTINCT r.id FROM ixvals x JOIN records r ON r.rid = x.rid "
-                           "WHERE x.ix = ?1 AND x.k = ?2 AND x.v IS ?3 ORDER BY r.id",
+                           "SELECT DISTINCT id FROM ixvals WHERE ix = ?1 AND k = ?2 AND v IS ?3 "
+                           "ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "index");
     sqlite3_bind_int64(st, 1, x->ix);

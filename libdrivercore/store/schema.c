@@ -18,6 +18,7 @@
 /* Step n takes a file from schema n-1 to schema n: its SQL, then (if any)
  * the part SQL cannot do, inside the same transaction. */
 static int step2_fix(dc__store *s, dc__err *err);
+static int step7_fix(dc__store *s, dc__err *err);
 
 static const struct {
     const char *sql;
@@ -135,6 +136,25 @@ static const struct {
      "CREATE TABLE covered_items(sid INTEGER NOT NULL, hlc INTEGER NOT NULL, cid BLOB NOT NULL,"
      "  PRIMARY KEY (sid, hlc, cid)) WITHOUT ROWID;",
      NULL},
+    /* 7: a record's key apart from its state: rkeys, clustered on
+     * (sid, type's number in names, id), holds the key and the row number; rstate, keyed by
+     * that number, the state; the view records joins them for reads, and
+     * the old table's key index is gone (docs/storage.md, "Schema version
+     * 7").  Value index rows carry the record's id.  The old table goes in
+     * step7_fix, after the index rows have taken their ids. */
+    {"INSERT INTO names(nid, name) SELECT (SELECT coalesce(max(nid) + 1, 0) FROM names)"
+     "  + row_number() OVER (ORDER BY type) - 1, type FROM (SELECT DISTINCT type FROM records"
+     "  WHERE type NOT IN (SELECT name FROM names));"
+     "CREATE TABLE rkeys(sid INTEGER NOT NULL, tno INTEGER NOT NULL, id TEXT NOT NULL,"
+     "  rid INTEGER NOT NULL, PRIMARY KEY (sid, tno, id)) WITHOUT ROWID;"
+     "INSERT INTO rkeys(sid, tno, id, rid) SELECT r.sid, n.nid, r.id, r.rid FROM records r"
+     "  JOIN names n ON n.name = r.type ORDER BY 1, 2, 3;"
+     "CREATE TABLE rstate(rid INTEGER PRIMARY KEY, del_hlc INTEGER NOT NULL DEFAULT 0,"
+     "  del_did INTEGER NOT NULL DEFAULT 0, state BLOB, nval INTEGER NOT NULL DEFAULT 0,"
+     "  nev INTEGER NOT NULL DEFAULT 0);"
+     "INSERT INTO rstate(rid, del_hlc, del_did, state, nval, nev)"
+     "  SELECT rid, del_hlc, del_did, state, nval, nev FROM records ORDER BY rid;",
+     step7_fix},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},
@@ -182,6 +202,36 @@ static int step2_fix(dc__store *s, dc__err *err) {
     }
     dc__free(sids);
     return rc ? dc__err_prefix(err, "migrating the replica to schema 2") : 0;
+}
+
+/* Schema 7, the part that depends on what the file holds: value index rows
+ * (made by a first declaration only) take their record's id while the old
+ * records table still finds it by rowid; then a view of the new tables
+ * takes its name. */
+static int step7_fix(dc__store *s, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE name = 'ixvals'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "migration 7");
+    int x = sqlite3_step(st), rc = 0;
+    sqlite3_finalize(st);
+    if (x != SQLITE_ROW && x != SQLITE_DONE)
+        return dc__sql_err(s, err, "migration 7");
+    if (x == SQLITE_ROW)
+        rc = dc__sql_exec(s,
+                          "ALTER TABLE ixvals ADD COLUMN id TEXT NOT NULL DEFAULT '';"
+                          "UPDATE ixvals SET id = coalesce((SELECT r.id FROM records r "
+                          "  WHERE r.rid = ixvals.rid), '');",
+                          err);
+    if (!rc)
+        rc = dc__sql_exec(s,
+                          "DROP TABLE records;"
+                          "CREATE VIEW records(sid, type, id, rid, del_hlc, del_did, state, nval,"
+                          "  nev) AS SELECT k.sid, n.name, k.id, k.rid, s.del_hlc, s.del_did,"
+                          "  s.state, s.nval, s.nev FROM rkeys k JOIN names n ON n.nid = k.tno"
+                          "  JOIN rstate s ON s.rid = k.rid;",
+                          err);
+    return rc ? dc__err_prefix(err, "migrating the replica to schema 7") : 0;
 }
 
 int dc__sql_err(dc__store *s, dc__err *err, const char *what) {
@@ -431,6 +481,7 @@ void dc__store_disconnect(dc__store *s) {
     dc__zstd_free_ctx(NULL, s->zdctx);
     s->zdctx = NULL;
     dc__names_reset(&s->names);
+    dc__store_tnames_free(s);
     dc__store_opened_clear(s);
     dc__free(s->opened);
     s->opened = NULL;
@@ -543,6 +594,8 @@ int dc__store_savepoint_release(dc__store *s, dc__err *err) {
 
 void dc__store_savepoint_rollback(dc__store *s) {
     dc__names_reset(&s->names);
+    /* Row numbers of records made inside may be given again. */
+    dc__store_tnames_clear(s);
     dc__store_opened_clear(s);
     sqlite3_exec(s->db, "ROLLBACK TO dc_group; RELEASE dc_group", NULL, NULL, NULL);
 }
@@ -550,6 +603,7 @@ void dc__store_savepoint_rollback(dc__store *s) {
 void dc__store_rollback(dc__store *s) {
     /* A name this handle numbered inside the transaction is gone with it. */
     dc__names_reset(&s->names);
+    dc__store_tnames_clear(s);
     /* Its rows may be numbered again for other changes. */
     dc__store_opened_clear(s);
     if (!sqlite3_get_autocommit(s->db))

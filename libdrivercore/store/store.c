@@ -304,6 +304,43 @@ int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err) 
     return rc;
 }
 
+int dc__store_record_insert(dc__store *s, int64_t sid, const dc__str *type, const dc__str *id,
+                            int64_t del_hlc, int64_t del_did, const void *state, size_t nstate,
+                            int64_t nval, int64_t nev, int64_t *rid, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, Q_REC_NEW,
+                             "INSERT INTO rstate(del_hlc, del_did, state, nval, nev) "
+                             "VALUES(?1, ?2, ?3, ?4, ?5)",
+                             err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, del_hlc);
+    sqlite3_bind_int64(st, 2, del_did);
+    if (state)
+        sqlite3_bind_blob(st, 3, state, (int)nstate, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    sqlite3_bind_int64(st, 4, nval);
+    sqlite3_bind_int64(st, 5, nev);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "records");
+    sqlite3_reset(st);
+    if (rc)
+        return rc;
+    *rid = sqlite3_last_insert_rowid(s->db);
+    uint32_t tno;
+    if ((rc = dc__store_name_id(s, type->p, type->n, true, &tno, err)))
+        return rc;
+    if (!(st = dc__q(s, Q_RKEY_NEW, "INSERT INTO rkeys(sid, tno, id, rid) VALUES(?1, ?2, ?3, ?4)",
+                     err)))
+        return err->code;
+    sqlite3_bind_int64(st, 1, sid);
+    sqlite3_bind_int64(st, 2, tno);
+    sqlite3_bind_text(st, 3, id->p, (int)id->n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, *rid);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "records");
+    sqlite3_reset(st);
+    return rc;
+}
+
 int64_t dc__store_last_cno(dc__store *s) {
     return sqlite3_last_insert_rowid(s->db);
 }

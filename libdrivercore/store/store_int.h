@@ -20,7 +20,6 @@ enum {
     Q_CHANGE_FIND,
     Q_CHANGE_PUT,
     Q_REC_GET,
-    Q_REC_PUT,
     Q_SETADD_PUT,
     Q_SETRM_HAS,
     Q_SETRM_PUT,
@@ -56,6 +55,7 @@ enum {
     Q_PENDING_READ,
     Q_REC_SAVE,
     Q_REC_NEW,
+    Q_RKEY_NEW,
     Q_REGS_GET,
     Q_SET_HAS,
     Q_NAME_ID,
@@ -134,6 +134,15 @@ struct dc__store {
     bool folding;     /* a fold is running (reads inside it do not fold) */
     bool fp;          /* the file keeps reconciliation fingerprints (fingerprint.c) */
     dc__names names;
+    /* The names of the records the current fold cycle touched (rid, sid,
+     * and type and id in tn_buf), so that notifying them needs no lookup
+     * by number, which rkeys has no index for (docs/storage.md, "Schema
+     * version 7"): forgotten by a rollback, and by the first touch of an
+     * empty list once they are many. */
+    struct dc__tname *tn;
+    size_t ntn, ctn;
+    bool tn_sorted;
+    dc_buf tn_buf;
     /* Value indexes (index.c): the declarations as of meta 'index_epoch'. */
     struct dc__ixdef *ix;
     size_t nix;
@@ -157,7 +166,17 @@ int dc__store_index_sync(dc__store *s, dc__err *err);
 /* A record's state was saved: its index rows follow (none when nothing is
  * declared on its space and type). */
 int dc__store_index_update(dc__store *s, int64_t rid, int64_t sid, const dc__str *type,
-                           const dc__recdata *d, dc__err *err);
+                           const dc__str *id, const dc__recdata *d, dc__err *err);
+/* A record's rows made (schema 7: its state row in rstate, whose row
+ * number is its rid, and its key in rkeys, the type as its number in
+ * names), with the state columns given
+ * (state NULL when `state` is NULL): the caller's write transaction. */
+/* The names the fold kept for notifications forgotten / freed. */
+void dc__store_tnames_clear(dc__store *s);
+void dc__store_tnames_free(dc__store *s);
+int dc__store_record_insert(dc__store *s, int64_t sid, const dc__str *type, const dc__str *id,
+                            int64_t del_hlc, int64_t del_did, const void *state, size_t nstate,
+                            int64_t nval, int64_t nev, int64_t *rid, dc__err *err);
 void dc__store_index_free(dc__store *s);
 /* A space's state is rebuilt: its index rows go (the fold writes them
  * again).  Nothing when no index was ever declared. */

@@ -3,7 +3,8 @@
  * folded into the records' state; a space's state forgotten and rebuilt
  * from the log gives the same dump), field names as numbers (a number given
  * in a transaction that rolled back is forgotten, a committed one survives a
- * reopen), and value indexes through a rebuild.  The replica is made
+ * reopen), value indexes through a rebuild, and schema step 7 on a file
+ * with a value index.  The replica is made
  * through the public API; its store is reached through replica_int.h.
  */
 #include "../common/replica_fixture.h"
@@ -243,12 +244,126 @@ static void test_index_through_rebuild(void **state) {
     free(sp);
 }
 
+/* Schema 7 (docs/storage.md, "Schema version 7"): a file of schema 6 with a
+ * value index — records a rowid table with its key index, index rows
+ * without ids — migrates: the same dump, every index row with its record's
+ * id, the keys and states apart with no index beside them, and a record
+ * made afterwards gets a row number no other record has. */
+static void test_step7_migrates(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "s7.db");
+    char *sp = busy_space(r);
+    dc_test_ok(r, dc_index_declare(r, sp, "driver", "tags"));
+    char *before = dc_test_dump(r);
+    int64_t rows = count(r, "SELECT count(*) FROM ixvals"),
+            max_rid = count(r, "SELECT max(rid) FROM records");
+    assert_true(rows > 0);
+    assert_int_equal(
+        sqlite3_exec(r->st->db,
+                     "BEGIN;"
+                     "CREATE TABLE records_v6(rid INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
+                     "  type TEXT NOT NULL, id TEXT NOT NULL, del_hlc INTEGER NOT NULL DEFAULT 0,"
+                     "  del_did INTEGER NOT NULL DEFAULT 0, state BLOB,"
+                     "  nval INTEGER NOT NULL DEFAULT 0, nev INTEGER NOT NULL DEFAULT 0,"
+                     "  UNIQUE (sid, type, id));"
+                     "INSERT INTO records_v6 SELECT rid, sid, type, id, del_hlc, del_did, state,"
+                     "  nval, nev FROM records;"
+                     "DROP VIEW records; DROP TABLE rkeys; DROP TABLE rstate;"
+                     "ALTER TABLE records_v6 RENAME TO records;"
+                     "ALTER TABLE ixvals DROP COLUMN id;"
+                     "UPDATE meta SET value = 6 WHERE key = 'schema'; COMMIT;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    dc_replica_close(r);
+    r = dc_test_open(&g_d, "s7.db");
+    assert_int_equal(count(r, "SELECT value FROM meta WHERE key = 'schema'"),
+                     dc__store_schema_latest());
+    char *after = dc_test_dump(r);
+    assert_string_equal(before, after);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals"), rows);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals x WHERE x.id IS NOT "
+                              "(SELECT r.id FROM records r WHERE r.rid = x.rid)"),
+                     0);
+    /* records is a view of rkeys and rstate, and no index holds a key twice. */
+    assert_int_equal(count(r, "SELECT count(*) FROM sqlite_master WHERE name = 'records' "
+                              "AND type = 'view'"),
+                     1);
+    assert_int_equal(count(r, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                              "tbl_name IN ('records', 'rkeys', 'rstate')"),
+                     0);
+    assert_int_equal(count(r, "SELECT count(*) FROM rkeys"),
+                     count(r, "SELECT count(*) FROM rstate"));
+    /* The type is kept as its number in names. */
+    assert_int_equal(count(r, "SELECT count(*) FROM rkeys k JOIN names n ON n.nid = k.tno "
+                              "WHERE typeof(k.tno) = 'integer' AND n.name = 'driver'"),
+                     count(r, "SELECT count(*) FROM records WHERE type = 'driver'"));
+    assert_true(count(r, "SELECT count(*) FROM records WHERE type = 'driver'") >= 40);
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_add(t, "driver", "new-one", "tags", DC_STR, 0, "a"));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    free(after);
+    after = dc_test_dump(r);
+    assert_true(strstr(after, "new-one") != NULL);
+    assert_int_equal(count(r, "SELECT rid FROM records WHERE id = 'new-one'"), max_rid + 1);
+    assert_int_equal(count(r, "SELECT count(*) FROM ixvals WHERE id = 'new-one' AND rid = "
+                              "(SELECT rid FROM records WHERE id = 'new-one')"),
+                     1);
+    dc_replica_close(r);
+    free(before);
+    free(after);
+    free(sp);
+}
+
+typedef struct seen {
+    int n, bad;
+} seen;
+
+static int on_record(void *user, const char *space, const char *type, const char *id,
+                     const char *origin) {
+    seen *x = user;
+    x->n++;
+    /* The records written: type driver, ids d00 .. d39. */
+    if (strcmp(type, "driver") != 0 || strncmp(id, "d", 1) != 0 || strlen(id) != 3 ||
+        strlen(space) != 32 || strcmp(origin, "remote") != 0)
+        x->bad++;
+    return 0;
+}
+
+/* Schema 7: rkeys has no index by row number, so an import's notifications
+ * name each record from what its fold kept, not by a walk of every key:
+ * each of the 40 records is named once, right. */
+static void test_notify_names(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "na.db"), *b = dc_test_open(&g_d, "nb.db");
+    char *sp = dc_test_shared_space(a, b, 2);
+    dc_txn *t;
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%02d", i);
+        dc_test_ok(a, dc_txn_set(t, "driver", id, "status", DC_STR, 0, "on duty"));
+    }
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    seen x = {0, 0};
+    dc_test_ok(b, dc_replica_observe(b, on_record, &x));
+    dc_test_sync_into(a, b);
+    assert_int_equal(x.bad, 0);
+    assert_int_equal(x.n, 40);
+    assert_true(b->st->ntn >= 40);
+    dc_replica_close(a);
+    dc_replica_close(b);
+    free(sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fold_and_rebuild),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_failed_import_keeps_no_body),
         cmocka_unit_test(test_index_through_rebuild),
+        cmocka_unit_test(test_step7_migrates),
+        cmocka_unit_test(test_notify_names),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
