@@ -349,8 +349,11 @@ int dc_registry_part_create(dc_buf *space, dc_replica *r, const dc_registry_part
         return dc__model_fail(r, DC_EINVAL,
                               "registry part: %s is itself a part (of %s), not a root", o->root,
                               rp.root);
+    /* Only whether it can be derived: the key itself is wiped at once. */
     uint8_t probe[32];
-    if ((rc = dc_space_derive_key(r, o->root, "drivercore lookup v1", probe)))
+    rc = dc_space_derive_key(r, o->root, "drivercore lookup v1", probe);
+    dc__wipe(probe, sizeof probe);
+    if (rc)
         return rc;
     char name[160];
     snprintf(name, sizeof name, "registry %s", o->branch ? o->branch : o->region);
