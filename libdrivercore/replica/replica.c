@@ -178,11 +178,18 @@ int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options
     rc = dc__store_meta_get(r->st, "clock_offset", &r->clock.offset_ms, &e);
     if (rc && rc != DC_ENOTFOUND)
         goto fail;
-    if ((rc = dc__store_begin(r->st, &e)))
-        goto fail;
-    rc = dc__store_device(r->st, r->id->sign_pk, &r->self_did, &e);
-    if (rc || (rc = dc__store_commit(r->st, &e))) {
-        dc__store_rollback(r->st);
+    /* The device's own row is made once; a handle that finds it takes no
+     * write lock to open (docs/storage.md, "Opening"). */
+    rc = dc__store_device_find(r->st, r->id->sign_pk, &r->self_did, &e);
+    if (rc == DC_ENOTFOUND) {
+        if ((rc = dc__store_begin(r->st, &e)))
+            goto fail;
+        rc = dc__store_device(r->st, r->id->sign_pk, &r->self_did, &e);
+        if (rc || (rc = dc__store_commit(r->st, &e))) {
+            dc__store_rollback(r->st);
+            goto fail;
+        }
+    } else if (rc) {
         goto fail;
     }
     dc__hex(r->device_hex, r->id->sign_pk, 32);

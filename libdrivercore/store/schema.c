@@ -411,7 +411,9 @@ int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                            err)) ||
         (rc = dc__sql_exec(s, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err)) ||
-        (rc = migrate(s, err)))
+        /* A file at this library's schema is not written to open it: no
+         * write lock (migrate checks the version again under it). */
+        (v != LATEST && (rc = migrate(s, err))))
         return rc;
     /* A file that keeps fingerprints keeps them whichever handle writes. */
     int64_t fp = 0;

@@ -102,7 +102,7 @@ int dc__store_hlc_save(dc__store *s, dc_hlc h, dc__err *err) {
 
 /* ---- devices ---- */
 
-int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err) {
+int dc__store_device_find(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err) {
     sqlite3_stmt *st = dc__q(s, Q_DEVICE_GET, "SELECT did FROM devices WHERE pk = ?", err);
     if (!st)
         return err->code;
@@ -116,7 +116,14 @@ int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return dc__sql_err(s, err, "devices");
-    st = dc__q(s, Q_DEVICE_PUT, "INSERT INTO devices(pk) VALUES(?)", err);
+    return DC_ENOTFOUND;
+}
+
+int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err) {
+    int rc = dc__store_device_find(s, pk, did, err);
+    if (rc != DC_ENOTFOUND)
+        return rc;
+    sqlite3_stmt *st = dc__q(s, Q_DEVICE_PUT, "INSERT INTO devices(pk) VALUES(?)", err);
     if (!st)
         return err->code;
     sqlite3_bind_blob(st, 1, pk, 32, SQLITE_STATIC);

@@ -84,6 +84,9 @@ int dc__store_changes_reset_opaque(dc__store *s, int64_t sid, dc__err *err);
 int dc__store_mark_acked(dc__store *s, int64_t sid, uint64_t seq, dc__err *err);
 
 /* ---- devices ---- */
+/* The local row id for a device public key, or DC_ENOTFOUND (err left
+ * clear) when the file has no row for it; reads only. */
+int dc__store_device_find(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err);
 /* The local row id for a device public key, created if absent. */
 int dc__store_device(dc__store *s, const uint8_t pk[32], int64_t *did, dc__err *err);
 /* The public key of a device row (into pk); 0 or an error. */

@@ -143,6 +143,46 @@ static void test_open_refuses_newer_and_foreign(void **state) {
     assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Opening a replica that another connection is writing takes no write lock
+ * (docs/storage.md, "Opening"): a reader opens and reads at once, where it
+ * used to wait for the lock and give up with DC_EBUSY after 5 s. */
+static void test_open_while_another_writes(void **state) {
+    (void)state;
+    char path[512];
+    dc_replica *r = dc_test_open(&g_d, "busy.db");
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_set(t, "driver", "d1", "name", DC_STR, 0, "Ahmadi"));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    dc_replica_close(r);
+    snprintf(path, sizeof path, "%s/busy.db", g_d.path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "BEGIN IMMEDIATE; INSERT INTO meta(key, value) "
+                                  "VALUES('busy-test', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    /* The lock is held: another connection cannot take it. */
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_BUSY);
+    sqlite3_close(other);
+    r = NULL;
+    dc_replica_options o = dc_test_pinned_options(&g_d);
+    o.must_exist = 1;
+    dc_test_ok(r, dc_replica_open(&r, path, &o));
+    dc_buf rec = DC_BUF_INIT;
+    dc_test_ok(r, dc_record_get(&rec, r, sp, "driver", "d1"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"Ahmadi\"}");
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    dc_buf_dispose(&rec);
+    dc_replica_close(r);
+    free(sp);
+}
+
 /* ---- opaque until the key comes ---- */
 
 static void test_opaque_until_granted(void **state) {
@@ -554,6 +594,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observers),
         cmocka_unit_test(test_open_refuses_newer_and_foreign),
+        cmocka_unit_test(test_open_while_another_writes),
         cmocka_unit_test(test_opaque_until_granted),
         cmocka_unit_test(test_held_release),
         cmocka_unit_test(test_clock_out_of_range),
