@@ -99,12 +99,14 @@ typedef struct dc_global_options {
     { DC_GLOBAL_OPTIONS_VERSION, NULL }
 
 /*
- * Initialise the library: calls sodium_init() and installs the allocator.
- * Idempotent and thread-safe; every other function calls it implicitly with
- * default options, so calling it is needed only to set an allocator, which
- * must then happen before any other drivercore call.  `opts` may be NULL.
- * Returns 0, DC_EINVAL for an unknown options version, or DC_ERROR if
- * libsodium cannot initialise.
+ * Initialise the library: calls sodium_init() and sqlite3_initialize() and
+ * installs the allocator.  Idempotent and thread-safe; every other function
+ * initialises what it needs implicitly with default options, so calling it
+ * is needed only to set an allocator, which must then happen before any
+ * other drivercore call (calling it at start-up also keeps SQLite's one-time
+ * set-up out of the first dc_replica_open).  `opts` may be NULL.  Returns 0,
+ * DC_EINVAL for an unknown options version, or DC_ERROR if libsodium or
+ * SQLite cannot initialise.
  */
 DC_EXTERN int dc_global_init(const dc_global_options *opts);
 

@@ -44,7 +44,7 @@ int dc__ensure_init(void) {
     return 0;
 }
 
-int dc_global_init(const dc_global_options *opts) {
+int dc__global_init_base(const dc_global_options *opts) {
     int rc = dc__ensure_init();
     if (rc != 0)
         return rc;

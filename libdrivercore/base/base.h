@@ -39,6 +39,9 @@ int dc__vec_reserve(void *pp, size_t *cap, size_t need, size_t size);
 #define DC__VEC_ROOM(v, n, cap) DC__VEC_RESERVE(v, cap, (n) + 1)
 /* dc_global_init with default options; returns 0 or an error code. */
 int dc__ensure_init(void);
+/* dc_global_init's part in base/: libsodium and the allocator (the public
+ * dc_global_init, in replica/, then initialises SQLite). */
+int dc__global_init_base(const dc_global_options *opts);
 
 /* ---- files (os.c): each returns 0 or an errno value ---- */
 /* Creates or truncates path for writing, readable by this user only (0600). */

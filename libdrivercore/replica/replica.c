@@ -97,6 +97,16 @@ static void formats_upgrade(dc_replica *r) {
     dc__ingest_free(&g);
 }
 
+int dc_global_init(const dc_global_options *opts) {
+    int rc = dc__global_init_base(opts);
+    if (rc)
+        return rc;
+    dc__err e = {0};
+    if ((rc = dc__store_global_init(&e)))
+        dc__last_from(&e);
+    return rc;
+}
+
 int dc_replica_open(dc_replica **out, const char *path, const dc_replica_options *opts) {
     if (!out)
         return dc__last_set(DC_EMISUSE, "dc_replica_open: out is NULL");

@@ -422,6 +422,16 @@ int dc__store_connect(dc__store *s, bool must_exist, dc__err *err) {
     return rc == DC_ENOTFOUND ? 0 : rc;
 }
 
+int dc__store_global_init(dc__err *err) {
+    /* SQLite's own set-up (its mutexes, memory, VFSes, built-in functions)
+     * runs once per process; without this call the first sqlite3_open_v2
+     * does it (docs/storage.md, "Memory to open"). */
+    int rc = sqlite3_initialize();
+    if (rc != SQLITE_OK)
+        return dc__err_set(err, DC_ERROR, "SQLite could not initialise: %s", sqlite3_errstr(rc));
+    return 0;
+}
+
 int dc__store_open(dc__store **out, const char *path, bool must_exist, bool durable, dc_key_fn key,
                    void *key_user, dc__err *err) {
     *out = NULL;

@@ -16,6 +16,9 @@
 
 typedef struct dc__store dc__store;
 
+/* Initialises SQLite (sqlite3_initialize, idempotent and thread-safe), as
+ * dc_global_init does once for the process: 0 or DC_ERROR in err. */
+int dc__store_global_init(dc__err *err);
 /* Opens (or creates) the replica file.  key NULL: in clear (an encrypted
  * file is DC_EKEY).  Otherwise encrypted at rest with the key `key` gives:
  * asked with DC_KEY_OPEN for an encrypted file, DC_KEY_NEW for a new file
