@@ -104,7 +104,9 @@ typedef struct dc_global_options {
  * initialises what it needs implicitly with default options, so calling it
  * is needed only to set an allocator, which must then happen before any
  * other drivercore call (calling it at start-up also keeps SQLite's one-time
- * set-up out of the first dc_replica_open).  `opts` may be NULL.  Returns 0,
+ * set-up out of the first dc_replica_open; an application that configures
+ * SQLite itself with sqlite3_config must do so before, as SQLite requires
+ * it before sqlite3_initialize).  `opts` may be NULL.  Returns 0,
  * DC_EINVAL for an unknown options version, or DC_ERROR if libsodium or
  * SQLite cannot initialise.
  */

@@ -34,6 +34,17 @@ static int teardown(void **state) {
     return dc_test_dir_remove(&g_d);
 }
 
+/* ---- dc_global_init ---- */
+
+/* dc_global_init sets SQLite up (docs/threading.md), so that its one-time
+ * set-up is not the first open's: SQLite takes no more configuration.  The
+ * first test of this program, before any replica is opened. */
+static void test_global_init_sets_up_sqlite(void **state) {
+    (void)state;
+    assert_int_equal(dc_global_init(NULL), 0);
+    assert_int_equal(sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 1), SQLITE_MISUSE);
+}
+
 /* ---- observers ---- */
 
 typedef struct seen {
@@ -592,6 +603,7 @@ static void test_float_and_bytes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_global_init_sets_up_sqlite),
         cmocka_unit_test(test_observers),
         cmocka_unit_test(test_open_refuses_newer_and_foreign),
         cmocka_unit_test(test_open_while_another_writes),
