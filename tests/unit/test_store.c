@@ -517,6 +517,41 @@ static void test_step8_migrates(void **state) {
     free(sp2);
 }
 
+static int fixed_key(void *user, dc_key *k, int purpose) {
+    (void)user, (void)purpose;
+    uint8_t key[32];
+    memset(key, 0x5a, sizeof key);
+    return dc_key_set(k, key, sizeof key);
+}
+
+/* An encrypted file's chunks fit its usable page, which the at-rest
+ * cipher's reserve makes smaller: a full chunk's row still fills one leaf
+ * page, and the envelopes read back through it. */
+static void test_stream_encrypted(void **state) {
+    (void)state;
+    dc_replica_options o = dc_test_pinned_options(&g_d);
+    o.key_provider = fixed_key;
+    dc_replica *r = dc_test_open_with(&g_d, "enc.db", &o);
+    char *sp = busy_space(r);
+    int reserve = -1;
+    assert_int_equal(sqlite3_file_control(r->st->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve),
+                     SQLITE_OK);
+    assert_true(reserve > 0);
+    assert_int_equal(count(r, "SELECT value FROM meta WHERE key = 'log_chunk'"),
+                     count(r, "PRAGMA page_size") - reserve - 39);
+    assert_int_equal(count(r, "SELECT count(*) FROM logbytes"),
+                     count(r, "SELECT count(*) FROM dbstat WHERE name = 'logbytes' AND "
+                              "pagetype = 'leaf'"));
+    assert_int_equal(count(r, "SELECT count(*) FROM dbstat WHERE name = 'logbytes' AND "
+                              "pagetype = 'overflow'"),
+                     0);
+    logcopy l = log_read(r);
+    assert_true(l.n >= 5);
+    log_free_copy(&l);
+    dc_replica_close(r);
+    free(sp);
+}
+
 static void test_notify_names(void **state) {
     (void)state;
     dc_replica *a = dc_test_open(&g_d, "na.db"), *b = dc_test_open(&g_d, "nb.db");
@@ -548,6 +583,7 @@ int main(void) {
         cmocka_unit_test(test_index_through_rebuild),
         cmocka_unit_test(test_step7_migrates),
         cmocka_unit_test(test_step8_migrates),
+        cmocka_unit_test(test_stream_encrypted),
         cmocka_unit_test(test_notify_names),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
