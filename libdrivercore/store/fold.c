@@ -399,7 +399,7 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
     dc__store *s = f->s;
     sqlite3_stmt *st =
         dc__q(s, Q_PENDING_READ,
-              "SELECT p.cno, c.sid, c.author, c.state, c.kind, c.env, c.cid FROM pending p "
+              "SELECT p.cno, c.sid, c.author, c.state, c.kind, c.cid, c.off, c.len FROM pending p "
               "LEFT JOIN changes c ON c.cno = p.cno ORDER BY p.cno",
               err);
     if (!st)
@@ -431,12 +431,16 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
         }
         fchange *c = &f->ch[f->nch];
         memset(c, 0, sizeof *c);
-        size_t n = (size_t)sqlite3_column_bytes(st, 5);
-        const uint8_t *env = sqlite3_column_blob(st, 5);
+        /* The envelope from the log's stream (read in stream order: the
+         * rows come in cno order). */
+        size_t n = (size_t)sqlite3_column_int64(st, 7);
+        const uint8_t *env;
+        if ((rc = dc__store_env(s, sqlite3_column_int64(st, 6), (int64_t)n, &env, err)))
+            break;
         /* A body the import opened is used as it is: only the header is
          * read from the envelope. */
-        bool opened = opened_take(s, &at, cno, sqlite3_column_blob(st, 6),
-                                  (size_t)sqlite3_column_bytes(st, 6), c);
+        bool opened = opened_take(s, &at, cno, sqlite3_column_blob(st, 5),
+                                  (size_t)sqlite3_column_bytes(st, 5), c);
         if (!opened) {
             if (!(c->env = dc__malloc(n ? n : 1))) {
                 rc = DC_ENOMEM;
@@ -461,6 +465,7 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
     }
     if (rc == 0 && r != SQLITE_ROW && r != SQLITE_DONE)
         rc = dc__sql_err(s, err, "pending");
+    dc__store_env_done(s);
     sqlite3_reset(st);
     if (rc == DC_ENOMEM)
         return dc__err_set(err, DC_ENOMEM, "fold: out of memory");

@@ -212,9 +212,14 @@ void dc__mresolved_free(dc__mresolved *r) {
  * are out for good). */
 static int load_envs(dc__store *s, int64_t sid, dc__mresolved *r, dc__err *err) {
     sqlite3_stmt *st;
+    /* A migration from before schema 8 (step 2) reads the envelopes where
+     * they were then: in changes.env. */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT cno, state, env FROM changes WHERE sid = ? AND kind = 2 AND "
-                           "state IN (0, 4) ORDER BY cno",
+                           s->env_inline
+                               ? "SELECT cno, state, env, -1 FROM changes WHERE sid = ? AND "
+                                 "kind = 2 AND state IN (0, 4) ORDER BY cno"
+                               : "SELECT cno, state, off, len FROM changes WHERE sid = ? AND "
+                                 "kind = 2 AND state IN (0, 4) ORDER BY cno",
                            -1, &st, NULL) != SQLITE_OK)
         return dc__sql_err(s, err, "membership");
     sqlite3_bind_int64(st, 1, sid);
@@ -230,13 +235,18 @@ static int load_envs(dc__store *s, int64_t sid, dc__mresolved *r, dc__err *err) 
             rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
             break;
         }
-        size_t n = (size_t)sqlite3_column_bytes(st, 2);
+        const uint8_t *env = s->env_inline ? sqlite3_column_blob(st, 2) : NULL;
+        size_t n = s->env_inline ? (size_t)sqlite3_column_bytes(st, 2)
+                                 : (size_t)sqlite3_column_int64(st, 3);
+        if (!s->env_inline &&
+            (rc = dc__store_env(s, sqlite3_column_int64(st, 2), (int64_t)n, &env, err)))
+            break;
         uint8_t *raw = dc__malloc(n ? n : 1);
         if (!raw) {
             rc = dc__err_set(err, DC_ENOMEM, "membership: out of memory");
             break;
         }
-        memcpy(raw, sqlite3_column_blob(st, 2), n);
+        memcpy(raw, env, n);
         size_t i = r->nenv;
         r->raw[i] = raw;
         r->rawlen[i] = n;
@@ -256,6 +266,7 @@ static int load_envs(dc__store *s, int64_t sid, dc__mresolved *r, dc__err *err) 
     }
     if (!rc && x != SQLITE_DONE)
         rc = dc__sql_err(s, err, "membership");
+    dc__store_env_done(s);
     sqlite3_finalize(st);
     return rc;
 }

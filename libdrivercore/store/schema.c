@@ -19,6 +19,7 @@
  * the part SQL cannot do, inside the same transaction. */
 static int step2_fix(dc__store *s, dc__err *err);
 static int step7_fix(dc__store *s, dc__err *err);
+static int step8_fix(dc__store *s, dc__err *err);
 
 static const struct {
     const char *sql;
@@ -155,6 +156,18 @@ static const struct {
      "INSERT INTO rstate(rid, del_hlc, del_did, state, nval, nev)"
      "  SELECT rid, del_hlc, del_did, state, nval, nev FROM records ORDER BY rid;",
      step7_fix},
+    /* 8: the envelopes' bytes as one append-only stream in chunks that each
+     * fill a leaf page (logbytes), the changes naming theirs by (off, len)
+     * instead of holding an `env` BLOB (docs/storage.md, "Schema version
+     * 8").  The table is rebuilt: step8_fix moves the envelopes in cno
+     * order and puts the new table in the old one's name. */
+    {"CREATE TABLE logbytes(n INTEGER PRIMARY KEY, bytes BLOB NOT NULL);"
+     "CREATE TABLE changes8(cno INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
+     "  hlc INTEGER NOT NULL, hlc_max INTEGER NOT NULL, cid BLOB NOT NULL,"
+     "  author INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+     "  state INTEGER NOT NULL, need INTEGER NOT NULL DEFAULT 0, off INTEGER NOT NULL,"
+     "  len INTEGER NOT NULL);",
+     step8_fix},
 #ifdef DC_TEST_FUTURE
     /* A test build of a future release (tests/versions): one step more. */
     {"CREATE TABLE future_probe(x INTEGER);", NULL},
@@ -232,6 +245,110 @@ static int step7_fix(dc__store *s, dc__err *err) {
                           "  JOIN rstate s ON s.rid = k.rid;",
                           err);
     return rc ? dc__err_prefix(err, "migrating the replica to schema 7") : 0;
+}
+
+/* Schema 8: the stream's chunk size, from this file's usable page size
+ * (the page less the bytes an encrypted file reserves, docs/format/
+ * at-rest.md): a leaf cell of logbytes is its payload — a 4-byte record
+ * header and the bytes — kept whole while the payload is at most the
+ * usable size less 35 (SQLite's maxLocal), so a full chunk is usable − 39
+ * bytes and its row fills one leaf page.  Kept in meta('log_chunk'): it
+ * never changes for a file. */
+static int chunk_size(dc__store *s, int64_t *c, dc__err *err) {
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK)
+        return dc__sql_err(s, err, "migration 8");
+    int64_t page = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    int reserve = -1;
+    if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK)
+        reserve = 0;
+    if (page < 512 || reserve < 0 || reserve > 255)
+        return dc__err_set(err, DC_EIO, "migration 8: the file's page size is not known");
+    *c = page - reserve - 39;
+    return 0;
+}
+
+static int step8_fix(dc__store *s, dc__err *err) {
+    int64_t c = 0;
+    int rc = chunk_size(s, &c, err);
+    if (!rc)
+        rc = dc__store_meta_put(s, "log_chunk", c, err);
+    s->log_chunk = 0;
+    sqlite3_stmt *st = NULL, *in = NULL, *ch = NULL;
+    if (!rc &&
+        (sqlite3_prepare_v2(s->db,
+                            "SELECT cno, sid, hlc, hlc_max, cid, author, seq, kind, state, need, "
+                            "env FROM changes ORDER BY cno",
+                            -1, &st, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(s->db, "INSERT INTO logbytes(n, bytes) VALUES(?1, ?2)", -1, &in,
+                            NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(s->db,
+                            "INSERT INTO changes8(cno, sid, hlc, hlc_max, cid, author, seq, kind,"
+                            " state, need, off, len) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                            " ?10, ?11, ?12)",
+                            -1, &ch, NULL) != SQLITE_OK))
+        rc = dc__sql_err(s, err, "migration 8");
+    /* The chunk being filled, and the stream's length so far. */
+    dc_buf chunk = {0};
+    int64_t off = 0, n = 0;
+    int x = SQLITE_DONE;
+    while (!rc && (x = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint8_t *p = sqlite3_column_blob(st, 10);
+        size_t len = (size_t)sqlite3_column_bytes(st, 10);
+        sqlite3_reset(ch);
+        for (int i = 0; i < 10; i++)
+            sqlite3_bind_value(ch, i + 1, sqlite3_column_value(st, i));
+        sqlite3_bind_int64(ch, 11, off);
+        sqlite3_bind_int64(ch, 12, (int64_t)len);
+        if (sqlite3_step(ch) != SQLITE_DONE) {
+            rc = dc__sql_err(s, err, "migration 8");
+            break;
+        }
+        off += (int64_t)len;
+        while (!rc && len) {
+            size_t k = (size_t)c - chunk.size < len ? (size_t)c - chunk.size : len;
+            if (dc__buf_put(&chunk, p, k)) {
+                rc = dc__err_set(err, DC_ENOMEM, "migration 8: out of memory");
+                break;
+            }
+            p += k;
+            len -= k;
+            if (chunk.size == (size_t)c) {
+                sqlite3_reset(in);
+                sqlite3_bind_int64(in, 1, n++);
+                sqlite3_bind_blob(in, 2, chunk.ptr, (int)chunk.size, SQLITE_STATIC);
+                if (sqlite3_step(in) != SQLITE_DONE)
+                    rc = dc__sql_err(s, err, "migration 8");
+                dc__buf_clear(&chunk);
+            }
+        }
+    }
+    if (!rc && x != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "migration 8");
+    if (!rc && chunk.size) {
+        sqlite3_reset(in);
+        sqlite3_bind_int64(in, 1, n);
+        sqlite3_bind_blob(in, 2, chunk.ptr, (int)chunk.size, SQLITE_STATIC);
+        if (sqlite3_step(in) != SQLITE_DONE)
+            rc = dc__sql_err(s, err, "migration 8");
+    }
+    dc_buf_dispose(&chunk);
+    sqlite3_finalize(st);
+    sqlite3_finalize(in);
+    sqlite3_finalize(ch);
+    s->env_inline = false;
+    if (!rc)
+        rc =
+            dc__sql_exec(s,
+                         "DROP TABLE changes;"
+                         "ALTER TABLE changes8 RENAME TO changes;"
+                         "CREATE UNIQUE INDEX changes_by_author ON changes(sid, author, seq);"
+                         "CREATE INDEX changes_by_time ON changes(sid, hlc, cid);"
+                         "CREATE INDEX changes_pending ON changes(state, hlc_max) WHERE state <> 0;"
+                         "CREATE INDEX changes_membership ON changes(sid, kind) WHERE kind = 2;",
+                         err);
+    return rc ? dc__err_prefix(err, "migrating the replica to schema 8") : 0;
 }
 
 int dc__sql_err(dc__store *s, dc__err *err, const char *what) {
@@ -331,6 +448,7 @@ static int migrate(dc__store *s, dc__err *err) {
                          v, LATEST);
         goto fail;
     }
+    s->env_inline = v < 8;
     for (int step = v + 1; step <= LATEST; step++) {
         if ((rc = dc__sql_exec(s, MIGRATIONS[step].sql, err)) ||
             (MIGRATIONS[step].fix && (rc = MIGRATIONS[step].fix(s, err))))
@@ -343,8 +461,10 @@ static int migrate(dc__store *s, dc__err *err) {
     }
     rc = dc__sql_exec(s, "COMMIT", err);
     sqlite3_progress_handler(s->db, 0, NULL, NULL);
+    s->env_inline = false;
     return rc;
 fail:
+    s->env_inline = false;
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_progress_handler(s->db, 0, NULL, NULL);
     return rc;
@@ -499,6 +619,9 @@ void dc__store_disconnect(dc__store *s) {
     s->opened = NULL;
     s->copened = 0;
     dc__store_index_free(s);
+    dc_buf_dispose(&s->envbuf);
+    s->log_chunk = 0;
+    s->lr_on = false;
     if (s->db) {
         /* Every statement is finalized by now, so this closes the file at
          * once (a deferred close would outlive the VFS it uses). */

@@ -272,12 +272,220 @@ int dc__store_change_find(dc__store *s, int64_t sid, int64_t author_did, uint64_
     return rc;
 }
 
+/* ---- the log's byte stream (docs/storage.md, "Schema version 8") ----
+ *
+ * The envelopes' bytes, appended in `cno` order, in chunks of
+ * meta('log_chunk') bytes: logbytes row n holds the stream's bytes
+ * [n * C, (n + 1) * C), only the last one short.  A change row names its
+ * envelope by (off, len). */
+
+static int log_chunk(dc__store *s, int64_t *c, dc__err *err) {
+    if (!s->log_chunk) {
+        int64_t v;
+        int rc = dc__store_meta_get(s, "log_chunk", &v, err);
+        if (rc == DC_ENOTFOUND || (!rc && (v < 64 || v > 65536)))
+            return dc__err_set(err, DC_ECORRUPT, "change log: the stream's chunk size is missing");
+        if (rc)
+            return rc;
+        s->log_chunk = v;
+    }
+    *c = s->log_chunk;
+    return 0;
+}
+
+void dc__store_env_done(dc__store *s) {
+    if (s->lr_on && s->q[Q_LOG_READ])
+        sqlite3_reset(s->q[Q_LOG_READ]);
+    s->lr_on = false;
+}
+
+/* Puts the reader's statement on chunk n: a step or two forward when it
+ * stands just before (reads in stream order), a seek otherwise. */
+static int log_seek(dc__store *s, int64_t n, dc__err *err) {
+    sqlite3_stmt *st = s->q[Q_LOG_READ];
+    if (s->lr_on && s->lr_n == n)
+        return 0;
+    if (!(s->lr_on && n > s->lr_n && n - s->lr_n <= 4)) {
+        s->lr_on = false;
+        if (!(st = dc__q(s, Q_LOG_READ, "SELECT n, bytes FROM logbytes WHERE n >= ?1 ORDER BY n",
+                         err)))
+            return err->code;
+        sqlite3_bind_int64(st, 1, n);
+        s->lr_on = true;
+        s->lr_n = n - 1;
+    }
+    while (s->lr_n < n) {
+        int r = sqlite3_step(st);
+        if (r != SQLITE_ROW) {
+            dc__store_env_done(s);
+            return r == SQLITE_DONE ? dc__err_set(err, DC_ECORRUPT,
+                                                  "change log: the bytes of an envelope are "
+                                                  "missing from the stream")
+                                    : dc__sql_err(s, err, "change log");
+        }
+        s->lr_n = sqlite3_column_int64(st, 0);
+    }
+    if (s->lr_n != n) {
+        dc__store_env_done(s);
+        return dc__err_set(err, DC_ECORRUPT,
+                           "change log: the bytes of an envelope are missing from the stream");
+    }
+    return 0;
+}
+
+int dc__store_env(dc__store *s, int64_t off, int64_t len, const uint8_t **env, dc__err *err) {
+    int64_t c = 0;
+    int rc = log_chunk(s, &c, err);
+    if (rc)
+        return rc;
+    if (off < 0 || len <= 0 || len > INT32_MAX || off > INT64_MAX - len)
+        return dc__err_set(err, DC_ECORRUPT, "change log: an envelope's place is out of range");
+    dc__buf_clear(&s->envbuf);
+    if (dc__buf_reserve(&s->envbuf, (size_t)len))
+        return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+    for (int64_t n = off / c; n <= (off + len - 1) / c; n++) {
+        if ((rc = log_seek(s, n, err)))
+            return rc;
+        sqlite3_stmt *st = s->q[Q_LOG_READ];
+        const uint8_t *p = sqlite3_column_blob(st, 1);
+        int64_t have = sqlite3_column_bytes(st, 1);
+        int64_t from = (off > n * c ? off : n * c) - n * c;
+        int64_t to = (off + len < (n + 1) * c ? off + len : (n + 1) * c) - n * c;
+        if (to > have) {
+            dc__store_env_done(s);
+            return dc__err_set(err, DC_ECORRUPT, "change log: an envelope runs past the stream");
+        }
+        if (dc__buf_put(&s->envbuf, p + from, (size_t)(to - from)))
+            return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+    }
+    *env = s->envbuf.ptr;
+    return 0;
+}
+
+/* Appends n bytes to the stream; *off is where they start.  The short last
+ * chunk is filled first, then whole chunks follow. */
+static int log_append(dc__store *s, const uint8_t *p, size_t n, int64_t *off, dc__err *err) {
+    int64_t c = 0;
+    int rc = log_chunk(s, &c, err);
+    if (rc)
+        return rc;
+    dc__store_env_done(s);
+    sqlite3_stmt *st =
+        dc__q(s, Q_LOG_TAIL, "SELECT n, bytes FROM logbytes ORDER BY n DESC LIMIT 1", err);
+    if (!st)
+        return err->code;
+    int64_t last = -1, have = c;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        last = sqlite3_column_int64(st, 0);
+        have = sqlite3_column_bytes(st, 1);
+        if (have > c)
+            rc = dc__err_set(err, DC_ECORRUPT, "change log: a chunk of the stream is too long");
+    } else if (r != SQLITE_DONE) {
+        rc = dc__sql_err(s, err, "change log");
+    }
+    *off = (last + 1) * c - (c - have);
+    if (!rc && have < c && n) {
+        size_t k = (size_t)(c - have) < n ? (size_t)(c - have) : n;
+        dc__buf_clear(&s->envbuf);
+        if (dc__buf_put(&s->envbuf, sqlite3_column_blob(st, 1), (size_t)have) ||
+            dc__buf_put(&s->envbuf, p, k))
+            rc = dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+        sqlite3_reset(st);
+        sqlite3_stmt *up;
+        if (!rc && !(up = dc__q(s, Q_LOG_SET, "UPDATE logbytes SET bytes = ?2 WHERE n = ?1", err)))
+            rc = err->code;
+        if (!rc) {
+            sqlite3_bind_int64(up, 1, last);
+            sqlite3_bind_blob(up, 2, s->envbuf.ptr, (int)s->envbuf.size, SQLITE_STATIC);
+            rc = sqlite3_step(up) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
+            sqlite3_reset(up);
+        }
+        p += k;
+        n -= k;
+    }
+    sqlite3_reset(st);
+    for (int64_t next = last + 1; !rc && n; next++) {
+        size_t k = (size_t)c < n ? (size_t)c : n;
+        sqlite3_stmt *in =
+            dc__q(s, Q_LOG_ADD, "INSERT INTO logbytes(n, bytes) VALUES(?1, ?2)", err);
+        if (!in)
+            return err->code;
+        sqlite3_bind_int64(in, 1, next);
+        sqlite3_bind_blob(in, 2, p, (int)k, SQLITE_STATIC);
+        rc = sqlite3_step(in) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
+        sqlite3_reset(in);
+        p += k;
+        n -= k;
+    }
+    return rc;
+}
+
+/* One int64 from a cached one-row query of one parameter; *v unchanged
+ * when there is no row. */
+static int q_i64(dc__store *s, int which, const char *sql, int64_t a, int64_t *v, dc__err *err) {
+    sqlite3_stmt *st = dc__q(s, which, sql, err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, a);
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW)
+        *v = sqlite3_column_int64(st, 0);
+    else if (r != SQLITE_DONE)
+        rc = dc__sql_err(s, err, "change log");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The change at (off, len) has left the log: the chunks it covered that
+ * no live change overlaps go.  Offsets grow with cno, so only the nearest
+ * live change before and after can share a chunk with it; the stream's
+ * last chunk stays (the next append continues it, and no offset is ever
+ * given twice). */
+static int log_free(dc__store *s, int64_t cno, int64_t off, int64_t len, dc__err *err) {
+    int64_t c = 0, prev_end = 0, next_off = INT64_MAX;
+    int rc = log_chunk(s, &c, err);
+    if (!rc)
+        rc = q_i64(s, Q_LOG_PREV,
+                   "SELECT off + len FROM changes WHERE cno < ?1 ORDER BY cno DESC LIMIT 1", cno,
+                   &prev_end, err);
+    if (!rc)
+        rc = q_i64(s, Q_LOG_NEXT, "SELECT off FROM changes WHERE cno > ?1 ORDER BY cno LIMIT 1",
+                   cno, &next_off, err);
+    if (rc || len <= 0)
+        return rc;
+    int64_t lo = off / c, hi = (off + len - 1) / c;
+    if (lo < (prev_end + c - 1) / c)
+        lo = (prev_end + c - 1) / c;
+    if (next_off != INT64_MAX && hi > next_off / c - 1)
+        hi = next_off / c - 1;
+    if (lo > hi)
+        return 0;
+    sqlite3_stmt *st = dc__q(s, Q_LOG_FREE,
+                             "DELETE FROM logbytes WHERE n BETWEEN ?1 AND ?2 AND "
+                             "n < (SELECT max(n) FROM logbytes)",
+                             err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
+    sqlite3_reset(st);
+    return rc;
+}
+
 int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const uint8_t id[32],
                          int64_t author_did, int state, int need, dc__err *err) {
+    /* The bytes first: the change row is the last row inserted, so that
+     * dc__store_last_cno is its number. */
+    int64_t off = 0;
+    int rc = log_append(s, e->raw, e->raw_len, &off, err);
+    if (rc)
+        return rc;
     sqlite3_stmt *st =
         dc__q(s, Q_CHANGE_PUT,
               "INSERT INTO changes(sid, hlc, hlc_max, cid, author, seq, kind, state, "
-              "env, need) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              "need, off, len) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               err);
     if (!st)
         return err->code;
@@ -289,9 +497,10 @@ int dc__store_change_put(dc__store *s, int64_t sid, const dc__envelope *e, const
     sqlite3_bind_int64(st, 6, (int64_t)e->seq);
     sqlite3_bind_int(st, 7, e->kind);
     sqlite3_bind_int(st, 8, state);
-    sqlite3_bind_blob(st, 9, e->raw, (int)e->raw_len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 10, need);
-    int rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "change log");
+    sqlite3_bind_int(st, 9, need);
+    sqlite3_bind_int64(st, 10, off);
+    sqlite3_bind_int64(st, 11, (int64_t)e->raw_len);
+    rc = STEP_DONE(st) ? 0 : dc__sql_err(s, err, "change log");
     sqlite3_reset(st);
     if (!rc)
         rc = dc__store_fp_put(s, sid, e->hlc_min, id, e->kind, state, err);
@@ -353,8 +562,27 @@ int64_t dc__store_last_cno(dc__store *s) {
 }
 
 int dc__store_change_delete(dc__store *s, int64_t cno, dc__err *err) {
-    int rc = exec_i64(s, "DELETE FROM pending WHERE cno = ?1", cno, 0, err);
-    return rc ? rc : exec_i64(s, "DELETE FROM changes WHERE cno = ?1", cno, 0, err);
+    dc__store_env_done(s);
+    int64_t off = -1, len = 0;
+    sqlite3_stmt *st = dc__q(s, Q_LOG_SPAN, "SELECT off, len FROM changes WHERE cno = ?1", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, cno);
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW) {
+        off = sqlite3_column_int64(st, 0);
+        len = sqlite3_column_int64(st, 1);
+    } else if (r != SQLITE_DONE) {
+        rc = dc__sql_err(s, err, "change log");
+    }
+    sqlite3_reset(st);
+    if (!rc)
+        rc = exec_i64(s, "DELETE FROM pending WHERE cno = ?1", cno, 0, err);
+    if (!rc)
+        rc = exec_i64(s, "DELETE FROM changes WHERE cno = ?1", cno, 0, err);
+    if (!rc && off >= 0)
+        rc = log_free(s, cno, off, len, err);
+    return rc;
 }
 
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err) {
@@ -399,7 +627,7 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
         return dc__sql_err(s, err, "change log");
     }
     rc = 0;
-    if (n && sqlite3_prepare_v2(s->db, "SELECT sid, env FROM changes WHERE cno = ?", -1, &st,
+    if (n && sqlite3_prepare_v2(s->db, "SELECT sid, off, len FROM changes WHERE cno = ?", -1, &st,
                                 NULL) != SQLITE_OK) {
         dc__free(cnos);
         return dc__sql_err(s, err, "change log");
@@ -411,19 +639,24 @@ int dc__store_changes_in_state(dc__store *s, int64_t sid, int state, dc_hlc max_
             rc = dc__sql_err(s, err, "change log");
             break;
         }
-        /* Copy: fn may run statements that invalidate the column memory. */
-        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        /* Copy: fn may write, which ends the reader's buffer. */
+        int64_t csid = sqlite3_column_int64(st, 0);
+        size_t len = (size_t)sqlite3_column_int64(st, 2);
+        const uint8_t *at;
+        if ((rc = dc__store_env(s, sqlite3_column_int64(st, 1), (int64_t)len, &at, err)))
+            break;
         uint8_t *env = dc__malloc(len);
         if (!env) {
             rc = dc__err_set(err, DC_ENOMEM, "change log: out of memory");
             break;
         }
-        memcpy(env, sqlite3_column_blob(st, 1), len);
-        int64_t csid = sqlite3_column_int64(st, 0);
+        memcpy(env, at, len);
+        dc__store_env_done(s);
         sqlite3_reset(st);
         rc = fn(user, cnos[i], csid, env, len);
         dc__free(env);
     }
+    dc__store_env_done(s);
     if (n)
         sqlite3_finalize(st);
     dc__free(cnos);
@@ -435,13 +668,13 @@ int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err
         /* Membership travels whatever this replica judged it: the
          * resolution is a function of the set of membership envelopes, so
          * every replica must come to hold the same set. */
-        ("SELECT c.env FROM changes c JOIN spaces p ON p.sid = c.sid WHERE c.kind = 2 AND "
+        ("SELECT c.off, c.len FROM changes c JOIN spaces p ON p.sid = c.sid WHERE c.kind = 2 AND "
          "c.state <> 3 AND (?1 IS NULL OR p.space_id = ?1) "
          "ORDER BY p.space_id, c.hlc, c.cid"),
         /* Rejected and unauthorised envelopes stay in the log (so they
          * are never fetched again) but are not passed on: a peer would
          * refuse or set them aside too. */
-        ("SELECT c.env FROM spaces p JOIN changes c ON c.sid = p.sid WHERE c.kind = 1 AND "
+        ("SELECT c.off, c.len FROM spaces p JOIN changes c ON c.sid = p.sid WHERE c.kind = 1 AND "
          "c.state NOT IN (3, 4) AND (?1 IS NULL OR p.space_id = ?1) "
          "ORDER BY p.space_id, c.hlc, c.cid"),
     };
@@ -453,15 +686,21 @@ int dc__store_export(dc__store *s, dc_buf *bundle, const uint8_t *space, dc__err
             return dc__sql_err(s, err, "export");
         if (space)
             sqlite3_bind_blob(st, 1, space, 16, SQLITE_STATIC);
-        int rc;
+        int rc, x = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (dc__bundle_add(bundle, sqlite3_column_blob(st, 0),
-                               (size_t)sqlite3_column_bytes(st, 0))) {
-                sqlite3_finalize(st);
-                return dc__err_set(err, DC_ENOMEM, "export: out of memory");
+            const uint8_t *env;
+            int64_t len = sqlite3_column_int64(st, 1);
+            if ((x = dc__store_env(s, sqlite3_column_int64(st, 0), len, &env, err)))
+                break;
+            if (dc__bundle_add(bundle, env, (size_t)len)) {
+                x = dc__err_set(err, DC_ENOMEM, "export: out of memory");
+                break;
             }
         }
+        dc__store_env_done(s);
         sqlite3_finalize(st);
+        if (x)
+            return x;
         if (rc != SQLITE_DONE)
             return dc__sql_err(s, err, "export");
     }
@@ -508,7 +747,7 @@ static int covered_item(dc__store *s, int64_t sid, uint64_t hlc, const uint8_t i
 int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_t hlc,
                               const uint8_t id[32], dc__err *err) {
     sqlite3_stmt *st = dc__q(s, Q_ENV_BY_ITEM,
-                             "SELECT env FROM changes WHERE sid = ? AND "
+                             "SELECT off, len FROM changes WHERE sid = ? AND "
                              "hlc = ? AND cid = ?",
                              err);
     if (!st)
@@ -517,11 +756,14 @@ int dc__store_bundle_add_item(dc__store *s, dc_buf *bundle, int64_t sid, uint64_
     sqlite3_bind_int64(st, 2, (int64_t)hlc);
     sqlite3_bind_blob(st, 3, id, 32, SQLITE_STATIC);
     int r = sqlite3_step(st), rc;
-    if (r == SQLITE_ROW)
-        rc = dc__bundle_add(bundle, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))
-                 ? dc__err_set(err, DC_ENOMEM, "sync: out of memory")
-                 : 0;
-    else if (r == SQLITE_DONE)
+    const uint8_t *env;
+    if (r == SQLITE_ROW) {
+        int64_t len = sqlite3_column_int64(st, 1);
+        rc = dc__store_env(s, sqlite3_column_int64(st, 0), len, &env, err);
+        if (!rc && dc__bundle_add(bundle, env, (size_t)len))
+            rc = dc__err_set(err, DC_ENOMEM, "sync: out of memory");
+        dc__store_env_done(s);
+    } else if (r == SQLITE_DONE)
         rc = covered_item(s, sid, hlc, id, err);
     else
         rc = dc__sql_err(s, err, "change log");
@@ -722,7 +964,7 @@ int dc__store_solo_bytes(dc__store *s, const uint8_t device[32], int64_t *bytes,
             "WITH me(did) AS (SELECT did FROM devices WHERE pk = ?1), "
             "solo(sid) AS (SELECT p.sid FROM spaces p WHERE NOT EXISTS (SELECT 1 FROM members m "
             "  WHERE m.sid = p.sid AND m.role > 0 AND m.did NOT IN (SELECT did FROM me))) "
-            "SELECT (SELECT COALESCE(SUM(length(c.env)), 0) FROM solo JOIN changes c "
+            "SELECT (SELECT COALESCE(SUM(c.len), 0) FROM solo JOIN changes c "
             "  ON c.sid = solo.sid AND c.author IN (SELECT did FROM me)) + "
             "(SELECT COALESCE(SUM(length(o.body)), 0) FROM solo JOIN att_objects o "
             "  ON o.sid = solo.sid WHERE EXISTS (SELECT 1 FROM members m JOIN me "

@@ -262,10 +262,21 @@ int dc__store_change_state(dc__store *s, int64_t cno, int *state, dc__err *err);
 /* The cno of the change just put (the last insert). */
 int64_t dc__store_last_cno(dc__store *s);
 int dc__store_change_set_state(dc__store *s, int64_t cno, int state, dc__err *err);
-/* Deletes a change from the log (and from `pending`): only for this
- * device's own changes re-signed by a recovery (docs/recovery.md), so that
- * the other copy's change under the same number can arrive. */
+/* Deletes a change from the log (and from `pending`): a change compacted
+ * away, or one of this device's own changes re-signed by a recovery
+ * (docs/recovery.md), so that the other copy's change under the same
+ * number can arrive.  The chunks of the byte stream no live change
+ * overlaps any more go with it (docs/storage.md, "Schema version 8"). */
 int dc__store_change_delete(dc__store *s, int64_t cno, dc__err *err);
+
+/* The envelope stored at (off, len) of the log's byte stream (the changes
+ * row's `off` and `len`): *env points into a buffer of the handle, valid
+ * until the next call, dc__store_env_done or any write to the log.
+ * Successive reads in stream order step along the chunks without seeking
+ * again; a caller ends its reads with dc__store_env_done (before it
+ * writes, and before it leaves). */
+int dc__store_env(dc__store *s, int64_t off, int64_t len, const uint8_t **env, dc__err *err);
+void dc__store_env_done(dc__store *s);
 
 /* Calls fn for each change of `sid` in `state` (all spaces if sid is 0)
  * whose hlc_max is <= max_hlc, in log order.  The envelope bytes are only

@@ -76,6 +76,14 @@ enum {
     Q_COVERED_HAS,
     Q_COVERED_NOTE,
     Q_FP_ALL,
+    Q_LOG_READ,
+    Q_LOG_TAIL,
+    Q_LOG_SET,
+    Q_LOG_ADD,
+    Q_LOG_FREE,
+    Q_LOG_SPAN,
+    Q_LOG_PREV,
+    Q_LOG_NEXT,
     Q__COUNT
 };
 
@@ -156,6 +164,17 @@ struct dc__store {
     struct dc__opened_row *opened;
     size_t nopened, copened;
     uint64_t opened_ops;
+    /* The log's byte stream (store.c, docs/storage.md "Schema version 8"):
+     * its chunk size (0: not read yet), the chunk the reader's statement
+     * (q[Q_LOG_READ]) stands on (lr_on), and the buffer an envelope is
+     * read into. */
+    int64_t log_chunk;
+    int64_t lr_n;
+    bool lr_on;
+    dc_buf envbuf;
+    /* A migration from before schema 8 is running: the envelopes are still
+     * in changes.env (step 2 resolves memberships from them). */
+    bool env_inline;
 };
 
 /* Drops the bodies kept for the fold (wiped). */

@@ -249,6 +249,115 @@ static void test_index_through_rebuild(void **state) {
  * without ids — migrates: the same dump, every index row with its record's
  * id, the keys and states apart with no index beside them, and a record
  * made afterwards gets a row number no other record has. */
+/* Every envelope of the log, by row number, read through the stream. */
+typedef struct logcopy {
+    int64_t *cno;
+    dc_buf *env;
+    size_t n;
+} logcopy;
+
+static logcopy log_read(dc_replica *r) {
+    logcopy l = {0};
+    size_t n = (size_t)count(r, "SELECT count(*) FROM changes");
+    l.cno = calloc(n ? n : 1, sizeof *l.cno);
+    l.env = calloc(n ? n : 1, sizeof *l.env);
+    assert_non_null(l.cno);
+    assert_non_null(l.env);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(r->st->db, "SELECT cno, off, len FROM changes ORDER BY cno",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    dc__err e = {0, ""};
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        assert_true(l.n < n);
+        const uint8_t *p;
+        int64_t len = sqlite3_column_int64(st, 2);
+        if (dc__store_env(r->st, sqlite3_column_int64(st, 1), len, &p, &e))
+            fail_msg("reading envelope %lld: %s", (long long)sqlite3_column_int64(st, 0), e.msg);
+        l.cno[l.n] = sqlite3_column_int64(st, 0);
+        l.env[l.n] = (dc_buf)DC_BUF_INIT;
+        assert_int_equal(dc__buf_put(&l.env[l.n], p, (size_t)len), 0);
+        l.n++;
+    }
+    dc__store_env_done(r->st);
+    sqlite3_finalize(st);
+    assert_int_equal(l.n, n);
+    return l;
+}
+
+static void log_free_copy(logcopy *l) {
+    for (size_t i = 0; i < l->n; i++)
+        dc_buf_dispose(&l->env[i]);
+    free(l->cno);
+    free(l->env);
+}
+
+/* The stream's invariants: offsets grow with cno without overlapping,
+ * every chunk but the last is full, and every chunk but the last
+ * overlaps a live change (the others were freed). */
+static void check_stream(dc_replica *r) {
+    int64_t c = count(r, "SELECT value FROM meta WHERE key = 'log_chunk'");
+    assert_int_equal(c, count(r, "PRAGMA page_size") - 39);
+    assert_int_equal(count(r, "SELECT count(*) FROM changes a JOIN changes b ON b.cno = "
+                              "(SELECT min(cno) FROM changes WHERE cno > a.cno) "
+                              "WHERE b.off < a.off + a.len"),
+                     0);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM logbytes WHERE n < (SELECT max(n) FROM logbytes) AND "
+             "length(bytes) <> %lld",
+             (long long)c);
+    assert_int_equal(count(r, sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM logbytes b WHERE n < (SELECT max(n) FROM logbytes) AND "
+             "NOT EXISTS (SELECT 1 FROM changes c WHERE c.off < (b.n + 1) * %lld AND "
+             "c.off + c.len > b.n * %lld)",
+             (long long)c, (long long)c);
+    assert_int_equal(count(r, sql), 0);
+}
+
+/* Takes a schema-8 file back to schema 7: the envelopes into changes.env
+ * again, the stream gone. */
+static void to_schema7(dc_replica *r) {
+    logcopy l = log_read(r);
+    assert_int_equal(
+        sqlite3_exec(r->st->db,
+                     "BEGIN;"
+                     "CREATE TABLE changes_v7(cno INTEGER PRIMARY KEY, sid INTEGER NOT NULL,"
+                     "  hlc INTEGER NOT NULL, hlc_max INTEGER NOT NULL, cid BLOB NOT NULL,"
+                     "  author INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
+                     "  state INTEGER NOT NULL, env BLOB NOT NULL,"
+                     "  need INTEGER NOT NULL DEFAULT 0);"
+                     "INSERT INTO changes_v7 SELECT cno, sid, hlc, hlc_max, cid, author, seq,"
+                     "  kind, state, x'', need FROM changes;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(r->st->db, "UPDATE changes_v7 SET env = ?2 WHERE cno = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < l.n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, l.cno[i]);
+        sqlite3_bind_blob(st, 2, l.env[i].ptr, (int)l.env[i].size, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(
+        sqlite3_exec(r->st->db,
+                     "DROP TABLE changes; DROP TABLE logbytes;"
+                     "ALTER TABLE changes_v7 RENAME TO changes;"
+                     "CREATE UNIQUE INDEX changes_by_author ON changes(sid, author, seq);"
+                     "CREATE INDEX changes_by_time ON changes(sid, hlc, cid);"
+                     "CREATE INDEX changes_pending ON changes(state, hlc_max) WHERE state <> 0;"
+                     "CREATE INDEX changes_membership ON changes(sid, kind) WHERE kind = 2;"
+                     "DELETE FROM meta WHERE key = 'log_chunk';"
+                     "UPDATE meta SET value = 7 WHERE key = 'schema'; COMMIT;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    log_free_copy(&l);
+}
+
 static void test_step7_migrates(void **state) {
     (void)state;
     dc_replica *r = dc_test_open(&g_d, "s7.db");
@@ -258,6 +367,7 @@ static void test_step7_migrates(void **state) {
     int64_t rows = count(r, "SELECT count(*) FROM ixvals"),
             max_rid = count(r, "SELECT max(rid) FROM records");
     assert_true(rows > 0);
+    to_schema7(r);
     assert_int_equal(
         sqlite3_exec(r->st->db,
                      "BEGIN;"
@@ -333,6 +443,115 @@ static int on_record(void *user, const char *space, const char *type, const char
 /* Schema 7: rkeys has no index by row number, so an import's notifications
  * name each record from what its fold kept, not by a walk of every key:
  * each of the 40 records is named once, right. */
+/* Compacts `space` of r up to now. */
+static void compact_all(dc_replica *r, const char *space) {
+    dc_buf b = DC_BUF_INIT;
+    dc_compact_options o = {1, 0};
+    dc_test_ok(r, dc_space_compact(&b, r, space, &o));
+    dc_buf_dispose(&b);
+}
+
+/* Schema step 8: a schema-7 file (two busy spaces, one compacted) moves
+ * its envelopes into the stream; every envelope reads back equal, the
+ * dump is the same, and the file goes on taking changes. */
+static void test_step8_migrates(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "s8.db");
+    char *sp = busy_space(r), *sp2 = busy_space(r);
+    check_stream(r);
+    int64_t chunks = count(r, "SELECT count(*) FROM logbytes"),
+            changes = count(r, "SELECT count(*) FROM changes");
+    compact_all(r, sp2);
+    /* Compaction dropped envelopes, and the chunks only they covered. */
+    assert_true(count(r, "SELECT count(*) FROM changes") < changes);
+    assert_true(count(r, "SELECT count(*) FROM logbytes") < chunks);
+    check_stream(r);
+    logcopy before = log_read(r);
+    assert_true(before.n >= 8);
+    char *dump = dc_test_dump(r);
+    dc_buf exp1 = DC_BUF_INIT;
+    dc_test_ok(r, dc_bundle_export(&exp1, r, NULL));
+    to_schema7(r);
+    dc_replica_close(r);
+
+    r = dc_test_open(&g_d, "s8.db");
+    assert_int_equal(count(r, "SELECT value FROM meta WHERE key = 'schema'"),
+                     dc__store_schema_latest());
+    assert_int_equal(count(r, "SELECT count(*) FROM pragma_table_info('changes') "
+                              "WHERE name = 'env'"),
+                     0);
+    check_stream(r);
+    /* Moved in cno order, one after the other. */
+    assert_int_equal(count(r, "SELECT count(*) FROM changes a JOIN changes b ON b.cno = "
+                              "(SELECT min(cno) FROM changes WHERE cno > a.cno) "
+                              "WHERE b.off <> a.off + a.len"),
+                     0);
+    assert_int_equal(count(r, "SELECT min(off) FROM changes"), 0);
+    logcopy after = log_read(r);
+    assert_int_equal(after.n, before.n);
+    for (size_t i = 0; i < after.n; i++) {
+        assert_int_equal(after.cno[i], before.cno[i]);
+        assert_int_equal(after.env[i].size, before.env[i].size);
+        assert_memory_equal(after.env[i].ptr, before.env[i].ptr, before.env[i].size);
+    }
+    char *dump2 = dc_test_dump(r);
+    assert_string_equal(dump, dump2);
+    dc_buf exp2 = DC_BUF_INIT;
+    dc_test_ok(r, dc_bundle_export(&exp2, r, NULL));
+    assert_int_equal(exp1.size, exp2.size);
+    assert_memory_equal(exp1.ptr, exp2.ptr, exp1.size);
+    /* New changes go on at the stream's end. */
+    set_name(r, sp, "d01", "Ana");
+    check_stream(r);
+    free(dump2);
+    dump2 = dc_test_dump(r);
+    assert_true(strstr(dump2, "Ana") != NULL);
+    dc_buf_dispose(&exp1);
+    dc_buf_dispose(&exp2);
+    log_free_copy(&before);
+    log_free_copy(&after);
+    free(dump);
+    free(dump2);
+    dc_replica_close(r);
+    free(sp);
+    free(sp2);
+}
+
+static int fixed_key(void *user, dc_key *k, int purpose) {
+    (void)user, (void)purpose;
+    uint8_t key[32];
+    memset(key, 0x5a, sizeof key);
+    return dc_key_set(k, key, sizeof key);
+}
+
+/* An encrypted file's chunks fit its usable page, which the at-rest
+ * cipher's reserve makes smaller: a full chunk's row still fills one leaf
+ * page, and the envelopes read back through it. */
+static void test_stream_encrypted(void **state) {
+    (void)state;
+    dc_replica_options o = dc_test_pinned_options(&g_d);
+    o.key_provider = fixed_key;
+    dc_replica *r = dc_test_open_with(&g_d, "enc.db", &o);
+    char *sp = busy_space(r);
+    int reserve = -1;
+    assert_int_equal(sqlite3_file_control(r->st->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve),
+                     SQLITE_OK);
+    assert_true(reserve > 0);
+    assert_int_equal(count(r, "SELECT value FROM meta WHERE key = 'log_chunk'"),
+                     count(r, "PRAGMA page_size") - reserve - 39);
+    assert_int_equal(count(r, "SELECT count(*) FROM logbytes"),
+                     count(r, "SELECT count(*) FROM dbstat WHERE name = 'logbytes' AND "
+                              "pagetype = 'leaf'"));
+    assert_int_equal(count(r, "SELECT count(*) FROM dbstat WHERE name = 'logbytes' AND "
+                              "pagetype = 'overflow'"),
+                     0);
+    logcopy l = log_read(r);
+    assert_true(l.n >= 5);
+    log_free_copy(&l);
+    dc_replica_close(r);
+    free(sp);
+}
+
 static void test_notify_names(void **state) {
     (void)state;
     dc_replica *a = dc_test_open(&g_d, "na.db"), *b = dc_test_open(&g_d, "nb.db");
@@ -363,6 +582,8 @@ int main(void) {
         cmocka_unit_test(test_failed_import_keeps_no_body),
         cmocka_unit_test(test_index_through_rebuild),
         cmocka_unit_test(test_step7_migrates),
+        cmocka_unit_test(test_step8_migrates),
+        cmocka_unit_test(test_stream_encrypted),
         cmocka_unit_test(test_notify_names),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
