@@ -6,10 +6,12 @@
  *  - Publish (the store's writer thread, relay_store.h dc__relay_shared):
  *    each group the relay's store commits is inserted into `dc_log` in one
  *    PostgreSQL transaction, with NOTIFY, before any of its bundles is
- *    acknowledged.  A bundle is keyed by its BLAKE2b digest, so a device
+ *    acknowledged; relays publish in turns, so that seq order is commit
+ *    order.  A bundle is keyed by its BLAKE2b digest, so a device
  *    sending the same bundle again adds no row.
  *  - Tail (one thread): LISTEN on the channel; on each notification, and
- *    every second should one be lost, the rows after the last one seen
+ *    every second should one be lost (a notification libpq queued during
+ *    a query counts too), the rows after the last one seen
  *    that another relay published are imported into the local store
  *    (dc__relay_store_import_shared), which wakes the devices waiting on
  *    their spaces.  A relay starts from an empty cache and catches up from
@@ -44,9 +46,10 @@
 #include "relay_pg.h"
 
 #define CHANNEL "dc_relay"
-#define TAIL_BATCH 64          /* rows a tail query reads (its LIMIT) */
-#define COVERED_BATCH 512      /* covered items a tail query reads */
-#define TRIM_LOCK "8408408409" /* the advisory lock of the one relay trimming */
+#define TAIL_BATCH 64             /* rows a tail query reads (its LIMIT) */
+#define COVERED_BATCH 512         /* covered items a tail query reads */
+#define TRIM_LOCK "8408408409"    /* the advisory lock of the one relay trimming */
+#define PUBLISH_LOCK "8408408410" /* the advisory lock publishers take in turns */
 
 struct relay_pg {
     char *url;
@@ -154,8 +157,15 @@ static int migrate(relay_pg *p, PGconn *c, char *err, size_t errcap) {
 /* ---- publish (the store's writer thread) ---- */
 
 static int publish_once(relay_pg *p, PGconn *c, const dc__import_req *reqs, size_t n) {
-    if (!exec_ok(c, "BEGIN"))
+    /* Publishers take turns (a transaction-scoped lock, released at the
+     * commit): a row's seq is drawn when it is inserted, so two relays
+     * publishing at once could commit seq n + 1 before seq n, and a tail
+     * reading in between would pass n for ever (it reads after the last
+     * seq it saw).  Taken in turns, the seqs become visible in order. */
+    if (!exec_ok(c, "BEGIN") || !exec_ok(c, "SELECT pg_advisory_xact_lock(" PUBLISH_LOCK ")")) {
+        exec_ok(c, "ROLLBACK");
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (reqs[i].rc || reqs[i].shared)
             continue;
@@ -481,6 +491,21 @@ static int compact_round(relay_pg *p, PGconn *c) {
     return rc < 0 ? -1 : 0;
 }
 
+/* Reads what the socket holds and drops the queued notifications (one
+ * read of the log answers them all); returns how many there were, or -1
+ * when the connection broke. */
+static int take_notifies(PGconn *c) {
+    if (!PQconsumeInput(c))
+        return -1;
+    int n = 0;
+    PGnotify *nt;
+    while ((nt = PQnotifies(c)) != NULL) {
+        PQfreemem(nt);
+        n++;
+    }
+    return n;
+}
+
 static void *tail_main(void *arg) {
     relay_pg *p = arg;
     bool listening = false;
@@ -491,6 +516,10 @@ static void *tail_main(void *arg) {
             if (!listening)
                 set_err(p, "listening", c);
         }
+        /* The notifications queued so far are answered by the read below:
+         * each was sent after its rows committed, so the read sees them. */
+        if (c && listening && take_notifies(c) < 0)
+            listening = false;
         int got = c && listening ? tail_batch(p, c) : -1;
         if (got < 0) {
             atomic_store(&p->tail_ok, false);
@@ -514,17 +543,18 @@ static void *tail_main(void *arg) {
         }
         atomic_store(&p->tail_ok, true);
         atomic_store(&p->caught_up, true);
+        /* A notification that came while the queries above ran was taken
+         * off the socket by libpq and queued: the socket stays quiet, so
+         * waiting on it would leave the row unread until the second runs
+         * out.  The log is read again at once instead. */
+        if (take_notifies(c) > 0)
+            continue;
         /* Wait for a notification (or a second: one may be lost). */
         struct pollfd pf = {PQsocket(c), POLLIN, 0};
         if (pf.fd >= 0)
             poll(&pf, 1, 1000);
-        if (!PQconsumeInput(c)) {
+        if (take_notifies(c) < 0)
             listening = false;
-            continue;
-        }
-        PGnotify *nt;
-        while ((nt = PQnotifies(c)) != NULL)
-            PQfreemem(nt);
     }
     return NULL;
 }

@@ -116,6 +116,12 @@ class Link:
         self.t0 = 0.0
         self.delivered = {"up": 0, "down": 0}  # bytes of IP packets, phone->relay / relay->phone
         self.dropped = {"loss": 0, "cut": 0, "queue": 0}
+        # How far behind its own schedule the TUN emulator delivered packets
+        # (it is a user-space process: on a loaded machine it may lose the
+        # CPU, and the link it emulates is then worse than asked for).
+        self.late = {"max_s": 0.0, "over_50ms": 0}
+        self.realtime = False  # the TUN emulator's thread runs SCHED_FIFO
+        self.started = threading.Event()
         self.stop = False
         self.thread = None
         self.fds = {}
@@ -188,6 +194,7 @@ class Link:
             self._addr(side, self.dev[side])
         self.thread = threading.Thread(target=self._forward, daemon=True)
         self.thread.start()
+        self.started.wait(10)
 
     def _setup_netem(self):
         r, p = self.dev["relay"], self.dev["phone"]
@@ -244,6 +251,20 @@ class Link:
 
     def _forward(self):
         """The TUN emulator's loop: read, queue at the rate, delay, deliver."""
+        # A real-time priority where the machine allows it (root, no
+        # container policy against it; DC_LINK_RT=0 turns it off): the
+        # emulator sleeps in select() between packets and does a few
+        # microseconds of work for each, so it takes little CPU, but under
+        # load a normal thread waits its turn for milliseconds to tens of
+        # milliseconds at each wake-up, and every packet comes late.  With
+        # SCHED_FIFO the link keeps its rate and delay on a loaded machine.
+        if os.environ.get("DC_LINK_RT", "1") != "0":
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+                self.realtime = True
+            except (AttributeError, PermissionError, OSError):
+                pass
+        self.started.set()
         fds = self.fds
         other = {"relay": "phone", "phone": "relay"}
         busy_until = {"relay": 0.0, "phone": 0.0}  # serialisation, per sending side
@@ -284,8 +305,13 @@ class Link:
                     seq += 1
                     heapq.heappush(heap, (busy_until[side] + self.delay, seq, side, pkt))
             while heap and heap[0][0] <= now:
-                _, _, side, pkt = heapq.heappop(heap)
+                at, _, side, pkt = heapq.heappop(heap)
                 queued[side] -= 1
+                late = now - at
+                if late > self.late["max_s"]:
+                    self.late["max_s"] = late
+                if late > 0.05:
+                    self.late["over_50ms"] += 1
                 if self.is_cut(now):
                     self.dropped["cut"] += 1
                     continue
@@ -305,13 +331,29 @@ class Link:
 
     def stats(self):
         return {"emulator": self.emulator, "bytes_up": self.delivered["up"],
-                "bytes_down": self.delivered["down"], "dropped": dict(self.dropped)}
+                "bytes_down": self.delivered["down"], "dropped": dict(self.dropped),
+                "late": dict(self.late)}
+
+    def tcp_stats(self, side):
+        """The TCP counters of one side's namespace (its own /proc/net): the
+        retransmissions and timeouts that loss on the link caused."""
+        p = subprocess.run(self.cmd(side, ["cat", "/proc/net/netstat", "/proc/net/snmp"]),
+                           capture_output=True, text=True)
+        out, lines = {}, p.stdout.splitlines()
+        for names, values in zip(lines[::2], lines[1::2]):
+            kind, names = names.split(":", 1)
+            for k, v in zip(names.split(), values.split(":", 1)[1].split()):
+                out[kind + k] = int(v)
+        return {k: out.get(k, 0) for k in ("TcpRetransSegs", "TcpExtTCPTimeouts",
+                                             "TcpExtTCPSynRetrans", "TcpExtTCPLossProbes")}
 
     def describe(self):
         d = "%s: %d kbit/s, %d ms RTT, %.0f %% loss" % (
             "netem" if self.emulator == "netem" else
             "packet-level TUN emulator (no sch_netem in this kernel)",
             self.rate / 1000, self.delay * 2000, self.loss * 100)
+        if self.emulator == "tun":
+            d += " [SCHED_FIFO]" if self.realtime else " [normal priority]"
         if self.cut_every:
             d += ", cut %.1f s every %.1f s" % (self.cut_for, self.cut_every + self.cut_for)
         return d + " (seed %d)" % self.seed

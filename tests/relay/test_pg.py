@@ -156,9 +156,13 @@ class TestSeveralRelays(Base):
         a, b, c, s = self.team()
         self.write(a, s, "from-a", "written on a")
         self.sync(a, r1)
+        # Relays two and three import what relay one published when its
+        # NOTIFY reaches their tails: within milliseconds, but after a's
+        # sync returns.  A device syncing through them at once may come
+        # before it, so each syncs until its invitation is there (as a
+        # user would), then accepts.
         for db, rl in ((b, r2), (c, r3)):
-            self.sync(db, rl)
-            self.accept(db, s)
+            self.join(db, rl, s)
         self.sync_until(b, r2, "written on a")
         self.sync_until(c, r3, "written on a")
         self.write(b, s, "from-b", "written on b")
@@ -337,12 +341,7 @@ class TestSeveralRelays(Base):
         self.sync(a, r1)
         self.join(b, r2, s)
         self.sync(b, r2)
-        waiting = subprocess.Popen([TOOL, "sync", b, "--relay", r2.url, "--wait", "30"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 10
-        while r2.metrics().get("drivercore_relay_waiters", 0) < 1:
-            self.assertLess(time.time(), deadline)
-            time.sleep(0.05)
+        waiting = self.long_poll(b, r2)
         self.write(a, s, "pushed", "through relay one")
         self.sync(a, r1)
         t0 = time.time()
@@ -357,6 +356,97 @@ class TestSeveralRelays(Base):
         self.assertLess(woke, 1.5)
         print("# a push through relay one reached the long-poll on relay two and was synced "
               "in %.0f ms" % (woke * 1000), flush=True)
+
+    def psql(self):
+        """An open psql session (its stdin a pipe) on the test's cluster."""
+        cmd = [os.path.join(PG_BIN, "psql"), "-h", self.pg.sock, "-p", str(self.pg.port), "-U",
+               "dc", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
+        if self.pg.user:
+            cmd = ["runuser", "-u", self.pg.user, "--"] + cmd
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, text=True)
+
+    def wait_sql(self, query, want, what, timeout=10):
+        deadline = time.time() + timeout
+        while self.sql(query)[0] < want:
+            self.assertLess(time.time(), deadline, what)
+            time.sleep(0.05)
+
+    def test_notification_during_a_query_is_not_lost(self):
+        # A relay's tail hears of new rows by NOTIFY on its connection.  One
+        # that arrives while the tail is inside a query is taken off the
+        # socket by libpq and queued; the relay must read the log again at
+        # once, not wait out its one-second fallback.  The test holds the
+        # tails inside a query (a lock on dc_covered, which they read after
+        # the log), pushes through relay one meanwhile, then lets them go.
+        r1, r2 = self.prelay(), self.prelay()
+        a, b, _, s = self.team()
+        self.sync(a, r1)
+        self.join(b, r2, s)
+        self.sync(b, r2)
+        waiting = self.long_poll(b, r2)
+        locker = self.psql()
+        try:
+            locker.stdin.write("BEGIN;\nLOCK TABLE dc_covered IN ACCESS EXCLUSIVE MODE;\n")
+            locker.stdin.flush()
+            # Both tails (they read every second) are stuck behind the lock.
+            self.wait_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND query LIKE '%dc_covered%'", 2, "the tails never reached the lock")
+            self.write(a, s, "pushed", "while relay two was in a query")
+            self.sync(a, r1)  # published: the NOTIFY goes out at its commit
+            time.sleep(0.3)  # and reaches relay two's connection, which queues it
+            t0 = time.time()
+            locker.stdin.write("ROLLBACK;\n")
+            locker.stdin.close()
+            locker.wait(10)
+        finally:
+            if locker.poll() is None:
+                locker.kill()
+                locker.wait()
+        out, err = waiting.communicate(timeout=30)
+        woke = time.time() - t0
+        self.assertEqual(waiting.returncode, 0, err)
+        self.assertIn("while relay two was in a query", self.dump(b))
+        # Not the fallback's second: before the fix the tail polled for a full
+        # second after the lock went (1013 ms to the wake); now 20-120 ms.
+        self.assertLess(woke, 0.9)
+        print("# a notification queued during a query: the long-poll on relay two was woken "
+              "and synced %.0f ms after the query ended" % (woke * 1000), flush=True)
+
+    def test_rows_committed_out_of_seq_order_reach_every_relay(self):
+        # dc_log's seq is drawn at insert, before the commit.  A relay
+        # whose publish is slow (here: a trigger sleeps in relay one's
+        # insert) holds seq n uncommitted while another relay commits
+        # n + 1; a third relay's tail then reads n + 1 and must still get n
+        # once it commits.  A device on that third relay sees both writes.
+        r1, r2, r3 = self.prelay(), self.prelay(), self.prelay()
+        a, b, c, s = self.team()
+        self.sync(a, r1)
+        origin = self.pg.run("psql", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc",
+                             "-d", "postgres", "-At", "-c",
+                             "SELECT origin FROM dc_log ORDER BY seq LIMIT 1").stdout.strip()
+        self.assertRegex(origin, "^[0-9a-f]{32}$")
+        self.join(b, r3, s)
+        self.join(c, r2, s)
+        self.pg.run("psql", "-h", self.pg.sock, "-p", str(self.pg.port), "-U", "dc", "-d",
+                    "postgres", "-v", "ON_ERROR_STOP=1", "-c",
+                    "CREATE FUNCTION dc_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    "BEGIN IF NEW.origin = '%s' THEN PERFORM pg_sleep(2); END IF; "
+                    "RETURN NEW; END $$; CREATE TRIGGER dc_test_slow BEFORE INSERT ON dc_log "
+                    "FOR EACH ROW EXECUTE FUNCTION dc_test_slow()" % origin)
+        self.write(a, s, "slow", "published slowly through relay one")
+        slow = subprocess.Popen([TOOL, "sync", a, "--relay", r1.url], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.wait_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'", 1,
+                      "relay one's insert never started")
+        self.write(c, s, "fast", "published at once through relay two")
+        self.sync(c, r2)
+        out, err = slow.communicate(timeout=30)
+        self.assertEqual(slow.returncode, 0, err)
+        self.sync_until(b, r3, "published at once through relay two")
+        self.sync_until(b, r3, "published slowly through relay one")
+        self.sync_until(a, r1, "published at once through relay two")
+        self.assertEqual(self.dump(a), self.dump(b))
 
     def test_killed_relay_devices_carry_on_through_another(self):
         r1, r2 = self.prelay(), self.prelay()

@@ -166,6 +166,16 @@ class Base(unittest.TestCase):
     def dump(self, db):
         return self.run_tool("dump", db).stdout
 
+    def long_poll(self, db, relay):
+        """`drivercore sync DB --wait 30` through relay, once the relay holds its wait."""
+        waiting = subprocess.Popen([TOOL, "sync", db, "--relay", relay.url, "--wait", "30"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 10
+        while relay.metrics().get("drivercore_relay_waiters", 0) < 1:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        return waiting
+
     def store_log(self, path, space):
         """(envelopes in a relay's store file, items kept of envelopes it dropped as
         the space's compaction point allowed) for one space."""
@@ -687,12 +697,7 @@ class TestLifecycle(Base):
         a = self.device("a")
         self.space(a)
         self.sync(a, rl)
-        waiting = subprocess.Popen([TOOL, "sync", a, "--relay", rl.url, "--wait", "30"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 10
-        while rl.metrics().get("drivercore_relay_waiters", 0) < 1:
-            self.assertLess(time.time(), deadline)
-            time.sleep(0.05)
+        waiting = self.long_poll(a, rl)
         t0 = time.time()
         self.assertEqual(rl.term(), 0)
         self.assertLess(time.time() - t0, 5)
