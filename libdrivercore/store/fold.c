@@ -815,6 +815,47 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
     }
 }
 
+/* Field numbers of short names remembered for one sort: a name of at most
+ * 16 bytes is keyed exactly by its length and its first and last eight
+ * bytes (zero-padded), so the handle's cache of names is asked about a name
+ * once per sort rather than once per op. */
+#define NAME_MEMO 64
+
+typedef struct name_memo {
+    uint64_t a, b; /* the name's first and last eight bytes */
+    uint32_t n;    /* its length (0: the slot is empty) */
+    uint32_t fid;
+} name_memo;
+
+static int field_id(dc__store *s, name_memo *memo, const dc__str *name, uint32_t *fid,
+                    dc__err *err) {
+    if (name->n == 0 || name->n > 16)
+        return dc__store_name_id(s, name->p, name->n, true, fid, err);
+    uint64_t a = 0, b = 0;
+    if (name->n >= 8) {
+        memcpy(&a, name->p, 8);
+        memcpy(&b, name->p + name->n - 8, 8);
+    } else {
+        memcpy(&a, name->p, name->n);
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ name->n) * 0xff51afd7ed558ccdull;
+    size_t at = (size_t)(h >> 58), free_at = NAME_MEMO;
+    /* Up to four slots from the hashed one; the first if all are taken. */
+    for (size_t k = 0; k < 4; k++) {
+        name_memo *m = &memo[(at + k) & (NAME_MEMO - 1)];
+        if (m->n == name->n && m->a == a && m->b == b) {
+            *fid = m->fid;
+            return 0;
+        }
+        if (!m->n && free_at == NAME_MEMO)
+            free_at = (at + k) & (NAME_MEMO - 1);
+    }
+    int rc = dc__store_name_id(s, name->p, name->n, true, fid, err);
+    if (!rc)
+        memo[free_at < NAME_MEMO ? free_at : at] = (name_memo){a, b, name->n, *fid};
+    return rc;
+}
+
 /* Groups the batch's ops by record, records in key order (f->grp). */
 static int sort_batch(fold *f, dc__err *err) {
     size_t total = 0;
@@ -843,13 +884,15 @@ static int sort_batch(fold *f, dc__err *err) {
      * why) ends the sort. */
     int named = 0;
     size_t n = 0;
+    name_memo memo[NAME_MEMO];
+    memset(memo, 0, sizeof memo);
     for (size_t c = 0; c < f->nch && !rc; c++) {
         int64_t sid = f->ch[c].sid;
         for (uint32_t k = 0; k < f->ch[c].body.nops && !rc; k++, n++) {
             const dc__op *op = &f->ch[c].body.ops[k];
             fids[n] = 0;
             if (named_kind(fold_kind(op)) &&
-                (named = dc__store_name_id(f->s, op->field.p, op->field.n, true, &fids[n], err))) {
+                (named = field_id(f->s, memo, &op->field, &fids[n], err))) {
                 rc = named;
                 break;
             }
