@@ -1,11 +1,28 @@
 /*
  * The msgpack writing body.c and stored.c share (codec/mpack.h).
  */
+#include <string.h>
+
 #include "codec/mpack.h"
 
 int dc__mp_write(void *data, const char *p, size_t n) {
     dc__mp_sink *s = data;
-    if (!s->failed && dc__buf_put(s->buf, p, n))
+    dc_buf *b = s->buf;
+    /* msgpack-c writes a few bytes a call (a type byte, a number, a
+     * string): while the buffer has room for them and its NUL, they are
+     * copied here rather than through dc__buf_put and its reserve. */
+    if (!s->failed && b->asize > b->size && b->asize - b->size > n) {
+        uint8_t *d = b->ptr + b->size;
+        if (n <= 16)
+            for (size_t i = 0; i < n; i++)
+                d[i] = (uint8_t)p[i];
+        else
+            memcpy(d, p, n);
+        b->size += n;
+        d[n] = 0;
+        return 0;
+    }
+    if (!s->failed && dc__buf_put(b, p, n))
         s->failed = 1;
     return s->failed ? -1 : 0;
 }

@@ -126,6 +126,7 @@ typedef struct fold {
     fkey keys[NKEYS];
     size_t nkeys;
     dc_buf tmp, zbuf;
+    sqlite3_stmt *probe; /* new_run's query, prepared at its first use */
 } fold;
 
 struct dc__tname {
@@ -192,6 +193,7 @@ static void fold_free(fold *f) {
     dc__wipe(f->zbuf.ptr, f->zbuf.size);
     dc_buf_dispose(&f->zbuf);
     dc_buf_dispose(&f->tmp);
+    sqlite3_finalize(f->probe);
 }
 
 /* ---- pending ---- */
@@ -506,14 +508,28 @@ static int read_batch(fold *f, bool *more, dc__err *err) {
  * by side with the other groups' (a few hundred KB for 10,000 records), so
  * that grouping and sorting compare within memory the cache holds rather
  * than chase each op into its body. */
+static uint64_t hash_mix(uint64_t h, uint64_t w) {
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+
+/* Eight bytes at a time (the hash lives only in this process's memory). */
+static uint64_t hash_bytes(uint64_t h, const char *p, uint32_t n) {
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = hash_mix(h, w);
+    }
+    uint64_t w = 0;
+    for (uint32_t i = 0; i < n; i++)
+        w |= (uint64_t)(uint8_t)p[i] << (8 * i);
+    return hash_mix(h, w);
+}
+
 static uint64_t rec_hash(int64_t sid, const dc__str *type, const dc__str *id) {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)sid;
-    for (uint32_t i = 0; i < type->n; i++)
-        h = (h ^ (uint8_t)type->p[i]) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (uint32_t i = 0; i < id->n; i++)
-        h = (h ^ (uint8_t)id->p[i]) * 1099511628211ull;
-    return h;
+    uint64_t h = hash_mix(0x243f6a8885a308d3ull, (uint64_t)sid);
+    h = hash_mix(h, (uint64_t)type->n << 32 | id->n);
+    return hash_bytes(hash_bytes(h, type->p, type->n), id->p, id->n);
 }
 
 typedef struct fgroup {
@@ -804,6 +820,47 @@ static int apply_op(fold *f, frec *r, const fchange *c, const dc__op *op, uint32
     }
 }
 
+/* Field numbers of short names remembered for one sort: a name of at most
+ * 16 bytes is keyed exactly by its length and its first and last eight
+ * bytes (zero-padded), so the handle's cache of names is asked about a name
+ * once per sort rather than once per op. */
+#define NAME_MEMO 64
+
+typedef struct name_memo {
+    uint64_t a, b; /* the name's first and last eight bytes */
+    uint32_t n;    /* its length (0: the slot is empty) */
+    uint32_t fid;
+} name_memo;
+
+static int field_id(dc__store *s, name_memo *memo, const dc__str *name, uint32_t *fid,
+                    dc__err *err) {
+    if (name->n == 0 || name->n > 16)
+        return dc__store_name_id(s, name->p, name->n, true, fid, err);
+    uint64_t a = 0, b = 0;
+    if (name->n >= 8) {
+        memcpy(&a, name->p, 8);
+        memcpy(&b, name->p + name->n - 8, 8);
+    } else {
+        memcpy(&a, name->p, name->n);
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ name->n) * 0xff51afd7ed558ccdull;
+    size_t at = (size_t)(h >> 58), free_at = NAME_MEMO;
+    /* Up to four slots from the hashed one; the first if all are taken. */
+    for (size_t k = 0; k < 4; k++) {
+        name_memo *m = &memo[(at + k) & (NAME_MEMO - 1)];
+        if (m->n == name->n && m->a == a && m->b == b) {
+            *fid = m->fid;
+            return 0;
+        }
+        if (!m->n && free_at == NAME_MEMO)
+            free_at = (at + k) & (NAME_MEMO - 1);
+    }
+    int rc = dc__store_name_id(s, name->p, name->n, true, fid, err);
+    if (!rc)
+        memo[free_at < NAME_MEMO ? free_at : at] = (name_memo){a, b, name->n, *fid};
+    return rc;
+}
+
 /* Groups the batch's ops by record, records in key order (f->grp). */
 static int sort_batch(fold *f, dc__err *err) {
     size_t total = 0;
@@ -832,13 +889,15 @@ static int sort_batch(fold *f, dc__err *err) {
      * why) ends the sort. */
     int named = 0;
     size_t n = 0;
+    name_memo memo[NAME_MEMO];
+    memset(memo, 0, sizeof memo);
     for (size_t c = 0; c < f->nch && !rc; c++) {
         int64_t sid = f->ch[c].sid;
         for (uint32_t k = 0; k < f->ch[c].body.nops && !rc; k++, n++) {
             const dc__op *op = &f->ch[c].body.ops[k];
             fids[n] = 0;
             if (named_kind(fold_kind(op)) &&
-                (named = dc__store_name_id(f->s, op->field.p, op->field.n, true, &fids[n], err))) {
+                (named = field_id(f->s, memo, &op->field, &fids[n], err))) {
                 rc = named;
                 break;
             }
@@ -898,12 +957,69 @@ static int sort_batch(fold *f, dc__err *err) {
     return rc ? dc__err_set(err, DC_ENOMEM, "fold: out of memory") : 0;
 }
 
+/* A run of at least this many records of one space and type in a window is
+ * probed at once for rows (new_run). */
+#define PROBE_RUN 4
+
+/* The run of records from k to *run_end (before the window's `end`) that
+ * share record k's space and type (in key order, so their ids ascend);
+ * *fresh when none of them has a row yet.  One probe of the run's key range
+ * instead of a lookup per record that misses (a fresh replica's import
+ * creates every record).  Within the window only its own records are
+ * written before they are read, and those are other keys. */
+static int new_run(fold *f, size_t k, size_t end, size_t *run_end, bool *fresh, dc__err *err) {
+    *fresh = false;
+    const fop *a = &f->ops[f->grp[k]];
+    int64_t sid = f->ch[a->ch].sid;
+    const dc__str *type = &a->op->type;
+    size_t j = k + 1;
+    while (j < end) {
+        const fop *b = &f->ops[f->grp[j]];
+        if (f->ch[b->ch].sid != sid || b->op->type.n != type->n ||
+            memcmp(b->op->type.p, type->p, type->n) != 0)
+            break;
+        j++;
+    }
+    *run_end = j;
+    if (j - k < PROBE_RUN)
+        return 0;
+    uint32_t tno;
+    int rc = dc__store_name_id(f->s, type->p, type->n, false, &tno, err);
+    if (rc == DC_ENOTFOUND) { /* a type never numbered has no record */
+        *fresh = true;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (!f->probe &&
+        sqlite3_prepare_v2(f->s->db,
+                           "SELECT 1 FROM rkeys WHERE sid = ?1 AND tno = ?2 AND id BETWEEN ?3 "
+                           "AND ?4 LIMIT 1",
+                           -1, &f->probe, NULL) != SQLITE_OK)
+        return dc__sql_err(f->s, err, "records");
+    const dc__str *lo = &a->op->id, *hi = &f->ops[f->grp[j - 1]].op->id;
+    sqlite3_bind_int64(f->probe, 1, sid);
+    sqlite3_bind_int64(f->probe, 2, tno);
+    sqlite3_bind_text(f->probe, 3, lo->p, (int)lo->n, SQLITE_STATIC);
+    sqlite3_bind_text(f->probe, 4, hi->p, (int)hi->n, SQLITE_STATIC);
+    int x = sqlite3_step(f->probe);
+    *fresh = x == SQLITE_DONE;
+    rc = x == SQLITE_ROW || x == SQLITE_DONE ? 0 : dc__sql_err(f->s, err, "records");
+    sqlite3_reset(f->probe);
+    sqlite3_clear_bindings(f->probe);
+    return rc;
+}
+
 /* Applies the records of the batch from record *at on, at most
  * WINDOW_RECORDS of them; *at moves to the first record not applied. */
 static int apply_window(fold *f, size_t *at, dc__err *err) {
     int rc = 0;
     size_t k = *at, end = k + WINDOW_RECORDS < f->ngrp ? k + WINDOW_RECORDS : f->ngrp;
+    size_t run = k;     /* the end of the run of k's space and type */
+    bool fresh = false; /* whether that run's records have no row yet */
     for (; k < end && !rc; k++) {
+        if (k >= run && (rc = new_run(f, k, end, &run, &fresh, err)))
+            break;
         size_t a = f->grp[k], b = f->grp[k + 1];
         /* The ops two records on, then the values of the next record's
          * (their ops asked for one record ago). */
@@ -922,7 +1038,7 @@ static int apply_window(fold *f, size_t *at, dc__err *err) {
         r.id = &f->ops[a].op->id;
         r.st.pk = pk_of;
         r.st.pk_user = f->s;
-        rc = rec_load(f, &r, err);
+        rc = fresh ? 0 : rec_load(f, &r, err);
         for (size_t i = a; i < b && !rc; i++)
             rc = apply_op(f, &r, &f->ch[f->ops[i].ch], f->ops[i].op, f->ops[i].i, f->ops[i].fid,
                           err);

@@ -601,6 +601,58 @@ static void test_float_and_bytes(void **state) {
     dc_replica_close(b);
 }
 
+/* ---- an import's new records beside ones already held ---- */
+
+/* Sets `field` of records PREFIX<from> .. PREFIX<to - 1> of `type` to `v`. */
+static void set_range(dc_txn *t, const char *type, const char *prefix, int from, int to,
+                      const char *v) {
+    char id[32];
+    for (int i = from; i < to; i++) {
+        snprintf(id, sizeof id, "%s%02d", prefix, i);
+        if (dc_txn_set(t, type, id, "name", DC_STR, 0, v) != 0)
+            fail_msg("set %s %s", type, id);
+    }
+}
+
+static void test_import_beside_held_records(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "beside-a.db"), *b = dc_test_open(&g_d, "beside-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    dc_txn *t;
+    /* B holds drivers d10..d19 and trucks t00..t09. */
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    set_range(t, "driver", "d", 10, 20, "first");
+    set_range(t, "truck", "t", 0, 10, "first");
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    dc_test_sync_into(a, b);
+    /* One import then brings drivers below, among and above those B holds
+     * (d00..d29: d10..d19 change), trucks all above them (t10..t19, new),
+     * and a type B has never seen. */
+    dc_test_ok(a, dc_txn_begin(&t, a, sp));
+    set_range(t, "driver", "d", 0, 30, "second");
+    set_range(t, "truck", "t", 10, 20, "second");
+    set_range(t, "branch", "b", 0, 5, "second");
+    dc_test_ok(a, dc_txn_commit(t, NULL));
+    dc_test_sync_into(a, b);
+    char *da = dc_test_dump(a), *db = dc_test_dump(b);
+    assert_string_equal(da, db);
+    dc_buf rec = DC_BUF_INIT;
+    dc_test_ok(b, dc_record_get(&rec, b, sp, "driver", "d15"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"second\"}");
+    dc_test_ok(b, dc_record_get(&rec, b, sp, "truck", "t05"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"first\"}");
+    dc_test_ok(b, dc_record_get(&rec, b, sp, "truck", "t15"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"second\"}");
+    dc_test_ok(b, dc_record_get(&rec, b, sp, "branch", "b04"));
+    assert_string_equal((const char *)rec.ptr, "{\"name\":\"second\"}");
+    free(da);
+    free(db);
+    dc_buf_dispose(&rec);
+    free(sp);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_global_init_sets_up_sqlite),
@@ -615,6 +667,7 @@ int main(void) {
         cmocka_unit_test(test_one_transaction_rules),
         cmocka_unit_test(test_find_and_list),
         cmocka_unit_test(test_float_and_bytes),
+        cmocka_unit_test(test_import_beside_held_records),
     };
     return cmocka_run_group_tests_name("replica", tests, setup, teardown);
 }
