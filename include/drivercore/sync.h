@@ -62,9 +62,9 @@ DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
  * Call on an initiator before its first step when the peer is a relay: the
  * relay's clock is this device's time (docs/data-model.md, "Clocks").  From
  * the relay's first message on, the session corrects this replica's clock
- * by the relay's — whatever the offset, hours or months; to within half the
- * round trip, and only when what it measures excludes the correction in
- * place (docs/protocol.md, "The peer's clock") — so that what the
+ * by the relay's — whatever the offset, hours or months; only when what
+ * the round trips measure excludes the correction in place, and then to
+ * within half of one (docs/protocol.md, "The peer's clock") — so that what the
  * sync brings is judged by the corrected clock and a phone whose clock is
  * wrong joins its spaces at its first sync.  A relay whose clock reads no
  * plausible time (before 2020, after 2199) corrects nothing.  Without this
