@@ -182,6 +182,8 @@ DC_EXTERN int dc_client_wait(int *changed, dc_client *c, int timeout_s);
  * compaction point it misses covered history for after the sync (a late
  * device: it must load a snapshot, docs/data-model.md "Compaction").  "spaces" is the most spaces
  * one session went over (each session goes over all of them), not a sum.
+ * Last, "clock_error_ms": the most "clock_offset_ms" can be off (null if
+ * unknown; docs/protocol.md, "The peer's clock"; not in the typed figures).
  */
 DC_EXTERN int dc_client_report(dc_buf *out, const dc_client *c);
 

@@ -47,10 +47,14 @@ DC_EXTERN int dc_sync_step(dc_sync *s, dc_buf *out, int *done, const uint8_t *in
  * "round_trips": N, "changes_sent": N, "changes_received": N, "spaces": N,
  * "clock_offset_ms": N} — bytes are of the protocol's messages as sent;
  * round trips count the initiator's messages; the clock offset is the
- * peer's wall clock minus ours (as it was before this session) at the last
- * message received; "set_aside": envelopes received that were set aside;
- * "compacted" and "snapshot_needed": as dc_bundle_import's report, for the
- * compaction done once the session ended (0 until then).
+ * peer's wall clock minus ours (as it was before this session), estimated
+ * from every message received (docs/protocol.md, "The peer's clock"): with
+ * a relay whose clock we trust, the correction adopted; else the midpoint
+ * of what the exchange bounds it to; "set_aside": envelopes received that
+ * were set aside; "compacted" and "snapshot_needed": as dc_bundle_import's
+ * report, for the compaction done once the session ended (0 until then);
+ * "clock_error_ms": the most the clock offset can be off, given the round
+ * trips it was measured over (null while unbounded: a responder's first).
  */
 DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
 
@@ -58,7 +62,9 @@ DC_EXTERN int dc_sync_report(dc_buf *out, const dc_sync *s);
  * Call on an initiator before its first step when the peer is a relay: the
  * relay's clock is this device's time (docs/data-model.md, "Clocks").  From
  * the relay's first message on, the session corrects this replica's clock
- * by the relay's — whatever the offset, hours or months — so that what the
+ * by the relay's — whatever the offset, hours or months; only when what
+ * the round trips measure excludes the correction in place, and then to
+ * within half of one (docs/protocol.md, "The peer's clock") — so that what the
  * sync brings is judged by the corrected clock and a phone whose clock is
  * wrong joins its spaces at its first sync.  A relay whose clock reads no
  * plausible time (before 2020, after 2199) corrects nothing.  Without this

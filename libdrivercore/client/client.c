@@ -203,6 +203,7 @@ struct dc_client {
     uint64_t set_aside;
     uint64_t snapshot_needed; /* spaces needing a snapshot after the last session */
     int64_t clock_offset;
+    int64_t clock_error; /* its bound (sync/session.h); -1: unknown */
     unsigned attempts, sessions, requests;
     uint64_t wire_sent, wire_received;
     double seconds;
@@ -656,8 +657,10 @@ static void add_figures(dc_client *c, dc_sync *s) {
     c->set_aside += f.set_aside;
     if (f.spaces > c->spaces)
         c->spaces = f.spaces;
-    if (c->sessions == 1)
+    if (c->sessions == 1) {
         c->clock_offset = f.clock_offset_ms;
+        c->clock_error = f.clock_error_ms;
+    }
     /* The session compacted what the points it brought allow; a space
      * whose covered history this replica misses needs a snapshot. */
     c->snapshot_needed = dc__compact_late_spaces(c->r);
@@ -773,6 +776,7 @@ static void zero_figures(dc_client *c) {
     c->bytes_sent = c->bytes_received = c->round_trips = 0;
     c->changes_sent = c->changes_received = c->spaces = c->set_aside = 0;
     c->clock_offset = 0;
+    c->clock_error = -1;
     c->attempts = c->sessions = c->requests = 0;
     c->wire_sent = c->wire_received = 0;
     c->seconds = 0;
@@ -901,24 +905,28 @@ int dc_client_report(dc_buf *out, const dc_client *c) {
     dc_client_figures f = {.version = DC_CLIENT_FIGURES_VERSION};
     dc_client_figures_get(c, &f);
     dc__buf_clear(out);
-    if (dc__buf_printf(out,
-                       "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
-                       "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
-                       "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
-                       "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
-                       "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
-                       "\"attach_refused\":%llu,\"attach_missing\":%llu,\"attach_held\":%llu,"
-                       "\"snapshot_needed\":%llu}",
-                       (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
-                       (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
-                       (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
-                       (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
-                       (unsigned long long)f.attach_objects_sent,
-                       (unsigned long long)f.attach_bytes_sent,
-                       (unsigned long long)f.attach_objects_received,
-                       (unsigned long long)f.attach_bytes_received,
-                       (unsigned long long)f.attach_refused, (unsigned long long)f.attach_missing,
-                       (unsigned long long)f.attach_held, (unsigned long long)f.snapshot_needed))
+    /* The bound of clock_offset_ms's error; null while none is known. */
+    char err[24] = "null";
+    if (c->clock_error >= 0)
+        snprintf(err, sizeof err, "%lld", (long long)c->clock_error);
+    if (dc__buf_printf(
+            out,
+            "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
+            "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%llu,"
+            "\"clock_offset_ms\":%lld,\"set_aside\":%llu,"
+            "\"attach_objects_sent\":%llu,\"attach_bytes_sent\":%llu,"
+            "\"attach_objects_received\":%llu,\"attach_bytes_received\":%llu,"
+            "\"attach_refused\":%llu,\"attach_missing\":%llu,\"attach_held\":%llu,"
+            "\"snapshot_needed\":%llu,\"clock_error_ms\":%s}",
+            (unsigned long long)f.bytes_sent, (unsigned long long)f.bytes_received,
+            (unsigned long long)f.round_trips, (unsigned long long)f.changes_sent,
+            (unsigned long long)f.changes_received, (unsigned long long)f.spaces,
+            (long long)f.clock_offset_ms, (unsigned long long)f.set_aside,
+            (unsigned long long)f.attach_objects_sent, (unsigned long long)f.attach_bytes_sent,
+            (unsigned long long)f.attach_objects_received,
+            (unsigned long long)f.attach_bytes_received, (unsigned long long)f.attach_refused,
+            (unsigned long long)f.attach_missing, (unsigned long long)f.attach_held,
+            (unsigned long long)f.snapshot_needed, err))
         return dc__last_set(DC_ENOMEM, "out of memory");
     return 0;
 }

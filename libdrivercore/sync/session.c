@@ -68,8 +68,15 @@ struct dc_sync {
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, set_aside;
     int64_t clock_offset; /* the peer's clock minus ours before this session */
     int64_t adopted;      /* the part of it adopted during this session (relay) */
-    bool trust_clock;     /* the peer is a relay whose clock we adopt */
-    bool clock_doubt;     /* ... but its clock read no plausible time */
+    /* What the session's exchange tells of the peer's clock (docs/protocol.md,
+     * "The peer's clock"): its offset from ours before this session lies in
+     * [off_lo, off_hi] (off_hi unknown until a message answers one of ours). */
+    int64_t off_lo, off_hi;
+    bool off_known, off_bounded;
+    int64_t sent_ms; /* our clock before this session's correction, at our last message */
+    bool sent_known;
+    bool trust_clock; /* the peer is a relay whose clock we adopt */
+    bool clock_doubt; /* ... but its clock read no plausible time */
     dc__err err;
 };
 
@@ -87,6 +94,50 @@ static int sfail(const dc_sync *s, int code, const char *msg) {
 
 static int64_t wall_ms(dc_sync *s) {
     return s->port.store.wall_ms(s->port.store.user);
+}
+
+/* Our clock as it read before this session adopted anything: the one the
+ * offsets of the session are measured from. */
+static int64_t session_ms(dc_sync *s) {
+    return wall_ms(s) - s->adopted;
+}
+
+/* How far the offset in use (`at`) may be from the peer's true offset:
+ * the farther end of the interval that holds it; -1 while unbounded. */
+static int64_t clock_error(const dc_sync *s, int64_t at) {
+    if (!s->off_known || !s->off_bounded)
+        return -1;
+    int64_t a = at - s->off_lo, b = s->off_hi - at;
+    return a > b ? a : b;
+}
+
+/* Narrows the interval of the peer's offset with a message stamped
+ * `peer_ms` and whole at `now` (both bounded: no overflow): the stamp was
+ * taken after our last message left (sent_ms) and before this one was
+ * whole, so the offset lies in [peer - now, peer - sent_ms].  Intervals
+ * that do not meet (a clock stepped mid-session) restart from the new one. */
+static void clock_narrow(dc_sync *s, int64_t peer_ms, int64_t now) {
+    int64_t lo = peer_ms - now, hi = s->sent_known ? peer_ms - s->sent_ms : INT64_MAX;
+    if (hi < lo)
+        hi = lo; /* our own clock went backwards between the two readings */
+    bool bounded = s->sent_known;
+    if (s->off_known && lo <= s->off_hi && (!s->off_bounded || s->off_lo <= hi)) {
+        lo = lo > s->off_lo ? lo : s->off_lo;
+        if (s->off_bounded) {
+            hi = hi < s->off_hi ? hi : s->off_hi;
+            bounded = true;
+        }
+    }
+    s->off_lo = lo;
+    s->off_hi = hi;
+    s->off_known = true;
+    s->off_bounded = bounded;
+}
+
+/* The best single value of the offset: the interval's midpoint, or its
+ * lower end while it has none above. */
+static int64_t clock_estimate(const dc_sync *s) {
+    return s->off_bounded ? s->off_lo + (s->off_hi - s->off_lo) / 2 : s->off_lo;
 }
 
 /* ---- space states ---- */
@@ -236,6 +287,11 @@ static int build(dc_sync *s, dc_buf *out, int type, bool *final) {
     dc__buf_clear(out);
     uint8_t h[MSG_HEADER] = {'D', 'C', 'S', MSG_VERSION, 0, (uint8_t)type, s->ask_log, 0};
     dc__store_be64(h + 8, (uint64_t)wall_ms(s));
+    /* The start of the window in which the peer stamps its answer: the
+     * message leaves after this, so the window only widens by the time it
+     * takes to build and send (docs/protocol.md, "The peer's clock"). */
+    s->sent_ms = session_ms(s);
+    s->sent_known = true;
     int w = dc__buf_put(out, h, sizeof h);
     if (type == MSG_HELLO)
         w |= s->port.device ? dc__buf_put(out, s->port.device, 32) : DC_EMISUSE;
@@ -413,21 +469,33 @@ static int consume(dc_sync *s, const uint8_t *p, size_t n, int want_type) {
     dc__clock none;
     memset(&none, 0, sizeof none);
     dc__clock *ck = s->port.clock ? s->port.clock : &none;
-    int64_t off = (int64_t)peer_ms - wall_ms(s);
+    int64_t now = wall_ms(s);
+    int64_t off = (int64_t)peer_ms - now; /* from our clock as it reads now */
     /* A peer whose clock reads no plausible time corrects nobody. */
     bool plausible = (int64_t)peer_ms >= DC_PLAUSIBLE_MIN_MS &&
                      (int64_t)peer_ms <= DC_PLAUSIBLE_MAX_MS &&
                      ck->offset_ms + off >= -DC_HLC_MAX_MS && ck->offset_ms + off <= DC_HLC_MAX_MS;
     s->clock_doubt |= !plausible;
-    if (s->trust_clock && !s->adopted && off != 0 && plausible) {
+    clock_narrow(s, (int64_t)peer_ms, now - s->adopted);
+    int64_t est = clock_estimate(s);
+    int64_t moved = ck->offset_ms + (est - s->adopted); /* both bounded: no overflow */
+    if (s->trust_clock && plausible && s->port.clock && s->off_bounded &&
+        (s->adopted < s->off_lo || s->adopted > s->off_hi) && moved >= -DC_HLC_MAX_MS &&
+        moved <= DC_HLC_MAX_MS) {
         /* The relay's clock is this device's time from now on — from this
          * message, so that what it brings is judged by it: a phone whose
-         * clock is hours or months off joins at its first sync. */
-        ck->offset_ms += off;
-        s->adopted = off;
-        off = 0;
+         * clock is hours or months off joins at its first sync.  The
+         * correction moves only when what the exchange tells excludes the
+         * one in place (never by noise), and then to the midpoint, which
+         * is off by at most half the window the relay stamped in. */
+        off -= moved - ck->offset_ms;
+        ck->offset_ms = moved;
+        s->adopted = est;
     }
-    s->clock_offset = s->adopted + off;
+    /* With a relay, the correction in place if the exchange allows it
+     * (what dc_sync_note_relay stores); else the best estimate. */
+    bool kept = s->off_bounded && s->adopted >= s->off_lo && s->adopted <= s->off_hi;
+    s->clock_offset = s->trust_clock && plausible && s->port.clock && kept ? s->adopted : est;
     /* A direct peer's clock is not adopted, but a lead of up to a week
      * is accepted for what it sends in this session (two phones hours
      * apart sync at once); beyond, its changes wait for our clock. */
@@ -597,16 +665,21 @@ int dc_sync_report(dc_buf *out, const dc_sync *s) {
     if (!s || !out)
         return dc__last_set(DC_EMISUSE, "dc_sync_report: NULL argument");
     dc__buf_clear(out);
+    /* The bound of clock_offset_ms's error; null while none is known. */
+    char err[24] = "null";
+    int64_t e = clock_error(s, s->clock_offset);
+    if (e >= 0)
+        snprintf(err, sizeof err, "%lld", (long long)e);
     if (dc__buf_printf(out,
                        "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"round_trips\":%llu,"
                        "\"changes_sent\":%llu,\"changes_received\":%llu,\"spaces\":%zu,"
                        "\"clock_offset_ms\":%lld,\"set_aside\":%llu,\"compacted\":%llu,"
-                       "\"snapshot_needed\":%llu}",
+                       "\"snapshot_needed\":%llu,\"clock_error_ms\":%s}",
                        (unsigned long long)s->bytes_sent, (unsigned long long)s->bytes_received,
                        (unsigned long long)s->round_trips, (unsigned long long)s->changes_sent,
                        (unsigned long long)s->changes_received, s->nsp, (long long)s->clock_offset,
                        (unsigned long long)s->set_aside, (unsigned long long)s->compacted,
-                       (unsigned long long)s->snapshot_needed))
+                       (unsigned long long)s->snapshot_needed, err))
         return sfail(s, DC_ENOMEM, "sync: out of memory");
     return 0;
 }
@@ -619,6 +692,7 @@ void dc__sync_get_figures(const dc_sync *s, dc__sync_figures *f) {
     f->changes_received = s->changes_received;
     f->spaces = s->nsp;
     f->clock_offset_ms = s->clock_offset;
+    f->clock_error_ms = clock_error(s, s->clock_offset);
     f->set_aside = s->set_aside;
 }
 

@@ -39,6 +39,7 @@ int dc__sync_set_peer(dc_sync *s, const uint8_t device[32], dc__sync_filter_fn a
 typedef struct dc__sync_figures {
     uint64_t bytes_sent, bytes_received, round_trips, changes_sent, changes_received, spaces;
     int64_t clock_offset_ms;
+    int64_t clock_error_ms; /* how far clock_offset_ms may be off; -1: unknown */
     uint64_t set_aside;
 } dc__sync_figures;
 void dc__sync_get_figures(const dc_sync *s, dc__sync_figures *f);
