@@ -736,19 +736,22 @@ static jlong n_record_read(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, 
 
 /* The arguments every query call shares (Native.recordQuery, liveOpen):
  * the space, the type, the filter and its value, the order and the page,
- * into q->o (which points into q: keep q where it is).  0 with an
- * exception pending when one is bad. */
+ * the record id and whether an unaccepted space reads as empty (options
+ * version 2), into q->o (which points into q: keep q where it is).  0 with
+ * an exception pending when one is bad. */
 typedef struct qargs {
-    const char *space, *type, *field, *order;
+    const char *space, *type, *field, *order, *id;
     dc_value v;
     dc_query_options o;
 } qargs;
 
 static int query_args(call *c, qargs *q, jbyteArray jspace, jbyteArray jtype, jbyteArray jfield,
                       jint kind, jlong num, jdouble real, jbyteArray jstr, jbyteArray jorder,
-                      jboolean desc, jlong offset, jlong limit, jboolean events) {
+                      jboolean desc, jlong offset, jlong limit, jboolean events, jbyteArray jid,
+                      jboolean unaccepted_empty) {
     if (!(arg(c, &q->space, jspace) && arg(c, &q->type, jtype) && arg(c, &q->field, jfield) &&
-          arg(c, &q->order, jorder) && value_arg(c, &q->v, kind, num, real, jstr)))
+          arg(c, &q->order, jorder) && arg(c, &q->id, jid) &&
+          value_arg(c, &q->v, kind, num, real, jstr)))
         return 0;
     if (offset < 0 || limit < 0) {
         throw_code(c->env, DC_EINVAL, "query: the page's offset and limit must not be negative");
@@ -763,8 +766,8 @@ static int query_args(call *c, qargs *q, jbyteArray jspace, jbyteArray jtype, jb
                           (size_t)offset,
                           (size_t)limit,
                           events,
-                          NULL,
-                          0};
+                          q->id,
+                          unaccepted_empty};
     q->o = o;
     return 1;
 }
@@ -772,15 +775,16 @@ static int query_args(call *c, qargs *q, jbyteArray jspace, jbyteArray jtype, jb
 static jlong n_record_query(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
                             jbyteArray jfield, jint kind, jlong num, jdouble real, jbyteArray jstr,
                             jbyteArray jorder, jboolean desc, jlong offset, jlong limit,
-                            jboolean events) {
+                            jboolean events, jbyteArray jid, jboolean unaccepted_empty) {
     call c;
     qargs q;
     dc_records *rs = NULL;
     int rc = 0;
     (void)cls;
 
-    if (begin(&c, env, r) && query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr,
-                                        jorder, desc, offset, limit, events)) {
+    if (begin(&c, env, r) &&
+        query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr, jorder, desc, offset,
+                   limit, events, jid, unaccepted_empty)) {
         rc = dc_record_query(&rs, R(r), q.space, q.type, &q.o);
     }
     finish(&c, rc);
@@ -894,6 +898,111 @@ static int put(JNIEnv *env, jobjectArray out, jsize i, jobject obj) {
     (*env)->SetObjectArrayElement(env, out, i, obj);
     (*env)->DeleteLocalRef(env, obj);
     return 1;
+}
+
+/*
+ * Counts, where a record lives, the spaces read, and a read snapshot
+ * (dc_record_count, dc_record_locate, dc_space_each,
+ * dc_replica_read_begin/_end).
+ */
+static jlong n_record_count(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype) {
+    call c;
+    const char *space, *type;
+    uint64_t n = 0;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &space, jspace) && arg(&c, &type, jtype)) {
+        rc = dc_record_count(R(r), space, type, &n);
+    }
+    finish(&c, rc);
+    return n > (uint64_t)INT64_MAX ? INT64_MAX : (jlong)n;
+}
+
+/* The space's hex id, or null when no space read holds the record. */
+static jbyteArray n_record_locate(JNIEnv *env, jclass cls, jlong r, jbyteArray jtype,
+                                  jbyteArray jid) {
+    call c;
+    const char *type, *id;
+    char space[33] = "";
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) && arg(&c, &type, jtype) && arg(&c, &id, jid)) {
+        rc = dc_record_locate(R(r), type, id, space);
+        if (rc == DC_ENOTFOUND) {
+            finish(&c, 0);
+            return NULL; /* held by no space read: null */
+        }
+    }
+    return finish(&c, rc) ? cstr_bytes(env, space) : NULL;
+}
+
+/* The hex ids dc_space_each gives, gathered in C (the walk holds the
+ * replica; no Java runs inside it). */
+typedef struct ids {
+    char (*id)[33];
+    size_t n, cap;
+} ids;
+
+static int gather_id(void *user, const char *space) {
+    ids *s = user;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        char(*p)[33] = realloc(s->id, cap * sizeof *p);
+        if (p == NULL) {
+            return DC_ENOMEM;
+        }
+        s->id = p;
+        s->cap = cap;
+    }
+    size_t len = strlen(space);
+    len = len < 32 ? len : 32;
+    memcpy(s->id[s->n], space, len);
+    s->id[s->n++][len] = '\0';
+    return 0;
+}
+
+static jobjectArray n_space_ids(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    ids s = {NULL, 0, 0};
+    jobjectArray out = NULL;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r)) {
+        rc = dc_space_each(R(r), gather_id, &s);
+        if (rc == DC_ENOMEM && dc_replica_errcode(R(r)) != DC_ENOMEM) {
+            throw_code(env, DC_ENOMEM, "jni: out of memory listing the spaces");
+            c.ok = 0;
+        }
+    }
+    if (finish(&c, rc) && s.n <= (size_t)INT32_MAX) {
+        out = (*env)->NewObjectArray(env, (jsize)s.n, bytes_class, NULL);
+        for (size_t i = 0; out != NULL && i < s.n; i++) {
+            if (!put(env, out, (jsize)i, cstr_bytes(env, s.id[i]))) {
+                out = NULL;
+            }
+        }
+    }
+    free(s.id);
+    return out;
+}
+
+static void n_read_begin(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    (void)cls;
+    if (begin(&c, env, r)) {
+        finish(&c, dc_replica_read_begin(R(r)));
+    }
+}
+
+static void n_read_end(JNIEnv *env, jclass cls, jlong r) {
+    call c;
+    (void)cls;
+    if (begin(&c, env, r)) {
+        finish(&c, dc_replica_read_end(R(r)));
+    }
 }
 
 /*
@@ -1207,15 +1316,17 @@ static void live_deliver(void *user, const dc_records *rs) {
 static jlong n_live_open(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
                          jbyteArray jfield, jint kind, jlong num, jdouble real, jbyteArray jstr,
                          jbyteArray jorder, jboolean desc, jlong offset, jlong limit,
-                         jboolean events, jobject listener) {
+                         jboolean events, jbyteArray jid, jboolean unaccepted_empty,
+                         jobject listener) {
     call c;
     qargs q;
     int rc = 0;
     jlive *l = NULL;
     (void)cls;
 
-    if (begin(&c, env, r) && query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr,
-                                        jorder, desc, offset, limit, events)) {
+    if (begin(&c, env, r) &&
+        query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr, jorder, desc, offset,
+                   limit, events, jid, unaccepted_empty)) {
         l = calloc(1, sizeof *l);
         if (listener == NULL) {
             throw_code(env, DC_EINVAL, "live query: the listener is null");
@@ -1715,7 +1826,12 @@ static const JNINativeMethod methods[] = {
     M("recordList", "(J[B[B)[B", n_record_list),
     M("recordFind", "(J[B[B[BIJ[B)[B", n_record_find),
     M("recordRead", "(J[B[B[B)J", n_record_read),
-    M("recordQuery", "(J[B[B[BIJD[B[BZJJZ)J", n_record_query),
+    M("recordQuery", "(J[B[B[BIJD[B[BZJJZ[BZ)J", n_record_query),
+    M("recordCount", "(J[B[B)J", n_record_count),
+    M("recordLocate", "(J[B[B)[B", n_record_locate),
+    M("spaceIds", "(J)[Ljava/lang/Object;", n_space_ids),
+    M("readBegin", "(J)V", n_read_begin),
+    M("readEnd", "(J)V", n_read_end),
     M("indexDeclare", "(J[B[B[B)V", n_index_declare),
     M("replicaRefresh", "(J)Z", n_replica_refresh),
     M("calendarFromSpace", "(J[B)J", n_calendar_from_space),
@@ -1742,7 +1858,7 @@ static const JNINativeMethod methods[] = {
     M("clientFigures", "(J)[J", n_client_figures),
     M("clientCancel", "(J)V", n_client_cancel),
     M("clientFree", "(J)V", n_client_free),
-    M("liveOpen", "(J[B[B[BIJD[B[BZJJZLjava/lang/Object;)J", n_live_open),
+    M("liveOpen", "(J[B[B[BIJD[B[BZJJZ[BZLjava/lang/Object;)J", n_live_open),
     M("liveClose", "(J)V", n_live_close),
     M("bundleExport", "(J[B)[B", n_bundle_export),
     M("bundleImport", "(J[B)[B", n_bundle_import),

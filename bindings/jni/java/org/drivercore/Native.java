@@ -119,10 +119,18 @@ final class Native {
 
     /** 0 when the record is absent or deleted. */
     static native long recordRead(long r, byte[] space, byte[] type, byte[] id);
-    /** field null: no filter; order null: id order; limit 0: no limit. */
+    /** field null: no filter; order null: id order; limit 0: no limit; id null: every id. */
     static native long recordQuery(long r, byte[] space, byte[] type, byte[] field, int kind,
                                    long num, double real, byte[] raw, byte[] order,
-                                   boolean descending, long offset, long limit, boolean events);
+                                   boolean descending, long offset, long limit, boolean events,
+                                   byte[] id, boolean unacceptedEmpty);
+    static native long recordCount(long r, byte[] space, byte[] type);
+    /** The hex id of the first space read holding the record, or null. */
+    static native byte[] recordLocate(long r, byte[] type, byte[] id);
+    /** The hex ids of the spaces read (dc_space_each), as byte[]s. */
+    static native Object[] spaceIds(long r);
+    static native void readBegin(long r);
+    static native void readEnd(long r);
     static native void indexDeclare(long r, byte[] space, byte[] type, byte[] field);
     static native boolean replicaRefresh(long r);
 
@@ -157,7 +165,7 @@ final class Native {
     static native long liveOpen(long r, byte[] space, byte[] type, byte[] field, int kind,
                                 long num, double real, byte[] raw, byte[] order,
                                 boolean descending, long offset, long limit, boolean events,
-                                Object listener);
+                                byte[] id, boolean unacceptedEmpty, Object listener);
     static native void liveClose(long q);
 
     /** Called by the glue inside the native call that made a change: rs is

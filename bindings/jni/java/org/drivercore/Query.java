@@ -15,6 +15,8 @@ public final class Query {
     long offset;
     long limit;
     boolean withEvents = true;
+    String id;
+    boolean unacceptedEmpty;
 
     public Query where(String field, Object value) {
         this.whereField = field;
@@ -43,6 +45,26 @@ public final class Query {
     /** Whether events are read (true by default); a list screen reads less without. */
     public Query withEvents(boolean events) {
         this.withEvents = events;
+        return this;
+    }
+
+    /**
+     * Only the record of this id, if it is live and matches the filter (a
+     * lookup by key that also applies the filter); null: every record.
+     */
+    public Query id(String id) {
+        this.id = id;
+        return this;
+    }
+
+    /**
+     * Whether a space this device has not accepted (an invitation not yet
+     * answered, a declined space, one carried for others) reads as holding
+     * no record instead of failing with EDENIED: for walks over every space
+     * of {@link Replica#spaceIds()}.  False by default.
+     */
+    public Query unacceptedEmpty(boolean empty) {
+        this.unacceptedEmpty = empty;
         return this;
     }
 }

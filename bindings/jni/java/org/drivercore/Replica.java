@@ -284,11 +284,72 @@ public final class Replica implements AutoCloseable {
         Values w = o.whereValue != null ? o.whereValue : Values.of(null);
         long rs = Native.recordQuery(h(), Native.utf8z(space), Native.utf8z(type),
                 Native.utf8z(o.whereField), w.kind, w.num, w.real, w.raw,
-                Native.utf8z(o.orderBy), o.descending, o.offset, o.limit, o.withEvents);
+                Native.utf8z(o.orderBy), o.descending, o.offset, o.limit, o.withEvents,
+                Native.utf8z(o.id), o.unacceptedEmpty);
         try {
             return RecordPage.of(rs);
         } finally {
             Native.recordsFree(rs);
+        }
+    }
+
+    /**
+     * How many live records of a type a space holds, without reading them
+     * (dc_record_count): the "m" of "n of m" for a list of the whole type,
+     * equal to {@code query(space, type, null).total()}.  EDENIED for a
+     * space this device has not accepted, ENOTFOUND for an unknown one.
+     */
+    public synchronized long count(String space, String type) {
+        return Native.recordCount(h(), Native.utf8z(space), Native.utf8z(type));
+    }
+
+    /**
+     * Which space holds a live record of this type and id: the hex id of the
+     * first (in id order) of the spaces this device reads that does
+     * (dc_record_locate), or null when none does.  For a link that names a
+     * record but not its space (a notification, a scanned code).
+     */
+    public synchronized String locate(String type, String id) {
+        if (type == null || id == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE,
+                    "locate: type and id must not be null");
+        }
+        return Native.str(Native.recordLocate(h(), Native.utf8z(type), Native.utf8z(id)));
+    }
+
+    /**
+     * The hex ids of the spaces this device can read (accepted, key held),
+     * in id order (dc_space_each): typed, where {@link #spaces()} gives
+     * every space known, with its state, as JSON.
+     */
+    public synchronized java.util.List<String> spaceIds() {
+        Object[] ids = Native.spaceIds(h());
+        java.util.List<String> out = new java.util.ArrayList<>(ids.length);
+        for (Object id : ids) {
+            out.add(Native.str((byte[]) id));
+        }
+        return java.util.Collections.unmodifiableList(out);
+    }
+
+    /**
+     * Begins a read snapshot (dc_replica_read_begin): until it is closed,
+     * every read of this Replica (queries, counts, reads, locate, the JSON
+     * reads) sees the file as it stood at the first of them, whatever
+     * another Replica on the same file (a sync thread's) commits meanwhile.
+     * Use try-with-resources.  Only reads belong inside: a transaction
+     * committed on this Replica while a snapshot is open fails (EBUSY or
+     * EIO, with a message) — on any thread, since the snapshot is the
+     * Replica's, not the thread's.  Snapshots nest: the outermost counts.
+     */
+    public synchronized ReadSnapshot readSnapshot() {
+        Native.readBegin(h());
+        return new ReadSnapshot(this);
+    }
+
+    /** Ends one snapshot; nothing to end once the replica is closed. */
+    synchronized void readEnd() {
+        if (handle != 0) {
+            Native.readEnd(handle);
         }
     }
 
@@ -307,7 +368,7 @@ public final class Replica implements AutoCloseable {
         long h = Native.liveOpen(h(), Native.utf8z(space), Native.utf8z(type),
                 Native.utf8z(o.whereField), w.kind, w.num, w.real, w.raw,
                 Native.utf8z(o.orderBy), o.descending, o.offset, o.limit, o.withEvents,
-                listener);
+                Native.utf8z(o.id), o.unacceptedEmpty, listener);
         LiveQuery live = new LiveQuery(this, h);
         if (h != 0) {
             lives.add(live);

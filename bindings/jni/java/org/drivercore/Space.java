@@ -135,6 +135,11 @@ public final class Space {
         return replica.query(id, type, q);
     }
 
+    /** How many live records of a type this space holds (dc_record_count). */
+    public long count(String type) {
+        return replica.count(id, type);
+    }
+
     /** One live record as JSON; ENOTFOUND if absent or deleted. */
     public String get(String type, String recordId) {
         return replica.get(id, type, recordId);
