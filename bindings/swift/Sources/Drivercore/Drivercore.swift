@@ -464,20 +464,83 @@ public final class Replica {
     /// The live records of a type matching a filter (a register equal to the
     /// value, or a set containing it), in `orderBy` order (records without
     /// that register last) or id order, one page (`limit` 0: no limit).
+    /// `id`: only the record of that id, if it is live and matches.
+    /// `unacceptedEmpty`: a space this device has not accepted (an
+    /// invitation, a declined space) reads as holding nothing instead of
+    /// throwing `.denied` — for walks over `spaceIds()`.
     public func query(
         space: String, type: String, where field: String? = nil, equals value: Value = .null,
         orderBy: String? = nil, descending: Bool = false, offset: Int = 0, limit: Int = 0,
-        withEvents: Bool = true
+        withEvents: Bool = true, id: String? = nil, unacceptedEmpty: Bool = false
     ) throws -> RecordPage {
         let r = try h()
         var rs: OpaquePointer?
         let rc = try withQuery(
             space: space, type: type, field: field, value: value, orderBy: orderBy, descending: descending,
-            offset: offset, limit: limit, withEvents: withEvents
+            offset: offset, limit: limit, withEvents: withEvents, id: id, unacceptedEmpty: unacceptedEmpty
         ) { cs, ct, o in dc_record_query(&rs, r, cs, ct, o) }
         try check(rc, r)
         defer { dc_records_free(rs) }
         return RecordPage(rs)
+    }
+
+    /// How many live records of a type a space holds, without reading them
+    /// (dc_record_count): the "m" of "n of m" for a list of the whole type,
+    /// equal to `query(space:type:).total`.  Throws `.denied` for a space not
+    /// accepted, `.notfound` for an unknown one.
+    public func count(space: String, type: String) throws -> Int {
+        let r = try h()
+        let args = CStrings()
+        var n: UInt64 = 0
+        try check(dc_record_count(r, try args.c(space), try args.c(type), &n), r)
+        return n > UInt64(Int.max) ? Int.max : Int(n)
+    }
+
+    /// Which space holds a live record of this type and id: the hex id of
+    /// the first (in id order) of the spaces this device reads that does
+    /// (dc_record_locate), or nil when none does.  For a link that names a
+    /// record but not its space (a notification, a scanned code).
+    public func locate(type: String, id: String) throws -> String? {
+        let r = try h()
+        let args = CStrings()
+        var space = [CChar](repeating: 0, count: 33)
+        let rc = dc_record_locate(r, try args.c(type), try args.c(id), &space)
+        if rc == DC_ENOTFOUND.rawValue { return nil }
+        try check(rc, r)
+        return String(cString: space)
+    }
+
+    /// The hex ids of the spaces this device can read (accepted, key held),
+    /// in id order (dc_space_each): typed, where `spaces()` gives every
+    /// space known, with its state, as JSON.
+    public func spaceIds() throws -> [String] {
+        let r = try h()
+        final class Gather { var ids: [String] = [] }
+        let g = Gather()
+        let rc = withExtendedLifetime(g) {
+            dc_space_each(r, { user, space in
+                guard let user = user, let space = space else { return Int32(DC_EMISUSE.rawValue) }
+                Unmanaged<Gather>.fromOpaque(user).takeUnretainedValue().ids.append(String(cString: space))
+                return 0
+            }, Unmanaged.passUnretained(g).toOpaque())
+        }
+        try check(rc, r)
+        return g.ids
+    }
+
+    /// Several reads as one state (dc_replica_read_begin/_end): every read
+    /// of this replica inside `body` (queries, counts, reads, `locate`, the
+    /// JSON reads) sees the file as it stood at the first of them, whatever
+    /// another Replica on the same file (a sync's) commits meanwhile; the
+    /// snapshot ends when `body` returns or throws.  Only reads belong
+    /// inside: a commit made in `body` throws `.busy`.  Calls nest (the
+    /// outermost counts).
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        let r = try h()
+        try check(dc_replica_read_begin(r), r)
+        // Closed inside body: closing ended the read with the handle.
+        defer { if handle == r { _ = dc_replica_read_end(r) } }
+        return try body()
     }
 
     /// Keeps a query open (dc_live_open): `pages` yields its result now, then
@@ -486,7 +549,7 @@ public final class Replica {
     public func observe(
         space: String, type: String, where field: String? = nil, equals value: Value = .null,
         orderBy: String? = nil, descending: Bool = false, offset: Int = 0, limit: Int = 0,
-        withEvents: Bool = true
+        withEvents: Bool = true, id: String? = nil, unacceptedEmpty: Bool = false
     ) throws -> LiveQuery {
         let r = try h()
         let live = LiveQuery()
@@ -496,7 +559,8 @@ public final class Replica {
         do {
             rc = try withQuery(
                 space: space, type: type, field: field, value: value, orderBy: orderBy,
-                descending: descending, offset: offset, limit: limit, withEvents: withEvents
+                descending: descending, offset: offset, limit: limit, withEvents: withEvents, id: id,
+                unacceptedEmpty: unacceptedEmpty
             ) { cs, ct, o in dc_live_open(&q, r, cs, ct, o, liveDeliver, user) }
         } catch {
             Unmanaged<LiveQuery.Sink>.fromOpaque(user).release()
@@ -635,7 +699,7 @@ private func withCValue<R>(_ v: Value, _ body: (UnsafePointer<dc_value>) throws 
 /// options (the filter's value, order and page), valid during the call.
 private func withQuery(
     space: String, type: String, field: String?, value: Value, orderBy: String?, descending: Bool,
-    offset: Int, limit: Int, withEvents: Bool,
+    offset: Int, limit: Int, withEvents: Bool, id: String?, unacceptedEmpty: Bool,
     _ body: (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<dc_query_options>) -> Int32
 ) throws -> Int32 {
     if offset < 0 || limit < 0 {
@@ -643,6 +707,7 @@ private func withQuery(
     }
     let args = CStrings()
     let (cs, ct, cf, co) = (try args.c(space), try args.c(type), try args.c(field), try args.c(orderBy))
+    let cid = try args.c(id)
     return try withCValue(value) { v -> Int32 in
         var o = dc_query_options()
         o.version = UInt32(DC_QUERY_OPTIONS_VERSION)
@@ -653,6 +718,8 @@ private func withQuery(
         o.offset = offset
         o.limit = limit
         o.with_events = withEvents ? 1 : 0
+        o.id = cid
+        o.unaccepted_empty = unacceptedEmpty ? 1 : 0
         return body(cs, ct, &o)
     }
 }
@@ -775,11 +842,18 @@ public struct Space {
     /// The records of a type in this space matching a filter; see `Replica.query`.
     public func query(
         type: String, where field: String? = nil, equals value: Value = .null, orderBy: String? = nil,
-        descending: Bool = false, offset: Int = 0, limit: Int = 0, withEvents: Bool = true
+        descending: Bool = false, offset: Int = 0, limit: Int = 0, withEvents: Bool = true,
+        id recordId: String? = nil, unacceptedEmpty: Bool = false
     ) throws -> RecordPage {
         try replica.query(
             space: id, type: type, where: field, equals: value, orderBy: orderBy, descending: descending,
-            offset: offset, limit: limit, withEvents: withEvents)
+            offset: offset, limit: limit, withEvents: withEvents, id: recordId,
+            unacceptedEmpty: unacceptedEmpty)
+    }
+
+    /// How many live records of a type this space holds (dc_record_count).
+    public func count(type: String) throws -> Int {
+        try replica.count(space: id, type: type)
     }
 
     public func record(type: String, id recordId: String) throws -> String {
