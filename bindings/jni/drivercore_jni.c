@@ -1031,66 +1031,45 @@ static jobjectArray n_record_decode(JNIEnv *env, jclass cls, jlong h) {
         !put(env, out, 1, cstr_bytes(env, dc_record_id(rec)))) {
         return NULL;
     }
-    dc_value *tmp = NULL;
-    size_t tcap = 0;
+    /* The cheap accessors (dc_record_value, dc_record_set_values,
+     * dc_record_event): the record's own arrays, no copy and no lookup
+     * error recorded. */
     int ok = 1;
     for (size_t i = 0; i < nf && ok; i++) {
         const char *name;
         int set;
+        size_t n = 0;
+        const dc_value *vals;
         dc_record_field_at(rec, i, &name, &set);
-        size_t n = set ? dc_record_set_size(rec, name) : 1;
-        if (n > tcap) {
-            dc_value *p = realloc(tmp, n * sizeof *p);
-            if (!p) {
-                throw_code(env, DC_ENOMEM, "jni: out of memory reading a record");
-                ok = 0;
-                break;
-            }
-            tmp = p;
-            tcap = n;
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (set) {
-                dc_record_set_at(rec, name, k, &tmp[k]);
-            } else {
-                dc_record_get_value(rec, name, &tmp[k]);
-            }
+        if (set) {
+            vals = dc_record_set_values(rec, name, &n);
+        } else {
+            vals = dc_record_value(rec, name);
+            n = vals != NULL;
         }
         jboolean js = (jboolean)(set != 0);
         (*env)->SetBooleanArrayRegion(env, sets, (jsize)i, 1, &js);
         ok = put(env, names, (jsize)i, cstr_bytes(env, name)) &&
-             put(env, fvals, (jsize)i, java_values(env, tmp, n));
+             put(env, fvals, (jsize)i, java_values(env, vals, n));
     }
     for (size_t i = 0; i < ne && ok; i++) {
-        dc_event_info e;
-        dc_record_event_at(rec, i, &e);
-        jlong t = e.time_ms;
+        const dc_event *e = dc_record_event(rec, i);
+        dc_event_info info; /* the author in hex, as Java shows it */
+        dc_record_event_at(rec, i, &info);
+        jlong t = e->time_ms;
         (*env)->SetLongArrayRegion(env, times, (jsize)i, 1, &t);
-        if (e.nfields > tcap) {
-            dc_value *p = realloc(tmp, e.nfields * sizeof *p);
-            if (!p) {
-                throw_code(env, DC_ENOMEM, "jni: out of memory reading a record");
-                ok = 0;
-                break;
-            }
-            tmp = p;
-            tcap = e.nfields;
-        }
-        jobjectArray keys = (*env)->NewObjectArray(env, (jsize)e.nfields, bytes_class, NULL);
+        jobjectArray keys = (*env)->NewObjectArray(env, (jsize)e->nfields, bytes_class, NULL);
         if (!keys) {
             ok = 0;
             break;
         }
-        for (size_t k = 0; k < e.nfields && ok; k++) {
-            const char *key;
-            dc_record_event_field_at(rec, i, k, &key, &tmp[k]);
-            ok = put(env, keys, (jsize)k, cstr_bytes(env, key));
+        for (size_t k = 0; k < e->nfields && ok; k++) {
+            ok = put(env, keys, (jsize)k, cstr_bytes(env, e->keys[k]));
         }
-        ok = ok && put(env, authors, (jsize)i, cstr_bytes(env, e.author_hex)) &&
+        ok = ok && put(env, authors, (jsize)i, cstr_bytes(env, info.author_hex)) &&
              put(env, ekeys, (jsize)i, keys) &&
-             put(env, evals, (jsize)i, java_values(env, tmp, e.nfields));
+             put(env, evals, (jsize)i, java_values(env, e->values, e->nfields));
     }
-    free(tmp);
     if (!ok || !put(env, out, 2, names) || !put(env, out, 3, sets) || !put(env, out, 4, fvals) ||
         !put(env, out, 5, times) || !put(env, out, 6, authors) || !put(env, out, 7, ekeys) ||
         !put(env, out, 8, evals)) {

@@ -1137,36 +1137,34 @@ public struct Record: Sendable, Equatable {
             guard dc_record_field_at(rec, i, &name, &isSet) == 0, let name = name else { continue }
             let n = String(cString: name)
             names.append(n)
-            var v = dc_value()
+            // The cheap accessors: the record's own arrays, no copy, no
+            // lookup error recorded.
             if isSet != 0 {
-                var members: [Value] = []
-                for k in 0..<dc_record_set_size(rec, name) where dc_record_set_at(rec, name, k, &v) == 0 {
-                    members.append(lift(v))
-                }
-                sets[n] = members
-            } else if dc_record_get_value(rec, name, &v) == 0 {
-                regs[n] = lift(v)
+                var count = 0
+                let members = dc_record_set_values(rec, name, &count)
+                sets[n] = (0..<count).map { lift(members![$0]) }
+            } else if let v = dc_record_value(rec, name) {
+                regs[n] = lift(v.pointee)
             }
         }
         var events: [Event] = []
         for i in 0..<dc_record_event_count(rec) {
-            var info = dc_event_info()
-            guard dc_record_event_at(rec, i, &info) == 0 else { continue }
+            var info = dc_event_info()  // the author in hex
+            guard let e = dc_record_event(rec, i)?.pointee, dc_record_event_at(rec, i, &info) == 0 else {
+                continue
+            }
             let author = withUnsafeBytes(of: info.author_hex) { p in
                 String(decoding: p.prefix(64), as: UTF8.self)
             }
             var keys: [String] = []
             var fields: [String: Value] = [:]
-            for k in 0..<info.nfields {
-                var key: UnsafePointer<CChar>?
-                var v = dc_value()
-                if dc_record_event_field_at(rec, i, k, &key, &v) == 0, let key = key {
-                    let ks = String(cString: key)
-                    keys.append(ks)
-                    fields[ks] = lift(v)
-                }
+            for k in 0..<e.nfields {
+                guard let key = e.keys[k] else { continue }
+                let ks = String(cString: key)
+                keys.append(ks)
+                fields[ks] = lift(e.values[k])
             }
-            events.append(Event(timeMs: info.time_ms, author: author, keys: keys, fields: fields))
+            events.append(Event(timeMs: e.time_ms, author: author, keys: keys, fields: fields))
         }
         self.fields = names
         self.registers = regs
