@@ -65,6 +65,10 @@ final class ReadApiTests: XCTestCase {
         try s.write { t in try t.delete("truck", "t007") }
         XCTAssertEqual(try s.count(type: "truck"), 249)
         XCTAssertEqual(try s.count(type: "trailer"), 0)
+        // A screen's page and its "of m", read as one state.
+        let (shown, of) = try a.read { (try s.query(type: "truck", limit: 50), try s.count(type: "truck")) }
+        XCTAssertEqual(shown.records.count, 50)
+        XCTAssertEqual(of, shown.total)
         expect(.notfound) { _ = try a.count(space: String(repeating: "0", count: 32), type: "truck") }
     }
 
@@ -154,6 +158,7 @@ final class ReadApiTests: XCTestCase {
         let sync = try Replica(path: path("snap.db"))
         let s = try ui.createSpace(name: "branch 5")
         try trucks(s, 0..<3)
+        var late = ""
         let seen = try ui.read { () -> [String] in
             XCTAssertEqual(try ui.count(space: s.id, type: "truck"), 3)
             let before = try ui.query(space: s.id, type: "truck").records.map(\.id)
@@ -163,6 +168,8 @@ final class ReadApiTests: XCTestCase {
             XCTAssertEqual(try ui.query(space: s.id, type: "truck").records.map(\.id), before)
             XCTAssertNil(try ui.read(space: s.id, type: "truck", id: "t004"))
             XCTAssertNil(try ui.locate(type: "truck", id: "t004"))
+            late = try sync.createSpace(name: "late").id
+            XCTAssertEqual(try ui.spaceIds(), [s.id])
             // Nested: the inner end leaves the outer snapshot open.
             try ui.read { XCTAssertEqual(try ui.count(space: s.id, type: "truck"), 3) }
             XCTAssertEqual(try ui.count(space: s.id, type: "truck"), 3)
@@ -173,6 +180,7 @@ final class ReadApiTests: XCTestCase {
         XCTAssertEqual(seen, ["t000", "t001", "t002"])
         XCTAssertEqual(try ui.count(space: s.id, type: "truck"), 6)
         XCTAssertEqual(try ui.locate(type: "truck", id: "t004"), s.id)
+        XCTAssertEqual(try ui.spaceIds(), [s.id, late].sorted())
         // A body that throws ends the snapshot too: writes work after it.
         struct Stop: Error {}
         XCTAssertThrowsError(try ui.read { throw Stop() }) { XCTAssertTrue($0 is Stop) }

@@ -197,6 +197,7 @@ public class ReadApiTest {
 
     @Test
     public void snapshotIsUnchangedByAnotherHandlesWrite() {
+        String late;
         try (Replica ui = Replica.open(path("snap.db"));
              Replica sync = Replica.open(path("snap.db"))) {
             Space s = ui.createSpace("branch 5");
@@ -211,6 +212,8 @@ public class ReadApiTest {
                 assertEquals(before, ids(ui.query(s.id(), "truck", null)));
                 assertNull(ui.read(s.id(), "truck", "t004"));
                 assertNull(ui.locate("truck", "t004"));
+                late = sync.createSpace("late").id();
+                assertEquals(Collections.singletonList(s.id()), ui.spaceIds());
                 // Nested: the inner close leaves the outer snapshot open.
                 try (ReadSnapshot inner = ui.readSnapshot()) {
                     assertTrue(inner.isOpen());
@@ -228,6 +231,7 @@ public class ReadApiTest {
             assertEquals(6, ui.count(s.id(), "truck"));
             assertEquals(6, ui.query(s.id(), "truck", null).records().size());
             assertEquals(s.id(), ui.locate("truck", "t004"));
+            assertTrue(ui.spaceIds().contains(late));
             // Writes work again once it is closed.
             trucks(s, 6, 7);
             assertEquals(7, ui.count(s.id(), "truck"));
