@@ -12,37 +12,7 @@ import XCTest
 
 @testable import Drivercore
 
-final class DrivercoreTests: XCTestCase {
-    private var dir: String = ""
-
-    override func setUpWithError() throws {
-        // A fresh directory per test, under the system temp directory.
-        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        dir = base + "/drivercore-swift-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    private func path(_ name: String) -> String { dir + "/" + name }
-
-    /// Runs `body`, which must throw a DCError with `code` and a message.
-    private func expect(
-        _ code: DCError.Code, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
-    ) {
-        do {
-            try body()
-            XCTFail("expected \(code.name)", file: file, line: line)
-        } catch let e as DCError {
-            XCTAssertEqual(e.code, code, "message: \(e.message)", file: file, line: line)
-            XCTAssertFalse(e.message.isEmpty, file: file, line: line)
-        } catch {
-            XCTFail("unexpected error \(error)", file: file, line: line)
-        }
-    }
-
+final class DrivercoreTests: ReplicaTestCase {
     // MARK: the generated error type
 
     func testGeneratedErrorsMatchTheLibraryTable() {

@@ -9,36 +9,7 @@ import XCTest
 
 @testable import Drivercore
 
-final class ReadApiTests: XCTestCase {
-    private var dir: String = ""
-
-    override func setUpWithError() throws {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        dir = base + "/drivercore-swift-read-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    private func path(_ name: String) -> String { dir + "/" + name }
-
-    /// Runs `body`, which must throw a DCError with `code` and a message.
-    private func expect(
-        _ code: DCError.Code, file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
-    ) {
-        do {
-            try body()
-            XCTFail("expected \(code.name)", file: file, line: line)
-        } catch let e as DCError {
-            XCTAssertEqual(e.code, code, "message: \(e.message)", file: file, line: line)
-            XCTAssertFalse(e.message.isEmpty, file: file, line: line)
-        } catch {
-            XCTFail("unexpected error \(error)", file: file, line: line)
-        }
-    }
-
+final class ReadApiTests: ReplicaTestCase {
     private func trucks(_ s: Space, _ range: Range<Int>) throws {
         try s.write { t in
             for i in range {

@@ -34,8 +34,8 @@ public class DriverCoreTest {
         return new File(tmp.getRoot(), name).getPath();
     }
 
-    /** Runs r and returns the DriverCoreException it must throw. */
-    private static DriverCoreException expect(DriverCoreError code, Runnable r) {
+    /** Runs r and returns the DriverCoreException it must throw (ReadApiTest's too). */
+    static DriverCoreException expect(DriverCoreError code, Runnable r) {
         try {
             r.run();
         } catch (DriverCoreException e) {

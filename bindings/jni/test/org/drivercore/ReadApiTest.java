@@ -7,6 +7,7 @@
  */
 package org.drivercore;
 
+import static org.drivercore.DriverCoreTest.expect;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNull;
@@ -29,18 +30,6 @@ public class ReadApiTest {
 
     private String path(String name) {
         return new File(tmp.getRoot(), name).getPath();
-    }
-
-    private static DriverCoreException expect(DriverCoreError code, Runnable r) {
-        try {
-            r.run();
-        } catch (DriverCoreException e) {
-            assertEquals("wrong code, message: " + e.getMessage(), code, e.error());
-            assertTrue("empty message", e.getMessage() != null && !e.getMessage().isEmpty());
-            return e;
-        }
-        fail("expected " + code.cName());
-        return null;
     }
 
     private static void trucks(Space s, int from, int to) {
