@@ -205,7 +205,8 @@ DC_EXTERN int dc_record_locate(dc_replica *r, const char *type, const char *id, 
  * dc_replica_read_end, every read of the handle (walks, queries, counts,
  * the JSON reads) sees the file as it was at the first of them, and the
  * reads take the file's lock once, not each.  Only reads may be made
- * inside: a write transaction begun inside fails.  Pairs nest (the
+ * inside: a write begun inside (a commit, an import, a new space...) fails
+ * with DC_EBUSY and a message saying so.  Pairs nest (the
  * outermost pair counts); inside an open transaction they are no-ops (the
  * transaction is already one state).  read_end without a begin: DC_EMISUSE;
  * read_end leaves the handle's last error as it was (end the read, then

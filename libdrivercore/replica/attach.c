@@ -145,7 +145,7 @@ int dc__att_take_manifest(dc_replica *r, const dc__space *sp, const uint8_t aid[
     int rc = keyset_init(&k, err);
     if (!rc)
         rc = check_manifest(&k, r, sp, aid, obj, n, &plain, &m, err);
-    if (!rc && !(rc = dc__store_begin(r->st, err))) {
+    if (!rc && !(rc = dc__replica_writable(r, err)) && !(rc = dc__store_begin(r->st, err))) {
         int64_t now = dc__clock_wall_ms(&r->clock);
         rc = dc__store_obj_put(r->st, sp->sid, aid, DC_ATT_KIND_MANIFEST, obj, n, now, NULL, err);
         if (!rc)

@@ -32,7 +32,9 @@ static int cloned_in_file(dc_replica *r, bool *cloned, dc__err *err) {
 
 static int put_texts(dc_replica *r, const char *k1, const char *v1, const char *k2, const char *v2,
                      dc__err *err) {
-    int rc = dc__store_begin(r->st, err);
+    int rc = dc__replica_writable(r, err);
+    if (!rc)
+        rc = dc__store_begin(r->st, err);
     if (rc)
         return rc;
     if ((rc = dc__store_meta_put_text(r->st, k1, v1, err)) ||

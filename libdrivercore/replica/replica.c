@@ -245,8 +245,18 @@ void dc_replica_close(dc_replica *r) {
     dc__free(r);
 }
 
+int dc__replica_writable(dc_replica *r, dc__err *err) {
+    if (r->read_depth > 0)
+        return dc__err_set(err, DC_EBUSY,
+                           "a read snapshot is open on this handle: end it with "
+                           "dc_replica_read_end before writing (only reads belong inside)");
+    return 0;
+}
+
 int dc__replica_begin(dc_replica *r, dc__err *err) {
-    int rc = dc__store_begin(r->st, err);
+    int rc = dc__replica_writable(r, err);
+    if (!rc)
+        rc = dc__store_begin(r->st, err);
     if (rc)
         return rc;
     /* Another handle on this file may have issued or accepted later

@@ -62,6 +62,9 @@ struct dc_replica {
                             "handle and open the file again with the new key");                    \
     } while (0)
 
+/* DC_EBUSY, saying why, while a read snapshot (dc_replica_read_begin) is
+ * open on the handle: only reads belong inside one. */
+int dc__replica_writable(dc_replica *r, dc__err *err);
 /* Begins a write transaction (dc__store_begin) and brings the clock up to
  * what any handle on this file has stored, so that several handles (a UI
  * thread's and a sync thread's) may write one file. */
