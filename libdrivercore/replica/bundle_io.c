@@ -73,6 +73,7 @@ typedef struct import {
     dc__ingest g;
     dc__span *v; /* the bundle's envelopes */
     bool *done;
+    dc__store_ckpt *ck; /* the WAL's checkpoints on the other core, or NULL */
     uint64_t n;
     size_t vcap, dcap;
 } import;
@@ -442,6 +443,9 @@ int dc__ingest_finish(dc__ingest *g) {
 }
 
 static void import_free(import *im) {
+    if (im->ck)
+        dc__store_ckpt_stop(im->g.r->st, im->ck);
+    im->ck = NULL;
     dc__verifier_stop(im->g.vf);
     im->g.vf = NULL;
     dc__free(im->v);
@@ -457,6 +461,11 @@ static void import_free(import *im) {
 #define SLICE_ENVELOPES 256
 #define SLICE_MS 8
 #define SLICE_PAUSE_MS 2
+
+/* A bundle this big (in one transaction) leaves more than SQLite's 1,000
+ * frames in the WAL at its commit, and its fold more: their checkpoints go
+ * to the other core (store/checkpoint.c). */
+#define CKPT_MIN_BYTES (1u << 20)
 
 /* Settles and releases what a slice allows and counts its provisional
  * membership (inside the transaction). */
@@ -585,6 +594,10 @@ import im;
             notify_rc = DC_EUSER;
         dc__free(t.rids);
     }
+    /* The commit's and the fold's checkpoints on the other core, joined
+     * before this returns (docs/storage.md, "sixth pass"). */
+    if (!sliced && size >= CKPT_MIN_BYTES)
+        im.ck = dc__store_ckpt_start(r->st);
     /* Membership first, then the changes, so that authority is known. */
     if ((rc = dc__replica_begin(r, &im.g.err)))
         goto fail_nodb;
