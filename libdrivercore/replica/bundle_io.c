@@ -555,7 +555,15 @@ import im;
     if (rc)
         return dc__fail_err(r, &im.g.err);
     uint64_t count;
-    rc = dc__bundle_parse(data, size, &count, collect, &im, &im.g.err);
+    /* The bundle's framing first, its hash once the signature checks have
+     * started on the other cores (they change nothing): a bundle that is
+     * damaged is refused, with the hash's error, as if checked first. */
+    rc = dc__bundle_frame(data, size, &count, collect, &im, &im.g.err);
+    if (rc && rc != DC_ENOMEM) {
+        dc__err e2 = {0};
+        if (dc__bundle_checksum(data, size, &e2))
+            im.g.err = e2;
+    }
     if (rc) {
         if (!im.g.err.code)
             dc__err_set(&im.g.err, rc, "bundle: unreadable");
@@ -568,6 +576,15 @@ import im;
     int notify_rc = 0;
     bool committed = false; /* a slice went in (a sliced import only) */
     uint64_t at = 0, next = 0;
+    /* Signatures are checked ahead on other cores while envelopes are
+     * stored (verify.c); without threads, in line. */
+    if (dc__verifier_start(&im.g.vf, im.v, im.n)) {
+        dc__err_set(&im.g.err, DC_ENOMEM, "bundle: out of memory");
+        rc = DC_ENOMEM;
+        goto fail_nodb;
+    }
+    if ((rc = dc__bundle_checksum(data, size, &im.g.err)))
+        goto fail_nodb;
     /* Framing of every envelope before touching the store. */
     bool sliced = flags & DC__IMPORT_SET_ASIDE;
     for (uint64_t i = 0; i < im.n && !sliced; i++) {
@@ -576,13 +593,6 @@ import im;
             where(&im, i);
             goto fail_nodb;
         }
-    }
-    /* Signatures are checked ahead on other cores while envelopes are
-     * stored (verify.c); without threads, in line. */
-    if (dc__verifier_start(&im.g.vf, im.v, im.n)) {
-        dc__err_set(&im.g.err, DC_ENOMEM, "bundle: out of memory");
-        rc = DC_ENOMEM;
-        goto fail_nodb;
     }
     /* Folding late: the last import's changes go into the state now, while
      * the other cores check this one's signatures (its observers are told

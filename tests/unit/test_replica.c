@@ -654,7 +654,7 @@ static void test_import_beside_held_records(void **state) {
     dc_replica_close(b);
 }
 
-/* ---- a large import: its checkpoints ---- */
+/* ---- a large import: its hash beside the checks, its checkpoints ---- */
 
 /* A bundle of `n` transactions, each setting one record's note to 2,400
  * characters that do not compress much (hex of a generator's output). */
@@ -694,6 +694,21 @@ static void test_large_import(void **state) {
     /* Big enough for the import to checkpoint on the other core and for
      * the signature checks to run on threads. */
     assert_true(bundle.size >= (size_t)1 << 20);
+    char *before = dc_test_dump(b);
+    /* A damaged hash refuses the whole bundle, though the checks started
+     * before it was known. */
+    bundle.ptr[bundle.size - 1] ^= 1;
+    assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(b), "checksum mismatch"));
+    assert_non_null(strstr(dc_replica_errmsg(b), "nothing was imported"));
+    /* A damaged length too: the hash is named, as it was checked first. */
+    bundle.ptr[bundle.size - 1] ^= 1;
+    bundle.ptr[16] ^= 0x40;
+    assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(b), "checksum mismatch"));
+    bundle.ptr[16] ^= 0x40;
+    char *refused = dc_test_dump(b);
+    assert_string_equal(before, refused);
     /* Whole: every record, and the import's pages copied from the WAL into
      * the file before the call returned (the WAL alone would hold them). */
     off_t small = file_size("large-b.db");
@@ -705,6 +720,8 @@ static void test_large_import(void **state) {
     b = dc_test_open(&g_d, "large-b.db");
     char *again = dc_test_dump(b);
     assert_string_equal(da, again);
+    free(before);
+    free(refused);
     free(da);
     free(db);
     free(again);
