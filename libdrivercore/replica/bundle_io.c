@@ -556,12 +556,13 @@ import im;
         return dc__fail_err(r, &im.g.err);
     uint64_t count;
     /* The bundle's framing first, its hash once the signature checks have
-     * started on the other cores (they change nothing): a bundle that is
-     * damaged is refused, with the hash's error, as if checked first. */
+     * started on the other cores (they change nothing).  A bundle refused
+     * here gets the error it always had: its header's, else its hash's,
+     * else its framing's. */
     rc = dc__bundle_frame(data, size, &count, collect, &im, &im.g.err);
     if (rc && rc != DC_ENOMEM) {
         dc__err e2 = {0};
-        if (dc__bundle_checksum(data, size, &e2))
+        if (dc__bundle_parse(data, size, &count, NULL, NULL, &e2))
             im.g.err = e2;
     }
     if (rc) {

@@ -707,6 +707,11 @@ static void test_large_import(void **state) {
     assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
     assert_non_null(strstr(dc_replica_errmsg(b), "checksum mismatch"));
     bundle.ptr[16] ^= 0x40;
+    /* Not a bundle at all: said so, whatever its hash. */
+    bundle.ptr[0] ^= 1;
+    assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(b), "bad magic"));
+    bundle.ptr[0] ^= 1;
     char *refused = dc_test_dump(b);
     assert_string_equal(before, refused);
     /* Whole: every record, and the import's pages copied from the WAL into
