@@ -41,8 +41,24 @@ int dc__bundle_finish(dc_buf *out) {
     return dc__buf_put(out, h, sizeof h);
 }
 
-int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
-                     void *user, dc__err *err) {
+int dc__bundle_checksum(const uint8_t *p, size_t n, dc__err *err) {
+    if (!p || n < DC_BUNDLE_HEADER_SIZE + DC_BUNDLE_TRAILER_SIZE)
+        return dc__err_set(err, DC_ECORRUPT,
+                           "bundle: %zu bytes is too short to be a bundle "
+                           "(truncated?)",
+                           n);
+    uint8_t h[DC_BUNDLE_TRAILER_SIZE];
+    size_t body = n - DC_BUNDLE_TRAILER_SIZE;
+    crypto_generichash(h, sizeof h, p, body, NULL, 0);
+    if (sodium_memcmp(h, p + body, sizeof h) != 0)
+        return dc__err_set(err, DC_ECORRUPT,
+                           "bundle: checksum mismatch: the file is truncated "
+                           "or damaged");
+    return 0;
+}
+
+static int parse(const uint8_t *p, size_t n, bool checksum, uint64_t *count,
+                 dc__bundle_each_fn each, void *user, dc__err *err) {
     *count = 0;
     if (!p || n < DC_BUNDLE_HEADER_SIZE + DC_BUNDLE_TRAILER_SIZE)
         return dc__err_set(err, DC_ECORRUPT,
@@ -62,13 +78,10 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
         return dc__err_set(err, DC_ECORRUPT, "bundle: reserved bits must be zero");
     if (p[5] != DC_COMP_NONE)
         return dc__err_set(err, DC_ECORRUPT, "bundle: unknown compression id %u", p[5]);
-    uint8_t h[DC_BUNDLE_TRAILER_SIZE];
+    int rc;
+    if (checksum && (rc = dc__bundle_checksum(p, n, err)))
+        return rc;
     size_t body = n - DC_BUNDLE_TRAILER_SIZE;
-    crypto_generichash(h, sizeof h, p, body, NULL, 0);
-    if (sodium_memcmp(h, p + body, sizeof h) != 0)
-        return dc__err_set(err, DC_ECORRUPT,
-                           "bundle: checksum mismatch: the file is truncated "
-                           "or damaged");
     uint64_t want = dc__load_be64(p + 8);
     if (want > DC_BUNDLE_MAX_ENVELOPES)
         return dc__err_set(err, DC_ETOOBIG, "bundle: %llu envelopes exceeds the limit",
@@ -92,11 +105,8 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
         if (i >= want)
             return dc__err_set(err, DC_ECORRUPT, "bundle: more envelopes than the %llu declared",
                                (unsigned long long)want);
-        if (each) {
-            int rc = each(user, i, p + pos, len);
-            if (rc)
-                return rc;
-        }
+        if (each && (rc = each(user, i, p + pos, len)))
+            return rc;
         pos += len;
         i++;
     }
@@ -105,4 +115,14 @@ int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_eac
                            (unsigned long long)i, (unsigned long long)want);
     *count = i;
     return 0;
+}
+
+int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
+                     void *user, dc__err *err) {
+    return parse(p, n, true, count, each, user, err);
+}
+
+int dc__bundle_frame(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
+                     void *user, dc__err *err) {
+    return parse(p, n, false, count, each, user, err);
 }

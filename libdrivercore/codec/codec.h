@@ -266,6 +266,13 @@ typedef int (*dc__bundle_each_fn)(void *user, uint64_t index, const uint8_t *env
  * (borrowed bytes).  *count receives the number of envelopes. */
 int dc__bundle_parse(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
                      void *user, dc__err *err);
+/* The same without the hash: the framing alone, for an import that checks
+ * the hash with dc__bundle_checksum while other threads already verify the
+ * envelopes (which has no effect until the hash is found good). */
+int dc__bundle_frame(const uint8_t *p, size_t n, uint64_t *count, dc__bundle_each_fn each,
+                     void *user, dc__err *err);
+/* The bundle's trailing BLAKE2b-256 checked: 0 or DC_ECORRUPT. */
+int dc__bundle_checksum(const uint8_t *p, size_t n, dc__err *err);
 
 /* ---- attachments (attach.c, docs/format/attachment.md) ---- */
 /* An attachment object: a chunk of a file or the manifest listing them,

@@ -73,6 +73,7 @@ typedef struct import {
     dc__ingest g;
     dc__span *v; /* the bundle's envelopes */
     bool *done;
+    dc__store_ckpt *ck; /* the WAL's checkpoints on the other core, or NULL */
     uint64_t n;
     size_t vcap, dcap;
 } import;
@@ -442,6 +443,9 @@ int dc__ingest_finish(dc__ingest *g) {
 }
 
 static void import_free(import *im) {
+    if (im->ck)
+        dc__store_ckpt_stop(im->g.r->st, im->ck);
+    im->ck = NULL;
     dc__verifier_stop(im->g.vf);
     im->g.vf = NULL;
     dc__free(im->v);
@@ -457,6 +461,11 @@ static void import_free(import *im) {
 #define SLICE_ENVELOPES 256
 #define SLICE_MS 8
 #define SLICE_PAUSE_MS 2
+
+/* A bundle this big (in one transaction) leaves more than SQLite's 1,000
+ * frames in the WAL at its commit, and its fold more: their checkpoints go
+ * to the other core (store/checkpoint.c). */
+#define CKPT_MIN_BYTES (1u << 20)
 
 /* Settles and releases what a slice allows and counts its provisional
  * membership (inside the transaction). */
@@ -546,7 +555,16 @@ import im;
     if (rc)
         return dc__fail_err(r, &im.g.err);
     uint64_t count;
-    rc = dc__bundle_parse(data, size, &count, collect, &im, &im.g.err);
+    /* The bundle's framing first, its hash once the signature checks have
+     * started on the other cores (they change nothing).  A bundle refused
+     * here gets the error it always had: its header's, else its hash's,
+     * else its framing's. */
+    rc = dc__bundle_frame(data, size, &count, collect, &im, &im.g.err);
+    if (rc && rc != DC_ENOMEM) {
+        dc__err e2 = {0};
+        if (dc__bundle_parse(data, size, &count, NULL, NULL, &e2))
+            im.g.err = e2;
+    }
     if (rc) {
         if (!im.g.err.code)
             dc__err_set(&im.g.err, rc, "bundle: unreadable");
@@ -559,6 +577,15 @@ import im;
     int notify_rc = 0;
     bool committed = false; /* a slice went in (a sliced import only) */
     uint64_t at = 0, next = 0;
+    /* Signatures are checked ahead on other cores while envelopes are
+     * stored (verify.c); without threads, in line. */
+    if (dc__verifier_start(&im.g.vf, im.v, im.n)) {
+        dc__err_set(&im.g.err, DC_ENOMEM, "bundle: out of memory");
+        rc = DC_ENOMEM;
+        goto fail_nodb;
+    }
+    if ((rc = dc__bundle_checksum(data, size, &im.g.err)))
+        goto fail_nodb;
     /* Framing of every envelope before touching the store. */
     bool sliced = flags & DC__IMPORT_SET_ASIDE;
     for (uint64_t i = 0; i < im.n && !sliced; i++) {
@@ -567,13 +594,6 @@ import im;
             where(&im, i);
             goto fail_nodb;
         }
-    }
-    /* Signatures are checked ahead on other cores while envelopes are
-     * stored (verify.c); without threads, in line. */
-    if (dc__verifier_start(&im.g.vf, im.v, im.n)) {
-        dc__err_set(&im.g.err, DC_ENOMEM, "bundle: out of memory");
-        rc = DC_ENOMEM;
-        goto fail_nodb;
     }
     /* Folding late: the last import's changes go into the state now, while
      * the other cores check this one's signatures (its observers are told
@@ -585,6 +605,10 @@ import im;
             notify_rc = DC_EUSER;
         dc__free(t.rids);
     }
+    /* The commit's and the fold's checkpoints on the other core, joined
+     * before this returns (docs/storage.md, "sixth pass"). */
+    if (!sliced && size >= CKPT_MIN_BYTES)
+        im.ck = dc__store_ckpt_start(r->st);
     /* Membership first, then the changes, so that authority is known. */
     if ((rc = dc__replica_begin(r, &im.g.err)))
         goto fail_nodb;

@@ -38,6 +38,16 @@ int dc__store_integrity_check(dc__store *s, dc__err *err);
 /* False after a rekey that could not reopen the file. */
 bool dc__store_alive(const dc__store *s);
 
+/* The WAL's checkpoints on a thread of their own (store/checkpoint.c): from
+ * start to stop, a commit of this handle that leaves 1,000 frames or more
+ * in the WAL has them copied back by that thread, on a connection of its
+ * own, instead of in line.  NULL (nothing to stop) when it cannot help:
+ * an encrypted file, one core, no thread.  Stop joins the thread once it
+ * has done what it was asked. */
+typedef struct dc__store_ckpt dc__store_ckpt;
+dc__store_ckpt *dc__store_ckpt_start(dc__store *s);
+void dc__store_ckpt_stop(dc__store *s, dc__store_ckpt *c);
+
 /* One SQLite write transaction (BEGIN IMMEDIATE ... COMMIT). */
 int dc__store_begin(dc__store *s, dc__err *err);
 int dc__store_commit(dc__store *s, dc__err *err);

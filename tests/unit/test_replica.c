@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -658,6 +659,88 @@ static void test_import_beside_held_records(void **state) {
     dc_replica_close(b);
 }
 
+/* ---- a large import: its hash beside the checks, its checkpoints ---- */
+
+/* A bundle of `n` transactions, each setting one record's note to 2,400
+ * characters that do not compress much (hex of a generator's output). */
+static void big_history(dc_replica *a, const char *sp, int n) {
+    char note[2401], id[16];
+    uint64_t x = 88172645463325252u;
+    for (int k = 0; k < n; k++) {
+        for (int i = 0; i < 2400; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            note[i] = "0123456789abcdef"[x & 15];
+        }
+        note[2400] = 0;
+        snprintf(id, sizeof id, "r%04d", k % 500);
+        dc_txn *t;
+        dc_test_ok(a, dc_txn_begin(&t, a, sp));
+        dc_test_ok(a, dc_txn_set(t, "note", id, "text", DC_STR, 0, note));
+        dc_test_ok(a, dc_txn_commit(t, NULL));
+    }
+}
+
+static off_t file_size(const char *name) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", g_d.path, name);
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void test_large_import(void **state) {
+    (void)state;
+    dc_replica *a = dc_test_open(&g_d, "large-a.db"), *b = dc_test_open(&g_d, "large-b.db");
+    char *sp = dc_test_shared_space(a, b, DC_ROLE_MEMBER);
+    big_history(a, sp, 900);
+    dc_buf bundle = DC_BUF_INIT;
+    dc_test_ok(a, dc_bundle_export(&bundle, a, NULL));
+    /* Big enough for the import to checkpoint on the other core and for
+     * the signature checks to run on threads. */
+    assert_true(bundle.size >= (size_t)1 << 20);
+    char *before = dc_test_dump(b);
+    /* A damaged hash refuses the whole bundle, though the checks started
+     * before it was known. */
+    bundle.ptr[bundle.size - 1] ^= 1;
+    assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(b), "checksum mismatch"));
+    assert_non_null(strstr(dc_replica_errmsg(b), "nothing was imported"));
+    /* A damaged length too: the hash is named, as it was checked first. */
+    bundle.ptr[bundle.size - 1] ^= 1;
+    bundle.ptr[16] ^= 0x40;
+    assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(b), "checksum mismatch"));
+    bundle.ptr[16] ^= 0x40;
+    /* Not a bundle at all: said so, whatever its hash. */
+    bundle.ptr[0] ^= 1;
+    assert_int_equal(dc_bundle_import(b, bundle.ptr, bundle.size, NULL), DC_ECORRUPT);
+    assert_non_null(strstr(dc_replica_errmsg(b), "bad magic"));
+    bundle.ptr[0] ^= 1;
+    char *refused = dc_test_dump(b);
+    assert_string_equal(before, refused);
+    /* Whole: every record, and the import's pages copied from the WAL into
+     * the file before the call returned (the WAL alone would hold them). */
+    off_t small = file_size("large-b.db");
+    dc_test_ok(b, dc_bundle_import(b, bundle.ptr, bundle.size, NULL));
+    assert_true(file_size("large-b.db") >= small + (off_t)(bundle.size / 2));
+    char *da = dc_test_dump(a), *db = dc_test_dump(b);
+    assert_string_equal(da, db);
+    dc_replica_close(b);
+    b = dc_test_open(&g_d, "large-b.db");
+    char *again = dc_test_dump(b);
+    assert_string_equal(da, again);
+    free(before);
+    free(refused);
+    free(da);
+    free(db);
+    free(again);
+    free(sp);
+    dc_buf_dispose(&bundle);
+    dc_replica_close(a);
+    dc_replica_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_global_init_sets_up_sqlite),
@@ -673,6 +756,7 @@ int main(void) {
         cmocka_unit_test(test_find_and_list),
         cmocka_unit_test(test_float_and_bytes),
         cmocka_unit_test(test_import_beside_held_records),
+        cmocka_unit_test(test_large_import),
     };
     return cmocka_run_group_tests_name("replica", tests, setup, teardown);
 }
