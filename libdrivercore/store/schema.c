@@ -666,8 +666,12 @@ int dc__store_read_begin(dc__store *s, dc__err *err) {
 }
 
 void dc__store_read_end(dc__store *s) {
+    /* A read transaction appends nothing; were it to, its bytes are
+     * written before the COMMIT, or it all rolls back. */
+    dc__err e = {0, ""};
     if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_exec(s->db, dc__store_tail_flush(s, &e) ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    dc__store_tail_forget(s);
 }
 
 int dc__store_cache_kib(dc__store *s, int kib, dc__err *err) {
