@@ -459,8 +459,11 @@ void dc__store_tail_unmark(dc__store *s) {
 
 void dc__store_tail_restore(dc__store *s) {
     if (!s->sp_on) {
-        /* No copy (a savepoint that failed to begin): read it again. */
-        s->lt_on = false;
+        /* No copy to put back (no savepoint was marked): what the handle
+         * holds may not match the rows any more, so the transaction can
+         * only roll back. */
+        if (s->lt_on)
+            s->lt_broken = true;
         return;
     }
     s->sp_on = false;
