@@ -3,8 +3,10 @@
  * folded into the records' state; a space's state forgotten and rebuilt
  * from the log gives the same dump), field names as numbers (a number given
  * in a transaction that rolled back is forgotten, a committed one survives a
- * reopen), value indexes through a rebuild, and schema step 7 on a file
- * with a value index.  The replica is made
+ * reopen), value indexes through a rebuild, schema step 7 on a file
+ * with a value index, schema step 8 and the log's byte stream (its last
+ * chunk held by the handle through savepoints, rollbacks and a second
+ * handle's appends).  The replica is made
  * through the public API; its store is reached through replica_int.h.
  */
 #include "../common/replica_fixture.h"
