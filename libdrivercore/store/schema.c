@@ -620,6 +620,7 @@ void dc__store_disconnect(dc__store *s) {
     s->copened = 0;
     dc__store_index_free(s);
     dc_buf_dispose(&s->envbuf);
+    dc__store_tail_free(s);
     s->log_chunk = 0;
     s->lr_on = false;
     if (s->db) {
@@ -644,13 +645,19 @@ void dc__store_close(dc__store *s) {
 }
 
 int dc__store_begin(dc__store *s, dc__err *err) {
+    /* Another connection may have appended since: the stream's last chunk
+     * is read again at this transaction's first append. */
+    dc__store_tail_forget(s);
     return dc__sql_exec(s, "BEGIN IMMEDIATE", err);
 }
 
 int dc__store_commit(dc__store *s, dc__err *err) {
-    int rc = dc__sql_exec(s, "COMMIT", err);
+    int rc = dc__store_tail_flush(s, err);
+    if (!rc)
+        rc = dc__sql_exec(s, "COMMIT", err);
     if (rc)
         dc__store_rollback(s);
+    dc__store_tail_forget(s);
     return rc;
 }
 
@@ -659,8 +666,12 @@ int dc__store_read_begin(dc__store *s, dc__err *err) {
 }
 
 void dc__store_read_end(dc__store *s) {
+    /* A read transaction appends nothing; were it to, its bytes are
+     * written before the COMMIT, or it all rolls back. */
+    dc__err e = {0, ""};
     if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_exec(s->db, dc__store_tail_flush(s, &e) ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    dc__store_tail_forget(s);
 }
 
 int dc__store_cache_kib(dc__store *s, int kib, dc__err *err) {
@@ -720,11 +731,23 @@ int dc__store_backup(const char *path, const char *dest, dc__err *err) {
 }
 
 int dc__store_savepoint(dc__store *s, dc__err *err) {
-    return dc__sql_exec(s, "SAVEPOINT dc_group", err);
+    /* The stream's last chunk as it is now, for a rollback to it. */
+    int rc = dc__store_tail_mark(s, err);
+    if (!rc && (rc = dc__sql_exec(s, "SAVEPOINT dc_group", err)))
+        dc__store_tail_unmark(s);
+    return rc;
 }
 
 int dc__store_savepoint_release(dc__store *s, dc__err *err) {
-    return dc__sql_exec(s, "RELEASE dc_group", err);
+    /* A savepoint that began the transaction commits it when released. */
+    bool outer = s->sp_on && s->sp_outer;
+    int rc = outer ? dc__store_tail_flush(s, err) : 0;
+    if (!rc)
+        rc = dc__sql_exec(s, "RELEASE dc_group", err);
+    dc__store_tail_unmark(s);
+    if (outer)
+        dc__store_tail_forget(s);
+    return rc;
 }
 
 void dc__store_savepoint_rollback(dc__store *s) {
@@ -733,6 +756,8 @@ void dc__store_savepoint_rollback(dc__store *s) {
     dc__store_tnames_clear(s);
     dc__store_opened_clear(s);
     sqlite3_exec(s->db, "ROLLBACK TO dc_group; RELEASE dc_group", NULL, NULL, NULL);
+    /* The stream's last chunk as it was at the savepoint. */
+    dc__store_tail_restore(s);
 }
 
 void dc__store_rollback(dc__store *s) {
@@ -741,6 +766,8 @@ void dc__store_rollback(dc__store *s) {
     dc__store_tnames_clear(s);
     /* Its rows may be numbered again for other changes. */
     dc__store_opened_clear(s);
+    /* The bytes appended in memory go with the transaction. */
+    dc__store_tail_forget(s);
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }

@@ -333,6 +333,155 @@ static int log_seek(dc__store *s, int64_t n, dc__err *err) {
     return 0;
 }
 
+/* ---- the stream's last chunk in memory (docs/storage.md, "The last chunk
+ * in memory") ----
+ *
+ * While a write transaction runs, the partly full last chunk lives in the
+ * handle: appends fill it, a chunk that fills is written whole (INSERT, or
+ * UPDATE of a row flushed earlier), and the rest is written once, before
+ * the COMMIT.  Read again from logbytes at the first append of each
+ * transaction, so that what another connection appended in between is
+ * seen. */
+
+void dc__store_tail_forget(dc__store *s) {
+    s->lt_on = false;
+    s->lt_broken = false;
+    s->sp_on = false;
+}
+
+void dc__store_tail_free(dc__store *s) {
+    dc__store_tail_forget(s);
+    dc__free(s->lt);
+    dc__free(s->sp);
+    s->lt = s->sp = NULL;
+}
+
+/* A transaction that ended under the handle (SQLite rolls back on its own
+ * after some errors) takes the bytes not yet written with it. */
+static void tail_check(dc__store *s) {
+    if (s->lt_on && sqlite3_get_autocommit(s->db))
+        dc__store_tail_forget(s);
+}
+
+/* The last chunk read from logbytes: the rightmost row when it is short,
+ * else the next chunk, empty (and no row). */
+static int tail_load(dc__store *s, int64_t c, dc__err *err) {
+    if (!s->lt && !(s->lt = dc__malloc((size_t)c)))
+        return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+    sqlite3_stmt *st =
+        dc__q(s, Q_LOG_TAIL, "SELECT n, bytes FROM logbytes ORDER BY n DESC LIMIT 1", err);
+    if (!st)
+        return err->code;
+    int rc = 0, r = sqlite3_step(st);
+    s->lt_n = 0;
+    s->lt_len = 0;
+    s->lt_stored = -1;
+    if (r == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0), have = sqlite3_column_bytes(st, 1);
+        if (n < 0 || have > c)
+            rc = dc__err_set(err, DC_ECORRUPT, "change log: a chunk of the stream is too long");
+        else if (have == c)
+            s->lt_n = n + 1;
+        else {
+            s->lt_n = n;
+            s->lt_len = s->lt_stored = have;
+            if (have)
+                memcpy(s->lt, sqlite3_column_blob(st, 1), (size_t)have);
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = dc__sql_err(s, err, "change log");
+    }
+    sqlite3_reset(st);
+    if (!rc) {
+        s->lt_on = true;
+        s->lt_broken = false;
+    }
+    return rc;
+}
+
+/* Writes k bytes at p as chunk n of the stream: a new row, or the row
+ * flushed earlier in the transaction. */
+static int chunk_write(dc__store *s, int64_t n, bool row, const uint8_t *p, size_t k,
+                       dc__err *err) {
+    dc__store_env_done(s);
+    sqlite3_stmt *st =
+        row ? dc__q(s, Q_LOG_SET, "UPDATE logbytes SET bytes = ?2 WHERE n = ?1", err)
+            : dc__q(s, Q_LOG_ADD, "INSERT INTO logbytes(n, bytes) VALUES(?1, ?2)", err);
+    if (!st)
+        return err->code;
+    sqlite3_bind_int64(st, 1, n);
+    sqlite3_bind_blob(st, 2, p, (int)k, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
+    sqlite3_reset(st);
+    return rc;
+}
+
+int dc__store_tail_flush(dc__store *s, dc__err *err) {
+    tail_check(s);
+    if (!s->lt_on)
+        return 0;
+    if (s->lt_broken)
+        return dc__err_set(err, DC_EIO,
+                           "change log: an earlier write of the stream failed; the transaction "
+                           "is rolled back");
+    if (s->lt_len == 0 || s->lt_len == s->lt_stored)
+        return 0;
+    int rc = chunk_write(s, s->lt_n, s->lt_stored >= 0, s->lt, (size_t)s->lt_len, err);
+    if (rc)
+        s->lt_broken = true;
+    else
+        s->lt_stored = s->lt_len;
+    return rc;
+}
+
+int dc__store_tail_mark(dc__store *s, dc__err *err) {
+    tail_check(s);
+    /* One copy only: a savepoint inside another would lose the outer one's
+     * tail, and a rollback to the outer one would then corrupt the stream. */
+    if (s->sp_on)
+        return dc__err_set(err, DC_EMISUSE,
+                           "storage: savepoints do not nest (the log's last chunk keeps one copy)");
+    s->sp_on = true;
+    s->sp_outer = sqlite3_get_autocommit(s->db) != 0;
+    s->sp_lt_on = s->lt_on;
+    if (!s->lt_on)
+        return 0;
+    if (!s->sp && !(s->sp = dc__malloc((size_t)s->log_chunk))) {
+        s->sp_on = false;
+        return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+    }
+    s->sp_n = s->lt_n;
+    s->sp_len = s->lt_len;
+    s->sp_stored = s->lt_stored;
+    s->sp_broken = s->lt_broken;
+    memcpy(s->sp, s->lt, (size_t)s->lt_len);
+    return 0;
+}
+
+void dc__store_tail_unmark(dc__store *s) {
+    s->sp_on = false;
+}
+
+void dc__store_tail_restore(dc__store *s) {
+    if (!s->sp_on) {
+        /* No copy to put back (no savepoint was marked): what the handle
+         * holds may not match the rows any more, so the transaction can
+         * only roll back. */
+        if (s->lt_on)
+            s->lt_broken = true;
+        return;
+    }
+    s->sp_on = false;
+    s->lt_on = s->sp_lt_on;
+    if (!s->lt_on)
+        return;
+    s->lt_n = s->sp_n;
+    s->lt_len = s->sp_len;
+    s->lt_stored = s->sp_stored;
+    s->lt_broken = s->sp_broken;
+    memcpy(s->lt, s->sp, (size_t)s->sp_len);
+}
+
 int dc__store_env(dc__store *s, int64_t off, int64_t len, const uint8_t **env, dc__err *err) {
     int64_t c = 0;
     int rc = log_chunk(s, &c, err);
@@ -343,12 +492,21 @@ int dc__store_env(dc__store *s, int64_t off, int64_t len, const uint8_t **env, d
     dc__buf_clear(&s->envbuf);
     if (dc__buf_reserve(&s->envbuf, (size_t)len))
         return dc__err_set(err, DC_ENOMEM, "change log: out of memory");
+    tail_check(s);
     for (int64_t n = off / c; n <= (off + len - 1) / c; n++) {
-        if ((rc = log_seek(s, n, err)))
-            return rc;
-        sqlite3_stmt *st = s->q[Q_LOG_READ];
-        const uint8_t *p = sqlite3_column_blob(st, 1);
-        int64_t have = sqlite3_column_bytes(st, 1);
+        const uint8_t *p;
+        int64_t have;
+        if (s->lt_on && n >= s->lt_n) {
+            /* The last chunk, in memory (appended in this transaction). */
+            p = s->lt;
+            have = n == s->lt_n ? s->lt_len : 0;
+        } else {
+            if ((rc = log_seek(s, n, err)))
+                return rc;
+            sqlite3_stmt *st = s->q[Q_LOG_READ];
+            p = sqlite3_column_blob(st, 1);
+            have = sqlite3_column_bytes(st, 1);
+        }
         int64_t from = (off > n * c ? off : n * c) - n * c;
         int64_t to = (off + len < (n + 1) * c ? off + len : (n + 1) * c) - n * c;
         if (to > have) {
@@ -362,61 +520,51 @@ int dc__store_env(dc__store *s, int64_t off, int64_t len, const uint8_t **env, d
     return 0;
 }
 
-/* Appends n bytes to the stream; *off is where they start.  The short last
- * chunk is filled first, then whole chunks follow. */
+/* Appends n bytes to the stream; *off is where they start.  They go to the
+ * last chunk in memory; each chunk they fill is written whole. */
 static int log_append(dc__store *s, const uint8_t *p, size_t n, int64_t *off, dc__err *err) {
     int64_t c = 0;
     int rc = log_chunk(s, &c, err);
     if (rc)
         return rc;
-    dc__store_env_done(s);
-    sqlite3_stmt *st =
-        dc__q(s, Q_LOG_TAIL, "SELECT n, bytes FROM logbytes ORDER BY n DESC LIMIT 1", err);
-    if (!st)
-        return err->code;
-    int64_t last = -1, have = c;
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        last = sqlite3_column_int64(st, 0);
-        have = sqlite3_column_bytes(st, 1);
-        if (have > c)
-            rc = dc__err_set(err, DC_ECORRUPT, "change log: a chunk of the stream is too long");
-    } else if (r != SQLITE_DONE) {
-        rc = dc__sql_err(s, err, "change log");
-    }
-    *off = (last + 1) * c - (c - have);
-    if (!rc && have < c && n) {
-        size_t k = (size_t)(c - have) < n ? (size_t)(c - have) : n;
-        dc__buf_clear(&s->envbuf);
-        if (dc__buf_put(&s->envbuf, sqlite3_column_blob(st, 1), (size_t)have) ||
-            dc__buf_put(&s->envbuf, p, k))
-            rc = dc__err_set(err, DC_ENOMEM, "change log: out of memory");
-        sqlite3_reset(st);
-        sqlite3_stmt *up;
-        if (!rc && !(up = dc__q(s, Q_LOG_SET, "UPDATE logbytes SET bytes = ?2 WHERE n = ?1", err)))
-            rc = err->code;
-        if (!rc) {
-            sqlite3_bind_int64(up, 1, last);
-            sqlite3_bind_blob(up, 2, s->envbuf.ptr, (int)s->envbuf.size, SQLITE_STATIC);
-            rc = sqlite3_step(up) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
-            sqlite3_reset(up);
+    tail_check(s);
+    if (!s->lt_on && (rc = tail_load(s, c, err)))
+        return rc;
+    if (s->lt_broken)
+        return dc__err_set(err, DC_EIO,
+                           "change log: an earlier write of the stream failed; the transaction "
+                           "is rolled back");
+    *off = s->lt_n * c + s->lt_len;
+    while (!rc && n) {
+        size_t k = (size_t)(c - s->lt_len) < n ? (size_t)(c - s->lt_len) : n;
+        if (s->lt_len + (int64_t)k < c) {
+            memcpy(s->lt + s->lt_len, p, k);
+            s->lt_len += (int64_t)k;
+            break;
         }
+        /* The chunk fills: written whole, straight from p when it is all
+         * new bytes. */
+        if (s->lt_len == 0) {
+            rc = chunk_write(s, s->lt_n, false, p, k, err);
+        } else {
+            memcpy(s->lt + s->lt_len, p, k);
+            rc = chunk_write(s, s->lt_n, s->lt_stored >= 0, s->lt, (size_t)c, err);
+        }
+        if (rc) {
+            s->lt_broken = true;
+            break;
+        }
+        s->lt_n++;
+        s->lt_len = 0;
+        s->lt_stored = -1;
         p += k;
         n -= k;
     }
-    sqlite3_reset(st);
-    for (int64_t next = last + 1; !rc && n; next++) {
-        size_t k = (size_t)c < n ? (size_t)c : n;
-        sqlite3_stmt *in =
-            dc__q(s, Q_LOG_ADD, "INSERT INTO logbytes(n, bytes) VALUES(?1, ?2)", err);
-        if (!in)
-            return err->code;
-        sqlite3_bind_int64(in, 1, next);
-        sqlite3_bind_blob(in, 2, p, (int)k, SQLITE_STATIC);
-        rc = sqlite3_step(in) == SQLITE_DONE ? 0 : dc__sql_err(s, err, "change log");
-        sqlite3_reset(in);
-        p += k;
-        n -= k;
+    /* Outside a transaction (no caller does this today), each statement
+     * commits at once: the rest is written now. */
+    if (!rc && sqlite3_get_autocommit(s->db)) {
+        rc = dc__store_tail_flush(s, err);
+        dc__store_tail_forget(s);
     }
     return rc;
 }
@@ -563,6 +711,10 @@ int64_t dc__store_last_cno(dc__store *s) {
 
 int dc__store_change_delete(dc__store *s, int64_t cno, dc__err *err) {
     dc__store_env_done(s);
+    /* Freeing sees the stream as written: its last chunk included. */
+    int rc0 = dc__store_tail_flush(s, err);
+    if (rc0)
+        return rc0;
     int64_t off = -1, len = 0;
     sqlite3_stmt *st = dc__q(s, Q_LOG_SPAN, "SELECT off, len FROM changes WHERE cno = ?1", err);
     if (!st)

@@ -65,7 +65,8 @@ int dc__store_cache_kib(dc__store *s, int kib, dc__err *err);
  * complete and checked.  DC_ENOTFOUND when there is no file at `path`. */
 int dc__store_backup(const char *path, const char *dest, dc__err *err);
 /* A savepoint inside the open transaction (one bundle of a group import):
- * released into the transaction, or rolled back to alone. */
+ * released into the transaction, or rolled back to alone.  One at a time
+ * (the log's last chunk held in memory keeps one copy for it). */
 int dc__store_savepoint(dc__store *s, dc__err *err);
 int dc__store_savepoint_release(dc__store *s, dc__err *err);
 void dc__store_savepoint_rollback(dc__store *s);

@@ -172,10 +172,32 @@ struct dc__store {
     int64_t lr_n;
     bool lr_on;
     dc_buf envbuf;
+    /* The stream's last, partly full chunk while a write transaction runs
+     * (docs/storage.md, "The last chunk in memory"): its number, the bytes
+     * held (lt_len < C, in lt of C bytes) and how many of them its row in
+     * logbytes holds (-1: no row yet).  lt_on: read in this transaction;
+     * lt_broken: a write of the stream failed half way (the transaction
+     * may only roll back).  sp_*: the same at the savepoint (dc_group). */
+    uint8_t *lt, *sp;
+    int64_t lt_n, lt_len, lt_stored;
+    int64_t sp_n, sp_len, sp_stored;
+    bool lt_on, lt_broken;
+    bool sp_on, sp_lt_on, sp_broken, sp_outer;
     /* A migration from before schema 8 is running: the envelopes are still
      * in changes.env (step 2 resolves memberships from them). */
     bool env_inline;
 };
+
+/* The stream's last chunk kept in memory (store.c): written to logbytes
+ * (flush, before a COMMIT or a RELEASE that ends the transaction), forgotten
+ * (a transaction begins or ends), freed (the handle closes); the savepoint's
+ * copy taken, dropped, and put back by a rollback to it. */
+int dc__store_tail_flush(dc__store *s, dc__err *err);
+void dc__store_tail_forget(dc__store *s);
+void dc__store_tail_free(dc__store *s);
+int dc__store_tail_mark(dc__store *s, dc__err *err);
+void dc__store_tail_unmark(dc__store *s);
+void dc__store_tail_restore(dc__store *s);
 
 /* Drops the bodies kept for the fold (wiped). */
 void dc__store_opened_clear(dc__store *s);

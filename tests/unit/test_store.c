@@ -3,8 +3,10 @@
  * folded into the records' state; a space's state forgotten and rebuilt
  * from the log gives the same dump), field names as numbers (a number given
  * in a transaction that rolled back is forgotten, a committed one survives a
- * reopen), value indexes through a rebuild, and schema step 7 on a file
- * with a value index.  The replica is made
+ * reopen), value indexes through a rebuild, schema step 7 on a file
+ * with a value index, schema step 8 and the log's byte stream (its last
+ * chunk held by the handle through savepoints, rollbacks and a second
+ * handle's appends).  The replica is made
  * through the public API; its store is reached through replica_int.h.
  */
 #include "../common/replica_fixture.h"
@@ -552,6 +554,221 @@ static void test_stream_encrypted(void **state) {
     free(sp);
 }
 
+/* ---- the stream's last chunk in memory ---- */
+
+/* Envelopes of made-up bytes, put straight into the change log of a space
+ * number no space has (so that the replica's dump does not show them):
+ * what each change row must read back as. */
+typedef struct fakelog {
+    int64_t cno[128];
+    size_t len[128];
+    uint8_t seed[128];
+    size_t n;
+    uint64_t seq;
+    uint32_t lcg;
+} fakelog;
+
+enum { FAKE_SID = 424242 };
+
+static void fake_bytes(uint8_t *b, size_t len, uint8_t seed) {
+    for (size_t i = 0; i < len; i++)
+        b[i] = (uint8_t)(seed * 31u + i * 7u + i / 251u);
+}
+
+/* One envelope of len bytes (0: a length from 1 to 4,999) through s. */
+static void fake_put(dc__store *s, fakelog *f, size_t len) {
+    assert_true(len <= 8192);
+    if (!len) {
+        f->lcg = f->lcg * 1103515245u + 12345u;
+        len = 1 + (f->lcg >> 8) % 4999;
+    }
+    assert_true(f->n < 128);
+    uint8_t *b = malloc(len), id[32];
+    assert_non_null(b);
+    uint8_t seed = (uint8_t)(f->seq * 13 + 5);
+    fake_bytes(b, len, seed);
+    f->seq++;
+    memset(id, 0, sizeof id);
+    memcpy(id, &f->seq, sizeof f->seq);
+    dc__envelope e;
+    memset(&e, 0, sizeof e);
+    e.kind = 1;
+    e.seq = f->seq;
+    e.hlc_min = e.hlc_max = f->seq;
+    e.raw = b;
+    e.raw_len = len;
+    dc__err err = {0, ""};
+    if (dc__store_change_put(s, FAKE_SID, &e, id, 1, DC_CHANGE_APPLIED, 0, &err))
+        fail_msg("putting envelope %llu: %s", (unsigned long long)f->seq, err.msg);
+    f->cno[f->n] = dc__store_last_cno(s);
+    f->len[f->n] = len;
+    f->seed[f->n] = seed;
+    f->n++;
+    free(b);
+}
+
+/* Every envelope of f (the first n) reads back equal through s, in cno
+ * order and then backwards (a seek each); with `contiguous`, each starts
+ * where the one before ends. */
+static void fake_check(dc__store *s, const fakelog *f, size_t n, bool contiguous) {
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(s->db, "SELECT off, len FROM changes WHERE cno = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    uint8_t *want = malloc(8192);
+    assert_non_null(want);
+    int64_t end = -1;
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k < n ? k : 2 * n - 1 - k;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, f->cno[i]);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int64_t off = sqlite3_column_int64(st, 0), len = sqlite3_column_int64(st, 1);
+        assert_int_equal(len, f->len[i]);
+        if (contiguous && k < n && end >= 0 && off != end)
+            fail_msg("envelope %zu starts at %lld, the one before ends at %lld", i, (long long)off,
+                     (long long)end);
+        end = off + len;
+        const uint8_t *p;
+        dc__err err = {0, ""};
+        if (dc__store_env(s, off, len, &p, &err))
+            fail_msg("reading envelope %zu (cno %lld): %s", i, (long long)f->cno[i], err.msg);
+        fake_bytes(want, f->len[i], f->seed[i]);
+        if (memcmp(p, want, f->len[i]) != 0)
+            fail_msg("envelope %zu (cno %lld, %zu bytes at %lld) reads back changed", i,
+                     (long long)f->cno[i], f->len[i], (long long)off);
+    }
+    dc__store_env_done(s);
+    sqlite3_finalize(st);
+    free(want);
+}
+
+static void fake_forget(fakelog *f, size_t from) {
+    f->n = from;
+}
+
+/* The stream's last chunk is kept in the handle during a transaction
+ * (docs/storage.md, "The last chunk in memory"): envelopes appended in a
+ * transaction read back inside it; a rollback to a savepoint, or of the
+ * whole transaction, puts the tail back as it was; another handle on the
+ * file appending between this handle's transactions is seen; a delete in
+ * the transaction sees the tail written.  Every envelope reads back equal
+ * from either handle, the stream keeps its invariants, and the replica's
+ * dump is unchanged. */
+static void test_stream_tail(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "tail.db");
+    char *sp = busy_space(r);
+    char *dump = dc_test_dump(r);
+    dc__store *a = r->st, *b = NULL;
+    dc__err err = {0, ""};
+    if (dc__store_open(&b, a->path, true, true, NULL, NULL, &err))
+        fail_msg("a second handle: %s", err.msg);
+    fakelog f;
+    memset(&f, 0, sizeof f);
+    f.lcg = 11;
+    size_t committed;
+
+    /* Appends and reads in one transaction; a savepoint rolled back (its
+     * envelopes over several chunks), then more appends. */
+    dc_test_ok(r, dc__store_begin(a, &err));
+    for (int i = 0; i < 25; i++)
+        fake_put(a, &f, 0);
+    fake_check(a, &f, f.n, true);
+    size_t at = f.n;
+    dc_test_ok(r, dc__store_savepoint(a, &err));
+    fake_put(a, &f, 100);
+    fake_put(a, &f, 3 * 2009 + 5);
+    fake_put(a, &f, 0);
+    fake_check(a, &f, f.n, true);
+    dc__store_savepoint_rollback(a);
+    fake_forget(&f, at);
+    /* The other handle sees nothing of the transaction yet. */
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(b->db, "SELECT count(*) FROM changes WHERE sid = 424242", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 0);
+    sqlite3_finalize(st);
+    for (int i = 0; i < 6; i++)
+        fake_put(a, &f, 0);
+    dc_test_ok(r, dc__store_savepoint(a, &err));
+    fake_put(a, &f, 2009);
+    fake_put(a, &f, 7);
+    dc_test_ok(r, dc__store_savepoint_release(a, &err));
+    fake_check(a, &f, f.n, true);
+    dc_test_ok(r, dc__store_commit(a, &err));
+    committed = f.n;
+    fake_check(b, &f, committed, true);
+
+    /* The other handle appends; this one goes on after its bytes (no
+     * read in between: its next transaction reads the tail again). */
+    for (int round = 0; round < 3; round++) {
+        dc__store *w = round % 2 ? a : b;
+        dc_test_ok(r, dc__store_begin(w, &err));
+        for (int i = 0; i < 4 + round; i++)
+            fake_put(w, &f, 0);
+        fake_check(w, &f, f.n, true);
+        dc_test_ok(r, dc__store_commit(w, &err));
+    }
+    fake_check(a, &f, f.n, true);
+    fake_check(b, &f, f.n, true);
+
+    /* A transaction rolled back leaves no bytes: the next append takes
+     * their place. */
+    at = f.n;
+    dc_test_ok(r, dc__store_begin(a, &err));
+    fake_put(a, &f, 2500);
+    fake_put(a, &f, 0);
+    dc__store_rollback(a);
+    fake_forget(&f, at);
+    dc_test_ok(r, dc__store_begin(a, &err));
+    fake_put(a, &f, 0);
+    fake_put(a, &f, 0);
+    dc_test_ok(r, dc__store_commit(a, &err));
+    fake_check(b, &f, f.n, true);
+    check_stream(r);
+
+    /* A delete in the transaction, of an envelope appended in it and of
+     * an older one: the chunks freed are those no live envelope touches. */
+    dc_test_ok(r, dc__store_begin(a, &err));
+    fake_put(a, &f, 0);
+    fake_put(a, &f, 0);
+    dc_test_ok(r, dc__store_change_delete(a, f.cno[f.n - 2], &err));
+    dc_test_ok(r, dc__store_change_delete(a, f.cno[3], &err));
+    f.cno[f.n - 2] = f.cno[f.n - 1];
+    f.len[f.n - 2] = f.len[f.n - 1];
+    f.seed[f.n - 2] = f.seed[f.n - 1];
+    f.n--;
+    memmove(&f.cno[3], &f.cno[4], (f.n - 4) * sizeof f.cno[0]);
+    memmove(&f.len[3], &f.len[4], (f.n - 4) * sizeof f.len[0]);
+    memmove(&f.seed[3], &f.seed[4], (f.n - 4) * sizeof f.seed[0]);
+    f.n--;
+    fake_put(a, &f, 0);
+    fake_check(a, &f, f.n, false);
+    dc_test_ok(r, dc__store_commit(a, &err));
+    fake_check(b, &f, f.n, false);
+    assert_int_equal(count(r, "SELECT count(*) FROM changes WHERE sid = 424242"), (int64_t)f.n);
+    check_stream(r);
+    dc__store_close(b);
+
+    /* The replica is as it was, and goes on taking changes. */
+    char *dump2 = dc_test_dump(r);
+    assert_string_equal(dump, dump2);
+    set_name(r, sp, "d01", "Ana");
+    check_stream(r);
+    free(dump2);
+    dump2 = dc_test_dump(r);
+    assert_true(strstr(dump2, "Ana") != NULL);
+    logcopy l = log_read(r);
+    log_free_copy(&l);
+    free(dump);
+    free(dump2);
+    dc_replica_close(r);
+    free(sp);
+}
+
 static void test_notify_names(void **state) {
     (void)state;
     dc_replica *a = dc_test_open(&g_d, "na.db"), *b = dc_test_open(&g_d, "nb.db");
@@ -584,6 +801,7 @@ int main(void) {
         cmocka_unit_test(test_step7_migrates),
         cmocka_unit_test(test_step8_migrates),
         cmocka_unit_test(test_stream_encrypted),
+        cmocka_unit_test(test_stream_tail),
         cmocka_unit_test(test_notify_names),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
