@@ -196,6 +196,22 @@ DC_EXTERN int dc_record_each(dc_replica *r, const char *space, const char *type,
  * 0, or the errors of dc_record_query (DC_EDENIED for a space not accepted). */
 DC_EXTERN int dc_record_count(dc_replica *r, const char *space, const char *type, uint64_t *n);
 
+/*
+ * The 0-based position of record `id` in the list dc_record_query(r, space,
+ * type, opts) gives without its page: the same filter and order (order_by,
+ * descending, ties by id, records without the field last; no order_by: id
+ * order), offset and limit ignored — for "row 37 of 250" and "scroll to
+ * this record" in a list UI (a page around it: its position, then the
+ * query with an offset).  Reads the records as a walk does, without
+ * copying them.  opts->id must be NULL or `id` (else DC_EINVAL).  0, or
+ * DC_ENOTFOUND (with a message) when the record is absent, deleted or does
+ * not match the filter, DC_EMISUSE for a NULL id or pos, or the errors of
+ * dc_record_query.  Its walks are one state (a read snapshot of their own,
+ * or the caller's).
+ */
+DC_EXTERN int dc_record_position(dc_replica *r, const char *space, const char *type,
+                                 const dc_query_options *opts, const char *id, uint64_t *pos);
+
 /* The first space (hex id, in id order) of those this device accepted that
  * holds a live record (type, id): 0, or DC_ENOTFOUND (with a message). */
 DC_EXTERN int dc_record_locate(dc_replica *r, const char *type, const char *id, char space[33]);

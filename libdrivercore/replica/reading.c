@@ -671,6 +671,107 @@ int dc_record_each(dc_replica *r, const char *space, const char *type, const dc_
     return rc ? dc__fail_err(r, &r->err) : 0;
 }
 
+/* ---- a record's position in a query's order ---- */
+
+typedef struct pctx {
+    const char *id;
+    dc_record *target; /* the record, copied (its order key outlives the walk) */
+    uint64_t before;   /* matching records that sort before it */
+    bool nomem;
+    view w;
+} pctx;
+
+static int pos_target(void *user, const dc__rec *rec) {
+    pctx *c = user;
+    if (c->target)
+        return 0;
+    if (copy_rec(rec, &c->target)) {
+        c->nomem = true;
+        return DC_ENOMEM;
+    }
+    return 0;
+}
+
+/* With order_by: each record as a view (no copy, no allocation once the
+ * view is warm), compared by the sort's own order_cmp. */
+static int pos_sorted(void *user, const dc__rec *rec) {
+    pctx *c = user;
+    if (view_make(&c->w, rec)) {
+        c->nomem = true;
+        return DC_ENOMEM;
+    }
+    const dc_record *a = &c->w.rec;
+    if (order_cmp(&a, &c->target) < 0)
+        c->before++;
+    return 0;
+}
+
+/* Without order_by: the id order, so the ids below it. */
+static int pos_by_id(void *user, const dc__rec *rec) {
+    pctx *c = user;
+    if (strcmp(rec->id, c->id) < 0)
+        c->before++;
+    return 0;
+}
+
+static int position_in(dc_replica *r, const char *space, const char *type,
+                       const dc_query_options *opts, const char *id, uint64_t *pos, pctx *c) {
+    dc_query_options o;
+    qctx q;
+    size_t want;
+    bool empty;
+    if (query_ready(r, "record position", space, type, opts, &o, &q, &want, &empty))
+        return r->err.code;
+    if (o.id && strcmp(o.id, id) != 0)
+        return dc__fail(r, DC_EINVAL, "record position: opts->id is %s, not the record's id %s",
+                        o.id, id);
+    /* The page is not the position's: the whole list, its fields only. */
+    o.offset = o.limit = 0;
+    o.with_events = 0;
+    o.id = id;
+    q.fn = pos_target;
+    q.user = c;
+    int rc = empty ? 0 : query_walk(&q);
+    if (!rc && !c->target)
+        return dc__fail(r, DC_ENOTFOUND,
+                        "record position: %s %s is not in the list (absent, deleted or not "
+                        "matching %s)",
+                        type, id, o.where_field ? o.where_field : "the query");
+    o.id = NULL;
+    c->id = id;
+    q.fn = o.order_by ? pos_sorted : pos_by_id;
+    if (!rc) {
+        sort_opts = &o;
+        rc = query_walk(&q);
+        sort_opts = NULL;
+    }
+    if (rc) {
+        if (c->nomem && rc == DC_ENOMEM)
+            return dc__fail(r, DC_ENOMEM, "record position: out of memory");
+        return dc__fail_err(r, &r->err);
+    }
+    *pos = c->before;
+    return 0;
+}
+
+int dc_record_position(dc_replica *r, const char *space, const char *type,
+                       const dc_query_options *opts, const char *id, uint64_t *pos) {
+    DC__CHECK(r);
+    if (!id || !pos)
+        return dc__fail(r, DC_EMISUSE, "record position: id and pos must not be NULL");
+    *pos = 0;
+    /* Two walks (the record, then the records before it) as one state. */
+    if (dc_replica_read_begin(r))
+        return r->err.code;
+    pctx c;
+    memset(&c, 0, sizeof c);
+    int rc = position_in(r, space, type, opts, id, pos, &c);
+    dc_record_free(c.target);
+    view_free(&c.w);
+    dc_replica_read_end(r);
+    return rc;
+}
+
 int dc_record_count(dc_replica *r, const char *space, const char *type, uint64_t *n) {
     DC__CHECK(r);
     if (!n)

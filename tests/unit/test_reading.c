@@ -957,6 +957,140 @@ static void test_walk_unaccepted(void **state) {
     dc_replica_close(b);
 }
 
+/* Every record of the query's full list is at its index there, whatever
+ * page the options name (offset and limit are not the position's). */
+static void check_positions(dc_replica *r, const char *sp, const char *type,
+                            const dc_query_options *opts, size_t expect) {
+    dc_query_options whole = *opts;
+    whole.offset = whole.limit = 0;
+    dc_records *rs;
+    dc_test_ok(r, dc_record_query(&rs, r, sp, type, &whole));
+    assert_int_equal(dc_records_count(rs), expect);
+    dc_query_options paged = *opts;
+    paged.offset = 3;
+    paged.limit = 2;
+    for (size_t i = 0; i < dc_records_count(rs); i++) {
+        const char *id = dc_record_id(dc_records_at(rs, i));
+        uint64_t pos = 999;
+        dc_test_ok(r, dc_record_position(r, sp, type, &paged, id, &pos));
+        assert_int_equal(pos, i);
+        paged.id = id; /* opts->id equal to the record's: the same answer */
+        pos = 999;
+        dc_test_ok(r, dc_record_position(r, sp, type, &paged, id, &pos));
+        assert_int_equal(pos, i);
+        paged.id = NULL;
+    }
+    dc_records_free(rs);
+}
+
+static void test_positions(void **state) {
+    (void)state;
+    dc_replica *r = dc_test_open(&g_d, "position.db");
+    char *sp = dc_test_shared_space(r, NULL, 0);
+    write_trucks(r, sp); /* n = i % 7 (ties), none on t00, t10, t20, t30 */
+    /* Members: names with ties and one without, ages as integers and
+     * floats (and a string, which sorts after numbers). */
+    static const char *const names[] = {"Wang", "Li", NULL, "Zhang", "Li", "Álvarez", "Wang", "Li"};
+    dc_txn *t;
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    for (int i = 0; i < 8; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "m%d", 7 - i); /* ids not in insertion order */
+        if (names[i])
+            dc_test_ok(r, dc_txn_set(t, "member", id, "name", DC_STR, 0, names[i]));
+        dc_value real = v_real(30.5 + i);
+        if (i % 3 == 0)
+            dc_test_ok(r, dc_txn_set_value(t, "member", id, "age", &real));
+        else if (i == 4)
+            dc_test_ok(r, dc_txn_set(t, "member", id, "age", DC_STR, 0, "unknown"));
+        else
+            dc_test_ok(r, dc_txn_set(t, "member", id, "age", DC_INT, 30 + i % 4, NULL));
+        dc_test_ok(r, dc_txn_set(t, "member", id, "branch", DC_STR, 0, i % 2 ? "north" : "south"));
+    }
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+
+    dc_query_options o = {DC_QUERY_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 1, NULL, 0};
+    check_positions(r, sp, "truck", &o, 40); /* id order */
+    o.order_by = "n";                        /* numbers, ties, missing */
+    check_positions(r, sp, "truck", &o, 40);
+    o.descending = 1;
+    check_positions(r, sp, "truck", &o, 40);
+    o.order_by = "plate";
+    check_positions(r, sp, "truck", &o, 40);
+    o.descending = 0;
+    check_positions(r, sp, "member", &o, 8); /* nobody has a plate: id order */
+    o.order_by = "name";                     /* strings, ties, one missing */
+    check_positions(r, sp, "member", &o, 8);
+    o.descending = 1;
+    check_positions(r, sp, "member", &o, 8);
+    o.order_by = "age"; /* integers, floats and a string */
+    check_positions(r, sp, "member", &o, 8);
+    o.descending = 0;
+    check_positions(r, sp, "member", &o, 8);
+    /* Two rows known by hand: the first and the last. */
+    uint64_t pos;
+    o.order_by = "n";
+    dc_test_ok(r, dc_record_position(r, sp, "truck", &o, "t07", &pos));
+    assert_int_equal(pos, 0); /* the smallest n (0), the smallest id */
+    dc_test_ok(r, dc_record_position(r, sp, "truck", &o, "t30", &pos));
+    assert_int_equal(pos, 39); /* no n: last, the largest id */
+
+    /* Filtered lists: a register and a set member, with and without an
+     * index on the field. */
+    dc_value north = {DC_STR, 0, 0, "north", 5};
+    dc_value route_a = {DC_STR, 0, 0, "A", 1};
+    o.where_field = "branch";
+    o.where_value = &north;
+    o.order_by = "name";
+    check_positions(r, sp, "member", &o, 4);
+    o.where_field = "route";
+    o.where_value = &route_a;
+    o.order_by = "n";
+    check_positions(r, sp, "truck", &o, 20);
+    o.order_by = NULL;
+    check_positions(r, sp, "truck", &o, 20);
+    dc_test_ok(r, dc_index_declare(r, sp, "truck", "route"));
+    o.order_by = "n";
+    o.descending = 1;
+    check_positions(r, sp, "truck", &o, 20);
+    /* A record the filter leaves out, or none at all: not found. */
+    pos = 7;
+    assert_int_equal(dc_record_position(r, sp, "truck", &o, "t02", &pos), DC_ENOTFOUND);
+    assert_non_null(strstr(dc_replica_errmsg(r), "t02"));
+    assert_int_equal(pos, 0);
+    assert_int_equal(dc_record_position(r, sp, "truck", &o, "t99", &pos), DC_ENOTFOUND);
+    assert_int_equal(dc_record_position(r, sp, "truck", NULL, "t99", &pos), DC_ENOTFOUND);
+    assert_int_equal(dc_record_position(r, sp, "nothing", NULL, "t01", &pos), DC_ENOTFOUND);
+    /* opts NULL: the whole type in id order; a deleted record is gone
+     * from it and the ones after it move up. */
+    dc_test_ok(r, dc_record_position(r, sp, "truck", NULL, "t02", &pos));
+    assert_int_equal(pos, 2);
+    dc_test_ok(r, dc_txn_begin(&t, r, sp));
+    dc_test_ok(r, dc_txn_delete(t, "truck", "t01"));
+    dc_test_ok(r, dc_txn_commit(t, NULL));
+    assert_int_equal(dc_record_position(r, sp, "truck", NULL, "t01", &pos), DC_ENOTFOUND);
+    dc_test_ok(r, dc_record_position(r, sp, "truck", NULL, "t02", &pos));
+    assert_int_equal(pos, 1);
+    /* Misuse. */
+    o.id = "t03";
+    assert_int_equal(dc_record_position(r, sp, "truck", &o, "t01", &pos), DC_EINVAL);
+    assert_non_null(strstr(dc_replica_errmsg(r), "t03"));
+    o.id = NULL;
+    assert_int_equal(dc_record_position(r, sp, "truck", &o, NULL, &pos), DC_EMISUSE);
+    assert_int_equal(dc_record_position(r, sp, "truck", &o, "t01", NULL), DC_EMISUSE);
+    assert_int_equal(dc_record_position(NULL, sp, "truck", &o, "t01", &pos), DC_EMISUSE);
+    assert_int_equal(dc_record_position(r, "zz", "truck", &o, "t01", &pos), DC_EINVAL);
+    /* Inside a read snapshot, as the query sees it. */
+    dc_test_ok(r, dc_replica_read_begin(r));
+    o.where_field = NULL;
+    o.where_value = NULL;
+    o.order_by = "plate";
+    check_positions(r, sp, "truck", &o, 39);
+    dc_test_ok(r, dc_replica_read_end(r));
+    free(sp);
+    dc_replica_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_record),  cmocka_unit_test(test_absent_and_errors),
@@ -964,6 +1098,7 @@ int main(void) {
         cmocka_unit_test(test_value_order), cmocka_unit_test(test_live_queries),
         cmocka_unit_test(test_indexes),     cmocka_unit_test(test_sync_status),
         cmocka_unit_test(test_walks),       cmocka_unit_test(test_walk_unaccepted),
+        cmocka_unit_test(test_positions),
     };
     return cmocka_run_group_tests_name("reading", tests, setup, teardown);
 }
