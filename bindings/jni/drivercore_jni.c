@@ -107,7 +107,7 @@ typedef struct {
     jlong r;
     int ok;
     int n;
-    char *s[6];
+    char *s[8]; /* the most a call takes: a position query (7) */
 } call;
 
 static void call_init(call *c, JNIEnv *env, jlong r) {
@@ -789,6 +789,34 @@ static jlong n_record_query(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
     }
     finish(&c, rc);
     return H(rs);
+}
+
+/* A record's row in the query's list (dc_record_position): -1 when the
+ * record is absent, deleted or left out by the filter, as locate's null. */
+static jlong n_record_position(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace,
+                               jbyteArray jtype, jbyteArray jfield, jint kind, jlong num,
+                               jdouble real, jbyteArray jstr, jbyteArray jorder, jboolean desc,
+                               jbyteArray jqid, jboolean unaccepted_empty, jbyteArray jid) {
+    call c;
+    qargs q;
+    const char *id;
+    uint64_t pos = 0;
+    int rc = 0;
+    (void)cls;
+
+    if (begin(&c, env, r) &&
+        query_args(&c, &q, jspace, jtype, jfield, kind, num, real, jstr, jorder, desc, 0, 0,
+                   JNI_FALSE, jqid, unaccepted_empty) &&
+        arg(&c, &id, jid)) {
+        rc = dc_record_position(R(r), q.space, q.type, &q.o, id, &pos);
+        if (rc == DC_ENOTFOUND) {
+            finish(&c, 0);
+            return -1;
+        }
+    }
+    if (!finish(&c, rc))
+        return -1;
+    return pos > (uint64_t)INT64_MAX ? INT64_MAX : (jlong)pos;
 }
 
 static void n_index_declare(JNIEnv *env, jclass cls, jlong r, jbyteArray jspace, jbyteArray jtype,
@@ -1807,6 +1835,7 @@ static const JNINativeMethod methods[] = {
     M("recordRead", "(J[B[B[B)J", n_record_read),
     M("recordQuery", "(J[B[B[BIJD[B[BZJJZ[BZ)J", n_record_query),
     M("recordCount", "(J[B[B)J", n_record_count),
+    M("recordPosition", "(J[B[B[BIJD[B[BZ[BZ[B)J", n_record_position),
     M("recordLocate", "(J[B[B)[B", n_record_locate),
     M("spaceIds", "(J)[Ljava/lang/Object;", n_space_ids),
     M("readBegin", "(J)V", n_read_begin),

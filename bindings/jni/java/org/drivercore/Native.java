@@ -125,6 +125,11 @@ final class Native {
                                    boolean descending, long offset, long limit, boolean events,
                                    byte[] id, boolean unacceptedEmpty);
     static native long recordCount(long r, byte[] space, byte[] type);
+    /** A record's row in the query's list without its page, or -1 (dc_record_position). */
+    static native long recordPosition(long r, byte[] space, byte[] type, byte[] field, int kind,
+                                      long num, double real, byte[] raw, byte[] order,
+                                      boolean descending, byte[] queryId, boolean unacceptedEmpty,
+                                      byte[] id);
     /** The hex id of the first space read holding the record, or null. */
     static native byte[] recordLocate(long r, byte[] type, byte[] id);
     /** The hex ids of the spaces read (dc_space_each), as byte[]s. */

@@ -294,6 +294,27 @@ public final class Replica implements AutoCloseable {
     }
 
     /**
+     * The 0-based row of record {@code id} in the list {@code query(space,
+     * type, q)} gives without its page (dc_record_position): the same filter
+     * and order, the page's offset and limit ignored; -1 when the record is
+     * absent, deleted or left out by the filter (as {@link #locate} gives
+     * null).  For "row 37 of 250" and "scroll to this record": the page
+     * around it is {@code q.page(row - 10, 25)} (from 0).  Reads the records
+     * without copying them.  A query id other than {@code id} is EINVAL.
+     */
+    public synchronized long position(String space, String type, Query q, String id) {
+        if (id == null) {
+            throw new DriverCoreException(DriverCoreError.EMISUSE, "position: id must not be null");
+        }
+        Query o = q != null ? q : new Query();
+        Values w = o.whereValue != null ? o.whereValue : Values.of(null);
+        return Native.recordPosition(h(), Native.utf8z(space), Native.utf8z(type),
+                Native.utf8z(o.whereField), w.kind, w.num, w.real, w.raw,
+                Native.utf8z(o.orderBy), o.descending, Native.utf8z(o.id), o.unacceptedEmpty,
+                Native.utf8z(id));
+    }
+
+    /**
      * How many live records of a type a space holds, without reading them
      * (dc_record_count): the "m" of "n of m" for a list of the whole type,
      * equal to {@code query(space, type, null).total()}.  EDENIED for a

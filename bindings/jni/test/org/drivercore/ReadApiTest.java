@@ -154,6 +154,63 @@ public class ReadApiTest {
         }
     }
 
+    /** Every record's position is its index in the query's whole list. */
+    private static void positionsMatch(Replica a, Space s, Query q, int expect) {
+        List<String> all = ids(a.query(s.id(), "truck", q));
+        assertEquals(expect, all.size());
+        // The page is not the position's: a paged query gives the same row.
+        Query paged = (q != null ? q : new Query()).page(5, 3);
+        for (int i = 0; i < all.size(); i++) {
+            assertEquals(all.get(i), i, a.position(s.id(), "truck", paged, all.get(i)));
+        }
+    }
+
+    @Test
+    public void positionIsTheRowInTheQuerysList() {
+        try (Replica a = Replica.open(path("pos.db"))) {
+            Space s = a.createSpace("branch 4");
+            try (Txn t = s.begin()) {
+                for (int i = 0; i < 30; i++) {
+                    String id = String.format("t%03d", 29 - i);
+                    if (i % 7 != 0) { // some without n: last in either direction
+                        t.set("truck", id, "n", (long) (i % 4)); // ties: by id
+                    }
+                    t.set("truck", id, "route", i % 3 == 0 ? "A" : "B");
+                    t.set("truck", id, "driver", i % 5 == 0 ? "Wang" : "Li " + (i % 6));
+                }
+                t.commit();
+            }
+            positionsMatch(a, s, null, 30);
+            positionsMatch(a, s, new Query().orderBy("n", false), 30);
+            positionsMatch(a, s, new Query().orderBy("n", true), 30);
+            positionsMatch(a, s, new Query().orderBy("driver", false), 30);
+            positionsMatch(a, s, new Query().where("route", "A").orderBy("driver", true), 10);
+            positionsMatch(a, s, new Query().where("route", "B"), 20);
+            // Left out by the filter, absent, deleted: -1 (as locate's null).
+            Query routeA = new Query().where("route", "A").orderBy("n", false);
+            String inA = ids(a.query(s.id(), "truck", routeA)).get(0);
+            String notInA = ids(a.query(s.id(), "truck", new Query().where("route", "B"))).get(0);
+            assertEquals(-1, a.position(s.id(), "truck", routeA, notInA));
+            assertEquals(-1, a.position(s.id(), "truck", null, "t999"));
+            try (Txn t = s.begin()) {
+                t.delete("truck", "t000");
+                t.commit();
+            }
+            assertEquals(-1, a.position(s.id(), "truck", null, "t000"));
+            assertEquals(0, a.position(s.id(), "truck", null, "t001"));
+            // The page around a record: its row, then the query from there.
+            Query byN = new Query().orderBy("n", false);
+            long row = a.position(s.id(), "truck", byN, "t017");
+            List<String> page = ids(a.query(s.id(), "truck", byN.page(row, 3)));
+            assertEquals("t017", page.get(0));
+            // Misuse: another query id, a null id.
+            assertEquals(0, a.position(s.id(), "truck", routeA.id(inA), inA));
+            expect(DriverCoreError.EINVAL,
+                    () -> a.position(s.id(), "truck", new Query().id("t002"), "t003"));
+            expect(DriverCoreError.EMISUSE, () -> a.position(s.id(), "truck", null, null));
+        }
+    }
+
     @Test
     public void locateFindsTheSpaceTheListShows() {
         try (Replica a = Replica.open(path("loc.db"))) {
