@@ -484,6 +484,29 @@ public final class Replica {
         return RecordPage(rs)
     }
 
+    /// The 0-based row of record `id` in the list `query(space:type:...)`
+    /// gives with the same filter and order, without a page
+    /// (dc_record_position), or nil when the record is absent, deleted or
+    /// left out by the filter (as `locate` gives nil).  For "row 37 of 250"
+    /// and "scroll to this record": the page around it is the query with
+    /// `offset: max(row - 10, 0)`.  Reads the records without copying them.
+    public func position(
+        space: String, type: String, where field: String? = nil, equals value: Value = .null,
+        orderBy: String? = nil, descending: Bool = false, unacceptedEmpty: Bool = false, id: String
+    ) throws -> Int? {
+        let r = try h()
+        let args = CStrings()
+        let cid = try args.c(id)
+        var pos: UInt64 = 0
+        let rc = try withQuery(
+            space: space, type: type, field: field, value: value, orderBy: orderBy, descending: descending,
+            offset: 0, limit: 0, withEvents: false, id: nil, unacceptedEmpty: unacceptedEmpty
+        ) { cs, ct, o in dc_record_position(r, cs, ct, o, cid, &pos) }
+        if rc == DC_ENOTFOUND.rawValue { return nil }
+        try check(rc, r)
+        return pos > UInt64(Int.max) ? Int.max : Int(pos)
+    }
+
     /// How many live records of a type a space holds, without reading them
     /// (dc_record_count): the "m" of "n of m" for a list of the whole type,
     /// equal to `query(space:type:).total`.  Throws `.denied` for a space not

@@ -103,6 +103,50 @@ final class ReadApiTests: ReplicaTestCase {
         XCTAssertEqual(n, 0)
     }
 
+    func testPositionIsTheRowInTheQuerysList() throws {
+        let a = try Replica(path: path("pos.db"))
+        let s = try a.createSpace(name: "branch 4")
+        try s.write { t in
+            for i in 0..<30 {
+                let id = String(format: "t%03d", 29 - i)
+                if i % 7 != 0 { try t.set("truck", id, "n", .int(Int64(i % 4))) }  // ties; some without
+                try t.set("truck", id, "route", i % 3 == 0 ? "A" : "B")
+                try t.set("truck", id, "driver", i % 5 == 0 ? "Wang" : .string("Li \(i % 6)"))
+            }
+        }
+        // Every record's position is its index in the query's list.
+        func check(_ field: String?, _ value: Value, _ order: String?, _ desc: Bool, _ expect: Int) throws {
+            let all = try s.query(type: "truck", where: field, equals: value, orderBy: order,
+                                  descending: desc, withEvents: false).records.map(\.id)
+            XCTAssertEqual(all.count, expect)
+            for (i, id) in all.enumerated() {
+                XCTAssertEqual(
+                    try a.position(space: s.id, type: "truck", where: field, equals: value, orderBy: order,
+                                   descending: desc, id: id), i, id)
+            }
+        }
+        try check(nil, .null, nil, false, 30)
+        try check(nil, .null, "n", false, 30)
+        try check(nil, .null, "n", true, 30)
+        try check(nil, .null, "driver", false, 30)
+        try check("route", "A", "driver", true, 10)
+        try check("route", "B", nil, false, 20)
+        // Left out by the filter, absent, deleted: nil (as locate's).
+        let inB = try s.query(type: "truck", where: "route", equals: "B", limit: 1).records[0].id
+        XCTAssertNil(try a.position(space: s.id, type: "truck", where: "route", equals: "A", id: inB))
+        XCTAssertNil(try a.position(space: s.id, type: "truck", id: "t999"))
+        try s.write { t in try t.delete("truck", "t000") }
+        XCTAssertNil(try a.position(space: s.id, type: "truck", id: "t000"))
+        XCTAssertEqual(try a.position(space: s.id, type: "truck", id: "t001"), 0)
+        // The page around a record: its row, then the query from there.
+        let row = try XCTUnwrap(try a.position(space: s.id, type: "truck", orderBy: "n", id: "t017"))
+        let page = try s.query(type: "truck", orderBy: "n", offset: row, limit: 3)
+        XCTAssertEqual(page.records.first?.id, "t017")
+        expect(.inval) { _ = try a.position(space: s.id, type: "truck", id: "t\0") }
+        a.close()
+        expect(.misuse) { _ = try a.position(space: s.id, type: "truck", id: "t001") }
+    }
+
     func testLocateFindsTheSpaceTheListShows() throws {
         let a = try Replica(path: path("loc.db"))
         let s1 = try a.createSpace(name: "branch 1")
